@@ -1,0 +1,253 @@
+package atomics
+
+import (
+	"context"
+	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
+)
+
+// Strategy says how a waiter waits once the condition it wants is not met,
+// after the Disruptor's wait strategies.
+type Strategy uint8
+
+const (
+	// Park spins briefly, then parks on the futex. It is the default: it
+	// makes progress with more waiters than cores, and costs no CPU while
+	// idle.
+	Park Strategy = iota
+	// Spin busy-spins and never makes a syscall: lowest latency, one core
+	// burnt per waiter. Use it only with a core to spare for each spinner.
+	Spin
+	// Yield spins, then calls runtime.Gosched between checks: no syscall,
+	// but other goroutines of the process still run.
+	Yield
+)
+
+// String returns the strategy's name: "park", "spin" or "yield".
+func (s Strategy) String() string {
+	switch s {
+	case Park:
+		return "park"
+	case Spin:
+		return "spin"
+	case Yield:
+		return "yield"
+	}
+	return "strategy(" + strconv.Itoa(int(s)) + ")"
+}
+
+// DefaultSpin is the number of checks Await makes before it yields or parks.
+// About a microsecond: long enough to catch a peer that is running on the
+// other core, short enough not to starve it when both share one.
+const DefaultSpin = 512
+
+// WaitOptions tune Await. The zero value parks after DefaultSpin checks and
+// never polls.
+type WaitOptions struct {
+	Strategy Strategy
+	// Spin is the number of checks before yielding or parking; 0 means
+	// DefaultSpin, a negative value means none.
+	Spin int
+	// Poll, when positive, makes Await call Check at least this often while
+	// it waits. Objects use it to notice a peer process that died without
+	// waking anybody.
+	Poll time.Duration
+	// Check, when set, is called every Poll; an error it returns ends the
+	// wait with that error.
+	Check func() error
+}
+
+// Await blocks until w no longer holds old, ctx is done (it returns
+// ctx.Err()), or o.Check returns an error. It may return nil early
+// (spuriously): callers loop, re-checking their own condition.
+//
+// Await does not pin one OS thread per goroutine: of all goroutines of a
+// process parked on the same word, one waits in the kernel and the others
+// wait on a channel that it closes when it returns (see group). A waker must
+// change the word before calling Wake, or the wake may be lost.
+func Await(ctx context.Context, w *atomic.Uint32, old uint32, o *WaitOptions) error {
+	var opt WaitOptions
+	if o != nil {
+		opt = *o
+	}
+	spin := opt.Spin
+	if spin == 0 {
+		spin = DefaultSpin
+	}
+	for i := 0; i < spin; i++ {
+		if w.Load() != old {
+			return nil
+		}
+	}
+	switch opt.Strategy {
+	case Spin, Yield:
+		return busyWait(ctx, w, old, &opt)
+	}
+	return park(ctx, w, old, &opt)
+}
+
+// busyWait checks the word without ever making a syscall; it looks at the
+// context and the Check function every few thousand rounds.
+func busyWait(ctx context.Context, w *atomic.Uint32, old uint32, o *WaitOptions) error {
+	var next time.Time
+	if o.Poll > 0 {
+		next = time.Now().Add(o.Poll)
+	}
+	for i := 1; ; i++ {
+		if w.Load() != old {
+			return nil
+		}
+		if o.Strategy == Yield {
+			runtime.Gosched()
+		}
+		if i%4096 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if o.Check != nil && o.Poll > 0 && time.Now().After(next) {
+				if err := o.Check(); err != nil {
+					return err
+				}
+				next = time.Now().Add(o.Poll)
+			}
+		}
+	}
+}
+
+// group gathers the goroutines of this process that park on one word. At
+// most one of them, the sleeper, waits in the kernel; the others wait on ch,
+// which the sleeper closes when it leaves, so they re-check and one of them
+// becomes the next sleeper. ch is made only when a second waiter comes, so a
+// lone waiter (the ping-pong case) parks without allocating.
+type group struct {
+	// All fields are guarded by mu.
+	mu       sync.Mutex
+	sleeping bool          // a goroutine is (about to be) in futex_wait
+	val      uint32        // the value that sleeper waits on
+	ch       chan struct{} // closed when the sleeper leaves; nil if nobody listens
+	users    int           // goroutines registered, sleeper included
+}
+
+var (
+	groupsMu  sync.Mutex
+	groups    = map[uintptr]*group{}
+	groupFree []*group
+)
+
+func acquireGroup(addr uintptr) *group {
+	groupsMu.Lock()
+	g := groups[addr]
+	if g == nil {
+		if n := len(groupFree); n > 0 {
+			g, groupFree = groupFree[n-1], groupFree[:n-1]
+		} else {
+			g = new(group)
+		}
+		groups[addr] = g
+	}
+	g.users++ // guarded by groupsMu while the group is looked up
+	groupsMu.Unlock()
+	return g
+}
+
+func releaseGroup(addr uintptr, g *group) {
+	groupsMu.Lock()
+	g.users--
+	if g.users == 0 {
+		delete(groups, addr)
+		groupFree = append(groupFree, g)
+	}
+	groupsMu.Unlock()
+}
+
+// sleepSlice bounds one futex wait of a sleeper whose context has no
+// deadline, so that a Check is never later than this.
+const sleepSlice = 250 * time.Millisecond
+
+func park(ctx context.Context, w *atomic.Uint32, old uint32, o *WaitOptions) error {
+	addr := uintptr(unsafe.Pointer(w))
+	g := acquireGroup(addr)
+	defer releaseGroup(addr, g)
+	if w.Load() != old {
+		return nil
+	}
+	g.mu.Lock()
+	if !g.sleeping {
+		g.sleeping, g.val = true, old
+		g.mu.Unlock()
+		err := sleep(ctx, w, old, o)
+		g.mu.Lock()
+		g.sleeping = false
+		if g.ch != nil {
+			close(g.ch)
+			g.ch = nil
+		}
+		g.mu.Unlock()
+		return err
+	}
+	// Someone else sleeps for us. If it waits on another value it may not
+	// be woken when ours changes: kick it (a spurious wake for everyone on
+	// the word, which they tolerate).
+	kick := g.val != old
+	if g.ch == nil {
+		g.ch = make(chan struct{})
+	}
+	ch := g.ch
+	g.mu.Unlock()
+	if kick {
+		Wake(w, -1)
+	}
+	var tick <-chan time.Time
+	if o.Poll > 0 && o.Check != nil {
+		t := time.NewTimer(o.Poll)
+		defer t.Stop()
+		tick = t.C
+	}
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-tick:
+		return o.Check()
+	}
+}
+
+// sleep is the sleeper's wait in the kernel: until woken, the deadline, the
+// poll period, or a cancel (which an AfterFunc turns into a wake).
+func sleep(ctx context.Context, w *atomic.Uint32, old uint32, o *WaitOptions) error {
+	if ctx.Done() != nil {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		stop := context.AfterFunc(ctx, func() { Wake(w, -1) })
+		defer stop()
+	}
+	timeout := sleepSlice
+	if o.Poll > 0 && o.Poll < timeout {
+		timeout = o.Poll
+	}
+	if d, ok := ctx.Deadline(); ok {
+		if left := time.Until(d); left < timeout {
+			if left <= 0 {
+				return context.DeadlineExceeded
+			}
+			timeout = left
+		}
+	}
+	err := Wait(w, old, timeout)
+	if cerr := ctx.Err(); cerr != nil {
+		return cerr
+	}
+	if err == ErrTimeout {
+		if o.Check != nil {
+			return o.Check()
+		}
+		return nil
+	}
+	return err
+}

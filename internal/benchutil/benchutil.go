@@ -1,0 +1,57 @@
+// Package benchutil reports the figures every shmkit benchmark gives:
+// messages and bytes per second, latency percentiles from an HdrHistogram,
+// side by side with a baseline measured in the same run.
+package benchutil
+
+import (
+	"testing"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// Latency records durations into an HdrHistogram (1 ns to 10 s, 3
+// significant figures). Record does not allocate.
+type Latency struct{ h *hdrhistogram.Histogram }
+
+// NewLatency returns an empty recorder.
+func NewLatency() *Latency {
+	return &Latency{h: hdrhistogram.New(1, int64(10*time.Second), 3)}
+}
+
+// Record adds one observation.
+func (l *Latency) Record(d time.Duration) { _ = l.h.RecordValue(int64(d)) }
+
+// RecordNanos adds one observation in nanoseconds.
+func (l *Latency) RecordNanos(ns int64) { _ = l.h.RecordValue(ns) }
+
+// Percentile returns the p-th percentile (0 < p <= 100).
+func (l *Latency) Percentile(p float64) time.Duration {
+	return time.Duration(l.h.ValueAtQuantile(p))
+}
+
+// Count returns the number of observations.
+func (l *Latency) Count() int64 { return l.h.TotalCount() }
+
+// Report adds p50-ns, p99-ns and p999-ns metrics to b.
+func (l *Latency) Report(b *testing.B) {
+	if l.h.TotalCount() == 0 {
+		return
+	}
+	b.ReportMetric(float64(l.h.ValueAtQuantile(50)), "p50-ns")
+	b.ReportMetric(float64(l.h.ValueAtQuantile(99)), "p99-ns")
+	b.ReportMetric(float64(l.h.ValueAtQuantile(99.9)), "p999-ns")
+}
+
+// ReportRate adds msgs/s and, when msgSize > 0, MB/s metrics to b for msgs
+// messages of msgSize bytes moved in elapsed.
+func ReportRate(b *testing.B, msgs int, msgSize int, elapsed time.Duration) {
+	if elapsed <= 0 {
+		return
+	}
+	s := elapsed.Seconds()
+	b.ReportMetric(float64(msgs)/s, "msgs/s")
+	if msgSize > 0 {
+		b.ReportMetric(float64(msgs)*float64(msgSize)/s/1e6, "MB/s")
+	}
+}

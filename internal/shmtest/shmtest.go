@@ -1,0 +1,40 @@
+// Package shmtest gives tests segments that never collide and never outlive
+// the test: names carry the test process's PID, and cleanup unlinks them.
+package shmtest
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/shmkit/shmkit/shm"
+)
+
+var seq atomic.Int64
+
+// Name returns a segment name unique to this test, process and call:
+// "shmkit-test-PID-N-TESTNAME", cut to a valid length.
+func Name(tb testing.TB) string {
+	n := fmt.Sprintf("shmkit-test-%d-%d-%s", os.Getpid(), seq.Add(1), strings.NewReplacer("/", "_", " ", "_").Replace(tb.Name()))
+	if len(n) > 200 {
+		n = n[:200]
+	}
+	return n
+}
+
+// Segment creates a segment with a fresh Name and at least size bytes of
+// object area; cleanup closes and unlinks it.
+func Segment(tb testing.TB, size int64, opts ...shm.Option) *shm.Segment {
+	tb.Helper()
+	s, err := shm.Create(Name(tb), size, opts...)
+	if err != nil {
+		tb.Fatalf("shm.Create: %v", err)
+	}
+	tb.Cleanup(func() {
+		s.Unlink()
+		s.Close()
+	})
+	return s
+}

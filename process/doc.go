@@ -1,0 +1,37 @@
+// Package process starts worker functions as real operating-system
+// processes, as Python's multiprocessing.Process does with its "spawn" start
+// method.
+//
+// Go cannot fork a running program, so a worker is the program itself,
+// executed again with a marker in its environment. Worker functions are
+// registered by name at package initialisation; main (and TestMain) calls
+// Main first, which runs the worker and exits when the process was started
+// as one, and returns at once otherwise:
+//
+//	var square = process.Register("square", func(ctx context.Context, n int) error {
+//		fmt.Println(n * n)
+//		return nil
+//	})
+//
+//	func main() {
+//		process.Main()
+//		p, err := square.Start(ctx, 7)
+//		…
+//		err = p.Wait()
+//	}
+//
+// Arguments travel to the child encoded with encoding/gob. Shared objects
+// inside them (segments, Values, Arrays, locks, rings, queues, pipes) encode
+// as handles — segment, object name, kind, element-type fingerprint — and
+// the child attaches to the same shared memory when it decodes them, so a
+// worker receives live objects. Anonymous segments travel as inherited file
+// descriptors.
+//
+// Lifetime: a child dies with its parent (SIGKILL on parent death, and an
+// inherited pipe whose end of file the child watches) unless started with
+// Detached. Cancelling the context given to Start kills the child. A worker
+// that panics, returns an error or exits non-zero makes Wait return an
+// *ExitError with the exit code and the tail of the child's standard error.
+//
+// Scope: Linux only.
+package process

@@ -1,0 +1,384 @@
+package process
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/gob"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"runtime/debug"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/shmkit/shmkit/shm"
+)
+
+// Environment variables that mark a child. They are an implementation detail
+// between Start and Main of one binary.
+const (
+	envWorker = "SHMKIT_WORKER"
+	envName   = "SHMKIT_PROCESS_NAME"
+	envWatch  = "SHMKIT_WATCH_PARENT"
+	argsFD    = 3 // the pipe carrying the encoded arguments; then exported files
+)
+
+// runner is the type-erased form of a registered function.
+type runner interface {
+	run(ctx context.Context, args io.Reader) error
+}
+
+var (
+	registryMu sync.Mutex
+	registry   = map[string]runner{}
+)
+
+// Func is a registered worker function taking arguments of type A.
+type Func[A any] struct {
+	name string
+	fn   func(ctx context.Context, args A) error
+}
+
+// Register makes fn startable as a worker process called name. Call it at
+// package initialisation (a package-level var), so that the parent and the
+// re-executed child both register it before Main runs. Registering one name
+// twice panics.
+//
+// A is encoded with encoding/gob: its exported fields travel, and shared
+// objects inside it travel as handles and arrive attached.
+func Register[A any](name string, fn func(ctx context.Context, args A) error) *Func[A] {
+	if name == "" || fn == nil {
+		panic("process: Register needs a name and a function")
+	}
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	if _, dup := registry[name]; dup {
+		panic("process: worker " + strconv.Quote(name) + " registered twice")
+	}
+	f := &Func[A]{name: name, fn: fn}
+	registry[name] = f
+	return f
+}
+
+// Name returns the name the function was registered under.
+func (f *Func[A]) Name() string { return f.name }
+
+func (f *Func[A]) run(ctx context.Context, r io.Reader) error {
+	var args A
+	if err := gob.NewDecoder(r).Decode(&args); err != nil {
+		return fmt.Errorf("process: decoding arguments of %s: %w", f.name, err)
+	}
+	return f.fn(ctx, args)
+}
+
+// Run starts the worker and waits for it: Start followed by Wait.
+func (f *Func[A]) Run(ctx context.Context, args A, opts ...Option) error {
+	p, err := f.Start(ctx, args, opts...)
+	if err != nil {
+		return err
+	}
+	return p.Wait()
+}
+
+// Option configures Start.
+type Option func(*startOptions)
+
+type startOptions struct {
+	name     string
+	stdout   io.Writer
+	stderr   io.Writer
+	detached bool
+	env      []string
+}
+
+// WithName names the process (Python's name=); the default is "Process-N".
+func WithName(name string) Option { return func(o *startOptions) { o.name = name } }
+
+// WithStdout sends the child's standard output to w (default: this
+// process's standard output).
+func WithStdout(w io.Writer) Option { return func(o *startOptions) { o.stdout = w } }
+
+// WithStderr sends the child's standard error to w (default: this process's
+// standard error). Its tail is kept for the ExitError either way.
+func WithStderr(w io.Writer) Option { return func(o *startOptions) { o.stderr = w } }
+
+// WithEnv adds KEY=VALUE entries to the child's environment.
+func WithEnv(kv ...string) Option { return func(o *startOptions) { o.env = append(o.env, kv...) } }
+
+// Detached lets the child outlive this process: it is not killed when the
+// parent dies. Cancelling Start's context still kills it.
+func Detached() Option { return func(o *startOptions) { o.detached = true } }
+
+var counter atomic.Int64
+
+// Process is a started worker process. Its methods are safe for concurrent use.
+type Process struct {
+	name string
+	cmd  *exec.Cmd
+	ctx  context.Context
+	tail *tailBuffer
+
+	done chan struct{} // closed when the child has been reaped
+	err  error         // Wait's result; written before done is closed
+	code atomic.Int64  // exit code once done; see ExitCode
+}
+
+// Start runs f in a new process with args. The child starts from the top of
+// this program's main (or TestMain), whose first call, Main, runs f.
+// Cancelling ctx kills the child.
+func (f *Func[A]) Start(ctx context.Context, args A, opts ...Option) (*Process, error) {
+	o := startOptions{stdout: os.Stdout, stderr: os.Stderr}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.name == "" {
+		o.name = "Process-" + strconv.FormatInt(counter.Add(1), 10)
+	}
+	var files []*os.File
+	var enc bytes.Buffer
+	err := shm.ExportFiles(func(file *os.File) int {
+		files = append(files, file)
+		return argsFD + len(files)
+	}, func() error { return gob.NewEncoder(&enc).Encode(&args) })
+	if err != nil {
+		return nil, fmt.Errorf("process: encoding arguments of %s: %w", f.name, err)
+	}
+	return start(ctx, f.name, enc.Bytes(), files, &o)
+}
+
+func start(ctx context.Context, worker string, args []byte, files []*os.File, o *startOptions) (*Process, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("process: finding this program: %w", err)
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	p := &Process{name: o.name, ctx: ctx, tail: &tailBuffer{max: 8 << 10}, done: make(chan struct{})}
+	p.code.Store(-1 << 32)
+	cmd := exec.CommandContext(ctx, exe)
+	cmd.Env = append(os.Environ(), envWorker+"="+worker, envName+"="+o.name)
+	if !o.detached {
+		cmd.Env = append(cmd.Env, envWatch+"=1")
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	}
+	cmd.Env = append(cmd.Env, o.env...)
+	cmd.Stdin = nil
+	cmd.Stdout = o.stdout
+	cmd.Stderr = io.MultiWriter(o.stderr, p.tail)
+	cmd.ExtraFiles = append([]*os.File{r}, files...)
+	cmd.WaitDelay = time.Second // a grandchild holding our stderr must not hang Wait
+	p.cmd = cmd
+	if err := cmd.Start(); err != nil {
+		r.Close()
+		w.Close()
+		return nil, fmt.Errorf("process: starting %s: %w", o.name, err)
+	}
+	r.Close()
+	// The arguments go length-prefixed; the pipe then stays open, and the
+	// child takes its end of file as the parent's death.
+	var n [8]byte
+	binary.LittleEndian.PutUint64(n[:], uint64(len(args)))
+	go func() {
+		w.Write(n[:])
+		w.Write(args)
+	}()
+	go p.reap(w)
+	return p, nil
+}
+
+// reap waits for the child, records its exit, and closes the watch pipe.
+func (p *Process) reap(w *os.File) {
+	err := p.cmd.Wait()
+	w.Close()
+	code := p.cmd.ProcessState.ExitCode()
+	if ws, ok := p.cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		code = -int(ws.Signal())
+	}
+	p.code.Store(int64(code))
+	if err != nil || code != 0 {
+		e := &ExitError{Name: p.name, Pid: p.cmd.Process.Pid, Code: code, Stderr: p.tail.String()}
+		e.Panicked = code == panicExitCode && bytes.Contains(p.tail.bytes(), []byte(panicMarker))
+		if cerr := p.ctx.Err(); cerr != nil && code < 0 {
+			e.ctxErr = cerr
+		}
+		p.err = e
+	}
+	close(p.done)
+}
+
+// Pid returns the child's process ID.
+func (p *Process) Pid() int { return p.cmd.Process.Pid }
+
+// Name returns the process's name.
+func (p *Process) Name() string { return p.name }
+
+// Wait blocks until the child has exited. It returns nil for exit status 0
+// and an *ExitError otherwise. It may be called any number of times.
+func (p *Process) Wait() error {
+	<-p.done
+	return p.err
+}
+
+// Done returns a channel closed when the child has exited.
+func (p *Process) Done() <-chan struct{} { return p.done }
+
+// ExitCode returns the child's exit status: -1 while it runs, -N when it
+// was killed by signal N (as Python's exitcode).
+func (p *Process) ExitCode() int {
+	select {
+	case <-p.done:
+		return int(p.code.Load())
+	default:
+		return -1
+	}
+}
+
+// Alive reports whether the child is still running.
+func (p *Process) Alive() bool {
+	select {
+	case <-p.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// Terminate sends SIGTERM (Python's terminate). It does nothing once the
+// child has exited.
+func (p *Process) Terminate() error { return p.signal(syscall.SIGTERM) }
+
+// Kill sends SIGKILL. It does nothing once the child has exited.
+func (p *Process) Kill() error { return p.signal(syscall.SIGKILL) }
+
+// Signal sends sig to the child.
+func (p *Process) Signal(sig os.Signal) error { return p.signal(sig) }
+
+func (p *Process) signal(sig os.Signal) error {
+	if !p.Alive() {
+		return nil
+	}
+	err := p.cmd.Process.Signal(sig)
+	if errors.Is(err, os.ErrProcessDone) {
+		return nil
+	}
+	return err
+}
+
+// Info describes the current process.
+type Info struct {
+	Name   string // "MainProcess" in a program started by hand
+	Pid    int
+	Worker string // registered worker name; "" in the main process
+}
+
+var current = Info{Name: "MainProcess", Pid: os.Getpid()}
+
+// Current returns the current process's name, PID and worker (Python's
+// current_process()).
+func Current() Info { return current }
+
+// IsWorker reports whether this process was started by Start.
+func IsWorker() bool { return current.Worker != "" }
+
+const (
+	panicExitCode = 2
+	panicMarker   = "shmkit: worker panicked: "
+)
+
+// Main runs the registered worker and exits when this process was started
+// by Start; otherwise it returns at once. Call it first thing in main and in
+// TestMain, after every Register has run (package initialisation does that).
+func Main() {
+	worker := os.Getenv(envWorker)
+	if worker == "" {
+		return
+	}
+	os.Exit(runWorker(worker))
+}
+
+func runWorker(worker string) int {
+	current = Info{Name: os.Getenv(envName), Pid: os.Getpid(), Worker: worker}
+	watch := os.Getenv(envWatch) == "1"
+	for _, k := range []string{envWorker, envName, envWatch} {
+		os.Unsetenv(k) // grandchildren started with os/exec are not workers
+	}
+	registryMu.Lock()
+	f := registry[worker]
+	registryMu.Unlock()
+	if f == nil {
+		fmt.Fprintf(os.Stderr, "%v: %q\n", ErrNotRegistered, worker)
+		return 1
+	}
+	pipe := os.NewFile(argsFD, "shmkit-args")
+	var n [8]byte
+	if _, err := io.ReadFull(pipe, n[:]); err != nil {
+		fmt.Fprintf(os.Stderr, "shmkit: worker %s: reading arguments: %v\n", worker, err)
+		return 1
+	}
+	size := binary.LittleEndian.Uint64(n[:])
+	if size > 1<<30 {
+		fmt.Fprintf(os.Stderr, "shmkit: worker %s: arguments of %d bytes\n", worker, size)
+		return 1
+	}
+	args := make([]byte, size)
+	if _, err := io.ReadFull(pipe, args); err != nil {
+		fmt.Fprintf(os.Stderr, "shmkit: worker %s: reading arguments: %v\n", worker, err)
+		return 1
+	}
+	if watch {
+		go func() {
+			io.Copy(io.Discard, pipe) // returns at the parent's death
+			os.Exit(1)
+		}()
+	}
+	return call(worker, f, bytes.NewReader(args))
+}
+
+// call runs the worker, turning a panic into exit status 2 with a marker
+// that the parent's ExitError recognises.
+func call(worker string, f runner, args io.Reader) (code int) {
+	defer func() {
+		if v := recover(); v != nil {
+			fmt.Fprintf(os.Stderr, "%s%v\n\n%s", panicMarker, v, debug.Stack())
+			code = panicExitCode
+		}
+	}()
+	if err := f.run(context.Background(), args); err != nil {
+		fmt.Fprintf(os.Stderr, "shmkit: worker %s: %v\n", worker, err)
+		return 1
+	}
+	return 0
+}
+
+// tailBuffer keeps the last max bytes written to it.
+type tailBuffer struct {
+	mu  sync.Mutex
+	max int
+	buf []byte
+}
+
+func (t *tailBuffer) Write(b []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.buf = append(t.buf, b...)
+	if over := len(t.buf) - t.max; over > 0 {
+		t.buf = append(t.buf[:0], t.buf[over:]...)
+	}
+	return len(b), nil
+}
+
+func (t *tailBuffer) bytes() []byte {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return append([]byte(nil), t.buf...)
+}
+
+func (t *tailBuffer) String() string { return string(t.bytes()) }

@@ -1,0 +1,217 @@
+package shm
+
+import (
+	"bytes"
+	"fmt"
+	"runtime"
+	"time"
+
+	"github.com/shmkit/shmkit/internal/procinfo"
+)
+
+// Object is a named object inside a segment: its decoded header and its body
+// (the bytes after the header), which alias the shared mapping.
+type Object struct {
+	Segment *Segment
+	Name    string
+	Offset  int64 // of the object header from the segment start
+	Header  ObjectHeader
+	Body    []byte
+}
+
+// ObjectInfo is a directory entry as listed by Objects.
+type ObjectInfo struct {
+	Name   string
+	Offset int64
+	Size   int64 // header included
+	Header ObjectHeader
+	Err    error // set when the entry or its header does not check out
+}
+
+// ValidateObjectName reports whether name can name an object: 1 to
+// MaxObjectName bytes, no NUL.
+func ValidateObjectName(name string) error {
+	switch {
+	case name == "":
+		return fmt.Errorf("%w: empty object name", ErrInvalidName)
+	case len(name) > MaxObjectName:
+		return fmt.Errorf("%w: object name of %d bytes, longer than %d", ErrInvalidName, len(name), MaxObjectName)
+	case bytes.IndexByte([]byte(name), 0) >= 0:
+		return fmt.Errorf("%w: object name %q holds NUL", ErrInvalidName, name)
+	}
+	return nil
+}
+
+// Alloc places a new object called name in the segment: a CacheLine-aligned
+// block of ObjectHeaderSize+spec.BodySize bytes, zeroed, with its header
+// written from spec. init, when not nil, fills the body before the object is
+// published: no other process can find the object until init has returned
+// nil. init must not call Alloc on the same segment.
+//
+// Alloc returns ErrExist if the name is taken and ErrNoSpace if the
+// directory or the object area is full. It is safe to call from several
+// processes at once: allocators take a lock word in the header, and a lock
+// left by a dead process is taken over.
+func (s *Segment) Alloc(name string, spec ObjectSpec, init func(body []byte) error) (*Object, error) {
+	if err := ValidateObjectName(name); err != nil {
+		return nil, err
+	}
+	if spec.BodySize < 0 {
+		return nil, fmt.Errorf("shm: negative body size %d", spec.BodySize)
+	}
+	if spec.Kind == 0 {
+		spec.Kind = KindBytes
+	}
+	if s.closed.Load() {
+		return nil, ErrClosed
+	}
+	unlock := s.lockDir()
+	defer unlock()
+
+	n := int(s.dirCount().Load()) // observes: directory entries published
+	if n > int(s.hdr.dirCap) {
+		return nil, fmt.Errorf("%w: directory count %d over capacity %d", ErrCorrupt, n, s.hdr.dirCap)
+	}
+	top := int64(s.hdr.dataOff)
+	for i := 0; i < n; i++ {
+		e := s.entry(i)
+		if entryName(e) == name {
+			return nil, fmt.Errorf("%w: object %q in %s", ErrExist, name, s.path)
+		}
+		if end := int64(le.Uint64(e[entOff:]) + le.Uint64(e[entSize:])); end > top && end <= int64(s.hdr.size) {
+			top = end
+		}
+	}
+	if n == int(s.hdr.dirCap) {
+		return nil, fmt.Errorf("%w: directory of %s holds %d objects already", ErrNoSpace, s.path, n)
+	}
+	off := alignUp(top, CacheLine)
+	size := int64(ObjectHeaderSize) + int64(spec.BodySize)
+	if off+size > int64(s.hdr.size) {
+		return nil, fmt.Errorf("%w: object %q needs %d bytes, %s has %d left", ErrNoSpace, name, size, s.path, max(0, int64(s.hdr.size)-off))
+	}
+	mem := s.mem[off : off+size : off+size]
+	clear(mem) // a crashed allocator may have left a half-written object here
+	encodeObjectHeader(mem, &spec)
+	body := mem[ObjectHeaderSize:]
+	if init != nil {
+		if err := init(body); err != nil {
+			return nil, err
+		}
+	}
+	e := s.entry(n)
+	clear(e)
+	copy(e[entName:entName+MaxObjectName], name)
+	le.PutUint64(e[entOff:], uint64(off))
+	le.PutUint64(e[entSize:], uint64(size))
+	le.PutUint16(e[entKind:], uint16(spec.Kind))
+	s.dirCount().Store(uint32(n + 1)) // publishes: directory entry n and its object
+	h, _ := DecodeObjectHeader(mem)
+	return &Object{Segment: s, Name: name, Offset: off, Header: h, Body: body}, nil
+}
+
+// Lookup finds the object called name. When spec is not nil the object's
+// header must match its kind, layout version and element type, or Lookup
+// returns ErrIncompatible saying what differs. It returns ErrNotExist if
+// there is no such object and ErrCorrupt if its entry or header is garbage.
+// Lookup takes no lock.
+func (s *Segment) Lookup(name string, spec *ObjectSpec) (*Object, error) {
+	if err := ValidateObjectName(name); err != nil {
+		return nil, err
+	}
+	if s.closed.Load() {
+		return nil, ErrClosed
+	}
+	n := min(int(s.dirCount().Load()), int(s.hdr.dirCap)) // observes: directory entries published
+	for i := 0; i < n; i++ {
+		e := s.entry(i)
+		if entryName(e) != name {
+			continue
+		}
+		o, err := s.objectAt(name, e)
+		if err != nil {
+			return nil, err
+		}
+		if spec != nil {
+			if err := o.Header.Check(spec); err != nil {
+				return nil, fmt.Errorf("object %q in %s: %w", name, s.path, err)
+			}
+		}
+		return o, nil
+	}
+	return nil, fmt.Errorf("%w: object %q in %s", ErrNotExist, name, s.path)
+}
+
+// Objects lists the directory. Entries that do not check out are listed with
+// Err set rather than dropped, so that `shmkit stat` can show them.
+func (s *Segment) Objects() []ObjectInfo {
+	n := min(int(s.dirCount().Load()), int(s.hdr.dirCap))
+	out := make([]ObjectInfo, 0, n)
+	for i := 0; i < n; i++ {
+		e := s.entry(i)
+		info := ObjectInfo{Name: entryName(e), Offset: int64(le.Uint64(e[entOff:])), Size: int64(le.Uint64(e[entSize:]))}
+		if o, err := s.objectAt(info.Name, e); err != nil {
+			info.Err = err
+		} else {
+			info.Header = o.Header
+		}
+		out = append(out, info)
+	}
+	return out
+}
+
+// objectAt bounds-checks a directory entry and decodes the object it points at.
+func (s *Segment) objectAt(name string, e []byte) (*Object, error) {
+	off, size := le.Uint64(e[entOff:]), le.Uint64(e[entSize:])
+	if off < s.hdr.dataOff || off%CacheLine != 0 || size > s.hdr.size || off > s.hdr.size-size {
+		return nil, fmt.Errorf("%w: object %q at %d+%d outside the object area [%d, %d)", ErrCorrupt, name, off, size, s.hdr.dataOff, s.hdr.size)
+	}
+	mem := s.mem[off : off+size : off+size]
+	h, err := DecodeObjectHeader(mem)
+	if err != nil {
+		return nil, fmt.Errorf("object %q: %w", name, err)
+	}
+	return &Object{Segment: s, Name: name, Offset: int64(off), Header: h, Body: mem[ObjectHeaderSize : ObjectHeaderSize+h.BodySize]}, nil
+}
+
+func (s *Segment) entry(i int) []byte {
+	off := dirOff + i*dirEntrySize
+	return s.mem[off : off+dirEntrySize : off+dirEntrySize]
+}
+
+func entryName(e []byte) string {
+	n := e[entName : entName+MaxObjectName]
+	if i := bytes.IndexByte(n, 0); i >= 0 {
+		n = n[:i]
+	}
+	return string(n)
+}
+
+// lockDir takes the directory lock: this process's mutex first, then the
+// shared lock word, which holds the holder's procinfo word (0 = free). A word
+// whose process is dead is taken over: the dead holder cannot have published
+// anything half-done, since publication is the last store of Alloc.
+func (s *Segment) lockDir() (unlock func()) {
+	s.dirMu.Lock()
+	w := s.word64(offDirLock)
+	me := procinfo.Self().Word()
+	for i := 0; ; i++ {
+		if w.CompareAndSwap(0, me) { // free -> held by me
+			break
+		}
+		if i%64 == 63 {
+			if old := w.Load(); old != 0 && !procinfo.AliveWord(old) && w.CompareAndSwap(old, me) { // held by the dead -> held by me
+				break
+			}
+		}
+		if i < 16 {
+			runtime.Gosched()
+		} else {
+			time.Sleep(20 * time.Microsecond) // back-off on a cold path; the holder runs meanwhile
+		}
+	}
+	return func() {
+		w.Store(0) // held by me -> free
+		s.dirMu.Unlock()
+	}
+}

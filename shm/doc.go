@@ -1,0 +1,27 @@
+// Package shm creates, opens and lists named POSIX shared-memory segments,
+// and keeps a directory of named objects inside each one.
+//
+// Scope: Linux only. A named segment is a file in /dev/shm (shm_open's
+// namespace), mapped with github.com/edsrzf/mmap-go; an anonymous segment is
+// a memfd that travels to a child process as a file descriptor.
+//
+// Safety: Create uses O_CREAT|O_EXCL|O_NOFOLLOW and mode 0600, and reserves
+// every page with fallocate, so a full /dev/shm fails at create time with
+// ErrNoSpace instead of killing a later writer with SIGBUS. Open reads and
+// checks the header (magic, layout version, kind, size against the file's)
+// with pread before it maps anything. Nothing read from shared memory is
+// trusted: every offset and length is bounds-checked before use.
+//
+// Ownership: the creator's PID and start time are recorded in the header.
+// Close unmaps; it never removes the name. Unlink removes the name; the memory
+// lives on until the last mapping goes. `shmkit gc` unlinks segments whose
+// creator has died.
+//
+// Objects: a segment holds a directory of named objects (Values, Arrays,
+// rings, locks), each cache-line aligned and starting with an object header
+// that says its kind, layout version, element type and capacity. Alloc is
+// safe when processes allocate in one segment at once; Lookup never blocks.
+//
+// A *Segment is safe for concurrent use by goroutines; the bytes it hands out
+// are shared with other processes and carry no synchronisation of their own.
+package shm

@@ -1,0 +1,100 @@
+package shm
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"golang.org/x/sys/unix"
+)
+
+// List returns the shmkit segments in /dev/shm (or the WithDir directory),
+// sorted by name. Files that are not shmkit segments are skipped; shmkit
+// segments whose header does not check out are listed with Err set.
+func List(opts ...Option) ([]Info, error) {
+	o := makeOptions(opts)
+	ents, err := os.ReadDir(o.dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []Info
+	for _, e := range ents {
+		if !e.Type().IsRegular() {
+			continue
+		}
+		info, ok := stat(o.dir, e.Name())
+		if ok {
+			out = append(out, info)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// Stat reads the header of the named segment without mapping it.
+func Stat(name string, opts ...Option) (Info, error) {
+	if err := ValidateName(name); err != nil {
+		return Info{}, err
+	}
+	o := makeOptions(opts)
+	info, ok := stat(o.dir, name)
+	if !ok {
+		if _, err := os.Lstat(filepath.Join(o.dir, name)); errors.Is(err, os.ErrNotExist) {
+			return info, wrap(ErrNotExist, err)
+		}
+		return info, ErrIncompatible
+	}
+	return info, info.Err
+}
+
+// stat reads one file's header with pread. ok is false when the file is not
+// a shmkit segment at all.
+func stat(dir, name string) (info Info, ok bool) {
+	path := filepath.Join(dir, name)
+	info = Info{Name: name, Path: path}
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return info, false
+	}
+	f := os.NewFile(uintptr(fd), path)
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() {
+		return info, false
+	}
+	var b [headerSize]byte
+	n, _ := f.ReadAt(b[:], 0)
+	if n < len(segMagic) || string(b[:len(segMagic)]) != segMagic {
+		return info, false
+	}
+	h, err := decodeHeader(b[:n], fi.Size())
+	if err != nil {
+		info.Size, info.Err = fi.Size(), err
+		return info, true
+	}
+	return infoOf(name, path, h, int(le.Uint32(b[offDirCount:]))), true
+}
+
+// Collect unlinks every segment whose creator has died and returns them.
+// With dryRun it only returns them. Segments in use by other live processes
+// stay mapped there: Collect removes names, never memory.
+func Collect(dryRun bool, opts ...Option) ([]Info, error) {
+	all, err := List(opts...)
+	if err != nil {
+		return nil, err
+	}
+	var dead []Info
+	for _, info := range all {
+		if info.Err != nil || info.CreatorAlive {
+			continue
+		}
+		if !dryRun {
+			if err := unlinkFile(info.Path); err != nil && !errors.Is(err, ErrNotExist) {
+				return dead, err
+			}
+		}
+		dead = append(dead, info)
+	}
+	return dead, nil
+}

@@ -1,0 +1,328 @@
+package shm
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"github.com/edsrzf/mmap-go"
+	"github.com/shmkit/shmkit/internal/procinfo"
+)
+
+// MaxNameLen is the longest segment name: NAME_MAX of the file system.
+const MaxNameLen = 255
+
+const pageSize = 4096
+
+// Segment is a mapped shared-memory segment. Its methods are safe for
+// concurrent use; Close must not race with users of the memory it returned.
+type Segment struct {
+	name string   // "" for an anonymous segment
+	path string   // file path, or "memfd:…" for an anonymous segment
+	file *os.File // kept for anonymous segments (to pass on); nil otherwise
+	mem  mmap.MMap
+	hdr  header
+
+	dirMu  sync.Mutex // serialises this process's allocators before the shared lock
+	closed atomic.Bool
+}
+
+type options struct {
+	mode   os.FileMode
+	dir    string
+	dirCap int
+}
+
+// Option configures Create, CreateAnon and Open.
+type Option func(*options)
+
+// WithMode sets the permission bits of a new segment (default 0600). Widen
+// it only when processes of other users must open the segment.
+func WithMode(m os.FileMode) Option { return func(o *options) { o.mode = m } }
+
+// WithDir places named segments in dir instead of /dev/shm (a tmpfs of the
+// caller's own, say). Every process that opens the segment must say the same.
+func WithDir(dir string) Option { return func(o *options) { o.dir = dir } }
+
+// WithDirCap sets how many named objects a new segment's directory holds
+// (default DefaultDirCap, at most 65536).
+func WithDirCap(n int) Option { return func(o *options) { o.dirCap = n } }
+
+func makeOptions(opts []Option) options {
+	o := options{mode: 0o600, dir: DefaultDir, dirCap: DefaultDirCap}
+	for _, f := range opts {
+		f(&o)
+	}
+	return o
+}
+
+// ValidateName reports whether name can name a segment: not empty, at most
+// MaxNameLen bytes, no '/', no NUL, and not "." or "..". It returns an error
+// matching ErrInvalidName that says what is wrong.
+func ValidateName(name string) error {
+	switch {
+	case name == "":
+		return fmt.Errorf("%w: empty", ErrInvalidName)
+	case len(name) > MaxNameLen:
+		return fmt.Errorf("%w: %d bytes, longer than %d", ErrInvalidName, len(name), MaxNameLen)
+	case strings.ContainsRune(name, '/'):
+		return fmt.Errorf("%w: %q holds '/'", ErrInvalidName, name)
+	case strings.IndexByte(name, 0) >= 0:
+		return fmt.Errorf("%w: %q holds NUL", ErrInvalidName, name)
+	case name == "." || name == ".." || strings.Contains(name, ".."):
+		return fmt.Errorf("%w: %q holds \"..\"", ErrInvalidName, name)
+	}
+	return nil
+}
+
+// layoutFor returns the data offset and total size of a segment with dirCap
+// directory entries and at least size bytes of object area.
+func layoutFor(size int64, dirCap int) (dataOff, total int64, err error) {
+	if size < 0 {
+		return 0, 0, fmt.Errorf("shm: negative size %d", size)
+	}
+	if dirCap <= 0 || dirCap > maxDirCap {
+		return 0, 0, fmt.Errorf("shm: directory capacity %d outside 1..%d", dirCap, maxDirCap)
+	}
+	dataOff = alignUp(dirOff+int64(dirCap)*dirEntrySize, pageSize)
+	if size > 1<<46 {
+		return 0, 0, fmt.Errorf("%w: %d bytes asked for", ErrNoSpace, size)
+	}
+	total = alignUp(dataOff+size, pageSize)
+	return dataOff, total, nil
+}
+
+func alignUp(n, a int64) int64 { return (n + a - 1) &^ (a - 1) }
+
+// Create makes a new named segment with at least size bytes of object area
+// (rounded up to whole pages) and maps it. It fails with ErrExist if the name
+// is taken, ErrInvalidName for a bad name and ErrNoSpace when /dev/shm cannot
+// hold it. The caller owns the name: Unlink removes it.
+func Create(name string, size int64, opts ...Option) (*Segment, error) {
+	if err := ValidateName(name); err != nil {
+		return nil, err
+	}
+	o := makeOptions(opts)
+	dataOff, total, err := layoutFor(size, o.dirCap)
+	if err != nil {
+		return nil, err
+	}
+	path := filepath.Join(o.dir, name)
+	f, err := createFile(path, total, o.mode)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	s, err := newSegment(f, name, path, dataOff, total, o.dirCap)
+	if err != nil {
+		unlinkFile(path)
+		return nil, err
+	}
+	return s, nil
+}
+
+// CreateAnon makes an anonymous segment (a memfd): it has no name in
+// /dev/shm and vanishes when the last process holding it exits. It reaches
+// a child process as a file descriptor (process.Start passes it).
+func CreateAnon(size int64, opts ...Option) (*Segment, error) {
+	o := makeOptions(opts)
+	dataOff, total, err := layoutFor(size, o.dirCap)
+	if err != nil {
+		return nil, err
+	}
+	f, err := memfd("shmkit")
+	if err != nil {
+		return nil, err
+	}
+	if err := reserve(f, total); err != nil {
+		f.Close()
+		return nil, err
+	}
+	s, err := newSegment(f, "", f.Name(), dataOff, total, o.dirCap)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	s.file = f
+	return s, nil
+}
+
+// newSegment maps a freshly reserved file and writes its header.
+func newSegment(f *os.File, name, path string, dataOff, total int64, dirCap int) (*Segment, error) {
+	m, err := mmap.MapRegion(f, int(total), mmap.RDWR, 0, 0)
+	if err != nil {
+		return nil, &os.PathError{Op: "mmap", Path: path, Err: err}
+	}
+	me := procinfo.Self()
+	h := header{
+		version: segVersion, kind: KindSegment, size: uint64(total), dataOff: uint64(dataOff),
+		dirCap: uint32(dirCap), creatorPid: uint32(me.Pid), creatorStart: me.Start,
+		created: time.Now().UnixNano(),
+	}
+	encodeHeader(m, &h)
+	return &Segment{name: name, path: path, mem: m, hdr: h}, nil
+}
+
+// Open maps the existing named segment. It reads and checks the header
+// before mapping: ErrNotExist if there is no such segment, ErrIncompatible
+// if it is not a shmkit segment of this layout version, ErrCorrupt if the
+// header disagrees with the file (a truncated file, say).
+func Open(name string, opts ...Option) (*Segment, error) {
+	if err := ValidateName(name); err != nil {
+		return nil, err
+	}
+	o := makeOptions(opts)
+	path := filepath.Join(o.dir, name)
+	f, err := openFile(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	s, err := mapExisting(f, path)
+	if err != nil {
+		return nil, err
+	}
+	s.name = name
+	return s, nil
+}
+
+// OpenFile maps an existing segment from an open file: the descriptor of an
+// anonymous segment that a parent passed down, say. The segment keeps f.
+func OpenFile(f *os.File) (*Segment, error) {
+	s, err := mapExisting(f, f.Name())
+	if err != nil {
+		return nil, err
+	}
+	s.file = f
+	return s, nil
+}
+
+// mapExisting checks the header with pread and fstat, then maps the file.
+func mapExisting(f *os.File, path string) (*Segment, error) {
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%w: %s is not a regular file", ErrIncompatible, path)
+	}
+	var b [headerSize]byte
+	n, err := f.ReadAt(b[:], 0)
+	if err != nil && err != io.EOF {
+		return nil, &os.PathError{Op: "read", Path: path, Err: err}
+	}
+	if n < headerSize {
+		return nil, fmt.Errorf("%w: %s: %d bytes, shorter than the %d-byte header", ErrCorrupt, path, n, headerSize)
+	}
+	h, err := decodeHeader(b[:], fi.Size())
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if h.size > 1<<47 || int64(int(h.size)) != int64(h.size) {
+		return nil, fmt.Errorf("%w: %s: size %d", ErrCorrupt, path, h.size)
+	}
+	m, err := mmap.MapRegion(f, int(h.size), mmap.RDWR, 0, 0)
+	if err != nil {
+		return nil, &os.PathError{Op: "mmap", Path: path, Err: err}
+	}
+	return &Segment{path: path, mem: m, hdr: *h}, nil
+}
+
+// Name returns the segment's name, or "" for an anonymous segment.
+func (s *Segment) Name() string { return s.name }
+
+// Path returns the segment's file path ("/dev/shm/NAME"), or "memfd:shmkit"
+// for an anonymous segment.
+func (s *Segment) Path() string { return s.path }
+
+// Size returns the size of the object area: what Bytes returns.
+func (s *Segment) Size() int64 { return int64(s.hdr.size - s.hdr.dataOff) }
+
+// Bytes returns the object area of the segment, shared with every process
+// that maps it. It carries no synchronisation. Do not mix raw use of Bytes
+// with Alloc in one segment: Alloc hands out pieces of the same area.
+func (s *Segment) Bytes() []byte { return s.mem[s.hdr.dataOff:s.hdr.size:s.hdr.size] }
+
+// File returns the open file of an anonymous segment (to pass to another
+// process), or nil for a named one.
+func (s *Segment) File() *os.File { return s.file }
+
+// Info describes a segment's header.
+type Info struct {
+	Name         string
+	Path         string
+	Size         int64 // file size, header included
+	DataSize     int64 // object area
+	CreatorPID   int
+	CreatorStart uint64 // clock ticks since boot
+	CreatorAlive bool
+	Created      time.Time
+	Objects      int   // published directory entries
+	Err          error // set by List when the header does not check out
+	DirCap       int
+}
+
+// Info returns the segment's header, and whether its creator still runs.
+func (s *Segment) Info() Info {
+	return infoOf(s.name, s.path, &s.hdr, int(s.dirCount().Load()))
+}
+
+func infoOf(name, path string, h *header, objects int) Info {
+	creator := procinfo.Ident{Pid: int32(h.creatorPid), Start: h.creatorStart}
+	return Info{
+		Name: name, Path: path, Size: int64(h.size), DataSize: int64(h.size - h.dataOff),
+		CreatorPID: int(h.creatorPid), CreatorStart: h.creatorStart, CreatorAlive: procinfo.Alive(creator),
+		Created: time.Unix(0, h.created), Objects: min(objects, int(h.dirCap)), DirCap: int(h.dirCap),
+	}
+}
+
+// Close unmaps the segment. It does not remove the name (Unlink does).
+// Close is idempotent; memory obtained from the segment must not be used
+// after it.
+func (s *Segment) Close() error {
+	if !s.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	err := s.mem.Unmap()
+	if s.file != nil {
+		if cerr := s.file.Close(); err == nil {
+			err = cerr
+		}
+	}
+	return err
+}
+
+// Unlink removes the segment's name so that no one else can open it; the
+// memory lives until every mapping is closed. For an anonymous segment it
+// does nothing.
+func (s *Segment) Unlink() error {
+	if s.name == "" {
+		return nil
+	}
+	return unlinkFile(s.path)
+}
+
+// Unlink removes the named segment without opening it.
+func Unlink(name string, opts ...Option) error {
+	if err := ValidateName(name); err != nil {
+		return err
+	}
+	o := makeOptions(opts)
+	return unlinkFile(filepath.Join(o.dir, name))
+}
+
+// word64 and word32 turn a header offset into an atomic word. The offsets are
+// constants inside the header, which every mapping holds, so this cannot fail.
+func (s *Segment) word64(off int) *atomic.Uint64 {
+	return (*atomic.Uint64)(unsafe.Pointer(&s.mem[off]))
+}
+
+func (s *Segment) dirCount() *atomic.Uint32 {
+	return (*atomic.Uint32)(unsafe.Pointer(&s.mem[offDirCount]))
+}

@@ -1,0 +1,90 @@
+//go:build linux
+
+package shm
+
+import (
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// DefaultDir is where named segments live: the directory behind shm_open.
+const DefaultDir = "/dev/shm"
+
+// createFile makes a new file with O_CREAT|O_EXCL|O_NOFOLLOW and reserves
+// size bytes with fallocate. On ENOSPC it removes the file again.
+func createFile(path string, size int64, mode os.FileMode) (*os.File, error) {
+	fd, err := unix.Open(path, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, uint32(mode.Perm()))
+	if err != nil {
+		pe := &os.PathError{Op: "create", Path: path, Err: err}
+		if err == unix.EEXIST {
+			return nil, wrap(ErrExist, pe)
+		}
+		if err == unix.ENOSPC {
+			return nil, wrap(ErrNoSpace, pe)
+		}
+		return nil, pe
+	}
+	// umask may have narrowed the mode; the caller asked for exactly it.
+	_ = unix.Fchmod(fd, uint32(mode.Perm()))
+	f := os.NewFile(uintptr(fd), path)
+	if err := reserve(f, size); err != nil {
+		f.Close()
+		unix.Unlink(path)
+		return nil, err
+	}
+	return f, nil
+}
+
+// reserve allocates every page of f up to size, so that a full file system
+// fails here and not with SIGBUS on a later write.
+func reserve(f *os.File, size int64) error {
+	err := unix.Fallocate(int(f.Fd()), 0, 0, size)
+	for err == unix.EINTR {
+		err = unix.Fallocate(int(f.Fd()), 0, 0, size)
+	}
+	if err != nil {
+		pe := &os.PathError{Op: "fallocate", Path: f.Name(), Err: err}
+		if err == unix.ENOSPC || err == unix.EFBIG {
+			return wrap(ErrNoSpace, pe)
+		}
+		return pe
+	}
+	return nil
+}
+
+// openFile opens an existing segment file read-write without following links.
+func openFile(path string) (*os.File, error) {
+	fd, err := unix.Open(path, unix.O_RDWR|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		pe := &os.PathError{Op: "open", Path: path, Err: err}
+		if err == unix.ENOENT {
+			return nil, wrap(ErrNotExist, pe)
+		}
+		if err == unix.ELOOP {
+			return nil, wrap(ErrInvalidName, pe)
+		}
+		return nil, pe
+	}
+	return os.NewFile(uintptr(fd), path), nil
+}
+
+// memfd makes an anonymous, sealed-size-free memory file.
+func memfd(name string) (*os.File, error) {
+	fd, err := unix.MemfdCreate(name, unix.MFD_CLOEXEC)
+	if err != nil {
+		return nil, os.NewSyscallError("memfd_create", err)
+	}
+	return os.NewFile(uintptr(fd), "memfd:"+name), nil
+}
+
+func unlinkFile(path string) error {
+	if err := unix.Unlink(path); err != nil {
+		pe := &os.PathError{Op: "unlink", Path: path, Err: err}
+		if err == unix.ENOENT {
+			return wrap(ErrNotExist, pe)
+		}
+		return pe
+	}
+	return nil
+}
