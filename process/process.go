@@ -220,7 +220,7 @@ func (p *Process) reap(w *os.File) {
 	p.code.Store(int64(code))
 	if err != nil || code != 0 {
 		e := &ExitError{Name: p.name, Pid: p.cmd.Process.Pid, Code: code, Stderr: p.tail.String()}
-		e.Panicked = code == panicExitCode && bytes.Contains(p.tail.bytes(), []byte(panicMarker))
+		e.Panicked = code == panicExitCode && panicLine(e.Stderr) != ""
 		if cerr := p.ctx.Err(); cerr != nil && code < 0 {
 			e.ctxErr = cerr
 		}
