@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"reflect"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -156,7 +157,14 @@ func (f *Func[A]) Start(ctx context.Context, args A, opts ...Option) (*Process, 
 	err := shm.ExportFiles(func(file *os.File) int {
 		files = append(files, file)
 		return argsFD + len(files)
-	}, func() error { return gob.NewEncoder(&enc).Encode(&args) })
+	}, func() error {
+		// A pointer A goes as itself: gob panics encoding a **T whose *T
+		// is a GobEncoder (a *queue.Queue as the whole argument, say).
+		if reflect.TypeFor[A]().Kind() == reflect.Pointer {
+			return gob.NewEncoder(&enc).Encode(args)
+		}
+		return gob.NewEncoder(&enc).Encode(&args)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("process: encoding arguments of %s: %w", f.name, err)
 	}
