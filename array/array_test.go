@@ -60,7 +60,7 @@ func TestArray(t *testing.T) {
 		}
 		sum += x
 	}
-	if want := int32(2*(49*50/2-3+300)); sum != want {
+	if want := int32(2 * (49*50/2 - 3 + 300)); sum != want {
 		t.Fatalf("sum %d, want %d", sum, want)
 	}
 	out := make([]int32, 60)
