@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -26,7 +27,8 @@ const (
 	envWorker = "SHMKIT_WORKER"
 	envName   = "SHMKIT_PROCESS_NAME"
 	envWatch  = "SHMKIT_WATCH_PARENT"
-	argsFD    = 3 // the pipe carrying the encoded arguments; then exported files
+	envFiles  = "SHMKIT_FILES" // "FIRST,COUNT": descriptors passed WithFiles
+	argsFD    = 3              // the pipe carrying the encoded arguments; then exported files
 )
 
 // runner is the type-erased form of a registered function.
@@ -95,6 +97,7 @@ type startOptions struct {
 	stderr   io.Writer
 	detached bool
 	env      []string
+	files    []*os.File
 }
 
 // WithName names the process (Python's name=); the default is "Process-N".
@@ -110,6 +113,14 @@ func WithStderr(w io.Writer) Option { return func(o *startOptions) { o.stderr = 
 
 // WithEnv adds KEY=VALUE entries to the child's environment.
 func WithEnv(kv ...string) Option { return func(o *startOptions) { o.env = append(o.env, kv...) } }
+
+// WithFiles passes open files to the child, which finds them with File(0),
+// File(1), … in the order given. The parent keeps its own descriptors (close
+// them once Start has returned if the child alone needs them). Use it for
+// what cannot travel by name: one end of a pipe or socket pair, say.
+func WithFiles(files ...*os.File) Option {
+	return func(o *startOptions) { o.files = append(o.files, files...) }
+}
 
 // Detached lets the child outlive this process: it is not killed when the
 // parent dies. Cancelling Start's context still kills it.
@@ -169,11 +180,15 @@ func start(ctx context.Context, worker string, args []byte, files []*os.File, o 
 		cmd.Env = append(cmd.Env, envWatch+"=1")
 		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	}
+	if len(o.files) > 0 {
+		first := argsFD + 1 + len(files)
+		cmd.Env = append(cmd.Env, envFiles+"="+strconv.Itoa(first)+","+strconv.Itoa(len(o.files)))
+	}
 	cmd.Env = append(cmd.Env, o.env...)
 	cmd.Stdin = nil
 	cmd.Stdout = o.stdout
 	cmd.Stderr = io.MultiWriter(o.stderr, p.tail)
-	cmd.ExtraFiles = append([]*os.File{r}, files...)
+	cmd.ExtraFiles = append(append([]*os.File{r}, files...), o.files...)
 	cmd.WaitDelay = time.Second // a grandchild holding our stderr must not hang Wait
 	p.cmd = cmd
 	if err := cmd.Start(); err != nil {
@@ -205,7 +220,7 @@ func (p *Process) reap(w *os.File) {
 	p.code.Store(int64(code))
 	if err != nil || code != 0 {
 		e := &ExitError{Name: p.name, Pid: p.cmd.Process.Pid, Code: code, Stderr: p.tail.String()}
-		e.Panicked = code == panicExitCode && bytes.Contains(p.tail.bytes(), []byte(panicMarker))
+		e.Panicked = code == panicExitCode && panicLine(e.Stderr) != ""
 		if cerr := p.ctx.Err(); cerr != nil && code < 0 {
 			e.ctxErr = cerr
 		}
@@ -288,6 +303,33 @@ func Current() Info { return current }
 // IsWorker reports whether this process was started by Start.
 func IsWorker() bool { return current.Worker != "" }
 
+var passed []*os.File // files passed WithFiles, in order; set by Main in a child
+
+// parseFiles turns the SHMKIT_FILES value "FIRST,COUNT" into passed.
+func parseFiles(v string) {
+	first, count, ok := strings.Cut(v, ",")
+	if !ok {
+		return
+	}
+	f, err1 := strconv.Atoi(first)
+	n, err2 := strconv.Atoi(count)
+	if err1 != nil || err2 != nil || f <= argsFD || n < 0 || n > 1<<10 {
+		return
+	}
+	for i := 0; i < n; i++ {
+		passed = append(passed, os.NewFile(uintptr(f+i), "shmkit-file-"+strconv.Itoa(i)))
+	}
+}
+
+// File returns the i-th file the parent passed to this worker WithFiles, or
+// nil when there is none.
+func File(i int) *os.File {
+	if i < 0 || i >= len(passed) {
+		return nil
+	}
+	return passed[i]
+}
+
 const (
 	panicExitCode = 2
 	panicMarker   = "shmkit: worker panicked: "
@@ -307,7 +349,8 @@ func Main() {
 func runWorker(worker string) int {
 	current = Info{Name: os.Getenv(envName), Pid: os.Getpid(), Worker: worker}
 	watch := os.Getenv(envWatch) == "1"
-	for _, k := range []string{envWorker, envName, envWatch} {
+	parseFiles(os.Getenv(envFiles))
+	for _, k := range []string{envWorker, envName, envWatch, envFiles} {
 		os.Unsetenv(k) // grandchildren started with os/exec are not workers
 	}
 	registryMu.Lock()

@@ -1,0 +1,133 @@
+package codec
+
+import (
+	"bytes"
+	"encoding/gob"
+	"errors"
+	"fmt"
+	"reflect"
+
+	"github.com/shmkit/shmkit/internal/pod"
+)
+
+// Codec encodes values of type T into bytes and decodes them back. A Codec
+// must be safe for concurrent use; the shipped ones hold no state.
+type Codec[T any] interface {
+	// Size returns the exact number of bytes Append will add for *v, or -1
+	// when it is not known before encoding. When it is known, a queue
+	// reserves that many bytes in the ring and Append writes them in place.
+	Size(v *T) int
+	// Append appends the encoding of *v to dst and returns the extended
+	// slice. When cap(dst)-len(dst) >= Size(v) it must not reallocate.
+	Append(dst []byte, v *T) ([]byte, error)
+	// Decode sets *v from src. src may be shared memory that changes once
+	// Decode returns: Decode must copy what it keeps. Garbage in src gives
+	// an error matching ErrDecode, never a panic.
+	Decode(src []byte, v *T) error
+}
+
+// ErrDecode is matched (errors.Is) by every decoding error of the shipped
+// codecs.
+var ErrDecode = errors.New("codec: cannot decode")
+
+// Default returns Binary[T] when T is fixed-size and pointer-free, and
+// Gob[T] otherwise.
+func Default[T any]() Codec[T] {
+	if b, err := NewBinary[T](); err == nil {
+		return b
+	}
+	return Gob[T]{}
+}
+
+// Name returns a short name for c ("binary", "gob", "bytes", "string", or
+// the Go type of a user codec). Queues record it to catch two processes
+// using different codecs on one queue.
+func Name[T any](c Codec[T]) string {
+	switch c.(type) {
+	case *Binary[T]:
+		return "binary"
+	case Gob[T]:
+		return "gob"
+	}
+	if n, ok := c.(interface{ CodecName() string }); ok {
+		return n.CodecName()
+	}
+	return reflect.TypeOf(c).String()
+}
+
+// Gob is the codec for any value that encoding/gob can carry. Each message is
+// a self-contained gob stream (type description included), so that any
+// consumer can decode any message: about 50 bytes of overhead for a small
+// struct. Interface values need their concrete types gob.Register-ed in every
+// process, as with gob itself. The zero Gob is ready to use.
+type Gob[T any] struct{}
+
+// Size returns -1: a gob encoding's size is known only once made.
+func (Gob[T]) Size(*T) int { return -1 }
+
+// Append appends the gob encoding of *v to dst.
+func (Gob[T]) Append(dst []byte, v *T) ([]byte, error) {
+	b := bytes.NewBuffer(dst)
+	if err := gob.NewEncoder(b).Encode(v); err != nil {
+		return dst, fmt.Errorf("codec: gob: %w", err)
+	}
+	return b.Bytes(), nil
+}
+
+// Decode sets *v from the gob stream in src. It decodes into a fresh T, so
+// that fields absent from the stream are zero, as for a new value.
+func (Gob[T]) Decode(src []byte, v *T) (err error) {
+	defer func() {
+		// encoding/gob recovers its own errors; this guards the rest
+		// (a user's GobDecode method, for one) against garbage.
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: gob: panic: %v", ErrDecode, r)
+		}
+	}()
+	var x T
+	r := bytes.NewReader(src)
+	if err := gob.NewDecoder(r).Decode(&x); err != nil {
+		return fmt.Errorf("%w: gob: %v", ErrDecode, err)
+	}
+	if r.Len() != 0 {
+		return fmt.Errorf("%w: gob: %d bytes after the value", ErrDecode, r.Len())
+	}
+	*v = x
+	return nil
+}
+
+// Bytes is the codec for []byte messages, carried as they are. Decode
+// copies into the slice already in *v when it has room, so a consumer that
+// reuses its variable does not allocate.
+type Bytes struct{}
+
+// Size returns len(*v).
+func (Bytes) Size(v *[]byte) int { return len(*v) }
+
+// Append appends *v to dst.
+func (Bytes) Append(dst []byte, v *[]byte) ([]byte, error) { return append(dst, *v...), nil }
+
+// Decode copies src into *v.
+func (Bytes) Decode(src []byte, v *[]byte) error {
+	*v = append((*v)[:0], src...)
+	return nil
+}
+
+// String is the codec for string messages, carried as their bytes.
+type String struct{}
+
+// Size returns len(*v).
+func (String) Size(v *string) int { return len(*v) }
+
+// Append appends *v to dst.
+func (String) Append(dst []byte, v *string) ([]byte, error) { return append(dst, *v...), nil }
+
+// Decode sets *v to a copy of src.
+func (String) Decode(src []byte, v *string) error {
+	*v = string(src)
+	return nil
+}
+
+// checkPod is pod.Check for T, kept here so that binary.go stays the one
+// file that uses unsafe.
+func checkPod(t reflect.Type) error { return pod.Check(t) }
