@@ -135,7 +135,9 @@ func (a *Array[T]) Len() int { return len(a.s) }
 // ErrOutOfRange unless 0 <= i < Len.
 func (a *Array[T]) At(i int) T {
 	checkIndex(i, len(a.s))
-	return cell.Load(a.c, &a.s[i])
+	var x T
+	cell.LoadInto(a.c, &x, &a.s[i])
+	return x
 }
 
 // Set stores x in element i under the lock. It panics with an error
@@ -187,7 +189,9 @@ func (a *Array[T]) CopyFrom(src []T) (n int) {
 func (a *Array[T]) All() iter.Seq2[int, T] {
 	return func(yield func(int, T) bool) {
 		for i := range a.s {
-			if !yield(i, cell.Load(a.c, &a.s[i])) {
+			var x T
+			cell.LoadInto(a.c, &x, &a.s[i])
+			if !yield(i, x) {
 				return
 			}
 		}

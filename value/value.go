@@ -24,11 +24,12 @@ func (*noCopy) Unlock() {}
 // one from Create, Open, or a worker's decoded arguments. A Value must not
 // be copied after first use.
 type Value[T any] struct {
-	_   noCopy
-	c   *cell.Cell
-	p   *T
-	w32 *atomic.Uint32 // the T itself when T is a 4-byte integer; else nil
-	w64 *atomic.Uint64 // the T itself when T is an 8-byte integer; else nil
+	_    noCopy
+	c    *cell.Cell
+	p    *T
+	w32  *atomic.Uint32 // the T itself when T is a 4-byte integer; else nil
+	w64  *atomic.Uint64 // the T itself when T is an 8-byte integer; else nil
+	word bool           // w32 or w64 is set
 }
 
 // spec returns the cell spec for a T, or an error naming T's offending field.
@@ -120,6 +121,7 @@ func (v *Value[T]) bind(c *cell.Cell) error {
 		case 8:
 			v.w64 = atomics.MustUint64At(c.Data, 0)
 		}
+		v.word = v.w32 != nil || v.w64 != nil
 	}
 	return nil
 }
@@ -134,14 +136,35 @@ func (v *Value[T]) Name() string { return v.c.Name() }
 // spins, then yields; a write that lasts (a writer descheduled, or dead
 // mid-write) makes it wait for the lock, which takes a dead writer's over.
 // For a 4- or 8-byte integer T it is one atomic load.
-func (v *Value[T]) Load() T {
-	switch {
-	case v.w64 != nil:
+func (v *Value[T]) Load() (x T) {
+	if v.w64 != nil {
 		return cell.FromBits[T](v.w64.Load())
-	case v.w32 != nil:
-		return cell.FromBits[T](uint64(v.w32.Load()))
 	}
-	return cell.Load(v.c, v.p)
+	if v.word {
+		return v.loadWord()
+	}
+	cell.LoadInto(v.c, &x, v.p)
+	return x
+}
+
+// loadWord is Load for a 4- or 8-byte integer T, apart so that Load
+// inlines.
+func (v *Value[T]) loadWord() T {
+	if v.w64 != nil {
+		return cell.FromBits[T](v.w64.Load())
+	}
+	return cell.FromBits[T](uint64(v.w32.Load()))
+}
+
+// LoadInto is Load writing into *dst, which saves a copy of T: for a T of
+// many words, the cheaper form.
+func (v *Value[T]) LoadInto(dst *T) {
+	switch {
+	case v.word:
+		*dst = v.loadWord()
+	default:
+		cell.LoadInto(v.c, dst, v.p)
+	}
 }
 
 // Store sets the value to x under the lock. It blocks while another
@@ -226,7 +249,7 @@ func (v *Value[T]) Unlock() { v.c.Unlock() }
 
 // IsAtomic reports whether T is a 4- or 8-byte integer, for which Load and
 // Store are atomic instructions and Add, Swap and CompareAndSwap work.
-func (v *Value[T]) IsAtomic() bool { return v.w32 != nil || v.w64 != nil }
+func (v *Value[T]) IsAtomic() bool { return v.word }
 
 func (v *Value[T]) notAtomic(op string) string {
 	return fmt.Sprintf("value: %s on a Value[%v]: only 4- and 8-byte integers have lock-free operations", op, reflect.TypeFor[T]())

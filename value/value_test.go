@@ -375,3 +375,22 @@ func TestLockContextOwnerDead(t *testing.T) {
 		t.Fatalf("Load = %v", got.F)
 	}
 }
+
+func TestLoadInto(t *testing.T) {
+	seg := shmtest.Segment(t, 1<<16)
+	v, err := value.Create(seg, "w", wideOf(3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	i, err := value.Create[uint32](seg, "i", 9)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var w wide
+	var n uint32
+	v.LoadInto(&w)
+	i.LoadInto(&n)
+	if w != wideOf(3) || n != 9 {
+		t.Fatalf("LoadInto: %v, %d", w.F, n)
+	}
+}

@@ -146,10 +146,11 @@ func (c *Cell) EndWrite() {
 	c.seq.Add(1) // publishes: the data written since BeginWrite (seq even)
 }
 
-// Load reads *p, which lies in c's data region, under the seqlock: it
-// returns a copy that no write overlapped. It never blocks a writer and
-// never allocates; see readWait for what it does while a write is in
-// progress.
+// LoadInto copies *p, which lies in c's data region, into *dst under the
+// seqlock: what it leaves in *dst is a copy that no write overlapped. It
+// never blocks a writer and never allocates; see readWait for what it
+// does while a write is in progress. dst must not be shared memory that
+// another process reads.
 //
 // The copy itself is a plain Go copy, which the Go memory model calls a
 // race with the writer's plain copy; the sequence check discards every
@@ -161,19 +162,32 @@ func (c *Cell) EndWrite() {
 // (CompareAndSwap(s, s), a release) as Boehm recommends in "Can seqlocks
 // get along with programming language memory models?" (MSPC 2012); see
 // recheck. The Go compiler does not move memory operations across atomic
-// operations. A torn copy is discarded before anyone looks at it, so a
-// field of T that holds an invalid bit pattern (a bool that is neither 0
-// nor 1) is never observed.
-func Load[T any](c *Cell, p *T) T {
+// operations. A torn copy is overwritten before the caller looks at it,
+// so a field of T that holds an invalid bit pattern (a bool that is
+// neither 0 nor 1) is never observed.
+//
+// It copies into a destination rather than returning T: for a T of a few
+// words, each copy through a return value costs as much as the read.
+func LoadInto[T any](c *Cell, dst, p *T) {
+	s := c.seq.Load() // observes: the data of the last finished write (seq even)
+	*dst = *p
+	if s&1 == 0 && recheck(c.seq, s) {
+		return
+	}
+	loadSlow(c, dst, p)
+}
+
+// loadSlow is LoadInto's retry loop, apart so that the first try inlines.
+func loadSlow[T any](c *Cell, dst, p *T) {
 	for i := 0; ; i++ {
+		c.readWait(i)
 		s := c.seq.Load() // observes: the data of the last finished write (seq even)
 		if s&1 == 0 {
-			v := *p
+			*dst = *p
 			if recheck(c.seq, s) {
-				return v
+				return
 			}
 		}
-		c.readWait(i)
 	}
 }
 

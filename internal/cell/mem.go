@@ -31,28 +31,23 @@ func Slice[T any](b []byte, n int) ([]T, error) {
 	return unsafe.Slice((*T)(p), n), nil
 }
 
-// Bits returns the bits of v, a 4- or 8-byte value, zero-extended: the word
-// that an atomic.Uint32 or atomic.Uint64 holding v holds. Package value uses
-// it for its lock-free fast path, after checking T's size once.
+// Bits returns the bits of v, which must be a 4- or 8-byte value (the
+// caller checks T's size once), zero-extended: the word that an
+// atomic.Uint32 or atomic.Uint64 holding v holds. Package value uses it
+// for its lock-free fast path.
 func Bits[T any](v T) uint64 {
-	switch unsafe.Sizeof(v) {
-	case 4:
-		return uint64(*(*uint32)(unsafe.Pointer(&v)))
-	case 8:
+	if unsafe.Sizeof(v) == 8 {
 		return *(*uint64)(unsafe.Pointer(&v))
 	}
-	panic(fmt.Sprintf("cell: Bits of a %d-byte value", unsafe.Sizeof(v)))
+	return uint64(*(*uint32)(unsafe.Pointer(&v)))
 }
 
 // FromBits is the inverse of Bits.
 func FromBits[T any](w uint64) (v T) {
-	switch unsafe.Sizeof(v) {
-	case 4:
-		*(*uint32)(unsafe.Pointer(&v)) = uint32(w)
-	case 8:
+	if unsafe.Sizeof(v) == 8 {
 		*(*uint64)(unsafe.Pointer(&v)) = w
-	default:
-		panic(fmt.Sprintf("cell: FromBits to a %d-byte value", unsafe.Sizeof(v)))
+	} else {
+		*(*uint32)(unsafe.Pointer(&v)) = uint32(w)
 	}
 	return v
 }
