@@ -11,8 +11,13 @@ import (
 	"sync/atomic"
 
 	"github.com/shmkit/shmkit/atomics"
+	"github.com/shmkit/shmkit/semaphore"
 	"github.com/shmkit/shmkit/shm"
 )
+
+// ErrOwnerDead is semaphore.ErrOwnerDead: Lock took the lock over from a
+// process that died holding it.
+var ErrOwnerDead = semaphore.ErrOwnerDead
 
 // Spec says what a cell holds: the object kind (shm.KindValue or
 // shm.KindArray), the element type's fingerprint, and whether it is a raw
@@ -42,8 +47,8 @@ type Cell struct {
 	Len  int    // elements
 	Data []byte // the data region: Len elements, CacheLine-aligned
 
-	seq *atomic.Uint64 // nil for a raw cell
-	mu  mutex          // zero for a raw cell
+	seq *atomic.Uint64   // nil for a raw cell
+	mu  *semaphore.Mutex // nil for a raw cell
 }
 
 // Create allocates a cell of n elements called name in seg. init, when not
@@ -58,8 +63,8 @@ func Create(seg *shm.Segment, name string, sp Spec, n int, init func(data []byte
 	obj, err := seg.Alloc(name, ospec, func(body []byte) error {
 		if sp.Raw {
 			binary.LittleEndian.PutUint32(body[OffFlags:], FlagRaw)
-		} else {
-			initMutex(body[OffLock : OffLock+LockSize])
+		} else if _, err := semaphore.InitMutex(body[OffLock : OffLock+LockSize]); err != nil {
+			return err
 		}
 		if init != nil {
 			init(body[OffData:size])
@@ -98,8 +103,11 @@ func bind(obj *shm.Object, sp Spec) (*Cell, error) {
 	n := int(obj.Header.Capacity)
 	c := &Cell{Obj: obj, Spec: sp, Len: n, Data: obj.Body[OffData : OffData+n*int(sp.Type.Size)]}
 	if !raw {
-		c.seq = atomics.MustUint64At(obj.Body, OffSeq)
-		c.mu = mutexAt(obj.Body[OffLock : OffLock+LockSize])
+		mu, err := semaphore.MutexAt(obj.Body[OffLock : OffLock+LockSize])
+		if err != nil {
+			return nil, fmt.Errorf("object %q: %w", obj.Name, err)
+		}
+		c.seq, c.mu = atomics.MustUint64At(obj.Body, OffSeq), mu
 	}
 	return c, nil
 }
@@ -107,18 +115,19 @@ func bind(obj *shm.Object, sp Spec) (*Cell, error) {
 // Name returns the object's name in its segment.
 func (c *Cell) Name() string { return c.Obj.Name }
 
-// Lock takes the cell's lock. When the previous holder died holding it,
-// Lock takes it over, repairs the seqlock (a write the dead holder left half
-// done leaves seq odd: Lock makes it even, so that readers stop waiting, and
-// the data holds whatever the holder had written) and returns an error
-// matching ErrOwnerDead with the lock held. On any other error the lock is
-// not held.
+// Lock takes the cell's lock, a semaphore.Mutex. When the previous holder
+// died holding it, Lock takes it over, repairs the seqlock (a write the dead
+// holder left half done leaves seq odd: Lock makes it even, so that readers
+// stop waiting, and the data holds whatever the holder had written), marks
+// the Mutex consistent, and returns an error matching ErrOwnerDead with the
+// lock held. On any other error the lock is not held.
 func (c *Cell) Lock(ctx context.Context) error {
-	err := c.mu.lock(ctx)
+	err := c.mu.Lock(ctx)
 	if errors.Is(err, ErrOwnerDead) {
 		if s := c.seq.Load(); s&1 != 0 {
 			c.seq.CompareAndSwap(s, s+1) // odd (dead writer) -> even: readers may go on
 		}
+		c.mu.MarkConsistent()
 	}
 	return err
 }
@@ -133,7 +142,7 @@ func (c *Cell) MustLock() {
 }
 
 // Unlock releases the lock taken by Lock.
-func (c *Cell) Unlock() { c.mu.unlock() }
+func (c *Cell) Unlock() { c.mu.Unlock() }
 
 // BeginWrite marks a write in progress; the caller holds the lock and
 // calls EndWrite when the data is written.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/shmkit/shmkit/semaphore"
 	"github.com/shmkit/shmkit/shm"
 )
 
@@ -22,7 +23,7 @@ const cacheLine = shm.CacheLine
 //	+--------+-------+----------------------------------------------+
 //	64                                                             128
 //	+---------------------------------------------------------------+
-//	|                 lock (LockSize bytes)                         |  line 1: lock
+//	|        lock: semaphore.Mutex (LockSize = 64 bytes)            |  line 1: lock
 //	+---------------------------------------------------------------+
 //	128
 //	+---------------------------------------------------------------+
@@ -36,7 +37,8 @@ const cacheLine = shm.CacheLine
 //	  8    4   flags   FlagRaw for the raw variants. Written once, before the
 //	               object is published; read-only after.
 //	 12   52   (reserved, zero)
-//	 64   64   lock    the object's lock; see lock.go. [atomic]
+//	 64   64   lock    the object's lock: a semaphore.Mutex (state word,
+//	               magic, owner; see package semaphore's layout). [atomic]
 //	128  ...   data    capacity × element size bytes. Written under the lock
 //	               (raw variants: by anyone, unsynchronised); read by
 //	               seqlock readers, or directly through zero-copy views.
@@ -46,7 +48,7 @@ const (
 	OffSeq   = 0
 	OffFlags = 8
 	OffLock  = 1 * cacheLine
-	LockSize = 1 * cacheLine
+	LockSize = (semaphore.MutexSize + cacheLine - 1) / cacheLine * cacheLine
 	OffData  = OffLock + LockSize // 128
 
 	// Version is the layout version written in the object header.
