@@ -22,6 +22,10 @@ import (
 //	inconsistent          pid | mOwnerDied [| mWaiters]
 //	                      (taken over from a dead holder; MarkConsistent
 //	                      clears mOwnerDied, Unlock with it set gives:)
+//	unlocked, inconsistent  mOwnerDied [| mWaiters]
+//	                      (an RWMutex writer taken over from a dead holder
+//	                      gave up, cancelled, before it could repair: the
+//	                      next locker gets ErrOwnerDead in turn)
 //	not recoverable       mPidMask [| flags]        (terminal)
 //
 // Transitions:
@@ -35,6 +39,8 @@ import (
 //	inconsistent -> locked*           MarkConsistent
 //	locked* -> unlocked               Unlock; wakes one sleeper if mWaiters
 //	inconsistent -> not recoverable   Unlock without MarkConsistent; wakes all
+//	inconsistent -> unlocked, inconsistent   releaseInconsistent
+//	unlocked, inconsistent -> inconsistent   Lock/TryLock, with ErrOwnerDead
 //
 // Fairness: none, as sync.Mutex in normal mode: a running locker may barge
 // past a woken sleeper. A locker spins for a bounded number of loads
@@ -187,8 +193,11 @@ func (m *Mutex) lockSlow(ctx context.Context, pid uint32, word uint64) error {
 		case v&mPidMask == mNotRecoverable:
 			return ErrNotRecoverable
 		case v&mPidMask == 0:
-			if m.state.CompareAndSwap(v, pid|mWaiters) { // unlocked -> locked, sleepers
+			if m.state.CompareAndSwap(v, pid|mWaiters|v&mOwnerDied) { // unlocked* -> locked, sleepers (or inconsistent)
 				m.owner.Store(word)
+				if v&mOwnerDied != 0 {
+					return ErrOwnerDead
+				}
 				return nil
 			}
 			continue
@@ -266,8 +275,18 @@ func (m *Mutex) TryLock() (bool, error) {
 		return true, nil
 	}
 	v := m.state.Load()
-	if v&mPidMask == mNotRecoverable {
+	switch {
+	case v&mPidMask == mNotRecoverable:
 		return false, ErrNotRecoverable
+	case v&mPidMask == 0:
+		if !m.state.CompareAndSwap(v, pid|v&(mOwnerDied|mWaiters)) { // unlocked* -> locked*
+			return false, nil
+		}
+		m.owner.Store(word)
+		if v&mOwnerDied != 0 {
+			return true, ErrOwnerDead
+		}
+		return true, nil
 	}
 	if ok, err := m.takeOver(v, pid, word); ok {
 		return true, err
@@ -298,6 +317,21 @@ func (m *Mutex) Unlock() {
 		}
 		m.owner.Store(0)                  // the holder leaves: nobody recorded until the next CAS
 		if m.state.CompareAndSwap(v, 0) { // locked* -> unlocked
+			if v&mWaiters != 0 {
+				atomics.Wake(m.state, 1)
+			}
+			return
+		}
+	}
+}
+
+// releaseInconsistent unlocks m, taken with ErrOwnerDead and not repaired,
+// so that the next locker gets ErrOwnerDead in turn.
+func (m *Mutex) releaseInconsistent() {
+	m.owner.Store(0)
+	for {
+		v := m.state.Load()
+		if m.state.CompareAndSwap(v, mOwnerDied) { // inconsistent -> unlocked, inconsistent
 			if v&mWaiters != 0 {
 				atomics.Wake(m.state, 1)
 			}
