@@ -217,16 +217,15 @@ func park(ctx context.Context, w *atomic.Uint32, old uint32, o *WaitOptions) err
 	}
 }
 
+// quickSlice is the first futex wait of a sleeper whose context can be
+// cancelled. It is made without registering a context.AfterFunc (which
+// allocates), so the common short wait costs no allocation; a cancel that
+// comes during it is seen when it ends.
+const quickSlice = time.Millisecond
+
 // sleep is the sleeper's wait in the kernel: until woken, the deadline, the
 // poll period, or a cancel (which an AfterFunc turns into a wake).
 func sleep(ctx context.Context, w *atomic.Uint32, old uint32, o *WaitOptions) error {
-	if ctx.Done() != nil {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		stop := context.AfterFunc(ctx, func() { Wake(w, -1) })
-		defer stop()
-	}
 	timeout := sleepSlice
 	if o.Poll > 0 && o.Poll < timeout {
 		timeout = o.Poll
@@ -237,6 +236,28 @@ func sleep(ctx context.Context, w *atomic.Uint32, old uint32, o *WaitOptions) er
 				return context.DeadlineExceeded
 			}
 			timeout = left
+		}
+	}
+	if ctx.Done() != nil {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if timeout > quickSlice {
+			err := Wait(w, old, quickSlice)
+			if cerr := ctx.Err(); cerr != nil {
+				return cerr
+			}
+			if err != ErrTimeout {
+				return err
+			}
+			timeout -= quickSlice
+			stop := context.AfterFunc(ctx, func() { Wake(w, -1) })
+			defer stop()
+			// A cancel between the check above and the registration runs
+			// the wake at once, possibly before we sleep: look again.
+			if err := ctx.Err(); err != nil {
+				return err
+			}
 		}
 	}
 	err := Wait(w, old, timeout)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"sync"
 
 	"github.com/shmkit/shmkit/internal/pod"
 )
@@ -131,3 +132,56 @@ func (String) Decode(src []byte, v *string) error {
 // checkPod is pod.Check for T, kept here so that binary.go stays the one
 // file that uses unsafe.
 func checkPod(t reflect.Type) error { return pod.Check(t) }
+
+// CodecName returns "bytes".
+func (Bytes) CodecName() string { return "bytes" }
+
+// CodecName returns "string".
+func (String) CodecName() string { return "string" }
+
+var (
+	registryMu sync.Mutex
+	registry   = map[string]any{}
+)
+
+// Register makes c findable by ByName under Name(c), in this process. A
+// queue or pipe that travels to a worker process names its codec; a user
+// codec must be registered in the worker (at init, beside the worker's
+// process.Register) for the worker to decode the handle.
+func Register[T any](c Codec[T]) {
+	registryMu.Lock()
+	registry[Name(c)] = c
+	registryMu.Unlock()
+}
+
+// ErrUnknownCodec is returned by ByName for a name that is neither a
+// shipped codec for T nor a registered one.
+var ErrUnknownCodec = errors.New("codec: unknown codec")
+
+// ByName returns the codec for T called name: "binary", "gob", "bytes",
+// "string", or one given to Register.
+func ByName[T any](name string) (Codec[T], error) {
+	var c any
+	switch name {
+	case "binary":
+		b, err := NewBinary[T]()
+		if err != nil {
+			return nil, err
+		}
+		return b, nil
+	case "gob":
+		return Gob[T]{}, nil
+	case "bytes":
+		c = Bytes{}
+	case "string":
+		c = String{}
+	default:
+		registryMu.Lock()
+		c = registry[name]
+		registryMu.Unlock()
+	}
+	if t, ok := c.(Codec[T]); ok {
+		return t, nil
+	}
+	return nil, fmt.Errorf("%w %q for %v (codec.Register it in this process)", ErrUnknownCodec, name, reflect.TypeFor[T]())
+}

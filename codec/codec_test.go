@@ -120,7 +120,7 @@ func TestBytesAndString(t *testing.T) {
 	if err := (codec.String{}).Decode(b, &s2); err != nil || s2 != s {
 		t.Fatalf("String Decode = %q %v", s2, err)
 	}
-	if codec.Name[string](codec.String{}) != "codec.String" || codec.Name(codec.Default[int32]()) != "binary" {
+	if codec.Name[string](codec.String{}) != "string" || codec.Name(codec.Default[int32]()) != "binary" {
 		t.Fatal("Name", codec.Name[string](codec.String{}), codec.Name(codec.Default[int32]()))
 	}
 }

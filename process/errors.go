@@ -26,6 +26,10 @@ type ExitError struct {
 	ctxErr   error  // set when the child was killed because its context ended
 }
 
+// maxErrorTail bounds the stderr an ExitError's message repeats; the full
+// tail stays in Stderr.
+const maxErrorTail = 512
+
 func (e *ExitError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "process %s (pid %d): ", e.Name, e.Pid)
@@ -40,11 +44,46 @@ func (e *ExitError) Error() string {
 	if e.ctxErr != nil {
 		fmt.Fprintf(&b, " (%v)", e.ctxErr)
 	}
+	if e.Panicked {
+		if line := panicLine(e.Stderr); line != "" {
+			b.WriteString(": ")
+			b.WriteString(line)
+		}
+		return b.String()
+	}
 	if tail := strings.TrimSpace(e.Stderr); tail != "" {
+		if len(tail) > maxErrorTail {
+			tail = tail[len(tail)-maxErrorTail:]
+			if i := strings.IndexByte(tail, '\n'); i >= 0 && i < len(tail)-1 {
+				tail = tail[i+1:] // start at a whole line
+			}
+			tail = "…" + tail
+		}
 		b.WriteString(": ")
 		b.WriteString(tail)
 	}
 	return b.String()
+}
+
+// panicLine finds the line that states a panic's value in a child's stderr:
+// the worker's marker line, or the runtime's "panic: " line for a panic in
+// another goroutine. It returns "" when there is none.
+func panicLine(stderr string) string {
+	for _, prefix := range []string{panicMarker, "panic: "} {
+		i := strings.LastIndex(stderr, prefix)
+		if i < 0 || (prefix == "panic: " && i > 0 && stderr[i-1] != '\n') {
+			continue
+		}
+		line := stderr[i+len(prefix):]
+		if j := strings.IndexByte(line, '\n'); j >= 0 {
+			line = line[:j]
+		}
+		if len(line) > maxErrorTail {
+			line = line[:maxErrorTail] + "…"
+		}
+		return line
+	}
+	return ""
 }
 
 // Is makes errors.Is(err, ErrPanicked) hold for a panicked worker.

@@ -71,12 +71,17 @@ func Register[A any](name string, fn func(ctx context.Context, args A) error) *F
 // Name returns the name the function was registered under.
 func (f *Func[A]) Name() string { return f.name }
 
+// envelope carries a worker's arguments as a struct field: gob cannot
+// encode some values at top level (a nil pointer or slice; a pointer to a
+// GobEncoder such as *shm.Segment), and handles all of them as fields.
+type envelope[A any] struct{ A A }
+
 func (f *Func[A]) run(ctx context.Context, r io.Reader) error {
-	var args A
-	if err := gob.NewDecoder(r).Decode(&args); err != nil {
+	var env envelope[A]
+	if err := gob.NewDecoder(r).Decode(&env); err != nil {
 		return fmt.Errorf("process: decoding arguments of %s: %w", f.name, err)
 	}
-	return f.fn(ctx, args)
+	return f.fn(ctx, env.A)
 }
 
 // Run starts the worker and waits for it: Start followed by Wait.
@@ -156,7 +161,7 @@ func (f *Func[A]) Start(ctx context.Context, args A, opts ...Option) (*Process, 
 	err := shm.ExportFiles(func(file *os.File) int {
 		files = append(files, file)
 		return argsFD + len(files)
-	}, func() error { return gob.NewEncoder(&enc).Encode(&args) })
+	}, func() error { return gob.NewEncoder(&enc).Encode(envelope[A]{A: args}) })
 	if err != nil {
 		return nil, fmt.Errorf("process: encoding arguments of %s: %w", f.name, err)
 	}
@@ -220,7 +225,7 @@ func (p *Process) reap(w *os.File) {
 	p.code.Store(int64(code))
 	if err != nil || code != 0 {
 		e := &ExitError{Name: p.name, Pid: p.cmd.Process.Pid, Code: code, Stderr: p.tail.String()}
-		e.Panicked = code == panicExitCode && bytes.Contains(p.tail.bytes(), []byte(panicMarker))
+		e.Panicked = code == panicExitCode && panicLine(e.Stderr) != ""
 		if cerr := p.ctx.Err(); cerr != nil && code < 0 {
 			e.ctxErr = cerr
 		}

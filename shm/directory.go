@@ -75,7 +75,7 @@ func (s *Segment) Alloc(name string, spec ObjectSpec, init func(body []byte) err
 	top := int64(s.hdr.dataOff)
 	for i := 0; i < n; i++ {
 		e := s.entry(i)
-		if entryName(e) == name {
+		if entryNameIs(e, name) {
 			return nil, fmt.Errorf("%w: object %q in %s", ErrExist, name, s.path)
 		}
 		if end := int64(le.Uint64(e[entOff:]) + le.Uint64(e[entSize:])); end > top && end <= int64(s.hdr.size) {
@@ -125,7 +125,7 @@ func (s *Segment) Lookup(name string, spec *ObjectSpec) (*Object, error) {
 	n := min(int(s.dirCount().Load()), int(s.hdr.dirCap)) // observes: directory entries published
 	for i := 0; i < n; i++ {
 		e := s.entry(i)
-		if entryName(e) != name {
+		if !entryNameIs(e, name) {
 			continue
 		}
 		o, err := s.objectAt(name, e)
@@ -177,6 +177,12 @@ func (s *Segment) objectAt(name string, e []byte) (*Object, error) {
 func (s *Segment) entry(i int) []byte {
 	off := dirOff + i*dirEntrySize
 	return s.mem[off : off+dirEntrySize : off+dirEntrySize]
+}
+
+// entryNameIs reports whether entry e is called name, without allocating.
+func entryNameIs(e []byte, name string) bool {
+	n := e[entName : entName+MaxObjectName+1]
+	return len(name) <= MaxObjectName && string(n[:len(name)]) == name && n[len(name)] == 0
 }
 
 func entryName(e []byte) string {

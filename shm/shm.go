@@ -266,6 +266,9 @@ type Info struct {
 	Objects      int   // published directory entries
 	Err          error // set by List when the header does not check out
 	DirCap       int
+	Version      int  // segment layout version
+	Kind         Kind // segment kind (KindSegment)
+	DataOffset   int64
 }
 
 // Info returns the segment's header, and whether its creator still runs.
@@ -279,6 +282,7 @@ func infoOf(name, path string, h *header, objects int) Info {
 		Name: name, Path: path, Size: int64(h.size), DataSize: int64(h.size - h.dataOff),
 		CreatorPID: int(h.creatorPid), CreatorStart: h.creatorStart, CreatorAlive: procinfo.Alive(creator),
 		Created: time.Unix(0, h.created), Objects: min(objects, int(h.dirCap)), DirCap: int(h.dirCap),
+		Version: int(h.version), Kind: Kind(h.kind), DataOffset: int64(h.dataOff),
 	}
 }
 

@@ -1,0 +1,270 @@
+package array
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"iter"
+
+	"github.com/shmkit/shmkit/internal/cell"
+	"github.com/shmkit/shmkit/internal/pod"
+	"github.com/shmkit/shmkit/shm"
+)
+
+// noCopy makes go vet's copylocks check flag copies of an Array.
+type noCopy struct{}
+
+func (*noCopy) Lock()   {}
+func (*noCopy) Unlock() {}
+
+// Array is a fixed-length array of T in shared memory with a lock and a
+// seqlock: Python's multiprocessing.Array. The zero Array is not usable:
+// get one from Create, CreateFrom, Open or a worker's decoded arguments.
+// An Array must not be copied after first use.
+type Array[T any] struct {
+	_ noCopy
+	c *cell.Cell
+	s []T    // the elements, in shared memory
+	b []byte // the same memory as bytes
+}
+
+// Create allocates an Array of n zero elements called name in seg. It
+// returns an error matching ErrUnsupportedType, naming the field, when T
+// cannot live in shared memory, and shm.ErrExist when the name is taken.
+func Create[T any](seg *shm.Segment, name string, n int) (*Array[T], error) {
+	return CreateFrom(seg, name, make([]T, n))
+}
+
+// CreateFrom allocates an Array called name in seg holding a copy of vals
+// (Python's Array('i', range(50)): build the slice, then CreateFrom).
+func CreateFrom[T any](seg *shm.Segment, name string, vals []T) (*Array[T], error) {
+	c, err := create(seg, name, false, vals)
+	if err != nil {
+		return nil, err
+	}
+	a := new(Array[T])
+	return a, a.bind(c)
+}
+
+// Open finds the Array called name in seg. It returns ErrIncompatible when
+// the object there is not an Array[T] (another T, another kind, or a
+// RawArray) and shm.ErrNotExist when there is none.
+func Open[T any](seg *shm.Segment, name string) (*Array[T], error) {
+	c, err := open[T](seg, name, false)
+	if err != nil {
+		return nil, err
+	}
+	a := new(Array[T])
+	return a, a.bind(c)
+}
+
+func spec[T any](raw bool) (cell.Spec, error) {
+	id, err := pod.Of[T]()
+	if err != nil {
+		return cell.Spec{}, fmt.Errorf("array: %w", err)
+	}
+	return cell.Spec{Kind: shm.KindArray, Type: id, Raw: raw}, nil
+}
+
+func create[T any](seg *shm.Segment, name string, raw bool, vals []T) (*cell.Cell, error) {
+	sp, err := spec[T](raw)
+	if err != nil {
+		return nil, err
+	}
+	var initErr error
+	c, err := cell.Create(seg, name, sp, len(vals), func(data []byte) {
+		s, err := cell.Slice[T](data, len(vals))
+		initErr = err
+		copy(s, vals)
+	})
+	if err == nil {
+		err = initErr
+	}
+	return c, err
+}
+
+func open[T any](seg *shm.Segment, name string, raw bool) (*cell.Cell, error) {
+	sp, err := spec[T](raw)
+	if err != nil {
+		return nil, err
+	}
+	return cell.Open(seg, name, sp)
+}
+
+func decode[T any](b []byte, raw bool) (*cell.Cell, error) {
+	sp, err := spec[T](raw)
+	if err != nil {
+		return nil, err
+	}
+	return cell.Decode(b, sp)
+}
+
+// view returns c's elements as a []T over the shared memory.
+func view[T any](c *cell.Cell) ([]T, error) {
+	s, err := cell.Slice[T](c.Data, c.Len)
+	if err != nil {
+		return nil, fmt.Errorf("array %q: %w", c.Name(), err)
+	}
+	return s, nil
+}
+
+func (a *Array[T]) bind(c *cell.Cell) error {
+	s, err := view[T](c)
+	if err != nil {
+		return err
+	}
+	a.c, a.s, a.b = c, s, c.Data
+	return nil
+}
+
+// checkIndex panics with an error matching ErrOutOfRange unless 0 <= i < n.
+func checkIndex(i, n int) {
+	if uint(i) >= uint(n) {
+		panic(fmt.Errorf("%w: index %d, length %d", ErrOutOfRange, i, n))
+	}
+}
+
+// Name returns the Array's name in its segment.
+func (a *Array[T]) Name() string { return a.c.Name() }
+
+// Len returns the number of elements.
+func (a *Array[T]) Len() int { return len(a.s) }
+
+// At returns element i, read under the seqlock: never torn, never
+// blocking a writer, no allocation. It panics with an error matching
+// ErrOutOfRange unless 0 <= i < Len.
+func (a *Array[T]) At(i int) T {
+	checkIndex(i, len(a.s))
+	var x T
+	cell.LoadInto(a.c, &x, &a.s[i])
+	return x
+}
+
+// Set stores x in element i under the lock. It panics with an error
+// matching ErrOutOfRange unless 0 <= i < Len. It must not be called while
+// the caller holds the lock.
+func (a *Array[T]) Set(i int, x T) {
+	checkIndex(i, len(a.s))
+	a.write(func() { a.s[i] = x })
+}
+
+// write runs fn as a write: under the lock, between the seqlock's two
+// increments, releasing both if fn panics.
+func (a *Array[T]) write(fn func()) {
+	a.c.MustLock()
+	defer a.c.Unlock()
+	a.c.BeginWrite()
+	defer a.c.EndWrite()
+	fn()
+}
+
+// Slice returns the elements as a []T over the shared memory: zero-copy,
+// and unsynchronised: reads through it may see a write half done and
+// writes through it are invisible to the seqlock, so use it inside With,
+// or where the program orders the processes otherwise (after a worker has
+// exited, say). Valid while the segment is mapped.
+func (a *Array[T]) Slice() []T { return a.s }
+
+// With calls fn with the zero-copy view under the array's lock, as one
+// write: readers (At, CopyTo, All, ReadAt) wait for it to return and then
+// see all of its changes or none. fn must not call the Array's locking
+// methods and must not keep the slice.
+func (a *Array[T]) With(fn func([]T)) { a.write(func() { fn(a.s) }) }
+
+// CopyTo copies the array's first min(len(dst), Len) elements into dst,
+// as one seqlock read (no write overlapped the copy), and returns how many
+// it copied.
+func (a *Array[T]) CopyTo(dst []T) int { return cell.CopyOut(a.c, dst, a.s) }
+
+// CopyFrom copies src into the array's first min(len(src), Len) elements
+// under the lock, as one write, and returns how many it copied.
+func (a *Array[T]) CopyFrom(src []T) (n int) {
+	a.write(func() { n = copy(a.s, src) })
+	return n
+}
+
+// All yields each index and element, every element read as At reads it.
+// The elements are not one snapshot: writes between two of them show.
+// For a snapshot, CopyTo.
+func (a *Array[T]) All() iter.Seq2[int, T] {
+	return func(yield func(int, T) bool) {
+		for i := range a.s {
+			var x T
+			cell.LoadInto(a.c, &x, &a.s[i])
+			if !yield(i, x) {
+				return
+			}
+		}
+	}
+}
+
+// ReadAt implements io.ReaderAt over the bytes of the elements, copying
+// as one seqlock read.
+func (a *Array[T]) ReadAt(p []byte, off int64) (int, error) {
+	return readAt(a.b, p, off, func(dst, src []byte) int { return cell.CopyOut(a.c, dst, src) })
+}
+
+// WriteAt implements io.WriterAt over the bytes of the elements, writing
+// under the lock as one write. Bytes past the end are not written, and
+// the error then matches ErrOutOfRange.
+func (a *Array[T]) WriteAt(p []byte, off int64) (n int, err error) {
+	return writeAt(a.b, p, off, func(dst, src []byte) int {
+		a.write(func() { n = copy(dst, src) })
+		return n
+	})
+}
+
+// Lock takes the array's lock (Python's get_lock().acquire()), waiting as
+// long as it takes. It holds off Set, CopyFrom, WriteAt, With and other
+// Lock callers in every process, not the lock-free readers. A lock left by
+// a process that died holding it is taken over (LockContext says so).
+func (a *Array[T]) Lock() { a.c.MustLock() }
+
+// LockContext is Lock with a context: it returns ctx's error if ctx ends
+// first (the lock is not held), and an error matching ErrOwnerDead if it
+// took the lock over from a dead process (the lock is held, and the array
+// may hold that process's half-done write).
+func (a *Array[T]) LockContext(ctx context.Context) error { return a.c.Lock(ctx) }
+
+// Unlock releases the lock. It panics if the lock is not held.
+func (a *Array[T]) Unlock() { a.c.Unlock() }
+
+// GobEncode encodes the Array as a handle: segment, object name, kind and
+// T's fingerprint. An Array inside a worker's arguments reaches the
+// worker live (see package process).
+func (a *Array[T]) GobEncode() ([]byte, error) { return a.c.GobEncode() }
+
+// GobDecode attaches to the Array a handle names, in place. It returns
+// ErrIncompatible when the handle is of another T or variant.
+func (a *Array[T]) GobDecode(b []byte) error {
+	c, err := decode[T](b, false)
+	if err != nil {
+		return err
+	}
+	return a.bind(c)
+}
+
+func readAt(data, p []byte, off int64, cp func(dst, src []byte) int) (int, error) {
+	if off < 0 {
+		return 0, fmt.Errorf("%w: offset %d", ErrOutOfRange, off)
+	}
+	if off >= int64(len(data)) {
+		return 0, io.EOF
+	}
+	n := cp(p, data[off:])
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+func writeAt(data, p []byte, off int64, cp func(dst, src []byte) int) (int, error) {
+	if off < 0 || off > int64(len(data)) {
+		return 0, fmt.Errorf("%w: offset %d in %d bytes", ErrOutOfRange, off, len(data))
+	}
+	n := cp(data[off:], p)
+	if n < len(p) {
+		return n, fmt.Errorf("%w: %d bytes at offset %d in %d bytes", ErrOutOfRange, len(p), off, len(data))
+	}
+	return n, nil
+}

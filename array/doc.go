@@ -1,0 +1,39 @@
+// Package array holds a fixed-length typed array in shared memory, as
+// Python's multiprocessing.Array and RawArray do.
+//
+// An Array[T] is created by name in a segment, from a length (Create,
+// Python's Array('i', 10)) or from initial values (CreateFrom, Python's
+// Array('i', range(50))), found by name in another process (Open), or
+// passed to a worker process inside its arguments: it encodes as a handle
+// (segment, object name, kind, type fingerprint) and the worker attaches
+// to the same memory. T must be fixed-size and pointer-free; any other T
+// is refused with ErrUnsupportedType naming the offending field, and
+// opening an array created with another T gives ErrIncompatible.
+//
+// Synchronisation: an Array carries a lock and a seqlock over the whole
+// array. Set, CopyFrom, WriteAt and With take the lock; At, CopyTo, ReadAt
+// and All take no lock, never delay a writer, and never see a torn
+// element (CopyTo and ReadAt see no torn range: they copy under one
+// sequence number). All reads each element on its own: the sequence it
+// yields is not one snapshot. Slice returns the shared memory itself as a
+// []T: zero-copy and unsynchronised (take the lock with With, or
+// coordinate otherwise).
+//
+// A RawArray[T] has no lock and no seqlock (Python's RawArray): every
+// access is a plain, unsynchronised one.
+//
+// Both implement io.ReaderAt and io.WriterAt over the bytes of their
+// elements (in the machine's byte order): an Array[byte] is a shared byte
+// buffer for anything that takes those interfaces.
+//
+// Indexes: At and Set panic on an index outside [0, Len) with an error
+// matching ErrOutOfRange, as indexing a slice does (Python raises
+// IndexError). ReadAt and WriteAt return errors instead.
+//
+// Ownership: the segment owns the memory; an Array is a view of it, valid
+// while the segment is mapped. An Array must not be copied (use the
+// pointer); its methods are safe for concurrent use by goroutines and
+// processes.
+//
+// Scope: Linux.
+package array

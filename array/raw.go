@@ -1,0 +1,119 @@
+package array
+
+import (
+	"iter"
+
+	"github.com/shmkit/shmkit/internal/cell"
+	"github.com/shmkit/shmkit/shm"
+)
+
+// RawArray is a fixed-length array of T in shared memory with no lock and
+// no seqlock: Python's multiprocessing.RawArray. Every access is a plain,
+// unsynchronised one; its users order their processes themselves. The zero
+// RawArray is not usable; it must not be copied after first use.
+type RawArray[T any] struct {
+	_ noCopy
+	c *cell.Cell
+	s []T
+}
+
+// CreateRaw allocates a RawArray of n zero elements; errors as Create's.
+func CreateRaw[T any](seg *shm.Segment, name string, n int) (*RawArray[T], error) {
+	return CreateRawFrom(seg, name, make([]T, n))
+}
+
+// CreateRawFrom allocates a RawArray holding a copy of vals.
+func CreateRawFrom[T any](seg *shm.Segment, name string, vals []T) (*RawArray[T], error) {
+	c, err := create(seg, name, true, vals)
+	if err != nil {
+		return nil, err
+	}
+	r := new(RawArray[T])
+	return r, r.bind(c)
+}
+
+// OpenRaw finds the RawArray called name in seg; errors as Open's (a
+// locked Array is ErrIncompatible here).
+func OpenRaw[T any](seg *shm.Segment, name string) (*RawArray[T], error) {
+	c, err := open[T](seg, name, true)
+	if err != nil {
+		return nil, err
+	}
+	r := new(RawArray[T])
+	return r, r.bind(c)
+}
+
+func (r *RawArray[T]) bind(c *cell.Cell) error {
+	s, err := view[T](c)
+	if err != nil {
+		return err
+	}
+	r.c, r.s = c, s
+	return nil
+}
+
+// Name returns the RawArray's name in its segment.
+func (r *RawArray[T]) Name() string { return r.c.Name() }
+
+// Len returns the number of elements.
+func (r *RawArray[T]) Len() int { return len(r.s) }
+
+// At returns element i. It panics with an error matching ErrOutOfRange
+// unless 0 <= i < Len.
+func (r *RawArray[T]) At(i int) T {
+	checkIndex(i, len(r.s))
+	return r.s[i]
+}
+
+// Set stores x in element i. It panics with an error matching
+// ErrOutOfRange unless 0 <= i < Len.
+func (r *RawArray[T]) Set(i int, x T) {
+	checkIndex(i, len(r.s))
+	r.s[i] = x
+}
+
+// Slice returns the elements as a []T over the shared memory: zero-copy
+// and unsynchronised.
+func (r *RawArray[T]) Slice() []T { return r.s }
+
+// CopyTo copies min(len(dst), Len) elements into dst and returns how many.
+func (r *RawArray[T]) CopyTo(dst []T) int { return copy(dst, r.s) }
+
+// CopyFrom copies min(len(src), Len) elements from src and returns how many.
+func (r *RawArray[T]) CopyFrom(src []T) int { return copy(r.s, src) }
+
+// All yields each index and element.
+func (r *RawArray[T]) All() iter.Seq2[int, T] {
+	return func(yield func(int, T) bool) {
+		for i, x := range r.s {
+			if !yield(i, x) {
+				return
+			}
+		}
+	}
+}
+
+// ReadAt implements io.ReaderAt over the bytes of the elements.
+func (r *RawArray[T]) ReadAt(p []byte, off int64) (int, error) {
+	return readAt(r.c.Data, p, off, copyBytes)
+}
+
+// WriteAt implements io.WriterAt over the bytes of the elements; bytes
+// past the end are not written, and the error then matches ErrOutOfRange.
+func (r *RawArray[T]) WriteAt(p []byte, off int64) (int, error) {
+	return writeAt(r.c.Data, p, off, copyBytes)
+}
+
+func copyBytes(dst, src []byte) int { return copy(dst, src) }
+
+// GobEncode encodes the RawArray as a handle, as Array's does.
+func (r *RawArray[T]) GobEncode() ([]byte, error) { return r.c.GobEncode() }
+
+// GobDecode attaches to the RawArray a handle names, in place.
+func (r *RawArray[T]) GobDecode(b []byte) error {
+	c, err := decode[T](b, true)
+	if err != nil {
+		return err
+	}
+	return r.bind(c)
+}

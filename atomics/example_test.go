@@ -1,0 +1,58 @@
+package atomics_test
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/shmkit/shmkit/atomics"
+	"github.com/shmkit/shmkit/shm"
+)
+
+// A waiter loops on its condition around Await; the waker changes the word
+// first, then calls Wake.
+func ExampleAwait() {
+	seg, err := shm.CreateAnon(64)
+	if err != nil {
+		panic(err)
+	}
+	defer seg.Close()
+	flag := atomics.MustUint32At(seg.Bytes(), 0)
+
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		for flag.Load() == 0 {
+			if err := atomics.Await(ctx, flag, 0, nil); err != nil {
+				panic(err)
+			}
+		}
+		fmt.Println("flag is", flag.Load())
+	}()
+
+	flag.Store(1)          // change the word…
+	atomics.Wake(flag, -1) // …then wake whoever sleeps on it
+	<-done
+	// Output:
+	// flag is 1
+}
+
+// Words at offsets of a mapping are checked for alignment and bounds.
+func ExampleUint64At() {
+	seg, err := shm.CreateAnon(64)
+	if err != nil {
+		panic(err)
+	}
+	defer seg.Close()
+	if _, err := atomics.Uint64At(seg.Bytes(), 4); err != nil {
+		fmt.Println(err)
+	}
+	w, _ := atomics.Uint64At(seg.Bytes(), 8)
+	w.Add(5)
+	fmt.Println(w.Load())
+	// Output:
+	// atomics: misaligned word: offset 4 is not 8-byte aligned
+	// 5
+}

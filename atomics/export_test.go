@@ -1,0 +1,24 @@
+package atomics
+
+import (
+	"sync/atomic"
+	"unsafe"
+)
+
+// Parked reports how many goroutines are registered to park on w and
+// whether one of them sleeps (or is about to sleep) in the kernel.
+func Parked(w *atomic.Uint32) (users int, sleeping bool) {
+	addr := uintptr(unsafe.Pointer(w))
+	groupsMu.Lock()
+	g := groups[addr]
+	if g != nil {
+		users = g.users
+	}
+	groupsMu.Unlock()
+	if g == nil {
+		return 0, false
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return users, g.sleeping
+}

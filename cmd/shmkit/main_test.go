@@ -1,0 +1,191 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/shmkit/shmkit/process"
+	"github.com/shmkit/shmkit/shm"
+)
+
+func TestMain(m *testing.M) {
+	process.Main()
+	os.Exit(m.Run())
+}
+
+type leakArgs struct{ Dir, Name string }
+
+// leaker creates a segment and exits without unlinking it: its creator is
+// then dead, which is what gc collects.
+var leaker = process.Register("shmkit-cmd-leaker", func(ctx context.Context, a leakArgs) error {
+	s, err := shm.Create(a.Name, 4096, shm.WithDir(a.Dir))
+	if err != nil {
+		return err
+	}
+	return s.Close()
+})
+
+// shmkit runs one command line and returns its exit status and output.
+func shmkit(args ...string) (code int, stdout, stderr string) {
+	var o, e bytes.Buffer
+	code = run(args, &o, &e)
+	return code, o.String(), e.String()
+}
+
+func mustContain(t *testing.T, what, out string, wants ...string) {
+	t.Helper()
+	for _, w := range wants {
+		if !strings.Contains(out, w) {
+			t.Errorf("%s output lacks %q:\n%s", what, w, out)
+		}
+	}
+}
+
+func TestLsStatRm(t *testing.T) {
+	dir := t.TempDir()
+	seg, err := shm.Create("lsseg", 1<<16, shm.WithDir(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer seg.Close()
+	if _, err := seg.Alloc("counter", shm.ObjectSpec{Kind: shm.KindValue, Version: 3, Type: shm.TypeID{Size: 8, Align: 8, Hash: 0xabc}, Capacity: 1, BodySize: 8}, nil); err != nil {
+		t.Fatal(err)
+	}
+
+	code, out, errOut := shmkit("ls", "--dir", dir)
+	if code != exitOK {
+		t.Fatalf("ls: exit %d: %s", code, errOut)
+	}
+	mustContain(t, "ls", out, "NAME", "lsseg", "segment", "alive", strconv.Itoa(os.Getpid()))
+
+	code, out, errOut = shmkit("stat", "--dir", dir, "lsseg")
+	if code != exitOK {
+		t.Fatalf("stat: exit %d: %s", code, errOut)
+	}
+	mustContain(t, "stat", out, "name:", "lsseg", "layout version 1", "1 of 64 directory entries", "counter", "value", "8B/align8/0000000000000abc")
+
+	code, out, errOut = shmkit("rm", "--dir", dir, "lsseg")
+	if code != exitOK {
+		t.Fatalf("rm: exit %d: %s", code, errOut)
+	}
+	mustContain(t, "rm", out, "removed lsseg")
+	if _, err := os.Stat(filepath.Join(dir, "lsseg")); !os.IsNotExist(err) {
+		t.Fatalf("rm left the file: %v", err)
+	}
+	code, out, _ = shmkit("ls", "--dir", dir)
+	if code != exitOK || !strings.Contains(out, "no shmkit segments") {
+		t.Fatalf("ls after rm: exit %d: %s", code, out)
+	}
+}
+
+func TestGc(t *testing.T) {
+	dir := t.TempDir()
+	if err := leaker.Run(context.Background(), leakArgs{Dir: dir, Name: "dead"}); err != nil {
+		t.Fatal(err)
+	}
+	live, err := shm.Create("live", 4096, shm.WithDir(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer live.Close()
+
+	code, out, _ := shmkit("ls", "--dir", dir)
+	if code != exitOK {
+		t.Fatalf("ls: exit %d", code)
+	}
+	mustContain(t, "ls", out, "dead", "live")
+
+	code, out, _ = shmkit("gc", "--dir", dir, "--dry-run")
+	if code != exitOK {
+		t.Fatalf("gc --dry-run: exit %d", code)
+	}
+	mustContain(t, "gc --dry-run", out, "would remove dead")
+	if strings.Contains(out, "live") {
+		t.Errorf("gc --dry-run would remove a live segment:\n%s", out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "dead")); err != nil {
+		t.Fatalf("gc --dry-run removed the segment: %v", err)
+	}
+
+	code, out, _ = shmkit("gc", "--dir", dir)
+	if code != exitOK {
+		t.Fatalf("gc: exit %d", code)
+	}
+	mustContain(t, "gc", out, "removed dead")
+	infos, err := shm.List(shm.WithDir(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(infos) != 1 || infos[0].Name != "live" {
+		t.Fatalf("after gc: %+v, want only the live segment", infos)
+	}
+	code, out, _ = shmkit("gc", "--dir", dir)
+	if code != exitOK || !strings.Contains(out, "nothing to collect") {
+		t.Fatalf("second gc: exit %d: %s", code, out)
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "stranger"), []byte("not a segment, but long enough to have a header-sized prefix of bytes in it; really quite long indeed, more than 128 bytes all told"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args []string
+		code int
+		msg  string
+	}{
+		{nil, exitUsage, "usage"},
+		{[]string{"bogus"}, exitUsage, `unknown command "bogus"`},
+		{[]string{"ls", "extra"}, exitUsage, "no arguments"},
+		{[]string{"ls", "--bogus"}, exitUsage, "flag provided but not defined"},
+		{[]string{"stat"}, exitUsage, "one segment name"},
+		{[]string{"stat", "a", "b"}, exitUsage, "one segment name"},
+		{[]string{"stat", "../etc"}, exitUsage, "invalid name"},
+		{[]string{"stat", "--dir", dir, "missing"}, exitFail, "no such file"},
+		{[]string{"stat", "--dir", dir, "stranger"}, exitFail, "not a shmkit segment"},
+		{[]string{"rm"}, exitUsage, "at least one"},
+		{[]string{"rm", "--dir", dir, "stranger"}, exitFail, "not a shmkit segment"},
+		{[]string{"rm", "--dir", dir, "missing"}, exitFail, "no such file"},
+		{[]string{"rm", "a/b"}, exitUsage, "invalid name"},
+		{[]string{"gc", "extra"}, exitUsage, "no arguments"},
+		{[]string{"tour", "no-such-example"}, exitUsage, "no example"},
+	} {
+		code, _, errOut := shmkit(tc.args...)
+		if code != tc.code || !strings.Contains(errOut, tc.msg) {
+			t.Errorf("shmkit %q: exit %d, stderr %q; want exit %d and %q", tc.args, code, errOut, tc.code, tc.msg)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "stranger")); err != nil {
+		t.Errorf("rm removed a file that is not a segment: %v", err)
+	}
+	if code, out, _ := shmkit("help"); code != exitOK || !strings.Contains(out, "shmkit gc") {
+		t.Errorf("help: exit %d: %s", code, out)
+	}
+}
+
+func TestTourOrder(t *testing.T) {
+	got := []string{"zeta-a", "queue-b", "array-a", "pipe-a", "process-b", "alpha-x", "sync-a", "value-a", "shm-a", "process-a", "queue-a"}
+	sortTour(got)
+	want := []string{"process-a", "process-b", "shm-a", "sync-a", "value-a", "array-a", "queue-a", "queue-b", "pipe-a", "alpha-x", "zeta-a"}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("tour order %q, want %q", got, want)
+	}
+}
+
+func TestTourRunsExample(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds an example program")
+	}
+	code, out, errOut := shmkit("tour", "process-squares")
+	if code != exitOK {
+		t.Fatalf("tour: exit %d: %s\n%s", code, out, errOut)
+	}
+	mustContain(t, "tour", out, "=== process-squares (1/1)", "Result(in process p1): [1, 4, 9, 16]\nResult(in main program): []\n", "--- ok process-squares", "tour: 1 examples, 0 failed")
+}

@@ -1,0 +1,277 @@
+package cell
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/gob"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync/atomic"
+
+	"github.com/shmkit/shmkit/atomics"
+	"github.com/shmkit/shmkit/semaphore"
+	"github.com/shmkit/shmkit/shm"
+)
+
+// ErrOwnerDead is semaphore.ErrOwnerDead: Lock took the lock over from a
+// process that died holding it.
+var ErrOwnerDead = semaphore.ErrOwnerDead
+
+// Spec says what a cell holds: the object kind (shm.KindValue or
+// shm.KindArray), the element type's fingerprint, and whether it is a raw
+// (lock-free, unsynchronised) variant.
+type Spec struct {
+	Kind shm.Kind
+	Type shm.TypeID
+	Raw  bool
+}
+
+func (sp Spec) object() shm.ObjectSpec {
+	return shm.ObjectSpec{Kind: sp.Kind, Version: Version, Type: sp.Type}
+}
+
+func (sp Spec) variant() string {
+	if sp.Raw {
+		return "raw " + sp.Kind.String()
+	}
+	return sp.Kind.String() + " with a lock"
+}
+
+// Cell is one value or array object as this process maps it. Its fields are
+// set once by Create, Open or Decode and never change.
+type Cell struct {
+	Obj  *shm.Object
+	Spec Spec
+	Len  int    // elements
+	Data []byte // the data region: Len elements, CacheLine-aligned
+
+	seq *atomic.Uint64   // nil for a raw cell
+	mu  *semaphore.Mutex // nil for a raw cell
+}
+
+// Create allocates a cell of n elements called name in seg. init, when not
+// nil, fills the data region before the object is published.
+func Create(seg *shm.Segment, name string, sp Spec, n int, init func(data []byte)) (*Cell, error) {
+	size, err := bodySize(n, sp.Type.Size)
+	if err != nil {
+		return nil, err
+	}
+	ospec := sp.object()
+	ospec.Capacity, ospec.BodySize = uint64(n), size
+	obj, err := seg.Alloc(name, ospec, func(body []byte) error {
+		if sp.Raw {
+			binary.LittleEndian.PutUint32(body[OffFlags:], FlagRaw)
+		} else if _, err := semaphore.InitMutex(body[OffLock : OffLock+LockSize]); err != nil {
+			return err
+		}
+		if init != nil {
+			init(body[OffData:size])
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return bind(obj, sp)
+}
+
+// Open finds the cell called name in seg and checks that it is what sp
+// says: kind, layout version and element type (shm.ErrIncompatible
+// otherwise, saying what differs), raw or not, and a body that holds its
+// elements (shm.ErrCorrupt otherwise).
+func Open(seg *shm.Segment, name string, sp Spec) (*Cell, error) {
+	ospec := sp.object()
+	obj, err := seg.Lookup(name, &ospec)
+	if err != nil {
+		return nil, err
+	}
+	return bind(obj, sp)
+}
+
+func bind(obj *shm.Object, sp Spec) (*Cell, error) {
+	if err := Validate(obj.Header, obj.Body); err != nil {
+		return nil, fmt.Errorf("object %q: %w", obj.Name, err)
+	}
+	raw := le32(obj.Body[OffFlags:])&FlagRaw != 0
+	if raw != sp.Raw {
+		have := sp
+		have.Raw = raw
+		return nil, fmt.Errorf("%w: object %q is a %s, caller asked for a %s", shm.ErrIncompatible, obj.Name, have.variant(), sp.variant())
+	}
+	n := int(obj.Header.Capacity)
+	c := &Cell{Obj: obj, Spec: sp, Len: n, Data: obj.Body[OffData : OffData+n*int(sp.Type.Size)]}
+	if !raw {
+		mu, err := semaphore.MutexAt(obj.Body[OffLock : OffLock+LockSize])
+		if err != nil {
+			return nil, fmt.Errorf("object %q: %w", obj.Name, err)
+		}
+		c.seq, c.mu = atomics.MustUint64At(obj.Body, OffSeq), mu
+	}
+	return c, nil
+}
+
+// Name returns the object's name in its segment.
+func (c *Cell) Name() string { return c.Obj.Name }
+
+// Lock takes the cell's lock, a semaphore.Mutex. When the previous holder
+// died holding it, Lock takes it over, repairs the seqlock (a write the dead
+// holder left half done leaves seq odd: Lock makes it even, so that readers
+// stop waiting, and the data holds whatever the holder had written), marks
+// the Mutex consistent, and returns an error matching ErrOwnerDead with the
+// lock held. On any other error the lock is not held.
+func (c *Cell) Lock(ctx context.Context) error {
+	err := c.mu.Lock(ctx)
+	if errors.Is(err, ErrOwnerDead) {
+		if s := c.seq.Load(); s&1 != 0 {
+			c.seq.CompareAndSwap(s, s+1) // odd (dead writer) -> even: readers may go on
+		}
+		c.mu.MarkConsistent()
+	}
+	return err
+}
+
+// MustLock is Lock for callers with no context and no use for
+// ErrOwnerDead: it takes the lock, repairing as Lock does. It panics only
+// if the lock word is corrupt.
+func (c *Cell) MustLock() {
+	if err := c.Lock(context.Background()); err != nil && !errors.Is(err, ErrOwnerDead) {
+		panic(fmt.Sprintf("%s: lock of %q: %v", c.Spec.Kind, c.Name(), err))
+	}
+}
+
+// Unlock releases the lock taken by Lock.
+func (c *Cell) Unlock() { c.mu.Unlock() }
+
+// BeginWrite marks a write in progress; the caller holds the lock and
+// calls EndWrite when the data is written.
+func (c *Cell) BeginWrite() {
+	c.seq.Add(1) // publishes: a write in progress (seq odd); readers retry
+}
+
+// EndWrite ends the write BeginWrite began.
+func (c *Cell) EndWrite() {
+	c.seq.Add(1) // publishes: the data written since BeginWrite (seq even)
+}
+
+// LoadInto copies *p, which lies in c's data region, into *dst under the
+// seqlock: what it leaves in *dst is a copy that no write overlapped. It
+// never blocks a writer and never allocates; see readWait for what it
+// does while a write is in progress. dst must not be shared memory that
+// another process reads.
+//
+// The copy itself is a plain Go copy, which the Go memory model calls a
+// race with the writer's plain copy; the sequence check discards every
+// copy a write overlapped, and the orderings it relies on are these. The
+// first load of seq is atomic and comes before the copy's loads (amd64
+// keeps loads in order; arm64's atomic load is a load-acquire). The copy's
+// loads must come before the second load of seq: amd64 keeps loads in
+// order, and other architectures use a read-don't-modify-write
+// (CompareAndSwap(s, s), a release) as Boehm recommends in "Can seqlocks
+// get along with programming language memory models?" (MSPC 2012); see
+// recheck. The Go compiler does not move memory operations across atomic
+// operations. A torn copy is overwritten before the caller looks at it,
+// so a field of T that holds an invalid bit pattern (a bool that is
+// neither 0 nor 1) is never observed.
+//
+// It copies into a destination rather than returning T: for a T of a few
+// words, each copy through a return value costs as much as the read.
+func LoadInto[T any](c *Cell, dst, p *T) {
+	s := c.seq.Load() // observes: the data of the last finished write (seq even)
+	*dst = *p
+	if s&1 == 0 && recheck(c.seq, s) {
+		return
+	}
+	loadSlow(c, dst, p)
+}
+
+// loadSlow is LoadInto's retry loop, apart so that the first try inlines.
+func loadSlow[T any](c *Cell, dst, p *T) {
+	for i := 0; ; i++ {
+		c.readWait(i)
+		s := c.seq.Load() // observes: the data of the last finished write (seq even)
+		if s&1 == 0 {
+			*dst = *p
+			if recheck(c.seq, s) {
+				return
+			}
+		}
+	}
+}
+
+// CopyOut copies src, which lies in c's data region, into dst under the
+// seqlock, as Load does, and returns the number of elements copied.
+func CopyOut[T any](c *Cell, dst, src []T) int {
+	for i := 0; ; i++ {
+		s := c.seq.Load() // observes: the data of the last finished write (seq even)
+		if s&1 == 0 {
+			n := copy(dst, src)
+			if recheck(c.seq, s) {
+				return n
+			}
+		}
+		c.readWait(i)
+	}
+}
+
+// Spin and yield counts of a seqlock reader that finds a write in
+// progress. A write is a copy of at most a few kilobytes, so a reader
+// spins first, then yields (on two cores the writer may need this one),
+// then takes the lock, which waits for the writer and takes over from one
+// that died mid-write (Lock repairs seq), and releases it at once.
+const (
+	readSpin  = 64
+	readYield = 1024
+)
+
+func (c *Cell) readWait(i int) {
+	switch {
+	case i < readSpin:
+	case i%readYield != readYield-1:
+		runtime.Gosched()
+	default:
+		c.MustLock()
+		c.Unlock()
+	}
+}
+
+// handle is what GobEncode writes: where the object is and what it holds.
+type handle struct {
+	Seg  shm.Handle
+	Name string
+	Kind shm.Kind
+	Type shm.TypeID
+	Raw  bool
+}
+
+// GobEncode encodes the cell's handle: segment handle, object name, kind,
+// element type fingerprint and variant.
+func (c *Cell) GobEncode() ([]byte, error) {
+	sh, err := c.Obj.Segment.Handle()
+	if err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	err = gob.NewEncoder(&b).Encode(handle{Seg: sh, Name: c.Obj.Name, Kind: c.Spec.Kind, Type: c.Spec.Type, Raw: c.Spec.Raw})
+	return b.Bytes(), err
+}
+
+// Decode attaches to the segment of a handle GobEncode wrote (shm.Attach:
+// one mapping per process) and opens the object, which must be what sp
+// says (shm.ErrIncompatible otherwise).
+func Decode(b []byte, sp Spec) (*Cell, error) {
+	var h handle
+	if err := gob.NewDecoder(bytes.NewReader(b)).Decode(&h); err != nil {
+		return nil, err
+	}
+	if h.Kind != sp.Kind || h.Type != sp.Type || h.Raw != sp.Raw {
+		got := Spec{h.Kind, h.Type, h.Raw}
+		return nil, fmt.Errorf("%w: handle of %q is a %s of element type %v, receiver is a %s of %v", shm.ErrIncompatible, h.Name, got.variant(), h.Type, sp.variant(), sp.Type)
+	}
+	seg, err := shm.Attach(h.Seg)
+	if err != nil {
+		return nil, err
+	}
+	return Open(seg, h.Name, sp)
+}

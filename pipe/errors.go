@@ -1,0 +1,18 @@
+package pipe
+
+import (
+	"errors"
+
+	"github.com/shmkit/shmkit/internal/notify"
+)
+
+var (
+	// ErrClosed is returned by calls on a Conn that was closed.
+	ErrClosed = errors.New("pipe: connection closed")
+	// ErrPeerDead is returned by a call waiting on a peer whose process has
+	// exited or died without closing its end.
+	ErrPeerDead = notify.ErrPeerDead
+	// ErrOneWay is returned by Send on the receiving end of a one-way pipe,
+	// and by Recv on its sending end.
+	ErrOneWay = errors.New("pipe: wrong direction for a one-way pipe")
+)

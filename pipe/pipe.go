@@ -1,0 +1,508 @@
+package pipe
+
+import (
+	"bytes"
+	"context"
+	"encoding/gob"
+	"errors"
+	"fmt"
+	"io"
+	"reflect"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/shmkit/shmkit/atomics"
+	"github.com/shmkit/shmkit/codec"
+	"github.com/shmkit/shmkit/internal/pod"
+	"github.com/shmkit/shmkit/internal/procinfo"
+	"github.com/shmkit/shmkit/shm"
+)
+
+// Options configure a pipe.
+type Options[T any] struct {
+	// OneWay makes a one-way pipe: end 0 only receives, end 1 only sends
+	// (Python's Pipe(duplex=False)). The zero value is duplex.
+	OneWay bool
+	// Capacity is the ring size of each direction in bytes, a power of
+	// two; 0 means DefaultCapacity. The largest message is about half.
+	Capacity int
+	// Codec encodes the values of Send and Recv; nil means
+	// codec.Default[T]().
+	Codec codec.Codec[T]
+	// Wait selects how a blocked call waits (atomics.Park by default).
+	Wait atomics.Strategy
+}
+
+// DefaultCapacity is the ring size of each direction unless
+// Options.Capacity says otherwise.
+const DefaultCapacity = 64 << 10
+
+// pollPeer is how often a blocked call checks that the peer's process is
+// alive.
+const pollPeer = 50 * time.Millisecond
+
+// Conn is one end of a pipe, Python's multiprocessing.Connection: Send and
+// Recv carry T values through a codec, SendBytes and RecvBytes carry bytes,
+// Peek and Release read a message in place, and Read and Write make the
+// pipe a byte stream (io.Reader, io.Writer). Each direction is a
+// single-producer single-consumer ring in shared memory (ringbuf.SPSC).
+//
+// A Conn may be used by one sending goroutine and one receiving goroutine
+// at a time; a second concurrent sender (or receiver) is serialised. It
+// travels to a worker process as a handle (GobEncode); the process that
+// decodes it becomes the end's holder, whose death the peer notices
+// (ErrPeerDead). Do not use one end in two processes. A Conn must not be
+// copied.
+type Conn[T any] struct {
+	noCopy noCopy
+	seg    *shm.Segment
+	name   string
+	end    int
+	ctl    *control
+	send   *ring // ring[end]; nil on the receiving end of a one-way pipe
+	recv   *ring // ring[1-end]; nil on the sending end of a one-way pipe
+	codec  codec.Codec[T]
+	bin    *codec.Binary[T]
+	wait   atomics.WaitOptions
+
+	sendMu  sync.Mutex
+	scratch []byte // guarded by sendMu
+	recvMu  sync.Mutex
+	readOff int // guarded by recvMu: bytes of the peeked record already Read
+}
+
+func typeID[T any](c codec.Codec[T]) shm.TypeID {
+	id := pod.TypeID(reflect.TypeFor[T]())
+	for _, b := range []byte(codec.Name(c)) {
+		id.Hash = (id.Hash ^ uint64(b)) * 1099511628211 // FNV-1a over the codec's name
+	}
+	return id
+}
+
+func spec[T any](c codec.Codec[T]) shm.ObjectSpec {
+	return shm.ObjectSpec{Kind: shm.KindPipe, Version: layoutVersion, Type: typeID(c), BodySize: bodySize}
+}
+
+func ringName(name string, i int) string { return name + "." + strconv.Itoa(i) }
+
+// MaxName is the longest pipe name: ring names add two bytes.
+const MaxName = shm.MaxObjectName - 2
+
+// Create makes a pipe called name in seg and returns its two ends.
+func Create[T any](seg *shm.Segment, name string, o Options[T]) (*Conn[T], *Conn[T], error) {
+	if len(name) > MaxName {
+		return nil, nil, fmt.Errorf("pipe: name %q longer than %d bytes", name, MaxName)
+	}
+	c := o.Codec
+	if c == nil {
+		c = codec.Default[T]()
+	}
+	capacity := o.Capacity
+	if capacity == 0 {
+		capacity = DefaultCapacity
+	}
+	var flags uint32
+	if !o.OneWay {
+		flags = flagDuplex
+		if _, err := createRing(seg, ringName(name, 0), capacity); err != nil {
+			return nil, nil, fmt.Errorf("pipe %q: %w", name, err)
+		}
+	}
+	if _, err := createRing(seg, ringName(name, 1), capacity); err != nil {
+		return nil, nil, fmt.Errorf("pipe %q: %w", name, err)
+	}
+	me := procinfo.Self().Word()
+	obj, err := seg.Alloc(name, spec(c), func(body []byte) error {
+		atomics.MustUint32At(body, offFlags).Store(flags)
+		for i := range 2 {
+			atomics.MustUint64At(body, offEnd0+i*endStride+endOwner).Store(me)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("pipe %q: %w", name, err)
+	}
+	c0, err := attach(seg, obj, 0, c, o.Wait)
+	if err != nil {
+		return nil, nil, err
+	}
+	c1, err := attach(seg, obj, 1, c, o.Wait)
+	if err != nil {
+		return nil, nil, err
+	}
+	return c0, c1, nil
+}
+
+// Open opens end 0 or 1 of the pipe called name in seg and takes it: the
+// calling process becomes the end's holder. o.Codec must be the creator's.
+func Open[T any](seg *shm.Segment, name string, end int, o Options[T]) (*Conn[T], error) {
+	if end != 0 && end != 1 {
+		return nil, fmt.Errorf("pipe: end %d, want 0 or 1", end)
+	}
+	c := o.Codec
+	if c == nil {
+		c = codec.Default[T]()
+	}
+	sp := spec(c)
+	obj, err := seg.Lookup(name, &sp)
+	if err != nil {
+		return nil, fmt.Errorf("pipe: %w", err)
+	}
+	conn, err := attach(seg, obj, end, c, o.Wait)
+	if err != nil {
+		return nil, err
+	}
+	conn.ctl.ends[end].owner.Store(procinfo.Self().Word()) // publishes: this process holds the end
+	return conn, nil
+}
+
+// New makes a pipe in an anonymous segment of its own, as Python's Pipe()
+// does; its ends reach worker processes as arguments of process's Start.
+func New[T any](o Options[T]) (*Conn[T], *Conn[T], error) {
+	capacity := o.Capacity
+	if capacity == 0 {
+		capacity = DefaultCapacity
+	}
+	seg, err := shm.CreateAnon(int64(2*capacity) + 16<<10)
+	if err != nil {
+		return nil, nil, fmt.Errorf("pipe: %w", err)
+	}
+	c0, c1, err := Create(seg, "pipe", o)
+	if err != nil {
+		seg.Close()
+		return nil, nil, err
+	}
+	return c0, c1, nil
+}
+
+func attach[T any](seg *shm.Segment, obj *shm.Object, end int, c codec.Codec[T], w atomics.Strategy) (*Conn[T], error) {
+	ctl, err := controlAt(obj.Body)
+	if err != nil {
+		return nil, fmt.Errorf("pipe %q: %w", obj.Name, err)
+	}
+	conn := &Conn[T]{seg: seg, name: obj.Name, end: end, ctl: ctl, codec: c}
+	conn.bin, _ = c.(*codec.Binary[T])
+	duplex := ctl.flags&flagDuplex != 0
+	if end == 1 || duplex {
+		if conn.send, err = openRing(seg, ringName(obj.Name, end)); err != nil {
+			return nil, fmt.Errorf("pipe %q: %w", obj.Name, err)
+		}
+	}
+	if end == 0 || duplex {
+		if conn.recv, err = openRing(seg, ringName(obj.Name, 1-end)); err != nil {
+			return nil, fmt.Errorf("pipe %q: %w", obj.Name, err)
+		}
+	}
+	conn.wait = atomics.WaitOptions{Strategy: w, Poll: pollPeer, Check: conn.peerDead}
+	return conn, nil
+}
+
+func (c *Conn[T]) peerDead() error {
+	if w := c.ctl.ends[1-c.end].owner.Load(); w != 0 && !procinfo.AliveWord(w) {
+		return fmt.Errorf("%w: the process holding end %d of pipe %q (pid %d) has exited", ErrPeerDead, 1-c.end, c.name, procinfo.FromWord(w).Pid)
+	}
+	return nil
+}
+
+// Send encodes v and sends it as one message, waiting while the pipe is
+// full until ctx is done. It returns io.ErrClosedPipe once the peer has
+// closed its end, ErrPeerDead if the peer's process died.
+func (c *Conn[T]) Send(ctx context.Context, v T) error {
+	c.sendMu.Lock()
+	defer c.sendMu.Unlock()
+	if c.bin != nil {
+		return c.sendFunc(ctx, c.bin.Size(&v), func(rec []byte) error {
+			_, err := c.bin.Append(rec[:0], &v)
+			return err
+		})
+	}
+	w := v // only a copy reaches the codec interface (see queue.tryPut)
+	n := c.codec.Size(&w)
+	if n >= 0 {
+		return c.sendFunc(ctx, n, func(rec []byte) error {
+			b, err := c.codec.Append(rec[:0], &w)
+			if err == nil && len(b) != n {
+				err = fmt.Errorf("pipe: codec %s wrote %d bytes, Size said %d", codec.Name(c.codec), len(b), n)
+			}
+			return err
+		})
+	}
+	b, err := c.codec.Append(c.scratch[:0], &w)
+	if err != nil {
+		return err
+	}
+	c.scratch = b
+	return c.sendFunc(ctx, len(b), func(rec []byte) error {
+		copy(rec, b)
+		return nil
+	})
+}
+
+// SendBytes sends b as one message (see Send).
+func (c *Conn[T]) SendBytes(ctx context.Context, b []byte) error {
+	c.sendMu.Lock()
+	defer c.sendMu.Unlock()
+	return c.sendFunc(ctx, len(b), func(rec []byte) error {
+		copy(rec, b)
+		return nil
+	})
+}
+
+// sendFunc reserves n bytes in the ring, lets fill write them in place, and
+// commits them. sendMu is held.
+func (c *Conn[T]) sendFunc(ctx context.Context, n int, fill func(rec []byte) error) error {
+	if c.send == nil {
+		return ErrOneWay
+	}
+	if n > c.send.MaxRecord() {
+		return fmt.Errorf("pipe %q: message of %d bytes, the limit is %d (Options.Capacity/2)", c.name, n, c.send.MaxRecord())
+	}
+	var rec []byte
+	reserve := func() (bool, error) {
+		if c.ctl.ends[c.end].closed.Load() != 0 {
+			return false, ErrClosed
+		}
+		if c.ctl.ends[1-c.end].closed.Load() != 0 { // observes: peer's Close
+			return false, io.ErrClosedPipe
+		}
+		var ok bool
+		var err error
+		rec, ok, err = c.send.TryReserve(n)
+		return ok, err
+	}
+	ok, err := reserve()
+	if !ok && err == nil {
+		err = c.ctl.space[c.end].Wait(ctx, &c.wait, reserve)
+	}
+	if err != nil {
+		return err
+	}
+	if err := fill(rec); err != nil {
+		c.send.Cancel()
+		return err
+	}
+	c.send.Commit() // publishes: the message
+	c.ctl.data[c.end].Notify()
+	return nil
+}
+
+// peek waits for the next message and returns it in place; recvMu is held.
+func (c *Conn[T]) peek(ctx context.Context) ([]byte, error) {
+	if c.recv == nil {
+		return nil, ErrOneWay
+	}
+	var rec []byte
+	ready := func() (bool, error) {
+		if c.ctl.ends[c.end].closed.Load() != 0 {
+			return false, ErrClosed
+		}
+		var ok bool
+		var err error
+		if rec, ok, err = c.recv.TryPeek(); ok || err != nil {
+			return ok, err
+		}
+		if c.ctl.ends[1-c.end].closed.Load() != 0 { // observes: peer's Close
+			// The peer's last Commit came before its Close: look once more.
+			if rec, ok, err = c.recv.TryPeek(); ok || err != nil {
+				return ok, err
+			}
+			return false, io.EOF
+		}
+		return false, nil
+	}
+	ok, err := ready()
+	if !ok && err == nil {
+		err = c.ctl.data[1-c.end].Wait(ctx, &c.wait, ready)
+	}
+	return rec, err
+}
+
+func (c *Conn[T]) release() {
+	c.recv.Release()
+	c.readOff = 0
+	c.ctl.space[1-c.end].Notify()
+}
+
+// Recv waits for the next message and decodes it, until ctx is done. It
+// returns io.EOF once the peer has closed its end and every message it sent
+// has been received, ErrPeerDead if the peer's process died.
+func (c *Conn[T]) Recv(ctx context.Context) (T, error) {
+	var v T
+	err := c.RecvInto(ctx, &v)
+	return v, err
+}
+
+// RecvInto is Recv decoding into *v.
+func (c *Conn[T]) RecvInto(ctx context.Context, v *T) error {
+	c.recvMu.Lock()
+	defer c.recvMu.Unlock()
+	rec, err := c.peek(ctx)
+	if err != nil {
+		return err
+	}
+	if c.bin != nil {
+		err = c.bin.Decode(rec, v)
+	} else {
+		var w T
+		err = c.codec.Decode(rec, &w)
+		*v = w
+	}
+	c.release()
+	if err != nil {
+		return fmt.Errorf("pipe %q: %w", c.name, err)
+	}
+	return nil
+}
+
+// RecvBytes waits for the next message and returns a copy of its bytes.
+func (c *Conn[T]) RecvBytes(ctx context.Context) ([]byte, error) {
+	c.recvMu.Lock()
+	defer c.recvMu.Unlock()
+	rec, err := c.peek(ctx)
+	if err != nil {
+		return nil, err
+	}
+	b := append([]byte(nil), rec...)
+	c.release()
+	return b, nil
+}
+
+// Peek waits for the next message and returns its bytes in place, in
+// shared memory, with no copy. They stay valid and unchanged until Release,
+// which must come before the next receive; Peek again before Release
+// returns the same message.
+func (c *Conn[T]) Peek(ctx context.Context) ([]byte, error) {
+	c.recvMu.Lock()
+	defer c.recvMu.Unlock()
+	return c.peek(ctx)
+}
+
+// Release frees the message Peek returned.
+func (c *Conn[T]) Release() {
+	c.recvMu.Lock()
+	defer c.recvMu.Unlock()
+	c.release()
+}
+
+// Poll reports whether a Recv would return at once (a message is waiting,
+// or the peer has closed), waiting for that until ctx is done. A ctx that
+// ends gives false and no error, as Python's poll(timeout) does; a dead
+// peer gives ErrPeerDead.
+func (c *Conn[T]) Poll(ctx context.Context) (bool, error) {
+	c.recvMu.Lock()
+	defer c.recvMu.Unlock()
+	_, err := c.peek(ctx)
+	switch {
+	case err == nil || err == io.EOF:
+		return true, nil
+	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled):
+		return false, nil
+	}
+	return false, err
+}
+
+// Read reads the pipe as a byte stream: it copies bytes of the next message
+// into p, keeping the rest for the next Read. It blocks until a message
+// comes, and returns io.EOF once the peer has closed and all is read.
+func (c *Conn[T]) Read(p []byte) (int, error) {
+	c.recvMu.Lock()
+	defer c.recvMu.Unlock()
+	for {
+		rec, err := c.peek(context.Background())
+		if err != nil {
+			return 0, err
+		}
+		n := copy(p, rec[c.readOff:])
+		c.readOff += n
+		if c.readOff == len(rec) {
+			c.release()
+		}
+		if n > 0 || len(p) == 0 {
+			return n, nil
+		}
+	}
+}
+
+// Write writes p to the pipe as a byte stream, in messages of at most the
+// ring's largest record.
+func (c *Conn[T]) Write(p []byte) (int, error) {
+	if c.send == nil {
+		return 0, ErrOneWay
+	}
+	n := 0
+	for len(p) > 0 {
+		k := min(len(p), c.send.MaxRecord())
+		if err := c.SendBytes(context.Background(), p[:k]); err != nil {
+			return n, err
+		}
+		n += k
+		p = p[k:]
+	}
+	return n, nil
+}
+
+// Close closes this end: the peer's Recv returns what is left and then
+// io.EOF, its Send returns io.ErrClosedPipe; further calls on this end
+// return ErrClosed. Closing twice is harmless. Close unmaps nothing: a
+// pipe made by New lives until every process holding it has exited.
+func (c *Conn[T]) Close() error {
+	c.ctl.ends[c.end].closed.Store(1) // publishes: this end is closed
+	c.ctl.data[c.end].Notify()
+	c.ctl.space[1-c.end].Notify()
+	c.ctl.data[1-c.end].Notify()
+	c.ctl.space[c.end].Notify()
+	return nil
+}
+
+// End returns 0 or 1: which end of the pipe c is.
+func (c *Conn[T]) End() int { return c.end }
+
+// handle is what a Conn encodes to when it travels to another process.
+type handle struct {
+	Seg   shm.Handle
+	Name  string
+	End   int
+	Codec string
+}
+
+// GobEncode encodes a handle to this end of the pipe.
+func (c *Conn[T]) GobEncode() ([]byte, error) {
+	h, err := c.seg.Handle()
+	if err != nil {
+		return nil, fmt.Errorf("pipe %q: %w", c.name, err)
+	}
+	var b bytes.Buffer
+	err = gob.NewEncoder(&b).Encode(handle{Seg: h, Name: c.name, End: c.end, Codec: codec.Name(c.codec)})
+	return b.Bytes(), err
+}
+
+// GobDecode attaches to the pipe end a handle names (shm.Attach, then Open):
+// the decoding process becomes the end's holder.
+func (c *Conn[T]) GobDecode(b []byte) error {
+	var h handle
+	if err := gob.NewDecoder(bytes.NewReader(b)).Decode(&h); err != nil {
+		return err
+	}
+	cd, err := codec.ByName[T](h.Codec)
+	if err != nil {
+		return fmt.Errorf("pipe %q: %w", h.Name, err)
+	}
+	seg, err := shm.Attach(h.Seg)
+	if err != nil {
+		return fmt.Errorf("pipe %q: %w", h.Name, err)
+	}
+	o, err := Open(seg, h.Name, h.End, Options[T]{Codec: cd})
+	if err != nil {
+		return err
+	}
+	c.seg, c.name, c.end, c.ctl, c.send, c.recv, c.codec, c.bin = o.seg, o.name, o.end, o.ctl, o.send, o.recv, o.codec, o.bin
+	c.wait = atomics.WaitOptions{Strategy: o.wait.Strategy, Poll: pollPeer, Check: c.peerDead}
+	return nil
+}
+
+// noCopy makes go vet's copylocks check flag copies of a Conn.
+type noCopy struct{}
+
+func (*noCopy) Lock()   {}
+func (*noCopy) Unlock() {}

@@ -1,0 +1,340 @@
+package process_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/shmkit/shmkit/atomics"
+	"github.com/shmkit/shmkit/process"
+	"github.com/shmkit/shmkit/shm"
+)
+
+var (
+	failer = process.Register("process-test-failer", func(ctx context.Context, code int) error {
+		fmt.Fprintln(os.Stderr, "about to fail on purpose")
+		if code == 1 {
+			return errors.New("the worker's own error")
+		}
+		os.Exit(code)
+		return nil
+	})
+	chatty = process.Register("process-test-chatty", func(ctx context.Context, n int) error {
+		for i := 0; i < n; i++ {
+			fmt.Fprintf(os.Stderr, "noise line %d %s\n", i, strings.Repeat("x", 60))
+		}
+		fmt.Fprintln(os.Stderr, "the last line")
+		os.Exit(5)
+		return nil
+	})
+	goPanicker = process.Register("process-test-go-panic", func(ctx context.Context, _ int) error {
+		go panic("boom in a goroutine") // the runtime ends the process
+		select {}
+	})
+	// sleeper signals readiness in word 0 of its segment, then blocks forever.
+	sleeper = process.Register("process-test-sleeper", func(ctx context.Context, s *shm.Segment) error {
+		ready := atomics.MustUint32At(s.Bytes(), 0)
+		ready.Store(uint32(os.Getpid())) // publishes: the child runs
+		atomics.Wake(ready, -1)
+		select {}
+	})
+	// middle starts a sleeper of its own (not detached), publishes the
+	// grandchild's pid in word 0, and blocks.
+	middle = process.Register("process-test-middle", func(ctx context.Context, s *shm.Segment) error {
+		p, err := sleeper.Start(ctx, s)
+		if err != nil {
+			return err
+		}
+		return p.Wait()
+	})
+	reporter = process.Register("process-test-current", func(ctx context.Context, _ int) error {
+		c := process.Current()
+		fmt.Printf("%s %d %s %v\n", c.Name, c.Pid, c.Worker, process.IsWorker())
+		return nil
+	})
+	fileWriter = process.Register("process-test-file-writer", func(ctx context.Context, msg string) error {
+		f := process.File(0)
+		if f == nil || process.File(1) != nil || process.File(-1) != nil {
+			return errors.New("File(0) should be the one file passed")
+		}
+		_, err := io.WriteString(f, msg)
+		return err
+	})
+)
+
+func quiet() process.Option { return process.WithStderr(io.Discard) }
+
+func TestPanic(t *testing.T) {
+	p, err := panicker.Start(context.Background(), 1, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = p.Wait()
+	var ee *process.ExitError
+	if !errors.Is(err, process.ErrPanicked) || !errors.As(err, &ee) {
+		t.Fatalf("Wait = %v, want an *ExitError matching ErrPanicked", err)
+	}
+	if p.ExitCode() != 2 || ee.Code != 2 || ee.Pid != p.Pid() {
+		t.Fatalf("exit code %d (error: code %d pid %d), want 2 and pid %d", p.ExitCode(), ee.Code, ee.Pid, p.Pid())
+	}
+	msg := err.Error()
+	if !strings.Contains(msg, "panicked: boom") || strings.Contains(msg, "goroutine") || strings.Count(msg, "\n") > 0 {
+		t.Fatalf("panic error should be one readable line with the panic value: %q", msg)
+	}
+	if !strings.Contains(ee.Stderr, "goroutine") {
+		t.Fatalf("the full stack should stay in Stderr: %q", ee.Stderr)
+	}
+
+	err = goPanicker.Run(context.Background(), 0, quiet())
+	if !errors.Is(err, process.ErrPanicked) || !strings.Contains(err.Error(), "boom in a goroutine") {
+		t.Fatalf("panic in a worker's goroutine: %v, want ErrPanicked naming the value", err)
+	}
+}
+
+func TestExitCodes(t *testing.T) {
+	for _, tc := range []struct {
+		code int
+		says []string
+	}{
+		{1, []string{"exit status 1", "the worker's own error"}},
+		{3, []string{"exit status 3", "about to fail on purpose"}},
+	} {
+		p, err := failer.Start(context.Background(), tc.code, quiet())
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = p.Wait()
+		var ee *process.ExitError
+		if !errors.As(err, &ee) || ee.Code != tc.code || p.ExitCode() != tc.code {
+			t.Fatalf("worker exiting %d: Wait = %v, ExitCode %d", tc.code, err, p.ExitCode())
+		}
+		if errors.Is(err, process.ErrPanicked) {
+			t.Fatalf("a plain exit matches ErrPanicked: %v", err)
+		}
+		for _, s := range tc.says {
+			if !strings.Contains(err.Error(), s) {
+				t.Errorf("error %q lacks %q", err, s)
+			}
+		}
+		if err2 := p.Wait(); err2 != err {
+			t.Errorf("second Wait = %v, first %v", err2, err)
+		}
+	}
+	// A long stderr is cut in the message, kept whole (to a few KiB) in Stderr.
+	err := chatty.Run(context.Background(), 500, quiet())
+	var ee *process.ExitError
+	if !errors.As(err, &ee) || ee.Code != 5 {
+		t.Fatalf("chatty: %v", err)
+	}
+	if msg := err.Error(); len(msg) > 1024 || !strings.HasSuffix(msg, "the last line") {
+		t.Fatalf("error message of %d bytes, want at most 1 KiB ending with the last line: %q", len(msg), msg)
+	}
+	if len(ee.Stderr) < 4096 {
+		t.Fatalf("Stderr keeps %d bytes, want the tail of a few KiB", len(ee.Stderr))
+	}
+	if err := failer.Run(context.Background(), 0, quiet()); err != nil {
+		t.Fatalf("a worker exiting 0: %v", err)
+	}
+}
+
+// startSleeper starts a sleeper (through start) and waits until it runs;
+// it returns the pid the sleeper published.
+func waitReady(t *testing.T, s *shm.Segment, p *process.Process) int {
+	t.Helper()
+	ready := atomics.MustUint32At(s.Bytes(), 0)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for ready.Load() == 0 { // observes: the (grand)child runs
+		if err := atomics.Await(ctx, ready, 0, &atomics.WaitOptions{Poll: 50 * time.Millisecond, Check: func() error {
+			if !p.Alive() {
+				return fmt.Errorf("child exited: %v", p.Wait())
+			}
+			return nil
+		}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return int(ready.Load())
+}
+
+func TestContextCancelKillsChild(t *testing.T) {
+	s, err := shm.CreateAnon(64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	p, err := sleeper.Start(ctx, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pid := waitReady(t, s, p); pid != p.Pid() {
+		t.Fatalf("child published pid %d, Pid() says %d", pid, p.Pid())
+	}
+	if !p.Alive() || p.ExitCode() != -1 {
+		t.Fatalf("running child: Alive %v, ExitCode %d", p.Alive(), p.ExitCode())
+	}
+	cancel()
+	err = p.Wait()
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Wait after cancel = %v, want an error matching context.Canceled", err)
+	}
+	if p.ExitCode() != -int(syscall.SIGKILL) || p.Alive() {
+		t.Fatalf("ExitCode %d, want %d (killed)", p.ExitCode(), -int(syscall.SIGKILL))
+	}
+	if p.Kill() != nil || p.Terminate() != nil {
+		t.Fatal("signalling an exited child should do nothing")
+	}
+}
+
+func TestTerminateAndKill(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGKILL} {
+		s, err := shm.CreateAnon(64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := sleeper.Start(context.Background(), s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitReady(t, s, p)
+		if sig == syscall.SIGTERM {
+			err = p.Terminate()
+		} else {
+			err = p.Kill()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = p.Wait()
+		if p.ExitCode() != -int(sig) || !strings.Contains(fmt.Sprint(err), fmt.Sprintf("killed by signal %d", sig)) {
+			t.Fatalf("%v: ExitCode %d, Wait %v", sig, p.ExitCode(), err)
+		}
+		s.Close()
+	}
+}
+
+// TestChildDiesWithParent: a worker starts a worker of its own; when the
+// middle process is SIGKILLed, the grandchild must die too.
+func TestChildDiesWithParent(t *testing.T) {
+	s, err := shm.CreateAnon(64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	p, err := middle.Start(context.Background(), s, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	grandchild := waitReady(t, s, p)
+	if grandchild == p.Pid() {
+		t.Fatal("the pid published is the middle process's")
+	}
+	pidfd, err := unix.PidfdOpen(grandchild, 0)
+	if err != nil {
+		t.Fatalf("pidfd_open(%d): %v", grandchild, err)
+	}
+	defer unix.Close(pidfd)
+	if err := p.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	p.Wait()
+	// The pidfd becomes readable when the grandchild exits.
+	fds := []unix.PollFd{{Fd: int32(pidfd), Events: unix.POLLIN}}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		n, err := unix.Poll(fds, int(time.Until(deadline).Milliseconds()))
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			unix.Kill(grandchild, unix.SIGKILL)
+			t.Fatalf("grandchild %d still runs 30s after its parent was killed", grandchild)
+		}
+		return
+	}
+}
+
+func TestCurrent(t *testing.T) {
+	if c := process.Current(); c.Name != "MainProcess" || c.Pid != os.Getpid() || c.Worker != "" || process.IsWorker() {
+		t.Fatalf("Current() in the main process = %+v", c)
+	}
+	var out bytes.Buffer
+	p, err := reporter.Start(context.Background(), 0, process.WithName("reporter-7"), process.WithStdout(&out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("reporter-7 %d process-test-current true\n", p.Pid())
+	if out.String() != want || p.Name() != "reporter-7" {
+		t.Fatalf("child reported %q, want %q", out.String(), want)
+	}
+	q, err := reporter.Start(context.Background(), 0, process.WithStdout(io.Discard))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q.Wait()
+	if !strings.HasPrefix(q.Name(), "Process-") {
+		t.Fatalf("default name %q, want Process-N", q.Name())
+	}
+}
+
+func TestWithFiles(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if err := fileWriter.Run(context.Background(), "through a passed pipe", process.WithFiles(w)); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	got, err := io.ReadAll(r)
+	if err != nil || string(got) != "through a passed pipe" {
+		t.Fatalf("read %q, %v", got, err)
+	}
+}
+
+var argEcho = process.Register("process-test-arg-echo", func(ctx context.Context, a []int) error {
+	fmt.Printf("%v %v\n", a == nil, a)
+	return nil
+})
+
+var nilSeg = process.Register("process-test-nil-seg", func(ctx context.Context, s *shm.Segment) error {
+	fmt.Println(s == nil)
+	return nil
+})
+
+// TestArguments: arguments that gob cannot encode at top level arrive too.
+func TestArguments(t *testing.T) {
+	for _, tc := range []struct {
+		args []int
+		want string
+	}{{nil, "true []\n"}, {[]int{}, "true []\n"}, {[]int{1, 2}, "false [1 2]\n"}} {
+		var out bytes.Buffer
+		if err := argEcho.Run(context.Background(), tc.args, process.WithStdout(&out)); err != nil {
+			t.Fatal(err)
+		}
+		if out.String() != tc.want {
+			t.Errorf("args %#v arrived as %q, want %q", tc.args, out.String(), tc.want)
+		}
+	}
+	var out bytes.Buffer
+	if err := nilSeg.Run(context.Background(), nil, process.WithStdout(&out)); err != nil || out.String() != "true\n" {
+		t.Fatalf("a nil *shm.Segment: %v, %q", err, out.String())
+	}
+}

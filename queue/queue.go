@@ -1,0 +1,589 @@
+package queue
+
+import (
+	"bytes"
+	"context"
+	"encoding/gob"
+	"fmt"
+	"hash/fnv"
+	"reflect"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/shmkit/shmkit/atomics"
+	"github.com/shmkit/shmkit/codec"
+	"github.com/shmkit/shmkit/internal/pod"
+	"github.com/shmkit/shmkit/shm"
+)
+
+// Options configure a queue. Only Create reads the bounds; every process
+// passes the same Codec (the queue's type fingerprint includes the codec's
+// name, so a mismatch is ErrIncompatible on Open).
+type Options[T any] struct {
+	// MaxSize bounds the number of queued messages (Python's maxsize).
+	// 0 means DefaultMaxSize. The ring gets the next power of two slots.
+	MaxSize int
+	// MaxMessage is the largest encoded message, in bytes: every ring slot
+	// has room for one. 0 means the codec's fixed size when it has one
+	// (codec.Binary), and DefaultMaxMessage otherwise.
+	MaxMessage int
+	// MaxBytes, when positive, also bounds the encoded bytes queued.
+	MaxBytes int64
+	// Codec encodes the messages; nil means codec.Default[T]().
+	Codec codec.Codec[T]
+	// Wait selects how a blocked Put or Get waits (atomics.Park by
+	// default). Its Poll and Check fields are the queue's own.
+	Wait atomics.Strategy
+}
+
+const (
+	// DefaultMaxSize is the message bound of a queue made with MaxSize 0.
+	DefaultMaxSize = 1024
+	// DefaultMaxMessage is the slot size of a queue whose codec does not
+	// have a fixed size, unless Options.MaxMessage says otherwise.
+	DefaultMaxMessage = 256
+	// pollPeers is how often a blocked Put or Get checks that the other
+	// side still has a live process.
+	pollPeers = 50 * time.Millisecond
+)
+
+// Queue is a FIFO queue of T values shared by any number of producer and
+// consumer processes (and goroutines), Python's multiprocessing.Queue: the
+// values are encoded by a codec into a lock-free MPMC ring in shared memory
+// (ringbuf's Vyukov ring with fixed-size slots) and decoded by whoever gets
+// them. Messages from one producer goroutine are got in the order it put
+// them.
+//
+// Create or Open one by name in a segment, or New one in an anonymous
+// segment of its own. A *Queue is safe for concurrent use. It travels to a
+// worker process as a handle inside the worker's arguments (GobEncode).
+// Copying a Queue value is not allowed: share the pointer.
+type Queue[T any] struct {
+	noCopy noCopy
+	seg    *shm.Segment
+	name   string
+	ctl    *control
+	ring   *ring
+	codec  codec.Codec[T]
+	bin    *codec.Binary[T] // codec, when it is the binary one: the zero-allocation path
+	ownSeg bool             // New made seg: Release closes it
+
+	bounded  bool // count/bytes are kept
+	joinable bool
+
+	putWait, getWait atomics.WaitOptions
+
+	prodJoined, consJoined atomic.Bool // this process is in the peer tables
+
+	scratch sync.Pool // *[]byte, for codecs of unknown size
+}
+
+// typeID fingerprints T together with the codec's name.
+func typeID[T any](c codec.Codec[T]) shm.TypeID {
+	id := pod.TypeID(reflect.TypeFor[T]())
+	h := fnv.New64a()
+	h.Write([]byte(codec.Name(c)))
+	id.Hash ^= h.Sum64()
+	return id
+}
+
+func spec[T any](c codec.Codec[T], capacity uint64) shm.ObjectSpec {
+	return shm.ObjectSpec{Kind: shm.KindQueue, Version: layoutVersion, Type: typeID(c), Capacity: capacity, BodySize: bodySize}
+}
+
+// ringName is the name of the ring object of queue name.
+func ringName(name string) string { return name + ".r" }
+
+// MaxName is the longest queue name: the ring object's name adds two bytes.
+const MaxName = shm.MaxObjectName - 2
+
+// Create makes a new queue called name in seg (and its ring, "<name>.r").
+// It returns shm.ErrExist if the name is taken and shm.ErrNoSpace if seg has
+// no room: a queue takes about MaxSize*(MaxMessage+16) bytes.
+func Create[T any](seg *shm.Segment, name string, o Options[T]) (*Queue[T], error) {
+	return create(seg, name, o, 0)
+}
+
+func create[T any](seg *shm.Segment, name string, o Options[T], flags uint32) (*Queue[T], error) {
+	if len(name) > MaxName {
+		return nil, fmt.Errorf("queue: name %q longer than %d bytes", name, MaxName)
+	}
+	c := o.Codec
+	if c == nil {
+		c = codec.Default[T]()
+	}
+	if o.MaxSize < 0 || o.MaxMessage < 0 || o.MaxBytes < 0 {
+		return nil, fmt.Errorf("queue: negative bound in %+v", o)
+	}
+	maxSize := o.MaxSize
+	if maxSize == 0 {
+		maxSize = DefaultMaxSize
+	}
+	maxMsg := o.MaxMessage
+	if maxMsg == 0 {
+		if n := c.Size(nil); n >= 0 && isFixed(c) {
+			maxMsg = n
+		} else {
+			maxMsg = DefaultMaxMessage
+		}
+	}
+	slots := 2
+	for slots < maxSize {
+		slots *= 2
+	}
+	r, err := createRing(seg, ringName(name), slots, maxMsg)
+	if err != nil {
+		return nil, fmt.Errorf("queue %q: %w", name, err)
+	}
+	bound := uint32(maxSize)
+	if maxSize == slots {
+		bound = 0 // the ring bounds it
+	}
+	obj, err := seg.Alloc(name, spec(c, uint64(maxSize)), func(body []byte) error {
+		writeConfig(body, bound, uint32(maxMsg), uint64(o.MaxBytes), flags)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("queue %q: %w", name, err)
+	}
+	return attach(seg, obj, r, c, o.Wait)
+}
+
+// isFixed reports whether c encodes every value in the same number of
+// bytes (Size does not depend on the value).
+func isFixed[T any](c codec.Codec[T]) bool {
+	_, ok := c.(*codec.Binary[T])
+	return ok
+}
+
+// Open finds the queue called name in seg. Only o.Codec and o.Wait are
+// read; the codec must be the one the queue was created with.
+func Open[T any](seg *shm.Segment, name string, o Options[T]) (*Queue[T], error) {
+	c := o.Codec
+	if c == nil {
+		c = codec.Default[T]()
+	}
+	sp := spec(c, 0)
+	obj, err := seg.Lookup(name, &sp)
+	if err != nil {
+		return nil, fmt.Errorf("queue: %w", err)
+	}
+	r, err := openRing(seg, ringName(name))
+	if err != nil {
+		return nil, fmt.Errorf("queue %q: %w", name, err)
+	}
+	return attach(seg, obj, r, c, o.Wait)
+}
+
+// New makes a queue in an anonymous shared-memory segment of its own, as
+// Python's Queue() does: it reaches worker processes only as an argument
+// of package process's Start. Release unmaps it in this process.
+func New[T any](o Options[T]) (*Queue[T], error) { return newAnon(o, 0) }
+
+func newAnon[T any](o Options[T], flags uint32) (*Queue[T], error) {
+	seg, err := newSegment(o)
+	if err != nil {
+		return nil, err
+	}
+	q, err := create(seg, "queue", o, flags)
+	if err != nil {
+		seg.Close()
+		return nil, err
+	}
+	q.ownSeg = true
+	return q, nil
+}
+
+func newSegment[T any](o Options[T]) (*shm.Segment, error) {
+	n, m := o.MaxSize, o.MaxMessage
+	if n == 0 {
+		n = DefaultMaxSize
+	}
+	if m == 0 {
+		m = DefaultMaxMessage
+		if c := o.Codec; c == nil || isFixed(c) {
+			if b, err := codec.NewBinary[T](); err == nil {
+				m = b.Size(nil)
+			}
+		}
+	}
+	slots := 2
+	for slots < n {
+		slots *= 2
+	}
+	size := int64(slots)*int64(m+64) + 64<<10
+	seg, err := shm.CreateAnon(size)
+	if err != nil {
+		return nil, fmt.Errorf("queue: %w", err)
+	}
+	return seg, nil
+}
+
+func attach[T any](seg *shm.Segment, obj *shm.Object, r *ring, c codec.Codec[T], w atomics.Strategy) (*Queue[T], error) {
+	ctl, err := controlAt(obj.Body)
+	if err != nil {
+		return nil, fmt.Errorf("queue %q: %w", obj.Name, err)
+	}
+	if int(ctl.maxMessage) > r.slotBytes() {
+		return nil, fmt.Errorf("%w: queue %q allows %d-byte messages in %d-byte slots", ErrCorrupt, obj.Name, ctl.maxMessage, r.slotBytes())
+	}
+	q := &Queue[T]{seg: seg, name: obj.Name, ctl: ctl, ring: r, codec: c}
+	q.bin, _ = c.(*codec.Binary[T])
+	q.bounded = ctl.maxSize != 0 || ctl.maxBytes != 0
+	q.joinable = ctl.flags&flagJoinable != 0
+	q.putWait = atomics.WaitOptions{Strategy: w, Poll: pollPeers, Check: q.consumersDead}
+	q.getWait = atomics.WaitOptions{Strategy: w, Poll: pollPeers, Check: q.producersDead}
+	return q, nil
+}
+
+func (q *Queue[T]) consumersDead() error {
+	if q.ctl.consumers.Dead() {
+		return fmt.Errorf("%w: every consumer of queue %q has exited", ErrPeerDead, q.name)
+	}
+	return nil
+}
+
+func (q *Queue[T]) producersDead() error {
+	if q.ctl.producers.Dead() {
+		return fmt.Errorf("%w: every producer of queue %q has exited", ErrPeerDead, q.name)
+	}
+	return nil
+}
+
+// joinProducers records this process as a producer, once.
+func (q *Queue[T]) joinProducers() {
+	if !q.prodJoined.Load() {
+		q.ctl.producers.Join() // idempotent: a racing second call finds its own word
+		q.prodJoined.Store(true)
+	}
+}
+
+func (q *Queue[T]) joinConsumers() {
+	if !q.consJoined.Load() {
+		q.ctl.consumers.Join()
+		q.consJoined.Store(true)
+	}
+}
+
+// Put adds v to the queue, waiting while it is full until ctx is done. It
+// returns ErrClosed once the queue is closed, ErrTooLarge for a message over
+// MaxMessage, and ErrPeerDead when it waits on a full queue whose consumers
+// have all exited.
+func (q *Queue[T]) Put(ctx context.Context, v T) error {
+	q.joinProducers()
+	ok, err := q.tryPut(&v)
+	if ok || err != nil {
+		return err
+	}
+	return q.ctl.notFull.Wait(ctx, &q.putWait, func() (bool, error) { return q.tryPut(&v) })
+}
+
+// TryPut adds v if there is room, without waiting; it reports whether it
+// did. The error is for a closed queue or a message that cannot be sent.
+func (q *Queue[T]) TryPut(v T) (bool, error) {
+	q.joinProducers()
+	return q.tryPut(&v)
+}
+
+// Get removes and returns the oldest value, waiting while the queue is
+// empty until ctx is done. Once the queue is closed and empty it returns
+// ErrClosed; when it waits on an empty queue whose producers have all
+// exited, ErrPeerDead. A message that does not decode is consumed and
+// reported (codec.ErrDecode).
+func (q *Queue[T]) Get(ctx context.Context) (T, error) {
+	var v T
+	err := q.GetInto(ctx, &v)
+	return v, err
+}
+
+// GetInto is Get decoding into *v, which a codec may reuse (codec.Bytes
+// copies into the slice already there).
+func (q *Queue[T]) GetInto(ctx context.Context, v *T) error {
+	q.joinConsumers()
+	ok, err := q.tryGet(v)
+	if ok || err != nil {
+		return err
+	}
+	return q.ctl.notEmpty.Wait(ctx, &q.getWait, func() (bool, error) { return q.tryGet(v) })
+}
+
+// TryGet removes and returns the oldest value if there is one, without
+// waiting. After Close, an empty queue gives ErrClosed.
+func (q *Queue[T]) TryGet() (T, bool, error) {
+	var v T
+	q.joinConsumers()
+	ok, err := q.tryGet(&v)
+	return v, ok, err
+}
+
+func (q *Queue[T]) tryPut(v *T) (bool, error) {
+	if q.ctl.closed.Load() != 0 { // observes: Close
+		return false, ErrClosed
+	}
+	// v reaches the codec interface only through copies (w below), made
+	// in the branches that need them: taking v's address for an interface
+	// call would move every Put's value to the heap, binary ones included.
+	var enc []byte
+	var pooled *[]byte
+	n := -1
+	if q.bin != nil {
+		n = q.bin.Size(v)
+	} else if w := *v; true {
+		n = q.codec.Size(&w)
+	}
+	if n < 0 {
+		pooled = q.scratchBuf()
+		w := *v
+		b, err := q.codec.Append((*pooled)[:0], &w)
+		if err != nil {
+			q.scratch.Put(pooled)
+			return false, err
+		}
+		*pooled = b
+		enc, n = b, len(b)
+		defer q.scratch.Put(pooled)
+	}
+	if n > int(q.ctl.maxMessage) {
+		return false, fmt.Errorf("%w: %d-byte message, the limit of queue %q is %d bytes (Options.MaxMessage)", ErrTooLarge, n, q.name, q.ctl.maxMessage)
+	}
+	if q.bounded && !q.admit(n) {
+		return false, nil
+	}
+	if q.joinable {
+		q.ctl.unfinished.Add(1) // before the message is visible: TaskDone never runs ahead
+	}
+	rec, tok, ok := q.ring.reserve(n)
+	if !ok {
+		if q.bounded {
+			q.unadmit(n)
+		}
+		if q.joinable {
+			q.undoPut()
+		}
+		return false, nil
+	}
+	var err error
+	switch {
+	case q.bin != nil:
+		_, err = q.bin.Append(rec[:0], v)
+	case enc != nil:
+		copy(rec, enc)
+	default:
+		w := *v
+		var b []byte
+		b, err = q.codec.Append(rec[:0], &w)
+		if err == nil && (len(b) != n || (n > 0 && &b[0] != &rec[0])) {
+			err = fmt.Errorf("queue: codec %s wrote %d bytes out of place, Size said %d", codec.Name(q.codec), len(b), n)
+		}
+	}
+	if err != nil {
+		q.ring.commit(tok, rec, 0, false) // gives the slot up empty; consumers skip it
+		if q.bounded {
+			q.unadmit(n)
+		}
+		if q.joinable {
+			q.undoPut()
+		}
+		return false, err
+	}
+	q.ring.commit(tok, rec, n, true) // publishes: the message
+	q.ctl.notEmpty.Notify()
+	return true, nil
+}
+
+func (q *Queue[T]) scratchBuf() *[]byte {
+	if p, ok := q.scratch.Get().(*[]byte); ok {
+		return p
+	}
+	b := make([]byte, 0, 256)
+	return &b
+}
+
+// admit counts n bytes and one message against the bounds; it reports
+// false (and counts nothing) when either would be exceeded.
+func (q *Queue[T]) admit(n int) bool {
+	if m := q.ctl.maxSize; m != 0 && q.ctl.count.Add(1) > int64(m) {
+		q.ctl.count.Add(-1)
+		return false
+	}
+	if m := q.ctl.maxBytes; m != 0 && q.ctl.bytes.Add(int64(n)) > int64(m) && q.ctl.bytes.Load() != int64(n) {
+		// Over the byte bound, unless the queue was otherwise empty: one
+		// message always fits, or a big one could never be sent.
+		q.ctl.bytes.Add(-int64(n))
+		if q.ctl.maxSize != 0 {
+			q.ctl.count.Add(-1)
+		}
+		return false
+	}
+	return true
+}
+
+func (q *Queue[T]) unadmit(n int) {
+	if q.ctl.maxSize != 0 {
+		q.ctl.count.Add(-1)
+	}
+	if q.ctl.maxBytes != 0 {
+		q.ctl.bytes.Add(-int64(n))
+	}
+}
+
+func (q *Queue[T]) tryGet(v *T) (bool, error) {
+	for {
+		rec, tok, ok, err := q.ring.peek()
+		if err != nil {
+			return false, fmt.Errorf("queue %q: %w", q.name, err)
+		}
+		if !ok {
+			if q.ctl.closed.Load() != 0 { // observes: Close
+				// A Put that passed its closed check before Close may
+				// still land: look once more.
+				if rec, tok, ok, err = q.ring.peek(); ok && err == nil {
+					return q.take(rec, tok, v)
+				}
+				return false, ErrClosed
+			}
+			return false, nil
+		}
+		if rec == nil { // a slot given up empty by a failed Put
+			q.ring.release(tok)
+			continue
+		}
+		return q.take(rec, tok, v)
+	}
+}
+
+func (q *Queue[T]) take(rec []byte, tok token, v *T) (bool, error) {
+	var err error
+	if q.bin != nil {
+		err = q.bin.Decode(rec, v)
+	} else {
+		var w T // see tryPut: only copies reach the interface
+		err = q.codec.Decode(rec, &w)
+		*v = w
+	}
+	n := len(rec)
+	q.ring.release(tok)
+	if q.bounded {
+		q.unadmit(n)
+	}
+	q.ctl.notFull.Notify()
+	if err != nil {
+		return true, fmt.Errorf("queue %q: %w", q.name, err)
+	}
+	return true, nil
+}
+
+// Len returns the number of messages queued: a snapshot, stale as soon as
+// it is taken when other processes are at work.
+func (q *Queue[T]) Len() int { return q.ring.len() }
+
+// Cap returns the message bound (MaxSize).
+func (q *Queue[T]) Cap() int {
+	if q.ctl.maxSize != 0 {
+		return int(q.ctl.maxSize)
+	}
+	return q.ring.cap()
+}
+
+// MaxMessage returns the largest encoded message the queue takes.
+func (q *Queue[T]) MaxMessage() int { return int(q.ctl.maxMessage) }
+
+// Empty reports whether the queue holds no message (a snapshot).
+func (q *Queue[T]) Empty() bool { return q.Len() == 0 }
+
+// Full reports whether a Put would wait (a snapshot).
+func (q *Queue[T]) Full() bool {
+	if q.ctl.maxBytes != 0 && q.ctl.bytes.Load() >= int64(q.ctl.maxBytes) {
+		return true
+	}
+	return q.Len() >= q.Cap()
+}
+
+// Close closes the queue for every process: further Puts return ErrClosed,
+// Gets return what is left and then ErrClosed. It is the poison pill made
+// first-class: one Close stops any number of consumers. Closing twice is
+// harmless. A Put racing with Close may either fail or be delivered.
+func (q *Queue[T]) Close() error {
+	q.ctl.closed.Store(1) // publishes: no more Puts
+	q.ctl.notEmpty.Notify()
+	q.ctl.notFull.Notify()
+	q.ctl.join.Notify()
+	return nil
+}
+
+// Closed reports whether the queue has been closed.
+func (q *Queue[T]) Closed() bool { return q.ctl.closed.Load() != 0 }
+
+// Name returns the queue's object name in its segment.
+func (q *Queue[T]) Name() string { return q.name }
+
+// Segment returns the segment the queue lives in.
+func (q *Queue[T]) Segment() *shm.Segment { return q.seg }
+
+// Release unmaps a queue made by New from this process (the queue lives on
+// in the others). It does nothing for a queue made by Create or Open, whose
+// segment belongs to the caller.
+func (q *Queue[T]) Release() error {
+	if q.ownSeg {
+		return q.seg.Close()
+	}
+	return nil
+}
+
+// handle is what a Queue encodes to when it travels to another process.
+type handle struct {
+	Seg   shm.Handle
+	Name  string
+	Codec string
+}
+
+// GobEncode encodes a handle to the queue: its segment, its name and its
+// codec's name.
+func (q *Queue[T]) GobEncode() ([]byte, error) {
+	h, err := q.seg.Handle()
+	if err != nil {
+		return nil, fmt.Errorf("queue %q: %w", q.name, err)
+	}
+	var b bytes.Buffer
+	err = gob.NewEncoder(&b).Encode(handle{Seg: h, Name: q.name, Codec: codec.Name(q.codec)})
+	return b.Bytes(), err
+}
+
+// GobDecode attaches to the queue a handle names (shm.Attach, then Open).
+// The codec is found by name among codec's shipped ones and those given to
+// codec.Register.
+func (q *Queue[T]) GobDecode(b []byte) error {
+	var h handle
+	if err := gob.NewDecoder(bytes.NewReader(b)).Decode(&h); err != nil {
+		return err
+	}
+	c, err := codec.ByName[T](h.Codec)
+	if err != nil {
+		return fmt.Errorf("queue %q: %w", h.Name, err)
+	}
+	seg, err := shm.Attach(h.Seg)
+	if err != nil {
+		return fmt.Errorf("queue %q: %w", h.Name, err)
+	}
+	o, err := Open(seg, h.Name, Options[T]{Codec: c})
+	if err != nil {
+		return err
+	}
+	q.adopt(o)
+	return nil
+}
+
+// adopt moves o's fields into q (which gob made); o is not used after.
+func (q *Queue[T]) adopt(o *Queue[T]) {
+	q.seg, q.name, q.ctl, q.ring, q.codec, q.bin = o.seg, o.name, o.ctl, o.ring, o.codec, o.bin
+	q.bounded, q.joinable = o.bounded, o.joinable
+	q.putWait = atomics.WaitOptions{Strategy: o.putWait.Strategy, Poll: pollPeers, Check: q.consumersDead}
+	q.getWait = atomics.WaitOptions{Strategy: o.getWait.Strategy, Poll: pollPeers, Check: q.producersDead}
+}
+
+// noCopy makes go vet's copylocks check flag copies of a Queue.
+type noCopy struct{}
+
+func (*noCopy) Lock()   {}
+func (*noCopy) Unlock() {}

@@ -1,0 +1,415 @@
+package queue_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/shmkit/shmkit/codec"
+	"github.com/shmkit/shmkit/internal/shmtest"
+	"github.com/shmkit/shmkit/process"
+	"github.com/shmkit/shmkit/queue"
+)
+
+func TestMain(m *testing.M) {
+	process.Main()
+	os.Exit(m.Run())
+}
+
+func ctxT(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func TestPutGetFIFO(t *testing.T) {
+	seg := shmtest.Segment(t, 1<<20)
+	q, err := queue.Create(seg, "q", queue.Options[int64]{MaxSize: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := ctxT(t)
+	if !q.Empty() || q.Full() || q.Cap() != 8 || q.MaxMessage() != 8 {
+		t.Fatalf("fresh queue: empty %v full %v cap %d max %d", q.Empty(), q.Full(), q.Cap(), q.MaxMessage())
+	}
+	for i := range int64(8) {
+		if err := q.Put(ctx, i*i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !q.Full() || q.Len() != 8 {
+		t.Fatalf("Len %d Full %v after 8 puts", q.Len(), q.Full())
+	}
+	if ok, err := q.TryPut(99); ok || err != nil {
+		t.Fatalf("TryPut on a full queue = %v, %v", ok, err)
+	}
+	for i := range int64(8) {
+		v, err := q.Get(ctx)
+		if err != nil || v != i*i {
+			t.Fatalf("Get = %d, %v; want %d", v, err, i*i)
+		}
+	}
+	if _, ok, err := q.TryGet(); ok || err != nil {
+		t.Fatalf("TryGet on an empty queue = %v, %v", ok, err)
+	}
+	// Open by name sees the same queue; a different type is refused.
+	q2, err := queue.Open(seg, "q", queue.Options[int64]{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q2.Put(ctx, 5)
+	if v, _ := q.Get(ctx); v != 5 {
+		t.Fatalf("Get through the other handle = %d", v)
+	}
+	if _, err := queue.Open(seg, "q", queue.Options[int32]{}); err == nil {
+		t.Fatal("Open with another type succeeded")
+	}
+}
+
+func TestGetDeadline(t *testing.T) {
+	seg := shmtest.Segment(t, 1<<20)
+	q, err := queue.Create(seg, "q", queue.Options[string]{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if _, err := q.Get(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Get on empty queue = %v, want deadline", err)
+	}
+	// A waiting Get is woken by a Put from another goroutine.
+	done := make(chan string)
+	go func() {
+		v, _ := q.Get(ctxT(t))
+		done <- v
+	}()
+	q.Put(ctxT(t), "wake")
+	if v := <-done; v != "wake" {
+		t.Fatalf("woken Get = %q", v)
+	}
+}
+
+func TestClose(t *testing.T) {
+	seg := shmtest.Segment(t, 1<<20)
+	q, err := queue.Create(seg, "q", queue.Options[string]{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := ctxT(t)
+	q.Put(ctx, "a")
+	q.Put(ctx, "b")
+	// Two consumers parked on an empty queue are all released by one Close.
+	q3, _ := queue.Create(seg, "empty", queue.Options[int]{})
+	var wg sync.WaitGroup
+	errs := make(chan error, 2)
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := q3.Get(ctx)
+			errs <- err
+		}()
+	}
+	q3.Close()
+	q.Close()
+	wg.Wait()
+	for range 2 {
+		if err := <-errs; !errors.Is(err, queue.ErrClosed) {
+			t.Fatalf("parked Get after Close = %v", err)
+		}
+	}
+	if err := q.Put(ctx, "c"); !errors.Is(err, queue.ErrClosed) {
+		t.Fatalf("Put after Close = %v", err)
+	}
+	for _, want := range []string{"a", "b"} {
+		if v, err := q.Get(ctx); v != want || err != nil {
+			t.Fatalf("drain Get = %q, %v; want %q", v, err, want)
+		}
+	}
+	if _, err := q.Get(ctx); !errors.Is(err, queue.ErrClosed) {
+		t.Fatalf("Get on closed empty queue = %v", err)
+	}
+}
+
+func TestBounds(t *testing.T) {
+	seg := shmtest.Segment(t, 1<<20)
+	q, err := queue.Create(seg, "q", queue.Options[[]byte]{MaxSize: 3, MaxMessage: 100, MaxBytes: 150, Codec: codec.Bytes{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = q.Put(ctxT(t), make([]byte, 101))
+	if !errors.Is(err, queue.ErrTooLarge) || !strings.Contains(err.Error(), "100 bytes") {
+		t.Fatalf("oversize Put = %v", err)
+	}
+	ok1, _ := q.TryPut(make([]byte, 100))
+	ok2, _ := q.TryPut(make([]byte, 60)) // 160 > 150
+	ok3, _ := q.TryPut(make([]byte, 50))
+	if !ok1 || ok2 || !ok3 || !q.Full() {
+		t.Fatalf("byte bound: %v %v %v full %v", ok1, ok2, ok3, q.Full())
+	}
+	q.TryGet()
+	q.TryGet()
+	for i := range 3 {
+		if ok, _ := q.TryPut([]byte{byte(i)}); !ok {
+			t.Fatalf("put %d under MaxSize 3 refused", i)
+		}
+	}
+	if ok, _ := q.TryPut([]byte{9}); ok {
+		t.Fatal("4th put under MaxSize 3 accepted")
+	}
+}
+
+type task struct{ A, B int }
+
+func (t task) Product() int { return t.A * t.B }
+
+func TestJoinable(t *testing.T) {
+	seg := shmtest.Segment(t, 1<<20)
+	j, err := queue.CreateJoinable(seg, "j", queue.Options[task]{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := ctxT(t)
+	if err := j.Join(ctx); err != nil {
+		t.Fatalf("Join on a fresh queue = %v", err)
+	}
+	for i := range 5 {
+		j.Put(ctx, task{i, i + 1})
+	}
+	joined := make(chan error)
+	go func() { joined <- j.Join(ctx) }()
+	for range 5 {
+		v, err := j.Get(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case err := <-joined:
+			t.Fatalf("Join returned %v with tasks unfinished (%d)", err, j.Unfinished())
+		default:
+		}
+		_ = v.Product()
+		if err := j.TaskDone(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := <-joined; err != nil {
+		t.Fatal(err)
+	}
+	if err := j.TaskDone(); !errors.Is(err, queue.ErrTaskDone) {
+		t.Fatalf("extra TaskDone = %v", err)
+	}
+	if _, err := queue.OpenJoinable(seg, "j", queue.Options[task]{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestZeroAllocs(t *testing.T) {
+	seg := shmtest.Segment(t, 1<<20)
+	q, _ := queue.Create(seg, "q", queue.Options[int64]{})
+	ctx := context.Background()
+	q.Put(ctx, 1)
+	q.Get(ctx)
+	n := testing.AllocsPerRun(1000, func() {
+		q.Put(ctx, 7)
+		if v, _ := q.Get(ctx); v != 7 {
+			panic(v)
+		}
+	})
+	if n != 0 {
+		t.Fatalf("Put+Get of int64 with the binary codec: %v allocs", n)
+	}
+}
+
+// --- across processes -------------------------------------------------
+
+type hammerArgs struct {
+	Q       *queue.Queue[int64]
+	Results *queue.Queue[[3]int64] // consumer's count, sum, per-producer order violations
+	ID, N   int
+}
+
+var hammerProducer = process.Register("queue-hammer-producer", func(ctx context.Context, a hammerArgs) error {
+	for i := range a.N {
+		if err := a.Q.Put(ctx, int64(a.ID)<<32|int64(i)); err != nil {
+			return err
+		}
+	}
+	return nil
+})
+
+var hammerConsumer = process.Register("queue-hammer-consumer", func(ctx context.Context, a hammerArgs) error {
+	var r [3]int64
+	last := map[int64]int64{}
+	for {
+		v, err := a.Q.Get(ctx)
+		if errors.Is(err, queue.ErrClosed) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		p, s := v>>32, v&(1<<32-1)
+		if l, ok := last[p]; ok && s <= l {
+			r[2]++
+		}
+		last[p] = s
+		r[0]++
+		r[1] += v
+	}
+	return a.Results.Put(ctx, r)
+})
+
+func TestHammerProcesses(t *testing.T) {
+	n := 100_000
+	if testing.Short() {
+		n = 10_000
+	}
+	const producers, consumers = 3, 3
+	seg := shmtest.Segment(t, 4<<20)
+	q, err := queue.Create(seg, "q", queue.Options[int64]{MaxSize: 256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, _ := queue.Create(seg, "res", queue.Options[[3]int64]{MaxSize: 8})
+	ctx := ctxT(t)
+	var cons, prods []*process.Process
+	for i := range consumers {
+		p, err := hammerConsumer.Start(ctx, hammerArgs{Q: q, Results: res, ID: i})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cons = append(cons, p)
+	}
+	for i := range producers {
+		p, err := hammerProducer.Start(ctx, hammerArgs{Q: q, ID: i, N: n})
+		if err != nil {
+			t.Fatal(err)
+		}
+		prods = append(prods, p)
+	}
+	for _, p := range prods {
+		if err := p.Wait(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	q.Close()
+	var total [3]int64
+	for range consumers {
+		r, err := res.Get(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range total {
+			total[i] += r[i]
+		}
+	}
+	for _, p := range cons {
+		if err := p.Wait(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wantSum int64
+	for p := range int64(producers) {
+		wantSum += p<<32*int64(n) + int64(n)*int64(n-1)/2
+	}
+	if total[0] != int64(producers*n) || total[1] != wantSum || total[2] != 0 {
+		t.Fatalf("got %d messages (want %d), sum %d (want %d), %d out of order", total[0], producers*n, total[1], wantSum, total[2])
+	}
+}
+
+type deathArgs struct {
+	Q   *queue.Queue[int]
+	Ack *queue.Queue[int]
+}
+
+// deathProducer puts one message and then hangs until killed.
+var deathProducer = process.Register("queue-death-producer", func(ctx context.Context, a deathArgs) error {
+	if err := a.Q.Put(ctx, 1); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	return nil
+})
+
+// deathConsumer gets one message, acknowledges it, and hangs until killed.
+var deathConsumer = process.Register("queue-death-consumer", func(ctx context.Context, a deathArgs) error {
+	v, err := a.Q.Get(ctx)
+	if err != nil {
+		return err
+	}
+	if err := a.Ack.Put(ctx, v); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	return nil
+})
+
+func TestProducersDead(t *testing.T) {
+	seg := shmtest.Segment(t, 1<<20)
+	q, _ := queue.Create(seg, "q", queue.Options[int]{})
+	ctx := ctxT(t)
+	p, err := deathProducer.Start(ctx, deathArgs{Q: q})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := q.Get(ctx); v != 1 || err != nil { // the producer has joined and is alive
+		t.Fatalf("Get = %d, %v", v, err)
+	}
+	p.Kill()
+	p.Wait()
+	start := time.Now()
+	if _, err := q.Get(ctx); !errors.Is(err, queue.ErrPeerDead) {
+		t.Fatalf("Get with every producer dead = %v, want ErrPeerDead", err)
+	}
+	t.Logf("dead producer noticed in %v", time.Since(start))
+}
+
+func TestConsumersDead(t *testing.T) {
+	seg := shmtest.Segment(t, 1<<20)
+	q, _ := queue.Create(seg, "q", queue.Options[int]{MaxSize: 2})
+	ack, _ := queue.Create(seg, "ack", queue.Options[int]{})
+	ctx := ctxT(t)
+	p, err := deathConsumer.Start(ctx, deathArgs{Q: q, Ack: ack})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q.Put(ctx, 7)
+	if v, err := ack.Get(ctx); v != 7 || err != nil {
+		t.Fatalf("ack = %d, %v", v, err)
+	}
+	p.Kill()
+	p.Wait()
+	q.Put(ctx, 1)
+	q.Put(ctx, 2)
+	if err := q.Put(ctx, 3); !errors.Is(err, queue.ErrPeerDead) {
+		t.Fatalf("Put on a full queue with every consumer dead = %v, want ErrPeerDead", err)
+	}
+}
+
+func ExampleQueue() {
+	q, err := queue.New(queue.Options[string]{})
+	if err != nil {
+		panic(err)
+	}
+	defer q.Release()
+	ctx := context.Background()
+	q.Put(ctx, "hello")
+	q.Close()
+	for {
+		v, err := q.Get(ctx)
+		if err != nil {
+			fmt.Println(err)
+			break
+		}
+		fmt.Println(v)
+	}
+	// Output:
+	// hello
+	// queue: closed
+}

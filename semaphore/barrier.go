@@ -1,0 +1,254 @@
+package semaphore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"sync/atomic"
+
+	"github.com/shmkit/shmkit/atomics"
+	"github.com/shmkit/shmkit/shm"
+)
+
+// The Barrier's phase word is the futex word the parties sleep on:
+//
+//	phase = generation<<2 | bReset | bBroken
+//
+//	generation g, clean        parties arrive; count says how many
+//	g | bBroken                broken: Abort, a party gave up (ctx), or a
+//	                           party died inside the barrier's lock; every
+//	                           Wait fails with ErrBroken until Reset
+//	(g+1), clean               the last party arrived: released (count = 0)
+//	(g+1) | bReset             Reset: the waiters of g fail with ErrBroken,
+//	                           the barrier is usable again
+//
+// Arrivals and every change of phase happen under lock, a robust Mutex;
+// waiting does not hold it. A waiter of generation g succeeds exactly when
+// the phase moves to (g+1) without bReset.
+const (
+	bBroken = 1
+	bReset  = 2
+	bGen    = 4 // one generation
+)
+
+// Barrier makes a fixed number of parties wait for each other (Python's
+// multiprocessing Barrier): each Wait blocks until all n have called it,
+// then all return, and the barrier is ready for the next phase.
+//
+// A party whose ctx ends while waiting breaks the barrier, as a Python
+// party that times out does: it and every other waiter get ErrBroken, and so
+// do later Waits until Reset. A party that dies while waiting is not noticed
+// (a barrier has no owner): the others wait until their ctx ends, which
+// breaks the barrier. A party that dies inside the barrier's short critical
+// section leaves its lock to the next party, which breaks the barrier too.
+//
+// The handle must not be copied after first use.
+type Barrier struct {
+	_       noCopy
+	lock    *Mutex
+	phase   *atomic.Uint32 // see above; written under lock; the futex word
+	count   *atomic.Uint32 // parties arrived in this generation; under lock
+	parties uint32         // fixed at creation
+	ref     ref
+}
+
+// NewBarrier creates a Barrier for n parties called name in seg (kind
+// shm.KindBarrier).
+func NewBarrier(seg *shm.Segment, name string, n int) (*Barrier, error) {
+	var b *Barrier
+	o, err := alloc(seg, name, shm.KindBarrier, BarrierSize, func(body []byte) (err error) {
+		b, err = InitBarrier(body, n)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	b.ref = ref{seg: seg, name: o.Name, kind: shm.KindBarrier}
+	return b, nil
+}
+
+// OpenBarrier opens the Barrier called name in seg.
+func OpenBarrier(seg *shm.Segment, name string) (*Barrier, error) {
+	o, err := lookup(seg, name, shm.KindBarrier, BarrierSize)
+	if err != nil {
+		return nil, err
+	}
+	b, err := BarrierAt(o.Body)
+	if err != nil {
+		return nil, fmt.Errorf("barrier %q: %w", name, err)
+	}
+	b.ref = ref{seg: seg, name: name, kind: shm.KindBarrier}
+	return b, nil
+}
+
+// InitBarrier writes a Barrier for n parties into the first BarrierSize
+// bytes of mem (8-byte aligned) for an object that embeds one.
+func InitBarrier(mem []byte, n int) (*Barrier, error) {
+	if n < 1 || n > math.MaxInt32 {
+		return nil, fmt.Errorf("semaphore: barrier of %d parties", n)
+	}
+	r, err := region(mem, BarrierSize, "Barrier")
+	if err != nil {
+		return nil, err
+	}
+	clear(r)
+	if _, err := InitMutex(r[barOffLock:]); err != nil {
+		return nil, err
+	}
+	putLE32(r[barOffParties:], uint32(n))
+	putLE32(r[barOffMagic:], magicBarrier)
+	return BarrierAt(r)
+}
+
+// BarrierAt returns a handle on the Barrier InitBarrier wrote at mem.
+func BarrierAt(mem []byte) (*Barrier, error) {
+	r, err := region(mem, BarrierSize, "Barrier")
+	if err != nil {
+		return nil, err
+	}
+	if err := checkMagic(r, barOffMagic, magicBarrier, "Barrier"); err != nil {
+		return nil, err
+	}
+	n := le32(r[barOffParties:])
+	if n < 1 || n > math.MaxInt32 {
+		return nil, fmt.Errorf("%w: barrier of %d parties", shm.ErrCorrupt, n)
+	}
+	b := &Barrier{parties: n}
+	if b.lock, err = MutexAt(r[barOffLock:]); err != nil {
+		return nil, err
+	}
+	if b.phase, err = atomics.Uint32At(r, barOffPhase); err != nil {
+		return nil, err
+	}
+	if b.count, err = atomics.Uint32At(r, barOffCount); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// Parties returns the number of parties the barrier waits for.
+func (b *Barrier) Parties() int { return int(b.parties) }
+
+// Waiting returns the number of parties waiting in the current generation.
+func (b *Barrier) Waiting() int { return int(b.count.Load()) }
+
+// Broken reports whether the barrier is broken.
+func (b *Barrier) Broken() bool { return b.phase.Load()&bBroken != 0 }
+
+// enter takes the barrier's lock. A party that died holding it may have
+// left count wrong: the barrier is broken (and the lock repaired).
+func (b *Barrier) enter(ctx context.Context) error {
+	err := b.lock.Lock(context.WithoutCancel(ctx)) // held for a few instructions only
+	if errors.Is(err, ErrOwnerDead) {
+		b.breakLocked()
+		b.lock.MarkConsistent()
+		return nil
+	}
+	return err
+}
+
+// breakLocked marks the current generation broken and wakes its waiters.
+func (b *Barrier) breakLocked() {
+	p := b.phase.Load()
+	if p&bBroken == 0 {
+		b.phase.Store(p | bBroken) // g -> g|broken
+		atomics.Wake(b.phase, -1)
+	}
+}
+
+// Wait waits until all parties have called Wait, and returns this party's
+// arrival index, 0 to Parties()-1 (the last to arrive gets Parties()-1).
+// It returns ErrBroken if the barrier is or becomes broken, and an error
+// matching both ErrBroken and ctx's error if ctx ends first (which breaks
+// the barrier for everyone).
+func (b *Barrier) Wait(ctx context.Context) (int, error) {
+	if err := b.enter(ctx); err != nil {
+		return 0, err
+	}
+	p := b.phase.Load()
+	if p&bBroken != 0 {
+		b.lock.Unlock()
+		return 0, ErrBroken
+	}
+	idx := b.count.Load()
+	if idx >= b.parties { // garbage from a peer: refuse it
+		b.breakLocked()
+		b.lock.Unlock()
+		return 0, ErrBroken
+	}
+	if idx+1 == b.parties {
+		b.count.Store(0)
+		b.phase.Store(p&^(bReset|bBroken) + bGen) // g -> g+1: publishes the release
+		b.lock.Unlock()
+		atomics.Wake(b.phase, -1)
+		return int(idx), nil
+	}
+	b.count.Store(idx + 1)
+	b.lock.Unlock()
+	for {
+		err := atomics.Await(ctx, b.phase, p, nil)
+		if np := b.phase.Load(); np != p { // observes: release, break or reset
+			if np == p&^(bReset|bBroken)+bGen {
+				return int(idx), nil
+			}
+			return int(idx), ErrBroken
+		}
+		if err != nil {
+			if lerr := b.enter(ctx); lerr != nil {
+				return int(idx), lerr
+			}
+			if b.phase.Load() == p { // still waiting: give up and break it
+				b.breakLocked()
+			} else if np := b.phase.Load(); np == p&^(bReset|bBroken)+bGen {
+				b.lock.Unlock()
+				return int(idx), nil // released just in time
+			}
+			b.lock.Unlock()
+			return int(idx), fmt.Errorf("%w: %w", ErrBroken, err)
+		}
+	}
+}
+
+// Abort breaks the barrier: current and later Waits fail with ErrBroken
+// until Reset.
+func (b *Barrier) Abort() error {
+	if err := b.enter(context.Background()); err != nil {
+		return err
+	}
+	b.breakLocked()
+	b.lock.Unlock()
+	return nil
+}
+
+// Reset returns the barrier to its initial state: parties waiting now fail
+// with ErrBroken, and the barrier is usable again.
+func (b *Barrier) Reset() error {
+	if err := b.enter(context.Background()); err != nil {
+		return err
+	}
+	p := b.phase.Load()
+	b.count.Store(0)
+	b.phase.Store(p&^(bReset|bBroken) + bGen | bReset) // g -> g+1|reset
+	b.lock.Unlock()
+	atomics.Wake(b.phase, -1)
+	return nil
+}
+
+// GobEncode encodes a named Barrier's handle.
+func (b *Barrier) GobEncode() ([]byte, error) { return b.ref.encode("Barrier") }
+
+// GobDecode attaches the Barrier that GobEncode named.
+func (b *Barrier) GobDecode(data []byte) error {
+	o, err := decodeRef(data, shm.KindBarrier, BarrierSize)
+	if err != nil {
+		return err
+	}
+	bb, err := BarrierAt(o.Body)
+	if err != nil {
+		return err
+	}
+	b.lock, b.phase, b.count, b.parties = bb.lock, bb.phase, bb.count, bb.parties
+	b.ref = ref{seg: o.Segment, name: o.Name, kind: shm.KindBarrier}
+	return nil
+}

@@ -1,0 +1,145 @@
+package semaphore_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/shmkit/shmkit/bench"
+	"github.com/shmkit/shmkit/internal/benchutil"
+	"github.com/shmkit/shmkit/internal/shmtest"
+	"github.com/shmkit/shmkit/process"
+	"github.com/shmkit/shmkit/semaphore"
+)
+
+// BenchmarkMutexUncontended: Lock/Unlock by one goroutine, beside the
+// baseline sync.Mutex in the same run.
+func BenchmarkMutexUncontended(b *testing.B) {
+	b.Run("shmkit", func(b *testing.B) {
+		seg := shmtest.Segment(b, 1<<16)
+		m, err := semaphore.NewMutex(seg, "m")
+		if err != nil {
+			b.Fatal(err)
+		}
+		ctx := context.Background()
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			if err := m.Lock(ctx); err != nil {
+				b.Fatal(err)
+			}
+			m.Unlock()
+		}
+	})
+	b.Run("sync.Mutex", func(b *testing.B) {
+		var m sync.Mutex
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			m.Lock()
+			m.Unlock()
+		}
+	})
+}
+
+// BenchmarkMutexContended2Proc: this process and a child each add b.N to one
+// counter under one Mutex; ops/s counts both. The baseline is sync.Mutex
+// with two goroutines in one process.
+func BenchmarkMutexContended2Proc(b *testing.B) {
+	b.Run("shmkit-2proc", func(b *testing.B) {
+		seg := shmtest.Segment(b, 1<<16)
+		m, err := semaphore.NewMutex(seg, "m")
+		if err != nil {
+			b.Fatal(err)
+		}
+		f := newFlags(b, seg, "flags")
+		ctx := context.Background()
+		p, err := counterWorker.Start(ctx, counterArgs{M: m, F: f, Iters: b.N})
+		if err != nil {
+			b.Fatal(err)
+		}
+		f.await(b, 1, 1, 20*time.Second)
+		c := f.u64(0)
+		b.ResetTimer()
+		start := time.Now()
+		f.signal(2, 1)
+		for i := 0; i < b.N; i++ {
+			if err := m.Lock(ctx); err != nil {
+				b.Fatal(err)
+			}
+			c.Store(c.Load() + 1)
+			m.Unlock()
+		}
+		if err := p.Wait(); err != nil {
+			b.Fatal(err)
+		}
+		el := time.Since(start)
+		b.StopTimer()
+		if got := c.Load(); got != uint64(2*b.N) {
+			b.Fatalf("counter %d, want %d", got, 2*b.N)
+		}
+		benchutil.ReportRate(b, 2*b.N, 0, el)
+	})
+	b.Run("sync.Mutex-2goroutines", func(b *testing.B) {
+		var m sync.Mutex
+		var c uint64
+		var wg sync.WaitGroup
+		start := time.Now()
+		for g := 0; g < 2; g++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; i < b.N; i++ {
+					m.Lock()
+					c++
+					m.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
+		benchutil.ReportRate(b, 2*b.N, 0, time.Since(start))
+	})
+}
+
+var _ = process.Current
+
+// BenchmarkEventWake: round trips between this process and a child, each
+// way a Set of an Event the other side Waits on; p50/p99 of the round trip
+// beside the raw futex ping-pong floor (bench.FutexPingPong: the same round
+// trip with bare FUTEX_WAIT/FUTEX_WAKE) measured in the same run.
+func BenchmarkEventWake(b *testing.B) {
+	b.Run("event", func(b *testing.B) {
+		seg := shmtest.Segment(b, 1<<16)
+		e, _ := semaphore.NewEvent(seg, "ping")
+		back, _ := semaphore.NewEvent(seg, "pong")
+		ctx := context.Background()
+		p, err := eventWorker.Start(ctx, eventArgs{E: e, Back: back, Rounds: b.N + 1})
+		if err != nil {
+			b.Fatal(err)
+		}
+		back.Clear()
+		e.Set() // warm-up round: the child is running
+		back.Wait(ctx)
+		lat := benchutil.NewLatency()
+		b.ReportAllocs()
+		b.ResetTimer()
+		start := time.Now()
+		for i := 0; i < b.N; i++ {
+			t0 := time.Now()
+			back.Clear()
+			e.Set()
+			if !back.Wait(ctx) {
+				b.Fatal("no answer")
+			}
+			lat.Record(time.Since(t0))
+		}
+		el := time.Since(start)
+		b.StopTimer()
+		if err := p.Wait(); err != nil {
+			b.Fatal(err)
+		}
+		benchutil.ReportRate(b, b.N, 0, el)
+		lat.Report(b)
+	})
+	b.Run("futex-floor", bench.FutexPingPong)
+}

@@ -1,0 +1,46 @@
+// Package semaphore provides the coordination primitives of Python's
+// multiprocessing — Lock, Semaphore, BoundedSemaphore, Event, Condition,
+// Barrier — plus an RWMutex, living in shared memory and usable from any
+// number of processes and goroutines at once.
+//
+// Scope: Linux only. Every primitive is a few words of a shm segment; the
+// waiting is done on those words with shared futexes (package atomics), so
+// the processes involved need nothing but the mapping.
+//
+// Two ways to have one: by name in a segment's object directory
+// (NewMutex(seg, "lock"), OpenMutex(seg, "lock"), and likewise for the
+// others), or embedded in another object's memory (InitMutex(mem) when the
+// object is created, MutexAt(mem) when it is opened; MutexSize and friends
+// are multiples of shm.CacheLine). Named primitives implement GobEncode and
+// GobDecode, so they travel in a worker's arguments (package process) as
+// segment handle + object name + kind, and arrive attached. Embedded ones
+// travel with the object that holds them.
+//
+// The values returned by NewXxx, OpenXxx and XxxAt are handles on shared
+// words. A handle must not be copied after first use; pass the pointer.
+// Their methods are safe for concurrent use.
+//
+// Ownership: a Mutex (and an RWMutex held for writing) is owned by a
+// process, recorded as PID plus start time (package procinfo), so that a
+// reused PID is not mistaken for the holder. Goroutines of one process
+// exclude each other as with sync.Mutex, and any goroutine may unlock. When
+// the holding process dies, the next locker gets the lock together with
+// ErrOwnerDead and must repair the guarded state and call MarkConsistent
+// before Unlock; unlocking without it leaves the lock unusable
+// (ErrNotRecoverable) — the pthread robust-mutex contract. Kernel robust
+// futex lists do not fit Go (goroutines move between threads), so parked
+// waiters poll the holder's liveness instead (every 50 ms).
+//
+// Semaphore, Event, Cond and Barrier have no owner. What a dying process
+// leaves behind is documented on each type.
+//
+// Blocking: every call that can block takes a context.Context and returns
+// its error when it ends first (Event.Wait reports false). Waiting spins
+// briefly, then parks the goroutine through atomics.Await, which keeps one
+// sleeping thread per process per word however many goroutines wait on it.
+// Fast paths make no system call: a wake-up is issued only when the word
+// says someone sleeps.
+//
+// Misuse panics with a "semaphore: " prefix: unlocking an unlocked Mutex,
+// RUnlock without RLock, MarkConsistent of a Mutex that needs none.
+package semaphore

@@ -1,0 +1,146 @@
+package semaphore
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+
+	"github.com/shmkit/shmkit/atomics"
+	"github.com/shmkit/shmkit/shm"
+)
+
+// Event is a flag shared between processes that goroutines can wait for
+// (Python's multiprocessing Event). The flag is the futex word: 0 clear,
+// 1 set. Set wakes every waiter, but makes the wake-up system call only when
+// the sleepers word says someone is parked.
+//
+// An Event has no owner; a process killed while waiting leaves the sleepers
+// count one too high, which costs later Sets a system call and nothing else.
+// The handle must not be copied after first use.
+type Event struct {
+	_        noCopy
+	flag     *atomic.Uint32 // 0 clear, 1 set; the futex word; written by Set/Clear
+	sleepers *atomic.Uint32 // waiters about to park or parked; read by Set
+	ref      ref
+}
+
+// NewEvent creates a clear Event called name in seg (kind shm.KindEvent).
+func NewEvent(seg *shm.Segment, name string) (*Event, error) {
+	var e *Event
+	o, err := alloc(seg, name, shm.KindEvent, EventSize, func(body []byte) (err error) {
+		e, err = InitEvent(body)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	e.ref = ref{seg: seg, name: o.Name, kind: shm.KindEvent}
+	return e, nil
+}
+
+// OpenEvent opens the Event called name in seg.
+func OpenEvent(seg *shm.Segment, name string) (*Event, error) {
+	o, err := lookup(seg, name, shm.KindEvent, EventSize)
+	if err != nil {
+		return nil, err
+	}
+	e, err := EventAt(o.Body)
+	if err != nil {
+		return nil, fmt.Errorf("event %q: %w", name, err)
+	}
+	e.ref = ref{seg: seg, name: name, kind: shm.KindEvent}
+	return e, nil
+}
+
+// InitEvent writes a clear Event into the first EventSize bytes of mem
+// (8-byte aligned) for an object that embeds one.
+func InitEvent(mem []byte) (*Event, error) {
+	r, err := region(mem, EventSize, "Event")
+	if err != nil {
+		return nil, err
+	}
+	clear(r)
+	putLE32(r[evOffMagic:], magicEvent)
+	return eventAt(r)
+}
+
+// EventAt returns a handle on the Event InitEvent wrote at mem.
+func EventAt(mem []byte) (*Event, error) {
+	r, err := region(mem, EventSize, "Event")
+	if err != nil {
+		return nil, err
+	}
+	if err := checkMagic(r, evOffMagic, magicEvent, "Event"); err != nil {
+		return nil, err
+	}
+	return eventAt(r)
+}
+
+func eventAt(r []byte) (*Event, error) {
+	f, err := atomics.Uint32At(r, evOffFlag)
+	if err != nil {
+		return nil, err
+	}
+	s, err := atomics.Uint32At(r, evOffSleepers)
+	if err != nil {
+		return nil, err
+	}
+	return &Event{flag: f, sleepers: s}, nil
+}
+
+// Set sets the flag and wakes every waiter.
+func (e *Event) Set() {
+	if e.flag.Swap(1) == 0 && e.sleepers.Load() != 0 { // publishes: the flag; clear -> set
+		atomics.Wake(e.flag, -1)
+	}
+}
+
+// Clear clears the flag; later Waits block until the next Set.
+func (e *Event) Clear() { e.flag.Store(0) } // set -> clear
+
+// IsSet reports whether the flag is set.
+func (e *Event) IsSet() bool { return e.flag.Load() != 0 } // observes: the flag
+
+// Wait blocks until the flag is set or ctx ends, and reports whether the
+// flag is set when it returns: false means ctx ended first (Python's
+// Event.wait returning False on timeout).
+func (e *Event) Wait(ctx context.Context) bool {
+	for i := 0; i < mutexSpin; i++ {
+		if e.flag.Load() != 0 {
+			return true
+		}
+	}
+	opts := atomics.WaitOptions{Spin: 1}
+	for {
+		if e.flag.Load() != 0 {
+			return true
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		e.sleepers.Add(1) // announce, then look again inside Await: Set reads it after its Swap
+		err := atomics.Await(ctx, e.flag, 0, &opts)
+		e.sleepers.Add(^uint32(0))
+		if err != nil {
+			return e.flag.Load() != 0
+		}
+	}
+}
+
+// GobEncode encodes a named Event's handle.
+func (e *Event) GobEncode() ([]byte, error) { return e.ref.encode("Event") }
+
+// GobDecode attaches the Event that GobEncode named.
+func (e *Event) GobDecode(b []byte) error {
+	o, err := decodeRef(b, shm.KindEvent, EventSize)
+	if err != nil {
+		return err
+	}
+	ee, err := EventAt(o.Body)
+	if err != nil {
+		return err
+	}
+	e.flag, e.sleepers = ee.flag, ee.sleepers
+	e.ref = ref{seg: o.Segment, name: o.Name, kind: shm.KindEvent}
+	return nil
+}

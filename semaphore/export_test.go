@@ -1,0 +1,13 @@
+package semaphore
+
+import "sync/atomic"
+
+// MutexWords exposes a Mutex's lock and owner words to tests that forge a
+// dead or reused holder.
+func MutexWords(m *Mutex) (state *atomic.Uint32, owner *atomic.Uint64) { return m.state, m.owner }
+
+const (
+	MPidMask   = mPidMask
+	MOwnerDied = mOwnerDied
+	MWaiters   = mWaiters
+)

@@ -1,0 +1,162 @@
+package semaphore
+
+import (
+	"fmt"
+	"unsafe"
+
+	"github.com/shmkit/shmkit/shm"
+)
+
+// Memory layouts of the primitives. Every word is little-endian and naturally
+// aligned; every block is a whole number of cache lines (shm.CacheLine, 64
+// bytes on x86-64 and arm64) so that a primitive embedded in another object's
+// body never shares a line with that object's data, and words written by
+// different sides (a lock word and a reader table, a barrier's phase word and
+// its counter lock) sit on different lines.
+//
+// Mutex, MutexSize = 64:
+//
+//	0        4        8                16                          64
+//	+--------+--------+----------------+---------------------------+
+//	| state  | magic  | owner          | reserved (zero)           |
+//	+--------+--------+----------------+---------------------------+
+//	state: futex word, see the state machine in mutex.go
+//	       bits 0-29 owner PID, bit 30 OWNER_DIED, bit 31 WAITERS
+//	magic: "mutx", written by InitMutex, checked by MutexAt
+//	owner: procinfo.Ident.Word() of the holder (PID<<32 | start time),
+//	       0 while nobody holds it or while the holder is being recorded
+//
+// RWMutex, RWMutexSize = 704:
+//
+//	  0   writer Mutex (64 bytes, as above): serialises writers, records the
+//	      writing process, gives ErrOwnerDead
+//	 64   wstate uint32  futex: bit 0 WRITER (a writer holds or waits to
+//	      hold), bit 1 READERS_SLEEPING;  68 magic "rwmx"
+//	128   drain uint32   futex sequence: a reader leaving while WRITER is set
+//	      bumps it;  132 overflow uint32: read holds of processes that found
+//	      no free slot (not recoverable if such a process dies)
+//	192   slots [32] of 16 bytes: { ident uint64 (procinfo word, 0 = free),
+//	      count uint32 (read holds of that process), pad uint32 }
+//
+// Semaphore, SemaphoreSize = 64:
+//
+//	 0 value uint32 (futex)   4 magic "sema"   8 sleepers uint32
+//	12 bound uint32 (0 = unbounded, else the initial value, the ceiling)
+//
+// Event, EventSize = 64:
+//
+//	0 flag uint32 (futex, 0 clear / 1 set)   4 magic "evnt"   8 sleepers uint32
+//
+// Cond, CondSize = 128:
+//
+//	 0 L, its Mutex (64 bytes, as above)
+//	64 seq uint32 (futex sequence, bumped by Signal/Broadcast)
+//	68 magic "cond"   72 sleepers uint32
+//
+// Barrier, BarrierSize = 128:
+//
+//	 0 lock, a Mutex (64 bytes) guarding count and the phase transitions
+//	64 phase uint32 (futex: generation<<2 | bit 1 RESET | bit 0 BROKEN)
+//	68 magic "barr"   72 count uint32 (parties arrived this generation)
+//	76 parties uint32 (n, fixed at creation)
+const (
+	cacheLine = shm.CacheLine
+
+	// Mutex
+	MutexSize     = 1 * cacheLine
+	mutexOffState = 0
+	mutexOffMagic = 4
+	mutexOffOwner = 8
+
+	// RWMutex
+	RWMutexSize   = 3*cacheLine + rwSlots*rwSlotSize
+	rwOffWriter   = 0
+	rwOffWState   = 1 * cacheLine
+	rwOffMagic    = rwOffWState + 4
+	rwOffDrain    = 2 * cacheLine
+	rwOffOverflow = rwOffDrain + 4
+	rwOffSlots    = 3 * cacheLine
+	rwSlots       = 32
+	rwSlotSize    = 16
+	rwSlotIdent   = 0
+	rwSlotCount   = 8
+
+	// Semaphore
+	SemaphoreSize  = 1 * cacheLine
+	semOffValue    = 0
+	semOffMagic    = 4
+	semOffSleepers = 8
+	semOffBound    = 12
+
+	// Event
+	EventSize     = 1 * cacheLine
+	evOffFlag     = 0
+	evOffMagic    = 4
+	evOffSleepers = 8
+
+	// Cond
+	CondSize        = 2 * cacheLine
+	condOffMutex    = 0
+	condOffSeq      = 1 * cacheLine
+	condOffMagic    = condOffSeq + 4
+	condOffSleepers = condOffSeq + 8
+
+	// Barrier
+	BarrierSize   = 2 * cacheLine
+	barOffLock    = 0
+	barOffPhase   = 1 * cacheLine
+	barOffMagic   = barOffPhase + 4
+	barOffCount   = barOffPhase + 8
+	barOffParties = barOffPhase + 12
+)
+
+// Magic words, one per kind, so that XxxAt on memory that holds something
+// else (or nothing yet) fails instead of misreading it.
+const (
+	magicMutex     = 0x7874756d // "mutx"
+	magicRWMutex   = 0x786d7772 // "rwmx"
+	magicSemaphore = 0x616d6573 // "sema"
+	magicEvent     = 0x746e7665 // "evnt"
+	magicCond      = 0x646e6f63 // "cond"
+	magicBarrier   = 0x72726162 // "barr"
+)
+
+// layoutVersion is the object-header version of every kind here.
+const layoutVersion = 1
+
+// Alignment is what XxxAt and InitXxx require of the start of their memory.
+// 8 is what the 64-bit words need; a cache-line start (64) is what shm gives
+// object bodies and is recommended for embedding.
+const Alignment = 8
+
+// region checks that mem can hold a primitive of size bytes: long enough and
+// aligned, and returns the part it uses.
+func region(mem []byte, size int, what string) ([]byte, error) {
+	if len(mem) < size {
+		return nil, fmt.Errorf("%w: %s needs %d bytes, region has %d", ErrIncompatible, what, size, len(mem))
+	}
+	if uintptr(unsafe.Pointer(unsafe.SliceData(mem)))%Alignment != 0 {
+		return nil, fmt.Errorf("%w: %s region is not %d-byte aligned", ErrIncompatible, what, Alignment)
+	}
+	return mem[:size:size], nil
+}
+
+// checkMagic validates the magic word at off.
+func checkMagic(mem []byte, off int, want uint32, what string) error {
+	got := le32(mem[off:])
+	if got != want {
+		if got == 0 {
+			return fmt.Errorf("%w: region holds no initialised %s (magic is zero)", ErrIncompatible, what)
+		}
+		return fmt.Errorf("%w: region holds magic %#08x, not a %s", ErrIncompatible, got, what)
+	}
+	return nil
+}
+
+func le32(b []byte) uint32 {
+	return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24
+}
+
+func putLE32(b []byte, v uint32) {
+	b[0], b[1], b[2], b[3] = byte(v), byte(v>>8), byte(v>>16), byte(v>>24)
+}

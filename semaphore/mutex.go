@@ -1,0 +1,393 @@
+package semaphore
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/shmkit/shmkit/atomics"
+	"github.com/shmkit/shmkit/internal/procinfo"
+	"github.com/shmkit/shmkit/shm"
+)
+
+// The Mutex state word is Drepper's three-state futex lock ("Futexes Are
+// Tricky", mutex2) with the owner's PID inside the word, as Linux robust
+// futexes keep a TID: the lock is never held without its holder recorded,
+// so a dead holder can always be found.
+//
+//	unlocked              0
+//	locked                pid                       (nobody sleeps)
+//	locked, sleepers      pid | mWaiters            (Unlock must wake one)
+//	inconsistent          pid | mOwnerDied [| mWaiters]
+//	                      (taken over from a dead holder; MarkConsistent
+//	                      clears mOwnerDied, Unlock with it set gives:)
+//	unlocked, inconsistent  mOwnerDied [| mWaiters]
+//	                      (an RWMutex writer taken over from a dead holder
+//	                      gave up, cancelled, before it could repair: the
+//	                      next locker gets ErrOwnerDead in turn)
+//	not recoverable       mPidMask [| flags]        (terminal)
+//
+// Transitions:
+//
+//	unlocked -> locked                Lock/TryLock fast path: CAS(0, pid)
+//	unlocked -> locked, sleepers      a waiter that has slept takes the lock
+//	                                  with mWaiters set, since it cannot know
+//	                                  whether others still sleep (Drepper)
+//	locked -> locked, sleepers        a waiter announces itself before parking
+//	locked* (dead pid) -> inconsistent   a waiter found the holder dead
+//	inconsistent -> locked*           MarkConsistent
+//	locked* -> unlocked               Unlock; wakes one sleeper if mWaiters
+//	inconsistent -> not recoverable   Unlock without MarkConsistent; wakes all
+//	inconsistent -> unlocked, inconsistent   releaseInconsistent
+//	unlocked, inconsistent -> inconsistent   Lock/TryLock, with ErrOwnerDead
+//
+// Fairness: none, as sync.Mutex in normal mode: a running locker may barge
+// past a woken sleeper. A locker spins for a bounded number of loads
+// (mutexSpin) while the word shows no sleepers, then parks on the futex
+// through atomics.Await. A parked waiter re-checks the holder's liveness
+// every mutexPoll, so a holder killed by SIGKILL is noticed within that.
+const (
+	mPidMask   = 1<<30 - 1 // owner PID; all ones means not recoverable
+	mOwnerDied = 1 << 30
+	mWaiters   = 1 << 31
+
+	mNotRecoverable = mPidMask
+
+	mutexSpin = 200                   // loads while spinning before parking
+	mutexPoll = 50 * time.Millisecond // liveness check period of a parked waiter
+)
+
+// Mutex is a mutual exclusion lock shared between processes, living in
+// shared memory: Drepper's three-state futex mutex with the holder's PID in
+// the lock word and its start time beside it.
+//
+// The owner of a locked Mutex is a process, not a goroutine. Two goroutines
+// of one process exclude each other as with sync.Mutex (the Mutex is not
+// recursive: locking it twice from one process deadlocks that process, as
+// Python's Lock does), and Unlock may be called from any goroutine of any
+// process, as Python's Lock.release and sync.Mutex.Unlock allow. What the
+// process identity buys is recovery: when the holding process dies, the next
+// locker gets the lock with ErrOwnerDead.
+//
+// A *Mutex is a handle onto the shared words; the handle must not be copied
+// after first use (pass the pointer). Its methods are safe for concurrent use
+// by any number of goroutines and processes. A named Mutex (NewMutex,
+// OpenMutex) travels to worker processes through encoding/gob.
+type Mutex struct {
+	_     noCopy
+	state *atomic.Uint32 // the lock word; written by lockers and Unlock
+	owner *atomic.Uint64 // holder's procinfo word; written only by the holder
+	ref   ref
+}
+
+// NewMutex creates an unlocked Mutex called name in seg (kind shm.KindMutex).
+func NewMutex(seg *shm.Segment, name string) (*Mutex, error) {
+	m := new(Mutex)
+	o, err := alloc(seg, name, shm.KindMutex, MutexSize, func(body []byte) error {
+		mm, err := InitMutex(body)
+		if err == nil {
+			m.state, m.owner = mm.state, mm.owner
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	m.ref = ref{seg: seg, name: o.Name, kind: shm.KindMutex}
+	return m, nil
+}
+
+// OpenMutex opens the Mutex called name in seg.
+func OpenMutex(seg *shm.Segment, name string) (*Mutex, error) {
+	o, err := lookup(seg, name, shm.KindMutex, MutexSize)
+	if err != nil {
+		return nil, err
+	}
+	m, err := MutexAt(o.Body)
+	if err != nil {
+		return nil, fmt.Errorf("mutex %q: %w", name, err)
+	}
+	m.ref = ref{seg: seg, name: name, kind: shm.KindMutex}
+	return m, nil
+}
+
+// InitMutex writes an unlocked Mutex into the first MutexSize bytes of mem,
+// which must be 8-byte aligned (cache-line aligned is best), and returns a
+// handle on it. It is for objects that embed a Mutex in their own body; call
+// it before the memory is published to other processes.
+func InitMutex(mem []byte) (*Mutex, error) {
+	r, err := region(mem, MutexSize, "Mutex")
+	if err != nil {
+		return nil, err
+	}
+	clear(r)
+	putLE32(r[mutexOffMagic:], magicMutex)
+	return mutexAt(r)
+}
+
+// MutexAt returns a handle on the Mutex that InitMutex wrote at the start
+// of mem, checking size, alignment and its magic word.
+func MutexAt(mem []byte) (*Mutex, error) {
+	r, err := region(mem, MutexSize, "Mutex")
+	if err != nil {
+		return nil, err
+	}
+	if err := checkMagic(r, mutexOffMagic, magicMutex, "Mutex"); err != nil {
+		return nil, err
+	}
+	return mutexAt(r)
+}
+
+func mutexAt(r []byte) (*Mutex, error) {
+	s, err := atomics.Uint32At(r, mutexOffState)
+	if err != nil {
+		return nil, err
+	}
+	o, err := atomics.Uint64At(r, mutexOffOwner)
+	if err != nil {
+		return nil, err
+	}
+	return &Mutex{state: s, owner: o}, nil
+}
+
+// self returns the calling process's PID as it goes into a lock word, and its
+// procinfo word.
+func self() (pid uint32, word uint64) {
+	id := procinfo.Self()
+	return uint32(id.Pid) & mPidMask, id.Word()
+}
+
+// Lock locks m, blocking until it is free or ctx ends. It returns nil with
+// the lock held; ErrOwnerDead with the lock held when the previous holder
+// died holding it (repair, MarkConsistent, Unlock); ErrNotRecoverable, or
+// ctx's error, without the lock.
+func (m *Mutex) Lock(ctx context.Context) error {
+	pid, word := self()
+	if m.state.CompareAndSwap(0, pid) { // unlocked -> locked
+		m.owner.Store(word)
+		return nil
+	}
+	return m.lockSlow(ctx, pid, word)
+}
+
+func (m *Mutex) lockSlow(ctx context.Context, pid uint32, word uint64) error {
+	for i := 0; i < mutexSpin; i++ {
+		v := m.state.Load()
+		if v == 0 {
+			if m.state.CompareAndSwap(0, pid) { // unlocked -> locked
+				m.owner.Store(word)
+				return nil
+			}
+			continue
+		}
+		if v&mWaiters != 0 || v&mPidMask == mNotRecoverable {
+			break // others sleep already: queue behind them
+		}
+	}
+	opts := atomics.WaitOptions{Poll: mutexPoll, Check: m.checkOwner}
+	dead := false
+	for {
+		v := m.state.Load()
+		switch {
+		case v&mPidMask == mNotRecoverable:
+			return ErrNotRecoverable
+		case v&mPidMask == 0:
+			if m.state.CompareAndSwap(v, pid|mWaiters|v&mOwnerDied) { // unlocked* -> locked, sleepers (or inconsistent)
+				m.owner.Store(word)
+				if v&mOwnerDied != 0 {
+					return ErrOwnerDead
+				}
+				return nil
+			}
+			continue
+		}
+		if dead || v&mOwnerDied != 0 && m.ownerDead(v) {
+			dead = false
+			if ok, err := m.takeOver(v, pid, word); ok {
+				return err
+			}
+			continue
+		}
+		if v&mWaiters == 0 {
+			if !m.state.CompareAndSwap(v, v|mWaiters) { // locked -> locked, sleepers
+				continue
+			}
+			v |= mWaiters
+		}
+		switch err := atomics.Await(ctx, m.state, v, &opts); err {
+		case nil:
+		case errOwnerGone:
+			dead = true
+		default:
+			return err
+		}
+	}
+}
+
+// checkOwner is a parked waiter's periodic liveness check.
+func (m *Mutex) checkOwner() error {
+	if m.ownerDead(m.state.Load()) {
+		return errOwnerGone
+	}
+	return nil
+}
+
+// ownerDead reports whether the process named by lock word v is dead. The
+// start time comes from the owner word when that names the same PID; a
+// holder between its CAS and its owner store (or in Unlock) is checked by
+// PID alone.
+func (m *Mutex) ownerDead(v uint32) bool {
+	pid := v & mPidMask
+	if pid == 0 || pid == mNotRecoverable {
+		return false
+	}
+	if w := m.owner.Load(); uint32(w>>32) == pid {
+		return !procinfo.AliveWord(w)
+	}
+	return !procinfo.Alive(procinfo.Ident{Pid: int32(pid)})
+}
+
+// takeOver tries to take the lock from the dead holder in v. It reports
+// whether the caller now holds the lock, with ErrOwnerDead.
+func (m *Mutex) takeOver(v, pid uint32, word uint64) (bool, error) {
+	if v&mPidMask == 0 || v&mPidMask == mNotRecoverable || !m.ownerDead(v) {
+		return false, nil
+	}
+	if w := m.owner.Load(); uint32(w>>32) == v&mPidMask {
+		m.owner.CompareAndSwap(w, 0) // forget the dead holder before replacing it
+	}
+	if !m.state.CompareAndSwap(v, pid|mOwnerDied|v&mWaiters) { // locked by the dead -> inconsistent
+		return false, nil
+	}
+	m.owner.Store(word)
+	return true, ErrOwnerDead
+}
+
+// TryLock locks m if that needs no waiting. It reports whether the caller now
+// holds the lock; the error is ErrOwnerDead (lock held: the previous holder
+// died) or ErrNotRecoverable (not held). A TryLock that finds m locked
+// checks whether the holder is alive, which costs a read of /proc.
+func (m *Mutex) TryLock() (bool, error) {
+	pid, word := self()
+	if m.state.CompareAndSwap(0, pid) { // unlocked -> locked
+		m.owner.Store(word)
+		return true, nil
+	}
+	v := m.state.Load()
+	switch {
+	case v&mPidMask == mNotRecoverable:
+		return false, ErrNotRecoverable
+	case v&mPidMask == 0:
+		if !m.state.CompareAndSwap(v, pid|v&(mOwnerDied|mWaiters)) { // unlocked* -> locked*
+			return false, nil
+		}
+		m.owner.Store(word)
+		if v&mOwnerDied != 0 {
+			return true, ErrOwnerDead
+		}
+		return true, nil
+	}
+	if ok, err := m.takeOver(v, pid, word); ok {
+		return true, err
+	}
+	return false, nil
+}
+
+// Unlock unlocks m, waking one waiter if any sleeps. Unlocking an unlocked
+// Mutex panics. It may be called by any goroutine of any process, not only
+// by the locker. If m was taken with ErrOwnerDead and MarkConsistent was not
+// called, Unlock makes m not recoverable: every later Lock fails with
+// ErrNotRecoverable.
+func (m *Mutex) Unlock() {
+	for {
+		v := m.state.Load()
+		switch {
+		case v&mPidMask == 0:
+			panic("semaphore: Unlock of unlocked Mutex")
+		case v&mPidMask == mNotRecoverable:
+			panic("semaphore: Unlock of unrecoverable Mutex")
+		case v&mOwnerDied != 0:
+			m.owner.Store(0)
+			if m.state.CompareAndSwap(v, mNotRecoverable) { // inconsistent -> not recoverable
+				atomics.Wake(m.state, -1)
+				return
+			}
+			continue
+		}
+		m.owner.Store(0)                  // the holder leaves: nobody recorded until the next CAS
+		if m.state.CompareAndSwap(v, 0) { // locked* -> unlocked
+			if v&mWaiters != 0 {
+				atomics.Wake(m.state, 1)
+			}
+			return
+		}
+	}
+}
+
+// releaseInconsistent unlocks m, taken with ErrOwnerDead and not repaired,
+// so that the next locker gets ErrOwnerDead in turn.
+func (m *Mutex) releaseInconsistent() {
+	m.owner.Store(0)
+	for {
+		v := m.state.Load()
+		if m.state.CompareAndSwap(v, mOwnerDied) { // inconsistent -> unlocked, inconsistent
+			if v&mWaiters != 0 {
+				atomics.Wake(m.state, 1)
+			}
+			return
+		}
+	}
+}
+
+// MarkConsistent declares that the state guarded by m, left half-done by a
+// holder that died, has been repaired. Call it after Lock (or TryLock)
+// returned ErrOwnerDead and before Unlock. It panics if m is not held
+// after ErrOwnerDead by the calling process.
+func (m *Mutex) MarkConsistent() {
+	pid, _ := self()
+	for {
+		v := m.state.Load()
+		if v&mPidMask != pid || v&mOwnerDied == 0 {
+			panic("semaphore: MarkConsistent of a Mutex not taken over with ErrOwnerDead by this process")
+		}
+		if m.state.CompareAndSwap(v, v&^mOwnerDied) { // inconsistent -> locked*
+			return
+		}
+	}
+}
+
+// Owner returns the process holding m, or the zero Ident if m is unlocked.
+// The start time is known only once the holder has recorded it (a few
+// instructions after taking the lock); until then it is zero.
+func (m *Mutex) Owner() procinfo.Ident {
+	v := m.state.Load()
+	pid := v & mPidMask
+	if pid == 0 || pid == mNotRecoverable {
+		return procinfo.Ident{}
+	}
+	id := procinfo.Ident{Pid: int32(pid)}
+	if w := m.owner.Load(); uint32(w>>32) == pid {
+		id.Start = uint64(uint32(w))
+	}
+	return id
+}
+
+// GobEncode encodes a named Mutex's handle (segment, name, kind). An
+// embedded Mutex cannot be encoded on its own.
+func (m *Mutex) GobEncode() ([]byte, error) { return m.ref.encode("Mutex") }
+
+// GobDecode attaches the segment and finds the Mutex that GobEncode named.
+func (m *Mutex) GobDecode(b []byte) error {
+	o, err := decodeRef(b, shm.KindMutex, MutexSize)
+	if err != nil {
+		return err
+	}
+	mm, err := MutexAt(o.Body)
+	if err != nil {
+		return err
+	}
+	m.state, m.owner = mm.state, mm.owner
+	m.ref = ref{seg: o.Segment, name: o.Name, kind: shm.KindMutex}
+	return nil
+}

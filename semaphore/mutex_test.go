@@ -1,0 +1,363 @@
+package semaphore_test
+
+import (
+	"context"
+	"encoding/gob"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/shmkit/shmkit/internal/procinfo"
+	"github.com/shmkit/shmkit/internal/shmtest"
+	"github.com/shmkit/shmkit/process"
+	"github.com/shmkit/shmkit/semaphore"
+	"github.com/shmkit/shmkit/shm"
+)
+
+func TestMutexBasic(t *testing.T) {
+	seg := shmtest.Segment(t, 1<<16)
+	m, err := semaphore.NewMutex(seg, "m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := ctxFor(t, 5*time.Second)
+	if err := m.Lock(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := m.Owner(); got != procinfo.Self() && got.Pid != procinfo.Self().Pid {
+		t.Fatalf("owner %v, want %v", got, procinfo.Self())
+	}
+	if ok, err := m.TryLock(); ok || err != nil {
+		t.Fatalf("TryLock of a locked mutex: %v %v", ok, err)
+	}
+	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	defer cancel()
+	if err := m.Lock(short); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Lock of a held mutex with a deadline: %v", err)
+	}
+	m.Unlock()
+	if ok, err := m.TryLock(); !ok || err != nil {
+		t.Fatalf("TryLock of an unlocked mutex: %v %v", ok, err)
+	}
+	m.Unlock()
+	if !m.Owner().IsZero() {
+		t.Fatalf("owner %v after Unlock", m.Owner())
+	}
+	m2, err := semaphore.OpenMutex(seg, "m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m2.Lock(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := m.TryLock(); ok {
+		t.Fatal("two handles on one Mutex both locked it")
+	}
+	m.Unlock() // another handle (or goroutine) may unlock
+	if _, err := semaphore.NewMutex(seg, "m"); !errors.Is(err, shm.ErrExist) {
+		t.Fatalf("NewMutex twice: %v", err)
+	}
+	if _, err := semaphore.OpenSemaphore(seg, "m"); !errors.Is(err, semaphore.ErrIncompatible) {
+		t.Fatalf("OpenSemaphore of a mutex: %v", err)
+	}
+}
+
+func TestMutexUnlockUnlockedPanics(t *testing.T) {
+	mem := make([]byte, semaphore.MutexSize)
+	m, err := semaphore.InitMutex(mem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		r := recover()
+		if s, _ := r.(string); !strings.HasPrefix(s, "semaphore: ") {
+			t.Fatalf("recovered %v, want a semaphore: panic", r)
+		}
+	}()
+	m.Unlock()
+}
+
+func TestMutexAt(t *testing.T) {
+	mem := make([]byte, 2*semaphore.MutexSize+8)
+	if _, err := semaphore.MutexAt(mem); !errors.Is(err, semaphore.ErrIncompatible) {
+		t.Fatalf("MutexAt of zero memory: %v", err)
+	}
+	if _, err := semaphore.InitMutex(mem[:semaphore.MutexSize-1]); !errors.Is(err, semaphore.ErrIncompatible) {
+		t.Fatalf("InitMutex of short memory: %v", err)
+	}
+	if _, err := semaphore.InitMutex(mem[4:]); !errors.Is(err, semaphore.ErrIncompatible) {
+		t.Fatalf("InitMutex of misaligned memory: %v", err)
+	}
+	a, err := semaphore.InitMutex(mem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := semaphore.MutexAt(mem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Lock(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := b.TryLock(); ok {
+		t.Fatal("MutexAt handle does not see the lock")
+	}
+	a.Unlock()
+	if _, err := b.GobEncode(); err == nil {
+		t.Fatal("an embedded Mutex encoded on its own")
+	}
+}
+
+// forgeHolder makes m look held by pid with owner word w.
+func forgeHolder(m *semaphore.Mutex, pid uint32, w uint64) {
+	st, ow := semaphore.MutexWords(m)
+	st.Store(pid)
+	ow.Store(w)
+}
+
+// deadPid returns the PID of a process that has exited.
+func deadPid(t *testing.T) uint32 {
+	t.Helper()
+	p, err := exitWorker.Start(context.Background(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	return uint32(p.Pid())
+}
+
+var exitWorker = process.Register("sem-exit", func(ctx context.Context, _ int) error { return nil })
+
+func TestMutexOwnerDeadAndRecovery(t *testing.T) {
+	ctx := ctxFor(t, 5*time.Second)
+	m, _ := semaphore.InitMutex(make([]byte, semaphore.MutexSize))
+	dead := deadPid(t)
+	forgeHolder(m, dead, uint64(dead)<<32|12345)
+	if err := m.Lock(ctx); !errors.Is(err, semaphore.ErrOwnerDead) {
+		t.Fatalf("Lock after a dead holder: %v", err)
+	}
+	m.MarkConsistent()
+	m.Unlock()
+	if err := m.Lock(ctx); err != nil {
+		t.Fatalf("Lock after recovery: %v", err)
+	}
+	m.Unlock()
+
+	// Not marked consistent: unusable for ever.
+	forgeHolder(m, dead, 0)
+	if ok, err := m.TryLock(); !ok || !errors.Is(err, semaphore.ErrOwnerDead) {
+		t.Fatalf("TryLock after a dead holder: %v %v", ok, err)
+	}
+	m.Unlock()
+	if err := m.Lock(ctx); !errors.Is(err, semaphore.ErrNotRecoverable) {
+		t.Fatalf("Lock of an unrecovered mutex: %v", err)
+	}
+	if ok, err := m.TryLock(); ok || !errors.Is(err, semaphore.ErrNotRecoverable) {
+		t.Fatalf("TryLock of an unrecovered mutex: %v %v", ok, err)
+	}
+}
+
+// TestMutexReusedPid: a holder word naming a live PID (ours) with another
+// start time is a dead holder whose PID was reused.
+func TestMutexReusedPid(t *testing.T) {
+	me := procinfo.Self()
+	if me.Start == 0 {
+		t.Skip("no /proc start times")
+	}
+	m, _ := semaphore.InitMutex(make([]byte, semaphore.MutexSize))
+	old := procinfo.Ident{Pid: me.Pid, Start: me.Start - 1}
+	if procinfo.Alive(old) {
+		t.Fatal("procinfo thinks an earlier start time of our PID is alive")
+	}
+	forgeHolder(m, uint32(me.Pid), old.Word())
+	if err := m.Lock(ctxFor(t, 2*time.Second)); !errors.Is(err, semaphore.ErrOwnerDead) {
+		t.Fatalf("Lock over a reused PID: %v", err)
+	}
+	// The same PID with the right start time is alive: no takeover.
+	m.MarkConsistent()
+	forgeHolder(m, uint32(me.Pid), me.Word())
+	if ok, err := m.TryLock(); ok || err != nil {
+		t.Fatalf("TryLock over a live holder: %v %v", ok, err)
+	}
+}
+
+func TestMutexGoroutines(t *testing.T) {
+	m, _ := semaphore.InitMutex(make([]byte, semaphore.MutexSize))
+	ctx := ctxFor(t, 20*time.Second)
+	n, per := 8, 2000
+	if testing.Short() {
+		per = 200
+	}
+	counter := 0
+	var wg sync.WaitGroup
+	for g := 0; g < n; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < per; i++ {
+				if err := m.Lock(ctx); err != nil {
+					t.Error(err)
+					return
+				}
+				counter++
+				m.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if counter != n*per {
+		t.Fatalf("counter %d, want %d", counter, n*per)
+	}
+}
+
+type counterArgs struct {
+	M     *semaphore.Mutex
+	F     *flags
+	Iters int
+}
+
+// counterWorker adds Iters to a plain (non-atomic read-modify-write) counter
+// under M.
+var counterWorker = process.Register("sem-mutex-counter", func(ctx context.Context, a counterArgs) error {
+	c := a.F.u64(0)
+	a.F.u32(1).Add(1)
+	if err := a.F.awaitChild(ctx, 2, 1); err != nil { // start together
+		return err
+	}
+	for i := 0; i < a.Iters; i++ {
+		if err := a.M.Lock(ctx); err != nil {
+			return err
+		}
+		c.Store(c.Load() + 1) // deliberately not atomic: only the lock makes it exact
+		a.M.Unlock()
+	}
+	return nil
+})
+
+func TestMutexHammerProcesses(t *testing.T) {
+	seg := shmtest.Segment(t, 1<<16)
+	m, err := semaphore.NewMutex(seg, "m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFlags(t, seg, "flags")
+	procs, iters := 4, 50000
+	if testing.Short() {
+		iters = 5000
+	}
+	ctx := ctxFor(t, 50*time.Second)
+	var ps []*process.Process
+	for i := 0; i < procs; i++ {
+		p, err := counterWorker.Start(ctx, counterArgs{M: m, F: f, Iters: iters})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ps = append(ps, p)
+	}
+	f.await(t, 1, uint32(procs), 20*time.Second)
+	f.signal(2, 1)
+	waitAll(t, ps)
+	if got, want := f.u64(0).Load(), uint64(procs*iters); got != want {
+		t.Fatalf("counter %d, want %d: the Mutex let two processes in", got, want)
+	}
+}
+
+// holdWorker locks M, says so in flag 0, and waits to be killed.
+var holdWorker = process.Register("sem-mutex-hold", func(ctx context.Context, a counterArgs) error {
+	if err := a.M.Lock(ctx); err != nil {
+		return err
+	}
+	a.F.u64(0).Store(0xdead) // half-done update the survivor repairs
+	a.F.signal(0, 1)
+	select {}
+})
+
+func TestMutexCrash(t *testing.T) {
+	trials := 20
+	if testing.Short() {
+		trials = 5
+	}
+	for i := 0; i < trials; i++ {
+		seg := shmtest.Segment(t, 1<<16)
+		m, err := semaphore.NewMutex(seg, "m")
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := newFlags(t, seg, "flags")
+		p, err := holdWorker.Start(context.Background(), counterArgs{M: m, F: f})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.await(t, 0, 1, 10*time.Second)
+		if err := p.Kill(); err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		err = m.Lock(ctx)
+		cancel()
+		took := time.Since(start)
+		if !errors.Is(err, semaphore.ErrOwnerDead) {
+			t.Fatalf("trial %d: Lock after the holder was killed: %v (after %v)", i, err, took)
+		}
+		if f.u64(0).Load() != 0xdead {
+			t.Fatal("child's write not seen")
+		}
+		f.u64(0).Store(0)
+		m.MarkConsistent()
+		m.Unlock()
+		p.Wait()
+		t.Logf("trial %d: recovered in %v", i, took)
+	}
+}
+
+func TestMutexGob(t *testing.T) {
+	seg := shmtest.Segment(t, 1<<16)
+	m, err := semaphore.NewMutex(seg, "gobm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	if err := gob.NewEncoder(&b).Encode(m); err != nil {
+		t.Fatal(err)
+	}
+	var m2 semaphore.Mutex
+	if err := gob.NewDecoder(strings.NewReader(b.String())).Decode(&m2); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Lock(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := m2.TryLock(); ok {
+		t.Fatal("decoded handle does not see the lock")
+	}
+	m.Unlock()
+}
+
+func ExampleMutex() {
+	seg, err := shm.Create(fmt.Sprintf("example-mutex-%d", os.Getpid()), 1<<16)
+	if err != nil {
+		panic(err)
+	}
+	defer seg.Unlink()
+	m, err := semaphore.NewMutex(seg, "lock")
+	if err != nil {
+		panic(err)
+	}
+	switch err := m.Lock(context.Background()); {
+	case errors.Is(err, semaphore.ErrOwnerDead):
+		// repair the guarded state, then:
+		m.MarkConsistent()
+	case err != nil:
+		panic(err)
+	}
+	fmt.Println("locked by this process:", m.Owner().Pid == int32(os.Getpid()))
+	m.Unlock()
+	// Output: locked by this process: true
+}

@@ -1,0 +1,92 @@
+package semaphore
+
+import (
+	"bytes"
+	"encoding/gob"
+	"errors"
+	"fmt"
+
+	"github.com/shmkit/shmkit/shm"
+)
+
+// ref remembers where a named primitive lives, so that its handle can travel
+// to another process. It is zero for a primitive embedded in another
+// object's memory (InitXxx/XxxAt), which travels with that object instead.
+type ref struct {
+	seg  *shm.Segment
+	name string
+	kind shm.Kind
+}
+
+// wireRef is what GobEncode writes: the segment's handle, the object's name
+// and its kind.
+type wireRef struct {
+	Segment shm.Handle
+	Name    string
+	Kind    shm.Kind
+	Version uint16
+}
+
+func spec(kind shm.Kind, size int) shm.ObjectSpec {
+	return shm.ObjectSpec{Kind: kind, Version: layoutVersion, BodySize: size}
+}
+
+// alloc places a new named object of kind in seg and initialises its body.
+func alloc(seg *shm.Segment, name string, kind shm.Kind, size int, init func(body []byte) error) (*shm.Object, error) {
+	if seg == nil {
+		return nil, errors.New("semaphore: nil segment")
+	}
+	return seg.Alloc(name, spec(kind, size), init)
+}
+
+// lookup finds the named object of kind in seg.
+func lookup(seg *shm.Segment, name string, kind shm.Kind, size int) (*shm.Object, error) {
+	if seg == nil {
+		return nil, errors.New("semaphore: nil segment")
+	}
+	s := spec(kind, size)
+	o, err := seg.Lookup(name, &s)
+	if err != nil {
+		return nil, err
+	}
+	if len(o.Body) < size {
+		return nil, fmt.Errorf("%w: %v %q has a body of %d bytes, want %d", ErrIncompatible, kind, name, len(o.Body), size)
+	}
+	return o, nil
+}
+
+func (r *ref) encode(what string) ([]byte, error) {
+	if r.seg == nil {
+		return nil, fmt.Errorf("semaphore: an embedded %s travels with the object that holds it, not on its own", what)
+	}
+	h, err := r.seg.Handle()
+	if err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	err = gob.NewEncoder(&b).Encode(wireRef{Segment: h, Name: r.name, Kind: r.kind, Version: layoutVersion})
+	return b.Bytes(), err
+}
+
+// decode attaches the segment named in b and looks the object up, checking
+// that it is of kind.
+func decodeRef(b []byte, kind shm.Kind, size int) (*shm.Object, error) {
+	var w wireRef
+	if err := gob.NewDecoder(bytes.NewReader(b)).Decode(&w); err != nil {
+		return nil, fmt.Errorf("semaphore: decoding a %v handle: %w", kind, err)
+	}
+	if w.Kind != kind {
+		return nil, fmt.Errorf("%w: handle names a %v, not a %v", ErrIncompatible, w.Kind, kind)
+	}
+	seg, err := shm.Attach(w.Segment)
+	if err != nil {
+		return nil, err
+	}
+	return lookup(seg, w.Name, kind, size)
+}
+
+// noCopy makes go vet's copylocks check flag copies of the handles.
+type noCopy struct{}
+
+func (*noCopy) Lock()   {}
+func (*noCopy) Unlock() {}

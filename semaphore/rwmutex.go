@@ -1,0 +1,361 @@
+package semaphore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+
+	"github.com/shmkit/shmkit/atomics"
+	"github.com/shmkit/shmkit/internal/procinfo"
+	"github.com/shmkit/shmkit/shm"
+)
+
+// The RWMutex's wstate word:
+//
+//	0                      no writer: readers enter with one atomic add
+//	rwWriter               a writer holds the lock or waits for readers to
+//	                       leave; arriving readers back out and wait
+//	rwWriter|rwSleeping    ... and some reader is parked on wstate
+//
+// Transitions: 0 -> rwWriter (Lock, holding the writer Mutex);
+// rwWriter -> rwWriter|rwSleeping (a reader before parking);
+// rwWriter* -> 0 (Unlock, waking the parked readers if rwSleeping).
+//
+// Readers count themselves in a per-process slot (ident = the process's
+// procinfo word, count = its read holds), never in one shared counter: a
+// writer sums the slots, and a slot whose process has died is recovered
+// exactly (its count is that process's holds and nobody else's). The
+// reader's add and the writer's set of rwWriter are each followed by a
+// load of the other side's word (Dekker; Go's atomics are sequentially
+// consistent), so either the reader sees the writer and backs out or the
+// writer sees the reader and waits.
+const (
+	rwWriter   = 1
+	rwSleeping = 2
+)
+
+// RWMutex is a reader/writer lock shared between processes: any number of
+// readers or one writer. A writer that has announced itself keeps new
+// readers out, so writers are not starved (readers may be, by a stream of
+// writers).
+//
+// Writers are serialised by an embedded robust Mutex: when a writer dies
+// holding the lock, the next Lock gets it with ErrOwnerDead (call
+// MarkConsistent before Unlock), and a reader waiting behind the dead writer
+// takes the write lock over itself: RLock then returns ErrOwnerDead with the
+// lock held for writing — repair, MarkConsistent, and release with Unlock,
+// not RUnlock.
+//
+// Read holds belong to the process: a process that dies holding read locks
+// has them released by the next writer, which finds its reader slot dead.
+// RUnlock must be called by the process that called RLock (any goroutine of
+// it). There are 32 reader slots; the processes beyond that share an
+// overflow count whose holds are not recovered if they die.
+//
+// The handle must not be copied after first use.
+type RWMutex struct {
+	_        noCopy
+	w        *Mutex
+	wstate   *atomic.Uint32 // see above; written by writers, and readers before parking
+	drain    *atomic.Uint32 // bumped by readers leaving under a writer; the writer parks on it
+	overflow *atomic.Uint32 // read holds of processes without a slot
+	slots    [rwSlots]rwSlot
+	mine     atomic.Pointer[atomic.Uint32] // this process's read count, found on first RLock
+	ref      ref
+}
+
+type rwSlot struct {
+	ident *atomic.Uint64 // procinfo word of the slot's process, 0 = free; claimed by CAS
+	count *atomic.Uint32 // read holds of that process; written by it, zeroed by a writer once it is dead
+}
+
+// NewRWMutex creates an unlocked RWMutex called name in seg (kind
+// shm.KindRWMutex).
+func NewRWMutex(seg *shm.Segment, name string) (*RWMutex, error) {
+	var rw *RWMutex
+	o, err := alloc(seg, name, shm.KindRWMutex, RWMutexSize, func(body []byte) (err error) {
+		rw, err = InitRWMutex(body)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	rw.ref = ref{seg: seg, name: o.Name, kind: shm.KindRWMutex}
+	return rw, nil
+}
+
+// OpenRWMutex opens the RWMutex called name in seg.
+func OpenRWMutex(seg *shm.Segment, name string) (*RWMutex, error) {
+	o, err := lookup(seg, name, shm.KindRWMutex, RWMutexSize)
+	if err != nil {
+		return nil, err
+	}
+	rw, err := RWMutexAt(o.Body)
+	if err != nil {
+		return nil, fmt.Errorf("rwmutex %q: %w", name, err)
+	}
+	rw.ref = ref{seg: seg, name: name, kind: shm.KindRWMutex}
+	return rw, nil
+}
+
+// InitRWMutex writes an unlocked RWMutex into the first RWMutexSize bytes of
+// mem (8-byte aligned) for an object that embeds one.
+func InitRWMutex(mem []byte) (*RWMutex, error) {
+	r, err := region(mem, RWMutexSize, "RWMutex")
+	if err != nil {
+		return nil, err
+	}
+	clear(r)
+	if _, err := InitMutex(r[rwOffWriter:]); err != nil {
+		return nil, err
+	}
+	putLE32(r[rwOffMagic:], magicRWMutex)
+	return RWMutexAt(r)
+}
+
+// RWMutexAt returns a handle on the RWMutex InitRWMutex wrote at mem.
+func RWMutexAt(mem []byte) (*RWMutex, error) {
+	r, err := region(mem, RWMutexSize, "RWMutex")
+	if err != nil {
+		return nil, err
+	}
+	if err := checkMagic(r, rwOffMagic, magicRWMutex, "RWMutex"); err != nil {
+		return nil, err
+	}
+	rw := new(RWMutex)
+	if rw.w, err = MutexAt(r[rwOffWriter:]); err != nil {
+		return nil, err
+	}
+	words := []struct {
+		p   **atomic.Uint32
+		off int
+	}{{&rw.wstate, rwOffWState}, {&rw.drain, rwOffDrain}, {&rw.overflow, rwOffOverflow}}
+	for _, w := range words {
+		if *w.p, err = atomics.Uint32At(r, w.off); err != nil {
+			return nil, err
+		}
+	}
+	for i := range rw.slots {
+		off := rwOffSlots + i*rwSlotSize
+		if rw.slots[i].ident, err = atomics.Uint64At(r, off+rwSlotIdent); err != nil {
+			return nil, err
+		}
+		if rw.slots[i].count, err = atomics.Uint32At(r, off+rwSlotCount); err != nil {
+			return nil, err
+		}
+	}
+	return rw, nil
+}
+
+// counter returns this process's read-hold counter, claiming a slot on first
+// use: the slot that already names this process, else a free one, else one
+// whose process is dead and holds nothing, else the shared overflow count.
+func (rw *RWMutex) counter() *atomic.Uint32 {
+	if c := rw.mine.Load(); c != nil {
+		return c
+	}
+	me := procinfo.Self().Word()
+	c := rw.claim(me)
+	rw.mine.Store(c)
+	return c
+}
+
+func (rw *RWMutex) claim(me uint64) *atomic.Uint32 {
+	for i := range rw.slots {
+		if rw.slots[i].ident.Load() == me {
+			return rw.slots[i].count
+		}
+	}
+	for i := range rw.slots {
+		if rw.slots[i].ident.CompareAndSwap(0, me) { // free -> mine
+			return rw.slots[i].count
+		}
+	}
+	for i := range rw.slots {
+		s := &rw.slots[i]
+		id := s.ident.Load()
+		if s.count.Load() == 0 && !procinfo.AliveWord(id) && s.ident.CompareAndSwap(id, me) { // dead and empty -> mine
+			return s.count
+		}
+	}
+	return rw.overflow
+}
+
+// RLock locks rw for reading, blocking while a writer holds it or waits for
+// it. It returns nil with a read hold; ErrNotRecoverable or ctx's error
+// without one; or ErrOwnerDead with the lock held for WRITING (see RWMutex).
+func (rw *RWMutex) RLock(ctx context.Context) error {
+	c := rw.counter()
+	for {
+		c.Add(1)                            // announce the reader...
+		if rw.wstate.Load()&rwWriter == 0 { // ...then look for a writer (Dekker)
+			if rw.w.state.Load()&mPidMask == mNotRecoverable {
+				rw.leave(c)
+				return ErrNotRecoverable
+			}
+			return nil
+		}
+		rw.leave(c) // a writer is there: back out and let it see us go
+		if err := rw.waitWriter(ctx); err != nil {
+			return err
+		}
+	}
+}
+
+// TryRLock takes a read hold if no writer holds or waits for rw.
+func (rw *RWMutex) TryRLock() bool {
+	c := rw.counter()
+	c.Add(1)
+	if rw.wstate.Load()&rwWriter == 0 && rw.w.state.Load()&mPidMask != mNotRecoverable {
+		return true
+	}
+	rw.leave(c)
+	return false
+}
+
+// leave drops one read hold from c and, if a writer waits, wakes it.
+func (rw *RWMutex) leave(c *atomic.Uint32) {
+	c.Add(^uint32(0))
+	if rw.wstate.Load()&rwWriter != 0 {
+		rw.drain.Add(1) // publishes: a reader left
+		atomics.Wake(rw.drain, 1)
+	}
+}
+
+// waitWriter parks a reader until no writer is announced. A writer found
+// dead is taken over (see RLock).
+func (rw *RWMutex) waitWriter(ctx context.Context) error {
+	opts := atomics.WaitOptions{Poll: mutexPoll, Check: rw.w.checkOwner}
+	for {
+		ws := rw.wstate.Load()
+		if ws&rwWriter == 0 {
+			return nil
+		}
+		if ws&rwSleeping == 0 && !rw.wstate.CompareAndSwap(ws, ws|rwSleeping) { // writer -> writer, readers sleeping
+			continue
+		}
+		switch err := atomics.Await(ctx, rw.wstate, ws|rwSleeping, &opts); err {
+		case nil:
+		case errOwnerGone:
+			// The writer died: become the writer, so that someone repairs.
+			switch err := rw.Lock(ctx); err {
+			case nil:
+				rw.Unlock() // someone else repaired meanwhile: read after all
+			default:
+				return err // ErrOwnerDead (held for writing), or failure
+			}
+		default:
+			return err
+		}
+	}
+}
+
+// RUnlock releases one read hold of the calling process. It panics if the
+// process holds none.
+func (rw *RWMutex) RUnlock() {
+	c := rw.counter()
+	if c.Load() == 0 {
+		panic("semaphore: RUnlock of RWMutex not read-locked by this process")
+	}
+	rw.leave(c)
+}
+
+// Lock locks rw for writing: it takes the writer Mutex, announces the writer
+// so that no new reader enters, and waits for the readers to leave,
+// releasing the holds of readers whose process died. It returns nil or
+// ErrOwnerDead (lock held; a writer died holding it: repair,
+// MarkConsistent, Unlock), or ErrNotRecoverable or ctx's error (not held).
+func (rw *RWMutex) Lock(ctx context.Context) error {
+	err := rw.w.Lock(ctx)
+	if err != nil && !errors.Is(err, ErrOwnerDead) {
+		return err
+	}
+	for {
+		ws := rw.wstate.Load()
+		if ws&rwWriter != 0 || rw.wstate.CompareAndSwap(ws, ws|rwWriter) { // no writer -> writer (or a dead writer's mark kept)
+			break
+		}
+	}
+	poll := false
+	opts := atomics.WaitOptions{Poll: mutexPoll, Check: func() error { poll = true; return nil }}
+	for {
+		d := rw.drain.Load() // observes: readers leaving
+		if rw.readersGone(poll) {
+			return err
+		}
+		poll = false
+		if werr := atomics.Await(ctx, rw.drain, d, &opts); werr != nil {
+			rw.abandon(err != nil)
+			return werr
+		}
+	}
+}
+
+// readersGone reports whether no process holds rw for reading. With
+// recover set it also checks the holders' liveness and releases the holds of
+// the dead.
+func (rw *RWMutex) readersGone(recover bool) bool {
+	gone := rw.overflow.Load() == 0
+	for i := range rw.slots {
+		s := &rw.slots[i]
+		if s.count.Load() == 0 {
+			continue
+		}
+		if recover {
+			if id := s.ident.Load(); !procinfo.AliveWord(id) {
+				s.count.Store(0)              // the dead hold nothing any more
+				s.ident.CompareAndSwap(id, 0) // dead -> free
+				continue
+			}
+		}
+		gone = false
+	}
+	return gone
+}
+
+// abandon gives up a write lock that never got past the readers.
+func (rw *RWMutex) abandon(inconsistent bool) {
+	if rw.wstate.Swap(0)&rwSleeping != 0 { // writer -> 0
+		atomics.Wake(rw.wstate, -1)
+	}
+	if inconsistent {
+		rw.w.releaseInconsistent()
+	} else {
+		rw.w.Unlock()
+	}
+}
+
+// Unlock releases the write lock. It panics if rw is not locked for writing.
+// After ErrOwnerDead without MarkConsistent, rw becomes not recoverable.
+func (rw *RWMutex) Unlock() {
+	if rw.wstate.Load()&rwWriter == 0 || rw.w.state.Load()&mPidMask == 0 {
+		panic("semaphore: Unlock of RWMutex not locked for writing")
+	}
+	if rw.wstate.Swap(0)&rwSleeping != 0 { // writer -> 0; publishes: the writer's work
+		atomics.Wake(rw.wstate, -1)
+	}
+	rw.w.Unlock()
+}
+
+// MarkConsistent declares the state guarded by rw repaired after Lock or
+// RLock returned ErrOwnerDead; call it before Unlock.
+func (rw *RWMutex) MarkConsistent() { rw.w.MarkConsistent() }
+
+// GobEncode encodes a named RWMutex's handle.
+func (rw *RWMutex) GobEncode() ([]byte, error) { return rw.ref.encode("RWMutex") }
+
+// GobDecode attaches the RWMutex that GobEncode named.
+func (rw *RWMutex) GobDecode(b []byte) error {
+	o, err := decodeRef(b, shm.KindRWMutex, RWMutexSize)
+	if err != nil {
+		return err
+	}
+	r, err := RWMutexAt(o.Body)
+	if err != nil {
+		return err
+	}
+	rw.w, rw.wstate, rw.drain, rw.overflow, rw.slots = r.w, r.wstate, r.drain, r.overflow, r.slots
+	rw.ref = ref{seg: o.Segment, name: o.Name, kind: shm.KindRWMutex}
+	return nil
+}

@@ -1,0 +1,217 @@
+package semaphore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"sync/atomic"
+
+	"github.com/shmkit/shmkit/atomics"
+	"github.com/shmkit/shmkit/shm"
+)
+
+// Semaphore is a counting semaphore shared between processes (Python's
+// multiprocessing Semaphore and BoundedSemaphore). Its value is the futex
+// word itself: Acquire takes units with a CAS when enough are there and
+// otherwise announces itself in the sleepers word and parks on the value;
+// Release adds units with a CAS and wakes the sleepers only when the
+// sleepers word says there are any.
+//
+// A Semaphore has no owner: units taken by a process that dies are not
+// given back (as with POSIX and Python semaphores). A process killed while
+// parked leaves the sleepers count one too high, which costs later Releases
+// a wake-up system call and nothing else.
+//
+// A bounded Semaphore refuses a Release that would raise its value past the
+// initial value (ErrOverRelease), which catches releases without acquires.
+//
+// The handle must not be copied after first use; its methods are safe for
+// concurrent use by any goroutines and processes.
+type Semaphore struct {
+	_        noCopy
+	value    *atomic.Uint32 // units available; the futex word
+	sleepers *atomic.Uint32 // waiters about to park or parked; Release reads it
+	bound    uint32         // 0 = unbounded; fixed at creation
+	ref      ref
+}
+
+// NewSemaphore creates a Semaphore called name in seg with value units
+// (kind shm.KindSemaphore).
+func NewSemaphore(seg *shm.Segment, name string, value int) (*Semaphore, error) {
+	return newSemaphore(seg, name, value, false)
+}
+
+// NewBoundedSemaphore creates a bounded Semaphore: releasing past value
+// units is an error.
+func NewBoundedSemaphore(seg *shm.Segment, name string, value int) (*Semaphore, error) {
+	return newSemaphore(seg, name, value, true)
+}
+
+func newSemaphore(seg *shm.Segment, name string, value int, bounded bool) (*Semaphore, error) {
+	var s *Semaphore
+	o, err := alloc(seg, name, shm.KindSemaphore, SemaphoreSize, func(body []byte) (err error) {
+		s, err = InitSemaphore(body, value, bounded)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.ref = ref{seg: seg, name: o.Name, kind: shm.KindSemaphore}
+	return s, nil
+}
+
+// OpenSemaphore opens the Semaphore called name in seg.
+func OpenSemaphore(seg *shm.Segment, name string) (*Semaphore, error) {
+	o, err := lookup(seg, name, shm.KindSemaphore, SemaphoreSize)
+	if err != nil {
+		return nil, err
+	}
+	s, err := SemaphoreAt(o.Body)
+	if err != nil {
+		return nil, fmt.Errorf("semaphore %q: %w", name, err)
+	}
+	s.ref = ref{seg: seg, name: name, kind: shm.KindSemaphore}
+	return s, nil
+}
+
+// InitSemaphore writes a Semaphore with value units into the first
+// SemaphoreSize bytes of mem (8-byte aligned) for an object that embeds one.
+func InitSemaphore(mem []byte, value int, bounded bool) (*Semaphore, error) {
+	if value < 0 || value > math.MaxInt32 {
+		return nil, fmt.Errorf("semaphore: initial value %d out of range", value)
+	}
+	if bounded && value == 0 {
+		return nil, errors.New("semaphore: a bounded semaphore needs an initial value above zero")
+	}
+	r, err := region(mem, SemaphoreSize, "Semaphore")
+	if err != nil {
+		return nil, err
+	}
+	clear(r)
+	putLE32(r[semOffValue:], uint32(value))
+	if bounded {
+		putLE32(r[semOffBound:], uint32(value))
+	}
+	putLE32(r[semOffMagic:], magicSemaphore)
+	return semaphoreAt(r)
+}
+
+// SemaphoreAt returns a handle on the Semaphore InitSemaphore wrote at mem.
+func SemaphoreAt(mem []byte) (*Semaphore, error) {
+	r, err := region(mem, SemaphoreSize, "Semaphore")
+	if err != nil {
+		return nil, err
+	}
+	if err := checkMagic(r, semOffMagic, magicSemaphore, "Semaphore"); err != nil {
+		return nil, err
+	}
+	return semaphoreAt(r)
+}
+
+func semaphoreAt(r []byte) (*Semaphore, error) {
+	v, err := atomics.Uint32At(r, semOffValue)
+	if err != nil {
+		return nil, err
+	}
+	sl, err := atomics.Uint32At(r, semOffSleepers)
+	if err != nil {
+		return nil, err
+	}
+	return &Semaphore{value: v, sleepers: sl, bound: le32(r[semOffBound:])}, nil
+}
+
+// Acquire takes n units, blocking until they are there or ctx ends (then it
+// returns ctx's error and takes nothing). Units are taken all at once.
+func (s *Semaphore) Acquire(ctx context.Context, n int) error {
+	if n <= 0 || n > math.MaxInt32 || s.bound != 0 && uint32(n) > s.bound {
+		return fmt.Errorf("semaphore: Acquire(%d) out of range", n)
+	}
+	want := uint32(n)
+	for i := 0; ; i++ {
+		v := s.value.Load()
+		if v >= want {
+			if s.value.CompareAndSwap(v, v-want) { // take n units
+				return nil
+			}
+			continue
+		}
+		if i < mutexSpin {
+			continue // spin a little before announcing a sleeper
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		s.sleepers.Add(1) // announce before the last look: Release reads it after its CAS
+		err := atomics.Await(ctx, s.value, v, nil)
+		s.sleepers.Add(^uint32(0))
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// TryAcquire takes n units if they are there, and reports whether it did.
+func (s *Semaphore) TryAcquire(n int) bool {
+	if n <= 0 || n > math.MaxInt32 {
+		return false
+	}
+	for {
+		v := s.value.Load()
+		if v < uint32(n) {
+			return false
+		}
+		if s.value.CompareAndSwap(v, v-uint32(n)) { // take n units
+			return true
+		}
+	}
+}
+
+// Release gives n units back and wakes waiters. On a bounded Semaphore a
+// Release past the initial value returns ErrOverRelease and changes nothing.
+func (s *Semaphore) Release(n int) error {
+	if n <= 0 || n > math.MaxInt32 {
+		return fmt.Errorf("semaphore: Release(%d) out of range", n)
+	}
+	for {
+		v := s.value.Load()
+		nv := uint64(v) + uint64(n)
+		if s.bound != 0 && nv > uint64(s.bound) {
+			return fmt.Errorf("%w: value %d + %d > bound %d", ErrOverRelease, v, n, s.bound)
+		}
+		if nv > math.MaxInt32 {
+			return fmt.Errorf("semaphore: value %d + %d overflows", v, n)
+		}
+		if s.value.CompareAndSwap(v, uint32(nv)) { // give n units
+			break
+		}
+	}
+	if s.sleepers.Load() != 0 {
+		atomics.Wake(s.value, -1) // waiters want different n: let them all look
+	}
+	return nil
+}
+
+// Value returns the number of units available now.
+func (s *Semaphore) Value() int { return int(s.value.Load()) }
+
+// Bounded reports whether s is bounded, and its bound.
+func (s *Semaphore) Bounded() (bool, int) { return s.bound != 0, int(s.bound) }
+
+// GobEncode encodes a named Semaphore's handle.
+func (s *Semaphore) GobEncode() ([]byte, error) { return s.ref.encode("Semaphore") }
+
+// GobDecode attaches the Semaphore that GobEncode named.
+func (s *Semaphore) GobDecode(b []byte) error {
+	o, err := decodeRef(b, shm.KindSemaphore, SemaphoreSize)
+	if err != nil {
+		return err
+	}
+	ss, err := SemaphoreAt(o.Body)
+	if err != nil {
+		return err
+	}
+	s.value, s.sleepers, s.bound = ss.value, ss.sleepers, ss.bound
+	s.ref = ref{seg: o.Segment, name: o.Name, kind: shm.KindSemaphore}
+	return nil
+}

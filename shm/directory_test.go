@@ -1,0 +1,255 @@
+package shm_test
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/shmkit/shmkit/atomics"
+	"github.com/shmkit/shmkit/internal/shmtest"
+	"github.com/shmkit/shmkit/process"
+	"github.com/shmkit/shmkit/shm"
+)
+
+// allocsPerSide is how many objects each allocator makes in
+// TestConcurrentAlloc.
+func allocsPerSide() int {
+	if testing.Short() {
+		return 100
+	}
+	return 400
+}
+
+type allocArgs struct {
+	Seg    *shm.Segment
+	Prefix string
+	N      int
+}
+
+// Start gate for the allocators: an object holding two words, each on its
+// own cache line. The child counts itself ready; the parent opens the gate.
+const (
+	gateReady = 0
+	gateGo    = shm.CacheLine
+	gateSize  = 2 * shm.CacheLine
+)
+
+// allocator makes N objects named PREFIX-i once the gate opens, each body
+// filled with a pattern derived from its name.
+var allocator = process.Register("shm-test-allocator", func(ctx context.Context, a allocArgs) error {
+	defer a.Seg.Close()
+	gate, err := a.Seg.Lookup("gate", nil)
+	if err != nil {
+		return err
+	}
+	ready := atomics.MustUint32At(gate.Body, gateReady)
+	open := atomics.MustUint32At(gate.Body, gateGo)
+	ready.Add(1) // publishes: this allocator waits at the gate
+	atomics.Wake(ready, -1)
+	for open.Load() == 0 { // observes: the gate is open
+		if err := atomics.Await(ctx, open, 0, nil); err != nil {
+			return err
+		}
+	}
+	return allocMany(a.Seg, a.Prefix, a.N)
+})
+
+func allocMany(s *shm.Segment, prefix string, n int) error {
+	for i := 0; i < n; i++ {
+		name := fmt.Sprintf("%s-%d", prefix, i)
+		size := 8 + (i%5)*24 // bodies of several sizes, so objects do not all align alike
+		if _, err := s.Alloc(name, shm.ObjectSpec{Kind: shm.KindBytes, BodySize: size}, func(body []byte) error {
+			fill(body, name)
+			return nil
+		}); err != nil {
+			return fmt.Errorf("Alloc %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+func fill(body []byte, name string) {
+	var seed uint64
+	for _, c := range []byte(name) {
+		seed = seed*131 + uint64(c)
+	}
+	for i := 0; i+8 <= len(body); i += 8 {
+		binary.LittleEndian.PutUint64(body[i:], seed+uint64(i))
+	}
+}
+
+// TestConcurrentAlloc has two processes (and two goroutines in the parent)
+// allocate in one directory at once: no entry may be lost or duplicated, no
+// two objects may overlap, and every body must still hold what its
+// allocator wrote.
+func TestConcurrentAlloc(t *testing.T) {
+	n := allocsPerSide()
+	s := shmtest.Segment(t, int64(4*n*(shm.ObjectHeaderSize+128)), shm.WithDirCap(4*n+1))
+	gate, err := s.Alloc("gate", shm.ObjectSpec{BodySize: gateSize}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ready := atomics.MustUint32At(gate.Body, gateReady)
+	open := atomics.MustUint32At(gate.Body, gateGo)
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var procs []*process.Process
+	for _, prefix := range []string{"a", "b"} {
+		p, err := allocator.Start(ctx, allocArgs{Seg: s, Prefix: prefix, N: n})
+		if err != nil {
+			t.Fatal(err)
+		}
+		procs = append(procs, p)
+	}
+	for v := ready.Load(); v < 2; v = ready.Load() { // observes: both children wait at the gate
+		if err := atomics.Await(ctx, ready, v, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	open.Store(1) // publishes: allocate now
+	atomics.Wake(open, -1)
+	var wg sync.WaitGroup
+	errs := make(chan error, 2)
+	for _, prefix := range []string{"p", "q"} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- allocMany(s, prefix, n)
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, p := range procs {
+		if err := p.Wait(); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	objs := s.Objects()
+	if len(objs) != 4*n+1 {
+		t.Fatalf("%d directory entries, want %d", len(objs), 4*n+1)
+	}
+	seen := map[string]bool{}
+	sort.Slice(objs, func(i, j int) bool { return objs[i].Offset < objs[j].Offset })
+	for i, o := range objs {
+		if o.Err != nil {
+			t.Fatalf("entry %s: %v", o.Name, o.Err)
+		}
+		if seen[o.Name] {
+			t.Fatalf("object %s listed twice", o.Name)
+		}
+		seen[o.Name] = true
+		if o.Offset%shm.CacheLine != 0 {
+			t.Fatalf("object %s at %d, not cache-line aligned", o.Name, o.Offset)
+		}
+		if i > 0 && objs[i-1].Offset+objs[i-1].Size > o.Offset {
+			t.Fatalf("objects %s [%d,+%d) and %s [%d,+%d) overlap", objs[i-1].Name, objs[i-1].Offset, objs[i-1].Size, o.Name, o.Offset, o.Size)
+		}
+		if o.Name == "gate" {
+			continue
+		}
+		got, err := s.Lookup(o.Name, &shm.ObjectSpec{Kind: shm.KindBytes})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := make([]byte, len(got.Body))
+		fill(want, o.Name)
+		if string(want) != string(got.Body) {
+			t.Fatalf("object %s does not hold what its allocator wrote", o.Name)
+		}
+	}
+	for _, prefix := range []string{"a", "b", "p", "q"} {
+		for i := 0; i < n; i++ {
+			if name := fmt.Sprintf("%s-%d", prefix, i); !seen[name] {
+				t.Fatalf("object %s lost", name)
+			}
+		}
+	}
+}
+
+func TestLookupMismatch(t *testing.T) {
+	s := shmtest.Segment(t, 4096)
+	typ := shm.TypeID{Size: 8, Align: 8, Hash: 0x1234}
+	spec := shm.ObjectSpec{Kind: shm.KindValue, Version: 1, Type: typ, Capacity: 1, BodySize: 8}
+	if _, err := s.Alloc("v", spec, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Lookup("v", &spec); err != nil {
+		t.Fatalf("Lookup with the same spec: %v", err)
+	}
+	other := spec
+	other.Capacity, other.BodySize = 99, 99 // not compared: the existing object's count
+	if _, err := s.Lookup("v", &other); err != nil {
+		t.Fatalf("Lookup with another capacity: %v", err)
+	}
+	for _, tc := range []struct {
+		name   string
+		change func(*shm.ObjectSpec)
+		says   string
+	}{
+		{"kind", func(o *shm.ObjectSpec) { o.Kind = shm.KindArray }, "not a array"},
+		{"version", func(o *shm.ObjectSpec) { o.Version = 2 }, "layout version 1"},
+		{"type-size", func(o *shm.ObjectSpec) { o.Type.Size = 4 }, "element type"},
+		{"type-hash", func(o *shm.ObjectSpec) { o.Type.Hash++ }, "element type"},
+	} {
+		o := spec
+		tc.change(&o)
+		_, err := s.Lookup("v", &o)
+		if !errors.Is(err, shm.ErrIncompatible) || !strings.Contains(err.Error(), tc.says) {
+			t.Errorf("%s: Lookup = %v, want ErrIncompatible saying %q", tc.name, err, tc.says)
+		}
+	}
+	if _, err := s.Lookup("missing", nil); !errors.Is(err, shm.ErrNotExist) {
+		t.Errorf("Lookup of a missing object = %v, want ErrNotExist", err)
+	}
+	if _, err := s.Alloc("v", spec, nil); !errors.Is(err, shm.ErrExist) {
+		t.Errorf("second Alloc = %v, want ErrExist", err)
+	}
+	initErr := errors.New("init refused")
+	if _, err := s.Alloc("refused", spec, func([]byte) error { return initErr }); !errors.Is(err, initErr) {
+		t.Errorf("Alloc with a failing init = %v", err)
+	}
+	if _, err := s.Lookup("refused", nil); !errors.Is(err, shm.ErrNotExist) {
+		t.Errorf("an object whose init failed was published: %v", err)
+	}
+}
+
+func TestAllocFull(t *testing.T) {
+	s := shmtest.Segment(t, 4096, shm.WithDirCap(2))
+	if _, err := s.Alloc("big", shm.ObjectSpec{BodySize: int(s.Size())}, nil); !errors.Is(err, shm.ErrNoSpace) {
+		t.Fatalf("Alloc larger than the area = %v, want ErrNoSpace", err)
+	}
+	for _, name := range []string{"one", "two"} {
+		if _, err := s.Alloc(name, shm.ObjectSpec{BodySize: 64}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Alloc("three", shm.ObjectSpec{BodySize: 64}, nil); !errors.Is(err, shm.ErrNoSpace) {
+		t.Fatalf("Alloc past the directory's capacity = %v, want ErrNoSpace", err)
+	}
+	if got := s.Info().Objects; got != 2 {
+		t.Fatalf("Info().Objects = %d, want 2", got)
+	}
+	s.Close()
+	if _, err := s.Alloc("late", shm.ObjectSpec{}, nil); !errors.Is(err, shm.ErrClosed) {
+		t.Fatalf("Alloc after Close = %v, want ErrClosed", err)
+	}
+	if _, err := s.Lookup("one", nil); !errors.Is(err, shm.ErrClosed) {
+		t.Fatalf("Lookup after Close = %v, want ErrClosed", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+}

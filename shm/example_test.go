@@ -1,0 +1,73 @@
+package shm_test
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/shmkit/shmkit/shm"
+)
+
+// Create a named segment, open it again (as another process would), and
+// see one mapping's writes through the other.
+func ExampleCreate() {
+	name := fmt.Sprintf("shmkit-example-%d", os.Getpid())
+	seg, err := shm.Create(name, 4096)
+	if err != nil {
+		panic(err)
+	}
+	defer seg.Close()
+	defer seg.Unlink() // the name outlives every process until unlinked
+
+	other, err := shm.Open(name)
+	if err != nil {
+		panic(err)
+	}
+	defer other.Close()
+	copy(seg.Bytes(), "hello")
+	fmt.Println(string(other.Bytes()[:5]), other.Size() >= 4096)
+	// Output:
+	// hello true
+}
+
+// Several named objects share a segment; Lookup finds one by name and
+// checks that it is what the caller expects.
+func ExampleSegment_Alloc() {
+	seg, err := shm.CreateAnon(1 << 16)
+	if err != nil {
+		panic(err)
+	}
+	defer seg.Close()
+	spec := shm.ObjectSpec{Kind: shm.KindBytes, Version: 1, Capacity: 16, BodySize: 16}
+	if _, err := seg.Alloc("greeting", spec, func(body []byte) error {
+		copy(body, "hi there")
+		return nil
+	}); err != nil {
+		panic(err)
+	}
+
+	o, err := seg.Lookup("greeting", &spec)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(string(o.Body[:8]), o.Offset%shm.CacheLine == 0)
+
+	wrong := spec
+	wrong.Kind = shm.KindValue
+	_, err = seg.Lookup("greeting", &wrong)
+	fmt.Println(errors.Is(err, shm.ErrIncompatible))
+	// Output:
+	// hi there true
+	// true
+}
+
+// Names are checked before anything touches the file system.
+func ExampleValidateName() {
+	for _, name := range []string{"orders", "../etc/passwd", ""} {
+		fmt.Println(errors.Is(shm.ValidateName(name), shm.ErrInvalidName))
+	}
+	// Output:
+	// false
+	// true
+	// true
+}

@@ -1,0 +1,35 @@
+package shm
+
+// Internals for the tests of package shm_test.
+
+const (
+	HeaderSize   = headerSize
+	SegVersion   = segVersion
+	OffMagic     = offMagic
+	OffVersion   = offVersion
+	OffKind      = offKind
+	OffSize      = offSize
+	OffDataOff   = offDataOff
+	OffDirCap    = offDirCap
+	OffDirLock   = offDirLock
+	OffDirCount  = offDirCount
+	DirEntrySize = dirEntrySize
+	PageSize     = pageSize
+	DirOff       = dirOff
+)
+
+// DecodeHeader exposes decodeHeader: it returns the decoded size and data
+// offset for the checks the fuzzer makes.
+func DecodeHeader(b []byte, fileSize int64) (size, dataOff uint64, dirCap uint32, err error) {
+	h, err := decodeHeader(b, fileSize)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	return h.size, h.dataOff, h.dirCap, nil
+}
+
+// EncodeHeader writes a valid header for a segment of total bytes with
+// dirCap directory entries into b.
+func EncodeHeader(b []byte, total, dataOff uint64, dirCap uint32) {
+	encodeHeader(b, &header{version: segVersion, kind: KindSegment, size: total, dataOff: dataOff, dirCap: dirCap})
+}

@@ -1,0 +1,34 @@
+// Package value holds one typed variable in shared memory, as Python's
+// multiprocessing.Value and RawValue do.
+//
+// A Value[T] is created by name in a segment (Create) and found by name in
+// another process (Open), or travels to a worker process inside its
+// arguments: it encodes as a handle (segment, object name, kind, type
+// fingerprint) and the worker attaches to the same memory. T must be
+// fixed-size and pointer-free: booleans, integers, floats, complex numbers,
+// and arrays and structs of those. Create refuses any other T with an error
+// matching ErrUnsupportedType that names the offending field, and Open
+// refuses an object created with another T (Value[int32] over a
+// Value[int64]) with ErrIncompatible.
+//
+// Synchronisation: a Value carries a lock and a seqlock. Store and Update
+// take the lock, so writers are serialised (the lock is process-shared, and
+// a writer that dies holding it is taken over: see LockContext). Load never
+// takes it: it copies T between two reads of a sequence number that writers
+// make odd while they write, and retries if they differ, so a reader never
+// sees a torn T and never delays a writer (Lameter's seqlock, as in the
+// Linux kernel). For 4- and 8-byte integer T, Load and Store are single
+// atomic instructions and Add, Swap and CompareAndSwap are lock-free: they
+// do not take the lock, so Lock does not hold them off.
+//
+// A RawValue[T] has no lock and no seqlock: a plain T in shared memory,
+// whose users bring their own synchronisation (Python's RawValue).
+//
+// Ownership: the segment owns the memory; a Value is a view of it, valid
+// while the segment is mapped. A Value must not be copied (use the
+// pointer); its methods are safe for concurrent use by any number of
+// goroutines and processes. Blocking: Store, Update and Lock wait for the
+// lock; Load waits only while a write is in progress.
+//
+// Scope: Linux.
+package value

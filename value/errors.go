@@ -1,0 +1,19 @@
+package value
+
+import (
+	"github.com/shmkit/shmkit/internal/cell"
+	"github.com/shmkit/shmkit/shm"
+)
+
+var (
+	// ErrUnsupportedType: T holds a pointer, string, slice, map, interface,
+	// channel or function. The error names the offending field.
+	ErrUnsupportedType = shm.ErrUnsupportedType
+	// ErrIncompatible: the object found by Open or in a handle is not a
+	// value of this T (or is the other variant, raw or locked); the error
+	// says what differs.
+	ErrIncompatible = shm.ErrIncompatible
+	// ErrOwnerDead: LockContext took the lock over from a process that died
+	// holding it. The lock is held; the value may hold a half-written T.
+	ErrOwnerDead = cell.ErrOwnerDead
+)

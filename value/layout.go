@@ -1,0 +1,35 @@
+package value
+
+import "github.com/shmkit/shmkit/internal/cell"
+
+// A value is an object of kind shm.KindValue in a segment's object
+// directory, with capacity 1 (one T). Its body follows the layout that
+// package array shares (internal/cell, layout version 1):
+//
+//	body
+//	0        8       12                                            64
+//	+--------+-------+---------------------------------------------+
+//	|  seq   | flags |                 (zero)                      |  seqlock line
+//	+--------+-------+---------------------------------------------+
+//	64                                                            128
+//	+--------------------------------------------------------------+
+//	|                        lock                                  |  lock line
+//	+--------------------------------------------------------------+
+//	128                        128+sizeof(T)
+//	+--------------------------+
+//	|  T (Go layout)           |                                     data line(s)
+//	+--------------------------+
+//
+// seq: even = stable, odd = a Store or Update in progress; written by the
+// lock holder, read by Load. flags: cell.FlagRaw for a RawValue, written
+// before the object is published. lock: the value's lock (Lock, Store,
+// Update). T: written by the lock holder between the two increments of
+// seq; for a 4- or 8-byte integer T, also by Add, Swap and CompareAndSwap
+// with atomic instructions (the word is 8-byte aligned: the data starts a
+// cache line).
+const (
+	offSeq   = cell.OffSeq
+	offFlags = cell.OffFlags
+	offLock  = cell.OffLock
+	offData  = cell.OffData
+)

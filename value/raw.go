@@ -1,0 +1,74 @@
+package value
+
+import (
+	"github.com/shmkit/shmkit/internal/cell"
+	"github.com/shmkit/shmkit/shm"
+)
+
+// RawValue is a T in shared memory with no lock and no seqlock: Python's
+// multiprocessing.RawValue. Load and Store are plain copies; a Load that
+// races with a Store may see a torn T. Its users synchronise it themselves
+// (a semaphore.Mutex, a barrier, or a single writer that finishes before
+// the readers start). The zero RawValue is not usable; it must not be
+// copied after first use.
+type RawValue[T any] struct {
+	_ noCopy
+	c *cell.Cell
+	p *T
+}
+
+// CreateRaw allocates a RawValue called name in seg, holding init; errors
+// as Create's.
+func CreateRaw[T any](seg *shm.Segment, name string, init T) (*RawValue[T], error) {
+	c, err := create(seg, name, true, init)
+	if err != nil {
+		return nil, err
+	}
+	r := new(RawValue[T])
+	return r, r.bind(c)
+}
+
+// OpenRaw finds the RawValue called name in seg; errors as Open's (a
+// locked Value is ErrIncompatible here).
+func OpenRaw[T any](seg *shm.Segment, name string) (*RawValue[T], error) {
+	c, err := open[T](seg, name, true)
+	if err != nil {
+		return nil, err
+	}
+	r := new(RawValue[T])
+	return r, r.bind(c)
+}
+
+func (r *RawValue[T]) bind(c *cell.Cell) error {
+	p, err := elem[T](c)
+	if err != nil {
+		return err
+	}
+	r.c, r.p = c, p
+	return nil
+}
+
+// Name returns the RawValue's name in its segment.
+func (r *RawValue[T]) Name() string { return r.c.Name() }
+
+// Load returns a plain copy of the value (unsynchronised).
+func (r *RawValue[T]) Load() T { return *r.p }
+
+// Store sets the value with a plain copy (unsynchronised).
+func (r *RawValue[T]) Store(x T) { *r.p = x }
+
+// Ptr returns a pointer to the T in shared memory: zero-copy access,
+// unsynchronised, valid while the segment is mapped.
+func (r *RawValue[T]) Ptr() *T { return r.p }
+
+// GobEncode encodes the RawValue as a handle, as Value's does.
+func (r *RawValue[T]) GobEncode() ([]byte, error) { return r.c.GobEncode() }
+
+// GobDecode attaches to the RawValue a handle names, in place.
+func (r *RawValue[T]) GobDecode(b []byte) error {
+	c, err := decode[T](b, true)
+	if err != nil {
+		return err
+	}
+	return r.bind(c)
+}

@@ -1,0 +1,308 @@
+package value
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"sync/atomic"
+
+	"github.com/shmkit/shmkit/atomics"
+	"github.com/shmkit/shmkit/internal/cell"
+	"github.com/shmkit/shmkit/internal/pod"
+	"github.com/shmkit/shmkit/shm"
+)
+
+// noCopy makes go vet's copylocks check flag copies of a Value.
+type noCopy struct{}
+
+func (*noCopy) Lock()   {}
+func (*noCopy) Unlock() {}
+
+// Value is a T in shared memory with a lock and a seqlock: Python's
+// multiprocessing.Value. Load never blocks and never sees a torn T; Store
+// and Update are serialised by the lock. The zero Value is not usable: get
+// one from Create, Open, or a worker's decoded arguments. A Value must not
+// be copied after first use.
+type Value[T any] struct {
+	_    noCopy
+	c    *cell.Cell
+	p    *T
+	w32  *atomic.Uint32 // the T itself when T is a 4-byte integer; else nil
+	w64  *atomic.Uint64 // the T itself when T is an 8-byte integer; else nil
+	word bool           // w32 or w64 is set
+}
+
+// spec returns the cell spec for a T, or an error naming T's offending field.
+func spec[T any](kind shm.Kind, raw bool) (cell.Spec, error) {
+	id, err := pod.Of[T]()
+	if err != nil {
+		return cell.Spec{}, fmt.Errorf("value: %w", err)
+	}
+	return cell.Spec{Kind: kind, Type: id, Raw: raw}, nil
+}
+
+// Create allocates a Value called name in seg, holding init. It returns an
+// error matching ErrUnsupportedType, naming the field, when T cannot live
+// in shared memory, and shm.ErrExist when the name is taken.
+func Create[T any](seg *shm.Segment, name string, init T) (*Value[T], error) {
+	c, err := create(seg, name, false, init)
+	if err != nil {
+		return nil, err
+	}
+	return bind[T](c)
+}
+
+// Open finds the Value called name in seg. It returns ErrIncompatible when
+// the object there is not a Value[T] (another T, another kind, or a
+// RawValue) and shm.ErrNotExist when there is none.
+func Open[T any](seg *shm.Segment, name string) (*Value[T], error) {
+	c, err := open[T](seg, name, false)
+	if err != nil {
+		return nil, err
+	}
+	return bind[T](c)
+}
+
+func create[T any](seg *shm.Segment, name string, raw bool, init T) (*cell.Cell, error) {
+	sp, err := spec[T](shm.KindValue, raw)
+	if err != nil {
+		return nil, err
+	}
+	return cell.Create(seg, name, sp, 1, func(data []byte) {
+		p, err := cell.Slice[T](data, 1)
+		if err != nil {
+			panic(err) // the layout puts the data on a cache line: cannot happen
+		}
+		p[0] = init
+	})
+}
+
+func open[T any](seg *shm.Segment, name string, raw bool) (*cell.Cell, error) {
+	sp, err := spec[T](shm.KindValue, raw)
+	if err != nil {
+		return nil, err
+	}
+	return cell.Open(seg, name, sp)
+}
+
+func decode[T any](b []byte, raw bool) (*cell.Cell, error) {
+	sp, err := spec[T](shm.KindValue, raw)
+	if err != nil {
+		return nil, err
+	}
+	return cell.Decode(b, sp)
+}
+
+// elem returns the one T in c's data.
+func elem[T any](c *cell.Cell) (*T, error) {
+	s, err := cell.Slice[T](c.Data, 1)
+	if err != nil {
+		return nil, fmt.Errorf("value %q: %w", c.Name(), err)
+	}
+	return &s[0], nil
+}
+
+func bind[T any](c *cell.Cell) (*Value[T], error) {
+	v := new(Value[T])
+	return v, v.bind(c)
+}
+
+func (v *Value[T]) bind(c *cell.Cell) error {
+	p, err := elem[T](c)
+	if err != nil {
+		return err
+	}
+	v.c, v.p = c, p
+	switch t := reflect.TypeFor[T](); t.Kind() {
+	case reflect.Int, reflect.Int32, reflect.Int64, reflect.Uint, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		switch t.Size() {
+		case 4:
+			v.w32 = atomics.MustUint32At(c.Data, 0)
+		case 8:
+			v.w64 = atomics.MustUint64At(c.Data, 0)
+		}
+		v.word = v.w32 != nil || v.w64 != nil
+	}
+	return nil
+}
+
+// Name returns the Value's name in its segment.
+func (v *Value[T]) Name() string { return v.c.Name() }
+
+// Load returns the value. It takes no lock and never blocks a writer:
+// under a seqlock it copies T, and copies again if a Store or Update
+// overlapped the copy, so the result is always a T that some writer
+// stored whole. It does not allocate. While a write is in progress it
+// spins, then yields; a write that lasts (a writer descheduled, or dead
+// mid-write) makes it wait for the lock, which takes a dead writer's over.
+// For a 4- or 8-byte integer T it is one atomic load.
+func (v *Value[T]) Load() (x T) {
+	if v.w64 != nil {
+		return cell.FromBits[T](v.w64.Load())
+	}
+	if v.word {
+		return v.loadWord()
+	}
+	cell.LoadInto(v.c, &x, v.p)
+	return x
+}
+
+// loadWord is Load for a 4- or 8-byte integer T, apart so that Load
+// inlines.
+func (v *Value[T]) loadWord() T {
+	if v.w64 != nil {
+		return cell.FromBits[T](v.w64.Load())
+	}
+	return cell.FromBits[T](uint64(v.w32.Load()))
+}
+
+// LoadInto is Load writing into *dst, which saves a copy of T: for a T of
+// many words, the cheaper form.
+func (v *Value[T]) LoadInto(dst *T) {
+	switch {
+	case v.word:
+		*dst = v.loadWord()
+	default:
+		cell.LoadInto(v.c, dst, v.p)
+	}
+}
+
+// Store sets the value to x under the lock. It blocks while another
+// process or goroutine holds the lock; it must not be called while the
+// caller holds it (the lock is not recursive).
+func (v *Value[T]) Store(x T) {
+	v.c.MustLock()
+	defer v.c.Unlock()
+	v.store(x)
+}
+
+// store writes x; the caller holds the lock.
+func (v *Value[T]) store(x T) {
+	switch {
+	case v.w64 != nil:
+		v.w64.Store(cell.Bits(x))
+	case v.w32 != nil:
+		v.w32.Store(uint32(cell.Bits(x)))
+	default:
+		v.c.BeginWrite()
+		*v.p = x
+		v.c.EndWrite()
+	}
+}
+
+// Update calls fn with a copy of the value, under the lock, and stores
+// what fn leaves there; it returns the stored value. It is the Go form of
+// Python's "with v.get_lock(): v.value += 1". fn must not call the Value's
+// Store, Update or Lock. If fn panics, the value is unchanged and the lock
+// released. For a 4- or 8-byte integer T, which Add and CompareAndSwap
+// change without the lock, Update stores with a compare-and-swap and calls
+// fn again with the fresh value if one of them intervened, so that no
+// update is lost: fn may run more than once.
+func (v *Value[T]) Update(fn func(*T)) T {
+	v.c.MustLock()
+	defer v.c.Unlock()
+	if w := v.w64; w != nil {
+		for {
+			old := w.Load()
+			x := cell.FromBits[T](old)
+			fn(&x)
+			if w.CompareAndSwap(old, cell.Bits(x)) { // old -> fn(old), unless Add got there first
+				return x
+			}
+		}
+	}
+	if w := v.w32; w != nil {
+		for {
+			old := w.Load()
+			x := cell.FromBits[T](uint64(old))
+			fn(&x)
+			if w.CompareAndSwap(old, uint32(cell.Bits(x))) { // old -> fn(old), unless Add got there first
+				return x
+			}
+		}
+	}
+	x := *v.p // the lock holder is the only writer: no seqlock needed to read
+	fn(&x)
+	v.store(x)
+	return x
+}
+
+// Lock takes the value's lock (Python's get_lock().acquire()), waiting as
+// long as it takes. Holding it holds off Store, Update and other Lock
+// callers, in every process; it does not hold off Load (which never
+// blocks) nor the lock-free Add, Swap and CompareAndSwap. A lock left by a
+// process that died holding it is taken over (use LockContext to hear of
+// it).
+func (v *Value[T]) Lock() { v.c.MustLock() }
+
+// LockContext is Lock with a context: it returns ctx's error if ctx ends
+// first (the lock is then not held), and an error matching ErrOwnerDead if
+// it took the lock over from a dead process (the lock is then held, and
+// the value may hold a T that process left half-written).
+func (v *Value[T]) LockContext(ctx context.Context) error { return v.c.Lock(ctx) }
+
+// Unlock releases the lock. It panics if the lock is not held.
+func (v *Value[T]) Unlock() { v.c.Unlock() }
+
+// Lock-free operations for 4- and 8-byte integer T. They do not take the
+// lock; each is one atomic instruction on the shared word.
+
+// IsAtomic reports whether T is a 4- or 8-byte integer, for which Load and
+// Store are atomic instructions and Add, Swap and CompareAndSwap work.
+func (v *Value[T]) IsAtomic() bool { return v.word }
+
+func (v *Value[T]) notAtomic(op string) string {
+	return fmt.Sprintf("value: %s on a Value[%v]: only 4- and 8-byte integers have lock-free operations", op, reflect.TypeFor[T]())
+}
+
+// Add adds delta to the value atomically, without the lock, and returns
+// the new value. Integers wrap around as Go's do. It panics unless
+// IsAtomic.
+func (v *Value[T]) Add(delta T) T {
+	switch {
+	case v.w64 != nil:
+		return cell.FromBits[T](v.w64.Add(cell.Bits(delta)))
+	case v.w32 != nil:
+		return cell.FromBits[T](uint64(v.w32.Add(uint32(cell.Bits(delta)))))
+	}
+	panic(v.notAtomic("Add"))
+}
+
+// Swap stores x atomically, without the lock, and returns the old value.
+// It panics unless IsAtomic.
+func (v *Value[T]) Swap(x T) T {
+	switch {
+	case v.w64 != nil:
+		return cell.FromBits[T](v.w64.Swap(cell.Bits(x)))
+	case v.w32 != nil:
+		return cell.FromBits[T](uint64(v.w32.Swap(uint32(cell.Bits(x)))))
+	}
+	panic(v.notAtomic("Swap"))
+}
+
+// CompareAndSwap stores new if the value is old, atomically and without
+// the lock, and reports whether it did. It panics unless IsAtomic.
+func (v *Value[T]) CompareAndSwap(old, new T) bool {
+	switch {
+	case v.w64 != nil:
+		return v.w64.CompareAndSwap(cell.Bits(old), cell.Bits(new))
+	case v.w32 != nil:
+		return v.w32.CompareAndSwap(uint32(cell.Bits(old)), uint32(cell.Bits(new)))
+	}
+	panic(v.notAtomic("CompareAndSwap"))
+}
+
+// GobEncode encodes the Value as a handle: segment, object name, kind and
+// T's fingerprint. A Value inside a worker's arguments reaches the worker
+// live (see package process).
+func (v *Value[T]) GobEncode() ([]byte, error) { return v.c.GobEncode() }
+
+// GobDecode attaches to the Value a handle names, in place. It returns
+// ErrIncompatible when the handle is of another T or variant.
+func (v *Value[T]) GobDecode(b []byte) error {
+	c, err := decode[T](b, false)
+	if err != nil {
+		return err
+	}
+	return v.bind(c)
+}
