@@ -37,13 +37,8 @@ var (
 		return nil
 	})
 	goPanicker = process.Register("process-test-go-panic", func(ctx context.Context, _ int) error {
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			panic("boom in a goroutine")
-		}()
-		<-done
-		return nil
+		go panic("boom in a goroutine") // the runtime ends the process
+		select {}
 	})
 	// sleeper signals readiness in word 0 of its segment, then blocks forever.
 	sleeper = process.Register("process-test-sleeper", func(ctx context.Context, s *shm.Segment) error {

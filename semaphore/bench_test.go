@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shmkit/shmkit/bench"
 	"github.com/shmkit/shmkit/internal/benchutil"
 	"github.com/shmkit/shmkit/internal/shmtest"
 	"github.com/shmkit/shmkit/process"
@@ -101,3 +102,44 @@ func BenchmarkMutexContended2Proc(b *testing.B) {
 }
 
 var _ = process.Current
+
+// BenchmarkEventWake: round trips between this process and a child, each
+// way a Set of an Event the other side Waits on; p50/p99 of the round trip
+// beside the raw futex ping-pong floor (bench.FutexPingPong: the same round
+// trip with bare FUTEX_WAIT/FUTEX_WAKE) measured in the same run.
+func BenchmarkEventWake(b *testing.B) {
+	b.Run("event", func(b *testing.B) {
+		seg := shmtest.Segment(b, 1<<16)
+		e, _ := semaphore.NewEvent(seg, "ping")
+		back, _ := semaphore.NewEvent(seg, "pong")
+		ctx := context.Background()
+		p, err := eventWorker.Start(ctx, eventArgs{E: e, Back: back, Rounds: b.N + 1})
+		if err != nil {
+			b.Fatal(err)
+		}
+		back.Clear()
+		e.Set() // warm-up round: the child is running
+		back.Wait(ctx)
+		lat := benchutil.NewLatency()
+		b.ReportAllocs()
+		b.ResetTimer()
+		start := time.Now()
+		for i := 0; i < b.N; i++ {
+			t0 := time.Now()
+			back.Clear()
+			e.Set()
+			if !back.Wait(ctx) {
+				b.Fatal("no answer")
+			}
+			lat.Record(time.Since(t0))
+		}
+		el := time.Since(start)
+		b.StopTimer()
+		if err := p.Wait(); err != nil {
+			b.Fatal(err)
+		}
+		benchutil.ReportRate(b, b.N, 0, el)
+		lat.Report(b)
+	})
+	b.Run("futex-floor", bench.FutexPingPong)
+}

@@ -1,0 +1,144 @@
+// Queue-tasks is the consumer/task example of Python's multiprocessing
+// documentation: a joinable queue of tasks, twice as many consumer
+// processes as cores, one poison pill per consumer, and a result queue.
+//
+//	class Consumer(multiprocessing.Process):
+//	    def run(self):
+//	        while True:
+//	            next_task = self.task_queue.get()
+//	            if next_task is None:          # poison pill
+//	                self.task_queue.task_done()
+//	                break
+//	            answer = next_task()
+//	            self.task_queue.task_done()
+//	            self.result_queue.put(answer)
+//
+//	tasks = multiprocessing.JoinableQueue(); results = multiprocessing.Queue()
+//	consumers = [Consumer(tasks, results) for i in range(multiprocessing.cpu_count() * 2)]
+//	for i in range(10): tasks.put(Task(i, i))
+//	for i in range(num_consumers): tasks.put(None)
+//	tasks.join()
+//	while num_jobs: print('Result:', results.get()); num_jobs -= 1
+//
+// Which consumer runs which task varies from run to run; the results are
+// printed sorted so that the output does not.
+//
+// Output:
+//
+//	Result: 0 * 0 = 0
+//	Result: 1 * 1 = 1
+//	Result: 2 * 2 = 4
+//	Result: 3 * 3 = 9
+//	Result: 4 * 4 = 16
+//	Result: 5 * 5 = 25
+//	Result: 6 * 6 = 36
+//	Result: 7 * 7 = 49
+//	Result: 8 * 8 = 64
+//	Result: 9 * 9 = 81
+//	Consumers exited: N (2 per core)
+package main
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"runtime"
+	"sort"
+
+	"github.com/shmkit/shmkit/process"
+	"github.com/shmkit/shmkit/queue"
+)
+
+// Task multiplies A by B; a Task with Stop set is the poison pill.
+type Task struct {
+	A, B int
+	Stop bool
+}
+
+// Call does the work, as the Python Task's __call__.
+func (t Task) Call() Result { return Result{A: t.A, B: t.B, Product: t.A * t.B} }
+
+// Result is a task's answer.
+type Result struct{ A, B, Product int }
+
+func (r Result) String() string { return fmt.Sprintf("%d * %d = %d", r.A, r.B, r.Product) }
+
+type consumerArgs struct {
+	Tasks   *queue.Joinable[Task]
+	Results *queue.Queue[Result]
+}
+
+var consumer = process.Register("consumer", func(ctx context.Context, a consumerArgs) error {
+	for {
+		next, err := a.Tasks.Get(ctx)
+		if err != nil {
+			return err
+		}
+		if next.Stop {
+			return a.Tasks.TaskDone()
+		}
+		answer := next.Call()
+		if err := a.Tasks.TaskDone(); err != nil {
+			return err
+		}
+		if err := a.Results.Put(ctx, answer); err != nil {
+			return err
+		}
+	}
+})
+
+func main() {
+	process.Main()
+
+	ctx := context.Background()
+	tasks, err := queue.NewJoinable(queue.Options[Task]{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer tasks.Release()
+	results, err := queue.New(queue.Options[Result]{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer results.Release()
+
+	numConsumers := runtime.NumCPU() * 2
+	var consumers []*process.Process
+	for range numConsumers {
+		p, err := consumer.Start(ctx, consumerArgs{Tasks: tasks, Results: results})
+		if err != nil {
+			log.Fatal(err)
+		}
+		consumers = append(consumers, p)
+	}
+	const numJobs = 10
+	for i := range numJobs {
+		tasks.Put(ctx, Task{A: i, B: i})
+	}
+	for range numConsumers {
+		tasks.Put(ctx, Task{Stop: true})
+	}
+	if err := tasks.Join(ctx); err != nil {
+		log.Fatal(err)
+	}
+	var got []Result
+	for range numJobs {
+		r, err := results.Get(ctx)
+		if err != nil {
+			log.Fatal(err)
+		}
+		got = append(got, r)
+	}
+	sort.Slice(got, func(i, j int) bool { return got[i].A < got[j].A })
+	for _, r := range got {
+		fmt.Println("Result:", r)
+	}
+	exited := 0
+	for _, p := range consumers {
+		if err := p.Wait(); err != nil {
+			log.Fatal(err)
+		}
+		exited++
+	}
+	fmt.Printf("Consumers exited: %d (2 per core)\n", exited)
+}

@@ -1,0 +1,111 @@
+package semaphore
+
+import (
+	"testing"
+	"unsafe"
+)
+
+// Go structs with the layouts drawn in layout.go; the test checks the
+// offsets constants against what the compiler lays out.
+type (
+	mutexLayout struct {
+		state, magic uint32
+		owner        uint64
+		_            [MutexSize - 16]byte
+	}
+	rwSlotLayout struct {
+		ident uint64
+		count uint32
+		_     uint32
+	}
+	rwLayout struct {
+		writer          mutexLayout
+		wstate, magic   uint32
+		_               [cacheLine - 8]byte
+		drain, overflow uint32
+		_               [cacheLine - 8]byte
+		slots           [rwSlots]rwSlotLayout
+	}
+	semLayout struct {
+		value, magic, sleepers, bound uint32
+		_                             [SemaphoreSize - 16]byte
+	}
+	eventLayout struct {
+		flag, magic, sleepers uint32
+		_                     [EventSize - 12]byte
+	}
+	condLayout struct {
+		l                    mutexLayout
+		seq, magic, sleepers uint32
+		_                    [cacheLine - 12]byte
+	}
+	barrierLayout struct {
+		lock                         mutexLayout
+		phase, magic, count, parties uint32
+		_                            [cacheLine - 16]byte
+	}
+)
+
+func TestLayoutOffsets(t *testing.T) {
+	var (
+		m  mutexLayout
+		rw rwLayout
+		s  semLayout
+		e  eventLayout
+		c  condLayout
+		b  barrierLayout
+	)
+	checks := []struct {
+		name      string
+		got, want uintptr
+	}{
+		{"MutexSize", unsafe.Sizeof(m), MutexSize},
+		{"mutex.state", unsafe.Offsetof(m.state), mutexOffState},
+		{"mutex.magic", unsafe.Offsetof(m.magic), mutexOffMagic},
+		{"mutex.owner", unsafe.Offsetof(m.owner), mutexOffOwner},
+		{"RWMutexSize", unsafe.Sizeof(rw), RWMutexSize},
+		{"rw.writer", unsafe.Offsetof(rw.writer), rwOffWriter},
+		{"rw.wstate", unsafe.Offsetof(rw.wstate), rwOffWState},
+		{"rw.magic", unsafe.Offsetof(rw.magic), rwOffMagic},
+		{"rw.drain", unsafe.Offsetof(rw.drain), rwOffDrain},
+		{"rw.overflow", unsafe.Offsetof(rw.overflow), rwOffOverflow},
+		{"rw.slots", unsafe.Offsetof(rw.slots), rwOffSlots},
+		{"rwSlotSize", unsafe.Sizeof(rw.slots[0]), rwSlotSize},
+		{"rwslot.ident", unsafe.Offsetof(rw.slots[0].ident), rwSlotIdent},
+		{"rwslot.count", unsafe.Offsetof(rw.slots[0].count), rwSlotCount},
+		{"SemaphoreSize", unsafe.Sizeof(s), SemaphoreSize},
+		{"sem.value", unsafe.Offsetof(s.value), semOffValue},
+		{"sem.magic", unsafe.Offsetof(s.magic), semOffMagic},
+		{"sem.sleepers", unsafe.Offsetof(s.sleepers), semOffSleepers},
+		{"sem.bound", unsafe.Offsetof(s.bound), semOffBound},
+		{"EventSize", unsafe.Sizeof(e), EventSize},
+		{"event.flag", unsafe.Offsetof(e.flag), evOffFlag},
+		{"event.magic", unsafe.Offsetof(e.magic), evOffMagic},
+		{"event.sleepers", unsafe.Offsetof(e.sleepers), evOffSleepers},
+		{"CondSize", unsafe.Sizeof(c), CondSize},
+		{"cond.L", unsafe.Offsetof(c.l), condOffMutex},
+		{"cond.seq", unsafe.Offsetof(c.seq), condOffSeq},
+		{"cond.magic", unsafe.Offsetof(c.magic), condOffMagic},
+		{"cond.sleepers", unsafe.Offsetof(c.sleepers), condOffSleepers},
+		{"BarrierSize", unsafe.Sizeof(b), BarrierSize},
+		{"barrier.lock", unsafe.Offsetof(b.lock), barOffLock},
+		{"barrier.phase", unsafe.Offsetof(b.phase), barOffPhase},
+		{"barrier.magic", unsafe.Offsetof(b.magic), barOffMagic},
+		{"barrier.count", unsafe.Offsetof(b.count), barOffCount},
+		{"barrier.parties", unsafe.Offsetof(b.parties), barOffParties},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s: layout has %d, constant says %d", c.name, c.got, c.want)
+		}
+	}
+	for _, size := range []int{MutexSize, RWMutexSize, SemaphoreSize, EventSize, CondSize, BarrierSize} {
+		if size%cacheLine != 0 {
+			t.Errorf("size %d is not a whole number of cache lines", size)
+		}
+	}
+	// Words written by different sides sit on different lines.
+	if rwOffWState/cacheLine == rwOffDrain/cacheLine || rwOffDrain/cacheLine == rwOffSlots/cacheLine {
+		t.Error("RWMutex writer and reader words share a line")
+	}
+}
