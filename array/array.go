@@ -108,8 +108,9 @@ func (a *Array[T]) Slice() []T { return a.s }
 
 // With calls fn with the zero-copy view under the array's lock, as one
 // write: readers (At, CopyTo, All, ReadAt) wait for it to return and then
-// see all of its changes or none. fn must not call the Array's locking
-// methods and must not keep the slice.
+// see all of its changes or none. fn must not call the Array's methods
+// (the lock is not recursive, and a reader waits for fn to return: read
+// and write the slice instead) and must not keep the slice.
 func (a *Array[T]) With(fn func([]T)) { a.write(func() { fn(a.s) }) }
 
 // CopyTo copies the array's first min(len(dst), Len) elements into dst,
