@@ -113,6 +113,19 @@ func (a *Array[T]) Slice() []T { return a.s }
 // and write the slice instead) and must not keep the slice.
 func (a *Array[T]) With(fn func([]T)) { a.write(func() { fn(a.s) }) }
 
+// WithContext is With giving up when ctx ends before the lock is taken:
+// it then returns ctx's error without calling fn.
+func (a *Array[T]) WithContext(ctx context.Context, fn func([]T)) error {
+	if err := a.c.Acquire(ctx); err != nil {
+		return err
+	}
+	defer a.c.Unlock()
+	a.c.BeginWrite()
+	defer a.c.EndWrite()
+	fn(a.s)
+	return nil
+}
+
 // CopyTo copies the array's first min(len(dst), Len) elements into dst,
 // as one seqlock read (no write overlapped the copy), and returns how many
 // it copied.
