@@ -1,0 +1,188 @@
+package ringbuf
+
+import (
+	"context"
+
+	"github.com/shmkit/shmkit/internal/procinfo"
+)
+
+// The methods below are those of SPSC and MPSC (both embed vring).
+
+// Reserve claims room for an n-byte record and returns it in place, for the
+// caller to fill and then Commit (or Cancel). It blocks while the ring is
+// full, until ctx is done or the consumer is gone (ErrPeerDead, ErrClosed).
+// A record longer than MaxRecord is ErrTooLarge. Zero-length records are
+// allowed. Only one reservation per handle may be outstanding; on an MPSC
+// handle the reservation holds the handle's producer lock until Commit.
+func (r *vring) Reserve(ctx context.Context, n int) ([]byte, error) {
+	r.lockProducer()
+	buf, err := r.reserve(ctx, n)
+	if err != nil {
+		r.unlockProducer()
+	}
+	return buf, err
+}
+
+// TryReserve is Reserve without blocking: ok is false when the ring has no
+// room now.
+func (r *vring) TryReserve(n int) (buf []byte, ok bool, err error) {
+	r.lockProducer()
+	buf, ok, err = r.tryReserve(n)
+	if !ok {
+		r.unlockProducer()
+	}
+	return buf, ok, err
+}
+
+// Commit publishes the record returned by Reserve. The bytes Reserve
+// returned must not be touched afterwards.
+func (r *vring) Commit() {
+	r.commit()
+	r.unlockProducer()
+}
+
+// Cancel withdraws the record returned by Reserve: the consumer skips it.
+func (r *vring) Cancel() {
+	r.cancel()
+	r.unlockProducer()
+}
+
+// Write copies p into the ring as one record, blocking while the ring is
+// full (see Reserve).
+func (r *vring) Write(ctx context.Context, p []byte) error {
+	r.lockProducer()
+	buf, err := r.reserve(ctx, len(p))
+	if err != nil {
+		r.unlockProducer()
+		return err
+	}
+	copy(buf, p)
+	r.Commit()
+	return nil
+}
+
+// TryWrite is Write without blocking: ok is false when the ring has no room
+// now.
+func (r *vring) TryWrite(p []byte) (ok bool, err error) {
+	r.lockProducer()
+	buf, ok, err := r.tryReserve(len(p))
+	if !ok {
+		r.unlockProducer()
+		return false, err
+	}
+	copy(buf, p)
+	r.Commit()
+	return true, nil
+}
+
+// Peek returns the next record in place, blocking while the ring is empty,
+// until ctx is done or the producers are gone (io.EOF when every producer
+// closed its end, ErrPeerDead when one died). The bytes stay valid and
+// unchanged until Release. Peek again before Release returns the same record.
+func (r *vring) Peek(ctx context.Context) ([]byte, error) { return r.peek(ctx) }
+
+// TryPeek is Peek without blocking: ok is false when no record is ready.
+func (r *vring) TryPeek() (rec []byte, ok bool, err error) { return r.tryPeek() }
+
+// Release frees the record returned by Peek.
+func (r *vring) Release() { r.releasePeek() }
+
+// Read copies the next record into buf and returns its length, blocking as
+// Peek does. A record longer than buf stays in the ring and Read returns its
+// length with ErrShortBuffer.
+func (r *vring) Read(ctx context.Context, buf []byte) (int, error) { return r.readInto(ctx, buf) }
+
+// TryRead is Read without blocking: ok is false when no record is ready.
+func (r *vring) TryRead(buf []byte) (n int, ok bool, err error) {
+	rec, ok, err := r.tryPeek()
+	if !ok {
+		return 0, false, err
+	}
+	if len(rec) > len(buf) {
+		return len(rec), false, ErrShortBuffer
+	}
+	n = copy(buf, rec)
+	r.releasePeek()
+	return n, true, nil
+}
+
+// ReadBatch waits for at least one record, then hands each committed record
+// to fn in order, in place, until fn returns false or none is left; it
+// publishes the freed space once per quarter ring, not per record. rec is
+// valid only during the call of fn. It returns the number of records.
+func (r *vring) ReadBatch(ctx context.Context, fn func(rec []byte) bool) (int, error) {
+	return r.batch(ctx, true, fn)
+}
+
+// TryReadBatch is ReadBatch without waiting: it returns 0 when no record is
+// ready.
+func (r *vring) TryReadBatch(fn func(rec []byte) bool) (int, error) {
+	return r.batch(context.Background(), false, fn)
+}
+
+// AttachProducer attaches this handle as a producer now rather than on its
+// first write. A consumer waiting on an empty ring gets io.EOF once every
+// producer that attached has closed; a creator that hands the ring to
+// several producer processes holds an attachment until they have started
+// (AttachProducer, start them, CloseWrite), so that a fast first producer
+// closing early does not end the stream.
+func (r *vring) AttachProducer() error {
+	r.lockProducer()
+	defer r.unlockProducer()
+	if r.p.slot >= 0 {
+		return nil
+	}
+	return r.attachProducer()
+}
+
+// AttachConsumer attaches this handle as the consumer now rather than on
+// its first read; producers waiting on a full ring then watch it.
+func (r *vring) AttachConsumer() error {
+	if r.c.attached {
+		return nil
+	}
+	return r.attachConsumer()
+}
+
+// CloseWrite detaches this handle's producer: an outstanding reservation is
+// cancelled, the slot is freed, and a consumer waiting on an empty ring whose
+// producers have all closed gets io.EOF.
+func (r *vring) CloseWrite() error {
+	r.lockProducer()
+	defer r.unlockProducer()
+	if r.p.res {
+		r.cancel()
+	}
+	if r.p.slot >= 0 {
+		r.slots.release(r.p.slot)
+		r.p.slot = -1
+	}
+	r.p.closed = true
+	r.c.wait.wake()
+	if r.c.wait.waiters.Load() != 0 {
+		r.c.wait.seq.Add(1)
+	}
+	return nil
+}
+
+// CloseRead detaches this handle's consumer: producers waiting on a full
+// ring get ErrClosed.
+func (r *vring) CloseRead() error {
+	if r.c.attached {
+		r.consumer.CompareAndSwap(procinfo.Self().Word(), 0) // mine -> none
+		r.c.attached = false
+	}
+	r.c.closed = true
+	r.p.wait.wake()
+	return nil
+}
+
+// Close detaches both sides of the handle. The ring stays in its segment
+// (other handles keep working); the segment owner removes it with the
+// segment. Close does not unmap anything.
+func (r *vring) Close() error {
+	r.CloseWrite()
+	r.CloseRead()
+	r.closed.Store(true)
+	return nil
+}

@@ -1,0 +1,110 @@
+// Package ringbuf is shmkit's engine: lock-free rings in shared memory that
+// move messages between processes without a syscall on the fast path.
+//
+// Three rings, each an object in a shm.Segment, created by name and opened
+// by name (or received as a handle by a worker process):
+//
+//   - SPSC (NewSPSC, OpenSPSC): one producer, one consumer, variable-length
+//     byte records. Lamport's ring with cached indices: the producer keeps a
+//     private copy of the head and the consumer one of the tail, so that
+//     each reads the other's index only when its copy says full or empty.
+//   - MPSC (NewMPSC, OpenMPSC): many producers in any processes, one
+//     consumer, variable-length records; producers claim space with a CAS
+//     on the tail (Agrona's ManyToOneRingBuffer).
+//   - MPMC (NewMPMC, OpenMPMC): many producers, many consumers, fixed-size
+//     slots; Vyukov's bounded MPMC queue with a sequence number per slot.
+//
+// Records of the variable-length rings are committed Agrona's way: the
+// header's length is stored negative when space is claimed and positive when
+// the record is published; a padding record fills the end of the data area
+// when a record does not fit before the wrap. Layouts are in layout.go.
+//
+// # Zero copy
+//
+// Producers write in place with Reserve (the bytes inside the ring) and
+// Commit; consumers read in place with Peek and Release, or ReadBatch, which
+// hands over every ready record and publishes the freed space once per
+// quarter ring. Write, TryWrite, Read and TryRead copy. MPMC offers PutFunc
+// and GetFunc for in-place access, and Put/Get to copy. No call allocates.
+//
+// # Who may call what
+//
+// An SPSC has one producer and one consumer: at most one goroutine at a time
+// calls the producer methods (Reserve, TryReserve, Commit, Cancel, Write,
+// TryWrite, CloseWrite) and one the consumer methods (Peek, TryPeek,
+// Release, Read, TryRead, ReadBatch, TryReadBatch, CloseRead), in this
+// process or another. A second live process that tries to produce (or to
+// consume) gets ErrBusy. An MPSC has one consumer, in the same sense, and
+// any number of producers: each producing handle takes one of the ring's
+// producer slots (WithProducers, at most MaxProducers) and serialises its
+// own goroutines from Reserve to Commit; open a handle per goroutine to
+// produce in parallel. On an MPMC every handle takes one participant slot;
+// it serialises its own Puts and its own Gets.
+//
+// A ring handle must not be copied. It travels to a worker process inside
+// the worker's arguments (package process): it implements GobEncode and
+// GobDecode (segment handle, ring name and kind; decoding attaches the
+// segment with shm.Attach and re-checks the ring's header).
+//
+// # Limits
+//
+// Capacity is a power of two: MinCapacity..MaxCapacity bytes of data for
+// SPSC and MPSC, 2..MaxCapacity slots for MPMC. The largest record of a
+// variable-length ring is MaxRecord(capacity) = capacity/2 - 8 bytes (an
+// 8-byte header precedes each record, records are 8-byte aligned), so a
+// 1 MiB record needs a ring of at least 4 MiB; a longer record is
+// ErrTooLarge, naming the limit. Zero-length records work. An MPMC message
+// is at most its slot size (MaxSlotBytes).
+//
+// # Blocking
+//
+// Write, Reserve, Read, Peek, ReadBatch, Put and Get block while the ring is
+// full or empty, honouring their context. Each handle waits its own way
+// (WithStrategy, SetOptions): atomics.Park, the default, re-checks the ring
+// for a while (WithSpin), then parks on a futex through atomics.Await, which
+// holds at most one OS thread per process per ring side, whatever the number
+// of parked goroutines; atomics.Spin busy-polls (one core per waiter, no
+// syscall); atomics.Yield polls and yields. Waiters register in a waiter
+// count beside the futex word, and a publisher makes the wake syscall only
+// when the count is not zero: the fast path never enters the kernel.
+//
+// # Processes die
+//
+// Producers and consumers record their process identity (PID and start
+// time, package procinfo) in the ring when they first produce or consume
+// (or AttachProducer/AttachConsumer). While blocked, a call checks its
+// peers every poll period (WithPoll, default DefaultPoll):
+//
+//   - A record whose producer died between Reserve and Commit is recognised
+//     by the producer slot in its header and skipped; so is space an MPSC
+//     producer claimed and died before writing any header (the producer
+//     slot holds its claim), and an MPMC slot claimed and never filled.
+//   - A producer facing a full ring whose consumer died gets ErrPeerDead;
+//     whose consumer closed its end (CloseRead, Close), ErrClosed. An MPMC
+//     slot claimed by a consumer that died is given back (its message dies
+//     with the consumer).
+//   - A consumer facing an empty ring whose producers are all gone gets
+//     ErrPeerDead if one of them died, io.EOF if they all closed their end
+//     (CloseWrite, Close). "All gone" counts producers that have attached:
+//     before the first producer attaches, an empty ring is just empty and
+//     the consumer waits. A creator that hands a ring to several producer
+//     processes should hold a producer attachment until they have started.
+//
+// A process that dies while consuming loses the record it was reading
+// (SPSC/MPSC: the next consumer gets it again, since the head had not
+// moved). A ring whose header or records hold garbage gives ErrCorrupt:
+// every index, length and sequence number read from shared memory is
+// checked against the ring's geometry before it is used, so a corrupt or
+// hostile peer can never make a call panic or touch memory outside the ring.
+//
+// # Building on rings
+//
+// Package queue and package pipe keep their rings as objects of their own
+// segment, named after the queue or pipe (for instance "NAME.ring", or
+// "NAME.ab"/"NAME.ba" for the two directions of a duplex pipe), and send a
+// ring handle inside their own GobEncode. An object with many consumers of
+// variable-length messages uses MPMC slots of the largest encoded size, or
+// an MPSC ring whose one consumer process fans out.
+//
+// Scope: Linux only (futexes, /proc), on little-endian 64-bit machines.
+package ringbuf

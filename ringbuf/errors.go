@@ -1,0 +1,35 @@
+package ringbuf
+
+import "errors"
+
+var (
+	// ErrCorrupt: the ring's header or a record holds values that cannot be
+	// right (an index out of range, a length that does not fit, an unknown
+	// record type). The ring is not touched further by the call.
+	ErrCorrupt = errors.New("ringbuf: corrupt ring")
+	// ErrTooLarge: a record longer than the ring's MaxRecord, or a message
+	// longer than an MPMC ring's slot. The error names the limit.
+	ErrTooLarge = errors.New("ringbuf: record too large")
+	// ErrPeerDead: the other side died: a producer waits on a full ring
+	// whose consumer (every consumer, for MPMC) is dead, or a consumer waits
+	// on an empty ring whose producers are all gone and at least one of them
+	// died.
+	ErrPeerDead = errors.New("ringbuf: peer process died")
+	// ErrClosed: the handle was closed, or a producer waits on a full ring
+	// whose consumers have all closed their end.
+	ErrClosed = errors.New("ringbuf: closed")
+	// ErrBusy: the side the call needs is held by another live process
+	// (the one producer or the one consumer of an SPSC ring, the consumer of
+	// an MPSC ring), or every producer slot is taken.
+	ErrBusy = errors.New("ringbuf: side held by another process")
+	// ErrShortBuffer: Read's buffer is shorter than the next record; the
+	// record stays in the ring (use Peek, or a larger buffer).
+	ErrShortBuffer = errors.New("ringbuf: buffer shorter than the record")
+	// ErrInvalid: an argument out of range (capacity not a power of two,
+	// too many producer slots…).
+	ErrInvalid = errors.New("ringbuf: invalid argument")
+)
+
+// errPoll ends a wait every poll period so that the waiter re-examines its
+// peers (never returned to callers).
+var errPoll = errors.New("ringbuf: poll")

@@ -1,0 +1,90 @@
+package ringbuf
+
+import (
+	"bytes"
+	"encoding/gob"
+	"fmt"
+
+	"github.com/shmkit/shmkit/shm"
+)
+
+// handle is what a ring sends to a worker process: where its segment is,
+// the ring's name in it, and its kind. Decoding attaches the segment
+// (shm.Attach: one mapping per process) and opens the ring by name, which
+// checks its kind and layout version again.
+type handle struct {
+	Seg  shm.Handle
+	Name string
+	Kind shm.Kind
+}
+
+func encodeHandle(seg *shm.Segment, name string, kind shm.Kind) ([]byte, error) {
+	if seg == nil {
+		return nil, fmt.Errorf("%w: encoding a ring that was never opened", ErrInvalid)
+	}
+	h, err := seg.Handle()
+	if err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	err = gob.NewEncoder(&b).Encode(handle{Seg: h, Name: name, Kind: kind})
+	return b.Bytes(), err
+}
+
+func decodeHandle(b []byte, kind shm.Kind) (*shm.Segment, string, error) {
+	var h handle
+	if err := gob.NewDecoder(bytes.NewReader(b)).Decode(&h); err != nil {
+		return nil, "", err
+	}
+	if h.Kind != kind {
+		return nil, "", fmt.Errorf("%w: handle names a %v, not a %v", shm.ErrIncompatible, h.Kind, kind)
+	}
+	seg, err := shm.Attach(h.Seg)
+	if err != nil {
+		return nil, "", err
+	}
+	return seg, h.Name, nil
+}
+
+// GobEncode encodes a handle to the ring (segment handle, name, kind), so
+// that an *SPSC inside a worker's arguments reaches the worker attached.
+// Wait options do not travel; the receiver uses the defaults.
+func (r *SPSC) GobEncode() ([]byte, error) { return encodeHandle(r.seg, r.name, shm.KindSPSC) }
+
+// GobDecode attaches the ring whose handle GobEncode wrote, as a fresh
+// handle: r must be a zero SPSC.
+func (r *SPSC) GobDecode(b []byte) error {
+	seg, name, err := decodeHandle(b, shm.KindSPSC)
+	if err != nil {
+		return err
+	}
+	return r.open(seg, name, shm.KindSPSC, nil)
+}
+
+// GobEncode encodes a handle to the ring; see SPSC.GobEncode.
+func (r *MPSC) GobEncode() ([]byte, error) { return encodeHandle(r.seg, r.name, shm.KindMPSC) }
+
+// GobDecode attaches the ring; see SPSC.GobDecode.
+func (r *MPSC) GobDecode(b []byte) error {
+	seg, name, err := decodeHandle(b, shm.KindMPSC)
+	if err != nil {
+		return err
+	}
+	return r.open(seg, name, shm.KindMPSC, nil)
+}
+
+// GobEncode encodes a handle to the ring; see SPSC.GobEncode.
+func (r *MPMC) GobEncode() ([]byte, error) { return encodeHandle(r.seg, r.name, shm.KindMPMC) }
+
+// GobDecode attaches the ring; see SPSC.GobDecode.
+func (r *MPMC) GobDecode(b []byte) error {
+	seg, name, err := decodeHandle(b, shm.KindMPMC)
+	if err != nil {
+		return err
+	}
+	obj, err := seg.Lookup(name, &shm.ObjectSpec{Kind: shm.KindMPMC, Version: mpmcVersion})
+	if err != nil {
+		return err
+	}
+	return r.init(seg, obj, defaultOptions())
+}

@@ -1,0 +1,271 @@
+package ringbuf
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"github.com/shmkit/shmkit/shm"
+)
+
+// cacheLine is the unit every shared field is placed by. Words written by
+// different sides (the producers' tail, the consumer's head, each producer's
+// claim) sit on different lines, so that a write by one side does not
+// invalidate the line the other side is polling (false sharing costs a
+// cross-core transfer per write). It equals shm.CacheLine: objects start on a
+// line of their own.
+const cacheLine = shm.CacheLine
+
+// Layout versions, checked by Open through the object header.
+const (
+	vringVersion = 1 // SPSC and MPSC
+	mpmcVersion  = 1
+)
+
+// Variable-length ring body (SPSC and MPSC), after the 64-byte shm object
+// header. All integers little-endian; every word is accessed atomically.
+//
+//	0                                                             64
+//	+-------------+---------+-------------+------------------------+
+//	| capacity u64| max u32 | slots u32   | (zero)                 |  config, read-only
+//	+-------------+---------+-------------+------------------------+
+//	64  tail u64 ............................................ [producers]
+//	128 head u64 ............................................ [consumer]
+//	192 dataSeq u32 | dataWaiters u32 ....................... [data futex]
+//	256 spaceSeq u32 | spaceWaiters u32 ..................... [space futex]
+//	320 consumer ident u64 | consumerEver u32 | producersEver u32
+//	384 producer slot 0 (64 bytes), slot 1, ... slot slots-1
+//	384+64*slots: data, capacity bytes (a power of two)
+//
+// Byte offsets, as named constants:
+//
+//	off  size  field
+//	  0    8   capacity       data bytes, a power of two
+//	  8    4   maxRecord      largest payload, capacity/2 - recordHeaderSize
+//	 12    4   slots          producer slots (1..MaxProducers)
+//	 64    8   tail           next free byte (absolute position)    [producers write]
+//	128    8   head           next unread byte (absolute position)  [consumer writes]
+//	192    4   dataSeq        bumped when data is published to a parked consumer
+//	196    4   dataWaiters    consumers parked or about to park on dataSeq
+//	256    4   spaceSeq       bumped when space is freed for a parked producer
+//	260    4   spaceWaiters   producers parked or about to park on spaceSeq
+//	320    8   consumer       consumer's procinfo word; 0 = none
+//	328    4   consumerEver   1 once a consumer has attached
+//	332    4   producersEver  producer attachments so far
+//	384        producer slots
+//
+// tail and head count bytes since creation and are never reduced modulo the
+// capacity: tail-head is the number of bytes in use, pos&(capacity-1) the
+// index into data. Both stay multiples of recordAlign.
+const (
+	vOffCapacity      = 0
+	vOffMaxRecord     = 8
+	vOffSlots         = 12
+	vOffTail          = 1 * cacheLine
+	vOffHead          = 2 * cacheLine
+	vOffDataSeq       = 3 * cacheLine
+	vOffDataWaiters   = vOffDataSeq + 4
+	vOffSpaceSeq      = 4 * cacheLine
+	vOffSpaceWaiters  = vOffSpaceSeq + 4
+	vOffConsumer      = 5 * cacheLine
+	vOffConsumerEver  = vOffConsumer + 8
+	vOffProducersEver = vOffConsumer + 12
+	vOffSlots0        = 6 * cacheLine
+)
+
+// Producer slot layout (slotSize bytes, one cache line: each producer writes
+// only its own line). A slot is taken by a CAS of its owner word from 0 (or
+// from a dead process's word) to the taker's procinfo word.
+//
+//	off  size  field
+//	  0    8   owner      procinfo word of the attached producer; 0 = free
+//	  8    4   gen        bumped at every attach; records carry its low 16 bits
+//	 12    4   (zero)
+//	 16    8   claimPos   MPSC: tail value the producer is claiming from
+//	 24    8   claimEnd   MPSC: claimPos + bytes claimed (padding included)
+//	 32   32   (zero)
+//
+// claimPos/claimEnd are written before the CAS on tail that claims the space
+// and left in place after it, so that a consumer that finds a claimed but
+// still zero record header can tell whose claim it is and, if that producer
+// died, how far to skip.
+const (
+	slotSize        = cacheLine
+	slotOffOwner    = 0
+	slotOffGen      = 8
+	slotOffClaimPos = 16
+	slotOffClaimEnd = 24
+)
+
+// Record layout: an 8-byte header, then the payload, then padding up to the
+// next multiple of recordAlign. The header is one 64-bit word, always stored
+// and loaded whole:
+//
+//	bit  0..31  length  int32: recordHeaderSize + payload bytes;
+//	                    negative while in progress, positive once committed,
+//	                    0 where nothing was written (MPSC: claimed, not begun)
+//	bit 32..39  slot    producer slot that wrote the record
+//	bit 40..47  type    recMessage or recPadding
+//	bit 48..63  gen     low 16 bits of the slot's gen when it was written
+//
+// A padding record fills the end of the data area when a record does not
+// fit before the wrap; its length covers the bytes up to the end.
+const (
+	recordHeaderSize = 8
+	recordAlign      = 8
+
+	recMessage = 1
+	recPadding = 2
+)
+
+// MPMC ring body, after the 64-byte shm object header.
+//
+//	off  size  field
+//	  0    8   capacity       slots, a power of two
+//	  8    4   slotBytes      payload bytes per slot
+//	 12    4   stride         bytes per slot: mSlotHeader + slotBytes rounded up to 8
+//	 16    4   parts          participant slots
+//	 64    8   enqueue        next position to fill   [producers CAS]
+//	128    8   dequeue        next position to empty  [consumers CAS]
+//	192    4   dataSeq        bumped when a slot is filled for a parked consumer
+//	196    4   dataWaiters
+//	256    4   spaceSeq       bumped when a slot is emptied for a parked producer
+//	260    4   spaceWaiters
+//	320    4   producersEver  producer attachments so far
+//	324    4   consumersEver  consumer attachments so far
+//	384        participant slots (slotSize bytes each; owner, gen, claim)
+//	384+64*parts: capacity slots of stride bytes
+//
+// Slot layout (Vyukov's bounded MPMC cell):
+//
+//	off  size  field
+//	  0    8   seq      pos: free for the producer of pos;
+//	                    pos+1: filled, for the consumer of pos;
+//	                    pos+capacity: emptied, free for the next lap
+//	  8    4   length   payload bytes; lenAbandoned for a slot given up by a dead producer
+//	 12    4   (zero)
+//	 16        payload, slotBytes
+//
+// Participant slot for MPMC (slotSize bytes, one per handle):
+//
+//	off  size  field
+//	  0    8   owner      procinfo word; 0 = free
+//	  8    4   gen        bumped at every attach
+//	 12    4   role       roleProducer | roleConsumer, set on first Put / Get
+//	 16    8   enqClaim   position+1 of the enqueue CAS made last (0 = none)
+//	 24    8   deqClaim   position+1 of the dequeue CAS made last (0 = none)
+//
+// A claim is stored before its CAS and left after it, so that a peer that
+// finds a slot claimed but never filled (or never emptied) can tell whose
+// claim it is and, when every claimant is dead, give the slot up.
+const (
+	mOffCapacity      = 0
+	mOffSlotBytes     = 8
+	mOffStride        = 12
+	mOffParts         = 16
+	mOffEnqueue       = 1 * cacheLine
+	mOffDequeue       = 2 * cacheLine
+	mOffDataSeq       = 3 * cacheLine
+	mOffDataWaiters   = mOffDataSeq + 4
+	mOffSpaceSeq      = 4 * cacheLine
+	mOffSpaceWaiters  = mOffSpaceSeq + 4
+	mOffProducersEver = 5 * cacheLine
+	mOffConsumersEver = mOffProducersEver + 4
+	mOffParts0        = 6 * cacheLine
+
+	mSlotHeader     = 16
+	mSlotOffSeq     = 0
+	mSlotOffLen     = 8
+	lenAbandoned    = 0xffffffff
+	partOffRole     = 12
+	partOffEnqClaim = 16
+	partOffDeqClaim = 24
+	roleProducer    = 1
+	roleConsumer    = 2
+)
+
+// Limits.
+const (
+	// MinCapacity and MaxCapacity bound the data area of a variable-length
+	// ring (bytes) and the slot count of an MPMC ring.
+	MinCapacity = 64
+	MaxCapacity = 1 << 30
+	// MaxProducers bounds the producer slots of an MPSC ring (and the
+	// participant slots of an MPMC ring): the slot index is 8 bits of the
+	// record header.
+	MaxProducers = 255
+	// DefaultProducers is the slot count NewMPSC and NewMPMC use unless
+	// WithSlots says otherwise.
+	DefaultProducers = 16
+	// spscSlots: an SPSC ring has one live producer, but a producer that
+	// died keeps its slot until its abandoned record is skipped; a few slots
+	// let a successor attach meanwhile.
+	spscSlots = 4
+	// MaxSlotBytes bounds an MPMC ring's slot payload.
+	MaxSlotBytes = 1 << 24
+)
+
+// MaxRecord returns the largest payload a variable-length ring of the given
+// capacity accepts: half the capacity less the record header, so that a
+// record always fits after at most one wrap.
+func MaxRecord(capacity int) int { return capacity/2 - recordHeaderSize }
+
+// vringBodySize is the body size of a variable-length ring.
+func vringBodySize(capacity, slots int) int { return vOffSlots0 + slots*slotSize + capacity }
+
+// mpmcStride is the bytes one MPMC slot takes.
+func mpmcStride(slotBytes int) int { return alignUp(mSlotHeader+slotBytes, 8) }
+
+// mpmcBodySize is the body size of an MPMC ring.
+func mpmcBodySize(capacity, slotBytes, parts int) int {
+	return mOffParts0 + parts*slotSize + capacity*mpmcStride(slotBytes)
+}
+
+func alignUp(n, a int) int { return (n + a - 1) &^ (a - 1) }
+
+func isPow2(n uint64) bool { return n != 0 && n&(n-1) == 0 }
+
+// checkVringConfig validates the read-only config line of a variable-length
+// ring body and returns capacity and slot count; it is the first thing Open
+// and the fuzz target run on memory nobody vouches for.
+func checkVringConfig(body []byte) (capacity, slots int, err error) {
+	if len(body) < vOffSlots0 {
+		return 0, 0, fmt.Errorf("%w: ring body of %d bytes, shorter than its %d-byte header", ErrCorrupt, len(body), vOffSlots0)
+	}
+	c, mr, s := le.Uint64(body[vOffCapacity:]), le.Uint32(body[vOffMaxRecord:]), le.Uint32(body[vOffSlots:])
+	switch {
+	case !isPow2(c) || c < MinCapacity || c > MaxCapacity:
+		return 0, 0, fmt.Errorf("%w: capacity %d is not a power of two in [%d, %d]", ErrCorrupt, c, MinCapacity, MaxCapacity)
+	case s < 1 || s > MaxProducers:
+		return 0, 0, fmt.Errorf("%w: %d producer slots, want 1..%d", ErrCorrupt, s, MaxProducers)
+	case int(mr) != MaxRecord(int(c)):
+		return 0, 0, fmt.Errorf("%w: max record %d for capacity %d, want %d", ErrCorrupt, mr, c, MaxRecord(int(c)))
+	}
+	if want := vringBodySize(int(c), int(s)); len(body) < want {
+		return 0, 0, fmt.Errorf("%w: ring body of %d bytes, capacity %d and %d slots need %d", ErrCorrupt, len(body), c, s, want)
+	}
+	return int(c), int(s), nil
+}
+
+// checkMPMCConfig validates the config line of an MPMC ring body.
+func checkMPMCConfig(body []byte) (capacity, slotBytes, parts int, err error) {
+	if len(body) < mOffParts0 {
+		return 0, 0, 0, fmt.Errorf("%w: ring body of %d bytes, shorter than its %d-byte header", ErrCorrupt, len(body), mOffParts0)
+	}
+	c, sb, st, p := le.Uint64(body[mOffCapacity:]), le.Uint32(body[mOffSlotBytes:]), le.Uint32(body[mOffStride:]), le.Uint32(body[mOffParts:])
+	switch {
+	case !isPow2(c) || c < 2 || c > MaxCapacity:
+		return 0, 0, 0, fmt.Errorf("%w: capacity %d is not a power of two in [2, %d]", ErrCorrupt, c, MaxCapacity)
+	case sb > MaxSlotBytes:
+		return 0, 0, 0, fmt.Errorf("%w: slot of %d bytes, over %d", ErrCorrupt, sb, MaxSlotBytes)
+	case int(st) != mpmcStride(int(sb)):
+		return 0, 0, 0, fmt.Errorf("%w: stride %d for %d-byte slots, want %d", ErrCorrupt, st, sb, mpmcStride(int(sb)))
+	case p < 1 || p > MaxProducers:
+		return 0, 0, 0, fmt.Errorf("%w: %d participant slots, want 1..%d", ErrCorrupt, p, MaxProducers)
+	}
+	if want := uint64(mOffParts0) + uint64(p)*slotSize + c*uint64(st); uint64(len(body)) < want {
+		return 0, 0, 0, fmt.Errorf("%w: ring body of %d bytes, needs %d", ErrCorrupt, len(body), want)
+	}
+	return int(c), int(sb), int(p), nil
+}
+
+var le = binary.LittleEndian

@@ -1,0 +1,565 @@
+package ringbuf
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+
+	"github.com/shmkit/shmkit/internal/procinfo"
+	"github.com/shmkit/shmkit/shm"
+)
+
+// MPMC is a bounded many-producer many-consumer ring of fixed-size slots in
+// shared memory: Vyukov's bounded MPMC queue, each slot carrying a sequence
+// number that says whose turn it is. A message is up to SlotBytes bytes.
+// Producers and consumers may be in any number of processes. A handle
+// serialises its own Puts (and its own Gets) so that each handle has one
+// claim to publish for crash recovery; open one handle per goroutine to
+// work in parallel within a process. Each handle takes one participant slot
+// (WithProducers) on first use. An MPMC must not be copied; pass it to a
+// worker process as a handle (it implements gob.GobEncoder).
+type MPMC struct {
+	_         noCopy
+	seg       *shm.Segment
+	name      string
+	body      []byte
+	cells     []byte
+	capacity  uint64
+	mask      uint64
+	slotBytes int
+	stride    uint64
+	parts     slotTable
+	opt       options
+	closed    atomic.Bool
+
+	enq, deq                     *atomic.Uint64
+	producersEver, consumersEver *atomic.Uint32
+
+	attachMu sync.Mutex
+	part     int           // participant slot; -1 before first use (guarded by attachMu)
+	role     atomic.Uint32 // roles taken so far (written under attachMu)
+
+	_     [cacheLine]byte
+	putMu sync.Mutex
+	space waitSide
+	_     [cacheLine]byte
+	getMu sync.Mutex
+	data  waitSide
+	_     [cacheLine]byte
+}
+
+// NewMPMC creates an MPMC ring called name in seg with capacity slots (a
+// power of two, 2..MaxCapacity) of slotBytes bytes each.
+func NewMPMC(seg *shm.Segment, name string, capacity, slotBytes int, opts ...Option) (*MPMC, error) {
+	o := defaultOptions()
+	o.slots = DefaultProducers
+	for _, f := range opts {
+		f(&o)
+	}
+	if capacity < 2 || capacity > MaxCapacity || !isPow2(uint64(capacity)) {
+		return nil, fmt.Errorf("%w: capacity %d is not a power of two in [2, %d]", ErrInvalid, capacity, MaxCapacity)
+	}
+	if slotBytes < 0 || slotBytes > MaxSlotBytes {
+		return nil, fmt.Errorf("%w: slot of %d bytes, want 0..%d", ErrInvalid, slotBytes, MaxSlotBytes)
+	}
+	if o.slots < 1 || o.slots > MaxProducers {
+		return nil, fmt.Errorf("%w: %d participant slots, want 1..%d", ErrInvalid, o.slots, MaxProducers)
+	}
+	size := uint64(mOffParts0) + uint64(o.slots)*slotSize + uint64(capacity)*uint64(mpmcStride(slotBytes))
+	if size > 1<<40 {
+		return nil, fmt.Errorf("%w: %d slots of %d bytes", ErrInvalid, capacity, slotBytes)
+	}
+	spec := shm.ObjectSpec{Kind: shm.KindMPMC, Version: mpmcVersion, Capacity: uint64(capacity), BodySize: int(size)}
+	obj, err := seg.Alloc(name, spec, func(body []byte) error {
+		le.PutUint64(body[mOffCapacity:], uint64(capacity))
+		le.PutUint32(body[mOffSlotBytes:], uint32(slotBytes))
+		le.PutUint32(body[mOffStride:], uint32(mpmcStride(slotBytes)))
+		le.PutUint32(body[mOffParts:], uint32(o.slots))
+		cells := body[mOffParts0+o.slots*slotSize:]
+		for i := 0; i < capacity; i++ {
+			le.PutUint64(cells[i*mpmcStride(slotBytes)+mSlotOffSeq:], uint64(i)) // slot i: free for position i
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	r := new(MPMC)
+	return r, r.init(seg, obj, o)
+}
+
+// OpenMPMC opens the MPMC ring called name in seg.
+func OpenMPMC(seg *shm.Segment, name string, opts ...Option) (*MPMC, error) {
+	o := defaultOptions()
+	for _, f := range opts {
+		f(&o)
+	}
+	obj, err := seg.Lookup(name, &shm.ObjectSpec{Kind: shm.KindMPMC, Version: mpmcVersion})
+	if err != nil {
+		return nil, err
+	}
+	r := new(MPMC)
+	return r, r.init(seg, obj, o)
+}
+
+func (r *MPMC) init(seg *shm.Segment, obj *shm.Object, o options) error {
+	body := obj.Body
+	if err := mapCheck(body); err != nil {
+		return err
+	}
+	capacity, slotBytes, parts, err := checkMPMCConfig(body)
+	if err != nil {
+		return fmt.Errorf("ring %q: %w", obj.Name, err)
+	}
+	r.seg, r.name, r.body, r.opt = seg, obj.Name, body, o
+	r.capacity, r.mask, r.slotBytes, r.stride = uint64(capacity), uint64(capacity-1), slotBytes, uint64(mpmcStride(slotBytes))
+	r.parts = slotTable{mem: body[mOffParts0 : mOffParts0+parts*slotSize], n: parts}
+	off := mOffParts0 + parts*slotSize
+	r.cells = body[off : off+capacity*int(r.stride) : off+capacity*int(r.stride)]
+	r.enq, r.deq = u64(body, mOffEnqueue), u64(body, mOffDequeue)
+	r.producersEver, r.consumersEver = u32(body, mOffProducersEver), u32(body, mOffConsumersEver)
+	r.part = -1
+	r.data.init(u32(body, mOffDataSeq), u32(body, mOffDataWaiters), &r.opt)
+	r.space.init(u32(body, mOffSpaceSeq), u32(body, mOffSpaceWaiters), &r.opt)
+	return nil
+}
+
+// Cap returns the number of slots.
+func (r *MPMC) Cap() int { return int(r.capacity) }
+
+// SlotBytes returns the largest message a slot holds.
+func (r *MPMC) SlotBytes() int { return r.slotBytes }
+
+// Name returns the ring's object name in its segment.
+func (r *MPMC) Name() string { return r.name }
+
+// Len returns the number of filled or claimed slots, a snapshot.
+func (r *MPMC) Len() int {
+	return inUse(r.enq.Load(), r.deq.Load(), r.capacity)
+}
+
+// SetOptions changes the handle's wait strategy, spin count or poll period.
+// Do not call it while a call on the handle is blocked.
+func (r *MPMC) SetOptions(opts ...Option) {
+	r.opt.apply(opts, &r.data, &r.space)
+}
+
+func (r *MPMC) seq(pos uint64) *atomic.Uint64 {
+	return u64(r.cells, (pos&r.mask)*r.stride+mSlotOffSeq)
+}
+
+func (r *MPMC) length(pos uint64) *atomic.Uint32 {
+	return u32(r.cells, (pos&r.mask)*r.stride+mSlotOffLen)
+}
+
+func (r *MPMC) payload(pos uint64) []byte {
+	off := (pos&r.mask)*r.stride + mSlotHeader
+	return r.cells[off : off+uint64(r.slotBytes) : off+uint64(r.slotBytes)]
+}
+
+// attach takes a participant slot on first use and records the role.
+func (r *MPMC) attach(role uint32) error {
+	if r.closed.Load() {
+		return ErrClosed
+	}
+	r.attachMu.Lock()
+	defer r.attachMu.Unlock()
+	if r.role.Load()&role != 0 {
+		return nil
+	}
+	if r.part < 0 {
+		i, _, err := r.parts.take(r.claimsResolved)
+		if err != nil {
+			return fmt.Errorf("ring %q: %w", r.name, err)
+		}
+		r.parts.word32(i, partOffRole).Store(0)
+		r.parts.word(i, partOffEnqClaim).Store(0)
+		r.parts.word(i, partOffDeqClaim).Store(0)
+		r.part = i
+	}
+	r.parts.word32(r.part, partOffRole).Or(role)
+	r.role.Or(role)
+	if role == roleProducer {
+		r.producersEver.Add(1)
+	} else {
+		r.consumersEver.Add(1)
+	}
+	return nil
+}
+
+// AttachProducer takes this handle's participant slot as a producer now
+// rather than on its first Put; see SPSC.AttachProducer for why a creator
+// may hold one while producer processes start.
+func (r *MPMC) AttachProducer() error { return r.attach(roleProducer) }
+
+// AttachConsumer takes this handle's participant slot as a consumer now
+// rather than on its first Get.
+func (r *MPMC) AttachConsumer() error { return r.attach(roleConsumer) }
+
+// claimsResolved reports whether participant i left no slot claimed but
+// unfinished, so that a successor may take its slot.
+func (r *MPMC) claimsResolved(i int) bool {
+	if c := r.parts.word(i, partOffEnqClaim).Load(); c != 0 {
+		if pos := c - 1; r.enq.Load() > pos && r.seq(pos).Load() == pos {
+			return false
+		}
+	}
+	if c := r.parts.word(i, partOffDeqClaim).Load(); c != 0 {
+		if pos := c - 1; r.deq.Load() > pos && r.seq(pos).Load() == pos+1 {
+			return false
+		}
+	}
+	return true
+}
+
+// tryClaimPut claims the next free slot: Vyukov's enqueue.
+func (r *MPMC) tryClaimPut() (pos uint64, ok bool, err error) {
+	claim := r.parts.word(r.part, partOffEnqClaim)
+	pos = r.enq.Load()
+	for {
+		seq := r.seq(pos).Load() // observes: slot emptied (seq == pos)
+		switch dif := int64(seq - pos); {
+		case dif == 0:
+			claim.Store(pos + 1)
+			if r.enq.CompareAndSwap(pos, pos+1) { // claims slot pos for filling
+				return pos, true, nil
+			}
+			pos = r.enq.Load()
+		case dif == 1-int64(r.capacity) || dif == -int64(r.capacity):
+			// Full: the slot's previous lap is filled and not yet emptied
+			// (seq pos-capacity+1), or still being filled (seq pos-capacity).
+			return 0, false, nil
+		case dif < 0:
+			return 0, false, fmt.Errorf("%w: ring %q slot %d seq %d at enqueue %d", ErrCorrupt, r.name, pos&r.mask, seq, pos)
+		default:
+			p2 := r.enq.Load()
+			if p2 == pos {
+				return 0, false, fmt.Errorf("%w: ring %q slot %d seq %d ahead of enqueue %d", ErrCorrupt, r.name, pos&r.mask, seq, pos)
+			}
+			pos = p2
+		}
+	}
+}
+
+// publishPut fills in the length and hands slot pos to consumers.
+func (r *MPMC) publishPut(pos uint64, n int) {
+	r.length(pos).Store(uint32(n))
+	r.seq(pos).Store(pos + 1) // publishes: slot filled
+	r.data.wake()
+}
+
+// tryClaimGet claims the next filled slot: Vyukov's dequeue.
+func (r *MPMC) tryClaimGet() (pos uint64, ok bool, err error) {
+	claim := r.parts.word(r.part, partOffDeqClaim)
+	pos = r.deq.Load()
+	for {
+		seq := r.seq(pos).Load() // observes: slot filled (seq == pos+1)
+		switch dif := int64(seq - (pos + 1)); {
+		case dif == 0:
+			claim.Store(pos + 1)
+			if r.deq.CompareAndSwap(pos, pos+1) { // claims slot pos for emptying
+				return pos, true, nil
+			}
+			pos = r.deq.Load()
+		case dif == -1 || dif == -int64(r.capacity):
+			// Empty: the slot is free for (or being filled by) the producer
+			// of pos (seq pos), or its previous lap is still being emptied
+			// (seq pos-capacity+1).
+			return 0, false, nil
+		case dif < 0:
+			return 0, false, fmt.Errorf("%w: ring %q slot %d seq %d at dequeue %d", ErrCorrupt, r.name, pos&r.mask, seq, pos)
+		default:
+			p2 := r.deq.Load()
+			if p2 == pos {
+				return 0, false, fmt.Errorf("%w: ring %q slot %d seq %d ahead of dequeue %d", ErrCorrupt, r.name, pos&r.mask, seq, pos)
+			}
+			pos = p2
+		}
+	}
+}
+
+// releaseGet hands slot pos back to producers for the next lap.
+func (r *MPMC) releaseGet(pos uint64) {
+	r.seq(pos).Store(pos + r.capacity) // publishes: slot emptied
+	r.space.wake()
+}
+
+// getClaimed claims the next filled slot that holds a message, giving back
+// slots abandoned by dead producers, and checks its length.
+func (r *MPMC) getClaimed() (pos uint64, n int, ok bool, err error) {
+	for {
+		pos, ok, err = r.tryClaimGet()
+		if !ok {
+			return 0, 0, false, err
+		}
+		l := r.length(pos).Load()
+		if l == lenAbandoned {
+			r.releaseGet(pos)
+			continue
+		}
+		if l > uint32(r.slotBytes) {
+			r.releaseGet(pos)
+			return 0, 0, false, fmt.Errorf("%w: ring %q slot %d holds %d bytes, slots are %d", ErrCorrupt, r.name, pos&r.mask, l, r.slotBytes)
+		}
+		return pos, int(l), true, nil
+	}
+}
+
+func (r *MPMC) hasSpace() bool {
+	pos := r.enq.Load()
+	return int64(r.seq(pos).Load()-pos) >= 0
+}
+
+func (r *MPMC) hasData() bool {
+	pos := r.deq.Load()
+	return int64(r.seq(pos).Load()-(pos+1)) >= 0
+}
+
+// TryPut copies p into a free slot; ok is false when the ring is full.
+// A message longer than SlotBytes is ErrTooLarge.
+func (r *MPMC) TryPut(p []byte) (ok bool, err error) {
+	if len(p) > r.slotBytes {
+		return false, r.tooLarge(len(p))
+	}
+	if r.role.Load()&roleProducer == 0 || r.closed.Load() {
+		if err := r.attach(roleProducer); err != nil {
+			return false, err
+		}
+	}
+	r.putMu.Lock()
+	defer r.putMu.Unlock()
+	pos, ok, err := r.tryClaimPut()
+	if !ok {
+		return false, err
+	}
+	copy(r.payload(pos), p)
+	r.publishPut(pos, len(p))
+	return true, nil
+}
+
+// Put copies p into a free slot, blocking while the ring is full until ctx
+// is done or the consumers are gone (ErrPeerDead, ErrClosed).
+func (r *MPMC) Put(ctx context.Context, p []byte) error {
+	if len(p) > r.slotBytes {
+		return r.tooLarge(len(p))
+	}
+	return r.PutFunc(ctx, func(slot []byte) int { return copy(slot, p) })
+}
+
+// PutFunc claims a free slot (blocking as Put does), lets fill write the
+// message in place and return its length (0..SlotBytes), and publishes it.
+// fill must not block or call the ring.
+func (r *MPMC) PutFunc(ctx context.Context, fill func(slot []byte) int) error {
+	if r.role.Load()&roleProducer == 0 || r.closed.Load() {
+		if err := r.attach(roleProducer); err != nil {
+			return err
+		}
+	}
+	r.putMu.Lock()
+	defer r.putMu.Unlock()
+	slow := false
+	for {
+		pos, ok, err := r.tryClaimPut()
+		if err != nil {
+			return err
+		}
+		if ok {
+			n := fill(r.payload(pos))
+			if n < 0 || n > r.slotBytes {
+				r.publishPut(pos, 0)
+				panic(fmt.Sprintf("ringbuf: PutFunc fill returned %d, slot holds %d", n, r.slotBytes))
+			}
+			r.publishPut(pos, n)
+			return nil
+		}
+		if slow {
+			if err := r.rescueFull(); err != nil {
+				return err
+			}
+		}
+		err = r.space.wait(ctx, r.hasSpace)
+		switch err {
+		case nil:
+			slow = !r.hasSpace()
+		case errPoll:
+			slow = true
+		default:
+			return err
+		}
+	}
+}
+
+// TryGet copies the next message into buf and returns its length; ok is
+// false when the ring is empty. A message longer than buf is truncated to
+// len(buf) and TryGet returns its full length with ErrShortBuffer (a buf of
+// SlotBytes never truncates).
+func (r *MPMC) TryGet(buf []byte) (n int, ok bool, err error) {
+	if r.role.Load()&roleConsumer == 0 || r.closed.Load() {
+		if err := r.attach(roleConsumer); err != nil {
+			return 0, false, err
+		}
+	}
+	r.getMu.Lock()
+	defer r.getMu.Unlock()
+	pos, n, ok, err := r.getClaimed()
+	if !ok {
+		return 0, false, err
+	}
+	copy(buf, r.payload(pos)[:n])
+	r.releaseGet(pos)
+	if n > len(buf) {
+		return n, true, ErrShortBuffer
+	}
+	return n, true, nil
+}
+
+// Get copies the next message into buf and returns its length, blocking
+// while the ring is empty until ctx is done or the producers are gone
+// (io.EOF when all closed, ErrPeerDead when one died). Truncation as TryGet.
+func (r *MPMC) Get(ctx context.Context, buf []byte) (int, error) {
+	var n int
+	err := r.GetFunc(ctx, func(msg []byte) { n = copy(buf, msg); n = max(n, len(msg)) })
+	if err == nil && n > len(buf) {
+		err = ErrShortBuffer
+	}
+	return n, err
+}
+
+// GetFunc claims the next message (blocking as Get does) and hands it to
+// use in place; the slot is given back when use returns. use must not keep
+// msg, block, or call the ring.
+func (r *MPMC) GetFunc(ctx context.Context, use func(msg []byte)) error {
+	if r.role.Load()&roleConsumer == 0 || r.closed.Load() {
+		if err := r.attach(roleConsumer); err != nil {
+			return err
+		}
+	}
+	r.getMu.Lock()
+	defer r.getMu.Unlock()
+	slow := false
+	for {
+		pos, n, ok, err := r.getClaimed()
+		if err != nil {
+			return err
+		}
+		if ok {
+			use(r.payload(pos)[:n])
+			r.releaseGet(pos)
+			return nil
+		}
+		if slow {
+			if err := r.rescueEmpty(); err != nil {
+				return err
+			}
+		}
+		err = r.data.wait(ctx, r.hasData)
+		switch err {
+		case nil:
+			slow = !r.hasData()
+		case errPoll:
+			slow = true
+		default:
+			return err
+		}
+	}
+}
+
+func (r *MPMC) tooLarge(n int) error {
+	return fmt.Errorf("%w: message of %d bytes, ring %q slots hold %d", ErrTooLarge, n, r.name, r.slotBytes)
+}
+
+// rescueEmpty runs when a consumer finds the ring empty for a while: a slot
+// claimed by a producer that died before filling it is marked abandoned (and
+// then skipped); with no producer alive it says why (io.EOF, ErrPeerDead).
+func (r *MPMC) rescueEmpty() error {
+	pos := r.deq.Load()
+	if r.enq.Load() > pos && r.seq(pos).Load() == pos {
+		if r.claimantsDead(partOffEnqClaim, pos+1) {
+			r.length(pos).Store(lenAbandoned)
+			r.seq(pos).CompareAndSwap(pos, pos+1) // claimed by the dead -> filled (abandoned)
+			r.data.wake()
+			return nil
+		}
+	}
+	if r.producersEver.Load() == 0 {
+		return nil
+	}
+	live, dead := r.parts.liveness(func(i int) bool { return r.parts.word32(i, partOffRole).Load()&roleProducer != 0 })
+	switch {
+	case live:
+		return nil
+	case dead:
+		return fmt.Errorf("%w: every producer of ring %q is gone, one died", ErrPeerDead, r.name)
+	}
+	if r.hasData() {
+		return nil
+	}
+	return io.EOF
+}
+
+// rescueFull runs when a producer finds the ring full for a while: a slot
+// claimed by a consumer that died before emptying it is given back (its
+// message is lost with the consumer); with no consumer alive it says why.
+func (r *MPMC) rescueFull() error {
+	pos := r.enq.Load()
+	old := pos - r.capacity
+	if r.deq.Load() > old && r.seq(pos).Load() == old+1 {
+		if r.claimantsDead(partOffDeqClaim, old+1) {
+			r.seq(pos).CompareAndSwap(old+1, pos) // claimed by the dead -> emptied
+			r.space.wake()
+			return nil
+		}
+	}
+	if r.consumersEver.Load() == 0 {
+		return nil
+	}
+	live, dead := r.parts.liveness(func(i int) bool { return r.parts.word32(i, partOffRole).Load()&roleConsumer != 0 })
+	switch {
+	case live:
+		return nil
+	case dead:
+		return fmt.Errorf("%w: every consumer of ring %q is gone, one died", ErrPeerDead, r.name)
+	}
+	return fmt.Errorf("%w: every consumer of ring %q closed its end", ErrClosed, r.name)
+}
+
+// claimantsDead reports whether some participant claimed (claim word at off
+// equal to c) and every such claimant is dead.
+func (r *MPMC) claimantsDead(off int, c uint64) bool {
+	found := false
+	for i := 0; i < r.parts.n; i++ {
+		if r.parts.word(i, off).Load() != c {
+			continue
+		}
+		w := r.parts.owner(i).Load()
+		if w != 0 && procinfo.AliveWord(w) {
+			return false
+		}
+		found = true
+	}
+	return found
+}
+
+// Close detaches the handle: its participant slot is freed (consumers of a
+// ring whose producers all closed get io.EOF; producers of a ring whose
+// consumers all closed get ErrClosed). The ring stays in its segment.
+func (r *MPMC) Close() error {
+	if r.closed.Swap(true) {
+		return nil
+	}
+	r.putMu.Lock()
+	r.getMu.Lock()
+	r.attachMu.Lock()
+	if r.part >= 0 {
+		r.parts.release(r.part)
+		r.part = -1
+	}
+	r.attachMu.Unlock()
+	r.getMu.Unlock()
+	r.putMu.Unlock()
+	r.data.wake()
+	r.space.wake()
+	return nil
+}

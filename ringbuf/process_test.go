@@ -1,0 +1,445 @@
+package ringbuf_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"testing"
+	"time"
+
+	"github.com/shmkit/shmkit/atomics"
+	"github.com/shmkit/shmkit/internal/shmtest"
+	"github.com/shmkit/shmkit/process"
+	"github.com/shmkit/shmkit/ringbuf"
+	"github.com/shmkit/shmkit/shm"
+)
+
+// writer is what the producer worker needs of a ring.
+type writer interface {
+	Write(ctx context.Context, p []byte) error
+	Reserve(ctx context.Context, n int) ([]byte, error)
+	CloseWrite() error
+}
+
+// prodArgs tell a producer worker which ring to write (exactly one is set),
+// who it is, and how many messages to send.
+type prodArgs struct {
+	SPSC *ringbuf.SPSC
+	MPSC *ringbuf.MPSC
+	MPMC *ringbuf.MPMC
+	ID   int
+	N    int
+	Max  int // largest message
+	// Victim: after N messages, reserve one more, set Flag to Trial and
+	// wait to be killed.
+	Victim bool
+	Flag   *shm.Segment
+	Trial  uint32
+}
+
+// message builds producer id's message seq into buf: id, seq (3 bytes),
+// then a payload that depends on both; lengths vary from 4 to max.
+func message(buf []byte, id, seq, max int) []byte {
+	n := 4 + (seq*31+id*7)%(max-3)
+	b := buf[:n]
+	b[0], b[1], b[2], b[3] = byte(id), byte(seq), byte(seq>>8), byte(seq>>16)
+	fill(b[4:], id, seq)
+	return b
+}
+
+// checkMessage returns producer id and seq of b, or an error if b is not
+// exactly what message built.
+func checkMessage(b []byte, max int) (id, seq int, err error) {
+	if len(b) < 4 {
+		return 0, 0, fmt.Errorf("message of %d bytes", len(b))
+	}
+	id, seq = int(b[0]), int(b[1])|int(b[2])<<8|int(b[3])<<16
+	want := message(make([]byte, max), id, seq, max)
+	if !bytes.Equal(b, want) {
+		return id, seq, fmt.Errorf("producer %d message %d: checksum mismatch (%d bytes, want %d)", id, seq, len(b), len(want))
+	}
+	return id, seq, nil
+}
+
+var producerW = process.Register("ringbuf-producer", func(ctx context.Context, a prodArgs) error {
+	buf := make([]byte, a.Max)
+	if a.MPMC != nil {
+		defer a.MPMC.Close()
+		for i := 0; i < a.N; i++ {
+			if err := a.MPMC.Put(ctx, message(buf, a.ID, i, a.Max)); err != nil {
+				return err
+			}
+		}
+		if a.Victim {
+			return a.MPMC.PutFunc(ctx, func(slot []byte) int {
+				signal(a.Flag, a.Trial)
+				select {} // killed here, between claim and publish
+			})
+		}
+		return nil
+	}
+	var w writer = a.SPSC
+	if a.MPSC != nil {
+		w = a.MPSC
+	}
+	for i := 0; i < a.N; i++ {
+		if err := w.Write(ctx, message(buf, a.ID, i, a.Max)); err != nil {
+			return fmt.Errorf("producer %d message %d: %w", a.ID, i, err)
+		}
+	}
+	if a.Victim {
+		b, err := w.Reserve(ctx, a.Max)
+		if err != nil {
+			return err
+		}
+		copy(b, bytes.Repeat([]byte{0xEE}, len(b)))
+		signal(a.Flag, a.Trial)
+		select {} // killed here, between Reserve and Commit
+	}
+	return w.CloseWrite()
+})
+
+// signal stores v in the flag word (the first word of seg) and wakes the parent.
+func signal(seg *shm.Segment, v uint32) {
+	w := atomics.MustUint32At(seg.Bytes(), 0)
+	w.Store(v)
+	atomics.Wake(w, -1)
+}
+
+// awaitFlag waits until the flag word holds v.
+func awaitFlag(t *testing.T, seg *shm.Segment, v uint32) {
+	w := atomics.MustUint32At(seg.Bytes(), 0)
+	ctx := ctxT(t, 20*time.Second)
+	for {
+		old := w.Load()
+		if old == v {
+			return
+		}
+		if err := atomics.Await(ctx, w, old, nil); err != nil {
+			t.Fatalf("waiting for flag %d: %v", v, err)
+		}
+	}
+}
+
+func startProducer(t *testing.T, a prodArgs) *process.Process {
+	t.Helper()
+	p, err := producerW.Start(context.Background(), a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Kill(); p.Wait() })
+	return p
+}
+
+// consumeAll reads from r until it has want[id] messages of each producer,
+// checking order per producer and every checksum.
+func consumeAll(t *testing.T, read func([]byte) (int, error), want []int, max int) {
+	t.Helper()
+	next := make([]int, len(want))
+	total := 0
+	for _, n := range want {
+		total += n
+	}
+	buf := make([]byte, max)
+	for got := 0; got < total; got++ {
+		n, err := read(buf)
+		if err != nil {
+			t.Fatalf("after %d of %d messages (next %v): %v", got, total, next, err)
+		}
+		id, seq, err := checkMessage(buf[:n], max)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if id >= len(want) || seq != next[id] {
+			t.Fatalf("producer %d message %d, want %d", id, seq, next[id])
+		}
+		next[id]++
+	}
+}
+
+func hammerN() int {
+	if testing.Short() {
+		return 2000
+	}
+	return 20000
+}
+
+func TestHammerSPSCProcesses(t *testing.T) {
+	seg := shmtest.Segment(t, 1<<20)
+	r, err := ringbuf.NewSPSC(seg, "r", 1<<14)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := hammerN()
+	p := startProducer(t, prodArgs{SPSC: r, ID: 0, N: n, Max: 1000})
+	ctx := ctxT(t, 60*time.Second)
+	consumeAll(t, func(b []byte) (int, error) { return r.Read(ctx, b) }, []int{n}, 1000)
+	if _, err := r.Read(ctx, make([]byte, 1000)); err != io.EOF {
+		t.Fatalf("after the last message: %v, want io.EOF", err)
+	}
+	if err := p.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Sane(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestHammerMPSCProcesses(t *testing.T) {
+	seg := shmtest.Segment(t, 1<<20)
+	r, err := ringbuf.NewMPSC(seg, "r", 1<<14)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := hammerN()
+	if err := r.AttachProducer(); err != nil { // see TestHammerMPMCProcesses
+		t.Fatal(err)
+	}
+	for id := 0; id < 3; id++ {
+		startProducer(t, prodArgs{MPSC: r, ID: id, N: n, Max: 700})
+	}
+	r.CloseWrite()
+	ctx := ctxT(t, 60*time.Second)
+	// Batch reads: the callback checks each record in place.
+	next := make([]int, 3)
+	for got := 0; got < 3*n; {
+		k, err := r.ReadBatch(ctx, func(rec []byte) bool {
+			id, seq, err := checkMessage(rec, 700)
+			if err != nil || id > 2 || seq != next[id] {
+				t.Fatalf("producer %d message %d (want %d): %v", id, seq, next[id], err)
+			}
+			next[id]++
+			return true
+		})
+		if err != nil {
+			t.Fatalf("after %d: %v", got, err)
+		}
+		got += k
+	}
+	if _, err := r.Read(ctx, make([]byte, 700)); err != io.EOF {
+		t.Fatalf("after the last message: %v, want io.EOF", err)
+	}
+	if err := r.Sane(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// mpmcConsumer takes messages until the ring reports io.EOF, marking each
+// (producer, seq) in a bitmap in Marks; a bit already set is a duplicate.
+type consArgs struct {
+	R     *ringbuf.MPMC
+	Marks *shm.Segment
+	N     int // messages per producer
+	Max   int
+}
+
+var mpmcConsumerW = process.Register("ringbuf-mpmc-consumer", func(ctx context.Context, a consArgs) error {
+	defer a.R.Close()
+	buf := make([]byte, a.Max)
+	last := map[int]int{}
+	for {
+		n, err := a.R.Get(ctx, buf)
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		id, seq, err := checkMessage(buf[:n], a.Max)
+		if err != nil {
+			return err
+		}
+		if l, ok := last[id]; ok && seq <= l {
+			return fmt.Errorf("producer %d: message %d after %d", id, seq, l)
+		}
+		last[id] = seq
+		bit := id*a.N + seq
+		w := atomics.MustUint32At(a.Marks.Bytes(), bit/32*4)
+		if old := w.Or(1 << (bit % 32)); old&(1<<(bit%32)) != 0 {
+			return fmt.Errorf("producer %d message %d delivered twice", id, seq)
+		}
+	}
+})
+
+func TestHammerMPMCProcesses(t *testing.T) {
+	seg := shmtest.Segment(t, 1<<20)
+	r, err := ringbuf.NewMPMC(seg, "q", 256, 128)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := hammerN()
+	marks := shmtest.Segment(t, int64(2*n/8+64))
+	// Hold a producer attachment while the producers start, so that a
+	// consumer cannot see "every producer closed" before the last one came.
+	if err := r.AttachProducer(); err != nil {
+		t.Fatal(err)
+	}
+	var cons []*process.Process
+	for c := 0; c < 2; c++ {
+		p, err := mpmcConsumerW.Start(context.Background(), consArgs{R: r, Marks: marks, N: n, Max: 128})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { p.Kill(); p.Wait() })
+		cons = append(cons, p)
+	}
+	var prods []*process.Process
+	for id := 0; id < 2; id++ {
+		prods = append(prods, startProducer(t, prodArgs{MPMC: r, ID: id, N: n, Max: 128}))
+	}
+	r.Close()
+	for _, p := range append(prods, cons...) {
+		if err := p.Wait(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m := marks.Bytes()
+	for bit := 0; bit < 2*n; bit++ {
+		if m[bit/8]&(1<<(bit%8)) == 0 {
+			t.Fatalf("producer %d message %d never delivered", bit/n, bit%n)
+		}
+	}
+	if err := r.Sane(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestKillProducerMPSC kills a producer between Reserve and Commit, 20
+// times, while two other producers keep writing: the consumer skips each
+// abandoned record and loses nothing else.
+func TestKillProducerMPSC(t *testing.T) {
+	seg := shmtest.Segment(t, 1<<20)
+	flag := shmtest.Segment(t, 64)
+	r, err := ringbuf.NewMPSC(seg, "r", 1<<13, ringbuf.WithPoll(5*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const trials, perVictim, max = 20, 5, 300
+	n := hammerN()
+	want := make([]int, 2+trials)
+	want[0], want[1] = n, n
+	for i := 0; i < trials; i++ {
+		want[2+i] = perVictim
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		ctx := ctxT(t, 60*time.Second)
+		consumeAll(t, func(b []byte) (int, error) { return r.Read(ctx, b) }, want, max)
+	}()
+	for id := 0; id < 2; id++ {
+		startProducer(t, prodArgs{MPSC: r, ID: id, N: n, Max: max})
+	}
+	for i := 0; i < trials; i++ {
+		p := startProducer(t, prodArgs{MPSC: r, ID: 2 + i, N: perVictim, Max: max, Victim: true, Flag: flag, Trial: uint32(i + 1)})
+		awaitFlag(t, flag, uint32(i+1))
+		p.Kill()
+		p.Wait()
+	}
+	<-done
+	if t.Failed() {
+		return
+	}
+	// Everything is read; the producers are gone and victims died.
+	_, err = r.Read(ctxT(t, 10*time.Second), make([]byte, max))
+	if !errors.Is(err, ringbuf.ErrPeerDead) {
+		t.Fatalf("after the last message: %v, want ErrPeerDead", err)
+	}
+	if err := r.Sane(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestKillProducerSPSC: the one producer dies mid-record; the consumer gets
+// what was committed, then ErrPeerDead; a successor producer attaches and
+// its messages arrive after the abandoned record.
+func TestKillProducerSPSC(t *testing.T) {
+	seg := shmtest.Segment(t, 1<<20)
+	flag := shmtest.Segment(t, 64)
+	r, _ := ringbuf.NewSPSC(seg, "r", 1<<12, ringbuf.WithPoll(5*time.Millisecond))
+	p := startProducer(t, prodArgs{SPSC: r, ID: 0, N: 10, Max: 200, Victim: true, Flag: flag, Trial: 1})
+	awaitFlag(t, flag, 1)
+	p.Kill()
+	p.Wait()
+	ctx := ctxT(t, 20*time.Second)
+	read := func(b []byte) (int, error) { return r.Read(ctx, b) }
+	consumeAll(t, read, []int{10}, 200)
+	if _, err := r.Read(ctx, make([]byte, 200)); !errors.Is(err, ringbuf.ErrPeerDead) {
+		t.Fatalf("after the dead producer's messages: %v, want ErrPeerDead", err)
+	}
+	startProducer(t, prodArgs{SPSC: r, ID: 1, N: 10, Max: 200})
+	consumeAll(t, read, []int{0, 10}, 200)
+}
+
+// TestKillConsumer: a producer facing a full ring whose consumer died gets
+// ErrPeerDead.
+func TestKillConsumer(t *testing.T) {
+	seg := shmtest.Segment(t, 1<<20)
+	flag := shmtest.Segment(t, 64)
+	r, _ := ringbuf.NewSPSC(seg, "r", 1<<10, ringbuf.WithPoll(5*time.Millisecond))
+	m, _ := ringbuf.NewMPMC(seg, "m", 4, 8, ringbuf.WithPoll(5*time.Millisecond))
+	p, err := stuckConsumerW.Start(context.Background(), stuckArgs{R: r, M: m, Flag: flag})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Write(context.Background(), []byte("x"))
+	m.Put(context.Background(), []byte("x"))
+	awaitFlag(t, flag, 1)
+	p.Kill()
+	p.Wait()
+	ctx := ctxT(t, 20*time.Second)
+	var werr error
+	for werr == nil {
+		werr = r.Write(ctx, make([]byte, 100))
+	}
+	if !errors.Is(werr, ringbuf.ErrPeerDead) {
+		t.Fatalf("SPSC: %v, want ErrPeerDead", werr)
+	}
+	werr = nil
+	for werr == nil {
+		werr = m.Put(ctx, make([]byte, 8))
+	}
+	if !errors.Is(werr, ringbuf.ErrPeerDead) {
+		t.Fatalf("MPMC: %v, want ErrPeerDead", werr)
+	}
+}
+
+type stuckArgs struct {
+	R    *ringbuf.SPSC
+	M    *ringbuf.MPMC
+	Flag *shm.Segment
+}
+
+var stuckConsumerW = process.Register("ringbuf-stuck-consumer", func(ctx context.Context, a stuckArgs) error {
+	if _, err := a.R.Read(ctx, make([]byte, 8)); err != nil {
+		return err
+	}
+	if _, err := a.M.Get(ctx, make([]byte, 8)); err != nil {
+		return err
+	}
+	signal(a.Flag, 1)
+	select {}
+})
+
+// TestKillProducerMPMC: a producer dies between claiming a slot and
+// publishing it; consumers skip the slot and get everything else.
+func TestKillProducerMPMC(t *testing.T) {
+	seg := shmtest.Segment(t, 1<<20)
+	flag := shmtest.Segment(t, 64)
+	r, _ := ringbuf.NewMPMC(seg, "q", 64, 64, ringbuf.WithPoll(5*time.Millisecond))
+	const trials = 5
+	want := make([]int, 1+trials)
+	want[0] = 200
+	for i := 0; i < trials; i++ {
+		p := startProducer(t, prodArgs{MPMC: r, ID: 1 + i, N: 3, Max: 64, Victim: true, Flag: flag, Trial: uint32(i + 1)})
+		awaitFlag(t, flag, uint32(i+1))
+		p.Kill()
+		p.Wait()
+		want[1+i] = 3
+	}
+	startProducer(t, prodArgs{MPMC: r, ID: 0, N: 200, Max: 64})
+	ctx := ctxT(t, 20*time.Second)
+	consumeAll(t, func(b []byte) (int, error) { return r.Get(ctx, b) }, want, 64)
+}

@@ -1,0 +1,369 @@
+package ringbuf_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/shmkit/shmkit/internal/shmtest"
+	"github.com/shmkit/shmkit/process"
+	"github.com/shmkit/shmkit/ringbuf"
+)
+
+func TestMain(m *testing.M) {
+	process.Main()
+	os.Exit(m.Run())
+}
+
+func ctxT(t testing.TB, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// fill makes a deterministic payload of n bytes for (producer, seq).
+func fill(b []byte, producer, seq int) {
+	x := uint32(producer*2654435761 + seq*40503 + 1)
+	for i := range b {
+		x ^= x << 13
+		x ^= x >> 17
+		x ^= x << 5
+		b[i] = byte(x)
+	}
+}
+
+func TestSPSCBasic(t *testing.T) {
+	seg := shmtest.Segment(t, 1<<16)
+	r, err := ringbuf.NewSPSC(seg, "r", 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.MaxRecord() != 1024/2-8 {
+		t.Fatalf("MaxRecord %d", r.MaxRecord())
+	}
+	buf := make([]byte, 1024)
+	want := make([]byte, 1024)
+	// Every length from 0 to MaxRecord, many laps, in lock-step and in bursts.
+	for burst := 1; burst <= 5; burst += 2 {
+		for n := 0; n <= r.MaxRecord(); n += burst {
+			for k := 0; k < burst && n+k <= r.MaxRecord(); k++ {
+				fill(want[:n+k], burst, n+k)
+				if ok, err := r.TryWrite(want[:n+k]); err != nil || !ok {
+					if !ok && err == nil {
+						break // full: read what is there
+					}
+					t.Fatalf("TryWrite(%d): %v %v", n+k, ok, err)
+				}
+			}
+			for {
+				m, ok, err := r.TryRead(buf)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !ok {
+					break
+				}
+				_ = m
+			}
+			if err := r.Sane(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// Exact content round trip across wraps.
+	for i := 0; i < 3000; i++ {
+		n := (i * 37) % (r.MaxRecord() + 1)
+		fill(want[:n], 7, i)
+		if err := r.Write(context.Background(), want[:n]); err != nil {
+			t.Fatal(err)
+		}
+		m, err := r.Read(context.Background(), buf)
+		if err != nil || m != n || !bytes.Equal(buf[:m], want[:n]) {
+			t.Fatalf("record %d: got %d bytes, err %v", i, m, err)
+		}
+	}
+	if r.Len() != 0 {
+		t.Fatalf("Len %d after draining", r.Len())
+	}
+}
+
+func TestTooLarge(t *testing.T) {
+	seg := shmtest.Segment(t, 1<<16)
+	r, _ := ringbuf.NewSPSC(seg, "r", 256)
+	_, err := r.TryWrite(make([]byte, 121))
+	if !errors.Is(err, ringbuf.ErrTooLarge) || !strings.Contains(err.Error(), "120") {
+		t.Fatalf("got %v, want ErrTooLarge naming 120", err)
+	}
+	if ok, err := r.TryWrite(make([]byte, 120)); !ok || err != nil {
+		t.Fatal(ok, err)
+	}
+	if _, err := ringbuf.NewSPSC(seg, "bad", 1000); !errors.Is(err, ringbuf.ErrInvalid) {
+		t.Fatalf("capacity 1000: %v", err)
+	}
+	m, _ := ringbuf.NewMPMC(seg, "m", 4, 16)
+	if _, err := m.TryPut(make([]byte, 17)); !errors.Is(err, ringbuf.ErrTooLarge) || !strings.Contains(err.Error(), "16") {
+		t.Fatalf("MPMC: %v", err)
+	}
+}
+
+func TestReserveCommitPeekRelease(t *testing.T) {
+	seg := shmtest.Segment(t, 1<<16)
+	r, _ := ringbuf.NewSPSC(seg, "r", 256)
+	b, ok, err := r.TryReserve(10)
+	if !ok || err != nil || len(b) != 10 {
+		t.Fatal(ok, err, len(b))
+	}
+	copy(b, "0123456789")
+	if _, ok, _ := r.TryPeek(); ok {
+		t.Fatal("record visible before Commit")
+	}
+	r.Commit()
+	rec, ok, err := r.TryPeek()
+	if !ok || err != nil || string(rec) != "0123456789" {
+		t.Fatalf("%q %v %v", rec, ok, err)
+	}
+	rec2, _, _ := r.TryPeek()
+	if &rec2[0] != &rec[0] {
+		t.Fatal("second Peek returned another record")
+	}
+	r.Release()
+	// Cancel: the consumer never sees it.
+	b, _, _ = r.TryReserve(5)
+	r.Cancel()
+	r.TryWrite([]byte("after"))
+	rec, ok, _ = r.TryPeek()
+	if !ok || string(rec) != "after" {
+		t.Fatalf("after Cancel: %q %v", rec, ok)
+	}
+	r.Release()
+	// Zero-length records.
+	for i := 0; i < 100; i++ {
+		if ok, err := r.TryWrite(nil); !ok || err != nil {
+			t.Fatal(ok, err)
+		}
+		if n, ok, err := r.TryRead(nil); n != 0 || !ok || err != nil {
+			t.Fatal(n, ok, err)
+		}
+	}
+	// Short buffer keeps the record.
+	r.TryWrite([]byte("abcdef"))
+	if n, err := r.Read(context.Background(), make([]byte, 3)); n != 6 || !errors.Is(err, ringbuf.ErrShortBuffer) {
+		t.Fatal(n, err)
+	}
+	if n, err := r.Read(context.Background(), make([]byte, 6)); n != 6 || err != nil {
+		t.Fatal(n, err)
+	}
+	if err := r.Sane(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestReadBatch(t *testing.T) {
+	seg := shmtest.Segment(t, 1<<16)
+	r, _ := ringbuf.NewSPSC(seg, "r", 4096)
+	next := 0
+	for round := 0; round < 50; round++ {
+		for i := 0; ; i++ {
+			if ok, _ := r.TryWrite([]byte(fmt.Sprint(round*1000 + i))); !ok {
+				break
+			}
+		}
+		n, err := r.ReadBatch(context.Background(), func(rec []byte) bool {
+			var v int
+			fmt.Sscan(string(rec), &v)
+			if v%1000 != next {
+				t.Fatalf("round %d: got %d, want %d", round, v, next)
+			}
+			next++
+			return true
+		})
+		if err != nil || n == 0 || n != next {
+			t.Fatal(n, err, next)
+		}
+		next = 0
+	}
+	// fn returning false stops the batch and leaves the rest.
+	r.TryWrite([]byte("a"))
+	r.TryWrite([]byte("b"))
+	n, _ := r.TryReadBatch(func(rec []byte) bool { return false })
+	rec, _, _ := r.TryPeek()
+	if n != 1 || string(rec) != "b" {
+		t.Fatalf("n %d next %q", n, rec)
+	}
+}
+
+func TestBlockingContext(t *testing.T) {
+	seg := shmtest.Segment(t, 1<<16)
+	r, _ := ringbuf.NewSPSC(seg, "r", 256)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+	defer cancel()
+	if _, err := r.Read(ctx, make([]byte, 8)); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Read on empty: %v", err)
+	}
+	for {
+		if ok, _ := r.TryWrite(make([]byte, 50)); !ok {
+			break
+		}
+	}
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	go cancel2()
+	if err := r.Write(ctx2, make([]byte, 50)); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Write on full: %v", err)
+	}
+	// A parked reader is woken by a writer.
+	r2, _ := ringbuf.NewSPSC(seg, "r2", 256)
+	for _, s := range []int{0, 1, 2} {
+		r2.SetOptions(ringbuf.WithStrategy(strategies[s]))
+		done := make(chan error)
+		go func() {
+			_, err := r2.Read(ctxT(t, 10*time.Second), make([]byte, 8))
+			done <- err
+		}()
+		r2.Write(context.Background(), []byte("x"))
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestEOF(t *testing.T) {
+	seg := shmtest.Segment(t, 1<<16)
+	r, _ := ringbuf.NewSPSC(seg, "r", 256)
+	r.Write(context.Background(), []byte("last"))
+	r.CloseWrite()
+	buf := make([]byte, 8)
+	if n, err := r.Read(ctxT(t, 5*time.Second), buf); n != 4 || err != nil {
+		t.Fatal(n, err)
+	}
+	if _, err := r.Read(ctxT(t, 5*time.Second), buf); err != io.EOF {
+		t.Fatalf("after CloseWrite: %v, want io.EOF", err)
+	}
+	if err := r.Write(context.Background(), nil); !errors.Is(err, ringbuf.ErrClosed) {
+		t.Fatalf("Write after CloseWrite: %v", err)
+	}
+}
+
+func TestMPSCInProcess(t *testing.T) {
+	seg := shmtest.Segment(t, 1<<20)
+	const producers, per = 4, 5000
+	c, err := ringbuf.NewMPSC(seg, "m", 4096)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for p := 0; p < producers; p++ {
+		h, err := ringbuf.OpenMPSC(seg, "m")
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer h.CloseWrite()
+			msg := make([]byte, 200)
+			for i := 0; i < per; i++ {
+				n := 8 + (i*13)%190
+				msg[0], msg[1] = byte(p), byte(i)
+				msg[2], msg[3] = byte(i>>8), byte(i>>16)
+				fill(msg[4:n], p, i)
+				if err := h.Write(ctxT(t, 10*time.Second), msg[:n]); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	checkStream(t, c, producers, per)
+	wg.Wait()
+}
+
+// checkStream reads producers*per messages and checks order and content.
+func checkStream(t *testing.T, c interface {
+	Read(context.Context, []byte) (int, error)
+}, producers, per int) {
+	t.Helper()
+	next := make([]int, producers)
+	buf := make([]byte, 1<<12)
+	want := make([]byte, 1<<12)
+	for got := 0; got < producers*per; got++ {
+		n, err := c.Read(ctxT(t, 20*time.Second), buf)
+		if err != nil {
+			t.Fatalf("after %d: %v", got, err)
+		}
+		p, i := int(buf[0]), int(buf[1])|int(buf[2])<<8|int(buf[3])<<16
+		if p >= producers || i != next[p] {
+			t.Fatalf("producer %d message %d, want %d", p, i, next[p])
+		}
+		fill(want[:n-4], p, i)
+		if !bytes.Equal(buf[4:n], want[:n-4]) {
+			t.Fatalf("producer %d message %d corrupt", p, i)
+		}
+		next[p]++
+	}
+}
+
+func TestMPMCInProcess(t *testing.T) {
+	seg := shmtest.Segment(t, 1<<20)
+	r, err := ringbuf.NewMPMC(seg, "q", 64, 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const producers, consumers, per = 3, 3, 3000
+	var mu sync.Mutex
+	seen := make(map[[2]int]bool)
+	var wg sync.WaitGroup
+	for p := 0; p < producers; p++ {
+		h, _ := ringbuf.OpenMPMC(seg, "q")
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < per; i++ {
+				if err := h.Put(context.Background(), []byte{byte(p), byte(i), byte(i >> 8)}); err != nil {
+					t.Error(err)
+				}
+			}
+		}()
+	}
+	var cw sync.WaitGroup
+	for c := 0; c < consumers; c++ {
+		h, _ := ringbuf.OpenMPMC(seg, "q")
+		cw.Add(1)
+		go func() {
+			defer cw.Done()
+			buf := make([]byte, 32)
+			last := []int{-1, -1, -1}
+			for {
+				n, err := h.Get(ctxT(t, 200*time.Millisecond), buf)
+				if err != nil {
+					return
+				}
+				k := [2]int{int(buf[0]), int(buf[1]) | int(buf[2])<<8}
+				if n != 3 || k[1] <= last[k[0]] {
+					t.Errorf("out of order: %v after %d", k, last[k[0]])
+				}
+				last[k[0]] = k[1]
+				mu.Lock()
+				if seen[k] {
+					t.Errorf("duplicate %v", k)
+				}
+				seen[k] = true
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	cw.Wait()
+	if len(seen) != producers*per {
+		t.Fatalf("got %d messages, want %d", len(seen), producers*per)
+	}
+	if err := r.Sane(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,695 @@
+package ringbuf
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+
+	"github.com/shmkit/shmkit/internal/procinfo"
+	"github.com/shmkit/shmkit/shm"
+)
+
+// vring is the variable-length ring under SPSC and MPSC: Lamport's ring with
+// cached indices, Agrona's record commit (length negative while in
+// progress, positive once published) and a padding record at the wrap. An
+// SPSC producer owns tail and stores it; MPSC producers claim space with a
+// CAS on tail, and the consumer then zeroes what it releases so that a
+// claimed but unwritten header reads as 0.
+type vring struct {
+	_        noCopy
+	seg      *shm.Segment
+	name     string
+	kind     shm.Kind
+	multi    bool // MPSC: producers CAS the tail, the consumer zeroes
+	body     []byte
+	data     []byte // capacity bytes, CacheLine aligned
+	capacity uint64
+	mask     uint64
+	maxRec   int
+	slots    slotTable
+	opt      options
+	closed   atomic.Bool
+
+	tail, head                 *atomic.Uint64
+	consumer                   *atomic.Uint64
+	consumerEver, producersEve *atomic.Uint32
+
+	_ [cacheLine]byte
+	p producerSide
+	_ [cacheLine]byte
+	c consumerSide
+	_ [cacheLine]byte
+}
+
+// producerSide is the producer's process-local state: the cached head is
+// Lamport's optimisation (the producer re-reads the shared head only when
+// the cached one says the ring is full). Written by the producer only.
+type producerSide struct {
+	mu        sync.Mutex // MPSC: serialises this handle's producers, Reserve to Commit
+	slot      int        // attached slot; -1 before the first write
+	gen       uint16
+	closed    bool
+	tail      uint64 // SPSC: the tail (this producer is its only writer)
+	headCache uint64
+	res       bool   // a reservation is outstanding
+	resIdx    uint64 // its header's index in data
+	resHdr    uint64 // its header as Commit will store it
+	resLen    int    // payload bytes reserved
+	need      uint64 // bytes the last failed TryReserve wanted
+	wait      waitSide
+}
+
+// consumerSide is the consumer's process-local state; the cached tail is
+// the consumer's half of Lamport's optimisation. Written by the consumer only.
+type consumerSide struct {
+	attached  bool
+	closed    bool
+	head      uint64 // the head (this consumer is its only writer)
+	tailCache uint64
+	peekIdx   uint64 // index of the peeked record; valid while peekA > 0
+	peekA     uint64 // aligned size of the peeked record; 0 = none
+	wait      waitSide
+}
+
+func makeHeader(length int32, slot int, typ uint8, gen uint16) uint64 {
+	return uint64(uint32(length)) | uint64(uint8(slot))<<32 | uint64(typ)<<40 | uint64(gen)<<48
+}
+
+func splitHeader(h uint64) (length int32, slot int, typ uint8, gen uint16) {
+	return int32(uint32(h)), int(uint8(h >> 32)), uint8(h >> 40), uint16(h >> 48)
+}
+
+func (r *vring) create(seg *shm.Segment, name string, kind shm.Kind, capacity int, opts []Option) error {
+	o := defaultOptions()
+	o.slots = DefaultProducers
+	if kind == shm.KindSPSC {
+		o.slots = spscSlots
+	}
+	for _, f := range opts {
+		f(&o)
+	}
+	if capacity < MinCapacity || capacity > MaxCapacity || !isPow2(uint64(capacity)) {
+		return fmt.Errorf("%w: capacity %d is not a power of two in [%d, %d]", ErrInvalid, capacity, MinCapacity, MaxCapacity)
+	}
+	if o.slots < 1 || o.slots > MaxProducers {
+		return fmt.Errorf("%w: %d producer slots, want 1..%d", ErrInvalid, o.slots, MaxProducers)
+	}
+	spec := shm.ObjectSpec{Kind: kind, Version: vringVersion, Capacity: uint64(capacity), BodySize: vringBodySize(capacity, o.slots)}
+	obj, err := seg.Alloc(name, spec, func(body []byte) error {
+		le.PutUint64(body[vOffCapacity:], uint64(capacity))
+		le.PutUint32(body[vOffMaxRecord:], uint32(MaxRecord(capacity)))
+		le.PutUint32(body[vOffSlots:], uint32(o.slots))
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return r.init(seg, obj, kind, o)
+}
+
+func (r *vring) open(seg *shm.Segment, name string, kind shm.Kind, opts []Option) error {
+	o := defaultOptions()
+	for _, f := range opts {
+		f(&o)
+	}
+	obj, err := seg.Lookup(name, &shm.ObjectSpec{Kind: kind, Version: vringVersion})
+	if err != nil {
+		return err
+	}
+	return r.init(seg, obj, kind, o)
+}
+
+// init checks the body's config line and points the handle at its words.
+func (r *vring) init(seg *shm.Segment, obj *shm.Object, kind shm.Kind, o options) error {
+	body := obj.Body
+	if err := mapCheck(body); err != nil {
+		return err
+	}
+	capacity, slots, err := checkVringConfig(body)
+	if err != nil {
+		return fmt.Errorf("ring %q: %w", obj.Name, err)
+	}
+	r.seg, r.name, r.kind, r.multi, r.body, r.opt = seg, obj.Name, kind, kind == shm.KindMPSC, body, o
+	r.capacity, r.mask, r.maxRec = uint64(capacity), uint64(capacity-1), MaxRecord(capacity)
+	r.slots = slotTable{mem: body[vOffSlots0 : vOffSlots0+slots*slotSize], n: slots}
+	off := vOffSlots0 + slots*slotSize
+	r.data = body[off : off+capacity : off+capacity]
+	r.tail, r.head = u64(body, vOffTail), u64(body, vOffHead)
+	r.consumer = u64(body, vOffConsumer)
+	r.consumerEver, r.producersEve = u32(body, vOffConsumerEver), u32(body, vOffProducersEver)
+	r.p.slot = -1
+	r.p.wait.init(u32(body, vOffSpaceSeq), u32(body, vOffSpaceWaiters), &r.opt)
+	r.c.wait.init(u32(body, vOffDataSeq), u32(body, vOffDataWaiters), &r.opt)
+	return nil
+}
+
+func (r *vring) hdr(idx uint64) *atomic.Uint64 { return u64(r.data, idx) }
+
+// Cap returns the ring's data capacity in bytes.
+func (r *vring) Cap() int { return int(r.capacity) }
+
+// MaxRecord returns the largest payload this ring accepts.
+func (r *vring) MaxRecord() int { return r.maxRec }
+
+// Name returns the ring's object name in its segment.
+func (r *vring) Name() string { return r.name }
+
+// Len returns the bytes in use (records, headers and padding), a snapshot.
+func (r *vring) Len() int {
+	return inUse(r.tail.Load(), r.head.Load(), r.capacity)
+}
+
+// SetOptions changes the handle's wait strategy, spin count or poll period.
+// Do not call it while a call on the handle is blocked.
+func (r *vring) SetOptions(opts ...Option) {
+	r.opt.apply(opts, &r.p.wait, &r.c.wait)
+}
+
+// ---- producer side ----
+
+// attachProducer takes a producer slot on first use. An SPSC ring refuses
+// a second live producer.
+func (r *vring) attachProducer() error {
+	if r.closed.Load() || r.p.closed {
+		return ErrClosed
+	}
+	if !r.multi {
+		me := procinfo.Self().Word()
+		for i := 0; i < r.slots.n; i++ {
+			if w := r.slots.owner(i).Load(); w != 0 && (w == me || procinfo.AliveWord(w)) {
+				return fmt.Errorf("%w: ring %q already has a producer (pid %d)", ErrBusy, r.name, procinfo.FromWord(w).Pid)
+			}
+		}
+	}
+	slot, gen, err := r.slots.take(r.claimResolved)
+	if err != nil {
+		return fmt.Errorf("ring %q: %w", r.name, err)
+	}
+	r.p.slot, r.p.gen = slot, uint16(gen)
+	r.p.tail = r.tail.Load()
+	r.p.headCache = r.head.Load()
+	r.producersEve.Add(1)
+	return nil
+}
+
+// claimResolved reports whether the consumer has passed slot i's last MPSC
+// claim, so that a successor may take the slot of its dead owner without
+// losing track of a record the dead one left unwritten.
+func (r *vring) claimResolved(i int) bool {
+	return !r.multi || r.head.Load() >= r.slots.word(i, slotOffClaimEnd).Load()
+}
+
+// tryReserve claims room for an n-byte record. It returns ok=false when the
+// ring has no room now (the bytes wanted are left in r.p.need).
+func (r *vring) tryReserve(n int) (buf []byte, ok bool, err error) {
+	if n < 0 || n > r.maxRec {
+		return nil, false, fmt.Errorf("%w: record of %d bytes, ring %q takes at most %d (capacity/2 - %d)", ErrTooLarge, n, r.name, r.maxRec, recordHeaderSize)
+	}
+	if r.p.res {
+		panic("ringbuf: Reserve with a reservation outstanding")
+	}
+	if r.p.slot < 0 {
+		if err := r.attachProducer(); err != nil {
+			return nil, false, err
+		}
+	}
+	length := uint64(recordHeaderSize + n)
+	a := (length + recordAlign - 1) &^ (recordAlign - 1)
+	var tail, idx, need uint64
+	if !r.multi {
+		tail = r.p.tail
+		idx = tail & r.mask
+		need = a
+		if toEnd := r.capacity - idx; a > toEnd {
+			need = toEnd + a
+		}
+		if need > r.capacity-(tail-r.p.headCache) {
+			h := r.head.Load() // observes: space released by the consumer
+			if h > tail || tail-h > r.capacity || h%recordAlign != 0 {
+				return nil, false, fmt.Errorf("%w: ring %q head %d, tail %d, capacity %d", ErrCorrupt, r.name, h, tail, r.capacity)
+			}
+			r.p.headCache = h
+			if need > r.capacity-(tail-h) {
+				r.p.need = need
+				return nil, false, nil
+			}
+		}
+	} else {
+		claimPos := r.slots.word(r.p.slot, slotOffClaimPos)
+		claimEnd := r.slots.word(r.p.slot, slotOffClaimEnd)
+		for {
+			tail = r.tail.Load()
+			if tail%recordAlign != 0 {
+				return nil, false, fmt.Errorf("%w: ring %q tail %d not %d-aligned", ErrCorrupt, r.name, tail, recordAlign)
+			}
+			idx = tail & r.mask
+			need = a
+			if toEnd := r.capacity - idx; a > toEnd {
+				need = toEnd + a
+			}
+			if h := r.p.headCache; h > tail || tail-h > r.capacity || need > r.capacity-(tail-h) {
+				h = r.head.Load() // observes: space released by the consumer
+				if h > tail {
+					// Our tail is stale; a tail read after this head is not.
+					if t2 := r.tail.Load(); h > t2 {
+						return nil, false, fmt.Errorf("%w: ring %q head %d past tail %d", ErrCorrupt, r.name, h, t2)
+					}
+					continue
+				}
+				if tail-h > r.capacity || h%recordAlign != 0 {
+					return nil, false, fmt.Errorf("%w: ring %q head %d, tail %d, capacity %d", ErrCorrupt, r.name, h, tail, r.capacity)
+				}
+				r.p.headCache = h
+				if need > r.capacity-(tail-h) {
+					r.p.need = need
+					return nil, false, nil
+				}
+			}
+			claimPos.Store(tail)
+			claimEnd.Store(tail + need)
+			if r.tail.CompareAndSwap(tail, tail+need) { // claims [tail, tail+need)
+				break
+			}
+		}
+	}
+	if need != a { // the record does not fit before the wrap: pad to the end
+		r.hdr(idx).Store(makeHeader(int32(r.capacity-idx), r.p.slot, recPadding, r.p.gen)) // publishes: padding
+		idx = 0
+	}
+	r.hdr(idx).Store(makeHeader(-int32(length), r.p.slot, recMessage, r.p.gen)) // publishes: record in progress
+	if !r.multi {
+		r.p.tail = tail + need
+		r.tail.Store(r.p.tail) // publishes: claimed space, headers written
+	}
+	r.p.res, r.p.resIdx, r.p.resLen = true, idx, n
+	r.p.resHdr = makeHeader(int32(length), r.p.slot, recMessage, r.p.gen)
+	off := idx + recordHeaderSize
+	return r.data[off : off+uint64(n) : off+uint64(n)], true, nil
+}
+
+// commit publishes the outstanding reservation.
+func (r *vring) commit() {
+	if !r.p.res {
+		panic("ringbuf: Commit without Reserve")
+	}
+	r.hdr(r.p.resIdx).Store(r.p.resHdr) // publishes: record committed
+	r.p.res = false
+	r.c.wait.wake()
+}
+
+// cancel turns the outstanding reservation into padding.
+func (r *vring) cancel() {
+	if !r.p.res {
+		panic("ringbuf: Cancel without Reserve")
+	}
+	length, slot, _, gen := splitHeader(r.p.resHdr)
+	r.hdr(r.p.resIdx).Store(makeHeader(int32(alignUp(int(length), recordAlign)), slot, recPadding, gen)) // publishes: record withdrawn
+	r.p.res = false
+	r.c.wait.wake()
+}
+
+// spaceFor reports whether r.p.need bytes are free at the tail.
+func (r *vring) spaceFor() bool {
+	var t uint64
+	if r.multi {
+		t = r.tail.Load()
+	} else {
+		t = r.p.tail
+	}
+	h := r.head.Load()
+	return h > t || r.capacity-(t-h) >= r.p.need || t-h > r.capacity
+}
+
+// reserve is the blocking form of tryReserve.
+func (r *vring) reserve(ctx context.Context, n int) ([]byte, error) {
+	for {
+		buf, ok, err := r.tryReserve(n)
+		if ok || err != nil {
+			return buf, err
+		}
+		err = r.p.wait.wait(ctx, r.spaceFor)
+		if err == errPoll || err == nil {
+			if perr := r.consumerGone(); perr != nil {
+				return nil, perr
+			}
+			continue
+		}
+		return nil, err
+	}
+}
+
+// consumerGone says why no consumer will ever make room: ErrPeerDead if the
+// attached consumer died, ErrClosed if it closed its end. nil while one
+// lives or none has attached yet.
+func (r *vring) consumerGone() error {
+	if r.closed.Load() {
+		return ErrClosed
+	}
+	w := r.consumer.Load()
+	switch {
+	case w != 0 && !procinfo.AliveWord(w):
+		return fmt.Errorf("%w: consumer of ring %q (pid %d) is dead", ErrPeerDead, r.name, procinfo.FromWord(w).Pid)
+	case w == 0 && r.consumerEver.Load() != 0:
+		return fmt.Errorf("%w: consumer of ring %q closed its end", ErrClosed, r.name)
+	}
+	return nil
+}
+
+func (r *vring) lockProducer() {
+	if r.multi {
+		r.p.mu.Lock()
+	}
+}
+
+func (r *vring) unlockProducer() {
+	if r.multi {
+		r.p.mu.Unlock()
+	}
+}
+
+// ---- consumer side ----
+
+func (r *vring) attachConsumer() error {
+	if r.closed.Load() || r.c.closed {
+		return ErrClosed
+	}
+	me := procinfo.Self().Word()
+	for {
+		w := r.consumer.Load()
+		if w == me {
+			break
+		}
+		if w != 0 && procinfo.AliveWord(w) {
+			return fmt.Errorf("%w: ring %q already has a consumer (pid %d)", ErrBusy, r.name, procinfo.FromWord(w).Pid)
+		}
+		if r.consumer.CompareAndSwap(w, me) { // none or dead -> me
+			break
+		}
+	}
+	r.consumerEver.Store(1)
+	r.c.head = r.head.Load()
+	r.c.tailCache = r.c.head
+	r.c.attached = true
+	return nil
+}
+
+// next finds the next message record at or after the consumer's head,
+// skipping padding and, when slow is set, records abandoned by dead
+// producers. It returns the record's index and aligned size with the head
+// moved past whatever it skipped (and published if it moved).
+// ok=false: nothing to read now.
+func (r *vring) next(slow bool) (idx, a uint64, ok bool, err error) {
+	if !r.c.attached {
+		if err := r.attachConsumer(); err != nil {
+			return 0, 0, false, err
+		}
+	}
+	head := r.c.head
+	defer func() {
+		if head != r.c.head {
+			r.release(head)
+		}
+	}()
+	for {
+		if head == r.c.tailCache {
+			t := r.tail.Load() // observes: claimed space (SPSC: with headers written)
+			if t < head || t-head > r.capacity || t%recordAlign != 0 {
+				return 0, 0, false, fmt.Errorf("%w: ring %q tail %d, head %d, capacity %d", ErrCorrupt, r.name, t, head, r.capacity)
+			}
+			r.c.tailCache = t
+			if t == head {
+				if slow {
+					err = r.producersGone()
+				}
+				return 0, 0, false, err
+			}
+		}
+		idx = head & r.mask
+		h := r.hdr(idx).Load() // observes: record in progress / committed
+		length, slot, typ, gen := splitHeader(h)
+		abs := length
+		if abs < 0 {
+			abs = -abs
+		}
+		if length != 0 {
+			a = uint64(alignUp(int(abs), recordAlign))
+			if abs < recordHeaderSize || a > r.capacity-idx || a > r.c.tailCache-head || (typ != recMessage && typ != recPadding) || slot >= r.slots.n {
+				return 0, 0, false, fmt.Errorf("%w: ring %q record header %#016x at %d (head %d, tail %d)", ErrCorrupt, r.name, h, idx, head, r.c.tailCache)
+			}
+		}
+		switch {
+		case length > 0 && typ == recMessage:
+			return idx, a, true, nil
+		case length > 0: // padding
+			r.skip(idx, a)
+			head += a
+			continue
+		case length < 0:
+			if slow && r.abandoned(slot, gen) {
+				r.skip(idx, a)
+				head += a
+				continue
+			}
+		default: // 0: claimed, header not yet written (MPSC only)
+			if !r.multi {
+				return 0, 0, false, fmt.Errorf("%w: ring %q zero record header at %d below tail %d", ErrCorrupt, r.name, head, r.c.tailCache)
+			}
+			if slow {
+				end, dead, cerr := r.deadClaim(head)
+				if cerr != nil {
+					return 0, 0, false, cerr
+				}
+				if dead {
+					r.skipRange(head, end-head)
+					head = end
+					continue
+				}
+			}
+		}
+		return 0, 0, false, nil
+	}
+}
+
+// skip prepares the a bytes at idx for reuse: an MPSC ring zeroes them so
+// that a header claimed but not yet written reads as 0.
+func (r *vring) skip(idx, a uint64) {
+	if r.multi {
+		clear(r.data[idx : idx+a])
+	}
+}
+
+// skipRange is skip for a range of positions that may wrap.
+func (r *vring) skipRange(pos, n uint64) {
+	for n > 0 {
+		idx := pos & r.mask
+		k := min(n, r.capacity-idx)
+		r.skip(idx, k)
+		pos, n = pos+k, n-k
+	}
+}
+
+// release publishes a new head and wakes producers waiting for space.
+func (r *vring) release(head uint64) {
+	r.c.head = head
+	r.head.Store(head) // publishes: space freed (MPSC: zeroed)
+	r.p.wait.wake()
+}
+
+// abandoned reports whether the in-progress record written by slot with
+// gen belongs to a producer that is gone: dead, detached, or succeeded.
+func (r *vring) abandoned(slot int, gen uint16) bool {
+	w := r.slots.owner(slot).Load()
+	if w == 0 || uint16(r.slots.gen(slot).Load()) != gen {
+		return true
+	}
+	return !procinfo.AliveWord(w)
+}
+
+// deadClaim looks for the producer whose claim covers pos, where the ring
+// holds a claimed but unwritten header. dead=true with end when every
+// claimant is dead (then the one that won the CAS is among them); a live
+// claimant means the record is still coming.
+func (r *vring) deadClaim(pos uint64) (end uint64, dead bool, err error) {
+	tail := r.c.tailCache
+	var cands [4]uint64
+	nc := 0
+	for i := 0; i < r.slots.n; i++ {
+		p, e := r.slots.word(i, slotOffClaimPos).Load(), r.slots.word(i, slotOffClaimEnd).Load()
+		if p > pos || pos >= e {
+			continue
+		}
+		w := r.slots.owner(i).Load()
+		if w != 0 && procinfo.AliveWord(w) {
+			return 0, false, nil
+		}
+		if e > tail || e-pos > r.capacity || e%recordAlign != 0 {
+			continue // a stale claim that lost its CAS
+		}
+		if nc < len(cands) {
+			cands[nc] = e
+			nc++
+		}
+	}
+	if nc == 0 {
+		return 0, false, nil
+	}
+	// Several dead claimants: the winner's end is where the next record or
+	// the tail starts.
+	for _, e := range cands[:nc] {
+		if e == tail || r.hdr(e&r.mask).Load() != 0 {
+			return e, true, nil
+		}
+	}
+	return cands[0], true, nil
+}
+
+// producersGone says why no producer will ever write: io.EOF when every
+// producer that attached has closed its end, ErrPeerDead when none lives
+// and one died. nil while one lives or none has attached yet.
+func (r *vring) producersGone() error {
+	if r.producersEve.Load() == 0 {
+		return nil
+	}
+	live, dead := r.slots.liveness(nil)
+	switch {
+	case live:
+		return nil
+	case dead:
+		return fmt.Errorf("%w: every producer of ring %q is gone, one died", ErrPeerDead, r.name)
+	}
+	return io.EOF
+}
+
+// dataReady reports whether a committed record (or padding) waits at head.
+func (r *vring) dataReady() bool {
+	head := r.c.head
+	if r.tail.Load() == head { // observes: claimed space
+		return false
+	}
+	return int32(uint32(r.hdr(head&r.mask).Load())) > 0 // observes: record committed
+}
+
+// waitNext is the blocking form of next.
+func (r *vring) waitNext(ctx context.Context) (idx, a uint64, err error) {
+	slow := false
+	for {
+		idx, a, ok, err := r.next(slow)
+		if ok || err != nil {
+			return idx, a, err
+		}
+		err = r.c.wait.wait(ctx, r.dataReady)
+		switch err {
+		case nil:
+			slow = false
+		case errPoll:
+			slow = true
+		default:
+			return 0, 0, err
+		}
+		if !slow && !r.dataReady() {
+			slow = true // woken with nothing to read: a producer may have left
+		}
+	}
+}
+
+// peekAt records idx/a as the peeked record and returns its payload.
+func (r *vring) peekAt(idx, a uint64) []byte {
+	r.c.peekIdx, r.c.peekA = idx, a
+	length, _, _, _ := splitHeader(r.hdr(idx).Load())
+	return r.data[idx+recordHeaderSize : idx+uint64(length) : idx+uint64(length)]
+}
+
+func (r *vring) tryPeek() ([]byte, bool, error) {
+	if r.c.peekA != 0 {
+		return r.peekAt(r.c.peekIdx, r.c.peekA), true, nil
+	}
+	idx, a, ok, err := r.next(true)
+	if !ok {
+		return nil, false, err
+	}
+	return r.peekAt(idx, a), true, nil
+}
+
+func (r *vring) peek(ctx context.Context) ([]byte, error) {
+	if r.c.peekA != 0 {
+		return r.peekAt(r.c.peekIdx, r.c.peekA), nil
+	}
+	idx, a, err := r.waitNext(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r.peekAt(idx, a), nil
+}
+
+func (r *vring) releasePeek() {
+	if r.c.peekA == 0 {
+		panic("ringbuf: Release without Peek")
+	}
+	r.skip(r.c.peekIdx, r.c.peekA)
+	head := r.c.head + r.c.peekA
+	r.c.peekA = 0
+	r.release(head)
+}
+
+// readInto copies the next record into buf.
+func (r *vring) readInto(ctx context.Context, buf []byte) (int, error) {
+	rec, err := r.peek(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if len(rec) > len(buf) {
+		return len(rec), fmt.Errorf("%w: record of %d bytes, buffer of %d", ErrShortBuffer, len(rec), len(buf))
+	}
+	n := copy(buf, rec)
+	r.releasePeek()
+	return n, nil
+}
+
+// batch hands every committed record to fn until fn returns false or none
+// is left, releasing space once per quarter ring rather than per record.
+func (r *vring) batch(ctx context.Context, block bool, fn func(rec []byte) bool) (int, error) {
+	if r.c.peekA != 0 {
+		panic("ringbuf: ReadBatch while a record is peeked")
+	}
+	var idx, a uint64
+	var err error
+	var ok bool
+	if block {
+		idx, a, err = r.waitNext(ctx)
+		ok = err == nil
+	} else {
+		idx, a, ok, err = r.next(true)
+	}
+	if !ok {
+		return 0, err
+	}
+	n := 0
+	head := r.c.head
+	released := head
+	for {
+		length, _, _, _ := splitHeader(r.hdr(idx).Load())
+		more := fn(r.data[idx+recordHeaderSize : idx+uint64(length) : idx+uint64(length)])
+		n++
+		r.skip(idx, a)
+		head += a
+		r.c.head = head
+		if !more {
+			break
+		}
+		if head-released >= r.capacity/4 {
+			r.release(head)
+			released = head
+		}
+		idx, a, ok, err = r.next(false)
+		if !ok {
+			break
+		}
+		head = r.c.head
+	}
+	if r.head.Load() != r.c.head {
+		r.release(r.c.head)
+	}
+	return n, err
+}
