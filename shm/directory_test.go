@@ -17,7 +17,6 @@ import (
 	"github.com/shmkit/shmkit/shm"
 )
 
-
 type allocArgs struct {
 	Seg    *shm.Segment
 	Prefix string
