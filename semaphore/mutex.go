@@ -166,9 +166,14 @@ func (m *Mutex) Lock(ctx context.Context) error {
 	pid, word := self()
 	if m.state.CompareAndSwap(0, pid) { // unlocked -> locked
 		m.owner.Store(word)
+		raceAcquire(m.state)
 		return nil
 	}
-	return m.lockSlow(ctx, pid, word)
+	err := m.lockSlow(ctx, pid, word)
+	if err == nil || err == ErrOwnerDead {
+		raceAcquire(m.state)
+	}
+	return err
 }
 
 func (m *Mutex) lockSlow(ctx context.Context, pid uint32, word uint64) error {
@@ -269,6 +274,14 @@ func (m *Mutex) takeOver(v, pid uint32, word uint64) (bool, error) {
 // died) or ErrNotRecoverable (not held). A TryLock that finds m locked
 // checks whether the holder is alive, which costs a read of /proc.
 func (m *Mutex) TryLock() (bool, error) {
+	ok, err := m.tryLock()
+	if ok {
+		raceAcquire(m.state)
+	}
+	return ok, err
+}
+
+func (m *Mutex) tryLock() (bool, error) {
 	pid, word := self()
 	if m.state.CompareAndSwap(0, pid) { // unlocked -> locked
 		m.owner.Store(word)
@@ -300,6 +313,7 @@ func (m *Mutex) TryLock() (bool, error) {
 // called, Unlock makes m not recoverable: every later Lock fails with
 // ErrNotRecoverable.
 func (m *Mutex) Unlock() {
+	raceRelease(m.state)
 	for {
 		v := m.state.Load()
 		switch {
@@ -328,6 +342,7 @@ func (m *Mutex) Unlock() {
 // releaseInconsistent unlocks m, taken with ErrOwnerDead and not repaired,
 // so that the next locker gets ErrOwnerDead in turn.
 func (m *Mutex) releaseInconsistent() {
+	raceRelease(m.state)
 	m.owner.Store(0)
 	for {
 		v := m.state.Load()

@@ -275,7 +275,14 @@ func testCondTurns(t *testing.T, procs int, signal bool) {
 	if got := f.u64(0).Load(); got != uint64(rounds) {
 		t.Fatalf("turn %d, want %d", got, rounds)
 	}
-	if slow := f.u32(5).Load(); slow != 0 {
+	// A lost wake-up shows as a wait of at least 250 ms (atomics.Await
+	// sleeps in slices of that length, and a waiter whose wake-up was lost
+	// returns at the end of its slice and sees its turn). Without the wake
+	// in Signal every wait is that slow; a machine busy with other builds
+	// can also stall a process that long, rarely: allow one in 2,000.
+	slow := f.u32(5).Load()
+	t.Logf("%d of %d rounds had a wait over 200 ms", slow, rounds)
+	if slow > uint32(rounds/2000) {
 		t.Fatalf("%d waits took over 200 ms: lost wake-ups", slow)
 	}
 }
