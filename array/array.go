@@ -108,9 +108,23 @@ func (a *Array[T]) Slice() []T { return a.s }
 
 // With calls fn with the zero-copy view under the array's lock, as one
 // write: readers (At, CopyTo, All, ReadAt) wait for it to return and then
-// see all of its changes or none. fn must not call the Array's locking
-// methods and must not keep the slice.
+// see all of its changes or none. fn must not call the Array's methods
+// (the lock is not recursive, and a reader waits for fn to return: read
+// and write the slice instead) and must not keep the slice.
 func (a *Array[T]) With(fn func([]T)) { a.write(func() { fn(a.s) }) }
+
+// WithContext is With giving up when ctx ends before the lock is taken:
+// it then returns ctx's error without calling fn.
+func (a *Array[T]) WithContext(ctx context.Context, fn func([]T)) error {
+	if err := a.c.Acquire(ctx); err != nil {
+		return err
+	}
+	defer a.c.Unlock()
+	a.c.BeginWrite()
+	defer a.c.EndWrite()
+	fn(a.s)
+	return nil
+}
 
 // CopyTo copies the array's first min(len(dst), Len) elements into dst,
 // as one seqlock read (no write overlapped the copy), and returns how many

@@ -141,6 +141,23 @@ func (v *Value[T]) store(x T) {
 func (v *Value[T]) Update(fn func(*T)) T {
 	v.c.MustLock()
 	defer v.c.Unlock()
+	return v.update(fn)
+}
+
+// UpdateContext is Update giving up when ctx ends before the lock is
+// taken: it then returns ctx's error and stores nothing. Storing under a
+// deadline is UpdateContext(ctx, func(p *T) { *p = x }).
+func (v *Value[T]) UpdateContext(ctx context.Context, fn func(*T)) (T, error) {
+	if err := v.c.Acquire(ctx); err != nil {
+		var zero T
+		return zero, err
+	}
+	defer v.c.Unlock()
+	return v.update(fn), nil
+}
+
+// update is Update's body; the caller holds the lock.
+func (v *Value[T]) update(fn func(*T)) T {
 	if w := v.w64; w != nil {
 		for {
 			old := w.Load()

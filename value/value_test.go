@@ -417,3 +417,21 @@ func TestAddAcrossProcesses(t *testing.T) {
 		t.Fatalf("counter %d, want %d", got, 3*n)
 	}
 }
+
+func TestUpdateContext(t *testing.T) {
+	seg := shmtest.Segment(t, 1<<16)
+	v, err := value.Create(seg, "p", point{X: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.Lock()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if _, err := v.UpdateContext(ctx, func(p *point) { p.X = 5 }); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("UpdateContext while the lock is held: %v", err)
+	}
+	v.Unlock()
+	if got, err := v.UpdateContext(context.Background(), func(p *point) { p.X = 5 }); err != nil || got.X != 5 || v.Load().X != 5 {
+		t.Fatalf("UpdateContext: %v, %v", got, err)
+	}
+}

@@ -132,11 +132,20 @@ func (c *Cell) Lock(ctx context.Context) error {
 	return err
 }
 
-// MustLock is Lock for callers with no context and no use for
-// ErrOwnerDead: it takes the lock, repairing as Lock does. It panics only
-// if the lock word is corrupt.
+// Acquire is Lock for callers that repair nothing beyond what Lock
+// repairs: a lock taken over from a dead holder counts as taken (nil).
+// It returns ctx's error, or semaphore.ErrNotRecoverable, without the lock.
+func (c *Cell) Acquire(ctx context.Context) error {
+	if err := c.Lock(ctx); err != nil && !errors.Is(err, ErrOwnerDead) {
+		return err
+	}
+	return nil
+}
+
+// MustLock is Acquire for callers with no context: it waits as long as
+// it takes. It panics only if the lock is corrupt or not recoverable.
 func (c *Cell) MustLock() {
-	if err := c.Lock(context.Background()); err != nil && !errors.Is(err, ErrOwnerDead) {
+	if err := c.Acquire(context.Background()); err != nil {
 		panic(fmt.Sprintf("%s: lock of %q: %v", c.Spec.Kind, c.Name(), err))
 	}
 }
