@@ -245,8 +245,13 @@ func (p *Process) reap(w *os.File) {
 	close(p.done)
 }
 
-// Pid returns the child's process ID.
-func (p *Process) Pid() int { return p.cmd.Process.Pid }
+// Pid returns the child's process ID (0 for a Process that never started).
+func (p *Process) Pid() int {
+	if p.cmd == nil || p.cmd.Process == nil {
+		return 0
+	}
+	return p.cmd.Process.Pid
+}
 
 // Name returns the process's name.
 func (p *Process) Name() string { return p.name }
@@ -254,16 +259,23 @@ func (p *Process) Name() string { return p.name }
 // Wait blocks until the child has exited. It returns nil for exit status 0
 // and an *ExitError otherwise. It may be called any number of times.
 func (p *Process) Wait() error {
+	if p.done == nil {
+		return ErrNotStarted
+	}
 	<-p.done
 	return p.err
 }
 
-// Done returns a channel closed when the child has exited.
+// Done returns a channel closed when the child has exited (nil for a Process
+// that never started).
 func (p *Process) Done() <-chan struct{} { return p.done }
 
 // ExitCode returns the child's exit status: -1 while it runs, -N when it
 // was killed by signal N (as Python's exitcode).
 func (p *Process) ExitCode() int {
+	if p.done == nil {
+		return -1
+	}
 	select {
 	case <-p.done:
 		return int(p.code.Load())
@@ -274,6 +286,9 @@ func (p *Process) ExitCode() int {
 
 // Alive reports whether the child is still running.
 func (p *Process) Alive() bool {
+	if p.done == nil {
+		return false
+	}
 	select {
 	case <-p.done:
 		return false
@@ -293,6 +308,9 @@ func (p *Process) Kill() error { return p.signal(syscall.SIGKILL) }
 func (p *Process) Signal(sig os.Signal) error { return p.signal(sig) }
 
 func (p *Process) signal(sig os.Signal) error {
+	if p.done == nil {
+		return ErrNotStarted
+	}
 	if !p.Alive() {
 		return nil
 	}

@@ -44,7 +44,7 @@ import (
 //
 // Fairness: none, as sync.Mutex in normal mode: a running locker may barge
 // past a woken sleeper. A locker spins for a bounded number of loads
-// (mutexSpin) while the word shows no sleepers, then parks on the futex
+// (mutexSpin), taking the lock if it comes free, then parks on the futex
 // through atomics.Await. A parked waiter re-checks the holder's liveness
 // every mutexPoll, so a holder killed by SIGKILL is noticed within that.
 const (
@@ -186,9 +186,13 @@ func (m *Mutex) lockSlow(ctx context.Context, pid uint32, word uint64) error {
 			}
 			continue
 		}
-		if v&mWaiters != 0 || v&mPidMask == mNotRecoverable {
-			break // others sleep already: queue behind them
+		if v&mPidMask == mNotRecoverable {
+			break
 		}
+		// Spinning on even when others sleep is safe: a spinner that takes
+		// the lock with a plain CAS(0, pid) leaves them to the sleeper the
+		// last Unlock woke, which sets WAITERS again if it must park.
+
 	}
 	opts := atomics.WaitOptions{Poll: mutexPoll, Check: m.checkOwner}
 	dead := false
