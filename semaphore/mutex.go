@@ -177,6 +177,10 @@ func (m *Mutex) Lock(ctx context.Context) error {
 }
 
 func (m *Mutex) lockSlow(ctx context.Context, pid uint32, word uint64) error {
+	// Spin, even when others sleep: a spinner that takes the lock with a
+	// plain CAS(0, pid) leaves them to the sleeper the last Unlock woke,
+	// which sets WAITERS again if it must park (Drepper's fast path does the
+	// same).
 	for i := 0; i < mutexSpin; i++ {
 		v := m.state.Load()
 		if v == 0 {
@@ -189,10 +193,6 @@ func (m *Mutex) lockSlow(ctx context.Context, pid uint32, word uint64) error {
 		if v&mPidMask == mNotRecoverable {
 			break
 		}
-		// Spinning on even when others sleep is safe: a spinner that takes
-		// the lock with a plain CAS(0, pid) leaves them to the sleeper the
-		// last Unlock woke, which sets WAITERS again if it must park.
-
 	}
 	opts := atomics.WaitOptions{Poll: mutexPoll, Check: m.checkOwner}
 	dead := false
