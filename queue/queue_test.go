@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -412,4 +414,57 @@ func ExampleQueue() {
 	// Output:
 	// hello
 	// queue: closed
+}
+
+// TestParkedGoroutinesDoNotPinThreads parks 200 Gets on an empty queue and
+// checks that the process did not grow a thread per goroutine.
+func TestParkedGoroutinesDoNotPinThreads(t *testing.T) {
+	seg := shmtest.Segment(t, 1<<20)
+	q, _ := queue.Create(seg, "q", queue.Options[int]{MaxSize: 256})
+	ctx := ctxT(t)
+	const n = 200
+	var wg sync.WaitGroup
+	got := make(chan int, n)
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			v, err := q.Get(ctx)
+			if err == nil {
+				got <- v
+			}
+		}()
+	}
+	for queue.GetSleepers(q) < n { // every getter past its spin, parked or parking
+		if ctx.Err() != nil {
+			t.Fatalf("only %d getters parked", queue.GetSleepers(q))
+		}
+		runtime.Gosched()
+	}
+	threads := threadCount(t)
+	for i := range n {
+		q.Put(ctx, i)
+	}
+	wg.Wait()
+	if len(got) != n {
+		t.Fatalf("%d of %d Gets returned", len(got), n)
+	}
+	if threads > 50 {
+		t.Fatalf("%d threads with %d parked Gets", threads, n)
+	}
+}
+
+func threadCount(t *testing.T) int {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Skip(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(l, "Threads:"); ok {
+			n, _ := strconv.Atoi(strings.TrimSpace(rest))
+			return n
+		}
+	}
+	t.Skip("no Threads line")
+	return 0
 }
