@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/binary"
-	"errors"
 	"io"
 	"net"
 	"os"
@@ -13,11 +12,10 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/shmkit/shmkit/atomics"
 	"github.com/shmkit/shmkit/codec"
 	"github.com/shmkit/shmkit/internal/benchutil"
 	"github.com/shmkit/shmkit/process"
-	"github.com/shmkit/shmkit/queue"
-	"github.com/shmkit/shmkit/shm"
 )
 
 // record is a message that is not fixed-size: the queue carries it with the
@@ -26,30 +24,6 @@ type record struct {
 	ID   int64
 	Name string
 }
-
-type gobDrainArgs struct {
-	Q   *queue.Queue[record]
-	Ack *queue.Queue[int64]
-}
-
-var gobDrain = process.Register("queue-bench-gob-drain", func(ctx context.Context, a gobDrainArgs) error {
-	if err := a.Ack.Put(ctx, -1); err != nil {
-		return err
-	}
-	var n int64
-	var v record
-	for {
-		err := a.Q.GetInto(ctx, &v)
-		if errors.Is(err, queue.ErrClosed) {
-			break
-		}
-		if err != nil {
-			return err
-		}
-		n++
-	}
-	return a.Ack.Put(ctx, n)
-})
 
 // gobSockDrain reads length-prefixed gob records from a unix socket,
 // decodes each with the same codec, and writes back how many it got.
@@ -86,46 +60,6 @@ var gobSockDrain = process.Register("queue-bench-gob-sock", func(ctx context.Con
 	_, err = c.Write(ack[:])
 	return err
 })
-
-func benchmarkQueueGob(b *testing.B) {
-	seg, err := shm.CreateAnon(2 << 20)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer seg.Close()
-	q, err := queue.Create(seg, "q", queue.Options[record]{MaxSize: 4096, MaxMessage: 128})
-	if err != nil {
-		b.Fatal(err)
-	}
-	ack, _ := queue.Create(seg, "ack", queue.Options[int64]{MaxSize: 4})
-	ctx := context.Background()
-	p, err := gobDrain.Start(ctx, gobDrainArgs{Q: q, Ack: ack})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if _, err := ack.Get(ctx); err != nil {
-		b.Fatal(err)
-	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	start := time.Now()
-	for i := 0; i < b.N; i++ {
-		if err := q.Put(ctx, record{ID: int64(i), Name: "task"}); err != nil {
-			b.Fatal(err)
-		}
-	}
-	q.Close()
-	n, err := ack.Get(ctx)
-	elapsed := time.Since(start)
-	b.StopTimer()
-	if err != nil || n != int64(b.N) {
-		b.Fatalf("consumer got %d of %d (%v)", n, b.N, err)
-	}
-	benchutil.ReportRate(b, b.N, 0, elapsed)
-	if err := p.Wait(); err != nil {
-		b.Fatal(err)
-	}
-}
 
 func benchmarkUnixGob(b *testing.B, batched bool) {
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
@@ -191,7 +125,9 @@ func benchmarkUnixGob(b *testing.B, batched bool) {
 // socket (length-prefixed frames encoded and decoded with the same codec):
 // the closest Go counterpart of Python's Queue pickling objects.
 func BenchmarkStreamGob(b *testing.B) {
-	b.Run("queue", benchmarkQueueGob)
+	b.Run("queue", func(b *testing.B) {
+		benchmarkQueueStream(b, drainGob, atomics.Park, 128, 0, func(i int) record { return record{ID: int64(i), Name: "task"} })
+	})
 	b.Run("unix", func(b *testing.B) { benchmarkUnixGob(b, false) })
 	b.Run("unix-bufio", func(b *testing.B) { benchmarkUnixGob(b, true) })
 }
