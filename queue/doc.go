@@ -31,12 +31,16 @@
 //
 // # Processes that die
 //
-// Every process that puts records itself once in the queue's producer
-// table, every process that gets in its consumer table (PID and start
-// time). A Get waiting on an empty queue whose producers have all exited
-// (or died) returns ErrPeerDead, as does a Put waiting on a full queue
-// whose consumers have all exited; waiters check every 50 ms. A queue
-// nobody has yet produced to just waits.
+// Every process that creates, opens or decodes a queue records itself in
+// its attached table; every process that puts, in its producer table; every
+// process that gets, in its consumer table (PID and start time). A Get
+// waiting on an empty queue returns ErrPeerDead when producers have come
+// and all have exited (or died) and no live holder of the queue could still
+// put (every live one has only got); a Put waiting on a full queue likewise
+// for consumers. Waiters check every 50 ms, after letting the ring skip a
+// slot claimed by a producer killed mid-Put. A queue nobody has produced to
+// yet, or one still held by a process that has not acted, just waits, as in
+// Python.
 //
 // # Close
 //

@@ -17,7 +17,7 @@ func TestLayout(t *testing.T) {
 		}
 		seen[off/cacheLine] = name
 	}
-	if offConsumers != offProducers+8*peerSlots || bodySize != offConsumers+8*peerSlots || bodySize%cacheLine != 0 {
+	if offConsumers != offProducers+8*peerSlots || offAttached != offConsumers+8*peerSlots || bodySize != offAttached+8*peerSlots || bodySize%cacheLine != 0 {
 		t.Errorf("peer tables: producers %d consumers %d body %d", offProducers, offConsumers, bodySize)
 	}
 	if _, err := controlAt(make([]byte, bodySize-1)); err == nil {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/shmkit/shmkit/atomics"
 	"github.com/shmkit/shmkit/codec"
+	"github.com/shmkit/shmkit/internal/notify"
 	"github.com/shmkit/shmkit/internal/pod"
 	"github.com/shmkit/shmkit/ringbuf"
 	"github.com/shmkit/shmkit/shm"
@@ -233,6 +234,9 @@ func attach[T any](seg *shm.Segment, obj *shm.Object, r *ringbuf.MPMC, c codec.C
 	if int(ctl.maxMessage) > r.SlotBytes() {
 		return nil, fmt.Errorf("%w: queue %q allows %d-byte messages in %d-byte slots", ErrCorrupt, obj.Name, ctl.maxMessage, r.SlotBytes())
 	}
+	if !ctl.attached.Join() {
+		ctl.overflow.Store(1) // an untracked holder: never conclude the other side is gone
+	}
 	q := &Queue[T]{seg: seg, name: obj.Name, ctl: ctl, ring: r, codec: c}
 	q.bin, _ = c.(*codec.Binary[T])
 	q.bounded = ctl.maxSize != 0 || ctl.maxBytes != 0
@@ -249,7 +253,7 @@ func (q *Queue[T]) consumersDead() error {
 	if err := q.ring.RescueFull(); errors.Is(err, ringbuf.ErrCorrupt) {
 		return fmt.Errorf("queue %q: %w", q.name, err)
 	}
-	if q.ctl.consumers.Dead() {
+	if q.ctl.overflow.Load() == 0 && notify.Gone(q.ctl.consumers, q.ctl.producers, q.ctl.attached) {
 		return fmt.Errorf("%w: every consumer of queue %q has exited", ErrPeerDead, q.name)
 	}
 	return nil
@@ -262,7 +266,7 @@ func (q *Queue[T]) producersDead() error {
 	if err := q.ring.RescueEmpty(); errors.Is(err, ringbuf.ErrCorrupt) {
 		return fmt.Errorf("queue %q: %w", q.name, err)
 	}
-	if q.ctl.producers.Dead() {
+	if q.ctl.overflow.Load() == 0 && notify.Gone(q.ctl.producers, q.ctl.consumers, q.ctl.attached) {
 		return fmt.Errorf("%w: every producer of queue %q has exited", ErrPeerDead, q.name)
 	}
 	return nil
@@ -455,6 +459,15 @@ func (q *Queue[T]) tryGet(v *T) (bool, error) {
 		// look once more.
 		if ok, err := q.take(v); ok || err != nil {
 			return ok, err
+		}
+		if q.ring.Len() > 0 {
+			// A slot is claimed but not published: a Put in flight, or a
+			// producer killed mid-Put, whose slot the rescue gives up.
+			// Either way messages may lie behind it: keep waiting.
+			if err := q.ring.RescueEmpty(); errors.Is(err, ringbuf.ErrCorrupt) {
+				return false, fmt.Errorf("queue %q: %w", q.name, err)
+			}
+			return false, nil
 		}
 		return false, ErrClosed
 	}

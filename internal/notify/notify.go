@@ -152,3 +152,33 @@ func (p Peers) Dead() bool {
 	joined, alive := p.State()
 	return joined && !alive
 }
+
+// Has reports whether the process with procinfo word w is in the table.
+func (p Peers) Has(w uint64) bool {
+	for i := range p {
+		if p[i].Load() == w {
+			return true
+		}
+	}
+	return false
+}
+
+// Gone reports whether the side whose members are in side has given up for
+// good: somebody joined it, none of them is alive, and no live process in
+// attached (every process holding the object) could still join it, that
+// is, every live attached process has joined only the other side. A
+// process that holds the object and has not acted yet might still join, so
+// it keeps the waiter waiting, as Python's queue would.
+func Gone(side, other, attached Peers) bool {
+	joined, alive := side.State()
+	if !joined || alive {
+		return false
+	}
+	for i := range attached {
+		w := attached[i].Load()
+		if w != 0 && procinfo.AliveWord(w) && !other.Has(w) {
+			return false
+		}
+	}
+	return true
+}
