@@ -7,7 +7,6 @@ import (
 	"iter"
 
 	"github.com/shmkit/shmkit/internal/cell"
-	"github.com/shmkit/shmkit/internal/pod"
 	"github.com/shmkit/shmkit/shm"
 )
 
@@ -38,78 +37,20 @@ func Create[T any](seg *shm.Segment, name string, n int) (*Array[T], error) {
 // CreateFrom allocates an Array called name in seg holding a copy of vals
 // (Python's Array('i', range(50)): build the slice, then CreateFrom).
 func CreateFrom[T any](seg *shm.Segment, name string, vals []T) (*Array[T], error) {
-	c, err := create(seg, name, false, vals)
-	if err != nil {
-		return nil, err
-	}
 	a := new(Array[T])
-	return a, a.bind(c)
+	return cell.OrNil(a, a.bind(cell.CreateOf(seg, name, shm.KindArray, false, vals)))
 }
 
 // Open finds the Array called name in seg. It returns ErrIncompatible when
 // the object there is not an Array[T] (another T, another kind, or a
 // RawArray) and shm.ErrNotExist when there is none.
 func Open[T any](seg *shm.Segment, name string) (*Array[T], error) {
-	c, err := open[T](seg, name, false)
-	if err != nil {
-		return nil, err
-	}
 	a := new(Array[T])
-	return a, a.bind(c)
+	return cell.OrNil(a, a.bind(cell.OpenOf[T](seg, name, shm.KindArray, false)))
 }
 
-func spec[T any](raw bool) (cell.Spec, error) {
-	id, err := pod.Of[T]()
-	if err != nil {
-		return cell.Spec{}, fmt.Errorf("array: %w", err)
-	}
-	return cell.Spec{Kind: shm.KindArray, Type: id, Raw: raw}, nil
-}
-
-func create[T any](seg *shm.Segment, name string, raw bool, vals []T) (*cell.Cell, error) {
-	sp, err := spec[T](raw)
-	if err != nil {
-		return nil, err
-	}
-	var initErr error
-	c, err := cell.Create(seg, name, sp, len(vals), func(data []byte) {
-		s, err := cell.Slice[T](data, len(vals))
-		initErr = err
-		copy(s, vals)
-	})
-	if err == nil {
-		err = initErr
-	}
-	return c, err
-}
-
-func open[T any](seg *shm.Segment, name string, raw bool) (*cell.Cell, error) {
-	sp, err := spec[T](raw)
-	if err != nil {
-		return nil, err
-	}
-	return cell.Open(seg, name, sp)
-}
-
-func decode[T any](b []byte, raw bool) (*cell.Cell, error) {
-	sp, err := spec[T](raw)
-	if err != nil {
-		return nil, err
-	}
-	return cell.Decode(b, sp)
-}
-
-// view returns c's elements as a []T over the shared memory.
-func view[T any](c *cell.Cell) ([]T, error) {
-	s, err := cell.Slice[T](c.Data, c.Len)
-	if err != nil {
-		return nil, fmt.Errorf("array %q: %w", c.Name(), err)
-	}
-	return s, nil
-}
-
-func (a *Array[T]) bind(c *cell.Cell) error {
-	s, err := view[T](c)
+// bind makes a a view of c, whose elements are s.
+func (a *Array[T]) bind(c *cell.Cell, s []T, err error) error {
 	if err != nil {
 		return err
 	}
@@ -167,9 +108,23 @@ func (a *Array[T]) Slice() []T { return a.s }
 
 // With calls fn with the zero-copy view under the array's lock, as one
 // write: readers (At, CopyTo, All, ReadAt) wait for it to return and then
-// see all of its changes or none. fn must not call the Array's locking
-// methods and must not keep the slice.
+// see all of its changes or none. fn must not call the Array's methods
+// (the lock is not recursive, and a reader waits for fn to return: read
+// and write the slice instead) and must not keep the slice.
 func (a *Array[T]) With(fn func([]T)) { a.write(func() { fn(a.s) }) }
+
+// WithContext is With giving up when ctx ends before the lock is taken:
+// it then returns ctx's error without calling fn.
+func (a *Array[T]) WithContext(ctx context.Context, fn func([]T)) error {
+	if err := a.c.Acquire(ctx); err != nil {
+		return err
+	}
+	defer a.c.Unlock()
+	a.c.BeginWrite()
+	defer a.c.EndWrite()
+	fn(a.s)
+	return nil
+}
 
 // CopyTo copies the array's first min(len(dst), Len) elements into dst,
 // as one seqlock read (no write overlapped the copy), and returns how many
@@ -237,11 +192,7 @@ func (a *Array[T]) GobEncode() ([]byte, error) { return a.c.GobEncode() }
 // GobDecode attaches to the Array a handle names, in place. It returns
 // ErrIncompatible when the handle is of another T or variant.
 func (a *Array[T]) GobDecode(b []byte) error {
-	c, err := decode[T](b, false)
-	if err != nil {
-		return err
-	}
-	return a.bind(c)
+	return a.bind(cell.DecodeOf[T](b, shm.KindArray, false))
 }
 
 func readAt(data, p []byte, off int64, cp func(dst, src []byte) int) (int, error) {

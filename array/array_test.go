@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/shmkit/shmkit/array"
 	"github.com/shmkit/shmkit/internal/shmtest"
@@ -301,5 +302,24 @@ func TestHammer(t *testing.T) {
 	}
 	if err := r.Wait(); err != nil {
 		t.Error(err)
+	}
+}
+
+func TestWithContext(t *testing.T) {
+	seg := shmtest.Segment(t, 1<<16)
+	a, err := array.Create[int32](seg, "a", 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Lock()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	called := false
+	if err := a.WithContext(ctx, func([]int32) { called = true }); !errors.Is(err, context.DeadlineExceeded) || called {
+		t.Fatalf("WithContext while the lock is held: %v, fn called %v", err, called)
+	}
+	a.Unlock()
+	if err := a.WithContext(context.Background(), func(s []int32) { s[2] = 7 }); err != nil || a.At(2) != 7 {
+		t.Fatalf("WithContext: %v, %v", err, a.Slice())
 	}
 }

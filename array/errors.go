@@ -3,7 +3,7 @@ package array
 import (
 	"errors"
 
-	"github.com/shmkit/shmkit/internal/cell"
+	"github.com/shmkit/shmkit/semaphore"
 	"github.com/shmkit/shmkit/shm"
 )
 
@@ -17,7 +17,7 @@ var (
 	ErrIncompatible = shm.ErrIncompatible
 	// ErrOwnerDead: LockContext took the lock over from a process that died
 	// holding it. The lock is held; the array may hold a half-done write.
-	ErrOwnerDead = cell.ErrOwnerDead
+	ErrOwnerDead = semaphore.ErrOwnerDead
 	// ErrOutOfRange: an index or offset outside the array. At and Set
 	// panic with an error matching it (as indexing a slice panics); ReadAt
 	// and WriteAt return one.

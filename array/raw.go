@@ -24,27 +24,18 @@ func CreateRaw[T any](seg *shm.Segment, name string, n int) (*RawArray[T], error
 
 // CreateRawFrom allocates a RawArray holding a copy of vals.
 func CreateRawFrom[T any](seg *shm.Segment, name string, vals []T) (*RawArray[T], error) {
-	c, err := create(seg, name, true, vals)
-	if err != nil {
-		return nil, err
-	}
 	r := new(RawArray[T])
-	return r, r.bind(c)
+	return cell.OrNil(r, r.bind(cell.CreateOf(seg, name, shm.KindArray, true, vals)))
 }
 
 // OpenRaw finds the RawArray called name in seg; errors as Open's (a
 // locked Array is ErrIncompatible here).
 func OpenRaw[T any](seg *shm.Segment, name string) (*RawArray[T], error) {
-	c, err := open[T](seg, name, true)
-	if err != nil {
-		return nil, err
-	}
 	r := new(RawArray[T])
-	return r, r.bind(c)
+	return cell.OrNil(r, r.bind(cell.OpenOf[T](seg, name, shm.KindArray, true)))
 }
 
-func (r *RawArray[T]) bind(c *cell.Cell) error {
-	s, err := view[T](c)
+func (r *RawArray[T]) bind(c *cell.Cell, s []T, err error) error {
 	if err != nil {
 		return err
 	}
@@ -111,9 +102,5 @@ func (r *RawArray[T]) GobEncode() ([]byte, error) { return r.c.GobEncode() }
 
 // GobDecode attaches to the RawArray a handle names, in place.
 func (r *RawArray[T]) GobDecode(b []byte) error {
-	c, err := decode[T](b, true)
-	if err != nil {
-		return err
-	}
-	return r.bind(c)
+	return r.bind(cell.DecodeOf[T](b, shm.KindArray, true))
 }

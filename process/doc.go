@@ -25,7 +25,8 @@
 // as handles — segment, object name, kind, element-type fingerprint — and
 // the child attaches to the same shared memory when it decodes them, so a
 // worker receives live objects. Anonymous segments travel as inherited file
-// descriptors.
+// descriptors; other open files (a pipe or socket end) go WithFiles and are
+// found in the child with File.
 //
 // Lifetime: a child dies with its parent (SIGKILL on parent death, and an
 // inherited pipe whose end of file the child watches) unless started with

@@ -86,8 +86,17 @@ func panicLine(stderr string) string {
 	return ""
 }
 
-// Is makes errors.Is(err, ErrPanicked) hold for a panicked worker.
-func (e *ExitError) Is(target error) bool { return target == ErrPanicked && e.Panicked }
+// Is makes errors.Is(err, ErrPanicked) hold for a panicked worker, and
+// errors.Is(err, ErrNotRegistered) for a child that does not know the worker.
+func (e *ExitError) Is(target error) bool {
+	switch target {
+	case ErrPanicked:
+		return e.Panicked
+	case ErrNotRegistered:
+		return e.Code == 1 && strings.HasPrefix(e.Stderr, ErrNotRegistered.Error()+": ")
+	}
+	return false
+}
 
 // Unwrap returns the context's error when the child was killed because the
 // context given to Start ended.

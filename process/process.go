@@ -179,7 +179,10 @@ func start(ctx context.Context, worker string, args []byte, files []*os.File, o 
 	}
 	p := &Process{name: o.name, ctx: ctx, tail: &tailBuffer{max: 8 << 10}, done: make(chan struct{})}
 	p.code.Store(-1 << 32)
-	cmd := exec.CommandContext(ctx, exe)
+	// Exec through /proc/self/exe: it names this very program even when the
+	// file was replaced or removed since it started; argv[0] stays readable.
+	cmd := exec.CommandContext(ctx, "/proc/self/exe")
+	cmd.Args = []string{exe}
 	cmd.Env = append(os.Environ(), envWorker+"="+worker, envName+"="+o.name)
 	if !o.detached {
 		cmd.Env = append(cmd.Env, envWatch+"=1")
@@ -216,14 +219,22 @@ func start(ctx context.Context, worker string, args []byte, files []*os.File, o 
 
 // reap waits for the child, records its exit, and closes the watch pipe.
 func (p *Process) reap(w *os.File) {
-	err := p.cmd.Wait()
+	werr := p.cmd.Wait()
 	w.Close()
-	code := p.cmd.ProcessState.ExitCode()
-	if ws, ok := p.cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-		code = -int(ws.Signal())
+	code := -int(syscall.SIGKILL) // no wait status at all (someone else reaped it): report it lost
+	if st := p.cmd.ProcessState; st != nil {
+		// The exit status says all: an I/O copy error alone is no failure.
+		code = st.ExitCode()
+		if ws, ok := st.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			code = -int(ws.Signal())
+		}
+	} else if werr != nil {
+		p.tail.Write([]byte("\nshmkit: " + werr.Error()))
 	}
 	p.code.Store(int64(code))
-	if err != nil || code != 0 {
+	// A child that exited 0 succeeded, even when copying its output failed
+	// (a grandchild kept the stderr pipe open past WaitDelay, say).
+	if code != 0 {
 		e := &ExitError{Name: p.name, Pid: p.cmd.Process.Pid, Code: code, Stderr: p.tail.String()}
 		e.Panicked = code == panicExitCode && panicLine(e.Stderr) != ""
 		if cerr := p.ctx.Err(); cerr != nil && code < 0 {
@@ -234,8 +245,13 @@ func (p *Process) reap(w *os.File) {
 	close(p.done)
 }
 
-// Pid returns the child's process ID.
-func (p *Process) Pid() int { return p.cmd.Process.Pid }
+// Pid returns the child's process ID (0 for a Process that never started).
+func (p *Process) Pid() int {
+	if p.cmd == nil || p.cmd.Process == nil {
+		return 0
+	}
+	return p.cmd.Process.Pid
+}
 
 // Name returns the process's name.
 func (p *Process) Name() string { return p.name }
@@ -243,16 +259,23 @@ func (p *Process) Name() string { return p.name }
 // Wait blocks until the child has exited. It returns nil for exit status 0
 // and an *ExitError otherwise. It may be called any number of times.
 func (p *Process) Wait() error {
+	if p.done == nil {
+		return ErrNotStarted
+	}
 	<-p.done
 	return p.err
 }
 
-// Done returns a channel closed when the child has exited.
+// Done returns a channel closed when the child has exited (nil for a Process
+// that never started).
 func (p *Process) Done() <-chan struct{} { return p.done }
 
 // ExitCode returns the child's exit status: -1 while it runs, -N when it
 // was killed by signal N (as Python's exitcode).
 func (p *Process) ExitCode() int {
+	if p.done == nil {
+		return -1
+	}
 	select {
 	case <-p.done:
 		return int(p.code.Load())
@@ -263,6 +286,9 @@ func (p *Process) ExitCode() int {
 
 // Alive reports whether the child is still running.
 func (p *Process) Alive() bool {
+	if p.done == nil {
+		return false
+	}
 	select {
 	case <-p.done:
 		return false
@@ -282,6 +308,9 @@ func (p *Process) Kill() error { return p.signal(syscall.SIGKILL) }
 func (p *Process) Signal(sig os.Signal) error { return p.signal(sig) }
 
 func (p *Process) signal(sig os.Signal) error {
+	if p.done == nil {
+		return ErrNotStarted
+	}
 	if !p.Alive() {
 		return nil
 	}

@@ -2,6 +2,7 @@ package ringbuf
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/shmkit/shmkit/internal/procinfo"
 )
@@ -132,7 +133,12 @@ func (r *vring) AttachProducer() error {
 	if r.p.slot >= 0 {
 		return nil
 	}
-	return r.attachProducer()
+	if err := r.attachProducer(); err == errSlotPending {
+		return fmt.Errorf("%w: ring %q has no free producer slot yet", ErrBusy, r.name)
+	} else if err != nil {
+		return err
+	}
+	return nil
 }
 
 // AttachConsumer attaches this handle as the consumer now rather than on
@@ -169,6 +175,7 @@ func (r *vring) CloseWrite() error {
 // ring get ErrClosed.
 func (r *vring) CloseRead() error {
 	if r.c.attached {
+		r.publish()
 		r.consumer.CompareAndSwap(procinfo.Self().Word(), 0) // mine -> none
 		r.c.attached = false
 	}

@@ -33,3 +33,8 @@ var (
 // errPoll ends a wait every poll period so that the waiter re-examines its
 // peers (never returned to callers).
 var errPoll = errors.New("ringbuf: poll")
+
+// errSlotPending: no slot is free now, but one whose owner died frees up
+// once the consumer has passed that owner's last claim. Blocking calls wait
+// for it; Try calls report "no room".
+var errSlotPending = errors.New("ringbuf: a dead producer's slot is not yet reclaimable")

@@ -30,8 +30,8 @@ const (
 //	+-------------+---------+-------------+------------------------+
 //	64  tail u64 ............................................ [producers]
 //	128 head u64 ............................................ [consumer]
-//	192 dataSeq u32 | dataWaiters u32 ....................... [data futex]
-//	256 spaceSeq u32 | spaceWaiters u32 ..................... [space futex]
+//	192 dataSeq u32 | dataWaiters u32 | dataParked u32 ...... [data futex]
+//	256 spaceSeq u32 | spaceWaiters u32 | spaceParked u32 ... [space futex]
 //	320 consumer ident u64 | consumerEver u32 | producersEver u32
 //	384 producer slot 0 (64 bytes), slot 1, ... slot slots-1
 //	384+64*slots: data, capacity bytes (a power of two)
@@ -46,12 +46,25 @@ const (
 //	128    8   head           next unread byte (absolute position)  [consumer writes]
 //	192    4   dataSeq        bumped when data is published to a parked consumer
 //	196    4   dataWaiters    consumers parked or about to park on dataSeq
+//	200    4   dataParked     the latest dataSeq value a consumer parks on
 //	256    4   spaceSeq       bumped when space is freed for a parked producer
 //	260    4   spaceWaiters   producers parked or about to park on spaceSeq
+//	264    4   spaceParked    the latest spaceSeq value a producer parks on
 //	320    8   consumer       consumer's procinfo word; 0 = none
 //	328    4   consumerEver   1 once a consumer has attached
 //	332    4   producersEver  producer attachments so far
 //	384        producer slots
+//
+// An SPSC producer writes a record's header and payload with plain stores
+// and publishes the record by storing tail at Commit; the consumer reads
+// headers only below the tail it loaded, so a record in progress is never
+// seen. MPSC producers claim space by a CAS on tail before writing it, so
+// their headers are stored atomically: negative length at the claim,
+// positive at Commit (Agrona's protocol).
+//
+// The consumer publishes head lazily: when it finds the ring empty, before
+// it waits, and at least every capacity/4 bytes; producers therefore see
+// free space a little late, never early.
 //
 // tail and head count bytes since creation and are never reduced modulo the
 // capacity: tail-head is the number of bytes in use, pos&(capacity-1) the
@@ -64,8 +77,10 @@ const (
 	vOffHead          = 2 * cacheLine
 	vOffDataSeq       = 3 * cacheLine
 	vOffDataWaiters   = vOffDataSeq + 4
+	vOffDataParked    = vOffDataSeq + 8
 	vOffSpaceSeq      = 4 * cacheLine
 	vOffSpaceWaiters  = vOffSpaceSeq + 4
+	vOffSpaceParked   = vOffSpaceSeq + 8
 	vOffConsumer      = 5 * cacheLine
 	vOffConsumerEver  = vOffConsumer + 8
 	vOffProducersEver = vOffConsumer + 12
@@ -128,8 +143,10 @@ const (
 //	128    8   dequeue        next position to empty  [consumers CAS]
 //	192    4   dataSeq        bumped when a slot is filled for a parked consumer
 //	196    4   dataWaiters
+//	200    4   dataParked
 //	256    4   spaceSeq       bumped when a slot is emptied for a parked producer
 //	260    4   spaceWaiters
+//	264    4   spaceParked
 //	320    4   producersEver  producer attachments so far
 //	324    4   consumersEver  consumer attachments so far
 //	384        participant slots (slotSize bytes each; owner, gen, claim)
@@ -166,8 +183,10 @@ const (
 	mOffDequeue       = 2 * cacheLine
 	mOffDataSeq       = 3 * cacheLine
 	mOffDataWaiters   = mOffDataSeq + 4
+	mOffDataParked    = mOffDataSeq + 8
 	mOffSpaceSeq      = 4 * cacheLine
 	mOffSpaceWaiters  = mOffSpaceSeq + 4
+	mOffSpaceParked   = mOffSpaceSeq + 8
 	mOffProducersEver = 5 * cacheLine
 	mOffConsumersEver = mOffProducersEver + 4
 	mOffParts0        = 6 * cacheLine

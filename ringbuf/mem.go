@@ -18,6 +18,14 @@ func u64(b []byte, off uint64) *atomic.Uint64 {
 	return (*atomic.Uint64)(unsafe.Pointer(&b[off]))
 }
 
+// plain64 returns the word at off of b for plain (non-atomic) access: an
+// SPSC producer fills a record's header this way before the atomic store of
+// the tail publishes it.
+func plain64(b []byte, off uint64) *uint64 {
+	_ = b[off+7]
+	return (*uint64)(unsafe.Pointer(&b[off]))
+}
+
 // u32 returns the 32-bit word at off of b (4-aligned, inside b).
 func u32(b []byte, off uint64) *atomic.Uint32 {
 	_ = b[off+3]

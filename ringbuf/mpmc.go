@@ -121,8 +121,8 @@ func (r *MPMC) init(seg *shm.Segment, obj *shm.Object, o options) error {
 	r.enq, r.deq = u64(body, mOffEnqueue), u64(body, mOffDequeue)
 	r.producersEver, r.consumersEver = u32(body, mOffProducersEver), u32(body, mOffConsumersEver)
 	r.part = -1
-	r.data.init(u32(body, mOffDataSeq), u32(body, mOffDataWaiters), &r.opt)
-	r.space.init(u32(body, mOffSpaceSeq), u32(body, mOffSpaceWaiters), &r.opt)
+	r.data.init(u32(body, mOffDataSeq), u32(body, mOffDataWaiters), u32(body, mOffDataParked), &r.opt)
+	r.space.init(u32(body, mOffSpaceSeq), u32(body, mOffSpaceWaiters), u32(body, mOffSpaceParked), &r.opt)
 	return nil
 }
 

@@ -33,14 +33,22 @@ func (t *slotTable) take(reusable func(i int) bool) (int, uint32, error) {
 			return i, t.gen(i).Add(1), nil
 		}
 	}
+	pending := false
 	for i := 0; i < t.n; i++ {
 		w := t.owner(i).Load()
-		if w == 0 || w == me || procinfo.AliveWord(w) || (reusable != nil && !reusable(i)) {
+		if w == 0 || w == me || procinfo.AliveWord(w) {
+			continue
+		}
+		if reusable != nil && !reusable(i) {
+			pending = true
 			continue
 		}
 		if t.owner(i).CompareAndSwap(w, me) { // dead owner's -> mine
 			return i, t.gen(i).Add(1), nil
 		}
+	}
+	if pending {
+		return -1, 0, errSlotPending
 	}
 	return -1, 0, fmt.Errorf("%w: all %d slots are held", ErrBusy, t.n)
 }

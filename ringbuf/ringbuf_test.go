@@ -89,7 +89,7 @@ func TestSPSCBasic(t *testing.T) {
 			t.Fatalf("record %d: got %d bytes, err %v", i, m, err)
 		}
 	}
-	if r.Len() != 0 {
+	if _, ok, _ := r.TryRead(buf); ok || r.Len() != 0 {
 		t.Fatalf("Len %d after draining", r.Len())
 	}
 }

@@ -57,6 +57,7 @@ type producerSide struct {
 	resIdx    uint64 // its header's index in data
 	resHdr    uint64 // its header as Commit will store it
 	resLen    int    // payload bytes reserved
+	resEnd    uint64 // SPSC: the tail Commit publishes
 	need      uint64 // bytes the last failed TryReserve wanted
 	wait      waitSide
 }
@@ -67,6 +68,7 @@ type consumerSide struct {
 	attached  bool
 	closed    bool
 	head      uint64 // the head (this consumer is its only writer)
+	published uint64 // the head as last stored in the ring
 	tailCache uint64
 	peekIdx   uint64 // index of the peeked record; valid while peekA > 0
 	peekA     uint64 // aligned size of the peeked record; 0 = none
@@ -140,8 +142,8 @@ func (r *vring) init(seg *shm.Segment, obj *shm.Object, kind shm.Kind, o options
 	r.consumer = u64(body, vOffConsumer)
 	r.consumerEver, r.producersEve = u32(body, vOffConsumerEver), u32(body, vOffProducersEver)
 	r.p.slot = -1
-	r.p.wait.init(u32(body, vOffSpaceSeq), u32(body, vOffSpaceWaiters), &r.opt)
-	r.c.wait.init(u32(body, vOffDataSeq), u32(body, vOffDataWaiters), &r.opt)
+	r.p.wait.init(u32(body, vOffSpaceSeq), u32(body, vOffSpaceWaiters), u32(body, vOffSpaceParked), &r.opt)
+	r.c.wait.init(u32(body, vOffDataSeq), u32(body, vOffDataWaiters), u32(body, vOffDataParked), &r.opt)
 	return nil
 }
 
@@ -184,7 +186,9 @@ func (r *vring) attachProducer() error {
 		}
 	}
 	slot, gen, err := r.slots.take(r.claimResolved)
-	if err != nil {
+	if err == errSlotPending {
+		return err
+	} else if err != nil {
 		return fmt.Errorf("ring %q: %w", r.name, err)
 	}
 	r.p.slot, r.p.gen = slot, uint16(gen)
@@ -211,7 +215,10 @@ func (r *vring) tryReserve(n int) (buf []byte, ok bool, err error) {
 		panic("ringbuf: Reserve with a reservation outstanding")
 	}
 	if r.p.slot < 0 {
-		if err := r.attachProducer(); err != nil {
+		if err := r.attachProducer(); err == errSlotPending {
+			r.p.need = r.capacity + 1 // wait for the consumer to move
+			return nil, false, nil
+		} else if err != nil {
 			return nil, false, err
 		}
 	}
@@ -274,16 +281,20 @@ func (r *vring) tryReserve(n int) (buf []byte, ok bool, err error) {
 			}
 		}
 	}
-	if need != a { // the record does not fit before the wrap: pad to the end
-		r.hdr(idx).Store(makeHeader(int32(r.capacity-idx), r.p.slot, recPadding, r.p.gen)) // publishes: padding
+	pad := makeHeader(int32(r.capacity-idx), r.p.slot, recPadding, r.p.gen)
+	if need != a && r.multi { // the record does not fit before the wrap: pad to the end
+		r.hdr(idx).Store(pad) // publishes: padding
+		idx = 0
+	} else if need != a {
+		*plain64(r.data, idx) = pad // SPSC: published with the tail at Commit
 		idx = 0
 	}
-	r.hdr(idx).Store(makeHeader(-int32(length), r.p.slot, recMessage, r.p.gen)) // publishes: record in progress
-	if !r.multi {
-		r.p.tail = tail + need
-		r.tail.Store(r.p.tail) // publishes: claimed space, headers written
+	if r.multi {
+		r.hdr(idx).Store(makeHeader(-int32(length), r.p.slot, recMessage, r.p.gen)) // publishes: record in progress
+	} else {
+		*plain64(r.data, idx) = makeHeader(-int32(length), r.p.slot, recMessage, r.p.gen) // unseen until Commit
 	}
-	r.p.res, r.p.resIdx, r.p.resLen = true, idx, n
+	r.p.res, r.p.resIdx, r.p.resLen, r.p.resEnd = true, idx, n, tail+need
 	r.p.resHdr = makeHeader(int32(length), r.p.slot, recMessage, r.p.gen)
 	off := idx + recordHeaderSize
 	return r.data[off : off+uint64(n) : off+uint64(n)], true, nil
@@ -294,8 +305,14 @@ func (r *vring) commit() {
 	if !r.p.res {
 		panic("ringbuf: Commit without Reserve")
 	}
-	r.hdr(r.p.resIdx).Store(r.p.resHdr) // publishes: record committed
 	r.p.res = false
+	if r.multi {
+		r.hdr(r.p.resIdx).Store(r.p.resHdr) // publishes: record committed
+	} else {
+		*plain64(r.data, r.p.resIdx) = r.p.resHdr
+		r.p.tail = r.p.resEnd
+		r.tail.Store(r.p.tail) // publishes: SPSC records up to the tail, headers and payloads
+	}
 	r.c.wait.wake()
 }
 
@@ -304,9 +321,12 @@ func (r *vring) cancel() {
 	if !r.p.res {
 		panic("ringbuf: Cancel without Reserve")
 	}
+	r.p.res = false
+	if !r.multi {
+		return // SPSC: nothing was published; the space is reused
+	}
 	length, slot, _, gen := splitHeader(r.p.resHdr)
 	r.hdr(r.p.resIdx).Store(makeHeader(int32(alignUp(int(length), recordAlign)), slot, recPadding, gen)) // publishes: record withdrawn
-	r.p.res = false
 	r.c.wait.wake()
 }
 
@@ -390,7 +410,7 @@ func (r *vring) attachConsumer() error {
 	}
 	r.consumerEver.Store(1)
 	r.c.head = r.head.Load()
-	r.c.tailCache = r.c.head
+	r.c.tailCache, r.c.published = r.c.head, r.c.head
 	r.c.attached = true
 	return nil
 }
@@ -406,13 +426,17 @@ func (r *vring) next(slow bool) (idx, a uint64, ok bool, err error) {
 			return 0, 0, false, err
 		}
 	}
-	head := r.c.head
-	defer func() {
-		if head != r.c.head {
-			r.release(head)
-		}
-	}()
+	idx, a, ok, err = r.scan(slow)
+	if !ok {
+		r.publish() // about to wait, or an error: let producers have the space
+	}
+	return idx, a, ok, err
+}
+
+// scan is next without the final publication.
+func (r *vring) scan(slow bool) (idx, a uint64, ok bool, err error) {
 	for {
+		head := r.c.head
 		if head == r.c.tailCache {
 			t := r.tail.Load() // observes: claimed space (SPSC: with headers written)
 			if t < head || t-head > r.capacity || t%recordAlign != 0 {
@@ -444,12 +468,12 @@ func (r *vring) next(slow bool) (idx, a uint64, ok bool, err error) {
 			return idx, a, true, nil
 		case length > 0: // padding
 			r.skip(idx, a)
-			head += a
+			r.advance(head + a)
 			continue
 		case length < 0:
 			if slow && r.abandoned(slot, gen) {
 				r.skip(idx, a)
-				head += a
+				r.advance(head + a)
 				continue
 			}
 		default: // 0: claimed, header not yet written (MPSC only)
@@ -463,7 +487,7 @@ func (r *vring) next(slow bool) (idx, a uint64, ok bool, err error) {
 				}
 				if dead {
 					r.skipRange(head, end-head)
-					head = end
+					r.advance(end)
 					continue
 				}
 			}
@@ -490,11 +514,23 @@ func (r *vring) skipRange(pos, n uint64) {
 	}
 }
 
-// release publishes a new head and wakes producers waiting for space.
-func (r *vring) release(head uint64) {
+// advance moves the consumer's head past consumed bytes, publishing it once
+// a quarter of the ring has been consumed since the last publication.
+func (r *vring) advance(head uint64) {
 	r.c.head = head
-	r.head.Store(head) // publishes: space freed (MPSC: zeroed)
-	r.p.wait.wake()
+	if head-r.c.published >= r.capacity/4 {
+		r.publish()
+	}
+}
+
+// publish stores the consumer's head in the ring and wakes producers
+// waiting for space.
+func (r *vring) publish() {
+	if r.c.head != r.c.published {
+		r.c.published = r.c.head
+		r.head.Store(r.c.head) // publishes: space freed (MPSC: zeroed)
+		r.p.wait.wake()
+	}
 }
 
 // abandoned reports whether the in-progress record written by slot with
@@ -630,7 +666,7 @@ func (r *vring) releasePeek() {
 	r.skip(r.c.peekIdx, r.c.peekA)
 	head := r.c.head + r.c.peekA
 	r.c.peekA = 0
-	r.release(head)
+	r.advance(head)
 }
 
 // readInto copies the next record into buf.
@@ -666,30 +702,19 @@ func (r *vring) batch(ctx context.Context, block bool, fn func(rec []byte) bool)
 		return 0, err
 	}
 	n := 0
-	head := r.c.head
-	released := head
 	for {
 		length, _, _, _ := splitHeader(r.hdr(idx).Load())
 		more := fn(r.data[idx+recordHeaderSize : idx+uint64(length) : idx+uint64(length)])
 		n++
 		r.skip(idx, a)
-		head += a
-		r.c.head = head
+		r.advance(r.c.head + a)
 		if !more {
 			break
-		}
-		if head-released >= r.capacity/4 {
-			r.release(head)
-			released = head
 		}
 		idx, a, ok, err = r.next(false)
 		if !ok {
 			break
 		}
-		head = r.c.head
-	}
-	if r.head.Load() != r.c.head {
-		r.release(r.c.head)
 	}
 	return n, err
 }

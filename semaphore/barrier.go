@@ -163,6 +163,13 @@ func (b *Barrier) breakLocked() {
 // matching both ErrBroken and ctx's error if ctx ends first (which breaks
 // the barrier for everyone).
 func (b *Barrier) Wait(ctx context.Context) (int, error) {
+	raceRelease(b.phase)
+	idx, err := b.wait(ctx)
+	raceAcquire(b.phase)
+	return idx, err
+}
+
+func (b *Barrier) wait(ctx context.Context) (int, error) {
 	if err := b.enter(ctx); err != nil {
 		return 0, err
 	}

@@ -143,3 +143,60 @@ func BenchmarkEventWake(b *testing.B) {
 	})
 	b.Run("futex-floor", bench.FutexPingPong)
 }
+
+// BenchmarkRWMutexRead: uncontended RLock/RUnlock beside sync.RWMutex.
+func BenchmarkRWMutexRead(b *testing.B) {
+	b.Run("shmkit", func(b *testing.B) {
+		seg := shmtest.Segment(b, 1<<16)
+		rw, err := semaphore.NewRWMutex(seg, "rw")
+		if err != nil {
+			b.Fatal(err)
+		}
+		ctx := context.Background()
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			if err := rw.RLock(ctx); err != nil {
+				b.Fatal(err)
+			}
+			rw.RUnlock()
+		}
+	})
+	b.Run("sync.RWMutex", func(b *testing.B) {
+		var rw sync.RWMutex
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			rw.RLock()
+			rw.RUnlock()
+		}
+	})
+}
+
+// BenchmarkSemaphoreUncontended: Acquire(1)/Release(1) beside a buffered
+// channel used as a semaphore.
+func BenchmarkSemaphoreUncontended(b *testing.B) {
+	b.Run("shmkit", func(b *testing.B) {
+		seg := shmtest.Segment(b, 1<<16)
+		s, err := semaphore.NewSemaphore(seg, "s", 1)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ctx := context.Background()
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			if err := s.Acquire(ctx, 1); err != nil {
+				b.Fatal(err)
+			}
+			s.Release(1)
+		}
+	})
+	b.Run("chan", func(b *testing.B) {
+		ch := make(chan struct{}, 1)
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			ch <- struct{}{}
+			<-ch
+		}
+	})
+}

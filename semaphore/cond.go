@@ -112,9 +112,10 @@ func CondAt(mem []byte) (*Cond, error) {
 // not held).
 func (c *Cond) Wait(ctx context.Context) error {
 	s := c.seq.Load() // observes: the sequence, under L
-	c.sleepers.Add(1)
 	c.L.Unlock()
+	c.sleepers.Add(1) // before Await's look at seq: Signal reads it after its Add
 	werr := atomics.Await(ctx, c.seq, s, nil)
+	raceAcquire(c.seq)
 	c.sleepers.Add(^uint32(0))
 	if err := c.L.Lock(context.WithoutCancel(ctx)); err != nil {
 		return err
@@ -125,6 +126,7 @@ func (c *Cond) Wait(ctx context.Context) error {
 // Signal wakes at least one goroutine waiting on c, if any. The caller may
 // but need not hold c.L.
 func (c *Cond) Signal() {
+	raceRelease(c.seq)
 	c.seq.Add(1) // publishes: a signal
 	if c.sleepers.Load() != 0 {
 		atomics.Wake(c.seq, 1)
@@ -133,6 +135,7 @@ func (c *Cond) Signal() {
 
 // Broadcast wakes every goroutine waiting on c.
 func (c *Cond) Broadcast() {
+	raceRelease(c.seq)
 	c.seq.Add(1) // publishes: a broadcast
 	if c.sleepers.Load() != 0 {
 		atomics.Wake(c.seq, -1)

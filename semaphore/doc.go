@@ -31,6 +31,10 @@
 // futex lists do not fit Go (goroutines move between threads), so parked
 // waiters poll the holder's liveness instead (every 50 ms).
 //
+// Liveness is judged by PID, so every process using a primitive must see
+// the others' PIDs: one PID namespace (one container), as for
+// process-shared pthread mutexes.
+//
 // Semaphore, Event, Cond and Barrier have no owner. What a dying process
 // leaves behind is documented on each type.
 //
@@ -40,6 +44,11 @@
 // sleeping thread per process per word however many goroutines wait on it.
 // Fast paths make no system call: a wake-up is issued only when the word
 // says someone sleeps.
+//
+// The race detector sees neither other processes nor atomics on a shared
+// mapping; in race builds each primitive mirrors its acquire/release edges
+// on a Go-heap word, so goroutines of one process that take turns through a
+// shmkit lock are not reported as racing.
 //
 // Misuse panics with a "semaphore: " prefix: unlocking an unlocked Mutex,
 // RUnlock without RLock, MarkConsistent of a Mutex that needs none.

@@ -90,6 +90,7 @@ func eventAt(r []byte) (*Event, error) {
 
 // Set sets the flag and wakes every waiter.
 func (e *Event) Set() {
+	raceRelease(e.flag)
 	if e.flag.Swap(1) == 0 && e.sleepers.Load() != 0 { // publishes: the flag; clear -> set
 		atomics.Wake(e.flag, -1)
 	}
@@ -99,20 +100,26 @@ func (e *Event) Set() {
 func (e *Event) Clear() { e.flag.Store(0) } // set -> clear
 
 // IsSet reports whether the flag is set.
-func (e *Event) IsSet() bool { return e.flag.Load() != 0 } // observes: the flag
+func (e *Event) IsSet() bool {
+	if e.flag.Load() != 0 { // observes: the flag
+		raceAcquire(e.flag)
+		return true
+	}
+	return false
+}
 
 // Wait blocks until the flag is set or ctx ends, and reports whether the
 // flag is set when it returns: false means ctx ended first (Python's
 // Event.wait returning False on timeout).
 func (e *Event) Wait(ctx context.Context) bool {
 	for i := 0; i < mutexSpin; i++ {
-		if e.flag.Load() != 0 {
+		if e.IsSet() {
 			return true
 		}
 	}
 	opts := atomics.WaitOptions{Spin: 1}
 	for {
-		if e.flag.Load() != 0 {
+		if e.IsSet() {
 			return true
 		}
 		if ctx.Err() != nil {
@@ -122,7 +129,7 @@ func (e *Event) Wait(ctx context.Context) bool {
 		err := atomics.Await(ctx, e.flag, 0, &opts)
 		e.sleepers.Add(^uint32(0))
 		if err != nil {
-			return e.flag.Load() != 0
+			return e.IsSet()
 		}
 	}
 }

@@ -11,3 +11,6 @@ const (
 	MOwnerDied = mOwnerDied
 	MWaiters   = mWaiters
 )
+
+// EventSleepers reports how many waiters an Event has announced.
+func EventSleepers(e *Event) uint32 { return e.sleepers.Load() }

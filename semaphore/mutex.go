@@ -44,7 +44,7 @@ import (
 //
 // Fairness: none, as sync.Mutex in normal mode: a running locker may barge
 // past a woken sleeper. A locker spins for a bounded number of loads
-// (mutexSpin) while the word shows no sleepers, then parks on the futex
+// (mutexSpin), taking the lock if it comes free, then parks on the futex
 // through atomics.Await. A parked waiter re-checks the holder's liveness
 // every mutexPoll, so a holder killed by SIGKILL is noticed within that.
 const (
@@ -166,12 +166,21 @@ func (m *Mutex) Lock(ctx context.Context) error {
 	pid, word := self()
 	if m.state.CompareAndSwap(0, pid) { // unlocked -> locked
 		m.owner.Store(word)
+		raceAcquire(m.state)
 		return nil
 	}
-	return m.lockSlow(ctx, pid, word)
+	err := m.lockSlow(ctx, pid, word)
+	if err == nil || err == ErrOwnerDead {
+		raceAcquire(m.state)
+	}
+	return err
 }
 
 func (m *Mutex) lockSlow(ctx context.Context, pid uint32, word uint64) error {
+	// Spin, even when others sleep: a spinner that takes the lock with a
+	// plain CAS(0, pid) leaves them to the sleeper the last Unlock woke,
+	// which sets WAITERS again if it must park (Drepper's fast path does the
+	// same).
 	for i := 0; i < mutexSpin; i++ {
 		v := m.state.Load()
 		if v == 0 {
@@ -181,8 +190,8 @@ func (m *Mutex) lockSlow(ctx context.Context, pid uint32, word uint64) error {
 			}
 			continue
 		}
-		if v&mWaiters != 0 || v&mPidMask == mNotRecoverable {
-			break // others sleep already: queue behind them
+		if v&mPidMask == mNotRecoverable {
+			break
 		}
 	}
 	opts := atomics.WaitOptions{Poll: mutexPoll, Check: m.checkOwner}
@@ -269,6 +278,14 @@ func (m *Mutex) takeOver(v, pid uint32, word uint64) (bool, error) {
 // died) or ErrNotRecoverable (not held). A TryLock that finds m locked
 // checks whether the holder is alive, which costs a read of /proc.
 func (m *Mutex) TryLock() (bool, error) {
+	ok, err := m.tryLock()
+	if ok {
+		raceAcquire(m.state)
+	}
+	return ok, err
+}
+
+func (m *Mutex) tryLock() (bool, error) {
 	pid, word := self()
 	if m.state.CompareAndSwap(0, pid) { // unlocked -> locked
 		m.owner.Store(word)
@@ -300,6 +317,7 @@ func (m *Mutex) TryLock() (bool, error) {
 // called, Unlock makes m not recoverable: every later Lock fails with
 // ErrNotRecoverable.
 func (m *Mutex) Unlock() {
+	raceRelease(m.state)
 	for {
 		v := m.state.Load()
 		switch {
@@ -328,6 +346,7 @@ func (m *Mutex) Unlock() {
 // releaseInconsistent unlocks m, taken with ErrOwnerDead and not repaired,
 // so that the next locker gets ErrOwnerDead in turn.
 func (m *Mutex) releaseInconsistent() {
+	raceRelease(m.state)
 	m.owner.Store(0)
 	for {
 		v := m.state.Load()

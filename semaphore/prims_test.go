@@ -5,6 +5,8 @@ import (
 	"encoding/gob"
 	"errors"
 	"fmt"
+	"runtime"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"testing"
@@ -275,7 +277,14 @@ func testCondTurns(t *testing.T, procs int, signal bool) {
 	if got := f.u64(0).Load(); got != uint64(rounds) {
 		t.Fatalf("turn %d, want %d", got, rounds)
 	}
-	if slow := f.u32(5).Load(); slow != 0 {
+	// A lost wake-up shows as a wait of at least 250 ms (atomics.Await
+	// sleeps in slices of that length, and a waiter whose wake-up was lost
+	// returns at the end of its slice and sees its turn). Without the wake
+	// in Signal every wait is that slow; a machine busy with other builds
+	// can also stall a process that long, rarely: allow one in 2,000.
+	slow := f.u32(5).Load()
+	t.Logf("%d of %d rounds had a wait over 200 ms", slow, rounds)
+	if slow > uint32(rounds/2000) {
 		t.Fatalf("%d waits took over 200 ms: lost wake-ups", slow)
 	}
 }
@@ -730,5 +739,37 @@ func TestHandlesTravel(t *testing.T) {
 	}
 	if _, err := semaphore.OpenBarrier(seg, "e"); !errors.Is(err, semaphore.ErrIncompatible) {
 		t.Fatalf("OpenBarrier of an event: %v", err)
+	}
+}
+
+// TestParkedGoroutinesShareThreads: a thousand goroutines parked on one
+// Event do not hold a thousand OS threads (atomics.Await keeps one sleeper
+// per process per word).
+func TestParkedGoroutinesShareThreads(t *testing.T) {
+	e, _ := semaphore.InitEvent(make([]byte, semaphore.EventSize))
+	ctx := ctxFor(t, 20*time.Second)
+	threads := func() int { return pprof.Lookup("threadcreate").Count() }
+	before := threads()
+	const n = 1000
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if !e.Wait(ctx) {
+				t.Error("Wait timed out")
+			}
+		}()
+	}
+	for semaphore.EventSleepers(e) < n {
+		runtime.Gosched() // polling a condition, not synchronising on time
+	}
+	time.Sleep(20 * time.Millisecond) // let them reach the kernel: threads are what we count
+	grown := threads() - before
+	e.Set()
+	wg.Wait()
+	t.Logf("%d goroutines parked, %d threads created", n, grown)
+	if grown > 50 {
+		t.Fatalf("%d parked goroutines created %d OS threads", n, grown)
 	}
 }

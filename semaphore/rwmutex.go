@@ -194,6 +194,7 @@ func (rw *RWMutex) RLock(ctx context.Context) error {
 				rw.leave(c)
 				return ErrNotRecoverable
 			}
+			raceAcquire(rw.wstate)
 			return nil
 		}
 		rw.leave(c) // a writer is there: back out and let it see us go
@@ -208,6 +209,7 @@ func (rw *RWMutex) TryRLock() bool {
 	c := rw.counter()
 	c.Add(1)
 	if rw.wstate.Load()&rwWriter == 0 && rw.w.state.Load()&mPidMask != mNotRecoverable {
+		raceAcquire(rw.wstate)
 		return true
 	}
 	rw.leave(c)
@@ -258,6 +260,7 @@ func (rw *RWMutex) RUnlock() {
 	if c.Load() == 0 {
 		panic("semaphore: RUnlock of RWMutex not read-locked by this process")
 	}
+	raceRelease(rw.wstate)
 	rw.leave(c)
 }
 
@@ -282,6 +285,7 @@ func (rw *RWMutex) Lock(ctx context.Context) error {
 	for {
 		d := rw.drain.Load() // observes: readers leaving
 		if rw.readersGone(poll) {
+			raceAcquire(rw.wstate)
 			return err
 		}
 		poll = false
@@ -332,6 +336,7 @@ func (rw *RWMutex) Unlock() {
 	if rw.wstate.Load()&rwWriter == 0 || rw.w.state.Load()&mPidMask == 0 {
 		panic("semaphore: Unlock of RWMutex not locked for writing")
 	}
+	raceRelease(rw.wstate)
 	if rw.wstate.Swap(0)&rwSleeping != 0 { // writer -> 0; publishes: the writer's work
 		atomics.Wake(rw.wstate, -1)
 	}

@@ -132,6 +132,7 @@ func (s *Semaphore) Acquire(ctx context.Context, n int) error {
 		v := s.value.Load()
 		if v >= want {
 			if s.value.CompareAndSwap(v, v-want) { // take n units
+				raceAcquire(s.value)
 				return nil
 			}
 			continue
@@ -162,6 +163,7 @@ func (s *Semaphore) TryAcquire(n int) bool {
 			return false
 		}
 		if s.value.CompareAndSwap(v, v-uint32(n)) { // take n units
+			raceAcquire(s.value)
 			return true
 		}
 	}
@@ -182,6 +184,7 @@ func (s *Semaphore) Release(n int) error {
 		if nv > math.MaxInt32 {
 			return fmt.Errorf("semaphore: value %d + %d overflows", v, n)
 		}
+		raceRelease(s.value)
 		if s.value.CompareAndSwap(v, uint32(nv)) { // give n units
 			break
 		}

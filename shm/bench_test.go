@@ -1,6 +1,7 @@
 package shm_test
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -66,14 +67,7 @@ func BenchmarkLookup(b *testing.B) {
 
 func sizeName(n int64) string {
 	if n >= 1<<20 {
-		return "size=" + itoa(n>>20) + "MiB"
+		return fmt.Sprintf("size=%dMiB", n>>20)
 	}
-	return "size=" + itoa(n>>10) + "KiB"
-}
-
-func itoa(n int64) string {
-	if n < 10 {
-		return string(rune('0' + n))
-	}
-	return itoa(n/10) + string(rune('0'+n%10))
+	return fmt.Sprintf("size=%dKiB", n>>10)
 }

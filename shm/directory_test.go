@@ -17,15 +17,6 @@ import (
 	"github.com/shmkit/shmkit/shm"
 )
 
-// allocsPerSide is how many objects each allocator makes in
-// TestConcurrentAlloc.
-func allocsPerSide() int {
-	if testing.Short() {
-		return 100
-	}
-	return 400
-}
-
 type allocArgs struct {
 	Seg    *shm.Segment
 	Prefix string
@@ -89,7 +80,7 @@ func fill(body []byte, name string) {
 // two objects may overlap, and every body must still hold what its
 // allocator wrote.
 func TestConcurrentAlloc(t *testing.T) {
-	n := allocsPerSide()
+	n := min(shmtest.Iterations(t, 400), 16000) // objects per allocator; four allocators fill at most 64001 entries
 	s := shmtest.Segment(t, int64(4*n*(shm.ObjectHeaderSize+128)), shm.WithDirCap(4*n+1))
 	gate, err := s.Alloc("gate", shm.ObjectSpec{BodySize: gateSize}, nil)
 	if err != nil {

@@ -2,6 +2,7 @@ package shm
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -43,7 +44,7 @@ func Stat(name string, opts ...Option) (Info, error) {
 		if _, err := os.Lstat(filepath.Join(o.dir, name)); errors.Is(err, os.ErrNotExist) {
 			return info, wrap(ErrNotExist, err)
 		}
-		return info, ErrIncompatible
+		return info, fmt.Errorf("%w: %s is not a shmkit segment", ErrIncompatible, filepath.Join(o.dir, name))
 	}
 	return info, info.Err
 }

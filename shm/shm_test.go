@@ -204,6 +204,29 @@ func TestHeaderBytes(t *testing.T) {
 	if d := le.Uint64(raw[shm.OffDataOff:]); int64(d) != int64(len(raw))-s.Size() {
 		t.Errorf("data offset %d", d)
 	}
+	// Directory words and the first entry, after one Alloc.
+	if _, err := s.Alloc("obj", shm.ObjectSpec{Kind: shm.KindArray, Version: 2, Capacity: 3, BodySize: 24}, nil); err != nil {
+		t.Fatal(err)
+	}
+	raw, err = os.ReadFile(s.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := le.Uint32(raw[shm.OffDirCount:]); n != 1 {
+		t.Errorf("dirCount %d after one Alloc", n)
+	}
+	if l := le.Uint64(raw[shm.OffDirLock:]); l != 0 {
+		t.Errorf("dirLock %#x after Alloc returned, want 0 (free)", l)
+	}
+	e := raw[shm.DirOff : shm.DirOff+shm.DirEntrySize]
+	off, size := le.Uint64(e[64:]), le.Uint64(e[72:])
+	if string(e[:4]) != "obj\x00" || off != uint64(len(raw))-uint64(s.Size()) || size != shm.ObjectHeaderSize+24 || le.Uint16(e[80:]) != uint16(shm.KindArray) {
+		t.Errorf("entry: name %q offset %d size %d kind %d", e[:4], off, size, le.Uint16(e[80:]))
+	}
+	o := raw[off:]
+	if string(o[:4]) != "SHMO" || le.Uint16(o[4:]) != 2 || le.Uint16(o[6:]) != uint16(shm.KindArray) || le.Uint64(o[24:]) != 3 || le.Uint64(o[32:]) != 24 {
+		t.Errorf("object header % x", o[:40])
+	}
 	in := s.Info()
 	if in.CreatorPID != os.Getpid() || !in.CreatorAlive || in.DirCap != shm.DefaultDirCap || in.Version != shm.SegVersion {
 		t.Errorf("Info %+v", in)

@@ -17,7 +17,10 @@
 // takes it: it copies T between two reads of a sequence number that writers
 // make odd while they write, and retries if they differ, so a reader never
 // sees a torn T and never delays a writer (Lameter's seqlock, as in the
-// Linux kernel). For 4- and 8-byte integer T, Load and Store are single
+// Linux kernel). The copy is a plain one, racing with the writer's in the
+// Go memory model's terms; every copy a write overlapped is discarded, and
+// the orderings that make the check sound are set out in
+// internal/cell's LoadInto and in docs/cells.md. For 4- and 8-byte integer T, Load and Store are single
 // atomic instructions and Add, Swap and CompareAndSwap are lock-free: they
 // do not take the lock, so Lock does not hold them off.
 //

@@ -1,7 +1,7 @@
 package value
 
 import (
-	"github.com/shmkit/shmkit/internal/cell"
+	"github.com/shmkit/shmkit/semaphore"
 	"github.com/shmkit/shmkit/shm"
 )
 
@@ -15,5 +15,5 @@ var (
 	ErrIncompatible = shm.ErrIncompatible
 	// ErrOwnerDead: LockContext took the lock over from a process that died
 	// holding it. The lock is held; the value may hold a half-written T.
-	ErrOwnerDead = cell.ErrOwnerDead
+	ErrOwnerDead = semaphore.ErrOwnerDead
 )

@@ -11,6 +11,3 @@ func (v *Value[T]) BeginWriteForTest() error {
 	v.c.BeginWrite()
 	return nil
 }
-
-// Body returns the object's body, for layout tests.
-func (v *Value[T]) Body() []byte { return v.c.Obj.Body }

@@ -135,3 +135,15 @@ var crashWriter = process.Register("value-crash-writer", func(ctx context.Contex
 	time.Sleep(time.Hour) // killed here, holding the lock with a write in progress
 	return nil
 })
+
+type addArgs struct {
+	Counter *value.Value[int64]
+	N       int
+}
+
+var adder = process.Register("value-adder", func(ctx context.Context, a addArgs) error {
+	for range a.N {
+		a.Counter.Add(1)
+	}
+	return nil
+})

@@ -20,31 +20,22 @@ type RawValue[T any] struct {
 // CreateRaw allocates a RawValue called name in seg, holding init; errors
 // as Create's.
 func CreateRaw[T any](seg *shm.Segment, name string, init T) (*RawValue[T], error) {
-	c, err := create(seg, name, true, init)
-	if err != nil {
-		return nil, err
-	}
 	r := new(RawValue[T])
-	return r, r.bind(c)
+	return cell.OrNil(r, r.bind(cell.CreateOf(seg, name, shm.KindValue, true, []T{init})))
 }
 
 // OpenRaw finds the RawValue called name in seg; errors as Open's (a
 // locked Value is ErrIncompatible here).
 func OpenRaw[T any](seg *shm.Segment, name string) (*RawValue[T], error) {
-	c, err := open[T](seg, name, true)
-	if err != nil {
-		return nil, err
-	}
 	r := new(RawValue[T])
-	return r, r.bind(c)
+	return cell.OrNil(r, r.bind(cell.OpenOf[T](seg, name, shm.KindValue, true)))
 }
 
-func (r *RawValue[T]) bind(c *cell.Cell) error {
-	p, err := elem[T](c)
+func (r *RawValue[T]) bind(c *cell.Cell, s []T, err error) error {
 	if err != nil {
 		return err
 	}
-	r.c, r.p = c, p
+	r.c, r.p = c, &s[0]
 	return nil
 }
 
@@ -66,9 +57,5 @@ func (r *RawValue[T]) GobEncode() ([]byte, error) { return r.c.GobEncode() }
 
 // GobDecode attaches to the RawValue a handle names, in place.
 func (r *RawValue[T]) GobDecode(b []byte) error {
-	c, err := decode[T](b, true)
-	if err != nil {
-		return err
-	}
-	return r.bind(c)
+	return r.bind(cell.DecodeOf[T](b, shm.KindValue, true))
 }

@@ -8,7 +8,6 @@ import (
 
 	"github.com/shmkit/shmkit/atomics"
 	"github.com/shmkit/shmkit/internal/cell"
-	"github.com/shmkit/shmkit/internal/pod"
 	"github.com/shmkit/shmkit/shm"
 )
 
@@ -19,7 +18,7 @@ func (*noCopy) Lock()   {}
 func (*noCopy) Unlock() {}
 
 // Value is a T in shared memory with a lock and a seqlock: Python's
-// multiprocessing.Value. Load never blocks and never sees a torn T; Store
+// multiprocessing.Value. Load never delays a writer and never sees a torn T; Store
 // and Update are serialised by the lock. The zero Value is not usable: get
 // one from Create, Open, or a worker's decoded arguments. A Value must not
 // be copied after first use.
@@ -32,87 +31,28 @@ type Value[T any] struct {
 	word bool           // w32 or w64 is set
 }
 
-// spec returns the cell spec for a T, or an error naming T's offending field.
-func spec[T any](kind shm.Kind, raw bool) (cell.Spec, error) {
-	id, err := pod.Of[T]()
-	if err != nil {
-		return cell.Spec{}, fmt.Errorf("value: %w", err)
-	}
-	return cell.Spec{Kind: kind, Type: id, Raw: raw}, nil
-}
-
 // Create allocates a Value called name in seg, holding init. It returns an
 // error matching ErrUnsupportedType, naming the field, when T cannot live
 // in shared memory, and shm.ErrExist when the name is taken.
 func Create[T any](seg *shm.Segment, name string, init T) (*Value[T], error) {
-	c, err := create(seg, name, false, init)
-	if err != nil {
-		return nil, err
-	}
-	return bind[T](c)
+	v := new(Value[T])
+	return cell.OrNil(v, v.bind(cell.CreateOf(seg, name, shm.KindValue, false, []T{init})))
 }
 
 // Open finds the Value called name in seg. It returns ErrIncompatible when
 // the object there is not a Value[T] (another T, another kind, or a
 // RawValue) and shm.ErrNotExist when there is none.
 func Open[T any](seg *shm.Segment, name string) (*Value[T], error) {
-	c, err := open[T](seg, name, false)
-	if err != nil {
-		return nil, err
-	}
-	return bind[T](c)
-}
-
-func create[T any](seg *shm.Segment, name string, raw bool, init T) (*cell.Cell, error) {
-	sp, err := spec[T](shm.KindValue, raw)
-	if err != nil {
-		return nil, err
-	}
-	return cell.Create(seg, name, sp, 1, func(data []byte) {
-		p, err := cell.Slice[T](data, 1)
-		if err != nil {
-			panic(err) // the layout puts the data on a cache line: cannot happen
-		}
-		p[0] = init
-	})
-}
-
-func open[T any](seg *shm.Segment, name string, raw bool) (*cell.Cell, error) {
-	sp, err := spec[T](shm.KindValue, raw)
-	if err != nil {
-		return nil, err
-	}
-	return cell.Open(seg, name, sp)
-}
-
-func decode[T any](b []byte, raw bool) (*cell.Cell, error) {
-	sp, err := spec[T](shm.KindValue, raw)
-	if err != nil {
-		return nil, err
-	}
-	return cell.Decode(b, sp)
-}
-
-// elem returns the one T in c's data.
-func elem[T any](c *cell.Cell) (*T, error) {
-	s, err := cell.Slice[T](c.Data, 1)
-	if err != nil {
-		return nil, fmt.Errorf("value %q: %w", c.Name(), err)
-	}
-	return &s[0], nil
-}
-
-func bind[T any](c *cell.Cell) (*Value[T], error) {
 	v := new(Value[T])
-	return v, v.bind(c)
+	return cell.OrNil(v, v.bind(cell.OpenOf[T](seg, name, shm.KindValue, false)))
 }
 
-func (v *Value[T]) bind(c *cell.Cell) error {
-	p, err := elem[T](c)
+// bind makes v a view of c, whose one element is s[0].
+func (v *Value[T]) bind(c *cell.Cell, s []T, err error) error {
 	if err != nil {
 		return err
 	}
-	v.c, v.p = c, p
+	v.c, v.p = c, &s[0]
 	switch t := reflect.TypeFor[T](); t.Kind() {
 	case reflect.Int, reflect.Int32, reflect.Int64, reflect.Uint, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
 		switch t.Size() {
@@ -201,6 +141,23 @@ func (v *Value[T]) store(x T) {
 func (v *Value[T]) Update(fn func(*T)) T {
 	v.c.MustLock()
 	defer v.c.Unlock()
+	return v.update(fn)
+}
+
+// UpdateContext is Update giving up when ctx ends before the lock is
+// taken: it then returns ctx's error and stores nothing. Storing under a
+// deadline is UpdateContext(ctx, func(p *T) { *p = x }).
+func (v *Value[T]) UpdateContext(ctx context.Context, fn func(*T)) (T, error) {
+	if err := v.c.Acquire(ctx); err != nil {
+		var zero T
+		return zero, err
+	}
+	defer v.c.Unlock()
+	return v.update(fn), nil
+}
+
+// update is Update's body; the caller holds the lock.
+func (v *Value[T]) update(fn func(*T)) T {
 	if w := v.w64; w != nil {
 		for {
 			old := w.Load()
@@ -300,9 +257,5 @@ func (v *Value[T]) GobEncode() ([]byte, error) { return v.c.GobEncode() }
 // GobDecode attaches to the Value a handle names, in place. It returns
 // ErrIncompatible when the handle is of another T or variant.
 func (v *Value[T]) GobDecode(b []byte) error {
-	c, err := decode[T](b, false)
-	if err != nil {
-		return err
-	}
-	return v.bind(c)
+	return v.bind(cell.DecodeOf[T](b, shm.KindValue, false))
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/shmkit/shmkit/internal/shmtest"
+	"github.com/shmkit/shmkit/process"
 	"github.com/shmkit/shmkit/shm"
 	"github.com/shmkit/shmkit/value"
 )
@@ -309,22 +310,7 @@ func TestHammer(t *testing.T) {
 // write. A reader must not wait for ever (it takes the lock over and
 // repairs the sequence), and writers go on.
 func TestWriterDies(t *testing.T) {
-	seg := shmtest.Segment(t, 1<<16)
-	var a crashArgs
-	var err error
-	if a.V, err = value.Create(seg, "v", wideOf(1)); err != nil {
-		t.Fatal(err)
-	}
-	if a.Ready, err = value.Create[uint32](seg, "ready", 0); err != nil {
-		t.Fatal(err)
-	}
-	p, err := crashWriter.Start(context.Background(), a)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := awaitAtLeast(a.Ready, 1); err != nil {
-		t.Fatal(err)
-	}
+	a, p := startCrashWriter(t)
 	p.Kill()
 	p.Wait()
 	done := make(chan wide)
@@ -344,22 +330,7 @@ func TestWriterDies(t *testing.T) {
 }
 
 func TestLockContextOwnerDead(t *testing.T) {
-	seg := shmtest.Segment(t, 1<<16)
-	var a crashArgs
-	var err error
-	if a.V, err = value.Create(seg, "v", wideOf(1)); err != nil {
-		t.Fatal(err)
-	}
-	if a.Ready, err = value.Create[uint32](seg, "ready", 0); err != nil {
-		t.Fatal(err)
-	}
-	p, err := crashWriter.Start(context.Background(), a)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := awaitAtLeast(a.Ready, 1); err != nil {
-		t.Fatal(err)
-	}
+	a, p := startCrashWriter(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	if err := a.V.LockContext(ctx); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("LockContext while a live process holds the lock: %v", err)
@@ -392,5 +363,75 @@ func TestLoadInto(t *testing.T) {
 	i.LoadInto(&n)
 	if w != wideOf(3) || n != 9 {
 		t.Fatalf("LoadInto: %v, %d", w.F, n)
+	}
+}
+
+// startCrashWriter starts a process that takes the lock of a Value holding
+// wideOf(1), marks a write in progress, and waits to be killed.
+func startCrashWriter(t *testing.T) (crashArgs, *process.Process) {
+	seg := shmtest.Segment(t, 1<<16)
+	var a crashArgs
+	var err error
+	if a.V, err = value.Create(seg, "v", wideOf(1)); err != nil {
+		t.Fatal(err)
+	}
+	if a.Ready, err = value.Create[uint32](seg, "ready", 0); err != nil {
+		t.Fatal(err)
+	}
+	p, err := crashWriter.Start(context.Background(), a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := awaitAtLeast(a.Ready, 1); err != nil {
+		t.Fatal(err)
+	}
+	return a, p
+}
+
+// TestAddAcrossProcesses: three processes Add to one counter at once, and
+// none of their Adds is lost.
+func TestAddAcrossProcesses(t *testing.T) {
+	n := 200_000
+	if testing.Short() {
+		n = 20_000
+	}
+	seg := shmtest.Segment(t, 1<<16)
+	c, err := value.Create[int64](seg, "c", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ps []*process.Process
+	for range 3 {
+		p, err := adder.Start(context.Background(), addArgs{c, n})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ps = append(ps, p)
+	}
+	for _, p := range ps {
+		if err := p.Wait(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := c.Load(); got != int64(3*n) {
+		t.Fatalf("counter %d, want %d", got, 3*n)
+	}
+}
+
+func TestUpdateContext(t *testing.T) {
+	seg := shmtest.Segment(t, 1<<16)
+	v, err := value.Create(seg, "p", point{X: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.Lock()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if _, err := v.UpdateContext(ctx, func(p *point) { p.X = 5 }); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("UpdateContext while the lock is held: %v", err)
+	}
+	v.Unlock()
+	if got, err := v.UpdateContext(context.Background(), func(p *point) { p.X = 5 }); err != nil || got.X != 5 || v.Load().X != 5 {
+		t.Fatalf("UpdateContext: %v, %v", got, err)
 	}
 }

@@ -192,7 +192,7 @@ func cmdRm(args []string, out io.Writer) error {
 		// Only shmkit segments: a corrupt one may go, a stranger's file not.
 		if _, err := shm.Stat(name, shm.WithDir(*dir)); err != nil && !errors.Is(err, shm.ErrCorrupt) {
 			if errors.Is(err, shm.ErrIncompatible) {
-				err = fmt.Errorf("%s: not a shmkit segment, left alone: %w", name, err)
+				err = fmt.Errorf("%w; left alone", err)
 			}
 			errs = append(errs, err)
 			continue

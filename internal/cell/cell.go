@@ -121,22 +121,40 @@ func (c *Cell) Name() string { return c.Obj.Name }
 // stop waiting, and the data holds whatever the holder had written), marks
 // the Mutex consistent, and returns an error matching ErrOwnerDead with the
 // lock held. On any other error the lock is not held.
+//
+// Whoever takes the lock also checks seq: with the lock held nobody can be
+// writing, so an odd seq is a leftover (of a dead writer, or of memory a
+// peer corrupted). Left odd, it would make every reader wait for ever and
+// the next write's increments publish mid-write; Lock makes it even.
 func (c *Cell) Lock(ctx context.Context) error {
 	err := c.mu.Lock(ctx)
-	if errors.Is(err, ErrOwnerDead) {
-		if s := c.seq.Load(); s&1 != 0 {
-			c.seq.CompareAndSwap(s, s+1) // odd (dead writer) -> even: readers may go on
-		}
+	dead := errors.Is(err, ErrOwnerDead)
+	if err != nil && !dead {
+		return err
+	}
+	if s := c.seq.Load(); s&1 != 0 {
+		c.seq.CompareAndSwap(s, s+1) // odd with the lock held (a dead or broken writer's) -> even
+	}
+	if dead {
 		c.mu.MarkConsistent()
 	}
 	return err
 }
 
-// MustLock is Lock for callers with no context and no use for
-// ErrOwnerDead: it takes the lock, repairing as Lock does. It panics only
-// if the lock word is corrupt.
+// Acquire is Lock for callers that repair nothing beyond what Lock
+// repairs: a lock taken over from a dead holder counts as taken (nil).
+// It returns ctx's error, or semaphore.ErrNotRecoverable, without the lock.
+func (c *Cell) Acquire(ctx context.Context) error {
+	if err := c.Lock(ctx); err != nil && !errors.Is(err, ErrOwnerDead) {
+		return err
+	}
+	return nil
+}
+
+// MustLock is Acquire for callers with no context: it waits as long as
+// it takes. It panics only if the lock is corrupt or not recoverable.
 func (c *Cell) MustLock() {
-	if err := c.Lock(context.Background()); err != nil && !errors.Is(err, ErrOwnerDead) {
+	if err := c.Acquire(context.Background()); err != nil {
 		panic(fmt.Sprintf("%s: lock of %q: %v", c.Spec.Kind, c.Name(), err))
 	}
 }

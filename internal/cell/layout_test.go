@@ -81,3 +81,27 @@ func TestSliceChecks(t *testing.T) {
 		t.Error("Bits/FromBits do not round-trip")
 	}
 }
+
+// TestOddSeqRepaired: a sequence left odd with the lock free (a broken
+// peer) is made even by the next locker, so readers do not wait for ever.
+func TestOddSeqRepaired(t *testing.T) {
+	seg, err := shm.CreateAnon(1 << 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer seg.Close()
+	c, err := Create(seg, "c", Spec{Kind: shm.KindValue, Type: shm.TypeID{Size: 8, Align: 8}}, 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.seq.Store(7)
+	done := make(chan uint64)
+	go func() {
+		var x, p uint64
+		LoadInto(c, &x, &p)
+		done <- c.seq.Load()
+	}()
+	if s := <-done; s != 8 {
+		t.Fatalf("seq %d after a reader repaired it, want 8", s)
+	}
+}

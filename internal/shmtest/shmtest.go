@@ -38,3 +38,25 @@ func Segment(tb testing.TB, size int64, opts ...shm.Option) *shm.Segment {
 	})
 	return s
 }
+
+// SoakEnv names the environment variable that turns hammer tests into soak
+// runs: SHMKIT_SOAK=1 go test -timeout 60m ./...
+const SoakEnv = "SHMKIT_SOAK"
+
+// Soak reports whether this is a soak run (SHMKIT_SOAK set and not "0").
+func Soak() bool {
+	v := os.Getenv(SoakEnv)
+	return v != "" && v != "0"
+}
+
+// Iterations scales a hammer test's iteration count n: a tenth of it (at
+// least 1) under -short, fifty times it in a soak run, n otherwise.
+func Iterations(tb testing.TB, n int) int {
+	switch {
+	case Soak():
+		return 50 * n
+	case testing.Short():
+		return max(1, n/10)
+	}
+	return n
+}

@@ -13,9 +13,10 @@
 //	...
 //	print(counter.value)
 //
-// Each worker prints its name and the value its last increment made; those
-// nine lines come in whatever order the processes finish, and the one that
-// finished last prints 450. The last line is the final value:
+// The workers wait on a shared Event until all nine have started, so their
+// increments interleave. Each prints its name and the value its last
+// increment made; those nine lines come in whatever order the processes
+// finish, and the one that finished last prints 450. The last line is the final value:
 //
 //	p3: 312
 //	p1: 350
@@ -33,6 +34,7 @@ import (
 	"os"
 
 	"github.com/shmkit/shmkit/process"
+	"github.com/shmkit/shmkit/semaphore"
 	"github.com/shmkit/shmkit/shm"
 	"github.com/shmkit/shmkit/value"
 )
@@ -42,11 +44,16 @@ const (
 	additions = 50
 )
 
-// addArgs carries the counter to a worker, where it arrives attached to the
-// same shared memory.
-type addArgs struct{ Counter *value.Value[int32] }
+// addArgs carry the counter to a worker, where it arrives attached to the
+// same shared memory, and the event that starts all nine at once, so that
+// their increments contend.
+type addArgs struct {
+	Counter *value.Value[int32]
+	Go      *semaphore.Event
+}
 
 var addFifty = process.Register("add_fifty", func(ctx context.Context, a addArgs) error {
+	a.Go.Wait(ctx)
 	var last int32
 	for range additions {
 		last = a.Counter.Update(func(v *int32) { *v++ })
@@ -74,14 +81,19 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	start, err := semaphore.NewEvent(seg, "go")
+	if err != nil {
+		return err
+	}
 	var procs []*process.Process
 	for i := range workers {
-		p, err := addFifty.Start(context.Background(), addArgs{counter}, process.WithName(fmt.Sprintf("p%d", i+1)))
+		p, err := addFifty.Start(context.Background(), addArgs{counter, start}, process.WithName(fmt.Sprintf("p%d", i+1)))
 		if err != nil {
 			return err
 		}
 		procs = append(procs, p)
 	}
+	start.Set()
 	for _, p := range procs {
 		if err := p.Wait(); err != nil {
 			return err

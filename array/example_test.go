@@ -1,0 +1,66 @@
+package array_test
+
+import (
+	"fmt"
+	"io"
+	"log"
+	"os"
+
+	"github.com/shmkit/shmkit/array"
+	"github.com/shmkit/shmkit/shm"
+)
+
+// Python's Array('i', range(10)), doubled in place under the lock through
+// the zero-copy view, and read back.
+func ExampleArray() {
+	seg, err := shm.Create(fmt.Sprintf("shmkit-example-array-%d", os.Getpid()), 4096)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer seg.Close()
+	defer seg.Unlink()
+
+	vals := make([]int32, 10)
+	for i := range vals {
+		vals[i] = int32(i)
+	}
+	a, err := array.CreateFrom(seg, "a", vals)
+	if err != nil {
+		log.Fatal(err)
+	}
+	a.With(func(s []int32) {
+		for i := range s {
+			s[i] *= 2
+		}
+	})
+	a.Set(0, -1)
+	fmt.Println(a.Len(), a.At(0), a.At(9))
+	var sum int32
+	for _, x := range a.All() {
+		sum += x
+	}
+	fmt.Println(sum)
+	// Output:
+	// 10 -1 18
+	// 89
+}
+
+// An Array[byte] is an io.ReaderAt and io.WriterAt over shared memory.
+func ExampleArray_ReadAt() {
+	seg, err := shm.Create(fmt.Sprintf("shmkit-example-array-bytes-%d", os.Getpid()), 4096)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer seg.Close()
+	defer seg.Unlink()
+
+	buf, err := array.Create[byte](seg, "buf", 16)
+	if err != nil {
+		log.Fatal(err)
+	}
+	w := io.NewOffsetWriter(buf, 0)
+	fmt.Fprintf(w, "hello, %s", "shm")
+	b, _ := io.ReadAll(io.NewSectionReader(buf, 7, 3))
+	fmt.Printf("%s\n", b)
+	// Output: shm
+}

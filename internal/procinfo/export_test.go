@@ -1,0 +1,3 @@
+package procinfo
+
+var ParseStat = parseStat

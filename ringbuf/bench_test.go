@@ -1,0 +1,310 @@
+package ringbuf_test
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/shmkit/shmkit/atomics"
+	"github.com/shmkit/shmkit/bench"
+	"github.com/shmkit/shmkit/internal/benchutil"
+	"github.com/shmkit/shmkit/process"
+	"github.com/shmkit/shmkit/ringbuf"
+	"github.com/shmkit/shmkit/shm"
+)
+
+// streamSizes are the message sizes of the throughput benchmarks.
+var streamSizes = []int{8, 64, 4 << 10, 1 << 20}
+
+// ringCapacity is the ring a stream of size-byte records runs through:
+// 4 MiB (a thousand 4 KiB records, so that the two sides rarely meet), or
+// room for 16 records of a larger size (16 MiB at 1 MiB: a 1 MiB record
+// needs a ring of at least 4 MiB, see MaxRecord).
+func ringCapacity(size int) int {
+	c := 4 << 20
+	for c/16 < size+16 {
+		c *= 2
+	}
+	return c
+}
+
+// BenchmarkStream: one-way throughput, producer in this process, consumer
+// in another; each beside the baselines of the same size in the same run.
+//
+//	ring-copy     Write (copy in) / Read (copy out)
+//	ring-reserve  Reserve + an 8-byte sequence number written in place +
+//	              Commit / ReadBatch reading it in place: the zero-copy
+//	              path, where the message is built in the ring and used
+//	              where it lies, so the cost does not grow with the size
+//	mpsc-reserve  as ring-reserve, through an MPSC ring (CAS on the tail)
+//	mpmc          Put / GetFunc in place, slots of the message size
+func BenchmarkStream(b *testing.B) {
+	for _, size := range streamSizes {
+		b.Run(fmt.Sprintf("size=%d/ring-copy", size), func(b *testing.B) { benchmarkStream(b, size, "spsc", false) })
+		b.Run(fmt.Sprintf("size=%d/ring-reserve", size), func(b *testing.B) { benchmarkStream(b, size, "spsc", true) })
+		b.Run(fmt.Sprintf("size=%d/mpsc-reserve", size), func(b *testing.B) { benchmarkStream(b, size, "mpsc", true) })
+		if size <= 64<<10 {
+			b.Run(fmt.Sprintf("size=%d/mpmc", size), func(b *testing.B) { benchmarkStream(b, size, "mpmc", true) })
+		}
+		b.Run(fmt.Sprintf("size=%d/unix", size), func(b *testing.B) { bench.UnixSocketStream(b, size, false) })
+		b.Run(fmt.Sprintf("size=%d/unix-bufio", size), func(b *testing.B) { bench.UnixSocketStream(b, size, true) })
+		b.Run(fmt.Sprintf("size=%d/pipe", size), func(b *testing.B) { bench.PipeStream(b, size, false) })
+		b.Run(fmt.Sprintf("size=%d/pipe-bufio", size), func(b *testing.B) { bench.PipeStream(b, size, true) })
+		b.Run(fmt.Sprintf("size=%d/chan", size), func(b *testing.B) { bench.ChannelStream(b, size) })
+	}
+}
+
+// BenchmarkPingPong: round trips of a 64-byte message through two SPSC
+// rings, the peer echoing in place (Peek, Write, Release), in spin and in
+// park mode, beside the raw floors and the kernel baselines.
+func BenchmarkPingPong(b *testing.B) {
+	const size = 64
+	b.Run("ring-spin", func(b *testing.B) { benchmarkPingPong(b, size, atomics.Spin) })
+	b.Run("ring-park", func(b *testing.B) { benchmarkPingPong(b, size, atomics.Park) })
+	b.Run("floor-shm-spin", bench.ShmPingPong)
+	b.Run("floor-futex", bench.FutexPingPong)
+	b.Run("unix", func(b *testing.B) { bench.UnixSocketPingPong(b, size) })
+	b.Run("pipe", func(b *testing.B) { bench.PipePingPong(b, size) })
+	b.Run("chan", func(b *testing.B) { bench.ChannelPingPong(b, size) })
+}
+
+type streamArgs struct {
+	SPSC    *ringbuf.SPSC
+	MPSC    *ringbuf.MPSC
+	MPMC    *ringbuf.MPMC
+	Done    *shm.Segment // word 0: messages consumed, stored at the end
+	InPlace bool
+	Size    int
+}
+
+// streamPeer drains the ring to io.EOF and publishes the count.
+var streamPeer = process.Register("ringbuf-bench-stream", func(ctx context.Context, a streamArgs) error {
+	n := 0
+	var sum byte
+	var err error
+	if os.Getenv("RB_SPIN") != "" {
+		if a.SPSC != nil {
+			a.SPSC.SetOptions(ringbuf.WithStrategy(atomics.Spin))
+		}
+	}
+	switch {
+	case a.MPMC != nil:
+		for {
+			if err = a.MPMC.GetFunc(ctx, func(msg []byte) { sum += msg[len(msg)-1] }); err != nil {
+				break
+			}
+			n++
+		}
+	default:
+		var r interface {
+			ReadBatch(context.Context, func([]byte) bool) (int, error)
+			Read(context.Context, []byte) (int, error)
+		} = a.SPSC
+		if a.MPSC != nil {
+			r = a.MPSC
+		}
+		buf := make([]byte, a.Size)
+		for err == nil {
+			if a.InPlace {
+				var k int
+				k, err = r.ReadBatch(ctx, func(rec []byte) bool { sum += rec[0]; return true })
+				n += k
+			} else if _, err = r.Read(ctx, buf); err == nil {
+				sum += buf[a.Size-1]
+				n++
+			}
+		}
+	}
+	w := atomics.MustUint64At(a.Done.Bytes(), 0)
+	w.Store(uint64(n) + 1)
+	atomics.Wake(atomics.MustUint32At(a.Done.Bytes(), 8), -1)
+	atomics.MustUint32At(a.Done.Bytes(), 8).Store(1)
+	atomics.Wake(atomics.MustUint32At(a.Done.Bytes(), 8), -1)
+	_ = sum
+	return nil
+})
+
+func benchmarkStream(b *testing.B, size int, kind string, inPlace bool) {
+	segSize := int64(ringCapacity(size) + 1<<16)
+	if kind == "mpmc" {
+		segSize = int64(1024*(size+16) + 1<<16)
+	}
+	seg, err := shm.CreateAnon(segSize)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer seg.Close()
+	done, err := shm.CreateAnon(64)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer done.Close()
+	a := streamArgs{Done: done, InPlace: inPlace, Size: size}
+	var write func(ctx context.Context, p []byte) error
+	var seq uint64
+	var closeW func() error
+	switch kind {
+	case "spsc":
+		r, err := ringbuf.NewSPSC(seg, "r", ringCapacity(size))
+		if err != nil {
+			b.Fatal(err)
+		}
+		a.SPSC, write, closeW = r, r.Write, r.CloseWrite
+		if os.Getenv("RB_SPIN") != "" {
+			r.SetOptions(ringbuf.WithStrategy(atomics.Spin))
+		}
+		if inPlace {
+			write = func(ctx context.Context, p []byte) error {
+				buf, err := r.Reserve(ctx, len(p))
+				if err != nil {
+					return err
+				}
+				seq++
+				binary.LittleEndian.PutUint64(buf, seq)
+				r.Commit()
+				return nil
+			}
+		}
+	case "mpsc":
+		r, err := ringbuf.NewMPSC(seg, "r", ringCapacity(size))
+		if err != nil {
+			b.Fatal(err)
+		}
+		a.MPSC, write, closeW = r, r.Write, r.CloseWrite
+		if inPlace {
+			write = func(ctx context.Context, p []byte) error {
+				buf, err := r.Reserve(ctx, len(p))
+				if err != nil {
+					return err
+				}
+				seq++
+				binary.LittleEndian.PutUint64(buf, seq)
+				r.Commit()
+				return nil
+			}
+		}
+	case "mpmc":
+		r, err := ringbuf.NewMPMC(seg, "r", 1024, size)
+		if err != nil {
+			b.Fatal(err)
+		}
+		a.MPMC, write, closeW = r, r.Put, r.Close
+	}
+	p, err := streamPeer.Start(context.Background(), a)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer p.Kill()
+	msg := make([]byte, size)
+	for i := range msg {
+		msg[i] = byte(i)
+	}
+	ctx := context.Background()
+	flag := atomics.MustUint32At(done.Bytes(), 8)
+	b.SetBytes(int64(size))
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	for i := 0; i < b.N; i++ {
+		if err := write(ctx, msg); err != nil {
+			b.Fatal(err)
+		}
+	}
+	closeW()
+	for flag.Load() == 0 {
+		wctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+		atomics.Await(wctx, flag, 0, nil)
+		cancel()
+		if !p.Alive() && flag.Load() == 0 {
+			b.Fatalf("consumer died: %v", p.Wait())
+		}
+	}
+	elapsed := time.Since(start)
+	b.StopTimer()
+	if got := atomics.MustUint64At(done.Bytes(), 0).Load() - 1; got != uint64(b.N) {
+		b.Fatalf("consumer got %d messages, sent %d", got, b.N)
+	}
+	benchutil.ReportRate(b, b.N, size, elapsed)
+	if err := p.Wait(); err != nil {
+		b.Fatal(err)
+	}
+}
+
+type pingArgs struct {
+	Ping, Pong *ringbuf.SPSC
+	Strategy   atomics.Strategy
+}
+
+// pingPeer echoes every record of Ping into Pong, in place, until io.EOF.
+var pingPeer = process.Register("ringbuf-bench-ping", func(ctx context.Context, a pingArgs) error {
+	a.Ping.SetOptions(ringbuf.WithStrategy(a.Strategy))
+	a.Pong.SetOptions(ringbuf.WithStrategy(a.Strategy))
+	for {
+		rec, err := a.Ping.Peek(ctx)
+		if err != nil {
+			return a.Pong.CloseWrite()
+		}
+		if err := a.Pong.Write(ctx, rec); err != nil {
+			return err
+		}
+		a.Ping.Release()
+	}
+})
+
+func benchmarkPingPong(b *testing.B, size int, s atomics.Strategy) {
+	seg, err := shm.CreateAnon(1 << 20)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer seg.Close()
+	ping, err1 := ringbuf.NewSPSC(seg, "ping", 1<<16, ringbuf.WithStrategy(s))
+	pong, err2 := ringbuf.NewSPSC(seg, "pong", 1<<16, ringbuf.WithStrategy(s))
+	if err1 != nil || err2 != nil {
+		b.Fatal(err1, err2)
+	}
+	p, err := pingPeer.Start(context.Background(), pingArgs{Ping: ping, Pong: pong, Strategy: s})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer p.Kill()
+	msg, reply := make([]byte, size), make([]byte, size)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	// One round trip before the clock starts: the peer is up.
+	if err := ping.Write(ctx, msg); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := pong.Read(ctx, reply); err != nil {
+		b.Fatal(err)
+	}
+	lat := benchutil.NewLatency()
+	b.SetBytes(int64(size))
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		msg[0] = byte(i)
+		if err := ping.Write(ctx, msg); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := pong.Read(ctx, reply); err != nil {
+			b.Fatal(err)
+		}
+		lat.Record(time.Since(t0))
+		if reply[0] != byte(i) {
+			b.Fatalf("echo %d, sent %d", reply[0], byte(i))
+		}
+	}
+	elapsed := time.Since(start)
+	b.StopTimer()
+	benchutil.ReportRate(b, b.N, size, elapsed)
+	lat.Report(b)
+	ping.CloseWrite()
+	if err := p.Wait(); err != nil {
+		b.Fatal(err)
+	}
+}

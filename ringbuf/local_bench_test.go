@@ -1,0 +1,56 @@
+package ringbuf_test
+
+import (
+	"testing"
+
+	"github.com/shmkit/shmkit/internal/shmtest"
+	"github.com/shmkit/shmkit/ringbuf"
+)
+
+// BenchmarkLocal measures the protocol cost of one record with no other
+// process involved: 64 records written, then read in one batch, in one
+// goroutine.
+func BenchmarkLocal(b *testing.B) {
+	seg := shmtest.Segment(b, 1<<20)
+	r, _ := ringbuf.NewSPSC(seg, "r", 1<<16)
+	m, _ := ringbuf.NewMPSC(seg, "m", 1<<16)
+	q, _ := ringbuf.NewMPMC(seg, "q", 1024, 64)
+	msg := make([]byte, 64)
+	buf := make([]byte, 64)
+	b.Run("spsc-write-read", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			r.TryWrite(msg)
+			r.TryRead(buf)
+		}
+	})
+	b.Run("spsc-reserve-batch", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i += 64 {
+			for k := 0; k < 64; k++ {
+				p, _, _ := r.TryReserve(64)
+				p[0] = byte(k)
+				r.Commit()
+			}
+			r.TryReadBatch(func(rec []byte) bool { return true })
+		}
+	})
+	b.Run("mpsc-reserve-batch", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i += 64 {
+			for k := 0; k < 64; k++ {
+				p, _, _ := m.TryReserve(64)
+				p[0] = byte(k)
+				m.Commit()
+			}
+			m.TryReadBatch(func(rec []byte) bool { return true })
+		}
+	})
+	b.Run("mpmc-put-get", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			q.TryPut(msg)
+			q.TryGet(buf)
+		}
+	})
+}

@@ -1,0 +1,33 @@
+//go:build race
+
+package semaphore
+
+import (
+	"sync"
+	"sync/atomic"
+	"unsafe"
+)
+
+// The race detector tracks memory and synchronisation in the Go heap only:
+// atomics on a shared mapping order nothing as far as it can see, so
+// goroutines that take turns through a shmkit lock would be reported as
+// racing. In race builds every primitive mirrors its acquire and release
+// edges on a Go-heap word keyed by the address of its lock word, which the
+// detector does see. Normal builds compile these to nothing (norace.go).
+
+var raceShadows sync.Map // uintptr -> *atomic.Uint64
+
+func raceShadow(w *atomic.Uint32) *atomic.Uint64 {
+	key := uintptr(unsafe.Pointer(w))
+	if s, ok := raceShadows.Load(key); ok {
+		return s.(*atomic.Uint64)
+	}
+	s, _ := raceShadows.LoadOrStore(key, new(atomic.Uint64))
+	return s.(*atomic.Uint64)
+}
+
+// raceAcquire: what was released on w before happens before what follows.
+func raceAcquire(w *atomic.Uint32) { raceShadow(w).Load() }
+
+// raceRelease: what came before happens before a later raceAcquire on w.
+func raceRelease(w *atomic.Uint32) { raceShadow(w).Add(1) }
