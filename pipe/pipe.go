@@ -317,6 +317,10 @@ func (c *Conn[T]) peek(ctx context.Context) ([]byte, error) {
 		if rec, ok, err = c.recv.TryPeekQuick(); ok || err != nil {
 			return ok, err
 		}
+		// The ring publishes the consumer's head lazily (every quarter
+		// ring, and when it finds itself empty, as now): tell a sender
+		// waiting for space.
+		c.ctl.space[1-c.end].Notify()
 		if c.ctl.ends[1-c.end].closed.Load() != 0 { // observes: peer's Close
 			// The peer's last Commit came before its Close: look once more.
 			if rec, ok, err = c.recv.TryPeekQuick(); ok || err != nil {
