@@ -72,6 +72,8 @@ type consumerSide struct {
 	tailCache uint64
 	peekIdx   uint64 // index of the peeked record; valid while peekA > 0
 	peekA     uint64 // aligned size of the peeked record; 0 = none
+	peekLen   uint64 // header+payload bytes of the peeked record
+	recLen    uint64 // header+payload bytes of the record scan found last
 	wait      waitSide
 }
 
@@ -227,6 +229,9 @@ func (r *vring) tryReserve(n int) (buf []byte, ok bool, err error) {
 	var tail, idx, need uint64
 	if !r.multi {
 		tail = r.p.tail
+		if tail%recordAlign != 0 {
+			return nil, false, fmt.Errorf("%w: ring %q tail %d not %d-aligned", ErrCorrupt, r.name, tail, recordAlign)
+		}
 		idx = tail & r.mask
 		need = a
 		if toEnd := r.capacity - idx; a > toEnd {
@@ -439,7 +444,7 @@ func (r *vring) scan(slow bool) (idx, a uint64, ok bool, err error) {
 		head := r.c.head
 		if head == r.c.tailCache {
 			t := r.tail.Load() // observes: claimed space (SPSC: with headers written)
-			if t < head || t-head > r.capacity || t%recordAlign != 0 {
+			if t < head || t-head > r.capacity || (t|head)%recordAlign != 0 {
 				return 0, 0, false, fmt.Errorf("%w: ring %q tail %d, head %d, capacity %d", ErrCorrupt, r.name, t, head, r.capacity)
 			}
 			r.c.tailCache = t
@@ -465,6 +470,7 @@ func (r *vring) scan(slow bool) (idx, a uint64, ok bool, err error) {
 		}
 		switch {
 		case length > 0 && typ == recMessage:
+			r.c.recLen = uint64(length) // validated: the header may change under us
 			return idx, a, true, nil
 		case length > 0: // padding
 			r.skip(idx, a)
@@ -632,9 +638,10 @@ func (r *vring) waitNext(ctx context.Context) (idx, a uint64, err error) {
 
 // peekAt records idx/a as the peeked record and returns its payload.
 func (r *vring) peekAt(idx, a uint64) []byte {
-	r.c.peekIdx, r.c.peekA = idx, a
-	length, _, _, _ := splitHeader(r.hdr(idx).Load())
-	return r.data[idx+recordHeaderSize : idx+uint64(length) : idx+uint64(length)]
+	if r.c.peekA == 0 {
+		r.c.peekIdx, r.c.peekA, r.c.peekLen = idx, a, r.c.recLen
+	}
+	return r.data[idx+recordHeaderSize : idx+r.c.peekLen : idx+r.c.peekLen]
 }
 
 func (r *vring) tryPeek() ([]byte, bool, error) {
@@ -703,8 +710,8 @@ func (r *vring) batch(ctx context.Context, block bool, fn func(rec []byte) bool)
 	}
 	n := 0
 	for {
-		length, _, _, _ := splitHeader(r.hdr(idx).Load())
-		more := fn(r.data[idx+recordHeaderSize : idx+uint64(length) : idx+uint64(length)])
+		length := r.c.recLen
+		more := fn(r.data[idx+recordHeaderSize : idx+length : idx+length])
 		n++
 		r.skip(idx, a)
 		r.advance(r.c.head + a)
