@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -412,4 +414,128 @@ func ExampleQueue() {
 	// Output:
 	// hello
 	// queue: closed
+}
+
+// TestParkedGoroutinesDoNotPinThreads parks 200 Gets on an empty queue and
+// checks that the process did not grow a thread per goroutine.
+func TestParkedGoroutinesDoNotPinThreads(t *testing.T) {
+	seg := shmtest.Segment(t, 1<<20)
+	q, _ := queue.Create(seg, "q", queue.Options[int]{MaxSize: 256})
+	ctx := ctxT(t)
+	const n = 200
+	var wg sync.WaitGroup
+	got := make(chan int, n)
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			v, err := q.Get(ctx)
+			if err == nil {
+				got <- v
+			}
+		}()
+	}
+	for queue.GetSleepers(q) < n { // every getter past its spin, parked or parking
+		if ctx.Err() != nil {
+			t.Fatalf("only %d getters parked", queue.GetSleepers(q))
+		}
+		runtime.Gosched()
+	}
+	threads := threadCount(t)
+	for i := range n {
+		q.Put(ctx, i)
+	}
+	wg.Wait()
+	if len(got) != n {
+		t.Fatalf("%d of %d Gets returned", len(got), n)
+	}
+	if threads > 50 {
+		t.Fatalf("%d threads with %d parked Gets", threads, n)
+	}
+}
+
+func threadCount(t *testing.T) int {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Skip(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(l, "Threads:"); ok {
+			n, _ := strconv.Atoi(strings.TrimSpace(rest))
+			return n
+		}
+	}
+	t.Skip("no Threads line")
+	return 0
+}
+
+type streamArgs struct {
+	Q   *queue.Queue[int64]
+	Tag int64
+	N   int64 // messages to put; 0: until killed
+}
+
+var streamProducer = process.Register("queue-stream-producer", func(ctx context.Context, a streamArgs) error {
+	for i := int64(0); a.N == 0 || i < a.N; i++ {
+		if err := a.Q.Put(ctx, a.Tag<<32|i); err != nil {
+			return err
+		}
+	}
+	return nil
+})
+
+// TestProducerKilledMidStream SIGKILLs a producer while it puts as fast as
+// it can (now and then between claiming a slot and publishing it); the queue
+// goes on: a second producer's messages all arrive, in order, the dead one's
+// arrive at most once and in order, and Close still ends the consumer.
+func TestProducerKilledMidStream(t *testing.T) {
+	trials := 5
+	if testing.Short() {
+		trials = 2
+	}
+	for trial := range trials {
+		seg := shmtest.Segment(t, 1<<20)
+		q, _ := queue.Create(seg, "q", queue.Options[int64]{MaxSize: 64})
+		ctx := ctxT(t)
+		a, err := streamProducer.Start(ctx, streamArgs{Q: q, Tag: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		next := map[int64]int64{}
+		check := func(v int64) {
+			tag, i := v>>32, v&(1<<32-1)
+			if i < next[tag] {
+				t.Fatalf("trial %d: message %d of producer %d after %d", trial, i, tag, next[tag]-1)
+			}
+			next[tag] = i + 1
+		}
+		for next[1] < int64(500+trial*300) {
+			v, err := q.Get(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			check(v)
+		}
+		a.Kill()
+		a.Wait()
+		const nb = 1000
+		b, err := streamProducer.Start(ctx, streamArgs{Q: q, Tag: 2, N: nb})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for next[2] < nb {
+			v, err := q.Get(ctx)
+			if err != nil {
+				t.Fatalf("trial %d: Get after the kill: %v (got %d of producer 2)", trial, err, next[2])
+			}
+			check(v)
+		}
+		if err := b.Wait(); err != nil {
+			t.Fatal(err)
+		}
+		q.Close()
+		if v, err := q.Get(ctx); !errors.Is(err, queue.ErrClosed) {
+			t.Fatalf("trial %d: Get after Close = %d, %v", trial, v, err)
+		}
+	}
 }
