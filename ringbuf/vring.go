@@ -607,10 +607,10 @@ func (r *vring) producersGone() error {
 // dataReady reports whether a committed record (or padding) waits at head.
 func (r *vring) dataReady() bool {
 	head := r.c.head
-	if r.tail.Load() == head { // observes: claimed space
+	if r.tail.Load() == head { // observes: claimed space (SPSC: committed records)
 		return false
 	}
-	return int32(uint32(r.hdr(head&r.mask).Load())) > 0 // observes: record committed
+	return !r.multi || int32(uint32(r.hdr(head&r.mask).Load())) > 0 // observes: record committed
 }
 
 // waitNext is the blocking form of next.
