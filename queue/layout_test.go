@@ -24,3 +24,22 @@ func TestLayout(t *testing.T) {
 		t.Error("controlAt accepted a short body")
 	}
 }
+
+// FuzzControl feeds garbage control blocks to controlAt and the invariant
+// checker: neither may panic, whatever the bytes.
+func FuzzControl(f *testing.F) {
+	f.Add(make([]byte, bodySize))
+	good := make([]byte, bodySize)
+	writeConfig(good, 3, 64, 1000, flagJoinable)
+	f.Add(good)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		body := make([]byte, max(len(b), 1)+8)[8:] // 8-aligned
+		copy(body, b)
+		c, err := controlAt(body[:len(b)])
+		if err != nil {
+			return
+		}
+		_ = c.sane(0, 1)
+		_ = c.sane(5, 4)
+	})
+}

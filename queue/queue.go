@@ -138,7 +138,7 @@ func create[T any](seg *shm.Segment, name string, o Options[T], flags uint32) (*
 	for slots < maxSize {
 		slots *= 2
 	}
-	r, err := ringbuf.NewMPMC(seg, ringName(name), slots, maxMsg, ringbuf.WithProducers(ringParticipants))
+	r, err := ringbuf.NewMPMC(seg, ringName(name), slots, slotBytes(maxMsg), ringbuf.WithProducers(ringParticipants))
 	if err != nil {
 		return nil, fmt.Errorf("queue %q: %w", name, err)
 	}
@@ -154,6 +154,16 @@ func create[T any](seg *shm.Segment, name string, o Options[T], flags uint32) (*
 		return nil, fmt.Errorf("queue %q: %w", name, err)
 	}
 	return attach(seg, obj, r, c, o.Wait)
+}
+
+// slotBytes is the ring slot size for messages of up to maxMsg bytes: the
+// slot and its 16-byte header rounded up to whole cache lines, so that a
+// slot's header never shares a line with its neighbour's payload (the
+// producer filling slot i+1 would otherwise take the line the consumer is
+// reading slot i from).
+func slotBytes(maxMsg int) int {
+	const slotHeader = 16 // ringbuf's MPMC slot header: seq u64, length u32, pad
+	return (maxMsg+slotHeader+cacheLine-1)/cacheLine*cacheLine - slotHeader
 }
 
 // isFixed reports whether c encodes every value in the same number of
@@ -218,7 +228,7 @@ func newSegment[T any](o Options[T]) (*shm.Segment, error) {
 	for slots < n {
 		slots *= 2
 	}
-	size := int64(slots)*int64(m+64) + 64<<10
+	size := int64(slots)*int64(slotBytes(m)+16) + 64<<10 // slots, participants, control block
 	seg, err := shm.CreateAnon(size)
 	if err != nil {
 		return nil, fmt.Errorf("queue: %w", err)

@@ -71,6 +71,9 @@ func TestPutGetFIFO(t *testing.T) {
 	if _, err := queue.Open(seg, "q", queue.Options[int32]{}); err == nil {
 		t.Fatal("Open with another type succeeded")
 	}
+	if err := queue.Sane(q); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestGetDeadline(t *testing.T) {
@@ -163,6 +166,9 @@ func TestBounds(t *testing.T) {
 	}
 	if ok, _ := q.TryPut([]byte{9}); ok {
 		t.Fatal("4th put under MaxSize 3 accepted")
+	}
+	if err := queue.Sane(q); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -319,6 +325,9 @@ func TestHammerProcesses(t *testing.T) {
 	var wantSum int64
 	for p := range int64(producers) {
 		wantSum += p<<32*int64(n) + int64(n)*int64(n-1)/2
+	}
+	if err := queue.Sane(q); err != nil {
+		t.Fatal(err)
 	}
 	if total[0] != int64(producers*n) || total[1] != wantSum || total[2] != 0 {
 		t.Fatalf("got %d messages (want %d), sum %d (want %d), %d out of order", total[0], producers*n, total[1], wantSum, total[2])
