@@ -169,9 +169,10 @@ func (r *vring) TryReadBatch(fn func(rec []byte) bool) (int, error) {
 // AttachProducer attaches this handle as a producer now rather than on its
 // first write. A consumer waiting on an empty ring gets io.EOF once every
 // producer that attached has closed; a creator that hands the ring to
-// several producer processes holds an attachment until they have started
-// (AttachProducer, start them, CloseWrite), so that a fast first producer
-// closing early does not end the stream.
+// several producer processes holds an attachment until each of them has
+// attached (AttachProducer here, start them, let each AttachProducer and
+// say so, then CloseWrite here), so that a fast first producer closing
+// early does not end the stream.
 func (r *vring) AttachProducer() error {
 	r.lockProducer()
 	defer r.unlockProducer()

@@ -75,6 +75,7 @@ type consumerSide struct {
 	peekLen   uint64 // header+payload bytes of the peeked record
 	recLen    uint64 // header+payload bytes of the record scan found last
 	sink      byte   // where prefetching loads land
+	batching  bool   // inside ReadBatch: publish the head per quarter ring
 	wait      waitSide
 }
 
@@ -539,11 +540,12 @@ func (r *vring) skipRange(pos, n uint64) {
 	}
 }
 
-// advance moves the consumer's head past consumed bytes, publishing it once
-// a quarter of the ring has been consumed since the last publication.
+// advance moves the consumer's head past consumed bytes and publishes it:
+// at once, or, inside ReadBatch, once a quarter of the ring has been
+// consumed since the last publication (and when the batch ends).
 func (r *vring) advance(head uint64) {
 	r.c.head = head
-	if head-r.c.published >= r.capacity/4 {
+	if !r.c.batching || head-r.c.published >= r.capacity/4 {
 		r.publish()
 	}
 }
@@ -553,7 +555,9 @@ func (r *vring) advance(head uint64) {
 func (r *vring) publish() {
 	if r.c.head != r.c.published {
 		r.c.published = r.c.head
-		r.head.Store(r.c.head) // publishes: space freed (MPSC: zeroed)
+		// A release store suffices: the consumer's loads of the freed
+		// bytes and its zeroing stores (MPSC) come before it.
+		(*pubWord)(r.head).storeRelease(r.c.head) // publishes: space freed (MPSC: zeroed)
 		r.p.wait.wake()
 	}
 }
@@ -695,8 +699,31 @@ func (r *vring) releasePeek() {
 	r.advance(head)
 }
 
+// fastNext finds a committed message at the head below the cached tail,
+// with scan's checks in short; ok=false sends the caller to next.
+func (r *vring) fastNext() (idx, a uint64, ok bool) {
+	head := r.c.head
+	if !r.c.attached || r.c.peekA != 0 || head == r.c.tailCache || head%recordAlign != 0 {
+		return 0, 0, false
+	}
+	idx = head & r.mask
+	length, slot, typ, _ := splitHeader(r.hdr(idx).Load()) // observes: record committed
+	a = uint64(alignUp(int(length), recordAlign))
+	if typ != recMessage || length < recordHeaderSize || a > r.capacity-idx || a > r.c.tailCache-head || slot >= r.slots.n {
+		return 0, 0, false
+	}
+	r.c.recLen = uint64(length)
+	return idx, a, true
+}
+
 // readInto copies the next record into buf.
 func (r *vring) readInto(ctx context.Context, buf []byte) (int, error) {
+	if idx, a, ok := r.fastNext(); ok && r.c.recLen-recordHeaderSize <= uint64(len(buf)) {
+		n := copy(buf, r.data[idx+recordHeaderSize:idx+r.c.recLen])
+		r.skip(idx, a)
+		r.advance(r.c.head + a)
+		return n, nil
+	}
 	rec, err := r.peek(ctx)
 	if err != nil {
 		return 0, err
@@ -710,7 +737,8 @@ func (r *vring) readInto(ctx context.Context, buf []byte) (int, error) {
 }
 
 // batch hands every committed record to fn until fn returns false or none
-// is left, releasing space once per quarter ring rather than per record.
+// is left, publishing the head once per quarter ring and at the end rather
+// than per record.
 func (r *vring) batch(ctx context.Context, block bool, fn func(rec []byte) bool) (int, error) {
 	if r.c.peekA != 0 {
 		panic("ringbuf: ReadBatch while a record is peeked")
@@ -727,6 +755,11 @@ func (r *vring) batch(ctx context.Context, block bool, fn func(rec []byte) bool)
 	if !ok {
 		return 0, err
 	}
+	r.c.batching = true
+	defer func() {
+		r.c.batching = false
+		r.publish()
+	}()
 	n := 0
 	for {
 		length := r.c.recLen
@@ -737,16 +770,8 @@ func (r *vring) batch(ctx context.Context, block bool, fn func(rec []byte) bool)
 		if !more {
 			break
 		}
-		// Fast path: the next record is a committed message below the
-		// cached tail (the checks are scan's, in short).
-		if head := r.c.head; head != r.c.tailCache && head%recordAlign == 0 {
-			idx = head & r.mask
-			length, slot, typ, _ := splitHeader(r.hdr(idx).Load())
-			a = uint64(alignUp(int(length), recordAlign))
-			if typ == recMessage && length >= recordHeaderSize && a <= r.capacity-idx && a <= r.c.tailCache-head && slot < r.slots.n {
-				r.c.recLen = uint64(length)
-				continue
-			}
+		if idx, a, ok = r.fastNext(); ok {
+			continue
 		}
 		idx, a, ok, err = r.next(false)
 		if !ok {
