@@ -74,8 +74,12 @@ type consumerSide struct {
 	peekA     uint64 // aligned size of the peeked record; 0 = none
 	peekLen   uint64 // header+payload bytes of the peeked record
 	recLen    uint64 // header+payload bytes of the record scan found last
+	sink      byte   // where prefetching loads land
 	wait      waitSide
 }
+
+// touchMax bounds how much of a fresh batch touch fetches at once.
+const touchMax = 64 * cacheLine
 
 func makeHeader(length int32, slot int, typ uint8, gen uint16) uint64 {
 	return uint64(uint32(length)) | uint64(uint8(slot))<<32 | uint64(typ)<<40 | uint64(gen)<<48
@@ -316,7 +320,7 @@ func (r *vring) commit() {
 	} else {
 		*plain64(r.data, r.p.resIdx) = r.p.resHdr
 		r.p.tail = r.p.resEnd
-		r.tail.Store(r.p.tail) // publishes: SPSC records up to the tail, headers and payloads
+		(*pubWord)(r.tail).storeRelease(r.p.tail) // publishes: SPSC records up to the tail, headers and payloads
 	}
 	r.c.wait.wake()
 }
@@ -448,6 +452,9 @@ func (r *vring) scan(slow bool) (idx, a uint64, ok bool, err error) {
 				return 0, 0, false, fmt.Errorf("%w: ring %q tail %d, head %d, capacity %d", ErrCorrupt, r.name, t, head, r.capacity)
 			}
 			r.c.tailCache = t
+			if !r.multi && t-head > cacheLine {
+				r.touch(head, t)
+			}
 			if t == head {
 				if slow {
 					err = r.producersGone()
@@ -499,6 +506,18 @@ func (r *vring) scan(slow bool) (idx, a uint64, ok bool, err error) {
 			}
 		}
 		return 0, 0, false, nil
+	}
+}
+
+// touch loads one byte of each line of the published records in [from,
+// to), at most touchMax bytes: the loads are independent, so the lines
+// travel from the producer's cache together instead of one per record
+// (finding a record needs the previous one's header). SPSC only: an MPSC
+// producer may still be writing below the tail.
+func (r *vring) touch(from, to uint64) {
+	to = min(to, from+touchMax)
+	for p := from &^ (cacheLine - 1); p < to; p += cacheLine {
+		r.c.sink += r.data[p&r.mask]
 	}
 }
 
@@ -717,6 +736,17 @@ func (r *vring) batch(ctx context.Context, block bool, fn func(rec []byte) bool)
 		r.advance(r.c.head + a)
 		if !more {
 			break
+		}
+		// Fast path: the next record is a committed message below the
+		// cached tail (the checks are scan's, in short).
+		if head := r.c.head; head != r.c.tailCache && head%recordAlign == 0 {
+			idx = head & r.mask
+			length, slot, typ, _ := splitHeader(r.hdr(idx).Load())
+			a = uint64(alignUp(int(length), recordAlign))
+			if typ == recMessage && length >= recordHeaderSize && a <= r.capacity-idx && a <= r.c.tailCache-head && slot < r.slots.n {
+				r.c.recLen = uint64(length)
+				continue
+			}
 		}
 		idx, a, ok, err = r.next(false)
 		if !ok {

@@ -84,7 +84,7 @@ var relaxWord atomic.Uint32
 // (throughput) at the price of a few tens of nanoseconds of latency. The
 // Spin strategy, chosen for latency, does not relax.
 func relax() {
-	for i := 0; i < 48; i++ {
+	for i := 0; i < 128; i++ {
 		relaxWord.Load()
 	}
 }
