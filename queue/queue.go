@@ -106,7 +106,8 @@ const MaxName = shm.MaxObjectName - 2
 
 // Create makes a new queue called name in seg (and its ring, "<name>.r").
 // It returns shm.ErrExist if the name is taken and shm.ErrNoSpace if seg has
-// no room: a queue takes about MaxSize*(MaxMessage+16) bytes.
+// no room: a queue takes MaxSize (rounded up to a power of two) slots of
+// MaxMessage+16 bytes rounded up to a cache line, plus 6 KiB.
 func Create[T any](seg *shm.Segment, name string, o Options[T]) (*Queue[T], error) {
 	return create(seg, name, o, 0)
 }
@@ -128,8 +129,8 @@ func create[T any](seg *shm.Segment, name string, o Options[T], flags uint32) (*
 	}
 	maxMsg := o.MaxMessage
 	if maxMsg == 0 {
-		if n := c.Size(nil); n >= 0 && isFixed(c) {
-			maxMsg = n
+		if isFixed(c) {
+			maxMsg = c.Size(nil) // Binary ignores the value
 		} else {
 			maxMsg = DefaultMaxMessage
 		}
@@ -303,18 +304,68 @@ func (q *Queue[T]) joinConsumers() {
 // have all exited.
 func (q *Queue[T]) Put(ctx context.Context, v T) error {
 	q.joinProducers()
-	ok, err := q.tryPut(&v)
-	if ok || err != nil {
+	m, err := q.encode(&v)
+	if err != nil {
 		return err
 	}
-	return q.ctl.notFull.Wait(ctx, &q.putWait, func() (bool, error) { return q.tryPut(&v) })
+	ok, err := q.tryPut(&v, &m)
+	if !ok && err == nil {
+		err = q.ctl.notFull.Wait(ctx, &q.putWait, func() (bool, error) { return q.tryPut(&v, &m) })
+	}
+	q.done(&m)
+	return err
 }
 
 // TryPut adds v if there is room, without waiting; it reports whether it
 // did. The error is for a closed queue or a message that cannot be sent.
 func (q *Queue[T]) TryPut(v T) (bool, error) {
 	q.joinProducers()
-	return q.tryPut(&v)
+	m, err := q.encode(&v)
+	if err != nil {
+		return false, err
+	}
+	ok, err := q.tryPut(&v, &m)
+	q.done(&m)
+	return ok, err
+}
+
+// message is a value about to be put: its encoded size, and, for a codec
+// that cannot say the size up front, the encoding itself (made once per
+// Put, not once per try).
+type message struct {
+	n      int
+	enc    []byte
+	pooled *[]byte
+}
+
+// encode sizes *v and, when the codec cannot size it, encodes it into a
+// pooled buffer. v reaches the codec interface only through copies (w),
+// made in the branches that need them: taking v's address for an
+// interface call would move every Put's value to the heap, binary ones
+// included.
+func (q *Queue[T]) encode(v *T) (message, error) {
+	if q.bin != nil {
+		return message{n: q.bin.Size(v)}, nil
+	}
+	w := *v
+	if n := q.codec.Size(&w); n >= 0 {
+		return message{n: n}, nil
+	}
+	p := q.scratchBuf()
+	b, err := q.codec.Append((*p)[:0], &w)
+	if err != nil {
+		q.scratch.Put(p)
+		return message{}, err
+	}
+	*p = b
+	return message{n: len(b), enc: b, pooled: p}, nil
+}
+
+// done gives m's buffer back.
+func (q *Queue[T]) done(m *message) {
+	if m.pooled != nil {
+		q.scratch.Put(m.pooled)
+	}
 }
 
 // Get removes and returns the oldest value, waiting while the queue is
@@ -348,33 +399,11 @@ func (q *Queue[T]) TryGet() (T, bool, error) {
 	return v, ok, err
 }
 
-func (q *Queue[T]) tryPut(v *T) (bool, error) {
+func (q *Queue[T]) tryPut(v *T, m *message) (bool, error) {
 	if q.ctl.closed.Load() != 0 { // observes: Close
 		return false, ErrClosed
 	}
-	// v reaches the codec interface only through copies (w below), made
-	// in the branches that need them: taking v's address for an interface
-	// call would move every Put's value to the heap, binary ones included.
-	var enc []byte
-	var pooled *[]byte
-	n := -1
-	if q.bin != nil {
-		n = q.bin.Size(v)
-	} else if w := *v; true {
-		n = q.codec.Size(&w)
-	}
-	if n < 0 {
-		pooled = q.scratchBuf()
-		w := *v
-		b, err := q.codec.Append((*pooled)[:0], &w)
-		if err != nil {
-			q.scratch.Put(pooled)
-			return false, err
-		}
-		*pooled = b
-		enc, n = b, len(b)
-		defer q.scratch.Put(pooled)
-	}
+	n, enc := m.n, m.enc
 	if n > int(q.ctl.maxMessage) {
 		return false, fmt.Errorf("%w: %d-byte message, the limit of queue %q is %d bytes (Options.MaxMessage)", ErrTooLarge, n, q.name, q.ctl.maxMessage)
 	}

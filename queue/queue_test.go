@@ -2,6 +2,7 @@ package queue_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -546,5 +547,49 @@ func TestProducerKilledMidStream(t *testing.T) {
 		if v, err := q.Get(ctx); !errors.Is(err, queue.ErrClosed) {
 			t.Fatalf("trial %d: Get after Close = %d, %v", trial, v, err)
 		}
+	}
+}
+
+// jsonCodec is a user codec; registered at init so that a worker process
+// decoding a queue handle that names it finds it.
+type jsonCodec[T any] struct{}
+
+func (jsonCodec[T]) Size(*T) int { return -1 }
+func (jsonCodec[T]) Append(dst []byte, v *T) ([]byte, error) {
+	b, err := json.Marshal(v)
+	return append(dst, b...), err
+}
+func (jsonCodec[T]) Decode(src []byte, v *T) error { return json.Unmarshal(src, v) }
+func (jsonCodec[T]) CodecName() string             { return "json" }
+
+func init() { codec.Register[task](jsonCodec[task]{}) }
+
+var doubler = process.Register("queue-json-doubler", func(ctx context.Context, a struct{ In, Out *queue.Queue[task] }) error {
+	t, err := a.In.Get(ctx)
+	if err != nil {
+		return err
+	}
+	return a.Out.Put(ctx, task{t.A * 2, t.B * 2})
+})
+
+func TestUserCodecAcrossProcesses(t *testing.T) {
+	seg := shmtest.Segment(t, 1<<20)
+	o := queue.Options[task]{Codec: jsonCodec[task]{}}
+	in, _ := queue.Create(seg, "in", o)
+	out, _ := queue.Create(seg, "out", o)
+	if _, err := queue.Open(seg, "in", queue.Options[task]{}); err == nil {
+		t.Fatal("Open with the default codec of a json queue succeeded")
+	}
+	ctx := ctxT(t)
+	p, err := doubler.Start(ctx, struct{ In, Out *queue.Queue[task] }{in, out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in.Put(ctx, task{3, 4})
+	if v, err := out.Get(ctx); err != nil || v != (task{6, 8}) {
+		t.Fatalf("doubled = %+v, %v", v, err)
+	}
+	if err := p.Wait(); err != nil {
+		t.Fatal(err)
 	}
 }
