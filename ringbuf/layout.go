@@ -32,7 +32,7 @@ const (
 //	128 head u64 ............................................ [consumer]
 //	192 dataSeq u32 | dataWaiters u32 | dataParked u32 ...... [data futex]
 //	256 spaceSeq u32 | spaceWaiters u32 | spaceParked u32 ... [space futex]
-//	320 consumer ident u64 | consumerEver u32 | producersEver u32
+//	320 consumer ident u64 | consumerEver u32 | producersEver u32 | zeroEnd u64
 //	384 producer slot 0 (64 bytes), slot 1, ... slot slots-1
 //	384+64*slots: data, capacity bytes (a power of two)
 //
@@ -53,6 +53,7 @@ const (
 //	320    8   consumer       consumer's procinfo word; 0 = none
 //	328    4   consumerEver   1 once a consumer has attached
 //	332    4   producersEver  producer attachments so far
+//	336    8   zeroEnd        MPSC: the head the consumer is zeroing up to
 //	384        producer slots
 //
 // An SPSC producer writes a record's header and payload with plain stores
@@ -85,6 +86,7 @@ const (
 	vOffConsumer      = 5 * cacheLine
 	vOffConsumerEver  = vOffConsumer + 8
 	vOffProducersEver = vOffConsumer + 12
+	vOffZeroEnd       = vOffConsumer + 16
 	vOffSlots0        = 6 * cacheLine
 )
 

@@ -29,7 +29,8 @@ type vringHeaderMirror struct {
 	Consumer      uint64
 	ConsumerEver  uint32
 	ProducersEver uint32
-	_             [cacheLine - 16]byte
+	ZeroEnd       uint64
+	_             [cacheLine - 24]byte
 }
 
 type slotMirror struct {
@@ -93,6 +94,7 @@ func TestLayoutOffsets(t *testing.T) {
 		{"vring consumer", unsafe.Offsetof(v.Consumer), vOffConsumer},
 		{"vring consumerEver", unsafe.Offsetof(v.ConsumerEver), vOffConsumerEver},
 		{"vring producersEver", unsafe.Offsetof(v.ProducersEver), vOffProducersEver},
+		{"vring zeroEnd", unsafe.Offsetof(v.ZeroEnd), vOffZeroEnd},
 		{"vring header size", unsafe.Sizeof(v), vOffSlots0},
 		{"slot owner", unsafe.Offsetof(s.Owner), slotOffOwner},
 		{"slot gen", unsafe.Offsetof(s.Gen), slotOffGen},

@@ -497,3 +497,76 @@ func TestKillProducerMPMC(t *testing.T) {
 	ctx := ctxT(t, 20*time.Second)
 	consumeAll(t, func(b []byte) (int, error) { return r.Get(ctx, b) }, want, 64)
 }
+
+type batchVictimArgs struct {
+	R    *ringbuf.MPSC
+	Flag *shm.Segment
+	At   int
+}
+
+// batchVictimW reads a batch and signals from inside it, at record At, then
+// waits to be killed: the head it has not published yet covers records it
+// has seen.
+var batchVictimW = process.Register("ringbuf-batch-victim", func(ctx context.Context, a batchVictimArgs) error {
+	n := 0
+	for {
+		_, err := a.R.ReadBatch(ctx, func(rec []byte) bool {
+			if n++; n == a.At {
+				signal(a.Flag, 1)
+				select {}
+			}
+			return true
+		})
+		if err != nil {
+			return err
+		}
+	}
+})
+
+// TestKillConsumerMPSC: a consumer dies in the middle of a batch; the next
+// consumer takes over and gets every message it had not released (those
+// it saw but had not released come again), in order, and nothing wedges.
+func TestKillConsumerMPSC(t *testing.T) {
+	seg := shmtest.Segment(t, 1<<20)
+	flag := shmtest.Segment(t, 64)
+	r, _ := ringbuf.NewMPSC(seg, "r", 1<<14, ringbuf.WithPoll(5*time.Millisecond))
+	const n, max = 200, 60
+	buf := make([]byte, max)
+	for i := 0; i < n; i++ {
+		if err := r.Write(context.Background(), message(buf, 0, i, max)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p, err := batchVictimW.Start(context.Background(), batchVictimArgs{R: r, Flag: flag, At: 150})
+	if err != nil {
+		t.Fatal(err)
+	}
+	awaitFlag(t, flag, 1)
+	p.Kill()
+	p.Wait()
+	ctx := ctxT(t, 20*time.Second)
+	first := -1
+	for next := 0; next < n; next++ {
+		k, err := r.Read(ctx, buf)
+		if err != nil {
+			t.Fatalf("after the dead consumer: %v", err)
+		}
+		_, seq, err := checkMessage(buf[:k], max)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if first < 0 {
+			first, next = seq, seq
+		}
+		if seq != next {
+			t.Fatalf("message %d, want %d", seq, next)
+		}
+	}
+	t.Logf("first message after takeover: %d", first)
+	if first > 150 {
+		t.Fatalf("first message after takeover %d: messages the dead consumer had not released were lost", first)
+	}
+	if err := r.Sane(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -34,6 +34,7 @@ type vring struct {
 
 	tail, head                 *atomic.Uint64
 	consumer                   *atomic.Uint64
+	zeroEnd                    *atomic.Uint64
 	consumerEver, producersEve *atomic.Uint32
 
 	_ [cacheLine]byte
@@ -147,6 +148,7 @@ func (r *vring) init(seg *shm.Segment, obj *shm.Object, kind shm.Kind, o options
 	r.data = body[off : off+capacity : off+capacity]
 	r.tail, r.head = u64(body, vOffTail), u64(body, vOffHead)
 	r.consumer = u64(body, vOffConsumer)
+	r.zeroEnd = u64(body, vOffZeroEnd)
 	r.consumerEver, r.producersEve = u32(body, vOffConsumerEver), u32(body, vOffProducersEver)
 	r.p.slot = -1
 	r.p.wait.init(u32(body, vOffSpaceSeq), u32(body, vOffSpaceWaiters), u32(body, vOffSpaceParked), &r.opt)
@@ -419,6 +421,14 @@ func (r *vring) attachConsumer() error {
 		}
 	}
 	r.consumerEver.Store(1)
+	if r.multi {
+		// A predecessor that died while zeroing freed space: finish.
+		h, z, t := r.head.Load(), r.zeroEnd.Load(), r.tail.Load()
+		if z > h && z <= t && t-h <= r.capacity && (h|z)%recordAlign == 0 {
+			r.zeroRange(h, z-h)
+			r.head.Store(z) // publishes: space freed and zeroed
+		}
+	}
 	r.c.head = r.head.Load()
 	r.c.tailCache, r.c.published = r.c.head, r.c.head
 	r.c.attached = true
@@ -481,12 +491,10 @@ func (r *vring) scan(slow bool) (idx, a uint64, ok bool, err error) {
 			r.c.recLen = uint64(length) // validated: the header may change under us
 			return idx, a, true, nil
 		case length > 0: // padding
-			r.skip(idx, a)
 			r.advance(head + a)
 			continue
 		case length < 0:
 			if slow && r.abandoned(slot, gen) {
-				r.skip(idx, a)
 				r.advance(head + a)
 				continue
 			}
@@ -500,7 +508,6 @@ func (r *vring) scan(slow bool) (idx, a uint64, ok bool, err error) {
 					return 0, 0, false, cerr
 				}
 				if dead {
-					r.skipRange(head, end-head)
 					r.advance(end)
 					continue
 				}
@@ -522,20 +529,13 @@ func (r *vring) touch(from, to uint64) {
 	}
 }
 
-// skip prepares the a bytes at idx for reuse: an MPSC ring zeroes them so
-// that a header claimed but not yet written reads as 0.
-func (r *vring) skip(idx, a uint64) {
-	if r.multi {
-		clear(r.data[idx : idx+a])
-	}
-}
-
-// skipRange is skip for a range of positions that may wrap.
-func (r *vring) skipRange(pos, n uint64) {
+// zeroRange clears the n bytes from position pos (wrapping), so that an
+// MPSC header claimed but not yet written reads as 0 in the next lap.
+func (r *vring) zeroRange(pos, n uint64) {
 	for n > 0 {
 		idx := pos & r.mask
 		k := min(n, r.capacity-idx)
-		r.skip(idx, k)
+		clear(r.data[idx : idx+k])
 		pos, n = pos+k, n-k
 	}
 }
@@ -554,6 +554,13 @@ func (r *vring) advance(head uint64) {
 // waiting for space.
 func (r *vring) publish() {
 	if r.c.head != r.c.published {
+		if r.multi {
+			// MPSC: zero what is freed. zeroEnd says how far first, so that
+			// a successor of a consumer that dies while zeroing finishes
+			// the job (see attachConsumer) instead of finding a hole.
+			r.zeroEnd.Store(r.c.head)
+			r.zeroRange(r.c.published, r.c.head-r.c.published)
+		}
 		r.c.published = r.c.head
 		// A release store suffices: the consumer's loads of the freed
 		// bytes and its zeroing stores (MPSC) come before it.
@@ -693,7 +700,6 @@ func (r *vring) releasePeek() {
 	if r.c.peekA == 0 {
 		panic("ringbuf: Release without Peek")
 	}
-	r.skip(r.c.peekIdx, r.c.peekA)
 	head := r.c.head + r.c.peekA
 	r.c.peekA = 0
 	r.advance(head)
@@ -720,7 +726,6 @@ func (r *vring) fastNext() (idx, a uint64, ok bool) {
 func (r *vring) readInto(ctx context.Context, buf []byte) (int, error) {
 	if idx, a, ok := r.fastNext(); ok && r.c.recLen-recordHeaderSize <= uint64(len(buf)) {
 		n := copy(buf, r.data[idx+recordHeaderSize:idx+r.c.recLen])
-		r.skip(idx, a)
 		r.advance(r.c.head + a)
 		return n, nil
 	}
@@ -765,7 +770,6 @@ func (r *vring) batch(ctx context.Context, block bool, fn func(rec []byte) bool)
 		length := r.c.recLen
 		more := fn(r.data[idx+recordHeaderSize : idx+length : idx+length])
 		n++
-		r.skip(idx, a)
 		r.advance(r.c.head + a)
 		if !more {
 			break
