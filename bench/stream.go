@@ -148,6 +148,11 @@ func startIOPeer(b *testing.B, a ioArgs) *ioPair {
 		b.Fatal(err)
 	}
 	pr.p = p
+	b.Cleanup(func() { // after a failed benchmark too: no peer outlives it
+		pr.closer()
+		p.Kill()
+		p.Wait()
+	})
 	var one [1]byte
 	if _, err := io.ReadFull(pr.r, one[:]); err != nil { // the peer is ready
 		pr.closer()

@@ -1,8 +1,6 @@
 package codec
 
 import (
-	"bytes"
-	"encoding/gob"
 	"errors"
 	"fmt"
 	"reflect"
@@ -54,47 +52,6 @@ func Name[T any](c Codec[T]) string {
 		return n.CodecName()
 	}
 	return reflect.TypeOf(c).String()
-}
-
-// Gob is the codec for any value that encoding/gob can carry. Each message is
-// a self-contained gob stream (type description included), so that any
-// consumer can decode any message: about 50 bytes of overhead for a small
-// struct. Interface values need their concrete types gob.Register-ed in every
-// process, as with gob itself. The zero Gob is ready to use.
-type Gob[T any] struct{}
-
-// Size returns -1: a gob encoding's size is known only once made.
-func (Gob[T]) Size(*T) int { return -1 }
-
-// Append appends the gob encoding of *v to dst.
-func (Gob[T]) Append(dst []byte, v *T) ([]byte, error) {
-	b := bytes.NewBuffer(dst)
-	if err := gob.NewEncoder(b).Encode(v); err != nil {
-		return dst, fmt.Errorf("codec: gob: %w", err)
-	}
-	return b.Bytes(), nil
-}
-
-// Decode sets *v from the gob stream in src. It decodes into a fresh T, so
-// that fields absent from the stream are zero, as for a new value.
-func (Gob[T]) Decode(src []byte, v *T) (err error) {
-	defer func() {
-		// encoding/gob recovers its own errors; this guards the rest
-		// (a user's GobDecode method, for one) against garbage.
-		if r := recover(); r != nil {
-			err = fmt.Errorf("%w: gob: panic: %v", ErrDecode, r)
-		}
-	}()
-	var x T
-	r := bytes.NewReader(src)
-	if err := gob.NewDecoder(r).Decode(&x); err != nil {
-		return fmt.Errorf("%w: gob: %v", ErrDecode, err)
-	}
-	if r.Len() != 0 {
-		return fmt.Errorf("%w: gob: %d bytes after the value", ErrDecode, r.Len())
-	}
-	*v = x
-	return nil
 }
 
 // Bytes is the codec for []byte messages, carried as they are. Decode

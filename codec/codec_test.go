@@ -5,6 +5,7 @@ import (
 	"encoding/gob"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/shmkit/shmkit/codec"
@@ -196,4 +197,86 @@ func BenchmarkGobStruct(b *testing.B) {
 		buf, _ = c.Append(buf[:0], &in)
 		_ = c.Decode(buf, &out)
 	}
+}
+
+// TestGobWarmAndCold checks that the warm path and a fresh decoder agree,
+// for a struct, a predeclared type, a type holding an interface (never
+// cached), and a stream made by a fresh encoder (as another process's
+// would be, modulo type ids).
+func TestGobWarmAndCold(t *testing.T) {
+	c := codec.Gob[withSlice]{}
+	for i := range 3 {
+		in := withSlice{ID: i, Tags: []string{strings.Repeat("x", i)}}
+		b, err := c.Append(nil, &in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var cold withSlice
+		if err := gob.NewDecoder(bytes.NewReader(b)).Decode(&cold); err != nil || cold.ID != i {
+			t.Fatalf("a fresh gob decoder reads %+v, %v", cold, err)
+		}
+		var fresh bytes.Buffer
+		gob.NewEncoder(&fresh).Encode(&in)
+		for _, src := range [][]byte{b, fresh.Bytes()} {
+			var out withSlice
+			if err := c.Decode(src, &out); err != nil || out.ID != i || out.Tags[0] != in.Tags[0] {
+				t.Fatalf("Decode = %+v, %v", out, err)
+			}
+		}
+	}
+	s := codec.Gob[string]{}
+	for _, in := range []string{"a", "bc"} {
+		b, _ := s.Append(nil, &in)
+		var out string
+		if err := s.Decode(b, &out); err != nil || out != in {
+			t.Fatalf("string Decode = %q, %v", out, err)
+		}
+	}
+	type holder struct{ S shape }
+	gob.Register(square{})
+	h := codec.Gob[holder]{}
+	for i := range 2 {
+		in := holder{S: square{float64(i)}}
+		b, _ := h.Append(nil, &in)
+		var out holder
+		if err := h.Decode(b, &out); err != nil || out.S.Area() != float64(i*i) {
+			t.Fatalf("interface field Decode = %+v, %v", out, err)
+		}
+	}
+	n := testing.AllocsPerRun(100, func() {
+		in := withSlice{ID: 1}
+		b, _ := c.Append(nil, &in)
+		var out withSlice
+		c.Decode(b, &out)
+	})
+	if n > 20 && !raceEnabled { // the race detector makes sync.Pool drop items
+		t.Fatalf("warm gob round trip: %v allocs", n)
+	}
+}
+
+// TestGobConcurrent round-trips from many goroutines at once: the warm
+// encoders and decoders are pooled and must never be shared.
+func TestGobConcurrent(t *testing.T) {
+	c := codec.Gob[withSlice]{}
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 200 {
+				in := withSlice{ID: g*1000 + i, Tags: []string{"t"}}
+				b, err := c.Append(nil, &in)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				var out withSlice
+				if err := c.Decode(b, &out); err != nil || out.ID != in.ID {
+					t.Errorf("Decode = %+v, %v; want ID %d", out, err, in.ID)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }

@@ -1,6 +1,7 @@
 package codec_test
 
 import (
+	"encoding/json"
 	"fmt"
 
 	"github.com/shmkit/shmkit/codec"
@@ -27,4 +28,31 @@ func ExampleGob() {
 	_ = c.Decode(b, &m)
 	fmt.Println(codec.Name(c), m)
 	// Output: gob map[a:1]
+}
+
+// jsonCodec plugs encoding/json in as a codec: three methods. A protobuf
+// or msgpack codec has the same shape.
+type jsonCodec[T any] struct{}
+
+func (jsonCodec[T]) Size(*T) int { return -1 } // known only once encoded
+
+func (jsonCodec[T]) Append(dst []byte, v *T) ([]byte, error) {
+	b, err := json.Marshal(v)
+	return append(dst, b...), err
+}
+
+func (jsonCodec[T]) Decode(src []byte, v *T) error { return json.Unmarshal(src, v) } // copies out of src
+
+// CodecName names the codec in queue and pipe handles.
+func (jsonCodec[T]) CodecName() string { return "json" }
+
+func Example_customCodec() {
+	type point struct{ X, Y int }
+	var c codec.Codec[point] = jsonCodec[point]{}
+	codec.Register(c) // in every process that decodes a queue or pipe handle naming "json"
+	b, _ := c.Append(nil, &point{1, 2})
+	var p point
+	_ = c.Decode(b, &p)
+	fmt.Println(string(b), p, codec.Name(c))
+	// Output: {"X":1,"Y":2} {1 2} json
 }

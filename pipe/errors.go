@@ -3,7 +3,7 @@ package pipe
 import (
 	"errors"
 
-	"github.com/shmkit/shmkit/internal/notify"
+	"github.com/shmkit/shmkit/ringbuf"
 )
 
 var (
@@ -11,7 +11,7 @@ var (
 	ErrClosed = errors.New("pipe: connection closed")
 	// ErrPeerDead is returned by a call waiting on a peer whose process has
 	// exited or died without closing its end.
-	ErrPeerDead = notify.ErrPeerDead
+	ErrPeerDead = ringbuf.ErrPeerDead
 	// ErrOneWay is returned by Send on the receiving end of a one-way pipe,
 	// and by Recv on its sending end.
 	ErrOneWay = errors.New("pipe: wrong direction for a one-way pipe")

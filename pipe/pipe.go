@@ -16,6 +16,7 @@ import (
 	"github.com/shmkit/shmkit/codec"
 	"github.com/shmkit/shmkit/internal/pod"
 	"github.com/shmkit/shmkit/internal/procinfo"
+	"github.com/shmkit/shmkit/ringbuf"
 	"github.com/shmkit/shmkit/shm"
 )
 
@@ -55,16 +56,16 @@ const pollPeer = 50 * time.Millisecond
 // (ErrPeerDead). Do not use one end in two processes. A Conn must not be
 // copied.
 type Conn[T any] struct {
-	noCopy noCopy
-	seg    *shm.Segment
-	name   string
-	end    int
-	ctl    *control
-	send   *ring // ring[end]; nil on the receiving end of a one-way pipe
-	recv   *ring // ring[1-end]; nil on the sending end of a one-way pipe
-	codec  codec.Codec[T]
-	bin    *codec.Binary[T]
-	wait   atomics.WaitOptions
+	noCopy             noCopy
+	seg                *shm.Segment
+	name               string
+	end                int
+	ctl                *control
+	send               *ringbuf.SPSC // ring[end]; nil on the receiving end of a one-way pipe
+	recv               *ringbuf.SPSC // ring[1-end]; nil on the sending end of a one-way pipe
+	codec              codec.Codec[T]
+	bin                *codec.Binary[T]
+	sendWait, recvWait atomics.WaitOptions
 
 	sendMu  sync.Mutex
 	scratch []byte // guarded by sendMu
@@ -105,11 +106,11 @@ func Create[T any](seg *shm.Segment, name string, o Options[T]) (*Conn[T], *Conn
 	var flags uint32
 	if !o.OneWay {
 		flags = flagDuplex
-		if _, err := createRing(seg, ringName(name, 0), capacity); err != nil {
+		if _, err := ringbuf.NewSPSC(seg, ringName(name, 0), capacity); err != nil {
 			return nil, nil, fmt.Errorf("pipe %q: %w", name, err)
 		}
 	}
-	if _, err := createRing(seg, ringName(name, 1), capacity); err != nil {
+	if _, err := ringbuf.NewSPSC(seg, ringName(name, 1), capacity); err != nil {
 		return nil, nil, fmt.Errorf("pipe %q: %w", name, err)
 	}
 	me := procinfo.Self().Word()
@@ -185,17 +186,31 @@ func attach[T any](seg *shm.Segment, obj *shm.Object, end int, c codec.Codec[T],
 	conn.bin, _ = c.(*codec.Binary[T])
 	duplex := ctl.flags&flagDuplex != 0
 	if end == 1 || duplex {
-		if conn.send, err = openRing(seg, ringName(obj.Name, end)); err != nil {
+		if conn.send, err = ringbuf.OpenSPSC(seg, ringName(obj.Name, end)); err != nil {
 			return nil, fmt.Errorf("pipe %q: %w", obj.Name, err)
 		}
 	}
 	if end == 0 || duplex {
-		if conn.recv, err = openRing(seg, ringName(obj.Name, 1-end)); err != nil {
+		if conn.recv, err = ringbuf.OpenSPSC(seg, ringName(obj.Name, 1-end)); err != nil {
 			return nil, fmt.Errorf("pipe %q: %w", obj.Name, err)
 		}
 	}
-	conn.wait = atomics.WaitOptions{Strategy: w, Poll: pollPeer, Check: conn.peerDead}
+	conn.setWait(w)
 	return conn, nil
+}
+
+func (c *Conn[T]) setWait(w atomics.Strategy) {
+	c.sendWait = atomics.WaitOptions{Strategy: w, Poll: pollPeer, Check: c.peerDead}
+	c.recvWait = atomics.WaitOptions{Strategy: w, Poll: pollPeer, Check: c.rescue}
+}
+
+// rescue is a blocked receive's periodic check: the ring skips a record
+// its dead producer left half-written, then the peer's liveness decides.
+func (c *Conn[T]) rescue() error {
+	if err := c.recv.Rescue(); errors.Is(err, ringbuf.ErrCorrupt) || errors.Is(err, ringbuf.ErrPeerDead) {
+		return fmt.Errorf("pipe %q: %w", c.name, err)
+	}
+	return c.peerDead()
 }
 
 func (c *Conn[T]) peerDead() error {
@@ -273,7 +288,7 @@ func (c *Conn[T]) sendFunc(ctx context.Context, n int, fill func(rec []byte) err
 	}
 	ok, err := reserve()
 	if !ok && err == nil {
-		err = c.ctl.space[c.end].Wait(ctx, &c.wait, reserve)
+		err = c.ctl.space[c.end].Wait(ctx, &c.sendWait, reserve)
 	}
 	if err != nil {
 		return err
@@ -299,12 +314,16 @@ func (c *Conn[T]) peek(ctx context.Context) ([]byte, error) {
 		}
 		var ok bool
 		var err error
-		if rec, ok, err = c.recv.TryPeek(); ok || err != nil {
+		if rec, ok, err = c.recv.TryPeekQuick(); ok || err != nil {
 			return ok, err
 		}
+		// The ring publishes the consumer's head lazily (every quarter
+		// ring, and when it finds itself empty, as now): tell a sender
+		// waiting for space.
+		c.ctl.space[1-c.end].Notify()
 		if c.ctl.ends[1-c.end].closed.Load() != 0 { // observes: peer's Close
 			// The peer's last Commit came before its Close: look once more.
-			if rec, ok, err = c.recv.TryPeek(); ok || err != nil {
+			if rec, ok, err = c.recv.TryPeekQuick(); ok || err != nil {
 				return ok, err
 			}
 			return false, io.EOF
@@ -313,7 +332,7 @@ func (c *Conn[T]) peek(ctx context.Context) ([]byte, error) {
 	}
 	ok, err := ready()
 	if !ok && err == nil {
-		err = c.ctl.data[1-c.end].Wait(ctx, &c.wait, ready)
+		err = c.ctl.data[1-c.end].Wait(ctx, &c.recvWait, ready)
 	}
 	return rec, err
 }
@@ -497,7 +516,7 @@ func (c *Conn[T]) GobDecode(b []byte) error {
 		return err
 	}
 	c.seg, c.name, c.end, c.ctl, c.send, c.recv, c.codec, c.bin = o.seg, o.name, o.end, o.ctl, o.send, o.recv, o.codec, o.bin
-	c.wait = atomics.WaitOptions{Strategy: o.wait.Strategy, Poll: pollPeer, Check: c.peerDead}
+	c.setWait(o.sendWait.Strategy)
 	return nil
 }
 

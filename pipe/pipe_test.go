@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -210,4 +211,32 @@ func ExampleNew() {
 		fmt.Println(msg)
 	}
 	// Output: hello
+}
+
+// TestPeerDeadSender: a Send blocked on a full pipe whose receiver was
+// killed returns ErrPeerDead.
+func TestPeerDeadSender(t *testing.T) {
+	seg := shmtest.Segment(t, 1<<20)
+	a, b, _ := pipe.Create(seg, "p", pipe.Options[string]{Capacity: 4096})
+	ctx := ctxT(t)
+	p, err := hang.Start(ctx, echoArgs{C: b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Send(ctx, "hi")
+	if _, err := a.Recv(ctx); err != nil {
+		t.Fatal(err)
+	}
+	p.Kill()
+	p.Wait()
+	msg := strings.Repeat("x", 500)
+	for i := 0; ; i++ {
+		err := a.Send(ctx, msg)
+		if errors.Is(err, pipe.ErrPeerDead) {
+			break
+		}
+		if err != nil || i > 100 {
+			t.Fatalf("Send %d to a killed receiver = %v, want ErrPeerDead once full", i, err)
+		}
+	}
 }

@@ -16,19 +16,19 @@ import (
 
 type msg64 = [64]byte
 
-type drainArgs struct {
-	Q   *queue.Queue[msg64]
+type drainArgs[T any] struct {
+	Q   *queue.Queue[T]
 	Ack *queue.Queue[int64]
 }
 
-// drain64 is the consumer process of the stream benchmark: it says it is
+// drain is the consumer process of the stream benchmarks: it says it is
 // ready, gets until the queue is closed, and reports how many it got.
-var drain64 = process.Register("queue-bench-drain", func(ctx context.Context, a drainArgs) error {
+func drain[T any](ctx context.Context, a drainArgs[T]) error {
 	if err := a.Ack.Put(ctx, -1); err != nil {
 		return err
 	}
 	var n int64
-	var v msg64
+	var v T
 	for {
 		err := a.Q.GetInto(ctx, &v)
 		if errors.Is(err, queue.ErrClosed) {
@@ -40,38 +40,43 @@ var drain64 = process.Register("queue-bench-drain", func(ctx context.Context, a 
 		n++
 	}
 	return a.Ack.Put(ctx, n)
-})
+}
 
-// benchmarkQueueStream measures one-way throughput of [64]byte messages
-// from this process to a consumer process, binary codec (the 64 bytes as
-// they are), ring of 4096 slots.
-func benchmarkQueueStream(b *testing.B, strategy atomics.Strategy) {
+var (
+	drain64  = process.Register("queue-bench-drain", drain[msg64])
+	drainGob = process.Register("queue-bench-gob-drain", drain[record])
+)
+
+// benchmarkQueueStream measures one-way throughput from this process to a
+// consumer process (w) of the messages msg(i) makes, through a queue of 4096
+// slots of maxMessage bytes.
+func benchmarkQueueStream[T any](b *testing.B, w *process.Func[drainArgs[T]], strategy atomics.Strategy, maxMessage, size int, msg func(i int) T) {
 	seg, err := shm.CreateAnon(2 << 20)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer seg.Close()
-	q, err := queue.Create(seg, "q", queue.Options[msg64]{MaxSize: 4096, Wait: strategy})
+	q, err := queue.Create(seg, "q", queue.Options[T]{MaxSize: 4096, MaxMessage: maxMessage, Wait: strategy})
 	if err != nil {
 		b.Fatal(err)
 	}
 	ack, _ := queue.Create(seg, "ack", queue.Options[int64]{MaxSize: 4})
 	ctx := context.Background()
-	p, err := drain64.Start(ctx, drainArgs{Q: q, Ack: ack})
+	p, err := w.Start(ctx, drainArgs[T]{Q: q, Ack: ack})
 	if err != nil {
 		b.Fatal(err)
 	}
 	if _, err := ack.Get(ctx); err != nil {
 		b.Fatal(err)
 	}
-	var m msg64
-	b.SetBytes(64)
+	if size > 0 {
+		b.SetBytes(int64(size))
+	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	start := time.Now()
 	for i := 0; i < b.N; i++ {
-		m[0] = byte(i)
-		if err := q.Put(ctx, m); err != nil {
+		if err := q.Put(ctx, msg(i)); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -82,10 +87,18 @@ func benchmarkQueueStream(b *testing.B, strategy atomics.Strategy) {
 	if err != nil || n != int64(b.N) {
 		b.Fatalf("consumer got %d of %d (%v)", n, b.N, err)
 	}
-	benchutil.ReportRate(b, b.N, 64, elapsed)
+	benchutil.ReportRate(b, b.N, size, elapsed)
 	if err := p.Wait(); err != nil {
 		b.Fatal(err)
 	}
+}
+
+func stream64(b *testing.B, strategy atomics.Strategy) {
+	var m msg64
+	benchmarkQueueStream(b, drain64, strategy, 0, 64, func(i int) msg64 {
+		m[0] = byte(i)
+		return m
+	})
 }
 
 // BenchmarkStream64 compares Queue[[64]byte] across two processes with a
@@ -93,8 +106,8 @@ func benchmarkQueueStream(b *testing.B, strategy atomics.Strategy) {
 // binary codec writes) in the same run. Python's multiprocessing.Queue
 // moves about 0.11 M msgs/s on the 2-core machine this was written on.
 func BenchmarkStream64(b *testing.B) {
-	b.Run("queue/park", func(b *testing.B) { benchmarkQueueStream(b, atomics.Park) })
-	b.Run("queue/spin", func(b *testing.B) { benchmarkQueueStream(b, atomics.Spin) })
+	b.Run("queue/park", func(b *testing.B) { stream64(b, atomics.Park) })
+	b.Run("queue/spin", func(b *testing.B) { stream64(b, atomics.Spin) })
 	b.Run("unix", func(b *testing.B) { bench.UnixSocketStream(b, 64, false) })
 	b.Run("unix-bufio", func(b *testing.B) { bench.UnixSocketStream(b, 64, true) })
 	b.Run("ospipe", func(b *testing.B) { bench.PipeStream(b, 64, false) })

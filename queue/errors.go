@@ -3,7 +3,7 @@ package queue
 import (
 	"errors"
 
-	"github.com/shmkit/shmkit/internal/notify"
+	"github.com/shmkit/shmkit/ringbuf"
 	"github.com/shmkit/shmkit/shm"
 )
 
@@ -13,8 +13,8 @@ var (
 	ErrClosed = errors.New("queue: closed")
 	// ErrPeerDead is returned by a Get waiting on an empty queue whose
 	// producers have all exited or died, and by a Put waiting on a full
-	// queue whose consumers have. It matches ringbuf.ErrPeerDead's meaning.
-	ErrPeerDead = notify.ErrPeerDead
+	// queue whose consumers have. It is ringbuf.ErrPeerDead.
+	ErrPeerDead = ringbuf.ErrPeerDead
 	// ErrTooLarge is returned by Put for a message over the queue's limit;
 	// the error says the limit.
 	ErrTooLarge = errors.New("queue: message too large")

@@ -93,3 +93,7 @@ func (q *Queue[T]) undoPut() {
 		q.ctl.join.Notify()
 	}
 }
+
+// SimpleQueue is Python's SimpleQueue: a Queue (Python's lacks the bound
+// and qsize; this one has them).
+type SimpleQueue[T any] = Queue[T]

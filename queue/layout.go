@@ -29,13 +29,21 @@ const layoutVersion = 1
 //	       8 maxBytes u64    bound on the encoded bytes queued (0: none)
 //	      16 flags u32       flagJoinable
 //	 64  closed u32                      [Close writes; everyone reads]
+//	     68 attachOverflow u32            [1: a process found the attached table full]
 //	128  notEmpty: seq u32, sleepers u32 [producers bump seq; consumers sleep]
 //	192  notFull:  seq u32, sleepers u32 [consumers bump seq; producers sleep]
 //	256  count i64, bytes i64            [both sides; only when bounded]
 //	320  unfinished u32, joinSleepers u32, joinSeq u32 [Joinable only]
 //	384  producers: peerSlots u64 procinfo words [a producer joins once]
 //	384+8*peerSlots  consumers: peerSlots u64 procinfo words
-//	bodySize = 384 + 16*peerSlots
+//	384+16*peerSlots attached: peerSlots u64 procinfo words [every process
+//	     that creates, opens or decodes the queue]
+//	bodySize = 384 + 24*peerSlots
+//
+// A waiter gives up on the other side (ErrPeerDead) when that side's table
+// holds only dead processes and every live attached process has joined
+// only the waiter's side (notify.Gone); an overflowing attached table turns
+// the check off rather than guess.
 //
 // count and bytes are kept only when a bound needs them (maxSize below the
 // ring's slot count, or maxBytes set): an unbounded queue's hot path touches
@@ -46,6 +54,7 @@ const (
 	offMaxBytes     = 8
 	offFlags        = 16
 	offClosed       = 1 * cacheLine
+	offOverflow     = offClosed + 4
 	offNotEmpty     = 2 * cacheLine
 	offNotFull      = 3 * cacheLine
 	offCount        = 4 * cacheLine
@@ -54,9 +63,10 @@ const (
 	offJoinSleepers = offUnfinished + 4
 	offJoinSeq      = offUnfinished + 8
 	offProducers    = 6 * cacheLine
-	peerSlots       = 16
+	peerSlots       = 32
 	offConsumers    = offProducers + 8*peerSlots
-	bodySize        = offConsumers + 8*peerSlots
+	offAttached     = offConsumers + 8*peerSlots
+	bodySize        = offAttached + 8*peerSlots
 
 	flagJoinable = 1
 )
@@ -72,6 +82,7 @@ type control struct {
 	flags      uint32
 
 	closed     *atomic.Uint32
+	overflow   *atomic.Uint32
 	notEmpty   notify.Event
 	notFull    notify.Event
 	count      *atomic.Int64
@@ -80,6 +91,7 @@ type control struct {
 	join       notify.Event
 	producers  notify.Peers
 	consumers  notify.Peers
+	attached   notify.Peers
 }
 
 func writeConfig(body []byte, maxSize, maxMessage uint32, maxBytes uint64, flags uint32) {
@@ -103,6 +115,7 @@ func controlAt(body []byte) (*control, error) {
 		maxBytes:   atomics.MustUint64At(body, offMaxBytes).Load(),
 		flags:      atomics.MustUint32At(body, offFlags).Load(),
 		closed:     atomics.MustUint32At(body, offClosed),
+		overflow:   atomics.MustUint32At(body, offOverflow),
 		notEmpty:   notify.Event{Seq: atomics.MustUint32At(body, offNotEmpty), Sleepers: atomics.MustUint32At(body, offNotEmpty+4)},
 		notFull:    notify.Event{Seq: atomics.MustUint32At(body, offNotFull), Sleepers: atomics.MustUint32At(body, offNotFull+4)},
 		count:      atomics.MustInt64At(body, offCount),
@@ -111,6 +124,7 @@ func controlAt(body []byte) (*control, error) {
 		join:       notify.Event{Seq: atomics.MustUint32At(body, offJoinSeq), Sleepers: atomics.MustUint32At(body, offJoinSleepers)},
 		producers:  peersAt(body, offProducers),
 		consumers:  peersAt(body, offConsumers),
+		attached:   peersAt(body, offAttached),
 	}
 	if c.flags&^flagJoinable != 0 {
 		return nil, fmt.Errorf("%w: unknown queue flags %#x", ErrCorrupt, c.flags)

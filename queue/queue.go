@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/gob"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"reflect"
@@ -13,7 +14,9 @@ import (
 
 	"github.com/shmkit/shmkit/atomics"
 	"github.com/shmkit/shmkit/codec"
+	"github.com/shmkit/shmkit/internal/notify"
 	"github.com/shmkit/shmkit/internal/pod"
+	"github.com/shmkit/shmkit/ringbuf"
 	"github.com/shmkit/shmkit/shm"
 )
 
@@ -46,6 +49,9 @@ const (
 	// pollPeers is how often a blocked Put or Get checks that the other
 	// side still has a live process.
 	pollPeers = 50 * time.Millisecond
+	// ringParticipants is the ring's participant slots: one per process
+	// that uses the queue at a time (a dead process's slot is reused).
+	ringParticipants = 64
 )
 
 // Queue is a FIFO queue of T values shared by any number of producer and
@@ -64,7 +70,7 @@ type Queue[T any] struct {
 	seg    *shm.Segment
 	name   string
 	ctl    *control
-	ring   *ring
+	ring   *ringbuf.MPMC
 	codec  codec.Codec[T]
 	bin    *codec.Binary[T] // codec, when it is the binary one: the zero-allocation path
 	ownSeg bool             // New made seg: Release closes it
@@ -100,7 +106,8 @@ const MaxName = shm.MaxObjectName - 2
 
 // Create makes a new queue called name in seg (and its ring, "<name>.r").
 // It returns shm.ErrExist if the name is taken and shm.ErrNoSpace if seg has
-// no room: a queue takes about MaxSize*(MaxMessage+16) bytes.
+// no room: a queue takes MaxSize (rounded up to a power of two) slots of
+// MaxMessage+16 bytes rounded up to a cache line, plus 6 KiB.
 func Create[T any](seg *shm.Segment, name string, o Options[T]) (*Queue[T], error) {
 	return create(seg, name, o, 0)
 }
@@ -122,8 +129,8 @@ func create[T any](seg *shm.Segment, name string, o Options[T], flags uint32) (*
 	}
 	maxMsg := o.MaxMessage
 	if maxMsg == 0 {
-		if n := c.Size(nil); n >= 0 && isFixed(c) {
-			maxMsg = n
+		if isFixed(c) {
+			maxMsg = c.Size(nil) // Binary ignores the value
 		} else {
 			maxMsg = DefaultMaxMessage
 		}
@@ -132,7 +139,7 @@ func create[T any](seg *shm.Segment, name string, o Options[T], flags uint32) (*
 	for slots < maxSize {
 		slots *= 2
 	}
-	r, err := createRing(seg, ringName(name), slots, maxMsg)
+	r, err := ringbuf.NewMPMC(seg, ringName(name), slots, slotBytes(maxMsg), ringbuf.WithProducers(ringParticipants))
 	if err != nil {
 		return nil, fmt.Errorf("queue %q: %w", name, err)
 	}
@@ -148,6 +155,16 @@ func create[T any](seg *shm.Segment, name string, o Options[T], flags uint32) (*
 		return nil, fmt.Errorf("queue %q: %w", name, err)
 	}
 	return attach(seg, obj, r, c, o.Wait)
+}
+
+// slotBytes is the ring slot size for messages of up to maxMsg bytes: the
+// slot and its 16-byte header rounded up to whole cache lines, so that a
+// slot's header never shares a line with its neighbour's payload (the
+// producer filling slot i+1 would otherwise take the line the consumer is
+// reading slot i from).
+func slotBytes(maxMsg int) int {
+	const slotHeader = 16 // ringbuf's MPMC slot header: seq u64, length u32, pad
+	return (maxMsg+slotHeader+cacheLine-1)/cacheLine*cacheLine - slotHeader
 }
 
 // isFixed reports whether c encodes every value in the same number of
@@ -169,7 +186,7 @@ func Open[T any](seg *shm.Segment, name string, o Options[T]) (*Queue[T], error)
 	if err != nil {
 		return nil, fmt.Errorf("queue: %w", err)
 	}
-	r, err := openRing(seg, ringName(name))
+	r, err := ringbuf.OpenMPMC(seg, ringName(name))
 	if err != nil {
 		return nil, fmt.Errorf("queue %q: %w", name, err)
 	}
@@ -212,7 +229,7 @@ func newSegment[T any](o Options[T]) (*shm.Segment, error) {
 	for slots < n {
 		slots *= 2
 	}
-	size := int64(slots)*int64(m+64) + 64<<10
+	size := int64(slots)*int64(slotBytes(m)+16) + 64<<10 // slots, participants, control block
 	seg, err := shm.CreateAnon(size)
 	if err != nil {
 		return nil, fmt.Errorf("queue: %w", err)
@@ -220,13 +237,16 @@ func newSegment[T any](o Options[T]) (*shm.Segment, error) {
 	return seg, nil
 }
 
-func attach[T any](seg *shm.Segment, obj *shm.Object, r *ring, c codec.Codec[T], w atomics.Strategy) (*Queue[T], error) {
+func attach[T any](seg *shm.Segment, obj *shm.Object, r *ringbuf.MPMC, c codec.Codec[T], w atomics.Strategy) (*Queue[T], error) {
 	ctl, err := controlAt(obj.Body)
 	if err != nil {
 		return nil, fmt.Errorf("queue %q: %w", obj.Name, err)
 	}
-	if int(ctl.maxMessage) > r.slotBytes() {
-		return nil, fmt.Errorf("%w: queue %q allows %d-byte messages in %d-byte slots", ErrCorrupt, obj.Name, ctl.maxMessage, r.slotBytes())
+	if int(ctl.maxMessage) > r.SlotBytes() {
+		return nil, fmt.Errorf("%w: queue %q allows %d-byte messages in %d-byte slots", ErrCorrupt, obj.Name, ctl.maxMessage, r.SlotBytes())
+	}
+	if !ctl.attached.Join() {
+		ctl.overflow.Store(1) // an untracked holder: never conclude the other side is gone
 	}
 	q := &Queue[T]{seg: seg, name: obj.Name, ctl: ctl, ring: r, codec: c}
 	q.bin, _ = c.(*codec.Binary[T])
@@ -237,15 +257,27 @@ func attach[T any](seg *shm.Segment, obj *shm.Object, r *ring, c codec.Codec[T],
 	return q, nil
 }
 
+// consumersDead is a blocked Put's periodic check: the ring gives back
+// slots held by consumers that died mid-Get, then the consumer table says
+// whether anybody is left to make room.
 func (q *Queue[T]) consumersDead() error {
-	if q.ctl.consumers.Dead() {
+	if err := q.ring.RescueFull(); errors.Is(err, ringbuf.ErrCorrupt) {
+		return fmt.Errorf("queue %q: %w", q.name, err)
+	}
+	if q.ctl.overflow.Load() == 0 && notify.Gone(q.ctl.consumers, q.ctl.producers, q.ctl.attached) {
 		return fmt.Errorf("%w: every consumer of queue %q has exited", ErrPeerDead, q.name)
 	}
 	return nil
 }
 
+// producersDead is a blocked Get's periodic check: the ring marks slots
+// claimed by producers that died mid-Put as abandoned (so that Gets move
+// past them), then the producer table says whether anybody is left.
 func (q *Queue[T]) producersDead() error {
-	if q.ctl.producers.Dead() {
+	if err := q.ring.RescueEmpty(); errors.Is(err, ringbuf.ErrCorrupt) {
+		return fmt.Errorf("queue %q: %w", q.name, err)
+	}
+	if q.ctl.overflow.Load() == 0 && notify.Gone(q.ctl.producers, q.ctl.consumers, q.ctl.attached) {
 		return fmt.Errorf("%w: every producer of queue %q has exited", ErrPeerDead, q.name)
 	}
 	return nil
@@ -272,18 +304,68 @@ func (q *Queue[T]) joinConsumers() {
 // have all exited.
 func (q *Queue[T]) Put(ctx context.Context, v T) error {
 	q.joinProducers()
-	ok, err := q.tryPut(&v)
-	if ok || err != nil {
+	m, err := q.encode(&v)
+	if err != nil {
 		return err
 	}
-	return q.ctl.notFull.Wait(ctx, &q.putWait, func() (bool, error) { return q.tryPut(&v) })
+	ok, err := q.tryPut(&v, &m)
+	if !ok && err == nil {
+		err = q.ctl.notFull.Wait(ctx, &q.putWait, func() (bool, error) { return q.tryPut(&v, &m) })
+	}
+	q.done(&m)
+	return err
 }
 
 // TryPut adds v if there is room, without waiting; it reports whether it
 // did. The error is for a closed queue or a message that cannot be sent.
 func (q *Queue[T]) TryPut(v T) (bool, error) {
 	q.joinProducers()
-	return q.tryPut(&v)
+	m, err := q.encode(&v)
+	if err != nil {
+		return false, err
+	}
+	ok, err := q.tryPut(&v, &m)
+	q.done(&m)
+	return ok, err
+}
+
+// message is a value about to be put: its encoded size, and, for a codec
+// that cannot say the size up front, the encoding itself (made once per
+// Put, not once per try).
+type message struct {
+	n      int
+	enc    []byte
+	pooled *[]byte
+}
+
+// encode sizes *v and, when the codec cannot size it, encodes it into a
+// pooled buffer. v reaches the codec interface only through copies (w),
+// made in the branches that need them: taking v's address for an
+// interface call would move every Put's value to the heap, binary ones
+// included.
+func (q *Queue[T]) encode(v *T) (message, error) {
+	if q.bin != nil {
+		return message{n: q.bin.Size(v)}, nil
+	}
+	w := *v
+	if n := q.codec.Size(&w); n >= 0 {
+		return message{n: n}, nil
+	}
+	p := q.scratchBuf()
+	b, err := q.codec.Append((*p)[:0], &w)
+	if err != nil {
+		q.scratch.Put(p)
+		return message{}, err
+	}
+	*p = b
+	return message{n: len(b), enc: b, pooled: p}, nil
+}
+
+// done gives m's buffer back.
+func (q *Queue[T]) done(m *message) {
+	if m.pooled != nil {
+		q.scratch.Put(m.pooled)
+	}
 }
 
 // Get removes and returns the oldest value, waiting while the queue is
@@ -317,33 +399,11 @@ func (q *Queue[T]) TryGet() (T, bool, error) {
 	return v, ok, err
 }
 
-func (q *Queue[T]) tryPut(v *T) (bool, error) {
+func (q *Queue[T]) tryPut(v *T, m *message) (bool, error) {
 	if q.ctl.closed.Load() != 0 { // observes: Close
 		return false, ErrClosed
 	}
-	// v reaches the codec interface only through copies (w below), made
-	// in the branches that need them: taking v's address for an interface
-	// call would move every Put's value to the heap, binary ones included.
-	var enc []byte
-	var pooled *[]byte
-	n := -1
-	if q.bin != nil {
-		n = q.bin.Size(v)
-	} else if w := *v; true {
-		n = q.codec.Size(&w)
-	}
-	if n < 0 {
-		pooled = q.scratchBuf()
-		w := *v
-		b, err := q.codec.Append((*pooled)[:0], &w)
-		if err != nil {
-			q.scratch.Put(pooled)
-			return false, err
-		}
-		*pooled = b
-		enc, n = b, len(b)
-		defer q.scratch.Put(pooled)
-	}
+	n, enc := m.n, m.enc
 	if n > int(q.ctl.maxMessage) {
 		return false, fmt.Errorf("%w: %d-byte message, the limit of queue %q is %d bytes (Options.MaxMessage)", ErrTooLarge, n, q.name, q.ctl.maxMessage)
 	}
@@ -353,41 +413,41 @@ func (q *Queue[T]) tryPut(v *T) (bool, error) {
 	if q.joinable {
 		q.ctl.unfinished.Add(1) // before the message is visible: TaskDone never runs ahead
 	}
-	rec, tok, ok := q.ring.reserve(n)
-	if !ok {
+	var encErr error
+	ok, err := q.ring.TryPutFunc(func(rec []byte) int {
+		switch {
+		case q.bin != nil:
+			q.bin.Append(rec[:0], v)
+		case enc != nil:
+			copy(rec, enc)
+		default:
+			w := *v
+			b, err := q.codec.Append(rec[:0], &w)
+			if err == nil && (len(b) != n || (n > 0 && &b[0] != &rec[0])) {
+				err = fmt.Errorf("queue: codec %s wrote %d bytes out of place, Size said %d", codec.Name(q.codec), len(b), n)
+			}
+			if err != nil {
+				encErr = err
+				return -1 // gives the slot up; consumers skip it
+			}
+		}
+		return n
+	}) // publishes: the message
+	if !ok || err != nil || encErr != nil {
 		if q.bounded {
 			q.unadmit(n)
 		}
 		if q.joinable {
 			q.undoPut()
+		}
+		if encErr != nil {
+			return false, encErr
+		}
+		if err != nil {
+			return false, fmt.Errorf("queue %q: %w", q.name, err)
 		}
 		return false, nil
 	}
-	var err error
-	switch {
-	case q.bin != nil:
-		_, err = q.bin.Append(rec[:0], v)
-	case enc != nil:
-		copy(rec, enc)
-	default:
-		w := *v
-		var b []byte
-		b, err = q.codec.Append(rec[:0], &w)
-		if err == nil && (len(b) != n || (n > 0 && &b[0] != &rec[0])) {
-			err = fmt.Errorf("queue: codec %s wrote %d bytes out of place, Size said %d", codec.Name(q.codec), len(b), n)
-		}
-	}
-	if err != nil {
-		q.ring.commit(tok, rec, 0, false) // gives the slot up empty; consumers skip it
-		if q.bounded {
-			q.unadmit(n)
-		}
-		if q.joinable {
-			q.undoPut()
-		}
-		return false, err
-	}
-	q.ring.commit(tok, rec, n, true) // publishes: the message
 	q.ctl.notEmpty.Notify()
 	return true, nil
 }
@@ -429,61 +489,70 @@ func (q *Queue[T]) unadmit(n int) {
 }
 
 func (q *Queue[T]) tryGet(v *T) (bool, error) {
-	for {
-		rec, tok, ok, err := q.ring.peek()
-		if err != nil {
-			return false, fmt.Errorf("queue %q: %w", q.name, err)
+	ok, err := q.take(v)
+	if ok || err != nil {
+		return ok, err
+	}
+	if q.ctl.closed.Load() != 0 { // observes: Close
+		// A Put that passed its closed check before Close may still land:
+		// look once more.
+		if ok, err := q.take(v); ok || err != nil {
+			return ok, err
 		}
-		if !ok {
-			if q.ctl.closed.Load() != 0 { // observes: Close
-				// A Put that passed its closed check before Close may
-				// still land: look once more.
-				if rec, tok, ok, err = q.ring.peek(); ok && err == nil {
-					return q.take(rec, tok, v)
-				}
-				return false, ErrClosed
+		if q.ring.Len() > 0 {
+			// A slot is claimed but not published: a Put in flight, or a
+			// producer killed mid-Put, whose slot the rescue gives up.
+			// Either way messages may lie behind it: keep waiting.
+			if err := q.ring.RescueEmpty(); errors.Is(err, ringbuf.ErrCorrupt) {
+				return false, fmt.Errorf("queue %q: %w", q.name, err)
 			}
 			return false, nil
 		}
-		if rec == nil { // a slot given up empty by a failed Put
-			q.ring.release(tok)
-			continue
-		}
-		return q.take(rec, tok, v)
+		return false, ErrClosed
 	}
+	return false, nil
 }
 
-func (q *Queue[T]) take(rec []byte, tok token, v *T) (bool, error) {
-	var err error
-	if q.bin != nil {
-		err = q.bin.Decode(rec, v)
-	} else {
-		var w T // see tryPut: only copies reach the interface
-		err = q.codec.Decode(rec, &w)
-		*v = w
+// take gets and decodes the oldest message, if there is one.
+func (q *Queue[T]) take(v *T) (bool, error) {
+	var derr error
+	n := 0
+	ok, err := q.ring.TryGetFunc(func(rec []byte) {
+		n = len(rec)
+		if q.bin != nil {
+			derr = q.bin.Decode(rec, v)
+		} else {
+			var w T // see tryPut: only copies reach the interface
+			derr = q.codec.Decode(rec, &w)
+			*v = w
+		}
+	})
+	if err != nil {
+		return false, fmt.Errorf("queue %q: %w", q.name, err)
 	}
-	n := len(rec)
-	q.ring.release(tok)
+	if !ok {
+		return false, nil
+	}
 	if q.bounded {
 		q.unadmit(n)
 	}
 	q.ctl.notFull.Notify()
-	if err != nil {
-		return true, fmt.Errorf("queue %q: %w", q.name, err)
+	if derr != nil {
+		return true, fmt.Errorf("queue %q: %w", q.name, derr)
 	}
 	return true, nil
 }
 
 // Len returns the number of messages queued: a snapshot, stale as soon as
 // it is taken when other processes are at work.
-func (q *Queue[T]) Len() int { return q.ring.len() }
+func (q *Queue[T]) Len() int { return q.ring.Len() }
 
 // Cap returns the message bound (MaxSize).
 func (q *Queue[T]) Cap() int {
 	if q.ctl.maxSize != 0 {
 		return int(q.ctl.maxSize)
 	}
-	return q.ring.cap()
+	return q.ring.Cap()
 }
 
 // MaxMessage returns the largest encoded message the queue takes.
@@ -521,10 +590,11 @@ func (q *Queue[T]) Name() string { return q.name }
 // Segment returns the segment the queue lives in.
 func (q *Queue[T]) Segment() *shm.Segment { return q.seg }
 
-// Release unmaps a queue made by New from this process (the queue lives on
-// in the others). It does nothing for a queue made by Create or Open, whose
-// segment belongs to the caller.
+// Release detaches this handle from the queue's ring (freeing its
+// participant slot) and, for a queue made by New, unmaps the queue from
+// this process; the queue lives on in the others. Do not use q afterwards.
 func (q *Queue[T]) Release() error {
+	q.ring.Close()
 	if q.ownSeg {
 		return q.seg.Close()
 	}

@@ -2,9 +2,12 @@ package queue_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -68,6 +71,9 @@ func TestPutGetFIFO(t *testing.T) {
 	}
 	if _, err := queue.Open(seg, "q", queue.Options[int32]{}); err == nil {
 		t.Fatal("Open with another type succeeded")
+	}
+	if err := queue.Sane(q); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -161,6 +167,9 @@ func TestBounds(t *testing.T) {
 	}
 	if ok, _ := q.TryPut([]byte{9}); ok {
 		t.Fatal("4th put under MaxSize 3 accepted")
+	}
+	if err := queue.Sane(q); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -318,6 +327,9 @@ func TestHammerProcesses(t *testing.T) {
 	for p := range int64(producers) {
 		wantSum += p<<32*int64(n) + int64(n)*int64(n-1)/2
 	}
+	if err := queue.Sane(q); err != nil {
+		t.Fatal(err)
+	}
 	if total[0] != int64(producers*n) || total[1] != wantSum || total[2] != 0 {
 		t.Fatalf("got %d messages (want %d), sum %d (want %d), %d out of order", total[0], producers*n, total[1], wantSum, total[2])
 	}
@@ -412,4 +424,172 @@ func ExampleQueue() {
 	// Output:
 	// hello
 	// queue: closed
+}
+
+// TestParkedGoroutinesDoNotPinThreads parks 200 Gets on an empty queue and
+// checks that the process did not grow a thread per goroutine.
+func TestParkedGoroutinesDoNotPinThreads(t *testing.T) {
+	seg := shmtest.Segment(t, 1<<20)
+	q, _ := queue.Create(seg, "q", queue.Options[int]{MaxSize: 256})
+	ctx := ctxT(t)
+	const n = 200
+	var wg sync.WaitGroup
+	got := make(chan int, n)
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			v, err := q.Get(ctx)
+			if err == nil {
+				got <- v
+			}
+		}()
+	}
+	for queue.GetSleepers(q) < n { // every getter past its spin, parked or parking
+		if ctx.Err() != nil {
+			t.Fatalf("only %d getters parked", queue.GetSleepers(q))
+		}
+		runtime.Gosched()
+	}
+	threads := threadCount(t)
+	for i := range n {
+		q.Put(ctx, i)
+	}
+	wg.Wait()
+	if len(got) != n {
+		t.Fatalf("%d of %d Gets returned", len(got), n)
+	}
+	if threads > 50 {
+		t.Fatalf("%d threads with %d parked Gets", threads, n)
+	}
+}
+
+func threadCount(t *testing.T) int {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Skip(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(l, "Threads:"); ok {
+			n, _ := strconv.Atoi(strings.TrimSpace(rest))
+			return n
+		}
+	}
+	t.Skip("no Threads line")
+	return 0
+}
+
+type streamArgs struct {
+	Q   *queue.Queue[int64]
+	Tag int64
+	N   int64 // messages to put; 0: until killed
+}
+
+var streamProducer = process.Register("queue-stream-producer", func(ctx context.Context, a streamArgs) error {
+	for i := int64(0); a.N == 0 || i < a.N; i++ {
+		if err := a.Q.Put(ctx, a.Tag<<32|i); err != nil {
+			return err
+		}
+	}
+	return nil
+})
+
+// TestProducerKilledMidStream SIGKILLs a producer while it puts as fast as
+// it can (now and then between claiming a slot and publishing it); the queue
+// goes on: a second producer's messages all arrive, in order, the dead one's
+// arrive at most once and in order, and Close still ends the consumer.
+func TestProducerKilledMidStream(t *testing.T) {
+	trials := 5
+	if testing.Short() {
+		trials = 2
+	}
+	for trial := range trials {
+		seg := shmtest.Segment(t, 1<<20)
+		q, _ := queue.Create(seg, "q", queue.Options[int64]{MaxSize: 64})
+		ctx := ctxT(t)
+		a, err := streamProducer.Start(ctx, streamArgs{Q: q, Tag: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		next := map[int64]int64{}
+		check := func(v int64) {
+			tag, i := v>>32, v&(1<<32-1)
+			if i < next[tag] {
+				t.Fatalf("trial %d: message %d of producer %d after %d", trial, i, tag, next[tag]-1)
+			}
+			next[tag] = i + 1
+		}
+		for next[1] < int64(500+trial*300) {
+			v, err := q.Get(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			check(v)
+		}
+		a.Kill()
+		a.Wait()
+		const nb = 1000
+		b, err := streamProducer.Start(ctx, streamArgs{Q: q, Tag: 2, N: nb})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for next[2] < nb {
+			v, err := q.Get(ctx)
+			if err != nil {
+				t.Fatalf("trial %d: Get after the kill: %v (got %d of producer 2)", trial, err, next[2])
+			}
+			check(v)
+		}
+		if err := b.Wait(); err != nil {
+			t.Fatal(err)
+		}
+		q.Close()
+		if v, err := q.Get(ctx); !errors.Is(err, queue.ErrClosed) {
+			t.Fatalf("trial %d: Get after Close = %d, %v", trial, v, err)
+		}
+	}
+}
+
+// jsonCodec is a user codec; registered at init so that a worker process
+// decoding a queue handle that names it finds it.
+type jsonCodec[T any] struct{}
+
+func (jsonCodec[T]) Size(*T) int { return -1 }
+func (jsonCodec[T]) Append(dst []byte, v *T) ([]byte, error) {
+	b, err := json.Marshal(v)
+	return append(dst, b...), err
+}
+func (jsonCodec[T]) Decode(src []byte, v *T) error { return json.Unmarshal(src, v) }
+func (jsonCodec[T]) CodecName() string             { return "json" }
+
+func init() { codec.Register[task](jsonCodec[task]{}) }
+
+var doubler = process.Register("queue-json-doubler", func(ctx context.Context, a struct{ In, Out *queue.Queue[task] }) error {
+	t, err := a.In.Get(ctx)
+	if err != nil {
+		return err
+	}
+	return a.Out.Put(ctx, task{t.A * 2, t.B * 2})
+})
+
+func TestUserCodecAcrossProcesses(t *testing.T) {
+	seg := shmtest.Segment(t, 1<<20)
+	o := queue.Options[task]{Codec: jsonCodec[task]{}}
+	in, _ := queue.Create(seg, "in", o)
+	out, _ := queue.Create(seg, "out", o)
+	if _, err := queue.Open(seg, "in", queue.Options[task]{}); err == nil {
+		t.Fatal("Open with the default codec of a json queue succeeded")
+	}
+	ctx := ctxT(t)
+	p, err := doubler.Start(ctx, struct{ In, Out *queue.Queue[task] }{in, out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in.Put(ctx, task{3, 4})
+	if v, err := out.Get(ctx); err != nil || v != (task{6, 8}) {
+		t.Fatalf("doubled = %+v, %v", v, err)
+	}
+	if err := p.Wait(); err != nil {
+		t.Fatal(err)
+	}
 }

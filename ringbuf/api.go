@@ -16,6 +16,9 @@ import (
 // allowed. Only one reservation per handle may be outstanding; on an MPSC
 // handle the reservation holds the handle's producer lock until Commit.
 func (r *vring) Reserve(ctx context.Context, n int) ([]byte, error) {
+	if buf, ok := r.fastReserve(n); ok {
+		return buf, nil
+	}
 	r.lockProducer()
 	buf, err := r.reserve(ctx, n)
 	if err != nil {
@@ -27,6 +30,9 @@ func (r *vring) Reserve(ctx context.Context, n int) ([]byte, error) {
 // TryReserve is Reserve without blocking: ok is false when the ring has no
 // room now.
 func (r *vring) TryReserve(n int) (buf []byte, ok bool, err error) {
+	if buf, ok := r.fastReserve(n); ok {
+		return buf, true, nil
+	}
 	r.lockProducer()
 	buf, ok, err = r.tryReserve(n)
 	if !ok {
@@ -38,6 +44,14 @@ func (r *vring) TryReserve(n int) (buf []byte, ok bool, err error) {
 // Commit publishes the record returned by Reserve. The bytes Reserve
 // returned must not be touched afterwards.
 func (r *vring) Commit() {
+	if !r.multi && r.p.res { // SPSC fast path: see commit
+		r.p.res = false
+		*plain64(r.data, r.p.resIdx) = r.p.resHdr
+		r.p.tail = r.p.resEnd
+		(*pubWord)(r.tail).storeRelease(r.p.tail) // publishes: SPSC records up to the tail, headers and payloads
+		r.c.wait.wake()
+		return
+	}
 	r.commit()
 	r.unlockProducer()
 }
@@ -51,6 +65,11 @@ func (r *vring) Cancel() {
 // Write copies p into the ring as one record, blocking while the ring is
 // full (see Reserve).
 func (r *vring) Write(ctx context.Context, p []byte) error {
+	if buf, ok := r.fastReserve(len(p)); ok {
+		copy(buf, p)
+		r.Commit()
+		return nil
+	}
 	r.lockProducer()
 	buf, err := r.reserve(ctx, len(p))
 	if err != nil {
@@ -62,9 +81,35 @@ func (r *vring) Write(ctx context.Context, p []byte) error {
 	return nil
 }
 
+// fastReserve is tryReserve's common SPSC case, small enough to stay cheap:
+// an attached producer, no reservation outstanding, the record fits before
+// the wrap and the cached head says there is room. ok=false sends the
+// caller down the general path, which handles (and reports) everything else.
+func (r *vring) fastReserve(n int) ([]byte, bool) {
+	if r.multi || r.p.slot < 0 || r.p.res || uint(n) > uint(r.maxRec) {
+		return nil, false
+	}
+	tail := r.p.tail
+	a := uint64(n+recordHeaderSize+recordAlign-1) &^ (recordAlign - 1)
+	idx := tail & r.mask
+	if a > r.capacity-idx || a > r.capacity-(tail-r.p.headCache) || tail%recordAlign != 0 {
+		return nil, false
+	}
+	*plain64(r.data, idx) = makeHeader(-int32(n+recordHeaderSize), r.p.slot, recMessage, r.p.gen) // unseen until Commit
+	r.p.res, r.p.resIdx, r.p.resLen, r.p.resEnd = true, idx, n, tail+a
+	r.p.resHdr = makeHeader(int32(n+recordHeaderSize), r.p.slot, recMessage, r.p.gen)
+	off := idx + recordHeaderSize
+	return r.data[off : off+uint64(n) : off+uint64(n)], true
+}
+
 // TryWrite is Write without blocking: ok is false when the ring has no room
 // now.
 func (r *vring) TryWrite(p []byte) (ok bool, err error) {
+	if buf, ok := r.fastReserve(len(p)); ok {
+		copy(buf, p)
+		r.Commit()
+		return true, nil
+	}
 	r.lockProducer()
 	buf, ok, err := r.tryReserve(len(p))
 	if !ok {
@@ -124,9 +169,10 @@ func (r *vring) TryReadBatch(fn func(rec []byte) bool) (int, error) {
 // AttachProducer attaches this handle as a producer now rather than on its
 // first write. A consumer waiting on an empty ring gets io.EOF once every
 // producer that attached has closed; a creator that hands the ring to
-// several producer processes holds an attachment until they have started
-// (AttachProducer, start them, CloseWrite), so that a fast first producer
-// closing early does not end the stream.
+// several producer processes holds an attachment until each of them has
+// attached (AttachProducer here, start them, let each AttachProducer and
+// say so, then CloseWrite here), so that a fast first producer closing
+// early does not end the stream.
 func (r *vring) AttachProducer() error {
 	r.lockProducer()
 	defer r.unlockProducer()

@@ -88,7 +88,8 @@
 //     (CloseWrite, Close). "All gone" counts producers that have attached:
 //     before the first producer attaches, an empty ring is just empty and
 //     the consumer waits. A creator that hands a ring to several producer
-//     processes should hold a producer attachment until they have started.
+//     processes should hold a producer attachment until they have attached
+//     (AttachProducer in each, then a signal, then CloseWrite).
 //
 // A process that dies while consuming loses the record it was reading
 // (SPSC/MPSC: the next consumer gets it again, since the head had not

@@ -62,9 +62,10 @@ const (
 // their headers are stored atomically: negative length at the claim,
 // positive at Commit (Agrona's protocol).
 //
-// The consumer publishes head lazily: when it finds the ring empty, before
-// it waits, and at least every capacity/4 bytes; producers therefore see
-// free space a little late, never early.
+// The consumer publishes head at every Release and Read; ReadBatch
+// publishes it once per capacity/4 bytes and when the batch ends. Both head
+// and the SPSC tail are published with release-only stores (a plain MOV on
+// amd64, see store_amd64.s).
 //
 // tail and head count bytes since creation and are never reduced modulo the
 // capacity: tail-head is the number of bytes in use, pos&(capacity-1) the

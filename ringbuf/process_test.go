@@ -37,6 +37,8 @@ type prodArgs struct {
 	Victim bool
 	Flag   *shm.Segment
 	Trial  uint32
+	// Started, when set, counts attached producers in its first word.
+	Started *shm.Segment
 }
 
 // message builds producer id's message seq into buf: id, seq (3 bytes),
@@ -65,6 +67,23 @@ func checkMessage(b []byte, max int) (id, seq int, err error) {
 
 var producerW = process.Register("ringbuf-producer", func(ctx context.Context, a prodArgs) error {
 	buf := make([]byte, a.Max)
+	if a.Started != nil {
+		var err error
+		switch {
+		case a.MPMC != nil:
+			err = a.MPMC.AttachProducer()
+		case a.MPSC != nil:
+			err = a.MPSC.AttachProducer()
+		default:
+			err = a.SPSC.AttachProducer()
+		}
+		if err != nil {
+			return err
+		}
+		w := atomics.MustUint32At(a.Started.Bytes(), 0)
+		w.Add(1)
+		atomics.Wake(w, -1)
+	}
 	if a.MPMC != nil {
 		defer a.MPMC.Close()
 		for i := 0; i < a.N; i++ {
@@ -106,6 +125,21 @@ func signal(seg *shm.Segment, v uint32) {
 	w := atomics.MustUint32At(seg.Bytes(), 0)
 	w.Store(v)
 	atomics.Wake(w, -1)
+}
+
+// awaitCount waits until the first word of seg reaches n.
+func awaitCount(t *testing.T, seg *shm.Segment, n uint32) {
+	w := atomics.MustUint32At(seg.Bytes(), 0)
+	ctx := ctxT(t, 20*time.Second)
+	for {
+		old := w.Load()
+		if old >= n {
+			return
+		}
+		if err := atomics.Await(ctx, w, old, nil); err != nil {
+			t.Fatalf("waiting for %d producers: %v", n, err)
+		}
+	}
 }
 
 // awaitFlag waits until the flag word holds v.
@@ -197,9 +231,11 @@ func TestHammerMPSCProcesses(t *testing.T) {
 	if err := r.AttachProducer(); err != nil { // see TestHammerMPMCProcesses
 		t.Fatal(err)
 	}
+	started := shmtest.Segment(t, 64)
 	for id := 0; id < 3; id++ {
-		startProducer(t, prodArgs{MPSC: r, ID: id, N: n, Max: 700})
+		startProducer(t, prodArgs{MPSC: r, ID: id, N: n, Max: 700, Started: started})
 	}
+	awaitCount(t, started, 3)
 	r.CloseWrite()
 	ctx := ctxT(t, 60*time.Second)
 	// Batch reads: the callback checks each record in place.
@@ -271,8 +307,8 @@ func TestHammerMPMCProcesses(t *testing.T) {
 	}
 	n := hammerN()
 	marks := shmtest.Segment(t, int64(2*n/8+64))
-	// Hold a producer attachment while the producers start, so that a
-	// consumer cannot see "every producer closed" before the last one came.
+	// Hold a producer attachment until the producers have attached, so that
+	// a consumer cannot see "every producer closed" before the last one came.
 	if err := r.AttachProducer(); err != nil {
 		t.Fatal(err)
 	}
@@ -286,9 +322,11 @@ func TestHammerMPMCProcesses(t *testing.T) {
 		cons = append(cons, p)
 	}
 	var prods []*process.Process
+	started := shmtest.Segment(t, 64)
 	for id := 0; id < 2; id++ {
-		prods = append(prods, startProducer(t, prodArgs{MPMC: r, ID: id, N: n, Max: 128}))
+		prods = append(prods, startProducer(t, prodArgs{MPMC: r, ID: id, N: n, Max: 128, Started: started}))
 	}
+	awaitCount(t, started, 2)
 	r.Close()
 	for _, p := range append(prods, cons...) {
 		if err := p.Wait(); err != nil {

@@ -72,8 +72,15 @@ type consumerSide struct {
 	tailCache uint64
 	peekIdx   uint64 // index of the peeked record; valid while peekA > 0
 	peekA     uint64 // aligned size of the peeked record; 0 = none
+	peekLen   uint64 // header+payload bytes of the peeked record
+	recLen    uint64 // header+payload bytes of the record scan found last
+	sink      byte   // where prefetching loads land
+	batching  bool   // inside ReadBatch: publish the head per quarter ring
 	wait      waitSide
 }
+
+// touchMax bounds how much of a fresh batch touch fetches at once.
+const touchMax = 64 * cacheLine
 
 func makeHeader(length int32, slot int, typ uint8, gen uint16) uint64 {
 	return uint64(uint32(length)) | uint64(uint8(slot))<<32 | uint64(typ)<<40 | uint64(gen)<<48
@@ -227,6 +234,9 @@ func (r *vring) tryReserve(n int) (buf []byte, ok bool, err error) {
 	var tail, idx, need uint64
 	if !r.multi {
 		tail = r.p.tail
+		if tail%recordAlign != 0 {
+			return nil, false, fmt.Errorf("%w: ring %q tail %d not %d-aligned", ErrCorrupt, r.name, tail, recordAlign)
+		}
 		idx = tail & r.mask
 		need = a
 		if toEnd := r.capacity - idx; a > toEnd {
@@ -311,7 +321,7 @@ func (r *vring) commit() {
 	} else {
 		*plain64(r.data, r.p.resIdx) = r.p.resHdr
 		r.p.tail = r.p.resEnd
-		r.tail.Store(r.p.tail) // publishes: SPSC records up to the tail, headers and payloads
+		(*pubWord)(r.tail).storeRelease(r.p.tail) // publishes: SPSC records up to the tail, headers and payloads
 	}
 	r.c.wait.wake()
 }
@@ -439,10 +449,13 @@ func (r *vring) scan(slow bool) (idx, a uint64, ok bool, err error) {
 		head := r.c.head
 		if head == r.c.tailCache {
 			t := r.tail.Load() // observes: claimed space (SPSC: with headers written)
-			if t < head || t-head > r.capacity || t%recordAlign != 0 {
+			if t < head || t-head > r.capacity || (t|head)%recordAlign != 0 {
 				return 0, 0, false, fmt.Errorf("%w: ring %q tail %d, head %d, capacity %d", ErrCorrupt, r.name, t, head, r.capacity)
 			}
 			r.c.tailCache = t
+			if !r.multi && t-head > cacheLine {
+				r.touch(head, t)
+			}
 			if t == head {
 				if slow {
 					err = r.producersGone()
@@ -465,6 +478,7 @@ func (r *vring) scan(slow bool) (idx, a uint64, ok bool, err error) {
 		}
 		switch {
 		case length > 0 && typ == recMessage:
+			r.c.recLen = uint64(length) // validated: the header may change under us
 			return idx, a, true, nil
 		case length > 0: // padding
 			r.skip(idx, a)
@@ -496,6 +510,18 @@ func (r *vring) scan(slow bool) (idx, a uint64, ok bool, err error) {
 	}
 }
 
+// touch loads one byte of each line of the published records in [from,
+// to), at most touchMax bytes: the loads are independent, so the lines
+// travel from the producer's cache together instead of one per record
+// (finding a record needs the previous one's header). SPSC only: an MPSC
+// producer may still be writing below the tail.
+func (r *vring) touch(from, to uint64) {
+	to = min(to, from+touchMax)
+	for p := from &^ (cacheLine - 1); p < to; p += cacheLine {
+		r.c.sink += r.data[p&r.mask]
+	}
+}
+
 // skip prepares the a bytes at idx for reuse: an MPSC ring zeroes them so
 // that a header claimed but not yet written reads as 0.
 func (r *vring) skip(idx, a uint64) {
@@ -514,11 +540,12 @@ func (r *vring) skipRange(pos, n uint64) {
 	}
 }
 
-// advance moves the consumer's head past consumed bytes, publishing it once
-// a quarter of the ring has been consumed since the last publication.
+// advance moves the consumer's head past consumed bytes and publishes it:
+// at once, or, inside ReadBatch, once a quarter of the ring has been
+// consumed since the last publication (and when the batch ends).
 func (r *vring) advance(head uint64) {
 	r.c.head = head
-	if head-r.c.published >= r.capacity/4 {
+	if !r.c.batching || head-r.c.published >= r.capacity/4 {
 		r.publish()
 	}
 }
@@ -528,7 +555,9 @@ func (r *vring) advance(head uint64) {
 func (r *vring) publish() {
 	if r.c.head != r.c.published {
 		r.c.published = r.c.head
-		r.head.Store(r.c.head) // publishes: space freed (MPSC: zeroed)
+		// A release store suffices: the consumer's loads of the freed
+		// bytes and its zeroing stores (MPSC) come before it.
+		(*pubWord)(r.head).storeRelease(r.c.head) // publishes: space freed (MPSC: zeroed)
 		r.p.wait.wake()
 	}
 }
@@ -601,10 +630,10 @@ func (r *vring) producersGone() error {
 // dataReady reports whether a committed record (or padding) waits at head.
 func (r *vring) dataReady() bool {
 	head := r.c.head
-	if r.tail.Load() == head { // observes: claimed space
+	if r.tail.Load() == head { // observes: claimed space (SPSC: committed records)
 		return false
 	}
-	return int32(uint32(r.hdr(head&r.mask).Load())) > 0 // observes: record committed
+	return !r.multi || int32(uint32(r.hdr(head&r.mask).Load())) > 0 // observes: record committed
 }
 
 // waitNext is the blocking form of next.
@@ -632,9 +661,10 @@ func (r *vring) waitNext(ctx context.Context) (idx, a uint64, err error) {
 
 // peekAt records idx/a as the peeked record and returns its payload.
 func (r *vring) peekAt(idx, a uint64) []byte {
-	r.c.peekIdx, r.c.peekA = idx, a
-	length, _, _, _ := splitHeader(r.hdr(idx).Load())
-	return r.data[idx+recordHeaderSize : idx+uint64(length) : idx+uint64(length)]
+	if r.c.peekA == 0 {
+		r.c.peekIdx, r.c.peekA, r.c.peekLen = idx, a, r.c.recLen
+	}
+	return r.data[idx+recordHeaderSize : idx+r.c.peekLen : idx+r.c.peekLen]
 }
 
 func (r *vring) tryPeek() ([]byte, bool, error) {
@@ -669,8 +699,31 @@ func (r *vring) releasePeek() {
 	r.advance(head)
 }
 
+// fastNext finds a committed message at the head below the cached tail,
+// with scan's checks in short; ok=false sends the caller to next.
+func (r *vring) fastNext() (idx, a uint64, ok bool) {
+	head := r.c.head
+	if !r.c.attached || r.c.peekA != 0 || head == r.c.tailCache || head%recordAlign != 0 {
+		return 0, 0, false
+	}
+	idx = head & r.mask
+	length, slot, typ, _ := splitHeader(r.hdr(idx).Load()) // observes: record committed
+	a = uint64(alignUp(int(length), recordAlign))
+	if typ != recMessage || length < recordHeaderSize || a > r.capacity-idx || a > r.c.tailCache-head || slot >= r.slots.n {
+		return 0, 0, false
+	}
+	r.c.recLen = uint64(length)
+	return idx, a, true
+}
+
 // readInto copies the next record into buf.
 func (r *vring) readInto(ctx context.Context, buf []byte) (int, error) {
+	if idx, a, ok := r.fastNext(); ok && r.c.recLen-recordHeaderSize <= uint64(len(buf)) {
+		n := copy(buf, r.data[idx+recordHeaderSize:idx+r.c.recLen])
+		r.skip(idx, a)
+		r.advance(r.c.head + a)
+		return n, nil
+	}
 	rec, err := r.peek(ctx)
 	if err != nil {
 		return 0, err
@@ -684,7 +737,8 @@ func (r *vring) readInto(ctx context.Context, buf []byte) (int, error) {
 }
 
 // batch hands every committed record to fn until fn returns false or none
-// is left, releasing space once per quarter ring rather than per record.
+// is left, publishing the head once per quarter ring and at the end rather
+// than per record.
 func (r *vring) batch(ctx context.Context, block bool, fn func(rec []byte) bool) (int, error) {
 	if r.c.peekA != 0 {
 		panic("ringbuf: ReadBatch while a record is peeked")
@@ -701,15 +755,23 @@ func (r *vring) batch(ctx context.Context, block bool, fn func(rec []byte) bool)
 	if !ok {
 		return 0, err
 	}
+	r.c.batching = true
+	defer func() {
+		r.c.batching = false
+		r.publish()
+	}()
 	n := 0
 	for {
-		length, _, _, _ := splitHeader(r.hdr(idx).Load())
-		more := fn(r.data[idx+recordHeaderSize : idx+uint64(length) : idx+uint64(length)])
+		length := r.c.recLen
+		more := fn(r.data[idx+recordHeaderSize : idx+length : idx+length])
 		n++
 		r.skip(idx, a)
 		r.advance(r.c.head + a)
 		if !more {
 			break
+		}
+		if idx, a, ok = r.fastNext(); ok {
+			continue
 		}
 		idx, a, ok, err = r.next(false)
 		if !ok {

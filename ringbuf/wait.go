@@ -81,9 +81,10 @@ var relaxWord atomic.Uint32
 // looks at the ring. A waiter that re-reads the other side's index in a
 // tight loop takes its cache line away after every store the other side
 // makes; pausing lets a producer publish several records per line transfer
-// (throughput) at the price of a few tens of nanoseconds of latency.
+// (throughput) at the price of a few tens of nanoseconds of latency. The
+// Spin strategy, chosen for latency, does not relax.
 func relax() {
-	for i := 0; i < 48; i++ {
+	for i := 0; i < 128; i++ {
 		relaxWord.Load()
 	}
 }
@@ -130,11 +131,14 @@ func (w *waitSide) wake() {
 // wait blocks until ready() holds, ctx is done, or the poll period passed
 // (errPoll). It may return nil without ready() holding: callers re-check.
 func (w *waitSide) wait(ctx context.Context, ready func() bool) error {
+	spin := w.o.strategy == atomics.Spin
 	for i := 0; i < w.o.spin; i++ {
 		if ready() {
 			return nil
 		}
-		relax()
+		if !spin {
+			relax()
+		}
 	}
 	if err := ctx.Err(); err != nil {
 		return err
@@ -146,7 +150,9 @@ func (w *waitSide) wait(ctx context.Context, ready func() bool) error {
 			if ready() {
 				return nil
 			}
-			relax()
+			if !spin {
+				relax()
+			}
 			if w.o.strategy == atomics.Yield {
 				runtime.Gosched()
 			}

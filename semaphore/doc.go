@@ -35,6 +35,10 @@
 // the others' PIDs: one PID namespace (one container), as for
 // process-shared pthread mutexes.
 //
+// Python's RLock has no counterpart: a re-entrant lock counts re-entries
+// of its owner, and a Go program has no goroutine identity to count them
+// against (the owner here is the process).
+//
 // Semaphore, Event, Cond and Barrier have no owner. What a dying process
 // leaves behind is documented on each type.
 //

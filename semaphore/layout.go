@@ -2,8 +2,8 @@ package semaphore
 
 import (
 	"fmt"
-	"unsafe"
 
+	"github.com/shmkit/shmkit/atomics"
 	"github.com/shmkit/shmkit/shm"
 )
 
@@ -135,7 +135,7 @@ func region(mem []byte, size int, what string) ([]byte, error) {
 	if len(mem) < size {
 		return nil, fmt.Errorf("%w: %s needs %d bytes, region has %d", ErrIncompatible, what, size, len(mem))
 	}
-	if uintptr(unsafe.Pointer(unsafe.SliceData(mem)))%Alignment != 0 {
+	if _, err := atomics.Uint64At(mem, 0); err != nil { // the one alignment check: atomics owns the unsafe
 		return nil, fmt.Errorf("%w: %s region is not %d-byte aligned", ErrIncompatible, what, Alignment)
 	}
 	return mem[:size:size], nil

@@ -607,7 +607,7 @@ func TestBarrierBroken(t *testing.T) {
 	short, cancel := context.WithTimeout(ctx, 30*time.Millisecond)
 	defer cancel()
 	for b.Waiting() != 1 {
-		time.Sleep(time.Millisecond) // polling a condition, not synchronising on time
+		runtime.Gosched() // polling a condition, not synchronising on time
 	}
 	if _, err := b.Wait(short); !errors.Is(err, semaphore.ErrBroken) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("timed-out Wait: %v", err)
@@ -649,7 +649,7 @@ func TestBarrierBroken(t *testing.T) {
 	// Abort wakes the waiters with ErrBroken.
 	go func() { _, err := b.Wait(ctx); errs <- err }()
 	for b.Waiting() != 1 {
-		time.Sleep(time.Millisecond)
+		runtime.Gosched()
 	}
 	b.Abort()
 	if err := <-errs; !errors.Is(err, semaphore.ErrBroken) {

@@ -5,7 +5,6 @@ package semaphore
 import (
 	"sync"
 	"sync/atomic"
-	"unsafe"
 )
 
 // The race detector tracks memory and synchronisation in the Go heap only:
@@ -15,14 +14,13 @@ import (
 // edges on a Go-heap word keyed by the address of its lock word, which the
 // detector does see. Normal builds compile these to nothing (norace.go).
 
-var raceShadows sync.Map // uintptr -> *atomic.Uint64
+var raceShadows sync.Map // *atomic.Uint32 (in the mapping) -> *atomic.Uint64 (in the heap)
 
 func raceShadow(w *atomic.Uint32) *atomic.Uint64 {
-	key := uintptr(unsafe.Pointer(w))
-	if s, ok := raceShadows.Load(key); ok {
+	if s, ok := raceShadows.Load(w); ok {
 		return s.(*atomic.Uint64)
 	}
-	s, _ := raceShadows.LoadOrStore(key, new(atomic.Uint64))
+	s, _ := raceShadows.LoadOrStore(w, new(atomic.Uint64))
 	return s.(*atomic.Uint64)
 }
 

@@ -10,7 +10,6 @@ package notify
 
 import (
 	"context"
-	"errors"
 	"runtime"
 	"sync/atomic"
 
@@ -18,33 +17,45 @@ import (
 	"github.com/shmkit/shmkit/internal/procinfo"
 )
 
-// Event is a condition that waiters wait for and notifiers announce. Seq is
-// the futex word (bumped by Notify); Sleepers counts the waiters that may be
-// parked on it. Both are shared words; a zero pair is a fresh Event.
+// Event is a condition that waiters wait for and notifiers announce, an
+// eventcount in one futex word. Seq's bit 0 says "a waiter may be asleep";
+// the rest counts wake-ups. Sleepers counts the waiters past their spin, for
+// tests and statistics only.
 //
-// The protocol is Dekker's: a waiter raises Sleepers and then re-checks its
-// condition; a notifier changes the state the condition reads and then loads
-// Sleepers. Go's atomics are sequentially consistent, so one of the two sees
-// the other: no wake-up is lost, and the notifier's fast path (Sleepers == 0)
-// is a single load.
+// A waiter sets the bit (CAS), then re-checks its condition, then sleeps
+// on the word's value. A notifier changes the state the condition reads,
+// then loads Seq: with the bit clear it is done (no syscall: the fast
+// path); with the bit set it clears it, bumping the count, and wakes
+// everybody. Go's atomics are sequentially consistent, so either the
+// notifier sees the bit or the waiter's re-check sees the new state
+// (Dekker): no wake-up is lost. Clearing the bit makes one syscall per
+// sleep, not one per notification: a consumer that drains a full queue
+// wakes its parked producer once, not once per message.
 type Event struct {
-	Seq      *atomic.Uint32 // futex word; written by Notify, awaited by Wait
-	Sleepers *atomic.Uint32 // waiters past their spin; written by Wait only
+	Seq      *atomic.Uint32 // futex word: bit 0 waiter-may-sleep, bits 1.. wake count
+	Sleepers *atomic.Uint32 // waiters past their spin; statistics only
 }
 
-// Notify wakes every waiter, if there is any. Call it after the change the
-// waiters wait for has been published.
+// Notify wakes every waiter, if one may be asleep. Call it after the change
+// the waiters wait for has been published.
 func (e Event) Notify() {
-	if e.Sleepers.Load() == 0 { // observes: a waiter announced itself (see Wait)
-		return
+	for {
+		s := e.Seq.Load() // observes: a waiter set the sleep bit (see Wait)
+		if s&1 == 0 {
+			return
+		}
+		if e.Seq.CompareAndSwap(s, s+1) { // asleep (odd) -> woken (even, count bumped)
+			atomics.Wake(e.Seq, -1)
+			return
+		}
 	}
-	e.Seq.Add(1)
-	atomics.Wake(e.Seq, -1)
 }
 
 // spinChecks is how many times Wait re-checks the condition before it
-// announces itself as a sleeper: about as long as atomics.DefaultSpin.
-const spinChecks = 64
+// sets the sleep bit: a few microseconds, long enough to catch the reply
+// of a peer process running on another core (a pipe round trip is about
+// 300 ns), short enough to leave the core to others when none comes.
+const spinChecks = 256
 
 // Wait blocks until ready reports true or an error, ctx is done, or o.Check
 // (polled every o.Poll) returns an error. ready must not block; it is called
@@ -52,7 +63,7 @@ const spinChecks = 64
 func (e Event) Wait(ctx context.Context, o *atomics.WaitOptions, ready func() (bool, error)) error {
 	spin := spinChecks
 	if o != nil && o.Strategy != atomics.Park {
-		spin = -1 // busy strategies: never park, never count as a sleeper
+		spin = -1 // busy strategies: never park
 	}
 	for i := 0; ; i++ {
 		if ok, err := ready(); ok || err != nil {
@@ -76,11 +87,15 @@ func (e Event) Wait(ctx context.Context, o *atomics.WaitOptions, ready func() (b
 			}
 			continue
 		}
-		seq := e.Seq.Load()
-		e.Sleepers.Add(1) // publishes: a sleeper is about to park; notifiers must wake
+		s := e.Seq.Load()
+		if s&1 == 0 && !e.Seq.CompareAndSwap(s, s|1) { // awake -> a waiter may sleep
+			continue
+		}
+		s |= 1 // publishes: the sleep bit; notifiers must now wake
+		e.Sleepers.Add(1)
 		ok, err := ready()
 		if !ok && err == nil {
-			err = atomics.Await(ctx, e.Seq, seq, o)
+			err = atomics.Await(ctx, e.Seq, s, o)
 		}
 		e.Sleepers.Add(^uint32(0))
 		if ok || err != nil {
@@ -88,10 +103,6 @@ func (e Event) Wait(ctx context.Context, o *atomics.WaitOptions, ready func() (b
 		}
 	}
 }
-
-// ErrPeerDead is returned by Peers.Check when every process recorded on the
-// other side has died.
-var ErrPeerDead = errors.New("peer process dead")
 
 // Peers is a table of procinfo words (0 = free) naming the processes that
 // have used one side of an object: the producers of a queue, say. It lives
@@ -140,4 +151,34 @@ func (p Peers) State() (joined, alive bool) {
 func (p Peers) Dead() bool {
 	joined, alive := p.State()
 	return joined && !alive
+}
+
+// Has reports whether the process with procinfo word w is in the table.
+func (p Peers) Has(w uint64) bool {
+	for i := range p {
+		if p[i].Load() == w {
+			return true
+		}
+	}
+	return false
+}
+
+// Gone reports whether the side whose members are in side has given up for
+// good: somebody joined it, none of them is alive, and no live process in
+// attached (every process holding the object) could still join it, that
+// is, every live attached process has joined only the other side. A
+// process that holds the object and has not acted yet might still join, so
+// it keeps the waiter waiting, as Python's queue would.
+func Gone(side, other, attached Peers) bool {
+	joined, alive := side.State()
+	if !joined || alive {
+		return false
+	}
+	for i := range attached {
+		w := attached[i].Load()
+		if w != 0 && procinfo.AliveWord(w) && !other.Has(w) {
+			return false
+		}
+	}
+	return true
 }

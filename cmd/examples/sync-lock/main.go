@@ -17,11 +17,12 @@
 //
 // To make interleaving visible if the lock failed, each worker writes each
 // of its lines a word at a time, one write system call per word, several
-// times. Which worker goes first is up to the scheduler; every line comes
-// out whole:
+// times, and both start together (a Barrier). Which worker goes first is
+// up to the scheduler; every line comes out whole:
 //
-//	Lock acquired via with (1 of 3)
-//	Lock acquired directly (1 of 3)
+//	Lock acquired directly (1 of 10)
+//	Lock acquired directly (2 of 10)
+//	Lock acquired via with (1 of 10)
 //	...
 package main
 
@@ -37,9 +38,12 @@ import (
 	"github.com/shmkit/shmkit/shm"
 )
 
-const lines = 3
+const lines = 10
 
-type args struct{ Lock *semaphore.Mutex }
+type args struct {
+	Lock  *semaphore.Mutex
+	Start *semaphore.Barrier // both workers begin together, so they contend
+}
 
 // write writes line to stdout a word at a time.
 func write(line string) {
@@ -51,6 +55,9 @@ func write(line string) {
 }
 
 var workerWith = process.Register("worker_with", func(ctx context.Context, a args) error {
+	if _, err := a.Start.Wait(ctx); err != nil {
+		return err
+	}
 	for i := 1; i <= lines; i++ {
 		if err := func() error {
 			if err := a.Lock.Lock(ctx); err != nil {
@@ -67,6 +74,9 @@ var workerWith = process.Register("worker_with", func(ctx context.Context, a arg
 })
 
 var workerNoWith = process.Register("worker_no_with", func(ctx context.Context, a args) error {
+	if _, err := a.Start.Wait(ctx); err != nil {
+		return err
+	}
 	for i := 1; i <= lines; i++ {
 		if err := a.Lock.Lock(ctx); err != nil {
 			return err
@@ -95,12 +105,16 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	ctx := context.Background()
-	w, err := workerWith.Start(ctx, args{Lock: lock})
+	start, err := semaphore.NewBarrier(seg, "start", 2)
 	if err != nil {
 		return err
 	}
-	nw, err := workerNoWith.Start(ctx, args{Lock: lock})
+	ctx := context.Background()
+	w, err := workerWith.Start(ctx, args{Lock: lock, Start: start})
+	if err != nil {
+		return err
+	}
+	nw, err := workerNoWith.Start(ctx, args{Lock: lock, Start: start})
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,90 @@
+package notify_test
+
+import (
+	"context"
+	"errors"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/shmkit/shmkit/atomics"
+	"github.com/shmkit/shmkit/internal/notify"
+	"github.com/shmkit/shmkit/internal/procinfo"
+)
+
+func TestEventNoLostWakeup(t *testing.T) {
+	var seq, sleepers atomic.Uint32
+	e := notify.Event{Seq: &seq, Sleepers: &sleepers}
+	var state atomic.Int64
+	const rounds = 2000
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := int64(1); i <= rounds; i++ {
+			err := e.Wait(context.Background(), nil, func() (bool, error) { return state.Load() >= i, nil })
+			if err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	for i := 1; i <= rounds; i++ {
+		state.Add(1)
+		e.Notify()
+		if i%100 == 0 {
+			runtime.Gosched() // let the waiter catch up and park sometimes
+		}
+	}
+	wg.Wait()
+	if sleepers.Load() != 0 {
+		t.Fatalf("sleepers = %d after the waiter left", sleepers.Load())
+	}
+}
+
+func TestEventCheckAndContext(t *testing.T) {
+	var seq, sleepers atomic.Uint32
+	e := notify.Event{Seq: &seq, Sleepers: &sleepers}
+	never := func() (bool, error) { return false, nil }
+	boom := errors.New("boom")
+	o := &atomics.WaitOptions{Poll: time.Millisecond, Check: func() error { return boom }}
+	if err := e.Wait(context.Background(), o, never); err != boom {
+		t.Fatalf("Wait with a failing Check = %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Millisecond)
+	defer cancel()
+	for _, s := range []atomics.Strategy{atomics.Park, atomics.Spin, atomics.Yield} {
+		if err := e.Wait(ctx, &atomics.WaitOptions{Strategy: s}, never); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("%v: Wait past the deadline = %v", s, err)
+		}
+	}
+}
+
+func TestPeers(t *testing.T) {
+	p := make(notify.Peers, 4)
+	if joined, alive := p.State(); joined || alive || p.Dead() {
+		t.Fatal("empty table is not empty")
+	}
+	p[0].Store(procinfo.Ident{Pid: 1 << 30, Start: 1}.Word()) // no such process
+	if !p.Dead() {
+		t.Fatal("a table of dead processes is not Dead")
+	}
+	if !p.Join() || p.Dead() {
+		t.Fatal("Join did not record this process")
+	}
+	if p[0].Load() != procinfo.Self().Word() {
+		t.Fatal("Join did not reuse the dead process's slot")
+	}
+	p.Join()
+	n := 0
+	for i := range p {
+		if p[i].Load() != 0 {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("joining twice took %d slots", n)
+	}
+}

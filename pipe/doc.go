@@ -1,0 +1,38 @@
+// Package pipe is Python's multiprocessing.Pipe for Go processes on Linux:
+// two connected ends, *Conn, that send typed values, bytes or a byte stream
+// to each other through POSIX shared memory.
+//
+//	parent, child, err := pipe.New(pipe.Options[string]{}) // Pipe(duplex=True)
+//	p, err := worker.Start(ctx, child)                     // the end travels as a handle
+//	err = parent.Send(ctx, "hello")
+//	msg, err := parent.Recv(ctx)                           // io.EOF once the peer closed
+//
+// # Layout
+//
+// A pipe is a control block (KindPipe, see layout.go) and one
+// single-producer single-consumer ring per direction (two for a duplex
+// pipe, one for a one-way pipe). Send reserves a record in the ring, has
+// the codec encode in place and commits it; Recv decodes the record in
+// place and releases it. Peek and Release hand out the record's bytes in
+// shared memory with no copy at all.
+//
+// # Ends, Close and death
+//
+// The control block records, for each end, the process holding it (its
+// creator, until a worker decodes the end from its arguments) and whether
+// it is closed. Close makes the peer's Recv return what is left and then
+// io.EOF, and its Send io.ErrClosedPipe. A call waiting on a peer whose
+// process has exited without closing returns ErrPeerDead (checked every
+// 50 ms), not a hang.
+//
+// # Blocking
+//
+// A Send to a full ring and a Recv from an empty one spin briefly, then park
+// on a futex word of the control block; the other side wakes them only if
+// they sleep. Parked goroutines do not pin OS threads. Every blocking call
+// honours its context; Read and Write (io.Reader, io.Writer) block without
+// one.
+//
+// One goroutine sends and one receives at a time on each Conn (concurrent
+// callers are serialised). A Conn must not be copied.
+package pipe

@@ -1,0 +1,62 @@
+// Package queue is Python's multiprocessing.Queue, SimpleQueue and
+// JoinableQueue for Go processes on Linux: a FIFO of typed values in POSIX
+// shared memory that any number of producer and consumer processes (and
+// their goroutines) use at once.
+//
+//	q, err := queue.New(queue.Options[Task]{})           // Python's Queue()
+//	p, err := worker.Start(ctx, Args{Tasks: q})          // travels as a handle
+//	err = q.Put(ctx, Task{A: 2, B: 3})                   // blocks while full
+//	t, err := q.Get(ctx)                                 // blocks while empty
+//	q.Close()                                            // the poison pill, for everyone
+//
+// # Layout and algorithm
+//
+// A queue is two objects in a segment: a control block (KindQueue, see
+// layout.go) and a ringbuf MPMC ring of fixed-size slots (Vyukov's bounded
+// MPMC queue, one slot per message, sized to Options.MaxMessage). A Put
+// claims a slot, has the codec encode the value straight into it (the
+// binary codec copies the value's bytes; nothing is allocated) and
+// publishes it; a Get claims the oldest filled slot, decodes in place and
+// frees it. The ring is lock-free; the control block adds what Python's
+// queue has on top of a ring: the bounds, Close, the unfinished-task count
+// and the two wait events.
+//
+// # Blocking
+//
+// A Put on a full queue and a Get on an empty one spin briefly, then park
+// on a futex word of the control block (notFull, notEmpty), counted so that
+// the other side makes the wake syscall only when somebody sleeps. Parked
+// goroutines do not pin OS threads (atomics.Await keeps one sleeper per
+// process and word). Every blocking call honours its context.
+//
+// # Processes that die
+//
+// Every process that creates, opens or decodes a queue records itself in
+// its attached table; every process that puts, in its producer table; every
+// process that gets, in its consumer table (PID and start time). A Get
+// waiting on an empty queue returns ErrPeerDead when producers have come
+// and all have exited (or died) and no live holder of the queue could still
+// put (every live one has only got); a Put waiting on a full queue likewise
+// for consumers. Waiters check every 50 ms, after letting the ring skip a
+// slot claimed by a producer killed mid-Put. A queue nobody has produced to
+// yet, or one still held by a process that has not acted, just waits, as in
+// Python.
+//
+// # Close
+//
+// Close marks the queue closed for every process: Puts fail with
+// ErrClosed, Gets return what is left and then ErrClosed, and waiters wake.
+// One Close replaces one poison pill per consumer.
+//
+// # Codecs
+//
+// Values are encoded by a codec.Codec[T]: codec.Binary for fixed-size,
+// pointer-free T (the default for such T), codec.Gob for anything else (the
+// default, as pickle is Python's), codec.Bytes, codec.String, or a codec of
+// your own (see package codec). The codec's name is part of the queue's
+// type fingerprint: opening a queue with another T or codec fails with
+// shm.ErrIncompatible. A message longer than MaxMessage is ErrTooLarge.
+//
+// A *Queue is safe for concurrent use and must not be copied. SimpleQueue
+// is a Queue; JoinableQueue is Joinable.
+package queue

@@ -1,0 +1,143 @@
+package ringbuf_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+
+	"github.com/shmkit/shmkit/ringbuf"
+	"github.com/shmkit/shmkit/shm"
+)
+
+// exampleSegment creates a segment for one example; the caller unlinks it.
+func exampleSegment(name string) *shm.Segment {
+	seg, err := shm.Create("ringbuf-example-"+name+"-"+strconv.Itoa(os.Getpid()), 1<<20)
+	if err != nil {
+		panic(err)
+	}
+	return seg
+}
+
+func ExampleSPSC() {
+	seg := exampleSegment("spsc")
+	defer seg.Unlink()
+	ctx := context.Background()
+
+	r, err := ringbuf.NewSPSC(seg, "events", 4096)
+	if err != nil {
+		panic(err)
+	}
+	r.Write(ctx, []byte("hello"))
+	r.Write(ctx, []byte("world"))
+	r.CloseWrite() // the consumer gets io.EOF once the ring is drained
+
+	buf := make([]byte, r.MaxRecord())
+	for {
+		n, err := r.Read(ctx, buf)
+		if err != nil {
+			fmt.Println(err)
+			break
+		}
+		fmt.Printf("%s\n", buf[:n])
+	}
+	// Output:
+	// hello
+	// world
+	// EOF
+}
+
+// Reserve and Commit write a record in place; Peek and Release read it in
+// place: no copy on either side.
+func ExampleSPSC_Reserve() {
+	seg := exampleSegment("reserve")
+	defer seg.Unlink()
+	ctx := context.Background()
+	r, _ := ringbuf.NewSPSC(seg, "r", 4096)
+
+	buf, err := r.Reserve(ctx, 5)
+	if err != nil {
+		panic(err)
+	}
+	copy(buf, "in pl")
+	r.Commit()
+
+	rec, _ := r.Peek(ctx)
+	fmt.Printf("%s ace, %d bytes\n", rec, len(rec))
+	r.Release()
+
+	_, err = r.Reserve(ctx, r.MaxRecord()+1)
+	fmt.Println(err)
+	// Output:
+	// in pl ace, 5 bytes
+	// ringbuf: record too large: record of 2041 bytes, ring "r" takes at most 2040 (capacity/2 - 8)
+}
+
+// ReadBatch hands over every ready record, publishing the freed space once.
+func ExampleSPSC_ReadBatch() {
+	seg := exampleSegment("batch")
+	defer seg.Unlink()
+	r, _ := ringbuf.NewSPSC(seg, "r", 4096)
+	for i := 0; i < 5; i++ {
+		r.TryWrite([]byte(strconv.Itoa(i)))
+	}
+	n, _ := r.ReadBatch(context.Background(), func(rec []byte) bool {
+		fmt.Print(string(rec), " ")
+		return true
+	})
+	fmt.Println("-", n, "records")
+	// Output: 0 1 2 3 4 - 5 records
+}
+
+// Producers in many processes, one consumer.
+func ExampleMPSC() {
+	seg := exampleSegment("mpsc")
+	defer seg.Unlink()
+	ctx := context.Background()
+	m, _ := ringbuf.NewMPSC(seg, "log", 4096, ringbuf.WithProducers(8))
+
+	// Each producing handle takes a producer slot; here two in one process.
+	a, _ := ringbuf.OpenMPSC(seg, "log")
+	b, _ := ringbuf.OpenMPSC(seg, "log")
+	a.Write(ctx, []byte("from a"))
+	b.Write(ctx, []byte("from b"))
+	a.Close()
+	b.Close()
+
+	buf := make([]byte, 64)
+	for {
+		n, err := m.Read(ctx, buf)
+		if err != nil {
+			fmt.Println(err)
+			break
+		}
+		fmt.Println(string(buf[:n]))
+	}
+	// Output:
+	// from a
+	// from b
+	// EOF
+}
+
+// Fixed-size slots for many producers and many consumers.
+func ExampleMPMC() {
+	seg := exampleSegment("mpmc")
+	defer seg.Unlink()
+	ctx := context.Background()
+	q, _ := ringbuf.NewMPMC(seg, "jobs", 8, 32) // 8 slots of 32 bytes
+
+	q.Put(ctx, []byte("job 1"))
+	q.PutFunc(ctx, func(slot []byte) int { return copy(slot, "job 2, built in place") })
+
+	buf := make([]byte, q.SlotBytes())
+	n, _ := q.Get(ctx, buf)
+	fmt.Println(string(buf[:n]))
+	q.GetFunc(ctx, func(msg []byte) { fmt.Println(string(msg)) })
+	ok, _ := q.TryPut(make([]byte, 33))
+	_, err := q.TryPut(make([]byte, 33))
+	fmt.Println(ok, err)
+	// Output:
+	// job 1
+	// job 2, built in place
+	// false ringbuf: record too large: message of 33 bytes, ring "jobs" slots hold 32
+}

@@ -1,0 +1,13 @@
+//go:build !amd64 || race
+
+package ringbuf
+
+import "sync/atomic"
+
+// storeRelease is atomic.Uint64.Store where a plain store is not known to
+// be a release (other architectures), or where the race detector must see
+// the publication.
+func (w *pubWord) storeRelease(v uint64) { (*atomic.Uint64)(w).Store(v) }
+
+// pubWord is an atomic.Uint64 that also takes release-only stores.
+type pubWord atomic.Uint64
