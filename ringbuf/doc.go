@@ -101,11 +101,15 @@
 // # Building on rings
 //
 // Package queue and package pipe keep their rings as objects of their own
-// segment, named after the queue or pipe (for instance "NAME.ring", or
-// "NAME.ab"/"NAME.ba" for the two directions of a duplex pipe), and send a
-// ring handle inside their own GobEncode. An object with many consumers of
-// variable-length messages uses MPMC slots of the largest encoded size, or
-// an MPSC ring whose one consumer process fans out.
+// segment, named after the queue or pipe (for instance "NAME.ring", or one
+// SPSC ring per direction of a pipe), and send a ring handle inside their
+// own GobEncode. An object that waits on futex words of its own (so that its
+// Close or its own bounds can wake its waiters) uses the non-blocking calls
+// and runs the rings' peer checks itself: TryPutFunc and TryGetFunc with
+// RescueFull and RescueEmpty on an MPMC ring; TryPeekQuick, Release and
+// Rescue on the consumer side of an SPSC or MPSC ring (try.go). Many
+// consumers of variable-length messages use MPMC slots of the largest
+// encoded size, or an MPSC ring whose single consumer fans out.
 //
 // Scope: Linux only (futexes, /proc), on little-endian 64-bit machines.
 package ringbuf

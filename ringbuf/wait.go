@@ -12,7 +12,7 @@ import (
 // DefaultPoll is how often a blocked call re-examines its peers (is the
 // producer of the record at the head dead? are all consumers gone?) unless
 // WithPoll says otherwise. It bounds how long a dead peer goes unnoticed.
-const DefaultPoll = 20 * time.Millisecond
+const DefaultPoll = 50 * time.Millisecond
 
 // Option configures a ring handle (NewSPSC, OpenSPSC, …, SetOptions).
 type Option func(*options)
