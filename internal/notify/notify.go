@@ -61,6 +61,19 @@ const spinChecks = 256
 // (polled every o.Poll) returns an error. ready must not block; it is called
 // again after every wake-up, spurious ones included.
 func (e Event) Wait(ctx context.Context, o *atomics.WaitOptions, ready func() (bool, error)) error {
+	err := e.wait(ctx, o, ready)
+	if err != nil {
+		// A peer's last act before it died (or the deadline) may have met
+		// the condition: a TaskDone then exit, a Put then exit. The
+		// condition wins over the error that ended the wait.
+		if ok, rerr := ready(); ok || rerr != nil {
+			return rerr
+		}
+	}
+	return err
+}
+
+func (e Event) wait(ctx context.Context, o *atomics.WaitOptions, ready func() (bool, error)) error {
 	spin := spinChecks
 	if o != nil && o.Strategy != atomics.Park {
 		spin = -1 // busy strategies: never park
