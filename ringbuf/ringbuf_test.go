@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"testing"
@@ -365,5 +367,60 @@ func TestMPMCInProcess(t *testing.T) {
 	}
 	if err := r.Sane(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestParkedGoroutinesShareThreads parks many goroutines on one ring and
+// checks that they do not hold an OS thread each (atomics.Await keeps one
+// sleeper per process per futex word).
+func TestParkedGoroutinesShareThreads(t *testing.T) {
+	seg := shmtest.Segment(t, 1<<20)
+	const n = 200
+	r, err := ringbuf.NewMPMC(seg, "q", 256, 8, ringbuf.WithProducers(n+1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	threads := pprof.Lookup("threadcreate")
+	before := threads.Count()
+	var wg sync.WaitGroup
+	got := make(chan byte, n)
+	for i := 0; i < n; i++ {
+		h, err := ringbuf.OpenMPMC(seg, "q")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := h.AttachConsumer(); err != nil {
+			t.Fatal(err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			buf := make([]byte, 8)
+			if _, err := h.Get(ctxT(t, 30*time.Second), buf); err != nil {
+				t.Error(err)
+				return
+			}
+			got <- buf[0]
+		}()
+	}
+	// Let them park: wait until every one of them has registered as a waiter
+	// (the data futex's waiter count is in the ring; Len stays 0 meanwhile).
+	for deadline := time.Now().Add(20 * time.Second); ringbuf.DataWaiters(r) < n && time.Now().Before(deadline); {
+		runtime.Gosched()
+	}
+	if w := ringbuf.DataWaiters(r); w < n {
+		t.Fatalf("only %d of %d goroutines parked", w, n)
+	}
+	if grown := threads.Count() - before; grown > 16 {
+		t.Fatalf("%d goroutines parked on one ring created %d OS threads", n, grown)
+	}
+	for i := 0; i < n; i++ {
+		if err := r.Put(context.Background(), []byte{byte(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wg.Wait()
+	if len(got) != n {
+		t.Fatalf("%d of %d woke with a message", len(got), n)
 	}
 }

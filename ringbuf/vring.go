@@ -286,8 +286,11 @@ func (r *vring) tryReserve(n int) (buf []byte, ok bool, err error) {
 					return nil, false, nil
 				}
 			}
-			claimPos.Store(tail)
-			claimEnd.Store(tail + need)
+			// Release stores: on amd64 the CAS below is a full barrier, so
+			// the claim is visible before it (elsewhere storeRelease is
+			// atomic.Store).
+			(*pubWord)(claimPos).storeRelease(tail)
+			(*pubWord)(claimEnd).storeRelease(tail + need)
 			if r.tail.CompareAndSwap(tail, tail+need) { // claims [tail, tail+need)
 				break
 			}
@@ -295,14 +298,14 @@ func (r *vring) tryReserve(n int) (buf []byte, ok bool, err error) {
 	}
 	pad := makeHeader(int32(r.capacity-idx), r.p.slot, recPadding, r.p.gen)
 	if need != a && r.multi { // the record does not fit before the wrap: pad to the end
-		r.hdr(idx).Store(pad) // publishes: padding
+		(*pubWord)(r.hdr(idx)).storeRelease(pad) // publishes: padding
 		idx = 0
 	} else if need != a {
 		*plain64(r.data, idx) = pad // SPSC: published with the tail at Commit
 		idx = 0
 	}
 	if r.multi {
-		r.hdr(idx).Store(makeHeader(-int32(length), r.p.slot, recMessage, r.p.gen)) // publishes: record in progress
+		(*pubWord)(r.hdr(idx)).storeRelease(makeHeader(-int32(length), r.p.slot, recMessage, r.p.gen)) // publishes: record in progress
 	} else {
 		*plain64(r.data, idx) = makeHeader(-int32(length), r.p.slot, recMessage, r.p.gen) // unseen until Commit
 	}
@@ -319,7 +322,7 @@ func (r *vring) commit() {
 	}
 	r.p.res = false
 	if r.multi {
-		r.hdr(r.p.resIdx).Store(r.p.resHdr) // publishes: record committed
+		(*pubWord)(r.hdr(r.p.resIdx)).storeRelease(r.p.resHdr) // publishes: record committed, its payload before it
 	} else {
 		*plain64(r.data, r.p.resIdx) = r.p.resHdr
 		r.p.tail = r.p.resEnd
