@@ -222,8 +222,8 @@ func (r *MPMC) tryClaimPut() (pos uint64, ok bool, err error) {
 		seq := r.seq(pos).Load() // observes: slot emptied (seq == pos)
 		switch dif := int64(seq - pos); {
 		case dif == 0:
-			claim.Store(pos + 1)
-			if r.enq.CompareAndSwap(pos, pos+1) { // claims slot pos for filling
+			(*pubWord)(claim).storeRelease(pos + 1) // the CAS after it is a full barrier on amd64
+			if r.enq.CompareAndSwap(pos, pos+1) {   // claims slot pos for filling
 				return pos, true, nil
 			}
 			pos = r.enq.Load()
@@ -245,8 +245,8 @@ func (r *MPMC) tryClaimPut() (pos uint64, ok bool, err error) {
 
 // publishPut fills in the length and hands slot pos to consumers.
 func (r *MPMC) publishPut(pos uint64, n int) {
-	r.length(pos).Store(uint32(n))
-	r.seq(pos).Store(pos + 1) // publishes: slot filled
+	storeRel32(r.length(pos), uint32(n))
+	(*pubWord)(r.seq(pos)).storeRelease(pos + 1) // publishes: slot filled, length and payload before it
 	r.data.wake()
 }
 
@@ -258,8 +258,8 @@ func (r *MPMC) tryClaimGet() (pos uint64, ok bool, err error) {
 		seq := r.seq(pos).Load() // observes: slot filled (seq == pos+1)
 		switch dif := int64(seq - (pos + 1)); {
 		case dif == 0:
-			claim.Store(pos + 1)
-			if r.deq.CompareAndSwap(pos, pos+1) { // claims slot pos for emptying
+			(*pubWord)(claim).storeRelease(pos + 1) // the CAS after it is a full barrier on amd64
+			if r.deq.CompareAndSwap(pos, pos+1) {   // claims slot pos for emptying
 				return pos, true, nil
 			}
 			pos = r.deq.Load()
@@ -282,7 +282,7 @@ func (r *MPMC) tryClaimGet() (pos uint64, ok bool, err error) {
 
 // releaseGet hands slot pos back to producers for the next lap.
 func (r *MPMC) releaseGet(pos uint64) {
-	r.seq(pos).Store(pos + r.capacity) // publishes: slot emptied
+	(*pubWord)(r.seq(pos)).storeRelease(pos + r.capacity) // publishes: slot emptied (our reads of it came before)
 	r.space.wake()
 }
 

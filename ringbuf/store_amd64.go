@@ -2,7 +2,10 @@
 
 package ringbuf
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+	"unsafe"
+)
 
 // storeRelease stores v into w with release semantics only: the stores
 // before it become visible to other cores no later than v. It publishes an
@@ -13,6 +16,12 @@ func (w *pubWord) storeRelease(v uint64) { storeRelease((*uint64)(w.p()), v) }
 
 //go:noescape
 func storeRelease(addr *uint64, v uint64)
+
+//go:noescape
+func storeRelease32(addr *uint32, v uint32)
+
+// storeRelease32 is storeRelease for a 32-bit word.
+func storeRel32(w *atomic.Uint32, v uint32) { storeRelease32((*uint32)(unsafe.Pointer(w)), v) }
 
 // pubWord is an atomic.Uint64 that also takes release-only stores.
 type pubWord atomic.Uint64

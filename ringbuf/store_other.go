@@ -11,3 +11,6 @@ func (w *pubWord) storeRelease(v uint64) { (*atomic.Uint64)(w).Store(v) }
 
 // pubWord is an atomic.Uint64 that also takes release-only stores.
 type pubWord atomic.Uint64
+
+// storeRel32 is storeRelease for a 32-bit word.
+func storeRel32(w *atomic.Uint32, v uint32) { w.Store(v) }
