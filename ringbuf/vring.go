@@ -14,8 +14,9 @@ import (
 // vring is the variable-length ring under SPSC and MPSC: Lamport's ring with
 // cached indices, Agrona's record commit (length negative while in
 // progress, positive once published) and a padding record at the wrap. An
-// SPSC producer owns tail and stores it; MPSC producers claim space with a
-// CAS on tail, and the consumer then zeroes what it releases so that a
+// SPSC producer owns tail and publishes its records by storing it at
+// Commit; MPSC producers claim space with a CAS on tail and publish each
+// record by its header, and the consumer zeroes what it frees so that a
 // claimed but unwritten header reads as 0.
 type vring struct {
 	_        noCopy
@@ -32,10 +33,10 @@ type vring struct {
 	opt      options
 	closed   atomic.Bool
 
-	tail, head                 *atomic.Uint64
-	consumer                   *atomic.Uint64
-	zeroEnd                    *atomic.Uint64
-	consumerEver, producersEve *atomic.Uint32
+	tail, head                  *atomic.Uint64
+	consumer                    *atomic.Uint64
+	zeroEnd                     *atomic.Uint64
+	consumerEver, producersEver *atomic.Uint32
 
 	_ [cacheLine]byte
 	p producerSide
@@ -75,13 +76,9 @@ type consumerSide struct {
 	peekA     uint64 // aligned size of the peeked record; 0 = none
 	peekLen   uint64 // header+payload bytes of the peeked record
 	recLen    uint64 // header+payload bytes of the record scan found last
-	sink      byte   // where prefetching loads land
 	batching  bool   // inside ReadBatch: publish the head per quarter ring
 	wait      waitSide
 }
-
-// touchMax bounds how much of a fresh batch touch fetches at once.
-const touchMax = 64 * cacheLine
 
 func makeHeader(length int32, slot int, typ uint8, gen uint16) uint64 {
 	return uint64(uint32(length)) | uint64(uint8(slot))<<32 | uint64(typ)<<40 | uint64(gen)<<48
@@ -149,7 +146,7 @@ func (r *vring) init(seg *shm.Segment, obj *shm.Object, kind shm.Kind, o options
 	r.tail, r.head = u64(body, vOffTail), u64(body, vOffHead)
 	r.consumer = u64(body, vOffConsumer)
 	r.zeroEnd = u64(body, vOffZeroEnd)
-	r.consumerEver, r.producersEve = u32(body, vOffConsumerEver), u32(body, vOffProducersEver)
+	r.consumerEver, r.producersEver = u32(body, vOffConsumerEver), u32(body, vOffProducersEver)
 	r.p.slot = -1
 	r.p.wait.init(u32(body, vOffSpaceSeq), u32(body, vOffSpaceWaiters), u32(body, vOffSpaceParked), &r.opt)
 	r.c.wait.init(u32(body, vOffDataSeq), u32(body, vOffDataWaiters), u32(body, vOffDataParked), &r.opt)
@@ -200,10 +197,21 @@ func (r *vring) attachProducer() error {
 	} else if err != nil {
 		return fmt.Errorf("ring %q: %w", r.name, err)
 	}
+	if !r.multi {
+		// Two processes may have checked at once: whoever sees the other's
+		// slot taken backs off.
+		me := procinfo.Self().Word()
+		for i := 0; i < r.slots.n; i++ {
+			if w := r.slots.owner(i).Load(); i != slot && w != 0 && w != me && procinfo.AliveWord(w) {
+				r.slots.release(slot)
+				return fmt.Errorf("%w: ring %q already has a producer (pid %d)", ErrBusy, r.name, procinfo.FromWord(w).Pid)
+			}
+		}
+	}
 	r.p.slot, r.p.gen = slot, uint16(gen)
 	r.p.tail = r.tail.Load()
 	r.p.headCache = r.head.Load()
-	r.producersEve.Add(1)
+	r.producersEver.Add(1)
 	return nil
 }
 
@@ -466,9 +474,6 @@ func (r *vring) scan(slow bool) (idx, a uint64, ok bool, err error) {
 				return 0, 0, false, fmt.Errorf("%w: ring %q tail %d, head %d, capacity %d", ErrCorrupt, r.name, t, head, r.capacity)
 			}
 			r.c.tailCache = t
-			if !r.multi && t-head > cacheLine {
-				r.touch(head, t)
-			}
 			if t == head {
 				if slow {
 					err = r.producersGone()
@@ -517,18 +522,6 @@ func (r *vring) scan(slow bool) (idx, a uint64, ok bool, err error) {
 			}
 		}
 		return 0, 0, false, nil
-	}
-}
-
-// touch loads one byte of each line of the published records in [from,
-// to), at most touchMax bytes: the loads are independent, so the lines
-// travel from the producer's cache together instead of one per record
-// (finding a record needs the previous one's header). SPSC only: an MPSC
-// producer may still be writing below the tail.
-func (r *vring) touch(from, to uint64) {
-	to = min(to, from+touchMax)
-	for p := from &^ (cacheLine - 1); p < to; p += cacheLine {
-		r.c.sink += r.data[p&r.mask]
 	}
 }
 
@@ -624,7 +617,7 @@ func (r *vring) deadClaim(pos uint64) (end uint64, dead bool, err error) {
 // producer that attached has closed its end, ErrPeerDead when none lives
 // and one died. nil while one lives or none has attached yet.
 func (r *vring) producersGone() error {
-	if r.producersEve.Load() == 0 {
+	if r.producersEver.Load() == 0 {
 		return nil
 	}
 	live, dead := r.slots.liveness(nil)
