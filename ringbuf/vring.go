@@ -374,7 +374,9 @@ func (r *vring) reserve(ctx context.Context, n int) ([]byte, error) {
 		}
 		err = r.p.wait.wait(ctx, r.spaceFor)
 		if err == errPoll || err == nil {
-			if perr := r.consumerGone(); perr != nil {
+			// Woken: look for a closed consumer (cheap); every poll
+			// period: for a dead one too (reads /proc).
+			if perr := r.consumerGone(err == errPoll); perr != nil {
 				return nil, perr
 			}
 			continue
@@ -384,15 +386,15 @@ func (r *vring) reserve(ctx context.Context, n int) ([]byte, error) {
 }
 
 // consumerGone says why no consumer will ever make room: ErrPeerDead if the
-// attached consumer died, ErrClosed if it closed its end. nil while one
-// lives or none has attached yet.
-func (r *vring) consumerGone() error {
+// attached consumer died (looked for only when alive is set), ErrClosed if
+// it closed its end. nil while one lives or none has attached yet.
+func (r *vring) consumerGone(alive bool) error {
 	if r.closed.Load() {
 		return ErrClosed
 	}
 	w := r.consumer.Load()
 	switch {
-	case w != 0 && !procinfo.AliveWord(w):
+	case alive && w != 0 && !procinfo.AliveWord(w):
 		return fmt.Errorf("%w: consumer of ring %q (pid %d) is dead", ErrPeerDead, r.name, procinfo.FromWord(w).Pid)
 	case w == 0 && r.consumerEver.Load() != 0:
 		return fmt.Errorf("%w: consumer of ring %q closed its end", ErrClosed, r.name)
