@@ -382,7 +382,9 @@ func (r *MPMC) PutFunc(ctx context.Context, fill func(slot []byte) int) error {
 		err = r.space.wait(ctx, r.hasSpace)
 		switch err {
 		case nil:
-			slow = !r.hasSpace()
+			// Woken without room: look further only when every consumer
+			// has closed (cheap); dead ones are looked for every poll.
+			slow = !r.hasSpace() && r.noneAttached(roleConsumer, r.consumersEver)
 		case errPoll:
 			slow = true
 		default:
@@ -457,7 +459,9 @@ func (r *MPMC) GetFunc(ctx context.Context, use func(msg []byte)) error {
 		err = r.data.wait(ctx, r.hasData)
 		switch err {
 		case nil:
-			slow = !r.hasData()
+			// Woken to nothing (several consumers share a wake): look
+			// further only when every producer has closed (cheap).
+			slow = !r.hasData() && r.noneAttached(roleProducer, r.producersEver)
 		case errPoll:
 			slow = true
 		default:
@@ -523,6 +527,20 @@ func (r *MPMC) rescueFull() error {
 		return fmt.Errorf("%w: every consumer of ring %q is gone, one died", ErrPeerDead, r.name)
 	}
 	return fmt.Errorf("%w: every consumer of ring %q closed its end", ErrClosed, r.name)
+}
+
+// noneAttached reports, without reading /proc, whether participants of the
+// role have attached (ever counts them) and none is attached any more.
+func (r *MPMC) noneAttached(role uint32, ever *atomic.Uint32) bool {
+	if ever.Load() == 0 {
+		return false
+	}
+	for i := 0; i < r.parts.n; i++ {
+		if r.parts.owner(i).Load() != 0 && r.parts.word32(i, partOffRole).Load()&role != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // claimantsDead reports whether some participant claimed (claim word at off

@@ -622,6 +622,9 @@ func (r *vring) producersGone() error {
 	if r.producersEver.Load() == 0 {
 		return nil
 	}
+	if r.allDetached() {
+		return io.EOF
+	}
 	live, dead := r.slots.liveness(nil)
 	switch {
 	case live:
@@ -630,6 +633,20 @@ func (r *vring) producersGone() error {
 		return fmt.Errorf("%w: every producer of ring %q is gone, one died", ErrPeerDead, r.name)
 	}
 	return io.EOF
+}
+
+// allDetached reports, without reading /proc, whether producers have
+// attached and every one of them has closed its end.
+func (r *vring) allDetached() bool {
+	if r.producersEver.Load() == 0 {
+		return false
+	}
+	for i := 0; i < r.slots.n; i++ {
+		if r.slots.owner(i).Load() != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // dataReady reports whether a committed record (or padding) waits at head.
@@ -658,8 +675,8 @@ func (r *vring) waitNext(ctx context.Context) (idx, a uint64, err error) {
 		default:
 			return 0, 0, err
 		}
-		if !slow && !r.dataReady() {
-			slow = true // woken with nothing to read: a producer may have left
+		if !slow && !r.dataReady() && r.allDetached() {
+			slow = true // woken with nothing to read: the last producer closed
 		}
 	}
 }
