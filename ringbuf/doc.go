@@ -16,8 +16,11 @@
 //
 // Records of the variable-length rings are committed Agrona's way: the
 // header's length is stored negative when space is claimed and positive when
-// the record is published; a padding record fills the end of the data area
-// when a record does not fit before the wrap. Layouts are in layout.go.
+// the record is committed; a padding record fills the end of the data area
+// when a record does not fit before the wrap. An SPSC producer then publishes
+// its committed records with one store of the tail, so that its consumer
+// never sees a record in progress; MPSC consumers read the headers. Layouts
+// are in layout.go.
 //
 // # Zero copy
 //
@@ -25,7 +28,8 @@
 // Commit; consumers read in place with Peek and Release, or ReadBatch, which
 // hands over every ready record and publishes the freed space once per
 // quarter ring. Write, TryWrite, Read and TryRead copy. MPMC offers PutFunc
-// and GetFunc for in-place access, and Put/Get to copy. No call allocates.
+// and GetFunc for in-place access, and Put/Get to copy. Calls that find room or data
+// do not allocate.
 //
 // # Who may call what
 //
@@ -75,8 +79,10 @@
 // (or AttachProducer/AttachConsumer). While blocked, a call checks its
 // peers every poll period (WithPoll, default DefaultPoll):
 //
-//   - A record whose producer died between Reserve and Commit is recognised
-//     by the producer slot in its header and skipped; so is space an MPSC
+//   - A record whose producer died between Reserve and Commit: an SPSC
+//     consumer never sees it (a successor producer writes over it); an MPSC
+//     consumer recognises it by the producer slot in its header and skips
+//     it; so is space an MPSC
 //     producer claimed and died before writing any header (the producer
 //     slot holds its claim), and an MPMC slot claimed and never filled.
 //   - A producer facing a full ring whose consumer died gets ErrPeerDead;
