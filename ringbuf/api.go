@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/shmkit/shmkit/atomics"
 	"github.com/shmkit/shmkit/internal/procinfo"
 )
 
@@ -215,6 +216,50 @@ func (r *vring) CloseWrite() error {
 		r.c.wait.seq.Add(1)
 	}
 	return nil
+}
+
+// AcquireConsumer makes this handle the consumer of a ring that several
+// processes read in turn (a consumer-side claim): it waits, honouring ctx,
+// while a live handle of another process holds the consumer side, takes
+// it over from a dead one, and starts reading at the ring's head. Release
+// with ReleaseConsumer. Consumers that take turns this way should all use
+// AcquireConsumer: once one has, producers no longer treat "no consumer
+// now" as closed (a producer on a full ring then waits, or its ctx ends).
+// A typical multi-consumer Get is AcquireConsumer, Read, ReleaseConsumer.
+func (r *vring) AcquireConsumer(ctx context.Context) error {
+	if r.closed.Load() || r.c.closed {
+		return ErrClosed
+	}
+	if r.c.attached {
+		return nil
+	}
+	r.shared.Store(1)
+	opt := atomics.WaitOptions{Poll: r.opt.poll, Check: pollCheck}
+	for {
+		seq := r.consumerSeq.Load()
+		if _, ok := r.takeConsumer(); ok {
+			r.setupConsumer()
+			return nil
+		}
+		if err := atomics.Await(ctx, r.consumerSeq, seq, &opt); err != nil && err != errPoll {
+			return err
+		}
+	}
+}
+
+// ReleaseConsumer hands the consumer side taken by AcquireConsumer back:
+// the head is published (a record Peeked and not Released is read again by
+// the next consumer) and a process waiting in AcquireConsumer is woken.
+func (r *vring) ReleaseConsumer() {
+	if !r.c.attached {
+		return
+	}
+	r.c.peekA = 0
+	r.publish()
+	r.c.attached = false
+	r.consumer.CompareAndSwap(procinfo.Self().Word(), 0) // mine -> none
+	r.consumerSeq.Add(1)
+	atomics.Wake(r.consumerSeq, -1)
 }
 
 // CloseRead detaches this handle's consumer: producers waiting on a full

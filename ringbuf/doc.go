@@ -109,7 +109,8 @@
 // RescueFull and RescueEmpty on an MPMC ring; TryPeekQuick, Release and
 // Rescue on the consumer side of an SPSC or MPSC ring (try.go). Many
 // consumers of variable-length messages use MPMC slots of the largest
-// encoded size, or an MPSC ring whose single consumer fans out.
+// encoded size, or take turns on an MPSC (or SPSC) ring's consumer side:
+// AcquireConsumer, Read or Peek/Release, ReleaseConsumer.
 //
 // Scope: Linux only (futexes, /proc), on little-endian 64-bit machines.
 package ringbuf

@@ -33,6 +33,7 @@ const (
 //	192 dataSeq u32 | dataWaiters u32 | dataParked u32 ...... [data futex]
 //	256 spaceSeq u32 | spaceWaiters u32 | spaceParked u32 ... [space futex]
 //	320 consumer ident u64 | consumerEver u32 | producersEver u32 | zeroEnd u64
+//	    | consumerSeq u32 | shared u32
 //	384 producer slot 0 (64 bytes), slot 1, ... slot slots-1
 //	384+64*slots: data, capacity bytes (a power of two)
 //
@@ -54,6 +55,8 @@ const (
 //	328    4   consumerEver   1 once a consumer has attached
 //	332    4   producersEver  producer attachments so far
 //	336    8   zeroEnd        MPSC: the head the consumer is zeroing up to
+//	344    4   consumerSeq    bumped when a shared consumer side is handed back (futex)
+//	348    4   shared         1 once a consumer used AcquireConsumer
 //	384        producer slots
 //
 // An SPSC producer writes a record's header and payload with plain stores
@@ -87,6 +90,8 @@ const (
 	vOffConsumerEver  = vOffConsumer + 8
 	vOffProducersEver = vOffConsumer + 12
 	vOffZeroEnd       = vOffConsumer + 16
+	vOffConsumerSeq   = vOffConsumer + 24
+	vOffShared        = vOffConsumer + 28
 	vOffSlots0        = 6 * cacheLine
 )
 

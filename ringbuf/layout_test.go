@@ -30,7 +30,9 @@ type vringHeaderMirror struct {
 	ConsumerEver  uint32
 	ProducersEver uint32
 	ZeroEnd       uint64
-	_             [cacheLine - 24]byte
+	ConsumerSeq   uint32
+	Shared        uint32
+	_             [cacheLine - 32]byte
 }
 
 type slotMirror struct {
@@ -95,6 +97,8 @@ func TestLayoutOffsets(t *testing.T) {
 		{"vring consumerEver", unsafe.Offsetof(v.ConsumerEver), vOffConsumerEver},
 		{"vring producersEver", unsafe.Offsetof(v.ProducersEver), vOffProducersEver},
 		{"vring zeroEnd", unsafe.Offsetof(v.ZeroEnd), vOffZeroEnd},
+		{"vring consumerSeq", unsafe.Offsetof(v.ConsumerSeq), vOffConsumerSeq},
+		{"vring shared", unsafe.Offsetof(v.Shared), vOffShared},
 		{"vring header size", unsafe.Sizeof(v), vOffSlots0},
 		{"slot owner", unsafe.Offsetof(s.Owner), slotOffOwner},
 		{"slot gen", unsafe.Offsetof(s.Gen), slotOffGen},

@@ -570,3 +570,84 @@ func TestKillConsumerMPSC(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+type sharedConsArgs struct {
+	R     *ringbuf.MPSC
+	Marks *shm.Segment
+	N     int
+	Max   int
+}
+
+// sharedConsumerW reads an MPSC ring in turns with other processes:
+// AcquireConsumer, Read one record, ReleaseConsumer, until io.EOF.
+var sharedConsumerW = process.Register("ringbuf-shared-consumer", func(ctx context.Context, a sharedConsArgs) error {
+	buf := make([]byte, a.Max)
+	last := map[int]int{}
+	for {
+		if err := a.R.AcquireConsumer(ctx); err != nil {
+			return err
+		}
+		n, err := a.R.Read(ctx, buf)
+		a.R.ReleaseConsumer()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		id, seq, err := checkMessage(buf[:n], a.Max)
+		if err != nil {
+			return err
+		}
+		if l, ok := last[id]; ok && seq <= l {
+			return fmt.Errorf("producer %d: message %d after %d", id, seq, l)
+		}
+		last[id] = seq
+		bit := id*a.N + seq
+		w := atomics.MustUint32At(a.Marks.Bytes(), bit/32*4)
+		if old := w.Or(1 << (bit % 32)); old&(1<<(bit%32)) != 0 {
+			return fmt.Errorf("producer %d message %d delivered twice", id, seq)
+		}
+	}
+})
+
+// TestSharedConsumersMPSC: two producers, two consumer processes taking
+// turns on one MPSC ring's consumer side: every message exactly once.
+func TestSharedConsumersMPSC(t *testing.T) {
+	seg := shmtest.Segment(t, 1<<20)
+	r, err := ringbuf.NewMPSC(seg, "r", 1<<13)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := hammerN() / 4
+	marks := shmtest.Segment(t, int64(2*n/8+64))
+	if err := r.AttachProducer(); err != nil {
+		t.Fatal(err)
+	}
+	var procs []*process.Process
+	for c := 0; c < 2; c++ {
+		p, err := sharedConsumerW.Start(context.Background(), sharedConsArgs{R: r, Marks: marks, N: n, Max: 200})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { p.Kill(); p.Wait() })
+		procs = append(procs, p)
+	}
+	started := shmtest.Segment(t, 64)
+	for id := 0; id < 2; id++ {
+		procs = append(procs, startProducer(t, prodArgs{MPSC: r, ID: id, N: n, Max: 200, Started: started}))
+	}
+	awaitCount(t, started, 2)
+	r.CloseWrite()
+	for _, p := range procs {
+		if err := p.Wait(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m := marks.Bytes()
+	for bit := 0; bit < 2*n; bit++ {
+		if m[bit/8]&(1<<(bit%8)) == 0 {
+			t.Fatalf("producer %d message %d never delivered", bit/n, bit%n)
+		}
+	}
+}

@@ -37,6 +37,7 @@ type vring struct {
 	consumer                    *atomic.Uint64
 	zeroEnd                     *atomic.Uint64
 	consumerEver, producersEver *atomic.Uint32
+	consumerSeq, shared         *atomic.Uint32
 
 	_ [cacheLine]byte
 	p producerSide
@@ -146,6 +147,7 @@ func (r *vring) init(seg *shm.Segment, obj *shm.Object, kind shm.Kind, o options
 	r.tail, r.head = u64(body, vOffTail), u64(body, vOffHead)
 	r.consumer = u64(body, vOffConsumer)
 	r.zeroEnd = u64(body, vOffZeroEnd)
+	r.consumerSeq, r.shared = u32(body, vOffConsumerSeq), u32(body, vOffShared)
 	r.consumerEver, r.producersEver = u32(body, vOffConsumerEver), u32(body, vOffProducersEver)
 	r.p.slot = -1
 	r.p.wait.init(u32(body, vOffSpaceSeq), u32(body, vOffSpaceWaiters), u32(body, vOffSpaceParked), &r.opt)
@@ -392,6 +394,9 @@ func (r *vring) consumerGone(alive bool) error {
 	if r.closed.Load() {
 		return ErrClosed
 	}
+	if r.shared.Load() != 0 {
+		return nil // consumers take turns: none now is not none ever
+	}
 	w := r.consumer.Load()
 	switch {
 	case alive && w != 0 && !procinfo.AliveWord(w):
@@ -420,19 +425,33 @@ func (r *vring) attachConsumer() error {
 	if r.closed.Load() || r.c.closed {
 		return ErrClosed
 	}
+	if w, ok := r.takeConsumer(); !ok {
+		return fmt.Errorf("%w: ring %q already has a consumer (pid %d)", ErrBusy, r.name, procinfo.FromWord(w).Pid)
+	}
+	r.setupConsumer()
+	return nil
+}
+
+// takeConsumer makes this process the ring's consumer if no other live
+// process is; otherwise it returns the holder's word.
+func (r *vring) takeConsumer() (holder uint64, ok bool) {
 	me := procinfo.Self().Word()
 	for {
 		w := r.consumer.Load()
 		if w == me {
-			break
+			return w, true
 		}
 		if w != 0 && procinfo.AliveWord(w) {
-			return fmt.Errorf("%w: ring %q already has a consumer (pid %d)", ErrBusy, r.name, procinfo.FromWord(w).Pid)
+			return w, false
 		}
 		if r.consumer.CompareAndSwap(w, me) { // none or dead -> me
-			break
+			return me, true
 		}
 	}
+}
+
+// setupConsumer starts this handle reading where the ring's head is.
+func (r *vring) setupConsumer() {
 	r.consumerEver.Store(1)
 	if r.multi {
 		// A predecessor that died while zeroing freed space: finish.
@@ -445,7 +464,6 @@ func (r *vring) attachConsumer() error {
 	r.c.head = r.head.Load()
 	r.c.tailCache, r.c.published = r.c.head, r.c.head
 	r.c.attached = true
-	return nil
 }
 
 // next finds the next message record at or after the consumer's head,
