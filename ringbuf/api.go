@@ -49,8 +49,9 @@ func (r *vring) Commit() {
 		r.p.res = false
 		*plain64(r.data, r.p.resIdx) = r.p.resHdr
 		r.p.tail = r.p.resEnd
-		(*pubWord)(r.tail).storeRelease(r.p.tail) // publishes: SPSC records up to the tail, headers and payloads
-		r.c.wait.wake()
+		if r.p.tail-r.p.published >= r.opt.batch {
+			r.flush()
+		}
 		return
 	}
 	r.commit()
@@ -167,6 +168,15 @@ func (r *vring) TryReadBatch(fn func(rec []byte) bool) (int, error) {
 	return r.batch(context.Background(), false, fn)
 }
 
+// Flush publishes the records an SPSC producer committed under
+// WithWriteBatch and has not published yet. It does nothing otherwise (an
+// MPSC record is published by its own Commit). Producer side only.
+func (r *vring) Flush() {
+	if !r.multi && r.p.slot >= 0 {
+		r.flush()
+	}
+}
+
 // AttachProducer attaches this handle as a producer now rather than on its
 // first write. A consumer waiting on an empty ring gets io.EOF once every
 // producer that attached has closed; a creator that hands the ring to
@@ -205,6 +215,9 @@ func (r *vring) CloseWrite() error {
 	defer r.unlockProducer()
 	if r.p.res {
 		r.cancel()
+	}
+	if !r.multi && r.p.slot >= 0 {
+		r.flush()
 	}
 	if r.p.slot >= 0 {
 		r.slots.release(r.p.slot)

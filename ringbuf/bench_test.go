@@ -39,12 +39,16 @@ func ringCapacity(size int) int {
 //	              ReadBatch using it in place (reads its first and last
 //	              byte): the zero-copy path, one pass over the bytes
 //	              instead of a copy on each side
+//	ring-batch    Write under WithWriteBatch(64 KiB) (the tail published
+//	              once per 64 KiB, like the bufio.Writer of unix-bufio) /
+//	              ReadBatch in place
 //	mpsc-reserve  as ring-reserve, through an MPSC ring (CAS on the tail)
 //	mpmc          Put / GetFunc in place, slots of the message size
 func BenchmarkStream(b *testing.B) {
 	for _, size := range streamSizes {
 		b.Run(fmt.Sprintf("size=%d/ring-copy", size), func(b *testing.B) { benchmarkStream(b, size, "spsc", false) })
 		b.Run(fmt.Sprintf("size=%d/ring-reserve", size), func(b *testing.B) { benchmarkStream(b, size, "spsc", true) })
+		b.Run(fmt.Sprintf("size=%d/ring-batch", size), func(b *testing.B) { benchmarkStream(b, size, "spsc-batch", false) })
 		b.Run(fmt.Sprintf("size=%d/mpsc-reserve", size), func(b *testing.B) { benchmarkStream(b, size, "mpsc", true) })
 		if size <= 64<<10 {
 			b.Run(fmt.Sprintf("size=%d/mpmc", size), func(b *testing.B) { benchmarkStream(b, size, "mpmc", true) })
@@ -169,6 +173,12 @@ func benchmarkStream(b *testing.B, size int, kind string, inPlace bool) {
 				return nil
 			}
 		}
+	case "spsc-batch":
+		r, err := ringbuf.NewSPSC(seg, "r", ringCapacity(size), ringbuf.WithWriteBatch(64<<10))
+		if err != nil {
+			b.Fatal(err)
+		}
+		a.SPSC, a.InPlace, write, closeW = r, true, r.Write, r.CloseWrite
 	case "mpsc":
 		r, err := ringbuf.NewMPSC(seg, "r", ringCapacity(size))
 		if err != nil {

@@ -424,3 +424,61 @@ func TestParkedGoroutinesShareThreads(t *testing.T) {
 		t.Fatalf("%d of %d woke with a message", len(got), n)
 	}
 }
+
+func TestWriteBatch(t *testing.T) {
+	seg := shmtest.Segment(t, 1<<20)
+	r, _ := ringbuf.NewSPSC(seg, "r", 1<<12, ringbuf.WithWriteBatch(512))
+	buf := make([]byte, 64)
+	for i := 0; i < 4; i++ { // 4 records of 72 bytes: under the batch
+		r.TryWrite(buf[:64])
+	}
+	if _, ok, _ := r.TryRead(buf); ok {
+		t.Fatal("a record visible before its batch was published")
+	}
+	r.Flush()
+	for i := 0; i < 4; i++ {
+		if _, ok, err := r.TryRead(buf); !ok || err != nil {
+			t.Fatalf("record %d after Flush: %v %v", i, ok, err)
+		}
+	}
+	for i := 0; i < 8; i++ { // 576 bytes: the eighth publishes
+		r.TryWrite(buf[:64])
+	}
+	n := 0
+	for {
+		if _, ok, _ := r.TryRead(buf); !ok {
+			break
+		}
+		n++
+	}
+	if n != 8 {
+		t.Fatalf("%d records after the batch filled, want 8", n)
+	}
+	// A producer that fills the ring publishes before it waits: no deadlock.
+	done := make(chan error)
+	go func() {
+		for i := 0; i < 10000; i++ {
+			buf := []byte{byte(i), byte(i >> 8)}
+			if err := r.Write(context.Background(), buf); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- r.CloseWrite()
+	}()
+	got := 0
+	rbuf := make([]byte, 64)
+	for {
+		k, err := r.Read(ctxT(t, 20*time.Second), rbuf)
+		if err == io.EOF {
+			break
+		}
+		if err != nil || k != 2 || int(rbuf[0])|int(rbuf[1])<<8 != got&0xffff {
+			t.Fatalf("record %d: %d bytes %v, err %v", got, k, rbuf[:2], err)
+		}
+		got++
+	}
+	if err := <-done; err != nil || got != 10000 {
+		t.Fatal(err, got)
+	}
+}

@@ -60,7 +60,8 @@ type producerSide struct {
 	resIdx    uint64 // its header's index in data
 	resHdr    uint64 // its header as Commit will store it
 	resLen    int    // payload bytes reserved
-	resEnd    uint64 // SPSC: the tail Commit publishes
+	resEnd    uint64 // SPSC: the tail after the reservation
+	published uint64 // SPSC: the tail as last stored in the ring (WithWriteBatch)
 	need      uint64 // bytes the last failed TryReserve wanted
 	wait      waitSide
 }
@@ -212,6 +213,7 @@ func (r *vring) attachProducer() error {
 	}
 	r.p.slot, r.p.gen = slot, uint16(gen)
 	r.p.tail = r.tail.Load()
+	r.p.published = r.p.tail
 	r.p.headCache = r.head.Load()
 	r.producersEver.Add(1)
 	return nil
@@ -262,6 +264,7 @@ func (r *vring) tryReserve(n int) (buf []byte, ok bool, err error) {
 			r.p.headCache = h
 			if need > r.capacity-(tail-h) {
 				r.p.need = need
+				r.flush() // the consumer frees space only for what it can see
 				return nil, false, nil
 			}
 		}
@@ -336,9 +339,22 @@ func (r *vring) commit() {
 	} else {
 		*plain64(r.data, r.p.resIdx) = r.p.resHdr
 		r.p.tail = r.p.resEnd
-		(*pubWord)(r.tail).storeRelease(r.p.tail) // publishes: SPSC records up to the tail, headers and payloads
+		if r.p.tail-r.p.published >= r.opt.batch {
+			r.flush()
+		}
+		return
 	}
 	r.c.wait.wake()
+}
+
+// flush publishes the SPSC producer's committed records: one store of the
+// tail, then a wake if a consumer sleeps.
+func (r *vring) flush() {
+	if r.p.tail != r.p.published {
+		r.p.published = r.p.tail
+		(*pubWord)(r.tail).storeRelease(r.p.tail) // publishes: SPSC records up to the tail, headers and payloads
+		r.c.wait.wake()
+	}
 }
 
 // cancel turns the outstanding reservation into padding.
@@ -373,6 +389,9 @@ func (r *vring) reserve(ctx context.Context, n int) ([]byte, error) {
 		buf, ok, err := r.tryReserve(n)
 		if ok || err != nil {
 			return buf, err
+		}
+		if !r.multi {
+			r.flush() // the consumer frees space only for what it can see
 		}
 		err = r.p.wait.wait(ctx, r.spaceFor)
 		if err == errPoll || err == nil {

@@ -22,6 +22,7 @@ type options struct {
 	spin     int
 	poll     time.Duration
 	slots    int
+	batch    uint64 // SPSC: bytes committed before the tail is published
 }
 
 func defaultOptions() options {
@@ -48,6 +49,17 @@ func WithPoll(d time.Duration) Option {
 			o.poll = d
 		}
 	}
+}
+
+// WithWriteBatch makes an SPSC producer publish its committed records once
+// at least n bytes of them are pending, or at Flush, CloseWrite, or when it
+// must wait for room, instead of at every Commit: the bufio.Writer of rings,
+// for streams of small records where one store of the tail per record
+// costs more than the record. The consumer sees nothing before the
+// publication, so a producer that stops must Flush. n <= 0 restores
+// publication at every Commit. MPSC and MPMC rings ignore it.
+func WithWriteBatch(n int) Option {
+	return func(o *options) { o.batch = uint64(max(n, 0)) }
 }
 
 // WithProducers sets the number of producer slots of a new MPSC ring, or of

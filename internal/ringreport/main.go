@@ -131,10 +131,10 @@ func render(res map[string]result, benchtime string, load string) string {
 		sz = append(sz, s)
 	}
 	sort.Ints(sz)
-	cols := []string{"ring-copy", "ring-reserve", "mpsc-reserve", "mpmc", "unix", "unix-bufio", "pipe", "pipe-bufio", "chan"}
+	cols := []string{"ring-copy", "ring-reserve", "ring-batch", "mpsc-reserve", "mpmc", "unix", "unix-bufio", "pipe", "pipe-bufio", "chan"}
 	b.WriteString("### Throughput, producer and consumer in two processes (msgs/s, MB/s)\n\n")
-	b.WriteString("| size | " + strings.Join(cols, " | ") + " | reserve ÷ unix-bufio | copy ÷ unix-bufio | ring allocs/op |\n")
-	b.WriteString("|---:|" + strings.Repeat("---:|", len(cols)+3) + "\n")
+	b.WriteString("| size | " + strings.Join(cols, " | ") + " | reserve ÷ unix-bufio | batch ÷ unix-bufio | copy ÷ unix-bufio | ring allocs/op |\n")
+	b.WriteString("|---:|" + strings.Repeat("---:|", len(cols)+4) + "\n")
 	for _, s := range sz {
 		fmt.Fprintf(&b, "| %s |", sizeName(s))
 		for _, c := range cols {
@@ -148,9 +148,9 @@ func render(res map[string]result, benchtime string, load string) string {
 			fmt.Fprintf(&b, " %s<br>%s MB/s |", human(m), human(mb))
 		}
 		base := rate(res, s, "unix-bufio")
-		fmt.Fprintf(&b, " %s | %s |", ratio(rate(res, s, "ring-reserve"), base), ratio(rate(res, s, "ring-copy"), base))
+		fmt.Fprintf(&b, " %s | %s | %s |", ratio(rate(res, s, "ring-reserve"), base), ratio(rate(res, s, "ring-batch"), base), ratio(rate(res, s, "ring-copy"), base))
 		allocs := 0.0
-		for _, c := range []string{"ring-copy", "ring-reserve", "mpsc-reserve", "mpmc"} {
+		for _, c := range []string{"ring-copy", "ring-reserve", "ring-batch", "mpsc-reserve", "mpmc"} {
 			if a, ok := res[fmt.Sprintf("BenchmarkStream/size=%d/%s", s, c)].get("allocs/op"); ok && a > allocs {
 				allocs = a
 			}
