@@ -28,8 +28,9 @@
 // Commit; consumers read in place with Peek and Release, or ReadBatch, which
 // hands over every ready record and publishes the freed space once per
 // quarter ring. Write, TryWrite, Read and TryRead copy. MPMC offers PutFunc
-// and GetFunc for in-place access, and Put/Get to copy. Calls that find room or data
-// do not allocate.
+// and GetFunc for in-place access, and Put/Get to copy. Calls that find room
+// or data do not allocate. WithWriteBatch makes an SPSC producer publish its
+// records once per so many bytes (and at Flush), as a bufio.Writer does.
 //
 // # Who may call what
 //
