@@ -67,9 +67,7 @@ func (r *vring) Cancel() {
 // Write copies p into the ring as one record, blocking while the ring is
 // full (see Reserve).
 func (r *vring) Write(ctx context.Context, p []byte) error {
-	if buf, ok := r.fastReserve(len(p)); ok {
-		copy(buf, p)
-		r.Commit()
+	if r.fastWrite(p) {
 		return nil
 	}
 	r.lockProducer()
@@ -81,6 +79,31 @@ func (r *vring) Write(ctx context.Context, p []byte) error {
 	copy(buf, p)
 	r.Commit()
 	return nil
+}
+
+// fastWrite is Write's common SPSC case: the record is written whole,
+// header last, and published with the tail (no record in progress is ever
+// visible, so its header goes straight in committed). ok=false: take the
+// general path.
+func (r *vring) fastWrite(p []byte) bool {
+	n := len(p)
+	if r.multi || r.p.slot < 0 || r.p.res || uint(n) > uint(r.maxRec) {
+		return false
+	}
+	tail := r.p.tail
+	a := uint64(n+recordHeaderSize+recordAlign-1) &^ (recordAlign - 1)
+	idx := tail & r.mask
+	if a > r.capacity-idx || a > r.capacity-(tail-r.p.headCache) || tail%recordAlign != 0 {
+		return false
+	}
+	off := idx + recordHeaderSize
+	copy(r.data[off:off+uint64(n)], p)
+	*plain64(r.data, idx) = makeHeader(int32(n+recordHeaderSize), r.p.slot, recMessage, r.p.gen) // published with the tail
+	r.p.tail = tail + a
+	if r.p.tail-r.p.published >= r.opt.batch {
+		r.flush()
+	}
+	return true
 }
 
 // fastReserve is tryReserve's common SPSC case, small enough to stay cheap:
@@ -107,9 +130,7 @@ func (r *vring) fastReserve(n int) ([]byte, bool) {
 // TryWrite is Write without blocking: ok is false when the ring has no room
 // now.
 func (r *vring) TryWrite(p []byte) (ok bool, err error) {
-	if buf, ok := r.fastReserve(len(p)); ok {
-		copy(buf, p)
-		r.Commit()
+	if r.fastWrite(p) {
 		return true, nil
 	}
 	r.lockProducer()
