@@ -35,10 +35,10 @@ func ringCapacity(size int) int {
 // in another; each beside the baselines of the same size in the same run.
 //
 //	ring-copy     Write (copy in) / Read (copy out)
-//	ring-reserve  Reserve + the message written in place + Commit /
-//	              ReadBatch using it in place (reads its first and last
-//	              byte): the zero-copy path, one pass over the bytes
-//	              instead of a copy on each side
+//	ring-reserve  Reserve + the message written in place + Commit, under
+//	              WithWriteBatch(64 KiB) / ReadBatch using it in place (reads
+//	              its first and last byte): the zero-copy path, one pass over
+//	              the bytes instead of a copy on each side
 //	ring-batch    Write under WithWriteBatch(64 KiB) (the tail published
 //	              once per 64 KiB, like the bufio.Writer of unix-bufio) /
 //	              ReadBatch in place
@@ -152,7 +152,11 @@ func benchmarkStream(b *testing.B, size int, kind string, inPlace bool) {
 	var closeW func() error
 	switch kind {
 	case "spsc":
-		r, err := ringbuf.NewSPSC(seg, "r", ringCapacity(size))
+		var opts []ringbuf.Option
+		if inPlace { // zero copy and batched, as unix-bufio is batched
+			opts = append(opts, ringbuf.WithWriteBatch(64<<10))
+		}
+		r, err := ringbuf.NewSPSC(seg, "r", ringCapacity(size), opts...)
 		if err != nil {
 			b.Fatal(err)
 		}
