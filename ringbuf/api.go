@@ -163,11 +163,15 @@ func (r *vring) Read(ctx context.Context, buf []byte) (int, error) { return r.re
 
 // TryRead is Read without blocking: ok is false when no record is ready.
 func (r *vring) TryRead(buf []byte) (n int, ok bool, err error) {
+	peeked := r.c.peekA != 0
 	rec, ok, err := r.tryPeek()
 	if !ok {
 		return 0, false, err
 	}
 	if len(rec) > len(buf) {
+		if r.c.peekA != 0 && !peeked {
+			r.c.peekA = 0 // the record stays, unpeeked
+		}
 		return len(rec), false, ErrShortBuffer
 	}
 	n = copy(buf, rec)
@@ -179,6 +183,7 @@ func (r *vring) TryRead(buf []byte) (n int, ok bool, err error) {
 // to fn in order, in place, until fn returns false or none is left; it
 // publishes the freed space once per quarter ring, not per record. rec is
 // valid only during the call of fn. It returns the number of records.
+// Calling it between Peek and Release is a misuse and panics.
 func (r *vring) ReadBatch(ctx context.Context, fn func(rec []byte) bool) (int, error) {
 	return r.batch(ctx, true, fn)
 }

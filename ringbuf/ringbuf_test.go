@@ -159,7 +159,7 @@ func TestReserveCommitPeekRelease(t *testing.T) {
 	if n, err := r.Read(context.Background(), make([]byte, 3)); n != 6 || !errors.Is(err, ringbuf.ErrShortBuffer) {
 		t.Fatal(n, err)
 	}
-	if n, err := r.Read(context.Background(), make([]byte, 6)); n != 6 || err != nil {
+	if n, err := r.ReadBatch(context.Background(), func(rec []byte) bool { return len(rec) == 6 }); n != 1 || err != nil {
 		t.Fatal(n, err)
 	}
 	if err := r.Sane(); err != nil {

@@ -786,6 +786,7 @@ func (r *vring) readInto(ctx context.Context, buf []byte) (int, error) {
 		return 0, err
 	}
 	if len(rec) > len(buf) {
+		r.c.peekA = 0 // the record stays, unpeeked: the head has not moved
 		return len(rec), fmt.Errorf("%w: record of %d bytes, buffer of %d", ErrShortBuffer, len(rec), len(buf))
 	}
 	n := copy(buf, rec)
