@@ -78,6 +78,15 @@ func exerciseVring(r *vring) {
 		}
 		r.TryRead(buf)
 	}
+	r.SetOptions(WithWriteBatch(64))
+	for i := 0; i < 8; i++ {
+		if ok, err := r.TryWrite(buf[:i*5]); !ok || err != nil {
+			break
+		}
+	}
+	r.Flush()
+	r.TryRead(buf[:3]) // short: the record stays
+	r.TryReadBatch(func(rec []byte) bool { return len(rec) < 30 })
 	_ = r.Sane()
 }
 
