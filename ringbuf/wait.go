@@ -86,6 +86,9 @@ func inUse(ahead, behind, capacity uint64) int {
 	return int(ahead - behind)
 }
 
+// relaxChecks divides the spin count of a waiter that relaxes.
+const relaxChecks = 8
+
 // relaxWord is only ever read: relax's loads of it cannot be optimised away.
 var relaxWord atomic.Uint32
 
@@ -144,7 +147,15 @@ func (w *waitSide) wake() {
 // (errPoll). It may return nil without ready() holding: callers re-check.
 func (w *waitSide) wait(ctx context.Context, ready func() bool) error {
 	spin := w.o.strategy == atomics.Spin
-	for i := 0; i < w.o.spin; i++ {
+	rounds := w.o.spin
+	if !spin {
+		// Pausing between looks, spin for some microseconds in all
+		// (DefaultSpin: 64 looks, about 5 µs here): long enough to catch a
+		// reply from a peer on the other core, short enough that more
+		// waiters than cores do not starve the producers.
+		rounds = (rounds + relaxChecks - 1) / relaxChecks
+	}
+	for i := 0; i < rounds; i++ {
 		if ready() {
 			return nil
 		}
