@@ -54,8 +54,9 @@ const (
 
 	mNotRecoverable = mPidMask
 
-	mutexSpin = 200                   // loads while spinning before parking
-	mutexPoll = 50 * time.Millisecond // liveness check period of a parked waiter
+	mutexSpin    = 100                   // looks while spinning before parking
+	mutexBackoff = 8                     // most PAUSEs between two looks
+	mutexPoll    = 50 * time.Millisecond // liveness check period of a parked waiter
 )
 
 // Mutex is a mutual exclusion lock shared between processes, living in
@@ -165,7 +166,7 @@ func self() (pid uint32, word uint64) {
 func (m *Mutex) Lock(ctx context.Context) error {
 	pid, word := self()
 	if m.state.CompareAndSwap(0, pid) { // unlocked -> locked
-		m.owner.Store(word)
+		atomics.StoreRelease64(m.owner, word)
 		raceAcquire(m.state)
 		return nil
 	}
@@ -181,11 +182,18 @@ func (m *Mutex) lockSlow(ctx context.Context, pid uint32, word uint64) error {
 	// plain CAS(0, pid) leaves them to the sleeper the last Unlock woke,
 	// which sets WAITERS again if it must park (Drepper's fast path does the
 	// same).
+	//
+	// Between looks the spinner backs off (PAUSE, doubling up to
+	// mutexBackoff): a waiter that reads the lock word without pause pulls
+	// its cache line away from the holder at every look, so that the
+	// holder's Unlock and its next Lock each miss; with back-off a holder
+	// in a loop keeps the line, as sync.Mutex's spinners let it.
+	backoff := 1
 	for i := 0; i < mutexSpin; i++ {
 		v := m.state.Load()
 		if v == 0 {
 			if m.state.CompareAndSwap(0, pid) { // unlocked -> locked
-				m.owner.Store(word)
+				atomics.StoreRelease64(m.owner, word)
 				return nil
 			}
 			continue
@@ -193,6 +201,8 @@ func (m *Mutex) lockSlow(ctx context.Context, pid uint32, word uint64) error {
 		if v&mPidMask == mNotRecoverable {
 			break
 		}
+		atomics.Pause(backoff)
+		backoff = min(2*backoff, mutexBackoff)
 	}
 	opts := atomics.WaitOptions{Poll: mutexPoll, Check: m.checkOwner}
 	dead := false
@@ -203,7 +213,7 @@ func (m *Mutex) lockSlow(ctx context.Context, pid uint32, word uint64) error {
 			return ErrNotRecoverable
 		case v&mPidMask == 0:
 			if m.state.CompareAndSwap(v, pid|mWaiters|v&mOwnerDied) { // unlocked* -> locked, sleepers (or inconsistent)
-				m.owner.Store(word)
+				atomics.StoreRelease64(m.owner, word)
 				if v&mOwnerDied != 0 {
 					return ErrOwnerDead
 				}
@@ -269,7 +279,7 @@ func (m *Mutex) takeOver(v, pid uint32, word uint64) (bool, error) {
 	if !m.state.CompareAndSwap(v, pid|mOwnerDied|v&mWaiters) { // locked by the dead -> inconsistent
 		return false, nil
 	}
-	m.owner.Store(word)
+	atomics.StoreRelease64(m.owner, word)
 	return true, ErrOwnerDead
 }
 
@@ -288,7 +298,7 @@ func (m *Mutex) TryLock() (bool, error) {
 func (m *Mutex) tryLock() (bool, error) {
 	pid, word := self()
 	if m.state.CompareAndSwap(0, pid) { // unlocked -> locked
-		m.owner.Store(word)
+		atomics.StoreRelease64(m.owner, word)
 		return true, nil
 	}
 	v := m.state.Load()
@@ -299,7 +309,7 @@ func (m *Mutex) tryLock() (bool, error) {
 		if !m.state.CompareAndSwap(v, pid|v&(mOwnerDied|mWaiters)) { // unlocked* -> locked*
 			return false, nil
 		}
-		m.owner.Store(word)
+		atomics.StoreRelease64(m.owner, word)
 		if v&mOwnerDied != 0 {
 			return true, ErrOwnerDead
 		}
@@ -326,15 +336,15 @@ func (m *Mutex) Unlock() {
 		case v&mPidMask == mNotRecoverable:
 			panic("semaphore: Unlock of unrecoverable Mutex")
 		case v&mOwnerDied != 0:
-			m.owner.Store(0)
+			atomics.StoreRelease64(m.owner, 0)
 			if m.state.CompareAndSwap(v, mNotRecoverable) { // inconsistent -> not recoverable
 				atomics.Wake(m.state, -1)
 				return
 			}
 			continue
 		}
-		m.owner.Store(0)                  // the holder leaves: nobody recorded until the next CAS
-		if m.state.CompareAndSwap(v, 0) { // locked* -> unlocked
+		atomics.StoreRelease64(m.owner, 0) // the holder leaves: nobody recorded until the next CAS
+		if m.state.CompareAndSwap(v, 0) {  // locked* -> unlocked
 			if v&mWaiters != 0 {
 				atomics.Wake(m.state, 1)
 			}
@@ -347,7 +357,7 @@ func (m *Mutex) Unlock() {
 // so that the next locker gets ErrOwnerDead in turn.
 func (m *Mutex) releaseInconsistent() {
 	raceRelease(m.state)
-	m.owner.Store(0)
+	atomics.StoreRelease64(m.owner, 0)
 	for {
 		v := m.state.Load()
 		if m.state.CompareAndSwap(v, mOwnerDied) { // inconsistent -> unlocked, inconsistent
