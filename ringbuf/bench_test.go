@@ -124,8 +124,9 @@ var streamPeer = process.Register("ringbuf-bench-stream", func(ctx context.Conte
 	}
 	w := atomics.MustUint64At(a.Done.Bytes(), 0)
 	w.Store(uint64(n) + 1)
-	atomics.Wake(atomics.MustUint32At(a.Done.Bytes(), 8), -1)
-	atomics.MustUint32At(a.Done.Bytes(), 8).Store(1)
+	flag := atomics.MustUint32At(a.Done.Bytes(), 8)
+	flag.Store(1) // publishes: the count above; then wake the parent
+	atomics.Wake(flag, -1)
 	atomics.Wake(atomics.MustUint32At(a.Done.Bytes(), 8), -1)
 	_ = sum
 	return nil
