@@ -56,30 +56,14 @@ type Barrier struct {
 // NewBarrier creates a Barrier for n parties called name in seg (kind
 // shm.KindBarrier).
 func NewBarrier(seg *shm.Segment, name string, n int) (*Barrier, error) {
-	var b *Barrier
-	o, err := alloc(seg, name, shm.KindBarrier, BarrierSize, func(body []byte) (err error) {
-		b, err = InitBarrier(body, n)
-		return err
+	return create(seg, name, shm.KindBarrier, BarrierSize, func(mem []byte) (*Barrier, error) {
+		return InitBarrier(mem, n)
 	})
-	if err != nil {
-		return nil, err
-	}
-	b.ref = ref{seg: seg, name: o.Name, kind: shm.KindBarrier}
-	return b, nil
 }
 
 // OpenBarrier opens the Barrier called name in seg.
 func OpenBarrier(seg *shm.Segment, name string) (*Barrier, error) {
-	o, err := lookup(seg, name, shm.KindBarrier, BarrierSize)
-	if err != nil {
-		return nil, err
-	}
-	b, err := BarrierAt(o.Body)
-	if err != nil {
-		return nil, fmt.Errorf("barrier %q: %w", name, err)
-	}
-	b.ref = ref{seg: seg, name: name, kind: shm.KindBarrier}
-	return b, nil
+	return open(seg, name, shm.KindBarrier, BarrierSize, BarrierAt)
 }
 
 // InitBarrier writes a Barrier for n parties into the first BarrierSize
@@ -247,15 +231,10 @@ func (b *Barrier) GobEncode() ([]byte, error) { return b.ref.encode("Barrier") }
 
 // GobDecode attaches the Barrier that GobEncode named.
 func (b *Barrier) GobDecode(data []byte) error {
-	o, err := decodeRef(data, shm.KindBarrier, BarrierSize)
-	if err != nil {
-		return err
-	}
-	bb, err := BarrierAt(o.Body)
-	if err != nil {
-		return err
-	}
-	b.lock, b.phase, b.count, b.parties = bb.lock, bb.phase, bb.count, bb.parties
-	b.ref = ref{seg: o.Segment, name: o.Name, kind: shm.KindBarrier}
-	return nil
+	return decode(b, data, shm.KindBarrier, BarrierSize, BarrierAt)
+}
+
+// adopt takes the words of from (a view of the same memory) and records r.
+func (b *Barrier) adopt(from *Barrier, r ref) {
+	b.lock, b.phase, b.count, b.parties, b.ref = from.lock, from.phase, from.count, from.parties, r
 }

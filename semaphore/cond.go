@@ -2,7 +2,6 @@ package semaphore
 
 import (
 	"context"
-	"fmt"
 	"sync/atomic"
 
 	"github.com/shmkit/shmkit/atomics"
@@ -37,30 +36,12 @@ type Cond struct {
 // NewCond creates a Cond called name in seg, with its Mutex L (kind
 // shm.KindCond).
 func NewCond(seg *shm.Segment, name string) (*Cond, error) {
-	var c *Cond
-	o, err := alloc(seg, name, shm.KindCond, CondSize, func(body []byte) (err error) {
-		c, err = InitCond(body)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	c.ref = ref{seg: seg, name: o.Name, kind: shm.KindCond}
-	return c, nil
+	return create(seg, name, shm.KindCond, CondSize, InitCond)
 }
 
 // OpenCond opens the Cond called name in seg.
 func OpenCond(seg *shm.Segment, name string) (*Cond, error) {
-	o, err := lookup(seg, name, shm.KindCond, CondSize)
-	if err != nil {
-		return nil, err
-	}
-	c, err := CondAt(o.Body)
-	if err != nil {
-		return nil, fmt.Errorf("cond %q: %w", name, err)
-	}
-	c.ref = ref{seg: seg, name: name, kind: shm.KindCond}
-	return c, nil
+	return open(seg, name, shm.KindCond, CondSize, CondAt)
 }
 
 // InitCond writes a Cond and its Mutex into the first CondSize bytes of mem
@@ -146,16 +127,9 @@ func (c *Cond) Broadcast() {
 func (c *Cond) GobEncode() ([]byte, error) { return c.ref.encode("Cond") }
 
 // GobDecode attaches the Cond that GobEncode named.
-func (c *Cond) GobDecode(b []byte) error {
-	o, err := decodeRef(b, shm.KindCond, CondSize)
-	if err != nil {
-		return err
-	}
-	cc, err := CondAt(o.Body)
-	if err != nil {
-		return err
-	}
-	c.L, c.seq, c.sleepers = cc.L, cc.seq, cc.sleepers
-	c.ref = ref{seg: o.Segment, name: o.Name, kind: shm.KindCond}
-	return nil
+func (c *Cond) GobDecode(b []byte) error { return decode(c, b, shm.KindCond, CondSize, CondAt) }
+
+// adopt takes the words of from (a view of the same memory) and records r.
+func (c *Cond) adopt(from *Cond, r ref) {
+	c.L, c.seq, c.sleepers, c.ref = from.L, from.seq, from.sleepers, r
 }

@@ -2,7 +2,6 @@ package semaphore
 
 import (
 	"context"
-	"fmt"
 	"sync/atomic"
 
 	"github.com/shmkit/shmkit/atomics"
@@ -26,30 +25,12 @@ type Event struct {
 
 // NewEvent creates a clear Event called name in seg (kind shm.KindEvent).
 func NewEvent(seg *shm.Segment, name string) (*Event, error) {
-	var e *Event
-	o, err := alloc(seg, name, shm.KindEvent, EventSize, func(body []byte) (err error) {
-		e, err = InitEvent(body)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	e.ref = ref{seg: seg, name: o.Name, kind: shm.KindEvent}
-	return e, nil
+	return create(seg, name, shm.KindEvent, EventSize, InitEvent)
 }
 
 // OpenEvent opens the Event called name in seg.
 func OpenEvent(seg *shm.Segment, name string) (*Event, error) {
-	o, err := lookup(seg, name, shm.KindEvent, EventSize)
-	if err != nil {
-		return nil, err
-	}
-	e, err := EventAt(o.Body)
-	if err != nil {
-		return nil, fmt.Errorf("event %q: %w", name, err)
-	}
-	e.ref = ref{seg: seg, name: name, kind: shm.KindEvent}
-	return e, nil
+	return open(seg, name, shm.KindEvent, EventSize, EventAt)
 }
 
 // InitEvent writes a clear Event into the first EventSize bytes of mem
@@ -138,16 +119,7 @@ func (e *Event) Wait(ctx context.Context) bool {
 func (e *Event) GobEncode() ([]byte, error) { return e.ref.encode("Event") }
 
 // GobDecode attaches the Event that GobEncode named.
-func (e *Event) GobDecode(b []byte) error {
-	o, err := decodeRef(b, shm.KindEvent, EventSize)
-	if err != nil {
-		return err
-	}
-	ee, err := EventAt(o.Body)
-	if err != nil {
-		return err
-	}
-	e.flag, e.sleepers = ee.flag, ee.sleepers
-	e.ref = ref{seg: o.Segment, name: o.Name, kind: shm.KindEvent}
-	return nil
-}
+func (e *Event) GobDecode(b []byte) error { return decode(e, b, shm.KindEvent, EventSize, EventAt) }
+
+// adopt takes the words of from (a view of the same memory) and records r.
+func (e *Event) adopt(from *Event, r ref) { e.flag, e.sleepers, e.ref = from.flag, from.sleepers, r }

@@ -2,7 +2,6 @@ package semaphore
 
 import (
 	"context"
-	"fmt"
 	"sync/atomic"
 	"time"
 
@@ -84,33 +83,12 @@ type Mutex struct {
 
 // NewMutex creates an unlocked Mutex called name in seg (kind shm.KindMutex).
 func NewMutex(seg *shm.Segment, name string) (*Mutex, error) {
-	m := new(Mutex)
-	o, err := alloc(seg, name, shm.KindMutex, MutexSize, func(body []byte) error {
-		mm, err := InitMutex(body)
-		if err == nil {
-			m.state, m.owner = mm.state, mm.owner
-		}
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	m.ref = ref{seg: seg, name: o.Name, kind: shm.KindMutex}
-	return m, nil
+	return create(seg, name, shm.KindMutex, MutexSize, InitMutex)
 }
 
 // OpenMutex opens the Mutex called name in seg.
 func OpenMutex(seg *shm.Segment, name string) (*Mutex, error) {
-	o, err := lookup(seg, name, shm.KindMutex, MutexSize)
-	if err != nil {
-		return nil, err
-	}
-	m, err := MutexAt(o.Body)
-	if err != nil {
-		return nil, fmt.Errorf("mutex %q: %w", name, err)
-	}
-	m.ref = ref{seg: seg, name: name, kind: shm.KindMutex}
-	return m, nil
+	return open(seg, name, shm.KindMutex, MutexSize, MutexAt)
 }
 
 // InitMutex writes an unlocked Mutex into the first MutexSize bytes of mem,
@@ -407,16 +385,7 @@ func (m *Mutex) Owner() procinfo.Ident {
 func (m *Mutex) GobEncode() ([]byte, error) { return m.ref.encode("Mutex") }
 
 // GobDecode attaches the segment and finds the Mutex that GobEncode named.
-func (m *Mutex) GobDecode(b []byte) error {
-	o, err := decodeRef(b, shm.KindMutex, MutexSize)
-	if err != nil {
-		return err
-	}
-	mm, err := MutexAt(o.Body)
-	if err != nil {
-		return err
-	}
-	m.state, m.owner = mm.state, mm.owner
-	m.ref = ref{seg: o.Segment, name: o.Name, kind: shm.KindMutex}
-	return nil
-}
+func (m *Mutex) GobDecode(b []byte) error { return decode(m, b, shm.KindMutex, MutexSize, MutexAt) }
+
+// adopt takes the words of from (a view of the same memory) and records r.
+func (m *Mutex) adopt(from *Mutex, r ref) { m.state, m.owner, m.ref = from.state, from.owner, r }

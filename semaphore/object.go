@@ -55,6 +55,59 @@ func lookup(seg *shm.Segment, name string, kind shm.Kind, size int) (*shm.Object
 	return o, nil
 }
 
+// placed is a named primitive's handle type: a pointer to T that can take
+// over the words of another handle on the same memory and remember where
+// that memory lives.
+type placed[T any] interface {
+	*T
+	adopt(from *T, r ref)
+}
+
+// create places a new primitive called name in seg, initialised by init,
+// the primitive's InitXxx.
+func create[T any, P placed[T]](seg *shm.Segment, name string, kind shm.Kind, size int, init func(mem []byte) (P, error)) (P, error) {
+	var p P
+	o, err := alloc(seg, name, kind, size, func(body []byte) (err error) {
+		p, err = init(body)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	p.adopt(p, ref{seg: seg, name: o.Name, kind: kind})
+	return p, nil
+}
+
+// open finds the primitive called name in seg and wraps it with at, the
+// primitive's XxxAt.
+func open[T any, P placed[T]](seg *shm.Segment, name string, kind shm.Kind, size int, at func(mem []byte) (P, error)) (P, error) {
+	o, err := lookup(seg, name, kind, size)
+	if err != nil {
+		return nil, err
+	}
+	p, err := at(o.Body)
+	if err != nil {
+		return nil, fmt.Errorf("%v %q: %w", kind, name, err)
+	}
+	p.adopt(p, ref{seg: seg, name: name, kind: kind})
+	return p, nil
+}
+
+// decode is GobDecode for every named primitive: it attaches the segment
+// the handle in b names, finds the object, and fills into in place.
+func decode[T any, P placed[T]](into P, b []byte, kind shm.Kind, size int, at func(mem []byte) (P, error)) error {
+	o, err := decodeRef(b, kind, size)
+	if err != nil {
+		return err
+	}
+	p, err := at(o.Body)
+	if err != nil {
+		return err
+	}
+	into.adopt(p, ref{seg: o.Segment, name: o.Name, kind: kind})
+	return nil
+}
+
 func (r *ref) encode(what string) ([]byte, error) {
 	if r.seg == nil {
 		return nil, fmt.Errorf("semaphore: an embedded %s travels with the object that holds it, not on its own", what)

@@ -3,7 +3,6 @@ package semaphore
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sync/atomic"
 
 	"github.com/shmkit/shmkit/atomics"
@@ -73,30 +72,12 @@ type rwSlot struct {
 // NewRWMutex creates an unlocked RWMutex called name in seg (kind
 // shm.KindRWMutex).
 func NewRWMutex(seg *shm.Segment, name string) (*RWMutex, error) {
-	var rw *RWMutex
-	o, err := alloc(seg, name, shm.KindRWMutex, RWMutexSize, func(body []byte) (err error) {
-		rw, err = InitRWMutex(body)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	rw.ref = ref{seg: seg, name: o.Name, kind: shm.KindRWMutex}
-	return rw, nil
+	return create(seg, name, shm.KindRWMutex, RWMutexSize, InitRWMutex)
 }
 
 // OpenRWMutex opens the RWMutex called name in seg.
 func OpenRWMutex(seg *shm.Segment, name string) (*RWMutex, error) {
-	o, err := lookup(seg, name, shm.KindRWMutex, RWMutexSize)
-	if err != nil {
-		return nil, err
-	}
-	rw, err := RWMutexAt(o.Body)
-	if err != nil {
-		return nil, fmt.Errorf("rwmutex %q: %w", name, err)
-	}
-	rw.ref = ref{seg: seg, name: name, kind: shm.KindRWMutex}
-	return rw, nil
+	return open(seg, name, shm.KindRWMutex, RWMutexSize, RWMutexAt)
 }
 
 // InitRWMutex writes an unlocked RWMutex into the first RWMutexSize bytes of
@@ -352,15 +333,11 @@ func (rw *RWMutex) GobEncode() ([]byte, error) { return rw.ref.encode("RWMutex")
 
 // GobDecode attaches the RWMutex that GobEncode named.
 func (rw *RWMutex) GobDecode(b []byte) error {
-	o, err := decodeRef(b, shm.KindRWMutex, RWMutexSize)
-	if err != nil {
-		return err
-	}
-	r, err := RWMutexAt(o.Body)
-	if err != nil {
-		return err
-	}
-	rw.w, rw.wstate, rw.drain, rw.overflow, rw.slots = r.w, r.wstate, r.drain, r.overflow, r.slots
-	rw.ref = ref{seg: o.Segment, name: o.Name, kind: shm.KindRWMutex}
-	return nil
+	return decode(rw, b, shm.KindRWMutex, RWMutexSize, RWMutexAt)
+}
+
+// adopt takes the words of from (a view of the same memory) and records r;
+// this handle's own read count (mine) is found again on first RLock.
+func (rw *RWMutex) adopt(from *RWMutex, r ref) {
+	rw.w, rw.wstate, rw.drain, rw.overflow, rw.slots, rw.ref = from.w, from.wstate, from.drain, from.overflow, from.slots, r
 }

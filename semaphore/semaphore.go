@@ -49,30 +49,14 @@ func NewBoundedSemaphore(seg *shm.Segment, name string, value int) (*Semaphore, 
 }
 
 func newSemaphore(seg *shm.Segment, name string, value int, bounded bool) (*Semaphore, error) {
-	var s *Semaphore
-	o, err := alloc(seg, name, shm.KindSemaphore, SemaphoreSize, func(body []byte) (err error) {
-		s, err = InitSemaphore(body, value, bounded)
-		return err
+	return create(seg, name, shm.KindSemaphore, SemaphoreSize, func(mem []byte) (*Semaphore, error) {
+		return InitSemaphore(mem, value, bounded)
 	})
-	if err != nil {
-		return nil, err
-	}
-	s.ref = ref{seg: seg, name: o.Name, kind: shm.KindSemaphore}
-	return s, nil
 }
 
 // OpenSemaphore opens the Semaphore called name in seg.
 func OpenSemaphore(seg *shm.Segment, name string) (*Semaphore, error) {
-	o, err := lookup(seg, name, shm.KindSemaphore, SemaphoreSize)
-	if err != nil {
-		return nil, err
-	}
-	s, err := SemaphoreAt(o.Body)
-	if err != nil {
-		return nil, fmt.Errorf("semaphore %q: %w", name, err)
-	}
-	s.ref = ref{seg: seg, name: name, kind: shm.KindSemaphore}
-	return s, nil
+	return open(seg, name, shm.KindSemaphore, SemaphoreSize, SemaphoreAt)
 }
 
 // InitSemaphore writes a Semaphore with value units into the first
@@ -206,15 +190,10 @@ func (s *Semaphore) GobEncode() ([]byte, error) { return s.ref.encode("Semaphore
 
 // GobDecode attaches the Semaphore that GobEncode named.
 func (s *Semaphore) GobDecode(b []byte) error {
-	o, err := decodeRef(b, shm.KindSemaphore, SemaphoreSize)
-	if err != nil {
-		return err
-	}
-	ss, err := SemaphoreAt(o.Body)
-	if err != nil {
-		return err
-	}
-	s.value, s.sleepers, s.bound = ss.value, ss.sleepers, ss.bound
-	s.ref = ref{seg: o.Segment, name: o.Name, kind: shm.KindSemaphore}
-	return nil
+	return decode(s, b, shm.KindSemaphore, SemaphoreSize, SemaphoreAt)
+}
+
+// adopt takes the words of from (a view of the same memory) and records r.
+func (s *Semaphore) adopt(from *Semaphore, r ref) {
+	s.value, s.sleepers, s.bound, s.ref = from.value, from.sleepers, from.bound, r
 }
