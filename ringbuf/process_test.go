@@ -271,6 +271,27 @@ type consArgs struct {
 	Max   int
 }
 
+// mark checks msg (at most max bytes), checks that it comes after the last
+// message of its producer that this consumer saw, and sets its bit in the
+// bitmap of marks (n messages per producer): a bit already set, by any
+// consumer, is a duplicate.
+func mark(marks *shm.Segment, n, max int, msg []byte, last map[int]int) error {
+	id, seq, err := checkMessage(msg, max)
+	if err != nil {
+		return err
+	}
+	if l, ok := last[id]; ok && seq <= l {
+		return fmt.Errorf("producer %d: message %d after %d", id, seq, l)
+	}
+	last[id] = seq
+	bit := id*n + seq
+	w := atomics.MustUint32At(marks.Bytes(), bit/32*4)
+	if old := w.Or(1 << (bit % 32)); old&(1<<(bit%32)) != 0 {
+		return fmt.Errorf("producer %d message %d delivered twice", id, seq)
+	}
+	return nil
+}
+
 var mpmcConsumerW = process.Register("ringbuf-mpmc-consumer", func(ctx context.Context, a consArgs) error {
 	defer a.R.Close()
 	buf := make([]byte, a.Max)
@@ -283,18 +304,8 @@ var mpmcConsumerW = process.Register("ringbuf-mpmc-consumer", func(ctx context.C
 		if err != nil {
 			return err
 		}
-		id, seq, err := checkMessage(buf[:n], a.Max)
-		if err != nil {
+		if err := mark(a.Marks, a.N, a.Max, buf[:n], last); err != nil {
 			return err
-		}
-		if l, ok := last[id]; ok && seq <= l {
-			return fmt.Errorf("producer %d: message %d after %d", id, seq, l)
-		}
-		last[id] = seq
-		bit := id*a.N + seq
-		w := atomics.MustUint32At(a.Marks.Bytes(), bit/32*4)
-		if old := w.Or(1 << (bit % 32)); old&(1<<(bit%32)) != 0 {
-			return fmt.Errorf("producer %d message %d delivered twice", id, seq)
 		}
 	}
 })
@@ -595,18 +606,8 @@ var sharedConsumerW = process.Register("ringbuf-shared-consumer", func(ctx conte
 		if err != nil {
 			return err
 		}
-		id, seq, err := checkMessage(buf[:n], a.Max)
-		if err != nil {
+		if err := mark(a.Marks, a.N, a.Max, buf[:n], last); err != nil {
 			return err
-		}
-		if l, ok := last[id]; ok && seq <= l {
-			return fmt.Errorf("producer %d: message %d after %d", id, seq, l)
-		}
-		last[id] = seq
-		bit := id*a.N + seq
-		w := atomics.MustUint32At(a.Marks.Bytes(), bit/32*4)
-		if old := w.Or(1 << (bit % 32)); old&(1<<(bit%32)) != 0 {
-			return fmt.Errorf("producer %d message %d delivered twice", id, seq)
 		}
 	}
 })
