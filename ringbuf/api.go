@@ -48,7 +48,7 @@ func (r *vring) Commit() {
 	if !r.multi && r.p.res { // SPSC fast path: see commit
 		r.p.res = false
 		*plain64(r.data, r.p.resIdx) = r.p.resHdr
-		r.p.tail = r.p.resEnd
+		r.p.tail, r.p.fastEnd = r.p.resEnd, r.p.resFast
 		if r.p.tail-r.p.published >= r.opt.batch {
 			r.flush()
 		}
@@ -66,12 +66,70 @@ func (r *vring) Cancel() {
 
 // Write copies p into the ring as one record, blocking while the ring is
 // full (see Reserve).
+//
+// Its common SPSC case is written out here rather than called: a producer
+// streaming into lines the consumer's core last held waits on its stores,
+// and a call costs stores (the return address, and the arguments spilled
+// around it). The producer's fast window (see window) stands for every
+// condition of that case: an attached SPSC producer, no reservation
+// outstanding, room before the wrap and below the cached head. The record
+// is written whole, header last, and published with the tail (no record in
+// progress is ever visible, so its header goes straight in committed).
 func (r *vring) Write(ctx context.Context, p []byte) error {
-	if r.fastWrite(p) {
-		return nil
+	n := uint64(len(p))
+	tail := r.p.tail
+	a := (n + recordHeaderSize + recordAlign - 1) &^ (recordAlign - 1)
+	if n > r.p.maxRec || tail+a > r.p.fastEnd {
+		return r.writeSlow(ctx, p)
 	}
+	idx := tail & r.mask
+	rec := r.data[idx : idx+a : idx+a]
+	dst := rec[recordHeaderSize:]
+	switch {
+	case n > 64:
+		copy(dst, p)
+	case n >= 16: // 16-byte moves, the last one overlapping
+		for i := uint64(0); i+16 < n; i += 16 {
+			*(*[16]byte)(dst[i:]) = *(*[16]byte)(p[i:])
+		}
+		*(*[16]byte)(dst[n-16:]) = *(*[16]byte)(p[n-16:])
+	case n >= 8:
+		*(*[8]byte)(dst) = *(*[8]byte)(p)
+		*(*[8]byte)(dst[n-8:]) = *(*[8]byte)(p[n-8:])
+	default:
+		for i := range p {
+			dst[i] = p[i]
+		}
+	}
+	*plain64(rec, 0) = r.p.hdr | (n + recordHeaderSize) // published with the tail
+	tail += a
+	r.p.tail = tail
+	if tail-r.p.published >= r.opt.batch {
+		r.flush()
+	}
+	return nil
+}
+
+// tryNow is the context under which Write does not wait (TryWrite):
+// writeSlow then returns errWouldBlock where it would block.
+var tryNow context.Context = tryContext{}
+
+type tryContext struct{ context.Context }
+
+// writeSlow is Write's general path: MPSC, a record that wraps or does not
+// fit the cached room, the first write, and every error.
+func (r *vring) writeSlow(ctx context.Context, p []byte) error {
 	r.lockProducer()
-	buf, err := r.reserve(ctx, len(p))
+	var buf []byte
+	var err error
+	if ctx == tryNow {
+		var ok bool
+		if buf, ok, err = r.tryReserve(len(p)); !ok && err == nil {
+			err = errWouldBlock
+		}
+	} else {
+		buf, err = r.reserve(ctx, len(p))
+	}
 	if err != nil {
 		r.unlockProducer()
 		return err
@@ -81,67 +139,35 @@ func (r *vring) Write(ctx context.Context, p []byte) error {
 	return nil
 }
 
-// fastWrite is Write's common SPSC case: the record is written whole,
-// header last, and published with the tail (no record in progress is ever
-// visible, so its header goes straight in committed). ok=false: take the
-// general path.
-func (r *vring) fastWrite(p []byte) bool {
-	n := len(p)
-	if r.multi || r.p.slot < 0 || r.p.res || uint(n) > uint(r.maxRec) {
-		return false
-	}
-	tail := r.p.tail
-	a := uint64(n+recordHeaderSize+recordAlign-1) &^ (recordAlign - 1)
-	idx := tail & r.mask
-	if a > r.capacity-idx || a > r.capacity-(tail-r.p.headCache) || tail%recordAlign != 0 {
-		return false
-	}
-	off := idx + recordHeaderSize
-	copy(r.data[off:off+uint64(n)], p)
-	*plain64(r.data, idx) = makeHeader(int32(n+recordHeaderSize), r.p.slot, recMessage, r.p.gen) // published with the tail
-	r.p.tail = tail + a
-	if r.p.tail-r.p.published >= r.opt.batch {
-		r.flush()
-	}
-	return true
-}
-
-// fastReserve is tryReserve's common SPSC case, small enough to stay cheap:
-// an attached producer, no reservation outstanding, the record fits before
-// the wrap and the cached head says there is room. ok=false sends the
-// caller down the general path, which handles (and reports) everything else.
+// fastReserve is tryReserve's common SPSC case, small enough to stay cheap
+// (the conditions are fastWrite's). ok=false sends the caller down the
+// general path, which handles (and reports) everything else.
 func (r *vring) fastReserve(n int) ([]byte, bool) {
-	if r.multi || r.p.slot < 0 || r.p.res || uint(n) > uint(r.maxRec) {
-		return nil, false
-	}
+	un := uint64(n)
 	tail := r.p.tail
-	a := uint64(n+recordHeaderSize+recordAlign-1) &^ (recordAlign - 1)
-	idx := tail & r.mask
-	if a > r.capacity-idx || a > r.capacity-(tail-r.p.headCache) || tail%recordAlign != 0 {
+	a := (un + recordHeaderSize + recordAlign - 1) &^ (recordAlign - 1)
+	if un > r.p.maxRec || tail+a > r.p.fastEnd {
 		return nil, false
 	}
-	*plain64(r.data, idx) = makeHeader(-int32(n+recordHeaderSize), r.p.slot, recMessage, r.p.gen) // unseen until Commit
-	r.p.res, r.p.resIdx, r.p.resLen, r.p.resEnd = true, idx, n, tail+a
-	r.p.resHdr = makeHeader(int32(n+recordHeaderSize), r.p.slot, recMessage, r.p.gen)
-	off := idx + recordHeaderSize
-	return r.data[off : off+uint64(n) : off+uint64(n)], true
+	idx := tail & r.mask
+	rec := r.data[idx : idx+a : idx+a]
+	length := un + recordHeaderSize // the header is written at Commit: nothing before the tail is seen
+	r.p.res, r.p.resIdx, r.p.resEnd = true, idx, tail+a
+	r.p.resHdr = r.p.hdr | length
+	r.p.resFast, r.p.fastEnd = r.p.fastEnd, 0 // no fast path while reserved
+	return rec[recordHeaderSize:length:length], true
 }
 
 // TryWrite is Write without blocking: ok is false when the ring has no room
 // now.
 func (r *vring) TryWrite(p []byte) (ok bool, err error) {
-	if r.fastWrite(p) {
+	switch err = r.Write(tryNow, p); err {
+	case nil:
 		return true, nil
+	case errWouldBlock:
+		return false, nil
 	}
-	r.lockProducer()
-	buf, ok, err := r.tryReserve(len(p))
-	if !ok {
-		r.unlockProducer()
-		return false, err
-	}
-	copy(buf, p)
-	r.Commit()
-	return true, nil
+	return false, err
 }
 
 // Peek returns the next record in place, blocking while the ring is empty,
@@ -250,6 +276,7 @@ func (r *vring) CloseWrite() error {
 		r.p.slot = -1
 	}
 	r.p.closed = true
+	r.p.fastEnd = 0
 	r.c.wait.wake()
 	if r.c.wait.waiters.Load() != 0 {
 		r.c.wait.seq.Add(1)

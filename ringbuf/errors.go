@@ -38,3 +38,6 @@ var errPoll = errors.New("ringbuf: poll")
 // once the consumer has passed that owner's last claim. Blocking calls wait
 // for it; Try calls report "no room".
 var errSlotPending = errors.New("ringbuf: a dead producer's slot is not yet reclaimable")
+
+// errWouldBlock: Write under tryNow found no room (TryWrite reports ok=false).
+var errWouldBlock = errors.New("ringbuf: would block")

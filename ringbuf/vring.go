@@ -59,10 +59,13 @@ type producerSide struct {
 	res       bool   // a reservation is outstanding
 	resIdx    uint64 // its header's index in data
 	resHdr    uint64 // its header as Commit will store it
-	resLen    int    // payload bytes reserved
 	resEnd    uint64 // SPSC: the tail after the reservation
 	published uint64 // SPSC: the tail as last stored in the ring (WithWriteBatch)
 	need      uint64 // bytes the last failed TryReserve wanted
+	fastEnd   uint64 // SPSC: records ending at or below it take the fast path (0: none do)
+	resFast   uint64 // SPSC: fastEnd once the reservation is committed
+	hdr       uint64 // the header of this producer's messages, length 0
+	maxRec    uint64 // MaxRecord, here for the fast path
 	wait      waitSide
 }
 
@@ -215,8 +218,24 @@ func (r *vring) attachProducer() error {
 	r.p.tail = r.tail.Load()
 	r.p.published = r.p.tail
 	r.p.headCache = r.head.Load()
+	r.p.hdr = makeHeader(0, slot, recMessage, r.p.gen)
+	r.p.maxRec = uint64(r.maxRec)
+	r.p.fastEnd = r.window(r.p.tail)
 	r.producersEver.Add(1)
 	return nil
+}
+
+// window returns the fast path's limit for an SPSC producer whose tail is
+// tail: the end of the lap (a record must not wrap) or the cached head plus
+// the capacity, whichever comes first. 0 (no fast path) for an MPSC ring,
+// or when tail and the cached head are not a plausible pair: the general
+// path then finds out what is wrong.
+func (r *vring) window(tail uint64) uint64 {
+	h := r.p.headCache
+	if r.multi || tail%recordAlign != 0 || h > tail || tail-h > r.capacity {
+		return 0
+	}
+	return min((tail|r.mask)+1, h+r.capacity)
 }
 
 // claimResolved reports whether the consumer has passed slot i's last MPSC
@@ -262,6 +281,7 @@ func (r *vring) tryReserve(n int) (buf []byte, ok bool, err error) {
 				return nil, false, fmt.Errorf("%w: ring %q head %d, tail %d, capacity %d", ErrCorrupt, r.name, h, tail, r.capacity)
 			}
 			r.p.headCache = h
+			r.p.fastEnd = r.window(tail)
 			if need > r.capacity-(tail-h) {
 				r.p.need = need
 				r.flush() // the consumer frees space only for what it can see
@@ -322,8 +342,9 @@ func (r *vring) tryReserve(n int) (buf []byte, ok bool, err error) {
 	} else {
 		*plain64(r.data, idx) = makeHeader(-int32(length), r.p.slot, recMessage, r.p.gen) // unseen until Commit
 	}
-	r.p.res, r.p.resIdx, r.p.resLen, r.p.resEnd = true, idx, n, tail+need
+	r.p.res, r.p.resIdx, r.p.resEnd = true, idx, tail+need
 	r.p.resHdr = makeHeader(int32(length), r.p.slot, recMessage, r.p.gen)
+	r.p.resFast, r.p.fastEnd = r.window(tail+need), 0 // no fast path while reserved
 	off := idx + recordHeaderSize
 	return r.data[off : off+uint64(n) : off+uint64(n)], true, nil
 }
@@ -338,7 +359,7 @@ func (r *vring) commit() {
 		(*pubWord)(r.hdr(r.p.resIdx)).storeRelease(r.p.resHdr) // publishes: record committed, its payload before it
 	} else {
 		*plain64(r.data, r.p.resIdx) = r.p.resHdr
-		r.p.tail = r.p.resEnd
+		r.p.tail, r.p.fastEnd = r.p.resEnd, r.p.resFast
 		if r.p.tail-r.p.published >= r.opt.batch {
 			r.flush()
 		}
@@ -364,6 +385,7 @@ func (r *vring) cancel() {
 	}
 	r.p.res = false
 	if !r.multi {
+		r.p.fastEnd = r.window(r.p.tail)
 		return // SPSC: nothing was published; the space is reused
 	}
 	length, slot, _, gen := splitHeader(r.p.resHdr)
@@ -766,19 +788,22 @@ func (r *vring) releasePeek() {
 }
 
 // fastNext finds a committed message at the head below the cached tail,
-// with scan's checks in short; ok=false sends the caller to next.
+// with scan's checks in short; ok=false sends the caller to next. The
+// checks keep every access inside data whatever the header holds; a record
+// that fails them (padding, in progress, garbage) is next's to judge.
 func (r *vring) fastNext() (idx, a uint64, ok bool) {
 	head := r.c.head
-	if !r.c.attached || r.c.peekA != 0 || head == r.c.tailCache || head%recordAlign != 0 {
+	if head >= r.c.tailCache || r.c.peekA != 0 { // tailCache > head: attached
 		return 0, 0, false
 	}
 	idx = head & r.mask
-	length, slot, typ, _ := splitHeader(r.hdr(idx).Load()) // observes: record committed
-	a = uint64(alignUp(int(length), recordAlign))
-	if typ != recMessage || length < recordHeaderSize || a > r.capacity-idx || a > r.c.tailCache-head || slot >= r.slots.n {
+	h := r.hdr(idx).Load() // observes: record committed
+	length := uint64(uint32(h))
+	a = (length + recordAlign - 1) &^ (recordAlign - 1)
+	if uint8(h>>40) != recMessage || length < recordHeaderSize || a > r.c.tailCache-head || a > r.capacity-idx {
 		return 0, 0, false
 	}
-	r.c.recLen = uint64(length)
+	r.c.recLen = length
 	return idx, a, true
 }
 
@@ -786,7 +811,8 @@ func (r *vring) fastNext() (idx, a uint64, ok bool) {
 func (r *vring) readInto(ctx context.Context, buf []byte) (int, error) {
 	if idx, a, ok := r.fastNext(); ok && r.c.recLen-recordHeaderSize <= uint64(len(buf)) {
 		n := copy(buf, r.data[idx+recordHeaderSize:idx+r.c.recLen])
-		r.advance(r.c.head + a)
+		r.c.head += a
+		r.publish()
 		return n, nil
 	}
 	rec, err := r.peek(ctx)
@@ -827,16 +853,28 @@ func (r *vring) batch(ctx context.Context, block bool, fn func(rec []byte) bool)
 		r.publish()
 	}()
 	n := 0
+	quarter := r.capacity / 4
 	for {
 		length := r.c.recLen
 		more := fn(r.data[idx+recordHeaderSize : idx+length : idx+length])
 		n++
-		r.advance(r.c.head + a)
+		head := r.c.head + a
+		r.c.head = head
+		if head-r.c.published >= quarter {
+			r.publish()
+		}
 		if !more {
 			break
 		}
-		if idx, a, ok = r.fastNext(); ok {
-			continue
+		if head < r.c.tailCache { // fastNext, inline
+			idx = head & r.mask
+			h := r.hdr(idx).Load() // observes: record committed
+			length = uint64(uint32(h))
+			a = (length + recordAlign - 1) &^ (recordAlign - 1)
+			if uint8(h>>40) == recMessage && length >= recordHeaderSize && a <= r.c.tailCache-head && a <= r.capacity-idx {
+				r.c.recLen = length
+				continue
+			}
 		}
 		idx, a, ok, err = r.next(false)
 		if !ok {

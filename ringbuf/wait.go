@@ -136,6 +136,13 @@ func (w *waitSide) init(seq, waiters, parked *atomic.Uint32, o *options) {
 // wake is the waker's half: call it after the publishing store.
 func (w *waitSide) wake() {
 	if w.waiters.Load() != 0 { // observes: a waiter registered before our publication
+		w.wakeWaiters()
+	}
+}
+
+// wakeWaiters is wake's slow half, apart so that wake inlines.
+func (w *waitSide) wakeWaiters() {
+	{
 		s := w.seq.Load()
 		if w.parked.Load() == s && w.seq.CompareAndSwap(s, s+1) { // seq s -> s+1: the sleepers' value changes
 			atomics.Wake(w.seq, -1)
