@@ -17,11 +17,37 @@ import (
 // allowed. Only one reservation per handle may be outstanding; on an MPSC
 // handle the reservation holds the handle's producer lock until Commit.
 func (r *vring) Reserve(ctx context.Context, n int) ([]byte, error) {
-	if buf, ok := r.fastReserve(n); ok {
-		return buf, nil
+	// The common SPSC case, written out here for the reason given at
+	// Write; its conditions are Write's.
+	un := uint64(n)
+	tail := r.p.tail
+	a := (un + recordHeaderSize + recordAlign - 1) &^ (recordAlign - 1)
+	if un > r.p.maxRec || tail+a > r.p.fastEnd {
+		return r.reserveSlow(ctx, n)
 	}
+	idx := tail & r.mask
+	rec := r.data[idx : idx+a : idx+a]
+	length := un + recordHeaderSize // the header is written at Commit: nothing past the tail is seen
+	r.p.res, r.p.resIdx, r.p.resEnd = true, idx, tail+a
+	r.p.resHdr = r.p.hdr | length
+	r.p.resFast, r.p.fastEnd = r.p.fastEnd, 0 // no fast path while reserved
+	return rec[recordHeaderSize:length:length], nil
+}
+
+// reserveSlow is Reserve's general path (see writeSlow); under tryNow it
+// returns errWouldBlock where it would block.
+func (r *vring) reserveSlow(ctx context.Context, n int) ([]byte, error) {
 	r.lockProducer()
-	buf, err := r.reserve(ctx, n)
+	var buf []byte
+	var err error
+	if ctx == tryNow {
+		var ok bool
+		if buf, ok, err = r.tryReserve(n); !ok && err == nil {
+			err = errWouldBlock
+		}
+	} else {
+		buf, err = r.reserve(ctx, n)
+	}
 	if err != nil {
 		r.unlockProducer()
 	}
@@ -31,15 +57,13 @@ func (r *vring) Reserve(ctx context.Context, n int) ([]byte, error) {
 // TryReserve is Reserve without blocking: ok is false when the ring has no
 // room now.
 func (r *vring) TryReserve(n int) (buf []byte, ok bool, err error) {
-	if buf, ok := r.fastReserve(n); ok {
+	switch buf, err = r.Reserve(tryNow, n); err {
+	case nil:
 		return buf, true, nil
+	case errWouldBlock:
+		return nil, false, nil
 	}
-	r.lockProducer()
-	buf, ok, err = r.tryReserve(n)
-	if !ok {
-		r.unlockProducer()
-	}
-	return buf, ok, err
+	return nil, false, err
 }
 
 // Commit publishes the record returned by Reserve. The bytes Reserve
@@ -119,43 +143,13 @@ type tryContext struct{ context.Context }
 // writeSlow is Write's general path: MPSC, a record that wraps or does not
 // fit the cached room, the first write, and every error.
 func (r *vring) writeSlow(ctx context.Context, p []byte) error {
-	r.lockProducer()
-	var buf []byte
-	var err error
-	if ctx == tryNow {
-		var ok bool
-		if buf, ok, err = r.tryReserve(len(p)); !ok && err == nil {
-			err = errWouldBlock
-		}
-	} else {
-		buf, err = r.reserve(ctx, len(p))
-	}
+	buf, err := r.reserveSlow(ctx, len(p))
 	if err != nil {
-		r.unlockProducer()
 		return err
 	}
 	copy(buf, p)
 	r.Commit()
 	return nil
-}
-
-// fastReserve is tryReserve's common SPSC case, small enough to stay cheap
-// (the conditions are fastWrite's). ok=false sends the caller down the
-// general path, which handles (and reports) everything else.
-func (r *vring) fastReserve(n int) ([]byte, bool) {
-	un := uint64(n)
-	tail := r.p.tail
-	a := (un + recordHeaderSize + recordAlign - 1) &^ (recordAlign - 1)
-	if un > r.p.maxRec || tail+a > r.p.fastEnd {
-		return nil, false
-	}
-	idx := tail & r.mask
-	rec := r.data[idx : idx+a : idx+a]
-	length := un + recordHeaderSize // the header is written at Commit: nothing before the tail is seen
-	r.p.res, r.p.resIdx, r.p.resEnd = true, idx, tail+a
-	r.p.resHdr = r.p.hdr | length
-	r.p.resFast, r.p.fastEnd = r.p.fastEnd, 0 // no fast path while reserved
-	return rec[recordHeaderSize:length:length], true
 }
 
 // TryWrite is Write without blocking: ok is false when the ring has no room
