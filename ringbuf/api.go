@@ -19,16 +19,12 @@ import (
 func (r *vring) Reserve(ctx context.Context, n int) ([]byte, error) {
 	// The common SPSC case, written out here for the reason given at
 	// Write; its conditions are Write's.
-	un := uint64(n)
-	tail := r.p.tail
-	a := (un + recordHeaderSize + recordAlign - 1) &^ (recordAlign - 1)
-	if un > r.p.maxRec || tail+a > r.p.fastEnd {
+	rec, end, ok := r.fastRoom(uint64(n))
+	if !ok {
 		return r.reserveSlow(ctx, n)
 	}
-	idx := tail & r.mask
-	rec := r.data[idx : idx+a : idx+a]
-	length := un + recordHeaderSize // the header is written at Commit: nothing past the tail is seen
-	r.p.res, r.p.resIdx, r.p.resEnd = true, idx, tail+a
+	length := uint64(n) + recordHeaderSize // the header is written at Commit: nothing past the tail is seen
+	r.p.res, r.p.resIdx, r.p.resEnd = true, r.p.tail&r.mask, end
 	r.p.resHdr = r.p.hdr | length
 	r.p.resFast, r.p.fastEnd = r.p.fastEnd, 0 // no fast path while reserved
 	return rec[recordHeaderSize:length:length], nil
@@ -101,13 +97,10 @@ func (r *vring) Cancel() {
 // progress is ever visible, so its header goes straight in committed).
 func (r *vring) Write(ctx context.Context, p []byte) error {
 	n := uint64(len(p))
-	tail := r.p.tail
-	a := (n + recordHeaderSize + recordAlign - 1) &^ (recordAlign - 1)
-	if n > r.p.maxRec || tail+a > r.p.fastEnd {
+	rec, tail, ok := r.fastRoom(n)
+	if !ok {
 		return r.writeSlow(ctx, p)
 	}
-	idx := tail & r.mask
-	rec := r.data[idx : idx+a : idx+a]
 	dst := rec[recordHeaderSize:]
 	switch {
 	case n > 64:
@@ -126,12 +119,24 @@ func (r *vring) Write(ctx context.Context, p []byte) error {
 		}
 	}
 	*plain64(rec, 0) = r.p.hdr | (n + recordHeaderSize) // published with the tail
-	tail += a
 	r.p.tail = tail
 	if tail-r.p.published >= r.opt.batch {
 		r.flush()
 	}
 	return nil
+}
+
+// fastRoom is the test of the producer's fast window (see Write), small
+// enough to inline: the room for an n-byte record at the tail and the tail
+// after it; ok=false sends the caller down the general path.
+func (r *vring) fastRoom(n uint64) (rec []byte, end uint64, ok bool) {
+	tail := r.p.tail
+	a := (n + recordHeaderSize + recordAlign - 1) &^ (recordAlign - 1)
+	if n > r.p.maxRec || tail+a > r.p.fastEnd {
+		return nil, 0, false
+	}
+	idx := tail & r.mask
+	return r.data[idx : idx+a : idx+a], tail + a, true
 }
 
 // tryNow is the context under which Write does not wait (TryWrite):
