@@ -101,23 +101,7 @@ func (r *vring) Write(ctx context.Context, p []byte) error {
 	if !ok {
 		return r.writeSlow(ctx, p)
 	}
-	dst := rec[recordHeaderSize:]
-	switch {
-	case n > 64:
-		copy(dst, p)
-	case n >= 16: // 16-byte moves, the last one overlapping
-		for i := uint64(0); i+16 < n; i += 16 {
-			*(*[16]byte)(dst[i:]) = *(*[16]byte)(p[i:])
-		}
-		*(*[16]byte)(dst[n-16:]) = *(*[16]byte)(p[n-16:])
-	case n >= 8:
-		*(*[8]byte)(dst) = *(*[8]byte)(p)
-		*(*[8]byte)(dst[n-8:]) = *(*[8]byte)(p[n-8:])
-	default:
-		for i := range p {
-			dst[i] = p[i]
-		}
-	}
+	copy(rec[recordHeaderSize:], p)
 	*plain64(rec, 0) = r.p.hdr | (n + recordHeaderSize) // published with the tail
 	r.p.tail = tail
 	if tail-r.p.published >= r.opt.batch {

@@ -5,9 +5,15 @@
 //	go run ./internal/ringreport                  # rewrite docs/ringbuf.md
 //	go run ./internal/ringreport -o -             # print the table only
 //	go run ./internal/ringreport -benchtime 2s    # longer runs
+//	go run ./internal/ringreport -passes 5        # more runs, steadier medians
 //
-// Every figure in one table comes from one `go test -bench` run, so the
-// ratios compare transports measured side by side on the same machine.
+// It runs the benchmarks -passes times (each pass one `go test -bench`
+// run). Each ratio is taken within a pass, so that it compares transports
+// measured side by side, and the table gives the median of the passes'
+// ratios with their range; the absolute figures are medians across passes.
+// On a shared 2-core machine single runs of the stream benchmarks are
+// bimodal (a run now and then takes 1.5-3× longer), which is why one pass
+// is not enough to state a ratio.
 package main
 
 import (
@@ -36,23 +42,31 @@ func main() {
 	benchtime := flag.String("benchtime", "1s", "go test -benchtime for each benchmark")
 	pkg := flag.String("pkg", "./ringbuf/", "package holding the benchmarks")
 	bench := flag.String("bench", "^Benchmark(Stream|PingPong)$", "go test -bench pattern")
+	passes := flag.Int("passes", 5, "number of go test runs; ratios are taken within each and their median reported")
 	flag.Parse()
+	if *passes < 1 {
+		fatal(fmt.Errorf("-passes %d: want at least 1", *passes))
+	}
 
 	load := loadAverage()
 	args := []string{"test", "-run", "^$", "-bench", *bench, "-benchtime", *benchtime, "-count", "1", *pkg}
-	fmt.Fprintln(os.Stderr, "ringreport: go", strings.Join(args, " "))
-	cmd := exec.Command("go", args...)
-	cmd.Stderr = os.Stderr
-	raw, err := cmd.Output()
-	os.Stderr.Write(raw)
-	if err != nil {
-		fatal(fmt.Errorf("go test: %w", err))
+	var runs []pass
+	for i := 1; i <= *passes; i++ {
+		fmt.Fprintf(os.Stderr, "ringreport: pass %d of %d: go %s\n", i, *passes, strings.Join(args, " "))
+		cmd := exec.Command("go", args...)
+		cmd.Stderr = os.Stderr
+		raw, err := cmd.Output()
+		os.Stderr.Write(raw)
+		if err != nil {
+			fatal(fmt.Errorf("go test: %w", err))
+		}
+		results := parse(bytes.NewReader(raw))
+		if len(results) == 0 {
+			fatal(fmt.Errorf("no benchmark results in the output"))
+		}
+		runs = append(runs, results)
 	}
-	results := parse(bytes.NewReader(raw))
-	if len(results) == 0 {
-		fatal(fmt.Errorf("no benchmark results in the output"))
-	}
-	table := render(results, *benchtime, load)
+	table := render(runs, *benchtime, load)
 	if *out == "-" {
 		fmt.Print(table)
 		return
@@ -78,6 +92,62 @@ func main() {
 func fatal(err error) {
 	fmt.Fprintln(os.Stderr, "ringreport:", err)
 	os.Exit(1)
+}
+
+// pass is one go test run's results by benchmark name.
+type pass = map[string]result
+
+// merge returns each benchmark's metrics as medians across the passes.
+func merge(runs []pass) pass {
+	vals := map[string]map[string][]float64{}
+	for _, run := range runs {
+		for name, r := range run {
+			if vals[name] == nil {
+				vals[name] = map[string][]float64{}
+			}
+			for unit, v := range r.metrics {
+				vals[name][unit] = append(vals[name][unit], v)
+			}
+		}
+	}
+	out := pass{}
+	for name, units := range vals {
+		r := result{name: name, metrics: map[string]float64{}}
+		for unit, vs := range units {
+			r.metrics[unit] = median(vs)
+		}
+		out[name] = r
+	}
+	return out
+}
+
+func median(vs []float64) float64 {
+	s := append([]float64(nil), vs...)
+	sort.Float64s(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// ratios takes f's ratio within each pass and prints their median, with
+// their range when there are several passes.
+func ratios(runs []pass, f func(pass) (a, b float64)) string {
+	var rs []float64
+	for _, run := range runs {
+		if a, b := f(run); a != 0 && b != 0 {
+			rs = append(rs, a/b)
+		}
+	}
+	if len(rs) == 0 {
+		return "–"
+	}
+	m := fmt.Sprintf("%.2f×", median(rs))
+	if len(rs) > 1 {
+		sort.Float64s(rs)
+		m += fmt.Sprintf(" (%.2f–%.2f)", rs[0], rs[len(rs)-1])
+	}
+	return m
 }
 
 // result is one benchmark line: its name without the GOMAXPROCS suffix and
@@ -113,11 +183,12 @@ func (r result) get(unit string) (float64, bool) {
 	return v, ok
 }
 
-func render(res map[string]result, benchtime string, load string) string {
+func render(runs []pass, benchtime string, load string) string {
+	res := merge(runs)
 	var b strings.Builder
 	host, _ := os.Hostname()
-	fmt.Fprintf(&b, "Taken %s on %s (%s, %d CPUs, %s), load average before the run %s; `-benchtime %s`.\n\n",
-		time.Now().UTC().Format("2006-01-02 15:04 MST"), host, cpuModel(), runtime.NumCPU(), runtime.Version(), load, benchtime)
+	fmt.Fprintf(&b, "Taken %s on %s (%s, %d CPUs, %s), load average before the run %s; `-benchtime %s`, %d passes: figures are medians across the passes, each ratio the median of the ratios taken within each pass (their range in brackets).\n\n",
+		time.Now().UTC().Format("2006-01-02 15:04 MST"), host, cpuModel(), runtime.NumCPU(), runtime.Version(), load, benchtime, len(runs))
 
 	// Throughput.
 	sizes := map[int]bool{}
@@ -147,8 +218,9 @@ func render(res map[string]result, benchtime string, load string) string {
 			}
 			fmt.Fprintf(&b, " %s<br>%s MB/s |", human(m), human(mb))
 		}
-		base := rate(res, s, "unix-bufio")
-		fmt.Fprintf(&b, " %s | %s | %s |", ratio(rate(res, s, "ring-reserve"), base), ratio(rate(res, s, "ring-batch"), base), ratio(rate(res, s, "ring-copy"), base))
+		for _, c := range []string{"ring-reserve", "ring-batch", "ring-copy"} {
+			fmt.Fprintf(&b, " %s |", ratios(runs, func(run pass) (float64, float64) { return rate(run, s, c), rate(run, s, "unix-bufio") }))
+		}
 		allocs := 0.0
 		for _, c := range []string{"ring-copy", "ring-reserve", "ring-batch", "mpsc-reserve", "mpmc"} {
 			if a, ok := res[fmt.Sprintf("BenchmarkStream/size=%d/%s", s, c)].get("allocs/op"); ok && a > allocs {
@@ -173,11 +245,17 @@ func render(res map[string]result, benchtime string, load string) string {
 		al, _ := r.get("allocs/op")
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %g |\n", row, human(p50), human(p99), human(p999), al)
 	}
-	p := func(row string) float64 { v, _ := res["BenchmarkPingPong/"+row].get("p50-ns"); return v }
+	p50 := func(x, y string) string {
+		return ratios(runs, func(run pass) (float64, float64) {
+			a, _ := run["BenchmarkPingPong/"+x].get("p50-ns")
+			b, _ := run["BenchmarkPingPong/"+y].get("p50-ns")
+			return a, b
+		})
+	}
 	b.WriteString("\nRatios of p50 (aims: spin ≤ 2× the shared-memory floor; park ≤ 1.5× the futex floor and ≤ 0.5× the unix socket):\n\n")
-	fmt.Fprintf(&b, "- ring-spin ÷ floor-shm-spin: %s\n", ratio(p("ring-spin"), p("floor-shm-spin")))
-	fmt.Fprintf(&b, "- ring-park ÷ floor-futex: %s\n", ratio(p("ring-park"), p("floor-futex")))
-	fmt.Fprintf(&b, "- ring-park ÷ unix: %s\n", ratio(p("ring-park"), p("unix")))
+	fmt.Fprintf(&b, "- ring-spin ÷ floor-shm-spin: %s\n", p50("ring-spin", "floor-shm-spin"))
+	fmt.Fprintf(&b, "- ring-park ÷ floor-futex: %s\n", p50("ring-park", "floor-futex"))
+	fmt.Fprintf(&b, "- ring-park ÷ unix: %s\n", p50("ring-park", "unix"))
 	b.WriteString("\n")
 	return b.String()
 }
@@ -195,13 +273,6 @@ func streamName(name string) (size int, col string, ok bool) {
 func rate(res map[string]result, size int, col string) float64 {
 	v, _ := res[fmt.Sprintf("BenchmarkStream/size=%d/%s", size, col)].get("msgs/s")
 	return v
-}
-
-func ratio(a, b float64) string {
-	if a == 0 || b == 0 {
-		return "–"
-	}
-	return fmt.Sprintf("%.2f×", a/b)
 }
 
 func sizeName(s int) string {
