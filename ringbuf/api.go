@@ -26,7 +26,7 @@ func (r *vring) Reserve(ctx context.Context, n int) ([]byte, error) {
 	length := uint64(n) + recordHeaderSize // the header is written at Commit: nothing past the tail is seen
 	r.p.res, r.p.resIdx, r.p.resEnd = true, r.p.tail&r.mask, end
 	r.p.resHdr = r.p.hdr | length
-	r.p.resFast, r.p.fastEnd = r.p.fastEnd, 0 // no fast path while reserved
+	r.p.fastEnd = 0 // no fast path while reserved
 	return rec[recordHeaderSize:length:length], nil
 }
 
@@ -68,7 +68,7 @@ func (r *vring) Commit() {
 	if !r.multi && r.p.res { // SPSC fast path: see commit
 		r.p.res = false
 		*plain64(r.data, r.p.resIdx) = r.p.resHdr
-		r.p.tail, r.p.fastEnd = r.p.resEnd, r.p.resFast
+		r.p.tail, r.p.fastEnd = r.p.resEnd, r.window(r.p.resEnd)
 		if r.p.tail-r.p.published >= r.opt.batch {
 			r.flush()
 		}

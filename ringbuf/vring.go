@@ -63,7 +63,6 @@ type producerSide struct {
 	published uint64 // SPSC: the tail as last stored in the ring (WithWriteBatch)
 	need      uint64 // bytes the last failed TryReserve wanted
 	fastEnd   uint64 // SPSC: records ending at or below it take the fast path (0: none do)
-	resFast   uint64 // SPSC: fastEnd once the reservation is committed
 	hdr       uint64 // the header of this producer's messages, length 0
 	maxRec    uint64 // MaxRecord, here for the fast path
 	wait      waitSide
@@ -344,7 +343,7 @@ func (r *vring) tryReserve(n int) (buf []byte, ok bool, err error) {
 	}
 	r.p.res, r.p.resIdx, r.p.resEnd = true, idx, tail+need
 	r.p.resHdr = makeHeader(int32(length), r.p.slot, recMessage, r.p.gen)
-	r.p.resFast, r.p.fastEnd = r.window(tail+need), 0 // no fast path while reserved
+	r.p.fastEnd = 0 // no fast path while reserved
 	off := idx + recordHeaderSize
 	return r.data[off : off+uint64(n) : off+uint64(n)], true, nil
 }
@@ -354,17 +353,8 @@ func (r *vring) commit() {
 	if !r.p.res {
 		panic("ringbuf: Commit without Reserve")
 	}
-	r.p.res = false
-	if r.multi {
-		(*pubWord)(r.hdr(r.p.resIdx)).storeRelease(r.p.resHdr) // publishes: record committed, its payload before it
-	} else {
-		*plain64(r.data, r.p.resIdx) = r.p.resHdr
-		r.p.tail, r.p.fastEnd = r.p.resEnd, r.p.resFast
-		if r.p.tail-r.p.published >= r.opt.batch {
-			r.flush()
-		}
-		return
-	}
+	r.p.res = false                                        // MPSC: Commit publishes an SPSC record itself
+	(*pubWord)(r.hdr(r.p.resIdx)).storeRelease(r.p.resHdr) // publishes: record committed, its payload before it
 	r.c.wait.wake()
 }
 
@@ -866,7 +856,7 @@ func (r *vring) batch(ctx context.Context, block bool, fn func(rec []byte) bool)
 		if !more {
 			break
 		}
-		if head < r.c.tailCache { // fastNext, inline
+		if head < r.c.tailCache { // fastNext, inline: a call per record costs more than the test
 			idx = head & r.mask
 			h := r.hdr(idx).Load() // observes: record committed
 			length = uint64(uint32(h))
