@@ -6,6 +6,7 @@ import (
 	"io"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/shmkit/shmkit/internal/procinfo"
 	"github.com/shmkit/shmkit/shm"
@@ -81,6 +82,7 @@ type consumerSide struct {
 	peekLen   uint64 // header+payload bytes of the peeked record
 	recLen    uint64 // header+payload bytes of the record scan found last
 	batching  bool   // inside ReadBatch: publish the head per quarter ring
+	pfEnd     uint64 // ReadBatch: lines below this position were prefetched
 	wait      waitSide
 }
 
@@ -818,6 +820,38 @@ func (r *vring) readInto(ctx context.Context, buf []byte) (int, error) {
 	return n, nil
 }
 
+// prefetchAhead is how far ahead of its head ReadBatch asks for the
+// published records' cache lines, prefetchBlock how much it asks for at a
+// time. A batch reads its records one after the other, each header's
+// position known only once the previous header is in: without the hint
+// every record waits for its own line transfer from the producer's core.
+const (
+	prefetchAhead = 2 << 10
+	prefetchBlock = 1 << 10
+)
+
+// prefetch asks for the lines of published records from head up to
+// prefetchAhead+prefetchBlock beyond it, never past the cached tail (the
+// producer may still be writing there) nor across the wrap. Not in MPSC
+// rings, whose producers may still be writing below the tail: taking their
+// lines away would slow them down.
+func (r *vring) prefetch(head uint64) {
+	if r.multi {
+		r.c.pfEnd = r.c.tailCache
+		return
+	}
+	from := max(r.c.pfEnd, head)
+	to := min(head+prefetchAhead+prefetchBlock, r.c.tailCache)
+	if to <= from || to-from > r.capacity {
+		r.c.pfEnd = to
+		return
+	}
+	idx := from & r.mask
+	n := min(to-from, r.capacity-idx)
+	prefetchLines(unsafe.Pointer(&r.data[idx]), int(n))
+	r.c.pfEnd = from + n
+}
+
 // batch hands every committed record to fn until fn returns false or none
 // is left, publishing the head once per quarter ring and at the end rather
 // than per record.
@@ -855,6 +889,9 @@ func (r *vring) batch(ctx context.Context, block bool, fn func(rec []byte) bool)
 		}
 		if !more {
 			break
+		}
+		if head+prefetchAhead > r.c.pfEnd && r.c.pfEnd < r.c.tailCache {
+			r.prefetch(head)
 		}
 		if head < r.c.tailCache { // fastNext, inline: a call per record costs more than the test
 			idx = head & r.mask
