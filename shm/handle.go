@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 )
@@ -22,8 +23,8 @@ type Handle struct {
 }
 
 var (
-	exportMu sync.Mutex
-	exportFn func(*os.File) int
+	exportMu sync.Mutex                         // serialises ExportFiles
+	exportFn atomic.Pointer[func(*os.File) int] // the exporter while ExportFiles runs
 )
 
 // ExportFiles runs encode while export is installed: meanwhile, Handle on an
@@ -34,21 +35,25 @@ var (
 func ExportFiles(export func(*os.File) int, encode func() error) error {
 	exportMu.Lock()
 	defer exportMu.Unlock()
-	exportFn = export
-	defer func() { exportFn = nil }()
+	exportFn.Store(&export)
+	defer exportFn.Store(nil)
 	return encode()
 }
 
 // Handle returns the segment's handle. An anonymous segment has one only
-// while ExportFiles runs (its descriptor must be passed to the receiver).
+// while ExportFiles runs (its descriptor must be passed to the receiver),
+// and only for the encoding ExportFiles runs: another goroutine's Handle
+// of an anonymous segment at that moment would hand its file to that
+// child, so do not call it outside the arguments of process.Start.
 func (s *Segment) Handle() (Handle, error) {
 	if s.name != "" {
 		return Handle{Name: s.name, Dir: filepath.Dir(s.path), FD: -1}, nil
 	}
-	if exportFn == nil || s.file == nil {
+	export := exportFn.Load()
+	if export == nil || s.file == nil {
 		return Handle{}, errors.New("shm: an anonymous segment travels only to a child process started by package process")
 	}
-	return Handle{FD: exportFn(s.file)}, nil
+	return Handle{FD: (*export)(s.file)}, nil
 }
 
 // open maps the segment h names afresh (an anonymous one through a
