@@ -160,7 +160,7 @@ func (r *vring) TryWrite(p []byte) (ok bool, err error) {
 func (r *vring) Peek(ctx context.Context) ([]byte, error) { return r.peek(ctx) }
 
 // TryPeek is Peek without blocking: ok is false when no record is ready.
-func (r *vring) TryPeek() (rec []byte, ok bool, err error) { return r.tryPeek() }
+func (r *vring) TryPeek() (rec []byte, ok bool, err error) { return r.tryPeek(true) }
 
 // Release frees the record returned by Peek.
 func (r *vring) Release() { r.releasePeek() }
@@ -173,7 +173,7 @@ func (r *vring) Read(ctx context.Context, buf []byte) (int, error) { return r.re
 // TryRead is Read without blocking: ok is false when no record is ready.
 func (r *vring) TryRead(buf []byte) (n int, ok bool, err error) {
 	peeked := r.c.peekA != 0
-	rec, ok, err := r.tryPeek()
+	rec, ok, err := r.tryPeek(true)
 	if !ok {
 		return 0, false, err
 	}

@@ -193,6 +193,18 @@ func consumeAll(t *testing.T, read func([]byte) (int, error), want []int, max in
 	}
 }
 
+// assertDelivered fails t unless marks has the bit of every one of the n
+// messages of each of the producers set (see mark).
+func assertDelivered(t *testing.T, marks *shm.Segment, producers, n int) {
+	t.Helper()
+	m := marks.Bytes()
+	for bit := 0; bit < producers*n; bit++ {
+		if m[bit/8]&(1<<(bit%8)) == 0 {
+			t.Fatalf("producer %d message %d never delivered", bit/n, bit%n)
+		}
+	}
+}
+
 func hammerN() int {
 	if testing.Short() {
 		return 2000
@@ -344,12 +356,7 @@ func TestHammerMPMCProcesses(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	m := marks.Bytes()
-	for bit := 0; bit < 2*n; bit++ {
-		if m[bit/8]&(1<<(bit%8)) == 0 {
-			t.Fatalf("producer %d message %d never delivered", bit/n, bit%n)
-		}
-	}
+	assertDelivered(t, marks, 2, n)
 	if err := r.Sane(); err != nil {
 		t.Fatal(err)
 	}
@@ -645,10 +652,5 @@ func TestSharedConsumersMPSC(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	m := marks.Bytes()
-	for bit := 0; bit < 2*n; bit++ {
-		if m[bit/8]&(1<<(bit%8)) == 0 {
-			t.Fatalf("producer %d message %d never delivered", bit/n, bit%n)
-		}
-	}
+	assertDelivered(t, marks, 2, n)
 }

@@ -77,16 +77,7 @@ func (r *MPMC) RescueFull() error {
 // TryPeekQuick is TryPeek without its slow path: on an empty ring it
 // returns at once, without looking for dead producers (which reads /proc).
 // A consumer that polls an empty ring with it calls Rescue now and then.
-func (r *vring) TryPeekQuick() (rec []byte, ok bool, err error) {
-	if r.c.peekA != 0 {
-		return r.peekAt(r.c.peekIdx, r.c.peekA), true, nil
-	}
-	idx, a, ok, err := r.next(false)
-	if !ok {
-		return nil, false, err
-	}
-	return r.peekAt(idx, a), true, nil
-}
+func (r *vring) TryPeekQuick() (rec []byte, ok bool, err error) { return r.tryPeek(false) }
 
 // Rescue runs the consumer's slow path without taking a record: records
 // left in progress by a dead producer are skipped. It returns ErrPeerDead

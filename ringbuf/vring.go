@@ -338,10 +338,8 @@ func (r *vring) tryReserve(n int) (buf []byte, ok bool, err error) {
 		*plain64(r.data, idx) = pad // SPSC: published with the tail at Commit
 		idx = 0
 	}
-	if r.multi {
+	if r.multi { // SPSC: nothing past the tail is seen, the header is written at Commit
 		(*pubWord)(r.hdr(idx)).storeRelease(makeHeader(-int32(length), r.p.slot, recMessage, r.p.gen)) // publishes: record in progress
-	} else {
-		*plain64(r.data, idx) = makeHeader(-int32(length), r.p.slot, recMessage, r.p.gen) // unseen until Commit
 	}
 	r.p.res, r.p.resIdx, r.p.resEnd = true, idx, tail+need
 	r.p.resHdr = makeHeader(int32(length), r.p.slot, recMessage, r.p.gen)
@@ -748,11 +746,12 @@ func (r *vring) peekAt(idx, a uint64) []byte {
 	return r.data[idx+recordHeaderSize : idx+r.c.peekLen : idx+r.c.peekLen]
 }
 
-func (r *vring) tryPeek() ([]byte, bool, error) {
+// tryPeek is TryPeek; slow=false leaves out next's slow path (TryPeekQuick).
+func (r *vring) tryPeek(slow bool) ([]byte, bool, error) {
 	if r.c.peekA != 0 {
 		return r.peekAt(r.c.peekIdx, r.c.peekA), true, nil
 	}
-	idx, a, ok, err := r.next(true)
+	idx, a, ok, err := r.next(slow)
 	if !ok {
 		return nil, false, err
 	}

@@ -142,11 +142,9 @@ func (w *waitSide) wake() {
 
 // wakeWaiters is wake's slow half, apart so that wake inlines.
 func (w *waitSide) wakeWaiters() {
-	{
-		s := w.seq.Load()
-		if w.parked.Load() == s && w.seq.CompareAndSwap(s, s+1) { // seq s -> s+1: the sleepers' value changes
-			atomics.Wake(w.seq, -1)
-		}
+	s := w.seq.Load()
+	if w.parked.Load() == s && w.seq.CompareAndSwap(s, s+1) { // seq s -> s+1: the sleepers' value changes
+		atomics.Wake(w.seq, -1)
 	}
 }
 
