@@ -90,7 +90,9 @@ func main() {
 		}
 		procs = append(procs, p)
 	}
+	held := make(chan struct{}) // closed once hold has let go: then the segment may go
 	go func() {
+		defer close(held)
 		for _, p := range procs {
 			if err := p.Wait(); err != nil {
 				log.Fatal(err)
@@ -123,6 +125,9 @@ func main() {
 			log.Fatal(err)
 		}
 	}
+	// The stream ends inside hold.CloseWrite, before it returns: wait for
+	// it, or the deferred seg.Close unmaps the ring under it.
+	<-held
 	for id := range producers {
 		order := "in order"
 		if !inOrder[id] || next[id] != perWorker {
