@@ -189,6 +189,29 @@ func (r *MPMC) attach(role uint32) error {
 	return nil
 }
 
+// lockPut attaches the handle as a producer if it is not one yet and takes
+// its producer lock. ErrClosed once Close has begun: Close frees the
+// participant slot under that lock, so a call that finds the handle open
+// while holding it keeps its slot until it returns.
+func (r *MPMC) lockPut() error { return r.lockRole(roleProducer, &r.putMu) }
+
+// lockGet is lockPut for consumers.
+func (r *MPMC) lockGet() error { return r.lockRole(roleConsumer, &r.getMu) }
+
+func (r *MPMC) lockRole(role uint32, mu *sync.Mutex) error {
+	if r.role.Load()&role == 0 || r.closed.Load() {
+		if err := r.attach(role); err != nil {
+			return err
+		}
+	}
+	mu.Lock()
+	if r.closed.Load() {
+		mu.Unlock()
+		return ErrClosed
+	}
+	return nil
+}
+
 // AttachProducer takes this handle's participant slot as a producer now
 // rather than on its first Put; see SPSC.AttachProducer for why a creator
 // may hold one while producer processes start.
@@ -317,18 +340,21 @@ func (r *MPMC) hasData() bool {
 	return int64(r.seq(pos).Load()-(pos+1)) >= 0
 }
 
+// spaceOrClosed and dataOrClosed are what blocked Puts and Gets wait for:
+// the ring's state, or Close on this handle (whose wake a waiter about to
+// sleep could otherwise miss until its next poll).
+func (r *MPMC) spaceOrClosed() bool { return r.closed.Load() || r.hasSpace() }
+func (r *MPMC) dataOrClosed() bool  { return r.closed.Load() || r.hasData() }
+
 // TryPut copies p into a free slot; ok is false when the ring is full.
 // A message longer than SlotBytes is ErrTooLarge.
 func (r *MPMC) TryPut(p []byte) (ok bool, err error) {
 	if len(p) > r.slotBytes {
 		return false, r.tooLarge(len(p))
 	}
-	if r.role.Load()&roleProducer == 0 || r.closed.Load() {
-		if err := r.attach(roleProducer); err != nil {
-			return false, err
-		}
+	if err := r.lockPut(); err != nil {
+		return false, err
 	}
-	r.putMu.Lock()
 	defer r.putMu.Unlock()
 	pos, ok, err := r.tryClaimPut()
 	if !ok {
@@ -352,12 +378,9 @@ func (r *MPMC) Put(ctx context.Context, p []byte) error {
 // message in place and return its length (0..SlotBytes), and publishes it.
 // fill must not block or call the ring.
 func (r *MPMC) PutFunc(ctx context.Context, fill func(slot []byte) int) error {
-	if r.role.Load()&roleProducer == 0 || r.closed.Load() {
-		if err := r.attach(roleProducer); err != nil {
-			return err
-		}
+	if err := r.lockPut(); err != nil {
+		return err
 	}
-	r.putMu.Lock()
 	defer r.putMu.Unlock()
 	slow := false
 	for {
@@ -379,7 +402,10 @@ func (r *MPMC) PutFunc(ctx context.Context, fill func(slot []byte) int) error {
 				return err
 			}
 		}
-		err = r.space.wait(ctx, r.hasSpace)
+		err = r.space.wait(ctx, r.spaceOrClosed)
+		if r.closed.Load() { // observes: Close on this handle, which woke us
+			return ErrClosed
+		}
 		switch err {
 		case nil:
 			// Woken without room: look further only when every consumer
@@ -398,12 +424,9 @@ func (r *MPMC) PutFunc(ctx context.Context, fill func(slot []byte) int) error {
 // len(buf) and TryGet returns its full length with ErrShortBuffer (a buf of
 // SlotBytes never truncates).
 func (r *MPMC) TryGet(buf []byte) (n int, ok bool, err error) {
-	if r.role.Load()&roleConsumer == 0 || r.closed.Load() {
-		if err := r.attach(roleConsumer); err != nil {
-			return 0, false, err
-		}
+	if err := r.lockGet(); err != nil {
+		return 0, false, err
 	}
-	r.getMu.Lock()
 	defer r.getMu.Unlock()
 	pos, n, ok, err := r.getClaimed()
 	if !ok {
@@ -433,12 +456,9 @@ func (r *MPMC) Get(ctx context.Context, buf []byte) (int, error) {
 // use in place; the slot is given back when use returns. use must not keep
 // msg, block, or call the ring.
 func (r *MPMC) GetFunc(ctx context.Context, use func(msg []byte)) error {
-	if r.role.Load()&roleConsumer == 0 || r.closed.Load() {
-		if err := r.attach(roleConsumer); err != nil {
-			return err
-		}
+	if err := r.lockGet(); err != nil {
+		return err
 	}
-	r.getMu.Lock()
 	defer r.getMu.Unlock()
 	slow := false
 	for {
@@ -456,7 +476,10 @@ func (r *MPMC) GetFunc(ctx context.Context, use func(msg []byte)) error {
 				return err
 			}
 		}
-		err = r.data.wait(ctx, r.hasData)
+		err = r.data.wait(ctx, r.dataOrClosed)
+		if r.closed.Load() { // observes: Close on this handle, which woke us
+			return ErrClosed
+		}
 		switch err {
 		case nil:
 			// Woken to nothing (several consumers share a wake): look
@@ -562,11 +585,17 @@ func (r *MPMC) claimantsDead(off int, c uint64) bool {
 
 // Close detaches the handle: its participant slot is freed (consumers of a
 // ring whose producers all closed get io.EOF; producers of a ring whose
-// consumers all closed get ErrClosed). The ring stays in its segment.
+// consumers all closed get ErrClosed). This handle's own calls blocked in
+// Put or Get return ErrClosed, and every later call on it does too. The
+// ring stays in its segment.
 func (r *MPMC) Close() error {
 	if r.closed.Swap(true) {
 		return nil
 	}
+	// This handle's own calls blocked in Put or Get hold the locks below:
+	// wake them first, so that they see closed and give the locks up.
+	r.data.wake()
+	r.space.wake()
 	r.putMu.Lock()
 	r.getMu.Lock()
 	r.attachMu.Lock()

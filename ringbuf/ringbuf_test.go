@@ -370,6 +370,76 @@ func TestMPMCInProcess(t *testing.T) {
 	}
 }
 
+// TestMPMCClosedHandle: after Close, every call on the handle refuses with
+// ErrClosed, whichever role it had taken, and the ring stays sane for the
+// other handles.
+func TestMPMCClosedHandle(t *testing.T) {
+	seg := shmtest.Segment(t, 1<<16)
+	r, err := ringbuf.NewMPMC(seg, "q", 8, 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, _ := ringbuf.OpenMPMC(seg, "q")
+	if ok, err := h.TryPutFunc(func(slot []byte) int { return copy(slot, "a") }); !ok || err != nil {
+		t.Fatalf("TryPutFunc = %v, %v", ok, err)
+	}
+	if ok, err := h.TryGetFunc(func([]byte) {}); !ok || err != nil {
+		t.Fatalf("TryGetFunc = %v, %v", ok, err)
+	}
+	h.Close()
+	ctx := ctxT(t, 5*time.Second)
+	buf := make([]byte, 16)
+	calls := map[string]func() error{
+		"TryPutFunc": func() error { _, err := h.TryPutFunc(func(slot []byte) int { return 0 }); return err },
+		"TryGetFunc": func() error { _, err := h.TryGetFunc(func([]byte) {}); return err },
+		"TryPut":     func() error { _, err := h.TryPut([]byte("b")); return err },
+		"Put":        func() error { return h.Put(ctx, []byte("b")) },
+		"TryGet":     func() error { _, _, err := h.TryGet(buf); return err },
+		"GetFunc":    func() error { return h.GetFunc(ctx, func([]byte) {}) },
+	}
+	for name, call := range calls {
+		if err := call(); !errors.Is(err, ringbuf.ErrClosed) {
+			t.Errorf("%s after Close = %v, want ErrClosed", name, err)
+		}
+	}
+	if err := r.Sane(); err != nil {
+		t.Fatal(err)
+	}
+	if n, ok, err := r.TryGet(buf); ok || err != nil {
+		t.Fatalf("TryGet on the other handle = %d, %v, %v: a closed handle's call got through", n, ok, err)
+	}
+}
+
+// TestMPMCCloseWakesBlocked: Close on a handle releases that handle's own
+// calls blocked on a full or an empty ring (ErrClosed) rather than waiting
+// for them to finish.
+func TestMPMCCloseWakesBlocked(t *testing.T) {
+	seg := shmtest.Segment(t, 1<<16)
+	full, _ := ringbuf.NewMPMC(seg, "full", 2, 8)
+	empty, _ := ringbuf.NewMPMC(seg, "empty", 2, 8)
+	for full.TryPut([]byte("x")); ; {
+		if ok, err := full.TryPut([]byte("x")); !ok || err != nil {
+			break
+		}
+	}
+	ctx := ctxT(t, 10*time.Second)
+	errs := make(chan error, 2)
+	go func() { errs <- full.Put(ctx, []byte("y")) }()
+	go func() { errs <- empty.GetFunc(ctx, func([]byte) {}) }()
+	// Both calls are parked once each ring counts a waiter; Close must
+	// then release them.
+	for ringbuf.SpaceWaiters(full) == 0 || ringbuf.DataWaiters(empty) == 0 {
+		runtime.Gosched()
+	}
+	full.Close()
+	empty.Close()
+	for range 2 {
+		if err := <-errs; !errors.Is(err, ringbuf.ErrClosed) {
+			t.Fatalf("blocked call after Close = %v, want ErrClosed", err)
+		}
+	}
+}
+
 // TestParkedGoroutinesShareThreads parks many goroutines on one ring and
 // checks that they do not hold an OS thread each (atomics.Await keeps one
 // sleeper per process per futex word).

@@ -10,12 +10,9 @@ package ringbuf
 // full. fill writes the message in place and returns its length, or a
 // negative value to give the slot up (consumers skip it).
 func (r *MPMC) TryPutFunc(fill func(slot []byte) int) (ok bool, err error) {
-	if r.role.Load()&roleProducer == 0 {
-		if err := r.attach(roleProducer); err != nil {
-			return false, err
-		}
+	if err := r.lockPut(); err != nil {
+		return false, err
 	}
-	r.putMu.Lock()
 	defer r.putMu.Unlock()
 	pos, ok, err := r.tryClaimPut()
 	if !ok {
@@ -39,12 +36,9 @@ func (r *MPMC) TryPutFunc(fill func(slot []byte) int) (ok bool, err error) {
 // TryGetFunc is GetFunc without blocking: ok is false when the ring is
 // empty. use gets the message in place and must not keep it.
 func (r *MPMC) TryGetFunc(use func(msg []byte)) (ok bool, err error) {
-	if r.role.Load()&roleConsumer == 0 {
-		if err := r.attach(roleConsumer); err != nil {
-			return false, err
-		}
+	if err := r.lockGet(); err != nil {
+		return false, err
 	}
-	r.getMu.Lock()
 	defer r.getMu.Unlock()
 	pos, n, ok, err := r.getClaimed()
 	if !ok {
