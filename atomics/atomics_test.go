@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/shmkit/shmkit/atomics"
+	"github.com/shmkit/shmkit/internal/shmtest"
 	"github.com/shmkit/shmkit/process"
 	"github.com/shmkit/shmkit/shm"
 )
@@ -149,6 +150,7 @@ func TestParkedGoroutinesHoldFewThreads(t *testing.T) {
 	var woke atomic.Int64
 	errs := make(chan error, goroutines)
 	var wg sync.WaitGroup
+	t.Cleanup(wg.Wait) // on a t.Fatal below, the deferred cancel wakes them; they leave w before it is unmapped
 	for i := 0; i < goroutines; i++ {
 		wg.Add(1)
 		go func() {
@@ -228,8 +230,8 @@ func TestAwaitContext(t *testing.T) {
 			}
 
 			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan []error)
-			go func() { done <- awaitAll(ctx, ws[0], n, opts) }()
+			done := make(chan []error, 1) // buffered: after the timeout below nobody reads it
+			shmtest.Go(t, func() { done <- awaitAll(ctx, ws[0], n, opts) })
 			for strategy == atomics.Park {
 				if users, sleeping := atomics.Parked(ws[0]); users == n && sleeping {
 					break
@@ -245,6 +247,9 @@ func TestAwaitContext(t *testing.T) {
 					}
 				}
 			case <-time.After(10 * time.Second):
+				// The cleanup still waits for the waiters before it unmaps
+				// the word: stuck ones hang the test until go test's
+				// -timeout dumps them, rather than fault on the unmap.
 				t.Fatal("Await did not return within 10s of its context's cancel")
 			}
 

@@ -95,12 +95,15 @@ func TestOneWayAndBytes(t *testing.T) {
 	}
 	// Byte stream: io.Copy through the pipe.
 	src := bytes.Repeat([]byte("0123456789"), 10_000)
-	go func() {
+	// The reader sees io.EOF inside w.Close, before it returns: the
+	// segment must outlive the writer, which shmtest.Go's cleanup waits for.
+	shmtest.Go(t, func() {
 		w.Write(src)
 		w.Close()
-	}()
+	})
 	got, err := io.ReadAll(r)
 	if err != nil || !bytes.Equal(got, src) {
+		r.Close() // a writer still in Write gets io.ErrClosedPipe and returns
 		t.Fatalf("ReadAll: %d bytes, %v", len(got), err)
 	}
 }

@@ -24,8 +24,10 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+// ctxT is done 30 s on, or when t ends, before its cleanups: goroutines
+// waiting with it return before the segment is unmapped.
 func ctxT(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	t.Cleanup(cancel)
 	return ctx
 }
@@ -190,8 +192,8 @@ func TestJoinable(t *testing.T) {
 	for i := range 5 {
 		j.Put(ctx, task{i, i + 1})
 	}
-	joined := make(chan error)
-	go func() { joined <- j.Join(ctx) }()
+	joined := make(chan error, 1) // buffered: a t.Fatal below leaves it unread
+	shmtest.Go(t, func() { joined <- j.Join(ctx) })
 	for range 5 {
 		v, err := j.Get(ctx)
 		if err != nil {
@@ -434,6 +436,7 @@ func TestParkedGoroutinesDoNotPinThreads(t *testing.T) {
 	ctx := ctxT(t)
 	const n = 200
 	var wg sync.WaitGroup
+	t.Cleanup(wg.Wait) // on a t.Fatal or t.Skip below, the getters leave the queue before its segment goes
 	got := make(chan int, n)
 	for range n {
 		wg.Add(1)

@@ -385,12 +385,10 @@ func TestKillProducerMPSC(t *testing.T) {
 	if err := r.AttachProducer(); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
+	done := shmtest.Go(t, func() { // on a t.Fatal below, the consumer leaves the ring before its segment goes
 		ctx := ctxT(t, 60*time.Second)
 		consumeAll(t, func(b []byte) (int, error) { return r.Read(ctx, b) }, want, max)
-	}()
+	})
 	for id := 0; id < 2; id++ {
 		startProducer(t, prodArgs{MPSC: r, ID: id, N: n, Max: max})
 	}

@@ -24,8 +24,10 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+// ctxT is done d on, or when t ends, before its cleanups: goroutines
+// waiting with it return before the segment is unmapped.
 func ctxT(t testing.TB, d time.Duration) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
+	ctx, cancel := context.WithTimeout(t.Context(), d)
 	t.Cleanup(cancel)
 	return ctx
 }
@@ -260,6 +262,7 @@ func TestMPSCInProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	var wg sync.WaitGroup
+	t.Cleanup(wg.Wait) // on a t.Fatal in checkStream, the producers leave the ring before its segment goes
 	for p := 0; p < producers; p++ {
 		h, err := ringbuf.OpenMPSC(seg, "m")
 		if err != nil {
@@ -453,6 +456,7 @@ func TestParkedGoroutinesShareThreads(t *testing.T) {
 	threads := pprof.Lookup("threadcreate")
 	before := threads.Count()
 	var wg sync.WaitGroup
+	t.Cleanup(wg.Wait) // on a t.Fatal below, the parked getters leave the ring before its segment goes
 	got := make(chan byte, n)
 	for i := 0; i < n; i++ {
 		h, err := ringbuf.OpenMPMC(seg, "q")
@@ -525,17 +529,17 @@ func TestWriteBatch(t *testing.T) {
 		t.Fatalf("%d records after the batch filled, want 8", n)
 	}
 	// A producer that fills the ring publishes before it waits: no deadlock.
-	done := make(chan error)
-	go func() {
+	done := make(chan error, 1) // buffered: a t.Fatal below leaves it unread
+	shmtest.Go(t, func() {
 		for i := 0; i < 10000; i++ {
 			buf := []byte{byte(i), byte(i >> 8)}
-			if err := r.Write(context.Background(), buf); err != nil {
+			if err := r.Write(t.Context(), buf); err != nil { // done when t ends: no Write outlives the test
 				done <- err
 				return
 			}
 		}
 		done <- r.CloseWrite()
-	}()
+	})
 	got := 0
 	rbuf := make([]byte, 64)
 	for {

@@ -313,14 +313,17 @@ func TestWriterDies(t *testing.T) {
 	a, p := startCrashWriter(t)
 	p.Kill()
 	p.Wait()
-	done := make(chan wide)
-	go func() { done <- a.V.Load() }()
+	done := make(chan wide, 1) // buffered: after the timeout below nobody reads it
+	shmtest.Go(t, func() { done <- a.V.Load() })
 	select {
 	case got := <-done:
 		if got != wideOf(1) {
 			t.Fatalf("Load after the writer died = %v", got.F)
 		}
 	case <-time.After(30 * time.Second):
+		// The cleanup still waits for the Load before it unmaps the value:
+		// a Load that never returns then hangs the test until go test's
+		// -timeout dumps the goroutines, rather than faulting on the unmap.
 		t.Fatal("Load still waiting 30 s after the writer died")
 	}
 	a.V.Store(wideOf(2))

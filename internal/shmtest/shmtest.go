@@ -39,6 +39,25 @@ func Segment(tb testing.TB, size int64, opts ...shm.Option) *shm.Segment {
 	return s
 }
 
+// Go runs f in a new goroutine and returns a channel closed when f returns;
+// tb's cleanup waits for it too. A goroutine using a segment made earlier
+// in the test is then done with it before the segment is unmapped, on every
+// way out of the test, t.Fatal and t.Skip included. Seeing what the
+// goroutine publishes is not enough: a call that publishes (Close,
+// CloseWrite, Put) still touches the mapping after the other side has
+// seen it. Cleanups run last in, first out, and a context derived from
+// tb.Context() is done before any of them: f must return once it is, and
+// must not block on a send nobody receives after a t.Fatal.
+func Go(tb testing.TB, f func()) <-chan struct{} {
+	done := make(chan struct{})
+	tb.Cleanup(func() { <-done })
+	go func() {
+		defer close(done)
+		f()
+	}()
+	return done
+}
+
 // SoakEnv names the environment variable that turns hammer tests into soak
 // runs: SHMKIT_SOAK=1 go test -timeout 60m ./...
 const SoakEnv = "SHMKIT_SOAK"
