@@ -223,6 +223,31 @@ func park(ctx context.Context, w *atomic.Uint32, old uint32, o *WaitOptions) err
 // comes during it is seen when it ends.
 const quickSlice = time.Millisecond
 
+// cancelWake turns a cancel into a wake of a sleeper's word, and stops
+// touching the word once the sleeper has left: the AfterFunc that runs wake
+// may start after sleep has returned, and sleep's caller may unmap the word
+// by then (a wake on an unmapped word fails, and Wake panics).
+type cancelWake struct {
+	mu sync.Mutex
+	w  *atomic.Uint32 // nil once the sleeper has left
+}
+
+func (c *cancelWake) wake() {
+	c.mu.Lock()
+	if c.w != nil {
+		Wake(c.w, -1)
+	}
+	c.mu.Unlock()
+}
+
+// leave is the sleeper's half: it waits for a wake that is running, and
+// any wake after it does nothing.
+func (c *cancelWake) leave() {
+	c.mu.Lock()
+	c.w = nil
+	c.mu.Unlock()
+}
+
 // sleep is the sleeper's wait in the kernel: until woken, the deadline, the
 // poll period, or a cancel (which an AfterFunc turns into a wake).
 func sleep(ctx context.Context, w *atomic.Uint32, old uint32, o *WaitOptions) error {
@@ -251,8 +276,13 @@ func sleep(ctx context.Context, w *atomic.Uint32, old uint32, o *WaitOptions) er
 				return err
 			}
 			timeout -= quickSlice
-			stop := context.AfterFunc(ctx, func() { Wake(w, -1) })
-			defer stop()
+			cw := &cancelWake{w: w}
+			stop := context.AfterFunc(ctx, cw.wake)
+			defer func() {
+				if !stop() {
+					cw.leave() // its wake may be running: wait for it, then bar it
+				}
+			}()
 			// A cancel between the check above and the registration runs
 			// the wake at once, possibly before we sleep: look again.
 			if err := ctx.Err(); err != nil {

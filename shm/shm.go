@@ -288,7 +288,11 @@ func infoOf(name, path string, h *header, objects int) Info {
 
 // Close unmaps the segment. It does not remove the name (Unlink does).
 // Close is idempotent; memory obtained from the segment must not be used
-// after it.
+// after it, and no call on an object in it (a ring, a queue, a lock) may
+// still be running in another goroutine. Having seen what such a call
+// publishes is not enough: a Close, CloseWrite or Put that another
+// goroutine observed may still be waking its waiters through the mapping.
+// Wait for the goroutine itself to return first.
 func (s *Segment) Close() error {
 	if !s.closed.CompareAndSwap(false, true) {
 		return nil
