@@ -171,6 +171,14 @@ func startProducer(t *testing.T, a prodArgs) *process.Process {
 // checking order per producer and every checksum.
 func consumeAll(t *testing.T, read func([]byte) (int, error), want []int, max int) {
 	t.Helper()
+	if err := consume(read, want, max); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// consume is consumeAll's check, for a goroutine other than the test's
+// (which must not call t.Fatal): it says what went wrong.
+func consume(read func([]byte) (int, error), want []int, max int) error {
 	next := make([]int, len(want))
 	total := 0
 	for _, n := range want {
@@ -180,17 +188,18 @@ func consumeAll(t *testing.T, read func([]byte) (int, error), want []int, max in
 	for got := 0; got < total; got++ {
 		n, err := read(buf)
 		if err != nil {
-			t.Fatalf("after %d of %d messages (next %v): %v", got, total, next, err)
+			return fmt.Errorf("after %d of %d messages (next %v): %v", got, total, next, err)
 		}
 		id, seq, err := checkMessage(buf[:n], max)
 		if err != nil {
-			t.Fatal(err)
+			return err
 		}
 		if id >= len(want) || seq != next[id] {
-			t.Fatalf("producer %d message %d, want %d", id, seq, next[id])
+			return fmt.Errorf("producer %d message %d, want %d", id, seq, next[id])
 		}
 		next[id]++
 	}
+	return nil
 }
 
 // assertDelivered fails t unless marks has the bit of every one of the n
@@ -387,7 +396,9 @@ func TestKillProducerMPSC(t *testing.T) {
 	}
 	done := shmtest.Go(t, func() { // on a t.Fatal below, the consumer leaves the ring before its segment goes
 		ctx := ctxT(t, 60*time.Second)
-		consumeAll(t, func(b []byte) (int, error) { return r.Read(ctx, b) }, want, max)
+		if err := consume(func(b []byte) (int, error) { return r.Read(ctx, b) }, want, max); err != nil {
+			t.Error(err) // not Fatal: this is not the test's goroutine
+		}
 	})
 	for id := 0; id < 2; id++ {
 		startProducer(t, prodArgs{MPSC: r, ID: id, N: n, Max: max})
