@@ -127,7 +127,6 @@ var streamPeer = process.Register("ringbuf-bench-stream", func(ctx context.Conte
 	flag := atomics.MustUint32At(a.Done.Bytes(), 8)
 	flag.Store(1) // publishes: the count above; then wake the parent
 	atomics.Wake(flag, -1)
-	atomics.Wake(atomics.MustUint32At(a.Done.Bytes(), 8), -1)
 	_ = sum
 	return nil
 })

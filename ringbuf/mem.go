@@ -26,12 +26,6 @@ func plain64(b []byte, off uint64) *uint64 {
 	return (*uint64)(unsafe.Pointer(&b[off]))
 }
 
-// p returns the word's address.
-func (w *pubWord) p() unsafe.Pointer { return unsafe.Pointer(w) }
-
-// atomic returns the word for atomic access.
-func (w *pubWord) atomic() *atomic.Uint64 { return (*atomic.Uint64)(w) }
-
 // u32 returns the 32-bit word at off of b (4-aligned, inside b).
 func u32(b []byte, off uint64) *atomic.Uint32 {
 	_ = b[off+3]

@@ -199,7 +199,7 @@ func (r *MPMC) lockPut() error { return r.lockRole(roleProducer, &r.putMu) }
 func (r *MPMC) lockGet() error { return r.lockRole(roleConsumer, &r.getMu) }
 
 func (r *MPMC) lockRole(role uint32, mu *sync.Mutex) error {
-	if r.role.Load()&role == 0 || r.closed.Load() {
+	if r.role.Load()&role == 0 {
 		if err := r.attach(role); err != nil {
 			return err
 		}

@@ -822,9 +822,10 @@ func (r *vring) readInto(ctx context.Context, buf []byte) (int, error) {
 // prefetchAhead is how far ahead of its head ReadBatch asks for the
 // published records' cache lines, prefetchBlock how much it asks for at a
 // time (measured here: 64 B records, 2/1 KiB 11-13 ns a record, 4/2 KiB
-// 9.5-11, 8/4 KiB 9.4-12; no difference at 4 KiB). A batch reads its records one after the other, each header's
-// position known only once the previous header is in: without the hint
-// every record waits for its own line transfer from the producer's core.
+// 9.5-11, 8/4 KiB 9.4-12; no difference at 4 KiB). A batch reads its
+// records one after the other, each header's position known only once the
+// previous header is in: without the hint every record waits for its own
+// line transfer from the producer's core.
 const (
 	prefetchAhead = 4 << 10
 	prefetchBlock = 2 << 10
