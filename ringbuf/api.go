@@ -304,6 +304,7 @@ func (r *vring) ReleaseConsumer() {
 		return
 	}
 	r.c.peekA = 0
+	r.c.batch.data = nil // a batch outstanding is over, its records unreleased
 	r.publish()
 	r.c.attached = false
 	r.consumer.CompareAndSwap(procinfo.Self().Word(), 0) // mine -> none

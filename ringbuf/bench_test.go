@@ -36,13 +36,14 @@ func ringCapacity(size int) int {
 //
 //	ring-copy     Write (copy in) / Read (copy out)
 //	ring-reserve  Reserve + the message written in place + Commit, under
-//	              WithWriteBatch(64 KiB) / ReadBatch using it in place (reads
-//	              its first and last byte): the zero-copy path, one pass over
-//	              the bytes instead of a copy on each side
+//	              WithWriteBatch(64 KiB) / PeekBatch, each record used in
+//	              place (its first and last byte read): the zero-copy path,
+//	              one pass over the bytes instead of a copy on each side
 //	ring-batch    Write under WithWriteBatch(64 KiB) (the tail published
 //	              once per 64 KiB, like the bufio.Writer of unix-bufio) /
-//	              ReadBatch in place
-//	mpsc-reserve  as ring-reserve, through an MPSC ring (CAS on the tail)
+//	              PeekBatch in place
+//	mpsc-reserve  as ring-reserve, through an MPSC ring (CAS on the tail),
+//	              read with ReadBatch (PeekBatch is the SPSC's)
 //	mpmc          Put / GetFunc in place, slots of the message size
 func BenchmarkStream(b *testing.B) {
 	for _, size := range streamSizes {
@@ -112,13 +113,25 @@ var streamPeer = process.Register("ringbuf-bench-stream", func(ctx context.Conte
 		}
 		buf := make([]byte, a.Size)
 		for err == nil {
-			if a.InPlace {
+			switch {
+			case a.InPlace && a.MPSC == nil:
+				var b *ringbuf.Batch
+				if b, err = a.SPSC.PeekBatch(ctx); err == nil {
+					for rec, ok := b.Next(); ok; rec, ok = b.Next() {
+						sum += rec[0] + rec[len(rec)-1]
+						n++
+					}
+					a.SPSC.ReleaseBatch()
+				}
+			case a.InPlace:
 				var k int
 				k, err = r.ReadBatch(ctx, func(rec []byte) bool { sum += rec[0] + rec[len(rec)-1]; return true })
 				n += k
-			} else if _, err = r.Read(ctx, buf); err == nil {
-				sum += buf[a.Size-1]
-				n++
+			default:
+				if _, err = r.Read(ctx, buf); err == nil {
+					sum += buf[a.Size-1]
+					n++
+				}
 			}
 		}
 	}

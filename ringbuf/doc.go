@@ -27,7 +27,9 @@
 // Producers write in place with Reserve (the bytes inside the ring) and
 // Commit; consumers read in place with Peek and Release, or ReadBatch, which
 // hands over every ready record and publishes the freed space once per
-// quarter ring. Write, TryWrite, Read and TryRead copy. MPMC offers PutFunc
+// quarter ring; an SPSC consumer of small records walks a run of them with
+// PeekBatch, Batch.Next and ReleaseBatch, without a call per record. Write,
+// TryWrite, Read and TryRead copy. MPMC offers PutFunc
 // and GetFunc for in-place access, and Put/Get to copy. Calls that find room
 // or data do not allocate. WithWriteBatch makes an SPSC producer publish its
 // records once per so many bytes (and at Flush), as a bufio.Writer does.
@@ -37,7 +39,8 @@
 // An SPSC has one producer and one consumer: at most one goroutine at a time
 // calls the producer methods (Reserve, TryReserve, Commit, Cancel, Write,
 // TryWrite, CloseWrite) and one the consumer methods (Peek, TryPeek,
-// Release, Read, TryRead, ReadBatch, TryReadBatch, CloseRead), in this
+// Release, Read, TryRead, ReadBatch, TryReadBatch, PeekBatch, TryPeekBatch,
+// ReleaseBatch, CloseRead), in this
 // process or another. A second live process that tries to produce (or to
 // consume) gets ErrBusy. An MPSC has one consumer, in the same sense, and
 // any number of producers: each producing handle takes one of the ring's

@@ -90,6 +90,27 @@ func ExampleSPSC_ReadBatch() {
 }
 
 // Producers in many processes, one consumer.
+// PeekBatch hands over a run of records to walk in place; ReleaseBatch
+// frees the ones Next returned.
+func ExampleSPSC_PeekBatch() {
+	seg := exampleSegment("peekbatch")
+	defer seg.Unlink()
+	r, _ := ringbuf.NewSPSC(seg, "events", 4096)
+	for _, s := range []string{"a", "bb", "ccc"} {
+		r.Write(context.Background(), []byte(s))
+	}
+	b, err := r.PeekBatch(context.Background())
+	if err != nil {
+		panic(err)
+	}
+	for rec, ok := b.Next(); ok; rec, ok = b.Next() {
+		fmt.Printf("%s ", rec)
+	}
+	r.ReleaseBatch()
+	fmt.Println(r.Len())
+	// Output: a bb ccc 0
+}
+
 func ExampleMPSC() {
 	seg := exampleSegment("mpsc")
 	defer seg.Unlink()

@@ -70,6 +70,21 @@ func exerciseVring(r *vring) {
 		_ = append([]byte(nil), rec...)
 		r.Release()
 	}
+	if !r.multi {
+		s := (*SPSC)(unsafe.Pointer(r)) // an SPSC is its vring
+		for i := 0; i < 4; i++ {
+			b, ok, err := s.TryPeekBatch()
+			if !ok || err != nil {
+				break
+			}
+			k := 0
+			for rec, ok := b.Next(); ok && k <= i; rec, ok = b.Next() {
+				_ = append([]byte(nil), rec...)
+				k++
+			}
+			s.ReleaseBatch()
+		}
+	}
 	r.TryReadBatch(func(rec []byte) bool { _ = append([]byte(nil), rec...); return true })
 	buf := make([]byte, fuzzCap)
 	for _, n := range []int{0, 7, 100, MaxRecord(fuzzCap)} {

@@ -35,6 +35,32 @@ func BenchmarkLocal(b *testing.B) {
 			r.TryReadBatch(func(rec []byte) bool { return true })
 		}
 	})
+	var sum int
+	b.Run("spsc-write-readbatch", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i += 64 {
+			for k := 0; k < 64; k++ {
+				r.TryWrite(msg)
+			}
+			r.TryReadBatch(func(rec []byte) bool { sum += int(rec[0]); return true })
+		}
+	})
+	b.Run("spsc-write-peekbatch", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i += 64 {
+			for k := 0; k < 64; k++ {
+				r.TryWrite(msg)
+			}
+			for got := 0; got < 64; { // a batch ends at the wrap
+				bt, _, _ := r.TryPeekBatch()
+				for rec, ok := bt.Next(); ok; rec, ok = bt.Next() {
+					sum += int(rec[0])
+					got++
+				}
+				r.ReleaseBatch()
+			}
+		}
+	})
 	b.Run("mpsc-reserve-batch", func(b *testing.B) {
 		b.ReportAllocs()
 		for i := 0; i < b.N; i += 64 {

@@ -221,7 +221,14 @@ func hammerN() int {
 	return 20000
 }
 
+// TestHammerSPSCProcesses: a producer process, this process consuming with
+// Read, and again with PeekBatch (records checked in place, in runs).
 func TestHammerSPSCProcesses(t *testing.T) {
+	t.Run("Read", func(t *testing.T) { hammerSPSC(t, false) })
+	t.Run("PeekBatch", func(t *testing.T) { hammerSPSC(t, true) })
+}
+
+func hammerSPSC(t *testing.T, batch bool) {
 	seg := shmtest.Segment(t, 1<<20)
 	r, err := ringbuf.NewSPSC(seg, "r", 1<<14)
 	if err != nil {
@@ -230,8 +237,32 @@ func TestHammerSPSCProcesses(t *testing.T) {
 	n := hammerN()
 	p := startProducer(t, prodArgs{SPSC: r, ID: 0, N: n, Max: 1000})
 	ctx := ctxT(t, 60*time.Second)
-	consumeAll(t, func(b []byte) (int, error) { return r.Read(ctx, b) }, []int{n}, 1000)
-	if _, err := r.Read(ctx, make([]byte, 1000)); err != io.EOF {
+	read := func(b []byte) (int, error) { return r.Read(ctx, b) }
+	if batch {
+		var cur *ringbuf.Batch
+		read = func(b []byte) (int, error) {
+			for {
+				if cur == nil {
+					var err error
+					if cur, err = r.PeekBatch(ctx); err != nil {
+						return 0, err
+					}
+				}
+				if rec, ok := cur.Next(); ok {
+					return copy(b, rec), nil
+				}
+				r.ReleaseBatch()
+				cur = nil
+			}
+		}
+		defer func() {
+			if cur != nil {
+				r.ReleaseBatch()
+			}
+		}()
+	}
+	consumeAll(t, read, []int{n}, 1000)
+	if _, err := read(make([]byte, 1000)); err != io.EOF {
 		t.Fatalf("after the last message: %v, want io.EOF", err)
 	}
 	if err := p.Wait(); err != nil {

@@ -83,6 +83,7 @@ type consumerSide struct {
 	recLen    uint64 // header+payload bytes of the record scan found last
 	batching  bool   // inside ReadBatch: publish the head per quarter ring
 	pfEnd     uint64 // ReadBatch: lines below this position were prefetched
+	batch     Batch  // PeekBatch's run of records; outstanding while peekA == batchPeeked
 	wait      waitSide
 }
 
@@ -746,9 +747,17 @@ func (r *vring) peekAt(idx, a uint64) []byte {
 	return r.data[idx+recordHeaderSize : idx+r.c.peekLen : idx+r.c.peekLen]
 }
 
+// notBatching panics if a Batch is outstanding (see PeekBatch).
+func (r *vring) notBatching() {
+	if r.c.peekA == batchPeeked {
+		panic("ringbuf: Peek, Read or Release while a batch is peeked (ReleaseBatch first)")
+	}
+}
+
 // tryPeek is TryPeek; slow=false leaves out next's slow path (TryPeekQuick).
 func (r *vring) tryPeek(slow bool) ([]byte, bool, error) {
 	if r.c.peekA != 0 {
+		r.notBatching()
 		return r.peekAt(r.c.peekIdx, r.c.peekA), true, nil
 	}
 	idx, a, ok, err := r.next(slow)
@@ -760,6 +769,7 @@ func (r *vring) tryPeek(slow bool) ([]byte, bool, error) {
 
 func (r *vring) peek(ctx context.Context) ([]byte, error) {
 	if r.c.peekA != 0 {
+		r.notBatching()
 		return r.peekAt(r.c.peekIdx, r.c.peekA), nil
 	}
 	idx, a, err := r.waitNext(ctx)
@@ -773,6 +783,7 @@ func (r *vring) releasePeek() {
 	if r.c.peekA == 0 {
 		panic("ringbuf: Release without Peek")
 	}
+	r.notBatching()
 	head := r.c.head + r.c.peekA
 	r.c.peekA = 0
 	r.advance(head)
@@ -858,7 +869,7 @@ func (r *vring) prefetch(head uint64) {
 // than per record.
 func (r *vring) batch(ctx context.Context, block bool, fn func(rec []byte) bool) (int, error) {
 	if r.c.peekA != 0 {
-		panic("ringbuf: ReadBatch while a record is peeked")
+		panic("ringbuf: ReadBatch while a record or batch is peeked")
 	}
 	var idx, a uint64
 	var err error
