@@ -27,9 +27,8 @@ const batchPeeked = ^uint64(0)
 //	}
 //	r.ReleaseBatch()
 type Batch struct {
-	data  []byte // the ring's data area
-	pos   uint64 // index of the next record's header
-	start uint64 // index of the run's first record
+	data []byte // the ring's data area
+	pos  uint64 // index of the next record's header; the run starts at the head
 }
 
 // Next returns the next record of the batch, in place: the bytes stay valid
@@ -63,11 +62,8 @@ func (b *Batch) Next() (rec []byte, ok bool) {
 // calls (Peek, Read, ReadBatch, Release) are a misuse and panic; PeekBatch
 // again returns the same batch, where it was.
 func (r *SPSC) PeekBatch(ctx context.Context) (*Batch, error) {
-	if r.c.peekA == batchPeeked {
+	if r.peekedBatch() {
 		return &r.c.batch, nil
-	}
-	if r.c.peekA != 0 {
-		panic("ringbuf: PeekBatch while a record is peeked")
 	}
 	idx, a, err := r.waitNext(ctx)
 	if err != nil {
@@ -79,17 +75,23 @@ func (r *SPSC) PeekBatch(ctx context.Context) (*Batch, error) {
 // TryPeekBatch is PeekBatch without waiting: ok is false when no record is
 // ready.
 func (r *SPSC) TryPeekBatch() (b *Batch, ok bool, err error) {
-	if r.c.peekA == batchPeeked {
+	if r.peekedBatch() {
 		return &r.c.batch, true, nil
-	}
-	if r.c.peekA != 0 {
-		panic("ringbuf: PeekBatch while a record is peeked")
 	}
 	idx, a, ok, err := r.next(true)
 	if !ok {
 		return nil, false, err
 	}
 	return r.startBatch(idx, a), true, nil
+}
+
+// peekedBatch reports whether a batch is outstanding; it panics if a
+// record is peeked instead.
+func (r *SPSC) peekedBatch() bool {
+	if r.c.peekA != 0 && r.c.peekA != batchPeeked {
+		panic("ringbuf: PeekBatch while a record is peeked")
+	}
+	return r.c.peekA == batchPeeked
 }
 
 // batchRun is the most a Batch spans (unless its first record is larger):
@@ -104,15 +106,8 @@ func (r *SPSC) startBatch(idx, a uint64) *Batch {
 	n := min(r.c.tailCache-head, r.capacity-idx, max(batchRun, a))
 	b := &r.c.batch
 	b.data = r.data[:idx+n]
-	b.start, b.pos = idx, idx
-	// Ask for this run's lines not yet asked for and the next run's:
-	// published records, below the cached tail, not across the wrap.
-	from := max(r.c.pfEnd, head)
-	to := min(head+n+batchRun, r.c.tailCache, head+r.capacity-idx)
-	if from < to {
-		prefetchLines(unsafe.Pointer(&r.data[from&r.mask]), int(to-from))
-		r.c.pfEnd = to
-	}
+	b.pos = idx
+	r.prefetch(head, head+n+batchRun) // this run's lines not yet asked for, and the next run's
 	r.c.peekA = batchPeeked
 	return b
 }
@@ -124,8 +119,8 @@ func (r *SPSC) ReleaseBatch() {
 		panic("ringbuf: ReleaseBatch without PeekBatch")
 	}
 	b := &r.c.batch
-	n := b.pos - b.start
 	b.data = b.data[:b.pos] // Next: the batch is over
 	r.c.peekA = 0
-	r.advance(r.c.head + n)
+	r.advance(r.c.head + b.pos - r.c.head&r.mask) // the head has not moved since PeekBatch
+
 }

@@ -29,9 +29,9 @@
 // hands over every ready record and publishes the freed space once per
 // quarter ring; an SPSC consumer of small records walks a run of them with
 // PeekBatch, Batch.Next and ReleaseBatch, without a call per record. Write,
-// TryWrite, Read and TryRead copy. MPMC offers PutFunc
-// and GetFunc for in-place access, and Put/Get to copy. Calls that find room
-// or data do not allocate. WithWriteBatch makes an SPSC producer publish its
+// TryWrite, Read and TryRead copy. MPMC offers PutFunc and GetFunc for
+// in-place access, and Put/Get to copy. Calls that find room or data do not
+// allocate. WithWriteBatch makes an SPSC producer publish its
 // records once per so many bytes (and at Flush), as a bufio.Writer does.
 //
 // # Who may call what
@@ -40,13 +40,12 @@
 // calls the producer methods (Reserve, TryReserve, Commit, Cancel, Write,
 // TryWrite, CloseWrite) and one the consumer methods (Peek, TryPeek,
 // Release, Read, TryRead, ReadBatch, TryReadBatch, PeekBatch, TryPeekBatch,
-// ReleaseBatch, CloseRead), in this
-// process or another. A second live process that tries to produce (or to
-// consume) gets ErrBusy. An MPSC has one consumer, in the same sense, and
-// any number of producers: each producing handle takes one of the ring's
-// producer slots (WithProducers, at most MaxProducers) and serialises its
-// own goroutines from Reserve to Commit; open a handle per goroutine to
-// produce in parallel. On an MPMC every handle takes one participant slot;
+// ReleaseBatch, CloseRead), in this process or another. A second live
+// process that tries to produce (or to consume) gets ErrBusy. An MPSC has one
+// consumer, in the same sense, and any number of producers: each producing
+// handle takes one of the ring's producer slots (WithProducers, at most
+// MaxProducers) and serialises its own goroutines from Reserve to Commit;
+// open a handle per goroutine to produce in parallel. On an MPMC every handle takes one participant slot;
 // it serialises its own Puts and its own Gets.
 //
 // A ring handle must not be copied. It travels to a worker process inside

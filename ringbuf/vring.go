@@ -82,7 +82,7 @@ type consumerSide struct {
 	peekLen   uint64 // header+payload bytes of the peeked record
 	recLen    uint64 // header+payload bytes of the record scan found last
 	batching  bool   // inside ReadBatch: publish the head per quarter ring
-	pfEnd     uint64 // ReadBatch: lines below this position were prefetched
+	pfEnd     uint64 // ReadBatch, PeekBatch: lines below this position were prefetched
 	batch     Batch  // PeekBatch's run of records; outstanding while peekA == batchPeeked
 	wait      waitSide
 }
@@ -842,18 +842,18 @@ const (
 	prefetchBlock = 2 << 10
 )
 
-// prefetch asks for the lines of published records from head up to
-// prefetchAhead+prefetchBlock beyond it, never past the cached tail (the
-// producer may still be writing there) nor across the wrap. Not in MPSC
-// rings, whose producers may still be writing below the tail: taking their
-// lines away would slow them down.
-func (r *vring) prefetch(head uint64) {
+// prefetch asks for the lines of published records from head (or where the
+// last request ended) up to to, never past the cached tail (the producer
+// may still be writing there) nor across the wrap. Not in MPSC rings, whose
+// producers may still be writing below the tail: taking their lines away
+// would slow them down.
+func (r *vring) prefetch(head, to uint64) {
 	if r.multi {
 		r.c.pfEnd = r.c.tailCache
 		return
 	}
 	from := max(r.c.pfEnd, head)
-	to := min(head+prefetchAhead+prefetchBlock, r.c.tailCache)
+	to = min(to, r.c.tailCache)
 	if to <= from || to-from > r.capacity {
 		r.c.pfEnd = to
 		return
@@ -903,7 +903,7 @@ func (r *vring) batch(ctx context.Context, block bool, fn func(rec []byte) bool)
 			break
 		}
 		if head+prefetchAhead > r.c.pfEnd && r.c.pfEnd < r.c.tailCache {
-			r.prefetch(head)
+			r.prefetch(head, head+prefetchAhead+prefetchBlock)
 		}
 		if head < r.c.tailCache { // fastNext, inline: a call per record costs more than the test
 			idx = head & r.mask
