@@ -254,7 +254,15 @@ func TestEOF(t *testing.T) {
 	}
 }
 
+// TestMPSCInProcess: producer goroutines with a handle each, and sharing
+// one handle (whose lock serialises them; its fast paths, tested without
+// the lock, must not race with the general path: run under -race).
 func TestMPSCInProcess(t *testing.T) {
+	t.Run("handles", func(t *testing.T) { mpscInProcess(t, false) })
+	t.Run("shared", func(t *testing.T) { mpscInProcess(t, true) })
+}
+
+func mpscInProcess(t *testing.T, shared bool) {
 	seg := shmtest.Segment(t, 1<<20)
 	const producers, per = 4, 5000
 	c, err := ringbuf.NewMPSC(seg, "m", 4096)
@@ -263,22 +271,27 @@ func TestMPSCInProcess(t *testing.T) {
 	}
 	var wg sync.WaitGroup
 	t.Cleanup(wg.Wait) // on a t.Fatal in checkStream, the producers leave the ring before its segment goes
+	var h *ringbuf.MPSC
 	for p := 0; p < producers; p++ {
-		h, err := ringbuf.OpenMPSC(seg, "m")
-		if err != nil {
-			t.Fatal(err)
+		if h == nil || !shared {
+			if h, err = ringbuf.OpenMPSC(seg, "m"); err != nil {
+				t.Fatal(err)
+			}
 		}
+		w := h
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			defer h.CloseWrite()
+			if !shared {
+				defer w.CloseWrite()
+			}
 			msg := make([]byte, 200)
 			for i := 0; i < per; i++ {
 				n := 8 + (i*13)%190
 				msg[0], msg[1] = byte(p), byte(i)
 				msg[2], msg[3] = byte(i>>8), byte(i>>16)
 				fill(msg[4:n], p, i)
-				if err := h.Write(ctxT(t, 10*time.Second), msg[:n]); err != nil {
+				if err := w.Write(ctxT(t, 10*time.Second), msg[:n]); err != nil {
 					t.Error(err)
 					return
 				}
@@ -287,6 +300,9 @@ func TestMPSCInProcess(t *testing.T) {
 	}
 	checkStream(t, c, producers, per)
 	wg.Wait()
+	if shared {
+		h.CloseWrite()
+	}
 }
 
 // checkStream reads producers*per messages and checks order and content.

@@ -217,12 +217,17 @@ func (r *vring) attachProducer() error {
 		}
 	}
 	r.p.slot, r.p.gen = slot, uint16(gen)
-	r.p.tail = r.tail.Load()
-	r.p.published = r.p.tail
 	r.p.headCache = r.head.Load()
 	r.p.hdr = makeHeader(0, slot, recMessage, r.p.gen)
-	r.p.maxRec = uint64(r.maxRec)
-	r.p.fastEnd = r.window(r.p.tail)
+	if !r.multi {
+		// The fast paths' state. Never written in an MPSC handle: its
+		// goroutines test it without the handle's lock and go on to the
+		// general path, which takes it.
+		r.p.tail = r.tail.Load()
+		r.p.published = r.p.tail
+		r.p.maxRec = uint64(r.maxRec)
+		r.p.fastEnd = r.window(r.p.tail)
+	}
 	r.producersEver.Add(1)
 	return nil
 }
@@ -344,7 +349,9 @@ func (r *vring) tryReserve(n int) (buf []byte, ok bool, err error) {
 	}
 	r.p.res, r.p.resIdx, r.p.resEnd = true, idx, tail+need
 	r.p.resHdr = makeHeader(int32(length), r.p.slot, recMessage, r.p.gen)
-	r.p.fastEnd = 0 // no fast path while reserved
+	if !r.multi {
+		r.p.fastEnd = 0 // no fast path while reserved
+	}
 	off := idx + recordHeaderSize
 	return r.data[off : off+uint64(n) : off+uint64(n)], true, nil
 }
