@@ -23,16 +23,25 @@ func (r *vring) Reserve(ctx context.Context, n int) ([]byte, error) {
 	if !ok {
 		return r.reserveSlow(ctx, n)
 	}
-	length := uint64(n) + recordHeaderSize // the header is written at Commit: nothing past the tail is seen
-	r.p.res, r.p.resIdx, r.p.resEnd = true, r.p.tail&r.mask, end
+	return r.reserved(rec, end, uint64(n)), nil
+}
+
+// reserved records the SPSC reservation of rec (the record's bytes at the
+// tail, ending at end) and returns its n-byte payload.
+func (r *vring) reserved(rec []byte, end, n uint64) []byte {
+	length := n + recordHeaderSize // the header is written at Commit: nothing past the tail is seen
+	r.p.res, r.p.resIdx, r.p.resEnd = true, (end-alignRec(length))&r.mask, end
 	r.p.resHdr = r.p.hdr | length
 	r.p.fastEnd = 0 // no fast path while reserved
-	return rec[recordHeaderSize:length:length], nil
+	return rec[recordHeaderSize:length:length]
 }
 
 // reserveSlow is Reserve's general path (see writeSlow); under tryNow it
 // returns errWouldBlock where it would block.
 func (r *vring) reserveSlow(ctx context.Context, n int) ([]byte, error) {
+	if rec, end, ok := r.alignedRoom(uint64(n)); ok {
+		return r.reserved(rec, end, uint64(n)), nil
+	}
 	r.lockProducer()
 	var buf []byte
 	var err error
@@ -112,15 +121,35 @@ func (r *vring) Write(ctx context.Context, p []byte) error {
 
 // fastRoom is the test of the producer's fast window (see Write), small
 // enough to inline: the room for an n-byte record at the tail and the tail
-// after it; ok=false sends the caller down the general path.
+// after it; ok=false sends the caller to alignedRoom (a payload of
+// alignMin or more) or down the general path.
 func (r *vring) fastRoom(n uint64) (rec []byte, end uint64, ok bool) {
 	tail := r.p.tail
-	a := (n + recordHeaderSize + recordAlign - 1) &^ (recordAlign - 1)
-	if n > r.p.maxRec || tail+a > r.p.fastEnd {
+	a := alignRec(n + recordHeaderSize)
+	if n > r.p.fastMax || tail+a > r.p.fastEnd {
 		return nil, 0, false
 	}
 	idx := tail & r.mask
 	return r.data[idx : idx+a : idx+a], tail + a, true
+}
+
+// alignedRoom is fastRoom for a payload of alignMin bytes or more, placed
+// on a cache line after the padding it writes (published with the tail).
+// It is tried first on the general paths, so that small records do not pay
+// for its test.
+func (r *vring) alignedRoom(n uint64) (rec []byte, end uint64, ok bool) {
+	tail := r.p.tail
+	a := alignRec(n + recordHeaderSize)
+	lead := leadFor(tail, n)
+	if n < alignMin || n > r.p.maxRec || tail+lead+a > r.p.fastEnd {
+		return nil, 0, false
+	}
+	idx := tail & r.mask
+	if lead != 0 {
+		*plain64(r.data, idx) = r.p.padHdr | lead
+		idx += lead
+	}
+	return r.data[idx : idx+a : idx+a], tail + lead + a, true
 }
 
 // tryNow is the context under which Write does not wait (TryWrite):
@@ -129,8 +158,9 @@ var tryNow context.Context = tryContext{}
 
 type tryContext struct{ context.Context }
 
-// writeSlow is Write's general path: MPSC, a record that wraps or does not
-// fit the cached room, the first write, and every error.
+// writeSlow is Write's general path: a payload placed on a cache line
+// (reserveSlow tries alignedRoom first), MPSC, a record that wraps or does
+// not fit the cached room, the first write, and every error.
 func (r *vring) writeSlow(ctx context.Context, p []byte) error {
 	buf, err := r.reserveSlow(ctx, len(p))
 	if err != nil {

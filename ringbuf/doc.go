@@ -17,10 +17,11 @@
 // Records of the variable-length rings are committed Agrona's way: the
 // header's length is stored negative when space is claimed and positive when
 // the record is committed; a padding record fills the end of the data area
-// when a record does not fit before the wrap. An SPSC producer then publishes
-// its committed records with one store of the tail, so that its consumer
-// never sees a record in progress; MPSC consumers read the headers. Layouts
-// are in layout.go.
+// when a record does not fit before the wrap, or puts a payload of 2 KiB or
+// more on a cache line. An SPSC producer then publishes its committed
+// records with one store of the tail, so that its consumer never sees a
+// record in progress; MPSC consumers read the headers. Layouts are in
+// layout.go.
 //
 // # Zero copy
 //

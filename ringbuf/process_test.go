@@ -223,6 +223,8 @@ func hammerN() int {
 
 // TestHammerSPSCProcesses: a producer process, this process consuming with
 // Read, and again with PeekBatch (records checked in place, in runs).
+// Messages of 4..3000 bytes: some take the padding that aligns a large
+// payload.
 func TestHammerSPSCProcesses(t *testing.T) {
 	t.Run("Read", func(t *testing.T) { hammerSPSC(t, false) })
 	t.Run("PeekBatch", func(t *testing.T) { hammerSPSC(t, true) })
@@ -235,7 +237,7 @@ func hammerSPSC(t *testing.T, batch bool) {
 		t.Fatal(err)
 	}
 	n := hammerN()
-	p := startProducer(t, prodArgs{SPSC: r, ID: 0, N: n, Max: 1000})
+	p := startProducer(t, prodArgs{SPSC: r, ID: 0, N: n, Max: 3000})
 	ctx := ctxT(t, 60*time.Second)
 	read := func(b []byte) (int, error) { return r.Read(ctx, b) }
 	if batch {
@@ -261,8 +263,8 @@ func hammerSPSC(t *testing.T, batch bool) {
 			}
 		}()
 	}
-	consumeAll(t, read, []int{n}, 1000)
-	if _, err := read(make([]byte, 1000)); err != io.EOF {
+	consumeAll(t, read, []int{n}, 3000)
+	if _, err := read(make([]byte, 3000)); err != io.EOF {
 		t.Fatalf("after the last message: %v, want io.EOF", err)
 	}
 	if err := p.Wait(); err != nil {
@@ -285,7 +287,7 @@ func TestHammerMPSCProcesses(t *testing.T) {
 	}
 	started := shmtest.Segment(t, 64)
 	for id := 0; id < 3; id++ {
-		startProducer(t, prodArgs{MPSC: r, ID: id, N: n, Max: 700, Started: started})
+		startProducer(t, prodArgs{MPSC: r, ID: id, N: n, Max: 2600, Started: started})
 	}
 	awaitCount(t, started, 3)
 	r.CloseWrite()
@@ -294,7 +296,7 @@ func TestHammerMPSCProcesses(t *testing.T) {
 	next := make([]int, 3)
 	for got := 0; got < 3*n; {
 		k, err := r.ReadBatch(ctx, func(rec []byte) bool {
-			id, seq, err := checkMessage(rec, 700)
+			id, seq, err := checkMessage(rec, 2600)
 			if err != nil || id > 2 || seq != next[id] {
 				t.Fatalf("producer %d message %d (want %d): %v", id, seq, next[id], err)
 			}
@@ -306,7 +308,7 @@ func TestHammerMPSCProcesses(t *testing.T) {
 		}
 		got += k
 	}
-	if _, err := r.Read(ctx, make([]byte, 700)); err != io.EOF {
+	if _, err := r.Read(ctx, make([]byte, 2600)); err != io.EOF {
 		t.Fatalf("after the last message: %v, want io.EOF", err)
 	}
 	if err := r.Sane(); err != nil {

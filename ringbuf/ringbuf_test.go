@@ -13,6 +13,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/shmkit/shmkit/internal/shmtest"
 	"github.com/shmkit/shmkit/process"
@@ -570,5 +571,96 @@ func TestWriteBatch(t *testing.T) {
 	}
 	if err := <-done; err != nil || got != 10000 {
 		t.Fatal(err, got)
+	}
+}
+
+// TestAlignedPayload: a record of 2 KiB or more gets its payload on a cache
+// line (after padding the consumer skips), wherever the tail stands, in
+// SPSC and MPSC rings, written by Reserve or Write and read every way; a
+// record whose aligned placement could never fit goes unaligned rather
+// than never.
+func TestAlignedPayload(t *testing.T) {
+	aligned := func(b []byte) bool { return uintptr(unsafe.Pointer(unsafe.SliceData(b)))%64 == 0 }
+	type ring interface {
+		TryReserve(n int) ([]byte, bool, error)
+		Commit()
+		TryWrite(p []byte) (bool, error)
+		TryPeek() ([]byte, bool, error)
+		Release()
+		TryRead(buf []byte) (int, bool, error)
+		TryReadBatch(fn func(rec []byte) bool) (int, error)
+		MaxRecord() int
+		Sane() error
+	}
+	seg := shmtest.Segment(t, 1<<17)
+	spsc, err1 := ringbuf.NewSPSC(seg, "spsc", 1<<14)
+	mpsc, err2 := ringbuf.NewMPSC(seg, "mpsc", 1<<14)
+	small, err3 := ringbuf.NewSPSC(seg, "small", 1<<13)
+	if err := errors.Join(err1, err2, err3); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name  string
+		r     ring
+		sizes []int
+		check int // the largest payload that must be aligned
+	}{
+		{"SPSC", spsc, []int{0, 100, 2047, 2048, 3000, 4096, 5000, 7, 2500, 8184}, 5000},
+		{"MPSC", mpsc, []int{0, 100, 2047, 2048, 3000, 4096, 5000, 7, 2500, 8184}, 5000},
+		// 8 KiB: two records of 2 KiB end at 4096, where the largest record
+		// fits unaligned (up to the end), and aligned not at all.
+		{"fallback", small, []int{2040, 2040, 4088}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := tc.r
+			msg := make([]byte, r.MaxRecord())
+			got := make([]byte, r.MaxRecord())
+			for i := 0; i < 300; i++ {
+				n := tc.sizes[i%len(tc.sizes)]
+				fill(msg[:n], 1, i)
+				if i%2 == 0 {
+					b, ok, err := r.TryReserve(n)
+					if !ok || err != nil {
+						t.Fatalf("record %d (%d bytes): Reserve: %v %v", i, n, ok, err)
+					}
+					if n >= 2048 && n <= tc.check && !aligned(b) {
+						t.Fatalf("record %d (%d bytes): payload at %p, not on a cache line", i, n, unsafe.SliceData(b))
+					}
+					copy(b, msg[:n])
+					r.Commit()
+				} else if ok, err := r.TryWrite(msg[:n]); !ok || err != nil {
+					t.Fatalf("record %d (%d bytes): Write: %v %v", i, n, ok, err)
+				}
+				var rec []byte
+				switch i % 3 {
+				case 0:
+					p, ok, err := r.TryPeek()
+					if !ok || err != nil {
+						t.Fatalf("record %d: Peek: %v %v", i, ok, err)
+					}
+					if n >= 2048 && n <= tc.check && !aligned(p) {
+						t.Fatalf("record %d (%d bytes): peeked at %p, not on a cache line", i, n, unsafe.SliceData(p))
+					}
+					rec = append(got[:0], p...)
+					r.Release()
+				case 1:
+					k, ok, err := r.TryRead(got)
+					if !ok || err != nil {
+						t.Fatalf("record %d: Read: %v %v", i, ok, err)
+					}
+					rec = got[:k]
+				default:
+					if k, err := r.TryReadBatch(func(p []byte) bool { rec = append(got[:0], p...); return true }); k != 1 || err != nil {
+						t.Fatalf("record %d: ReadBatch: %d records, %v", i, k, err)
+					}
+				}
+				if !bytes.Equal(rec, msg[:n]) {
+					t.Fatalf("record %d: %d bytes back, want %d, or other bytes", i, len(rec), n)
+				}
+			}
+			if err := r.Sane(); err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
 }

@@ -65,7 +65,9 @@ type producerSide struct {
 	need      uint64 // bytes the last failed TryReserve wanted
 	fastEnd   uint64 // SPSC: records ending at or below it take the fast path (0: none do)
 	hdr       uint64 // the header of this producer's messages, length 0
+	padHdr    uint64 // the header of this producer's padding, length 0
 	maxRec    uint64 // MaxRecord, here for the fast path
+	fastMax   uint64 // the largest payload fastRoom places: under alignMin
 	wait      waitSide
 }
 
@@ -219,6 +221,7 @@ func (r *vring) attachProducer() error {
 	r.p.slot, r.p.gen = slot, uint16(gen)
 	r.p.headCache = r.head.Load()
 	r.p.hdr = makeHeader(0, slot, recMessage, r.p.gen)
+	r.p.padHdr = makeHeader(0, slot, recPadding, r.p.gen)
 	if !r.multi {
 		// The fast paths' state. Never written in an MPSC handle: its
 		// goroutines test it without the handle's lock and go on to the
@@ -226,6 +229,7 @@ func (r *vring) attachProducer() error {
 		r.p.tail = r.tail.Load()
 		r.p.published = r.p.tail
 		r.p.maxRec = uint64(r.maxRec)
+		r.p.fastMax = min(r.p.maxRec, alignMin-1)
 		r.p.fastEnd = r.window(r.p.tail)
 	}
 	r.producersEver.Add(1)
@@ -252,6 +256,32 @@ func (r *vring) claimResolved(i int) bool {
 	return !r.multi || r.head.Load() >= r.slots.word(i, slotOffClaimEnd).Load()
 }
 
+// leadFor is the padding that puts the payload of an n-byte record whose
+// padding starts at pos on a cache line: 0 under alignMin, else 0..56.
+func leadFor(pos, n uint64) uint64 {
+	if n < alignMin {
+		return 0
+	}
+	return (cacheLine - recordHeaderSize - pos) & (cacheLine - 1)
+}
+
+// place lays out an n-byte record of aligned size a at index idx: the
+// padding before it (lead), whether it wraps (after padding to the end),
+// and the bytes it takes from idx on. A record whose aligned placement
+// could never fit (more than the capacity) goes unaligned.
+func (r *vring) place(idx, a uint64, n int) (lead, need uint64, wraps bool) {
+	toEnd := r.capacity - idx
+	lead = leadFor(idx, uint64(n))
+	if lead+a > toEnd {
+		lead = leadFor(0, uint64(n))
+		if toEnd+lead+a > r.capacity {
+			lead = 0
+		}
+		return lead, toEnd + lead + a, true
+	}
+	return lead, lead + a, false
+}
+
 // tryReserve claims room for an n-byte record. It returns ok=false when the
 // ring has no room now (the bytes wanted are left in r.p.need).
 func (r *vring) tryReserve(n int) (buf []byte, ok bool, err error) {
@@ -271,17 +301,15 @@ func (r *vring) tryReserve(n int) (buf []byte, ok bool, err error) {
 	}
 	length := uint64(recordHeaderSize + n)
 	a := (length + recordAlign - 1) &^ (recordAlign - 1)
-	var tail, idx, need uint64
+	var tail, idx, lead, need uint64
+	var wraps bool
 	if !r.multi {
 		tail = r.p.tail
 		if tail%recordAlign != 0 {
 			return nil, false, fmt.Errorf("%w: ring %q tail %d not %d-aligned", ErrCorrupt, r.name, tail, recordAlign)
 		}
 		idx = tail & r.mask
-		need = a
-		if toEnd := r.capacity - idx; a > toEnd {
-			need = toEnd + a
-		}
+		lead, need, wraps = r.place(idx, a, n)
 		if need > r.capacity-(tail-r.p.headCache) {
 			h := r.head.Load() // observes: space released by the consumer
 			if h > tail || tail-h > r.capacity || h%recordAlign != 0 {
@@ -304,10 +332,7 @@ func (r *vring) tryReserve(n int) (buf []byte, ok bool, err error) {
 				return nil, false, fmt.Errorf("%w: ring %q tail %d not %d-aligned", ErrCorrupt, r.name, tail, recordAlign)
 			}
 			idx = tail & r.mask
-			need = a
-			if toEnd := r.capacity - idx; a > toEnd {
-				need = toEnd + a
-			}
+			lead, need, wraps = r.place(idx, a, n)
 			if h := r.p.headCache; h > tail || tail-h > r.capacity || need > r.capacity-(tail-h) {
 				h = r.head.Load() // observes: space released by the consumer
 				if h > tail {
@@ -336,13 +361,13 @@ func (r *vring) tryReserve(n int) (buf []byte, ok bool, err error) {
 			}
 		}
 	}
-	pad := makeHeader(int32(r.capacity-idx), r.p.slot, recPadding, r.p.gen)
-	if need != a && r.multi { // the record does not fit before the wrap: pad to the end
-		(*pubWord)(r.hdr(idx)).storeRelease(pad) // publishes: padding
+	if wraps { // the record does not fit before the wrap: pad to the end
+		r.writePad(idx, r.capacity-idx)
 		idx = 0
-	} else if need != a {
-		*plain64(r.data, idx) = pad // SPSC: published with the tail at Commit
-		idx = 0
+	}
+	if lead != 0 { // pad up to where the payload starts on a cache line
+		r.writePad(idx, lead)
+		idx += lead
 	}
 	if r.multi { // SPSC: nothing past the tail is seen, the header is written at Commit
 		(*pubWord)(r.hdr(idx)).storeRelease(makeHeader(-int32(length), r.p.slot, recMessage, r.p.gen)) // publishes: record in progress
@@ -354,6 +379,16 @@ func (r *vring) tryReserve(n int) (buf []byte, ok bool, err error) {
 	}
 	off := idx + recordHeaderSize
 	return r.data[off : off+uint64(n) : off+uint64(n)], true, nil
+}
+
+// writePad writes a padding record of n bytes at idx: SPSC, plainly (the
+// tail publishes it at Commit); MPSC, published at once, below the claim.
+func (r *vring) writePad(idx, n uint64) {
+	if r.multi {
+		(*pubWord)(r.hdr(idx)).storeRelease(r.p.padHdr | n) // publishes: padding
+		return
+	}
+	*plain64(r.data, idx) = r.p.padHdr | n
 }
 
 // commit publishes the outstanding reservation.
