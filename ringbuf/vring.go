@@ -300,7 +300,7 @@ func (r *vring) tryReserve(n int) (buf []byte, ok bool, err error) {
 		}
 	}
 	length := uint64(recordHeaderSize + n)
-	a := (length + recordAlign - 1) &^ (recordAlign - 1)
+	a := alignRec(length)
 	var tail, idx, lead, need uint64
 	var wraps bool
 	if !r.multi {
