@@ -85,15 +85,18 @@ type streamArgs struct {
 	Size    int
 }
 
+// spinStreams (RB_SPIN=1 in the environment, which the consumer process
+// inherits) makes both sides of the SPSC streams busy-spin instead of
+// parking (atomics.Spin): an experiment's knob, off in the table.
+var spinStreams = os.Getenv("RB_SPIN") != ""
+
 // streamPeer drains the ring to io.EOF and publishes the count.
 var streamPeer = process.Register("ringbuf-bench-stream", func(ctx context.Context, a streamArgs) error {
 	n := 0
 	var sum byte
 	var err error
-	if os.Getenv("RB_SPIN") != "" {
-		if a.SPSC != nil {
-			a.SPSC.SetOptions(ringbuf.WithStrategy(atomics.Spin))
-		}
+	if spinStreams && a.SPSC != nil {
+		a.SPSC.SetOptions(ringbuf.WithStrategy(atomics.Spin))
 	}
 	switch {
 	case a.MPMC != nil:
@@ -174,7 +177,7 @@ func benchmarkStream(b *testing.B, size int, kind string, inPlace bool) {
 			b.Fatal(err)
 		}
 		a.SPSC, write, closeW = r, r.Write, r.CloseWrite
-		if os.Getenv("RB_SPIN") != "" {
+		if spinStreams {
 			r.SetOptions(ringbuf.WithStrategy(atomics.Spin))
 		}
 		if inPlace {
