@@ -122,5 +122,4 @@ func (r *SPSC) ReleaseBatch() {
 	b.data = b.data[:b.pos] // Next: the batch is over
 	r.c.peekA = 0
 	r.advance(r.c.head + b.pos - r.c.head&r.mask) // the head has not moved since PeekBatch
-
 }

@@ -444,8 +444,8 @@ func TestMPMCCloseWakesBlocked(t *testing.T) {
 	}
 	ctx := ctxT(t, 10*time.Second)
 	errs := make(chan error, 2)
-	go func() { errs <- full.Put(ctx, []byte("y")) }()
-	go func() { errs <- empty.GetFunc(ctx, func([]byte) {}) }()
+	shmtest.Go(t, func() { errs <- full.Put(ctx, []byte("y")) }) // both leave the rings before the segment goes
+	shmtest.Go(t, func() { errs <- empty.GetFunc(ctx, func([]byte) {}) })
 	// Both calls are parked once each ring counts a waiter; Close must
 	// then release them.
 	for ringbuf.SpaceWaiters(full) == 0 || ringbuf.DataWaiters(empty) == 0 {
