@@ -190,6 +190,10 @@ func (r *vring) TryWrite(p []byte) (ok bool, err error) {
 func (r *vring) Peek(ctx context.Context) ([]byte, error) { return r.peek(ctx) }
 
 // TryPeek is Peek without blocking: ok is false when no record is ready.
+// On an empty ring it reports io.EOF at once when every producer closed its
+// end, and looks for dead producers (ErrPeerDead) once per poll period, as
+// a blocked Peek does, not at every call: that look reads /proc. TryRead,
+// TryReadBatch and TryPeekBatch do likewise.
 func (r *vring) TryPeek() (rec []byte, ok bool, err error) { return r.tryPeek(true) }
 
 // Release frees the record returned by Peek.

@@ -78,7 +78,7 @@ func (r *SPSC) TryPeekBatch() (b *Batch, ok bool, err error) {
 	if r.peekedBatch() {
 		return &r.c.batch, true, nil
 	}
-	idx, a, ok, err := r.next(true)
+	idx, a, ok, err := r.tryNext()
 	if !ok {
 		return nil, false, err
 	}

@@ -81,7 +81,9 @@
 // Producers and consumers record their process identity (PID and start
 // time, package procinfo) in the ring when they first produce or consume
 // (or AttachProducer/AttachConsumer). While blocked, a call checks its
-// peers every poll period (WithPoll, default DefaultPoll):
+// peers every poll period (WithPoll, default DefaultPoll); so does a
+// consumer's Try call that finds the ring empty, which makes polling an
+// empty ring cheap (the look reads /proc) and reports io.EOF at once:
 //
 //   - A record whose producer died between Reserve and Commit: an SPSC
 //     consumer never sees it (a successor producer writes over it); an MPSC

@@ -1,7 +1,10 @@
 package ringbuf_test
 
 import (
+	"errors"
 	"testing"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/shmkit/shmkit/internal/shmtest"
 	"github.com/shmkit/shmkit/ringbuf"
@@ -77,6 +80,71 @@ func BenchmarkLocal(b *testing.B) {
 		for i := 0; i < b.N; i++ {
 			q.TryPut(msg)
 			q.TryGet(buf)
+		}
+	})
+}
+
+// BenchmarkPollEmpty: one non-blocking look at an empty ring whose producer
+// is alive, as a consumer polling several sources in a loop makes, beside
+// the same look at a Go channel (select with default) and at a unix socket
+// (recv with MSG_DONTWAIT, EAGAIN). The ring looks for dead producers in
+// /proc once per poll period, not per call.
+func BenchmarkPollEmpty(b *testing.B) {
+	seg := shmtest.Segment(b, 1<<16)
+	r, _ := ringbuf.NewSPSC(seg, "r", 1<<12)
+	m, _ := ringbuf.NewMPSC(seg, "m", 1<<12)
+	q, _ := ringbuf.NewMPMC(seg, "q", 16, 64)
+	if err := errors.Join(r.AttachProducer(), m.AttachProducer(), q.AttachProducer()); err != nil {
+		b.Fatal(err)
+	}
+	buf := make([]byte, 64)
+	b.Run("spsc-trypeek", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			if _, ok, err := r.TryPeek(); ok || err != nil {
+				b.Fatal(ok, err)
+			}
+		}
+	})
+	b.Run("mpsc-tryread", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			if _, ok, err := m.TryRead(buf); ok || err != nil {
+				b.Fatal(ok, err)
+			}
+		}
+	})
+	b.Run("mpmc-tryget", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			if _, ok, err := q.TryGet(buf); ok || err != nil {
+				b.Fatal(ok, err)
+			}
+		}
+	})
+	b.Run("chan", func(b *testing.B) {
+		ch := make(chan []byte, 1)
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			select {
+			case <-ch:
+				b.Fatal("a message")
+			default:
+			}
+		}
+	})
+	b.Run("unix", func(b *testing.B) {
+		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer unix.Close(fds[0])
+		defer unix.Close(fds[1])
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			if _, _, err := unix.Recvfrom(fds[0], buf, unix.MSG_DONTWAIT); err != unix.EAGAIN {
+				b.Fatal(err)
+			}
 		}
 	})
 }

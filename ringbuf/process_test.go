@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"testing"
 	"time"
 
@@ -485,6 +486,92 @@ func TestKillProducerSPSC(t *testing.T) {
 			}
 		}
 	}, []int{0, 10}, 200)
+}
+
+// TestTryPollEmpty: a consumer that polls an empty ring (TryPeek, TryRead,
+// TryReadBatch, TryPeekBatch) looks for dead producers in /proc once per
+// poll period, not at every call: with a live producer a poll allocates
+// nothing; every producer closing its end is io.EOF at once; a producer's
+// death is still reported, after the poll period.
+func TestTryPollEmpty(t *testing.T) {
+	type poller interface {
+		AttachProducer() error
+		CloseWrite() error
+		TryPeek() ([]byte, bool, error)
+		TryRead(buf []byte) (int, bool, error)
+		TryReadBatch(fn func(rec []byte) bool) (int, error)
+	}
+	seg := shmtest.Segment(t, 1<<16)
+	spsc, err1 := ringbuf.NewSPSC(seg, "spsc", 1<<12, ringbuf.WithPoll(time.Hour))
+	mpsc, err2 := ringbuf.NewMPSC(seg, "mpsc", 1<<12, ringbuf.WithPoll(time.Hour))
+	if err := errors.Join(err1, err2); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 64)
+	for _, r := range []poller{spsc, mpsc} {
+		polls := map[string]func() (bool, error){
+			"TryPeek": func() (bool, error) { _, ok, err := r.TryPeek(); return ok, err },
+			"TryRead": func() (bool, error) { _, ok, err := r.TryRead(buf); return ok, err },
+			"TryReadBatch": func() (bool, error) {
+				n, err := r.TryReadBatch(func([]byte) bool { return true })
+				return n > 0, err
+			},
+		}
+		if r == spsc {
+			polls["TryPeekBatch"] = func() (bool, error) { _, ok, err := spsc.TryPeekBatch(); return ok, err }
+		}
+		if err := r.AttachProducer(); err != nil { // a live producer: this process
+			t.Fatal(err)
+		}
+		for name, poll := range polls {
+			if ok, err := poll(); ok || err != nil {
+				t.Fatalf("%T.%s on an empty ring: %v, %v", r, name, ok, err)
+			}
+			if n := testing.AllocsPerRun(100, func() { poll() }); n != 0 {
+				t.Errorf("%T.%s on an empty ring: %v allocations a call, want 0 (it reads /proc at every call)", r, name, n)
+			}
+		}
+		if err := r.CloseWrite(); err != nil {
+			t.Fatal(err)
+		}
+		for name, poll := range polls {
+			if ok, err := poll(); ok || err != io.EOF {
+				t.Errorf("%T.%s on an empty ring whose producer closed: %v, %v, want io.EOF at once", r, name, ok, err)
+			}
+		}
+	}
+
+	// A producer dies after the consumer's last look: the next look, a poll
+	// period later, reports it.
+	flag := shmtest.Segment(t, 64)
+	r, _ := ringbuf.NewSPSC(seg, "dies", 1<<12, ringbuf.WithPoll(20*time.Millisecond))
+	p := startProducer(t, prodArgs{SPSC: r, ID: 0, N: 1, Max: 200, Victim: true, Flag: flag, Trial: 1})
+	awaitFlag(t, flag, 1)
+	if _, ok, err := r.TryRead(make([]byte, 200)); !ok || err != nil {
+		t.Fatalf("the producer's message: %v, %v", ok, err)
+	}
+	if _, ok, err := r.TryRead(buf); ok || err != nil { // the look, producer alive
+		t.Fatalf("empty ring, producer alive: %v, %v", ok, err)
+	}
+	p.Kill()
+	p.Wait()
+	ctx := ctxT(t, 20*time.Second)
+	for {
+		_, ok, err := r.TryRead(buf)
+		if ok {
+			t.Fatal("a record from the dead producer's unfinished Reserve")
+		}
+		if err != nil {
+			if !errors.Is(err, ringbuf.ErrPeerDead) {
+				t.Fatalf("after the producer died: %v, want ErrPeerDead", err)
+			}
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatal("the producer's death was never reported")
+		}
+		runtime.Gosched()
+	}
 }
 
 // TestKillConsumer: a producer facing a full ring whose consumer died gets

@@ -6,6 +6,7 @@ import (
 	"io"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"github.com/shmkit/shmkit/internal/procinfo"
@@ -85,6 +86,7 @@ type consumerSide struct {
 	recLen    uint64 // header+payload bytes of the record scan found last
 	batching  bool   // inside ReadBatch: publish the head per quarter ring
 	pfEnd     uint64 // ReadBatch, PeekBatch: lines below this position were prefetched
+	lookDue   int64  // tryNext: when (sinceStart) an empty ring next gets the slow look
 	batch     Batch  // PeekBatch's run of records; outstanding while peekA == batchPeeked
 	wait      waitSide
 }
@@ -781,6 +783,32 @@ func (r *vring) waitNext(ctx context.Context) (idx, a uint64, err error) {
 	}
 }
 
+// processStart anchors sinceStart.
+var processStart = time.Now()
+
+// sinceStart is a monotonic clock in nanoseconds.
+func sinceStart() int64 { return int64(time.Since(processStart)) }
+
+// tryNext is next for the calls that do not wait (TryPeek, TryRead,
+// TryReadBatch, TryPeekBatch). next's slow path looks for dead producers in
+// /proc, 16 µs and 9 allocations here, and a consumer may poll an empty
+// ring in a loop. So on an empty ring it takes the slow path only when
+// every producer has closed its end (io.EOF at once, without /proc), or
+// when the last look is a poll period old (WithPoll), as a blocked call
+// does: a dead producer goes unnoticed at most that long.
+func (r *vring) tryNext() (idx, a uint64, ok bool, err error) {
+	idx, a, ok, err = r.next(false)
+	if ok || err != nil {
+		return idx, a, ok, err
+	}
+	if now := sinceStart(); now >= r.c.lookDue {
+		r.c.lookDue = now + int64(r.opt.poll)
+	} else if !r.allDetached() {
+		return idx, a, ok, err
+	}
+	return r.next(true)
+}
+
 // peekAt records idx/a as the peeked record and returns its payload.
 func (r *vring) peekAt(idx, a uint64) []byte {
 	if r.c.peekA == 0 {
@@ -802,7 +830,14 @@ func (r *vring) tryPeek(slow bool) ([]byte, bool, error) {
 		r.notBatching()
 		return r.peekAt(r.c.peekIdx, r.c.peekA), true, nil
 	}
-	idx, a, ok, err := r.next(slow)
+	var idx, a uint64
+	var ok bool
+	var err error
+	if slow {
+		idx, a, ok, err = r.tryNext()
+	} else {
+		idx, a, ok, err = r.next(false)
+	}
 	if !ok {
 		return nil, false, err
 	}
@@ -920,7 +955,7 @@ func (r *vring) batch(ctx context.Context, block bool, fn func(rec []byte) bool)
 		idx, a, err = r.waitNext(ctx)
 		ok = err == nil
 	} else {
-		idx, a, ok, err = r.next(true)
+		idx, a, ok, err = r.tryNext()
 	}
 	if !ok {
 		return 0, err
