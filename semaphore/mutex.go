@@ -263,8 +263,9 @@ func (m *Mutex) takeOver(v, pid uint32, word uint64) (bool, error) {
 
 // TryLock locks m if that needs no waiting. It reports whether the caller now
 // holds the lock; the error is ErrOwnerDead (lock held: the previous holder
-// died) or ErrNotRecoverable (not held). A TryLock that finds m locked
-// checks whether the holder is alive, which costs a read of /proc.
+// died) or ErrNotRecoverable (not held). A TryLock that finds m locked by
+// another process checks whether the holder is alive, which costs a read of
+// /proc (about 15 µs); locked by this process, it costs some nanoseconds.
 func (m *Mutex) TryLock() (bool, error) {
 	ok, err := m.tryLock()
 	if ok {

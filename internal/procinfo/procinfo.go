@@ -76,6 +76,11 @@ func alive(id Ident, mask uint64) bool {
 	if id.Pid <= 0 {
 		return false
 	}
+	// The caller itself, the holder of a lock its other goroutines poll:
+	// alive, without a read of /proc (15 µs, 9 allocations).
+	if me := Self(); id.Pid == me.Pid && (id.Start == 0 || id.Start&mask == me.Start&mask) {
+		return true
+	}
 	st, state, err := stat(int(id.Pid))
 	if err != nil {
 		return !errors.Is(err, ErrNoProcess) && processExists(int(id.Pid))

@@ -24,6 +24,11 @@ func TestSelf(t *testing.T) {
 	if err != nil || st != me.Start {
 		t.Fatalf("StartTime = %d, %v; Self says %d", st, err, me.Start)
 	}
+	// Asking about itself reads no /proc file: goroutines that poll a lock
+	// their own process holds ask it at every poll.
+	if n := testing.AllocsPerRun(100, func() { procinfo.AliveWord(me.Word()) }); n != 0 {
+		t.Fatalf("AliveWord(self) makes %v allocations, want 0 (a read of /proc)", n)
+	}
 }
 
 func TestNotAlive(t *testing.T) {
