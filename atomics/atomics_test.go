@@ -268,6 +268,24 @@ func TestAwaitContext(t *testing.T) {
 	}
 }
 
+// TestAwaitDoneContext: under a context done before the call, Await
+// returns the context's error if it would have to wait, nil if the word has
+// already moved: progress wins over the deadline.
+func TestAwaitDoneContext(t *testing.T) {
+	_, ws := sharedWords(t, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, strategy := range []atomics.Strategy{atomics.Park, atomics.Spin, atomics.Yield} {
+		opts := &atomics.WaitOptions{Strategy: strategy}
+		if err := atomics.Await(ctx, ws[0], ws[0].Load(), opts); !errors.Is(err, context.Canceled) {
+			t.Fatalf("%v: Await on an unchanged word, done context = %v, want context.Canceled", strategy, err)
+		}
+		if err := atomics.Await(ctx, ws[0], ws[0].Load()+1, opts); err != nil {
+			t.Fatalf("%v: Await on a word that moved, done context = %v, want nil", strategy, err)
+		}
+	}
+}
+
 // TestAwaitCheck: a Check that reports a dead peer ends the wait, for the
 // sleeper and for the goroutines behind it.
 func TestAwaitCheck(t *testing.T) {

@@ -78,7 +78,13 @@ func Await(ctx context.Context, w *atomic.Uint32, old uint32, o *WaitOptions) er
 	if spin == 0 {
 		spin = DefaultSpin
 	}
-	for i := 0; i < spin; i++ {
+	if w.Load() != old {
+		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		return err // done already: not after the spin
+	}
+	for i := 1; i < spin; i++ {
 		if w.Load() != old {
 			return nil
 		}

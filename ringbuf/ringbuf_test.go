@@ -212,6 +212,20 @@ func TestBlockingContext(t *testing.T) {
 	if _, err := r.Read(ctx, make([]byte, 8)); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Read on empty: %v", err)
 	}
+	// A context done before the call matters only if the call must wait,
+	// and then ends the wait before its spin.
+	done, cancelDone := context.WithCancel(context.Background())
+	cancelDone()
+	if looks, err := ringbuf.WaitLooks(done); !errors.Is(err, context.Canceled) || looks != 0 {
+		t.Fatalf("wait under a done context: %v after %d looks, want context.Canceled before any", err, looks)
+	}
+	if _, err := r.Read(done, make([]byte, 8)); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Read on empty, done context: %v", err)
+	}
+	r.TryWrite([]byte("ready"))
+	if n, err := r.Read(done, make([]byte, 8)); n != 5 || err != nil {
+		t.Fatalf("Read of a waiting record, done context: %d, %v", n, err)
+	}
 	for {
 		if ok, _ := r.TryWrite(make([]byte, 50)); !ok {
 			break

@@ -151,6 +151,9 @@ func (w *waitSide) wakeWaiters() {
 // wait blocks until ready() holds, ctx is done, or the poll period passed
 // (errPoll). It may return nil without ready() holding: callers re-check.
 func (w *waitSide) wait(ctx context.Context, ready func() bool) error {
+	if err := ctx.Err(); err != nil {
+		return err // done already: not after a spin of microseconds
+	}
 	spin := w.o.strategy == atomics.Spin
 	rounds := w.o.spin
 	if !spin {

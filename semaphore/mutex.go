@@ -156,6 +156,9 @@ func (m *Mutex) Lock(ctx context.Context) error {
 }
 
 func (m *Mutex) lockSlow(ctx context.Context, pid uint32, word uint64) error {
+	if err := ctx.Err(); err != nil {
+		return err // done already: not after a spin of some microseconds
+	}
 	// Spin, even when others sleep: a spinner that takes the lock with a
 	// plain CAS(0, pid) leaves them to the sleeper the last Unlock woke,
 	// which sets WAITERS again if it must park (Drepper's fast path does the

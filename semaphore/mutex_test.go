@@ -39,6 +39,11 @@ func TestMutexBasic(t *testing.T) {
 	if err := m.Lock(short); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Lock of a held mutex with a deadline: %v", err)
 	}
+	done, cancelDone := context.WithCancel(ctx)
+	cancelDone()
+	if err := m.Lock(done); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Lock of a held mutex, done context: %v", err)
+	}
 	m.Unlock()
 	if ok, err := m.TryLock(); !ok || err != nil {
 		t.Fatalf("TryLock of an unlocked mutex: %v %v", ok, err)

@@ -82,6 +82,11 @@ func (e Event) wait(ctx context.Context, o *atomics.WaitOptions, ready func() (b
 		if ok, err := ready(); ok || err != nil {
 			return err
 		}
+		if i == 0 {
+			if err := ctx.Err(); err != nil {
+				return err // done already: not after a spin of microseconds
+			}
+		}
 		if spin < 0 || i < spin {
 			if spin < 0 {
 				if i%1024 == 1023 {

@@ -60,6 +60,17 @@ func TestEventCheckAndContext(t *testing.T) {
 			t.Fatalf("%v: Wait past the deadline = %v", s, err)
 		}
 	}
+	// A context done before the Wait ends it after one look, and the look
+	// again that Wait makes on an error: not after a spin of looks.
+	done, cancelDone := context.WithCancel(context.Background())
+	cancelDone()
+	for _, s := range []atomics.Strategy{atomics.Park, atomics.Spin, atomics.Yield} {
+		looks := 0
+		count := func() (bool, error) { looks++; return false, nil }
+		if err := e.Wait(done, &atomics.WaitOptions{Strategy: s}, count); !errors.Is(err, context.Canceled) || looks > 2 {
+			t.Fatalf("%v: Wait with a done context = %v after %d looks, want context.Canceled after 2 at most", s, err, looks)
+		}
+	}
 }
 
 func TestPeers(t *testing.T) {
