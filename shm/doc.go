@@ -3,7 +3,8 @@
 //
 // Scope: Linux only. A named segment is a file in /dev/shm (shm_open's
 // namespace), mapped with github.com/edsrzf/mmap-go; an anonymous segment is
-// a memfd that travels to a child process as a file descriptor.
+// a memfd that travels to a child process as a file descriptor, its size
+// sealed so that no process holding it can cut the others' mappings short.
 //
 // Safety: Create uses O_CREAT|O_EXCL|O_NOFOLLOW and mode 0600, and reserves
 // every page with fallocate, so a full /dev/shm fails at create time with

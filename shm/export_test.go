@@ -1,5 +1,7 @@
 package shm
 
+import "os"
+
 // Internals for the tests of package shm_test.
 
 const (
@@ -17,6 +19,9 @@ const (
 	PageSize     = pageSize
 	DirOff       = dirOff
 )
+
+// File returns the file behind s (an anonymous segment's memfd).
+func File(s *Segment) *os.File { return s.file }
 
 // DecodeHeader exposes decodeHeader: it returns the decoded size and data
 // offset for the checks the fuzzer makes.

@@ -1,6 +1,7 @@
 package shm
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -129,7 +130,9 @@ func Create(name string, size int64, opts ...Option) (*Segment, error) {
 
 // CreateAnon makes an anonymous segment (a memfd): it has no name in
 // /dev/shm and vanishes when the last process holding it exits. It reaches
-// a child process as a file descriptor (process.Start passes it).
+// a child process as a file descriptor (process.Start passes it). Its size
+// is sealed: no process can shrink the file under the others' mappings
+// (which would fault, SIGBUS, past the new end) or grow it.
 func CreateAnon(size int64, opts ...Option) (*Segment, error) {
 	o := makeOptions(opts)
 	dataOff, total, err := layoutFor(size, o.dirCap)
@@ -140,7 +143,7 @@ func CreateAnon(size int64, opts ...Option) (*Segment, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := reserve(f, total); err != nil {
+	if err := errors.Join(reserve(f, total), sealSize(f)); err != nil {
 		f.Close()
 		return nil, err
 	}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -96,6 +97,14 @@ func TestSegmentToChild(t *testing.T) {
 	}
 	if anon.Name() != "" || anon.Unlink() != nil {
 		t.Fatal("an anonymous segment has a name to unlink")
+	}
+	// Its size is sealed: a process that holds it cannot cut the others'
+	// mappings short (they would fault past the new end).
+	f := shm.File(anon)
+	for _, size := range []int64{0, 1 << 30} {
+		if err := f.Truncate(size); !errors.Is(err, syscall.EPERM) {
+			t.Errorf("truncating an anonymous segment's file to %d bytes: %v, want EPERM", size, err)
+		}
 	}
 }
 

@@ -69,13 +69,24 @@ func openFile(path string) (*os.File, error) {
 	return os.NewFile(uintptr(fd), path), nil
 }
 
-// memfd makes an anonymous, sealed-size-free memory file.
+// memfd makes an anonymous memory file whose size sealSize can seal.
 func memfd(name string) (*os.File, error) {
-	fd, err := unix.MemfdCreate(name, unix.MFD_CLOEXEC)
+	fd, err := unix.MemfdCreate(name, unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
 	if err != nil {
 		return nil, os.NewSyscallError("memfd_create", err)
 	}
 	return os.NewFile(uintptr(fd), "memfd:"+name), nil
+}
+
+// sealSize fixes the size of memfd f for good: no process that holds it
+// (a child it was passed to, say) can shrink it, which would make every
+// mapping of it fault (SIGBUS) past the new end, or grow it.
+func sealSize(f *os.File) error {
+	_, err := unix.FcntlInt(f.Fd(), unix.F_ADD_SEALS, unix.F_SEAL_SHRINK|unix.F_SEAL_GROW|unix.F_SEAL_SEAL)
+	if err != nil {
+		return &os.PathError{Op: "seal", Path: f.Name(), Err: err}
+	}
+	return nil
 }
 
 func unlinkFile(path string) error {
