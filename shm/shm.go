@@ -64,7 +64,8 @@ func makeOptions(opts []Option) options {
 }
 
 // ValidateName reports whether name can name a segment: not empty, at most
-// MaxNameLen bytes, no '/', no NUL, and not "." or "..". It returns an error
+// MaxNameLen bytes, no '/', no NUL, not ".", and no ".." anywhere in it (a
+// name such as "a..b" too, kept out for simplicity). It returns an error
 // matching ErrInvalidName that says what is wrong.
 func ValidateName(name string) error {
 	switch {
