@@ -79,6 +79,35 @@ type Mutex struct {
 	state *atomic.Uint32 // the lock word; written by lockers and Unlock
 	owner *atomic.Uint64 // holder's procinfo word; written only by the holder
 	ref   ref
+	seen  aliveSeen // the holder this handle last found alive in /proc
+}
+
+// aliveFor is how long a holder found alive counts as alive for the handle
+// that looked, so that TryLock polled in a loop reads /proc (about 15 µs)
+// once per aliveFor rather than at every call. A holder that dies is seen
+// dead at most that much later.
+const aliveFor = time.Millisecond
+
+// processStart anchors the times in aliveSeen.
+var processStart = time.Now()
+
+// aliveSeen is a handle's memory of the holder it last found alive: its
+// owner word (or PID<<32) and when. The handle's goroutines share it; the
+// two words are written apart, so a goroutine that reads them between the
+// writes may look in /proc once more than needed, or once less for a holder
+// that some goroutine found alive moments before.
+type aliveSeen struct {
+	who atomic.Uint64
+	at  atomic.Int64 // nanoseconds since processStart
+}
+
+func (s *aliveSeen) fresh(who uint64) bool {
+	return s.who.Load() == who && time.Since(processStart)-time.Duration(s.at.Load()) < aliveFor
+}
+
+func (s *aliveSeen) mark(who uint64) {
+	s.who.Store(who)
+	s.at.Store(int64(time.Since(processStart)))
 }
 
 // NewMutex creates an unlocked Mutex called name in seg (kind shm.KindMutex).
@@ -236,16 +265,28 @@ func (m *Mutex) checkOwner() error {
 // ownerDead reports whether the process named by lock word v is dead. The
 // start time comes from the owner word when that names the same PID; a
 // holder between its CAS and its owner store (or in Unlock) is checked by
-// PID alone.
+// PID alone. A holder in another process that this handle found alive less
+// than aliveFor ago counts as alive without a look.
 func (m *Mutex) ownerDead(v uint32) bool {
 	pid := v & mPidMask
 	if pid == 0 || pid == mNotRecoverable {
 		return false
 	}
+	who := uint64(pid) << 32
 	if w := m.owner.Load(); uint32(w>>32) == pid {
-		return !procinfo.AliveWord(w)
+		who = w
 	}
-	return !procinfo.Alive(procinfo.Ident{Pid: int32(pid)})
+	other := int32(pid) != procinfo.Self().Pid // this process answers without /proc
+	if other && m.seen.fresh(who) {
+		return false
+	}
+	if !procinfo.AliveWord(who) {
+		return true
+	}
+	if other {
+		m.seen.mark(who)
+	}
+	return false
 }
 
 // takeOver tries to take the lock from the dead holder in v. It reports
@@ -267,8 +308,10 @@ func (m *Mutex) takeOver(v, pid uint32, word uint64) (bool, error) {
 // TryLock locks m if that needs no waiting. It reports whether the caller now
 // holds the lock; the error is ErrOwnerDead (lock held: the previous holder
 // died) or ErrNotRecoverable (not held). A TryLock that finds m locked by
-// another process checks whether the holder is alive, which costs a read of
-// /proc (about 15 µs); locked by this process, it costs some nanoseconds.
+// another process checks whether the holder is alive, a read of /proc
+// (about 15 µs), at most once a millisecond per holder and handle: polled in
+// a loop it costs some nanoseconds a call, and sees the holder's death up to
+// a millisecond late.
 func (m *Mutex) TryLock() (bool, error) {
 	ok, err := m.tryLock()
 	if ok {

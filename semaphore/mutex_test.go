@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -283,29 +284,75 @@ var holdWorker = process.Register("sem-mutex-hold", func(ctx context.Context, a 
 	select {}
 })
 
+// holdMutex makes a Mutex in a new segment and a child process (holdWorker)
+// that locks it; it returns once the child holds it. The caller kills the
+// child.
+func holdMutex(tb testing.TB) (*semaphore.Mutex, *flags, *process.Process) {
+	tb.Helper()
+	seg := shmtest.Segment(tb, 1<<16)
+	m, err := semaphore.NewMutex(seg, "m")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	f := newFlags(tb, seg, "flags")
+	p, err := holdWorker.Start(context.Background(), counterArgs{M: m, F: f})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	f.await(tb, 0, 1, 10*time.Second)
+	return m, f, p
+}
+
+// TestMutexTryLockPolling: TryLock polled on a Mutex that a live process
+// holds looks in /proc (9 allocations) about once a millisecond, not at
+// every call; once the holder is killed a poll takes the lock with
+// ErrOwnerDead.
+func TestMutexTryLockPolling(t *testing.T) {
+	m, _, p := holdMutex(t)
+	defer p.Kill()
+	poll := func() {
+		if ok, err := m.TryLock(); ok || err != nil {
+			t.Fatalf("TryLock of a Mutex a live process holds: %v, %v", ok, err)
+		}
+	}
+	if n := testing.AllocsPerRun(1000, poll); n >= 1 {
+		t.Fatalf("TryLock on a held Mutex: %v allocations a call, want well under 1 (a look in /proc at every call makes 9)", n)
+	}
+	if err := p.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	p.Wait()
+	ctx := ctxFor(t, 10*time.Second)
+	for {
+		ok, err := m.TryLock()
+		if ok {
+			if !errors.Is(err, semaphore.ErrOwnerDead) {
+				t.Fatalf("TryLock after the holder was killed: %v, want ErrOwnerDead", err)
+			}
+			break
+		}
+		if err != nil || ctx.Err() != nil {
+			t.Fatalf("TryLock never took the lock from the killed holder: %v, %v", err, ctx.Err())
+		}
+		runtime.Gosched()
+	}
+	m.MarkConsistent()
+	m.Unlock()
+}
+
 func TestMutexCrash(t *testing.T) {
 	trials := 20
 	if testing.Short() {
 		trials = 5
 	}
 	for i := 0; i < trials; i++ {
-		seg := shmtest.Segment(t, 1<<16)
-		m, err := semaphore.NewMutex(seg, "m")
-		if err != nil {
-			t.Fatal(err)
-		}
-		f := newFlags(t, seg, "flags")
-		p, err := holdWorker.Start(context.Background(), counterArgs{M: m, F: f})
-		if err != nil {
-			t.Fatal(err)
-		}
-		f.await(t, 0, 1, 10*time.Second)
+		m, f, p := holdMutex(t)
 		if err := p.Kill(); err != nil {
 			t.Fatal(err)
 		}
 		start := time.Now()
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		err = m.Lock(ctx)
+		err := m.Lock(ctx)
 		cancel()
 		took := time.Since(start)
 		if !errors.Is(err, semaphore.ErrOwnerDead) {
