@@ -1,7 +1,6 @@
 package shm
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -144,7 +143,11 @@ func CreateAnon(size int64, opts ...Option) (*Segment, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := errors.Join(reserve(f, total), sealSize(f)); err != nil {
+	if err := reserve(f, total); err != nil {
+		f.Close()
+		return nil, err
+	}
+	if err := sealSize(f); err != nil {
 		f.Close()
 		return nil, err
 	}
