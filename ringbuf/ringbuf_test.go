@@ -204,6 +204,38 @@ func TestReadBatch(t *testing.T) {
 	}
 }
 
+// TestAdaptiveSpin: a parked wait that ended soon (the stream's gap was
+// short) makes the handle's next waits spin longer before they park, up to
+// 16 times the base; a long park halves the spin again, down to the base.
+func TestAdaptiveSpin(t *testing.T) {
+	short, long := 10*time.Microsecond, time.Millisecond
+	repeat := func(d time.Duration, n int) []time.Duration {
+		var ds []time.Duration
+		for range n {
+			ds = append(ds, d)
+		}
+		return ds
+	}
+	for _, c := range []struct {
+		name  string
+		parks []time.Duration
+		times int // of the base
+	}{
+		{"none", nil, 1},
+		{"one short", []time.Duration{short}, 2},
+		{"three short", repeat(short, 3), 8},
+		{"many short: capped", repeat(short, 20), 16},
+		{"long", []time.Duration{long}, 1},
+		{"capped, then two long", append(repeat(short, 20), long, long), 4},
+		{"capped, then many long", append(repeat(short, 20), repeat(long, 10)...), 1},
+	} {
+		looks, base := ringbuf.AdaptiveLooks(c.parks...)
+		if base < 1 || looks != c.times*base {
+			t.Errorf("%s: %d looks before parking, want %d (base %d)", c.name, looks, c.times*base, base)
+		}
+	}
+}
+
 func TestBlockingContext(t *testing.T) {
 	seg := shmtest.Segment(t, 1<<16)
 	r, _ := ringbuf.NewSPSC(seg, "r", 256)
