@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 
 	"github.com/shmkit/shmkit/atomics"
+	"github.com/shmkit/shmkit/internal/procinfo"
 	"github.com/shmkit/shmkit/shm"
 )
 
@@ -38,18 +39,21 @@ const (
 //
 // A party whose ctx ends while waiting breaks the barrier, as a Python
 // party that times out does: it and every other waiter get ErrBroken, and so
-// do later Waits until Reset. A party that dies while waiting is not noticed
-// (a barrier has no owner): the others wait until their ctx ends, which
-// breaks the barrier. A party that dies inside the barrier's short critical
-// section leaves its lock to the next party, which breaks the barrier too.
+// do later Waits until Reset. A process that dies with parties waiting
+// breaks it too: each waiting process is recorded in the barrier (8 slots;
+// the processes beyond them wait unrecorded), and the waiters look for a
+// dead one every 50 ms, so the others get ErrBroken instead of waiting
+// forever. A party that dies inside the barrier's short critical section
+// leaves its lock to the next party, which breaks the barrier too.
 //
 // The handle must not be copied after first use.
 type Barrier struct {
 	_       noCopy
 	lock    *Mutex
-	phase   *atomic.Uint32 // see above; written under lock; the futex word
-	count   *atomic.Uint32 // parties arrived in this generation; under lock
-	parties uint32         // fixed at creation
+	phase   *atomic.Uint32     // see above; written under lock; the futex word
+	count   *atomic.Uint32     // parties arrived in this generation; under lock
+	parties uint32             // fixed at creation
+	slots   [barSlots]procSlot // processes with parties waiting in this generation; under lock
 	ref     ref
 }
 
@@ -108,6 +112,9 @@ func BarrierAt(mem []byte) (*Barrier, error) {
 	if b.count, err = atomics.Uint32At(r, barOffCount); err != nil {
 		return nil, err
 	}
+	if err := bindSlots(r, barOffSlots, b.slots[:]); err != nil {
+		return nil, err
+	}
 	return b, nil
 }
 
@@ -141,11 +148,71 @@ func (b *Barrier) breakLocked() {
 	}
 }
 
+// record counts a party of this process as waiting, under lock: in the
+// slot that names this process, else in a free one. With every slot taken
+// by other processes the party goes unrecorded (its death goes unnoticed).
+func (b *Barrier) record() {
+	me := procinfo.Self().Word()
+	free := -1
+	for i := range b.slots {
+		switch b.slots[i].ident.Load() {
+		case me:
+			b.slots[i].count.Add(1)
+			return
+		case 0:
+			if free < 0 {
+				free = i
+			}
+		}
+	}
+	if free >= 0 {
+		b.slots[free].count.Store(1)
+		b.slots[free].ident.Store(me)
+	}
+}
+
+// clearSlots empties the party table for a new generation, under lock.
+func (b *Barrier) clearSlots() {
+	for i := range b.slots {
+		b.slots[i].ident.Store(0)
+		b.slots[i].count.Store(0)
+	}
+}
+
+// deadParty returns a dead process recorded with parties waiting, if any
+// (reads /proc for each recorded process but this one).
+func (b *Barrier) deadParty() (procinfo.Ident, bool) {
+	for i := range b.slots {
+		w := b.slots[i].ident.Load()
+		if w != 0 && b.slots[i].count.Load() != 0 && !procinfo.AliveWord(w) {
+			return procinfo.FromWord(w), true
+		}
+	}
+	return procinfo.Ident{}, false
+}
+
+// partyDied is the error a waiter's periodic check gives when it finds a
+// dead party.
+type partyDied struct{ id procinfo.Ident }
+
+func (e partyDied) Error() string {
+	return fmt.Sprintf("process %d, a party, died waiting", e.id.Pid)
+}
+
+// checkParties is the waiters' periodic check (atomics.WaitOptions.Check).
+func (b *Barrier) checkParties() error {
+	if id, dead := b.deadParty(); dead {
+		return partyDied{id}
+	}
+	return nil
+}
+
 // Wait waits until all parties have called Wait, and returns this party's
 // arrival index, 0 to Parties()-1 (the last to arrive gets Parties()-1).
-// It returns ErrBroken if the barrier is or becomes broken, and an error
-// matching both ErrBroken and ctx's error if ctx ends first (which breaks
-// the barrier for everyone).
+// It returns ErrBroken if the barrier is or becomes broken: by Abort, by a
+// party whose ctx ended (then this party's error also matches ctx's error
+// if it was its own ctx), or by a process that died with parties waiting
+// (found within about 50 ms).
 func (b *Barrier) Wait(ctx context.Context) (int, error) {
 	raceRelease(b.phase)
 	idx, err := b.wait(ctx)
@@ -170,15 +237,18 @@ func (b *Barrier) wait(ctx context.Context) (int, error) {
 	}
 	if idx+1 == b.parties {
 		b.count.Store(0)
+		b.clearSlots()
 		b.phase.Store(p&^(bReset|bBroken) + bGen) // g -> g+1: publishes the release
 		b.lock.Unlock()
 		atomics.Wake(b.phase, -1)
 		return int(idx), nil
 	}
 	b.count.Store(idx + 1)
+	b.record()
 	b.lock.Unlock()
+	opts := atomics.WaitOptions{Poll: mutexPoll, Check: b.checkParties}
 	for {
-		err := atomics.Await(ctx, b.phase, p, nil)
+		err := atomics.Await(ctx, b.phase, p, &opts)
 		if np := b.phase.Load(); np != p { // observes: release, break or reset
 			if np == p&^(bReset|bBroken)+bGen {
 				return int(idx), nil
@@ -186,6 +256,7 @@ func (b *Barrier) wait(ctx context.Context) (int, error) {
 			return int(idx), ErrBroken
 		}
 		if err != nil {
+			// ctx ended, or a party died: break the barrier for everyone.
 			if lerr := b.enter(ctx); lerr != nil {
 				return int(idx), lerr
 			}
@@ -220,6 +291,7 @@ func (b *Barrier) Reset() error {
 	}
 	p := b.phase.Load()
 	b.count.Store(0)
+	b.clearSlots()
 	b.phase.Store(p&^(bReset|bBroken) + bGen | bReset) // g -> g+1|reset
 	b.lock.Unlock()
 	atomics.Wake(b.phase, -1)
@@ -236,5 +308,5 @@ func (b *Barrier) GobDecode(data []byte) error {
 
 // adopt takes the words of from (a view of the same memory) and records r.
 func (b *Barrier) adopt(from *Barrier, r ref) {
-	b.lock, b.phase, b.count, b.parties, b.ref = from.lock, from.phase, from.count, from.parties, r
+	b.lock, b.phase, b.count, b.parties, b.slots, b.ref = from.lock, from.phase, from.count, from.parties, from.slots, r
 }

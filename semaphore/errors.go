@@ -21,8 +21,9 @@ var (
 	ErrNotRecoverable = errors.New("semaphore: lock state is not recoverable")
 
 	// ErrBroken is returned by Barrier.Wait when the barrier is broken: a party
-	// timed out or was cancelled, Abort was called, or Reset ran while the
-	// caller waited (Python's BrokenBarrierError).
+	// timed out or was cancelled, a process died with parties waiting, Abort
+	// was called, or Reset ran while the caller waited (Python's
+	// BrokenBarrierError).
 	ErrBroken = errors.New("semaphore: barrier is broken")
 
 	// ErrOverRelease is returned by Release of a bounded Semaphore that would

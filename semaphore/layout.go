@@ -53,12 +53,16 @@ import (
 //	64 seq uint32 (futex sequence, bumped by Signal/Broadcast)
 //	68 magic "cond"   72 sleepers uint32
 //
-// Barrier, BarrierSize = 128:
+// Barrier, BarrierSize = 256:
 //
-//	 0 lock, a Mutex (64 bytes) guarding count and the phase transitions
-//	64 phase uint32 (futex: generation<<2 | bit 1 RESET | bit 0 BROKEN)
-//	68 magic "barr"   72 count uint32 (parties arrived this generation)
-//	76 parties uint32 (n, fixed at creation)
+//	  0 lock, a Mutex (64 bytes) guarding count, the party table and the
+//	    phase transitions
+//	 64 phase uint32 (futex: generation<<2 | bit 1 RESET | bit 0 BROKEN)
+//	 68 magic "barr"   72 count uint32 (parties arrived this generation)
+//	 76 parties uint32 (n, fixed at creation)
+//	128 party table, 8 slots of 16 bytes, one per process with parties
+//	    waiting in this generation (cleared at each release and Reset):
+//	    +0 ident uint64 (procinfo word, 0 = free)   +8 count uint32
 const (
 	cacheLine = shm.CacheLine
 
@@ -69,7 +73,7 @@ const (
 	mutexOffOwner = 8
 
 	// RWMutex
-	RWMutexSize   = 3*cacheLine + rwSlots*rwSlotSize
+	RWMutexSize   = 3*cacheLine + rwSlots*slotSize
 	rwOffWriter   = 0
 	rwOffWState   = 1 * cacheLine
 	rwOffMagic    = rwOffWState + 4
@@ -77,9 +81,6 @@ const (
 	rwOffOverflow = rwOffDrain + 4
 	rwOffSlots    = 3 * cacheLine
 	rwSlots       = 32
-	rwSlotSize    = 16
-	rwSlotIdent   = 0
-	rwSlotCount   = 8
 
 	// Semaphore
 	SemaphoreSize  = 1 * cacheLine
@@ -102,12 +103,20 @@ const (
 	condOffSleepers = condOffSeq + 8
 
 	// Barrier
-	BarrierSize   = 2 * cacheLine
+	BarrierSize   = 2*cacheLine + barSlots*slotSize
 	barOffLock    = 0
 	barOffPhase   = 1 * cacheLine
 	barOffMagic   = barOffPhase + 4
 	barOffCount   = barOffPhase + 8
 	barOffParties = barOffPhase + 12
+	barOffSlots   = 2 * cacheLine
+	barSlots      = 8
+
+	// A process slot (RWMutex readers, Barrier parties): a process and
+	// its count.
+	slotSize  = 16
+	slotIdent = 0
+	slotCount = 8
 )
 
 // Magic words, one per kind, so that XxxAt on memory that holds something
@@ -121,8 +130,20 @@ const (
 	magicBarrier   = 0x72726162 // "barr"
 )
 
-// layoutVersion is the object-header version of every kind here.
-const layoutVersion = 1
+// layoutVersion is the object-header version of every kind here but the
+// Barrier, whose party table came in version 2.
+const (
+	layoutVersion        = 1
+	barrierLayoutVersion = 2
+)
+
+// versionOf is the object-header version of kind.
+func versionOf(kind shm.Kind) uint16 {
+	if kind == shm.KindBarrier {
+		return barrierLayoutVersion
+	}
+	return layoutVersion
+}
 
 // Alignment is what XxxAt and InitXxx require of the start of their memory.
 // 8 is what the 64-bit words need; a cache-line start (64) is what shm gives

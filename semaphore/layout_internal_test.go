@@ -13,7 +13,7 @@ type (
 		owner        uint64
 		_            [MutexSize - 16]byte
 	}
-	rwSlotLayout struct {
+	slotLayout struct {
 		ident uint64
 		count uint32
 		_     uint32
@@ -24,7 +24,7 @@ type (
 		_               [cacheLine - 8]byte
 		drain, overflow uint32
 		_               [cacheLine - 8]byte
-		slots           [rwSlots]rwSlotLayout
+		slots           [rwSlots]slotLayout
 	}
 	semLayout struct {
 		value, magic, sleepers, bound uint32
@@ -43,6 +43,7 @@ type (
 		lock                         mutexLayout
 		phase, magic, count, parties uint32
 		_                            [cacheLine - 16]byte
+		slots                        [barSlots]slotLayout
 	}
 )
 
@@ -70,9 +71,9 @@ func TestLayoutOffsets(t *testing.T) {
 		{"rw.drain", unsafe.Offsetof(rw.drain), rwOffDrain},
 		{"rw.overflow", unsafe.Offsetof(rw.overflow), rwOffOverflow},
 		{"rw.slots", unsafe.Offsetof(rw.slots), rwOffSlots},
-		{"rwSlotSize", unsafe.Sizeof(rw.slots[0]), rwSlotSize},
-		{"rwslot.ident", unsafe.Offsetof(rw.slots[0].ident), rwSlotIdent},
-		{"rwslot.count", unsafe.Offsetof(rw.slots[0].count), rwSlotCount},
+		{"slotSize", unsafe.Sizeof(rw.slots[0]), slotSize},
+		{"slot.ident", unsafe.Offsetof(rw.slots[0].ident), slotIdent},
+		{"slot.count", unsafe.Offsetof(rw.slots[0].count), slotCount},
 		{"SemaphoreSize", unsafe.Sizeof(s), SemaphoreSize},
 		{"sem.value", unsafe.Offsetof(s.value), semOffValue},
 		{"sem.magic", unsafe.Offsetof(s.magic), semOffMagic},
@@ -93,6 +94,7 @@ func TestLayoutOffsets(t *testing.T) {
 		{"barrier.magic", unsafe.Offsetof(b.magic), barOffMagic},
 		{"barrier.count", unsafe.Offsetof(b.count), barOffCount},
 		{"barrier.parties", unsafe.Offsetof(b.parties), barOffParties},
+		{"barrier.slots", unsafe.Offsetof(b.slots), barOffSlots},
 	}
 	for _, c := range checks {
 		if c.got != c.want {

@@ -5,7 +5,9 @@ import (
 	"encoding/gob"
 	"errors"
 	"fmt"
+	"sync/atomic"
 
+	"github.com/shmkit/shmkit/atomics"
 	"github.com/shmkit/shmkit/shm"
 )
 
@@ -28,7 +30,7 @@ type wireRef struct {
 }
 
 func spec(kind shm.Kind, size int) shm.ObjectSpec {
-	return shm.ObjectSpec{Kind: kind, Version: layoutVersion, BodySize: size}
+	return shm.ObjectSpec{Kind: kind, Version: versionOf(kind), BodySize: size}
 }
 
 // alloc places a new named object of kind in seg and initialises its body.
@@ -53,6 +55,29 @@ func lookup(seg *shm.Segment, name string, kind shm.Kind, size int) (*shm.Object
 		return nil, fmt.Errorf("%w: %v %q has a body of %d bytes, want %d", ErrIncompatible, kind, name, len(o.Body), size)
 	}
 	return o, nil
+}
+
+// procSlot is a process slot in shared memory (layout: slotSize): a
+// process and a count of what it holds (RWMutex read holds) or has waiting
+// (Barrier parties).
+type procSlot struct {
+	ident *atomic.Uint64 // procinfo word of the slot's process, 0 = free
+	count *atomic.Uint32
+}
+
+// bindSlots points slots at the process slots that start at off in r.
+func bindSlots(r []byte, off int, slots []procSlot) error {
+	var err error
+	for i := range slots {
+		at := off + i*slotSize
+		if slots[i].ident, err = atomics.Uint64At(r, at+slotIdent); err != nil {
+			return err
+		}
+		if slots[i].count, err = atomics.Uint32At(r, at+slotCount); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // placed is a named primitive's handle type: a pointer to T that can take
@@ -117,7 +142,7 @@ func (r *ref) encode(what string) ([]byte, error) {
 		return nil, err
 	}
 	var b bytes.Buffer
-	err = gob.NewEncoder(&b).Encode(wireRef{Segment: h, Name: r.name, Kind: r.kind, Version: layoutVersion})
+	err = gob.NewEncoder(&b).Encode(wireRef{Segment: h, Name: r.name, Kind: r.kind, Version: versionOf(r.kind)})
 	return b.Bytes(), err
 }
 

@@ -595,6 +595,63 @@ func TestBarrierProcesses(t *testing.T) {
 	}
 }
 
+// barrierWaitWorker waits on the barrier once (the test kills it there).
+var barrierWaitWorker = process.Register("sem-barrier-wait", func(ctx context.Context, b *semaphore.Barrier) error {
+	_, err := b.Wait(ctx)
+	return err
+})
+
+// TestBarrierPartyDies: a process SIGKILLed while it waits on the barrier
+// breaks it; the parties waiting with it get ErrBroken within the poll
+// period, not at the end of their context.
+func TestBarrierPartyDies(t *testing.T) {
+	seg := shmtest.Segment(t, 1<<16)
+	b, err := semaphore.NewBarrier(seg, "b", 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := ctxFor(t, 20*time.Second)
+	errs := make(chan error, 1)
+	go func() { _, err := b.Wait(ctx); errs <- err }()
+	for b.Waiting() != 1 {
+		runtime.Gosched() // polling a condition, not synchronising on time
+	}
+	p, err := barrierWaitWorker.Start(ctx, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for b.Waiting() != 2 {
+		if !p.Alive() {
+			t.Fatalf("child ended before it waited: %v", p.Wait())
+		}
+		runtime.Gosched()
+	}
+	p.Kill()
+	p.Wait()
+	err = <-errs
+	if !errors.Is(err, semaphore.ErrBroken) || errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "died") {
+		t.Fatalf("Wait beside a party that died: %v, want ErrBroken naming the death", err)
+	}
+	if _, err := b.Wait(ctx); !errors.Is(err, semaphore.ErrBroken) || !b.Broken() {
+		t.Fatalf("Wait after a party died: %v", err)
+	}
+	// Reset forgets the dead party: three goroutines pass.
+	if err := b.Reset(); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := b.Wait(ctx); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
 func TestBarrierBroken(t *testing.T) {
 	b, err := semaphore.InitBarrier(make([]byte, semaphore.BarrierSize), 3)
 	if err != nil {

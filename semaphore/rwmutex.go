@@ -56,17 +56,12 @@ const (
 type RWMutex struct {
 	_        noCopy
 	w        *Mutex
-	wstate   *atomic.Uint32 // see above; written by writers, and readers before parking
-	drain    *atomic.Uint32 // bumped by readers leaving under a writer; the writer parks on it
-	overflow *atomic.Uint32 // read holds of processes without a slot
-	slots    [rwSlots]rwSlot
+	wstate   *atomic.Uint32                // see above; written by writers, and readers before parking
+	drain    *atomic.Uint32                // bumped by readers leaving under a writer; the writer parks on it
+	overflow *atomic.Uint32                // read holds of processes without a slot
+	slots    [rwSlots]procSlot             // ident claimed by CAS; count written by its process, zeroed by a writer once it is dead
 	mine     atomic.Pointer[atomic.Uint32] // this process's read count, found on first RLock
 	ref      ref
-}
-
-type rwSlot struct {
-	ident *atomic.Uint64 // procinfo word of the slot's process, 0 = free; claimed by CAS
-	count *atomic.Uint32 // read holds of that process; written by it, zeroed by a writer once it is dead
 }
 
 // NewRWMutex creates an unlocked RWMutex called name in seg (kind
@@ -117,14 +112,8 @@ func RWMutexAt(mem []byte) (*RWMutex, error) {
 			return nil, err
 		}
 	}
-	for i := range rw.slots {
-		off := rwOffSlots + i*rwSlotSize
-		if rw.slots[i].ident, err = atomics.Uint64At(r, off+rwSlotIdent); err != nil {
-			return nil, err
-		}
-		if rw.slots[i].count, err = atomics.Uint32At(r, off+rwSlotCount); err != nil {
-			return nil, err
-		}
+	if err := bindSlots(r, rwOffSlots, rw.slots[:]); err != nil {
+		return nil, err
 	}
 	return rw, nil
 }
