@@ -278,8 +278,14 @@ func (r *vring) AttachConsumer() error {
 
 // CloseWrite detaches this handle's producer: an outstanding reservation is
 // cancelled, the slot is freed, and a consumer waiting on an empty ring whose
-// producers have all closed gets io.EOF.
+// producers have all closed gets io.EOF. On an MPSC handle another goroutine
+// may call it while one of the handle's goroutines waits in Write or
+// Reserve for room: that call returns ErrClosed, having claimed nothing.
 func (r *vring) CloseWrite() error {
+	if r.multi {
+		r.p.closing.Store(true) // before the lock, which a Write waiting for room holds
+		r.p.wait.interrupt()
+	}
 	r.lockProducer()
 	defer r.unlockProducer()
 	if r.p.res {

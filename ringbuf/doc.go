@@ -46,8 +46,10 @@
 // consumer, in the same sense, and any number of producers: each producing
 // handle takes one of the ring's producer slots (WithProducers, at most
 // MaxProducers) and serialises its own goroutines from Reserve to Commit;
-// open a handle per goroutine to produce in parallel. On an MPMC every handle takes one participant slot;
-// it serialises its own Puts and its own Gets.
+// open a handle per goroutine to produce in parallel. Its CloseWrite may come
+// from any goroutine: a Write or Reserve of the handle that waits for room
+// then returns ErrClosed. On an MPMC every handle takes one participant
+// slot; it serialises its own Puts and its own Gets.
 //
 // A ring handle must not be copied. It travels to a worker process inside
 // the worker's arguments (package process): it implements GobEncode and

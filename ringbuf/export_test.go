@@ -49,3 +49,7 @@ func AdaptiveLooks(parks ...time.Duration) (looks, base int) {
 	})
 	return looks, base
 }
+
+// ProducerWaiting reports whether a producer (any process) is registered as
+// waiting for room in r.
+func ProducerWaiting(r *MPSC) bool { return r.p.wait.waiters.Load() != 0 }

@@ -301,6 +301,66 @@ func TestEOF(t *testing.T) {
 	}
 }
 
+// TestMPSCCloseWriteWhileBlocked: CloseWrite on an MPSC handle whose Write
+// waits for room in another goroutine ends that Write with ErrClosed
+// instead of waiting behind it, and loses none of the records written.
+func TestMPSCCloseWriteWhileBlocked(t *testing.T) {
+	seg := shmtest.Segment(t, 1<<16)
+	c, err := ringbuf.NewMPSC(seg, "m", 256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.AttachConsumer(); err != nil {
+		t.Fatal(err)
+	}
+	h, err := ringbuf.OpenMPSC(seg, "m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := []byte("twenty bytes of data")
+	written := 0
+	for {
+		ok, err := h.TryWrite(msg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			break
+		}
+		written++
+	}
+	blocked := make(chan error, 1)
+	go func() { blocked <- h.Write(ctxT(t, 20*time.Second), msg) }()
+	for !ringbuf.ProducerWaiting(h) {
+		runtime.Gosched() // polling a condition, not synchronising on time
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- h.CloseWrite() }()
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatalf("CloseWrite: %v", err)
+		}
+	case <-time.After(5 * time.Second): // a failure guard only: it returns at once
+		t.Error("CloseWrite waits behind the handle's blocked Write")
+		<-blocked // its context ends; then CloseWrite goes on: both leave the ring before it is unmapped
+		<-closed
+		return
+	}
+	if err := <-blocked; !errors.Is(err, ringbuf.ErrClosed) {
+		t.Fatalf("Write blocked across CloseWrite: %v, want ErrClosed", err)
+	}
+	buf := make([]byte, 64)
+	for i := 0; i < written; i++ {
+		if n, err := c.Read(ctxT(t, 5*time.Second), buf); err != nil || string(buf[:n]) != string(msg) {
+			t.Fatalf("record %d of %d: %q, %v", i, written, buf[:n], err)
+		}
+	}
+	if _, err := c.Read(ctxT(t, 5*time.Second), buf); err != io.EOF {
+		t.Fatalf("Read after the records: %v, want io.EOF", err)
+	}
+}
+
 // TestMPSCInProcess: producer goroutines with a handle each, and sharing
 // one handle (whose lock serialises them; its fast paths, tested without
 // the lock, must not race with the general path: run under -race).

@@ -172,6 +172,16 @@ func (w *waitSide) wake() {
 	}
 }
 
+// interrupt wakes every waiter that sleeps on this side (of any process),
+// for a reason other than a publication: they re-check and, if nothing
+// concerns them, wait again.
+func (w *waitSide) interrupt() {
+	if w.waiters.Load() != 0 {
+		w.seq.Add(1) // the sleepers' value changes
+		atomics.Wake(w.seq, -1)
+	}
+}
+
 // wakeWaiters is wake's slow half, apart so that wake inlines.
 func (w *waitSide) wakeWaiters() {
 	s := w.seq.Load()
