@@ -244,3 +244,47 @@ func BenchmarkSemaphoreUncontended(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkDoneContext: a wait that cannot succeed now, under a context
+// that is already done (Python's acquire(timeout=0), wait(0)), beside a Go
+// channel receive with default in the same run.
+func BenchmarkDoneContext(b *testing.B) {
+	seg := shmtest.Segment(b, 1<<16)
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
+	e, err := semaphore.NewEvent(seg, "e")
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, err := semaphore.NewSemaphore(seg, "s", 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("event-wait", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			if e.Wait(done) {
+				b.Fatal("unset event waited true")
+			}
+		}
+	})
+	b.Run("semaphore-acquire", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			if s.Acquire(done, 1) == nil {
+				b.Fatal("acquired an empty semaphore")
+			}
+		}
+	})
+	b.Run("chan", func(b *testing.B) {
+		ch := make(chan struct{})
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			select {
+			case <-ch:
+				b.Fatal("received")
+			default:
+			}
+		}
+	})
+}

@@ -93,7 +93,13 @@ func (e *Event) IsSet() bool {
 // flag is set when it returns: false means ctx ended first (Python's
 // Event.wait returning False on timeout).
 func (e *Event) Wait(ctx context.Context) bool {
-	for i := 0; i < mutexSpin; i++ {
+	if e.IsSet() {
+		return true
+	}
+	if ctx.Err() != nil {
+		return false // done already (Python's wait(0)): not after a spin
+	}
+	for i := 1; i < mutexSpin; i++ {
 		if e.IsSet() {
 			return true
 		}

@@ -121,11 +121,13 @@ func (s *Semaphore) Acquire(ctx context.Context, n int) error {
 			}
 			continue
 		}
+		if i == 0 || i >= mutexSpin {
+			if err := ctx.Err(); err != nil {
+				return err // done already: not after a spin
+			}
+		}
 		if i < mutexSpin {
 			continue // spin a little before announcing a sleeper
-		}
-		if err := ctx.Err(); err != nil {
-			return err
 		}
 		s.sleepers.Add(1) // announce before the last look: Release reads it after its CAS
 		err := atomics.Await(ctx, s.value, v, nil)
