@@ -276,14 +276,17 @@ func (r *vring) AttachConsumer() error {
 	return r.attachConsumer()
 }
 
-// CloseWrite detaches this handle's producer: an outstanding reservation is
-// cancelled, the slot is freed, and a consumer waiting on an empty ring whose
-// producers have all closed gets io.EOF. On an MPSC handle another goroutine
-// may call it while one of the handle's goroutines waits in Write or
-// Reserve for room: that call returns ErrClosed, having claimed nothing.
+// CloseWrite detaches this handle's producer: the slot is freed, and a
+// consumer waiting on an empty ring whose producers have all closed gets
+// io.EOF. On an SPSC handle an outstanding reservation is cancelled. On an
+// MPSC handle a reservation holds the handle's producer lock until Commit
+// or Cancel, so end it first (CloseWrite waits for another goroutine's);
+// another goroutine may call CloseWrite while one of the handle's
+// goroutines waits in Write or Reserve for room: that call returns
+// ErrClosed, having claimed nothing.
 func (r *vring) CloseWrite() error {
 	if r.multi {
-		r.p.closing.Store(true) // before the lock, which a Write waiting for room holds
+		r.closing.Store(true) // before the lock, which a Write waiting for room holds
 		r.p.wait.interrupt()
 	}
 	r.lockProducer()
@@ -299,7 +302,9 @@ func (r *vring) CloseWrite() error {
 		r.p.slot = -1
 	}
 	r.p.closed = true
-	r.p.fastEnd = 0
+	if !r.multi {
+		r.p.fastEnd = 0 // MPSC: always 0, and read without the lock by fastRoom
+	}
 	r.c.wait.wake()
 	if r.c.wait.waiters.Load() != 0 {
 		r.c.wait.seq.Add(1)

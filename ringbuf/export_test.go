@@ -26,19 +26,38 @@ func DataWaiters(r *MPMC) int { return int(r.data.waiters.Load()) }
 // space futex (any process).
 func SpaceWaiters(r *MPMC) int { return int(r.space.waiters.Load()) }
 
+// Parked describes a wait that parked (see spinStats): Spun over Rounds
+// rounds of spin before it (0: untimed), then Parked in the kernel, ended by
+// a wake (Woken) or not.
+type Parked struct {
+	Spun   time.Duration
+	Rounds int
+	Parked time.Duration
+	Woken  bool
+}
+
 // AdaptiveLooks gives a Park handle's wait (default options) the history of
-// parks given, then returns how often its next wait looks at a condition
-// that does not hold before it registers to park (the condition then
-// holds, so that it does not sleep), and the base spin of a handle without
-// history.
-func AdaptiveLooks(parks ...time.Duration) (looks, base int) {
+// parked waits given, then returns how often its next wait looks at a
+// condition that does not hold before it registers to park (the condition
+// then holds, so that it does not sleep), and the base spin of a handle
+// without history.
+func AdaptiveLooks(waits ...Parked) (looks, base int) { return adaptiveLooks(false, waits) }
+
+// AdaptiveLooksReset is AdaptiveLooks with SetOptions called (with no
+// options) between the history and the wait.
+func AdaptiveLooksReset(waits ...Parked) (looks, base int) { return adaptiveLooks(true, waits) }
+
+func adaptiveLooks(reset bool, waits []Parked) (looks, base int) {
 	o := defaultOptions()
 	var w waitSide
 	var seq, waiters, parked atomic.Uint32
 	w.init(&seq, &waiters, &parked, &o)
 	base = (o.spin + relaxChecks - 1) / relaxChecks
-	for _, d := range parks {
-		w.learn(base, d)
+	for _, p := range waits {
+		w.learn(base, spinStats{spun: p.Spun, rounds: p.Rounds, parked: p.Parked, woken: p.Woken})
+	}
+	if reset {
+		o.apply(nil, &w)
 	}
 	w.wait(context.Background(), func() bool {
 		if waiters.Load() != 0 {

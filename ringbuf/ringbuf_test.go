@@ -204,35 +204,55 @@ func TestReadBatch(t *testing.T) {
 	}
 }
 
-// TestAdaptiveSpin: a parked wait that ended soon (the stream's gap was
-// short) makes the handle's next waits spin longer before they park, up to
-// 16 times the base; a long park halves the spin again, down to the base.
+// TestAdaptiveSpin: a wait woken after a gap (spin and park) that the
+// longest spin would have covered makes the handle's next waits spin twice
+// as long before they park, up to 16 times the base; a longer gap, or a
+// park that a deadline or the poll period ended after 50 µs or more,
+// halves the spin again, down to the base; a deadline that cut a short
+// park teaches nothing.
 func TestAdaptiveSpin(t *testing.T) {
-	short, long := 10*time.Microsecond, time.Millisecond
-	repeat := func(d time.Duration, n int) []time.Duration {
-		var ds []time.Duration
+	// Rounds of 100 ns: the longest spin (16 × 64 rounds) lasts 102.4 µs.
+	short := ringbuf.Parked{Spun: 5 * time.Microsecond, Rounds: 50, Parked: 10 * time.Microsecond, Woken: true}
+	long := short
+	long.Parked = 145 * time.Microsecond                                                         // a gap of 150 µs: past the longest spin
+	cut := ringbuf.Parked{Spun: 5 * time.Microsecond, Rounds: 50, Parked: 10 * time.Microsecond} // a deadline
+	idle := ringbuf.Parked{Spun: 5 * time.Microsecond, Rounds: 50, Parked: time.Millisecond}     // a deadline or the poll
+	untimed := ringbuf.Parked{Parked: 10 * time.Microsecond, Woken: true}
+	untimedLong := ringbuf.Parked{Parked: time.Millisecond, Woken: true}
+	repeat := func(p ringbuf.Parked, n int) []ringbuf.Parked {
+		var ps []ringbuf.Parked
 		for range n {
-			ds = append(ds, d)
+			ps = append(ps, p)
 		}
-		return ds
+		return ps
 	}
+	capped := repeat(short, 20)
+	capped = capped[:len(capped):len(capped)] // each case appends to its own copy
 	for _, c := range []struct {
 		name  string
-		parks []time.Duration
+		waits []ringbuf.Parked
 		times int // of the base
 	}{
 		{"none", nil, 1},
-		{"one short", []time.Duration{short}, 2},
-		{"three short", repeat(short, 3), 8},
-		{"many short: capped", repeat(short, 20), 16},
-		{"long", []time.Duration{long}, 1},
-		{"capped, then two long", append(repeat(short, 20), long, long), 4},
-		{"capped, then many long", append(repeat(short, 20), repeat(long, 10)...), 1},
+		{"one short gap", []ringbuf.Parked{short}, 2},
+		{"three short gaps", repeat(short, 3), 8},
+		{"many short gaps: capped", capped, 16},
+		{"a long gap", []ringbuf.Parked{long}, 1},
+		{"capped, then a long gap", append(capped, long), 8},
+		{"capped, then many long gaps", append(capped, repeat(long, 10)...), 1},
+		{"capped, then short parks cut by deadlines", append(capped, repeat(cut, 10)...), 16},
+		{"capped, then idle parks", append(capped, idle, idle), 4},
+		{"untimed spin, short park", []ringbuf.Parked{untimed}, 2},
+		{"untimed spin, long park", append(repeat(untimed, 3), untimedLong), 4},
 	} {
-		looks, base := ringbuf.AdaptiveLooks(c.parks...)
+		looks, base := ringbuf.AdaptiveLooks(c.waits...)
 		if base < 1 || looks != c.times*base {
 			t.Errorf("%s: %d looks before parking, want %d (base %d)", c.name, looks, c.times*base, base)
 		}
+	}
+	// New options (SetOptions) start from their own base.
+	if looks, base := ringbuf.AdaptiveLooksReset(capped...); looks != base {
+		t.Errorf("capped, then SetOptions: %d looks before parking, want the base %d", looks, base)
 	}
 }
 

@@ -34,6 +34,7 @@ type vring struct {
 	slots    slotTable
 	opt      options
 	closed   atomic.Bool
+	closing  atomic.Bool // MPSC: this handle's CloseWrite has begun; its Write waiting for room gives up
 
 	tail, head                  *atomic.Uint64
 	consumer                    *atomic.Uint64
@@ -70,7 +71,6 @@ type producerSide struct {
 	maxRec    uint64 // MaxRecord, here for the fast path
 	fastMax   uint64 // the largest payload fastRoom places: under alignMin
 	wait      waitSide
-	closing   atomic.Bool // MPSC: CloseWrite has begun; a Write of this handle waiting for room gives up (last: the hot fields keep their places)
 }
 
 // consumerSide is the consumer's process-local state; the cached tail is
@@ -432,7 +432,7 @@ func (r *vring) cancel() {
 // spaceFor reports whether r.p.need bytes are free at the tail, or (MPSC)
 // this handle's CloseWrite has begun: the wait for room is over either way.
 func (r *vring) spaceFor() bool {
-	if r.multi && r.p.closing.Load() {
+	if r.multi && r.closing.Load() {
 		return true
 	}
 	var t uint64
@@ -456,7 +456,7 @@ func (r *vring) reserve(ctx context.Context, n int) ([]byte, error) {
 			r.flush() // the consumer frees space only for what it can see
 		}
 		err = r.p.wait.wait(ctx, r.spaceFor)
-		if r.multi && r.p.closing.Load() {
+		if r.multi && r.closing.Load() {
 			return nil, fmt.Errorf("%w: ring %q: CloseWrite while waiting for room", ErrClosed, r.name)
 		}
 		if err == errPoll || err == nil {

@@ -78,6 +78,7 @@ func (o *options) apply(opts []Option, sides ...*waitSide) {
 	}
 	for _, w := range sides {
 		w.opt.Poll = o.poll
+		w.rounds.Store(0) // what was learnt was learnt for the old settings
 	}
 }
 
@@ -134,26 +135,52 @@ type waitSide struct {
 // waker a FUTEX_WAKE, a system call that on a VM costs microseconds of the
 // publisher's time (an interprocessor interrupt to the sleeper's CPU): 14%
 // of a 64-byte stream's producer when the consumer, as fast as the
-// producer, slept between two write batches. A waiter whose park ended
-// within shortPark would have done better to spin on: it doubles its
-// handle's spin rounds, up to maxSpinGrowth times the base (WithSpin,
-// about 5 µs by default, so at most about 80 µs); a park that lasted
-// longer halves them, down to the base. So a stream whose gaps are short
-// and regular spins across them, and an idle one parks after the base
-// spin, as before.
+// producer, slept between two write batches. So a waiter woken after a gap
+// (its spin and its park together) that the longest spin would have
+// covered doubles its handle's spin rounds, up to maxSpinGrowth times the
+// base (WithSpin: about 5 µs by default, so at most about 80 µs); a longer
+// gap halves them, down to the base, as does a park that ended any other
+// way after shortPark or more (a deadline, the poll period). A stream
+// whose gaps are short and regular spins across them; gaps longer than the
+// longest spin, and idle rings, park after the base spin, as before.
+//
+// The gap is timed from the clockRound-th round of the spin, so that a wait
+// that ends in its first rounds (a ping-pong reply) reads no clock; the
+// spin's rounds between that and the park give the time of one round,
+// which converts the longest spin into time. A spin too short to be timed
+// falls back to the park alone: shorter than shortPark counts as covered.
 const (
 	shortPark     = 50 * time.Microsecond
 	maxSpinGrowth = 16
+	clockRound    = 32
 )
 
+// spinStats describes one wait that parked, for learn.
+type spinStats struct {
+	spun   time.Duration // from the clock round to the park; 0: not timed
+	rounds int           // the rounds spun in that time
+	parked time.Duration // in the kernel (Await)
+	woken  bool          // the park ended by a wake, not a deadline or poll
+}
+
 // learn adapts the spin rounds of the next waits (base: the configured
-// rounds) to a park that lasted parked.
-func (w *waitSide) learn(base int, parked time.Duration) {
-	r := max(int(w.rounds.Load()), base)
-	if parked < shortPark {
-		r = min(2*r, maxSpinGrowth*base)
+// rounds) to a wait that parked.
+func (w *waitSide) learn(base int, s spinStats) {
+	var covered bool
+	if s.spun > 0 && s.rounds > 0 {
+		perRound := s.spun / time.Duration(s.rounds)
+		covered = s.spun+s.parked < perRound*time.Duration(maxSpinGrowth*base)
 	} else {
+		covered = s.parked < shortPark
+	}
+	r := max(int(w.rounds.Load()), base)
+	switch {
+	case s.woken && covered:
+		r = min(2*r, maxSpinGrowth*base)
+	case s.woken || s.parked >= shortPark:
 		r = max(r/2, base)
+	default:
+		return // a deadline cut a short park: nothing learnt
 	}
 	w.rounds.Store(int32(r))
 }
@@ -209,12 +236,16 @@ func (w *waitSide) wait(ctx context.Context, ready func() bool) error {
 	if w.o.strategy == atomics.Park {
 		rounds = max(rounds, int(w.rounds.Load()))
 	}
+	var clocked int64 // sinceStart at round clockRound of an adaptive spin
 	for i := 0; i < rounds; i++ {
 		if ready() {
 			return nil
 		}
 		if !spin {
 			relax()
+		}
+		if i == clockRound && w.o.strategy == atomics.Park {
+			clocked = sinceStart()
 		}
 	}
 	if err := ctx.Err(); err != nil {
@@ -258,8 +289,10 @@ func (w *waitSide) wait(ctx context.Context, ready func() bool) error {
 	t0 := sinceStart()
 	err := atomics.Await(ctx, w.seq, seq, &w.opt)
 	w.waiters.Add(^uint32(0))
-	if err == nil || err == errPoll {
-		w.learn(base, time.Duration(sinceStart()-t0))
+	s := spinStats{parked: time.Duration(sinceStart() - t0), woken: err == nil}
+	if clocked != 0 {
+		s.spun, s.rounds = time.Duration(t0-clocked), rounds-clockRound-1
 	}
+	w.learn(base, s)
 	return err
 }
