@@ -71,8 +71,9 @@
 // Write, Reserve, Read, Peek, ReadBatch, Put and Get block while the ring is
 // full or empty, honouring their context. Each handle waits its own way
 // (WithStrategy, SetOptions): atomics.Park, the default, re-checks the ring
-// for a while (WithSpin; longer, up to 16 times, while its parks end within
-// 50 µs, so that a steady stream does not pay a futex wake per gap), then
+// for a while (WithSpin; longer, up to 16 times, while the gaps it waits
+// through are shorter than that, so that a steady stream does not pay a
+// futex wake per gap), then
 // parks on a futex through atomics.Await, which holds at most one OS thread
 // per process per ring side, whatever the number of parked goroutines; atomics.Spin busy-polls (one core per waiter, no
 // syscall); atomics.Yield polls and yields. Waiters register in a waiter

@@ -37,9 +37,9 @@ func WithStrategy(s atomics.Strategy) Option { return func(o *options) { o.strat
 
 // WithSpin sets how many times a blocked call re-checks the ring before it
 // yields or parks (default atomics.DefaultSpin; 0 or less: none). Under
-// atomics.Park that is the base: a handle whose parks end within 50 µs (a
-// stream whose gaps are short) re-checks up to 16 times as long before it
-// parks, and comes back down to the base after longer parks.
+// atomics.Park that is the base: a handle woken after gaps that a spin 16
+// times as long would have covered (a stream whose gaps are short) doubles
+// its spin, up to that, and halves it back to the base after longer gaps.
 func WithSpin(n int) Option {
 	return func(o *options) { o.spin = max(n, 0) }
 }
