@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"sync/atomic"
+	"time"
 
 	"github.com/shmkit/shmkit/atomics"
 	"github.com/shmkit/shmkit/internal/procinfo"
@@ -40,11 +41,14 @@ const (
 // A party whose ctx ends while waiting breaks the barrier, as a Python
 // party that times out does: it and every other waiter get ErrBroken, and so
 // do later Waits until Reset. A process that dies with parties waiting
-// breaks it too: each waiting process is recorded in the barrier (8 slots;
-// the processes beyond them wait unrecorded), and the waiters look for a
-// dead one every 50 ms, so the others get ErrBroken instead of waiting
-// forever. A party that dies inside the barrier's short critical section
-// leaves its lock to the next party, which breaks the barrier too.
+// breaks it too, if its death is found before the barrier trips (a dead
+// party still counts as arrived, so the last arrival may release the
+// others first): each waiting process is recorded in the barrier (8
+// slots; the processes beyond them wait unrecorded), and the waiters look
+// for a dead one, or a dead holder of the barrier's short critical
+// section, every 50 ms, so that they get ErrBroken instead of waiting
+// forever. A party that dies inside that critical section leaves its lock
+// to the next party to take it, which breaks the barrier too.
 //
 // The handle must not be copied after first use.
 type Barrier struct {
@@ -54,6 +58,7 @@ type Barrier struct {
 	count   *atomic.Uint32     // parties arrived in this generation; under lock
 	parties uint32             // fixed at creation
 	slots   [barSlots]procSlot // processes with parties waiting in this generation; under lock
+	checked atomic.Int64       // when (since processStart) a waiter of this handle last looked for the dead
 	ref     ref
 }
 
@@ -179,30 +184,38 @@ func (b *Barrier) clearSlots() {
 	}
 }
 
-// deadParty returns a dead process recorded with parties waiting, if any
-// (reads /proc for each recorded process but this one).
-func (b *Barrier) deadParty() (procinfo.Ident, bool) {
+// partyDied is the error a waiter's periodic check gives when it finds a
+// dead party.
+type partyDied struct {
+	pid    int32
+	inLock bool // it died holding the barrier's lock
+}
+
+func (e partyDied) Error() string {
+	if e.inLock {
+		return fmt.Sprintf("process %d, a party, died inside the barrier", e.pid)
+	}
+	return fmt.Sprintf("process %d, a party, died waiting", e.pid)
+}
+
+// checkParties is the waiters' periodic check (atomics.WaitOptions.Check):
+// a dead process recorded with parties waiting, or a dead holder of the
+// lock (which may have counted its party without recording it). It reads
+// /proc for each recorded process but this one, once per poll period per
+// handle however many of its goroutines wait.
+func (b *Barrier) checkParties() error {
+	now, last := int64(time.Since(processStart)), b.checked.Load()
+	if last != 0 && now-last < int64(mutexPoll)/2 || !b.checked.CompareAndSwap(last, now) {
+		return nil // another waiter of this handle looked moments ago
+	}
 	for i := range b.slots {
 		w := b.slots[i].ident.Load()
 		if w != 0 && b.slots[i].count.Load() != 0 && !procinfo.AliveWord(w) {
-			return procinfo.FromWord(w), true
+			return partyDied{pid: procinfo.FromWord(w).Pid}
 		}
 	}
-	return procinfo.Ident{}, false
-}
-
-// partyDied is the error a waiter's periodic check gives when it finds a
-// dead party.
-type partyDied struct{ id procinfo.Ident }
-
-func (e partyDied) Error() string {
-	return fmt.Sprintf("process %d, a party, died waiting", e.id.Pid)
-}
-
-// checkParties is the waiters' periodic check (atomics.WaitOptions.Check).
-func (b *Barrier) checkParties() error {
-	if id, dead := b.deadParty(); dead {
-		return partyDied{id}
+	if id := b.lock.Owner(); !id.IsZero() && !procinfo.AliveWord(id.Word()) {
+		return partyDied{pid: id.Pid, inLock: true}
 	}
 	return nil
 }

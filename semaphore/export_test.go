@@ -14,3 +14,7 @@ const (
 
 // EventSleepers reports how many waiters an Event has announced.
 func EventSleepers(e *Event) uint32 { return e.sleepers.Load() }
+
+// BarrierLock exposes a Barrier's internal lock to tests that forge a party
+// dead inside the barrier's critical section.
+func BarrierLock(b *Barrier) *Mutex { return b.lock }

@@ -58,7 +58,7 @@ import (
 //	  0 lock, a Mutex (64 bytes) guarding count, the party table and the
 //	    phase transitions
 //	 64 phase uint32 (futex: generation<<2 | bit 1 RESET | bit 0 BROKEN)
-//	 68 magic "barr"   72 count uint32 (parties arrived this generation)
+//	 68 magic "bar2"   72 count uint32 (parties arrived this generation)
 //	 76 parties uint32 (n, fixed at creation)
 //	128 party table, 8 slots of 16 bytes, one per process with parties
 //	    waiting in this generation (cleared at each release and Reset):
@@ -127,7 +127,7 @@ const (
 	magicSemaphore = 0x616d6573 // "sema"
 	magicEvent     = 0x746e7665 // "evnt"
 	magicCond      = 0x646e6f63 // "cond"
-	magicBarrier   = 0x72726162 // "barr"
+	magicBarrier   = 0x32726162 // "bar2": the layout with party slots; "barr" (no slots, 128 bytes) is refused
 )
 
 // layoutVersion is the object-header version of every kind here but the

@@ -595,6 +595,18 @@ func TestBarrierProcesses(t *testing.T) {
 	}
 }
 
+// waitingParty starts a goroutine that waits on b under ctx, and returns
+// once b counts it as its only waiting party; the Wait's error comes on
+// the channel.
+func waitingParty(ctx context.Context, b *semaphore.Barrier) <-chan error {
+	errs := make(chan error, 1)
+	go func() { _, err := b.Wait(ctx); errs <- err }()
+	for b.Waiting() != 1 {
+		runtime.Gosched() // polling a condition, not synchronising on time
+	}
+	return errs
+}
+
 // barrierWaitWorker waits on the barrier once (the test kills it there).
 var barrierWaitWorker = process.Register("sem-barrier-wait", func(ctx context.Context, b *semaphore.Barrier) error {
 	_, err := b.Wait(ctx)
@@ -611,11 +623,7 @@ func TestBarrierPartyDies(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := ctxFor(t, 20*time.Second)
-	errs := make(chan error, 1)
-	go func() { _, err := b.Wait(ctx); errs <- err }()
-	for b.Waiting() != 1 {
-		runtime.Gosched() // polling a condition, not synchronising on time
-	}
+	errs := waitingParty(ctx, b)
 	p, err := barrierWaitWorker.Start(ctx, b)
 	if err != nil {
 		t.Fatal(err)
@@ -652,6 +660,40 @@ func TestBarrierPartyDies(t *testing.T) {
 	wg.Wait()
 }
 
+// TestBarrierPartyDiesInLock: a party that dies holding the barrier's lock
+// (it may have counted itself without being recorded) breaks the barrier
+// for the party already waiting, which does not take the lock by itself.
+func TestBarrierPartyDiesInLock(t *testing.T) {
+	b, err := semaphore.InitBarrier(make([]byte, semaphore.BarrierSize), 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := ctxFor(t, 20*time.Second)
+	errs := waitingParty(ctx, b)
+	pid := deadPid(t)
+	forgeHolder(semaphore.BarrierLock(b), pid, uint64(pid)<<32)
+	err = <-errs
+	if !errors.Is(err, semaphore.ErrBroken) || errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "inside the barrier") {
+		t.Fatalf("Wait beside a party dead in the lock: %v, want ErrBroken naming the death", err)
+	}
+	if !b.Broken() {
+		t.Fatal("barrier not broken")
+	}
+}
+
+// TestBarrierOldLayout: memory that a build before the party slots laid
+// out (magic "barr", 128 bytes) is refused, not read as slots.
+func TestBarrierOldLayout(t *testing.T) {
+	mem := make([]byte, semaphore.BarrierSize)
+	if _, err := semaphore.InitBarrier(mem, 3); err != nil {
+		t.Fatal(err)
+	}
+	copy(mem[68:], "barr")
+	if _, err := semaphore.BarrierAt(mem); !errors.Is(err, semaphore.ErrIncompatible) {
+		t.Fatalf("BarrierAt on a version-1 barrier: %v, want ErrIncompatible", err)
+	}
+}
+
 func TestBarrierBroken(t *testing.T) {
 	b, err := semaphore.InitBarrier(make([]byte, semaphore.BarrierSize), 3)
 	if err != nil {
@@ -659,13 +701,9 @@ func TestBarrierBroken(t *testing.T) {
 	}
 	ctx := ctxFor(t, 10*time.Second)
 	// A party that times out breaks the barrier for the others.
-	errs := make(chan error, 1)
-	go func() { _, err := b.Wait(ctx); errs <- err }()
+	errs := waitingParty(ctx, b)
 	short, cancel := context.WithTimeout(ctx, 30*time.Millisecond)
 	defer cancel()
-	for b.Waiting() != 1 {
-		runtime.Gosched() // polling a condition, not synchronising on time
-	}
 	if _, err := b.Wait(short); !errors.Is(err, semaphore.ErrBroken) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("timed-out Wait: %v", err)
 	}
@@ -704,10 +742,7 @@ func TestBarrierBroken(t *testing.T) {
 		}
 	}
 	// Abort wakes the waiters with ErrBroken.
-	go func() { _, err := b.Wait(ctx); errs <- err }()
-	for b.Waiting() != 1 {
-		runtime.Gosched()
-	}
+	errs = waitingParty(ctx, b)
 	b.Abort()
 	if err := <-errs; !errors.Is(err, semaphore.ErrBroken) {
 		t.Fatalf("Wait across Abort: %v", err)
