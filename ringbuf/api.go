@@ -305,10 +305,7 @@ func (r *vring) CloseWrite() error {
 	if !r.multi {
 		r.p.fastEnd = 0 // MPSC: always 0, and read without the lock by fastRoom
 	}
-	r.c.wait.wake()
-	if r.c.wait.waiters.Load() != 0 {
-		r.c.wait.seq.Add(1)
-	}
+	r.c.wait.interrupt() // consumers waiting on an empty ring look again: io.EOF
 	return nil
 }
 

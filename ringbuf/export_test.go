@@ -9,13 +9,20 @@ import (
 // WaitLooks runs a handle's wait (default options) for a condition that
 // never holds, under ctx, and returns its error and how often it looked.
 func WaitLooks(ctx context.Context) (int, error) {
+	w, _, _ := testWaitSide()
+	looks := 0
+	err := w.wait(ctx, func() bool { looks++; return false })
+	return looks, err
+}
+
+// testWaitSide returns a wait side with default options on words of its
+// own, its waiter count, and its options.
+func testWaitSide() (*waitSide, *atomic.Uint32, *options) {
 	o := defaultOptions()
 	var w waitSide
 	var seq, waiters, parked atomic.Uint32
 	w.init(&seq, &waiters, &parked, &o)
-	looks := 0
-	err := w.wait(ctx, func() bool { looks++; return false })
-	return looks, err
+	return &w, &waiters, &o
 }
 
 // DataWaiters returns how many consumers are registered as waiting on r's
@@ -48,16 +55,13 @@ func AdaptiveLooks(waits ...Parked) (looks, base int) { return adaptiveLooks(fal
 func AdaptiveLooksReset(waits ...Parked) (looks, base int) { return adaptiveLooks(true, waits) }
 
 func adaptiveLooks(reset bool, waits []Parked) (looks, base int) {
-	o := defaultOptions()
-	var w waitSide
-	var seq, waiters, parked atomic.Uint32
-	w.init(&seq, &waiters, &parked, &o)
+	w, waiters, o := testWaitSide()
 	base = (o.spin + relaxChecks - 1) / relaxChecks
 	for _, p := range waits {
 		w.learn(base, spinStats{spun: p.Spun, rounds: p.Rounds, parked: p.Parked, woken: p.Woken})
 	}
 	if reset {
-		o.apply(nil, &w)
+		o.apply(nil, w)
 	}
 	w.wait(context.Background(), func() bool {
 		if waiters.Load() != 0 {

@@ -214,8 +214,8 @@ func (b *Barrier) checkParties() error {
 			return partyDied{pid: procinfo.FromWord(w).Pid}
 		}
 	}
-	if id := b.lock.Owner(); !id.IsZero() && !procinfo.AliveWord(id.Word()) {
-		return partyDied{pid: id.Pid, inLock: true}
+	if v := b.lock.state.Load(); b.lock.ownerDead(v) {
+		return partyDied{pid: int32(v & mPidMask), inLock: true}
 	}
 	return nil
 }
