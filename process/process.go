@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/shmkit/shmkit/internal/handoff"
+	"github.com/shmkit/shmkit/internal/procinfo"
 	"github.com/shmkit/shmkit/shm"
 )
 
@@ -158,14 +160,37 @@ func (f *Func[A]) Start(ctx context.Context, args A, opts ...Option) (*Process, 
 	}
 	var files []*os.File
 	var enc bytes.Buffer
-	err := shm.ExportFiles(func(file *os.File) int {
-		files = append(files, file)
-		return argsFD + len(files)
-	}, func() error { return gob.NewEncoder(&enc).Encode(envelope[A]{A: args}) })
+	// The shared objects among the arguments reserve a peer slot each for
+	// the child while they encode (package handoff), so that from the
+	// moment Start returns, waiters in every process count the child as a
+	// peer, before it has decoded anything.
+	peers, err := handoff.Collect(func() error {
+		return shm.ExportFiles(func(file *os.File) int {
+			files = append(files, file)
+			return argsFD + len(files)
+		}, func() error { return gob.NewEncoder(&enc).Encode(envelope[A]{A: args}) })
+	})
 	if err != nil {
 		return nil, fmt.Errorf("process: encoding arguments of %s: %w", f.name, err)
 	}
-	return start(ctx, f.name, enc.Bytes(), files, &o)
+	p, err := start(ctx, f.name, enc.Bytes(), files, &o)
+	if err != nil {
+		peers.Abort()
+		return nil, err
+	}
+	peers.Commit(childWord(p.Pid()))
+	return p, nil
+}
+
+// childWord is the procinfo word of the child with this PID.
+func childWord(pid int) uint64 {
+	st, err := procinfo.StartTime(pid)
+	if err != nil {
+		// Already dead and reaped: a PID-only word, which reads as dead
+		// unless the PID is reused meanwhile (then a waiter waits on).
+		st = 0
+	}
+	return procinfo.Ident{Pid: int32(pid), Start: st}.Word()
 }
 
 func start(ctx context.Context, worker string, args []byte, files []*os.File, o *startOptions) (*Process, error) {

@@ -2,7 +2,12 @@ package queue
 
 import (
 	"context"
+	"errors"
 	"fmt"
+
+	"github.com/shmkit/shmkit/internal/notify"
+	"github.com/shmkit/shmkit/internal/procinfo"
+	"github.com/shmkit/shmkit/ringbuf"
 
 	"github.com/shmkit/shmkit/shm"
 )
@@ -48,30 +53,167 @@ func NewJoinable[T any](o Options[T]) (*Joinable[T], error) {
 }
 
 // TaskDone says that a task got from the queue is finished. Calling it more
-// times than values were put returns ErrTaskDone and changes nothing.
+// times than values were put returns ErrTaskDone and changes nothing. Call
+// it in the process that got the task: each process's count of tasks got
+// and done is what Join counts out when that process dies.
 func (j *Joinable[T]) TaskDone() error {
-	for {
-		n := j.ctl.unfinished.Load()
-		if n == 0 {
+	r := j.record()
+	if r == nil {
+		if j.ctl.untrackedGot.Load() <= j.ctl.untrackedDone.Load() && j.unfinished() <= 0 {
 			return fmt.Errorf("%w (queue %q)", ErrTaskDone, j.name)
 		}
-		if j.ctl.unfinished.CompareAndSwap(n, n-1) { // n unfinished -> n-1
-			if n == 1 {
-				j.ctl.join.Notify()
-			}
-			return nil
+		j.ctl.untrackedDone.Add(1)
+	} else {
+		// Only this process writes its record: got - done cannot change
+		// under us except upwards (another goroutine's Get).
+		if r.got.Load() <= r.done.Load() && j.unfinished() <= 0 {
+			return fmt.Errorf("%w (queue %q)", ErrTaskDone, j.name)
 		}
+		r.done.Add(1)
+	}
+	j.ctl.join.Notify() // a load when nobody joins
+	return nil
+}
+
+// Unfinished returns the number of tasks put and not yet TaskDone: a
+// snapshot. Tasks held by processes that died are counted out (see Join).
+func (j *Joinable[T]) Unfinished() int {
+	j.countOut()
+	return int(max(j.unfinished(), 0))
+}
+
+// Join waits until every task put has been marked done, or ctx is done.
+//
+// A consumer that dies between Get and TaskDone takes its tasks with it:
+// they were handed to user code, so they cannot be handed again without
+// running twice. Join counts them out (the dead process's record) and,
+// once the rest are done, returns an error matching ErrPeerDead that says
+// how many tasks were lost and which process held them; a later Join
+// starts afresh. A consumer killed inside Get, before its message was
+// handed over, loses nothing: another consumer's Get delivers it. Join
+// returns ErrPeerDead at once if tasks remain and every consumer has
+// exited.
+func (j *Joinable[T]) Join(ctx context.Context) error {
+	lost := j.ctl.lost.Load()
+	o := j.putWait // same strategy
+	o.Check = j.joinCheck
+	err := j.ctl.join.Wait(ctx, &o, func() (bool, error) { return j.unfinished() <= 0, nil })
+	if n := j.ctl.lost.Load() - lost; n > 0 && (err == nil || errors.Is(err, ErrPeerDead)) {
+		return fmt.Errorf("%w: %d task(s) of queue %q got and never done: the consumer process (pid %d) died", ErrPeerDead, n, j.name, j.ctl.lostPid.Load())
+	}
+	return err
+}
+
+// joinCheck is a blocked Join's periodic check: dead producers' slots are
+// given up and dead consumers' tasks counted out (both change what ready
+// reads: Recheck), then, with tasks left, is any consumer alive?
+func (j *Joinable[T]) joinCheck() error {
+	retry, err := j.ring.RescueEmpty()
+	if errors.Is(err, ringbuf.ErrCorrupt) {
+		return fmt.Errorf("queue %q: %w", j.name, err)
+	}
+	if j.countOut() || retry {
+		return notify.Recheck
+	}
+	return j.consumersDead()
+}
+
+// unfinished derives the count of unfinished tasks: the ring's outstanding
+// messages, read first, then each record (done before got), so that a task
+// moving from the ring into a record meanwhile is counted at least once.
+func (j *Joinable[T]) unfinished() int64 {
+	n := int64(j.ring.Outstanding())
+	for i := range j.ctl.tasks {
+		r := &j.ctl.tasks[i]
+		if r.ident.Load() == 0 {
+			continue
+		}
+		done := r.done.Load()
+		n += int64(r.got.Load() - done)
+	}
+	done := j.ctl.untrackedDone.Load()
+	return n + int64(j.ctl.untrackedGot.Load()-done)
+}
+
+// gotTask counts a task got by this process.
+func (q *Queue[T]) gotTask() {
+	if r := q.record(); r != nil {
+		r.got.Add(1)
+	} else {
+		q.ctl.untrackedGot.Add(1)
 	}
 }
 
-// Unfinished returns the number of tasks put and not yet TaskDone.
-func (j *Joinable[T]) Unfinished() int { return int(j.ctl.unfinished.Load()) }
+// record returns this process's task record, taking one on first use (a
+// free one, or a dead process's once counted out); nil when every record
+// belongs to a live process (the untracked pair counts for this process
+// then, and its death goes unnoticed).
+func (q *Queue[T]) record() *taskRecord {
+	if r := q.task.Load(); r != nil {
+		return r
+	}
+	q.taskMu.Lock()
+	defer q.taskMu.Unlock()
+	if r := q.task.Load(); r != nil {
+		return r
+	}
+	me := procinfo.Self().Word()
+	tasks := q.ctl.tasks
+	for i := range tasks {
+		if tasks[i].ident.Load() == me {
+			q.task.Store(&tasks[i])
+			return &tasks[i]
+		}
+	}
+	q.countOut()
+	for i := range tasks {
+		// A free record has got == done (countOut leaves it so); it is
+		// zeroed before it is ours, so no reader sums stale counts.
+		if tasks[i].ident.CompareAndSwap(0, procinfo.HandoffWord(me)) { // free -> being set up
+			tasks[i].got.Store(0)
+			tasks[i].done.Store(0)
+			tasks[i].ident.Store(me) // publishes: the record is this process's
+			q.task.Store(&tasks[i])
+			return &tasks[i]
+		}
+	}
+	return nil
+}
 
-// Join waits until every task put has been marked done, or ctx is done. It
-// returns ErrPeerDead if tasks remain and every consumer has exited.
-func (j *Joinable[T]) Join(ctx context.Context) error {
-	o := j.putWait // same strategy; Check: are the consumers gone?
-	return j.ctl.join.Wait(ctx, &o, func() (bool, error) { return j.ctl.unfinished.Load() == 0, nil })
+// countOut frees the records of dead processes. Tasks a dead process got
+// and never marked done are lost (added to lost, with its PID); a dead
+// process that marked more done than it got (for tasks another process
+// got) moves its surplus to the untracked pair so the sum stays right. It
+// reports whether it freed any record.
+func (q *Queue[T]) countOut() bool {
+	freed := false
+	for i := range q.ctl.tasks {
+		r := &q.ctl.tasks[i]
+		w := r.ident.Load()
+		if w == 0 || procinfo.AliveWord(w) {
+			continue
+		}
+		mark := procinfo.HandoffWord(procinfo.Self().Word())
+		if !r.ident.CompareAndSwap(w, mark) { // dead -> being counted out by this process
+			continue
+		}
+		done := r.done.Load()
+		got := r.got.Load()
+		if procinfo.IsHandoff(w) {
+			got, done = 0, 0 // a record never set up
+		}
+		r.got.Store(0)
+		r.done.Store(0)
+		if got > done {
+			q.ctl.lostPid.Store(uint32(procinfo.FromWord(w).Pid))
+			q.ctl.lost.Add(got - done)
+		} else if done > got {
+			q.ctl.untrackedDone.Add(done - got)
+		}
+		r.ident.Store(0) // being counted out -> free
+		freed = true
+	}
+	return freed
 }
 
 // GobDecode attaches to the joinable queue a handle names.
@@ -85,13 +227,6 @@ func (j *Joinable[T]) GobDecode(b []byte) error {
 	}
 	j.Queue = q
 	return nil
-}
-
-// undoPut takes back the unfinished count of a Put that failed.
-func (q *Queue[T]) undoPut() {
-	if q.ctl.unfinished.Add(^uint32(0)) == 0 {
-		q.ctl.join.Notify()
-	}
 }
 
 // SimpleQueue is Python's SimpleQueue: a Queue (Python's lacks the bound

@@ -17,7 +17,10 @@ import (
 const cacheLine = shm.CacheLine
 
 // layoutVersion is the queue object's layout version, checked on Open.
-const layoutVersion = 1
+// Version 2: the bounds and the unfinished-task count are derived (from
+// the ring's positions and from per-process task records) instead of kept
+// in shared counters that a kill could leave off by one.
+const layoutVersion = 2
 
 // Queue control block: the body of the KindQueue object "<name>". The
 // messages themselves live in a ringbuf MPMC ring, the object "<name>.r" in
@@ -32,41 +35,55 @@ const layoutVersion = 1
 //	     68 attachOverflow u32            [1: a process found the attached table full]
 //	128  notEmpty: seq u32, sleepers u32 [producers bump seq; consumers sleep]
 //	192  notFull:  seq u32, sleepers u32 [consumers bump seq; producers sleep]
-//	256  count i64, bytes i64            [both sides; only when bounded]
-//	320  unfinished u32, joinSleepers u32, joinSeq u32 [Joinable only]
+//	256  lost u64, lostPid u32           [Joinable: tasks counted out of dead consumers]
+//	     272 untrackedGot u64, untrackedDone u64 [Joinable: processes with no task record]
+//	320  joinSeq u32, joinSleepers u32   [Joinable: TaskDone bumps; Join sleeps]
 //	384  producers: peerSlots u64 procinfo words [a producer joins once]
 //	384+8*peerSlots  consumers: peerSlots u64 procinfo words
 //	384+16*peerSlots attached: peerSlots u64 procinfo words [every process
-//	     that creates, opens or decodes the queue]
-//	bodySize = 384 + 24*peerSlots
+//	     that creates, opens or decodes the queue, and every child process
+//	     it is handed to, from the moment the child starts]
+//	384+24*peerSlots tasks: peerSlots records of 32 bytes [Joinable]
+//	     { ident u64 procinfo word, got u64, done u64, pad u64 }
+//	bodySize = 384 + 56*peerSlots
 //
 // A waiter gives up on the other side (ErrPeerDead) when that side's table
-// holds only dead processes and every live attached process has joined
-// only the waiter's side (notify.Gone); an overflowing attached table turns
-// the check off rather than guess.
+// and the attached processes that have not joined the waiter's side name
+// somebody and all of them are dead (notify.Gone); an overflowing attached
+// table turns the check off rather than guess.
 //
-// count and bytes are kept only when a bound needs them (maxSize below the
-// ring's slot count, or maxBytes set): an unbounded queue's hot path touches
-// no shared counter besides the ring's own indices.
+// Bounds: MaxSize is the ring's own limit (ringbuf.WithLimit), derived from
+// its positions; MaxBytes is checked against the bytes the ring holds. No
+// shared counter is kept for either, so a producer killed mid-Put takes no
+// unit of a bound with it.
+//
+// Unfinished tasks of a Joinable: the messages the ring still holds or that
+// a consumer is taking (ringbuf's Outstanding), plus, for each process, the
+// tasks it got minus those it marked done (its record), plus the untracked
+// pair. A process killed with tasks got and not done leaves a record whose
+// owner is dead: Join counts those tasks out into lost and reports them.
 const (
-	offMaxSize      = 0
-	offMaxMessage   = 4
-	offMaxBytes     = 8
-	offFlags        = 16
-	offClosed       = 1 * cacheLine
-	offOverflow     = offClosed + 4
-	offNotEmpty     = 2 * cacheLine
-	offNotFull      = 3 * cacheLine
-	offCount        = 4 * cacheLine
-	offBytes        = offCount + 8
-	offUnfinished   = 5 * cacheLine
-	offJoinSleepers = offUnfinished + 4
-	offJoinSeq      = offUnfinished + 8
-	offProducers    = 6 * cacheLine
-	peerSlots       = 32
-	offConsumers    = offProducers + 8*peerSlots
-	offAttached     = offConsumers + 8*peerSlots
-	bodySize        = offAttached + 8*peerSlots
+	offMaxSize       = 0
+	offMaxMessage    = 4
+	offMaxBytes      = 8
+	offFlags         = 16
+	offClosed        = 1 * cacheLine
+	offOverflow      = offClosed + 4
+	offNotEmpty      = 2 * cacheLine
+	offNotFull       = 3 * cacheLine
+	offLost          = 4 * cacheLine
+	offLostPid       = offLost + 8
+	offUntrackedGot  = offLost + 16
+	offUntrackedDone = offLost + 24
+	offJoinSeq       = 5 * cacheLine
+	offJoinSleepers  = offJoinSeq + 4
+	offProducers     = 6 * cacheLine
+	peerSlots        = 32
+	offConsumers     = offProducers + 8*peerSlots
+	offAttached      = offConsumers + 8*peerSlots
+	offTasks         = offAttached + 8*peerSlots
+	taskSize         = 32
+	bodySize         = offTasks + taskSize*peerSlots
 
 	flagJoinable = 1
 )
@@ -81,17 +98,27 @@ type control struct {
 	maxBytes   uint64
 	flags      uint32
 
-	closed     *atomic.Uint32
-	overflow   *atomic.Uint32
-	notEmpty   notify.Event
-	notFull    notify.Event
-	count      *atomic.Int64
-	bytes      *atomic.Int64
-	unfinished *atomic.Uint32
-	join       notify.Event
-	producers  notify.Peers
-	consumers  notify.Peers
-	attached   notify.Peers
+	closed        *atomic.Uint32
+	overflow      *atomic.Uint32
+	notEmpty      notify.Event
+	notFull       notify.Event
+	lost          *atomic.Uint64
+	lostPid       *atomic.Uint32
+	untrackedGot  *atomic.Uint64
+	untrackedDone *atomic.Uint64
+	join          notify.Event
+	producers     notify.Peers
+	consumers     notify.Peers
+	attached      notify.Peers
+	tasks         []taskRecord
+}
+
+// taskRecord is one process's tasks of a Joinable: got counts the messages
+// its Gets returned, done its TaskDone calls. ident owns the record
+// (procinfo word; 0 = free). Only the owner adds to got and done; a process
+// that finds the owner dead counts the record out (see countOut).
+type taskRecord struct {
+	ident, got, done *atomic.Uint64
 }
 
 func writeConfig(body []byte, maxSize, maxMessage uint32, maxBytes uint64, flags uint32) {
@@ -110,21 +137,27 @@ func controlAt(body []byte) (*control, error) {
 		return nil, fmt.Errorf("%w: queue body misaligned", ErrCorrupt)
 	}
 	c := &control{
-		maxSize:    atomics.MustUint32At(body, offMaxSize).Load(),
-		maxMessage: atomics.MustUint32At(body, offMaxMessage).Load(),
-		maxBytes:   atomics.MustUint64At(body, offMaxBytes).Load(),
-		flags:      atomics.MustUint32At(body, offFlags).Load(),
-		closed:     atomics.MustUint32At(body, offClosed),
-		overflow:   atomics.MustUint32At(body, offOverflow),
-		notEmpty:   notify.Event{Seq: atomics.MustUint32At(body, offNotEmpty), Sleepers: atomics.MustUint32At(body, offNotEmpty+4)},
-		notFull:    notify.Event{Seq: atomics.MustUint32At(body, offNotFull), Sleepers: atomics.MustUint32At(body, offNotFull+4)},
-		count:      atomics.MustInt64At(body, offCount),
-		bytes:      atomics.MustInt64At(body, offBytes),
-		unfinished: atomics.MustUint32At(body, offUnfinished),
-		join:       notify.Event{Seq: atomics.MustUint32At(body, offJoinSeq), Sleepers: atomics.MustUint32At(body, offJoinSleepers)},
-		producers:  peersAt(body, offProducers),
-		consumers:  peersAt(body, offConsumers),
-		attached:   peersAt(body, offAttached),
+		maxSize:       atomics.MustUint32At(body, offMaxSize).Load(),
+		maxMessage:    atomics.MustUint32At(body, offMaxMessage).Load(),
+		maxBytes:      atomics.MustUint64At(body, offMaxBytes).Load(),
+		flags:         atomics.MustUint32At(body, offFlags).Load(),
+		closed:        atomics.MustUint32At(body, offClosed),
+		overflow:      atomics.MustUint32At(body, offOverflow),
+		notEmpty:      notify.Event{Seq: atomics.MustUint32At(body, offNotEmpty), Sleepers: atomics.MustUint32At(body, offNotEmpty+4)},
+		notFull:       notify.Event{Seq: atomics.MustUint32At(body, offNotFull), Sleepers: atomics.MustUint32At(body, offNotFull+4)},
+		lost:          atomics.MustUint64At(body, offLost),
+		lostPid:       atomics.MustUint32At(body, offLostPid),
+		untrackedGot:  atomics.MustUint64At(body, offUntrackedGot),
+		untrackedDone: atomics.MustUint64At(body, offUntrackedDone),
+		join:          notify.Event{Seq: atomics.MustUint32At(body, offJoinSeq), Sleepers: atomics.MustUint32At(body, offJoinSleepers)},
+		producers:     peersAt(body, offProducers),
+		consumers:     peersAt(body, offConsumers),
+		attached:      peersAt(body, offAttached),
+		tasks:         make([]taskRecord, peerSlots),
+	}
+	for i := range c.tasks {
+		off := offTasks + i*taskSize
+		c.tasks[i] = taskRecord{atomics.MustUint64At(body, off), atomics.MustUint64At(body, off+8), atomics.MustUint64At(body, off+16)}
 	}
 	if c.flags&^flagJoinable != 0 {
 		return nil, fmt.Errorf("%w: unknown queue flags %#x", ErrCorrupt, c.flags)

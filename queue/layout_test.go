@@ -6,7 +6,7 @@ import "testing"
 // words on a line of its own, peer tables inside the body.
 func TestLayout(t *testing.T) {
 	lines := map[string]int{"config": offMaxSize, "closed": offClosed, "notEmpty": offNotEmpty,
-		"notFull": offNotFull, "count": offCount, "unfinished": offUnfinished, "producers": offProducers}
+		"notFull": offNotFull, "lost": offLost, "join": offJoinSeq, "producers": offProducers}
 	seen := map[int]string{}
 	for name, off := range lines {
 		if off%cacheLine != 0 {
@@ -17,7 +17,7 @@ func TestLayout(t *testing.T) {
 		}
 		seen[off/cacheLine] = name
 	}
-	if offConsumers != offProducers+8*peerSlots || offAttached != offConsumers+8*peerSlots || bodySize != offAttached+8*peerSlots || bodySize%cacheLine != 0 {
+	if offConsumers != offProducers+8*peerSlots || offAttached != offConsumers+8*peerSlots || offTasks != offAttached+8*peerSlots || bodySize != offTasks+taskSize*peerSlots || bodySize%cacheLine != 0 {
 		t.Errorf("peer tables: producers %d consumers %d body %d", offProducers, offConsumers, bodySize)
 	}
 	if _, err := controlAt(make([]byte, bodySize-1)); err == nil {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/shmkit/shmkit/atomics"
 	"github.com/shmkit/shmkit/codec"
+	"github.com/shmkit/shmkit/internal/handoff"
 	"github.com/shmkit/shmkit/internal/notify"
 	"github.com/shmkit/shmkit/internal/pod"
 	"github.com/shmkit/shmkit/ringbuf"
@@ -31,7 +32,11 @@ type Options[T any] struct {
 	// has room for one. 0 means the codec's fixed size when it has one
 	// (codec.Binary), and DefaultMaxMessage otherwise.
 	MaxMessage int
-	// MaxBytes, when positive, also bounds the encoded bytes queued.
+	// MaxBytes, when positive, also bounds the encoded bytes queued. A
+	// message always fits an empty queue, however large. The bytes are
+	// read from the ring when a Put would pass the bound by message count
+	// alone (a scan of the queued slots), and Puts racing each other may
+	// pass it by one message each.
 	MaxBytes int64
 	// Codec encodes the messages; nil means codec.Default[T]().
 	Codec codec.Codec[T]
@@ -75,12 +80,14 @@ type Queue[T any] struct {
 	bin    *codec.Binary[T] // codec, when it is the binary one: the zero-allocation path
 	ownSeg bool             // New made seg: Release closes it
 
-	bounded  bool // count/bytes are kept
 	joinable bool
 
 	putWait, getWait atomics.WaitOptions
 
 	prodJoined, consJoined atomic.Bool // this process is in the peer tables
+
+	taskMu sync.Mutex
+	task   atomic.Pointer[taskRecord] // Joinable: this process's task record, found on first use
 
 	scratch sync.Pool // *[]byte, for codecs of unknown size
 }
@@ -139,13 +146,13 @@ func create[T any](seg *shm.Segment, name string, o Options[T], flags uint32) (*
 	for slots < maxSize {
 		slots *= 2
 	}
-	r, err := ringbuf.NewMPMC(seg, ringName(name), slots, slotBytes(maxMsg), ringbuf.WithProducers(ringParticipants))
-	if err != nil {
-		return nil, fmt.Errorf("queue %q: %w", name, err)
-	}
 	bound := uint32(maxSize)
 	if maxSize == slots {
-		bound = 0 // the ring bounds it
+		bound = 0 // the ring's slots bound it
+	}
+	r, err := ringbuf.NewMPMC(seg, ringName(name), slots, slotBytes(maxMsg), ringbuf.WithProducers(ringParticipants), ringbuf.WithLimit(int(bound)))
+	if err != nil {
+		return nil, fmt.Errorf("queue %q: %w", name, err)
 	}
 	obj, err := seg.Alloc(name, spec(c, uint64(maxSize)), func(body []byte) error {
 		writeConfig(body, bound, uint32(maxMsg), uint64(o.MaxBytes), flags)
@@ -250,19 +257,23 @@ func attach[T any](seg *shm.Segment, obj *shm.Object, r *ringbuf.MPMC, c codec.C
 	}
 	q := &Queue[T]{seg: seg, name: obj.Name, ctl: ctl, ring: r, codec: c}
 	q.bin, _ = c.(*codec.Binary[T])
-	q.bounded = ctl.maxSize != 0 || ctl.maxBytes != 0
 	q.joinable = ctl.flags&flagJoinable != 0
 	q.putWait = atomics.WaitOptions{Strategy: w, Poll: pollPeers, Check: q.consumersDead}
 	q.getWait = atomics.WaitOptions{Strategy: w, Poll: pollPeers, Check: q.producersDead}
 	return q, nil
 }
 
-// consumersDead is a blocked Put's periodic check: the ring gives back
-// slots held by consumers that died mid-Get, then the consumer table says
-// whether anybody is left to make room.
+// consumersDead is a blocked Put's periodic check: the ring skips slots at
+// its head that producers died filling, then the consumer table says
+// whether anybody is left to make room. (A message that a consumer died
+// taking stays in its slot until a live consumer adopts it.)
 func (q *Queue[T]) consumersDead() error {
-	if err := q.ring.RescueFull(); errors.Is(err, ringbuf.ErrCorrupt) {
+	retry, err := q.ring.RescueFull()
+	if errors.Is(err, ringbuf.ErrCorrupt) {
 		return fmt.Errorf("queue %q: %w", q.name, err)
+	}
+	if retry {
+		return notify.Recheck
 	}
 	if q.ctl.overflow.Load() == 0 && notify.Gone(q.ctl.consumers, q.ctl.producers, q.ctl.attached) {
 		return fmt.Errorf("%w: every consumer of queue %q has exited", ErrPeerDead, q.name)
@@ -272,10 +283,15 @@ func (q *Queue[T]) consumersDead() error {
 
 // producersDead is a blocked Get's periodic check: the ring marks slots
 // claimed by producers that died mid-Put as abandoned (so that Gets move
-// past them), then the producer table says whether anybody is left.
+// past them) and readies messages that consumers died taking (so that this
+// Get adopts them); then the producer table says whether anybody is left.
 func (q *Queue[T]) producersDead() error {
-	if err := q.ring.RescueEmpty(); errors.Is(err, ringbuf.ErrCorrupt) {
+	retry, err := q.ring.RescueEmpty()
+	if errors.Is(err, ringbuf.ErrCorrupt) {
 		return fmt.Errorf("queue %q: %w", q.name, err)
+	}
+	if retry {
+		return notify.Recheck
 	}
 	if q.ctl.overflow.Load() == 0 && notify.Gone(q.ctl.producers, q.ctl.consumers, q.ctl.attached) {
 		return fmt.Errorf("%w: every producer of queue %q has exited", ErrPeerDead, q.name)
@@ -407,11 +423,8 @@ func (q *Queue[T]) tryPut(v *T, m *message) (bool, error) {
 	if n > int(q.ctl.maxMessage) {
 		return false, fmt.Errorf("%w: %d-byte message, the limit of queue %q is %d bytes (Options.MaxMessage)", ErrTooLarge, n, q.name, q.ctl.maxMessage)
 	}
-	if q.bounded && !q.admit(n) {
+	if q.ctl.maxBytes != 0 && !q.bytesFit(n) {
 		return false, nil
-	}
-	if q.joinable {
-		q.ctl.unfinished.Add(1) // before the message is visible: TaskDone never runs ahead
 	}
 	var encErr error
 	ok, err := q.ring.TryPutFunc(func(rec []byte) int {
@@ -434,12 +447,6 @@ func (q *Queue[T]) tryPut(v *T, m *message) (bool, error) {
 		return n
 	}) // publishes: the message
 	if !ok || err != nil || encErr != nil {
-		if q.bounded {
-			q.unadmit(n)
-		}
-		if q.joinable {
-			q.undoPut()
-		}
 		if encErr != nil {
 			return false, encErr
 		}
@@ -460,32 +467,14 @@ func (q *Queue[T]) scratchBuf() *[]byte {
 	return &b
 }
 
-// admit counts n bytes and one message against the bounds; it reports
-// false (and counts nothing) when either would be exceeded.
-func (q *Queue[T]) admit(n int) bool {
-	if m := q.ctl.maxSize; m != 0 && q.ctl.count.Add(1) > int64(m) {
-		q.ctl.count.Add(-1)
-		return false
+// bytesFit reports whether n more bytes keep the queue within MaxBytes. A
+// message always fits an empty queue, or a big one could never be sent.
+func (q *Queue[T]) bytesFit(n int) bool {
+	l := q.ring.Len()
+	if l == 0 || int64(l)*int64(q.ctl.maxMessage)+int64(n) <= int64(q.ctl.maxBytes) {
+		return true // fits even if every queued message were as large as allowed
 	}
-	if m := q.ctl.maxBytes; m != 0 && q.ctl.bytes.Add(int64(n)) > int64(m) && q.ctl.bytes.Load() != int64(n) {
-		// Over the byte bound, unless the queue was otherwise empty: one
-		// message always fits, or a big one could never be sent.
-		q.ctl.bytes.Add(-int64(n))
-		if q.ctl.maxSize != 0 {
-			q.ctl.count.Add(-1)
-		}
-		return false
-	}
-	return true
-}
-
-func (q *Queue[T]) unadmit(n int) {
-	if q.ctl.maxSize != 0 {
-		q.ctl.count.Add(-1)
-	}
-	if q.ctl.maxBytes != 0 {
-		q.ctl.bytes.Add(-int64(n))
-	}
+	return q.ring.Bytes()+int64(n) <= int64(q.ctl.maxBytes)
 }
 
 func (q *Queue[T]) tryGet(v *T) (bool, error) {
@@ -499,13 +488,18 @@ func (q *Queue[T]) tryGet(v *T) (bool, error) {
 		if ok, err := q.take(v); ok || err != nil {
 			return ok, err
 		}
-		if q.ring.Len() > 0 {
-			// A slot is claimed but not published: a Put in flight, or a
-			// producer killed mid-Put, whose slot the rescue gives up.
-			// Either way messages may lie behind it: keep waiting.
-			if err := q.ring.RescueEmpty(); errors.Is(err, ringbuf.ErrCorrupt) {
-				return false, fmt.Errorf("queue %q: %w", q.name, err)
-			}
+		// A slot claimed and not published (a Put in flight, or a producer
+		// killed mid-Put, whose slot the rescue gives up), or a message a
+		// consumer died taking (adopted on the next take): either way
+		// messages remain, keep waiting.
+		retry, err := q.ring.RescueEmpty()
+		if errors.Is(err, ringbuf.ErrCorrupt) {
+			return false, fmt.Errorf("queue %q: %w", q.name, err)
+		}
+		if retry {
+			return q.take(v)
+		}
+		if q.ring.Outstanding() > 0 {
 			return false, nil
 		}
 		return false, ErrClosed
@@ -516,9 +510,7 @@ func (q *Queue[T]) tryGet(v *T) (bool, error) {
 // take gets and decodes the oldest message, if there is one.
 func (q *Queue[T]) take(v *T) (bool, error) {
 	var derr error
-	n := 0
 	ok, err := q.ring.TryGetFunc(func(rec []byte) {
-		n = len(rec)
 		if q.bin != nil {
 			derr = q.bin.Decode(rec, v)
 		} else {
@@ -526,15 +518,17 @@ func (q *Queue[T]) take(v *T) (bool, error) {
 			derr = q.codec.Decode(rec, &w)
 			*v = w
 		}
+		if q.joinable && derr == nil {
+			// Before the slot is given back: the task is counted in the
+			// ring's Outstanding or in this record, never in neither.
+			q.gotTask()
+		}
 	})
 	if err != nil {
 		return false, fmt.Errorf("queue %q: %w", q.name, err)
 	}
 	if !ok {
 		return false, nil
-	}
-	if q.bounded {
-		q.unadmit(n)
 	}
 	q.ctl.notFull.Notify()
 	if derr != nil {
@@ -563,7 +557,7 @@ func (q *Queue[T]) Empty() bool { return q.Len() == 0 }
 
 // Full reports whether a Put would wait (a snapshot).
 func (q *Queue[T]) Full() bool {
-	if q.ctl.maxBytes != 0 && q.ctl.bytes.Load() >= int64(q.ctl.maxBytes) {
+	if q.ctl.maxBytes != 0 && q.ring.Bytes() >= int64(q.ctl.maxBytes) {
 		return true
 	}
 	return q.Len() >= q.Cap()
@@ -609,15 +603,27 @@ type handle struct {
 }
 
 // GobEncode encodes a handle to the queue: its segment, its name and its
-// codec's name.
+// codec's name. Encoded among the arguments of a process.Start, it also
+// records the child as attached from the moment it starts, so that a
+// waiter counts it as a possible producer and consumer before it has
+// decoded anything.
 func (q *Queue[T]) GobEncode() ([]byte, error) {
 	h, err := q.seg.Handle()
 	if err != nil {
 		return nil, fmt.Errorf("queue %q: %w", q.name, err)
 	}
 	var b bytes.Buffer
-	err = gob.NewEncoder(&b).Encode(handle{Seg: h, Name: q.name, Codec: codec.Name(q.codec)})
-	return b.Bytes(), err
+	if err := gob.NewEncoder(&b).Encode(handle{Seg: h, Name: q.name, Codec: codec.Name(q.codec)}); err != nil {
+		return nil, err
+	}
+	if handoff.Active() {
+		if slot, ok := q.ctl.attached.Reserve(); ok {
+			handoff.Add(slot)
+		} else {
+			q.ctl.overflow.Store(1) // an untracked holder: never conclude the other side is gone
+		}
+	}
+	return b.Bytes(), nil
 }
 
 // GobDecode attaches to the queue a handle names (shm.Attach, then Open).
@@ -647,7 +653,7 @@ func (q *Queue[T]) GobDecode(b []byte) error {
 // adopt moves o's fields into q (which gob made); o is not used after.
 func (q *Queue[T]) adopt(o *Queue[T]) {
 	q.seg, q.name, q.ctl, q.ring, q.codec, q.bin = o.seg, o.name, o.ctl, o.ring, o.codec, o.bin
-	q.bounded, q.joinable = o.bounded, o.joinable
+	q.joinable = o.joinable
 	q.putWait = atomics.WaitOptions{Strategy: o.putWait.Strategy, Poll: pollPeers, Check: q.consumersDead}
 	q.getWait = atomics.WaitOptions{Strategy: o.getWait.Strategy, Poll: pollPeers, Check: q.producersDead}
 }

@@ -18,21 +18,13 @@ func (c *control) sane(ringLen, ringCap int) error {
 	if v := c.overflow.Load(); v > 1 {
 		return fmt.Errorf("%w: overflow word %d", ErrCorrupt, v)
 	}
-	if c.maxSize != 0 {
-		if n := c.count.Load(); n < 0 || n > int64(c.maxSize) || int(n) != ringLen {
-			return fmt.Errorf("%w: count %d, bound %d, ring holds %d", ErrCorrupt, n, c.maxSize, ringLen)
+	if ringLen < 0 || ringLen > ringCap || (c.maxSize != 0 && ringLen > int(c.maxSize)) {
+		return fmt.Errorf("%w: ring holds %d of %d (bound %d)", ErrCorrupt, ringLen, ringCap, c.maxSize)
+	}
+	for i, r := range c.tasks {
+		if w := r.ident.Load(); w != 0 && procinfo.FromWord(w).Pid <= 0 {
+			return fmt.Errorf("%w: task record %d held by %#x, no process", ErrCorrupt, i, w)
 		}
-	}
-	if c.maxBytes != 0 {
-		if n := c.bytes.Load(); n < 0 || (ringLen == 0 && n != 0) {
-			return fmt.Errorf("%w: %d bytes counted with %d messages queued", ErrCorrupt, n, ringLen)
-		}
-	}
-	if ringLen < 0 || ringLen > ringCap {
-		return fmt.Errorf("%w: ring holds %d of %d", ErrCorrupt, ringLen, ringCap)
-	}
-	if c.flags&flagJoinable != 0 && int(c.unfinished.Load()) < ringLen {
-		return fmt.Errorf("%w: %d unfinished tasks with %d queued", ErrCorrupt, c.unfinished.Load(), ringLen)
 	}
 	for _, t := range []struct {
 		name string

@@ -5,6 +5,7 @@ import (
 	"encoding/gob"
 	"fmt"
 
+	"github.com/shmkit/shmkit/internal/handoff"
 	"github.com/shmkit/shmkit/shm"
 )
 
@@ -74,7 +75,17 @@ func (r *MPSC) GobDecode(b []byte) error {
 }
 
 // GobEncode encodes a handle to the ring; see SPSC.GobEncode.
-func (r *MPMC) GobEncode() ([]byte, error) { return encodeHandle(r.seg, r.name, shm.KindMPMC) }
+//
+// Encoded among the arguments of a process.Start, it also reserves a
+// participant slot for the child, so that from the moment the child is
+// started its peers count it as a possible producer and consumer.
+func (r *MPMC) GobEncode() ([]byte, error) {
+	b, err := encodeHandle(r.seg, r.name, shm.KindMPMC)
+	if err == nil && handoff.Active() {
+		r.reserve()
+	}
+	return b, err
+}
 
 // GobDecode attaches the ring; see SPSC.GobDecode.
 func (r *MPMC) GobDecode(b []byte) error {

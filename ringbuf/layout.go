@@ -163,6 +163,7 @@ const (
 //	  8    4   slotBytes      payload bytes per slot
 //	 12    4   stride         bytes per slot: mSlotHeader + slotBytes rounded up to 8
 //	 16    4   parts          participant slots
+//	 24    8   limit          messages held at most; 0: capacity (WithLimit)
 //	 64    8   enqueue        next position to fill   [producers CAS]
 //	128    8   dequeue        next position to empty  [consumers CAS]
 //	192    4   dataSeq        bumped when a slot is filled for a parked consumer
@@ -197,12 +198,21 @@ const (
 //
 // A claim is stored before its CAS and left after it, so that a peer that
 // finds a slot claimed but never filled (or never emptied) can tell whose
-// claim it is and, when every claimant is dead, give the slot up.
+// claim it is. A slot claimed for filling whose claimants are all dead is
+// given up (abandoned, then skipped). A slot claimed for emptying by a dead
+// consumer still holds its message intact (a consumer only reads it): a
+// live consumer adopts the claim (stores it as its own deqClaim, then
+// clears the dead one's with a CAS, so that exactly one adopter wins) and
+// delivers the message as its own.
+//
+// Role roleHandoff marks a slot reserved for a child process that was
+// handed the ring (package handoff): the child's first attach adopts it.
 const (
 	mOffCapacity      = 0
 	mOffSlotBytes     = 8
 	mOffStride        = 12
 	mOffParts         = 16
+	mOffLimit         = 24
 	mOffEnqueue       = 1 * cacheLine
 	mOffDequeue       = 2 * cacheLine
 	mOffDataSeq       = 3 * cacheLine
@@ -224,6 +234,7 @@ const (
 	partOffDeqClaim = 24
 	roleProducer    = 1
 	roleConsumer    = 2
+	roleHandoff     = 4
 )
 
 // Limits.
@@ -310,6 +321,9 @@ func checkMPMCConfig(body []byte) (capacity, slotBytes, parts int, err error) {
 	}
 	if want := uint64(mOffParts0) + uint64(p)*slotSize + c*uint64(st); uint64(len(body)) < want {
 		return 0, 0, 0, fmt.Errorf("%w: ring body of %d bytes, needs %d", ErrCorrupt, len(body), want)
+	}
+	if l := le.Uint64(body[mOffLimit:]); l > c {
+		return 0, 0, 0, fmt.Errorf("%w: limit %d over capacity %d", ErrCorrupt, l, c)
 	}
 	return int(c), int(sb), int(p), nil
 }

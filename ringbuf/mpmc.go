@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/shmkit/shmkit/internal/handoff"
 	"github.com/shmkit/shmkit/internal/procinfo"
 	"github.com/shmkit/shmkit/shm"
 )
@@ -27,6 +28,7 @@ type MPMC struct {
 	body      []byte
 	cells     []byte
 	capacity  uint64
+	limit     uint64 // messages held at most (config; capacity when unset)
 	mask      uint64
 	slotBytes int
 	stride    uint64
@@ -40,6 +42,7 @@ type MPMC struct {
 	attachMu sync.Mutex
 	part     int           // participant slot; -1 before first use (guarded by attachMu)
 	role     atomic.Uint32 // roles taken so far (written under attachMu)
+	adoptDue atomic.Bool   // a dead consumer's claim may wait for adoption (set by rescueEmpty)
 
 	_     [cacheLine]byte
 	putMu sync.Mutex
@@ -67,6 +70,9 @@ func NewMPMC(seg *shm.Segment, name string, capacity, slotBytes int, opts ...Opt
 	if o.slots < 1 || o.slots > MaxProducers {
 		return nil, fmt.Errorf("%w: %d participant slots, want 1..%d", ErrInvalid, o.slots, MaxProducers)
 	}
+	if o.limit < 0 || o.limit > capacity {
+		return nil, fmt.Errorf("%w: limit %d, want 0..%d", ErrInvalid, o.limit, capacity)
+	}
 	size := uint64(mOffParts0) + uint64(o.slots)*slotSize + uint64(capacity)*uint64(mpmcStride(slotBytes))
 	if size > 1<<40 {
 		return nil, fmt.Errorf("%w: %d slots of %d bytes", ErrInvalid, capacity, slotBytes)
@@ -77,6 +83,7 @@ func NewMPMC(seg *shm.Segment, name string, capacity, slotBytes int, opts ...Opt
 		le.PutUint32(body[mOffSlotBytes:], uint32(slotBytes))
 		le.PutUint32(body[mOffStride:], uint32(mpmcStride(slotBytes)))
 		le.PutUint32(body[mOffParts:], uint32(o.slots))
+		le.PutUint64(body[mOffLimit:], uint64(o.limit))
 		cells := body[mOffParts0+o.slots*slotSize:]
 		for i := 0; i < capacity; i++ {
 			le.PutUint64(cells[i*mpmcStride(slotBytes)+mSlotOffSeq:], uint64(i)) // slot i: free for position i
@@ -115,6 +122,10 @@ func (r *MPMC) init(seg *shm.Segment, obj *shm.Object, o options) error {
 	}
 	r.seg, r.name, r.body, r.opt = seg, obj.Name, body, o
 	r.capacity, r.mask, r.slotBytes, r.stride = uint64(capacity), uint64(capacity-1), slotBytes, uint64(mpmcStride(slotBytes))
+	r.limit = le.Uint64(body[mOffLimit:]) // checked by checkMPMCConfig
+	if r.limit == 0 {
+		r.limit = r.capacity
+	}
 	r.parts = slotTable{mem: body[mOffParts0 : mOffParts0+parts*slotSize], n: parts}
 	off := mOffParts0 + parts*slotSize
 	r.cells = body[off : off+capacity*int(r.stride) : off+capacity*int(r.stride)]
@@ -170,7 +181,10 @@ func (r *MPMC) attach(role uint32) error {
 		return nil
 	}
 	if r.part < 0 {
-		i, _, err := r.parts.take(r.claimsResolved)
+		i, err := r.adoptHandoff()
+		if i < 0 && err == nil {
+			i, _, err = r.parts.take(r.claimsResolved)
+		}
 		if err != nil {
 			return fmt.Errorf("ring %q: %w", r.name, err)
 		}
@@ -221,6 +235,43 @@ func (r *MPMC) AttachProducer() error { return r.attach(roleProducer) }
 // rather than on its first Get.
 func (r *MPMC) AttachConsumer() error { return r.attach(roleConsumer) }
 
+// adoptHandoff takes the participant slot a parent reserved for this
+// process when it handed the ring over (role roleHandoff, owner this
+// process): the first handle to attach here makes it its own. -1 when
+// there is none.
+func (r *MPMC) adoptHandoff() (int, error) {
+	me := procinfo.Self().Word()
+	for i := 0; i < r.parts.n; i++ {
+		if r.parts.owner(i).Load() == me && r.parts.word32(i, partOffRole).CompareAndSwap(roleHandoff, 0) { // reserved for me -> mine
+			r.parts.gen(i).Add(1)
+			return i, nil
+		}
+	}
+	return -1, nil
+}
+
+// reserve holds a participant slot for a child process that this ring is
+// being handed to (package handoff): until the child attaches, the slot
+// counts it as a possible producer and consumer.
+func (r *MPMC) reserve() {
+	standIn := procinfo.HandoffWord(procinfo.Self().Word())
+	for i := 0; i < r.parts.n; i++ {
+		w := r.parts.owner(i).Load()
+		if w != 0 && (procinfo.AliveWord(w) || !r.claimsResolved(i)) {
+			continue
+		}
+		if !r.parts.owner(i).CompareAndSwap(w, standIn) { // free or dead -> stand-in
+			continue
+		}
+		r.parts.word(i, partOffEnqClaim).Store(0)
+		r.parts.word(i, partOffDeqClaim).Store(0)
+		r.parts.word32(i, partOffRole).Store(roleHandoff)
+		handoff.Add(handoff.Slot{Word: r.parts.owner(i), StandIn: standIn})
+		return
+	}
+	// Every slot is held: the child goes unrecorded until it attaches.
+}
+
 // claimsResolved reports whether participant i left no slot claimed but
 // unfinished, so that a successor may take its slot.
 func (r *MPMC) claimsResolved(i int) bool {
@@ -244,6 +295,10 @@ func (r *MPMC) tryClaimPut() (pos uint64, ok bool, err error) {
 	for {
 		seq := r.seq(pos).Load() // observes: slot emptied (seq == pos)
 		switch dif := int64(seq - pos); {
+		case dif == 0 && r.limit < r.capacity && int64(pos-r.deq.Load()) >= int64(r.limit):
+			// Held at the limit: deq only grows, so the ring cannot be
+			// over it once this claim is made with a fresher deq.
+			return 0, false, nil
 		case dif == 0:
 			(*pubWord)(claim).storeRelease(pos + 1) // the CAS after it is a full barrier on amd64
 			if r.enq.CompareAndSwap(pos, pos+1) {   // claims slot pos for filling
@@ -310,10 +365,15 @@ func (r *MPMC) releaseGet(pos uint64) {
 }
 
 // getClaimed claims the next filled slot that holds a message, giving back
-// slots abandoned by dead producers, and checks its length.
+// slots abandoned by dead producers, and checks its length. On an empty
+// ring it adopts a message claimed by a dead consumer, once rescueEmpty has
+// seen one.
 func (r *MPMC) getClaimed() (pos uint64, n int, ok bool, err error) {
 	for {
 		pos, ok, err = r.tryClaimGet()
+		if !ok && err == nil && r.adoptDue.Load() {
+			pos, ok = r.adoptDeadClaim()
+		}
 		if !ok {
 			return 0, 0, false, err
 		}
@@ -398,8 +458,13 @@ func (r *MPMC) PutFunc(ctx context.Context, fill func(slot []byte) int) error {
 			return nil
 		}
 		if slow {
-			if err := r.rescueFull(); err != nil {
+			retry, err := r.rescueFull()
+			if err != nil {
 				return err
+			}
+			if retry {
+				slow = false
+				continue // the head was freed
 			}
 		}
 		err = r.space.wait(ctx, r.spaceOrClosed)
@@ -475,6 +540,10 @@ func (r *MPMC) GetFunc(ctx context.Context, use func(msg []byte)) error {
 			if err := r.rescueEmpty(); err != nil {
 				return err
 			}
+			if r.adoptDue.Load() {
+				slow = false
+				continue // a dead consumer's message to deliver
+			}
 		}
 		err = r.data.wait(ctx, r.dataOrClosed)
 		if r.closed.Load() { // observes: Close on this handle, which woke us
@@ -501,6 +570,10 @@ func (r *MPMC) tooLarge(n int) error {
 // claimed by a producer that died before filling it is marked abandoned (and
 // then skipped); with no producer alive it says why (io.EOF, ErrPeerDead).
 func (r *MPMC) rescueEmpty() error {
+	if r.deadClaimPending() {
+		r.adoptDue.Store(true)
+		return nil
+	}
 	pos := r.deq.Load()
 	if r.enq.Load() > pos && r.seq(pos).Load() == pos {
 		if r.claimantsDead(partOffEnqClaim, pos+1) {
@@ -510,10 +583,10 @@ func (r *MPMC) rescueEmpty() error {
 			return nil
 		}
 	}
-	if r.producersEver.Load() == 0 {
+	live, dead := r.parts.liveness(func(i int) bool { return r.parts.word32(i, partOffRole).Load()&(roleProducer|roleHandoff) != 0 })
+	if r.producersEver.Load() == 0 && !live && !dead {
 		return nil
 	}
-	live, dead := r.parts.liveness(func(i int) bool { return r.parts.word32(i, partOffRole).Load()&roleProducer != 0 })
 	switch {
 	case live:
 		return nil
@@ -526,44 +599,133 @@ func (r *MPMC) rescueEmpty() error {
 	return io.EOF
 }
 
-// rescueFull runs when a producer finds the ring full for a while: a slot
-// claimed by a consumer that died before emptying it is given back (its
-// message is lost with the consumer); with no consumer alive it says why.
-func (r *MPMC) rescueFull() error {
-	pos := r.enq.Load()
-	old := pos - r.capacity
-	if r.deq.Load() > old && r.seq(pos).Load() == old+1 {
-		if r.claimantsDead(partOffDeqClaim, old+1) {
-			r.seq(pos).CompareAndSwap(old+1, pos) // claimed by the dead -> emptied
-			r.space.wake()
-			return nil
-		}
+// rescueFull runs when a producer finds the ring full for a while: with no
+// consumer alive it says why. A slot held by a consumer that died before
+// emptying it stays full: its message goes to the next live consumer that
+// finds the ring empty (see adoptDeadClaim), not to the floor.
+func (r *MPMC) rescueFull() (retry bool, err error) {
+	if r.skipDeadHead() {
+		return true, nil
 	}
-	if r.consumersEver.Load() == 0 {
-		return nil
+	live, dead := r.parts.liveness(func(i int) bool { return r.parts.word32(i, partOffRole).Load()&(roleConsumer|roleHandoff) != 0 })
+	if r.consumersEver.Load() == 0 && !live && !dead {
+		return false, nil
 	}
-	live, dead := r.parts.liveness(func(i int) bool { return r.parts.word32(i, partOffRole).Load()&roleConsumer != 0 })
 	switch {
 	case live:
-		return nil
+		return false, nil
 	case dead:
-		return fmt.Errorf("%w: every consumer of ring %q is gone, one died", ErrPeerDead, r.name)
+		return false, fmt.Errorf("%w: every consumer of ring %q is gone, one died", ErrPeerDead, r.name)
 	}
-	return fmt.Errorf("%w: every consumer of ring %q closed its end", ErrClosed, r.name)
+	return false, fmt.Errorf("%w: every consumer of ring %q closed its end", ErrClosed, r.name)
+}
+
+// skipDeadHead frees the ring's head for producers when it holds no
+// message: a slot there claimed by a producer that died before filling it
+// is given up, and a given-up slot there is skipped as a consumer would
+// skip it, so that a ring held at its limit by dead producers' claims
+// takes new messages although no consumer runs. It uses the handle's
+// consumer claim word, so it runs only while the handle's Get side is idle.
+// It reports whether it freed a slot.
+func (r *MPMC) skipDeadHead() bool {
+	if !r.getMu.TryLock() {
+		return false
+	}
+	defer r.getMu.Unlock()
+	freed := false
+	for {
+		pos := r.deq.Load()
+		if int64(r.enq.Load()-pos) <= 0 {
+			return freed
+		}
+		seq := r.seq(pos).Load()
+		if seq == pos && r.claimantsDead(partOffEnqClaim, pos+1) {
+			r.length(pos).Store(lenAbandoned)
+			r.seq(pos).CompareAndSwap(pos, pos+1) // claimed by the dead -> filled (abandoned)
+			seq = r.seq(pos).Load()
+		}
+		if seq != pos+1 || r.length(pos).Load() != lenAbandoned {
+			return freed
+		}
+		(*pubWord)(r.parts.word(r.part, partOffDeqClaim)).storeRelease(pos + 1)
+		if r.deq.CompareAndSwap(pos, pos+1) { // claims the abandoned slot for emptying
+			r.releaseGet(pos)
+			freed = true
+		}
+	}
 }
 
 // noneAttached reports, without reading /proc, whether participants of the
-// role have attached (ever counts them) and none is attached any more.
+// role have attached (ever counts them) and none is attached any more (a
+// slot reserved for a child counts as both roles).
 func (r *MPMC) noneAttached(role uint32, ever *atomic.Uint32) bool {
 	if ever.Load() == 0 {
 		return false
 	}
 	for i := 0; i < r.parts.n; i++ {
-		if r.parts.owner(i).Load() != 0 && r.parts.word32(i, partOffRole).Load()&role != 0 {
+		if r.parts.owner(i).Load() != 0 && r.parts.word32(i, partOffRole).Load()&(role|roleHandoff) != 0 {
 			return false
 		}
 	}
 	return true
+}
+
+// deadClaimPending reports whether a participant that is dead (or has
+// closed) holds a claim on a slot it has not emptied: a message to adopt.
+func (r *MPMC) deadClaimPending() bool {
+	_, ok := r.deadClaim()
+	return ok
+}
+
+// deadClaim finds a participant, dead or detached, whose last dequeue
+// claim is still in progress (the slot filled for that lap and not emptied).
+func (r *MPMC) deadClaim() (i int, ok bool) {
+	deq := r.deq.Load()
+	for i := 0; i < r.parts.n; i++ {
+		c := r.parts.word(i, partOffDeqClaim).Load()
+		if c == 0 || i == r.part {
+			continue
+		}
+		pos := c - 1
+		if deq <= pos || r.seq(pos).Load() != pos+1 {
+			continue
+		}
+		if w := r.parts.owner(i).Load(); w != 0 && procinfo.AliveWord(w) {
+			continue
+		}
+		return i, true
+	}
+	return -1, false
+}
+
+// adoptDeadClaim takes over the claim of a consumer that died holding a
+// slot (the message in it is intact: consumers only read), so that this
+// handle delivers it: exactly once, since only the CAS that clears the dead
+// claim makes it ours. Called with getMu held, on an empty ring.
+func (r *MPMC) adoptDeadClaim() (pos uint64, ok bool) {
+	mine := r.parts.word(r.part, partOffDeqClaim)
+	for {
+		i, found := r.deadClaim()
+		if !found {
+			r.adoptDue.Store(false)
+			return 0, false
+		}
+		dead := r.parts.word(i, partOffDeqClaim)
+		c := dead.Load()
+		if c == 0 {
+			continue
+		}
+		// Ours first, then theirs cleared: an adopter that dies in between
+		// leaves two dead claimants, and the next adopter takes it.
+		(*pubWord)(mine).storeRelease(c)
+		if dead.CompareAndSwap(c, 0) { // dead consumer's claim -> none (ours now)
+			pos = c - 1
+			if r.seq(pos).Load() == pos+1 { // still holds the message of that lap
+				return pos, true
+			}
+		}
+		mine.Store(0)
+	}
 }
 
 // claimantsDead reports whether some participant claimed (claim word at off

@@ -51,21 +51,71 @@ func (r *MPMC) TryGetFunc(use func(msg []byte)) (ok bool, err error) {
 
 // RescueEmpty is what a Get blocked on an empty ring runs every poll
 // period: a slot claimed by a producer that died before filling it is
-// marked abandoned, so that consumers move past it. It returns io.EOF or
-// ErrPeerDead when no producer is alive (see Get).
-func (r *MPMC) RescueEmpty() error {
+// marked abandoned, so that consumers move past it, and a message claimed
+// by a consumer that died before taking it is made ready for adoption by
+// this handle's next Get. retry reports that either happened (try the Get
+// again). It returns io.EOF or ErrPeerDead when no producer is alive (see
+// Get).
+func (r *MPMC) RescueEmpty() (retry bool, err error) {
 	r.getMu.Lock()
 	defer r.getMu.Unlock()
-	return r.rescueEmpty()
+	seq := r.seq(r.deq.Load()).Load()
+	err = r.rescueEmpty()
+	return r.adoptDue.Load() || r.seq(r.deq.Load()).Load() != seq, err
 }
 
 // RescueFull is what a Put blocked on a full ring runs every poll period:
-// a slot claimed by a consumer that died before emptying it is given back.
-// It returns ErrPeerDead or ErrClosed when no consumer is alive (see Put).
-func (r *MPMC) RescueFull() error {
+// slots at the head that dead producers claimed and never filled are
+// skipped, so that a ring at its limit takes messages again; retry reports
+// that a slot was freed. It returns ErrPeerDead or ErrClosed when no
+// consumer is alive (see Put).
+func (r *MPMC) RescueFull() (retry bool, err error) {
 	r.putMu.Lock()
 	defer r.putMu.Unlock()
 	return r.rescueFull()
+}
+
+// Outstanding returns the number of messages put and not yet wholly taken:
+// those queued (filled, or being filled by a live producer) and those a
+// consumer has claimed and not yet finished with (a dead consumer's
+// included: its message goes to another). Slots given up by dead producers
+// do not count. It reads the queued ones before the claimed ones, so a
+// message moving from one to the other during the call is never missed
+// (it may be counted twice). O(Len + participants).
+func (r *MPMC) Outstanding() int {
+	deq := r.deq.Load()
+	enq := r.enq.Load()
+	n := 0
+	for pos := deq; int64(enq-pos) > 0 && pos-deq < r.capacity; pos++ {
+		if r.seq(pos).Load() == pos+1 && r.length(pos).Load() == lenAbandoned {
+			continue
+		}
+		n++
+	}
+	for i := 0; i < r.parts.n; i++ {
+		c := r.parts.word(i, partOffDeqClaim).Load()
+		if pos := c - 1; c != 0 && pos < deq && r.seq(pos).Load() == pos+1 {
+			n++
+		}
+	}
+	return n
+}
+
+// Bytes returns the payload bytes of the messages queued (filled and not
+// yet claimed): a snapshot, O(Len).
+func (r *MPMC) Bytes() int64 {
+	deq := r.deq.Load()
+	enq := r.enq.Load()
+	var n int64
+	for pos := deq; int64(enq-pos) > 0 && pos-deq < r.capacity; pos++ {
+		if r.seq(pos).Load() != pos+1 {
+			continue
+		}
+		if l := r.length(pos).Load(); l != lenAbandoned && l <= uint32(r.slotBytes) {
+			n += int64(l)
+		}
+	}
+	return n
 }
 
 // TryPeekQuick is TryPeek without its slow path: on an empty ring it

@@ -23,6 +23,7 @@ type options struct {
 	poll     time.Duration
 	slots    int
 	batch    uint64 // SPSC: bytes committed before the tail is published
+	limit    int    // MPMC: messages held at most (0: capacity)
 }
 
 func defaultOptions() options {
@@ -70,6 +71,13 @@ func WithWriteBatch(n int) Option {
 // new MPMC ring: 1..MaxProducers, default DefaultProducers. Each handle that
 // produces takes one slot for as long as it lives.
 func WithProducers(n int) Option { return func(o *options) { o.slots = n } }
+
+// WithLimit bounds the messages a new MPMC ring holds at once to n
+// (1..capacity; default: its capacity), for a bound that is not a power of
+// two. The bound is kept in the ring, so every handle obeys it, and it is
+// derived from the ring's positions: a process killed mid-Put takes no unit
+// of it along.
+func WithLimit(n int) Option { return func(o *options) { o.limit = n } }
 
 // apply applies opts and passes the poll period on to the handle's sides.
 func (o *options) apply(opts []Option, sides ...*waitSide) {

@@ -10,10 +10,12 @@ package notify
 
 import (
 	"context"
+	"errors"
 	"runtime"
 	"sync/atomic"
 
 	"github.com/shmkit/shmkit/atomics"
+	"github.com/shmkit/shmkit/internal/handoff"
 	"github.com/shmkit/shmkit/internal/procinfo"
 )
 
@@ -57,6 +59,11 @@ func (e Event) Notify() {
 // 300 ns), short enough to leave the core to others when none comes.
 const spinChecks = 256
 
+// Recheck is what a WaitOptions.Check returns to end a sleep early without
+// an error: the wait runs ready again (the check changed shared state that
+// ready reads, say by making a dead peer's message deliverable).
+var Recheck = errors.New("notify: recheck")
+
 // Wait blocks until ready reports true or an error, ctx is done, or o.Check
 // (polled every o.Poll) returns an error. ready must not block; it is called
 // again after every wake-up, spurious ones included.
@@ -94,7 +101,7 @@ func (e Event) wait(ctx context.Context, o *atomics.WaitOptions, ready func() (b
 						return err
 					}
 					if o.Check != nil {
-						if err := o.Check(); err != nil {
+						if err := o.Check(); err != nil && err != Recheck {
 							return err
 						}
 					}
@@ -114,6 +121,9 @@ func (e Event) wait(ctx context.Context, o *atomics.WaitOptions, ready func() (b
 		ok, err := ready()
 		if !ok && err == nil {
 			err = atomics.Await(ctx, e.Seq, s, o)
+			if err == Recheck {
+				err = nil
+			}
 		}
 		e.Sleepers.Add(^uint32(0))
 		if ok || err != nil {
@@ -181,22 +191,52 @@ func (p Peers) Has(w uint64) bool {
 	return false
 }
 
+// Reserve holds a slot for a child process about to be started with the
+// object (see package handoff): a free or dead slot gets a stand-in word,
+// alive while this process is, that the returned reservation replaces by
+// the child's word once the child runs. It reports false when every slot
+// holds a live process.
+func (p Peers) Reserve() (handoff.Slot, bool) {
+	standIn := procinfo.HandoffWord(procinfo.Self().Word())
+	for i := range p {
+		w := p[i].Load()
+		if (w == 0 || !procinfo.AliveWord(w)) && p[i].CompareAndSwap(w, standIn) { // free or dead -> stand-in
+			return handoff.Slot{Word: &p[i], StandIn: standIn}, true
+		}
+	}
+	return handoff.Slot{}, false
+}
+
 // Gone reports whether the side whose members are in side has given up for
-// good: somebody joined it, none of them is alive, and no live process in
-// attached (every process holding the object) could still join it, that
-// is, every live attached process has joined only the other side. A
-// process that holds the object and has not acted yet might still join, so
-// it keeps the waiter waiting, as Python's queue would.
+// good. Its candidates are the processes that joined it and the processes
+// holding the object (attached, children it was handed to included) that
+// have not joined the other side: any of them could still act on the side.
+// The side is gone when it has a candidate and every candidate is dead. A
+// process that holds the object and has not acted yet keeps the waiter
+// waiting, as Python's queue would; a child handed the object that died
+// before acting counts as a dead candidate. Nobody at all (no candidate)
+// is not gone: a process may yet open the object by name.
 func Gone(side, other, attached Peers) bool {
-	joined, alive := side.State()
-	if !joined || alive {
-		return false
+	candidate := false
+	for i := range side {
+		w := side[i].Load()
+		if w == 0 {
+			continue
+		}
+		if procinfo.AliveWord(w) {
+			return false
+		}
+		candidate = true
 	}
 	for i := range attached {
 		w := attached[i].Load()
-		if w != 0 && procinfo.AliveWord(w) && !other.Has(w) {
+		if w == 0 || other.Has(w) {
+			continue
+		}
+		if procinfo.AliveWord(w) {
 			return false
 		}
+		candidate = true
 	}
-	return true
+	return candidate
 }

@@ -34,7 +34,13 @@ func (id Ident) IsZero() bool { return id.Pid == 0 }
 func (id Ident) Word() uint64 { return uint64(uint32(id.Pid))<<32 | uint64(uint32(id.Start)) }
 
 // FromWord is the inverse of Word; Start keeps its low 32 bits only.
-func FromWord(w uint64) Ident { return Ident{Pid: int32(w >> 32), Start: uint64(uint32(w))} }
+func FromWord(w uint64) Ident { return Ident{Pid: int32(w>>32) & 0x7fffffff, Start: uint64(uint32(w))} }
+
+// HandoffWord marks w as a stand-in (interim form; see package handoff).
+func HandoffWord(w uint64) uint64 { return w | 1<<63 }
+
+// IsHandoff reports whether w is a stand-in.
+func IsHandoff(w uint64) bool { return w>>63 != 0 }
 
 var (
 	selfOnce sync.Once

@@ -1,0 +1,133 @@
+// Package handoff lets a shared object that travels to a child process count
+// that child as one of its peers from the moment the child is started, not
+// from the moment the child first uses the object.
+//
+// Without it a waiter cannot tell "the producer I was handed to has not
+// decoded its arguments yet" from "every producer has exited": a child that
+// is starting is invisible, so a parent whose first worker has already put
+// its result and exited concludes that nobody is left (a false ErrPeerDead
+// on a loaded machine, where a child takes milliseconds to start).
+//
+// The protocol runs in the parent, around the encoding of a child's
+// arguments (package process does this in Start):
+//
+//  1. Collect runs the encoding. Each shared object's GobEncode calls Add
+//     with a Reservation: the object has already written a stand-in word
+//     (procinfo.HandoffWord of the parent) into one of its peer slots. A
+//     stand-in is alive exactly while the parent is, so from this moment a
+//     waiter in any process sees a live possible peer.
+//  2. The child is started.
+//  3. Commit replaces every stand-in by the child's word (CAS: a stand-in
+//     is never touched by anyone else), or Abort frees them when the child
+//     could not be started.
+//
+// A parent killed between 1 and 3 leaves stand-ins that name a dead process:
+// they read as dead peers, are reused like any dead slot, and the child (if
+// it started) registers itself when it attaches. No step leaves a count
+// that a kill can tear.
+package handoff
+
+import "sync"
+
+// A Reservation is one peer slot held by a stand-in: Commit replaces the
+// stand-in by the child's procinfo word; Abort frees the slot.
+type Reservation interface {
+	Commit(child uint64)
+	Abort()
+}
+
+// Batch is the reservations made while one child's arguments were encoded.
+type Batch struct {
+	rs []Reservation
+}
+
+var (
+	mu      sync.Mutex // serialises Collect: one encoding at a time
+	current *Batch     // the batch Add appends to; nil outside Collect (guarded by curMu)
+	curMu   sync.Mutex
+)
+
+// Collect runs encode and returns the reservations that the objects it
+// encoded made with Add. Calls are serialised. When encode fails the
+// reservations are aborted and the batch is nil.
+func Collect(encode func() error) (*Batch, error) {
+	mu.Lock()
+	defer mu.Unlock()
+	b := &Batch{}
+	curMu.Lock()
+	current = b
+	curMu.Unlock()
+	err := encode()
+	curMu.Lock()
+	current = nil
+	curMu.Unlock()
+	if err != nil {
+		b.Abort()
+		return nil, err
+	}
+	return b, nil
+}
+
+// Active reports whether a Collect is running, that is whether an object
+// being encoded now is travelling to a child about to start: only then is
+// a reservation worth making.
+func Active() bool {
+	curMu.Lock()
+	defer curMu.Unlock()
+	return current != nil
+}
+
+// Add records r in the running Collect's batch. Outside Collect (an object
+// gob-encoded for some other purpose) it aborts r at once.
+func Add(r Reservation) {
+	curMu.Lock()
+	b := current
+	if b != nil {
+		b.rs = append(b.rs, r)
+	}
+	curMu.Unlock()
+	if b == nil {
+		r.Abort()
+	}
+}
+
+// Commit hands every reservation to the child named by word.
+func (b *Batch) Commit(child uint64) {
+	if b == nil {
+		return
+	}
+	for _, r := range b.rs {
+		r.Commit(child)
+	}
+	b.rs = nil
+}
+
+// Abort frees every reservation (the child did not start).
+func (b *Batch) Abort() {
+	if b == nil {
+		return
+	}
+	for _, r := range b.rs {
+		r.Abort()
+	}
+	b.rs = nil
+}
+
+// Slot is the common Reservation: a 64-bit peer word that holds a stand-in
+// until Commit swaps in the child's word (or Abort clears it). Set, when
+// not nil, runs after a successful Commit (a side table to update, say).
+type Slot struct {
+	Word    interface{ CompareAndSwap(old, new uint64) bool }
+	StandIn uint64
+	Set     func(child uint64)
+}
+
+// Commit replaces the stand-in by child (stand-in -> child).
+func (s Slot) Commit(child uint64) {
+	if s.Word.CompareAndSwap(s.StandIn, child) && s.Set != nil {
+		s.Set(child)
+	}
+}
+
+// Abort frees the slot (stand-in -> free).
+func (s Slot) Abort() { s.Word.CompareAndSwap(s.StandIn, 0) }
