@@ -17,7 +17,8 @@ import (
 const cacheLine = shm.CacheLine
 
 // layoutVersion is the queue object's layout version, checked on Open.
-const layoutVersion = 1
+// Version 2: the peer tables hold namespace-tagged procinfo words.
+const layoutVersion = 2
 
 // Queue control block: the body of the KindQueue object "<name>". The
 // messages themselves live in a ringbuf MPMC ring, the object "<name>.r" in
