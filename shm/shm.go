@@ -170,7 +170,7 @@ func newSegment(f *os.File, name, path string, dataOff, total int64, dirCap int)
 	h := header{
 		version: segVersion, kind: KindSegment, size: uint64(total), dataOff: uint64(dataOff),
 		dirCap: uint32(dirCap), creatorPid: uint32(me.Pid), creatorStart: me.Start,
-		created: time.Now().UnixNano(),
+		created: time.Now().UnixNano(), creatorNS: me.NS,
 	}
 	encodeHeader(m, &h)
 	return &Segment{name: name, path: path, mem: m, hdr: h}, nil
@@ -268,6 +268,16 @@ type Info struct {
 	DataSize     int64 // object area
 	CreatorPID   int
 	CreatorStart uint64 // clock ticks since boot
+	// CreatorNS is the inode of the creator's PID namespace
+	// (/proc/PID/ns/pid), 0 if it could not be read.
+	CreatorNS uint64
+	// CreatorElsewhere reports that the creator runs in another PID
+	// namespace than the caller (another container, say): its PID means
+	// nothing here, so whether it still runs cannot be told, and
+	// CreatorAlive is true.
+	CreatorElsewhere bool
+	// CreatorAlive is false only when the creator is of the caller's PID
+	// namespace and has exited (or its PID was reused).
 	CreatorAlive bool
 	Created      time.Time
 	Objects      int   // published directory entries
@@ -284,10 +294,11 @@ func (s *Segment) Info() Info {
 }
 
 func infoOf(name, path string, h *header, objects int) Info {
-	creator := procinfo.Ident{Pid: int32(h.creatorPid), Start: h.creatorStart}
+	creator := procinfo.Ident{Pid: int32(h.creatorPid), Start: h.creatorStart, NS: h.creatorNS}
 	return Info{
 		Name: name, Path: path, Size: int64(h.size), DataSize: int64(h.size - h.dataOff),
-		CreatorPID: int(h.creatorPid), CreatorStart: h.creatorStart, CreatorAlive: procinfo.Alive(creator),
+		CreatorPID: int(h.creatorPid), CreatorStart: h.creatorStart, CreatorNS: h.creatorNS,
+		CreatorElsewhere: !procinfo.SameNamespace(creator), CreatorAlive: procinfo.Alive(creator),
 		Created: time.Unix(0, h.created), Objects: min(objects, int(h.dirCap)), DirCap: int(h.dirCap),
 		Version: int(h.version), Kind: Kind(h.kind), DataOffset: int64(h.dataOff),
 	}

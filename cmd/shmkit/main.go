@@ -216,18 +216,25 @@ func cmdGc(args []string, out io.Writer) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%w: gc takes no arguments, got %q", errUsage, fs.Args())
 	}
-	dead, err := shm.Collect(*dry, shm.WithDir(*dir))
+	got, err := shm.Collect(*dry, shm.WithDir(*dir))
 	verb := "removed"
 	if *dry {
 		verb = "would remove"
 	}
-	for _, in := range dead {
-		fmt.Fprintf(out, "%s %s (creator pid %d dead, %s)\n", verb, in.Name, in.CreatorPID, byteSize(in.Size))
+	for _, c := range got {
+		switch {
+		case c.Err != nil:
+			fmt.Fprintf(out, "could not remove %s (%s, %s): %v\n", c.Name, c.Reason, byteSize(c.Size), c.Err)
+		case c.Removed:
+			fmt.Fprintf(out, "%s %s (%s, %s)\n", verb, c.Name, c.Reason, byteSize(c.Size))
+		default:
+			fmt.Fprintf(out, "left %s alone: %s\n", c.Name, c.Reason)
+		}
 	}
 	if err != nil {
 		return err
 	}
-	if len(dead) == 0 {
+	if len(got) == 0 {
 		fmt.Fprintf(out, "nothing to collect in %s\n", *dir)
 	}
 	return nil

@@ -90,6 +90,16 @@ const NamespaceChildEnv = "SHMKIT_NS_CHILD"
 // the calling test binary runs as that child.
 func NamespaceChild() (string, bool) { return os.LookupEnv(NamespaceChildEnv) }
 
+// PIDNamespaces reports why InPIDNamespace would skip, or nil if this
+// machine lets the tests make PID namespaces.
+func PIDNamespaces() error {
+	probe := exec.Command("unshare", "--pid", "--fork", "--mount-proc", "true")
+	if out, err := probe.CombinedOutput(); err != nil {
+		return fmt.Errorf("unshare --pid --fork --mount-proc: %v: %s", err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
 // InPIDNamespace starts the test binary again, running only test, in a new
 // PID namespace with its own /proc (unshare --pid --fork --mount-proc): the
 // child sees itself as PID 1, and /proc/self names it in its namespace
@@ -98,9 +108,8 @@ func NamespaceChild() (string, bool) { return os.LookupEnv(NamespaceChildEnv) }
 // privilege). Cleanup kills the child if the test did not wait for it.
 func InPIDNamespace(tb testing.TB, test, payload string) *exec.Cmd {
 	tb.Helper()
-	probe := exec.Command("unshare", "--pid", "--fork", "--mount-proc", "true")
-	if out, err := probe.CombinedOutput(); err != nil {
-		tb.Skipf("cannot make a PID namespace here (unshare --pid --fork --mount-proc: %v: %s)", err, strings.TrimSpace(string(out)))
+	if err := PIDNamespaces(); err != nil {
+		tb.Skipf("cannot make a PID namespace here: %v", err)
 	}
 	cmd := exec.Command("unshare", "--pid", "--fork", "--mount-proc", "--kill-child",
 		os.Args[0], "-test.run=^"+test+"$", "-test.count=1")
