@@ -80,3 +80,23 @@ func mutexHolderInNamespace(t *testing.T, name string) {
 		t.Fatal(err)
 	}
 }
+
+// TestReadOnlySegmentRefused: a lock writes its words, so it cannot be
+// opened on a segment attached with shm.ReadOnly: an error, not a fault.
+func TestReadOnlySegmentRefused(t *testing.T) {
+	seg := shmtest.Segment(t, 1<<16)
+	if _, err := semaphore.NewMutex(seg, "m"); err != nil {
+		t.Fatal(err)
+	}
+	ro, err := shm.Open(seg.Name(), shm.ReadOnly())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	if _, err := semaphore.OpenMutex(ro, "m"); !errors.Is(err, shm.ErrReadOnly) {
+		t.Fatalf("OpenMutex on a read-only segment = %v, want shm.ErrReadOnly", err)
+	}
+	if _, err := semaphore.NewMutex(ro, "m2"); !errors.Is(err, shm.ErrReadOnly) {
+		t.Fatalf("NewMutex on a read-only segment = %v, want shm.ErrReadOnly", err)
+	}
+}
