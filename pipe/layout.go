@@ -14,7 +14,9 @@ import (
 // on lines of their own, written by the sender and the receiver in turn.
 const cacheLine = shm.CacheLine
 
-const layoutVersion = 1
+// layoutVersion 2: the ends' owner words are namespace-tagged procinfo
+// words.
+const layoutVersion = 2
 
 // Pipe control block: the body of the KindPipe object "<name>". Messages
 // travel in ringbuf SPSC rings, "<name>.0" (sent by end 0, read by end 1;

@@ -215,7 +215,7 @@ func (c *Conn[T]) rescue() error {
 
 func (c *Conn[T]) peerDead() error {
 	if w := c.ctl.ends[1-c.end].owner.Load(); w != 0 && !procinfo.AliveWord(w) {
-		return fmt.Errorf("%w: the process holding end %d of pipe %q (pid %d) has exited", ErrPeerDead, 1-c.end, c.name, procinfo.FromWord(w).Pid)
+		return fmt.Errorf("%w: the process holding end %d of pipe %q (%v) has exited", ErrPeerDead, 1-c.end, c.name, procinfo.FromWord(w))
 	}
 	return nil
 }

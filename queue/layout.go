@@ -20,6 +20,7 @@ const cacheLine = shm.CacheLine
 // Version 2: the bounds and the unfinished-task count are derived (from
 // the ring's positions and from per-process task records) instead of kept
 // in shared counters that a kill could leave off by one.
+// The peer tables hold namespace-tagged procinfo words.
 const layoutVersion = 2
 
 // Queue control block: the body of the KindQueue object "<name>". The

@@ -31,7 +31,7 @@ func (c *control) sane(ringLen, ringCap int) error {
 		p    notify.Peers
 	}{{"producer", c.producers}, {"consumer", c.consumers}, {"attached", c.attached}} {
 		for i := range t.p {
-			if w := t.p[i].Load(); w != 0 && procinfo.FromWord(w).Pid <= 0 {
+			if w := t.p[i].Load(); w != 0 && procinfo.FromWord(w).IsZero() {
 				return fmt.Errorf("%w: %s slot %d holds %#x, no process", ErrCorrupt, t.name, i, w)
 			}
 		}

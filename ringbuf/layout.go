@@ -15,10 +15,11 @@ import (
 // line of their own.
 const cacheLine = shm.CacheLine
 
-// Layout versions, checked by Open through the object header.
+// Layout versions, checked by Open through the object header. Version 2:
+// participant and consumer words are namespace-tagged procinfo words.
 const (
-	vringVersion = 1 // SPSC and MPSC
-	mpmcVersion  = 1
+	vringVersion = 2 // SPSC and MPSC
+	mpmcVersion  = 2
 )
 
 // Variable-length ring body (SPSC and MPSC), after the 64-byte shm object

@@ -200,7 +200,7 @@ func (r *vring) attachProducer() error {
 		me := procinfo.Self().Word()
 		for i := 0; i < r.slots.n; i++ {
 			if w := r.slots.owner(i).Load(); w != 0 && (w == me || procinfo.AliveWord(w)) {
-				return fmt.Errorf("%w: ring %q already has a producer (pid %d)", ErrBusy, r.name, procinfo.FromWord(w).Pid)
+				return fmt.Errorf("%w: ring %q already has a producer (%v)", ErrBusy, r.name, procinfo.FromWord(w))
 			}
 		}
 	}
@@ -217,7 +217,7 @@ func (r *vring) attachProducer() error {
 		for i := 0; i < r.slots.n; i++ {
 			if w := r.slots.owner(i).Load(); i != slot && w != 0 && w != me && procinfo.AliveWord(w) {
 				r.slots.release(slot)
-				return fmt.Errorf("%w: ring %q already has a producer (pid %d)", ErrBusy, r.name, procinfo.FromWord(w).Pid)
+				return fmt.Errorf("%w: ring %q already has a producer (%v)", ErrBusy, r.name, procinfo.FromWord(w))
 			}
 		}
 	}
@@ -484,7 +484,7 @@ func (r *vring) consumerGone(alive bool) error {
 	w := r.consumer.Load()
 	switch {
 	case alive && w != 0 && !procinfo.AliveWord(w):
-		return fmt.Errorf("%w: consumer of ring %q (pid %d) is dead", ErrPeerDead, r.name, procinfo.FromWord(w).Pid)
+		return fmt.Errorf("%w: consumer of ring %q (%v) is dead", ErrPeerDead, r.name, procinfo.FromWord(w))
 	case w == 0 && r.consumerEver.Load() != 0:
 		return fmt.Errorf("%w: consumer of ring %q closed its end", ErrClosed, r.name)
 	}
@@ -510,7 +510,7 @@ func (r *vring) attachConsumer() error {
 		return ErrClosed
 	}
 	if w, ok := r.takeConsumer(); !ok {
-		return fmt.Errorf("%w: ring %q already has a consumer (pid %d)", ErrBusy, r.name, procinfo.FromWord(w).Pid)
+		return fmt.Errorf("%w: ring %q already has a consumer (%v)", ErrBusy, r.name, procinfo.FromWord(w))
 	}
 	r.setupConsumer()
 	return nil

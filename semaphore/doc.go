@@ -31,9 +31,13 @@
 // futex lists do not fit Go (goroutines move between threads), so parked
 // waiters poll the holder's liveness instead (every 50 ms).
 //
-// Liveness is judged by PID, so every process using a primitive must see
-// the others' PIDs: one PID namespace (one container), as for
-// process-shared pthread mutexes.
+// Liveness is judged by PID, within one PID namespace. Every holder and
+// party is recorded with its namespace (the holder's in the lock word
+// itself), and a process never judges one of another namespace dead: a
+// lock held by a process of another container that dies holding it is
+// recovered only by a process of that container. A Mutex in a segment
+// attached with shm.ReadOnly cannot be opened (shm.ErrReadOnly): locking
+// writes to it.
 //
 // Python's RLock has no counterpart: a re-entrant lock counts re-entries
 // of its owner, and a Go program has no goroutine identity to count them

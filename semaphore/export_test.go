@@ -6,10 +6,15 @@ import "sync/atomic"
 // dead or reused holder.
 func MutexWords(m *Mutex) (state *atomic.Uint32, owner *atomic.Uint64) { return m.state, m.owner }
 
+// Holder returns the holder field a process of this namespace with PID pid
+// puts in a Mutex state word.
+func Holder(pid uint32) uint32 { me, _ := self(); return pid&mPidMask | me&^mPidMask }
+
 const (
-	MPidMask   = mPidMask
-	MOwnerDied = mOwnerDied
-	MWaiters   = mWaiters
+	MHolderMask = mHolderMask
+	MPidMask    = mPidMask
+	MOwnerDied  = mOwnerDied
+	MWaiters    = mWaiters
 )
 
 // EventSleepers reports how many waiters an Event has announced.

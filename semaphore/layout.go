@@ -21,9 +21,11 @@ import (
 //	| state  | magic  | owner          | reserved (zero)           |
 //	+--------+--------+----------------+---------------------------+
 //	state: futex word, see the state machine in mutex.go
-//	       bits 0-29 owner PID, bit 30 OWNER_DIED, bit 31 WAITERS
+//	       bits 0-29 holder (bits 0-21 PID, 22-28 low 7 bits of its
+//	       PID namespace tag, 29 zero), bit 30 OWNER_DIED, bit 31 WAITERS
 //	magic: "mutx", written by InitMutex, checked by MutexAt
-//	owner: procinfo.Ident.Word() of the holder (PID<<32 | start time),
+//	owner: procinfo.Ident.Word() of the holder (PID, namespace tag, start
+//	       time, as procinfo's package comment draws it),
 //	       0 while nobody holds it or while the holder is being recorded
 //
 // RWMutex, RWMutexSize = 704:
@@ -131,10 +133,13 @@ const (
 )
 
 // layoutVersion is the object-header version of every kind here but the
-// Barrier, whose party table came in version 2.
+// Barrier, whose party table came in version 2. Version 2 (Barrier 3): the
+// Mutex state word holds the holder's namespace tag beside its PID, and
+// every procinfo word (owner, reader slots, party slots) has the
+// namespace-tagged layout.
 const (
-	layoutVersion        = 1
-	barrierLayoutVersion = 2
+	layoutVersion        = 2
+	barrierLayoutVersion = 3
 )
 
 // versionOf is the object-header version of kind.

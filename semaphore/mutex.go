@@ -2,6 +2,7 @@ package semaphore
 
 import (
 	"context"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -11,35 +12,55 @@ import (
 )
 
 // The Mutex state word is Drepper's three-state futex lock ("Futexes Are
-// Tricky", mutex2) with the owner's PID inside the word, as Linux robust
-// futexes keep a TID: the lock is never held without its holder recorded,
-// so a dead holder can always be found.
+// Tricky", mutex2) with the holder inside the word, as Linux robust futexes
+// keep a TID: the lock is never held without its holder recorded, so a dead
+// holder can always be found. The holder field (bits 0-29) is the holder's
+// PID (bits 0-21) and the low 7 bits of its PID namespace tag (bits 22-28,
+// procinfo.NSTag); bit 29 is never set by a holder, so that the all-ones
+// field of "not recoverable" names nobody.
 //
 //	unlocked              0
-//	locked                pid                       (nobody sleeps)
-//	locked, sleepers      pid | mWaiters            (Unlock must wake one)
-//	inconsistent          pid | mOwnerDied [| mWaiters]
+//	locked                holder                    (nobody sleeps)
+//	locked, sleepers      holder | mWaiters         (Unlock must wake one)
+//	inconsistent          holder | mOwnerDied [| mWaiters]
 //	                      (taken over from a dead holder; MarkConsistent
 //	                      clears mOwnerDied, Unlock with it set gives:)
 //	unlocked, inconsistent  mOwnerDied [| mWaiters]
 //	                      (an RWMutex writer taken over from a dead holder
 //	                      gave up, cancelled, before it could repair: the
 //	                      next locker gets ErrOwnerDead in turn)
-//	not recoverable       mPidMask [| flags]        (terminal)
+//	not recoverable       mHolderMask [| flags]     (terminal)
 //
 // Transitions:
 //
-//	unlocked -> locked                Lock/TryLock fast path: CAS(0, pid)
+//	unlocked -> locked                Lock/TryLock fast path: CAS(0, holder)
 //	unlocked -> locked, sleepers      a waiter that has slept takes the lock
 //	                                  with mWaiters set, since it cannot know
 //	                                  whether others still sleep (Drepper)
 //	locked -> locked, sleepers        a waiter announces itself before parking
-//	locked* (dead pid) -> inconsistent   a waiter found the holder dead
+//	locked* (dead holder) -> inconsistent   a waiter found the holder dead
 //	inconsistent -> locked*           MarkConsistent
 //	locked* -> unlocked               Unlock; wakes one sleeper if mWaiters
 //	inconsistent -> not recoverable   Unlock without MarkConsistent; wakes all
 //	inconsistent -> unlocked, inconsistent   releaseInconsistent
 //	unlocked, inconsistent -> inconsistent   Lock/TryLock, with ErrOwnerDead
+//
+// Who is dead: the owner word beside the state word holds the holder's full
+// procinfo word (PID, 13-bit namespace tag, start time) once the holder has
+// stored it, a few instructions after its CAS; Unlock clears it just before
+// its own CAS. A waiter judges the holder in the state word by:
+//
+//   - another namespace (the 7-bit tag in the state word is not the
+//     waiter's): alive, never looked up; a PID of another namespace names
+//     some other process here, or none.
+//   - the owner word names the same holder (PID and 7-bit tag agree): dead
+//     when procinfo.AliveWord says so (start time, full 13-bit tag).
+//   - the owner word is absent (the holder is between its CAS and its
+//     store, or in Unlock): dead when no process has that PID here, by PID
+//     alone. This judgement is made only when the state word's tag is the
+//     waiter's own, so a holder of another namespace is never judged by PID;
+//     only one whose namespace tag agrees in its low 7 bits but not in all
+//     13, caught in that window of a few instructions, could be.
 //
 // Fairness: none, as sync.Mutex in normal mode: a running locker may barge
 // past a woken sleeper. A locker spins for a bounded number of loads
@@ -47,16 +68,29 @@ import (
 // through atomics.Await. A parked waiter re-checks the holder's liveness
 // every mutexPoll, so a holder killed by SIGKILL is noticed within that.
 const (
-	mPidMask   = 1<<30 - 1 // owner PID; all ones means not recoverable
-	mOwnerDied = 1 << 30
-	mWaiters   = 1 << 31
+	mHolderMask = 1<<30 - 1 // the holder field; all ones means not recoverable
+	mPidMask    = 1<<22 - 1 // the holder's PID, within the holder field
+	mNSShift    = 22        // the holder's namespace tag, low 7 bits
+	mNSMask     = 1<<7 - 1
+	mOwnerDied  = 1 << 30
+	mWaiters    = 1 << 31
 
-	mNotRecoverable = mPidMask
+	mNotRecoverable = mHolderMask
 
 	mutexSpin    = 100                   // looks while spinning before parking
 	mutexBackoff = 8                     // most PAUSEs between two looks
 	mutexPoll    = 50 * time.Millisecond // liveness check period of a parked waiter
 )
+
+// holderOf returns the holder field that the process of procinfo word w
+// puts in a state word; 0 for the zero word.
+func holderOf(w uint64) uint32 {
+	id := procinfo.FromWord(w)
+	if id.IsZero() {
+		return 0
+	}
+	return uint32(id.Pid)&mPidMask | (procinfo.NSTag(id.NS)&mNSMask)<<mNSShift
+}
 
 // Mutex is a mutual exclusion lock shared between processes, living in
 // shared memory: Drepper's three-state futex mutex with the holder's PID in
@@ -159,37 +193,48 @@ func mutexAt(r []byte) (*Mutex, error) {
 	return &Mutex{state: s, owner: o}, nil
 }
 
-// self returns the calling process's PID as it goes into a lock word, and its
-// procinfo word.
-func self() (pid uint32, word uint64) {
-	id := procinfo.Self()
-	return uint32(id.Pid) & mPidMask, id.Word()
+// self returns the calling process's holder field as it goes into a lock
+// word, and its procinfo word.
+func self() (holder uint32, word uint64) {
+	selfOnce.Do(func() {
+		selfWord = procinfo.Self().Word()
+		selfHolder = holderOf(selfWord)
+	})
+	return selfHolder, selfWord
 }
+
+// The caller's holder field and procinfo word, computed once: Lock's fast
+// path reads them.
+var (
+	selfOnce   sync.Once
+	selfHolder uint32
+	selfWord   uint64
+)
 
 // Lock locks m, blocking until it is free or ctx ends. It returns nil with
 // the lock held; ErrOwnerDead with the lock held when the previous holder
 // died holding it (repair, MarkConsistent, Unlock); ErrNotRecoverable, or
 // ctx's error, without the lock.
 func (m *Mutex) Lock(ctx context.Context) error {
-	pid, word := self()
-	if m.state.CompareAndSwap(0, pid) { // unlocked -> locked
+	holder, word := self()
+	if m.state.CompareAndSwap(0, holder) { // unlocked -> locked
 		atomics.StoreRelease64(m.owner, word)
 		raceAcquire(m.state)
 		return nil
 	}
-	err := m.lockSlow(ctx, pid, word)
+	err := m.lockSlow(ctx, holder, word)
 	if err == nil || err == ErrOwnerDead {
 		raceAcquire(m.state)
 	}
 	return err
 }
 
-func (m *Mutex) lockSlow(ctx context.Context, pid uint32, word uint64) error {
+func (m *Mutex) lockSlow(ctx context.Context, holder uint32, word uint64) error {
 	if err := ctx.Err(); err != nil {
 		return err // done already: not after a spin of some microseconds
 	}
 	// Spin, even when others sleep: a spinner that takes the lock with a
-	// plain CAS(0, pid) leaves them to the sleeper the last Unlock woke,
+	// plain CAS(0, holder) leaves them to the sleeper the last Unlock woke,
 	// which sets WAITERS again if it must park (Drepper's fast path does the
 	// same).
 	//
@@ -202,13 +247,13 @@ func (m *Mutex) lockSlow(ctx context.Context, pid uint32, word uint64) error {
 	for i := 0; i < mutexSpin; i++ {
 		v := m.state.Load()
 		if v == 0 {
-			if m.state.CompareAndSwap(0, pid) { // unlocked -> locked
+			if m.state.CompareAndSwap(0, holder) { // unlocked -> locked
 				atomics.StoreRelease64(m.owner, word)
 				return nil
 			}
 			continue
 		}
-		if v&mPidMask == mNotRecoverable {
+		if v&mHolderMask == mNotRecoverable {
 			break
 		}
 		atomics.Pause(backoff)
@@ -219,10 +264,10 @@ func (m *Mutex) lockSlow(ctx context.Context, pid uint32, word uint64) error {
 	for {
 		v := m.state.Load()
 		switch {
-		case v&mPidMask == mNotRecoverable:
+		case v&mHolderMask == mNotRecoverable:
 			return ErrNotRecoverable
-		case v&mPidMask == 0:
-			if m.state.CompareAndSwap(v, pid|mWaiters|v&mOwnerDied) { // unlocked* -> locked, sleepers (or inconsistent)
+		case v&mHolderMask == 0:
+			if m.state.CompareAndSwap(v, holder|mWaiters|v&mOwnerDied) { // unlocked* -> locked, sleepers (or inconsistent)
 				atomics.StoreRelease64(m.owner, word)
 				if v&mOwnerDied != 0 {
 					return ErrOwnerDead
@@ -233,7 +278,7 @@ func (m *Mutex) lockSlow(ctx context.Context, pid uint32, word uint64) error {
 		}
 		if dead || v&mOwnerDied != 0 && m.ownerDead(v) {
 			dead = false
-			if ok, err := m.takeOver(v, pid, word); ok {
+			if ok, err := m.takeOver(v, holder, word); ok {
 				return err
 			}
 			continue
@@ -262,21 +307,28 @@ func (m *Mutex) checkOwner() error {
 	return nil
 }
 
-// ownerDead reports whether the process named by lock word v is dead. The
-// start time comes from the owner word when that names the same PID; a
-// holder between its CAS and its owner store (or in Unlock) is checked by
-// PID alone. A holder in another process that this handle found alive less
-// than aliveFor ago counts as alive without a look.
+// ownerDead reports whether the process named by lock word v is dead, as
+// the state machine's comment says: a holder of another PID namespace is
+// alive; the start time and full namespace tag come from the owner word
+// when that names the same holder; a holder of this namespace between its
+// CAS and its owner store (or in Unlock) is checked by PID alone. A holder
+// in another process that this handle found alive less than aliveFor ago
+// counts as alive without a look.
 func (m *Mutex) ownerDead(v uint32) bool {
-	pid := v & mPidMask
-	if pid == 0 || pid == mNotRecoverable {
+	h := v & mHolderMask
+	if h == 0 || h == mNotRecoverable {
 		return false
 	}
-	who := uint64(pid) << 32
-	if w := m.owner.Load(); uint32(w>>32) == pid {
+	me, _ := self()
+	if h>>mNSShift != me>>mNSShift {
+		return false // another namespace: its PID means nothing here
+	}
+	pid := h & mPidMask
+	who := procinfo.Ident{Pid: int32(pid)}.Word() // this namespace, start unknown: PID alone
+	if w := m.owner.Load(); holderOf(w) == h {
 		who = w
 	}
-	other := int32(pid) != procinfo.Self().Pid // this process answers without /proc
+	other := pid != me&mPidMask // this process answers without /proc
 	if other && m.seen.fresh(who) {
 		return false
 	}
@@ -291,14 +343,14 @@ func (m *Mutex) ownerDead(v uint32) bool {
 
 // takeOver tries to take the lock from the dead holder in v. It reports
 // whether the caller now holds the lock, with ErrOwnerDead.
-func (m *Mutex) takeOver(v, pid uint32, word uint64) (bool, error) {
-	if v&mPidMask == 0 || v&mPidMask == mNotRecoverable || !m.ownerDead(v) {
+func (m *Mutex) takeOver(v, holder uint32, word uint64) (bool, error) {
+	if v&mHolderMask == 0 || v&mHolderMask == mNotRecoverable || !m.ownerDead(v) {
 		return false, nil
 	}
-	if w := m.owner.Load(); uint32(w>>32) == v&mPidMask {
+	if w := m.owner.Load(); holderOf(w) == v&mHolderMask {
 		m.owner.CompareAndSwap(w, 0) // forget the dead holder before replacing it
 	}
-	if !m.state.CompareAndSwap(v, pid|mOwnerDied|v&mWaiters) { // locked by the dead -> inconsistent
+	if !m.state.CompareAndSwap(v, holder|mOwnerDied|v&mWaiters) { // locked by the dead -> inconsistent
 		return false, nil
 	}
 	atomics.StoreRelease64(m.owner, word)
@@ -321,17 +373,17 @@ func (m *Mutex) TryLock() (bool, error) {
 }
 
 func (m *Mutex) tryLock() (bool, error) {
-	pid, word := self()
-	if m.state.CompareAndSwap(0, pid) { // unlocked -> locked
+	holder, word := self()
+	if m.state.CompareAndSwap(0, holder) { // unlocked -> locked
 		atomics.StoreRelease64(m.owner, word)
 		return true, nil
 	}
 	v := m.state.Load()
 	switch {
-	case v&mPidMask == mNotRecoverable:
+	case v&mHolderMask == mNotRecoverable:
 		return false, ErrNotRecoverable
-	case v&mPidMask == 0:
-		if !m.state.CompareAndSwap(v, pid|v&(mOwnerDied|mWaiters)) { // unlocked* -> locked*
+	case v&mHolderMask == 0:
+		if !m.state.CompareAndSwap(v, holder|v&(mOwnerDied|mWaiters)) { // unlocked* -> locked*
 			return false, nil
 		}
 		atomics.StoreRelease64(m.owner, word)
@@ -340,7 +392,7 @@ func (m *Mutex) tryLock() (bool, error) {
 		}
 		return true, nil
 	}
-	if ok, err := m.takeOver(v, pid, word); ok {
+	if ok, err := m.takeOver(v, holder, word); ok {
 		return true, err
 	}
 	return false, nil
@@ -356,9 +408,9 @@ func (m *Mutex) Unlock() {
 	for {
 		v := m.state.Load()
 		switch {
-		case v&mPidMask == 0:
+		case v&mHolderMask == 0:
 			panic("semaphore: Unlock of unlocked Mutex")
-		case v&mPidMask == mNotRecoverable:
+		case v&mHolderMask == mNotRecoverable:
 			panic("semaphore: Unlock of unrecoverable Mutex")
 		case v&mOwnerDied != 0:
 			atomics.StoreRelease64(m.owner, 0)
@@ -399,10 +451,10 @@ func (m *Mutex) releaseInconsistent() {
 // returned ErrOwnerDead and before Unlock. It panics if m is not held
 // after ErrOwnerDead by the calling process.
 func (m *Mutex) MarkConsistent() {
-	pid, _ := self()
+	holder, _ := self()
 	for {
 		v := m.state.Load()
-		if v&mPidMask != pid || v&mOwnerDied == 0 {
+		if v&mHolderMask != holder || v&mOwnerDied == 0 {
 			panic("semaphore: MarkConsistent of a Mutex not taken over with ErrOwnerDead by this process")
 		}
 		if m.state.CompareAndSwap(v, v&^mOwnerDied) { // inconsistent -> locked*
@@ -413,16 +465,20 @@ func (m *Mutex) MarkConsistent() {
 
 // Owner returns the process holding m, or the zero Ident if m is unlocked.
 // The start time is known only once the holder has recorded it (a few
-// instructions after taking the lock); until then it is zero.
+// instructions after taking the lock); until then it is zero, and the
+// namespace is the caller's if the lock word's 7-bit tag agrees with it, or
+// procinfo.InitNS plus that tag (a stand-in: another namespace) if not.
 func (m *Mutex) Owner() procinfo.Ident {
-	v := m.state.Load()
-	pid := v & mPidMask
-	if pid == 0 || pid == mNotRecoverable {
+	h := m.state.Load() & mHolderMask
+	if h == 0 || h == mNotRecoverable {
 		return procinfo.Ident{}
 	}
-	id := procinfo.Ident{Pid: int32(pid)}
-	if w := m.owner.Load(); uint32(w>>32) == pid {
-		id.Start = uint64(uint32(w))
+	if w := m.owner.Load(); holderOf(w) == h {
+		return procinfo.FromWord(w)
+	}
+	id := procinfo.Ident{Pid: int32(h & mPidMask), NS: procinfo.Self().NS}
+	if me, _ := self(); h>>mNSShift != me>>mNSShift {
+		id.NS = procinfo.InitNS + uint64(h>>mNSShift)
 	}
 	return id
 }

@@ -121,7 +121,7 @@ func TestMutexAt(t *testing.T) {
 // forgeHolder makes m look held by pid with owner word w.
 func forgeHolder(m *semaphore.Mutex, pid uint32, w uint64) {
 	st, ow := semaphore.MutexWords(m)
-	st.Store(pid)
+	st.Store(semaphore.Holder(pid))
 	ow.Store(w)
 }
 
@@ -144,7 +144,7 @@ func TestMutexOwnerDeadAndRecovery(t *testing.T) {
 	ctx := ctxFor(t, 5*time.Second)
 	m, _ := semaphore.InitMutex(make([]byte, semaphore.MutexSize))
 	dead := deadPid(t)
-	forgeHolder(m, dead, uint64(dead)<<32|12345)
+	forgeHolder(m, dead, procinfo.Ident{Pid: int32(dead), Start: 12345}.Word())
 	if err := m.Lock(ctx); !errors.Is(err, semaphore.ErrOwnerDead) {
 		t.Fatalf("Lock after a dead holder: %v", err)
 	}

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shmkit/shmkit/internal/procinfo"
 	"github.com/shmkit/shmkit/internal/shmtest"
 	"github.com/shmkit/shmkit/process"
 	"github.com/shmkit/shmkit/semaphore"
@@ -671,7 +672,7 @@ func TestBarrierPartyDiesInLock(t *testing.T) {
 	ctx := ctxFor(t, 20*time.Second)
 	errs := waitingParty(ctx, b)
 	pid := deadPid(t)
-	forgeHolder(semaphore.BarrierLock(b), pid, uint64(pid)<<32)
+	forgeHolder(semaphore.BarrierLock(b), pid, procinfo.Ident{Pid: int32(pid)}.Word())
 	err = <-errs
 	if !errors.Is(err, semaphore.ErrBroken) || errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "inside the barrier") {
 		t.Fatalf("Wait beside a party dead in the lock: %v, want ErrBroken naming the death", err)

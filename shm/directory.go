@@ -65,6 +65,9 @@ func (s *Segment) Alloc(name string, spec ObjectSpec, init func(body []byte) err
 	if s.closed.Load() {
 		return nil, ErrClosed
 	}
+	if s.ro {
+		return nil, fmt.Errorf("%w: cannot place object %q in %s", ErrReadOnly, name, s.path)
+	}
 	unlock := s.lockDir()
 	defer unlock()
 
@@ -114,7 +117,8 @@ func (s *Segment) Alloc(name string, spec ObjectSpec, init func(body []byte) err
 // header must match its kind, layout version and element type, or Lookup
 // returns ErrIncompatible saying what differs. It returns ErrNotExist if
 // there is no such object and ErrCorrupt if its entry or header is garbage.
-// Lookup takes no lock.
+// Lookup takes no lock. On a segment opened with ReadOnly, a spec of any
+// kind but KindBytes gives ErrReadOnly (see ReadOnly).
 func (s *Segment) Lookup(name string, spec *ObjectSpec) (*Object, error) {
 	if err := ValidateObjectName(name); err != nil {
 		return nil, err
@@ -135,6 +139,9 @@ func (s *Segment) Lookup(name string, spec *ObjectSpec) (*Object, error) {
 		if spec != nil {
 			if err := o.Header.Check(spec); err != nil {
 				return nil, fmt.Errorf("object %q in %s: %w", name, s.path, err)
+			}
+			if s.ro && spec.Kind != KindBytes && spec.Kind != 0 {
+				return nil, fmt.Errorf("%w: a %v writes to shared memory even to read; object %q in %s", ErrReadOnly, spec.Kind, name, s.path)
 			}
 		}
 		return o, nil

@@ -11,12 +11,17 @@
 // ErrNoSpace instead of killing a later writer with SIGBUS. Open reads and
 // checks the header (magic, layout version, kind, size against the file's)
 // with pread before it maps anything. Nothing read from shared memory is
-// trusted: every offset and length is bounds-checked before use.
+// trusted: every offset and length is bounds-checked before use. A named
+// segment cannot be sealed: a process that may open it for writing can
+// truncate it later, and every process mapping it then gets SIGBUS at its
+// next touch past the new end. Where that matters, use CreateAnon, whose
+// size is sealed, and attach processes that only look with ReadOnly.
 //
-// Ownership: the creator's PID and start time are recorded in the header.
-// Close unmaps; it never removes the name. Unlink removes the name; the memory
-// lives on until the last mapping goes. `shmkit gc` unlinks segments whose
-// creator has died.
+// Ownership: the creator's PID, start time and PID namespace are recorded in
+// the header. Close unmaps; it never removes the name. Unlink removes the
+// name; the memory lives on until the last mapping goes. `shmkit gc` unlinks
+// segments whose creator has died; a creator in another PID namespace cannot
+// be looked up, so its segments are left alone.
 //
 // Objects: a segment holds a directory of named objects (Values, Arrays,
 // rings, locks), each cache-line aligned and starting with an object header

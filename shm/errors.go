@@ -21,6 +21,11 @@ var (
 	ErrNoSpace = errors.New("shm: no space")
 	// ErrClosed: the segment was closed.
 	ErrClosed = errors.New("shm: segment closed")
+	// ErrReadOnly: the segment was opened with ReadOnly, and the call
+	// would write to it (Alloc), or would open an object that writes to
+	// shared words even to read (Lookup with a spec of any kind but
+	// KindBytes: locks, rings, queues, pipes, values).
+	ErrReadOnly = errors.New("shm: segment opened read-only")
 )
 
 // sentinelError carries a sentinel for errors.Is and wraps the underlying

@@ -5,19 +5,22 @@ import "os"
 // Internals for the tests of package shm_test.
 
 const (
-	HeaderSize   = headerSize
-	SegVersion   = segVersion
-	OffMagic     = offMagic
-	OffVersion   = offVersion
-	OffKind      = offKind
-	OffSize      = offSize
-	OffDataOff   = offDataOff
-	OffDirCap    = offDirCap
-	OffDirLock   = offDirLock
-	OffDirCount  = offDirCount
-	DirEntrySize = dirEntrySize
-	PageSize     = pageSize
-	DirOff       = dirOff
+	HeaderSize      = headerSize
+	SegVersion      = segVersion
+	OffMagic        = offMagic
+	OffVersion      = offVersion
+	OffKind         = offKind
+	OffSize         = offSize
+	OffDataOff      = offDataOff
+	OffDirCap       = offDirCap
+	OffDirLock      = offDirLock
+	OffCreatorPid   = offCreatorPid
+	OffCreatorStart = offCreatorStart
+	OffCreatorNS    = offCreatorNS
+	OffDirCount     = offDirCount
+	DirEntrySize    = dirEntrySize
+	PageSize        = pageSize
+	DirOff          = dirOff
 )
 
 // File returns the file behind s (an anonymous segment's memfd).

@@ -11,12 +11,13 @@ import (
 // costs a cross-core transfer per write).
 const CacheLine = 64
 
-// Segment layout (version 1). All integers little-endian (the machine's:
+// Segment layout (version 2: the creator's PID namespace at 56; version 1
+// left it zero and is refused). All integers little-endian (the machine's:
 // shmkit is Linux on x86-64/arm64, both little-endian).
 //
 //	0        8    12   16        24        32   36   40        48        56       64
 //	+--------+----+----+---------+---------+----+----+---------+---------+--------+
-//	| magic  |ver |kind| size    | dataOff |dcap|cpid| cstart  | created | (zero) |
+//	| magic  |ver |kind| size    | dataOff |dcap|cpid| cstart  | created | cns    |
 //	+--------+----+----+---------+---------+----+----+---------+---------+--------+
 //	64       72   76                                                           128
 //	+--------+----+----------------------------------------------------------------+
@@ -28,7 +29,7 @@ const CacheLine = 64
 //
 //	off  size  field
 //	  0    8   magic        "SHMKITSG"
-//	  8    4   version      layout version (1)
+//	  8    4   version      layout version (2)
 //	 12    4   kind         segment kind (KindSegment)
 //	 16    8   size         total bytes; equals the file size
 //	 24    8   dataOff      first byte of the object area
@@ -36,7 +37,7 @@ const CacheLine = 64
 //	 36    4   creatorPid
 //	 40    8   creatorStart creator's start time (clock ticks since boot)
 //	 48    8   created      creation time, Unix nanoseconds
-//	 56    8   (reserved, zero)
+//	 56    8   creatorNS    creator's PID namespace (inode of /proc/self/ns/pid)
 //	 64    8   dirLock      allocator's procinfo word; 0 = free     [atomic]
 //	 72    4   dirCount     published directory entries            [atomic]
 //	 76   52   (reserved, zero)
@@ -47,7 +48,7 @@ const CacheLine = 64
 // only header words written after creation.
 const (
 	segMagic   = "SHMKITSG"
-	segVersion = 1
+	segVersion = 2
 
 	offMagic        = 0
 	offVersion      = 8
@@ -58,6 +59,7 @@ const (
 	offCreatorPid   = 36
 	offCreatorStart = 40
 	offCreated      = 48
+	offCreatorNS    = 56
 	offDirLock      = 64
 	offDirCount     = 72
 
@@ -124,6 +126,7 @@ type header struct {
 	creatorPid   uint32
 	creatorStart uint64
 	created      int64
+	creatorNS    uint64
 }
 
 // encodeHeader writes h into b (at least headerSize bytes).
@@ -137,6 +140,7 @@ func encodeHeader(b []byte, h *header) {
 	le.PutUint32(b[offCreatorPid:], h.creatorPid)
 	le.PutUint64(b[offCreatorStart:], h.creatorStart)
 	le.PutUint64(b[offCreated:], uint64(h.created))
+	le.PutUint64(b[offCreatorNS:], h.creatorNS)
 }
 
 // decodeHeader checks and decodes a segment header. fileSize is the size of
@@ -158,6 +162,7 @@ func decodeHeader(b []byte, fileSize int64) (*header, error) {
 		creatorPid:   le.Uint32(b[offCreatorPid:]),
 		creatorStart: le.Uint64(b[offCreatorStart:]),
 		created:      int64(le.Uint64(b[offCreated:])),
+		creatorNS:    le.Uint64(b[offCreatorNS:]),
 	}
 	if h.version != segVersion {
 		return nil, fmt.Errorf("%w: layout version %d, this build reads %d", ErrIncompatible, h.version, segVersion)

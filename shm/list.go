@@ -77,25 +77,57 @@ func stat(dir, name string) (info Info, ok bool) {
 	return infoOf(name, path, h, int(le.Uint32(b[offDirCount:]))), true
 }
 
-// Collect unlinks every segment whose creator has died and returns them.
-// With dryRun it only returns them. Segments in use by other live processes
-// stay mapped there: Collect removes names, never memory.
-func Collect(dryRun bool, opts ...Option) ([]Info, error) {
+// Collected is Collect's account of one segment it acted on or left alone
+// for a reason worth telling.
+type Collected struct {
+	Info
+	// Removed reports that the name was unlinked (with dryRun: would be).
+	Removed bool
+	// Reason says why the segment was collected or left alone: "creator
+	// pid 42 dead", or that its creator runs in another PID namespace.
+	Reason string
+	// Err is the unlink's failure (EPERM on a stranger's file, say); the
+	// segment is still there.
+	Err error
+}
+
+// Collect unlinks every segment whose creator has died and reports, one
+// Collected each, the segments it removed, those it failed to remove (Err
+// set) and those it left alone because their creator runs in another PID
+// namespace (another container), where it cannot tell whether the creator
+// still runs. With dryRun it removes nothing and reports what it would do.
+// Segments of live creators and segments whose header does not check out
+// are not reported. One failed unlink does not stop the others: the error
+// returned joins every failure, and each stays in its Collected too.
+// Segments in use by other live processes stay mapped there: Collect
+// removes names, never memory.
+func Collect(dryRun bool, opts ...Option) ([]Collected, error) {
 	all, err := List(opts...)
 	if err != nil {
 		return nil, err
 	}
-	var dead []Info
+	var out []Collected
+	var errs []error
 	for _, info := range all {
-		if info.Err != nil || info.CreatorAlive {
+		switch {
+		case info.Err != nil:
+			continue
+		case info.CreatorElsewhere:
+			out = append(out, Collected{Info: info, Reason: fmt.Sprintf(
+				"creator pid %d runs in another PID namespace (%d): cannot tell from here whether it still runs",
+				info.CreatorPID, info.CreatorNS)})
+			continue
+		case info.CreatorAlive:
 			continue
 		}
+		c := Collected{Info: info, Removed: true, Reason: fmt.Sprintf("creator pid %d dead", info.CreatorPID)}
 		if !dryRun {
 			if err := unlinkFile(info.Path); err != nil && !errors.Is(err, ErrNotExist) {
-				return dead, err
+				c.Removed, c.Err = false, err
+				errs = append(errs, err)
 			}
 		}
-		dead = append(dead, info)
+		out = append(out, c)
 	}
-	return dead, nil
+	return out, errors.Join(errs...)
 }

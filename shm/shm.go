@@ -28,15 +28,17 @@ type Segment struct {
 	file *os.File // kept for anonymous segments (to pass on); nil otherwise
 	mem  mmap.MMap
 	hdr  header
+	ro   bool // opened with ReadOnly: mem is mapped PROT_READ
 
 	dirMu  sync.Mutex // serialises this process's allocators before the shared lock
 	closed atomic.Bool
 }
 
 type options struct {
-	mode   os.FileMode
-	dir    string
-	dirCap int
+	mode     os.FileMode
+	dir      string
+	dirCap   int
+	readOnly bool
 }
 
 // Option configures Create, CreateAnon and Open.
@@ -53,6 +55,18 @@ func WithDir(dir string) Option { return func(o *options) { o.dir = dir } }
 // WithDirCap sets how many named objects a new segment's directory holds
 // (default DefaultDirCap, at most 65536).
 func WithDirCap(n int) Option { return func(o *options) { o.dirCap = n } }
+
+// ReadOnly makes Open attach the segment read-only: the file is opened
+// O_RDONLY and mapped PROT_READ, so that nothing done through the segment
+// can change it, and a process may attach a segment it may only read (mode
+// 0644, another user's). A store through Bytes, or into an Object's Body,
+// faults (SIGSEGV) instead of writing. Alloc returns ErrReadOnly, and so
+// does Lookup of an object of any kind but KindBytes: shmkit's locks,
+// rings, queues, pipes and values write to shared words (lock words, peer
+// tables, sleeper counts) even to read, so they cannot be opened on a
+// read-only segment. Lookup with a nil spec, Objects, Info and Bytes work.
+// Create and CreateAnon ignore it.
+func ReadOnly() Option { return func(o *options) { o.readOnly = true } }
 
 func makeOptions(opts []Option) options {
 	o := options{mode: 0o600, dir: DefaultDir, dirCap: DefaultDirCap}
@@ -170,7 +184,7 @@ func newSegment(f *os.File, name, path string, dataOff, total int64, dirCap int)
 	h := header{
 		version: segVersion, kind: KindSegment, size: uint64(total), dataOff: uint64(dataOff),
 		dirCap: uint32(dirCap), creatorPid: uint32(me.Pid), creatorStart: me.Start,
-		created: time.Now().UnixNano(),
+		created: time.Now().UnixNano(), creatorNS: me.NS,
 	}
 	encodeHeader(m, &h)
 	return &Segment{name: name, path: path, mem: m, hdr: h}, nil
@@ -186,12 +200,12 @@ func Open(name string, opts ...Option) (*Segment, error) {
 	}
 	o := makeOptions(opts)
 	path := filepath.Join(o.dir, name)
-	f, err := openFile(path)
+	f, err := openFile(path, o.readOnly)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	s, err := mapExisting(f, path)
+	s, err := mapExisting(f, path, o.readOnly)
 	if err != nil {
 		return nil, err
 	}
@@ -202,7 +216,7 @@ func Open(name string, opts ...Option) (*Segment, error) {
 // OpenFile maps an existing segment from an open file: the descriptor of an
 // anonymous segment that a parent passed down, say. The segment keeps f.
 func OpenFile(f *os.File) (*Segment, error) {
-	s, err := mapExisting(f, f.Name())
+	s, err := mapExisting(f, f.Name(), false)
 	if err != nil {
 		return nil, err
 	}
@@ -211,7 +225,7 @@ func OpenFile(f *os.File) (*Segment, error) {
 }
 
 // mapExisting checks the header with pread and fstat, then maps the file.
-func mapExisting(f *os.File, path string) (*Segment, error) {
+func mapExisting(f *os.File, path string, readOnly bool) (*Segment, error) {
 	fi, err := f.Stat()
 	if err != nil {
 		return nil, err
@@ -234,12 +248,19 @@ func mapExisting(f *os.File, path string) (*Segment, error) {
 	if h.size > 1<<47 || int64(int(h.size)) != int64(h.size) {
 		return nil, fmt.Errorf("%w: %s: size %d", ErrCorrupt, path, h.size)
 	}
-	m, err := mmap.MapRegion(f, int(h.size), mmap.RDWR, 0, 0)
+	prot := mmap.RDWR
+	if readOnly {
+		prot = mmap.RDONLY
+	}
+	m, err := mmap.MapRegion(f, int(h.size), prot, 0, 0)
 	if err != nil {
 		return nil, &os.PathError{Op: "mmap", Path: path, Err: err}
 	}
-	return &Segment{path: path, mem: m, hdr: *h}, nil
+	return &Segment{path: path, mem: m, hdr: *h, ro: readOnly}, nil
 }
+
+// ReadOnly reports whether the segment was opened with the ReadOnly option.
+func (s *Segment) ReadOnly() bool { return s.ro }
 
 // Name returns the segment's name, or "" for an anonymous segment.
 func (s *Segment) Name() string { return s.name }
@@ -252,7 +273,8 @@ func (s *Segment) Path() string { return s.path }
 func (s *Segment) Size() int64 { return int64(s.hdr.size - s.hdr.dataOff) }
 
 // Bytes returns the object area of the segment, shared with every process
-// that maps it. It carries no synchronisation. Do not mix raw use of Bytes
+// that maps it. It carries no synchronisation. On a segment opened with
+// ReadOnly it is mapped PROT_READ: a store into it faults. Do not mix raw use of Bytes
 // with Alloc in one segment: Alloc hands out pieces of the same area.
 func (s *Segment) Bytes() []byte { return s.mem[s.hdr.dataOff:s.hdr.size:s.hdr.size] }
 
@@ -268,6 +290,16 @@ type Info struct {
 	DataSize     int64 // object area
 	CreatorPID   int
 	CreatorStart uint64 // clock ticks since boot
+	// CreatorNS is the inode of the creator's PID namespace
+	// (/proc/PID/ns/pid), 0 if it could not be read.
+	CreatorNS uint64
+	// CreatorElsewhere reports that the creator runs in another PID
+	// namespace than the caller (another container, say): its PID means
+	// nothing here, so whether it still runs cannot be told, and
+	// CreatorAlive is true.
+	CreatorElsewhere bool
+	// CreatorAlive is false only when the creator is of the caller's PID
+	// namespace and has exited (or its PID was reused).
 	CreatorAlive bool
 	Created      time.Time
 	Objects      int   // published directory entries
@@ -284,10 +316,11 @@ func (s *Segment) Info() Info {
 }
 
 func infoOf(name, path string, h *header, objects int) Info {
-	creator := procinfo.Ident{Pid: int32(h.creatorPid), Start: h.creatorStart}
+	creator := procinfo.Ident{Pid: int32(h.creatorPid), Start: h.creatorStart, NS: h.creatorNS}
 	return Info{
 		Name: name, Path: path, Size: int64(h.size), DataSize: int64(h.size - h.dataOff),
-		CreatorPID: int(h.creatorPid), CreatorStart: h.creatorStart, CreatorAlive: procinfo.Alive(creator),
+		CreatorPID: int(h.creatorPid), CreatorStart: h.creatorStart, CreatorNS: h.creatorNS,
+		CreatorElsewhere: !procinfo.SameNamespace(creator), CreatorAlive: procinfo.Alive(creator),
 		Created: time.Unix(0, h.created), Objects: min(objects, int(h.dirCap)), DirCap: int(h.dirCap),
 		Version: int(h.version), Kind: Kind(h.kind), DataOffset: int64(h.dataOff),
 	}

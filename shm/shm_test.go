@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/shmkit/shmkit/internal/procinfo"
 	"github.com/shmkit/shmkit/internal/shmtest"
 	"github.com/shmkit/shmkit/process"
 	"github.com/shmkit/shmkit/shm"
@@ -236,8 +237,12 @@ func TestHeaderBytes(t *testing.T) {
 	if string(o[:4]) != "SHMO" || le.Uint16(o[4:]) != 2 || le.Uint16(o[6:]) != uint16(shm.KindArray) || le.Uint64(o[24:]) != 3 || le.Uint64(o[32:]) != 24 {
 		t.Errorf("object header % x", o[:40])
 	}
+	me := procinfo.Self()
+	if pid, st, ns := le.Uint32(raw[shm.OffCreatorPid:]), le.Uint64(raw[shm.OffCreatorStart:]), le.Uint64(raw[shm.OffCreatorNS:]); int32(pid) != me.Pid || st != me.Start || ns != me.NS {
+		t.Errorf("creator pid %d start %d ns %d, Self is %+v", pid, st, ns, me)
+	}
 	in := s.Info()
-	if in.CreatorPID != os.Getpid() || !in.CreatorAlive || in.DirCap != shm.DefaultDirCap || in.Version != shm.SegVersion {
+	if in.CreatorPID != os.Getpid() || !in.CreatorAlive || in.CreatorElsewhere || in.CreatorNS != me.NS || in.DirCap != shm.DefaultDirCap || in.Version != shm.SegVersion {
 		t.Errorf("Info %+v", in)
 	}
 }

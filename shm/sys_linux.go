@@ -53,9 +53,14 @@ func reserve(f *os.File, size int64) error {
 	return nil
 }
 
-// openFile opens an existing segment file read-write without following links.
-func openFile(path string) (*os.File, error) {
-	fd, err := unix.Open(path, unix.O_RDWR|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+// openFile opens an existing segment file read-write (or read-only) without
+// following links.
+func openFile(path string, readOnly bool) (*os.File, error) {
+	mode := unix.O_RDWR
+	if readOnly {
+		mode = unix.O_RDONLY
+	}
+	fd, err := unix.Open(path, mode|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
 		pe := &os.PathError{Op: "open", Path: path, Err: err}
 		if err == unix.ENOENT {

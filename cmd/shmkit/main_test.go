@@ -68,7 +68,7 @@ func TestLsStatRm(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("stat: exit %d: %s", code, errOut)
 	}
-	mustContain(t, "stat", out, "name:", "lsseg", "layout version 1", "1 of 64 directory entries", "counter", "value", "8B/align8/0000000000000abc")
+	mustContain(t, "stat", out, "name:", "lsseg", "layout version 2", "1 of 64 directory entries", "counter", "value", "8B/align8/0000000000000abc")
 
 	code, out, errOut = shmkit("rm", "--dir", dir, "lsseg")
 	if code != exitOK {

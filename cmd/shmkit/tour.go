@@ -30,7 +30,8 @@ const exampleTimeout = 2 * time.Minute
 func cmdTour(args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("tour", flag.ContinueOnError)
 	list := fs.Bool("list", false, "list the examples in tour order, run nothing")
-	if err := parse(fs, args); err != nil {
+	names, err := parse(fs, args)
+	if err != nil {
 		return err
 	}
 	root, err := findRoot()
@@ -42,9 +43,9 @@ func cmdTour(args []string, out io.Writer) error {
 		return err
 	}
 	examples := all
-	if fs.NArg() > 0 {
+	if len(names) > 0 {
 		examples = nil
-		for _, want := range fs.Args() {
+		for _, want := range names {
 			if !contains(all, want) {
 				return fmt.Errorf("%w: no example %q under cmd/examples (try 'shmkit tour --list')", errUsage, want)
 			}

@@ -51,8 +51,9 @@ const (
 	LockSize = (semaphore.MutexSize + cacheLine - 1) / cacheLine * cacheLine
 	OffData  = OffLock + LockSize // 128
 
-	// Version is the layout version written in the object header.
-	Version = 1
+	// Version is the layout version written in the object header. Version
+	// 2: the embedded Mutex's words name the holder's PID namespace.
+	Version = 2
 
 	// FlagRaw marks an object created by a raw constructor: no lock, no
 	// seqlock.

@@ -1,61 +1,126 @@
 //go:build linux
 
-// Package procinfo identifies processes in a way that survives PID reuse.
-//
-// A process is named by its PID together with its start time (field 22 of
-// /proc/PID/stat, in clock ticks since boot). A PID that is reused by a later
-// process has a different start time, so an Ident recorded in shared memory
-// never mistakes the newcomer for the process that wrote it.
 package procinfo
 
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"strconv"
 	"sync"
 )
 
-// Ident names one process for its whole life: PID plus start time.
-// The zero Ident names no process.
+// Ident names one process for its whole life: PID, start time and PID
+// namespace. The zero Ident names no process.
 type Ident struct {
 	Pid   int32
-	Start uint64 // clock ticks since boot, from /proc/PID/stat field 22
+	Start uint64 // clock ticks since boot, from /proc/PID/stat field 22; 0 if unknown
+	// NS is the inode of the process's PID namespace (/proc/PID/ns/pid),
+	// 0 if unknown. An Ident with NS 0 is taken for one of the caller's
+	// namespace, as before namespaces were recorded.
+	NS uint64
 }
 
 // IsZero reports whether id names no process.
 func (id Ident) IsZero() bool { return id.Pid == 0 }
 
+// Bits of the packed word; the package comment draws them.
+const (
+	handoffBit = 1 << 63
+	pidShift   = 41
+	pidBits    = 22
+	tagShift   = 28
+	tagBits    = 13
+	startBits  = 28
+
+	pidMask   = 1<<pidBits - 1
+	tagMask   = 1<<tagBits - 1
+	startMask = 1<<startBits - 1
+
+	// InitNS is the inode of the initial PID namespace (PROC_PID_INIT_INO).
+	InitNS = 0xEFFFFFFC
+)
+
+// NSTag returns the 13-bit tag of PID namespace inode ns that Word packs:
+// 0 for the initial namespace, and for 0 (unknown: a process without /proc).
+func NSTag(ns uint64) uint32 {
+	if ns == 0 {
+		return 0
+	}
+	return uint32(ns-InitNS) & tagMask
+}
+
 // Word packs id into one 64-bit word, for an owner field that must change
-// in one CAS: PID in the high half, the low 32 bits of the start time in the
-// low half. The low half alone still tells a reused PID apart unless the two
-// processes started exactly 2^32 ticks (about 16 months at 100 Hz) apart.
-// The zero word names no process.
-func (id Ident) Word() uint64 { return uint64(uint32(id.Pid))<<32 | uint64(uint32(id.Start)) }
+// in one CAS; the package comment draws the layout. The PID keeps 22 bits,
+// the namespace its tag, the start time its low 28 bits. An NS of 0
+// (unknown) packs as the caller's namespace. Word never sets the hand-off
+// flag. The zero Ident gives the zero word.
+func (id Ident) Word() uint64 {
+	if id.Pid == 0 {
+		return 0
+	}
+	ns := id.NS
+	if ns == 0 {
+		ns = Self().NS
+	}
+	return uint64(uint32(id.Pid)&pidMask)<<pidShift | uint64(NSTag(ns))<<tagShift | id.Start&startMask
+}
 
-// FromWord is the inverse of Word; Start keeps its low 32 bits only.
-func FromWord(w uint64) Ident { return Ident{Pid: int32(w>>32) & 0x7fffffff, Start: uint64(uint32(w))} }
+// FromWord is the inverse of Word, the hand-off flag ignored. Start keeps
+// its low 28 bits only. NS is the caller's own namespace inode when the
+// word's tag is the caller's (the word cannot tell two namespaces of one
+// tag apart), and otherwise InitNS + tag, the lowest inode with that tag.
+func FromWord(w uint64) Ident {
+	w &^= handoffBit
+	if w == 0 {
+		return Ident{}
+	}
+	tag := uint32(w>>tagShift) & tagMask
+	ns := Self().NS
+	if NSTag(ns) != tag {
+		ns = InitNS + uint64(tag)
+	}
+	return Ident{Pid: int32(w >> pidShift & pidMask), Start: w & startMask, NS: ns}
+}
 
-// HandoffWord marks w as a stand-in (interim form; see package handoff).
-func HandoffWord(w uint64) uint64 { return w | 1<<63 }
+// HandoffWord returns w with the hand-off flag (bit 63) set. The flag does
+// not change who w names: AliveWord and FromWord ignore it.
+func HandoffWord(w uint64) uint64 { return w | handoffBit }
 
-// IsHandoff reports whether w is a stand-in.
-func IsHandoff(w uint64) bool { return w>>63 != 0 }
+// IsHandoff reports whether w has the hand-off flag set.
+func IsHandoff(w uint64) bool { return w&handoffBit != 0 }
+
+// SameNamespace reports whether id is in the caller's PID namespace (or
+// its namespace is unknown), so that its PID means something here.
+func SameNamespace(id Ident) bool { return id.NS == 0 || id.NS == Self().NS }
+
+// String names id for messages: "pid 42", with its namespace when that is
+// not the caller's ("pid 1 in PID namespace 4026532174").
+func (id Ident) String() string {
+	if SameNamespace(id) {
+		return "pid " + strconv.Itoa(int(id.Pid))
+	}
+	return fmt.Sprintf("pid %d in PID namespace %d", id.Pid, id.NS)
+}
 
 var (
 	selfOnce sync.Once
 	self     Ident
 )
 
-// Self returns the Ident of the calling process, read once and cached.
+// Self returns the Ident of the calling process, read once and cached, from
+// /proc/self/stat and /proc/self/ns/pid. Without /proc it falls back to
+// getpid with start time and namespace unknown: reuse then goes undetected.
 func Self() Ident {
 	selfOnce.Do(func() {
-		pid := os.Getpid()
-		st, _, err := stat(pid)
-		if err != nil {
-			st = 0 // no /proc: PID-only identity, reuse goes undetected
+		self = Ident{Pid: int32(os.Getpid())}
+		if b, err := os.ReadFile("/proc/self/stat"); err == nil {
+			if pid, st, _, err := parseStat(b); err == nil {
+				self.Pid, self.Start = int32(pid), st
+			}
 		}
-		self = Ident{Pid: int32(pid), Start: st}
+		self.NS, _ = namespace("self")
 	})
 	return self
 }
@@ -69,14 +134,40 @@ func StartTime(pid int) (uint64, error) {
 	return st, err
 }
 
+// Namespace returns the PID namespace inode of process pid.
+func Namespace(pid int) (uint64, error) {
+	if pid <= 0 {
+		return 0, ErrNoProcess
+	}
+	return namespace(strconv.Itoa(pid))
+}
+
 // Alive reports whether the process named by id is still running. Zombies
 // count as dead: they hold nothing any more. A zero Ident is never alive.
-// When id.Start is zero (unknown) only the PID is checked.
-func Alive(id Ident) bool { return alive(id, ^uint64(0)) }
+// When id.Start is zero (unknown) only the PID is checked. A process of
+// another PID namespace counts as alive: its PID cannot be looked up here.
+func Alive(id Ident) bool {
+	if !SameNamespace(id) {
+		return id.Pid != 0
+	}
+	return alive(id, ^uint64(0))
+}
 
-// AliveWord reports whether the process packed into w by Ident.Word is still
-// running, comparing the low 32 bits of the start time.
-func AliveWord(w uint64) bool { return alive(FromWord(w), 1<<32-1) }
+// AliveWord reports whether the process packed into w by Ident.Word is
+// still running, comparing the low 28 bits of the start time. The hand-off
+// flag is ignored. A word of another namespace (another tag) counts as
+// alive. It reads no /proc file and allocates nothing when w names the
+// caller.
+func AliveWord(w uint64) bool {
+	w &^= handoffBit
+	if w == 0 {
+		return false
+	}
+	if uint32(w>>tagShift)&tagMask != NSTag(Self().NS) {
+		return true // another namespace: cannot judge, never dead
+	}
+	return alive(Ident{Pid: int32(w >> pidShift & pidMask), Start: w & startMask}, startMask)
+}
 
 func alive(id Ident, mask uint64) bool {
 	if id.Pid <= 0 {
@@ -109,21 +200,31 @@ func stat(pid int) (start uint64, state byte, err error) {
 		}
 		return 0, 0, err
 	}
-	return parseStat(b)
+	_, start, state, err = parseStat(b)
+	return start, state, err
 }
 
-// parseStat extracts the state (field 3) and start time (field 22) from the
-// contents of /proc/PID/stat. Field 2 (comm) is in parentheses and may hold
-// spaces and ')', so the scan starts after the last ')'.
-func parseStat(b []byte) (start uint64, state byte, err error) {
+// parseStat extracts the PID (field 1), state (field 3) and start time
+// (field 22) from the contents of /proc/PID/stat. Field 2 (comm) is in
+// parentheses and may hold spaces and ')', so the scan starts after the
+// last ')'.
+func parseStat(b []byte) (pid int, start uint64, state byte, err error) {
 	i := bytes.LastIndexByte(b, ')')
 	if i < 0 {
-		return 0, 0, errors.New("procinfo: malformed stat")
+		return 0, 0, 0, errors.New("procinfo: malformed stat")
+	}
+	j := bytes.IndexByte(b, ' ')
+	if j < 0 || j > i {
+		return 0, 0, 0, errors.New("procinfo: malformed stat")
+	}
+	pid, err = strconv.Atoi(string(b[:j]))
+	if err != nil {
+		return 0, 0, 0, errors.New("procinfo: malformed stat pid")
 	}
 	f := bytes.Fields(b[i+1:])
 	if len(f) < 20 || len(f[0]) == 0 {
-		return 0, 0, errors.New("procinfo: short stat")
+		return 0, 0, 0, errors.New("procinfo: short stat")
 	}
 	start, err = strconv.ParseUint(string(f[19]), 10, 64)
-	return start, f[0][0], err
+	return pid, start, f[0][0], err
 }

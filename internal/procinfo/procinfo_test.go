@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/shmkit/shmkit/internal/procinfo"
@@ -11,23 +12,106 @@ import (
 
 func TestSelf(t *testing.T) {
 	me := procinfo.Self()
-	if int(me.Pid) != os.Getpid() || me.Start == 0 || me.IsZero() {
+	if int(me.Pid) != os.Getpid() || me.Start == 0 || me.IsZero() || me.NS == 0 {
 		t.Fatalf("Self() = %+v", me)
+	}
+	ns, err := os.Readlink("/proc/self/ns/pid")
+	if err != nil || ns != "pid:["+strconv.FormatUint(me.NS, 10)+"]" {
+		t.Fatalf("Self().NS = %d, /proc/self/ns/pid is %q (%v)", me.NS, ns, err)
 	}
 	if !procinfo.Alive(me) || !procinfo.AliveWord(me.Word()) {
 		t.Fatal("this process is not alive")
 	}
-	if got := procinfo.FromWord(me.Word()); got.Pid != me.Pid || got.Start != me.Start&(1<<32-1) {
+	if got := procinfo.FromWord(me.Word()); got.Pid != me.Pid || got.Start != me.Start&(1<<28-1) || got.NS != me.NS {
 		t.Fatalf("FromWord(Word()) = %+v, from %+v", got, me)
 	}
 	st, err := procinfo.StartTime(os.Getpid())
 	if err != nil || st != me.Start {
 		t.Fatalf("StartTime = %d, %v; Self says %d", st, err, me.Start)
 	}
+	if got, err := procinfo.Namespace(os.Getpid()); err != nil || got != me.NS {
+		t.Fatalf("Namespace(getpid) = %d, %v; Self says %d", got, err, me.NS)
+	}
 	// Asking about itself reads no /proc file: goroutines that poll a lock
 	// their own process holds ask it at every poll.
 	if n := testing.AllocsPerRun(100, func() { procinfo.AliveWord(me.Word()) }); n != 0 {
 		t.Fatalf("AliveWord(self) makes %v allocations, want 0 (a read of /proc)", n)
+	}
+}
+
+// TestWordLayout checks the packed word against the diagram in doc.go.
+func TestWordLayout(t *testing.T) {
+	id := procinfo.Ident{Pid: 1<<22 - 1, Start: 1<<40 | 0xABCDEF1, NS: procinfo.InitNS + 5}
+	w := id.Word()
+	if want := uint64(1<<22-1)<<41 | 5<<28 | 0xABCDEF1; w != want {
+		t.Fatalf("Word() = %#x, want %#x", w, want)
+	}
+	if w>>63 != 0 || procinfo.IsHandoff(w) {
+		t.Fatal("Word sets the hand-off flag")
+	}
+	h := procinfo.HandoffWord(w)
+	if h != w|1<<63 || !procinfo.IsHandoff(h) {
+		t.Fatalf("HandoffWord(%#x) = %#x", w, h)
+	}
+	if procinfo.FromWord(h) != procinfo.FromWord(w) {
+		t.Fatalf("FromWord sees the hand-off flag: %+v, %+v", procinfo.FromWord(h), procinfo.FromWord(w))
+	}
+	if got := procinfo.FromWord(w); got.Pid != id.Pid || got.Start != 0xABCDEF1 || procinfo.NSTag(got.NS) != 5 {
+		t.Fatalf("FromWord(%#x) = %+v", w, got)
+	}
+	if w0 := (procinfo.Ident{}).Word(); w0 != 0 {
+		t.Fatal("the zero Ident packs to a nonzero word")
+	}
+	for _, c := range []struct {
+		ns  uint64
+		tag uint32
+	}{{procinfo.InitNS, 0}, {0xF0000000, 4}, {0xF0000000 + 8191 - 4, 8191}, {0xF0000000 + 8192 - 4, 0}, {0, 0}} {
+		if got := procinfo.NSTag(c.ns); got != c.tag {
+			t.Errorf("NSTag(%#x) = %d, want %d", c.ns, got, c.tag)
+		}
+	}
+}
+
+// TestHandoffAlive: the hand-off flag changes nothing about liveness.
+func TestHandoffAlive(t *testing.T) {
+	me := procinfo.Self()
+	if !procinfo.AliveWord(procinfo.HandoffWord(me.Word())) {
+		t.Fatal("a live word with the hand-off flag counts as dead")
+	}
+	if procinfo.AliveWord(procinfo.HandoffWord(0)) {
+		t.Fatal("the zero word with the hand-off flag counts as alive")
+	}
+	reused := me
+	reused.Start++
+	if procinfo.AliveWord(procinfo.HandoffWord(reused.Word())) {
+		t.Fatal("a dead word with the hand-off flag counts as alive")
+	}
+}
+
+// TestOtherNamespaceAlive: a process of another PID namespace is never
+// judged dead, whatever its PID names here.
+func TestOtherNamespaceAlive(t *testing.T) {
+	me := procinfo.Self()
+	other := procinfo.Ident{Pid: me.Pid, Start: me.Start + 1, NS: me.NS + 1} // dead, if it were ours
+	if !procinfo.Alive(other) {
+		t.Fatal("Alive judged a process of another namespace dead")
+	}
+	if !procinfo.AliveWord(other.Word()) {
+		t.Fatal("AliveWord judged a word of another namespace dead")
+	}
+	if got := procinfo.FromWord(other.Word()); procinfo.SameNamespace(got) || got.Pid != me.Pid {
+		t.Fatalf("FromWord of another namespace's word = %+v, same namespace", got)
+	}
+	if s := other.String(); !strings.Contains(s, "namespace") {
+		t.Fatalf("String of another namespace's Ident = %q, says nothing of it", s)
+	}
+	if s := me.String(); s != "pid "+strconv.Itoa(int(me.Pid)) {
+		t.Fatalf("String of Self = %q", s)
+	}
+	same := other
+	same.NS = me.NS
+	if procinfo.Alive(same) || procinfo.AliveWord(same.Word()) {
+		t.Fatal("the same Ident in the caller's namespace counts as alive")
 	}
 }
 
@@ -54,6 +138,51 @@ func TestNotAlive(t *testing.T) {
 	}
 }
 
+// TestSelfInNamespace: in a new PID namespace Self names the process as its
+// /proc knows it, with the new namespace.
+func TestSelfInNamespace(t *testing.T) {
+	if _, ok := os.LookupEnv("PROCINFO_NS_CHILD"); ok {
+		me := procinfo.Self()
+		// One line for the parent: PID, namespace, alive.
+		os.Stdout.WriteString("SELF " + strconv.Itoa(int(me.Pid)) + " " + strconv.FormatUint(me.NS, 10) + " " + strconv.FormatBool(procinfo.Alive(me)) + "\n")
+		return
+	}
+	if out, err := exec.Command("unshare", "--pid", "--fork", "--mount-proc", "true").CombinedOutput(); err != nil {
+		t.Skipf("cannot make a PID namespace here (unshare --pid --fork --mount-proc: %v: %s)", err, strings.TrimSpace(string(out)))
+	}
+	for _, mountProc := range []bool{true, false} {
+		args := []string{"--pid", "--fork"}
+		if mountProc {
+			args = append(args, "--mount-proc")
+		}
+		cmd := exec.Command("unshare", append(args, os.Args[0], "-test.run=^TestSelfInNamespace$", "-test.count=1")...)
+		cmd.Env = append(os.Environ(), "PROCINFO_NS_CHILD=1")
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("child (--mount-proc %v): %v\n%s", mountProc, err, out)
+		}
+		var pid int
+		var ns uint64
+		var alive bool
+		for _, line := range strings.Split(string(out), "\n") {
+			if f := strings.Fields(line); len(f) == 4 && f[0] == "SELF" {
+				pid, _ = strconv.Atoi(f[1])
+				ns, _ = strconv.ParseUint(f[2], 10, 64)
+				alive, _ = strconv.ParseBool(f[3])
+			}
+		}
+		if ns == 0 || ns == procinfo.Self().NS || !alive {
+			t.Errorf("child (--mount-proc %v): Self pid %d ns %d alive %v; parent's ns %d\n%s", mountProc, pid, ns, alive, procinfo.Self().NS, out)
+		}
+		if mountProc && pid != 1 {
+			t.Errorf("child with its own /proc: Self pid %d, want 1", pid)
+		}
+		if !mountProc && pid == 1 {
+			t.Errorf("child with the host's /proc: Self pid 1, the namespace-local getpid, not its PID in that /proc")
+		}
+	}
+}
+
 func TestZombieIsDead(t *testing.T) {
 	cmd := exec.Command("/bin/true")
 	if err := cmd.Start(); err != nil {
@@ -67,7 +196,7 @@ func TestZombieIsDead(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, state, err := procinfo.ParseStat(b)
+		_, _, state, err := procinfo.ParseStat(b)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -83,12 +212,12 @@ func TestZombieIsDead(t *testing.T) {
 func TestParseStat(t *testing.T) {
 	// comm may hold spaces and parentheses; fields are counted after the last ')'.
 	line := "42 (a) b (c)) S 1 42 42 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 1000 10\n"
-	start, state, err := procinfo.ParseStat([]byte(line))
-	if err != nil || start != 987654 || state != 'S' {
-		t.Fatalf("ParseStat = %d %q %v, want 987654 'S'", start, state, err)
+	pid, start, state, err := procinfo.ParseStat([]byte(line))
+	if err != nil || pid != 42 || start != 987654 || state != 'S' {
+		t.Fatalf("ParseStat = %d %d %q %v, want 42 987654 'S'", pid, start, state, err)
 	}
-	for _, bad := range []string{"", "42 no-paren S 1", "42 (x) S 1 2 3"} {
-		if _, _, err := procinfo.ParseStat([]byte(bad)); err == nil {
+	for _, bad := range []string{"", "42 no-paren S 1", "42 (x) S 1 2 3", "x (a) S 1 42 42 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 1000 10"} {
+		if _, _, _, err := procinfo.ParseStat([]byte(bad)); err == nil {
 			t.Errorf("ParseStat(%q) accepted", bad)
 		}
 	}

@@ -5,6 +5,7 @@ package shmtest
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -78,4 +79,50 @@ func Iterations(tb testing.TB, n int) int {
 		return max(1, n/10)
 	}
 	return n
+}
+
+// NamespaceChildEnv names the environment variable that tells a test binary
+// started by InPIDNamespace that it is the child: its value is the payload
+// the parent passed (a segment name, say).
+const NamespaceChildEnv = "SHMKIT_NS_CHILD"
+
+// NamespaceChild returns the payload InPIDNamespace passed and true when
+// the calling test binary runs as that child.
+func NamespaceChild() (string, bool) { return os.LookupEnv(NamespaceChildEnv) }
+
+// PIDNamespaces reports why InPIDNamespace would skip, or nil if this
+// machine lets the tests make PID namespaces.
+func PIDNamespaces() error {
+	probe := exec.Command("unshare", "--pid", "--fork", "--mount-proc", "true")
+	if out, err := probe.CombinedOutput(); err != nil {
+		return fmt.Errorf("unshare --pid --fork --mount-proc: %v: %s", err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+// InPIDNamespace starts the test binary again, running only test, in a new
+// PID namespace with its own /proc (unshare --pid --fork --mount-proc): the
+// child sees itself as PID 1, and /proc/self names it in its namespace
+// only. payload reaches it through NamespaceChild. The test is skipped, with
+// the reason, where the machine refuses new namespaces (no unshare(1), no
+// privilege). Cleanup kills the child if the test did not wait for it.
+func InPIDNamespace(tb testing.TB, test, payload string) *exec.Cmd {
+	tb.Helper()
+	if err := PIDNamespaces(); err != nil {
+		tb.Skipf("cannot make a PID namespace here: %v", err)
+	}
+	cmd := exec.Command("unshare", "--pid", "--fork", "--mount-proc", "--kill-child",
+		os.Args[0], "-test.run=^"+test+"$", "-test.count=1")
+	cmd.Env = append(os.Environ(), NamespaceChildEnv+"="+payload)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Start(); err != nil {
+		tb.Skipf("cannot start a child in a PID namespace: %v", err)
+	}
+	tb.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	})
+	return cmd
 }
