@@ -15,6 +15,7 @@ import (
 	"github.com/shmkit/shmkit/atomics"
 	"github.com/shmkit/shmkit/codec"
 	"github.com/shmkit/shmkit/internal/pod"
+	"github.com/shmkit/shmkit/internal/handoff"
 	"github.com/shmkit/shmkit/internal/procinfo"
 	"github.com/shmkit/shmkit/ringbuf"
 	"github.com/shmkit/shmkit/shm"
@@ -485,15 +486,29 @@ type handle struct {
 	Codec string
 }
 
-// GobEncode encodes a handle to this end of the pipe.
+// GobEncode encodes a handle to this end of the pipe. Encoded among the
+// arguments of a process.Start, it also makes the child the end's holder
+// from the moment the child starts.
 func (c *Conn[T]) GobEncode() ([]byte, error) {
 	h, err := c.seg.Handle()
 	if err != nil {
 		return nil, fmt.Errorf("pipe %q: %w", c.name, err)
 	}
 	var b bytes.Buffer
-	err = gob.NewEncoder(&b).Encode(handle{Seg: h, Name: c.name, End: c.end, Codec: codec.Name(c.codec)})
-	return b.Bytes(), err
+	if err := gob.NewEncoder(&b).Encode(handle{Seg: h, Name: c.name, End: c.end, Codec: codec.Name(c.codec)}); err != nil {
+		return nil, err
+	}
+	if handoff.Active() {
+		// The child holds this end from the moment it starts: the peer
+		// waits for it while it starts, and gets ErrPeerDead if it dies
+		// before attaching, instead of waiting on this process forever.
+		owner := c.ctl.ends[c.end].owner
+		standIn := procinfo.HandoffWord(procinfo.Self().Word())
+		if w := owner.Load(); owner.CompareAndSwap(w, standIn) { // holder -> stand-in
+			handoff.Add(handoff.Slot{Word: owner, StandIn: standIn, Prev: w})
+		}
+	}
+	return b.Bytes(), nil
 }
 
 // GobDecode attaches to the pipe end a handle names (shm.Attach, then Open):

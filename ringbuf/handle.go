@@ -50,7 +50,13 @@ func decodeHandle(b []byte, kind shm.Kind) (*shm.Segment, string, error) {
 // GobEncode encodes a handle to the ring (segment handle, name, kind), so
 // that an *SPSC inside a worker's arguments reaches the worker attached.
 // Wait options do not travel; the receiver uses the defaults.
-func (r *SPSC) GobEncode() ([]byte, error) { return encodeHandle(r.seg, r.name, shm.KindSPSC) }
+//
+// Encoded among the arguments of a process.Start, it also records the
+// child on the side this handle has not taken (the consumer of a ring this
+// handle produces into, a producer of one it consumes), so that from the
+// moment the child starts a waiter here counts it as its peer, and a child
+// that dies before attaching is a dead peer, not one still to come.
+func (r *SPSC) GobEncode() ([]byte, error) { return r.vring.encode(shm.KindSPSC) }
 
 // GobDecode attaches the ring whose handle GobEncode wrote, as a fresh
 // handle: r must be a zero SPSC.
@@ -63,7 +69,15 @@ func (r *SPSC) GobDecode(b []byte) error {
 }
 
 // GobEncode encodes a handle to the ring; see SPSC.GobEncode.
-func (r *MPSC) GobEncode() ([]byte, error) { return encodeHandle(r.seg, r.name, shm.KindMPSC) }
+func (r *MPSC) GobEncode() ([]byte, error) { return r.vring.encode(shm.KindMPSC) }
+
+func (r *vring) encode(kind shm.Kind) ([]byte, error) {
+	b, err := encodeHandle(r.seg, r.name, kind)
+	if err == nil && handoff.Active() {
+		r.reserveChild()
+	}
+	return b, err
+}
 
 // GobDecode attaches the ring; see SPSC.GobDecode.
 func (r *MPSC) GobDecode(b []byte) error {

@@ -9,6 +9,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/shmkit/shmkit/internal/handoff"
 	"github.com/shmkit/shmkit/internal/procinfo"
 	"github.com/shmkit/shmkit/shm"
 )
@@ -196,6 +197,11 @@ func (r *vring) attachProducer() error {
 	if r.closed.Load() || r.p.closed {
 		return ErrClosed
 	}
+	slot, gen, err := r.adoptReserved()
+	if slot >= 0 {
+		r.setupProducer(slot, gen)
+		return nil
+	}
 	if !r.multi {
 		me := procinfo.Self().Word()
 		for i := 0; i < r.slots.n; i++ {
@@ -204,7 +210,7 @@ func (r *vring) attachProducer() error {
 			}
 		}
 	}
-	slot, gen, err := r.slots.take(r.claimResolved)
+	slot, gen, err = r.slots.take(r.claimResolved)
 	if err == errSlotPending {
 		return err
 	} else if err != nil {
@@ -221,6 +227,12 @@ func (r *vring) attachProducer() error {
 			}
 		}
 	}
+	r.setupProducer(slot, gen)
+	return nil
+}
+
+// setupProducer starts this handle producing from slot.
+func (r *vring) setupProducer(slot int, gen uint32) {
 	r.p.slot, r.p.gen = slot, uint16(gen)
 	r.p.headCache = r.head.Load()
 	r.p.hdr = makeHeader(0, slot, recMessage, r.p.gen)
@@ -236,7 +248,54 @@ func (r *vring) attachProducer() error {
 		r.p.fastEnd = r.window(r.p.tail)
 	}
 	r.producersEver.Add(1)
-	return nil
+}
+
+// reservedMark in a producer slot's claim position marks a slot reserved
+// for a child process that was handed the ring (package handoff): it
+// belongs to the child from the moment the child starts, and the child's
+// first write adopts it. No real claim starts there.
+const reservedMark = ^uint64(0)
+
+// adoptReserved takes the producer slot a parent reserved for this
+// process, if there is one (-1 otherwise).
+func (r *vring) adoptReserved() (int, uint32, error) {
+	me := procinfo.Self().Word()
+	for i := 0; i < r.slots.n; i++ {
+		if r.slots.owner(i).Load() == me && r.slots.word(i, slotOffClaimPos).CompareAndSwap(reservedMark, 0) { // reserved for me -> mine
+			return i, r.slots.gen(i).Add(1), nil
+		}
+	}
+	return -1, 0, nil
+}
+
+// reserveChild records the child process this ring is being handed to (package
+// handoff) on the side this handle does not take: as the consumer when the
+// handle produces, as a producer when it consumes. A handle that has taken
+// neither side yet cannot tell which the child will take, and reserves
+// nothing: call AttachProducer or AttachConsumer before Start to say.
+func (r *vring) reserveChild() {
+	me := procinfo.Self().Word()
+	standIn := procinfo.HandoffWord(me)
+	switch {
+	case r.p.slot >= 0 && !r.p.closed:
+		w := r.consumer.Load()
+		if (w == 0 || !procinfo.AliveWord(w)) && r.consumer.CompareAndSwap(w, standIn) { // none or dead -> stand-in
+			handoff.Add(handoff.Slot{Word: r.consumer, StandIn: standIn, Prev: w})
+		}
+	case r.consumer.Load() == me && !r.c.closed:
+		for i := 0; i < r.slots.n; i++ {
+			w := r.slots.owner(i).Load()
+			if w != 0 && (procinfo.AliveWord(w) || !r.claimResolved(i)) {
+				continue
+			}
+			if r.slots.owner(i).CompareAndSwap(w, standIn) { // free or dead -> stand-in
+				r.slots.word(i, slotOffClaimEnd).Store(0)
+				r.slots.word(i, slotOffClaimPos).Store(reservedMark)
+				handoff.Add(handoff.Slot{Word: r.slots.owner(i), StandIn: standIn})
+				return
+			}
+		}
+	}
 }
 
 // window returns the fast path's limit for an SPSC producer whose tail is
@@ -523,7 +582,7 @@ func (r *vring) takeConsumer() (holder uint64, ok bool) {
 	for {
 		w := r.consumer.Load()
 		if w == me {
-			return w, true
+			return w, true // mine, or reserved for me when I was handed the ring
 		}
 		if w != 0 && procinfo.AliveWord(w) {
 			return w, false

@@ -61,6 +61,12 @@ func (f *flags) signal(i int, v uint32) {
 }
 
 // await blocks until word i is at least v, or fails the test after d.
+// recoverWithin bounds the waits of the crash tests that must end well (a
+// survivor taking a dead holder's lock, a woken waiter signalling): they
+// end in a poll period or two, but a loaded machine can stall a process
+// for seconds, and the bound is only there so that a real hang fails.
+const recoverWithin = 20 * time.Second
+
 func (f *flags) await(t testing.TB, i int, v uint32, d time.Duration) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), d)

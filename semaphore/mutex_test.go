@@ -182,7 +182,7 @@ func TestMutexReusedPid(t *testing.T) {
 		t.Fatal("procinfo thinks an earlier start time of our PID is alive")
 	}
 	forgeHolder(m, uint32(me.Pid), old.Word())
-	if err := m.Lock(ctxFor(t, 2*time.Second)); !errors.Is(err, semaphore.ErrOwnerDead) {
+	if err := m.Lock(ctxFor(t, recoverWithin)); !errors.Is(err, semaphore.ErrOwnerDead) {
 		t.Fatalf("Lock over a reused PID: %v", err)
 	}
 	// The same PID with the right start time is alive: no takeover.
@@ -351,7 +351,7 @@ func TestMutexCrash(t *testing.T) {
 			t.Fatal(err)
 		}
 		start := time.Now()
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), recoverWithin)
 		err := m.Lock(ctx)
 		cancel()
 		took := time.Since(start)

@@ -343,10 +343,10 @@ func TestCondCrash(t *testing.T) {
 		a.Wait()
 		c.Signal() // one signal for one live waiter
 		c.L.Unlock()
-		f.await(t, 1, 2, time.Second) // b woke and holds L
+		f.await(t, 1, 2, recoverWithin) // b woke and holds L
 		b.Kill()
 		start := time.Now()
-		lctx, cancel := context.WithTimeout(ctx, time.Second)
+		lctx, cancel := context.WithTimeout(ctx, recoverWithin)
 		err = c.L.Lock(lctx)
 		cancel()
 		if !errors.Is(err, semaphore.ErrOwnerDead) {
@@ -472,7 +472,7 @@ func TestRWMutexWriterCrash(t *testing.T) {
 		f.await(t, 0, 1, 10*time.Second)
 		p.Kill()
 		start := time.Now()
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), recoverWithin)
 		err = rw.Lock(ctx)
 		cancel()
 		if !errors.Is(err, semaphore.ErrOwnerDead) {
@@ -480,7 +480,7 @@ func TestRWMutexWriterCrash(t *testing.T) {
 		}
 		rw.MarkConsistent()
 		rw.Unlock()
-		if err := rw.RLock(ctxFor(t, time.Second)); err != nil {
+		if err := rw.RLock(ctxFor(t, recoverWithin)); err != nil {
 			t.Fatal(err)
 		}
 		rw.RUnlock()
@@ -501,7 +501,7 @@ func TestRWMutexReaderAfterDeadWriter(t *testing.T) {
 	}
 	f.await(t, 0, 1, 10*time.Second)
 	p.Kill()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), recoverWithin)
 	defer cancel()
 	if err := rw.RLock(ctx); !errors.Is(err, semaphore.ErrOwnerDead) {
 		t.Fatalf("RLock behind a dead writer: %v", err)
@@ -522,13 +522,13 @@ func TestRWMutexReaderCrash(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.await(t, 0, 1, 10*time.Second)
-	if err := rw.RLock(ctxFor(t, time.Second)); err != nil { // readers share
+	if err := rw.RLock(ctxFor(t, recoverWithin)); err != nil { // readers share
 		t.Fatal(err)
 	}
 	rw.RUnlock()
 	p.Kill()
 	p.Wait()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), recoverWithin)
 	defer cancel()
 	if err := rw.Lock(ctx); err != nil {
 		t.Fatalf("Lock after the reader was killed: %v", err)

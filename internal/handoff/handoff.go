@@ -114,20 +114,16 @@ func (b *Batch) Abort() {
 }
 
 // Slot is the common Reservation: a 64-bit peer word that holds a stand-in
-// until Commit swaps in the child's word (or Abort clears it). Set, when
-// not nil, runs after a successful Commit (a side table to update, say).
+// until Commit swaps in the child's word, or Abort puts back Prev (0, a
+// free slot, unless the word named a holder before: a pipe end's).
 type Slot struct {
 	Word    interface{ CompareAndSwap(old, new uint64) bool }
 	StandIn uint64
-	Set     func(child uint64)
+	Prev    uint64
 }
 
 // Commit replaces the stand-in by child (stand-in -> child).
-func (s Slot) Commit(child uint64) {
-	if s.Word.CompareAndSwap(s.StandIn, child) && s.Set != nil {
-		s.Set(child)
-	}
-}
+func (s Slot) Commit(child uint64) { s.Word.CompareAndSwap(s.StandIn, child) }
 
-// Abort frees the slot (stand-in -> free).
-func (s Slot) Abort() { s.Word.CompareAndSwap(s.StandIn, 0) }
+// Abort gives the slot back (stand-in -> what it held before).
+func (s Slot) Abort() { s.Word.CompareAndSwap(s.StandIn, s.Prev) }
