@@ -123,3 +123,31 @@ func TestCorruptLockLiveHolder(t *testing.T) {
 		}
 	}
 }
+
+// TestCorruptCapacity: a Value whose object header announces no element
+// (or several) is refused with ErrCorrupt on Open, not indexed.
+func TestCorruptCapacity(t *testing.T) {
+	seg := shmtest.Segment(t, 1<<16)
+	if _, err := value.Create[int64](seg, "n", 1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := value.CreateRaw[int64](seg, "r", 1); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(seg.Path(), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, o := range seg.Objects() {
+		if _, err := f.WriteAt(make([]byte, 8), o.Offset+24); err != nil { // the object header's capacity: 0
+			t.Fatal(err)
+		}
+	}
+	if _, err := value.Open[int64](seg, "n"); !errors.Is(err, value.ErrCorrupt) {
+		t.Errorf("Open of a Value of capacity 0: %v, want ErrCorrupt", err)
+	}
+	if _, err := value.OpenRaw[int64](seg, "r"); !errors.Is(err, value.ErrCorrupt) {
+		t.Errorf("OpenRaw of a RawValue of capacity 0: %v, want ErrCorrupt", err)
+	}
+}

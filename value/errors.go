@@ -13,6 +13,10 @@ var (
 	// value of this T (or is the other variant, raw or locked); the error
 	// says what differs.
 	ErrIncompatible = shm.ErrIncompatible
+	// ErrCorrupt: the object found by Open or in a handle holds values
+	// that cannot be right (a capacity other than one element, a body too
+	// short for it); the error says what.
+	ErrCorrupt = shm.ErrCorrupt
 	// ErrOwnerDead: LockContext took the lock over from a process that died
 	// holding it. The lock is held; the value may hold a half-written T.
 	ErrOwnerDead = semaphore.ErrOwnerDead

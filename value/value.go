@@ -52,6 +52,9 @@ func (v *Value[T]) bind(c *cell.Cell, s []T, err error) error {
 	if err != nil {
 		return err
 	}
+	if len(s) != 1 {
+		return fmt.Errorf("%w: value %q holds %d elements", ErrCorrupt, c.Name(), len(s))
+	}
 	v.c, v.p = c, &s[0]
 	switch t := reflect.TypeFor[T](); t.Kind() {
 	case reflect.Int, reflect.Int32, reflect.Int64, reflect.Uint, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
