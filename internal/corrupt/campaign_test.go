@@ -367,14 +367,14 @@ func opNames(k kind) []string {
 
 var opNameCache = map[string][]string{}
 
-// chooseWrites picks one or two writes: into the segment's header and
+// chooseWrites picks one to three writes: into the segment's header and
 // directory, or into an object: half of them into its first lines (the
 // object header and the control words), half anywhere in it.
 func chooseWrites(rng *rand.Rand, seg *shm.Segment, headerOnly bool) []write {
 	objs := seg.Objects()
 	hdrEnd := int64(128 + dirCap*128)
 	var ws []write
-	for range 1 + rng.IntN(2) {
+	for range 1 + rng.IntN(3) {
 		n := int64(1 + rng.IntN(8))
 		var off int64
 		if headerOnly || rng.IntN(6) == 0 || len(objs) == 0 {

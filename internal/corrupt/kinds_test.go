@@ -149,9 +149,16 @@ func openArray(_, seg2 *shm.Segment) ([]op, error) {
 		return nil, err
 	}
 	buf := make([]int32, 8)
+	// An index the array has: its length comes from the (corrupted)
+	// header, and At and Set panic on another as indexing does (the
+	// caller's mistake, not a fault).
+	i := a.Len() - 1
+	if i < 0 {
+		return nil, errors.New("array of no elements")
+	}
 	return []op{
-		{"AtContext", func(ctx context.Context) (string, error) { _, err := a.AtContext(ctx, 3); return plain(err) }},
-		{"SetContext", func(ctx context.Context) (string, error) { return plain(a.SetContext(ctx, 3, 9)) }},
+		{"AtContext", func(ctx context.Context) (string, error) { _, err := a.AtContext(ctx, i); return plain(err) }},
+		{"SetContext", func(ctx context.Context) (string, error) { return plain(a.SetContext(ctx, i, 9)) }},
 		{"CopyToContext", func(ctx context.Context) (string, error) {
 			n, err := a.CopyToContext(ctx, buf)
 			return checkN("CopyToContext", n, len(buf)), err
@@ -161,10 +168,14 @@ func openArray(_, seg2 *shm.Segment) ([]op, error) {
 			return checkN("CopyFromContext", n, 4), err
 		}},
 		{"WithContext", func(ctx context.Context) (string, error) {
-			return plain(a.WithContext(ctx, func(s []int32) { s[0]++ }))
+			return plain(a.WithContext(ctx, func(s []int32) {
+				if len(s) > 0 {
+					s[0]++
+				}
+			}))
 		}},
 		{"LockContext", func(ctx context.Context) (string, error) { return plain(lockUnlock(a.LockContext(ctx), a.Unlock)) }},
-		{"Len", func(context.Context) (string, error) { return checkN("Len", a.Len(), 8), nil }},
+		{"Len", func(context.Context) (string, error) { a.Len(); return "", nil }},
 	}, nil
 }
 
