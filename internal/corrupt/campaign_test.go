@@ -28,8 +28,8 @@ const (
 	childEnv = "SHMKIT_CORRUPT_CHILD"
 	ownerEnv = "SHMKIT_CORRUPT_OWNER" // PID whose segment names the child uses
 
-	defaultTrials = 320
-	shortTrials   = 160
+	defaultTrials = 1000
+	shortTrials   = 300
 	childTrials   = 400 // trials per child before a fresh one (its mappings stay until it exits)
 
 	opTimeout = 20 * time.Millisecond // the context of an operation that waits
