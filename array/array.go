@@ -73,7 +73,11 @@ func (a *Array[T]) Len() int { return len(a.s) }
 
 // At returns element i, read under the seqlock: never torn, never
 // blocking a writer, no allocation. It panics with an error matching
-// ErrOutOfRange unless 0 <= i < Len.
+// ErrOutOfRange unless 0 <= i < Len. While a write is in progress it
+// waits, as long as a live process holds the lock (AtContext gives up
+// when its context ends); when the lock is not recoverable (memory a peer
+// corrupted: see ErrNotRecoverable) nobody can be writing, and it returns
+// the element as it stands.
 func (a *Array[T]) At(i int) T {
 	checkIndex(i, len(a.s))
 	var x T
@@ -81,22 +85,48 @@ func (a *Array[T]) At(i int) T {
 	return x
 }
 
+// AtContext is At giving up when ctx ends while it waits for a write to
+// end. It returns ctx's error, or ErrNotRecoverable when the lock is not
+// recoverable, with the zero T; it panics as At does on a bad index.
+func (a *Array[T]) AtContext(ctx context.Context, i int) (T, error) {
+	checkIndex(i, len(a.s))
+	var x T
+	if err := cell.LoadIntoContext(ctx, a.c, &x, &a.s[i]); err != nil {
+		var zero T
+		return zero, err
+	}
+	return x, nil
+}
+
 // Set stores x in element i under the lock. It panics with an error
 // matching ErrOutOfRange unless 0 <= i < Len. It must not be called while
-// the caller holds the lock.
+// the caller holds the lock. When the lock is not recoverable it stores
+// nothing (SetContext says ErrNotRecoverable).
 func (a *Array[T]) Set(i int, x T) {
 	checkIndex(i, len(a.s))
-	a.write(func() { a.s[i] = x })
+	a.write(context.Background(), func() { a.s[i] = x })
+}
+
+// SetContext is Set giving up when ctx ends before the lock is taken: it
+// then returns ctx's error and stores nothing, as it does with
+// ErrNotRecoverable when the lock is not recoverable.
+func (a *Array[T]) SetContext(ctx context.Context, i int, x T) error {
+	checkIndex(i, len(a.s))
+	return a.write(ctx, func() { a.s[i] = x })
 }
 
 // write runs fn as a write: under the lock, between the seqlock's two
-// increments, releasing both if fn panics.
-func (a *Array[T]) write(fn func()) {
-	a.c.MustLock()
+// increments, releasing both if fn panics. It returns, without calling
+// fn, ctx's error or ErrNotRecoverable if it cannot take the lock.
+func (a *Array[T]) write(ctx context.Context, fn func()) error {
+	if err := a.c.Acquire(ctx); err != nil {
+		return err
+	}
 	defer a.c.Unlock()
 	a.c.BeginWrite()
 	defer a.c.EndWrite()
 	fn()
+	return nil
 }
 
 // Slice returns the elements as a []T over the shared memory: zero-copy,
@@ -110,35 +140,47 @@ func (a *Array[T]) Slice() []T { return a.s }
 // write: readers (At, CopyTo, All, ReadAt) wait for it to return and then
 // see all of its changes or none. fn must not call the Array's methods
 // (the lock is not recursive, and a reader waits for fn to return: read
-// and write the slice instead) and must not keep the slice.
-func (a *Array[T]) With(fn func([]T)) { a.write(func() { fn(a.s) }) }
+// and write the slice instead) and must not keep the slice. When the
+// lock is not recoverable it does not call fn (WithContext says
+// ErrNotRecoverable).
+func (a *Array[T]) With(fn func([]T)) { a.write(context.Background(), func() { fn(a.s) }) }
 
 // WithContext is With giving up when ctx ends before the lock is taken:
-// it then returns ctx's error without calling fn.
+// it then returns ctx's error without calling fn, as it does with
+// ErrNotRecoverable when the lock is not recoverable.
 func (a *Array[T]) WithContext(ctx context.Context, fn func([]T)) error {
-	if err := a.c.Acquire(ctx); err != nil {
-		return err
-	}
-	defer a.c.Unlock()
-	a.c.BeginWrite()
-	defer a.c.EndWrite()
-	fn(a.s)
-	return nil
+	return a.write(ctx, func() { fn(a.s) })
 }
 
 // CopyTo copies the array's first min(len(dst), Len) elements into dst,
 // as one seqlock read (no write overlapped the copy), and returns how many
-// it copied.
+// it copied. It waits as At does.
 func (a *Array[T]) CopyTo(dst []T) int { return cell.CopyOut(a.c, dst, a.s) }
 
+// CopyToContext is CopyTo giving up as AtContext does, returning 0 and
+// ctx's error or ErrNotRecoverable.
+func (a *Array[T]) CopyToContext(ctx context.Context, dst []T) (int, error) {
+	return cell.CopyOutContext(ctx, a.c, dst, a.s)
+}
+
 // CopyFrom copies src into the array's first min(len(src), Len) elements
-// under the lock, as one write, and returns how many it copied.
+// under the lock, as one write, and returns how many it copied: 0 when
+// the lock is not recoverable (CopyFromContext says ErrNotRecoverable).
 func (a *Array[T]) CopyFrom(src []T) (n int) {
-	a.write(func() { n = copy(a.s, src) })
+	a.write(context.Background(), func() { n = copy(a.s, src) })
 	return n
 }
 
-// All yields each index and element, every element read as At reads it.
+// CopyFromContext is CopyFrom giving up when ctx ends before the lock is
+// taken: it then returns 0 and ctx's error, as it does with
+// ErrNotRecoverable when the lock is not recoverable.
+func (a *Array[T]) CopyFromContext(ctx context.Context, src []T) (n int, err error) {
+	err = a.write(ctx, func() { n = copy(a.s, src) })
+	return n, err
+}
+
+// All yields each index and element, every element read (and waited
+// for) as At reads it.
 // The elements are not one snapshot: writes between two of them show.
 // For a snapshot, CopyTo.
 func (a *Array[T]) All() iter.Seq2[int, T] {
@@ -154,34 +196,42 @@ func (a *Array[T]) All() iter.Seq2[int, T] {
 }
 
 // ReadAt implements io.ReaderAt over the bytes of the elements, copying
-// as one seqlock read.
+// as one seqlock read. It waits as At does, and returns ErrNotRecoverable
+// when the lock is not recoverable.
 func (a *Array[T]) ReadAt(p []byte, off int64) (int, error) {
-	return readAt(a.b, p, off, func(dst, src []byte) int { return cell.CopyOut(a.c, dst, src) })
+	return readAt(a.b, p, off, func(dst, src []byte) (int, error) {
+		return cell.CopyOutContext(context.Background(), a.c, dst, src)
+	})
 }
 
 // WriteAt implements io.WriterAt over the bytes of the elements, writing
 // under the lock as one write. Bytes past the end are not written, and
-// the error then matches ErrOutOfRange.
+// the error then matches ErrOutOfRange. It returns ErrNotRecoverable,
+// writing nothing, when the lock is not recoverable.
 func (a *Array[T]) WriteAt(p []byte, off int64) (n int, err error) {
-	return writeAt(a.b, p, off, func(dst, src []byte) int {
-		a.write(func() { n = copy(dst, src) })
-		return n
+	return writeAt(a.b, p, off, func(dst, src []byte) (int, error) {
+		err := a.write(context.Background(), func() { n = copy(dst, src) })
+		return n, err
 	})
 }
 
 // Lock takes the array's lock (Python's get_lock().acquire()), waiting as
 // long as it takes. It holds off Set, CopyFrom, WriteAt, With and other
 // Lock callers in every process, not the lock-free readers. A lock left by
-// a process that died holding it is taken over (LockContext says so).
-func (a *Array[T]) Lock() { a.c.MustLock() }
+// a process that died holding it is taken over (LockContext says so). A
+// lock that is not recoverable cannot be taken: Lock then returns without
+// it, and Unlock does nothing (LockContext says ErrNotRecoverable).
+func (a *Array[T]) Lock() { a.c.Hold() }
 
 // LockContext is Lock with a context: it returns ctx's error if ctx ends
 // first (the lock is not held), and an error matching ErrOwnerDead if it
 // took the lock over from a dead process (the lock is held, and the array
-// may hold that process's half-done write).
+// may hold that process's half-done write). It returns ErrNotRecoverable,
+// without the lock, when the lock is not recoverable.
 func (a *Array[T]) LockContext(ctx context.Context) error { return a.c.Lock(ctx) }
 
-// Unlock releases the lock. It panics if the lock is not held.
+// Unlock releases the lock. It panics if the lock is not held (and does
+// nothing if it is not recoverable).
 func (a *Array[T]) Unlock() { a.c.Unlock() }
 
 // GobEncode encodes the Array as a handle: segment, object name, kind and
@@ -195,25 +245,31 @@ func (a *Array[T]) GobDecode(b []byte) error {
 	return a.bind(cell.DecodeOf[T](b, shm.KindArray, false))
 }
 
-func readAt(data, p []byte, off int64, cp func(dst, src []byte) int) (int, error) {
+func readAt(data, p []byte, off int64, cp func(dst, src []byte) (int, error)) (int, error) {
 	if off < 0 {
 		return 0, fmt.Errorf("%w: offset %d", ErrOutOfRange, off)
 	}
 	if off >= int64(len(data)) {
 		return 0, io.EOF
 	}
-	n := cp(p, data[off:])
+	n, err := cp(p, data[off:])
+	if err != nil {
+		return 0, err
+	}
 	if n < len(p) {
 		return n, io.EOF
 	}
 	return n, nil
 }
 
-func writeAt(data, p []byte, off int64, cp func(dst, src []byte) int) (int, error) {
+func writeAt(data, p []byte, off int64, cp func(dst, src []byte) (int, error)) (int, error) {
 	if off < 0 || off > int64(len(data)) {
 		return 0, fmt.Errorf("%w: offset %d in %d bytes", ErrOutOfRange, off, len(data))
 	}
-	n := cp(data[off:], p)
+	n, err := cp(data[off:], p)
+	if err != nil {
+		return 0, err
+	}
 	if n < len(p) {
 		return n, fmt.Errorf("%w: %d bytes at offset %d in %d bytes", ErrOutOfRange, len(p), off, len(data))
 	}

@@ -35,5 +35,21 @@
 // pointer); its methods are safe for concurrent use by goroutines and
 // processes.
 //
+// Blocking: Set, CopyFrom, WriteAt, With and Lock wait for the lock; At,
+// CopyTo, ReadAt and All wait only while a write is in progress. Each
+// waiting call but All, ReadAt and WriteAt has a form that takes a
+// context and gives up when it ends (AtContext, SetContext,
+// CopyToContext, CopyFromContext, WithContext, LockContext): a write in
+// progress may be a live process's that never ends.
+//
+// Corrupt state: a peer may write anything into the shared words. A lock
+// left by a process that died is taken over and the seqlock repaired; a
+// lock word that says "not recoverable" (which package array never
+// leaves behind) makes the context forms, ReadAt and WriteAt return
+// ErrNotRecoverable, while the plain forms neither panic nor wait: At,
+// CopyTo and All return the elements as they stand, Set, CopyFrom and
+// With write nothing, Lock returns without the lock and Unlock then does
+// nothing.
+//
 // Scope: Linux.
 package array

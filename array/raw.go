@@ -95,7 +95,7 @@ func (r *RawArray[T]) WriteAt(p []byte, off int64) (int, error) {
 	return writeAt(r.c.Data, p, off, copyBytes)
 }
 
-func copyBytes(dst, src []byte) int { return copy(dst, src) }
+func copyBytes(dst, src []byte) (int, error) { return copy(dst, src), nil }
 
 // GobEncode encodes the RawArray as a handle, as Array's does.
 func (r *RawArray[T]) GobEncode() ([]byte, error) { return r.c.GobEncode() }

@@ -48,7 +48,10 @@ const (
 // for a dead one, or a dead holder of the barrier's short critical
 // section, every 50 ms, so that they get ErrBroken instead of waiting
 // forever. A party that dies inside that critical section leaves its lock
-// to the next party to take it, which breaks the barrier too.
+// to the next party to take it, which breaks the barrier too. That lock
+// held longer than two seconds (its word garbage a peer wrote, naming a
+// live process) makes Wait, Abort and Reset return an error matching
+// ErrBroken and ErrCorrupt rather than wait for ever.
 //
 // The handle must not be copied after first use.
 type Barrier struct {
@@ -132,10 +135,22 @@ func (b *Barrier) Waiting() int { return int(b.count.Load()) }
 // Broken reports whether the barrier is broken.
 func (b *Barrier) Broken() bool { return b.phase.Load()&bBroken != 0 }
 
+// enterWait bounds a wait for the barrier's lock, which a party holds
+// for a few instructions only: held longer, the lock word is garbage a
+// peer wrote (or names a stopped process), and waiting would be for ever.
+const enterWait = 2 * time.Second
+
 // enter takes the barrier's lock. A party that died holding it may have
-// left count wrong: the barrier is broken (and the lock repaired).
+// left count wrong: the barrier is broken (and the lock repaired). It
+// waits at most enterWait, whether or not ctx has ended, and then returns
+// an error matching ErrBroken and ErrCorrupt without the lock.
 func (b *Barrier) enter(ctx context.Context) error {
-	err := b.lock.Lock(context.WithoutCancel(ctx)) // held for a few instructions only
+	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), enterWait)
+	defer cancel()
+	err := b.lock.Lock(lctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%w: %w: its lock held by process %d for over %v", ErrBroken, ErrCorrupt, b.lock.Owner().Pid, enterWait)
+	}
 	if errors.Is(err, ErrOwnerDead) {
 		b.breakLocked()
 		b.lock.MarkConsistent()

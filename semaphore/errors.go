@@ -34,6 +34,10 @@ var (
 	// ErrIncompatible is shm.ErrIncompatible: the object or memory region is not
 	// a primitive of the kind asked for, or of another layout version.
 	ErrIncompatible = shm.ErrIncompatible
+
+	// ErrCorrupt is shm.ErrCorrupt: a primitive's shared words hold what no
+	// process following its protocol writes.
+	ErrCorrupt = shm.ErrCorrupt
 )
 
 // errOwnerGone is what a parked waiter's liveness check returns to get out

@@ -463,6 +463,10 @@ func (m *Mutex) MarkConsistent() {
 	}
 }
 
+// Recoverable reports whether m can still be locked: false once it is not
+// recoverable (every Lock fails with ErrNotRecoverable).
+func (m *Mutex) Recoverable() bool { return m.state.Load()&mPidMask != mNotRecoverable }
+
 // Owner returns the process holding m, or the zero Ident if m is unlocked.
 // The start time is known only once the holder has recorded it (a few
 // instructions after taking the lock); until then it is zero, and the

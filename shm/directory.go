@@ -51,7 +51,8 @@ func ValidateObjectName(name string) error {
 // Alloc returns ErrExist if the name is taken and ErrNoSpace if the
 // directory or the object area is full. It is safe to call from several
 // processes at once: allocators take a lock word in the header, and a lock
-// left by a dead process is taken over.
+// left by a dead process is taken over. A lock word that names a live
+// process and stays put for seconds (garbage a peer wrote) gives ErrCorrupt.
 func (s *Segment) Alloc(name string, spec ObjectSpec, init func(body []byte) error) (*Object, error) {
 	if err := ValidateObjectName(name); err != nil {
 		return nil, err
@@ -68,7 +69,10 @@ func (s *Segment) Alloc(name string, spec ObjectSpec, init func(body []byte) err
 	if s.ro {
 		return nil, fmt.Errorf("%w: cannot place object %q in %s", ErrReadOnly, name, s.path)
 	}
-	unlock := s.lockDir()
+	unlock, err := s.lockDir()
+	if err != nil {
+		return nil, err
+	}
 	defer unlock()
 
 	n := int(s.dirCount().Load()) // observes: directory entries published
@@ -204,17 +208,33 @@ func entryName(e []byte) string {
 // shared lock word, which holds the holder's procinfo word (0 = free). A word
 // whose process is dead is taken over: the dead holder cannot have published
 // anything half-done, since publication is the last store of Alloc.
-func (s *Segment) lockDir() (unlock func()) {
+//
+// A word that no allocator writes (a start time of zero: an allocator
+// writes its own, and no process that calls Alloc started in the boot's
+// first tick) is garbage a peer wrote, taken over as a dead holder's. A
+// word that names a live process and does not change for dirLockWait, an
+// allocation being a few copies, is garbage too, or an allocator that was
+// stopped: lockDir gives up with ErrCorrupt rather than wait for ever.
+func (s *Segment) lockDir() (unlock func(), err error) {
 	s.dirMu.Lock()
 	w := s.word64(offDirLock)
 	me := procinfo.Self().Word()
+	var seen uint64
+	var since time.Time
 	for i := 0; ; i++ {
 		if w.CompareAndSwap(0, me) { // free -> held by me
 			break
 		}
 		if i%64 == 63 {
-			if old := w.Load(); old != 0 && !procinfo.AliveWord(old) && w.CompareAndSwap(old, me) { // held by the dead -> held by me
+			old := w.Load()
+			if old != 0 && (procinfo.FromWord(old).Start == 0 || !procinfo.AliveWord(old)) && w.CompareAndSwap(old, me) { // held by the dead (or garbage) -> held by me
 				break
+			}
+			if old != seen {
+				seen, since = old, time.Now()
+			} else if time.Since(since) > dirLockWait {
+				s.dirMu.Unlock()
+				return nil, fmt.Errorf("%w: directory lock held by %#x for over %v", ErrCorrupt, old, dirLockWait)
 			}
 		}
 		if i < 16 {
@@ -226,5 +246,9 @@ func (s *Segment) lockDir() (unlock func()) {
 	return func() {
 		w.Store(0) // held by me -> free
 		s.dirMu.Unlock()
-	}
+	}, nil
 }
+
+// dirLockWait bounds a wait for a directory lock word that does not
+// change (a variable for the tests).
+var dirLockWait = 5 * time.Second

@@ -1,6 +1,9 @@
 package shm
 
-import "os"
+import (
+	"os"
+	"time"
+)
 
 // Internals for the tests of package shm_test.
 
@@ -22,6 +25,14 @@ const (
 	PageSize        = pageSize
 	DirOff          = dirOff
 )
+
+// SetDirLockWait sets how long Alloc waits for a directory lock word that
+// does not change, and returns a function that restores it.
+func SetDirLockWait(d time.Duration) (restore func()) {
+	old := dirLockWait
+	dirLockWait = d
+	return func() { dirLockWait = old }
+}
 
 // File returns the file behind s (an anonymous segment's memfd).
 func File(s *Segment) *os.File { return s.file }

@@ -31,7 +31,18 @@
 // while the segment is mapped. A Value must not be copied (use the
 // pointer); its methods are safe for concurrent use by any number of
 // goroutines and processes. Blocking: Store, Update and Lock wait for the
-// lock; Load waits only while a write is in progress.
+// lock; Load waits only while a write is in progress. Each has a form
+// that takes a context and gives up when it ends (StoreContext,
+// UpdateContext, LockContext, LoadContext): a write in progress may be a
+// live process's that never ends.
+//
+// Corrupt state: a peer may write anything into the shared words. A lock
+// left by a process that died is taken over and the seqlock repaired; a
+// lock word that says "not recoverable" (which package value never
+// leaves behind) makes the context forms return ErrNotRecoverable, while
+// the plain forms neither panic nor wait: Load returns the T as it
+// stands, Store and Update store nothing, Lock returns without the lock
+// and Unlock then does nothing.
 //
 // Scope: Linux.
 package value

@@ -1,6 +1,8 @@
 package value
 
 import (
+	"fmt"
+
 	"github.com/shmkit/shmkit/internal/cell"
 	"github.com/shmkit/shmkit/shm"
 )
@@ -34,6 +36,9 @@ func OpenRaw[T any](seg *shm.Segment, name string) (*RawValue[T], error) {
 func (r *RawValue[T]) bind(c *cell.Cell, s []T, err error) error {
 	if err != nil {
 		return err
+	}
+	if len(s) != 1 {
+		return fmt.Errorf("%w: value %q holds %d elements", ErrCorrupt, c.Name(), len(s))
 	}
 	r.c, r.p = c, &s[0]
 	return nil

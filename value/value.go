@@ -52,6 +52,9 @@ func (v *Value[T]) bind(c *cell.Cell, s []T, err error) error {
 	if err != nil {
 		return err
 	}
+	if len(s) != 1 {
+		return fmt.Errorf("%w: value %q holds %d elements", ErrCorrupt, c.Name(), len(s))
+	}
 	v.c, v.p = c, &s[0]
 	switch t := reflect.TypeFor[T](); t.Kind() {
 	case reflect.Int, reflect.Int32, reflect.Int64, reflect.Uint, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
@@ -74,8 +77,12 @@ func (v *Value[T]) Name() string { return v.c.Name() }
 // overlapped the copy, so the result is always a T that some writer
 // stored whole. It does not allocate. While a write is in progress it
 // spins, then yields; a write that lasts (a writer descheduled, or dead
-// mid-write) makes it wait for the lock, which takes a dead writer's over.
-// For a 4- or 8-byte integer T it is one atomic load.
+// mid-write) makes it wait for the lock, which takes a dead writer's over,
+// as long as a live process holds it (LoadContext gives up when its
+// context ends). When the lock is not recoverable (memory a peer
+// corrupted: see ErrNotRecoverable) nobody can be writing, and Load
+// returns the T as it stands. For a 4- or 8-byte integer T it is one
+// atomic load.
 func (v *Value[T]) Load() (x T) {
 	if v.w64 != nil {
 		return cell.FromBits[T](v.w64.Load())
@@ -85,6 +92,20 @@ func (v *Value[T]) Load() (x T) {
 	}
 	cell.LoadInto(v.c, &x, v.p)
 	return x
+}
+
+// LoadContext is Load giving up when ctx ends while it waits for a write
+// to end. It returns ctx's error, or ErrNotRecoverable when the lock is
+// not recoverable, with the zero T.
+func (v *Value[T]) LoadContext(ctx context.Context) (x T, err error) {
+	if v.word {
+		return v.loadWord(), nil
+	}
+	if err := cell.LoadIntoContext(ctx, v.c, &x, v.p); err != nil {
+		var zero T
+		return zero, err
+	}
+	return x, nil
 }
 
 // loadWord is Load for a 4- or 8-byte integer T, apart so that Load
@@ -97,7 +118,7 @@ func (v *Value[T]) loadWord() T {
 }
 
 // LoadInto is Load writing into *dst, which saves a copy of T: for a T of
-// many words, the cheaper form.
+// many words, the cheaper form. It waits as Load does.
 func (v *Value[T]) LoadInto(dst *T) {
 	switch {
 	case v.word:
@@ -109,11 +130,26 @@ func (v *Value[T]) LoadInto(dst *T) {
 
 // Store sets the value to x under the lock. It blocks while another
 // process or goroutine holds the lock; it must not be called while the
-// caller holds it (the lock is not recursive).
+// caller holds it (the lock is not recursive). When the lock is not
+// recoverable it stores nothing: StoreContext says so.
 func (v *Value[T]) Store(x T) {
-	v.c.MustLock()
+	if !v.c.Hold() {
+		return
+	}
 	defer v.c.Unlock()
 	v.store(x)
+}
+
+// StoreContext is Store giving up when ctx ends before the lock is
+// taken: it then returns ctx's error and stores nothing. It returns
+// ErrNotRecoverable, storing nothing, when the lock is not recoverable.
+func (v *Value[T]) StoreContext(ctx context.Context, x T) error {
+	if err := v.c.Acquire(ctx); err != nil {
+		return err
+	}
+	defer v.c.Unlock()
+	v.store(x)
+	return nil
 }
 
 // store writes x; the caller holds the lock.
@@ -137,16 +173,20 @@ func (v *Value[T]) store(x T) {
 // released. For a 4- or 8-byte integer T, which Add and CompareAndSwap
 // change without the lock, Update stores with a compare-and-swap and calls
 // fn again with the fresh value if one of them intervened, so that no
-// update is lost: fn may run more than once.
+// update is lost: fn may run more than once. When the lock is not recoverable it calls
+// no fn, stores nothing and returns the value as Load does
+// (UpdateContext says ErrNotRecoverable).
 func (v *Value[T]) Update(fn func(*T)) T {
-	v.c.MustLock()
+	if !v.c.Hold() {
+		return v.Load()
+	}
 	defer v.c.Unlock()
 	return v.update(fn)
 }
 
 // UpdateContext is Update giving up when ctx ends before the lock is
-// taken: it then returns ctx's error and stores nothing. Storing under a
-// deadline is UpdateContext(ctx, func(p *T) { *p = x }).
+// taken: it then returns ctx's error and stores nothing, and so it does
+// with ErrNotRecoverable when the lock is not recoverable.
 func (v *Value[T]) UpdateContext(ctx context.Context, fn func(*T)) (T, error) {
 	if err := v.c.Acquire(ctx); err != nil {
 		var zero T
@@ -189,16 +229,19 @@ func (v *Value[T]) update(fn func(*T)) T {
 // callers, in every process; it does not hold off Load (which never
 // blocks) nor the lock-free Add, Swap and CompareAndSwap. A lock left by a
 // process that died holding it is taken over (use LockContext to hear of
-// it).
-func (v *Value[T]) Lock() { v.c.MustLock() }
+// it). A lock that is not recoverable cannot be taken: Lock then returns
+// without it, and Unlock does nothing (LockContext says ErrNotRecoverable).
+func (v *Value[T]) Lock() { v.c.Hold() }
 
 // LockContext is Lock with a context: it returns ctx's error if ctx ends
 // first (the lock is then not held), and an error matching ErrOwnerDead if
 // it took the lock over from a dead process (the lock is then held, and
-// the value may hold a T that process left half-written).
+// the value may hold a T that process left half-written). It returns
+// ErrNotRecoverable, without the lock, when the lock is not recoverable.
 func (v *Value[T]) LockContext(ctx context.Context) error { return v.c.Lock(ctx) }
 
-// Unlock releases the lock. It panics if the lock is not held.
+// Unlock releases the lock. It panics if the lock is not held (and does
+// nothing if it is not recoverable).
 func (v *Value[T]) Unlock() { v.c.Unlock() }
 
 // Lock-free operations for 4- and 8-byte integer T. They do not take the

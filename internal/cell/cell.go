@@ -19,6 +19,10 @@ import (
 // process that died holding it.
 var ErrOwnerDead = semaphore.ErrOwnerDead
 
+// ErrNotRecoverable is semaphore.ErrNotRecoverable: the lock word says no
+// call may take the lock again.
+var ErrNotRecoverable = semaphore.ErrNotRecoverable
+
 // Spec says what a cell holds: the object kind (shm.KindValue or
 // shm.KindArray), the element type's fingerprint, and whether it is a raw
 // (lock-free, unsynchronised) variant.
@@ -151,16 +155,24 @@ func (c *Cell) Acquire(ctx context.Context) error {
 	return nil
 }
 
-// MustLock is Acquire for callers with no context: it waits as long as
-// it takes. It panics only if the lock is corrupt or not recoverable.
-func (c *Cell) MustLock() {
-	if err := c.Acquire(context.Background()); err != nil {
-		panic(fmt.Sprintf("%s: lock of %q: %v", c.Spec.Kind, c.Name(), err))
-	}
+// Hold is Acquire for callers with no context: it waits as long as a
+// live process holds the lock. It reports false, without the lock, when
+// the lock is not recoverable: a cell's own Lock always repairs and marks
+// its lock consistent, so that state is memory a peer corrupted, and no
+// call can take the lock again.
+func (c *Cell) Hold() bool {
+	return c.Acquire(context.Background()) == nil
 }
 
-// Unlock releases the lock taken by Lock.
-func (c *Cell) Unlock() { c.mu.Unlock() }
+// Unlock releases the lock taken by Lock. A lock that is not recoverable
+// (see Hold) is left as it is: the caller of a plain lock that could not
+// take it unlocks nothing, and does not panic for what a peer wrote.
+func (c *Cell) Unlock() {
+	if !c.mu.Recoverable() {
+		return
+	}
+	c.mu.Unlock()
+}
 
 // BeginWrite marks a write in progress; the caller holds the lock and
 // calls EndWrite when the data is written.
@@ -178,6 +190,11 @@ func (c *Cell) EndWrite() {
 // never blocks a writer and never allocates; see readWait for what it
 // does while a write is in progress. dst must not be shared memory that
 // another process reads.
+//
+// A write that never ends makes it wait for the lock: as long as a live
+// process holds it (LoadIntoContext takes a context). When the lock is
+// not recoverable (see Hold) no process can be writing, and it copies the
+// data as it stands.
 //
 // The copy itself is a plain Go copy, which the Go memory model calls a
 // race with the writer's plain copy; the sequence check discards every
@@ -201,35 +218,64 @@ func LoadInto[T any](c *Cell, dst, p *T) {
 	if s&1 == 0 && recheck(c.seq, s) {
 		return
 	}
-	loadSlow(c, dst, p)
+	if loadSlow(context.Background(), c, dst, p) != nil {
+		*dst = *p // not recoverable: nobody holds the lock, nobody writes
+	}
+}
+
+// LoadIntoContext is LoadInto giving up when ctx ends while it waits for
+// a write to end: it returns ctx's error, or ErrNotRecoverable when the
+// lock is not recoverable; *dst then holds no meaningful value.
+func LoadIntoContext[T any](ctx context.Context, c *Cell, dst, p *T) error {
+	s := c.seq.Load() // observes: the data of the last finished write (seq even)
+	*dst = *p
+	if s&1 == 0 && recheck(c.seq, s) {
+		return nil
+	}
+	return loadSlow(ctx, c, dst, p)
 }
 
 // loadSlow is LoadInto's retry loop, apart so that the first try inlines.
-func loadSlow[T any](c *Cell, dst, p *T) {
+func loadSlow[T any](ctx context.Context, c *Cell, dst, p *T) error {
 	for i := 0; ; i++ {
-		c.readWait(i)
+		if err := c.readWait(ctx, i); err != nil {
+			return err
+		}
 		s := c.seq.Load() // observes: the data of the last finished write (seq even)
 		if s&1 == 0 {
 			*dst = *p
 			if recheck(c.seq, s) {
-				return
+				return nil
 			}
 		}
 	}
 }
 
 // CopyOut copies src, which lies in c's data region, into dst under the
-// seqlock, as Load does, and returns the number of elements copied.
+// seqlock, as LoadInto does (and waits as it does), and returns the
+// number of elements copied.
 func CopyOut[T any](c *Cell, dst, src []T) int {
+	n, err := CopyOutContext(context.Background(), c, dst, src)
+	if err != nil {
+		return copy(dst, src) // not recoverable: nobody holds the lock, nobody writes
+	}
+	return n
+}
+
+// CopyOutContext is CopyOut giving up, as LoadIntoContext does, with
+// ctx's error or ErrNotRecoverable; dst then holds no meaningful values.
+func CopyOutContext[T any](ctx context.Context, c *Cell, dst, src []T) (int, error) {
 	for i := 0; ; i++ {
 		s := c.seq.Load() // observes: the data of the last finished write (seq even)
 		if s&1 == 0 {
 			n := copy(dst, src)
 			if recheck(c.seq, s) {
-				return n
+				return n, nil
 			}
 		}
-		c.readWait(i)
+		if err := c.readWait(ctx, i); err != nil {
+			return 0, err
+		}
 	}
 }
 
@@ -237,21 +283,26 @@ func CopyOut[T any](c *Cell, dst, src []T) int {
 // progress. A write is a copy of at most a few kilobytes, so a reader
 // spins first, then yields (on two cores the writer may need this one),
 // then takes the lock, which waits for the writer and takes over from one
-// that died mid-write (Lock repairs seq), and releases it at once.
+// that died mid-write (Lock repairs seq), and releases it at once. It
+// returns what taking the lock returned: ctx's error, or
+// ErrNotRecoverable.
 const (
 	readSpin  = 64
 	readYield = 1024
 )
 
-func (c *Cell) readWait(i int) {
+func (c *Cell) readWait(ctx context.Context, i int) error {
 	switch {
 	case i < readSpin:
 	case i%readYield != readYield-1:
 		runtime.Gosched()
 	default:
-		c.MustLock()
+		if err := c.Acquire(ctx); err != nil {
+			return err
+		}
 		c.Unlock()
 	}
+	return nil
 }
 
 // handle is what GobEncode writes: where the object is and what it holds.
