@@ -68,27 +68,21 @@ func TestRecvPeerDiedBeforeAttaching(t *testing.T) {
 	}
 }
 
-// TestRingConsumerDiedBeforeAttaching: a producing ring handle records the
-// worker it hands the ring to as the consumer; a full ring whose consumer
-// died before attaching gives ErrPeerDead instead of waiting forever.
-func TestRingConsumerDiedBeforeAttaching(t *testing.T) {
+// TestRingProducerDiedBeforeAttaching: a consuming ring handle records the
+// worker it hands the ring to as a producer; a Read waiting on a producer
+// that died before attaching gives ErrPeerDead instead of waiting forever.
+func TestRingProducerDiedBeforeAttaching(t *testing.T) {
 	seg := shmtest.Segment(t, 1<<16)
 	r, err := ringbuf.NewSPSC(seg, "r", 1024)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := r.AttachProducer(); err != nil {
+	if err := r.AttachConsumer(); err != nil {
 		t.Fatal(err)
 	}
 	startStalled(t, stallArgs{Ring: r})
-	ctx := ctxT(t)
-	msg := make([]byte, 100)
-	for {
-		if err := r.Write(ctx, msg); err != nil {
-			if !errors.Is(err, ringbuf.ErrPeerDead) {
-				t.Fatalf("Write to a full ring whose consumer died before attaching = %v, want ErrPeerDead", err)
-			}
-			return
-		}
+	buf := make([]byte, 100)
+	if n, err := r.Read(ctxT(t), buf); !errors.Is(err, ringbuf.ErrPeerDead) {
+		t.Fatalf("Read with the producer dead before attaching = %d, %v, want ErrPeerDead", n, err)
 	}
 }

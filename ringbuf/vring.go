@@ -268,21 +268,15 @@ func (r *vring) adoptReserved() (int, uint32, error) {
 	return -1, 0, nil
 }
 
-// reserveChild records the child process this ring is being handed to (package
-// handoff) on the side this handle does not take: as the consumer when the
-// handle produces, as a producer when it consumes. A handle that has taken
-// neither side yet cannot tell which the child will take, and reserves
-// nothing: call AttachProducer or AttachConsumer before Start to say.
+// reserveChild records the child process this ring is being handed to
+// (package handoff) as a producer, when this handle is the ring's consumer:
+// the child can only produce then. A handle that produces, or has taken
+// no side yet, cannot tell what the child will do (it may produce beside
+// it, or this process may consume later), and reserves nothing.
 func (r *vring) reserveChild() {
 	me := procinfo.Self().Word()
 	standIn := procinfo.HandoffWord(me)
-	switch {
-	case r.p.slot >= 0 && !r.p.closed:
-		w := r.consumer.Load()
-		if (w == 0 || !procinfo.AliveWord(w)) && r.consumer.CompareAndSwap(w, standIn) { // none or dead -> stand-in
-			handoff.Add(handoff.Slot{Word: r.consumer, StandIn: standIn, Prev: w})
-		}
-	case r.consumer.Load() == me && !r.c.closed:
+	if r.consumer.Load() == me && !r.c.closed {
 		for i := 0; i < r.slots.n; i++ {
 			w := r.slots.owner(i).Load()
 			if w != 0 && (procinfo.AliveWord(w) || !r.claimResolved(i)) {
@@ -780,18 +774,20 @@ func (r *vring) deadClaim(pos uint64) (end uint64, dead bool, err error) {
 // producer that attached has closed its end, ErrPeerDead when none lives
 // and one died. nil while one lives or none has attached yet.
 func (r *vring) producersGone() error {
-	if r.producersEver.Load() == 0 {
-		return nil
-	}
 	if r.allDetached() {
 		return io.EOF
 	}
+	// A slot reserved for a child handed the ring counts before the child
+	// has written (producersEver still 0): a child dead before attaching
+	// is a dead producer.
 	live, dead := r.slots.liveness(nil)
 	switch {
 	case live:
 		return nil
 	case dead:
 		return fmt.Errorf("%w: every producer of ring %q is gone, one died", ErrPeerDead, r.name)
+	case r.producersEver.Load() == 0:
+		return nil
 	}
 	return io.EOF
 }

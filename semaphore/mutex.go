@@ -465,7 +465,7 @@ func (m *Mutex) MarkConsistent() {
 
 // Recoverable reports whether m can still be locked: false once it is not
 // recoverable (every Lock fails with ErrNotRecoverable).
-func (m *Mutex) Recoverable() bool { return m.state.Load()&mPidMask != mNotRecoverable }
+func (m *Mutex) Recoverable() bool { return m.state.Load()&mHolderMask != mNotRecoverable }
 
 // Owner returns the process holding m, or the zero Ident if m is unlocked.
 // The start time is known only once the holder has recorded it (a few

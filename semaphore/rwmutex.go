@@ -160,7 +160,7 @@ func (rw *RWMutex) RLock(ctx context.Context) error {
 	for {
 		c.Add(1)                            // announce the reader...
 		if rw.wstate.Load()&rwWriter == 0 { // ...then look for a writer (Dekker)
-			if rw.w.state.Load()&mPidMask == mNotRecoverable {
+			if rw.w.state.Load()&mHolderMask == mNotRecoverable {
 				rw.leave(c)
 				return ErrNotRecoverable
 			}
@@ -178,7 +178,7 @@ func (rw *RWMutex) RLock(ctx context.Context) error {
 func (rw *RWMutex) TryRLock() bool {
 	c := rw.counter()
 	c.Add(1)
-	if rw.wstate.Load()&rwWriter == 0 && rw.w.state.Load()&mPidMask != mNotRecoverable {
+	if rw.wstate.Load()&rwWriter == 0 && rw.w.state.Load()&mHolderMask != mNotRecoverable {
 		raceAcquire(rw.wstate)
 		return true
 	}
@@ -303,7 +303,7 @@ func (rw *RWMutex) abandon(inconsistent bool) {
 // Unlock releases the write lock. It panics if rw is not locked for writing.
 // After ErrOwnerDead without MarkConsistent, rw becomes not recoverable.
 func (rw *RWMutex) Unlock() {
-	if rw.wstate.Load()&rwWriter == 0 || rw.w.state.Load()&mPidMask == 0 {
+	if rw.wstate.Load()&rwWriter == 0 || rw.w.state.Load()&mHolderMask == 0 {
 		panic("semaphore: Unlock of RWMutex not locked for writing")
 	}
 	raceRelease(rw.wstate)
