@@ -14,8 +14,8 @@ import (
 
 	"github.com/shmkit/shmkit/atomics"
 	"github.com/shmkit/shmkit/codec"
-	"github.com/shmkit/shmkit/internal/pod"
 	"github.com/shmkit/shmkit/internal/handoff"
+	"github.com/shmkit/shmkit/internal/pod"
 	"github.com/shmkit/shmkit/internal/procinfo"
 	"github.com/shmkit/shmkit/ringbuf"
 	"github.com/shmkit/shmkit/shm"
