@@ -272,10 +272,7 @@ func TestWorkerProcess(t *testing.T) {
 // write while a reader process takes snapshots; no snapshot may mix two
 // writes.
 func TestHammer(t *testing.T) {
-	writes := uint64(20_000)
-	if testing.Short() {
-		writes = 2_000
-	}
+	writes := uint64(shmtest.Iterations(t, 20_000))
 	seg := shmtest.Segment(t, 1<<16)
 	a := hammerArgs{Writes: writes}
 	var err error

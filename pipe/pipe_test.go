@@ -161,7 +161,7 @@ func TestAcrossProcesses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i := range 1000 {
+	for i := range shmtest.Iterations(t, 1000) {
 		s := fmt.Sprint(i)
 		if err := a.Send(ctx, s); err != nil {
 			t.Fatal(err)
@@ -180,6 +180,12 @@ func TestAcrossProcesses(t *testing.T) {
 }
 
 func TestPeerDead(t *testing.T) {
+	for range shmtest.Iterations(t, 1) {
+		peerDead(t)
+	}
+}
+
+func peerDead(t *testing.T) {
 	seg := shmtest.Segment(t, 1<<20)
 	a, b, _ := pipe.Create(seg, "p", pipe.Options[string]{})
 	ctx := ctxT(t)
@@ -219,6 +225,12 @@ func ExampleNew() {
 // TestPeerDeadSender: a Send blocked on a full pipe whose receiver was
 // killed returns ErrPeerDead.
 func TestPeerDeadSender(t *testing.T) {
+	for range shmtest.Iterations(t, 1) {
+		peerDeadSender(t)
+	}
+}
+
+func peerDeadSender(t *testing.T) {
 	seg := shmtest.Segment(t, 1<<20)
 	a, b, _ := pipe.Create(seg, "p", pipe.Options[string]{Capacity: 4096})
 	ctx := ctxT(t)

@@ -20,6 +20,18 @@
 //		err = p.Wait()
 //	}
 //
+// Forgetting Main is caught, never repeated. A child acknowledges, on the
+// socket that brought its arguments, that Main has read them and is about to
+// call the worker; a child that exits without that acknowledgement never ran
+// the worker, and Wait returns an *ExitError matching ErrNoMain even when its
+// exit status is 0 (its main did something else and returned). A child whose
+// main calls Start without having called Main does not start a copy of
+// itself, which would do the same, without end: that Start prints a message
+// naming process.Main and ends the process with status 3, and the parent's
+// Wait again matches ErrNoMain. So exactly one child is started. A main that
+// forgets Main and then never returns keeps its child running, as any
+// child that does not return does: Wait returns when it exits.
+//
 // Arguments travel to the child encoded with encoding/gob. Shared objects
 // inside them (segments, Values, Arrays, locks, rings, queues, pipes) encode
 // as handles — segment, object name, kind, element-type fingerprint — and

@@ -14,9 +14,14 @@ var (
 	ErrNotRegistered = errors.New("process: worker not registered")
 	// ErrNotStarted: Wait or a signal on a process that never started.
 	ErrNotStarted = errors.New("process: not started")
+	// ErrNoMain: the child never ran its worker because the program's main
+	// does not call Main (or returns before it). Wait returns an *ExitError
+	// that matches it, whatever the child's exit status.
+	ErrNoMain = errors.New("process: the worker never ran: main does not call process.Main")
 )
 
-// ExitError is the error Wait returns for a child that did not exit 0.
+// ExitError is the error Wait returns for a child that did not exit 0, or
+// that exited 0 without running its worker (Code 0, matching ErrNoMain).
 type ExitError struct {
 	Name     string
 	Pid      int
@@ -24,6 +29,7 @@ type ExitError struct {
 	Stderr   string // the last few KiB of the child's standard error
 	Panicked bool   // the worker panicked
 	ctxErr   error  // set when the child was killed because its context ended
+	noMain   bool   // the child never ran the worker: its main does not call Main
 }
 
 // maxErrorTail bounds the stderr an ExitError's message repeats; the full
@@ -36,6 +42,8 @@ func (e *ExitError) Error() string {
 	switch {
 	case e.Panicked:
 		b.WriteString("panicked")
+	case e.noMain && e.Code == 0:
+		b.WriteString("exit status 0 without running the worker: the program's main does not call process.Main")
 	case e.Code < 0:
 		fmt.Fprintf(&b, "killed by signal %d", -e.Code)
 	default:
@@ -86,12 +94,16 @@ func panicLine(stderr string) string {
 	return ""
 }
 
-// Is makes errors.Is(err, ErrPanicked) hold for a panicked worker, and
-// errors.Is(err, ErrNotRegistered) for a child that does not know the worker.
+// Is makes errors.Is(err, ErrPanicked) hold for a panicked worker,
+// errors.Is(err, ErrNotRegistered) for a child that does not know the
+// worker, and errors.Is(err, ErrNoMain) for a child whose main does not call
+// Main.
 func (e *ExitError) Is(target error) bool {
 	switch target {
 	case ErrPanicked:
 		return e.Panicked
+	case ErrNoMain:
+		return e.noMain
 	case ErrNotRegistered:
 		return e.Code == 1 && strings.HasPrefix(e.Stderr, ErrNotRegistered.Error()+": ")
 	}

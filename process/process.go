@@ -30,8 +30,13 @@ const (
 	envName   = "SHMKIT_PROCESS_NAME"
 	envWatch  = "SHMKIT_WATCH_PARENT"
 	envFiles  = "SHMKIT_FILES" // "FIRST,COUNT": descriptors passed WithFiles
-	argsFD    = 3              // the pipe carrying the encoded arguments; then exported files
+	argsFD    = 3              // the socket carrying the encoded arguments and the ack; then exported files
 )
+
+// ackByte is what a child writes back on argsFD once Main has read its
+// arguments and is about to call the worker: a child that exits without
+// it never ran the worker (its main does not call Main).
+const ackByte = 'M'
 
 // runner is the type-erased form of a registered function.
 type runner interface {
@@ -151,6 +156,7 @@ type Process struct {
 // this program's main (or TestMain), whose first call, Main, runs f.
 // Cancelling ctx kills the child.
 func (f *Func[A]) Start(ctx context.Context, args A, opts ...Option) (*Process, error) {
+	refuseWithoutMain()
 	o := startOptions{stdout: os.Stdout, stderr: os.Stderr}
 	for _, opt := range opts {
 		opt(&o)
@@ -198,7 +204,7 @@ func start(ctx context.Context, worker string, args []byte, files []*os.File, o 
 	if err != nil {
 		return nil, fmt.Errorf("process: finding this program: %w", err)
 	}
-	r, w, err := os.Pipe()
+	r, w, err := argsSocket()
 	if err != nil {
 		return nil, err
 	}
@@ -230,8 +236,9 @@ func start(ctx context.Context, worker string, args []byte, files []*os.File, o 
 		return nil, fmt.Errorf("process: starting %s: %w", o.name, err)
 	}
 	r.Close()
-	// The arguments go length-prefixed; the pipe then stays open, and the
-	// child takes its end of file as the parent's death.
+	// The arguments go length-prefixed; the socket then stays open, and the
+	// child takes its end of file as the parent's death. The child's ack
+	// comes back on it; reap reads it.
 	var n [8]byte
 	binary.LittleEndian.PutUint64(n[:], uint64(len(args)))
 	go func() {
@@ -245,6 +252,7 @@ func start(ctx context.Context, worker string, args []byte, files []*os.File, o 
 // reap waits for the child, records its exit, and closes the watch pipe.
 func (p *Process) reap(w *os.File) {
 	werr := p.cmd.Wait()
+	ran := acked(w) // the child has exited: an ack it sent is queued on w
 	w.Close()
 	code := -int(syscall.SIGKILL) // no wait status at all (someone else reaped it): report it lost
 	if st := p.cmd.ProcessState; st != nil {
@@ -259,9 +267,12 @@ func (p *Process) reap(w *os.File) {
 	p.code.Store(int64(code))
 	// A child that exited 0 succeeded, even when copying its output failed
 	// (a grandchild kept the stderr pipe open past WaitDelay, say).
-	if code != 0 {
+	// A child that exited 0 without acking never ran the worker: its main
+	// does not call Main (or returned before it).
+	if code != 0 || !ran {
 		e := &ExitError{Name: p.name, Pid: p.cmd.Process.Pid, Code: code, Stderr: p.tail.String()}
 		e.Panicked = code == panicExitCode && panicLine(e.Stderr) != ""
+		e.noMain = !ran && (code == 0 || code == noMainExitCode && strings.Contains(e.Stderr, noMainMarker))
 		if cerr := p.ctx.Err(); cerr != nil && code < 0 {
 			e.ctxErr = cerr
 		}
@@ -390,13 +401,20 @@ func File(i int) *os.File {
 }
 
 const (
-	panicExitCode = 2
-	panicMarker   = "shmkit: worker panicked: "
+	panicExitCode  = 2
+	panicMarker    = "shmkit: worker panicked: "
+	noMainExitCode = 3 // with noMainMarker on stderr: see refuseWithoutMain
+	noMainMarker   = "but its main did not call process.Main"
 )
 
 // Main runs the registered worker and exits when this process was started
 // by Start; otherwise it returns at once. Call it first thing in main and in
 // TestMain, after every Register has run (package initialisation does that).
+//
+// A program started as a worker whose main does not call Main never runs
+// the worker: Wait in the parent returns an error matching ErrNoMain. If
+// such a main calls Start, that Start prints a message naming Main and ends
+// the process instead of starting another copy of the program.
 func Main() {
 	worker := os.Getenv(envWorker)
 	if worker == "" {
@@ -441,7 +459,56 @@ func runWorker(worker string) int {
 			os.Exit(1)
 		}()
 	}
+	pipe.Write([]byte{ackByte}) // the parent's reap reads it; a dead parent makes it fail, harmlessly
 	return call(worker, f, bytes.NewReader(args))
+}
+
+// refuseWithoutMain ends a process that Start started as a worker and whose
+// main calls Start without having called Main (which unsets envWorker before
+// it runs the worker): starting a child there would run main again, which
+// would start another, without end. The parent's Wait maps the exit status
+// and message to ErrNoMain.
+func refuseWithoutMain() {
+	worker := os.Getenv(envWorker)
+	if worker == "" {
+		return
+	}
+	fmt.Fprintf(os.Stderr, "process: this program was started as worker %q %s: "+
+		"call process.Main() first thing in main (and in TestMain)\n", worker, noMainMarker)
+	os.Exit(noMainExitCode)
+}
+
+// argsSocket returns the two ends of the socket that carries a child's
+// arguments to it and its ack back: r for the child (blocking, as a
+// child's inherited descriptor is), w for the parent (non-blocking, so that
+// Close ends a blocked write and acked can poll it).
+func argsSocket() (r, w *os.File, err error) {
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, os.NewSyscallError("socketpair", err)
+	}
+	if err := syscall.SetNonblock(fds[1], true); err != nil {
+		syscall.Close(fds[0])
+		syscall.Close(fds[1])
+		return nil, nil, os.NewSyscallError("setnonblock", err)
+	}
+	return os.NewFile(uintptr(fds[0]), "shmkit-args-child"), os.NewFile(uintptr(fds[1]), "shmkit-args"), nil
+}
+
+// acked reports whether the child wrote its ack on w. Call it once the
+// child has exited: what it wrote is then queued, and the read does not wait.
+func acked(w *os.File) bool {
+	rc, err := w.SyscallConn()
+	if err != nil {
+		return false
+	}
+	var b [1]byte
+	n := 0
+	rc.Read(func(fd uintptr) bool {
+		n, _ = syscall.Read(int(fd), b[:])
+		return true // one try: EAGAIN means no ack
+	})
+	return n == 1 && b[0] == ackByte
 }
 
 // call runs the worker, turning a panic into exit status 2 with a marker

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/shmkit/shmkit/atomics"
+	"github.com/shmkit/shmkit/internal/shmtest"
 	"github.com/shmkit/shmkit/process"
 	"github.com/shmkit/shmkit/shm"
 )
@@ -167,6 +168,12 @@ func waitReady(t *testing.T, s *shm.Segment, p *process.Process) int {
 }
 
 func TestContextCancelKillsChild(t *testing.T) {
+	for range shmtest.Iterations(t, 1) {
+		contextCancelKillsChild(t)
+	}
+}
+
+func contextCancelKillsChild(t *testing.T) {
 	s, err := shm.CreateAnon(64)
 	if err != nil {
 		t.Fatal(err)
@@ -197,6 +204,12 @@ func TestContextCancelKillsChild(t *testing.T) {
 }
 
 func TestTerminateAndKill(t *testing.T) {
+	for range shmtest.Iterations(t, 1) {
+		terminateAndKill(t)
+	}
+}
+
+func terminateAndKill(t *testing.T) {
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGKILL} {
 		s, err := shm.CreateAnon(64)
 		if err != nil {
@@ -226,6 +239,12 @@ func TestTerminateAndKill(t *testing.T) {
 // TestChildDiesWithParent: a worker starts a worker of its own; when the
 // middle process is SIGKILLed, the grandchild must die too.
 func TestChildDiesWithParent(t *testing.T) {
+	for range shmtest.Iterations(t, 1) {
+		childDiesWithParent(t)
+	}
+}
+
+func childDiesWithParent(t *testing.T) {
 	s, err := shm.CreateAnon(64)
 	if err != nil {
 		t.Fatal(err)

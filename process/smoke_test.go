@@ -25,6 +25,7 @@ var writer = process.Register("smoke-writer", func(ctx context.Context, a segArg
 var panicker = process.Register("smoke-panic", func(ctx context.Context, a int) error { panic("boom") })
 
 func TestMain(m *testing.M) {
+	forgetMain() // only in the children of TestNoMain
 	process.Main()
 	os.Exit(m.Run())
 }

@@ -277,10 +277,7 @@ var hammerConsumer = process.Register("queue-hammer-consumer", func(ctx context.
 })
 
 func TestHammerProcesses(t *testing.T) {
-	n := 100_000
-	if testing.Short() {
-		n = 10_000
-	}
+	n := shmtest.Iterations(t, 100_000)
 	const producers, consumers = 3, 3
 	seg := shmtest.Segment(t, 4<<20)
 	q, err := queue.Create(seg, "q", queue.Options[int64]{MaxSize: 256})
@@ -288,7 +285,8 @@ func TestHammerProcesses(t *testing.T) {
 		t.Fatal(err)
 	}
 	res, _ := queue.Create(seg, "res", queue.Options[[3]int64]{MaxSize: 8})
-	ctx := ctxT(t)
+	ctx, cancel := context.WithTimeout(t.Context(), shmtest.Timeout(t, 30*time.Second))
+	defer cancel()
 	var cons, prods []*process.Process
 	for i := range consumers {
 		p, err := hammerConsumer.Start(ctx, hammerArgs{Q: q, Results: res, ID: i})
@@ -365,6 +363,12 @@ var deathConsumer = process.Register("queue-death-consumer", func(ctx context.Co
 })
 
 func TestProducersDead(t *testing.T) {
+	for range shmtest.Iterations(t, 1) {
+		producersDead(t)
+	}
+}
+
+func producersDead(t *testing.T) {
 	seg := shmtest.Segment(t, 1<<20)
 	q, _ := queue.Create(seg, "q", queue.Options[int]{})
 	ctx := ctxT(t)
@@ -385,6 +389,12 @@ func TestProducersDead(t *testing.T) {
 }
 
 func TestConsumersDead(t *testing.T) {
+	for range shmtest.Iterations(t, 1) {
+		consumersDead(t)
+	}
+}
+
+func consumersDead(t *testing.T) {
 	seg := shmtest.Segment(t, 1<<20)
 	q, _ := queue.Create(seg, "q", queue.Options[int]{MaxSize: 2})
 	ack, _ := queue.Create(seg, "ack", queue.Options[int]{})
@@ -502,10 +512,7 @@ var streamProducer = process.Register("queue-stream-producer", func(ctx context.
 // goes on: a second producer's messages all arrive, in order, the dead one's
 // arrive at most once and in order, and Close still ends the consumer.
 func TestProducerKilledMidStream(t *testing.T) {
-	trials := 5
-	if testing.Short() {
-		trials = 2
-	}
+	trials := shmtest.Iterations(t, 5)
 	for trial := range trials {
 		seg := shmtest.Segment(t, 1<<20)
 		q, _ := queue.Create(seg, "q", queue.Options[int64]{MaxSize: 64})

@@ -94,7 +94,10 @@ func NewMPMC(seg *shm.Segment, name string, capacity, slotBytes int, opts ...Opt
 		return nil, err
 	}
 	r := new(MPMC)
-	return r, r.init(seg, obj, o)
+	if err := r.init(seg, obj, o); err != nil {
+		return nil, err // no half-built handle
+	}
+	return r, nil
 }
 
 // OpenMPMC opens the MPMC ring called name in seg.
@@ -108,7 +111,10 @@ func OpenMPMC(seg *shm.Segment, name string, opts ...Option) (*MPMC, error) {
 		return nil, err
 	}
 	r := new(MPMC)
-	return r, r.init(seg, obj, o)
+	if err := r.init(seg, obj, o); err != nil {
+		return nil, err // no half-built handle
+	}
+	return r, nil
 }
 
 func (r *MPMC) init(seg *shm.Segment, obj *shm.Object, o options) error {

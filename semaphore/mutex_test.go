@@ -195,11 +195,8 @@ func TestMutexReusedPid(t *testing.T) {
 
 func TestMutexGoroutines(t *testing.T) {
 	m, _ := semaphore.InitMutex(make([]byte, semaphore.MutexSize))
-	ctx := ctxFor(t, 20*time.Second)
-	n, per := 8, 2000
-	if testing.Short() {
-		per = 200
-	}
+	ctx := ctxFor(t, shmtest.Timeout(t, 20*time.Second))
+	n, per := 8, shmtest.Iterations(t, 2000)
 	counter := 0
 	var wg sync.WaitGroup
 	for g := 0; g < n; g++ {
@@ -253,11 +250,8 @@ func TestMutexHammerProcesses(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := newFlags(t, seg, "flags")
-	procs, iters := 4, 50000
-	if testing.Short() {
-		iters = 5000
-	}
-	ctx := ctxFor(t, 50*time.Second)
+	procs, iters := 4, shmtest.Iterations(t, 50000)
+	ctx := ctxFor(t, shmtest.Timeout(t, 50*time.Second))
 	var ps []*process.Process
 	for i := 0; i < procs; i++ {
 		p, err := counterWorker.Start(ctx, counterArgs{M: m, F: f, Iters: iters})
@@ -341,10 +335,7 @@ func TestMutexTryLockPolling(t *testing.T) {
 }
 
 func TestMutexCrash(t *testing.T) {
-	trials := 20
-	if testing.Short() {
-		trials = 5
-	}
+	trials := shmtest.Iterations(t, 20)
 	for i := 0; i < trials; i++ {
 		m, f, p := holdMutex(t)
 		if err := p.Kill(); err != nil {

@@ -116,11 +116,8 @@ func TestSemaphoreHammerProcesses(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := newFlags(t, seg, "flags")
-	procs, iters := 6, 20000
-	if testing.Short() {
-		iters = 2000
-	}
-	ctx := ctxFor(t, 50*time.Second)
+	procs, iters := 6, shmtest.Iterations(t, 20000)
+	ctx := ctxFor(t, shmtest.Timeout(t, 50*time.Second))
 	var ps []*process.Process
 	for i := 0; i < procs; i++ {
 		p, err := semWorker.Start(ctx, semArgs{S: s, F: f, Iters: iters, Max: 3})
@@ -194,8 +191,8 @@ func TestEventProcesses(t *testing.T) {
 	seg := shmtest.Segment(t, 1<<16)
 	e, _ := semaphore.NewEvent(seg, "ping")
 	back, _ := semaphore.NewEvent(seg, "pong")
-	rounds := 2000
-	ctx := ctxFor(t, 30*time.Second)
+	rounds := shmtest.Iterations(t, 2000)
+	ctx := ctxFor(t, shmtest.Timeout(t, 30*time.Second))
 	p, err := eventWorker.Start(ctx, eventArgs{E: e, Back: back, Rounds: rounds})
 	if err != nil {
 		t.Fatal(err)
@@ -261,11 +258,8 @@ func testCondTurns(t *testing.T, procs int, signal bool) {
 		t.Fatal(err)
 	}
 	f := newFlags(t, seg, "flags")
-	rounds := 10000
-	if testing.Short() {
-		rounds = 1000
-	}
-	ctx := ctxFor(t, 50*time.Second)
+	rounds := shmtest.Iterations(t, 10000)
+	ctx := ctxFor(t, shmtest.Timeout(t, 50*time.Second))
 	var ps []*process.Process
 	for i := 0; i < procs; i++ {
 		p, err := condTurns.Start(ctx, condArgs{C: c, F: f, ID: i, N: procs, Rounds: rounds, Signal: signal})
@@ -313,10 +307,7 @@ var condWaiter = process.Register("sem-cond-waiter", func(ctx context.Context, a
 // TestCondCrash: a waiter killed while parked wedges nobody; a waiter killed
 // after waking (holding L) leaves L to the survivor with ErrOwnerDead.
 func TestCondCrash(t *testing.T) {
-	trials := 20
-	if testing.Short() {
-		trials = 3
-	}
+	trials := shmtest.Iterations(t, 20)
 	for i := 0; i < trials; i++ {
 		seg := shmtest.Segment(t, 1<<16)
 		c, _ := semaphore.NewCond(seg, "c")
@@ -396,10 +387,7 @@ func TestRWMutexBasic(t *testing.T) {
 	// Goroutines: readers and writers on a two-word invariant.
 	var a, b int
 	var wg sync.WaitGroup
-	n := 2000
-	if testing.Short() {
-		n = 200
-	}
+	n := shmtest.Iterations(t, 2000)
 	for g := 0; g < 4; g++ {
 		wg.Add(2)
 		go func() {
@@ -457,10 +445,7 @@ var rwHold = process.Register("sem-rw-hold", func(ctx context.Context, a rwArgs)
 })
 
 func TestRWMutexWriterCrash(t *testing.T) {
-	trials := 20
-	if testing.Short() {
-		trials = 3
-	}
+	trials := shmtest.Iterations(t, 20)
 	for i := 0; i < trials; i++ {
 		seg := shmtest.Segment(t, 1<<16)
 		rw, _ := semaphore.NewRWMutex(seg, "rw")
@@ -492,6 +477,12 @@ func TestRWMutexWriterCrash(t *testing.T) {
 // TestRWMutexReaderAfterDeadWriter: a reader waiting behind a writer that
 // dies takes the write lock over, with ErrOwnerDead.
 func TestRWMutexReaderAfterDeadWriter(t *testing.T) {
+	for range shmtest.Iterations(t, 1) {
+		rWMutexReaderAfterDeadWriter(t)
+	}
+}
+
+func rWMutexReaderAfterDeadWriter(t *testing.T) {
 	seg := shmtest.Segment(t, 1<<16)
 	rw, _ := semaphore.NewRWMutex(seg, "rw")
 	f := newFlags(t, seg, "flags")
@@ -514,6 +505,12 @@ func TestRWMutexReaderAfterDeadWriter(t *testing.T) {
 // TestRWMutexReaderCrash: a reader killed holding a read lock does not keep
 // writers out: its hold is released by the next writer.
 func TestRWMutexReaderCrash(t *testing.T) {
+	for range shmtest.Iterations(t, 1) {
+		rWMutexReaderCrash(t)
+	}
+}
+
+func rWMutexReaderCrash(t *testing.T) {
 	seg := shmtest.Segment(t, 1<<16)
 	rw, _ := semaphore.NewRWMutex(seg, "rw")
 	f := newFlags(t, seg, "flags")
@@ -574,11 +571,8 @@ func TestBarrierProcesses(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := newFlags(t, seg, "flags")
-	phases := 2000
-	if testing.Short() {
-		phases = 200
-	}
-	ctx := ctxFor(t, 50*time.Second)
+	phases := shmtest.Iterations(t, 2000)
+	ctx := ctxFor(t, shmtest.Timeout(t, 50*time.Second))
 	var ps []*process.Process
 	for i := 0; i < n; i++ {
 		p, err := barrierWorker.Start(ctx, barrierArgs{B: b, F: f, ID: i, Phases: phases})
@@ -618,6 +612,12 @@ var barrierWaitWorker = process.Register("sem-barrier-wait", func(ctx context.Co
 // breaks it; the parties waiting with it get ErrBroken within the poll
 // period, not at the end of their context.
 func TestBarrierPartyDies(t *testing.T) {
+	for range shmtest.Iterations(t, 1) {
+		barrierPartyDies(t)
+	}
+}
+
+func barrierPartyDies(t *testing.T) {
 	seg := shmtest.Segment(t, 1<<16)
 	b, err := semaphore.NewBarrier(seg, "b", 3)
 	if err != nil {

@@ -259,10 +259,7 @@ func TestWorkerProcess(t *testing.T) {
 // are equal while two reader processes load them; no reader may see
 // fields that differ, or a value older than one it saw before.
 func TestHammer(t *testing.T) {
-	stores := uint64(300_000)
-	if testing.Short() {
-		stores = 30_000
-	}
+	stores := uint64(shmtest.Iterations(t, 300_000))
 	seg := shmtest.Segment(t, 1<<16)
 	a := hammerArgs{Stores: stores}
 	var err error
@@ -278,7 +275,7 @@ func TestHammer(t *testing.T) {
 	if a.Seen, err = value.Create[uint64](seg, "seen", 0); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), shmtest.Timeout(t, 2*time.Minute))
 	defer cancel()
 	w, err := hammerWriter.Start(ctx, a)
 	if err != nil {
@@ -310,6 +307,12 @@ func TestHammer(t *testing.T) {
 // write. A reader must not wait for ever (it takes the lock over and
 // repairs the sequence), and writers go on.
 func TestWriterDies(t *testing.T) {
+	for range shmtest.Iterations(t, 1) {
+		writerDies(t)
+	}
+}
+
+func writerDies(t *testing.T) {
 	a, p := startCrashWriter(t)
 	p.Kill()
 	p.Wait()
@@ -333,6 +336,12 @@ func TestWriterDies(t *testing.T) {
 }
 
 func TestLockContextOwnerDead(t *testing.T) {
+	for range shmtest.Iterations(t, 1) {
+		lockContextOwnerDead(t)
+	}
+}
+
+func lockContextOwnerDead(t *testing.T) {
 	a, p := startCrashWriter(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	if err := a.V.LockContext(ctx); !errors.Is(err, context.DeadlineExceeded) {
@@ -394,10 +403,7 @@ func startCrashWriter(t *testing.T) (crashArgs, *process.Process) {
 // TestAddAcrossProcesses: three processes Add to one counter at once, and
 // none of their Adds is lost.
 func TestAddAcrossProcesses(t *testing.T) {
-	n := 200_000
-	if testing.Short() {
-		n = 20_000
-	}
+	n := shmtest.Iterations(t, 200_000)
 	seg := shmtest.Segment(t, 1<<16)
 	c, err := value.Create[int64](seg, "c", 0)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/shmkit/shmkit/shm"
 )
@@ -69,12 +70,17 @@ func Soak() bool {
 	return v != "" && v != "0"
 }
 
+// soakFactor is how many times a soak run multiplies a test's iterations.
+const soakFactor = 50
+
 // Iterations scales a hammer test's iteration count n: a tenth of it (at
-// least 1) under -short, fifty times it in a soak run, n otherwise.
+// least 1) under -short, fifty times it in a soak run, n otherwise. A kill
+// or crash test that runs once calls it with 1: once, or fifty times in a
+// soak run.
 func Iterations(tb testing.TB, n int) int {
 	switch {
 	case Soak():
-		return 50 * n
+		return soakFactor * n
 	case testing.Short():
 		return max(1, n/10)
 	}
@@ -125,4 +131,14 @@ func InPIDNamespace(tb testing.TB, test, payload string) *exec.Cmd {
 		}
 	})
 	return cmd
+}
+
+// Timeout scales the bound d on a test whose iterations Iterations scales:
+// fifty times d in a soak run, d otherwise (a bound, not a target: -short
+// keeps it whole).
+func Timeout(tb testing.TB, d time.Duration) time.Duration {
+	if Soak() {
+		return soakFactor * d
+	}
+	return d
 }
