@@ -40,6 +40,13 @@
 // descriptors; other open files (a pipe or socket end) go WithFiles and are
 // found in the child with File.
 //
+// A child is its objects' peer from the moment Start returns, not from the
+// moment it decodes them: queues, pipe ends and rings among the arguments
+// record it (a stand-in for it while the arguments encode, its own identity
+// once it runs), so that a process waiting on the object counts a worker
+// that is still starting as alive, and a worker that dies before it
+// attaches as dead.
+//
 // Lifetime: a child dies with its parent (SIGKILL on parent death, and an
 // inherited pipe whose end of file the child watches) unless started with
 // Detached. Cancelling the context given to Start kills the child. A worker
