@@ -14,9 +14,10 @@ import (
 // until the word moves; Signal and Broadcast move it. A Signal or Broadcast
 // made after a waiter read the word always wakes it, so no wake-up is lost.
 //
-// As with sync.Cond, Wait may return without a Signal (spuriously): call it
-// in a loop that re-checks the condition. Signal wakes at least one waiter
-// (several when they share a process).
+// Wait returns only after a Signal or Broadcast (or the end of its
+// context), never spuriously; still call it in a loop that re-checks the
+// condition, as with sync.Cond: Signal wakes at least one waiter (several
+// when they share a process), and another may change the state first.
 //
 // A waiter killed while parked holds nothing: the others are not affected
 // (the kernel drops it from the futex queue; the sleepers count stays one too
@@ -83,8 +84,9 @@ func CondAt(mem []byte) (*Cond, error) {
 	return &Cond{L: m, seq: seq, sleepers: sl}, nil
 }
 
-// Wait unlocks c.L, waits for a Signal or Broadcast (or a spurious wake-up,
-// or the end of ctx) and locks c.L again before returning — always, even
+// Wait unlocks c.L, waits for a Signal or Broadcast made after it unlocked
+// (never returning spuriously), or the end of ctx, and locks c.L again
+// before returning — always, even
 // when ctx has ended, as Python's Condition.wait does. The caller must hold
 // c.L.
 //
@@ -95,7 +97,10 @@ func (c *Cond) Wait(ctx context.Context) error {
 	s := c.seq.Load() // observes: the sequence, under L
 	c.L.Unlock()
 	c.sleepers.Add(1) // before Await's look at seq: Signal reads it after its Add
-	werr := atomics.Await(ctx, c.seq, s, nil)
+	var werr error
+	for werr == nil && c.seq.Load() == s { // Await may return early: only a Signal or Broadcast ends the wait
+		werr = atomics.Await(ctx, c.seq, s, nil)
+	}
 	raceAcquire(c.seq)
 	c.sleepers.Add(^uint32(0))
 	if err := c.L.Lock(context.WithoutCancel(ctx)); err != nil {
