@@ -71,3 +71,35 @@ func ExampleValidateName() {
 	// true
 	// true
 }
+
+// Attach maps the segment a handle names once per process, however many
+// objects are decoded from handles to it; each caller closes the Segment
+// it got, and the mapping goes with the last.
+func ExampleAttach() {
+	name := fmt.Sprintf("shmkit-example-attach-%d", os.Getpid())
+	seg, err := shm.Create(name, 4096)
+	if err != nil {
+		panic(err)
+	}
+	defer seg.Close()
+	defer seg.Unlink()
+	copy(seg.Bytes(), "shared")
+	h, err := seg.Handle()
+	if err != nil {
+		panic(err)
+	}
+
+	a, err := shm.Attach(h) // as a decoded queue would
+	if err != nil {
+		panic(err)
+	}
+	b, err := shm.Attach(h) // as a decoded ring would: the same mapping
+	if err != nil {
+		panic(err)
+	}
+	a.Close() // a is done; b still reads
+	fmt.Println(string(b.Bytes()[:6]))
+	b.Close() // the last: unmapped
+	// Output:
+	// shared
+}
