@@ -125,7 +125,7 @@ func (j *Joinable[T]) Join(ctx context.Context) error {
 // given up and dead consumers' tasks counted out (both change what ready
 // reads: Recheck), then, with tasks left, is any consumer alive?
 func (j *Joinable[T]) joinCheck() error {
-	retry, err := j.ring.RescueEmpty()
+	retry, err := j.rx.RescueEmpty()
 	if errors.Is(err, ringbuf.ErrCorrupt) {
 		return fmt.Errorf("queue %q: %w", j.name, err)
 	}
@@ -139,7 +139,7 @@ func (j *Joinable[T]) joinCheck() error {
 // messages, read first, then each record (done before got), so that a task
 // moving from the ring into a record meanwhile is counted at least once.
 func (j *Joinable[T]) unfinished() int64 {
-	n := int64(j.ring.Outstanding())
+	n := int64(j.rx.Outstanding())
 	for i := range j.ctl.tasks {
 		r := &j.ctl.tasks[i]
 		if r.ident.Load() == 0 {

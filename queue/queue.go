@@ -18,6 +18,7 @@ import (
 	"github.com/shmkit/shmkit/internal/handoff"
 	"github.com/shmkit/shmkit/internal/notify"
 	"github.com/shmkit/shmkit/internal/pod"
+	"github.com/shmkit/shmkit/internal/ringx"
 	"github.com/shmkit/shmkit/ringbuf"
 	"github.com/shmkit/shmkit/shm"
 )
@@ -77,6 +78,7 @@ type Queue[T any] struct {
 	name   string
 	ctl    *control
 	ring   *ringbuf.MPMC
+	rx     ringx.MPMC // ring's machinery: rescues, outstanding count
 	codec  codec.Codec[T]
 	bin    *codec.Binary[T] // codec, when it is the binary one: the zero-allocation path
 	ownSeg bool             // New made seg, or GobDecode attached it: Close closes it
@@ -264,7 +266,7 @@ func attach[T any](seg *shm.Segment, obj *shm.Object, r *ringbuf.MPMC, c codec.C
 	if !ctl.attached.Join() {
 		ctl.overflow.Store(1) // an untracked holder: never conclude the other side is gone
 	}
-	q := &Queue[T]{seg: seg, name: obj.Name, ctl: ctl, ring: r, codec: c}
+	q := &Queue[T]{seg: seg, name: obj.Name, ctl: ctl, ring: r, rx: ringx.MPMCOf(r), codec: c}
 	q.bin, _ = c.(*codec.Binary[T])
 	q.joinable = ctl.flags&flagJoinable != 0
 	q.putWait = atomics.WaitOptions{Strategy: w, Poll: pollPeers, Check: q.consumersDead}
@@ -277,7 +279,7 @@ func attach[T any](seg *shm.Segment, obj *shm.Object, r *ringbuf.MPMC, c codec.C
 // whether anybody is left to make room. (A message that a consumer died
 // taking stays in its slot until a live consumer adopts it.)
 func (q *Queue[T]) consumersDead() error {
-	retry, err := q.ring.RescueFull()
+	retry, err := q.rx.RescueFull()
 	if errors.Is(err, ringbuf.ErrCorrupt) {
 		return fmt.Errorf("queue %q: %w", q.name, err)
 	}
@@ -295,7 +297,7 @@ func (q *Queue[T]) consumersDead() error {
 // past them) and readies messages that consumers died taking (so that this
 // Get adopts them); then the producer table says whether anybody is left.
 func (q *Queue[T]) producersDead() error {
-	retry, err := q.ring.RescueEmpty()
+	retry, err := q.rx.RescueEmpty()
 	if errors.Is(err, ringbuf.ErrCorrupt) {
 		return fmt.Errorf("queue %q: %w", q.name, err)
 	}
@@ -503,7 +505,7 @@ func (q *Queue[T]) bytesFit(n int) bool {
 	if l == 0 || int64(l)*int64(q.ctl.maxMessage)+int64(n) <= int64(q.ctl.maxBytes) {
 		return true // fits even if every queued message were as large as allowed
 	}
-	return q.ring.Bytes()+int64(n) <= int64(q.ctl.maxBytes)
+	return q.rx.Bytes()+int64(n) <= int64(q.ctl.maxBytes)
 }
 
 func (q *Queue[T]) tryGet(v *T) (bool, error) {
@@ -524,14 +526,14 @@ func (q *Queue[T]) tryGet(v *T) (bool, error) {
 		// killed mid-Put, whose slot the rescue gives up), or a message a
 		// consumer died taking (adopted on the next take): either way
 		// messages remain, keep waiting.
-		retry, err := q.ring.RescueEmpty()
+		retry, err := q.rx.RescueEmpty()
 		if errors.Is(err, ringbuf.ErrCorrupt) {
 			return false, fmt.Errorf("queue %q: %w", q.name, err)
 		}
 		if retry {
 			return q.take(v)
 		}
-		if q.ring.Outstanding() > 0 {
+		if q.rx.Outstanding() > 0 {
 			return false, nil
 		}
 		return false, ErrShutdown
@@ -613,7 +615,7 @@ func (q *Queue[T]) Full() bool {
 		return false
 	}
 	defer q.life.RUnlock()
-	if q.ctl.maxBytes != 0 && q.ring.Bytes() >= int64(q.ctl.maxBytes) {
+	if q.ctl.maxBytes != 0 && q.rx.Bytes() >= int64(q.ctl.maxBytes) {
 		return true
 	}
 	return q.ring.Len() >= q.capacity()
@@ -790,7 +792,7 @@ func (q *Queue[T]) GobDecode(b []byte) error {
 
 // adopt moves o's fields into q (which gob made); o is not used after.
 func (q *Queue[T]) adopt(o *Queue[T]) {
-	q.seg, q.name, q.ctl, q.ring, q.codec, q.bin = o.seg, o.name, o.ctl, o.ring, o.codec, o.bin
+	q.seg, q.name, q.ctl, q.ring, q.rx, q.codec, q.bin = o.seg, o.name, o.ctl, o.ring, o.rx, o.codec, o.bin
 	q.joinable = o.joinable
 	q.putWait = atomics.WaitOptions{Strategy: o.putWait.Strategy, Poll: pollPeers, Check: q.consumersDead}
 	q.getWait = atomics.WaitOptions{Strategy: o.getWait.Strategy, Poll: pollPeers, Check: q.producersDead}
