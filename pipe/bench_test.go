@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/shmkit/shmkit/atomics"
-	"github.com/shmkit/shmkit/bench"
 	"github.com/shmkit/shmkit/codec"
+	"github.com/shmkit/shmkit/internal/bench"
 	"github.com/shmkit/shmkit/internal/benchutil"
 	"github.com/shmkit/shmkit/pipe"
 	"github.com/shmkit/shmkit/process"
