@@ -26,9 +26,9 @@
 // # Blocking
 //
 // A Put on a full queue and a Get on an empty one spin briefly, then park
-// on a futex word of the control block (notFull, notEmpty), counted so that
-// the other side makes the wake syscall only when somebody sleeps. Parked
-// goroutines do not pin OS threads (atomics.Await keeps one sleeper per
+// on a futex word of the control block (one for "not full", one for "not
+// empty"), counted so that the other side makes the wake syscall only when
+// somebody sleeps. Parked goroutines do not pin OS threads (atomics.Await keeps one sleeper per
 // process and word). Every blocking call honours its context.
 //
 // # Processes that die
