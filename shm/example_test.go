@@ -103,3 +103,67 @@ func ExampleAttach() {
 	// Output:
 	// shared
 }
+
+// CreateAnon makes a segment with no name: nothing to unlink, nothing left
+// in /dev/shm; it reaches workers as an argument of process.Start.
+func ExampleCreateAnon() {
+	seg, err := shm.CreateAnon(4096)
+	if err != nil {
+		panic(err)
+	}
+	defer seg.Close()
+	copy(seg.Bytes(), "anonymous")
+	fmt.Println(seg.Name() == "", seg.Path(), string(seg.Bytes()[:9]))
+	// Output:
+	// true memfd:shmkit anonymous
+}
+
+// List finds the shmkit segments of a directory, here a scratch one rather
+// than /dev/shm, and says whose they are.
+func ExampleList() {
+	dir, err := os.MkdirTemp("", "shmkit-example-list")
+	if err != nil {
+		panic(err)
+	}
+	defer os.RemoveAll(dir)
+	for _, name := range []string{"beta", "alpha"} {
+		seg, err := shm.Create(name, 4096, shm.WithDir(dir))
+		if err != nil {
+			panic(err)
+		}
+		defer seg.Close()
+	}
+	infos, err := shm.List(shm.WithDir(dir))
+	if err != nil {
+		panic(err)
+	}
+	for _, in := range infos {
+		fmt.Println(in.Name, in.CreatorPID == os.Getpid(), in.CreatorAlive)
+	}
+	// Output:
+	// alpha true true
+	// beta true true
+}
+
+// Collect unlinks segments whose creator has died; a live creator's are
+// left alone (and not reported).
+func ExampleCollect() {
+	dir, err := os.MkdirTemp("", "shmkit-example-collect")
+	if err != nil {
+		panic(err)
+	}
+	defer os.RemoveAll(dir)
+	seg, err := shm.Create("mine", 4096, shm.WithDir(dir))
+	if err != nil {
+		panic(err)
+	}
+	defer seg.Close()
+	collected, err := shm.Collect(false, shm.WithDir(dir))
+	if err != nil {
+		panic(err)
+	}
+	infos, _ := shm.List(shm.WithDir(dir))
+	fmt.Println(len(collected), "collected;", len(infos), "left")
+	// Output:
+	// 0 collected; 1 left
+}
