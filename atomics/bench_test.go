@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/shmkit/shmkit/atomics"
-	"github.com/shmkit/shmkit/bench"
+	"github.com/shmkit/shmkit/internal/bench"
 	"github.com/shmkit/shmkit/internal/benchutil"
 	"github.com/shmkit/shmkit/process"
 	"github.com/shmkit/shmkit/shm"

@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/shmkit/shmkit/atomics"
-	"github.com/shmkit/shmkit/bench"
 	"github.com/shmkit/shmkit/codec"
+	"github.com/shmkit/shmkit/internal/bench"
 	"github.com/shmkit/shmkit/internal/benchutil"
 	"github.com/shmkit/shmkit/pipe"
 	"github.com/shmkit/shmkit/process"
@@ -30,7 +30,7 @@ var echoBytes = process.Register("pipe-bench-echo", func(ctx context.Context, a 
 		if err := a.C.SendBytes(ctx, rec); err != nil {
 			return err
 		}
-		a.C.Release()
+		a.C.Discard()
 	}
 })
 
@@ -53,7 +53,7 @@ func benchmarkPipePingPong(b *testing.B, size int, strategy atomics.Strategy) {
 	if _, err := a.Peek(ctx); err != nil {
 		b.Fatal(err)
 	}
-	a.Release()
+	a.Discard()
 	lat := benchutil.NewLatency()
 	b.SetBytes(int64(size))
 	b.ReportAllocs()
@@ -67,7 +67,7 @@ func benchmarkPipePingPong(b *testing.B, size int, strategy atomics.Strategy) {
 		if _, err := a.Peek(ctx); err != nil {
 			b.Fatal(err)
 		}
-		a.Release()
+		a.Discard()
 		lat.Record(time.Since(t0))
 	}
 	elapsed := time.Since(start)

@@ -3,25 +3,32 @@
 // to each other through POSIX shared memory.
 //
 //	parent, child, err := pipe.New(pipe.Options[string]{}) // Pipe(duplex=True)
+//	defer parent.Close()
 //	p, err := worker.Start(ctx, child)                     // the end travels as a handle
+//	child.Close()                                          // this process's copy only
 //	err = parent.Send(ctx, "hello")
 //	msg, err := parent.Recv(ctx)                           // io.EOF once the peer closed
+//	for msg, err := range parent.All(ctx) { ... }          // Recvs until io.EOF
 //
 // # Layout
 //
-// A pipe is a control block (KindPipe, see layout.go) and one
-// single-producer single-consumer ring per direction (two for a duplex
-// pipe, one for a one-way pipe). Send reserves a record in the ring, has
-// the codec encode in place and commits it; Recv decodes the record in
-// place and releases it. Peek and Release hand out the record's bytes in
-// shared memory with no copy at all.
+// A pipe is a control block (shm.KindPipe) and one single-producer
+// single-consumer ring per direction (two for a duplex pipe, one for a
+// one-way pipe). Send reserves a record in the ring, has the codec encode
+// in place and commits it; Recv decodes the record in place and frees it.
+// Peek and Discard hand out the record's bytes in shared memory with no
+// copy at all.
 //
 // # Ends, Close and death
 //
 // The control block records, for each end, the process holding it (its
 // creator, until a worker decodes the end from its arguments) and whether
-// it is closed. Close makes the peer's Recv return what is left and then
-// io.EOF, and its Send io.ErrClosedPipe. A call waiting on a peer whose
+// it is closed. Close is Python's Connection.close: by the end's holder,
+// it makes the peer's Recv return what is left and then io.EOF, and its
+// Send io.ErrClosedPipe; on a copy whose end was handed to a worker, it
+// drops this process's copy and leaves the worker's end open, as closing
+// an inherited descriptor does. Either way it unmaps what the handle alone
+// used, and is safe in a defer. A call waiting on a peer whose
 // process has exited without closing returns ErrPeerDead (checked every
 // 50 ms), not a hang.
 //

@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"reflect"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/shmkit/shmkit/atomics"
@@ -17,6 +19,7 @@ import (
 	"github.com/shmkit/shmkit/internal/handoff"
 	"github.com/shmkit/shmkit/internal/pod"
 	"github.com/shmkit/shmkit/internal/procinfo"
+	"github.com/shmkit/shmkit/internal/ringx"
 	"github.com/shmkit/shmkit/ringbuf"
 	"github.com/shmkit/shmkit/shm"
 )
@@ -46,8 +49,9 @@ const pollPeer = 50 * time.Millisecond
 
 // Conn is one end of a pipe, Python's multiprocessing.Connection: Send and
 // Recv carry T values through a codec, SendBytes and RecvBytes carry bytes,
-// Peek and Release read a message in place, and Read and Write make the
-// pipe a byte stream (io.Reader, io.Writer). Each direction is a
+// Peek and Discard read a message in place, All ranges over the values
+// received, and Read and Write make the pipe a byte stream (io.Reader,
+// io.Writer). Each direction is a
 // single-producer single-consumer ring in shared memory (ringbuf.SPSC).
 //
 // A Conn may be used by one sending goroutine and one receiving goroutine
@@ -62,8 +66,9 @@ type Conn[T any] struct {
 	name               string
 	end                int
 	ctl                *control
-	send               *ringbuf.SPSC // ring[end]; nil on the receiving end of a one-way pipe
-	recv               *ringbuf.SPSC // ring[1-end]; nil on the sending end of a one-way pipe
+	send               *ringbuf.SPSC  // ring[end]; nil on the receiving end of a one-way pipe
+	recv               *ringbuf.SPSC  // ring[1-end]; nil on the sending end of a one-way pipe
+	rx                 ringx.Consumer // recv's machinery: the quick try, the rescue
 	codec              codec.Codec[T]
 	bin                *codec.Binary[T]
 	sendWait, recvWait atomics.WaitOptions
@@ -72,6 +77,16 @@ type Conn[T any] struct {
 	scratch []byte // guarded by sendMu
 	recvMu  sync.Mutex
 	readOff int // guarded by recvMu: bytes of the peeked record already Read
+
+	closed atomic.Bool // Close has begun: this handle's calls return ErrClosed
+	seg0   *segRef     // the segment this handle shares ownership of; nil when the caller's
+}
+
+// segRef counts the Conns that own a segment: the two ends New made, or
+// the one end GobDecode attached. The last Close closes it.
+type segRef struct {
+	seg  *shm.Segment
+	refs atomic.Int32
 }
 
 func typeID[T any](c codec.Codec[T]) shm.TypeID {
@@ -161,6 +176,7 @@ func Open[T any](seg *shm.Segment, name string, end int, o Options[T]) (*Conn[T]
 
 // New makes a pipe in an anonymous segment of its own, as Python's Pipe()
 // does; its ends reach worker processes as arguments of process's Start.
+// The segment is unmapped from this process when both ends are closed.
 func New[T any](o Options[T]) (*Conn[T], *Conn[T], error) {
 	capacity := o.Capacity
 	if capacity == 0 {
@@ -175,6 +191,9 @@ func New[T any](o Options[T]) (*Conn[T], *Conn[T], error) {
 		seg.Close()
 		return nil, nil, err
 	}
+	ref := &segRef{seg: seg}
+	ref.refs.Store(2)
+	c0.seg0, c1.seg0 = ref, ref
 	return c0, c1, nil
 }
 
@@ -195,6 +214,7 @@ func attach[T any](seg *shm.Segment, obj *shm.Object, end int, c codec.Codec[T],
 		if conn.recv, err = ringbuf.OpenSPSC(seg, ringName(obj.Name, 1-end)); err != nil {
 			return nil, fmt.Errorf("pipe %q: %w", obj.Name, err)
 		}
+		conn.rx = ringx.ConsumerOf(conn.recv)
 	}
 	conn.setWait(w)
 	return conn, nil
@@ -208,7 +228,7 @@ func (c *Conn[T]) setWait(w atomics.Strategy) {
 // rescue is a blocked receive's periodic check: the ring skips a record
 // its dead producer left half-written, then the peer's liveness decides.
 func (c *Conn[T]) rescue() error {
-	if err := c.recv.Rescue(); errors.Is(err, ringbuf.ErrCorrupt) || errors.Is(err, ringbuf.ErrPeerDead) {
+	if err := c.rx.Rescue(); errors.Is(err, ringbuf.ErrCorrupt) || errors.Is(err, ringbuf.ErrPeerDead) {
 		return fmt.Errorf("pipe %q: %w", c.name, err)
 	}
 	return c.peerDead()
@@ -276,7 +296,7 @@ func (c *Conn[T]) sendFunc(ctx context.Context, n int, fill func(rec []byte) err
 	}
 	var rec []byte
 	reserve := func() (bool, error) {
-		if c.ctl.ends[c.end].closed.Load() != 0 {
+		if c.closed.Load() || c.ctl.ends[c.end].closed.Load() != 0 {
 			return false, ErrClosed
 		}
 		if c.ctl.ends[1-c.end].closed.Load() != 0 { // observes: peer's Close
@@ -310,12 +330,12 @@ func (c *Conn[T]) peek(ctx context.Context) ([]byte, error) {
 	}
 	var rec []byte
 	ready := func() (bool, error) {
-		if c.ctl.ends[c.end].closed.Load() != 0 {
+		if c.closed.Load() || c.ctl.ends[c.end].closed.Load() != 0 {
 			return false, ErrClosed
 		}
 		var ok bool
 		var err error
-		if rec, ok, err = c.recv.TryPeekQuick(); ok || err != nil {
+		if rec, ok, err = c.rx.TryPeekQuick(); ok || err != nil {
 			return ok, err
 		}
 		// The ring publishes the consumer's head lazily (every quarter
@@ -324,7 +344,7 @@ func (c *Conn[T]) peek(ctx context.Context) ([]byte, error) {
 		c.ctl.space[1-c.end].Notify()
 		if c.ctl.ends[1-c.end].closed.Load() != 0 { // observes: peer's Close
 			// The peer's last Commit came before its Close: look once more.
-			if rec, ok, err = c.recv.TryPeekQuick(); ok || err != nil {
+			if rec, ok, err = c.rx.TryPeekQuick(); ok || err != nil {
 				return ok, err
 			}
 			return false, io.EOF
@@ -338,8 +358,8 @@ func (c *Conn[T]) peek(ctx context.Context) ([]byte, error) {
 	return rec, err
 }
 
-func (c *Conn[T]) release() {
-	c.recv.Release()
+func (c *Conn[T]) discard() {
+	c.recv.Discard()
 	c.readOff = 0
 	c.ctl.space[1-c.end].Notify()
 }
@@ -368,7 +388,7 @@ func (c *Conn[T]) RecvInto(ctx context.Context, v *T) error {
 		err = c.codec.Decode(rec, &w)
 		*v = w
 	}
-	c.release()
+	c.discard()
 	if err != nil {
 		return fmt.Errorf("pipe %q: %w", c.name, err)
 	}
@@ -384,13 +404,13 @@ func (c *Conn[T]) RecvBytes(ctx context.Context) ([]byte, error) {
 		return nil, err
 	}
 	b := append([]byte(nil), rec...)
-	c.release()
+	c.discard()
 	return b, nil
 }
 
 // Peek waits for the next message and returns its bytes in place, in
-// shared memory, with no copy. They stay valid and unchanged until Release,
-// which must come before the next receive; Peek again before Release
+// shared memory, with no copy. They stay valid and unchanged until Discard,
+// which must come before the next receive; Peek again before Discard
 // returns the same message.
 func (c *Conn[T]) Peek(ctx context.Context) ([]byte, error) {
 	c.recvMu.Lock()
@@ -398,11 +418,45 @@ func (c *Conn[T]) Peek(ctx context.Context) ([]byte, error) {
 	return c.peek(ctx)
 }
 
-// Release frees the message Peek returned.
-func (c *Conn[T]) Release() {
+// Discard frees the message Peek returned: the sender may reuse its bytes.
+func (c *Conn[T]) Discard() {
 	c.recvMu.Lock()
 	defer c.recvMu.Unlock()
-	c.release()
+	if c.closed.Load() {
+		return
+	}
+	c.discard()
+}
+
+// All returns an iterator over the values received on c: each step is a
+// Recv. The loop ends when the peer has closed its end and everything it
+// sent has been received (io.EOF); any other error (ctx done, ErrPeerDead,
+// ErrClosed, a message that does not decode) is yielded once, with the
+// zero T, and ends it. Breaking out early leaves the rest to the next
+// receive.
+//
+//	for v, err := range conn.All(ctx) {
+//		if err != nil { ... }
+//		use(v)
+//	}
+func (c *Conn[T]) All(ctx context.Context) iter.Seq2[T, error] {
+	return func(yield func(T, error) bool) {
+		for {
+			var v T
+			err := c.RecvInto(ctx, &v)
+			if err == io.EOF {
+				return
+			}
+			if err != nil {
+				var zero T
+				yield(zero, err)
+				return
+			}
+			if !yield(v, nil) {
+				return
+			}
+		}
+	}
 }
 
 // Poll reports whether a Recv would return at once (a message is waiting,
@@ -436,7 +490,7 @@ func (c *Conn[T]) Read(p []byte) (int, error) {
 		n := copy(p, rec[c.readOff:])
 		c.readOff += n
 		if c.readOff == len(rec) {
-			c.release()
+			c.discard()
 		}
 		if n > 0 || len(p) == 0 {
 			return n, nil
@@ -462,17 +516,44 @@ func (c *Conn[T]) Write(p []byte) (int, error) {
 	return n, nil
 }
 
-// Close closes this end: the peer's Recv returns what is left and then
-// io.EOF, its Send returns io.ErrClosedPipe; further calls on this end
-// return ErrClosed. Closing twice is harmless. Close unmaps nothing: a
-// pipe made by New lives until every process holding it has exited.
+// Close says this process is done with this end, Python's
+// Connection.close. When this process holds the end, the end closes: the
+// peer's Recv returns what is left and then io.EOF, its Send returns
+// io.ErrClosedPipe. When the end was handed to a worker (an argument of
+// process.Start), Close only drops this process's copy, as closing an
+// inherited descriptor does, and the worker's end stays open. Calls on c
+// in other goroutines wake and return ErrClosed, Close waits for them, and
+// later calls return ErrClosed. Close unmaps what c alone uses: the
+// anonymous segment of a pipe made by New once both its ends are closed,
+// the mapping a worker's decoded end attached. Closing twice is harmless.
 func (c *Conn[T]) Close() error {
-	c.ctl.ends[c.end].closed.Store(1) // publishes: this end is closed
+	if c.ctl == nil || !c.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	end := &c.ctl.ends[c.end]
+	if end.owner.Load() == procinfo.Self().Word() {
+		end.closed.Store(1) // publishes: this end is closed
+	}
+	c.wakeAll()
+	// This handle's calls in flight hold the locks: woken above, they see
+	// closed and give them up.
+	c.sendMu.Lock()
+	c.recvMu.Lock()
+	defer c.recvMu.Unlock()
+	defer c.sendMu.Unlock()
+	c.wakeAll()
+	if c.seg0 != nil && c.seg0.refs.Add(-1) == 0 {
+		return c.seg0.seg.Close()
+	}
+	return nil
+}
+
+// wakeAll wakes every waiter on the pipe, in every process.
+func (c *Conn[T]) wakeAll() {
 	c.ctl.data[c.end].Notify()
 	c.ctl.space[1-c.end].Notify()
 	c.ctl.data[1-c.end].Notify()
 	c.ctl.space[c.end].Notify()
-	return nil
 }
 
 // End returns 0 or 1: which end of the pipe c is.
@@ -490,6 +571,9 @@ type handle struct {
 // arguments of a process.Start, it also makes the child the end's holder
 // from the moment the child starts.
 func (c *Conn[T]) GobEncode() ([]byte, error) {
+	if c.closed.Load() {
+		return nil, ErrClosed
+	}
 	h, err := c.seg.Handle()
 	if err != nil {
 		return nil, fmt.Errorf("pipe %q: %w", c.name, err)
@@ -512,7 +596,8 @@ func (c *Conn[T]) GobEncode() ([]byte, error) {
 }
 
 // GobDecode attaches to the pipe end a handle names (shm.Attach, then Open):
-// the decoding process becomes the end's holder.
+// the decoding process becomes the end's holder. Close closes the end and
+// drops the attachment.
 func (c *Conn[T]) GobDecode(b []byte) error {
 	var h handle
 	if err := gob.NewDecoder(bytes.NewReader(b)).Decode(&h); err != nil {
@@ -528,10 +613,13 @@ func (c *Conn[T]) GobDecode(b []byte) error {
 	}
 	o, err := Open(seg, h.Name, h.End, Options[T]{Codec: cd})
 	if err != nil {
+		seg.Close()
 		return err
 	}
-	c.seg, c.name, c.end, c.ctl, c.send, c.recv, c.codec, c.bin = o.seg, o.name, o.end, o.ctl, o.send, o.recv, o.codec, o.bin
+	c.seg, c.name, c.end, c.ctl, c.send, c.recv, c.rx, c.codec, c.bin = o.seg, o.name, o.end, o.ctl, o.send, o.recv, o.rx, o.codec, o.bin
 	c.setWait(o.sendWait.Strategy)
+	c.seg0 = &segRef{seg: seg}
+	c.seg0.refs.Store(1) // the attachment is c's: Close drops it
 	return nil
 }
 

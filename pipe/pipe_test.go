@@ -89,7 +89,7 @@ func TestOneWayAndBytes(t *testing.T) {
 	if &again[0] != &rec[0] {
 		t.Fatal("second Peek before Release gave another record")
 	}
-	r.Release()
+	r.Discard()
 	if err := w.SendBytes(ctx, make([]byte, 1<<20)); err == nil {
 		t.Fatal("oversize SendBytes succeeded")
 	}

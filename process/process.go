@@ -18,9 +18,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/shmkit/shmkit/internal/fdexport"
 	"github.com/shmkit/shmkit/internal/handoff"
 	"github.com/shmkit/shmkit/internal/procinfo"
-	"github.com/shmkit/shmkit/shm"
 )
 
 // Environment variables that mark a child. They are an implementation detail
@@ -171,7 +171,7 @@ func (f *Func[A]) Start(ctx context.Context, args A, opts ...Option) (*Process, 
 	// moment Start returns, waiters in every process count the child as a
 	// peer, before it has decoded anything.
 	peers, err := handoff.Collect(func() error {
-		return shm.ExportFiles(func(file *os.File) int {
+		return fdexport.Run(func(file *os.File) int {
 			files = append(files, file)
 			return argsFD + len(files)
 		}, func() error { return gob.NewEncoder(&enc).Encode(envelope[A]{A: args}) })

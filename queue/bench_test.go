@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/shmkit/shmkit/atomics"
-	"github.com/shmkit/shmkit/bench"
+	"github.com/shmkit/shmkit/internal/bench"
 	"github.com/shmkit/shmkit/internal/benchutil"
 	"github.com/shmkit/shmkit/process"
 	"github.com/shmkit/shmkit/queue"
@@ -31,7 +31,7 @@ func drain[T any](ctx context.Context, a drainArgs[T]) error {
 	var v T
 	for {
 		err := a.Q.GetInto(ctx, &v)
-		if errors.Is(err, queue.ErrClosed) {
+		if errors.Is(err, queue.ErrShutdown) {
 			break
 		}
 		if err != nil {
@@ -80,7 +80,7 @@ func benchmarkQueueStream[T any](b *testing.B, w *process.Func[drainArgs[T]], st
 			b.Fatal(err)
 		}
 	}
-	q.Close()
+	q.Shutdown()
 	n, err := ack.Get(ctx)
 	elapsed := time.Since(start)
 	b.StopTimer()

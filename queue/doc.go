@@ -4,29 +4,31 @@
 // their goroutines) use at once.
 //
 //	q, err := queue.New(queue.Options[Task]{})           // Python's Queue()
+//	defer q.Close()                                      // this process is done with q
 //	p, err := worker.Start(ctx, Args{Tasks: q})          // travels as a handle
 //	err = q.Put(ctx, Task{A: 2, B: 3})                   // blocks while full
 //	t, err := q.Get(ctx)                                 // blocks while empty
-//	q.Close()                                            // the poison pill, for everyone
+//	for t, err := range q.All(ctx) { ... }               // Gets until shut down and drained
+//	q.Shutdown()                                         // the poison pill, for everyone
 //
 // # Layout and algorithm
 //
-// A queue is two objects in a segment: a control block (KindQueue, see
-// layout.go) and a ringbuf MPMC ring of fixed-size slots (Vyukov's bounded
+// A queue is two objects in a segment: a control block (shm.KindQueue) and
+// a ringbuf MPMC ring of fixed-size slots (Vyukov's bounded
 // MPMC queue, one slot per message, sized to Options.MaxMessage). A Put
 // claims a slot, has the codec encode the value straight into it (the
 // binary codec copies the value's bytes; nothing is allocated) and
 // publishes it; a Get claims the oldest filled slot, decodes in place and
 // frees it. The ring is lock-free; the control block adds what Python's
-// queue has on top of a ring: the bounds, Close, the unfinished-task count
-// and the two wait events.
+// queue has on top of a ring: the bounds, Shutdown, the unfinished-task
+// count and the two wait events.
 //
 // # Blocking
 //
 // A Put on a full queue and a Get on an empty one spin briefly, then park
-// on a futex word of the control block (notFull, notEmpty), counted so that
-// the other side makes the wake syscall only when somebody sleeps. Parked
-// goroutines do not pin OS threads (atomics.Await keeps one sleeper per
+// on a futex word of the control block (one for "not full", one for "not
+// empty"), counted so that the other side makes the wake syscall only when
+// somebody sleeps. Parked goroutines do not pin OS threads (atomics.Await keeps one sleeper per
 // process and word). Every blocking call honours its context.
 //
 // # Processes that die
@@ -42,11 +44,16 @@
 // yet, or one still held by a process that has not acted, just waits, as in
 // Python.
 //
-// # Close
+// # Close and Shutdown
 //
-// Close marks the queue closed for every process: Puts fail with
-// ErrClosed, Gets return what is left and then ErrClosed, and waiters wake.
-// One Close replaces one poison pill per consumer.
+// Close is Python's q.close(): this handle is done. It unmaps what the
+// handle alone used (the anonymous segment of a queue made by New, the
+// mapping a worker's decoded handle attached) and leaves the queue to every
+// other holder, so a worker's defer q.Close() is always right. Shutdown is
+// Python's q.shutdown() (3.13): the queue ends for every process: Puts
+// fail with ErrShutdown, Gets return what is left and then ErrShutdown (an
+// All loop ends), and waiters wake. One Shutdown replaces one poison pill
+// per consumer.
 //
 // # Codecs
 //

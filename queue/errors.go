@@ -8,9 +8,12 @@ import (
 )
 
 var (
-	// ErrClosed is returned by Put on a closed queue, and by Get once a
-	// closed queue is empty.
-	ErrClosed = errors.New("queue: closed")
+	// ErrShutdown is returned by Put on a queue that has been shut down,
+	// and by Get once such a queue is empty (Python's queue.ShutDown).
+	ErrShutdown = errors.New("queue: shut down")
+	// ErrClosed is returned by a call on a handle that has been closed
+	// (Close); the queue itself may live on in other handles.
+	ErrClosed = errors.New("queue: handle closed")
 	// ErrPeerDead is returned by a Get waiting on an empty queue whose
 	// producers have all exited or died, and by a Put waiting on a full
 	// queue whose consumers have. It is ringbuf.ErrPeerDead.

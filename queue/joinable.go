@@ -57,6 +57,10 @@ func NewJoinable[T any](o Options[T]) (*Joinable[T], error) {
 // it in the process that got the task: each process's count of tasks got
 // and done is what Join counts out when that process dies.
 func (j *Joinable[T]) TaskDone() error {
+	if !j.enter() {
+		return ErrClosed
+	}
+	defer j.life.RUnlock()
 	r := j.record()
 	if r == nil {
 		if j.ctl.untrackedGot.Load() <= j.ctl.untrackedDone.Load() && j.unfinished() <= 0 {
@@ -78,6 +82,10 @@ func (j *Joinable[T]) TaskDone() error {
 // Unfinished returns the number of tasks put and not yet TaskDone: a
 // snapshot. Tasks held by processes that died are counted out (see Join).
 func (j *Joinable[T]) Unfinished() int {
+	if !j.enter() {
+		return 0
+	}
+	defer j.life.RUnlock()
 	j.countOut()
 	return int(max(j.unfinished(), 0))
 }
@@ -94,10 +102,19 @@ func (j *Joinable[T]) Unfinished() int {
 // returns ErrPeerDead at once if tasks remain and every consumer has
 // exited.
 func (j *Joinable[T]) Join(ctx context.Context) error {
+	if !j.enter() {
+		return ErrClosed
+	}
+	defer j.life.RUnlock()
 	lost := j.ctl.lost.Load()
 	o := j.putWait // same strategy
 	o.Check = j.joinCheck
-	err := j.ctl.join.Wait(ctx, &o, func() (bool, error) { return j.unfinished() <= 0, nil })
+	err := j.ctl.join.Wait(ctx, &o, func() (bool, error) {
+		if j.closed.Load() {
+			return false, ErrClosed
+		}
+		return j.unfinished() <= 0, nil
+	})
 	if n := j.ctl.lost.Load() - lost; n > 0 && (err == nil || errors.Is(err, ErrPeerDead)) {
 		return fmt.Errorf("%w: %d task(s) of queue %q got and never done: the consumer process (pid %d) died", ErrPeerDead, n, j.name, j.ctl.lostPid.Load())
 	}
@@ -108,7 +125,7 @@ func (j *Joinable[T]) Join(ctx context.Context) error {
 // given up and dead consumers' tasks counted out (both change what ready
 // reads: Recheck), then, with tasks left, is any consumer alive?
 func (j *Joinable[T]) joinCheck() error {
-	retry, err := j.ring.RescueEmpty()
+	retry, err := j.rx.RescueEmpty()
 	if errors.Is(err, ringbuf.ErrCorrupt) {
 		return fmt.Errorf("queue %q: %w", j.name, err)
 	}
@@ -122,7 +139,7 @@ func (j *Joinable[T]) joinCheck() error {
 // messages, read first, then each record (done before got), so that a task
 // moving from the ring into a record meanwhile is counted at least once.
 func (j *Joinable[T]) unfinished() int64 {
-	n := int64(j.ring.Outstanding())
+	n := int64(j.rx.Outstanding())
 	for i := range j.ctl.tasks {
 		r := &j.ctl.tasks[i]
 		if r.ident.Load() == 0 {
@@ -223,6 +240,7 @@ func (j *Joinable[T]) GobDecode(b []byte) error {
 		return err
 	}
 	if !q.joinable {
+		q.Close()
 		return fmt.Errorf("%w: queue %q is not joinable", shm.ErrIncompatible, q.name)
 	}
 	j.Queue = q

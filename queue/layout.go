@@ -32,7 +32,7 @@ const layoutVersion = 2
 //	       4 maxMessage u32  largest encoded message (the ring's slot size)
 //	       8 maxBytes u64    bound on the encoded bytes queued (0: none)
 //	      16 flags u32       flagJoinable
-//	 64  closed u32                      [Close writes; everyone reads]
+//	 64  shutdown u32                    [Shutdown writes; everyone reads]
 //	     68 attachOverflow u32            [1: a process found the attached table full]
 //	128  notEmpty: seq u32, sleepers u32 [producers bump seq; consumers sleep]
 //	192  notFull:  seq u32, sleepers u32 [consumers bump seq; producers sleep]
@@ -68,8 +68,8 @@ const (
 	offMaxMessage    = 4
 	offMaxBytes      = 8
 	offFlags         = 16
-	offClosed        = 1 * cacheLine
-	offOverflow      = offClosed + 4
+	offShutdown      = 1 * cacheLine
+	offOverflow      = offShutdown + 4
 	offNotEmpty      = 2 * cacheLine
 	offNotFull       = 3 * cacheLine
 	offLost          = 4 * cacheLine
@@ -99,7 +99,7 @@ type control struct {
 	maxBytes   uint64
 	flags      uint32
 
-	closed        *atomic.Uint32
+	shutdown      *atomic.Uint32
 	overflow      *atomic.Uint32
 	notEmpty      notify.Event
 	notFull       notify.Event
@@ -142,7 +142,7 @@ func controlAt(body []byte) (*control, error) {
 		maxMessage:    atomics.MustUint32At(body, offMaxMessage).Load(),
 		maxBytes:      atomics.MustUint64At(body, offMaxBytes).Load(),
 		flags:         atomics.MustUint32At(body, offFlags).Load(),
-		closed:        atomics.MustUint32At(body, offClosed),
+		shutdown:      atomics.MustUint32At(body, offShutdown),
 		overflow:      atomics.MustUint32At(body, offOverflow),
 		notEmpty:      notify.Event{Seq: atomics.MustUint32At(body, offNotEmpty), Sleepers: atomics.MustUint32At(body, offNotEmpty+4)},
 		notFull:       notify.Event{Seq: atomics.MustUint32At(body, offNotFull), Sleepers: atomics.MustUint32At(body, offNotFull+4)},

@@ -5,7 +5,7 @@ import "testing"
 // TestLayout checks the control block's offsets mechanically: each side's
 // words on a line of its own, peer tables inside the body.
 func TestLayout(t *testing.T) {
-	lines := map[string]int{"config": offMaxSize, "closed": offClosed, "notEmpty": offNotEmpty,
+	lines := map[string]int{"config": offMaxSize, "closed": offShutdown, "notEmpty": offNotEmpty,
 		"notFull": offNotFull, "lost": offLost, "join": offJoinSeq, "producers": offProducers}
 	seen := map[int]string{}
 	for name, off := range lines {

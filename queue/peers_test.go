@@ -149,7 +149,7 @@ func TestGetWaitsForStartingProducer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { q.Release() })
+	t.Cleanup(func() { q.Close() })
 	ctx := ctxT(t)
 	r, w, err := os.Pipe()
 	if err != nil {
@@ -197,7 +197,7 @@ func TestGetProducerDiedBeforeAttaching(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { q.Release() })
+	t.Cleanup(func() { q.Close() })
 	ctx := ctxT(t)
 	r, w, err := os.Pipe()
 	if err != nil {
@@ -256,7 +256,7 @@ func TestFanOut(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		q.Release()
+		q.Close()
 	}
 }
 
@@ -269,7 +269,7 @@ func TestBoundedProducerKilledMidPut(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { q.Release() })
+	t.Cleanup(func() { q.Close() })
 	ctx := ctxT(t)
 	for trial := range shmtest.Iterations(t, 20) {
 		k := newKillPoint(t)
@@ -304,7 +304,7 @@ func TestConsumerKilledMidGet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { q.Release() })
+	t.Cleanup(func() { q.Close() })
 	ctx := ctxT(t)
 	for trial := range shmtest.Iterations(t, 20) {
 		base := int64(trial) * 10
@@ -355,7 +355,7 @@ func TestJoinConsumerDiedHoldingTask(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { q.Release() })
+	t.Cleanup(func() { q.Close() })
 	ctx := ctxT(t)
 	for trial := range shmtest.Iterations(t, 20) {
 		q.Put(ctx, 1)
@@ -402,7 +402,7 @@ func TestJoinProducerKilledMidPut(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { q.Release() })
+	t.Cleanup(func() { q.Close() })
 	ctx := ctxT(t)
 	for trial := range shmtest.Iterations(t, 5) {
 		k := newKillPoint(t)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"iter"
 	"reflect"
 	"sync"
 	"sync/atomic"
@@ -17,6 +18,7 @@ import (
 	"github.com/shmkit/shmkit/internal/handoff"
 	"github.com/shmkit/shmkit/internal/notify"
 	"github.com/shmkit/shmkit/internal/pod"
+	"github.com/shmkit/shmkit/internal/ringx"
 	"github.com/shmkit/shmkit/ringbuf"
 	"github.com/shmkit/shmkit/shm"
 )
@@ -76,9 +78,17 @@ type Queue[T any] struct {
 	name   string
 	ctl    *control
 	ring   *ringbuf.MPMC
+	rx     ringx.MPMC // ring's machinery: rescues, outstanding count
 	codec  codec.Codec[T]
 	bin    *codec.Binary[T] // codec, when it is the binary one: the zero-allocation path
-	ownSeg bool             // New made seg: Release closes it
+	ownSeg bool             // New made seg, or GobDecode attached it: Close closes it
+
+	// life is held (read) by every call for as long as it uses the
+	// mapping, and taken (write) by Close before it unmaps; closed, set
+	// first, makes the calls in flight return ErrClosed and later ones
+	// fail at once.
+	life   sync.RWMutex
+	closed atomic.Bool
 
 	joinable bool
 
@@ -202,7 +212,8 @@ func Open[T any](seg *shm.Segment, name string, o Options[T]) (*Queue[T], error)
 
 // New makes a queue in an anonymous shared-memory segment of its own, as
 // Python's Queue() does: it reaches worker processes only as an argument
-// of package process's Start. Release unmaps it in this process.
+// of package process's Start. Close unmaps it in this process; the queue
+// lives on in the processes still holding it.
 func New[T any](o Options[T]) (*Queue[T], error) { return newAnon(o, 0) }
 
 func newAnon[T any](o Options[T], flags uint32) (*Queue[T], error) {
@@ -255,7 +266,7 @@ func attach[T any](seg *shm.Segment, obj *shm.Object, r *ringbuf.MPMC, c codec.C
 	if !ctl.attached.Join() {
 		ctl.overflow.Store(1) // an untracked holder: never conclude the other side is gone
 	}
-	q := &Queue[T]{seg: seg, name: obj.Name, ctl: ctl, ring: r, codec: c}
+	q := &Queue[T]{seg: seg, name: obj.Name, ctl: ctl, ring: r, rx: ringx.MPMCOf(r), codec: c}
 	q.bin, _ = c.(*codec.Binary[T])
 	q.joinable = ctl.flags&flagJoinable != 0
 	q.putWait = atomics.WaitOptions{Strategy: w, Poll: pollPeers, Check: q.consumersDead}
@@ -268,7 +279,7 @@ func attach[T any](seg *shm.Segment, obj *shm.Object, r *ringbuf.MPMC, c codec.C
 // whether anybody is left to make room. (A message that a consumer died
 // taking stays in its slot until a live consumer adopts it.)
 func (q *Queue[T]) consumersDead() error {
-	retry, err := q.ring.RescueFull()
+	retry, err := q.rx.RescueFull()
 	if errors.Is(err, ringbuf.ErrCorrupt) {
 		return fmt.Errorf("queue %q: %w", q.name, err)
 	}
@@ -286,7 +297,7 @@ func (q *Queue[T]) consumersDead() error {
 // past them) and readies messages that consumers died taking (so that this
 // Get adopts them); then the producer table says whether anybody is left.
 func (q *Queue[T]) producersDead() error {
-	retry, err := q.ring.RescueEmpty()
+	retry, err := q.rx.RescueEmpty()
 	if errors.Is(err, ringbuf.ErrCorrupt) {
 		return fmt.Errorf("queue %q: %w", q.name, err)
 	}
@@ -315,10 +326,14 @@ func (q *Queue[T]) joinConsumers() {
 }
 
 // Put adds v to the queue, waiting while it is full until ctx is done. It
-// returns ErrClosed once the queue is closed, ErrTooLarge for a message over
-// MaxMessage, and ErrPeerDead when it waits on a full queue whose consumers
-// have all exited.
+// returns ErrShutdown once the queue is shut down, ErrTooLarge for a
+// message over MaxMessage, ErrPeerDead when it waits on a full queue whose
+// consumers have all exited, and ErrClosed on a closed handle.
 func (q *Queue[T]) Put(ctx context.Context, v T) error {
+	if !q.enter() {
+		return ErrClosed
+	}
+	defer q.life.RUnlock()
 	q.joinProducers()
 	m, err := q.encode(&v)
 	if err != nil {
@@ -333,8 +348,13 @@ func (q *Queue[T]) Put(ctx context.Context, v T) error {
 }
 
 // TryPut adds v if there is room, without waiting; it reports whether it
-// did. The error is for a closed queue or a message that cannot be sent.
+// did. The error is for a queue shut down, a closed handle or a message
+// that cannot be sent.
 func (q *Queue[T]) TryPut(v T) (bool, error) {
+	if !q.enter() {
+		return false, ErrClosed
+	}
+	defer q.life.RUnlock()
 	q.joinProducers()
 	m, err := q.encode(&v)
 	if err != nil {
@@ -385,10 +405,10 @@ func (q *Queue[T]) done(m *message) {
 }
 
 // Get removes and returns the oldest value, waiting while the queue is
-// empty until ctx is done. Once the queue is closed and empty it returns
-// ErrClosed; when it waits on an empty queue whose producers have all
-// exited, ErrPeerDead. A message that does not decode is consumed and
-// reported (codec.ErrDecode).
+// empty until ctx is done. Once the queue is shut down and empty it
+// returns ErrShutdown; when it waits on an empty queue whose producers have
+// all exited, ErrPeerDead; on a closed handle, ErrClosed. A message that
+// does not decode is consumed and reported (codec.ErrDecode).
 func (q *Queue[T]) Get(ctx context.Context) (T, error) {
 	var v T
 	err := q.GetInto(ctx, &v)
@@ -398,6 +418,10 @@ func (q *Queue[T]) Get(ctx context.Context) (T, error) {
 // GetInto is Get decoding into *v, which a codec may reuse (codec.Bytes
 // copies into the slice already there).
 func (q *Queue[T]) GetInto(ctx context.Context, v *T) error {
+	if !q.enter() {
+		return ErrClosed
+	}
+	defer q.life.RUnlock()
 	q.joinConsumers()
 	ok, err := q.tryGet(v)
 	if ok || err != nil {
@@ -407,17 +431,24 @@ func (q *Queue[T]) GetInto(ctx context.Context, v *T) error {
 }
 
 // TryGet removes and returns the oldest value if there is one, without
-// waiting. After Close, an empty queue gives ErrClosed.
+// waiting. After Shutdown, an empty queue gives ErrShutdown.
 func (q *Queue[T]) TryGet() (T, bool, error) {
 	var v T
+	if !q.enter() {
+		return v, false, ErrClosed
+	}
+	defer q.life.RUnlock()
 	q.joinConsumers()
 	ok, err := q.tryGet(&v)
 	return v, ok, err
 }
 
 func (q *Queue[T]) tryPut(v *T, m *message) (bool, error) {
-	if q.ctl.closed.Load() != 0 { // observes: Close
+	if q.closed.Load() {
 		return false, ErrClosed
+	}
+	if q.ctl.shutdown.Load() != 0 { // observes: Shutdown
+		return false, ErrShutdown
 	}
 	n, enc := m.n, m.enc
 	if n > int(q.ctl.maxMessage) {
@@ -474,16 +505,19 @@ func (q *Queue[T]) bytesFit(n int) bool {
 	if l == 0 || int64(l)*int64(q.ctl.maxMessage)+int64(n) <= int64(q.ctl.maxBytes) {
 		return true // fits even if every queued message were as large as allowed
 	}
-	return q.ring.Bytes()+int64(n) <= int64(q.ctl.maxBytes)
+	return q.rx.Bytes()+int64(n) <= int64(q.ctl.maxBytes)
 }
 
 func (q *Queue[T]) tryGet(v *T) (bool, error) {
+	if q.closed.Load() {
+		return false, ErrClosed
+	}
 	ok, err := q.take(v)
 	if ok || err != nil {
 		return ok, err
 	}
-	if q.ctl.closed.Load() != 0 { // observes: Close
-		// A Put that passed its closed check before Close may still land:
+	if q.ctl.shutdown.Load() != 0 { // observes: Shutdown
+		// A Put that passed its check before Shutdown may still land:
 		// look once more.
 		if ok, err := q.take(v); ok || err != nil {
 			return ok, err
@@ -492,17 +526,17 @@ func (q *Queue[T]) tryGet(v *T) (bool, error) {
 		// killed mid-Put, whose slot the rescue gives up), or a message a
 		// consumer died taking (adopted on the next take): either way
 		// messages remain, keep waiting.
-		retry, err := q.ring.RescueEmpty()
+		retry, err := q.rx.RescueEmpty()
 		if errors.Is(err, ringbuf.ErrCorrupt) {
 			return false, fmt.Errorf("queue %q: %w", q.name, err)
 		}
 		if retry {
 			return q.take(v)
 		}
-		if q.ring.Outstanding() > 0 {
+		if q.rx.Outstanding() > 0 {
 			return false, nil
 		}
-		return false, ErrClosed
+		return false, ErrShutdown
 	}
 	return false, nil
 }
@@ -539,10 +573,24 @@ func (q *Queue[T]) take(v *T) (bool, error) {
 
 // Len returns the number of messages queued: a snapshot, stale as soon as
 // it is taken when other processes are at work.
-func (q *Queue[T]) Len() int { return q.ring.Len() }
+func (q *Queue[T]) Len() int {
+	if !q.enter() {
+		return 0
+	}
+	defer q.life.RUnlock()
+	return q.ring.Len()
+}
 
 // Cap returns the message bound (MaxSize).
 func (q *Queue[T]) Cap() int {
+	if !q.enter() {
+		return 0
+	}
+	defer q.life.RUnlock()
+	return q.capacity()
+}
+
+func (q *Queue[T]) capacity() int {
 	if q.ctl.maxSize != 0 {
 		return int(q.ctl.maxSize)
 	}
@@ -550,33 +598,60 @@ func (q *Queue[T]) Cap() int {
 }
 
 // MaxMessage returns the largest encoded message the queue takes.
-func (q *Queue[T]) MaxMessage() int { return int(q.ctl.maxMessage) }
+func (q *Queue[T]) MaxMessage() int {
+	if !q.enter() {
+		return 0
+	}
+	defer q.life.RUnlock()
+	return int(q.ctl.maxMessage)
+}
 
 // Empty reports whether the queue holds no message (a snapshot).
 func (q *Queue[T]) Empty() bool { return q.Len() == 0 }
 
 // Full reports whether a Put would wait (a snapshot).
 func (q *Queue[T]) Full() bool {
-	if q.ctl.maxBytes != 0 && q.ring.Bytes() >= int64(q.ctl.maxBytes) {
+	if !q.enter() {
+		return false
+	}
+	defer q.life.RUnlock()
+	if q.ctl.maxBytes != 0 && q.rx.Bytes() >= int64(q.ctl.maxBytes) {
 		return true
 	}
-	return q.Len() >= q.Cap()
+	return q.ring.Len() >= q.capacity()
 }
 
-// Close closes the queue for every process: further Puts return ErrClosed,
-// Gets return what is left and then ErrClosed. It is the poison pill made
-// first-class: one Close stops any number of consumers. Closing twice is
-// harmless. A Put racing with Close may either fail or be delivered.
-func (q *Queue[T]) Close() error {
-	q.ctl.closed.Store(1) // publishes: no more Puts
-	q.ctl.notEmpty.Notify()
-	q.ctl.notFull.Notify()
-	q.ctl.join.Notify()
+// Shutdown ends the queue for every process, Python's Queue.shutdown:
+// further Puts return ErrShutdown, Gets return what is left and then
+// ErrShutdown (an All loop ends), and every waiter wakes. It is the poison
+// pill made first-class: one Shutdown stops any number of consumers.
+// Shutting down twice is harmless. A Put racing with Shutdown may either
+// fail or be delivered. Shutdown does not close q: Close it too.
+func (q *Queue[T]) Shutdown() error {
+	if !q.enter() {
+		return ErrClosed
+	}
+	defer q.life.RUnlock()
+	q.ctl.shutdown.Store(1) // publishes: no more Puts
+	q.wakeAll()
 	return nil
 }
 
-// Closed reports whether the queue has been closed.
-func (q *Queue[T]) Closed() bool { return q.ctl.closed.Load() != 0 }
+// wakeAll wakes every waiter on the queue, in every process.
+func (q *Queue[T]) wakeAll() {
+	q.ctl.notEmpty.Notify()
+	q.ctl.notFull.Notify()
+	q.ctl.join.Notify()
+}
+
+// IsShutdown reports whether the queue has been shut down.
+func (q *Queue[T]) IsShutdown() bool {
+	if !q.enter() {
+		return false
+	}
+	defer q.life.RUnlock()
+	return q.ctl.shutdown.Load() != 0
+}
 
 // Name returns the queue's object name in its segment.
 func (q *Queue[T]) Name() string { return q.name }
@@ -584,15 +659,73 @@ func (q *Queue[T]) Name() string { return q.name }
 // Segment returns the segment the queue lives in.
 func (q *Queue[T]) Segment() *shm.Segment { return q.seg }
 
-// Release detaches this handle from the queue's ring (freeing its
-// participant slot) and, for a queue made by New, unmaps the queue from
-// this process; the queue lives on in the others. Do not use q afterwards.
-func (q *Queue[T]) Release() error {
-	q.ring.Close()
-	if q.ownSeg {
-		return q.seg.Close()
+// Close says this process is done with q, Python's Queue.close: the queue
+// lives on for every other holder (Shutdown ends it for all). It frees
+// q's slot in the queue's ring and unmaps what q alone uses: the anonymous
+// segment of a queue made by New, the mapping a handle decoded in a
+// worker attached. Calls on q in other goroutines wake and return
+// ErrClosed, and Close waits for them; later calls return ErrClosed.
+// Closing twice is harmless, so a worker's defer q.Close() is always
+// right.
+func (q *Queue[T]) Close() error {
+	if q.ring == nil || !q.closed.CompareAndSwap(false, true) {
+		return nil
 	}
-	return nil
+	q.wakeAll() // this handle's waiters see closed; others re-check and sleep again
+	q.life.Lock()
+	defer q.life.Unlock()
+	err := q.ring.Close()
+	if q.ownSeg {
+		if serr := q.seg.Close(); err == nil {
+			err = serr
+		}
+	}
+	return err
+}
+
+// enter starts a call on q: it holds q's mapping until RUnlock. It reports
+// false on a closed handle.
+func (q *Queue[T]) enter() bool {
+	if q.closed.Load() {
+		return false
+	}
+	q.life.RLock()
+	if q.closed.Load() {
+		q.life.RUnlock()
+		return false
+	}
+	return true
+}
+
+// All returns an iterator over the values got from q, Python's
+// iter(q.get, sentinel) without the sentinel: each step is a Get. The
+// loop ends when the queue is shut down and drained; any other error of
+// Get (ctx done, ErrPeerDead, ErrClosed, a value that does not decode) is
+// yielded once, with the zero T, and ends it. Breaking out of the loop
+// early leaves the rest in the queue.
+//
+//	for v, err := range q.All(ctx) {
+//		if err != nil { ... }
+//		use(v)
+//	}
+func (q *Queue[T]) All(ctx context.Context) iter.Seq2[T, error] {
+	return func(yield func(T, error) bool) {
+		for {
+			var v T
+			err := q.GetInto(ctx, &v)
+			if errors.Is(err, ErrShutdown) {
+				return
+			}
+			if err != nil {
+				var zero T
+				yield(zero, err)
+				return
+			}
+			if !yield(v, nil) {
+				return
+			}
+		}
+	}
 }
 
 // handle is what a Queue encodes to when it travels to another process.
@@ -608,6 +741,10 @@ type handle struct {
 // waiter counts it as a possible producer and consumer before it has
 // decoded anything.
 func (q *Queue[T]) GobEncode() ([]byte, error) {
+	if !q.enter() {
+		return nil, ErrClosed
+	}
+	defer q.life.RUnlock()
 	h, err := q.seg.Handle()
 	if err != nil {
 		return nil, fmt.Errorf("queue %q: %w", q.name, err)
@@ -628,7 +765,8 @@ func (q *Queue[T]) GobEncode() ([]byte, error) {
 
 // GobDecode attaches to the queue a handle names (shm.Attach, then Open).
 // The codec is found by name among codec's shipped ones and those given to
-// codec.Register.
+// codec.Register. Close detaches the decoded queue and drops its
+// attachment.
 func (q *Queue[T]) GobDecode(b []byte) error {
 	var h handle
 	if err := gob.NewDecoder(bytes.NewReader(b)).Decode(&h); err != nil {
@@ -644,15 +782,17 @@ func (q *Queue[T]) GobDecode(b []byte) error {
 	}
 	o, err := Open(seg, h.Name, Options[T]{Codec: c})
 	if err != nil {
+		seg.Close()
 		return err
 	}
 	q.adopt(o)
+	q.ownSeg = true // the attachment is q's: Close drops it
 	return nil
 }
 
 // adopt moves o's fields into q (which gob made); o is not used after.
 func (q *Queue[T]) adopt(o *Queue[T]) {
-	q.seg, q.name, q.ctl, q.ring, q.codec, q.bin = o.seg, o.name, o.ctl, o.ring, o.codec, o.bin
+	q.seg, q.name, q.ctl, q.ring, q.rx, q.codec, q.bin = o.seg, o.name, o.ctl, o.ring, o.rx, o.codec, o.bin
 	q.joinable = o.joinable
 	q.putWait = atomics.WaitOptions{Strategy: o.putWait.Strategy, Poll: pollPeers, Check: q.consumersDead}
 	q.getWait = atomics.WaitOptions{Strategy: o.getWait.Strategy, Poll: pollPeers, Check: q.producersDead}

@@ -102,7 +102,7 @@ func TestGetDeadline(t *testing.T) {
 	}
 }
 
-func TestClose(t *testing.T) {
+func TestShutdown(t *testing.T) {
 	seg := shmtest.Segment(t, 1<<20)
 	q, err := queue.Create(seg, "q", queue.Options[string]{})
 	if err != nil {
@@ -111,7 +111,7 @@ func TestClose(t *testing.T) {
 	ctx := ctxT(t)
 	q.Put(ctx, "a")
 	q.Put(ctx, "b")
-	// Two consumers parked on an empty queue are all released by one Close.
+	// Two consumers parked on an empty queue are all released by one Shutdown.
 	q3, _ := queue.Create(seg, "empty", queue.Options[int]{})
 	var wg sync.WaitGroup
 	errs := make(chan error, 2)
@@ -123,24 +123,24 @@ func TestClose(t *testing.T) {
 			errs <- err
 		}()
 	}
-	q3.Close()
-	q.Close()
+	q3.Shutdown()
+	q.Shutdown()
 	wg.Wait()
 	for range 2 {
-		if err := <-errs; !errors.Is(err, queue.ErrClosed) {
-			t.Fatalf("parked Get after Close = %v", err)
+		if err := <-errs; !errors.Is(err, queue.ErrShutdown) {
+			t.Fatalf("parked Get after Shutdown = %v", err)
 		}
 	}
-	if err := q.Put(ctx, "c"); !errors.Is(err, queue.ErrClosed) {
-		t.Fatalf("Put after Close = %v", err)
+	if err := q.Put(ctx, "c"); !errors.Is(err, queue.ErrShutdown) {
+		t.Fatalf("Put after Shutdown = %v", err)
 	}
 	for _, want := range []string{"a", "b"} {
 		if v, err := q.Get(ctx); v != want || err != nil {
 			t.Fatalf("drain Get = %q, %v; want %q", v, err, want)
 		}
 	}
-	if _, err := q.Get(ctx); !errors.Is(err, queue.ErrClosed) {
-		t.Fatalf("Get on closed empty queue = %v", err)
+	if _, err := q.Get(ctx); !errors.Is(err, queue.ErrShutdown) {
+		t.Fatalf("Get on a shut-down empty queue = %v", err)
 	}
 }
 
@@ -259,7 +259,7 @@ var hammerConsumer = process.Register("queue-hammer-consumer", func(ctx context.
 	last := map[int64]int64{}
 	for {
 		v, err := a.Q.Get(ctx)
-		if errors.Is(err, queue.ErrClosed) {
+		if errors.Is(err, queue.ErrShutdown) {
 			break
 		}
 		if err != nil {
@@ -307,7 +307,7 @@ func TestHammerProcesses(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	q.Close()
+	q.Shutdown()
 	var total [3]int64
 	for range consumers {
 		r, err := res.Get(ctx)
@@ -421,10 +421,10 @@ func ExampleQueue() {
 	if err != nil {
 		panic(err)
 	}
-	defer q.Release()
+	defer q.Close()
 	ctx := context.Background()
 	q.Put(ctx, "hello")
-	q.Close()
+	q.Shutdown() // for every process: Gets drain what is left, then ErrShutdown
 	for {
 		v, err := q.Get(ctx)
 		if err != nil {
@@ -435,7 +435,7 @@ func ExampleQueue() {
 	}
 	// Output:
 	// hello
-	// queue: closed
+	// queue: shut down
 }
 
 // TestParkedGoroutinesDoNotPinThreads parks 200 Gets on an empty queue and
@@ -553,9 +553,9 @@ func TestProducerKilledMidStream(t *testing.T) {
 		if err := b.Wait(); err != nil {
 			t.Fatal(err)
 		}
-		q.Close()
-		if v, err := q.Get(ctx); !errors.Is(err, queue.ErrClosed) {
-			t.Fatalf("trial %d: Get after Close = %d, %v", trial, v, err)
+		q.Shutdown()
+		if v, err := q.Get(ctx); !errors.Is(err, queue.ErrShutdown) {
+			t.Fatalf("trial %d: Get after Shutdown = %d, %v", trial, v, err)
 		}
 	}
 }
@@ -602,4 +602,62 @@ func TestUserCodecAcrossProcesses(t *testing.T) {
 	if err := p.Wait(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// All ranges over the values of a queue until it is shut down and drained.
+func ExampleQueue_All() {
+	q, err := queue.New(queue.Options[int]{})
+	if err != nil {
+		panic(err)
+	}
+	defer q.Close() // this process is done with q; not the end of it for others
+	ctx := context.Background()
+	for i := range 3 {
+		q.Put(ctx, i*i)
+	}
+	q.Shutdown() // the end for every process: the loop ends when drained
+	for v, err := range q.All(ctx) {
+		if err != nil {
+			panic(err)
+		}
+		fmt.Println(v)
+	}
+	// Output:
+	// 0
+	// 1
+	// 4
+}
+
+// A Joinable counts tasks: a consumer marks each one done, and Join waits
+// for all of them, Python's JoinableQueue.
+func ExampleJoinable() {
+	q, err := queue.NewJoinable(queue.Options[string]{})
+	if err != nil {
+		panic(err)
+	}
+	defer q.Close()
+	ctx := context.Background()
+	q.Put(ctx, "wash")
+	q.Put(ctx, "dry")
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for task, err := range q.All(ctx) {
+			if err != nil {
+				panic(err)
+			}
+			fmt.Println(task)
+			q.TaskDone()
+		}
+	}()
+	if err := q.Join(ctx); err != nil {
+		panic(err)
+	}
+	fmt.Println("all done:", q.Unfinished())
+	q.Shutdown()
+	<-done
+	// Output:
+	// wash
+	// dry
+	// all done: 0
 }

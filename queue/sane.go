@@ -8,12 +8,12 @@ import (
 )
 
 // sane checks the control block's invariants, for tests (as tidwall/btree
-// keeps Sane beside its tests): the flags and the closed word hold known
+// keeps Sane beside its tests): the flags and the shutdown word hold known
 // values, the counters are within their bounds, and every peer word names a
 // process (PID above zero). Run it while nobody is mid-Put or mid-Get.
 func (c *control) sane(ringLen, ringCap int) error {
-	if v := c.closed.Load(); v > 1 {
-		return fmt.Errorf("%w: closed word %d", ErrCorrupt, v)
+	if v := c.shutdown.Load(); v > 1 {
+		return fmt.Errorf("%w: shutdown word %d", ErrCorrupt, v)
 	}
 	if v := c.overflow.Load(); v > 1 {
 		return fmt.Errorf("%w: overflow word %d", ErrCorrupt, v)

@@ -96,15 +96,17 @@ func (r *vring) Cancel() {
 // Write copies p into the ring as one record, blocking while the ring is
 // full (see Reserve).
 //
-// Its common SPSC case is written out here rather than called: a producer
-// streaming into lines the consumer's core last held waits on its stores,
-// and a call costs stores (the return address, and the arguments spilled
-// around it). The producer's fast window (see window) stands for every
-// condition of that case: an attached SPSC producer, no reservation
-// outstanding, room before the wrap and below the cached head. The record
-// is written whole, header last, and published with the tail (no record in
-// progress is ever visible, so its header goes straight in committed).
+// Write does not allocate when the ring has room.
 func (r *vring) Write(ctx context.Context, p []byte) error {
+	// Its common SPSC case is written out here rather than called: a
+	// producer streaming into lines the consumer's core last held waits on
+	// its stores, and a call costs stores (the return address, and the
+	// arguments spilled around it). The producer's fast window (see
+	// window) stands for every condition of that case: an attached SPSC
+	// producer, no reservation outstanding, room before the wrap and below
+	// the cached head. The record is written whole, header last, and
+	// published with the tail (no record in progress is ever visible, so
+	// its header goes straight in committed).
 	n := uint64(len(p))
 	rec, tail, ok := r.fastRoom(n)
 	if !ok {
@@ -186,7 +188,7 @@ func (r *vring) TryWrite(p []byte) (ok bool, err error) {
 // Peek returns the next record in place, blocking while the ring is empty,
 // until ctx is done or the producers are gone (io.EOF when every producer
 // closed its end, ErrPeerDead when one died). The bytes stay valid and
-// unchanged until Release. Peek again before Release returns the same record.
+// unchanged until Discard. Peek again before Discard returns the same record.
 func (r *vring) Peek(ctx context.Context) ([]byte, error) { return r.peek(ctx) }
 
 // TryPeek is Peek without blocking: ok is false when no record is ready.
@@ -196,8 +198,8 @@ func (r *vring) Peek(ctx context.Context) ([]byte, error) { return r.peek(ctx) }
 // TryReadBatch and TryPeekBatch do likewise.
 func (r *vring) TryPeek() (rec []byte, ok bool, err error) { return r.tryPeek(true) }
 
-// Release frees the record returned by Peek.
-func (r *vring) Release() { r.releasePeek() }
+// Discard frees the record returned by Peek: the ring may reuse its bytes.
+func (r *vring) Discard() { r.releasePeek() }
 
 // Read copies the next record into buf and returns its length, blocking as
 // Peek does. A record longer than buf stays in the ring and Read returns its
@@ -226,7 +228,7 @@ func (r *vring) TryRead(buf []byte) (n int, ok bool, err error) {
 // to fn in order, in place, until fn returns false or none is left; it
 // publishes the freed space once per quarter ring, not per record. rec is
 // valid only during the call of fn. It returns the number of records.
-// Calling it between Peek and Release is a misuse and panics.
+// Calling it between Peek and Discard is a misuse and panics.
 func (r *vring) ReadBatch(ctx context.Context, fn func(rec []byte) bool) (int, error) {
 	return r.batch(ctx, true, fn)
 }
@@ -237,11 +239,10 @@ func (r *vring) TryReadBatch(fn func(rec []byte) bool) (int, error) {
 	return r.batch(context.Background(), false, fn)
 }
 
-// Flush publishes the records an SPSC producer committed under
-// WithWriteBatch and has not published yet. It does nothing otherwise (an
-// MPSC record is published by its own Commit). Producer side only.
-func (r *vring) Flush() {
-	if !r.multi && r.p.slot >= 0 {
+// Flush publishes the records the producer committed under WithWriteBatch
+// and has not published yet. Producer side only.
+func (r *SPSC) Flush() {
+	if r.p.slot >= 0 {
 		r.flush()
 	}
 }
@@ -312,8 +313,8 @@ func (r *vring) CloseWrite() error {
 // AcquireConsumer makes this handle the consumer of a ring that several
 // processes read in turn (a consumer-side claim): it waits, honouring ctx,
 // while a live handle of another process holds the consumer side, takes
-// it over from a dead one, and starts reading at the ring's head. Release
-// with ReleaseConsumer. Consumers that take turns this way should all use
+// it over from a dead one, and starts reading at the ring's head. Give it
+// back with ReleaseConsumer. Consumers that take turns this way should all use
 // AcquireConsumer: once one has, producers no longer treat "no consumer
 // now" as closed (a producer on a full ring then waits, or its ctx ends).
 // A typical multi-consumer Get is AcquireConsumer, Read, ReleaseConsumer.
@@ -367,12 +368,20 @@ func (r *vring) CloseRead() error {
 	return nil
 }
 
-// Close detaches both sides of the handle. The ring stays in its segment
-// (other handles keep working); the segment owner removes it with the
-// segment. Close does not unmap anything.
+// Close says this handle is done: both its sides detach (as CloseWrite
+// and CloseRead). The ring stays in its segment, and other handles keep
+// working. A handle decoded from a worker's arguments also drops the
+// attachment its decoding made (shm.Attach), so no call on it may still be
+// running; a handle made by New or Open unmaps nothing (its segment is the
+// caller's). Closing twice is harmless.
 func (r *vring) Close() error {
 	r.CloseWrite()
 	r.CloseRead()
-	r.closed.Store(true)
+	if r.closed.Swap(true) {
+		return nil
+	}
+	if r.ownSeg {
+		return r.seg.Close()
+	}
 	return nil
 }

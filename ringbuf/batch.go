@@ -11,33 +11,34 @@ import (
 const batchPeeked = ^uint64(0)
 
 // A Batch is a run of committed records that PeekBatch found at the head of
-// an SPSC ring, read in place with Next and freed together by ReleaseBatch:
+// an SPSC ring, read in place with Next and freed together by DiscardBatch:
 // ReadBatch without a function call per record (Next inlines), for streams
 // of small records where that call is much of the consumer's cost
 // (BenchmarkLocal, 64-byte records written and read in one goroutine: 17.0
 // ns a record with ReadBatch, 15.5 with PeekBatch).
 // A Batch belongs to its ring handle (PeekBatch returns the handle's own,
-// without allocating) and is valid until ReleaseBatch; after it Next
+// without allocating) and is valid until DiscardBatch; after it Next
 // returns false.
 //
 //	b, err := r.PeekBatch(ctx)
 //	if err != nil { ... }
 //	for rec, ok := b.Next(); ok; rec, ok = b.Next() {
-//		use(rec) // in place, until ReleaseBatch
+//		use(rec) // in place, until DiscardBatch
 //	}
-//	r.ReleaseBatch()
+//	r.DiscardBatch()
 type Batch struct {
 	data []byte // the ring's data area
 	pos  uint64 // index of the next record's header; the run starts at the head
 }
 
 // Next returns the next record of the batch, in place: the bytes stay valid
-// and unchanged until ReleaseBatch, and its capacity ends with it. ok is
+// and unchanged until DiscardBatch, and its capacity ends with it. ok is
 // false at the end of the run and at anything but a message (padding at the
 // wrap, a corrupt header): the next PeekBatch goes on from there, or
 // reports ErrCorrupt. Every access stays inside the run whatever the header
-// holds. Its cost is at the inliner's limit: keep it small.
+// holds.
 func (b *Batch) Next() (rec []byte, ok bool) {
+	// Its cost is at the inliner's limit: keep it small.
 	pos := b.pos
 	if pos < uint64(len(b.data)) {
 		// pos and len(data) are 8-aligned: the header is inside.
@@ -55,12 +56,12 @@ func (b *Batch) Next() (rec []byte, ok bool) {
 
 // PeekBatch waits for a committed record as Peek does (io.EOF, ErrPeerDead,
 // ctx's error likewise), then returns the run of committed records from the
-// head, up to the published tail, the wrap, or batchRun bytes (2 KiB, or
-// the first record if it is longer), for Next to read in place; it
-// prefetches the next run meanwhile. ReleaseBatch frees the records Next
-// returned and publishes the space. Until then the handle's other consumer
-// calls (Peek, Read, ReadBatch, Release) are a misuse and panic; PeekBatch
-// again returns the same batch, where it was.
+// head, up to the published tail, the wrap, or 2 KiB (or the first record
+// if it is longer), for Next to read in place; it prefetches the next run
+// meanwhile. DiscardBatch frees the records Next returned and publishes the
+// space. Until then the handle's other consumer calls (Peek, Read,
+// ReadBatch, Discard) are a misuse and panic; PeekBatch again returns the
+// same batch, where it was.
 func (r *SPSC) PeekBatch(ctx context.Context) (*Batch, error) {
 	if r.peekedBatch() {
 		return &r.c.batch, nil
@@ -112,11 +113,11 @@ func (r *SPSC) startBatch(idx, a uint64) *Batch {
 	return b
 }
 
-// ReleaseBatch frees the records that Next returned since PeekBatch (the
+// DiscardBatch frees the records that Next returned since PeekBatch (the
 // rest are read again by the next call) and publishes the space.
-func (r *SPSC) ReleaseBatch() {
+func (r *SPSC) DiscardBatch() {
 	if r.c.peekA != batchPeeked {
-		panic("ringbuf: ReleaseBatch without PeekBatch")
+		panic("ringbuf: DiscardBatch without PeekBatch")
 	}
 	b := &r.c.batch
 	b.data = b.data[:b.pos] // Next: the batch is over

@@ -59,7 +59,7 @@ func TestPeekBatch(t *testing.T) {
 					break
 				}
 			}
-			r.ReleaseBatch()
+			r.DiscardBatch()
 			if rec, ok := b.Next(); ok {
 				t.Fatalf("Next after ReleaseBatch returned %d bytes", len(rec))
 			}
@@ -68,7 +68,7 @@ func TestPeekBatch(t *testing.T) {
 	if r.Len() != 0 {
 		t.Fatalf("ring holds %d bytes after every record was read", r.Len())
 	}
-	if err := r.Sane(); err != nil {
+	if err := ringbuf.Sane(r); err != nil {
 		t.Fatal(err)
 	}
 	// Nothing to read: TryPeekBatch says so; an ended stream is io.EOF.
@@ -103,12 +103,12 @@ func TestPeekBatchUnreleased(t *testing.T) {
 	if rec, ok := b2.Next(); b2 != b || !ok || len(rec) != 0 || rec == nil {
 		t.Fatalf("second PeekBatch: same %v, %q %v (want the empty record)", b2 == b, rec, ok)
 	}
-	r.ReleaseBatch() // frees "a" and ""
+	r.DiscardBatch() // frees "a" and ""
 	rec, ok, _ := r.TryPeek()
 	if !ok || string(rec) != "ccc" {
 		t.Fatalf("after a partial batch: %q %v", rec, ok)
 	}
-	r.Release()
+	r.Discard()
 }
 
 // TestPeekBatchMisuse: the consumer calls that would skip or repeat records
@@ -126,20 +126,20 @@ func TestPeekBatchMisuse(t *testing.T) {
 		}()
 		f()
 	}
-	mustPanic("ReleaseBatch without PeekBatch", r.ReleaseBatch)
+	mustPanic("ReleaseBatch without PeekBatch", r.DiscardBatch)
 	r.TryPeek()
 	mustPanic("PeekBatch after Peek", func() { r.TryPeekBatch() })
-	r.Release()
+	r.Discard()
 	r.TryWrite([]byte("y"))
 	if _, ok, _ := r.TryPeekBatch(); !ok {
 		t.Fatal("no batch")
 	}
 	mustPanic("Peek in a batch", func() { r.TryPeek() })
 	mustPanic("Read in a batch", func() { r.TryRead(make([]byte, 8)) })
-	mustPanic("Release in a batch", r.Release)
+	mustPanic("Discard in a batch", r.Discard)
 	mustPanic("ReadBatch in a batch", func() { r.TryReadBatch(func([]byte) bool { return true }) })
-	r.ReleaseBatch()
-	mustPanic("ReleaseBatch twice", r.ReleaseBatch)
+	r.DiscardBatch()
+	mustPanic("ReleaseBatch twice", r.DiscardBatch)
 }
 
 // TestPeekBatchAllocs: a batch costs no allocation.
@@ -156,7 +156,7 @@ func TestPeekBatchAllocs(t *testing.T) {
 		for rec, ok := b.Next(); ok; rec, ok = b.Next() {
 			sum += len(rec)
 		}
-		r.ReleaseBatch()
+		r.DiscardBatch()
 	})
 	if allocs != 0 || sum == 0 {
 		t.Fatalf("%v allocs per batch, %d bytes read", allocs, sum)

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/shmkit/shmkit/atomics"
-	"github.com/shmkit/shmkit/bench"
+	"github.com/shmkit/shmkit/internal/bench"
 	"github.com/shmkit/shmkit/internal/benchutil"
 	"github.com/shmkit/shmkit/process"
 	"github.com/shmkit/shmkit/ringbuf"
@@ -63,7 +63,7 @@ func BenchmarkStream(b *testing.B) {
 }
 
 // BenchmarkPingPong: round trips of a 64-byte message through two SPSC
-// rings, the peer echoing in place (Peek, Write, Release), in spin and in
+// rings, the peer echoing in place (Peek, Write, Discard), in spin and in
 // park mode, beside the raw floors and the kernel baselines.
 func BenchmarkPingPong(b *testing.B) {
 	const size = 64
@@ -124,7 +124,7 @@ var streamPeer = process.Register("ringbuf-bench-stream", func(ctx context.Conte
 						sum += rec[0] + rec[len(rec)-1]
 						n++
 					}
-					a.SPSC.ReleaseBatch()
+					a.SPSC.DiscardBatch()
 				}
 			case a.InPlace:
 				var k int
@@ -282,7 +282,7 @@ var pingPeer = process.Register("ringbuf-bench-ping", func(ctx context.Context, 
 		if err := a.Pong.Write(ctx, rec); err != nil {
 			return err
 		}
-		a.Ping.Release()
+		a.Ping.Discard()
 	}
 })
 

@@ -20,28 +20,28 @@
 // when a record does not fit before the wrap, or puts a payload of 2 KiB or
 // more on a cache line. An SPSC producer then publishes its committed
 // records with one store of the tail, so that its consumer never sees a
-// record in progress; MPSC consumers read the headers. Layouts are in
-// layout.go.
+// record in progress; MPSC consumers read the headers.
 //
 // # Zero copy
 //
 // Producers write in place with Reserve (the bytes inside the ring) and
-// Commit; consumers read in place with Peek and Release, or ReadBatch, which
+// Commit; consumers read in place with Peek and Discard, or ReadBatch, which
 // hands over every ready record and publishes the freed space once per
 // quarter ring; an SPSC consumer of small records walks a run of them with
-// PeekBatch, Batch.Next and ReleaseBatch, without a call per record. Write,
+// PeekBatch, Batch.Next and DiscardBatch, without a call per record. Write,
 // TryWrite, Read and TryRead copy. MPMC offers PutFunc and GetFunc for
 // in-place access, and Put/Get to copy. Calls that find room or data do not
 // allocate. WithWriteBatch makes an SPSC producer publish its
-// records once per so many bytes (and at Flush), as a bufio.Writer does.
+// records once per so many bytes (and at SPSC.Flush), as a bufio.Writer
+// does.
 //
 // # Who may call what
 //
 // An SPSC has one producer and one consumer: at most one goroutine at a time
 // calls the producer methods (Reserve, TryReserve, Commit, Cancel, Write,
 // TryWrite, CloseWrite) and one the consumer methods (Peek, TryPeek,
-// Release, Read, TryRead, ReadBatch, TryReadBatch, PeekBatch, TryPeekBatch,
-// ReleaseBatch, CloseRead), in this process or another. A second live
+// Discard, Read, TryRead, ReadBatch, TryReadBatch, PeekBatch, TryPeekBatch,
+// DiscardBatch, CloseRead), in this process or another. A second live
 // process that tries to produce (or to consume) gets ErrBusy. An MPSC has one
 // consumer, in the same sense, and any number of producers: each producing
 // handle takes one of the ring's producer slots (WithProducers, at most
@@ -54,7 +54,8 @@
 // A ring handle must not be copied. It travels to a worker process inside
 // the worker's arguments (package process): it implements GobEncode and
 // GobDecode (segment handle, ring name and kind; decoding attaches the
-// segment with shm.Attach and re-checks the ring's header).
+// segment with shm.Attach and re-checks the ring's header). Close says a
+// handle is done; a decoded handle's Close also drops that attachment.
 //
 // # Limits
 //
@@ -120,13 +121,12 @@
 // segment, named after the queue or pipe (for instance "NAME.ring", or one
 // SPSC ring per direction of a pipe), and send a ring handle inside their
 // own GobEncode. An object that waits on futex words of its own (so that its
-// Close or its own bounds can wake its waiters) uses the non-blocking calls
-// and runs the rings' peer checks itself: TryPutFunc and TryGetFunc with
-// RescueFull and RescueEmpty on an MPMC ring; TryPeekQuick, Release and
-// Rescue on the consumer side of an SPSC or MPSC ring (try.go). Many
-// consumers of variable-length messages use MPMC slots of the largest
-// encoded size, or take turns on an MPSC (or SPSC) ring's consumer side:
-// AcquireConsumer, Read or Peek/Release, ReleaseConsumer.
+// Shutdown or its own bounds can wake its waiters) uses the non-blocking
+// calls, TryPutFunc and TryGetFunc on an MPMC ring, TryReserve and TryPeek
+// on an SPSC or MPSC ring. Many consumers of variable-length messages use
+// MPMC slots of the largest encoded size, or take turns on an MPSC (or
+// SPSC) ring's consumer side: AcquireConsumer, Read or Peek/Discard,
+// ReleaseConsumer.
 //
 // Scope: Linux only (futexes, /proc), on little-endian 64-bit machines.
 package ringbuf

@@ -47,7 +47,7 @@ func ExampleSPSC() {
 	// EOF
 }
 
-// Reserve and Commit write a record in place; Peek and Release read it in
+// Reserve and Commit write a record in place; Peek and Discard read it in
 // place: no copy on either side.
 func ExampleSPSC_Reserve() {
 	seg := exampleSegment("reserve")
@@ -64,7 +64,7 @@ func ExampleSPSC_Reserve() {
 
 	rec, _ := r.Peek(ctx)
 	fmt.Printf("%s ace, %d bytes\n", rec, len(rec))
-	r.Release()
+	r.Discard()
 
 	_, err = r.Reserve(ctx, r.MaxRecord()+1)
 	fmt.Println(err)
@@ -106,7 +106,7 @@ func ExampleSPSC_PeekBatch() {
 	for rec, ok := b.Next(); ok; rec, ok = b.Next() {
 		fmt.Printf("%s ", rec)
 	}
-	r.ReleaseBatch()
+	r.DiscardBatch()
 	fmt.Println(r.Len())
 	// Output: a bb ccc 0
 }

@@ -1,6 +1,8 @@
 package ringbuf
 
 import (
+	"github.com/shmkit/shmkit/internal/ringx"
+
 	"context"
 	"sync/atomic"
 	"time"
@@ -76,3 +78,18 @@ func adaptiveLooks(reset bool, waits []Parked) (looks, base int) {
 // ProducerWaiting reports whether a producer (any process) is registered as
 // waiting for room in r.
 func ProducerWaiting(r *MPSC) bool { return r.p.wait.waiters.Load() != 0 }
+
+// Sane checks the invariants of an *SPSC, *MPSC or *MPMC (see ringx.Sane).
+func Sane(r any) error { return sane(r) }
+
+// Outstanding, Bytes, RescueEmpty and RescueFull are the MPMC machinery
+// package queue reaches through internal/ringx.
+func Outstanding(r *MPMC) int                     { return r.outstanding() }
+func Bytes(r *MPMC) int64                         { return r.bytes() }
+func RescueEmpty(r *MPMC) (retry bool, err error) { return (*mpmcX)(r).RescueEmpty() }
+func RescueFull(r *MPMC) (retry bool, err error)  { return (*mpmcX)(r).RescueFull() }
+
+// TryPeekQuick and Rescue are the consumer machinery package pipe reaches
+// through internal/ringx.
+func TryPeekQuick(r any) ([]byte, bool, error) { return ringx.ConsumerOf(r).TryPeekQuick() }
+func Rescue(r any) error                       { return ringx.ConsumerOf(r).Rescue() }

@@ -60,7 +60,7 @@ func FuzzVring(f *testing.F) {
 }
 
 func exerciseVring(r *vring) {
-	_ = r.Sane()
+	_ = r.sane()
 	_ = r.Len()
 	for i := 0; i < 64; i++ {
 		rec, ok, err := r.TryPeek()
@@ -68,7 +68,7 @@ func exerciseVring(r *vring) {
 			break
 		}
 		_ = append([]byte(nil), rec...)
-		r.Release()
+		r.Discard()
 	}
 	if !r.multi {
 		s := (*SPSC)(unsafe.Pointer(r)) // an SPSC is its vring
@@ -82,7 +82,7 @@ func exerciseVring(r *vring) {
 				_ = append([]byte(nil), rec...)
 				k++
 			}
-			s.ReleaseBatch()
+			s.DiscardBatch()
 		}
 	}
 	r.TryReadBatch(func(rec []byte) bool { _ = append([]byte(nil), rec...); return true })
@@ -99,10 +99,12 @@ func exerciseVring(r *vring) {
 			break
 		}
 	}
-	r.Flush()
+	if r.p.slot >= 0 && !r.multi {
+		r.flush()
+	}
 	r.TryRead(buf[:3]) // short: the record stays
 	r.TryReadBatch(func(rec []byte) bool { return len(rec) < 30 })
-	_ = r.Sane()
+	_ = r.sane()
 }
 
 func fuzzMPMC(body []byte, fixConfig bool) (*MPMC, error) {
@@ -130,7 +132,7 @@ func FuzzMPMC(f *testing.F) {
 		if err != nil {
 			return
 		}
-		_ = r.Sane()
+		_ = r.sane()
 		buf := make([]byte, fuzzMSlot)
 		for i := 0; i < 2*fuzzMCap; i++ {
 			if _, ok, err := r.TryGet(buf); !ok || err != nil {
@@ -144,7 +146,7 @@ func FuzzMPMC(f *testing.F) {
 		}
 		r.rescueEmpty()
 		r.rescueFull()
-		_ = r.Sane()
+		_ = r.sane()
 	})
 }
 

@@ -59,13 +59,13 @@ func decodeHandle(b []byte, kind shm.Kind) (*shm.Segment, string, error) {
 func (r *SPSC) GobEncode() ([]byte, error) { return r.vring.encode(shm.KindSPSC) }
 
 // GobDecode attaches the ring whose handle GobEncode wrote, as a fresh
-// handle: r must be a zero SPSC.
+// handle: r must be a zero SPSC. Close drops the attachment.
 func (r *SPSC) GobDecode(b []byte) error {
 	seg, name, err := decodeHandle(b, shm.KindSPSC)
 	if err != nil {
 		return err
 	}
-	return r.open(seg, name, shm.KindSPSC, nil)
+	return r.adopt(seg, name, shm.KindSPSC)
 }
 
 // GobEncode encodes a handle to the ring; see SPSC.GobEncode.
@@ -85,7 +85,7 @@ func (r *MPSC) GobDecode(b []byte) error {
 	if err != nil {
 		return err
 	}
-	return r.open(seg, name, shm.KindMPSC, nil)
+	return r.adopt(seg, name, shm.KindMPSC)
 }
 
 // GobEncode encodes a handle to the ring; see SPSC.GobEncode.
@@ -108,8 +108,23 @@ func (r *MPMC) GobDecode(b []byte) error {
 		return err
 	}
 	obj, err := seg.Lookup(name, &shm.ObjectSpec{Kind: shm.KindMPMC, Version: mpmcVersion})
+	if err == nil {
+		err = r.init(seg, obj, defaultOptions())
+	}
 	if err != nil {
+		seg.Close()
 		return err
 	}
-	return r.init(seg, obj, defaultOptions())
+	r.ownSeg = true // the attachment is r's: Close drops it
+	return nil
+}
+
+// adopt opens the ring name in seg, which decodeHandle attached for r.
+func (r *vring) adopt(seg *shm.Segment, name string, kind shm.Kind) error {
+	if err := r.open(seg, name, kind, nil); err != nil {
+		seg.Close()
+		return err
+	}
+	r.ownSeg = true // the attachment is r's: Close drops it
+	return nil
 }

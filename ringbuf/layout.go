@@ -67,7 +67,7 @@ const (
 // their headers are stored atomically: negative length at the claim,
 // positive at Commit (Agrona's protocol).
 //
-// The consumer publishes head at every Release and Read; ReadBatch
+// The consumer publishes head at every Discard and Read; ReadBatch
 // publishes it once per capacity/4 bytes and when the batch ends. Both head
 // and the SPSC tail are published with release-only stores (a plain MOV on
 // amd64, see store_amd64.s).

@@ -60,7 +60,7 @@ func BenchmarkLocal(b *testing.B) {
 					sum += int(rec[0])
 					got++
 				}
-				r.ReleaseBatch()
+				r.DiscardBatch()
 			}
 		}
 	})

@@ -35,6 +35,7 @@ type MPMC struct {
 	parts     slotTable
 	opt       options
 	closed    atomic.Bool
+	ownSeg    bool // GobDecode attached seg: Close closes it
 
 	enq, deq                     *atomic.Uint64
 	producersEver, consumersEver *atomic.Uint32
@@ -751,11 +752,14 @@ func (r *MPMC) claimantsDead(off int, c uint64) bool {
 	return found
 }
 
-// Close detaches the handle: its participant slot is freed (consumers of a
-// ring whose producers all closed get io.EOF; producers of a ring whose
-// consumers all closed get ErrClosed). This handle's own calls blocked in
-// Put or Get return ErrClosed, and every later call on it does too. The
-// ring stays in its segment.
+// Close says this handle is done: its participant slot is freed
+// (consumers of a ring whose producers all closed get io.EOF; producers of
+// a ring whose consumers all closed get ErrClosed). This handle's own calls
+// blocked in Put or Get return ErrClosed, Close waits for them, and every
+// later call on it returns ErrClosed too. The ring stays in its segment. A
+// handle decoded from a worker's arguments also drops the attachment its
+// decoding made (shm.Attach); one made by New or Open unmaps nothing.
+// Closing twice is harmless.
 func (r *MPMC) Close() error {
 	if r.closed.Swap(true) {
 		return nil
@@ -776,5 +780,51 @@ func (r *MPMC) Close() error {
 	r.putMu.Unlock()
 	r.data.wake()
 	r.space.wake()
+	if r.ownSeg {
+		return r.seg.Close()
+	}
 	return nil
+}
+
+// TryPutFunc is PutFunc without blocking: ok is false when the ring is
+// full. fill writes the message in place and returns its length, or a
+// negative value to give the slot up (consumers skip it).
+func (r *MPMC) TryPutFunc(fill func(slot []byte) int) (ok bool, err error) {
+	if err := r.lockPut(); err != nil {
+		return false, err
+	}
+	defer r.putMu.Unlock()
+	pos, ok, err := r.tryClaimPut()
+	if !ok {
+		return false, err
+	}
+	n := fill(r.payload(pos))
+	if n < 0 {
+		r.length(pos).Store(lenAbandoned)
+		r.seq(pos).Store(pos + 1) // publishes: slot given up, skipped by consumers
+		r.data.wake()
+		return false, nil
+	}
+	if n > r.slotBytes {
+		r.publishPut(pos, 0)
+		panic("ringbuf: TryPutFunc fill returned more than SlotBytes")
+	}
+	r.publishPut(pos, n)
+	return true, nil
+}
+
+// TryGetFunc is GetFunc without blocking: ok is false when the ring is
+// empty. use gets the message in place and must not keep it.
+func (r *MPMC) TryGetFunc(use func(msg []byte)) (ok bool, err error) {
+	if err := r.lockGet(); err != nil {
+		return false, err
+	}
+	defer r.getMu.Unlock()
+	pos, n, ok, err := r.getClaimed()
+	if !ok {
+		return false, err
+	}
+	use(r.payload(pos)[:n])
+	r.releaseGet(pos)
+	return true, nil
 }

@@ -250,13 +250,13 @@ func hammerSPSC(t *testing.T, batch bool) {
 				if rec, ok := cur.Next(); ok {
 					return copy(b, rec), nil
 				}
-				r.ReleaseBatch()
+				r.DiscardBatch()
 				cur = nil
 			}
 		}
 		defer func() {
 			if cur != nil {
-				r.ReleaseBatch()
+				r.DiscardBatch()
 			}
 		}()
 	}
@@ -267,7 +267,7 @@ func hammerSPSC(t *testing.T, batch bool) {
 	if err := p.Wait(); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.Sane(); err != nil {
+	if err := ringbuf.Sane(r); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -308,7 +308,7 @@ func TestHammerMPSCProcesses(t *testing.T) {
 	if _, err := r.Read(ctx, make([]byte, 2600)); err != io.EOF {
 		t.Fatalf("after the last message: %v, want io.EOF", err)
 	}
-	if err := r.Sane(); err != nil {
+	if err := ringbuf.Sane(r); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -396,7 +396,7 @@ func TestHammerMPMCProcesses(t *testing.T) {
 		}
 	}
 	assertDelivered(t, marks, 2, n)
-	if err := r.Sane(); err != nil {
+	if err := ringbuf.Sane(r); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -450,7 +450,7 @@ func TestKillProducerMPSC(t *testing.T) {
 	if !errors.Is(err, ringbuf.ErrPeerDead) {
 		t.Fatalf("after the last message: %v, want ErrPeerDead", err)
 	}
-	if err := r.Sane(); err != nil {
+	if err := ringbuf.Sane(r); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -740,7 +740,7 @@ func killConsumerMPSC(t *testing.T) {
 	if first > 150 {
 		t.Fatalf("first message after takeover %d: messages the dead consumer had not released were lost", first)
 	}
-	if err := r.Sane(); err != nil {
+	if err := ringbuf.Sane(r); err != nil {
 		t.Fatal(err)
 	}
 }

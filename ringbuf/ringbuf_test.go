@@ -77,7 +77,7 @@ func TestSPSCBasic(t *testing.T) {
 				}
 				_ = m
 			}
-			if err := r.Sane(); err != nil {
+			if err := ringbuf.Sane(r); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -118,7 +118,7 @@ func TestTooLarge(t *testing.T) {
 	}
 }
 
-func TestReserveCommitPeekRelease(t *testing.T) {
+func TestReserveCommitPeekDiscard(t *testing.T) {
 	seg := shmtest.Segment(t, 1<<16)
 	r, _ := ringbuf.NewSPSC(seg, "r", 256)
 	b, ok, err := r.TryReserve(10)
@@ -138,7 +138,7 @@ func TestReserveCommitPeekRelease(t *testing.T) {
 	if &rec2[0] != &rec[0] {
 		t.Fatal("second Peek returned another record")
 	}
-	r.Release()
+	r.Discard()
 	// Cancel: the consumer never sees it.
 	b, _, _ = r.TryReserve(5)
 	r.Cancel()
@@ -147,7 +147,7 @@ func TestReserveCommitPeekRelease(t *testing.T) {
 	if !ok || string(rec) != "after" {
 		t.Fatalf("after Cancel: %q %v", rec, ok)
 	}
-	r.Release()
+	r.Discard()
 	// Zero-length records.
 	for i := 0; i < 100; i++ {
 		if ok, err := r.TryWrite(nil); !ok || err != nil {
@@ -165,7 +165,7 @@ func TestReserveCommitPeekRelease(t *testing.T) {
 	if n, err := r.ReadBatch(context.Background(), func(rec []byte) bool { return len(rec) == 6 }); n != 1 || err != nil {
 		t.Fatal(n, err)
 	}
-	if err := r.Sane(); err != nil {
+	if err := ringbuf.Sane(r); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -511,7 +511,7 @@ func TestMPMCInProcess(t *testing.T) {
 	if len(seen) != producers*per {
 		t.Fatalf("got %d messages, want %d", len(seen), producers*per)
 	}
-	if err := r.Sane(); err != nil {
+	if err := ringbuf.Sane(r); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -548,7 +548,7 @@ func TestMPMCClosedHandle(t *testing.T) {
 			t.Errorf("%s after Close = %v, want ErrClosed", name, err)
 		}
 	}
-	if err := r.Sane(); err != nil {
+	if err := ringbuf.Sane(r); err != nil {
 		t.Fatal(err)
 	}
 	if n, ok, err := r.TryGet(buf); ok || err != nil {
@@ -712,11 +712,10 @@ func TestAlignedPayload(t *testing.T) {
 		Commit()
 		TryWrite(p []byte) (bool, error)
 		TryPeek() ([]byte, bool, error)
-		Release()
+		Discard()
 		TryRead(buf []byte) (int, bool, error)
 		TryReadBatch(fn func(rec []byte) bool) (int, error)
 		MaxRecord() int
-		Sane() error
 	}
 	seg := shmtest.Segment(t, 1<<17)
 	spsc, err1 := ringbuf.NewSPSC(seg, "spsc", 1<<14)
@@ -768,7 +767,7 @@ func TestAlignedPayload(t *testing.T) {
 						t.Fatalf("record %d (%d bytes): peeked at %p, not on a cache line", i, n, unsafe.SliceData(p))
 					}
 					rec = append(got[:0], p...)
-					r.Release()
+					r.Discard()
 				case 1:
 					k, ok, err := r.TryRead(got)
 					if !ok || err != nil {
@@ -784,7 +783,7 @@ func TestAlignedPayload(t *testing.T) {
 					t.Fatalf("record %d: %d bytes back, want %d, or other bytes", i, len(rec), n)
 				}
 			}
-			if err := r.Sane(); err != nil {
+			if err := ringbuf.Sane(r); err != nil {
 				t.Fatal(err)
 			}
 		})

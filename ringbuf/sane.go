@@ -2,13 +2,13 @@ package ringbuf
 
 import "fmt"
 
-// Sane checks the ring's invariants and returns a descriptive error
+// sane checks the ring's invariants and returns a descriptive error
 // (wrapping ErrCorrupt) for the first that fails: the config line, head and
 // tail aligned and at most a capacity apart, and every record between them
 // well formed, ending exactly at the tail. It is meant for tests and
 // inspection tools: run on a quiet ring (no call in flight) it must hold;
 // on a busy one it may report records still being written.
-func (r *vring) Sane() error {
+func (r *vring) sane() error {
 	if _, _, err := checkVringConfig(r.body); err != nil {
 		return err
 	}
@@ -39,10 +39,10 @@ func (r *vring) Sane() error {
 	return nil
 }
 
-// Sane checks the ring's invariants (see SPSC.Sane): the config line,
+// sane checks the ring's invariants (see vring.sane): the config line,
 // dequeue <= enqueue <= dequeue+capacity, and, on a quiet ring, every slot's
 // sequence number: filled slots hold pos+1, free ones pos.
-func (r *MPMC) Sane() error {
+func (r *MPMC) sane() error {
 	if _, _, _, err := checkMPMCConfig(r.body); err != nil {
 		return err
 	}

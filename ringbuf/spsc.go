@@ -7,7 +7,7 @@ import (
 // SPSC is a single-producer single-consumer ring of variable-length byte
 // records in shared memory: Lamport's ring with cached indices, records
 // committed Agrona's way. Exactly one goroutine at a time may produce
-// (Reserve/Commit, Write…) and one may consume (Peek/Release, Read,
+// (Reserve/Commit, Write…) and one may consume (Peek/Discard, Read,
 // ReadBatch…), in this or another process; a second live producer or
 // consumer process gets ErrBusy. An SPSC must not be copied; pass it to a
 // worker process as a handle (it implements gob.GobEncoder).

@@ -35,6 +35,7 @@ type vring struct {
 	slots    slotTable
 	opt      options
 	closed   atomic.Bool
+	ownSeg   bool        // GobDecode attached seg: Close closes it
 	closing  atomic.Bool // MPSC: this handle's CloseWrite has begun; its Write waiting for room gives up
 
 	tail, head                  *atomic.Uint64
@@ -883,7 +884,7 @@ func (r *vring) peekAt(idx, a uint64) []byte {
 // notBatching panics if a Batch is outstanding (see PeekBatch).
 func (r *vring) notBatching() {
 	if r.c.peekA == batchPeeked {
-		panic("ringbuf: Peek, Read or Release while a batch is peeked (ReleaseBatch first)")
+		panic("ringbuf: Peek, Read or Discard while a batch is peeked (DiscardBatch first)")
 	}
 }
 
@@ -921,7 +922,7 @@ func (r *vring) peek(ctx context.Context) ([]byte, error) {
 
 func (r *vring) releasePeek() {
 	if r.c.peekA == 0 {
-		panic("ringbuf: Release without Peek")
+		panic("ringbuf: Discard without Peek")
 	}
 	r.notBatching()
 	head := r.c.head + r.c.peekA

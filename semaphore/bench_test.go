@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/shmkit/shmkit/bench"
+	"github.com/shmkit/shmkit/internal/bench"
 	"github.com/shmkit/shmkit/internal/benchutil"
 	"github.com/shmkit/shmkit/internal/shmtest"
 	"github.com/shmkit/shmkit/process"

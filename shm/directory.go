@@ -216,7 +216,11 @@ func entryName(e []byte) string {
 // allocation being a few copies, is garbage too, or an allocator that was
 // stopped: lockDir gives up with ErrCorrupt rather than wait for ever.
 func (s *Segment) lockDir() (unlock func(), err error) {
-	s.dirMu.Lock()
+	mu := &s.dirMu
+	if s.att != nil {
+		mu = &s.att.base.dirMu // one mutex per mapping, whatever Segment over it
+	}
+	mu.Lock()
 	w := s.word64(offDirLock)
 	me := procinfo.Self().Word()
 	var seen uint64
@@ -233,7 +237,7 @@ func (s *Segment) lockDir() (unlock func(), err error) {
 			if old != seen {
 				seen, since = old, time.Now()
 			} else if time.Since(since) > dirLockWait {
-				s.dirMu.Unlock()
+				mu.Unlock()
 				return nil, fmt.Errorf("%w: directory lock held by %#x for over %v", ErrCorrupt, old, dirLockWait)
 			}
 		}
@@ -245,7 +249,7 @@ func (s *Segment) lockDir() (unlock func(), err error) {
 	}
 	return func() {
 		w.Store(0) // held by me -> free
-		s.dirMu.Unlock()
+		mu.Unlock()
 	}, nil
 }
 

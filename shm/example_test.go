@@ -71,3 +71,99 @@ func ExampleValidateName() {
 	// true
 	// true
 }
+
+// Attach maps the segment a handle names once per process, however many
+// objects are decoded from handles to it; each caller closes the Segment
+// it got, and the mapping goes with the last.
+func ExampleAttach() {
+	name := fmt.Sprintf("shmkit-example-attach-%d", os.Getpid())
+	seg, err := shm.Create(name, 4096)
+	if err != nil {
+		panic(err)
+	}
+	defer seg.Close()
+	defer seg.Unlink()
+	copy(seg.Bytes(), "shared")
+	h, err := seg.Handle()
+	if err != nil {
+		panic(err)
+	}
+
+	a, err := shm.Attach(h) // as a decoded queue would
+	if err != nil {
+		panic(err)
+	}
+	b, err := shm.Attach(h) // as a decoded ring would: the same mapping
+	if err != nil {
+		panic(err)
+	}
+	a.Close() // a is done; b still reads
+	fmt.Println(string(b.Bytes()[:6]))
+	b.Close() // the last: unmapped
+	// Output:
+	// shared
+}
+
+// CreateAnon makes a segment with no name: nothing to unlink, nothing left
+// in /dev/shm; it reaches workers as an argument of process.Start.
+func ExampleCreateAnon() {
+	seg, err := shm.CreateAnon(4096)
+	if err != nil {
+		panic(err)
+	}
+	defer seg.Close()
+	copy(seg.Bytes(), "anonymous")
+	fmt.Println(seg.Name() == "", seg.Path(), string(seg.Bytes()[:9]))
+	// Output:
+	// true memfd:shmkit anonymous
+}
+
+// List finds the shmkit segments of a directory, here a scratch one rather
+// than /dev/shm, and says whose they are.
+func ExampleList() {
+	dir, err := os.MkdirTemp("", "shmkit-example-list")
+	if err != nil {
+		panic(err)
+	}
+	defer os.RemoveAll(dir)
+	for _, name := range []string{"beta", "alpha"} {
+		seg, err := shm.Create(name, 4096, shm.WithDir(dir))
+		if err != nil {
+			panic(err)
+		}
+		defer seg.Close()
+	}
+	infos, err := shm.List(shm.WithDir(dir))
+	if err != nil {
+		panic(err)
+	}
+	for _, in := range infos {
+		fmt.Println(in.Name, in.CreatorPID == os.Getpid(), in.CreatorAlive)
+	}
+	// Output:
+	// alpha true true
+	// beta true true
+}
+
+// Collect unlinks segments whose creator has died; a live creator's are
+// left alone (and not reported).
+func ExampleCollect() {
+	dir, err := os.MkdirTemp("", "shmkit-example-collect")
+	if err != nil {
+		panic(err)
+	}
+	defer os.RemoveAll(dir)
+	seg, err := shm.Create("mine", 4096, shm.WithDir(dir))
+	if err != nil {
+		panic(err)
+	}
+	defer seg.Close()
+	collected, err := shm.Collect(false, shm.WithDir(dir))
+	if err != nil {
+		panic(err)
+	}
+	infos, _ := shm.List(shm.WithDir(dir))
+	fmt.Println(len(collected), "collected;", len(infos), "left")
+	// Output:
+	// 0 collected; 1 left
+}

@@ -52,3 +52,14 @@ func DecodeHeader(b []byte, fileSize int64) (size, dataOff uint64, dirCap uint32
 func EncodeHeader(b []byte, total, dataOff uint64, dirCap uint32) {
 	encodeHeader(b, &header{version: segVersion, kind: KindSegment, size: total, dataOff: dataOff, dirCap: dirCap})
 }
+
+// AttachRefs returns how many Segments that Attach returned for h are
+// open, 0 when h's mapping is gone.
+func AttachRefs(h Handle) int {
+	attachMu.Lock()
+	defer attachMu.Unlock()
+	if a := attached[h]; a != nil {
+		return a.refs
+	}
+	return 0
+}

@@ -8,9 +8,10 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"sync/atomic"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/shmkit/shmkit/internal/fdexport"
 )
 
 // Handle is how another process finds a segment: by name for a named
@@ -22,38 +23,20 @@ type Handle struct {
 	FD   int    // anonymous segment: its descriptor in the receiving process
 }
 
-var (
-	exportMu sync.Mutex                         // serialises ExportFiles
-	exportFn atomic.Pointer[func(*os.File) int] // the exporter while ExportFiles runs
-)
-
-// ExportFiles runs encode while export is installed: meanwhile, Handle on an
-// anonymous segment calls export with the segment's file and records the
-// descriptor number export says the file will have in the receiving process.
-// Package process wraps the encoding of a child's arguments in it, passing
-// the files on as the child's extra files. Calls are serialised.
-func ExportFiles(export func(*os.File) int, encode func() error) error {
-	exportMu.Lock()
-	defer exportMu.Unlock()
-	exportFn.Store(&export)
-	defer exportFn.Store(nil)
-	return encode()
-}
-
 // Handle returns the segment's handle. An anonymous segment has one only
-// while ExportFiles runs (its descriptor must be passed to the receiver),
-// and only for the encoding ExportFiles runs: another goroutine's Handle
-// of an anonymous segment at that moment would hand its file to that
+// while package process encodes a child's arguments (its descriptor must
+// be passed to the child), and only for that encoding: another goroutine's
+// Handle of an anonymous segment at that moment would hand its file to that
 // child, so do not call it outside the arguments of process.Start.
 func (s *Segment) Handle() (Handle, error) {
 	if s.name != "" {
 		return Handle{Name: s.name, Dir: filepath.Dir(s.path), FD: -1}, nil
 	}
-	export := exportFn.Load()
+	export := fdexport.Current()
 	if export == nil || s.file == nil {
 		return Handle{}, errors.New("shm: an anonymous segment travels only to a child process started by package process")
 	}
-	return Handle{FD: (*export)(s.file)}, nil
+	return Handle{FD: export(s.file)}, nil
 }
 
 // open maps the segment h names afresh (an anonymous one through a
@@ -79,24 +62,54 @@ func (h Handle) open() (*Segment, error) {
 
 var (
 	attachMu sync.Mutex
-	attached = map[Handle]*Segment{}
+	attached = map[Handle]*attachment{}
 )
 
-// Attach returns this process's mapping of the segment h names, opening it on
-// first use. Objects decoded from a handle share it; it stays mapped for the
-// life of the process, so do not Close it.
+// attachment is one process-wide mapping of a segment that Attach hands
+// out: every Attach of the same handle returns a Segment of its own over
+// it, and the mapping goes when the last of them is closed.
+type attachment struct {
+	h    Handle
+	base *Segment // the mapping; never handed out
+	refs int      // Segments over base not yet closed; guarded by attachMu
+}
+
+// Attach returns a Segment over this process's mapping of the segment h
+// names, opening it on first use, so that the objects decoded from many
+// handles to one segment share one mapping. The caller owns the Segment it
+// gets and closes it when done: each Attach returns a Segment of its own,
+// and the mapping is unmapped when the last of them is closed. (Objects
+// decoded from a handle, a queue or a ring, close theirs in their own
+// Close.)
 func Attach(h Handle) (*Segment, error) {
 	attachMu.Lock()
 	defer attachMu.Unlock()
-	if s := attached[h]; s != nil && !s.closed.Load() {
-		return s, nil
+	a := attached[h]
+	if a == nil || a.base.closed.Load() {
+		s, err := h.open()
+		if err != nil {
+			return nil, err
+		}
+		a = &attachment{h: h, base: s}
+		attached[h] = a
 	}
-	s, err := h.open()
-	if err != nil {
-		return nil, err
+	a.refs++
+	b := a.base
+	return &Segment{name: b.name, path: b.path, file: b.file, mem: b.mem, hdr: b.hdr, ro: b.ro, att: a}, nil
+}
+
+// detach drops s's reference to its attachment, unmapping it with the last.
+func (s *Segment) detach() error {
+	attachMu.Lock()
+	defer attachMu.Unlock()
+	a := s.att
+	if a.refs--; a.refs > 0 {
+		return nil
 	}
-	attached[h] = s
-	return s, nil
+	if attached[a.h] == a {
+		delete(attached, a.h)
+	}
+	return a.base.Close()
 }
 
 // GobEncode encodes the segment's handle, so that a *Segment inside a

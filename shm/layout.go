@@ -77,16 +77,20 @@ const (
 //	 80    2   kind (copy of the object header's, for listings)
 //	 82   46   (reserved, zero)
 const (
-	dirEntrySize  = 2 * CacheLine
-	entName       = 0
-	entOff        = 64
-	entSize       = 72
-	entKind       = 80
+	dirEntrySize = 2 * CacheLine
+	entName      = 0
+	entOff       = 64
+	entSize      = 72
+	entKind      = 80
+	maxDirCap    = 1 << 16
+)
+
+const (
+	// MaxObjectName is the longest name of an object in a segment.
 	MaxObjectName = 63
 	// DefaultDirCap is the number of directory entries a segment gets
 	// unless WithDirCap says otherwise.
 	DefaultDirCap = 64
-	maxDirCap     = 1 << 16
 )
 
 // Object header layout (ObjectHeaderSize bytes), at the start of every

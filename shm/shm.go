@@ -32,6 +32,7 @@ type Segment struct {
 
 	dirMu  sync.Mutex // serialises this process's allocators before the shared lock
 	closed atomic.Bool
+	att    *attachment // Attach's shared mapping, which Close releases; nil for a mapping of its own
 }
 
 type options struct {
@@ -333,9 +334,15 @@ func infoOf(name, path string, h *header, objects int) Info {
 // publishes is not enough: a Close, CloseWrite or Put that another
 // goroutine observed may still be waking its waiters through the mapping.
 // Wait for the goroutine itself to return first.
+//
+// A Segment that Attach returned shares its mapping with the others of this
+// process: Close unmaps it with the last of them.
 func (s *Segment) Close() error {
 	if !s.closed.CompareAndSwap(false, true) {
 		return nil
+	}
+	if s.att != nil {
+		return s.detach()
 	}
 	err := s.mem.Unmap()
 	if s.file != nil {

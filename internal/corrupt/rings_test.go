@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/shmkit/shmkit/internal/ringx"
 	"github.com/shmkit/shmkit/pipe"
 	"github.com/shmkit/shmkit/queue"
 	"github.com/shmkit/shmkit/ringbuf"
@@ -24,19 +25,15 @@ type vring interface {
 	CloseRead() error
 	CloseWrite() error
 	Commit()
-	Flush()
 	Len() int
 	MaxRecord() int
 	Peek(ctx context.Context) ([]byte, error)
 	Read(ctx context.Context, buf []byte) (int, error)
 	ReadBatch(ctx context.Context, fn func(rec []byte) bool) (int, error)
-	Release()
+	Discard()
 	ReleaseConsumer()
-	Rescue() error
 	Reserve(ctx context.Context, n int) ([]byte, error)
-	Sane() error
 	TryPeek() (rec []byte, ok bool, err error)
-	TryPeekQuick() (rec []byte, ok bool, err error)
 	TryRead(buf []byte) (n int, ok bool, err error)
 	TryReadBatch(fn func(rec []byte) bool) (int, error)
 	TryReserve(n int) (buf []byte, ok bool, err error)
@@ -51,7 +48,9 @@ func prefill(r vring) error {
 			return err
 		}
 	}
-	r.Flush()
+	if s, ok := r.(*ringbuf.SPSC); ok {
+		s.Flush()
+	}
 	return nil
 }
 
@@ -99,23 +98,23 @@ func vringOps(r vring) []op {
 				return plain(err)
 			}
 			w := recCheck("Peek", rec)
-			r.Release()
+			r.Discard()
 			return w, nil
 		}},
 		{"TryPeek", func(context.Context) (string, error) {
 			rec, ok, err := r.TryPeek()
 			if ok {
 				w := recCheck("TryPeek", rec)
-				r.Release()
+				r.Discard()
 				return w, err
 			}
 			return plain(err)
 		}},
 		{"TryPeekQuick", func(context.Context) (string, error) {
-			rec, ok, err := r.TryPeekQuick()
+			rec, ok, err := ringx.ConsumerOf(r).TryPeekQuick()
 			if ok {
 				w := recCheck("TryPeekQuick", rec)
-				r.Release()
+				r.Discard()
 				return w, err
 			}
 			return plain(err)
@@ -131,8 +130,8 @@ func vringOps(r vring) []op {
 			return w, err
 		}},
 		{"Len", func(context.Context) (string, error) { return checkN("Len", r.Len(), r.Cap()), nil }},
-		{"Sane", func(context.Context) (string, error) { return plain(r.Sane()) }},
-		{"Rescue", func(context.Context) (string, error) { return plain(r.Rescue()) }},
+		{"Sane", func(context.Context) (string, error) { return plain(ringx.Sane(r)) }},
+		{"Rescue", func(context.Context) (string, error) { return plain(ringx.ConsumerOf(r).Rescue()) }},
 		{"CloseWrite", func(context.Context) (string, error) { return plain(r.CloseWrite()) }},
 		{"CloseRead", func(context.Context) (string, error) { return plain(r.CloseRead()) }},
 		{"Close", func(context.Context) (string, error) { return plain(r.Close()) }},
@@ -145,7 +144,12 @@ func vringOps(r vring) []op {
 		}},
 		{"AttachConsumer", func(context.Context) (string, error) { return plain(r.AttachConsumer()) }},
 		{"AttachProducer", func(context.Context) (string, error) { return plain(r.AttachProducer()) }},
-		{"Flush", func(context.Context) (string, error) { r.Flush(); return "", nil }},
+		{"Flush", func(context.Context) (string, error) {
+			if s, ok := r.(*ringbuf.SPSC); ok {
+				s.Flush()
+			}
+			return "", nil
+		}},
 		{"Cancel", func(context.Context) (string, error) {
 			if _, ok, err := r.TryReserve(16); !ok {
 				return plain(err)
@@ -181,7 +185,7 @@ func openSPSC(_, seg2 *shm.Segment) ([]op, error) {
 			for rec, ok := b.Next(); ok && w == ""; rec, ok = b.Next() {
 				w = checkN("PeekBatch record length", len(rec), r.MaxRecord())
 			}
-			r.ReleaseBatch()
+			r.DiscardBatch()
 			return w, nil
 		}},
 		op{"TryPeekBatch", func(context.Context) (string, error) {
@@ -193,7 +197,7 @@ func openSPSC(_, seg2 *shm.Segment) ([]op, error) {
 			for rec, ok := b.Next(); ok && w == ""; rec, ok = b.Next() {
 				w = checkN("TryPeekBatch record length", len(rec), r.MaxRecord())
 			}
-			r.ReleaseBatch()
+			r.DiscardBatch()
 			return w, err
 		}},
 	)
@@ -269,14 +273,14 @@ func openMPMC(_, seg2 *shm.Segment) ([]op, error) {
 			return w, err
 		}},
 		{"Len", func(context.Context) (string, error) { return checkN("Len", r.Len(), r.Cap()), nil }},
-		{"Sane", func(context.Context) (string, error) { return plain(r.Sane()) }},
-		{"RescueEmpty", func(context.Context) (string, error) { _, err := r.RescueEmpty(); return plain(err) }},
-		{"RescueFull", func(context.Context) (string, error) { _, err := r.RescueFull(); return plain(err) }},
+		{"Sane", func(context.Context) (string, error) { return plain(ringx.Sane(r)) }},
+		{"RescueEmpty", func(context.Context) (string, error) { _, err := ringx.MPMCOf(r).RescueEmpty(); return plain(err) }},
+		{"RescueFull", func(context.Context) (string, error) { _, err := ringx.MPMCOf(r).RescueFull(); return plain(err) }},
 		{"Outstanding", func(context.Context) (string, error) {
-			return checkN("Outstanding", r.Outstanding(), 2*r.Cap()+256), nil
+			return checkN("Outstanding", ringx.MPMCOf(r).Outstanding(), 2*r.Cap()+256), nil
 		}},
 		{"Bytes", func(context.Context) (string, error) {
-			return checkN("Bytes", int(r.Bytes()), r.Cap()*r.SlotBytes()), nil
+			return checkN("Bytes", int(ringx.MPMCOf(r).Bytes()), r.Cap()*r.SlotBytes()), nil
 		}},
 		{"Close", func(context.Context) (string, error) { return plain(r.Close()) }},
 		{"AttachProducer", func(context.Context) (string, error) { return plain(r.AttachProducer()) }},
@@ -306,9 +310,9 @@ func queueOps(q *queue.Queue[string]) []op {
 		{"Len", func(context.Context) (string, error) { return checkN("Len", q.Len(), q.Cap()), nil }},
 		{"Empty", func(context.Context) (string, error) { q.Empty(); return "", nil }},
 		{"Full", func(context.Context) (string, error) { q.Full(); return "", nil }},
-		{"Closed", func(context.Context) (string, error) { q.Closed(); return "", nil }},
+		{"IsShutdown", func(context.Context) (string, error) { q.IsShutdown(); return "", nil }},
+		{"Shutdown", func(context.Context) (string, error) { return plain(q.Shutdown()) }},
 		{"Close", func(context.Context) (string, error) { return plain(q.Close()) }},
-		{"Release", func(context.Context) (string, error) { return plain(q.Release()) }},
 	}
 }
 
@@ -366,7 +370,7 @@ func openPipe(_, seg2 *shm.Segment) ([]op, error) {
 		{"Peek", func(ctx context.Context) (string, error) {
 			_, err := c.Peek(ctx)
 			if err == nil {
-				c.Release()
+				c.Discard()
 			}
 			return plain(err)
 		}},

@@ -57,6 +57,7 @@ var sender = process.Register("sender", func(ctx context.Context, a senderArgs) 
 })
 
 var receiver = process.Register("receiver", func(ctx context.Context, conn *pipe.Conn[string]) error {
+	defer conn.Close()
 	for {
 		msg, err := conn.Recv(ctx)
 		if err != nil {

@@ -28,6 +28,7 @@ import (
 )
 
 var count = process.Register("count", func(ctx context.Context, q *queue.Queue[int64]) error {
+	defer q.Close() // this process is done with q; the parent's handle lives on
 	var n int64
 	for range 1_000_000 {
 		n++
@@ -43,7 +44,7 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer q.Release()
+	defer q.Close()
 	var ps []*process.Process
 	for range 5 {
 		p, err := count.Start(ctx, q)

@@ -42,6 +42,7 @@ func (c MyFancyClass) DoSomething() {
 }
 
 var worker = process.Register("worker", func(ctx context.Context, q *queue.Queue[MyFancyClass]) error {
+	defer q.Close()
 	obj, err := q.Get(ctx)
 	if err != nil {
 		return err
@@ -58,7 +59,7 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer q.Release()
+	defer q.Close()
 	p, err := worker.Start(ctx, q, process.WithName("Process-1"))
 	if err != nil {
 		log.Fatal(err)
@@ -66,7 +67,7 @@ func main() {
 	if err := q.Put(ctx, MyFancyClass{Name: "Fancy Dan"}); err != nil {
 		log.Fatal(err)
 	}
-	q.Close()
+	q.Close() // queue.close(): this process is done with it; the worker's handle lives on
 	if err := p.Wait(); err != nil {
 		log.Fatal(err)
 	}

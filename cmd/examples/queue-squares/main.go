@@ -42,6 +42,7 @@ type squareArgs struct {
 }
 
 var squareList = process.Register("square_list", func(ctx context.Context, a squareArgs) error {
+	defer a.Q.Close()
 	for _, num := range a.MyList {
 		if err := a.Q.Put(ctx, num*num); err != nil {
 			return err
@@ -51,6 +52,7 @@ var squareList = process.Register("square_list", func(ctx context.Context, a squ
 })
 
 var printQueue = process.Register("print_queue", func(ctx context.Context, q *queue.Queue[int]) error {
+	defer q.Close()
 	fmt.Println("Queue elements:")
 	for !q.Empty() {
 		v, err := q.Get(ctx)
@@ -71,7 +73,7 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer q.Release()
+	defer q.Close()
 	p1, err := squareList.Start(ctx, squareArgs{MyList: []int{1, 2, 3, 4}, Q: q})
 	if err != nil {
 		log.Fatal(err)

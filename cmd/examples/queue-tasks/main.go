@@ -69,6 +69,8 @@ type consumerArgs struct {
 }
 
 var consumer = process.Register("consumer", func(ctx context.Context, a consumerArgs) error {
+	defer a.Tasks.Close() // this process is done with its handles; the queues live on
+	defer a.Results.Close()
 	for {
 		next, err := a.Tasks.Get(ctx)
 		if err != nil {
@@ -95,12 +97,12 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer tasks.Release()
+	defer tasks.Close()
 	results, err := queue.New(queue.Options[Result]{})
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer results.Release()
+	defer results.Close()
 
 	numConsumers := runtime.NumCPU() * 2
 	var consumers []*process.Process

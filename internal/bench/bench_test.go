@@ -6,7 +6,7 @@ import (
 	"os"
 	"testing"
 
-	"github.com/shmkit/shmkit/bench"
+	"github.com/shmkit/shmkit/internal/bench"
 	"github.com/shmkit/shmkit/process"
 )
 

@@ -1,52 +1,48 @@
 package ringbuf
 
-// Non-blocking, in-place calls for packages queue and pipe, which wait on
-// their own futex words (so that their Close, bounds and peer checks can
-// wake their waiters) and so need the claim/fill/publish steps without the
-// ring's own wait, a try that stays cheap on an empty ring, and the rescue
-// the ring's waits run every poll period, as separate calls.
+import (
+	"fmt"
 
-// TryPutFunc is PutFunc without blocking: ok is false when the ring is
-// full. fill writes the message in place and returns its length, or a
-// negative value to give the slot up (consumers skip it).
-func (r *MPMC) TryPutFunc(fill func(slot []byte) int) (ok bool, err error) {
-	if err := r.lockPut(); err != nil {
-		return false, err
+	"github.com/shmkit/shmkit/internal/ringx"
+)
+
+// The machinery packages queue and pipe reach through internal/ringx: they
+// wait on futex words of their own (so that their Shutdown, Close, bounds
+// and peer checks can wake their waiters) and so need a try that stays
+// cheap on an empty ring and the rescue the ring's waits run every poll
+// period, as separate calls. vringX and mpmcX carry those methods so that
+// they are not part of the rings' API.
+
+type (
+	vringX vring
+	mpmcX  MPMC
+)
+
+func init() {
+	ringx.ConsumerOf = func(ring any) ringx.Consumer {
+		switch r := ring.(type) {
+		case *SPSC:
+			return (*vringX)(&r.vring)
+		case *MPSC:
+			return (*vringX)(&r.vring)
+		}
+		panic(fmt.Sprintf("ringbuf: ConsumerOf(%T)", ring))
 	}
-	defer r.putMu.Unlock()
-	pos, ok, err := r.tryClaimPut()
-	if !ok {
-		return false, err
-	}
-	n := fill(r.payload(pos))
-	if n < 0 {
-		r.length(pos).Store(lenAbandoned)
-		r.seq(pos).Store(pos + 1) // publishes: slot given up, skipped by consumers
-		r.data.wake()
-		return false, nil
-	}
-	if n > r.slotBytes {
-		r.publishPut(pos, 0)
-		panic("ringbuf: TryPutFunc fill returned more than SlotBytes")
-	}
-	r.publishPut(pos, n)
-	return true, nil
+	ringx.MPMCOf = func(ring any) ringx.MPMC { return (*mpmcX)(ring.(*MPMC)) }
+	ringx.Sane = sane
 }
 
-// TryGetFunc is GetFunc without blocking: ok is false when the ring is
-// empty. use gets the message in place and must not keep it.
-func (r *MPMC) TryGetFunc(use func(msg []byte)) (ok bool, err error) {
-	if err := r.lockGet(); err != nil {
-		return false, err
+// sane checks the invariants of any ring (see ringx.Sane).
+func sane(ring any) error {
+	switch r := ring.(type) {
+	case *SPSC:
+		return r.sane()
+	case *MPSC:
+		return r.sane()
+	case *MPMC:
+		return r.sane()
 	}
-	defer r.getMu.Unlock()
-	pos, n, ok, err := r.getClaimed()
-	if !ok {
-		return false, err
-	}
-	use(r.payload(pos)[:n])
-	r.releaseGet(pos)
-	return true, nil
+	panic(fmt.Sprintf("ringbuf: Sane(%T)", ring))
 }
 
 // RescueEmpty is what a Get blocked on an empty ring runs every poll
@@ -56,12 +52,13 @@ func (r *MPMC) TryGetFunc(use func(msg []byte)) (ok bool, err error) {
 // this handle's next Get. retry reports that either happened (try the Get
 // again). It returns io.EOF or ErrPeerDead when no producer is alive (see
 // Get).
-func (r *MPMC) RescueEmpty() (retry bool, err error) {
-	r.getMu.Lock()
-	defer r.getMu.Unlock()
-	seq := r.seq(r.deq.Load()).Load()
-	err = r.rescueEmpty()
-	return r.adoptDue.Load() || r.seq(r.deq.Load()).Load() != seq, err
+func (r *mpmcX) RescueEmpty() (retry bool, err error) {
+	m := (*MPMC)(r)
+	m.getMu.Lock()
+	defer m.getMu.Unlock()
+	seq := m.seq(m.deq.Load()).Load()
+	err = m.rescueEmpty()
+	return m.adoptDue.Load() || m.seq(m.deq.Load()).Load() != seq, err
 }
 
 // RescueFull is what a Put blocked on a full ring runs every poll period:
@@ -69,10 +66,11 @@ func (r *MPMC) RescueEmpty() (retry bool, err error) {
 // skipped, so that a ring at its limit takes messages again; retry reports
 // that a slot was freed. It returns ErrPeerDead or ErrClosed when no
 // consumer is alive (see Put).
-func (r *MPMC) RescueFull() (retry bool, err error) {
-	r.putMu.Lock()
-	defer r.putMu.Unlock()
-	return r.rescueFull()
+func (r *mpmcX) RescueFull() (retry bool, err error) {
+	m := (*MPMC)(r)
+	m.putMu.Lock()
+	defer m.putMu.Unlock()
+	return m.rescueFull()
 }
 
 // Outstanding returns the number of messages put and not yet wholly taken:
@@ -82,7 +80,9 @@ func (r *MPMC) RescueFull() (retry bool, err error) {
 // do not count. It reads the queued ones before the claimed ones, so a
 // message moving from one to the other during the call is never missed
 // (it may be counted twice). O(Len + participants).
-func (r *MPMC) Outstanding() int {
+func (r *mpmcX) Outstanding() int { return (*MPMC)(r).outstanding() }
+
+func (r *MPMC) outstanding() int {
 	deq := r.deq.Load()
 	enq := r.enq.Load()
 	n := 0
@@ -103,7 +103,9 @@ func (r *MPMC) Outstanding() int {
 
 // Bytes returns the payload bytes of the messages queued (filled and not
 // yet claimed): a snapshot, O(Len).
-func (r *MPMC) Bytes() int64 {
+func (r *mpmcX) Bytes() int64 { return (*MPMC)(r).bytes() }
+
+func (r *MPMC) bytes() int64 {
 	deq := r.deq.Load()
 	enq := r.enq.Load()
 	var n int64
@@ -121,16 +123,16 @@ func (r *MPMC) Bytes() int64 {
 // TryPeekQuick is TryPeek without its slow path: on an empty ring it
 // returns at once, without looking for dead producers (which reads /proc).
 // A consumer that polls an empty ring with it calls Rescue now and then.
-func (r *vring) TryPeekQuick() (rec []byte, ok bool, err error) { return r.tryPeek(false) }
+func (r *vringX) TryPeekQuick() (rec []byte, ok bool, err error) { return (*vring)(r).tryPeek(false) }
 
 // Rescue runs the consumer's slow path without taking a record: records
 // left in progress by a dead producer are skipped. It returns ErrPeerDead
 // (a producer died) or io.EOF (every producer closed) when the ring is
 // empty and no producer is left. Consumer side only.
-func (r *vring) Rescue() error {
+func (r *vringX) Rescue() error {
 	if r.c.peekA != 0 {
 		return nil
 	}
-	_, _, _, err := r.next(true)
+	_, _, _, err := (*vring)(r).next(true)
 	return err
 }

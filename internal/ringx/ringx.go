@@ -1,0 +1,64 @@
+// Package ringx hands packages queue and pipe (and shmkit's own tests) the
+// calls of package ringbuf that are machinery, not API: the non-blocking
+// peer checks a ring's waits run every poll period, a try that stays cheap
+// on an empty ring, the outstanding-message count a joinable queue derives
+// its task count from, and the invariant checker. Package ringbuf fills the
+// variables at init; a caller converts a ring handle once and keeps the
+// result.
+//
+// queue and pipe wait on futex words of their own (so that their Shutdown,
+// Close, bounds and peer checks can wake their waiters), so they use a
+// ring's try calls and run its rescue themselves.
+package ringx
+
+// Consumer is the consumer side of an SPSC or MPSC ring.
+type Consumer interface {
+	// TryPeekQuick is TryPeek without its slow path: on an empty ring it
+	// returns at once, without looking for dead producers (which reads
+	// /proc). A consumer that polls an empty ring with it calls Rescue now
+	// and then.
+	TryPeekQuick() (rec []byte, ok bool, err error)
+	// Rescue runs the consumer's slow path without taking a record:
+	// records left in progress by a dead producer are skipped. It returns
+	// ErrPeerDead (a producer died) or io.EOF (every producer closed) when
+	// the ring is empty and no producer is left.
+	Rescue() error
+}
+
+// MPMC is what a queue needs of an MPMC ring beyond its public API.
+type MPMC interface {
+	// RescueEmpty is what a Get blocked on an empty ring runs every poll
+	// period: a slot claimed by a producer that died before filling it is
+	// marked abandoned, so that consumers move past it, and a message
+	// claimed by a consumer that died before taking it is made ready for
+	// adoption by this handle's next Get. retry reports that either
+	// happened. It returns io.EOF or ErrPeerDead when no producer is alive.
+	RescueEmpty() (retry bool, err error)
+	// RescueFull is what a Put blocked on a full ring runs every poll
+	// period: slots at the head that dead producers claimed and never
+	// filled are skipped; retry reports that a slot was freed. It returns
+	// ErrPeerDead or ErrClosed when no consumer is alive.
+	RescueFull() (retry bool, err error)
+	// Outstanding returns the number of messages put and not yet wholly
+	// taken: those queued (filled, or being filled by a live producer) and
+	// those a consumer has claimed and not yet finished with (a dead
+	// consumer's included). It reads the queued ones before the claimed
+	// ones, so a message moving from one to the other during the call is
+	// never missed (it may be counted twice).
+	Outstanding() int
+	// Bytes returns the payload bytes of the messages queued: a
+	// snapshot, O(Len).
+	Bytes() int64
+}
+
+var (
+	// ConsumerOf returns the consumer side of an *SPSC or *MPSC.
+	ConsumerOf func(ring any) Consumer
+	// MPMCOf returns the machinery of an *MPMC.
+	MPMCOf func(ring any) MPMC
+	// Sane checks the invariants of an *SPSC, *MPSC or *MPMC and returns
+	// a descriptive error wrapping ErrCorrupt for the first that fails.
+	// Run on a quiet ring (no call in flight) it must hold; on a busy one
+	// it may report records still being written.
+	Sane func(ring any) error
+)

@@ -1,0 +1,71 @@
+package shm_test
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"testing"
+
+	"github.com/shmkit/shmkit/shm"
+)
+
+// Each Attach returns a Segment of its own over one mapping: closing one
+// (twice, even) leaves the others working, the last unmaps, and a later
+// Attach maps afresh.
+func TestAttachCounted(t *testing.T) {
+	name := fmt.Sprintf("shmkit-test-attach-%d", os.Getpid())
+	seg, err := shm.Create(name, 4096)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer seg.Close()
+	defer seg.Unlink()
+	h, err := seg.Handle()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := shm.Attach(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := shm.Attach(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := shm.AttachRefs(h); n != 2 {
+		t.Fatalf("refs = %d, want 2", n)
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Close(); err != nil { // idempotent: does not drop b's reference
+		t.Fatal(err)
+	}
+	if n := shm.AttachRefs(h); n != 1 {
+		t.Fatalf("refs after closing one twice = %d, want 1", n)
+	}
+	if _, err := a.Lookup("x", nil); !errors.Is(err, shm.ErrClosed) {
+		t.Fatalf("Lookup on a closed Segment: %v, want ErrClosed", err)
+	}
+	spec := shm.ObjectSpec{Kind: shm.KindBytes, Version: 1, Capacity: 8, BodySize: 8}
+	if _, err := b.Alloc("x", spec, nil); err != nil {
+		t.Fatalf("Alloc through the other Segment: %v", err)
+	}
+	if _, err := seg.Lookup("x", &spec); err != nil {
+		t.Fatalf("the creator does not see the object: %v", err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := shm.AttachRefs(h); n != 0 {
+		t.Fatalf("refs after the last Close = %d, want 0", n)
+	}
+	c, err := shm.Attach(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Lookup("x", &spec); err != nil {
+		t.Fatalf("a fresh Attach: %v", err)
+	}
+}
