@@ -228,7 +228,7 @@ func (a *Array[T]) Lock() { a.c.Hold() }
 // took the lock over from a dead process (the lock is held, and the array
 // may hold that process's half-done write). It returns ErrNotRecoverable,
 // without the lock, when the lock is not recoverable.
-func (a *Array[T]) LockContext(ctx context.Context) error { return a.c.Lock(ctx) }
+func (a *Array[T]) LockContext(ctx context.Context) error { return a.c.LockContext(ctx) }
 
 // Unlock releases the lock. It panics if the lock is not held (and does
 // nothing if it is not recoverable).

@@ -238,7 +238,7 @@ func (v *Value[T]) Lock() { v.c.Hold() }
 // it took the lock over from a dead process (the lock is then held, and
 // the value may hold a T that process left half-written). It returns
 // ErrNotRecoverable, without the lock, when the lock is not recoverable.
-func (v *Value[T]) LockContext(ctx context.Context) error { return v.c.Lock(ctx) }
+func (v *Value[T]) LockContext(ctx context.Context) error { return v.c.LockContext(ctx) }
 
 // Unlock releases the lock. It panics if the lock is not held (and does
 // nothing if it is not recoverable).

@@ -119,8 +119,8 @@ func bind(obj *shm.Object, sp Spec) (*Cell, error) {
 // Name returns the object's name in its segment.
 func (c *Cell) Name() string { return c.Obj.Name }
 
-// Lock takes the cell's lock, a semaphore.Mutex. When the previous holder
-// died holding it, Lock takes it over, repairs the seqlock (a write the dead
+// LockContext takes the cell's lock, a semaphore.Mutex. When the previous holder
+// died holding it, it takes it over, repairs the seqlock (a write the dead
 // holder left half done leaves seq odd: Lock makes it even, so that readers
 // stop waiting, and the data holds whatever the holder had written), marks
 // the Mutex consistent, and returns an error matching ErrOwnerDead with the
@@ -130,8 +130,8 @@ func (c *Cell) Name() string { return c.Obj.Name }
 // writing, so an odd seq is a leftover (of a dead writer, or of memory a
 // peer corrupted). Left odd, it would make every reader wait for ever and
 // the next write's increments publish mid-write; Lock makes it even.
-func (c *Cell) Lock(ctx context.Context) error {
-	err := c.mu.Lock(ctx)
+func (c *Cell) LockContext(ctx context.Context) error {
+	err := c.mu.LockContext(ctx)
 	dead := errors.Is(err, ErrOwnerDead)
 	if err != nil && !dead {
 		return err
@@ -149,7 +149,7 @@ func (c *Cell) Lock(ctx context.Context) error {
 // repairs: a lock taken over from a dead holder counts as taken (nil).
 // It returns ctx's error, or semaphore.ErrNotRecoverable, without the lock.
 func (c *Cell) Acquire(ctx context.Context) error {
-	if err := c.Lock(ctx); err != nil && !errors.Is(err, ErrOwnerDead) {
+	if err := c.LockContext(ctx); err != nil && !errors.Is(err, ErrOwnerDead) {
 		return err
 	}
 	return nil

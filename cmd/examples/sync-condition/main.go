@@ -66,7 +66,7 @@ var stage1 = process.Register("stage_1", func(ctx context.Context, a args) error
 	name := process.Current().Name
 	fmt.Println("Starting", name)
 	_, done := a.words()
-	if err := a.Cond.L.Lock(ctx); err != nil {
+	if err := a.Cond.L.LockContext(ctx); err != nil {
 		return err
 	}
 	defer a.Cond.L.Unlock()
@@ -80,14 +80,14 @@ var stage2 = process.Register("stage_2", func(ctx context.Context, a args) error
 	name := process.Current().Name
 	fmt.Println("Starting", name)
 	waiting, done := a.words()
-	if err := a.Cond.L.Lock(ctx); err != nil {
+	if err := a.Cond.L.LockContext(ctx); err != nil {
 		return err
 	}
 	defer a.Cond.L.Unlock()
 	waiting.Add(1)
 	a.Cond.Broadcast() // tell the main process one more is waiting
 	for done.Load() == 0 {
-		if err := a.Cond.Wait(ctx); err != nil {
+		if err := a.Cond.WaitContext(ctx); err != nil {
 			return err
 		}
 	}
@@ -129,11 +129,11 @@ func run() error {
 		clients = append(clients, c)
 		// Wait until this client waits, so that the next one's "Starting"
 		// line comes after its own.
-		if err := cond.L.Lock(ctx); err != nil {
+		if err := cond.L.LockContext(ctx); err != nil {
 			return err
 		}
 		for waiting.Load() < uint32(i) {
-			if err := cond.Wait(ctx); err != nil {
+			if err := cond.WaitContext(ctx); err != nil {
 				return err
 			}
 		}

@@ -53,7 +53,7 @@ type addArgs struct {
 }
 
 var addFifty = process.Register("add_fifty", func(ctx context.Context, a addArgs) error {
-	a.Go.Wait(ctx)
+	a.Go.WaitContext(ctx)
 	var last int32
 	for range additions {
 		last = a.Counter.Update(func(v *int32) { *v++ })
