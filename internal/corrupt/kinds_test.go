@@ -100,17 +100,17 @@ func openValueWord(_, seg2 *shm.Segment) ([]op, error) {
 			_, err := v.UpdateContext(ctx, func(p *int64) { *p++ })
 			return plain(err)
 		}},
-		{"LockContext", func(ctx context.Context) (string, error) { return plain(lockUnlock(v.LockContext(ctx), v.Unlock)) }},
-		{"Add", func(context.Context) (string, error) { v.Add(1); return "", nil }},
-		{"Swap", func(context.Context) (string, error) { v.Swap(1); return "", nil }},
-		{"CompareAndSwap", func(context.Context) (string, error) { v.CompareAndSwap(42, 1); return "", nil }},
+		{"LockContext", func(ctx context.Context) (string, error) { return plain(lockedUnlock(v.LockContext(ctx))) }},
+		{"Add", func(context.Context) (string, error) { value.Add(v, 1); return "", nil }},
+		{"Swap", func(context.Context) (string, error) { value.Swap(v, 1); return "", nil }},
+		{"CompareAndSwap", func(context.Context) (string, error) { value.CompareAndSwap(v, 42, 1); return "", nil }},
 	}, nil
 }
 
-// lockUnlock unlocks after a LockContext that took the lock.
-func lockUnlock(err error, unlock func()) error {
+// lockedUnlock unlocks the Locked of a LockContext that took the lock.
+func lockedUnlock[L interface{ Unlock() }](l L, err error) error {
 	if err == nil || errors.Is(err, semaphore.ErrOwnerDead) {
-		unlock()
+		l.Unlock()
 	}
 	return err
 }
@@ -134,7 +134,7 @@ func openValue(_, seg2 *shm.Segment) ([]op, error) {
 			_, err := v.UpdateContext(ctx, func(p *wide) { p.A++ })
 			return plain(err)
 		}},
-		{"LockContext", func(ctx context.Context) (string, error) { return plain(lockUnlock(v.LockContext(ctx), v.Unlock)) }},
+		{"LockContext", func(ctx context.Context) (string, error) { return plain(lockedUnlock(v.LockContext(ctx))) }},
 	}, nil
 }
 
@@ -174,7 +174,7 @@ func openArray(_, seg2 *shm.Segment) ([]op, error) {
 				}
 			}))
 		}},
-		{"LockContext", func(ctx context.Context) (string, error) { return plain(lockUnlock(a.LockContext(ctx), a.Unlock)) }},
+		{"LockContext", func(ctx context.Context) (string, error) { return plain(lockedUnlock(a.LockContext(ctx))) }},
 		{"Len", func(context.Context) (string, error) { a.Len(); return "", nil }},
 	}, nil
 }
