@@ -2,6 +2,7 @@ package array
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"iter"
@@ -99,12 +100,15 @@ func (a *Array[T]) AtContext(ctx context.Context, i int) (T, error) {
 }
 
 // Set stores x in element i under the lock. It panics with an error
-// matching ErrOutOfRange unless 0 <= i < Len. It must not be called while
-// the caller holds the lock. When the lock is not recoverable it stores
-// nothing (SetContext says ErrNotRecoverable).
+// matching ErrOutOfRange unless 0 <= i < Len. The lock is not re-entrant:
+// while the caller holds it through Lock, it writes through the Locked
+// that Lock returned; a Set that waits over a second for a lock its own
+// process holds through Lock (or inside With) panics, saying so, rather
+// than hang. When the lock is not recoverable it stores nothing
+// (SetContext says ErrNotRecoverable).
 func (a *Array[T]) Set(i int, x T) {
 	checkIndex(i, len(a.s))
-	a.write(context.Background(), func() { a.s[i] = x })
+	a.write(context.Background(), "array: Set", func() { a.s[i] = x })
 }
 
 // SetContext is Set giving up when ctx ends before the lock is taken: it
@@ -112,15 +116,22 @@ func (a *Array[T]) Set(i int, x T) {
 // ErrNotRecoverable when the lock is not recoverable.
 func (a *Array[T]) SetContext(ctx context.Context, i int, x T) error {
 	checkIndex(i, len(a.s))
-	return a.write(ctx, func() { a.s[i] = x })
+	return a.write(ctx, "", func() { a.s[i] = x })
 }
 
 // write runs fn as a write: under the lock, between the seqlock's two
 // increments, releasing both if fn panics. It returns, without calling
-// fn, ctx's error or ErrNotRecoverable if it cannot take the lock.
-func (a *Array[T]) write(ctx context.Context, fn func()) error {
-	if err := a.c.Acquire(ctx); err != nil {
-		return err
+// fn, ctx's error or ErrNotRecoverable if it cannot take the lock. A
+// non-empty op is a plain call of that name, which waits as cell.Hold
+// does (and panics where Hold does) and has no ctx.
+func (a *Array[T]) write(ctx context.Context, op string, fn func()) error {
+	switch {
+	case op == "":
+		if err := a.c.Acquire(ctx); err != nil {
+			return err
+		}
+	case !a.c.Hold(op):
+		return ErrNotRecoverable
 	}
 	defer a.c.Unlock()
 	a.c.BeginWrite()
@@ -143,13 +154,28 @@ func (a *Array[T]) Slice() []T { return a.s }
 // and write the slice instead) and must not keep the slice. When the
 // lock is not recoverable it does not call fn (WithContext says
 // ErrNotRecoverable).
-func (a *Array[T]) With(fn func([]T)) { a.write(context.Background(), func() { fn(a.s) }) }
+func (a *Array[T]) With(fn func([]T)) {
+	if !a.c.Guard("array: With") {
+		return
+	}
+	defer a.c.Unguard()
+	a.c.BeginWrite()
+	defer a.c.EndWrite()
+	fn(a.s)
+}
 
 // WithContext is With giving up when ctx ends before the lock is taken:
 // it then returns ctx's error without calling fn, as it does with
 // ErrNotRecoverable when the lock is not recoverable.
 func (a *Array[T]) WithContext(ctx context.Context, fn func([]T)) error {
-	return a.write(ctx, func() { fn(a.s) })
+	if err := a.c.GuardContext(ctx); err != nil && !errors.Is(err, ErrOwnerDead) {
+		return err
+	}
+	defer a.c.Unguard()
+	a.c.BeginWrite()
+	defer a.c.EndWrite()
+	fn(a.s)
+	return nil
 }
 
 // CopyTo copies the array's first min(len(dst), Len) elements into dst,
@@ -167,7 +193,7 @@ func (a *Array[T]) CopyToContext(ctx context.Context, dst []T) (int, error) {
 // under the lock, as one write, and returns how many it copied: 0 when
 // the lock is not recoverable (CopyFromContext says ErrNotRecoverable).
 func (a *Array[T]) CopyFrom(src []T) (n int) {
-	a.write(context.Background(), func() { n = copy(a.s, src) })
+	a.write(context.Background(), "array: CopyFrom", func() { n = copy(a.s, src) })
 	return n
 }
 
@@ -175,7 +201,7 @@ func (a *Array[T]) CopyFrom(src []T) (n int) {
 // taken: it then returns 0 and ctx's error, as it does with
 // ErrNotRecoverable when the lock is not recoverable.
 func (a *Array[T]) CopyFromContext(ctx context.Context, src []T) (n int, err error) {
-	err = a.write(ctx, func() { n = copy(a.s, src) })
+	err = a.write(ctx, "", func() { n = copy(a.s, src) })
 	return n, err
 }
 
@@ -210,29 +236,93 @@ func (a *Array[T]) ReadAt(p []byte, off int64) (int, error) {
 // writing nothing, when the lock is not recoverable.
 func (a *Array[T]) WriteAt(p []byte, off int64) (n int, err error) {
 	return writeAt(a.b, p, off, func(dst, src []byte) (int, error) {
-		err := a.write(context.Background(), func() { n = copy(dst, src) })
+		err := a.write(context.Background(), "array: WriteAt", func() { n = copy(dst, src) })
 		return n, err
 	})
 }
 
 // Lock takes the array's lock (Python's get_lock().acquire()), waiting as
-// long as it takes. It holds off Set, CopyFrom, WriteAt, With and other
-// Lock callers in every process, not the lock-free readers. A lock left by
-// a process that died holding it is taken over (LockContext says so). A
-// lock that is not recoverable cannot be taken: Lock then returns without
-// it, and Unlock does nothing (LockContext says ErrNotRecoverable).
-func (a *Array[T]) Lock() { a.c.Hold() }
+// long as it takes, and returns the Locked through which the holder reads
+// and writes elements until it calls Unlock:
+//
+//	l := a.Lock() // with a.get_lock():
+//	l.Set(0, l.At(0)+1) //     a[0] += 1
+//	l.Unlock()
+//
+// Holding it holds off Set, CopyFrom, WriteAt, With and other Lock callers
+// in every process, not the lock-free readers. The lock is not re-entrant:
+// the holder must not call a's writing methods (after a second's wait they
+// panic, naming this). A lock left by a process that died holding it is
+// taken over (LockContext says so). A lock that is not recoverable cannot
+// be taken: Lock then returns a Locked that holds nothing, whose Set
+// stores nothing and whose Unlock does nothing (LockContext says
+// ErrNotRecoverable).
+func (a *Array[T]) Lock() *Locked[T] {
+	return &Locked[T]{a: a, held: a.c.Guard("array: Lock")}
+}
 
 // LockContext is Lock with a context: it returns ctx's error if ctx ends
-// first (the lock is not held), and an error matching ErrOwnerDead if it
-// took the lock over from a dead process (the lock is held, and the array
-// may hold that process's half-done write). It returns ErrNotRecoverable,
-// without the lock, when the lock is not recoverable.
-func (a *Array[T]) LockContext(ctx context.Context) error { return a.c.Lock(ctx) }
+// first (the lock is not held, and the Locked is nil), and an error
+// matching ErrOwnerDead if it took the lock over from a dead process (the
+// lock is held, and the array may hold that process's half-done write). It
+// returns ErrNotRecoverable, without the lock, when the lock is not
+// recoverable.
+func (a *Array[T]) LockContext(ctx context.Context) (*Locked[T], error) {
+	err := a.c.GuardContext(ctx)
+	if err != nil && !errors.Is(err, ErrOwnerDead) {
+		return nil, err
+	}
+	return &Locked[T]{a: a, held: true}, err
+}
 
-// Unlock releases the lock. It panics if the lock is not held (and does
-// nothing if it is not recoverable).
-func (a *Array[T]) Unlock() { a.c.Unlock() }
+// Locked is an Array whose lock the caller holds, as Lock returns it: the
+// body of Python's "with a.get_lock():". Its methods must be called only
+// until Unlock. For many elements at once, With hands out the slice under
+// the lock as one write.
+type Locked[T any] struct {
+	a    *Array[T]
+	held bool // the lock was taken (false: not recoverable) and not yet unlocked
+	done bool // Unlock was called
+}
+
+// Len returns the number of elements.
+func (l *Locked[T]) Len() int { return len(l.a.s) }
+
+// At returns element i. It panics with an error matching ErrOutOfRange
+// unless 0 <= i < Len.
+func (l *Locked[T]) At(i int) T {
+	l.check("At")
+	checkIndex(i, len(l.a.s))
+	return l.a.s[i] // the holder is the only writer
+}
+
+// Set stores x in element i: readers see it whole. It panics with an
+// error matching ErrOutOfRange unless 0 <= i < Len. With the lock not
+// recoverable (see Array.Lock) it stores nothing.
+func (l *Locked[T]) Set(i int, x T) {
+	l.check("Set")
+	checkIndex(i, len(l.a.s))
+	if l.held {
+		l.a.c.BeginWrite()
+		l.a.s[i] = x
+		l.a.c.EndWrite()
+	}
+}
+
+// Unlock releases the lock. It panics if called twice.
+func (l *Locked[T]) Unlock() {
+	l.check("Unlock")
+	l.done = true
+	if l.held {
+		l.a.c.Unguard()
+	}
+}
+
+func (l *Locked[T]) check(op string) {
+	if l.done {
+		panic("array: " + op + " of a Locked after its Unlock")
+	}
+}
 
 // GobEncode encodes the Array as a handle: segment, object name, kind and
 // T's fingerprint. An Array inside a worker's arguments reaches the

@@ -308,14 +308,14 @@ func TestWithContext(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a.Lock()
+	l := a.Lock()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
 	called := false
 	if err := a.WithContext(ctx, func([]int32) { called = true }); !errors.Is(err, context.DeadlineExceeded) || called {
 		t.Fatalf("WithContext while the lock is held: %v, fn called %v", err, called)
 	}
-	a.Unlock()
+	l.Unlock()
 	if err := a.WithContext(context.Background(), func(s []int32) { s[2] = 7 }); err != nil || a.At(2) != 7 {
 		t.Fatalf("WithContext: %v, %v", err, a.Slice())
 	}

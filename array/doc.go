@@ -42,14 +42,27 @@
 // CopyToContext, CopyFromContext, WithContext, LockContext): a write in
 // progress may be a live process's that never ends.
 //
+// Python's "with a.get_lock(): a[0] += 1" is
+//
+//	l := a.Lock()
+//	l.Set(0, l.At(0)+1)
+//	l.Unlock()
+//
+// or a.With(func(s []int32) { s[0]++ }). The lock is not re-entrant and
+// belongs to the process, which cannot tell its goroutines apart: a plain
+// Set (CopyFrom, WriteAt, With, Lock) that has waited a second for a lock
+// its own process holds through Lock or inside With panics with a message
+// that names the fix, rather than wait for ever for its own caller, as the
+// literal translation a.Lock(); a.Set(0, a.At(0)+1) would.
+//
 // Corrupt state: a peer may write anything into the shared words. A lock
 // left by a process that died is taken over and the seqlock repaired; a
 // lock word that says "not recoverable" (which package array never
 // leaves behind) makes the context forms, ReadAt and WriteAt return
 // ErrNotRecoverable, while the plain forms neither panic nor wait: At,
 // CopyTo and All return the elements as they stand, Set, CopyFrom and
-// With write nothing, Lock returns without the lock and Unlock then does
-// nothing.
+// With write nothing, Lock returns a Locked that holds nothing (its Set
+// stores nothing, its Unlock does nothing).
 //
 // Scope: Linux.
 package array

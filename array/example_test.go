@@ -64,3 +64,50 @@ func ExampleArray_ReadAt() {
 	fmt.Printf("%s\n", b)
 	// Output: shm
 }
+
+// Python's "with a.get_lock(): a[0] += 1": Lock returns the Locked through
+// which the holder reads and writes elements.
+func ExampleArray_Lock() {
+	seg, err := shm.Create(fmt.Sprintf("shmkit-example-array-lock-%d", os.Getpid()), 4096)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer seg.Close()
+	defer seg.Unlink()
+
+	a, err := array.CreateFrom(seg, "a", []int64{41, 1})
+	if err != nil {
+		log.Fatal(err)
+	}
+	l := a.Lock()             // with a.get_lock():
+	l.Set(0, l.At(0)+l.At(1)) //     a[0] += a[1]
+	l.Unlock()
+	fmt.Println(a.At(0))
+	// Output: 42
+}
+
+// A RawArray has no lock: its users order the processes themselves, here
+// one writer that finishes before the reader starts.
+func ExampleRawArray() {
+	seg, err := shm.Create(fmt.Sprintf("shmkit-example-rawarray-%d", os.Getpid()), 4096)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer seg.Close()
+	defer seg.Unlink()
+
+	r, err := array.CreateRaw[float64](seg, "r", 4)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for i := range r.Slice() { // zero-copy, unsynchronised
+		r.Slice()[i] = float64(i) / 2
+	}
+	r.Set(3, 9)
+	sum := 0.0
+	for _, x := range r.All() {
+		sum += x
+	}
+	fmt.Println(r.Len(), sum)
+	// Output: 4 10.5
+}

@@ -78,7 +78,7 @@ var hammerWriter = process.Register("array-hammer-writer", func(ctx context.Cont
 })
 
 var hammerReader = process.Register("array-hammer-reader", func(ctx context.Context, a hammerArgs) error {
-	a.Ready.Add(1)
+	value.Add(a.Ready, 1)
 	buf := make([]uint64, a.A.Len())
 	for {
 		done := a.Done.Load() == 1

@@ -57,12 +57,34 @@ const (
 type Barrier struct {
 	_       noCopy
 	lock    *Mutex
-	phase   *atomic.Uint32     // see above; written under lock; the futex word
-	count   *atomic.Uint32     // parties arrived in this generation; under lock
-	parties uint32             // fixed at creation
-	slots   [barSlots]procSlot // processes with parties waiting in this generation; under lock
-	checked atomic.Int64       // when (since processStart) a waiter of this handle last looked for the dead
+	phase   *atomic.Uint32               // see above; written under lock; the futex word
+	count   *atomic.Uint32               // parties arrived in this generation; under lock
+	parties uint32                       // fixed at creation
+	slots   [barSlots]procSlot           // processes with parties waiting in this generation; under lock
+	checked atomic.Int64                 // when (since processStart) a waiter of this handle last looked for the dead
+	action  atomic.Pointer[func() error] // this handle's action (SetAction); process-local
 	ref     ref
+}
+
+// SetAction makes fn the barrier's action (Python's Barrier(parties,
+// action)): when the last party arrives, fn runs in that party's goroutine,
+// once per generation and before any party is released. If fn returns an
+// error or panics, the barrier breaks: the other parties get ErrBroken, the
+// last party's Wait returns an error matching ErrBroken that wraps fn's
+// error (or panics on with fn's panic).
+//
+// A Go func cannot travel to another process: the action belongs to this
+// handle, and runs when a Wait of this handle is the last to arrive. The
+// last party's handle decides; one without an action releases the others
+// at once. Where any process may arrive last, set the same action on every
+// process's handle (a worker sets it on the Barrier it receives). fn nil
+// removes the action.
+func (b *Barrier) SetAction(fn func() error) {
+	if fn == nil {
+		b.action.Store(nil)
+		return
+	}
+	b.action.Store(&fn)
 }
 
 // NewBarrier creates a Barrier for n parties called name in seg (kind
@@ -147,7 +169,7 @@ const enterWait = 2 * time.Second
 func (b *Barrier) enter(ctx context.Context) error {
 	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), enterWait)
 	defer cancel()
-	err := b.lock.Lock(lctx)
+	err := b.lock.LockContext(lctx)
 	if errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("%w: %w: its lock held by process %d for over %v", ErrBroken, ErrCorrupt, b.lock.Owner().Pid, enterWait)
 	}
@@ -235,13 +257,18 @@ func (b *Barrier) checkParties() error {
 	return nil
 }
 
-// Wait waits until all parties have called Wait, and returns this party's
-// arrival index, 0 to Parties()-1 (the last to arrive gets Parties()-1).
-// It returns ErrBroken if the barrier is or becomes broken: by Abort, by a
-// party whose ctx ended (then this party's error also matches ctx's error
-// if it was its own ctx), or by a process that died with parties waiting
-// (found within about 50 ms).
-func (b *Barrier) Wait(ctx context.Context) (int, error) {
+// Wait waits, as long as it takes, until all parties have called Wait, and
+// returns this party's arrival index, 0 to Parties()-1 (the last to arrive
+// gets Parties()-1). It returns ErrBroken if the barrier is or becomes
+// broken: by Abort, by a party whose context ended, by a failing action,
+// or by a process that died with parties waiting (found within about
+// 50 ms).
+func (b *Barrier) Wait() (int, error) { return b.WaitContext(context.Background()) }
+
+// WaitContext is Wait giving up when ctx ends: the barrier is then broken
+// for every party, as Python's does on a timeout, and this party's error
+// matches both ErrBroken and ctx's error.
+func (b *Barrier) WaitContext(ctx context.Context) (int, error) {
 	raceRelease(b.phase)
 	idx, err := b.wait(ctx)
 	raceAcquire(b.phase)
@@ -264,6 +291,9 @@ func (b *Barrier) wait(ctx context.Context) (int, error) {
 		return 0, ErrBroken
 	}
 	if idx+1 == b.parties {
+		if act := b.action.Load(); act != nil {
+			return b.trip(ctx, p, idx, *act)
+		}
 		b.count.Store(0)
 		b.clearSlots()
 		b.phase.Store(p&^(bReset|bBroken) + bGen) // g -> g+1: publishes the release
@@ -298,6 +328,57 @@ func (b *Barrier) wait(ctx context.Context) (int, error) {
 			return int(idx), fmt.Errorf("%w: %w", ErrBroken, err)
 		}
 	}
+}
+
+// trip runs the action of the last party to arrive, whose Wait holds the
+// lock and found the barrier in phase p with idx parties before it, then
+// releases the generation, or breaks it if the action failed.
+func (b *Barrier) trip(ctx context.Context, p, idx uint32, act func() error) (int, error) {
+	b.count.Store(b.parties) // full: a party too many breaks the barrier
+	b.record()               // so that the waiters see this process die in the action
+	b.lock.Unlock()
+	err, panicked, pv := runAction(act)
+	if lerr := b.enter(ctx); lerr != nil {
+		if panicked {
+			panic(pv)
+		}
+		return int(idx), lerr
+	}
+	switch {
+	case b.phase.Load() != p: // broken or reset while the action ran
+		b.lock.Unlock()
+		err = ErrBroken
+	case panicked || err != nil:
+		b.breakLocked()
+		b.lock.Unlock()
+		if err != nil {
+			err = fmt.Errorf("%w: the action failed: %w", ErrBroken, err)
+		}
+	default:
+		b.count.Store(0)
+		b.clearSlots()
+		b.phase.Store(p&^(bReset|bBroken) + bGen) // g -> g+1: publishes the release (and the action's work)
+		b.lock.Unlock()
+		atomics.Wake(b.phase, -1)
+	}
+	if panicked {
+		panic(pv)
+	}
+	return int(idx), err
+}
+
+// runAction calls act, catching a panic so that the barrier can be broken
+// before it goes on.
+func runAction(act func() error) (err error, panicked bool, pv any) {
+	panicked = true
+	defer func() {
+		if panicked {
+			pv = recover()
+		}
+	}()
+	err = act()
+	panicked = false
+	return err, false, nil
 }
 
 // Abort breaks the barrier: current and later Waits fail with ErrBroken

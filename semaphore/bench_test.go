@@ -26,7 +26,7 @@ func BenchmarkMutexUncontended(b *testing.B) {
 		b.ReportAllocs()
 		b.ResetTimer()
 		for i := 0; i < b.N; i++ {
-			if err := m.Lock(ctx); err != nil {
+			if err := m.LockContext(ctx); err != nil {
 				b.Fatal(err)
 			}
 			m.Unlock()
@@ -67,7 +67,7 @@ func BenchmarkMutexTryLockHeld(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if err := m.Lock(context.Background()); err != nil {
+		if err := m.LockContext(context.Background()); err != nil {
 			b.Fatal(err)
 		}
 		defer m.Unlock()
@@ -108,7 +108,7 @@ func BenchmarkMutexContended2Proc(b *testing.B) {
 		start := time.Now()
 		f.signal(2, 1)
 		for i := 0; i < b.N; i++ {
-			if err := m.Lock(ctx); err != nil {
+			if err := m.LockContext(ctx); err != nil {
 				b.Fatal(err)
 			}
 			c.Store(c.Load() + 1)
@@ -163,7 +163,7 @@ func BenchmarkEventWake(b *testing.B) {
 		}
 		back.Clear()
 		e.Set() // warm-up round: the child is running
-		back.Wait(ctx)
+		back.WaitContext(ctx)
 		lat := benchutil.NewLatency()
 		b.ReportAllocs()
 		b.ResetTimer()
@@ -172,7 +172,7 @@ func BenchmarkEventWake(b *testing.B) {
 			t0 := time.Now()
 			back.Clear()
 			e.Set()
-			if !back.Wait(ctx) {
+			if !back.WaitContext(ctx) {
 				b.Fatal("no answer")
 			}
 			lat.Record(time.Since(t0))
@@ -200,7 +200,7 @@ func BenchmarkRWMutexRead(b *testing.B) {
 		b.ReportAllocs()
 		b.ResetTimer()
 		for i := 0; i < b.N; i++ {
-			if err := rw.RLock(ctx); err != nil {
+			if err := rw.RLockContext(ctx); err != nil {
 				b.Fatal(err)
 			}
 			rw.RUnlock()
@@ -229,7 +229,7 @@ func BenchmarkSemaphoreUncontended(b *testing.B) {
 		b.ReportAllocs()
 		b.ResetTimer()
 		for i := 0; i < b.N; i++ {
-			if err := s.Acquire(ctx, 1); err != nil {
+			if err := s.AcquireContext(ctx, 1); err != nil {
 				b.Fatal(err)
 			}
 			s.Release(1)
@@ -263,7 +263,7 @@ func BenchmarkDoneContext(b *testing.B) {
 	b.Run("event-wait", func(b *testing.B) {
 		b.ReportAllocs()
 		for i := 0; i < b.N; i++ {
-			if e.Wait(done) {
+			if e.WaitContext(done) {
 				b.Fatal("unset event waited true")
 			}
 		}
@@ -271,7 +271,7 @@ func BenchmarkDoneContext(b *testing.B) {
 	b.Run("semaphore-acquire", func(b *testing.B) {
 		b.ReportAllocs()
 		for i := 0; i < b.N; i++ {
-			if s.Acquire(done, 1) == nil {
+			if s.AcquireContext(done, 1) == nil {
 				b.Fatal("acquired an empty semaphore")
 			}
 		}

@@ -2,47 +2,93 @@ package semaphore
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"sync/atomic"
 
 	"github.com/shmkit/shmkit/atomics"
 	"github.com/shmkit/shmkit/shm"
 )
 
-// Cond is a condition variable shared between processes, bound to its own
-// shmkit Mutex L (Python's multiprocessing Condition). It is a sequence
-// futex: Wait reads the sequence word while holding L, unlocks L and sleeps
-// until the word moves; Signal and Broadcast move it. A Signal or Broadcast
-// made after a waiter read the word always wakes it, so no wake-up is lost.
+// Cond is a condition variable shared between processes (Python's
+// multiprocessing Condition), bound to a shmkit Mutex L: its own (NewCond)
+// or a named Mutex of the same segment (NewCondFor, Python's
+// Condition(lock)). It is a sequence futex: Wait reads the sequence word
+// while holding L, unlocks L and sleeps until the word moves; Signal,
+// Notify and Broadcast move it. A notification made after a waiter read
+// the word always wakes it, so no wake-up is lost.
 //
-// Wait returns only after a Signal or Broadcast (or the end of its
-// context), never spuriously; still call it in a loop that re-checks the
-// condition, as with sync.Cond: Signal wakes at least one waiter (several
-// when they share a process), and another may change the state first.
+// Wait returns only after a notification (or the end of its context),
+// never spuriously; still call it in a loop that re-checks the condition,
+// or use WaitFor, which does: Signal wakes at least one waiter (several
+// when they share a process), Notify(n) at least n, and another may change
+// the state first.
 //
 // A waiter killed while parked holds nothing: the others are not affected
 // (the kernel drops it from the futex queue; the sleepers count stays one too
 // high, which costs Signal a system call). A waiter killed after it woke and
-// re-took L is a dead holder of L: the next locker gets ErrOwnerDead.
+// re-took L is a dead holder of L: the next locker gets ErrOwnerDead (or,
+// through the plain Lock and Wait, takes L over silently).
 //
 // The handle must not be copied after first use.
 type Cond struct {
 	_ noCopy
-	// L is held while observing or changing the condition.
+	// L is held while observing or changing the condition. Every process
+	// finds the same Mutex here: the Cond records which one in shared
+	// memory. Do not assign it.
 	L        *Mutex
-	seq      *atomic.Uint32 // bumped by Signal/Broadcast; the futex word
+	seq      *atomic.Uint32 // bumped by Signal/Notify/Broadcast; the futex word
 	sleepers *atomic.Uint32 // waiters between reading seq and waking; read by Signal
+	lockAt   uint64         // object offset of the named Mutex L in the segment; 0 = L is the Cond's own
 	ref      ref
 }
 
-// NewCond creates a Cond called name in seg, with its Mutex L (kind
+// NewCond creates a Cond called name in seg, with its own Mutex L (kind
 // shm.KindCond).
 func NewCond(seg *shm.Segment, name string) (*Cond, error) {
 	return create(seg, name, shm.KindCond, CondSize, InitCond)
 }
 
-// OpenCond opens the Cond called name in seg.
+// NewCondFor creates a Cond called name in seg whose L is m, a named Mutex
+// of the same segment (Python's Condition(lock)): code that already guards
+// its state with m waits on the Cond under m. Every process that opens the
+// Cond, or receives it as a worker argument, gets m as its L.
+func NewCondFor(seg *shm.Segment, name string, m *Mutex) (*Cond, error) {
+	if m == nil || m.ref.seg == nil {
+		return nil, errors.New("semaphore: NewCondFor needs a named Mutex (NewMutex, OpenMutex), not an embedded one")
+	}
+	if m.ref.seg != seg {
+		return nil, fmt.Errorf("semaphore: NewCondFor: Mutex %q lives in another segment", m.ref.name)
+	}
+	o, err := lookup(seg, m.ref.name, shm.KindMutex, MutexSize)
+	if err != nil {
+		return nil, err
+	}
+	c, err := create(seg, name, shm.KindCond, CondSize, func(mem []byte) (*Cond, error) {
+		c, err := InitCond(mem)
+		if err == nil {
+			putLE64(mem[condOffLock:], uint64(o.Offset))
+			c.lockAt = uint64(o.Offset)
+		}
+		return c, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	c.L = m
+	return c, nil
+}
+
+// OpenCond opens the Cond called name in seg, and the Mutex it is bound to.
 func OpenCond(seg *shm.Segment, name string) (*Cond, error) {
-	return open(seg, name, shm.KindCond, CondSize, CondAt)
+	c, err := open(seg, name, shm.KindCond, CondSize, condAt)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.bindLock(); err != nil {
+		return nil, fmt.Errorf("%v %q: %w", shm.KindCond, name, err)
+	}
+	return c, nil
 }
 
 // InitCond writes a Cond and its Mutex into the first CondSize bytes of mem
@@ -60,8 +106,17 @@ func InitCond(mem []byte) (*Cond, error) {
 	return CondAt(r)
 }
 
-// CondAt returns a handle on the Cond InitCond wrote at mem.
+// CondAt returns a handle on the Cond InitCond wrote at mem. A Cond made by
+// NewCondFor is refused here: its Mutex is found by OpenCond.
 func CondAt(mem []byte) (*Cond, error) {
+	c, err := condAt(mem)
+	if err == nil && c.lockAt != 0 {
+		return nil, fmt.Errorf("%w: the Cond is bound to a named Mutex: open it with OpenCond", ErrIncompatible)
+	}
+	return c, err
+}
+
+func condAt(mem []byte) (*Cond, error) {
 	r, err := region(mem, CondSize, "Cond")
 	if err != nil {
 		return nil, err
@@ -81,45 +136,114 @@ func CondAt(mem []byte) (*Cond, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Cond{L: m, seq: seq, sleepers: sl}, nil
+	return &Cond{L: m, seq: seq, sleepers: sl, lockAt: le64(r[condOffLock:])}, nil
 }
 
-// Wait unlocks c.L, waits for a Signal or Broadcast made after it unlocked
-// (never returning spuriously), or the end of ctx, and locks c.L again
-// before returning — always, even
-// when ctx has ended, as Python's Condition.wait does. The caller must hold
-// c.L.
+// bindLock makes L the named Mutex a NewCondFor Cond records, found by its
+// object offset in the Cond's segment.
+func (c *Cond) bindLock() error {
+	if c.lockAt == 0 {
+		return nil
+	}
+	for _, info := range c.ref.seg.Objects() {
+		if info.Err == nil && uint64(info.Offset) == c.lockAt {
+			m, err := OpenMutex(c.ref.seg, info.Name)
+			if err != nil {
+				return fmt.Errorf("%w: bound to object %q: %w", ErrCorrupt, info.Name, err)
+			}
+			c.L = m
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: bound to a Mutex at offset %d, where the segment has no object", ErrCorrupt, c.lockAt)
+}
+
+// Wait unlocks c.L, waits for a notification made after it unlocked and
+// locks c.L again before returning, with c.L's Lock: a holder of L that
+// died is taken over silently, and an L that is not recoverable panics.
+// The caller must hold c.L. WaitContext gives up and reports.
+func (c *Cond) Wait() {
+	c.park(context.Background())
+	c.L.Lock()
+}
+
+// WaitContext unlocks c.L, waits for a notification made after it
+// unlocked (never returning spuriously), or the end of ctx, and locks c.L again before returning —
+// always, even when ctx has ended, as Python's Condition.wait does. The
+// caller must hold c.L.
 //
 // It returns nil, or ctx's error with L held; or, from re-locking L,
 // ErrOwnerDead (L held; the previous holder died) or ErrNotRecoverable (L
 // not held).
-func (c *Cond) Wait(ctx context.Context) error {
-	s := c.seq.Load() // observes: the sequence, under L
-	c.L.Unlock()
-	c.sleepers.Add(1) // before Await's look at seq: Signal reads it after its Add
-	var werr error
-	for werr == nil && c.seq.Load() == s { // Await may return early: only a Signal or Broadcast ends the wait
-		werr = atomics.Await(ctx, c.seq, s, nil)
-	}
-	raceAcquire(c.seq)
-	c.sleepers.Add(^uint32(0))
-	if err := c.L.Lock(context.WithoutCancel(ctx)); err != nil {
+func (c *Cond) WaitContext(ctx context.Context) error {
+	werr := c.park(ctx)
+	if err := c.L.LockContext(context.WithoutCancel(ctx)); err != nil {
 		return err
 	}
 	return werr
 }
 
-// Signal wakes at least one goroutine waiting on c, if any. The caller may
-// but need not hold c.L.
-func (c *Cond) Signal() {
-	raceRelease(c.seq)
-	c.seq.Add(1) // publishes: a signal
-	if c.sleepers.Load() != 0 {
-		atomics.Wake(c.seq, 1)
+// park is the waiting half of Wait: it unlocks L and sleeps until the
+// sequence moves or ctx ends.
+func (c *Cond) park(ctx context.Context) error {
+	s := c.seq.Load() // observes: the sequence, under L
+	c.L.Unlock()
+	c.sleepers.Add(1) // before Await's look at seq: Signal reads it after its Add
+	var err error
+	for err == nil && c.seq.Load() == s { // Await may return early: only a notification ends the wait
+		err = atomics.Await(ctx, c.seq, s, nil)
+	}
+	raceAcquire(c.seq)
+	c.sleepers.Add(^uint32(0))
+	return err
+}
+
+// WaitFor waits, as Wait does, until pred returns true (Python's
+// wait_for). pred is called with c.L held, first before any wait. The
+// caller must hold c.L, and holds it when WaitFor returns.
+func (c *Cond) WaitFor(pred func() bool) {
+	for !pred() {
+		c.Wait()
 	}
 }
 
-// Broadcast wakes every goroutine waiting on c.
+// WaitForContext waits, as WaitContext does, until pred returns true or
+// ctx ends. It returns nil when pred returned true (checked once more
+// after ctx ended), ctx's error when it did not, both with c.L held; or
+// WaitContext's errors from re-locking L.
+func (c *Cond) WaitForContext(ctx context.Context, pred func() bool) error {
+	for !pred() {
+		if err := c.WaitContext(ctx); err != nil {
+			if ctx.Err() != nil && errors.Is(err, ctx.Err()) && pred() {
+				return nil
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// Signal wakes at least one goroutine waiting on c, if any (Python's
+// notify()). The caller may but need not hold c.L.
+func (c *Cond) Signal() { c.Notify(1) }
+
+// Notify wakes at least n goroutines waiting on c, or all of them if fewer
+// wait (Python's notify(n)); n <= 0 wakes none. The caller may but need not
+// hold c.L.
+func (c *Cond) Notify(n int) {
+	if n <= 0 {
+		return
+	}
+	raceRelease(c.seq)
+	c.seq.Add(1) // publishes: a notification
+	if c.sleepers.Load() != 0 {
+		// One futex sleeper per process wakes every goroutine of it that
+		// waits: waking n sleepers wakes at least n waiters.
+		atomics.Wake(c.seq, min(n, 1<<30))
+	}
+}
+
+// Broadcast wakes every goroutine waiting on c (Python's notify_all()).
 func (c *Cond) Broadcast() {
 	raceRelease(c.seq)
 	c.seq.Add(1) // publishes: a broadcast
@@ -131,10 +255,15 @@ func (c *Cond) Broadcast() {
 // GobEncode encodes a named Cond's handle.
 func (c *Cond) GobEncode() ([]byte, error) { return c.ref.encode("Cond") }
 
-// GobDecode attaches the Cond that GobEncode named.
-func (c *Cond) GobDecode(b []byte) error { return decode(c, b, shm.KindCond, CondSize, CondAt) }
+// GobDecode attaches the Cond that GobEncode named, and its Mutex.
+func (c *Cond) GobDecode(b []byte) error {
+	if err := decode(c, b, shm.KindCond, CondSize, condAt); err != nil {
+		return err
+	}
+	return c.bindLock()
+}
 
 // adopt takes the words of from (a view of the same memory) and records r.
 func (c *Cond) adopt(from *Cond, r ref) {
-	c.L, c.seq, c.sleepers, c.ref = from.L, from.seq, from.sleepers, r
+	c.L, c.seq, c.sleepers, c.lockAt, c.ref = from.L, from.seq, from.sleepers, from.lockAt, r
 }

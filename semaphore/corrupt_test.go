@@ -41,6 +41,6 @@ func TestBarrierCorruptLock(t *testing.T) {
 	check("Abort", b.Abort())
 	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
 	defer cancel()
-	_, err = b.Wait(ctx)
+	_, err = b.WaitContext(ctx)
 	check("Wait", err)
 }

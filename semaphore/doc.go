@@ -21,15 +21,20 @@
 // Their methods are safe for concurrent use.
 //
 // Ownership: a Mutex (and an RWMutex held for writing) is owned by a
-// process, recorded as PID plus start time (package procinfo), so that a
-// reused PID is not mistaken for the holder. Goroutines of one process
-// exclude each other as with sync.Mutex, and any goroutine may unlock. When
-// the holding process dies, the next locker gets the lock together with
-// ErrOwnerDead and must repair the guarded state and call MarkConsistent
-// before Unlock; unlocking without it leaves the lock unusable
-// (ErrNotRecoverable) — the pthread robust-mutex contract. Kernel robust
-// futex lists do not fit Go (goroutines move between threads), so parked
-// waiters poll the holder's liveness instead (every 50 ms).
+// process, recorded as PID plus start time, so that a reused PID is not
+// mistaken for the holder (Owner reports it as a Holder). Goroutines of one
+// process exclude each other as with sync.Mutex, and any goroutine may
+// unlock. When the holding process dies, the next LockContext gets the lock
+// together with ErrOwnerDead and must repair the guarded state and call
+// MarkConsistent before Unlock; unlocking without it leaves the lock
+// unusable (ErrNotRecoverable) — the pthread robust-mutex contract. The
+// plain Lock, which has no error to return, takes a dead holder's lock over
+// and marks it consistent itself: the caller proceeds as if the holder had
+// unlocked, over state that may be half-updated (Python's Lock, which has
+// no robust mode, would stay locked for ever instead). It panics on a lock
+// that is not recoverable. Code that can repair uses LockContext. Kernel
+// robust futex lists do not fit Go (goroutines move between threads), so
+// parked waiters poll the holder's liveness instead (every 50 ms).
 //
 // Liveness is judged by PID, within one PID namespace. Every holder and
 // party is recorded with its namespace (the holder's in the lock word
@@ -41,13 +46,23 @@
 //
 // Python's RLock has no counterpart: a re-entrant lock counts re-entries
 // of its owner, and a Go program has no goroutine identity to count them
-// against (the owner here is the process).
+// against. The owner here is the process, and a lock re-entrant per process
+// would let every goroutine of the holder's process in at once. Go code
+// that needs re-entry passes "already locked" down explicitly, or splits
+// the function into a locking wrapper and a body that expects the lock.
+// (RWMutex is a reader/writer lock, not a re-entrant one.)
 //
 // Semaphore, Event, Cond and Barrier have no owner. What a dying process
 // leaves behind is documented on each type.
 //
-// Blocking: every call that can block takes a context.Context and returns
-// its error when it ends first (Event.Wait reports false). Waiting spins
+// Blocking: every call that can block comes in two forms, named as in
+// package sync: a plain one that waits as long as it takes (Mutex.Lock,
+// RWMutex.RLock, Semaphore.Acquire, Event.Wait, Cond.Wait, Cond.WaitFor,
+// Barrier.Wait), so that Mutex and RWMutex (and RWMutex.RLocker) are
+// sync.Lockers, and a Context form (LockContext, RLockContext,
+// AcquireContext, WaitContext, WaitForContext) that returns ctx's error
+// when it ends first (Event.WaitContext reports false) and reports a dead
+// holder as ErrOwnerDead. Waiting spins
 // briefly, then parks the goroutine through atomics.Await, which keeps one
 // sleeping thread per process per word however many goroutines wait on it.
 // Fast paths make no system call: a wake-up is issued only when the word

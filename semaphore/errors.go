@@ -7,8 +7,10 @@ import (
 )
 
 var (
-	// ErrOwnerDead is returned, together with the lock, when the process that
-	// held a Mutex (or an RWMutex for writing) died holding it. The caller owns
+	// ErrOwnerDead is returned by LockContext, TryLock, RLockContext and
+	// Cond.WaitContext, together with the lock, when the process that held a
+	// Mutex (or an RWMutex for writing) died holding it. (The plain Lock and
+	// RLock cannot return it: they mark the lock consistent themselves.) The caller owns
 	// the lock; the state it guards may be half-updated. Repair it, call
 	// MarkConsistent, then Unlock. Unlocking without MarkConsistent makes the
 	// lock unusable for everyone (ErrNotRecoverable), as with pthread robust

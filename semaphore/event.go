@@ -89,10 +89,14 @@ func (e *Event) IsSet() bool {
 	return false
 }
 
-// Wait blocks until the flag is set or ctx ends, and reports whether the
-// flag is set when it returns: false means ctx ended first (Python's
+// Wait blocks until the flag is set, as long as it takes (Python's
+// wait()).
+func (e *Event) Wait() { e.WaitContext(context.Background()) }
+
+// WaitContext blocks until the flag is set or ctx ends, and reports whether
+// the flag is set when it returns: false means ctx ended first (Python's
 // Event.wait returning False on timeout).
-func (e *Event) Wait(ctx context.Context) bool {
+func (e *Event) WaitContext(ctx context.Context) bool {
 	if e.IsSet() {
 		return true
 	}

@@ -3,7 +3,9 @@ package semaphore_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"sync"
+	"time"
 
 	"github.com/shmkit/shmkit/semaphore"
 	"github.com/shmkit/shmkit/shm"
@@ -23,7 +25,7 @@ func ExampleSemaphore() {
 	defer seg.Close()
 	s, _ := semaphore.NewBoundedSemaphore(seg, "slots", 2)
 	ctx := context.Background()
-	_ = s.Acquire(ctx, 2)
+	_ = s.AcquireContext(ctx, 2)
 	fmt.Println("free:", s.Value(), "try:", s.TryAcquire(1))
 	_ = s.Release(2)
 	fmt.Println("over-release:", s.Release(1))
@@ -38,9 +40,9 @@ func ExampleEvent() {
 	e, _ := semaphore.NewEvent(seg, "ready")
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	fmt.Println("before Set:", e.Wait(ctx)) // ctx already over: reports the flag
+	fmt.Println("before Set:", e.WaitContext(ctx)) // ctx already over: reports the flag
 	e.Set()
-	fmt.Println("after Set:", e.Wait(context.Background()))
+	fmt.Println("after Set:", e.WaitContext(context.Background()))
 	// Output:
 	// before Set: false
 	// after Set: true
@@ -50,20 +52,19 @@ func ExampleCond() {
 	seg := anon()
 	defer seg.Close()
 	c, _ := semaphore.NewCond(seg, "c")
-	ctx := context.Background()
 	ready := false // in real use: state in shared memory, guarded by c.L
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		c.L.Lock(ctx)
+		c.L.Lock()
 		ready = true
 		c.L.Unlock()
 		c.Broadcast()
 	}()
-	c.L.Lock(ctx)
+	c.L.Lock()
 	for !ready {
-		c.Wait(ctx)
+		c.Wait()
 	}
 	c.L.Unlock()
 	wg.Wait()
@@ -81,7 +82,7 @@ func ExampleBarrier() {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			idx[i], _ = b.Wait(context.Background())
+			idx[i], _ = b.Wait()
 		}()
 	}
 	wg.Wait()
@@ -94,13 +95,12 @@ func ExampleRWMutex() {
 	seg := anon()
 	defer seg.Close()
 	rw, _ := semaphore.NewRWMutex(seg, "rw")
-	ctx := context.Background()
-	_ = rw.RLock(ctx)
-	_ = rw.RLock(ctx) // readers share
+	rw.RLock()
+	rw.RLock() // readers share
 	fmt.Println("another reader may enter:", func() bool { ok := rw.TryRLock(); rw.RUnlock(); return ok }())
 	rw.RUnlock()
 	rw.RUnlock()
-	_ = rw.Lock(ctx)
+	rw.Lock()
 	fmt.Println("reader may enter:", rw.TryRLock())
 	rw.Unlock()
 	// Output:
@@ -124,7 +124,115 @@ func ExampleInitMutex() {
 	if err != nil {
 		panic(err)
 	}
-	fmt.Println(m.Lock(context.Background()), m.Owner().IsZero())
+	fmt.Println(m.LockContext(context.Background()), m.Owner().Pid == 0)
 	m.Unlock()
 	// Output: <nil> false
+}
+
+// A Mutex is a sync.Locker: code written for sync.Mutex takes it as it is.
+func ExampleMutex_Lock() {
+	seg := anon()
+	defer seg.Close()
+	m, _ := semaphore.NewMutex(seg, "lock")
+	var l sync.Locker = m
+	n := 0 // in real use: state in shared memory, guarded by m
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 1000 {
+				l.Lock()
+				n++
+				l.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	fmt.Println(n)
+	// Output: 4000
+}
+
+// LockContext gives up when its context ends, and reports a holder that
+// died (ErrOwnerDead), which the plain Lock cannot.
+func ExampleMutex_LockContext() {
+	seg := anon()
+	defer seg.Close()
+	m, _ := semaphore.NewMutex(seg, "lock")
+	m.Lock()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
+	defer cancel()
+	fmt.Println(m.LockContext(ctx))
+	fmt.Println("held by this process:", m.Owner().Pid == os.Getpid())
+	m.Unlock()
+	// Output:
+	// context deadline exceeded
+	// held by this process: true
+}
+
+func ExampleRWMutex_RLocker() {
+	seg := anon()
+	defer seg.Close()
+	rw, _ := semaphore.NewRWMutex(seg, "rw")
+	r := rw.RLocker()
+	r.Lock()
+	r.Lock() // readers share
+	r.Unlock()
+	r.Unlock()
+	rw.Lock() // the writer, once the readers have left
+	fmt.Println("a reader may enter:", rw.TryRLock())
+	rw.Unlock()
+	// Output: a reader may enter: false
+}
+
+// NewCondFor binds a Cond to a Mutex that already guards the state
+// (Python's Condition(lock)); WaitFor re-checks the predicate for the
+// caller, and Notify wakes as many waiters as there is work for.
+func ExampleNewCondFor() {
+	seg := anon()
+	defer seg.Close()
+	m, _ := semaphore.NewMutex(seg, "lock")
+	c, _ := semaphore.NewCondFor(seg, "items", m)
+	items := 0 // in real use: state in shared memory, guarded by m
+	var wg sync.WaitGroup
+	for range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			m.Lock()
+			c.WaitFor(func() bool { return items > 0 })
+			items--
+			m.Unlock()
+		}()
+	}
+	m.Lock()
+	items = 3
+	c.Notify(3)
+	m.Unlock()
+	wg.Wait()
+	fmt.Println("left:", items, "same lock:", c.L == m)
+	// Output: left: 0 same lock: true
+}
+
+// The action runs once per generation, in the last party to arrive, before
+// any party goes on.
+func ExampleBarrier_SetAction() {
+	seg := anon()
+	defer seg.Close()
+	b, _ := semaphore.NewBarrier(seg, "b", 3)
+	phase := 0
+	b.SetAction(func() error { phase++; return nil })
+	var wg sync.WaitGroup
+	seen := make([]int, 3)
+	for i := range seen {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			b.Wait()
+			seen[i] = phase
+		}()
+	}
+	wg.Wait()
+	fmt.Println("phase:", phase, "seen:", seen)
+	// Output: phase: 1 seen: [1 1 1]
 }

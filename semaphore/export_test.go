@@ -6,9 +6,9 @@ import "sync/atomic"
 // dead or reused holder.
 func MutexWords(m *Mutex) (state *atomic.Uint32, owner *atomic.Uint64) { return m.state, m.owner }
 
-// Holder returns the holder field a process of this namespace with PID pid
+// HolderField returns the holder field a process of this namespace with PID pid
 // puts in a Mutex state word.
-func Holder(pid uint32) uint32 { me, _ := self(); return pid&mPidMask | me&^mPidMask }
+func HolderField(pid uint32) uint32 { me, _ := self(); return pid&mPidMask | me&^mPidMask }
 
 const (
 	MHolderMask = mHolderMask

@@ -51,9 +51,11 @@ import (
 //
 // Cond, CondSize = 128:
 //
-//	 0 L, its Mutex (64 bytes, as above)
-//	64 seq uint32 (futex sequence, bumped by Signal/Broadcast)
+//	 0 its own Mutex (64 bytes, as above): L unless bound to another
+//	64 seq uint32 (futex sequence, bumped by Signal/Notify/Broadcast)
 //	68 magic "cond"   72 sleepers uint32
+//	80 lock uint64: object offset (of its header, from the segment start)
+//	   of the named Mutex that is L (NewCondFor); 0 = L is the own Mutex
 //
 // Barrier, BarrierSize = 256:
 //
@@ -103,6 +105,7 @@ const (
 	condOffSeq      = 1 * cacheLine
 	condOffMagic    = condOffSeq + 4
 	condOffSleepers = condOffSeq + 8
+	condOffLock     = condOffSeq + 16
 
 	// Barrier
 	BarrierSize   = 2*cacheLine + barSlots*slotSize
@@ -133,19 +136,23 @@ const (
 )
 
 // layoutVersion is the object-header version of every kind here but the
-// Barrier, whose party table came in version 2. Version 2 (Barrier 3): the
-// Mutex state word holds the holder's namespace tag beside its PID, and
-// every procinfo word (owner, reader slots, party slots) has the
-// namespace-tagged layout.
+// Barrier, whose party table came in version 2, and the Cond, whose bound
+// lock came in version 3. Version 2 (Barrier 3): the Mutex state word holds
+// the holder's namespace tag beside its PID, and every procinfo word
+// (owner, reader slots, party slots) has the namespace-tagged layout.
 const (
 	layoutVersion        = 2
 	barrierLayoutVersion = 3
+	condLayoutVersion    = 3
 )
 
 // versionOf is the object-header version of kind.
 func versionOf(kind shm.Kind) uint16 {
-	if kind == shm.KindBarrier {
+	switch kind {
+	case shm.KindBarrier:
 		return barrierLayoutVersion
+	case shm.KindCond:
+		return condLayoutVersion
 	}
 	return layoutVersion
 }
@@ -182,6 +189,10 @@ func checkMagic(mem []byte, off int, want uint32, what string) error {
 func le32(b []byte) uint32 {
 	return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24
 }
+
+func le64(b []byte) uint64 { return uint64(le32(b)) | uint64(le32(b[4:]))<<32 }
+
+func putLE64(b []byte, v uint64) { putLE32(b, uint32(v)); putLE32(b[4:], uint32(v>>32)) }
 
 func putLE32(b []byte, v uint32) {
 	b[0], b[1], b[2], b[3] = byte(v), byte(v>>8), byte(v>>16), byte(v>>24)

@@ -211,11 +211,44 @@ var (
 	selfWord   uint64
 )
 
-// Lock locks m, blocking until it is free or ctx ends. It returns nil with
-// the lock held; ErrOwnerDead with the lock held when the previous holder
-// died holding it (repair, MarkConsistent, Unlock); ErrNotRecoverable, or
-// ctx's error, without the lock.
-func (m *Mutex) Lock(ctx context.Context) error {
+// Lock locks m, waiting as long as it takes: the sync.Locker form, for code
+// that takes a Locker (sync.Cond, a helper written for sync.Mutex).
+//
+// When the previous holder died holding m, Lock takes the lock over, marks
+// it consistent and returns holding it, as if the holder had unlocked: the
+// state m guards may be half-updated, and Lock cannot say so. Python's Lock
+// is no better (a lock whose holder died stays locked for ever); code that
+// can repair what a dead holder left calls LockContext, which returns
+// ErrOwnerDead instead. Lock panics when m is not recoverable (a
+// LockContext caller unlocked it after ErrOwnerDead without
+// MarkConsistent, or a peer wrote garbage): LockContext returns
+// ErrNotRecoverable there.
+func (m *Mutex) Lock() {
+	holder, word := self()
+	if m.state.CompareAndSwap(0, holder) { // unlocked -> locked
+		atomics.StoreRelease64(m.owner, word)
+		raceAcquire(m.state)
+		return
+	}
+	m.lockPlain()
+}
+
+// lockPlain is Lock's slow path, apart so that Lock inlines.
+func (m *Mutex) lockPlain() {
+	switch err := m.LockContext(context.Background()); err {
+	case nil:
+	case ErrOwnerDead:
+		m.MarkConsistent()
+	default:
+		panic("semaphore: Lock of a Mutex that is not recoverable (LockContext returns ErrNotRecoverable): " + err.Error())
+	}
+}
+
+// LockContext locks m, blocking until it is free or ctx ends. It returns
+// nil with the lock held; ErrOwnerDead with the lock held when the previous
+// holder died holding it (repair, MarkConsistent, Unlock); ErrNotRecoverable,
+// or ctx's error, without the lock.
+func (m *Mutex) LockContext(ctx context.Context) error {
 	holder, word := self()
 	if m.state.CompareAndSwap(0, holder) { // unlocked -> locked
 		atomics.StoreRelease64(m.owner, word)
@@ -467,24 +500,39 @@ func (m *Mutex) MarkConsistent() {
 // recoverable (every Lock fails with ErrNotRecoverable).
 func (m *Mutex) Recoverable() bool { return m.state.Load()&mHolderMask != mNotRecoverable }
 
-// Owner returns the process holding m, or the zero Ident if m is unlocked.
-// The start time is known only once the holder has recorded it (a few
-// instructions after taking the lock); until then it is zero, and the
-// namespace is the caller's if the lock word's 7-bit tag agrees with it, or
-// procinfo.InitNS plus that tag (a stand-in: another namespace) if not.
-func (m *Mutex) Owner() procinfo.Ident {
+// Holder names the process that holds a Mutex, as Owner reports it.
+type Holder struct {
+	// Pid is the holder's process ID, in the PID namespace NS; 0 for none.
+	Pid int
+	// Start is the holder's start time in clock ticks since boot (field 22
+	// of /proc/PID/stat), which tells it from a later process given the
+	// same PID; 0 while unknown.
+	Start uint64
+	// NS is the inode number of the holder's PID namespace
+	// (/proc/PID/ns/pid); 0 while unknown. A Pid is meaningful only in its
+	// namespace.
+	NS uint64
+}
+
+// Owner returns the process holding m, or the zero Holder if m is unlocked
+// (or not recoverable). The start time and namespace are known only once
+// the holder has recorded them, a few instructions after taking the lock;
+// until then Start is zero, and NS is the caller's namespace if the lock
+// word's short namespace tag is the caller's, or 0 (unknown) if not.
+func (m *Mutex) Owner() Holder {
 	h := m.state.Load() & mHolderMask
 	if h == 0 || h == mNotRecoverable {
-		return procinfo.Ident{}
+		return Holder{}
 	}
 	if w := m.owner.Load(); holderOf(w) == h {
-		return procinfo.FromWord(w)
+		id := procinfo.FromWord(w)
+		return Holder{Pid: int(id.Pid), Start: id.Start, NS: id.NS}
 	}
-	id := procinfo.Ident{Pid: int32(h & mPidMask), NS: procinfo.Self().NS}
-	if me, _ := self(); h>>mNSShift != me>>mNSShift {
-		id.NS = procinfo.InitNS + uint64(h>>mNSShift)
+	o := Holder{Pid: int(h & mPidMask)}
+	if me, _ := self(); h>>mNSShift == me>>mNSShift {
+		o.NS = procinfo.Self().NS
 	}
-	return id
+	return o
 }
 
 // GobEncode encodes a named Mutex's handle (segment, name, kind). An

@@ -26,10 +26,10 @@ func TestMutexBasic(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := ctxFor(t, 5*time.Second)
-	if err := m.Lock(ctx); err != nil {
+	if err := m.LockContext(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if got := m.Owner(); got != procinfo.Self() && got.Pid != procinfo.Self().Pid {
+	if got := m.Owner(); got.Pid != int(procinfo.Self().Pid) || got.Start != procinfo.Self().Start || got.NS != procinfo.Self().NS {
 		t.Fatalf("owner %v, want %v", got, procinfo.Self())
 	}
 	if ok, err := m.TryLock(); ok || err != nil {
@@ -37,12 +37,12 @@ func TestMutexBasic(t *testing.T) {
 	}
 	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
 	defer cancel()
-	if err := m.Lock(short); !errors.Is(err, context.DeadlineExceeded) {
+	if err := m.LockContext(short); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Lock of a held mutex with a deadline: %v", err)
 	}
 	done, cancelDone := context.WithCancel(ctx)
 	cancelDone()
-	if err := m.Lock(done); !errors.Is(err, context.Canceled) {
+	if err := m.LockContext(done); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Lock of a held mutex, done context: %v", err)
 	}
 	m.Unlock()
@@ -50,14 +50,14 @@ func TestMutexBasic(t *testing.T) {
 		t.Fatalf("TryLock of an unlocked mutex: %v %v", ok, err)
 	}
 	m.Unlock()
-	if !m.Owner().IsZero() {
+	if m.Owner() != (semaphore.Holder{}) {
 		t.Fatalf("owner %v after Unlock", m.Owner())
 	}
 	m2, err := semaphore.OpenMutex(seg, "m")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := m2.Lock(ctx); err != nil {
+	if err := m2.LockContext(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if ok, _ := m.TryLock(); ok {
@@ -106,7 +106,7 @@ func TestMutexAt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := a.Lock(context.Background()); err != nil {
+	if err := a.LockContext(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if ok, _ := b.TryLock(); ok {
@@ -121,7 +121,7 @@ func TestMutexAt(t *testing.T) {
 // forgeHolder makes m look held by pid with owner word w.
 func forgeHolder(m *semaphore.Mutex, pid uint32, w uint64) {
 	st, ow := semaphore.MutexWords(m)
-	st.Store(semaphore.Holder(pid))
+	st.Store(semaphore.HolderField(pid))
 	ow.Store(w)
 }
 
@@ -145,12 +145,12 @@ func TestMutexOwnerDeadAndRecovery(t *testing.T) {
 	m, _ := semaphore.InitMutex(make([]byte, semaphore.MutexSize))
 	dead := deadPid(t)
 	forgeHolder(m, dead, procinfo.Ident{Pid: int32(dead), Start: 12345}.Word())
-	if err := m.Lock(ctx); !errors.Is(err, semaphore.ErrOwnerDead) {
+	if err := m.LockContext(ctx); !errors.Is(err, semaphore.ErrOwnerDead) {
 		t.Fatalf("Lock after a dead holder: %v", err)
 	}
 	m.MarkConsistent()
 	m.Unlock()
-	if err := m.Lock(ctx); err != nil {
+	if err := m.LockContext(ctx); err != nil {
 		t.Fatalf("Lock after recovery: %v", err)
 	}
 	m.Unlock()
@@ -161,7 +161,7 @@ func TestMutexOwnerDeadAndRecovery(t *testing.T) {
 		t.Fatalf("TryLock after a dead holder: %v %v", ok, err)
 	}
 	m.Unlock()
-	if err := m.Lock(ctx); !errors.Is(err, semaphore.ErrNotRecoverable) {
+	if err := m.LockContext(ctx); !errors.Is(err, semaphore.ErrNotRecoverable) {
 		t.Fatalf("Lock of an unrecovered mutex: %v", err)
 	}
 	if ok, err := m.TryLock(); ok || !errors.Is(err, semaphore.ErrNotRecoverable) {
@@ -182,7 +182,7 @@ func TestMutexReusedPid(t *testing.T) {
 		t.Fatal("procinfo thinks an earlier start time of our PID is alive")
 	}
 	forgeHolder(m, uint32(me.Pid), old.Word())
-	if err := m.Lock(ctxFor(t, recoverWithin)); !errors.Is(err, semaphore.ErrOwnerDead) {
+	if err := m.LockContext(ctxFor(t, recoverWithin)); !errors.Is(err, semaphore.ErrOwnerDead) {
 		t.Fatalf("Lock over a reused PID: %v", err)
 	}
 	// The same PID with the right start time is alive: no takeover.
@@ -204,7 +204,7 @@ func TestMutexGoroutines(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := 0; i < per; i++ {
-				if err := m.Lock(ctx); err != nil {
+				if err := m.LockContext(ctx); err != nil {
 					t.Error(err)
 					return
 				}
@@ -234,7 +234,7 @@ var counterWorker = process.Register("sem-mutex-counter", func(ctx context.Conte
 		return err
 	}
 	for i := 0; i < a.Iters; i++ {
-		if err := a.M.Lock(ctx); err != nil {
+		if err := a.M.LockContext(ctx); err != nil {
 			return err
 		}
 		c.Store(c.Load() + 1) // deliberately not atomic: only the lock makes it exact
@@ -270,7 +270,7 @@ func TestMutexHammerProcesses(t *testing.T) {
 
 // holdWorker locks M, says so in flag 0, and waits to be killed.
 var holdWorker = process.Register("sem-mutex-hold", func(ctx context.Context, a counterArgs) error {
-	if err := a.M.Lock(ctx); err != nil {
+	if err := a.M.LockContext(ctx); err != nil {
 		return err
 	}
 	a.F.u64(0).Store(0xdead) // half-done update the survivor repairs
@@ -343,7 +343,7 @@ func TestMutexCrash(t *testing.T) {
 		}
 		start := time.Now()
 		ctx, cancel := context.WithTimeout(context.Background(), recoverWithin)
-		err := m.Lock(ctx)
+		err := m.LockContext(ctx)
 		cancel()
 		took := time.Since(start)
 		if !errors.Is(err, semaphore.ErrOwnerDead) {
@@ -374,7 +374,7 @@ func TestMutexGob(t *testing.T) {
 	if err := gob.NewDecoder(strings.NewReader(b.String())).Decode(&m2); err != nil {
 		t.Fatal(err)
 	}
-	if err := m.Lock(context.Background()); err != nil {
+	if err := m.LockContext(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if ok, _ := m2.TryLock(); ok {
@@ -393,14 +393,14 @@ func ExampleMutex() {
 	if err != nil {
 		panic(err)
 	}
-	switch err := m.Lock(context.Background()); {
+	switch err := m.LockContext(context.Background()); {
 	case errors.Is(err, semaphore.ErrOwnerDead):
 		// repair the guarded state, then:
 		m.MarkConsistent()
 	case err != nil:
 		panic(err)
 	}
-	fmt.Println("locked by this process:", m.Owner().Pid == int32(os.Getpid()))
+	fmt.Println("locked by this process:", m.Owner().Pid == os.Getpid())
 	m.Unlock()
 	// Output: locked by this process: true
 }

@@ -33,7 +33,7 @@ func TestMutexOtherNamespace(t *testing.T) {
 	// find the holder alive.
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
-	err = m.Lock(ctx)
+	err = m.LockContext(ctx)
 	if err == nil || errors.Is(err, semaphore.ErrOwnerDead) {
 		m.Unlock()
 	}
@@ -50,7 +50,7 @@ func TestMutexOtherNamespace(t *testing.T) {
 	if err := child.Wait(); err != nil {
 		t.Fatalf("child in its PID namespace: %v", err)
 	}
-	if err := m.Lock(ctxFor(t, 5*time.Second)); err != nil {
+	if err := m.LockContext(ctxFor(t, 5*time.Second)); err != nil {
 		t.Fatalf("Lock after the holder unlocked: %v", err)
 	}
 	m.Unlock()
@@ -69,7 +69,7 @@ func mutexHolderInNamespace(t *testing.T, name string) {
 		t.Fatal(err)
 	}
 	ctx := ctxFor(t, 30*time.Second)
-	if err := m.Lock(ctx); err != nil {
+	if err := m.LockContext(ctx); err != nil {
 		t.Fatal(err)
 	}
 	f := &flags{Seg: seg, Name: "flags"}

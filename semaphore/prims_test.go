@@ -27,7 +27,7 @@ func TestSemaphoreBasic(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := ctxFor(t, 5*time.Second)
-	if err := s.Acquire(ctx, 2); err != nil {
+	if err := s.AcquireContext(ctx, 2); err != nil {
 		t.Fatal(err)
 	}
 	if s.TryAcquire(1) {
@@ -35,7 +35,7 @@ func TestSemaphoreBasic(t *testing.T) {
 	}
 	short, cancel := context.WithTimeout(ctx, 10*time.Millisecond)
 	defer cancel()
-	if err := s.Acquire(short, 1); !errors.Is(err, context.DeadlineExceeded) {
+	if err := s.AcquireContext(short, 1); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Acquire with a deadline: %v", err)
 	}
 	if err := s.Release(3); err != nil { // unbounded: may exceed the start value
@@ -64,7 +64,7 @@ func TestSemaphoreBasic(t *testing.T) {
 	// A waiter blocked on Acquire(2) is woken by two Release(1).
 	done := make(chan error)
 	s2, _ := semaphore.InitSemaphore(make([]byte, semaphore.SemaphoreSize), 0, false)
-	go func() { done <- s2.Acquire(ctx, 2) }()
+	go func() { done <- s2.AcquireContext(ctx, 2) }()
 	s2.Release(1)
 	s2.Release(1)
 	if err := <-done; err != nil || s2.Value() != 0 {
@@ -87,7 +87,7 @@ var semWorker = process.Register("sem-sema-hammer", func(ctx context.Context, a 
 		return err
 	}
 	for i := 0; i < a.Iters; i++ {
-		if err := a.S.Acquire(ctx, 1); err != nil {
+		if err := a.S.AcquireContext(ctx, 1); err != nil {
 			return err
 		}
 		n := inUse.Add(1)
@@ -148,7 +148,7 @@ func TestEventBasic(t *testing.T) {
 	}
 	short, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
-	if e.IsSet() || e.Wait(short) {
+	if e.IsSet() || e.WaitContext(short) {
 		t.Fatal("a clear event reported set")
 	}
 	var wg sync.WaitGroup
@@ -156,7 +156,7 @@ func TestEventBasic(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if !e.Wait(ctxFor(t, 10*time.Second)) {
+			if !e.WaitContext(ctxFor(t, 10*time.Second)) {
 				t.Error("Wait returned false before the timeout")
 			}
 		}()
@@ -178,7 +178,7 @@ type eventArgs struct {
 // eventWorker answers each Set of E with a Set of Back.
 var eventWorker = process.Register("sem-event-echo", func(ctx context.Context, a eventArgs) error {
 	for i := 0; i < a.Rounds; i++ {
-		if !a.E.Wait(ctx) {
+		if !a.E.WaitContext(ctx) {
 			return ctx.Err()
 		}
 		a.E.Clear()
@@ -200,7 +200,7 @@ func TestEventProcesses(t *testing.T) {
 	for i := 0; i < rounds; i++ {
 		back.Clear()
 		e.Set()
-		if !back.Wait(ctx) {
+		if !back.WaitContext(ctx) {
 			t.Fatalf("round %d: no answer", i)
 		}
 	}
@@ -225,12 +225,12 @@ type condArgs struct {
 var condTurns = process.Register("sem-cond-turns", func(ctx context.Context, a condArgs) error {
 	turn, slow := a.F.u64(0), a.F.u32(5)
 	for {
-		if err := a.C.L.Lock(ctx); err != nil {
+		if err := a.C.L.LockContext(ctx); err != nil {
 			return err
 		}
 		for turn.Load() < uint64(a.Rounds) && int(turn.Load()%uint64(a.N)) != a.ID {
 			t0 := time.Now()
-			if err := a.C.Wait(ctx); err != nil {
+			if err := a.C.WaitContext(ctx); err != nil {
 				return err
 			}
 			if time.Since(t0) > 200*time.Millisecond {
@@ -293,11 +293,11 @@ func TestCondSignalProcesses(t *testing.T) { testCondTurns(t, 2, true) }
 // condWaiter locks L, says so in word 0 (value ID), waits once, then says it
 // woke in word 1 and waits (holding L) to be killed.
 var condWaiter = process.Register("sem-cond-waiter", func(ctx context.Context, a condArgs) error {
-	if err := a.C.L.Lock(ctx); err != nil {
+	if err := a.C.L.LockContext(ctx); err != nil {
 		return err
 	}
 	a.F.signal(0, uint32(a.ID))
-	if err := a.C.Wait(ctx); err != nil {
+	if err := a.C.WaitContext(ctx); err != nil {
 		return err
 	}
 	a.F.signal(1, uint32(a.ID))
@@ -318,7 +318,7 @@ func TestCondCrash(t *testing.T) {
 			t.Fatal(err)
 		}
 		f.await(t, 0, 1, 10*time.Second)
-		if err := c.L.Lock(ctx); err != nil { // a is inside Wait now
+		if err := c.L.LockContext(ctx); err != nil { // a is inside Wait now
 			t.Fatal(err)
 		}
 		c.L.Unlock()
@@ -327,7 +327,7 @@ func TestCondCrash(t *testing.T) {
 			t.Fatal(err)
 		}
 		f.await(t, 0, 2, 10*time.Second)
-		if err := c.L.Lock(ctx); err != nil { // b is inside Wait now
+		if err := c.L.LockContext(ctx); err != nil { // b is inside Wait now
 			t.Fatal(err)
 		}
 		a.Kill() // killed while waiting
@@ -338,7 +338,7 @@ func TestCondCrash(t *testing.T) {
 		b.Kill()
 		start := time.Now()
 		lctx, cancel := context.WithTimeout(ctx, recoverWithin)
-		err = c.L.Lock(lctx)
+		err = c.L.LockContext(lctx)
 		cancel()
 		if !errors.Is(err, semaphore.ErrOwnerDead) {
 			t.Fatalf("trial %d: Lock after the woken waiter was killed: %v", i, err)
@@ -359,15 +359,15 @@ func TestRWMutexBasic(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := ctxFor(t, 10*time.Second)
-	if err := rw.RLock(ctx); err != nil {
+	if err := rw.RLockContext(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := rw.RLock(ctx); err != nil {
+	if err := rw.RLockContext(ctx); err != nil {
 		t.Fatal(err)
 	}
 	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
 	defer cancel()
-	if err := rw.Lock(short); !errors.Is(err, context.DeadlineExceeded) {
+	if err := rw.LockContext(short); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Lock while read-locked: %v", err)
 	}
 	if !rw.TryRLock() { // the abandoned writer left no mark
@@ -376,7 +376,7 @@ func TestRWMutexBasic(t *testing.T) {
 	rw.RUnlock()
 	rw.RUnlock()
 	rw.RUnlock()
-	if err := rw.Lock(ctx); err != nil {
+	if err := rw.LockContext(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if rw.TryRLock() {
@@ -393,7 +393,7 @@ func TestRWMutexBasic(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := 0; i < n; i++ {
-				if err := rw.Lock(ctx); err != nil {
+				if err := rw.LockContext(ctx); err != nil {
 					t.Error(err)
 					return
 				}
@@ -405,7 +405,7 @@ func TestRWMutexBasic(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := 0; i < n; i++ {
-				if err := rw.RLock(ctx); err != nil {
+				if err := rw.RLockContext(ctx); err != nil {
 					t.Error(err)
 					return
 				}
@@ -433,9 +433,9 @@ type rwArgs struct {
 var rwHold = process.Register("sem-rw-hold", func(ctx context.Context, a rwArgs) error {
 	var err error
 	if a.Write {
-		err = a.RW.Lock(ctx)
+		err = a.RW.LockContext(ctx)
 	} else {
-		err = a.RW.RLock(ctx)
+		err = a.RW.RLockContext(ctx)
 	}
 	if err != nil {
 		return err
@@ -458,14 +458,14 @@ func TestRWMutexWriterCrash(t *testing.T) {
 		p.Kill()
 		start := time.Now()
 		ctx, cancel := context.WithTimeout(context.Background(), recoverWithin)
-		err = rw.Lock(ctx)
+		err = rw.LockContext(ctx)
 		cancel()
 		if !errors.Is(err, semaphore.ErrOwnerDead) {
 			t.Fatalf("trial %d: Lock after the writer was killed: %v", i, err)
 		}
 		rw.MarkConsistent()
 		rw.Unlock()
-		if err := rw.RLock(ctxFor(t, recoverWithin)); err != nil {
+		if err := rw.RLockContext(ctxFor(t, recoverWithin)); err != nil {
 			t.Fatal(err)
 		}
 		rw.RUnlock()
@@ -494,7 +494,7 @@ func rWMutexReaderAfterDeadWriter(t *testing.T) {
 	p.Kill()
 	ctx, cancel := context.WithTimeout(context.Background(), recoverWithin)
 	defer cancel()
-	if err := rw.RLock(ctx); !errors.Is(err, semaphore.ErrOwnerDead) {
+	if err := rw.RLockContext(ctx); !errors.Is(err, semaphore.ErrOwnerDead) {
 		t.Fatalf("RLock behind a dead writer: %v", err)
 	}
 	rw.MarkConsistent()
@@ -519,7 +519,7 @@ func rWMutexReaderCrash(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.await(t, 0, 1, 10*time.Second)
-	if err := rw.RLock(ctxFor(t, recoverWithin)); err != nil { // readers share
+	if err := rw.RLockContext(ctxFor(t, recoverWithin)); err != nil { // readers share
 		t.Fatal(err)
 	}
 	rw.RUnlock()
@@ -527,7 +527,7 @@ func rWMutexReaderCrash(t *testing.T) {
 	p.Wait()
 	ctx, cancel := context.WithTimeout(context.Background(), recoverWithin)
 	defer cancel()
-	if err := rw.Lock(ctx); err != nil {
+	if err := rw.LockContext(ctx); err != nil {
 		t.Fatalf("Lock after the reader was killed: %v", err)
 	}
 	rw.Unlock()
@@ -549,7 +549,7 @@ var barrierWorker = process.Register("sem-barrier-phases", func(ctx context.Cont
 	n := a.B.Parties()
 	for ph := 1; ph <= a.Phases; ph++ {
 		a.F.u32(8 + a.ID).Store(uint32(ph))
-		idx, err := a.B.Wait(ctx)
+		idx, err := a.B.WaitContext(ctx)
 		if err != nil {
 			return err
 		}
@@ -595,7 +595,7 @@ func TestBarrierProcesses(t *testing.T) {
 // the channel.
 func waitingParty(ctx context.Context, b *semaphore.Barrier) <-chan error {
 	errs := make(chan error, 1)
-	go func() { _, err := b.Wait(ctx); errs <- err }()
+	go func() { _, err := b.WaitContext(ctx); errs <- err }()
 	for b.Waiting() != 1 {
 		runtime.Gosched() // polling a condition, not synchronising on time
 	}
@@ -604,7 +604,7 @@ func waitingParty(ctx context.Context, b *semaphore.Barrier) <-chan error {
 
 // barrierWaitWorker waits on the barrier once (the test kills it there).
 var barrierWaitWorker = process.Register("sem-barrier-wait", func(ctx context.Context, b *semaphore.Barrier) error {
-	_, err := b.Wait(ctx)
+	_, err := b.WaitContext(ctx)
 	return err
 })
 
@@ -641,7 +641,7 @@ func barrierPartyDies(t *testing.T) {
 	if !errors.Is(err, semaphore.ErrBroken) || errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "died") {
 		t.Fatalf("Wait beside a party that died: %v, want ErrBroken naming the death", err)
 	}
-	if _, err := b.Wait(ctx); !errors.Is(err, semaphore.ErrBroken) || !b.Broken() {
+	if _, err := b.WaitContext(ctx); !errors.Is(err, semaphore.ErrBroken) || !b.Broken() {
 		t.Fatalf("Wait after a party died: %v", err)
 	}
 	// Reset forgets the dead party: three goroutines pass.
@@ -653,7 +653,7 @@ func barrierPartyDies(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, err := b.Wait(ctx); err != nil {
+			if _, err := b.WaitContext(ctx); err != nil {
 				t.Error(err)
 			}
 		}()
@@ -705,13 +705,13 @@ func TestBarrierBroken(t *testing.T) {
 	errs := waitingParty(ctx, b)
 	short, cancel := context.WithTimeout(ctx, 30*time.Millisecond)
 	defer cancel()
-	if _, err := b.Wait(short); !errors.Is(err, semaphore.ErrBroken) || !errors.Is(err, context.DeadlineExceeded) {
+	if _, err := b.WaitContext(short); !errors.Is(err, semaphore.ErrBroken) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("timed-out Wait: %v", err)
 	}
 	if err := <-errs; !errors.Is(err, semaphore.ErrBroken) {
 		t.Fatalf("other waiter: %v", err)
 	}
-	if _, err := b.Wait(ctx); !errors.Is(err, semaphore.ErrBroken) || !b.Broken() {
+	if _, err := b.WaitContext(ctx); !errors.Is(err, semaphore.ErrBroken) || !b.Broken() {
 		t.Fatalf("Wait on a broken barrier: %v", err)
 	}
 	b.Reset()
@@ -727,7 +727,7 @@ func TestBarrierBroken(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				i, err := b.Wait(ctx)
+				i, err := b.WaitContext(ctx)
 				if err != nil {
 					t.Error(err)
 					return
@@ -776,7 +776,7 @@ var allWorker = process.Register("sem-all-handles", func(ctx context.Context, a 
 	if a.B.Parties() != 7 {
 		return errors.New("barrier parties")
 	}
-	if err := a.C.L.Lock(ctx); err != nil {
+	if err := a.C.L.LockContext(ctx); err != nil {
 		return err
 	}
 	a.C.L.Unlock()
@@ -807,7 +807,7 @@ func TestHandlesTravel(t *testing.T) {
 	if err := allWorker.Run(ctxFor(t, 20*time.Second), a); err != nil {
 		t.Fatal(err)
 	}
-	if !a.E.IsSet() || a.S.Value() != 0 || a.M.Owner().IsZero() {
+	if !a.E.IsSet() || a.S.Value() != 0 || a.M.Owner().Pid == 0 {
 		t.Fatal("the child's work is not visible")
 	}
 	// Open by name and through gob in this process too.
@@ -849,7 +849,7 @@ func TestParkedGoroutinesShareThreads(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if !e.Wait(ctx) {
+			if !e.WaitContext(ctx) {
 				t.Error("Wait timed out")
 			}
 		}()

@@ -3,6 +3,7 @@ package semaphore
 import (
 	"context"
 	"errors"
+	"sync"
 	"sync/atomic"
 
 	"github.com/shmkit/shmkit/atomics"
@@ -152,10 +153,40 @@ func (rw *RWMutex) claim(me uint64) *atomic.Uint32 {
 	return rw.overflow
 }
 
-// RLock locks rw for reading, blocking while a writer holds it or waits for
-// it. It returns nil with a read hold; ErrNotRecoverable or ctx's error
-// without one; or ErrOwnerDead with the lock held for WRITING (see RWMutex).
-func (rw *RWMutex) RLock(ctx context.Context) error {
+// RLock locks rw for reading, waiting as long as it takes: the form for
+// code that takes a sync.Locker (see RLocker). A writer that died holding
+// rw is taken over as Mutex.Lock takes a dead holder's lock over (marked
+// consistent: the state rw guards may be half-updated), then the read
+// hold taken. It panics when rw is not recoverable; RLockContext returns
+// the errors instead.
+func (rw *RWMutex) RLock() {
+	for {
+		switch err := rw.RLockContext(context.Background()); err {
+		case nil:
+			return
+		case ErrOwnerDead:
+			rw.MarkConsistent()
+			rw.Unlock() // repaired as far as RLock can: now read
+		default:
+			panic("semaphore: RLock of an RWMutex that is not recoverable (RLockContext returns ErrNotRecoverable): " + err.Error())
+		}
+	}
+}
+
+// RLocker returns a sync.Locker whose Lock and Unlock are rw's RLock and
+// RUnlock, as sync.RWMutex.RLocker does.
+func (rw *RWMutex) RLocker() sync.Locker { return (*rlocker)(rw) }
+
+type rlocker RWMutex
+
+func (r *rlocker) Lock()   { (*RWMutex)(r).RLock() }
+func (r *rlocker) Unlock() { (*RWMutex)(r).RUnlock() }
+
+// RLockContext locks rw for reading, blocking while a writer holds it or
+// waits for it. It returns nil with a read hold; ErrNotRecoverable or ctx's
+// error without one; or ErrOwnerDead with the lock held for WRITING (a
+// writer died holding it: repair, MarkConsistent, Unlock; see RWMutex).
+func (rw *RWMutex) RLockContext(ctx context.Context) error {
 	c := rw.counter()
 	for {
 		c.Add(1)                            // announce the reader...
@@ -211,7 +242,7 @@ func (rw *RWMutex) waitWriter(ctx context.Context) error {
 		case nil:
 		case errOwnerGone:
 			// The writer died: become the writer, so that someone repairs.
-			switch err := rw.Lock(ctx); err {
+			switch err := rw.LockContext(ctx); err {
 			case nil:
 				rw.Unlock() // someone else repaired meanwhile: read after all
 			default:
@@ -234,13 +265,27 @@ func (rw *RWMutex) RUnlock() {
 	rw.leave(c)
 }
 
-// Lock locks rw for writing: it takes the writer Mutex, announces the writer
-// so that no new reader enters, and waits for the readers to leave,
-// releasing the holds of readers whose process died. It returns nil or
-// ErrOwnerDead (lock held; a writer died holding it: repair,
+// Lock locks rw for writing, waiting as long as it takes: the sync.Locker
+// form. A writer that died holding rw is taken over and marked consistent,
+// as Mutex.Lock does; it panics when rw is not recoverable. LockContext
+// returns those cases as errors.
+func (rw *RWMutex) Lock() {
+	switch err := rw.LockContext(context.Background()); err {
+	case nil:
+	case ErrOwnerDead:
+		rw.MarkConsistent()
+	default:
+		panic("semaphore: Lock of an RWMutex that is not recoverable (LockContext returns ErrNotRecoverable): " + err.Error())
+	}
+}
+
+// LockContext locks rw for writing: it takes the writer Mutex, announces
+// the writer so that no new reader enters, and waits for the readers to
+// leave, releasing the holds of readers whose process died. It returns nil
+// or ErrOwnerDead (lock held; a writer died holding it: repair,
 // MarkConsistent, Unlock), or ErrNotRecoverable or ctx's error (not held).
-func (rw *RWMutex) Lock(ctx context.Context) error {
-	err := rw.w.Lock(ctx)
+func (rw *RWMutex) LockContext(ctx context.Context) error {
+	err := rw.w.LockContext(ctx)
 	if err != nil && !errors.Is(err, ErrOwnerDead) {
 		return err
 	}
@@ -313,8 +358,8 @@ func (rw *RWMutex) Unlock() {
 	rw.w.Unlock()
 }
 
-// MarkConsistent declares the state guarded by rw repaired after Lock or
-// RLock returned ErrOwnerDead; call it before Unlock.
+// MarkConsistent declares the state guarded by rw repaired after
+// LockContext or RLockContext returned ErrOwnerDead; call it before Unlock.
 func (rw *RWMutex) MarkConsistent() { rw.w.MarkConsistent() }
 
 // GobEncode encodes a named RWMutex's handle.

@@ -105,9 +105,20 @@ func semaphoreAt(r []byte) (*Semaphore, error) {
 	return &Semaphore{value: v, sleepers: sl, bound: le32(r[semOffBound:])}, nil
 }
 
-// Acquire takes n units, blocking until they are there or ctx ends (then it
-// returns ctx's error and takes nothing). Units are taken all at once.
-func (s *Semaphore) Acquire(ctx context.Context, n int) error {
+// Acquire takes n units, waiting as long as it takes (Python's
+// acquire()). Units are taken all at once. It panics if n is not positive
+// or exceeds a bounded Semaphore's bound, which no wait could satisfy.
+func (s *Semaphore) Acquire(n int) {
+	if err := s.AcquireContext(context.Background(), n); err != nil {
+		panic(err.Error())
+	}
+}
+
+// AcquireContext takes n units, blocking until they are there or ctx ends
+// (then it returns ctx's error and takes nothing). Units are taken all at
+// once. An n that is not positive or exceeds a bounded Semaphore's bound
+// is an error.
+func (s *Semaphore) AcquireContext(ctx context.Context, n int) error {
 	if n <= 0 || n > math.MaxInt32 || s.bound != 0 && uint32(n) > s.bound {
 		return fmt.Errorf("semaphore: Acquire(%d) out of range", n)
 	}

@@ -92,7 +92,7 @@ func BenchmarkStore(b *testing.B) {
 	b.Run("int64-Add", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			i64.Add(1)
+			value.Add(i64, 1)
 		}
 	})
 	b.Run("baseline-mutex-wide64B", func(b *testing.B) {
@@ -140,7 +140,7 @@ var benchAdder = process.Register("value-bench-adder", func(ctx context.Context,
 	var n int64
 	for a.Stop.Load() == 0 {
 		for range 64 {
-			a.Counter.Add(1)
+			value.Add(a.Counter, 1)
 		}
 		n += 64
 	}
@@ -187,7 +187,7 @@ func BenchmarkAddTwoProcesses(b *testing.B) {
 	a := newBenchArgs(b)
 	theirs, elapsed := runBeside(b, benchAdder, a, func() {
 		for range b.N {
-			a.Counter.Add(1)
+			value.Add(a.Counter, 1)
 		}
 	})
 	if got, want := a.Counter.Load(), int64(b.N)+theirs; got != want {

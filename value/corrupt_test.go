@@ -61,8 +61,7 @@ func TestCorruptLockNotRecoverable(t *testing.T) {
 	}
 	v.Store(wideOf(8)) // stores nothing, does not panic
 	v.Update(func(p *wide) { *p = wideOf(9) })
-	v.Lock()
-	v.Unlock()
+	v.Lock().Unlock()
 	if got := v.Load(); got != wideOf(7) {
 		t.Fatalf("after Store and Update on a lock that is not recoverable, Load = %v", got.F)
 	}
@@ -76,7 +75,7 @@ func TestCorruptLockNotRecoverable(t *testing.T) {
 	if _, err := v.UpdateContext(ctx, func(*wide) {}); !errors.Is(err, value.ErrNotRecoverable) {
 		t.Fatalf("UpdateContext: %v, want ErrNotRecoverable", err)
 	}
-	if err := v.LockContext(ctx); !errors.Is(err, value.ErrNotRecoverable) {
+	if _, err := v.LockContext(ctx); !errors.Is(err, value.ErrNotRecoverable) {
 		t.Fatalf("LockContext: %v, want ErrNotRecoverable", err)
 	}
 

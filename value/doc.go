@@ -20,9 +20,29 @@
 // Linux kernel). The copy is a plain one, racing with the writer's in the
 // Go memory model's terms; every copy a write overlapped is discarded, and
 // the orderings that make the check sound are set out in
-// internal/cell's LoadInto and in docs/cells.md. For 4- and 8-byte integer T, Load and Store are single
-// atomic instructions and Add, Swap and CompareAndSwap are lock-free: they
-// do not take the lock, so Lock does not hold them off.
+// docs/cells.md. For 4- and 8-byte integer T, Load and Store are single
+// atomic instructions, and the functions Add, Swap and CompareAndSwap are
+// lock-free: they do not take the lock, so Lock does not hold them off.
+// They are functions, not methods, so that their constraint (Integer)
+// makes them a compile-time error for any other T.
+//
+// Python's "with v.get_lock(): v.value += 1" has two Go forms:
+//
+//	v.Update(func(p *int64) { *p++ })
+//
+//	l := v.Lock()
+//	l.Store(l.Load() + 1)
+//	l.Unlock()
+//
+// The lock is not re-entrant, and it belongs to the process, which cannot
+// tell its goroutines apart: the literal translation, v.Lock() then
+// v.Store(v.Load()+1), would wait for ever for the lock its own caller
+// holds. A plain Store, Update or Lock that has waited a second for a lock
+// that its own process holds through Lock (or inside Update) panics
+// instead, with a message that names the fix. (A second goroutine of the
+// same process that holds a Locked longer than a second while another
+// stores meets the same panic: hold the lock for less, or store with
+// StoreContext, which waits as long as its context allows.)
 //
 // A RawValue[T] has no lock and no seqlock: a plain T in shared memory,
 // whose users bring their own synchronisation (Python's RawValue).
@@ -41,8 +61,8 @@
 // lock word that says "not recoverable" (which package value never
 // leaves behind) makes the context forms return ErrNotRecoverable, while
 // the plain forms neither panic nor wait: Load returns the T as it
-// stands, Store and Update store nothing, Lock returns without the lock
-// and Unlock then does nothing.
+// stands, Store and Update store nothing, Lock returns a Locked that
+// holds nothing (its Store stores nothing, its Unlock does nothing).
 //
 // Scope: Linux.
 package value

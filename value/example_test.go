@@ -38,8 +38,8 @@ func ExampleValue() {
 }
 
 // Integer Values of 4 or 8 bytes have lock-free Add, Swap and
-// CompareAndSwap.
-func ExampleValue_Add() {
+// CompareAndSwap; for any other T they do not compile.
+func ExampleAdd() {
 	seg, err := shm.Create(fmt.Sprintf("shmkit-example-value-add-%d", os.Getpid()), 4096)
 	if err != nil {
 		log.Fatal(err)
@@ -51,9 +51,53 @@ func ExampleValue_Add() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	hits.Add(3)
-	fmt.Println(hits.Add(1), hits.CompareAndSwap(4, 10), hits.Load())
+	value.Add(hits, 3)
+	fmt.Println(value.Add(hits, 1), value.CompareAndSwap(hits, 4, 10), hits.Load())
 	// Output: 4 true 10
+}
+
+// Python's most written idiom, "with v.get_lock(): v.value += 1", in its
+// two Go forms: Update, or Lock, which returns the Locked through which the
+// holder reads and writes. (v.Lock(); v.Store(v.Load()+1) would wait for
+// the lock it holds: Store panics after a second, saying so.)
+func ExampleValue_Lock() {
+	seg, err := shm.Create(fmt.Sprintf("shmkit-example-value-lock-%d", os.Getpid()), 4096)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer seg.Close()
+	defer seg.Unlink()
+
+	v, err := value.Create(seg, "counter", 0.5)
+	if err != nil {
+		log.Fatal(err)
+	}
+	v.Update(func(p *float64) { *p += 1 })
+
+	l := v.Lock()         // with v.get_lock():
+	l.Store(l.Load() + 1) //     v.value += 1
+	l.Unlock()
+	fmt.Println(v.Load())
+	// Output: 2.5
+}
+
+// A RawValue has no lock: its users order the processes themselves.
+func ExampleRawValue() {
+	seg, err := shm.Create(fmt.Sprintf("shmkit-example-rawvalue-%d", os.Getpid()), 4096)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer seg.Close()
+	defer seg.Unlink()
+
+	r, err := value.CreateRaw[int32](seg, "answer", 41)
+	if err != nil {
+		log.Fatal(err)
+	}
+	*r.Ptr()++ // zero-copy, unsynchronised
+	r.Store(r.Load() * 1)
+	fmt.Println(r.Load())
+	// Output: 42
 }
 
 // A struct holding a slice cannot live in shared memory; the error names

@@ -77,7 +77,7 @@ var hammerWriter = process.Register("value-hammer-writer", func(ctx context.Cont
 })
 
 var hammerReader = process.Register("value-hammer-reader", func(ctx context.Context, a hammerArgs) error {
-	a.F.Ready.Add(1)
+	value.Add(a.F.Ready, 1)
 	var last, distinct uint64
 	for loads := 0; ; loads++ {
 		done := a.F.Done.Load() == 1
@@ -96,7 +96,7 @@ var hammerReader = process.Register("value-hammer-reader", func(ctx context.Cont
 			if last != a.Stores {
 				return fmt.Errorf("after the writer finished, read %d, want %d", last, a.Stores)
 			}
-			a.Seen.Add(distinct)
+			value.Add(a.Seen, distinct)
 			return nil
 		}
 	}
@@ -114,7 +114,7 @@ type point struct {
 }
 
 var gobWorker = process.Register("value-gob", func(ctx context.Context, a gobArgs) error {
-	a.Count.Add(41)
+	value.Add(a.Count, 41)
 	a.Point.Update(func(p *point) { p.X++; p.Y = p.X * 2 })
 	r := a.Raw.Load()
 	r.Tag = [4]byte{'d', 'o', 'n', 'e'}
@@ -143,7 +143,7 @@ type addArgs struct {
 
 var adder = process.Register("value-adder", func(ctx context.Context, a addArgs) error {
 	for range a.N {
-		a.Counter.Add(1)
+		value.Add(a.Counter, 1)
 	}
 	return nil
 })

@@ -2,6 +2,7 @@ package value
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
 	"sync/atomic"
@@ -129,11 +130,14 @@ func (v *Value[T]) LoadInto(dst *T) {
 }
 
 // Store sets the value to x under the lock. It blocks while another
-// process or goroutine holds the lock; it must not be called while the
-// caller holds it (the lock is not recursive). When the lock is not
-// recoverable it stores nothing: StoreContext says so.
+// process or goroutine holds the lock. The lock is not re-entrant: while
+// the caller holds it through Lock, it writes through the Locked that Lock
+// returned; a Store that waits over a second for a lock that its own
+// process holds through Lock (or inside Update) panics with a message
+// saying so, rather than hang. When the lock is not recoverable it stores
+// nothing: StoreContext says so.
 func (v *Value[T]) Store(x T) {
-	if !v.c.Hold() {
+	if !v.c.Hold("value: Store") {
 		return
 	}
 	defer v.c.Unlock()
@@ -168,19 +172,24 @@ func (v *Value[T]) store(x T) {
 
 // Update calls fn with a copy of the value, under the lock, and stores
 // what fn leaves there; it returns the stored value. It is the Go form of
-// Python's "with v.get_lock(): v.value += 1". fn must not call the Value's
-// Store, Update or Lock. If fn panics, the value is unchanged and the lock
-// released. For a 4- or 8-byte integer T, which Add and CompareAndSwap
-// change without the lock, Update stores with a compare-and-swap and calls
-// fn again with the fresh value if one of them intervened, so that no
-// update is lost: fn may run more than once. When the lock is not recoverable it calls
-// no fn, stores nothing and returns the value as Load does
-// (UpdateContext says ErrNotRecoverable).
+// Python's "with v.get_lock(): v.value += 1":
+//
+//	v.Update(func(p *int64) { *p++ })
+//
+// fn must not call the Value's Store, Update or Lock (the lock is not
+// re-entrant; such a call panics after a second's wait, as Store says). If
+// fn panics, the value is unchanged and the lock released. For a 4- or
+// 8-byte integer T, which Add and CompareAndSwap change without the lock,
+// Update stores with a compare-and-swap and calls fn again with the fresh
+// value if one of them intervened, so that no update is lost: fn may run
+// more than once. When the lock is not recoverable it calls no fn, stores
+// nothing and returns the value as Load does (UpdateContext says
+// ErrNotRecoverable).
 func (v *Value[T]) Update(fn func(*T)) T {
-	if !v.c.Hold() {
+	if !v.c.Guard("value: Update") {
 		return v.Load()
 	}
-	defer v.c.Unlock()
+	defer v.c.Unguard()
 	return v.update(fn)
 }
 
@@ -188,11 +197,11 @@ func (v *Value[T]) Update(fn func(*T)) T {
 // taken: it then returns ctx's error and stores nothing, and so it does
 // with ErrNotRecoverable when the lock is not recoverable.
 func (v *Value[T]) UpdateContext(ctx context.Context, fn func(*T)) (T, error) {
-	if err := v.c.Acquire(ctx); err != nil {
+	if err := v.c.GuardContext(ctx); err != nil && !errors.Is(err, ErrOwnerDead) {
 		var zero T
 		return zero, err
 	}
-	defer v.c.Unlock()
+	defer v.c.Unguard()
 	return v.update(fn), nil
 }
 
@@ -225,71 +234,111 @@ func (v *Value[T]) update(fn func(*T)) T {
 }
 
 // Lock takes the value's lock (Python's get_lock().acquire()), waiting as
-// long as it takes. Holding it holds off Store, Update and other Lock
-// callers, in every process; it does not hold off Load (which never
-// blocks) nor the lock-free Add, Swap and CompareAndSwap. A lock left by a
-// process that died holding it is taken over (use LockContext to hear of
-// it). A lock that is not recoverable cannot be taken: Lock then returns
-// without it, and Unlock does nothing (LockContext says ErrNotRecoverable).
-func (v *Value[T]) Lock() { v.c.Hold() }
+// long as it takes, and returns the Locked through which the holder reads
+// and writes the value until it calls Unlock:
+//
+//	l := v.Lock() // with v.get_lock():
+//	l.Store(l.Load() + 1) //     v.value += 1
+//	l.Unlock()
+//
+// Holding the lock holds off Store, Update and other Lock callers, in
+// every process; it does not hold off Load (which never blocks) nor the
+// lock-free Add, Swap and CompareAndSwap. The lock is not re-entrant: the
+// holder must not call v.Store or v.Update (they wait for the lock it
+// holds; after a second they panic, naming this). A lock left by a process
+// that died holding it is taken over (LockContext says so). A lock that is
+// not recoverable cannot be taken: Lock then returns a Locked that holds
+// nothing, whose Store stores nothing and whose Unlock does nothing
+// (LockContext says ErrNotRecoverable).
+func (v *Value[T]) Lock() *Locked[T] {
+	return &Locked[T]{v: v, held: v.c.Guard("value: Lock")}
+}
 
 // LockContext is Lock with a context: it returns ctx's error if ctx ends
-// first (the lock is then not held), and an error matching ErrOwnerDead if
-// it took the lock over from a dead process (the lock is then held, and
-// the value may hold a T that process left half-written). It returns
-// ErrNotRecoverable, without the lock, when the lock is not recoverable.
-func (v *Value[T]) LockContext(ctx context.Context) error { return v.c.Lock(ctx) }
-
-// Unlock releases the lock. It panics if the lock is not held (and does
-// nothing if it is not recoverable).
-func (v *Value[T]) Unlock() { v.c.Unlock() }
-
-// Lock-free operations for 4- and 8-byte integer T. They do not take the
-// lock; each is one atomic instruction on the shared word.
-
-// IsAtomic reports whether T is a 4- or 8-byte integer, for which Load and
-// Store are atomic instructions and Add, Swap and CompareAndSwap work.
-func (v *Value[T]) IsAtomic() bool { return v.word }
-
-func (v *Value[T]) notAtomic(op string) string {
-	return fmt.Sprintf("value: %s on a Value[%v]: only 4- and 8-byte integers have lock-free operations", op, reflect.TypeFor[T]())
+// first (the lock is then not held, and the Locked is nil), and an error
+// matching ErrOwnerDead if it took the lock over from a dead process (the
+// lock is then held, and the value may hold a T that process left
+// half-written). It returns ErrNotRecoverable, without the lock, when the
+// lock is not recoverable.
+func (v *Value[T]) LockContext(ctx context.Context) (*Locked[T], error) {
+	err := v.c.GuardContext(ctx)
+	if err != nil && !errors.Is(err, ErrOwnerDead) {
+		return nil, err
+	}
+	return &Locked[T]{v: v, held: true}, err
 }
 
-// Add adds delta to the value atomically, without the lock, and returns
-// the new value. Integers wrap around as Go's do. It panics unless
-// IsAtomic.
-func (v *Value[T]) Add(delta T) T {
-	switch {
-	case v.w64 != nil:
+// Locked is a Value whose lock the caller holds, as Lock returns it: the
+// body of Python's "with v.get_lock():". Its methods must be called only
+// until Unlock, by the goroutines the holder lets in.
+type Locked[T any] struct {
+	v    *Value[T]
+	held bool // the lock was taken (false: not recoverable) and not yet unlocked
+	done bool // Unlock was called
+}
+
+// Load returns the value, as Value.Load does.
+func (l *Locked[T]) Load() T {
+	l.check("Load")
+	return l.v.Load()
+}
+
+// Store sets the value to x: readers see it whole, at once. With the lock
+// not recoverable (see Value.Lock) it stores nothing.
+func (l *Locked[T]) Store(x T) {
+	l.check("Store")
+	if l.held {
+		l.v.store(x)
+	}
+}
+
+// Unlock releases the lock. It panics if called twice.
+func (l *Locked[T]) Unlock() {
+	l.check("Unlock")
+	l.done = true
+	if l.held {
+		l.v.c.Unguard()
+	}
+}
+
+func (l *Locked[T]) check(op string) {
+	if l.done {
+		panic("value: " + op + " of a Locked after its Unlock")
+	}
+}
+
+// Integer is the constraint of the lock-free operations: 4- and 8-byte
+// integers, the types with one atomic instruction for them.
+type Integer interface {
+	~int | ~int32 | ~int64 | ~uint | ~uint32 | ~uint64 | ~uintptr
+}
+
+// Add adds delta to v atomically, without the lock, and returns the new
+// value: one atomic instruction on the shared word. Integers wrap around as
+// Go's do. It does not wait for the lock, so Lock does not hold it off.
+func Add[T Integer](v *Value[T], delta T) T {
+	if v.w64 != nil {
 		return cell.FromBits[T](v.w64.Add(cell.Bits(delta)))
-	case v.w32 != nil:
-		return cell.FromBits[T](uint64(v.w32.Add(uint32(cell.Bits(delta)))))
 	}
-	panic(v.notAtomic("Add"))
+	return cell.FromBits[T](uint64(v.w32.Add(uint32(cell.Bits(delta)))))
 }
 
-// Swap stores x atomically, without the lock, and returns the old value.
-// It panics unless IsAtomic.
-func (v *Value[T]) Swap(x T) T {
-	switch {
-	case v.w64 != nil:
+// Swap stores x in v atomically, without the lock, and returns the old
+// value.
+func Swap[T Integer](v *Value[T], x T) T {
+	if v.w64 != nil {
 		return cell.FromBits[T](v.w64.Swap(cell.Bits(x)))
-	case v.w32 != nil:
-		return cell.FromBits[T](uint64(v.w32.Swap(uint32(cell.Bits(x)))))
 	}
-	panic(v.notAtomic("Swap"))
+	return cell.FromBits[T](uint64(v.w32.Swap(uint32(cell.Bits(x)))))
 }
 
-// CompareAndSwap stores new if the value is old, atomically and without
-// the lock, and reports whether it did. It panics unless IsAtomic.
-func (v *Value[T]) CompareAndSwap(old, new T) bool {
-	switch {
-	case v.w64 != nil:
+// CompareAndSwap stores new in v if it holds old, atomically and without
+// the lock, and reports whether it did.
+func CompareAndSwap[T Integer](v *Value[T], old, new T) bool {
+	if v.w64 != nil {
 		return v.w64.CompareAndSwap(cell.Bits(old), cell.Bits(new))
-	case v.w32 != nil:
-		return v.w32.CompareAndSwap(uint32(cell.Bits(old)), uint32(cell.Bits(new)))
 	}
-	panic(v.notAtomic("CompareAndSwap"))
+	return v.w32.CompareAndSwap(uint32(cell.Bits(old)), uint32(cell.Bits(new)))
 }
 
 // GobEncode encodes the Value as a handle: segment, object name, kind and

@@ -7,8 +7,12 @@ import (
 	"encoding/gob"
 	"errors"
 	"fmt"
+	"os"
 	"runtime"
+	"sync"
 	"sync/atomic"
+	"time"
+	"unsafe"
 
 	"github.com/shmkit/shmkit/atomics"
 	"github.com/shmkit/shmkit/semaphore"
@@ -119,8 +123,8 @@ func bind(obj *shm.Object, sp Spec) (*Cell, error) {
 // Name returns the object's name in its segment.
 func (c *Cell) Name() string { return c.Obj.Name }
 
-// Lock takes the cell's lock, a semaphore.Mutex. When the previous holder
-// died holding it, Lock takes it over, repairs the seqlock (a write the dead
+// LockContext takes the cell's lock, a semaphore.Mutex. When the previous holder
+// died holding it, it takes it over, repairs the seqlock (a write the dead
 // holder left half done leaves seq odd: Lock makes it even, so that readers
 // stop waiting, and the data holds whatever the holder had written), marks
 // the Mutex consistent, and returns an error matching ErrOwnerDead with the
@@ -130,8 +134,8 @@ func (c *Cell) Name() string { return c.Obj.Name }
 // writing, so an odd seq is a leftover (of a dead writer, or of memory a
 // peer corrupted). Left odd, it would make every reader wait for ever and
 // the next write's increments publish mid-write; Lock makes it even.
-func (c *Cell) Lock(ctx context.Context) error {
-	err := c.mu.Lock(ctx)
+func (c *Cell) LockContext(ctx context.Context) error {
+	err := c.mu.LockContext(ctx)
 	dead := errors.Is(err, ErrOwnerDead)
 	if err != nil && !dead {
 		return err
@@ -149,7 +153,7 @@ func (c *Cell) Lock(ctx context.Context) error {
 // repairs: a lock taken over from a dead holder counts as taken (nil).
 // It returns ctx's error, or semaphore.ErrNotRecoverable, without the lock.
 func (c *Cell) Acquire(ctx context.Context) error {
-	if err := c.Lock(ctx); err != nil && !errors.Is(err, ErrOwnerDead) {
+	if err := c.LockContext(ctx); err != nil && !errors.Is(err, ErrOwnerDead) {
 		return err
 	}
 	return nil
@@ -160,9 +164,78 @@ func (c *Cell) Acquire(ctx context.Context) error {
 // the lock is not recoverable: a cell's own Lock always repairs and marks
 // its lock consistent, so that state is memory a peer corrupted, and no
 // call can take the lock again.
-func (c *Cell) Hold() bool {
-	return c.Acquire(context.Background()) == nil
+//
+// op names the caller ("value: Store") for the one failure Hold makes
+// loud: waiting, for longer than SelfWait, for a lock that this process
+// holds through a Guard (Value.Lock, Update's fn, Array.Lock, With's fn).
+// That is almost always the caller's own goroutine, which will never
+// unlock: Python's "with v.get_lock(): v.value += 1" translated literally.
+// Hold then panics with a message that names the fix, rather than hang.
+func (c *Cell) Hold(op string) bool {
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), SelfWait)
+		err := c.Acquire(ctx)
+		cancel()
+		switch {
+		case err == nil:
+			return true
+		case errors.Is(err, ErrNotRecoverable):
+			return false
+		}
+		if c.guards().Load() > 0 && c.mu.Owner().Pid == os.Getpid() {
+			panic(fmt.Sprintf("%s waits for the lock of %s %q, which this process holds through Lock (or inside Update or With) and which is not re-entrant: "+
+				"inside l := x.Lock(), read and write through l (l.Store(l.Load()+1); l.Unlock()), or use Update/With, or the Context form to wait with a deadline",
+				op, c.Spec.Kind, c.Name()))
+		}
+	}
 }
+
+// SelfWait is how long Hold waits for a lock that a Guard of its own
+// process holds before it panics. A Guard of another goroutine of this
+// process held longer than that, while a plain write waits, panics too.
+const SelfWait = time.Second
+
+// Guard takes the lock, as Hold does, for a caller that holds it across
+// code of its user (Value.Lock, Update's fn): while it is held, a plain
+// write of this process that waits for the lock longer than SelfWait
+// panics instead of hanging. It reports false, without the lock, as Hold
+// does. Unguard releases it.
+func (c *Cell) Guard(op string) bool {
+	if !c.Hold(op) {
+		return false
+	}
+	c.guards().Add(1)
+	return true
+}
+
+// GuardContext is Guard with a context, and LockContext's results: the
+// lock is held after nil and after an error matching ErrOwnerDead.
+func (c *Cell) GuardContext(ctx context.Context) error {
+	err := c.LockContext(ctx)
+	if err == nil || errors.Is(err, ErrOwnerDead) {
+		c.guards().Add(1)
+	}
+	return err
+}
+
+// Unguard releases a lock that Guard or GuardContext took.
+func (c *Cell) Unguard() {
+	c.guards().Add(-1)
+	c.Unlock()
+}
+
+// guards counts, per lock word of this process's mappings, the Guards
+// held: how Hold tells a wait on its own process's Guard.
+func (c *Cell) guards() *atomic.Int64 {
+	k := uintptr(unsafe.Pointer(c.seq))
+	if g, ok := guardCounts.Load(k); ok {
+		return g.(*atomic.Int64)
+	}
+	g, _ := guardCounts.LoadOrStore(k, new(atomic.Int64))
+	return g.(*atomic.Int64)
+}
+
+var guardCounts sync.Map // uintptr of a cell's seq word -> *atomic.Int64
 
 // Unlock releases the lock taken by Lock. A lock that is not recoverable
 // (see Hold) is left as it is: the caller of a plain lock that could not

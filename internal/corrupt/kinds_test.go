@@ -100,17 +100,17 @@ func openValueWord(_, seg2 *shm.Segment) ([]op, error) {
 			_, err := v.UpdateContext(ctx, func(p *int64) { *p++ })
 			return plain(err)
 		}},
-		{"LockContext", func(ctx context.Context) (string, error) { return plain(lockUnlock(v.LockContext(ctx), v.Unlock)) }},
-		{"Add", func(context.Context) (string, error) { v.Add(1); return "", nil }},
-		{"Swap", func(context.Context) (string, error) { v.Swap(1); return "", nil }},
-		{"CompareAndSwap", func(context.Context) (string, error) { v.CompareAndSwap(42, 1); return "", nil }},
+		{"LockContext", func(ctx context.Context) (string, error) { return plain(lockedUnlock(v.LockContext(ctx))) }},
+		{"Add", func(context.Context) (string, error) { value.Add(v, 1); return "", nil }},
+		{"Swap", func(context.Context) (string, error) { value.Swap(v, 1); return "", nil }},
+		{"CompareAndSwap", func(context.Context) (string, error) { value.CompareAndSwap(v, 42, 1); return "", nil }},
 	}, nil
 }
 
-// lockUnlock unlocks after a LockContext that took the lock.
-func lockUnlock(err error, unlock func()) error {
+// lockedUnlock unlocks the Locked of a LockContext that took the lock.
+func lockedUnlock[L interface{ Unlock() }](l L, err error) error {
 	if err == nil || errors.Is(err, semaphore.ErrOwnerDead) {
-		unlock()
+		l.Unlock()
 	}
 	return err
 }
@@ -134,7 +134,7 @@ func openValue(_, seg2 *shm.Segment) ([]op, error) {
 			_, err := v.UpdateContext(ctx, func(p *wide) { p.A++ })
 			return plain(err)
 		}},
-		{"LockContext", func(ctx context.Context) (string, error) { return plain(lockUnlock(v.LockContext(ctx), v.Unlock)) }},
+		{"LockContext", func(ctx context.Context) (string, error) { return plain(lockedUnlock(v.LockContext(ctx))) }},
 	}, nil
 }
 
@@ -174,7 +174,7 @@ func openArray(_, seg2 *shm.Segment) ([]op, error) {
 				}
 			}))
 		}},
-		{"LockContext", func(ctx context.Context) (string, error) { return plain(lockUnlock(a.LockContext(ctx), a.Unlock)) }},
+		{"LockContext", func(ctx context.Context) (string, error) { return plain(lockedUnlock(a.LockContext(ctx))) }},
 		{"Len", func(context.Context) (string, error) { a.Len(); return "", nil }},
 	}, nil
 }
@@ -204,7 +204,7 @@ func openMutex(_, seg2 *shm.Segment) ([]op, error) {
 	}
 	return []op{
 		{"Lock", func(ctx context.Context) (string, error) {
-			err := m.Lock(ctx)
+			err := m.LockContext(ctx)
 			return plain(lockMutex(err == nil || errors.Is(err, semaphore.ErrOwnerDead), err, m.MarkConsistent, m.Unlock))
 		}},
 		{"TryLock", func(context.Context) (string, error) {
@@ -228,11 +228,11 @@ func openRWMutex(_, seg2 *shm.Segment) ([]op, error) {
 	}
 	return []op{
 		{"Lock", func(ctx context.Context) (string, error) {
-			err := rw.Lock(ctx)
+			err := rw.LockContext(ctx)
 			return plain(lockMutex(err == nil || errors.Is(err, semaphore.ErrOwnerDead), err, rw.MarkConsistent, rw.Unlock))
 		}},
 		{"RLock", func(ctx context.Context) (string, error) {
-			err := rw.RLock(ctx)
+			err := rw.RLockContext(ctx)
 			if err == nil {
 				rw.RUnlock()
 			}
@@ -258,8 +258,8 @@ func openSemaphore(_, seg2 *shm.Segment) ([]op, error) {
 		return nil, err
 	}
 	return []op{
-		{"Acquire", func(ctx context.Context) (string, error) { return plain(s.Acquire(ctx, 1)) }},
-		{"Acquire3", func(ctx context.Context) (string, error) { return plain(s.Acquire(ctx, 3)) }},
+		{"Acquire", func(ctx context.Context) (string, error) { return plain(s.AcquireContext(ctx, 1)) }},
+		{"Acquire3", func(ctx context.Context) (string, error) { return plain(s.AcquireContext(ctx, 3)) }},
 		{"Release", func(context.Context) (string, error) { return plain(s.Release(1)) }},
 		{"TryAcquire", func(context.Context) (string, error) { s.TryAcquire(1); return "", nil }},
 		{"Value", func(context.Context) (string, error) { s.Value(); return "", nil }},
@@ -278,7 +278,7 @@ func openEvent(_, seg2 *shm.Segment) ([]op, error) {
 		return nil, err
 	}
 	return []op{
-		{"Wait", func(ctx context.Context) (string, error) { e.Wait(ctx); return "", nil }},
+		{"Wait", func(ctx context.Context) (string, error) { e.WaitContext(ctx); return "", nil }},
 		{"Set", func(context.Context) (string, error) { e.Set(); return "", nil }},
 		{"Clear", func(context.Context) (string, error) { e.Clear(); return "", nil }},
 		{"IsSet", func(context.Context) (string, error) { e.IsSet(); return "", nil }},
@@ -297,13 +297,13 @@ func openCond(_, seg2 *shm.Segment) ([]op, error) {
 	}
 	return []op{
 		{"Wait", func(ctx context.Context) (string, error) {
-			err := c.L.Lock(ctx)
+			err := c.L.LockContext(ctx)
 			if errors.Is(err, semaphore.ErrOwnerDead) {
 				c.L.MarkConsistent()
 			} else if err != nil {
 				return plain(err)
 			}
-			err = c.Wait(ctx)
+			err = c.WaitContext(ctx)
 			if errors.Is(err, semaphore.ErrOwnerDead) {
 				c.L.MarkConsistent()
 			}
@@ -329,7 +329,7 @@ func openBarrier(_, seg2 *shm.Segment) ([]op, error) {
 	}
 	return []op{
 		{"Wait", func(ctx context.Context) (string, error) {
-			i, err := b.Wait(ctx)
+			i, err := b.WaitContext(ctx)
 			if err == nil {
 				return checkN("Wait", i, b.Parties()-1), nil
 			}

@@ -57,7 +57,7 @@ func (a args) slot(i int) *atomic.Uint32 {
 var worker = process.Register("worker", func(ctx context.Context, a args) error {
 	for k := 1; k <= phases; k++ {
 		a.slot(a.W).Store(uint32(k * (a.W + 1)))
-		idx, err := a.Barrier.Wait(ctx) // everyone has written phase k
+		idx, err := a.Barrier.WaitContext(ctx) // everyone has written phase k
 		if err != nil {
 			return err
 		}
@@ -72,7 +72,7 @@ var worker = process.Register("worker", func(ctx context.Context, a args) error 
 			}
 			fmt.Printf("phase %d: %v sum %d\n", k, vals, sum)
 		}
-		if _, err := a.Barrier.Wait(ctx); err != nil { // phase k is printed
+		if _, err := a.Barrier.WaitContext(ctx); err != nil { // phase k is printed
 			return err
 		}
 	}

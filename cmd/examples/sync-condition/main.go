@@ -66,9 +66,7 @@ var stage1 = process.Register("stage_1", func(ctx context.Context, a args) error
 	name := process.Current().Name
 	fmt.Println("Starting", name)
 	_, done := a.words()
-	if err := a.Cond.L.Lock(ctx); err != nil {
-		return err
-	}
+	a.Cond.L.Lock() // with cond:
 	defer a.Cond.L.Unlock()
 	fmt.Printf("%s done and ready for stage 2\n", name)
 	done.Store(1)
@@ -80,17 +78,11 @@ var stage2 = process.Register("stage_2", func(ctx context.Context, a args) error
 	name := process.Current().Name
 	fmt.Println("Starting", name)
 	waiting, done := a.words()
-	if err := a.Cond.L.Lock(ctx); err != nil {
-		return err
-	}
+	a.Cond.L.Lock() // with cond:
 	defer a.Cond.L.Unlock()
 	waiting.Add(1)
-	a.Cond.Broadcast() // tell the main process one more is waiting
-	for done.Load() == 0 {
-		if err := a.Cond.Wait(ctx); err != nil {
-			return err
-		}
-	}
+	a.Cond.Broadcast()                                      // tell the main process one more is waiting
+	a.Cond.WaitFor(func() bool { return done.Load() != 0 }) // cond.wait_for(...)
 	fmt.Printf("%s running\n", name)
 	return nil
 })
@@ -129,14 +121,8 @@ func run() error {
 		clients = append(clients, c)
 		// Wait until this client waits, so that the next one's "Starting"
 		// line comes after its own.
-		if err := cond.L.Lock(ctx); err != nil {
-			return err
-		}
-		for waiting.Load() < uint32(i) {
-			if err := cond.Wait(ctx); err != nil {
-				return err
-			}
-		}
+		cond.L.Lock()
+		cond.WaitFor(func() bool { return waiting.Load() >= uint32(i) })
 		cond.L.Unlock()
 	}
 	s1, err := stage1.Start(ctx, a, process.WithName("s1"))

@@ -44,7 +44,7 @@ type args struct {
 var waitForEvent = process.Register("wait_for_event", func(ctx context.Context, a args) error {
 	fmt.Println("wait_for_event: starting")
 	a.Started.Set()
-	a.E.Wait(ctx)
+	a.E.WaitContext(ctx)
 	fmt.Println("wait_for_event: e.is_set()->", a.E.IsSet())
 	return nil
 })
@@ -53,7 +53,7 @@ var waitForEventTimeout = process.Register("wait_for_event_timeout", func(ctx co
 	fmt.Println("wait_for_event_timeout: starting")
 	ctx, cancel := context.WithTimeout(ctx, a.Timeout)
 	defer cancel()
-	a.E.Wait(ctx) // returns false when the timeout runs out first
+	a.E.WaitContext(ctx) // returns false when the timeout runs out first
 	fmt.Println("wait_for_event_timeout: e.is_set()->", a.E.IsSet())
 	return nil
 })
@@ -88,7 +88,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	started.Wait(ctx)
+	started.WaitContext(ctx)
 	w2, err := waitForEventTimeout.Start(ctx, a, process.WithName("nonblock"))
 	if err != nil {
 		return err

@@ -55,12 +55,12 @@ func write(line string) {
 }
 
 var workerWith = process.Register("worker_with", func(ctx context.Context, a args) error {
-	if _, err := a.Start.Wait(ctx); err != nil {
+	if _, err := a.Start.WaitContext(ctx); err != nil {
 		return err
 	}
 	for i := 1; i <= lines; i++ {
 		if err := func() error {
-			if err := a.Lock.Lock(ctx); err != nil {
+			if err := a.Lock.LockContext(ctx); err != nil {
 				return err
 			}
 			defer a.Lock.Unlock()
@@ -74,11 +74,11 @@ var workerWith = process.Register("worker_with", func(ctx context.Context, a arg
 })
 
 var workerNoWith = process.Register("worker_no_with", func(ctx context.Context, a args) error {
-	if _, err := a.Start.Wait(ctx); err != nil {
+	if _, err := a.Start.WaitContext(ctx); err != nil {
 		return err
 	}
 	for i := 1; i <= lines; i++ {
-		if err := a.Lock.Lock(ctx); err != nil {
+		if err := a.Lock.LockContext(ctx); err != nil {
 			return err
 		}
 		write(fmt.Sprintf("Lock acquired directly (%d of %d)", i, lines))

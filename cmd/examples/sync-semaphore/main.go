@@ -86,18 +86,18 @@ type args struct {
 }
 
 var worker = process.Register("worker", func(ctx context.Context, a args) error {
-	if err := a.S.Acquire(ctx, 1); err != nil { // with s:
+	if err := a.S.AcquireContext(ctx, 1); err != nil { // with s:
 		return err
 	}
 	defer a.S.Release(1)
-	if err := a.Pool.Lock.Lock(ctx); err != nil { // makeActive
+	if err := a.Pool.Lock.LockContext(ctx); err != nil { // makeActive
 		return err
 	}
 	a.Pool.flag(a.ID).Store(1)
 	fmt.Printf("Activating %d now running %s\n", a.ID, a.Pool)
 	a.Pool.Lock.Unlock()
 	time.Sleep(time.Duration(10+a.ID*7%30) * time.Millisecond) // the work
-	if err := a.Pool.Lock.Lock(ctx); err != nil {              // makeInactive
+	if err := a.Pool.Lock.LockContext(ctx); err != nil {       // makeInactive
 		return err
 	}
 	a.Pool.flag(a.ID).Store(0)
@@ -145,7 +145,7 @@ func run() error {
 			return err
 		}
 	}
-	if err := lock.Lock(ctx); err != nil {
+	if err := lock.LockContext(ctx); err != nil {
 		return err
 	}
 	fmt.Printf("Now running %s\n", pool)

@@ -24,7 +24,9 @@
 //	450
 //
 // Update is the Go form of "with counter.get_lock(): counter.value += 1";
-// for an integer Value, counter.Add(1) does the same without the lock.
+// l := counter.Lock(); l.Store(l.Load()+1); l.Unlock() is the literal
+// one, and for an integer Value, value.Add(counter, 1) does the same
+// without the lock.
 package main
 
 import (
@@ -53,7 +55,7 @@ type addArgs struct {
 }
 
 var addFifty = process.Register("add_fifty", func(ctx context.Context, a addArgs) error {
-	a.Go.Wait(ctx)
+	a.Go.WaitContext(ctx)
 	var last int32
 	for range additions {
 		last = a.Counter.Update(func(v *int32) { *v++ })
