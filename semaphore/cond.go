@@ -168,9 +168,9 @@ func (c *Cond) Wait() {
 }
 
 // WaitContext unlocks c.L, waits for a notification made after it
-// unlocked (never returning spuriously), or the end of ctx, and locks c.L again before returning —
-// always, even when ctx has ended, as Python's Condition.wait does. The
-// caller must hold c.L.
+// unlocked (never returning spuriously) or the end of ctx, and locks c.L
+// again before returning — always, even when ctx has ended, as Python's
+// Condition.wait does. The caller must hold c.L.
 //
 // It returns nil, or ctx's error with L held; or, from re-locking L,
 // ErrOwnerDead (L held; the previous holder died) or ErrNotRecoverable (L
