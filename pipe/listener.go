@@ -34,15 +34,15 @@ var ErrRefused = errors.New("pipe: connection refused")
 
 // Listener layout: the object "listener" in the segment the listener names.
 //
-//	  0 seq u32     [dialers bump it on an offer, Accept when it frees a slot; both wait on it]
-//	  4 closed u32  [Close writes 1; dialers and Accept read]
-//	  8 owner u64   [the listening process (procinfo word); dialers read]
-//	 64 offers: offerSlots slots of offerSize bytes:
-//	     0 claim u64  [0: free; else the procinfo word of the dialer writing or
-//	                   having written it; the dialer CASes 0 -> self, Accept frees]
-//	     8 ready u32  [the dialer stores 1 once the name is in; Accept stores 0]
-//	    12 len u32    [length of the name]
-//	    16 name [offerName]byte
+//	 0 seq u32     [dialers bump it on an offer, Accept when it frees a slot; both wait on it]
+//	 4 closed u32  [Close writes 1; dialers and Accept read]
+//	 8 owner u64   [the listening process (procinfo word); dialers read]
+//	64 offers: offerSlots slots of offerSize bytes:
+//	    0 claim u64  [0: free; else the procinfo word of the dialer writing or
+//	                  having written it; the dialer CASes 0 -> self, Accept frees]
+//	    8 ready u32  [the dialer stores 1 once the name is in; Accept stores 0]
+//	   12 len u32    [length of the name]
+//	   16 name [offerName]byte
 const (
 	lisSeq        = 0
 	lisClosed     = 4
