@@ -69,6 +69,7 @@ func TestCorruptLockNotRecoverable(t *testing.T) {
 	}
 	a.With(func([]int32) { t.Fatal("With called fn on a lock that is not recoverable") })
 	a.Lock()
+	//lint:ignore SA2001 taking and giving back the lock is the test
 	a.Unlock()
 	if got := a.At(0); got != 1 {
 		t.Fatalf("after writes on a lock that is not recoverable, At(0) = %d", got)

@@ -140,7 +140,7 @@ func TestReserveCommitPeekRelease(t *testing.T) {
 	}
 	r.Release()
 	// Cancel: the consumer never sees it.
-	b, _, _ = r.TryReserve(5)
+	r.TryReserve(5)
 	r.Cancel()
 	r.TryWrite([]byte("after"))
 	rec, ok, _ = r.TryPeek()
