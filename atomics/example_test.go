@@ -56,3 +56,34 @@ func ExampleUint64At() {
 	// atomics: misaligned word: offset 4 is not 8-byte aligned
 	// 5
 }
+
+// Wait parks the calling thread while a shared word holds a value; Wake
+// wakes its sleepers once the word has changed. Here the waker is a
+// goroutine; across processes the word lives in a shared segment.
+func ExampleWait() {
+	mem := make([]byte, 8) // a shared segment's bytes, in real use
+	word := atomics.MustUint32At(mem, 0)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for word.Load() == 0 { // wakeups may be spurious: re-check
+			if err := atomics.Wait(word, 0, 0); err != nil {
+				panic(err)
+			}
+		}
+		fmt.Println("woken, word is", word.Load())
+	}()
+	word.Store(1)         // change the word first,
+	atomics.Wake(word, 1) // then wake: a sleeper that has not slept yet sees 1
+	<-done
+	// Output: woken, word is 1
+}
+
+// Wake returns how many sleepers it woke: none here, so a waker that finds
+// nobody asleep pays one syscall and nothing more.
+func ExampleWake() {
+	word := atomics.MustUint32At(make([]byte, 4), 0)
+	word.Store(7)
+	fmt.Println(atomics.Wake(word, -1))
+	// Output: 0
+}

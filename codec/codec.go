@@ -29,18 +29,43 @@ type Codec[T any] interface {
 // codecs.
 var ErrDecode = errors.New("codec: cannot decode")
 
-// Default returns Binary[T] when T is fixed-size and pointer-free, and
-// Gob[T] otherwise.
+// Default returns the codec a queue or pipe of T uses when given none, the
+// first that fits T of:
+//
+//   - Bytes for []byte and String for string;
+//   - Marshaler when T encodes itself (encoding.BinaryAppender or
+//     BinaryMarshaler, with BinaryUnmarshaler), as time.Time does;
+//   - Binary when T is fixed-size and pointer-free;
+//   - Gob otherwise.
 func Default[T any]() Codec[T] {
+	if c, ok := any(Bytes{}).(Codec[T]); ok {
+		return c
+	}
+	if c, ok := any(String{}).(Codec[T]); ok {
+		return c
+	}
+	if isMarshaler[T]() {
+		return Marshaler[T]{}
+	}
 	if b, err := NewBinary[T](); err == nil {
 		return b
 	}
 	return Gob[T]{}
 }
 
-// Name returns a short name for c ("binary", "gob", "bytes", "string", or
-// the Go type of a user codec). Queues record it to catch two processes
-// using different codecs on one queue.
+// Namer is implemented by a codec that names itself. Name returns what
+// CodecName returns; a codec without it is named by its Go type, which
+// changes when the type is renamed or moved. A queue or pipe records the
+// name in its handle, and a worker that decodes the handle finds the codec
+// by that name (ByName, after Register): give a codec of your own a short,
+// stable name.
+type Namer interface {
+	CodecName() string
+}
+
+// Name returns a short name for c ("binary", "gob", "bytes", "string",
+// "marshaler", what a Namer says, or else the Go type of c). Queues record
+// it to catch two processes using different codecs on one queue.
 func Name[T any](c Codec[T]) string {
 	switch c.(type) {
 	case *Binary[T]:
@@ -48,7 +73,7 @@ func Name[T any](c Codec[T]) string {
 	case Gob[T]:
 		return "gob"
 	}
-	if n, ok := c.(interface{ CodecName() string }); ok {
+	if n, ok := c.(Namer); ok {
 		return n.CodecName()
 	}
 	return reflect.TypeOf(c).String()
@@ -116,7 +141,7 @@ func Register[T any](c Codec[T]) {
 var ErrUnknownCodec = errors.New("codec: unknown codec")
 
 // ByName returns the codec for T called name: "binary", "gob", "bytes",
-// "string", or one given to Register.
+// "string", "marshaler", or one given to Register.
 func ByName[T any](name string) (Codec[T], error) {
 	var c any
 	switch name {
@@ -128,6 +153,11 @@ func ByName[T any](name string) (Codec[T], error) {
 		return b, nil
 	case "gob":
 		return Gob[T]{}, nil
+	case "marshaler":
+		if !isMarshaler[T]() {
+			return nil, fmt.Errorf("%w %q for %v: it does not implement encoding.BinaryUnmarshaler and BinaryAppender or BinaryMarshaler", ErrUnknownCodec, name, reflect.TypeFor[T]())
+		}
+		return Marshaler[T]{}, nil
 	case "bytes":
 		c = Bytes{}
 	case "string":

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"encoding/gob"
 	"errors"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/shmkit/shmkit/codec"
 	"github.com/shmkit/shmkit/shm"
@@ -279,4 +281,129 @@ func TestGobConcurrent(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+func TestDefaultPicks(t *testing.T) {
+	type raw []byte
+	for _, c := range []struct{ got, want string }{
+		{codec.Name(codec.Default[[]byte]()), "bytes"},
+		{codec.Name(codec.Default[string]()), "string"},
+		{codec.Name(codec.Default[time.Time]()), "marshaler"},
+		{codec.Name(codec.Default[netip.Addr]()), "marshaler"},
+		{codec.Name(codec.Default[int64]()), "binary"},
+		{codec.Name(codec.Default[raw]()), "gob"},
+		{codec.Name(codec.Default[*int]()), "gob"},
+		{codec.Name(codec.Default[map[string]int]()), "gob"},
+	} {
+		if c.got != c.want {
+			t.Errorf("Default picks %s, want %s", c.got, c.want)
+		}
+	}
+	for _, name := range []string{"bytes", "string", "marshaler", "binary", "gob"} {
+		if _, err := codec.ByName[[]byte](name); (err == nil) != (name == "bytes" || name == "gob") {
+			t.Errorf("ByName[[]byte](%q) = %v", name, err)
+		}
+	}
+	if c, err := codec.ByName[time.Time]("marshaler"); err != nil || codec.Name(c) != "marshaler" {
+		t.Errorf("ByName[time.Time](marshaler) = %v, %v", c, err)
+	}
+}
+
+func TestGobNilPointer(t *testing.T) {
+	type task struct{ A, B int }
+	c := codec.Default[*task]()
+	var nilTask *task
+	b, err := c.Append([]byte("x"), &nilTask)
+	if err != nil || string(b) != "x\x00" {
+		t.Fatalf("Append(nil) = %q, %v", b, err)
+	}
+	got := &task{A: 1}
+	if err := c.Decode(b[1:], &got); err != nil || got != nil {
+		t.Fatalf("Decode(nil) = %v, %v; want nil", got, err)
+	}
+	for range 3 { // cold, then warm encoders and decoders
+		in := &task{A: 2, B: 3}
+		b, err = c.Append(nil, &in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Decode(b, &got); err != nil || got == nil || *got != (task{2, 3}) {
+			t.Fatalf("Decode = %v, %v", got, err)
+		}
+	}
+	zero := &task{}
+	b, _ = c.Append(nil, &zero)
+	if err := c.Decode(b, &got); err != nil || got == nil || *got != (task{}) {
+		t.Fatalf("a pointer to a zero task = %v, %v; want &{0 0}", got, err)
+	}
+	for _, bad := range []string{"", "\x02", "\x00\x00", "\x01"} {
+		if err := c.Decode([]byte(bad), &got); !errors.Is(err, codec.ErrDecode) {
+			t.Errorf("Decode(%q) = %v, want ErrDecode", bad, err)
+		}
+	}
+}
+
+func TestMarshaler(t *testing.T) {
+	c := codec.Default[time.Time]()
+	in := time.Date(2024, 5, 6, 7, 8, 9, 10, time.UTC)
+	b, err := c.Append([]byte("x"), &in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out time.Time
+	if err := c.Decode(b[1:], &out); err != nil || !out.Equal(in) {
+		t.Fatalf("Decode = %v, %v", out, err)
+	}
+	if err := c.Decode([]byte{0xff}, &out); !errors.Is(err, codec.ErrDecode) {
+		t.Fatalf("Decode(garbage) = %v, want ErrDecode", err)
+	}
+	var bad codec.Marshaler[int]
+	n := 1
+	if _, err := bad.Append(nil, &n); err == nil {
+		t.Fatal("Marshaler[int].Append: no error")
+	}
+	if err := bad.Decode([]byte{1}, &n); !errors.Is(err, codec.ErrDecode) {
+		t.Fatalf("Marshaler[int].Decode = %v", err)
+	}
+}
+
+func FuzzMarshalerDecode(f *testing.F) {
+	c := codec.Marshaler[netip.Addr]{}
+	seed, _ := c.Append(nil, &[]netip.Addr{netip.MustParseAddr("fe80::1%eth0")}[0])
+	f.Add(seed)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var v netip.Addr
+		if err := c.Decode(b, &v); err != nil {
+			return
+		}
+		out, err := c.Append(nil, &v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var w netip.Addr
+		if err := c.Decode(out, &w); err != nil || w != v {
+			t.Fatalf("re-decode %v != %v (%v)", w, v, err)
+		}
+	})
+}
+
+func FuzzGobPointerDecode(f *testing.F) {
+	c := codec.Gob[*withSlice]{}
+	seed, _ := c.Append(nil, &[]*withSlice{{ID: 1, Tags: []string{"x"}}}[0])
+	f.Add(seed)
+	f.Add([]byte{0})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var v *withSlice
+		if err := c.Decode(b, &v); err != nil {
+			return
+		}
+		out, err := c.Append(nil, &v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var w *withSlice
+		if err := c.Decode(out, &w); err != nil || (w == nil) != (v == nil) || w != nil && w.ID != v.ID {
+			t.Fatalf("re-decode %+v != %+v (%v)", w, v, err)
+		}
+	})
 }

@@ -16,13 +16,30 @@
 //     field is named in the error.
 //   - Gob[T]: any value encoding/gob can carry (strings, slices, maps,
 //     structs with exported fields, interface values of registered types).
-//     The default for types that Binary refuses, as pickle is Python's.
+//     The default for types that the others refuse, as pickle is Python's.
+//     A nil pointer arrives as nil: a nil *Task is Python's None poison
+//     pill, never a zero Task.
+//   - Marshaler[T]: types that encode themselves through encoding's
+//     BinaryAppender or BinaryMarshaler and BinaryUnmarshaler (time.Time,
+//     netip.Addr).
 //   - Bytes: []byte as is; String: string as is.
 //
-// Default[T] picks Binary when T qualifies and Gob otherwise.
+// Default[T] picks Bytes or String for those two types, then Marshaler,
+// Binary and Gob, the first that fits T.
 //
 // Decoders never panic on garbage: a peer process may be buggy or hostile,
 // and every decoder is fuzzed (see codec_test.go and testdata/).
+//
+// # Names
+//
+// A queue or pipe records the name of its codec (Name) in its fingerprint
+// and in the handle that carries it to a worker, which finds the codec again
+// by that name (ByName). The shipped codecs are found by their names
+// ("binary", "gob", "marshaler", "bytes", "string"). A codec of your own
+// names itself by implementing Namer (a CodecName method returning a short,
+// stable name; without it the name is its Go type) and must be registered
+// with Register in every process that decodes such a handle, at
+// initialisation, beside the workers' process.Register.
 //
 // # Plugging in another codec
 //
@@ -31,6 +48,7 @@
 //
 //	type Proto struct{}
 //
+//	func (Proto) CodecName() string { return "proto" }
 //	func (Proto) Size(v **pb.Msg) int { return proto.Size(*v) }
 //	func (Proto) Append(dst []byte, v **pb.Msg) ([]byte, error) {
 //		return proto.MarshalOptions{}.MarshalAppend(dst, *v)
@@ -40,7 +58,13 @@
 //		return proto.Unmarshal(src, *v) // copies: src may be shared memory
 //	}
 //
-// and is used as queue.Create[*pb.Msg](seg, "q", queue.Options{}, Proto{}) or
-// with pipe.WithCodec. A msgpack codec takes the same shape with
-// msgpack.Marshal (Size returning -1: unknown until encoded).
+//	func init() { codec.Register[*pb.Msg](Proto{}) }
+//
+// and is given to a queue or a pipe in its options:
+//
+//	q, err := queue.New(queue.Options[*pb.Msg]{Codec: Proto{}})
+//	parent, child, err := pipe.New(pipe.Options[*pb.Msg]{Codec: Proto{}})
+//
+// A msgpack codec takes the same shape with msgpack.Marshal (Size returning
+// -1: unknown until encoded).
 package codec

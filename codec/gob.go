@@ -24,10 +24,17 @@ import (
 // reads the value alone. Messages whose description differs (another
 // process's type ids) get decoders of their own; anything that fails goes
 // the slow way, with a fresh decoder, and the warm one is dropped.
+//
+// A nil pointer arrives as nil. gob itself cannot carry a nil pointer at top
+// level, so when T is a pointer type every message starts with one byte: 0
+// for nil (and nothing follows), 1 before the gob stream of the value. This
+// is what makes Python's None poison pill work: a nil *Task sent is a nil
+// *Task received, never a pointer to a zero Task.
 type Gob[T any] struct{}
 
 // gobCache is the per-type state behind Gob[T].
 type gobCache struct {
+	ptr    bool      // T is a pointer: messages start with a nil flag
 	ok     bool      // the type has no interface inside: caching is sound
 	prefix []byte    // this process's type description, as a fresh encoder writes it
 	encs   sync.Pool // *warmEncoder
@@ -81,12 +88,12 @@ func cacheFor[T any]() *gobCache {
 	if c, ok := gobCaches.Load(t); ok {
 		return c.(*gobCache)
 	}
-	c := &gobCache{ok: !hasInterface(t, map[reflect.Type]bool{})}
+	c := &gobCache{ptr: t.Kind() == reflect.Pointer, ok: !hasInterface(t, map[reflect.Type]bool{})}
 	if c.ok {
 		// The description is what a fresh encoder writes before the value:
 		// encode a zero T twice with one encoder; the second time is the
 		// value alone.
-		var zero T
+		zero := sample[T]()
 		var w sliceWriter
 		enc := gob.NewEncoder(&w)
 		if enc.Encode(&zero) == nil {
@@ -102,6 +109,16 @@ func cacheFor[T any]() *gobCache {
 	}
 	got, _ := gobCaches.LoadOrStore(t, c)
 	return got.(*gobCache)
+}
+
+// sample returns a zero T to describe the type with: for a pointer type,
+// a pointer to a zero value, since gob does not encode a nil pointer.
+func sample[T any]() T {
+	var zero T
+	if t := reflect.TypeFor[T](); t.Kind() == reflect.Pointer {
+		reflect.ValueOf(&zero).Elem().Set(reflect.New(t.Elem()))
+	}
+	return zero
 }
 
 // hasInterface reports whether a value of t may hold an interface, whose
@@ -133,9 +150,30 @@ func hasInterface(t reflect.Type, seen map[reflect.Type]bool) bool {
 // Size returns -1: a gob encoding's size is known only once made.
 func (Gob[T]) Size(*T) int { return -1 }
 
-// Append appends the gob encoding of *v to dst: a complete gob stream.
+// Flag bytes that start a message when T is a pointer.
+const (
+	gobNil   = 0 // *v is nil; nothing follows
+	gobValue = 1 // a gob stream of **v follows
+)
+
+// Append appends the gob encoding of *v to dst: a complete gob stream, after
+// a nil flag when T is a pointer.
 func (Gob[T]) Append(dst []byte, v *T) ([]byte, error) {
 	c := cacheFor[T]()
+	if c.ptr {
+		if reflect.ValueOf(v).Elem().IsNil() {
+			return append(dst, gobNil), nil
+		}
+		out, err := appendGob(c, append(dst, gobValue), v)
+		if err != nil {
+			return dst, err
+		}
+		return out, nil
+	}
+	return appendGob(c, dst, v)
+}
+
+func appendGob[T any](c *gobCache, dst []byte, v *T) ([]byte, error) {
 	if !c.ok {
 		w := sliceWriter{dst}
 		if err := gob.NewEncoder(&w).Encode(v); err != nil {
@@ -147,7 +185,7 @@ func (Gob[T]) Append(dst []byte, v *T) ([]byte, error) {
 	if e == nil {
 		e = new(warmEncoder)
 		e.enc = gob.NewEncoder(&e.w)
-		var zero T
+		zero := sample[T]()
 		if err := e.enc.Encode(&zero); err != nil { // sends the description, to nobody
 			return dst, fmt.Errorf("codec: gob: %w", err)
 		}
@@ -174,6 +212,18 @@ func (Gob[T]) Decode(src []byte, v *T) (err error) {
 		}
 	}()
 	c := cacheFor[T]()
+	if c.ptr {
+		switch {
+		case len(src) == 1 && src[0] == gobNil:
+			var zero T
+			*v = zero
+			return nil
+		case len(src) > 1 && src[0] == gobValue:
+			src = src[1:]
+		default:
+			return fmt.Errorf("%w: gob: bad nil flag for a pointer (%d bytes)", ErrDecode, len(src))
+		}
+	}
 	if c.ok && len(src) > len(c.prefix) {
 		if ok, err := c.decodeWarm(src, v); ok {
 			return err

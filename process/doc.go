@@ -53,5 +53,11 @@
 // that panics, returns an error or exits non-zero makes Wait return an
 // *ExitError with the exit code and the tail of the child's standard error.
 //
+// Relatives, as in Python: Current is this process (current_process()),
+// Parent the process that started it (parent_process()), ActiveChildren the
+// children it started that still run (active_children()), and WaitAny waits
+// for the first of several children to exit (connection.wait on their
+// sentinels; a Process's Done channel serves select).
+//
 // Scope: Linux only.
 package process

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"slices"
 
 	"github.com/shmkit/shmkit/process"
 	"github.com/shmkit/shmkit/shm"
@@ -53,7 +55,7 @@ type fillArgs struct {
 }
 
 var fill = process.Register("example-fill", func(ctx context.Context, a fillArgs) error {
-	defer a.Seg.Close()
+	defer a.Seg.Close() // this worker is done with its mapping; the parent's stays
 	b := a.Seg.Bytes()
 	for i := range 4 {
 		b[i] = a.B
@@ -75,4 +77,71 @@ func ExampleRegister() {
 	fmt.Println(seg.Bytes()[:4])
 	// Output:
 	// [9 9 9 9]
+}
+
+// A Process is Python's: Start, then Wait (join), ExitCode, Alive.
+func ExampleProcess() {
+	p, err := square.Start(context.Background(), 3, process.WithName("p1"))
+	if err != nil {
+		panic(err)
+	}
+	err = p.Wait()
+	fmt.Println(err, p.Name(), p.Alive(), p.ExitCode(), p.Pid() > 0)
+	// Output:
+	// p1: 3 squared is 9
+	// <nil> p1 false 0 true
+}
+
+// Current is Python's current_process(): "MainProcess" in the program
+// started by hand, the name given at Start in a worker.
+func ExampleCurrent() {
+	c := process.Current()
+	fmt.Println(c.Name, c.Pid == os.Getpid(), c.Worker == "", process.IsWorker())
+	// Output: MainProcess true true false
+}
+
+var whoStartedMe = process.Register("example-parent", func(ctx context.Context, _ struct{}) error {
+	p, ok := process.Parent()
+	fmt.Println(process.Current().Name, "was started by", p.Name, ok)
+	return nil
+})
+
+// Parent is Python's parent_process(): the process that started this
+// worker, and ok false in the main process.
+func ExampleParent() {
+	_, ok := process.Parent()
+	fmt.Println("main process has a parent:", ok)
+	if err := whoStartedMe.Run(context.Background(), struct{}{}, process.WithName("child")); err != nil {
+		panic(err)
+	}
+	// Output:
+	// main process has a parent: false
+	// child was started by MainProcess true
+}
+
+var forever = process.Register("example-forever", func(ctx context.Context, _ struct{}) error { select {} })
+
+// WaitAny returns the children that have exited once one has: Python's
+// multiprocessing.connection.wait on process sentinels. ActiveChildren
+// lists those still running.
+func ExampleWaitAny() {
+	ctx := context.Background()
+	slow, _ := forever.Start(ctx, struct{}{}, process.WithName("slow"))
+	fast, _ := square.Start(ctx, 2, process.WithName("fast"))
+	done, err := process.WaitAny(ctx, slow, fast)
+	if err != nil {
+		panic(err)
+	}
+	for _, p := range done {
+		fmt.Println("exited:", p.Name())
+	}
+	fmt.Println("slow is active:", slices.Contains(process.ActiveChildren(), slow))
+	slow.Kill()
+	_ = slow.Wait()
+	fmt.Println("slow is active:", slices.Contains(process.ActiveChildren(), slow))
+	// Output:
+	// fast: 2 squared is 4
+	// exited: fast
+	// slow is active: true
+	// slow is active: false
 }

@@ -29,8 +29,9 @@ const (
 	envWorker = "SHMKIT_WORKER"
 	envName   = "SHMKIT_PROCESS_NAME"
 	envWatch  = "SHMKIT_WATCH_PARENT"
-	envFiles  = "SHMKIT_FILES" // "FIRST,COUNT": descriptors passed WithFiles
-	argsFD    = 3              // the socket carrying the encoded arguments and the ack; then exported files
+	envFiles  = "SHMKIT_FILES"  // "FIRST,COUNT": descriptors passed WithFiles
+	envParent = "SHMKIT_PARENT" // "PID,WORKER,NAME" of the parent (WORKER quoted): see Parent
+	argsFD    = 3               // the socket carrying the encoded arguments and the ack; then exported files
 )
 
 // ackByte is what a child writes back on argsFD once Main has read its
@@ -214,7 +215,7 @@ func start(ctx context.Context, worker string, args []byte, files []*os.File, o 
 	// file was replaced or removed since it started; argv[0] stays readable.
 	cmd := exec.CommandContext(ctx, "/proc/self/exe")
 	cmd.Args = []string{exe}
-	cmd.Env = append(os.Environ(), envWorker+"="+worker, envName+"="+o.name)
+	cmd.Env = append(os.Environ(), envWorker+"="+worker, envName+"="+o.name, envParent+"="+parentValue())
 	if !o.detached {
 		cmd.Env = append(cmd.Env, envWatch+"=1")
 		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -245,6 +246,7 @@ func start(ctx context.Context, worker string, args []byte, files []*os.File, o 
 		w.Write(n[:])
 		w.Write(args)
 	}()
+	children.add(p)
 	go p.reap(w)
 	return p, nil
 }
@@ -278,6 +280,7 @@ func (p *Process) reap(w *os.File) {
 		}
 		p.err = e
 	}
+	children.remove(p)
 	close(p.done)
 }
 
@@ -427,7 +430,8 @@ func runWorker(worker string) int {
 	current = Info{Name: os.Getenv(envName), Pid: os.Getpid(), Worker: worker}
 	watch := os.Getenv(envWatch) == "1"
 	parseFiles(os.Getenv(envFiles))
-	for _, k := range []string{envWorker, envName, envWatch, envFiles} {
+	parent, hasParent = parseParent(os.Getenv(envParent))
+	for _, k := range []string{envWorker, envName, envWatch, envFiles, envParent} {
 		os.Unsetenv(k) // grandchildren started with os/exec are not workers
 	}
 	registryMu.Lock()

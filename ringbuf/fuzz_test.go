@@ -175,9 +175,7 @@ func vringSeeds(tb testing.TB) []vringSeed {
 				}
 			}
 			if state == 3 {
-				if _, ok, _ := r.TryReserve(20); ok {
-					// left in progress
-				}
+				r.TryReserve(20) // left in progress
 			}
 			out = append(out, vringSeed{append([]byte(nil), body...), multi})
 		}

@@ -140,7 +140,7 @@ func TestReserveCommitPeekDiscard(t *testing.T) {
 	}
 	r.Discard()
 	// Cancel: the consumer never sees it.
-	b, _, _ = r.TryReserve(5)
+	r.TryReserve(5)
 	r.Cancel()
 	r.TryWrite([]byte("after"))
 	rec, ok, _ = r.TryPeek()

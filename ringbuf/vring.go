@@ -198,7 +198,7 @@ func (r *vring) attachProducer() error {
 	if r.closed.Load() || r.p.closed {
 		return ErrClosed
 	}
-	slot, gen, err := r.adoptReserved()
+	slot, gen, _ := r.adoptReserved() // its error is always nil today
 	if slot >= 0 {
 		r.setupProducer(slot, gen)
 		return nil
@@ -211,7 +211,7 @@ func (r *vring) attachProducer() error {
 			}
 		}
 	}
-	slot, gen, err = r.slots.take(r.claimResolved)
+	slot, gen, err := r.slots.take(r.claimResolved)
 	if err == errSlotPending {
 		return err
 	} else if err != nil {

@@ -102,9 +102,13 @@ func inUse(ahead, behind, capacity uint64) int {
 const relaxChecks = 8
 
 // relaxLoads is the number of loads of relaxWord that make one relax.
+//
+//lint:ignore U1000 used by relax_amd64.s, which staticcheck does not read
 const relaxLoads = 128
 
 // relaxWord is only ever read: relax's loads of it cannot be optimised away.
+//
+//lint:ignore U1000 used by relax_amd64.s, which staticcheck does not read
 var relaxWord atomic.Uint32
 
 // relax (relax_amd64.s, relax_other.go) pauses a spinning waiter for some

@@ -5,7 +5,7 @@
 //	shmkit stat NAME          show a segment's header and object directory
 //	shmkit rm NAME...         unlink segments
 //	shmkit gc [--dry-run]     unlink segments whose creator has died
-//	shmkit tour [EXAMPLE...]  build and run the programs under cmd/examples
+//	shmkit tour [EXAMPLE...]  run the example programs (cmd/examples), built into shmkit
 //	shmkit help               this text
 //
 // The segment commands take --dir DIR to look somewhere other than /dev/shm.
@@ -34,6 +34,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/shmkit/shmkit/process"
 	"github.com/shmkit/shmkit/shm"
 )
 
@@ -44,7 +45,7 @@ usage:
   shmkit stat [--dir DIR] [--json] NAME show a segment's header and object directory
   shmkit rm [--dir DIR] NAME...         unlink segments (shmkit segments only)
   shmkit gc [--dir DIR] [--dry-run]     unlink segments whose creator has died
-  shmkit tour [--list] [EXAMPLE...]     build and run the programs under cmd/examples
+  shmkit tour [--list] [EXAMPLE...]     run the example programs (cmd/examples)
   shmkit help                           this text
 
 Segments live in /dev/shm unless --dir says otherwise. Flags may follow
@@ -64,6 +65,8 @@ const (
 )
 
 func main() {
+	process.Main()   // an example's worker, when the tour's example started this copy as one
+	runTourExample() // one example of the tour, when the tour started this copy for it
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 

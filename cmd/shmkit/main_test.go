@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -16,6 +17,7 @@ import (
 
 func TestMain(m *testing.M) {
 	process.Main()
+	runTourExample()
 	os.Exit(m.Run())
 }
 
@@ -190,38 +192,56 @@ func TestTourRunsExample(t *testing.T) {
 	mustContain(t, "tour", out, "=== process-squares (1/1)", "Result(in process p1): [1, 4, 9, 16]\nResult(in main program): []\n", "--- ok process-squares", "tour: 1 examples, 0 failed")
 }
 
-// TestTourFailures runs the tour over a scratch module whose examples fail
-// in each way: the tour must run the rest, say which failed, and exit 1.
+// failingTour replaces the examples in TestTourFailures, in the test and in
+// the copies of the test binary that the tour starts (envFailingTour).
+var failingTour = map[string]func(){
+	"zz-ok":         func() { fmt.Println("fine") },
+	"shm-exit":      func() { os.Exit(3) },
+	"process-panic": func() { panic("on purpose") },
+}
+
+const envFailingTour = "SHMKIT_TEST_FAILING_TOUR"
+
+func init() {
+	if os.Getenv(envFailingTour) == "1" {
+		examples = failingTour
+	}
+}
+
+// TestTourFailures runs a tour whose examples fail in each way: the tour
+// must run the rest, say which failed, and exit 1.
 func TestTourFailures(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds example programs")
-	}
-	root := t.TempDir()
-	files := map[string]string{
-		"go.mod":                            "module " + modulePath + "\n\ngo 1.26\n",
-		"cmd/examples/zz-ok/main.go":        "package main\n\nfunc main() { println(\"fine\") }\n",
-		"cmd/examples/shm-exit/main.go":     "package main\n\nimport \"os\"\n\nfunc main() { os.Exit(3) }\n",
-		"cmd/examples/process-nob/main.go":  "package main\n\nfunc main() { undefined() }\n",
-		"cmd/examples/not-an-example/x.txt": "no Go here\n",
-	}
-	for name, body := range files {
-		p := filepath.Join(root, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	t.Chdir(filepath.Join(root, "cmd"))
+	t.Setenv(envFailingTour, "1")
+	saved := examples
+	examples = failingTour
+	defer func() { examples = saved }()
 	code, out, errOut := shmkit("tour", "--list")
-	if code != exitOK || out != "process-nob\nshm-exit\nzz-ok\n" {
+	if code != exitOK || out != "process-panic\nshm-exit\nzz-ok\n" {
 		t.Fatalf("tour --list: exit %d, %q %s", code, out, errOut)
 	}
 	code, out, errOut = shmkit("tour")
 	if code != exitFail {
 		t.Fatalf("tour with failing examples: exit %d, want %d\n%s", code, exitFail, out)
 	}
-	mustContain(t, "tour", out, "--- FAIL process-nob: does not build", "undefined", "--- FAIL shm-exit: exit status 3", "fine\n--- ok zz-ok", "tour: 3 examples, 2 failed")
-	mustContain(t, "tour stderr", errOut, "failed: process-nob, shm-exit")
+	mustContain(t, "tour", out, "--- FAIL process-panic: exit status 2", "on purpose", "--- FAIL shm-exit: exit status 3", "fine\n--- ok zz-ok", "tour: 3 examples, 2 failed")
+	mustContain(t, "tour stderr", errOut, "failed: process-panic, shm-exit")
+}
+
+// TestTourHasEveryExample checks that the binary links every program under
+// cmd/examples, and nothing else.
+func TestTourHasEveryExample(t *testing.T) {
+	ents, err := os.ReadDir("../examples")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dirs []string
+	for _, e := range ents {
+		if _, err := os.Stat(filepath.Join("../examples", e.Name(), "main.go")); err == nil {
+			dirs = append(dirs, e.Name())
+		}
+	}
+	sortTour(dirs)
+	if got := tourNames(); !reflect.DeepEqual(got, dirs) {
+		t.Fatalf("the tour runs %q; cmd/examples holds %q (add the new one to examples.go)", got, dirs)
+	}
 }

@@ -62,6 +62,8 @@ const spinChecks = 256
 // Recheck is what a WaitOptions.Check returns to end a sleep early without
 // an error: the wait runs ready again (the check changed shared state that
 // ready reads, say by making a dead peer's message deliverable).
+//
+//lint:ignore ST1012 a signal to wait again, not an error: it never reaches a caller
 var Recheck = errors.New("notify: recheck")
 
 // Wait blocks until ready reports true or an error, ctx is done, or o.Check

@@ -24,74 +24,12 @@
 package main
 
 import (
-	"context"
-	"fmt"
-	"log"
-	"os"
-
-	"github.com/shmkit/shmkit/array"
+	"github.com/shmkit/shmkit/cmd/examples/array-range/example"
 	"github.com/shmkit/shmkit/process"
-	"github.com/shmkit/shmkit/shm"
-	"github.com/shmkit/shmkit/value"
 )
 
-type fArgs struct {
-	N *value.Value[float64]
-	A *array.Array[int32]
-}
-
-var f = process.Register("f", func(ctx context.Context, a fArgs) error {
-	a.N.Store(3.1415927)
-	a.A.With(func(s []int32) {
-		for i := range s {
-			s[i] = -s[i]
-		}
-	})
-	return nil
-})
-
+// The program is in package example, beside this file.
 func main() {
 	process.Main() // runs f when this program was started as a worker
-	if err := run(); err != nil {
-		log.Fatal(err)
-	}
-}
-
-func run() error {
-	seg, err := shm.Create(fmt.Sprintf("shmkit-example-array-range-%d", os.Getpid()), 4096)
-	if err != nil {
-		return err
-	}
-	defer seg.Close()
-	defer seg.Unlink()
-
-	num, err := value.Create(seg, "num", 0.0)
-	if err != nil {
-		return err
-	}
-	arr, err := array.CreateFrom(seg, "arr", rangeInt32(50))
-	if err != nil {
-		return err
-	}
-	p, err := f.Start(context.Background(), fArgs{num, arr})
-	if err != nil {
-		return err
-	}
-	if err := p.Wait(); err != nil {
-		return err
-	}
-	fmt.Println(num.Load())
-	out := make([]int32, arr.Len())
-	arr.CopyTo(out)
-	fmt.Println(out)
-	return nil
-}
-
-// rangeInt32 is Python's range(n) as a slice.
-func rangeInt32(n int) []int32 {
-	s := make([]int32, n)
-	for i := range s {
-		s[i] = int32(i)
-	}
-	return s
+	example.Main()
 }

@@ -33,64 +33,12 @@
 package main
 
 import (
-	"context"
-	"fmt"
-	"log"
-
-	"github.com/shmkit/shmkit/pipe"
+	"github.com/shmkit/shmkit/cmd/examples/pipe-hello/example"
 	"github.com/shmkit/shmkit/process"
 )
 
-type senderArgs struct {
-	Conn *pipe.Conn[string]
-	Msgs []string
-}
-
-var sender = process.Register("sender", func(ctx context.Context, a senderArgs) error {
-	for _, msg := range a.Msgs {
-		if err := a.Conn.Send(ctx, msg); err != nil {
-			return err
-		}
-		fmt.Printf("Sent the message: %s\n", msg)
-	}
-	return a.Conn.Close()
-})
-
-var receiver = process.Register("receiver", func(ctx context.Context, conn *pipe.Conn[string]) error {
-	defer conn.Close()
-	for {
-		msg, err := conn.Recv(ctx)
-		if err != nil {
-			return err
-		}
-		if msg == "END" {
-			return nil
-		}
-		fmt.Printf("Received the message: %s\n", msg)
-	}
-})
-
+// The program is in package example, beside this file.
 func main() {
 	process.Main()
-
-	ctx := context.Background()
-	parentConn, childConn, err := pipe.New(pipe.Options[string]{})
-	if err != nil {
-		log.Fatal(err)
-	}
-	msgs := []string{"hello", "hey", "hru?", "END"}
-	p1, err := sender.Start(ctx, senderArgs{Conn: parentConn, Msgs: msgs})
-	if err != nil {
-		log.Fatal(err)
-	}
-	if err := p1.Wait(); err != nil {
-		log.Fatal(err)
-	}
-	p2, err := receiver.Start(ctx, childConn)
-	if err != nil {
-		log.Fatal(err)
-	}
-	if err := p2.Wait(); err != nil {
-		log.Fatal(err)
-	}
+	example.Main()
 }

@@ -20,44 +20,12 @@
 package main
 
 import (
-	"context"
-	"fmt"
-	"log"
-	"strconv"
-	"strings"
-
+	"github.com/shmkit/shmkit/cmd/examples/process-squares/example"
 	"github.com/shmkit/shmkit/process"
 )
 
-// result lives in each process's own memory.
-var result []int
-
-var squareList = process.Register("square_list", func(ctx context.Context, mylist []int) error {
-	for _, num := range mylist {
-		result = append(result, num*num)
-	}
-	fmt.Printf("Result(in process %s): %s\n", process.Current().Name, pyList(result))
-	return nil
-})
-
+// The program is in package example, beside this file.
 func main() {
 	process.Main() // runs square_list when this program was started as a worker
-
-	p1, err := squareList.Start(context.Background(), []int{1, 2, 3, 4}, process.WithName("p1"))
-	if err != nil {
-		log.Fatal(err)
-	}
-	if err := p1.Wait(); err != nil {
-		log.Fatal(err)
-	}
-	fmt.Printf("Result(in main program): %s\n", pyList(result))
-}
-
-// pyList formats a list as Python prints one: [1, 4, 9, 16].
-func pyList(xs []int) string {
-	s := make([]string, len(xs))
-	for i, x := range xs {
-		s[i] = strconv.Itoa(x)
-	}
-	return "[" + strings.Join(s, ", ") + "]"
+	example.Main()
 }

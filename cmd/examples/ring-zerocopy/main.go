@@ -18,122 +18,12 @@
 package main
 
 import (
-	"context"
-	"encoding/binary"
-	"errors"
-	"fmt"
-	"io"
-	"log"
-
+	"github.com/shmkit/shmkit/cmd/examples/ring-zerocopy/example"
 	"github.com/shmkit/shmkit/process"
-	"github.com/shmkit/shmkit/ringbuf"
-	"github.com/shmkit/shmkit/shm"
 )
 
-const (
-	producers = 3
-	perWorker = 1000
-	recSize   = 16 // producer id, sequence number: two little-endian uint64s
-)
-
-type producerArgs struct {
-	Ring *ringbuf.MPSC
-	ID   uint64
-}
-
-// produce writes perWorker records straight into the ring: Reserve hands
-// out the record's bytes inside the shared mapping, Commit publishes them.
-var produce = process.Register("produce", func(ctx context.Context, a producerArgs) error {
-	for seq := uint64(0); seq < perWorker; seq++ {
-		rec, err := a.Ring.Reserve(ctx, recSize)
-		if err != nil {
-			return err
-		}
-		binary.LittleEndian.PutUint64(rec[0:], a.ID)
-		binary.LittleEndian.PutUint64(rec[8:], seq)
-		a.Ring.Commit()
-	}
-	return a.Ring.CloseWrite()
-})
-
+// The program is in package example, beside this file.
 func main() {
 	process.Main()
-	ctx := context.Background()
-
-	seg, err := shm.CreateAnon(256 << 10)
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer seg.Close()
-	ring, err := ringbuf.NewMPSC(seg, "records", 64<<10, ringbuf.WithProducers(producers+1))
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer ring.Close()
-
-	// The ring ends its stream when every attached producer has closed its
-	// end. Hold a producer attachment of our own until the workers have all
-	// exited, so that a fast first worker cannot end the stream before the
-	// last one has attached.
-	hold, err := ringbuf.OpenMPSC(seg, "records")
-	if err != nil {
-		log.Fatal(err)
-	}
-	if err := hold.AttachProducer(); err != nil {
-		log.Fatal(err)
-	}
-	var procs []*process.Process
-	for id := range uint64(producers) {
-		p, err := produce.Start(ctx, producerArgs{Ring: ring, ID: id})
-		if err != nil {
-			log.Fatal(err)
-		}
-		procs = append(procs, p)
-	}
-	held := make(chan struct{}) // closed once hold has let go: then the segment may go
-	go func() {
-		defer close(held)
-		for _, p := range procs {
-			if err := p.Wait(); err != nil {
-				log.Fatal(err)
-			}
-		}
-		hold.CloseWrite()
-	}()
-
-	var next, sum [producers]uint64
-	inOrder := [producers]bool{true, true, true}
-	records, bytes := 0, 0
-	for {
-		// ReadBatch hands over every ready record in place and frees their
-		// space in one index update.
-		_, err := ring.ReadBatch(ctx, func(rec []byte) bool {
-			id, seq := binary.LittleEndian.Uint64(rec[0:]), binary.LittleEndian.Uint64(rec[8:])
-			if id >= producers {
-				log.Fatalf("record from unknown producer %d", id)
-			}
-			inOrder[id] = inOrder[id] && seq == next[id]
-			next[id] = seq + 1
-			sum[id] += seq
-			records, bytes = records+1, bytes+len(rec)
-			return true
-		})
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			log.Fatal(err)
-		}
-	}
-	// The stream ends inside hold.CloseWrite, before it returns: wait for
-	// it, or the deferred seg.Close unmaps the ring under it.
-	<-held
-	for id := range producers {
-		order := "in order"
-		if !inOrder[id] || next[id] != perWorker {
-			order = "OUT OF ORDER"
-		}
-		fmt.Printf("producer %d: %d records %s, sum %d\n", id, next[id], order, sum[id])
-	}
-	fmt.Printf("%d records, %d bytes, read in place\n", records, bytes)
+	example.Main()
 }

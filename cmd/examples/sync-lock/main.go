@@ -27,99 +27,12 @@
 package main
 
 import (
-	"context"
-	"fmt"
-	"log"
-	"os"
-	"strings"
-
+	"github.com/shmkit/shmkit/cmd/examples/sync-lock/example"
 	"github.com/shmkit/shmkit/process"
-	"github.com/shmkit/shmkit/semaphore"
-	"github.com/shmkit/shmkit/shm"
 )
 
-const lines = 10
-
-type args struct {
-	Lock  *semaphore.Mutex
-	Start *semaphore.Barrier // both workers begin together, so they contend
-}
-
-// write writes line to stdout a word at a time.
-func write(line string) {
-	words := strings.SplitAfter(line, " ")
-	for _, w := range words {
-		os.Stdout.WriteString(w)
-	}
-	os.Stdout.WriteString("\n")
-}
-
-var workerWith = process.Register("worker_with", func(ctx context.Context, a args) error {
-	if _, err := a.Start.WaitContext(ctx); err != nil {
-		return err
-	}
-	for i := 1; i <= lines; i++ {
-		if err := func() error {
-			if err := a.Lock.LockContext(ctx); err != nil {
-				return err
-			}
-			defer a.Lock.Unlock()
-			write(fmt.Sprintf("Lock acquired via with (%d of %d)", i, lines))
-			return nil
-		}(); err != nil {
-			return err
-		}
-	}
-	return nil
-})
-
-var workerNoWith = process.Register("worker_no_with", func(ctx context.Context, a args) error {
-	if _, err := a.Start.WaitContext(ctx); err != nil {
-		return err
-	}
-	for i := 1; i <= lines; i++ {
-		if err := a.Lock.LockContext(ctx); err != nil {
-			return err
-		}
-		write(fmt.Sprintf("Lock acquired directly (%d of %d)", i, lines))
-		a.Lock.Unlock()
-	}
-	return nil
-})
-
+// The program is in package example, beside this file.
 func main() {
 	process.Main()
-	if err := run(); err != nil {
-		log.Fatal(err)
-	}
-}
-
-func run() error {
-	seg, err := shm.Create(fmt.Sprintf("sync-lock-%d", os.Getpid()), 1<<16)
-	if err != nil {
-		return err
-	}
-	defer seg.Close()
-	defer seg.Unlink()
-	lock, err := semaphore.NewMutex(seg, "lock")
-	if err != nil {
-		return err
-	}
-	start, err := semaphore.NewBarrier(seg, "start", 2)
-	if err != nil {
-		return err
-	}
-	ctx := context.Background()
-	w, err := workerWith.Start(ctx, args{Lock: lock, Start: start})
-	if err != nil {
-		return err
-	}
-	nw, err := workerNoWith.Start(ctx, args{Lock: lock, Start: start})
-	if err != nil {
-		return err
-	}
-	if err := w.Wait(); err != nil {
-		return err
-	}
-	return nw.Wait()
+	example.Main()
 }

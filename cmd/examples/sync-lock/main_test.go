@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/shmkit/shmkit/cmd/examples/sync-lock/example"
 	"os"
 	"slices"
 	"strings"
@@ -10,6 +11,8 @@ import (
 	"github.com/shmkit/shmkit/internal/exampletest"
 	"github.com/shmkit/shmkit/process"
 )
+
+const lines = example.Lines
 
 func TestMain(m *testing.M) {
 	process.Main()

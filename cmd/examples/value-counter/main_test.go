@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/shmkit/shmkit/cmd/examples/value-counter/example"
 	"os"
 	"slices"
 	"strings"
@@ -9,6 +10,11 @@ import (
 
 	"github.com/shmkit/shmkit/internal/exampletest"
 	"github.com/shmkit/shmkit/process"
+)
+
+const (
+	workers   = example.Workers
+	additions = example.Additions
 )
 
 func TestMain(m *testing.M) {

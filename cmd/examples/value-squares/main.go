@@ -23,77 +23,12 @@
 package main
 
 import (
-	"context"
-	"fmt"
-	"log"
-	"os"
-
-	"github.com/shmkit/shmkit/array"
+	"github.com/shmkit/shmkit/cmd/examples/value-squares/example"
 	"github.com/shmkit/shmkit/process"
-	"github.com/shmkit/shmkit/shm"
-	"github.com/shmkit/shmkit/value"
 )
 
-// squareArgs travel to the child as handles; it attaches to the same memory.
-type squareArgs struct {
-	MyList    []int32
-	Result    *array.Array[int32]
-	SquareSum *value.Value[int32]
-}
-
-var squareList = process.Register("square_list", func(ctx context.Context, a squareArgs) error {
-	for idx, num := range a.MyList {
-		a.Result.Set(idx, num*num)
-	}
-	var sum int32
-	for _, sq := range a.Result.All() {
-		sum += sq
-	}
-	a.SquareSum.Store(sum)
-	fmt.Printf("Result(in process %s): %v\n", process.Current().Name, snapshot(a.Result))
-	fmt.Printf("Sum of squares(in process %s): %d\n", process.Current().Name, a.SquareSum.Load())
-	return nil
-})
-
+// The program is in package example, beside this file.
 func main() {
 	process.Main() // runs square_list when this program was started as a worker
-	if err := run(); err != nil {
-		log.Fatal(err)
-	}
-}
-
-func run() error {
-	seg, err := shm.Create(fmt.Sprintf("shmkit-example-value-squares-%d", os.Getpid()), 4096)
-	if err != nil {
-		return err
-	}
-	defer seg.Close()
-	defer seg.Unlink()
-
-	mylist := []int32{1, 2, 3, 4}
-	result, err := array.Create[int32](seg, "result", len(mylist))
-	if err != nil {
-		return err
-	}
-	squareSum, err := value.Create[int32](seg, "square_sum", 0)
-	if err != nil {
-		return err
-	}
-	p1, err := squareList.Start(context.Background(), squareArgs{mylist, result, squareSum}, process.WithName("p1"))
-	if err != nil {
-		return err
-	}
-	if err := p1.Wait(); err != nil {
-		return err
-	}
-	fmt.Printf("Result(in main program): %v\n", snapshot(result))
-	fmt.Printf("Sum of squares(in main program): %d\n", squareSum.Load())
-	return nil
-}
-
-// snapshot copies the array out, as Python's result[:] does.
-func snapshot(a *array.Array[int32]) []int32 {
-	s := make([]int32, a.Len())
-	a.CopyTo(s)
-	return s
+	example.Main()
 }

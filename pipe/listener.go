@@ -1,0 +1,344 @@
+package pipe
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+
+	"github.com/shmkit/shmkit/atomics"
+	"github.com/shmkit/shmkit/internal/procinfo"
+	"github.com/shmkit/shmkit/shm"
+)
+
+// Listener and Dial are Python's multiprocessing.connection.Listener and
+// Client: unrelated processes meet by a name, and each Dial becomes a pipe
+// between the dialer and the process that accepts it.
+//
+// The rendezvous is a small segment named by the listener, holding a table
+// of offers. A dialer makes a segment of its own, name.PID.N, with the pipe
+// and an accept word inside, writes that name into a free offer slot and
+// waits on the accept word. Accept takes the offer, opens end 0 of the pipe
+// (so it becomes the end's holder), marks the offer accepted, wakes the
+// dialer and unlinks the connection segment's name: both processes have it
+// mapped, and nothing stays in /dev/shm. A dialer that gives up (its context
+// ends, or the listener closed or died) marks the offer abandoned, which
+// Accept then skips, and unlinks the segment itself: the accept word's
+// compare-and-swap decides which of the two happened.
+
+// ErrRefused is returned by Dial when no listener has the name, or the
+// listener closed or died before accepting.
+var ErrRefused = errors.New("pipe: connection refused")
+
+// Listener layout: the object "listener" in the segment the listener names.
+//
+//	 0 seq u32     [dialers bump it on an offer, Accept when it frees a slot; both wait on it]
+//	 4 closed u32  [Close writes 1; dialers and Accept read]
+//	 8 owner u64   [the listening process (procinfo word); dialers read]
+//	64 offers: offerSlots slots of offerSize bytes:
+//	    0 claim u64  [0: free; else the procinfo word of the dialer writing or
+//	                  having written it; the dialer CASes 0 -> self, Accept frees]
+//	    8 ready u32  [the dialer stores 1 once the name is in; Accept stores 0]
+//	   12 len u32    [length of the name]
+//	   16 name [offerName]byte
+const (
+	lisSeq        = 0
+	lisClosed     = 4
+	lisOwner      = 8
+	lisOffers     = 64
+	offerSlots    = 32
+	offerSize     = 128
+	offerClaim    = 0
+	offerReady    = 8
+	offerLen      = 12
+	offerName     = 16
+	offerNameMax  = offerSize - offerName
+	lisBody       = lisOffers + offerSlots*offerSize
+	listenerObj   = "listener"
+	connObj       = "conn"
+	acceptObj     = "accept"
+	connSegExtra  = 16 << 10
+	pollListener  = pollPeer
+	acceptOffered = 0 // the accept word's states
+	acceptTaken   = 1
+	acceptDropped = 2
+)
+
+// Listener accepts pipes dialed by name from other processes (Python's
+// multiprocessing.connection.Listener). It is safe for concurrent use.
+type Listener[T any] struct {
+	o      Options[T]
+	seg    *shm.Segment
+	body   []byte
+	seq    *atomic.Uint32
+	closed *atomic.Uint32
+
+	mu   sync.RWMutex // Accept holds it shared, Close exclusively: no Accept runs on an unmapped segment
+	done bool         // guarded by mu
+}
+
+// Listen makes a listener called name: a segment of that name (see
+// shm.Create for the rules on names and ErrExist) that Dial finds. Close
+// removes it. o applies to every accepted pipe; the dialer's Options must
+// name the same codec.
+func Listen[T any](name string, o Options[T]) (*Listener[T], error) {
+	if len(name) > offerNameMax-24 {
+		return nil, fmt.Errorf("pipe: listener name %q longer than %d bytes", name, offerNameMax-24)
+	}
+	seg, err := shm.Create(name, 8<<10)
+	if err != nil {
+		return nil, fmt.Errorf("pipe: listen: %w", err)
+	}
+	obj, err := seg.Alloc(listenerObj, shm.ObjectSpec{Kind: shm.KindBytes, BodySize: lisBody}, nil)
+	if err != nil {
+		seg.Unlink()
+		seg.Close()
+		return nil, fmt.Errorf("pipe: listen: %w", err)
+	}
+	l := &Listener[T]{o: o, seg: seg, body: obj.Body}
+	l.seq = atomics.MustUint32At(obj.Body, lisSeq)
+	l.closed = atomics.MustUint32At(obj.Body, lisClosed)
+	atomics.MustUint64At(obj.Body, lisOwner).Store(procinfo.Self().Word())
+	return l, nil
+}
+
+// Name returns the name dialers use.
+func (l *Listener[T]) Name() string { return l.seg.Name() }
+
+// Accept waits for the next Dial and returns this process's end of the new
+// pipe (end 0; the dialer holds end 1). It returns ctx's error when ctx ends
+// first, and ErrClosed once the listener is closed. A dialer whose pipe does
+// not match T or the codec gets refused, and Accept returns the error and
+// may be called again.
+func (l *Listener[T]) Accept(ctx context.Context) (*Conn[T], error) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	for {
+		if l.done || l.closed.Load() != 0 {
+			return nil, ErrClosed
+		}
+		old := l.seq.Load()
+		if name, ok := l.takeOffer(); ok {
+			c, err := l.accept(name)
+			if c != nil || err != nil {
+				return c, err
+			}
+			continue // abandoned by its dialer
+		}
+		if err := atomics.Await(ctx, l.seq, old, &atomics.WaitOptions{Strategy: l.o.Wait}); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// takeOffer takes the name out of a ready offer slot and frees the slot;
+// it also frees slots claimed by dialers that died before they were ready.
+func (l *Listener[T]) takeOffer() (string, bool) {
+	for i := range offerSlots {
+		slot := l.body[lisOffers+i*offerSize : lisOffers+(i+1)*offerSize]
+		claim := atomics.MustUint64At(slot, offerClaim)
+		w := claim.Load()
+		if w == 0 {
+			continue
+		}
+		ready := atomics.MustUint32At(slot, offerReady)
+		if ready.Load() != 1 { // sees the dialer's publication below
+			if !procinfo.AliveWord(w) && claim.CompareAndSwap(w, 0) { // claimed -> free: its dialer died writing
+				l.freed()
+			}
+			continue
+		}
+		n := int(atomics.MustUint32At(slot, offerLen).Load())
+		if n > offerNameMax {
+			n = 0 // garbage: an empty name opens nothing
+		}
+		name := string(slot[offerName : offerName+n])
+		ready.Store(0)
+		claim.Store(0) // ready -> free
+		l.freed()
+		return name, true
+	}
+	return "", false
+}
+
+// freed tells dialers waiting for a free offer slot that one is.
+func (l *Listener[T]) freed() {
+	l.seq.Add(1)
+	atomics.Wake(l.seq, -1)
+}
+
+// accept opens the connection segment name and takes its offer; nil, nil
+// when the dialer abandoned it.
+func (l *Listener[T]) accept(name string) (*Conn[T], error) {
+	seg, err := shm.Open(name)
+	if errors.Is(err, shm.ErrNotExist) {
+		return nil, nil // abandoned and unlinked
+	}
+	if err != nil {
+		return nil, fmt.Errorf("pipe: accept %q: %w", name, err)
+	}
+	word, err := acceptWord(seg)
+	if err != nil {
+		seg.Close()
+		return nil, fmt.Errorf("pipe: accept %q: %w", name, err)
+	}
+	c, err := Open(seg, connObj, 0, l.o)
+	if err != nil {
+		if word.CompareAndSwap(acceptOffered, acceptDropped) { // offered -> dropped: the dialer is refused
+			atomics.Wake(word, -1)
+			seg.Unlink()
+		}
+		seg.Close()
+		return nil, fmt.Errorf("pipe: accept %q: %w", name, err)
+	}
+	if !word.CompareAndSwap(acceptOffered, acceptTaken) { // offered -> taken, unless the dialer gave up
+		c.Close()
+		seg.Close()
+		return nil, nil
+	}
+	atomics.Wake(word, -1)
+	seg.Unlink() // both ends are mapped: the name is no longer needed
+	return c, nil
+}
+
+func acceptWord(seg *shm.Segment) (*atomic.Uint32, error) {
+	obj, err := seg.Lookup(acceptObj, &shm.ObjectSpec{Kind: shm.KindBytes})
+	if err != nil {
+		return nil, err
+	}
+	return atomics.Uint32At(obj.Body, 0)
+}
+
+// Close stops the listener and removes its name: a waiting Accept returns
+// ErrClosed, and dialers waiting for an Accept get ErrRefused. Pipes already
+// accepted are not affected. Close is idempotent.
+func (l *Listener[T]) Close() error {
+	l.closed.Store(1) // publishes: no more accepts; dialers poll it
+	l.freed()         // wakes Accept
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.done {
+		return nil
+	}
+	l.done = true
+	err := l.seg.Unlink()
+	if cerr := l.seg.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+var dialCounter atomic.Int64
+
+// Dial connects to the listener called name and returns this process's end
+// of a new pipe (end 1) once the listener's process has accepted it (Python's
+// multiprocessing.connection.Client). It returns ErrRefused when there is no
+// such listener or it closes or dies first, and ctx's error when ctx ends
+// first; then nothing is left behind. o must name the listener's codec;
+// o.Capacity sizes the pipe.
+func Dial[T any](ctx context.Context, name string, o Options[T]) (*Conn[T], error) {
+	lseg, err := shm.Open(name)
+	if errors.Is(err, shm.ErrNotExist) {
+		return nil, fmt.Errorf("%w: no listener %q", ErrRefused, name)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("pipe: dial %q: %w", name, err)
+	}
+	defer lseg.Close()
+	obj, err := lseg.Lookup(listenerObj, &shm.ObjectSpec{Kind: shm.KindBytes})
+	if err != nil || len(obj.Body) < lisBody {
+		return nil, fmt.Errorf("%w: %q is not a listener (%v)", ErrRefused, name, err)
+	}
+	lis := obj.Body
+	seq := atomics.MustUint32At(lis, lisSeq)
+	closed := atomics.MustUint32At(lis, lisClosed)
+	owner := atomics.MustUint64At(lis, lisOwner)
+	check := func() error {
+		if closed.Load() != 0 || !procinfo.AliveWord(owner.Load()) {
+			return fmt.Errorf("%w: listener %q closed or exited", ErrRefused, name)
+		}
+		return nil
+	}
+	if err := check(); err != nil {
+		return nil, err
+	}
+
+	// The connection: a segment of the dialer's, with the pipe and the accept word.
+	capacity := o.Capacity
+	if capacity == 0 {
+		capacity = DefaultCapacity
+	}
+	var seg *shm.Segment
+	var connName string
+	for {
+		connName = name + "." + strconv.Itoa(int(procinfo.Self().Pid)) + "." + strconv.FormatInt(dialCounter.Add(1), 10)
+		seg, err = shm.Create(connName, int64(2*capacity)+connSegExtra)
+		if !errors.Is(err, shm.ErrExist) {
+			break
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("pipe: dial %q: %w", name, err)
+	}
+	fail := func(err error) (*Conn[T], error) {
+		seg.Unlink()
+		seg.Close()
+		return nil, err
+	}
+	aobj, err := seg.Alloc(acceptObj, shm.ObjectSpec{Kind: shm.KindBytes, BodySize: 8}, nil)
+	if err != nil {
+		return fail(fmt.Errorf("pipe: dial %q: %w", name, err))
+	}
+	word := atomics.MustUint32At(aobj.Body, 0)
+	_, c, err := Create(seg, connObj, o)
+	if err != nil {
+		return fail(fmt.Errorf("pipe: dial %q: %w", name, err))
+	}
+
+	wait := &atomics.WaitOptions{Strategy: o.Wait, Poll: pollListener, Check: check}
+	if err := offer(ctx, lis, seq, connName, wait); err != nil {
+		return fail(err)
+	}
+	seq.Add(1)
+	atomics.Wake(seq, -1) // wakes Accept
+
+	for {
+		switch word.Load() {
+		case acceptTaken: // sees Accept's CAS: end 0 is held
+			return c, nil
+		case acceptDropped:
+			return fail(fmt.Errorf("%w: listener %q did not accept the pipe (its type or codec differs?)", ErrRefused, name))
+		}
+		if err := atomics.Await(ctx, word, acceptOffered, wait); err != nil {
+			if word.CompareAndSwap(acceptOffered, acceptDropped) { // offered -> dropped: Accept will skip it
+				return fail(err)
+			}
+			// Accepted meanwhile (or refused): the loop says which.
+		}
+	}
+}
+
+// offer writes connName into a free offer slot of the listener body lis,
+// waiting for one while all are taken.
+func offer(ctx context.Context, lis []byte, seq *atomic.Uint32, connName string, wait *atomics.WaitOptions) error {
+	me := procinfo.Self().Word()
+	for {
+		old := seq.Load()
+		for i := range offerSlots {
+			slot := lis[lisOffers+i*offerSize : lisOffers+(i+1)*offerSize]
+			claim := atomics.MustUint64At(slot, offerClaim)
+			if !claim.CompareAndSwap(0, me) { // free -> claimed by this dialer
+				continue
+			}
+			copy(slot[offerName:], connName)
+			atomics.MustUint32At(slot, offerLen).Store(uint32(len(connName)))
+			atomics.MustUint32At(slot, offerReady).Store(1) // publishes: the name is in
+			return nil
+		}
+		if err := atomics.Await(ctx, seq, old, wait); err != nil {
+			return err
+		}
+	}
+}
