@@ -337,7 +337,7 @@ func (b *Barrier) trip(ctx context.Context, p, idx uint32, act func() error) (in
 	b.count.Store(b.parties) // full: a party too many breaks the barrier
 	b.record()               // so that the waiters see this process die in the action
 	b.lock.Unlock()
-	err, panicked, pv := runAction(act)
+	panicked, pv, err := runAction(act)
 	if lerr := b.enter(ctx); lerr != nil {
 		if panicked {
 			panic(pv)
@@ -369,7 +369,7 @@ func (b *Barrier) trip(ctx context.Context, p, idx uint32, act func() error) (in
 
 // runAction calls act, catching a panic so that the barrier can be broken
 // before it goes on.
-func runAction(act func() error) (err error, panicked bool, pv any) {
+func runAction(act func() error) (panicked bool, pv any, err error) {
 	panicked = true
 	defer func() {
 		if panicked {
@@ -378,7 +378,7 @@ func runAction(act func() error) (err error, panicked bool, pv any) {
 	}()
 	err = act()
 	panicked = false
-	return err, false, nil
+	return false, nil, err
 }
 
 // Abort breaks the barrier: current and later Waits fail with ErrBroken

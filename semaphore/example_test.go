@@ -177,6 +177,7 @@ func ExampleRWMutex_RLocker() {
 	r := rw.RLocker()
 	r.Lock()
 	r.Lock() // readers share
+	//lint:ignore SA2001 the Example shows that two read holds nest
 	r.Unlock()
 	r.Unlock()
 	rw.Lock() // the writer, once the readers have left
