@@ -67,7 +67,7 @@ func ExampleArray_ReadAt() {
 
 // Python's "with a.get_lock(): a[0] += 1": Lock returns the Locked through
 // which the holder reads and writes elements.
-func ExampleArray_Lock() {
+func ExampleLocked() {
 	seg, err := shm.Create(fmt.Sprintf("shmkit-example-array-lock-%d", os.Getpid()), 4096)
 	if err != nil {
 		log.Fatal(err)

@@ -87,3 +87,10 @@ func ExampleWake() {
 	fmt.Println(atomics.Wake(word, -1))
 	// Output: 0
 }
+
+// A blocked call's wait strategy, chosen per handle (ringbuf.WithStrategy,
+// the queue's Options.Wait): Park is the default.
+func ExampleStrategy() {
+	fmt.Println(atomics.Park, atomics.Spin, atomics.Yield)
+	// Output: park spin yield
+}

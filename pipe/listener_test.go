@@ -164,7 +164,7 @@ func TestDialRefusedAndAbandoned(t *testing.T) {
 // A listener and a client meet by name, as Python's Listener and Client
 // do; here both sides are in one process for brevity, but the dialer is
 // usually another program that knows only the name.
-func ExampleListen() {
+func ExampleListener() {
 	ctx := context.Background()
 	l, err := pipe.Listen(fmt.Sprintf("example-listener-%d", os.Getpid()), pipe.Options[string]{})
 	if err != nil {

@@ -90,9 +90,9 @@ func ExampleSPSC_ReadBatch() {
 }
 
 // Producers in many processes, one consumer.
-// PeekBatch hands over a run of records to walk in place; ReleaseBatch
-// frees the ones Next returned.
-func ExampleSPSC_PeekBatch() {
+// PeekBatch hands over a Batch, a run of records to walk in place;
+// DiscardBatch frees the ones Next returned.
+func ExampleBatch() {
 	seg := exampleSegment("peekbatch")
 	defer seg.Unlink()
 	r, _ := ringbuf.NewSPSC(seg, "events", 4096)

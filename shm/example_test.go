@@ -167,3 +167,40 @@ func ExampleCollect() {
 	// Output:
 	// 0 collected; 1 left
 }
+
+// Every object header names its kind; Kind prints as the kind's name.
+func ExampleKind() {
+	fmt.Println(shm.KindQueue, shm.KindMutex)
+	// Output: queue mutex
+}
+
+// An element type's fingerprint: size, alignment and a hash of its name.
+// Objects compare it when a process attaches, so a Value[int64] is never
+// read as a Value[float64].
+func ExampleTypeID() {
+	fmt.Println(shm.TypeID{Size: 8, Align: 8, Hash: 0x1234})
+	// Output: {size 8, align 8, hash 0x0000000000001234}
+}
+
+// Objects lists a segment's directory with each object's decoded header;
+// Check compares a header with what the caller expects.
+func ExampleObjectHeader() {
+	seg, err := shm.CreateAnon(1 << 16)
+	if err != nil {
+		panic(err)
+	}
+	defer seg.Close()
+	spec := shm.ObjectSpec{Kind: shm.KindBytes, Version: 1, Capacity: 100, BodySize: 100}
+	if _, err := seg.Alloc("buf", spec, nil); err != nil {
+		panic(err)
+	}
+	for _, o := range seg.Objects() {
+		fmt.Println(o.Name, o.Header.Kind, o.Header.BodySize, o.Header.Check(&spec))
+		other := spec
+		other.Kind = shm.KindValue
+		fmt.Println(errors.Is(o.Header.Check(&other), shm.ErrIncompatible))
+	}
+	// Output:
+	// buf bytes 100 <nil>
+	// true
+}

@@ -196,6 +196,7 @@ type TypeID struct {
 	Hash  uint64
 }
 
+// String returns the fingerprint as "{size S, align A, hash H}".
 func (t TypeID) String() string {
 	return fmt.Sprintf("{size %d, align %d, hash %#016x}", t.Size, t.Align, t.Hash)
 }

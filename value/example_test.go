@@ -60,7 +60,7 @@ func ExampleAdd() {
 // two Go forms: Update, or Lock, which returns the Locked through which the
 // holder reads and writes. (v.Lock(); v.Store(v.Load()+1) would wait for
 // the lock it holds: Store panics after a second, saying so.)
-func ExampleValue_Lock() {
+func ExampleLocked() {
 	seg, err := shm.Create(fmt.Sprintf("shmkit-example-value-lock-%d", os.Getpid()), 4096)
 	if err != nil {
 		log.Fatal(err)
