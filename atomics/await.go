@@ -67,7 +67,7 @@ type WaitOptions struct {
 //
 // Await does not pin one OS thread per goroutine: of all goroutines of a
 // process parked on the same word, one waits in the kernel and the others
-// wait on a channel that it closes when it returns (see group). A waker must
+// wait on a channel that it closes when it returns. A waker must
 // change the word before calling Wake, or the wake may be lost.
 func Await(ctx context.Context, w *atomic.Uint32, old uint32, o *WaitOptions) error {
 	var opt WaitOptions

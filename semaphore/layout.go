@@ -67,17 +67,38 @@ import (
 //	128 party table, 8 slots of 16 bytes, one per process with parties
 //	    waiting in this generation (cleared at each release and Reset):
 //	    +0 ident uint64 (procinfo word, 0 = free)   +8 count uint32
+//
+// Sizes of the primitives in shared memory, in bytes: what an object that
+// embeds one reserves for it (the diagrams above draw them).
+const (
+	MutexSize     = 64
+	RWMutexSize   = 704
+	SemaphoreSize = 64
+	EventSize     = 64
+	CondSize      = 128
+	BarrierSize   = 256
+)
+
+// The sizes above are the layouts' own: a uint of a negative constant does
+// not compile, so a layout that grows or shrinks without them fails here.
+const _ = uint(MutexSize-mutexSize) + uint(mutexSize-MutexSize) +
+	uint(RWMutexSize-rwMutexSize) + uint(rwMutexSize-RWMutexSize) +
+	uint(SemaphoreSize-semaphoreSize) + uint(semaphoreSize-SemaphoreSize) +
+	uint(EventSize-eventSize) + uint(eventSize-EventSize) +
+	uint(CondSize-condSize) + uint(condSize-CondSize) +
+	uint(BarrierSize-barrierSize) + uint(barrierSize-BarrierSize)
+
 const (
 	cacheLine = shm.CacheLine
 
 	// Mutex
-	MutexSize     = 1 * cacheLine
+	mutexSize     = 1 * cacheLine
 	mutexOffState = 0
 	mutexOffMagic = 4
 	mutexOffOwner = 8
 
 	// RWMutex
-	RWMutexSize   = 3*cacheLine + rwSlots*slotSize
+	rwMutexSize   = 3*cacheLine + rwSlots*slotSize
 	rwOffWriter   = 0
 	rwOffWState   = 1 * cacheLine
 	rwOffMagic    = rwOffWState + 4
@@ -87,20 +108,20 @@ const (
 	rwSlots       = 32
 
 	// Semaphore
-	SemaphoreSize  = 1 * cacheLine
+	semaphoreSize  = 1 * cacheLine
 	semOffValue    = 0
 	semOffMagic    = 4
 	semOffSleepers = 8
 	semOffBound    = 12
 
 	// Event
-	EventSize     = 1 * cacheLine
+	eventSize     = 1 * cacheLine
 	evOffFlag     = 0
 	evOffMagic    = 4
 	evOffSleepers = 8
 
 	// Cond
-	CondSize        = 2 * cacheLine
+	condSize        = 2 * cacheLine
 	condOffMutex    = 0
 	condOffSeq      = 1 * cacheLine
 	condOffMagic    = condOffSeq + 4
@@ -108,7 +129,7 @@ const (
 	condOffLock     = condOffSeq + 16
 
 	// Barrier
-	BarrierSize   = 2*cacheLine + barSlots*slotSize
+	barrierSize   = 2*cacheLine + barSlots*slotSize
 	barOffLock    = 0
 	barOffPhase   = 1 * cacheLine
 	barOffMagic   = barOffPhase + 4
