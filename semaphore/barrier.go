@@ -338,6 +338,7 @@ func (b *Barrier) trip(ctx context.Context, p, idx uint32, act func() error) (in
 	b.record()               // so that the waiters see this process die in the action
 	b.lock.Unlock()
 	panicked, pv, err := runAction(act)
+	raceRelease(b.phase) // the action's writes come before the release the others acquire
 	if lerr := b.enter(ctx); lerr != nil {
 		if panicked {
 			panic(pv)
