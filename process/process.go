@@ -102,7 +102,7 @@ func (f *Func[A]) Run(ctx context.Context, args A, opts ...Option) error {
 }
 
 // Option configures Start.
-type Option func(*startOptions)
+type Option struct{ apply func(*startOptions) }
 
 type startOptions struct {
 	name     string
@@ -114,30 +114,32 @@ type startOptions struct {
 }
 
 // WithName names the process (Python's name=); the default is "Process-N".
-func WithName(name string) Option { return func(o *startOptions) { o.name = name } }
+func WithName(name string) Option { return Option{func(o *startOptions) { o.name = name }} }
 
 // WithStdout sends the child's standard output to w (default: this
 // process's standard output).
-func WithStdout(w io.Writer) Option { return func(o *startOptions) { o.stdout = w } }
+func WithStdout(w io.Writer) Option { return Option{func(o *startOptions) { o.stdout = w }} }
 
 // WithStderr sends the child's standard error to w (default: this process's
 // standard error). Its tail is kept for the ExitError either way.
-func WithStderr(w io.Writer) Option { return func(o *startOptions) { o.stderr = w } }
+func WithStderr(w io.Writer) Option { return Option{func(o *startOptions) { o.stderr = w }} }
 
 // WithEnv adds KEY=VALUE entries to the child's environment.
-func WithEnv(kv ...string) Option { return func(o *startOptions) { o.env = append(o.env, kv...) } }
+func WithEnv(kv ...string) Option {
+	return Option{func(o *startOptions) { o.env = append(o.env, kv...) }}
+}
 
 // WithFiles passes open files to the child, which finds them with File(0),
 // File(1), … in the order given. The parent keeps its own descriptors (close
 // them once Start has returned if the child alone needs them). Use it for
 // what cannot travel by name: one end of a pipe or socket pair, say.
 func WithFiles(files ...*os.File) Option {
-	return func(o *startOptions) { o.files = append(o.files, files...) }
+	return Option{func(o *startOptions) { o.files = append(o.files, files...) }}
 }
 
 // Detached lets the child outlive this process: it is not killed when the
 // parent dies. Cancelling Start's context still kills it.
-func Detached() Option { return func(o *startOptions) { o.detached = true } }
+func Detached() Option { return Option{func(o *startOptions) { o.detached = true }} }
 
 var counter atomic.Int64
 
@@ -160,7 +162,7 @@ func (f *Func[A]) Start(ctx context.Context, args A, opts ...Option) (*Process, 
 	refuseWithoutMain()
 	o := startOptions{stdout: os.Stdout, stderr: os.Stderr}
 	for _, opt := range opts {
-		opt(&o)
+		opt.apply(&o)
 	}
 	if o.name == "" {
 		o.name = "Process-" + strconv.FormatInt(counter.Add(1), 10)

@@ -60,7 +60,7 @@ func NewMPMC(seg *shm.Segment, name string, capacity, slotBytes int, opts ...Opt
 	o := defaultOptions()
 	o.slots = DefaultProducers
 	for _, f := range opts {
-		f(&o)
+		f.apply(&o)
 	}
 	if capacity < 2 || capacity > MaxCapacity || !isPow2(uint64(capacity)) {
 		return nil, fmt.Errorf("%w: capacity %d is not a power of two in [2, %d]", ErrInvalid, capacity, MaxCapacity)
@@ -105,7 +105,7 @@ func NewMPMC(seg *shm.Segment, name string, capacity, slotBytes int, opts ...Opt
 func OpenMPMC(seg *shm.Segment, name string, opts ...Option) (*MPMC, error) {
 	o := defaultOptions()
 	for _, f := range opts {
-		f(&o)
+		f.apply(&o)
 	}
 	obj, err := seg.Lookup(name, &shm.ObjectSpec{Kind: shm.KindMPMC, Version: mpmcVersion})
 	if err != nil {

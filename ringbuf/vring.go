@@ -109,7 +109,7 @@ func (r *vring) create(seg *shm.Segment, name string, kind shm.Kind, capacity in
 		o.slots = spscSlots
 	}
 	for _, f := range opts {
-		f(&o)
+		f.apply(&o)
 	}
 	if capacity < MinCapacity || capacity > MaxCapacity || !isPow2(uint64(capacity)) {
 		return fmt.Errorf("%w: capacity %d is not a power of two in [%d, %d]", ErrInvalid, capacity, MinCapacity, MaxCapacity)
@@ -133,7 +133,7 @@ func (r *vring) create(seg *shm.Segment, name string, kind shm.Kind, capacity in
 func (r *vring) open(seg *shm.Segment, name string, kind shm.Kind, opts []Option) error {
 	o := defaultOptions()
 	for _, f := range opts {
-		f(&o)
+		f.apply(&o)
 	}
 	obj, err := seg.Lookup(name, &shm.ObjectSpec{Kind: kind, Version: vringVersion})
 	if err != nil {

@@ -15,7 +15,7 @@ import (
 const DefaultPoll = 50 * time.Millisecond
 
 // Option configures a ring handle (NewSPSC, OpenSPSC, …, SetOptions).
-type Option func(*options)
+type Option struct{ apply func(*options) }
 
 type options struct {
 	strategy atomics.Strategy
@@ -34,7 +34,7 @@ func defaultOptions() options {
 // (the default: spin briefly, then sleep on a futex), atomics.Spin (busy-spin,
 // never a syscall: one core per waiter) or atomics.Yield (spin with
 // runtime.Gosched). The other side of the ring may use another strategy.
-func WithStrategy(s atomics.Strategy) Option { return func(o *options) { o.strategy = s } }
+func WithStrategy(s atomics.Strategy) Option { return Option{func(o *options) { o.strategy = s }} }
 
 // WithSpin sets how many times a blocked call re-checks the ring before it
 // yields or parks (default atomics.DefaultSpin; 0 or less: none). Under
@@ -42,17 +42,17 @@ func WithStrategy(s atomics.Strategy) Option { return func(o *options) { o.strat
 // times as long would have covered (a stream whose gaps are short) doubles
 // its spin, up to that, and halves it back to the base after longer gaps.
 func WithSpin(n int) Option {
-	return func(o *options) { o.spin = max(n, 0) }
+	return Option{func(o *options) { o.spin = max(n, 0) }}
 }
 
 // WithPoll sets how often a blocked call checks its peers for death
 // (default DefaultPoll).
 func WithPoll(d time.Duration) Option {
-	return func(o *options) {
+	return Option{func(o *options) {
 		if d > 0 {
 			o.poll = d
 		}
-	}
+	}}
 }
 
 // WithWriteBatch makes an SPSC producer publish its committed records once
@@ -63,26 +63,26 @@ func WithPoll(d time.Duration) Option {
 // publication, so a producer that stops must Flush. n <= 0 restores
 // publication at every Commit. MPSC and MPMC rings ignore it.
 func WithWriteBatch(n int) Option {
-	return func(o *options) { o.batch = uint64(max(n, 0)) }
+	return Option{func(o *options) { o.batch = uint64(max(n, 0)) }}
 }
 
 // WithProducers sets the number of producer slots of a new MPSC ring, or of
 // participant slots (producers and consumers together, one per handle) of a
 // new MPMC ring: 1..MaxProducers, default DefaultProducers. Each handle that
 // produces takes one slot for as long as it lives.
-func WithProducers(n int) Option { return func(o *options) { o.slots = n } }
+func WithProducers(n int) Option { return Option{func(o *options) { o.slots = n }} }
 
 // WithLimit bounds the messages a new MPMC ring holds at once to n
 // (1..capacity; default: its capacity), for a bound that is not a power of
 // two. The bound is kept in the ring, so every handle obeys it, and it is
 // derived from the ring's positions: a process killed mid-Put takes no unit
 // of it along.
-func WithLimit(n int) Option { return func(o *options) { o.limit = n } }
+func WithLimit(n int) Option { return Option{func(o *options) { o.limit = n }} }
 
 // apply applies opts and passes the poll period on to the handle's sides.
 func (o *options) apply(opts []Option, sides ...*waitSide) {
 	for _, f := range opts {
-		f(o)
+		f.apply(o)
 	}
 	for _, w := range sides {
 		w.opt.Poll = o.poll

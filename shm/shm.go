@@ -43,19 +43,19 @@ type options struct {
 }
 
 // Option configures Create, CreateAnon and Open.
-type Option func(*options)
+type Option struct{ apply func(*options) }
 
 // WithMode sets the permission bits of a new segment (default 0600). Widen
 // it only when processes of other users must open the segment.
-func WithMode(m os.FileMode) Option { return func(o *options) { o.mode = m } }
+func WithMode(m os.FileMode) Option { return Option{func(o *options) { o.mode = m }} }
 
 // WithDir places named segments in dir instead of /dev/shm (a tmpfs of the
 // caller's own, say). Every process that opens the segment must say the same.
-func WithDir(dir string) Option { return func(o *options) { o.dir = dir } }
+func WithDir(dir string) Option { return Option{func(o *options) { o.dir = dir }} }
 
 // WithDirCap sets how many named objects a new segment's directory holds
 // (default DefaultDirCap, at most 65536).
-func WithDirCap(n int) Option { return func(o *options) { o.dirCap = n } }
+func WithDirCap(n int) Option { return Option{func(o *options) { o.dirCap = n }} }
 
 // ReadOnly makes Open attach the segment read-only: the file is opened
 // O_RDONLY and mapped PROT_READ, so that nothing done through the segment
@@ -67,12 +67,12 @@ func WithDirCap(n int) Option { return func(o *options) { o.dirCap = n } }
 // tables, sleeper counts) even to read, so they cannot be opened on a
 // read-only segment. Lookup with a nil spec, Objects, Info and Bytes work.
 // Create and CreateAnon ignore it.
-func ReadOnly() Option { return func(o *options) { o.readOnly = true } }
+func ReadOnly() Option { return Option{func(o *options) { o.readOnly = true }} }
 
 func makeOptions(opts []Option) options {
 	o := options{mode: 0o600, dir: DefaultDir, dirCap: DefaultDirCap}
 	for _, f := range opts {
-		f(&o)
+		f.apply(&o)
 	}
 	return o
 }
