@@ -142,11 +142,18 @@ func (j *Joinable[T]) unfinished() int64 {
 	n := int64(j.rx.Outstanding())
 	for i := range j.ctl.tasks {
 		r := &j.ctl.tasks[i]
-		if r.ident.Load() == 0 {
-			continue
+		w := r.ident.Load()
+		if w == 0 || procinfo.IsHandoff(w) {
+			continue // free, being set up, or being counted out
 		}
 		done := r.done.Load()
-		n += int64(r.got.Load() - done)
+		got := r.got.Load()
+		if r.ident.Load() != w {
+			// Counted out (its tasks are in lost now) or reset while we
+			// read: the two counts may be from either side of it.
+			continue
+		}
+		n += int64(got - done)
 	}
 	done := j.ctl.untrackedDone.Load()
 	return n + int64(j.ctl.untrackedGot.Load()-done)
@@ -217,10 +224,14 @@ func (q *Queue[T]) countOut() bool {
 		done := r.done.Load()
 		got := r.got.Load()
 		if procinfo.IsHandoff(w) {
-			got, done = 0, 0 // a record never set up
+			// A record whose setter (or counter) died in the middle: its
+			// counts are stale. (A counter that died between its CAS and
+			// its addition to lost takes that report with it: two deaths.)
+			got, done = 0, 0
 		}
-		r.got.Store(0)
-		r.done.Store(0)
+		// The counts stay as they are (record zeroes them before a new
+		// owner publishes itself): a reader between our CAS and our free
+		// sees the ident change and skips the record.
 		if got > done {
 			q.ctl.lostPid.Store(uint32(procinfo.FromWord(w).Pid))
 			q.ctl.lost.Add(got - done)

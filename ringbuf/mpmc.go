@@ -311,6 +311,7 @@ func (r *MPMC) tryClaimPut() (pos uint64, ok bool, err error) {
 			if r.enq.CompareAndSwap(pos, pos+1) {   // claims slot pos for filling
 				return pos, true, nil
 			}
+			claim.Store(0) // lost: a stale claim of a live loser would keep a dead winner's slot from being given up
 			pos = r.enq.Load()
 		case dif == 1-int64(r.capacity) || dif == -int64(r.capacity):
 			// Full: the slot's previous lap is filled and not yet emptied
@@ -347,6 +348,7 @@ func (r *MPMC) tryClaimGet() (pos uint64, ok bool, err error) {
 			if r.deq.CompareAndSwap(pos, pos+1) {   // claims slot pos for emptying
 				return pos, true, nil
 			}
+			claim.Store(0) // lost: the slot is the winner's, never this handle's to be adopted from
 			pos = r.deq.Load()
 		case dif == -1 || dif == -int64(r.capacity):
 			// Empty: the slot is free for (or being filled by) the producer
@@ -399,6 +401,9 @@ func (r *MPMC) getClaimed() (pos uint64, n int, ok bool, err error) {
 
 func (r *MPMC) hasSpace() bool {
 	pos := r.enq.Load()
+	if r.limit < r.capacity && int64(pos-r.deq.Load()) >= int64(r.limit) {
+		return false // held at WithLimit's bound
+	}
 	return int64(r.seq(pos).Load()-pos) >= 0
 }
 
@@ -635,8 +640,8 @@ func (r *MPMC) rescueFull() (retry bool, err error) {
 // consumer claim word, so it runs only while the handle's Get side is idle.
 // It reports whether it freed a slot.
 func (r *MPMC) skipDeadHead() bool {
-	if !r.getMu.TryLock() {
-		return false
+	if r.part < 0 || !r.getMu.TryLock() {
+		return false // no participant slot (a handle that only joins), or its Get side busy
 	}
 	defer r.getMu.Unlock()
 	freed := false
@@ -677,16 +682,19 @@ func (r *MPMC) noneAttached(role uint32, ever *atomic.Uint32) bool {
 	return true
 }
 
-// deadClaimPending reports whether a participant that is dead (or has
-// closed) holds a claim on a slot it has not emptied: a message to adopt.
+// deadClaimPending reports whether a message claimed for emptying by
+// consumers that are all dead (or closed) waits for adoption.
 func (r *MPMC) deadClaimPending() bool {
-	_, ok := r.deadClaim()
+	_, _, ok := r.deadClaim()
 	return ok
 }
 
-// deadClaim finds a participant, dead or detached, whose last dequeue
-// claim is still in progress (the slot filled for that lap and not emptied).
-func (r *MPMC) deadClaim() (i int, ok bool) {
+// deadClaim finds the lowest participant whose dequeue claim c is still in
+// progress (the slot filled for that lap and not emptied) and every holder
+// of which is dead or detached. A claim word alone does not make its
+// holder the slot's owner (an adopter stores the claim before it takes
+// it), hence "every holder": a live one may be the owner.
+func (r *MPMC) deadClaim() (i int, c uint64, ok bool) {
 	deq := r.deq.Load()
 	for i := 0; i < r.parts.n; i++ {
 		c := r.parts.word(i, partOffDeqClaim).Load()
@@ -697,35 +705,37 @@ func (r *MPMC) deadClaim() (i int, ok bool) {
 		if deq <= pos || r.seq(pos).Load() != pos+1 {
 			continue
 		}
-		if w := r.parts.owner(i).Load(); w != 0 && procinfo.AliveWord(w) {
-			continue
+		if r.claimantsDead(partOffDeqClaim, c) {
+			return i, c, true
 		}
-		return i, true
 	}
-	return -1, false
+	return -1, 0, false
 }
 
 // adoptDeadClaim takes over the claim of a consumer that died holding a
 // slot (the message in it is intact: consumers only read), so that this
-// handle delivers it: exactly once, since only the CAS that clears the dead
-// claim makes it ours. Called with getMu held, on an empty ring.
+// handle delivers it, exactly once. The adopter stores the claim as its own
+// first, then looks for another live holder of it (another adopter: with
+// sequentially consistent atomics, of two adopters that both stored, at
+// least one sees the other, and backs off), and only then clears the dead
+// holder's claim with a CAS. An adopter that dies between its store and
+// its CAS is one more dead holder; the next adopter takes the claim over.
+// Called with getMu held, on an empty ring.
 func (r *MPMC) adoptDeadClaim() (pos uint64, ok bool) {
 	mine := r.parts.word(r.part, partOffDeqClaim)
 	for {
-		i, found := r.deadClaim()
+		i, c, found := r.deadClaim()
 		if !found {
 			r.adoptDue.Store(false)
 			return 0, false
 		}
-		dead := r.parts.word(i, partOffDeqClaim)
-		c := dead.Load()
-		if c == 0 {
-			continue
-		}
-		// Ours first, then theirs cleared: an adopter that dies in between
-		// leaves two dead claimants, and the next adopter takes it.
 		(*pubWord)(mine).storeRelease(c)
-		if dead.CompareAndSwap(c, 0) { // dead consumer's claim -> none (ours now)
+		if r.liveHolder(c) {
+			mine.Store(0) // another adopter is at it: leave it the message
+			r.adoptDue.Store(false)
+			return 0, false
+		}
+		if r.parts.word(i, partOffDeqClaim).CompareAndSwap(c, 0) { // dead consumer's claim -> none (ours now)
 			pos = c - 1
 			if r.seq(pos).Load() == pos+1 { // still holds the message of that lap
 				return pos, true
@@ -733,6 +743,20 @@ func (r *MPMC) adoptDeadClaim() (pos uint64, ok bool) {
 		}
 		mine.Store(0)
 	}
+}
+
+// liveHolder reports whether a live participant other than this handle
+// holds dequeue claim c.
+func (r *MPMC) liveHolder(c uint64) bool {
+	for i := 0; i < r.parts.n; i++ {
+		if i == r.part || r.parts.word(i, partOffDeqClaim).Load() != c {
+			continue
+		}
+		if w := r.parts.owner(i).Load(); w != 0 && procinfo.AliveWord(w) {
+			return true
+		}
+	}
+	return false
 }
 
 // claimantsDead reports whether some participant claimed (claim word at off
