@@ -27,7 +27,11 @@
 // that a kill can tear.
 package handoff
 
-import "sync"
+import (
+	"sync"
+
+	"github.com/shmkit/shmkit/internal/goid"
+)
 
 // A Reservation is one peer slot held by a stand-in: Commit replaces the
 // stand-in by the child's procinfo word; Abort frees the slot.
@@ -44,6 +48,7 @@ type Batch struct {
 var (
 	mu      sync.Mutex // serialises Collect: one encoding at a time
 	current *Batch     // the batch Add appends to; nil outside Collect (guarded by curMu)
+	owner   uint64     // the goroutine running Collect (guarded by curMu)
 	curMu   sync.Mutex
 )
 
@@ -55,7 +60,7 @@ func Collect(encode func() error) (*Batch, error) {
 	defer mu.Unlock()
 	b := &Batch{}
 	curMu.Lock()
-	current = b
+	current, owner = b, goid.ID()
 	curMu.Unlock()
 	err := encode()
 	curMu.Lock()
@@ -68,24 +73,37 @@ func Collect(encode func() error) (*Batch, error) {
 	return b, nil
 }
 
-// Active reports whether a Collect is running, that is whether an object
-// being encoded now is travelling to a child about to start: only then is
-// a reservation worth making.
+// Active reports whether the calling goroutine is running a Collect, that
+// is whether the object it is encoding travels to a child about to start:
+// only then is a reservation worth making. An object gob-encoded by another
+// goroutine meanwhile (to a file, to a socket) is not the child's.
 func Active() bool {
 	curMu.Lock()
-	defer curMu.Unlock()
-	return current != nil
+	b := current
+	curMu.Unlock()
+	return b != nil && isOwner()
 }
 
-// Add records r in the running Collect's batch. Outside Collect (an object
-// gob-encoded for some other purpose) it aborts r at once.
-func Add(r Reservation) {
+// isOwner reports whether the calling goroutine runs the current Collect
+// (read only while one runs: the goroutine id costs a microsecond).
+func isOwner() bool {
+	id := goid.ID()
 	curMu.Lock()
-	b := current
-	if b != nil {
-		b.rs = append(b.rs, r)
+	defer curMu.Unlock()
+	return current != nil && owner == id
+}
+
+// Add records r in the calling goroutine's Collect batch. Outside Collect
+// (an object gob-encoded for some other purpose) it aborts r at once.
+func Add(r Reservation) {
+	var b *Batch
+	if isOwner() {
+		curMu.Lock()
+		if b = current; b != nil {
+			b.rs = append(b.rs, r)
+		}
+		curMu.Unlock()
 	}
-	curMu.Unlock()
 	if b == nil {
 		r.Abort()
 	}

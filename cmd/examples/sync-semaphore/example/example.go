@@ -68,7 +68,7 @@ var worker = process.Register("sync-semaphore.worker", func(ctx context.Context,
 	fmt.Printf("Activating %d now running %s\n", a.ID, a.Pool)
 	a.Pool.Lock.Unlock()
 	time.Sleep(time.Duration(10+a.ID*7%30) * time.Millisecond) // the work
-	if err := a.Pool.Lock.LockContext(ctx); err != nil {              // makeInactive
+	if err := a.Pool.Lock.LockContext(ctx); err != nil {       // makeInactive
 		return err
 	}
 	a.Pool.flag(a.ID).Store(0)
