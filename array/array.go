@@ -155,10 +155,10 @@ func (a *Array[T]) Slice() []T { return a.s }
 // lock is not recoverable it does not call fn (WithContext says
 // ErrNotRecoverable).
 func (a *Array[T]) With(fn func([]T)) {
-	if !a.c.Guard("array: With") {
+	if !a.c.Hold("array: With") {
 		return
 	}
-	defer a.c.Unguard()
+	defer a.c.Unlock()
 	a.c.BeginWrite()
 	defer a.c.EndWrite()
 	fn(a.s)
@@ -168,10 +168,10 @@ func (a *Array[T]) With(fn func([]T)) {
 // it then returns ctx's error without calling fn, as it does with
 // ErrNotRecoverable when the lock is not recoverable.
 func (a *Array[T]) WithContext(ctx context.Context, fn func([]T)) error {
-	if err := a.c.GuardContext(ctx); err != nil && !errors.Is(err, ErrOwnerDead) {
+	if err := a.c.LockContext(ctx); err != nil && !errors.Is(err, ErrOwnerDead) {
 		return err
 	}
-	defer a.c.Unguard()
+	defer a.c.Unlock()
 	a.c.BeginWrite()
 	defer a.c.EndWrite()
 	fn(a.s)

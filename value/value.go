@@ -186,10 +186,10 @@ func (v *Value[T]) store(x T) {
 // nothing and returns the value as Load does (UpdateContext says
 // ErrNotRecoverable).
 func (v *Value[T]) Update(fn func(*T)) T {
-	if !v.c.Guard("value: Update") {
+	if !v.c.Hold("value: Update") {
 		return v.Load()
 	}
-	defer v.c.Unguard()
+	defer v.c.Unlock()
 	return v.update(fn)
 }
 
@@ -197,11 +197,11 @@ func (v *Value[T]) Update(fn func(*T)) T {
 // taken: it then returns ctx's error and stores nothing, and so it does
 // with ErrNotRecoverable when the lock is not recoverable.
 func (v *Value[T]) UpdateContext(ctx context.Context, fn func(*T)) (T, error) {
-	if err := v.c.GuardContext(ctx); err != nil && !errors.Is(err, ErrOwnerDead) {
+	if err := v.c.LockContext(ctx); err != nil && !errors.Is(err, ErrOwnerDead) {
 		var zero T
 		return zero, err
 	}
-	defer v.c.Unguard()
+	defer v.c.Unlock()
 	return v.update(fn), nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"encoding/gob"
 	"errors"
 	"fmt"
+	"github.com/shmkit/shmkit/internal/goid"
 	"os"
 	"runtime"
 	"sync"
@@ -166,11 +167,12 @@ func (c *Cell) Acquire(ctx context.Context) error {
 // call can take the lock again.
 //
 // op names the caller ("value: Store") for the one failure Hold makes
-// loud: waiting, for longer than SelfWait, for a lock that this process
-// holds through a Guard (Value.Lock, Update's fn, Array.Lock, With's fn).
-// That is almost always the caller's own goroutine, which will never
-// unlock: Python's "with v.get_lock(): v.value += 1" translated literally.
-// Hold then panics with a message that names the fix, rather than hang.
+// loud: waiting for a lock that the calling goroutine itself holds through
+// a Guard (Value.Lock, Array.Lock), which it will never unlock: Python's
+// "with v.get_lock(): v.value += 1" translated literally. Once it has
+// waited SelfWait, Hold looks whether that is so and then panics with a
+// message that names the fix, rather than hang. Another goroutine's Guard,
+// however long held, only makes it wait.
 func (c *Cell) Hold(op string) bool {
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), SelfWait)
@@ -182,7 +184,7 @@ func (c *Cell) Hold(op string) bool {
 		case errors.Is(err, ErrNotRecoverable):
 			return false
 		}
-		if c.guards().Load() > 0 && c.mu.Owner().Pid == os.Getpid() {
+		if c.mu.Owner().Pid == os.Getpid() && c.guards().heldBy(goid.ID()) {
 			panic(fmt.Sprintf("%s waits for the lock of %s %q, which this process holds through Lock (or inside Update or With) and which is not re-entrant: "+
 				"inside l := x.Lock(), read and write through l (l.Store(l.Load()+1); l.Unlock()), or use Update/With, or the Context form to wait with a deadline",
 				op, c.Spec.Kind, c.Name()))
@@ -190,21 +192,20 @@ func (c *Cell) Hold(op string) bool {
 	}
 }
 
-// SelfWait is how long Hold waits for a lock that a Guard of its own
-// process holds before it panics. A Guard of another goroutine of this
-// process held longer than that, while a plain write waits, panics too.
+// SelfWait is how long Hold waits before it looks whether the lock it waits
+// for is held by a Guard of its own goroutine (a look costs a microsecond).
 const SelfWait = time.Second
 
-// Guard takes the lock, as Hold does, for a caller that holds it across
-// code of its user (Value.Lock, Update's fn): while it is held, a plain
-// write of this process that waits for the lock longer than SelfWait
-// panics instead of hanging. It reports false, without the lock, as Hold
-// does. Unguard releases it.
+// Guard takes the lock, as Hold does, for a caller that hands it to user
+// code (Value.Lock, Array.Lock), and records the calling goroutine, so that
+// a plain write of the same goroutine that then waits for the lock panics
+// instead of hanging. It reports false, without the lock, as Hold does.
+// Unguard releases it. Recording the goroutine costs about a microsecond.
 func (c *Cell) Guard(op string) bool {
 	if !c.Hold(op) {
 		return false
 	}
-	c.guards().Add(1)
+	c.guards().add(goid.ID(), 1)
 	return true
 }
 
@@ -213,29 +214,63 @@ func (c *Cell) Guard(op string) bool {
 func (c *Cell) GuardContext(ctx context.Context) error {
 	err := c.LockContext(ctx)
 	if err == nil || errors.Is(err, ErrOwnerDead) {
-		c.guards().Add(1)
+		c.guards().add(goid.ID(), 1)
 	}
 	return err
 }
 
-// Unguard releases a lock that Guard or GuardContext took.
+// Unguard releases a lock that Guard or GuardContext took. It may be
+// called from another goroutine than the Guard's.
 func (c *Cell) Unguard() {
-	c.guards().Add(-1)
+	c.guards().drop()
 	c.Unlock()
 }
 
-// guards counts, per lock word of this process's mappings, the Guards
-// held: how Hold tells a wait on its own process's Guard.
-func (c *Cell) guards() *atomic.Int64 {
-	k := uintptr(unsafe.Pointer(c.seq))
-	if g, ok := guardCounts.Load(k); ok {
-		return g.(*atomic.Int64)
-	}
-	g, _ := guardCounts.LoadOrStore(k, new(atomic.Int64))
-	return g.(*atomic.Int64)
+// guardSet records, for one lock word of this process's mappings, the
+// goroutines that hold it through a Guard (at most one at a time, as the
+// lock is exclusive; a set keeps the bookkeeping simple).
+type guardSet struct {
+	mu  sync.Mutex
+	ids []uint64
 }
 
-var guardCounts sync.Map // uintptr of a cell's seq word -> *atomic.Int64
+func (g *guardSet) add(id uint64, _ int) {
+	g.mu.Lock()
+	g.ids = append(g.ids, id)
+	g.mu.Unlock()
+}
+
+// drop forgets the oldest Guard (the lock is exclusive: there is one).
+func (g *guardSet) drop() {
+	g.mu.Lock()
+	if len(g.ids) > 0 {
+		g.ids = g.ids[1:]
+	}
+	g.mu.Unlock()
+}
+
+func (g *guardSet) heldBy(id uint64) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, h := range g.ids {
+		if h == id {
+			return true
+		}
+	}
+	return false
+}
+
+// guards returns the guard set of this cell's lock word.
+func (c *Cell) guards() *guardSet {
+	k := uintptr(unsafe.Pointer(c.seq))
+	if g, ok := guardCounts.Load(k); ok {
+		return g.(*guardSet)
+	}
+	g, _ := guardCounts.LoadOrStore(k, new(guardSet))
+	return g.(*guardSet)
+}
+
+var guardCounts sync.Map // uintptr of a cell's seq word -> *guardSet
 
 // Unlock releases the lock taken by Lock. A lock that is not recoverable
 // (see Hold) is left as it is: the caller of a plain lock that could not
