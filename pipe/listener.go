@@ -75,8 +75,9 @@ type Listener[T any] struct {
 	seq    *atomic.Uint32
 	closed *atomic.Uint32
 
-	mu   sync.RWMutex // Accept holds it shared, Close exclusively: no Accept runs on an unmapped segment
-	done bool         // guarded by mu
+	mu      sync.RWMutex // Accept holds it shared, Close exclusively: no Accept runs on an unmapped segment
+	done    bool         // guarded by mu
+	closing atomic.Bool  // Close has begun: a second Close touches nothing
 }
 
 // Listen makes a listener called name: a segment of that name (see
@@ -150,13 +151,15 @@ func (l *Listener[T]) takeOffer() (string, bool) {
 			}
 			continue
 		}
+		if !ready.CompareAndSwap(1, 0) { // ready -> taken by this Accept; another Accept may race for it
+			continue
+		}
 		n := int(atomics.MustUint32At(slot, offerLen).Load())
 		if n > offerNameMax {
 			n = 0 // garbage: an empty name opens nothing
 		}
 		name := string(slot[offerName : offerName+n])
-		ready.Store(0)
-		claim.Store(0) // ready -> free
+		claim.Store(0) // taken -> free: the dialer's name is read
 		l.freed()
 		return name, true
 	}
@@ -200,6 +203,8 @@ func (l *Listener[T]) accept(name string) (*Conn[T], error) {
 	}
 	atomics.Wake(word, -1)
 	seg.Unlink() // both ends are mapped: the name is no longer needed
+	c.seg0 = &segRef{seg: seg}
+	c.seg0.refs.Store(1) // the mapping is c's alone: its Close unmaps it
 	return c, nil
 }
 
@@ -215,6 +220,9 @@ func acceptWord(seg *shm.Segment) (*atomic.Uint32, error) {
 // ErrClosed, and dialers waiting for an Accept get ErrRefused. Pipes already
 // accepted are not affected. Close is idempotent.
 func (l *Listener[T]) Close() error {
+	if l.closing.Swap(true) {
+		return nil // closed, or being closed: the segment may be unmapped already
+	}
 	l.closed.Store(1) // publishes: no more accepts; dialers poll it
 	l.freed()         // wakes Accept
 	l.mu.Lock()
@@ -307,6 +315,8 @@ func Dial[T any](ctx context.Context, name string, o Options[T]) (*Conn[T], erro
 	for {
 		switch word.Load() {
 		case acceptTaken: // sees Accept's CAS: end 0 is held
+			c.seg0 = &segRef{seg: seg}
+			c.seg0.refs.Store(1) // the mapping is c's alone: its Close unmaps it
 			return c, nil
 		case acceptDropped:
 			return fail(fmt.Errorf("%w: listener %q did not accept the pipe (its type or codec differs?)", ErrRefused, name))

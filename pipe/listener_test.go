@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/shmkit/shmkit/internal/shmtest"
@@ -196,4 +197,89 @@ func ExampleListener() {
 	// server got: hello
 	// client got: hi
 	// server got: bye
+}
+
+// TestListenerCloseTwice: Close is idempotent, also as the defer after an
+// explicit Close (a second Close wrote into the unmapped segment: SIGSEGV).
+func TestListenerCloseTwice(t *testing.T) {
+	l, err := pipe.Listen(shmtest.Name(t), pipe.Options[string]{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// mappings counts this process's mappings of files whose path holds s.
+func mappings(t *testing.T, s string) int {
+	b, err := os.ReadFile("/proc/self/maps")
+	if err != nil {
+		t.Skip(err)
+	}
+	return strings.Count(string(b), s)
+}
+
+// TestDialAcceptUnmaps: a dialed pipe's two ends unmap their connection
+// segment when closed (each kept it mapped for the life of the process),
+// and concurrent Accepts never take one offer twice.
+func TestDialAcceptUnmaps(t *testing.T) {
+	ctx := ctxT(t)
+	name := shmtest.Name(t)
+	l, err := pipe.Listen(name, pipe.Options[int]{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	const n = 40
+	var acc sync.WaitGroup
+	for range 2 { // two Accepts race for every offer
+		acc.Add(1)
+		go func() {
+			defer acc.Done()
+			for {
+				c, err := l.Accept(ctx)
+				if err != nil {
+					return
+				}
+				v, err := c.Recv(ctx)
+				if err == nil {
+					err = c.Send(ctx, v+1)
+				}
+				if err != nil {
+					t.Errorf("acceptor: %v", err)
+				}
+				c.Close()
+			}
+		}()
+	}
+	var dial sync.WaitGroup
+	for i := range n {
+		dial.Add(1)
+		go func() {
+			defer dial.Done()
+			c, err := pipe.Dial(ctx, name, pipe.Options[int]{})
+			if err != nil {
+				t.Errorf("Dial: %v", err)
+				return
+			}
+			defer c.Close()
+			if err := c.Send(ctx, i); err != nil {
+				t.Errorf("dialer Send: %v", err)
+				return
+			}
+			if v, err := c.Recv(ctx); err != nil || v != i+1 {
+				t.Errorf("dialer Recv = %d, %v", v, err)
+			}
+		}()
+	}
+	dial.Wait()
+	l.Close()
+	acc.Wait()
+	if m := mappings(t, name+"."); m != 0 {
+		t.Fatalf("%d mappings of closed dialed pipes remain", m)
+	}
 }
