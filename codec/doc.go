@@ -28,7 +28,7 @@
 // Binary and Gob, the first that fits T.
 //
 // Decoders never panic on garbage: a peer process may be buggy or hostile,
-// and every decoder is fuzzed (see codec_test.go and testdata/).
+// and every decoder is fuzzed.
 //
 // # Names
 //

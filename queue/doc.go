@@ -2,12 +2,13 @@
 // JoinableQueue for Go processes on Linux: a FIFO of typed values in POSIX
 // shared memory that many producer and consumer processes (and any number
 // of their goroutines) use at once. The numbers are bounded: at most 64
-// processes put or get at a time (the ring has a participant slot for each,
-// freed when the process releases the queue or dies; one more gets an
-// error matching ringbuf.ErrBusy), and the tables that tell a waiter its
-// peers have died hold 32 processes each. Past 32 holders the queue works
-// on, but a waiter no longer concludes the other side is gone: it waits, as
-// in Python.
+// handles put or get at a time (the ring has a participant slot for each
+// handle, freed when the handle is closed or its process dies; one more
+// gets an error matching ringbuf.ErrBusy), and the tables that tell a
+// waiter its peers have died hold 32 processes each. Past 32 holders the
+// queue works on, but a waiter no longer concludes the other side is gone:
+// it waits, as in Python. A process that closed its handle but runs on
+// still counts as a possible peer.
 //
 //	q, err := queue.New(queue.Options[Task]{})           // Python's Queue()
 //	defer q.Close()                                      // this process is done with q

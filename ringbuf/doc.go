@@ -83,8 +83,8 @@
 //
 // # Processes die
 //
-// Producers and consumers record their process identity (PID and start
-// time, package procinfo) in the ring when they first produce or consume
+// Producers and consumers record their process identity (PID, start time
+// and PID namespace) in the ring when they first produce or consume
 // (or AttachProducer/AttachConsumer). While blocked, a call checks its
 // peers every poll period (WithPoll, default DefaultPoll); so does a
 // consumer's Try call that finds the ring empty, which makes polling an

@@ -7,6 +7,26 @@ import (
 	"github.com/shmkit/shmkit/shm"
 )
 
+// Sizes of the primitives in shared memory, in bytes: what an object that
+// embeds one reserves for it (docs/semaphore.md draws their layouts).
+const (
+	MutexSize     = 64
+	RWMutexSize   = 704
+	SemaphoreSize = 64
+	EventSize     = 64
+	CondSize      = 128
+	BarrierSize   = 256
+)
+
+// The sizes above are the layouts' own: a uint of a negative constant does
+// not compile, so a layout that grows or shrinks without them fails here.
+const _ = uint(MutexSize-mutexSize) + uint(mutexSize-MutexSize) +
+	uint(RWMutexSize-rwMutexSize) + uint(rwMutexSize-RWMutexSize) +
+	uint(SemaphoreSize-semaphoreSize) + uint(semaphoreSize-SemaphoreSize) +
+	uint(EventSize-eventSize) + uint(eventSize-EventSize) +
+	uint(CondSize-condSize) + uint(condSize-CondSize) +
+	uint(BarrierSize-barrierSize) + uint(barrierSize-BarrierSize)
+
 // Memory layouts of the primitives. Every word is little-endian and naturally
 // aligned; every block is a whole number of cache lines (shm.CacheLine, 64
 // bytes on x86-64 and arm64) so that a primitive embedded in another object's
@@ -67,27 +87,6 @@ import (
 //	128 party table, 8 slots of 16 bytes, one per process with parties
 //	    waiting in this generation (cleared at each release and Reset):
 //	    +0 ident uint64 (procinfo word, 0 = free)   +8 count uint32
-//
-// Sizes of the primitives in shared memory, in bytes: what an object that
-// embeds one reserves for it (the diagrams above draw them).
-const (
-	MutexSize     = 64
-	RWMutexSize   = 704
-	SemaphoreSize = 64
-	EventSize     = 64
-	CondSize      = 128
-	BarrierSize   = 256
-)
-
-// The sizes above are the layouts' own: a uint of a negative constant does
-// not compile, so a layout that grows or shrinks without them fails here.
-const _ = uint(MutexSize-mutexSize) + uint(mutexSize-MutexSize) +
-	uint(RWMutexSize-rwMutexSize) + uint(rwMutexSize-RWMutexSize) +
-	uint(SemaphoreSize-semaphoreSize) + uint(semaphoreSize-SemaphoreSize) +
-	uint(EventSize-eventSize) + uint(eventSize-EventSize) +
-	uint(CondSize-condSize) + uint(condSize-CondSize) +
-	uint(BarrierSize-barrierSize) + uint(barrierSize-BarrierSize)
-
 const (
 	cacheLine = shm.CacheLine
 
