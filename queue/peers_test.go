@@ -50,6 +50,29 @@ func newKillPoint(t *testing.T) killPoint {
 	return killPoint{r, w}
 }
 
+// startHeld starts f(a) with a kill point and waits until the worker has
+// reached it (and holds there).
+func startHeld[A any](t *testing.T, ctx context.Context, f *process.Func[A], a A) *process.Process {
+	t.Helper()
+	k := newKillPoint(t)
+	p, err := f.Start(ctx, a, process.WithFiles(k.w))
+	if err != nil {
+		t.Fatal(err)
+	}
+	k.started()
+	k.reached(t)
+	return p
+}
+
+// killHeld starts f(a), waits until the worker holds at its kill point,
+// and SIGKILLs it there.
+func killHeld[A any](t *testing.T, ctx context.Context, f *process.Func[A], a A) {
+	t.Helper()
+	p := startHeld(t, ctx, f, a)
+	p.Kill()
+	p.Wait()
+}
+
 // started drops the parent's copy of the write end once the child has its
 // own, so that a child that dies before reaching the point gives EOF.
 func (k killPoint) started() { k.w.Close() }
@@ -272,15 +295,7 @@ func TestBoundedProducerKilledMidPut(t *testing.T) {
 	t.Cleanup(func() { q.Close() })
 	ctx := ctxT(t)
 	for trial := range shmtest.Iterations(t, 20) {
-		k := newKillPoint(t)
-		p, err := gatedPut.Start(ctx, q, process.WithFiles(k.w))
-		if err != nil {
-			t.Fatal(err)
-		}
-		k.started()
-		k.reached(t)
-		p.Kill()
-		p.Wait()
+		killHeld(t, ctx, gatedPut, q)
 		if err := q.Put(ctx, gated{V: int64(trial)}); err != nil {
 			t.Fatalf("trial %d: Put after the kill: %v", trial, err)
 		}
@@ -314,15 +329,7 @@ func TestConsumerKilledMidGet(t *testing.T) {
 		for i := int64(1); i <= 3; i++ {
 			q.Put(ctx, gated{V: base + i})
 		}
-		k := newKillPoint(t)
-		p, err := gatedGet.Start(ctx, q, process.WithFiles(k.w))
-		if err != nil {
-			t.Fatal(err)
-		}
-		k.started()
-		k.reached(t)
-		p.Kill()
-		p.Wait()
+		killHeld(t, ctx, gatedGet, q)
 		got := map[int64]int{}
 		for range 4 {
 			v, err := q.Get(ctx)
@@ -359,13 +366,7 @@ func TestJoinConsumerDiedHoldingTask(t *testing.T) {
 	ctx := ctxT(t)
 	for trial := range shmtest.Iterations(t, 20) {
 		q.Put(ctx, 1)
-		k := newKillPoint(t)
-		p, err := getThenHold.Start(ctx, q, process.WithFiles(k.w))
-		if err != nil {
-			t.Fatal(err)
-		}
-		k.started()
-		k.reached(t) // it got the task and holds it
+		p := startHeld(t, ctx, getThenHold, q) // it got the task and holds it
 		q.Put(ctx, 2)
 		if v, err := q.Get(ctx); v != 2 || err != nil {
 			t.Fatalf("trial %d: Get = %d, %v", trial, v, err)
@@ -405,15 +406,7 @@ func TestJoinProducerKilledMidPut(t *testing.T) {
 	t.Cleanup(func() { q.Close() })
 	ctx := ctxT(t)
 	for trial := range shmtest.Iterations(t, 5) {
-		k := newKillPoint(t)
-		p, err := gatedJoinPut.Start(ctx, q, process.WithFiles(k.w))
-		if err != nil {
-			t.Fatal(err)
-		}
-		k.started()
-		k.reached(t)
-		p.Kill()
-		p.Wait()
+		killHeld(t, ctx, gatedJoinPut, q)
 		q.Put(ctx, gated{V: 5})
 		if v, err := q.Get(ctx); err != nil || v.V != 5 {
 			t.Fatalf("trial %d: Get = %+v, %v", trial, v, err)
