@@ -49,8 +49,8 @@ const (
 //
 // Read holds belong to the process: a process that dies holding read locks
 // has them released by the next writer, which finds its reader slot dead.
-// RUnlock must be called by the process that called RLock (any goroutine of
-// it). There are 32 reader slots; the processes beyond that share an
+// RUnlock must be called through the handle that took the read hold (by
+// any goroutine of its process). There are 32 reader slots; the processes beyond that share an
 // overflow count whose holds are not recovered if they die.
 //
 // The handle must not be copied after first use.
@@ -62,6 +62,7 @@ type RWMutex struct {
 	overflow *atomic.Uint32                // read holds of processes without a slot
 	slots    [rwSlots]procSlot             // ident claimed by CAS; count written by its process, zeroed by a writer once it is dead
 	mine     atomic.Pointer[atomic.Uint32] // this process's read count, found on first RLock
+	held     atomic.Int64                  // read holds taken through this handle (process memory: tells misuse from a corrupted count)
 	ref      ref
 }
 
@@ -196,6 +197,7 @@ func (rw *RWMutex) RLockContext(ctx context.Context) error {
 				return ErrNotRecoverable
 			}
 			raceAcquire(rw.wstate)
+			rw.held.Add(1)
 			return nil
 		}
 		rw.leave(c) // a writer is there: back out and let it see us go
@@ -211,6 +213,7 @@ func (rw *RWMutex) TryRLock() bool {
 	c.Add(1)
 	if rw.wstate.Load()&rwWriter == 0 && rw.w.state.Load()&mHolderMask != mNotRecoverable {
 		raceAcquire(rw.wstate)
+		rw.held.Add(1)
 		return true
 	}
 	rw.leave(c)
@@ -254,14 +257,22 @@ func (rw *RWMutex) waitWriter(ctx context.Context) error {
 	}
 }
 
-// RUnlock releases one read hold of the calling process. It panics if the
-// process holds none.
+// RUnlock releases one read hold taken through this handle. It panics if
+// the handle holds none (misuse); a shared count that a peer overwrote
+// makes it release nothing, never panic.
 func (rw *RWMutex) RUnlock() {
-	c := rw.counter()
-	if c.Load() == 0 {
-		panic("semaphore: RUnlock of RWMutex not read-locked by this process")
+	if rw.held.Add(-1) < 0 {
+		rw.held.Add(1)
+		panic("semaphore: RUnlock of RWMutex not read-locked through this handle")
 	}
+	c := rw.counter()
 	raceRelease(rw.wstate)
+	if c.Load() == 0 {
+		// This handle holds a read lock, yet the shared count says none:
+		// a peer overwrote it. Leave it at zero rather than wrap it (and
+		// keep writers out for ever); there is nothing to panic about.
+		return
+	}
 	rw.leave(c)
 }
 
