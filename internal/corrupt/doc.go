@@ -19,8 +19,10 @@
 // pipe's io.Reader and io.Writer (which, as a socket's, wait without a
 // context) are not called.
 //
-// The campaign is a test: TestCorruptionCampaign runs a short one (a few
-// hundred trials), SHMKIT_CORRUPT=N runs N trials, SEED replays a run, and
+// The campaign is a test: TestCorruptionCampaign runs a short one (a
+// thousand trials, three hundred under -short) of one fixed seed, so that
+// a plain go test passes or fails the same way every time;
+// SHMKIT_CORRUPT=N runs N trials of a fresh seed, SEED replays a run, and
 // each fault is reported with its trial's kind, offsets, bytes and
 // operation. The package has no API.
 package corrupt
