@@ -150,6 +150,7 @@ type Process struct {
 	ctx  context.Context
 	tail *tailBuffer
 
+	word uint64        // the child's procinfo word, read before it can be reaped
 	done chan struct{} // closed when the child has been reaped
 	err  error         // Wait's result; written before done is closed
 	code atomic.Int64  // exit code once done; see ExitCode
@@ -187,7 +188,7 @@ func (f *Func[A]) Start(ctx context.Context, args A, opts ...Option) (*Process, 
 		peers.Abort()
 		return nil, err
 	}
-	peers.Commit(childWord(p.Pid()))
+	peers.Commit(p.word)
 	return p, nil
 }
 
@@ -195,8 +196,9 @@ func (f *Func[A]) Start(ctx context.Context, args A, opts ...Option) (*Process, 
 func childWord(pid int) uint64 {
 	st, err := procinfo.StartTime(pid)
 	if err != nil {
-		// Already dead and reaped: a PID-only word, which reads as dead
-		// unless the PID is reused meanwhile (then a waiter waits on).
+		// No /proc: a PID-only word, which reads as dead once the child
+		// has gone unless the PID is reused meanwhile (then a waiter
+		// waits on).
 		st = 0
 	}
 	return procinfo.Ident{Pid: int32(pid), Start: st}.Word()
@@ -239,6 +241,9 @@ func start(ctx context.Context, worker string, args []byte, files []*os.File, o 
 		return nil, fmt.Errorf("process: starting %s: %w", o.name, err)
 	}
 	r.Close()
+	// Its start time now, while it cannot have been reaped (reap starts
+	// below): a PID-only word would take a later process of that PID for it.
+	p.word = childWord(cmd.Process.Pid)
 	// The arguments go length-prefixed; the socket then stays open, and the
 	// child takes its end of file as the parent's death. The child's ack
 	// comes back on it; reap reads it.

@@ -160,7 +160,12 @@ func decodeRef(b []byte, kind shm.Kind, size int) (*shm.Object, error) {
 	if err != nil {
 		return nil, err
 	}
-	return lookup(seg, w.Name, kind, size)
+	obj, err := lookup(seg, w.Name, kind, size)
+	if err != nil {
+		seg.Close() // drops this attachment's reference
+		return nil, err
+	}
+	return obj, nil
 }
 
 // noCopy makes go vet's copylocks check flag copies of the handles.

@@ -13,6 +13,10 @@ var (
 	// version or element type than the caller asked for; the error says what
 	// differs.
 	ErrIncompatible = errors.New("shm: incompatible")
+	// ErrOtherVersion: a shmkit segment (its magic is right) of a layout
+	// version this build does not read, made by another build. It matches
+	// ErrIncompatible too. shmkit rm removes such a segment by name.
+	ErrOtherVersion = errors.New("shm: another layout version")
 	// ErrCorrupt: the header or directory holds values that cannot be right
 	// (truncated file, sizes out of range).
 	ErrCorrupt = errors.New("shm: corrupt")

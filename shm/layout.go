@@ -169,7 +169,7 @@ func decodeHeader(b []byte, fileSize int64) (*header, error) {
 		creatorNS:    le.Uint64(b[offCreatorNS:]),
 	}
 	if h.version != segVersion {
-		return nil, fmt.Errorf("%w: layout version %d, this build reads %d", ErrIncompatible, h.version, segVersion)
+		return nil, fmt.Errorf("%w: %w: layout version %d, this build reads %d", ErrIncompatible, ErrOtherVersion, h.version, segVersion)
 	}
 	if h.kind != KindSegment {
 		return nil, fmt.Errorf("%w: segment kind %d, want %d", ErrIncompatible, h.kind, KindSegment)

@@ -270,8 +270,10 @@ func cmdRm(args []string, out io.Writer) error {
 	}
 	var errs []error
 	for _, name := range names {
-		// Only shmkit segments: a corrupt one may go, a stranger's file not.
-		if _, err := shm.Stat(name, shm.WithDir(*dir)); err != nil && !errors.Is(err, shm.ErrCorrupt) {
+		// Only shmkit segments: a corrupt one may go, and one of another
+		// build's layout (its creator cannot be judged, so gc leaves it),
+		// a stranger's file not.
+		if _, err := shm.Stat(name, shm.WithDir(*dir)); err != nil && !errors.Is(err, shm.ErrCorrupt) && !errors.Is(err, shm.ErrOtherVersion) {
 			if errors.Is(err, shm.ErrIncompatible) {
 				err = fmt.Errorf("%w; left alone", err)
 			}
@@ -315,8 +317,11 @@ func cmdGc(args []string, out io.Writer) error {
 			fmt.Fprintf(out, "left %s alone: %s\n", quote(c.Name), c.Reason)
 		}
 	}
-	if err != nil {
+	if err != nil && failed > 0 {
 		return fmt.Errorf("%d segment(s) could not be removed", failed)
+	}
+	if err != nil {
+		return err // the directory could not be listed
 	}
 	if len(got) == 0 {
 		fmt.Fprintf(out, "nothing to collect in %s\n", *dir)

@@ -245,3 +245,37 @@ func TestTourHasEveryExample(t *testing.T) {
 		t.Fatalf("the tour runs %q; cmd/examples holds %q (add the new one to examples.go)", got, dirs)
 	}
 }
+
+// TestRmOtherVersion: a segment of another build's layout version is never
+// collected by gc (its creator cannot be judged) but goes when named to rm
+// (it was refused, and stayed in /dev/shm for good); gc over a directory it
+// cannot list says why.
+func TestRmOtherVersion(t *testing.T) {
+	dir := t.TempDir()
+	s, err := shm.Create("old", 4096, shm.WithDir(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	f, err := os.OpenFile(filepath.Join(dir, "old"), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt([]byte{1, 0}, 8); err != nil { // layout version 1, a build before this one
+		t.Fatal(err)
+	}
+	f.Close()
+	code, out, _ := shmkit("gc", "--dir", dir)
+	if code != exitOK || strings.Contains(out, "removed old") {
+		t.Fatalf("gc: exit %d, %s", code, out)
+	}
+	code, out, errOut := shmkit("rm", "--dir", dir, "old")
+	if code != exitOK {
+		t.Fatalf("rm of another build's segment: exit %d, %s%s", code, out, errOut)
+	}
+	mustContain(t, "rm", out, "removed old")
+	code, _, errOut = shmkit("gc", "--dir", filepath.Join(dir, "nonexistent"))
+	if code == exitOK || !strings.Contains(errOut, "no such file") {
+		t.Fatalf("gc of a missing directory: exit %d, %q", code, errOut)
+	}
+}

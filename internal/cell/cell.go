@@ -450,5 +450,10 @@ func Decode(b []byte, sp Spec) (*Cell, error) {
 	if err != nil {
 		return nil, err
 	}
-	return Open(seg, h.Name, sp)
+	c, err := Open(seg, h.Name, sp)
+	if err != nil {
+		seg.Close() // drops this attachment's reference
+		return nil, err
+	}
+	return c, nil
 }
