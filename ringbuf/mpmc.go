@@ -188,12 +188,12 @@ func (r *MPMC) attach(role uint32) error {
 		return nil
 	}
 	if r.part < 0 {
-		i, err := r.adoptHandoff()
-		if i < 0 && err == nil {
-			i, _, err = r.parts.take(r.claimsResolved)
-		}
-		if err != nil {
-			return fmt.Errorf("ring %q: %w", r.name, err)
+		i := r.adoptHandoff()
+		if i < 0 {
+			var err error
+			if i, _, err = r.parts.take(r.claimsResolved); err != nil {
+				return fmt.Errorf("ring %q: %w", r.name, err)
+			}
 		}
 		r.parts.word32(i, partOffRole).Store(0)
 		r.parts.word(i, partOffEnqClaim).Store(0)
@@ -246,15 +246,15 @@ func (r *MPMC) AttachConsumer() error { return r.attach(roleConsumer) }
 // process when it handed the ring over (role roleHandoff, owner this
 // process): the first handle to attach here makes it its own. -1 when
 // there is none.
-func (r *MPMC) adoptHandoff() (int, error) {
+func (r *MPMC) adoptHandoff() int {
 	me := procinfo.Self().Word()
 	for i := 0; i < r.parts.n; i++ {
 		if r.parts.owner(i).Load() == me && r.parts.word32(i, partOffRole).CompareAndSwap(roleHandoff, 0) { // reserved for me -> mine
 			r.parts.gen(i).Add(1)
-			return i, nil
+			return i
 		}
 	}
-	return -1, nil
+	return -1
 }
 
 // reserve holds a participant slot for a child process that this ring is

@@ -198,8 +198,7 @@ func (r *vring) attachProducer() error {
 	if r.closed.Load() || r.p.closed {
 		return ErrClosed
 	}
-	slot, gen, _ := r.adoptReserved() // its error is always nil today
-	if slot >= 0 {
+	if slot, gen := r.adoptReserved(); slot >= 0 {
 		r.setupProducer(slot, gen)
 		return nil
 	}
@@ -259,14 +258,14 @@ const reservedMark = ^uint64(0)
 
 // adoptReserved takes the producer slot a parent reserved for this
 // process, if there is one (-1 otherwise).
-func (r *vring) adoptReserved() (int, uint32, error) {
+func (r *vring) adoptReserved() (int, uint32) {
 	me := procinfo.Self().Word()
 	for i := 0; i < r.slots.n; i++ {
 		if r.slots.owner(i).Load() == me && r.slots.word(i, slotOffClaimPos).CompareAndSwap(reservedMark, 0) { // reserved for me -> mine
-			return i, r.slots.gen(i).Add(1), nil
+			return i, r.slots.gen(i).Add(1)
 		}
 	}
-	return -1, 0, nil
+	return -1, 0
 }
 
 // reserveChild records the child process this ring is being handed to

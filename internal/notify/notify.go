@@ -150,15 +150,19 @@ func (p Peers) Join() bool {
 			return true
 		}
 	}
+	return p.claim(me) >= 0
+}
+
+// claim writes w into a free slot, or one whose process is dead, and
+// returns its index; -1 when every slot holds a live process.
+func (p Peers) claim(w uint64) int {
 	for i := range p {
-		w := p[i].Load()
-		if w == 0 || !procinfo.AliveWord(w) {
-			if p[i].CompareAndSwap(w, me) { // free or dead -> this process
-				return true
-			}
+		old := p[i].Load()
+		if (old == 0 || !procinfo.AliveWord(old)) && p[i].CompareAndSwap(old, w) { // free or dead -> w
+			return i
 		}
 	}
-	return false
+	return -1
 }
 
 // State reports whether anybody ever joined and whether one of them is
@@ -200,11 +204,8 @@ func (p Peers) Has(w uint64) bool {
 // holds a live process.
 func (p Peers) Reserve() (handoff.Slot, bool) {
 	standIn := procinfo.HandoffWord(procinfo.Self().Word())
-	for i := range p {
-		w := p[i].Load()
-		if (w == 0 || !procinfo.AliveWord(w)) && p[i].CompareAndSwap(w, standIn) { // free or dead -> stand-in
-			return handoff.Slot{Word: &p[i], StandIn: standIn}, true
-		}
+	if i := p.claim(standIn); i >= 0 {
+		return handoff.Slot{Word: &p[i], StandIn: standIn}, true
 	}
 	return handoff.Slot{}, false
 }
