@@ -1,0 +1,118 @@
+package pool
+
+import (
+	"context"
+	"sync"
+)
+
+// Future is the result of a task given to Submit (Python's AsyncResult and
+// concurrent.futures.Future). Its methods are safe for concurrent use.
+type Future[Out any] struct {
+	done chan struct{}
+
+	mu       sync.Mutex
+	out      Out
+	err      error
+	finished bool
+	cbs      []func(Out, error)
+}
+
+// Submit gives one task to the pool and returns at once (Python's
+// apply_async and Executor.submit). When ctx ends before a worker has taken
+// the task, it is withdrawn and the Future's error is ctx's; a task already
+// running finishes, its result dropped. After Close, the Future fails with
+// ErrClosed.
+func Submit[In, Out any](ctx context.Context, p *Pool, f *Func[In, Out], in In) *Future[Out] {
+	fu := &Future[Out]{done: make(chan struct{})}
+	t := &tchunk[In, Out]{f: f, in: []In{in}, out: make([]Out, 1)}
+	cl := &call{}
+	cl.onDone = func(*chunk) { fu.finish(t.out[0], t.err(0)) }
+	t.init(cl)
+	if err := ctx.Err(); err != nil {
+		fu.finish(t.out[0], err)
+		return fu
+	}
+	if err := p.submit(&t.chunk); err != nil {
+		fu.finish(t.out[0], err)
+		return fu
+	}
+	if ctx.Done() != nil {
+		stop := context.AfterFunc(ctx, func() {
+			cl.cancel()
+			var zero Out
+			fu.finish(zero, ctx.Err())
+		})
+		fu.OnDone(func(Out, error) { stop() })
+	}
+	return fu
+}
+
+// Apply runs one task and waits for its result (Python's Pool.apply).
+func Apply[In, Out any](ctx context.Context, p *Pool, f *Func[In, Out], in In) (Out, error) {
+	return Submit(ctx, p, f, in).Get(ctx)
+}
+
+// finish settles the future once; later calls do nothing.
+func (fu *Future[Out]) finish(out Out, err error) {
+	fu.mu.Lock()
+	if fu.finished {
+		fu.mu.Unlock()
+		return
+	}
+	fu.out, fu.err, fu.finished = out, err, true
+	cbs := fu.cbs
+	fu.cbs = nil
+	close(fu.done)
+	fu.mu.Unlock()
+	for _, cb := range cbs {
+		cb(out, err)
+	}
+}
+
+// Get waits for the task and returns its result (Python's get), or ctx's
+// error when ctx ends first; the task goes on either way.
+func (fu *Future[Out]) Get(ctx context.Context) (Out, error) {
+	select {
+	case <-fu.done:
+		return fu.out, fu.err
+	case <-ctx.Done():
+		var zero Out
+		return zero, ctx.Err()
+	}
+}
+
+// Done returns a channel closed when the task has finished.
+func (fu *Future[Out]) Done() <-chan struct{} { return fu.done }
+
+// Ready reports whether the task has finished (Python's ready).
+func (fu *Future[Out]) Ready() bool {
+	select {
+	case <-fu.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// Err returns the task's error once it has finished: nil for a success or
+// while it runs (Python's successful, inverted).
+func (fu *Future[Out]) Err() error {
+	if !fu.Ready() {
+		return nil
+	}
+	return fu.err
+}
+
+// OnDone calls fn with the result when the task finishes (Python's callback
+// and error_callback in one), or at once when it has. fn runs on the
+// goroutine that reads the worker's results: it must not block.
+func (fu *Future[Out]) OnDone(fn func(Out, error)) {
+	fu.mu.Lock()
+	if !fu.finished {
+		fu.cbs = append(fu.cbs, fn)
+		fu.mu.Unlock()
+		return
+	}
+	fu.mu.Unlock()
+	fn(fu.out, fu.err)
+}

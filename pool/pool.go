@@ -1,0 +1,541 @@
+package pool
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/shmkit/shmkit/process"
+	"github.com/shmkit/shmkit/ringbuf"
+	"github.com/shmkit/shmkit/shm"
+)
+
+// Pool is a set of worker processes that run registered functions (Python's
+// multiprocessing.Pool and concurrent.futures.ProcessPoolExecutor). Make it
+// with Start; its methods, and the calls that take it, are safe for
+// concurrent use. A Pool must not be copied.
+type Pool struct {
+	opts options
+
+	mu         sync.Mutex
+	queue      []*chunk // tasks not yet given to a worker, oldest at qhead
+	qhead      int
+	closed     bool      // Close or Terminate: no new calls
+	terminated bool      // Terminate: no new dispatches
+	workers    []*worker // each slot's current worker
+
+	wake     chan struct{} // capacity 1: the queue gained a chunk
+	closedCh chan struct{} // closed by Close
+	stop     chan struct{} // closed by Terminate
+	slots    sync.WaitGroup
+	slotsEnd chan struct{} // closed when every slot has finished
+
+	seq    atomic.Uint64 // chunk sequence numbers
+	number atomic.Int64  // worker numbers, for names
+}
+
+// worker is one worker process and the parent's side of its rings.
+type worker struct {
+	name           string
+	proc           *process.Process
+	seg            *shm.Segment
+	tasks, results *ringbuf.SPSC
+	ctx            context.Context // ended when the process has exited
+	cancel         context.CancelFunc
+	tokens         chan struct{} // one per chunk it may still be given
+	ready          chan struct{} // closed when its initializer has run
+	died           chan struct{} // closed when the process has exited
+	readerDone     chan struct{} // closed when its results are all read
+	gone           chan struct{} // closed when its tasks are settled
+
+	// mu guards the fields below. inflight is appended by the slot's
+	// goroutine, popped by the reader, taken whole by the monitor.
+	mu         sync.Mutex
+	inflight   []*chunk // given to the worker and not finished, oldest first
+	dispatched int
+	retiring   bool // it has been given its last chunk (MaxTasksPerChild)
+	dead       bool // the monitor has taken inflight
+	readyOnce  sync.Once
+}
+
+// Start starts a pool and waits until its workers are ready: started, and
+// their initializer run. It fails when a worker dies before that, or when
+// ctx ends first; ctx does not bound the pool's life.
+func Start(ctx context.Context, opts ...Option) (*Pool, error) {
+	p := &Pool{opts: defaults(), wake: make(chan struct{}, 1), closedCh: make(chan struct{}), stop: make(chan struct{}), slotsEnd: make(chan struct{})}
+	for _, o := range opts {
+		o(&p.opts)
+	}
+	if p.opts.processes < 1 || p.opts.inflight < 1 || p.opts.maxTasks < 0 || p.opts.retries < 0 {
+		return nil, fmt.Errorf("pool: processes and in-flight chunks must be at least 1, max tasks and retries not negative")
+	}
+	if p.opts.maxRecord() < hdrSize+64 {
+		return nil, fmt.Errorf("pool: buffer of %d bytes is too small", p.opts.buffer)
+	}
+	p.workers = make([]*worker, p.opts.processes)
+	var err error
+	for i := range p.workers {
+		if p.workers[i], err = p.startWorker(); err != nil {
+			break
+		}
+	}
+	for _, w := range p.workers {
+		if err != nil || w == nil {
+			break
+		}
+		select {
+		case <-w.ready:
+		case <-w.died:
+			<-w.gone
+			err = fmt.Errorf("pool: worker %s exited before it was ready: %w", w.name, w.proc.Wait())
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+	}
+	if err != nil {
+		for _, w := range p.workers {
+			if w != nil {
+				w.proc.Kill()
+				<-w.gone
+			}
+		}
+		return nil, err
+	}
+	p.slots.Add(len(p.workers))
+	for i := range p.workers {
+		go p.runSlot(i)
+	}
+	go func() { p.slots.Wait(); close(p.slotsEnd) }()
+	return p, nil
+}
+
+// Processes returns the number of worker processes.
+func (p *Pool) Processes() int { return p.opts.processes }
+
+// startWorker starts one worker process with rings of its own.
+func (p *Pool) startWorker() (*worker, error) {
+	o := &p.opts
+	seg, err := shm.CreateAnon(int64(2*o.buffer) + 64<<10)
+	if err != nil {
+		return nil, err
+	}
+	w := &worker{seg: seg, tokens: make(chan struct{}, o.inflight), ready: make(chan struct{}), died: make(chan struct{}), readerDone: make(chan struct{}), gone: make(chan struct{})}
+	if w.tasks, err = ringbuf.NewSPSC(seg, "tasks", o.buffer); err == nil {
+		w.results, err = ringbuf.NewSPSC(seg, "results", o.buffer)
+	}
+	if err == nil {
+		err = w.tasks.AttachProducer()
+	}
+	if err == nil {
+		err = w.results.AttachConsumer()
+	}
+	if err != nil {
+		seg.Close()
+		return nil, err
+	}
+	w.name = fmt.Sprintf("%s-%d", o.prefix, p.number.Add(1))
+	args := workerArgs{Tasks: w.tasks, Results: w.results, MaxTasks: o.maxTasks, MaxRecord: o.maxRecord()}
+	if o.init != nil {
+		args.Init = o.init.name
+	}
+	popts := []process.Option{process.WithName(w.name)}
+	if o.stdout != nil {
+		popts = append(popts, process.WithStdout(o.stdout))
+	}
+	if o.stderr != nil {
+		popts = append(popts, process.WithStderr(o.stderr))
+	}
+	w.proc, err = workerMain.Start(context.Background(), args, popts...)
+	if err != nil {
+		w.tasks.Close()
+		w.results.Close()
+		seg.Close()
+		return nil, err
+	}
+	for range o.inflight {
+		w.tokens <- struct{}{}
+	}
+	w.ctx, w.cancel = context.WithCancel(context.Background())
+	go p.readResults(w)
+	go p.monitor(w)
+	return w, nil
+}
+
+// monitor waits for the worker to exit, lets the reader take every result
+// the worker committed, then settles the chunks it still held: again on
+// another worker (WithRetries), or failed with a *WorkerError.
+func (p *Pool) monitor(w *worker) {
+	<-w.proc.Done()
+	close(w.died)
+	w.cancel()
+	<-w.readerDone
+	w.mu.Lock()
+	w.dead = true
+	held := w.inflight
+	w.inflight = nil
+	w.mu.Unlock()
+	if len(held) > 0 {
+		werr := &WorkerError{Worker: w.name, Pid: w.proc.Pid(), Code: w.proc.ExitCode()}
+		var ee *process.ExitError
+		if errors.As(w.proc.Wait(), &ee) {
+			werr.Stderr = ee.Stderr
+		}
+		p.mu.Lock()
+		terminated := p.terminated
+		p.mu.Unlock()
+		for _, c := range held {
+			switch {
+			case terminated:
+				c.failRest(ErrClosed)
+			case c.attempts < p.opts.retries:
+				c.attempts++
+				c.got = 0
+				p.requeue(c)
+			default:
+				c.failRest(werr)
+			}
+		}
+	}
+	w.tasks.Close()
+	w.results.Close()
+	w.seg.Close()
+	close(w.gone)
+}
+
+// readResults reads the worker's results until it has exited and its ring
+// is empty.
+func (p *Pool) readResults(w *worker) {
+	defer close(w.readerDone)
+	for {
+		rec, err := w.results.Peek(w.ctx)
+		if err != nil {
+			if w.ctx.Err() == nil {
+				return // the worker died or closed: the monitor will see it exit
+			}
+			for { // it exited: take what it committed
+				rec, ok, err := w.results.TryPeek()
+				if !ok || err != nil {
+					return
+				}
+				if err := p.handle(w, rec); err != nil {
+					return
+				}
+				w.results.Discard()
+			}
+		}
+		if err := p.handle(w, rec); err != nil {
+			w.proc.Kill() // a worker that writes garbage is not trusted further
+			return
+		}
+		w.results.Discard()
+	}
+}
+
+// handle takes one result record.
+func (p *Pool) handle(w *worker, rec []byte) error {
+	h, err := readHeader(rec)
+	if err != nil {
+		return err
+	}
+	if h.kind == resReady {
+		w.readyOnce.Do(func() { close(w.ready) })
+		return nil
+	}
+	w.mu.Lock()
+	var c *chunk
+	if len(w.inflight) > 0 {
+		c = w.inflight[0]
+	}
+	w.mu.Unlock()
+	if c == nil || c.seq != h.seq {
+		return fmt.Errorf("pool: worker %s answered chunk %d, which it does not hold", w.name, h.seq)
+	}
+	complete, err := c.deliver(w, h, rec[hdrSize:])
+	if err != nil {
+		return err
+	}
+	if complete {
+		w.mu.Lock()
+		w.inflight[0] = nil
+		w.inflight = w.inflight[1:]
+		w.mu.Unlock()
+		w.tokens <- struct{}{}
+		c.call.complete(c)
+	}
+	return nil
+}
+
+// submit queues the chunks of a call.
+func (p *Pool) submit(cs ...*chunk) error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return ErrClosed
+	}
+	p.queue = append(p.queue, cs...)
+	p.mu.Unlock()
+	p.signal()
+	return nil
+}
+
+// requeue puts a chunk back at the head of the queue.
+func (p *Pool) requeue(c *chunk) {
+	p.mu.Lock()
+	if p.qhead > 0 {
+		p.qhead--
+		p.queue[p.qhead] = c
+	} else {
+		p.queue = append([]*chunk{c}, p.queue...)
+	}
+	p.mu.Unlock()
+	p.signal()
+}
+
+func (p *Pool) signal() {
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+// take returns the next queued chunk, waiting for one; nil once the pool is
+// closed and the queue empty, or terminated.
+func (p *Pool) take() *chunk {
+	for {
+		p.mu.Lock()
+		if p.terminated {
+			p.mu.Unlock()
+			return nil
+		}
+		if p.qhead < len(p.queue) {
+			c := p.queue[p.qhead]
+			p.queue[p.qhead] = nil
+			p.qhead++
+			more := p.qhead < len(p.queue)
+			if !more {
+				p.queue, p.qhead = p.queue[:0], 0
+			}
+			p.mu.Unlock()
+			if more {
+				p.signal()
+			}
+			return c
+		}
+		closed := p.closed
+		p.mu.Unlock()
+		if closed {
+			return nil
+		}
+		select {
+		case <-p.wake:
+		case <-p.closedCh:
+		case <-p.stop:
+		}
+	}
+}
+
+// runSlot gives queued chunks to the slot's worker, as many at a time as
+// MaxInFlight allows, and replaces the worker when it has died or retired
+// and there is a chunk for it.
+func (p *Pool) runSlot(i int) {
+	defer p.slots.Done()
+	p.mu.Lock()
+	w := p.workers[i]
+	p.mu.Unlock()
+	for {
+		c := p.take()
+		if c == nil {
+			if w != nil {
+				w.tasks.CloseWrite() // the worker finishes what it holds and exits
+				<-w.gone
+				w = nil
+			}
+			p.mu.Lock()
+			again := !p.terminated && p.qhead < len(p.queue) // put back by a dying worker
+			p.mu.Unlock()
+			if again {
+				continue
+			}
+			return
+		}
+		for c != nil {
+			if w == nil || w.isDone() {
+				if w != nil {
+					<-w.gone
+				}
+				nw, err := p.startWorker()
+				if err != nil {
+					c.failRest(fmt.Errorf("pool: starting a worker: %w", err))
+					break
+				}
+				p.mu.Lock()
+				p.workers[i] = nw
+				terminated := p.terminated
+				p.mu.Unlock()
+				w = nw
+				if terminated {
+					w.proc.Kill()
+				}
+			}
+			select {
+			case <-w.tokens:
+				if p.dispatch(w, c) {
+					c = nil
+				}
+			case <-w.died:
+			case <-p.stop:
+				c.failRest(ErrClosed)
+				c = nil
+			}
+		}
+	}
+}
+
+// isDone reports whether the worker has exited or may be given no more.
+func (w *worker) isDone() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.dead || w.retiring
+}
+
+// dispatch writes chunk c to worker w; false when w can take no more (it
+// died or retired), true when c is settled: given to w, or dropped because
+// its call ended, or failed because it cannot be encoded.
+func (p *Pool) dispatch(w *worker, c *chunk) bool {
+	cl := c.call
+	cl.mu.Lock()
+	failed := false
+	defer func() {
+		cl.mu.Unlock()
+		if failed {
+			cl.complete(c)
+		}
+	}()
+	if cl.cancelled {
+		w.tokens <- struct{}{}
+		return true
+	}
+	w.mu.Lock()
+	if w.dead || w.retiring {
+		w.mu.Unlock()
+		w.tokens <- struct{}{}
+		return false
+	}
+	c.seq = p.seq.Add(1)
+	w.inflight = append(w.inflight, c)
+	w.dispatched++
+	if p.opts.maxTasks > 0 && w.dispatched >= p.opts.maxTasks {
+		w.retiring = true
+	}
+	w.mu.Unlock()
+	h := header{kind: recTask, count: uint32(c.n), seq: c.seq, word: c.ops.funcID()}
+	if size := c.ops.rawInputBytes(); size >= 0 {
+		if hdrSize+size > p.opts.maxRecord() {
+			failed = p.undispatch(w, c, fmt.Errorf("%w: a chunk of %d bytes, over the pool's limit of %d (use a smaller Chunksize)", ErrTooLarge, size, p.opts.maxRecord()-hdrSize))
+			return true
+		}
+		buf, err := w.tasks.Reserve(w.ctx, hdrSize+size)
+		if err != nil {
+			return true // the worker died: the monitor settles c
+		}
+		putHeader(buf, h)
+		c.ops.appendInputs(buf[hdrSize:hdrSize])
+		w.tasks.Commit()
+		return true
+	}
+	cl.scratch = append(cl.scratch[:0], make([]byte, hdrSize)...)
+	var err error
+	if cl.scratch, err = c.ops.appendInputs(cl.scratch); err != nil {
+		failed = p.undispatch(w, c, err)
+		return true
+	}
+	if len(cl.scratch) > p.opts.maxRecord() {
+		failed = p.undispatch(w, c, fmt.Errorf("%w: a chunk of %d bytes, over the pool's limit of %d (use a smaller Chunksize)", ErrTooLarge, len(cl.scratch)-hdrSize, p.opts.maxRecord()-hdrSize))
+		return true
+	}
+	putHeader(cl.scratch, h)
+	w.tasks.Write(w.ctx, cl.scratch) // on error the worker died: the monitor settles c
+	return true
+}
+
+// undispatch takes back a chunk that could not be written and fails its
+// tasks, reporting whether it did (the caller completes it once it has let
+// go of c.call.mu, which is held); false when the worker died meanwhile and
+// its monitor settles the chunk.
+func (p *Pool) undispatch(w *worker, c *chunk, err error) bool {
+	w.mu.Lock()
+	if !w.dead && len(w.inflight) > 0 && w.inflight[len(w.inflight)-1] == c {
+		w.inflight = w.inflight[:len(w.inflight)-1]
+		w.dispatched--
+		w.retiring = p.opts.maxTasks > 0 && w.dispatched >= p.opts.maxTasks
+		w.mu.Unlock()
+		w.tokens <- struct{}{}
+		c.failRestLocked(err)
+		return true
+	}
+	w.mu.Unlock()
+	return false
+}
+
+// Close stops the pool taking new calls (Python's close): the calls under
+// way finish, then the workers exit. Join waits for that.
+func (p *Pool) Close() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.closed {
+		p.closed = true
+		close(p.closedCh)
+	}
+	return nil
+}
+
+// Terminate stops the workers at once (SIGKILL) and fails every task not
+// finished with ErrClosed (Python's terminate). It returns when the workers
+// have exited.
+func (p *Pool) Terminate() error {
+	p.mu.Lock()
+	if p.terminated {
+		p.mu.Unlock()
+		<-p.slotsEnd
+		return nil
+	}
+	p.terminated = true
+	if !p.closed {
+		p.closed = true
+		close(p.closedCh)
+	}
+	close(p.stop)
+	queued := p.queue[p.qhead:]
+	p.queue, p.qhead = nil, 0
+	ws := append([]*worker(nil), p.workers...)
+	p.mu.Unlock()
+	for _, c := range queued {
+		c.failRest(ErrClosed)
+	}
+	for _, w := range ws {
+		if w != nil {
+			w.proc.Kill()
+		}
+	}
+	<-p.slotsEnd
+	return nil
+}
+
+// Join waits until the workers have exited after Close or Terminate
+// (Python's join), or until ctx ends. Join before either panics.
+func (p *Pool) Join(ctx context.Context) error {
+	p.mu.Lock()
+	closed := p.closed
+	p.mu.Unlock()
+	if !closed {
+		panic("pool: Join before Close or Terminate")
+	}
+	select {
+	case <-p.slotsEnd:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
