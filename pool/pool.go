@@ -98,7 +98,7 @@ func Start(ctx context.Context, opts ...Option) (*Pool, error) {
 		for _, w := range p.workers {
 			if w != nil {
 				w.proc.Kill()
-				<-w.gone
+				w.release()
 			}
 		}
 		return nil, err
@@ -198,10 +198,17 @@ func (p *Pool) monitor(w *worker) {
 			}
 		}
 	}
+	close(w.gone)
+}
+
+// release closes the parent's side of the worker's rings and its segment,
+// once the worker is gone. Only the slot that dispatches to the worker (or
+// Start, before the slots run) calls it: it alone writes to the rings then.
+func (w *worker) release() {
+	<-w.gone
 	w.tasks.Close()
 	w.results.Close()
 	w.seg.Close()
-	close(w.gone)
 }
 
 // readResults reads the worker's results until it has exited and its ring
@@ -338,18 +345,29 @@ func (p *Pool) take() *chunk {
 
 // runSlot gives queued chunks to the slot's worker, as many at a time as
 // MaxInFlight allows, and replaces the worker when it has died or retired
-// and there is a chunk for it.
+// and there is a chunk for it. It takes a chunk from the queue only once
+// its worker may be given one, so that a chunk never waits in a slot while
+// another worker is free.
 func (p *Pool) runSlot(i int) {
 	defer p.slots.Done()
 	p.mu.Lock()
 	w := p.workers[i]
 	p.mu.Unlock()
 	for {
+		if w != nil && !w.isDone() {
+			select {
+			case <-w.tokens:
+			case <-w.died:
+				continue
+			case <-p.stop:
+				continue // take returns nil from now on
+			}
+		}
 		c := p.take()
 		if c == nil {
 			if w != nil {
 				w.tasks.CloseWrite() // the worker finishes what it holds and exits
-				<-w.gone
+				w.release()
 				w = nil
 			}
 			p.mu.Lock()
@@ -360,35 +378,30 @@ func (p *Pool) runSlot(i int) {
 			}
 			return
 		}
-		for c != nil {
-			if w == nil || w.isDone() {
-				if w != nil {
-					<-w.gone
-				}
-				nw, err := p.startWorker()
-				if err != nil {
-					c.failRest(fmt.Errorf("pool: starting a worker: %w", err))
-					break
-				}
-				p.mu.Lock()
-				p.workers[i] = nw
-				terminated := p.terminated
-				p.mu.Unlock()
-				w = nw
-				if terminated {
-					w.proc.Kill()
-				}
-			}
-			select {
-			case <-w.tokens:
-				if p.dispatch(w, c) {
-					c = nil
-				}
-			case <-w.died:
-			case <-p.stop:
-				c.failRest(ErrClosed)
-				c = nil
-			}
+		if w != nil && !w.isDone() && p.dispatch(w, c) {
+			continue
+		}
+		// The worker died or retired: c goes to a fresh one.
+		if w != nil {
+			w.release()
+		}
+		var err error
+		if w, err = p.startWorker(); err != nil {
+			c.failRest(fmt.Errorf("pool: starting a worker: %w", err))
+			continue
+		}
+		p.mu.Lock()
+		p.workers[i] = w
+		terminated := p.terminated
+		p.mu.Unlock()
+		if terminated {
+			w.proc.Kill()
+			c.failRest(ErrClosed)
+			continue
+		}
+		<-w.tokens // a fresh worker has them all
+		if !p.dispatch(w, c) {
+			c.failRest(fmt.Errorf("pool: worker %s exited at once", w.name))
 		}
 	}
 }
