@@ -12,11 +12,27 @@ import (
 	"github.com/shmkit/shmkit/internal/shmtest"
 	"github.com/shmkit/shmkit/pool"
 	"github.com/shmkit/shmkit/process"
+	"github.com/shmkit/shmkit/shm"
 )
 
 func TestMain(m *testing.M) {
 	process.Main()
-	os.Exit(m.Run())
+	code := m.Run()
+	// Pools use anonymous segments only: nothing of this process may be
+	// left in /dev/shm (the tests' own named segments are removed by
+	// their cleanups).
+	infos, err := shm.List()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "listing /dev/shm:", err)
+		code = 1
+	}
+	for _, in := range infos {
+		if in.CreatorPID == os.Getpid() {
+			fmt.Fprintln(os.Stderr, "left in /dev/shm:", in.Name)
+			code = 1
+		}
+	}
+	os.Exit(code)
 }
 
 var (
