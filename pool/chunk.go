@@ -47,6 +47,7 @@ type chunk struct {
 // chunkOps is the typed side of a chunk (a *tchunk[In, Out]).
 type chunkOps interface {
 	funcID() uint64
+	taskKind() uint32   // recTask or recShared
 	rawInputBytes() int // the payload's size when inputs are raw, else -1
 	appendInputs(dst []byte) ([]byte, error)
 	deliverRaw(first, count int, payload []byte) error
@@ -130,7 +131,8 @@ func (t *tchunk[In, Out]) init(cl *call) {
 	t.errs = t.errs[:0]
 }
 
-func (t *tchunk[In, Out]) funcID() uint64 { return t.f.id }
+func (t *tchunk[In, Out]) funcID() uint64   { return t.f.id }
+func (t *tchunk[In, Out]) taskKind() uint32 { return recTask }
 
 func (t *tchunk[In, Out]) rawInputBytes() int {
 	if t.f.inSize > 0 {
@@ -156,14 +158,23 @@ func (t *tchunk[In, Out]) deliverItem(i int, status byte, p []byte, w *worker) e
 			return nil
 		}
 		t.out[i] = v
+	default:
+		return deliverFailure(t, i, status, p, w)
+	}
+	return nil
+}
+
+// deliverFailure records the failure of task i that the worker reported.
+func deliverFailure(ops chunkOps, i int, status byte, p []byte, w *worker) error {
+	switch status {
 	case itemErr:
-		t.fail(i, &TaskError{Worker: w.name, Pid: w.proc.Pid(), Msg: string(p)})
+		ops.fail(i, &TaskError{Worker: w.name, Pid: w.proc.Pid(), Msg: string(p)})
 	case itemPanic:
 		if len(p) < 4 || uint64(binary.LittleEndian.Uint32(p)) > uint64(len(p)-4) {
 			return fmt.Errorf("pool: malformed panic report")
 		}
 		n := binary.LittleEndian.Uint32(p)
-		t.fail(i, &TaskError{Worker: w.name, Pid: w.proc.Pid(), Msg: string(p[4 : 4+n]), Panicked: true, Stack: string(p[4+n:])})
+		ops.fail(i, &TaskError{Worker: w.name, Pid: w.proc.Pid(), Msg: string(p[4 : 4+n]), Panicked: true, Stack: string(p[4+n:])})
 	default:
 		return fmt.Errorf("pool: result of unknown status %d", status)
 	}

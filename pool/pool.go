@@ -443,7 +443,7 @@ func (p *Pool) dispatch(w *worker, c *chunk) bool {
 		w.retiring = true
 	}
 	w.mu.Unlock()
-	h := header{kind: recTask, count: uint32(c.n), seq: c.seq, word: c.ops.funcID()}
+	h := header{kind: c.ops.taskKind(), count: uint32(c.n), seq: c.seq, word: c.ops.funcID()}
 	if size := c.ops.rawInputBytes(); size >= 0 {
 		if hdrSize+size > p.opts.maxRecord() {
 			failed = p.undispatch(w, c, fmt.Errorf("%w: a chunk of %d bytes, over the pool's limit of %d (use a smaller Chunksize)", ErrTooLarge, size, p.opts.maxRecord()-hdrSize))

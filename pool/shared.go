@@ -1,22 +1,231 @@
 package pool
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
+
+	"github.com/shmkit/shmkit/array"
+	"github.com/shmkit/shmkit/internal/cell"
+	"github.com/shmkit/shmkit/shm"
 )
 
-// sharedTask is a zero-copy chunk: a range of indexes of arrays in shared
-// memory (not yet implemented).
-type sharedTask struct{}
-
-func decodeSharedTask([]byte) (sharedTask, error) {
-	return sharedTask{}, fmt.Errorf("pool: shared tasks are not supported")
+// MapShared runs f on every element of in and writes each result to the
+// same index of out, both arrays in shared memory (a zero-copy Map): a
+// worker is sent an index range and the arrays' handles, reads its inputs
+// and writes its outputs in place, and answers with one short record; no
+// input or output is encoded or copied through the rings. In and Out are
+// fixed-size and pointer-free, as arrays require, and the arrays must be in
+// named segments (shm.Create), which a running worker can attach; len(out)
+// must be at least len(in). Chunks default to four per worker. Failures and
+// cancellation are reported as by Map; a task that failed leaves its
+// element of out as it was.
+//
+// The worker attaches the segments once per call (or less: it keeps the
+// last ones), so MapShared pays off for large arrays of small elements.
+func MapShared[In, Out any](ctx context.Context, p *Pool, f *Func[In, Out], in *array.RawArray[In], out *array.RawArray[Out], opts ...CallOption) error {
+	n := in.Len()
+	if out.Len() < n {
+		return fmt.Errorf("pool: MapShared into %d outputs from %d inputs", out.Len(), n)
+	}
+	inH, err := in.GobEncode()
+	if err != nil {
+		return err
+	}
+	outH, err := out.GobEncode()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return ctx.Err()
+	}
+	o := callOptions{}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	size := o.chunksize
+	if size <= 0 {
+		size = max(1, (n+4*p.opts.processes-1)/(4*p.opts.processes))
+	}
+	k := (n + size - 1) / size
+	cl := &call{completed: make(chan *chunk, k)}
+	chunks := make([]schunk[In, Out], k)
+	ptrs := make([]*chunk, k)
+	for i := range chunks {
+		c := &chunks[i]
+		c.f, c.lo, c.inH, c.outH = f, i*size, inH, outH
+		c.chunk = chunk{call: cl, ops: c, n: min(size, n-i*size)}
+		ptrs[i] = &c.chunk
+	}
+	if err := p.submit(ptrs...); err != nil {
+		return err
+	}
+	for range k {
+		select {
+		case <-cl.completed:
+		case <-ctx.Done():
+			cl.cancel()
+			return ctx.Err()
+		}
+	}
+	var me *MapError
+	for i := range chunks {
+		for j, err := range chunks[i].errs {
+			if err == nil {
+				continue
+			}
+			if me == nil {
+				me = &MapError{Errs: make([]error, n)}
+			}
+			me.Errs[chunks[i].lo+j] = err
+			me.Failed++
+		}
+	}
+	if me != nil {
+		return me
+	}
+	return nil
 }
 
-type sharedCache struct{}
+// schunk is a chunk of MapShared: an index range of two shared arrays.
+type schunk[In, Out any] struct {
+	chunk
+	f         *Func[In, Out]
+	lo        int
+	inH, outH []byte
+	errs      []error
+}
 
-func (sharedCache) close() {}
+func (c *schunk[In, Out]) funcID() uint64     { return c.f.id }
+func (c *schunk[In, Out]) taskKind() uint32   { return recShared }
+func (c *schunk[In, Out]) rawInputBytes() int { return -1 }
 
+// appendInputs appends the sharedTask payload: [u64 lo][u32 len][input
+// handle][u32 len][output handle].
+func (c *schunk[In, Out]) appendInputs(dst []byte) ([]byte, error) {
+	dst = binary.LittleEndian.AppendUint64(dst, uint64(c.lo))
+	dst = binary.LittleEndian.AppendUint32(dst, uint32(len(c.inH)))
+	dst = append(dst, c.inH...)
+	dst = binary.LittleEndian.AppendUint32(dst, uint32(len(c.outH)))
+	return append(dst, c.outH...), nil
+}
+
+func (c *schunk[In, Out]) deliverRaw(first, count int, payload []byte) error {
+	if len(payload) != 0 {
+		return fmt.Errorf("pool: in-place results carry %d bytes", len(payload))
+	}
+	return nil
+}
+
+func (c *schunk[In, Out]) deliverItem(i int, status byte, p []byte, w *worker) error {
+	if status == itemOK {
+		return nil // written in place
+	}
+	return deliverFailure(c, i, status, p, w)
+}
+
+func (c *schunk[In, Out]) fail(i int, err error) {
+	if len(c.errs) == 0 {
+		c.errs = make([]error, c.n)
+	}
+	c.errs[i] = err
+}
+
+// sharedTask is a decoded recShared payload.
+type sharedTask struct {
+	lo        int
+	inH, outH []byte
+}
+
+func decodeSharedTask(b []byte) (sharedTask, error) {
+	var st sharedTask
+	if len(b) < 12 {
+		return st, fmt.Errorf("pool: shared task of %d bytes", len(b))
+	}
+	lo := binary.LittleEndian.Uint64(b)
+	if lo > 1<<48 {
+		return st, fmt.Errorf("pool: shared task from index %d", lo)
+	}
+	st.lo = int(lo)
+	b = b[8:]
+	for _, h := range []*[]byte{&st.inH, &st.outH} {
+		if len(b) < 4 || uint64(binary.LittleEndian.Uint32(b)) > uint64(len(b)-4) {
+			return st, fmt.Errorf("pool: truncated shared task")
+		}
+		n := binary.LittleEndian.Uint32(b)
+		*h = append([]byte(nil), b[4:4+n]...)
+		b = b[4+n:]
+	}
+	return st, nil
+}
+
+// sharedCache keeps a worker's last attached arrays of MapShared, so that
+// the chunks of one call attach once; the next call's arrays replace them.
+type sharedCache struct {
+	inH, outH []byte
+	cells     [2]*cell.Cell
+	in, out   any // []In, []Out over the shared memory
+}
+
+func (sc *sharedCache) close() {
+	for _, c := range sc.cells {
+		if c != nil {
+			c.Obj.Segment.Close() // drops the attachment decoding made
+		}
+	}
+	*sc = sharedCache{}
+}
+
+// sharedArrays returns the elements of the arrays st names, attached.
+func sharedArrays[In, Out any](sc *sharedCache, st sharedTask) ([]In, []Out, error) {
+	if in, ok := sc.in.([]In); ok && bytes.Equal(sc.inH, st.inH) {
+		if out, ok := sc.out.([]Out); ok && bytes.Equal(sc.outH, st.outH) {
+			return in, out, nil
+		}
+	}
+	sc.close()
+	ci, in, err := cell.DecodeOf[In](st.inH, shm.KindArray, true)
+	if err != nil {
+		return nil, nil, err
+	}
+	co, out, err := cell.DecodeOf[Out](st.outH, shm.KindArray, true)
+	if err != nil {
+		ci.Obj.Segment.Close()
+		return nil, nil, err
+	}
+	*sc = sharedCache{inH: st.inH, outH: st.outH, cells: [2]*cell.Cell{ci, co}, in: in, out: out}
+	return in, out, nil
+}
+
+// runShared runs a MapShared chunk in place.
 func (f *Func[In, Out]) runShared(ctx context.Context, ws *workerState, h header, st sharedTask) error {
-	return fmt.Errorf("pool: shared tasks are not supported")
+	n := int(h.count)
+	ins, outs, err := sharedArrays[In, Out](&ws.shared, st)
+	if err != nil {
+		return ws.failAll(ctx, h.seq, n, fmt.Sprintf("pool: attaching the arrays of %s: %v", f.name, err))
+	}
+	if st.lo+n > len(ins) || st.lo+n > len(outs) {
+		return fmt.Errorf("pool: shared task %d..%d past arrays of %d and %d", st.lo, st.lo+n, len(ins), len(outs))
+	}
+	ins, outs = ins[st.lo:st.lo+n], outs[st.lo:st.lo+n]
+	f.errs = f.errs[:0]
+	for i := range ins {
+		v, panicked, stack, err := f.call(ctx, ins[i])
+		if err != nil {
+			st := byte(itemErr)
+			if panicked {
+				st = itemPanic
+			}
+			f.errs = append(f.errs, itemFailure{i: i, status: st, msg: err.Error(), stack: stack})
+			continue
+		}
+		outs[i] = v
+	}
+	if len(f.errs) == 0 {
+		var rec [hdrSize]byte
+		putHeader(rec[:], header{kind: resRaw, count: uint32(n), seq: h.seq})
+		return ws.results.Write(ctx, rec[:])
+	}
+	return ws.writeItems(ctx, h.seq, n, f.errs, func(dst []byte, i int) ([]byte, error) { return dst, nil })
 }

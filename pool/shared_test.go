@@ -1,0 +1,54 @@
+package pool_test
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/shmkit/shmkit/array"
+	"github.com/shmkit/shmkit/internal/shmtest"
+	"github.com/shmkit/shmkit/pool"
+)
+
+// TestMapShared maps in place over arrays in shared memory, twice (the
+// workers keep the arrays attached between calls), then over arrays of
+// another segment, and reports a panicking element as Map does.
+func TestMapShared(t *testing.T) {
+	ctx := ctxFor(t)
+	p := start(t, pool.Processes(2))
+	for round := range 3 {
+		n := 100_000 + round
+		seg := shmtest.Segment(t, int64(16*n)+1<<20)
+		in, err := array.CreateRaw[int64](seg, "in", n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := array.CreateRaw[int64](seg, "out", n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, s := 0, in.Slice(); i < n; i++ {
+			s[i] = int64(i * (round + 1))
+		}
+		if err := pool.MapShared(ctx, p, double, in, out); err != nil {
+			t.Fatal(err)
+		}
+		for i, v := range out.Slice() {
+			if v != 2*int64(i*(round+1)) {
+				t.Fatalf("round %d: out[%d] = %d", round, i, v)
+			}
+		}
+	}
+	seg := shmtest.Segment(t, 1<<20)
+	in, _ := array.CreateRawFrom(seg, "in", ints(10))
+	out, _ := array.CreateRaw[int](seg, "out", 10)
+	err := pool.MapShared(ctx, p, boom, in, out, pool.Chunksize(3))
+	var me *pool.MapError
+	if !errors.As(err, &me) || me.Failed != 1 || !errors.Is(me.Errs[5], pool.ErrPanicked) {
+		t.Fatalf("MapShared(boom): %v", err)
+	}
+	for i, v := range out.Slice() {
+		if i != 5 && v != i+1 {
+			t.Fatalf("out[%d] = %d", i, v)
+		}
+	}
+}
