@@ -177,15 +177,33 @@ func (f *Func[In, Out]) decodeInputs(payload []byte, n int) error {
 	return nil
 }
 
-// call runs fn on in, turning a panic into a failure with its stack.
-func (f *Func[In, Out]) call(ctx context.Context, in In) (out Out, panicked bool, stack []byte, err error) {
+// runRange runs fn on every input, writing the results of those that
+// succeed to outs and recording the others in f.errs. One deferred
+// recover covers a run of tasks, not each task: a panic ends the run, is
+// recorded, and the next run starts after the task that panicked.
+func (f *Func[In, Out]) runRange(ctx context.Context, ins []In, outs []Out) {
+	f.errs = f.errs[:0]
+	for i := 0; i < len(ins); {
+		i = f.runFrom(ctx, ins, outs, i)
+	}
+}
+
+func (f *Func[In, Out]) runFrom(ctx context.Context, ins []In, outs []Out, start int) (next int) {
 	defer func() {
 		if r := recover(); r != nil {
-			panicked, stack, err = true, debug.Stack(), fmt.Errorf("%v", r)
+			f.errs = append(f.errs, itemFailure{i: next, status: itemPanic, msg: fmt.Sprint(r), stack: debug.Stack()})
+			next++
 		}
 	}()
-	out, err = f.fn(ctx, in)
-	return out, false, nil, err
+	for next = start; next < len(ins); next++ {
+		out, err := f.fn(ctx, ins[next])
+		if err != nil {
+			f.errs = append(f.errs, itemFailure{i: next, status: itemErr, msg: err.Error()})
+			continue
+		}
+		outs[next] = out
+	}
+	return next
 }
 
 // runChunk runs the tasks of one chunk in the worker and writes their
@@ -197,18 +215,7 @@ func (f *Func[In, Out]) runChunk(ctx context.Context, ws *workerState, h header,
 	}
 	ws.release() // inputs copied out: the parent may reuse the space
 	f.outs = grow(f.outs, n)
-	f.errs = f.errs[:0]
-	for i := range n {
-		out, panicked, stack, err := f.call(ctx, f.ins[i])
-		f.outs[i] = out
-		if err != nil {
-			st := byte(itemErr)
-			if panicked {
-				st = itemPanic
-			}
-			f.errs = append(f.errs, itemFailure{i: i, status: st, msg: err.Error(), stack: stack})
-		}
-	}
+	f.runRange(ctx, f.ins[:n], f.outs[:n])
 	if len(f.errs) == 0 && f.outSize > 0 {
 		return ws.writeRaw(ctx, h.seq, bytesOf(f.outs[:n]), f.outSize)
 	}

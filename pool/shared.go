@@ -209,19 +209,7 @@ func (f *Func[In, Out]) runShared(ctx context.Context, ws *workerState, h header
 		return fmt.Errorf("pool: shared task %d..%d past arrays of %d and %d", st.lo, st.lo+n, len(ins), len(outs))
 	}
 	ins, outs = ins[st.lo:st.lo+n], outs[st.lo:st.lo+n]
-	f.errs = f.errs[:0]
-	for i := range ins {
-		v, panicked, stack, err := f.call(ctx, ins[i])
-		if err != nil {
-			st := byte(itemErr)
-			if panicked {
-				st = itemPanic
-			}
-			f.errs = append(f.errs, itemFailure{i: i, status: st, msg: err.Error(), stack: stack})
-			continue
-		}
-		outs[i] = v
-	}
+	f.runRange(ctx, ins, outs)
 	if len(f.errs) == 0 {
 		var rec [hdrSize]byte
 		putHeader(rec[:], header{kind: resRaw, count: uint32(n), seq: h.seq})
