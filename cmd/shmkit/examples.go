@@ -8,6 +8,8 @@ import (
 	arrayrange "github.com/shmkit/shmkit/cmd/examples/array-range/example"
 	pipecount "github.com/shmkit/shmkit/cmd/examples/pipe-count/example"
 	pipehello "github.com/shmkit/shmkit/cmd/examples/pipe-hello/example"
+	poolmap "github.com/shmkit/shmkit/cmd/examples/pool-map/example"
+	poolmaxtasks "github.com/shmkit/shmkit/cmd/examples/pool-maxtasks/example"
 	processsquares "github.com/shmkit/shmkit/cmd/examples/process-squares/example"
 	queuecount "github.com/shmkit/shmkit/cmd/examples/queue-count/example"
 	queuemethod "github.com/shmkit/shmkit/cmd/examples/queue-method/example"
@@ -30,6 +32,8 @@ var examples = map[string]func(){
 	"array-range":     arrayrange.Main,
 	"pipe-count":      pipecount.Main,
 	"pipe-hello":      pipehello.Main,
+	"pool-map":        poolmap.Main,
+	"pool-maxtasks":   poolmaxtasks.Main,
 	"process-squares": processsquares.Main,
 	"queue-count":     queuecount.Main,
 	"queue-method":    queuemethod.Main,
