@@ -120,12 +120,6 @@ type tchunk[In, Out any] struct {
 	errs []error // nil until a task fails, then one per task
 }
 
-func newChunk[In, Out any](cl *call, f *Func[In, Out], in []In, out []Out) *tchunk[In, Out] {
-	t := &tchunk[In, Out]{f: f, in: in, out: out}
-	t.init(cl)
-	return t
-}
-
 func (t *tchunk[In, Out]) init(cl *call) {
 	t.chunk = chunk{call: cl, ops: t, n: len(t.in)}
 	t.errs = t.errs[:0]

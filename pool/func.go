@@ -37,11 +37,10 @@ type Func[In, Out any] struct {
 
 // itemFailure is a task of a chunk that failed in the worker.
 type itemFailure struct {
-	i       int
-	status  byte
-	msg     string
-	stack   []byte
-	encoded bool
+	i      int
+	status byte
+	msg    string
+	stack  []byte
 }
 
 // entry is a registered function seen without its types: what a worker
