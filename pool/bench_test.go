@@ -74,7 +74,8 @@ func BenchmarkMap(b *testing.B) {
 // BenchmarkMapShared: the zero-copy map of x -> 2x over int64 arrays in
 // shared memory, beside copy bandwidth over the same bytes (MB/s counts the
 // input bytes). 100 million items under SHMKIT_SOAK (1.6 GB of arrays),
-// 10 million otherwise. One call before the timing lets the workers attach
+// 10 million otherwise; with a function per task and with a batch function
+// (RegisterBatch). One call before the timing lets the workers attach
 // the arrays and fault their pages in, a cost paid once per array (and
 // large on a loaded virtual machine: seconds for 160 MB here).
 func BenchmarkMapShared(b *testing.B) {
@@ -82,7 +83,18 @@ func BenchmarkMapShared(b *testing.B) {
 	if shmtest.Soak() {
 		n = 100_000_000
 	}
-	b.Run("pool", func(b *testing.B) {
+	for _, batch := range []bool{false, true} {
+		name, f := "pool", double
+		if batch {
+			name, f = "pool/batch", doubleBatch
+		}
+		b.Run(name, func(b *testing.B) { benchmarkMapShared(b, f, n) })
+	}
+	b.Run("copy", func(b *testing.B) { bench.CopyBandwidth(b, 8*n) })
+}
+
+func benchmarkMapShared(b *testing.B, f *pool.Func[int64, int64], n int) {
+	{
 		p := startB(b)
 		seg := shmtest.Segment(b, int64(16*n)+1<<20)
 		in, err := array.CreateRaw[int64](seg, "in", n)
@@ -97,18 +109,17 @@ func BenchmarkMapShared(b *testing.B) {
 			s[i] = int64(i)
 		}
 		ctx := context.Background()
-		if err := pool.MapShared(ctx, p, double, in, out); err != nil {
+		if err := pool.MapShared(ctx, p, f, in, out); err != nil {
 			b.Fatal(err)
 		}
 		b.SetBytes(int64(8 * n))
 		for b.Loop() {
-			if err := pool.MapShared(ctx, p, double, in, out); err != nil {
+			if err := pool.MapShared(ctx, p, f, in, out); err != nil {
 				b.Fatal(err)
 			}
 		}
 		b.ReportMetric(float64(b.N)*float64(n)/b.Elapsed().Seconds(), "items/s")
-	})
-	b.Run("copy", func(b *testing.B) { bench.CopyBandwidth(b, 8*n) })
+	}
 }
 
 // BenchmarkSubmit: one task's round trip (Submit, then Get) with p50 and

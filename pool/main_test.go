@@ -56,6 +56,17 @@ var (
 	})
 )
 
+// doubleBatch doubles a chunk in one call; a chunk holding -13 fails.
+var doubleBatch = pool.RegisterBatch("pool_test.double_batch", func(ctx context.Context, in, out []int64) error {
+	for i, x := range in {
+		if x == -13 {
+			return errors.New("thirteen")
+		}
+		out[i] = 2 * x
+	}
+	return nil
+})
+
 // pair is Starmap's argument struct.
 type pair struct{ A, B int64 }
 
@@ -99,5 +110,4 @@ func TestMapDouble(t *testing.T) {
 	if err := p.Join(ctx); err != nil {
 		t.Fatal(err)
 	}
-	_ = errors.Is
 }

@@ -9,7 +9,23 @@ import (
 	"github.com/shmkit/shmkit/array"
 	"github.com/shmkit/shmkit/internal/cell"
 	"github.com/shmkit/shmkit/shm"
+	"golang.org/x/sys/unix"
 )
+
+// populate faults in the pages of the segments a worker has just attached,
+// one madvise each instead of a fault per page: a chunk of MapShared may go
+// to any worker, so each would otherwise fault on every page in turn. It is
+// only a hint (kernels before 5.14 refuse it, which is harmless).
+func populate(segs ...*shm.Segment) {
+	for i, s := range segs {
+		if i > 0 && s.Bytes() != nil && segs[0].Bytes() != nil && &s.Bytes()[0] == &segs[0].Bytes()[0] {
+			continue // both arrays in one segment
+		}
+		if b := s.Bytes(); len(b) > 0 && !s.ReadOnly() {
+			unix.Madvise(b, unix.MADV_POPULATE_WRITE)
+		}
+	}
+}
 
 // MapShared runs f on every element of in and writes each result to the
 // same index of out, both arrays in shared memory (a zero-copy Map): a
@@ -195,6 +211,7 @@ func sharedArrays[In, Out any](sc *sharedCache, st sharedTask) ([]In, []Out, err
 		return nil, nil, err
 	}
 	*sc = sharedCache{inH: st.inH, outH: st.outH, cells: [2]*cell.Cell{ci, co}, in: in, out: out}
+	populate(ci.Obj.Segment, co.Obj.Segment)
 	return in, out, nil
 }
 

@@ -52,3 +52,36 @@ func TestMapShared(t *testing.T) {
 		}
 	}
 }
+
+// TestBatch runs a batch function through Map and MapShared: results right,
+// and an error fails exactly the tasks of its chunk.
+func TestBatch(t *testing.T) {
+	ctx := ctxFor(t)
+	p := start(t, pool.Processes(2))
+	in := make([]int64, 1000)
+	for i := range in {
+		in[i] = int64(i)
+	}
+	in[13] = -13
+	out, err := pool.Map(ctx, p, doubleBatch, in, pool.Chunksize(10))
+	var me *pool.MapError
+	if !errors.As(err, &me) || me.Failed != 10 {
+		t.Fatalf("Map: %v", err)
+	}
+	for i := range in {
+		if (i/10 == 1) != (me.Errs[i] != nil) || (me.Errs[i] == nil && out[i] != 2*in[i]) {
+			t.Fatalf("task %d: %d, %v", i, out[i], me.Errs[i])
+		}
+	}
+	seg := shmtest.Segment(t, 1<<20)
+	a, _ := array.CreateRawFrom(seg, "in", in[20:])
+	b, _ := array.CreateRaw[int64](seg, "out", len(in)-20)
+	if err := pool.MapShared(ctx, p, doubleBatch, a, b); err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range b.Slice() {
+		if v != 2*in[20+i] {
+			t.Fatalf("out[%d] = %d", i, v)
+		}
+	}
+}
