@@ -26,7 +26,9 @@
 // (an iter.Seq in, an iter.Seq2 of results and errors out, lazily and in
 // bounded memory), Submit (a Future: Get, Done, Ready, Err, OnDone) and
 // Apply. MapShared is the zero-copy map: inputs and outputs in arrays in
-// shared memory, read and written in place by the workers. Every call
+// shared memory, read and written in place by the workers. RegisterBatch
+// registers a function that takes a whole chunk at once, for tasks so small
+// that a call per task would dominate. Every call
 // takes a context: when it ends, the call's tasks that no worker has taken
 // yet are withdrawn and the call returns at once; tasks already running
 // finish and their results are dropped. Close stops new calls, Join waits
