@@ -281,6 +281,32 @@ func (p *Pool) submit(cs ...*chunk) error {
 		p.mu.Unlock()
 		return ErrClosed
 	}
+	if len(cs) == 1 && p.qhead == len(p.queue) {
+		// One chunk and nothing queued (Submit, mostly): give it to a
+		// worker with room from this goroutine, saving the hand-off to a
+		// slot's. A worker that cannot take it (it died or retired since)
+		// gives its token back, and the chunk is queued as usual.
+	direct:
+		for _, w := range p.workers {
+			if w == nil || w.isDone() {
+				continue
+			}
+			select {
+			case <-w.tokens:
+				p.mu.Unlock()
+				if p.dispatch(w, cs[0]) {
+					return nil
+				}
+				p.mu.Lock()
+				if p.closed {
+					p.mu.Unlock()
+					return ErrClosed
+				}
+				break direct
+			default:
+			}
+		}
+	}
 	p.queue = append(p.queue, cs...)
 	p.mu.Unlock()
 	p.signal()

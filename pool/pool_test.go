@@ -181,6 +181,23 @@ func TestMaxTasksPerChild(t *testing.T) {
 	if len(byPid) < 10 || slices.Max(slices.Collect(maps.Values(byPid))) > 3 {
 		t.Fatalf("30 tasks ran as %v", byPid)
 	}
+	// Submitted one by one, given to workers straight from Submit: still
+	// no worker runs more than 3, and every task runs.
+	futs := make([]*pool.Future[int], 30)
+	for i := range futs {
+		futs[i] = pool.Submit(ctx, p2, pidOf, i)
+	}
+	clear(byPid)
+	for _, f := range futs {
+		pid, err := f.Get(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		byPid[pid]++
+	}
+	if len(byPid) < 10 || slices.Max(slices.Collect(maps.Values(byPid))) > 3 {
+		t.Fatalf("30 submitted tasks ran as %v", byPid)
+	}
 }
 
 // TestWorkerKilled SIGKILLs a worker while it holds a task of a Map of
