@@ -108,6 +108,7 @@ func benchmarkMapShared(b *testing.B, f *pool.Func[int64, int64], n int) {
 		for i, s := 0, in.Slice(); i < n; i++ {
 			s[i] = int64(i)
 		}
+		clear(out.Slice())
 		ctx := context.Background()
 		for range 3 { // attach and fault in, in every worker
 			if err := pool.MapShared(ctx, p, f, in, out); err != nil {
@@ -121,6 +122,9 @@ func benchmarkMapShared(b *testing.B, f *pool.Func[int64, int64], n int) {
 			}
 		}
 		b.ReportMetric(float64(b.N)*float64(n)/b.Elapsed().Seconds(), "items/s")
+		if v := out.At(n - 1); v != 2*int64(n-1) {
+			b.Fatalf("out[%d] = %d", n-1, v)
+		}
 	}
 }
 
