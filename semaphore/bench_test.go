@@ -18,7 +18,7 @@ import (
 func BenchmarkMutexUncontended(b *testing.B) {
 	b.Run("shmkit", func(b *testing.B) {
 		seg := shmtest.Segment(b, 1<<16)
-		m, err := semaphore.NewMutex(seg, "m")
+		m, err := semaphore.CreateMutex(seg, "m")
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -64,7 +64,7 @@ func BenchmarkMutexTryLockHeld(b *testing.B) {
 	})
 	b.Run("shmkit", func(b *testing.B) {
 		seg := shmtest.Segment(b, 1<<16)
-		m, err := semaphore.NewMutex(seg, "m")
+		m, err := semaphore.CreateMutex(seg, "m")
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -93,7 +93,7 @@ func BenchmarkMutexTryLockHeld(b *testing.B) {
 func BenchmarkMutexContended2Proc(b *testing.B) {
 	b.Run("shmkit-2proc", func(b *testing.B) {
 		seg := shmtest.Segment(b, 1<<16)
-		m, err := semaphore.NewMutex(seg, "m")
+		m, err := semaphore.CreateMutex(seg, "m")
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -155,8 +155,8 @@ var _ = process.Current
 func BenchmarkEventWake(b *testing.B) {
 	b.Run("event", func(b *testing.B) {
 		seg := shmtest.Segment(b, 1<<16)
-		e, _ := semaphore.NewEvent(seg, "ping")
-		back, _ := semaphore.NewEvent(seg, "pong")
+		e, _ := semaphore.CreateEvent(seg, "ping")
+		back, _ := semaphore.CreateEvent(seg, "pong")
 		ctx := context.Background()
 		p, err := eventWorker.Start(ctx, eventArgs{E: e, Back: back, Rounds: b.N + 1})
 		if err != nil {
@@ -193,7 +193,7 @@ func BenchmarkEventWake(b *testing.B) {
 func BenchmarkRWMutexRead(b *testing.B) {
 	b.Run("shmkit", func(b *testing.B) {
 		seg := shmtest.Segment(b, 1<<16)
-		rw, err := semaphore.NewRWMutex(seg, "rw")
+		rw, err := semaphore.CreateRWMutex(seg, "rw")
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -223,7 +223,7 @@ func BenchmarkRWMutexRead(b *testing.B) {
 func BenchmarkSemaphoreUncontended(b *testing.B) {
 	b.Run("shmkit", func(b *testing.B) {
 		seg := shmtest.Segment(b, 1<<16)
-		s, err := semaphore.NewSemaphore(seg, "s", 1)
+		s, err := semaphore.CreateSemaphore(seg, "s", 1)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -254,11 +254,11 @@ func BenchmarkDoneContext(b *testing.B) {
 	seg := shmtest.Segment(b, 1<<16)
 	done, cancel := context.WithCancel(context.Background())
 	cancel()
-	e, err := semaphore.NewEvent(seg, "e")
+	e, err := semaphore.CreateEvent(seg, "e")
 	if err != nil {
 		b.Fatal(err)
 	}
-	s, err := semaphore.NewSemaphore(seg, "s", 0)
+	s, err := semaphore.CreateSemaphore(seg, "s", 0)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -8,7 +8,7 @@
 // the processes involved need nothing but the mapping.
 //
 // Two ways to have one: by name in a segment's object directory
-// (NewMutex(seg, "lock"), OpenMutex(seg, "lock"), and likewise for the
+// (CreateMutex(seg, "lock"), OpenMutex(seg, "lock"), and likewise for the
 // others), or embedded in another object's memory (InitMutex(mem) when the
 // object is created, MutexAt(mem) when it is opened; MutexSize and friends
 // are multiples of shm.CacheLine). Named primitives implement GobEncode and

@@ -23,7 +23,7 @@ func anon() *shm.Segment {
 func ExampleSemaphore() {
 	seg := anon()
 	defer seg.Close()
-	s, _ := semaphore.NewBoundedSemaphore(seg, "slots", 2)
+	s, _ := semaphore.CreateBoundedSemaphore(seg, "slots", 2)
 	ctx := context.Background()
 	_ = s.AcquireContext(ctx, 2)
 	fmt.Println("free:", s.Value(), "try:", s.TryAcquire(1))
@@ -37,7 +37,7 @@ func ExampleSemaphore() {
 func ExampleEvent() {
 	seg := anon()
 	defer seg.Close()
-	e, _ := semaphore.NewEvent(seg, "ready")
+	e, _ := semaphore.CreateEvent(seg, "ready")
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	fmt.Println("before Set:", e.WaitContext(ctx)) // ctx already over: reports the flag
@@ -51,7 +51,7 @@ func ExampleEvent() {
 func ExampleCond() {
 	seg := anon()
 	defer seg.Close()
-	c, _ := semaphore.NewCond(seg, "c")
+	c, _ := semaphore.CreateCond(seg, "c")
 	ready := false // in real use: state in shared memory, guarded by c.L
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -75,7 +75,7 @@ func ExampleCond() {
 func ExampleBarrier() {
 	seg := anon()
 	defer seg.Close()
-	b, _ := semaphore.NewBarrier(seg, "b", 3)
+	b, _ := semaphore.CreateBarrier(seg, "b", 3)
 	var wg sync.WaitGroup
 	idx := make([]int, 3)
 	for i := range idx {
@@ -94,7 +94,7 @@ func ExampleBarrier() {
 func ExampleRWMutex() {
 	seg := anon()
 	defer seg.Close()
-	rw, _ := semaphore.NewRWMutex(seg, "rw")
+	rw, _ := semaphore.CreateRWMutex(seg, "rw")
 	rw.RLock()
 	rw.RLock() // readers share
 	fmt.Println("another reader may enter:", func() bool { ok := rw.TryRLock(); rw.RUnlock(); return ok }())
@@ -133,7 +133,7 @@ func ExampleInitMutex() {
 func ExampleMutex_Lock() {
 	seg := anon()
 	defer seg.Close()
-	m, _ := semaphore.NewMutex(seg, "lock")
+	m, _ := semaphore.CreateMutex(seg, "lock")
 	var l sync.Locker = m
 	n := 0 // in real use: state in shared memory, guarded by m
 	var wg sync.WaitGroup
@@ -158,7 +158,7 @@ func ExampleMutex_Lock() {
 func ExampleMutex_LockContext() {
 	seg := anon()
 	defer seg.Close()
-	m, _ := semaphore.NewMutex(seg, "lock")
+	m, _ := semaphore.CreateMutex(seg, "lock")
 	m.Lock()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
 	defer cancel()
@@ -173,7 +173,7 @@ func ExampleMutex_LockContext() {
 func ExampleRWMutex_RLocker() {
 	seg := anon()
 	defer seg.Close()
-	rw, _ := semaphore.NewRWMutex(seg, "rw")
+	rw, _ := semaphore.CreateRWMutex(seg, "rw")
 	r := rw.RLocker()
 	r.Lock()
 	r.Lock() // readers share
@@ -186,14 +186,14 @@ func ExampleRWMutex_RLocker() {
 	// Output: a reader may enter: false
 }
 
-// NewCondFor binds a Cond to a Mutex that already guards the state
+// CreateCondFor binds a Cond to a Mutex that already guards the state
 // (Python's Condition(lock)); WaitFor re-checks the predicate for the
 // caller, and Notify wakes as many waiters as there is work for.
-func ExampleNewCondFor() {
+func ExampleCreateCondFor() {
 	seg := anon()
 	defer seg.Close()
-	m, _ := semaphore.NewMutex(seg, "lock")
-	c, _ := semaphore.NewCondFor(seg, "items", m)
+	m, _ := semaphore.CreateMutex(seg, "lock")
+	c, _ := semaphore.CreateCondFor(seg, "items", m)
 	items := 0 // in real use: state in shared memory, guarded by m
 	var wg sync.WaitGroup
 	for range 3 {
@@ -220,7 +220,7 @@ func ExampleNewCondFor() {
 func ExampleBarrier_SetAction() {
 	seg := anon()
 	defer seg.Close()
-	b, _ := semaphore.NewBarrier(seg, "b", 3)
+	b, _ := semaphore.CreateBarrier(seg, "b", 3)
 	phase := 0
 	b.SetAction(func() error { phase++; return nil })
 	var wg sync.WaitGroup

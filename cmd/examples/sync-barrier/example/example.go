@@ -77,7 +77,7 @@ func run() error {
 	}
 	defer seg.Close()
 	defer seg.Unlink()
-	b, err := semaphore.NewBarrier(seg, "barrier", parties)
+	b, err := semaphore.CreateBarrier(seg, "barrier", parties)
 	if err != nil {
 		return err
 	}

@@ -74,7 +74,7 @@ func run() error {
 	}
 	defer seg.Close()
 	defer seg.Unlink()
-	cond, err := semaphore.NewCond(seg, "condition")
+	cond, err := semaphore.CreateCond(seg, "condition")
 	if err != nil {
 		return err
 	}

@@ -52,11 +52,11 @@ func run() error {
 	}
 	defer seg.Close()
 	defer seg.Unlink()
-	e, err := semaphore.NewEvent(seg, "e")
+	e, err := semaphore.CreateEvent(seg, "e")
 	if err != nil {
 		return err
 	}
-	started, err := semaphore.NewEvent(seg, "started")
+	started, err := semaphore.CreateEvent(seg, "started")
 	if err != nil {
 		return err
 	}

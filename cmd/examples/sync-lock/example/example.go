@@ -80,11 +80,11 @@ func run() error {
 	}
 	defer seg.Close()
 	defer seg.Unlink()
-	lock, err := semaphore.NewMutex(seg, "lock")
+	lock, err := semaphore.CreateMutex(seg, "lock")
 	if err != nil {
 		return err
 	}
-	start, err := semaphore.NewBarrier(seg, "start", 2)
+	start, err := semaphore.CreateBarrier(seg, "start", 2)
 	if err != nil {
 		return err
 	}

@@ -90,11 +90,11 @@ func run() error {
 	}
 	defer seg.Close()
 	defer seg.Unlink()
-	s, err := semaphore.NewSemaphore(seg, "s", 3)
+	s, err := semaphore.CreateSemaphore(seg, "s", 3)
 	if err != nil {
 		return err
 	}
-	lock, err := semaphore.NewMutex(seg, "lock")
+	lock, err := semaphore.CreateMutex(seg, "lock")
 	if err != nil {
 		return err
 	}

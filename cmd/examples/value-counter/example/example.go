@@ -59,7 +59,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	start, err := semaphore.NewEvent(seg, "go")
+	start, err := semaphore.CreateEvent(seg, "go")
 	if err != nil {
 		return err
 	}
