@@ -3,6 +3,7 @@ package heap_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -236,6 +237,14 @@ var shortWorker = process.Register("heap-short-worker", func(ctx context.Context
 			c.Close()
 		}
 	}()
+	// The objects share one heap segment: one descriptor, one mapping.
+	maps, err := os.ReadFile("/proc/self/maps")
+	if err != nil {
+		return err
+	}
+	if n := strings.Count(string(maps), "memfd:shmkit"); n != 1 {
+		return fmt.Errorf("the worker maps %d anonymous segments for objects of one heap segment, want 1", n)
+	}
 	a.Ready.Wait()
 	for range a.N {
 		if err := a.Slots.AcquireContext(ctx, 1); err != nil {
