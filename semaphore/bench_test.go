@@ -11,6 +11,7 @@ import (
 	"github.com/shmkit/shmkit/internal/shmtest"
 	"github.com/shmkit/shmkit/process"
 	"github.com/shmkit/shmkit/semaphore"
+	"github.com/shmkit/shmkit/shm"
 )
 
 // BenchmarkMutexUncontended: Lock/Unlock by one goroutine, beside the
@@ -287,6 +288,49 @@ func BenchmarkDoneContext(b *testing.B) {
 				b.Fatal("received")
 			default:
 			}
+		}
+	})
+}
+
+// The cost of a Mutex's life: NewMutex + Close in this process's heap,
+// beside a named segment of its own with CreateMutex (Unlink and Close of
+// the segment included) and an anonymous segment of its own.
+func BenchmarkNewMutexClose(b *testing.B) {
+	b.Run("NewMutex+Close", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			m, err := semaphore.NewMutex()
+			if err != nil {
+				b.Fatal(err)
+			}
+			m.Close()
+		}
+	})
+	b.Run("named-segment+CreateMutex", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			seg, err := shm.Create(shmtest.Name(b), 4096)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := semaphore.CreateMutex(seg, "m"); err != nil {
+				b.Fatal(err)
+			}
+			seg.Unlink()
+			seg.Close()
+		}
+	})
+	b.Run("anon-segment+CreateMutex", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			seg, err := shm.CreateAnon(4096)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := semaphore.CreateMutex(seg, "m"); err != nil {
+				b.Fatal(err)
+			}
+			seg.Close()
 		}
 	})
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/shmkit/shmkit/internal/benchutil"
 	"github.com/shmkit/shmkit/internal/shmtest"
 	"github.com/shmkit/shmkit/process"
+	"github.com/shmkit/shmkit/shm"
 	"github.com/shmkit/shmkit/value"
 )
 
@@ -250,4 +251,49 @@ func BenchmarkLoadUnderWriter(b *testing.B) {
 	benchutil.ReportRate(b, b.N, 0, elapsed)
 	b.ReportMetric(float64(theirs)/elapsed.Seconds(), "writes/s")
 	lat.Report(b)
+}
+
+// The cost of a Value's life: New + Close in this process's heap, beside
+// the ways there were before it, each making the Value and giving it up:
+// a named segment of its own (Create + Unlink + Close of the segment, what
+// a program that finds its peers by name pays) and an anonymous segment of
+// its own.
+func BenchmarkNewClose(b *testing.B) {
+	b.Run("value.New+Close", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			v, err := value.New[int64](1)
+			if err != nil {
+				b.Fatal(err)
+			}
+			v.Close()
+		}
+	})
+	b.Run("named-segment+Create", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			seg, err := shm.Create(shmtest.Name(b), 4096)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := value.Create[int64](seg, "v", 1); err != nil {
+				b.Fatal(err)
+			}
+			seg.Unlink()
+			seg.Close()
+		}
+	})
+	b.Run("anon-segment+Create", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			seg, err := shm.CreateAnon(4096)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := value.Create[int64](seg, "v", 1); err != nil {
+				b.Fatal(err)
+			}
+			seg.Close()
+		}
+	})
 }
