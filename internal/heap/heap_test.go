@@ -110,7 +110,9 @@ func TestNoHandleLeaks(t *testing.T) {
 				return err
 			}
 			defer m.Close()
-			m.Lock()
+			if ok, err := m.TryLock(); !ok || err != nil {
+				return fmt.Errorf("TryLock of a new Mutex = %v, %v", ok, err)
+			}
 			m.Unlock()
 			return nil
 		}},
