@@ -1,7 +1,9 @@
 package heap_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/gob"
 	"errors"
 	"fmt"
 	"os"
@@ -234,18 +236,15 @@ type shortArgs struct {
 // shortWorker uses every short-form object it was handed, then closes
 // them all.
 var shortWorker = process.Register("heap-short-worker", func(ctx context.Context, a shortArgs) error {
-	defer func() {
+	closeAll := func() {
 		for _, c := range []interface{ Close() error }{a.Count, a.Arrived, a.Hist, a.Lock, a.Cond, a.Ready, a.Slots, a.Barrier, a.RW} {
 			c.Close()
 		}
-	}()
-	// The objects share one heap segment: one descriptor, one mapping.
-	maps, err := os.ReadFile("/proc/self/maps")
-	if err != nil {
-		return err
 	}
-	if n := strings.Count(string(maps), "memfd:shmkit"); n != 1 {
-		return fmt.Errorf("the worker maps %d anonymous segments for objects of one heap segment, want 1", n)
+	defer closeAll() // idempotent: on the error paths
+	// The objects share one heap segment: one descriptor, one mapping.
+	if n, err := anonMappings(); err != nil || n != 1 {
+		return fmt.Errorf("the worker maps %d anonymous segments for objects of one heap segment, want 1 (%v)", n, err)
 	}
 	a.Ready.Wait()
 	for range a.N {
@@ -262,15 +261,27 @@ var shortWorker = process.Register("heap-short-worker", func(ctx context.Context
 		return err
 	}
 	a.Cond.L.Lock()
-	defer a.Cond.L.Unlock()
 	if ok, _ := a.Lock.TryLock(); ok {
 		a.Lock.Unlock()
+		a.Cond.L.Unlock()
 		return errors.New("the Cond's L is not the Mutex given to NewCondFor")
 	}
 	value.Add(a.Arrived, 1)
 	a.Cond.Broadcast()
+	a.Cond.L.Unlock()
+	// Closing every handle unmaps the segment they attached.
+	closeAll()
+	if n, err := anonMappings(); err != nil || n != 0 {
+		return fmt.Errorf("the worker still maps %d anonymous segments after closing every handle (%v)", n, err)
+	}
 	return nil
 })
+
+// anonMappings counts this process's mappings of anonymous segments.
+func anonMappings() (int, error) {
+	maps, err := os.ReadFile("/proc/self/maps")
+	return strings.Count(string(maps), "memfd:shmkit"), err
+}
 
 // TestShortFormsInWorkers hands every short form to worker processes, as
 // queues travel: the workers attach the heap segments by inherited
@@ -345,5 +356,59 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestDecodedHandlesUnmap decodes handles to objects of a named segment
+// many times over (a decoded handle attaches its own mapping) and closes
+// them: the mappings must go with them.
+func TestDecodedHandlesUnmap(t *testing.T) {
+	seg := shmtest.Segment(t, 1<<16)
+	v, err := value.Create[int64](seg, "v", 5)
+	must(t, err)
+	a, err := array.Create[int32](seg, "a", 4)
+	must(t, err)
+	m, err := semaphore.CreateMutex(seg, "m")
+	must(t, err)
+	c, err := semaphore.CreateCondFor(seg, "c", m)
+	must(t, err)
+	e, err := semaphore.CreateEvent(seg, "e")
+	must(t, err)
+	type handles struct {
+		V *value.Value[int64]
+		A *array.Array[int32]
+		M *semaphore.Mutex
+		C *semaphore.Cond
+		E *semaphore.Event
+	}
+	var buf bytes.Buffer
+	must(t, gob.NewEncoder(&buf).Encode(handles{v, a, m, c, e}))
+	enc := buf.Bytes()
+	roundTrip := func() {
+		var h handles
+		must(t, gob.NewDecoder(bytes.NewReader(enc)).Decode(&h))
+		if h.V.Load() != 5 || h.A.Len() != 4 || h.C.L == nil {
+			t.Fatalf("decoded handles: value %d, array of %d", h.V.Load(), h.A.Len())
+		}
+		for _, c := range []interface{ Close() error }{h.V, h.A, h.M, h.C, h.E} {
+			must(t, c.Close())
+			must(t, c.Close()) // idempotent
+		}
+	}
+	mapsOf := func() int {
+		b, err := os.ReadFile("/proc/self/maps")
+		must(t, err)
+		return strings.Count(string(b), seg.Path())
+	}
+	if n := mapsOf(); n != 1 {
+		t.Fatalf("%d mappings of %s before decoding, want the creator's 1", n, seg.Path())
+	}
+	for range shmtest.Iterations(t, 500) {
+		roundTrip()
+	}
+	// A decoded handle attaches a mapping of its own (one per process,
+	// counted); closing every decoded handle unmaps it.
+	if n := mapsOf(); n != 1 {
+		t.Errorf("%d mappings of %s after every decoded handle was closed, want the creator's 1", n, seg.Path())
 	}
 }
