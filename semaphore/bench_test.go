@@ -293,44 +293,16 @@ func BenchmarkDoneContext(b *testing.B) {
 }
 
 // The cost of a Mutex's life: NewMutex + Close in this process's heap,
-// beside a named segment of its own with CreateMutex (Unlink and Close of
-// the segment included) and an anonymous segment of its own.
+// beside a segment of its own (see benchutil.ObjectLife).
 func BenchmarkNewMutexClose(b *testing.B) {
-	b.Run("NewMutex+Close", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			m, err := semaphore.NewMutex()
-			if err != nil {
-				b.Fatal(err)
-			}
+	benchutil.ObjectLife(b, "NewMutex+Close", func() error {
+		m, err := semaphore.NewMutex()
+		if err == nil {
 			m.Close()
 		}
-	})
-	b.Run("named-segment+CreateMutex", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			seg, err := shm.Create(shmtest.Name(b), 4096)
-			if err != nil {
-				b.Fatal(err)
-			}
-			if _, err := semaphore.CreateMutex(seg, "m"); err != nil {
-				b.Fatal(err)
-			}
-			seg.Unlink()
-			seg.Close()
-		}
-	})
-	b.Run("anon-segment+CreateMutex", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			seg, err := shm.CreateAnon(4096)
-			if err != nil {
-				b.Fatal(err)
-			}
-			if _, err := semaphore.CreateMutex(seg, "m"); err != nil {
-				b.Fatal(err)
-			}
-			seg.Close()
-		}
+		return err
+	}, func(seg *shm.Segment) error {
+		_, err := semaphore.CreateMutex(seg, "m")
+		return err
 	})
 }

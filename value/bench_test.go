@@ -254,46 +254,16 @@ func BenchmarkLoadUnderWriter(b *testing.B) {
 }
 
 // The cost of a Value's life: New + Close in this process's heap, beside
-// the ways there were before it, each making the Value and giving it up:
-// a named segment of its own (Create + Unlink + Close of the segment, what
-// a program that finds its peers by name pays) and an anonymous segment of
-// its own.
+// the ways there were before it (see benchutil.ObjectLife).
 func BenchmarkNewClose(b *testing.B) {
-	b.Run("value.New+Close", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			v, err := value.New[int64](1)
-			if err != nil {
-				b.Fatal(err)
-			}
+	benchutil.ObjectLife(b, "value.New+Close", func() error {
+		v, err := value.New[int64](1)
+		if err == nil {
 			v.Close()
 		}
-	})
-	b.Run("named-segment+Create", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			seg, err := shm.Create(shmtest.Name(b), 4096)
-			if err != nil {
-				b.Fatal(err)
-			}
-			if _, err := value.Create[int64](seg, "v", 1); err != nil {
-				b.Fatal(err)
-			}
-			seg.Unlink()
-			seg.Close()
-		}
-	})
-	b.Run("anon-segment+Create", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			seg, err := shm.CreateAnon(4096)
-			if err != nil {
-				b.Fatal(err)
-			}
-			if _, err := value.Create[int64](seg, "v", 1); err != nil {
-				b.Fatal(err)
-			}
-			seg.Close()
-		}
+		return err
+	}, func(seg *shm.Segment) error {
+		_, err := value.Create[int64](seg, "v", 1)
+		return err
 	})
 }
