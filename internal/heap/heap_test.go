@@ -412,3 +412,54 @@ func TestDecodedHandlesUnmap(t *testing.T) {
 		t.Errorf("%d mappings of %s after every decoded handle was closed, want the creator's 1", n, seg.Path())
 	}
 }
+
+type outliveArgs struct {
+	Big    *array.Array[int64] // in a heap segment of its own
+	Closed *semaphore.Event    // set once the parent has closed Big
+	Sum    *value.Value[int64]
+}
+
+var outliveWorker = process.Register("heap-outlive", func(ctx context.Context, a outliveArgs) error {
+	defer a.Big.Close()
+	if !a.Closed.WaitContext(ctx) {
+		return ctx.Err()
+	}
+	var sum int64
+	a.Big.With(func(s []int64) {
+		for i := range s {
+			s[i] = int64(i)
+			sum += s[i]
+		}
+	})
+	a.Sum.Store(sum)
+	return nil
+})
+
+// TestWorkerOutlivesClose: the parent closes its handle on an object (and
+// unmaps the object's segment) while a worker still uses it; the memory
+// lives in the worker, which maps it too.
+func TestWorkerOutlivesClose(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), shmtest.Timeout(t, 60e9))
+	defer cancel()
+	const n = 1 << 16
+	big, err := array.New[int64](n)
+	must(t, err)
+	closed, err := semaphore.NewEvent()
+	must(t, err)
+	defer closed.Close()
+	sum, err := value.New[int64](0)
+	must(t, err)
+	defer sum.Close()
+	segs := heap.ReadStats().Segments
+	p, err := outliveWorker.Start(ctx, outliveArgs{big, closed, sum})
+	must(t, err)
+	must(t, big.Close())
+	if got := heap.ReadStats().Segments; got != segs-1 {
+		t.Fatalf("after Close of the big array: %d heap segments, want %d (its own unmapped)", got, segs-1)
+	}
+	closed.Set()
+	must(t, p.Wait())
+	if got, want := sum.Load(), int64(n*(n-1)/2); got != want {
+		t.Errorf("the worker's sum over the array the parent closed = %d, want %d", got, want)
+	}
+}
