@@ -59,19 +59,37 @@ func (r *RawValue[T]) bind(c *cell.Cell, s []T, err error) error {
 // mapped. Other processes' handles are not affected: the memory lives as
 // long as any process maps it. Close is idempotent; the RawValue must not be
 // used after it, nor while a call on it runs in another goroutine.
-func (r *RawValue[T]) Close() error { return r.c.Close() }
+//
+// A call after Close panics with a message saying so; a pointer that Ptr
+// returned before it must not be used after it.
+func (r *RawValue[T]) Close() error {
+	err := r.c.Close()
+	r.p = nil
+	return err
+}
 
 // Name returns the RawValue's name in its segment.
 func (r *RawValue[T]) Name() string { return r.c.Name() }
 
 // Load returns a plain copy of the value (unsynchronised).
-func (r *RawValue[T]) Load() T { return *r.p }
+func (r *RawValue[T]) Load() T {
+	if r.p == nil { // the nil check the load makes anyway: free
+		r.c.PanicClosed("Load")
+	}
+	return *r.p
+}
 
 // Store sets the value with a plain copy (unsynchronised).
-func (r *RawValue[T]) Store(x T) { *r.p = x }
+func (r *RawValue[T]) Store(x T) {
+	if r.p == nil {
+		r.c.PanicClosed("Store")
+	}
+	*r.p = x
+}
 
 // Ptr returns a pointer to the T in shared memory: zero-copy access,
-// unsynchronised, valid while the segment is mapped.
+// unsynchronised, valid while the segment is mapped and until Close (nil
+// after it).
 func (r *RawValue[T]) Ptr() *T { return r.p }
 
 // GobEncode encodes the RawValue as a handle, as Value's does.

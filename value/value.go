@@ -93,8 +93,16 @@ func (v *Value[T]) Name() string { return v.c.Name() }
 // by Create or Open lives in the caller's segment, which Close leaves
 // mapped. Other processes' handles are not affected: the memory lives as
 // long as any process maps it. Close is idempotent; the Value must not be
-// used after it, nor while a call on it runs in another goroutine.
-func (v *Value[T]) Close() error { return v.c.Close() }
+// used after it, nor while a call on it runs in another goroutine: a call
+// after it panics with a message saying so, and GobEncode returns an
+// error.
+func (v *Value[T]) Close() error {
+	err := v.c.Close()
+	// Nothing left that points into the memory: Load's fast paths find
+	// nil and fall through to the cell's, which panics.
+	v.p, v.w32, v.w64, v.word = nil, nil, nil, false
+	return err
+}
 
 // Load returns the value. It takes no lock and never blocks a writer:
 // under a seqlock it copies T, and copies again if a Store or Update
@@ -343,6 +351,9 @@ func Add[T Integer](v *Value[T], delta T) T {
 	if v.w64 != nil {
 		return cell.FromBits[T](v.w64.Add(cell.Bits(delta)))
 	}
+	if v.w32 == nil {
+		v.c.PanicClosed("Add")
+	}
 	return cell.FromBits[T](uint64(v.w32.Add(uint32(cell.Bits(delta)))))
 }
 
@@ -352,6 +363,9 @@ func Swap[T Integer](v *Value[T], x T) T {
 	if v.w64 != nil {
 		return cell.FromBits[T](v.w64.Swap(cell.Bits(x)))
 	}
+	if v.w32 == nil {
+		v.c.PanicClosed("Swap")
+	}
 	return cell.FromBits[T](uint64(v.w32.Swap(uint32(cell.Bits(x)))))
 }
 
@@ -360,6 +374,9 @@ func Swap[T Integer](v *Value[T], x T) T {
 func CompareAndSwap[T Integer](v *Value[T], old, new T) bool {
 	if v.w64 != nil {
 		return v.w64.CompareAndSwap(cell.Bits(old), cell.Bits(new))
+	}
+	if v.w32 == nil {
+		v.c.PanicClosed("CompareAndSwap")
 	}
 	return v.w32.CompareAndSwap(uint32(cell.Bits(old)), uint32(cell.Bits(new)))
 }

@@ -65,15 +65,59 @@ type Cell struct {
 	// attachment of Decode; nil for Create and Open, whose segment is the
 	// caller's. Set once before the Cell is handed out.
 	hold io.Closer
+	// closed is set by Close, which also clears seq, mu and Data: a call
+	// on a closed cell then finds nil where it would have touched memory
+	// that may be unmapped, and panics saying so (PanicClosed) instead
+	// of faulting. Owned by the handle's user: Close must not run beside
+	// another call (see the handles' Close).
+	closed bool
 }
 
 // Close gives up what the cell alone holds (see hold) and unmaps it when
-// it was the last user in this process. It is idempotent.
+// it was the last user in this process. It is idempotent. The cell must
+// not be used after it: its calls panic (PanicClosed).
 func (c *Cell) Close() error {
-	if c == nil || c.hold == nil {
+	if c == nil || c.closed {
+		return nil
+	}
+	c.closed = true
+	c.seq, c.mu, c.Data = nil, nil, nil
+	if c.hold == nil {
 		return nil
 	}
 	return c.hold.Close()
+}
+
+// Closed reports whether Close was called.
+func (c *Cell) Closed() bool { return c == nil || c.closed }
+
+// PanicClosed panics with the message of op called on a closed handle
+// ("value: Load of a closed Value"). The handles call it off their fast
+// paths, where a nil that Close left is found.
+func (c *Cell) PanicClosed(op string) { panic(closedError{c, op}) }
+
+// closedError is the value of PanicClosed's panic. The fast paths panic
+// with it directly: a panic of a composite literal keeps them inlinable,
+// where a call would not.
+type closedError struct {
+	c  *Cell
+	op string
+}
+
+func (e closedError) Error() string {
+	return fmt.Sprintf("%v: %s of a closed %s (the handle must not be used after its Close)", e.c.Spec.Kind, e.op, e.c.typeName())
+}
+
+// typeName is the Go type of the cell's handle, as its users know it.
+func (c *Cell) typeName() string {
+	name := "Value"
+	if c.Spec.Kind == shm.KindArray {
+		name = "Array"
+	}
+	if c.Spec.Raw {
+		return "Raw" + name
+	}
+	return name
 }
 
 // Create allocates a cell of n elements called name in seg. init, when not
@@ -177,6 +221,9 @@ func (c *Cell) Name() string { return c.Obj.Name }
 // peer corrupted). Left odd, it would make every reader wait for ever and
 // the next write's increments publish mid-write; Lock makes it even.
 func (c *Cell) LockContext(ctx context.Context) error {
+	if c.mu == nil {
+		c.PanicClosed("lock")
+	}
 	err := c.mu.LockContext(ctx)
 	dead := errors.Is(err, ErrOwnerDead)
 	if err != nil && !dead {
@@ -317,6 +364,9 @@ var guardCounts sync.Map // uintptr of a cell's seq word -> *guardSet
 // (see Hold) is left as it is: the caller of a plain lock that could not
 // take it unlocks nothing, and does not panic for what a peer wrote.
 func (c *Cell) Unlock() {
+	if c.mu == nil {
+		c.PanicClosed("Unlock")
+	}
 	if !c.mu.Recoverable() {
 		return
 	}
@@ -326,6 +376,9 @@ func (c *Cell) Unlock() {
 // BeginWrite marks a write in progress; the caller holds the lock and
 // calls EndWrite when the data is written.
 func (c *Cell) BeginWrite() {
+	if c.seq == nil {
+		panic(closedError{c, "write"})
+	}
 	c.seq.Add(1) // publishes: a write in progress (seq odd); readers retry
 }
 
@@ -362,6 +415,9 @@ func (c *Cell) EndWrite() {
 // It copies into a destination rather than returning T: for a T of a few
 // words, each copy through a return value costs as much as the read.
 func LoadInto[T any](c *Cell, dst, p *T) {
+	if c.seq == nil { // the nil check the load makes anyway: free
+		panic(closedError{c, "read"})
+	}
 	s := c.seq.Load() // observes: the data of the last finished write (seq even)
 	*dst = *p
 	if s&1 == 0 && recheck(c.seq, s) {
@@ -376,6 +432,9 @@ func LoadInto[T any](c *Cell, dst, p *T) {
 // a write to end: it returns ctx's error, or ErrNotRecoverable when the
 // lock is not recoverable; *dst then holds no meaningful value.
 func LoadIntoContext[T any](ctx context.Context, c *Cell, dst, p *T) error {
+	if c.seq == nil {
+		panic(closedError{c, "read"})
+	}
 	s := c.seq.Load() // observes: the data of the last finished write (seq even)
 	*dst = *p
 	if s&1 == 0 && recheck(c.seq, s) {
@@ -414,6 +473,9 @@ func CopyOut[T any](c *Cell, dst, src []T) int {
 // CopyOutContext is CopyOut giving up, as LoadIntoContext does, with
 // ctx's error or ErrNotRecoverable; dst then holds no meaningful values.
 func CopyOutContext[T any](ctx context.Context, c *Cell, dst, src []T) (int, error) {
+	if c.seq == nil {
+		c.PanicClosed("read")
+	}
 	for i := 0; ; i++ {
 		s := c.seq.Load() // observes: the data of the last finished write (seq even)
 		if s&1 == 0 {
@@ -466,6 +528,9 @@ type handle struct {
 // GobEncode encodes the cell's handle: segment handle, object name, kind,
 // element type fingerprint and variant.
 func (c *Cell) GobEncode() ([]byte, error) {
+	if c.closed {
+		return nil, fmt.Errorf("%v: a closed %s cannot be handed on (close it after process.Start)", c.Spec.Kind, c.typeName())
+	}
 	sh, err := c.Obj.Segment.Handle()
 	if err != nil {
 		return nil, err
