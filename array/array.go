@@ -82,13 +82,35 @@ func (a *Array[T]) bind(c *cell.Cell, s []T, err error) error {
 // by Create or Open lives in the caller's segment, which Close leaves
 // mapped. Other processes' handles are not affected: the memory lives as
 // long as any process maps it. Close is idempotent; the Array must not be
-// used after it, nor while a call on it runs in another goroutine.
-func (a *Array[T]) Close() error { return a.c.Close() }
+// used after it, nor while a call on it runs in another goroutine: a call
+// after it panics with a message saying so (Len is then 0, Slice nil),
+// and GobEncode returns an error.
+func (a *Array[T]) Close() error {
+	err := a.c.Close()
+	a.s, a.b = nil, nil // nothing left that points into the memory
+	return err
+}
 
-// checkIndex panics with an error matching ErrOutOfRange unless 0 <= i < n.
-func checkIndex(i, n int) {
+// checkIndex panics with an error matching ErrOutOfRange unless 0 <= i <
+// n; on a closed array (whose n is 0) it panics saying so.
+func checkIndex(c *cell.Cell, i, n int) {
 	if uint(i) >= uint(n) {
-		panic(fmt.Errorf("%w: index %d, length %d", ErrOutOfRange, i, n))
+		outOfRange(c, i, n)
+	}
+}
+
+func outOfRange(c *cell.Cell, i, n int) {
+	if c.Closed() {
+		c.PanicClosed("element access")
+	}
+	panic(fmt.Errorf("%w: index %d, length %d", ErrOutOfRange, i, n))
+}
+
+// live panics, naming op, when c is closed: for the calls that would
+// otherwise treat a closed array as an empty one.
+func live(c *cell.Cell, op string) {
+	if c.Closed() {
+		c.PanicClosed(op)
 	}
 }
 
@@ -106,7 +128,7 @@ func (a *Array[T]) Len() int { return len(a.s) }
 // corrupted: see ErrNotRecoverable) nobody can be writing, and it returns
 // the element as it stands.
 func (a *Array[T]) At(i int) T {
-	checkIndex(i, len(a.s))
+	checkIndex(a.c, i, len(a.s))
 	var x T
 	cell.LoadInto(a.c, &x, &a.s[i])
 	return x
@@ -116,7 +138,7 @@ func (a *Array[T]) At(i int) T {
 // end. It returns ctx's error, or ErrNotRecoverable when the lock is not
 // recoverable, with the zero T; it panics as At does on a bad index.
 func (a *Array[T]) AtContext(ctx context.Context, i int) (T, error) {
-	checkIndex(i, len(a.s))
+	checkIndex(a.c, i, len(a.s))
 	var x T
 	if err := cell.LoadIntoContext(ctx, a.c, &x, &a.s[i]); err != nil {
 		var zero T
@@ -133,7 +155,7 @@ func (a *Array[T]) AtContext(ctx context.Context, i int) (T, error) {
 // than hang. When the lock is not recoverable it stores nothing
 // (SetContext says ErrNotRecoverable).
 func (a *Array[T]) Set(i int, x T) {
-	checkIndex(i, len(a.s))
+	checkIndex(a.c, i, len(a.s))
 	a.write(context.Background(), "array: Set", func() { a.s[i] = x })
 }
 
@@ -141,7 +163,7 @@ func (a *Array[T]) Set(i int, x T) {
 // then returns ctx's error and stores nothing, as it does with
 // ErrNotRecoverable when the lock is not recoverable.
 func (a *Array[T]) SetContext(ctx context.Context, i int, x T) error {
-	checkIndex(i, len(a.s))
+	checkIndex(a.c, i, len(a.s))
 	return a.write(ctx, "", func() { a.s[i] = x })
 }
 
@@ -237,6 +259,7 @@ func (a *Array[T]) CopyFromContext(ctx context.Context, src []T) (n int, err err
 // For a snapshot, CopyTo.
 func (a *Array[T]) All() iter.Seq2[int, T] {
 	return func(yield func(int, T) bool) {
+		live(a.c, "All")
 		for i := range a.s {
 			var x T
 			cell.LoadInto(a.c, &x, &a.s[i])
@@ -251,6 +274,7 @@ func (a *Array[T]) All() iter.Seq2[int, T] {
 // as one seqlock read. It waits as At does, and returns ErrNotRecoverable
 // when the lock is not recoverable.
 func (a *Array[T]) ReadAt(p []byte, off int64) (int, error) {
+	live(a.c, "ReadAt")
 	return readAt(a.b, p, off, func(dst, src []byte) (int, error) {
 		return cell.CopyOutContext(context.Background(), a.c, dst, src)
 	})
@@ -261,6 +285,7 @@ func (a *Array[T]) ReadAt(p []byte, off int64) (int, error) {
 // the error then matches ErrOutOfRange. It returns ErrNotRecoverable,
 // writing nothing, when the lock is not recoverable.
 func (a *Array[T]) WriteAt(p []byte, off int64) (n int, err error) {
+	live(a.c, "WriteAt")
 	return writeAt(a.b, p, off, func(dst, src []byte) (int, error) {
 		err := a.write(context.Background(), "array: WriteAt", func() { n = copy(dst, src) })
 		return n, err
@@ -318,7 +343,7 @@ func (l *Locked[T]) Len() int { return len(l.a.s) }
 // unless 0 <= i < Len.
 func (l *Locked[T]) At(i int) T {
 	l.check("At")
-	checkIndex(i, len(l.a.s))
+	checkIndex(l.a.c, i, len(l.a.s))
 	return l.a.s[i] // the holder is the only writer
 }
 
@@ -327,7 +352,7 @@ func (l *Locked[T]) At(i int) T {
 // recoverable (see Array.Lock) it stores nothing.
 func (l *Locked[T]) Set(i int, x T) {
 	l.check("Set")
-	checkIndex(i, len(l.a.s))
+	checkIndex(l.a.c, i, len(l.a.s))
 	if l.held {
 		l.a.c.BeginWrite()
 		l.a.s[i] = x
