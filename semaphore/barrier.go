@@ -426,8 +426,9 @@ func (b *Barrier) Reset() error {
 // from CreateBarrier or OpenBarrier lives in the caller's segment, which Close
 // leaves mapped. Other processes' handles are not affected. Close
 // is idempotent; the Barrier must not be used after it, nor while a call on
-// it runs in another goroutine.
-func (b *Barrier) Close() error { return b.ref.close() }
+// it runs in another goroutine: a call after it panics (the handle no
+// longer points at the shared memory), and GobEncode returns an error.
+func (b *Barrier) Close() error { return closeHandle(b, &b.ref) }
 
 // GobEncode encodes a named Barrier's handle.
 func (b *Barrier) GobEncode() ([]byte, error) { return b.ref.encode("Barrier") }

@@ -62,6 +62,9 @@ func NewCondFor(m *Mutex) (*Cond, error) {
 	if m == nil || m.ref.seg == nil {
 		return nil, errors.New("semaphore: NewCondFor needs a Mutex of its own (NewMutex, CreateMutex, OpenMutex), not an embedded one")
 	}
+	if m.ref.closed {
+		return nil, errors.New("semaphore: NewCondFor of a closed Mutex")
+	}
 	c, err := NewCond()
 	if err != nil {
 		return nil, err
@@ -282,11 +285,14 @@ func (c *Cond) Broadcast() {
 // Close gives up this handle's hold on shared memory, as Mutex.Close does
 // (and that of the L a worker's decoded handle attached with it: not the
 // Mutex given to NewCondFor in this process). It does not unlock L.
-// Close is idempotent; the Cond must not be used after it.
+// Close is idempotent; the Cond must not be used after it: a call after
+// it panics, and GobEncode returns an error.
 func (c *Cond) Close() error {
-	err := c.ref.close()
-	if c.ownL {
-		if lerr := c.L.Close(); err == nil {
+	l, own := c.L, c.ownL
+	err := closeHandle(c, &c.ref)
+	if own {
+		c.ownL = false
+		if lerr := l.Close(); err == nil {
 			err = lerr
 		}
 	}

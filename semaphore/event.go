@@ -138,8 +138,9 @@ func (e *Event) WaitContext(ctx context.Context) bool {
 // from CreateEvent or OpenEvent lives in the caller's segment, which Close
 // leaves mapped. Other processes' handles are not affected. Close
 // is idempotent; the Event must not be used after it, nor while a call on
-// it runs in another goroutine.
-func (e *Event) Close() error { return e.ref.close() }
+// it runs in another goroutine: a call after it panics (the handle no
+// longer points at the shared memory), and GobEncode returns an error.
+func (e *Event) Close() error { return closeHandle(e, &e.ref) }
 
 // GobEncode encodes a named Event's handle.
 func (e *Event) GobEncode() ([]byte, error) { return e.ref.encode("Event") }

@@ -549,8 +549,9 @@ func (m *Mutex) Owner() Holder {
 // leaves mapped. Other processes' handles are not affected. It does not unlock:
 // a lock this process holds stays held. Close
 // is idempotent; the Mutex must not be used after it, nor while a call on
-// it runs in another goroutine.
-func (m *Mutex) Close() error { return m.ref.close() }
+// it runs in another goroutine: a call after it panics (the handle no
+// longer points at the shared memory), and GobEncode returns an error.
+func (m *Mutex) Close() error { return closeHandle(m, &m.ref) }
 
 // GobEncode encodes a named Mutex's handle (segment, name, kind). An
 // embedded Mutex cannot be encoded on its own.

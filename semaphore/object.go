@@ -24,14 +24,31 @@ type ref struct {
 	// constructor (NewMutex()), the attachment of a decoded handle; nil
 	// for CreateXxx and OpenXxx, whose segment is the caller's.
 	hold io.Closer
+	// closed is set by close: the handle must not be used any more, and
+	// GobEncode refuses it. Owned by the handle's user (Close must not run
+	// beside another call on the handle).
+	closed bool
 }
 
 // close gives up r's hold (idempotent: the holds are).
 func (r *ref) close() error {
+	r.closed = true
 	if r.hold == nil {
 		return nil
 	}
 	return r.hold.Close()
+}
+
+// closeHandle is the handles' Close: it gives up p's hold and clears p's
+// pointers into the shared memory (p adopts a zero handle), so that a
+// call after Close panics on a nil pointer, which the program can
+// recover from, rather than fault on memory Close unmapped or work on
+// memory another handle keeps mapped. It costs the calls nothing.
+func closeHandle[T any, P placed[T]](p P, r *ref) error {
+	err := r.close()
+	var zero T
+	p.adopt(&zero, *r)
+	return err
 }
 
 // wireRef is what GobEncode writes: the segment's handle, the object's name
@@ -184,6 +201,9 @@ func encodeWire(w wireRef) ([]byte, error) {
 
 // wire returns the handle GobEncode writes for r.
 func (r *ref) wire(what string) (wireRef, error) {
+	if r.closed {
+		return wireRef{}, fmt.Errorf("semaphore: a closed %s cannot be handed on (close it after process.Start)", what)
+	}
 	if r.seg == nil {
 		return wireRef{}, fmt.Errorf("semaphore: an embedded %s travels with the object that holds it, not on its own", what)
 	}

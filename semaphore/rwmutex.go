@@ -386,8 +386,9 @@ func (rw *RWMutex) MarkConsistent() { rw.w.MarkConsistent() }
 // from CreateRWMutex or OpenRWMutex lives in the caller's segment, which Close
 // leaves mapped. Other processes' handles are not affected. It does not unlock. Close
 // is idempotent; the RWMutex must not be used after it, nor while a call on
-// it runs in another goroutine.
-func (rw *RWMutex) Close() error { return rw.ref.close() }
+// it runs in another goroutine: a call after it panics (the handle no
+// longer points at the shared memory), and GobEncode returns an error.
+func (rw *RWMutex) Close() error { return closeHandle(rw, &rw.ref) }
 
 // GobEncode encodes a named RWMutex's handle.
 func (rw *RWMutex) GobEncode() ([]byte, error) { return rw.ref.encode("RWMutex") }

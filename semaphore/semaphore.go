@@ -223,8 +223,9 @@ func (s *Semaphore) Bounded() (bool, int) { return s.bound != 0, int(s.bound) }
 // from CreateSemaphore or OpenSemaphore lives in the caller's segment, which Close
 // leaves mapped. Other processes' handles are not affected. Close
 // is idempotent; the Semaphore must not be used after it, nor while a call on
-// it runs in another goroutine.
-func (s *Semaphore) Close() error { return s.ref.close() }
+// it runs in another goroutine: a call after it panics (the handle no
+// longer points at the shared memory), and GobEncode returns an error.
+func (s *Semaphore) Close() error { return closeHandle(s, &s.ref) }
 
 // GobEncode encodes a named Semaphore's handle.
 func (s *Semaphore) GobEncode() ([]byte, error) { return s.ref.encode("Semaphore") }
