@@ -471,3 +471,117 @@ func TestWorkerOutlivesClose(t *testing.T) {
 		t.Errorf("the worker's sum over the array the parent closed = %d, want %d", got, want)
 	}
 }
+
+type twiceArgs struct {
+	V1, V2 *value.Value[int64] // the same Value, twice
+	A1, A2 *array.Array[int64] // the same big Array (a heap segment of its own), twice
+	Lock   *semaphore.Mutex    // in V's heap segment
+}
+
+// memfdFDs counts this process's descriptors of anonymous segments.
+func memfdFDs() (int, error) {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, e := range ents {
+		if l, err := os.Readlink("/proc/self/fd/" + e.Name()); err == nil && strings.HasPrefix(l, "/memfd:shmkit") {
+			n++
+		}
+	}
+	return n, nil
+}
+
+var twiceWorker = process.Register("heap-twice", func(ctx context.Context, a twiceArgs) error {
+	all := []interface{ Close() error }{a.V1, a.V2, a.A1, a.A2, a.Lock}
+	defer func() {
+		for _, c := range all {
+			c.Close()
+		}
+	}()
+	// Two heap segments: two descriptors, two mappings, however many
+	// handles name them.
+	if n, err := anonMappings(); err != nil || n != 2 {
+		return fmt.Errorf("objects of 2 heap segments, 5 handles: the worker maps %d anonymous segments, want 2 (%v)", n, err)
+	}
+	// The two handles of one object are one memory.
+	value.Add(a.V1, 5)
+	if got := a.V2.Load(); got != 6 {
+		return fmt.Errorf("V2 = %d after V1 += 5, want 6", got)
+	}
+	a.A1.Set(1<<12-1, 9)
+	// Closing one of two handles leaves the other working.
+	a.V1.Close()
+	a.A1.Close()
+	if got := a.A2.At(1<<12 - 1); got != 9 {
+		return fmt.Errorf("A2[last] = %d after A1 set it and closed, want 9", got)
+	}
+	value.Add(a.V2, 1)
+	a.Lock.Lock()
+	a.Lock.Unlock()
+	for _, c := range all {
+		c.Close()
+	}
+	if n, err := anonMappings(); err != nil || n != 0 {
+		return fmt.Errorf("the worker still maps %d anonymous segments after closing every handle (%v)", n, err)
+	}
+	// Nor does it keep the segments alive by descriptor: memory it no
+	// longer maps must go when the parent lets it go.
+	if n, err := memfdFDs(); err != nil || n != 0 {
+		return fmt.Errorf("the worker still holds %d descriptors of anonymous segments after closing every handle (%v)", n, err)
+	}
+	return nil
+})
+
+// TestWorkerSameObjectTwice hands a worker objects of two heap segments,
+// each object twice: one descriptor and one mapping per segment; the two
+// handles of an object are one memory, each closed on its own; once all
+// are closed the worker neither maps nor holds the segments.
+func TestWorkerSameObjectTwice(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), shmtest.Timeout(t, 60e9))
+	defer cancel()
+	v, err := value.New[int64](1)
+	must(t, err)
+	defer v.Close()
+	a, err := array.New[int64](1 << 12) // 32 KiB: its own heap segment
+	must(t, err)
+	defer a.Close()
+	m, err := semaphore.NewMutex()
+	must(t, err)
+	defer m.Close()
+	p, err := twiceWorker.Start(ctx, twiceArgs{v, v, a, a, m})
+	must(t, err)
+	must(t, p.Wait())
+	if got := v.Load(); got != 7 {
+		t.Errorf("the Value after the worker = %d, want 7", got)
+	}
+	if got := a.At(1<<12 - 1); got != 9 {
+		t.Errorf("the Array's last element after the worker = %d, want 9", got)
+	}
+}
+
+// TestStartClosedHandle: a handle closed before Start is refused with an
+// error that says so; Start does not hand its segment's descriptor (which
+// Close may have closed, and the process reused) to the worker.
+func TestStartClosedHandle(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), shmtest.Timeout(t, 60e9))
+	defer cancel()
+	v, err := value.New[int64](1)
+	must(t, err)
+	a, err := array.New[int64](1 << 12)
+	must(t, err)
+	defer a.Close()
+	m, err := semaphore.NewMutex()
+	must(t, err)
+	defer m.Close()
+	must(t, v.Close())
+	p, err := twiceWorker.Start(ctx, twiceArgs{v, v, a, a, m})
+	if err == nil {
+		p.Wait()
+		t.Fatal("Start with a closed Value succeeded")
+	}
+	if !strings.Contains(err.Error(), "closed") {
+		t.Errorf("Start with a closed Value: %v, want an error saying it is closed", err)
+	}
+}
