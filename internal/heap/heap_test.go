@@ -585,3 +585,67 @@ func TestStartClosedHandle(t *testing.T) {
 		t.Errorf("Start with a closed Value: %v, want an error saying it is closed", err)
 	}
 }
+
+// TestConcurrentNewClose has goroutines make and close short-form objects
+// at once, some kept across many cycles of the others (run it with
+// -race): every object reads back what its goroutine stored, and once all
+// are closed the heap holds no Ref and at most its current segment.
+func TestConcurrentNewClose(t *testing.T) {
+	const goroutines = 8
+	n := shmtest.Iterations(t, 2000)
+	base := heap.ReadStats()
+	before := readUsage(t)
+	errs := make(chan error, goroutines)
+	for g := range goroutines {
+		go func() {
+			errs <- func() error {
+				var kept []interface{ Close() error }
+				defer func() {
+					for _, c := range kept {
+						c.Close()
+					}
+				}()
+				for i := range n {
+					v, err := value.New(int64(g*n + i))
+					if err != nil {
+						return err
+					}
+					m, err := semaphore.NewMutex()
+					if err != nil {
+						v.Close()
+						return err
+					}
+					m.Lock()
+					v.Store(v.Load() + 1)
+					m.Unlock()
+					if got := v.Load(); got != int64(g*n+i+1) {
+						return fmt.Errorf("goroutine %d cycle %d: the Value holds %d, want %d", g, i, got, g*n+i+1)
+					}
+					if i%100 == 0 { // some live on while the others come and go
+						a, err := array.NewFrom([]int64{int64(g), int64(i)})
+						if err != nil {
+							return err
+						}
+						kept = append(kept, v, m, a)
+						continue
+					}
+					m.Close()
+					v.Close()
+				}
+				return nil
+			}()
+		}()
+	}
+	for range goroutines {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	st := heap.ReadStats()
+	if st.Refs != base.Refs || st.Segments > base.Segments+1 {
+		t.Errorf("after every object was closed: %d refs, %d heap segments; before: %d refs, %d segments", st.Refs, st.Segments, base.Refs, base.Segments)
+	}
+	if after := readUsage(t); after.maps > before.maps+mapSlack {
+		t.Errorf("after every object was closed: %d shared mappings, %d before", after.maps, before.maps)
+	}
+}
