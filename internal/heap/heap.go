@@ -65,7 +65,7 @@ func Alloc(spec shm.ObjectSpec, init func(body []byte) error) (*shm.Object, *Ref
 		s.owned = true
 		o, err := s.alloc(spec, init)
 		if err != nil {
-			s.seg.Close()
+			retire(s) // no Ref on it: unmapped, and out of the counts
 			return nil, nil, err
 		}
 		return o, s.ref(), nil

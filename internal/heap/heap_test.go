@@ -18,6 +18,7 @@ import (
 	"github.com/shmkit/shmkit/process"
 	"github.com/shmkit/shmkit/queue"
 	"github.com/shmkit/shmkit/semaphore"
+	"github.com/shmkit/shmkit/shm"
 	"github.com/shmkit/shmkit/value"
 )
 
@@ -647,5 +648,25 @@ func TestConcurrentNewClose(t *testing.T) {
 	}
 	if after := readUsage(t); after.maps > before.maps+mapSlack {
 		t.Errorf("after every object was closed: %d shared mappings, %d before", after.maps, before.maps)
+	}
+}
+
+// TestAllocInitErrorLeavesNothing: an object whose init fails gives up
+// the segment made for it (a big object's own) and holds no Ref.
+func TestAllocInitErrorLeavesNothing(t *testing.T) {
+	base := heap.ReadStats()
+	before := readUsage(t)
+	refused := errors.New("refused")
+	for _, size := range []int{64, 64 << 10} {
+		o, ref, err := heap.Alloc(shm.ObjectSpec{BodySize: size}, func([]byte) error { return refused })
+		if !errors.Is(err, refused) || o != nil || ref != nil {
+			t.Fatalf("Alloc of %d bytes with a failing init = %v, %v, %v; want init's error", size, o, ref, err)
+		}
+	}
+	if st := heap.ReadStats(); st.Refs != base.Refs || st.Segments > base.Segments+1 {
+		t.Errorf("after two failed Allocs: %d refs, %d heap segments; before: %d refs, %d segments", st.Refs, st.Segments, base.Refs, base.Segments)
+	}
+	if after := readUsage(t); after.maps > before.maps+1 {
+		t.Errorf("after two failed Allocs: %d shared mappings, %d before", after.maps, before.maps)
 	}
 }
