@@ -19,7 +19,8 @@ func (*noCopy) Unlock() {}
 
 // Array is a fixed-length array of T in shared memory with a lock and a
 // seqlock: Python's multiprocessing.Array. The zero Array is not usable:
-// get one from Create, CreateFrom, Open or a worker's decoded arguments.
+// get one from New, NewFrom, Create, CreateFrom, Open or a worker's
+// decoded arguments.
 // An Array must not be copied after first use.
 type Array[T any] struct {
 	_ noCopy

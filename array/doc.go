@@ -35,7 +35,7 @@
 // while the segment is mapped. Close gives up what the handle alone uses
 // (New's heap object, a decoded handle's attachment) and leaves a
 // caller's segment alone; it is idempotent, and the Array must not be used
-// after it. An Array must not be copied (use the
+// after it (a call then panics, saying so). An Array must not be copied (use the
 // pointer); its methods are safe for concurrent use by goroutines and
 // processes.
 //

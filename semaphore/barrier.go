@@ -430,7 +430,8 @@ func (b *Barrier) Reset() error {
 // longer points at the shared memory), and GobEncode returns an error.
 func (b *Barrier) Close() error { return closeHandle(b, &b.ref) }
 
-// GobEncode encodes a named Barrier's handle.
+// GobEncode encodes the Barrier's handle (segment, name, kind); a closed
+// one is refused.
 func (b *Barrier) GobEncode() ([]byte, error) { return b.ref.encode("Barrier") }
 
 // GobDecode attaches the Barrier that GobEncode named.

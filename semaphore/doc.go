@@ -23,7 +23,10 @@
 // on shared words. A handle must not be copied after first use; pass the
 // pointer. Their methods are safe for concurrent use. Close gives up what
 // the handle alone uses (a NewXxx handle's heap object, a decoded handle's
-// attachment); it is idempotent, and never unlocks.
+// attachment); it is idempotent, and never unlocks. A handle must not be
+// used after its Close: a call then panics (on a nil pointer: Close
+// clears the handle's pointers into the shared memory), and GobEncode
+// refuses it.
 //
 // Ownership: a Mutex (and an RWMutex held for writing) is owned by a
 // process, recorded as PID plus start time, so that a reused PID is not

@@ -142,7 +142,8 @@ func (e *Event) WaitContext(ctx context.Context) bool {
 // longer points at the shared memory), and GobEncode returns an error.
 func (e *Event) Close() error { return closeHandle(e, &e.ref) }
 
-// GobEncode encodes a named Event's handle.
+// GobEncode encodes the Event's handle (segment, name, kind); a closed
+// one is refused.
 func (e *Event) GobEncode() ([]byte, error) { return e.ref.encode("Event") }
 
 // GobDecode attaches the Event that GobEncode named.

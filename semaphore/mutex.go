@@ -106,8 +106,9 @@ func holderOf(w uint64) uint32 {
 //
 // A *Mutex is a handle onto the shared words; the handle must not be copied
 // after first use (pass the pointer). Its methods are safe for concurrent use
-// by any number of goroutines and processes. A named Mutex (CreateMutex,
-// OpenMutex) travels to worker processes through encoding/gob.
+// by any number of goroutines and processes. A Mutex of its own (NewMutex,
+// CreateMutex, OpenMutex), not an embedded one, travels to worker
+// processes through encoding/gob.
 type Mutex struct {
 	_     noCopy
 	state *atomic.Uint32 // the lock word; written by lockers and Unlock
@@ -553,8 +554,8 @@ func (m *Mutex) Owner() Holder {
 // longer points at the shared memory), and GobEncode returns an error.
 func (m *Mutex) Close() error { return closeHandle(m, &m.ref) }
 
-// GobEncode encodes a named Mutex's handle (segment, name, kind). An
-// embedded Mutex cannot be encoded on its own.
+// GobEncode encodes the Mutex's handle (segment, name, kind). An
+// embedded Mutex cannot be encoded on its own, nor a closed one.
 func (m *Mutex) GobEncode() ([]byte, error) { return m.ref.encode("Mutex") }
 
 // GobDecode attaches the segment and finds the Mutex that GobEncode named.

@@ -390,7 +390,8 @@ func (rw *RWMutex) MarkConsistent() { rw.w.MarkConsistent() }
 // longer points at the shared memory), and GobEncode returns an error.
 func (rw *RWMutex) Close() error { return closeHandle(rw, &rw.ref) }
 
-// GobEncode encodes a named RWMutex's handle.
+// GobEncode encodes the RWMutex's handle (segment, name, kind); a closed
+// one is refused.
 func (rw *RWMutex) GobEncode() ([]byte, error) { return rw.ref.encode("RWMutex") }
 
 // GobDecode attaches the RWMutex that GobEncode named.

@@ -227,7 +227,8 @@ func (s *Semaphore) Bounded() (bool, int) { return s.bound != 0, int(s.bound) }
 // longer points at the shared memory), and GobEncode returns an error.
 func (s *Semaphore) Close() error { return closeHandle(s, &s.ref) }
 
-// GobEncode encodes a named Semaphore's handle.
+// GobEncode encodes the Semaphore's handle (segment, name, kind); a closed
+// one is refused.
 func (s *Semaphore) GobEncode() ([]byte, error) { return s.ref.encode("Semaphore") }
 
 // GobDecode attaches the Semaphore that GobEncode named.

@@ -52,7 +52,7 @@
 // while the segment is mapped. Close gives up what the handle alone uses
 // (New's heap object, a decoded handle's attachment) and leaves a
 // caller's segment alone; it is idempotent, and the Value must not be used
-// after it. A Value must not be copied (use the
+// after it (a call then panics, saying so). A Value must not be copied (use the
 // pointer); its methods are safe for concurrent use by any number of
 // goroutines and processes. Blocking: Store, Update and Lock wait for the
 // lock; Load waits only while a write is in progress. Each has a form

@@ -21,7 +21,7 @@ func (*noCopy) Unlock() {}
 // Value is a T in shared memory with a lock and a seqlock: Python's
 // multiprocessing.Value. Load never delays a writer and never sees a torn T; Store
 // and Update are serialised by the lock. The zero Value is not usable: get
-// one from Create, Open, or a worker's decoded arguments. A Value must not
+// one from New, Create, Open, or a worker's decoded arguments. A Value must not
 // be copied after first use.
 type Value[T any] struct {
 	_    noCopy
