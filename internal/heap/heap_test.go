@@ -518,8 +518,10 @@ var twiceWorker = process.Register("heap-twice", func(ctx context.Context, a twi
 	if got := a.A2.At(1<<12 - 1); got != 9 {
 		return fmt.Errorf("A2[last] = %d after A1 set it and closed, want 9", got)
 	}
+	if ok, err := a.Lock.TryLock(); !ok || err != nil {
+		return fmt.Errorf("TryLock of the Mutex = %v, %v", ok, err)
+	}
 	value.Add(a.V2, 1)
-	a.Lock.Lock()
 	a.Lock.Unlock()
 	for _, c := range all {
 		c.Close()
