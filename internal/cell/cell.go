@@ -229,13 +229,19 @@ func (c *Cell) LockContext(ctx context.Context) error {
 	if err != nil && !dead {
 		return err
 	}
+	c.repair(dead)
+	return err
+}
+
+// repair is what LockContext does once it holds the lock: seq made even,
+// a dead holder's lock marked consistent.
+func (c *Cell) repair(dead bool) {
 	if s := c.seq.Load(); s&1 != 0 {
 		c.seq.CompareAndSwap(s, s+1) // odd with the lock held (a dead or broken writer's) -> even
 	}
 	if dead {
 		c.mu.MarkConsistent()
 	}
-	return err
 }
 
 // Acquire is Lock for callers that repair nothing beyond what Lock
@@ -262,6 +268,15 @@ func (c *Cell) Acquire(ctx context.Context) error {
 // message that names the fix, rather than hang. Another goroutine's Guard,
 // however long held, only makes it wait.
 func (c *Cell) Hold(op string) bool {
+	if c.mu == nil {
+		c.PanicClosed("lock")
+	}
+	// A lock free for the taking needs no wait, and so no context: that
+	// costs allocations and a timer at every Store.
+	if ok, err := c.mu.TryLock(); ok {
+		c.repair(errors.Is(err, ErrOwnerDead))
+		return true
+	}
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), SelfWait)
 		err := c.Acquire(ctx)
