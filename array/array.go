@@ -36,7 +36,8 @@ type Array[T any] struct {
 // reaches worker processes as an argument of process.Start, as queues do.
 // Close gives it up. It returns an error matching ErrUnsupportedType,
 // naming the field, when T cannot live in shared memory, and
-// shm.ErrNoSpace when /dev/shm is full.
+// shm.ErrNoSpace when the memory of a new heap segment
+// cannot be reserved (a memfd: /dev/shm's size does not bound it).
 func New[T any](n int) (*Array[T], error) { return NewFrom(make([]T, n)) }
 
 // NewFrom allocates an Array holding a copy of vals in this process's heap,

@@ -48,8 +48,9 @@ type Cond struct {
 // this process's heap of shared memory: no segment, no name, no size.
 // Small objects share a few anonymous segments (see docs/cells.md); the
 // Cond reaches worker processes as an argument of process.Start, with its
-// L, as queues do. Close gives it up. It returns shm.ErrNoSpace when
-// /dev/shm is full.
+// L, as queues do. Close gives it up. It returns shm.ErrNoSpace when the
+// memory of a new heap segment cannot be reserved (a memfd: /dev/shm's
+// size does not bound it).
 func NewCond() (*Cond, error) { return place(shm.KindCond, CondSize, InitCond) }
 
 // NewCondFor creates a Cond whose L is m (Python's Condition(lock)), in

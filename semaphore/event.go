@@ -27,7 +27,8 @@ type Event struct {
 // no name, no size. Small objects share a few anonymous segments (see
 // docs/cells.md); the handle reaches worker processes as an argument of
 // process.Start, as queues do. Close gives it up. It returns
-// shm.ErrNoSpace when /dev/shm is full.
+// shm.ErrNoSpace when the memory of a new heap segment
+// cannot be reserved (a memfd: /dev/shm's size does not bound it).
 func NewEvent() (*Event, error) { return place(shm.KindEvent, EventSize, InitEvent) }
 
 // CreateEvent creates a clear Event called name in seg (kind shm.KindEvent).

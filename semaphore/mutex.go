@@ -149,7 +149,8 @@ func (s *aliveSeen) mark(who uint64) {
 // no name, no size. Small objects share a few anonymous segments (see
 // docs/cells.md); the handle reaches worker processes as an argument of
 // process.Start, as queues do. Close gives it up. It returns
-// shm.ErrNoSpace when /dev/shm is full.
+// shm.ErrNoSpace when the memory of a new heap segment
+// cannot be reserved (a memfd: /dev/shm's size does not bound it).
 func NewMutex() (*Mutex, error) { return place(shm.KindMutex, MutexSize, InitMutex) }
 
 // CreateMutex creates an unlocked Mutex called name in seg (kind shm.KindMutex).

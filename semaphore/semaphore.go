@@ -41,7 +41,8 @@ type Semaphore struct {
 // no name, no size. Small objects share a few anonymous segments (see
 // docs/cells.md); the handle reaches worker processes as an argument of
 // process.Start, as queues do. Close gives it up. It returns
-// shm.ErrNoSpace when /dev/shm is full.
+// shm.ErrNoSpace when the memory of a new heap segment
+// cannot be reserved (a memfd: /dev/shm's size does not bound it).
 func NewSemaphore(value int) (*Semaphore, error) { return placeSemaphore(value, false) }
 
 // NewBoundedSemaphore creates a bounded Semaphore (Python's

@@ -38,7 +38,8 @@ type Value[T any] struct {
 // docs/cells.md); the Value reaches worker processes as an argument of
 // process.Start, as queues do. Close gives it up. It returns an error
 // matching ErrUnsupportedType, naming the field, when T cannot live in
-// shared memory, and shm.ErrNoSpace when /dev/shm is full.
+// shared memory, and shm.ErrNoSpace when the memory of a new heap segment
+// cannot be reserved (a memfd: /dev/shm's size does not bound it).
 func New[T any](init T) (*Value[T], error) {
 	v := new(Value[T])
 	return cell.OrNil(v, v.bind(cell.NewOf(shm.KindValue, false, []T{init})))

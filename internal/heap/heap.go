@@ -49,7 +49,9 @@ type Ref struct {
 // Alloc places a new object of spec in this process's heap, as shm's Alloc
 // does (init fills the body before the object is published; it must not
 // call Alloc), and returns it with the Ref that keeps its segment mapped.
-// It returns shm.ErrNoSpace when /dev/shm cannot hold a new segment.
+// It returns shm.ErrNoSpace when the memory of a new segment cannot be
+// reserved (the segments are memfds, which /dev/shm's size does not
+// bound: memory does).
 func Alloc(spec shm.ObjectSpec, init func(body []byte) error) (*shm.Object, *Ref, error) {
 	if spec.BodySize < 0 {
 		return nil, nil, errors.New("heap: negative body size")
