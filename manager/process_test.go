@@ -266,10 +266,12 @@ type waiterArgs struct {
 	D *manager.Dict[string, int64]
 }
 
-// waiter calls the server until a call fails, holding its kill point...
-// no: it reports readiness, then calls until the server dies, and succeeds
-// only if the error matches ErrPeerDead.
+// waiter reports once connected (its first call made), then calls until
+// the server dies, and succeeds only if the error matches ErrPeerDead.
 var waiter = process.Register("test.waiter", func(ctx context.Context, a waiterArgs) error {
+	if _, err := a.D.Add(ctx, "w", 1); err != nil {
+		return err
+	}
 	process.File(0).Write([]byte{1})
 	for {
 		if _, err := a.D.Add(ctx, "w", 1); err != nil {
@@ -289,6 +291,7 @@ func TestServerKilled(t *testing.T) {
 	checkNoLeftovers(t)
 	ctx := testCtx(t)
 	m := must[*manager.Manager](t)(manager.Start(ctx))
+	defer m.Shutdown()
 	d := must[*manager.Dict[string, int64]](t)(manager.NewDict[string, int64](ctx, m))
 	var ps []*process.Process
 	for range 2 {

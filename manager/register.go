@@ -213,7 +213,11 @@ func RegisterUpdate[V, A any](name string, fn func(old V, ok bool, arg A) (V, er
 // With binds an argument to the function: the Update that Dict.Update,
 // List.Update and Attr.Update take.
 func (u *UpdateFunc[V, A]) With(arg A) Update[V] {
-	b, err := u.ac.Append(nil, &arg)
+	ac := u.ac
+	if ac == nil { // a zero UpdateFunc: its name is registered nowhere
+		ac = codec.Default[A]()
+	}
+	b, err := ac.Append(nil, &arg)
 	if err != nil {
 		err = fmt.Errorf("manager: update %s: %w", u.name, err)
 	}
