@@ -8,4 +8,4 @@ require (
 	golang.org/x/sys v0.49.0
 )
 
-require github.com/tidwall/btree v1.8.2 // indirect
+require github.com/tidwall/btree v1.8.2
