@@ -116,3 +116,21 @@ var serverProcess = process.Register("shmkit.manager.server", func(ctx context.C
 	a.Control.RecvBytes(ctx)
 	return nil
 })
+
+// Serve answers the requests of one client arriving through c, a transport
+// other than this host's pipes, until the client goes or the server stops.
+// Only the process of a server made by New serves that way.
+func (m *Manager) Serve(ctx context.Context, c ServerConn) error {
+	if m.local == nil {
+		return errors.New("manager: Serve needs the in-process server of New")
+	}
+	if m.local.stopped() {
+		return ErrClosed
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(m.local.ctx, cancel)
+	defer stop()
+	m.local.serve(ctx, c)
+	return nil
+}
