@@ -51,3 +51,17 @@ func RawAdd(ctx context.Context, d *Dict[string, int64], key string, delta int64
 	stall()
 	return nil
 }
+
+// Readdress returns the proxy handle b pointing at addr instead.
+func Readdress(b []byte, addr string) []byte {
+	var h handle
+	if err := gobDecode(b, &h); err != nil {
+		panic(err)
+	}
+	h.Addr = addr
+	out, err := gobEncode(h)
+	if err != nil {
+		panic(err)
+	}
+	return out
+}

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/shmkit/shmkit/manager"
+	"github.com/shmkit/shmkit/semaphore"
 )
 
 func TestListOps(t *testing.T) {
@@ -224,11 +225,13 @@ func TestUpdatesAndMethods(t *testing.T) {
 
 func TestNative(t *testing.T) {
 	managers(t, func(t *testing.T, ctx context.Context, m *manager.Manager) {
-		lock := must[interface {
-			Lock()
-			Unlock()
-		}](t)(m.Lock())
-		lock.Lock()
+		lock := must[*semaphore.Mutex](t)(m.Lock())
+		if ok, err := lock.TryLock(); !ok || err != nil {
+			t.Fatalf("a new lock: %v %v", ok, err)
+		}
+		if ok, _ := lock.TryLock(); ok {
+			t.Fatal("a held lock taken twice")
+		}
 		lock.Unlock()
 		ev, err := m.Event()
 		if err != nil {

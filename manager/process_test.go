@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -346,5 +347,71 @@ func TestServerKilled(t *testing.T) {
 	}
 	if err := m.Shutdown(); !errors.Is(err, manager.ErrPeerDead) {
 		t.Fatalf("Shutdown of a dead server: %v", err)
+	}
+}
+
+type creatorArgs struct{}
+
+// creator starts a manager, reports its server's pid and listener name on
+// its kill point's pipe, and holds there.
+var creator = process.Register("test.creator", func(ctx context.Context, _ creatorArgs) error {
+	m, err := manager.Start(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(process.File(0), "%d %s\n", manager.ServerPid(m), m.Addr())
+	for {
+		unix.Pause()
+	}
+})
+
+// TestCreatorKilled: a server whose creator dies stops, and removes its
+// name from /dev/shm.
+func TestCreatorKilled(t *testing.T) {
+	ctx := testCtx(t)
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	p, err := creator.Start(ctx, creatorArgs{}, process.WithFiles(w))
+	w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pid int
+	var addr string
+	if _, err := fmt.Fscan(r, &pid, &addr); err != nil {
+		p.Kill()
+		t.Fatalf("creator: %v (%v)", err, p.Wait())
+	}
+	pidfd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(pidfd)
+	p.Kill()
+	p.Wait()
+	// Wait for the server's exit: its pidfd becomes readable.
+	fds := []unix.PollFd{{Fd: int32(pidfd), Events: unix.POLLIN}}
+	deadline := time.Now().Add(shmtest.Timeout(t, 20*time.Second))
+	for {
+		n, err := unix.Poll(fds, int(time.Until(deadline).Milliseconds()))
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			unix.Kill(pid, unix.SIGKILL)
+			t.Fatalf("the server (pid %d) outlived its creator", pid)
+		}
+		break
+	}
+	name := strings.TrimPrefix(addr, "shm:")
+	if _, err := os.Stat("/dev/shm/" + name); !errors.Is(err, os.ErrNotExist) {
+		os.Remove("/dev/shm/" + name)
+		t.Fatalf("the server left %s in /dev/shm (%v)", name, err)
 	}
 }
