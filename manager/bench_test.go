@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shmkit/shmkit/internal/bench"
 	"github.com/shmkit/shmkit/internal/benchutil"
 	"github.com/shmkit/shmkit/manager"
 	"github.com/shmkit/shmkit/process"
@@ -50,30 +51,35 @@ func BenchmarkManager(b *testing.B) {
 			return func(i int) error { return x.Set(ctx, i) }
 		}},
 	}
+	// The floor: one futex ping-pong between two processes, what any
+	// round trip between processes that park costs on this machine.
+	b.Run("floor/futex-pingpong", bench.FutexPingPong)
 	for _, o := range ops {
-		b.Run(o.name+"/impl=shmkit", func(b *testing.B) {
-			ctx := context.Background()
-			m := benchMust(manager.Start(ctx))
-			defer m.Shutdown()
-			op := o.run(ctx, b, m)
-			lat := benchutil.NewLatency()
-			b.ReportAllocs()
-			b.ResetTimer()
-			start := time.Now()
-			for i := range b.N {
-				t0 := time.Now()
-				if err := op(i); err != nil {
-					b.Fatal(err)
-				}
-				lat.Record(time.Since(t0))
-			}
-			elapsed := time.Since(start)
-			b.StopTimer()
-			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "ops/s")
-			lat.Report(b)
+		b.Run(o.name+"/impl=shmkit", func(b *testing.B) { benchOp(b, manager.Start, o.run) })
+		b.Run(o.name+"/impl=shmkit-inprocess", func(b *testing.B) {
+			benchOp(b, func(context.Context) (*manager.Manager, error) { return manager.New() }, o.run)
 		})
 		b.Run(o.name+"/impl=python", func(b *testing.B) { pythonBaseline(b, o.py, pyOps) })
 	}
+	b.Run("dict-setmany-100/impl=shmkit", func(b *testing.B) {
+		ctx := context.Background()
+		m := benchMust(manager.Start(ctx))
+		defer m.Shutdown()
+		d := benchMust(manager.NewDict[int, int](ctx, m))
+		batch := make(map[int]int, 100)
+		b.ResetTimer()
+		start := time.Now()
+		for i := range b.N {
+			clear(batch)
+			for j := range 100 {
+				batch[i*100+j] = j
+			}
+			if err := d.SetMany(ctx, batch); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(100*b.N)/time.Since(start).Seconds(), "ops/s")
+	})
 	b.Run("dict-set-4procs/impl=shmkit", benchSet4)
 	b.Run("dict-set-4procs/impl=python", func(b *testing.B) { pythonBaseline(b, "dict-set-4", pyOps) })
 	b.Run("start/impl=shmkit", func(b *testing.B) {
@@ -88,6 +94,31 @@ func BenchmarkManager(b *testing.B) {
 		b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "starts/s")
 	})
 	b.Run("start/impl=python", func(b *testing.B) { pythonBaseline(b, "start", 5) })
+}
+
+// benchOp runs run's operation b.N times against a manager that start
+// makes, timing each.
+func benchOp(b *testing.B, start func(context.Context) (*manager.Manager, error),
+	run func(ctx context.Context, b *testing.B, m *manager.Manager) func(i int) error) {
+	ctx := context.Background()
+	m := benchMust(start(ctx))
+	defer m.Shutdown()
+	op := run(ctx, b, m)
+	lat := benchutil.NewLatency()
+	b.ReportAllocs()
+	b.ResetTimer()
+	t := time.Now()
+	for i := range b.N {
+		t0 := time.Now()
+		if err := op(i); err != nil {
+			b.Fatal(err)
+		}
+		lat.Record(time.Since(t0))
+	}
+	elapsed := time.Since(t)
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "ops/s")
+	lat.Report(b)
 }
 
 type setterArgs struct {

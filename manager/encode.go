@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"sync"
+	"unsafe"
 
 	"github.com/shmkit/shmkit/codec"
 )
@@ -40,14 +42,13 @@ func kindOfKey[K cmp.Ordered]() keyKind {
 
 // appendKey appends k's order-preserving encoding to dst.
 func appendKey[K cmp.Ordered](dst []byte, kind keyKind, k K) []byte {
-	v := reflect.ValueOf(k)
 	switch kind {
 	case keyInt:
-		return binary.BigEndian.AppendUint64(dst, uint64(v.Int())^(1<<63))
+		return binary.BigEndian.AppendUint64(dst, uint64(intOf(&k))^(1<<63))
 	case keyUint:
-		return binary.BigEndian.AppendUint64(dst, v.Uint())
+		return binary.BigEndian.AppendUint64(dst, uintOf(&k))
 	case keyFloat:
-		bits := math.Float64bits(v.Float())
+		bits := math.Float64bits(floatOf(&k))
 		if bits>>63 != 0 {
 			bits = ^bits
 		} else {
@@ -55,22 +56,21 @@ func appendKey[K cmp.Ordered](dst []byte, kind keyKind, k K) []byte {
 		}
 		return binary.BigEndian.AppendUint64(dst, bits)
 	default:
-		return append(dst, v.String()...)
+		return append(dst, *(*string)(unsafe.Pointer(&k))...)
 	}
 }
 
 // decodeKey is appendKey's inverse.
 func decodeKey[K cmp.Ordered](kind keyKind, b []byte) (K, error) {
 	var k K
-	v := reflect.ValueOf(&k).Elem()
 	if kind != keyString && len(b) != 8 {
 		return k, fmt.Errorf("%w: key of %d bytes", ErrBadReply, len(b))
 	}
 	switch kind {
 	case keyInt:
-		v.SetInt(int64(binary.BigEndian.Uint64(b) ^ (1 << 63)))
+		setInt(&k, int64(binary.BigEndian.Uint64(b)^(1<<63)))
 	case keyUint:
-		v.SetUint(binary.BigEndian.Uint64(b))
+		setUint(&k, binary.BigEndian.Uint64(b))
 	case keyFloat:
 		bits := binary.BigEndian.Uint64(b)
 		if bits>>63 != 0 {
@@ -78,9 +78,9 @@ func decodeKey[K cmp.Ordered](kind keyKind, b []byte) (K, error) {
 		} else {
 			bits = ^bits
 		}
-		v.SetFloat(math.Float64frombits(bits))
+		setFloat(&k, math.Float64frombits(bits))
 	default:
-		v.SetString(string(b))
+		*(*string)(unsafe.Pointer(&k)) = string(b)
 	}
 	return k, nil
 }
@@ -102,7 +102,21 @@ type valueCodec[V any] struct {
 	c   codec.Codec[V]
 }
 
+// valueCodecs caches newValueCodec's result by type (codec.Default costs
+// a type check each time).
+var valueCodecs sync.Map // reflect.Type -> valueCodec[V]
+
 func newValueCodec[V any]() valueCodec[V] {
+	t := reflect.TypeFor[V]()
+	if vc, ok := valueCodecs.Load(t); ok {
+		return vc.(valueCodec[V])
+	}
+	vc := makeValueCodec[V]()
+	valueCodecs.Store(t, vc)
+	return vc
+}
+
+func makeValueCodec[V any]() valueCodec[V] {
 	switch reflect.TypeFor[V]().Kind() {
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
 		return valueCodec[V]{tag: tagInt}
@@ -122,11 +136,11 @@ func (vc valueCodec[V]) appendValue(dst []byte, v *V) ([]byte, error) {
 	dst = append(dst, vc.tag)
 	switch vc.tag {
 	case tagInt:
-		return binary.LittleEndian.AppendUint64(dst, uint64(reflect.ValueOf(v).Elem().Int())), nil
+		return binary.LittleEndian.AppendUint64(dst, uint64(intOf(v))), nil
 	case tagUint:
-		return binary.LittleEndian.AppendUint64(dst, reflect.ValueOf(v).Elem().Uint()), nil
+		return binary.LittleEndian.AppendUint64(dst, uintOf(v)), nil
 	case tagFloat:
-		return binary.LittleEndian.AppendUint64(dst, math.Float64bits(reflect.ValueOf(v).Elem().Float())), nil
+		return binary.LittleEndian.AppendUint64(dst, math.Float64bits(floatOf(v))), nil
 	}
 	return vc.c.Append(dst, v)
 }
@@ -144,14 +158,13 @@ func (vc valueCodec[V]) decodeValue(b []byte, v *V) error {
 		return fmt.Errorf("%w: number of %d bytes", ErrBadReply, len(b))
 	}
 	x := binary.LittleEndian.Uint64(b)
-	rv := reflect.ValueOf(v).Elem()
 	switch vc.tag {
 	case tagInt:
-		rv.SetInt(int64(x))
+		setInt(v, int64(x))
 	case tagUint:
-		rv.SetUint(x)
+		setUint(v, x)
 	default:
-		rv.SetFloat(math.Float64frombits(x))
+		setFloat(v, math.Float64frombits(x))
 	}
 	return nil
 }
@@ -176,4 +189,75 @@ func addNumbers(old []byte, have bool, delta []byte) ([]byte, error) {
 		sum = a + d // two's complement: the same for signed and unsigned
 	}
 	return binary.LittleEndian.AppendUint64([]byte{delta[0]}, sum), nil
+}
+
+// The numbers of any integer or floating-point type, named or not, read and
+// written through their size: the one place this package uses unsafe. The
+// callers have checked the kind with reflect (kindOfKey, newValueCodec),
+// and a type of such a kind has the layout of the sized type.
+
+func intOf[T any](p *T) int64 {
+	switch unsafe.Sizeof(*p) {
+	case 1:
+		return int64(*(*int8)(unsafe.Pointer(p)))
+	case 2:
+		return int64(*(*int16)(unsafe.Pointer(p)))
+	case 4:
+		return int64(*(*int32)(unsafe.Pointer(p)))
+	}
+	return *(*int64)(unsafe.Pointer(p))
+}
+
+func uintOf[T any](p *T) uint64 {
+	switch unsafe.Sizeof(*p) {
+	case 1:
+		return uint64(*(*uint8)(unsafe.Pointer(p)))
+	case 2:
+		return uint64(*(*uint16)(unsafe.Pointer(p)))
+	case 4:
+		return uint64(*(*uint32)(unsafe.Pointer(p)))
+	}
+	return *(*uint64)(unsafe.Pointer(p))
+}
+
+func floatOf[T any](p *T) float64 {
+	if unsafe.Sizeof(*p) == 4 {
+		return float64(*(*float32)(unsafe.Pointer(p)))
+	}
+	return *(*float64)(unsafe.Pointer(p))
+}
+
+// setInt stores x into *p, truncated to its size.
+func setInt[T any](p *T, x int64) {
+	switch unsafe.Sizeof(*p) {
+	case 1:
+		*(*int8)(unsafe.Pointer(p)) = int8(x)
+	case 2:
+		*(*int16)(unsafe.Pointer(p)) = int16(x)
+	case 4:
+		*(*int32)(unsafe.Pointer(p)) = int32(x)
+	default:
+		*(*int64)(unsafe.Pointer(p)) = x
+	}
+}
+
+func setUint[T any](p *T, x uint64) {
+	switch unsafe.Sizeof(*p) {
+	case 1:
+		*(*uint8)(unsafe.Pointer(p)) = uint8(x)
+	case 2:
+		*(*uint16)(unsafe.Pointer(p)) = uint16(x)
+	case 4:
+		*(*uint32)(unsafe.Pointer(p)) = uint32(x)
+	default:
+		*(*uint64)(unsafe.Pointer(p)) = x
+	}
+}
+
+func setFloat[T any](p *T, x float64) {
+	if unsafe.Sizeof(*p) == 4 {
+		*(*float32)(unsafe.Pointer(p)) = float32(x)
+		return
+	}
+	*(*float64)(unsafe.Pointer(p)) = x
 }
