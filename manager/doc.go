@@ -36,7 +36,10 @@
 // whole request, which the server applies, or did not, and the server never
 // sees a part of it (a pipe record is committed whole). A server that dies
 // makes every waiting call return ErrPeerDead at once (its death is checked
-// every 50 ms), and later calls too.
+// every 50 ms), and later calls too. A call whose ctx is done before it
+// starts sends nothing; one whose ctx ends while it waits for the reply
+// returns ctx's error, and its request may or may not have been applied, as
+// with any remote call.
 //
 // # Values
 //

@@ -270,3 +270,26 @@ func TestShutdown(t *testing.T) {
 		}
 	})
 }
+
+// TestLimits: a value larger than a message fails with ErrTooLarge, a
+// call whose context ends fails with its error, and the proxy goes on
+// working after both.
+func TestLimits(t *testing.T) {
+	managers(t, func(t *testing.T, ctx context.Context, m *manager.Manager) {
+		d := must[*manager.Dict[int, []byte]](t)(manager.NewDict[int, []byte](ctx, m))
+		if err := d.Set(ctx, 1, make([]byte, manager.ChannelSize)); !errors.Is(err, manager.ErrTooLarge) {
+			t.Fatalf("huge Set: %v", err)
+		}
+		done, cancel := context.WithCancel(ctx)
+		cancel()
+		if err := d.Set(done, 1, []byte("x")); !errors.Is(err, context.Canceled) {
+			t.Fatalf("Set with a cancelled context: %v", err)
+		}
+		if err := d.Set(ctx, 2, []byte("y")); err != nil {
+			t.Fatal(err)
+		}
+		if n := must[int](t)(d.Len(ctx)); n != 1 {
+			t.Fatalf("Len = %d", n)
+		}
+	})
+}

@@ -122,6 +122,9 @@ func (t *localTransport) RoundTrip(ctx context.Context, req []byte) ([]byte, err
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	if len(req) > maxMessage { // as a pipe would refuse it
+		return nil, ErrTooLarge
+	}
 	t.reply = t.s.st.handle(req, t.reply)
 	return t.reply, nil
 }
@@ -183,7 +186,16 @@ func (c *client) forget(err error) {
 }
 
 // roundTrip sends req and hands the reply's status-checked rest to read.
+//
+// A ctx already done sends nothing; one that ends while the call waits for
+// its reply leaves the request applied or not, as with any remote call.
 func (c *client) roundTrip(ctx context.Context, req []byte, read func(r *rbuf) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if len(req) > maxMessage {
+		return ErrTooLarge
+	}
 	c.mu.Lock()
 	if c.dead != nil {
 		c.mu.Unlock()
