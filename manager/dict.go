@@ -56,20 +56,36 @@ func (d *Dict[K, V]) putValue(w *wbuf, v V) error {
 
 // Get returns the value of k, and whether it is present (Python's d.get(k)).
 func (d *Dict[K, V]) Get(ctx context.Context, k K) (v V, ok bool, err error) {
-	err = d.call(ctx, opDictGet, func(w *wbuf) error { d.putKey(w, k); return nil }, func(r *rbuf) error {
+	c, w, err := d.begin(opDictGet)
+	if err != nil {
+		return v, false, err
+	}
+	d.putKey(w, k)
+	r, t, err := c.send(ctx, w.b)
+	putBuf(w)
+	if err == nil {
 		ok = r.bool()
-		b := r.bytes()
-		if ok {
-			return d.vc().decodeValue(b, &v)
+		if b := r.bytes(); ok {
+			err = d.vc().decodeValue(b, &v)
 		}
-		return nil
-	})
-	return v, ok, err
+	}
+	return v, ok, c.finish(t, &r, err)
 }
 
 // Set sets k to v (Python's d[k] = v).
 func (d *Dict[K, V]) Set(ctx context.Context, k K, v V) error {
-	return d.call(ctx, opDictSet, func(w *wbuf) error { d.putKey(w, k); return d.putValue(w, v) }, nil)
+	c, w, err := d.begin(opDictSet)
+	if err != nil {
+		return err
+	}
+	d.putKey(w, k)
+	if err := d.putValue(w, v); err != nil {
+		putBuf(w)
+		return err
+	}
+	r, t, err := c.send(ctx, w.b)
+	putBuf(w)
+	return c.finish(t, &r, err)
 }
 
 // SetDefault sets k to v unless k is present, and returns the value k then
@@ -148,9 +164,21 @@ func (d *Dict[K, V]) Add(ctx context.Context, k K, delta V) (V, error) {
 	if !vc.numeric() {
 		return sum, ErrNotNumber
 	}
-	err := d.call(ctx, opDictAdd, func(w *wbuf) error { d.putKey(w, k); return d.putValue(w, delta) },
-		func(r *rbuf) error { return vc.decodeValue(r.bytes(), &sum) })
-	return sum, err
+	c, w, err := d.begin(opDictAdd)
+	if err != nil {
+		return sum, err
+	}
+	d.putKey(w, k)
+	if err := d.putValue(w, delta); err != nil {
+		putBuf(w)
+		return sum, err
+	}
+	r, t, err := c.send(ctx, w.b)
+	putBuf(w)
+	if err == nil {
+		err = vc.decodeValue(r.bytes(), &sum)
+	}
+	return sum, c.finish(t, &r, err)
 }
 
 // Update runs a registered update function on k's value in the server, in

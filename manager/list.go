@@ -54,10 +54,21 @@ func (l *List[V]) readValue(v *V) func(r *rbuf) error {
 // Append adds v at the end and returns the new length (Python's
 // l.append(v)).
 func (l *List[V]) Append(ctx context.Context, v V) (int, error) {
+	c, w, err := l.begin(opListAppend)
+	if err != nil {
+		return 0, err
+	}
+	if err := l.putValue(w, v); err != nil {
+		putBuf(w)
+		return 0, err
+	}
+	r, t, err := c.send(ctx, w.b)
+	putBuf(w)
 	var n uint64
-	err := l.call(ctx, opListAppend, func(w *wbuf) error { return l.putValue(w, v) },
-		func(r *rbuf) error { n = r.uvarint(); return nil })
-	return int(n), err
+	if err == nil {
+		n = r.uvarint()
+	}
+	return int(n), c.finish(t, &r, err)
 }
 
 // Extend adds vs at the end, all at once, and returns the new length

@@ -190,16 +190,27 @@ func (c *client) forget(err error) {
 // A ctx already done sends nothing; one that ends while the call waits for
 // its reply leaves the request applied or not, as with any remote call.
 func (c *client) roundTrip(ctx context.Context, req []byte, read func(r *rbuf) error) error {
+	r, t, err := c.send(ctx, req)
+	if err == nil && read != nil {
+		err = read(&r)
+	}
+	return c.finish(t, &r, err)
+}
+
+// send sends req and returns its reply past the status, and the transport
+// that carried it (nil when it failed), for finish. A reply that reports an
+// error returns it with the transport.
+func (c *client) send(ctx context.Context, req []byte) (rbuf, Transport, error) {
 	if err := ctx.Err(); err != nil {
-		return err
+		return rbuf{}, nil, err
 	}
 	if len(req) > maxMessage {
-		return ErrTooLarge
+		return rbuf{}, nil, ErrTooLarge
 	}
 	c.mu.Lock()
 	if c.dead != nil {
 		c.mu.Unlock()
-		return c.dead
+		return rbuf{}, nil, c.dead
 	}
 	var t Transport
 	if n := len(c.idle); n > 0 {
@@ -211,9 +222,9 @@ func (c *client) roundTrip(ctx context.Context, req []byte, read func(r *rbuf) e
 		var err error
 		if t, err = c.dial(ctx); err != nil {
 			if errors.Is(err, pipe.ErrRefused) {
-				return fmt.Errorf("%w: %w", ErrClosed, err)
+				return rbuf{}, nil, fmt.Errorf("%w: %w", ErrClosed, err)
 			}
-			return err
+			return rbuf{}, nil, err
 		}
 	}
 	reply, err := t.RoundTrip(ctx, req)
@@ -222,19 +233,25 @@ func (c *client) roundTrip(ctx context.Context, req []byte, read func(r *rbuf) e
 		switch {
 		case errors.Is(err, ErrPeerDead):
 			c.forget(ErrPeerDead)
-			return ErrPeerDead
+			return rbuf{}, nil, ErrPeerDead
 		case errors.Is(err, io.EOF), errors.Is(err, io.ErrClosedPipe), errors.Is(err, pipe.ErrClosed):
-			return ErrClosed
+			return rbuf{}, nil, ErrClosed
 		}
-		return err
+		return rbuf{}, nil, err
 	}
 	r := rbuf{b: reply}
-	err = replyError(&r)
-	if err == nil && read != nil {
-		err = read(&r)
-		if err == nil && r.err != nil {
-			err = fmt.Errorf("%w: %w", ErrBadReply, r.err)
-		}
+	return r, t, replyError(&r)
+}
+
+// finish ends a call that send started: a reply that did not decode is
+// ErrBadReply, and the transport goes back to the pool (the reply's bytes
+// with it).
+func (c *client) finish(t Transport, r *rbuf, err error) error {
+	if t == nil {
+		return err
+	}
+	if err == nil && r.err != nil {
+		err = fmt.Errorf("%w: %w", ErrBadReply, r.err)
 	}
 	c.mu.Lock()
 	if c.dead == nil {
