@@ -28,6 +28,23 @@ type Array[T any] struct {
 	b []byte // the same memory as bytes
 }
 
+// New allocates an Array of n zero elements in this process's heap of
+// shared memory (Python's Array('i', n) is array.New[int32](n)): no
+// segment, no name, no size to choose. Small arrays share a few anonymous
+// segments, a large one gets its own (see docs/cells.md); the Array
+// reaches worker processes as an argument of process.Start, as queues do.
+// Close gives it up. It returns an error matching ErrUnsupportedType,
+// naming the field, when T cannot live in shared memory, and
+// shm.ErrNoSpace when /dev/shm is full.
+func New[T any](n int) (*Array[T], error) { return NewFrom(make([]T, n)) }
+
+// NewFrom allocates an Array holding a copy of vals in this process's heap,
+// as New does (Python's Array('i', range(50))).
+func NewFrom[T any](vals []T) (*Array[T], error) {
+	a := new(Array[T])
+	return cell.OrNil(a, a.bind(cell.NewOf(shm.KindArray, false, vals)))
+}
+
 // Create allocates an Array of n zero elements called name in seg. It
 // returns an error matching ErrUnsupportedType, naming the field, when T
 // cannot live in shared memory, and shm.ErrExist when the name is taken.
@@ -58,6 +75,15 @@ func (a *Array[T]) bind(c *cell.Cell, s []T, err error) error {
 	a.c, a.s, a.b = c, s, c.Data
 	return nil
 }
+
+// Close gives up this handle's hold on the shared memory: the heap object
+// of New (its heap segment is unmapped with the last such hold in this
+// process), or the mapping a worker's decoded handle attached. A Array made
+// by Create or Open lives in the caller's segment, which Close leaves
+// mapped. Other processes' handles are not affected: the memory lives as
+// long as any process maps it. Close is idempotent; the Array must not be
+// used after it, nor while a call on it runs in another goroutine.
+func (a *Array[T]) Close() error { return a.c.Close() }
 
 // checkIndex panics with an error matching ErrOutOfRange unless 0 <= i < n.
 func checkIndex(i, n int) {

@@ -17,6 +17,17 @@ type RawArray[T any] struct {
 	s []T
 }
 
+// NewRaw allocates a RawArray of n zero elements in this process's heap,
+// as New does (Python's RawArray('i', n)); errors as New's.
+func NewRaw[T any](n int) (*RawArray[T], error) { return NewRawFrom(make([]T, n)) }
+
+// NewRawFrom allocates a RawArray holding a copy of vals in this process's
+// heap, as NewFrom does.
+func NewRawFrom[T any](vals []T) (*RawArray[T], error) {
+	r := new(RawArray[T])
+	return cell.OrNil(r, r.bind(cell.NewOf(shm.KindArray, true, vals)))
+}
+
 // CreateRaw allocates a RawArray of n zero elements; errors as Create's.
 func CreateRaw[T any](seg *shm.Segment, name string, n int) (*RawArray[T], error) {
 	return CreateRawFrom(seg, name, make([]T, n))
@@ -42,6 +53,15 @@ func (r *RawArray[T]) bind(c *cell.Cell, s []T, err error) error {
 	r.c, r.s = c, s
 	return nil
 }
+
+// Close gives up this handle's hold on the shared memory: the heap object
+// of New (its heap segment is unmapped with the last such hold in this
+// process), or the mapping a worker's decoded handle attached. A RawArray made
+// by Create or Open lives in the caller's segment, which Close leaves
+// mapped. Other processes' handles are not affected: the memory lives as
+// long as any process maps it. Close is idempotent; the RawArray must not be
+// used after it, nor while a call on it runs in another goroutine.
+func (r *RawArray[T]) Close() error { return r.c.Close() }
 
 // Name returns the RawArray's name in its segment.
 func (r *RawArray[T]) Name() string { return r.c.Name() }

@@ -14,7 +14,6 @@ import (
 	"github.com/shmkit/shmkit/manager"
 	"github.com/shmkit/shmkit/process"
 	"github.com/shmkit/shmkit/semaphore"
-	"github.com/shmkit/shmkit/shm"
 )
 
 // Benchmarks of a manager's round trips, each beside Python's
@@ -124,14 +123,11 @@ func benchOp(b *testing.B, start func(context.Context) (*manager.Manager, error)
 type setterArgs struct {
 	D       *manager.Dict[int, int]
 	N, Base int
-	Seg     *shm.Segment
+	Barrier *semaphore.Barrier
 }
 
 var benchSetter = process.Register("bench.setter", func(ctx context.Context, a setterArgs) error {
-	bar, err := semaphore.OpenBarrier(a.Seg, "b")
-	if err != nil {
-		return err
-	}
+	bar := a.Barrier
 	if err := a.D.Set(ctx, a.Base, 0); err != nil { // connected
 		return err
 	}
@@ -157,13 +153,12 @@ func benchSet4(b *testing.B) {
 	m := benchMust(manager.Start(ctx))
 	defer m.Shutdown()
 	d := benchMust(manager.NewDict[int, int](ctx, m))
-	seg := benchMust(shm.CreateAnon(1 << 16))
-	defer seg.Close()
-	bar := benchMust(semaphore.NewBarrier(seg, "b", procs+1))
+	bar := benchMust(semaphore.NewBarrier(procs + 1))
+	defer bar.Close()
 	per := max(1, b.N/procs)
 	var ps []*process.Process
 	for i := range procs {
-		ps = append(ps, benchMust(benchSetter.Start(ctx, setterArgs{D: d, N: per, Base: i * per, Seg: seg})))
+		ps = append(ps, benchMust(benchSetter.Start(ctx, setterArgs{D: d, N: per, Base: i * per, Barrier: bar})))
 	}
 	if _, err := bar.Wait(); err != nil {
 		b.Fatal(err)

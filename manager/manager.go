@@ -30,10 +30,6 @@ type Manager struct {
 	name    string             // the listener's name
 	once    sync.Once
 	err     error
-
-	nativeMu sync.Mutex
-	native   *shm.Segment // anonymous segment for Lock, Event, ...
-	nativeN  int
 }
 
 // Start starts a manager's server in a new process (this program,

@@ -175,8 +175,13 @@ func (f *Func[A]) Start(ctx context.Context, args A, opts ...Option) (*Process, 
 	// moment Start returns, waiters in every process count the child as a
 	// peer, before it has decoded anything.
 	peers, err := handoff.Collect(func() error {
+		exported := map[*os.File]int{} // many objects of one segment (a heap's) pass one descriptor
 		return fdexport.Run(func(file *os.File) int {
+			if fd, ok := exported[file]; ok {
+				return fd
+			}
 			files = append(files, file)
+			exported[file] = argsFD + len(files)
 			return argsFD + len(files)
 		}, func() error { return gob.NewEncoder(&enc).Encode(envelope[A]{A: args}) })
 	})

@@ -10,6 +10,7 @@ import (
 	"github.com/shmkit/shmkit/internal/benchutil"
 	"github.com/shmkit/shmkit/internal/shmtest"
 	"github.com/shmkit/shmkit/process"
+	"github.com/shmkit/shmkit/shm"
 	"github.com/shmkit/shmkit/value"
 )
 
@@ -250,4 +251,19 @@ func BenchmarkLoadUnderWriter(b *testing.B) {
 	benchutil.ReportRate(b, b.N, 0, elapsed)
 	b.ReportMetric(float64(theirs)/elapsed.Seconds(), "writes/s")
 	lat.Report(b)
+}
+
+// The cost of a Value's life: New + Close in this process's heap, beside
+// the ways there were before it (see benchutil.ObjectLife).
+func BenchmarkNewClose(b *testing.B) {
+	benchutil.ObjectLife(b, "value.New+Close", func() error {
+		v, err := value.New[int64](1)
+		if err == nil {
+			v.Close()
+		}
+		return err
+	}, func(seg *shm.Segment) error {
+		_, err := value.Create[int64](seg, "v", 1)
+		return err
+	})
 }

@@ -32,6 +32,18 @@ type Value[T any] struct {
 	word bool           // w32 or w64 is set
 }
 
+// New allocates a Value holding init in this process's heap of shared
+// memory (Python's Value('i', 0) is value.New[int32](0)): no segment, no
+// name, no size. Small objects share a few anonymous segments (see
+// docs/cells.md); the Value reaches worker processes as an argument of
+// process.Start, as queues do. Close gives it up. It returns an error
+// matching ErrUnsupportedType, naming the field, when T cannot live in
+// shared memory, and shm.ErrNoSpace when /dev/shm is full.
+func New[T any](init T) (*Value[T], error) {
+	v := new(Value[T])
+	return cell.OrNil(v, v.bind(cell.NewOf(shm.KindValue, false, []T{init})))
+}
+
 // Create allocates a Value called name in seg, holding init. It returns an
 // error matching ErrUnsupportedType, naming the field, when T cannot live
 // in shared memory, and shm.ErrExist when the name is taken.
@@ -54,6 +66,7 @@ func (v *Value[T]) bind(c *cell.Cell, s []T, err error) error {
 		return err
 	}
 	if len(s) != 1 {
+		c.Close()
 		return fmt.Errorf("%w: value %q holds %d elements", ErrCorrupt, c.Name(), len(s))
 	}
 	v.c, v.p = c, &s[0]
@@ -70,8 +83,18 @@ func (v *Value[T]) bind(c *cell.Cell, s []T, err error) error {
 	return nil
 }
 
-// Name returns the Value's name in its segment.
+// Name returns the Value's name in its segment (one the heap made up for
+// a Value from New).
 func (v *Value[T]) Name() string { return v.c.Name() }
+
+// Close gives up this handle's hold on the shared memory: the heap object
+// of New (its heap segment is unmapped with the last such hold in this
+// process), or the mapping a worker's decoded handle attached. A Value made
+// by Create or Open lives in the caller's segment, which Close leaves
+// mapped. Other processes' handles are not affected: the memory lives as
+// long as any process maps it. Close is idempotent; the Value must not be
+// used after it, nor while a call on it runs in another goroutine.
+func (v *Value[T]) Close() error { return v.c.Close() }
 
 // Load returns the value. It takes no lock and never blocks a writer:
 // under a seqlock it copies T, and copies again if a Store or Update

@@ -8,6 +8,9 @@ import (
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/shmkit/shmkit/internal/shmtest"
+	"github.com/shmkit/shmkit/shm"
 )
 
 // Latency records durations into an HdrHistogram (1 ns to 10 s, 3
@@ -54,4 +57,41 @@ func ReportRate(b *testing.B, msgs int, msgSize int, elapsed time.Duration) {
 	if msgSize > 0 {
 		b.ReportMetric(float64(msgs)*float64(msgSize)/s/1e6, "MB/s")
 	}
+}
+
+// ObjectLife measures the life of one small shared object (make it, give
+// it up) three ways, as sub-benchmarks of b reporting allocs/op: name, the
+// short form newClose (in the process's heap), beside a segment of its
+// own for each object with create placing it there, named (Create,
+// Unlink, Close: what processes that find each other by name pay) and
+// anonymous.
+func ObjectLife(b *testing.B, name string, newClose func() error, create func(seg *shm.Segment) error) {
+	b.Run(name, func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := newClose(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	life := func(b *testing.B, mk func() (*shm.Segment, error)) {
+		b.ReportAllocs()
+		for b.Loop() {
+			seg, err := mk()
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := create(seg); err != nil {
+				b.Fatal(err)
+			}
+			seg.Unlink()
+			seg.Close()
+		}
+	}
+	b.Run("named-segment+Create", func(b *testing.B) {
+		life(b, func() (*shm.Segment, error) { return shm.Create(shmtest.Name(b), 4096) })
+	})
+	b.Run("anon-segment+Create", func(b *testing.B) {
+		life(b, func() (*shm.Segment, error) { return shm.CreateAnon(4096) })
+	})
 }

@@ -7,7 +7,7 @@ import (
 	"encoding/gob"
 	"errors"
 	"fmt"
-	"github.com/shmkit/shmkit/internal/goid"
+	"io"
 	"os"
 	"runtime"
 	"sync"
@@ -16,6 +16,8 @@ import (
 	"unsafe"
 
 	"github.com/shmkit/shmkit/atomics"
+	"github.com/shmkit/shmkit/internal/goid"
+	"github.com/shmkit/shmkit/internal/heap"
 	"github.com/shmkit/shmkit/semaphore"
 	"github.com/shmkit/shmkit/shm"
 )
@@ -58,18 +60,49 @@ type Cell struct {
 
 	seq *atomic.Uint64   // nil for a raw cell
 	mu  *semaphore.Mutex // nil for a raw cell
+
+	// hold is what Close gives up: the heap object of New, the
+	// attachment of Decode; nil for Create and Open, whose segment is the
+	// caller's. Set once before the Cell is handed out.
+	hold io.Closer
+}
+
+// Close gives up what the cell alone holds (see hold) and unmaps it when
+// it was the last user in this process. It is idempotent.
+func (c *Cell) Close() error {
+	if c == nil || c.hold == nil {
+		return nil
+	}
+	return c.hold.Close()
 }
 
 // Create allocates a cell of n elements called name in seg. init, when not
 // nil, fills the data region before the object is published.
 func Create(seg *shm.Segment, name string, sp Spec, n int, init func(data []byte)) (*Cell, error) {
+	return place(sp, n, init, func(o shm.ObjectSpec, fill func([]byte) error) (*shm.Object, io.Closer, error) {
+		obj, err := seg.Alloc(name, o, fill)
+		return obj, nil, err
+	})
+}
+
+// New allocates a cell of n elements in this process's heap (package
+// heap); its Close gives the heap object up.
+func New(sp Spec, n int, init func(data []byte)) (*Cell, error) {
+	return place(sp, n, init, func(o shm.ObjectSpec, fill func([]byte) error) (*shm.Object, io.Closer, error) {
+		return heap.Alloc(o, fill)
+	})
+}
+
+// place allocates a cell's object with alloc, which returns what the
+// cell's Close must close (nil: nothing).
+func place(sp Spec, n int, init func(data []byte), alloc func(shm.ObjectSpec, func([]byte) error) (*shm.Object, io.Closer, error)) (*Cell, error) {
 	size, err := bodySize(n, sp.Type.Size)
 	if err != nil {
 		return nil, err
 	}
 	ospec := sp.object()
 	ospec.Capacity, ospec.BodySize = uint64(n), size
-	obj, err := seg.Alloc(name, ospec, func(body []byte) error {
+	obj, hold, err := alloc(ospec, func(body []byte) error {
 		if sp.Raw {
 			binary.LittleEndian.PutUint32(body[OffFlags:], FlagRaw)
 		} else if _, err := semaphore.InitMutex(body[OffLock : OffLock+LockSize]); err != nil {
@@ -83,7 +116,15 @@ func Create(seg *shm.Segment, name string, sp Spec, n int, init func(data []byte
 	if err != nil {
 		return nil, err
 	}
-	return bind(obj, sp)
+	c, err := bind(obj, sp)
+	if err != nil {
+		if hold != nil {
+			hold.Close()
+		}
+		return nil, err
+	}
+	c.hold = hold
+	return c, nil
 }
 
 // Open finds the cell called name in seg and checks that it is what sp
@@ -455,5 +496,6 @@ func Decode(b []byte, sp Spec) (*Cell, error) {
 		seg.Close() // drops this attachment's reference
 		return nil, err
 	}
+	c.hold = seg // Close drops the attachment
 	return c, nil
 }

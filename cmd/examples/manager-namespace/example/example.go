@@ -61,6 +61,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	defer event.Close()
 	if _, ok, err := manager.AttrOf[string](ns, "value").Get(ctx); err != nil || ok {
 		return fmt.Errorf("value set before the producer ran (%v)", err)
 	}

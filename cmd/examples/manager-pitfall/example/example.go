@@ -83,6 +83,7 @@ func run() error {
 		if err != nil {
 			return err
 		}
+		defer event.Close()
 		p, err := producer.Start(ctx, args{ns, event, fixed})
 		if err != nil {
 			return err

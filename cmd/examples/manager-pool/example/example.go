@@ -87,10 +87,12 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	defer s.Close()
 	lock, err := m.Lock()
 	if err != nil {
 		return err
 	}
+	defer lock.Close()
 	active, err := manager.NewList[string](ctx, m)
 	if err != nil {
 		return err
