@@ -284,6 +284,15 @@ var waiter = process.Register("test.waiter", func(ctx context.Context, a waiterA
 	}
 })
 
+// firstCall makes its first call, and succeeds only if it fails with
+// ErrPeerDead.
+var firstCall = process.Register("test.firstcall", func(ctx context.Context, a waiterArgs) error {
+	if _, err := a.D.Len(ctx); !errors.Is(err, manager.ErrPeerDead) {
+		return fmt.Errorf("want ErrPeerDead, got %v", err)
+	}
+	return nil
+})
+
 // TestServerKilled SIGKILLs the server while clients in this process and
 // in workers call it: every call returns ErrPeerDead, promptly (logged; the
 // bound asserted is generous, for a loaded machine), and nothing is left in
@@ -344,6 +353,10 @@ func TestServerKilled(t *testing.T) {
 		if err := p.Wait(); err != nil {
 			t.Fatalf("worker client: %v", err)
 		}
+	}
+	// A process that connects only now learns the same.
+	if err := firstCall.Run(ctx, waiterArgs{D: d}); err != nil {
+		t.Fatalf("a client connecting after the death: %v", err)
 	}
 	if err := m.Shutdown(); !errors.Is(err, manager.ErrPeerDead) {
 		t.Fatalf("Shutdown of a dead server: %v", err)

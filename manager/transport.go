@@ -10,6 +10,7 @@ import (
 
 	"github.com/shmkit/shmkit/pipe"
 	"github.com/shmkit/shmkit/ringbuf"
+	"github.com/shmkit/shmkit/shm"
 )
 
 // Transport carries one client's requests to a manager's server and the
@@ -73,6 +74,12 @@ type pipeTransport struct {
 
 func dialPipe(ctx context.Context, name string) (Transport, error) {
 	c, err := pipe.Dial(ctx, name, pipeOptions())
+	if errors.Is(err, pipe.ErrRefused) {
+		// A listener whose process died leaves its name behind.
+		if info, serr := shm.Stat(name); serr == nil && !info.CreatorAlive {
+			return nil, fmt.Errorf("%w: the server %s died", ErrPeerDead, name)
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -221,6 +228,10 @@ func (c *client) send(ctx context.Context, req []byte) (rbuf, Transport, error) 
 	if t == nil {
 		var err error
 		if t, err = c.dial(ctx); err != nil {
+			if errors.Is(err, ErrPeerDead) {
+				c.forget(ErrPeerDead)
+				return rbuf{}, nil, err
+			}
 			if errors.Is(err, pipe.ErrRefused) {
 				return rbuf{}, nil, fmt.Errorf("%w: %w", ErrClosed, err)
 			}
