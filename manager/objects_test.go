@@ -194,6 +194,9 @@ var (
 		return 0, errors.New("refused")
 	})
 	notServed = &manager.UpdateFunc[int, int]{}
+	panicking = manager.RegisterUpdate("test.panicking", func(old int, ok bool, _ struct{}) (int, error) {
+		panic("boom")
+	})
 )
 
 func TestUpdatesAndMethods(t *testing.T) {
@@ -212,6 +215,13 @@ func TestUpdatesAndMethods(t *testing.T) {
 		}
 		if _, err := d.Update(ctx, "a", notServed.With(1)); !errors.As(err, &ue) {
 			t.Fatalf("unregistered update: %v", err)
+		}
+		// A panic in the server is the caller's error; the server goes on.
+		if _, err := d.Update(ctx, "a", panicking.With(struct{}{})); !errors.As(err, &ue) || ue.Msg != "panic: boom" {
+			t.Fatalf("panicking update: %v", err)
+		}
+		if v, _, err := d.Get(ctx, "a"); err != nil || v != 1 {
+			t.Fatalf("after a panic: %d, %v", v, err)
 		}
 		o := must[*manager.Object[counter]](t)(counterType.New(ctx, m))
 		if v := must[int](t)(counterIncr.Call(ctx, o, 5)); v != 5 {

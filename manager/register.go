@@ -55,12 +55,24 @@ func callMethod(obj *object, o op, r *rbuf, w *wbuf) error {
 	if m == nil {
 		return &UpdateError{Name: obj.typ.name + "." + name, Msg: ErrNotRegistered.Error()}
 	}
-	res, err := m(obj.user, arg)
+	res, err := guard(func() ([]byte, error) { return m(obj.user, arg) })
 	if err != nil {
 		return &UpdateError{Name: obj.typ.name + "." + name, Msg: err.Error()}
 	}
 	w.bytes(res)
 	return nil
+}
+
+// guard runs a user's function in the server: a panic becomes its error,
+// as Python's server sends a method's exception back, and the server and
+// the object's lock survive it.
+func guard(f func() ([]byte, error)) (b []byte, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("panic: %v", p)
+		}
+	}()
+	return f()
 }
 
 // Type is a user type that managers serve (Python's BaseManager.register):

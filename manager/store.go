@@ -122,7 +122,10 @@ func (s *store) create(r *rbuf, w *wbuf) error {
 		if t == nil {
 			return &UpdateError{Name: name, Msg: ErrNotRegistered.Error()}
 		}
-		obj.typ, obj.user = t, t.new()
+		obj.typ = t
+		if _, err := guard(func() ([]byte, error) { obj.user = t.new(); return nil, nil }); err != nil {
+			return &UpdateError{Name: name, Msg: err.Error()}
+		}
 	default:
 		return badRequest{"unknown object kind"}
 	}
@@ -297,7 +300,7 @@ func modify(add bool, cur []byte, ok bool, r *rbuf) ([]byte, error) {
 	if fn == nil {
 		return nil, &UpdateError{Name: name, Msg: ErrNotRegistered.Error()}
 	}
-	nv, err := fn(cur, ok, arg)
+	nv, err := guard(func() ([]byte, error) { return fn(cur, ok, arg) })
 	if err != nil {
 		return nil, &UpdateError{Name: name, Msg: err.Error()}
 	}
