@@ -142,7 +142,8 @@ func (vc valueCodec[V]) appendValue(dst []byte, v *V) ([]byte, error) {
 	case tagFloat:
 		return binary.LittleEndian.AppendUint64(dst, math.Float64bits(floatOf(v))), nil
 	}
-	return vc.c.Append(dst, v)
+	cv := *v // a copy escapes to the codec, v does not: numbers cost no allocation
+	return vc.c.Append(dst, &cv)
 }
 
 // decodeValue is appendValue's inverse.
@@ -152,7 +153,10 @@ func (vc valueCodec[V]) decodeValue(b []byte, v *V) error {
 	}
 	b = b[1:]
 	if vc.tag == tagCodec {
-		return vc.c.Decode(b, v)
+		var cv V // escapes to the codec, v does not
+		err := vc.c.Decode(b, &cv)
+		*v = cv
+		return err
 	}
 	if len(b) != 8 {
 		return fmt.Errorf("%w: number of %d bytes", ErrBadReply, len(b))
