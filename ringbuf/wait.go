@@ -173,7 +173,11 @@ func (w *waitSide) wait(ctx context.Context, ready func() bool) error {
 	if w.o.strategy == atomics.Park {
 		adapt = &w.adapt
 	}
-	spell, ok := adapt.Spin(base, !tight, ready)
+	pause := spin.Relaxed
+	if tight {
+		pause = spin.Tight
+	}
+	spell, ok := adapt.Spin(base, pause, ready)
 	if ok {
 		return nil
 	}

@@ -121,7 +121,7 @@ func (e Event) wait(ctx context.Context, o *atomics.WaitOptions, a *spin.Adaptiv
 	}
 	base = (base + spin.RelaxChecks - 1) / spin.RelaxChecks
 	for {
-		spell, ok := a.Spin(base, true, look)
+		spell, ok := a.Spin(base, spin.Yielding, look)
 		if ok {
 			return rerr
 		}

@@ -104,12 +104,32 @@ type Spell struct {
 	clocked      int64 // Now at round ClockRound; 0: not reached, or not adaptive
 }
 
+// Pause says what a spinner does between two looks.
+type Pause uint8
+
+const (
+	// Tight looks again at once: lowest latency, the line of the word
+	// looked at taken from its writer at every look.
+	Tight Pause = iota
+	// Relaxed pauses with Relax between looks.
+	Relaxed
+	// Yielding pauses with Relax for the base rounds, then, for the
+	// rounds learnt beyond them, yields the CPU (sched_yield) between
+	// looks: on an idle machine that is a spin of a microsecond or so a
+	// look; on a loaded one the peer it waits for, or whoever needs the
+	// CPU, runs instead of a spinner. Measured on a 2-core machine at a
+	// load average of 10, a pipe ping-pong that relaxed through its
+	// learnt rounds had a p50 of 26-30 µs against 18 µs for the fixed
+	// spin: it held the CPU that its peer's reply was waiting for.
+	Yielding
+)
+
 // Spin looks at ready up to base times, or as many as a learnt (a nil a
-// spins the base and learns nothing), with a Relax between looks when
-// relax is set. It reports whether ready held; when it did not, the
-// caller parks and then tells a how the park went (Parked). ready must be
-// cheap, a load or two: it runs in a tight loop.
-func (a *Adaptive) Spin(base int, relax bool, ready func() bool) (Spell, bool) {
+// spins the base and learns nothing), pausing between looks as p says.
+// It reports whether ready held; when it did not, the caller parks and
+// then tells a how the park went (Parked). ready must be cheap, a load or
+// two: it runs in a tight loop.
+func (a *Adaptive) Spin(base int, p Pause, ready func() bool) (Spell, bool) {
 	s := Spell{base: base, rounds: base}
 	if a != nil {
 		s.rounds = max(base, int(a.rounds.Load()))
@@ -118,7 +138,10 @@ func (a *Adaptive) Spin(base int, relax bool, ready func() bool) (Spell, bool) {
 		if ready() {
 			return s, true
 		}
-		if relax {
+		switch {
+		case p == Yielding && i >= base:
+			yield()
+		case p != Tight:
 			Relax()
 		}
 		if i == ClockRound && a != nil {
