@@ -336,13 +336,38 @@ func (q *Queue[T]) Put(ctx context.Context, v T) error {
 	}
 	defer q.calls.leave()
 	q.joinProducers()
-	m, err := q.encode(&v)
+	return q.put(ctx, &v)
+}
+
+// PutBatch puts the values of vs in order, as Put would one by one, and
+// returns how many it put: len(vs), or the count before the error that
+// stopped it (the errors of Put). It enters the handle, records the
+// producer and reads the queue's state once for the batch rather than once
+// a value; each value is published as soon as it is written, so a
+// consumer waiting on the first does not wait for the last.
+func (q *Queue[T]) PutBatch(ctx context.Context, vs []T) (int, error) {
+	if !q.enter() {
+		return 0, ErrClosed
+	}
+	defer q.calls.leave()
+	q.joinProducers()
+	for i := range vs {
+		if err := q.put(ctx, &vs[i]); err != nil {
+			return i, err
+		}
+	}
+	return len(vs), nil
+}
+
+// put is Put inside the handle: encode, try, wait while full.
+func (q *Queue[T]) put(ctx context.Context, v *T) error {
+	m, err := q.encode(v)
 	if err != nil {
 		return err
 	}
-	ok, err := q.tryPut(&v, &m)
+	ok, err := q.tryPut(v, &m)
 	if !ok && err == nil {
-		err = q.ctl.notFull.WaitFor(ctx, &q.putWait, &q.putSpin, q.putProbe, func() (bool, error) { return q.tryPut(&v, &m) })
+		err = q.ctl.notFull.WaitFor(ctx, &q.putWait, &q.putSpin, q.putProbe, func() (bool, error) { return q.tryPut(v, &m) })
 	}
 	q.done(&m)
 	return err
