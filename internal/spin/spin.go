@@ -124,6 +124,12 @@ const (
 	Yielding
 )
 
+// MaxYielding bounds the rounds of a Yielding spin beyond its base in
+// time: on a loaded machine one sched_yield can last a time slice of
+// somebody else, and a waiter must park (and look at its context and its
+// peers) within a bounded time.
+const MaxYielding = 200 * time.Microsecond
+
 // Spin looks at ready up to base times, or as many as a learnt (a nil a
 // spins the base and learns nothing), pausing between looks as p says.
 // It reports whether ready held; when it did not, the caller parks and
@@ -134,12 +140,20 @@ func (a *Adaptive) Spin(base int, p Pause, ready func() bool) (Spell, bool) {
 	if a != nil {
 		s.rounds = max(base, int(a.rounds.Load()))
 	}
+	var yieldEnd int64 // Yielding: when the rounds beyond the base stop, whatever is left
 	for i := 0; i < s.rounds; i++ {
 		if ready() {
 			return s, true
 		}
 		switch {
 		case p == Yielding && i >= base:
+			now := Now()
+			if yieldEnd == 0 {
+				yieldEnd = now + int64(MaxYielding)
+			} else if now >= yieldEnd {
+				s.rounds = i // for Parked: the rounds made
+				return s, false
+			}
 			yield()
 		case p != Tight:
 			Relax()

@@ -9,7 +9,8 @@ import (
 
 // TestSpinLooks: a spin looks until ready holds, at most the base times
 // without history, and the rounds learnt (twice the base after one short
-// gap, the base again after a long one) with it, whatever the pause.
+// gap, the base again after a long one) with it, whatever the pause (a
+// Yielding one cut short by MaxYielding past the base).
 func TestSpinLooks(t *testing.T) {
 	const base = 8
 	for _, p := range []spin.Pause{spin.Tight, spin.Relaxed, spin.Yielding} {
@@ -29,7 +30,9 @@ func TestSpinLooks(t *testing.T) {
 			t.Errorf("pause %d: %d looks without history, want %d", p, n, base)
 		}
 		a.Learn(base, spin.Stats{Parked: time.Microsecond, Woken: true}) // a short gap: covered
-		if n := count(); n != 2*base {
+		// Yielding: the rounds beyond the base stop after MaxYielding, which
+		// a loaded machine's sched_yield may reach before they are done.
+		if n := count(); n != 2*base && (p != spin.Yielding || n <= base || n > 2*base) {
 			t.Errorf("pause %d: %d looks after a short gap, want %d", p, n, 2*base)
 		}
 		a.Learn(base, spin.Stats{Parked: time.Second, Woken: true}) // a long gap
