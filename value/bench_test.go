@@ -149,6 +149,23 @@ var benchAdder = process.Register("value-bench-adder", func(ctx context.Context,
 	return nil
 })
 
+var benchUpdater = process.Register("value-bench-updater", func(ctx context.Context, a benchArgs) error {
+	a.Ready.Store(1)
+	var n int64
+	for a.Stop.Load() == 0 {
+		for range 64 {
+			a.Counter.Update(increment)
+		}
+		n += 64
+	}
+	a.Ops.Store(n)
+	return nil
+})
+
+// increment is the update of BenchmarkUpdateTwoProcesses: Python's
+// "with v.get_lock(): v.value += 1".
+func increment(x *int64) { *x++ }
+
 var benchWriter = process.Register("value-bench-writer", func(ctx context.Context, a benchArgs) error {
 	a.Ready.Store(1)
 	var n int64
@@ -193,6 +210,23 @@ func BenchmarkAddTwoProcesses(b *testing.B) {
 	})
 	if got, want := a.Counter.Load(), int64(b.N)+theirs; got != want {
 		b.Fatalf("counter %d, want %d: an Add was lost", got, want)
+	}
+	benchutil.ReportRate(b, b.N+int(theirs), 0, elapsed)
+}
+
+// BenchmarkUpdateTwoProcesses: this process and a helper process update
+// one shared counter under its lock at once (Update, the lock a
+// semaphore.Mutex shared by both: Python's Value + get_lock(), which
+// .ci/peers-python measures beside it); msgs/s counts the updates of both.
+func BenchmarkUpdateTwoProcesses(b *testing.B) {
+	a := newBenchArgs(b)
+	theirs, elapsed := runBeside(b, benchUpdater, a, func() {
+		for range b.N {
+			a.Counter.Update(increment)
+		}
+	})
+	if got, want := a.Counter.Load(), int64(b.N)+theirs; got != want {
+		b.Fatalf("counter %d, want %d: an update was lost", got, want)
 	}
 	benchutil.ReportRate(b, b.N+int(theirs), 0, elapsed)
 }

@@ -95,3 +95,25 @@ func ObjectLife(b *testing.B, name string, newClose func() error, create func(se
 		life(b, func() (*shm.Segment, error) { return shm.CreateAnon(4096) })
 	})
 }
+
+// Producers runs send in producers goroutines at once, giving goroutine g
+// its share n of total messages (they differ by one at most), and returns
+// the first error any of them returned once all are done: the producer
+// side of a many-producer stream.
+func Producers(producers, total int, send func(g, n int) error) error {
+	errs := make(chan error, producers)
+	for g := 0; g < producers; g++ {
+		n := total / producers
+		if g < total%producers {
+			n++
+		}
+		go func() { errs <- send(g, n) }()
+	}
+	var first error
+	for g := 0; g < producers; g++ {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
