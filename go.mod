@@ -7,3 +7,5 @@ require (
 	github.com/edsrzf/mmap-go v1.2.0
 	golang.org/x/sys v0.49.0
 )
+
+require github.com/tidwall/btree v1.8.2

@@ -19,13 +19,32 @@ func (*noCopy) Unlock() {}
 
 // Array is a fixed-length array of T in shared memory with a lock and a
 // seqlock: Python's multiprocessing.Array. The zero Array is not usable:
-// get one from Create, CreateFrom, Open or a worker's decoded arguments.
+// get one from New, NewFrom, Create, CreateFrom, Open or a worker's
+// decoded arguments.
 // An Array must not be copied after first use.
 type Array[T any] struct {
 	_ noCopy
 	c *cell.Cell
 	s []T    // the elements, in shared memory
 	b []byte // the same memory as bytes
+}
+
+// New allocates an Array of n zero elements in this process's heap of
+// shared memory (Python's Array('i', n) is array.New[int32](n)): no
+// segment, no name, no size to choose. Small arrays share a few anonymous
+// segments, a large one gets its own (see docs/cells.md); the Array
+// reaches worker processes as an argument of process.Start, as queues do.
+// Close gives it up. It returns an error matching ErrUnsupportedType,
+// naming the field, when T cannot live in shared memory, and
+// shm.ErrNoSpace when the memory of a new heap segment
+// cannot be reserved (a memfd: /dev/shm's size does not bound it).
+func New[T any](n int) (*Array[T], error) { return NewFrom(make([]T, n)) }
+
+// NewFrom allocates an Array holding a copy of vals in this process's heap,
+// as New does (Python's Array('i', range(50))).
+func NewFrom[T any](vals []T) (*Array[T], error) {
+	a := new(Array[T])
+	return cell.OrNil(a, a.bind(cell.NewOf(shm.KindArray, false, vals)))
 }
 
 // Create allocates an Array of n zero elements called name in seg. It
@@ -59,10 +78,41 @@ func (a *Array[T]) bind(c *cell.Cell, s []T, err error) error {
 	return nil
 }
 
-// checkIndex panics with an error matching ErrOutOfRange unless 0 <= i < n.
-func checkIndex(i, n int) {
+// Close gives up this handle's hold on the shared memory: the heap object
+// of New (its heap segment is unmapped with the last such hold in this
+// process), or the mapping a worker's decoded handle attached. A Array made
+// by Create or Open lives in the caller's segment, which Close leaves
+// mapped. Other processes' handles are not affected: the memory lives as
+// long as any process maps it. Close is idempotent; the Array must not be
+// used after it, nor while a call on it runs in another goroutine: a call
+// after it panics with a message saying so (Len is then 0, Slice nil),
+// and GobEncode returns an error.
+func (a *Array[T]) Close() error {
+	err := a.c.Close()
+	a.s, a.b = nil, nil // nothing left that points into the memory
+	return err
+}
+
+// checkIndex panics with an error matching ErrOutOfRange unless 0 <= i <
+// n; on a closed array (whose n is 0) it panics saying so.
+func checkIndex(c *cell.Cell, i, n int) {
 	if uint(i) >= uint(n) {
-		panic(fmt.Errorf("%w: index %d, length %d", ErrOutOfRange, i, n))
+		outOfRange(c, i, n)
+	}
+}
+
+func outOfRange(c *cell.Cell, i, n int) {
+	if c.Closed() {
+		c.PanicClosed("element access")
+	}
+	panic(fmt.Errorf("%w: index %d, length %d", ErrOutOfRange, i, n))
+}
+
+// live panics, naming op, when c is closed: for the calls that would
+// otherwise treat a closed array as an empty one.
+func live(c *cell.Cell, op string) {
+	if c.Closed() {
+		c.PanicClosed(op)
 	}
 }
 
@@ -80,7 +130,7 @@ func (a *Array[T]) Len() int { return len(a.s) }
 // corrupted: see ErrNotRecoverable) nobody can be writing, and it returns
 // the element as it stands.
 func (a *Array[T]) At(i int) T {
-	checkIndex(i, len(a.s))
+	checkIndex(a.c, i, len(a.s))
 	var x T
 	cell.LoadInto(a.c, &x, &a.s[i])
 	return x
@@ -90,7 +140,7 @@ func (a *Array[T]) At(i int) T {
 // end. It returns ctx's error, or ErrNotRecoverable when the lock is not
 // recoverable, with the zero T; it panics as At does on a bad index.
 func (a *Array[T]) AtContext(ctx context.Context, i int) (T, error) {
-	checkIndex(i, len(a.s))
+	checkIndex(a.c, i, len(a.s))
 	var x T
 	if err := cell.LoadIntoContext(ctx, a.c, &x, &a.s[i]); err != nil {
 		var zero T
@@ -107,7 +157,7 @@ func (a *Array[T]) AtContext(ctx context.Context, i int) (T, error) {
 // than hang. When the lock is not recoverable it stores nothing
 // (SetContext says ErrNotRecoverable).
 func (a *Array[T]) Set(i int, x T) {
-	checkIndex(i, len(a.s))
+	checkIndex(a.c, i, len(a.s))
 	a.write(context.Background(), "array: Set", func() { a.s[i] = x })
 }
 
@@ -115,7 +165,7 @@ func (a *Array[T]) Set(i int, x T) {
 // then returns ctx's error and stores nothing, as it does with
 // ErrNotRecoverable when the lock is not recoverable.
 func (a *Array[T]) SetContext(ctx context.Context, i int, x T) error {
-	checkIndex(i, len(a.s))
+	checkIndex(a.c, i, len(a.s))
 	return a.write(ctx, "", func() { a.s[i] = x })
 }
 
@@ -211,6 +261,7 @@ func (a *Array[T]) CopyFromContext(ctx context.Context, src []T) (n int, err err
 // For a snapshot, CopyTo.
 func (a *Array[T]) All() iter.Seq2[int, T] {
 	return func(yield func(int, T) bool) {
+		live(a.c, "All")
 		for i := range a.s {
 			var x T
 			cell.LoadInto(a.c, &x, &a.s[i])
@@ -225,6 +276,7 @@ func (a *Array[T]) All() iter.Seq2[int, T] {
 // as one seqlock read. It waits as At does, and returns ErrNotRecoverable
 // when the lock is not recoverable.
 func (a *Array[T]) ReadAt(p []byte, off int64) (int, error) {
+	live(a.c, "ReadAt")
 	return readAt(a.b, p, off, func(dst, src []byte) (int, error) {
 		return cell.CopyOutContext(context.Background(), a.c, dst, src)
 	})
@@ -235,6 +287,7 @@ func (a *Array[T]) ReadAt(p []byte, off int64) (int, error) {
 // the error then matches ErrOutOfRange. It returns ErrNotRecoverable,
 // writing nothing, when the lock is not recoverable.
 func (a *Array[T]) WriteAt(p []byte, off int64) (n int, err error) {
+	live(a.c, "WriteAt")
 	return writeAt(a.b, p, off, func(dst, src []byte) (int, error) {
 		err := a.write(context.Background(), "array: WriteAt", func() { n = copy(dst, src) })
 		return n, err
@@ -292,7 +345,7 @@ func (l *Locked[T]) Len() int { return len(l.a.s) }
 // unless 0 <= i < Len.
 func (l *Locked[T]) At(i int) T {
 	l.check("At")
-	checkIndex(i, len(l.a.s))
+	checkIndex(l.a.c, i, len(l.a.s))
 	return l.a.s[i] // the holder is the only writer
 }
 
@@ -301,7 +354,7 @@ func (l *Locked[T]) At(i int) T {
 // recoverable (see Array.Lock) it stores nothing.
 func (l *Locked[T]) Set(i int, x T) {
 	l.check("Set")
-	checkIndex(i, len(l.a.s))
+	checkIndex(l.a.c, i, len(l.a.s))
 	if l.held {
 		l.a.c.BeginWrite()
 		l.a.s[i] = x

@@ -1,10 +1,11 @@
 // Package array holds a fixed-length typed array in shared memory, as
 // Python's multiprocessing.Array and RawArray do.
 //
-// An Array[T] is created by name in a segment, from a length (Create,
-// Python's Array('i', 10)) or from initial values (CreateFrom, Python's
-// Array('i', range(50))), found by name in another process (Open), or
-// passed to a worker process inside its arguments: it encodes as a handle
+// An Array[T] is made from a length (New, Python's Array('i', 10)) or from
+// initial values (NewFrom, Python's Array('i', range(50))) in this
+// process's heap of anonymous segments, with no segment, name or size to
+// choose; or created by name in a segment (Create, CreateFrom) and found by
+// name in another process (Open). Either is passed to a worker process inside its arguments: it encodes as a handle
 // (segment, object name, kind, type fingerprint) and the worker attaches
 // to the same memory. T must be fixed-size and pointer-free; any other T
 // is refused with ErrUnsupportedType naming the offending field, and
@@ -31,7 +32,10 @@
 // IndexError). ReadAt and WriteAt return errors instead.
 //
 // Ownership: the segment owns the memory; an Array is a view of it, valid
-// while the segment is mapped. An Array must not be copied (use the
+// while the segment is mapped. Close gives up what the handle alone uses
+// (New's heap object, a decoded handle's attachment) and leaves a
+// caller's segment alone; it is idempotent, and the Array must not be used
+// after it (a call then panics, saying so). An Array must not be copied (use the
 // pointer); its methods are safe for concurrent use by goroutines and
 // processes.
 //

@@ -111,3 +111,45 @@ func ExampleRawArray() {
 	fmt.Println(r.Len(), sum)
 	// Output: 4 10.5
 }
+
+// New is Python's Array('i', 4): no segment, no name, no size; NewFrom
+// is Array('i', range(4)). The Array lives in this process's heap of
+// shared memory and reaches worker processes as an argument of
+// process.Start; Close gives it up.
+func ExampleNew() {
+	a, err := array.New[int32](4)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer a.Close()
+	a.Set(2, 7)
+	fmt.Println(a.Slice())
+	// Output: [0 0 7 0]
+}
+
+func ExampleNewFrom() {
+	a, err := array.NewFrom([]float64{0, 1, 2, 3})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer a.Close()
+	a.With(func(s []float64) {
+		for i := range s {
+			s[i] *= s[i]
+		}
+	})
+	fmt.Println(a.Slice())
+	// Output: [0 1 4 9]
+}
+
+// NewRawFrom is Python's RawArray('d', ...): no lock.
+func ExampleNewRawFrom() {
+	r, err := array.NewRawFrom([]int64{1, 2, 3})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer r.Close()
+	r.Set(0, 10)
+	fmt.Println(r.Slice(), r.Len())
+	// Output: [10 2 3] 3
+}

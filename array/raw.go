@@ -17,6 +17,17 @@ type RawArray[T any] struct {
 	s []T
 }
 
+// NewRaw allocates a RawArray of n zero elements in this process's heap,
+// as New does (Python's RawArray('i', n)); errors as New's.
+func NewRaw[T any](n int) (*RawArray[T], error) { return NewRawFrom(make([]T, n)) }
+
+// NewRawFrom allocates a RawArray holding a copy of vals in this process's
+// heap, as NewFrom does.
+func NewRawFrom[T any](vals []T) (*RawArray[T], error) {
+	r := new(RawArray[T])
+	return cell.OrNil(r, r.bind(cell.NewOf(shm.KindArray, true, vals)))
+}
+
 // CreateRaw allocates a RawArray of n zero elements; errors as Create's.
 func CreateRaw[T any](seg *shm.Segment, name string, n int) (*RawArray[T], error) {
 	return CreateRawFrom(seg, name, make([]T, n))
@@ -43,6 +54,23 @@ func (r *RawArray[T]) bind(c *cell.Cell, s []T, err error) error {
 	return nil
 }
 
+// Close gives up this handle's hold on the shared memory: the heap object
+// of New (its heap segment is unmapped with the last such hold in this
+// process), or the mapping a worker's decoded handle attached. A RawArray made
+// by Create or Open lives in the caller's segment, which Close leaves
+// mapped. Other processes' handles are not affected: the memory lives as
+// long as any process maps it. Close is idempotent; the RawArray must not be
+// used after it, nor while a call on it runs in another goroutine.
+//
+// A call after Close panics with a message saying so (Len is then 0,
+// Slice nil); a slice that Slice returned before it must not be used after
+// it.
+func (r *RawArray[T]) Close() error {
+	err := r.c.Close()
+	r.s = nil
+	return err
+}
+
 // Name returns the RawArray's name in its segment.
 func (r *RawArray[T]) Name() string { return r.c.Name() }
 
@@ -52,14 +80,14 @@ func (r *RawArray[T]) Len() int { return len(r.s) }
 // At returns element i. It panics with an error matching ErrOutOfRange
 // unless 0 <= i < Len.
 func (r *RawArray[T]) At(i int) T {
-	checkIndex(i, len(r.s))
+	checkIndex(r.c, i, len(r.s))
 	return r.s[i]
 }
 
 // Set stores x in element i. It panics with an error matching
 // ErrOutOfRange unless 0 <= i < Len.
 func (r *RawArray[T]) Set(i int, x T) {
-	checkIndex(i, len(r.s))
+	checkIndex(r.c, i, len(r.s))
 	r.s[i] = x
 }
 
@@ -68,14 +96,21 @@ func (r *RawArray[T]) Set(i int, x T) {
 func (r *RawArray[T]) Slice() []T { return r.s }
 
 // CopyTo copies min(len(dst), Len) elements into dst and returns how many.
-func (r *RawArray[T]) CopyTo(dst []T) int { return copy(dst, r.s) }
+func (r *RawArray[T]) CopyTo(dst []T) int {
+	live(r.c, "CopyTo")
+	return copy(dst, r.s)
+}
 
 // CopyFrom copies min(len(src), Len) elements from src and returns how many.
-func (r *RawArray[T]) CopyFrom(src []T) int { return copy(r.s, src) }
+func (r *RawArray[T]) CopyFrom(src []T) int {
+	live(r.c, "CopyFrom")
+	return copy(r.s, src)
+}
 
 // All yields each index and element.
 func (r *RawArray[T]) All() iter.Seq2[int, T] {
 	return func(yield func(int, T) bool) {
+		live(r.c, "All")
 		for i, x := range r.s {
 			if !yield(i, x) {
 				return
@@ -86,12 +121,14 @@ func (r *RawArray[T]) All() iter.Seq2[int, T] {
 
 // ReadAt implements io.ReaderAt over the bytes of the elements.
 func (r *RawArray[T]) ReadAt(p []byte, off int64) (int, error) {
+	live(r.c, "ReadAt")
 	return readAt(r.c.Data, p, off, copyBytes)
 }
 
 // WriteAt implements io.WriterAt over the bytes of the elements; bytes
 // past the end are not written, and the error then matches ErrOutOfRange.
 func (r *RawArray[T]) WriteAt(p []byte, off int64) (int, error) {
+	live(r.c, "WriteAt")
 	return writeAt(r.c.Data, p, off, copyBytes)
 }
 

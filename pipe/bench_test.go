@@ -2,6 +2,7 @@ package pipe_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"testing"
 	"time"
@@ -18,34 +19,65 @@ type bytesArgs struct{ C *pipe.Conn[[]byte] }
 
 // echoBytes sends every message back, in place (Peek, SendBytes, Release),
 // until io.EOF.
-var echoBytes = process.Register("pipe-bench-echo", func(ctx context.Context, a bytesArgs) error {
+var echoBytes = process.Register("pipe-bench-echo", func(ctx context.Context, a bytesArgs) error { return echoLoop(ctx, a.C) })
+
+// echoLoop is echoBytes' loop, for an echo in this process too.
+func echoLoop(ctx context.Context, c *pipe.Conn[[]byte]) error {
 	for {
-		rec, err := a.C.Peek(ctx)
+		rec, err := c.Peek(ctx)
 		if err == io.EOF {
 			return nil
 		}
 		if err != nil {
 			return err
 		}
-		if err := a.C.SendBytes(ctx, rec); err != nil {
+		if err := c.SendBytes(ctx, rec); err != nil {
 			return err
 		}
-		a.C.Discard()
+		c.Discard()
 	}
-})
+}
 
 // benchmarkPipePingPong measures a round trip of a size-byte message
 // between two processes over a duplex pipe: SendBytes, then Peek and
 // Release of the echo.
 func benchmarkPipePingPong(b *testing.B, size int, strategy atomics.Strategy) {
-	a, c, err := pipe.New(pipe.Options[[]byte]{Codec: codec.Bytes{}, Wait: strategy})
+	benchmarkRoundTrip(b, size, strategy, false)
+}
+
+// pipeCapacity is a ring that holds four size-byte messages (at least the
+// default): a 1 MiB request needs a ring of more than 2 MiB.
+func pipeCapacity(size int) int {
+	c := pipe.DefaultCapacity
+	for c < 4*(size+64) {
+		c *= 2
+	}
+	return c
+}
+
+// benchmarkRoundTrip is benchmarkPipePingPong with the echo in another
+// process, or (inProcess) in a goroutine of this one, as shmipc-go's
+// one-stream benchmark runs its server.
+func benchmarkRoundTrip(b *testing.B, size int, strategy atomics.Strategy, inProcess bool) {
+	a, c, err := pipe.New(pipe.Options[[]byte]{Codec: codec.Bytes{}, Wait: strategy, Capacity: pipeCapacity(size)})
 	if err != nil {
 		b.Fatal(err)
 	}
 	ctx := context.Background()
-	p, err := echoBytes.Start(ctx, bytesArgs{C: c})
-	if err != nil {
-		b.Fatal(err)
+	var wait func() error
+	if inProcess {
+		errs := make(chan error, 1)
+		go func() {
+			errs <- echoLoop(ctx, c)
+			c.Close()
+		}()
+		wait = func() error { return <-errs }
+	} else {
+		p, err := echoBytes.Start(ctx, bytesArgs{C: c})
+		if err != nil {
+			b.Fatal(err)
+		}
+		wait = p.Wait
 	}
 	msg := make([]byte, size)
 	// One round trip first, so that the child is up before the clock runs.
@@ -75,9 +107,22 @@ func benchmarkPipePingPong(b *testing.B, size int, strategy atomics.Strategy) {
 	benchutil.ReportRate(b, b.N, size, elapsed)
 	lat.Report(b)
 	a.Close()
-	if err := p.Wait(); err != nil {
+	if err := wait(); err != nil {
 		b.Fatal(err)
 	}
+}
+
+// BenchmarkRequestResponse: a request of 64 B, 4 KiB, 64 KiB and 1 MiB
+// answered by an echo of the same size, one in flight, with the echo in
+// a goroutine of this process (inproc: the layout of shmipc-go's
+// one-stream raw benchmark, which .ci/peers-shmipc runs beside it) and in
+// another process (proc), beside the futex floor of the same run.
+func BenchmarkRequestResponse(b *testing.B) {
+	for _, size := range []int{64, 4 << 10, 64 << 10, 1 << 20} {
+		b.Run(fmt.Sprintf("size=%d/inproc", size), func(b *testing.B) { benchmarkRoundTrip(b, size, atomics.Park, true) })
+		b.Run(fmt.Sprintf("size=%d/proc", size), func(b *testing.B) { benchmarkRoundTrip(b, size, atomics.Park, false) })
+	}
+	b.Run("floor/futex", bench.FutexPingPong)
 }
 
 // BenchmarkPingPong64 compares the pipe's round trip with os.Pipe and a

@@ -34,7 +34,8 @@
 //
 // # Blocking
 //
-// A Send to a full ring and a Recv from an empty one spin briefly, then park
+// A Send to a full ring and a Recv from an empty one spin briefly (on a
+// load or two, for as long as past waits showed that it pays), then park
 // on a futex word of the control block; the other side wakes them only if
 // they sleep. Parked goroutines do not pin OS threads. Every blocking call
 // honours its context; Read and Write (io.Reader, io.Writer) block without

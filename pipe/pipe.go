@@ -20,6 +20,7 @@ import (
 	"github.com/shmkit/shmkit/internal/pod"
 	"github.com/shmkit/shmkit/internal/procinfo"
 	"github.com/shmkit/shmkit/internal/ringx"
+	"github.com/shmkit/shmkit/internal/spin"
 	"github.com/shmkit/shmkit/ringbuf"
 	"github.com/shmkit/shmkit/shm"
 )
@@ -69,9 +70,11 @@ type Conn[T any] struct {
 	send               *ringbuf.SPSC  // ring[end]; nil on the receiving end of a one-way pipe
 	recv               *ringbuf.SPSC  // ring[1-end]; nil on the sending end of a one-way pipe
 	rx                 ringx.Consumer // recv's machinery: the quick try, the rescue
+	tx                 ringx.Producer // send's machinery: the probe for room
 	codec              codec.Codec[T]
 	bin                *codec.Binary[T]
 	sendWait, recvWait atomics.WaitOptions
+	sendSpin, recvSpin spin.Adaptive // this handle's learnt spins (see package spin)
 
 	sendMu  sync.Mutex
 	scratch []byte // guarded by sendMu
@@ -209,6 +212,7 @@ func attach[T any](seg *shm.Segment, obj *shm.Object, end int, c codec.Codec[T],
 		if conn.send, err = ringbuf.OpenSPSC(seg, ringName(obj.Name, end)); err != nil {
 			return nil, fmt.Errorf("pipe %q: %w", obj.Name, err)
 		}
+		conn.tx = ringx.ProducerOf(conn.send)
 	}
 	if end == 0 || duplex {
 		if conn.recv, err = ringbuf.OpenSPSC(seg, ringName(obj.Name, 1-end)); err != nil {
@@ -309,7 +313,7 @@ func (c *Conn[T]) sendFunc(ctx context.Context, n int, fill func(rec []byte) err
 	}
 	ok, err := reserve()
 	if !ok && err == nil {
-		err = c.ctl.space[c.end].Wait(ctx, &c.sendWait, reserve)
+		err = c.ctl.space[c.end].WaitFor(ctx, &c.sendWait, &c.sendSpin, c.sendProbe, reserve)
 	}
 	if err != nil {
 		return err
@@ -321,6 +325,18 @@ func (c *Conn[T]) sendFunc(ctx context.Context, n int, fill func(rec []byte) err
 	c.send.Commit() // publishes: the message
 	c.ctl.data[c.end].Notify()
 	return nil
+}
+
+// sendProbe and recvProbe are what a blocked send and receive spin on: a
+// few loads that change when a try may succeed (room or a record in the
+// ring, a Close at either end), so that a spinning waiter runs no try, and
+// notifies nobody, per look.
+func (c *Conn[T]) sendProbe() bool {
+	return c.closed.Load() || c.ctl.ends[1-c.end].closed.Load() != 0 || c.tx.Room()
+}
+
+func (c *Conn[T]) recvProbe() bool {
+	return c.closed.Load() || c.ctl.ends[1-c.end].closed.Load() != 0 || c.rx.Ready()
 }
 
 // peek waits for the next message and returns it in place; recvMu is held.
@@ -353,7 +369,7 @@ func (c *Conn[T]) peek(ctx context.Context) ([]byte, error) {
 	}
 	ok, err := ready()
 	if !ok && err == nil {
-		err = c.ctl.data[1-c.end].Wait(ctx, &c.recvWait, ready)
+		err = c.ctl.data[1-c.end].WaitFor(ctx, &c.recvWait, &c.recvSpin, c.recvProbe, ready)
 	}
 	return rec, err
 }
@@ -616,7 +632,7 @@ func (c *Conn[T]) GobDecode(b []byte) error {
 		seg.Close()
 		return err
 	}
-	c.seg, c.name, c.end, c.ctl, c.send, c.recv, c.rx, c.codec, c.bin = o.seg, o.name, o.end, o.ctl, o.send, o.recv, o.rx, o.codec, o.bin
+	c.seg, c.name, c.end, c.ctl, c.send, c.recv, c.rx, c.tx, c.codec, c.bin = o.seg, o.name, o.end, o.ctl, o.send, o.recv, o.rx, o.tx, o.codec, o.bin
 	c.setWait(o.sendWait.Strategy)
 	c.seg0 = &segRef{seg: seg}
 	c.seg0.refs.Store(1) // the attachment is c's: Close drops it

@@ -31,6 +31,7 @@ const (
 	envWatch  = "SHMKIT_WATCH_PARENT"
 	envFiles  = "SHMKIT_FILES"  // "FIRST,COUNT": descriptors passed WithFiles
 	envParent = "SHMKIT_PARENT" // "PID,WORKER,NAME" of the parent (WORKER quoted): see Parent
+	envShared = "SHMKIT_SHARED" // "COUNT": anonymous segments' descriptors after argsFD, closed once the arguments are decoded
 	argsFD    = 3               // the socket carrying the encoded arguments and the ack; then exported files
 )
 
@@ -86,7 +87,9 @@ type envelope[A any] struct{ A A }
 
 func (f *Func[A]) run(ctx context.Context, r io.Reader) error {
 	var env envelope[A]
-	if err := gob.NewDecoder(r).Decode(&env); err != nil {
+	err := gob.NewDecoder(r).Decode(&env)
+	closeShared()
+	if err != nil {
 		return fmt.Errorf("process: decoding arguments of %s: %w", f.name, err)
 	}
 	return f.fn(ctx, env.A)
@@ -175,8 +178,13 @@ func (f *Func[A]) Start(ctx context.Context, args A, opts ...Option) (*Process, 
 	// moment Start returns, waiters in every process count the child as a
 	// peer, before it has decoded anything.
 	peers, err := handoff.Collect(func() error {
+		exported := map[*os.File]int{} // many objects of one segment (a heap's) pass one descriptor
 		return fdexport.Run(func(file *os.File) int {
+			if fd, ok := exported[file]; ok {
+				return fd
+			}
 			files = append(files, file)
+			exported[file] = argsFD + len(files)
 			return argsFD + len(files)
 		}, func() error { return gob.NewEncoder(&enc).Encode(envelope[A]{A: args}) })
 	})
@@ -223,6 +231,9 @@ func start(ctx context.Context, worker string, args []byte, files []*os.File, o 
 	if !o.detached {
 		cmd.Env = append(cmd.Env, envWatch+"=1")
 		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	}
+	if len(files) > 0 {
+		cmd.Env = append(cmd.Env, envShared+"="+strconv.Itoa(len(files)))
 	}
 	if len(o.files) > 0 {
 		first := argsFD + 1 + len(files)
@@ -401,6 +412,31 @@ func parseFiles(v string) {
 	}
 }
 
+// shared is the number of anonymous segments' descriptors the parent
+// passed after argsFD for the handles in the arguments; set by Main in a
+// child.
+var shared int
+
+// parseShared turns the SHMKIT_SHARED value "COUNT" into shared.
+func parseShared(v string) {
+	if n, err := strconv.Atoi(v); err == nil && n > 0 && n <= 1<<16 {
+		shared = n
+	}
+}
+
+// closeShared closes the descriptors of the anonymous segments once the
+// arguments are decoded: every handle decoded from them holds a
+// duplicate of its own (shm.Attach), so that a segment whose handles this
+// worker has all closed is neither mapped nor held open here, and its
+// memory goes when the other processes let it go. Left open, they would
+// also leak into the worker's own children.
+func closeShared() {
+	for i := range shared {
+		syscall.Close(argsFD + 1 + i)
+	}
+	shared = 0
+}
+
 // File returns the i-th file the parent passed to this worker WithFiles, or
 // nil when there is none.
 func File(i int) *os.File {
@@ -437,8 +473,9 @@ func runWorker(worker string) int {
 	current = Info{Name: os.Getenv(envName), Pid: os.Getpid(), Worker: worker}
 	watch := os.Getenv(envWatch) == "1"
 	parseFiles(os.Getenv(envFiles))
+	parseShared(os.Getenv(envShared))
 	parent, hasParent = parseParent(os.Getenv(envParent))
-	for _, k := range []string{envWorker, envName, envWatch, envFiles, envParent} {
+	for _, k := range []string{envWorker, envName, envWatch, envFiles, envParent, envShared} {
 		os.Unsetenv(k) // grandchildren started with os/exec are not workers
 	}
 	registryMu.Lock()

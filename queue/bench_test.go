@@ -3,6 +3,7 @@ package queue_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -51,6 +52,13 @@ var (
 // consumer process (w) of the messages msg(i) makes, through a queue of 4096
 // slots of maxMessage bytes.
 func benchmarkQueueStream[T any](b *testing.B, w *process.Func[drainArgs[T]], strategy atomics.Strategy, maxMessage, size int, msg func(i int) T) {
+	benchmarkQueueProducers(b, w, strategy, maxMessage, size, 1, 0, msg)
+}
+
+// benchmarkQueueProducers is benchmarkQueueStream with producers
+// goroutines putting at once, each through a handle of its own (Open), b.N
+// messages in all; batch > 0 puts them batch at a time with PutBatch.
+func benchmarkQueueProducers[T any](b *testing.B, w *process.Func[drainArgs[T]], strategy atomics.Strategy, maxMessage, size, producers, batch int, msg func(i int) T) {
 	seg, err := shm.CreateAnon(2 << 20)
 	if err != nil {
 		b.Fatal(err)
@@ -74,11 +82,40 @@ func benchmarkQueueStream[T any](b *testing.B, w *process.Func[drainArgs[T]], st
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
-	start := time.Now()
-	for i := 0; i < b.N; i++ {
-		if err := q.Put(ctx, msg(i)); err != nil {
+	hs := []*queue.Queue[T]{q}
+	for len(hs) < producers {
+		h, err := queue.Open(seg, "q", queue.Options[T]{Wait: strategy})
+		if err != nil {
 			b.Fatal(err)
 		}
+		defer h.Close()
+		hs = append(hs, h)
+	}
+	start := time.Now()
+	err = benchutil.Producers(producers, b.N, func(g, n int) error {
+		if batch > 0 {
+			vs := make([]T, batch)
+			for i := range vs {
+				vs[i] = msg(i)
+			}
+			for n > 0 {
+				k, err := hs[g].PutBatch(ctx, vs[:min(n, batch)])
+				if err != nil {
+					return err
+				}
+				n -= k
+			}
+			return nil
+		}
+		for i := 0; i < n; i++ {
+			if err := hs[g].Put(ctx, msg(i)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
 	}
 	q.Shutdown()
 	n, err := ack.Get(ctx)
@@ -111,6 +148,30 @@ func BenchmarkStream64(b *testing.B) {
 	b.Run("unix", func(b *testing.B) { bench.UnixSocketStream(b, 64, false) })
 	b.Run("unix-bufio", func(b *testing.B) { bench.UnixSocketStream(b, 64, true) })
 	b.Run("ospipe", func(b *testing.B) { bench.PipeStream(b, 64, false) })
+}
+
+// BenchmarkProducers: Queue[[64]byte] filled by 1, 2, 3, 4 and 8 producer
+// goroutines (a handle each; queue-batch: PutBatch of 64 values) and
+// drained by a consumer process, each count
+// beside the bufio unix socket written by as many goroutines in the same
+// run. b.N messages in all.
+func BenchmarkProducers(b *testing.B) {
+	for _, np := range []int{1, 2, 3, 4, 8} {
+		for _, batch := range []int{0, 64} {
+			name := "queue"
+			if batch > 0 {
+				name = "queue-batch"
+			}
+			b.Run(fmt.Sprintf("producers=%d/%s", np, name), func(b *testing.B) {
+				var m msg64
+				benchmarkQueueProducers(b, drain64, atomics.Park, 0, 64, np, batch, func(i int) msg64 {
+					m[0] = byte(i)
+					return m
+				})
+			})
+		}
+		b.Run(fmt.Sprintf("producers=%d/unix-bufio", np), func(b *testing.B) { bench.UnixSocketStreamProducers(b, 64, np) })
+	}
 }
 
 // BenchmarkPutGetInt64 is Put then Get of an int64 with the binary codec in

@@ -32,7 +32,8 @@
 //
 // # Blocking
 //
-// A Put on a full queue and a Get on an empty one spin briefly, then park
+// A Put on a full queue and a Get on an empty one spin briefly (on a load
+// or two, for as long as past waits showed that it pays), then park
 // on a futex word of the control block (one for "not full", one for "not
 // empty"), counted so that the other side makes the wake syscall only when
 // somebody sleeps. Parked goroutines do not pin OS threads (atomics.Await keeps one sleeper per

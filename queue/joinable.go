@@ -60,7 +60,7 @@ func (j *Joinable[T]) TaskDone() error {
 	if !j.enter() {
 		return ErrClosed
 	}
-	defer j.life.RUnlock()
+	defer j.calls.leave()
 	r := j.record()
 	if r == nil {
 		if j.ctl.untrackedGot.Load() <= j.ctl.untrackedDone.Load() && j.unfinished() <= 0 {
@@ -85,7 +85,7 @@ func (j *Joinable[T]) Unfinished() int {
 	if !j.enter() {
 		return 0
 	}
-	defer j.life.RUnlock()
+	defer j.calls.leave()
 	j.countOut()
 	return int(max(j.unfinished(), 0))
 }
@@ -105,7 +105,7 @@ func (j *Joinable[T]) Join(ctx context.Context) error {
 	if !j.enter() {
 		return ErrClosed
 	}
-	defer j.life.RUnlock()
+	defer j.calls.leave()
 	lost := j.ctl.lost.Load()
 	o := j.putWait // same strategy
 	o.Check = j.joinCheck

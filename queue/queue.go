@@ -19,6 +19,7 @@ import (
 	"github.com/shmkit/shmkit/internal/notify"
 	"github.com/shmkit/shmkit/internal/pod"
 	"github.com/shmkit/shmkit/internal/ringx"
+	"github.com/shmkit/shmkit/internal/spin"
 	"github.com/shmkit/shmkit/ringbuf"
 	"github.com/shmkit/shmkit/shm"
 )
@@ -83,16 +84,16 @@ type Queue[T any] struct {
 	bin    *codec.Binary[T] // codec, when it is the binary one: the zero-allocation path
 	ownSeg bool             // New made seg, or GobDecode attached it: Close closes it
 
-	// life is held (read) by every call for as long as it uses the
-	// mapping, and taken (write) by Close before it unmaps; closed, set
-	// first, makes the calls in flight return ErrClosed and later ones
-	// fail at once.
-	life   sync.RWMutex
+	// calls counts the calls using the mapping, which Close waits out
+	// before it unmaps; closed, set first, makes the calls in flight
+	// return ErrClosed and later ones fail at once.
+	calls  inFlight
 	closed atomic.Bool
 
 	joinable bool
 
 	putWait, getWait atomics.WaitOptions
+	putSpin, getSpin spin.Adaptive // this handle's learnt spins (see package spin)
 
 	prodJoined, consJoined atomic.Bool // this process is in the peer tables
 
@@ -333,15 +334,40 @@ func (q *Queue[T]) Put(ctx context.Context, v T) error {
 	if !q.enter() {
 		return ErrClosed
 	}
-	defer q.life.RUnlock()
+	defer q.calls.leave()
 	q.joinProducers()
-	m, err := q.encode(&v)
+	return q.put(ctx, &v)
+}
+
+// PutBatch puts the values of vs in order, as Put would one by one, and
+// returns how many it put: len(vs), or the count before the error that
+// stopped it (the errors of Put). It enters the handle, records the
+// producer and reads the queue's state once for the batch rather than once
+// a value; each value is published as soon as it is written, so a
+// consumer waiting on the first does not wait for the last.
+func (q *Queue[T]) PutBatch(ctx context.Context, vs []T) (int, error) {
+	if !q.enter() {
+		return 0, ErrClosed
+	}
+	defer q.calls.leave()
+	q.joinProducers()
+	for i := range vs {
+		if err := q.put(ctx, &vs[i]); err != nil {
+			return i, err
+		}
+	}
+	return len(vs), nil
+}
+
+// put is Put inside the handle: encode, try, wait while full.
+func (q *Queue[T]) put(ctx context.Context, v *T) error {
+	m, err := q.encode(v)
 	if err != nil {
 		return err
 	}
-	ok, err := q.tryPut(&v, &m)
+	ok, err := q.tryPut(v, &m)
 	if !ok && err == nil {
-		err = q.ctl.notFull.Wait(ctx, &q.putWait, func() (bool, error) { return q.tryPut(&v, &m) })
+		err = q.ctl.notFull.WaitFor(ctx, &q.putWait, &q.putSpin, q.putProbe, func() (bool, error) { return q.tryPut(v, &m) })
 	}
 	q.done(&m)
 	return err
@@ -354,7 +380,7 @@ func (q *Queue[T]) TryPut(v T) (bool, error) {
 	if !q.enter() {
 		return false, ErrClosed
 	}
-	defer q.life.RUnlock()
+	defer q.calls.leave()
 	q.joinProducers()
 	m, err := q.encode(&v)
 	if err != nil {
@@ -421,13 +447,13 @@ func (q *Queue[T]) GetInto(ctx context.Context, v *T) error {
 	if !q.enter() {
 		return ErrClosed
 	}
-	defer q.life.RUnlock()
+	defer q.calls.leave()
 	q.joinConsumers()
 	ok, err := q.tryGet(v)
 	if ok || err != nil {
 		return err
 	}
-	return q.ctl.notEmpty.Wait(ctx, &q.getWait, func() (bool, error) { return q.tryGet(v) })
+	return q.ctl.notEmpty.WaitFor(ctx, &q.getWait, &q.getSpin, q.getProbe, func() (bool, error) { return q.tryGet(v) })
 }
 
 // TryGet removes and returns the oldest value if there is one, without
@@ -437,10 +463,21 @@ func (q *Queue[T]) TryGet() (T, bool, error) {
 	if !q.enter() {
 		return v, false, ErrClosed
 	}
-	defer q.life.RUnlock()
+	defer q.calls.leave()
 	q.joinConsumers()
 	ok, err := q.tryGet(&v)
 	return v, ok, err
+}
+
+// putProbe and getProbe are what a blocked Put and Get spin on: a few
+// loads that change when a try may succeed (room or a message in the ring,
+// Shutdown, Close), so that a spinning waiter runs no try per look.
+func (q *Queue[T]) putProbe() bool {
+	return q.closed.Load() || q.ctl.shutdown.Load() != 0 || q.rx.HasSpace()
+}
+
+func (q *Queue[T]) getProbe() bool {
+	return q.closed.Load() || q.ctl.shutdown.Load() != 0 || q.rx.HasData()
 }
 
 func (q *Queue[T]) tryPut(v *T, m *message) (bool, error) {
@@ -577,7 +614,7 @@ func (q *Queue[T]) Len() int {
 	if !q.enter() {
 		return 0
 	}
-	defer q.life.RUnlock()
+	defer q.calls.leave()
 	return q.ring.Len()
 }
 
@@ -586,7 +623,7 @@ func (q *Queue[T]) Cap() int {
 	if !q.enter() {
 		return 0
 	}
-	defer q.life.RUnlock()
+	defer q.calls.leave()
 	return q.capacity()
 }
 
@@ -602,7 +639,7 @@ func (q *Queue[T]) MaxMessage() int {
 	if !q.enter() {
 		return 0
 	}
-	defer q.life.RUnlock()
+	defer q.calls.leave()
 	return int(q.ctl.maxMessage)
 }
 
@@ -614,7 +651,7 @@ func (q *Queue[T]) Full() bool {
 	if !q.enter() {
 		return false
 	}
-	defer q.life.RUnlock()
+	defer q.calls.leave()
 	if q.ctl.maxBytes != 0 && q.rx.Bytes() >= int64(q.ctl.maxBytes) {
 		return true
 	}
@@ -631,7 +668,7 @@ func (q *Queue[T]) Shutdown() error {
 	if !q.enter() {
 		return ErrClosed
 	}
-	defer q.life.RUnlock()
+	defer q.calls.leave()
 	q.ctl.shutdown.Store(1) // publishes: no more Puts
 	q.wakeAll()
 	return nil
@@ -649,7 +686,7 @@ func (q *Queue[T]) IsShutdown() bool {
 	if !q.enter() {
 		return false
 	}
-	defer q.life.RUnlock()
+	defer q.calls.leave()
 	return q.ctl.shutdown.Load() != 0
 }
 
@@ -672,8 +709,7 @@ func (q *Queue[T]) Close() error {
 		return nil
 	}
 	q.wakeAll() // this handle's waiters see closed; others re-check and sleep again
-	q.life.Lock()
-	defer q.life.Unlock()
+	q.calls.wait()
 	err := q.ring.Close()
 	if q.ownSeg {
 		if serr := q.seg.Close(); err == nil {
@@ -683,18 +719,58 @@ func (q *Queue[T]) Close() error {
 	return err
 }
 
-// enter starts a call on q: it holds q's mapping until RUnlock. It reports
-// false on a closed handle.
+// enter starts a call on q: it holds q's mapping until q.calls.leave. It
+// reports false on a closed handle.
 func (q *Queue[T]) enter() bool {
-	if q.closed.Load() {
-		return false
-	}
-	q.life.RLock()
-	if q.closed.Load() {
-		q.life.RUnlock()
+	return !q.closed.Load() && q.calls.enter()
+}
+
+// inFlight counts the calls in flight on a handle, so that Close can wait
+// for them to leave the mapping: one atomic add on the way in and one on
+// the way out, where a sync.RWMutex cost a call about 15 ns more. Close
+// sets inClosing (later calls leave at once) and waits on done, which the
+// last call to leave closes, marking inDone so that nobody closes it
+// twice.
+type inFlight struct {
+	n    atomic.Int64  // calls in flight, plus inClosing once Close began, plus inDone once done is closed
+	done chan struct{} // made by wait before it sets inClosing (published by that add)
+}
+
+const (
+	inClosing = 1 << 40
+	inDone    = 1 << 41
+)
+
+// enter counts a call in; it reports false once Close has begun.
+func (f *inFlight) enter() bool {
+	if f.n.Add(1)&inClosing != 0 {
+		f.leave()
 		return false
 	}
 	return true
+}
+
+// leave counts a call out; the last one out after Close began wakes it.
+func (f *inFlight) leave() {
+	if f.n.Add(-1) == inClosing {
+		f.finish()
+	}
+}
+
+// finish closes done once, whoever sees the count drop to nothing first.
+func (f *inFlight) finish() {
+	if f.n.CompareAndSwap(inClosing, inClosing|inDone) { // closing, none in flight -> done
+		close(f.done)
+	}
+}
+
+// wait bars new calls and waits for those in flight to leave. Call it once.
+func (f *inFlight) wait() {
+	f.done = make(chan struct{})
+	if f.n.Add(inClosing) == inClosing { // publishes: done
+		f.finish()
+	}
+	<-f.done
 }
 
 // All returns an iterator over the values got from q, Python's
@@ -744,7 +820,7 @@ func (q *Queue[T]) GobEncode() ([]byte, error) {
 	if !q.enter() {
 		return nil, ErrClosed
 	}
-	defer q.life.RUnlock()
+	defer q.calls.leave()
 	h, err := q.seg.Handle()
 	if err != nil {
 		return nil, fmt.Errorf("queue %q: %w", q.name, err)

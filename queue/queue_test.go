@@ -628,6 +628,60 @@ func ExampleQueue_All() {
 	// 4
 }
 
+// PutBatch puts several values with one entry into the handle; a consumer
+// gets each as soon as it is written.
+func ExampleQueue_PutBatch() {
+	q, err := queue.New(queue.Options[string]{MaxSize: 2})
+	if err != nil {
+		panic(err)
+	}
+	defer q.Close()
+	ctx := context.Background()
+	go func() {
+		// Three values through a queue of two slots: PutBatch waits for
+		// room as Put does.
+		if n, err := q.PutBatch(ctx, []string{"a", "b", "c"}); err != nil || n != 3 {
+			panic(fmt.Sprint(n, err))
+		}
+	}()
+	for range 3 {
+		v, err := q.Get(ctx)
+		if err != nil {
+			panic(err)
+		}
+		fmt.Println(v)
+	}
+	// Output:
+	// a
+	// b
+	// c
+}
+
+// TestPutBatchStops: PutBatch on a shut-down queue puts nothing and says
+// so; on a full queue it puts what fits before its context ends, and
+// reports how many.
+func TestPutBatchStops(t *testing.T) {
+	q, err := queue.New(queue.Options[int]{MaxSize: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if n, err := q.PutBatch(ctx, []int{1, 2, 3}); n != 2 || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("PutBatch of 3 into 2 slots: %d, %v; want 2, DeadlineExceeded", n, err)
+	}
+	q.Shutdown()
+	if n, err := q.PutBatch(context.Background(), []int{4}); n != 0 || !errors.Is(err, queue.ErrShutdown) {
+		t.Fatalf("PutBatch after Shutdown: %d, %v; want 0, ErrShutdown", n, err)
+	}
+	for _, want := range []int{1, 2} {
+		if v, ok, err := q.TryGet(); !ok || err != nil || v != want {
+			t.Fatalf("TryGet = %d, %v, %v; want %d", v, ok, err, want)
+		}
+	}
+}
+
 // A Joinable counts tasks: a consumer marks each one done, and Join waits
 // for all of them, Python's JoinableQueue.
 func ExampleJoinable() {

@@ -235,7 +235,6 @@ func benchmarkStream(b *testing.B, size int, kind string, inPlace bool) {
 		msg[i] = byte(i)
 	}
 	ctx := context.Background()
-	flag := atomics.MustUint32At(done.Bytes(), 8)
 	b.SetBytes(int64(size))
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -246,19 +245,9 @@ func benchmarkStream(b *testing.B, size int, kind string, inPlace bool) {
 		}
 	}
 	closeW()
-	for flag.Load() == 0 {
-		// No timeout context (it would allocate inside the timed region):
-		// an Await without one still returns every 250 ms.
-		atomics.Await(ctx, flag, 0, nil)
-		if !p.Alive() && flag.Load() == 0 {
-			b.Fatalf("consumer died: %v", p.Wait())
-		}
-	}
+	awaitStreamDone(b, p, done, b.N)
 	elapsed := time.Since(start)
 	b.StopTimer()
-	if got := atomics.MustUint64At(done.Bytes(), 0).Load() - 1; got != uint64(b.N) {
-		b.Fatalf("consumer got %d messages, sent %d", got, b.N)
-	}
 	benchutil.ReportRate(b, b.N, size, elapsed)
 	if err := p.Wait(); err != nil {
 		b.Fatal(err)

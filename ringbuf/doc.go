@@ -10,7 +10,8 @@
 //     each reads the other's index only when its copy says full or empty.
 //   - MPSC (NewMPSC, OpenMPSC): many producers in any processes, one
 //     consumer, variable-length records; producers claim space with a CAS
-//     on the tail (Agrona's ManyToOneRingBuffer).
+//     on the tail (Agrona's ManyToOneRingBuffer), for one record or, with
+//     WriteBatch, a run of them published by one store.
 //   - MPMC (NewMPMC, OpenMPMC): many producers, many consumers, fixed-size
 //     slots; Vyukov's bounded MPMC queue with a sequence number per slot.
 //
@@ -93,7 +94,8 @@
 //   - A record whose producer died between Reserve and Commit: an SPSC
 //     consumer never sees it (a successor producer writes over it); an MPSC
 //     consumer recognises it by the producer slot in its header and skips
-//     it; so is space an MPSC
+//     it, and a WriteBatch run whole (its first header holds the run's
+//     length until the run is published); so is space an MPSC
 //     producer claimed and died before writing any header (the producer
 //     slot holds its claim), and an MPMC slot claimed and never filled.
 //   - A producer facing a full ring whose consumer died gets ErrPeerDead;

@@ -140,6 +140,34 @@ func ExampleMPSC() {
 	// EOF
 }
 
+// A producer with several records at hand claims room for all of them at
+// once and publishes them together.
+func ExampleMPSC_WriteBatch() {
+	seg := exampleSegment("mpsc-batch")
+	defer seg.Unlink()
+	ctx := context.Background()
+	m, _ := ringbuf.NewMPSC(seg, "log", 4096)
+	p, _ := ringbuf.OpenMPSC(seg, "log")
+	recs := [][]byte{[]byte("one"), []byte("two"), []byte("three")}
+	for len(recs) > 0 {
+		n, err := p.WriteBatch(ctx, recs) // as many as fit now, at least one
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		recs = recs[n:]
+	}
+	p.Close()
+	m.ReadBatch(ctx, func(rec []byte) bool {
+		fmt.Println(string(rec))
+		return true
+	})
+	// Output:
+	// one
+	// two
+	// three
+}
+
 // Fixed-size slots for many producers and many consumers.
 func ExampleMPMC() {
 	seg := exampleSegment("mpmc")

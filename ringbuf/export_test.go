@@ -2,6 +2,7 @@ package ringbuf
 
 import (
 	"github.com/shmkit/shmkit/internal/ringx"
+	"github.com/shmkit/shmkit/internal/spin"
 
 	"context"
 	"sync/atomic"
@@ -35,7 +36,7 @@ func DataWaiters(r *MPMC) int { return int(r.data.waiters.Load()) }
 // space futex (any process).
 func SpaceWaiters(r *MPMC) int { return int(r.space.waiters.Load()) }
 
-// Parked describes a wait that parked (see spinStats): Spun over Rounds
+// Parked describes a wait that parked (see spin.Stats): Spun over Rounds
 // rounds of spin before it (0: untimed), then Parked in the kernel, ended by
 // a wake (Woken) or not.
 type Parked struct {
@@ -58,9 +59,9 @@ func AdaptiveLooksReset(waits ...Parked) (looks, base int) { return adaptiveLook
 
 func adaptiveLooks(reset bool, waits []Parked) (looks, base int) {
 	w, waiters, o := testWaitSide()
-	base = (o.spin + relaxChecks - 1) / relaxChecks
+	base = (o.spin + spin.RelaxChecks - 1) / spin.RelaxChecks
 	for _, p := range waits {
-		w.learn(base, spinStats{spun: p.Spun, rounds: p.Rounds, parked: p.Parked, woken: p.Woken})
+		w.adapt.Learn(base, spin.Stats{Spun: p.Spun, Rounds: p.Rounds, Parked: p.Parked, Woken: p.Woken})
 	}
 	if reset {
 		o.apply(nil, w)
@@ -93,3 +94,7 @@ func RescueFull(r *MPMC) (retry bool, err error)  { return (*mpmcX)(r).RescueFul
 // through internal/ringx.
 func TryPeekQuick(r any) ([]byte, bool, error) { return ringx.ConsumerOf(r).TryPeekQuick() }
 func Rescue(r any) error                       { return ringx.ConsumerOf(r).Rescue() }
+
+// SetRunPublishHook makes every MPSC WriteBatch of this process call f
+// just before the store that publishes its run (a victim is killed there).
+func SetRunPublishHook(f func()) { runPublishHook = f }

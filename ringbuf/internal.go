@@ -19,17 +19,22 @@ type (
 )
 
 func init() {
-	ringx.ConsumerOf = func(ring any) ringx.Consumer {
-		switch r := ring.(type) {
-		case *SPSC:
-			return (*vringX)(&r.vring)
-		case *MPSC:
-			return (*vringX)(&r.vring)
-		}
-		panic(fmt.Sprintf("ringbuf: ConsumerOf(%T)", ring))
-	}
+	ringx.ConsumerOf = func(ring any) ringx.Consumer { return vringOf(ring, "ConsumerOf") }
+	ringx.ProducerOf = func(ring any) ringx.Producer { return vringOf(ring, "ProducerOf") }
 	ringx.MPMCOf = func(ring any) ringx.MPMC { return (*mpmcX)(ring.(*MPMC)) }
 	ringx.Sane = sane
+}
+
+// vringOf returns the machinery of an *SPSC or *MPSC; what names the
+// caller for the panic on any other ring.
+func vringOf(ring any, what string) *vringX {
+	switch r := ring.(type) {
+	case *SPSC:
+		return (*vringX)(&r.vring)
+	case *MPSC:
+		return (*vringX)(&r.vring)
+	}
+	panic(fmt.Sprintf("ringbuf: %s(%T)", what, ring))
 }
 
 // sane checks the invariants of any ring (see ringx.Sane).
@@ -72,6 +77,12 @@ func (r *mpmcX) RescueFull() (retry bool, err error) {
 	defer m.putMu.Unlock()
 	return m.rescueFull()
 }
+
+// HasData reports whether a Get may find a message now (see ringx.MPMC).
+func (r *mpmcX) HasData() bool { return (*MPMC)(r).hasData() }
+
+// HasSpace reports whether a Put may find room now (see ringx.MPMC).
+func (r *mpmcX) HasSpace() bool { return (*MPMC)(r).hasSpace() }
 
 // Outstanding returns the number of messages put and not yet wholly taken:
 // those queued (filled, or being filled by a live producer) and those a
@@ -124,6 +135,13 @@ func (r *MPMC) bytes() int64 {
 // returns at once, without looking for dead producers (which reads /proc).
 // A consumer that polls an empty ring with it calls Rescue now and then.
 func (r *vringX) TryPeekQuick() (rec []byte, ok bool, err error) { return (*vring)(r).tryPeek(false) }
+
+// Ready reports whether a record may be at the head (see ringx.Consumer).
+func (r *vringX) Ready() bool { return (*vring)(r).dataReady() }
+
+// Room reports whether the room the last failed TryReserve wanted is free
+// (see ringx.Producer).
+func (r *vringX) Room() bool { return (*vring)(r).spaceFor() }
 
 // Rescue runs the consumer's slow path without taking a record: records
 // left in progress by a dead producer are skipped. It returns ErrPeerDead

@@ -40,6 +40,10 @@ type prodArgs struct {
 	Trial  uint32
 	// Started, when set, counts attached producers in its first word.
 	Started *shm.Segment
+	// Batch > 0: an MPSC producer writes its messages Batch at a time
+	// with WriteBatch, and a victim is killed inside a WriteBatch of
+	// Batch messages, its run claimed and written but not published.
+	Batch int
 }
 
 // message builds producer id's message seq into buf: id, seq (3 bytes),
@@ -100,6 +104,9 @@ var producerW = process.Register("ringbuf-producer", func(ctx context.Context, a
 		}
 		return nil
 	}
+	if a.MPSC != nil && a.Batch > 0 {
+		return produceBatches(ctx, a)
+	}
 	var w writer = a.SPSC
 	if a.MPSC != nil {
 		w = a.MPSC
@@ -120,6 +127,43 @@ var producerW = process.Register("ringbuf-producer", func(ctx context.Context, a
 	}
 	return w.CloseWrite()
 })
+
+// produceBatches is producerW's body for an MPSC producer that writes
+// with WriteBatch (see prodArgs.Batch).
+func produceBatches(ctx context.Context, a prodArgs) error {
+	bufs := make([][]byte, a.Batch)
+	for i := range bufs {
+		bufs[i] = make([]byte, a.Max)
+	}
+	recs := make([][]byte, 0, a.Batch)
+	write := func(first, n int) error {
+		recs = recs[:0]
+		for j := 0; j < n; j++ {
+			recs = append(recs, message(bufs[j], a.ID, first+j, a.Max))
+		}
+		for len(recs) > 0 {
+			k, err := a.MPSC.WriteBatch(ctx, recs)
+			if err != nil {
+				return fmt.Errorf("producer %d messages %d..: %w", a.ID, first, err)
+			}
+			recs = recs[k:]
+		}
+		return nil
+	}
+	for i := 0; i < a.N; i += a.Batch {
+		if err := write(i, min(a.Batch, a.N-i)); err != nil {
+			return err
+		}
+	}
+	if a.Victim {
+		ringbuf.SetRunPublishHook(func() {
+			signal(a.Flag, a.Trial)
+			select {} // killed here, the run claimed and written, not published
+		})
+		return write(a.N, a.Batch)
+	}
+	return a.MPSC.CloseWrite()
+}
 
 // signal stores v in the flag word (the first word of seg) and wakes the parent.
 func signal(seg *shm.Segment, v uint32) {
@@ -404,15 +448,28 @@ func TestHammerMPMCProcesses(t *testing.T) {
 // TestKillProducerMPSC kills a producer between Reserve and Commit, 20
 // times, while two other producers keep writing: the consumer skips each
 // abandoned record and loses nothing else.
-func TestKillProducerMPSC(t *testing.T) {
+func TestKillProducerMPSC(t *testing.T) { killProducersMPSC(t, 20, 300, 0) }
+
+// TestKillProducerMPSCBatch: producers write with WriteBatch, runs of 8;
+// a victim is killed 10 times inside a run, after its claim and its
+// records were written and before the store that publishes them. The
+// consumer skips each dead run whole (none of its records is delivered)
+// and loses nothing of the live producers' runs.
+func TestKillProducerMPSCBatch(t *testing.T) { killProducersMPSC(t, 10, 120, 8) }
+
+// killProducersMPSC runs trials victims of 5 messages, each killed
+// mid-record (batch 0) or mid-run of batch messages, beside two producers
+// that live; messages up to max bytes. Every message of the live ones and
+// exactly the victims' first 5 must arrive, then ErrPeerDead.
+func killProducersMPSC(t *testing.T, trials, max, batch int) {
 	seg := shmtest.Segment(t, 1<<20)
 	flag := shmtest.Segment(t, 64)
 	r, err := ringbuf.NewMPSC(seg, "r", 1<<13, ringbuf.WithPoll(5*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
-	const perVictim, max = 5, 300
-	trials := shmtest.Iterations(t, 20)
+	const perVictim = 5
+	trials = shmtest.Iterations(t, trials)
 	n := hammerN(t)
 	want := make([]int, 2+trials)
 	want[0], want[1] = n, n
@@ -432,10 +489,10 @@ func TestKillProducerMPSC(t *testing.T) {
 		}
 	})
 	for id := 0; id < 2; id++ {
-		startProducer(t, prodArgs{MPSC: r, ID: id, N: n, Max: max})
+		startProducer(t, prodArgs{MPSC: r, ID: id, N: n, Max: max, Batch: batch})
 	}
 	for i := 0; i < trials; i++ {
-		p := startProducer(t, prodArgs{MPSC: r, ID: 2 + i, N: perVictim, Max: max, Victim: true, Flag: flag, Trial: uint32(i + 1)})
+		p := startProducer(t, prodArgs{MPSC: r, ID: 2 + i, N: perVictim, Max: max, Victim: true, Flag: flag, Trial: uint32(i + 1), Batch: batch})
 		awaitFlag(t, flag, uint32(i+1))
 		p.Kill()
 		p.Wait()
@@ -445,7 +502,8 @@ func TestKillProducerMPSC(t *testing.T) {
 	if t.Failed() {
 		return
 	}
-	// Everything is read; the producers are gone and victims died.
+	// Everything is read and nothing of a dead record or run: the
+	// producers are gone and victims died.
 	_, err = r.Read(ctxT(t, 10*time.Second), make([]byte, max))
 	if !errors.Is(err, ringbuf.ErrPeerDead) {
 		t.Fatalf("after the last message: %v, want ErrPeerDead", err)

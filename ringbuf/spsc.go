@@ -39,6 +39,9 @@ func OpenSPSC(seg *shm.Segment, name string, opts ...Option) (*SPSC, error) {
 // serialises its own producers (Reserve holds the handle's lock until
 // Commit); open one handle per goroutine to produce in parallel. Each
 // producing handle takes one of the ring's producer slots (WithProducers).
+// A producer with several records at hand writes them with WriteBatch: one
+// claim and one publication for the run (LMAX Disruptor's batch claim;
+// Aeron's claim strategies likewise claim once for a run of fragments).
 // An MPSC must not be copied; pass it to a worker as a handle.
 type MPSC struct{ vring }
 

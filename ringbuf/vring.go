@@ -6,11 +6,11 @@ import (
 	"io"
 	"sync"
 	"sync/atomic"
-	"time"
 	"unsafe"
 
 	"github.com/shmkit/shmkit/internal/handoff"
 	"github.com/shmkit/shmkit/internal/procinfo"
+	"github.com/shmkit/shmkit/internal/spin"
 	"github.com/shmkit/shmkit/shm"
 )
 
@@ -89,7 +89,7 @@ type consumerSide struct {
 	recLen    uint64 // header+payload bytes of the record scan found last
 	batching  bool   // inside ReadBatch: publish the head per quarter ring
 	pfEnd     uint64 // ReadBatch, PeekBatch: lines below this position were prefetched
-	lookDue   int64  // tryNext: when (sinceStart) an empty ring next gets the slow look
+	lookDue   int64  // tryNext: when (spin.Now) an empty ring next gets the slow look
 	batch     Batch  // PeekBatch's run of records; outstanding while peekA == batchPeeked
 	wait      waitSide
 }
@@ -846,12 +846,6 @@ func (r *vring) waitNext(ctx context.Context) (idx, a uint64, err error) {
 	}
 }
 
-// processStart anchors sinceStart.
-var processStart = time.Now()
-
-// sinceStart is a monotonic clock in nanoseconds.
-func sinceStart() int64 { return int64(time.Since(processStart)) }
-
 // tryNext is next for the calls that do not wait (TryPeek, TryRead,
 // TryReadBatch, TryPeekBatch). next's slow path looks for dead producers in
 // /proc, 16 µs and 9 allocations here, and a consumer may poll an empty
@@ -864,7 +858,7 @@ func (r *vring) tryNext() (idx, a uint64, ok bool, err error) {
 	if ok || err != nil {
 		return idx, a, ok, err
 	}
-	if now := sinceStart(); now >= r.c.lookDue {
+	if now := spin.Now(); now >= r.c.lookDue {
 		r.c.lookDue = now + int64(r.opt.poll)
 	} else if !r.allDetached() {
 		return idx, a, ok, err

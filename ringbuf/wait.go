@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/shmkit/shmkit/atomics"
+	"github.com/shmkit/shmkit/internal/spin"
 )
 
 // DefaultPoll is how often a blocked call re-examines its peers (is the
@@ -86,7 +87,7 @@ func (o *options) apply(opts []Option, sides ...*waitSide) {
 	}
 	for _, w := range sides {
 		w.opt.Poll = o.poll
-		w.rounds.Store(0) // what was learnt was learnt for the old settings
+		w.adapt.Reset() // what was learnt was learnt for the old settings
 	}
 }
 
@@ -97,33 +98,6 @@ func inUse(ahead, behind, capacity uint64) int {
 	}
 	return int(ahead - behind)
 }
-
-// relaxChecks divides the spin count of a waiter that relaxes.
-const relaxChecks = 8
-
-// relaxLoads is the number of loads of relaxWord that make one relax.
-//
-//lint:ignore U1000 used by relax_amd64.s, which staticcheck does not read
-const relaxLoads = 128
-
-// relaxWord is only ever read: relax's loads of it cannot be optimised away.
-//
-//lint:ignore U1000 used by relax_amd64.s, which staticcheck does not read
-var relaxWord atomic.Uint32
-
-// relax (relax_amd64.s, relax_other.go) pauses a spinning waiter for some
-// tens of nanoseconds between two looks at the ring: relaxLoads loads of
-// relaxWord. A waiter that re-reads the other side's index in a tight loop
-// takes its cache line away after every store the other side makes;
-// pausing lets a producer publish several records per line transfer
-// (throughput) at the price of a few tens of nanoseconds of latency. The
-// Spin strategy, chosen for latency, does not relax.
-//
-// On amd64 the loop is assembly aligned on 32 bytes: compiled from Go its
-// duration depended on where the linker happened to put it (a loop across
-// a 64-byte boundary runs slower on this CPU), and with it the latency of
-// a parked ping-pong, 271 or 330 ns p50 from one build to the next with
-// no change to the waiting code.
 
 // waitSide is one direction of blocking: consumers wait for data on the
 // data futex, producers for space on the space futex. The protocol keeps the
@@ -145,61 +119,7 @@ type waitSide struct {
 	parked  *atomic.Uint32 // highest seq a waiter is about to sleep on
 	opt     atomics.WaitOptions
 	o       *options
-	rounds  atomic.Int32 // Park: spin rounds learnt from past waits (see learn); 0 before any
-}
-
-// Adaptive spinning (Park). A waiter that parks pays a futex sleep, and its
-// waker a FUTEX_WAKE, a system call that on a VM costs microseconds of the
-// publisher's time (an interprocessor interrupt to the sleeper's CPU): 14%
-// of a 64-byte stream's producer when the consumer, as fast as the
-// producer, slept between two write batches. So a waiter woken after a gap
-// (its spin and its park together) that the longest spin would have
-// covered doubles its handle's spin rounds, up to maxSpinGrowth times the
-// base (WithSpin: about 5 µs by default, so at most about 80 µs); a longer
-// gap halves them, down to the base, as does a park that ended any other
-// way after shortPark or more (a deadline, the poll period). A stream
-// whose gaps are short and regular spins across them; gaps longer than the
-// longest spin, and idle rings, park after the base spin, as before.
-//
-// The gap is timed from the clockRound-th round of the spin, so that a wait
-// that ends in its first rounds (a ping-pong reply) reads no clock; the
-// spin's rounds between that and the park give the time of one round,
-// which converts the longest spin into time. A spin too short to be timed
-// falls back to the park alone: shorter than shortPark counts as covered.
-const (
-	shortPark     = 50 * time.Microsecond
-	maxSpinGrowth = 16
-	clockRound    = 32
-)
-
-// spinStats describes one wait that parked, for learn.
-type spinStats struct {
-	spun   time.Duration // from the clock round to the park; 0: not timed
-	rounds int           // the rounds spun in that time
-	parked time.Duration // in the kernel (Await)
-	woken  bool          // the park ended by a wake, not a deadline or poll
-}
-
-// learn adapts the spin rounds of the next waits (base: the configured
-// rounds) to a wait that parked.
-func (w *waitSide) learn(base int, s spinStats) {
-	var covered bool
-	if s.spun > 0 && s.rounds > 0 {
-		perRound := s.spun / time.Duration(s.rounds)
-		covered = s.spun+s.parked < perRound*time.Duration(maxSpinGrowth*base)
-	} else {
-		covered = s.parked < shortPark
-	}
-	r := max(int(w.rounds.Load()), base)
-	switch {
-	case s.woken && covered:
-		r = min(2*r, maxSpinGrowth*base)
-	case s.woken || s.parked >= shortPark:
-		r = max(r/2, base)
-	default:
-		return // a deadline cut a short park: nothing learnt
-	}
-	w.rounds.Store(int32(r))
+	adapt   spin.Adaptive // Park: spin rounds learnt from past waits
 }
 
 func pollCheck() error { return errPoll }
@@ -240,30 +160,26 @@ func (w *waitSide) wait(ctx context.Context, ready func() bool) error {
 	if err := ctx.Err(); err != nil {
 		return err // done already: not after a spin of microseconds
 	}
-	spin := w.o.strategy == atomics.Spin
-	rounds := w.o.spin
-	if !spin {
+	tight := w.o.strategy == atomics.Spin
+	base := w.o.spin
+	if !tight {
 		// Pausing between looks, spin for some microseconds in all
 		// (DefaultSpin: 64 looks, about 5 µs here): long enough to catch a
 		// reply from a peer on the other core, short enough that more
 		// waiters than cores do not starve the producers.
-		rounds = (rounds + relaxChecks - 1) / relaxChecks
+		base = (base + spin.RelaxChecks - 1) / spin.RelaxChecks
 	}
-	base := rounds
+	var adapt *spin.Adaptive // Park only: see package spin
 	if w.o.strategy == atomics.Park {
-		rounds = max(rounds, int(w.rounds.Load()))
+		adapt = &w.adapt
 	}
-	var clocked int64 // sinceStart at round clockRound of an adaptive spin
-	for i := 0; i < rounds; i++ {
-		if ready() {
-			return nil
-		}
-		if !spin {
-			relax()
-		}
-		if i == clockRound && w.o.strategy == atomics.Park {
-			clocked = sinceStart()
-		}
+	pause := spin.Relaxed
+	if tight {
+		pause = spin.Tight
+	}
+	spell, ok := adapt.Spin(base, pause, ready)
+	if ok {
+		return nil
 	}
 	if err := ctx.Err(); err != nil {
 		return err
@@ -275,8 +191,8 @@ func (w *waitSide) wait(ctx context.Context, ready func() bool) error {
 			if ready() {
 				return nil
 			}
-			if !spin {
-				relax()
+			if !tight {
+				spin.Relax()
 			}
 			if w.o.strategy == atomics.Yield {
 				runtime.Gosched()
@@ -303,13 +219,9 @@ func (w *waitSide) wait(ctx context.Context, ready func() bool) error {
 		w.waiters.Add(^uint32(0))
 		return nil
 	}
-	t0 := sinceStart()
+	t0 := spin.Now()
 	err := atomics.Await(ctx, w.seq, seq, &w.opt)
 	w.waiters.Add(^uint32(0))
-	s := spinStats{parked: time.Duration(sinceStart() - t0), woken: err == nil}
-	if clocked != 0 {
-		s.spun, s.rounds = time.Duration(t0-clocked), rounds-clockRound-1
-	}
-	w.learn(base, s)
+	adapt.Parked(spell, t0, err == nil)
 	return err
 }

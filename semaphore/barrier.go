@@ -87,9 +87,22 @@ func (b *Barrier) SetAction(fn func() error) {
 	b.action.Store(&fn)
 }
 
-// NewBarrier creates a Barrier for n parties called name in seg (kind
+// NewBarrier creates a Barrier for n parties (Python's Barrier(n))
+// in this process's heap of shared memory: no segment,
+// no name, no size. Small objects share a few anonymous segments (see
+// docs/cells.md); the handle reaches worker processes as an argument of
+// process.Start, as queues do. Close gives it up. It returns
+// shm.ErrNoSpace when the memory of a new heap segment
+// cannot be reserved (a memfd: /dev/shm's size does not bound it).
+func NewBarrier(n int) (*Barrier, error) {
+	return place(shm.KindBarrier, BarrierSize, func(mem []byte) (*Barrier, error) {
+		return InitBarrier(mem, n)
+	})
+}
+
+// CreateBarrier creates a Barrier for n parties called name in seg (kind
 // shm.KindBarrier).
-func NewBarrier(seg *shm.Segment, name string, n int) (*Barrier, error) {
+func CreateBarrier(seg *shm.Segment, name string, n int) (*Barrier, error) {
 	return create(seg, name, shm.KindBarrier, BarrierSize, func(mem []byte) (*Barrier, error) {
 		return InitBarrier(mem, n)
 	})
@@ -408,7 +421,18 @@ func (b *Barrier) Reset() error {
 	return nil
 }
 
-// GobEncode encodes a named Barrier's handle.
+// Close gives up this handle's hold on shared memory: the heap object of
+// NewBarrier (its heap segment is unmapped with the last such hold in this
+// process), or the mapping a worker's decoded handle attached. A Barrier
+// from CreateBarrier or OpenBarrier lives in the caller's segment, which Close
+// leaves mapped. Other processes' handles are not affected. Close
+// is idempotent; the Barrier must not be used after it, nor while a call on
+// it runs in another goroutine: a call after it panics (the handle no
+// longer points at the shared memory), and GobEncode returns an error.
+func (b *Barrier) Close() error { return closeHandle(b, &b.ref) }
+
+// GobEncode encodes the Barrier's handle (segment, name, kind); a closed
+// one is refused.
 func (b *Barrier) GobEncode() ([]byte, error) { return b.ref.encode("Barrier") }
 
 // GobDecode attaches the Barrier that GobEncode named.

@@ -11,6 +11,7 @@ import (
 	"github.com/shmkit/shmkit/internal/shmtest"
 	"github.com/shmkit/shmkit/process"
 	"github.com/shmkit/shmkit/semaphore"
+	"github.com/shmkit/shmkit/shm"
 )
 
 // BenchmarkMutexUncontended: Lock/Unlock by one goroutine, beside the
@@ -18,7 +19,7 @@ import (
 func BenchmarkMutexUncontended(b *testing.B) {
 	b.Run("shmkit", func(b *testing.B) {
 		seg := shmtest.Segment(b, 1<<16)
-		m, err := semaphore.NewMutex(seg, "m")
+		m, err := semaphore.CreateMutex(seg, "m")
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -64,7 +65,7 @@ func BenchmarkMutexTryLockHeld(b *testing.B) {
 	})
 	b.Run("shmkit", func(b *testing.B) {
 		seg := shmtest.Segment(b, 1<<16)
-		m, err := semaphore.NewMutex(seg, "m")
+		m, err := semaphore.CreateMutex(seg, "m")
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -93,7 +94,7 @@ func BenchmarkMutexTryLockHeld(b *testing.B) {
 func BenchmarkMutexContended2Proc(b *testing.B) {
 	b.Run("shmkit-2proc", func(b *testing.B) {
 		seg := shmtest.Segment(b, 1<<16)
-		m, err := semaphore.NewMutex(seg, "m")
+		m, err := semaphore.CreateMutex(seg, "m")
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -155,8 +156,8 @@ var _ = process.Current
 func BenchmarkEventWake(b *testing.B) {
 	b.Run("event", func(b *testing.B) {
 		seg := shmtest.Segment(b, 1<<16)
-		e, _ := semaphore.NewEvent(seg, "ping")
-		back, _ := semaphore.NewEvent(seg, "pong")
+		e, _ := semaphore.CreateEvent(seg, "ping")
+		back, _ := semaphore.CreateEvent(seg, "pong")
 		ctx := context.Background()
 		p, err := eventWorker.Start(ctx, eventArgs{E: e, Back: back, Rounds: b.N + 1})
 		if err != nil {
@@ -193,7 +194,7 @@ func BenchmarkEventWake(b *testing.B) {
 func BenchmarkRWMutexRead(b *testing.B) {
 	b.Run("shmkit", func(b *testing.B) {
 		seg := shmtest.Segment(b, 1<<16)
-		rw, err := semaphore.NewRWMutex(seg, "rw")
+		rw, err := semaphore.CreateRWMutex(seg, "rw")
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -223,7 +224,7 @@ func BenchmarkRWMutexRead(b *testing.B) {
 func BenchmarkSemaphoreUncontended(b *testing.B) {
 	b.Run("shmkit", func(b *testing.B) {
 		seg := shmtest.Segment(b, 1<<16)
-		s, err := semaphore.NewSemaphore(seg, "s", 1)
+		s, err := semaphore.CreateSemaphore(seg, "s", 1)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -254,11 +255,11 @@ func BenchmarkDoneContext(b *testing.B) {
 	seg := shmtest.Segment(b, 1<<16)
 	done, cancel := context.WithCancel(context.Background())
 	cancel()
-	e, err := semaphore.NewEvent(seg, "e")
+	e, err := semaphore.CreateEvent(seg, "e")
 	if err != nil {
 		b.Fatal(err)
 	}
-	s, err := semaphore.NewSemaphore(seg, "s", 0)
+	s, err := semaphore.CreateSemaphore(seg, "s", 0)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -288,5 +289,20 @@ func BenchmarkDoneContext(b *testing.B) {
 			default:
 			}
 		}
+	})
+}
+
+// The cost of a Mutex's life: NewMutex + Close in this process's heap,
+// beside a segment of its own (see benchutil.ObjectLife).
+func BenchmarkNewMutexClose(b *testing.B) {
+	benchutil.ObjectLife(b, "NewMutex+Close", func() error {
+		m, err := semaphore.NewMutex()
+		if err == nil {
+			m.Close()
+		}
+		return err
+	}, func(seg *shm.Segment) error {
+		_, err := semaphore.CreateMutex(seg, "m")
+		return err
 	})
 }

@@ -11,8 +11,8 @@ import (
 )
 
 // Cond is a condition variable shared between processes (Python's
-// multiprocessing Condition), bound to a shmkit Mutex L: its own (NewCond)
-// or a named Mutex of the same segment (NewCondFor, Python's
+// multiprocessing Condition), bound to a shmkit Mutex L: its own (NewCond,
+// CreateCond) or one the caller made (NewCondFor, CreateCondFor: Python's
 // Condition(lock)). It is a sequence futex: Wait reads the sequence word
 // while holding L, unlocks L and sleeps until the word moves; Signal,
 // Notify and Broadcast move it. A notification made after a waiter read
@@ -39,26 +39,57 @@ type Cond struct {
 	L        *Mutex
 	seq      *atomic.Uint32 // bumped by Signal/Notify/Broadcast; the futex word
 	sleepers *atomic.Uint32 // waiters between reading seq and waking; read by Signal
-	lockAt   uint64         // object offset of the named Mutex L in the segment; 0 = L is the Cond's own
+	lockAt   uint64         // object offset of the named Mutex L in the segment; 0 = L is the Cond's own or NewCondFor's
 	ref      ref
+	ownL     bool // L was attached by GobDecode (a NewCondFor Cond's): Close closes it
 }
 
-// NewCond creates a Cond called name in seg, with its own Mutex L (kind
+// NewCond creates a Cond with its own Mutex L (Python's Condition()) in
+// this process's heap of shared memory: no segment, no name, no size.
+// Small objects share a few anonymous segments (see docs/cells.md); the
+// Cond reaches worker processes as an argument of process.Start, with its
+// L, as queues do. Close gives it up. It returns shm.ErrNoSpace when the
+// memory of a new heap segment cannot be reserved (a memfd: /dev/shm's
+// size does not bound it).
+func NewCond() (*Cond, error) { return place(shm.KindCond, CondSize, InitCond) }
+
+// NewCondFor creates a Cond whose L is m (Python's Condition(lock)), in
+// this process's heap as NewCond does: code that already guards its state
+// with m waits on the Cond under m. m is any Mutex but an embedded one
+// (NewMutex's, CreateMutex's, a decoded handle's) and must stay open while
+// the Cond is used. A worker that receives the Cond gets m as its L too
+// (the Cond's handle carries m's), whether or not it receives m itself.
+func NewCondFor(m *Mutex) (*Cond, error) {
+	if m == nil || m.ref.seg == nil {
+		return nil, errors.New("semaphore: NewCondFor needs a Mutex of its own (NewMutex, CreateMutex, OpenMutex), not an embedded one")
+	}
+	if m.ref.closed {
+		return nil, errors.New("semaphore: NewCondFor of a closed Mutex")
+	}
+	c, err := NewCond()
+	if err != nil {
+		return nil, err
+	}
+	c.L = m
+	return c, nil
+}
+
+// CreateCond creates a Cond called name in seg, with its own Mutex L (kind
 // shm.KindCond).
-func NewCond(seg *shm.Segment, name string) (*Cond, error) {
+func CreateCond(seg *shm.Segment, name string) (*Cond, error) {
 	return create(seg, name, shm.KindCond, CondSize, InitCond)
 }
 
-// NewCondFor creates a Cond called name in seg whose L is m, a named Mutex
+// CreateCondFor creates a Cond called name in seg whose L is m, a named Mutex
 // of the same segment (Python's Condition(lock)): code that already guards
 // its state with m waits on the Cond under m. Every process that opens the
 // Cond, or receives it as a worker argument, gets m as its L.
-func NewCondFor(seg *shm.Segment, name string, m *Mutex) (*Cond, error) {
+func CreateCondFor(seg *shm.Segment, name string, m *Mutex) (*Cond, error) {
 	if m == nil || m.ref.seg == nil {
-		return nil, errors.New("semaphore: NewCondFor needs a named Mutex (NewMutex, OpenMutex), not an embedded one")
+		return nil, errors.New("semaphore: CreateCondFor needs a named Mutex (CreateMutex, OpenMutex), not an embedded one")
 	}
 	if m.ref.seg != seg {
-		return nil, fmt.Errorf("semaphore: NewCondFor: Mutex %q lives in another segment", m.ref.name)
+		return nil, fmt.Errorf("semaphore: CreateCondFor: Mutex %q lives in another segment", m.ref.name)
 	}
 	o, err := lookup(seg, m.ref.name, shm.KindMutex, MutexSize)
 	if err != nil {
@@ -107,7 +138,7 @@ func InitCond(mem []byte) (*Cond, error) {
 }
 
 // CondAt returns a handle on the Cond InitCond wrote at mem. A Cond made by
-// NewCondFor is refused here: its Mutex is found by OpenCond.
+// CreateCondFor is refused here: its Mutex is found by OpenCond.
 func CondAt(mem []byte) (*Cond, error) {
 	c, err := condAt(mem)
 	if err == nil && c.lockAt != 0 {
@@ -139,7 +170,7 @@ func condAt(mem []byte) (*Cond, error) {
 	return &Cond{L: m, seq: seq, sleepers: sl, lockAt: le64(r[condOffLock:])}, nil
 }
 
-// bindLock makes L the named Mutex a NewCondFor Cond records, found by its
+// bindLock makes L the named Mutex a CreateCondFor Cond records, found by its
 // object offset in the Cond's segment.
 func (c *Cond) bindLock() error {
 	if c.lockAt == 0 {
@@ -252,15 +283,70 @@ func (c *Cond) Broadcast() {
 	}
 }
 
-// GobEncode encodes a named Cond's handle.
-func (c *Cond) GobEncode() ([]byte, error) { return c.ref.encode("Cond") }
+// Close gives up this handle's hold on shared memory, as Mutex.Close does
+// (and that of the L a worker's decoded handle attached with it: not the
+// Mutex given to NewCondFor in this process). It does not unlock L.
+// Close is idempotent; the Cond must not be used after it: a call after
+// it panics, and GobEncode returns an error.
+func (c *Cond) Close() error {
+	l, own := c.L, c.ownL
+	err := closeHandle(c, &c.ref)
+	if own {
+		c.ownL = false
+		if lerr := l.Close(); err == nil {
+			err = lerr
+		}
+	}
+	return err
+}
+
+// GobEncode encodes the Cond's handle (with its L's, for NewCondFor's).
+func (c *Cond) GobEncode() ([]byte, error) {
+	w, err := c.ref.wire("Cond")
+	if err != nil {
+		return nil, err
+	}
+	if c.lockAt == 0 && c.L.ref.seg != nil { // L is NewCondFor's m
+		l, err := c.L.ref.wire("Mutex")
+		if err != nil {
+			return nil, err
+		}
+		w.Lock = &l
+	}
+	return encodeWire(w)
+}
 
 // GobDecode attaches the Cond that GobEncode named, and its Mutex.
 func (c *Cond) GobDecode(b []byte) error {
-	if err := decode(c, b, shm.KindCond, CondSize, condAt); err != nil {
+	w, err := decodeWire(b, shm.KindCond)
+	if err != nil {
 		return err
 	}
-	return c.bindLock()
+	if w.Lock == nil {
+		if err := decode(c, b, shm.KindCond, CondSize, condAt); err != nil {
+			return err
+		}
+		if err := c.bindLock(); err != nil {
+			c.ref.close()
+			return err
+		}
+		return nil
+	}
+	lo, err := w.Lock.attach(shm.KindMutex, MutexSize)
+	if err != nil {
+		return fmt.Errorf("the Mutex of a Cond: %w", err)
+	}
+	m, err := MutexAt(lo.Body)
+	if err == nil {
+		err = decode(c, b, shm.KindCond, CondSize, condAt)
+	}
+	if err != nil {
+		lo.Segment.Close()
+		return err
+	}
+	m.adopt(m, ref{seg: lo.Segment, name: lo.Name, kind: shm.KindMutex, hold: lo.Segment})
+	c.L, c.ownL = m, true
+	return nil
 }
 
 // adopt takes the words of from (a view of the same memory) and records r.

@@ -19,7 +19,7 @@ import (
 // matching ErrBroken and ErrCorrupt.
 func TestBarrierCorruptLock(t *testing.T) {
 	seg := shmtest.Segment(t, 1<<16)
-	b, err := semaphore.NewBarrier(seg, "b", 2)
+	b, err := semaphore.CreateBarrier(seg, "b", 2)
 	if err != nil {
 		t.Fatal(err)
 	}

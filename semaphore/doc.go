@@ -7,18 +7,26 @@
 // waiting is done on those words with shared futexes (package atomics), so
 // the processes involved need nothing but the mapping.
 //
-// Two ways to have one: by name in a segment's object directory
-// (NewMutex(seg, "lock"), OpenMutex(seg, "lock"), and likewise for the
-// others), or embedded in another object's memory (InitMutex(mem) when the
-// object is created, MutexAt(mem) when it is opened; MutexSize and friends
-// are multiples of shm.CacheLine). Named primitives implement GobEncode and
+// Three ways to have one: with nothing but its parameters (NewMutex(),
+// NewSemaphore(3), and likewise for the others), placed in this process's
+// heap of anonymous segments, which many small objects share; by name in a
+// segment's object directory (CreateMutex(seg, "lock"), OpenMutex(seg,
+// "lock"), and likewise), for processes that find each other by name; or
+// embedded in another object's memory (InitMutex(mem) when the object is
+// created, MutexAt(mem) when it is opened; MutexSize and friends are
+// multiples of shm.CacheLine). The first two implement GobEncode and
 // GobDecode, so they travel in a worker's arguments (package process) as
 // segment handle + object name + kind, and arrive attached. Embedded ones
 // travel with the object that holds them.
 //
-// The values returned by NewXxx, OpenXxx and XxxAt are handles on shared
-// words. A handle must not be copied after first use; pass the pointer.
-// Their methods are safe for concurrent use.
+// The values returned by NewXxx, CreateXxx, OpenXxx and XxxAt are handles
+// on shared words. A handle must not be copied after first use; pass the
+// pointer. Their methods are safe for concurrent use. Close gives up what
+// the handle alone uses (a NewXxx handle's heap object, a decoded handle's
+// attachment); it is idempotent, and never unlocks. A handle must not be
+// used after its Close: a call then panics (on a nil pointer: Close
+// clears the handle's pointers into the shared memory), and GobEncode
+// refuses it.
 //
 // Ownership: a Mutex (and an RWMutex held for writing) is owned by a
 // process, recorded as PID plus start time, so that a reused PID is not

@@ -23,8 +23,16 @@ type Event struct {
 	ref      ref
 }
 
-// NewEvent creates a clear Event called name in seg (kind shm.KindEvent).
-func NewEvent(seg *shm.Segment, name string) (*Event, error) {
+// NewEvent creates a clear Event (Python's Event()) in this process's heap of shared memory: no segment,
+// no name, no size. Small objects share a few anonymous segments (see
+// docs/cells.md); the handle reaches worker processes as an argument of
+// process.Start, as queues do. Close gives it up. It returns
+// shm.ErrNoSpace when the memory of a new heap segment
+// cannot be reserved (a memfd: /dev/shm's size does not bound it).
+func NewEvent() (*Event, error) { return place(shm.KindEvent, EventSize, InitEvent) }
+
+// CreateEvent creates a clear Event called name in seg (kind shm.KindEvent).
+func CreateEvent(seg *shm.Segment, name string) (*Event, error) {
 	return create(seg, name, shm.KindEvent, EventSize, InitEvent)
 }
 
@@ -125,7 +133,18 @@ func (e *Event) WaitContext(ctx context.Context) bool {
 	}
 }
 
-// GobEncode encodes a named Event's handle.
+// Close gives up this handle's hold on shared memory: the heap object of
+// NewEvent (its heap segment is unmapped with the last such hold in this
+// process), or the mapping a worker's decoded handle attached. A Event
+// from CreateEvent or OpenEvent lives in the caller's segment, which Close
+// leaves mapped. Other processes' handles are not affected. Close
+// is idempotent; the Event must not be used after it, nor while a call on
+// it runs in another goroutine: a call after it panics (the handle no
+// longer points at the shared memory), and GobEncode returns an error.
+func (e *Event) Close() error { return closeHandle(e, &e.ref) }
+
+// GobEncode encodes the Event's handle (segment, name, kind); a closed
+// one is refused.
 func (e *Event) GobEncode() ([]byte, error) { return e.ref.encode("Event") }
 
 // GobDecode attaches the Event that GobEncode named.

@@ -21,9 +21,8 @@ func anon() *shm.Segment {
 }
 
 func ExampleSemaphore() {
-	seg := anon()
-	defer seg.Close()
-	s, _ := semaphore.NewBoundedSemaphore(seg, "slots", 2)
+	s, _ := semaphore.NewBoundedSemaphore(2)
+	defer s.Close()
 	ctx := context.Background()
 	_ = s.AcquireContext(ctx, 2)
 	fmt.Println("free:", s.Value(), "try:", s.TryAcquire(1))
@@ -35,9 +34,8 @@ func ExampleSemaphore() {
 }
 
 func ExampleEvent() {
-	seg := anon()
-	defer seg.Close()
-	e, _ := semaphore.NewEvent(seg, "ready")
+	e, _ := semaphore.NewEvent()
+	defer e.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	fmt.Println("before Set:", e.WaitContext(ctx)) // ctx already over: reports the flag
@@ -49,9 +47,8 @@ func ExampleEvent() {
 }
 
 func ExampleCond() {
-	seg := anon()
-	defer seg.Close()
-	c, _ := semaphore.NewCond(seg, "c")
+	c, _ := semaphore.NewCond()
+	defer c.Close()
 	ready := false // in real use: state in shared memory, guarded by c.L
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -73,9 +70,8 @@ func ExampleCond() {
 }
 
 func ExampleBarrier() {
-	seg := anon()
-	defer seg.Close()
-	b, _ := semaphore.NewBarrier(seg, "b", 3)
+	b, _ := semaphore.NewBarrier(3)
+	defer b.Close()
 	var wg sync.WaitGroup
 	idx := make([]int, 3)
 	for i := range idx {
@@ -92,9 +88,8 @@ func ExampleBarrier() {
 }
 
 func ExampleRWMutex() {
-	seg := anon()
-	defer seg.Close()
-	rw, _ := semaphore.NewRWMutex(seg, "rw")
+	rw, _ := semaphore.NewRWMutex()
+	defer rw.Close()
 	rw.RLock()
 	rw.RLock() // readers share
 	fmt.Println("another reader may enter:", func() bool { ok := rw.TryRLock(); rw.RUnlock(); return ok }())
@@ -131,9 +126,8 @@ func ExampleInitMutex() {
 
 // A Mutex is a sync.Locker: code written for sync.Mutex takes it as it is.
 func ExampleMutex_Lock() {
-	seg := anon()
-	defer seg.Close()
-	m, _ := semaphore.NewMutex(seg, "lock")
+	m, _ := semaphore.NewMutex()
+	defer m.Close()
 	var l sync.Locker = m
 	n := 0 // in real use: state in shared memory, guarded by m
 	var wg sync.WaitGroup
@@ -156,9 +150,8 @@ func ExampleMutex_Lock() {
 // LockContext gives up when its context ends, and reports a holder that
 // died (ErrOwnerDead), which the plain Lock cannot.
 func ExampleMutex_LockContext() {
-	seg := anon()
-	defer seg.Close()
-	m, _ := semaphore.NewMutex(seg, "lock")
+	m, _ := semaphore.NewMutex()
+	defer m.Close()
 	m.Lock()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
 	defer cancel()
@@ -171,9 +164,8 @@ func ExampleMutex_LockContext() {
 }
 
 func ExampleRWMutex_RLocker() {
-	seg := anon()
-	defer seg.Close()
-	rw, _ := semaphore.NewRWMutex(seg, "rw")
+	rw, _ := semaphore.NewRWMutex()
+	defer rw.Close()
 	r := rw.RLocker()
 	r.Lock()
 	r.Lock() // readers share
@@ -186,14 +178,50 @@ func ExampleRWMutex_RLocker() {
 	// Output: a reader may enter: false
 }
 
-// NewCondFor binds a Cond to a Mutex that already guards the state
-// (Python's Condition(lock)); WaitFor re-checks the predicate for the
-// caller, and Notify wakes as many waiters as there is work for.
+// NewCondFor binds a Cond to a Mutex of its own, Python's
+// Condition(lock): a worker that receives the Cond gets the same Mutex as
+// its L.
 func ExampleNewCondFor() {
+	m, _ := semaphore.NewMutex()
+	defer m.Close()
+	c, _ := semaphore.NewCondFor(m)
+	defer c.Close()
+	done := false // in real use: state in shared memory, guarded by m
+	go func() {
+		m.Lock()
+		done = true
+		c.Broadcast()
+		m.Unlock()
+	}()
+	m.Lock()
+	c.WaitFor(func() bool { return done })
+	m.Unlock()
+	fmt.Println("done:", done, "same lock:", c.L == m)
+	// Output: done: true same lock: true
+}
+
+// CreateMutex places a Mutex under a name in a segment, for processes that
+// find each other by name rather than by handing handles down.
+func ExampleCreateMutex() {
 	seg := anon()
 	defer seg.Close()
-	m, _ := semaphore.NewMutex(seg, "lock")
-	c, _ := semaphore.NewCondFor(seg, "items", m)
+	m, _ := semaphore.CreateMutex(seg, "lock")
+	other, _ := semaphore.OpenMutex(seg, "lock") // another process's view
+	m.Lock()
+	ok, _ := other.TryLock()
+	fmt.Println("locked through the other handle:", ok)
+	m.Unlock()
+	// Output: locked through the other handle: false
+}
+
+// CreateCondFor binds a Cond to a Mutex that already guards the state
+// (Python's Condition(lock)); WaitFor re-checks the predicate for the
+// caller, and Notify wakes as many waiters as there is work for.
+func ExampleCreateCondFor() {
+	seg := anon()
+	defer seg.Close()
+	m, _ := semaphore.CreateMutex(seg, "lock")
+	c, _ := semaphore.CreateCondFor(seg, "items", m)
 	items := 0 // in real use: state in shared memory, guarded by m
 	var wg sync.WaitGroup
 	for range 3 {
@@ -218,9 +246,8 @@ func ExampleNewCondFor() {
 // The action runs once per generation, in the last party to arrive, before
 // any party goes on.
 func ExampleBarrier_SetAction() {
-	seg := anon()
-	defer seg.Close()
-	b, _ := semaphore.NewBarrier(seg, "b", 3)
+	b, _ := semaphore.NewBarrier(3)
+	defer b.Close()
 	phase := 0
 	b.SetAction(func() error { phase++; return nil })
 	var wg sync.WaitGroup

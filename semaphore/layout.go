@@ -75,7 +75,7 @@ const _ = uint(MutexSize-mutexSize) + uint(mutexSize-MutexSize) +
 //	64 seq uint32 (futex sequence, bumped by Signal/Notify/Broadcast)
 //	68 magic "cond"   72 sleepers uint32
 //	80 lock uint64: object offset (of its header, from the segment start)
-//	   of the named Mutex that is L (NewCondFor); 0 = L is the own Mutex
+//	   of the named Mutex that is L (CreateCondFor); 0 = L is the own Mutex
 //
 // Barrier, BarrierSize = 256:
 //

@@ -58,7 +58,7 @@ func TestMutexLockNotRecoverablePanics(t *testing.T) {
 // over, marks it consistent and then reads; the next writer gets nil.
 func TestRWMutexRLockTakesOverDeadWriter(t *testing.T) {
 	seg := shmtest.Segment(t, 1<<16)
-	rw, _ := semaphore.NewRWMutex(seg, "rw")
+	rw, _ := semaphore.CreateRWMutex(seg, "rw")
 	var _ sync.Locker = rw
 	f := newFlags(t, seg, "flags")
 	p, err := rwHold.Start(context.Background(), rwArgs{RW: rw, F: f, Write: true})
@@ -111,15 +111,15 @@ var condForWorker = process.Register("sem-condfor", func(ctx context.Context, a 
 	return nil
 })
 
-// A Cond bound to an existing Mutex (NewCondFor) reaches a worker, and
+// A Cond bound to an existing Mutex (CreateCondFor) reaches a worker, and
 // OpenCond, bound to the same Mutex.
 func TestCondForProcesses(t *testing.T) {
 	seg := shmtest.Segment(t, 1<<16)
-	m, err := semaphore.NewMutex(seg, "m")
+	m, err := semaphore.CreateMutex(seg, "m")
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := semaphore.NewCondFor(seg, "c", m)
+	c, err := semaphore.CreateCondFor(seg, "c", m)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,12 +152,12 @@ func TestCondForProcesses(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	if _, err := semaphore.NewCondFor(seg, "c3", nil); err == nil {
-		t.Error("NewCondFor with a nil Mutex succeeded")
+	if _, err := semaphore.CreateCondFor(seg, "c3", nil); err == nil {
+		t.Error("CreateCondFor with a nil Mutex succeeded")
 	}
 	other := shmtest.Segment(t, 1<<16)
-	if _, err := semaphore.NewCondFor(other, "c4", m); err == nil {
-		t.Error("NewCondFor with a Mutex of another segment succeeded")
+	if _, err := semaphore.CreateCondFor(other, "c4", m); err == nil {
+		t.Error("CreateCondFor with a Mutex of another segment succeeded")
 	}
 }
 
@@ -165,7 +165,7 @@ func TestCondForProcesses(t *testing.T) {
 // false.
 func TestCondWaitForContextEnds(t *testing.T) {
 	seg := shmtest.Segment(t, 1<<16)
-	c, err := semaphore.NewCond(seg, "c")
+	c, err := semaphore.CreateCond(seg, "c")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,7 +209,7 @@ var barrierActionWorker = process.Register("sem-barrier-action", func(ctx contex
 func TestBarrierActionProcesses(t *testing.T) {
 	seg := shmtest.Segment(t, 1<<16)
 	const parties = 3
-	b, err := semaphore.NewBarrier(seg, "b", parties)
+	b, err := semaphore.CreateBarrier(seg, "b", parties)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,7 +246,7 @@ func TestBarrierActionFails(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			seg := shmtest.Segment(t, 1<<16)
-			b, err := semaphore.NewBarrier(seg, "b", 3)
+			b, err := semaphore.CreateBarrier(seg, "b", 3)
 			if err != nil {
 				t.Fatal(err)
 			}

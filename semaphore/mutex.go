@@ -106,8 +106,9 @@ func holderOf(w uint64) uint32 {
 //
 // A *Mutex is a handle onto the shared words; the handle must not be copied
 // after first use (pass the pointer). Its methods are safe for concurrent use
-// by any number of goroutines and processes. A named Mutex (NewMutex,
-// OpenMutex) travels to worker processes through encoding/gob.
+// by any number of goroutines and processes. A Mutex of its own (NewMutex,
+// CreateMutex, OpenMutex), not an embedded one, travels to worker
+// processes through encoding/gob.
 type Mutex struct {
 	_     noCopy
 	state *atomic.Uint32 // the lock word; written by lockers and Unlock
@@ -144,8 +145,16 @@ func (s *aliveSeen) mark(who uint64) {
 	s.at.Store(int64(time.Since(processStart)))
 }
 
-// NewMutex creates an unlocked Mutex called name in seg (kind shm.KindMutex).
-func NewMutex(seg *shm.Segment, name string) (*Mutex, error) {
+// NewMutex creates an unlocked Mutex (Python's Lock()) in this process's heap of shared memory: no segment,
+// no name, no size. Small objects share a few anonymous segments (see
+// docs/cells.md); the handle reaches worker processes as an argument of
+// process.Start, as queues do. Close gives it up. It returns
+// shm.ErrNoSpace when the memory of a new heap segment
+// cannot be reserved (a memfd: /dev/shm's size does not bound it).
+func NewMutex() (*Mutex, error) { return place(shm.KindMutex, MutexSize, InitMutex) }
+
+// CreateMutex creates an unlocked Mutex called name in seg (kind shm.KindMutex).
+func CreateMutex(seg *shm.Segment, name string) (*Mutex, error) {
 	return create(seg, name, shm.KindMutex, MutexSize, InitMutex)
 }
 
@@ -535,8 +544,19 @@ func (m *Mutex) Owner() Holder {
 	return o
 }
 
-// GobEncode encodes a named Mutex's handle (segment, name, kind). An
-// embedded Mutex cannot be encoded on its own.
+// Close gives up this handle's hold on shared memory: the heap object of
+// NewMutex (its heap segment is unmapped with the last such hold in this
+// process), or the mapping a worker's decoded handle attached. A Mutex
+// from CreateMutex or OpenMutex lives in the caller's segment, which Close
+// leaves mapped. Other processes' handles are not affected. It does not unlock:
+// a lock this process holds stays held. Close
+// is idempotent; the Mutex must not be used after it, nor while a call on
+// it runs in another goroutine: a call after it panics (the handle no
+// longer points at the shared memory), and GobEncode returns an error.
+func (m *Mutex) Close() error { return closeHandle(m, &m.ref) }
+
+// GobEncode encodes the Mutex's handle (segment, name, kind). An
+// embedded Mutex cannot be encoded on its own, nor a closed one.
 func (m *Mutex) GobEncode() ([]byte, error) { return m.ref.encode("Mutex") }
 
 // GobDecode attaches the segment and finds the Mutex that GobEncode named.

@@ -21,7 +21,7 @@ import (
 
 func TestMutexBasic(t *testing.T) {
 	seg := shmtest.Segment(t, 1<<16)
-	m, err := semaphore.NewMutex(seg, "m")
+	m, err := semaphore.CreateMutex(seg, "m")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,8 +64,8 @@ func TestMutexBasic(t *testing.T) {
 		t.Fatal("two handles on one Mutex both locked it")
 	}
 	m.Unlock() // another handle (or goroutine) may unlock
-	if _, err := semaphore.NewMutex(seg, "m"); !errors.Is(err, shm.ErrExist) {
-		t.Fatalf("NewMutex twice: %v", err)
+	if _, err := semaphore.CreateMutex(seg, "m"); !errors.Is(err, shm.ErrExist) {
+		t.Fatalf("CreateMutex twice: %v", err)
 	}
 	if _, err := semaphore.OpenSemaphore(seg, "m"); !errors.Is(err, semaphore.ErrIncompatible) {
 		t.Fatalf("OpenSemaphore of a mutex: %v", err)
@@ -245,7 +245,7 @@ var counterWorker = process.Register("sem-mutex-counter", func(ctx context.Conte
 
 func TestMutexHammerProcesses(t *testing.T) {
 	seg := shmtest.Segment(t, 1<<16)
-	m, err := semaphore.NewMutex(seg, "m")
+	m, err := semaphore.CreateMutex(seg, "m")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -284,7 +284,7 @@ var holdWorker = process.Register("sem-mutex-hold", func(ctx context.Context, a 
 func holdMutex(tb testing.TB) (*semaphore.Mutex, *flags, *process.Process) {
 	tb.Helper()
 	seg := shmtest.Segment(tb, 1<<16)
-	m, err := semaphore.NewMutex(seg, "m")
+	m, err := semaphore.CreateMutex(seg, "m")
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -362,7 +362,7 @@ func TestMutexCrash(t *testing.T) {
 
 func TestMutexGob(t *testing.T) {
 	seg := shmtest.Segment(t, 1<<16)
-	m, err := semaphore.NewMutex(seg, "gobm")
+	m, err := semaphore.CreateMutex(seg, "gobm")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -389,7 +389,7 @@ func ExampleMutex() {
 		panic(err)
 	}
 	defer seg.Unlink()
-	m, err := semaphore.NewMutex(seg, "lock")
+	m, err := semaphore.CreateMutex(seg, "lock")
 	if err != nil {
 		panic(err)
 	}

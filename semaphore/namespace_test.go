@@ -21,7 +21,7 @@ func TestMutexOtherNamespace(t *testing.T) {
 		return
 	}
 	seg := shmtest.Segment(t, 1<<16)
-	m, err := semaphore.NewMutex(seg, "m")
+	m, err := semaphore.CreateMutex(seg, "m")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +85,7 @@ func mutexHolderInNamespace(t *testing.T, name string) {
 // opened on a segment attached with shm.ReadOnly: an error, not a fault.
 func TestReadOnlySegmentRefused(t *testing.T) {
 	seg := shmtest.Segment(t, 1<<16)
-	if _, err := semaphore.NewMutex(seg, "m"); err != nil {
+	if _, err := semaphore.CreateMutex(seg, "m"); err != nil {
 		t.Fatal(err)
 	}
 	ro, err := shm.Open(seg.Name(), shm.ReadOnly())
@@ -96,7 +96,7 @@ func TestReadOnlySegmentRefused(t *testing.T) {
 	if _, err := semaphore.OpenMutex(ro, "m"); !errors.Is(err, shm.ErrReadOnly) {
 		t.Fatalf("OpenMutex on a read-only segment = %v, want shm.ErrReadOnly", err)
 	}
-	if _, err := semaphore.NewMutex(ro, "m2"); !errors.Is(err, shm.ErrReadOnly) {
-		t.Fatalf("NewMutex on a read-only segment = %v, want shm.ErrReadOnly", err)
+	if _, err := semaphore.CreateMutex(ro, "m2"); !errors.Is(err, shm.ErrReadOnly) {
+		t.Fatalf("CreateMutex on a read-only segment = %v, want shm.ErrReadOnly", err)
 	}
 }

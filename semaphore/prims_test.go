@@ -22,7 +22,7 @@ import (
 
 func TestSemaphoreBasic(t *testing.T) {
 	seg := shmtest.Segment(t, 1<<16)
-	s, err := semaphore.NewSemaphore(seg, "s", 2)
+	s, err := semaphore.CreateSemaphore(seg, "s", 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +44,7 @@ func TestSemaphoreBasic(t *testing.T) {
 	if s.Value() != 3 {
 		t.Fatalf("value %d", s.Value())
 	}
-	b, err := semaphore.NewBoundedSemaphore(seg, "b", 2)
+	b, err := semaphore.CreateBoundedSemaphore(seg, "b", 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +111,7 @@ var semWorker = process.Register("sem-sema-hammer", func(ctx context.Context, a 
 
 func TestSemaphoreHammerProcesses(t *testing.T) {
 	seg := shmtest.Segment(t, 1<<16)
-	s, err := semaphore.NewBoundedSemaphore(seg, "s", 3)
+	s, err := semaphore.CreateBoundedSemaphore(seg, "s", 3)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +142,7 @@ func TestSemaphoreHammerProcesses(t *testing.T) {
 
 func TestEventBasic(t *testing.T) {
 	seg := shmtest.Segment(t, 1<<16)
-	e, err := semaphore.NewEvent(seg, "e")
+	e, err := semaphore.CreateEvent(seg, "e")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,8 +189,8 @@ var eventWorker = process.Register("sem-event-echo", func(ctx context.Context, a
 
 func TestEventProcesses(t *testing.T) {
 	seg := shmtest.Segment(t, 1<<16)
-	e, _ := semaphore.NewEvent(seg, "ping")
-	back, _ := semaphore.NewEvent(seg, "pong")
+	e, _ := semaphore.CreateEvent(seg, "ping")
+	back, _ := semaphore.CreateEvent(seg, "pong")
 	rounds := shmtest.Iterations(t, 2000)
 	ctx := ctxFor(t, shmtest.Timeout(t, 30*time.Second))
 	p, err := eventWorker.Start(ctx, eventArgs{E: e, Back: back, Rounds: rounds})
@@ -253,7 +253,7 @@ var condTurns = process.Register("sem-cond-turns", func(ctx context.Context, a c
 
 func testCondTurns(t *testing.T, procs int, signal bool) {
 	seg := shmtest.Segment(t, 1<<16)
-	c, err := semaphore.NewCond(seg, "c")
+	c, err := semaphore.CreateCond(seg, "c")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -310,7 +310,7 @@ func TestCondCrash(t *testing.T) {
 	trials := shmtest.Iterations(t, 20)
 	for i := 0; i < trials; i++ {
 		seg := shmtest.Segment(t, 1<<16)
-		c, _ := semaphore.NewCond(seg, "c")
+		c, _ := semaphore.CreateCond(seg, "c")
 		f := newFlags(t, seg, "flags")
 		ctx := ctxFor(t, 10*time.Second)
 		a, err := condWaiter.Start(ctx, condArgs{C: c, F: f, ID: 1})
@@ -354,7 +354,7 @@ func TestCondCrash(t *testing.T) {
 
 func TestRWMutexBasic(t *testing.T) {
 	seg := shmtest.Segment(t, 1<<16)
-	rw, err := semaphore.NewRWMutex(seg, "rw")
+	rw, err := semaphore.CreateRWMutex(seg, "rw")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -448,7 +448,7 @@ func TestRWMutexWriterCrash(t *testing.T) {
 	trials := shmtest.Iterations(t, 20)
 	for i := 0; i < trials; i++ {
 		seg := shmtest.Segment(t, 1<<16)
-		rw, _ := semaphore.NewRWMutex(seg, "rw")
+		rw, _ := semaphore.CreateRWMutex(seg, "rw")
 		f := newFlags(t, seg, "flags")
 		p, err := rwHold.Start(context.Background(), rwArgs{RW: rw, F: f, Write: true})
 		if err != nil {
@@ -484,7 +484,7 @@ func TestRWMutexReaderAfterDeadWriter(t *testing.T) {
 
 func rWMutexReaderAfterDeadWriter(t *testing.T) {
 	seg := shmtest.Segment(t, 1<<16)
-	rw, _ := semaphore.NewRWMutex(seg, "rw")
+	rw, _ := semaphore.CreateRWMutex(seg, "rw")
 	f := newFlags(t, seg, "flags")
 	p, err := rwHold.Start(context.Background(), rwArgs{RW: rw, F: f, Write: true})
 	if err != nil {
@@ -512,7 +512,7 @@ func TestRWMutexReaderCrash(t *testing.T) {
 
 func rWMutexReaderCrash(t *testing.T) {
 	seg := shmtest.Segment(t, 1<<16)
-	rw, _ := semaphore.NewRWMutex(seg, "rw")
+	rw, _ := semaphore.CreateRWMutex(seg, "rw")
 	f := newFlags(t, seg, "flags")
 	p, err := rwHold.Start(context.Background(), rwArgs{RW: rw, F: f})
 	if err != nil {
@@ -566,7 +566,7 @@ var barrierWorker = process.Register("sem-barrier-phases", func(ctx context.Cont
 func TestBarrierProcesses(t *testing.T) {
 	seg := shmtest.Segment(t, 1<<16)
 	const n = 4
-	b, err := semaphore.NewBarrier(seg, "b", n)
+	b, err := semaphore.CreateBarrier(seg, "b", n)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -619,7 +619,7 @@ func TestBarrierPartyDies(t *testing.T) {
 
 func barrierPartyDies(t *testing.T) {
 	seg := shmtest.Segment(t, 1<<16)
-	b, err := semaphore.NewBarrier(seg, "b", 3)
+	b, err := semaphore.CreateBarrier(seg, "b", 3)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -792,17 +792,17 @@ func TestHandlesTravel(t *testing.T) {
 			t.Fatal(e)
 		}
 	}
-	a.M, err = semaphore.NewMutex(seg, "m")
+	a.M, err = semaphore.CreateMutex(seg, "m")
 	must(err)
-	a.RW, err = semaphore.NewRWMutex(seg, "rw")
+	a.RW, err = semaphore.CreateRWMutex(seg, "rw")
 	must(err)
-	a.S, err = semaphore.NewSemaphore(seg, "s", 5)
+	a.S, err = semaphore.CreateSemaphore(seg, "s", 5)
 	must(err)
-	a.E, err = semaphore.NewEvent(seg, "e")
+	a.E, err = semaphore.CreateEvent(seg, "e")
 	must(err)
-	a.C, err = semaphore.NewCond(seg, "c")
+	a.C, err = semaphore.CreateCond(seg, "c")
 	must(err)
-	a.B, err = semaphore.NewBarrier(seg, "b", 7)
+	a.B, err = semaphore.CreateBarrier(seg, "b", 7)
 	must(err)
 	if err := allWorker.Run(ctxFor(t, 20*time.Second), a); err != nil {
 		t.Fatal(err)

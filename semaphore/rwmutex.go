@@ -66,9 +66,17 @@ type RWMutex struct {
 	ref      ref
 }
 
-// NewRWMutex creates an unlocked RWMutex called name in seg (kind
+// NewRWMutex creates an unlocked RWMutex in this process's heap of shared memory: no segment,
+// no name, no size. Small objects share a few anonymous segments (see
+// docs/cells.md); the handle reaches worker processes as an argument of
+// process.Start, as queues do. Close gives it up. It returns
+// shm.ErrNoSpace when the memory of a new heap segment
+// cannot be reserved (a memfd: /dev/shm's size does not bound it).
+func NewRWMutex() (*RWMutex, error) { return place(shm.KindRWMutex, RWMutexSize, InitRWMutex) }
+
+// CreateRWMutex creates an unlocked RWMutex called name in seg (kind
 // shm.KindRWMutex).
-func NewRWMutex(seg *shm.Segment, name string) (*RWMutex, error) {
+func CreateRWMutex(seg *shm.Segment, name string) (*RWMutex, error) {
 	return create(seg, name, shm.KindRWMutex, RWMutexSize, InitRWMutex)
 }
 
@@ -373,7 +381,18 @@ func (rw *RWMutex) Unlock() {
 // LockContext or RLockContext returned ErrOwnerDead; call it before Unlock.
 func (rw *RWMutex) MarkConsistent() { rw.w.MarkConsistent() }
 
-// GobEncode encodes a named RWMutex's handle.
+// Close gives up this handle's hold on shared memory: the heap object of
+// NewRWMutex (its heap segment is unmapped with the last such hold in this
+// process), or the mapping a worker's decoded handle attached. A RWMutex
+// from CreateRWMutex or OpenRWMutex lives in the caller's segment, which Close
+// leaves mapped. Other processes' handles are not affected. It does not unlock. Close
+// is idempotent; the RWMutex must not be used after it, nor while a call on
+// it runs in another goroutine: a call after it panics (the handle no
+// longer points at the shared memory), and GobEncode returns an error.
+func (rw *RWMutex) Close() error { return closeHandle(rw, &rw.ref) }
+
+// GobEncode encodes the RWMutex's handle (segment, name, kind); a closed
+// one is refused.
 func (rw *RWMutex) GobEncode() ([]byte, error) { return rw.ref.encode("RWMutex") }
 
 // GobDecode attaches the RWMutex that GobEncode named.

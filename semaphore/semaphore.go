@@ -36,15 +36,35 @@ type Semaphore struct {
 	ref      ref
 }
 
-// NewSemaphore creates a Semaphore called name in seg with value units
+// NewSemaphore creates a Semaphore with value units (Python's
+// Semaphore(value)) in this process's heap of shared memory: no segment,
+// no name, no size. Small objects share a few anonymous segments (see
+// docs/cells.md); the handle reaches worker processes as an argument of
+// process.Start, as queues do. Close gives it up. It returns
+// shm.ErrNoSpace when the memory of a new heap segment
+// cannot be reserved (a memfd: /dev/shm's size does not bound it).
+func NewSemaphore(value int) (*Semaphore, error) { return placeSemaphore(value, false) }
+
+// NewBoundedSemaphore creates a bounded Semaphore (Python's
+// BoundedSemaphore(value)), in this process's heap as NewSemaphore does:
+// releasing past value units is an error.
+func NewBoundedSemaphore(value int) (*Semaphore, error) { return placeSemaphore(value, true) }
+
+func placeSemaphore(value int, bounded bool) (*Semaphore, error) {
+	return place(shm.KindSemaphore, SemaphoreSize, func(mem []byte) (*Semaphore, error) {
+		return InitSemaphore(mem, value, bounded)
+	})
+}
+
+// CreateSemaphore creates a Semaphore called name in seg with value units
 // (kind shm.KindSemaphore).
-func NewSemaphore(seg *shm.Segment, name string, value int) (*Semaphore, error) {
+func CreateSemaphore(seg *shm.Segment, name string, value int) (*Semaphore, error) {
 	return newSemaphore(seg, name, value, false)
 }
 
-// NewBoundedSemaphore creates a bounded Semaphore: releasing past value
+// CreateBoundedSemaphore creates a bounded Semaphore: releasing past value
 // units is an error.
-func NewBoundedSemaphore(seg *shm.Segment, name string, value int) (*Semaphore, error) {
+func CreateBoundedSemaphore(seg *shm.Segment, name string, value int) (*Semaphore, error) {
 	return newSemaphore(seg, name, value, true)
 }
 
@@ -198,7 +218,18 @@ func (s *Semaphore) Value() int { return int(s.value.Load()) }
 // Bounded reports whether s is bounded, and its bound.
 func (s *Semaphore) Bounded() (bool, int) { return s.bound != 0, int(s.bound) }
 
-// GobEncode encodes a named Semaphore's handle.
+// Close gives up this handle's hold on shared memory: the heap object of
+// NewSemaphore (its heap segment is unmapped with the last such hold in this
+// process), or the mapping a worker's decoded handle attached. A Semaphore
+// from CreateSemaphore or OpenSemaphore lives in the caller's segment, which Close
+// leaves mapped. Other processes' handles are not affected. Close
+// is idempotent; the Semaphore must not be used after it, nor while a call on
+// it runs in another goroutine: a call after it panics (the handle no
+// longer points at the shared memory), and GobEncode returns an error.
+func (s *Semaphore) Close() error { return closeHandle(s, &s.ref) }
+
+// GobEncode encodes the Semaphore's handle (segment, name, kind); a closed
+// one is refused.
 func (s *Semaphore) GobEncode() ([]byte, error) { return s.ref.encode("Semaphore") }
 
 // GobDecode attaches the Semaphore that GobEncode named.

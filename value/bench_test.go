@@ -10,6 +10,7 @@ import (
 	"github.com/shmkit/shmkit/internal/benchutil"
 	"github.com/shmkit/shmkit/internal/shmtest"
 	"github.com/shmkit/shmkit/process"
+	"github.com/shmkit/shmkit/shm"
 	"github.com/shmkit/shmkit/value"
 )
 
@@ -148,6 +149,23 @@ var benchAdder = process.Register("value-bench-adder", func(ctx context.Context,
 	return nil
 })
 
+var benchUpdater = process.Register("value-bench-updater", func(ctx context.Context, a benchArgs) error {
+	a.Ready.Store(1)
+	var n int64
+	for a.Stop.Load() == 0 {
+		for range 64 {
+			a.Counter.Update(increment)
+		}
+		n += 64
+	}
+	a.Ops.Store(n)
+	return nil
+})
+
+// increment is the update of BenchmarkUpdateTwoProcesses: Python's
+// "with v.get_lock(): v.value += 1".
+func increment(x *int64) { *x++ }
+
 var benchWriter = process.Register("value-bench-writer", func(ctx context.Context, a benchArgs) error {
 	a.Ready.Store(1)
 	var n int64
@@ -192,6 +210,23 @@ func BenchmarkAddTwoProcesses(b *testing.B) {
 	})
 	if got, want := a.Counter.Load(), int64(b.N)+theirs; got != want {
 		b.Fatalf("counter %d, want %d: an Add was lost", got, want)
+	}
+	benchutil.ReportRate(b, b.N+int(theirs), 0, elapsed)
+}
+
+// BenchmarkUpdateTwoProcesses: this process and a helper process update
+// one shared counter under its lock at once (Update, the lock a
+// semaphore.Mutex shared by both: Python's Value + get_lock(), which
+// .ci/peers-python measures beside it); msgs/s counts the updates of both.
+func BenchmarkUpdateTwoProcesses(b *testing.B) {
+	a := newBenchArgs(b)
+	theirs, elapsed := runBeside(b, benchUpdater, a, func() {
+		for range b.N {
+			a.Counter.Update(increment)
+		}
+	})
+	if got, want := a.Counter.Load(), int64(b.N)+theirs; got != want {
+		b.Fatalf("counter %d, want %d: an update was lost", got, want)
 	}
 	benchutil.ReportRate(b, b.N+int(theirs), 0, elapsed)
 }
@@ -250,4 +285,19 @@ func BenchmarkLoadUnderWriter(b *testing.B) {
 	benchutil.ReportRate(b, b.N, 0, elapsed)
 	b.ReportMetric(float64(theirs)/elapsed.Seconds(), "writes/s")
 	lat.Report(b)
+}
+
+// The cost of a Value's life: New + Close in this process's heap, beside
+// the ways there were before it (see benchutil.ObjectLife).
+func BenchmarkNewClose(b *testing.B) {
+	benchutil.ObjectLife(b, "value.New+Close", func() error {
+		v, err := value.New[int64](1)
+		if err == nil {
+			v.Close()
+		}
+		return err
+	}, func(seg *shm.Segment) error {
+		_, err := value.Create[int64](seg, "v", 1)
+		return err
+	})
 }

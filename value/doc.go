@@ -1,8 +1,10 @@
 // Package value holds one typed variable in shared memory, as Python's
 // multiprocessing.Value and RawValue do.
 //
-// A Value[T] is created by name in a segment (Create) and found by name in
-// another process (Open), or travels to a worker process inside its
+// A Value[T] is made with nothing but its initial value (New, Python's
+// Value('i', 0)), in this process's heap of anonymous segments, which many
+// small objects share; or created by name in a segment (Create) and found
+// by name in another process (Open). Either travels to a worker process inside its
 // arguments: it encodes as a handle (segment, object name, kind, type
 // fingerprint) and the worker attaches to the same memory. T must be
 // fixed-size and pointer-free: booleans, integers, floats, complex numbers,
@@ -47,7 +49,10 @@
 // whose users bring their own synchronisation (Python's RawValue).
 //
 // Ownership: the segment owns the memory; a Value is a view of it, valid
-// while the segment is mapped. A Value must not be copied (use the
+// while the segment is mapped. Close gives up what the handle alone uses
+// (New's heap object, a decoded handle's attachment) and leaves a
+// caller's segment alone; it is idempotent, and the Value must not be used
+// after it (a call then panics, saying so). A Value must not be copied (use the
 // pointer); its methods are safe for concurrent use by any number of
 // goroutines and processes. Blocking: Store, Update and Lock wait for the
 // lock; Load waits only while a write is in progress. Each has a form

@@ -118,3 +118,31 @@ func ExampleCreate_refused() {
 	fmt.Println(err)
 	// Output: value: shm: type is not fixed-size and pointer-free: value_test.message.Tags is a slice ([]string), which cannot live in shared memory
 }
+
+// New is Python's Value('i', 0): no segment, no name, no size. The Value
+// lives in this process's heap of shared memory and reaches worker
+// processes as an argument of process.Start; Close gives it up.
+func ExampleNew() {
+	counter, err := value.New[int32](0)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer counter.Close()
+
+	value.Add(counter, 5)
+	counter.Update(func(p *int32) { *p *= 2 })
+	fmt.Println(counter.Load())
+	// Output: 10
+}
+
+// NewRaw is Python's RawValue: no lock, its users synchronise it.
+func ExampleNewRaw() {
+	r, err := value.NewRaw(3.5)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer r.Close()
+	r.Store(r.Load() * 2)
+	fmt.Println(r.Load())
+	// Output: 7
+}

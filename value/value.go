@@ -21,7 +21,7 @@ func (*noCopy) Unlock() {}
 // Value is a T in shared memory with a lock and a seqlock: Python's
 // multiprocessing.Value. Load never delays a writer and never sees a torn T; Store
 // and Update are serialised by the lock. The zero Value is not usable: get
-// one from Create, Open, or a worker's decoded arguments. A Value must not
+// one from New, Create, Open, or a worker's decoded arguments. A Value must not
 // be copied after first use.
 type Value[T any] struct {
 	_    noCopy
@@ -30,6 +30,19 @@ type Value[T any] struct {
 	w32  *atomic.Uint32 // the T itself when T is a 4-byte integer; else nil
 	w64  *atomic.Uint64 // the T itself when T is an 8-byte integer; else nil
 	word bool           // w32 or w64 is set
+}
+
+// New allocates a Value holding init in this process's heap of shared
+// memory (Python's Value('i', 0) is value.New[int32](0)): no segment, no
+// name, no size. Small objects share a few anonymous segments (see
+// docs/cells.md); the Value reaches worker processes as an argument of
+// process.Start, as queues do. Close gives it up. It returns an error
+// matching ErrUnsupportedType, naming the field, when T cannot live in
+// shared memory, and shm.ErrNoSpace when the memory of a new heap segment
+// cannot be reserved (a memfd: /dev/shm's size does not bound it).
+func New[T any](init T) (*Value[T], error) {
+	v := new(Value[T])
+	return cell.OrNil(v, v.bind(cell.NewOf(shm.KindValue, false, []T{init})))
 }
 
 // Create allocates a Value called name in seg, holding init. It returns an
@@ -54,6 +67,7 @@ func (v *Value[T]) bind(c *cell.Cell, s []T, err error) error {
 		return err
 	}
 	if len(s) != 1 {
+		c.Close()
 		return fmt.Errorf("%w: value %q holds %d elements", ErrCorrupt, c.Name(), len(s))
 	}
 	v.c, v.p = c, &s[0]
@@ -70,8 +84,26 @@ func (v *Value[T]) bind(c *cell.Cell, s []T, err error) error {
 	return nil
 }
 
-// Name returns the Value's name in its segment.
+// Name returns the Value's name in its segment (one the heap made up for
+// a Value from New).
 func (v *Value[T]) Name() string { return v.c.Name() }
+
+// Close gives up this handle's hold on the shared memory: the heap object
+// of New (its heap segment is unmapped with the last such hold in this
+// process), or the mapping a worker's decoded handle attached. A Value made
+// by Create or Open lives in the caller's segment, which Close leaves
+// mapped. Other processes' handles are not affected: the memory lives as
+// long as any process maps it. Close is idempotent; the Value must not be
+// used after it, nor while a call on it runs in another goroutine: a call
+// after it panics with a message saying so, and GobEncode returns an
+// error.
+func (v *Value[T]) Close() error {
+	err := v.c.Close()
+	// Nothing left that points into the memory: Load's fast paths find
+	// nil and fall through to the cell's, which panics.
+	v.p, v.w32, v.w64, v.word = nil, nil, nil, false
+	return err
+}
 
 // Load returns the value. It takes no lock and never blocks a writer:
 // under a seqlock it copies T, and copies again if a Store or Update
@@ -320,6 +352,9 @@ func Add[T Integer](v *Value[T], delta T) T {
 	if v.w64 != nil {
 		return cell.FromBits[T](v.w64.Add(cell.Bits(delta)))
 	}
+	if v.w32 == nil {
+		v.c.PanicClosed("Add")
+	}
 	return cell.FromBits[T](uint64(v.w32.Add(uint32(cell.Bits(delta)))))
 }
 
@@ -329,6 +364,9 @@ func Swap[T Integer](v *Value[T], x T) T {
 	if v.w64 != nil {
 		return cell.FromBits[T](v.w64.Swap(cell.Bits(x)))
 	}
+	if v.w32 == nil {
+		v.c.PanicClosed("Swap")
+	}
 	return cell.FromBits[T](uint64(v.w32.Swap(uint32(cell.Bits(x)))))
 }
 
@@ -337,6 +375,9 @@ func Swap[T Integer](v *Value[T], x T) T {
 func CompareAndSwap[T Integer](v *Value[T], old, new T) bool {
 	if v.w64 != nil {
 		return v.w64.CompareAndSwap(cell.Bits(old), cell.Bits(new))
+	}
+	if v.w32 == nil {
+		v.c.PanicClosed("CompareAndSwap")
 	}
 	return v.w32.CompareAndSwap(uint32(cell.Bits(old)), uint32(cell.Bits(new)))
 }

@@ -6,6 +6,11 @@ package main
 
 import (
 	arrayrange "github.com/shmkit/shmkit/cmd/examples/array-range/example"
+	managerdict "github.com/shmkit/shmkit/cmd/examples/manager-dict/example"
+	managernamespace "github.com/shmkit/shmkit/cmd/examples/manager-namespace/example"
+	managerpitfall "github.com/shmkit/shmkit/cmd/examples/manager-pitfall/example"
+	managerpool "github.com/shmkit/shmkit/cmd/examples/manager-pool/example"
+	managerrecords "github.com/shmkit/shmkit/cmd/examples/manager-records/example"
 	pipecount "github.com/shmkit/shmkit/cmd/examples/pipe-count/example"
 	pipehello "github.com/shmkit/shmkit/cmd/examples/pipe-hello/example"
 	poolmap "github.com/shmkit/shmkit/cmd/examples/pool-map/example"
@@ -29,23 +34,28 @@ import (
 // examples maps each example's name (its directory under cmd/examples) to
 // the body of its main.
 var examples = map[string]func(){
-	"array-range":     arrayrange.Main,
-	"pipe-count":      pipecount.Main,
-	"pipe-hello":      pipehello.Main,
-	"pool-map":        poolmap.Main,
-	"pool-maxtasks":   poolmaxtasks.Main,
-	"process-squares": processsquares.Main,
-	"queue-count":     queuecount.Main,
-	"queue-method":    queuemethod.Main,
-	"queue-squares":   queuesquares.Main,
-	"queue-tasks":     queuetasks.Main,
-	"ring-zerocopy":   ringzerocopy.Main,
-	"shm-squares":     shmsquares.Main,
-	"sync-barrier":    syncbarrier.Main,
-	"sync-condition":  synccondition.Main,
-	"sync-event":      syncevent.Main,
-	"sync-lock":       synclock.Main,
-	"sync-semaphore":  syncsemaphore.Main,
-	"value-counter":   valuecounter.Main,
-	"value-squares":   valuesquares.Main,
+	"array-range":       arrayrange.Main,
+	"manager-dict":      managerdict.Main,
+	"manager-namespace": managernamespace.Main,
+	"manager-pitfall":   managerpitfall.Main,
+	"manager-pool":      managerpool.Main,
+	"manager-records":   managerrecords.Main,
+	"pipe-count":        pipecount.Main,
+	"pipe-hello":        pipehello.Main,
+	"pool-map":          poolmap.Main,
+	"pool-maxtasks":     poolmaxtasks.Main,
+	"process-squares":   processsquares.Main,
+	"queue-count":       queuecount.Main,
+	"queue-method":      queuemethod.Main,
+	"queue-squares":     queuesquares.Main,
+	"queue-tasks":       queuetasks.Main,
+	"ring-zerocopy":     ringzerocopy.Main,
+	"shm-squares":       shmsquares.Main,
+	"sync-barrier":      syncbarrier.Main,
+	"sync-condition":    synccondition.Main,
+	"sync-event":        syncevent.Main,
+	"sync-lock":         synclock.Main,
+	"sync-semaphore":    syncsemaphore.Main,
+	"value-counter":     valuecounter.Main,
+	"value-squares":     valuesquares.Main,
 }

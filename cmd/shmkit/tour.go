@@ -20,7 +20,7 @@ const envExample = "SHMKIT_TOUR_EXAMPLE"
 // groupOrder is the order the tour shows example groups in (the prefix of
 // the example's name before the first '-'); other groups follow,
 // alphabetically.
-var groupOrder = []string{"process", "shm", "sync", "value", "array", "queue", "pipe", "pool"}
+var groupOrder = []string{"process", "shm", "sync", "value", "array", "queue", "pipe", "pool", "manager"}
 
 // exampleTimeout bounds one example's run.
 const exampleTimeout = 2 * time.Minute

@@ -227,28 +227,26 @@ func ioPingPong(b *testing.B, a ioArgs) {
 	pr.finish(b)
 }
 
-func ioStream(b *testing.B, a ioArgs) {
+// UnixSocketStreamProducers is the batched UnixSocketStream written by
+// producers goroutines at once, each through a bufio.Writer of its own
+// over the one socket (its 64 KiB writes serialised by the kernel): the
+// baseline of rings with as many producers. b.N messages in all.
+func UnixSocketStreamProducers(b *testing.B, size, producers int) {
+	ioStream(b, ioArgs{Transport: unixSocket, Size: size, Stream: true, Batched: true}, producers)
+}
+
+func ioStream(b *testing.B, a ioArgs, producers ...int) {
 	pr := startIOPeer(b, a)
-	msg := make([]byte, a.Size)
-	w := pr.w
-	var bw *bufio.Writer
-	if a.Batched {
-		bw = bufio.NewWriterSize(w, batchBuffer)
-		w = bw
+	np := 1
+	if len(producers) > 0 {
+		np = max(producers[0], 1)
 	}
 	b.SetBytes(int64(a.Size))
 	b.ReportAllocs()
 	b.ResetTimer()
 	start := time.Now()
-	for i := 0; i < b.N; i++ {
-		if _, err := w.Write(msg); err != nil {
-			b.Fatal(err)
-		}
-	}
-	if bw != nil {
-		if err := bw.Flush(); err != nil {
-			b.Fatal(err)
-		}
+	if err := benchutil.Producers(np, b.N, func(_, n int) error { return writeStream(pr.w, a, n) }); err != nil {
+		b.Fatal(err)
 	}
 	if err := pr.closeW(); err != nil {
 		b.Fatal(err)
@@ -264,6 +262,26 @@ func ioStream(b *testing.B, a ioArgs) {
 	}
 	benchutil.ReportRate(b, b.N, a.Size, elapsed)
 	pr.finish(b)
+}
+
+// writeStream writes n messages of a.Size bytes to w, through a
+// bufio.Writer of its own when a.Batched.
+func writeStream(w io.Writer, a ioArgs, n int) error {
+	msg := make([]byte, a.Size)
+	var bw *bufio.Writer
+	if a.Batched {
+		bw = bufio.NewWriterSize(w, batchBuffer)
+		w = bw
+	}
+	for i := 0; i < n; i++ {
+		if _, err := w.Write(msg); err != nil {
+			return err
+		}
+	}
+	if bw != nil {
+		return bw.Flush()
+	}
+	return nil
 }
 
 // ChannelStream is the in-process reference: size-byte messages copied into

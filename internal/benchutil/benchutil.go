@@ -8,6 +8,9 @@ import (
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/shmkit/shmkit/internal/shmtest"
+	"github.com/shmkit/shmkit/shm"
 )
 
 // Latency records durations into an HdrHistogram (1 ns to 10 s, 3
@@ -54,4 +57,63 @@ func ReportRate(b *testing.B, msgs int, msgSize int, elapsed time.Duration) {
 	if msgSize > 0 {
 		b.ReportMetric(float64(msgs)*float64(msgSize)/s/1e6, "MB/s")
 	}
+}
+
+// ObjectLife measures the life of one small shared object (make it, give
+// it up) three ways, as sub-benchmarks of b reporting allocs/op: name, the
+// short form newClose (in the process's heap), beside a segment of its
+// own for each object with create placing it there, named (Create,
+// Unlink, Close: what processes that find each other by name pay) and
+// anonymous.
+func ObjectLife(b *testing.B, name string, newClose func() error, create func(seg *shm.Segment) error) {
+	b.Run(name, func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := newClose(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	life := func(b *testing.B, mk func() (*shm.Segment, error)) {
+		b.ReportAllocs()
+		for b.Loop() {
+			seg, err := mk()
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := create(seg); err != nil {
+				b.Fatal(err)
+			}
+			seg.Unlink()
+			seg.Close()
+		}
+	}
+	b.Run("named-segment+Create", func(b *testing.B) {
+		life(b, func() (*shm.Segment, error) { return shm.Create(shmtest.Name(b), 4096) })
+	})
+	b.Run("anon-segment+Create", func(b *testing.B) {
+		life(b, func() (*shm.Segment, error) { return shm.CreateAnon(4096) })
+	})
+}
+
+// Producers runs send in producers goroutines at once, giving goroutine g
+// its share n of total messages (they differ by one at most), and returns
+// the first error any of them returned once all are done: the producer
+// side of a many-producer stream.
+func Producers(producers, total int, send func(g, n int) error) error {
+	errs := make(chan error, producers)
+	for g := 0; g < producers; g++ {
+		n := total / producers
+		if g < total%producers {
+			n++
+		}
+		go func() { errs <- send(g, n) }()
+	}
+	var first error
+	for g := 0; g < producers; g++ {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
 }

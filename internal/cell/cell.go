@@ -7,7 +7,7 @@ import (
 	"encoding/gob"
 	"errors"
 	"fmt"
-	"github.com/shmkit/shmkit/internal/goid"
+	"io"
 	"os"
 	"runtime"
 	"sync"
@@ -16,6 +16,8 @@ import (
 	"unsafe"
 
 	"github.com/shmkit/shmkit/atomics"
+	"github.com/shmkit/shmkit/internal/goid"
+	"github.com/shmkit/shmkit/internal/heap"
 	"github.com/shmkit/shmkit/semaphore"
 	"github.com/shmkit/shmkit/shm"
 )
@@ -58,18 +60,93 @@ type Cell struct {
 
 	seq *atomic.Uint64   // nil for a raw cell
 	mu  *semaphore.Mutex // nil for a raw cell
+
+	// hold is what Close gives up: the heap object of New, the
+	// attachment of Decode; nil for Create and Open, whose segment is the
+	// caller's. Set once before the Cell is handed out.
+	hold io.Closer
+	// closed is set by Close, which also clears seq, mu and Data: a call
+	// on a closed cell then finds nil where it would have touched memory
+	// that may be unmapped, and panics saying so (PanicClosed) instead
+	// of faulting. Owned by the handle's user: Close must not run beside
+	// another call (see the handles' Close).
+	closed bool
+}
+
+// Close gives up what the cell alone holds (see hold) and unmaps it when
+// it was the last user in this process. It is idempotent. The cell must
+// not be used after it: its calls panic (PanicClosed).
+func (c *Cell) Close() error {
+	if c == nil || c.closed {
+		return nil
+	}
+	c.closed = true
+	c.seq, c.mu, c.Data = nil, nil, nil
+	if c.hold == nil {
+		return nil
+	}
+	return c.hold.Close()
+}
+
+// Closed reports whether Close was called.
+func (c *Cell) Closed() bool { return c == nil || c.closed }
+
+// PanicClosed panics with the message of op called on a closed handle
+// ("value: Load of a closed Value"). The handles call it off their fast
+// paths, where a nil that Close left is found.
+func (c *Cell) PanicClosed(op string) { panic(closedError{c, op}) }
+
+// closedError is the value of PanicClosed's panic. The fast paths panic
+// with it directly: a panic of a composite literal keeps them inlinable,
+// where a call would not.
+type closedError struct {
+	c  *Cell
+	op string
+}
+
+func (e closedError) Error() string {
+	return fmt.Sprintf("%v: %s of a closed %s (the handle must not be used after its Close)", e.c.Spec.Kind, e.op, e.c.typeName())
+}
+
+// typeName is the Go type of the cell's handle, as its users know it.
+func (c *Cell) typeName() string {
+	name := "Value"
+	if c.Spec.Kind == shm.KindArray {
+		name = "Array"
+	}
+	if c.Spec.Raw {
+		return "Raw" + name
+	}
+	return name
 }
 
 // Create allocates a cell of n elements called name in seg. init, when not
 // nil, fills the data region before the object is published.
 func Create(seg *shm.Segment, name string, sp Spec, n int, init func(data []byte)) (*Cell, error) {
+	return place(sp, n, init, func(o shm.ObjectSpec, fill func([]byte) error) (*shm.Object, io.Closer, error) {
+		obj, err := seg.Alloc(name, o, fill)
+		return obj, nil, err
+	})
+}
+
+// New allocates a cell of n elements in this process's heap (package
+// heap); its Close gives the heap object up.
+func New(sp Spec, n int, init func(data []byte)) (*Cell, error) {
+	return place(sp, n, init, func(o shm.ObjectSpec, fill func([]byte) error) (*shm.Object, io.Closer, error) {
+		return heap.Alloc(o, fill)
+	})
+}
+
+// place allocates a cell's object with alloc, which returns what the
+// cell's Close must close (nil: nothing).
+func place(sp Spec, n int, init func(data []byte), alloc func(shm.ObjectSpec, func([]byte) error) (*shm.Object, io.Closer, error)) (*Cell, error) {
 	size, err := bodySize(n, sp.Type.Size)
 	if err != nil {
 		return nil, err
 	}
 	ospec := sp.object()
 	ospec.Capacity, ospec.BodySize = uint64(n), size
-	obj, err := seg.Alloc(name, ospec, func(body []byte) error {
+	obj, hold, err := alloc(ospec, func(body []byte) error {
 		if sp.Raw {
 			binary.LittleEndian.PutUint32(body[OffFlags:], FlagRaw)
 		} else if _, err := semaphore.InitMutex(body[OffLock : OffLock+LockSize]); err != nil {
@@ -83,7 +160,15 @@ func Create(seg *shm.Segment, name string, sp Spec, n int, init func(data []byte
 	if err != nil {
 		return nil, err
 	}
-	return bind(obj, sp)
+	c, err := bind(obj, sp)
+	if err != nil {
+		if hold != nil {
+			hold.Close()
+		}
+		return nil, err
+	}
+	c.hold = hold
+	return c, nil
 }
 
 // Open finds the cell called name in seg and checks that it is what sp
@@ -136,18 +221,27 @@ func (c *Cell) Name() string { return c.Obj.Name }
 // peer corrupted). Left odd, it would make every reader wait for ever and
 // the next write's increments publish mid-write; Lock makes it even.
 func (c *Cell) LockContext(ctx context.Context) error {
+	if c.mu == nil {
+		c.PanicClosed("lock")
+	}
 	err := c.mu.LockContext(ctx)
 	dead := errors.Is(err, ErrOwnerDead)
 	if err != nil && !dead {
 		return err
 	}
+	c.repair(dead)
+	return err
+}
+
+// repair is what LockContext does once it holds the lock: seq made even,
+// a dead holder's lock marked consistent.
+func (c *Cell) repair(dead bool) {
 	if s := c.seq.Load(); s&1 != 0 {
 		c.seq.CompareAndSwap(s, s+1) // odd with the lock held (a dead or broken writer's) -> even
 	}
 	if dead {
 		c.mu.MarkConsistent()
 	}
-	return err
 }
 
 // Acquire is Lock for callers that repair nothing beyond what Lock
@@ -174,6 +268,15 @@ func (c *Cell) Acquire(ctx context.Context) error {
 // message that names the fix, rather than hang. Another goroutine's Guard,
 // however long held, only makes it wait.
 func (c *Cell) Hold(op string) bool {
+	if c.mu == nil {
+		c.PanicClosed("lock")
+	}
+	// A lock free for the taking needs no wait, and so no context: that
+	// costs allocations and a timer at every Store.
+	if ok, err := c.mu.TryLock(); ok {
+		c.repair(errors.Is(err, ErrOwnerDead))
+		return true
+	}
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), SelfWait)
 		err := c.Acquire(ctx)
@@ -276,6 +379,9 @@ var guardCounts sync.Map // uintptr of a cell's seq word -> *guardSet
 // (see Hold) is left as it is: the caller of a plain lock that could not
 // take it unlocks nothing, and does not panic for what a peer wrote.
 func (c *Cell) Unlock() {
+	if c.mu == nil {
+		c.PanicClosed("Unlock")
+	}
 	if !c.mu.Recoverable() {
 		return
 	}
@@ -285,6 +391,9 @@ func (c *Cell) Unlock() {
 // BeginWrite marks a write in progress; the caller holds the lock and
 // calls EndWrite when the data is written.
 func (c *Cell) BeginWrite() {
+	if c.seq == nil {
+		panic(closedError{c, "write"})
+	}
 	c.seq.Add(1) // publishes: a write in progress (seq odd); readers retry
 }
 
@@ -321,6 +430,9 @@ func (c *Cell) EndWrite() {
 // It copies into a destination rather than returning T: for a T of a few
 // words, each copy through a return value costs as much as the read.
 func LoadInto[T any](c *Cell, dst, p *T) {
+	if c.seq == nil { // the nil check the load makes anyway: free
+		panic(closedError{c, "read"})
+	}
 	s := c.seq.Load() // observes: the data of the last finished write (seq even)
 	*dst = *p
 	if s&1 == 0 && recheck(c.seq, s) {
@@ -335,6 +447,9 @@ func LoadInto[T any](c *Cell, dst, p *T) {
 // a write to end: it returns ctx's error, or ErrNotRecoverable when the
 // lock is not recoverable; *dst then holds no meaningful value.
 func LoadIntoContext[T any](ctx context.Context, c *Cell, dst, p *T) error {
+	if c.seq == nil {
+		panic(closedError{c, "read"})
+	}
 	s := c.seq.Load() // observes: the data of the last finished write (seq even)
 	*dst = *p
 	if s&1 == 0 && recheck(c.seq, s) {
@@ -373,6 +488,9 @@ func CopyOut[T any](c *Cell, dst, src []T) int {
 // CopyOutContext is CopyOut giving up, as LoadIntoContext does, with
 // ctx's error or ErrNotRecoverable; dst then holds no meaningful values.
 func CopyOutContext[T any](ctx context.Context, c *Cell, dst, src []T) (int, error) {
+	if c.seq == nil {
+		c.PanicClosed("read")
+	}
 	for i := 0; ; i++ {
 		s := c.seq.Load() // observes: the data of the last finished write (seq even)
 		if s&1 == 0 {
@@ -425,6 +543,9 @@ type handle struct {
 // GobEncode encodes the cell's handle: segment handle, object name, kind,
 // element type fingerprint and variant.
 func (c *Cell) GobEncode() ([]byte, error) {
+	if c.closed {
+		return nil, fmt.Errorf("%v: a closed %s cannot be handed on (close it after process.Start)", c.Spec.Kind, c.typeName())
+	}
 	sh, err := c.Obj.Segment.Handle()
 	if err != nil {
 		return nil, err
@@ -455,5 +576,6 @@ func Decode(b []byte, sp Spec) (*Cell, error) {
 		seg.Close() // drops this attachment's reference
 		return nil, err
 	}
+	c.hold = seg // Close drops the attachment
 	return c, nil
 }

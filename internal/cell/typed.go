@@ -20,16 +20,27 @@ func SpecOf[T any](kind shm.Kind, raw bool) (Spec, error) {
 // CreateOf allocates a cell of T holding a copy of vals and returns it with
 // its elements.
 func CreateOf[T any](seg *shm.Segment, name string, kind shm.Kind, raw bool, vals []T) (*Cell, []T, error) {
+	return fill(kind, raw, vals, func(sp Spec, init func([]byte)) (*Cell, error) { return Create(seg, name, sp, len(vals), init) })
+}
+
+// fill makes a cell of T with mk, filled with a copy of vals.
+func fill[T any](kind shm.Kind, raw bool, vals []T, mk func(Spec, func([]byte)) (*Cell, error)) (*Cell, []T, error) {
 	sp, err := SpecOf[T](kind, raw)
 	if err != nil {
 		return nil, nil, err
 	}
-	c, err := Create(seg, name, sp, len(vals), func(data []byte) {
+	c, err := mk(sp, func(data []byte) {
 		if s, err := Slice[T](data, len(vals)); err == nil {
 			copy(s, vals) // else typed below reports it
 		}
 	})
 	return typed[T](c, err)
+}
+
+// NewOf allocates a cell of T holding a copy of vals in this process's
+// heap, as New does.
+func NewOf[T any](kind shm.Kind, raw bool, vals []T) (*Cell, []T, error) {
+	return fill(kind, raw, vals, func(sp Spec, init func([]byte)) (*Cell, error) { return New(sp, len(vals), init) })
 }
 
 // OpenOf opens the cell of T called name, as Open does.
@@ -57,6 +68,7 @@ func typed[T any](c *Cell, err error) (*Cell, []T, error) {
 	}
 	s, err := Slice[T](c.Data, c.Len)
 	if err != nil {
+		c.Close()
 		return nil, nil, fmt.Errorf("%v %q: %w", c.Spec.Kind, c.Name(), err)
 	}
 	return c, s, nil

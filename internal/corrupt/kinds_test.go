@@ -182,7 +182,7 @@ func openArray(_, seg2 *shm.Segment) ([]op, error) {
 // The primitives of package semaphore.
 
 func createMutex(seg *shm.Segment) error {
-	_, err := semaphore.NewMutex(seg, "o")
+	_, err := semaphore.CreateMutex(seg, "o")
 	return err
 }
 
@@ -217,7 +217,7 @@ func openMutex(_, seg2 *shm.Segment) ([]op, error) {
 }
 
 func createRWMutex(seg *shm.Segment) error {
-	_, err := semaphore.NewRWMutex(seg, "o")
+	_, err := semaphore.CreateRWMutex(seg, "o")
 	return err
 }
 
@@ -248,7 +248,7 @@ func openRWMutex(_, seg2 *shm.Segment) ([]op, error) {
 }
 
 func createSemaphore(seg *shm.Segment) error {
-	_, err := semaphore.NewBoundedSemaphore(seg, "o", 2)
+	_, err := semaphore.CreateBoundedSemaphore(seg, "o", 2)
 	return err
 }
 
@@ -268,7 +268,7 @@ func openSemaphore(_, seg2 *shm.Segment) ([]op, error) {
 }
 
 func createEvent(seg *shm.Segment) error {
-	_, err := semaphore.NewEvent(seg, "o")
+	_, err := semaphore.CreateEvent(seg, "o")
 	return err
 }
 
@@ -286,7 +286,7 @@ func openEvent(_, seg2 *shm.Segment) ([]op, error) {
 }
 
 func createCond(seg *shm.Segment) error {
-	_, err := semaphore.NewCond(seg, "o")
+	_, err := semaphore.CreateCond(seg, "o")
 	return err
 }
 
@@ -318,7 +318,7 @@ func openCond(_, seg2 *shm.Segment) ([]op, error) {
 }
 
 func createBarrier(seg *shm.Segment) error {
-	_, err := semaphore.NewBarrier(seg, "o", 2)
+	_, err := semaphore.CreateBarrier(seg, "o", 2)
 	return err
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/shmkit/shmkit/atomics"
 	"github.com/shmkit/shmkit/internal/handoff"
 	"github.com/shmkit/shmkit/internal/procinfo"
+	"github.com/shmkit/shmkit/internal/spin"
 )
 
 // Event is a condition that waiters wait for and notifiers announce, an
@@ -53,12 +54,6 @@ func (e Event) Notify() {
 	}
 }
 
-// spinChecks is how many times Wait re-checks the condition before it
-// sets the sleep bit: a few microseconds, long enough to catch the reply
-// of a peer process running on another core (a pipe round trip is about
-// 300 ns), short enough to leave the core to others when none comes.
-const spinChecks = 256
-
 // Recheck is what a WaitOptions.Check returns to end a sleep early without
 // an error: the wait runs ready again (the check changed shared state that
 // ready reads, say by making a dead peer's message deliverable).
@@ -68,9 +63,26 @@ var Recheck = errors.New("notify: recheck")
 
 // Wait blocks until ready reports true or an error, ctx is done, or o.Check
 // (polled every o.Poll) returns an error. ready must not block; it is called
-// again after every wake-up, spurious ones included.
+// again after every wake-up, spurious ones included. Before it parks, Wait
+// spins the base of package spin (about 5 µs), calling ready between
+// pauses; WaitFor is the form for hot paths.
 func (e Event) Wait(ctx context.Context, o *atomics.WaitOptions, ready func() (bool, error)) error {
-	err := e.wait(ctx, o, ready)
+	return e.WaitFor(ctx, o, nil, nil, ready)
+}
+
+// WaitFor is Wait for the hot paths (Put, Get, Send, Recv): while it
+// spins, it looks at probe, which must cost a load or two (has the ring's
+// index moved? did the handle close?), and runs ready only once probe
+// reports true, so a spinning waiter neither takes the other side's lines
+// with a try per look nor notifies anybody. probe may report true when
+// ready then finds nothing (a race lost to another consumer): the spin
+// goes on. A nil probe looks with ready itself. The spin adapts through a
+// (see package spin: it grows while the waiter is woken after gaps a
+// longer spin would have covered, and shrinks back otherwise); a nil a
+// spins the base. a belongs to the caller's handle, one per side it
+// waits on.
+func (e Event) WaitFor(ctx context.Context, o *atomics.WaitOptions, a *spin.Adaptive, probe func() bool, ready func() (bool, error)) error {
+	err := e.wait(ctx, o, a, probe, ready)
 	if err != nil {
 		// A peer's last act before it died (or the deadline) may have met
 		// the condition: a TaskDone then exit, a Put then exit. The
@@ -82,37 +94,39 @@ func (e Event) Wait(ctx context.Context, o *atomics.WaitOptions, ready func() (b
 	return err
 }
 
-func (e Event) wait(ctx context.Context, o *atomics.WaitOptions, ready func() (bool, error)) error {
-	spin := spinChecks
-	if o != nil && o.Strategy != atomics.Park {
-		spin = -1 // busy strategies: never park
+func (e Event) wait(ctx context.Context, o *atomics.WaitOptions, a *spin.Adaptive, probe func() bool, ready func() (bool, error)) error {
+	if ok, err := ready(); ok || err != nil {
+		return err
 	}
-	for i := 0; ; i++ {
-		if ok, err := ready(); ok || err != nil {
+	if err := ctx.Err(); err != nil {
+		return err // done already: not after a spin of microseconds
+	}
+	var (
+		got  bool
+		rerr error
+	)
+	look := func() bool {
+		if probe != nil && !probe() {
+			return false
+		}
+		got, rerr = ready()
+		return got || rerr != nil
+	}
+	if o != nil && o.Strategy != atomics.Park {
+		return busyWait(ctx, o, look, &rerr)
+	}
+	base := atomics.DefaultSpin
+	if o != nil && o.Spin != 0 {
+		base = max(o.Spin, 0)
+	}
+	base = (base + spin.RelaxChecks - 1) / spin.RelaxChecks
+	for {
+		spell, ok := a.Spin(base, spin.Yielding, look)
+		if ok {
+			return rerr
+		}
+		if err := ctx.Err(); err != nil {
 			return err
-		}
-		if i == 0 {
-			if err := ctx.Err(); err != nil {
-				return err // done already: not after a spin of microseconds
-			}
-		}
-		if spin < 0 || i < spin {
-			if spin < 0 {
-				if i%1024 == 1023 {
-					if err := ctx.Err(); err != nil {
-						return err
-					}
-					if o.Check != nil {
-						if err := o.Check(); err != nil && err != Recheck {
-							return err
-						}
-					}
-				}
-				if o.Strategy == atomics.Yield {
-					runtime.Gosched()
-				}
-			}
-			continue
 		}
 		s := e.Seq.Load()
 		if s&1 == 0 && !e.Seq.CompareAndSwap(s, s|1) { // awake -> a waiter may sleep
@@ -122,7 +136,9 @@ func (e Event) wait(ctx context.Context, o *atomics.WaitOptions, ready func() (b
 		e.Sleepers.Add(1)
 		ok, err := ready()
 		if !ok && err == nil {
+			t0 := spin.Now()
 			err = atomics.Await(ctx, e.Seq, s, o)
+			a.Parked(spell, t0, err == nil && e.Seq.Load() != s)
 			if err == Recheck {
 				err = nil
 			}
@@ -130,6 +146,29 @@ func (e Event) wait(ctx context.Context, o *atomics.WaitOptions, ready func() (b
 		e.Sleepers.Add(^uint32(0))
 		if ok || err != nil {
 			return err
+		}
+	}
+}
+
+// busyWait is the wait of the Spin and Yield strategies: look until it
+// holds, never parking; the context and o.Check every 1024 looks.
+func busyWait(ctx context.Context, o *atomics.WaitOptions, look func() bool, rerr *error) error {
+	for i := 1; ; i++ {
+		if look() {
+			return *rerr
+		}
+		if o.Strategy == atomics.Yield {
+			runtime.Gosched()
+		}
+		if i%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if o.Check != nil {
+				if err := o.Check(); err != nil && err != Recheck {
+					return err
+				}
+			}
 		}
 	}
 }

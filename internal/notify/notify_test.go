@@ -12,6 +12,7 @@ import (
 	"github.com/shmkit/shmkit/atomics"
 	"github.com/shmkit/shmkit/internal/notify"
 	"github.com/shmkit/shmkit/internal/procinfo"
+	"github.com/shmkit/shmkit/internal/spin"
 )
 
 func TestEventNoLostWakeup(t *testing.T) {
@@ -39,6 +40,44 @@ func TestEventNoLostWakeup(t *testing.T) {
 		}
 	}
 	wg.Wait()
+	if sleepers.Load() != 0 {
+		t.Fatalf("sleepers = %d after the waiter left", sleepers.Load())
+	}
+}
+
+// TestWaitForProbe: a WaitFor that spins and parks runs its try only when
+// its probe reports a change (once before the spin, once before it sleeps,
+// once after the wake), however long it spins; the probe runs meanwhile,
+// and a learning handle or none, the wait ends when the state changes and
+// a Notify comes, with no wake-up lost, over many rounds.
+func TestWaitForProbe(t *testing.T) {
+	var seq, sleepers atomic.Uint32
+	e := notify.Event{Seq: &seq, Sleepers: &sleepers}
+	var state atomic.Int64
+	var a spin.Adaptive
+	for _, learn := range []*spin.Adaptive{nil, &a} {
+		for range 20 {
+			i := state.Load() + 1
+			var tries, probes int
+			done := make(chan error, 1)
+			go func() {
+				done <- e.WaitFor(context.Background(), nil, learn,
+					func() bool { probes++; return state.Load() >= i },
+					func() (bool, error) { tries++; return state.Load() >= i, nil })
+			}()
+			for sleepers.Load() == 0 {
+				runtime.Gosched() // until the waiter has spun and is about to sleep
+			}
+			state.Add(1)
+			e.Notify()
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			if tries > 4 || probes == 0 {
+				t.Fatalf("round %d: %d tries and %d probes; want at most 4 tries (the probe gates them)", i, tries, probes)
+			}
+		}
+	}
 	if sleepers.Load() != 0 {
 		t.Fatalf("sleepers = %d after the waiter left", sleepers.Load())
 	}

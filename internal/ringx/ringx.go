@@ -23,6 +23,17 @@ type Consumer interface {
 	// ErrPeerDead (a producer died) or io.EOF (every producer closed) when
 	// the ring is empty and no producer is left.
 	Rescue() error
+	// Ready reports whether a record may be at the head: a load of the
+	// tail (and, MPSC, of the head's header), the probe a waiter spins on
+	// before it runs TryPeekQuick.
+	Ready() bool
+}
+
+// Producer is the producer side of an SPSC or MPSC ring.
+type Producer interface {
+	// Room reports whether the room the last failed TryReserve wanted is
+	// free now: the probe a waiter spins on before it tries again.
+	Room() bool
 }
 
 // MPMC is what a queue needs of an MPMC ring beyond its public API.
@@ -46,6 +57,11 @@ type MPMC interface {
 	// ones, so a message moving from one to the other during the call is
 	// never missed (it may be counted twice).
 	Outstanding() int
+	// HasData and HasSpace report whether a Get or a Put may succeed
+	// now: a load of the position and one of its slot's sequence, the
+	// probes a waiter spins on before it tries.
+	HasData() bool
+	HasSpace() bool
 	// Bytes returns the payload bytes of the messages queued: a
 	// snapshot, O(Len).
 	Bytes() int64
@@ -54,6 +70,8 @@ type MPMC interface {
 var (
 	// ConsumerOf returns the consumer side of an *SPSC or *MPSC.
 	ConsumerOf func(ring any) Consumer
+	// ProducerOf returns the producer side of an *SPSC or *MPSC.
+	ProducerOf func(ring any) Producer
 	// MPMCOf returns the machinery of an *MPMC.
 	MPMCOf func(ring any) MPMC
 	// Sane checks the invariants of an *SPSC, *MPSC or *MPMC and returns

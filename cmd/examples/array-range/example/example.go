@@ -8,11 +8,9 @@ import (
 	"context"
 	"fmt"
 	"log"
-	"os"
 
 	"github.com/shmkit/shmkit/array"
 	"github.com/shmkit/shmkit/process"
-	"github.com/shmkit/shmkit/shm"
 	"github.com/shmkit/shmkit/value"
 )
 
@@ -39,21 +37,16 @@ func Main() {
 }
 
 func run() error {
-	seg, err := shm.Create(fmt.Sprintf("shmkit-example-array-range-%d", os.Getpid()), 4096)
+	num, err := value.New(0.0) // Value('d', 0.0)
 	if err != nil {
 		return err
 	}
-	defer seg.Close()
-	defer seg.Unlink()
-
-	num, err := value.Create(seg, "num", 0.0)
+	defer num.Close()
+	arr, err := array.NewFrom(rangeInt32(50)) // Array('i', range(50))
 	if err != nil {
 		return err
 	}
-	arr, err := array.CreateFrom(seg, "arr", rangeInt32(50))
-	if err != nil {
-		return err
-	}
+	defer arr.Close()
 	p, err := f.Start(context.Background(), fArgs{num, arr})
 	if err != nil {
 		return err

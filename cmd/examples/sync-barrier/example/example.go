@@ -8,13 +8,11 @@ import (
 	"context"
 	"fmt"
 	"log"
-	"os"
-	"sync/atomic"
 
-	"github.com/shmkit/shmkit/atomics"
+	"github.com/shmkit/shmkit/array"
 	"github.com/shmkit/shmkit/process"
 	"github.com/shmkit/shmkit/semaphore"
-	"github.com/shmkit/shmkit/shm"
+	"github.com/shmkit/shmkit/value"
 )
 
 const (
@@ -24,33 +22,24 @@ const (
 
 type args struct {
 	Barrier *semaphore.Barrier
-	Seg     *shm.Segment
+	Vals    *array.Array[uint32] // the workers' values, one each
+	Sum     *value.Value[uint32] // sums the arrival indices
 	W       int
-}
-
-// slot returns word i of the shared "slots" object: 0..parties-1 are the
-// workers' values, parties sums the arrival indices.
-func (a args) slot(i int) *atomic.Uint32 {
-	o, err := a.Seg.Lookup("slots", nil)
-	if err != nil {
-		panic(err)
-	}
-	return atomics.MustUint32At(o.Body, 4*i)
 }
 
 var worker = process.Register("sync-barrier.worker", func(ctx context.Context, a args) error {
 	for k := 1; k <= phases; k++ {
-		a.slot(a.W).Store(uint32(k * (a.W + 1)))
+		a.Vals.Set(a.W, uint32(k*(a.W+1)))
 		idx, err := a.Barrier.WaitContext(ctx) // everyone has written phase k
 		if err != nil {
 			return err
 		}
-		a.slot(parties).Add(uint32(idx))
+		value.Add(a.Sum, uint32(idx))
 		if a.W == 0 {
 			var vals []uint32
 			sum := uint32(0)
 			for i := 0; i < parties; i++ {
-				v := a.slot(i).Load()
+				v := a.Vals.At(i)
 				vals = append(vals, v)
 				sum += v
 			}
@@ -71,23 +60,25 @@ func Main() {
 }
 
 func run() error {
-	seg, err := shm.Create(fmt.Sprintf("sync-barrier-%d", os.Getpid()), 1<<16)
+	b, err := semaphore.NewBarrier(parties) // Barrier(3)
 	if err != nil {
 		return err
 	}
-	defer seg.Close()
-	defer seg.Unlink()
-	b, err := semaphore.NewBarrier(seg, "barrier", parties)
+	defer b.Close()
+	vals, err := array.New[uint32](parties)
 	if err != nil {
 		return err
 	}
-	if _, err := seg.Alloc("slots", shm.ObjectSpec{BodySize: 4 * (parties + 1)}, nil); err != nil {
+	defer vals.Close()
+	sum, err := value.New[uint32](0)
+	if err != nil {
 		return err
 	}
+	defer sum.Close()
 	ctx := context.Background()
 	var ps []*process.Process
 	for w := 0; w < parties; w++ {
-		p, err := worker.Start(ctx, args{Barrier: b, Seg: seg, W: w})
+		p, err := worker.Start(ctx, args{Barrier: b, Vals: vals, Sum: sum, W: w})
 		if err != nil {
 			return err
 		}
@@ -98,8 +89,7 @@ func run() error {
 			return err
 		}
 	}
-	sum := args{Seg: seg}.slot(parties).Load()
-	if sum == phases*(0+1+2) {
+	if sum := sum.Load(); sum == phases*(0+1+2) {
 		fmt.Printf("%d workers, %d phases, arrival indices per phase: 0+1+2\n", parties, phases)
 	} else {
 		fmt.Printf("arrival indices sum to %d, want %d\n", sum, phases*(0+1+2))

@@ -8,41 +8,28 @@ import (
 	"context"
 	"fmt"
 	"log"
-	"os"
-	"sync/atomic"
 
-	"github.com/shmkit/shmkit/atomics"
 	"github.com/shmkit/shmkit/process"
 	"github.com/shmkit/shmkit/semaphore"
-	"github.com/shmkit/shmkit/shm"
+	"github.com/shmkit/shmkit/value"
 )
 
-// args reach every worker. The shared condition is the "state" object:
-// word 0 counts the stage-2 workers waiting, word 1 is 1 once stage 1 is
-// done. Both change only under Cond.L.
+// args reach every worker. The shared condition is two raw values, which
+// change and are read only under Cond.L (the lock guards them, as in
+// Python).
 type args struct {
-	Cond  *semaphore.Cond
-	Seg   *shm.Segment
-	State string // object name of the state words
-}
-
-// words maps the state object's two words.
-func (a args) words() (waiting, done *atomic.Uint32) {
-	o, err := a.Seg.Lookup(a.State, nil)
-	if err != nil {
-		panic(err)
-	}
-	return atomics.MustUint32At(o.Body, 0), atomics.MustUint32At(o.Body, 4)
+	Cond    *semaphore.Cond
+	Waiting *value.RawValue[uint32] // stage-2 workers waiting
+	Done    *value.RawValue[bool]   // stage 1 is done
 }
 
 var stage1 = process.Register("sync-condition.stage_1", func(ctx context.Context, a args) error {
 	name := process.Current().Name
 	fmt.Println("Starting", name)
-	_, done := a.words()
 	a.Cond.L.Lock() // with cond:
 	defer a.Cond.L.Unlock()
 	fmt.Printf("%s done and ready for stage 2\n", name)
-	done.Store(1)
+	a.Done.Store(true)
 	a.Cond.Broadcast() // notify_all
 	return nil
 })
@@ -50,12 +37,11 @@ var stage1 = process.Register("sync-condition.stage_1", func(ctx context.Context
 var stage2 = process.Register("sync-condition.stage_2", func(ctx context.Context, a args) error {
 	name := process.Current().Name
 	fmt.Println("Starting", name)
-	waiting, done := a.words()
 	a.Cond.L.Lock() // with cond:
 	defer a.Cond.L.Unlock()
-	waiting.Add(1)
-	a.Cond.Broadcast()                                      // tell the main process one more is waiting
-	a.Cond.WaitFor(func() bool { return done.Load() != 0 }) // cond.wait_for(...)
+	a.Waiting.Store(a.Waiting.Load() + 1)
+	a.Cond.Broadcast()                                   // tell the main process one more is waiting
+	a.Cond.WaitFor(func() bool { return a.Done.Load() }) // cond.wait_for(...)
 	fmt.Printf("%s running\n", name)
 	return nil
 })
@@ -68,21 +54,22 @@ func Main() {
 }
 
 func run() error {
-	seg, err := shm.Create(fmt.Sprintf("sync-condition-%d", os.Getpid()), 1<<16)
+	cond, err := semaphore.NewCond() // Condition()
 	if err != nil {
 		return err
 	}
-	defer seg.Close()
-	defer seg.Unlink()
-	cond, err := semaphore.NewCond(seg, "condition")
+	defer cond.Close()
+	waiting, err := value.NewRaw[uint32](0)
 	if err != nil {
 		return err
 	}
-	if _, err := seg.Alloc("state", shm.ObjectSpec{BodySize: 8}, nil); err != nil {
+	defer waiting.Close()
+	done, err := value.NewRaw(false)
+	if err != nil {
 		return err
 	}
-	a := args{Cond: cond, Seg: seg, State: "state"}
-	waiting, _ := a.words()
+	defer done.Close()
+	a := args{Cond: cond, Waiting: waiting, Done: done}
 	ctx := context.Background()
 
 	var clients []*process.Process

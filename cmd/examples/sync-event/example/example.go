@@ -8,12 +8,10 @@ import (
 	"context"
 	"fmt"
 	"log"
-	"os"
 	"time"
 
 	"github.com/shmkit/shmkit/process"
 	"github.com/shmkit/shmkit/semaphore"
-	"github.com/shmkit/shmkit/shm"
 )
 
 type args struct {
@@ -46,20 +44,16 @@ func Main() {
 }
 
 func run() error {
-	seg, err := shm.Create(fmt.Sprintf("sync-event-%d", os.Getpid()), 1<<16)
+	e, err := semaphore.NewEvent() // Event()
 	if err != nil {
 		return err
 	}
-	defer seg.Close()
-	defer seg.Unlink()
-	e, err := semaphore.NewEvent(seg, "e")
+	defer e.Close()
+	started, err := semaphore.NewEvent()
 	if err != nil {
 		return err
 	}
-	started, err := semaphore.NewEvent(seg, "started")
-	if err != nil {
-		return err
-	}
+	defer started.Close()
 	ctx := context.Background()
 	a := args{E: e, Started: started, Timeout: 2 * time.Second}
 

@@ -13,7 +13,6 @@ import (
 
 	"github.com/shmkit/shmkit/process"
 	"github.com/shmkit/shmkit/semaphore"
-	"github.com/shmkit/shmkit/shm"
 )
 
 // Lines is how many lines each worker prints.
@@ -74,20 +73,16 @@ func Main() {
 }
 
 func run() error {
-	seg, err := shm.Create(fmt.Sprintf("sync-lock-%d", os.Getpid()), 1<<16)
+	lock, err := semaphore.NewMutex() // Lock()
 	if err != nil {
 		return err
 	}
-	defer seg.Close()
-	defer seg.Unlink()
-	lock, err := semaphore.NewMutex(seg, "lock")
+	defer lock.Close()
+	start, err := semaphore.NewBarrier(2)
 	if err != nil {
 		return err
 	}
-	start, err := semaphore.NewBarrier(seg, "start", 2)
-	if err != nil {
-		return err
-	}
+	defer start.Close()
 	ctx := context.Background()
 	w, err := workerWith.Start(ctx, args{Lock: lock, Start: start})
 	if err != nil {

@@ -8,34 +8,23 @@ import (
 	"context"
 	"fmt"
 	"log"
-	"os"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
-	"github.com/shmkit/shmkit/atomics"
+	"github.com/shmkit/shmkit/array"
 	"github.com/shmkit/shmkit/process"
 	"github.com/shmkit/shmkit/semaphore"
-	"github.com/shmkit/shmkit/shm"
 )
 
 // Workers is how many workers compete for the semaphore.
 const Workers = 10
 
-// ActivePool is the set of active workers: one flag word per worker in the
-// shared object "active", changed and read under Lock.
+// ActivePool is the set of active workers: one flag per worker, changed
+// and read under Lock.
 type ActivePool struct {
-	Lock *semaphore.Mutex
-	Seg  *shm.Segment
-}
-
-func (p *ActivePool) flag(i int) *atomic.Uint32 {
-	o, err := p.Seg.Lookup("active", nil)
-	if err != nil {
-		panic(err)
-	}
-	return atomics.MustUint32At(o.Body, 4*i)
+	Lock   *semaphore.Mutex
+	Active *array.RawArray[bool]
 }
 
 // String lists the active workers as Python prints a list of names. The
@@ -43,7 +32,7 @@ func (p *ActivePool) flag(i int) *atomic.Uint32 {
 func (p *ActivePool) String() string {
 	var names []string
 	for i := 0; i < Workers; i++ {
-		if p.flag(i).Load() != 0 {
+		if p.Active.At(i) {
 			names = append(names, "'"+strconv.Itoa(i)+"'")
 		}
 	}
@@ -64,14 +53,14 @@ var worker = process.Register("sync-semaphore.worker", func(ctx context.Context,
 	if err := a.Pool.Lock.LockContext(ctx); err != nil { // makeActive
 		return err
 	}
-	a.Pool.flag(a.ID).Store(1)
+	a.Pool.Active.Set(a.ID, true)
 	fmt.Printf("Activating %d now running %s\n", a.ID, a.Pool)
 	a.Pool.Lock.Unlock()
 	time.Sleep(time.Duration(10+a.ID*7%30) * time.Millisecond) // the work
 	if err := a.Pool.Lock.LockContext(ctx); err != nil {       // makeInactive
 		return err
 	}
-	a.Pool.flag(a.ID).Store(0)
+	a.Pool.Active.Set(a.ID, false)
 	a.Pool.Lock.Unlock()
 	return nil
 })
@@ -84,24 +73,22 @@ func Main() {
 }
 
 func run() error {
-	seg, err := shm.Create(fmt.Sprintf("sync-semaphore-%d", os.Getpid()), 1<<16)
+	s, err := semaphore.NewSemaphore(3) // Semaphore(3)
 	if err != nil {
 		return err
 	}
-	defer seg.Close()
-	defer seg.Unlink()
-	s, err := semaphore.NewSemaphore(seg, "s", 3)
+	defer s.Close()
+	lock, err := semaphore.NewMutex() // Lock()
 	if err != nil {
 		return err
 	}
-	lock, err := semaphore.NewMutex(seg, "lock")
+	defer lock.Close()
+	active, err := array.NewRaw[bool](Workers)
 	if err != nil {
 		return err
 	}
-	if _, err := seg.Alloc("active", shm.ObjectSpec{BodySize: 4 * Workers}, nil); err != nil {
-		return err
-	}
-	pool := &ActivePool{Lock: lock, Seg: seg}
+	defer active.Close()
+	pool := &ActivePool{Lock: lock, Active: active}
 	ctx := context.Background()
 	var jobs []*process.Process
 	for i := 0; i < Workers; i++ {

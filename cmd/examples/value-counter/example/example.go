@@ -8,11 +8,9 @@ import (
 	"context"
 	"fmt"
 	"log"
-	"os"
 
 	"github.com/shmkit/shmkit/process"
 	"github.com/shmkit/shmkit/semaphore"
-	"github.com/shmkit/shmkit/shm"
 	"github.com/shmkit/shmkit/value"
 )
 
@@ -48,21 +46,16 @@ func Main() {
 }
 
 func run() error {
-	seg, err := shm.Create(fmt.Sprintf("shmkit-example-value-counter-%d", os.Getpid()), 4096)
+	counter, err := value.New[int32](0) // Value('i', 0)
 	if err != nil {
 		return err
 	}
-	defer seg.Close()
-	defer seg.Unlink()
-
-	counter, err := value.Create[int32](seg, "counter", 0)
+	defer counter.Close()
+	start, err := semaphore.NewEvent()
 	if err != nil {
 		return err
 	}
-	start, err := semaphore.NewEvent(seg, "go")
-	if err != nil {
-		return err
-	}
+	defer start.Close()
 	var procs []*process.Process
 	for i := range Workers {
 		p, err := addFifty.Start(context.Background(), addArgs{counter, start}, process.WithName(fmt.Sprintf("p%d", i+1)))

@@ -8,11 +8,9 @@ import (
 	"context"
 	"fmt"
 	"log"
-	"os"
 
 	"github.com/shmkit/shmkit/array"
 	"github.com/shmkit/shmkit/process"
-	"github.com/shmkit/shmkit/shm"
 	"github.com/shmkit/shmkit/value"
 )
 
@@ -45,22 +43,17 @@ func Main() {
 }
 
 func run() error {
-	seg, err := shm.Create(fmt.Sprintf("shmkit-example-value-squares-%d", os.Getpid()), 4096)
-	if err != nil {
-		return err
-	}
-	defer seg.Close()
-	defer seg.Unlink()
-
 	mylist := []int32{1, 2, 3, 4}
-	result, err := array.Create[int32](seg, "result", len(mylist))
+	result, err := array.New[int32](len(mylist)) // Array('i', 4)
 	if err != nil {
 		return err
 	}
-	squareSum, err := value.Create[int32](seg, "square_sum", 0)
+	defer result.Close()
+	squareSum, err := value.New[int32](0) // Value('i')
 	if err != nil {
 		return err
 	}
+	defer squareSum.Close()
 	p1, err := squareList.Start(context.Background(), squareArgs{mylist, result, squareSum}, process.WithName("p1"))
 	if err != nil {
 		return err

@@ -3,10 +3,10 @@
 #include "go_asm.h"
 #include "textflag.h"
 
-// func relax()
+// func Relax()
 // relaxLoads loads of relaxWord, the loop aligned on 32 bytes so that
 // its duration does not depend on where the linker places it.
-TEXT ·relax(SB), NOSPLIT, $0-0
+TEXT ·Relax(SB), NOSPLIT, $0-0
 	MOVQ $const_relaxLoads, CX
 	PCALIGN $32
 again:

@@ -1,0 +1,48 @@
+package spin_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/shmkit/shmkit/internal/spin"
+)
+
+// TestSpinLooks: a spin looks until ready holds, at most the base times
+// without history, and the rounds learnt (twice the base after one short
+// gap, the base again after a long one) with it, whatever the pause (a
+// Yielding one cut short by MaxYielding past the base).
+func TestSpinLooks(t *testing.T) {
+	const base = 8
+	for _, p := range []spin.Pause{spin.Tight, spin.Relaxed, spin.Yielding} {
+		looks := 0
+		if _, ok := (*spin.Adaptive)(nil).Spin(base, p, func() bool { looks++; return looks == 3 }); !ok || looks != 3 {
+			t.Errorf("pause %d: ready on look 3: ok %v after %d looks", p, ok, looks)
+		}
+		var a spin.Adaptive
+		count := func() int {
+			n := 0
+			if _, ok := a.Spin(base, p, func() bool { n++; return false }); ok {
+				t.Fatalf("pause %d: a spin on a condition that never holds reported it held", p)
+			}
+			return n
+		}
+		if n := count(); n != base {
+			t.Errorf("pause %d: %d looks without history, want %d", p, n, base)
+		}
+		a.Learn(base, spin.Stats{Parked: time.Microsecond, Woken: true}) // a short gap: covered
+		// Yielding: the rounds beyond the base stop after MaxYielding, which
+		// a loaded machine's sched_yield may reach before they are done.
+		if n := count(); n != 2*base && (p != spin.Yielding || n <= base || n > 2*base) {
+			t.Errorf("pause %d: %d looks after a short gap, want %d", p, n, 2*base)
+		}
+		a.Learn(base, spin.Stats{Parked: time.Second, Woken: true}) // a long gap
+		if n := count(); n != base {
+			t.Errorf("pause %d: %d looks after a long gap, want %d", p, n, base)
+		}
+		a.Learn(base, spin.Stats{Parked: time.Microsecond, Woken: true})
+		a.Reset()
+		if n := count(); n != base {
+			t.Errorf("pause %d: %d looks after Reset, want %d", p, n, base)
+		}
+	}
+}

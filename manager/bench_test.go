@@ -1,0 +1,217 @@
+package manager_test
+
+import (
+	"context"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shmkit/shmkit/internal/bench"
+	"github.com/shmkit/shmkit/internal/benchutil"
+	"github.com/shmkit/shmkit/manager"
+	"github.com/shmkit/shmkit/process"
+	"github.com/shmkit/shmkit/semaphore"
+)
+
+// Benchmarks of a manager's round trips, each beside Python's
+// multiprocessing Manager doing the same in the same run
+// (testdata/pymanager.py; skipped without python3). ops/s is the figure to
+// compare; p50-ns and p99-ns are one operation's latency.
+
+// pyOps is how many operations the Python baseline runs (it is ~50 µs an
+// operation: b.N would make it run for minutes).
+const pyOps = 20000
+
+func BenchmarkManager(b *testing.B) {
+	ops := []struct {
+		name string
+		py   string
+		run  func(ctx context.Context, b *testing.B, m *manager.Manager) func(i int) error
+	}{
+		{"dict-set", "dict-set", func(ctx context.Context, b *testing.B, m *manager.Manager) func(int) error {
+			d := benchMust(manager.NewDict[int, int](ctx, m))
+			return func(i int) error { return d.Set(ctx, i, i) }
+		}},
+		{"dict-get", "dict-get", func(ctx context.Context, b *testing.B, m *manager.Manager) func(int) error {
+			d := benchMust(manager.NewDict[int, int](ctx, m))
+			d.Set(ctx, 0, 0)
+			return func(int) error { _, _, err := d.Get(ctx, 0); return err }
+		}},
+		{"list-append", "list-append", func(ctx context.Context, b *testing.B, m *manager.Manager) func(int) error {
+			l := benchMust(manager.NewList[int](ctx, m))
+			return func(i int) error { _, err := l.Append(ctx, i); return err }
+		}},
+		{"ns-set", "ns-set", func(ctx context.Context, b *testing.B, m *manager.Manager) func(int) error {
+			ns := benchMust(manager.NewNamespace(ctx, m))
+			x := manager.AttrOf[int](ns, "x")
+			return func(i int) error { return x.Set(ctx, i) }
+		}},
+	}
+	// The floor: one futex ping-pong between two processes, what any
+	// round trip between processes that park costs on this machine.
+	b.Run("floor/futex-pingpong", bench.FutexPingPong)
+	for _, o := range ops {
+		b.Run(o.name+"/impl=shmkit", func(b *testing.B) { benchOp(b, manager.Start, o.run) })
+		b.Run(o.name+"/impl=shmkit-inprocess", func(b *testing.B) {
+			benchOp(b, func(context.Context) (*manager.Manager, error) { return manager.New() }, o.run)
+		})
+		b.Run(o.name+"/impl=python", func(b *testing.B) { pythonBaseline(b, o.py, pyOps) })
+	}
+	b.Run("dict-setmany-100/impl=shmkit", func(b *testing.B) {
+		ctx := context.Background()
+		m := benchMust(manager.Start(ctx))
+		defer m.Shutdown()
+		d := benchMust(manager.NewDict[int, int](ctx, m))
+		batch := make(map[int]int, 100)
+		b.ResetTimer()
+		start := time.Now()
+		for i := range b.N {
+			clear(batch)
+			for j := range 100 {
+				batch[i*100+j] = j
+			}
+			if err := d.SetMany(ctx, batch); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(100*b.N)/time.Since(start).Seconds(), "ops/s")
+	})
+	b.Run("dict-set-4procs/impl=shmkit", benchSet4)
+	b.Run("dict-set-4procs/impl=python", func(b *testing.B) { pythonBaseline(b, "dict-set-4", pyOps) })
+	b.Run("start/impl=shmkit", func(b *testing.B) {
+		ctx := context.Background()
+		start := time.Now()
+		for range b.N {
+			m := benchMust(manager.Start(ctx))
+			if err := m.Shutdown(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "starts/s")
+	})
+	b.Run("start/impl=python", func(b *testing.B) { pythonBaseline(b, "start", 5) })
+}
+
+// benchOp runs run's operation b.N times against a manager that start
+// makes, timing each.
+func benchOp(b *testing.B, start func(context.Context) (*manager.Manager, error),
+	run func(ctx context.Context, b *testing.B, m *manager.Manager) func(i int) error) {
+	ctx := context.Background()
+	m := benchMust(start(ctx))
+	defer m.Shutdown()
+	op := run(ctx, b, m)
+	lat := benchutil.NewLatency()
+	b.ReportAllocs()
+	b.ResetTimer()
+	t := time.Now()
+	for i := range b.N {
+		t0 := time.Now()
+		if err := op(i); err != nil {
+			b.Fatal(err)
+		}
+		lat.Record(time.Since(t0))
+	}
+	elapsed := time.Since(t)
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "ops/s")
+	lat.Report(b)
+}
+
+type setterArgs struct {
+	D       *manager.Dict[int, int]
+	N, Base int
+	Barrier *semaphore.Barrier
+}
+
+var benchSetter = process.Register("bench.setter", func(ctx context.Context, a setterArgs) error {
+	bar := a.Barrier
+	if err := a.D.Set(ctx, a.Base, 0); err != nil { // connected
+		return err
+	}
+	if _, err := bar.Wait(); err != nil { // ready
+		return err
+	}
+	if _, err := bar.Wait(); err != nil { // go
+		return err
+	}
+	for i := range a.N {
+		if err := a.D.Set(ctx, a.Base+i, i); err != nil {
+			return err
+		}
+	}
+	return nil
+})
+
+// benchSet4 sets b.N keys from four client processes at once, connected
+// before the clock starts.
+func benchSet4(b *testing.B) {
+	const procs = 4
+	ctx := context.Background()
+	m := benchMust(manager.Start(ctx))
+	defer m.Shutdown()
+	d := benchMust(manager.NewDict[int, int](ctx, m))
+	bar := benchMust(semaphore.NewBarrier(procs + 1))
+	defer bar.Close()
+	per := max(1, b.N/procs)
+	var ps []*process.Process
+	for i := range procs {
+		ps = append(ps, benchMust(benchSetter.Start(ctx, setterArgs{D: d, N: per, Base: i * per, Barrier: bar})))
+	}
+	if _, err := bar.Wait(); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	start := time.Now()
+	if _, err := bar.Wait(); err != nil {
+		b.Fatal(err)
+	}
+	for _, p := range ps {
+		if err := p.Wait(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	elapsed := time.Since(start)
+	b.StopTimer()
+	b.ReportMetric(float64(procs*per)/elapsed.Seconds(), "ops/s")
+}
+
+// pythonBaseline runs testdata/pymanager.py mode n once and reports what
+// it measured.
+func pythonBaseline(b *testing.B, mode string, n int) {
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		b.Skip("no python3: no baseline")
+	}
+	out, err := exec.Command(py, filepath.Join("testdata", "pymanager.py"), mode, strconv.Itoa(n)).Output()
+	if err != nil {
+		b.Fatalf("pymanager.py %s: %v", mode, err)
+	}
+	f := strings.Fields(string(out))
+	vals := make([]float64, len(f))
+	for i, s := range f {
+		if vals[i], err = strconv.ParseFloat(s, 64); err != nil {
+			b.Fatalf("pymanager.py %s printed %q", mode, out)
+		}
+	}
+	if mode == "start" {
+		b.ReportMetric(vals[0], "starts/s")
+		return
+	}
+	b.ReportMetric(vals[0], "ops/s")
+	if len(vals) == 3 && vals[1] > 0 {
+		b.ReportMetric(vals[1], "p50-ns")
+		b.ReportMetric(vals[2], "p99-ns")
+	}
+	b.ReportMetric(0, "ns/op") // the loop ran once, over n operations
+}
+
+// benchMust returns v, and panics on err: a benchmark's setup failed.
+func benchMust[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}

@@ -1,0 +1,277 @@
+package manager
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+
+	"github.com/shmkit/shmkit/pipe"
+	"github.com/shmkit/shmkit/ringbuf"
+	"github.com/shmkit/shmkit/shm"
+)
+
+// Transport carries one client's requests to a manager's server and the
+// replies back, one request at a time: it is the part a transport between
+// hosts replaces. RoundTrip sends req as one message and returns the
+// server's reply, valid until the next RoundTrip; when ctx ends or the
+// transport fails mid-call, the client closes the transport and dials a new
+// one, so a reply is never matched with the wrong request. A transport whose
+// server died returns an error matching ErrPeerDead, promptly.
+type Transport interface {
+	RoundTrip(ctx context.Context, req []byte) ([]byte, error)
+	Close() error
+}
+
+// ServerConn is the server's end of one client's transport. Next waits for
+// the next request (its bytes valid until Reply; it may be shared memory);
+// Reply sends the reply to it. Next returns an error once the client has
+// gone (closed, died, or ctx ended), and the server then calls Close.
+type ServerConn interface {
+	Next(ctx context.Context) ([]byte, error)
+	Reply(ctx context.Context, reply []byte) error
+	Close() error
+}
+
+// Dialer connects to the server at addr, the part of a manager's address
+// after its scheme and colon.
+type Dialer func(ctx context.Context, addr string) (Transport, error)
+
+var dialers = struct {
+	sync.RWMutex
+	m map[string]Dialer
+}{m: map[string]Dialer{"shm": dialPipe}}
+
+// RegisterDialer makes the addresses "scheme:..." reachable through dial,
+// in every process that decodes such a manager's proxies. The built-in
+// scheme "shm" dials a server on this host through a pipe.
+func RegisterDialer(scheme string, dial Dialer) {
+	dialers.Lock()
+	defer dialers.Unlock()
+	if _, dup := dialers.m[scheme]; dup {
+		panic("manager: dialer " + scheme + " registered twice")
+	}
+	dialers.m[scheme] = dial
+}
+
+// ChannelSize is the ring size of each direction of a client's pipe to a
+// server on this host: requests and replies are at most
+// ringbuf.MaxRecord(ChannelSize) bytes (about half). Larger batches fail
+// with ErrTooLarge; iterations come in pages that fit.
+const ChannelSize = 256 << 10
+
+var maxMessage = ringbuf.MaxRecord(ChannelSize)
+
+func pipeOptions() pipe.Options[[]byte] { return pipe.Options[[]byte]{Capacity: ChannelSize} }
+
+// pipeTransport is a client's end of a pipe to a server on this host.
+type pipeTransport struct {
+	c     *pipe.Conn[[]byte]
+	reply []byte
+}
+
+func dialPipe(ctx context.Context, name string) (Transport, error) {
+	c, err := pipe.Dial(ctx, name, pipeOptions())
+	if errors.Is(err, pipe.ErrRefused) {
+		// A listener whose process died leaves its name behind.
+		if info, serr := shm.Stat(name); serr == nil && !info.CreatorAlive {
+			return nil, fmt.Errorf("%w: the server %s died", ErrPeerDead, name)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &pipeTransport{c: c}, nil
+}
+
+func (t *pipeTransport) RoundTrip(ctx context.Context, req []byte) ([]byte, error) {
+	if len(req) > maxMessage {
+		return nil, ErrTooLarge
+	}
+	if err := t.c.SendBytes(ctx, req); err != nil {
+		return nil, err
+	}
+	p, err := t.c.Peek(ctx)
+	if err != nil {
+		return nil, err
+	}
+	t.reply = append(t.reply[:0], p...)
+	t.c.Discard()
+	return t.reply, nil
+}
+
+func (t *pipeTransport) Close() error { return t.c.Close() }
+
+// pipeServerConn is the server's end of a client's pipe.
+type pipeServerConn struct{ c *pipe.Conn[[]byte] }
+
+func (s pipeServerConn) Next(ctx context.Context) ([]byte, error) { return s.c.Peek(ctx) }
+
+func (s pipeServerConn) Reply(ctx context.Context, reply []byte) error {
+	s.c.Discard()
+	return s.c.SendBytes(ctx, reply)
+}
+
+func (s pipeServerConn) Close() error { return s.c.Close() }
+
+// localTransport calls an in-process server's store directly.
+type localTransport struct {
+	s     *server
+	reply []byte
+}
+
+func (t *localTransport) RoundTrip(ctx context.Context, req []byte) ([]byte, error) {
+	if t.s.stopped() {
+		return nil, ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if len(req) > maxMessage { // as a pipe would refuse it
+		return nil, ErrTooLarge
+	}
+	t.reply = t.s.st.handle(req, t.reply)
+	return t.reply, nil
+}
+
+func (t *localTransport) Close() error { return nil }
+
+// client is this process's connection to one server: a pool of idle
+// transports, one per call in flight, dialed as needed.
+type client struct {
+	addr string
+	dial func(ctx context.Context) (Transport, error)
+
+	mu   sync.Mutex
+	idle []Transport
+	dead error // once set (ErrPeerDead, ErrClosed), every call returns it
+}
+
+var clients = struct {
+	sync.Mutex
+	m map[string]*client
+}{m: make(map[string]*client)}
+
+// clientFor returns this process's client of the server at addr.
+func clientFor(addr string) (*client, error) {
+	clients.Lock()
+	defer clients.Unlock()
+	if c := clients.m[addr]; c != nil {
+		return c, nil
+	}
+	scheme, rest, ok := strings.Cut(addr, ":")
+	dialers.RLock()
+	d := dialers.m[scheme]
+	dialers.RUnlock()
+	if !ok || d == nil {
+		return nil, fmt.Errorf("manager: no transport for the address %q", addr)
+	}
+	c := &client{addr: addr, dial: func(ctx context.Context) (Transport, error) { return d(ctx, rest) }}
+	clients.m[addr] = c
+	return c, nil
+}
+
+// forget closes c's idle transports and makes its later calls return err.
+func (c *client) forget(err error) {
+	c.mu.Lock()
+	idle := c.idle
+	c.idle = nil
+	if c.dead == nil {
+		c.dead = err
+	}
+	c.mu.Unlock()
+	for _, t := range idle {
+		t.Close()
+	}
+	clients.Lock()
+	if clients.m[c.addr] == c {
+		delete(clients.m, c.addr)
+	}
+	clients.Unlock()
+}
+
+// roundTrip sends req and hands the reply's status-checked rest to read.
+//
+// A ctx already done sends nothing; one that ends while the call waits for
+// its reply leaves the request applied or not, as with any remote call.
+func (c *client) roundTrip(ctx context.Context, req []byte, read func(r *rbuf) error) error {
+	r, t, err := c.send(ctx, req)
+	if err == nil && read != nil {
+		err = read(&r)
+	}
+	return c.finish(t, &r, err)
+}
+
+// send sends req and returns its reply past the status, and the transport
+// that carried it (nil when it failed), for finish. A reply that reports an
+// error returns it with the transport.
+func (c *client) send(ctx context.Context, req []byte) (rbuf, Transport, error) {
+	if err := ctx.Err(); err != nil {
+		return rbuf{}, nil, err
+	}
+	if len(req) > maxMessage {
+		return rbuf{}, nil, ErrTooLarge
+	}
+	c.mu.Lock()
+	if c.dead != nil {
+		c.mu.Unlock()
+		return rbuf{}, nil, c.dead
+	}
+	var t Transport
+	if n := len(c.idle); n > 0 {
+		t = c.idle[n-1]
+		c.idle = c.idle[:n-1]
+	}
+	c.mu.Unlock()
+	if t == nil {
+		var err error
+		if t, err = c.dial(ctx); err != nil {
+			if errors.Is(err, ErrPeerDead) {
+				c.forget(ErrPeerDead)
+				return rbuf{}, nil, err
+			}
+			if errors.Is(err, pipe.ErrRefused) {
+				return rbuf{}, nil, fmt.Errorf("%w: %w", ErrClosed, err)
+			}
+			return rbuf{}, nil, err
+		}
+	}
+	reply, err := t.RoundTrip(ctx, req)
+	if err != nil {
+		t.Close()
+		switch {
+		case errors.Is(err, ErrPeerDead):
+			c.forget(ErrPeerDead)
+			return rbuf{}, nil, ErrPeerDead
+		case errors.Is(err, io.EOF), errors.Is(err, io.ErrClosedPipe), errors.Is(err, pipe.ErrClosed):
+			return rbuf{}, nil, ErrClosed
+		}
+		return rbuf{}, nil, err
+	}
+	r := rbuf{b: reply}
+	return r, t, replyError(&r)
+}
+
+// finish ends a call that send started: a reply that did not decode is
+// ErrBadReply, and the transport goes back to the pool (the reply's bytes
+// with it).
+func (c *client) finish(t Transport, r *rbuf, err error) error {
+	if t == nil {
+		return err
+	}
+	if err == nil && r.err != nil {
+		err = fmt.Errorf("%w: %w", ErrBadReply, r.err)
+	}
+	c.mu.Lock()
+	if c.dead == nil {
+		c.idle = append(c.idle, t)
+		t = nil
+	}
+	c.mu.Unlock()
+	if t != nil {
+		t.Close()
+	}
+	return err
+}

@@ -1,0 +1,175 @@
+package ringbuf_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/shmkit/shmkit/atomics"
+	"github.com/shmkit/shmkit/internal/bench"
+	"github.com/shmkit/shmkit/internal/benchutil"
+	"github.com/shmkit/shmkit/process"
+	"github.com/shmkit/shmkit/ringbuf"
+	"github.com/shmkit/shmkit/shm"
+)
+
+// producerCounts are the producer counts of BenchmarkProducers.
+var producerCounts = []int{1, 2, 3, 4, 8}
+
+// producerRun is how many messages a batching producer hands WriteBatch
+// at once: a 64-byte message's run is 4.5 KiB of ring.
+const producerRun = 64
+
+// BenchmarkProducers: 64-byte messages from 1, 2, 3, 4 and 8 producer
+// goroutines (one ring handle each) of this process to a consumer process,
+// each count beside the bufio unix socket written by as many goroutines,
+// in the same run. b.N messages in all.
+//
+//	mpsc        Write per message: a claim and a publication each
+//	mpsc-batch  WriteBatch of 64 messages: one claim, one publication
+//	mpmc        Put per message (Vyukov's claim per slot)
+//	unix-bufio  one bufio.Writer per goroutine over one socket
+func BenchmarkProducers(b *testing.B) {
+	const size = 64
+	for _, np := range producerCounts {
+		b.Run(fmt.Sprintf("producers=%d/mpsc", np), func(b *testing.B) { benchmarkProducers(b, size, np, "mpsc") })
+		b.Run(fmt.Sprintf("producers=%d/mpsc-batch", np), func(b *testing.B) { benchmarkProducers(b, size, np, "mpsc-batch") })
+		b.Run(fmt.Sprintf("producers=%d/mpmc", np), func(b *testing.B) { benchmarkProducers(b, size, np, "mpmc") })
+		b.Run(fmt.Sprintf("producers=%d/unix-bufio", np), func(b *testing.B) { bench.UnixSocketStreamProducers(b, size, np) })
+	}
+}
+
+func benchmarkProducers(b *testing.B, size, np int, kind string) {
+	seg, err := shm.CreateAnon(int64(ringCapacity(size) + 1<<16))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer seg.Close()
+	done, err := shm.CreateAnon(64)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer done.Close()
+	a := streamArgs{Done: done, InPlace: true, Size: size}
+	// write(g) sends n messages through producer g's own handle.
+	var write func(ctx context.Context, g, n int) error
+	var closeAll func()
+	switch kind {
+	case "mpsc", "mpsc-batch":
+		r, err := ringbuf.NewMPSC(seg, "r", ringCapacity(size), ringbuf.WithProducers(np+1))
+		if err != nil {
+			b.Fatal(err)
+		}
+		a.MPSC = r
+		hs := openProducers(b, np, func() (*ringbuf.MPSC, error) { return ringbuf.OpenMPSC(seg, "r") })
+		closeAll = func() { closeEach(hs); r.CloseWrite() }
+		write = func(ctx context.Context, g, n int) error {
+			msg := make([]byte, size)
+			if kind == "mpsc" {
+				for i := 0; i < n; i++ {
+					if err := hs[g].Write(ctx, msg); err != nil {
+						return err
+					}
+				}
+				return nil
+			}
+			run := make([][]byte, producerRun)
+			for i := range run {
+				run[i] = msg
+			}
+			for n > 0 {
+				k, err := hs[g].WriteBatch(ctx, run[:min(n, len(run))])
+				if err != nil {
+					return err
+				}
+				n -= k
+			}
+			return nil
+		}
+	case "mpmc":
+		r, err := ringbuf.NewMPMC(seg, "r", 1024, size, ringbuf.WithProducers(np+2))
+		if err != nil {
+			b.Fatal(err)
+		}
+		a.MPMC = r
+		hs := openProducers(b, np, func() (*ringbuf.MPMC, error) { return ringbuf.OpenMPMC(seg, "r") })
+		closeAll = func() { closeEach(hs); r.Close() }
+		write = func(ctx context.Context, g, n int) error {
+			msg := make([]byte, size)
+			for i := 0; i < n; i++ {
+				if err := hs[g].Put(ctx, msg); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}
+	p, err := streamPeer.Start(context.Background(), a)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer p.Kill()
+	ctx := context.Background()
+	b.SetBytes(int64(size))
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	if err := benchutil.Producers(np, b.N, func(g, n int) error { return write(ctx, g, n) }); err != nil {
+		b.Fatal(err)
+	}
+	closeAll()
+	awaitStreamDone(b, p, done, b.N)
+	elapsed := time.Since(start)
+	b.StopTimer()
+	benchutil.ReportRate(b, b.N, size, elapsed)
+	if err := p.Wait(); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// producerHandle is a ring handle that produces: *MPSC or *MPMC.
+type producerHandle interface {
+	AttachProducer() error
+	Close() error
+}
+
+// openProducers opens np handles with open, each attached as a producer.
+func openProducers[H producerHandle](b *testing.B, np int, open func() (H, error)) []H {
+	hs := make([]H, np)
+	for g := range hs {
+		h, err := open()
+		if err == nil {
+			err = h.AttachProducer()
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		hs[g] = h
+	}
+	return hs
+}
+
+// closeEach closes every handle of hs.
+func closeEach[H producerHandle](hs []H) {
+	for _, h := range hs {
+		h.Close()
+	}
+}
+
+// awaitStreamDone waits for streamPeer's count and checks it is n.
+func awaitStreamDone(b *testing.B, p *process.Process, done *shm.Segment, n int) {
+	ctx := context.Background()
+	flag := atomics.MustUint32At(done.Bytes(), 8)
+	for flag.Load() == 0 {
+		// No timeout context (it would allocate inside the timed region):
+		// an Await without one still returns every 250 ms.
+		atomics.Await(ctx, flag, 0, nil)
+		if !p.Alive() && flag.Load() == 0 {
+			b.Fatalf("consumer died: %v", p.Wait())
+		}
+	}
+	if got := atomics.MustUint64At(done.Bytes(), 0).Load() - 1; got != uint64(n) {
+		b.Fatalf("consumer got %d messages, sent %d", got, n)
+	}
+}
