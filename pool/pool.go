@@ -62,7 +62,9 @@ type worker struct {
 
 // Start starts a pool and waits until its workers are ready: started, and
 // their initializer run. It fails when a worker dies before that, or when
-// ctx ends first; ctx does not bound the pool's life.
+// ctx ends first; ctx does not bound the pool's life. Close (then Join) or
+// Terminate a pool when done with it: its workers and goroutines live until
+// then (and die with this process in any case).
 func Start(ctx context.Context, opts ...Option) (*Pool, error) {
 	p := &Pool{opts: defaults(), wake: make(chan struct{}, 1), closedCh: make(chan struct{}), stop: make(chan struct{}), slotsEnd: make(chan struct{})}
 	for _, o := range opts {
