@@ -321,7 +321,7 @@ func (q *Queue[T]) producersDead() error {
 	if errors.Is(err, ringbuf.ErrCorrupt) {
 		return fmt.Errorf("queue %q: %w", q.name, err)
 	}
-	if retry {
+	if retry || q.reclaim() {
 		return notify.Recheck
 	}
 	if q.ctl.overflow.Load() == 0 && notify.Gone(q.ctl.producers, q.ctl.consumers, q.ctl.attached) {

@@ -149,9 +149,13 @@ func attach(meta, data []byte) (*Arena, error) {
 }
 
 // record field accessors: every access to a record is atomic.
-func (a *Arena) owner(i uint32) *atomic.Uint64 { return (*atomic.Uint64)(unsafe.Pointer(&a.recs[i].Owner)) }
-func (a *Arena) gen(i uint32) *atomic.Uint32   { return (*atomic.Uint32)(unsafe.Pointer(&a.recs[i].Gen)) }
-func (a *Arena) start(i uint32) *atomic.Uint32 { return (*atomic.Uint32)(unsafe.Pointer(&a.recs[i].Start)) }
+func (a *Arena) owner(i uint32) *atomic.Uint64 {
+	return (*atomic.Uint64)(unsafe.Pointer(&a.recs[i].Owner))
+}
+func (a *Arena) gen(i uint32) *atomic.Uint32 { return (*atomic.Uint32)(unsafe.Pointer(&a.recs[i].Gen)) }
+func (a *Arena) start(i uint32) *atomic.Uint32 {
+	return (*atomic.Uint32)(unsafe.Pointer(&a.recs[i].Start))
+}
 func (a *Arena) npages(i uint32) *atomic.Uint32 {
 	return (*atomic.Uint32)(unsafe.Pointer(&a.recs[i].Pages))
 }

@@ -27,25 +27,25 @@ const layoutVersion = 1
 //
 // metadata object body:
 //
-//	   0 +----------------------------------------------------------+
-//	     | pages u32 | records u32 | highWater u32 | (pad)          | config, written once
-//	  64 +----------------------------------------------------------+
-//	     | lock u64: holder's procinfo word, 0 = free                | every allocator/freer CASes
-//	 128 +----------------------------------------------------------+
-//	     | used u32 | backed u32 | rover u32 | recRover u32         | lock holder writes; Used reads
-//	 192 +----------------------------------------------------------+
-//	     | records: records × 32 bytes                              |
-//	     |   0 owner u64  0 free | 1 queued | W (held by process W) |
-//	     |                | W|readBit (being read by process W)     |
-//	     |   8 gen u32    bumped by every free                      |
-//	     |  12 start u32  first page                                |
-//	     |  16 pages u32  pages in the block                        |
-//	     |  20 (pad 12)                                             |
-//	     +----------------------------------------------------------+
-//	     | usedMap: ceil(pages/64) u64   bit set = page allocated   | lock holder writes
-//	     +----------------------------------------------------------+
-//	     | backedMap: ceil(pages/64) u64 bit set = page reserved    | lock holder writes
-//	     +----------------------------------------------------------+
+//	  0 +----------------------------------------------------------+
+//	    | pages u32 | records u32 | highWater u32 | (pad)          | config, written once
+//	 64 +----------------------------------------------------------+
+//	    | lock u64: holder's procinfo word, 0 = free                | every allocator/freer CASes
+//	128 +----------------------------------------------------------+
+//	    | used u32 | backed u32 | rover u32 | recRover u32         | lock holder writes; Used reads
+//	192 +----------------------------------------------------------+
+//	    | records: records × 32 bytes                              |
+//	    |   0 owner u64  0 free | 1 queued | W (held by process W) |
+//	    |                | W|readBit (being read by process W)     |
+//	    |   8 gen u32    bumped by every free                      |
+//	    |  12 start u32  first page                                |
+//	    |  16 pages u32  pages in the block                        |
+//	    |  20 (pad 12)                                             |
+//	    +----------------------------------------------------------+
+//	    | usedMap: ceil(pages/64) u64   bit set = page allocated   | lock holder writes
+//	    +----------------------------------------------------------+
+//	    | backedMap: ceil(pages/64) u64 bit set = page reserved    | lock holder writes
+//	    +----------------------------------------------------------+
 //
 // data object body: pages × PageSize bytes starting at the first page
 // boundary of the body (the body is PageSize longer to leave room for
