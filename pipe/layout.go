@@ -61,8 +61,8 @@ type control struct {
 	flags    uint32
 	maxLarge uint64 // the largest message, when flagArena is set
 	ends     [2]end
-	data  [2]notify.Event // data[i]: ring i has a record; sender of ring i notifies
-	space [2]notify.Event // space[i]: ring i has room; receiver of ring i notifies
+	data     [2]notify.Event // data[i]: ring i has a record; sender of ring i notifies
+	space    [2]notify.Event // space[i]: ring i has room; receiver of ring i notifies
 }
 
 func controlAt(body []byte) (*control, error) {

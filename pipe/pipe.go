@@ -91,7 +91,7 @@ type Conn[T any] struct {
 	sendMu  sync.Mutex
 	scratch []byte // guarded by sendMu
 	recvMu  sync.Mutex
-	readOff int // guarded by recvMu: bytes of the peeked record already Read
+	readOff int         // guarded by recvMu: bytes of the peeked record already Read
 	held    arena.Block // guarded by recvMu: the out-of-line message peeked (holding is set)
 	holding bool
 
