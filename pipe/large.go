@@ -37,8 +37,6 @@ const (
 	maxLimit = 1 << 36
 	// arenaRecords is the blocks a pipe's arena holds at once.
 	arenaRecords = 1024
-	// arenaHighWater is how many bytes of freed pages stay reserved.
-	arenaHighWater = 32 << 20
 )
 
 // sizing is a pipe's out-of-line geometry.
@@ -66,7 +64,9 @@ func sizeFor[T any](o Options[T], capacity int, anon bool) sizing {
 		z.arena = true
 		z.arenaBytes = 4 * int64(max(z.limit, inline))
 		z.records = arenaRecords
-		z.highWater = min(z.arenaBytes, arenaHighWater)
+		// Freed pages stay reserved up to half the arena: a stream
+		// reuses them without page faults; past it they go back.
+		z.highWater = z.arenaBytes / 2
 	}
 	return z
 }

@@ -39,9 +39,6 @@ const (
 	// arenaRecords is the blocks that may be held besides one per slot:
 	// those being filled or read.
 	arenaRecords = 256
-	// arenaHighWater is how many bytes of freed pages an arena keeps
-	// reserved for the next messages before it gives pages back.
-	arenaHighWater = 32 << 20
 )
 
 // sizing is a queue's geometry, derived from its options.
@@ -93,7 +90,9 @@ func sizeFor[T any](c codec.Codec[T], o Options[T], anon bool) sizing {
 		z.arena = true
 		z.arenaBytes = 4 * int64(z.limit)
 		z.records = z.slots + arenaRecords
-		z.highWater = min(z.arenaBytes, arenaHighWater)
+		// Freed pages stay reserved up to half the arena: a stream
+		// reuses them without page faults; past it they go back.
+		z.highWater = z.arenaBytes / 2
 	}
 	return z
 }

@@ -599,7 +599,7 @@ func (q *Queue[T]) take(v *T) (bool, error) {
 	ok, err := q.ring.TryGetFunc(func(rec []byte) {
 		if q.arena != nil && len(rec) == q.refLen {
 			derr, stale = q.takeLarge(rec, func(msg []byte) error {
-				var w T
+				w := *v // a codec may reuse it (codec.Bytes does): no 16 MiB allocation per Get
 				err := q.codec.Decode(msg, &w)
 				*v = w
 				return err

@@ -14,9 +14,9 @@ import (
 
 // Arena is a page-granular allocator over a sparse region of a segment,
 // shared by every process that maps the segment: any of them allocates and
-// frees. It is a next-fit allocator over a bitmap of pages (Knuth, TAOCP
-// vol. 1 §2.5, "next fit" over a bitmap as in the page-frame allocators
-// of early Unix), its metadata guarded by one process-shared lock whose
+// frees. It is a first-fit allocator over a bitmap of pages (Knuth, TAOCP
+// vol. 1 §2.5, first fit; the bitmap as in the page-frame allocators of
+// early Unix), its metadata guarded by one process-shared lock whose
 // word holds the holder's procinfo word: a process that finds the holder
 // dead takes the lock over and rebuilds the bitmap from the block records
 // (the records are the truth, the bitmap their index; see layout.go).
@@ -45,7 +45,6 @@ type Arena struct {
 	lock       *atomic.Uint64
 	used       *atomic.Uint32
 	backed     *atomic.Uint32
-	rover      *atomic.Uint32
 	recRover   *atomic.Uint32
 	highWater  int
 	me         uint64
@@ -140,7 +139,6 @@ func attach(meta, data []byte) (*Arena, error) {
 		lock:      (*atomic.Uint64)(unsafe.Pointer(&meta[offLock])),
 		used:      (*atomic.Uint32)(unsafe.Pointer(&meta[offUsed])),
 		backed:    (*atomic.Uint32)(unsafe.Pointer(&meta[offBacked])),
-		rover:     (*atomic.Uint32)(unsafe.Pointer(&meta[offRover])),
 		recRover:  (*atomic.Uint32)(unsafe.Pointer(&meta[offRecRover])),
 		highWater: int(min(binary.LittleEndian.Uint32(meta[offHighWater:]), pages)),
 		me:        procinfo.Self().Word(),
@@ -211,7 +209,6 @@ func (a *Arena) TryAlloc(n int) (b Block, ok bool, err error) {
 	a.owner(idx).Store(a.me) // publishes: the record (a rebuild counts it from here)
 	a.setRun(start, np, true)
 	a.used.Add(uint32(np))
-	a.rover.Store(uint32(start + np))
 	return Block{Index: idx, Gen: g, Start: uint32(start), Len: n}, true, nil
 }
 
@@ -229,14 +226,13 @@ func (a *Arena) freeRecord() (uint32, bool) {
 	return 0, false
 }
 
-// findRun finds np free pages in a row, next fit: from the rover to the
-// end, then from the start. Lock held.
+// findRun finds np free pages in a row, first fit: the lowest run, so
+// that blocks reuse the pages freed last, which are still reserved (next
+// fit, tried first, walked the whole arena and paid a page fault and a
+// zeroed page for every page of every message until it wrapped). Lock
+// held.
 func (a *Arena) findRun(np int) (int, bool) {
-	from := int(a.rover.Load()) % a.pages
-	if s, ok := a.scan(from, a.pages, np); ok {
-		return s, true
-	}
-	return a.scan(0, min(from+np, a.pages), np)
+	return a.scan(0, a.pages, np)
 }
 
 // scan looks for np clear bits of usedMap in [lo, hi), a word at a time
@@ -403,14 +399,14 @@ func (a *Arena) freeLocked(i uint32) error {
 	return nil
 }
 
-// trim gives back reserved free pages while they pass the high-water
-// mark, down to half of it. Lock held.
+// trim gives back the reserved free pages past the high-water mark. Lock
+// held.
 func (a *Arena) trim() {
 	used, backed := int(a.used.Load()), int(a.backed.Load())
 	if backed-used <= a.highWater {
 		return
 	}
-	goal := backed - used - a.highWater/2
+	goal := backed - used - a.highWater
 	for w := 0; w < len(a.backedMap) && goal > 0; w++ {
 		free := a.backedMap[w].Load() &^ a.usedMap[w].Load()
 		for free != 0 && goal > 0 {

@@ -32,7 +32,7 @@ const layoutVersion = 1
 //	 64 +----------------------------------------------------------+
 //	    | lock u64: holder's procinfo word, 0 = free                | every allocator/freer CASes
 //	128 +----------------------------------------------------------+
-//	    | used u32 | backed u32 | rover u32 | recRover u32         | lock holder writes; Used reads
+//	    | used u32 | backed u32 | (pad) u32 | recRover u32         | lock holder writes; Used reads
 //	192 +----------------------------------------------------------+
 //	    | records: records × 32 bytes                              |
 //	    |   0 owner u64  0 free | 1 queued | W (held by process W) |
@@ -64,7 +64,6 @@ const (
 	offLock      = 1 * cacheLine
 	offUsed      = 2 * cacheLine
 	offBacked    = offUsed + 4
-	offRover     = offUsed + 8
 	offRecRover  = offUsed + 12
 	offRecords0  = 3 * cacheLine
 	recordSize   = 32
