@@ -63,9 +63,9 @@ var drainLarge = process.Register("queue-bench-drain-large", func(ctx context.Co
 // copy into it) and the figure is the steady state.
 type largeRig struct {
 	ack *queue.Queue[int64]
-	big    *queue.Queue[[]byte]
-	p      *process.Process
-	msg    []byte
+	big *queue.Queue[[]byte]
+	p   *process.Process
+	msg []byte
 }
 
 func startLargeRig(b *testing.B, size int, inPlace bool) *largeRig {
