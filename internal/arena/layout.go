@@ -2,7 +2,6 @@ package arena
 
 import (
 	"fmt"
-	"unsafe"
 
 	"github.com/shmkit/shmkit/shm"
 )
@@ -120,5 +119,3 @@ func checkConfig(pages, records uint32, metaLen, dataLen int) error {
 	}
 	return nil
 }
-
-var _ = [1]struct{}{}[unsafe.Sizeof(record{})-recordSize] // record is recordSize bytes
