@@ -212,3 +212,68 @@ func TestProducerKilledHoldingBlock(t *testing.T) {
 		}
 	}
 }
+
+// ExampleQueue_GetFunc sends a 1 MiB message through a queue made with
+// default options (it travels out of line) and reads it in place.
+func ExampleQueue_GetFunc() {
+	q, err := queue.New(queue.Options[[]byte]{})
+	if err != nil {
+		panic(err)
+	}
+	defer q.Close()
+	ctx := context.Background()
+	if err := q.Put(ctx, make([]byte, 1<<20)); err != nil {
+		panic(err)
+	}
+	err = q.GetFunc(ctx, func(msg []byte) error {
+		fmt.Println(len(msg), "bytes, read in place")
+		return nil
+	})
+	fmt.Println(err)
+	// Output:
+	// 1048576 bytes, read in place
+	// <nil>
+}
+
+// TestLargeShutdownAndMaxBytes: GetFunc drains a shut-down queue and then
+// says so; MaxBytes counts out-of-line messages (whole pages, and their
+// reference slots).
+func TestLargeShutdownAndMaxBytes(t *testing.T) {
+	ctx := ctxT(t)
+	q, err := queue.New(queue.Options[[]byte]{MaxBytes: 3 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	for i := range 2 {
+		if ok, err := q.TryPut(make([]byte, 1<<20)); !ok || err != nil {
+			t.Fatalf("Put %d: %v %v", i, ok, err)
+		}
+	}
+	if ok, err := q.TryPut(make([]byte, 2<<20)); ok || err != nil {
+		t.Fatalf("a 2 MiB Put past MaxBytes of 3 MiB with 2 MiB queued: %v %v, want refused", ok, err)
+	}
+	if ok, err := q.TryPut(make([]byte, 1<<20-8<<10)); !ok || err != nil {
+		t.Fatalf("a Put that fits MaxBytes: %v %v", ok, err)
+	}
+	if ok, err := q.TryPut(make([]byte, 16<<10)); ok || err != nil {
+		t.Fatalf("a 16 KiB Put past MaxBytes: %v %v, want refused", ok, err)
+	}
+	q.Shutdown()
+	for i := range 3 {
+		if err := q.GetFunc(ctx, func(msg []byte) error {
+			if len(msg) < 1<<20-8<<10 {
+				return fmt.Errorf("%d bytes", len(msg))
+			}
+			return nil
+		}); err != nil {
+			t.Fatalf("GetFunc %d after Shutdown: %v", i, err)
+		}
+	}
+	if err := q.GetFunc(ctx, func([]byte) error { return nil }); !errors.Is(err, queue.ErrShutdown) {
+		t.Fatalf("GetFunc on a drained shut-down queue: %v, want ErrShutdown", err)
+	}
+	if u := queue.ArenaUsed(q); u != 0 {
+		t.Fatalf("arena holds %d bytes", u)
+	}
+}

@@ -45,7 +45,8 @@ type Options[T any] struct {
 	// MaxMessage when that is set and at most 64 KiB, else
 	// DefaultSlotSize.
 	SlotSize int
-	// MaxBytes, when positive, also bounds the encoded bytes queued. A
+	// MaxBytes, when positive, also bounds the encoded bytes queued (an
+	// out-of-line message counts its whole pages and its slot). A
 	// message always fits an empty queue, however large. The bytes are
 	// read from the ring when a Put would pass the bound by message count
 	// alone (a scan of the queued slots), and Puts racing each other may
