@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/shmkit/shmkit/codec"
 	"github.com/shmkit/shmkit/internal/shmtest"
 	"github.com/shmkit/shmkit/process"
 	"github.com/shmkit/shmkit/queue"
@@ -275,5 +276,69 @@ func TestLargeShutdownAndMaxBytes(t *testing.T) {
 	}
 	if u := queue.ArenaUsed(q); u != 0 {
 		t.Fatalf("arena holds %d bytes", u)
+	}
+}
+
+// holdBytes is codec.Bytes, except that a worker decoding a message whose
+// first byte is 2 stops there (its kill point): it holds the message's
+// slot claimed and, for a large one, the block taken.
+type holdBytes struct{}
+
+func (holdBytes) Size(v *[]byte) int                           { return len(*v) }
+func (holdBytes) Append(dst []byte, v *[]byte) ([]byte, error) { return append(dst, *v...), nil }
+func (holdBytes) Decode(src []byte, v *[]byte) error {
+	if len(src) > 0 && src[0] == 2 && process.IsWorker() {
+		hold()
+	}
+	*v = append((*v)[:0], src...)
+	return nil
+}
+func (holdBytes) CodecName() string { return "queue-test-hold-bytes" }
+
+func init() { codec.Register[[]byte](holdBytes{}) }
+
+var getHeld = process.Register("queue-get-held", func(ctx context.Context, q *queue.Queue[[]byte]) error {
+	_, err := q.Get(ctx)
+	return err
+})
+
+// TestConsumerKilledReadingLarge kills a consumer while it decodes a large
+// message (its slot claimed, its block taken): the next Get adopts the
+// dead consumer's claim, takes the block over and delivers the message,
+// once, and the arena is empty after.
+func TestConsumerKilledReadingLarge(t *testing.T) {
+	ctx := ctxT(t)
+	q, err := queue.New(queue.Options[[]byte]{Codec: holdBytes{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	trials := shmtest.Iterations(t, 5)
+	for trial := range trials {
+		msg := payload(trial, 3<<20)
+		msg[0] = 2
+		if err := q.Put(ctx, msg); err != nil {
+			t.Fatal(err)
+		}
+		killHeld(t, ctx, getHeld, q)
+		if u := queue.ArenaUsed(q); u != 3<<20 {
+			t.Fatalf("trial %d: arena holds %d bytes with the dead reader's block, want 3 MiB", trial, u)
+		}
+		if queue.Reclaim(q) {
+			t.Fatalf("trial %d: Reclaim freed a block a dead reader held (its message is still to be delivered)", trial)
+		}
+		got, err := q.Get(ctx)
+		if err != nil {
+			t.Fatalf("trial %d: %v", trial, err)
+		}
+		if len(got) != len(msg) || crc32.ChecksumIEEE(got) != crc32.ChecksumIEEE(msg) {
+			t.Fatalf("trial %d: got %d bytes, want the 3 MiB message", trial, len(got))
+		}
+		if _, ok, err := q.TryGet(); ok || err != nil {
+			t.Fatalf("trial %d: a message more: %v %v", trial, ok, err)
+		}
+		if u := queue.ArenaUsed(q); u != 0 {
+			t.Fatalf("trial %d: arena holds %d bytes at the end", trial, u)
+		}
 	}
 }
