@@ -19,6 +19,14 @@
 // Peek and Discard hand out the record's bytes in shared memory with no
 // copy at all.
 //
+// A message larger than a ring record (about Options.Capacity/2), up to
+// Options.MaxMessage (64 MiB by default for New; over it ErrTooLarge), is
+// encoded into a block of the pipe's arena, a sparse region of the pipe's
+// segment whose pages are reserved as messages use them, and the ring
+// carries a reference to it; Recv, RecvBytes, Read and Peek/Discard work
+// the same for it (Peek returns the block's bytes in place). A Send that
+// finds the arena full waits for the receiver's Discards.
+//
 // # Ends, Close and death
 //
 // The control block records, for each end, the process holding it (its

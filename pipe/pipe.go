@@ -16,6 +16,7 @@ import (
 
 	"github.com/shmkit/shmkit/atomics"
 	"github.com/shmkit/shmkit/codec"
+	"github.com/shmkit/shmkit/internal/arena"
 	"github.com/shmkit/shmkit/internal/handoff"
 	"github.com/shmkit/shmkit/internal/pod"
 	"github.com/shmkit/shmkit/internal/procinfo"
@@ -33,6 +34,15 @@ type Options[T any] struct {
 	// Capacity is the ring size of each direction in bytes, a power of
 	// two; 0 means DefaultCapacity. The largest message is about half.
 	Capacity int
+	// MaxMessage is the largest message, in bytes; a larger one is
+	// ErrTooLarge. A message larger than a ring record (about
+	// Capacity/2) is placed out of line in the pipe's arena of shared
+	// pages, reserved as messages need them (memory grows with use, not
+	// with this limit), and the ring carries a reference. 0 means
+	// DefaultMaxMessage for New, and the ring's largest record for a pipe
+	// made by Create in a segment of the caller's, whose arena would take
+	// 4 × MaxMessage bytes of that segment.
+	MaxMessage int
 	// Codec encodes the values of Send and Recv; nil means
 	// codec.Default[T]().
 	Codec codec.Codec[T]
@@ -43,6 +53,10 @@ type Options[T any] struct {
 // DefaultCapacity is the ring size of each direction unless
 // Options.Capacity says otherwise.
 const DefaultCapacity = 64 << 10
+
+// DefaultMaxMessage is the largest message of a pipe made by New, unless
+// Options.MaxMessage says otherwise.
+const DefaultMaxMessage = 64 << 20
 
 // pollPeer is how often a blocked call checks that the peer's process is
 // alive.
@@ -71,6 +85,7 @@ type Conn[T any] struct {
 	recv               *ringbuf.SPSC  // ring[1-end]; nil on the sending end of a one-way pipe
 	rx                 ringx.Consumer // recv's machinery: the quick try, the rescue
 	tx                 ringx.Producer // send's machinery: the probe for room
+	arena              *arena.Arena   // out-of-line messages; nil when every message fits the ring
 	codec              codec.Codec[T]
 	bin                *codec.Binary[T]
 	sendWait, recvWait atomics.WaitOptions
@@ -79,7 +94,9 @@ type Conn[T any] struct {
 	sendMu  sync.Mutex
 	scratch []byte // guarded by sendMu
 	recvMu  sync.Mutex
-	readOff int // guarded by recvMu: bytes of the peeked record already Read
+	readOff int         // guarded by recvMu: bytes of the peeked record already Read
+	held    arena.Block // guarded by recvMu: the out-of-line message peeked (holding is set)
+	holding bool
 
 	closed atomic.Bool // Close has begun: this handle's calls return ErrClosed
 	seg0   *segRef     // the segment this handle shares ownership of; nil when the caller's
@@ -114,17 +131,25 @@ func Create[T any](seg *shm.Segment, name string, o Options[T]) (*Conn[T], *Conn
 	if len(name) > MaxName {
 		return nil, nil, fmt.Errorf("pipe: name %q longer than %d bytes", name, MaxName)
 	}
-	c := o.Codec
-	if c == nil {
-		c = codec.Default[T]()
-	}
 	capacity := o.Capacity
 	if capacity == 0 {
 		capacity = DefaultCapacity
 	}
+	z := sizeFor(o, capacity, false)
+	return create(seg, name, o, capacity, z)
+}
+
+func create[T any](seg *shm.Segment, name string, o Options[T], capacity int, z sizing) (*Conn[T], *Conn[T], error) {
+	c := o.Codec
+	if c == nil {
+		c = codec.Default[T]()
+	}
 	var flags uint32
+	if z.arena {
+		flags |= flagArena
+	}
 	if !o.OneWay {
-		flags = flagDuplex
+		flags |= flagDuplex
 		if _, err := ringbuf.NewSPSC(seg, ringName(name, 0), capacity); err != nil {
 			return nil, nil, fmt.Errorf("pipe %q: %w", name, err)
 		}
@@ -135,6 +160,7 @@ func Create[T any](seg *shm.Segment, name string, o Options[T]) (*Conn[T], *Conn
 	me := procinfo.Self().Word()
 	obj, err := seg.Alloc(name, spec(c), func(body []byte) error {
 		atomics.MustUint32At(body, offFlags).Store(flags)
+		atomics.MustUint64At(body, offMaxLarge).Store(uint64(z.limit))
 		for i := range 2 {
 			atomics.MustUint64At(body, offEnd0+i*endStride+endOwner).Store(me)
 		}
@@ -142,6 +168,11 @@ func Create[T any](seg *shm.Segment, name string, o Options[T]) (*Conn[T], *Conn
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("pipe %q: %w", name, err)
+	}
+	if z.arena {
+		if _, err := arena.Create(seg, name+".m", name+".d", z.arenaBytes, z.records, z.highWater); err != nil {
+			return nil, nil, fmt.Errorf("pipe %q: %w", name, err)
+		}
 	}
 	c0, err := attach(seg, obj, 0, c, o.Wait)
 	if err != nil {
@@ -185,11 +216,19 @@ func New[T any](o Options[T]) (*Conn[T], *Conn[T], error) {
 	if capacity == 0 {
 		capacity = DefaultCapacity
 	}
-	seg, err := shm.CreateAnon(int64(2*capacity) + 16<<10)
+	z := sizeFor(o, capacity, true)
+	size := int64(2*capacity) + 16<<10
+	var opts []shm.Option
+	if z.arena {
+		meta, data := arena.Sizes(z.arenaBytes, z.records)
+		size += int64(meta+data) + 2*shm.ObjectHeaderSize + 2*shm.CacheLine
+		opts = append(opts, shm.WithSparse(int64(data-arena.PageSize)))
+	}
+	seg, err := shm.CreateAnon(size, opts...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("pipe: %w", err)
 	}
-	c0, c1, err := Create(seg, "pipe", o)
+	c0, c1, err := create(seg, "pipe", o, capacity, z)
 	if err != nil {
 		seg.Close()
 		return nil, nil, err
@@ -219,6 +258,14 @@ func attach[T any](seg *shm.Segment, obj *shm.Object, end int, c codec.Codec[T],
 			return nil, fmt.Errorf("pipe %q: %w", obj.Name, err)
 		}
 		conn.rx = ringx.ConsumerOf(conn.recv)
+	}
+	if ctl.flags&flagArena != 0 {
+		if ctl.maxLarge > maxLimit {
+			return nil, fmt.Errorf("%w: pipe %q allows %d-byte messages", ErrCorrupt, obj.Name, ctl.maxLarge)
+		}
+		if conn.arena, err = arena.Open(seg, obj.Name+".m", obj.Name+".d"); err != nil {
+			return nil, fmt.Errorf("pipe %q: %w", obj.Name, err)
+		}
 	}
 	conn.setWait(w)
 	return conn, nil
@@ -295,8 +342,16 @@ func (c *Conn[T]) sendFunc(ctx context.Context, n int, fill func(rec []byte) err
 	if c.send == nil {
 		return ErrOneWay
 	}
+	if c.arena != nil && (n > c.send.MaxRecord() || n == refLen) {
+		return c.sendLarge(ctx, n, fill)
+	}
+	return c.sendRecord(ctx, n, fill)
+}
+
+// sendRecord is sendFunc for a message that goes in the ring.
+func (c *Conn[T]) sendRecord(ctx context.Context, n int, fill func(rec []byte) error) error {
 	if n > c.send.MaxRecord() {
-		return fmt.Errorf("pipe %q: message of %d bytes, the limit is %d (Options.Capacity/2)", c.name, n, c.send.MaxRecord())
+		return fmt.Errorf("%w: pipe %q: message of %d bytes, the limit is %d (Options.MaxMessage)", ErrTooLarge, c.name, n, c.send.MaxRecord())
 	}
 	var rec []byte
 	reserve := func() (bool, error) {
@@ -351,7 +406,14 @@ func (c *Conn[T]) peek(ctx context.Context) ([]byte, error) {
 		}
 		var ok bool
 		var err error
+		if c.holding {
+			rec = c.arena.Bytes(c.held)
+			return true, nil
+		}
 		if rec, ok, err = c.rx.TryPeekQuick(); ok || err != nil {
+			if ok && c.arena != nil && len(rec) == refLen {
+				rec, err = c.takeLarge(rec)
+			}
 			return ok, err
 		}
 		// The ring publishes the consumer's head lazily (every quarter
@@ -361,6 +423,9 @@ func (c *Conn[T]) peek(ctx context.Context) ([]byte, error) {
 		if c.ctl.ends[1-c.end].closed.Load() != 0 { // observes: peer's Close
 			// The peer's last Commit came before its Close: look once more.
 			if rec, ok, err = c.rx.TryPeekQuick(); ok || err != nil {
+				if ok && c.arena != nil && len(rec) == refLen {
+					rec, err = c.takeLarge(rec)
+				}
 				return ok, err
 			}
 			return false, io.EOF
@@ -375,6 +440,10 @@ func (c *Conn[T]) peek(ctx context.Context) ([]byte, error) {
 }
 
 func (c *Conn[T]) discard() {
+	if c.holding {
+		c.arena.Free(c.held) // before the record: the block is never without an answerer
+		c.holding = false
+	}
 	c.recv.Discard()
 	c.readOff = 0
 	c.ctl.space[1-c.end].Notify()
@@ -633,6 +702,7 @@ func (c *Conn[T]) GobDecode(b []byte) error {
 		return err
 	}
 	c.seg, c.name, c.end, c.ctl, c.send, c.recv, c.rx, c.tx, c.codec, c.bin = o.seg, o.name, o.end, o.ctl, o.send, o.recv, o.rx, o.tx, o.codec, o.bin
+	c.arena = o.arena
 	c.setWait(o.sendWait.Strategy)
 	c.seg0 = &segRef{seg: seg}
 	c.seg0.refs.Store(1) // the attachment is c's: Close drops it

@@ -22,11 +22,15 @@
 //
 // A queue is two objects in a segment: a control block (shm.KindQueue) and
 // a ringbuf MPMC ring of fixed-size slots (Vyukov's bounded
-// MPMC queue, one slot per message, sized to Options.MaxMessage). A Put
+// MPMC queue, one slot per message, sized to Options.SlotSize). A Put
 // claims a slot, has the codec encode the value straight into it (the
 // binary codec copies the value's bytes; nothing is allocated) and
 // publishes it; a Get claims the oldest filled slot, decodes in place and
-// frees it. The ring is lock-free; the control block adds what Python's
+// frees it. A message larger than a slot (up to Options.MaxMessage, 64 MiB
+// by default for New) is encoded into a block of the queue's arena, pages
+// of the queue's own segment reserved as messages need them
+// (internal/arena), and its slot carries a reference; GetFunc reads a
+// message of any size in place. The ring is lock-free; the control block adds what Python's
 // queue has on top of a ring: the bounds, Shutdown, the unfinished-task
 // count and the two wait events.
 //
@@ -71,6 +75,20 @@
 // your own (see package codec). The codec's name is part of the queue's
 // type fingerprint: opening a queue with another T or codec fails with
 // shm.ErrIncompatible. A message longer than MaxMessage is ErrTooLarge.
+//
+// # Large messages
+//
+// A queue made by New takes messages of up to 64 MiB (Options.MaxMessage):
+// one that fits a slot (256 bytes unless Options.SlotSize says otherwise)
+// travels in it, a larger one in a block of the queue's arena, a sparse
+// region of its segment whose pages are reserved when a block first covers
+// them (ErrNoSpace, not a crash, when /dev/shm is full) and kept for the
+// next messages; memory grows with what is queued at once, not with the
+// limit. A Put that finds the arena full waits, as on a full ring. A
+// producer killed holding a block it has not sent gives the block back
+// when a survivor's wait next checks for dead peers. MaxBytes counts the
+// blocks' bytes (whole pages). A queue made by Create in a segment of the
+// caller's keeps slot-sized messages unless MaxMessage asks for more.
 //
 // A *Queue is safe for concurrent use and must not be copied. SimpleQueue
 // is a Queue; JoinableQueue is Joinable.

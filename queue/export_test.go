@@ -5,3 +5,15 @@ func GetSleepers[T any](q *Queue[T]) int { return int(q.ctl.notEmpty.Sleepers.Lo
 
 // Sane checks q's control block against its ring (see control.sane).
 func Sane[T any](q *Queue[T]) error { return q.ctl.sane(q.ring.Len(), q.ring.Cap()) }
+
+// ArenaUsed returns the bytes of q's out-of-line messages (whole pages),
+// those being put or got included; 0 for a queue without an arena.
+func ArenaUsed[T any](q *Queue[T]) int64 { return q.arenaUsed() }
+
+// Reclaim runs what a survivor's wait runs to give back the arena blocks
+// of producers that died holding them; it reports whether it freed any.
+func Reclaim[T any](q *Queue[T]) bool { return q.reclaim() }
+
+// SetPlacedHook sets a function that runs after a Put has placed its
+// message out of line and before it sends it (a kill point for tests).
+func SetPlacedHook(f func()) { testHookPlaced = f }

@@ -21,7 +21,9 @@ const cacheLine = shm.CacheLine
 // the ring's positions and from per-process task records) instead of kept
 // in shared counters that a kill could leave off by one.
 // The peer tables hold namespace-tagged procinfo words.
-const layoutVersion = 2
+// Version 3: messages larger than a slot live out of line in an arena
+// (flagArena; the limit at offset 24), the slot carrying a reference.
+const layoutVersion = 3
 
 // Queue control block: the body of the KindQueue object "<name>". The
 // messages themselves live in a ringbuf MPMC ring, the object "<name>.r" in
@@ -29,9 +31,13 @@ const layoutVersion = 2
 //
 //	  0  config line, written once by Create:
 //	       0 maxSize u32     message bound (0: the ring's slot count)
-//	       4 maxMessage u32  largest encoded message (the ring's slot size)
+//	       4 slotMessage u32 largest message held in a slot (inline)
 //	       8 maxBytes u64    bound on the encoded bytes queued (0: none)
-//	      16 flags u32       flagJoinable
+//	      16 flags u32       flagJoinable, flagArena
+//	      24 maxMessage u64  largest encoded message; past slotMessage it
+//	                         goes out of line in the arena "<name>.m"/".d"
+//	                         and its slot (exactly SlotBytes long) holds an
+//	                         arena reference
 //	 64  shutdown u32                    [Shutdown writes; everyone reads]
 //	     68 attachOverflow u32            [1: a process found the attached table full]
 //	128  notEmpty: seq u32, sleepers u32 [producers bump seq; consumers sleep]
@@ -68,6 +74,7 @@ const (
 	offMaxMessage    = 4
 	offMaxBytes      = 8
 	offFlags         = 16
+	offMaxLarge      = 24
 	offShutdown      = 1 * cacheLine
 	offOverflow      = offShutdown + 4
 	offNotEmpty      = 2 * cacheLine
@@ -87,6 +94,7 @@ const (
 	bodySize         = offTasks + taskSize*peerSlots
 
 	flagJoinable = 1
+	flagArena    = 2
 )
 
 // control is the control block seen as typed words. It is the one place in
@@ -95,8 +103,9 @@ const (
 // whose bounds and alignment were checked).
 type control struct {
 	maxSize    uint32 // copies of the config line, read once
-	maxMessage uint32
+	maxMessage uint32 // slotMessage: the largest message held inline
 	maxBytes   uint64
+	maxLarge   uint64 // the largest message, out of line past maxMessage
 	flags      uint32
 
 	shutdown      *atomic.Uint32
@@ -122,7 +131,8 @@ type taskRecord struct {
 	ident, got, done *atomic.Uint64
 }
 
-func writeConfig(body []byte, maxSize, maxMessage uint32, maxBytes uint64, flags uint32) {
+func writeConfig(body []byte, maxSize, maxMessage uint32, maxBytes uint64, flags uint32, maxLarge uint64) {
+	atomics.MustUint64At(body, offMaxLarge).Store(maxLarge)
 	atomics.MustUint32At(body, offMaxSize).Store(maxSize)
 	atomics.MustUint32At(body, offMaxMessage).Store(maxMessage)
 	atomics.MustUint64At(body, offMaxBytes).Store(maxBytes)
@@ -141,6 +151,7 @@ func controlAt(body []byte) (*control, error) {
 		maxSize:       atomics.MustUint32At(body, offMaxSize).Load(),
 		maxMessage:    atomics.MustUint32At(body, offMaxMessage).Load(),
 		maxBytes:      atomics.MustUint64At(body, offMaxBytes).Load(),
+		maxLarge:      atomics.MustUint64At(body, offMaxLarge).Load(),
 		flags:         atomics.MustUint32At(body, offFlags).Load(),
 		shutdown:      atomics.MustUint32At(body, offShutdown),
 		overflow:      atomics.MustUint32At(body, offOverflow),
@@ -160,7 +171,7 @@ func controlAt(body []byte) (*control, error) {
 		off := offTasks + i*taskSize
 		c.tasks[i] = taskRecord{atomics.MustUint64At(body, off), atomics.MustUint64At(body, off+8), atomics.MustUint64At(body, off+16)}
 	}
-	if c.flags&^flagJoinable != 0 {
+	if c.flags&^(flagJoinable|flagArena) != 0 {
 		return nil, fmt.Errorf("%w: unknown queue flags %#x", ErrCorrupt, c.flags)
 	}
 	return c, nil

@@ -30,7 +30,7 @@ func TestLayout(t *testing.T) {
 func FuzzControl(f *testing.F) {
 	f.Add(make([]byte, bodySize))
 	good := make([]byte, bodySize)
-	writeConfig(good, 3, 64, 1000, flagJoinable)
+	writeConfig(good, 3, 64, 1000, flagJoinable, 64)
 	f.Add(good)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		body := make([]byte, max(len(b), 1)+8)[8:] // 8-aligned

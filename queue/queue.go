@@ -15,6 +15,7 @@ import (
 
 	"github.com/shmkit/shmkit/atomics"
 	"github.com/shmkit/shmkit/codec"
+	"github.com/shmkit/shmkit/internal/arena"
 	"github.com/shmkit/shmkit/internal/handoff"
 	"github.com/shmkit/shmkit/internal/notify"
 	"github.com/shmkit/shmkit/internal/pod"
@@ -31,11 +32,22 @@ type Options[T any] struct {
 	// MaxSize bounds the number of queued messages (Python's maxsize).
 	// 0 means DefaultMaxSize. The ring gets the next power of two slots.
 	MaxSize int
-	// MaxMessage is the largest encoded message, in bytes: every ring slot
-	// has room for one. 0 means the codec's fixed size when it has one
-	// (codec.Binary), and DefaultMaxMessage otherwise.
+	// MaxMessage is the largest encoded message, in bytes; a larger one
+	// is ErrTooLarge. A message that fits a ring slot (SlotSize) travels
+	// in it; a larger one is placed out of line in the queue's arena of
+	// shared pages, reserved as messages need them (memory grows with
+	// use, not with this limit), and its slot carries a reference. 0
+	// means the codec's fixed size when it has one (codec.Binary); else
+	// DefaultMaxMessage for New and NewJoinable, and SlotSize for a queue
+	// made by Create in a segment of the caller's, whose arena would take
+	// 4 × MaxMessage bytes of that segment.
 	MaxMessage int
-	// MaxBytes, when positive, also bounds the encoded bytes queued. A
+	// SlotSize is the largest message a ring slot holds. 0 means
+	// MaxMessage when that is set and at most 64 KiB, else
+	// DefaultSlotSize.
+	SlotSize int
+	// MaxBytes, when positive, also bounds the encoded bytes queued (an
+	// out-of-line message counts its whole pages and its slot). A
 	// message always fits an empty queue, however large. The bytes are
 	// read from the ring when a Put would pass the bound by message count
 	// alone (a scan of the queued slots), and Puts racing each other may
@@ -51,9 +63,14 @@ type Options[T any] struct {
 const (
 	// DefaultMaxSize is the message bound of a queue made with MaxSize 0.
 	DefaultMaxSize = 1024
-	// DefaultMaxMessage is the slot size of a queue whose codec does not
-	// have a fixed size, unless Options.MaxMessage says otherwise.
-	DefaultMaxMessage = 256
+	// DefaultMaxMessage is the largest message of a queue made by New
+	// whose codec does not have a fixed size, unless Options.MaxMessage
+	// says otherwise.
+	DefaultMaxMessage = 64 << 20
+	// DefaultSlotSize is the slot size of a queue whose codec does not
+	// have a fixed size, unless Options.SlotSize or a MaxMessage of at
+	// most 64 KiB says otherwise.
+	DefaultSlotSize = 256
 	// pollPeers is how often a blocked Put or Get checks that the other
 	// side still has a live process.
 	pollPeers = 50 * time.Millisecond
@@ -83,6 +100,8 @@ type Queue[T any] struct {
 	codec  codec.Codec[T]
 	bin    *codec.Binary[T] // codec, when it is the binary one: the zero-allocation path
 	ownSeg bool             // New made seg, or GobDecode attached it: Close closes it
+	arena  *arena.Arena     // out-of-line messages; nil when every message fits a slot
+	refLen int              // the length of a slot that holds an arena reference
 
 	// calls counts the calls using the mapping, which Close waits out
 	// before it unmaps; closed, set first, makes the calls in flight
@@ -141,36 +160,31 @@ func create[T any](seg *shm.Segment, name string, o Options[T], flags uint32) (*
 	if o.MaxSize < 0 || o.MaxMessage < 0 || o.MaxBytes < 0 {
 		return nil, fmt.Errorf("queue: negative bound in %+v", o)
 	}
-	maxSize := o.MaxSize
-	if maxSize == 0 {
-		maxSize = DefaultMaxSize
+	z := sizeFor(c, o, flags&flagArena != 0)
+	flags &^= flagArena
+	if z.arena {
+		flags |= flagArena
 	}
-	maxMsg := o.MaxMessage
-	if maxMsg == 0 {
-		if isFixed(c) {
-			maxMsg = c.Size(nil) // Binary ignores the value
-		} else {
-			maxMsg = DefaultMaxMessage
-		}
-	}
-	slots := 2
-	for slots < maxSize {
-		slots *= 2
-	}
+	maxSize, slots := z.maxSize, z.slots
 	bound := uint32(maxSize)
 	if maxSize == slots {
 		bound = 0 // the ring's slots bound it
 	}
-	r, err := ringbuf.NewMPMC(seg, ringName(name), slots, slotBytes(maxMsg), ringbuf.WithProducers(ringParticipants), ringbuf.WithLimit(int(bound)))
+	r, err := ringbuf.NewMPMC(seg, ringName(name), slots, z.slotPayload(), ringbuf.WithProducers(ringParticipants), ringbuf.WithLimit(int(bound)))
 	if err != nil {
 		return nil, fmt.Errorf("queue %q: %w", name, err)
 	}
 	obj, err := seg.Alloc(name, spec(c, uint64(maxSize)), func(body []byte) error {
-		writeConfig(body, bound, uint32(maxMsg), uint64(o.MaxBytes), flags)
+		writeConfig(body, bound, uint32(z.inline), uint64(o.MaxBytes), flags, uint64(z.limit))
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("queue %q: %w", name, err)
+	}
+	if z.arena {
+		if _, err := arena.Create(seg, arenaMeta(name), arenaData(name), z.arenaBytes, z.records, z.highWater); err != nil {
+			return nil, fmt.Errorf("queue %q: %w", name, err)
+		}
 	}
 	return attach(seg, obj, r, c, o.Wait)
 }
@@ -217,12 +231,15 @@ func Open[T any](seg *shm.Segment, name string, o Options[T]) (*Queue[T], error)
 // lives on in the processes still holding it.
 func New[T any](o Options[T]) (*Queue[T], error) { return newAnon(o, 0) }
 
+// newAnon's flags may hold flagArena: here it means "the default limit is
+// DefaultMaxMessage" (create decides whether the queue gets an arena).
+
 func newAnon[T any](o Options[T], flags uint32) (*Queue[T], error) {
 	seg, err := newSegment(o)
 	if err != nil {
 		return nil, err
 	}
-	q, err := create(seg, "queue", o, flags)
+	q, err := create(seg, "queue", o, flags|flagArena)
 	if err != nil {
 		seg.Close()
 		return nil, err
@@ -232,24 +249,19 @@ func newAnon[T any](o Options[T], flags uint32) (*Queue[T], error) {
 }
 
 func newSegment[T any](o Options[T]) (*shm.Segment, error) {
-	n, m := o.MaxSize, o.MaxMessage
-	if n == 0 {
-		n = DefaultMaxSize
+	c := o.Codec
+	if c == nil {
+		c = codec.Default[T]()
 	}
-	if m == 0 {
-		m = DefaultMaxMessage
-		if c := o.Codec; c == nil || isFixed(c) {
-			if b, err := codec.NewBinary[T](); err == nil {
-				m = b.Size(nil)
-			}
-		}
+	z := sizeFor(c, o, true)
+	size := int64(z.slots)*int64(z.slotPayload()+16) + 64<<10 // slots, participants, control block
+	var opts []shm.Option
+	if z.arena {
+		meta, data := arena.Sizes(z.arenaBytes, z.records)
+		size += int64(meta+data) + 2*shm.ObjectHeaderSize + 2*shm.CacheLine
+		opts = append(opts, shm.WithSparse(int64(data-arena.PageSize)))
 	}
-	slots := 2
-	for slots < n {
-		slots *= 2
-	}
-	size := int64(slots)*int64(slotBytes(m)+16) + 64<<10 // slots, participants, control block
-	seg, err := shm.CreateAnon(size)
+	seg, err := shm.CreateAnon(size, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("queue: %w", err)
 	}
@@ -268,6 +280,15 @@ func attach[T any](seg *shm.Segment, obj *shm.Object, r *ringbuf.MPMC, c codec.C
 		ctl.overflow.Store(1) // an untracked holder: never conclude the other side is gone
 	}
 	q := &Queue[T]{seg: seg, name: obj.Name, ctl: ctl, ring: r, rx: ringx.MPMCOf(r), codec: c}
+	if ctl.flags&flagArena != 0 {
+		if int(ctl.maxMessage) >= r.SlotBytes() || r.SlotBytes() < arena.RefSize || ctl.maxLarge > maxLimit {
+			return nil, fmt.Errorf("%w: queue %q has %d-byte slots for %d-byte inline messages (limit %d)", ErrCorrupt, obj.Name, r.SlotBytes(), ctl.maxMessage, ctl.maxLarge)
+		}
+		if q.arena, err = arena.Open(seg, arenaMeta(obj.Name), arenaData(obj.Name)); err != nil {
+			return nil, fmt.Errorf("queue %q: %w", obj.Name, err)
+		}
+		q.refLen = r.SlotBytes()
+	}
 	q.bin, _ = c.(*codec.Binary[T])
 	q.joinable = ctl.flags&flagJoinable != 0
 	q.putWait = atomics.WaitOptions{Strategy: w, Poll: pollPeers, Check: q.consumersDead}
@@ -284,7 +305,7 @@ func (q *Queue[T]) consumersDead() error {
 	if errors.Is(err, ringbuf.ErrCorrupt) {
 		return fmt.Errorf("queue %q: %w", q.name, err)
 	}
-	if retry {
+	if retry || q.reclaim() {
 		return notify.Recheck
 	}
 	if q.ctl.overflow.Load() == 0 && notify.Gone(q.ctl.consumers, q.ctl.producers, q.ctl.attached) {
@@ -302,7 +323,7 @@ func (q *Queue[T]) producersDead() error {
 	if errors.Is(err, ringbuf.ErrCorrupt) {
 		return fmt.Errorf("queue %q: %w", q.name, err)
 	}
-	if retry {
+	if retry || q.reclaim() {
 		return notify.Recheck
 	}
 	if q.ctl.overflow.Load() == 0 && notify.Gone(q.ctl.producers, q.ctl.consumers, q.ctl.attached) {
@@ -365,9 +386,15 @@ func (q *Queue[T]) put(ctx context.Context, v *T) error {
 	if err != nil {
 		return err
 	}
-	ok, err := q.tryPut(v, &m)
-	if !ok && err == nil {
-		err = q.ctl.notFull.WaitFor(ctx, &q.putWait, &q.putSpin, q.putProbe, func() (bool, error) { return q.tryPut(v, &m) })
+	if m.n > int(q.ctl.maxMessage) && q.arena != nil {
+		err = q.placeWait(ctx, v, &m)
+	}
+	if err == nil {
+		ok, perr := q.tryPut(v, &m)
+		if !ok && perr == nil {
+			perr = q.ctl.notFull.WaitFor(ctx, &q.putWait, &q.putSpin, q.putProbe, func() (bool, error) { return q.tryPut(v, &m) })
+		}
+		err = perr
 	}
 	q.done(&m)
 	return err
@@ -386,6 +413,12 @@ func (q *Queue[T]) TryPut(v T) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	if m.n > int(q.ctl.maxMessage) && q.arena != nil {
+		if ok, err := q.place(&v, &m); !ok || err != nil {
+			q.done(&m)
+			return false, err
+		}
+	}
 	ok, err := q.tryPut(&v, &m)
 	q.done(&m)
 	return ok, err
@@ -398,6 +431,8 @@ type message struct {
 	n      int
 	enc    []byte
 	pooled *[]byte
+	blk    arena.Block // the message, placed out of line (large is set)
+	large  bool
 }
 
 // encode sizes *v and, when the codec cannot size it, encodes it into a
@@ -423,8 +458,12 @@ func (q *Queue[T]) encode(v *T) (message, error) {
 	return message{n: len(b), enc: b, pooled: p}, nil
 }
 
-// done gives m's buffer back.
+// done gives m's buffer back, and its block if it was never sent.
 func (q *Queue[T]) done(m *message) {
+	if m.large {
+		q.arena.Free(m.blk) // a block that was sent is no longer this process's: Free refuses it
+		m.large = false
+	}
 	if m.pooled != nil {
 		q.scratch.Put(m.pooled)
 	}
@@ -488,15 +527,20 @@ func (q *Queue[T]) tryPut(v *T, m *message) (bool, error) {
 		return false, ErrShutdown
 	}
 	n, enc := m.n, m.enc
-	if n > int(q.ctl.maxMessage) {
-		return false, fmt.Errorf("%w: %d-byte message, the limit of queue %q is %d bytes (Options.MaxMessage)", ErrTooLarge, n, q.name, q.ctl.maxMessage)
+	if n > int(q.ctl.maxMessage) && !m.large {
+		return false, q.tooLarge(n)
 	}
-	if q.ctl.maxBytes != 0 && !q.bytesFit(n) {
+	if q.ctl.maxBytes != 0 && !q.bytesFit(n, m.large) {
 		return false, nil
 	}
 	var encErr error
 	ok, err := q.ring.TryPutFunc(func(rec []byte) int {
 		switch {
+		case m.large:
+			arena.EncodeRef(rec, m.blk)
+			q.arena.Publish(m.blk) // the message answers for the block from here
+			m.large = false
+			return q.refLen
 		case q.bin != nil:
 			q.bin.Append(rec[:0], v)
 		case enc != nil:
@@ -535,14 +579,22 @@ func (q *Queue[T]) scratchBuf() *[]byte {
 	return &b
 }
 
-// bytesFit reports whether n more bytes keep the queue within MaxBytes. A
+// bytesFit reports whether n more bytes keep the queue within MaxBytes
+// (placed: the n bytes are an arena block already counted). A
 // message always fits an empty queue, or a big one could never be sent.
-func (q *Queue[T]) bytesFit(n int) bool {
-	l := q.ring.Len()
-	if l == 0 || int64(l)*int64(q.ctl.maxMessage)+int64(n) <= int64(q.ctl.maxBytes) {
-		return true // fits even if every queued message were as large as allowed
+func (q *Queue[T]) bytesFit(n int, placed bool) bool {
+	if placed {
+		n = 0 // the arena counts the block already
 	}
-	return q.rx.Bytes()+int64(n) <= int64(q.ctl.maxBytes)
+	l := q.ring.Len()
+	var large int64 // out-of-line bytes (whole pages, messages in flight included)
+	if q.arena != nil {
+		large = q.arena.Used()
+	}
+	if l == 0 && large == 0 || int64(l)*int64(q.ctl.maxMessage)+large+int64(n) <= int64(q.ctl.maxBytes) {
+		return true // fits even if every queued message filled its slot
+	}
+	return q.rx.Bytes()+large+int64(n) <= int64(q.ctl.maxBytes)
 }
 
 func (q *Queue[T]) tryGet(v *T) (bool, error) {
@@ -581,7 +633,20 @@ func (q *Queue[T]) tryGet(v *T) (bool, error) {
 // take gets and decodes the oldest message, if there is one.
 func (q *Queue[T]) take(v *T) (bool, error) {
 	var derr error
+	stale := false
 	ok, err := q.ring.TryGetFunc(func(rec []byte) {
+		if q.arena != nil && len(rec) == q.refLen {
+			derr, stale = q.takeLarge(rec, func(msg []byte) error {
+				w := *v // a codec may reuse it (codec.Bytes does): no 16 MiB allocation per Get
+				err := q.codec.Decode(msg, &w)
+				*v = w
+				return err
+			})
+			if q.joinable && derr == nil && !stale {
+				q.gotTask()
+			}
+			return
+		}
 		if q.bin != nil {
 			derr = q.bin.Decode(rec, v)
 		} else {
@@ -602,6 +667,9 @@ func (q *Queue[T]) take(v *T) (bool, error) {
 		return false, nil
 	}
 	q.ctl.notFull.Notify()
+	if stale {
+		return q.take(v) // a message its dead consumer had finished with
+	}
 	if derr != nil {
 		return true, fmt.Errorf("queue %q: %w", q.name, derr)
 	}
@@ -640,6 +708,9 @@ func (q *Queue[T]) MaxMessage() int {
 		return 0
 	}
 	defer q.calls.leave()
+	if q.arena != nil {
+		return int(q.ctl.maxLarge)
+	}
 	return int(q.ctl.maxMessage)
 }
 
@@ -652,7 +723,7 @@ func (q *Queue[T]) Full() bool {
 		return false
 	}
 	defer q.calls.leave()
-	if q.ctl.maxBytes != 0 && q.rx.Bytes() >= int64(q.ctl.maxBytes) {
+	if q.ctl.maxBytes != 0 && q.rx.Bytes()+q.arenaUsed() >= int64(q.ctl.maxBytes) {
 		return true
 	}
 	return q.ring.Len() >= q.capacity()
@@ -869,6 +940,7 @@ func (q *Queue[T]) GobDecode(b []byte) error {
 // adopt moves o's fields into q (which gob made); o is not used after.
 func (q *Queue[T]) adopt(o *Queue[T]) {
 	q.seg, q.name, q.ctl, q.ring, q.rx, q.codec, q.bin = o.seg, o.name, o.ctl, o.ring, o.rx, o.codec, o.bin
+	q.arena, q.refLen = o.arena, o.refLen
 	q.joinable = o.joinable
 	q.putWait = atomics.WaitOptions{Strategy: o.putWait.Strategy, Poll: pollPeers, Check: q.consumersDead}
 	q.getWait = atomics.WaitOptions{Strategy: o.getWait.Strategy, Poll: pollPeers, Check: q.producersDead}

@@ -98,7 +98,11 @@ func (s *Segment) Alloc(name string, spec ObjectSpec, init func(body []byte) err
 		return nil, fmt.Errorf("%w: object %q needs %d bytes, %s has %d left", ErrNoSpace, name, size, s.path, max(0, int64(s.hdr.size)-off))
 	}
 	mem := s.mem[off : off+size : off+size]
-	clear(mem) // a crashed allocator may have left a half-written object here
+	if spec.Sparse {
+		clear(mem[:ObjectHeaderSize]) // the body's pages are its owner's to reserve
+	} else {
+		clear(mem) // a crashed allocator may have left a half-written object here
+	}
 	encodeObjectHeader(mem, &spec)
 	body := mem[ObjectHeaderSize:]
 	if init != nil {

@@ -25,13 +25,15 @@ const (
 	KindMPMC      Kind = 12 // ringbuf MPMC fixed-slot ring
 	KindQueue     Kind = 13 // queue.Queue[T]
 	KindPipe      Kind = 14 // pipe.Pipe
+	KindArena     Kind = 15 // internal/arena allocator metadata
+	KindArenaData Kind = 16 // internal/arena pages (a sparse object)
 )
 
 var kindNames = map[Kind]string{
 	KindBytes: "bytes", KindValue: "value", KindArray: "array", KindMutex: "mutex",
 	KindRWMutex: "rwmutex", KindSemaphore: "semaphore", KindEvent: "event", KindCond: "cond",
 	KindBarrier: "barrier", KindSPSC: "ring-spsc", KindMPSC: "ring-mpsc", KindMPMC: "ring-mpmc",
-	KindQueue: "queue", KindPipe: "pipe",
+	KindQueue: "queue", KindPipe: "pipe", KindArena: "arena", KindArenaData: "arena-data",
 }
 
 // String returns the kind's name ("value", "ring-spsc", …).

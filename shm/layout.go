@@ -208,6 +208,11 @@ type ObjectSpec struct {
 	Type     TypeID // element type; zero for untyped objects
 	Capacity uint64 // elements, slots or bytes: the kind says which
 	BodySize int    // bytes after the object header
+	// Sparse makes Alloc leave the body as it is instead of zeroing it:
+	// for an object in the sparse tail of a segment (WithSparse), whose
+	// pages its owner reserves page by page as it uses them. Zeroing
+	// would touch, and so allocate, every page.
+	Sparse bool
 }
 
 // ObjectHeader is a decoded object header.

@@ -40,6 +40,7 @@ type options struct {
 	dir      string
 	dirCap   int
 	readOnly bool
+	sparse   int64
 }
 
 // Option configures Create, CreateAnon and Open.
@@ -48,6 +49,17 @@ type Option struct{ apply func(*options) }
 // WithMode sets the permission bits of a new segment (default 0600). Widen
 // it only when processes of other users must open the segment.
 func WithMode(m os.FileMode) Option { return Option{func(o *options) { o.mode = m }} }
+
+// WithSparse leaves the last n bytes of a new segment's object area
+// (rounded down to whole pages) sparse: Create and CreateAnon reserve
+// every other page with fallocate, but not these. tmpfs and memfd files
+// are sparse, so the tail costs no memory until a page of it is written.
+// The object placed there (ObjectSpec.Sparse, the last one) must reserve
+// its pages before it writes them (madvise MADV_POPULATE_WRITE, which
+// fails instead of faulting when /dev/shm is full): a write to an
+// unreserved page of a full file system is a SIGBUS. The object area's
+// size counts n.
+func WithSparse(n int64) Option { return Option{func(o *options) { o.sparse = n }} }
 
 // WithDir places named segments in dir instead of /dev/shm (a tmpfs of the
 // caller's own, say). Every process that opens the segment must say the same.
@@ -116,6 +128,15 @@ func layoutFor(size int64, dirCap int) (dataOff, total int64, err error) {
 
 func alignUp(n, a int64) int64 { return (n + a - 1) &^ (a - 1) }
 
+// reserved is how many leading bytes of a segment of total bytes are
+// reserved when its last sparse bytes of object area stay sparse.
+func reserved(total, dataOff, sparse int64) int64 {
+	if sparse <= 0 {
+		return total
+	}
+	return max(dataOff, total-(sparse&^(pageSize-1)))
+}
+
 // Create makes a new named segment with at least size bytes of object area
 // (rounded up to whole pages) and maps it. It fails with ErrExist if the name
 // is taken, ErrInvalidName for a bad name and ErrNoSpace when /dev/shm cannot
@@ -130,7 +151,7 @@ func Create(name string, size int64, opts ...Option) (*Segment, error) {
 		return nil, err
 	}
 	path := filepath.Join(o.dir, name)
-	f, err := createFile(path, total, o.mode)
+	f, err := createFile(path, reserved(total, dataOff, o.sparse), total, o.mode)
 	if err != nil {
 		return nil, err
 	}
@@ -158,7 +179,7 @@ func CreateAnon(size int64, opts ...Option) (*Segment, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := reserve(f, total); err != nil {
+	if err := reserve(f, reserved(total, dataOff, o.sparse), total); err != nil {
 		f.Close()
 		return nil, err
 	}

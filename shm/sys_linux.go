@@ -13,7 +13,7 @@ const DefaultDir = "/dev/shm"
 
 // createFile makes a new file with O_CREAT|O_EXCL|O_NOFOLLOW and reserves
 // size bytes with fallocate. On ENOSPC it removes the file again.
-func createFile(path string, size int64, mode os.FileMode) (*os.File, error) {
+func createFile(path string, size, total int64, mode os.FileMode) (*os.File, error) {
 	fd, err := unix.Open(path, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, uint32(mode.Perm()))
 	if err != nil {
 		pe := &os.PathError{Op: "create", Path: path, Err: err}
@@ -28,7 +28,7 @@ func createFile(path string, size int64, mode os.FileMode) (*os.File, error) {
 	// umask may have narrowed the mode; the caller asked for exactly it.
 	_ = unix.Fchmod(fd, uint32(mode.Perm()))
 	f := os.NewFile(uintptr(fd), path)
-	if err := reserve(f, size); err != nil {
+	if err := reserve(f, size, total); err != nil {
 		f.Close()
 		unix.Unlink(path)
 		return nil, err
@@ -37,8 +37,18 @@ func createFile(path string, size int64, mode os.FileMode) (*os.File, error) {
 }
 
 // reserve allocates every page of f up to size, so that a full file system
-// fails here and not with SIGBUS on a later write.
-func reserve(f *os.File, size int64) error {
+// fails here and not with SIGBUS on a later write, and extends f to total
+// bytes without reserving the rest (a sparse tail: see WithSparse).
+func reserve(f *os.File, size, total int64) error {
+	if total > size {
+		if err := unix.Ftruncate(int(f.Fd()), total); err != nil {
+			pe := &os.PathError{Op: "ftruncate", Path: f.Name(), Err: err}
+			if err == unix.ENOSPC || err == unix.EFBIG {
+				return wrap(ErrNoSpace, pe)
+			}
+			return pe
+		}
+	}
 	err := unix.Fallocate(int(f.Fd()), 0, 0, size)
 	for err == unix.EINTR {
 		err = unix.Fallocate(int(f.Fd()), 0, 0, size)

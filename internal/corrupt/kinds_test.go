@@ -28,6 +28,7 @@ var kinds = []kind{
 	{"mpsc", createMPSC, openMPSC},
 	{"mpmc", createMPMC, openMPMC},
 	{"queue", createQueue, openQueue},
+	{"queue-large", createLargeQueue, openLargeQueue},
 	{"joinable", createJoinable, openJoinable},
 	{"pipe", createPipe, openPipe},
 }

@@ -3,6 +3,7 @@ package corrupt_test
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/shmkit/shmkit/internal/ringx"
 	"github.com/shmkit/shmkit/pipe"
@@ -322,6 +323,34 @@ func openQueue(_, seg2 *shm.Segment) ([]op, error) {
 		return nil, err
 	}
 	return queueOps(q), nil
+}
+
+// A queue whose messages past 16 bytes go out of line, in its arena (the
+// arena's metadata and pages are two more objects of the segment).
+
+func largeQueueOptions() queue.Options[string] {
+	return queue.Options[string]{MaxSize: 8, SlotSize: 16, MaxMessage: 4 << 10}
+}
+
+func createLargeQueue(seg *shm.Segment) error {
+	q, err := queue.Create(seg, "o", largeQueueOptions())
+	if err != nil {
+		return err
+	}
+	return q.Put(context.Background(), strings.Repeat("large ", 300))
+}
+
+func openLargeQueue(_, seg2 *shm.Segment) ([]op, error) {
+	q, err := queue.Open(seg2, "o", largeQueueOptions())
+	if err != nil {
+		return nil, err
+	}
+	return append(queueOps(q),
+		op{"PutLarge", func(ctx context.Context) (string, error) { return plain(q.Put(ctx, strings.Repeat("big ", 700))) }},
+		op{"GetFunc", func(ctx context.Context) (string, error) {
+			return plain(q.GetFunc(ctx, func(msg []byte) error { _ = len(msg); return nil }))
+		}},
+	), nil
 }
 
 func createJoinable(seg *shm.Segment) error {

@@ -1,0 +1,5 @@
+package pipe
+
+// ArenaUsed returns the bytes of c's pipe's out-of-line messages (whole
+// pages); 0 for a pipe without an arena.
+func ArenaUsed[T any](c *Conn[T]) int64 { return c.arenaUsed() }

@@ -1,0 +1,275 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/shmkit/shmkit/codec"
+	"github.com/shmkit/shmkit/internal/arena"
+)
+
+// Out-of-line messages: a message larger than the slot size is encoded
+// into a block of the queue's arena (internal/arena: pages of a sparse
+// region of the queue's own segment, reserved as they are used) and its
+// slot carries a reference to the block, exactly SlotBytes long, which no
+// inline message is. The block's owner word says who answers for it:
+//
+//	Put:  allocate (owner: this process) → encode into the block →
+//	      in the slot's fill: write the reference, Publish (owner:
+//	      queued) → the ring publishes the slot
+//	Get:  claim the slot → Take the block (owner: this process, reading)
+//	      → decode → Free → the ring frees the slot
+//
+// A producer killed before Publish leaves a block whose owner is dead:
+// the next Put that waits for room (or any survivor's Reclaim) frees it.
+// A consumer killed while it reads leaves the slot claimed and the block
+// owned by a dead reader: the consumer that adopts the claim (the ring's
+// rescue) Takes the block over and delivers the message. A consumer killed
+// after Free and before the ring frees the slot had finished with the
+// message: the adopter finds the reference stale and moves on.
+
+const (
+	// maxLimit bounds Options.MaxMessage: a reference's length field and
+	// the arena's size (4 × the limit) stay in range.
+	maxLimit = 1 << 36
+	// maxDefaultInline is the largest MaxMessage that, with no SlotSize,
+	// becomes the slot size (today's fixed-slot queue, no arena).
+	maxDefaultInline = 64 << 10
+	// arenaRecords is the blocks that may be held besides one per slot:
+	// those being filled or read.
+	arenaRecords = 256
+)
+
+// sizing is a queue's geometry, derived from its options.
+type sizing struct {
+	maxSize, slots int
+	inline, limit  int   // largest message in a slot; largest message
+	arena          bool  // limit > inline: an arena holds the larger ones
+	arenaBytes     int64 // the arena's size
+	records        int
+	highWater      int64
+}
+
+// sizeFor works out the geometry; anon is New's (the default limit is
+// DefaultMaxMessage rather than the slot size).
+func sizeFor[T any](c codec.Codec[T], o Options[T], anon bool) sizing {
+	z := sizing{maxSize: o.MaxSize}
+	if z.maxSize == 0 {
+		z.maxSize = DefaultMaxSize
+	}
+	z.slots = 2
+	for z.slots < z.maxSize {
+		z.slots *= 2
+	}
+	switch {
+	case isFixed(c):
+		z.inline = c.Size(nil) // Binary ignores the value
+		if o.MaxMessage != 0 {
+			z.inline = o.MaxMessage
+		}
+		z.limit = z.inline
+		return z
+	case o.SlotSize != 0:
+		z.inline = o.SlotSize
+	case o.MaxMessage != 0 && o.MaxMessage <= maxDefaultInline:
+		z.inline = o.MaxMessage
+	default:
+		z.inline = DefaultSlotSize
+	}
+	z.limit = o.MaxMessage
+	if z.limit == 0 {
+		z.limit = z.inline
+		if anon {
+			z.limit = DefaultMaxMessage
+		}
+	}
+	z.limit = min(z.limit, maxLimit)
+	z.inline = min(z.inline, z.limit)
+	if z.limit > z.inline {
+		z.arena = true
+		z.arenaBytes = 4 * int64(z.limit)
+		z.records = z.slots + arenaRecords
+		// Freed pages stay reserved up to half the arena: a stream
+		// reuses them without page faults; past it they go back.
+		z.highWater = z.arenaBytes / 2
+	}
+	return z
+}
+
+// slotPayload is the ring's slot size: room for an inline message (and,
+// with an arena, one byte more, so that a reference — a slot of exactly
+// this length — is never an inline message).
+func (z sizing) slotPayload() int {
+	if !z.arena {
+		return slotBytes(z.inline)
+	}
+	return slotBytes(max(z.inline+1, arena.RefSize))
+}
+
+func arenaMeta(name string) string { return name + ".m" }
+func arenaData(name string) string { return name + ".d" }
+
+func (q *Queue[T]) tooLarge(n int) error {
+	limit := uint64(q.ctl.maxMessage)
+	if q.arena != nil {
+		limit = q.ctl.maxLarge
+	}
+	return fmt.Errorf("%w: %d-byte message, the limit of queue %q is %d bytes (Options.MaxMessage)", ErrTooLarge, n, q.name, limit)
+}
+
+// testHookPlaced, when set (by tests), runs after a Put has placed its
+// message out of line and before it publishes it.
+var testHookPlaced func()
+
+// place encodes *v into a new arena block, without waiting for room; ok is
+// false when the arena has none now.
+func (q *Queue[T]) place(v *T, m *message) (bool, error) {
+	if uint64(m.n) > q.ctl.maxLarge {
+		return false, q.tooLarge(m.n)
+	}
+	blk, ok, err := q.arena.TryAlloc(m.n)
+	if !ok || err != nil {
+		if err != nil {
+			err = fmt.Errorf("queue %q: %w", q.name, err)
+		}
+		return false, err
+	}
+	m.blk, m.large = blk, true
+	dst := q.arena.Bytes(blk)
+	if m.enc != nil {
+		copy(dst, m.enc)
+	} else {
+		w := *v // see tryPut: only copies reach the codec interface
+		b, err := q.codec.Append(dst[:0], &w)
+		if err == nil && (len(b) != m.n || (m.n > 0 && &b[0] != &dst[0])) {
+			err = fmt.Errorf("queue: codec %s wrote %d bytes out of place, Size said %d", codec.Name(q.codec), len(b), m.n)
+		}
+		if err != nil {
+			return false, err // done frees the block
+		}
+	}
+	if testHookPlaced != nil {
+		testHookPlaced()
+	}
+	return true, nil
+}
+
+// placeWait is place waiting for room in the arena (backpressure: the
+// consumers' Gets free blocks and notify notFull) until ctx is done.
+func (q *Queue[T]) placeWait(ctx context.Context, v *T, m *message) error {
+	try := func() (bool, error) {
+		if q.closed.Load() {
+			return false, ErrClosed
+		}
+		if q.ctl.shutdown.Load() != 0 { // observes: Shutdown
+			return false, ErrShutdown
+		}
+		return q.place(v, m)
+	}
+	ok, err := try()
+	if !ok && err == nil {
+		q.reclaim() // blocks of producers that died before sending them
+		err = q.ctl.notFull.Wait(ctx, &q.putWait, try)
+	}
+	return err
+}
+
+// reclaim frees the arena blocks of producers that died holding them; it
+// reports whether it freed any.
+func (q *Queue[T]) reclaim() bool {
+	if q.arena == nil {
+		return false
+	}
+	n, _ := q.arena.Reclaim() // ErrCorrupt shows on the next take of a reference
+	return n > 0
+}
+
+// takeLarge reads the out-of-line message whose reference rec holds: it
+// takes the block over, hands its bytes to use and frees it, all before
+// the ring frees the slot. stale reports a reference whose block a dead
+// consumer had already finished with.
+func (q *Queue[T]) takeLarge(rec []byte, use func(msg []byte) error) (err error, stale bool) {
+	blk, err := arena.DecodeRef(rec)
+	if err == nil {
+		blk, err = q.arena.Take(blk)
+	}
+	if errors.Is(err, arena.ErrStale) {
+		return nil, true
+	}
+	if err != nil {
+		return fmt.Errorf("queue %q: %w", q.name, err), false
+	}
+	err = use(q.arena.Bytes(blk))
+	if ferr := q.arena.Free(blk); err == nil && ferr != nil {
+		err = fmt.Errorf("queue %q: %w", q.name, ferr)
+	}
+	return err, false
+}
+
+// arenaUsed is the bytes of out-of-line messages, whole pages.
+func (q *Queue[T]) arenaUsed() int64 {
+	if q.arena == nil {
+		return 0
+	}
+	return q.arena.Used()
+}
+
+// GetFunc removes the oldest message and hands its encoded bytes to use,
+// in place in shared memory, with no copy and no decoding (the zero-copy
+// receive, for messages of any size), waiting while the queue is empty as
+// Get does. The bytes are valid only during use: the message's slot or
+// block is freed when use returns. use's error is returned.
+func (q *Queue[T]) GetFunc(ctx context.Context, use func(msg []byte) error) error {
+	if !q.enter() {
+		return ErrClosed
+	}
+	defer q.calls.leave()
+	q.joinConsumers()
+	try := func() (bool, error) { return q.tryGetFunc(use) }
+	ok, err := try()
+	if ok || err != nil {
+		return err
+	}
+	if q.ctl.shutdown.Load() != 0 && q.rx.Outstanding() == 0 { // observes: Shutdown
+		return ErrShutdown
+	}
+	return q.ctl.notEmpty.WaitFor(ctx, &q.getWait, &q.getSpin, q.getProbe, func() (bool, error) {
+		ok, err := try()
+		if !ok && err == nil && q.ctl.shutdown.Load() != 0 && q.rx.Outstanding() == 0 {
+			return false, ErrShutdown
+		}
+		return ok, err
+	})
+}
+
+func (q *Queue[T]) tryGetFunc(use func(msg []byte) error) (bool, error) {
+	if q.closed.Load() {
+		return false, ErrClosed
+	}
+	for {
+		var uerr error
+		stale := false
+		ok, err := q.ring.TryGetFunc(func(rec []byte) {
+			if q.arena != nil && len(rec) == q.refLen {
+				uerr, stale = q.takeLarge(rec, use)
+			} else {
+				uerr = use(rec)
+			}
+			if q.joinable && !stale {
+				q.gotTask()
+			}
+		})
+		if err != nil {
+			return false, fmt.Errorf("queue %q: %w", q.name, err)
+		}
+		if !ok {
+			return false, nil
+		}
+		q.ctl.notFull.Notify()
+		if stale {
+			continue
+		}
+		return true, uerr
+	}
+}
