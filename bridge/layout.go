@@ -23,18 +23,18 @@ const journalVersion = 1
 // acknowledged. Only the bridge process that owns it writes it; a bridge
 // that starts after a crash reads it. All words little-endian.
 //
-//	  0  header line:
-//	       0 id u64         random, set at creation: the message-id prefix
-//	       8 next u64       next sequence number     [owner writes; recovery reads]
-//	      16 owner u64      procinfo word of the bridge using it [CAS: 0 or dead -> self]
-//	      24 entries u32    number of entries (Options.Window)
-//	      28 payload u32    bytes of payload per entry (the queue's MaxMessage)
-//	 64  entry 0:
-//	       0 state u32      entryFree or entryHeld     [owner writes; recovery reads]
-//	       4 length u32     payload bytes
-//	       8 seq u64        the message's sequence number: its id is id-seq
-//	      16 payload        length bytes of the queue's encoding
-//	 64+entrySize*i  entry i, entrySize = 16+payload rounded up to a cache line
+//	 0  header line:
+//	      0 id u64         random, set at creation: the message-id prefix
+//	      8 next u64       next sequence number     [owner writes; recovery reads]
+//	     16 owner u64      procinfo word of the bridge using it [CAS: 0 or dead -> self]
+//	     24 entries u32    number of entries (Options.Window)
+//	     28 payload u32    bytes of payload per entry (the queue's MaxMessage)
+//	64  entry 0:
+//	      0 state u32      entryFree or entryHeld     [owner writes; recovery reads]
+//	      4 length u32     payload bytes
+//	      8 seq u64        the message's sequence number: its id is id-seq
+//	     16 payload        length bytes of the queue's encoding
+//	64+entrySize*i  entry i, entrySize = 16+payload rounded up to a cache line
 //
 // An entry is published (state entryHeld) after its payload, length and
 // sequence number are written, and freed (entryFree) once JetStream has
