@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -62,10 +63,11 @@ type bridgeArgs struct {
 	// process.File(0), to be killed there.
 	HoldAt    string
 	HoldAfter int
+	AckWait   time.Duration
 }
 
 func (a bridgeArgs) options() bridge.Options[uint64] {
-	return bridge.Options[uint64]{Stream: hostStream, Window: hostWindow, Batch: hostBatch}
+	return bridge.Options[uint64]{Stream: hostStream, Window: hostWindow, Batch: hostBatch, AckWait: a.AckWait}
 }
 
 // holdAt installs the hook that holds at a's point.
@@ -238,12 +240,14 @@ type hostRun struct {
 	cons    []*process.Process
 	prod    []*process.Process
 	readers sync.WaitGroup
+	ackWait time.Duration    // the receivers' AckWait (0: the default)
+	snd     *process.Process // host A's Send, when started before finish
 }
 
 // startHosts makes the stream and the hosts and starts every process but
 // host A's Send: producers on A, a Receive and a consumer on B and C.
-func startHosts(t *testing.T, ctx context.Context, urls string, n int) *hostRun {
-	r := &hostRun{t: t, ctx: ctx, urls: urls, n: n, tally: newTally(n)}
+func startHosts(t *testing.T, ctx context.Context, urls string, n int, ackWait time.Duration) *hostRun {
+	r := &hostRun{t: t, ctx: ctx, urls: urls, n: n, tally: newTally(n), ackWait: ackWait}
 	r.js = connect(t, urls)
 	makeStream(t, ctx, r.js, hostStream, 1)
 	r.a, r.b, r.c = newHost(t, "a"), newHost(t, "b"), newHost(t, "c")
@@ -260,7 +264,9 @@ func startHosts(t *testing.T, ctx context.Context, urls string, n int) *hostRun 
 		r.cons = append(r.cons, p)
 		r.readers.Add(1)
 		go func() { defer r.readers.Done(); defer pr.Close(); r.tally.read(t, pr) }()
-		r.recv = append(r.recv, r.startReceive(h))
+		p, stop := r.startReceive(h, "", 0)
+		r.recv = append(r.recv, p)
+		r.stops = append(r.stops, stop)
 	}
 	per := uint64(n / hostProducer)
 	for i := range uint64(hostProducer) {
@@ -277,24 +283,34 @@ func startHosts(t *testing.T, ctx context.Context, urls string, n int) *hostRun 
 	return r
 }
 
-func (r *hostRun) startReceive(h *host) *process.Process {
+// startReceive starts host h's Receive, held at its hold-th pass
+// through point if point is set (and then returns once it is there). It
+// runs until stop is closed.
+func (r *hostRun) startReceive(h *host, point string, hold int) (p *process.Process, stop *os.File) {
+	t := r.t
 	sr, sw, err := os.Pipe()
 	if err != nil {
-		r.t.Fatal(err)
+		t.Fatal(err)
 	}
-	hold, holdW, err := os.Pipe() // unused: a receiver that is not held
+	hr, hw, err := os.Pipe()
 	if err != nil {
-		r.t.Fatal(err)
+		t.Fatal(err)
 	}
-	defer hold.Close()
-	p, err := receive.Start(r.ctx, bridgeArgs{Q: h.q, URLs: r.urls}, process.WithFiles(holdW, sr))
+	defer hr.Close()
+	p, err = receive.Start(r.ctx, bridgeArgs{Q: h.q, URLs: r.urls, HoldAt: point, HoldAfter: hold, AckWait: r.ackWait}, process.WithFiles(hw, sr))
 	sr.Close()
-	holdW.Close()
+	hw.Close()
 	if err != nil {
-		r.t.Fatal(err)
+		t.Fatal(err)
 	}
-	r.stops = append(r.stops, sw)
-	return p
+	t.Cleanup(func() { sw.Close() })
+	if point != "" {
+		var b [1]byte
+		if _, err := hr.Read(b[:]); err != nil {
+			t.Fatalf("Receive never reached %s #%d: %v (exit: %v)", point, hold, err, p.Wait())
+		}
+	}
+	return p, sw
 }
 
 // sendHeld starts host A's Send held at its hold-th pass through point
@@ -324,9 +340,12 @@ func (r *hostRun) sendHeld(point string, hold int) *process.Process {
 // got more than once, and messages left in the stream.
 func (r *hostRun) finish() int {
 	t := r.t
-	snd, err := send.Start(r.ctx, bridgeArgs{Q: r.a.q, URLs: r.urls})
-	if err != nil {
-		t.Fatal(err)
+	snd := r.snd
+	if snd == nil {
+		var err error
+		if snd, err = send.Start(r.ctx, bridgeArgs{Q: r.a.q, URLs: r.urls}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	for _, p := range r.prod {
 		if err := p.Wait(); err != nil {
@@ -403,7 +422,7 @@ func hostCount(t *testing.T) int {
 func TestHosts(t *testing.T) {
 	ctx := ctxT(t)
 	s := startServer(t)
-	r := startHosts(t, ctx, s.ClientURL(), hostCount(t))
+	r := startHosts(t, ctx, s.ClientURL(), hostCount(t), 0)
 	if dups := r.finish(); dups != 0 {
 		t.Errorf("%d duplicates", dups)
 	}
@@ -421,7 +440,7 @@ func TestSendKilled(t *testing.T) {
 	ctx := ctxT(t)
 	s := startServer(t)
 	n := hostCount(t)
-	r := startHosts(t, ctx, s.ClientURL(), n)
+	r := startHosts(t, ctx, s.ClientURL(), n, 0)
 	points := []string{"claimed", "committed", "published", "acked"}
 	committed := 0
 	for k := range 10 {
@@ -436,5 +455,37 @@ func TestSendKilled(t *testing.T) {
 	dups := r.finish()
 	if dups != committed {
 		t.Errorf("%d duplicates, want %d (one per kill at \"committed\")", dups, committed)
+	}
+}
+
+// TestReceiveKilled kills host B's Receive five times, each time after a
+// local Put and before its acknowledgement ("put"), and restarts it: no
+// message is lost; the message in hand is delivered again after AckWait
+// (to B or C) and got twice, as may those whose acknowledgements the
+// killed process had not yet written to its socket: at least one
+// duplicate per kill, at most one per message pulled ahead (Batch).
+func TestReceiveKilled(t *testing.T) {
+	ctx := ctxT(t)
+	s := startServer(t)
+	n := hostCount(t)
+	r := startHosts(t, ctx, s.ClientURL(), n, 3*time.Second)
+	var err error
+	if r.snd, err = send.Start(ctx, bridgeArgs{Q: r.a.q, URLs: r.urls}); err != nil {
+		t.Fatal(err)
+	}
+	// B's first Receive, killed wherever it is (one more kill, within the
+	// same bounds), makes way for held ones.
+	r.recv[0].Kill()
+	r.recv[0].Wait()
+	const kills = 5
+	for k := range kills {
+		p, _ := r.startReceive(r.b, "put", 1+(n/20)*(k%3+1)/3)
+		p.Kill()
+		p.Wait()
+	}
+	r.recv[0], r.stops[0] = r.startReceive(r.b, "", 0)
+	dups := r.finish()
+	if dups < kills || dups > (kills+1)*hostBatch {
+		t.Errorf("%d duplicates, want %d to %d", dups, kills, (kills+1)*hostBatch)
 	}
 }
