@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/shmkit/shmkit/bridge"
+	"github.com/shmkit/shmkit/internal/shmtest"
 	"github.com/shmkit/shmkit/process"
 )
 
@@ -22,9 +23,14 @@ func TestMain(m *testing.M) {
 }
 
 // ctxT is done 2 minutes on (a loaded machine moves a hundred thousand
-// messages through three processes and a server), or when t ends.
+// messages through three processes and a server; 30 in a soak run), or
+// when t ends.
 func ctxT(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	d := 2 * time.Minute
+	if shmtest.Soak() {
+		d = 30 * time.Minute
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), d)
 	t.Cleanup(cancel)
 	return ctx
 }
