@@ -60,6 +60,9 @@ func openJournal(seg *shm.Segment, name string, n, payload int) (*journal, error
 			obj, err = seg.Lookup(name, &sp) // made meanwhile by another process
 		}
 	}
+	if errors.Is(err, shm.ErrNoSpace) {
+		return nil, fmt.Errorf("bridge: journal %q of %d bytes: %w (size the segment for it, bridge.JournalSize, or pass Options.Journal)", name, JournalSize(n, payload), err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("bridge: journal: %w", err)
 	}
