@@ -118,7 +118,7 @@ func TestClusterNodeKilled(t *testing.T) {
 	errs := make(chan error, 2)
 	shmtest.Go(t, func() { errs <- bridge.Send(bctx, js, src, o) })
 	shmtest.Go(t, func() { errs <- bridge.Receive(bctx, js, dst, o) })
-	n := shmtest.Iterations(t, 30_000)
+	n := shmtest.Iterations(t, 20_000)
 	shmtest.Go(t, func() {
 		for i := range uint64(n) {
 			if err := src.Put(ctx, i); err != nil {
