@@ -3,7 +3,11 @@ package bridge_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/shmkit/shmkit/bridge"
 	"github.com/shmkit/shmkit/internal/shmtest"
@@ -19,16 +23,7 @@ func TestSendReceive(t *testing.T) {
 	s := startServer(t)
 	js := connect(t, s.ClientURL())
 	makeStream(t, ctx, js, "T", 1)
-	src, err := queue.New(queue.Options[uint64]{MaxSize: 256})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	dst, err := queue.New(queue.Options[uint64]{MaxSize: 256})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dst.Close()
+	src, dst := newQueue(t, 256), newQueue(t, 256)
 	o := bridge.Options[uint64]{Stream: "T", Window: 64, Batch: 64}
 	bctx, stop := context.WithCancel(ctx)
 	sendErr, recvErr := make(chan error, 1), make(chan error, 1)
@@ -73,6 +68,40 @@ func TestSendReceive(t *testing.T) {
 	}
 }
 
+// newQueue makes an anonymous queue that cleanup closes after the
+// bridges started later (shmtest.Go) have returned: cleanups run last in,
+// first out, and a closed queue made by New is unmapped.
+func newQueue(t *testing.T, size int) *queue.Queue[uint64] {
+	q, err := queue.New(queue.Options[uint64]{MaxSize: size})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { q.Close() })
+	return q
+}
+
+// streamState describes a stream and its bridge consumer, for a failure
+// message.
+func streamState(js jetstream.JetStream, stream string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	str, err := js.Stream(ctx, stream)
+	if err != nil {
+		return err.Error()
+	}
+	si, err := str.Info(ctx)
+	if err != nil {
+		return err.Error()
+	}
+	s := fmt.Sprintf("stream %+v", si.State)
+	if c, err := str.Consumer(ctx, "shmkit-bridge"); err == nil {
+		if ci, err := c.Info(ctx); err == nil {
+			s += fmt.Sprintf("; consumer pending %d, ack pending %d, redelivered %d, waiting %d", ci.NumPending, ci.NumAckPending, ci.NumRedelivered, ci.NumWaiting)
+		}
+	}
+	return s
+}
+
 // TestSendBusy: a second Send on the same queue while the first runs is
 // refused.
 func TestSendBusy(t *testing.T) {
@@ -80,11 +109,7 @@ func TestSendBusy(t *testing.T) {
 	s := startServer(t)
 	js := connect(t, s.ClientURL())
 	makeStream(t, ctx, js, "B", 1)
-	q, err := queue.New(queue.Options[uint64]{MaxSize: 16})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer q.Close()
+	q := newQueue(t, 16)
 	o := bridge.Options[uint64]{Stream: "B", Window: 8}
 	bctx, stop := context.WithCancel(ctx)
 	first := make(chan error, 1)

@@ -14,13 +14,13 @@ import (
 	"github.com/shmkit/shmkit/bridge"
 	"github.com/shmkit/shmkit/internal/shmtest"
 	"github.com/shmkit/shmkit/process"
-	"github.com/shmkit/shmkit/queue"
 )
 
 type nodeArgs struct {
 	Name              string
 	Port, ClusterPort int
 	Routes, Dir       string
+	Log               string // the node's log file, if any
 }
 
 // node runs one JetStream server of a cluster until it is killed; it
@@ -29,6 +29,9 @@ var node = process.Register("bridge-nats-node", func(ctx context.Context, a node
 	o := nodeOptions(a.Name, a.Dir, a.Port)
 	o.Cluster = server.ClusterOpts{Name: "shmkit", Host: "127.0.0.1", Port: a.ClusterPort}
 	o.Routes = server.RoutesFromStr(a.Routes)
+	if a.Log != "" {
+		o.NoLog, o.LogFile = false, a.Log
+	}
 	s, err := server.NewServer(o)
 	if err != nil {
 		return err
@@ -59,7 +62,11 @@ func startCluster(t *testing.T, ctx context.Context) (map[string]*process.Proces
 			t.Fatal(err)
 		}
 		name := fmt.Sprintf("n%d", i)
-		p, err := node.Start(ctx, nodeArgs{Name: name, Port: ports[i], ClusterPort: ports[3+i], Routes: strings.Join(routes, ","), Dir: t.TempDir()}, process.WithFiles(w))
+		a := nodeArgs{Name: name, Port: ports[i], ClusterPort: ports[3+i], Routes: strings.Join(routes, ","), Dir: t.TempDir()}
+		if f := os.Getenv("BRIDGE_NODE_LOG"); f != "" { // debugging: the nodes' logs in f.n0, f.n1, f.n2
+			a.Log = f + "." + name
+		}
+		p, err := node.Start(ctx, a, process.WithFiles(w))
 		w.Close()
 		if err != nil {
 			t.Fatal(err)
@@ -102,16 +109,7 @@ func TestClusterNodeKilled(t *testing.T) {
 		}
 		retry.Reset(100 * time.Millisecond)
 	}
-	src, err := queue.New(queue.Options[uint64]{MaxSize: 1024})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	dst, err := queue.New(queue.Options[uint64]{MaxSize: 1024})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dst.Close()
+	src, dst := newQueue(t, 1024), newQueue(t, 1024)
 	o := bridge.Options[uint64]{Stream: "C", Window: 128, Batch: 128, AckWait: 5 * time.Second}
 	bctx, stop := context.WithCancel(ctx)
 	defer stop()
@@ -133,7 +131,7 @@ func TestClusterNodeKilled(t *testing.T) {
 	for unique < n {
 		v, err := dst.Get(ctx)
 		if err != nil {
-			t.Fatalf("Get after %d of %d: %v", unique, n, err)
+			t.Fatalf("Get after %d of %d: %v; local queues %d and %d; %s", unique, n, err, src.Len(), dst.Len(), streamState(js, "C"))
 		}
 		if v >= uint64(n) {
 			t.Fatalf("value %d out of range", v)

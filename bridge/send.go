@@ -48,7 +48,11 @@ func Send[T any](ctx context.Context, js jetstream.JetStream, q *queue.Queue[T],
 		return err
 	}
 	defer j.release()
-	s := &sender[T]{js: js, j: j, subject: o.Subject, cur: -1, acks: make(chan int, len(j.heads)), done: make(chan error, 1)}
+	pub, err := publisher(js, len(j.heads))
+	if err != nil {
+		return err
+	}
+	s := &sender[T]{js: pub, j: j, subject: o.Subject, cur: -1, acks: make(chan int, len(j.heads)), done: make(chan error, 1)}
 	// Send's own handle on q, whose codec journals each message as the
 	// queue hands it over, inside the queue's claim on the slot.
 	lq, err := queue.Open(q.Segment(), q.Name(), queue.Options[T]{Codec: journalCodec[T]{name: codec.Name(o.Codec), s: s}})
@@ -121,6 +125,29 @@ loop:
 	return runErr
 }
 
+// publisher returns a JetStream context on js's connection and domain
+// whose asynchronous publishes time out (so that a publish a dead server
+// never answers is not pending for ever, which would end by stalling
+// publishes) and may have window of them pending, retries included.
+func publisher(js jetstream.JetStream, window int) (jetstream.JetStream, error) {
+	jo := js.Options()
+	opts := []jetstream.JetStreamOpt{jetstream.WithPublishAsyncTimeout(ackTimeout), jetstream.WithPublishAsyncMaxPending(2 * window)}
+	var pub jetstream.JetStream
+	var err error
+	switch {
+	case jo.Domain != "":
+		pub, err = jetstream.NewWithDomain(js.Conn(), jo.Domain, opts...)
+	case jo.APIPrefix != "":
+		pub, err = jetstream.NewWithAPIPrefix(js.Conn(), jo.APIPrefix, opts...)
+	default:
+		pub, err = jetstream.New(js.Conn(), opts...)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("bridge: %w", err)
+	}
+	return pub, nil
+}
+
 // sender is one Send's state.
 type sender[T any] struct {
 	js      jetstream.JetStream
@@ -175,7 +202,7 @@ func (s *sender[T]) collect(ctx context.Context) {
 		for tries := 0; ; tries++ {
 			f := s.futs[i]
 			if f != nil {
-				wait.Reset(ackTimeout)
+				wait.Reset(2 * ackTimeout)
 				select {
 				case <-f.Ok():
 					at("acked")
@@ -184,7 +211,7 @@ func (s *sender[T]) collect(ctx context.Context) {
 				case <-f.Err():
 					f = nil
 				case <-wait.C:
-					f = nil // no answer (a server gone mid-request): ask again
+					f = nil // no answer even past the publish timeout: ask again
 				case <-ctx.Done():
 					return
 				}
