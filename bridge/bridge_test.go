@@ -59,12 +59,12 @@ func TestSendReceive(t *testing.T) {
 	if v, ok, _ := dst.TryGet(); ok {
 		t.Errorf("an extra message %d", v)
 	}
-	str, err := js.Stream(ctx, "T")
+	c, err := js.Consumer(ctx, "T", "shmkit-bridge")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info, err := str.Info(ctx); err != nil || info.State.Msgs != 0 {
-		t.Errorf("stream left with %+v, %v", info.State, err)
+	if info, err := c.Info(ctx); err != nil || info.NumPending != 0 {
+		t.Errorf("consumer %+v, %v: messages never delivered", info, err)
 	}
 }
 

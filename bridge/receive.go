@@ -41,11 +41,15 @@ func Receive[T any](ctx context.Context, js jetstream.JetStream, q *queue.Queue[
 		}
 		return fmt.Errorf("bridge: consumer %q of stream %q: %w", o.Consumer, o.Stream, err)
 	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(o.Batch))
+	// Pull requests that expire every pullExpiry, with heartbeats every
+	// second: a request parked on a server that died is noticed and
+	// replaced within seconds (the client's defaults take 10 to 30).
+	it, err := cons.Messages(jetstream.PullMaxMessages(o.Batch), jetstream.PullExpiry(pullExpiry), jetstream.PullHeartbeat(time.Second))
 	if err != nil {
 		return fmt.Errorf("bridge: consumer %q of stream %q: %w", o.Consumer, o.Stream, err)
 	}
 	defer it.Stop()
+	defer js.Conn().Flush() // the acknowledgements leave the process before Receive returns
 	for {
 		m, err := it.Next(jetstream.NextContext(ctx))
 		if err != nil {
@@ -75,6 +79,8 @@ func Receive[T any](ctx context.Context, js jetstream.JetStream, q *queue.Queue[
 		m.Ack()
 	}
 }
+
+const pullExpiry = 5 * time.Second
 
 // put puts v in q; while q is full it tells JetStream every third of
 // ackWait that m is in progress.
