@@ -79,13 +79,14 @@ func Send[T any](ctx context.Context, js jetstream.JetStream, q *queue.Queue[T],
 	}
 
 	var runErr error
+	collected := false // collect has returned (only on a message that can never be published)
 	var v T
 loop:
 	for {
 		select {
 		case s.cur = <-free:
 		case err := <-s.done:
-			runErr = err
+			runErr, collected = err, true
 			break loop
 		case <-ctx.Done():
 			break loop
@@ -111,6 +112,9 @@ loop:
 	// Stop: wait for the acknowledgements in flight (those that do not
 	// come stay in the journal for the next Send).
 	close(s.acks)
+	if collected {
+		return runErr
+	}
 	grace := time.NewTimer(stopGrace)
 	defer grace.Stop()
 	select {
@@ -173,18 +177,14 @@ func (s *sender[T]) publish(i int) {
 	if s.futs == nil {
 		s.futs = make([]jetstream.PubAckFuture, len(s.j.heads))
 	}
-	s.futs[i] = s.publishAsync(i)
+	s.futs[i], _ = s.publishAsync(i) // a refusal is retried (or reported) by collect
 	at("published")
 	s.acks <- i // never blocks: at most one send per entry is in the channel
 }
 
-func (s *sender[T]) publishAsync(i int) jetstream.PubAckFuture {
+func (s *sender[T]) publishAsync(i int) (jetstream.PubAckFuture, error) {
 	data, id := s.j.msg(i)
-	f, err := s.js.PublishMsgAsync(&nats.Msg{Subject: s.subject, Data: data}, jetstream.WithMsgID(id))
-	if err != nil {
-		return nil
-	}
-	return f
+	return s.js.PublishMsgAsync(&nats.Msg{Subject: s.subject, Data: data}, jetstream.WithMsgID(id))
 }
 
 // collect waits for the acknowledgements in publishing order, frees the
@@ -234,7 +234,14 @@ func (s *sender[T]) collect(ctx context.Context) {
 			case <-ctx.Done():
 				return
 			}
-			s.futs[i] = s.publishAsync(i)
+			var perr error
+			s.futs[i], perr = s.publishAsync(i)
+			if errors.Is(perr, nats.ErrMaxPayload) {
+				// It can never be published: Send stops, and the message
+				// stays in the journal for an operator to see.
+				err = fmt.Errorf("bridge: message %d of %d bytes: %w", s.j.heads[i].seq.Load(), len(s.j.payloads[i]), perr)
+				return
+			}
 		}
 	}
 }
