@@ -1,0 +1,139 @@
+package bridge_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/shmkit/shmkit/bridge"
+	"github.com/shmkit/shmkit/internal/shmtest"
+	"github.com/shmkit/shmkit/queue"
+)
+
+// TestSendReceive bridges two queues of this process through one server:
+// every message put on one side is got on the other exactly once, in
+// order (one sender, one receiver), and both bridges stop with their
+// context.
+func TestSendReceive(t *testing.T) {
+	ctx := ctxT(t)
+	s := startServer(t)
+	js := connect(t, s.ClientURL())
+	makeStream(t, ctx, js, "T", 1)
+	src, dst := newQueue(t, 256), newQueue(t, 256)
+	o := bridge.Options[uint64]{Stream: "T", Window: 64, Batch: 64}
+	bctx, stop := context.WithCancel(ctx)
+	sendErr, recvErr := make(chan error, 1), make(chan error, 1)
+	sent := shmtest.Go(t, func() { sendErr <- bridge.Send(bctx, js, src, o) })
+	recvd := shmtest.Go(t, func() { recvErr <- bridge.Receive(bctx, js, dst, o) })
+	n := uint64(shmtest.Iterations(t, 20000))
+	shmtest.Go(t, func() {
+		for i := range n {
+			if err := src.Put(ctx, i); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	})
+	for i := range n {
+		v, err := dst.Get(ctx)
+		if err != nil {
+			t.Fatalf("Get %d: %v", i, err)
+		}
+		if v != i {
+			t.Fatalf("got %d, want %d", v, i)
+		}
+	}
+	stop()
+	<-sent
+	<-recvd
+	if err := <-sendErr; err != nil {
+		t.Errorf("Send: %v", err)
+	}
+	if err := <-recvErr; err != nil {
+		t.Errorf("Receive: %v", err)
+	}
+	if v, ok, _ := dst.TryGet(); ok {
+		t.Errorf("an extra message %d", v)
+	}
+	c, err := js.Consumer(ctx, "T", "shmkit-bridge")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info, err := c.Info(ctx); err != nil || info.NumPending != 0 {
+		t.Errorf("consumer %+v, %v: messages never delivered", info, err)
+	}
+}
+
+// newQueue makes an anonymous queue that cleanup closes after the
+// bridges started later (shmtest.Go) have returned: cleanups run last in,
+// first out, and a closed queue made by New is unmapped.
+func newQueue(t *testing.T, size int) *queue.Queue[uint64] {
+	q, err := queue.New(queue.Options[uint64]{MaxSize: size})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { q.Close() })
+	return q
+}
+
+// streamState describes a stream and its bridge consumer, for a failure
+// message.
+func streamState(js jetstream.JetStream, stream string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	str, err := js.Stream(ctx, stream)
+	if err != nil {
+		return err.Error()
+	}
+	si, err := str.Info(ctx)
+	if err != nil {
+		return err.Error()
+	}
+	s := fmt.Sprintf("stream %+v", si.State)
+	if c, err := str.Consumer(ctx, "shmkit-bridge"); err == nil {
+		if ci, err := c.Info(ctx); err == nil {
+			s += fmt.Sprintf("; consumer pending %d, ack pending %d, redelivered %d, waiting %d", ci.NumPending, ci.NumAckPending, ci.NumRedelivered, ci.NumWaiting)
+		}
+	}
+	return s
+}
+
+// TestSendBusy: a second Send on the same queue while the first runs is
+// refused.
+func TestSendBusy(t *testing.T) {
+	ctx := ctxT(t)
+	s := startServer(t)
+	js := connect(t, s.ClientURL())
+	makeStream(t, ctx, js, "B", 1)
+	q := newQueue(t, 16)
+	o := bridge.Options[uint64]{Stream: "B", Window: 8}
+	bctx, stop := context.WithCancel(ctx)
+	first := make(chan error, 1)
+	done := shmtest.Go(t, func() { first <- bridge.Send(bctx, js, q, o) })
+	// The first Send owns the journal once it has moved a message.
+	if err := q.Put(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	for !q.Empty() {
+		select {
+		case err := <-first:
+			t.Fatalf("first Send: %v", err)
+		default:
+		}
+		if ctx.Err() != nil {
+			t.Fatal(ctx.Err())
+		}
+	}
+	if err := bridge.Send(ctx, js, q, o); !errors.Is(err, bridge.ErrBusy) {
+		t.Errorf("second Send = %v, want ErrBusy", err)
+	}
+	stop()
+	<-done
+	if err := <-first; err != nil {
+		t.Error(err)
+	}
+}

@@ -1,0 +1,74 @@
+package bridge_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/shmkit/shmkit/bridge"
+	"github.com/shmkit/shmkit/queue"
+)
+
+// Two queues joined through a stream: what one host puts, another gets.
+// Here both "hosts" are this process, and the server runs in it too (a
+// real deployment runs nats-server; see docs/bridge.md).
+func ExampleSend() {
+	dir, _ := os.MkdirTemp("", "jetstream")
+	defer os.RemoveAll(dir)
+	srv, _ := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: dir, NoLog: true, NoSigs: true})
+	go srv.Start()
+	defer srv.Shutdown()
+	if !srv.ReadyForConnections(10e9) {
+		return
+	}
+
+	ctx, stop := context.WithTimeout(context.Background(), time.Minute)
+	defer stop()
+	nc, err := nats.Connect(srv.ClientURL())
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	if _, err := js.CreateOrUpdateStream(ctx, bridge.StreamConfig("GREETINGS")); err != nil {
+		fmt.Println(err)
+		return
+	}
+
+	out, _ := queue.New(queue.Options[string]{}) // the producing host's queue
+	defer out.Close()
+	in, _ := queue.New(queue.Options[string]{}) // a consuming host's queue
+	defer in.Close()
+	// A window of 32 messages: its journal fits the room New leaves in
+	// the queue's segment.
+	o := bridge.Options[string]{Stream: "GREETINGS", Window: 32}
+	sent, received := make(chan error), make(chan error)
+	go func() { sent <- bridge.Send(ctx, js, out, o) }()
+	go func() { received <- bridge.Receive(ctx, js, in, o) }()
+
+	for _, s := range []string{"hello", "from", "another", "host"} {
+		out.Put(ctx, s)
+	}
+	for range 4 {
+		s, err := in.Get(ctx)
+		if err != nil {
+			fmt.Println(err)
+			break
+		}
+		fmt.Println(s)
+	}
+	stop()
+	fmt.Println(<-sent, <-received)
+	// Output:
+	// hello
+	// from
+	// another
+	// host
+	// <nil> <nil>
+}

@@ -1,0 +1,114 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/shmkit/shmkit/queue"
+)
+
+// Receive moves the stream's messages into the local queue q: it takes
+// them from the durable pull consumer o.Consumer (made or updated with
+// explicit acknowledgement and o.AckWait), decodes each with o.Codec, puts
+// it in q, and acknowledges it to JetStream only once the Put has
+// succeeded. It runs until ctx is done or q is shut down, then returns
+// nil; the messages it had pulled and not put go back to the stream
+// (negative acknowledgement) for any receiver. Any number of hosts may
+// Receive from one consumer: each message goes to one of them.
+//
+// A message that does not decode is terminated (JetStream drops it) and
+// Receive goes on. A bridge killed between a Put and its acknowledgement
+// reaching the server leaves that message to be delivered again after
+// AckWait: the local queue gets it twice (at least once; see
+// docs/bridge.md). While q is full Receive tells JetStream that the
+// message in hand is in progress, so it is not delivered elsewhere.
+func Receive[T any](ctx context.Context, js jetstream.JetStream, q *queue.Queue[T], o Options[T]) error {
+	o = o.withDefaults()
+	cons, err := js.CreateOrUpdateConsumer(ctx, o.Stream, jetstream.ConsumerConfig{
+		Durable:       o.Consumer,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       o.AckWait,
+		FilterSubject: o.Subject,
+		MaxAckPending: -1,
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("bridge: consumer %q of stream %q: %w", o.Consumer, o.Stream, err)
+	}
+	// Pull requests that expire every pullExpiry, with heartbeats every
+	// second: a request parked on a server that died is noticed and
+	// replaced within seconds (the client's defaults take 10 to 30).
+	it, err := cons.Messages(jetstream.PullMaxMessages(o.Batch), jetstream.PullExpiry(pullExpiry), jetstream.PullHeartbeat(time.Second))
+	if err != nil {
+		return fmt.Errorf("bridge: consumer %q of stream %q: %w", o.Consumer, o.Stream, err)
+	}
+	defer it.Stop()
+	defer js.Conn().Flush() // the acknowledgements leave the process before Receive returns
+	for {
+		m, err := it.Next(jetstream.NextContext(ctx))
+		if err != nil {
+			if ctx.Err() != nil {
+				giveBack(it)
+				return nil
+			}
+			if errors.Is(err, jetstream.ErrNoHeartbeat) {
+				continue // the iterator pulls again
+			}
+			return fmt.Errorf("bridge: consumer %q: %w", o.Consumer, err)
+		}
+		var v T
+		if err := o.Codec.Decode(m.Data(), &v); err != nil {
+			m.Term()
+			continue
+		}
+		if err := put(ctx, q, m, v, o.AckWait); err != nil {
+			m.Nak()
+			giveBack(it)
+			if ctx.Err() != nil || errors.Is(err, queue.ErrShutdown) {
+				return nil
+			}
+			return fmt.Errorf("bridge: %w", err)
+		}
+		at("put")
+		m.Ack()
+	}
+}
+
+const pullExpiry = 5 * time.Second
+
+// put puts v in q; while q is full it tells JetStream every third of
+// ackWait that m is in progress.
+func put[T any](ctx context.Context, q *queue.Queue[T], m jetstream.Msg, v T, ackWait time.Duration) error {
+	ok, err := q.TryPut(v)
+	if ok || err != nil {
+		return err
+	}
+	for {
+		pctx, cancel := context.WithTimeout(ctx, ackWait/3)
+		err := q.Put(pctx, v)
+		cancel()
+		if !errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
+			return err
+		}
+		m.InProgress()
+	}
+}
+
+// giveBack stops it and gives the messages it had pulled back to the
+// stream at once, rather than after AckWait.
+func giveBack(it jetstream.MessagesContext) {
+	it.Drain()
+	for {
+		m, err := it.Next(jetstream.NextMaxWait(time.Second))
+		if err != nil {
+			return
+		}
+		m.Nak()
+	}
+}
