@@ -7,6 +7,7 @@ require (
 	github.com/edsrzf/mmap-go v1.2.0
 	github.com/nats-io/nats-server/v2 v2.15.3
 	github.com/nats-io/nats.go v1.56.0
+	github.com/tidwall/btree v1.8.2
 	golang.org/x/sys v0.50.0
 )
 
@@ -21,5 +22,3 @@ require (
 	golang.org/x/crypto v0.58.0 // indirect
 	golang.org/x/time v0.16.0 // indirect
 )
-
-require github.com/tidwall/btree v1.8.2
