@@ -1,0 +1,256 @@
+package bridge
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/gob"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/shmkit/shmkit/manager"
+)
+
+// Scheme is the scheme of a manager's address reached through NATS:
+// "nats:<subject>".
+const Scheme = "nats"
+
+const (
+	// managerQueue is the queue group of a manager's subject: a server
+	// restarted under the same subject takes its requests over.
+	managerQueue = "shmkit-manager"
+	// serverHeader names, in each reply, the server instance that sent it;
+	// a client probes that instance's liveness subject while it waits.
+	serverHeader = "Shmkit-Server"
+	// managerConns is the number of requests a ServeManager serves at
+	// once.
+	managerConns = 16
+	// probeEvery is how often a call still waiting for its reply checks
+	// that the server that should answer it is alive.
+	probeEvery = 250 * time.Millisecond
+)
+
+// ServeManager answers, through m, the requests that arrive on subject
+// over nc, until ctx is done (it then returns nil) or m is shut down
+// (manager.ErrClosed). m must be made by manager.New in this process. Any
+// number of processes on other hosts then reach m's objects through
+// DialManager(subject).
+//
+// Who may call is who may publish to subject: the NATS server's
+// authentication (user and password, nkeys, credentials, TLS) and its
+// permissions stand in for Python's authkey. Requests and replies must fit
+// the server's max_payload (1 MiB by default); the manager's own messages
+// are at most about 128 KiB.
+func ServeManager(ctx context.Context, nc *nats.Conn, subject string, m *manager.Manager) error {
+	id := randomID()
+	sub, err := nc.QueueSubscribeSync(subject, managerQueue)
+	if err != nil {
+		return err
+	}
+	defer sub.Unsubscribe()
+	// The liveness subjects: any server of subject, and this one.
+	pong := func(msg *nats.Msg) { msg.Respond(nil) }
+	alive, err := nc.QueueSubscribe(subject+".alive", managerQueue, pong)
+	if err != nil {
+		return err
+	}
+	defer alive.Unsubscribe()
+	mine, err := nc.Subscribe(subject+".alive."+id, pong)
+	if err != nil {
+		return err
+	}
+	defer mine.Unsubscribe()
+	if err := nc.Flush(); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	var once sync.Once
+	var closed error
+	for range managerConns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				if err := m.Serve(ctx, &natsServerConn{nc: nc, sub: sub, id: id}); err != nil {
+					once.Do(func() { closed = err })
+					cancel()
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return closed
+}
+
+// natsServerConn is the server's end of the requests a ServeManager
+// takes: any client's, one at a time (a client sends its next request on a
+// transport only after the reply to the last).
+type natsServerConn struct {
+	nc  *nats.Conn
+	sub *nats.Subscription
+	id  string
+	msg *nats.Msg
+}
+
+func (c *natsServerConn) Next(ctx context.Context) ([]byte, error) {
+	for {
+		msg, err := c.sub.NextMsgWithContext(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if msg.Reply == "" {
+			continue // not a request: nowhere to answer
+		}
+		c.msg = msg
+		return msg.Data, nil
+	}
+}
+
+func (c *natsServerConn) Reply(ctx context.Context, reply []byte) error {
+	out := nats.NewMsg(c.msg.Reply)
+	out.Header.Set(serverHeader, c.id)
+	out.Data = reply
+	c.msg = nil
+	// A reply that cannot be sent (the connection closed) ends only this
+	// request: the client's probe sees the server gone.
+	return c.nc.PublishMsg(out)
+}
+
+func (c *natsServerConn) Close() error { return nil }
+
+var dialerOnce struct {
+	sync.Mutex
+	nc *nats.Conn
+}
+
+// RegisterManagerDialer makes the addresses "nats:<subject>" reachable
+// through nc in this process: DialManager's managers, and the proxies made
+// through them, wherever they travel (a process that decodes one must
+// have called RegisterManagerDialer too). A call whose server is gone —
+// no server subscribed to the subject, or the one that took the request
+// died — returns an error matching manager.ErrPeerDead within about a
+// quarter of a second; other transport failures (the connection closed)
+// return nats.go's error. It may be called once per process; it panics
+// with a second connection.
+func RegisterManagerDialer(nc *nats.Conn) {
+	dialerOnce.Lock()
+	defer dialerOnce.Unlock()
+	if dialerOnce.nc != nil {
+		if dialerOnce.nc == nc {
+			return
+		}
+		panic("bridge: RegisterManagerDialer called twice with different connections")
+	}
+	dialerOnce.nc = nc
+	manager.RegisterDialer(Scheme, func(ctx context.Context, subject string) (manager.Transport, error) {
+		return &natsTransport{nc: nc, subject: subject}, nil
+	})
+}
+
+// DialManager returns a Manager connected to the server that ServeManager
+// runs on subject, through the connection given to
+// RegisterManagerDialer: its Dicts, Lists, Namespaces and registered
+// objects live in that server, on whatever host it runs. Shutdown on it
+// only drops this process's connections.
+func DialManager(ctx context.Context, subject string) (*manager.Manager, error) {
+	dialerOnce.Lock()
+	nc := dialerOnce.nc
+	dialerOnce.Unlock()
+	if nc == nil {
+		return nil, errors.New("bridge: DialManager before RegisterManagerDialer")
+	}
+	// A Manager is made from its handle: the handle's encoding is the
+	// gob of {Addr, ID}.
+	var b bytes.Buffer
+	if err := gob.NewEncoder(&b).Encode(struct {
+		Addr string
+		ID   uint64
+	}{Addr: Scheme + ":" + subject}); err != nil {
+		return nil, err
+	}
+	m := new(manager.Manager)
+	if err := m.GobDecode(b.Bytes()); err != nil {
+		return nil, err
+	}
+	if err := m.Ping(ctx); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// natsTransport is a client's transport to a manager served through NATS:
+// one request at a time.
+type natsTransport struct {
+	nc      *nats.Conn
+	subject string
+	server  string // the instance that answered last
+}
+
+func (t *natsTransport) RoundTrip(ctx context.Context, req []byte) ([]byte, error) {
+	msg := nats.NewMsg(t.subject)
+	msg.Data = req
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var dead sync.Once
+	var deadErr error
+	probe := t.subject + ".alive"
+	if t.server != "" {
+		probe += "." + t.server
+	}
+	// A call still waiting after probeEvery checks, every probeEvery, that
+	// the server is there: one killed after it took the request never
+	// answers, and nothing else would tell.
+	var timer *time.Timer
+	stop := make(chan struct{})
+	defer close(stop)
+	timer = time.AfterFunc(probeEvery, func() {
+		for {
+			pctx, pcancel := context.WithTimeout(rctx, 5*time.Second)
+			_, err := t.nc.RequestWithContext(pctx, probe, nil)
+			pcancel()
+			if errors.Is(err, nats.ErrNoResponders) {
+				dead.Do(func() { deadErr = fmt.Errorf("%w: no manager server on %s", manager.ErrPeerDead, t.subject) })
+				cancel()
+				return
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(probeEvery):
+			}
+		}
+	})
+	defer timer.Stop()
+	reply, err := t.nc.RequestMsgWithContext(rctx, msg)
+	if err != nil {
+		if errors.Is(err, nats.ErrNoResponders) {
+			return nil, fmt.Errorf("%w: no manager server on %s", manager.ErrPeerDead, t.subject)
+		}
+		if ctx.Err() == nil && rctx.Err() != nil {
+			timer.Stop()
+			dead.Do(func() {})
+			if deadErr != nil {
+				return nil, deadErr
+			}
+		}
+		return nil, err
+	}
+	t.server = reply.Header.Get(serverHeader)
+	return reply.Data, nil
+}
+
+func (t *natsTransport) Close() error { return nil }
+
+func randomID() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}

@@ -1,0 +1,346 @@
+package bridge_test
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"golang.org/x/sys/unix"
+
+	"github.com/shmkit/shmkit/bridge"
+	"github.com/shmkit/shmkit/internal/shmtest"
+	"github.com/shmkit/shmkit/manager"
+	"github.com/shmkit/shmkit/process"
+	"github.com/shmkit/shmkit/shm"
+)
+
+// A manager served through NATS: its server is a process of its own (host
+// A: manager.New and ServeManager), its clients processes of other
+// "hosts" that reach it only through the NATS server the test runs, which
+// authenticates users by password.
+
+const (
+	mgrSubject = "shmkit.test.manager"
+	mgrUser    = "mgr"
+	mgrPass    = "s3cret"
+)
+
+type mgrArgs struct {
+	URL, User, Pass string
+	Dict            []byte // the Dict's handle, decoded once the dialer is registered
+	Worker, N       int
+}
+
+func (a mgrArgs) connect() (*nats.Conn, error) {
+	return nats.Connect(a.URL, nats.UserInfo(a.User, a.Pass))
+}
+
+// holdUpdate, with a negative argument, tells the test (the server
+// process's File(0)) that the server is inside it, and waits there to be
+// killed.
+var holdUpdate = manager.RegisterUpdate("bridge-test-hold", func(old int64, ok bool, arg int64) (int64, error) {
+	if arg < 0 {
+		process.File(0).Write([]byte("held\n"))
+		for {
+			unix.Pause()
+		}
+	}
+	return old + arg, nil
+})
+
+// mgrServe serves a manager on mgrSubject until the test closes
+// process.File(1); it first writes the manager's address to File(0).
+var mgrServe = process.Register("bridge-manager-serve", func(ctx context.Context, a mgrArgs) error {
+	m, err := manager.New()
+	if err != nil {
+		return err
+	}
+	defer m.Shutdown()
+	nc, err := a.connect()
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	ctx, cancel := context.WithCancel(ctx)
+	go func() {
+		io.Copy(io.Discard, process.File(1))
+		cancel()
+	}()
+	process.File(0).Write([]byte(m.Addr() + "\n"))
+	return bridge.ServeManager(ctx, nc, mgrSubject, m)
+})
+
+// mgrClient is a host's process: N atomic adds to "hits" and N sets of
+// keys of its own, each read back.
+var mgrClient = process.Register("bridge-manager-client", func(ctx context.Context, a mgrArgs) error {
+	nc, err := a.connect()
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	bridge.RegisterManagerDialer(nc)
+	d := new(manager.Dict[string, int64])
+	if err := d.GobDecode(a.Dict); err != nil {
+		return err
+	}
+	for i := range a.N {
+		if _, err := d.Add(ctx, "hits", 1); err != nil {
+			return err
+		}
+		k := fmt.Sprintf("w%d-%06d", a.Worker, i)
+		if err := d.Set(ctx, k, int64(i)); err != nil {
+			return err
+		}
+		v, ok, err := d.Get(ctx, k)
+		if err != nil || !ok || v != int64(i) {
+			return fmt.Errorf("get %s: %d %v %v", k, v, ok, err)
+		}
+	}
+	return nil
+})
+
+// mgrDeath: a client that makes a dict through DialManager, tells the test
+// (File(0)) and then, on the test's word (File(1)), calls: "after" once
+// the server is killed, "during" a call the server is held in when it is
+// killed. Each call must fail with manager.ErrPeerDead within 10 s.
+var mgrDeath = process.Register("bridge-manager-death", func(ctx context.Context, a mgrArgs) error {
+	nc, err := a.connect()
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	bridge.RegisterManagerDialer(nc)
+	m, err := bridge.DialManager(ctx, mgrSubject)
+	if err != nil {
+		return err
+	}
+	d, err := manager.NewDict[string, int64](ctx, m)
+	if err != nil {
+		return err
+	}
+	if err := d.Set(ctx, "k", 1); err != nil {
+		return err
+	}
+	process.File(0).Write([]byte("ready\n"))
+	var b [1]byte
+	start := time.Now()
+	if a.N < 0 { // during: the server holds this call until it is killed
+		_, err = d.Update(ctx, "k", holdUpdate.With(-1))
+	} else {
+		if _, err := process.File(1).Read(b[:]); err != nil {
+			return err
+		}
+		start = time.Now()
+		_, _, err = d.Get(ctx, "k")
+	}
+	if !errors.Is(err, manager.ErrPeerDead) {
+		return fmt.Errorf("call with the server dead: %v, want ErrPeerDead", err)
+	}
+	if e := time.Since(start); a.N >= 0 && e > 10*time.Second {
+		return fmt.Errorf("ErrPeerDead after %v", e)
+	}
+	return nil
+})
+
+// authServer runs a JetStream server that lets mgrUser in by password.
+func authServer(t *testing.T) *server.Server {
+	o := nodeOptions("auth", t.TempDir(), 0)
+	o.Users = []*server.User{{Username: mgrUser, Password: mgrPass}}
+	s := runServer(t, o)
+	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+	return s
+}
+
+// startManager starts the manager's server process and waits until it
+// serves; stop (a cleanup too) stops it.
+func startManager(t *testing.T, ctx context.Context, a mgrArgs) (p *process.Process, out *bufio.Reader, stop func()) {
+	t.Helper()
+	or, ow, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sr, sw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err = mgrServe.Start(ctx, a, process.WithFiles(ow, sr))
+	ow.Close()
+	sr.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { or.Close() })
+	out = bufio.NewReader(or)
+	addr, err := out.ReadString('\n')
+	if err != nil {
+		t.Fatalf("manager server: %v (exit %v)", err, p.Wait())
+	}
+	name := strings.TrimPrefix(strings.TrimSpace(addr), "shm:")
+	// A killed server leaves its listener's name behind.
+	t.Cleanup(func() { shm.Unlink(name) })
+	// Serving once its liveness subject answers.
+	nc, err := a.connect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	for {
+		_, err := nc.RequestWithContext(ctx, mgrSubject+".alive", nil)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, nats.ErrNoResponders) {
+			t.Fatalf("manager server not serving: %v", err)
+		}
+	}
+	var once bool
+	stop = func() {
+		if !once {
+			once = true
+			sw.Close()
+			if err := p.Wait(); err != nil {
+				t.Errorf("manager server: %v", err)
+			}
+		}
+	}
+	t.Cleanup(func() { sw.Close() })
+	return p, out, stop
+}
+
+// TestRemoteManager: a dict of a manager served on host A, used from
+// hosts B and C at once: sets and gets of their own keys, atomic adds to a
+// shared counter, and iteration in key order from the test.
+func TestRemoteManager(t *testing.T) {
+	ctx := ctxT(t)
+	s := authServer(t)
+	a := mgrArgs{URL: s.ClientURL(), User: mgrUser, Pass: mgrPass}
+	_, _, stop := startManager(t, ctx, a)
+
+	nc, err := a.connect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	bridge.RegisterManagerDialer(nc)
+	m, err := bridge.DialManager(ctx, mgrSubject)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := manager.NewDict[string, int64](ctx, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := d.GobEncode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := shmtest.Iterations(t, 300)
+	var ps []*process.Process
+	for w := range 2 {
+		ca := a
+		ca.Dict, ca.Worker, ca.N = h, w, n
+		p, err := mgrClient.Start(ctx, ca)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ps = append(ps, p)
+	}
+	for _, p := range ps {
+		if err := p.Wait(); err != nil {
+			t.Fatalf("client host: %v", err)
+		}
+	}
+	hits, ok, err := d.Get(ctx, "hits")
+	if err != nil || !ok || hits != int64(2*n) {
+		t.Fatalf("hits = %d %v %v, want %d", hits, ok, err, 2*n)
+	}
+	l, err := d.Len(ctx)
+	if err != nil || l != 2*n+1 {
+		t.Fatalf("Len = %d %v, want %d", l, err, 2*n+1)
+	}
+	i := 0
+	for it, err := range d.Range(ctx, "w", "x") {
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := fmt.Sprintf("w%d-%06d", i/n, i%n)
+		if it.Key != want || it.Value != int64(i%n) {
+			t.Fatalf("item %d: %s=%d, want %s=%d", i, it.Key, it.Value, want, i%n)
+		}
+		i++
+	}
+	if i != 2*n {
+		t.Fatalf("iterated %d items, want %d", i, 2*n)
+	}
+	stop()
+}
+
+// TestRemoteManagerRefused: wrong credentials are refused by the NATS
+// server at connect, before any request can be made.
+func TestRemoteManagerRefused(t *testing.T) {
+	s := authServer(t)
+	for _, opt := range []nats.Option{nats.UserInfo(mgrUser, "wrong"), nats.UserInfo("intruder", mgrPass), func(*nats.Options) error { return nil }} {
+		nc, err := nats.Connect(s.ClientURL(), opt, nats.MaxReconnects(0))
+		if err == nil {
+			nc.Close()
+			t.Fatal("connected with wrong credentials")
+		}
+		if !errors.Is(err, nats.ErrAuthorization) || !strings.Contains(strings.ToLower(err.Error()), "authorization") {
+			t.Fatalf("refused with %v, want an authorization violation", err)
+		}
+	}
+}
+
+// TestRemoteManagerKilled: the manager's server process SIGKILLed, once
+// while a remote call is inside it, once between calls: each call returns
+// an error matching manager.ErrPeerDead, promptly.
+func TestRemoteManagerKilled(t *testing.T) {
+	ctx := ctxT(t)
+	s := authServer(t)
+	a := mgrArgs{URL: s.ClientURL(), User: mgrUser, Pass: mgrPass}
+	for _, during := range []bool{false, true} {
+		srv, out, _ := startManager(t, ctx, a)
+		ca := a
+		if during {
+			ca.N = -1
+		}
+		cr, cw, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		gr, gw, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := mgrDeath.Start(ctx, ca, process.WithFiles(cw, gr))
+		cw.Close()
+		gr.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if line, err := bufio.NewReader(cr).ReadString('\n'); err != nil || line != "ready\n" {
+			t.Fatalf("client: %q %v (exit %v)", line, err, c.Wait())
+		}
+		cr.Close()
+		if during {
+			if line, err := out.ReadString('\n'); err != nil || line != "held\n" {
+				t.Fatalf("server: %q %v", line, err)
+			}
+		}
+		srv.Kill()
+		srv.Wait()
+		gw.Write([]byte{1})
+		gw.Close()
+		if err := c.Wait(); err != nil {
+			t.Errorf("during=%v: %v", during, err)
+		}
+	}
+}
