@@ -1,0 +1,373 @@
+package bridge
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/shmkit/shmkit/codec"
+	"github.com/shmkit/shmkit/pool"
+)
+
+// Headers of a task message and of its result.
+const (
+	hdrFunc      = "Shmkit-Func"
+	hdrChunk     = "Shmkit-Chunk"
+	hdrCount     = "Shmkit-Count"
+	hdrReply     = "Shmkit-Reply"
+	hdrHost      = "Shmkit-Host"
+	hdrDelivered = "Shmkit-Delivered"
+	hdrError     = "Shmkit-Error"
+	hdrDied      = "Shmkit-Worker-Died"
+)
+
+const (
+	defaultTaskConsumer = "shmkit-pool"
+	defaultChunk        = 64
+)
+
+// TaskOptions configure ServeTasks on a host that adds its workers, and
+// Map on a host that calls. Every host of one pool names the same Stream.
+type TaskOptions struct {
+	// Stream is the work-queue stream of the pool's tasks, made beforehand
+	// with TaskStreamConfig. Required.
+	Stream string
+	// Consumer is the durable consumer the hosts share; "" means
+	// "shmkit-pool".
+	Consumer string
+	// AckWait is how long a task taken by a host that stopped answering
+	// (dead, cut off) waits before it runs again on another: 0 means 30 s.
+	// A chunk must run in less. ServeTasks sets it on the consumer.
+	AckWait time.Duration
+	// Concurrency is the number of chunks a ServeTasks runs at once on
+	// its pool (and pulls ahead); 0 means the pool's Processes.
+	Concurrency int
+	// Host names this host in results (MapStats.Hosts); "" means the
+	// host name and process id.
+	Host string
+	// Chunksize is the number of tasks in one message of Map; 0 means 64.
+	Chunksize int
+}
+
+func (o TaskOptions) withDefaults() TaskOptions {
+	if o.Consumer == "" {
+		o.Consumer = defaultTaskConsumer
+	}
+	if o.AckWait <= 0 {
+		o.AckWait = defaultAckWait
+	}
+	if o.Host == "" {
+		h, _ := os.Hostname()
+		o.Host = h + ":" + strconv.Itoa(os.Getpid())
+	}
+	if o.Chunksize <= 0 {
+		o.Chunksize = defaultChunk
+	}
+	return o
+}
+
+func taskSubject(stream string) string { return stream + ".tasks" }
+
+// TaskStreamConfig returns the configuration of the stream that carries a
+// pool's tasks between hosts: work-queue retention on the subjects
+// "<name>.tasks.>", file storage, one replica (3 on a cluster), and
+// StreamConfig's duplicate window. Results do not go through it: they
+// travel to the calling process directly, on "<name>.results.<call>".
+func TaskStreamConfig(name string) jetstream.StreamConfig {
+	return StreamConfig(name, taskSubject(name)+".>")
+}
+
+// RemoteFunc is a pool function that hosts run for each other: Remote
+// registers it, at package initialisation, in every process of the
+// program, as pool.Register does.
+type RemoteFunc[In, Out any] struct {
+	f   *pool.Func[In, Out]
+	in  codec.Codec[In]
+	out codec.Codec[Out]
+}
+
+// remoteRunner runs a chunk of a RemoteFunc on a local pool.
+type remoteRunner interface {
+	run(ctx context.Context, p *pool.Pool, payload []byte, n int) ([]byte, error)
+}
+
+var remotes = struct {
+	sync.RWMutex
+	m map[string]remoteRunner
+}{m: make(map[string]remoteRunner)}
+
+// Remote makes f runnable by other hosts' pools, under f's name. Call it
+// at package initialisation, beside pool.Register. It panics if f's name
+// is registered twice.
+func Remote[In, Out any](f *pool.Func[In, Out]) *RemoteFunc[In, Out] {
+	r := &RemoteFunc[In, Out]{f: f, in: codec.Default[In](), out: codec.Default[Out]()}
+	remotes.Lock()
+	defer remotes.Unlock()
+	if _, dup := remotes.m[f.Name()]; dup {
+		panic("bridge: remote function " + f.Name() + " registered twice")
+	}
+	remotes.m[f.Name()] = r
+	return r
+}
+
+func (r *RemoteFunc[In, Out]) run(ctx context.Context, p *pool.Pool, payload []byte, n int) ([]byte, error) {
+	ins, err := decodeAll(r.in, payload, n)
+	if err != nil {
+		return nil, err
+	}
+	outs, err := pool.Map(ctx, p, r.f, ins)
+	if err != nil {
+		return nil, err
+	}
+	return appendAll(nil, r.out, outs)
+}
+
+// appendAll appends each value's encoding, preceded by its length.
+func appendAll[T any](dst []byte, c codec.Codec[T], vs []T) ([]byte, error) {
+	var tmp []byte
+	for i := range vs {
+		var err error
+		if tmp, err = c.Append(tmp[:0], &vs[i]); err != nil {
+			return nil, err
+		}
+		dst = binary.AppendUvarint(dst, uint64(len(tmp)))
+		dst = append(dst, tmp...)
+	}
+	return dst, nil
+}
+
+// decodeAll decodes n values that appendAll encoded.
+func decodeAll[T any](c codec.Codec[T], b []byte, n int) ([]T, error) {
+	vs := make([]T, n)
+	for i := range vs {
+		size, k := binary.Uvarint(b)
+		if k <= 0 || uint64(len(b)-k) < size {
+			return nil, fmt.Errorf("bridge: malformed chunk at value %d", i)
+		}
+		if err := c.Decode(b[k:k+int(size)], &vs[i]); err != nil {
+			return nil, err
+		}
+		b = b[k+int(size):]
+	}
+	if len(b) != 0 {
+		return nil, errors.New("bridge: malformed chunk: bytes left over")
+	}
+	return vs, nil
+}
+
+// ServeTasks adds p's workers to the pool of hosts sharing o.Stream: it
+// takes chunks of tasks of Remote functions from the stream (a durable
+// consumer shared by every host), runs each on p with pool.Map, sends the
+// results to the caller, and only then acknowledges the chunk. It runs
+// until ctx is done (then returns nil); the chunks it had taken and not
+// finished wait AckWait and run again on a host, as do those of a host
+// that dies. The same binary runs it on each host, beside its own calls.
+func ServeTasks(ctx context.Context, js jetstream.JetStream, p *pool.Pool, o TaskOptions) error {
+	o = o.withDefaults()
+	if o.Concurrency <= 0 {
+		o.Concurrency = p.Processes()
+	}
+	cons, err := js.CreateOrUpdateConsumer(ctx, o.Stream, jetstream.ConsumerConfig{
+		Durable:       o.Consumer,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       o.AckWait,
+		FilterSubject: taskSubject(o.Stream) + ".>",
+	})
+	if err != nil {
+		return err
+	}
+	it, err := cons.Messages(jetstream.PullMaxMessages(o.Concurrency), jetstream.PullExpiry(5*time.Second), jetstream.PullHeartbeat(time.Second))
+	if err != nil {
+		return err
+	}
+	stop := context.AfterFunc(ctx, it.Stop)
+	defer stop()
+	at("serving")
+	nc := js.Conn()
+	sem := make(chan struct{}, o.Concurrency)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for {
+		msg, err := it.Next()
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+				return nil
+			}
+			return err
+		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			runTask(ctx, nc, p, msg, o.Host)
+		}()
+	}
+}
+
+// runTask runs one chunk and answers it; a chunk it cannot answer (ctx
+// done, connection gone) is left unacknowledged, to run again.
+func runTask(ctx context.Context, nc *nats.Conn, p *pool.Pool, msg jetstream.Msg, host string) {
+	at("task")
+	h := msg.Headers()
+	reply := nats.NewMsg(h.Get(hdrReply))
+	reply.Header.Set(hdrChunk, h.Get(hdrChunk))
+	reply.Header.Set(hdrHost, host)
+	if md, err := msg.Metadata(); err == nil {
+		reply.Header.Set(hdrDelivered, strconv.FormatUint(md.NumDelivered, 10))
+	}
+	remotes.RLock()
+	r := remotes.m[h.Get(hdrFunc)]
+	remotes.RUnlock()
+	n, err := strconv.Atoi(h.Get(hdrCount))
+	switch {
+	case r == nil:
+		err = fmt.Errorf("%w: %q on host %s", pool.ErrNotRegistered, h.Get(hdrFunc), host)
+	case err == nil:
+		reply.Data, err = r.run(ctx, p, msg.Data(), n)
+	}
+	if ctx.Err() != nil {
+		msg.Nak()
+		return
+	}
+	if err != nil {
+		reply.Data = nil
+		reply.Header.Set(hdrError, err.Error())
+		if errors.Is(err, pool.ErrWorkerDied) {
+			reply.Header.Set(hdrDied, "1")
+		}
+	}
+	if err := nc.PublishMsg(reply); err != nil {
+		return
+	}
+	at("answered")
+	msg.Ack()
+}
+
+// MapStats says how a Map's chunks ran.
+type MapStats struct {
+	Chunks int
+	// Rerun counts the chunks whose result came from a second or later
+	// delivery: their first host died or stopped before answering.
+	Rerun int
+	// Duplicates counts the results dropped because their chunk already
+	// had one (a host that answered and died before its acknowledgement).
+	Duplicates int
+	// Hosts counts the chunks each host's result was kept from.
+	Hosts map[string]int
+}
+
+// Map runs f on each of in on the pool of hosts serving o.Stream
+// (ServeTasks), in chunks of o.Chunksize tasks, and returns the results in
+// input order, as pool.Map does on one host. Each chunk is one message,
+// published under a message id so that a retried publish is stored once;
+// each chunk's first result counts and a second is dropped. A chunk that
+// failed on its host (a task's error, a local worker's death: matching
+// pool.ErrWorkerDied) makes Map return an error that names it, beside the
+// results of the others. When ctx ends, the call's chunks still in the
+// stream are removed and Map returns ctx's error.
+func (f *RemoteFunc[In, Out]) Map(ctx context.Context, js jetstream.JetStream, in []In, o TaskOptions) ([]Out, MapStats, error) {
+	o = o.withDefaults()
+	stats := MapStats{Hosts: make(map[string]int)}
+	out := make([]Out, len(in))
+	if len(in) == 0 {
+		return out, stats, nil
+	}
+	nc := js.Conn()
+	call := randomID()
+	inbox := o.Stream + ".results." + call
+	sub, err := nc.SubscribeSync(inbox)
+	if err != nil {
+		return nil, stats, err
+	}
+	defer sub.Unsubscribe()
+	sub.SetPendingLimits(-1, -1)
+	subject := taskSubject(o.Stream) + "." + call
+	chunks := (len(in) + o.Chunksize - 1) / o.Chunksize
+	stats.Chunks = chunks
+	var futures []jetstream.PubAckFuture
+	var buf []byte
+	for c := range chunks {
+		lo, hi := c*o.Chunksize, min((c+1)*o.Chunksize, len(in))
+		if buf, err = appendAll(buf[:0], f.in, in[lo:hi]); err != nil {
+			return nil, stats, err
+		}
+		msg := nats.NewMsg(subject)
+		msg.Header.Set(hdrFunc, f.f.Name())
+		msg.Header.Set(hdrChunk, strconv.Itoa(c))
+		msg.Header.Set(hdrCount, strconv.Itoa(hi-lo))
+		msg.Header.Set(hdrReply, inbox)
+		msg.Data = append([]byte(nil), buf...)
+		fut, err := js.PublishMsgAsync(msg, jetstream.WithMsgID(call+"-"+strconv.Itoa(c)))
+		if err != nil {
+			return nil, stats, err
+		}
+		futures = append(futures, fut)
+	}
+	purge := func() {
+		pctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if s, err := js.Stream(pctx, o.Stream); err == nil {
+			s.Purge(pctx, jetstream.WithPurgeSubject(subject))
+		}
+	}
+	for _, fut := range futures {
+		select {
+		case <-fut.Ok():
+		case err := <-fut.Err():
+			purge()
+			return nil, stats, fmt.Errorf("bridge: publishing a chunk: %w", err)
+		case <-ctx.Done():
+			purge()
+			return nil, stats, ctx.Err()
+		}
+	}
+	done := make([]bool, chunks)
+	var errs []error
+	for left := chunks; left > 0; {
+		msg, err := sub.NextMsgWithContext(ctx)
+		if err != nil {
+			purge()
+			return nil, stats, err
+		}
+		c, err := strconv.Atoi(msg.Header.Get(hdrChunk))
+		if err != nil || c < 0 || c >= chunks {
+			continue
+		}
+		if done[c] {
+			stats.Duplicates++
+			continue
+		}
+		done[c] = true
+		left--
+		host := msg.Header.Get(hdrHost)
+		stats.Hosts[host]++
+		if d, _ := strconv.Atoi(msg.Header.Get(hdrDelivered)); d > 1 {
+			stats.Rerun++
+		}
+		lo, hi := c*o.Chunksize, min((c+1)*o.Chunksize, len(in))
+		if e := msg.Header.Get(hdrError); e != "" {
+			err := fmt.Errorf("bridge: chunk %d (tasks %d to %d) on host %s: %s", c, lo, hi-1, host, e)
+			if msg.Header.Get(hdrDied) != "" {
+				err = fmt.Errorf("%w: %w", pool.ErrWorkerDied, err)
+			}
+			errs = append(errs, err)
+			continue
+		}
+		vs, err := decodeAll(f.out, msg.Data, hi-lo)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("bridge: chunk %d: %w", c, err))
+			continue
+		}
+		copy(out[lo:hi], vs)
+	}
+	return out, stats, errors.Join(errs...)
+}

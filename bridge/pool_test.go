@@ -1,0 +1,216 @@
+package bridge_test
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/sys/unix"
+
+	"github.com/shmkit/shmkit/bridge"
+	"github.com/shmkit/shmkit/internal/shmtest"
+	"github.com/shmkit/shmkit/pool"
+	"github.com/shmkit/shmkit/process"
+)
+
+// A pool across hosts: each "host" is a process running a pool of its own
+// (its workers its children, their rings in anonymous shared memory) and
+// ServeTasks on one task stream; the test process calls Map, reaching the
+// hosts only through the NATS server it runs.
+
+const poolStream = "POOL"
+
+var square = pool.Register("bridge-square", func(ctx context.Context, x int64) (int64, error) {
+	return x*x + 1, nil
+})
+
+var remoteSquare = bridge.Remote(square)
+
+type taskHostArgs struct {
+	URL, Host string
+	// HoldAfter, when set, holds the host at its HoldAfter-th chunk taken,
+	// after telling the test ("held" on File(0)), to be killed there.
+	HoldAfter int
+	AckWait   time.Duration
+}
+
+// taskHost serves the pool's tasks until the test closes File(1); it says
+// "ready" on File(0) once it pulls.
+var taskHost = process.Register("bridge-task-host", func(ctx context.Context, a taskHostArgs) error {
+	p, err := pool.Start(ctx, pool.Processes(2))
+	if err != nil {
+		return err
+	}
+	defer p.Terminate()
+	nc, err := nats.Connect(a.URL)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return err
+	}
+	var mu sync.Mutex
+	n := 0
+	bridge.SetHook(func(point string) {
+		switch point {
+		case "serving":
+			process.File(0).Write([]byte("ready\n"))
+		case "task":
+			mu.Lock()
+			n++
+			reached := n == a.HoldAfter
+			mu.Unlock()
+			if reached {
+				process.File(0).Write([]byte("held\n"))
+				for {
+					unix.Pause() // SIGKILL ends it
+				}
+			}
+		}
+	})
+	ctx, cancel := context.WithCancel(ctx)
+	go func() {
+		io.Copy(io.Discard, process.File(1))
+		cancel()
+	}()
+	return bridge.ServeTasks(ctx, js, p, bridge.TaskOptions{Stream: poolStream, Host: a.Host, AckWait: a.AckWait})
+})
+
+// startTaskHost starts a host and waits until it pulls; out reads the
+// rest of what it says.
+func startTaskHost(t *testing.T, ctx context.Context, a taskHostArgs) (p *process.Process, out *bufio.Reader, stop func()) {
+	t.Helper()
+	or, ow, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sr, sw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err = taskHost.Start(ctx, a, process.WithFiles(ow, sr))
+	ow.Close()
+	sr.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sw.Close(); or.Close() })
+	out = bufio.NewReader(or)
+	if line, err := out.ReadString('\n'); err != nil || line != "ready\n" {
+		t.Fatalf("host %s: %q %v (exit %v)", a.Host, line, err, p.Wait())
+	}
+	return p, out, func() {
+		sw.Close()
+		if err := p.Wait(); err != nil {
+			t.Errorf("host %s: %v", a.Host, err)
+		}
+	}
+}
+
+// poolTasks is a Map's size: 10,000 tasks, 200,000 in a soak run.
+func poolTasks(t *testing.T) int {
+	if shmtest.Soak() {
+		return 200_000
+	}
+	return 10_000
+}
+
+func checkSquares(t *testing.T, in, out []int64) {
+	t.Helper()
+	if len(out) != len(in) {
+		t.Fatalf("%d results, want %d", len(out), len(in))
+	}
+	for i, x := range in {
+		if out[i] != x*x+1 {
+			t.Fatalf("result %d = %d, want %d", i, out[i], x*x+1)
+		}
+	}
+}
+
+func inputs(n int) []int64 {
+	in := make([]int64, n)
+	for i := range in {
+		in[i] = int64(i) - int64(n/2)
+	}
+	return in
+}
+
+// TestRemotePool: a 10,000-task Map called from the test process, run by
+// the pools of hosts B and C: every result right, each chunk's result kept
+// once.
+func TestRemotePool(t *testing.T) {
+	ctx := ctxT(t)
+	s := startServer(t)
+	js := connect(t, s.ClientURL())
+	if _, err := js.CreateOrUpdateStream(ctx, bridge.TaskStreamConfig(poolStream)); err != nil {
+		t.Fatal(err)
+	}
+	var stops []func()
+	for _, h := range []string{"B", "C"} {
+		_, _, stop := startTaskHost(t, ctx, taskHostArgs{URL: s.ClientURL(), Host: h})
+		stops = append(stops, stop)
+	}
+	in := inputs(poolTasks(t))
+	out, st, err := remoteSquare.Map(ctx, js, in, bridge.TaskOptions{Stream: poolStream})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkSquares(t, in, out)
+	t.Logf("%+v", st)
+	if st.Chunks != (len(in)+63)/64 || st.Hosts["B"]+st.Hosts["C"] != st.Chunks || st.Rerun != 0 {
+		t.Errorf("stats %+v: want %d chunks from B and C, none run again", st, (len(in)+63)/64)
+	}
+	for _, stop := range stops {
+		stop()
+	}
+}
+
+// TestRemotePoolHostKilled: host B SIGKILLed (with its workers) while it
+// holds a chunk, mid-Map: the call completes with every result right; the
+// chunk B held, and any it had pulled ahead, run again on C after
+// AckWait.
+func TestRemotePoolHostKilled(t *testing.T) {
+	ctx := ctxT(t)
+	s := startServer(t)
+	js := connect(t, s.ClientURL())
+	if _, err := js.CreateOrUpdateStream(ctx, bridge.TaskStreamConfig(poolStream)); err != nil {
+		t.Fatal(err)
+	}
+	const ackWait = 2 * time.Second
+	b, bout, _ := startTaskHost(t, ctx, taskHostArgs{URL: s.ClientURL(), Host: "B", HoldAfter: 1, AckWait: ackWait})
+	_, _, stopC := startTaskHost(t, ctx, taskHostArgs{URL: s.ClientURL(), Host: "C", AckWait: ackWait})
+	in := inputs(poolTasks(t))
+	type result struct {
+		out []int64
+		st  bridge.MapStats
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		out, st, err := remoteSquare.Map(ctx, js, in, bridge.TaskOptions{Stream: poolStream, AckWait: ackWait})
+		done <- result{out, st, err}
+	}()
+	if line, err := bout.ReadString('\n'); err != nil || line != "held\n" {
+		t.Fatalf("host B: %q %v", line, err)
+	}
+	b.Kill()
+	b.Wait()
+	r := <-done
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	checkSquares(t, in, r.out)
+	t.Logf("%+v", r.st)
+	if r.st.Rerun < 1 || r.st.Hosts["B"]+r.st.Hosts["C"] != r.st.Chunks {
+		t.Errorf("stats %+v: want B's held chunk run again on C", r.st)
+	}
+	stopC()
+}
