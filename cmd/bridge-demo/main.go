@@ -8,6 +8,15 @@
 //	bridge-demo -nats nats://SERVER:4222 consume                # host B, host C, ...
 //	bridge-demo -nats nats://SERVER:4222 produce -n 1000000     # host A
 //
+// The same binary adds its host's worker processes to a pool of hosts
+// (package bridge's ServeTasks), and serves a manager to other hosts
+// (ServeManager):
+//
+//	bridge-demo -nats URL -procs 4 pool-worker          # hosts B, C, ...: workers until Ctrl-C
+//	bridge-demo -nats URL -procs 4 -n 100000 pool-map   # host A: Map over every host's workers
+//	bridge-demo -nats URL manager-serve                 # host A: a manager and a shared dict
+//	bridge-demo -nats URL -n 10000 manager-add          # hosts B, C: atomic adds to the dict
+//
 // produce ends once its messages are in the stream; consume runs until
 // interrupted (Ctrl-C), then prints what its host got. The sums of the
 // consuming hosts add up to produce's. A produce killed mid-way and run
@@ -69,24 +78,39 @@ func main() {
 	process.Main()
 	url := flag.String("nats", nats.DefaultURL, "NATS server URL(s), comma-separated")
 	creds := flag.String("creds", "", "NATS credentials file")
+	nkey := flag.String("nkey", "", "NATS nkey seed file")
+	user := flag.String("user", "", "NATS user (with -password)")
+	password := flag.String("password", "", "NATS password")
+	subject := flag.String("subject", "shmkit.demo.manager", "subject of manager-serve and manager-add")
 	stream := flag.String("stream", "DEMO", "JetStream stream")
 	dir := flag.String("dir", "", "shared-memory directory of this host (default /dev/shm)")
 	procs := flag.Int("procs", 3, "worker processes")
 	n := flag.Uint64("n", 100_000, "messages to produce")
 	flag.Parse()
-	if err := run(*url, *creds, *stream, *dir, flag.Arg(0), *procs, *n); err != nil {
+	var opts []nats.Option
+	if *creds != "" {
+		opts = append(opts, nats.UserCredentials(*creds))
+	}
+	if *nkey != "" {
+		o, err := nats.NkeyOptionFromSeed(*nkey)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bridge-demo:", err)
+			os.Exit(1)
+		}
+		opts = append(opts, o)
+	}
+	if *user != "" {
+		opts = append(opts, nats.UserInfo(*user, *password))
+	}
+	if err := run(*url, opts, *stream, *subject, *dir, flag.Arg(0), *procs, *n); err != nil {
 		fmt.Fprintln(os.Stderr, "bridge-demo:", err)
 		os.Exit(1)
 	}
 }
 
-func run(url, creds, stream, dir, role string, procs int, n uint64) error {
+func run(url string, opts []nats.Option, stream, subject, dir, role string, procs int, n uint64) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	var opts []nats.Option
-	if creds != "" {
-		opts = append(opts, nats.UserCredentials(creds))
-	}
 	nc, err := nats.Connect(url, append(opts, nats.MaxReconnects(-1))...)
 	if err != nil {
 		return err
@@ -95,6 +119,16 @@ func run(url, creds, stream, dir, role string, procs int, n uint64) error {
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return err
+	}
+	switch role {
+	case "pool-worker":
+		return poolWorker(ctx, js, stream+"-POOL", procs)
+	case "pool-map":
+		return poolMap(ctx, js, stream+"-POOL", procs, n)
+	case "manager-serve":
+		return managerServe(ctx, nc, subject)
+	case "manager-add":
+		return managerAdd(ctx, nc, subject, n)
 	}
 	if _, err := js.CreateOrUpdateStream(ctx, bridge.StreamConfig(stream)); err != nil {
 		return err
@@ -111,7 +145,7 @@ func run(url, creds, stream, dir, role string, procs int, n uint64) error {
 	case "consume":
 		return consume(ctx, js, q, o, procs)
 	}
-	return fmt.Errorf("say produce or consume, not %q", role)
+	return fmt.Errorf("say produce, consume, pool-worker, pool-map, manager-serve or manager-add, not %q", role)
 }
 
 // hostQueue opens this host's queue, or makes it (a segment with room for
