@@ -126,31 +126,34 @@ func (c *natsServerConn) Reply(ctx context.Context, reply []byte) error {
 
 func (c *natsServerConn) Close() error { return nil }
 
-var dialerOnce struct {
+// dialer is the connection of this process's "nats:" transports.
+var dialer struct {
 	sync.Mutex
-	nc *nats.Conn
+	nc         *nats.Conn
+	registered bool
 }
 
 // RegisterManagerDialer makes the addresses "nats:<subject>" reachable
 // through nc in this process: DialManager's managers, and the proxies made
 // through them, wherever they travel (a process that decodes one must
-// have called RegisterManagerDialer too). A call whose server is gone —
+// have called RegisterManagerDialer first). A call whose server is gone —
 // no server subscribed to the subject, or the one that took the request
 // died — returns an error matching manager.ErrPeerDead within about a
 // quarter of a second; other transport failures (the connection closed)
-// return nats.go's error. It may be called once per process; it panics
-// with a second connection.
+// return nats.go's error. Called again, it replaces the connection for the
+// transports dialed from then on.
 func RegisterManagerDialer(nc *nats.Conn) {
-	dialerOnce.Lock()
-	defer dialerOnce.Unlock()
-	if dialerOnce.nc != nil {
-		if dialerOnce.nc == nc {
-			return
-		}
-		panic("bridge: RegisterManagerDialer called twice with different connections")
+	dialer.Lock()
+	defer dialer.Unlock()
+	dialer.nc = nc
+	if dialer.registered {
+		return
 	}
-	dialerOnce.nc = nc
+	dialer.registered = true
 	manager.RegisterDialer(Scheme, func(ctx context.Context, subject string) (manager.Transport, error) {
+		dialer.Lock()
+		nc := dialer.nc
+		dialer.Unlock()
 		return &natsTransport{nc: nc, subject: subject}, nil
 	})
 }
@@ -161,10 +164,10 @@ func RegisterManagerDialer(nc *nats.Conn) {
 // objects live in that server, on whatever host it runs. Shutdown on it
 // only drops this process's connections.
 func DialManager(ctx context.Context, subject string) (*manager.Manager, error) {
-	dialerOnce.Lock()
-	nc := dialerOnce.nc
-	dialerOnce.Unlock()
-	if nc == nil {
+	dialer.Lock()
+	registered := dialer.registered
+	dialer.Unlock()
+	if !registered {
 		return nil, errors.New("bridge: DialManager before RegisterManagerDialer")
 	}
 	// A Manager is made from its handle: the handle's encoding is the

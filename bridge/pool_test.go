@@ -159,7 +159,7 @@ func TestRemotePool(t *testing.T) {
 		stops = append(stops, stop)
 	}
 	in := inputs(poolTasks(t))
-	out, st, err := remoteSquare.Map(ctx, js, in, bridge.TaskOptions{Stream: poolStream})
+	out, st, err := remoteSquare.Map(ctx, js, in, bridge.TaskOptions{Stream: poolStream, Chunksize: 64})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,7 +195,7 @@ func TestRemotePoolHostKilled(t *testing.T) {
 	}
 	done := make(chan result, 1)
 	go func() {
-		out, st, err := remoteSquare.Map(ctx, js, in, bridge.TaskOptions{Stream: poolStream, AckWait: ackWait})
+		out, st, err := remoteSquare.Map(ctx, js, in, bridge.TaskOptions{Stream: poolStream, AckWait: ackWait, Chunksize: 64})
 		done <- result{out, st, err}
 	}()
 	if line, err := bout.ReadString('\n'); err != nil || line != "held\n" {
