@@ -3,12 +3,7 @@ package bridge_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"time"
-
-	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/shmkit/shmkit/bridge"
 	"github.com/shmkit/shmkit/queue"
@@ -18,24 +13,14 @@ import (
 // Here both "hosts" are this process, and the server runs in it too (a
 // real deployment runs nats-server; see docs/bridge.md).
 func ExampleSend() {
-	dir, _ := os.MkdirTemp("", "jetstream")
-	defer os.RemoveAll(dir)
-	srv, _ := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: dir, NoLog: true, NoSigs: true})
-	go srv.Start()
-	defer srv.Shutdown()
-	if !srv.ReadyForConnections(10e9) {
-		return
-	}
-
-	ctx, stop := context.WithTimeout(context.Background(), time.Minute)
-	defer stop()
-	nc, err := nats.Connect(srv.ClientURL())
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, js, stopServer, err := exampleServer()
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
+	defer stopServer()
 	if _, err := js.CreateOrUpdateStream(ctx, bridge.StreamConfig("GREETINGS")); err != nil {
 		fmt.Println(err)
 		return
@@ -63,7 +48,7 @@ func ExampleSend() {
 		}
 		fmt.Println(s)
 	}
-	stop()
+	cancel()
 	fmt.Println(<-sent, <-received)
 	// Output:
 	// hello
