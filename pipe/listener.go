@@ -245,7 +245,8 @@ var dialCounter atomic.Int64
 // multiprocessing.connection.Client). It returns ErrRefused when there is no
 // such listener or it closes or dies first, and ctx's error when ctx ends
 // first; then nothing is left behind. o must name the listener's codec;
-// o.Capacity sizes the pipe.
+// o.Capacity sizes the pipe, and o.MaxMessage its largest message (by
+// default the ring's largest record, as for Create).
 func Dial[T any](ctx context.Context, name string, o Options[T]) (*Conn[T], error) {
 	lseg, err := shm.Open(name)
 	if errors.Is(err, shm.ErrNotExist) {
@@ -278,11 +279,12 @@ func Dial[T any](ctx context.Context, name string, o Options[T]) (*Conn[T], erro
 	if capacity == 0 {
 		capacity = DefaultCapacity
 	}
+	size, opts := sizeFor(o, capacity, false).segment(capacity, connSegExtra)
 	var seg *shm.Segment
 	var connName string
 	for {
 		connName = name + "." + strconv.Itoa(int(procinfo.Self().Pid)) + "." + strconv.FormatInt(dialCounter.Add(1), 10)
-		seg, err = shm.Create(connName, int64(2*capacity)+connSegExtra)
+		seg, err = shm.Create(connName, size, opts...)
 		if !errors.Is(err, shm.ErrExist) {
 			break
 		}
