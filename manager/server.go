@@ -35,7 +35,7 @@ func startServer(name string) (*server, error) {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &server{st: newStore(maxMessage), ln: ln, ctx: ctx, cancel: cancel}
+	s := &server{st: newStore(MaxMessage, pageBytes), ln: ln, ctx: ctx, cancel: cancel}
 	s.wg.Add(1)
 	go s.accept()
 	return s, nil

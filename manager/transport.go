@@ -57,19 +57,32 @@ func RegisterDialer(scheme string, dial Dialer) {
 }
 
 // ChannelSize is the ring size of each direction of a client's pipe to a
-// server on this host: requests and replies are at most
-// ringbuf.MaxRecord(ChannelSize) bytes (about half). Larger batches fail
-// with ErrTooLarge; iterations come in pages that fit.
-const ChannelSize = 256 << 10
+// server on this host. A request or reply that fits a ring record (about
+// half) travels in the ring; a larger one, up to MaxMessage, goes out of
+// line through the pipe's arena of shared pages, reserved as it is used.
+const ChannelSize = 64 << 10
 
-var maxMessage = ringbuf.MaxRecord(ChannelSize)
+// MaxMessage is the largest request or reply: a larger SetMany, GetMany or
+// Extend batch, or a single larger value, fails with ErrTooLarge.
+// Iterations come in pages of about a ring record (one item per page when
+// an item is larger).
+const MaxMessage = pipe.DefaultMaxMessage
 
-func pipeOptions() pipe.Options[[]byte] { return pipe.Options[[]byte]{Capacity: ChannelSize} }
+// pageBytes is the size a page of an iteration stops at before passing it:
+// a page fits the ring, unless one item alone does not.
+var pageBytes = ringbuf.MaxRecord(ChannelSize) - 64
 
-// pipeTransport is a client's end of a pipe to a server on this host.
+func pipeOptions() pipe.Options[[]byte] {
+	return pipe.Options[[]byte]{Capacity: ChannelSize, MaxMessage: MaxMessage}
+}
+
+// pipeTransport is a client's end of a pipe to a server on this host. The
+// reply it returns is the pipe's message in place, in shared memory, with
+// no copy: it is discarded when the next round trip begins (or on Close),
+// and the server writes nothing before it has the next request.
 type pipeTransport struct {
-	c     *pipe.Conn[[]byte]
-	reply []byte
+	c    *pipe.Conn[[]byte]
+	held bool // a reply was peeked and not yet discarded
 }
 
 func dialPipe(ctx context.Context, name string) (Transport, error) {
@@ -87,7 +100,8 @@ func dialPipe(ctx context.Context, name string) (Transport, error) {
 }
 
 func (t *pipeTransport) RoundTrip(ctx context.Context, req []byte) ([]byte, error) {
-	if len(req) > maxMessage {
+	t.release()
+	if len(req) > MaxMessage {
 		return nil, ErrTooLarge
 	}
 	if err := t.c.SendBytes(ctx, req); err != nil {
@@ -97,12 +111,19 @@ func (t *pipeTransport) RoundTrip(ctx context.Context, req []byte) ([]byte, erro
 	if err != nil {
 		return nil, err
 	}
-	t.reply = append(t.reply[:0], p...)
-	t.c.Discard()
-	return t.reply, nil
+	t.held = true
+	return p, nil
 }
 
-func (t *pipeTransport) Close() error { return t.c.Close() }
+// release discards the reply of the last round trip.
+func (t *pipeTransport) release() {
+	if t.held {
+		t.c.Discard()
+		t.held = false
+	}
+}
+
+func (t *pipeTransport) Close() error { t.release(); return t.c.Close() }
 
 // pipeServerConn is the server's end of a client's pipe.
 type pipeServerConn struct{ c *pipe.Conn[[]byte] }
@@ -129,7 +150,7 @@ func (t *localTransport) RoundTrip(ctx context.Context, req []byte) ([]byte, err
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if len(req) > maxMessage { // as a pipe would refuse it
+	if len(req) > MaxMessage { // as a pipe would refuse it
 		return nil, ErrTooLarge
 	}
 	t.reply = t.s.st.handle(req, t.reply)
@@ -211,7 +232,7 @@ func (c *client) send(ctx context.Context, req []byte) (rbuf, Transport, error) 
 	if err := ctx.Err(); err != nil {
 		return rbuf{}, nil, err
 	}
-	if len(req) > maxMessage {
+	if len(req) > MaxMessage {
 		return rbuf{}, nil, ErrTooLarge
 	}
 	c.mu.Lock()
