@@ -59,7 +59,9 @@ func BenchmarkManager(b *testing.B) {
 	// with no manager in between.
 	b.Run("floor/pipe-pingpong", benchPipePingPong)
 	for _, o := range ops {
-		b.Run(o.name+"/impl=shmkit", func(b *testing.B) { benchOp(b, manager.Start, o.run) })
+		b.Run(o.name+"/impl=shmkit", func(b *testing.B) {
+			benchOp(b, func(ctx context.Context) (*manager.Manager, error) { return manager.Start(ctx) }, o.run)
+		})
 		b.Run(o.name+"/impl=shmkit-inprocess", func(b *testing.B) {
 			benchOp(b, func(context.Context) (*manager.Manager, error) { return manager.New() }, o.run)
 		})

@@ -63,5 +63,6 @@
 // one goes out of line through the pipe's arena. SetMany, GetMany and
 // Extend are one message each; iterations are paged.
 // The Transport and ServerConn interfaces are what a transport between hosts
-// replaces (RegisterDialer).
+// replaces (RegisterDialer for its clients; for a server process, Start's
+// WithServer option and RegisterServer; Connect reaches such a server).
 package manager

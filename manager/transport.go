@@ -39,22 +39,37 @@ type ServerConn interface {
 // after its scheme and colon.
 type Dialer func(ctx context.Context, addr string) (Transport, error)
 
-var dialers = struct {
-	sync.RWMutex
-	m map[string]Dialer
-}{m: map[string]Dialer{"shm": dialPipe}}
+// named is a registry of functions by name, filled at initialisation.
+type named[F any] struct {
+	what string // for the panic of a name registered twice
+	mu   sync.RWMutex
+	m    map[string]F
+}
+
+func (r *named[F]) add(name string, f F) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, dup := r.m[name]; dup {
+		panic("manager: " + r.what + " " + name + " registered twice")
+	}
+	if r.m == nil {
+		r.m = make(map[string]F)
+	}
+	r.m[name] = f
+}
+
+func (r *named[F]) get(name string) F {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.m[name]
+}
+
+var dialers = named[Dialer]{what: "dialer", m: map[string]Dialer{"shm": dialPipe}}
 
 // RegisterDialer makes the addresses "scheme:..." reachable through dial,
 // in every process that decodes such a manager's proxies. The built-in
 // scheme "shm" dials a server on this host through a pipe.
-func RegisterDialer(scheme string, dial Dialer) {
-	dialers.Lock()
-	defer dialers.Unlock()
-	if _, dup := dialers.m[scheme]; dup {
-		panic("manager: dialer " + scheme + " registered twice")
-	}
-	dialers.m[scheme] = dial
-}
+func RegisterDialer(scheme string, dial Dialer) { dialers.add(scheme, dial) }
 
 // ChannelSize is the ring size of each direction of a client's pipe to a
 // server on this host. A request or reply that fits a ring record (about
@@ -183,9 +198,7 @@ func clientFor(addr string) (*client, error) {
 		return c, nil
 	}
 	scheme, rest, ok := strings.Cut(addr, ":")
-	dialers.RLock()
-	d := dialers.m[scheme]
-	dialers.RUnlock()
+	d := dialers.get(scheme)
 	if !ok || d == nil {
 		return nil, fmt.Errorf("manager: no transport for the address %q", addr)
 	}
