@@ -185,6 +185,7 @@ type victimArgs struct {
 	D    *manager.Dict[string, int64]
 	N    int
 	Half bool
+	Big  bool // the last request's key is larger than the channel's ring: it goes out of line
 }
 
 var victim = process.Register("test.victim", func(ctx context.Context, a victimArgs) error {
@@ -193,13 +194,19 @@ var victim = process.Register("test.victim", func(ctx context.Context, a victimA
 			return err
 		}
 	}
-	return manager.RawAdd(ctx, a.D, "n", 1, a.Half, hold)
+	key := "n"
+	if a.Big {
+		key = strings.Repeat("k", 2*manager.ChannelSize)
+	}
+	return manager.RawAdd(ctx, a.D, key, 1, a.Half, hold)
 })
 
 // TestClientKilledMidRequest SIGKILLs a client 20 times in the middle of a
 // request (half written into its channel, or sent whole and not yet
-// answered) while another client goes on: the server keeps serving, a
-// half-written request is never applied, and the objects stay consistent.
+// answered; some of the half-written ones larger than the channel's ring,
+// in the pipe's arena) while another client goes on: the server keeps
+// serving, a half-written request is never applied, and the objects stay
+// consistent.
 func TestClientKilledMidRequest(t *testing.T) {
 	checkNoLeftovers(t)
 	ctx := testCtx(t)
@@ -236,7 +243,7 @@ func TestClientKilledMidRequest(t *testing.T) {
 		if !half {
 			whole++
 		}
-		p := startHeld(t, ctx, victim, victimArgs{D: d, N: per, Half: half})
+		p := startHeld(t, ctx, victim, victimArgs{D: d, N: per, Half: half, Big: i%4 == 0})
 		p.Kill()
 		p.Wait()
 	}
