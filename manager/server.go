@@ -103,10 +103,13 @@ type serverSpec struct{ Name, Arg string }
 // Start started with WithServer. It sets the transport up and returns: an
 // error fails Start, with its text. It leaves goroutines that hand each
 // client's connection to m.Serve until ctx is done, which happens when the
-// server stops (Shutdown, or its creator's death); the process then exits.
+// server stops (Shutdown, or its creator's death). The server then calls
+// stop (when not nil) and waits for it before the process exits: stop
+// closes what the transport opened (subscriptions, listeners) and returns
+// once its goroutines are done.
 // m is the server's own Manager: m.Serve answers from the server's objects,
 // and proxies made through m carry the server's "shm:" address.
-type ServerFunc func(ctx context.Context, m *Manager, arg string) error
+type ServerFunc func(ctx context.Context, m *Manager, arg string) (stop func(), err error)
 
 var servers = named[ServerFunc]{what: "server transport"}
 
@@ -126,22 +129,27 @@ func WithServer(name, arg string) Option {
 	return func(a *serverArgs) { a.Servers = append(a.Servers, serverSpec{Name: name, Arg: arg}) }
 }
 
-// startServers runs the ServerFuncs of specs in the server process s.
-func startServers(s *server, name string, specs []serverSpec) error {
+// startServers runs the ServerFuncs of specs in the server process s and
+// returns their stop functions, to call once s has stopped.
+func startServers(s *server, name string, specs []serverSpec) (stops []func(), err error) {
 	if len(specs) == 0 {
-		return nil
+		return nil, nil
 	}
 	m := localManager(s, name)
 	for _, sp := range specs {
 		f := servers.get(sp.Name)
 		if f == nil {
-			return fmt.Errorf("manager: no server transport %q registered (RegisterServer) in the server's program", sp.Name)
+			return stops, fmt.Errorf("manager: no server transport %q registered (RegisterServer) in the server's program", sp.Name)
 		}
-		if err := f(s.ctx, m, sp.Arg); err != nil {
-			return fmt.Errorf("manager: server transport %q: %w", sp.Name, err)
+		stop, err := f(s.ctx, m, sp.Arg)
+		if err != nil {
+			return stops, fmt.Errorf("manager: server transport %q: %w", sp.Name, err)
+		}
+		if stop != nil {
+			stops = append(stops, stop)
 		}
 	}
-	return nil
+	return stops, nil
 }
 
 // Control messages.
@@ -158,8 +166,14 @@ var serverProcess = process.Register("shmkit.manager.server", func(ctx context.C
 		a.Control.SendBytes(ctx, append([]byte{ctlFailed}, err.Error()...))
 		return err
 	}
-	defer s.stop()
-	if err := startServers(s, a.Name, a.Servers); err != nil {
+	stops, err := startServers(s, a.Name, a.Servers)
+	defer func() {
+		s.stop() // ends the transports' Serve calls too
+		for _, stop := range stops {
+			stop()
+		}
+	}()
+	if err != nil {
 		a.Control.SendBytes(ctx, append([]byte{ctlFailed}, err.Error()...))
 		return err
 	}

@@ -3,7 +3,9 @@ package manager_test
 import (
 	"context"
 	"errors"
+	"os"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/shmkit/shmkit/internal/shmtest"
@@ -40,16 +42,18 @@ func (t altTransport) RoundTrip(ctx context.Context, req []byte) ([]byte, error)
 func (t altTransport) Close() error { return t.c.Close() }
 
 // serveAlt is the transport's server side, in the server process.
-func serveAlt(ctx context.Context, m *manager.Manager, arg string) error {
+func serveAlt(ctx context.Context, m *manager.Manager, arg string) (func(), error) {
 	if arg == "fail" {
-		return errors.New("cannot listen")
+		return nil, errors.New("cannot listen")
 	}
 	l, err := pipe.Listen(arg, altOptions)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	context.AfterFunc(ctx, func() { l.Close() })
+	var wg sync.WaitGroup
+	wg.Add(1)
 	go func() {
+		defer wg.Done()
 		for {
 			c, err := l.Accept(ctx)
 			if err != nil {
@@ -58,10 +62,17 @@ func serveAlt(ctx context.Context, m *manager.Manager, arg string) error {
 				}
 				continue
 			}
-			go m.Serve(ctx, altServerConn{c})
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				m.Serve(ctx, altServerConn{c})
+			}()
 		}
 	}()
-	return nil
+	return func() {
+		l.Close()
+		wg.Wait()
+	}, nil
 }
 
 func init() {
@@ -125,6 +136,9 @@ func TestWithServer(t *testing.T) {
 	}
 	if _, err := d.Len(ctx); err == nil {
 		t.Fatal("a call through the other transport after Shutdown succeeded")
+	}
+	if _, err := os.Stat("/dev/shm/" + alt); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the transport's listener %s is left in /dev/shm (%v): its stop did not run", alt, err)
 	}
 
 	for _, o := range []manager.Option{manager.WithServer("test.none", ""), manager.WithServer("test.alt", "fail")} {
