@@ -93,8 +93,9 @@ func pipeOptions() pipe.Options[[]byte] {
 
 // pipeTransport is a client's end of a pipe to a server on this host. The
 // reply it returns is the pipe's message in place, in shared memory, with
-// no copy: it is discarded when the next round trip begins (or on Close),
-// and the server writes nothing before it has the next request.
+// no copy: the client discards it once the call has read it (release), so
+// that an idle pipe of the pool holds no reply (a large one holds pages of
+// the pipe's arena); the next round trip or Close discards it otherwise.
 type pipeTransport struct {
 	c    *pipe.Conn[[]byte]
 	held bool // a reply was peeked and not yet discarded
@@ -130,7 +131,8 @@ func (t *pipeTransport) RoundTrip(ctx context.Context, req []byte) ([]byte, erro
 	return p, nil
 }
 
-// release discards the reply of the last round trip.
+// release discards the reply of the last round trip: its bytes are no
+// longer valid.
 func (t *pipeTransport) release() {
 	if t.held {
 		t.c.Discard()
@@ -288,6 +290,9 @@ func (c *client) send(ctx context.Context, req []byte) (rbuf, Transport, error) 
 	return r, t, replyError(&r)
 }
 
+// releaser is a Transport whose reply holds resources until released.
+type releaser interface{ release() }
+
 // finish ends a call that send started: a reply that did not decode is
 // ErrBadReply, and the transport goes back to the pool (the reply's bytes
 // with it).
@@ -297,6 +302,9 @@ func (c *client) finish(t Transport, r *rbuf, err error) error {
 	}
 	if err == nil && r.err != nil {
 		err = fmt.Errorf("%w: %w", ErrBadReply, r.err)
+	}
+	if rt, ok := t.(releaser); ok {
+		rt.release() // the reply is read
 	}
 	c.mu.Lock()
 	if c.dead == nil {
