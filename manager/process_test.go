@@ -301,9 +301,10 @@ var firstCall = process.Register("test.firstcall", func(ctx context.Context, a w
 })
 
 // TestServerKilled SIGKILLs the server while clients in this process and
-// in workers call it: every call returns ErrPeerDead, promptly (logged; the
-// bound asserted is generous, for a loaded machine), and nothing is left in
-// /dev/shm once the creator shuts the dead manager down.
+// in workers call it: every call returns ErrPeerDead within 1 s of the kill
+// (the pipes look at their peer every 50 ms: 60 ms measured at a load
+// average of 11 on 2 cores), and nothing is left in /dev/shm once the
+// creator shuts the dead manager down.
 func TestServerKilled(t *testing.T) {
 	checkNoLeftovers(t)
 	ctx := testCtx(t)
@@ -349,7 +350,7 @@ func TestServerKilled(t *testing.T) {
 		worst = max(worst, (<-took).Sub(killed))
 	}
 	t.Logf("every waiting call in this process returned ErrPeerDead within %v of the kill", worst)
-	if worst > shmtest.Timeout(t, 10*time.Second) {
+	if worst > shmtest.Timeout(t, time.Second) {
 		t.Errorf("ErrPeerDead took %v", worst)
 	}
 	// Later calls fail at once, too.
