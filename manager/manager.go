@@ -127,9 +127,10 @@ func (m *Manager) Addr() string { return m.addr }
 
 // Shutdown stops the server (Python's shutdown) and waits for it: calls
 // from any process then fail with ErrClosed. Only the process that started
-// the server may shut it down; in another, Shutdown only drops this
-// process's connections. It returns an error when the server process had
-// died. Calling it twice is harmless.
+// the server may shut it down; in another, Shutdown only closes this
+// process's idle connections to it, and later calls connect again. It
+// returns an error when the server process had died. Calling it twice is
+// harmless.
 func (m *Manager) Shutdown() error {
 	m.once.Do(func() {
 		switch {
@@ -148,6 +149,9 @@ func (m *Manager) Shutdown() error {
 			if err := shm.Unlink(m.name); err != nil && !errors.Is(err, shm.ErrNotExist) && m.err == nil {
 				m.err = err
 			}
+		default: // not the creator: drop this process's connections; the server goes on
+			m.c.closeIdle()
+			return
 		}
 		m.c.forget(ErrClosed)
 	})

@@ -436,3 +436,38 @@ func TestCreatorKilled(t *testing.T) {
 		t.Fatalf("the server left %s in /dev/shm (%v)", name, err)
 	}
 }
+
+type dropArgs struct {
+	M *manager.Manager
+	D *manager.Dict[string, int64]
+}
+
+// dropper shuts down a Manager it was given (not its creator: only its own
+// connections go) and then calls through a proxy of the same server.
+var dropper = process.Register("test.dropper", func(ctx context.Context, a dropArgs) error {
+	if _, err := a.D.Add(ctx, "n", 1); err != nil {
+		return err
+	}
+	if err := a.M.Shutdown(); err != nil {
+		return fmt.Errorf("Shutdown in a worker: %w", err)
+	}
+	if _, err := a.D.Add(ctx, "n", 1); err != nil {
+		return fmt.Errorf("a call after the worker's Shutdown: %w", err)
+	}
+	return nil
+})
+
+// TestShutdownInWorker: Shutdown of a Manager in a process that did not
+// start the server drops that process's connections only: the server goes
+// on, and the process's proxies of it reconnect on their next call.
+func TestShutdownInWorker(t *testing.T) {
+	managers(t, func(t *testing.T, ctx context.Context, m *manager.Manager) {
+		d := must[*manager.Dict[string, int64]](t)(manager.NewDict[string, int64](ctx, m))
+		if err := dropper.Run(ctx, dropArgs{M: m, D: d}); err != nil {
+			t.Fatal(err)
+		}
+		if v, _, err := d.Get(ctx, "n"); err != nil || v != 2 {
+			t.Fatalf("n = %d, %v; want 2", v, err)
+		}
+	})
+}

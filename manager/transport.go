@@ -209,18 +209,25 @@ func clientFor(addr string) (*client, error) {
 	return c, nil
 }
 
-// forget closes c's idle transports and makes its later calls return err.
-func (c *client) forget(err error) {
+// closeIdle closes c's idle transports; later calls dial new ones.
+func (c *client) closeIdle() {
 	c.mu.Lock()
 	idle := c.idle
 	c.idle = nil
-	if c.dead == nil {
-		c.dead = err
-	}
 	c.mu.Unlock()
 	for _, t := range idle {
 		t.Close()
 	}
+}
+
+// forget closes c's idle transports and makes its later calls return err.
+func (c *client) forget(err error) {
+	c.mu.Lock()
+	if c.dead == nil {
+		c.dead = err // from here finish closes the transports it gets back
+	}
+	c.mu.Unlock()
+	c.closeIdle()
 	clients.Lock()
 	if clients.m[c.addr] == c {
 		delete(clients.m, c.addr)
