@@ -7,6 +7,7 @@ import (
 
 	"github.com/shmkit/shmkit/internal/arena"
 	"github.com/shmkit/shmkit/ringbuf"
+	"github.com/shmkit/shmkit/shm"
 )
 
 // Out-of-line messages: a message larger than the ring's largest record
@@ -69,6 +70,19 @@ func sizeFor[T any](o Options[T], capacity int, anon bool) sizing {
 		z.highWater = z.arenaBytes / 2
 	}
 	return z
+}
+
+// segment returns the size and options of a segment of its own for a pipe
+// of this geometry, with extra bytes for other objects: the arena's data
+// goes in the segment's sparse tail.
+func (z sizing) segment(capacity int, extra int64) (int64, []shm.Option) {
+	size := int64(2*capacity) + extra
+	if !z.arena {
+		return size, nil
+	}
+	meta, data := arena.Sizes(z.arenaBytes, z.records)
+	size += int64(meta+data) + 2*shm.ObjectHeaderSize + 2*shm.CacheLine
+	return size, []shm.Option{shm.WithSparse(int64(data - arena.PageSize))}
 }
 
 // testHookPlaced, when set (by tests), runs after a send has placed its

@@ -217,13 +217,7 @@ func New[T any](o Options[T]) (*Conn[T], *Conn[T], error) {
 		capacity = DefaultCapacity
 	}
 	z := sizeFor(o, capacity, true)
-	size := int64(2*capacity) + 16<<10
-	var opts []shm.Option
-	if z.arena {
-		meta, data := arena.Sizes(z.arenaBytes, z.records)
-		size += int64(meta+data) + 2*shm.ObjectHeaderSize + 2*shm.CacheLine
-		opts = append(opts, shm.WithSparse(int64(data-arena.PageSize)))
-	}
+	size, opts := z.segment(capacity, 16<<10)
 	seg, err := shm.CreateAnon(size, opts...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("pipe: %w", err)
