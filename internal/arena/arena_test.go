@@ -154,6 +154,43 @@ func TestHighWater(t *testing.T) {
 	}
 }
 
+// TestTrimKeepsFirstFitPages: the pages kept reserved past a trim are
+// those first fit hands out next (the lowest), so that a stream whose
+// blocks in flight swing past the high-water mark places its next block
+// on reserved pages rather than reserving (and every reader faulting in)
+// pages just given back.
+func TestTrimKeepsFirstFitPages(t *testing.T) {
+	_, a := newArena(t, 64<<20, 64, 4<<20)
+	var bs []arena.Block
+	for range 4 {
+		b, ok, err := a.TryAlloc(4 << 20)
+		if !ok || err != nil {
+			t.Fatal(ok, err)
+		}
+		bs = append(bs, b)
+	}
+	for _, b := range bs { // FIFO, as a queue frees them
+		if err := a.Free(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	kept := a.Backed()
+	if kept < 4<<20 || kept > 6<<20 {
+		t.Fatalf("Backed %d after freeing everything past a 4 MiB mark, want 4..6 MiB", kept)
+	}
+	b, ok, err := a.TryAlloc(4 << 20)
+	if !ok || err != nil {
+		t.Fatal(ok, err)
+	}
+	if a.Backed() != kept {
+		t.Fatalf("a 4 MiB block after the trim reserved %d bytes more: the trim gave back the pages first fit reuses", a.Backed()-kept)
+	}
+	a.Free(b)
+	if err := arena.Check(a); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // rssShmem reads RssShmem from /proc/self/status, in bytes.
 func rssShmem(t *testing.T) int64 {
 	b, err := os.ReadFile("/proc/self/status")
