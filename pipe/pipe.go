@@ -273,10 +273,16 @@ func (c *Conn[T]) setWait(w atomics.Strategy) {
 // rescue is a blocked receive's periodic check: the ring skips a record
 // its dead producer left half-written, then the peer's liveness decides.
 func (c *Conn[T]) rescue() error {
-	if err := c.rx.Rescue(); errors.Is(err, ringbuf.ErrCorrupt) || errors.Is(err, ringbuf.ErrPeerDead) {
-		return fmt.Errorf("pipe %q: %w", c.name, err)
+	err := c.rx.Rescue()
+	if errors.Is(err, ringbuf.ErrCorrupt) || errors.Is(err, ringbuf.ErrPeerDead) {
+		err = fmt.Errorf("pipe %q: %w", c.name, err)
+	} else {
+		err = c.peerDead()
 	}
-	return c.peerDead()
+	if errors.Is(err, ErrPeerDead) {
+		c.reclaim() // the blocks the dead sender placed and never sent
+	}
+	return err
 }
 
 func (c *Conn[T]) peerDead() error {
