@@ -507,6 +507,19 @@ func (m *Mutex) tryLock() (bool, error) {
 // ErrNotRecoverable.
 func (m *Mutex) Unlock() {
 	raceRelease(m.state)
+	holder, _ := self()
+	if m.state.Load() == holder { // held by this process, nobody sleeps: the common case
+		atomics.StoreRelease64(m.owner, 0) // the holder leaves: nobody recorded until the next CAS
+		if m.state.CompareAndSwap(holder, 0) { // locked -> unlocked
+			return
+		}
+	}
+	m.unlockSlow()
+}
+
+// unlockSlow is Unlock's general path: sleepers to wake, an inconsistent
+// lock, a holder in another process, misuse.
+func (m *Mutex) unlockSlow() {
 	for {
 		v := m.state.Load()
 		switch {
