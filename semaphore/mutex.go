@@ -509,7 +509,7 @@ func (m *Mutex) Unlock() {
 	raceRelease(m.state)
 	holder, _ := self()
 	if m.state.Load() == holder { // held by this process, nobody sleeps: the common case
-		atomics.StoreRelease64(m.owner, 0) // the holder leaves: nobody recorded until the next CAS
+		atomics.StoreRelease64(m.owner, 0)     // the holder leaves: nobody recorded until the next CAS
 		if m.state.CompareAndSwap(holder, 0) { // locked -> unlocked
 			return
 		}
