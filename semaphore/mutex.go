@@ -89,8 +89,16 @@ const (
 	// (each look of a spinner costs the holder a miss, and each one that
 	// finds the lock free hands it over, a line transfer either way).
 	mutexRounds = 2 * waitRounds
-	mutexTries  = 4                     // CAS tries after a look found the lock free, before the parking loop
-	mutexPoll   = 50 * time.Millisecond // liveness check period of a parked waiter
+	// mutexLookRelax is how many Relax pauses a locker's spin makes
+	// before each look beyond the one package spin makes: a look pulls
+	// the line from a holder that locks in a loop, which then misses on
+	// its next CAS, and a look that finds the lock free hands it over. A
+	// look every 4 pauses measured a median 0.52x sync.Mutex (19.3 M
+	// ops/s) against 0.33x (12.1 M) for every pause, and 0.43x for every
+	// 8 (16 interleaved runs each on the loaded 2-core machine).
+	mutexLookRelax = 3
+	mutexTries     = 4                     // CAS tries after a look found the lock free, before the parking loop
+	mutexPoll      = 50 * time.Millisecond // liveness check period of a parked waiter
 )
 
 // holderOf returns the holder field that the process of procinfo word w
@@ -391,8 +399,14 @@ func (m *Mutex) lockSlow(ctx context.Context, holder uint32, word uint64) error 
 
 // lookFree is the spin's look: one load, true when the lock word is
 // unlocked (plainly: an inconsistent or unrecoverable word is for the
-// loop after the spin).
-func (m *Mutex) lookFree() bool { return m.state.Load() == 0 }
+// loop after the spin). Before it, mutexLookRelax more pauses than the
+// spin's own: see there.
+func (m *Mutex) lookFree() bool {
+	for i := 0; i < mutexLookRelax; i++ {
+		spin.Relax()
+	}
+	return m.state.Load() == 0
+}
 
 // unpark takes a waiter that counted itself as a sleeper off the count.
 func (m *Mutex) unpark(parked bool) {
