@@ -36,8 +36,10 @@ import (
 //
 //	unlocked -> locked                Lock/TryLock fast path: CAS(0, holder)
 //	unlocked -> locked, sleepers      a waiter that has slept takes the lock
-//	                                  with mWaiters set, since it cannot know
-//	                                  whether others still sleep (Drepper)
+//	                                  with mWaiters set while the sleepers
+//	                                  word counts another waiter past its
+//	                                  spin (Drepper sets it always: it
+//	                                  cannot know whether others sleep)
 //	locked -> locked, sleepers        a waiter announces itself before parking
 //	locked* (dead holder) -> inconsistent   a waiter found the holder dead
 //	inconsistent -> locked*           MarkConsistent
