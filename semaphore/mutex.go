@@ -97,7 +97,8 @@ const (
 	// its next CAS, and a look that finds the lock free hands it over. A
 	// look every 4 pauses measured a median 0.52x sync.Mutex (19.3 M
 	// ops/s) against 0.33x (12.1 M) for every pause, and 0.43x for every
-	// 8 (16 interleaved runs each on the loaded 2-core machine).
+	// 8 (16 interleaved runs each on the loaded 2-core machine; noisy:
+	// see docs/semaphore.md).
 	mutexLookRelax = 3
 	mutexTries     = 4                     // CAS tries after a look found the lock free, before the parking loop
 	mutexPoll      = 50 * time.Millisecond // liveness check period of a parked waiter
