@@ -523,39 +523,44 @@ func (m *Mutex) tryLock() (bool, error) {
 // called, Unlock makes m not recoverable: every later Lock fails with
 // ErrNotRecoverable.
 func (m *Mutex) Unlock() {
-	raceRelease(m.state)
+	// Nothing below reads the handle after the releasing CAS: once the lock
+	// is free, another goroutine may take it and Close this handle, so the
+	// words are read into locals first.
+	state, owner := m.state, m.owner
+	raceRelease(state)
 	holder, _ := self()
-	if m.state.Load() == holder { // held by this process, nobody sleeps: the common case
-		atomics.StoreRelease64(m.owner, 0)     // the holder leaves: nobody recorded until the next CAS
-		if m.state.CompareAndSwap(holder, 0) { // locked -> unlocked
+	if state.Load() == holder { // held by this process, nobody sleeps: the common case
+		atomics.StoreRelease64(owner, 0)     // the holder leaves: nobody recorded until the next CAS
+		if state.CompareAndSwap(holder, 0) { // locked -> unlocked
 			return
 		}
 	}
-	m.unlockSlow()
+	unlockSlow(state, owner)
 }
 
 // unlockSlow is Unlock's general path: sleepers to wake, an inconsistent
-// lock, a holder in another process, misuse.
-func (m *Mutex) unlockSlow() {
+// lock, a holder in another process, misuse. It takes the lock's words,
+// not the handle (see Unlock).
+func unlockSlow(state *atomic.Uint32, owner *atomic.Uint64) {
 	for {
-		v := m.state.Load()
+		v := state.Load()
 		switch {
 		case v&mHolderMask == 0:
 			panic("semaphore: Unlock of unlocked Mutex")
 		case v&mHolderMask == mNotRecoverable:
 			panic("semaphore: Unlock of unrecoverable Mutex")
 		case v&mOwnerDied != 0:
-			atomics.StoreRelease64(m.owner, 0)
-			if m.state.CompareAndSwap(v, mNotRecoverable) { // inconsistent -> not recoverable
-				atomics.Wake(m.state, -1)
+			atomics.StoreRelease64(owner, 0)
+			if state.CompareAndSwap(v, mNotRecoverable) { // inconsistent -> not recoverable
+				atomics.Wake(state, -1)
 				return
 			}
 			continue
 		}
-		atomics.StoreRelease64(m.owner, 0) // the holder leaves: nobody recorded until the next CAS
-		if m.state.CompareAndSwap(v, 0) {  // locked* -> unlocked
+		atomics.StoreRelease64(owner, 0) // the holder leaves: nobody recorded until the next CAS
+		if state.CompareAndSwap(v, 0) {  // locked* -> unlocked
 			if v&mWaiters != 0 {
-				atomics.Wake(m.state, 1)
+				atomics.Wake(state, 1)
 			}
 			return
 		}
@@ -565,13 +570,14 @@ func (m *Mutex) unlockSlow() {
 // releaseInconsistent unlocks m, taken with ErrOwnerDead and not repaired,
 // so that the next locker gets ErrOwnerDead in turn.
 func (m *Mutex) releaseInconsistent() {
-	raceRelease(m.state)
-	atomics.StoreRelease64(m.owner, 0)
+	state, owner := m.state, m.owner // see Unlock: no handle reads after the release
+	raceRelease(state)
+	atomics.StoreRelease64(owner, 0)
 	for {
-		v := m.state.Load()
-		if m.state.CompareAndSwap(v, mOwnerDied) { // inconsistent -> unlocked, inconsistent
+		v := state.Load()
+		if state.CompareAndSwap(v, mOwnerDied) { // inconsistent -> unlocked, inconsistent
 			if v&mWaiters != 0 {
-				atomics.Wake(m.state, 1)
+				atomics.Wake(state, 1)
 			}
 			return
 		}
