@@ -50,6 +50,11 @@ type worker struct {
 	readerDone     chan struct{} // closed when its results are all read
 	gone           chan struct{} // closed when its tasks are settled
 
+	// wmu makes the dispatchers one producer of the tasks ring: the slot's
+	// goroutine and callers of Submit that give a chunk straight to the
+	// worker (see submit) both write to it.
+	wmu sync.Mutex
+
 	// mu guards the fields below. inflight is appended by the slot's
 	// goroutine, popped by the reader, taken whole by the monitor.
 	mu         sync.Mutex
@@ -208,6 +213,8 @@ func (p *Pool) monitor(w *worker) {
 // Start, before the slots run) calls it: it alone writes to the rings then.
 func (w *worker) release() {
 	<-w.gone
+	w.wmu.Lock() // a caller of Submit may still be in dispatch, about to find w dead
+	defer w.wmu.Unlock()
 	w.tasks.Close()
 	w.results.Close()
 	w.seg.Close()
@@ -394,7 +401,9 @@ func (p *Pool) runSlot(i int) {
 		c := p.take()
 		if c == nil {
 			if w != nil {
+				w.wmu.Lock()
 				w.tasks.CloseWrite() // the worker finishes what it holds and exits
+				w.wmu.Unlock()
 				w.release()
 				w = nil
 			}
@@ -458,6 +467,9 @@ func (p *Pool) dispatch(w *worker, c *chunk) bool {
 		w.tokens <- struct{}{}
 		return true
 	}
+	// The order of w.inflight is the order of the records in the ring.
+	w.wmu.Lock()
+	defer w.wmu.Unlock()
 	w.mu.Lock()
 	if w.dead || w.retiring {
 		w.mu.Unlock()
