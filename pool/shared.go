@@ -70,8 +70,8 @@ func MapShared[In, Out any](ctx context.Context, p *Pool, f *Func[In, Out], in *
 	ptrs := make([]*chunk, k)
 	for i := range chunks {
 		c := &chunks[i]
-		c.f, c.lo, c.inH, c.outH = f, i*size, inH, outH
-		c.chunk = chunk{call: cl, ops: c, n: min(size, n-i*size)}
+		c.f, c.inH, c.outH = f, inH, outH
+		c.chunk = chunk{call: cl, ops: c, n: min(size, n-i*size), lo: i * size}
 		ptrs[i] = &c.chunk
 	}
 	if err := p.submit(ptrs...); err != nil {
@@ -108,7 +108,6 @@ func MapShared[In, Out any](ctx context.Context, p *Pool, f *Func[In, Out], in *
 type schunk[In, Out any] struct {
 	chunk
 	f         *Func[In, Out]
-	lo        int
 	inH, outH []byte
 	errs      []error
 }
@@ -116,6 +115,7 @@ type schunk[In, Out any] struct {
 func (c *schunk[In, Out]) funcID() uint64     { return c.f.id }
 func (c *schunk[In, Out]) taskKind() uint32   { return recShared }
 func (c *schunk[In, Out]) rawInputBytes() int { return -1 }
+func (c *schunk[In, Out]) rawResultSize() int { return 0 }
 
 // appendInputs appends the sharedTask payload: [u64 lo][u32 len][input
 // handle][u32 len][output handle].
