@@ -532,23 +532,13 @@ func (p *Pool) dispatch(w *worker, c *chunk) bool {
 		w.tokens <- struct{}{}
 		return true
 	}
-	// The order of w.inflight is the order of the records in the ring.
 	w.wmu.Lock()
 	defer w.wmu.Unlock()
-	w.mu.Lock()
-	if w.dead || w.retiring {
-		w.mu.Unlock()
-		w.tokens <- struct{}{}
+	c.one[0] = c
+	c.rec = record{chunks: c.one[:], n: c.n}
+	if !p.enlist(w, &c.rec) {
 		return false
 	}
-	c.one[0] = c
-	c.rec = record{seq: p.seq.Add(1), chunks: c.one[:], n: c.n}
-	w.inflight = append(w.inflight, &c.rec)
-	w.dispatched++
-	if p.opts.maxTasks > 0 && w.dispatched >= p.opts.maxTasks {
-		w.retiring = true
-	}
-	w.mu.Unlock()
 	h := header{kind: c.ops.taskKind(), count: uint32(c.n), seq: c.rec.seq, word: c.ops.funcID()}
 	if size := c.ops.rawInputBytes(); size >= 0 {
 		if hdrSize+size > p.opts.maxRecord() {
@@ -576,6 +566,25 @@ func (p *Pool) dispatch(w *worker, c *chunk) bool {
 	}
 	putHeader(cl.scratch, h)
 	w.tasks.Write(w.ctx, cl.scratch) // on error the worker died: the monitor settles c
+	return true
+}
+
+// enlist gives r its sequence number and appends it to the records w
+// holds, under w.wmu (the order of w.inflight is the order of the records
+// in the ring); false, and the token given back, when w can take no more.
+func (p *Pool) enlist(w *worker, r *record) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.dead || w.retiring {
+		w.tokens <- struct{}{}
+		return false
+	}
+	r.seq = p.seq.Add(1)
+	w.inflight = append(w.inflight, r)
+	w.dispatched++
+	if p.opts.maxTasks > 0 && w.dispatched >= p.opts.maxTasks {
+		w.retiring = true
+	}
 	return true
 }
 
@@ -625,16 +634,10 @@ func (p *Pool) dispatchBatch(w *worker, cs []*chunk, scratch *[]byte) bool {
 	}
 	w.wmu.Lock()
 	defer w.wmu.Unlock()
-	w.mu.Lock()
-	if w.dead || w.retiring {
-		w.mu.Unlock()
-		w.tokens <- struct{}{}
+	r := &record{chunks: taken, n: n}
+	if !p.enlist(w, r) {
 		return false
 	}
-	r := &record{seq: p.seq.Add(1), chunks: taken, n: n}
-	w.inflight = append(w.inflight, r)
-	w.dispatched++
-	w.mu.Unlock()
 	putHeader(buf, header{kind: recTask, count: uint32(n), seq: r.seq, word: taken[0].ops.funcID()})
 	w.tasks.Write(w.ctx, buf) // on error the worker died: the monitor settles the chunks
 	return true
