@@ -12,11 +12,14 @@ import (
 // chunk of the call is encoded or delivered.
 type call struct {
 	mu        sync.Mutex
-	cancelled bool         // the caller returned or gave up; guarded by mu
-	scratch   []byte       // encoding buffer of dispatch; guarded by mu
-	completed chan *chunk  // finished chunks, buffered for all the call may have
-	onDone    func(*chunk) // instead of completed (Submit); called with mu not held
+	cancelled bool        // the caller returned or gave up; guarded by mu
+	scratch   []byte      // encoding buffer of dispatch; guarded by mu
+	completed chan *chunk // finished chunks, buffered for all the call may have
+	onDone    chunkDoner  // instead of completed (Submit); called with mu not held
 }
+
+// chunkDoner is told that a chunk of its call completed (a Submit's).
+type chunkDoner interface{ chunkDone(*chunk) }
 
 // cancel makes the pool drop the call's chunks not yet given to a worker
 // and its results still to come.
@@ -28,7 +31,7 @@ func (cl *call) cancel() {
 
 func (cl *call) complete(c *chunk) {
 	if cl.onDone != nil {
-		cl.onDone(c)
+		cl.onDone.chunkDone(c)
 		return
 	}
 	cl.completed <- c

@@ -28,10 +28,11 @@ type Future[Out any] struct {
 // running finishes, its result dropped. After Close, the Future fails with
 // ErrClosed.
 func Submit[In, Out any](ctx context.Context, p *Pool, f *Func[In, Out], in In) *Future[Out] {
-	fu := &Future[Out]{done: make(chan struct{}), adapt: &p.getSpin}
-	t := &tchunk[In, Out]{f: f, in: []In{in}, out: make([]Out, 1)}
-	cl := &call{}
-	cl.onDone = func(*chunk) { fu.finish(t.out[0], t.err(0)) }
+	s := &submission[In, Out]{in: [1]In{in}}
+	fu, t, cl := &s.fu, &s.t, &s.cl
+	fu.done, fu.adapt = make(chan struct{}), &p.getSpin
+	t.f, t.in, t.out = f, s.in[:], s.out[:]
+	cl.onDone = s
 	t.init(cl, 0)
 	t.single = true
 	if err := ctx.Err(); err != nil {
@@ -52,6 +53,19 @@ func Submit[In, Out any](ctx context.Context, p *Pool, f *Func[In, Out], in In) 
 	}
 	return fu
 }
+
+// submission is a Submit's future, chunk, call, input and output in one
+// allocation.
+type submission[In, Out any] struct {
+	fu  Future[Out]
+	t   tchunk[In, Out]
+	cl  call
+	in  [1]In
+	out [1]Out
+}
+
+// chunkDone finishes the future with the task's result (see call.onDone).
+func (s *submission[In, Out]) chunkDone(*chunk) { s.fu.finish(s.out[0], s.t.err(0)) }
 
 // Apply runs one task and waits for its result (Python's Pool.apply).
 func Apply[In, Out any](ctx context.Context, p *Pool, f *Func[In, Out], in In) (Out, error) {
