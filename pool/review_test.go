@@ -114,3 +114,29 @@ func TestCancelSubmit(t *testing.T) {
 		t.Fatalf("%d tasks ran, want 1 (the withdrawn ones must not)", c)
 	}
 }
+
+// badInit fails when the environment says so.
+var badInit = pool.RegisterInitializer("pool_test.bad_init", func(ctx context.Context) error {
+	if os.Getenv("POOL_TEST_BAD_INIT") != "" {
+		return errors.New("no init today")
+	}
+	return nil
+})
+
+// TestInitializerFails: Start fails, saying why, when the workers'
+// initializer fails; with it succeeding, the pool runs.
+func TestInitializerFails(t *testing.T) {
+	ctx := ctxFor(t)
+	t.Setenv("POOL_TEST_BAD_INIT", "1")
+	if p, err := pool.Start(ctx, pool.Processes(2), pool.WithInitializer(badInit)); err == nil || !strings.Contains(err.Error(), "no init today") {
+		if p != nil {
+			p.Terminate()
+		}
+		t.Fatalf("Start with a failing initializer: %v", err)
+	}
+	t.Setenv("POOL_TEST_BAD_INIT", "")
+	p := start(t, pool.Processes(2), pool.WithInitializer(badInit))
+	if v, err := pool.Apply(ctx, p, double, 4); err != nil || v != 8 {
+		t.Fatalf("Apply: %d, %v", v, err)
+	}
+}
