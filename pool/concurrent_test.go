@@ -1,6 +1,7 @@
 package pool_test
 
 import (
+	"strconv"
 	"sync"
 	"testing"
 
@@ -59,5 +60,32 @@ func TestConcurrentCalls(t *testing.T) {
 	close(errs)
 	for e := range errs {
 		t.Errorf("a %s gave a wrong result", e)
+	}
+}
+
+// TestSubmitsBatchedEncoded: Submits queued behind one busy worker travel
+// several to a record; with an encoded result type and failing tasks among
+// them, each Submit gets its own result or error.
+func TestSubmitsBatchedEncoded(t *testing.T) {
+	ctx := ctxFor(t)
+	p := start(t, pool.Processes(1), pool.MaxInFlight(1))
+	futs := make([]*pool.Future[string], 2000)
+	for i := range futs {
+		futs[i] = pool.Submit(ctx, p, itoa, i)
+	}
+	for i, f := range futs {
+		s, err := f.Get(ctx)
+		if i%7 == 3 {
+			if err == nil || err.Error() != "no "+strconv.Itoa(i) {
+				t.Fatalf("Submit(%d): %q, %v", i, s, err)
+			}
+			continue
+		}
+		if err != nil || s != strconv.Itoa(i) {
+			t.Fatalf("Submit(%d): %q, %v", i, s, err)
+		}
+	}
+	if r := pool.Records(p); r >= uint64(len(futs)) {
+		t.Fatalf("%d Submits travelled in %d records: none batched", len(futs), r)
 	}
 }

@@ -19,3 +19,6 @@ func WithDeathRecorder(fn func(pid int, tasks []int)) Option {
 		}
 	}
 }
+
+// Records returns the number of task records the pool has written.
+func Records(p *Pool) uint64 { return p.seq.Load() }
