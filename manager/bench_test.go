@@ -12,6 +12,7 @@ import (
 	"github.com/shmkit/shmkit/internal/bench"
 	"github.com/shmkit/shmkit/internal/benchutil"
 	"github.com/shmkit/shmkit/manager"
+	"github.com/shmkit/shmkit/pipe"
 	"github.com/shmkit/shmkit/process"
 	"github.com/shmkit/shmkit/semaphore"
 )
@@ -53,8 +54,14 @@ func BenchmarkManager(b *testing.B) {
 	// The floor: one futex ping-pong between two processes, what any
 	// round trip between processes that park costs on this machine.
 	b.Run("floor/futex-pingpong", bench.FutexPingPong)
+	// The pipe's own floor: a request and an echoed reply of a dict set's
+	// size over a pipe of the manager's ring size, between two processes,
+	// with no manager in between.
+	b.Run("floor/pipe-pingpong", benchPipePingPong)
 	for _, o := range ops {
-		b.Run(o.name+"/impl=shmkit", func(b *testing.B) { benchOp(b, manager.Start, o.run) })
+		b.Run(o.name+"/impl=shmkit", func(b *testing.B) {
+			benchOp(b, func(ctx context.Context) (*manager.Manager, error) { return manager.Start(ctx) }, o.run)
+		})
 		b.Run(o.name+"/impl=shmkit-inprocess", func(b *testing.B) {
 			benchOp(b, func(context.Context) (*manager.Manager, error) { return manager.New() }, o.run)
 		})
@@ -102,7 +109,11 @@ func benchOp(b *testing.B, start func(context.Context) (*manager.Manager, error)
 	ctx := context.Background()
 	m := benchMust(start(ctx))
 	defer m.Shutdown()
-	op := run(ctx, b, m)
+	timeOps(b, run(ctx, b, m))
+}
+
+// timeOps runs op b.N times, timing each, and reports ops/s and latencies.
+func timeOps(b *testing.B, op func(i int) error) {
 	lat := benchutil.NewLatency()
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -118,6 +129,52 @@ func benchOp(b *testing.B, start func(context.Context) (*manager.Manager, error)
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "ops/s")
 	lat.Report(b)
+}
+
+type echoArgs struct{ C *pipe.Conn[[]byte] }
+
+var benchEcho = process.Register("bench.echo", func(ctx context.Context, a echoArgs) error {
+	defer a.C.Close()
+	var buf []byte
+	for {
+		p, err := a.C.Peek(ctx)
+		if err != nil {
+			return nil // the benchmark closed its end
+		}
+		buf = append(buf[:0], p...)
+		a.C.Discard()
+		if err := a.C.SendBytes(ctx, buf); err != nil {
+			return err
+		}
+	}
+})
+
+// benchPipePingPong is the pipe's round trip that a manager's call rides
+// on, timed as benchOp times a call.
+func benchPipePingPong(b *testing.B) {
+	ctx := context.Background()
+	mine, theirs := benchMust2(pipe.New(pipe.Options[[]byte]{Capacity: manager.ChannelSize}))
+	p := benchMust(benchEcho.Start(ctx, echoArgs{C: theirs}))
+	theirs.Close()
+	msg := make([]byte, 8) // about a dict set's request
+	round := func(int) error {
+		if err := mine.SendBytes(ctx, msg); err != nil {
+			return err
+		}
+		if _, err := mine.Peek(ctx); err != nil {
+			return err
+		}
+		mine.Discard()
+		return nil
+	}
+	if err := round(0); err != nil { // the echo is up
+		b.Fatal(err)
+	}
+	timeOps(b, round)
+	mine.Close()
+	if err := p.Wait(); err != nil {
+		b.Fatal(err)
+	}
 }
 
 type setterArgs struct {
@@ -206,6 +263,13 @@ func pythonBaseline(b *testing.B, mode string, n int) {
 		b.ReportMetric(vals[2], "p99-ns")
 	}
 	b.ReportMetric(0, "ns/op") // the loop ran once, over n operations
+}
+
+func benchMust2[T, U any](v T, u U, err error) (T, U) {
+	if err != nil {
+		panic(err)
+	}
+	return v, u
 }
 
 // benchMust returns v, and panics on err: a benchmark's setup failed.

@@ -195,8 +195,8 @@ func (d *Dict[K, V]) Update(ctx context.Context, k K, u Update[V]) (V, error) {
 }
 
 // SetMany sets every key of items to its value, in one round trip, all at
-// once (Python's d.update(items)). The request must fit one message
-// (ErrTooLarge).
+// once (Python's d.update(items)). The request is one message, of at most
+// MaxMessage bytes (ErrTooLarge).
 func (d *Dict[K, V]) SetMany(ctx context.Context, items map[K]V) error {
 	return d.call(ctx, opDictSetMany, func(w *wbuf) error {
 		w.uvarint(uint64(len(items)))

@@ -58,8 +58,11 @@
 //
 // # Limits
 //
-// A request or reply is at most about half of ChannelSize (ErrTooLarge):
-// SetMany, GetMany and Extend must fit one message; iterations are paged.
+// A request or reply is at most MaxMessage (64 MiB; ErrTooLarge past it):
+// one that fits the channel's ring (ChannelSize) travels in it, a larger
+// one goes out of line through the pipe's arena. SetMany, GetMany and
+// Extend are one message each; iterations are paged.
 // The Transport and ServerConn interfaces are what a transport between hosts
-// replaces (RegisterDialer).
+// replaces (RegisterDialer for its clients; for a server process, Start's
+// WithServer option and RegisterServer; Connect reaches such a server).
 package manager

@@ -102,30 +102,37 @@ type valueCodec[V any] struct {
 	c   codec.Codec[V]
 }
 
-// valueCodecs caches newValueCodec's result by type (codec.Default costs
+// valueCodecs caches newValueCodec's codecs by type (codec.Default costs
 // a type check each time).
 var valueCodecs sync.Map // reflect.Type -> valueCodec[V]
 
+// newValueCodec returns V's value codec. Every call of a proxy asks: a
+// number's kind is read off its type (a few ns, no lookup), and only
+// other types look their codec up.
 func newValueCodec[V any]() valueCodec[V] {
+	if tag := numericTag[V](); tag != 0 {
+		return valueCodec[V]{tag: tag}
+	}
 	t := reflect.TypeFor[V]()
 	if vc, ok := valueCodecs.Load(t); ok {
 		return vc.(valueCodec[V])
 	}
-	vc := makeValueCodec[V]()
+	vc := valueCodec[V]{tag: tagCodec, c: codec.Default[V]()}
 	valueCodecs.Store(t, vc)
 	return vc
 }
 
-func makeValueCodec[V any]() valueCodec[V] {
+// numericTag is V's number tag, or 0 when V is not a number.
+func numericTag[V any]() byte {
 	switch reflect.TypeFor[V]().Kind() {
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		return valueCodec[V]{tag: tagInt}
+		return tagInt
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
-		return valueCodec[V]{tag: tagUint}
+		return tagUint
 	case reflect.Float32, reflect.Float64:
-		return valueCodec[V]{tag: tagFloat}
+		return tagFloat
 	}
-	return valueCodec[V]{tag: tagCodec, c: codec.Default[V]()}
+	return 0
 }
 
 // numeric reports whether V is a number the server can add to.

@@ -66,7 +66,7 @@ func FuzzHandle(f *testing.F) {
 	f.Add([]byte{byte(opListSlice), 2, 0, 20, 5})
 	f.Add([]byte{byte(opDictSetMany), 1, 0xff, 0xff, 3})
 	f.Fuzz(func(t *testing.T, req []byte) {
-		s := newStore(1 << 12)
+		s := newStore(1<<12, 1<<12)
 		s.handle([]byte{byte(opNew), 0, kindDict, 0}, nil)
 		s.handle([]byte{byte(opNew), 0, kindList, 0}, nil)
 		s.handle([]byte{byte(opDictSet), 1, 1, 'a', 2, tagInt, 1}, nil)

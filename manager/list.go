@@ -72,7 +72,8 @@ func (l *List[V]) Append(ctx context.Context, v V) (int, error) {
 }
 
 // Extend adds vs at the end, all at once, and returns the new length
-// (Python's l.extend(vs)). The request must fit one message (ErrTooLarge).
+// (Python's l.extend(vs)). The request is one message, of at most
+// MaxMessage bytes (ErrTooLarge).
 func (l *List[V]) Extend(ctx context.Context, vs ...V) (int, error) {
 	var n uint64
 	err := l.call(ctx, opListExtend, func(w *wbuf) error {

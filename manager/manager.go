@@ -39,15 +39,22 @@ type Manager struct {
 //
 // Clients reach the server through pipes in shared memory, one per calling
 // goroutine in flight, dialed by name; nothing crosses a socket.
-func Start(ctx context.Context) (*Manager, error) {
+//
+// Options add transports of other kinds that the server process serves
+// besides (WithServer).
+func Start(ctx context.Context, opts ...Option) (*Manager, error) {
 	mine, theirs, err := pipe.New(pipe.Options[[]byte]{Capacity: 4096})
 	if err != nil {
 		return nil, err
 	}
 	name := listenName()
+	args := serverArgs{Name: name, Control: theirs}
+	for _, o := range opts {
+		o(&args)
+	}
 	// The server outlives no one: it stops when the control pipe says its
 	// creator died (Detached, so that it may remove its listener first).
-	p, err := serverProcess.Start(context.Background(), serverArgs{Name: name, Control: theirs},
+	p, err := serverProcess.Start(context.Background(), args,
 		process.Detached(), process.WithName("SyncManager"))
 	theirs.Close()
 	if err != nil {
@@ -82,6 +89,12 @@ func New() (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
+	return localManager(s, name), nil
+}
+
+// localManager returns the Manager of the server s in its own process: its
+// calls go straight to the store.
+func localManager(s *server, name string) *Manager {
 	m := &Manager{addr: "shm:" + name, local: s, name: name}
 	m.c = &client{addr: m.addr, dial: func(context.Context) (Transport, error) {
 		return &localTransport{s: s}, nil
@@ -89,6 +102,23 @@ func New() (*Manager, error) {
 	clients.Lock()
 	clients.m[m.addr] = m.c
 	clients.Unlock()
+	return m
+}
+
+// Connect returns a Manager for the server at addr, "scheme:..." of a
+// registered Dialer (RegisterDialer): a server that another process
+// started, reached through a transport of another kind, say. Proxies made
+// through it carry addr. It makes one round trip to check that the server
+// answers. Its Shutdown only drops this process's connections.
+func Connect(ctx context.Context, addr string) (*Manager, error) {
+	c, err := clientFor(addr)
+	if err != nil {
+		return nil, err
+	}
+	m := &Manager{addr: addr, c: c}
+	if err := m.Ping(ctx); err != nil {
+		return nil, err
+	}
 	return m, nil
 }
 
@@ -97,9 +127,10 @@ func (m *Manager) Addr() string { return m.addr }
 
 // Shutdown stops the server (Python's shutdown) and waits for it: calls
 // from any process then fail with ErrClosed. Only the process that started
-// the server may shut it down; in another, Shutdown only drops this
-// process's connections. It returns an error when the server process had
-// died. Calling it twice is harmless.
+// the server may shut it down; in another, Shutdown only closes this
+// process's idle connections to it, and later calls connect again. It
+// returns an error when the server process had died. Calling it twice is
+// harmless.
 func (m *Manager) Shutdown() error {
 	m.once.Do(func() {
 		switch {
@@ -118,6 +149,9 @@ func (m *Manager) Shutdown() error {
 			if err := shm.Unlink(m.name); err != nil && !errors.Is(err, shm.ErrNotExist) && m.err == nil {
 				m.err = err
 			}
+		default: // not the creator: drop this process's connections; the server goes on
+			m.c.closeIdle()
+			return
 		}
 		m.c.forget(ErrClosed)
 	})

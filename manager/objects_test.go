@@ -287,7 +287,7 @@ func TestShutdown(t *testing.T) {
 func TestLimits(t *testing.T) {
 	managers(t, func(t *testing.T, ctx context.Context, m *manager.Manager) {
 		d := must[*manager.Dict[int, []byte]](t)(manager.NewDict[int, []byte](ctx, m))
-		if err := d.Set(ctx, 1, make([]byte, manager.ChannelSize)); !errors.Is(err, manager.ErrTooLarge) {
+		if err := d.Set(ctx, 1, make([]byte, manager.MaxMessage+1)); !errors.Is(err, manager.ErrTooLarge) {
 			t.Fatalf("huge Set: %v", err)
 		}
 		done, cancel := context.WithCancel(ctx)

@@ -185,6 +185,7 @@ type victimArgs struct {
 	D    *manager.Dict[string, int64]
 	N    int
 	Half bool
+	Big  bool // the last request's key is larger than the channel's ring: it goes out of line
 }
 
 var victim = process.Register("test.victim", func(ctx context.Context, a victimArgs) error {
@@ -193,13 +194,19 @@ var victim = process.Register("test.victim", func(ctx context.Context, a victimA
 			return err
 		}
 	}
-	return manager.RawAdd(ctx, a.D, "n", 1, a.Half, hold)
+	key := "n"
+	if a.Big {
+		key = strings.Repeat("k", 2*manager.ChannelSize)
+	}
+	return manager.RawAdd(ctx, a.D, key, 1, a.Half, hold)
 })
 
 // TestClientKilledMidRequest SIGKILLs a client 20 times in the middle of a
 // request (half written into its channel, or sent whole and not yet
-// answered) while another client goes on: the server keeps serving, a
-// half-written request is never applied, and the objects stay consistent.
+// answered; some of the half-written ones larger than the channel's ring,
+// in the pipe's arena) while another client goes on: the server keeps
+// serving, a half-written request is never applied, and the objects stay
+// consistent.
 func TestClientKilledMidRequest(t *testing.T) {
 	checkNoLeftovers(t)
 	ctx := testCtx(t)
@@ -236,7 +243,7 @@ func TestClientKilledMidRequest(t *testing.T) {
 		if !half {
 			whole++
 		}
-		p := startHeld(t, ctx, victim, victimArgs{D: d, N: per, Half: half})
+		p := startHeld(t, ctx, victim, victimArgs{D: d, N: per, Half: half, Big: i%4 == 0})
 		p.Kill()
 		p.Wait()
 	}
@@ -294,9 +301,10 @@ var firstCall = process.Register("test.firstcall", func(ctx context.Context, a w
 })
 
 // TestServerKilled SIGKILLs the server while clients in this process and
-// in workers call it: every call returns ErrPeerDead, promptly (logged; the
-// bound asserted is generous, for a loaded machine), and nothing is left in
-// /dev/shm once the creator shuts the dead manager down.
+// in workers call it: every call returns ErrPeerDead within 1 s of the kill
+// (the pipes look at their peer every 50 ms: 60 ms measured at a load
+// average of 11 on 2 cores), and nothing is left in /dev/shm once the
+// creator shuts the dead manager down.
 func TestServerKilled(t *testing.T) {
 	checkNoLeftovers(t)
 	ctx := testCtx(t)
@@ -342,7 +350,7 @@ func TestServerKilled(t *testing.T) {
 		worst = max(worst, (<-took).Sub(killed))
 	}
 	t.Logf("every waiting call in this process returned ErrPeerDead within %v of the kill", worst)
-	if worst > shmtest.Timeout(t, 10*time.Second) {
+	if worst > shmtest.Timeout(t, time.Second) {
 		t.Errorf("ErrPeerDead took %v", worst)
 	}
 	// Later calls fail at once, too.
@@ -427,4 +435,39 @@ func TestCreatorKilled(t *testing.T) {
 		os.Remove("/dev/shm/" + name)
 		t.Fatalf("the server left %s in /dev/shm (%v)", name, err)
 	}
+}
+
+type dropArgs struct {
+	M *manager.Manager
+	D *manager.Dict[string, int64]
+}
+
+// dropper shuts down a Manager it was given (not its creator: only its own
+// connections go) and then calls through a proxy of the same server.
+var dropper = process.Register("test.dropper", func(ctx context.Context, a dropArgs) error {
+	if _, err := a.D.Add(ctx, "n", 1); err != nil {
+		return err
+	}
+	if err := a.M.Shutdown(); err != nil {
+		return fmt.Errorf("Shutdown in a worker: %w", err)
+	}
+	if _, err := a.D.Add(ctx, "n", 1); err != nil {
+		return fmt.Errorf("a call after the worker's Shutdown: %w", err)
+	}
+	return nil
+})
+
+// TestShutdownInWorker: Shutdown of a Manager in a process that did not
+// start the server drops that process's connections only: the server goes
+// on, and the process's proxies of it reconnect on their next call.
+func TestShutdownInWorker(t *testing.T) {
+	managers(t, func(t *testing.T, ctx context.Context, m *manager.Manager) {
+		d := must[*manager.Dict[string, int64]](t)(manager.NewDict[string, int64](ctx, m))
+		if err := dropper.Run(ctx, dropArgs{M: m, D: d}); err != nil {
+			t.Fatal(err)
+		}
+		if v, _, err := d.Get(ctx, "n"); err != nil || v != 2 {
+			t.Fatalf("n = %d, %v; want 2", v, err)
+		}
+	})
 }

@@ -17,6 +17,7 @@ type store struct {
 	objects map[uint64]*object // written by opNew, read by every request
 	next    uint64
 	maxMsg  int // largest reply the transports carry
+	pageMsg int // the size a page of an iteration stops at (it takes one item of any size up to maxMsg)
 }
 
 // object is one served object; mu serialises the requests on it.
@@ -29,8 +30,8 @@ type object struct {
 	typ  *userType                  // kindUser
 }
 
-func newStore(maxMsg int) *store {
-	return &store{objects: make(map[uint64]*object), maxMsg: maxMsg}
+func newStore(maxMsg, pageMsg int) *store {
+	return &store{objects: make(map[uint64]*object), maxMsg: maxMsg, pageMsg: min(pageMsg, maxMsg)}
 }
 
 // badRequest is a request that does not decode.
@@ -141,8 +142,14 @@ func (s *store) create(r *rbuf, w *wbuf) error {
 func clone(b []byte) []byte { return append([]byte(nil), b...) }
 
 // pageBudget bounds a reply that lists items: a page stops before it
-// passes it, and the client asks for the next one.
-func (s *store) pageBudget() int { return s.maxMsg - 64 }
+// passes it, and the client asks for the next one. The first item of a
+// page is taken whatever its size, up to the reply limit.
+func (s *store) pageBudget(first bool) int {
+	if first {
+		return s.maxMsg - 64
+	}
+	return s.pageMsg - 64
+}
 
 func (s *store) dictOp(obj *object, o op, r *rbuf, w *wbuf) error {
 	d := obj.dict
@@ -248,7 +255,7 @@ func (s *store) dictPage(d *btree.Map[string, []byte], r *rbuf, w *wbuf) error {
 	}
 	countAt := len(w.b)
 	w.b = append(w.b, 0, 0, 0, 0, 0) // count: a fixed 5-byte uvarint, patched below
-	n, more, tooBig, budget := 0, false, false, s.pageBudget()
+	n, more, tooBig := 0, false, false
 	d.Ascend(pivot, func(k string, v []byte) bool {
 		if flags&pageAfter != 0 && k == string(after) {
 			return true
@@ -256,7 +263,7 @@ func (s *store) dictPage(d *btree.Map[string, []byte], r *rbuf, w *wbuf) error {
 		if flags&pageTo != 0 && k >= string(to) {
 			return false
 		}
-		if n == limit || len(w.b)+len(k)+len(v)+20 > budget {
+		if n == limit || len(w.b)+len(k)+len(v)+20 > s.pageBudget(n == 0) {
 			more, tooBig = true, n == 0 && limit > 0
 			return false
 		}
@@ -394,7 +401,7 @@ func (s *store) listOp(obj *object, o op, r *rbuf, w *wbuf) error {
 		c := 0
 		for i := start; i < stop && c < limit; i++ {
 			v := obj.list[i]
-			if len(w.b)+len(v)+10 > s.pageBudget() {
+			if len(w.b)+len(v)+10 > s.pageBudget(c == 0) {
 				if c == 0 {
 					return ErrTooLarge
 				}

@@ -39,37 +39,66 @@ type ServerConn interface {
 // after its scheme and colon.
 type Dialer func(ctx context.Context, addr string) (Transport, error)
 
-var dialers = struct {
-	sync.RWMutex
-	m map[string]Dialer
-}{m: map[string]Dialer{"shm": dialPipe}}
+// named is a registry of functions by name, filled at initialisation.
+type named[F any] struct {
+	what string // for the panic of a name registered twice
+	mu   sync.RWMutex
+	m    map[string]F
+}
+
+func (r *named[F]) add(name string, f F) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, dup := r.m[name]; dup {
+		panic("manager: " + r.what + " " + name + " registered twice")
+	}
+	if r.m == nil {
+		r.m = make(map[string]F)
+	}
+	r.m[name] = f
+}
+
+func (r *named[F]) get(name string) F {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.m[name]
+}
+
+var dialers = named[Dialer]{what: "dialer", m: map[string]Dialer{"shm": dialPipe}}
 
 // RegisterDialer makes the addresses "scheme:..." reachable through dial,
 // in every process that decodes such a manager's proxies. The built-in
 // scheme "shm" dials a server on this host through a pipe.
-func RegisterDialer(scheme string, dial Dialer) {
-	dialers.Lock()
-	defer dialers.Unlock()
-	if _, dup := dialers.m[scheme]; dup {
-		panic("manager: dialer " + scheme + " registered twice")
-	}
-	dialers.m[scheme] = dial
-}
+func RegisterDialer(scheme string, dial Dialer) { dialers.add(scheme, dial) }
 
 // ChannelSize is the ring size of each direction of a client's pipe to a
-// server on this host: requests and replies are at most
-// ringbuf.MaxRecord(ChannelSize) bytes (about half). Larger batches fail
-// with ErrTooLarge; iterations come in pages that fit.
-const ChannelSize = 256 << 10
+// server on this host. A request or reply that fits a ring record (about
+// half) travels in the ring; a larger one, up to MaxMessage, goes out of
+// line through the pipe's arena of shared pages, reserved as it is used.
+const ChannelSize = 64 << 10
 
-var maxMessage = ringbuf.MaxRecord(ChannelSize)
+// MaxMessage is the largest request or reply: a larger SetMany, GetMany or
+// Extend batch, or a single larger value, fails with ErrTooLarge.
+// Iterations come in pages of about a ring record (one item per page when
+// an item is larger).
+const MaxMessage = pipe.DefaultMaxMessage
 
-func pipeOptions() pipe.Options[[]byte] { return pipe.Options[[]byte]{Capacity: ChannelSize} }
+// pageBytes is the size a page of an iteration stops at before passing it:
+// a page fits the ring, unless one item alone does not.
+var pageBytes = ringbuf.MaxRecord(ChannelSize) - 64
 
-// pipeTransport is a client's end of a pipe to a server on this host.
+func pipeOptions() pipe.Options[[]byte] {
+	return pipe.Options[[]byte]{Capacity: ChannelSize, MaxMessage: MaxMessage}
+}
+
+// pipeTransport is a client's end of a pipe to a server on this host. The
+// reply it returns is the pipe's message in place, in shared memory, with
+// no copy: the client discards it once the call has read it (release), so
+// that an idle pipe of the pool holds no reply (a large one holds pages of
+// the pipe's arena); the next round trip or Close discards it otherwise.
 type pipeTransport struct {
-	c     *pipe.Conn[[]byte]
-	reply []byte
+	c    *pipe.Conn[[]byte]
+	held bool // a reply was peeked and not yet discarded
 }
 
 func dialPipe(ctx context.Context, name string) (Transport, error) {
@@ -87,7 +116,8 @@ func dialPipe(ctx context.Context, name string) (Transport, error) {
 }
 
 func (t *pipeTransport) RoundTrip(ctx context.Context, req []byte) ([]byte, error) {
-	if len(req) > maxMessage {
+	t.release()
+	if len(req) > MaxMessage {
 		return nil, ErrTooLarge
 	}
 	if err := t.c.SendBytes(ctx, req); err != nil {
@@ -97,12 +127,20 @@ func (t *pipeTransport) RoundTrip(ctx context.Context, req []byte) ([]byte, erro
 	if err != nil {
 		return nil, err
 	}
-	t.reply = append(t.reply[:0], p...)
-	t.c.Discard()
-	return t.reply, nil
+	t.held = true
+	return p, nil
 }
 
-func (t *pipeTransport) Close() error { return t.c.Close() }
+// release discards the reply of the last round trip: its bytes are no
+// longer valid.
+func (t *pipeTransport) release() {
+	if t.held {
+		t.c.Discard()
+		t.held = false
+	}
+}
+
+func (t *pipeTransport) Close() error { t.release(); return t.c.Close() }
 
 // pipeServerConn is the server's end of a client's pipe.
 type pipeServerConn struct{ c *pipe.Conn[[]byte] }
@@ -129,7 +167,7 @@ func (t *localTransport) RoundTrip(ctx context.Context, req []byte) ([]byte, err
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if len(req) > maxMessage { // as a pipe would refuse it
+	if len(req) > MaxMessage { // as a pipe would refuse it
 		return nil, ErrTooLarge
 	}
 	t.reply = t.s.st.handle(req, t.reply)
@@ -162,9 +200,7 @@ func clientFor(addr string) (*client, error) {
 		return c, nil
 	}
 	scheme, rest, ok := strings.Cut(addr, ":")
-	dialers.RLock()
-	d := dialers.m[scheme]
-	dialers.RUnlock()
+	d := dialers.get(scheme)
 	if !ok || d == nil {
 		return nil, fmt.Errorf("manager: no transport for the address %q", addr)
 	}
@@ -173,18 +209,25 @@ func clientFor(addr string) (*client, error) {
 	return c, nil
 }
 
-// forget closes c's idle transports and makes its later calls return err.
-func (c *client) forget(err error) {
+// closeIdle closes c's idle transports; later calls dial new ones.
+func (c *client) closeIdle() {
 	c.mu.Lock()
 	idle := c.idle
 	c.idle = nil
-	if c.dead == nil {
-		c.dead = err
-	}
 	c.mu.Unlock()
 	for _, t := range idle {
 		t.Close()
 	}
+}
+
+// forget closes c's idle transports and makes its later calls return err.
+func (c *client) forget(err error) {
+	c.mu.Lock()
+	if c.dead == nil {
+		c.dead = err // from here finish closes the transports it gets back
+	}
+	c.mu.Unlock()
+	c.closeIdle()
 	clients.Lock()
 	if clients.m[c.addr] == c {
 		delete(clients.m, c.addr)
@@ -211,7 +254,7 @@ func (c *client) send(ctx context.Context, req []byte) (rbuf, Transport, error) 
 	if err := ctx.Err(); err != nil {
 		return rbuf{}, nil, err
 	}
-	if len(req) > maxMessage {
+	if len(req) > MaxMessage {
 		return rbuf{}, nil, ErrTooLarge
 	}
 	c.mu.Lock()
@@ -254,6 +297,9 @@ func (c *client) send(ctx context.Context, req []byte) (rbuf, Transport, error) 
 	return r, t, replyError(&r)
 }
 
+// releaser is a Transport whose reply holds resources until released.
+type releaser interface{ release() }
+
 // finish ends a call that send started: a reply that did not decode is
 // ErrBadReply, and the transport goes back to the pool (the reply's bytes
 // with it).
@@ -263,6 +309,9 @@ func (c *client) finish(t Transport, r *rbuf, err error) error {
 	}
 	if err == nil && r.err != nil {
 		err = fmt.Errorf("%w: %w", ErrBadReply, r.err)
+	}
+	if rt, ok := t.(releaser); ok {
+		rt.release() // the reply is read
 	}
 	c.mu.Lock()
 	if c.dead == nil {

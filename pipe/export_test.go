@@ -3,3 +3,11 @@ package pipe
 // ArenaUsed returns the bytes of c's pipe's out-of-line messages (whole
 // pages); 0 for a pipe without an arena.
 func ArenaUsed[T any](c *Conn[T]) int64 { return c.arenaUsed() }
+
+// SetDialHook makes Dial call f once its connection segment exists, before
+// the listener can have accepted it.
+func SetDialHook(f func()) { testHookDialed = f }
+
+// SetPlacedHook sets a function that runs after a send has placed its
+// message out of line and before it sends the reference (nil: none).
+func SetPlacedHook(f func()) { testHookPlaced = f }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/shmkit/shmkit/internal/arena"
 	"github.com/shmkit/shmkit/ringbuf"
+	"github.com/shmkit/shmkit/shm"
 )
 
 // Out-of-line messages: a message larger than the ring's largest record
@@ -24,7 +25,8 @@ import (
 //	         block, then free the record
 //
 // A sender killed before Publish leaves a block whose owner is dead: the
-// next send that waits for room frees it (Reclaim). A receiver killed
+// receiver frees it (Reclaim) when it finds the sender dead, and so does
+// the next send that waits for room. A receiver killed
 // with a block taken ends the pipe (ErrPeerDead for the sender); the
 // block goes with the segment.
 
@@ -71,6 +73,19 @@ func sizeFor[T any](o Options[T], capacity int, anon bool) sizing {
 	return z
 }
 
+// segment returns the size and options of a segment of its own for a pipe
+// of this geometry, with extra bytes for other objects: the arena's data
+// goes in the segment's sparse tail.
+func (z sizing) segment(capacity int, extra int64) (int64, []shm.Option) {
+	size := int64(2*capacity) + extra
+	if !z.arena {
+		return size, nil
+	}
+	meta, data := arena.Sizes(z.arenaBytes, z.records)
+	size += int64(meta+data) + 2*shm.ObjectHeaderSize + 2*shm.CacheLine
+	return size, []shm.Option{shm.WithSparse(int64(data - arena.PageSize))}
+}
+
 // testHookPlaced, when set (by tests), runs after a send has placed its
 // message out of line and before it sends the reference.
 var testHookPlaced func()
@@ -97,7 +112,7 @@ func (c *Conn[T]) sendLarge(ctx context.Context, n int, fill func(rec []byte) er
 	}
 	ok, err := alloc()
 	if !ok && err == nil {
-		c.arena.Reclaim() // blocks of senders that died before sending them
+		c.reclaim() // blocks of senders that died before sending them
 		err = c.ctl.space[c.end].Wait(ctx, &c.sendWait, alloc)
 	}
 	if err != nil {
@@ -141,6 +156,15 @@ func (c *Conn[T]) takeLarge(rec []byte) ([]byte, error) {
 	}
 	c.held, c.holding = blk, true
 	return c.arena.Bytes(blk), nil
+}
+
+// reclaim frees the arena blocks of senders that died before sending
+// them. The receiver calls it when it finds its peer dead, so that a
+// dead sender's block comes back then, not when the arena is next full.
+func (c *Conn[T]) reclaim() {
+	if c.arena != nil {
+		c.arena.Reclaim() // ErrCorrupt shows on the next take of a reference
+	}
 }
 
 // arenaUsed is the bytes of out-of-line messages, whole pages.

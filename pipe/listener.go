@@ -18,9 +18,12 @@ import (
 // between the dialer and the process that accepts it.
 //
 // The rendezvous is a small segment named by the listener, holding a table
-// of offers. A dialer makes a segment of its own, name.PID.N, with the pipe
-// and an accept word inside, writes that name into a free offer slot and
-// waits on the accept word. Accept takes the offer, opens end 0 of the pipe
+// of offers. A dialer claims a free offer slot and writes a name into it,
+// name.PID.N, then makes a segment of that name with the pipe and an accept
+// word inside, marks the offer ready and waits on the accept word. A
+// dialer that dies before its offer is taken leaves its slot claimed by a
+// dead process: the next Accept, or the listener's Close, frees the slot
+// and removes the segment it names (if a dead process created it). Accept takes the offer, opens end 0 of the pipe
 // (so it becomes the end's holder), marks the offer accepted, wakes the
 // dialer and unlinks the connection segment's name: both processes have it
 // mapped, and nothing stays in /dev/shm. A dialer that gives up (its context
@@ -135,7 +138,8 @@ func (l *Listener[T]) Accept(ctx context.Context) (*Conn[T], error) {
 }
 
 // takeOffer takes the name out of a ready offer slot and frees the slot;
-// it also frees slots claimed by dialers that died before they were ready.
+// it also frees slots claimed by dialers that died before they were ready,
+// and removes their connection segments.
 func (l *Listener[T]) takeOffer() (string, bool) {
 	for i := range offerSlots {
 		slot := l.body[lisOffers+i*offerSize : lisOffers+(i+1)*offerSize]
@@ -146,24 +150,37 @@ func (l *Listener[T]) takeOffer() (string, bool) {
 		}
 		ready := atomics.MustUint32At(slot, offerReady)
 		if ready.Load() != 1 { // sees the dialer's publication below
-			if !procinfo.AliveWord(w) && claim.CompareAndSwap(w, 0) { // claimed -> free: its dialer died writing
-				l.freed()
-			}
+			l.sweep(slot, w)
 			continue
 		}
 		if !ready.CompareAndSwap(1, 0) { // ready -> taken by this Accept; another Accept may race for it
 			continue
 		}
-		n := int(atomics.MustUint32At(slot, offerLen).Load())
-		if n > offerNameMax {
-			n = 0 // garbage: an empty name opens nothing
-		}
-		name := string(slot[offerName : offerName+n])
+		name := offerNameOf(slot)
 		claim.Store(0) // taken -> free: the dialer's name is read
 		l.freed()
 		return name, true
 	}
 	return "", false
+}
+
+// sweep frees a slot claimed (w) by a dialer that died before its offer
+// was taken, and removes the connection segment it named; nothing when the
+// dialer lives.
+func (l *Listener[T]) sweep(slot []byte, w uint64) {
+	if procinfo.AliveWord(w) {
+		return
+	}
+	ready := atomics.MustUint32At(slot, offerReady)
+	if ready.Load() == 1 && !ready.CompareAndSwap(1, 0) { // ready -> taken here, unless an Accept took it
+		return
+	}
+	// The name before the slot is free: a new dialer may write another.
+	name := offerNameOf(slot)
+	if atomics.MustUint64At(slot, offerClaim).CompareAndSwap(w, 0) { // claimed -> free: its dialer died
+		removeDead(name)
+		l.freed()
+	}
 }
 
 // freed tells dialers waiting for a free offer slot that one is.
@@ -231,6 +248,14 @@ func (l *Listener[T]) Close() error {
 		return nil
 	}
 	l.done = true
+	// Dialers that died with an offer out: nobody else knows their
+	// connection segments (live ones see closed and remove their own).
+	for i := range offerSlots {
+		slot := l.body[lisOffers+i*offerSize : lisOffers+(i+1)*offerSize]
+		if w := atomics.MustUint64At(slot, offerClaim).Load(); w != 0 {
+			l.sweep(slot, w)
+		}
+	}
 	err := l.seg.Unlink()
 	if cerr := l.seg.Close(); err == nil {
 		err = cerr
@@ -240,12 +265,17 @@ func (l *Listener[T]) Close() error {
 
 var dialCounter atomic.Int64
 
+// testHookDialed, when set (by tests), runs once Dial's connection segment
+// exists.
+var testHookDialed func()
+
 // Dial connects to the listener called name and returns this process's end
 // of a new pipe (end 1) once the listener's process has accepted it (Python's
 // multiprocessing.connection.Client). It returns ErrRefused when there is no
 // such listener or it closes or dies first, and ctx's error when ctx ends
 // first; then nothing is left behind. o must name the listener's codec;
-// o.Capacity sizes the pipe.
+// o.Capacity sizes the pipe, and o.MaxMessage its largest message (by
+// default the ring's largest record, as for Create).
 func Dial[T any](ctx context.Context, name string, o Options[T]) (*Conn[T], error) {
 	lseg, err := shm.Open(name)
 	if errors.Is(err, shm.ErrNotExist) {
@@ -273,21 +303,38 @@ func Dial[T any](ctx context.Context, name string, o Options[T]) (*Conn[T], erro
 		return nil, err
 	}
 
-	// The connection: a segment of the dialer's, with the pipe and the accept word.
+	// The connection: a segment of the dialer's, with the pipe and the
+	// accept word. Its name goes into an offer slot of the listener before
+	// the segment exists, so that whoever finds the slot's dialer dead (the
+	// next Accept, the listener's Close) can remove it: a dialer killed at
+	// any point leaves nothing in /dev/shm.
 	capacity := o.Capacity
 	if capacity == 0 {
 		capacity = DefaultCapacity
+	}
+	size, opts := sizeFor(o, capacity, false).segment(capacity, connSegExtra)
+	wait := &atomics.WaitOptions{Strategy: o.Wait, Poll: pollListener, Check: check}
+	slot, err := reserve(ctx, lis, seq, wait)
+	if err != nil {
+		return nil, err
+	}
+	release := func() { // the slot goes back unused
+		atomics.MustUint64At(slot, offerClaim).Store(0) // claimed -> free
+		seq.Add(1)
+		atomics.Wake(seq, -1)
 	}
 	var seg *shm.Segment
 	var connName string
 	for {
 		connName = name + "." + strconv.Itoa(int(procinfo.Self().Pid)) + "." + strconv.FormatInt(dialCounter.Add(1), 10)
-		seg, err = shm.Create(connName, int64(2*capacity)+connSegExtra)
+		setOfferName(slot, connName)
+		seg, err = shm.Create(connName, size, opts...)
 		if !errors.Is(err, shm.ErrExist) {
 			break
 		}
 	}
 	if err != nil {
+		release()
 		return nil, fmt.Errorf("pipe: dial %q: %w", name, err)
 	}
 	fail := func(err error) (*Conn[T], error) {
@@ -295,20 +342,24 @@ func Dial[T any](ctx context.Context, name string, o Options[T]) (*Conn[T], erro
 		seg.Close()
 		return nil, err
 	}
+	failReserved := func(err error) (*Conn[T], error) {
+		c, err := fail(err)
+		release()
+		return c, err
+	}
 	aobj, err := seg.Alloc(acceptObj, shm.ObjectSpec{Kind: shm.KindBytes, BodySize: 8}, nil)
 	if err != nil {
-		return fail(fmt.Errorf("pipe: dial %q: %w", name, err))
+		return failReserved(fmt.Errorf("pipe: dial %q: %w", name, err))
 	}
 	word := atomics.MustUint32At(aobj.Body, 0)
 	_, c, err := Create(seg, connObj, o)
 	if err != nil {
-		return fail(fmt.Errorf("pipe: dial %q: %w", name, err))
+		return failReserved(fmt.Errorf("pipe: dial %q: %w", name, err))
 	}
-
-	wait := &atomics.WaitOptions{Strategy: o.Wait, Poll: pollListener, Check: check}
-	if err := offer(ctx, lis, seq, connName, wait); err != nil {
-		return fail(err)
+	if testHookDialed != nil {
+		testHookDialed()
 	}
+	atomics.MustUint32At(slot, offerReady).Store(1) // publishes: the connection is ready
 	seq.Add(1)
 	atomics.Wake(seq, -1) // wakes Accept
 
@@ -330,25 +381,50 @@ func Dial[T any](ctx context.Context, name string, o Options[T]) (*Conn[T], erro
 	}
 }
 
-// offer writes connName into a free offer slot of the listener body lis,
-// waiting for one while all are taken.
-func offer(ctx context.Context, lis []byte, seq *atomic.Uint32, connName string, wait *atomics.WaitOptions) error {
+// reserve claims a free offer slot of the listener body lis for this
+// dialer, waiting for one while all are taken, and returns it.
+func reserve(ctx context.Context, lis []byte, seq *atomic.Uint32, wait *atomics.WaitOptions) ([]byte, error) {
 	me := procinfo.Self().Word()
 	for {
 		old := seq.Load()
 		for i := range offerSlots {
 			slot := lis[lisOffers+i*offerSize : lisOffers+(i+1)*offerSize]
-			claim := atomics.MustUint64At(slot, offerClaim)
-			if !claim.CompareAndSwap(0, me) { // free -> claimed by this dialer
-				continue
+			if atomics.MustUint64At(slot, offerClaim).CompareAndSwap(0, me) { // free -> claimed by this dialer
+				return slot, nil
 			}
-			copy(slot[offerName:], connName)
-			atomics.MustUint32At(slot, offerLen).Store(uint32(len(connName)))
-			atomics.MustUint32At(slot, offerReady).Store(1) // publishes: the name is in
-			return nil
 		}
 		if err := atomics.Await(ctx, seq, old, wait); err != nil {
-			return err
+			return nil, err
 		}
+	}
+}
+
+// setOfferName writes connName into a claimed slot; the length, stored
+// last, publishes it.
+func setOfferName(slot []byte, connName string) {
+	length := atomics.MustUint32At(slot, offerLen)
+	length.Store(0)
+	copy(slot[offerName:], connName)
+	length.Store(uint32(len(connName))) // publishes: the name is in
+}
+
+// offerNameOf reads a slot's name ("" when none is in).
+func offerNameOf(slot []byte) string {
+	n := int(atomics.MustUint32At(slot, offerLen).Load()) // observes: the name is in
+	if n > offerNameMax {
+		n = 0 // garbage: an empty name opens nothing
+	}
+	return string(slot[offerName : offerName+n])
+}
+
+// removeDead removes the connection segment name of a dialer that died,
+// unless a live process created it (a later process with the dead one's
+// PID, say).
+func removeDead(name string) {
+	if name == "" {
+		return
+	}
+	if info, err := shm.Stat(name); err == nil && !info.CreatorAlive {
+		shm.Unlink(name)
 	}
 }

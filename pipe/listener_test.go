@@ -1,6 +1,7 @@
 package pipe_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -281,5 +282,65 @@ func TestDialAcceptUnmaps(t *testing.T) {
 	acc.Wait()
 	if m := mappings(t, name+"."); m != 0 {
 		t.Fatalf("%d mappings of closed dialed pipes remain", m)
+	}
+}
+
+// TestDialLargeMessages: a dialed pipe honours Options.MaxMessage (its
+// connection segment holds the arena): messages far over the ring's record
+// cross both ways, and nothing is left in /dev/shm.
+func TestDialLargeMessages(t *testing.T) {
+	ctx := ctxT(t)
+	name := shmtest.Name(t)
+	o := pipe.Options[[]byte]{Capacity: 4096, MaxMessage: 8 << 20}
+	l, err := pipe.Listen(name, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	done := make(chan error, 1)
+	go func() {
+		c, err := l.Accept(ctx)
+		if err != nil {
+			done <- err
+			return
+		}
+		defer c.Close()
+		p, err := c.Peek(ctx)
+		if err == nil {
+			reply := append([]byte(nil), p...)
+			c.Discard()
+			reply[0] ^= 0xff
+			err = c.SendBytes(ctx, reply)
+		}
+		done <- err
+	}()
+	c, err := pipe.Dial(ctx, name, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	msg := make([]byte, 5<<20)
+	for i := range msg {
+		msg[i] = byte(i * 7)
+	}
+	if err := c.SendBytes(ctx, msg); err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.RecvBytes(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	msg[0] ^= 0xff
+	if !bytes.Equal(got, msg) {
+		t.Fatalf("reply of %d bytes differs from the %d sent", len(got), len(msg))
+	}
+	if err := c.SendBytes(ctx, make([]byte, 9<<20)); !errors.Is(err, pipe.ErrTooLarge) {
+		t.Fatalf("a message over MaxMessage: %v, want ErrTooLarge", err)
+	}
+	if left := leftovers(t, name+"."); len(left) != 0 {
+		t.Fatalf("left in /dev/shm: %v", left)
 	}
 }

@@ -217,13 +217,7 @@ func New[T any](o Options[T]) (*Conn[T], *Conn[T], error) {
 		capacity = DefaultCapacity
 	}
 	z := sizeFor(o, capacity, true)
-	size := int64(2*capacity) + 16<<10
-	var opts []shm.Option
-	if z.arena {
-		meta, data := arena.Sizes(z.arenaBytes, z.records)
-		size += int64(meta+data) + 2*shm.ObjectHeaderSize + 2*shm.CacheLine
-		opts = append(opts, shm.WithSparse(int64(data-arena.PageSize)))
-	}
+	size, opts := z.segment(capacity, 16<<10)
 	seg, err := shm.CreateAnon(size, opts...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("pipe: %w", err)
@@ -279,10 +273,16 @@ func (c *Conn[T]) setWait(w atomics.Strategy) {
 // rescue is a blocked receive's periodic check: the ring skips a record
 // its dead producer left half-written, then the peer's liveness decides.
 func (c *Conn[T]) rescue() error {
-	if err := c.rx.Rescue(); errors.Is(err, ringbuf.ErrCorrupt) || errors.Is(err, ringbuf.ErrPeerDead) {
-		return fmt.Errorf("pipe %q: %w", c.name, err)
+	err := c.rx.Rescue()
+	if errors.Is(err, ringbuf.ErrCorrupt) || errors.Is(err, ringbuf.ErrPeerDead) {
+		err = fmt.Errorf("pipe %q: %w", c.name, err)
+	} else {
+		err = c.peerDead()
 	}
-	return c.peerDead()
+	if errors.Is(err, ErrPeerDead) {
+		c.reclaim() // the blocks the dead sender placed and never sent
+	}
+	return err
 }
 
 func (c *Conn[T]) peerDead() error {

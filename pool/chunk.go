@@ -12,11 +12,14 @@ import (
 // chunk of the call is encoded or delivered.
 type call struct {
 	mu        sync.Mutex
-	cancelled bool         // the caller returned or gave up; guarded by mu
-	scratch   []byte       // encoding buffer of dispatch; guarded by mu
-	completed chan *chunk  // finished chunks, buffered for all the call may have
-	onDone    func(*chunk) // instead of completed (Submit); called with mu not held
+	cancelled bool        // the caller returned or gave up; guarded by mu
+	scratch   []byte      // encoding buffer of dispatch; guarded by mu
+	completed chan *chunk // finished chunks, buffered for all the call may have
+	onDone    chunkDoner  // instead of completed (Submit); called with mu not held
 }
+
+// chunkDoner is told that a chunk of its call completed (a Submit's).
+type chunkDoner interface{ chunkDone(*chunk) }
 
 // cancel makes the pool drop the call's chunks not yet given to a worker
 // and its results still to come.
@@ -28,7 +31,7 @@ func (cl *call) cancel() {
 
 func (cl *call) complete(c *chunk) {
 	if cl.onDone != nil {
-		cl.onDone(c)
+		cl.onDone.chunkDone(c)
 		return
 	}
 	cl.completed <- c
@@ -38,10 +41,24 @@ func (cl *call) complete(c *chunk) {
 type chunk struct {
 	call     *call
 	ops      chunkOps
-	n        int    // tasks
-	seq      uint64 // given at dispatch, under call.mu
-	got      int    // results received (they come in order); under call.mu
-	attempts int    // re-runs after a worker died
+	n        int       // tasks
+	lo       int       // the index of its first task in its call (Map's input)
+	got      int       // results received (they come in order); under call.mu
+	attempts int       // re-runs after a worker died
+	single   bool      // a Submit's: may share a record with others (see batchable)
+	one      [1]*chunk // itself: the chunks of a record that carries only it
+	rec      record    // the record that carries only it (no allocation)
+}
+
+// record is one task record given to a worker: a chunk, or several small
+// chunks of one function that were queued together (batched by the slot,
+// see takeBatch), their inputs one after another. The worker sees one
+// chunk of n tasks; the parent splits its results among the chunks.
+type record struct {
+	seq    uint64
+	chunks []*chunk
+	n      int // tasks, all chunks together
+	got    int // results received; written by the reader only
 }
 
 // chunkOps is the typed side of a chunk (a *tchunk[In, Out]).
@@ -49,24 +66,46 @@ type chunkOps interface {
 	funcID() uint64
 	taskKind() uint32   // recTask or recShared
 	rawInputBytes() int // the payload's size when inputs are raw, else -1
+	rawResultSize() int // the size of one raw result in a resRaw record
 	appendInputs(dst []byte) ([]byte, error)
 	deliverRaw(first, count int, payload []byte) error
 	deliverItem(i int, status byte, p []byte, w *worker) error
 	fail(i int, err error)
 }
 
-// deliver takes one result record of the chunk and reports whether the
-// chunk is complete. It drops the results of a cancelled call.
-func (c *chunk) deliver(w *worker, h header, payload []byte) (bool, error) {
+// splitResults splits the payload of count results of kind off the
+// front of payload.
+func splitResults(kind uint32, payload []byte, count, rawSize int) (part, rest []byte, err error) {
+	switch kind {
+	case resRaw:
+		if size := uint64(count) * uint64(rawSize); size <= uint64(len(payload)) {
+			return payload[:size], payload[size:], nil
+		}
+		return nil, nil, fmt.Errorf("pool: raw results of %d bytes for %d results of %d bytes", len(payload), count, rawSize)
+	case resItems:
+		rest = payload
+		for range count {
+			if _, _, rest, err = nextItem(rest); err != nil {
+				return nil, nil, err
+			}
+		}
+		return payload[:len(payload)-len(rest)], rest, nil
+	}
+	return nil, nil, fmt.Errorf("pool: result record of unknown kind %d", kind)
+}
+
+// deliver takes count results of the chunk from first on, of a result
+// record of kind, and reports whether the chunk is complete. It drops the
+// results of a cancelled call.
+func (c *chunk) deliver(w *worker, kind uint32, first, count int, payload []byte) (bool, error) {
 	cl := c.call
 	cl.mu.Lock()
 	defer cl.mu.Unlock()
-	first, count := int(h.word), int(h.count)
 	if first != c.got || count > c.n-first || count == 0 {
 		return false, fmt.Errorf("pool: worker %s answered tasks %d..%d of a chunk of %d having answered %d", w.name, first, first+count, c.n, c.got)
 	}
 	if !cl.cancelled {
-		switch h.kind {
+		switch kind {
 		case resRaw:
 			if err := c.ops.deliverRaw(first, count, payload); err != nil {
 				return false, err
@@ -83,7 +122,7 @@ func (c *chunk) deliver(w *worker, h header, payload []byte) (bool, error) {
 				payload = rest
 			}
 		default:
-			return false, fmt.Errorf("pool: result record of unknown kind %d", h.kind)
+			return false, fmt.Errorf("pool: result record of unknown kind %d", kind)
 		}
 	}
 	c.got += count
@@ -91,9 +130,13 @@ func (c *chunk) deliver(w *worker, h header, payload []byte) (bool, error) {
 }
 
 // failRest fails the tasks of the chunk that have no result yet, and
-// completes it.
+// completes it; a chunk that has all its results is complete already.
 func (c *chunk) failRest(err error) {
 	c.call.mu.Lock()
+	if c.got == c.n {
+		c.call.mu.Unlock()
+		return
+	}
 	c.failRestLocked(err)
 	c.call.mu.Unlock()
 	c.call.complete(c)
@@ -120,8 +163,8 @@ type tchunk[In, Out any] struct {
 	errs []error // nil until a task fails, then one per task
 }
 
-func (t *tchunk[In, Out]) init(cl *call) {
-	t.chunk = chunk{call: cl, ops: t, n: len(t.in)}
+func (t *tchunk[In, Out]) init(cl *call, lo int) {
+	t.chunk = chunk{call: cl, ops: t, n: len(t.in), lo: lo}
 	t.errs = t.errs[:0]
 }
 
@@ -134,6 +177,8 @@ func (t *tchunk[In, Out]) rawInputBytes() int {
 	}
 	return -1
 }
+
+func (t *tchunk[In, Out]) rawResultSize() int { return t.f.outSize }
 
 func (t *tchunk[In, Out]) appendInputs(dst []byte) ([]byte, error) {
 	return t.f.appendInputs(dst, t.in)

@@ -41,8 +41,8 @@
 // initializer (WithInitializer). Each worker has two single-producer
 // single-consumer rings of its own in an anonymous segment, tasks in and
 // results out; nothing is left in /dev/shm. The parent gives each worker at
-// most MaxInFlight chunks at a time and so knows exactly which tasks each
-// worker holds. A worker that has run MaxTasksPerChild chunks exits; a
+// most MaxInFlight records of tasks at a time (a chunk, or Submits queued
+// together) and so knows exactly which tasks each worker holds. A worker that has run MaxTasksPerChild chunks exits; a
 // worker that exits or dies is replaced as soon as there is a task for it.
 //
 // # Failures

@@ -11,7 +11,6 @@ import (
 
 	"github.com/shmkit/shmkit/array"
 	"github.com/shmkit/shmkit/pool"
-	"github.com/shmkit/shmkit/shm"
 )
 
 // square is registered at package initialisation, so that the workers,
@@ -106,15 +105,12 @@ func ExampleMapShared() {
 		log.Fatal(err)
 	}
 	defer p.Terminate()
-	// The arrays live in a named segment, which running workers can attach.
-	seg, err := shm.Create(fmt.Sprintf("pool-example-%d", os.Getpid()), 1<<20)
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer seg.Unlink()
-	defer seg.Close()
-	in, _ := array.CreateRawFrom(seg, "in", []int{1, 2, 3, 4, 5, 6})
-	out, _ := array.CreateRaw[int](seg, "out", 6)
+	// Anonymous arrays: the running workers open their memory through
+	// /proc (arrays in a named segment, array.CreateRaw, work as well).
+	in, _ := array.NewRawFrom([]int{1, 2, 3, 4, 5, 6})
+	out, _ := array.NewRaw[int](6)
+	defer in.Close()
+	defer out.Close()
 	if err := pool.MapShared(ctx, p, square, in, out); err != nil {
 		log.Fatal(err)
 	}

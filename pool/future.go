@@ -3,12 +3,17 @@ package pool
 import (
 	"context"
 	"sync"
+	"sync/atomic"
+
+	"github.com/shmkit/shmkit/internal/spin"
 )
 
 // Future is the result of a task given to Submit (Python's AsyncResult and
 // concurrent.futures.Future). Its methods are safe for concurrent use.
 type Future[Out any] struct {
-	done chan struct{}
+	done  chan struct{}
+	set   atomic.Bool    // published with out and err, before done closes
+	adapt *spin.Adaptive // the pool's: how long Get spins before it parks
 
 	mu       sync.Mutex
 	out      Out
@@ -23,11 +28,13 @@ type Future[Out any] struct {
 // running finishes, its result dropped. After Close, the Future fails with
 // ErrClosed.
 func Submit[In, Out any](ctx context.Context, p *Pool, f *Func[In, Out], in In) *Future[Out] {
-	fu := &Future[Out]{done: make(chan struct{})}
-	t := &tchunk[In, Out]{f: f, in: []In{in}, out: make([]Out, 1)}
-	cl := &call{}
-	cl.onDone = func(*chunk) { fu.finish(t.out[0], t.err(0)) }
-	t.init(cl)
+	s := &submission[In, Out]{in: [1]In{in}}
+	fu, t, cl := &s.fu, &s.t, &s.cl
+	fu.done, fu.adapt = make(chan struct{}), &p.getSpin
+	t.f, t.in, t.out = f, s.in[:], s.out[:]
+	cl.onDone = s
+	t.init(cl, 0)
+	t.single = true
 	if err := ctx.Err(); err != nil {
 		fu.finish(t.out[0], err)
 		return fu
@@ -47,6 +54,19 @@ func Submit[In, Out any](ctx context.Context, p *Pool, f *Func[In, Out], in In) 
 	return fu
 }
 
+// submission is a Submit's future, chunk, call, input and output in one
+// allocation.
+type submission[In, Out any] struct {
+	fu  Future[Out]
+	t   tchunk[In, Out]
+	cl  call
+	in  [1]In
+	out [1]Out
+}
+
+// chunkDone finishes the future with the task's result (see call.onDone).
+func (s *submission[In, Out]) chunkDone(*chunk) { s.fu.finish(s.out[0], s.t.err(0)) }
+
 // Apply runs one task and waits for its result (Python's Pool.apply).
 func Apply[In, Out any](ctx context.Context, p *Pool, f *Func[In, Out], in In) (Out, error) {
 	return Submit(ctx, p, f, in).Get(ctx)
@@ -62,6 +82,7 @@ func (fu *Future[Out]) finish(out Out, err error) {
 	fu.out, fu.err, fu.finished = out, err, true
 	cbs := fu.cbs
 	fu.cbs = nil
+	fu.set.Store(true) // publishes: out and err, for a spinning Get
 	close(fu.done)
 	fu.mu.Unlock()
 	for _, cb := range cbs {
@@ -69,11 +90,35 @@ func (fu *Future[Out]) finish(out Out, err error) {
 	}
 }
 
+// getSpin is the base of Get's spin, in looks with a pause between them
+// (some microseconds, as a ring's wait); see package spin for how it grows.
+const getSpin = 64
+
 // Get waits for the task and returns its result (Python's get), or ctx's
-// error when ctx ends first; the task goes on either way.
+// error when ctx ends first; the task goes on either way. It spins a
+// while before it parks (as long as results of the pool's tasks have been
+// coming after it began to wait), so that a result that comes soon reaches
+// it without a wake-up of its goroutine.
 func (fu *Future[Out]) Get(ctx context.Context) (Out, error) {
+	if fu.set.Load() { // observes: out and err (see finish)
+		return fu.out, fu.err
+	}
+	var (
+		spell spin.Spell
+		t0    int64
+	)
+	if fu.adapt != nil && ctx.Err() == nil {
+		var ok bool
+		if spell, ok = fu.adapt.Spin(getSpin, spin.Relaxed, fu.set.Load); ok { // observes: out and err
+			return fu.out, fu.err
+		}
+		t0 = spin.Now()
+	}
 	select {
 	case <-fu.done:
+		if fu.adapt != nil && t0 != 0 {
+			fu.adapt.Parked(spell, t0, true)
+		}
 		return fu.out, fu.err
 	case <-ctx.Done():
 		var zero Out

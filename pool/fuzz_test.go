@@ -21,37 +21,35 @@ func FuzzResultRecord(f *testing.F) {
 	raw := make([]byte, hdrSize+16)
 	putHeader(raw, header{kind: resRaw, count: 2, seq: 1})
 	f.Add(raw)
+	raw = make([]byte, hdrSize+48)
+	putHeader(raw, header{kind: resRaw, count: 6, seq: 1})
+	f.Add(raw)
 	f.Fuzz(func(t *testing.T, rec []byte) {
-		w := &worker{name: "w", proc: &process.Process{}}
-		for _, fn := range []func() chunkOps{
-			func() chunkOps {
-				return &tchunk[int, string]{f: fuzzItoa, in: make([]int, 3), out: make([]string, 3)}
+		for _, mk := range []func(cl *call, lo int) *chunk{
+			func(cl *call, lo int) *chunk {
+				t := &tchunk[int, string]{f: fuzzItoa, in: make([]int, 3), out: make([]string, 3)}
+				t.init(cl, lo)
+				return &t.chunk
 			},
-			func() chunkOps {
-				return &tchunk[int64, int64]{f: double, in: make([]int64, 3), out: make([]int64, 3)}
+			func(cl *call, lo int) *chunk {
+				t := &tchunk[int64, int64]{f: double, in: make([]int64, 3), out: make([]int64, 3)}
+				t.init(cl, lo)
+				return &t.chunk
 			},
-			func() chunkOps { return &schunk[int64, int64]{f: double} },
+			func(cl *call, lo int) *chunk {
+				t := &schunk[int64, int64]{f: double}
+				t.chunk = chunk{call: cl, ops: t, n: 3, lo: lo}
+				return &t.chunk
+			},
 		} {
-			ops := fn()
-			var c *chunk
-			switch t := ops.(type) {
-			case *tchunk[int, string]:
-				t.init(&call{})
-				c = &t.chunk
-			case *tchunk[int64, int64]:
-				t.init(&call{})
-				c = &t.chunk
-			case *schunk[int64, int64]:
-				t.chunk = chunk{call: &call{}, ops: t, n: 3}
-				c = &t.chunk
-			}
-			h, err := readHeader(rec)
-			if err != nil {
-				continue
-			}
-			c.deliver(w, h, rec[hdrSize:])
-			if c.got > c.n {
-				t.Fatalf("%d results for a chunk of %d", c.got, c.n)
+			// A record of two chunks, as a batch travels.
+			cl := &call{completed: make(chan *chunk, 2)}
+			a, b := mk(cl, 0), mk(cl, 3)
+			r := &record{seq: 1, chunks: []*chunk{a, b}, n: a.n + b.n}
+			w := &worker{name: "w", proc: &process.Process{}, tokens: make(chan struct{}, 1), ready: make(chan struct{}), inflight: []*record{r}}
+			new(Pool).handle(w, rec)
+			if a.got > a.n || b.got > b.n || r.got != a.got+b.got {
+				t.Fatalf("results %d and %d for chunks of %d, %d for their record", a.got, b.got, a.n, r.got)
 			}
 		}
 		decodeSharedTask(rec)

@@ -67,7 +67,7 @@ func mapInto[In, Out any](ctx context.Context, p *Pool, f *Func[In, Out], in []I
 	for i := range chunks {
 		lo, hi := i*size, min((i+1)*size, len(in))
 		chunks[i].f, chunks[i].in, chunks[i].out = f, in[lo:hi], out[lo:hi]
-		chunks[i].init(cl)
+		chunks[i].init(cl, lo)
 		ptrs[i] = &chunks[i].chunk
 	}
 	if err := p.submit(ptrs...); err != nil {
@@ -138,6 +138,7 @@ func imap[In, Out any](ctx context.Context, p *Pool, f *Func[In, Out], seq iter.
 			done    = map[*chunk]bool{}
 			inputs  = true
 			zero    Out
+			pos     int // the index of the next chunk's first input
 		)
 		for {
 			for inputs && len(pending) < window {
@@ -160,7 +161,8 @@ func imap[In, Out any](ctx context.Context, p *Pool, f *Func[In, Out], seq iter.
 					break
 				}
 				t.out = grow(t.out, len(t.in))
-				t.init(cl)
+				t.init(cl, pos)
+				pos += len(t.in)
 				if err := p.submit(&t.chunk); err != nil {
 					yield(zero, err)
 					return

@@ -20,6 +20,10 @@ type options struct {
 	buffer    int
 	stdout    io.Writer
 	stderr    io.Writer
+
+	// onDeath, for tests, sees the chunks a dead worker held (those with
+	// results to come), before they are failed or queued again.
+	onDeath func(pid int, held []*chunk)
 }
 
 func defaults() options {
@@ -39,9 +43,10 @@ func WithInitializer(init *Initializer) Option { return func(o *options) { o.ini
 // chunks too); 0, the default, keeps workers for the pool's life.
 func MaxTasksPerChild(n int) Option { return func(o *options) { o.maxTasks = n } }
 
-// MaxInFlight bounds the chunks given to one worker and not yet answered
-// (default 2: one running, one waiting). A worker that dies fails at most
-// these.
+// MaxInFlight bounds the records of tasks given to one worker and not yet
+// answered (default 2: one running, one waiting). A record is one chunk of
+// a Map or Imap, or up to 256 Submits that were queued together. A worker
+// that dies fails at most these.
 func MaxInFlight(n int) Option { return func(o *options) { o.inflight = n } }
 
 // WithNamePrefix names the workers PREFIX-1, PREFIX-2, … in the order they

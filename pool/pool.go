@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/shmkit/shmkit/internal/spin"
 	"github.com/shmkit/shmkit/process"
 	"github.com/shmkit/shmkit/ringbuf"
 	"github.com/shmkit/shmkit/shm"
@@ -32,8 +33,9 @@ type Pool struct {
 	slots    sync.WaitGroup
 	slotsEnd chan struct{} // closed when every slot has finished
 
-	seq    atomic.Uint64 // chunk sequence numbers
-	number atomic.Int64  // worker numbers, for names
+	seq     atomic.Uint64 // record sequence numbers
+	number  atomic.Int64  // worker numbers, for names
+	getSpin spin.Adaptive // Future.Get's spin, learnt from past Gets
 }
 
 // worker is one worker process and the parent's side of its rings.
@@ -50,10 +52,15 @@ type worker struct {
 	readerDone     chan struct{} // closed when its results are all read
 	gone           chan struct{} // closed when its tasks are settled
 
-	// mu guards the fields below. inflight is appended by the slot's
-	// goroutine, popped by the reader, taken whole by the monitor.
+	// wmu makes the dispatchers one producer of the tasks ring: the slot's
+	// goroutine and callers of Submit that give a chunk straight to the
+	// worker (see submit) both write to it.
+	wmu sync.Mutex
+
+	// mu guards the fields below. inflight is appended by the dispatchers
+	// (under wmu too), popped by the reader, taken whole by the monitor.
 	mu         sync.Mutex
-	inflight   []*chunk // given to the worker and not finished, oldest first
+	inflight   []*record // given to the worker and not finished, oldest first
 	dispatched int
 	retiring   bool // it has been given its last chunk (MaxTasksPerChild)
 	dead       bool // the monitor has taken inflight
@@ -175,9 +182,15 @@ func (p *Pool) monitor(w *worker) {
 	<-w.readerDone
 	w.mu.Lock()
 	w.dead = true
-	held := w.inflight
+	var held []*chunk
+	for _, r := range w.inflight {
+		held = append(held, r.chunks...) // those with results still to come
+	}
 	w.inflight = nil
 	w.mu.Unlock()
+	if p.opts.onDeath != nil {
+		p.opts.onDeath(w.proc.Pid(), held)
+	}
 	if len(held) > 0 {
 		werr := &WorkerError{Worker: w.name, Pid: w.proc.Pid(), Code: w.proc.ExitCode()}
 		var ee *process.ExitError
@@ -208,6 +221,8 @@ func (p *Pool) monitor(w *worker) {
 // Start, before the slots run) calls it: it alone writes to the rings then.
 func (w *worker) release() {
 	<-w.gone
+	w.wmu.Lock() // a caller of Submit may still be in dispatch, about to find w dead
+	defer w.wmu.Unlock()
 	w.tasks.Close()
 	w.results.Close()
 	w.seg.Close()
@@ -242,7 +257,10 @@ func (p *Pool) readResults(w *worker) {
 	}
 }
 
-// handle takes one result record.
+// handle takes one result record: results for the oldest record the
+// worker holds, from where the last left off, which it splits among that
+// record's chunks. A chunk complete is completed at once, and leaves the
+// record, so that a worker's death fails only chunks with results to come.
 func (p *Pool) handle(w *worker, rec []byte) error {
 	h, err := readHeader(rec)
 	if err != nil {
@@ -253,25 +271,49 @@ func (p *Pool) handle(w *worker, rec []byte) error {
 		return nil
 	}
 	w.mu.Lock()
-	var c *chunk
+	var r *record
 	if len(w.inflight) > 0 {
-		c = w.inflight[0]
+		r = w.inflight[0]
 	}
 	w.mu.Unlock()
-	if c == nil || c.seq != h.seq {
+	if r == nil || r.seq != h.seq {
 		return fmt.Errorf("pool: worker %s answered chunk %d, which it does not hold", w.name, h.seq)
 	}
-	complete, err := c.deliver(w, h, rec[hdrSize:])
-	if err != nil {
-		return err
+	first, count := int(h.word), int(h.count)
+	if first != r.got || count == 0 || count > r.n-first {
+		return fmt.Errorf("pool: worker %s answered tasks %d..%d of a chunk of %d having answered %d", w.name, first, first+count, r.n, r.got)
 	}
-	if complete {
+	payload := rec[hdrSize:]
+	for count > 0 {
+		c := r.chunks[0] // r.got < r.n: a chunk is left
+		k := min(count, c.n-c.got)
+		part, rest, err := splitResults(h.kind, payload, k, c.ops.rawResultSize())
+		if err != nil {
+			return err
+		}
+		complete, err := c.deliver(w, h.kind, c.got, k, part)
+		if err != nil {
+			return err
+		}
+		payload, count, r.got = rest, count-k, r.got+k
+		if !complete {
+			continue
+		}
 		w.mu.Lock()
-		w.inflight[0] = nil
-		w.inflight = w.inflight[1:]
+		r.chunks = r.chunks[1:]
+		last := r.got == r.n
+		if last {
+			w.inflight[0] = nil
+			w.inflight = w.inflight[1:]
+		}
 		w.mu.Unlock()
-		w.tokens <- struct{}{}
+		if last {
+			w.tokens <- struct{}{}
+		}
 		c.call.complete(c)
+	}
+	if len(payload) != 0 {
+		return fmt.Errorf("pool: worker %s sent %d bytes past its results", w.name, len(payload))
 	}
 	return nil
 }
@@ -335,19 +377,37 @@ func (p *Pool) signal() {
 	}
 }
 
-// take returns the next queued chunk, waiting for one; nil once the pool is
-// closed and the queue empty, or terminated.
-func (p *Pool) take() *chunk {
+// take appends the next queued chunk to dst, and the chunks queued behind
+// it that may travel in one record with it (see batchable), waiting for
+// one; it returns dst unchanged once the pool is closed and the queue
+// empty, or terminated.
+func (p *Pool) take(dst []*chunk) []*chunk {
 	for {
 		p.mu.Lock()
 		if p.terminated {
 			p.mu.Unlock()
-			return nil
+			return dst
 		}
 		if p.qhead < len(p.queue) {
 			c := p.queue[p.qhead]
+			share := (len(p.queue) - p.qhead + p.opts.processes - 1) / p.opts.processes
 			p.queue[p.qhead] = nil
 			p.qhead++
+			dst = append(dst, c)
+			if p.opts.maxTasks == 0 && batchable(c) {
+				room, tasks := p.opts.maxRecord()-hdrSize-c.ops.rawInputBytes(), c.n
+				for k := 1; k < share && p.qhead < len(p.queue); k++ {
+					d := p.queue[p.qhead]
+					if !batchable(d) || d.ops.funcID() != c.ops.funcID() || d.ops.rawInputBytes() > room || tasks+d.n > batchTasks {
+						break
+					}
+					p.queue[p.qhead] = nil
+					p.qhead++
+					dst = append(dst, d)
+					room -= d.ops.rawInputBytes()
+					tasks += d.n
+				}
+			}
 			more := p.qhead < len(p.queue)
 			if !more {
 				p.queue, p.qhead = p.queue[:0], 0
@@ -356,12 +416,12 @@ func (p *Pool) take() *chunk {
 			if more {
 				p.signal()
 			}
-			return c
+			return dst
 		}
 		closed := p.closed
 		p.mu.Unlock()
 		if closed {
-			return nil
+			return dst
 		}
 		select {
 		case <-p.wake:
@@ -381,6 +441,10 @@ func (p *Pool) runSlot(i int) {
 	p.mu.Lock()
 	w := p.workers[i]
 	p.mu.Unlock()
+	var (
+		buf     []*chunk
+		scratch []byte
+	)
 	for {
 		if w != nil && !w.isDone() {
 			select {
@@ -388,13 +452,17 @@ func (p *Pool) runSlot(i int) {
 			case <-w.died:
 				continue
 			case <-p.stop:
-				continue // take returns nil from now on
+				continue // take returns nothing from now on
 			}
 		}
-		c := p.take()
-		if c == nil {
+		clear(buf)
+		cs := p.take(buf[:0])
+		buf = cs
+		if len(cs) == 0 {
 			if w != nil {
+				w.wmu.Lock()
 				w.tasks.CloseWrite() // the worker finishes what it holds and exits
+				w.wmu.Unlock()
 				w.release()
 				w = nil
 			}
@@ -406,16 +474,18 @@ func (p *Pool) runSlot(i int) {
 			}
 			return
 		}
-		if w != nil && !w.isDone() && p.dispatch(w, c) {
+		if w != nil && !w.isDone() && p.give(w, cs, &scratch) {
 			continue
 		}
-		// The worker died or retired: c goes to a fresh one.
+		// The worker died or retired: cs go to a fresh one.
 		if w != nil {
 			w.release()
 		}
 		var err error
 		if w, err = p.startWorker(); err != nil {
-			c.failRest(fmt.Errorf("pool: starting a worker: %w", err))
+			for _, c := range cs {
+				c.failRest(fmt.Errorf("pool: starting a worker: %w", err))
+			}
 			continue
 		}
 		p.mu.Lock()
@@ -424,12 +494,16 @@ func (p *Pool) runSlot(i int) {
 		p.mu.Unlock()
 		if terminated {
 			w.proc.Kill()
-			c.failRest(ErrClosed)
+			for _, c := range cs {
+				c.failRest(ErrClosed)
+			}
 			continue
 		}
 		<-w.tokens // a fresh worker has them all
-		if !p.dispatch(w, c) {
-			c.failRest(fmt.Errorf("pool: worker %s exited at once", w.name))
+		if !p.give(w, cs, &scratch) {
+			for _, c := range cs {
+				c.failRest(fmt.Errorf("pool: worker %s exited at once", w.name))
+			}
 		}
 	}
 }
@@ -458,20 +532,14 @@ func (p *Pool) dispatch(w *worker, c *chunk) bool {
 		w.tokens <- struct{}{}
 		return true
 	}
-	w.mu.Lock()
-	if w.dead || w.retiring {
-		w.mu.Unlock()
-		w.tokens <- struct{}{}
+	w.wmu.Lock()
+	defer w.wmu.Unlock()
+	c.one[0] = c
+	c.rec = record{chunks: c.one[:], n: c.n}
+	if !p.enlist(w, &c.rec) {
 		return false
 	}
-	c.seq = p.seq.Add(1)
-	w.inflight = append(w.inflight, c)
-	w.dispatched++
-	if p.opts.maxTasks > 0 && w.dispatched >= p.opts.maxTasks {
-		w.retiring = true
-	}
-	w.mu.Unlock()
-	h := header{kind: c.ops.taskKind(), count: uint32(c.n), seq: c.seq, word: c.ops.funcID()}
+	h := header{kind: c.ops.taskKind(), count: uint32(c.n), seq: c.rec.seq, word: c.ops.funcID()}
 	if size := c.ops.rawInputBytes(); size >= 0 {
 		if hdrSize+size > p.opts.maxRecord() {
 			failed = p.undispatch(w, c, fmt.Errorf("%w: a chunk of %d bytes, over the pool's limit of %d (use a smaller Chunksize)", ErrTooLarge, size, p.opts.maxRecord()-hdrSize))
@@ -501,13 +569,32 @@ func (p *Pool) dispatch(w *worker, c *chunk) bool {
 	return true
 }
 
+// enlist gives r its sequence number and appends it to the records w
+// holds, under w.wmu (the order of w.inflight is the order of the records
+// in the ring); false, and the token given back, when w can take no more.
+func (p *Pool) enlist(w *worker, r *record) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.dead || w.retiring {
+		w.tokens <- struct{}{}
+		return false
+	}
+	r.seq = p.seq.Add(1)
+	w.inflight = append(w.inflight, r)
+	w.dispatched++
+	if p.opts.maxTasks > 0 && w.dispatched >= p.opts.maxTasks {
+		w.retiring = true
+	}
+	return true
+}
+
 // undispatch takes back a chunk that could not be written and fails its
 // tasks, reporting whether it did (the caller completes it once it has let
 // go of c.call.mu, which is held); false when the worker died meanwhile and
 // its monitor settles the chunk.
 func (p *Pool) undispatch(w *worker, c *chunk, err error) bool {
 	w.mu.Lock()
-	if !w.dead && len(w.inflight) > 0 && w.inflight[len(w.inflight)-1] == c {
+	if !w.dead && len(w.inflight) > 0 && w.inflight[len(w.inflight)-1] == &c.rec {
 		w.inflight = w.inflight[:len(w.inflight)-1]
 		w.dispatched--
 		w.retiring = p.opts.maxTasks > 0 && w.dispatched >= p.opts.maxTasks
@@ -518,6 +605,72 @@ func (p *Pool) undispatch(w *worker, c *chunk, err error) bool {
 	}
 	w.mu.Unlock()
 	return false
+}
+
+// dispatchBatch writes chunks cs (several, see take) to worker w as one
+// record; false when w can take no more (it died or retired), true when
+// they are settled: given to w, or dropped because their call ended.
+// scratch is the caller's buffer: the inputs are copied there under each
+// call's mutex, before w's write mutex is taken (dispatch takes them in
+// the other order).
+func (p *Pool) dispatchBatch(w *worker, cs []*chunk, scratch *[]byte) bool {
+	buf := append((*scratch)[:0], make([]byte, hdrSize)...)
+	var taken []*chunk
+	n := 0
+	for _, c := range cs {
+		cl := c.call
+		cl.mu.Lock()
+		if !cl.cancelled {
+			buf, _ = c.ops.appendInputs(buf) // raw inputs (see batchable): no error
+			taken = append(taken, c)
+			n += c.n
+		}
+		cl.mu.Unlock()
+	}
+	*scratch = buf
+	if len(taken) == 0 {
+		w.tokens <- struct{}{}
+		return true
+	}
+	w.wmu.Lock()
+	defer w.wmu.Unlock()
+	r := &record{chunks: taken, n: n}
+	if !p.enlist(w, r) {
+		return false
+	}
+	putHeader(buf, header{kind: recTask, count: uint32(n), seq: r.seq, word: taken[0].ops.funcID()})
+	w.tasks.Write(w.ctx, buf) // on error the worker died: the monitor settles the chunks
+	return true
+}
+
+// give gives the chunks that take returned to w: see dispatch and
+// dispatchBatch.
+func (p *Pool) give(w *worker, cs []*chunk, scratch *[]byte) bool {
+	if len(cs) == 1 {
+		return p.dispatch(w, cs[0])
+	}
+	return p.dispatchBatch(w, cs, scratch)
+}
+
+// Batching. A slot whose worker has room takes the chunk at the head of
+// the queue and, when it is a Submit's, the Submits of the same function
+// with raw inputs queued behind it, and writes them as one record: one
+// ring write and one wake of the worker, one result record back, instead
+// of one each. The batch takes at most its share of what is queued (the
+// queue over the processes), so that every worker gets some, and at most
+// batchTasks, which with MaxInFlight bounds what a dead worker takes down.
+// The chunks of Map and Imap travel one per record, as sized (Chunksize).
+// With MaxTasksPerChild a record is one chunk, which a worker counts as
+// Python's does.
+const (
+	batchChunkBytes = 4 << 10 // the largest input batched (it is copied twice)
+	batchTasks      = 256     // the most Submits in a record
+)
+
+// batchable reports whether c may travel in a record with other chunks.
+func batchable(c *chunk) bool {
+	size := c.ops.rawInputBytes()
+	return c.single && c.ops.taskKind() == recTask && size >= 0 && size <= batchChunkBytes
 }
 
 // Close stops the pool taking new calls (Python's close): the calls under

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -201,14 +202,24 @@ func TestMaxTasksPerChild(t *testing.T) {
 }
 
 // TestWorkerKilled SIGKILLs a worker while it holds a task of a Map of
-// 10,000, placed by a handshake: the Map returns soon after, exactly the
-// chunks that worker held fail with ErrWorkerDied naming it and the
-// signal, every other result is right, and the pool works afterwards.
+// 10,000, placed by a handshake: the Map returns soon after; the tasks that
+// failed are exactly those the parent recorded as held by that worker (its
+// chunks without results), each with ErrWorkerDied naming it and the
+// signal, among them the task it was running, in at most MaxInFlight whole
+// chunks; every other result is right, and the pool works afterwards.
 func TestWorkerKilled(t *testing.T) {
 	ctx := ctxFor(t)
 	h := newHolder(t)
 	const n, chunk, inflight = 10000, 10, 2
-	p := start(t, pool.Processes(2), pool.MaxInFlight(inflight))
+	var (
+		mu   sync.Mutex
+		held = map[int][]int{} // by the dead worker's PID
+	)
+	p := start(t, pool.Processes(2), pool.MaxInFlight(inflight), pool.WithDeathRecorder(func(pid int, tasks []int) {
+		mu.Lock()
+		held[pid] = tasks
+		mu.Unlock()
+	}))
 	trials := shmtest.Iterations(t, 20)
 	for trial := range trials {
 		k := (trial*4099 + 17) % n
@@ -239,7 +250,7 @@ func TestWorkerKilled(t *testing.T) {
 		if !errors.As(r.err, &me) {
 			t.Fatalf("trial %d: Map: %v", trial, r.err)
 		}
-		failedChunks := map[int]bool{}
+		var failed []int
 		for i, err := range me.Errs {
 			if err == nil {
 				if r.out[i] != 2*in[i] {
@@ -251,23 +262,26 @@ func TestWorkerKilled(t *testing.T) {
 			if !errors.Is(err, pool.ErrWorkerDied) || !errors.As(err, &we) || we.Pid != pid || we.Code != -9 || !strings.Contains(err.Error(), "signal 9") {
 				t.Fatalf("trial %d: task %d: %v", trial, i, err)
 			}
-			failedChunks[i/chunk] = true
+			failed = append(failed, i)
 		}
-		if !failedChunks[k/chunk] || len(failedChunks) > inflight || me.Failed != len(failedChunks)*chunk-boolInt(failedChunks[(n-1)/chunk] && n%chunk != 0)*(chunk-n%chunk) {
-			t.Fatalf("trial %d: %d tasks failed, in chunks %v; the held task was %d", trial, me.Failed, slices.Sorted(maps.Keys(failedChunks)), k)
+		mu.Lock()
+		want := slices.Sorted(slices.Values(held[pid]))
+		mu.Unlock()
+		if !slices.Equal(failed, want) || me.Failed != len(failed) {
+			t.Fatalf("trial %d: tasks %v failed; the parent recorded %v as held by the killed worker", trial, failed, want)
+		}
+		chunks := map[int]bool{}
+		for _, i := range failed {
+			chunks[i/chunk] = true
+		}
+		if !slices.Contains(failed, k) || len(chunks) > inflight {
+			t.Fatalf("trial %d: the held task %d; failed: %v", trial, k, failed)
 		}
 	}
 	out, err := pool.Map(ctx, p, double, []int64{1, 2, 3})
 	if err != nil || !slices.Equal(out, []int64{2, 4, 6}) {
 		t.Fatalf("after the kills: %v, %v", out, err)
 	}
-}
-
-func boolInt(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 // TestWorkerKilledRetry: with WithRetries the chunks of a killed worker
@@ -352,4 +366,52 @@ func TestTerminate(t *testing.T) {
 	if err := p.Join(ctxFor(t)); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestWorkerKilledSubmits: Submits queued while the worker is busy travel
+// several to a record; SIGKILLed, the worker fails exactly as many as the
+// parent recorded as held by it, each naming it, and every other Submit
+// succeeds on its replacement.
+func TestWorkerKilledSubmits(t *testing.T) {
+	ctx := ctxFor(t)
+	h := newHolder(t)
+	var (
+		mu   sync.Mutex
+		held = -1
+	)
+	p := start(t, pool.Processes(1), pool.MaxInFlight(2), pool.WithDeathRecorder(func(pid int, tasks []int) {
+		mu.Lock()
+		held = len(tasks)
+		mu.Unlock()
+	}))
+	first := pool.Submit(ctx, p, hold, -1)
+	pid := h.held(t)
+	futs := make([]*pool.Future[int64], 600)
+	for i := range futs {
+		futs[i] = pool.Submit(ctx, p, hold, int64(i))
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := first.Get(ctx); !errors.Is(err, pool.ErrWorkerDied) {
+		t.Fatalf("the held task: %v", err)
+	}
+	failed := 1
+	for i, f := range futs {
+		v, err := f.Get(ctx)
+		var we *pool.WorkerError
+		switch {
+		case err == nil && v == 2*int64(i):
+		case errors.As(err, &we) && we.Pid == pid && we.Code == -9:
+			failed++
+		default:
+			t.Fatalf("Submit(%d) = %d, %v", i, v, err)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if failed != held || failed > 1+256 {
+		t.Fatalf("%d Submits failed; the parent recorded %d as held by the killed worker", failed, held)
+	}
+	t.Logf("%d of %d Submits were held by the killed worker", failed, len(futs)+1)
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/shmkit/shmkit/array"
 	"github.com/shmkit/shmkit/internal/cell"
+	"github.com/shmkit/shmkit/internal/fdexport"
 	"github.com/shmkit/shmkit/shm"
 	"golang.org/x/sys/unix"
 )
@@ -32,11 +33,15 @@ func populate(segs ...*shm.Segment) {
 // worker is sent an index range and the arrays' handles, reads its inputs
 // and writes its outputs in place, and answers with one short record; no
 // input or output is encoded or copied through the rings. In and Out are
-// fixed-size and pointer-free, as arrays require, and the arrays must be in
-// named segments (shm.Create), which a running worker can attach; len(out)
-// must be at least len(in). Chunks default to four per worker. Failures and
-// cancellation are reported as by Map; a task that failed leaves its
-// element of out as it was.
+// fixed-size and pointer-free, as arrays require; the arrays may be
+// anonymous (array.NewRaw) or in a named segment (array.CreateRaw).
+// len(out) must be at least len(in). The workers, running already, open
+// an anonymous array's memory through /proc/PID/fd of this process, which
+// the kernel allows a process of the same user while this process is
+// dumpable (the default); where it refuses, every task fails with the
+// reason, and arrays in a named segment do instead. Chunks default to four
+// per worker. Failures and cancellation are reported as by Map; a task
+// that failed leaves its element of out as it was.
 //
 // The worker attaches the segments once per call (or less: it keeps the
 // last ones), so MapShared pays off for large arrays of small elements.
@@ -45,11 +50,15 @@ func MapShared[In, Out any](ctx context.Context, p *Pool, f *Func[In, Out], in *
 	if out.Len() < n {
 		return fmt.Errorf("pool: MapShared into %d outputs from %d inputs", out.Len(), n)
 	}
-	inH, err := in.GobEncode()
-	if err != nil {
+	// An anonymous array's handle names its descriptor in this process,
+	// which the workers, running already, open through /proc.
+	var inH, outH []byte
+	err := fdexport.RunInPlace(func() (err error) {
+		if inH, err = in.GobEncode(); err == nil {
+			outH, err = out.GobEncode()
+		}
 		return err
-	}
-	outH, err := out.GobEncode()
+	})
 	if err != nil {
 		return err
 	}
@@ -70,8 +79,8 @@ func MapShared[In, Out any](ctx context.Context, p *Pool, f *Func[In, Out], in *
 	ptrs := make([]*chunk, k)
 	for i := range chunks {
 		c := &chunks[i]
-		c.f, c.lo, c.inH, c.outH = f, i*size, inH, outH
-		c.chunk = chunk{call: cl, ops: c, n: min(size, n-i*size)}
+		c.f, c.inH, c.outH = f, inH, outH
+		c.chunk = chunk{call: cl, ops: c, n: min(size, n-i*size), lo: i * size}
 		ptrs[i] = &c.chunk
 	}
 	if err := p.submit(ptrs...); err != nil {
@@ -108,7 +117,6 @@ func MapShared[In, Out any](ctx context.Context, p *Pool, f *Func[In, Out], in *
 type schunk[In, Out any] struct {
 	chunk
 	f         *Func[In, Out]
-	lo        int
 	inH, outH []byte
 	errs      []error
 }
@@ -116,6 +124,7 @@ type schunk[In, Out any] struct {
 func (c *schunk[In, Out]) funcID() uint64     { return c.f.id }
 func (c *schunk[In, Out]) taskKind() uint32   { return recShared }
 func (c *schunk[In, Out]) rawInputBytes() int { return -1 }
+func (c *schunk[In, Out]) rawResultSize() int { return 0 }
 
 // appendInputs appends the sharedTask payload: [u64 lo][u32 len][input
 // handle][u32 len][output handle].

@@ -53,6 +53,42 @@ func TestMapShared(t *testing.T) {
 	}
 }
 
+// TestMapSharedAnonymous maps in place over arrays made by array.NewRaw
+// (anonymous memory: the running workers open it through /proc), then over
+// fresh ones of the same length, which the workers must not mistake for
+// the first pair, and checks every element.
+func TestMapSharedAnonymous(t *testing.T) {
+	ctx := ctxFor(t)
+	p := start(t, pool.Processes(2))
+	for round := range 3 {
+		n := 50_000
+		if round == 2 {
+			n = 10 // small: in a heap segment shared with other arrays
+		}
+		in, err := array.NewRaw[int64](n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := array.NewRaw[int64](n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, s := 0, in.Slice(); i < n; i++ {
+			s[i] = int64(i + round)
+		}
+		if err := pool.MapShared(ctx, p, double, in, out, pool.Chunksize(1000)); err != nil {
+			t.Fatal(err)
+		}
+		for i, v := range out.Slice() {
+			if v != 2*int64(i+round) {
+				t.Fatalf("round %d: out[%d] = %d", round, i, v)
+			}
+		}
+		in.Close()
+		out.Close()
+	}
+}
+
 // TestBatch runs a batch function through Map and MapShared: results right,
 // and an error fails exactly the tasks of its chunk.
 func TestBatch(t *testing.T) {

@@ -46,10 +46,10 @@ type MPMC struct {
 	adoptDue atomic.Bool   // a dead consumer's claim may wait for adoption (set by rescueEmpty)
 
 	_     [cacheLine]byte
-	putMu sync.Mutex
+	putMu handleLock // serialises this handle's producer goroutines, Put to publication
 	space waitSide
 	_     [cacheLine]byte
-	getMu sync.Mutex
+	getMu handleLock // serialises this handle's consumer goroutines, Get to release
 	data  waitSide
 	_     [cacheLine]byte
 }
@@ -219,7 +219,7 @@ func (r *MPMC) lockPut() error { return r.lockRole(roleProducer, &r.putMu) }
 // lockGet is lockPut for consumers.
 func (r *MPMC) lockGet() error { return r.lockRole(roleConsumer, &r.getMu) }
 
-func (r *MPMC) lockRole(role uint32, mu *sync.Mutex) error {
+func (r *MPMC) lockRole(role uint32, mu *handleLock) error {
 	if r.role.Load()&role == 0 {
 		if err := r.attach(role); err != nil {
 			return err

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"sync"
 	"sync/atomic"
 	"unsafe"
 
@@ -55,7 +54,7 @@ type vring struct {
 // Lamport's optimisation (the producer re-reads the shared head only when
 // the cached one says the ring is full). Written by the producer only.
 type producerSide struct {
-	mu        sync.Mutex // MPSC: serialises this handle's producers, Reserve to Commit
+	mu        handleLock // MPSC: serialises this handle's producers, Reserve to Commit
 	slot      int        // attached slot; -1 before the first write
 	gen       uint16
 	closed    bool

@@ -10,6 +10,7 @@ import (
 
 	"github.com/shmkit/shmkit/atomics"
 	"github.com/shmkit/shmkit/internal/procinfo"
+	"github.com/shmkit/shmkit/internal/spin"
 	"github.com/shmkit/shmkit/shm"
 )
 
@@ -64,6 +65,7 @@ type Barrier struct {
 	checked atomic.Int64                 // when (since processStart) a waiter of this handle last looked for the dead
 	action  atomic.Pointer[func() error] // this handle's action (SetAction); process-local
 	ref     ref
+	spin    spin.Adaptive // this handle's learnt spin (process-local)
 }
 
 // SetAction makes fn the barrier's action (Python's Barrier(parties,
@@ -317,9 +319,19 @@ func (b *Barrier) wait(ctx context.Context) (int, error) {
 	b.count.Store(idx + 1)
 	b.record()
 	b.lock.Unlock()
-	opts := atomics.WaitOptions{Poll: mutexPoll, Check: b.checkParties}
-	for {
-		err := atomics.Await(ctx, b.phase, p, &opts)
+	// The shared wait of package spin (one load of phase a look), then
+	// park with the liveness poll.
+	spell, moved := b.spin.Spin(waitRounds, spin.Yielding, func() bool { return b.phase.Load() != p })
+	opts := atomics.WaitOptions{Poll: mutexPoll, Check: b.checkParties, Spin: 1}
+	for learn := true; ; learn = false {
+		var err error
+		if !moved {
+			t0 := spin.Now()
+			err = atomics.Await(ctx, b.phase, p, &opts)
+			if learn { // from the park that followed the spin only
+				b.spin.Parked(spell, t0, err == nil && b.phase.Load() != p)
+			}
+		}
 		if np := b.phase.Load(); np != p { // observes: release, break or reset
 			if np == p&^(bReset|bBroken)+bGen {
 				return int(idx), nil

@@ -152,7 +152,10 @@ var _ = process.Current
 // BenchmarkEventWake: round trips between this process and a child, each
 // way a Set of an Event the other side Waits on; p50/p99 of the round trip
 // beside the raw futex ping-pong floor (bench.FutexPingPong: the same round
-// trip with bare FUTEX_WAIT/FUTEX_WAKE) measured in the same run.
+// trip with bare FUTEX_WAIT/FUTEX_WAKE) and the shared-memory spin floor
+// (bench.ShmPingPong: both sides spinning), measured in the same run. A
+// wait that spins through the round trip (the Event's learnt spin) lands
+// near the spin floor; one that parks, near the futex floor.
 func BenchmarkEventWake(b *testing.B) {
 	b.Run("event", func(b *testing.B) {
 		seg := shmtest.Segment(b, 1<<16)
@@ -188,6 +191,7 @@ func BenchmarkEventWake(b *testing.B) {
 		lat.Report(b)
 	})
 	b.Run("futex-floor", bench.FutexPingPong)
+	b.Run("shm-spin-floor", bench.ShmPingPong)
 }
 
 // BenchmarkRWMutexRead: uncontended RLock/RUnlock beside sync.RWMutex.

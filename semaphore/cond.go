@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 
 	"github.com/shmkit/shmkit/atomics"
+	"github.com/shmkit/shmkit/internal/spin"
 	"github.com/shmkit/shmkit/shm"
 )
 
@@ -41,7 +42,8 @@ type Cond struct {
 	sleepers *atomic.Uint32 // waiters between reading seq and waking; read by Signal
 	lockAt   uint64         // object offset of the named Mutex L in the segment; 0 = L is the Cond's own or NewCondFor's
 	ref      ref
-	ownL     bool // L was attached by GobDecode (a NewCondFor Cond's): Close closes it
+	ownL     bool          // L was attached by GobDecode (a NewCondFor Cond's): Close closes it
+	spin     spin.Adaptive // this handle's learnt spin (process-local)
 }
 
 // NewCond creates a Cond with its own Mutex L (Python's Condition()) in
@@ -219,10 +221,23 @@ func (c *Cond) WaitContext(ctx context.Context) error {
 func (c *Cond) park(ctx context.Context) error {
 	s := c.seq.Load() // observes: the sequence, under L
 	c.L.Unlock()
+	// The shared wait of package spin: one load of seq a look. A spinner
+	// is not counted in sleepers: a notification's bump is all it needs.
+	spell, ok := c.spin.Spin(waitRounds, spin.Yielding, func() bool { return c.seq.Load() != s })
+	if ok {
+		raceAcquire(c.seq)
+		return nil
+	}
 	c.sleepers.Add(1) // before Await's look at seq: Signal reads it after its Add
 	var err error
+	learn := true
 	for err == nil && c.seq.Load() == s { // Await may return early: only a notification ends the wait
-		err = atomics.Await(ctx, c.seq, s, nil)
+		t0 := spin.Now()
+		err = atomics.Await(ctx, c.seq, s, &parkNow)
+		if learn {
+			c.spin.Parked(spell, t0, err == nil && c.seq.Load() != s)
+			learn = false
+		}
 	}
 	raceAcquire(c.seq)
 	c.sleepers.Add(^uint32(0))

@@ -70,8 +70,10 @@
 // sync.Lockers, and a Context form (LockContext, RLockContext,
 // AcquireContext, WaitContext, WaitForContext) that returns ctx's error
 // when it ends first (Event.WaitContext reports false) and reports a dead
-// holder as ErrOwnerDead. Waiting spins
-// briefly, then parks the goroutine through atomics.Await, which keeps one
+// holder as ErrOwnerDead. Waiting spins first (package spin's adaptive
+// wait, the one the rings, queues and pipes make: one load a look, as long
+// as past waits of the handle show it pays), then parks the goroutine
+// through atomics.Await, which keeps one
 // sleeping thread per process per word however many goroutines wait on it.
 // Fast paths make no system call: a wake-up is issued only when the word
 // says someone sleeps.

@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 
 	"github.com/shmkit/shmkit/atomics"
+	"github.com/shmkit/shmkit/internal/spin"
 	"github.com/shmkit/shmkit/shm"
 )
 
@@ -21,6 +22,7 @@ type Event struct {
 	flag     *atomic.Uint32 // 0 clear, 1 set; the futex word; written by Set/Clear
 	sleepers *atomic.Uint32 // waiters about to park or parked; read by Set
 	ref      ref
+	spin     spin.Adaptive // this handle's learnt spin (process-local)
 }
 
 // NewEvent creates a clear Event (Python's Event()) in this process's heap of shared memory: no segment,
@@ -111,12 +113,15 @@ func (e *Event) WaitContext(ctx context.Context) bool {
 	if ctx.Err() != nil {
 		return false // done already (Python's wait(0)): not after a spin
 	}
-	for i := 1; i < mutexSpin; i++ {
-		if e.IsSet() {
-			return true
-		}
+	// The shared wait of package spin: one load a look, relaxed, the
+	// rounds learnt from how soon past waits ended; then park.
+	spell, ok := e.spin.Spin(waitRounds, spin.Yielding, e.lookSet)
+	if ok {
+		raceAcquire(e.flag)
+		return true
 	}
 	opts := atomics.WaitOptions{Spin: 1}
+	learn := true
 	for {
 		if e.IsSet() {
 			return true
@@ -125,13 +130,21 @@ func (e *Event) WaitContext(ctx context.Context) bool {
 			return false
 		}
 		e.sleepers.Add(1) // announce, then look again inside Await: Set reads it after its Swap
+		t0 := spin.Now()
 		err := atomics.Await(ctx, e.flag, 0, &opts)
 		e.sleepers.Add(^uint32(0))
+		if learn {
+			e.spin.Parked(spell, t0, err == nil && e.flag.Load() != 0)
+			learn = false
+		}
 		if err != nil {
 			return e.IsSet()
 		}
 	}
 }
+
+// lookSet is the spin's look: one load of the flag.
+func (e *Event) lookSet() bool { return e.flag.Load() != 0 }
 
 // Close gives up this handle's hold on shared memory: the heap object of
 // NewEvent (its heap segment is unmapped with the last such hold in this

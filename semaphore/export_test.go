@@ -23,3 +23,6 @@ func EventSleepers(e *Event) uint32 { return e.sleepers.Load() }
 // BarrierLock exposes a Barrier's internal lock to tests that forge a party
 // dead inside the barrier's critical section.
 func BarrierLock(b *Barrier) *Mutex { return b.lock }
+
+// MutexSleepers reports how many waiters a Mutex counts past their spin.
+func MutexSleepers(m *Mutex) uint32 { return m.sleepers.Load() }

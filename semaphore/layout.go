@@ -36,10 +36,10 @@ const _ = uint(MutexSize-mutexSize) + uint(mutexSize-MutexSize) +
 //
 // Mutex, MutexSize = 64:
 //
-//	0        4        8                16                          64
-//	+--------+--------+----------------+---------------------------+
-//	| state  | magic  | owner          | reserved (zero)           |
-//	+--------+--------+----------------+---------------------------+
+//	0        4        8                16         20               64
+//	+--------+--------+----------------+----------+----------------+
+//	| state  | magic  | owner          | sleepers | reserved (zero)|
+//	+--------+--------+----------------+----------+----------------+
 //	state: futex word, see the state machine in mutex.go
 //	       bits 0-29 holder (bits 0-21 PID, 22-28 low 7 bits of its
 //	       PID namespace tag, 29 zero), bit 30 OWNER_DIED, bit 31 WAITERS
@@ -47,6 +47,11 @@ const _ = uint(MutexSize-mutexSize) + uint(mutexSize-MutexSize) +
 //	owner: procinfo.Ident.Word() of the holder (PID, namespace tag, start
 //	       time, as procinfo's package comment draws it),
 //	       0 while nobody holds it or while the holder is being recorded
+//	sleepers: waiters past their spin, in every process (each adds and
+//	       removes its own 1); a woken waiter that takes the lock sets
+//	       WAITERS only when it is not 0. A waiter killed while counted
+//	       leaves it high: Unlock then wakes when nobody sleeps, as
+//	       Drepper's mutex does always; never a lost wake-up.
 //
 // RWMutex, RWMutexSize = 704:
 //
@@ -91,10 +96,11 @@ const (
 	cacheLine = shm.CacheLine
 
 	// Mutex
-	mutexSize     = 1 * cacheLine
-	mutexOffState = 0
-	mutexOffMagic = 4
-	mutexOffOwner = 8
+	mutexSize        = 1 * cacheLine
+	mutexOffState    = 0
+	mutexOffMagic    = 4
+	mutexOffOwner    = 8
+	mutexOffSleepers = 16
 
 	// RWMutex
 	rwMutexSize   = 3*cacheLine + rwSlots*slotSize

@@ -11,7 +11,8 @@ type (
 	mutexLayout struct {
 		state, magic uint32
 		owner        uint64
-		_            [MutexSize - 16]byte
+		sleepers     uint32
+		_            [MutexSize - 20]byte
 	}
 	slotLayout struct {
 		ident uint64
@@ -64,6 +65,7 @@ func TestLayoutOffsets(t *testing.T) {
 		{"mutex.state", unsafe.Offsetof(m.state), mutexOffState},
 		{"mutex.magic", unsafe.Offsetof(m.magic), mutexOffMagic},
 		{"mutex.owner", unsafe.Offsetof(m.owner), mutexOffOwner},
+		{"mutex.sleepers", unsafe.Offsetof(m.sleepers), mutexOffSleepers},
 		{"RWMutexSize", unsafe.Sizeof(rw), RWMutexSize},
 		{"rw.writer", unsafe.Offsetof(rw.writer), rwOffWriter},
 		{"rw.wstate", unsafe.Offsetof(rw.wstate), rwOffWState},

@@ -217,6 +217,9 @@ func TestMutexGoroutines(t *testing.T) {
 	if counter != n*per {
 		t.Fatalf("counter %d, want %d", counter, n*per)
 	}
+	if s := semaphore.MutexSleepers(m); s != 0 {
+		t.Fatalf("%d sleepers left counted after every waiter returned", s)
+	}
 }
 
 type counterArgs struct {
@@ -265,6 +268,71 @@ func TestMutexHammerProcesses(t *testing.T) {
 	waitAll(t, ps)
 	if got, want := f.u64(0).Load(), uint64(procs*iters); got != want {
 		t.Fatalf("counter %d, want %d: the Mutex let two processes in", got, want)
+	}
+	if s := semaphore.MutexSleepers(m); s != 0 {
+		t.Fatalf("%d sleepers left counted after every process finished", s)
+	}
+}
+
+// TestMutexSleeperKilled: a waiter killed while parked leaves the sleepers
+// count one high; the lock goes on working (a woken waiter then sets
+// WAITERS at every take, Drepper's way): the next Unlock wakes nobody,
+// and a later waiter parks, is woken and takes the lock.
+func TestMutexSleeperKilled(t *testing.T) {
+	seg := shmtest.Segment(t, 1<<16)
+	m, err := semaphore.CreateMutex(seg, "m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFlags(t, seg, "flags")
+	ctx := ctxFor(t, shmtest.Timeout(t, 20*time.Second))
+	if err := m.LockContext(ctx); err != nil {
+		t.Fatal(err)
+	}
+	p, err := holdWorker.Start(ctx, counterArgs{M: m, F: f}) // parks: the test holds m
+	if err != nil {
+		t.Fatal(err)
+	}
+	for semaphore.MutexSleepers(m) == 0 { // until the child has parked
+		if ctx.Err() != nil {
+			t.Fatal("the child never parked")
+		}
+		runtime.Gosched()
+	}
+	if err := p.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	p.Wait()
+	m.Unlock()
+	if s := semaphore.MutexSleepers(m); s != 1 {
+		t.Fatalf("sleepers %d after the parked child was killed, want 1", s)
+	}
+	if err := m.LockContext(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan error, 1)
+	go func() {
+		err := m.LockContext(ctx)
+		if err == nil {
+			m.Unlock()
+		}
+		got <- err
+	}()
+	for semaphore.MutexSleepers(m) < 2 { // until the goroutine has parked
+		if ctx.Err() != nil {
+			t.Fatal("the waiter never parked")
+		}
+		runtime.Gosched()
+	}
+	m.Unlock()
+	if err := <-got; err != nil {
+		t.Fatalf("the parked waiter did not get the lock: %v", err)
+	}
+	if s := semaphore.MutexSleepers(m); s != 1 {
+		t.Fatalf("sleepers %d after the waiter returned, want 1 (the killed one's)", s)
+	}
+	if f.u32(0).Load() != 0 {
+		t.Fatal("the killed child took the lock")
 	}
 }
 

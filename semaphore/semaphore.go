@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 
 	"github.com/shmkit/shmkit/atomics"
+	"github.com/shmkit/shmkit/internal/spin"
 	"github.com/shmkit/shmkit/shm"
 )
 
@@ -34,6 +35,7 @@ type Semaphore struct {
 	sleepers *atomic.Uint32 // waiters about to park or parked; Release reads it
 	bound    uint32         // 0 = unbounded; fixed at creation
 	ref      ref
+	spin     spin.Adaptive // this handle's learnt spin (process-local)
 }
 
 // NewSemaphore creates a Semaphore with value units (Python's
@@ -143,7 +145,9 @@ func (s *Semaphore) AcquireContext(ctx context.Context, n int) error {
 		return fmt.Errorf("semaphore: Acquire(%d) out of range", n)
 	}
 	want := uint32(n)
-	for i := 0; ; i++ {
+	var spell spin.Spell
+	spun, learn := false, true
+	for {
 		v := s.value.Load()
 		if v >= want {
 			if s.value.CompareAndSwap(v, v-want) { // take n units
@@ -152,17 +156,26 @@ func (s *Semaphore) AcquireContext(ctx context.Context, n int) error {
 			}
 			continue
 		}
-		if i == 0 || i >= mutexSpin {
-			if err := ctx.Err(); err != nil {
-				return err // done already: not after a spin
+		if err := ctx.Err(); err != nil {
+			return err // done already: not after a spin
+		}
+		if !spun {
+			// The shared wait of package spin: one load a look; a look
+			// that finds the units there goes back to the CAS above.
+			spun = true
+			var ok bool
+			if spell, ok = s.spin.Spin(waitRounds, spin.Yielding, func() bool { return s.value.Load() >= want }); ok {
+				continue
 			}
 		}
-		if i < mutexSpin {
-			continue // spin a little before announcing a sleeper
-		}
 		s.sleepers.Add(1) // announce before the last look: Release reads it after its CAS
-		err := atomics.Await(ctx, s.value, v, nil)
+		t0 := spin.Now()
+		err := atomics.Await(ctx, s.value, v, &parkNow)
 		s.sleepers.Add(^uint32(0))
+		if learn {
+			s.spin.Parked(spell, t0, err == nil && s.value.Load() != v)
+			learn = false
+		}
 		if err != nil {
 			return err
 		}

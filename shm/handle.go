@@ -20,7 +20,11 @@ import (
 type Handle struct {
 	Name string // named segment; "" for an anonymous one
 	Dir  string // directory of a named segment
-	FD   int    // anonymous segment: its descriptor in the receiving process
+	FD   int    // anonymous segment: its descriptor in the receiving process, or in process Pid
+	// Pid, when not 0, is the process whose descriptor FD is, opened
+	// through /proc/Pid/fd/FD, and Ino the inode it must have there.
+	Pid int
+	Ino uint64
 }
 
 // Handle returns the segment's handle. An anonymous segment has one only
@@ -31,6 +35,13 @@ type Handle struct {
 func (s *Segment) Handle() (Handle, error) {
 	if s.name != "" {
 		return Handle{Name: s.name, Dir: filepath.Dir(s.path), FD: -1}, nil
+	}
+	if fdexport.InPlace() && s.file != nil {
+		var st unix.Stat_t
+		if err := unix.Fstat(int(s.file.Fd()), &st); err != nil {
+			return Handle{}, &os.PathError{Op: "fstat", Path: s.file.Name(), Err: err}
+		}
+		return Handle{FD: int(s.file.Fd()), Pid: os.Getpid(), Ino: st.Ino}, nil
 	}
 	export := fdexport.Current()
 	if export == nil || s.file == nil {
@@ -48,11 +59,44 @@ func (h Handle) open() (*Segment, error) {
 	if h.FD < 0 {
 		return nil, fmt.Errorf("%w: handle names no segment", ErrNotExist)
 	}
+	if h.Pid != 0 {
+		return h.openProc()
+	}
 	fd, err := unix.FcntlInt(uintptr(h.FD), unix.F_DUPFD_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("%w: inherited descriptor %d: %v", ErrNotExist, h.FD, err)
 	}
 	f := os.NewFile(uintptr(fd), "memfd:shmkit")
+	s, err := OpenFile(f)
+	if err != nil {
+		f.Close()
+	}
+	return s, err
+}
+
+// openProc opens descriptor h.FD of process h.Pid through /proc, as a
+// process of the same user may (the kernel checks that it may read the
+// other's memory: same user, the other dumpable). The file must still be
+// the one the handle was made for (its inode: a descriptor number may be
+// reused, a PID too, and another PID namespace's /proc names other
+// processes), and a sealed memfd, so that nobody can shrink it under the
+// mapping; the header and size checks are those of an inherited one.
+func (h Handle) openProc() (*Segment, error) {
+	path := fmt.Sprintf("/proc/%d/fd/%d", h.Pid, h.FD)
+	f, err := os.OpenFile(path, os.O_RDWR|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("%w: descriptor %d of process %d: %v", ErrNotExist, h.FD, h.Pid, err)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil || st.Ino != h.Ino {
+		f.Close()
+		return nil, fmt.Errorf("%w: descriptor %d of process %d is no longer the segment (inode %d)", ErrNotExist, h.FD, h.Pid, h.Ino)
+	}
+	seals, err := unix.FcntlInt(f.Fd(), unix.F_GET_SEALS, 0)
+	if err != nil || seals&unix.F_SEAL_SHRINK == 0 {
+		f.Close()
+		return nil, fmt.Errorf("%w: %s is not a sealed anonymous segment", ErrIncompatible, path)
+	}
 	s, err := OpenFile(f)
 	if err != nil {
 		f.Close()

@@ -399,38 +399,38 @@ func (a *Arena) freeLocked(i uint32) error {
 	return nil
 }
 
-// trim gives back the reserved free pages past the high-water mark. Lock
-// held.
+// trim gives back the reserved free pages past the high-water mark, the
+// highest first: first fit hands out the lowest free pages, so those stay
+// reserved for the next blocks (giving back the lowest made a stream that
+// swung past the mark reserve again, and every reader of the block fault
+// in again, the pages it had just given back). Lock held.
 func (a *Arena) trim() {
 	used, backed := int(a.used.Load()), int(a.backed.Load())
 	if backed-used <= a.highWater {
 		return
 	}
 	goal := backed - used - a.highWater
-	for w := 0; w < len(a.backedMap) && goal > 0; w++ {
+	for w := len(a.backedMap) - 1; w >= 0 && goal > 0; w-- {
 		free := a.backedMap[w].Load() &^ a.usedMap[w].Load()
+		if hi := a.pages - w*64; hi < 64 {
+			free &= uint64(1)<<hi - 1 // bits past the last page
+		}
 		for free != 0 && goal > 0 {
-			b := bits.TrailingZeros64(free)
-			k := bits.TrailingZeros64(^(free >> b)) // length of the run of ones at b
-			if b+k > 64 {
-				k = 64 - b
+			// The highest run of free pages in the word, [b, e), at
+			// most goal pages of it (its top ones).
+			e := 64 - bits.LeadingZeros64(free)
+			b := e - bits.LeadingZeros64(^(free << (64 - e))) // a run of e ones has no zero below the shift
+			if e-b > goal {
+				b = e - goal
 			}
+			k := e - b
 			p := w*64 + b
-			if p+k > a.pages {
-				k = a.pages - p
-			}
-			if k <= 0 {
-				break
-			}
 			// Unmark first: a page marked backed is never a hole.
 			setBits(a.backedMap, p, k, false)
 			a.backed.Add(^uint32(k - 1))
 			unpopulate(a.data[p*PageSize : (p+k)*PageSize])
 			goal -= k
-			free &^= (uint64(1)<<k - 1) << b
-			if k == 64 {
-				free = 0
-			}
+			free &^= (^uint64(0) >> (64 - e)) &^ (uint64(1)<<b - 1)
 		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -148,6 +149,43 @@ func TestHighWater(t *testing.T) {
 		t.Fatal(ok, err)
 	}
 	_ = b
+	if err := arena.Check(a); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestTrimKeepsFirstFitPages: the pages kept reserved past a trim are
+// those first fit hands out next (the lowest), so that a stream whose
+// blocks in flight swing past the high-water mark places its next block
+// on reserved pages rather than reserving (and every reader faulting in)
+// pages just given back.
+func TestTrimKeepsFirstFitPages(t *testing.T) {
+	_, a := newArena(t, 64<<20, 64, 4<<20)
+	var bs []arena.Block
+	for range 4 {
+		b, ok, err := a.TryAlloc(4 << 20)
+		if !ok || err != nil {
+			t.Fatal(ok, err)
+		}
+		bs = append(bs, b)
+	}
+	for _, b := range bs { // FIFO, as a queue frees them
+		if err := a.Free(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	kept := a.Backed()
+	if kept < 4<<20 || kept > 6<<20 {
+		t.Fatalf("Backed %d after freeing everything past a 4 MiB mark, want 4..6 MiB", kept)
+	}
+	b, ok, err := a.TryAlloc(4 << 20)
+	if !ok || err != nil {
+		t.Fatal(ok, err)
+	}
+	if a.Backed() != kept {
+		t.Fatalf("a 4 MiB block after the trim reserved %d bytes more: the trim gave back the pages first fit reuses", a.Backed()-kept)
+	}
+	a.Free(b)
 	if err := arena.Check(a); err != nil {
 		t.Fatal(err)
 	}
@@ -415,5 +453,74 @@ func FuzzMetadata(f *testing.F) {
 		check(err)
 		_ = a.Used()
 		_ = a.Backed()
+	})
+}
+
+// FuzzHostile: an arena in use whose lock was left by a dead holder, one
+// of whose records holds hostile values, and a hostile reference: the
+// lock is taken over and the state rebuilt or refused, and every call
+// gives ErrCorrupt, ErrStale or works; a taken block's bytes lie inside
+// the data. Never a panic, an access out of range or a hang.
+func FuzzHostile(f *testing.F) {
+	const pages, records = 64, 8
+	f.Add(uint8(1), uint64(1), uint32(0), uint32(3), uint32(2), []byte{})
+	f.Add(uint8(2), uint64(0), uint32(7), uint32(60), uint32(10), []byte{0x41, 0x52, 0x45, 0x46})
+	f.Add(uint8(0), uint64(1<<62), uint32(1), uint32(1<<31), uint32(1<<31), make([]byte, arena.RefSize))
+	f.Fuzz(func(t *testing.T, rec uint8, owner uint64, gen, start, np uint32, ref []byte) {
+		m := make([]uint64, (arena.MetaSize(pages, records)+7)/8)
+		meta := unsafeBytes(m)[:arena.MetaSize(pages, records)]
+		binary.LittleEndian.PutUint32(meta[arena.OffPages:], pages)
+		binary.LittleEndian.PutUint32(meta[arena.OffRecords:], records)
+		data := make([]byte, arena.DataSize(pages))
+		a, err := arena.Attach(meta, data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var held []arena.Block
+		for _, n := range []int{100, 3 * arena.PageSize, 5000} {
+			b, ok, err := a.TryAlloc(n)
+			if !ok || err != nil {
+				t.Fatalf("TryAlloc(%d) on a fresh arena: %v %v", n, ok, err)
+			}
+			a.Publish(b)
+			held = append(held, b)
+		}
+		// The hostile record, and a lock whose holder is dead (a word
+		// whose process cannot exist: PID field 2^22-1 is past pid_max).
+		r := arena.OffRecords0 + int(rec%records)*arena.RecordSize
+		binary.LittleEndian.PutUint64(meta[r:], owner)
+		binary.LittleEndian.PutUint32(meta[r+8:], gen)
+		binary.LittleEndian.PutUint32(meta[r+12:], start)
+		binary.LittleEndian.PutUint32(meta[r+16:], np)
+		binary.LittleEndian.PutUint64(meta[arena.OffLock:], arena.DeadWord)
+		ok := func(err error) bool {
+			if err != nil && !errors.Is(err, arena.ErrCorrupt) && !errors.Is(err, arena.ErrStale) && !strings.Contains(err.Error(), "-byte arena") {
+				t.Fatalf("%v matches neither ErrCorrupt nor ErrStale", err)
+			}
+			return err == nil
+		}
+		inside := func(b []byte) {
+			if len(b) > 0 && (uintptr(unsafe.Pointer(&b[0])) < uintptr(unsafe.Pointer(&data[0])) || uintptr(unsafe.Pointer(&b[len(b)-1])) > uintptr(unsafe.Pointer(&data[len(data)-1]))) {
+				t.Fatalf("a block's bytes lie outside the data")
+			}
+		}
+		if b, err := arena.DecodeRef(ref); ok(err) {
+			if b, err := a.Take(b); ok(err) {
+				inside(a.Bytes(b))
+				ok(a.Free(b))
+			}
+		}
+		for _, b := range held {
+			if b, err := a.Take(b); ok(err) {
+				inside(a.Bytes(b))
+				ok(a.Free(b))
+			}
+		}
+		if b, got, err := a.TryAlloc(2 * arena.PageSize); ok(err) && got {
+			inside(a.Bytes(b))
+			ok(a.Free(b))
+		}
+		_, err = a.Reclaim()
+		ok(err)
 	})
 }

@@ -1,5 +1,7 @@
 package arena
 
+import "github.com/shmkit/shmkit/internal/procinfo"
+
 // Check runs the invariant checker on a quiet arena.
 func Check(a *Arena) error { return a.check() }
 
@@ -20,3 +22,15 @@ const (
 	OffRecords = offRecords
 	OffLock    = offLock
 )
+
+// Record layout and a lock word of a process that cannot exist, for the
+// hostile-metadata fuzzer.
+const (
+	OffRecords0 = offRecords0
+	RecordSize  = recordSize
+)
+
+// DeadWord is a procinfo word of this namespace naming no process: its
+// PID is the largest the word holds, past pid_max here, with a start time
+// no process of that PID could have had.
+var DeadWord = procinfo.Ident{Pid: 1<<22 - 1, Start: 1, NS: procinfo.Self().NS}.Word()

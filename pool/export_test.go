@@ -1,0 +1,24 @@
+package pool
+
+// WithDeathRecorder makes the pool report to fn, each time a worker dies,
+// what the parent recorded as held by it: the tasks of its chunks without
+// a result, as indices in their call's input (Map's). fn runs before those
+// tasks fail, so before the call returns.
+func WithDeathRecorder(fn func(pid int, tasks []int)) Option {
+	return func(o *options) {
+		o.onDeath = func(pid int, held []*chunk) {
+			var tasks []int
+			for _, c := range held {
+				c.call.mu.Lock()
+				for i := c.got; i < c.n; i++ {
+					tasks = append(tasks, c.lo+i)
+				}
+				c.call.mu.Unlock()
+			}
+			fn(pid, tasks)
+		}
+	}
+}
+
+// Records returns the number of task records the pool has written.
+func Records(p *Pool) uint64 { return p.seq.Load() }

@@ -1,0 +1,142 @@
+package pool_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/shmkit/shmkit/pool"
+)
+
+// exit3 exits its worker with status 3 on a negative input.
+var exit3 = pool.Register("pool_test.exit3", func(ctx context.Context, x int64) (int64, error) {
+	if x < 0 {
+		os.Exit(3)
+	}
+	return 2 * x, nil
+})
+
+// TestWorkerExits: a task that calls os.Exit(3) fails with a
+// *WorkerError that names exit status 3, from Submit and from Map; the
+// pool replaces the worker and goes on.
+func TestWorkerExits(t *testing.T) {
+	ctx := ctxFor(t)
+	p := start(t, pool.Processes(2))
+	_, err := pool.Apply(ctx, p, exit3, -1)
+	var we *pool.WorkerError
+	if !errors.As(err, &we) || we.Code != 3 || !strings.Contains(err.Error(), "status 3") || !errors.Is(err, pool.ErrWorkerDied) {
+		t.Fatalf("Apply: %v", err)
+	}
+	in := []int64{1, 2, -3, 4, 5, 6}
+	out, err := pool.Map(ctx, p, exit3, in, pool.Chunksize(1))
+	var me *pool.MapError
+	if !errors.As(err, &me) || !errors.As(me.Errs[2], &we) || we.Code != 3 {
+		t.Fatalf("Map: %v", err)
+	}
+	for i, e := range me.Errs {
+		if i != 2 && e == nil && out[i] != 2*in[i] {
+			t.Fatalf("out[%d] = %d", i, out[i])
+		}
+	}
+	if v, err := pool.Apply(ctx, p, exit3, 21); err != nil || v != 42 {
+		t.Fatalf("after the exits: %d, %v", v, err)
+	}
+}
+
+// TestCloseJoinOrder: Join waits for the calls under way when Close came
+// first; a second Close and Terminate after Join are harmless; Terminate
+// then Join returns.
+func TestCloseJoinOrder(t *testing.T) {
+	ctx := ctxFor(t)
+	p := start(t, pool.Processes(2))
+	futs := make([]*pool.Future[int64], 50)
+	for i := range futs {
+		futs[i] = pool.Submit(ctx, p, double, int64(i))
+	}
+	p.Close()
+	if err := p.Join(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i, f := range futs {
+		if !f.Ready() {
+			t.Fatalf("Submit %d not finished after Join", i)
+		}
+		if v, err := f.Get(ctx); err != nil || v != 2*int64(i) {
+			t.Fatalf("Submit %d: %d, %v", i, v, err)
+		}
+	}
+	p.Close()
+	p.Terminate()
+	if err := p.Join(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Submit(ctx, p, double, 1).Get(ctx); !errors.Is(err, pool.ErrClosed) {
+		t.Fatalf("Submit after Terminate: %v", err)
+	}
+	q := start(t, pool.Processes(1))
+	q.Terminate()
+	if err := q.Join(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestCancelSubmit: a Submit whose context is cancelled while its task
+// waits behind a busy worker fails with the context's error at once, and
+// its task never runs.
+func TestCancelSubmit(t *testing.T) {
+	h := newHolder(t)
+	ctx := ctxFor(t)
+	p := start(t, pool.Processes(1), pool.MaxInFlight(1))
+	first := pool.Submit(ctx, p, hold, -1)
+	h.held(t)
+	cctx, cancel := context.WithCancel(ctx)
+	futs := make([]*pool.Future[int64], 20)
+	for i := range futs {
+		futs[i] = pool.Submit(cctx, p, hold, int64(i))
+	}
+	cancel()
+	for i, f := range futs {
+		if _, err := f.Get(ctx); !errors.Is(err, context.Canceled) {
+			t.Fatalf("Submit %d: %v", i, err)
+		}
+	}
+	h.release(t, 1)
+	if v, err := first.Get(ctx); err != nil || v != -2 {
+		t.Fatalf("held task: %d, %v", v, err)
+	}
+	if v, err := pool.Apply(ctx, p, hold, 7); err != nil || v != 14 {
+		t.Fatalf("after the cancel: %d, %v", v, err)
+	}
+	if c := atomic.LoadInt64(h.count); c != 1 {
+		t.Fatalf("%d tasks ran, want 1 (the withdrawn ones must not)", c)
+	}
+}
+
+// badInit fails when the environment says so.
+var badInit = pool.RegisterInitializer("pool_test.bad_init", func(ctx context.Context) error {
+	if os.Getenv("POOL_TEST_BAD_INIT") != "" {
+		return errors.New("no init today")
+	}
+	return nil
+})
+
+// TestInitializerFails: Start fails, saying why, when the workers'
+// initializer fails; with it succeeding, the pool runs.
+func TestInitializerFails(t *testing.T) {
+	ctx := ctxFor(t)
+	t.Setenv("POOL_TEST_BAD_INIT", "1")
+	if p, err := pool.Start(ctx, pool.Processes(2), pool.WithInitializer(badInit)); err == nil || !strings.Contains(err.Error(), "no init today") {
+		if p != nil {
+			p.Terminate()
+		}
+		t.Fatalf("Start with a failing initializer: %v", err)
+	}
+	t.Setenv("POOL_TEST_BAD_INIT", "")
+	p := start(t, pool.Processes(2), pool.WithInitializer(badInit))
+	if v, err := pool.Apply(ctx, p, double, 4); err != nil || v != 8 {
+		t.Fatalf("Apply: %d, %v", v, err)
+	}
+}
