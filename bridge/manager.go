@@ -1,10 +1,8 @@
 package bridge
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
-	"encoding/gob"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -33,6 +31,8 @@ const (
 	// probeEvery is how often a call still waiting for its reply checks
 	// that the server that should answer it is alive.
 	probeEvery = 250 * time.Millisecond
+	// headerRoom is what a request's headers may take of max_payload.
+	headerRoom = 256
 )
 
 // ServeManager answers, through m, the requests that arrive on subject
@@ -47,6 +47,20 @@ const (
 // the server's max_payload (1 MiB by default); the manager's own messages
 // are at most about 128 KiB.
 func ServeManager(ctx context.Context, nc *nats.Conn, subject string, m *manager.Manager) error {
+	return serveManager(ctx, nc, subject, m, nil)
+}
+
+// serveManager is ServeManager; it sends ready the error of its setup, or
+// nil once it serves.
+func serveManager(ctx context.Context, nc *nats.Conn, subject string, m *manager.Manager, ready chan<- error) (err error) {
+	setup := true
+	if ready != nil {
+		defer func() {
+			if setup {
+				ready <- err
+			}
+		}()
+	}
 	id := randomID()
 	sub, err := nc.QueueSubscribeSync(subject, managerQueue)
 	if err != nil {
@@ -67,6 +81,10 @@ func ServeManager(ctx context.Context, nc *nats.Conn, subject string, m *manager
 	defer mine.Unsubscribe()
 	if err := nc.Flush(); err != nil {
 		return err
+	}
+	setup = false
+	if ready != nil {
+		ready <- nil
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -119,9 +137,16 @@ func (c *natsServerConn) Reply(ctx context.Context, reply []byte) error {
 	out.Header.Set(serverHeader, c.id)
 	out.Data = reply
 	c.msg = nil
+	err := c.nc.PublishMsg(out)
+	if errors.Is(err, nats.ErrMaxPayload) {
+		// Too large for the NATS server: the client gets ErrTooLarge.
+		out.Data = nil
+		out.Header.Set(hdrError, "too large")
+		err = c.nc.PublishMsg(out)
+	}
 	// A reply that cannot be sent (the connection closed) ends only this
 	// request: the client's probe sees the server gone.
-	return c.nc.PublishMsg(out)
+	return err
 }
 
 func (c *natsServerConn) Close() error { return nil }
@@ -159,10 +184,12 @@ func RegisterManagerDialer(nc *nats.Conn) {
 }
 
 // DialManager returns a Manager connected to the server that ServeManager
-// runs on subject, through the connection given to
-// RegisterManagerDialer: its Dicts, Lists, Namespaces and registered
-// objects live in that server, on whatever host it runs. Shutdown on it
-// only drops this process's connections.
+// runs on subject (or a server process started with ManagerServer's
+// transport), through the connection given to RegisterManagerDialer: its
+// Dicts, Lists, Namespaces and registered objects live in that server, on
+// whatever host it runs. It is manager.Connect of "nats:<subject>", and
+// makes one round trip; Shutdown on it only drops this process's
+// connections.
 func DialManager(ctx context.Context, subject string) (*manager.Manager, error) {
 	dialer.Lock()
 	registered := dialer.registered
@@ -170,23 +197,35 @@ func DialManager(ctx context.Context, subject string) (*manager.Manager, error) 
 	if !registered {
 		return nil, errors.New("bridge: DialManager before RegisterManagerDialer")
 	}
-	// A Manager is made from its handle: the handle's encoding is the
-	// gob of {Addr, ID}.
-	var b bytes.Buffer
-	if err := gob.NewEncoder(&b).Encode(struct {
-		Addr string
-		ID   uint64
-	}{Addr: Scheme + ":" + subject}); err != nil {
-		return nil, err
-	}
-	m := new(manager.Manager)
-	if err := m.GobDecode(b.Bytes()); err != nil {
-		return nil, err
-	}
-	if err := m.Ping(ctx); err != nil {
-		return nil, err
-	}
-	return m, nil
+	return manager.Connect(ctx, Scheme+":"+subject)
+}
+
+// ManagerServer registers, under name, the server side of this package's
+// transport for manager.Start's WithServer(name, subject): the manager's
+// server process connects to NATS with connect and serves on subject
+// (ServeManager) until the server stops. Call it at package initialisation,
+// so that the server process (this program, re-executed) registers it too;
+// connect runs in the server process, so it reads its URL and credentials
+// from there (a file, the environment), never from Start's arguments.
+func ManagerServer(name string, connect func() (*nats.Conn, error)) {
+	manager.RegisterServer(name, func(ctx context.Context, m *manager.Manager, subject string) (func(), error) {
+		nc, err := connect()
+		if err != nil {
+			return nil, err
+		}
+		ready := make(chan error, 1)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			serveManager(ctx, nc, subject, m, ready)
+		}()
+		if err := <-ready; err != nil {
+			<-done
+			nc.Close()
+			return nil, err
+		}
+		return func() { <-done; nc.Close() }, nil
+	})
 }
 
 // natsTransport is a client's transport to a manager served through NATS:
@@ -198,6 +237,9 @@ type natsTransport struct {
 }
 
 func (t *natsTransport) RoundTrip(ctx context.Context, req []byte) ([]byte, error) {
+	if int64(len(req)) > t.nc.MaxPayload()-headerRoom {
+		return nil, fmt.Errorf("%w: a request of %d bytes, over the NATS server's max_payload", manager.ErrTooLarge, len(req))
+	}
 	msg := nats.NewMsg(t.subject)
 	msg.Data = req
 	rctx, cancel := context.WithCancel(ctx)
@@ -247,6 +289,9 @@ func (t *natsTransport) RoundTrip(ctx context.Context, req []byte) ([]byte, erro
 		return nil, err
 	}
 	t.server = reply.Header.Get(serverHeader)
+	if reply.Header.Get(hdrError) != "" {
+		return nil, fmt.Errorf("%w: the reply is over the NATS server's max_payload", manager.ErrTooLarge)
+	}
 	return reply.Data, nil
 }
 

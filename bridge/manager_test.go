@@ -344,3 +344,77 @@ func TestRemoteManagerKilled(t *testing.T) {
 		}
 	}
 }
+
+// The NATS transport of a manager's server process (manager.Start's
+// WithServer): the server process connects with the URL the test leaves
+// in its environment.
+func init() {
+	bridge.ManagerServer("bridge-test-nats", func() (*nats.Conn, error) {
+		return nats.Connect(os.Getenv("BRIDGE_TEST_NATS"), nats.UserInfo(mgrUser, mgrPass))
+	})
+}
+
+// TestRemoteManagerStart: a manager's server process started by
+// manager.Start serves NATS too (WithServer); a dict made through
+// DialManager is used from two other hosts' processes; a value over the
+// NATS server's max_payload is refused with ErrTooLarge, and the
+// connection goes on.
+func TestRemoteManagerStart(t *testing.T) {
+	ctx := ctxT(t)
+	s := authServer(t)
+	a := mgrArgs{URL: s.ClientURL(), User: mgrUser, Pass: mgrPass}
+	t.Setenv("BRIDGE_TEST_NATS", a.URL)
+	m, err := manager.Start(ctx, manager.WithServer("bridge-test-nats", mgrSubject+".started"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Shutdown()
+	nc, err := a.connect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	bridge.RegisterManagerDialer(nc)
+	rm, err := bridge.DialManager(ctx, mgrSubject+".started")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := manager.NewDict[string, int64](ctx, rm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := d.GobEncode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := shmtest.Iterations(t, 100)
+	var ps []*process.Process
+	for w := range 2 {
+		ca := a
+		ca.Dict, ca.Worker, ca.N = h, w, n
+		p, err := mgrClient.Start(ctx, ca)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ps = append(ps, p)
+	}
+	for _, p := range ps {
+		if err := p.Wait(); err != nil {
+			t.Fatalf("client host: %v", err)
+		}
+	}
+	if hits, _, err := d.Get(ctx, "hits"); err != nil || hits != int64(2*n) {
+		t.Fatalf("hits = %d %v, want %d", hits, err, 2*n)
+	}
+	big := manager.NewDict[string, []byte]
+	bd, err := big(ctx, rm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bd.Set(ctx, "big", make([]byte, 2<<20)); !errors.Is(err, manager.ErrTooLarge) {
+		t.Fatalf("a 2 MiB value: %v, want ErrTooLarge", err)
+	}
+	if err := bd.Set(ctx, "small", []byte("ok")); err != nil {
+		t.Fatal(err)
+	}
+}
