@@ -44,4 +44,21 @@
 //
 // Order: messages reach the stream in the local queue's order, except those
 // published again after a failure; several receiving hosts interleave.
+//
+// # Pools and managers across hosts
+//
+// A pool function registered with Remote runs on the pools of every host
+// that serves a task stream (TaskStreamConfig, ServeTasks): RemoteFunc.Map
+// publishes a call's chunks to it, each host runs the chunks it takes on
+// its local pool and sends the results back, and acknowledges a chunk only
+// then; a host that dies has its chunks run again on another after
+// AckWait, and the caller keeps each chunk's first result.
+//
+// A manager's server is reached from other hosts through NATS
+// request-reply: ServeManager (or ManagerServer, for manager.Start's
+// WithServer) serves it on a subject; RegisterManagerDialer and
+// DialManager give a process on another host a Manager whose proxies
+// behave as local ones, through "nats:<subject>" addresses. NATS
+// authentication stands in for Python's authkey; a server that dies makes
+// the calls waiting on it return manager.ErrPeerDead.
 package bridge

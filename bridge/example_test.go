@@ -31,8 +31,7 @@ func ExampleSend() {
 	in, _ := queue.New(queue.Options[string]{MaxMessage: 256}) // a consuming host's queue
 	defer in.Close()
 	// A window of 32 messages of at most 256 bytes: its journal fits the
-	// room New leaves in
-	// the queue's segment.
+	// room New leaves in the queue's segment.
 	o := bridge.Options[string]{Stream: "GREETINGS", Window: 32}
 	sent, received := make(chan error), make(chan error)
 	go func() { sent <- bridge.Send(ctx, js, out, o) }()
