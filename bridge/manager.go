@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -43,9 +44,9 @@ const (
 //
 // Who may call is who may publish to subject: the NATS server's
 // authentication (user and password, nkeys, credentials, TLS) and its
-// permissions stand in for Python's authkey. Requests and replies must fit
-// the server's max_payload (1 MiB by default); the manager's own messages
-// are at most about 128 KiB.
+// permissions stand in for Python's authkey. A request or reply over the
+// NATS server's max_payload (1 MiB by default) fails with
+// manager.ErrTooLarge; the manager's own limit is manager.MaxMessage.
 func ServeManager(ctx context.Context, nc *nats.Conn, subject string, m *manager.Manager) error {
 	return serveManager(ctx, nc, subject, m, nil)
 }
@@ -164,9 +165,11 @@ var dialer struct {
 // have called RegisterManagerDialer first). A call whose server is gone —
 // no server subscribed to the subject, or the one that took the request
 // died — returns an error matching manager.ErrPeerDead within about a
-// quarter of a second; other transport failures (the connection closed)
-// return nats.go's error. Called again, it replaces the connection for the
-// transports dialed from then on.
+// quarter of a second; a call the connection's account may not publish to
+// the subject returns nats.ErrPermissionViolation as soon; other transport
+// failures return nats.go's error. Called again, it replaces the
+// connection: for the transports dialed from then on, and for those whose
+// connection has closed.
 func RegisterManagerDialer(nc *nats.Conn) {
 	dialer.Lock()
 	defer dialer.Unlock()
@@ -237,6 +240,11 @@ type natsTransport struct {
 }
 
 func (t *natsTransport) RoundTrip(ctx context.Context, req []byte) ([]byte, error) {
+	if t.nc.IsClosed() { // replaced by a later RegisterManagerDialer?
+		dialer.Lock()
+		t.nc = dialer.nc
+		dialer.Unlock()
+	}
 	if int64(len(req)) > t.nc.MaxPayload()-headerRoom {
 		return nil, fmt.Errorf("%w: a request of %d bytes, over the NATS server's max_payload", manager.ErrTooLarge, len(req))
 	}
@@ -258,6 +266,13 @@ func (t *natsTransport) RoundTrip(ctx context.Context, req []byte) ([]byte, erro
 	defer close(stop)
 	timer = time.AfterFunc(probeEvery, func() {
 		for {
+			// A request the account may not publish is dropped by the
+			// server, which says so only asynchronously.
+			if err := t.nc.LastError(); errors.Is(err, nats.ErrPermissionViolation) && strings.Contains(err.Error(), `"`+t.subject+`"`) {
+				dead.Do(func() { deadErr = fmt.Errorf("bridge: calling the manager on %s: %w", t.subject, err) })
+				cancel()
+				return
+			}
 			pctx, pcancel := context.WithTimeout(rctx, 5*time.Second)
 			_, err := t.nc.RequestWithContext(pctx, probe, nil)
 			pcancel()

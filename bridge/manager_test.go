@@ -31,6 +31,7 @@ const (
 	mgrSubject = "shmkit.test.manager"
 	mgrUser    = "mgr"
 	mgrPass    = "s3cret"
+	mgrReader  = "reader" // may connect, not publish to mgrSubject
 )
 
 type mgrArgs struct {
@@ -153,7 +154,11 @@ var mgrDeath = process.Register("bridge-manager-death", func(ctx context.Context
 // authServer runs a JetStream server that lets mgrUser in by password.
 func authServer(t *testing.T) *server.Server {
 	o := nodeOptions("auth", t.TempDir(), 0)
-	o.Users = []*server.User{{Username: mgrUser, Password: mgrPass}}
+	deny := &server.SubjectPermission{Deny: []string{mgrSubject, mgrSubject + ".>"}}
+	o.Users = []*server.User{
+		{Username: mgrUser, Password: mgrPass},
+		{Username: mgrReader, Password: mgrPass, Permissions: &server.Permissions{Publish: deny}},
+	}
 	s := runServer(t, o)
 	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
 	return s
@@ -284,9 +289,23 @@ func TestRemoteManager(t *testing.T) {
 }
 
 // TestRemoteManagerRefused: wrong credentials are refused by the NATS
-// server at connect, before any request can be made.
+// server at connect, before any request can be made; a user whose
+// account may not publish to the manager's subject gets a permissions
+// violation, not a reply and not a hang.
 func TestRemoteManagerRefused(t *testing.T) {
+	ctx := ctxT(t)
 	s := authServer(t)
+	_, _, stop := startManager(t, ctx, mgrArgs{URL: s.ClientURL(), User: mgrUser, Pass: mgrPass})
+	defer stop()
+	nc, err := nats.Connect(s.ClientURL(), nats.UserInfo(mgrReader, mgrPass))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	bridge.RegisterManagerDialer(nc)
+	if _, err := bridge.DialManager(ctx, mgrSubject); !errors.Is(err, nats.ErrPermissionViolation) {
+		t.Fatalf("a user without publish permission: %v, want a permissions violation", err)
+	}
 	for _, opt := range []nats.Option{nats.UserInfo(mgrUser, "wrong"), nats.UserInfo("intruder", mgrPass), func(*nats.Options) error { return nil }} {
 		nc, err := nats.Connect(s.ClientURL(), opt, nats.MaxReconnects(0))
 		if err == nil {
