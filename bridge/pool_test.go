@@ -3,8 +3,10 @@ package bridge_test
 import (
 	"bufio"
 	"context"
+	"errors"
 	"io"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -31,6 +33,14 @@ var square = pool.Register("bridge-square", func(ctx context.Context, x int64) (
 })
 
 var remoteSquare = bridge.Remote(square)
+
+// failAt13 fails the task of 13.
+var failAt13 = bridge.Remote(pool.Register("bridge-fail-13", func(ctx context.Context, x int64) (int64, error) {
+	if x == 13 {
+		return 0, errors.New("thirteen")
+	}
+	return x, nil
+}))
 
 type taskHostArgs struct {
 	URL, Host string
@@ -167,6 +177,18 @@ func TestRemotePool(t *testing.T) {
 	t.Logf("%+v", st)
 	if st.Chunks != (len(in)+63)/64 || st.Hosts["B"]+st.Hosts["C"] != st.Chunks || st.Rerun != 0 {
 		t.Errorf("stats %+v: want %d chunks from B and C, none run again", st, (len(in)+63)/64)
+	}
+	// A task's error comes back as its chunk's, naming the host; the other
+	// chunks' results are there.
+	in = inputs(1000)
+	out, _, err = failAt13.Map(ctx, js, in, bridge.TaskOptions{Stream: poolStream, Chunksize: 100})
+	if err == nil || !strings.Contains(err.Error(), "thirteen") || !strings.Contains(err.Error(), "chunk 5 ") {
+		t.Fatalf("Map of a failing task: %v, want chunk 5's error", err)
+	}
+	for i, x := range in {
+		if (i < 500 || i >= 600) && out[i] != x {
+			t.Fatalf("result %d = %d, want %d", i, out[i], x)
+		}
 	}
 	for _, stop := range stops {
 		stop()
