@@ -45,7 +45,8 @@ type TaskOptions struct {
 	Consumer string
 	// AckWait is how long a task taken by a host that stopped answering
 	// (dead, cut off) waits before it runs again on another: 0 means 30 s.
-	// A chunk must run in less. ServeTasks sets it on the consumer.
+	// A chunk must run in less. ServeTasks sets it on the consumer, which
+	// the hosts share: give every host the same.
 	AckWait time.Duration
 	// Concurrency is the number of chunks a ServeTasks runs at once on
 	// its pool (and pulls ahead); 0 means the pool's Processes.
@@ -169,9 +170,9 @@ func decodeAll[T any](c codec.Codec[T], b []byte, n int) ([]T, error) {
 // takes chunks of tasks of Remote functions from the stream (a durable
 // consumer shared by every host), runs each on p with pool.Map, sends the
 // results to the caller, and only then acknowledges the chunk. It runs
-// until ctx is done (then returns nil); the chunks it had taken and not
-// finished wait AckWait and run again on a host, as do those of a host
-// that dies. The same binary runs it on each host, beside its own calls.
+// until ctx is done (then returns nil); the chunks it was running then go
+// back to the stream at once (negative acknowledgement), those it had
+// pulled ahead after AckWait, as do the chunks of a host that dies. The same binary runs it on each host, beside its own calls.
 func ServeTasks(ctx context.Context, js jetstream.JetStream, p *pool.Pool, o TaskOptions) error {
 	o = o.withDefaults()
 	if o.Concurrency <= 0 {
