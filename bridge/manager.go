@@ -111,7 +111,8 @@ func serveManager(ctx context.Context, nc *nats.Conn, subject string, m *manager
 
 // natsServerConn is the server's end of the requests a ServeManager
 // takes: any client's, one at a time (a client sends its next request on a
-// transport only after the reply to the last).
+// transport only after the reply to the last). Owned by the goroutine
+// serving it; the subscription is shared by ServeManager's goroutines.
 type natsServerConn struct {
 	nc  *nats.Conn
 	sub *nats.Subscription
@@ -152,7 +153,8 @@ func (c *natsServerConn) Reply(ctx context.Context, reply []byte) error {
 
 func (c *natsServerConn) Close() error { return nil }
 
-// dialer is the connection of this process's "nats:" transports.
+// dialer is the connection of this process's "nats:" transports; its
+// fields are guarded by its mutex.
 var dialer struct {
 	sync.Mutex
 	nc         *nats.Conn
@@ -232,7 +234,9 @@ func ManagerServer(name string, connect func() (*nats.Conn, error)) {
 }
 
 // natsTransport is a client's transport to a manager served through NATS:
-// one request at a time.
+// one request at a time. Its fields are owned by the goroutine with the
+// call in flight (the manager's client hands a transport to one call at a
+// time); the probe started by a call only reads them.
 type natsTransport struct {
 	nc      *nats.Conn
 	subject string
