@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -136,4 +138,63 @@ func TestSendBusy(t *testing.T) {
 	if err := <-first; err != nil {
 		t.Error(err)
 	}
+}
+
+// TestStopNoLeak: Send and Receive started and stopped with their context
+// again and again on one connection leave no goroutine behind (the
+// connection's own are counted before the first start).
+func TestStopNoLeak(t *testing.T) {
+	ctx := ctxT(t)
+	s := startServer(t)
+	js := connect(t, s.ClientURL())
+	makeStream(t, ctx, js, "L", 1)
+	src, dst := newQueue(t, 64), newQueue(t, 64)
+	o := bridge.Options[uint64]{Stream: "L", Window: 8, Batch: 8}
+	base, _ := clientGoroutines()
+	for round := range uint64(3) {
+		bctx, stop := context.WithCancel(ctx)
+		errs := make(chan error, 2)
+		go func() { errs <- bridge.Send(bctx, js, src, o) }()
+		go func() { errs <- bridge.Receive(bctx, js, dst, o) }()
+		if err := src.Put(ctx, round); err != nil {
+			t.Fatal(err)
+		}
+		if v, err := dst.Get(ctx); err != nil || v != round {
+			t.Fatalf("round %d: got %d, %v", round, v, err)
+		}
+		stop()
+		for range 2 {
+			if err := <-errs; err != nil {
+				t.Errorf("round %d: %v", round, err)
+			}
+		}
+	}
+	poll := time.NewTicker(10 * time.Millisecond) // goroutines on their way out
+	defer poll.Stop()
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	n, stacks := clientGoroutines()
+	for n > base && pctx.Err() == nil {
+		<-poll.C
+		n, stacks = clientGoroutines()
+	}
+	if n > base {
+		t.Errorf("%d client goroutines after three starts and stops, %d before:\n%s", n, base, stacks)
+	}
+}
+
+// clientGoroutines counts the goroutines of the NATS client and of the
+// bridge (not the in-process server's, which keeps the consumer), and
+// returns their stacks.
+func clientGoroutines() (int, string) {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	n, out := 0, ""
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if (strings.Contains(g, "nats-io/nats.go") || strings.Contains(g, "shmkit/bridge.")) && !strings.Contains(g, "TestStopNoLeak") {
+			n++
+			out += g + "\n\n"
+		}
+	}
+	return n, out
 }
