@@ -52,6 +52,9 @@ func Send[T any](ctx context.Context, js jetstream.JetStream, q *queue.Queue[T],
 	if err != nil {
 		return err
 	}
+	// Its reply subscription and reconnect watcher are Send's own: they
+	// go with it (after collect has stopped waiting on its futures).
+	defer pub.CleanupPublisher()
 	s := &sender[T]{js: pub, j: j, subject: o.Subject, cur: -1, acks: make(chan int, len(j.heads)), done: make(chan error, 1)}
 	// Send's own handle on q, whose codec journals each message as the
 	// queue hands it over, inside the queue's claim on the slot.
