@@ -86,6 +86,7 @@ func openJournal(seg *shm.Segment, name string, n, payload int) (*journal, error
 	}
 	for i, e := range heads {
 		if e.state.Load() == entryHeld && (int(e.length.Load()) > len(payloads[i]) || e.seq.Load() >= h.next.Load()) {
+			j.release() // refused: the next try reports the damage again, not ErrBusy
 			return nil, fmt.Errorf("%w: journal %q entry %d: %d bytes, sequence %d of %d", ErrCorrupt, name, i, e.length.Load(), e.seq.Load(), h.next.Load())
 		}
 	}
