@@ -9,11 +9,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/shmkit/shmkit/bridge"
+	"github.com/shmkit/shmkit/codec"
 	"github.com/shmkit/shmkit/internal/shmtest"
 	"github.com/shmkit/shmkit/queue"
+	"github.com/shmkit/shmkit/shm"
 )
 
 // TestSendReceive bridges two queues of this process through one server:
@@ -197,4 +200,60 @@ func clientGoroutines() (int, string) {
 		}
 	}
 	return n, out
+}
+
+// TestSendTooLarge: a message over the server's max_payload can never be
+// published. Send returns an error that names it (and matches
+// nats.ErrMaxPayload) after publishing the messages before it, without
+// journalling it; a Send started again goes on with the next message
+// instead of stopping on the same one for ever.
+func TestSendTooLarge(t *testing.T) {
+	ctx := ctxT(t)
+	so := nodeOptions("n", t.TempDir(), 0)
+	so.MaxPayload = 4096
+	s := runServer(t, so)
+	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+	js := connect(t, s.ClientURL())
+	makeStream(t, ctx, js, "P", 1)
+	q, err := queue.New(queue.Options[[]byte]{MaxSize: 16, MaxMessage: 1 << 16, Codec: codec.Bytes{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { q.Close() })
+	for _, n := range []int{100, 5000, 200} {
+		if err := q.Put(ctx, make([]byte, n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	jseg, err := shm.CreateAnon(bridge.JournalSize(4, q.MaxMessage()) + 1<<16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { jseg.Close() })
+	o := bridge.Options[[]byte]{Stream: "P", Window: 4, Codec: codec.Bytes{}, Journal: jseg}
+	err = bridge.Send(ctx, js, q, o)
+	if !errors.Is(err, nats.ErrMaxPayload) || !strings.Contains(err.Error(), "5000 bytes") {
+		t.Fatalf("Send = %v, want an error naming the 5000-byte message, matching nats.ErrMaxPayload", err)
+	}
+	stored := func() uint64 {
+		str, err := js.Stream(ctx, "P")
+		if err != nil {
+			t.Fatal(err)
+		}
+		si, err := str.Info(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return si.State.Msgs
+	}
+	if n := stored(); n != 1 {
+		t.Fatalf("%d messages stored after the first Send, want 1", n)
+	}
+	q.Shutdown() // the second Send drains the queue and returns
+	if err := bridge.Send(ctx, js, q, o); err != nil {
+		t.Fatalf("second Send = %v, want nil", err)
+	}
+	if n := stored(); n != 2 {
+		t.Errorf("%d messages stored after the second Send, want 2", n)
+	}
 }
