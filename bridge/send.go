@@ -33,6 +33,12 @@ import (
 // queue freeing the slot (a few instructions), the queue hands the message
 // to the next Get again and it gets a new id. See docs/bridge.md.
 //
+// A message over the server's max_payload (with its id header) can never
+// be published: Send refuses it before it is journalled, so the queue
+// drops it, and returns an error that gives its size and matches
+// nats.ErrMaxPayload; a Send started again goes on with the next message.
+// Send does not call a queue.Joinable's TaskDone (see docs/bridge.md).
+//
 // One Send per queue and journal at a time: a second one, while the first
 // process lives, returns ErrBusy. Many processes may put to q meanwhile.
 // Messages reach the stream in q's order, except those published again
