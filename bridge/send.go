@@ -49,7 +49,7 @@ func Send[T any](ctx context.Context, js jetstream.JetStream, q *queue.Queue[T],
 	if seg == nil {
 		seg = q.Segment()
 	}
-	j, err := openJournal(seg, journalName(q.Name()), o.Window, q.MaxMessage())
+	j, err := openJournal(seg, journalName(q.Name()), o.Window, journalPayload(q.MaxMessage(), js.Conn().MaxPayload()))
 	if err != nil {
 		return err
 	}
@@ -195,6 +195,26 @@ type sender[T any] struct {
 // "Nats-Msg-Id: ", the id (prefix and up to 20 digits), "\r\n\r\n". The
 // server's max_payload counts them.
 func msgIDHeader(prefix int) int { return 10 + 13 + prefix + 20 + 4 }
+
+// maxIDPrefix is the longest id prefix of a journal: a uint64 in base 36
+// (13 digits) and "-".
+const maxIDPrefix = 14
+
+// defaultMaxPayload is a server's max_payload unless configured: what a
+// new journal assumes while its connection has not seen a server yet.
+const defaultMaxPayload = 1 << 20
+
+// journalPayload is the payload of a new journal's entries: the largest
+// message Send can publish, the smaller of the queue's MaxMessage and the
+// server's max_payload less the id header (a queue's MaxMessage is 64 MiB
+// by default: entries of that size would make a 256-message journal 16
+// GiB).
+func journalPayload(maxMessage int, maxPayload int64) int {
+	if maxPayload <= 0 {
+		maxPayload = defaultMaxPayload
+	}
+	return int(max(min(int64(maxMessage), maxPayload-int64(msgIDHeader(maxIDPrefix))), 1))
+}
 
 // tooLarge returns an error when a message of n bytes and its id header
 // exceed the server's max_payload: it can never be published.
