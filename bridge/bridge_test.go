@@ -257,3 +257,40 @@ func TestSendTooLarge(t *testing.T) {
 		t.Errorf("%d messages stored after the second Send, want 2", n)
 	}
 }
+
+// TestSendJournalTooLarge: a message journalled under a server with a
+// larger max_payload (a Send killed before its acknowledgement) and then
+// published to one with a smaller limit can never be published. Send
+// drops it from the journal and returns at once an error naming it,
+// without waiting in Get for a message or for its context; a Send started
+// again goes on.
+func TestSendJournalTooLarge(t *testing.T) {
+	ctx := ctxT(t)
+	so := nodeOptions("n", t.TempDir(), 0)
+	so.MaxPayload = 4096
+	s := runServer(t, so)
+	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+	js := connect(t, s.ClientURL())
+	makeStream(t, ctx, js, "PJ", 1)
+	q, err := queue.New(queue.Options[[]byte]{MaxSize: 16, MaxMessage: 1 << 16, Codec: codec.Bytes{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { q.Close() })
+	jseg, err := shm.CreateAnon(bridge.JournalSize(4, 8192) + 1<<16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { jseg.Close() })
+	if _, err := bridge.Journalled(jseg, q.Name(), 4, 8192, make([]byte, 6000)); err != nil {
+		t.Fatal(err)
+	}
+	o := bridge.Options[[]byte]{Stream: "PJ", Window: 4, Codec: codec.Bytes{}, Journal: jseg}
+	err = bridge.Send(ctx, js, q, o) // the queue is empty and stays open
+	if !errors.Is(err, nats.ErrMaxPayload) || !strings.Contains(err.Error(), "6000 bytes") {
+		t.Fatalf("Send = %v, want an error naming the 6000-byte message, matching nats.ErrMaxPayload", err)
+	}
+	if n, err := bridge.Journalled(jseg, q.Name(), 4, 8192, nil); err != nil || n != 0 {
+		t.Errorf("journal holds %d messages (%v) after Send, want 0", n, err)
+	}
+}
