@@ -137,7 +137,9 @@ func (j *journal) record(i int, msg []byte) error {
 // msg returns entry i's payload and its message id.
 func (j *journal) msg(i int) ([]byte, string) {
 	e := j.heads[i]
-	return j.payloads[i][:e.length.Load()], j.prefix + strconv.FormatUint(e.seq.Load(), 10)
+	var b [48]byte // prefix (at most maxIDPrefix) and 20 digits: one allocation, the string's
+	id := strconv.AppendUint(append(b[:0], j.prefix...), e.seq.Load(), 10)
+	return j.payloads[i][:e.length.Load()], string(id)
 }
 
 // free empties entry i: JetStream has the message.
