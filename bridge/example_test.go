@@ -41,7 +41,9 @@ func ExampleSend() {
 		return
 	}
 
-	out, _ := queue.New(queue.Options[string]{}) // the producing host's queue
+	// The producing host's queue, for messages of up to 256 bytes: Send's
+	// journal holds Window of them beside it.
+	out, _ := queue.New(queue.Options[string]{MaxMessage: 256})
 	defer out.Close()
 	in, _ := queue.New(queue.Options[string]{}) // a consuming host's queue
 	defer in.Close()

@@ -74,7 +74,15 @@ func main() {
 	procs := flag.Int("procs", 3, "worker processes")
 	n := flag.Uint64("n", 100_000, "messages to produce")
 	flag.Parse()
-	if err := run(*url, *creds, *stream, *dir, flag.Arg(0), *procs, *n); err != nil {
+	role := flag.Arg(0)
+	if flag.NArg() > 1 { // flags after the role: bridge-demo produce -n 1000000
+		flag.CommandLine.Parse(flag.Args()[1:]) // exits on a bad flag
+		if flag.NArg() > 0 {
+			fmt.Fprintf(os.Stderr, "bridge-demo: unexpected %q\n", flag.Args())
+			os.Exit(2)
+		}
+	}
+	if err := run(*url, *creds, *stream, *dir, role, *procs, *n); err != nil {
 		fmt.Fprintln(os.Stderr, "bridge-demo:", err)
 		os.Exit(1)
 	}
