@@ -39,8 +39,9 @@ type Options[T any] struct {
 	AckWait time.Duration
 	// Journal is the segment that holds Send's journal: it must outlive
 	// the bridge process, as the queue's own segment does; nil means the
-	// queue's segment. It needs JournalSize(Window, MaxMessage) free
-	// bytes the first time.
+	// queue's segment. It needs JournalSize(Window, m) free bytes the
+	// first time, m the smaller of the queue's MaxMessage and the
+	// server's max_payload.
 	Journal *shm.Segment
 }
 

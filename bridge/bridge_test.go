@@ -4,14 +4,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/shmkit/shmkit/bridge"
+	"github.com/shmkit/shmkit/codec"
 	"github.com/shmkit/shmkit/internal/shmtest"
 	"github.com/shmkit/shmkit/queue"
+	"github.com/shmkit/shmkit/shm"
 )
 
 // TestSendReceive bridges two queues of this process through one server:
@@ -135,5 +140,157 @@ func TestSendBusy(t *testing.T) {
 	<-done
 	if err := <-first; err != nil {
 		t.Error(err)
+	}
+}
+
+// TestStopNoLeak: Send and Receive started and stopped with their context
+// again and again on one connection leave no goroutine behind (the
+// connection's own are counted before the first start).
+func TestStopNoLeak(t *testing.T) {
+	ctx := ctxT(t)
+	s := startServer(t)
+	js := connect(t, s.ClientURL())
+	makeStream(t, ctx, js, "L", 1)
+	src, dst := newQueue(t, 64), newQueue(t, 64)
+	o := bridge.Options[uint64]{Stream: "L", Window: 8, Batch: 8}
+	base, _ := clientGoroutines()
+	for round := range uint64(3) {
+		bctx, stop := context.WithCancel(ctx)
+		errs := make(chan error, 2)
+		go func() { errs <- bridge.Send(bctx, js, src, o) }()
+		go func() { errs <- bridge.Receive(bctx, js, dst, o) }()
+		if err := src.Put(ctx, round); err != nil {
+			t.Fatal(err)
+		}
+		if v, err := dst.Get(ctx); err != nil || v != round {
+			t.Fatalf("round %d: got %d, %v", round, v, err)
+		}
+		stop()
+		for range 2 {
+			if err := <-errs; err != nil {
+				t.Errorf("round %d: %v", round, err)
+			}
+		}
+	}
+	poll := time.NewTicker(10 * time.Millisecond) // goroutines on their way out
+	defer poll.Stop()
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	n, stacks := clientGoroutines()
+	for n > base && pctx.Err() == nil {
+		<-poll.C
+		n, stacks = clientGoroutines()
+	}
+	if n > base {
+		t.Errorf("%d client goroutines after three starts and stops, %d before:\n%s", n, base, stacks)
+	}
+}
+
+// clientGoroutines counts the goroutines of the NATS client and of the
+// bridge (not the in-process server's, which keeps the consumer), and
+// returns their stacks.
+func clientGoroutines() (int, string) {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	n, out := 0, ""
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if (strings.Contains(g, "nats-io/nats.go") || strings.Contains(g, "shmkit/bridge.")) && !strings.Contains(g, "TestStopNoLeak") {
+			n++
+			out += g + "\n\n"
+		}
+	}
+	return n, out
+}
+
+// TestSendTooLarge: a message over the server's max_payload can never be
+// published. Send returns an error that names it (and matches
+// nats.ErrMaxPayload) after publishing the messages before it, without
+// journalling it; a Send started again goes on with the next message
+// instead of stopping on the same one for ever.
+func TestSendTooLarge(t *testing.T) {
+	ctx := ctxT(t)
+	so := nodeOptions("n", t.TempDir(), 0)
+	so.MaxPayload = 4096
+	s := runServer(t, so)
+	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+	js := connect(t, s.ClientURL())
+	makeStream(t, ctx, js, "P", 1)
+	q, err := queue.New(queue.Options[[]byte]{MaxSize: 16, MaxMessage: 1 << 16, Codec: codec.Bytes{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { q.Close() })
+	for _, n := range []int{100, 5000, 200} {
+		if err := q.Put(ctx, make([]byte, n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	jseg, err := shm.CreateAnon(bridge.JournalSize(4, q.MaxMessage()) + 1<<16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { jseg.Close() })
+	o := bridge.Options[[]byte]{Stream: "P", Window: 4, Codec: codec.Bytes{}, Journal: jseg}
+	err = bridge.Send(ctx, js, q, o)
+	if !errors.Is(err, nats.ErrMaxPayload) || !strings.Contains(err.Error(), "5000 bytes") {
+		t.Fatalf("Send = %v, want an error naming the 5000-byte message, matching nats.ErrMaxPayload", err)
+	}
+	stored := func() uint64 {
+		str, err := js.Stream(ctx, "P")
+		if err != nil {
+			t.Fatal(err)
+		}
+		si, err := str.Info(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return si.State.Msgs
+	}
+	if n := stored(); n != 1 {
+		t.Fatalf("%d messages stored after the first Send, want 1", n)
+	}
+	q.Shutdown() // the second Send drains the queue and returns
+	if err := bridge.Send(ctx, js, q, o); err != nil {
+		t.Fatalf("second Send = %v, want nil", err)
+	}
+	if n := stored(); n != 2 {
+		t.Errorf("%d messages stored after the second Send, want 2", n)
+	}
+}
+
+// TestSendJournalTooLarge: a message journalled under a server with a
+// larger max_payload (a Send killed before its acknowledgement) and then
+// published to one with a smaller limit can never be published. Send
+// drops it from the journal and returns at once an error naming it,
+// without waiting in Get for a message or for its context; a Send started
+// again goes on.
+func TestSendJournalTooLarge(t *testing.T) {
+	ctx := ctxT(t)
+	so := nodeOptions("n", t.TempDir(), 0)
+	so.MaxPayload = 4096
+	s := runServer(t, so)
+	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+	js := connect(t, s.ClientURL())
+	makeStream(t, ctx, js, "PJ", 1)
+	q, err := queue.New(queue.Options[[]byte]{MaxSize: 16, MaxMessage: 1 << 16, Codec: codec.Bytes{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { q.Close() })
+	jseg, err := shm.CreateAnon(bridge.JournalSize(4, 8192) + 1<<16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { jseg.Close() })
+	if _, err := bridge.Journalled(jseg, q.Name(), 4, 8192, make([]byte, 6000)); err != nil {
+		t.Fatal(err)
+	}
+	o := bridge.Options[[]byte]{Stream: "PJ", Window: 4, Codec: codec.Bytes{}, Journal: jseg}
+	err = bridge.Send(ctx, js, q, o) // the queue is empty and stays open
+	if !errors.Is(err, nats.ErrMaxPayload) || !strings.Contains(err.Error(), "6000 bytes") {
+		t.Fatalf("Send = %v, want an error naming the 6000-byte message, matching nats.ErrMaxPayload", err)
+	}
+	if n, err := bridge.Journalled(jseg, q.Name(), 4, 8192, nil); err != nil || n != 0 {
+		t.Errorf("journal holds %d messages (%v) after Send, want 0", n, err)
 	}
 }

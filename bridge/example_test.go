@@ -26,12 +26,14 @@ func ExampleSend() {
 		return
 	}
 
-	out, _ := queue.New(queue.Options[string]{MaxMessage: 256}) // the producing host's queue
+	// The producing host's queue, for messages of up to 256 bytes: Send's
+	// journal holds Window of them beside it.
+	out, _ := queue.New(queue.Options[string]{MaxMessage: 256})
 	defer out.Close()
-	in, _ := queue.New(queue.Options[string]{MaxMessage: 256}) // a consuming host's queue
+	in, _ := queue.New(queue.Options[string]{}) // a consuming host's queue
 	defer in.Close()
-	// A window of 32 messages of at most 256 bytes: its journal fits the
-	// room New leaves in the queue's segment.
+	// A window of 32 messages: its journal fits the room New leaves in
+	// the queue's segment.
 	o := bridge.Options[string]{Stream: "GREETINGS", Window: 32}
 	sent, received := make(chan error), make(chan error)
 	go func() { sent <- bridge.Send(ctx, js, out, o) }()

@@ -29,8 +29,10 @@ type journal struct {
 func journalName(queue string) string { return "bridge." + queue }
 
 // JournalSize returns the bytes a segment needs for the journal of a Send
-// with a window of window messages of up to maxMessage bytes (the local
-// queue's MaxMessage), the object header included. A named queue's
+// with a window of window messages of up to maxMessage bytes, the object
+// header included. Send sizes its entries for the largest message it can
+// publish: the smaller of the local queue's MaxMessage and the server's
+// max_payload (1 MiB by default) less about 70 bytes of id header. A named queue's
 // segment sized for the queue plus this holds the journal next to it.
 func JournalSize(window, maxMessage int) int64 {
 	return int64(shm.ObjectHeaderSize + journalBody(window, maxMessage) + cacheLine)
@@ -38,7 +40,8 @@ func JournalSize(window, maxMessage int) int64 {
 
 // openJournal finds the journal called name in seg, or makes one of n
 // entries of payload bytes, and takes it for this process. An existing
-// journal keeps its own geometry; it must hold payload-byte messages.
+// journal keeps its own geometry: a message larger than its entries is
+// refused by record.
 func openJournal(seg *shm.Segment, name string, n, payload int) (*journal, error) {
 	if n <= 0 || n > maxEntries {
 		return nil, fmt.Errorf("bridge: window of %d messages, not in 1..%d", n, maxEntries)
@@ -70,9 +73,6 @@ func openJournal(seg *shm.Segment, name string, n, payload int) (*journal, error
 	if err != nil {
 		return nil, fmt.Errorf("bridge: journal %q: %w", name, err)
 	}
-	if int(h.payload) < payload {
-		return nil, fmt.Errorf("%w: journal %q holds %d-byte messages, the queue %d", shm.ErrIncompatible, name, h.payload, payload)
-	}
 	j := &journal{h: h, heads: heads, payloads: payloads, me: procinfo.Self().Word()}
 	j.prefix = strconv.FormatUint(h.id.Load(), 36) + "-"
 	for {
@@ -86,6 +86,7 @@ func openJournal(seg *shm.Segment, name string, n, payload int) (*journal, error
 	}
 	for i, e := range heads {
 		if e.state.Load() == entryHeld && (int(e.length.Load()) > len(payloads[i]) || e.seq.Load() >= h.next.Load()) {
+			j.release() // refused: the next try reports the damage again, not ErrBusy
 			return nil, fmt.Errorf("%w: journal %q entry %d: %d bytes, sequence %d of %d", ErrCorrupt, name, i, e.length.Load(), e.seq.Load(), h.next.Load())
 		}
 	}
@@ -136,7 +137,9 @@ func (j *journal) record(i int, msg []byte) error {
 // msg returns entry i's payload and its message id.
 func (j *journal) msg(i int) ([]byte, string) {
 	e := j.heads[i]
-	return j.payloads[i][:e.length.Load()], j.prefix + strconv.FormatUint(e.seq.Load(), 10)
+	var b [48]byte // prefix (at most maxIDPrefix) and 20 digits: one allocation, the string's
+	id := strconv.AppendUint(append(b[:0], j.prefix...), e.seq.Load(), 10)
+	return j.payloads[i][:e.length.Load()], string(id)
 }
 
 // free empties entry i: JetStream has the message.

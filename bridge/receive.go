@@ -50,8 +50,11 @@ func Receive[T any](ctx context.Context, js jetstream.JetStream, q *queue.Queue[
 	}
 	defer it.Stop()
 	defer js.Conn().Flush() // the acknowledgements leave the process before Receive returns
+
+	next := jetstream.NextContext(ctx) // made once: an option is an allocation
+	var v, zero T                      // v escapes to the codec: one allocation for all
 	for {
-		m, err := it.Next(jetstream.NextContext(ctx))
+		m, err := it.Next(next)
 		if err != nil {
 			if ctx.Err() != nil {
 				giveBack(it)
@@ -62,7 +65,7 @@ func Receive[T any](ctx context.Context, js jetstream.JetStream, q *queue.Queue[
 			}
 			return fmt.Errorf("bridge: consumer %q: %w", o.Consumer, err)
 		}
-		var v T
+		v = zero // a codec decodes into what it is given (gob merges)
 		if err := o.Codec.Decode(m.Data(), &v); err != nil {
 			m.Term()
 			continue

@@ -33,6 +33,12 @@ import (
 // queue freeing the slot (a few instructions), the queue hands the message
 // to the next Get again and it gets a new id. See docs/bridge.md.
 //
+// A message over the server's max_payload (with its id header) can never
+// be published: Send refuses it before it is journalled, so the queue
+// drops it, and returns an error that gives its size and matches
+// nats.ErrMaxPayload; a Send started again goes on with the next message.
+// Send does not call a queue.Joinable's TaskDone (see docs/bridge.md).
+//
 // One Send per queue and journal at a time: a second one, while the first
 // process lives, returns ErrBusy. Many processes may put to q meanwhile.
 // Messages reach the stream in q's order, except those published again
@@ -43,7 +49,7 @@ func Send[T any](ctx context.Context, js jetstream.JetStream, q *queue.Queue[T],
 	if seg == nil {
 		seg = q.Segment()
 	}
-	j, err := openJournal(seg, journalName(q.Name()), o.Window, q.MaxMessage())
+	j, err := openJournal(seg, journalName(q.Name()), o.Window, journalPayload(q.MaxMessage(), js.Conn().MaxPayload()))
 	if err != nil {
 		return err
 	}
@@ -52,7 +58,15 @@ func Send[T any](ctx context.Context, js jetstream.JetStream, q *queue.Queue[T],
 	if err != nil {
 		return err
 	}
-	s := &sender[T]{js: pub, j: j, subject: o.Subject, cur: -1, acks: make(chan int, len(j.heads)), done: make(chan error, 1)}
+	// Its reply subscription and reconnect watcher are Send's own: they
+	// go with it (after collect has stopped waiting on its futures).
+	defer pub.CleanupPublisher()
+	// Send's Gets end with its context, or as soon as collect stops on a
+	// message it can never publish.
+	getCtx, stopGet := context.WithCancel(ctx)
+	defer stopGet()
+	s := &sender[T]{js: pub, j: j, subject: o.Subject, cur: -1, acks: make(chan int, len(j.heads)), done: make(chan error, 1), stopGet: stopGet}
+	s.maxPayload = js.Conn().MaxPayload()
 	// Send's own handle on q, whose codec journals each message as the
 	// queue hands it over, inside the queue's claim on the slot.
 	lq, err := queue.Open(q.Segment(), q.Name(), queue.Options[T]{Codec: journalCodec[T]{name: codec.Name(o.Codec), s: s}})
@@ -91,7 +105,7 @@ loop:
 		case <-ctx.Done():
 			break loop
 		}
-		err := lq.GetInto(ctx, &v)
+		err := lq.GetInto(getCtx, &v)
 		if s.filled { // journalled: it goes out even if Get then failed
 			s.filled = false
 			s.publish(s.cur)
@@ -103,7 +117,7 @@ loop:
 			free <- s.cur
 		}
 		if err != nil {
-			if !errors.Is(err, queue.ErrShutdown) && ctx.Err() == nil {
+			if !errors.Is(err, queue.ErrShutdown) && getCtx.Err() == nil {
 				runErr = fmt.Errorf("bridge: %w", err)
 			}
 			break
@@ -168,6 +182,54 @@ type sender[T any] struct {
 	free chan int
 	futs []jetstream.PubAckFuture // by entry: written by publish before the entry goes on acks
 	done chan error
+	// stopGet ends the loop's Get: collect calls it when it stops on an
+	// error.
+	stopGet context.CancelFunc
+	// maxPayload is the server's max_payload last seen: the codec (in
+	// the loop's Get) reads it again when a message looks over it.
+	maxPayload int64
+}
+
+// msgIDHeader bounds the bytes the Nats-Msg-Id header adds to a message
+// of a journal whose id prefix has prefix bytes: "NATS/1.0\r\n",
+// "Nats-Msg-Id: ", the id (prefix and up to 20 digits), "\r\n\r\n". The
+// server's max_payload counts them.
+func msgIDHeader(prefix int) int { return 10 + 13 + prefix + 20 + 4 }
+
+// maxIDPrefix is the longest id prefix of a journal: a uint64 in base 36
+// (13 digits) and "-".
+const maxIDPrefix = 14
+
+// defaultMaxPayload is a server's max_payload unless configured: what a
+// new journal assumes while its connection has not seen a server yet.
+const defaultMaxPayload = 1 << 20
+
+// journalPayload is the payload of a new journal's entries: the largest
+// message Send can publish, the smaller of the queue's MaxMessage and the
+// server's max_payload less the id header (a queue's MaxMessage is 64 MiB
+// by default: entries of that size would make a 256-message journal 16
+// GiB).
+func journalPayload(maxMessage int, maxPayload int64) int {
+	if maxPayload <= 0 {
+		maxPayload = defaultMaxPayload
+	}
+	return int(max(min(int64(maxMessage), maxPayload-int64(msgIDHeader(maxIDPrefix))), 1))
+}
+
+// tooLarge returns an error when a message of n bytes and its id header
+// exceed the server's max_payload: it can never be published.
+func (s *sender[T]) tooLarge(n int) error {
+	size := int64(n + msgIDHeader(len(s.j.prefix)))
+	limit := s.maxPayload
+	if size <= limit || limit <= 0 {
+		return nil
+	}
+	limit = s.js.Conn().MaxPayload() // perhaps another server's since
+	s.maxPayload = limit
+	if size <= limit || limit <= 0 {
+		return nil
+	}
+	return fmt.Errorf("message of %d bytes, over the server's max_payload of %d with its id header: dropped: %w", n, limit, nats.ErrMaxPayload)
 }
 
 // publish publishes entry i and queues it for collect. A publish the
@@ -193,7 +255,12 @@ func (s *sender[T]) publishAsync(i int) (jetstream.PubAckFuture, error) {
 // (the rest stays journalled).
 func (s *sender[T]) collect(ctx context.Context) {
 	var err error
-	defer func() { s.done <- err }()
+	defer func() {
+		s.done <- err
+		if err != nil {
+			s.stopGet()
+		}
+	}()
 	backoff := time.NewTimer(0)
 	<-backoff.C
 	wait := time.NewTimer(0)
@@ -237,9 +304,12 @@ func (s *sender[T]) collect(ctx context.Context) {
 			var perr error
 			s.futs[i], perr = s.publishAsync(i)
 			if errors.Is(perr, nats.ErrMaxPayload) {
-				// It can never be published: Send stops, and the message
-				// stays in the journal for an operator to see.
-				err = fmt.Errorf("bridge: message %d of %d bytes: %w", s.j.heads[i].seq.Load(), len(s.j.payloads[i]), perr)
+				// It can never be published (journalled under a server
+				// with a larger max_payload): it leaves the journal, so
+				// that the next Send goes on, and Send stops naming it.
+				data, id := s.j.msg(i)
+				err = fmt.Errorf("bridge: message %s of %d bytes, over the server's max_payload of %d: dropped: %w", id, len(data), s.js.Conn().MaxPayload(), perr)
+				s.j.free(i)
 				return
 			}
 		}
@@ -267,6 +337,9 @@ func (c journalCodec[T]) Append(dst []byte, _ *T) ([]byte, error) {
 
 func (c journalCodec[T]) Decode(src []byte, _ *T) error {
 	at("claimed")
+	if err := c.s.tooLarge(len(src)); err != nil {
+		return err // the queue drops it and Get reports it: never journalled
+	}
 	if err := c.s.j.record(c.s.cur, src); err != nil {
 		return err
 	}

@@ -87,6 +87,14 @@ func main() {
 	procs := flag.Int("procs", 3, "worker processes")
 	n := flag.Uint64("n", 100_000, "messages to produce")
 	flag.Parse()
+	role := flag.Arg(0)
+	if flag.NArg() > 1 { // flags after the role: bridge-demo produce -n 1000000
+		flag.CommandLine.Parse(flag.Args()[1:]) // exits on a bad flag
+		if flag.NArg() > 0 {
+			fmt.Fprintf(os.Stderr, "bridge-demo: unexpected %q\n", flag.Args())
+			os.Exit(2)
+		}
+	}
 	var opts []nats.Option
 	if *creds != "" {
 		opts = append(opts, nats.UserCredentials(*creds))
@@ -102,7 +110,7 @@ func main() {
 	if *user != "" {
 		opts = append(opts, nats.UserInfo(*user, *password))
 	}
-	if err := run(*url, opts, *stream, *subject, *dir, flag.Arg(0), *procs, *n); err != nil {
+	if err := run(*url, opts, *stream, *subject, *dir, role, *procs, *n); err != nil {
 		fmt.Fprintln(os.Stderr, "bridge-demo:", err)
 		os.Exit(1)
 	}
