@@ -143,3 +143,53 @@ func TestMutexCancelHammerProcesses(t *testing.T) {
 		t.Fatalf("counter %d, %d locks taken: the Mutex let two processes in", got, want)
 	}
 }
+
+// TestMutexUnlockRacesUnmap: between Unlock's releasing CAS and its wake
+// of a sleeper (here, a process parked on the lock), another goroutine
+// takes the lock, unlocks it and unmaps the lock's memory, which it may
+// (as it may free a sync.Mutex it has unlocked: nobody holds the lock).
+// The unlocking goroutine's wake then finds the word unmapped; that must
+// not panic.
+func TestMutexUnlockRacesUnmap(t *testing.T) {
+	seg := shmtest.Segment(t, 1<<16)
+	m, err := semaphore.CreateMutex(seg, "m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFlags(t, seg, "flags")
+	ctx := ctxFor(t, shmtest.Timeout(t, 20*time.Second))
+	if err := m.LockContext(ctx); err != nil {
+		t.Fatal(err)
+	}
+	p, err := holdWorker.Start(ctx, counterArgs{M: m, F: f}) // parks: the test holds m
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Wait()
+	defer p.Kill()
+	state, _ := semaphore.MutexWords(m)
+	for state.Load()&semaphore.MWaiters == 0 { // until the child has parked
+		if ctx.Err() != nil {
+			t.Fatal("the child never parked")
+		}
+		runtime.Gosched()
+	}
+	semaphore.SetReleasedHook(t, func() {
+		if ok, err := m.TryLock(); !ok || err != nil {
+			t.Errorf("TryLock after the release: %v %v", ok, err)
+			return
+		}
+		m.Unlock() // nobody else counted as waiting on this side: the fast path
+		if err := seg.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	panicked := make(chan any, 1)
+	go func() {
+		defer func() { panicked <- recover() }()
+		m.Unlock()
+	}()
+	if r := <-panicked; r != nil {
+		t.Fatalf("Unlock panicked when its lock's memory was unmapped after the release: %v", r)
+	}
+}

@@ -560,12 +560,20 @@ func unlockSlow(state *atomic.Uint32, owner *atomic.Uint64) {
 		atomics.StoreRelease64(owner, 0) // the holder leaves: nobody recorded until the next CAS
 		if state.CompareAndSwap(v, 0) {  // locked* -> unlocked
 			if v&mWaiters != 0 {
+				if releasedHook != nil {
+					releasedHook()
+				}
 				atomics.Wake(state, 1)
 			}
 			return
 		}
 	}
 }
+
+// releasedHook, nil but in tests, runs in unlockSlow between the releasing
+// CAS and the wake: a test places there what another goroutine may do in
+// that gap (take the lock, unmap its memory).
+var releasedHook func()
 
 // releaseInconsistent unlocks m, taken with ErrOwnerDead and not repaired,
 // so that the next locker gets ErrOwnerDead in turn.
