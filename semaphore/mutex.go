@@ -552,7 +552,7 @@ func unlockSlow(state *atomic.Uint32, owner *atomic.Uint64) {
 		case v&mOwnerDied != 0:
 			atomics.StoreRelease64(owner, 0)
 			if state.CompareAndSwap(v, mNotRecoverable) { // inconsistent -> not recoverable
-				atomics.Wake(state, -1)
+				wakeReleased(state, -1)
 				return
 			}
 			continue
@@ -563,7 +563,7 @@ func unlockSlow(state *atomic.Uint32, owner *atomic.Uint64) {
 				if releasedHook != nil {
 					releasedHook()
 				}
-				atomics.Wake(state, 1)
+				wakeReleased(state, 1)
 			}
 			return
 		}
@@ -585,7 +585,7 @@ func (m *Mutex) releaseInconsistent() {
 		v := state.Load()
 		if state.CompareAndSwap(v, mOwnerDied) { // inconsistent -> unlocked, inconsistent
 			if v&mWaiters != 0 {
-				atomics.Wake(state, 1)
+				wakeReleased(state, 1)
 			}
 			return
 		}
