@@ -42,7 +42,10 @@ func wakeReleased(w *atomic.Uint32, n int) {
 	if n < 0 {
 		n = 1<<31 - 1
 	}
-	unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(w)), futexWake, uintptr(n), 0, 0, 0)
+	_, _, e := unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(w)), futexWake, uintptr(n), 0, 0, 0)
+	if e != 0 && e != unix.EFAULT {
+		panic("semaphore: futex_wake: " + e.Error()) // bad flags: a programming error, as atomics.Wake says
+	}
 }
 
 // futexWake is FUTEX_WAKE (linux/futex.h), which x/sys/unix does not name.
