@@ -1,9 +1,13 @@
 package ringbuf
 
 import (
+	"context"
+	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/shmkit/shmkit/internal/shmtest"
 )
@@ -68,6 +72,73 @@ func TestHandleLockHammer(t *testing.T) {
 	}
 	if w := l.waiters.Load(); w != 0 {
 		t.Fatalf("%d waiters left counted", w)
+	}
+}
+
+// TestHandleLockSwitchHammer: many fresh locks, each used first by one
+// goroutine alone (plain-store Unlocks) and then, at whatever moment the
+// scheduler gives, by a second goroutine as well, so that the switch to
+// the shared mode lands anywhere in the first one's Lock/Unlock pairs,
+// its plain store included. A waiter that sleeps past the last Unlock
+// hangs its pair, which the deadline turns into a failure; a plain
+// counter per lock catches a broken exclusion.
+func TestHandleLockSwitchHammer(t *testing.T) {
+	locks, per := shmtest.Iterations(t, 500), 2000
+	switched := 0 // locks that reached the shared mode
+	ctx, cancel := context.WithTimeout(context.Background(), shmtest.Timeout(t, 30*time.Second))
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		for k := 0; k < locks; k++ {
+			var (
+				l       handleLock
+				counter int
+				wg      sync.WaitGroup
+				running atomic.Int32 // both goroutines running: they start together
+			)
+			for g := 0; g < 2; g++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					running.Add(1)
+					for j := 1; running.Load() < 2; j++ {
+						if j%1024 == 0 {
+							runtime.Gosched() // one P, or the other not yet scheduled
+						}
+					}
+					for i := 0; i < per; i++ {
+						l.Lock()
+						counter++
+						l.Unlock()
+					}
+				}()
+			}
+			wg.Wait()
+			if counter != 2*per {
+				done <- fmt.Errorf("lock %d: counter %d, want %d", k, counter, 2*per)
+				return
+			}
+			if w := l.waiters.Load(); w != 0 {
+				done <- fmt.Errorf("lock %d: %d waiters left counted", k, w)
+				return
+			}
+			if l.mode.Load() != hlOne {
+				switched++
+			}
+		}
+		done <- nil
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-ctx.Done():
+		t.Fatal("a pair of goroutines never finished: a waiter slept past the last Unlock")
+	}
+	t.Logf("%d of %d locks switched mode", switched, locks)
+	if switched == 0 {
+		t.Fatal("no lock met contention: the test tested nothing")
 	}
 }
 

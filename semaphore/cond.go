@@ -285,7 +285,7 @@ func (c *Cond) Notify(n int) {
 	if c.sleepers.Load() != 0 {
 		// One futex sleeper per process wakes every goroutine of it that
 		// waits: waking n sleepers wakes at least n waiters.
-		atomics.Wake(c.seq, min(n, 1<<30))
+		wakeReleased(c.seq, min(n, 1<<30))
 	}
 }
 
@@ -294,7 +294,7 @@ func (c *Cond) Broadcast() {
 	raceRelease(c.seq)
 	c.seq.Add(1) // publishes: a broadcast
 	if c.sleepers.Load() != 0 {
-		atomics.Wake(c.seq, -1)
+		wakeReleased(c.seq, -1)
 	}
 }
 

@@ -83,7 +83,7 @@ func eventAt(r []byte) (*Event, error) {
 func (e *Event) Set() {
 	raceRelease(e.flag)
 	if e.flag.Swap(1) == 0 && e.sleepers.Load() != 0 { // publishes: the flag; clear -> set
-		atomics.Wake(e.flag, -1)
+		wakeReleased(e.flag, -1)
 	}
 }
 

@@ -26,3 +26,10 @@ func BarrierLock(b *Barrier) *Mutex { return b.lock }
 
 // MutexSleepers reports how many waiters a Mutex counts past their spin.
 func MutexSleepers(m *Mutex) uint32 { return m.sleepers.Load() }
+
+// SetReleasedHook makes f run inside Unlock between its releasing CAS and
+// its wake (only with a sleeper to wake), until the test ends.
+func SetReleasedHook(tb interface{ Cleanup(func()) }, f func()) {
+	releasedHook = f
+	tb.Cleanup(func() { releasedHook = nil })
+}

@@ -552,7 +552,7 @@ func unlockSlow(state *atomic.Uint32, owner *atomic.Uint64) {
 		case v&mOwnerDied != 0:
 			atomics.StoreRelease64(owner, 0)
 			if state.CompareAndSwap(v, mNotRecoverable) { // inconsistent -> not recoverable
-				atomics.Wake(state, -1)
+				wakeReleased(state, -1)
 				return
 			}
 			continue
@@ -560,12 +560,20 @@ func unlockSlow(state *atomic.Uint32, owner *atomic.Uint64) {
 		atomics.StoreRelease64(owner, 0) // the holder leaves: nobody recorded until the next CAS
 		if state.CompareAndSwap(v, 0) {  // locked* -> unlocked
 			if v&mWaiters != 0 {
-				atomics.Wake(state, 1)
+				if releasedHook != nil {
+					releasedHook()
+				}
+				wakeReleased(state, 1)
 			}
 			return
 		}
 	}
 }
+
+// releasedHook, nil but in tests, runs in unlockSlow between the releasing
+// CAS and the wake: a test places there what another goroutine may do in
+// that gap (take the lock, unmap its memory).
+var releasedHook func()
 
 // releaseInconsistent unlocks m, taken with ErrOwnerDead and not repaired,
 // so that the next locker gets ErrOwnerDead in turn.
@@ -577,7 +585,7 @@ func (m *Mutex) releaseInconsistent() {
 		v := state.Load()
 		if state.CompareAndSwap(v, mOwnerDied) { // inconsistent -> unlocked, inconsistent
 			if v&mWaiters != 0 {
-				atomics.Wake(state, 1)
+				wakeReleased(state, 1)
 			}
 			return
 		}

@@ -247,17 +247,29 @@ var counterWorker = process.Register("sem-mutex-counter", func(ctx context.Conte
 })
 
 func TestMutexHammerProcesses(t *testing.T) {
+	iters := shmtest.Iterations(t, 50000)
+	f := runMutexWorkers(t, counterWorker, 4, iters)
+	if got, want := f.u64(0).Load(), uint64(4*iters); got != want {
+		t.Fatalf("counter %d, want %d: the Mutex let two processes in", got, want)
+	}
+}
+
+// runMutexWorkers starts procs processes of w on one Mutex, each for
+// iters locks, lets them start together and waits for them; it fails the
+// test if one fails or if the sleepers count is not back to 0 after, and
+// returns the flags for the caller's checks.
+func runMutexWorkers(t *testing.T, w *process.Func[counterArgs], procs, iters int) *flags {
+	t.Helper()
 	seg := shmtest.Segment(t, 1<<16)
 	m, err := semaphore.CreateMutex(seg, "m")
 	if err != nil {
 		t.Fatal(err)
 	}
 	f := newFlags(t, seg, "flags")
-	procs, iters := 4, shmtest.Iterations(t, 50000)
 	ctx := ctxFor(t, shmtest.Timeout(t, 50*time.Second))
 	var ps []*process.Process
 	for i := 0; i < procs; i++ {
-		p, err := counterWorker.Start(ctx, counterArgs{M: m, F: f, Iters: iters})
+		p, err := w.Start(ctx, counterArgs{M: m, F: f, Iters: iters})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -266,12 +278,10 @@ func TestMutexHammerProcesses(t *testing.T) {
 	f.await(t, 1, uint32(procs), 20*time.Second)
 	f.signal(2, 1)
 	waitAll(t, ps)
-	if got, want := f.u64(0).Load(), uint64(procs*iters); got != want {
-		t.Fatalf("counter %d, want %d: the Mutex let two processes in", got, want)
-	}
 	if s := semaphore.MutexSleepers(m); s != 0 {
 		t.Fatalf("%d sleepers left counted after every process finished", s)
 	}
+	return f
 }
 
 // TestMutexSleeperKilled: a waiter killed while parked leaves the sleepers

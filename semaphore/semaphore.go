@@ -220,7 +220,7 @@ func (s *Semaphore) Release(n int) error {
 		}
 	}
 	if s.sleepers.Load() != 0 {
-		atomics.Wake(s.value, -1) // waiters want different n: let them all look
+		wakeReleased(s.value, -1) // waiters want different n: let them all look
 	}
 	return nil
 }

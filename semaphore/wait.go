@@ -1,6 +1,11 @@
 package semaphore
 
 import (
+	"sync/atomic"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
 	"github.com/shmkit/shmkit/atomics"
 	"github.com/shmkit/shmkit/internal/spin"
 )
@@ -19,3 +24,29 @@ const waitRounds = atomics.DefaultSpin / spin.RelaxChecks / 8
 // parkNow are the options of an Await that follows the handle's own spin:
 // no second spin inside Await.
 var parkNow = atomics.WaitOptions{Spin: 1}
+
+// wakeReleased wakes up to n (all: -1) sleepers on w after the caller's
+// store or CAS released w's object: the lock freed, the flag set, units
+// added. From that store on, a goroutine of this process that saw it may
+// take the object, finish with it and unmap its memory (as a sync.Mutex
+// may be freed once unlocked), so w may no longer be mapped here when the
+// wake is made. FUTEX_WAKE then fails with EFAULT, and there is nobody of
+// this mapping left to wake: the sleepers of other processes sleep on
+// their own mappings, and see the release at their next poll or wake.
+// atomics.Wake panics on that error; this ignores it, as glibc's unlock
+// does.
+//
+// The futex is shared (no FUTEX_PRIVATE_FLAG): its sleepers are other
+// processes.
+func wakeReleased(w *atomic.Uint32, n int) {
+	if n < 0 {
+		n = 1<<31 - 1
+	}
+	_, _, e := unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(w)), futexWake, uintptr(n), 0, 0, 0)
+	if e != 0 && e != unix.EFAULT {
+		panic("semaphore: futex_wake: " + e.Error()) // bad flags: a programming error, as atomics.Wake says
+	}
+}
+
+// futexWake is FUTEX_WAKE (linux/futex.h), which x/sys/unix does not name.
+const futexWake = 1

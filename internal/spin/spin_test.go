@@ -46,3 +46,33 @@ func TestSpinLooks(t *testing.T) {
 		}
 	}
 }
+
+// TestSpinGrowthBounded: however many short gaps teach it, a spin looks
+// at most MaxGrowth times its base before it parks, so a waiter on a busy
+// 2-core machine cannot grow into a spin that holds the CPU its peer
+// needs; one long gap brings it back down by half, never under the base.
+func TestSpinGrowthBounded(t *testing.T) {
+	const base = 8
+	var a spin.Adaptive
+	count := func() int {
+		n := 0
+		a.Spin(base, spin.Tight, func() bool { n++; return false })
+		return n
+	}
+	for i := 0; i < 1000; i++ {
+		a.Learn(base, spin.Stats{Parked: time.Microsecond, Woken: true})
+	}
+	if n := count(); n != spin.MaxGrowth*base {
+		t.Fatalf("%d looks after 1000 short gaps, want the bound %d", n, spin.MaxGrowth*base)
+	}
+	a.Learn(base, spin.Stats{Parked: time.Second, Woken: true})
+	if n := count(); n != spin.MaxGrowth*base/2 {
+		t.Fatalf("%d looks after a long gap, want half the bound %d", n, spin.MaxGrowth*base/2)
+	}
+	for i := 0; i < 100; i++ {
+		a.Learn(base, spin.Stats{Parked: time.Second, Woken: true})
+	}
+	if n := count(); n != base {
+		t.Fatalf("%d looks after 100 long gaps, want the base %d", n, base)
+	}
+}

@@ -1,0 +1,200 @@
+package semaphore_test
+
+import (
+	"context"
+	"errors"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/shmkit/shmkit/internal/shmtest"
+	"github.com/shmkit/shmkit/process"
+	"github.com/shmkit/shmkit/semaphore"
+)
+
+// TestMutexCancelHammer: lockers whose contexts end while they spin, count
+// themselves, park or have just been woken, beside lockers that wait as long
+// as it takes. A waiter that leaves must not take a wake-up with it nor
+// leave the sleepers count wrong: every patient locker gets the lock before
+// the test's deadline, the counter is exact, and the count is back to 0.
+func TestMutexCancelHammer(t *testing.T) {
+	m, _ := semaphore.InitMutex(make([]byte, semaphore.MutexSize))
+	ctx := ctxFor(t, shmtest.Timeout(t, 30*time.Second))
+	n, per := 6, shmtest.Iterations(t, 3000)
+	counter, taken := 0, 0
+	var mu sync.Mutex // guards taken: counted by the lockers that got the lock
+	var wg sync.WaitGroup
+	for g := 0; g < n; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < per; i++ {
+				lctx, cancel := ctx, context.CancelFunc(func() {})
+				if g%2 == 1 { // an impatient locker: its wait ends after 0-63 µs
+					lctx, cancel = context.WithTimeout(ctx, time.Duration((i*7+g)%64)*time.Microsecond)
+				}
+				err := m.LockContext(lctx)
+				cancel()
+				switch {
+				case err == nil:
+				case g%2 == 1 && errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil:
+					continue
+				default:
+					t.Errorf("locker %d, lock %d: %v", g, i, err)
+					return
+				}
+				counter++
+				if i%8 == 0 {
+					runtime.Gosched() // hold it a while, so that the others park
+				}
+				mu.Lock()
+				taken++
+				mu.Unlock()
+				m.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if counter != taken {
+		t.Fatalf("counter %d, %d locks taken: the Mutex let two in", counter, taken)
+	}
+	if s := semaphore.MutexSleepers(m); s != 0 {
+		t.Fatalf("%d sleepers left counted after every locker returned", s)
+	}
+}
+
+// TestEventPingPongHammer: two goroutines hand a turn back and forth
+// through two Events, each waiter clearing its Event before setting the
+// other's, so that every Set lands somewhere between the waiter's probe,
+// its count and its park. A Set lost there hangs the exchange, which the
+// deadline turns into a failure.
+func TestEventPingPongHammer(t *testing.T) {
+	a, _ := semaphore.InitEvent(make([]byte, semaphore.EventSize))
+	b, _ := semaphore.InitEvent(make([]byte, semaphore.EventSize))
+	ctx := ctxFor(t, shmtest.Timeout(t, 30*time.Second))
+	rounds := shmtest.Iterations(t, 20000)
+	done := make(chan int, 1)
+	go func() {
+		for i := 0; i < rounds; i++ {
+			if !a.WaitContext(ctx) {
+				done <- i
+				return
+			}
+			a.Clear()
+			b.Set()
+		}
+		done <- rounds
+	}()
+	for i := 0; i < rounds; i++ {
+		a.Set()
+		if !b.WaitContext(ctx) {
+			t.Fatalf("round %d: the reply never came (a lost Set)", i)
+		}
+		b.Clear()
+	}
+	if got := <-done; got != rounds {
+		t.Fatalf("the peer stopped at round %d of %d", got, rounds)
+	}
+	if s := semaphore.EventSleepers(a) + semaphore.EventSleepers(b); s != 0 {
+		t.Fatalf("%d sleepers left counted", s)
+	}
+}
+
+// cancelWorker locks M Iters times, every other time with a context that
+// ends after 0-63 µs; it adds each lock it got to a plain counter (flag 0)
+// and to an atomic one (flag 3).
+var cancelWorker = process.Register("sem-mutex-cancel", func(ctx context.Context, a counterArgs) error {
+	c, taken := a.F.u64(0), a.F.u64(3)
+	a.F.u32(1).Add(1)
+	if err := a.F.awaitChild(ctx, 2, 1); err != nil { // start together
+		return err
+	}
+	for i := 0; i < a.Iters; i++ {
+		lctx, cancel := ctx, context.CancelFunc(func() {})
+		if i%2 == 1 {
+			lctx, cancel = context.WithTimeout(ctx, time.Duration(i%64)*time.Microsecond)
+		}
+		err := a.M.LockContext(lctx)
+		cancel()
+		if err != nil {
+			if i%2 == 1 && errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+				continue
+			}
+			return err
+		}
+		c.Store(c.Load() + 1) // deliberately not atomic: only the lock makes it exact
+		taken.Add(1)
+		if i%8 == 0 {
+			runtime.Gosched()
+		}
+		a.M.Unlock()
+	}
+	return nil
+})
+
+// TestMutexCancelHammerProcesses is TestMutexCancelHammer across
+// processes, where each process's waiter sleeps in the kernel on its own
+// and an Unlock's wake reaches one process: every worker finishes before
+// the deadline, the counter is exact and the sleepers count back to 0.
+func TestMutexCancelHammerProcesses(t *testing.T) {
+	f := runMutexWorkers(t, cancelWorker, 3, shmtest.Iterations(t, 20000))
+	if got, want := f.u64(0).Load(), f.u64(3).Load(); got != want {
+		t.Fatalf("counter %d, %d locks taken: the Mutex let two processes in", got, want)
+	}
+}
+
+// TestMutexUnlockRacesUnmap: between Unlock's releasing CAS and its wake
+// of a sleeper (here, a process parked on the lock), another goroutine
+// takes the lock, unlocks it and unmaps the lock's memory, which it may
+// (as it may free a sync.Mutex it has unlocked: nobody holds the lock).
+// The unlocking goroutine's wake then finds the word unmapped; that must
+// not panic.
+func TestMutexUnlockRacesUnmap(t *testing.T) {
+	seg := shmtest.Segment(t, 1<<16)
+	m, err := semaphore.CreateMutex(seg, "m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFlags(t, seg, "flags")
+	ctx := ctxFor(t, shmtest.Timeout(t, 20*time.Second))
+	if err := m.LockContext(ctx); err != nil {
+		t.Fatal(err)
+	}
+	p, err := holdWorker.Start(ctx, counterArgs{M: m, F: f}) // parks: the test holds m
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Wait()
+	defer p.Kill()
+	state, _ := semaphore.MutexWords(m)
+	for state.Load()&semaphore.MWaiters == 0 { // until the child has parked
+		if ctx.Err() != nil {
+			t.Fatal("the child never parked")
+		}
+		runtime.Gosched()
+	}
+	var beaten atomic.Bool // the child's liveness poll took the lock in the gap first
+	semaphore.SetReleasedHook(t, func() {
+		if ok, err := m.TryLock(); !ok || err != nil {
+			beaten.Store(true)
+			return
+		}
+		m.Unlock() // nobody else counted as waiting on this side: the fast path
+		if err := seg.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	panicked := make(chan any, 1)
+	go func() {
+		defer func() { panicked <- recover() }()
+		m.Unlock()
+	}()
+	if r := <-panicked; r != nil {
+		t.Fatalf("Unlock panicked when its lock's memory was unmapped after the release: %v", r)
+	}
+	if beaten.Load() {
+		t.Skip("the parked child woke at its poll and took the lock in the gap: nothing unmapped")
+	}
+}
