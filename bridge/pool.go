@@ -204,6 +204,9 @@ func ServeTasks(ctx context.Context, js jetstream.JetStream, p *pool.Pool, o Tas
 			if ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
 				return nil
 			}
+			if errors.Is(err, jetstream.ErrNoHeartbeat) {
+				continue // a loaded host or server missed a beat: the iterator pulls again
+			}
 			return err
 		}
 		sem <- struct{}{}
