@@ -1,6 +1,8 @@
 package pool_test
 
 import (
+	"context"
+	"runtime"
 	"slices"
 
 	"errors"
@@ -100,5 +102,77 @@ func TestMapSharedRecreatedName(t *testing.T) {
 		if want := []int64{2, 4, 6, 2 * int64(round)}; !slices.Equal(got, want) {
 			t.Fatalf("round %d: out = %v, want %v", round, got, want)
 		}
+	}
+}
+
+// TestImapBreakNoLeak: breaking out of Imap and ImapUnordered over an
+// endless input, many times, leaves no goroutine behind (the input's pull
+// and the call's chunks are released), and the pool works afterwards.
+func TestImapBreakNoLeak(t *testing.T) {
+	ctx := ctxFor(t)
+	p := start(t, pool.Processes(2), pool.MaxInFlight(2))
+	endless := func(yield func(int64) bool) {
+		for i := int64(0); yield(i); i++ {
+		}
+	}
+	run := func(ordered bool) {
+		it := pool.ImapUnordered(ctx, p, double, endless, pool.Chunksize(3))
+		if ordered {
+			it = pool.Imap(ctx, p, double, endless, pool.Chunksize(3))
+		}
+		k := 0
+		for v, err := range it {
+			if err != nil || (ordered && v != 2*int64(k)) {
+				t.Fatalf("result %d: %d, %v", k, v, err)
+			}
+			if k++; k == 7 {
+				break
+			}
+		}
+	}
+	run(true)
+	run(false)
+	before := runtime.NumGoroutine()
+	for i := range shmtest.Iterations(t, 200) {
+		run(i%2 == 0)
+	}
+	// Chunks still in flight when the loop broke finish on the pool's
+	// goroutines; a call after them through every worker settles them.
+	out, err := pool.Map(ctx, p, double, make([]int64, 64), pool.Chunksize(1))
+	if err != nil || len(out) != 64 {
+		t.Fatal(err)
+	}
+	if after := runtime.NumGoroutine(); after > before+2 {
+		t.Fatalf("%d goroutines before, %d after the broken loops", before, after)
+	}
+}
+
+// TestGetCancelRacesResult: Get's ctx, and Submit's, cancelled while the
+// result arrives: each Get returns the task's result or the ctx's error,
+// and a Get after that with a live ctx returns the result or, for a
+// cancelled Submit, its ctx's error; never a zero result without an error
+// (a Submit cancelled as its result came used to report success with a
+// zero value: the result was dropped, then the chunk completed).
+func TestGetCancelRacesResult(t *testing.T) {
+	ctx := ctxFor(t)
+	p := start(t, pool.Processes(2), pool.MaxInFlight(2))
+	for i := range int64(shmtest.Iterations(t, 300)) {
+		sctx, scancel := context.WithCancel(ctx)
+		gctx, gcancel := context.WithCancel(ctx)
+		x := i + 1
+		f := pool.Submit(sctx, p, double, x)
+		go gcancel()
+		if i%2 == 0 {
+			go scancel()
+		}
+		v, err := f.Get(gctx)
+		if !(err == nil && v == 2*x) && !errors.Is(err, context.Canceled) {
+			t.Fatalf("Get(%d) = %d, %v", x, v, err)
+		}
+		v, err = f.Get(ctx)
+		if !(err == nil && v == 2*x) && !(i%2 == 0 && errors.Is(err, context.Canceled) && v == 0) {
+			t.Fatalf("second Get(%d) = %d, %v", x, v, err)
+		}
+		scancel()
 	}
 }
