@@ -45,9 +45,12 @@ func Submit[In, Out any](ctx context.Context, p *Pool, f *Func[In, Out], in In) 
 	}
 	if ctx.Done() != nil {
 		stop := context.AfterFunc(ctx, func() {
-			cl.cancel()
+			// Settled first: once cancelled, the chunk may complete
+			// with its result dropped, which would settle it as a
+			// success with a zero value.
 			var zero Out
 			fu.finish(zero, ctx.Err())
+			cl.cancel()
 		})
 		fu.OnDone(func(Out, error) { stop() })
 	}
