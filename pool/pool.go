@@ -338,6 +338,9 @@ func (p *Pool) submit(cs ...*chunk) error {
 			select {
 			case <-w.tokens:
 				p.mu.Unlock()
+				if p.opts.onDirect != nil {
+					p.opts.onDirect()
+				}
 				if p.dispatch(w, cs[0]) {
 					return nil
 				}
@@ -463,6 +466,9 @@ func (p *Pool) runSlot(i int) {
 				w.wmu.Lock()
 				w.tasks.CloseWrite() // the worker finishes what it holds and exits
 				w.wmu.Unlock()
+				if p.opts.onCloseWrite != nil {
+					p.opts.onCloseWrite()
+				}
 				w.release()
 				w = nil
 			}

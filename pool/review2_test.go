@@ -9,6 +9,7 @@ import (
 	"github.com/shmkit/shmkit/array"
 	"github.com/shmkit/shmkit/shm"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/shmkit/shmkit/internal/shmtest"
@@ -174,5 +175,44 @@ func TestGetCancelRacesResult(t *testing.T) {
 			t.Fatalf("second Get(%d) = %d, %v", x, v, err)
 		}
 		scancel()
+	}
+}
+
+// TestCloseRacesDirectSubmit: Close lands while a Submit, having taken a
+// worker's token, is about to write its chunk to the worker itself, and
+// the worker's slot closes the worker's tasks ring first (the worker
+// busy with a held task meanwhile): the Submit fails with ErrClosed at
+// once, or completes; it is not left to fail with ErrWorkerDied when the
+// worker exits as told.
+func TestCloseRacesDirectSubmit(t *testing.T) {
+	ctx := ctxFor(t)
+	h := newHolder(t)
+	var (
+		p      *pool.Pool
+		armed  atomic.Bool
+		closed = make(chan struct{}, 1)
+	)
+	p = start(t, pool.Processes(1), pool.MaxInFlight(3), pool.WithDirectHooks(func() {
+		if armed.CompareAndSwap(true, false) {
+			p.Close()
+			<-closed
+		}
+	}, func() { closed <- struct{}{} }))
+	first := pool.Submit(ctx, p, hold, -1)
+	h.held(t)
+	armed.Store(true)
+	f := pool.Submit(ctx, p, double, 21)
+	if armed.Load() {
+		t.Fatal("the Submit was not given to the worker directly")
+	}
+	h.release(t, 1)
+	if v, err := first.Get(ctx); err != nil || v != -2 {
+		t.Fatalf("the held task: %d, %v", v, err)
+	}
+	if v, err := f.Get(ctx); !errors.Is(err, pool.ErrClosed) && !(err == nil && v == 42) {
+		t.Fatalf("a Submit racing Close: %d, %v", v, err)
+	}
+	if err := p.Join(ctx); err != nil {
+		t.Fatal(err)
 	}
 }
