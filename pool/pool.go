@@ -464,6 +464,13 @@ func (p *Pool) runSlot(i int) {
 		if len(cs) == 0 {
 			if w != nil {
 				w.wmu.Lock()
+				// Retiring first: a Submit that took a token before
+				// Close and writes to w itself then finds w closed (see
+				// enlist) and fails with ErrClosed, instead of
+				// enlisting a record the worker will never read.
+				w.mu.Lock()
+				w.retiring = true
+				w.mu.Unlock()
 				w.tasks.CloseWrite() // the worker finishes what it holds and exits
 				w.wmu.Unlock()
 				if p.opts.onCloseWrite != nil {
