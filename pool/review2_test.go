@@ -7,6 +7,7 @@ import (
 
 	"errors"
 	"github.com/shmkit/shmkit/array"
+	"github.com/shmkit/shmkit/internal/fdexport"
 	"github.com/shmkit/shmkit/shm"
 	"sync"
 	"sync/atomic"
@@ -214,5 +215,82 @@ func TestCloseRacesDirectSubmit(t *testing.T) {
 	}
 	if err := p.Join(ctx); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestTerminateRacesMap: Terminate while a Map of many chunks runs, both
+// workers holding a task: the Map returns, each task with its right
+// result or ErrClosed, among them the held ones, and Join returns.
+func TestTerminateRacesMap(t *testing.T) {
+	ctx := ctxFor(t)
+	for trial := range shmtest.Iterations(t, 5) {
+		h := newHolder(t)
+		p := start(t, pool.Processes(2), pool.MaxInFlight(1)) // a held task on each
+		in := make([]int64, 2000)
+		for i := range in {
+			in[i] = int64(i)
+		}
+		in[0], in[1] = -1, -2
+		type result struct {
+			out []int64
+			err error
+		}
+		done := make(chan result, 1)
+		go func() {
+			out, err := pool.Map(ctx, p, hold, in, pool.Chunksize(1))
+			done <- result{out, err}
+		}()
+		h.held(t)
+		h.held(t)
+		p.Terminate()
+		r := <-done
+		var me *pool.MapError
+		if !errors.As(r.err, &me) || me.Errs[0] == nil || me.Errs[1] == nil {
+			t.Fatalf("trial %d: Map: %v", trial, r.err)
+		}
+		for i, err := range me.Errs {
+			if (err == nil && r.out[i] != 2*in[i]) || (err != nil && !errors.Is(err, pool.ErrClosed)) {
+				t.Fatalf("trial %d: task %d: %d, %v", trial, i, r.out[i], err)
+			}
+		}
+		if err := p.Join(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestMapSharedReusedDescriptor: a handle to an anonymous segment made for
+// the workers names this process's descriptor; once the segment is closed
+// and the number reused by another segment, opening the handle through
+// /proc fails with ErrNotExist (the inode differs) instead of mapping the
+// other segment.
+func TestMapSharedReusedDescriptor(t *testing.T) {
+	a, err := shm.CreateAnon(1 << 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var h shm.Handle
+	if err := fdexport.RunInPlace(func() (err error) { h, err = a.Handle(); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := shm.Attach(h); err != nil {
+		t.Fatalf("the handle while the segment is open: %v", err)
+	} else {
+		s.Close()
+	}
+	a.Close()
+	b, err := shm.CreateAnon(1 << 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if int(b.File().Fd()) != h.FD {
+		t.Skipf("descriptor %d not reused (the new segment has %d)", h.FD, b.File().Fd())
+	}
+	if s, err := shm.Attach(h); !errors.Is(err, shm.ErrNotExist) {
+		if s != nil {
+			s.Close()
+		}
+		t.Fatalf("the handle after its descriptor was reused: %v", err)
 	}
 }
