@@ -453,9 +453,11 @@ func (p *Pool) runSlot(i int) {
 			select {
 			case <-w.tokens:
 			case <-w.died:
+				<-w.gone // not a spin while the monitor settles what it held
 				continue
 			case <-p.stop:
-				continue // take returns nothing from now on
+				// take returns nothing from now on (a continue here
+				// would spin until the killed worker is seen dead)
 			}
 		}
 		clear(buf)
