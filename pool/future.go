@@ -85,8 +85,8 @@ func (fu *Future[Out]) finish(out Out, err error) {
 	fu.out, fu.err, fu.finished = out, err, true
 	cbs := fu.cbs
 	fu.cbs = nil
+	close(fu.done)     // before set: a Get that saw set finds Ready true
 	fu.set.Store(true) // publishes: out and err, for a spinning Get
-	close(fu.done)
 	fu.mu.Unlock()
 	for _, cb := range cbs {
 		cb(out, err)
