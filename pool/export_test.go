@@ -22,3 +22,10 @@ func WithDeathRecorder(fn func(pid int, tasks []int)) Option {
 
 // Records returns the number of task records the pool has written.
 func Records(p *Pool) uint64 { return p.seq.Load() }
+
+// WithDirectHooks makes the pool call direct when a Submit has taken a
+// worker's token to write its chunk itself, before it writes, and
+// closeWrite when a slot has closed its worker's tasks ring.
+func WithDirectHooks(direct, closeWrite func()) Option {
+	return func(o *options) { o.onDirect, o.onCloseWrite = direct, closeWrite }
+}

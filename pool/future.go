@@ -45,9 +45,12 @@ func Submit[In, Out any](ctx context.Context, p *Pool, f *Func[In, Out], in In) 
 	}
 	if ctx.Done() != nil {
 		stop := context.AfterFunc(ctx, func() {
-			cl.cancel()
+			// Settled first: once cancelled, the chunk may complete
+			// with its result dropped, which would settle it as a
+			// success with a zero value.
 			var zero Out
 			fu.finish(zero, ctx.Err())
+			cl.cancel()
 		})
 		fu.OnDone(func(Out, error) { stop() })
 	}
@@ -82,8 +85,8 @@ func (fu *Future[Out]) finish(out Out, err error) {
 	fu.out, fu.err, fu.finished = out, err, true
 	cbs := fu.cbs
 	fu.cbs = nil
+	close(fu.done)     // before set: a Get that saw set finds Ready true
 	fu.set.Store(true) // publishes: out and err, for a spinning Get
-	close(fu.done)
 	fu.mu.Unlock()
 	for _, cb := range cbs {
 		cb(out, err)

@@ -24,6 +24,10 @@ type options struct {
 	// onDeath, for tests, sees the chunks a dead worker held (those with
 	// results to come), before they are failed or queued again.
 	onDeath func(pid int, held []*chunk)
+	// onDirect and onCloseWrite, for tests, run when a Submit has taken a
+	// worker's token to give it its chunk directly (before it writes), and
+	// when a slot has closed its worker's tasks ring for good.
+	onDirect, onCloseWrite func()
 }
 
 func defaults() options {

@@ -338,6 +338,9 @@ func (p *Pool) submit(cs ...*chunk) error {
 			select {
 			case <-w.tokens:
 				p.mu.Unlock()
+				if p.opts.onDirect != nil {
+					p.opts.onDirect()
+				}
 				if p.dispatch(w, cs[0]) {
 					return nil
 				}
@@ -450,9 +453,11 @@ func (p *Pool) runSlot(i int) {
 			select {
 			case <-w.tokens:
 			case <-w.died:
+				<-w.gone // not a spin while the monitor settles what it held
 				continue
 			case <-p.stop:
-				continue // take returns nothing from now on
+				// take returns nothing from now on (a continue here
+				// would spin until the killed worker is seen dead)
 			}
 		}
 		clear(buf)
@@ -461,8 +466,18 @@ func (p *Pool) runSlot(i int) {
 		if len(cs) == 0 {
 			if w != nil {
 				w.wmu.Lock()
+				// Retiring first: a Submit that took a token before
+				// Close and writes to w itself then finds w closed (see
+				// enlist) and fails with ErrClosed, instead of
+				// enlisting a record the worker will never read.
+				w.mu.Lock()
+				w.retiring = true
+				w.mu.Unlock()
 				w.tasks.CloseWrite() // the worker finishes what it holds and exits
 				w.wmu.Unlock()
+				if p.opts.onCloseWrite != nil {
+					p.opts.onCloseWrite()
+				}
 				w.release()
 				w = nil
 			}

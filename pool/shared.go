@@ -41,7 +41,9 @@ func populate(segs ...*shm.Segment) {
 // dumpable (the default); where it refuses, every task fails with the
 // reason, and arrays in a named segment do instead. Chunks default to four
 // per worker. Failures and cancellation are reported as by Map; a task
-// that failed leaves its element of out as it was.
+// that failed leaves its element of out as it was. Unlike Map's, the
+// results of a cancelled MapShared are not dropped: the chunks workers had
+// taken go on writing their elements of out after it returns.
 //
 // The worker attaches the segments once per call (or less: it keeps the
 // last ones), so MapShared pays off for large arrays of small elements.

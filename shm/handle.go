@@ -24,6 +24,9 @@ type Handle struct {
 	// Pid, when not 0, is the process whose descriptor FD is, opened
 	// through /proc/Pid/fd/FD, and Ino the inode it must have there.
 	Pid int
+	// Ino, when not 0, is the segment's inode: for a named segment, it
+	// tells this segment from one made later under the same name (the
+	// handles differ, so a mapping kept for the old one is not reused).
 	Ino uint64
 }
 
@@ -34,7 +37,12 @@ type Handle struct {
 // child, so do not call it outside the arguments of process.Start.
 func (s *Segment) Handle() (Handle, error) {
 	if s.name != "" {
-		return Handle{Name: s.name, Dir: filepath.Dir(s.path), FD: -1}, nil
+		h := Handle{Name: s.name, Dir: filepath.Dir(s.path), FD: -1}
+		var st unix.Stat_t
+		if unix.Stat(s.path, &st) == nil {
+			h.Ino = st.Ino // unlinked since: another file's, which open then refuses
+		}
+		return h, nil
 	}
 	if fdexport.InPlace() && s.file != nil {
 		var st unix.Stat_t
@@ -54,7 +62,16 @@ func (s *Segment) Handle() (Handle, error) {
 // duplicate of its descriptor, so that each Segment closes its own).
 func (h Handle) open() (*Segment, error) {
 	if h.Name != "" {
-		return Open(h.Name, WithDir(h.Dir))
+		s, err := Open(h.Name, WithDir(h.Dir))
+		if err != nil || h.Ino == 0 {
+			return s, err
+		}
+		var st unix.Stat_t
+		if err := unix.Stat(s.path, &st); err != nil || st.Ino != h.Ino {
+			s.Close()
+			return nil, fmt.Errorf("%w: segment %s was replaced by another of its name (inode %d)", ErrNotExist, h.Name, h.Ino)
+		}
+		return s, nil
 	}
 	if h.FD < 0 {
 		return nil, fmt.Errorf("%w: handle names no segment", ErrNotExist)
