@@ -23,7 +23,7 @@ var killSizes = []int{10, 300, 70000, 1 << 20}
 // to be killed.
 var sendThenHold = process.Register("pipe-send-then-hold", func(ctx context.Context, c *pipe.Conn[[]byte]) error {
 	for i, n := range killSizes {
-		if err := c.SendBytes(ctx, payload(i, n)); err != nil {
+		if err := c.SendBytes(ctx, shmtest.Payload(i, n)); err != nil {
 			return err
 		}
 	}
@@ -72,7 +72,7 @@ func TestSenderKilledHoldingBlock(t *testing.T) {
 			if err != nil {
 				t.Fatalf("trial %d: message %d: %v", trial, i, err)
 			}
-			if len(m) != n || crc32.ChecksumIEEE(m) != crc32.ChecksumIEEE(payload(i, n)) {
+			if len(m) != n || crc32.ChecksumIEEE(m) != crc32.ChecksumIEEE(shmtest.Payload(i, n)) {
 				t.Fatalf("trial %d: message %d is %d bytes, want %d", trial, i, len(m), n)
 			}
 		}

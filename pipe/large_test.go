@@ -5,31 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
-	"math/rand/v2"
 	"testing"
 
+	"github.com/shmkit/shmkit/internal/shmtest"
 	"github.com/shmkit/shmkit/pipe"
 	"github.com/shmkit/shmkit/process"
 )
-
-func largeSizes() []int {
-	sizes := []int{0}
-	for k := 0; k <= 24; k++ {
-		for _, n := range []int{1<<k - 1, 1 << k, 1<<k + 1} {
-			if n > sizes[len(sizes)-1] {
-				sizes = append(sizes, n)
-			}
-		}
-	}
-	return sizes
-}
-
-func payload(i, n int) []byte {
-	b := make([]byte, n)
-	r := rand.NewChaCha8([32]byte{byte(i), byte(i >> 8), byte(n), byte(n >> 8), byte(n >> 16), byte(n >> 24)})
-	r.Read(b)
-	return b
-}
 
 type sizesArgs struct {
 	C     *pipe.Conn[[]byte]
@@ -41,9 +22,9 @@ var sendSizes = process.Register("pipe-send-sizes", func(ctx context.Context, a 
 	for i, n := range a.Sizes {
 		var err error
 		if i%2 == 0 {
-			err = a.C.Send(ctx, payload(i, n))
+			err = a.C.Send(ctx, shmtest.Payload(i, n))
 		} else {
-			err = a.C.SendBytes(ctx, payload(i, n))
+			err = a.C.SendBytes(ctx, shmtest.Payload(i, n))
 		}
 		if err != nil {
 			return fmt.Errorf("message %d (%d bytes): %w", i, n, err)
@@ -63,14 +44,14 @@ func TestLargeMessagesAcrossProcesses(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	sizes := largeSizes()
+	sizes := shmtest.MessageSizes(24)
 	p, err := sendSizes.Start(ctx, sizesArgs{C: b, Sizes: sizes})
 	if err != nil {
 		t.Fatal(err)
 	}
 	b.Close()
 	for i, n := range sizes {
-		want := crc32.ChecksumIEEE(payload(i, n))
+		want := crc32.ChecksumIEEE(shmtest.Payload(i, n))
 		var got uint32
 		var l int
 		if i%2 == 0 {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
-	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -15,29 +14,6 @@ import (
 	"github.com/shmkit/shmkit/queue"
 )
 
-// largeSizes are the message sizes of the acceptance test: 0, and every
-// power of two up to 16 MiB with its neighbours.
-func largeSizes() []int {
-	sizes := []int{0}
-	for k := 0; k <= 24; k++ {
-		for _, n := range []int{1<<k - 1, 1 << k, 1<<k + 1} {
-			if n > sizes[len(sizes)-1] {
-				sizes = append(sizes, n)
-			}
-		}
-	}
-	return sizes
-}
-
-// payload is message i's bytes: n bytes from a generator seeded by i and
-// n, whose first 8 bytes carry i (so a duplicate or a loss shows).
-func payload(i, n int) []byte {
-	b := make([]byte, n)
-	r := rand.NewChaCha8([32]byte{byte(i), byte(i >> 8), byte(n), byte(n >> 8), byte(n >> 16), byte(n >> 24)})
-	r.Read(b)
-	return b
-}
-
 type largeArgs struct {
 	Q     *queue.Queue[[]byte]
 	Sizes []int
@@ -46,7 +22,7 @@ type largeArgs struct {
 var putSizes = process.Register("queue-put-sizes", func(ctx context.Context, a largeArgs) error {
 	defer a.Q.Close()
 	for i, n := range a.Sizes {
-		if err := a.Q.Put(ctx, payload(i, n)); err != nil {
+		if err := a.Q.Put(ctx, shmtest.Payload(i, n)); err != nil {
 			return fmt.Errorf("message %d (%d bytes): %w", i, n, err)
 		}
 	}
@@ -67,13 +43,13 @@ func TestLargeMessagesAcrossProcesses(t *testing.T) {
 	if q.MaxMessage() < 64<<20 {
 		t.Fatalf("default MaxMessage %d, want at least 64 MiB", q.MaxMessage())
 	}
-	sizes := largeSizes()
+	sizes := shmtest.MessageSizes(24)
 	p, err := putSizes.Start(ctx, largeArgs{Q: q, Sizes: sizes})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i, n := range sizes {
-		want := crc32.ChecksumIEEE(payload(i, n))
+		want := crc32.ChecksumIEEE(shmtest.Payload(i, n))
 		var got []byte
 		if i%2 == 0 {
 			got, err = q.Get(ctx)
@@ -181,7 +157,7 @@ func TestProducerKilledHoldingBlock(t *testing.T) {
 	for trial := range trials {
 		sent := []int{10, 300, 70000}
 		for i, n := range sent {
-			if err := q.Put(ctx, payload(i, n)); err != nil {
+			if err := q.Put(ctx, shmtest.Payload(i, n)); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -201,7 +177,7 @@ func TestProducerKilledHoldingBlock(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(b) != n || crc32.ChecksumIEEE(b) != crc32.ChecksumIEEE(payload(i, n)) {
+			if len(b) != n || crc32.ChecksumIEEE(b) != crc32.ChecksumIEEE(shmtest.Payload(i, n)) {
 				t.Fatalf("trial %d: message %d is %d bytes, want %d", trial, i, len(b), n)
 			}
 		}
@@ -315,7 +291,7 @@ func TestConsumerKilledReadingLarge(t *testing.T) {
 	defer q.Close()
 	trials := shmtest.Iterations(t, 5)
 	for trial := range trials {
-		msg := payload(trial, 3<<20)
+		msg := shmtest.Payload(trial, 3<<20)
 		msg[0] = 2
 		if err := q.Put(ctx, msg); err != nil {
 			t.Fatal(err)
