@@ -243,16 +243,43 @@ type hammerArgs struct {
 	Q       *queue.Queue[int64]
 	Results *queue.Queue[[3]int64] // consumer's count, sum, per-producer order violations
 	ID, N   int
+	Batch   int // > 0: the producer puts Batch values at a time with PutBatch
 }
 
 var hammerProducer = process.Register("queue-hammer-producer", func(ctx context.Context, a hammerArgs) error {
-	for i := range a.N {
-		if err := a.Q.Put(ctx, int64(a.ID)<<32|int64(i)); err != nil {
+	return putSeq(ctx, a.Q, int64(a.ID)<<32, int64(a.N), a.Batch)
+})
+
+// putSeq puts tag|0, tag|1, ... tag|(n-1) into q (n 0: until an error),
+// batch at a time with PutBatch when batch > 0, else with Put.
+func putSeq(ctx context.Context, q *queue.Queue[int64], tag, n int64, batch int) error {
+	vs := make([]int64, max(batch, 1))
+	for i := int64(0); n == 0 || i < n; {
+		k := int64(len(vs))
+		if n != 0 {
+			k = min(k, n-i)
+		}
+		for j := range k {
+			vs[j] = tag | (i + j)
+		}
+		if batch == 0 {
+			if err := q.Put(ctx, vs[0]); err != nil {
+				return err
+			}
+			i++
+			continue
+		}
+		put, err := q.PutBatch(ctx, vs[:k])
+		if err != nil {
 			return err
 		}
+		if put != int(k) {
+			return fmt.Errorf("PutBatch of %d put %d with no error", k, put)
+		}
+		i += k
 	}
 	return nil
-})
+}
 
 var hammerConsumer = process.Register("queue-hammer-consumer", func(ctx context.Context, a hammerArgs) error {
 	var r [3]int64
@@ -296,7 +323,7 @@ func TestHammerProcesses(t *testing.T) {
 		cons = append(cons, p)
 	}
 	for i := range producers {
-		p, err := hammerProducer.Start(ctx, hammerArgs{Q: q, ID: i, N: n})
+		p, err := hammerProducer.Start(ctx, hammerArgs{Q: q, ID: i, N: n, Batch: 7 * i}) // Put, and PutBatch runs of 7 and 14
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -493,31 +520,34 @@ func threadCount(t *testing.T) int {
 }
 
 type streamArgs struct {
-	Q   *queue.Queue[int64]
-	Tag int64
-	N   int64 // messages to put; 0: until killed
+	Q     *queue.Queue[int64]
+	Tag   int64
+	N     int64 // messages to put; 0: until killed
+	Batch int   // > 0: PutBatch of Batch values at a time
 }
 
 var streamProducer = process.Register("queue-stream-producer", func(ctx context.Context, a streamArgs) error {
-	for i := int64(0); a.N == 0 || i < a.N; i++ {
-		if err := a.Q.Put(ctx, a.Tag<<32|i); err != nil {
-			return err
-		}
-	}
-	return nil
+	return putSeq(ctx, a.Q, a.Tag<<32, a.N, a.Batch)
 })
 
 // TestProducerKilledMidStream SIGKILLs a producer while it puts as fast as
 // it can (now and then between claiming a slot and publishing it); the queue
 // goes on: a second producer's messages all arrive, in order, the dead one's
 // arrive at most once and in order, and Close still ends the consumer.
+// The batch variant kills a producer putting runs of 16 with PutBatch
+// (now and then inside a run).
 func TestProducerKilledMidStream(t *testing.T) {
+	t.Run("put", func(t *testing.T) { producerKilledMidStream(t, 0) })
+	t.Run("batch", func(t *testing.T) { producerKilledMidStream(t, 16) })
+}
+
+func producerKilledMidStream(t *testing.T, batch int) {
 	trials := shmtest.Iterations(t, 5)
 	for trial := range trials {
 		seg := shmtest.Segment(t, 1<<20)
 		q, _ := queue.Create(seg, "q", queue.Options[int64]{MaxSize: 64})
 		ctx := ctxT(t)
-		a, err := streamProducer.Start(ctx, streamArgs{Q: q, Tag: 1})
+		a, err := streamProducer.Start(ctx, streamArgs{Q: q, Tag: 1, Batch: batch})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -17,9 +17,11 @@ const cacheLine = shm.CacheLine
 
 // Layout versions, checked by Open through the object header. Version 2:
 // participant and consumer words are namespace-tagged procinfo words.
+// MPMC version 3: a producer's claim may be a run (enqClaimEnd), which a
+// version-2 peer would not recover.
 const (
 	vringVersion = 2 // SPSC and MPSC
-	mpmcVersion  = 2
+	mpmcVersion  = 3
 )
 
 // Variable-length ring body (SPSC and MPSC), after the 64-byte shm object
@@ -196,6 +198,8 @@ const (
 //	 12    4   role       roleProducer | roleConsumer, set on first Put / Get
 //	 16    8   enqClaim   position+1 of the enqueue CAS made last (0 = none)
 //	 24    8   deqClaim   position+1 of the dequeue CAS made last (0 = none)
+//	 32    8   enqClaimEnd  end+1 of the enqueue claim's range when it is a
+//	                        run (PutBatch); <= enqClaim: the range is one slot
 //
 // A claim is stored before its CAS and left after it, so that a peer that
 // finds a slot claimed but never filled (or never emptied) can tell whose
@@ -237,6 +241,11 @@ const (
 	roleConsumer    = 2
 	roleHandoff     = 4
 )
+
+// partOffEnqClaimEnd is the end of an MPMC producer's run claim: a
+// producer claiming a run stores enqClaim 0, then enqClaimEnd, then
+// enqClaim (see MPMC.enqRange).
+const partOffEnqClaimEnd = 32
 
 // Limits.
 const (

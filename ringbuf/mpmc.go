@@ -196,7 +196,8 @@ func (r *MPMC) attach(role uint32) error {
 			}
 		}
 		r.parts.word32(i, partOffRole).Store(0)
-		r.parts.word(i, partOffEnqClaim).Store(0)
+		r.parts.word(i, partOffEnqClaim).Store(0) // no claim, before its range goes
+		r.parts.word(i, partOffEnqClaimEnd).Store(0)
 		r.parts.word(i, partOffDeqClaim).Store(0)
 		r.part = i
 	}
@@ -271,6 +272,7 @@ func (r *MPMC) reserve() {
 			continue
 		}
 		r.parts.word(i, partOffEnqClaim).Store(0)
+		r.parts.word(i, partOffEnqClaimEnd).Store(0)
 		r.parts.word(i, partOffDeqClaim).Store(0)
 		r.parts.word32(i, partOffRole).Store(roleHandoff)
 		handoff.Add(handoff.Slot{Word: r.parts.owner(i), StandIn: standIn})
@@ -282,8 +284,12 @@ func (r *MPMC) reserve() {
 // claimsResolved reports whether participant i left no slot claimed but
 // unfinished, so that a successor may take its slot.
 func (r *MPMC) claimsResolved(i int) bool {
-	if c := r.parts.word(i, partOffEnqClaim).Load(); c != 0 {
-		if pos := c - 1; r.enq.Load() > pos && r.seq(pos).Load() == pos {
+	lo, hi, ok, torn := r.enqRange(i)
+	if torn {
+		return false
+	}
+	for pos := lo; ok && pos < hi; pos++ {
+		if r.enq.Load() > pos && r.seq(pos).Load() == pos {
 			return false
 		}
 	}
@@ -469,31 +475,38 @@ func (r *MPMC) PutFunc(ctx context.Context, fill func(slot []byte) int) error {
 			r.publishPut(pos, n)
 			return nil
 		}
-		if slow {
-			retry, err := r.rescueFull()
-			if err != nil {
-				return err
-			}
-			if retry {
-				slow = false
-				continue // the head was freed
-			}
-		}
-		err = r.space.wait(ctx, r.spaceOrClosed)
-		if r.closed.Load() { // observes: Close on this handle, which woke us
-			return ErrClosed
-		}
-		switch err {
-		case nil:
-			// Woken without room: look further only when every consumer
-			// has closed (cheap); dead ones are looked for every poll.
-			slow = !r.hasSpace() && r.noneAttached(roleConsumer, r.consumersEver)
-		case errPoll:
-			slow = true
-		default:
+		if slow, err = r.awaitSpace(ctx, slow); err != nil {
 			return err
 		}
 	}
+}
+
+// awaitSpace is a blocked Put's wait for room, with putMu held: the
+// rescue first when the last wait said to look further (slow), then the
+// wait. It returns whether the next round should look further.
+func (r *MPMC) awaitSpace(ctx context.Context, slow bool) (bool, error) {
+	if slow {
+		retry, err := r.rescueFull()
+		if err != nil {
+			return false, err
+		}
+		if retry {
+			return false, nil // the head was freed
+		}
+	}
+	err := r.space.wait(ctx, r.spaceOrClosed)
+	if r.closed.Load() { // observes: Close on this handle, which woke us
+		return false, ErrClosed
+	}
+	switch err {
+	case nil:
+		// Woken without room: look further only when every consumer
+		// has closed (cheap); dead ones are looked for every poll.
+		return !r.hasSpace() && r.noneAttached(roleConsumer, r.consumersEver), nil
+	case errPoll:
+		return true, nil
+	}
+	return false, err
 }
 
 // TryGet copies the next message into buf and returns its length; ok is
@@ -586,14 +599,9 @@ func (r *MPMC) rescueEmpty() error {
 		r.adoptDue.Store(true)
 		return nil
 	}
-	pos := r.deq.Load()
-	if r.enq.Load() > pos && r.seq(pos).Load() == pos {
-		if r.claimantsDead(partOffEnqClaim, pos+1) {
-			r.length(pos).Store(lenAbandoned)
-			r.seq(pos).CompareAndSwap(pos, pos+1) // claimed by the dead -> filled (abandoned)
-			r.data.wake()
-			return nil
-		}
+	if r.abandonDeadRun(r.deq.Load()) {
+		r.data.wake()
+		return nil
 	}
 	live, dead := r.parts.liveness(func(i int) bool { return r.parts.word32(i, partOffRole).Load()&(roleProducer|roleHandoff) != 0 })
 	if r.producersEver.Load() == 0 && !live && !dead {
@@ -650,12 +658,8 @@ func (r *MPMC) skipDeadHead() bool {
 		if int64(r.enq.Load()-pos) <= 0 {
 			return freed
 		}
+		r.abandonDeadRun(pos)
 		seq := r.seq(pos).Load()
-		if seq == pos && r.claimantsDead(partOffEnqClaim, pos+1) {
-			r.length(pos).Store(lenAbandoned)
-			r.seq(pos).CompareAndSwap(pos, pos+1) // claimed by the dead -> filled (abandoned)
-			seq = r.seq(pos).Load()
-		}
 		if seq != pos+1 || r.length(pos).Load() != lenAbandoned {
 			return freed
 		}
@@ -757,6 +761,64 @@ func (r *MPMC) liveHolder(c uint64) bool {
 		}
 	}
 	return false
+}
+
+// abandonDeadRun gives up the slots from pos on that producers claimed and
+// died before filling (seq still pos): a dead claimant's run may leave
+// several in a row, all given up at once. It stops at the first position
+// that is filled, not yet claimed, or claimed by a live producer, and
+// reports whether it gave any up.
+func (r *MPMC) abandonDeadRun(pos uint64) bool {
+	any := false
+	for end := pos + r.capacity; pos < end && r.enq.Load() > pos && r.seq(pos).Load() == pos && r.enqClaimantsDead(pos); pos++ {
+		r.length(pos).Store(lenAbandoned)
+		r.seq(pos).CompareAndSwap(pos, pos+1) // claimed by the dead -> filled (abandoned)
+		any = true
+	}
+	return any
+}
+
+// enqRange returns participant i's enqueue claim as the positions
+// [lo, hi) it covers: one position for a Put, a run for a PutBatch. ok is
+// false when there is none. A producer making a run claim stores enqClaim
+// 0, then enqClaimEnd, then enqClaim, so that enqClaim read equal before
+// and after enqClaimEnd vouches for it; torn reports words that changed
+// under the read (their owner is alive and at work), which callers treat
+// as a live claim of any position.
+func (r *MPMC) enqRange(i int) (lo, hi uint64, ok, torn bool) {
+	cw := r.parts.word(i, partOffEnqClaim)
+	c := cw.Load()
+	if c == 0 {
+		return 0, 0, false, false
+	}
+	e := r.parts.word(i, partOffEnqClaimEnd).Load()
+	if cw.Load() != c {
+		return 0, 0, false, true
+	}
+	if e <= c || e-c > r.capacity {
+		e = c + 1 // a single claim (an end left by an earlier run is below it); a longer run is no claim of this ring
+	}
+	return c - 1, e - 1, true, false
+}
+
+// enqClaimantsDead reports whether some participant's enqueue claim covers
+// pos and every such claimant is dead.
+func (r *MPMC) enqClaimantsDead(pos uint64) bool {
+	found := false
+	for i := 0; i < r.parts.n; i++ {
+		lo, hi, ok, torn := r.enqRange(i)
+		if torn {
+			return false
+		}
+		if !ok || pos < lo || pos >= hi {
+			continue
+		}
+		if w := r.parts.owner(i).Load(); w != 0 && procinfo.AliveWord(w) {
+			return false
+		}
+		found = true
+	}
+	return found
 }
 
 // claimantsDead reports whether some participant claimed (claim word at off

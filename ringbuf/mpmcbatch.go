@@ -1,0 +1,192 @@
+package ringbuf
+
+import (
+	"context"
+	"fmt"
+)
+
+// MPMC batch claim: a producer with several messages at hand claims a run
+// of slots with one CAS on enqueue, as LMAX Disruptor's multi-producer
+// sequencer claims next(n), fills them, and publishes each with a release
+// store of its sequence number, waking parked consumers once for the run.
+// Consumers are unchanged: they read each slot's sequence number, Vyukov's
+// way, so a run needs no published cursor of its own (a second shared line
+// every consumer would read).
+//
+// Room: before its CAS the producer makes Vyukov's test on every slot of
+// the run (seq == pos: emptied for this lap) and cuts the run before the
+// first that fails, and before WithLimit's bound (enqueue + n - dequeue):
+// a claimed run never waits for a consumer of the previous lap, so a
+// producer holds no claim while it blocks. Nobody else can have changed
+// those slots between the test and the CAS: only the claimant of a
+// position fills it, and the CAS proves nobody claimed past pos.
+//
+// Crash recovery: the run is recorded in the participant slot as enqClaim
+// = pos+1 and enqClaimEnd = pos+n+1 (see enqRange for the order of the
+// stores). A producer killed inside a run leaves its filled slots published
+// (delivered as any others) and its unfilled ones with seq == pos, which a
+// consumer (rescueEmpty) or a producer at the limit (skipDeadHead) gives
+// up one position after another (abandonDeadRun), and its participant slot
+// is reused only when every position of the run is resolved
+// (claimsResolved).
+
+// mpmcRunHook, when set (tests), is called by a run put before it fills
+// slot i of n, and with i == n after the last publication, before the wake.
+var mpmcRunHook func(i, n int)
+
+// MaxRun is the most slots one PutBatch claim takes; longer batches are
+// claimed a run at a time.
+const MaxRun = 256
+
+// tryClaimRun claims up to k free slots (k >= 1) with one CAS on enqueue:
+// n slots from pos, or n == 0 when the ring is full.
+func (r *MPMC) tryClaimRun(k int) (pos uint64, n int, err error) {
+	claim := r.parts.word(r.part, partOffEnqClaim)
+	end := r.parts.word(r.part, partOffEnqClaimEnd)
+	want := uint64(min(k, MaxRun))
+	pos = r.enq.Load()
+	for {
+		seq := r.seq(pos).Load() // observes: slot emptied (seq == pos)
+		switch dif := int64(seq - pos); {
+		case dif == 0:
+			m := min(want, r.capacity)
+			if r.limit < r.capacity {
+				room := int64(r.limit) - int64(pos-r.deq.Load())
+				if room <= 0 {
+					return 0, 0, nil // held at the limit (see tryClaimPut)
+				}
+				m = min(m, uint64(room))
+			}
+			got := uint64(1)
+			for got < m && r.seq(pos+got).Load() == pos+got { // observes: slot emptied for this lap
+				got++
+			}
+			claim.Store(0) // no claim while the range changes (see enqRange)
+			end.Store(pos + got + 1)
+			(*pubWord)(claim).storeRelease(pos + 1) // the CAS after it is a full barrier on amd64
+			if r.enq.CompareAndSwap(pos, pos+got) { // claims slots pos..pos+got-1 for filling
+				return pos, int(got), nil
+			}
+			claim.Store(0) // lost: see tryClaimPut; then the range, so that it never outlives its claim
+			end.Store(0)
+			pos = r.enq.Load()
+		case dif == 1-int64(r.capacity) || dif == -int64(r.capacity):
+			return 0, 0, nil // full (see tryClaimPut)
+		case dif < 0:
+			return 0, 0, fmt.Errorf("%w: ring %q slot %d seq %d at enqueue %d", ErrCorrupt, r.name, pos&r.mask, seq, pos)
+		default:
+			p2 := r.enq.Load()
+			if p2 == pos {
+				return 0, 0, fmt.Errorf("%w: ring %q slot %d seq %d ahead of enqueue %d", ErrCorrupt, r.name, pos&r.mask, seq, pos)
+			}
+			pos = p2
+		}
+	}
+}
+
+// fillRun fills and publishes the n slots claimed from pos, fill(i, slot)
+// writing message i and returning its length, or a negative value to give
+// the slot up (consumers skip it). It wakes parked consumers once. It
+// returns how many slots it filled before the first given up; a fill that
+// returns more than SlotBytes panics after the run is given up, so that no
+// claimed slot is left behind.
+func (r *MPMC) fillRun(pos uint64, n int, fill func(i int, slot []byte) int) int {
+	filled := n
+	bad := -1
+	for i := 0; i < n; i++ {
+		p := pos + uint64(i)
+		if mpmcRunHook != nil {
+			mpmcRunHook(i, n)
+		}
+		l := -1
+		if filled == n && bad < 0 {
+			l = fill(i, r.payload(p))
+		}
+		switch {
+		case l > r.slotBytes:
+			bad, l = l, -1
+			fallthrough
+		case l < 0:
+			filled = min(filled, i)
+			r.length(p).Store(lenAbandoned)
+			r.seq(p).Store(p + 1) // publishes: slot given up, skipped by consumers
+		default:
+			r.length(p).Store(uint32(l))
+			(*pubWord)(r.seq(p)).storeRelease(p + 1) // publishes: slot filled, length and payload before it
+		}
+	}
+	if mpmcRunHook != nil {
+		mpmcRunHook(n, n)
+	}
+	r.data.wake()
+	if bad >= 0 {
+		panic(fmt.Sprintf("ringbuf: PutBatchFunc fill returned %d, slot holds %d", bad, r.slotBytes))
+	}
+	return filled
+}
+
+// TryPutBatchFunc claims as many free slots as are free now, up to k and
+// MaxRun, with one CAS, lets fill(i, slot) write message i of the run in
+// place and return its length (0..SlotBytes) or a negative value, and
+// publishes the run (LMAX Disruptor's batch claim over Vyukov's slots).
+// It returns how many messages it put: 0 when the ring is full; a negative
+// return from fill gives up that slot and every later one of the run
+// (consumers skip them: fill is not called for the rest), and the count
+// stops before it. fill must not block or call the ring.
+func (r *MPMC) TryPutBatchFunc(k int, fill func(i int, slot []byte) int) (int, error) {
+	if k <= 0 {
+		return 0, nil
+	}
+	if err := r.lockPut(); err != nil {
+		return 0, err
+	}
+	defer r.putMu.Unlock()
+	pos, n, err := r.tryClaimRun(k)
+	if n == 0 {
+		return 0, err
+	}
+	return r.fillRun(pos, n, fill), nil
+}
+
+// PutBatchFunc is TryPutBatchFunc that blocks, as Put does, until at
+// least one slot is free: it puts as many messages as fit now (at least
+// one) and returns how many, or an error with none put.
+func (r *MPMC) PutBatchFunc(ctx context.Context, k int, fill func(i int, slot []byte) int) (int, error) {
+	if k <= 0 {
+		return 0, nil
+	}
+	if err := r.lockPut(); err != nil {
+		return 0, err
+	}
+	defer r.putMu.Unlock()
+	slow := false
+	for {
+		pos, n, err := r.tryClaimRun(k)
+		if err != nil {
+			return 0, err
+		}
+		if n > 0 {
+			return r.fillRun(pos, n, fill), nil
+		}
+		if slow, err = r.awaitSpace(ctx, slow); err != nil {
+			return 0, err
+		}
+	}
+}
+
+// PutBatch copies msgs into free slots, as many as fit now (at least one,
+// blocking for it as Put does), with one claim and one wake for the run,
+// and returns how many it put. A message longer than SlotBytes is
+// ErrTooLarge, with the messages before it put.
+func (r *MPMC) PutBatch(ctx context.Context, msgs [][]byte) (int, error) {
+	k := len(msgs)
+	for i, m := range msgs {
+		if len(m) > r.slotBytes {
+			if k = i; k == 0 {
+				return 0, r.tooLarge(len(m))
+			}
+			break
+		}
+	}
+	return r.PutBatchFunc(ctx, k, func(i int, slot []byte) int { return copy(slot, msgs[i]) })
+}
