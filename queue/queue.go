@@ -2,6 +2,7 @@ package queue
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/gob"
 	"errors"
@@ -586,6 +587,82 @@ func (q *Queue[T]) GetInto(ctx context.Context, v *T) error {
 		return err
 	}
 	return q.ctl.notEmpty.WaitFor(ctx, &q.getWait, &q.getSpin, q.getProbe, func() (bool, error) { return q.tryGet(v) })
+}
+
+// GetBatch removes the oldest values into vs, as many as are queued now
+// (at least one, at most len(vs)), waiting while the queue is empty as
+// Get does, and returns how many it got; the errors are those of Get. The
+// values come from one claim of a run of slots (the consumer side of LMAX
+// Disruptor's batching, see ringbuf.MPMC.GetBatchFunc), decoded in order
+// with one wake of waiting producers for the run. A message that does not
+// decode is consumed, left out of vs, and reported after the rest of its
+// run (the count says how many of vs hold values). A queue whose large
+// messages go out of line gets one value per call.
+func (q *Queue[T]) GetBatch(ctx context.Context, vs []T) (int, error) {
+	if len(vs) == 0 {
+		return 0, nil
+	}
+	if !q.enter() {
+		return 0, ErrClosed
+	}
+	defer q.calls.leave()
+	q.joinConsumers()
+	got := 0
+	try := func() (bool, error) {
+		n, err := q.tryGetRun(vs)
+		got = n
+		return n > 0 || err != nil, err
+	}
+	if ok, err := try(); ok || err != nil {
+		return got, err
+	}
+	err := q.ctl.notEmpty.WaitFor(ctx, &q.getWait, &q.getSpin, q.getProbe, try)
+	return got, err
+}
+
+// tryGetRun is tryGet for a run of values into vs.
+func (q *Queue[T]) tryGetRun(vs []T) (int, error) {
+	if q.arena != nil || q.ctl.shutdown.Load() != 0 { // observes: Shutdown
+		// One at a time: a large message's block, and the last messages
+		// of a shut-down queue, take tryGet's path.
+		if ok, err := q.tryGet(&vs[0]); !ok || err != nil {
+			return 0, err
+		}
+		return 1, nil
+	}
+	if q.closed.Load() {
+		return 0, ErrClosed
+	}
+	i := 0
+	var derr error
+	n, err := q.ring.TryGetBatchFunc(len(vs), func(rec []byte) {
+		var e error
+		if q.bin != nil {
+			e = q.bin.Decode(rec, &vs[i])
+		} else {
+			var w T // see tryPut: only copies reach the interface
+			e = q.codec.Decode(rec, &w)
+			vs[i] = w
+		}
+		if e != nil {
+			derr = cmp.Or(derr, e)
+			return // consumed and reported; vs[i] takes the next value
+		}
+		if q.joinable {
+			q.gotTask() // before the slot is given back, as take does
+		}
+		i++
+	})
+	if n > 0 {
+		q.ctl.notFull.Notify()
+	}
+	if err != nil {
+		return i, fmt.Errorf("queue %q: %w", q.name, err)
+	}
+	if derr != nil {
+		return i, fmt.Errorf("queue %q: %w", q.name, derr)
+	}
+	return i, nil
 }
 
 // TryGet removes and returns the oldest value if there is one, without

@@ -243,7 +243,7 @@ type hammerArgs struct {
 	Q       *queue.Queue[int64]
 	Results *queue.Queue[[3]int64] // consumer's count, sum, per-producer order violations
 	ID, N   int
-	Batch   int // > 0: the producer puts Batch values at a time with PutBatch
+	Batch   int // > 0: PutBatch (producer), GetBatch (consumer) of Batch values at a time
 }
 
 var hammerProducer = process.Register("queue-hammer-producer", func(ctx context.Context, a hammerArgs) error {
@@ -284,21 +284,29 @@ func putSeq(ctx context.Context, q *queue.Queue[int64], tag, n int64, batch int)
 var hammerConsumer = process.Register("queue-hammer-consumer", func(ctx context.Context, a hammerArgs) error {
 	var r [3]int64
 	last := map[int64]int64{}
+	vs := make([]int64, max(a.Batch, 1))
 	for {
-		v, err := a.Q.Get(ctx)
+		n, err := 1, error(nil)
+		if a.Batch > 0 {
+			n, err = a.Q.GetBatch(ctx, vs)
+		} else {
+			vs[0], err = a.Q.Get(ctx)
+		}
 		if errors.Is(err, queue.ErrShutdown) {
 			break
 		}
 		if err != nil {
 			return err
 		}
-		p, s := v>>32, v&(1<<32-1)
-		if l, ok := last[p]; ok && s <= l {
-			r[2]++
+		for _, v := range vs[:n] {
+			p, s := v>>32, v&(1<<32-1)
+			if l, ok := last[p]; ok && s <= l {
+				r[2]++
+			}
+			last[p] = s
+			r[0]++
+			r[1] += v
 		}
-		last[p] = s
-		r[0]++
-		r[1] += v
 	}
 	return a.Results.Put(ctx, r)
 })
@@ -316,7 +324,7 @@ func TestHammerProcesses(t *testing.T) {
 	defer cancel()
 	var cons, prods []*process.Process
 	for i := range consumers {
-		p, err := hammerConsumer.Start(ctx, hammerArgs{Q: q, Results: res, ID: i})
+		p, err := hammerConsumer.Start(ctx, hammerArgs{Q: q, Results: res, ID: i, Batch: 5 * i}) // Get, and GetBatch of 5 and 10
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -744,4 +752,81 @@ func ExampleJoinable() {
 	// wash
 	// dry
 	// all done: 0
+}
+
+// GetBatch takes every value queued, up to the room in vs, with one claim.
+func ExampleQueue_GetBatch() {
+	q, err := queue.New(queue.Options[int]{})
+	if err != nil {
+		panic(err)
+	}
+	defer q.Close()
+	ctx := context.Background()
+	if _, err := q.PutBatch(ctx, []int{1, 2, 3, 4, 5}); err != nil {
+		panic(err)
+	}
+	vs := make([]int, 3)
+	for range 2 {
+		n, err := q.GetBatch(ctx, vs)
+		if err != nil {
+			panic(err)
+		}
+		fmt.Println(vs[:n])
+	}
+	// Output:
+	// [1 2 3]
+	// [4 5]
+}
+
+// TestGetBatchJoinableAndShutdown: GetBatch counts each value it takes
+// from a joinable queue as a task handed out (Unfinished until TaskDone),
+// gets the last values after Shutdown, then ErrShutdown; a codec that
+// sizes its messages late (json) takes the same path.
+func TestGetBatchJoinableAndShutdown(t *testing.T) {
+	ctx := ctxT(t)
+	j, err := queue.NewJoinable(queue.Options[int]{MaxSize: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	if n, err := j.PutBatch(ctx, []int{10, 11, 12, 13}); n != 4 || err != nil {
+		t.Fatal(n, err)
+	}
+	vs := make([]int, 3)
+	if n, err := j.GetBatch(ctx, vs); n != 3 || err != nil || fmt.Sprint(vs) != "[10 11 12]" {
+		t.Fatalf("GetBatch: %d %v %v", n, vs, err)
+	}
+	if u := j.Unfinished(); u != 4 {
+		t.Fatalf("Unfinished %d after taking 3 of 4, want 4", u)
+	}
+	for range 3 {
+		if err := j.TaskDone(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if u := j.Unfinished(); u != 1 {
+		t.Fatalf("Unfinished %d after 3 TaskDone, want 1", u)
+	}
+	j.Shutdown()
+	if n, err := j.GetBatch(ctx, vs); n != 1 || err != nil || vs[0] != 13 {
+		t.Fatalf("GetBatch after Shutdown: %d %v %v", n, vs, err)
+	}
+	if n, err := j.GetBatch(ctx, vs); n != 0 || !errors.Is(err, queue.ErrShutdown) {
+		t.Fatalf("GetBatch of a drained shut-down queue: %d, %v", n, err)
+	}
+
+	// In a segment of the caller's: no arena, so that the run path serves.
+	q, err := queue.Create(shmtest.Segment(t, 1<<20), "json", queue.Options[task]{Codec: jsonCodec[task]{}, MaxSize: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	in := []task{{1, 2}, {3, 4}, {5, 6}}
+	if n, err := q.PutBatch(ctx, in); n != 3 || err != nil {
+		t.Fatal(n, err)
+	}
+	out := make([]task, 4)
+	if n, err := q.GetBatch(ctx, out); n != 3 || err != nil || fmt.Sprint(out[:3]) != fmt.Sprint(in) {
+		t.Fatalf("json GetBatch: %d %v %v", n, out, err)
+	}
 }

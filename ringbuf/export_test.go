@@ -103,3 +103,7 @@ func SetRunPublishHook(f func()) { runPublishHook = f }
 // before it fills slot i of its n, and f(n, n) after the last publication,
 // before the wake (a victim is killed there).
 func SetMPMCRunHook(f func(i, n int)) { mpmcRunHook = f }
+
+// SetMPMCGetRunHook makes every MPMC run get of this process call f(i, n)
+// before it empties slot i of its n (a victim is killed there).
+func SetMPMCGetRunHook(f func(i, n int)) { mpmcGetRunHook = f }

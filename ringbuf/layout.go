@@ -17,7 +17,7 @@ const cacheLine = shm.CacheLine
 
 // Layout versions, checked by Open through the object header. Version 2:
 // participant and consumer words are namespace-tagged procinfo words.
-// MPMC version 3: a producer's claim may be a run (enqClaimEnd), which a
+// MPMC version 3: a claim may be a run (enqClaimEnd, deqClaimEnd), which a
 // version-2 peer would not recover.
 const (
 	vringVersion = 2 // SPSC and MPSC
@@ -200,6 +200,7 @@ const (
 //	 24    8   deqClaim   position+1 of the dequeue CAS made last (0 = none)
 //	 32    8   enqClaimEnd  end+1 of the enqueue claim's range when it is a
 //	                        run (PutBatch); <= enqClaim: the range is one slot
+//	 40    8   deqClaimEnd  the same for the dequeue claim (GetBatch)
 //
 // A claim is stored before its CAS and left after it, so that a peer that
 // finds a slot claimed but never filled (or never emptied) can tell whose
@@ -242,10 +243,13 @@ const (
 	roleHandoff     = 4
 )
 
-// partOffEnqClaimEnd is the end of an MPMC producer's run claim: a
-// producer claiming a run stores enqClaim 0, then enqClaimEnd, then
-// enqClaim (see MPMC.enqRange).
-const partOffEnqClaimEnd = 32
+// partOffEnqClaimEnd and partOffDeqClaimEnd are the ends of an MPMC
+// participant's run claims: a participant claiming a run stores its claim
+// word 0, then the end, then the claim (see MPMC.claimRange).
+const (
+	partOffEnqClaimEnd = 32
+	partOffDeqClaimEnd = 40
+)
 
 // Limits.
 const (

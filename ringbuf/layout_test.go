@@ -42,7 +42,8 @@ type slotMirror struct {
 	ClaimPos uint64 // MPMC: enqClaim
 	ClaimEnd uint64 // MPMC: deqClaim
 	RunEnd   uint64 // MPMC: enqClaimEnd
-	_        [cacheLine - 40]byte
+	DeqEnd   uint64 // MPMC: deqClaimEnd
+	_        [cacheLine - 48]byte
 }
 
 type mpmcHeaderMirror struct {
@@ -109,6 +110,7 @@ func TestLayoutOffsets(t *testing.T) {
 		{"slot enqClaim", unsafe.Offsetof(s.ClaimPos), partOffEnqClaim},
 		{"slot deqClaim", unsafe.Offsetof(s.ClaimEnd), partOffDeqClaim},
 		{"slot enqClaimEnd", unsafe.Offsetof(s.RunEnd), partOffEnqClaimEnd},
+		{"slot deqClaimEnd", unsafe.Offsetof(s.DeqEnd), partOffDeqClaimEnd},
 		{"slot size", unsafe.Sizeof(s), slotSize},
 		{"mpmc capacity", unsafe.Offsetof(m.Capacity), mOffCapacity},
 		{"mpmc slotBytes", unsafe.Offsetof(m.SlotBytes), mOffSlotBytes},

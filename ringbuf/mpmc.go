@@ -45,6 +45,11 @@ type MPMC struct {
 	role     atomic.Uint32 // roles taken so far (written under attachMu)
 	adoptDue atomic.Bool   // a dead consumer's claim may wait for adoption (set by rescueEmpty)
 
+	// adoptNext..adoptEnd are the positions of a dead consumer's run
+	// claim that this handle adopted and has not delivered yet (guarded by
+	// getMu): its dequeue claim words hold that run until they are.
+	adoptNext, adoptEnd uint64
+
 	_     [cacheLine]byte
 	putMu handleLock // serialises this handle's producer goroutines, Put to publication
 	space waitSide
@@ -199,6 +204,7 @@ func (r *MPMC) attach(role uint32) error {
 		r.parts.word(i, partOffEnqClaim).Store(0) // no claim, before its range goes
 		r.parts.word(i, partOffEnqClaimEnd).Store(0)
 		r.parts.word(i, partOffDeqClaim).Store(0)
+		r.parts.word(i, partOffDeqClaimEnd).Store(0)
 		r.part = i
 	}
 	r.parts.word32(r.part, partOffRole).Or(role)
@@ -274,6 +280,7 @@ func (r *MPMC) reserve() {
 		r.parts.word(i, partOffEnqClaim).Store(0)
 		r.parts.word(i, partOffEnqClaimEnd).Store(0)
 		r.parts.word(i, partOffDeqClaim).Store(0)
+		r.parts.word(i, partOffDeqClaimEnd).Store(0)
 		r.parts.word32(i, partOffRole).Store(roleHandoff)
 		handoff.Add(handoff.Slot{Word: r.parts.owner(i), StandIn: standIn})
 		return
@@ -293,12 +300,19 @@ func (r *MPMC) claimsResolved(i int) bool {
 			return false
 		}
 	}
-	if c := r.parts.word(i, partOffDeqClaim).Load(); c != 0 {
-		if pos := c - 1; r.deq.Load() > pos && r.seq(pos).Load() == pos+1 {
-			return false
+	lo, hi, ok, torn = r.claimRange(i, partOffDeqClaim, partOffDeqClaimEnd)
+	return !torn && (!ok || !r.unreleased(lo, hi))
+}
+
+// unreleased reports whether a position of the dequeue claim [lo, hi)
+// still holds the message of its lap (claimed, not yet emptied).
+func (r *MPMC) unreleased(lo, hi uint64) bool {
+	for pos := lo; pos < hi; pos++ {
+		if r.deq.Load() > pos && r.seq(pos).Load() == pos+1 {
+			return true
 		}
 	}
-	return true
+	return false
 }
 
 // tryClaimPut claims the next free slot: Vyukov's enqueue.
@@ -385,7 +399,10 @@ func (r *MPMC) releaseGet(pos uint64) {
 // seen one.
 func (r *MPMC) getClaimed() (pos uint64, n int, ok bool, err error) {
 	for {
-		pos, ok, err = r.tryClaimGet()
+		pos, ok = r.nextAdopted()
+		if !ok {
+			pos, ok, err = r.tryClaimGet()
+		}
 		if !ok && err == nil && r.adoptDue.Load() {
 			pos, ok = r.adoptDeadClaim()
 		}
@@ -561,30 +578,38 @@ func (r *MPMC) GetFunc(ctx context.Context, use func(msg []byte)) error {
 			r.releaseGet(pos)
 			return nil
 		}
-		if slow {
-			if err := r.rescueEmpty(); err != nil {
-				return err
-			}
-			if r.adoptDue.Load() {
-				slow = false
-				continue // a dead consumer's message to deliver
-			}
-		}
-		err = r.data.wait(ctx, r.dataOrClosed)
-		if r.closed.Load() { // observes: Close on this handle, which woke us
-			return ErrClosed
-		}
-		switch err {
-		case nil:
-			// Woken to nothing (several consumers share a wake): look
-			// further only when every producer has closed (cheap).
-			slow = !r.hasData() && r.noneAttached(roleProducer, r.producersEver)
-		case errPoll:
-			slow = true
-		default:
+		if slow, err = r.awaitData(ctx, slow); err != nil {
 			return err
 		}
 	}
+}
+
+// awaitData is a blocked Get's wait for a message, with getMu held: the
+// rescue first when the last wait said to look further (slow), then the
+// wait (none when the rescue readied a dead consumer's message). It
+// returns whether the next round should look further.
+func (r *MPMC) awaitData(ctx context.Context, slow bool) (bool, error) {
+	if slow {
+		if err := r.rescueEmpty(); err != nil {
+			return false, err
+		}
+		if r.adoptDue.Load() {
+			return false, nil // a dead consumer's message to deliver
+		}
+	}
+	err := r.data.wait(ctx, r.dataOrClosed)
+	if r.closed.Load() { // observes: Close on this handle, which woke us
+		return false, ErrClosed
+	}
+	switch err {
+	case nil:
+		// Woken to nothing (several consumers share a wake): look
+		// further only when every producer has closed (cheap).
+		return !r.hasData() && r.noneAttached(roleProducer, r.producersEver), nil
+	case errPoll:
+		return true, nil
+	}
+	return false, err
 }
 
 func (r *MPMC) tooLarge(n int) error {
@@ -652,6 +677,9 @@ func (r *MPMC) skipDeadHead() bool {
 		return false // no participant slot (a handle that only joins), or its Get side busy
 	}
 	defer r.getMu.Unlock()
+	if r.adoptNext < r.adoptEnd {
+		return false // its dequeue claim words hold an adopted run
+	}
 	freed := false
 	for {
 		pos := r.deq.Load()
@@ -689,64 +717,81 @@ func (r *MPMC) noneAttached(role uint32, ever *atomic.Uint32) bool {
 // deadClaimPending reports whether a message claimed for emptying by
 // consumers that are all dead (or closed) waits for adoption.
 func (r *MPMC) deadClaimPending() bool {
-	_, _, ok := r.deadClaim()
+	_, _, _, ok := r.deadClaim()
 	return ok
 }
 
-// deadClaim finds the lowest participant whose dequeue claim c is still in
-// progress (the slot filled for that lap and not emptied) and every holder
-// of which is dead or detached. A claim word alone does not make its
-// holder the slot's owner (an adopter stores the claim before it takes
-// it), hence "every holder": a live one may be the owner.
-func (r *MPMC) deadClaim() (i int, c uint64, ok bool) {
-	deq := r.deq.Load()
+// deadClaim finds the lowest participant whose dequeue claim (c, with
+// the run's end e: see claimRange) still holds a message (a position
+// filled for that lap and not emptied) and every holder of which is dead
+// or detached. A claim word alone does not make its holder the owner (an
+// adopter stores the claim before it takes it), hence "every holder": a
+// live one may be the owner.
+func (r *MPMC) deadClaim() (i int, c, e uint64, ok bool) {
 	for i := 0; i < r.parts.n; i++ {
-		c := r.parts.word(i, partOffDeqClaim).Load()
-		if c == 0 || i == r.part {
+		if i == r.part {
 			continue
 		}
-		pos := c - 1
-		if deq <= pos || r.seq(pos).Load() != pos+1 {
+		lo, hi, ok, torn := r.claimRange(i, partOffDeqClaim, partOffDeqClaimEnd)
+		if !ok || torn || !r.unreleased(lo, hi) {
 			continue
 		}
-		if r.claimantsDead(partOffDeqClaim, c) {
-			return i, c, true
+		if r.claimantsDead(partOffDeqClaim, lo+1) {
+			return i, lo + 1, hi + 1, true
 		}
 	}
-	return -1, 0, false
+	return -1, 0, 0, false
 }
 
-// adoptDeadClaim takes over the claim of a consumer that died holding a
-// slot (the message in it is intact: consumers only read), so that this
-// handle delivers it, exactly once. The adopter stores the claim as its own
-// first, then looks for another live holder of it (another adopter: with
-// sequentially consistent atomics, of two adopters that both stored, at
-// least one sees the other, and backs off), and only then clears the dead
-// holder's claim with a CAS. An adopter that dies between its store and
-// its CAS is one more dead holder; the next adopter takes the claim over.
-// Called with getMu held, on an empty ring.
+// adoptDeadClaim takes over the claim of a consumer that died holding
+// slots (the messages in them are intact: consumers only read), so that
+// this handle delivers them, exactly once, in order: one slot, or what a
+// GetBatch run had not yet emptied. The adopter stores the claim as its
+// own first, then looks for another live holder of it (another adopter:
+// with sequentially consistent atomics, of two adopters that both stored,
+// at least one sees the other, and backs off), and only then clears the
+// dead holder's claim with a CAS. An adopter that dies before it has
+// delivered the run is one more dead holder; the next adopter takes the
+// claim over. Called with getMu held, on an empty ring; it returns the
+// first position to deliver, the rest following through nextAdopted.
 func (r *MPMC) adoptDeadClaim() (pos uint64, ok bool) {
 	mine := r.parts.word(r.part, partOffDeqClaim)
+	mineEnd := r.parts.word(r.part, partOffDeqClaimEnd)
 	for {
-		i, c, found := r.deadClaim()
+		i, c, e, found := r.deadClaim()
 		if !found {
 			r.adoptDue.Store(false)
 			return 0, false
 		}
+		mine.Store(0) // no claim while the range changes (see claimRange)
+		mineEnd.Store(e)
 		(*pubWord)(mine).storeRelease(c)
 		if r.liveHolder(c) {
-			mine.Store(0) // another adopter is at it: leave it the message
+			mine.Store(0) // another adopter is at it: leave it the messages
 			r.adoptDue.Store(false)
 			return 0, false
 		}
 		if r.parts.word(i, partOffDeqClaim).CompareAndSwap(c, 0) { // dead consumer's claim -> none (ours now)
-			pos = c - 1
-			if r.seq(pos).Load() == pos+1 { // still holds the message of that lap
+			r.adoptNext, r.adoptEnd = c-1, max(e-1, c)
+			if pos, ok = r.nextAdopted(); ok {
 				return pos, true
 			}
 		}
 		mine.Store(0)
 	}
+}
+
+// nextAdopted returns the next position of an adopted run that still
+// holds its message (the dead consumer emptied a prefix of its run).
+func (r *MPMC) nextAdopted() (pos uint64, ok bool) {
+	for r.adoptNext < r.adoptEnd {
+		pos = r.adoptNext
+		r.adoptNext++
+		if r.seq(pos).Load() == pos+1 { // still holds the message of that lap
+			return pos, true
+		}
+	}
+	return 0, false
 }
 
 // liveHolder reports whether a live participant other than this handle
@@ -786,12 +831,18 @@ func (r *MPMC) abandonDeadRun(pos uint64) bool {
 // under the read (their owner is alive and at work), which callers treat
 // as a live claim of any position.
 func (r *MPMC) enqRange(i int) (lo, hi uint64, ok, torn bool) {
-	cw := r.parts.word(i, partOffEnqClaim)
+	return r.claimRange(i, partOffEnqClaim, partOffEnqClaimEnd)
+}
+
+// claimRange is enqRange for the claim words at off and endOff (enqueue
+// or dequeue).
+func (r *MPMC) claimRange(i, off, endOff int) (lo, hi uint64, ok, torn bool) {
+	cw := r.parts.word(i, off)
 	c := cw.Load()
 	if c == 0 {
 		return 0, 0, false, false
 	}
-	e := r.parts.word(i, partOffEnqClaimEnd).Load()
+	e := r.parts.word(i, endOff).Load()
 	if cw.Load() != c {
 		return 0, 0, false, true
 	}

@@ -61,8 +61,10 @@ func (r *MPMC) tryClaimRun(k int) (pos uint64, n int, err error) {
 			for got < m && r.seq(pos+got).Load() == pos+got { // observes: slot emptied for this lap
 				got++
 			}
-			claim.Store(0) // no claim while the range changes (see enqRange)
-			end.Store(pos + got + 1)
+			// Plain stores in this order (x86 keeps it; an XCHG each
+			// would cost more than the run's fills).
+			(*pubWord)(claim).storeRelease(0) // no claim while the range changes (see claimRange)
+			(*pubWord)(end).storeRelease(pos + got + 1)
 			(*pubWord)(claim).storeRelease(pos + 1) // the CAS after it is a full barrier on amd64
 			if r.enq.CompareAndSwap(pos, pos+got) { // claims slots pos..pos+got-1 for filling
 				return pos, int(got), nil
@@ -111,7 +113,7 @@ func (r *MPMC) fillRun(pos uint64, n int, fill func(i int, slot []byte) int) int
 			r.length(p).Store(lenAbandoned)
 			r.seq(p).Store(p + 1) // publishes: slot given up, skipped by consumers
 		default:
-			r.length(p).Store(uint32(l))
+			storeRel32(r.length(p), uint32(l))
 			(*pubWord)(r.seq(p)).storeRelease(p + 1) // publishes: slot filled, length and payload before it
 		}
 	}
@@ -189,4 +191,145 @@ func (r *MPMC) PutBatch(ctx context.Context, msgs [][]byte) (int, error) {
 		}
 	}
 	return r.PutBatchFunc(ctx, k, func(i int, slot []byte) int { return copy(slot, msgs[i]) })
+}
+
+// tryClaimGetRun claims up to k filled slots (k >= 1) with one CAS on
+// dequeue: n slots from pos, or n == 0 when the ring is empty. The run is
+// recorded as a range in the participant slot (deqClaim, deqClaimEnd), so
+// that a consumer killed inside it leaves its unemptied slots to be
+// adopted.
+func (r *MPMC) tryClaimGetRun(k int) (pos uint64, n int, err error) {
+	claim := r.parts.word(r.part, partOffDeqClaim)
+	end := r.parts.word(r.part, partOffDeqClaimEnd)
+	want := uint64(min(k, MaxRun))
+	pos = r.deq.Load()
+	for {
+		seq := r.seq(pos).Load() // observes: slot filled (seq == pos+1)
+		switch dif := int64(seq - (pos + 1)); {
+		case dif == 0:
+			got := uint64(1)
+			for got < want && r.seq(pos+got).Load() == pos+got+1 { // observes: slot filled for this lap
+				got++
+			}
+			(*pubWord)(claim).storeRelease(0) // no claim while the range changes (see claimRange)
+			(*pubWord)(end).storeRelease(pos + got + 1)
+			(*pubWord)(claim).storeRelease(pos + 1) // the CAS after it is a full barrier on amd64
+			if r.deq.CompareAndSwap(pos, pos+got) { // claims slots pos..pos+got-1 for emptying
+				return pos, int(got), nil
+			}
+			claim.Store(0) // lost: the slots are the winner's
+			end.Store(0)
+			pos = r.deq.Load()
+		case dif == -1 || dif == -int64(r.capacity):
+			return 0, 0, nil // empty (see tryClaimGet)
+		case dif < 0:
+			return 0, 0, fmt.Errorf("%w: ring %q slot %d seq %d at dequeue %d", ErrCorrupt, r.name, pos&r.mask, seq, pos)
+		default:
+			p2 := r.deq.Load()
+			if p2 == pos {
+				return 0, 0, fmt.Errorf("%w: ring %q slot %d seq %d ahead of dequeue %d", ErrCorrupt, r.name, pos&r.mask, seq, pos)
+			}
+			pos = p2
+		}
+	}
+}
+
+// emptyRun hands the messages of the n slots claimed from pos to use in
+// order, giving each slot back after use, skips slots given up by dead
+// producers, and wakes parked producers once. It returns how many messages
+// it handed over; a slot with a corrupt length is given back unread and
+// reported after the rest of the run.
+func (r *MPMC) emptyRun(pos uint64, n int, use func(msg []byte)) (int, error) {
+	got := 0
+	var err error
+	for p := pos; p < pos+uint64(n); p++ {
+		if mpmcGetRunHook != nil {
+			mpmcGetRunHook(int(p-pos), n)
+		}
+		switch l := r.length(p).Load(); {
+		case l == lenAbandoned:
+		case l > uint32(r.slotBytes):
+			if err == nil {
+				err = fmt.Errorf("%w: ring %q slot %d holds %d bytes, slots are %d", ErrCorrupt, r.name, p&r.mask, l, r.slotBytes)
+			}
+		default:
+			use(r.payload(p)[:l])
+			got++
+		}
+		(*pubWord)(r.seq(p)).storeRelease(p + r.capacity) // publishes: slot emptied (our reads of it came before)
+	}
+	r.space.wake()
+	return got, err
+}
+
+// mpmcGetRunHook, when set (tests), is called by a run get before it
+// empties slot i of n.
+var mpmcGetRunHook func(i, n int)
+
+// tryGetRun claims a run of up to k messages and hands them to use: an
+// adopted message alone first (see getClaimed), else a run.
+func (r *MPMC) tryGetRun(k int, use func(msg []byte)) (int, error) {
+	for {
+		if r.adoptNext < r.adoptEnd || r.adoptDue.Load() {
+			pos, n, ok, err := r.getClaimed()
+			if ok {
+				use(r.payload(pos)[:n])
+				r.releaseGet(pos)
+				return 1, nil
+			}
+			if err != nil {
+				return 0, err
+			}
+		}
+		pos, n, err := r.tryClaimGetRun(k)
+		if n == 0 {
+			return 0, err
+		}
+		got, err := r.emptyRun(pos, n, use)
+		if got > 0 || err != nil {
+			return got, err
+		}
+		// A run of slots given up by dead producers only: claim again.
+	}
+}
+
+// TryGetBatchFunc claims as many filled slots as there are now, up to k
+// and MaxRun, with one CAS on dequeue, hands their messages to use in
+// order, in place, and gives the slots back with one wake for the run
+// (the consumer side of LMAX Disruptor's batching: a consumer takes every
+// published sequence up to the highest available at once). It returns how
+// many messages it handed over: 0 when the ring is empty. use must not
+// keep msg, block, or call the ring.
+func (r *MPMC) TryGetBatchFunc(k int, use func(msg []byte)) (int, error) {
+	if k <= 0 {
+		return 0, nil
+	}
+	if err := r.lockGet(); err != nil {
+		return 0, err
+	}
+	defer r.getMu.Unlock()
+	return r.tryGetRun(k, use)
+}
+
+// GetBatchFunc is TryGetBatchFunc that blocks, as Get does, until there
+// is at least one message: it hands over as many as there are now (at
+// least one, at most k) and returns how many.
+func (r *MPMC) GetBatchFunc(ctx context.Context, k int, use func(msg []byte)) (int, error) {
+	if k <= 0 {
+		return 0, nil
+	}
+	if err := r.lockGet(); err != nil {
+		return 0, err
+	}
+	defer r.getMu.Unlock()
+	slow := false
+	for {
+		n, err := r.tryGetRun(k, use)
+		if n > 0 || err != nil {
+			return n, err
+		}
+		if slow, err = r.awaitData(ctx, slow); err != nil {
+			return 0, err
+		}
+	}
 }

@@ -250,3 +250,168 @@ func TestPutBatchMPMC(t *testing.T) {
 	}
 	assertDrained(t, r)
 }
+
+type runGetVictimArgs struct {
+	R      *ringbuf.MPMC
+	Flag   *shm.Segment
+	Run    int
+	KillAt int
+}
+
+var runGetVictimW = process.Register("ringbuf-run-get-victim", func(ctx context.Context, a runGetVictimArgs) error {
+	ringbuf.SetMPMCGetRunHook(func(i, n int) {
+		if i == a.KillAt {
+			signal(a.Flag, 1)
+			select {} // killed here
+		}
+	})
+	_, err := a.R.GetBatchFunc(ctx, a.Run, func([]byte) {})
+	return err
+})
+
+// TestKillRunGetMPMC: a consumer killed inside a GetBatchFunc run (before
+// it empties the first slot, after half) loses nothing: the next consumer
+// that finds the ring empty adopts the slots it had not emptied and
+// delivers them in order, exactly once, after the messages queued behind
+// them; Outstanding counts them meanwhile, and the ring ends sane.
+func TestKillRunGetMPMC(t *testing.T) {
+	const run = 8
+	for _, at := range []int{0, run / 2} {
+		t.Run(fmt.Sprintf("at=%d", at), func(t *testing.T) {
+			seg := shmtest.Segment(t, 1<<20)
+			flag := shmtest.Segment(t, 64)
+			r, err := ringbuf.NewMPMC(seg, "q", 64, 64, ringbuf.WithPoll(5*time.Millisecond))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			ctx := ctxT(t, shmtest.Timeout(t, 20*time.Second))
+			if err := putRunsOf(ctx, r, 0, 0, run, run, 64); err != nil {
+				t.Fatal(err)
+			}
+			p, err := runGetVictimW.Start(context.Background(), runGetVictimArgs{R: r, Flag: flag, Run: run, KillAt: at})
+			if err != nil {
+				t.Fatal(err)
+			}
+			awaitFlag(t, flag, 1)
+			p.Kill()
+			p.Wait()
+			if got, want := ringbuf.Outstanding(r), run-at; got != want {
+				t.Fatalf("Outstanding %d after the victim died, want %d (its run's unemptied slots)", got, want)
+			}
+			const later = 4
+			if err := putRunsOf(ctx, r, 0, run, later, later, 64); err != nil {
+				t.Fatal(err)
+			}
+			var seqs []int
+			buf := make([]byte, 64)
+			for len(seqs) < run-at+later {
+				n, err := r.Get(ctx, buf)
+				if err != nil {
+					t.Fatalf("after %v: %v", seqs, err)
+				}
+				_, seq, err := checkMessage(buf[:n], 64)
+				if err != nil {
+					t.Fatal(err)
+				}
+				seqs = append(seqs, seq)
+			}
+			want := []int{}
+			for s := run; s < run+later; s++ {
+				want = append(want, s)
+			}
+			for s := at; s < run; s++ {
+				want = append(want, s)
+			}
+			if fmt.Sprint(seqs) != fmt.Sprint(want) {
+				t.Fatalf("got messages %v, want %v (the queued ones, then the dead run's unemptied ones)", seqs, want)
+			}
+			if got := ringbuf.Outstanding(r); got != 0 {
+				t.Fatalf("Outstanding %d after every message", got)
+			}
+			assertDrained(t, r)
+		})
+	}
+}
+
+// TestGetBatchMPMC: GetBatchFunc hands over what is there, in order, up
+// to its bound, skipping slots given up by producers.
+func TestGetBatchMPMC(t *testing.T) {
+	seg := shmtest.Segment(t, 1<<20)
+	r, err := ringbuf.NewMPMC(seg, "q", 16, 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	ctx := ctxT(t, shmtest.Timeout(t, 20*time.Second))
+	n, err := r.TryPutBatchFunc(10, func(i int, slot []byte) int { return copy(slot, fmt.Sprintf("m%02d", i)) })
+	if n != 10 || err != nil {
+		t.Fatal(n, err)
+	}
+	if n, err := r.TryPutBatchFunc(3, func(i int, slot []byte) int { return -1 }); n != 0 || err != nil {
+		t.Fatal(n, err)
+	}
+	if err := r.Put(ctx, []byte("m10")); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for len(got) < 11 {
+		n, err := r.GetBatchFunc(ctx, 6, func(msg []byte) { got = append(got, string(msg)) })
+		if err != nil || n < 1 || n > 6 {
+			t.Fatalf("GetBatchFunc: %d, %v", n, err)
+		}
+	}
+	for i, m := range got {
+		if m != fmt.Sprintf("m%02d", i) {
+			t.Fatalf("got %v", got)
+		}
+	}
+	assertDrained(t, r)
+}
+
+// BenchmarkLocalMPMCRun: one goroutine puts a run of 64 messages of 64
+// bytes with PutBatch and takes them with GetBatchFunc, beside Put and
+// GetFunc one message at a time: the ring's own cost per message, with no
+// other process and no wait.
+func BenchmarkLocalMPMCRun(b *testing.B) {
+	seg, err := shm.CreateAnon(1 << 20)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer seg.Close()
+	r, err := ringbuf.NewMPMC(seg, "q", 1024, 64)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.Close()
+	ctx := context.Background()
+	msg := make([]byte, 64)
+	var sum byte
+	use := func(m []byte) { sum += m[63] }
+	b.Run("single", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			r.Put(ctx, msg)
+			r.GetFunc(ctx, use)
+		}
+	})
+	b.Run("run64", func(b *testing.B) {
+		run := make([][]byte, 64)
+		for i := range run {
+			run[i] = msg
+		}
+		b.ReportAllocs()
+		n := 0
+		for b.Loop() {
+			if n%64 == 0 {
+				r.PutBatch(ctx, run)
+			}
+			if n++; n%64 == 0 {
+				for got := 0; got < 64; {
+					k, _ := r.GetBatchFunc(ctx, 64, use)
+					got += k
+				}
+			}
+		}
+	})
+}

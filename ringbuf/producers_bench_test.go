@@ -29,7 +29,8 @@ const producerRun = 64
 //	mpsc        Write per message: a claim and a publication each
 //	mpsc-batch  WriteBatch of 64 messages: one claim, one publication
 //	mpmc        Put per message (Vyukov's claim per slot)
-//	mpmc-batch  PutBatch of 64 messages: one claim, a release store per slot, one wake
+//	mpmc-batch  PutBatch of 64 messages: one claim, a release store per slot, one wake;
+//	            the consumer takes runs of up to 64 (GetBatchFunc)
 //	unix-bufio  one bufio.Writer per goroutine over one socket
 func BenchmarkProducers(b *testing.B) {
 	const size = 64
@@ -79,11 +80,11 @@ func benchmarkProducers(b *testing.B, size, np int, kind string) {
 			return putRuns(ctx, msg, n, hs[g].WriteBatch)
 		}
 	case "mpmc", "mpmc-batch":
-		r, err := ringbuf.NewMPMC(seg, "r", 1024, size, ringbuf.WithProducers(np+2))
+		r, err := ringbuf.NewMPMC(seg, "r", 32768, size, ringbuf.WithProducers(np+2))
 		if err != nil {
 			b.Fatal(err)
 		}
-		a.MPMC = r
+		a.MPMC, a.Batch = r, kind == "mpmc-batch"
 		hs := openProducers(b, np, func() (*ringbuf.MPMC, error) { return ringbuf.OpenMPMC(seg, "r") })
 		closeAll = func() { closeEach(hs); r.Close() }
 		write = func(ctx context.Context, g, n int) error {
