@@ -340,11 +340,9 @@ func (r *MPMC) tryClaimPut() (pos uint64, ok bool, err error) {
 		case dif < 0:
 			return 0, false, fmt.Errorf("%w: ring %q slot %d seq %d at enqueue %d", ErrCorrupt, r.name, pos&r.mask, seq, pos)
 		default:
-			p2 := r.enq.Load()
-			if p2 == pos {
-				return 0, false, fmt.Errorf("%w: ring %q slot %d seq %d ahead of enqueue %d", ErrCorrupt, r.name, pos&r.mask, seq, pos)
+			if pos, err = r.movedOn(r.enq, pos, seq, "enqueue"); err != nil {
+				return 0, false, err
 			}
-			pos = p2
 		}
 	}
 }
@@ -378,11 +376,9 @@ func (r *MPMC) tryClaimGet() (pos uint64, ok bool, err error) {
 		case dif < 0:
 			return 0, false, fmt.Errorf("%w: ring %q slot %d seq %d at dequeue %d", ErrCorrupt, r.name, pos&r.mask, seq, pos)
 		default:
-			p2 := r.deq.Load()
-			if p2 == pos {
-				return 0, false, fmt.Errorf("%w: ring %q slot %d seq %d ahead of dequeue %d", ErrCorrupt, r.name, pos&r.mask, seq, pos)
+			if pos, err = r.movedOn(r.deq, pos, seq, "dequeue"); err != nil {
+				return 0, false, err
 			}
-			pos = p2
 		}
 	}
 }

@@ -3,6 +3,7 @@ package ringbuf
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 )
 
 // MPMC batch claim: a producer with several messages at hand claims a run
@@ -77,11 +78,9 @@ func (r *MPMC) tryClaimRun(k int) (pos uint64, n int, err error) {
 		case dif < 0:
 			return 0, 0, fmt.Errorf("%w: ring %q slot %d seq %d at enqueue %d", ErrCorrupt, r.name, pos&r.mask, seq, pos)
 		default:
-			p2 := r.enq.Load()
-			if p2 == pos {
-				return 0, 0, fmt.Errorf("%w: ring %q slot %d seq %d ahead of enqueue %d", ErrCorrupt, r.name, pos&r.mask, seq, pos)
+			if pos, err = r.movedOn(r.enq, pos, seq, "enqueue"); err != nil {
+				return 0, 0, err
 			}
-			pos = p2
 		}
 	}
 }
@@ -225,11 +224,9 @@ func (r *MPMC) tryClaimGetRun(k int) (pos uint64, n int, err error) {
 		case dif < 0:
 			return 0, 0, fmt.Errorf("%w: ring %q slot %d seq %d at dequeue %d", ErrCorrupt, r.name, pos&r.mask, seq, pos)
 		default:
-			p2 := r.deq.Load()
-			if p2 == pos {
-				return 0, 0, fmt.Errorf("%w: ring %q slot %d seq %d ahead of dequeue %d", ErrCorrupt, r.name, pos&r.mask, seq, pos)
+			if pos, err = r.movedOn(r.deq, pos, seq, "dequeue"); err != nil {
+				return 0, 0, err
 			}
-			pos = p2
 		}
 	}
 }
@@ -332,4 +329,16 @@ func (r *MPMC) GetBatchFunc(ctx context.Context, k int, use func(msg []byte)) (i
 			return 0, err
 		}
 	}
+}
+
+// movedOn is a claim's answer to a slot whose seq is ahead of its
+// position: the counter (what: enqueue or dequeue) has moved on since it
+// was read, so go on from where it is now; if it has not, the slot is
+// corrupt.
+func (r *MPMC) movedOn(ctr *atomic.Uint64, pos, seq uint64, what string) (uint64, error) {
+	p2 := ctr.Load()
+	if p2 == pos {
+		return 0, fmt.Errorf("%w: ring %q slot %d seq %d ahead of %s %d", ErrCorrupt, r.name, pos&r.mask, seq, what, pos)
+	}
+	return p2, nil
 }
