@@ -409,6 +409,12 @@ func (q *Queue[T]) runLen(vs []T) int {
 	if q.ctl.maxBytes != 0 {
 		return 0
 	}
+	if q.bin != nil { // one size for every value
+		if len(vs) == 0 || q.bin.Size(&vs[0]) > int(q.ctl.maxMessage) {
+			return 0
+		}
+		return min(len(vs), ringbuf.MaxRun)
+	}
 	k := 0
 	for k < len(vs) && k < ringbuf.MaxRun {
 		if n := q.size(&vs[k]); n < 0 || n > int(q.ctl.maxMessage) {

@@ -92,38 +92,46 @@ func (r *MPMC) tryClaimRun(k int) (pos uint64, n int, err error) {
 // returns more than SlotBytes panics after the run is given up, so that no
 // claimed slot is left behind.
 func (r *MPMC) fillRun(pos uint64, n int, fill func(i int, slot []byte) int) int {
+	hook := mpmcRunHook
 	filled := n
 	bad := -1
 	for i := 0; i < n; i++ {
 		p := pos + uint64(i)
-		if mpmcRunHook != nil {
-			mpmcRunHook(i, n)
+		c := r.cell(p)
+		if hook != nil {
+			hook(i, n)
 		}
 		l := -1
-		if filled == n && bad < 0 {
-			l = fill(i, r.payload(p))
+		if filled == n {
+			l = fill(i, c[mSlotHeader:])
 		}
-		switch {
-		case l > r.slotBytes:
-			bad, l = l, -1
-			fallthrough
-		case l < 0:
-			filled = min(filled, i)
-			r.length(p).Store(lenAbandoned)
-			r.seq(p).Store(p + 1) // publishes: slot given up, skipped by consumers
-		default:
-			storeRel32(r.length(p), uint32(l))
-			(*pubWord)(r.seq(p)).storeRelease(p + 1) // publishes: slot filled, length and payload before it
+		if l >= 0 && l <= r.slotBytes {
+			storeRel32(u32(c, mSlotOffLen), uint32(l))
+			(*pubWord)(u64(c, mSlotOffSeq)).storeRelease(p + 1) // publishes: slot filled, length and payload before it
+			continue
 		}
+		if l > r.slotBytes && bad < 0 {
+			bad = l
+		}
+		filled = min(filled, i)
+		u32(c, mSlotOffLen).Store(lenAbandoned)
+		u64(c, mSlotOffSeq).Store(p + 1) // publishes: slot given up, skipped by consumers
 	}
-	if mpmcRunHook != nil {
-		mpmcRunHook(n, n)
+	if hook != nil {
+		hook(n, n)
 	}
 	r.data.wake()
 	if bad >= 0 {
 		panic(fmt.Sprintf("ringbuf: PutBatchFunc fill returned %d, slot holds %d", bad, r.slotBytes))
 	}
 	return filled
+}
+
+// cell returns the slot of position pos: its header (seq, length) and its
+// payload of SlotBytes bytes.
+func (r *MPMC) cell(pos uint64) []byte {
+	off := (pos & r.mask) * r.stride
+	return r.cells[off : off+mSlotHeader+uint64(r.slotBytes) : off+mSlotHeader+uint64(r.slotBytes)]
 }
 
 // TryPutBatchFunc claims as many free slots as are free now, up to k and
@@ -237,23 +245,21 @@ func (r *MPMC) tryClaimGetRun(k int) (pos uint64, n int, err error) {
 // it handed over; a slot with a corrupt length is given back unread and
 // reported after the rest of the run.
 func (r *MPMC) emptyRun(pos uint64, n int, use func(msg []byte)) (int, error) {
+	hook := mpmcGetRunHook
 	got := 0
 	var err error
 	for p := pos; p < pos+uint64(n); p++ {
-		if mpmcGetRunHook != nil {
-			mpmcGetRunHook(int(p-pos), n)
+		c := r.cell(p)
+		if hook != nil {
+			hook(int(p-pos), n)
 		}
-		switch l := r.length(p).Load(); {
-		case l == lenAbandoned:
-		case l > uint32(r.slotBytes):
-			if err == nil {
-				err = fmt.Errorf("%w: ring %q slot %d holds %d bytes, slots are %d", ErrCorrupt, r.name, p&r.mask, l, r.slotBytes)
-			}
-		default:
-			use(r.payload(p)[:l])
+		if l := u32(c, mSlotOffLen).Load(); l <= uint32(r.slotBytes) {
+			use(c[mSlotHeader : mSlotHeader+l])
 			got++
+		} else if l != lenAbandoned && err == nil {
+			err = fmt.Errorf("%w: ring %q slot %d holds %d bytes, slots are %d", ErrCorrupt, r.name, p&r.mask, l, r.slotBytes)
 		}
-		(*pubWord)(r.seq(p)).storeRelease(p + r.capacity) // publishes: slot emptied (our reads of it came before)
+		(*pubWord)(u64(c, mSlotOffSeq)).storeRelease(p + r.capacity) // publishes: slot emptied (our reads of it came before)
 	}
 	r.space.wake()
 	return got, err
