@@ -196,7 +196,7 @@ func (r *MPMC) attach(role uint32) error {
 		i := r.adoptHandoff()
 		if i < 0 {
 			var err error
-			if i, _, err = r.parts.take(r.claimsResolved); err != nil {
+			if i, err = r.takePart(); err != nil {
 				return fmt.Errorf("ring %q: %w", r.name, err)
 			}
 		}
@@ -271,8 +271,8 @@ func (r *MPMC) reserve() {
 	standIn := procinfo.HandoffWord(procinfo.Self().Word())
 	for i := 0; i < r.parts.n; i++ {
 		w := r.parts.owner(i).Load()
-		if w != 0 && (procinfo.AliveWord(w) || !r.claimsResolved(i)) {
-			continue
+		if (w != 0 && procinfo.AliveWord(w)) || !r.claimsResolved(i) {
+			continue // a free slot too may hold claims (see takePart)
 		}
 		if !r.parts.owner(i).CompareAndSwap(w, standIn) { // free or dead -> stand-in
 			continue
@@ -286,6 +286,37 @@ func (r *MPMC) reserve() {
 		return
 	}
 	// Every slot is held: the child goes unrecorded until it attaches.
+}
+
+// takePart attaches this process to a participant slot, as slotTable.take
+// does, but takes a free slot too only when its claims are resolved: a
+// handle that closed while it still had messages of an adopted consumer
+// run to deliver leaves them in its claim words, for the next consumer
+// that finds the ring empty to adopt (a free slot's holder counts as
+// gone), and a newcomer must not wipe them.
+func (r *MPMC) takePart() (int, error) {
+	me := procinfo.Self().Word()
+	pending := false
+	for pass := 0; pass < 2; pass++ {
+		for i := 0; i < r.parts.n; i++ {
+			w := r.parts.owner(i).Load()
+			if (pass == 0) != (w == 0) || w == me || (w != 0 && procinfo.AliveWord(w)) {
+				continue // pass 0: free slots; pass 1: slots of dead owners
+			}
+			if !r.claimsResolved(i) {
+				pending = true
+				continue
+			}
+			if r.parts.owner(i).CompareAndSwap(w, me) { // free or dead owner's -> mine
+				r.parts.gen(i).Add(1)
+				return i, nil
+			}
+		}
+	}
+	if pending {
+		return -1, errSlotPending
+	}
+	return -1, fmt.Errorf("%w: all %d slots are held", ErrBusy, r.parts.n)
 }
 
 // claimsResolved reports whether participant i left no slot claimed but

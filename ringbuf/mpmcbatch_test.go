@@ -269,6 +269,33 @@ var runGetVictimW = process.Register("ringbuf-run-get-victim", func(ctx context.
 	return err
 })
 
+// killedGetRun makes a ring of 64 slots holding messages 0..run-1 of
+// producer 0 and kills a consumer inside a GetBatchFunc run of them,
+// before it empties slot at. It returns the ring (closed at the end of
+// the test), its segment, and a context for the test.
+func killedGetRun(t *testing.T, run, at int) (*shm.Segment, *ringbuf.MPMC, context.Context) {
+	t.Helper()
+	seg := shmtest.Segment(t, 1<<20)
+	flag := shmtest.Segment(t, 64)
+	r, err := ringbuf.NewMPMC(seg, "q", 64, 64, ringbuf.WithPoll(5*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	ctx := ctxT(t, shmtest.Timeout(t, 20*time.Second))
+	if err := putRunsOf(ctx, r, 0, 0, run, run, 64); err != nil {
+		t.Fatal(err)
+	}
+	p, err := runGetVictimW.Start(context.Background(), runGetVictimArgs{R: r, Flag: flag, Run: run, KillAt: at})
+	if err != nil {
+		t.Fatal(err)
+	}
+	awaitFlag(t, flag, 1)
+	p.Kill()
+	p.Wait()
+	return seg, r, ctx
+}
+
 // TestKillRunGetMPMC: a consumer killed inside a GetBatchFunc run (before
 // it empties the first slot, after half) loses nothing: the next consumer
 // that finds the ring empty adopts the slots it had not emptied and
@@ -278,24 +305,7 @@ func TestKillRunGetMPMC(t *testing.T) {
 	const run = 8
 	for _, at := range []int{0, run / 2} {
 		t.Run(fmt.Sprintf("at=%d", at), func(t *testing.T) {
-			seg := shmtest.Segment(t, 1<<20)
-			flag := shmtest.Segment(t, 64)
-			r, err := ringbuf.NewMPMC(seg, "q", 64, 64, ringbuf.WithPoll(5*time.Millisecond))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer r.Close()
-			ctx := ctxT(t, shmtest.Timeout(t, 20*time.Second))
-			if err := putRunsOf(ctx, r, 0, 0, run, run, 64); err != nil {
-				t.Fatal(err)
-			}
-			p, err := runGetVictimW.Start(context.Background(), runGetVictimArgs{R: r, Flag: flag, Run: run, KillAt: at})
-			if err != nil {
-				t.Fatal(err)
-			}
-			awaitFlag(t, flag, 1)
-			p.Kill()
-			p.Wait()
+			_, r, ctx := killedGetRun(t, run, at)
 			if got, want := ringbuf.Outstanding(r), run-at; got != want {
 				t.Fatalf("Outstanding %d after the victim died, want %d (its run's unemptied slots)", got, want)
 			}
@@ -414,4 +424,48 @@ func BenchmarkLocalMPMCRun(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestCloseHoldingAdoptedRun: a consumer adopts the run of a consumer
+// killed inside GetBatchFunc, delivers one of its messages and closes; a
+// newcomer that attaches meanwhile does not take over (and wipe) the
+// closed handle's claim, and the next consumer delivers the rest, in
+// order.
+func TestCloseHoldingAdoptedRun(t *testing.T) {
+	seg, r, ctx := killedGetRun(t, 4, 0)
+	buf := make([]byte, 64)
+	seqOf := func(h *ringbuf.MPMC) int {
+		t.Helper()
+		n, err := h.Get(ctx, buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, seq, err := checkMessage(buf[:n], 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return seq
+	}
+	adopter, err := ringbuf.OpenMPMC(seg, "q")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if seq := seqOf(adopter); seq != 0 {
+		t.Fatalf("adopter got message %d first, want 0", seq)
+	}
+	adopter.Close() // three of the adopted run still to deliver
+	newcomer, err := ringbuf.OpenMPMC(seg, "q")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer newcomer.Close()
+	if err := newcomer.AttachProducer(); err != nil {
+		t.Fatal(err)
+	}
+	for want := 1; want < 4; want++ {
+		if seq := seqOf(r); seq != want {
+			t.Fatalf("got message %d, want %d", seq, want)
+		}
+	}
+	assertDrained(t, r)
 }
