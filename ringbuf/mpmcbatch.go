@@ -10,9 +10,11 @@ import (
 // of slots with one CAS on enqueue, as LMAX Disruptor's multi-producer
 // sequencer claims next(n), fills them, and publishes each with a release
 // store of its sequence number, waking parked consumers once for the run.
-// Consumers are unchanged: they read each slot's sequence number, Vyukov's
-// way, so a run needs no published cursor of its own (a second shared line
-// every consumer would read).
+// Consumers read each slot's sequence number, Vyukov's way, so a run needs
+// no published cursor of its own (a second shared line every consumer
+// would read). A consumer takes a run the same way (GetBatchFunc): one CAS
+// on dequeue for every filled slot up to its bound, a release store to
+// empty each, one wake of parked producers.
 //
 // Room: before its CAS the producer makes Vyukov's test on every slot of
 // the run (seq == pos: emptied for this lap) and cuts the run before the
@@ -23,20 +25,23 @@ import (
 // position fills it, and the CAS proves nobody claimed past pos.
 //
 // Crash recovery: the run is recorded in the participant slot as enqClaim
-// = pos+1 and enqClaimEnd = pos+n+1 (see enqRange for the order of the
-// stores). A producer killed inside a run leaves its filled slots published
-// (delivered as any others) and its unfilled ones with seq == pos, which a
-// consumer (rescueEmpty) or a producer at the limit (skipDeadHead) gives
-// up one position after another (abandonDeadRun), and its participant slot
-// is reused only when every position of the run is resolved
-// (claimsResolved).
+// = pos+1 and enqClaimEnd = pos+n+1 (deqClaim and deqClaimEnd for a
+// consumer; see claimRange for the order of the stores). A producer killed
+// inside a run leaves its filled slots published (delivered as any others)
+// and its unfilled ones with seq == pos, which a consumer (rescueEmpty) or
+// a producer at the limit (skipDeadHead) gives up in one pass
+// (abandonDeadRun). A consumer killed inside a run leaves its unemptied
+// slots full, and the next consumer that finds the ring empty adopts the
+// run and delivers them in order (adoptDeadClaim). A participant slot is
+// reused only when every position of its runs is resolved (claimsResolved,
+// takePart).
 
 // mpmcRunHook, when set (tests), is called by a run put before it fills
 // slot i of n, and with i == n after the last publication, before the wake.
 var mpmcRunHook func(i, n int)
 
-// MaxRun is the most slots one PutBatch claim takes; longer batches are
-// claimed a run at a time.
+// MaxRun is the most slots one claim of PutBatch, PutBatchFunc or
+// GetBatchFunc takes; longer batches are claimed a run at a time.
 const MaxRun = 256
 
 // tryClaimRun claims up to k free slots (k >= 1) with one CAS on enqueue:
@@ -185,8 +190,8 @@ func (r *MPMC) PutBatchFunc(ctx context.Context, k int, fill func(i int, slot []
 
 // PutBatch copies msgs into free slots, as many as fit now (at least one,
 // blocking for it as Put does), with one claim and one wake for the run,
-// and returns how many it put. A message longer than SlotBytes is
-// ErrTooLarge, with the messages before it put.
+// and returns how many it put. A message longer than SlotBytes ends the
+// run before it; as the first of msgs it is ErrTooLarge, nothing put.
 func (r *MPMC) PutBatch(ctx context.Context, msgs [][]byte) (int, error) {
 	k := len(msgs)
 	for i, m := range msgs {
