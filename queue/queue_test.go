@@ -1,6 +1,7 @@
 package queue_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -828,5 +829,37 @@ func TestGetBatchJoinableAndShutdown(t *testing.T) {
 	out := make([]task, 4)
 	if n, err := q.GetBatch(ctx, out); n != 3 || err != nil || fmt.Sprint(out[:3]) != fmt.Sprint(in) {
 		t.Fatalf("json GetBatch: %d %v %v", n, out, err)
+	}
+}
+
+// TestPutBatchMixedSizes: a PutBatch whose values go partly into ring
+// slots (runs) and partly out of line (one at a time) keeps their order,
+// and GetBatch of such a queue hands them over one per call.
+func TestPutBatchMixedSizes(t *testing.T) {
+	ctx := ctxT(t)
+	q, err := queue.New(queue.Options[[]byte]{SlotSize: 64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	big := bytes.Repeat([]byte{7}, 1000)
+	in := [][]byte{[]byte("a"), []byte("b"), big, []byte("c"), big, big, []byte("d")}
+	if n, err := q.PutBatch(ctx, in); n != len(in) || err != nil {
+		t.Fatalf("PutBatch: %d, %v", n, err)
+	}
+	vs := make([][]byte, 4)
+	var got [][]byte
+	for len(got) < len(in) {
+		n, err := q.GetBatch(ctx, vs)
+		if err != nil || n != 1 {
+			t.Fatalf("GetBatch of a queue with out-of-line messages: %d, %v (want one)", n, err)
+		}
+		got = append(got, vs[0])
+		vs[0] = nil
+	}
+	for i := range in {
+		if !bytes.Equal(got[i], in[i]) {
+			t.Fatalf("value %d: %d bytes, want %d", i, len(got[i]), len(in[i]))
+		}
 	}
 }
