@@ -842,13 +842,23 @@ func (r *MPMC) liveHolder(c uint64) bool {
 // reports whether it gave any up.
 func (r *MPMC) abandonDeadRun(pos uint64) bool {
 	any := false
-	for end := pos + r.capacity; pos < end && r.enq.Load() > pos && r.seq(pos).Load() == pos && r.enqClaimantsDead(pos); pos++ {
+	for end := pos + r.capacity; pos < end && r.enq.Load() > pos && r.seq(pos).Load() == pos; pos++ {
+		if h := mpmcAbandonHook; h != nil {
+			h(pos)
+		}
+		if !r.enqClaimantsDead(pos) {
+			break
+		}
 		r.length(pos).Store(lenAbandoned)
 		r.seq(pos).CompareAndSwap(pos, pos+1) // claimed by the dead -> filled (abandoned)
 		any = true
 	}
 	return any
 }
+
+// mpmcAbandonHook, when set (tests), is called by abandonDeadRun between
+// its look at a slot's seq and its look at the claim words.
+var mpmcAbandonHook func(pos uint64)
 
 // enqRange returns participant i's enqueue claim as the positions
 // [lo, hi) it covers: one position for a Put, a run for a PutBatch. ok is
