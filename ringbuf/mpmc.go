@@ -750,10 +750,13 @@ func (r *MPMC) deadClaimPending() bool {
 
 // deadClaim finds the lowest participant whose dequeue claim (c, with
 // the run's end e: see claimRange) still holds a message (a position
-// filled for that lap and not emptied) and every holder of which is dead
-// or detached. A claim word alone does not make its holder the owner (an
-// adopter stores the claim before it takes it), hence "every holder": a
-// live one may be the owner.
+// filled for that lap and not emptied), whose holder is dead or detached,
+// and no position of which that still holds its message is covered by a
+// live participant's claim. A claim word alone does not make its holder
+// the owner (an adopter stores the claim before it takes it; a consumer
+// killed between its claim and its CAS leaves a range over positions
+// others took), hence the look at every holder (liveHolder): a live one
+// may be the owner.
 func (r *MPMC) deadClaim() (i int, c, e uint64, ok bool) {
 	for i := 0; i < r.parts.n; i++ {
 		if i == r.part {
@@ -763,7 +766,10 @@ func (r *MPMC) deadClaim() (i int, c, e uint64, ok bool) {
 		if !ok || torn || !r.unreleased(lo, hi) {
 			continue
 		}
-		if r.claimantsDead(partOffDeqClaim, lo+1) {
+		if w := r.parts.owner(i).Load(); w != 0 && procinfo.AliveWord(w) {
+			continue
+		}
+		if !r.liveHolder(lo, hi) {
 			return i, lo + 1, hi + 1, true
 		}
 	}
@@ -793,7 +799,7 @@ func (r *MPMC) adoptDeadClaim() (pos uint64, ok bool) {
 		mine.Store(0) // no claim while the range changes (see claimRange)
 		mineEnd.Store(e)
 		(*pubWord)(mine).storeRelease(c)
-		if r.liveHolder(c) {
+		if r.liveHolder(c-1, max(e-1, c)) {
 			mine.Store(0) // another adopter is at it: leave it the messages
 			r.adoptDue.Store(false)
 			return 0, false
@@ -822,10 +828,20 @@ func (r *MPMC) nextAdopted() (pos uint64, ok bool) {
 }
 
 // liveHolder reports whether a live participant other than this handle
-// holds dequeue claim c.
-func (r *MPMC) liveHolder(c uint64) bool {
+// holds a dequeue claim that covers a position of [lo, hi) still holding
+// its message (or claim words torn under the read: a live owner at work).
+// The owner of a claimed position is the consumer whose CAS took it, and
+// its claim covers the position until it has emptied it; a dead
+// consumer's range stored before a CAS it lost or never made may cover
+// positions of other consumers, with another start, so holders are
+// found by overlap, not by equal claims.
+func (r *MPMC) liveHolder(lo, hi uint64) bool {
 	for i := 0; i < r.parts.n; i++ {
-		if i == r.part || r.parts.word(i, partOffDeqClaim).Load() != c {
+		if i == r.part {
+			continue
+		}
+		l, h, ok, torn := r.claimRange(i, partOffDeqClaim, partOffDeqClaimEnd)
+		if !torn && (!ok || h <= lo || l >= hi || !r.unreleased(max(l, lo), min(h, hi))) {
 			continue
 		}
 		if w := r.parts.owner(i).Load(); w != 0 && procinfo.AliveWord(w) {
@@ -846,7 +862,12 @@ func (r *MPMC) abandonDeadRun(pos uint64) bool {
 		if h := mpmcAbandonHook; h != nil {
 			h(pos)
 		}
-		if !r.enqClaimantsDead(pos) {
+		// Look at seq again after the claim words: a live claimant that
+		// filled pos and began its next claim between the first look and
+		// the scan no longer covers pos, and a dead producer's stale
+		// range (stored before a CAS it never made) may; its
+		// publication came before that next claim, so this look sees it.
+		if !r.enqClaimantsDead(pos) || r.seq(pos).Load() != pos {
 			break
 		}
 		r.length(pos).Store(lenAbandoned)
@@ -902,23 +923,6 @@ func (r *MPMC) enqClaimantsDead(pos uint64) bool {
 			continue
 		}
 		if w := r.parts.owner(i).Load(); w != 0 && procinfo.AliveWord(w) {
-			return false
-		}
-		found = true
-	}
-	return found
-}
-
-// claimantsDead reports whether some participant claimed (claim word at off
-// equal to c) and every such claimant is dead.
-func (r *MPMC) claimantsDead(off int, c uint64) bool {
-	found := false
-	for i := 0; i < r.parts.n; i++ {
-		if r.parts.word(i, off).Load() != c {
-			continue
-		}
-		w := r.parts.owner(i).Load()
-		if w != 0 && procinfo.AliveWord(w) {
 			return false
 		}
 		found = true
