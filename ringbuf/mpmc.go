@@ -860,7 +860,7 @@ func (r *MPMC) abandonDeadRun(pos uint64) bool {
 	any := false
 	for end := pos + r.capacity; pos < end && r.enq.Load() > pos && r.seq(pos).Load() == pos; pos++ {
 		if h := mpmcAbandonHook; h != nil {
-			h(pos)
+			h(pos, 0)
 		}
 		// Look at seq again after the claim words: a live claimant that
 		// filled pos and began its next claim between the first look and
@@ -870,6 +870,9 @@ func (r *MPMC) abandonDeadRun(pos uint64) bool {
 		if !r.enqClaimantsDead(pos) || r.seq(pos).Load() != pos {
 			break
 		}
+		if h := mpmcAbandonHook; h != nil {
+			h(pos, 1)
+		}
 		r.length(pos).Store(lenAbandoned)
 		r.seq(pos).CompareAndSwap(pos, pos+1) // claimed by the dead -> filled (abandoned)
 		any = true
@@ -878,8 +881,9 @@ func (r *MPMC) abandonDeadRun(pos uint64) bool {
 }
 
 // mpmcAbandonHook, when set (tests), is called by abandonDeadRun between
-// its look at a slot's seq and its look at the claim words.
-var mpmcAbandonHook func(pos uint64)
+// its look at a slot's seq and its look at the claim words (stage 0), and
+// before its length store (stage 1).
+var mpmcAbandonHook func(pos uint64, stage int)
 
 // enqRange returns participant i's enqueue claim as the positions
 // [lo, hi) it covers: one position for a Put, a run for a PutBatch. ok is

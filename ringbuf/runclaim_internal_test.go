@@ -1,6 +1,7 @@
 package ringbuf
 
 import (
+	"os"
 	"testing"
 
 	"github.com/shmkit/shmkit/internal/shmtest"
@@ -102,8 +103,8 @@ func TestAbandonNotALiveProducersFilledSlot(t *testing.T) {
 	if !ok || err != nil || pos != 0 {
 		t.Fatal(pos, ok, err)
 	}
-	mpmcAbandonHook = func(p uint64) {
-		if p != 0 {
+	mpmcAbandonHook = func(p uint64, stage int) {
+		if p != 0 || stage != 0 {
 			return
 		}
 		mpmcAbandonHook = nil
@@ -132,5 +133,76 @@ func TestAbandonNotALiveProducersFilledSlot(t *testing.T) {
 	}
 	if err := Sane(r); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestAbandonNotALaterLap: two consumers find position 0 claimed by a dead
+// producer and both go to give it up. c2 does; the slot is skipped, and
+// producer a fills it for its next lap (position 8) before c1, which had
+// looked at the slot before all that, stores its length: the length store
+// before the CAS on seq lands on a's message, which consumers then skip.
+// Not fixed (see the review report): the abandoner's plain length store
+// needs a protocol of its own (an "unset" length written when a slot is
+// emptied, and abandonment by CAS on it). Set SHMKIT_KNOWN_FAULTS=1 to run.
+func TestAbandonNotALaterLap(t *testing.T) {
+	if os.Getenv("SHMKIT_KNOWN_FAULTS") == "" {
+		t.Skip("known fault, not fixed: set SHMKIT_KNOWN_FAULTS=1")
+	}
+	r, hs := runRing(t, 4)
+	d, a, c1, c2 := hs[0], hs[1], hs[2], hs[3]
+	defer func() {
+		if err := Sane(r); err != nil {
+			t.Error(err)
+		}
+	}()
+	for _, h := range []*MPMC{d, a} {
+		if err := h.AttachProducer(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, h := range []*MPMC{c1, c2} {
+		if err := h.AttachConsumer(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pos, ok, err := d.tryClaimPut() // d claims position 0
+	if !ok || err != nil || pos != 0 {
+		t.Fatal(pos, ok, err)
+	}
+	d.Close() // and dies before filling it
+	for i := 1; i < 8; i++ {
+		if ok, err := a.TryPut([]byte{byte('0' + i)}); !ok || err != nil {
+			t.Fatal(i, ok, err)
+		}
+	}
+	var got []string
+	mpmcAbandonHook = func(p uint64, stage int) {
+		if p != 0 || stage != 1 {
+			return
+		}
+		mpmcAbandonHook = nil
+		if _, err := RescueEmpty(c2); err != nil { // gives position 0 up
+			t.Fatal(err)
+		}
+		c2.TryGetFunc(func(msg []byte) { got = append(got, string(msg)) }) // skips it, takes 1
+		if ok, err := a.TryPut([]byte("X")); !ok || err != nil {           // position 8, slot 0
+			t.Fatal(ok, err)
+		}
+	}
+	defer func() { mpmcAbandonHook = nil }()
+	if _, err := RescueEmpty(c1); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		ok, err := c1.TryGetFunc(func(msg []byte) { got = append(got, string(msg)) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			break
+		}
+	}
+	if len(got) != 8 || got[7] != "X" {
+		t.Fatalf("put 1..7, X; got %q", got)
 	}
 }
