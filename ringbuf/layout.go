@@ -186,7 +186,10 @@ const (
 //	  0    8   seq      pos: free for the producer of pos;
 //	                    pos+1: filled, for the consumer of pos;
 //	                    pos+capacity: emptied, free for the next lap
-//	  8    4   length   payload bytes; lenAbandoned for a slot given up by a dead producer
+//	  8    4   length   payload bytes; lenAbandoned for a slot given up, and
+//	                    for one emptied (or new) until its producer stores a
+//	                    length, so that giving up a dead producer's slot is
+//	                    the CAS on seq alone
 //	 12    4   (zero)
 //	 16        payload, slotBytes
 //

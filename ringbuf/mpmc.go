@@ -92,7 +92,8 @@ func NewMPMC(seg *shm.Segment, name string, capacity, slotBytes int, opts ...Opt
 		le.PutUint64(body[mOffLimit:], uint64(o.limit))
 		cells := body[mOffParts0+o.slots*slotSize:]
 		for i := 0; i < capacity; i++ {
-			le.PutUint64(cells[i*mpmcStride(slotBytes)+mSlotOffSeq:], uint64(i)) // slot i: free for position i
+			le.PutUint64(cells[i*mpmcStride(slotBytes)+mSlotOffSeq:], uint64(i))    // slot i: free for position i
+			le.PutUint32(cells[i*mpmcStride(slotBytes)+mSlotOffLen:], lenAbandoned) // and no length yet (see abandonDeadRun)
 		}
 		return nil
 	})
@@ -414,8 +415,10 @@ func (r *MPMC) tryClaimGet() (pos uint64, ok bool, err error) {
 	}
 }
 
-// releaseGet hands slot pos back to producers for the next lap.
+// releaseGet hands slot pos back to producers for the next lap, its
+// length reset to lenAbandoned (see abandonDeadRun).
 func (r *MPMC) releaseGet(pos uint64) {
+	storeRel32(r.length(pos), lenAbandoned)
 	(*pubWord)(r.seq(pos)).storeRelease(pos + r.capacity) // publishes: slot emptied (our reads of it came before)
 	r.space.wake()
 }
@@ -853,7 +856,8 @@ func (r *MPMC) liveHolder(lo, hi uint64) bool {
 
 // abandonDeadRun gives up the slots from pos on that producers claimed and
 // died before filling (seq still pos): a dead claimant's run may leave
-// several in a row, all given up at once. It stops at the first position
+// several in a row, all given up at once (a slot whose producer died after
+// storing its length holds its whole message: it is delivered). It stops at the first position
 // that is filled, not yet claimed, or claimed by a live producer, and
 // reports whether it gave any up.
 func (r *MPMC) abandonDeadRun(pos uint64) bool {
@@ -873,8 +877,13 @@ func (r *MPMC) abandonDeadRun(pos uint64) bool {
 		if h := mpmcAbandonHook; h != nil {
 			h(pos, 1)
 		}
-		r.length(pos).Store(lenAbandoned)
-		r.seq(pos).CompareAndSwap(pos, pos+1) // claimed by the dead -> filled (abandoned)
+		// No length store: a slot's length is lenAbandoned from the
+		// moment it is emptied (or created) until its producer stores the
+		// message's, after the payload. A store here would race: another
+		// rescuer may have given the slot up meanwhile, a consumer skipped
+		// it and a producer filled it for its next lap. A producer killed
+		// after its length store leaves a whole message, delivered.
+		r.seq(pos).CompareAndSwap(pos, pos+1) // claimed by the dead -> filled (abandoned, or whole)
 		any = true
 	}
 	return any
@@ -882,7 +891,7 @@ func (r *MPMC) abandonDeadRun(pos uint64) bool {
 
 // mpmcAbandonHook, when set (tests), is called by abandonDeadRun between
 // its look at a slot's seq and its look at the claim words (stage 0), and
-// before its length store (stage 1).
+// before its CAS on seq (stage 1).
 var mpmcAbandonHook func(pos uint64, stage int)
 
 // enqRange returns participant i's enqueue claim as the positions

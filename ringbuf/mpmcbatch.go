@@ -264,6 +264,7 @@ func (r *MPMC) emptyRun(pos uint64, n int, use func(msg []byte)) (int, error) {
 		} else if l != lenAbandoned && err == nil {
 			err = fmt.Errorf("%w: ring %q slot %d holds %d bytes, slots are %d", ErrCorrupt, r.name, p&r.mask, l, r.slotBytes)
 		}
+		storeRel32(u32(c, mSlotOffLen), lenAbandoned)                // length reset (see abandonDeadRun)
 		(*pubWord)(u64(c, mSlotOffSeq)).storeRelease(p + r.capacity) // publishes: slot emptied (our reads of it came before)
 	}
 	r.space.wake()

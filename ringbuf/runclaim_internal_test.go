@@ -1,7 +1,6 @@
 package ringbuf
 
 import (
-	"os"
 	"testing"
 
 	"github.com/shmkit/shmkit/internal/shmtest"
@@ -139,15 +138,10 @@ func TestAbandonNotALiveProducersFilledSlot(t *testing.T) {
 // TestAbandonNotALaterLap: two consumers find position 0 claimed by a dead
 // producer and both go to give it up. c2 does; the slot is skipped, and
 // producer a fills it for its next lap (position 8) before c1, which had
-// looked at the slot before all that, stores its length: the length store
-// before the CAS on seq lands on a's message, which consumers then skip.
-// Not fixed (see the review report): the abandoner's plain length store
-// needs a protocol of its own (an "unset" length written when a slot is
-// emptied, and abandonment by CAS on it). Set SHMKIT_KNOWN_FAULTS=1 to run.
+// looked at the slot before all that, gives it up: a length store there,
+// before the CAS on seq, would land on a's message, which consumers would
+// then skip.
 func TestAbandonNotALaterLap(t *testing.T) {
-	if os.Getenv("SHMKIT_KNOWN_FAULTS") == "" {
-		t.Skip("known fault, not fixed: set SHMKIT_KNOWN_FAULTS=1")
-	}
 	r, hs := runRing(t, 4)
 	d, a, c1, c2 := hs[0], hs[1], hs[2], hs[3]
 	defer func() {
@@ -204,5 +198,52 @@ func TestAbandonNotALaterLap(t *testing.T) {
 	}
 	if len(got) != 8 || got[7] != "X" {
 		t.Fatalf("put 1..7, X; got %q", got)
+	}
+}
+
+// TestAbandonKeepsAWholeMessage: producer d dies after its message's
+// length store and before the seq store that would publish it. Giving the
+// slot up stores no length (see abandonDeadRun), so the whole message is
+// delivered, once, and counted by Outstanding until it is.
+func TestAbandonKeepsAWholeMessage(t *testing.T) {
+	r, hs := runRing(t, 2)
+	d, c := hs[0], hs[1]
+	if err := d.AttachProducer(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.AttachConsumer(); err != nil {
+		t.Fatal(err)
+	}
+	pos, ok, err := d.tryClaimPut()
+	if !ok || err != nil || pos != 0 {
+		t.Fatal(pos, ok, err)
+	}
+	copy(d.payload(0), "W")
+	storeRel32(d.length(0), 1)
+	d.Close() // and dies before publishing
+	if n := Outstanding(r); n != 1 {
+		t.Fatalf("Outstanding %d, want 1", n)
+	}
+	if _, err := RescueEmpty(c); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for {
+		ok, err := c.TryGetFunc(func(msg []byte) { got = append(got, string(msg)) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			break
+		}
+	}
+	if len(got) != 1 || got[0] != "W" {
+		t.Fatalf("got %q, want W once", got)
+	}
+	if n := Outstanding(r); n != 0 {
+		t.Fatalf("Outstanding %d after the Get, want 0", n)
+	}
+	if err := Sane(r); err != nil {
+		t.Fatal(err)
 	}
 }
