@@ -871,6 +871,8 @@ func (r *MPMC) abandonDeadRun(pos uint64) bool {
 		// the scan no longer covers pos, and a dead producer's stale
 		// range (stored before a CAS it never made) may; its
 		// publication came before that next claim, so this look sees it.
+		// (The CAS below would fail on that slot too, harmlessly, as no
+		// store precedes it.)
 		if !r.enqClaimantsDead(pos) || r.seq(pos).Load() != pos {
 			break
 		}
@@ -883,7 +885,7 @@ func (r *MPMC) abandonDeadRun(pos uint64) bool {
 		// rescuer may have given the slot up meanwhile, a consumer skipped
 		// it and a producer filled it for its next lap. A producer killed
 		// after its length store leaves a whole message, delivered.
-		r.seq(pos).CompareAndSwap(pos, pos+1) // claimed by the dead -> filled (abandoned, or whole)
+		r.seq(pos).CompareAndSwap(pos, pos+1) // claimed by the dead -> filled (abandoned, or whole); lost: another rescuer did it
 		any = true
 	}
 	return any
