@@ -18,8 +18,9 @@ import (
 type msg64 = [64]byte
 
 type drainArgs[T any] struct {
-	Q   *queue.Queue[T]
-	Ack *queue.Queue[int64]
+	Q     *queue.Queue[T]
+	Ack   *queue.Queue[int64]
+	Batch int // > 0: GetBatch of Batch values at a time
 }
 
 // drain is the consumer process of the stream benchmarks: it says it is
@@ -29,16 +30,21 @@ func drain[T any](ctx context.Context, a drainArgs[T]) error {
 		return err
 	}
 	var n int64
-	var v T
+	vs := make([]T, max(a.Batch, 1))
 	for {
-		err := a.Q.GetInto(ctx, &v)
+		k, err := 1, error(nil)
+		if a.Batch > 0 {
+			k, err = a.Q.GetBatch(ctx, vs)
+		} else {
+			err = a.Q.GetInto(ctx, &vs[0])
+		}
 		if errors.Is(err, queue.ErrShutdown) {
 			break
 		}
 		if err != nil {
 			return err
 		}
-		n++
+		n += int64(k)
 	}
 	return a.Ack.Put(ctx, n)
 }
@@ -57,7 +63,8 @@ func benchmarkQueueStream[T any](b *testing.B, w *process.Func[drainArgs[T]], st
 
 // benchmarkQueueProducers is benchmarkQueueStream with producers
 // goroutines putting at once, each through a handle of its own (Open), b.N
-// messages in all; batch > 0 puts them batch at a time with PutBatch.
+// messages in all; batch > 0 puts them batch at a time with PutBatch and
+// the consumer gets them batch at a time with GetBatch.
 func benchmarkQueueProducers[T any](b *testing.B, w *process.Func[drainArgs[T]], strategy atomics.Strategy, maxMessage, size, producers, batch int, msg func(i int) T) {
 	seg, err := shm.CreateAnon(2 << 20)
 	if err != nil {
@@ -70,7 +77,7 @@ func benchmarkQueueProducers[T any](b *testing.B, w *process.Func[drainArgs[T]],
 	}
 	ack, _ := queue.Create(seg, "ack", queue.Options[int64]{MaxSize: 4})
 	ctx := context.Background()
-	p, err := w.Start(ctx, drainArgs[T]{Q: q, Ack: ack})
+	p, err := w.Start(ctx, drainArgs[T]{Q: q, Ack: ack, Batch: batch})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -151,8 +158,8 @@ func BenchmarkStream64(b *testing.B) {
 }
 
 // BenchmarkProducers: Queue[[64]byte] filled by 1, 2, 3, 4 and 8 producer
-// goroutines (a handle each; queue-batch: PutBatch of 64 values) and
-// drained by a consumer process, each count
+// goroutines (a handle each; queue-batch: PutBatch of 64 values, and the
+// consumer takes GetBatch of 64) and drained by a consumer process, each count
 // beside the bufio unix socket written by as many goroutines in the same
 // run. b.N messages in all.
 func BenchmarkProducers(b *testing.B) {

@@ -417,3 +417,90 @@ func TestJoinProducerKilledMidPut(t *testing.T) {
 		}
 	}
 }
+
+var gatedJoinPutBatch = process.Register("queue-gated-joinable-put-batch", func(ctx context.Context, q *queue.Joinable[gated]) error {
+	_, err := q.PutBatch(ctx, []gated{{V: 1}, {V: 2}, {V: -1, Block: 1}, {V: -2}})
+	return err
+})
+
+// TestJoinProducerKilledMidPutBatch SIGKILLs a producer inside a PutBatch
+// run, its four slots claimed with one CAS, two of them filled and
+// published, the third half written: the two it published are delivered,
+// the two it never wrote are skipped and not counted as tasks, and Join
+// returns once the delivered tasks are done.
+func TestJoinProducerKilledMidPutBatch(t *testing.T) {
+	q, err := queue.NewJoinable(queue.Options[gated]{Codec: gateCodec{}, MaxMessage: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { q.Close() })
+	ctx := ctxT(t)
+	for trial := range shmtest.Iterations(t, 5) {
+		killHeld(t, ctx, gatedJoinPutBatch, q)
+		q.Put(ctx, gated{V: 5})
+		var got []int64
+		for range 3 {
+			v, err := q.Get(ctx)
+			if err != nil {
+				t.Fatalf("trial %d: Get after %v: %v", trial, got, err)
+			}
+			got = append(got, v.V)
+			q.TaskDone()
+		}
+		if fmt.Sprint(got) != "[1 2 5]" {
+			t.Fatalf("trial %d: got %v, want [1 2 5] (the run's filled prefix, then the later Put)", trial, got)
+		}
+		if err := q.Join(ctx); err != nil {
+			t.Fatalf("trial %d: Join = %v", trial, err)
+		}
+		if err := queue.Sane(q.Queue); err != nil {
+			t.Fatalf("trial %d: %v", trial, err)
+		}
+	}
+}
+
+var gatedGetBatch = process.Register("queue-gated-get-batch", func(ctx context.Context, q *queue.Joinable[gated]) error {
+	_, err := q.GetBatch(ctx, make([]gated, 8))
+	return err
+})
+
+// TestConsumerKilledMidGetBatch SIGKILLs a consumer inside GetBatch, its
+// run of four messages claimed with one CAS and the first being decoded:
+// the next consumer gets all four, once each, in order, and Join returns
+// when they are done.
+func TestConsumerKilledMidGetBatch(t *testing.T) {
+	q, err := queue.NewJoinable(queue.Options[gated]{MaxSize: 8, Codec: gateCodec{}, MaxMessage: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { q.Close() })
+	ctx := ctxT(t)
+	for trial := range shmtest.Iterations(t, 5) {
+		base := int64(trial) * 10
+		if _, err := q.PutBatch(ctx, []gated{{V: base, Block: 2}, {V: base + 1}, {V: base + 2}, {V: base + 3}}); err != nil {
+			t.Fatal(err)
+		}
+		killHeld(t, ctx, gatedGetBatch, q)
+		vs := make([]gated, 8)
+		var got []int64
+		for len(got) < 4 {
+			n, err := q.GetBatch(ctx, vs)
+			if err != nil {
+				t.Fatalf("trial %d: GetBatch after the kill: %v (got %v)", trial, err, got)
+			}
+			for _, v := range vs[:n] {
+				got = append(got, v.V-base)
+				q.TaskDone()
+			}
+		}
+		if fmt.Sprint(got) != "[0 1 2 3]" {
+			t.Fatalf("trial %d: got %v (less %d), want [0 1 2 3]", trial, got, base)
+		}
+		if v, ok, err := q.TryGet(); ok || err != nil {
+			t.Fatalf("trial %d: a fifth message %+v, %v", trial, v, err)
+		}
+		if err := q.Join(ctx); err != nil {
+			t.Fatalf("trial %d: Join = %v", trial, err)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package queue
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/gob"
 	"errors"
@@ -362,22 +363,121 @@ func (q *Queue[T]) Put(ctx context.Context, v T) error {
 
 // PutBatch puts the values of vs in order, as Put would one by one, and
 // returns how many it put: len(vs), or the count before the error that
-// stopped it (the errors of Put). It enters the handle, records the
-// producer and reads the queue's state once for the batch rather than once
-// a value; each value is published as soon as it is written, so a
-// consumer waiting on the first does not wait for the last.
+// stopped it (the errors of Put). Values that go into ring slots are put
+// a run at a time: one claim of as many slots as are free (LMAX
+// Disruptor's batch claim, see ringbuf.MPMC.PutBatchFunc) and one wake
+// per run, each value published as soon as it is written, so a consumer
+// waiting on the first does not wait for the last. A value placed out of
+// line, or any value of a queue with MaxBytes, goes alone, as Put.
 func (q *Queue[T]) PutBatch(ctx context.Context, vs []T) (int, error) {
 	if !q.enter() {
 		return 0, ErrClosed
 	}
 	defer q.calls.leave()
 	q.joinProducers()
-	for i := range vs {
-		if err := q.put(ctx, &vs[i]); err != nil {
+	for i := 0; i < len(vs); {
+		k := q.runLen(vs[i:])
+		if k == 0 {
+			if err := q.put(ctx, &vs[i]); err != nil {
+				return i, err
+			}
+			i++
+			continue
+		}
+		n, err := q.putRun(ctx, vs[i:i+k])
+		if i += n; err != nil {
 			return i, err
 		}
 	}
 	return len(vs), nil
+}
+
+// size returns the encoded size of *v when the codec knows it up front,
+// else -1. Only copies reach the codec interface (see encode).
+func (q *Queue[T]) size(v *T) int {
+	if q.bin != nil {
+		return q.bin.Size(v)
+	}
+	w := *v
+	return q.codec.Size(&w)
+}
+
+// runLen returns how many values from the start of vs can be put as one
+// run of ring slots: their sizes known up front and within MaxMessage, and
+// no MaxBytes bound (which counts the bytes one message at a time).
+func (q *Queue[T]) runLen(vs []T) int {
+	if q.ctl.maxBytes != 0 {
+		return 0
+	}
+	if q.bin != nil { // one size for every value
+		if len(vs) == 0 || q.bin.Size(&vs[0]) > int(q.ctl.maxMessage) {
+			return 0
+		}
+		return min(len(vs), ringbuf.MaxRun)
+	}
+	k := 0
+	for k < len(vs) && k < ringbuf.MaxRun {
+		if n := q.size(&vs[k]); n < 0 || n > int(q.ctl.maxMessage) {
+			break
+		}
+		k++
+	}
+	return k
+}
+
+// putRun puts a run of vs (see runLen), waiting while the queue is full,
+// and returns how many it put: at least one, or none with an error.
+func (q *Queue[T]) putRun(ctx context.Context, vs []T) (int, error) {
+	put := 0
+	try := func() (bool, error) {
+		n, err := q.tryPutRun(vs)
+		put += n
+		return n > 0, err
+	}
+	ok, err := try()
+	if !ok && err == nil {
+		err = q.ctl.notFull.WaitFor(ctx, &q.putWait, &q.putSpin, q.putProbe, try)
+	}
+	return put, err
+}
+
+// tryPutRun encodes as many values of vs as there are free slots now
+// straight into them, with one claim, and publishes them.
+func (q *Queue[T]) tryPutRun(vs []T) (int, error) {
+	if q.closed.Load() {
+		return 0, ErrClosed
+	}
+	if q.ctl.shutdown.Load() != 0 { // observes: Shutdown
+		return 0, ErrShutdown
+	}
+	var encErr error
+	n, err := q.ring.TryPutBatchFunc(len(vs), func(i int, rec []byte) int {
+		if q.bin != nil {
+			q.bin.Append(rec[:0], &vs[i])
+			return q.bin.Size(&vs[i])
+		}
+		w := vs[i]
+		want := q.codec.Size(&w)
+		b, err := q.codec.Append(rec[:0], &w)
+		if err == nil && (len(b) != want || (want > 0 && &b[0] != &rec[0])) {
+			err = fmt.Errorf("queue: codec %s wrote %d bytes out of place, Size said %d", codec.Name(q.codec), len(b), want)
+		}
+		if err != nil {
+			encErr = err
+			return -1 // gives this slot and the rest of the run up; consumers skip them
+		}
+		return want
+	}) // publishes: the messages
+	if n > 0 {
+		q.ctl.notEmpty.Notify()
+	}
+	if encErr != nil {
+		return n, encErr
+	}
+	if err != nil {
+		return n, fmt.Errorf("queue %q: %w", q.name, err)
+	}
+	return n, nil
 }
 
 // put is Put inside the handle: encode, try, wait while full.
@@ -493,6 +593,82 @@ func (q *Queue[T]) GetInto(ctx context.Context, v *T) error {
 		return err
 	}
 	return q.ctl.notEmpty.WaitFor(ctx, &q.getWait, &q.getSpin, q.getProbe, func() (bool, error) { return q.tryGet(v) })
+}
+
+// GetBatch removes the oldest values into vs, as many as are queued now
+// (at least one, at most len(vs)), waiting while the queue is empty as
+// Get does, and returns how many it got; the errors are those of Get. The
+// values come from one claim of a run of slots (the consumer side of LMAX
+// Disruptor's batching, see ringbuf.MPMC.GetBatchFunc), decoded in order
+// with one wake of waiting producers for the run. A message that does not
+// decode is consumed, left out of vs, and reported after the rest of its
+// run (the count says how many of vs hold values). A queue whose large
+// messages go out of line gets one value per call.
+func (q *Queue[T]) GetBatch(ctx context.Context, vs []T) (int, error) {
+	if len(vs) == 0 {
+		return 0, nil
+	}
+	if !q.enter() {
+		return 0, ErrClosed
+	}
+	defer q.calls.leave()
+	q.joinConsumers()
+	got := 0
+	try := func() (bool, error) {
+		n, err := q.tryGetRun(vs)
+		got = n
+		return n > 0 || err != nil, err
+	}
+	if ok, err := try(); ok || err != nil {
+		return got, err
+	}
+	err := q.ctl.notEmpty.WaitFor(ctx, &q.getWait, &q.getSpin, q.getProbe, try)
+	return got, err
+}
+
+// tryGetRun is tryGet for a run of values into vs.
+func (q *Queue[T]) tryGetRun(vs []T) (int, error) {
+	if q.arena != nil || q.ctl.shutdown.Load() != 0 { // observes: Shutdown
+		// One at a time: a large message's block, and the last messages
+		// of a shut-down queue, take tryGet's path.
+		if ok, err := q.tryGet(&vs[0]); !ok || err != nil {
+			return 0, err
+		}
+		return 1, nil
+	}
+	if q.closed.Load() {
+		return 0, ErrClosed
+	}
+	i := 0
+	var derr error
+	n, err := q.ring.TryGetBatchFunc(len(vs), func(rec []byte) {
+		var e error
+		if q.bin != nil {
+			e = q.bin.Decode(rec, &vs[i])
+		} else {
+			var w T // see tryPut: only copies reach the interface
+			e = q.codec.Decode(rec, &w)
+			vs[i] = w
+		}
+		if e != nil {
+			derr = cmp.Or(derr, e)
+			return // consumed and reported; vs[i] takes the next value
+		}
+		if q.joinable {
+			q.gotTask() // before the slot is given back, as take does
+		}
+		i++
+	})
+	if n > 0 {
+		q.ctl.notFull.Notify()
+	}
+	if err != nil {
+		return i, fmt.Errorf("queue %q: %w", q.name, err)
+	}
+	if derr != nil {
+		return i, fmt.Errorf("queue %q: %w", q.name, derr)
+	}
+	return i, nil
 }
 
 // TryGet removes and returns the oldest value if there is one, without

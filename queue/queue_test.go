@@ -1,6 +1,7 @@
 package queue_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -243,35 +244,70 @@ type hammerArgs struct {
 	Q       *queue.Queue[int64]
 	Results *queue.Queue[[3]int64] // consumer's count, sum, per-producer order violations
 	ID, N   int
+	Batch   int // > 0: PutBatch (producer), GetBatch (consumer) of Batch values at a time
 }
 
 var hammerProducer = process.Register("queue-hammer-producer", func(ctx context.Context, a hammerArgs) error {
-	for i := range a.N {
-		if err := a.Q.Put(ctx, int64(a.ID)<<32|int64(i)); err != nil {
+	return putSeq(ctx, a.Q, int64(a.ID)<<32, int64(a.N), a.Batch)
+})
+
+// putSeq puts tag|0, tag|1, ... tag|(n-1) into q (n 0: until an error),
+// batch at a time with PutBatch when batch > 0, else with Put.
+func putSeq(ctx context.Context, q *queue.Queue[int64], tag, n int64, batch int) error {
+	vs := make([]int64, max(batch, 1))
+	for i := int64(0); n == 0 || i < n; {
+		k := int64(len(vs))
+		if n != 0 {
+			k = min(k, n-i)
+		}
+		for j := range k {
+			vs[j] = tag | (i + j)
+		}
+		if batch == 0 {
+			if err := q.Put(ctx, vs[0]); err != nil {
+				return err
+			}
+			i++
+			continue
+		}
+		put, err := q.PutBatch(ctx, vs[:k])
+		if err != nil {
 			return err
 		}
+		if put != int(k) {
+			return fmt.Errorf("PutBatch of %d put %d with no error", k, put)
+		}
+		i += k
 	}
 	return nil
-})
+}
 
 var hammerConsumer = process.Register("queue-hammer-consumer", func(ctx context.Context, a hammerArgs) error {
 	var r [3]int64
 	last := map[int64]int64{}
+	vs := make([]int64, max(a.Batch, 1))
 	for {
-		v, err := a.Q.Get(ctx)
+		n, err := 1, error(nil)
+		if a.Batch > 0 {
+			n, err = a.Q.GetBatch(ctx, vs)
+		} else {
+			vs[0], err = a.Q.Get(ctx)
+		}
 		if errors.Is(err, queue.ErrShutdown) {
 			break
 		}
 		if err != nil {
 			return err
 		}
-		p, s := v>>32, v&(1<<32-1)
-		if l, ok := last[p]; ok && s <= l {
-			r[2]++
+		for _, v := range vs[:n] {
+			p, s := v>>32, v&(1<<32-1)
+			if l, ok := last[p]; ok && s <= l {
+				r[2]++
+			}
+			last[p] = s
+			r[0]++
+			r[1] += v
 		}
-		last[p] = s
-		r[0]++
-		r[1] += v
 	}
 	return a.Results.Put(ctx, r)
 })
@@ -289,14 +325,14 @@ func TestHammerProcesses(t *testing.T) {
 	defer cancel()
 	var cons, prods []*process.Process
 	for i := range consumers {
-		p, err := hammerConsumer.Start(ctx, hammerArgs{Q: q, Results: res, ID: i})
+		p, err := hammerConsumer.Start(ctx, hammerArgs{Q: q, Results: res, ID: i, Batch: 5 * i}) // Get, and GetBatch of 5 and 10
 		if err != nil {
 			t.Fatal(err)
 		}
 		cons = append(cons, p)
 	}
 	for i := range producers {
-		p, err := hammerProducer.Start(ctx, hammerArgs{Q: q, ID: i, N: n})
+		p, err := hammerProducer.Start(ctx, hammerArgs{Q: q, ID: i, N: n, Batch: 7 * i}) // Put, and PutBatch runs of 7 and 14
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -493,31 +529,34 @@ func threadCount(t *testing.T) int {
 }
 
 type streamArgs struct {
-	Q   *queue.Queue[int64]
-	Tag int64
-	N   int64 // messages to put; 0: until killed
+	Q     *queue.Queue[int64]
+	Tag   int64
+	N     int64 // messages to put; 0: until killed
+	Batch int   // > 0: PutBatch of Batch values at a time
 }
 
 var streamProducer = process.Register("queue-stream-producer", func(ctx context.Context, a streamArgs) error {
-	for i := int64(0); a.N == 0 || i < a.N; i++ {
-		if err := a.Q.Put(ctx, a.Tag<<32|i); err != nil {
-			return err
-		}
-	}
-	return nil
+	return putSeq(ctx, a.Q, a.Tag<<32, a.N, a.Batch)
 })
 
 // TestProducerKilledMidStream SIGKILLs a producer while it puts as fast as
 // it can (now and then between claiming a slot and publishing it); the queue
 // goes on: a second producer's messages all arrive, in order, the dead one's
 // arrive at most once and in order, and Close still ends the consumer.
+// The batch variant kills a producer putting runs of 16 with PutBatch
+// (now and then inside a run).
 func TestProducerKilledMidStream(t *testing.T) {
+	t.Run("put", func(t *testing.T) { producerKilledMidStream(t, 0) })
+	t.Run("batch", func(t *testing.T) { producerKilledMidStream(t, 16) })
+}
+
+func producerKilledMidStream(t *testing.T, batch int) {
 	trials := shmtest.Iterations(t, 5)
 	for trial := range trials {
 		seg := shmtest.Segment(t, 1<<20)
 		q, _ := queue.Create(seg, "q", queue.Options[int64]{MaxSize: 64})
 		ctx := ctxT(t)
-		a, err := streamProducer.Start(ctx, streamArgs{Q: q, Tag: 1})
+		a, err := streamProducer.Start(ctx, streamArgs{Q: q, Tag: 1, Batch: batch})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -714,4 +753,113 @@ func ExampleJoinable() {
 	// wash
 	// dry
 	// all done: 0
+}
+
+// GetBatch takes every value queued, up to the room in vs, with one claim.
+func ExampleQueue_GetBatch() {
+	q, err := queue.New(queue.Options[int]{})
+	if err != nil {
+		panic(err)
+	}
+	defer q.Close()
+	ctx := context.Background()
+	if _, err := q.PutBatch(ctx, []int{1, 2, 3, 4, 5}); err != nil {
+		panic(err)
+	}
+	vs := make([]int, 3)
+	for range 2 {
+		n, err := q.GetBatch(ctx, vs)
+		if err != nil {
+			panic(err)
+		}
+		fmt.Println(vs[:n])
+	}
+	// Output:
+	// [1 2 3]
+	// [4 5]
+}
+
+// TestGetBatchJoinableAndShutdown: GetBatch counts each value it takes
+// from a joinable queue as a task handed out (Unfinished until TaskDone),
+// gets the last values after Shutdown, then ErrShutdown; a codec that
+// sizes its messages late (json) takes the same path.
+func TestGetBatchJoinableAndShutdown(t *testing.T) {
+	ctx := ctxT(t)
+	j, err := queue.NewJoinable(queue.Options[int]{MaxSize: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	if n, err := j.PutBatch(ctx, []int{10, 11, 12, 13}); n != 4 || err != nil {
+		t.Fatal(n, err)
+	}
+	vs := make([]int, 3)
+	if n, err := j.GetBatch(ctx, vs); n != 3 || err != nil || fmt.Sprint(vs) != "[10 11 12]" {
+		t.Fatalf("GetBatch: %d %v %v", n, vs, err)
+	}
+	if u := j.Unfinished(); u != 4 {
+		t.Fatalf("Unfinished %d after taking 3 of 4, want 4", u)
+	}
+	for range 3 {
+		if err := j.TaskDone(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if u := j.Unfinished(); u != 1 {
+		t.Fatalf("Unfinished %d after 3 TaskDone, want 1", u)
+	}
+	j.Shutdown()
+	if n, err := j.GetBatch(ctx, vs); n != 1 || err != nil || vs[0] != 13 {
+		t.Fatalf("GetBatch after Shutdown: %d %v %v", n, vs, err)
+	}
+	if n, err := j.GetBatch(ctx, vs); n != 0 || !errors.Is(err, queue.ErrShutdown) {
+		t.Fatalf("GetBatch of a drained shut-down queue: %d, %v", n, err)
+	}
+
+	// In a segment of the caller's: no arena, so that the run path serves.
+	q, err := queue.Create(shmtest.Segment(t, 1<<20), "json", queue.Options[task]{Codec: jsonCodec[task]{}, MaxSize: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	in := []task{{1, 2}, {3, 4}, {5, 6}}
+	if n, err := q.PutBatch(ctx, in); n != 3 || err != nil {
+		t.Fatal(n, err)
+	}
+	out := make([]task, 4)
+	if n, err := q.GetBatch(ctx, out); n != 3 || err != nil || fmt.Sprint(out[:3]) != fmt.Sprint(in) {
+		t.Fatalf("json GetBatch: %d %v %v", n, out, err)
+	}
+}
+
+// TestPutBatchMixedSizes: a PutBatch whose values go partly into ring
+// slots (runs) and partly out of line (one at a time) keeps their order,
+// and GetBatch of such a queue hands them over one per call.
+func TestPutBatchMixedSizes(t *testing.T) {
+	ctx := ctxT(t)
+	q, err := queue.New(queue.Options[[]byte]{SlotSize: 64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	big := bytes.Repeat([]byte{7}, 1000)
+	in := [][]byte{[]byte("a"), []byte("b"), big, []byte("c"), big, big, []byte("d")}
+	if n, err := q.PutBatch(ctx, in); n != len(in) || err != nil {
+		t.Fatalf("PutBatch: %d, %v", n, err)
+	}
+	vs := make([][]byte, 4)
+	var got [][]byte
+	for len(got) < len(in) {
+		n, err := q.GetBatch(ctx, vs)
+		if err != nil || n != 1 {
+			t.Fatalf("GetBatch of a queue with out-of-line messages: %d, %v (want one)", n, err)
+		}
+		got = append(got, vs[0])
+		vs[0] = nil
+	}
+	for i := range in {
+		if !bytes.Equal(got[i], in[i]) {
+			t.Fatalf("value %d: %d bytes, want %d", i, len(got[i]), len(in[i]))
+		}
+	}
 }

@@ -83,6 +83,7 @@ type streamArgs struct {
 	Done    *shm.Segment // word 0: messages consumed, stored at the end
 	InPlace bool
 	Size    int
+	Batch   bool // MPMC: the consumer takes runs (GetBatchFunc)
 }
 
 // spinStreams (RB_SPIN=1 in the environment, which the consumer process
@@ -99,6 +100,15 @@ var streamPeer = process.Register("ringbuf-bench-stream", func(ctx context.Conte
 		a.SPSC.SetOptions(ringbuf.WithStrategy(atomics.Spin))
 	}
 	switch {
+	case a.MPMC != nil && a.Batch:
+		use := func(msg []byte) { sum += msg[len(msg)-1] }
+		for {
+			var k int
+			if k, err = a.MPMC.GetBatchFunc(ctx, producerRun, use); err != nil {
+				break
+			}
+			n += k
+		}
 	case a.MPMC != nil:
 		for {
 			if err = a.MPMC.GetFunc(ctx, func(msg []byte) { sum += msg[len(msg)-1] }); err != nil {

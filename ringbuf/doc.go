@@ -14,6 +14,9 @@
 //     WriteBatch, a run of them published by one store.
 //   - MPMC (NewMPMC, OpenMPMC): many producers, many consumers, fixed-size
 //     slots; Vyukov's bounded MPMC queue with a sequence number per slot.
+//     PutBatch and GetBatchFunc claim a run of slots with one CAS (LMAX
+//     Disruptor's batch claim) and publish or free each slot with a plain
+//     store, waking the other side once per run.
 //
 // Records of the variable-length rings are committed Agrona's way: the
 // header's length is stored negative when space is claimed and positive when
@@ -97,11 +100,13 @@
 //     it, and a WriteBatch run whole (its first header holds the run's
 //     length until the run is published); so is space an MPSC
 //     producer claimed and died before writing any header (the producer
-//     slot holds its claim), and an MPMC slot claimed and never filled.
+//     slot holds its claim), and an MPMC slot claimed and never filled
+//     (the unfilled slots of a PutBatch run; its filled ones are delivered).
 //   - A producer facing a full ring whose consumer died gets ErrPeerDead;
 //     whose consumer closed its end (CloseRead, Close), ErrClosed. An MPMC
-//     slot claimed by a consumer that died is given back (its message dies
-//     with the consumer).
+//     slot claimed by a consumer that died keeps its message, and the next
+//     live consumer that finds the ring empty delivers it (a GetBatchFunc
+//     run's unemptied slots too, in order).
 //   - A consumer facing an empty ring whose producers are all gone gets
 //     ErrPeerDead if one of them died, io.EOF if they all closed their end
 //     (CloseWrite, Close). "All gone" counts producers that have attached:

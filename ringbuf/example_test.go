@@ -190,3 +190,25 @@ func ExampleMPMC() {
 	// job 2, built in place
 	// false ringbuf: record too large: message of 33 bytes, ring "jobs" slots hold 32
 }
+
+// PutBatch claims slots for a run of messages with one CAS and publishes
+// each as it is written; GetBatchFunc takes every message there is, up to
+// its bound, with one CAS, in place.
+func ExampleMPMC_PutBatch() {
+	seg := exampleSegment("mpmc-batch")
+	defer seg.Unlink()
+	ctx := context.Background()
+	q, _ := ringbuf.NewMPMC(seg, "jobs", 4, 32) // 4 slots of 32 bytes
+
+	jobs := [][]byte{[]byte("a"), []byte("b"), []byte("c"), []byte("d"), []byte("e")}
+	n, _ := q.PutBatch(ctx, jobs) // as many as fit now: 4
+	fmt.Println("put", n)
+	for range 2 {
+		got, _ := q.GetBatchFunc(ctx, 3, func(msg []byte) { fmt.Print(string(msg), " ") })
+		fmt.Println("got", got)
+	}
+	// Output:
+	// put 4
+	// a b c got 3
+	// d got 1
+}

@@ -98,3 +98,12 @@ func Rescue(r any) error                       { return ringx.ConsumerOf(r).Resc
 // SetRunPublishHook makes every MPSC WriteBatch of this process call f
 // just before the store that publishes its run (a victim is killed there).
 func SetRunPublishHook(f func()) { runPublishHook = f }
+
+// SetMPMCRunHook makes every MPMC run put of this process call f(i, n)
+// before it fills slot i of its n, and f(n, n) after the last publication,
+// before the wake (a victim is killed there).
+func SetMPMCRunHook(f func(i, n int)) { mpmcRunHook = f }
+
+// SetMPMCGetRunHook makes every MPMC run get of this process call f(i, n)
+// before it empties slot i of its n (a victim is killed there).
+func SetMPMCGetRunHook(f func(i, n int)) { mpmcGetRunHook = f }

@@ -144,6 +144,8 @@ func FuzzMPMC(f *testing.F) {
 				break
 			}
 		}
+		r.TryGetBatchFunc(fuzzMCap, func([]byte) {})
+		r.TryPutBatchFunc(fuzzMCap, func(i int, slot []byte) int { return i % (fuzzMSlot + 1) })
 		r.rescueEmpty()
 		r.rescueFull()
 		_ = r.sane()

@@ -104,9 +104,11 @@ func (r *MPMC) outstanding() int {
 		n++
 	}
 	for i := 0; i < r.parts.n; i++ {
-		c := r.parts.word(i, partOffDeqClaim).Load()
-		if pos := c - 1; c != 0 && pos < deq && r.seq(pos).Load() == pos+1 {
-			n++
+		lo, hi, ok, _ := r.claimRange(i, partOffDeqClaim, partOffDeqClaimEnd)
+		for pos := lo; ok && pos < hi; pos++ { // a torn read is of a live consumer's claim that moves on: the messages it held are counted above or gone
+			if pos < deq && r.seq(pos).Load() == pos+1 {
+				n++
+			}
 		}
 	}
 	return n

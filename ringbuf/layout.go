@@ -17,9 +17,11 @@ const cacheLine = shm.CacheLine
 
 // Layout versions, checked by Open through the object header. Version 2:
 // participant and consumer words are namespace-tagged procinfo words.
+// MPMC version 3: a claim may be a run (enqClaimEnd, deqClaimEnd), which a
+// version-2 peer would not recover.
 const (
 	vringVersion = 2 // SPSC and MPSC
-	mpmcVersion  = 2
+	mpmcVersion  = 3
 )
 
 // Variable-length ring body (SPSC and MPSC), after the 64-byte shm object
@@ -184,7 +186,10 @@ const (
 //	  0    8   seq      pos: free for the producer of pos;
 //	                    pos+1: filled, for the consumer of pos;
 //	                    pos+capacity: emptied, free for the next lap
-//	  8    4   length   payload bytes; lenAbandoned for a slot given up by a dead producer
+//	  8    4   length   payload bytes; lenAbandoned for a slot given up, and
+//	                    for one emptied (or new) until its producer stores a
+//	                    length, so that giving up a dead producer's slot is
+//	                    the CAS on seq alone
 //	 12    4   (zero)
 //	 16        payload, slotBytes
 //
@@ -196,6 +201,9 @@ const (
 //	 12    4   role       roleProducer | roleConsumer, set on first Put / Get
 //	 16    8   enqClaim   position+1 of the enqueue CAS made last (0 = none)
 //	 24    8   deqClaim   position+1 of the dequeue CAS made last (0 = none)
+//	 32    8   enqClaimEnd  end+1 of the enqueue claim's range when it is a
+//	                        run (PutBatch); <= enqClaim: the range is one slot
+//	 40    8   deqClaimEnd  the same for the dequeue claim (GetBatch)
 //
 // A claim is stored before its CAS and left after it, so that a peer that
 // finds a slot claimed but never filled (or never emptied) can tell whose
@@ -236,6 +244,14 @@ const (
 	roleProducer    = 1
 	roleConsumer    = 2
 	roleHandoff     = 4
+)
+
+// partOffEnqClaimEnd and partOffDeqClaimEnd are the ends of an MPMC
+// participant's run claims: a participant claiming a run stores its claim
+// word 0, then the end, then the claim (see MPMC.claimRange).
+const (
+	partOffEnqClaimEnd = 32
+	partOffDeqClaimEnd = 40
 )
 
 // Limits.

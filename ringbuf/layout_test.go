@@ -41,7 +41,9 @@ type slotMirror struct {
 	Role     uint32
 	ClaimPos uint64 // MPMC: enqClaim
 	ClaimEnd uint64 // MPMC: deqClaim
-	_        [cacheLine - 32]byte
+	RunEnd   uint64 // MPMC: enqClaimEnd
+	DeqEnd   uint64 // MPMC: deqClaimEnd
+	_        [cacheLine - 48]byte
 }
 
 type mpmcHeaderMirror struct {
@@ -107,6 +109,8 @@ func TestLayoutOffsets(t *testing.T) {
 		{"slot claimEnd", unsafe.Offsetof(s.ClaimEnd), slotOffClaimEnd},
 		{"slot enqClaim", unsafe.Offsetof(s.ClaimPos), partOffEnqClaim},
 		{"slot deqClaim", unsafe.Offsetof(s.ClaimEnd), partOffDeqClaim},
+		{"slot enqClaimEnd", unsafe.Offsetof(s.RunEnd), partOffEnqClaimEnd},
+		{"slot deqClaimEnd", unsafe.Offsetof(s.DeqEnd), partOffDeqClaimEnd},
 		{"slot size", unsafe.Sizeof(s), slotSize},
 		{"mpmc capacity", unsafe.Offsetof(m.Capacity), mOffCapacity},
 		{"mpmc slotBytes", unsafe.Offsetof(m.SlotBytes), mOffSlotBytes},

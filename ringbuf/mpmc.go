@@ -45,6 +45,11 @@ type MPMC struct {
 	role     atomic.Uint32 // roles taken so far (written under attachMu)
 	adoptDue atomic.Bool   // a dead consumer's claim may wait for adoption (set by rescueEmpty)
 
+	// adoptNext..adoptEnd are the positions of a dead consumer's run
+	// claim that this handle adopted and has not delivered yet (guarded by
+	// getMu): its dequeue claim words hold that run until they are.
+	adoptNext, adoptEnd uint64
+
 	_     [cacheLine]byte
 	putMu handleLock // serialises this handle's producer goroutines, Put to publication
 	space waitSide
@@ -87,7 +92,8 @@ func NewMPMC(seg *shm.Segment, name string, capacity, slotBytes int, opts ...Opt
 		le.PutUint64(body[mOffLimit:], uint64(o.limit))
 		cells := body[mOffParts0+o.slots*slotSize:]
 		for i := 0; i < capacity; i++ {
-			le.PutUint64(cells[i*mpmcStride(slotBytes)+mSlotOffSeq:], uint64(i)) // slot i: free for position i
+			le.PutUint64(cells[i*mpmcStride(slotBytes)+mSlotOffSeq:], uint64(i))    // slot i: free for position i
+			le.PutUint32(cells[i*mpmcStride(slotBytes)+mSlotOffLen:], lenAbandoned) // and no length yet (see abandonDeadRun)
 		}
 		return nil
 	})
@@ -191,13 +197,15 @@ func (r *MPMC) attach(role uint32) error {
 		i := r.adoptHandoff()
 		if i < 0 {
 			var err error
-			if i, _, err = r.parts.take(r.claimsResolved); err != nil {
+			if i, err = r.takePart(); err != nil {
 				return fmt.Errorf("ring %q: %w", r.name, err)
 			}
 		}
 		r.parts.word32(i, partOffRole).Store(0)
-		r.parts.word(i, partOffEnqClaim).Store(0)
+		r.parts.word(i, partOffEnqClaim).Store(0) // no claim, before its range goes
+		r.parts.word(i, partOffEnqClaimEnd).Store(0)
 		r.parts.word(i, partOffDeqClaim).Store(0)
+		r.parts.word(i, partOffDeqClaimEnd).Store(0)
 		r.part = i
 	}
 	r.parts.word32(r.part, partOffRole).Or(role)
@@ -264,14 +272,16 @@ func (r *MPMC) reserve() {
 	standIn := procinfo.HandoffWord(procinfo.Self().Word())
 	for i := 0; i < r.parts.n; i++ {
 		w := r.parts.owner(i).Load()
-		if w != 0 && (procinfo.AliveWord(w) || !r.claimsResolved(i)) {
-			continue
+		if (w != 0 && procinfo.AliveWord(w)) || !r.claimsResolved(i) {
+			continue // a free slot too may hold claims (see takePart)
 		}
 		if !r.parts.owner(i).CompareAndSwap(w, standIn) { // free or dead -> stand-in
 			continue
 		}
 		r.parts.word(i, partOffEnqClaim).Store(0)
+		r.parts.word(i, partOffEnqClaimEnd).Store(0)
 		r.parts.word(i, partOffDeqClaim).Store(0)
+		r.parts.word(i, partOffDeqClaimEnd).Store(0)
 		r.parts.word32(i, partOffRole).Store(roleHandoff)
 		handoff.Add(handoff.Slot{Word: r.parts.owner(i), StandIn: standIn})
 		return
@@ -279,20 +289,62 @@ func (r *MPMC) reserve() {
 	// Every slot is held: the child goes unrecorded until it attaches.
 }
 
+// takePart attaches this process to a participant slot, as slotTable.take
+// does, but takes a free slot too only when its claims are resolved: a
+// handle that closed while it still had messages of an adopted consumer
+// run to deliver leaves them in its claim words, for the next consumer
+// that finds the ring empty to adopt (a free slot's holder counts as
+// gone), and a newcomer must not wipe them.
+func (r *MPMC) takePart() (int, error) {
+	me := procinfo.Self().Word()
+	pending := false
+	for pass := 0; pass < 2; pass++ {
+		for i := 0; i < r.parts.n; i++ {
+			w := r.parts.owner(i).Load()
+			if (pass == 0) != (w == 0) || w == me || (w != 0 && procinfo.AliveWord(w)) {
+				continue // pass 0: free slots; pass 1: slots of dead owners
+			}
+			if !r.claimsResolved(i) {
+				pending = true
+				continue
+			}
+			if r.parts.owner(i).CompareAndSwap(w, me) { // free or dead owner's -> mine
+				r.parts.gen(i).Add(1)
+				return i, nil
+			}
+		}
+	}
+	if pending {
+		return -1, errSlotPending
+	}
+	return -1, fmt.Errorf("%w: all %d slots are held", ErrBusy, r.parts.n)
+}
+
 // claimsResolved reports whether participant i left no slot claimed but
 // unfinished, so that a successor may take its slot.
 func (r *MPMC) claimsResolved(i int) bool {
-	if c := r.parts.word(i, partOffEnqClaim).Load(); c != 0 {
-		if pos := c - 1; r.enq.Load() > pos && r.seq(pos).Load() == pos {
+	lo, hi, ok, torn := r.enqRange(i)
+	if torn {
+		return false
+	}
+	for pos := lo; ok && pos < hi; pos++ {
+		if r.enq.Load() > pos && r.seq(pos).Load() == pos {
 			return false
 		}
 	}
-	if c := r.parts.word(i, partOffDeqClaim).Load(); c != 0 {
-		if pos := c - 1; r.deq.Load() > pos && r.seq(pos).Load() == pos+1 {
-			return false
+	lo, hi, ok, torn = r.claimRange(i, partOffDeqClaim, partOffDeqClaimEnd)
+	return !torn && (!ok || !r.unreleased(lo, hi))
+}
+
+// unreleased reports whether a position of the dequeue claim [lo, hi)
+// still holds the message of its lap (claimed, not yet emptied).
+func (r *MPMC) unreleased(lo, hi uint64) bool {
+	for pos := lo; pos < hi; pos++ {
+		if r.deq.Load() > pos && r.seq(pos).Load() == pos+1 {
+			return true
 		}
 	}
-	return true
+	return false
 }
 
 // tryClaimPut claims the next free slot: Vyukov's enqueue.
@@ -320,11 +372,9 @@ func (r *MPMC) tryClaimPut() (pos uint64, ok bool, err error) {
 		case dif < 0:
 			return 0, false, fmt.Errorf("%w: ring %q slot %d seq %d at enqueue %d", ErrCorrupt, r.name, pos&r.mask, seq, pos)
 		default:
-			p2 := r.enq.Load()
-			if p2 == pos {
-				return 0, false, fmt.Errorf("%w: ring %q slot %d seq %d ahead of enqueue %d", ErrCorrupt, r.name, pos&r.mask, seq, pos)
+			if pos, err = r.movedOn(r.enq, pos, seq, "enqueue"); err != nil {
+				return 0, false, err
 			}
-			pos = p2
 		}
 	}
 }
@@ -358,17 +408,17 @@ func (r *MPMC) tryClaimGet() (pos uint64, ok bool, err error) {
 		case dif < 0:
 			return 0, false, fmt.Errorf("%w: ring %q slot %d seq %d at dequeue %d", ErrCorrupt, r.name, pos&r.mask, seq, pos)
 		default:
-			p2 := r.deq.Load()
-			if p2 == pos {
-				return 0, false, fmt.Errorf("%w: ring %q slot %d seq %d ahead of dequeue %d", ErrCorrupt, r.name, pos&r.mask, seq, pos)
+			if pos, err = r.movedOn(r.deq, pos, seq, "dequeue"); err != nil {
+				return 0, false, err
 			}
-			pos = p2
 		}
 	}
 }
 
-// releaseGet hands slot pos back to producers for the next lap.
+// releaseGet hands slot pos back to producers for the next lap, its
+// length reset to lenAbandoned (see abandonDeadRun).
 func (r *MPMC) releaseGet(pos uint64) {
+	storeRel32(r.length(pos), lenAbandoned)
 	(*pubWord)(r.seq(pos)).storeRelease(pos + r.capacity) // publishes: slot emptied (our reads of it came before)
 	r.space.wake()
 }
@@ -379,7 +429,10 @@ func (r *MPMC) releaseGet(pos uint64) {
 // seen one.
 func (r *MPMC) getClaimed() (pos uint64, n int, ok bool, err error) {
 	for {
-		pos, ok, err = r.tryClaimGet()
+		pos, ok = r.nextAdopted()
+		if !ok {
+			pos, ok, err = r.tryClaimGet()
+		}
 		if !ok && err == nil && r.adoptDue.Load() {
 			pos, ok = r.adoptDeadClaim()
 		}
@@ -469,31 +522,38 @@ func (r *MPMC) PutFunc(ctx context.Context, fill func(slot []byte) int) error {
 			r.publishPut(pos, n)
 			return nil
 		}
-		if slow {
-			retry, err := r.rescueFull()
-			if err != nil {
-				return err
-			}
-			if retry {
-				slow = false
-				continue // the head was freed
-			}
-		}
-		err = r.space.wait(ctx, r.spaceOrClosed)
-		if r.closed.Load() { // observes: Close on this handle, which woke us
-			return ErrClosed
-		}
-		switch err {
-		case nil:
-			// Woken without room: look further only when every consumer
-			// has closed (cheap); dead ones are looked for every poll.
-			slow = !r.hasSpace() && r.noneAttached(roleConsumer, r.consumersEver)
-		case errPoll:
-			slow = true
-		default:
+		if slow, err = r.awaitSpace(ctx, slow); err != nil {
 			return err
 		}
 	}
+}
+
+// awaitSpace is a blocked Put's wait for room, with putMu held: the
+// rescue first when the last wait said to look further (slow), then the
+// wait. It returns whether the next round should look further.
+func (r *MPMC) awaitSpace(ctx context.Context, slow bool) (bool, error) {
+	if slow {
+		retry, err := r.rescueFull()
+		if err != nil {
+			return false, err
+		}
+		if retry {
+			return false, nil // the head was freed
+		}
+	}
+	err := r.space.wait(ctx, r.spaceOrClosed)
+	if r.closed.Load() { // observes: Close on this handle, which woke us
+		return false, ErrClosed
+	}
+	switch err {
+	case nil:
+		// Woken without room: look further only when every consumer
+		// has closed (cheap); dead ones are looked for every poll.
+		return !r.hasSpace() && r.noneAttached(roleConsumer, r.consumersEver), nil
+	case errPoll:
+		return true, nil
+	}
+	return false, err
 }
 
 // TryGet copies the next message into buf and returns its length; ok is
@@ -548,30 +608,38 @@ func (r *MPMC) GetFunc(ctx context.Context, use func(msg []byte)) error {
 			r.releaseGet(pos)
 			return nil
 		}
-		if slow {
-			if err := r.rescueEmpty(); err != nil {
-				return err
-			}
-			if r.adoptDue.Load() {
-				slow = false
-				continue // a dead consumer's message to deliver
-			}
-		}
-		err = r.data.wait(ctx, r.dataOrClosed)
-		if r.closed.Load() { // observes: Close on this handle, which woke us
-			return ErrClosed
-		}
-		switch err {
-		case nil:
-			// Woken to nothing (several consumers share a wake): look
-			// further only when every producer has closed (cheap).
-			slow = !r.hasData() && r.noneAttached(roleProducer, r.producersEver)
-		case errPoll:
-			slow = true
-		default:
+		if slow, err = r.awaitData(ctx, slow); err != nil {
 			return err
 		}
 	}
+}
+
+// awaitData is a blocked Get's wait for a message, with getMu held: the
+// rescue first when the last wait said to look further (slow), then the
+// wait (none when the rescue readied a dead consumer's message). It
+// returns whether the next round should look further.
+func (r *MPMC) awaitData(ctx context.Context, slow bool) (bool, error) {
+	if slow {
+		if err := r.rescueEmpty(); err != nil {
+			return false, err
+		}
+		if r.adoptDue.Load() {
+			return false, nil // a dead consumer's message to deliver
+		}
+	}
+	err := r.data.wait(ctx, r.dataOrClosed)
+	if r.closed.Load() { // observes: Close on this handle, which woke us
+		return false, ErrClosed
+	}
+	switch err {
+	case nil:
+		// Woken to nothing (several consumers share a wake): look
+		// further only when every producer has closed (cheap).
+		return !r.hasData() && r.noneAttached(roleProducer, r.producersEver), nil
+	case errPoll:
+		return true, nil
+	}
+	return false, err
 }
 
 func (r *MPMC) tooLarge(n int) error {
@@ -586,14 +654,9 @@ func (r *MPMC) rescueEmpty() error {
 		r.adoptDue.Store(true)
 		return nil
 	}
-	pos := r.deq.Load()
-	if r.enq.Load() > pos && r.seq(pos).Load() == pos {
-		if r.claimantsDead(partOffEnqClaim, pos+1) {
-			r.length(pos).Store(lenAbandoned)
-			r.seq(pos).CompareAndSwap(pos, pos+1) // claimed by the dead -> filled (abandoned)
-			r.data.wake()
-			return nil
-		}
+	if r.abandonDeadRun(r.deq.Load()) {
+		r.data.wake()
+		return nil
 	}
 	live, dead := r.parts.liveness(func(i int) bool { return r.parts.word32(i, partOffRole).Load()&(roleProducer|roleHandoff) != 0 })
 	if r.producersEver.Load() == 0 && !live && !dead {
@@ -644,18 +707,17 @@ func (r *MPMC) skipDeadHead() bool {
 		return false // no participant slot (a handle that only joins), or its Get side busy
 	}
 	defer r.getMu.Unlock()
+	if r.adoptNext < r.adoptEnd {
+		return false // its dequeue claim words hold an adopted run
+	}
 	freed := false
 	for {
 		pos := r.deq.Load()
 		if int64(r.enq.Load()-pos) <= 0 {
 			return freed
 		}
+		r.abandonDeadRun(pos)
 		seq := r.seq(pos).Load()
-		if seq == pos && r.claimantsDead(partOffEnqClaim, pos+1) {
-			r.length(pos).Store(lenAbandoned)
-			r.seq(pos).CompareAndSwap(pos, pos+1) // claimed by the dead -> filled (abandoned)
-			seq = r.seq(pos).Load()
-		}
 		if seq != pos+1 || r.length(pos).Load() != lenAbandoned {
 			return freed
 		}
@@ -685,59 +747,69 @@ func (r *MPMC) noneAttached(role uint32, ever *atomic.Uint32) bool {
 // deadClaimPending reports whether a message claimed for emptying by
 // consumers that are all dead (or closed) waits for adoption.
 func (r *MPMC) deadClaimPending() bool {
-	_, _, ok := r.deadClaim()
+	_, _, _, ok := r.deadClaim()
 	return ok
 }
 
-// deadClaim finds the lowest participant whose dequeue claim c is still in
-// progress (the slot filled for that lap and not emptied) and every holder
-// of which is dead or detached. A claim word alone does not make its
-// holder the slot's owner (an adopter stores the claim before it takes
-// it), hence "every holder": a live one may be the owner.
-func (r *MPMC) deadClaim() (i int, c uint64, ok bool) {
-	deq := r.deq.Load()
+// deadClaim finds the lowest participant whose dequeue claim (c, with
+// the run's end e: see claimRange) still holds a message (a position
+// filled for that lap and not emptied), whose holder is dead or detached,
+// and no position of which that still holds its message is covered by a
+// live participant's claim. A claim word alone does not make its holder
+// the owner (an adopter stores the claim before it takes it; a consumer
+// killed between its claim and its CAS leaves a range over positions
+// others took), hence the look at every holder (liveHolder): a live one
+// may be the owner.
+func (r *MPMC) deadClaim() (i int, c, e uint64, ok bool) {
 	for i := 0; i < r.parts.n; i++ {
-		c := r.parts.word(i, partOffDeqClaim).Load()
-		if c == 0 || i == r.part {
+		if i == r.part {
 			continue
 		}
-		pos := c - 1
-		if deq <= pos || r.seq(pos).Load() != pos+1 {
+		lo, hi, ok, torn := r.claimRange(i, partOffDeqClaim, partOffDeqClaimEnd)
+		if !ok || torn || !r.unreleased(lo, hi) {
 			continue
 		}
-		if r.claimantsDead(partOffDeqClaim, c) {
-			return i, c, true
+		if w := r.parts.owner(i).Load(); w != 0 && procinfo.AliveWord(w) {
+			continue
+		}
+		if !r.liveHolder(lo, hi) {
+			return i, lo + 1, hi + 1, true
 		}
 	}
-	return -1, 0, false
+	return -1, 0, 0, false
 }
 
-// adoptDeadClaim takes over the claim of a consumer that died holding a
-// slot (the message in it is intact: consumers only read), so that this
-// handle delivers it, exactly once. The adopter stores the claim as its own
-// first, then looks for another live holder of it (another adopter: with
-// sequentially consistent atomics, of two adopters that both stored, at
-// least one sees the other, and backs off), and only then clears the dead
-// holder's claim with a CAS. An adopter that dies between its store and
-// its CAS is one more dead holder; the next adopter takes the claim over.
-// Called with getMu held, on an empty ring.
+// adoptDeadClaim takes over the claim of a consumer that died holding
+// slots (the messages in them are intact: consumers only read), so that
+// this handle delivers them, exactly once, in order: one slot, or what a
+// GetBatch run had not yet emptied. The adopter stores the claim as its
+// own first, then looks for another live holder of it (another adopter:
+// with sequentially consistent atomics, of two adopters that both stored,
+// at least one sees the other, and backs off), and only then clears the
+// dead holder's claim with a CAS. An adopter that dies before it has
+// delivered the run is one more dead holder; the next adopter takes the
+// claim over. Called with getMu held, on an empty ring; it returns the
+// first position to deliver, the rest following through nextAdopted.
 func (r *MPMC) adoptDeadClaim() (pos uint64, ok bool) {
 	mine := r.parts.word(r.part, partOffDeqClaim)
+	mineEnd := r.parts.word(r.part, partOffDeqClaimEnd)
 	for {
-		i, c, found := r.deadClaim()
+		i, c, e, found := r.deadClaim()
 		if !found {
 			r.adoptDue.Store(false)
 			return 0, false
 		}
+		mine.Store(0) // no claim while the range changes (see claimRange)
+		mineEnd.Store(e)
 		(*pubWord)(mine).storeRelease(c)
-		if r.liveHolder(c) {
-			mine.Store(0) // another adopter is at it: leave it the message
+		if r.liveHolder(c-1, max(e-1, c)) {
+			mine.Store(0) // another adopter is at it: leave it the messages
 			r.adoptDue.Store(false)
 			return 0, false
 		}
 		if r.parts.word(i, partOffDeqClaim).CompareAndSwap(c, 0) { // dead consumer's claim -> none (ours now)
-			pos = c - 1
-			if r.seq(pos).Load() == pos+1 { // still holds the message of that lap
+			r.adoptNext, r.adoptEnd = c-1, max(e-1, c)
+			if pos, ok = r.nextAdopted(); ok {
 				return pos, true
 			}
 		}
@@ -745,11 +817,34 @@ func (r *MPMC) adoptDeadClaim() (pos uint64, ok bool) {
 	}
 }
 
+// nextAdopted returns the next position of an adopted run that still
+// holds its message (the dead consumer emptied a prefix of its run).
+func (r *MPMC) nextAdopted() (pos uint64, ok bool) {
+	for r.adoptNext < r.adoptEnd {
+		pos = r.adoptNext
+		r.adoptNext++
+		if r.seq(pos).Load() == pos+1 { // still holds the message of that lap
+			return pos, true
+		}
+	}
+	return 0, false
+}
+
 // liveHolder reports whether a live participant other than this handle
-// holds dequeue claim c.
-func (r *MPMC) liveHolder(c uint64) bool {
+// holds a dequeue claim that covers a position of [lo, hi) still holding
+// its message (or claim words torn under the read: a live owner at work).
+// The owner of a claimed position is the consumer whose CAS took it, and
+// its claim covers the position until it has emptied it; a dead
+// consumer's range stored before a CAS it lost or never made may cover
+// positions of other consumers, with another start, so holders are
+// found by overlap, not by equal claims.
+func (r *MPMC) liveHolder(lo, hi uint64) bool {
 	for i := 0; i < r.parts.n; i++ {
-		if i == r.part || r.parts.word(i, partOffDeqClaim).Load() != c {
+		if i == r.part {
+			continue
+		}
+		l, h, ok, torn := r.claimRange(i, partOffDeqClaim, partOffDeqClaimEnd)
+		if !torn && (!ok || h <= lo || l >= hi || !r.unreleased(max(l, lo), min(h, hi))) {
 			continue
 		}
 		if w := r.parts.owner(i).Load(); w != 0 && procinfo.AliveWord(w) {
@@ -759,16 +854,90 @@ func (r *MPMC) liveHolder(c uint64) bool {
 	return false
 }
 
-// claimantsDead reports whether some participant claimed (claim word at off
-// equal to c) and every such claimant is dead.
-func (r *MPMC) claimantsDead(off int, c uint64) bool {
+// abandonDeadRun gives up the slots from pos on that producers claimed and
+// died before filling (seq still pos): a dead claimant's run may leave
+// several in a row, all given up at once (a slot whose producer died after
+// storing its length holds its whole message: it is delivered). It stops at the first position
+// that is filled, not yet claimed, or claimed by a live producer, and
+// reports whether it gave any up.
+func (r *MPMC) abandonDeadRun(pos uint64) bool {
+	any := false
+	for end := pos + r.capacity; pos < end && r.enq.Load() > pos && r.seq(pos).Load() == pos; pos++ {
+		if h := mpmcAbandonHook; h != nil {
+			h(pos, 0)
+		}
+		// Look at seq again after the claim words: a live claimant that
+		// filled pos and began its next claim between the first look and
+		// the scan no longer covers pos, and a dead producer's stale
+		// range (stored before a CAS it never made) may; its
+		// publication came before that next claim, so this look sees it.
+		// (The CAS below would fail on that slot too, harmlessly, as no
+		// store precedes it.)
+		if !r.enqClaimantsDead(pos) || r.seq(pos).Load() != pos {
+			break
+		}
+		if h := mpmcAbandonHook; h != nil {
+			h(pos, 1)
+		}
+		// No length store: a slot's length is lenAbandoned from the
+		// moment it is emptied (or created) until its producer stores the
+		// message's, after the payload. A store here would race: another
+		// rescuer may have given the slot up meanwhile, a consumer skipped
+		// it and a producer filled it for its next lap. A producer killed
+		// after its length store leaves a whole message, delivered.
+		r.seq(pos).CompareAndSwap(pos, pos+1) // claimed by the dead -> filled (abandoned, or whole); lost: another rescuer did it
+		any = true
+	}
+	return any
+}
+
+// mpmcAbandonHook, when set (tests), is called by abandonDeadRun between
+// its look at a slot's seq and its look at the claim words (stage 0), and
+// before its CAS on seq (stage 1).
+var mpmcAbandonHook func(pos uint64, stage int)
+
+// enqRange returns participant i's enqueue claim as the positions
+// [lo, hi) it covers: one position for a Put, a run for a PutBatch. ok is
+// false when there is none. A producer making a run claim stores enqClaim
+// 0, then enqClaimEnd, then enqClaim, so that enqClaim read equal before
+// and after enqClaimEnd vouches for it; torn reports words that changed
+// under the read (their owner is alive and at work), which callers treat
+// as a live claim of any position.
+func (r *MPMC) enqRange(i int) (lo, hi uint64, ok, torn bool) {
+	return r.claimRange(i, partOffEnqClaim, partOffEnqClaimEnd)
+}
+
+// claimRange is enqRange for the claim words at off and endOff (enqueue
+// or dequeue).
+func (r *MPMC) claimRange(i, off, endOff int) (lo, hi uint64, ok, torn bool) {
+	cw := r.parts.word(i, off)
+	c := cw.Load()
+	if c == 0 {
+		return 0, 0, false, false
+	}
+	e := r.parts.word(i, endOff).Load()
+	if cw.Load() != c {
+		return 0, 0, false, true
+	}
+	if e <= c || e-c > r.capacity {
+		e = c + 1 // a single claim (an end left by an earlier run is below it); a longer run is no claim of this ring
+	}
+	return c - 1, e - 1, true, false
+}
+
+// enqClaimantsDead reports whether some participant's enqueue claim covers
+// pos and every such claimant is dead.
+func (r *MPMC) enqClaimantsDead(pos uint64) bool {
 	found := false
 	for i := 0; i < r.parts.n; i++ {
-		if r.parts.word(i, off).Load() != c {
+		lo, hi, ok, torn := r.enqRange(i)
+		if torn {
+			return false
+		}
+		if !ok || pos < lo || pos >= hi {
 			continue
 		}
-		w := r.parts.owner(i).Load()
-		if w != 0 && procinfo.AliveWord(w) {
+		if w := r.parts.owner(i).Load(); w != 0 && procinfo.AliveWord(w) {
 			return false
 		}
 		found = true

@@ -29,6 +29,8 @@ const producerRun = 64
 //	mpsc        Write per message: a claim and a publication each
 //	mpsc-batch  WriteBatch of 64 messages: one claim, one publication
 //	mpmc        Put per message (Vyukov's claim per slot)
+//	mpmc-batch  PutBatch of 64 messages: one claim, a release store per slot, one wake;
+//	            the consumer takes runs of up to 64 (GetBatchFunc)
 //	unix-bufio  one bufio.Writer per goroutine over one socket
 func BenchmarkProducers(b *testing.B) {
 	const size = 64
@@ -36,6 +38,7 @@ func BenchmarkProducers(b *testing.B) {
 		b.Run(fmt.Sprintf("producers=%d/mpsc", np), func(b *testing.B) { benchmarkProducers(b, size, np, "mpsc") })
 		b.Run(fmt.Sprintf("producers=%d/mpsc-batch", np), func(b *testing.B) { benchmarkProducers(b, size, np, "mpsc-batch") })
 		b.Run(fmt.Sprintf("producers=%d/mpmc", np), func(b *testing.B) { benchmarkProducers(b, size, np, "mpmc") })
+		b.Run(fmt.Sprintf("producers=%d/mpmc-batch", np), func(b *testing.B) { benchmarkProducers(b, size, np, "mpmc-batch") })
 		b.Run(fmt.Sprintf("producers=%d/unix-bufio", np), func(b *testing.B) { bench.UnixSocketStreamProducers(b, size, np) })
 	}
 }
@@ -74,35 +77,27 @@ func benchmarkProducers(b *testing.B, size, np int, kind string) {
 				}
 				return nil
 			}
-			run := make([][]byte, producerRun)
-			for i := range run {
-				run[i] = msg
-			}
-			for n > 0 {
-				k, err := hs[g].WriteBatch(ctx, run[:min(n, len(run))])
-				if err != nil {
-					return err
-				}
-				n -= k
-			}
-			return nil
+			return putRuns(ctx, msg, n, hs[g].WriteBatch)
 		}
-	case "mpmc":
-		r, err := ringbuf.NewMPMC(seg, "r", 1024, size, ringbuf.WithProducers(np+2))
+	case "mpmc", "mpmc-batch":
+		r, err := ringbuf.NewMPMC(seg, "r", 32768, size, ringbuf.WithProducers(np+2))
 		if err != nil {
 			b.Fatal(err)
 		}
-		a.MPMC = r
+		a.MPMC, a.Batch = r, kind == "mpmc-batch"
 		hs := openProducers(b, np, func() (*ringbuf.MPMC, error) { return ringbuf.OpenMPMC(seg, "r") })
 		closeAll = func() { closeEach(hs); r.Close() }
 		write = func(ctx context.Context, g, n int) error {
 			msg := make([]byte, size)
-			for i := 0; i < n; i++ {
-				if err := hs[g].Put(ctx, msg); err != nil {
-					return err
+			if kind == "mpmc" {
+				for i := 0; i < n; i++ {
+					if err := hs[g].Put(ctx, msg); err != nil {
+						return err
+					}
 				}
+				return nil
 			}
-			return nil
+			return putRuns(ctx, msg, n, hs[g].PutBatch)
 		}
 	}
 	p, err := streamPeer.Start(context.Background(), a)
@@ -126,6 +121,23 @@ func benchmarkProducers(b *testing.B, size, np int, kind string) {
 	if err := p.Wait(); err != nil {
 		b.Fatal(err)
 	}
+}
+
+// putRuns sends msg n times through put, producerRun at a time (put
+// takes as many as fit and says how many).
+func putRuns(ctx context.Context, msg []byte, n int, put func(context.Context, [][]byte) (int, error)) error {
+	run := make([][]byte, producerRun)
+	for i := range run {
+		run[i] = msg
+	}
+	for n > 0 {
+		k, err := put(ctx, run[:min(n, len(run))])
+		if err != nil {
+			return err
+		}
+		n -= k
+	}
+	return nil
 }
 
 // producerHandle is a ring handle that produces: *MPSC or *MPMC.

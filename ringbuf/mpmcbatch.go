@@ -1,0 +1,356 @@
+package ringbuf
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+)
+
+// MPMC batch claim: a producer with several messages at hand claims a run
+// of slots with one CAS on enqueue, as LMAX Disruptor's multi-producer
+// sequencer claims next(n), fills them, and publishes each with a release
+// store of its sequence number, waking parked consumers once for the run.
+// Consumers read each slot's sequence number, Vyukov's way, so a run needs
+// no published cursor of its own (a second shared line every consumer
+// would read). A consumer takes a run the same way (GetBatchFunc): one CAS
+// on dequeue for every filled slot up to its bound, a release store to
+// empty each, one wake of parked producers.
+//
+// Room: before its CAS the producer makes Vyukov's test on every slot of
+// the run (seq == pos: emptied for this lap) and cuts the run before the
+// first that fails, and before WithLimit's bound (enqueue + n - dequeue):
+// a claimed run never waits for a consumer of the previous lap, so a
+// producer holds no claim while it blocks. Nobody else can have changed
+// those slots between the test and the CAS: only the claimant of a
+// position fills it, and the CAS proves nobody claimed past pos.
+//
+// Crash recovery: the run is recorded in the participant slot as enqClaim
+// = pos+1 and enqClaimEnd = pos+n+1 (deqClaim and deqClaimEnd for a
+// consumer; see claimRange for the order of the stores). A producer killed
+// inside a run leaves its filled slots published (delivered as any others)
+// and its unfilled ones with seq == pos, which a consumer (rescueEmpty) or
+// a producer at the limit (skipDeadHead) gives up in one pass
+// (abandonDeadRun). A consumer killed inside a run leaves its unemptied
+// slots full, and the next consumer that finds the ring empty adopts the
+// run and delivers them in order (adoptDeadClaim). A participant slot is
+// reused only when every position of its runs is resolved (claimsResolved,
+// takePart).
+
+// mpmcRunHook, when set (tests), is called by a run put before it fills
+// slot i of n, and with i == n after the last publication, before the wake.
+var mpmcRunHook func(i, n int)
+
+// MaxRun is the most slots one claim of PutBatch, PutBatchFunc or
+// GetBatchFunc takes; longer batches are claimed a run at a time.
+const MaxRun = 256
+
+// tryClaimRun claims up to k free slots (k >= 1) with one CAS on enqueue:
+// n slots from pos, or n == 0 when the ring is full.
+func (r *MPMC) tryClaimRun(k int) (pos uint64, n int, err error) {
+	claim := r.parts.word(r.part, partOffEnqClaim)
+	end := r.parts.word(r.part, partOffEnqClaimEnd)
+	want := uint64(min(k, MaxRun))
+	pos = r.enq.Load()
+	for {
+		seq := r.seq(pos).Load() // observes: slot emptied (seq == pos)
+		switch dif := int64(seq - pos); {
+		case dif == 0:
+			m := min(want, r.capacity)
+			if r.limit < r.capacity {
+				room := int64(r.limit) - int64(pos-r.deq.Load())
+				if room <= 0 {
+					return 0, 0, nil // held at the limit (see tryClaimPut)
+				}
+				m = min(m, uint64(room))
+			}
+			got := uint64(1)
+			for got < m && r.seq(pos+got).Load() == pos+got { // observes: slot emptied for this lap
+				got++
+			}
+			// Plain stores in this order (x86 keeps it; an XCHG each
+			// would cost more than the run's fills).
+			(*pubWord)(claim).storeRelease(0) // no claim while the range changes (see claimRange)
+			(*pubWord)(end).storeRelease(pos + got + 1)
+			(*pubWord)(claim).storeRelease(pos + 1) // the CAS after it is a full barrier on amd64
+			if r.enq.CompareAndSwap(pos, pos+got) { // claims slots pos..pos+got-1 for filling
+				return pos, int(got), nil
+			}
+			claim.Store(0) // lost: see tryClaimPut; then the range, so that it never outlives its claim
+			end.Store(0)
+			pos = r.enq.Load()
+		case dif == 1-int64(r.capacity) || dif == -int64(r.capacity):
+			return 0, 0, nil // full (see tryClaimPut)
+		case dif < 0:
+			return 0, 0, fmt.Errorf("%w: ring %q slot %d seq %d at enqueue %d", ErrCorrupt, r.name, pos&r.mask, seq, pos)
+		default:
+			if pos, err = r.movedOn(r.enq, pos, seq, "enqueue"); err != nil {
+				return 0, 0, err
+			}
+		}
+	}
+}
+
+// fillRun fills and publishes the n slots claimed from pos, fill(i, slot)
+// writing message i and returning its length, or a negative value to give
+// the slot up (consumers skip it). It wakes parked consumers once. It
+// returns how many slots it filled before the first given up; a fill that
+// returns more than SlotBytes panics after the run is given up, so that no
+// claimed slot is left behind.
+func (r *MPMC) fillRun(pos uint64, n int, fill func(i int, slot []byte) int) int {
+	hook := mpmcRunHook
+	filled := n
+	bad := -1
+	for i := 0; i < n; i++ {
+		p := pos + uint64(i)
+		c := r.cell(p)
+		if hook != nil {
+			hook(i, n)
+		}
+		l := -1
+		if filled == n {
+			l = fill(i, c[mSlotHeader:])
+		}
+		if l >= 0 && l <= r.slotBytes {
+			storeRel32(u32(c, mSlotOffLen), uint32(l))
+			(*pubWord)(u64(c, mSlotOffSeq)).storeRelease(p + 1) // publishes: slot filled, length and payload before it
+			continue
+		}
+		if l > r.slotBytes && bad < 0 {
+			bad = l
+		}
+		filled = min(filled, i)
+		u32(c, mSlotOffLen).Store(lenAbandoned)
+		u64(c, mSlotOffSeq).Store(p + 1) // publishes: slot given up, skipped by consumers
+	}
+	if hook != nil {
+		hook(n, n)
+	}
+	r.data.wake()
+	if bad >= 0 {
+		panic(fmt.Sprintf("ringbuf: PutBatchFunc fill returned %d, slot holds %d", bad, r.slotBytes))
+	}
+	return filled
+}
+
+// cell returns the slot of position pos: its header (seq, length) and its
+// payload of SlotBytes bytes.
+func (r *MPMC) cell(pos uint64) []byte {
+	off := (pos & r.mask) * r.stride
+	return r.cells[off : off+mSlotHeader+uint64(r.slotBytes) : off+mSlotHeader+uint64(r.slotBytes)]
+}
+
+// TryPutBatchFunc claims as many free slots as are free now, up to k and
+// MaxRun, with one CAS, lets fill(i, slot) write message i of the run in
+// place and return its length (0..SlotBytes) or a negative value, and
+// publishes the run (LMAX Disruptor's batch claim over Vyukov's slots).
+// It returns how many messages it put: 0 when the ring is full; a negative
+// return from fill gives up that slot and every later one of the run
+// (consumers skip them: fill is not called for the rest), and the count
+// stops before it. fill must not block or call the ring.
+func (r *MPMC) TryPutBatchFunc(k int, fill func(i int, slot []byte) int) (int, error) {
+	if k <= 0 {
+		return 0, nil
+	}
+	if err := r.lockPut(); err != nil {
+		return 0, err
+	}
+	defer r.putMu.Unlock()
+	pos, n, err := r.tryClaimRun(k)
+	if n == 0 {
+		return 0, err
+	}
+	return r.fillRun(pos, n, fill), nil
+}
+
+// PutBatchFunc is TryPutBatchFunc that blocks, as Put does, until at
+// least one slot is free: it puts as many messages as fit now (at least
+// one) and returns how many, or an error with none put.
+func (r *MPMC) PutBatchFunc(ctx context.Context, k int, fill func(i int, slot []byte) int) (int, error) {
+	if k <= 0 {
+		return 0, nil
+	}
+	if err := r.lockPut(); err != nil {
+		return 0, err
+	}
+	defer r.putMu.Unlock()
+	slow := false
+	for {
+		pos, n, err := r.tryClaimRun(k)
+		if err != nil {
+			return 0, err
+		}
+		if n > 0 {
+			return r.fillRun(pos, n, fill), nil
+		}
+		if slow, err = r.awaitSpace(ctx, slow); err != nil {
+			return 0, err
+		}
+	}
+}
+
+// PutBatch copies msgs into free slots, as many as fit now (at least one,
+// blocking for it as Put does), with one claim and one wake for the run,
+// and returns how many it put. A message longer than SlotBytes ends the
+// run before it; as the first of msgs it is ErrTooLarge, nothing put.
+func (r *MPMC) PutBatch(ctx context.Context, msgs [][]byte) (int, error) {
+	k := len(msgs)
+	for i, m := range msgs {
+		if len(m) > r.slotBytes {
+			if k = i; k == 0 {
+				return 0, r.tooLarge(len(m))
+			}
+			break
+		}
+	}
+	return r.PutBatchFunc(ctx, k, func(i int, slot []byte) int { return copy(slot, msgs[i]) })
+}
+
+// tryClaimGetRun claims up to k filled slots (k >= 1) with one CAS on
+// dequeue: n slots from pos, or n == 0 when the ring is empty. The run is
+// recorded as a range in the participant slot (deqClaim, deqClaimEnd), so
+// that a consumer killed inside it leaves its unemptied slots to be
+// adopted.
+func (r *MPMC) tryClaimGetRun(k int) (pos uint64, n int, err error) {
+	claim := r.parts.word(r.part, partOffDeqClaim)
+	end := r.parts.word(r.part, partOffDeqClaimEnd)
+	want := uint64(min(k, MaxRun))
+	pos = r.deq.Load()
+	for {
+		seq := r.seq(pos).Load() // observes: slot filled (seq == pos+1)
+		switch dif := int64(seq - (pos + 1)); {
+		case dif == 0:
+			got := uint64(1)
+			for got < want && r.seq(pos+got).Load() == pos+got+1 { // observes: slot filled for this lap
+				got++
+			}
+			(*pubWord)(claim).storeRelease(0) // no claim while the range changes (see claimRange)
+			(*pubWord)(end).storeRelease(pos + got + 1)
+			(*pubWord)(claim).storeRelease(pos + 1) // the CAS after it is a full barrier on amd64
+			if r.deq.CompareAndSwap(pos, pos+got) { // claims slots pos..pos+got-1 for emptying
+				return pos, int(got), nil
+			}
+			claim.Store(0) // lost: the slots are the winner's
+			end.Store(0)
+			pos = r.deq.Load()
+		case dif == -1 || dif == -int64(r.capacity):
+			return 0, 0, nil // empty (see tryClaimGet)
+		case dif < 0:
+			return 0, 0, fmt.Errorf("%w: ring %q slot %d seq %d at dequeue %d", ErrCorrupt, r.name, pos&r.mask, seq, pos)
+		default:
+			if pos, err = r.movedOn(r.deq, pos, seq, "dequeue"); err != nil {
+				return 0, 0, err
+			}
+		}
+	}
+}
+
+// emptyRun hands the messages of the n slots claimed from pos to use in
+// order, giving each slot back after use, skips slots given up by dead
+// producers, and wakes parked producers once. It returns how many messages
+// it handed over; a slot with a corrupt length is given back unread and
+// reported after the rest of the run.
+func (r *MPMC) emptyRun(pos uint64, n int, use func(msg []byte)) (int, error) {
+	hook := mpmcGetRunHook
+	got := 0
+	var err error
+	for p := pos; p < pos+uint64(n); p++ {
+		c := r.cell(p)
+		if hook != nil {
+			hook(int(p-pos), n)
+		}
+		if l := u32(c, mSlotOffLen).Load(); l <= uint32(r.slotBytes) {
+			use(c[mSlotHeader : mSlotHeader+l])
+			got++
+		} else if l != lenAbandoned && err == nil {
+			err = fmt.Errorf("%w: ring %q slot %d holds %d bytes, slots are %d", ErrCorrupt, r.name, p&r.mask, l, r.slotBytes)
+		}
+		storeRel32(u32(c, mSlotOffLen), lenAbandoned)                // length reset (see abandonDeadRun)
+		(*pubWord)(u64(c, mSlotOffSeq)).storeRelease(p + r.capacity) // publishes: slot emptied (our reads of it came before)
+	}
+	r.space.wake()
+	return got, err
+}
+
+// mpmcGetRunHook, when set (tests), is called by a run get before it
+// empties slot i of n.
+var mpmcGetRunHook func(i, n int)
+
+// tryGetRun claims a run of up to k messages and hands them to use: an
+// adopted message alone first (see getClaimed), else a run.
+func (r *MPMC) tryGetRun(k int, use func(msg []byte)) (int, error) {
+	for {
+		if r.adoptNext < r.adoptEnd || r.adoptDue.Load() {
+			pos, n, ok, err := r.getClaimed()
+			if ok {
+				use(r.payload(pos)[:n])
+				r.releaseGet(pos)
+				return 1, nil
+			}
+			if err != nil {
+				return 0, err
+			}
+		}
+		pos, n, err := r.tryClaimGetRun(k)
+		if n == 0 {
+			return 0, err
+		}
+		got, err := r.emptyRun(pos, n, use)
+		if got > 0 || err != nil {
+			return got, err
+		}
+		// A run of slots given up by dead producers only: claim again.
+	}
+}
+
+// TryGetBatchFunc claims as many filled slots as there are now, up to k
+// and MaxRun, with one CAS on dequeue, hands their messages to use in
+// order, in place, and gives the slots back with one wake for the run
+// (the consumer side of LMAX Disruptor's batching: a consumer takes every
+// published sequence up to the highest available at once). It returns how
+// many messages it handed over: 0 when the ring is empty. use must not
+// keep msg, block, or call the ring.
+func (r *MPMC) TryGetBatchFunc(k int, use func(msg []byte)) (int, error) {
+	if k <= 0 {
+		return 0, nil
+	}
+	if err := r.lockGet(); err != nil {
+		return 0, err
+	}
+	defer r.getMu.Unlock()
+	return r.tryGetRun(k, use)
+}
+
+// GetBatchFunc is TryGetBatchFunc that blocks, as Get does, until there
+// is at least one message: it hands over as many as there are now (at
+// least one, at most k) and returns how many.
+func (r *MPMC) GetBatchFunc(ctx context.Context, k int, use func(msg []byte)) (int, error) {
+	if k <= 0 {
+		return 0, nil
+	}
+	if err := r.lockGet(); err != nil {
+		return 0, err
+	}
+	defer r.getMu.Unlock()
+	slow := false
+	for {
+		n, err := r.tryGetRun(k, use)
+		if n > 0 || err != nil {
+			return n, err
+		}
+		if slow, err = r.awaitData(ctx, slow); err != nil {
+			return 0, err
+		}
+	}
+}
+
+// movedOn is a claim's answer to a slot whose seq is ahead of its
+// position: the counter (what: enqueue or dequeue) has moved on since it
+// was read, so go on from where it is now; if it has not, the slot is
+// corrupt.
+func (r *MPMC) movedOn(ctr *atomic.Uint64, pos, seq uint64, what string) (uint64, error) {
+	p2 := ctr.Load()
+	if p2 == pos {
+		return 0, fmt.Errorf("%w: ring %q slot %d seq %d ahead of %s %d", ErrCorrupt, r.name, pos&r.mask, seq, what, pos)
+	}
+	return p2, nil
+}
