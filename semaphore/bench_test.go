@@ -93,12 +93,7 @@ func BenchmarkMutexTryLockHeld(b *testing.B) {
 // with two goroutines in one process.
 func BenchmarkMutexContended2Proc(b *testing.B) {
 	b.Run("shmkit-2proc", func(b *testing.B) {
-		seg := shmtest.Segment(b, 1<<16)
-		m, err := semaphore.CreateMutex(seg, "m")
-		if err != nil {
-			b.Fatal(err)
-		}
-		f := newFlags(b, seg, "flags")
+		m, f := sharedMutex(b)
 		ctx := context.Background()
 		p, err := counterWorker.Start(ctx, counterArgs{M: m, F: f, Iters: b.N})
 		if err != nil {

@@ -100,8 +100,16 @@ const (
 	// 8 (16 interleaved runs each on the loaded 2-core machine; noisy:
 	// see docs/semaphore.md).
 	mutexLookRelax = 3
-	mutexTries     = 4                     // CAS tries after a look found the lock free, before the parking loop
-	mutexPoll      = 50 * time.Millisecond // liveness check period of a parked waiter
+	// mutexLookMax bounds the back-off of a locker's looks: the pause
+	// before a look doubles from mutexLookRelax to this many Relax
+	// pauses (some microseconds) while the lock stays busy.
+	mutexLookMax = 64
+	// mutexStarve is how long a waiter waits before it asks, through the
+	// want word, that the lock be left to it once free, as sync.Mutex
+	// turns to starvation mode after 1 ms.
+	mutexStarve = time.Millisecond
+	mutexTries  = 4                     // CAS tries after a look found the lock free, before the parking loop
+	mutexPoll   = 50 * time.Millisecond // liveness check period of a parked waiter
 )
 
 // holderOf returns the holder field that the process of procinfo word w
@@ -138,9 +146,18 @@ type Mutex struct {
 	// sleepers counts the waiters past their spin (in lockSlow's parking
 	// loop), in every process; each adds and subtracts only its own 1.
 	sleepers *atomic.Uint32
-	ref      ref
-	spin     spin.Adaptive // this handle's learnt spin (process-local)
-	seen     aliveSeen     // the holder this handle last found alive in /proc
+	// want is the procinfo word of a process one of whose waiters has
+	// waited mutexStarve or more (0: none): lockers of other goroutines
+	// leave the lock, free, to that waiter. Set by the starving waiter
+	// (CAS from 0), cleared by it once it holds the lock or gives up, or
+	// by a locker that found it stale (see yieldTo).
+	want *atomic.Uint64
+	ref  ref
+	spin spin.Adaptive // this handle's learnt spin (process-local)
+	// pause is the look pause at which this handle's last spin found the
+	// lock free; the next spin starts at half of it (process-local).
+	pause atomic.Int32
+	seen  aliveSeen // the holder this handle last found alive in /proc
 }
 
 // aliveFor is how long a holder found alive counts as alive for the handle
@@ -229,7 +246,11 @@ func mutexAt(r []byte) (*Mutex, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Mutex{state: s, owner: o, sleepers: sl}, nil
+	w, err := atomics.Uint64At(r, mutexOffWant)
+	if err != nil {
+		return nil, err
+	}
+	return &Mutex{state: s, owner: o, sleepers: sl, want: w}, nil
 }
 
 // self returns the calling process's holder field as it goes into a lock
@@ -264,7 +285,7 @@ var (
 // ErrNotRecoverable there.
 func (m *Mutex) Lock() {
 	holder, word := self()
-	if m.state.CompareAndSwap(0, holder) { // unlocked -> locked
+	if m.want.Load() == 0 && m.state.CompareAndSwap(0, holder) { // unlocked -> locked
 		atomics.StoreRelease64(m.owner, word)
 		raceAcquire(m.state)
 		return
@@ -289,7 +310,7 @@ func (m *Mutex) lockPlain() {
 // or ctx's error, without the lock.
 func (m *Mutex) LockContext(ctx context.Context) error {
 	holder, word := self()
-	if m.state.CompareAndSwap(0, holder) { // unlocked -> locked
+	if m.want.Load() == 0 && m.state.CompareAndSwap(0, holder) { // unlocked -> locked
 		atomics.StoreRelease64(m.owner, word)
 		raceAcquire(m.state)
 		return nil
@@ -305,25 +326,52 @@ func (m *Mutex) lockSlow(ctx context.Context, holder uint32, word uint64) error 
 	if err := ctx.Err(); err != nil {
 		return err // done already: not after a spin of some microseconds
 	}
+	since := spin.Now()
+	wanting := false // this goroutine set the want word
+	defer func() {
+		if wanting {
+			m.want.CompareAndSwap(word, 0) // starving no more: it holds the lock, or gave up
+		}
+	}()
 	// Spin, even when others sleep: a spinner that takes the lock with a
 	// plain CAS(0, holder) leaves them to the sleeper the last Unlock woke,
 	// which sets WAITERS again if it must park (Drepper's fast path does the
 	// same).
 	//
 	// The spin is package spin's adaptive one: a look is one load of the
-	// state word, relaxed between looks so that a holder in a loop keeps
-	// the line through several of its Lock/Unlock pairs (each look of a
-	// waiter takes the line away, and costs the holder a miss on its next
-	// CAS); once a CAS is worth trying it costs one. The rounds grow while
-	// this handle's waits end just after its spin would have (a holder
-	// that hands the lock back within microseconds), so that it parks, and
-	// the holder pays a FUTEX_WAKE, only when the lock is held for long.
-	// Past the base, the rounds yield the CPU: on a loaded machine the
-	// holder may be waiting for it.
+	// state word (and of the want word beside it, on the same line), with
+	// a pause before it that doubles at every look that finds the lock
+	// held, from mutexLookRelax to mutexLookMax Relax pauses (exponential
+	// back-off, as Anderson's test-and-test-and-set lock backs off). Every
+	// look takes the line from a holder that locks in a loop, which then
+	// misses on its next CAS; and a look that finds the lock free in the
+	// moment between such a holder's Unlock and its next Lock takes it,
+	// a hand-over that costs a line transfer each way (about a
+	// microsecond when the machine is slow). So the longer the lock stays
+	// busy, the rarer the looks, and a holder that re-locks at once keeps
+	// the lock and its line for many of its turns; only a CAS that a look
+	// found worth trying is made. The rounds grow while this handle's
+	// waits end just after its spin would have (a holder that hands the
+	// lock back within microseconds), so that it parks, and the holder
+	// pays a FUTEX_WAKE, only when the lock is held for long. Past the
+	// base, the rounds yield the CPU: on a loaded machine the holder may
+	// be waiting for it.
+	pause := max(mutexLookRelax, int(m.pause.Load())/2)
+	look := func() bool {
+		for i := 0; i < pause; i++ {
+			spin.Relax()
+		}
+		if m.state.Load() == 0 && m.want.Load() == 0 {
+			m.pause.Store(int32(pause))
+			return true
+		}
+		pause = min(2*pause, mutexLookMax)
+		return false
+	}
 	var spell spin.Spell
 	for tries := 0; ; tries++ {
 		var ok bool
-		spell, ok = m.spin.Spin(mutexRounds, spin.Yielding, m.lookFree)
+		spell, ok = m.spin.Spin(mutexRounds, spin.Yielding, look)
 		if !ok || tries == mutexTries {
 			break
 		}
@@ -343,6 +391,14 @@ func (m *Mutex) lockSlow(ctx context.Context, holder uint32, word uint64) error 
 			m.unpark(parked)
 			return ErrNotRecoverable
 		case v&mHolderMask == 0:
+			if w := m.want.Load(); w != 0 && !wanting {
+				// Free, but a waiter that starves is owed it.
+				if err := m.yieldTo(ctx, w, v); err != nil {
+					m.unpark(parked)
+					return err
+				}
+				continue
+			}
 			// A waiter that slept cannot know whether others still sleep
 			// (Unlock cleared WAITERS when it woke it): it sets WAITERS
 			// again unless the sleeper count says nobody else parks. One
@@ -370,6 +426,12 @@ func (m *Mutex) lockSlow(ctx context.Context, holder uint32, word uint64) error 
 				return err
 			}
 			continue
+		}
+		if !wanting && spin.Now()-since >= int64(mutexStarve) {
+			// Waited long enough: from now on the others leave the lock
+			// to this waiter once it is free (one starving waiter at a
+			// time; the others wait their turn).
+			wanting = m.want.CompareAndSwap(0, word)
 		}
 		if !parked {
 			m.sleepers.Add(1) // counted before WAITERS is set: see above
@@ -400,15 +462,34 @@ func (m *Mutex) lockSlow(ctx context.Context, holder uint32, word uint64) error 
 	}
 }
 
-// lookFree is the spin's look: one load, true when the lock word is
-// unlocked (plainly: an inconsistent or unrecoverable word is for the
-// loop after the spin). Before it, mutexLookRelax more pauses than the
-// spin's own: see there.
-func (m *Mutex) lookFree() bool {
-	for i := 0; i < mutexLookRelax; i++ {
-		spin.Relax()
+// yieldTo waits, without taking it, while the lock stays free (state word
+// v) for the starving waiter of process w (the want word) to take. It
+// first wakes every sleeper: the Unlock that freed the lock woke one, and
+// perhaps not the starving one, which must not sleep on while the others
+// leave the lock to it (a wake-up for each starving turn, not for each
+// Unlock). A want
+// word that names a dead process, or that nobody acts on within
+// mutexPoll (a process of another namespace, whose death this one cannot
+// see; a waiter stopped or descheduled for that long), is cleared: the
+// bound is on unfairness, never a wait on a process that cannot come. It
+// returns ctx's error if ctx ends first.
+func (m *Mutex) yieldTo(ctx context.Context, w uint64, v uint32) error {
+	if m.wantGone(w) {
+		return nil
 	}
-	return m.state.Load() == 0
+	wakeReleased(m.state, -1)
+	t0 := spin.Now()
+	for m.state.Load() == v && m.want.Load() == w {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if spin.Now()-t0 >= int64(mutexPoll) {
+			m.want.CompareAndSwap(w, 0) // stale: see above
+			return nil
+		}
+		schedYield()
+	}
+	return nil
 }
 
 // unpark takes a waiter that counted itself as a sleeper off the count.
@@ -493,7 +574,7 @@ func (m *Mutex) TryLock() (bool, error) {
 
 func (m *Mutex) tryLock() (bool, error) {
 	holder, word := self()
-	if m.state.CompareAndSwap(0, holder) { // unlocked -> locked
+	if m.want.Load() == 0 && m.state.CompareAndSwap(0, holder) { // unlocked -> locked
 		atomics.StoreRelease64(m.owner, word)
 		return true, nil
 	}
@@ -502,6 +583,9 @@ func (m *Mutex) tryLock() (bool, error) {
 	case v&mHolderMask == mNotRecoverable:
 		return false, ErrNotRecoverable
 	case v&mHolderMask == 0:
+		if w := m.want.Load(); w != 0 && !m.wantGone(w) {
+			return false, nil // free, but owed to a waiter that starves
+		}
 		if !m.state.CompareAndSwap(v, holder|v&(mOwnerDied|mWaiters)) { // unlocked* -> locked*
 			return false, nil
 		}
@@ -515,6 +599,21 @@ func (m *Mutex) tryLock() (bool, error) {
 		return true, err
 	}
 	return false, nil
+}
+
+// wantGone reports whether want word w names a process found dead (with
+// the holder's cache of live processes: at most one look in /proc per
+// aliveFor), and then clears it.
+func (m *Mutex) wantGone(w uint64) bool {
+	if m.seen.fresh(w) {
+		return false
+	}
+	if procinfo.AliveWord(w) {
+		m.seen.mark(w)
+		return false
+	}
+	m.want.CompareAndSwap(w, 0) // a dead waiter's: nobody is owed the lock
+	return true
 }
 
 // Unlock unlocks m, waking one waiter if any sleeps. Unlocking an unlocked
@@ -668,5 +767,5 @@ func (m *Mutex) GobDecode(b []byte) error { return decode(m, b, shm.KindMutex, M
 
 // adopt takes the words of from (a view of the same memory) and records r.
 func (m *Mutex) adopt(from *Mutex, r ref) {
-	m.state, m.owner, m.sleepers, m.ref = from.state, from.owner, from.sleepers, r
+	m.state, m.owner, m.sleepers, m.want, m.ref = from.state, from.owner, from.sleepers, from.want, r
 }
