@@ -65,16 +65,34 @@ import (
 //     only one whose namespace tag agrees in its low 7 bits but not in all
 //     13, caught in that window of a few instructions, could be.
 //
-// Fairness: none, as sync.Mutex in normal mode: a running locker may barge
-// past a woken sleeper. A locker spins (package spin's adaptive wait, one
-// load a look, mutexRounds at first and more while the lock comes free
-// soon after), taking the lock if it comes free, then parks on the futex
-// through atomics.Await. A waiter that parks counts itself in the
+// Fairness: as sync.Mutex, a running locker may barge past a waiter, and
+// a waiter that has waited mutexStarve gets the lock next. A locker spins
+// (package spin's adaptive wait, one load a look, the pause before each
+// look doubling while the lock stays busy; mutexRounds looks at first and
+// more while the lock comes free soon after), taking the lock if it comes
+// free, then parks on the futex through atomics.Await. The back-off makes
+// a holder that re-locks at once keep the lock for many turns: each
+// hand-over between processes moves the line both ways, the costliest
+// thing a contended lock does. A waiter that parks counts itself in the
 // sleepers word first; one woken that takes the lock sets WAITERS again
 // only while that count says another sleeps, so that a lock handed from
 // one process to another does not make a FUTEX_WAKE for nobody at every
-// Unlock after a park (Drepper's mutex2 always sets it). A parked waiter re-checks the holder's liveness
-// every mutexPoll, so a holder killed by SIGKILL is noticed within that.
+// Unlock after a park (Drepper's mutex2 always sets it). A parked waiter
+// re-checks the holder's liveness every mutexPoll, so a holder killed by
+// SIGKILL is noticed within that.
+//
+// The starvation bound lives in the want word beside the state word: a
+// waiter that finds the lock held after mutexStarve names its process
+// there (one at a time, CAS from 0). Every other locker (Lock's and
+// TryLock's fast paths load it, on the line they CAS anyway) then leaves
+// a free lock alone; the first to find it free wakes every sleeper, so
+// that the starving one, perhaps not the one the Unlock woke, comes to
+// take it, and the starving waiter clears the word once it holds the
+// lock (or gives up). A want word that names a dead process is cleared by
+// the next locker that finds it; one that nobody acts on within mutexPoll
+// (a process of another namespace, which cannot be judged dead; a waiter
+// stopped) is cleared too: the bound is on unfairness, never a wait for
+// a process that cannot come.
 const (
 	mHolderMask = 1<<30 - 1 // the holder field; all ones means not recoverable
 	mPidMask    = 1<<22 - 1 // the holder's PID, within the holder field
@@ -85,20 +103,24 @@ const (
 
 	mNotRecoverable = mHolderMask
 
-	// mutexRounds is the base of a locker's relaxed spin, twice
-	// waitRounds: a lock loop of two processes measured a median 0.53x
-	// sync.Mutex between two goroutines with it, 0.40x with 64 rounds
-	// (each look of a spinner costs the holder a miss, and each one that
-	// finds the lock free hands it over, a line transfer either way).
-	mutexRounds = 2 * waitRounds
-	// mutexLookRelax is how many Relax pauses a locker's spin makes
-	// before each look beyond the one package spin makes: a look pulls
-	// the line from a holder that locks in a loop, which then misses on
-	// its next CAS, and a look that finds the lock free hands it over. A
-	// look every 4 pauses measured a median 0.52x sync.Mutex (19.3 M
-	// ops/s) against 0.33x (12.1 M) for every pause, and 0.43x for every
-	// 8 (16 interleaved runs each on the loaded 2-core machine; noisy:
-	// see docs/semaphore.md).
+	// mutexRounds is the base of a locker's relaxed spin: looks whose
+	// pauses double (mutexLookRelax, then twice that, up to mutexLookMax),
+	// about 160 Relax pauses in all from the smallest pause, twice the
+	// relaxed time of the 16 evenly spaced looks of before, in 6 looks
+	// instead of 16. Past the base the spin yields the CPU between
+	// looks. A longer relaxed spin (16 back-off looks, some 35 µs)
+	// measured worse on the loaded 2-core machine (a median 0.52x
+	// sync.Mutex against 0.60x, same interleaved runs): there the holder
+	// often waits for a CPU that the spinner holds.
+	mutexRounds = 6
+	// mutexLookRelax is the pause, in Relax pauses beyond the one package
+	// spin makes, before a locker's first look: a look pulls the line
+	// from a holder that locks in a loop, which then misses on its next
+	// CAS, and a look that finds the lock free hands it over. Evenly
+	// spaced looks every 4 pauses measured a median 0.52x sync.Mutex
+	// (19.3 M ops/s) against 0.33x (12.1 M) for every pause (16
+	// interleaved runs each on the loaded 2-core machine; noisy: see
+	// docs/semaphore.md).
 	mutexLookRelax = 3
 	// mutexLookMax bounds the back-off of a locker's looks: the pause
 	// before a look doubles from mutexLookRelax to this many Relax
