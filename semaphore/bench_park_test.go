@@ -1,0 +1,164 @@
+package semaphore_test
+
+import (
+	"context"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/shmkit/shmkit/atomics"
+	"github.com/shmkit/shmkit/internal/benchutil"
+	"github.com/shmkit/shmkit/process"
+	"github.com/shmkit/shmkit/semaphore"
+	"github.com/shmkit/shmkit/shm"
+)
+
+// Parked wake layout: words of an anonymous segment, each written by one
+// side, on lines of their own.
+//
+//	off  word      written by  read by
+//	  0  flag      parent      child    the bare futex of the floor (0 clear, 1 set)
+//	 64  sleeping  child       parent   floor: 1 from before FUTEX_WAIT until woken
+//	128  woke      child       parent   CLOCK_MONOTONIC ns at which the child ran again
+//	192  rounds    child       parent   rounds the child finished
+const (
+	pkOffFlag     = 0
+	pkOffSleeping = shm.CacheLine
+	pkOffWoke     = 2 * shm.CacheLine
+	pkOffRounds   = 3 * shm.CacheLine
+)
+
+// pkSettle is how long the parent lets a waiter that announced its sleep
+// get into the kernel before it wakes it: the figure is the wake-to-run
+// latency of a sleeping process, not of one still on its way to sleep.
+// Pacing, not synchronisation: a waker that comes early finds the waiter
+// awake and the round simply measures less.
+const pkSettle = 30_000 // ns
+
+type parkArgs struct {
+	Seg    *shm.Segment
+	E      *semaphore.Event // nil: the bare futex floor
+	Rounds int
+}
+
+// monoNow is CLOCK_MONOTONIC, one clock for both processes.
+func monoNow() int64 {
+	var ts unix.Timespec
+	_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+	return ts.Nano()
+}
+
+// parkWaiter waits Rounds times, on the Event or on the bare futex, and
+// records when it ran again after each wake.
+var parkWaiter = process.Register("sem-park-waiter", func(ctx context.Context, a parkArgs) error {
+	mem := a.Seg.Bytes()
+	flag := atomics.MustUint32At(mem, pkOffFlag)
+	sleeping := atomics.MustUint32At(mem, pkOffSleeping)
+	woke := atomics.MustUint64At(mem, pkOffWoke)
+	rounds := atomics.MustUint64At(mem, pkOffRounds)
+	for i := 1; i <= a.Rounds; i++ {
+		if a.E != nil {
+			if !a.E.WaitContext(ctx) {
+				return ctx.Err()
+			}
+			woke.Store(uint64(monoNow()))
+			a.E.Clear()
+		} else {
+			sleeping.Store(1)
+			for flag.Load() == 0 {
+				_ = atomics.Wait(flag, 0, 0)
+			}
+			woke.Store(uint64(monoNow()))
+			sleeping.Store(0)
+			flag.Store(0)
+		}
+		rounds.Store(uint64(i)) // publishes: round i done, woke written
+	}
+	return nil
+})
+
+// BenchmarkEventWakeParked: wake-to-run latency of a waiter that is asleep
+// in the kernel, from the waker's call to the waiter running again, in
+// another process: Event.Set against a waiter parked in WaitContext
+// (event), beside a bare FUTEX_WAKE against a bare FUTEX_WAIT (futex-floor)
+// measured the same way in the same run. The waker waits until the waiter
+// has announced its sleep (the Event's sleepers count, the floor's
+// sleeping word) and pkSettle more, so that every round is a real park;
+// BenchmarkEventWake is the ping-pong where the Event's spin may avoid it.
+func BenchmarkEventWakeParked(b *testing.B) {
+	b.Run("event", func(b *testing.B) { benchWakeParked(b, true) })
+	b.Run("futex-floor", func(b *testing.B) { benchWakeParked(b, false) })
+}
+
+func benchWakeParked(b *testing.B, event bool) {
+	seg, err := shm.CreateAnon(1 << 16)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer seg.Close()
+	mem := seg.Bytes()
+	flag := atomics.MustUint32At(mem, pkOffFlag)
+	sleeping := atomics.MustUint32At(mem, pkOffSleeping)
+	woke := atomics.MustUint64At(mem, pkOffWoke)
+	rounds := atomics.MustUint64At(mem, pkOffRounds)
+	a := parkArgs{Seg: seg, Rounds: b.N}
+	var asleep func() bool
+	if event {
+		e, err := semaphore.NewEvent()
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer e.Close()
+		a.E = e
+		asleep = func() bool { return semaphore.EventSleepers(e) != 0 }
+	} else {
+		asleep = func() bool { return sleeping.Load() != 0 }
+	}
+	ctx := context.Background()
+	p, err := parkWaiter.Start(ctx, a)
+	if err != nil {
+		b.Fatal(err)
+	}
+	lat := benchutil.NewLatency()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 1; i <= b.N; i++ {
+		if !spinUntil(p, asleep) {
+			b.Fatalf("waiter exited: %v", p.Wait())
+		}
+		for settle := monoNow() + pkSettle; monoNow() < settle; {
+		}
+		t0 := monoNow()
+		if event {
+			a.E.Set()
+		} else {
+			flag.Store(1)
+			atomics.Wake(flag, 1)
+		}
+		if !spinUntil(p, func() bool { return rounds.Load() == uint64(i) }) {
+			b.Fatalf("waiter exited: %v", p.Wait())
+		}
+		lat.RecordNanos(int64(woke.Load()) - t0)
+	}
+	b.StopTimer()
+	if err := p.Wait(); err != nil {
+		b.Fatal(err)
+	}
+	lat.Report(b)
+}
+
+// spinUntil spins, yielding the CPU, until cond holds (true) or p has
+// exited (false).
+func spinUntil(p *process.Process, cond func() bool) bool {
+	for n := 0; !cond(); n++ {
+		if n%1024 == 1023 && !p.Alive() {
+			return cond()
+		}
+		schedYield()
+	}
+	return true
+}
+
+// schedYield gives the CPU to whoever needs it (the waiter, on a loaded
+// machine).
+func schedYield() { _, _, _ = unix.RawSyscall(unix.SYS_SCHED_YIELD, 0, 0, 0) }
