@@ -57,7 +57,7 @@ const _ = uint(MutexSize-mutexSize) + uint(mutexSize-MutexSize) +
 //	       leave the lock, free, to that waiter; it clears the word once
 //	       it holds the lock (or gives up); a locker clears it when it
 //	       names a dead process, or when nobody took the free lock within
-//	       50 ms. Zero in memory of an older build: nobody starves there.
+//	       10 ms. Zero in memory of an older build: nobody starves there.
 //
 // RWMutex, RWMutexSize = 704:
 //

@@ -89,8 +89,8 @@ import (
 // that the starving one, perhaps not the one the Unlock woke, comes to
 // take it, and the starving waiter clears the word once it holds the
 // lock (or gives up). A want word that names a dead process is cleared by
-// the next locker that finds it; one that nobody acts on within mutexPoll
-// (a process of another namespace, which cannot be judged dead; a waiter
+// the next locker that finds it; one that nobody acts on within
+// mutexWantPatience (a process of another namespace, which cannot be judged dead; a waiter
 // stopped) is cleared too: the bound is on unfairness, never a wait for
 // a process that cannot come.
 const (
@@ -130,8 +130,15 @@ const (
 	// want word, that the lock be left to it once free, as sync.Mutex
 	// turns to starvation mode after 1 ms.
 	mutexStarve = time.Millisecond
-	mutexTries  = 4                     // CAS tries after a look found the lock free, before the parking loop
-	mutexPoll   = 50 * time.Millisecond // liveness check period of a parked waiter
+	// mutexWantPatience is how long lockers leave a free lock to a
+	// starving waiter that does not come to take it: a woken process
+	// runs within microseconds (the Event wake's p99.9 was under a
+	// millisecond on the loaded 2-core machine), so one that has not
+	// come in this long is stopped, descheduled for long, or of another
+	// namespace and dead; the lock is not left idle for it any longer.
+	mutexWantPatience = 10 * time.Millisecond
+	mutexTries        = 4                     // CAS tries after a look found the lock free, before the parking loop
+	mutexPoll         = 50 * time.Millisecond // liveness check period of a parked waiter
 )
 
 // holderOf returns the holder field that the process of procinfo word w
@@ -449,6 +456,9 @@ func (m *Mutex) lockSlow(ctx context.Context, holder uint32, word uint64) error 
 			}
 			continue
 		}
+		if wanting && m.want.Load() != word {
+			wanting = false // found stale and cleared by a locker it kept waiting (see yieldTo)
+		}
 		if !wanting && spin.Now()-since >= int64(mutexStarve) {
 			// Waited long enough: from now on the others leave the lock
 			// to this waiter once it is free (one starving waiter at a
@@ -489,12 +499,11 @@ func (m *Mutex) lockSlow(ctx context.Context, holder uint32, word uint64) error 
 // first wakes every sleeper: the Unlock that freed the lock woke one, and
 // perhaps not the starving one, which must not sleep on while the others
 // leave the lock to it (a wake-up for each starving turn, not for each
-// Unlock). A want
-// word that names a dead process, or that nobody acts on within
-// mutexPoll (a process of another namespace, whose death this one cannot
-// see; a waiter stopped or descheduled for that long), is cleared: the
-// bound is on unfairness, never a wait on a process that cannot come. It
-// returns ctx's error if ctx ends first.
+// Unlock). A want word that names a dead process, or that nobody acts on
+// within mutexWantPatience (a process of another namespace, whose death this one
+// cannot see; a waiter stopped or descheduled for that long), is cleared:
+// the bound is on unfairness, never a wait on a process that cannot come.
+// It returns ctx's error if ctx ends first.
 func (m *Mutex) yieldTo(ctx context.Context, w uint64, v uint32) error {
 	if m.wantGone(w) {
 		return nil
@@ -505,7 +514,7 @@ func (m *Mutex) yieldTo(ctx context.Context, w uint64, v uint32) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if spin.Now()-t0 >= int64(mutexPoll) {
+		if spin.Now()-t0 >= int64(mutexWantPatience) {
 			m.want.CompareAndSwap(w, 0) // stale: see above
 			return nil
 		}
@@ -585,7 +594,9 @@ func (m *Mutex) takeOver(v, holder uint32, word uint64) (bool, error) {
 // another process checks whether the holder is alive, a read of /proc
 // (about 15 µs), at most once a millisecond per holder and handle: polled in
 // a loop it costs some nanoseconds a call, and sees the holder's death up to
-// a millisecond late.
+// a millisecond late. A free m is not taken while a waiter that has waited
+// a millisecond is owed it (as Lock's starvation bound says): TryLock then
+// reports false, as sync.Mutex's TryLock does in starvation mode.
 func (m *Mutex) TryLock() (bool, error) {
 	ok, err := m.tryLock()
 	if ok {
