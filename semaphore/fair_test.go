@@ -46,8 +46,8 @@ func TestMutexWantDefers(t *testing.T) {
 }
 
 // TestMutexStarvingWaiterAsks: a waiter kept waiting past the starvation
-// bound names its process in the want word, and clears it once it has the
-// lock.
+// bound names its process in the want word, names it again when a locker
+// cleared it, and clears it once it has the lock.
 func TestMutexStarvingWaiterAsks(t *testing.T) {
 	m, _ := semaphore.InitMutex(make([]byte, semaphore.MutexSize))
 	want := semaphore.MutexWant(m)
@@ -69,6 +69,15 @@ func TestMutexStarvingWaiterAsks(t *testing.T) {
 	}
 	if w, self := want.Load(), procinfo.Self().Word(); w != self {
 		t.Fatalf("want word %#x, want this process's %#x", w, self)
+	}
+	// A locker that finds the word stale clears it: the waiter, still
+	// starving, asks again.
+	want.Store(0)
+	for want.Load() == 0 {
+		if ctx.Err() != nil {
+			t.Fatal("the starving waiter did not ask again after its want word was cleared")
+		}
+		runtime.Gosched()
 	}
 	m.Unlock()
 	if err := <-got; err != nil {
