@@ -187,6 +187,11 @@ type Mutex struct {
 	// lock free; the next spin starts at half of it (process-local).
 	pause atomic.Int32
 	seen  aliveSeen // the holder this handle last found alive in /proc
+	// owedWant and owedSince are the want word this handle's TryLock last
+	// found owed a free lock, and since when it has found so (spin.Now;
+	// process-local): TryLock's form of yieldTo's patience (see wantStale).
+	owedWant  atomic.Uint64
+	owedSince atomic.Int64
 }
 
 // aliveFor is how long a holder found alive counts as alive for the handle
@@ -616,7 +621,7 @@ func (m *Mutex) tryLock() (bool, error) {
 	case v&mHolderMask == mNotRecoverable:
 		return false, ErrNotRecoverable
 	case v&mHolderMask == 0:
-		if w := m.want.Load(); w != 0 && !m.wantGone(w) {
+		if w := m.want.Load(); w != 0 && !m.wantGone(w) && !m.wantStale(w) {
 			return false, nil // free, but owed to a waiter that starves
 		}
 		if !m.state.CompareAndSwap(v, holder|v&(mOwnerDied|mWaiters)) { // unlocked* -> locked*
@@ -628,10 +633,36 @@ func (m *Mutex) tryLock() (bool, error) {
 		}
 		return true, nil
 	}
+	if m.owedWant.Load() != 0 {
+		m.owedWant.Store(0) // held: whoever was owed the lock may have taken it
+	}
 	if ok, err := m.takeOver(v, holder, word); ok {
 		return true, err
 	}
 	return false, nil
+}
+
+// wantStale is TryLock's form of yieldTo's patience: it reports whether
+// this handle has found the lock free and owed to the waiter of want word
+// w for mutexWantPatience, with no sight of the lock held in between, and
+// then clears the word. Without it a want word that names a process that
+// cannot come (stopped, of another namespace, garbage a peer wrote) would
+// keep a free lock from TryLock pollers for ever. Two starving turns of
+// one process that this handle sees free, and never held, may count as
+// one: the word is then cleared early, and the waiter asks again.
+func (m *Mutex) wantStale(w uint64) bool {
+	now := spin.Now()
+	if m.owedWant.Load() != w {
+		m.owedSince.Store(now)
+		m.owedWant.Store(w)
+		return false
+	}
+	if now-m.owedSince.Load() < int64(mutexWantPatience) {
+		return false
+	}
+	m.owedWant.Store(0)
+	m.want.CompareAndSwap(w, 0) // stale: see above
+	return true
 }
 
 // wantGone reports whether want word w names a process found dead (with
