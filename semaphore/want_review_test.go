@@ -119,3 +119,40 @@ func procState(t *testing.T, pid int) byte {
 	}
 	return b[i+2]
 }
+
+// TestMutexStarvingWaiterKilled: a starving waiter SIGKILLed after it named
+// its process in the want word leaves nothing owed: once the lock is
+// free, TryLock takes it (the dead process's word is cleared), and so
+// does LockContext.
+func TestMutexStarvingWaiterKilled(t *testing.T) {
+	for _, try := range []bool{true, false} {
+		m, f := sharedMutex(t)
+		ctx := ctxFor(t, shmtest.Timeout(t, 30*time.Second))
+		m.Lock()
+		p, err := wantLockOnce.Start(ctx, counterArgs{M: m, F: f})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := semaphore.MutexWant(m)
+		for want.Load() == 0 {
+			if ctx.Err() != nil {
+				t.Fatal("the child never named its process in the want word")
+			}
+			runtime.Gosched()
+		}
+		p.Kill()
+		p.Wait()
+		m.Unlock()
+		if try {
+			if !tryLockWithin(t, m, shmtest.Timeout(t, 2*time.Second)) {
+				t.Fatalf("TryLock never took a free Mutex owed to a killed waiter (want %#x)", want.Load())
+			}
+		} else if err := m.LockContext(ctx); err != nil {
+			t.Fatalf("LockContext beside a killed starving waiter: %v", err)
+		}
+		if w := want.Load(); w != 0 {
+			t.Fatalf("want word %#x of a killed waiter still set after the lock was taken", w)
+		}
+		m.Unlock()
+	}
+}
