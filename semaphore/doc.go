@@ -49,7 +49,8 @@
 // is what makes a contended lock fast: each hand-over between processes
 // moves the lock's cache line), but a waiter that has waited a millisecond
 // is owed the lock: the others, TryLock included, leave it free for that
-// waiter until it has taken it.
+// waiter until it has taken it, or for 10 ms when it does not come (a
+// stopped process, one of another PID namespace).
 //
 // Liveness is judged by PID, within one PID namespace. Every holder and
 // party is recorded with its namespace (the holder's in the lock word

@@ -601,7 +601,10 @@ func (m *Mutex) takeOver(v, holder uint32, word uint64) (bool, error) {
 // a loop it costs some nanoseconds a call, and sees the holder's death up to
 // a millisecond late. A free m is not taken while a waiter that has waited
 // a millisecond is owed it (as Lock's starvation bound says): TryLock then
-// reports false, as sync.Mutex's TryLock does in starvation mode.
+// reports false, as sync.Mutex's TryLock does in starvation mode, but not
+// for ever: a waiter that has not come after this handle's TryLock found
+// the lock free and owed to it for 10 ms is owed it no more, as Lock
+// judges too.
 func (m *Mutex) TryLock() (bool, error) {
 	ok, err := m.tryLock()
 	if ok {
