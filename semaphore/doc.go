@@ -44,6 +44,14 @@
 // robust futex lists do not fit Go (goroutines move between threads), so
 // parked waiters poll the holder's liveness instead (every 50 ms).
 //
+// Fairness, as sync.Mutex: a locker may take a free Mutex before a waiter
+// that was there first (a holder that locks again at once keeps it, which
+// is what makes a contended lock fast: each hand-over between processes
+// moves the lock's cache line), but a waiter that has waited a millisecond
+// is owed the lock: the others, TryLock included, leave it free for that
+// waiter until it has taken it, or for 10 ms when it does not come (a
+// stopped process, one of another PID namespace).
+//
 // Liveness is judged by PID, within one PID namespace. Every holder and
 // party is recorded with its namespace (the holder's in the lock word
 // itself), and a process never judges one of another namespace dead: a

@@ -6,6 +6,9 @@ import "sync/atomic"
 // dead or reused holder.
 func MutexWords(m *Mutex) (state *atomic.Uint32, owner *atomic.Uint64) { return m.state, m.owner }
 
+// MutexWant exposes a Mutex's want word (the starving waiter's process).
+func MutexWant(m *Mutex) *atomic.Uint64 { return m.want }
+
 // HolderField returns the holder field a process of this namespace with PID pid
 // puts in a Mutex state word.
 func HolderField(pid uint32) uint32 { me, _ := self(); return pid&mPidMask | me&^mPidMask }

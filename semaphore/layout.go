@@ -36,10 +36,10 @@ const _ = uint(MutexSize-mutexSize) + uint(mutexSize-MutexSize) +
 //
 // Mutex, MutexSize = 64:
 //
-//	0        4        8                16         20               64
-//	+--------+--------+----------------+----------+----------------+
-//	| state  | magic  | owner          | sleepers | reserved (zero)|
-//	+--------+--------+----------------+----------+----------------+
+//	0        4        8                16         20     24                32         64
+//	+--------+--------+----------------+----------+------+----------------+----------+
+//	| state  | magic  | owner          | sleepers | zero | want           | reserved |
+//	+--------+--------+----------------+----------+------+----------------+----------+
 //	state: futex word, see the state machine in mutex.go
 //	       bits 0-29 holder (bits 0-21 PID, 22-28 low 7 bits of its
 //	       PID namespace tag, 29 zero), bit 30 OWNER_DIED, bit 31 WAITERS
@@ -52,6 +52,12 @@ const _ = uint(MutexSize-mutexSize) + uint(mutexSize-MutexSize) +
 //	       WAITERS only when it is not 0. A waiter killed while counted
 //	       leaves it high: Unlock then wakes when nobody sleeps, as
 //	       Drepper's mutex does always; never a lost wake-up.
+//	want:  procinfo.Ident.Word() of a process one of whose waiters has
+//	       waited 1 ms or more (0: none). Lockers of other goroutines
+//	       leave the lock, free, to that waiter; it clears the word once
+//	       it holds the lock (or gives up); a locker clears it when it
+//	       names a dead process, or when nobody took the free lock within
+//	       10 ms. Zero in memory of an older build: nobody starves there.
 //
 // RWMutex, RWMutexSize = 704:
 //
@@ -101,6 +107,7 @@ const (
 	mutexOffMagic    = 4
 	mutexOffOwner    = 8
 	mutexOffSleepers = 16
+	mutexOffWant     = 24
 
 	// RWMutex
 	rwMutexSize   = 3*cacheLine + rwSlots*slotSize

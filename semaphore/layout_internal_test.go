@@ -12,7 +12,9 @@ type (
 		state, magic uint32
 		owner        uint64
 		sleepers     uint32
-		_            [MutexSize - 20]byte
+		_            uint32
+		want         uint64
+		_            [MutexSize - 32]byte
 	}
 	slotLayout struct {
 		ident uint64
@@ -66,6 +68,7 @@ func TestLayoutOffsets(t *testing.T) {
 		{"mutex.magic", unsafe.Offsetof(m.magic), mutexOffMagic},
 		{"mutex.owner", unsafe.Offsetof(m.owner), mutexOffOwner},
 		{"mutex.sleepers", unsafe.Offsetof(m.sleepers), mutexOffSleepers},
+		{"mutex.want", unsafe.Offsetof(m.want), mutexOffWant},
 		{"RWMutexSize", unsafe.Sizeof(rw), RWMutexSize},
 		{"rw.writer", unsafe.Offsetof(rw.writer), rwOffWriter},
 		{"rw.wstate", unsafe.Offsetof(rw.wstate), rwOffWState},

@@ -65,16 +65,34 @@ import (
 //     only one whose namespace tag agrees in its low 7 bits but not in all
 //     13, caught in that window of a few instructions, could be.
 //
-// Fairness: none, as sync.Mutex in normal mode: a running locker may barge
-// past a woken sleeper. A locker spins (package spin's adaptive wait, one
-// load a look, mutexRounds at first and more while the lock comes free
-// soon after), taking the lock if it comes free, then parks on the futex
-// through atomics.Await. A waiter that parks counts itself in the
+// Fairness: as sync.Mutex, a running locker may barge past a waiter, and
+// a waiter that has waited mutexStarve gets the lock next. A locker spins
+// (package spin's adaptive wait, one load a look, the pause before each
+// look doubling while the lock stays busy; mutexRounds looks at first and
+// more while the lock comes free soon after), taking the lock if it comes
+// free, then parks on the futex through atomics.Await. The back-off makes
+// a holder that re-locks at once keep the lock for many turns: each
+// hand-over between processes moves the line both ways, the costliest
+// thing a contended lock does. A waiter that parks counts itself in the
 // sleepers word first; one woken that takes the lock sets WAITERS again
 // only while that count says another sleeps, so that a lock handed from
 // one process to another does not make a FUTEX_WAKE for nobody at every
-// Unlock after a park (Drepper's mutex2 always sets it). A parked waiter re-checks the holder's liveness
-// every mutexPoll, so a holder killed by SIGKILL is noticed within that.
+// Unlock after a park (Drepper's mutex2 always sets it). A parked waiter
+// re-checks the holder's liveness every mutexPoll, so a holder killed by
+// SIGKILL is noticed within that.
+//
+// The starvation bound lives in the want word beside the state word: a
+// waiter that finds the lock held after mutexStarve names its process
+// there (one at a time, CAS from 0). Every other locker (Lock's and
+// TryLock's fast paths load it, on the line they CAS anyway) then leaves
+// a free lock alone; the first to find it free wakes every sleeper, so
+// that the starving one, perhaps not the one the Unlock woke, comes to
+// take it, and the starving waiter clears the word once it holds the
+// lock (or gives up). A want word that names a dead process is cleared by
+// the next locker that finds it; one that nobody acts on within
+// mutexWantPatience (a process of another namespace, which cannot be judged dead; a waiter
+// stopped) is cleared too: the bound is on unfairness, never a wait for
+// a process that cannot come.
 const (
 	mHolderMask = 1<<30 - 1 // the holder field; all ones means not recoverable
 	mPidMask    = 1<<22 - 1 // the holder's PID, within the holder field
@@ -85,23 +103,42 @@ const (
 
 	mNotRecoverable = mHolderMask
 
-	// mutexRounds is the base of a locker's relaxed spin, twice
-	// waitRounds: a lock loop of two processes measured a median 0.53x
-	// sync.Mutex between two goroutines with it, 0.40x with 64 rounds
-	// (each look of a spinner costs the holder a miss, and each one that
-	// finds the lock free hands it over, a line transfer either way).
-	mutexRounds = 2 * waitRounds
-	// mutexLookRelax is how many Relax pauses a locker's spin makes
-	// before each look beyond the one package spin makes: a look pulls
-	// the line from a holder that locks in a loop, which then misses on
-	// its next CAS, and a look that finds the lock free hands it over. A
-	// look every 4 pauses measured a median 0.52x sync.Mutex (19.3 M
-	// ops/s) against 0.33x (12.1 M) for every pause, and 0.43x for every
-	// 8 (16 interleaved runs each on the loaded 2-core machine; noisy:
-	// see docs/semaphore.md).
+	// mutexRounds is the base of a locker's relaxed spin: looks whose
+	// pauses double (mutexLookRelax, then twice that, up to mutexLookMax),
+	// about 160 Relax pauses in all from the smallest pause, twice the
+	// relaxed time of the 16 evenly spaced looks of before, in 6 looks
+	// instead of 16. Past the base the spin yields the CPU between
+	// looks. A longer relaxed spin (16 back-off looks, some 35 µs)
+	// measured worse on the loaded 2-core machine (a median 0.57x
+	// sync.Mutex against 0.75x, 6 interleaved runs): there the holder
+	// often waits for a CPU that the spinner holds.
+	mutexRounds = 6
+	// mutexLookRelax is the pause, in Relax pauses beyond the one package
+	// spin makes, before a locker's first look: a look pulls the line
+	// from a holder that locks in a loop, which then misses on its next
+	// CAS, and a look that finds the lock free hands it over. Evenly
+	// spaced looks every 4 pauses measured a median 0.52x sync.Mutex
+	// (19.3 M ops/s) against 0.33x (12.1 M) for every pause (16
+	// interleaved runs each on the loaded 2-core machine; noisy: see
+	// docs/semaphore.md).
 	mutexLookRelax = 3
-	mutexTries     = 4                     // CAS tries after a look found the lock free, before the parking loop
-	mutexPoll      = 50 * time.Millisecond // liveness check period of a parked waiter
+	// mutexLookMax bounds the back-off of a locker's looks: the pause
+	// before a look doubles from mutexLookRelax to this many Relax
+	// pauses (some microseconds) while the lock stays busy.
+	mutexLookMax = 64
+	// mutexStarve is how long a waiter waits before it asks, through the
+	// want word, that the lock be left to it once free, as sync.Mutex
+	// turns to starvation mode after 1 ms.
+	mutexStarve = time.Millisecond
+	// mutexWantPatience is how long lockers leave a free lock to a
+	// starving waiter that does not come to take it: a woken process
+	// runs within microseconds (the Event wake's p99.9 was under a
+	// millisecond on the loaded 2-core machine), so one that has not
+	// come in this long is stopped, descheduled for long, or of another
+	// namespace and dead; the lock is not left idle for it any longer.
+	mutexWantPatience = 10 * time.Millisecond
+	mutexTries        = 4                     // CAS tries after a look found the lock free, before the parking loop
+	mutexPoll         = 50 * time.Millisecond // liveness check period of a parked waiter
 )
 
 // holderOf returns the holder field that the process of procinfo word w
@@ -138,9 +175,23 @@ type Mutex struct {
 	// sleepers counts the waiters past their spin (in lockSlow's parking
 	// loop), in every process; each adds and subtracts only its own 1.
 	sleepers *atomic.Uint32
-	ref      ref
-	spin     spin.Adaptive // this handle's learnt spin (process-local)
-	seen     aliveSeen     // the holder this handle last found alive in /proc
+	// want is the procinfo word of a process one of whose waiters has
+	// waited mutexStarve or more (0: none): lockers of other goroutines
+	// leave the lock, free, to that waiter. Set by the starving waiter
+	// (CAS from 0), cleared by it once it holds the lock or gives up, or
+	// by a locker that found it stale (see yieldTo).
+	want *atomic.Uint64
+	ref  ref
+	spin spin.Adaptive // this handle's learnt spin (process-local)
+	// pause is the look pause at which this handle's last spin found the
+	// lock free; the next spin starts at half of it (process-local).
+	pause atomic.Int32
+	seen  aliveSeen // the holder this handle last found alive in /proc
+	// owedWant and owedSince are the want word this handle's TryLock last
+	// found owed a free lock, and since when it has found so (spin.Now;
+	// process-local): TryLock's form of yieldTo's patience (see wantStale).
+	owedWant  atomic.Uint64
+	owedSince atomic.Int64
 }
 
 // aliveFor is how long a holder found alive counts as alive for the handle
@@ -229,7 +280,11 @@ func mutexAt(r []byte) (*Mutex, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Mutex{state: s, owner: o, sleepers: sl}, nil
+	w, err := atomics.Uint64At(r, mutexOffWant)
+	if err != nil {
+		return nil, err
+	}
+	return &Mutex{state: s, owner: o, sleepers: sl, want: w}, nil
 }
 
 // self returns the calling process's holder field as it goes into a lock
@@ -264,7 +319,7 @@ var (
 // ErrNotRecoverable there.
 func (m *Mutex) Lock() {
 	holder, word := self()
-	if m.state.CompareAndSwap(0, holder) { // unlocked -> locked
+	if m.want.Load() == 0 && m.state.CompareAndSwap(0, holder) { // unlocked -> locked
 		atomics.StoreRelease64(m.owner, word)
 		raceAcquire(m.state)
 		return
@@ -289,7 +344,7 @@ func (m *Mutex) lockPlain() {
 // or ctx's error, without the lock.
 func (m *Mutex) LockContext(ctx context.Context) error {
 	holder, word := self()
-	if m.state.CompareAndSwap(0, holder) { // unlocked -> locked
+	if m.want.Load() == 0 && m.state.CompareAndSwap(0, holder) { // unlocked -> locked
 		atomics.StoreRelease64(m.owner, word)
 		raceAcquire(m.state)
 		return nil
@@ -305,25 +360,52 @@ func (m *Mutex) lockSlow(ctx context.Context, holder uint32, word uint64) error 
 	if err := ctx.Err(); err != nil {
 		return err // done already: not after a spin of some microseconds
 	}
+	since := spin.Now()
+	wanting := false // this goroutine set the want word
+	defer func() {
+		if wanting {
+			m.want.CompareAndSwap(word, 0) // starving no more: it holds the lock, or gave up
+		}
+	}()
 	// Spin, even when others sleep: a spinner that takes the lock with a
 	// plain CAS(0, holder) leaves them to the sleeper the last Unlock woke,
 	// which sets WAITERS again if it must park (Drepper's fast path does the
 	// same).
 	//
 	// The spin is package spin's adaptive one: a look is one load of the
-	// state word, relaxed between looks so that a holder in a loop keeps
-	// the line through several of its Lock/Unlock pairs (each look of a
-	// waiter takes the line away, and costs the holder a miss on its next
-	// CAS); once a CAS is worth trying it costs one. The rounds grow while
-	// this handle's waits end just after its spin would have (a holder
-	// that hands the lock back within microseconds), so that it parks, and
-	// the holder pays a FUTEX_WAKE, only when the lock is held for long.
-	// Past the base, the rounds yield the CPU: on a loaded machine the
-	// holder may be waiting for it.
+	// state word (and of the want word beside it, on the same line), with
+	// a pause before it that doubles at every look that finds the lock
+	// held, from mutexLookRelax to mutexLookMax Relax pauses (exponential
+	// back-off, as Anderson's test-and-test-and-set lock backs off). Every
+	// look takes the line from a holder that locks in a loop, which then
+	// misses on its next CAS; and a look that finds the lock free in the
+	// moment between such a holder's Unlock and its next Lock takes it,
+	// a hand-over that costs a line transfer each way (about a
+	// microsecond when the machine is slow). So the longer the lock stays
+	// busy, the rarer the looks, and a holder that re-locks at once keeps
+	// the lock and its line for many of its turns; only a CAS that a look
+	// found worth trying is made. The rounds grow while this handle's
+	// waits end just after its spin would have (a holder that hands the
+	// lock back within microseconds), so that it parks, and the holder
+	// pays a FUTEX_WAKE, only when the lock is held for long. Past the
+	// base, the rounds yield the CPU: on a loaded machine the holder may
+	// be waiting for it.
+	pause := max(mutexLookRelax, int(m.pause.Load())/2)
+	look := func() bool {
+		for i := 0; i < pause; i++ {
+			spin.Relax()
+		}
+		if m.state.Load() == 0 && m.want.Load() == 0 {
+			m.pause.Store(int32(pause))
+			return true
+		}
+		pause = min(2*pause, mutexLookMax)
+		return false
+	}
 	var spell spin.Spell
 	for tries := 0; ; tries++ {
 		var ok bool
-		spell, ok = m.spin.Spin(mutexRounds, spin.Yielding, m.lookFree)
+		spell, ok = m.spin.Spin(mutexRounds, spin.Yielding, look)
 		if !ok || tries == mutexTries {
 			break
 		}
@@ -343,6 +425,14 @@ func (m *Mutex) lockSlow(ctx context.Context, holder uint32, word uint64) error 
 			m.unpark(parked)
 			return ErrNotRecoverable
 		case v&mHolderMask == 0:
+			if w := m.want.Load(); w != 0 && !wanting {
+				// Free, but a waiter that starves is owed it.
+				if err := m.yieldTo(ctx, w, v); err != nil {
+					m.unpark(parked)
+					return err
+				}
+				continue
+			}
 			// A waiter that slept cannot know whether others still sleep
 			// (Unlock cleared WAITERS when it woke it): it sets WAITERS
 			// again unless the sleeper count says nobody else parks. One
@@ -370,6 +460,15 @@ func (m *Mutex) lockSlow(ctx context.Context, holder uint32, word uint64) error 
 				return err
 			}
 			continue
+		}
+		if wanting && m.want.Load() != word {
+			wanting = false // found stale and cleared by a locker it kept waiting (see yieldTo)
+		}
+		if !wanting && spin.Now()-since >= int64(mutexStarve) {
+			// Waited long enough: from now on the others leave the lock
+			// to this waiter once it is free (one starving waiter at a
+			// time; the others wait their turn).
+			wanting = m.want.CompareAndSwap(0, word)
 		}
 		if !parked {
 			m.sleepers.Add(1) // counted before WAITERS is set: see above
@@ -400,15 +499,33 @@ func (m *Mutex) lockSlow(ctx context.Context, holder uint32, word uint64) error 
 	}
 }
 
-// lookFree is the spin's look: one load, true when the lock word is
-// unlocked (plainly: an inconsistent or unrecoverable word is for the
-// loop after the spin). Before it, mutexLookRelax more pauses than the
-// spin's own: see there.
-func (m *Mutex) lookFree() bool {
-	for i := 0; i < mutexLookRelax; i++ {
-		spin.Relax()
+// yieldTo waits, without taking it, while the lock stays free (state word
+// v) for the starving waiter of process w (the want word) to take. It
+// first wakes every sleeper: the Unlock that freed the lock woke one, and
+// perhaps not the starving one, which must not sleep on while the others
+// leave the lock to it (a wake-up for each starving turn, not for each
+// Unlock). A want word that names a dead process, or that nobody acts on
+// within mutexWantPatience (a process of another namespace, whose death this one
+// cannot see; a waiter stopped or descheduled for that long), is cleared:
+// the bound is on unfairness, never a wait on a process that cannot come.
+// It returns ctx's error if ctx ends first.
+func (m *Mutex) yieldTo(ctx context.Context, w uint64, v uint32) error {
+	if m.wantGone(w) {
+		return nil
 	}
-	return m.state.Load() == 0
+	wakeReleased(m.state, -1)
+	t0 := spin.Now()
+	for m.state.Load() == v && m.want.Load() == w {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if spin.Now()-t0 >= int64(mutexWantPatience) {
+			m.want.CompareAndSwap(w, 0) // stale: see above
+			return nil
+		}
+		schedYield()
+	}
+	return nil
 }
 
 // unpark takes a waiter that counted itself as a sleeper off the count.
@@ -482,7 +599,12 @@ func (m *Mutex) takeOver(v, holder uint32, word uint64) (bool, error) {
 // another process checks whether the holder is alive, a read of /proc
 // (about 15 µs), at most once a millisecond per holder and handle: polled in
 // a loop it costs some nanoseconds a call, and sees the holder's death up to
-// a millisecond late.
+// a millisecond late. A free m is not taken while a waiter that has waited
+// a millisecond is owed it (as Lock's starvation bound says): TryLock then
+// reports false, as sync.Mutex's TryLock does in starvation mode, but not
+// for ever: a waiter that has not come after this handle's TryLock found
+// the lock free and owed to it for 10 ms is owed it no more, as Lock
+// judges too.
 func (m *Mutex) TryLock() (bool, error) {
 	ok, err := m.tryLock()
 	if ok {
@@ -493,7 +615,7 @@ func (m *Mutex) TryLock() (bool, error) {
 
 func (m *Mutex) tryLock() (bool, error) {
 	holder, word := self()
-	if m.state.CompareAndSwap(0, holder) { // unlocked -> locked
+	if m.want.Load() == 0 && m.state.CompareAndSwap(0, holder) { // unlocked -> locked
 		atomics.StoreRelease64(m.owner, word)
 		return true, nil
 	}
@@ -502,6 +624,9 @@ func (m *Mutex) tryLock() (bool, error) {
 	case v&mHolderMask == mNotRecoverable:
 		return false, ErrNotRecoverable
 	case v&mHolderMask == 0:
+		if w := m.want.Load(); w != 0 && !m.wantGone(w) && !m.wantStale(w) {
+			return false, nil // free, but owed to a waiter that starves
+		}
 		if !m.state.CompareAndSwap(v, holder|v&(mOwnerDied|mWaiters)) { // unlocked* -> locked*
 			return false, nil
 		}
@@ -511,10 +636,51 @@ func (m *Mutex) tryLock() (bool, error) {
 		}
 		return true, nil
 	}
+	if m.owedWant.Load() != 0 {
+		m.owedWant.Store(0) // held: whoever was owed the lock may have taken it
+	}
 	if ok, err := m.takeOver(v, holder, word); ok {
 		return true, err
 	}
 	return false, nil
+}
+
+// wantStale is TryLock's form of yieldTo's patience: it reports whether
+// this handle has found the lock free and owed to the waiter of want word
+// w for mutexWantPatience, with no sight of the lock held in between, and
+// then clears the word. Without it a want word that names a process that
+// cannot come (stopped, of another namespace, garbage a peer wrote) would
+// keep a free lock from TryLock pollers for ever. Two starving turns of
+// one process that this handle sees free, and never held, may count as
+// one: the word is then cleared early, and the waiter asks again.
+func (m *Mutex) wantStale(w uint64) bool {
+	now := spin.Now()
+	if m.owedWant.Load() != w {
+		m.owedSince.Store(now)
+		m.owedWant.Store(w)
+		return false
+	}
+	if now-m.owedSince.Load() < int64(mutexWantPatience) {
+		return false
+	}
+	m.owedWant.Store(0)
+	m.want.CompareAndSwap(w, 0) // stale: see above
+	return true
+}
+
+// wantGone reports whether want word w names a process found dead (with
+// the holder's cache of live processes: at most one look in /proc per
+// aliveFor), and then clears it.
+func (m *Mutex) wantGone(w uint64) bool {
+	if m.seen.fresh(w) {
+		return false
+	}
+	if procinfo.AliveWord(w) {
+		m.seen.mark(w)
+		return false
+	}
+	m.want.CompareAndSwap(w, 0) // a dead waiter's: nobody is owed the lock
+	return true
 }
 
 // Unlock unlocks m, waking one waiter if any sleeps. Unlocking an unlocked
@@ -668,5 +834,5 @@ func (m *Mutex) GobDecode(b []byte) error { return decode(m, b, shm.KindMutex, M
 
 // adopt takes the words of from (a view of the same memory) and records r.
 func (m *Mutex) adopt(from *Mutex, r ref) {
-	m.state, m.owner, m.sleepers, m.ref = from.state, from.owner, from.sleepers, r
+	m.state, m.owner, m.sleepers, m.want, m.ref = from.state, from.owner, from.sleepers, from.want, r
 }

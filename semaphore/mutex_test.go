@@ -125,6 +125,18 @@ func forgeHolder(m *semaphore.Mutex, pid uint32, w uint64) {
 	ow.Store(w)
 }
 
+// sharedMutex makes a Mutex and flags in a segment of their own, for tests
+// that hand both to a child process.
+func sharedMutex(tb testing.TB) (*semaphore.Mutex, *flags) {
+	tb.Helper()
+	seg := shmtest.Segment(tb, 1<<16)
+	m, err := semaphore.CreateMutex(seg, "m")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return m, newFlags(tb, seg, "flags")
+}
+
 // deadPid returns the PID of a process that has exited.
 func deadPid(t *testing.T) uint32 {
 	t.Helper()
@@ -260,12 +272,7 @@ func TestMutexHammerProcesses(t *testing.T) {
 // returns the flags for the caller's checks.
 func runMutexWorkers(t *testing.T, w *process.Func[counterArgs], procs, iters int) *flags {
 	t.Helper()
-	seg := shmtest.Segment(t, 1<<16)
-	m, err := semaphore.CreateMutex(seg, "m")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := newFlags(t, seg, "flags")
+	m, f := sharedMutex(t)
 	ctx := ctxFor(t, shmtest.Timeout(t, 50*time.Second))
 	var ps []*process.Process
 	for i := 0; i < procs; i++ {
@@ -289,12 +296,7 @@ func runMutexWorkers(t *testing.T, w *process.Func[counterArgs], procs, iters in
 // WAITERS at every take, Drepper's way): the next Unlock wakes nobody,
 // and a later waiter parks, is woken and takes the lock.
 func TestMutexSleeperKilled(t *testing.T) {
-	seg := shmtest.Segment(t, 1<<16)
-	m, err := semaphore.CreateMutex(seg, "m")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := newFlags(t, seg, "flags")
+	m, f := sharedMutex(t)
 	ctx := ctxFor(t, shmtest.Timeout(t, 20*time.Second))
 	if err := m.LockContext(ctx); err != nil {
 		t.Fatal(err)
@@ -361,12 +363,7 @@ var holdWorker = process.Register("sem-mutex-hold", func(ctx context.Context, a 
 // child.
 func holdMutex(tb testing.TB) (*semaphore.Mutex, *flags, *process.Process) {
 	tb.Helper()
-	seg := shmtest.Segment(tb, 1<<16)
-	m, err := semaphore.CreateMutex(seg, "m")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	f := newFlags(tb, seg, "flags")
+	m, f := sharedMutex(tb)
 	p, err := holdWorker.Start(context.Background(), counterArgs{M: m, F: f})
 	if err != nil {
 		tb.Fatal(err)

@@ -30,6 +30,12 @@ type Value[T any] struct {
 	w32  *atomic.Uint32 // the T itself when T is a 4-byte integer; else nil
 	w64  *atomic.Uint64 // the T itself when T is an 8-byte integer; else nil
 	word bool           // w32 or w64 is set
+	// tmp is the copy that Update hands to its fn: a T on the heap, made
+	// at the first Update and reused, since a copy on the stack whose
+	// address goes to an unknown function would be allocated at every
+	// call. Owned by the lock holder: only Update under the Value's lock
+	// touches it (the lock excludes this process's goroutines too).
+	tmp *T
 }
 
 // New allocates a Value holding init in this process's heap of shared
@@ -209,7 +215,9 @@ func (v *Value[T]) store(x T) {
 //	v.Update(func(p *int64) { *p++ })
 //
 // fn must not call the Value's Store, Update or Lock (the lock is not
-// re-entrant; such a call panics after a second's wait, as Store says). If
+// re-entrant; such a call panics after a second's wait, as Store says),
+// nor keep the pointer after it returns: it points at a copy that the
+// next Update reuses (so that an Update allocates nothing). If
 // fn panics, the value is unchanged and the lock released. For a 4- or
 // 8-byte integer T, which Add and CompareAndSwap change without the lock,
 // Update stores with a compare-and-swap and calls fn again with the fresh
@@ -239,30 +247,35 @@ func (v *Value[T]) UpdateContext(ctx context.Context, fn func(*T)) (T, error) {
 
 // update is Update's body; the caller holds the lock.
 func (v *Value[T]) update(fn func(*T)) T {
+	x := v.tmp
+	if x == nil {
+		x = new(T)
+		v.tmp = x
+	}
 	if w := v.w64; w != nil {
 		for {
 			old := w.Load()
-			x := cell.FromBits[T](old)
-			fn(&x)
-			if w.CompareAndSwap(old, cell.Bits(x)) { // old -> fn(old), unless Add got there first
-				return x
+			*x = cell.FromBits[T](old)
+			fn(x)
+			if w.CompareAndSwap(old, cell.Bits(*x)) { // old -> fn(old), unless Add got there first
+				return *x
 			}
 		}
 	}
 	if w := v.w32; w != nil {
 		for {
 			old := w.Load()
-			x := cell.FromBits[T](uint64(old))
-			fn(&x)
-			if w.CompareAndSwap(old, uint32(cell.Bits(x))) { // old -> fn(old), unless Add got there first
-				return x
+			*x = cell.FromBits[T](uint64(old))
+			fn(x)
+			if w.CompareAndSwap(old, uint32(cell.Bits(*x))) { // old -> fn(old), unless Add got there first
+				return *x
 			}
 		}
 	}
-	x := *v.p // the lock holder is the only writer: no seqlock needed to read
-	fn(&x)
-	v.store(x)
-	return x
+	*x = *v.p // the lock holder is the only writer: no seqlock needed to read
+	fn(x)
+	v.store(*x)
+	return *x
 }
 
 // Lock takes the value's lock (Python's get_lock().acquire()), waiting as

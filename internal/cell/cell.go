@@ -274,13 +274,14 @@ func (c *Cell) Hold(op string) bool {
 	// A lock free for the taking needs no wait, and so no context: that
 	// costs allocations and a timer at every Store.
 	if ok, err := c.mu.TryLock(); ok {
-		c.repair(errors.Is(err, ErrOwnerDead))
+		c.repair(err != nil && errors.Is(err, ErrOwnerDead))
 		return true
 	}
+	ctx := deadlines.Get().(*deadlineCtx)
+	defer deadlines.Put(ctx)
 	for {
-		ctx, cancel := context.WithTimeout(context.Background(), SelfWait)
+		ctx.d = time.Now().Add(SelfWait)
 		err := c.Acquire(ctx)
-		cancel()
 		switch {
 		case err == nil:
 			return true
@@ -294,6 +295,30 @@ func (c *Cell) Hold(op string) bool {
 		}
 	}
 }
+
+// deadlineCtx is the context of Hold's waits: a deadline, and nothing
+// else. context.WithTimeout makes a channel, a timer and four allocations
+// at every wait that finds the lock held; this needs neither. Its Done is
+// nil, as a context that is never cancelled has, and Err reports the
+// deadline once it has passed: the Mutex's wait takes the deadline as the
+// timeout of its sleeps and looks at Err whenever it wakes (a Mutex wait
+// also wakes at every liveness poll), so it returns at the deadline as
+// with WithTimeout. It is for Hold's waits only, which need no more.
+type deadlineCtx struct{ d time.Time }
+
+func (c *deadlineCtx) Deadline() (time.Time, bool) { return c.d, true }
+func (c *deadlineCtx) Done() <-chan struct{}       { return nil }
+func (c *deadlineCtx) Value(any) any               { return nil }
+
+func (c *deadlineCtx) Err() error {
+	if time.Now().Before(c.d) {
+		return nil
+	}
+	return context.DeadlineExceeded
+}
+
+// deadlines recycles Hold's contexts: a wait allocates nothing.
+var deadlines = sync.Pool{New: func() any { return new(deadlineCtx) }}
 
 // SelfWait is how long Hold waits before it looks whether the lock it waits
 // for is held by a Guard of its own goroutine (a look costs a microsecond).
