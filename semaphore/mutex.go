@@ -137,6 +137,7 @@ const (
 	// come in this long is stopped, descheduled for long, or of another
 	// namespace and dead; the lock is not left idle for it any longer.
 	mutexWantPatience = 10 * time.Millisecond
+	mutexYieldSlice   = time.Millisecond      // one sleep of a locker that leaves the lock to a starving waiter
 	mutexTries        = 4                     // CAS tries after a look found the lock free, before the parking loop
 	mutexPoll         = 50 * time.Millisecond // liveness check period of a parked waiter
 )
@@ -519,11 +520,20 @@ func (m *Mutex) yieldTo(ctx context.Context, w uint64, v uint32) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if spin.Now()-t0 >= int64(mutexWantPatience) {
+		left := int64(mutexWantPatience) - (spin.Now() - t0)
+		if left <= 0 {
 			m.want.CompareAndSwap(w, 0) // stale: see above
 			return nil
 		}
-		schedYield()
+		// Park rather than spin while the starving waiter comes: counted
+		// as a sleeper, so that it takes the lock with WAITERS set and its
+		// Unlock wakes one of us; the slice bounds the sleep when that wake
+		// goes to another sleeper, and lets ctx be seen.
+		m.sleepers.Add(1)
+		if m.state.Load() == v && m.want.Load() == w {
+			_ = atomics.Wait(m.state, v, time.Duration(min(left, int64(mutexYieldSlice))))
+		}
+		m.sleepers.Add(^uint32(0))
 	}
 	return nil
 }

@@ -48,9 +48,5 @@ func wakeReleased(w *atomic.Uint32, n int) {
 	}
 }
 
-// schedYield gives the CPU to another runnable thread, if one waits for
-// it (sched_yield); on an idle CPU it returns at once.
-func schedYield() { unix.Syscall(unix.SYS_SCHED_YIELD, 0, 0, 0) }
-
 // futexWake is FUTEX_WAKE (linux/futex.h), which x/sys/unix does not name.
 const futexWake = 1
