@@ -51,10 +51,11 @@ type server struct {
 // until it hands it over to the poller (handOver); from then the poller
 // alone serves it, until it sends on back.
 type pconn struct {
-	c    *pipe.Conn[[]byte]
-	back chan struct{} // (cap 1) the poller hands the pipe back
-	buf  []byte        // the reply, built by whichever goroutine serves
-	seen int64         // poller: when it last served the pipe (spin.Now)
+	c      *pipe.Conn[[]byte]
+	back   chan struct{} // (cap 1) the poller hands the pipe back
+	buf    []byte        // the reply, built by whichever goroutine serves
+	seen   int64         // poller: when it last served the pipe (spin.Now), to a pollCheck
+	served bool          // poller: served since seen
 }
 
 var listenSeq atomic.Uint64
@@ -110,7 +111,7 @@ func (s *server) own(pc *pconn) {
 		case handedOver:
 			<-pc.back
 		case becamePoller:
-			pc.seen = spin.Now()
+			pc.seen, pc.served = spin.Now(), false
 			s.poll(pc, []*pconn{pc})
 		}
 	}
@@ -146,7 +147,7 @@ func (s *server) takeHanded(own *pconn, active []*pconn) ([]*pconn, bool) {
 	s.pmu.Lock()
 	now := spin.Now()
 	for _, pc := range s.handed {
-		pc.seen = now
+		pc.seen, pc.served = now, false
 	}
 	active = append(active, s.handed...)
 	clear(s.handed)
@@ -194,6 +195,7 @@ func (s *server) stopPolling(active []*pconn) {
 const (
 	pollIdle       = 100 * time.Microsecond
 	pollYieldAfter = 64
+	pollCheck      = 32
 )
 
 // poll is the poller: it serves the pipes of active, and those handed over
@@ -202,32 +204,49 @@ const (
 // there, and when it must leave (a request of its own that may take long,
 // its client gone), the poller goes on in a new goroutine and poll returns
 // to own's owner.
+//
+// A look at a pipe with nothing in it is a few loads (Ready); the clock is
+// read every pollCheck turns, to see which pipes have been silent for
+// pollIdle.
 func (s *server) poll(own *pconn, active []*pconn) {
 	idle := 0 // turns in a row that served nothing
-	for {
+	for turn := 1; ; turn++ {
 		if s.nhanded.Load() != 0 || s.done.Load() {
 			var ok bool
 			if active, ok = s.takeHanded(own, active); !ok {
 				return
 			}
 		}
-		now := spin.Now()
+		check := turn%pollCheck == 0
+		var now int64
+		if check {
+			now = spin.Now()
+		}
 		served := false
 		for i := 0; i < len(active); {
 			pc := active[i]
-			req, err := pc.c.Peek(lookOnce{})
-			keep := false
-			switch {
-			case err == nil:
-				var ok bool
-				if pc.buf, ok = s.st.tryHandle(req, pc.buf); ok {
-					pc.c.Discard()
-					keep = pc.c.SendBytes(s.ctx, pc.buf) == nil
-					pc.seen, served = now, true
-				} // else the owner serves it: it may take long
-			case err == errLookedOnce:
-				keep = now-pc.seen < int64(pollIdle) || pc == own && len(active) > 1
-			} // else the client closed or died, or the server stops: the owner's Peek says
+			if check && pc.served {
+				pc.served, pc.seen = false, now
+			}
+			keep := true
+			if pc.c.Ready() {
+				req, err := pc.c.Peek(lookOnce{})
+				switch {
+				case err == nil:
+					var ok bool
+					if pc.buf, ok = s.st.tryHandle(req, pc.buf); ok {
+						pc.c.Discard()
+						keep = pc.c.SendBytes(s.ctx, pc.buf) == nil
+						pc.served, served = true, true
+					} else {
+						keep = false // the owner serves it: it may take long
+					}
+				case err != errLookedOnce:
+					keep = false // the client closed, or the server stops: the owner's Peek says
+				}
+			} else if check && now-pc.seen >= int64(pollIdle) && (pc != own || len(active) == 1) {
+				keep = false // silent (or dead: the owner's Peek says)
+			}
 			if keep {
 				i++
 				continue
