@@ -186,7 +186,7 @@ func (s *server) stopPolling(active []*pconn) {
 }
 
 // Polling. The poller hands a pipe back to its owner once its client has
-// sent nothing for pollIdle. When a whole turn of the pipes finds no
+// sent nothing for pollIdle (pollAlone when it is the only one). When a whole turn of the pipes finds no
 // request, it pauses (spin.Relax) before the next turn; after
 // pollYieldAfter such turns in a row it yields its CPU between turns
 // instead (sched_yield): on a machine with more busy threads than CPUs the
@@ -194,9 +194,23 @@ func (s *server) stopPolling(active []*pconn) {
 // once.
 const (
 	pollIdle       = 100 * time.Microsecond
+	pollAlone      = 5 * time.Microsecond
 	pollYieldAfter = 64
 	pollCheck      = 32
 )
+
+// idleLimit is how long the poller keeps a silent pipe among n in its
+// turn: pollIdle while it serves several, pollAlone for the last one.
+// Alone, a pipe goes back to its owner after a few microseconds of
+// silence, to the pipe's own wait (its learnt spin, then a park): one
+// client, whose requests either follow each other within a microsecond or
+// wait for a CPU, is served as it would be by a goroutine of its own.
+func idleLimit(n int) int64 {
+	if n == 1 {
+		return int64(pollAlone)
+	}
+	return int64(pollIdle)
+}
 
 // poll is the poller: it serves the pipes of active, and those handed over
 // later, in turn, until none is left. own, when not nil, is the pipe of
@@ -244,7 +258,7 @@ func (s *server) poll(own *pconn, active []*pconn) {
 				case err != errLookedOnce:
 					keep = false // the client closed, or the server stops: the owner's Peek says
 				}
-			} else if check && now-pc.seen >= int64(pollIdle) && (pc != own || len(active) == 1) {
+			} else if check && now-pc.seen >= idleLimit(len(active)) && (pc != own || len(active) == 1) {
 				keep = false // silent (or dead: the owner's Peek says)
 			}
 			if keep {
