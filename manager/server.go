@@ -45,6 +45,9 @@ type server struct {
 	handed   []*pconn     // pipes handed over to the poller, not yet in its turn
 	nhanded  atomic.Int32 // len(handed), for the poller to look at without pmu
 	pollDone bool         // the server stops: owners keep their pipes
+
+	lastPipe atomic.Pointer[pconn] // the pipe whose owner answered last (others)
+	lastAt   atomic.Int64          // when (spin.Now)
 }
 
 // pconn is a client's pipe on the server. Its owner goroutine serves it
@@ -107,25 +110,39 @@ func (s *server) own(pc *pconn) {
 		if err := pc.c.SendBytes(s.ctx, pc.buf); err != nil {
 			return
 		}
-		switch s.handOver(pc) {
+		now := spin.Now()
+		switch s.handOver(pc, s.others(pc, now)) {
 		case handedOver:
 			<-pc.back
 		case becamePoller:
-			pc.seen, pc.served = spin.Now(), false
+			pc.seen, pc.served = now, false
 			s.poll(pc, []*pconn{pc})
 		}
 	}
 }
 
+// others reports whether an owner other than pc's answered a request
+// within pollIdle before now, and records pc's answer: with no other
+// client about, nobody polls, and a client is served by its pipe's owner
+// alone (the pipe's learnt spin, then a park), as a goroutine of its own
+// would serve it.
+func (s *server) others(pc *pconn, now int64) bool {
+	other := s.lastPipe.Load() != pc && now-s.lastAt.Load() < int64(pollIdle)
+	s.lastPipe.Store(pc)
+	s.lastAt.Store(now)
+	return other
+}
+
 // What handOver did.
 const (
-	kept         = iota // the server stops: the owner keeps its pipe
+	kept         = iota // the server stops, or nobody polls and no other client is about: the owner keeps its pipe
 	handedOver          // to the poller, who hands it back on back
 	becamePoller        // nobody polled: the owner polls now
 )
 
-// handOver gives pc to the poller, or makes its owner the poller.
-func (s *server) handOver(pc *pconn) int {
+// handOver gives pc to the poller, or, when nobody polls and others says
+// that another client is about, makes its owner the poller.
+func (s *server) handOver(pc *pconn, others bool) int {
 	s.pmu.Lock()
 	defer s.pmu.Unlock()
 	switch {
@@ -135,6 +152,8 @@ func (s *server) handOver(pc *pconn) int {
 		s.handed = append(s.handed, pc)
 		s.nhanded.Store(int32(len(s.handed)))
 		return handedOver
+	case !others:
+		return kept
 	}
 	s.polling = true
 	return becamePoller
