@@ -22,6 +22,16 @@ import (
 // (testdata/pymanager.py; skipped without python3). ops/s is the figure to
 // compare; p50-ns and p99-ns are one operation's latency.
 
+// aims are the speeds to hold against Python's manager: shmkit's ops/s at
+// least aim times Python's, measured in the same run. The Python line of
+// each reports them: x-python (shmkit's ops/s of the line just before,
+// over Python's) beside aim-x.
+var aims = map[string]float64{"dict-set": 30, "dict-get": 30, "dict-set-4procs": 10}
+
+// shmkitOps holds the ops/s of the last shmkit (server process) run of
+// each operation, for the Python line's x-python.
+var shmkitOps = map[string]float64{}
+
 // pyOps is how many operations the Python baseline runs (it is ~50 µs an
 // operation: b.N would make it run for minutes).
 const pyOps = 20000
@@ -60,12 +70,12 @@ func BenchmarkManager(b *testing.B) {
 	b.Run("floor/pipe-pingpong", benchPipePingPong)
 	for _, o := range ops {
 		b.Run(o.name+"/impl=shmkit", func(b *testing.B) {
-			benchOp(b, func(ctx context.Context) (*manager.Manager, error) { return manager.Start(ctx) }, o.run)
+			shmkitOps[o.name] = benchOp(b, func(ctx context.Context) (*manager.Manager, error) { return manager.Start(ctx) }, o.run)
 		})
 		b.Run(o.name+"/impl=shmkit-inprocess", func(b *testing.B) {
 			benchOp(b, func(context.Context) (*manager.Manager, error) { return manager.New() }, o.run)
 		})
-		b.Run(o.name+"/impl=python", func(b *testing.B) { pythonBaseline(b, o.py, pyOps) })
+		b.Run(o.name+"/impl=python", func(b *testing.B) { pythonBaseline(b, o.name, o.py, pyOps) })
 	}
 	b.Run("dict-setmany-100/impl=shmkit", func(b *testing.B) {
 		ctx := context.Background()
@@ -86,8 +96,8 @@ func BenchmarkManager(b *testing.B) {
 		}
 		b.ReportMetric(float64(100*b.N)/time.Since(start).Seconds(), "ops/s")
 	})
-	b.Run("dict-set-4procs/impl=shmkit", benchSet4)
-	b.Run("dict-set-4procs/impl=python", func(b *testing.B) { pythonBaseline(b, "dict-set-4", pyOps) })
+	b.Run("dict-set-4procs/impl=shmkit", func(b *testing.B) { shmkitOps["dict-set-4procs"] = benchSet4(b) })
+	b.Run("dict-set-4procs/impl=python", func(b *testing.B) { pythonBaseline(b, "dict-set-4procs", "dict-set-4", pyOps) })
 	b.Run("start/impl=shmkit", func(b *testing.B) {
 		ctx := context.Background()
 		start := time.Now()
@@ -99,21 +109,22 @@ func BenchmarkManager(b *testing.B) {
 		}
 		b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "starts/s")
 	})
-	b.Run("start/impl=python", func(b *testing.B) { pythonBaseline(b, "start", 5) })
+	b.Run("start/impl=python", func(b *testing.B) { pythonBaseline(b, "start", "start", 5) })
 }
 
 // benchOp runs run's operation b.N times against a manager that start
-// makes, timing each.
+// makes, timing each, and returns the ops/s.
 func benchOp(b *testing.B, start func(context.Context) (*manager.Manager, error),
-	run func(ctx context.Context, b *testing.B, m *manager.Manager) func(i int) error) {
+	run func(ctx context.Context, b *testing.B, m *manager.Manager) func(i int) error) float64 {
 	ctx := context.Background()
 	m := benchMust(start(ctx))
 	defer m.Shutdown()
-	timeOps(b, run(ctx, b, m))
+	return timeOps(b, run(ctx, b, m))
 }
 
-// timeOps runs op b.N times, timing each, and reports ops/s and latencies.
-func timeOps(b *testing.B, op func(i int) error) {
+// timeOps runs op b.N times, timing each, reports ops/s and latencies, and
+// returns the ops/s.
+func timeOps(b *testing.B, op func(i int) error) float64 {
 	lat := benchutil.NewLatency()
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -127,8 +138,10 @@ func timeOps(b *testing.B, op func(i int) error) {
 	}
 	elapsed := time.Since(t)
 	b.StopTimer()
-	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "ops/s")
+	ops := float64(b.N) / elapsed.Seconds()
+	b.ReportMetric(ops, "ops/s")
 	lat.Report(b)
+	return ops
 }
 
 type echoArgs struct{ C *pipe.Conn[[]byte] }
@@ -203,8 +216,8 @@ var benchSetter = process.Register("bench.setter", func(ctx context.Context, a s
 })
 
 // benchSet4 sets b.N keys from four client processes at once, connected
-// before the clock starts.
-func benchSet4(b *testing.B) {
+// before the clock starts, and returns the ops/s.
+func benchSet4(b *testing.B) float64 {
 	const procs = 4
 	ctx := context.Background()
 	m := benchMust(manager.Start(ctx))
@@ -232,12 +245,15 @@ func benchSet4(b *testing.B) {
 	}
 	elapsed := time.Since(start)
 	b.StopTimer()
-	b.ReportMetric(float64(procs*per)/elapsed.Seconds(), "ops/s")
+	ops := float64(procs*per) / elapsed.Seconds()
+	b.ReportMetric(ops, "ops/s")
+	return ops
 }
 
 // pythonBaseline runs testdata/pymanager.py mode n once and reports what
-// it measured.
-func pythonBaseline(b *testing.B, mode string, n int) {
+// it measured, and, for an operation name with an aim whose shmkit line ran
+// before, shmkit's ops/s over Python's (x-python) beside the aim (aim-x).
+func pythonBaseline(b *testing.B, name, mode string, n int) {
 	py, err := exec.LookPath("python3")
 	if err != nil {
 		b.Skip("no python3: no baseline")
@@ -258,6 +274,10 @@ func pythonBaseline(b *testing.B, mode string, n int) {
 		return
 	}
 	b.ReportMetric(vals[0], "ops/s")
+	if aim, sh := aims[name], shmkitOps[name]; aim > 0 && sh > 0 && vals[0] > 0 {
+		b.ReportMetric(sh/vals[0], "x-python")
+		b.ReportMetric(aim, "aim-x")
+	}
 	if len(vals) == 3 && vals[1] > 0 {
 		b.ReportMetric(vals[1], "p50-ns")
 		b.ReportMetric(vals[2], "p99-ns")

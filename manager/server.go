@@ -7,13 +7,31 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/shmkit/shmkit/internal/spin"
 
 	"github.com/shmkit/shmkit/pipe"
 	"github.com/shmkit/shmkit/process"
 )
 
-// server serves a store: it accepts the pipes that clients dial by name and
-// runs one goroutine per client.
+// server serves a store: it accepts the pipes that clients dial by name.
+//
+// Each client's pipe has an owner goroutine that waits for its requests
+// (spin, then park). One goroutine at a time, the poller, serves every
+// client that keeps sending: it looks at their pipes in turn, without
+// blocking, and answers what it finds. An owner that has answered a
+// request hands its pipe over to the poller, or, when nobody polls,
+// becomes the poller itself (no goroutine to wake); the poller hands a
+// pipe back when its client has sent nothing for pollIdle, has gone, or
+// sent a request that may take long (a user's code, a batch, an object
+// whose mutex another goroutine holds): the owner serves that one, and the
+// other clients go on. One goroutine serves a pipe at a time. So a busy
+// server runs one thread however many clients it has, not a spinning
+// goroutine per client that holds a CPU the others' requests wait for; an
+// idle one parks every goroutine.
 type server struct {
 	st     *store
 	ln     *pipe.Listener[[]byte]
@@ -21,6 +39,26 @@ type server struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	done   atomic.Bool
+
+	pmu      sync.Mutex   // guards polling, handed and pollDone
+	polling  bool         // a goroutine is the poller
+	handed   []*pconn     // pipes handed over to the poller, not yet in its turn
+	nhanded  atomic.Int32 // len(handed), for the poller to look at without pmu
+	pollDone bool         // the server stops: owners keep their pipes
+
+	lastPipe atomic.Pointer[pconn] // the pipe whose owner answered last (others)
+	lastAt   atomic.Int64          // when (spin.Now)
+}
+
+// pconn is a client's pipe on the server. Its owner goroutine serves it
+// until it hands it over to the poller (handOver); from then the poller
+// alone serves it, until it sends on back.
+type pconn struct {
+	c      *pipe.Conn[[]byte]
+	back   chan struct{} // (cap 1) the poller hands the pipe back
+	buf    []byte        // the reply, built by whichever goroutine serves
+	seen   int64         // poller: when it last served the pipe (spin.Now), to a pollCheck
+	served bool          // poller: served since seen
 }
 
 var listenSeq atomic.Uint64
@@ -52,12 +90,247 @@ func (s *server) accept() {
 			continue // a dialer of another type or codec was refused
 		}
 		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			s.serve(s.ctx, pipeServerConn{c})
-		}()
+		go s.own(&pconn{c: c, back: make(chan struct{}, 1)})
 	}
 }
+
+// own is the owner goroutine of a client's pipe: it serves the client
+// while the poller does not, and closes the pipe when the client goes
+// (closed, died: a half-written request is never seen) or the server stops.
+func (s *server) own(pc *pconn) {
+	defer s.wg.Done()
+	defer pc.c.Close()
+	for {
+		req, err := pc.c.Peek(s.ctx) // the request the poller handed back with, if any
+		if err != nil {
+			return
+		}
+		pc.buf = s.st.handle(req, pc.buf)
+		pc.c.Discard()
+		if err := pc.c.SendBytes(s.ctx, pc.buf); err != nil {
+			return
+		}
+		now := spin.Now()
+		switch s.handOver(pc, s.others(pc, now)) {
+		case handedOver:
+			<-pc.back
+		case becamePoller:
+			pc.seen, pc.served = now, false
+			s.poll(pc, []*pconn{pc})
+		}
+	}
+}
+
+// others reports whether an owner other than pc's answered a request
+// within pollIdle before now, and records pc's answer: with no other
+// client about, nobody polls, and a client is served by its pipe's owner
+// alone (the pipe's learnt spin, then a park), as a goroutine of its own
+// would serve it.
+func (s *server) others(pc *pconn, now int64) bool {
+	other := s.lastPipe.Load() != pc && now-s.lastAt.Load() < int64(pollIdle)
+	s.lastPipe.Store(pc)
+	s.lastAt.Store(now)
+	return other
+}
+
+// What handOver did.
+const (
+	kept         = iota // the server stops, or nobody polls and no other client is about: the owner keeps its pipe
+	handedOver          // to the poller, who hands it back on back
+	becamePoller        // nobody polled: the owner polls now
+)
+
+// handOver gives pc to the poller, or, when nobody polls and others says
+// that another client is about, makes its owner the poller.
+func (s *server) handOver(pc *pconn, others bool) int {
+	s.pmu.Lock()
+	defer s.pmu.Unlock()
+	switch {
+	case s.pollDone:
+		return kept
+	case s.polling:
+		s.handed = append(s.handed, pc)
+		s.nhanded.Store(int32(len(s.handed)))
+		return handedOver
+	case !others:
+		return kept
+	}
+	s.polling = true
+	return becamePoller
+}
+
+// takeHanded appends the pipes handed over to active. Once the server
+// stops, it hands back every pipe but own and reports false: the poller
+// returns, and later handOvers keep their pipes.
+func (s *server) takeHanded(own *pconn, active []*pconn) ([]*pconn, bool) {
+	s.pmu.Lock()
+	now := spin.Now()
+	for _, pc := range s.handed {
+		pc.seen, pc.served = now, false
+	}
+	active = append(active, s.handed...)
+	clear(s.handed)
+	s.handed = s.handed[:0]
+	s.nhanded.Store(0)
+	if !s.done.Load() {
+		s.pmu.Unlock()
+		return active, true
+	}
+	s.pollDone, s.polling = true, false
+	s.pmu.Unlock()
+	for _, pc := range active {
+		if pc != own {
+			pc.back <- struct{}{}
+		}
+	}
+	return nil, false
+}
+
+// stopPolling ends this goroutine's turn as the poller: polling goes on in
+// a new goroutine for the pipes of active (own taken out) and those handed
+// over, if there are any.
+func (s *server) stopPolling(active []*pconn) {
+	s.pmu.Lock()
+	if len(active) == 0 && len(s.handed) == 0 {
+		s.polling = false
+		s.pmu.Unlock()
+		return
+	}
+	s.pmu.Unlock()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.poll(nil, active)
+	}()
+}
+
+// Polling. The poller hands a pipe back to its owner once its client has
+// sent nothing for pollIdle (pollAlone when it is the only one). When a whole turn of the pipes finds no
+// request, it pauses (spin.Relax) before the next turn; after
+// pollYieldAfter such turns in a row it yields its CPU between turns
+// instead (sched_yield): on a machine with more busy threads than CPUs the
+// clients it waits for run then, and on an idle one the yield returns at
+// once.
+const (
+	pollIdle       = 100 * time.Microsecond
+	pollAlone      = 5 * time.Microsecond
+	pollYieldAfter = 64
+	pollCheck      = 32
+)
+
+// idleLimit is how long the poller keeps a silent pipe among n in its
+// turn: pollIdle while it serves several, pollAlone for the last one.
+// Alone, a pipe goes back to its owner after a few microseconds of
+// silence, to the pipe's own wait (its learnt spin, then a park): one
+// client, whose requests either follow each other within a microsecond or
+// wait for a CPU, is served as it would be by a goroutine of its own.
+func idleLimit(n int) int64 {
+	if n == 1 {
+		return int64(pollAlone)
+	}
+	return int64(pollIdle)
+}
+
+// poll is the poller: it serves the pipes of active, and those handed over
+// later, in turn, until none is left. own, when not nil, is the pipe of
+// the owner goroutine that polls: it stays in the turn while others are
+// there, and when it must leave (a request of its own that may take long,
+// its client gone), the poller goes on in a new goroutine and poll returns
+// to own's owner.
+//
+// A look at a pipe with nothing in it is a few loads (Ready); the clock is
+// read every pollCheck turns, to see which pipes have been silent for
+// pollIdle.
+func (s *server) poll(own *pconn, active []*pconn) {
+	idle := 0 // turns in a row that served nothing
+	for turn := 1; ; turn++ {
+		if s.nhanded.Load() != 0 || s.done.Load() {
+			var ok bool
+			if active, ok = s.takeHanded(own, active); !ok {
+				return
+			}
+		}
+		check := turn%pollCheck == 0
+		var now int64
+		if check {
+			now = spin.Now()
+		}
+		served := false
+		for i := 0; i < len(active); {
+			pc := active[i]
+			if check && pc.served {
+				pc.served, pc.seen = false, now
+			}
+			keep := true
+			if pc.c.Ready() {
+				req, err := pc.c.Peek(lookOnce{})
+				switch {
+				case err == nil:
+					var ok bool
+					if pc.buf, ok = s.st.tryHandle(req, pc.buf); ok {
+						pc.c.Discard()
+						keep = pc.c.SendBytes(s.ctx, pc.buf) == nil
+						pc.served, served = true, true
+					} else {
+						keep = false // the owner serves it: it may take long
+					}
+				case err != errLookedOnce:
+					keep = false // the client closed, or the server stops: the owner's Peek says
+				}
+			} else if check && now-pc.seen >= idleLimit(len(active)) && (pc != own || len(active) == 1) {
+				keep = false // silent (or dead: the owner's Peek says)
+			}
+			if keep {
+				i++
+				continue
+			}
+			active[i] = active[len(active)-1]
+			active[len(active)-1] = nil
+			active = active[:len(active)-1]
+			if pc == own {
+				s.stopPolling(active)
+				return
+			}
+			pc.back <- struct{}{}
+		}
+		if served {
+			idle = 0
+			continue
+		}
+		if len(active) == 0 {
+			s.pmu.Lock()
+			if len(s.handed) == 0 {
+				s.polling = false
+				s.pmu.Unlock()
+				return
+			}
+			s.pmu.Unlock()
+			continue
+		}
+		if idle++; idle < pollYieldAfter {
+			spin.Relax()
+		} else {
+			schedYield()
+		}
+	}
+}
+
+// lookOnce is a context that is done already: a Peek given it looks at the
+// pipe once and returns errLookedOnce when no request is there.
+type lookOnce struct{}
+
+var (
+	errLookedOnce = context.Canceled
+	closedChan    = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+)
+
+func (lookOnce) Deadline() (time.Time, bool) { return time.Time{}, false }
+func (lookOnce) Done() <-chan struct{}       { return closedChan }
+func (lookOnce) Err() error                  { return errLookedOnce }
+func (lookOnce) Value(any) any               { return nil }
+
+// schedYield gives the CPU to another runnable thread, if one waits.
+func schedYield() { unix.Syscall(unix.SYS_SCHED_YIELD, 0, 0, 0) }
 
 // serve answers one client's requests until it goes or the server stops.
 func (s *server) serve(ctx context.Context, c ServerConn) {

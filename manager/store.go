@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"sync"
+	"unsafe"
 
 	"github.com/tidwall/btree"
 )
@@ -42,12 +43,37 @@ func (e badRequest) Error() string { return e.msg }
 // handle applies one request and appends its reply to dst. req may be
 // shared memory: whatever is kept is copied.
 func (s *store) handle(req []byte, dst []byte) []byte {
+	b, _ := s.apply(req, dst, true)
+	return b
+}
+
+// quickMax is the largest request that tryHandle applies: a larger one
+// (a batch) may take long enough to delay the other clients.
+const quickMax = 4 << 10
+
+// tryHandle is handle for a goroutine that serves many clients (the
+// poller): it applies req only when that cannot take long, and reports
+// false, having done nothing, when req runs a user's code (a registered
+// type's constructor or method, an update function), is larger than
+// quickMax, or would wait for its object's mutex.
+func (s *store) tryHandle(req []byte, dst []byte) ([]byte, bool) {
+	if len(req) > quickMax {
+		return dst, false
+	}
+	return s.apply(req, dst, false)
+}
+
+// apply is handle, and tryHandle when block is false.
+func (s *store) apply(req []byte, dst []byte, block bool) ([]byte, bool) {
 	w := wbuf{b: append(dst[:0], statusOK)}
 	r := rbuf{b: req}
 	o := op(r.byte())
 	id := r.uvarint()
 	if r.err != nil {
-		return errorReply(w.b[:0], badRequest{"short request"})
+		return errorReply(w.b[:0], badRequest{"short request"}), true
+	}
+	if !block && (o == opDictUpdate || o == opListUpdate || o == opNew && r.peekByte() == kindUser) {
+		return dst, false
 	}
 	var err error
 	switch o {
@@ -59,9 +85,13 @@ func (s *store) handle(req []byte, dst []byte) []byte {
 		obj := s.objects[id]
 		s.mu.RUnlock()
 		if obj == nil {
-			return append(w.b[:0], statusNoObject)
+			return append(w.b[:0], statusNoObject), true
 		}
-		obj.mu.Lock()
+		if block {
+			obj.mu.Lock()
+		} else if obj.kind == kindUser || !obj.mu.TryLock() {
+			return dst, false
+		}
 		switch obj.kind {
 		case kindDict:
 			err = s.dictOp(obj, o, &r, &w)
@@ -79,9 +109,9 @@ func (s *store) handle(req []byte, dst []byte) []byte {
 		err = ErrTooLarge
 	}
 	if err != nil {
-		return errorReply(w.b[:0], err)
+		return errorReply(w.b[:0], err), true
 	}
-	return w.b
+	return w.b, true
 }
 
 func errorReply(dst []byte, err error) []byte {
@@ -141,6 +171,20 @@ func (s *store) create(r *rbuf, w *wbuf) error {
 
 func clone(b []byte) []byte { return append([]byte(nil), b...) }
 
+// entry copies a dict's key and value into one allocation, the key a
+// string before the value, for a B-tree item: one allocation a set, not
+// two, and one object for the collector to trace. A Set replaces both.
+func entry(k, v []byte) (string, []byte) {
+	b := make([]byte, len(k)+len(v))
+	n := copy(b, k)
+	copy(b[n:], v)
+	return unsafe.String(unsafe.SliceData(b), n), b[n:len(b):len(b)]
+}
+
+// view is k as a string without a copy, for a lookup that keeps nothing
+// (Get, Delete): k stays mapped for the request's time.
+func view(k []byte) string { return unsafe.String(unsafe.SliceData(k), len(k)) }
+
 // pageBudget bounds a reply that lists items: a page stops before it
 // passes it, and the client asks for the next one. The first item of a
 // page is taken whatever its size, up to the reply limit.
@@ -155,30 +199,30 @@ func (s *store) dictOp(obj *object, o op, r *rbuf, w *wbuf) error {
 	d := obj.dict
 	switch o {
 	case opDictGet:
-		v, ok := d.Get(string(r.bytes()))
+		v, ok := d.Get(view(r.bytes()))
 		w.bool(ok)
 		w.bytes(v)
 	case opDictSet:
 		k, v := r.bytes(), r.bytes()
 		if r.err == nil {
-			d.Set(string(k), clone(v))
+			d.Set(entry(k, v))
 		}
 	case opDictSetDef:
 		k, v := r.bytes(), r.bytes()
 		if r.err != nil {
 			return nil
 		}
-		if old, ok := d.Get(string(k)); ok {
+		if old, ok := d.Get(view(k)); ok {
 			w.bytes(old)
 			return nil
 		}
-		d.Set(string(k), clone(v))
+		d.Set(entry(k, v))
 		w.bytes(v)
 	case opDictDelete:
-		_, ok := d.Delete(string(r.bytes()))
+		_, ok := d.Delete(view(r.bytes()))
 		w.bool(ok)
 	case opDictHas:
-		_, ok := d.Get(string(r.bytes()))
+		_, ok := d.Get(view(r.bytes()))
 		w.bool(ok)
 	case opDictLen:
 		w.uvarint(uint64(d.Len()))
@@ -191,15 +235,15 @@ func (s *store) dictOp(obj *object, o op, r *rbuf, w *wbuf) error {
 		if r.err != nil {
 			return nil
 		}
-		cur, ok := d.Get(string(k))
+		cur, ok := d.Get(view(k))
 		swap := ok == haveOld && (!ok || bytes.Equal(cur, old))
 		if swap {
-			d.Set(string(k), clone(nv))
+			d.Set(entry(k, nv))
 		}
 		w.bool(swap)
 	case opDictAdd, opDictUpdate:
 		k := r.bytes()
-		cur, ok := d.Get(string(k))
+		cur, ok := d.Get(view(k))
 		nv, err := modify(o == opDictAdd, cur, ok, r)
 		if err != nil || r.err != nil {
 			return err
@@ -217,13 +261,13 @@ func (s *store) dictOp(obj *object, o op, r *rbuf, w *wbuf) error {
 			return nil // all or nothing
 		}
 		for _, it := range items {
-			d.Set(string(it.k), clone(it.v))
+			d.Set(entry(it.k, it.v))
 		}
 	case opDictGetMany:
 		n := r.count()
 		w.uvarint(uint64(n))
 		for range n {
-			v, ok := d.Get(string(r.bytes()))
+			v, ok := d.Get(view(r.bytes()))
 			w.bool(ok)
 			w.bytes(v)
 		}

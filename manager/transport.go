@@ -142,18 +142,6 @@ func (t *pipeTransport) release() {
 
 func (t *pipeTransport) Close() error { t.release(); return t.c.Close() }
 
-// pipeServerConn is the server's end of a client's pipe.
-type pipeServerConn struct{ c *pipe.Conn[[]byte] }
-
-func (s pipeServerConn) Next(ctx context.Context) ([]byte, error) { return s.c.Peek(ctx) }
-
-func (s pipeServerConn) Reply(ctx context.Context, reply []byte) error {
-	s.c.Discard()
-	return s.c.SendBytes(ctx, reply)
-}
-
-func (s pipeServerConn) Close() error { return s.c.Close() }
-
 // localTransport calls an in-process server's store directly.
 type localTransport struct {
 	s     *server

@@ -131,6 +131,14 @@ func (r *rbuf) byte() byte {
 	return c
 }
 
+// peekByte returns the next byte without reading it (0 at the end).
+func (r *rbuf) peekByte() byte {
+	if len(r.b) < 1 {
+		return 0
+	}
+	return r.b[0]
+}
+
 func (r *rbuf) bool() bool { return r.byte() != 0 }
 
 func (r *rbuf) uvarint() uint64 {

@@ -47,7 +47,8 @@
 // on a futex word of the control block; the other side wakes them only if
 // they sleep. Parked goroutines do not pin OS threads. Every blocking call
 // honours its context; Read and Write (io.Reader, io.Writer) block without
-// one.
+// one. Ready never blocks: it is that probe, for a goroutine that serves
+// many pipes in turn.
 //
 // One goroutine sends and one receives at a time on each Conn (concurrent
 // callers are serialised). A Conn must not be copied.

@@ -561,6 +561,18 @@ func (c *Conn[T]) Poll(ctx context.Context) (bool, error) {
 	return false, err
 }
 
+// Ready reports whether a receive would return at once: a message is
+// waiting (or was peeked and not discarded), or an end has closed. It
+// never blocks, and costs a few loads: it is the probe of a goroutine
+// that serves many pipes in turn and receives only from those that are
+// ready. A dead peer is not reported: a receive that waits says it
+// (ErrPeerDead).
+func (c *Conn[T]) Ready() bool {
+	c.recvMu.Lock()
+	defer c.recvMu.Unlock()
+	return c.recv != nil && (c.holding || c.recvProbe() || c.ctl.ends[c.end].closed.Load() != 0)
+}
+
 // Read reads the pipe as a byte stream: it copies bytes of the next message
 // into p, keeping the rest for the next Read. It blocks until a message
 // comes, and returns io.EOF once the peer has closed and all is read.

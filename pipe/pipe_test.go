@@ -70,6 +70,41 @@ func TestDuplex(t *testing.T) {
 	}
 }
 
+func TestReady(t *testing.T) {
+	a, b, err := pipe.New(pipe.Options[[]byte]{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	ctx := ctxT(t)
+	if a.Ready() || b.Ready() {
+		t.Fatal("Ready on an empty pipe")
+	}
+	if err := b.SendBytes(ctx, []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if !a.Ready() || b.Ready() {
+		t.Fatalf("after a send: Ready %v at the receiver, %v at the sender", a.Ready(), b.Ready())
+	}
+	if p, err := a.Peek(ctx); err != nil || string(p) != "x" {
+		t.Fatalf("Peek = %q, %v", p, err)
+	}
+	if !a.Ready() {
+		t.Fatal("not Ready with a message peeked and not discarded")
+	}
+	a.Discard()
+	if a.Ready() {
+		t.Fatal("Ready after the only message was discarded")
+	}
+	b.Close()
+	if !a.Ready() {
+		t.Fatal("not Ready after the peer closed")
+	}
+	if _, err := a.Peek(ctx); err != io.EOF {
+		t.Fatalf("Peek after the peer closed: %v, want io.EOF", err)
+	}
+}
+
 func TestOneWayAndBytes(t *testing.T) {
 	seg := shmtest.Segment(t, 1<<20)
 	r, w, err := pipe.Create(seg, "p", pipe.Options[[]byte]{OneWay: true, Codec: codec.Bytes{}})
