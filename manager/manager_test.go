@@ -88,6 +88,31 @@ func must[T any](t *testing.T) func(v T, err error) T {
 	}
 }
 
+// TestDictOverwrite: a Set over a key replaces its value, whether the new
+// value is as long as the old (written in place in the server) or not.
+func TestDictOverwrite(t *testing.T) {
+	managers(t, func(t *testing.T, ctx context.Context, m *manager.Manager) {
+		d := must[*manager.Dict[int, string]](t)(manager.NewDict[int, string](ctx, m))
+		for _, v := range []string{"abc", "xyz", "longer value", "", "q", "r", "abc"} {
+			if err := d.Set(ctx, 1, v); err != nil {
+				t.Fatal(err)
+			}
+			if err := d.Set(ctx, 2, "other"); err != nil {
+				t.Fatal(err)
+			}
+			if got, ok, err := d.Get(ctx, 1); err != nil || !ok || got != v {
+				t.Fatalf("Get(1) after Set(1, %q) = %q, %v, %v", v, got, ok, err)
+			}
+			if got, _, _ := d.Get(ctx, 2); got != "other" {
+				t.Fatalf("Get(2) = %q, want other", got)
+			}
+		}
+		if n := must[int](t)(d.Len(ctx)); n != 2 {
+			t.Fatalf("Len = %d, want 2", n)
+		}
+	})
+}
+
 func TestDictOps(t *testing.T) {
 	managers(t, func(t *testing.T, ctx context.Context, m *manager.Manager) {
 		d := must[*manager.Dict[int, string]](t)(manager.NewDict[int, string](ctx, m))

@@ -204,7 +204,15 @@ func (s *store) dictOp(obj *object, o op, r *rbuf, w *wbuf) error {
 		w.bytes(v)
 	case opDictSet:
 		k, v := r.bytes(), r.bytes()
-		if r.err == nil {
+		if r.err != nil {
+			return nil
+		}
+		// A value of the old one's size is written over it in place: no
+		// allocation, no garbage. Nothing else holds a stored value (replies
+		// copy it out, under the object's lock, as this runs).
+		if old, ok := d.Get(view(k)); ok && len(old) == len(v) {
+			copy(old, v)
+		} else {
 			d.Set(entry(k, v))
 		}
 	case opDictSetDef:
