@@ -443,26 +443,34 @@ func TestHosts(t *testing.T) {
 // A kill after the publish ("published", "acked") makes the next Send
 // publish the message again under the same id, which the stream drops; a
 // kill before the journal's copy ("claimed") leaves the message in the
-// queue.
+// queue. A kill held at "published" or "acked" stops the publishing
+// goroutine only: Send's getter goes on taking messages from the queue
+// into the journal until its window is full, so the kill may find the
+// getter inside that same window, at most one message (one getter) per
+// kill: such a kill may add one duplicate.
 func TestSendKilled(t *testing.T) {
 	ctx := ctxT(t)
 	s := startServer(t)
 	n := hostCount(t)
 	r := startHosts(t, ctx, s.ClientURL(), n, 0)
 	points := []string{"claimed", "committed", "published", "acked"}
-	committed := 0
+	committed, published := 0, 0
 	for k := range 10 {
 		point := points[k%len(points)]
 		p := r.sendHeld(point, 1+(n/40)*(k%3+1)/3)
 		p.Kill()
 		p.Wait()
-		if point == "committed" {
+		switch point {
+		case "committed":
 			committed++
+		case "published", "acked":
+			published++
 		}
 	}
 	dups := r.finish()
-	if dups != committed {
-		t.Errorf("%d duplicates, want %d (one per kill at \"committed\")", dups, committed)
+	if dups < committed || dups > committed+published {
+		t.Errorf("%d duplicates, want %d (one per kill at \"committed\") to %d (and at most one per kill at \"published\" or \"acked\")",
+			dups, committed, committed+published)
 	}
 }
 
