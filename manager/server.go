@@ -9,8 +9,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/shmkit/shmkit/internal/spin"
 
 	"github.com/shmkit/shmkit/pipe"
@@ -263,7 +261,7 @@ func (s *server) poll(own *pconn, active []*pconn) {
 			}
 			keep := true
 			if pc.c.Ready() {
-				req, err := pc.c.Peek(lookOnce{})
+				req, err := pc.c.Peek(lookOnce)
 				switch {
 				case err == nil:
 					var ok bool
@@ -274,7 +272,7 @@ func (s *server) poll(own *pconn, active []*pconn) {
 					} else {
 						keep = false // the owner serves it: it may take long
 					}
-				case err != errLookedOnce:
+				case err != context.Canceled:
 					keep = false // the client closed, or the server stops: the owner's Peek says
 				}
 			} else if check && now-pc.seen >= idleLimit(len(active)) && (pc != own || len(active) == 1) {
@@ -310,27 +308,18 @@ func (s *server) poll(own *pconn, active []*pconn) {
 		if idle++; idle < pollYieldAfter {
 			spin.Relax()
 		} else {
-			schedYield()
+			spin.Yield()
 		}
 	}
 }
 
 // lookOnce is a context that is done already: a Peek given it looks at the
-// pipe once and returns errLookedOnce when no request is there.
-type lookOnce struct{}
-
-var (
-	errLookedOnce = context.Canceled
-	closedChan    = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
-)
-
-func (lookOnce) Deadline() (time.Time, bool) { return time.Time{}, false }
-func (lookOnce) Done() <-chan struct{}       { return closedChan }
-func (lookOnce) Err() error                  { return errLookedOnce }
-func (lookOnce) Value(any) any               { return nil }
-
-// schedYield gives the CPU to another runnable thread, if one waits.
-func schedYield() { unix.Syscall(unix.SYS_SCHED_YIELD, 0, 0, 0) }
+// pipe once and returns its error (context.Canceled) when no request is there.
+var lookOnce = func() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}()
 
 // serve answers one client's requests until it goes or the server stops.
 func (s *server) serve(ctx context.Context, c ServerConn) {

@@ -117,16 +117,7 @@ func TestAbandonNotALiveProducersFilledSlot(t *testing.T) {
 	if _, err := RescueEmpty(c); err != nil {
 		t.Fatal(err)
 	}
-	var got []string
-	for {
-		ok, err := c.TryGetFunc(func(msg []byte) { got = append(got, string(msg)) })
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !ok {
-			break
-		}
-	}
+	got := drainMPMC(t, c, nil)
 	if len(got) != 2 || got[0] != "A" || got[1] != "B" {
 		t.Fatalf("put A, B; got %q", got)
 	}
@@ -187,15 +178,7 @@ func TestAbandonNotALaterLap(t *testing.T) {
 	if _, err := RescueEmpty(c1); err != nil {
 		t.Fatal(err)
 	}
-	for {
-		ok, err := c1.TryGetFunc(func(msg []byte) { got = append(got, string(msg)) })
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !ok {
-			break
-		}
-	}
+	got = drainMPMC(t, c1, got)
 	if len(got) != 8 || got[7] != "X" {
 		t.Fatalf("put 1..7, X; got %q", got)
 	}
@@ -227,16 +210,7 @@ func TestAbandonKeepsAWholeMessage(t *testing.T) {
 	if _, err := RescueEmpty(c); err != nil {
 		t.Fatal(err)
 	}
-	var got []string
-	for {
-		ok, err := c.TryGetFunc(func(msg []byte) { got = append(got, string(msg)) })
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !ok {
-			break
-		}
-	}
+	got := drainMPMC(t, c, nil)
 	if len(got) != 1 || got[0] != "W" {
 		t.Fatalf("got %q, want W once", got)
 	}
@@ -245,5 +219,20 @@ func TestAbandonKeepsAWholeMessage(t *testing.T) {
 	}
 	if err := Sane(r); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// drainMPMC takes every message r has now, without waiting, appending
+// each to got.
+func drainMPMC(t *testing.T, r *MPMC, got []string) []string {
+	t.Helper()
+	for {
+		ok, err := r.TryGetFunc(func(msg []byte) { got = append(got, string(msg)) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			return got
+		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/shmkit/shmkit/atomics"
 	"github.com/shmkit/shmkit/internal/benchutil"
+	"github.com/shmkit/shmkit/internal/spin"
 	"github.com/shmkit/shmkit/process"
 	"github.com/shmkit/shmkit/semaphore"
 	"github.com/shmkit/shmkit/shm"
@@ -154,11 +155,7 @@ func spinUntil(p *process.Process, cond func() bool) bool {
 		if n%1024 == 1023 && !p.Alive() {
 			return cond()
 		}
-		schedYield()
+		spin.Yield() // the waiter may need this CPU
 	}
 	return true
 }
-
-// schedYield gives the CPU to whoever needs it (the waiter, on a loaded
-// machine).
-func schedYield() { _, _, _ = unix.RawSyscall(unix.SYS_SCHED_YIELD, 0, 0, 0) }

@@ -154,7 +154,7 @@ func (a *Adaptive) Spin(base int, p Pause, ready func() bool) (Spell, bool) {
 				s.rounds = i // for Parked: the rounds made
 				return s, false
 			}
-			yield()
+			Yield()
 		case p != Tight:
 			Relax()
 		}

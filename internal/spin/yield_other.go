@@ -4,5 +4,5 @@ package spin
 
 import "runtime"
 
-// yield lets other goroutines run (see yield_linux.go).
-func yield() { runtime.Gosched() }
+// Yield lets other goroutines run (see yield_linux.go).
+func Yield() { runtime.Gosched() }
