@@ -107,6 +107,12 @@ func TestKillRunMPMC(t *testing.T) {
 				}
 				ctx := ctxT(t, shmtest.Timeout(t, 20*time.Second))
 				prod, err := ringbuf.OpenMPMC(seg, "q")
+				if err == nil {
+					// Attached before the consumer looks: else a consumer that
+					// drains the dead victim's messages before the goroutine's
+					// first Put finds every producer it knows dead (ErrPeerDead).
+					err = prod.AttachProducer()
+				}
 				if err != nil {
 					t.Fatal(err)
 				}
