@@ -106,7 +106,7 @@ func (r *MPMC) outstanding() int {
 	for i := 0; i < r.parts.n; i++ {
 		lo, hi, ok, _ := r.claimRange(i, partOffDeqClaim, partOffDeqClaimEnd)
 		for pos := lo; ok && pos < hi; pos++ { // a torn read is of a live consumer's claim that moves on: the messages it held are counted above or gone
-			if pos < deq && r.seq(pos).Load() == pos+1 {
+			if pos < deq && r.seq(pos).Load() == pos+1 && r.length(pos).Load() != lenAbandoned { // not yet used (emptyRun resets the length first)
 				n++
 			}
 		}

@@ -4,12 +4,15 @@ import (
 	"context"
 	"fmt"
 	"sync/atomic"
+	"unsafe"
 )
 
 // MPMC batch claim: a producer with several messages at hand claims a run
 // of slots with one CAS on enqueue, as LMAX Disruptor's multi-producer
-// sequencer claims next(n), fills them, and publishes each with a release
-// store of its sequence number, waking parked consumers once for the run.
+// sequencer claims next(n), fills them all, then publishes each with a
+// release store of its sequence number (a second pass, so that a consumer
+// caught up does not chase the fills line by line), waking parked
+// consumers once for the run.
 // Consumers read each slot's sequence number, Vyukov's way, so a run needs
 // no published cursor of its own (a second shared line every consumer
 // would read). A consumer takes a run the same way (GetBatchFunc): one CAS
@@ -27,12 +30,14 @@ import (
 // Crash recovery: the run is recorded in the participant slot as enqClaim
 // = pos+1 and enqClaimEnd = pos+n+1 (deqClaim and deqClaimEnd for a
 // consumer; see claimRange for the order of the stores). A producer killed
-// inside a run leaves its filled slots published (delivered as any others)
-// and its unfilled ones with seq == pos, which a consumer (rescueEmpty) or
-// a producer at the limit (skipDeadHead) gives up in one pass
-// (abandonDeadRun). A consumer killed inside a run leaves its unemptied
-// slots full, and the next consumer that finds the ring empty adopts the
-// run and delivers them in order (adoptDeadClaim). A participant slot is
+// inside a run leaves the run's unpublished slots with seq == pos, which a
+// consumer (rescueEmpty) or a producer at the limit (skipDeadHead)
+// publishes in one pass (abandonDeadRun): those whose length the producer
+// stored (filled) are delivered as any others, the rest skipped. A
+// consumer killed inside a run leaves its slots not yet given back full,
+// and the next consumer that finds the ring empty adopts the run and
+// delivers, in order, those whose length the dead one had not reset
+// (adoptDeadClaim, getClaimed). A participant slot is
 // reused only when every position of its runs is resolved (claimsResolved,
 // takePart).
 
@@ -63,6 +68,7 @@ func (r *MPMC) tryClaimRun(k int) (pos uint64, n int, err error) {
 				}
 				m = min(m, uint64(room))
 			}
+			r.prefetchRun(pos, m) // for the test below and the fills after it
 			got := uint64(1)
 			for got < m && r.seq(pos+got).Load() == pos+got { // observes: slot emptied for this lap
 				got++
@@ -73,6 +79,7 @@ func (r *MPMC) tryClaimRun(k int) (pos uint64, n int, err error) {
 			(*pubWord)(end).storeRelease(pos + got + 1)
 			(*pubWord)(claim).storeRelease(pos + 1) // the CAS after it is a full barrier on amd64
 			if r.enq.CompareAndSwap(pos, pos+got) { // claims slots pos..pos+got-1 for filling
+				r.prefetchRun(pos+got, want) // the next run's, ours or another producer's
 				return pos, int(got), nil
 			}
 			claim.Store(0) // lost: see tryClaimPut; then the range, so that it never outlives its claim
@@ -111,16 +118,17 @@ func (r *MPMC) fillRun(pos uint64, n int, fill func(i int, slot []byte) int) int
 			l = fill(i, c[mSlotHeader:])
 		}
 		if l >= 0 && l <= r.slotBytes {
-			storeRel32(u32(c, mSlotOffLen), uint32(l))
-			(*pubWord)(u64(c, mSlotOffSeq)).storeRelease(p + 1) // publishes: slot filled, length and payload before it
+			storeRel32(u32(c, mSlotOffLen), uint32(l)) // the message is whole: a rescuer delivers it (see abandonDeadRun)
 			continue
 		}
 		if l > r.slotBytes && bad < 0 {
 			bad = l
 		}
 		filled = min(filled, i)
-		u32(c, mSlotOffLen).Store(lenAbandoned)
-		u64(c, mSlotOffSeq).Store(p + 1) // publishes: slot given up, skipped by consumers
+		// The length stays lenAbandoned: the slot is given up, skipped by consumers.
+	}
+	for p := pos; p < pos+uint64(n); p++ {
+		(*pubWord)(r.seq(p)).storeRelease(p + 1) // publishes: slot filled (or given up), length and payload before it
 	}
 	if hook != nil {
 		hook(n, n)
@@ -219,6 +227,7 @@ func (r *MPMC) tryClaimGetRun(k int) (pos uint64, n int, err error) {
 		seq := r.seq(pos).Load() // observes: slot filled (seq == pos+1)
 		switch dif := int64(seq - (pos + 1)); {
 		case dif == 0:
+			r.prefetchRun(pos, want) // read, then written (emptied)
 			got := uint64(1)
 			for got < want && r.seq(pos+got).Load() == pos+got+1 { // observes: slot filled for this lap
 				got++
@@ -264,8 +273,10 @@ func (r *MPMC) emptyRun(pos uint64, n int, use func(msg []byte)) (int, error) {
 		} else if l != lenAbandoned && err == nil {
 			err = fmt.Errorf("%w: ring %q slot %d holds %d bytes, slots are %d", ErrCorrupt, r.name, p&r.mask, l, r.slotBytes)
 		}
-		storeRel32(u32(c, mSlotOffLen), lenAbandoned)                // length reset (see abandonDeadRun)
-		(*pubWord)(u64(c, mSlotOffSeq)).storeRelease(p + r.capacity) // publishes: slot emptied (our reads of it came before)
+		storeRel32(u32(c, mSlotOffLen), lenAbandoned) // used: an adopter skips it (see nextAdopted's caller)
+	}
+	for p := pos; p < pos+uint64(n); p++ {
+		(*pubWord)(r.seq(p)).storeRelease(p + r.capacity) // publishes: slot emptied (our reads of it came before)
 	}
 	r.space.wake()
 	return got, err
@@ -353,4 +364,16 @@ func (r *MPMC) movedOn(ctr *atomic.Uint64, pos, seq uint64, what string) (uint64
 		return 0, fmt.Errorf("%w: ring %q slot %d seq %d ahead of %s %d", ErrCorrupt, r.name, pos&r.mask, seq, what, pos)
 	}
 	return p2, nil
+}
+
+// prefetchRun asks for the lines of the n slots from pos (at most the
+// ring) for writing: a hint, see prefetchWrite.
+func (r *MPMC) prefetchRun(pos, n uint64) {
+	size := min(n, r.capacity) * r.stride
+	off := (pos & r.mask) * r.stride
+	k := min(size, uint64(len(r.cells))-off)
+	prefetchWrite(unsafe.Pointer(&r.cells[off]), int(k))
+	if size > k {
+		prefetchWrite(unsafe.Pointer(&r.cells[0]), int(size-k))
+	}
 }

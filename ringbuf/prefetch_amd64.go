@@ -9,3 +9,12 @@ import "unsafe"
 //
 //go:noescape
 func prefetchLines(p unsafe.Pointer, n int)
+
+// prefetchWrite hints that the n bytes from p will be written soon
+// (PREFETCHW per cache line: the line is fetched for ownership, so that
+// the stores that follow hit it instead of waiting in the store buffer,
+// where the next locked instruction would wait for them). The caller keeps
+// [p, p+n) inside a mapping.
+//
+//go:noescape
+func prefetchWrite(p unsafe.Pointer, n int)

@@ -4,5 +4,7 @@ package ringbuf
 
 import "unsafe"
 
-// prefetchLines is a no-op where no prefetch instruction is wired up.
+// prefetchLines and prefetchWrite are no-ops where no prefetch
+// instruction is wired up.
 func prefetchLines(p unsafe.Pointer, n int) {}
+func prefetchWrite(p unsafe.Pointer, n int) {}

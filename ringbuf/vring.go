@@ -412,6 +412,7 @@ func (r *vring) tryReserve(n int) (buf []byte, ok bool, err error) {
 			(*pubWord)(claimPos).storeRelease(tail)
 			(*pubWord)(claimEnd).storeRelease(tail + need)
 			if r.tail.CompareAndSwap(tail, tail+need) { // claims [tail, tail+need)
+				r.prefetchPast(tail+need, mpscPrefetch)
 				break
 			}
 		}
@@ -434,6 +435,23 @@ func (r *vring) tryReserve(n int) (buf []byte, ok bool, err error) {
 	}
 	off := idx + recordHeaderSize
 	return r.data[off : off+uint64(n) : off+uint64(n)], true, nil
+}
+
+// mpscPrefetch is how far past its claim an MPSC producer asks for lines
+// for writing: its next few records, or another producer's (BenchmarkProducers,
+// one producer writing each message: 217-280 ns a message without, 117-128
+// with, same runs; the stores of a record to lines the consumer zeroed
+// waited in the store buffer, and the next locked instruction waited for
+// them).
+const mpscPrefetch = 256
+
+// prefetchPast asks for up to n bytes of lines from position pos for
+// writing, stopping at the end of the ring: the space the next claims will
+// likely take. A hint: the lines may be another producer's to write, or
+// not yet free, and nothing is stored.
+func (r *vring) prefetchPast(pos, n uint64) {
+	idx := pos & r.mask
+	prefetchWrite(unsafe.Pointer(&r.data[idx]), int(min(n, r.capacity-idx)))
 }
 
 // writePad writes a padding record of n bytes at idx: SPSC, plainly (the
@@ -589,7 +607,7 @@ func (r *vring) takeConsumer() (holder uint64, ok bool) {
 // setupConsumer starts this handle reading where the ring's head is.
 func (r *vring) setupConsumer() {
 	r.consumerEver.Store(1)
-	if r.multi {
+	{
 		// A predecessor that died while zeroing freed space: finish.
 		h, z, t := r.head.Load(), r.zeroEnd.Load(), r.tail.Load()
 		if z > h && z <= t && t-h <= r.capacity && (h|z)%recordAlign == 0 {
@@ -692,6 +710,20 @@ func (r *vring) zeroRange(pos, n uint64) {
 	}
 }
 
+// spscZeroMax: an SPSC consumer zeroes the space it frees, as an MPSC
+// consumer must, while the record it found last is at most this long. No
+// reader needs the zeros; the stores are for the cache: a line the
+// consumer only read is left shared between the two cores, and the
+// producer's store to it in the next lap waits for the consumer's copy to
+// be invalidated, in the store buffer, line after line; a line the
+// consumer wrote is simply gone from the producer's cache, a miss its
+// prefetcher fetches ahead of the stores. Measured here (BenchmarkStream,
+// 64 B records, same runs): ring-batch 30-32 M msgs/s without, 134-154 M
+// with; ring-reserve 21 M, 101-104 M. Past a few KiB the consumer of a
+// record in place may not read all of it, and writing every line would
+// pull the lines it left in the producer's cache.
+const spscZeroMax = 4 << 10
+
 // advance moves the consumer's head past consumed bytes and publishes it:
 // at once, or, inside ReadBatch, once a quarter of the ring has been
 // consumed since the last publication (and when the batch ends).
@@ -706,10 +738,11 @@ func (r *vring) advance(head uint64) {
 // waiting for space.
 func (r *vring) publish() {
 	if r.c.head != r.c.published {
-		if r.multi {
-			// MPSC: zero what is freed. zeroEnd says how far first, so that
-			// a successor of a consumer that dies while zeroing finishes
-			// the job (see attachConsumer) instead of finding a hole.
+		if r.multi || r.c.recLen <= spscZeroMax {
+			// Zero what is freed (MPSC: needed, see zeroRange; SPSC: see
+			// spscZeroMax). zeroEnd says how far first, so that a
+			// successor of a consumer that dies while zeroing finishes
+			// the job (see setupConsumer) instead of finding a hole.
 			r.zeroEnd.Store(r.c.head)
 			r.zeroRange(r.c.published, r.c.head-r.c.published)
 		}
