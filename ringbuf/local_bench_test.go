@@ -1,6 +1,7 @@
 package ringbuf_test
 
 import (
+	"context"
 	"errors"
 	"testing"
 
@@ -73,6 +74,19 @@ func BenchmarkLocal(b *testing.B) {
 				m.Commit()
 			}
 			m.TryReadBatch(func(rec []byte) bool { return true })
+		}
+	})
+	b.Run("mpmc-putbatch-getbatch", func(b *testing.B) {
+		run := make([][]byte, 64)
+		for i := range run {
+			run[i] = msg
+		}
+		ctx := context.Background()
+		use := func(m []byte) { sum += int(m[0]) }
+		b.ReportAllocs()
+		for i := 0; i < b.N; i += 64 {
+			q.PutBatch(ctx, run)
+			q.TryGetBatchFunc(64, use)
 		}
 	})
 	b.Run("mpmc-put-get", func(b *testing.B) {
