@@ -11,6 +11,7 @@ import (
 	"runtime/pprof"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unsafe"
@@ -457,6 +458,13 @@ func checkStream(t *testing.T, c interface {
 	}
 }
 
+// TestMPMCInProcess: producers and consumers on handles of their own in
+// one process; every message arrives once, in each producer's order. The
+// consumers stop when every message has arrived (not after a lull: on a
+// loaded machine the process may not run for longer than any lull, and
+// producers held on a full ring by consumers that left would wait
+// forever), and every wait is bounded, so a lost message fails the test
+// instead of hanging it.
 func TestMPMCInProcess(t *testing.T) {
 	seg := shmtest.Segment(t, 1<<20)
 	r, err := ringbuf.NewMPMC(seg, "q", 64, 32)
@@ -464,6 +472,11 @@ func TestMPMCInProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	const producers, consumers, per = 3, 3, 3000
+	ctx := ctxT(t, shmtest.Timeout(t, 20*time.Second))
+	gctx, allIn := context.WithCancel(ctx) // cancelled once the last message is in
+	defer allIn()
+	var left atomic.Int64
+	left.Store(producers * per)
 	var mu sync.Mutex
 	seen := make(map[[2]int]bool)
 	var wg sync.WaitGroup
@@ -473,8 +486,9 @@ func TestMPMCInProcess(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := 0; i < per; i++ {
-				if err := h.Put(context.Background(), []byte{byte(p), byte(i), byte(i >> 8)}); err != nil {
-					t.Error(err)
+				if err := h.Put(ctx, []byte{byte(p), byte(i), byte(i >> 8)}); err != nil {
+					t.Errorf("producer %d message %d: %v", p, i, err)
+					return
 				}
 			}
 		}()
@@ -488,8 +502,11 @@ func TestMPMCInProcess(t *testing.T) {
 			buf := make([]byte, 32)
 			last := []int{-1, -1, -1}
 			for {
-				n, err := h.Get(ctxT(t, 200*time.Millisecond), buf)
+				n, err := h.Get(gctx, buf)
 				if err != nil {
+					if gctx.Err() == nil || left.Load() > 0 {
+						t.Errorf("consumer %d with %d messages still to come: %v", c, left.Load(), err)
+					}
 					return
 				}
 				k := [2]int{int(buf[0]), int(buf[1]) | int(buf[2])<<8}
@@ -503,6 +520,9 @@ func TestMPMCInProcess(t *testing.T) {
 				}
 				seen[k] = true
 				mu.Unlock()
+				if left.Add(-1) == 0 {
+					allIn() // the other consumers' Gets return
+				}
 			}
 		}()
 	}
