@@ -57,7 +57,9 @@ const (
 //	320    8   consumer       consumer's procinfo word; 0 = none
 //	328    4   consumerEver   1 once a consumer has attached
 //	332    4   producersEver  producer attachments so far
-//	336    8   zeroEnd        MPSC: the head the consumer is zeroing up to
+//	336    8   zeroEnd        the head the consumer is zeroing up to (MPSC: at every
+//	                          publication; SPSC: while its records are at most
+//	                          spscZeroMax, else left behind the head)
 //	344    4   consumerSeq    bumped when a shared consumer side is handed back (futex)
 //	348    4   shared         1 once a consumer used AcquireConsumer
 //	384        producer slots
@@ -209,7 +211,9 @@ const (
 // finds a slot claimed but never filled (or never emptied) can tell whose
 // claim it is. A slot claimed for filling whose claimants are all dead is
 // given up (abandoned, then skipped). A slot claimed for emptying by a dead
-// consumer still holds its message intact (a consumer only reads it): a
+// consumer still holds its message intact (a consumer only reads it, then
+// resets its length to lenAbandoned once it has used it, before it gives
+// the slot back: an adopter skips such a slot): a
 // live consumer adopts the claim (stores it as its own deqClaim, then
 // clears the dead one's with a CAS, so that exactly one adopter wins) and
 // delivers the message as its own.

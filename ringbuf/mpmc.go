@@ -791,9 +791,10 @@ func (r *MPMC) deadClaim() (i int, c, e uint64, ok bool) {
 }
 
 // adoptDeadClaim takes over the claim of a consumer that died holding
-// slots (the messages in them are intact: consumers only read), so that
-// this handle delivers them, exactly once, in order: one slot, or what a
-// GetBatch run had not yet emptied. The adopter stores the claim as its
+// slots (the messages in them are intact: consumers only read, and reset
+// a slot's length once they have used it), so that this handle delivers
+// them, exactly once, in order: one slot, or what a GetBatch run had not
+// yet used. The adopter stores the claim as its
 // own first, then looks for another live holder of it (another adopter:
 // with sequentially consistent atomics, of two adopters that both stored,
 // at least one sees the other, and backs off), and only then clears the
