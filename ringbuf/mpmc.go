@@ -347,16 +347,6 @@ func (r *MPMC) unreleased(lo, hi uint64) bool {
 	return false
 }
 
-// putPrefetch: a Put that claimed slot pos asks for the lines of slot
-// pos+putPrefetch for writing (see prefetchWrite), so that the fills of the
-// Puts to come (this producer's or another's) do not wait in the store
-// buffer for lines the consumers wrote when they emptied them, and the
-// next CAS, a full barrier, does not wait for those stores
-// (BenchmarkProducers, mpmc, same runs: 1 producer 10.7-11.4 M msgs/s
-// without, 17.4-17.8 M with 4 ahead, 13.6-14.9 M with 16; 3 producers
-// 8.7-9.4 M, 13.7-14.2 M, 15.8-18.2 M).
-const putPrefetch = 8
-
 // tryClaimPut claims the next free slot: Vyukov's enqueue.
 func (r *MPMC) tryClaimPut() (pos uint64, ok bool, err error) {
 	claim := r.parts.word(r.part, partOffEnqClaim)
@@ -371,7 +361,6 @@ func (r *MPMC) tryClaimPut() (pos uint64, ok bool, err error) {
 		case dif == 0:
 			(*pubWord)(claim).storeRelease(pos + 1) // the CAS after it is a full barrier on amd64
 			if r.enq.CompareAndSwap(pos, pos+1) {   // claims slot pos for filling
-				r.prefetchRun(pos+putPrefetch, 1)
 				return pos, true, nil
 			}
 			claim.Store(0) // lost: a stale claim of a live loser would keep a dead winner's slot from being given up

@@ -227,11 +227,14 @@ func (r *MPMC) tryClaimGetRun(k int) (pos uint64, n int, err error) {
 		seq := r.seq(pos).Load() // observes: slot filled (seq == pos+1)
 		switch dif := int64(seq - (pos + 1)); {
 		case dif == 0:
-			r.prefetchRun(pos, want) // read, then written (emptied)
 			got := uint64(1)
 			for got < want && r.seq(pos+got).Load() == pos+got+1 { // observes: slot filled for this lap
 				got++
 			}
+			// Only the slots found filled: asked for before the count, the
+			// lines of slots a producer is still filling would be taken
+			// from it.
+			r.prefetchRun(pos, got)           // read, then written (emptied)
 			(*pubWord)(claim).storeRelease(0) // no claim while the range changes (see claimRange)
 			(*pubWord)(end).storeRelease(pos + got + 1)
 			(*pubWord)(claim).storeRelease(pos + 1) // the CAS after it is a full barrier on amd64

@@ -412,7 +412,6 @@ func (r *vring) tryReserve(n int) (buf []byte, ok bool, err error) {
 			(*pubWord)(claimPos).storeRelease(tail)
 			(*pubWord)(claimEnd).storeRelease(tail + need)
 			if r.tail.CompareAndSwap(tail, tail+need) { // claims [tail, tail+need)
-				r.prefetchPast(tail+need, mpscPrefetch)
 				break
 			}
 		}
@@ -435,23 +434,6 @@ func (r *vring) tryReserve(n int) (buf []byte, ok bool, err error) {
 	}
 	off := idx + recordHeaderSize
 	return r.data[off : off+uint64(n) : off+uint64(n)], true, nil
-}
-
-// mpscPrefetch is how far past its claim an MPSC producer asks for lines
-// for writing: its next few records, or another producer's (BenchmarkProducers,
-// one producer writing each message: 217-280 ns a message without, 117-128
-// with, same runs; the stores of a record to lines the consumer zeroed
-// waited in the store buffer, and the next locked instruction waited for
-// them).
-const mpscPrefetch = 256
-
-// prefetchPast asks for up to n bytes of lines from position pos for
-// writing, stopping at the end of the ring: the space the next claims will
-// likely take. A hint: the lines may be another producer's to write, or
-// not yet free, and nothing is stored.
-func (r *vring) prefetchPast(pos, n uint64) {
-	idx := pos & r.mask
-	prefetchWrite(unsafe.Pointer(&r.data[idx]), int(min(n, r.capacity-idx)))
 }
 
 // writePad writes a padding record of n bytes at idx: SPSC, plainly (the
@@ -712,16 +694,17 @@ func (r *vring) zeroRange(pos, n uint64) {
 
 // spscZeroMax: an SPSC consumer zeroes the space it frees, as an MPSC
 // consumer must, while the record it found last is at most this long. No
-// reader needs the zeros; the stores are for the cache: a line the
-// consumer only read is left shared between the two cores, and the
-// producer's store to it in the next lap waits for the consumer's copy to
-// be invalidated, in the store buffer, line after line; a line the
-// consumer wrote is simply gone from the producer's cache, a miss its
-// prefetcher fetches ahead of the stores. Measured here (BenchmarkStream,
-// 64 B records, same runs): ring-batch 30-32 M msgs/s without, 134-154 M
-// with; ring-reserve 21 M, 101-104 M. Past a few KiB the consumer of a
-// record in place may not read all of it, and writing every line would
-// pull the lines it left in the producer's cache.
+// reader needs the zeros; the stores are for the cache. The likely
+// mechanism (this VM exposes no performance counters to confirm it): a
+// line the consumer only read stays shared between the two cores, and the
+// producer's store to it in the next lap waits in the store buffer for the
+// consumer's copy to be invalidated, line after line; a line the consumer
+// wrote is gone from the producer's cache, a miss its prefetcher fetches
+// ahead of the stores. Measured (BenchmarkStream, 64 B records, medians
+// of 5 rotated runs per build, the VM in its slow state): ring-batch
+// 38.6 M msgs/s without, 147.5 M with; ring-reserve 27.6 M, 105 M. Past a
+// few KiB the consumer of a record in place may not read all of it, and
+// writing every line would pull the lines it left in the producer's cache.
 const spscZeroMax = 4 << 10
 
 // advance moves the consumer's head past consumed bytes and publishes it:
