@@ -14,8 +14,9 @@ import (
 
 // giveUpVictimArgs: put a run of Run messages of producer ID with
 // PutBatchFunc, giving up slot GiveUpAt (and so the rest), killed before
-// the fill of slot KillAt (after the give-up: the first pass, which
-// fills, or gives up, every slot before any seq is stored).
+// the fill of slot KillAt (after the give-up, within the run's first
+// chunk of 8 slots, which are filled or given up before any seq is
+// stored).
 type giveUpVictimArgs struct {
 	R        *ringbuf.MPMC
 	Flag     *shm.Segment
@@ -41,8 +42,8 @@ var giveUpVictimW = process.Register("ringbuf-giveup-victim", func(ctx context.C
 	return err
 })
 
-// TestKillRunMPMCGivenUp: a producer killed in the first pass of a run in
-// which it gave a slot up leaves every slot of the run with seq == pos;
+// TestKillRunMPMCGivenUp: a producer killed inside the first chunk of a run
+// in which it gave a slot up leaves every slot of the run with seq == pos;
 // the rescue publishes them, and consumers deliver the filled ones before
 // the give-up and skip the given-up slot and those after it (whose
 // lengths were never stored), then a later producer's messages.
