@@ -366,8 +366,8 @@ func (q *Queue[T]) Put(ctx context.Context, v T) error {
 // stopped it (the errors of Put). Values that go into ring slots are put
 // a run at a time: one claim of as many slots as are free (LMAX
 // Disruptor's batch claim, see ringbuf.MPMC.PutBatchFunc) and one wake
-// per run, each value published as soon as it is written, so a consumer
-// waiting on the first does not wait for the last. A value placed out of
+// per run, the values published 8 at a time as they are written, so a
+// consumer waiting on the first does not wait for the last. A value placed out of
 // line, or any value of a queue with MaxBytes, goes alone, as Put.
 func (q *Queue[T]) PutBatch(ctx context.Context, vs []T) (int, error) {
 	if !q.enter() {
