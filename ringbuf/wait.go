@@ -106,8 +106,14 @@ func inUse(ahead, behind, capacity uint64) int {
 //	waiter: seq := seq.Load(); waiters++; re-check; Await(seq); waiters--
 //	waker:  publish (store); if waiters.Load() != 0 { seq++; Wake }
 //
-// All are sequentially consistent atomics, so either the waker sees the
-// waiter's increment or the waiter's re-check sees the publication (Dekker).
+// With sequentially consistent atomics either the waker sees the waiter's
+// increment or the waiter's re-check sees the publication (Dekker). But the
+// rings publish with release stores (atomics.StoreRelease*, a plain MOV on
+// amd64), and x86 may satisfy the waker's later load of waiters before
+// that store is visible: a waiter that registers and re-checks in that
+// moment sleeps until its poll period (WithPoll, 50 ms by default) or the
+// next publication. Not seen in millions of ping-pong rounds; a known
+// window, not a guarantee.
 // A waiter also raises parked to the seq value it will sleep on; a waker
 // bumps seq (by CAS) only while parked equals it, so that a burst of
 // publications to a sleeping consumer makes one wake syscall, not one each:

@@ -31,7 +31,11 @@ import (
 // path); with the bit set it clears it, bumping the count, and wakes
 // everybody. Go's atomics are sequentially consistent, so either the
 // notifier sees the bit or the waiter's re-check sees the new state
-// (Dekker): no wake-up is lost. Clearing the bit makes one syscall per
+// (Dekker) -- when the change was made with one. A change published with a
+// release store (the rings' atomics.StoreRelease*, a plain MOV on amd64)
+// may still sit in the notifier's store buffer when its load of Seq is
+// satisfied: a waiter that sets the bit and re-checks in that moment sleeps
+// until its poll period or the next notification (a known window). Clearing the bit makes one syscall per
 // sleep, not one per notification: a consumer that drains a full queue
 // wakes its parked producer once, not once per message.
 type Event struct {
