@@ -49,14 +49,35 @@ var runVictimW = process.Register("ringbuf-run-victim", func(ctx context.Context
 	if err := putRunsOf(ctx, a.R, a.ID, 0, a.N, a.Run, 64); err != nil {
 		return err
 	}
-	ringbuf.SetMPMCRunHook(func(i, n int) {
-		if i == min(a.KillAt, n) {
-			signal(a.Flag, 1)
-			select {} // killed here
-		}
-	})
+	ringbuf.SetMPMCRunHook(holdAt(a.Flag, a.KillAt))
 	return putRunsOf(ctx, a.R, a.ID, a.N, a.Run, a.Run, 64)
 })
+
+// holdAt is a run hook (SetMPMCRunHook, SetMPMCGetRunHook) that, at slot
+// at of a run (at its end, n, if the run is shorter), says so through flag
+// and blocks for the parent to kill the process there.
+func holdAt(flag *shm.Segment, at int) func(i, n int) {
+	return func(i, n int) {
+		if i == min(at, n) {
+			signal(flag, 1)
+			select {} // killed here
+		}
+	}
+}
+
+// killRing makes the ring of 64 slots of 64 bytes that the run kill tests
+// use (closed at the end of the test) and the flag segment of its victim.
+func killRing(t *testing.T) (*shm.Segment, *ringbuf.MPMC, *shm.Segment) {
+	t.Helper()
+	seg := shmtest.Segment(t, 1<<20)
+	flag := shmtest.Segment(t, 64)
+	r, err := ringbuf.NewMPMC(seg, "q", 64, 64, ringbuf.WithPoll(5*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return seg, r, flag
+}
 
 // killRunVictim starts a run victim on r and kills it at its hook.
 func killRunVictim(t *testing.T, a runVictimArgs) {
@@ -265,12 +286,7 @@ type runGetVictimArgs struct {
 }
 
 var runGetVictimW = process.Register("ringbuf-run-get-victim", func(ctx context.Context, a runGetVictimArgs) error {
-	ringbuf.SetMPMCGetRunHook(func(i, n int) {
-		if i == a.KillAt {
-			signal(a.Flag, 1)
-			select {} // killed here
-		}
-	})
+	ringbuf.SetMPMCGetRunHook(holdAt(a.Flag, a.KillAt)) // i < n: at itself
 	_, err := a.R.GetBatchFunc(ctx, a.Run, func([]byte) {})
 	return err
 })
@@ -281,13 +297,7 @@ var runGetVictimW = process.Register("ringbuf-run-get-victim", func(ctx context.
 // the test), its segment, and a context for the test.
 func killedGetRun(t *testing.T, run, at int) (*shm.Segment, *ringbuf.MPMC, context.Context) {
 	t.Helper()
-	seg := shmtest.Segment(t, 1<<20)
-	flag := shmtest.Segment(t, 64)
-	r, err := ringbuf.NewMPMC(seg, "q", 64, 64, ringbuf.WithPoll(5*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.Close() })
+	seg, r, flag := killRing(t)
 	ctx := ctxT(t, shmtest.Timeout(t, 20*time.Second))
 	if err := putRunsOf(ctx, r, 0, 0, run, run, 64); err != nil {
 		t.Fatal(err)

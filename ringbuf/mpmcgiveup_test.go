@@ -27,12 +27,7 @@ type giveUpVictimArgs struct {
 }
 
 var giveUpVictimW = process.Register("ringbuf-giveup-victim", func(ctx context.Context, a giveUpVictimArgs) error {
-	ringbuf.SetMPMCRunHook(func(i, n int) {
-		if i == a.KillAt {
-			signal(a.Flag, 1)
-			select {} // killed here
-		}
-	})
+	ringbuf.SetMPMCRunHook(holdAt(a.Flag, a.KillAt))
 	_, err := a.R.PutBatchFunc(ctx, a.Run, func(i int, slot []byte) int {
 		if i == a.GiveUpAt {
 			return -1
@@ -48,13 +43,7 @@ var giveUpVictimW = process.Register("ringbuf-giveup-victim", func(ctx context.C
 // the give-up and skip the given-up slot and those after it (whose
 // lengths were never stored), then a later producer's messages.
 func TestKillRunMPMCGivenUp(t *testing.T) {
-	seg := shmtest.Segment(t, 1<<20)
-	flag := shmtest.Segment(t, 64)
-	r, err := ringbuf.NewMPMC(seg, "q", 64, 64, ringbuf.WithPoll(5*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	seg, r, flag := killRing(t)
 	const run, giveUp = 8, 2
 	p, err := giveUpVictimW.Start(context.Background(), giveUpVictimArgs{R: r, Flag: flag, ID: 1, Run: run, GiveUpAt: giveUp, KillAt: 5})
 	if err != nil {
@@ -91,13 +80,7 @@ func TestKillRunMPMCGivenUp(t *testing.T) {
 // only the messages it had not used, and the adopter delivers exactly
 // those, in order.
 func TestKillRunGetMPMCGivenUp(t *testing.T) {
-	seg := shmtest.Segment(t, 1<<20)
-	flag := shmtest.Segment(t, 64)
-	r, err := ringbuf.NewMPMC(seg, "q", 64, 64, ringbuf.WithPoll(5*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	_, r, flag := killRing(t)
 	ctx := ctxT(t, shmtest.Timeout(t, 20*time.Second))
 	// Slots 0..2: messages 0..2; 3..7 given up; 8..15: messages 3..10.
 	n, err := r.PutBatchFunc(ctx, 8, func(i int, slot []byte) int {

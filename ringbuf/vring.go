@@ -589,13 +589,10 @@ func (r *vring) takeConsumer() (holder uint64, ok bool) {
 // setupConsumer starts this handle reading where the ring's head is.
 func (r *vring) setupConsumer() {
 	r.consumerEver.Store(1)
-	{
-		// A predecessor that died while zeroing freed space: finish.
-		h, z, t := r.head.Load(), r.zeroEnd.Load(), r.tail.Load()
-		if z > h && z <= t && t-h <= r.capacity && (h|z)%recordAlign == 0 {
-			r.zeroRange(h, z-h)
-			r.head.Store(z) // publishes: space freed and zeroed
-		}
+	// A predecessor that died while zeroing freed space: finish.
+	if h, z, t := r.head.Load(), r.zeroEnd.Load(), r.tail.Load(); z > h && z <= t && t-h <= r.capacity && (h|z)%recordAlign == 0 {
+		r.zeroRange(h, z-h)
+		r.head.Store(z) // publishes: space freed and zeroed
 	}
 	r.c.head = r.head.Load()
 	r.c.tailCache, r.c.published = r.c.head, r.c.head
