@@ -34,6 +34,10 @@ var (
 // peers (never returned to callers).
 var errPoll = errors.New("ringbuf: poll")
 
+// errFirstPark ends a waiter's first sleep after atomics.FirstPark (never
+// returned to callers): see waitSide.
+var errFirstPark = errors.New("ringbuf: first park")
+
 // errSlotPending: no slot is free now, but one whose owner died frees up
 // once the consumer has passed that owner's last claim. Blocking calls wait
 // for it; Try calls report "no room".

@@ -111,9 +111,13 @@ func inUse(ahead, behind, capacity uint64) int {
 // rings publish with release stores (atomics.StoreRelease*, a plain MOV on
 // amd64), and x86 may satisfy the waker's later load of waiters before
 // that store is visible: a waiter that registers and re-checks in that
-// moment sleeps until its poll period (WithPoll, 50 ms by default) or the
-// next publication. Not seen in millions of ping-pong rounds; a known
-// window, not a guarantee.
+// moment would sleep until its poll period (WithPoll, 50 ms by default) or
+// the next publication. So a waiter's first sleep in the kernel lasts at
+// most atomics.FirstPark, after which it re-checks once and sleeps again
+// for the poll period: a wake lost that way costs that much latency, not
+// a poll period. (Not seen in millions of ping-pong rounds; a fence after
+// every publication would close the window at a locked instruction per
+// message. TestWaitSideMissedWake publishes without a wake.)
 // A waiter also raises parked to the seq value it will sleep on; a waker
 // bumps seq (by CAS) only while parked equals it, so that a burst of
 // publications to a sleeping consumer makes one wake syscall, not one each:
@@ -129,6 +133,10 @@ type waitSide struct {
 }
 
 func pollCheck() error { return errPoll }
+
+// firstPark is a wait's first sleep: atomics.FirstPark, then errFirstPark
+// (it spun before, and it polls nobody).
+var firstPark = atomics.WaitOptions{Spin: -1, Poll: atomics.FirstPark, Check: func() error { return errFirstPark }}
 
 func (w *waitSide) init(seq, waiters, parked *atomic.Uint32, o *options) {
 	w.seq, w.waiters, w.parked, w.o = seq, waiters, parked, o
@@ -226,7 +234,12 @@ func (w *waitSide) wait(ctx context.Context, ready func() bool) error {
 		return nil
 	}
 	t0 := spin.Now()
-	err := atomics.Await(ctx, w.seq, seq, &w.opt)
+	err := atomics.Await(ctx, w.seq, seq, &firstPark)
+	if err == errFirstPark && !ready() {
+		err = atomics.Await(ctx, w.seq, seq, &w.opt)
+	} else if err == errFirstPark {
+		err = nil // a wake lost to the publication's store (see waitSide)
+	}
 	w.waiters.Add(^uint32(0))
 	adapt.Parked(spell, t0, err == nil)
 	return err

@@ -34,8 +34,11 @@ import (
 // (Dekker) -- when the change was made with one. A change published with a
 // release store (the rings' atomics.StoreRelease*, a plain MOV on amd64)
 // may still sit in the notifier's store buffer when its load of Seq is
-// satisfied: a waiter that sets the bit and re-checks in that moment sleeps
-// until its poll period or the next notification (a known window). Clearing the bit makes one syscall per
+// satisfied: a waiter that sets the bit and re-checks in that moment would
+// sleep until its poll period or the next notification. So a waiter's
+// first sleep in the kernel lasts at most atomics.FirstPark; it then
+// re-checks once and sleeps for its poll period (TestEventMissedNotify
+// changes the state without a Notify). Clearing the bit makes one syscall per
 // sleep, not one per notification: a consumer that drains a full queue
 // wakes its parked producer once, not once per message.
 type Event struct {
@@ -141,7 +144,12 @@ func (e Event) wait(ctx context.Context, o *atomics.WaitOptions, a *spin.Adaptiv
 		ok, err := ready()
 		if !ok && err == nil {
 			t0 := spin.Now()
-			err = atomics.Await(ctx, e.Seq, s, o)
+			err = atomics.Await(ctx, e.Seq, s, &firstPark)
+			if err == errFirstPark {
+				if ok, err = ready(); !ok && err == nil {
+					err = atomics.Await(ctx, e.Seq, s, o)
+				}
+			}
 			a.Parked(spell, t0, err == nil && e.Seq.Load() != s)
 			if err == Recheck {
 				err = nil
@@ -153,6 +161,13 @@ func (e Event) wait(ctx context.Context, o *atomics.WaitOptions, a *spin.Adaptiv
 		}
 	}
 }
+
+// errFirstPark ends a waiter's first sleep (see Event); never returned.
+var errFirstPark = errors.New("notify: first park")
+
+// firstPark is a waiter's first sleep: FirstPark, then errFirstPark (it
+// spun before, and it polls nobody).
+var firstPark = atomics.WaitOptions{Spin: -1, Poll: atomics.FirstPark, Check: func() error { return errFirstPark }}
 
 // busyWait is the wait of the Spin and Yield strategies: look until it
 // holds, never parking; the context and o.Check every 1024 looks.

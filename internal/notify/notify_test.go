@@ -138,3 +138,42 @@ func TestPeers(t *testing.T) {
 		t.Fatalf("joining twice took %d slots", n)
 	}
 }
+
+// TestEventMissedNotify: a waiter asleep when the state it waits for
+// changes with no Notify after it (what a notifier's load of Seq, satisfied
+// before its store became visible, leaves: see Event) looks again after
+// its first park, atomics.FirstPark, before any poll: without the first
+// park its next look came only after its Check, at the end of its sleep
+// slice (250 ms) or poll period (an hour here). A look that finds the
+// state changed ends the wait. (If the state is set only after the first
+// park, the waiter sleeps on: that round shows the order of looks alone.)
+func TestEventMissedNotify(t *testing.T) {
+	var seq, sleepers atomic.Uint32
+	e := notify.Event{Seq: &seq, Sleepers: &sleepers}
+	var polled atomic.Int32
+	o := &atomics.WaitOptions{Poll: time.Hour, Check: func() error { polled.Add(1); return nil }}
+	for round := range 5 {
+		polled.Store(0)
+		var state atomic.Int64
+		var asleep atomic.Int32 // looks made with the sleep bit set
+		polledBeforeSecond := int32(-1)
+		ready := func() (bool, error) {
+			if sleepers.Load() != 0 && asleep.Add(1) == 2 {
+				polledBeforeSecond = polled.Load()
+			}
+			return state.Load() != 0, nil
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		done := make(chan error, 1)
+		go func() { done <- e.WaitFor(ctx, o, nil, nil, ready) }()
+		for asleep.Load() == 0 {
+			runtime.Gosched() // until the re-check after the sleep bit: next, it sleeps
+		}
+		state.Store(1) // and no Notify
+		err := <-done
+		cancel()
+		if err != nil || polledBeforeSecond != 0 {
+			t.Fatalf("round %d: Wait = %v, %d polls before the look after its first sleep; want nil, none (a missed Notify must cost FirstPark, not a sleep slice or poll period)", round, err, polledBeforeSecond)
+		}
+	}
+}
