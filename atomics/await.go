@@ -45,16 +45,6 @@ func (s Strategy) String() string {
 // other core, short enough not to starve it when both share one.
 const DefaultSpin = 512
 
-// FirstPark is how long the rings', queues' and pipes' waiters sleep in
-// the kernel at first, before they re-check their condition once and sleep
-// for their poll period. Their notifiers publish with a release store (a
-// plain MOV on amd64) and then load the waiter word, and x86 may satisfy
-// that load before the store is visible: a waiter that registers and
-// re-checks in that instant misses both the data and the wake. The first
-// park bounds what such a lost wake costs; a waiter woken in time never
-// sees it, and one that sleeps for long pays one more futex wait.
-const FirstPark = 100 * time.Microsecond
-
 // WaitOptions tune Await. The zero value parks after DefaultSpin checks and
 // never polls.
 type WaitOptions struct {

@@ -11,7 +11,7 @@ import (
 // TestWaitSideMissedWake: a waiter asleep when the state it waits for is
 // published with no wake after it (what a waker's load of the waiter count,
 // satisfied before its publishing store became visible, leaves: see
-// waitSide) looks again after its first park, atomics.FirstPark, and a look
+// waitSide) looks again after its first park, spin.FirstPark, and a look
 // that finds the state changed ends the wait with nil. Without the first
 // park it slept until its sleep slice (250 ms) or poll period (an hour
 // here) and returned errPoll, having looked once with its count raised.

@@ -113,7 +113,7 @@ func inUse(ahead, behind, capacity uint64) int {
 // that store is visible: a waiter that registers and re-checks in that
 // moment would sleep until its poll period (WithPoll, 50 ms by default) or
 // the next publication. So a waiter's first sleep in the kernel lasts at
-// most atomics.FirstPark, after which it re-checks once and sleeps again
+// most spin.FirstPark, after which it re-checks once and sleeps again
 // for the poll period: a wake lost that way costs that much latency, not
 // a poll period. (Not seen in millions of ping-pong rounds; a fence after
 // every publication would close the window at a locked instruction per
@@ -134,9 +134,9 @@ type waitSide struct {
 
 func pollCheck() error { return errPoll }
 
-// firstPark is a wait's first sleep: atomics.FirstPark, then errFirstPark
+// firstPark is a wait's first sleep: spin.FirstPark, then errFirstPark
 // (it spun before, and it polls nobody).
-var firstPark = atomics.WaitOptions{Spin: -1, Poll: atomics.FirstPark, Check: func() error { return errFirstPark }}
+var firstPark = atomics.WaitOptions{Spin: -1, Poll: spin.FirstPark, Check: func() error { return errFirstPark }}
 
 func (w *waitSide) init(seq, waiters, parked *atomic.Uint32, o *options) {
 	w.seq, w.waiters, w.parked, w.o = seq, waiters, parked, o

@@ -36,7 +36,7 @@ import (
 // may still sit in the notifier's store buffer when its load of Seq is
 // satisfied: a waiter that sets the bit and re-checks in that moment would
 // sleep until its poll period or the next notification. So a waiter's
-// first sleep in the kernel lasts at most atomics.FirstPark; it then
+// first sleep in the kernel lasts at most spin.FirstPark; it then
 // re-checks once and sleeps for its poll period (TestEventMissedNotify
 // changes the state without a Notify). Clearing the bit makes one syscall per
 // sleep, not one per notification: a consumer that drains a full queue
@@ -167,7 +167,7 @@ var errFirstPark = errors.New("notify: first park")
 
 // firstPark is a waiter's first sleep: FirstPark, then errFirstPark (it
 // spun before, and it polls nobody).
-var firstPark = atomics.WaitOptions{Spin: -1, Poll: atomics.FirstPark, Check: func() error { return errFirstPark }}
+var firstPark = atomics.WaitOptions{Spin: -1, Poll: spin.FirstPark, Check: func() error { return errFirstPark }}
 
 // busyWait is the wait of the Spin and Yield strategies: look until it
 // holds, never parking; the context and o.Check every 1024 looks.

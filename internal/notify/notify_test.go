@@ -142,7 +142,7 @@ func TestPeers(t *testing.T) {
 // TestEventMissedNotify: a waiter asleep when the state it waits for
 // changes with no Notify after it (what a notifier's load of Seq, satisfied
 // before its store became visible, leaves: see Event) looks again after
-// its first park, atomics.FirstPark, before any poll: without the first
+// its first park, spin.FirstPark, before any poll: without the first
 // park its next look came only after its Check, at the end of its sleep
 // slice (250 ms) or poll period (an hour here). A look that finds the
 // state changed ends the wait. (If the state is set only after the first

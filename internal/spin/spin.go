@@ -124,6 +124,16 @@ const (
 	Yielding
 )
 
+// FirstPark is how long the rings', queues' and pipes' waiters sleep in
+// the kernel at first, before they re-check their condition once and sleep
+// for their poll period. Their notifiers publish with a release store (a
+// plain MOV on amd64) and then load the waiter word, and x86 may satisfy
+// that load before the store is visible: a waiter that registers and
+// re-checks in that instant misses both the data and the wake. The first
+// park bounds what such a lost wake costs; a waiter woken in time never
+// sees it, and one that sleeps for long pays one more futex wait.
+const FirstPark = 100 * time.Microsecond
+
 // MaxYielding bounds the rounds of a Yielding spin beyond its base in
 // time: on a loaded machine one sched_yield can last a time slice of
 // somebody else, and a waiter must park (and look at its context and its
