@@ -105,10 +105,12 @@ const (
 
 	// mutexRounds is the base of a locker's relaxed spin: looks whose
 	// pauses double (mutexLookRelax, then twice that, up to mutexLookMax),
-	// about 160 Relax pauses in all from the smallest pause, twice the
-	// relaxed time of the 16 evenly spaced looks of before, in 6 looks
-	// instead of 16. Past the base the spin yields the CPU between
-	// looks. A longer relaxed spin (16 back-off looks, some 35 µs)
+	// about 190 Relax pauses in all from the smallest pause (3 to 96),
+	// more than twice the relaxed time of the 16 evenly spaced looks of
+	// before, in 6 looks instead of 16; a spin that starts at half of a
+	// last pause of mutexLookMax (see Lock) makes 128 and then 5 of 256,
+	// about 1400 (some 35 µs). Past the base the spin yields the CPU
+	// between looks. A longer relaxed spin (16 back-off looks, some 35 µs)
 	// measured worse on the loaded 2-core machine (a median 0.57x
 	// sync.Mutex against 0.75x, 6 interleaved runs): there the holder
 	// often waits for a CPU that the spinner holds.
