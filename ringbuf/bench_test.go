@@ -80,7 +80,7 @@ type streamArgs struct {
 	SPSC    *ringbuf.SPSC
 	MPSC    *ringbuf.MPSC
 	MPMC    *ringbuf.MPMC
-	Done    *shm.Segment // word 0: messages consumed, stored at the end
+	Done    *shm.Segment // word 0: messages consumed, stored at the end; see streamDone
 	InPlace bool
 	Size    int
 	Batch   bool // MPMC: the consumer takes runs (GetBatchFunc)
@@ -93,6 +93,9 @@ var spinStreams = os.Getenv("RB_SPIN") != ""
 
 // streamPeer drains the ring to io.EOF and publishes the count.
 var streamPeer = process.Register("ringbuf-bench-stream", func(ctx context.Context, a streamArgs) error {
+	ready := atomics.MustUint32At(a.Done.Bytes(), streamReady)
+	ready.Store(1) // publishes: the consumer runs; the clock may start
+	atomics.Wake(ready, -1)
 	n := 0
 	var sum byte
 	var err error
@@ -148,9 +151,9 @@ var streamPeer = process.Register("ringbuf-bench-stream", func(ctx context.Conte
 			}
 		}
 	}
-	w := atomics.MustUint64At(a.Done.Bytes(), 0)
+	w := atomics.MustUint64At(a.Done.Bytes(), streamCount)
 	w.Store(uint64(n) + 1)
-	flag := atomics.MustUint32At(a.Done.Bytes(), 8)
+	flag := atomics.MustUint32At(a.Done.Bytes(), streamFinished)
 	flag.Store(1) // publishes: the count above; then wake the parent
 	atomics.Wake(flag, -1)
 	_ = sum
@@ -240,6 +243,7 @@ func benchmarkStream(b *testing.B, size int, kind string, inPlace bool) {
 		b.Fatal(err)
 	}
 	defer p.Kill()
+	awaitStreamReady(b, p, done)
 	msg := make([]byte, size)
 	for i := range msg {
 		msg[i] = byte(i)

@@ -14,7 +14,7 @@ import (
 func WaitLooks(ctx context.Context) (int, error) {
 	w, _, _ := testWaitSide()
 	looks := 0
-	err := w.wait(ctx, func() bool { looks++; return false })
+	err := w.wait(ctx, func() bool { looks++; return false }, nil)
 	return looks, err
 }
 
@@ -72,7 +72,7 @@ func adaptiveLooks(reset bool, waits []Parked) (looks, base int) {
 		}
 		looks++
 		return false
-	})
+	}, nil)
 	return looks, base
 }
 

@@ -6,6 +6,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/shmkit/shmkit/atomics"
 )
 
 // TestWaitSideMissedWake: a waiter asleep when the state it waits for is
@@ -40,7 +42,7 @@ func TestWaitSideMissedWake(t *testing.T) {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		done := make(chan error, 1)
-		go func() { done <- w.wait(ctx, ready) }()
+		go func() { done <- w.wait(ctx, ready, nil) }()
 		for registered.Load() == 0 {
 			runtime.Gosched() // until the re-check after registering: next, it sleeps
 		}
@@ -57,6 +59,30 @@ func TestWaitSideMissedWake(t *testing.T) {
 		}
 		if waiters.Load() != 0 {
 			t.Fatalf("round %d: %d waiters registered after the wait", round, waiters.Load())
+		}
+	}
+}
+
+// TestWaitSideSettles: a wait whose settle holds (the other side closed
+// before the waiter was counted, so that its wake found nobody) ends with
+// nil for every strategy, not with errPoll after a sleep slice or
+// the context's error after the poll period (an hour here): Park looks at
+// settle once counted, Spin and Yield every 1024 looks.
+func TestWaitSideSettles(t *testing.T) {
+	for _, s := range []atomics.Strategy{atomics.Park, atomics.Spin, atomics.Yield} {
+		var seq, waiters, parked atomic.Uint32
+		o := defaultOptions()
+		o.poll, o.strategy = time.Hour, s
+		var w waitSide
+		w.init(&seq, &waiters, &parked, &o)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		err := w.wait(ctx, func() bool { return false }, func() bool { return true })
+		cancel()
+		if err != nil {
+			t.Fatalf("%v: wait with settle holding = %v, want nil", s, err)
+		}
+		if waiters.Load() != 0 {
+			t.Fatalf("%v: %d waiters registered after the wait", s, waiters.Load())
 		}
 	}
 }

@@ -471,6 +471,11 @@ func (r *MPMC) hasData() bool {
 func (r *MPMC) spaceOrClosed() bool { return r.closed.Load() || r.hasSpace() }
 func (r *MPMC) dataOrClosed() bool  { return r.closed.Load() || r.hasData() }
 
+// producersClosed and consumersClosed report that every handle of that
+// role has closed: a blocked Get or Put then ends (waitSide.wait's settle).
+func (r *MPMC) producersClosed() bool { return r.noneAttached(roleProducer, r.producersEver) }
+func (r *MPMC) consumersClosed() bool { return r.noneAttached(roleConsumer, r.consumersEver) }
+
 // TryPut copies p into a free slot; ok is false when the ring is full.
 // A message longer than SlotBytes is ErrTooLarge.
 func (r *MPMC) TryPut(p []byte) (ok bool, err error) {
@@ -541,7 +546,7 @@ func (r *MPMC) awaitSpace(ctx context.Context, slow bool) (bool, error) {
 			return false, nil // the head was freed
 		}
 	}
-	err := r.space.wait(ctx, r.spaceOrClosed)
+	err := r.space.wait(ctx, r.spaceOrClosed, r.consumersClosed)
 	if r.closed.Load() { // observes: Close on this handle, which woke us
 		return false, ErrClosed
 	}
@@ -549,7 +554,7 @@ func (r *MPMC) awaitSpace(ctx context.Context, slow bool) (bool, error) {
 	case nil:
 		// Woken without room: look further only when every consumer
 		// has closed (cheap); dead ones are looked for every poll.
-		return !r.hasSpace() && r.noneAttached(roleConsumer, r.consumersEver), nil
+		return !r.hasSpace() && r.consumersClosed(), nil
 	case errPoll:
 		return true, nil
 	}
@@ -627,7 +632,7 @@ func (r *MPMC) awaitData(ctx context.Context, slow bool) (bool, error) {
 			return false, nil // a dead consumer's message to deliver
 		}
 	}
-	err := r.data.wait(ctx, r.dataOrClosed)
+	err := r.data.wait(ctx, r.dataOrClosed, r.producersClosed)
 	if r.closed.Load() { // observes: Close on this handle, which woke us
 		return false, ErrClosed
 	}
@@ -635,7 +640,7 @@ func (r *MPMC) awaitData(ctx context.Context, slow bool) (bool, error) {
 	case nil:
 		// Woken to nothing (several consumers share a wake): look
 		// further only when every producer has closed (cheap).
-		return !r.hasData() && r.noneAttached(roleProducer, r.producersEver), nil
+		return !r.hasData() && r.producersClosed(), nil
 	case errPoll:
 		return true, nil
 	}

@@ -41,7 +41,7 @@ func (r *MPSC) WriteBatch(ctx context.Context, recs [][]byte) (int, error) {
 		if k > 0 || err != nil {
 			return k, err
 		}
-		err = r.p.wait.wait(ctx, r.spaceFor)
+		err = r.p.wait.wait(ctx, r.spaceFor, r.consumerClosed)
 		if r.closing.Load() {
 			return 0, fmt.Errorf("%w: ring %q: CloseWrite while waiting for room", ErrClosed, r.name)
 		}

@@ -3,6 +3,7 @@ package ringbuf_test
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -105,6 +106,7 @@ func benchmarkProducers(b *testing.B, size, np int, kind string) {
 		b.Fatal(err)
 	}
 	defer p.Kill()
+	awaitStreamReady(b, p, done)
 	ctx := context.Background()
 	b.SetBytes(int64(size))
 	b.ReportAllocs()
@@ -169,19 +171,39 @@ func closeEach[H producerHandle](hs []H) {
 	}
 }
 
-// awaitStreamDone waits for streamPeer's count and checks it is n.
-func awaitStreamDone(b *testing.B, p *process.Process, done *shm.Segment, n int) {
-	ctx := context.Background()
-	flag := atomics.MustUint32At(done.Bytes(), 8)
+// The words of streamPeer's done segment, at these offsets: the messages
+// it consumed plus one (u64), stored before finished (u32) is set; ready
+// (u32), set once it runs, before it reads.
+const (
+	streamCount    = 0
+	streamFinished = 8
+	streamReady    = 16
+)
+
+// awaitStreamReady waits until streamPeer runs, so that a benchmark's
+// clock does not count the start of its process (tens of milliseconds:
+// most of a run of a few million messages).
+func awaitStreamReady(b *testing.B, p *process.Process, done *shm.Segment) {
+	awaitPeerFlag(b, p, atomics.MustUint32At(done.Bytes(), streamReady))
+}
+
+// awaitPeerFlag waits until flag is set by streamPeer, failing b if the
+// process dies first.
+func awaitPeerFlag(b *testing.B, p *process.Process, flag *atomic.Uint32) {
 	for flag.Load() == 0 {
 		// No timeout context (it would allocate inside the timed region):
 		// an Await without one still returns every 250 ms.
-		atomics.Await(ctx, flag, 0, nil)
+		atomics.Await(context.Background(), flag, 0, nil)
 		if !p.Alive() && flag.Load() == 0 {
 			b.Fatalf("consumer died: %v", p.Wait())
 		}
 	}
-	if got := atomics.MustUint64At(done.Bytes(), 0).Load() - 1; got != uint64(n) {
+}
+
+// awaitStreamDone waits for streamPeer's count and checks it is n.
+func awaitStreamDone(b *testing.B, p *process.Process, done *shm.Segment, n int) {
+	awaitPeerFlag(b, p, atomics.MustUint32At(done.Bytes(), streamFinished))
+	if got := atomics.MustUint64At(done.Bytes(), streamCount).Load() - 1; got != uint64(n) {
 		b.Fatalf("consumer got %d messages, sent %d", got, n)
 	}
 }

@@ -507,7 +507,7 @@ func (r *vring) reserve(ctx context.Context, n int) ([]byte, error) {
 		if !r.multi {
 			r.flush() // the consumer frees space only for what it can see
 		}
-		err = r.p.wait.wait(ctx, r.spaceFor)
+		err = r.p.wait.wait(ctx, r.spaceFor, r.consumerClosed)
 		if r.multi && r.closing.Load() {
 			return nil, fmt.Errorf("%w: ring %q: CloseWrite while waiting for room", ErrClosed, r.name)
 		}
@@ -541,6 +541,14 @@ func (r *vring) consumerGone(alive bool) error {
 		return fmt.Errorf("%w: consumer of ring %q closed its end", ErrClosed, r.name)
 	}
 	return nil
+}
+
+// consumerClosed reports what ends a producer's wait for room without
+// room (waitSide.wait's settle): CloseWrite on this handle (MPSC), or a
+// consumer that closed its end, or this handle closed (consumerGone
+// without its look in /proc).
+func (r *vring) consumerClosed() bool {
+	return r.multi && r.closing.Load() || r.consumerGone(false) != nil
 }
 
 func (r *vring) lockProducer() {
@@ -850,7 +858,7 @@ func (r *vring) waitNext(ctx context.Context) (idx, a uint64, err error) {
 		if ok || err != nil {
 			return idx, a, err
 		}
-		err = r.c.wait.wait(ctx, r.dataReady)
+		err = r.c.wait.wait(ctx, r.dataReady, r.allDetached)
 		switch err {
 		case nil:
 			slow = false

@@ -170,7 +170,15 @@ func (w *waitSide) wakeWaiters() {
 
 // wait blocks until ready() holds, ctx is done, or the poll period passed
 // (errPoll). It may return nil without ready() holding: callers re-check.
-func (w *waitSide) wait(ctx context.Context, ready func() bool) error {
+//
+// settle, when not nil, reports a change that ends the wait although ready
+// does not hold: the other side has closed its every handle, which wakes
+// the waiters (interrupt, wake) but cannot make ready hold. It is looked at
+// once the waiter is counted (and by the Spin and Yield strategies every
+// 1024 looks), not at every look of the spin: it may cost more than a
+// load. A close that came before the waiter was counted woke nobody; the
+// look after the count sees it, and a close after the count wakes it.
+func (w *waitSide) wait(ctx context.Context, ready, settle func() bool) error {
 	if err := ctx.Err(); err != nil {
 		return err // done already: not after a spin of microseconds
 	}
@@ -215,6 +223,9 @@ func (w *waitSide) wait(ctx context.Context, ready func() bool) error {
 				if err := ctx.Err(); err != nil {
 					return err
 				}
+				if settle != nil && settle() {
+					return nil
+				}
 				if time.Now().After(deadline) {
 					return errPoll
 				}
@@ -229,13 +240,14 @@ func (w *waitSide) wait(ctx context.Context, ready func() bool) error {
 			break
 		}
 	}
-	if ready() {
+	done := func() bool { return ready() || settle != nil && settle() }
+	if done() {
 		w.waiters.Add(^uint32(0))
 		return nil
 	}
 	t0 := spin.Now()
 	err := atomics.Await(ctx, w.seq, seq, &firstPark)
-	if err == errFirstPark && !ready() {
+	if err == errFirstPark && !done() {
 		err = atomics.Await(ctx, w.seq, seq, &w.opt)
 	} else if err == errFirstPark {
 		err = nil // a wake lost to the publication's store (see waitSide)
