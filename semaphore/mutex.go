@@ -130,7 +130,7 @@ const (
 	// Each look of a spinner costs a holder that locks in a loop a miss
 	// on its next CAS, and each look that falls between its Unlock and
 	// its next Lock a hand-over; a lock released for good is seen at most
-	// this late, half an Event's wake-to-run on the 2-core machine. 64
+	// this late, about as long as one Event wake on the 2-core machine. 64
 	// (1.6 µs) gave the two-process lock loop a median 31 M ops/s and
 	// 12 hand-overs per thousand locks, 0.45x sync.Mutex; 256 gave
 	// 38 M, 4.4 hand-overs and 0.57x (7 interleaved passes each; 1024,
