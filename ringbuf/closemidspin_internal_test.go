@@ -1,0 +1,204 @@
+package ringbuf
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/shmkit/shmkit/atomics"
+	"github.com/shmkit/shmkit/internal/shmtest"
+)
+
+// closeOnFirstLook returns ready with a handshake at its first look: a
+// goroutine runs closeOther (the other side's last close) to completion
+// while the waiter, not yet counted, is in its spin, and only then does
+// the look go on. The close's wake finds no waiter counted, so the wait
+// must find the close by its own looks.
+func closeOnFirstLook(ready func() bool, closeOther func() error) (func() bool, *atomic.Int64) {
+	var looks atomic.Int64
+	return func() bool {
+		if looks.Add(1) == 1 {
+			closed := make(chan error, 1)
+			go func() { closed <- closeOther() }()
+			if err := <-closed; err != nil {
+				panic(fmt.Sprintf("closing the other side: %v", err))
+			}
+		}
+		return ready()
+	}, &looks
+}
+
+// TestCloseWhileWaiterSpins: the other side's last handle closes while a
+// waiter spins (placed by handshake from inside its first look, before it
+// is counted): the wait ends with nil, settled, for every strategy, not
+// with errPoll after a sleep slice (Park) or with the context's error (Spin,
+// Yield, their poll an hour), and the caller then ends with the close's
+// error. Covered: an SPSC and an MPSC consumer whose producers CloseWrite,
+// an SPSC and MPSC producer on a full ring whose consumer CloseReads, an
+// MPMC Get whose producers Close and an MPMC Put whose consumers Close.
+func TestCloseWhileWaiterSpins(t *testing.T) {
+	for _, s := range []atomics.Strategy{atomics.Park, atomics.Spin, atomics.Yield} {
+		opts := []Option{WithStrategy(s), WithPoll(time.Hour)}
+		check := func(t *testing.T, w *waitSide, ready, settle func() bool, closeOther func() error) {
+			t.Helper()
+			r, looks := closeOnFirstLook(ready, closeOther)
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			if err := w.wait(ctx, r, settle); err != nil {
+				t.Fatalf("wait with the other side closed during its spin = %v after %d looks, want nil", err, looks.Load())
+			}
+			if looks.Load() == 0 {
+				t.Fatal("the wait never looked: the close was not placed in its spin")
+			}
+			if n := w.waiters.Load(); n != 0 {
+				t.Fatalf("%d waiters counted after the wait", n)
+			}
+		}
+		for _, kind := range []string{"spsc", "mpsc"} {
+			t.Run(fmt.Sprintf("%s-read/%v", kind, s), func(t *testing.T) {
+				seg := shmtest.Segment(t, 1<<16)
+				var c, p *vring
+				if kind == "spsc" {
+					r, err := NewSPSC(seg, "r", 256, opts...)
+					if err != nil {
+						t.Fatal(err)
+					}
+					defer r.Close()
+					c, p = &r.vring, &r.vring
+				} else {
+					r, err := NewMPSC(seg, "r", 256, opts...)
+					if err != nil {
+						t.Fatal(err)
+					}
+					defer r.Close()
+					q, err := OpenMPSC(seg, "r", opts...)
+					if err != nil {
+						t.Fatal(err)
+					}
+					defer q.Close()
+					c, p = &r.vring, &q.vring
+				}
+				if err := p.Write(context.Background(), []byte("last")); err != nil {
+					t.Fatal(err)
+				}
+				buf := make([]byte, 8)
+				if _, err := c.Read(context.Background(), buf); err != nil {
+					t.Fatal(err)
+				}
+				check(t, &c.c.wait, c.dataReady, c.allDetached, p.CloseWrite)
+				if _, err := c.Read(ctxForTest(t), buf); err != io.EOF {
+					t.Fatalf("Read after the close = %v, want io.EOF", err)
+				}
+			})
+			t.Run(fmt.Sprintf("%s-write/%v", kind, s), func(t *testing.T) {
+				seg := shmtest.Segment(t, 1<<16)
+				var c, p *vring
+				if kind == "spsc" {
+					r, err := NewSPSC(seg, "r", 256, opts...)
+					if err != nil {
+						t.Fatal(err)
+					}
+					defer r.Close()
+					q, err := OpenSPSC(seg, "r", opts...)
+					if err != nil {
+						t.Fatal(err)
+					}
+					defer q.Close()
+					c, p = &q.vring, &r.vring
+				} else {
+					r, err := NewMPSC(seg, "r", 256, opts...)
+					if err != nil {
+						t.Fatal(err)
+					}
+					defer r.Close()
+					q, err := OpenMPSC(seg, "r", opts...)
+					if err != nil {
+						t.Fatal(err)
+					}
+					defer q.Close()
+					c, p = &r.vring, &q.vring
+				}
+				if err := c.AttachConsumer(); err != nil {
+					t.Fatal(err)
+				}
+				for {
+					ok, err := p.TryWrite([]byte("fill"))
+					if err != nil {
+						t.Fatal(err)
+					}
+					if !ok {
+						break // p.p.need holds what the next record wants
+					}
+				}
+				check(t, &p.p.wait, p.spaceFor, p.consumerClosed, c.CloseRead)
+				if err := p.Write(ctxForTest(t), []byte("more")); !errors.Is(err, ErrClosed) {
+					t.Fatalf("Write after the consumer closed = %v, want ErrClosed", err)
+				}
+			})
+		}
+		t.Run(fmt.Sprintf("mpmc-get/%v", s), func(t *testing.T) {
+			seg := shmtest.Segment(t, 1<<16)
+			c, err := NewMPMC(seg, "q", 4, 8, opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			p, err := OpenMPMC(seg, "q", opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Close()
+			if err := p.Put(context.Background(), []byte("x")); err != nil {
+				t.Fatal(err)
+			}
+			buf := make([]byte, 8)
+			if _, err := c.Get(context.Background(), buf); err != nil {
+				t.Fatal(err)
+			}
+			check(t, &c.data, c.dataOrClosed, c.producersClosed, p.Close)
+			if _, err := c.Get(ctxForTest(t), buf); err != io.EOF {
+				t.Fatalf("Get after the close = %v, want io.EOF", err)
+			}
+		})
+		t.Run(fmt.Sprintf("mpmc-put/%v", s), func(t *testing.T) {
+			seg := shmtest.Segment(t, 1<<16)
+			p, err := NewMPMC(seg, "q", 2, 8, opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Close()
+			c, err := OpenMPMC(seg, "q", opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if err := c.AttachConsumer(); err != nil {
+				t.Fatal(err)
+			}
+			for {
+				ok, err := p.TryPut([]byte("y"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !ok {
+					break
+				}
+			}
+			check(t, &p.space, p.spaceOrClosed, p.consumersClosed, c.Close)
+			if err := p.Put(ctxForTest(t), []byte("z")); !errors.Is(err, ErrClosed) {
+				t.Fatalf("Put after the consumers closed = %v, want ErrClosed", err)
+			}
+		})
+	}
+}
+
+// ctxForTest is a context that ends with the test or after 20 seconds.
+func ctxForTest(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
