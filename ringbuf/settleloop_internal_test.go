@@ -1,0 +1,67 @@
+package ringbuf
+
+import (
+	"context"
+	"errors"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/shmkit/shmkit/internal/shmtest"
+)
+
+// TestSettledConsumerDoesNotSpin: an MPSC consumer whose producers have
+// all closed, facing a record it can neither read nor skip (a zeroed
+// header below the tail that no producer's claim covers: corrupt memory),
+// acts on the close once (its slow look), then waits for data or its poll,
+// as it did before the settle: it must not find the close again at once,
+// look, find nothing, and so on, a busy loop burning a core until its
+// context ends. The check is the CPU time the process used over the wait
+// (a second): a loop that gets even a quarter of a core on a loaded
+// machine uses more than the bound; a waiter that sleeps uses a few
+// milliseconds.
+func TestSettledConsumerDoesNotSpin(t *testing.T) {
+	seg := shmtest.Segment(t, 1<<16)
+	c, err := NewMPSC(seg, "r", 256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	p, err := OpenMPSC(seg, "r")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	for _, rec := range []string{"a", "b"} {
+		if err := p.Write(context.Background(), []byte(rec)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := p.CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	c.hdr(0).Store(0) // record "a": zeroed; the producer's claim words cover "b"
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	cpu0 := cpuTime(t)
+	_, err = c.Read(ctx, make([]byte, 8))
+	used := cpuTime(t) - cpu0
+	if err == nil {
+		t.Fatal("Read of a zeroed record = nil error")
+	}
+	if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("Read = %v, want ErrCorrupt or the context's end", err)
+	}
+	if used > 250*time.Millisecond {
+		t.Fatalf("the consumer used %v of CPU in a 1 s wait (%v): it looked in a loop", used, err)
+	}
+}
+
+// cpuTime is the CPU time this process has used, user and system.
+func cpuTime(t *testing.T) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		t.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
