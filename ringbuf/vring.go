@@ -852,13 +852,23 @@ func (r *vring) dataReady() bool {
 
 // waitNext is the blocking form of next.
 func (r *vring) waitNext(ctx context.Context) (idx, a uint64, err error) {
-	slow := false
+	slow, settled := false, false
 	for {
 		idx, a, ok, err := r.next(slow)
 		if ok || err != nil {
 			return idx, a, err
 		}
-		err = r.c.wait.wait(ctx, r.dataReady, r.allDetached)
+		// The wait ends once every producer has closed, unless the look
+		// just made was for that: it found a record it can neither read
+		// nor skip (only corrupt memory leaves one then), and ending the
+		// wait at once would look again at once, in a loop. It waits for
+		// data or the poll then.
+		settle := r.allDetached
+		if settled {
+			settle = nil
+		}
+		err = r.c.wait.wait(ctx, r.dataReady, settle)
+		settled = false
 		switch err {
 		case nil:
 			slow = false
@@ -868,7 +878,7 @@ func (r *vring) waitNext(ctx context.Context) (idx, a uint64, err error) {
 			return 0, 0, err
 		}
 		if !slow && !r.dataReady() && r.allDetached() {
-			slow = true // woken with nothing to read: the last producer closed
+			slow, settled = true, true // woken with nothing to read: the last producer closed
 		}
 	}
 }
