@@ -107,31 +107,29 @@ func TestMPMCCloseEndsWaits(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for {
-				ok, err := full.TryPut([]byte("y"))
-				if err != nil {
-					t.Fatal(err)
-				}
-				if !ok {
-					break
-				}
-			}
+			fillMPMC(t, full)
 			if _, err := cons.Get(ctxT(t, 10*time.Second), buf); err != nil {
 				t.Fatal(err)
 			}
 			cons.Close()
-			for {
-				ok, err := full.TryPut([]byte("y"))
-				if err != nil {
-					t.Fatal(err)
-				}
-				if !ok {
-					break
-				}
-			}
+			fillMPMC(t, full)
 			if err := full.Put(ctxT(t, 20*time.Second), []byte("z")); !errors.Is(err, ringbuf.ErrClosed) {
 				t.Fatalf("Put after every consumer closed = %v, want ErrClosed", err)
 			}
 		})
+	}
+}
+
+// fillMPMC puts one-byte messages into r until it is full.
+func fillMPMC(t *testing.T, r *ringbuf.MPMC) {
+	t.Helper()
+	for {
+		ok, err := r.TryPut([]byte("y"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			return
+		}
 	}
 }

@@ -60,27 +60,10 @@ func TestCloseWhileWaiterSpins(t *testing.T) {
 		}
 		for _, kind := range []string{"spsc", "mpsc"} {
 			t.Run(fmt.Sprintf("%s-read/%v", kind, s), func(t *testing.T) {
-				seg := shmtest.Segment(t, 1<<16)
-				var c, p *vring
+				made, opened := ringPair(t, kind, opts)
+				c, p := made, opened // MPSC: the producer opened
 				if kind == "spsc" {
-					r, err := NewSPSC(seg, "r", 256, opts...)
-					if err != nil {
-						t.Fatal(err)
-					}
-					defer r.Close()
-					c, p = &r.vring, &r.vring
-				} else {
-					r, err := NewMPSC(seg, "r", 256, opts...)
-					if err != nil {
-						t.Fatal(err)
-					}
-					defer r.Close()
-					q, err := OpenMPSC(seg, "r", opts...)
-					if err != nil {
-						t.Fatal(err)
-					}
-					defer q.Close()
-					c, p = &r.vring, &q.vring
+					p = made // the same handle writes and reads
 				}
 				if err := p.Write(context.Background(), []byte("last")); err != nil {
 					t.Fatal(err)
@@ -95,32 +78,10 @@ func TestCloseWhileWaiterSpins(t *testing.T) {
 				}
 			})
 			t.Run(fmt.Sprintf("%s-write/%v", kind, s), func(t *testing.T) {
-				seg := shmtest.Segment(t, 1<<16)
-				var c, p *vring
+				made, opened := ringPair(t, kind, opts)
+				c, p := made, opened // MPSC: the consumer made the ring
 				if kind == "spsc" {
-					r, err := NewSPSC(seg, "r", 256, opts...)
-					if err != nil {
-						t.Fatal(err)
-					}
-					defer r.Close()
-					q, err := OpenSPSC(seg, "r", opts...)
-					if err != nil {
-						t.Fatal(err)
-					}
-					defer q.Close()
-					c, p = &q.vring, &r.vring
-				} else {
-					r, err := NewMPSC(seg, "r", 256, opts...)
-					if err != nil {
-						t.Fatal(err)
-					}
-					defer r.Close()
-					q, err := OpenMPSC(seg, "r", opts...)
-					if err != nil {
-						t.Fatal(err)
-					}
-					defer q.Close()
-					c, p = &r.vring, &q.vring
+					c, p = opened, made
 				}
 				if err := c.AttachConsumer(); err != nil {
 					t.Fatal(err)
@@ -194,6 +155,38 @@ func TestCloseWhileWaiterSpins(t *testing.T) {
 			}
 		})
 	}
+}
+
+// ringPair makes a ring of kind ("spsc" or "mpsc", 256 bytes, opts) in a
+// segment of the test's and opens a second handle on it; both close with
+// the test.
+func ringPair(t *testing.T, kind string, opts []Option) (made, opened *vring) {
+	t.Helper()
+	seg := shmtest.Segment(t, 1<<16)
+	if kind == "spsc" {
+		r, err := NewSPSC(seg, "r", 256, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { r.Close() })
+		q, err := OpenSPSC(seg, "r", opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { q.Close() })
+		return &r.vring, &q.vring
+	}
+	r, err := NewMPSC(seg, "r", 256, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	q, err := OpenMPSC(seg, "r", opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { q.Close() })
+	return &r.vring, &q.vring
 }
 
 // ctxForTest is a context that ends with the test or after 20 seconds.
