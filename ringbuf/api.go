@@ -333,11 +333,22 @@ func (r *vring) AcquireConsumer(ctx context.Context) error {
 			r.setupConsumer()
 			return nil
 		}
-		if err := atomics.Await(ctx, r.consumerSeq, seq, &opt); err != nil && err != errPoll {
+		if acquireWaitHook != nil {
+			acquireWaitHook(false, nil)
+		}
+		err := atomics.Await(ctx, r.consumerSeq, seq, &opt)
+		if acquireWaitHook != nil {
+			acquireWaitHook(true, err)
+		}
+		if err != nil && err != errPoll {
 			return err
 		}
 	}
 }
+
+// acquireWaitHook, nil but in tests, runs in AcquireConsumer before
+// (after false) and after (after true, with its error) each wait.
+var acquireWaitHook func(after bool, err error)
 
 // ReleaseConsumer hands the consumer side taken by AcquireConsumer back:
 // the head is published (a record Peeked and not Released is read again by
@@ -356,12 +367,14 @@ func (r *vring) ReleaseConsumer() {
 }
 
 // CloseRead detaches this handle's consumer: producers waiting on a full
-// ring get ErrClosed.
+// ring get ErrClosed, and a process waiting in AcquireConsumer is woken.
 func (r *vring) CloseRead() error {
 	if r.c.attached {
 		r.publish()
 		r.consumer.CompareAndSwap(procinfo.Self().Word(), 0) // mine -> none
 		r.c.attached = false
+		r.consumerSeq.Add(1) // as ReleaseConsumer: the consumer side is free
+		atomics.Wake(r.consumerSeq, -1)
 	}
 	r.c.closed = true
 	r.p.wait.wake()

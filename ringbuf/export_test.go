@@ -107,3 +107,14 @@ func SetMPMCRunHook(f func(i, n int)) { mpmcRunHook = f }
 // SetMPMCGetRunHook makes every MPMC run get of this process call f(i, n)
 // before it empties slot i of its n (a victim is killed there).
 func SetMPMCGetRunHook(f func(i, n int)) { mpmcGetRunHook = f }
+
+// SetAcquireWaitHook makes AcquireConsumer call f before each of its
+// waits (after false) and after it (after true, polled when the wait
+// ended at the poll period or a sleep slice rather than by a change).
+func SetAcquireWaitHook(f func(after, polled bool)) {
+	if f == nil {
+		acquireWaitHook = nil
+		return
+	}
+	acquireWaitHook = func(after bool, err error) { f(after, err == errPoll) }
+}
