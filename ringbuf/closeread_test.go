@@ -15,7 +15,7 @@ import (
 
 type closeReadArgs struct {
 	R     *ringbuf.MPSC
-	Flags *shm.Segment // word 0: 1 once the child holds the consumer side; the parent stores 2 to have it CloseRead
+	Flags *shm.Segment // word 0: 1 once the child holds the consumer side; the parent stores 2 to have it CloseRead; 3 once it has
 }
 
 // closeReadW takes the consumer side of a shared MPSC ring, says so, and
@@ -32,15 +32,22 @@ var closeReadW = process.Register("ringbuf-closeread-consumer", func(ctx context
 			return err
 		}
 	}
-	return a.R.CloseRead()
+	if err := a.R.CloseRead(); err != nil {
+		return err
+	}
+	flag.Store(3)
+	atomics.Wake(flag, -1)
+	return nil
 })
 
 // TestCloseReadWakesAcquireConsumer: a process waiting in AcquireConsumer
 // while another process holds the consumer side takes it as soon as that
-// process gives it up with CloseRead, as with ReleaseConsumer: its wait
-// ends on the change, not at its poll period (an hour here) or a sleep
-// slice (250 ms), which is what it did when CloseRead woke nobody. The
-// child closes while the parent is about to wait (placed by a hook).
+// process gives it up with CloseRead, as with ReleaseConsumer: CloseRead
+// changes the word the waiter sleeps on, so the wait ends on the change,
+// not at its poll period (an hour here) or a sleep slice (250 ms), which
+// is what it did when CloseRead left the word alone. The child closes
+// between the parent's look at the word and its wait (placed by a hook
+// that waits for the close), so the outcome depends on no timing.
 func TestCloseReadWakesAcquireConsumer(t *testing.T) {
 	seg := shmtest.Segment(t, 1<<16)
 	r, err := ringbuf.NewMPSC(seg, "r", 1<<12, ringbuf.WithPoll(time.Hour))
@@ -61,8 +68,13 @@ func TestCloseReadWakesAcquireConsumer(t *testing.T) {
 	ringbuf.SetAcquireWaitHook(func(after, polled bool) {
 		if !after {
 			if waits.Add(1) == 1 {
-				flag.Store(2) // the child closes its end now, while we wait
+				flag.Store(2) // the child closes its end now, before we wait
 				atomics.Wake(flag, -1)
+				for flag.Load() != 3 {
+					if err := atomics.Await(ctx, flag, 2, nil); err != nil {
+						return // the test's context ended: AcquireConsumer fails with it
+					}
+				}
 			}
 			return
 		}
@@ -78,7 +90,7 @@ func TestCloseReadWakesAcquireConsumer(t *testing.T) {
 		t.Fatal("AcquireConsumer never waited: the child did not hold the consumer side")
 	}
 	if polls.Load() != 0 {
-		t.Fatalf("AcquireConsumer waited out %d poll(s) after the holder's CloseRead: CloseRead woke nobody", polls.Load())
+		t.Fatalf("AcquireConsumer waited out %d poll(s) after the holder's CloseRead: CloseRead left the word it waits on alone", polls.Load())
 	}
 	if err := p.Wait(); err != nil {
 		t.Fatal(err)
