@@ -294,6 +294,9 @@ func Dial[T any](ctx context.Context, name string, o Options[T]) (*Conn[T], erro
 	closed := atomics.MustUint32At(lis, lisClosed)
 	owner := atomics.MustUint64At(lis, lisOwner)
 	check := func() error {
+		if testHookDialPoll != nil {
+			testHookDialPoll()
+		}
 		if closed.Load() != 0 || !procinfo.AliveWord(owner.Load()) {
 			return fmt.Errorf("%w: listener %q closed or exited", ErrRefused, name)
 		}
@@ -314,7 +317,12 @@ func Dial[T any](ctx context.Context, name string, o Options[T]) (*Conn[T], erro
 	}
 	size, opts := sizeFor(o, capacity, false).segment(capacity, connSegExtra)
 	wait := &atomics.WaitOptions{Strategy: o.Wait, Poll: pollListener, Check: check}
-	slot, err := reserve(ctx, lis, seq, wait)
+	slot, err := reserve(ctx, lis, seq, wait, func() error {
+		if closed.Load() != 0 { // observes: the listener's Close, whose wake ended our wait
+			return fmt.Errorf("%w: listener %q closed", ErrRefused, name)
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -382,22 +390,34 @@ func Dial[T any](ctx context.Context, name string, o Options[T]) (*Conn[T], erro
 }
 
 // reserve claims a free offer slot of the listener body lis for this
-// dialer, waiting for one while all are taken, and returns it.
-func reserve(ctx context.Context, lis []byte, seq *atomic.Uint32, wait *atomics.WaitOptions) ([]byte, error) {
+// dialer, waiting for one while all are taken, and returns it. closed
+// says, at each look, whether the listener has closed (its Close bumps
+// seq too, so a waiting dialer looks at once, not at its next poll).
+func reserve(ctx context.Context, lis []byte, seq *atomic.Uint32, wait *atomics.WaitOptions, closed func() error) ([]byte, error) {
 	me := procinfo.Self().Word()
 	for {
 		old := seq.Load()
+		if err := closed(); err != nil {
+			return nil, err
+		}
 		for i := range offerSlots {
 			slot := lis[lisOffers+i*offerSize : lisOffers+(i+1)*offerSize]
 			if atomics.MustUint64At(slot, offerClaim).CompareAndSwap(0, me) { // free -> claimed by this dialer
 				return slot, nil
 			}
 		}
+		if testHookReserveWait != nil {
+			testHookReserveWait()
+		}
 		if err := atomics.Await(ctx, seq, old, wait); err != nil {
 			return nil, err
 		}
 	}
 }
+
+// testHookReserveWait and testHookDialPoll, nil but in tests, run before a
+// dialer waits for a free offer slot and at each of its liveness polls.
+var testHookReserveWait, testHookDialPoll func()
 
 // setOfferName writes connName into a claimed slot; the length, stored
 // last, publishes it.
