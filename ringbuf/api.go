@@ -369,13 +369,7 @@ func (r *vring) ReleaseConsumer() {
 // CloseRead detaches this handle's consumer: producers waiting on a full
 // ring get ErrClosed, and a process waiting in AcquireConsumer is woken.
 func (r *vring) CloseRead() error {
-	if r.c.attached {
-		r.publish()
-		r.consumer.CompareAndSwap(procinfo.Self().Word(), 0) // mine -> none
-		r.c.attached = false
-		r.consumerSeq.Add(1) // as ReleaseConsumer: the consumer side is free
-		atomics.Wake(r.consumerSeq, -1)
-	}
+	r.ReleaseConsumer()
 	r.c.closed = true
 	r.p.wait.wake()
 	return nil

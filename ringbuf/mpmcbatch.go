@@ -111,9 +111,7 @@ func (r *MPMC) fillRun(pos uint64, n int, fill func(i int, slot []byte) int) int
 	for i := 0; i < n; i++ {
 		p := pos + uint64(i)
 		if p-pub >= runChunk { // a chunk filled: publish it
-			for ; pub < p; pub++ {
-				(*pubWord)(r.seq(pub)).storeRelease(pub + 1) // publishes: slot filled (or given up), length and payload before it
-			}
+			pub = r.publishFilled(pub, p)
 		}
 		c := r.cell(p)
 		if hook != nil {
@@ -133,9 +131,7 @@ func (r *MPMC) fillRun(pos uint64, n int, fill func(i int, slot []byte) int) int
 		filled = min(filled, i)
 		// The length stays lenAbandoned: the slot is given up, skipped by consumers.
 	}
-	for ; pub < pos+uint64(n); pub++ {
-		(*pubWord)(r.seq(pub)).storeRelease(pub + 1) // publishes: slot filled (or given up), length and payload before it
-	}
+	r.publishFilled(pub, pos+uint64(n))
 	if hook != nil {
 		hook(n, n)
 	}
@@ -274,9 +270,7 @@ func (r *MPMC) emptyRun(pos uint64, n int, use func(msg []byte)) (int, error) {
 	rel := pos // the run's slots below it are given back
 	for p := pos; p < pos+uint64(n); p++ {
 		if p-rel >= runChunk { // a chunk used: give it back
-			for ; rel < p; rel++ {
-				(*pubWord)(r.seq(rel)).storeRelease(rel + r.capacity) // publishes: slot emptied (our reads of it came before)
-			}
+			rel = r.giveBack(rel, p)
 		}
 		c := r.cell(p)
 		if hook != nil {
@@ -290,9 +284,7 @@ func (r *MPMC) emptyRun(pos uint64, n int, use func(msg []byte)) (int, error) {
 		}
 		storeRel32(u32(c, mSlotOffLen), lenAbandoned) // used: an adopter skips it (see nextAdopted's caller)
 	}
-	for ; rel < pos+uint64(n); rel++ {
-		(*pubWord)(r.seq(rel)).storeRelease(rel + r.capacity) // publishes: slot emptied (our reads of it came before)
-	}
+	r.giveBack(rel, pos+uint64(n))
 	r.space.wake()
 	return got, err
 }
@@ -379,6 +371,24 @@ func (r *MPMC) movedOn(ctr *atomic.Uint64, pos, seq uint64, what string) (uint64
 		return 0, fmt.Errorf("%w: ring %q slot %d seq %d ahead of %s %d", ErrCorrupt, r.name, pos&r.mask, seq, what, pos)
 	}
 	return p2, nil
+}
+
+// publishFilled hands the filled (or given-up) slots [lo, hi) of a run to
+// consumers and returns hi.
+func (r *MPMC) publishFilled(lo, hi uint64) uint64 {
+	for p := lo; p < hi; p++ {
+		(*pubWord)(r.seq(p)).storeRelease(p + 1) // publishes: slot filled (or given up), length and payload before it
+	}
+	return hi
+}
+
+// giveBack hands the used slots [lo, hi) of a run back to producers for
+// their next lap and returns hi.
+func (r *MPMC) giveBack(lo, hi uint64) uint64 {
+	for p := lo; p < hi; p++ {
+		(*pubWord)(r.seq(p)).storeRelease(p + r.capacity) // publishes: slot emptied (our reads of it came before)
+	}
+	return hi
 }
 
 // runChunk is how many slots of a run are filled (or used) before their
