@@ -65,3 +65,48 @@ func cpuTime(t *testing.T) time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// TestHeaderPastTailDoesNotSpin: an MPSC consumer that has caught up
+// looks at the header at its head before the tail (see committedAt). A
+// header there that looks committed while the tail has not moved past it
+// (only corrupt memory holds one) must not count as data: a wait that
+// took it for data would find nothing to read, look again at once, and
+// so on, burning a core until its context ends. The check is the CPU time
+// the process used over a one-second wait, as in
+// TestSettledConsumerDoesNotSpin.
+func TestHeaderPastTailDoesNotSpin(t *testing.T) {
+	seg := shmtest.Segment(t, 1<<16)
+	c, err := NewMPSC(seg, "r", 256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	p, err := OpenMPSC(seg, "r")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if err := p.Write(context.Background(), []byte("a")); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 8)
+	if _, err := c.Read(context.Background(), buf); err != nil {
+		t.Fatal(err)
+	}
+	head := c.c.head
+	if c.tail.Load() != head {
+		t.Fatalf("tail %d, head %d: want an empty ring", c.tail.Load(), head)
+	}
+	c.hdr(head&c.mask).Store(makeHeader(recordHeaderSize+1, 0, recMessage, 0)) // a committed-looking record the tail does not cover
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	cpu0 := cpuTime(t)
+	_, err = c.Read(ctx, buf)
+	used := cpuTime(t) - cpu0
+	if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("Read = %v, want ErrCorrupt or the context's end", err)
+	}
+	if used > 250*time.Millisecond {
+		t.Fatalf("the consumer used %v of CPU in a 1 s wait (%v): it looked in a loop", used, err)
+	}
+}

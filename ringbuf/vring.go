@@ -689,26 +689,22 @@ func (r *vring) scan(slow bool) (idx, a uint64, ok bool, err error) {
 	}
 }
 
-// committedAt reports whether a plausible committed record (or padding)
-// waits at head. An MPSC consumer that has caught up with its cached tail
-// looks there before it reads the tail, and reads the tail only when it
-// finds one: every byte from the head on is zero until a producer of this
-// lap writes it (the consumer zeroes what it frees before it publishes the
+// committedAt reports whether the header at head shows a record (or
+// padding) committed, or the head is out of line (corrupt: scan's checks
+// of the tail report it). An MPSC consumer that has caught up with its
+// cached tail looks there first, and reads the tail only when it finds
+// one: every byte from the head on is zero until a producer of this lap
+// writes it (the consumer zeroes what it frees before it publishes the
 // head), and the tail is the line every producer's claim CASes. Read at
 // each look of a consumer that has caught up with a stream, it went back
 // and forth between the cores about once a message
 // (BenchmarkProducers/mpsc, one Write a message, 3 passes, slow state:
 // 4.8-5.5, 6.4-6.8, 6.0-7.5 M msgs/s with 1, 3 and 8 producers reading
 // the tail first, 5.9-6.8, 8.7-10.2, 10.1-11.1 looking at the header
-// first; mpsc-batch unchanged within its noise).
+// first; mpsc-batch unchanged within its noise). A header that looks
+// committed is checked against the tail before it is believed.
 func (r *vring) committedAt(head uint64) bool {
-	if head%recordAlign != 0 {
-		return true // corrupt: scan's checks of the tail report it
-	}
-	idx := head & r.mask
-	length, slot, typ, _ := splitHeader(r.hdr(idx).Load()) // observes: record committed
-	return length >= recordHeaderSize && (typ == recMessage || typ == recPadding) && slot < r.slots.n &&
-		alignRec(uint64(length)) <= r.capacity-idx
+	return head%recordAlign != 0 || int32(uint32(r.hdr(head&r.mask).Load())) > 0 // observes: record committed
 }
 
 // zeroRange clears the n bytes from position pos (wrapping), so that an
@@ -862,10 +858,12 @@ func (r *vring) allDetached() bool {
 func (r *vring) dataReady() bool {
 	head := r.c.head
 	if r.multi {
-		// The header alone (see committedAt): a waiter that looked at
-		// the tail too took its line from the producers at every look.
-		// (A head out of line is corrupt: ready, for next to report.)
-		return head%recordAlign != 0 || int32(uint32(r.hdr(head&r.mask).Load())) > 0 // observes: record committed
+		// The header first, the tail only once it shows a record (see
+		// committedAt): a waiter that looked at the tail at every look
+		// took its line from the producers each time. The tail, as in
+		// scan: a header past it is not a record (only corrupt memory
+		// holds one), and a wait that took it for one would not sleep.
+		return r.committedAt(head) && r.tail.Load() != head // observes: claimed space
 	}
 	t := r.tail.Load() // observes: committed records
 	// The tail alone decides, but load the header too: the two misses
