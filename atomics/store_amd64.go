@@ -23,10 +23,24 @@ import (
 // compiler barrier too, at about 2 ns a call: on the MPMC ring's paths,
 // two or three calls a message, the one-message path (BenchmarkProducers
 // mpmc, fast state) ran 23-25 M msgs/s against 29-38 M inlined.
-func StoreRelease64(w *atomic.Uint64, v uint64) { *(*uint64)(unsafe.Pointer(w)) = v }
+//
+// The atomic load of w after the store keeps the store: a plain store
+// that a later plain store to the same word follows in the same block,
+// with nothing read between, is deleted by the compiler's dead-store
+// pass, and a word cleared, another set, then the first set again (a
+// claim published in three steps) lost its clearing store so. The load
+// reads w, so the store before it stays; it is a MOV from the line just
+// written, off the critical path (its value is unused).
+func StoreRelease64(w *atomic.Uint64, v uint64) {
+	*(*uint64)(unsafe.Pointer(w)) = v
+	_ = w.Load()
+}
 
 // StoreRelease32 is StoreRelease64 for a 32-bit word.
-func StoreRelease32(w *atomic.Uint32, v uint32) { *(*uint32)(unsafe.Pointer(w)) = v }
+func StoreRelease32(w *atomic.Uint32, v uint32) {
+	*(*uint32)(unsafe.Pointer(w)) = v
+	_ = w.Load()
+}
 
 // Pause executes about n spin-wait hints (PAUSE on amd64): a back-off for
 // spinning waiters that does not touch memory.
