@@ -97,7 +97,7 @@ func TestHeaderPastTailDoesNotSpin(t *testing.T) {
 	if c.tail.Load() != head {
 		t.Fatalf("tail %d, head %d: want an empty ring", c.tail.Load(), head)
 	}
-	c.hdr(head&c.mask).Store(makeHeader(recordHeaderSize+1, 0, recMessage, 0)) // a committed-looking record the tail does not cover
+	c.hdr(head & c.mask).Store(makeHeader(recordHeaderSize+1, 0, recMessage, 0)) // a committed-looking record the tail does not cover
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	cpu0 := cpuTime(t)
