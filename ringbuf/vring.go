@@ -445,23 +445,27 @@ const mpscAhead = 256
 
 // prefetchAhead asks for the lines past an MPSC claim that ends at pos for
 // writing (PREFETCHW), mpscAhead bytes of them, within the room the
-// producer last saw free: the next records go there, and the consumer,
-// which zeroed them a lap ago, holds them. The claim's CAS waits for the
-// stores before it, and a store to a line another core holds waits for
-// the line: fetched while this record is written, the next record's lines
-// are at hand when its CAS comes (BenchmarkProducers, Write per message,
-// 3 interleaved passes, slow state: 1 / 3 / 8 producers 5.8-6.1 /
-// 7.6-9.4 / 9.5-10.5 M msgs/s without, 9.9-10.4 / 11.3-18.7 /
-// 11.6-19.7 with 256 bytes; 128 and 512 did less; mpsc-batch 118-162 ->
-// 169-187 at one producer). Never past the free room: those lines hold
-// records the consumer has yet to read.
+// producer last saw free, rounded down to a whole line: the next records
+// go there, and the consumer, which zeroed them a lap ago, holds them. The
+// claim's CAS waits for the stores before it, and a store to a line
+// another core holds waits for the line: fetched while this record is
+// written, the next record's lines are at hand when its CAS comes
+// (BenchmarkProducers/mpsc, Write per message, 3 interleaved passes, slow
+// state: 1 / 3 / 8 producers 5.8-6.1 / 7.6-9.4 / 9.5-10.5 M msgs/s
+// without, 9.9-10.4 / 11.3-18.7 / 11.6-19.7 with 256 bytes; 128 and 512
+// did less; the fast state the same within 10%). Never onto a line that
+// holds a record still to be read: the consumer would fetch it back.
 func (r *vring) prefetchAhead(pos uint64) {
 	h := r.p.headCache
 	if pos < h || pos-h >= r.capacity {
 		return
 	}
+	lim := (h + r.capacity) &^ (cacheLine - 1) // the first line that may hold the head's record
+	if lim <= pos {
+		return
+	}
 	idx := pos & r.mask
-	if n := min(mpscAhead, r.capacity-idx, r.capacity-(pos-h)); n > 0 {
+	if n := min(mpscAhead, r.capacity-idx, lim-pos); n > 0 {
 		prefetchWrite(unsafe.Pointer(&r.data[idx]), int(n))
 	}
 }
