@@ -102,17 +102,7 @@ func TestCloseWhileWaiterSpins(t *testing.T) {
 			})
 		}
 		t.Run(fmt.Sprintf("mpmc-get/%v", s), func(t *testing.T) {
-			seg := shmtest.Segment(t, 1<<16)
-			c, err := NewMPMC(seg, "q", 4, 8, opts...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			p, err := OpenMPMC(seg, "q", opts...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer p.Close()
+			c, p := mpmcPair(t, 4, opts)
 			if err := p.Put(context.Background(), []byte("x")); err != nil {
 				t.Fatal(err)
 			}
@@ -126,17 +116,7 @@ func TestCloseWhileWaiterSpins(t *testing.T) {
 			}
 		})
 		t.Run(fmt.Sprintf("mpmc-put/%v", s), func(t *testing.T) {
-			seg := shmtest.Segment(t, 1<<16)
-			p, err := NewMPMC(seg, "q", 2, 8, opts...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer p.Close()
-			c, err := OpenMPMC(seg, "q", opts...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
+			p, c := mpmcPair(t, 2, opts)
 			if err := c.AttachConsumer(); err != nil {
 				t.Fatal(err)
 			}
@@ -155,6 +135,25 @@ func TestCloseWhileWaiterSpins(t *testing.T) {
 			}
 		})
 	}
+}
+
+// mpmcPair makes an MPMC ring of capacity slots of 8 bytes (opts) in a
+// segment of its own and opens a second handle on it; both close when the
+// test ends.
+func mpmcPair(t *testing.T, capacity int, opts []Option) (made, opened *MPMC) {
+	t.Helper()
+	seg := shmtest.Segment(t, 1<<16)
+	r, err := NewMPMC(seg, "q", capacity, 8, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	q, err := OpenMPMC(seg, "q", opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { q.Close() })
+	return r, q
 }
 
 // ringPair makes a ring of kind ("spsc" or "mpsc", 256 bytes, opts) in a

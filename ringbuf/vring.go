@@ -465,9 +465,7 @@ func (r *vring) prefetchAhead(pos uint64) {
 		return
 	}
 	idx := pos & r.mask
-	if n := min(mpscAhead, r.capacity-idx, lim-pos); n > 0 {
-		prefetchWrite(unsafe.Pointer(&r.data[idx]), int(n))
-	}
+	prefetchWrite(unsafe.Pointer(&r.data[idx]), int(min(mpscAhead, r.capacity-idx, lim-pos)))
 }
 
 // writePad writes a padding record of n bytes at idx: SPSC, plainly (the
