@@ -429,14 +429,18 @@ func (q *Queue[T]) runLen(vs []T) int {
 // and returns how many it put: at least one, or none with an error.
 func (q *Queue[T]) putRun(ctx context.Context, vs []T) (int, error) {
 	put := 0
+	g := q.roomFor(len(vs))
 	try := func() (bool, error) {
+		if !q.roomProbe(&g) {
+			return false, nil
+		}
 		n, err := q.tryPutRun(vs)
 		put += n
 		return n > 0, err
 	}
 	ok, err := try()
 	if !ok && err == nil {
-		err = q.ctl.notFull.WaitFor(ctx, &q.putWait, &q.putSpin, q.putProbe, try)
+		err = q.ctl.notFull.WaitFor(ctx, &q.putWait, &q.putSpin, func() bool { return q.roomProbe(&g) }, try)
 	}
 	return put, err
 }
@@ -492,7 +496,13 @@ func (q *Queue[T]) put(ctx context.Context, v *T) error {
 	if err == nil {
 		ok, perr := q.tryPut(v, &m)
 		if !ok && perr == nil {
-			perr = q.ctl.notFull.WaitFor(ctx, &q.putWait, &q.putSpin, q.putProbe, func() (bool, error) { return q.tryPut(v, &m) })
+			g := q.roomFor(ringx.PutRoom)
+			perr = q.ctl.notFull.WaitFor(ctx, &q.putWait, &q.putSpin, func() bool { return q.roomProbe(&g) }, func() (bool, error) {
+				if !q.roomProbe(&g) {
+					return false, nil
+				}
+				return q.tryPut(v, &m)
+			})
 		}
 		err = perr
 	}
@@ -684,11 +694,18 @@ func (q *Queue[T]) TryGet() (T, bool, error) {
 	return v, ok, err
 }
 
-// putProbe and getProbe are what a blocked Put and Get spin on: a few
+// roomProbe and getProbe are what a blocked Put and Get spin on: a few
 // loads that change when a try may succeed (room or a message in the ring,
-// Shutdown, Close), so that a spinning waiter runs no try per look.
-func (q *Queue[T]) putProbe() bool {
-	return q.closed.Load() || q.ctl.shutdown.Load() != 0 || q.rx.HasSpace()
+// Shutdown, Close), so that a spinning waiter runs no try per look. A Put
+// gates its tries with roomProbe too (see ringx.RoomGate).
+func (q *Queue[T]) roomProbe(g *ringx.RoomGate) bool {
+	return q.closed.Load() || q.ctl.shutdown.Load() != 0 || g.Open()
+}
+
+// roomFor returns the gate of a Put that has k messages at hand (see
+// ringx.RoomGate).
+func (q *Queue[T]) roomFor(k int) ringx.RoomGate {
+	return ringx.NewRoomGate(q.rx, k, q.capacity())
 }
 
 func (q *Queue[T]) getProbe() bool {

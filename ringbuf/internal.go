@@ -84,6 +84,12 @@ func (r *mpmcX) HasData() bool { return (*MPMC)(r).hasData() }
 // HasSpace reports whether a Put may find room now (see ringx.MPMC).
 func (r *mpmcX) HasSpace() bool { return (*MPMC)(r).hasSpace() }
 
+// HasRoom reports whether n slots look free now (see ringx.MPMC).
+func (r *mpmcX) HasRoom(n int) bool {
+	m := (*MPMC)(r)
+	return m.hasRoom(uint64(min(max(n, 1), int(m.capacity))))
+}
+
 // Outstanding returns the number of messages put and not yet wholly taken:
 // those queued (filled, or being filled by a live producer) and those a
 // consumer has claimed and not yet finished with (a dead consumer's

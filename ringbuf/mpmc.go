@@ -9,6 +9,7 @@ import (
 
 	"github.com/shmkit/shmkit/internal/handoff"
 	"github.com/shmkit/shmkit/internal/procinfo"
+	"github.com/shmkit/shmkit/internal/ringx"
 	"github.com/shmkit/shmkit/shm"
 )
 
@@ -452,12 +453,22 @@ func (r *MPMC) getClaimed() (pos uint64, n int, ok bool, err error) {
 	}
 }
 
-func (r *MPMC) hasSpace() bool {
+func (r *MPMC) hasSpace() bool { return r.hasRoom(1) }
+
+// hasRoom reports whether the n slots from enqueue (1 <= n <= capacity)
+// look free for a claim now: within WithLimit's bound, and the last of
+// them emptied for this lap. Consumers give slots back in order but for
+// a run's chunks and for one another's, so the slots before it are as
+// good as free. It reads one slot n-1 past enqueue: a line the consumers
+// gave back a while ago, not the one they are emptying now, which is what
+// a producer blocked on a full ring should spin on (see HasRoom).
+func (r *MPMC) hasRoom(n uint64) bool {
 	pos := r.enq.Load()
-	if r.limit < r.capacity && int64(pos-r.deq.Load()) >= int64(r.limit) {
+	if r.limit < r.capacity && int64(pos+n-1-r.deq.Load()) >= int64(r.limit) {
 		return false // held at WithLimit's bound
 	}
-	return int64(r.seq(pos).Load()-pos) >= 0
+	last := pos + n - 1
+	return int64(r.seq(last).Load()-last) >= 0
 }
 
 func (r *MPMC) hasData() bool {
@@ -513,6 +524,7 @@ func (r *MPMC) PutFunc(ctx context.Context, fill func(slot []byte) int) error {
 	}
 	defer r.putMu.Unlock()
 	slow := false
+	var g ringx.RoomGate // set once the ring is found full
 	for {
 		pos, ok, err := r.tryClaimPut()
 		if err != nil {
@@ -527,7 +539,10 @@ func (r *MPMC) PutFunc(ctx context.Context, fill func(slot []byte) int) error {
 			r.publishPut(pos, n)
 			return nil
 		}
-		if slow, err = r.awaitSpace(ctx, slow); err != nil {
+		if g == (ringx.RoomGate{}) {
+			g = ringx.NewRoomGate((*mpmcX)(r), ringx.PutRoom, int(r.limit))
+		}
+		if slow, err = r.awaitSpace(ctx, slow, &g); err != nil {
 			return err
 		}
 	}
@@ -536,7 +551,7 @@ func (r *MPMC) PutFunc(ctx context.Context, fill func(slot []byte) int) error {
 // awaitSpace is a blocked Put's wait for room, with putMu held: the
 // rescue first when the last wait said to look further (slow), then the
 // wait. It returns whether the next round should look further.
-func (r *MPMC) awaitSpace(ctx context.Context, slow bool) (bool, error) {
+func (r *MPMC) awaitSpace(ctx context.Context, slow bool, g *ringx.RoomGate) (bool, error) {
 	if slow {
 		retry, err := r.rescueFull()
 		if err != nil {
@@ -546,7 +561,7 @@ func (r *MPMC) awaitSpace(ctx context.Context, slow bool) (bool, error) {
 			return false, nil // the head was freed
 		}
 	}
-	err := r.space.wait(ctx, r.spaceOrClosed, r.consumersClosed)
+	err := r.space.wait(ctx, func() bool { return r.closed.Load() || g.Open() }, r.consumersClosed)
 	if r.closed.Load() { // observes: Close on this handle, which woke us
 		return false, ErrClosed
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sync/atomic"
 	"unsafe"
+
+	"github.com/shmkit/shmkit/internal/ringx"
 )
 
 // MPMC batch claim: a producer with several messages at hand claims a run
@@ -173,8 +175,12 @@ func (r *MPMC) TryPutBatchFunc(k int, fill func(i int, slot []byte) int) (int, e
 }
 
 // PutBatchFunc is TryPutBatchFunc that blocks, as Put does, until at
-// least one slot is free: it puts as many messages as fit now (at least
-// one) and returns how many, or an error with none put.
+// least one slot is free: it puts as many messages as fit (at least one)
+// and returns how many, or an error with none put. When fewer than k
+// slots are free (up to a quarter of the ring) it first waits up to
+// ringx.RoomWindow for the consumers to free that many, looking at the
+// last slot of that room rather than at the one they are emptying (see
+// ringx.RoomGate: the hysteresis of Disruptor's next(n)).
 func (r *MPMC) PutBatchFunc(ctx context.Context, k int, fill func(i int, slot []byte) int) (int, error) {
 	if k <= 0 {
 		return 0, nil
@@ -184,15 +190,19 @@ func (r *MPMC) PutBatchFunc(ctx context.Context, k int, fill func(i int, slot []
 	}
 	defer r.putMu.Unlock()
 	slow := false
+	g := ringx.NewRoomGate((*mpmcX)(r), min(k, MaxRun), int(r.limit))
 	for {
-		pos, n, err := r.tryClaimRun(k)
-		if err != nil {
-			return 0, err
+		if g.Open() {
+			pos, n, err := r.tryClaimRun(k)
+			if err != nil {
+				return 0, err
+			}
+			if n > 0 {
+				return r.fillRun(pos, n, fill), nil
+			}
 		}
-		if n > 0 {
-			return r.fillRun(pos, n, fill), nil
-		}
-		if slow, err = r.awaitSpace(ctx, slow); err != nil {
+		var err error
+		if slow, err = r.awaitSpace(ctx, slow, &g); err != nil {
 			return 0, err
 		}
 	}

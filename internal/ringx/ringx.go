@@ -62,6 +62,11 @@ type MPMC interface {
 	// probes a waiter spins on before it tries.
 	HasData() bool
 	HasSpace() bool
+	// HasRoom reports whether n slots from the producers' position look
+	// free now (n is clamped to 1..capacity): one load of a slot n-1
+	// past it, which a producer waiting for room for a run spins on
+	// instead of the slot the consumers are emptying now.
+	HasRoom(n int) bool
 	// Bytes returns the payload bytes of the messages queued: a
 	// snapshot, O(Len).
 	Bytes() int64

@@ -1,0 +1,82 @@
+package queue_test
+
+import (
+	"runtime"
+	"testing"
+
+	"github.com/shmkit/shmkit/internal/shmtest"
+	"github.com/shmkit/shmkit/queue"
+)
+
+// TestBlockedPutTakesShortRoom: a Put blocked on a full queue waits for
+// room for more than its message (ringx.RoomGate), but only for a while:
+// when the consumer takes one message and stops, the parked Put goes in; a
+// PutBatch of 8 with 2 slots free puts 2 and waits for the rest; nothing
+// is lost or reordered.
+func TestBlockedPutTakesShortRoom(t *testing.T) {
+	seg := shmtest.Segment(t, 1<<20)
+	q, err := queue.Create(seg, "q", queue.Options[int64]{MaxSize: 64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	ctx := ctxT(t)
+	next := int64(0)
+	for ; next < 64; next++ {
+		if err := q.Put(ctx, next); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := int64(0)
+	get := func(n int) {
+		t.Helper()
+		for range n {
+			v, err := q.Get(ctx)
+			if err != nil || v != want {
+				t.Fatalf("Get = %d, %v; want %d", v, err, want)
+			}
+			want++
+		}
+	}
+
+	done := make(chan error, 1)
+	go func() { done <- q.Put(ctx, 64) }()
+	for queue.PutSleepers(q) == 0 { // the Put past its first try and its spin
+		if ctx.Err() != nil {
+			t.Fatal("Put on a full queue never parked")
+		}
+		runtime.Gosched()
+	}
+	get(1)
+	if err := <-done; err != nil {
+		t.Fatalf("Put with one slot given back: %v", err)
+	}
+
+	get(2)
+	batch := []int64{65, 66, 67, 68, 69, 70, 71, 72}
+	put := make(chan int, 1)
+	go func() {
+		n, err := q.PutBatch(ctx, batch)
+		if err != nil {
+			t.Error(err)
+		}
+		put <- n
+	}()
+	for q.Len() < 64 { // the 2 free slots taken: the batch waits for the rest
+		select {
+		case n := <-put:
+			t.Fatalf("PutBatch returned %d with 2 slots free", n)
+		default:
+		}
+		if ctx.Err() != nil {
+			t.Fatal("PutBatch left the 2 free slots empty")
+		}
+	}
+	get(70) // 3..64 and the batch
+	if n := <-put; n != len(batch) {
+		t.Fatalf("PutBatch put %d of %d", n, len(batch))
+	}
+	if l := q.Len(); l != 0 {
+		t.Fatalf("Len %d after draining", l)
+	}
+}

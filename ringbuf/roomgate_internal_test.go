@@ -1,0 +1,128 @@
+package ringbuf
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/shmkit/shmkit/internal/ringx"
+	"github.com/shmkit/shmkit/internal/spin"
+)
+
+// fillMPMC puts n one-byte messages into r without waiting.
+func fillMPMC(t *testing.T, r *MPMC, n int) {
+	t.Helper()
+	for i := range n {
+		if ok, err := r.TryPut([]byte{byte(i)}); !ok || err != nil {
+			t.Fatalf("TryPut %d: %v, %v", i, ok, err)
+		}
+	}
+}
+
+// takeMPMC gets n messages from r without waiting.
+func takeMPMC(t *testing.T, r *MPMC, n int) {
+	t.Helper()
+	buf := make([]byte, 8)
+	for i := range n {
+		if _, ok, err := r.TryGet(buf); !ok || err != nil {
+			t.Fatalf("TryGet %d: %v, %v", i, ok, err)
+		}
+	}
+}
+
+// TestHasRoom: hasRoom(n) holds exactly when n more messages fit, by the
+// slots the consumers gave back and by WithLimit's bound, across laps.
+func TestHasRoom(t *testing.T) {
+	check := func(t *testing.T, r *MPMC, want int) {
+		t.Helper()
+		for n := 1; n <= int(r.capacity); n++ {
+			if got := r.hasRoom(uint64(n)); got != (n <= want) {
+				t.Fatalf("hasRoom(%d) = %v with room for %d", n, got, want)
+			}
+		}
+	}
+	t.Run("capacity", func(t *testing.T) {
+		r, _ := mpmcPair(t, 16, nil)
+		check(t, r, 16)
+		for range 3 { // the slots' sequence numbers move on a lap each time
+			fillMPMC(t, r, 16)
+			check(t, r, 0)
+			takeMPMC(t, r, 3)
+			check(t, r, 3)
+			takeMPMC(t, r, 13)
+			check(t, r, 16)
+		}
+	})
+	t.Run("limit", func(t *testing.T) {
+		r, _ := mpmcPair(t, 16, []Option{WithLimit(10)})
+		check(t, r, 10)
+		fillMPMC(t, r, 10)
+		check(t, r, 0) // slots free, the bound reached
+		takeMPMC(t, r, 2)
+		check(t, r, 2)
+	})
+}
+
+// TestRoomGateWaitsThenTakesWhatThereIs: a producer's gate on a ring with
+// less room than it wants stays shut for RoomWindow and then opens on the
+// space there is (a consumer that has stopped must never hold a Put back
+// for good); on a full ring it never opens; room enough opens it at once.
+func TestRoomGateWaitsThenTakesWhatThereIs(t *testing.T) {
+	r, _ := mpmcPair(t, 64, nil)
+	fillMPMC(t, r, 62)
+	g := ringx.NewRoomGate((*mpmcX)(r), 32, 64) // room wanted: 16
+	t0 := spin.Now()
+	if g.Open() {
+		t.Fatal("gate open at once with 2 of 16 slots free")
+	}
+	for !g.Open() {
+		if time.Duration(spin.Now()-t0) > time.Minute {
+			t.Fatal("gate shut a minute with 2 slots free")
+		}
+	}
+	if d := time.Duration(spin.Now() - t0); d < ringx.RoomWindow {
+		t.Fatalf("gate opened after %v, before RoomWindow (%v)", d, ringx.RoomWindow)
+	}
+
+	fillMPMC(t, r, 2)
+	full := ringx.NewRoomGate((*mpmcX)(r), 32, 64)
+	for t1 := spin.Now(); time.Duration(spin.Now()-t1) < 2*ringx.RoomWindow; {
+		if full.Open() {
+			t.Fatal("gate open on a full ring")
+		}
+	}
+
+	takeMPMC(t, r, 16)
+	if g := ringx.NewRoomGate((*mpmcX)(r), 32, 64); !g.Open() {
+		t.Fatal("gate shut with the room it wants")
+	}
+	if g := ringx.NewRoomGate((*mpmcX)(r), 1, 64); !g.Open() {
+		t.Fatal("one-slot gate shut with 16 slots free")
+	}
+}
+
+// TestPutBatchTakesShortRoomWhenConsumerStops: a PutBatchFunc on a ring
+// whose consumer took two messages and stopped puts two (after its wait
+// for a run's room) rather than waiting for the consumer; a PutFunc on
+// the full ring after that waits for a consumer, and one message taken
+// lets it in.
+func TestPutBatchTakesShortRoomWhenConsumerStops(t *testing.T) {
+	r, q := mpmcPair(t, 64, nil)
+	fillMPMC(t, r, 64)
+	takeMPMC(t, q, 2)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	n, err := r.PutBatchFunc(ctx, 32, func(i int, slot []byte) int { slot[0] = byte(i); return 1 })
+	if err != nil || n != 2 {
+		t.Fatalf("PutBatchFunc put %d (%v), want the 2 free slots", n, err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- r.PutFunc(ctx, func(slot []byte) int { return 1 }) }()
+	takeMPMC(t, q, 1)
+	if err := <-done; err != nil {
+		t.Fatalf("PutFunc with one slot given back: %v", err)
+	}
+	if l := r.Len(); l != 64 {
+		t.Fatalf("Len %d, want 64", l)
+	}
+}
