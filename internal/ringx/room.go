@@ -41,8 +41,9 @@ type Room interface {
 	HasSpace() bool
 }
 
-// RoomGate is one blocked producer's wait for room (see above); the zero
-// value, or a room of 1, waits for space alone.
+// RoomGate is one blocked producer's wait for room (see above); a room of
+// 1 waits for space alone. Make it with NewRoomGate (the zero value has no
+// ring to look at).
 type RoomGate struct {
 	r     Room
 	room  int
@@ -60,7 +61,12 @@ func NewRoomGate(r Room, k, capacity int) RoomGate {
 // space for one message once it has waited RoomWindow for more.
 func (g *RoomGate) Open() bool {
 	if g.r.HasRoom(g.room) {
-		return true
+		// The slots past the head look free, but a claim starts at the
+		// head, which a consumer may still hold (one slower than those
+		// after it, or dead: then only the rescue on the wait's poll
+		// frees it, and a gate open here would keep the wait from ever
+		// polling).
+		return g.room <= 1 || g.r.HasSpace()
 	}
 	if g.room <= 1 || !g.r.HasSpace() {
 		return false
