@@ -1,0 +1,63 @@
+package ringbuf
+
+import (
+	"context"
+	"runtime"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/shmkit/shmkit/internal/ringx"
+)
+
+// TestRoomGateMissedWake: a blocked Put whose wake was lost (the
+// consumer's release still in its store buffer when the Put registered
+// and looked: see waitSide) and whose consumer then stopped with fewer
+// slots free than the Put's room is found by the look after its first
+// park, as any waiter is (TestWaitSideMissedWake): by then it has waited
+// longer than RoomWindow, so its gate must open on the space there is,
+// not start the window then and sleep a poll period. The wake is lost
+// for good here: the waiter sleeps on words of its own, which the
+// consumer's release does not touch.
+func TestRoomGateMissedWake(t *testing.T) {
+	conclusive := 0
+	for round := 0; round < 20 && conclusive < 3; round++ {
+		r, q := mpmcPair(t, 64, nil)
+		fillMPMC(t, r, 64)
+		g := ringx.NewRoomGate((*mpmcX)(r), 32, 64) // room wanted: 16
+		var seq, waiters, parked atomic.Uint32
+		o := defaultOptions()
+		o.poll = 200 * time.Millisecond
+		var w waitSide
+		w.init(&seq, &waiters, &parked, &o)
+		var registered atomic.Int32 // looks made with the waiter counted
+		secondSpace, secondOpen := false, false
+		ready := func() bool {
+			space := r.hasSpace() // before the gate's look: space only grows here
+			open := g.Open()
+			if waiters.Load() != 0 && registered.Add(1) == 2 {
+				secondSpace, secondOpen = space, open
+			}
+			return open
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		done := make(chan error, 1)
+		go func() { done <- w.wait(ctx, ready, nil) }()
+		for registered.Load() == 0 {
+			runtime.Gosched() // until the look after registering: next, it sleeps
+		}
+		takeMPMC(t, q, 2) // and its wake goes to the ring's waiters, not this one
+		err := <-done
+		cancel()
+		if !secondSpace {
+			continue // the take came after the second look: nothing shown
+		}
+		conclusive++
+		if !secondOpen || err != nil {
+			t.Fatalf("round %d: the look after the first park found 2 slots free and the gate shut (wait = %v): the Put sleeps its poll period", round, err)
+		}
+	}
+	if conclusive == 0 {
+		t.Skip("the take never came before the look after the first park")
+	}
+}
