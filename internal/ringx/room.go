@@ -47,7 +47,7 @@ type Room interface {
 type RoomGate struct {
 	r     Room
 	room  int
-	since int64 // spin.Now() when it first saw space short of room; 0: not yet
+	since int64 // spin.Now() at its first look short of room; 0: not yet
 }
 
 // NewRoomGate returns the gate of a producer of r that has k messages at
@@ -58,7 +58,7 @@ func NewRoomGate(r Room, k, capacity int) RoomGate {
 }
 
 // Open reports whether the producer may try now: room for its run, or
-// space for one message once it has waited RoomWindow for more.
+// space for one message once RoomWindow has passed since its first look.
 func (g *RoomGate) Open() bool {
 	if g.r.HasRoom(g.room) {
 		// The slots past the head look free, but a claim starts at the
@@ -68,12 +68,17 @@ func (g *RoomGate) Open() bool {
 		// polling).
 		return g.room <= 1 || g.r.HasSpace()
 	}
-	if g.room <= 1 || !g.r.HasSpace() {
+	if g.room <= 1 {
 		return false
 	}
-	now := spin.Now()
 	if g.since == 0 {
-		g.since = max(now, 1)
+		// The window runs from the first look, full ring or not: the
+		// first look to see space may be the one after a waiter's first
+		// park that makes up for a lost wake (see ringbuf's waitSide),
+		// and a window that started there would send it to sleep for its
+		// poll period with space free.
+		g.since = max(spin.Now(), 1)
+		return false
 	}
-	return now-g.since >= int64(RoomWindow)
+	return g.r.HasSpace() && spin.Now()-g.since >= int64(RoomWindow)
 }
