@@ -61,3 +61,18 @@ func TestRoomGateMissedWake(t *testing.T) {
 		t.Skip("the take never came before the look after the first park")
 	}
 }
+
+// TestPutBatchDoneContextTakesFreeSlots: PutBatchFunc with a context that
+// is done already puts the messages that fit, as PutFunc would (it
+// claims before it looks at its context), although fewer slots are free
+// than the run it waits for room for.
+func TestPutBatchDoneContextTakesFreeSlots(t *testing.T) {
+	r, _ := mpmcPair(t, 64, nil)
+	fillMPMC(t, r, 62)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	n, err := r.PutBatchFunc(ctx, 32, func(i int, slot []byte) int { return 1 })
+	if n != 2 || err != nil {
+		t.Fatalf("PutBatchFunc with 2 slots free and a done context = %d, %v; want 2, nil", n, err)
+	}
+}
