@@ -431,7 +431,7 @@ func (q *Queue[T]) putRun(ctx context.Context, vs []T) (int, error) {
 	put := 0
 	g := q.roomFor(len(vs))
 	try := func() (bool, error) {
-		if !q.roomProbe(&g) {
+		if !q.roomProbe(&g) && ctx.Err() == nil { // done: what fits now, as Put would
 			return false, nil
 		}
 		n, err := q.tryPutRun(vs)
@@ -498,7 +498,7 @@ func (q *Queue[T]) put(ctx context.Context, v *T) error {
 		if !ok && perr == nil {
 			g := q.roomFor(ringx.PutRoom)
 			perr = q.ctl.notFull.WaitFor(ctx, &q.putWait, &q.putSpin, func() bool { return q.roomProbe(&g) }, func() (bool, error) {
-				if !q.roomProbe(&g) {
+				if !q.roomProbe(&g) && ctx.Err() == nil { // done: the try that wins over the error (see WaitFor)
 					return false, nil
 				}
 				return q.tryPut(v, &m)

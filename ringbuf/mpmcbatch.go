@@ -178,9 +178,10 @@ func (r *MPMC) TryPutBatchFunc(k int, fill func(i int, slot []byte) int) (int, e
 // least one slot is free: it puts as many messages as fit (at least one)
 // and returns how many, or an error with none put. When fewer than k
 // slots are free (up to a quarter of the ring) it first waits up to
-// ringx.RoomWindow for the consumers to free that many, looking at the
-// last slot of that room rather than at the one they are emptying (see
-// ringx.RoomGate: the hysteresis of Disruptor's next(n)).
+// ringx.RoomWindow (not once ctx is done) for the consumers to free that
+// many, looking at the last slot of that room rather than at the one they
+// are emptying (see ringx.RoomGate: the hysteresis of Disruptor's
+// next(n)).
 func (r *MPMC) PutBatchFunc(ctx context.Context, k int, fill func(i int, slot []byte) int) (int, error) {
 	if k <= 0 {
 		return 0, nil
@@ -192,7 +193,7 @@ func (r *MPMC) PutBatchFunc(ctx context.Context, k int, fill func(i int, slot []
 	slow := false
 	g := ringx.NewRoomGate((*mpmcX)(r), min(k, MaxRun), int(r.limit))
 	for {
-		if g.Open() {
+		if g.Open() || ctx.Err() != nil { // done: what fits now, as PutFunc would
 			pos, n, err := r.tryClaimRun(k)
 			if err != nil {
 				return 0, err
