@@ -76,3 +76,51 @@ func TestPutBatchDoneContextTakesFreeSlots(t *testing.T) {
 		t.Fatalf("PutBatchFunc with 2 slots free and a done context = %d, %v; want 2, nil", n, err)
 	}
 }
+
+// TestHasRoomAcrossOverflow: hasRoom's sums of positions wrap with them:
+// with enqueue and dequeue a few slots short of 2^64, room is counted
+// right while the positions cross it, with and without WithLimit's bound;
+// and on any slot sequence numbers (corrupt) it answers without indexing
+// out of the ring.
+func TestHasRoomAcrossOverflow(t *testing.T) {
+	for _, limit := range []int{0, 13} {
+		r, q := mpmcPair(t, 16, []Option{WithLimit(limit)})
+		bound := int(r.limit)
+		base := ^uint64(0) - 20 // 21 positions before the wrap
+		for p := base; p != base+16; p++ {
+			r.seq(p).Store(p) // slot of p: free for p
+		}
+		r.enq.Store(base)
+		r.deq.Store(base)
+		check := func(want int) {
+			t.Helper()
+			for n := 1; n <= int(r.capacity); n++ {
+				if got := r.hasRoom(uint64(n)); got != (n <= want) {
+					t.Fatalf("limit %d, enqueue %#x: hasRoom(%d) = %v with room for %d", limit, r.enq.Load(), n, got, want)
+				}
+			}
+		}
+		for range 4 { // 4 laps of 13: across the wrap
+			check(bound)
+			fillMPMC(t, r, bound)
+			check(0)
+			takeMPMC(t, q, 5)
+			check(5)
+			takeMPMC(t, q, bound-5)
+		}
+		if e := r.enq.Load(); e > base {
+			t.Fatalf("enqueue %#x: never wrapped", e)
+		}
+		for i := range r.capacity { // any values: no panic, no index out of the ring
+			r.seq(i).Store(i * 0x9e3779b97f4a7c15)
+		}
+		for _, e := range []uint64{0, 1, ^uint64(0), base, 1 << 63} {
+			r.enq.Store(e)
+			r.deq.Store(e + 7)
+			for n := range r.capacity + 1 {
+				r.hasRoom(n)
+				(*mpmcX)(r).HasRoom(int(n) - 1)
+			}
+		}
+	}
+}
