@@ -16,10 +16,12 @@ import (
 //     takes that slot's line from under them at every look, and each of
 //     their stores to it then waits for the line to come back; a ring
 //     that stays full keeps both sides at that pace. A full queue of
-//     64-byte messages drained a run at a time by one consumer ran at
-//     15-18 M msgs/s with its producer spinning there, and at 40-60 M
-//     with the producer looking at the last slot of its room instead (a
-//     line the consumers gave back a while ago), in the VM's fast state.
+//     64-byte messages put and got 64 at a time (queue's
+//     BenchmarkProducers/queue-batch, one producer, the VM's fast state)
+//     ran at 38-40 M msgs/s with its producer spinning there, and at
+//     47-61 M with the producer looking at the last slot of its room
+//     instead, a line the consumers gave back a while ago (medians of
+//     5 interleaved runs: 43 and 66 M). docs/queue.md has the figures.
 //   - A batch producer that takes one or two slots at a time pays a claim
 //     and a wake for each, and hands the consumers runs as short.
 //
@@ -80,5 +82,7 @@ func (g *RoomGate) Open() bool {
 		g.since = max(spin.Now(), 1)
 		return false
 	}
-	return g.r.HasSpace() && spin.Now()-g.since >= int64(RoomWindow)
+	// The clock first: until the window has passed, a look short of room
+	// reads the one slot n-1 on, not the head the consumers are emptying.
+	return spin.Now()-g.since >= int64(RoomWindow) && g.r.HasSpace()
 }
