@@ -1,6 +1,8 @@
 package queue_test
 
 import (
+	"context"
+	"errors"
 	"runtime"
 	"testing"
 
@@ -8,29 +10,27 @@ import (
 	"github.com/shmkit/shmkit/queue"
 )
 
-// TestBlockedPutTakesShortRoom: a Put blocked on a full queue waits for
-// room for more than its message (ringx.RoomGate), but only for a while:
-// when the consumer takes one message and stops, the parked Put goes in; a
-// PutBatch of 8 with 2 slots free puts 2 and waits for the rest; nothing
-// is lost or reordered.
-func TestBlockedPutTakesShortRoom(t *testing.T) {
+// roomQueue makes a queue of 64 int64 values in a segment of the test's,
+// puts 0..n-1 into it, and returns it with the test's context; get(k)
+// takes the next k values and checks that they come in order from 0.
+func roomQueue(t *testing.T, n int64) (q *queue.Queue[int64], ctx context.Context, get func(k int)) {
+	t.Helper()
 	seg := shmtest.Segment(t, 1<<20)
 	q, err := queue.Create(seg, "q", queue.Options[int64]{MaxSize: 64})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer q.Close()
-	ctx := ctxT(t)
-	next := int64(0)
-	for ; next < 64; next++ {
-		if err := q.Put(ctx, next); err != nil {
+	t.Cleanup(func() { q.Close() })
+	ctx = ctxT(t)
+	for v := range n {
+		if err := q.Put(ctx, v); err != nil {
 			t.Fatal(err)
 		}
 	}
 	want := int64(0)
-	get := func(n int) {
+	get = func(k int) {
 		t.Helper()
-		for range n {
+		for range k {
 			v, err := q.Get(ctx)
 			if err != nil || v != want {
 				t.Fatalf("Get = %d, %v; want %d", v, err, want)
@@ -38,6 +38,16 @@ func TestBlockedPutTakesShortRoom(t *testing.T) {
 			want++
 		}
 	}
+	return q, ctx, get
+}
+
+// TestBlockedPutTakesShortRoom: a Put blocked on a full queue waits for
+// room for more than its message (ringx.RoomGate), but only for a while:
+// when the consumer takes one message and stops, the parked Put goes in; a
+// PutBatch of 8 with 2 slots free puts 2 and waits for the rest; nothing
+// is lost or reordered.
+func TestBlockedPutTakesShortRoom(t *testing.T) {
+	q, ctx, get := roomQueue(t, 64)
 
 	done := make(chan error, 1)
 	go func() { done <- q.Put(ctx, 64) }()
@@ -79,4 +89,20 @@ func TestBlockedPutTakesShortRoom(t *testing.T) {
 	if l := q.Len(); l != 0 {
 		t.Fatalf("Len %d after draining", l)
 	}
+}
+
+// TestPutBatchDoneContextTakesFreeSlots: PutBatch with a context that is
+// done already puts what fits, as Put would one by one (a Put finds room
+// before it looks at its context), although fewer slots are free than
+// the run it waits for room for: 3 of 8 put, then the context's error;
+// nothing lost or reordered.
+func TestPutBatchDoneContextTakesFreeSlots(t *testing.T) {
+	q, ctx, get := roomQueue(t, 61)
+	done, cancel := context.WithCancel(ctx)
+	cancel()
+	n, err := q.PutBatch(done, []int64{61, 62, 63, 64, 65, 66, 67, 68})
+	if n != 3 || !errors.Is(err, context.Canceled) {
+		t.Fatalf("PutBatch with 3 slots free and a done context = %d, %v; want 3, context.Canceled", n, err)
+	}
+	get(64)
 }
