@@ -351,7 +351,10 @@ func (q *Queue[T]) joinConsumers() {
 // Put adds v to the queue, waiting while it is full until ctx is done. It
 // returns ErrShutdown once the queue is shut down, ErrTooLarge for a
 // message over MaxMessage, ErrPeerDead when it waits on a full queue whose
-// consumers have all exited, and ErrClosed on a closed handle.
+// consumers have all exited, and ErrClosed on a closed handle. A Put that
+// finds the queue full waits for room for a few messages, not for the
+// first slot freed, for up to 20 µs: a waiting producer then reads a line
+// the consumers are done with, not the one they are emptying.
 func (q *Queue[T]) Put(ctx context.Context, v T) error {
 	if !q.enter() {
 		return ErrClosed
@@ -367,8 +370,11 @@ func (q *Queue[T]) Put(ctx context.Context, v T) error {
 // a run at a time: one claim of as many slots as are free (LMAX
 // Disruptor's batch claim, see ringbuf.MPMC.PutBatchFunc) and one wake
 // per run, the values published 8 at a time as they are written, so a
-// consumer waiting on the first does not wait for the last. A value placed out of
-// line, or any value of a queue with MaxBytes, goes alone, as Put.
+// consumer waiting on the first does not wait for the last. When fewer
+// slots are free than its run (up to a quarter of the queue), it waits up
+// to 20 µs for room for the run before it takes what there is (not once
+// ctx is done). A value placed out of line, or any value of a queue with
+// MaxBytes, goes alone, as Put.
 func (q *Queue[T]) PutBatch(ctx context.Context, vs []T) (int, error) {
 	if !q.enter() {
 		return 0, ErrClosed

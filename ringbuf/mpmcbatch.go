@@ -178,10 +178,9 @@ func (r *MPMC) TryPutBatchFunc(k int, fill func(i int, slot []byte) int) (int, e
 // least one slot is free: it puts as many messages as fit (at least one)
 // and returns how many, or an error with none put. When fewer than k
 // slots are free (up to a quarter of the ring) it first waits up to
-// ringx.RoomWindow (not once ctx is done) for the consumers to free that
-// many, looking at the last slot of that room rather than at the one they
-// are emptying (see ringx.RoomGate: the hysteresis of Disruptor's
-// next(n)).
+// 20 µs (not once ctx is done) for the consumers to free that many,
+// looking at the last slot of that room rather than at the one they are
+// emptying: the hysteresis of Disruptor's next(n).
 func (r *MPMC) PutBatchFunc(ctx context.Context, k int, fill func(i int, slot []byte) int) (int, error) {
 	if k <= 0 {
 		return 0, nil
