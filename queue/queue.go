@@ -437,7 +437,7 @@ func (q *Queue[T]) putRun(ctx context.Context, vs []T) (int, error) {
 	put := 0
 	g := q.roomFor(len(vs))
 	try := func() (bool, error) {
-		if !q.roomProbe(&g) && ctx.Err() == nil { // done: what fits now, as Put would
+		if !q.mayTry(ctx, &g) {
 			return false, nil
 		}
 		n, err := q.tryPutRun(vs)
@@ -504,7 +504,7 @@ func (q *Queue[T]) put(ctx context.Context, v *T) error {
 		if !ok && perr == nil {
 			g := q.roomFor(ringx.PutRoom)
 			perr = q.ctl.notFull.WaitFor(ctx, &q.putWait, &q.putSpin, func() bool { return q.roomProbe(&g) }, func() (bool, error) {
-				if !q.roomProbe(&g) && ctx.Err() == nil { // done: the try that wins over the error (see WaitFor)
+				if !q.mayTry(ctx, &g) {
 					return false, nil
 				}
 				return q.tryPut(v, &m)
@@ -706,6 +706,13 @@ func (q *Queue[T]) TryGet() (T, bool, error) {
 // gates its tries with roomProbe too (see ringx.RoomGate).
 func (q *Queue[T]) roomProbe(g *ringx.RoomGate) bool {
 	return q.closed.Load() || q.ctl.shutdown.Load() != 0 || g.Open()
+}
+
+// mayTry reports whether a Put may try now: its gate open (roomProbe), or
+// ctx done, when it puts what fits now, as Put one by one would (and as
+// WaitFor's last try, whose success wins over the context's error).
+func (q *Queue[T]) mayTry(ctx context.Context, g *ringx.RoomGate) bool {
+	return q.roomProbe(g) || ctx.Err() != nil
 }
 
 // roomFor returns the gate of a Put that has k messages at hand (see

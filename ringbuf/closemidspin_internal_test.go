@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/shmkit/shmkit/atomics"
+	"github.com/shmkit/shmkit/internal/ringx"
 	"github.com/shmkit/shmkit/internal/shmtest"
 )
 
@@ -129,7 +130,8 @@ func TestCloseWhileWaiterSpins(t *testing.T) {
 					break
 				}
 			}
-			check(t, &p.space, p.spaceOrClosed, p.consumersClosed, c.Close)
+			g := ringx.NewRoomGate((*mpmcX)(p), ringx.PutRoom, int(p.limit)) // as PutFunc's
+			check(t, &p.space, func() bool { return p.roomOrClosed(&g) }, p.consumersClosed, c.Close)
 			if err := p.Put(ctxForTest(t), []byte("z")); !errors.Is(err, ErrClosed) {
 				t.Fatalf("Put after the consumers closed = %v, want ErrClosed", err)
 			}

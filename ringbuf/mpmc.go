@@ -476,11 +476,12 @@ func (r *MPMC) hasData() bool {
 	return int64(r.seq(pos).Load()-(pos+1)) >= 0
 }
 
-// spaceOrClosed and dataOrClosed are what blocked Puts and Gets wait for:
-// the ring's state, or Close on this handle (whose wake a waiter about to
-// sleep could otherwise miss until its next poll).
-func (r *MPMC) spaceOrClosed() bool { return r.closed.Load() || r.hasSpace() }
-func (r *MPMC) dataOrClosed() bool  { return r.closed.Load() || r.hasData() }
+// roomOrClosed and dataOrClosed are what blocked Puts and Gets wait for:
+// the ring's state (for a Put, its gate: see ringx.RoomGate), or Close on
+// this handle (whose wake a waiter about to sleep could otherwise miss
+// until its next poll).
+func (r *MPMC) roomOrClosed(g *ringx.RoomGate) bool { return r.closed.Load() || g.Open() }
+func (r *MPMC) dataOrClosed() bool                  { return r.closed.Load() || r.hasData() }
 
 // producersClosed and consumersClosed report that every handle of that
 // role has closed: a blocked Get or Put then ends (waitSide.wait's settle).
@@ -564,7 +565,7 @@ func (r *MPMC) awaitSpace(ctx context.Context, slow bool, g *ringx.RoomGate) (bo
 			return false, nil // the head was freed
 		}
 	}
-	err := r.space.wait(ctx, func() bool { return r.closed.Load() || g.Open() }, r.consumersClosed)
+	err := r.space.wait(ctx, func() bool { return r.roomOrClosed(g) }, r.consumersClosed)
 	if r.closed.Load() { // observes: Close on this handle, which woke us
 		return false, ErrClosed
 	}
