@@ -145,17 +145,9 @@ func TestCloseWhileWaiterSpins(t *testing.T) {
 func mpmcPair(t *testing.T, capacity int, opts []Option) (made, opened *MPMC) {
 	t.Helper()
 	seg := shmtest.Segment(t, 1<<16)
-	r, err := NewMPMC(seg, "q", capacity, 8, opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.Close() })
-	q, err := OpenMPMC(seg, "q", opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { q.Close() })
-	return r, q
+	return handlePair(t,
+		func() (*MPMC, error) { return NewMPMC(seg, "q", capacity, 8, opts...) },
+		func() (*MPMC, error) { return OpenMPMC(seg, "q", opts...) })
 }
 
 // ringPair makes a ring of kind ("spsc" or "mpsc", 256 bytes, opts) in a
@@ -165,29 +157,32 @@ func ringPair(t *testing.T, kind string, opts []Option) (made, opened *vring) {
 	t.Helper()
 	seg := shmtest.Segment(t, 1<<16)
 	if kind == "spsc" {
-		r, err := NewSPSC(seg, "r", 256, opts...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { r.Close() })
-		q, err := OpenSPSC(seg, "r", opts...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { q.Close() })
+		r, q := handlePair(t,
+			func() (*SPSC, error) { return NewSPSC(seg, "r", 256, opts...) },
+			func() (*SPSC, error) { return OpenSPSC(seg, "r", opts...) })
 		return &r.vring, &q.vring
 	}
-	r, err := NewMPSC(seg, "r", 256, opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.Close() })
-	q, err := OpenMPSC(seg, "r", opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { q.Close() })
+	r, q := handlePair(t,
+		func() (*MPSC, error) { return NewMPSC(seg, "r", 256, opts...) },
+		func() (*MPSC, error) { return OpenMPSC(seg, "r", opts...) })
 	return &r.vring, &q.vring
+}
+
+// handlePair makes a ring with mk and a second handle on it with open,
+// failing t on an error; both close when the test ends.
+func handlePair[H interface{ Close() error }](t *testing.T, mk, open func() (H, error)) (made, opened H) {
+	t.Helper()
+	made, err := mk()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { made.Close() })
+	opened, err = open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { opened.Close() })
+	return made, opened
 }
 
 // ctxForTest is a context that ends with the test or after 20 seconds.
