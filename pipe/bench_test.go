@@ -126,11 +126,15 @@ func BenchmarkRequestResponse(b *testing.B) {
 }
 
 // BenchmarkPingPong64 compares the pipe's round trip with os.Pipe and a
-// unix socket carrying the same 64 bytes, in the same run.
+// unix socket carrying the same 64 bytes, in the same run, beside two
+// floors: a futex round trip and two processes spinning on one shared
+// word (floor/shm-spin), whose p99 is the tail this machine puts on any
+// round trip between two processes, however it waits.
 func BenchmarkPingPong64(b *testing.B) {
 	b.Run("pipe/park", func(b *testing.B) { benchmarkPipePingPong(b, 64, atomics.Park) })
 	b.Run("pipe/spin", func(b *testing.B) { benchmarkPipePingPong(b, 64, atomics.Spin) })
 	b.Run("ospipe", func(b *testing.B) { bench.PipePingPong(b, 64) })
 	b.Run("unix", func(b *testing.B) { bench.UnixSocketPingPong(b, 64) })
 	b.Run("floor/futex", bench.FutexPingPong)
+	b.Run("floor/shm-spin", bench.ShmPingPong)
 }
