@@ -203,3 +203,80 @@ func BenchmarkPutGetInt64(b *testing.B) {
 	}
 	benchutil.ReportRate(b, b.N, 8, time.Since(start))
 }
+
+type echoArgs struct{ Req, Rep *queue.Queue[msg64] }
+
+// echo64 puts back every message it gets, until the request queue is shut
+// down.
+var echo64 = process.Register("queue-bench-echo", func(ctx context.Context, a echoArgs) error {
+	for v, err := range a.Req.All(ctx) {
+		if err != nil {
+			return err
+		}
+		if err := a.Rep.Put(ctx, v); err != nil {
+			return err
+		}
+	}
+	return nil
+})
+
+// BenchmarkRoundTrip64 is a request of 64 bytes through one queue and its
+// echo through another, one in flight, with the echo in another process:
+// the latency of a Get that waits for each message (p50, p99), which a
+// consumer's wait for a run (ringx.DataGate) must leave alone, beside a
+// unix socket's round trip in the same run.
+func BenchmarkRoundTrip64(b *testing.B) {
+	b.Run("queue/park", func(b *testing.B) {
+		seg, err := shm.CreateAnon(2 << 20)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer seg.Close()
+		req, err := queue.Create(seg, "req", queue.Options[msg64]{MaxSize: 64})
+		if err != nil {
+			b.Fatal(err)
+		}
+		rep, err := queue.Create(seg, "rep", queue.Options[msg64]{MaxSize: 64})
+		if err != nil {
+			b.Fatal(err)
+		}
+		ctx := context.Background()
+		p, err := echo64.Start(ctx, echoArgs{Req: req, Rep: rep})
+		if err != nil {
+			b.Fatal(err)
+		}
+		var m msg64
+		// One round trip first, so that the child is up before the clock runs.
+		if err := req.Put(ctx, m); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := rep.Get(ctx); err != nil {
+			b.Fatal(err)
+		}
+		lat := benchutil.NewLatency()
+		b.SetBytes(64)
+		b.ReportAllocs()
+		b.ResetTimer()
+		start := time.Now()
+		for i := 0; i < b.N; i++ {
+			t0 := time.Now()
+			m[0] = byte(i)
+			if err := req.Put(ctx, m); err != nil {
+				b.Fatal(err)
+			}
+			if err := rep.GetInto(ctx, &m); err != nil {
+				b.Fatal(err)
+			}
+			lat.Record(time.Since(t0))
+		}
+		elapsed := time.Since(start)
+		b.StopTimer()
+		benchutil.ReportRate(b, b.N, 64, elapsed)
+		lat.Report(b)
+		req.Shutdown()
+		if err := p.Wait(); err != nil {
+			b.Fatal(err)
+		}
+	})
+	b.Run("unix", func(b *testing.B) { bench.UnixSocketPingPong(b, 64) })
+}

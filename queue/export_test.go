@@ -20,3 +20,7 @@ func Reclaim[T any](q *Queue[T]) bool { return q.reclaim() }
 // SetPlacedHook sets a function that runs after a Put has placed its
 // message out of line and before it sends it (a kill point for tests).
 func SetPlacedHook(f func()) { testHookPlaced = f }
+
+// Streaming reports whether q's next Get that waits waits for a run (its
+// last Get found a message at once; see ringx.DataGate).
+func Streaming[T any](q *Queue[T]) bool { return q.streaming.Load() }

@@ -117,6 +117,10 @@ type Queue[T any] struct {
 
 	prodJoined, consJoined atomic.Bool // this process is in the peer tables
 
+	// streaming: this handle's last Get found a message without waiting,
+	// so the next one that waits waits for a run (see ringx.DataGate).
+	streaming atomic.Bool
+
 	taskMu sync.Mutex
 	task   atomic.Pointer[taskRecord] // Joinable: this process's task record, found on first use
 
@@ -606,9 +610,13 @@ func (q *Queue[T]) GetInto(ctx context.Context, v *T) error {
 	q.joinConsumers()
 	ok, err := q.tryGet(v)
 	if ok || err != nil {
+		q.setStreaming(ok)
 		return err
 	}
-	return q.ctl.notEmpty.WaitFor(ctx, &q.getWait, &q.getSpin, q.getProbe, func() (bool, error) { return q.tryGet(v) })
+	g := q.dataFor(ringx.Want(q.streaming.Load(), ringx.DataRun))
+	err = q.ctl.notEmpty.WaitFor(ctx, &q.getWait, &q.getSpin, func() bool { return q.dataProbe(&g) }, func() (bool, error) { return q.tryGet(v) })
+	q.setStreaming(false)
+	return err
 }
 
 // GetBatch removes the oldest values into vs, as many as are queued now
@@ -636,10 +644,22 @@ func (q *Queue[T]) GetBatch(ctx context.Context, vs []T) (int, error) {
 		return n > 0 || err != nil, err
 	}
 	if ok, err := try(); ok || err != nil {
+		q.setStreaming(got > 0)
 		return got, err
 	}
-	err := q.ctl.notEmpty.WaitFor(ctx, &q.getWait, &q.getSpin, q.getProbe, try)
+	g := q.dataFor(ringx.Want(q.streaming.Load(), len(vs)))
+	err := q.ctl.notEmpty.WaitFor(ctx, &q.getWait, &q.getSpin, func() bool { return q.dataProbe(&g) }, try)
+	q.setStreaming(false)
 	return got, err
+}
+
+// setStreaming records whether this handle's last Get found its message
+// without waiting (see ringx.DataGate), with a store only when that
+// changes: a Get that streams runs no locked instruction for it.
+func (q *Queue[T]) setStreaming(atOnce bool) {
+	if q.streaming.Load() != atOnce {
+		q.streaming.Store(atOnce)
+	}
 }
 
 // tryGetRun is tryGet for a run of values into vs.
@@ -719,6 +739,17 @@ func (q *Queue[T]) mayTry(ctx context.Context, g *ringx.RoomGate) bool {
 // ringx.RoomGate).
 func (q *Queue[T]) roomFor(k int) ringx.RoomGate {
 	return ringx.NewRoomGate(q.rx, k, q.capacity())
+}
+
+// dataProbe is getProbe through a consumer's gate (see ringx.DataGate).
+func (q *Queue[T]) dataProbe(g *ringx.DataGate) bool {
+	return q.closed.Load() || q.ctl.shutdown.Load() != 0 || g.Open()
+}
+
+// dataFor returns the gate of a Get that waits for k messages (see
+// ringx.Want).
+func (q *Queue[T]) dataFor(k int) ringx.DataGate {
+	return ringx.NewDataGate(q.rx, k, q.capacity())
 }
 
 func (q *Queue[T]) getProbe() bool {

@@ -3,6 +3,7 @@ package queue_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"runtime"
 	"testing"
 
@@ -105,4 +106,49 @@ func TestPutBatchDoneContextTakesFreeSlots(t *testing.T) {
 		t.Fatalf("PutBatch with 3 slots free and a done context = %d, %v; want 3, context.Canceled", n, err)
 	}
 	get(64)
+}
+
+// TestStreamingGetTakesLoneMessage: a Get that finds a message at once
+// marks its handle streaming, so that its next wait waits for a run of
+// messages (ringx.DataGate), but only for a while: a streaming Get parked
+// on an empty queue gets a lone message put after it, in order, and a Get
+// that waited is no longer streaming.
+func TestStreamingGetTakesLoneMessage(t *testing.T) {
+	q, ctx, get := roomQueue(t, 3)
+	if queue.Streaming(q) {
+		t.Fatal("a handle that never got is streaming")
+	}
+	get(3)
+	if !queue.Streaming(q) {
+		t.Fatal("Gets that found their messages at once: not streaming")
+	}
+	got := make(chan error, 1)
+	go func() {
+		v, err := q.Get(ctx)
+		if err == nil && v != 3 {
+			err = fmt.Errorf("Get = %d, want 3", v)
+		}
+		got <- err
+	}()
+	for queue.GetSleepers(q) == 0 { // past its gate's window and its spin
+		if ctx.Err() != nil {
+			t.Fatal("Get on an empty queue never parked")
+		}
+		runtime.Gosched()
+	}
+	if err := q.Put(ctx, 3); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-got; err != nil {
+		t.Fatalf("streaming Get of a lone message: %v", err)
+	}
+	if queue.Streaming(q) {
+		t.Fatal("a Get that waited left its handle streaming")
+	}
+	if err := q.Put(ctx, 4); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := q.Get(ctx); err != nil || v != 4 {
+		t.Fatalf("Get = %d, %v; want 4", v, err)
+	}
 }

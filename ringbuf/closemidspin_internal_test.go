@@ -111,7 +111,8 @@ func TestCloseWhileWaiterSpins(t *testing.T) {
 			if _, err := c.Get(context.Background(), buf); err != nil {
 				t.Fatal(err)
 			}
-			check(t, &c.data, c.dataOrClosed, c.producersClosed, p.Close)
+			g := ringx.NewDataGate((*mpmcX)(c), ringx.DataRun, int(c.limit)) // as GetFunc's after a Get that found its message
+			check(t, &c.data, func() bool { return c.dataOrClosed(&g) }, c.producersClosed, p.Close)
 			if _, err := c.Get(ctxForTest(t), buf); err != io.EOF {
 				t.Fatalf("Get after the close = %v, want io.EOF", err)
 			}

@@ -81,6 +81,12 @@ func (r *mpmcX) RescueFull() (retry bool, err error) {
 // HasData reports whether a Get may find a message now (see ringx.MPMC).
 func (r *mpmcX) HasData() bool { return (*MPMC)(r).hasData() }
 
+// HasDataAt reports whether n messages look queued now (see ringx.MPMC).
+func (r *mpmcX) HasDataAt(n int) bool {
+	m := (*MPMC)(r)
+	return m.hasDataAt(uint64(min(max(n, 1), int(m.capacity))))
+}
+
 // HasSpace reports whether a Put may find room now (see ringx.MPMC).
 func (r *mpmcX) HasSpace() bool { return (*MPMC)(r).hasSpace() }
 

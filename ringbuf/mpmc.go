@@ -50,6 +50,10 @@ type MPMC struct {
 	// claim that this handle adopted and has not delivered yet (guarded by
 	// getMu): its dequeue claim words hold that run until they are.
 	adoptNext, adoptEnd uint64
+	// streaming: this handle's last Get found its message without
+	// waiting, so its next wait waits for a run (see ringx.DataGate);
+	// guarded by getMu.
+	streaming bool
 
 	_     [cacheLine]byte
 	putMu handleLock // serialises this handle's producer goroutines, Put to publication
@@ -471,17 +475,25 @@ func (r *MPMC) hasRoom(n uint64) bool {
 	return int64(r.seq(last).Load()-last) >= 0
 }
 
-func (r *MPMC) hasData() bool {
-	pos := r.deq.Load()
+func (r *MPMC) hasData() bool { return r.hasDataAt(1) }
+
+// hasDataAt reports whether the n slots from dequeue (1 <= n <= capacity)
+// look filled now: the last of them filled for this lap. Producers publish
+// in about the order they claim, so the slots before it are filled too or
+// about to be. It reads one slot n-1 past dequeue: a line the producers
+// are done with, not the one they are filling now, which is what a
+// consumer that has caught up with a stream spins on (see HasDataAt).
+func (r *MPMC) hasDataAt(n uint64) bool {
+	pos := r.deq.Load() + n - 1
 	return int64(r.seq(pos).Load()-(pos+1)) >= 0
 }
 
 // roomOrClosed and dataOrClosed are what blocked Puts and Gets wait for:
-// the ring's state (for a Put, its gate: see ringx.RoomGate), or Close on
-// this handle (whose wake a waiter about to sleep could otherwise miss
-// until its next poll).
+// the ring's state through their gates (see ringx.RoomGate and
+// ringx.DataGate), or Close on this handle (whose wake a waiter about to
+// sleep could otherwise miss until its next poll).
 func (r *MPMC) roomOrClosed(g *ringx.RoomGate) bool { return r.closed.Load() || g.Open() }
-func (r *MPMC) dataOrClosed() bool                  { return r.closed.Load() || r.hasData() }
+func (r *MPMC) dataOrClosed(g *ringx.DataGate) bool { return r.closed.Load() || g.Open() }
 
 // producersClosed and consumersClosed report that every handle of that
 // role has closed: a blocked Get or Put then ends (waitSide.wait's settle).
@@ -622,6 +634,7 @@ func (r *MPMC) GetFunc(ctx context.Context, use func(msg []byte)) error {
 	}
 	defer r.getMu.Unlock()
 	slow := false
+	var g ringx.DataGate // set once the ring is found empty
 	for {
 		pos, n, ok, err := r.getClaimed()
 		if err != nil {
@@ -630,9 +643,13 @@ func (r *MPMC) GetFunc(ctx context.Context, use func(msg []byte)) error {
 		if ok {
 			use(r.payload(pos)[:n])
 			r.releaseGet(pos)
+			r.streaming = g == (ringx.DataGate{}) // found at once
 			return nil
 		}
-		if slow, err = r.awaitData(ctx, slow); err != nil {
+		if g == (ringx.DataGate{}) {
+			g = ringx.NewDataGate((*mpmcX)(r), ringx.Want(r.streaming, ringx.DataRun), int(r.limit))
+		}
+		if slow, err = r.awaitData(ctx, slow, &g); err != nil {
 			return err
 		}
 	}
@@ -640,9 +657,9 @@ func (r *MPMC) GetFunc(ctx context.Context, use func(msg []byte)) error {
 
 // awaitData is a blocked Get's wait for a message, with getMu held: the
 // rescue first when the last wait said to look further (slow), then the
-// wait (none when the rescue readied a dead consumer's message). It
-// returns whether the next round should look further.
-func (r *MPMC) awaitData(ctx context.Context, slow bool) (bool, error) {
+// wait through g (none when the rescue readied a dead consumer's
+// message). It returns whether the next round should look further.
+func (r *MPMC) awaitData(ctx context.Context, slow bool, g *ringx.DataGate) (bool, error) {
 	if slow {
 		if err := r.rescueEmpty(); err != nil {
 			return false, err
@@ -651,7 +668,7 @@ func (r *MPMC) awaitData(ctx context.Context, slow bool) (bool, error) {
 			return false, nil // a dead consumer's message to deliver
 		}
 	}
-	err := r.data.wait(ctx, r.dataOrClosed, r.producersClosed)
+	err := r.data.wait(ctx, func() bool { return r.dataOrClosed(g) }, r.producersClosed)
 	if r.closed.Load() { // observes: Close on this handle, which woke us
 		return false, ErrClosed
 	}

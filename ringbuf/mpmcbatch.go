@@ -360,12 +360,17 @@ func (r *MPMC) GetBatchFunc(ctx context.Context, k int, use func(msg []byte)) (i
 	}
 	defer r.getMu.Unlock()
 	slow := false
+	var g ringx.DataGate // set once the ring is found empty
 	for {
 		n, err := r.tryGetRun(k, use)
 		if n > 0 || err != nil {
+			r.streaming = g == (ringx.DataGate{}) // found at once
 			return n, err
 		}
-		if slow, err = r.awaitData(ctx, slow); err != nil {
+		if g == (ringx.DataGate{}) {
+			g = ringx.NewDataGate((*mpmcX)(r), ringx.Want(r.streaming, k), int(r.limit))
+		}
+		if slow, err = r.awaitData(ctx, slow, &g); err != nil {
 			return 0, err
 		}
 	}

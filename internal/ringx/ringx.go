@@ -67,6 +67,11 @@ type MPMC interface {
 	// past it, which a producer waiting for room for a run spins on
 	// instead of the slot the consumers are emptying now.
 	HasRoom(n int) bool
+	// HasDataAt reports whether n messages from the consumers' position
+	// look queued now (n is clamped to 1..capacity): one load of a slot
+	// n-1 past it, which a consumer that has caught up with a stream
+	// spins on instead of the slot the producers are filling now.
+	HasDataAt(n int) bool
 	// Bytes returns the payload bytes of the messages queued: a
 	// snapshot, O(Len).
 	Bytes() int64

@@ -1,0 +1,74 @@
+package ringbuf
+
+import (
+	"testing"
+	"time"
+
+	"github.com/shmkit/shmkit/internal/ringx"
+	"github.com/shmkit/shmkit/internal/spin"
+)
+
+// TestHasDataAt: hasDataAt(n) holds exactly when n messages are queued,
+// across laps and with the ring full.
+func TestHasDataAt(t *testing.T) {
+	r, _ := mpmcPair(t, 16, nil)
+	check := func(want int) {
+		t.Helper()
+		for n := 1; n <= int(r.capacity); n++ {
+			if got := r.hasDataAt(uint64(n)); got != (n <= want) {
+				t.Fatalf("hasDataAt(%d) = %v with %d queued", n, got, want)
+			}
+		}
+	}
+	check(0)
+	for range 3 { // the slots' sequence numbers move on a lap each time
+		fillMPMC(t, r, 5)
+		check(5)
+		fillMPMC(t, r, 11)
+		check(16)
+		takeMPMC(t, r, 9)
+		check(7)
+		takeMPMC(t, r, 7)
+		check(0)
+	}
+}
+
+// TestDataGateWaitsThenTakesWhatThereIs: a streaming consumer's gate on a
+// ring with fewer messages than its run stays shut for DataWindow and then
+// opens on what there is (a producer that has stopped must never hold a
+// Get back for good); on an empty ring it never opens; a run queued opens
+// it at once, and so does one message for a consumer that is not
+// streaming.
+func TestDataGateWaitsThenTakesWhatThereIs(t *testing.T) {
+	r, _ := mpmcPair(t, 64, nil)
+	fillMPMC(t, r, 2)
+	g := ringx.NewDataGate((*mpmcX)(r), ringx.DataRun, 64) // run wanted: 16
+	t0 := spin.Now()
+	if g.Open() {
+		t.Fatal("gate open at once with 2 of 16 messages queued")
+	}
+	for !g.Open() {
+		if time.Duration(spin.Now()-t0) > time.Minute {
+			t.Fatal("gate shut a minute with 2 messages queued")
+		}
+	}
+	if d := time.Duration(spin.Now() - t0); d < ringx.DataWindow {
+		t.Fatalf("gate opened after %v, before DataWindow (%v)", d, ringx.DataWindow)
+	}
+	if g := ringx.NewDataGate((*mpmcX)(r), 1, 64); !g.Open() {
+		t.Fatal("gate of a consumer that is not streaming shut with 2 messages queued")
+	}
+
+	takeMPMC(t, r, 2)
+	empty := ringx.NewDataGate((*mpmcX)(r), ringx.DataRun, 64)
+	for t1 := spin.Now(); time.Duration(spin.Now()-t1) < 2*ringx.DataWindow; {
+		if empty.Open() {
+			t.Fatal("gate open on an empty ring")
+		}
+	}
+
+	fillMPMC(t, r, 16)
+	if g := ringx.NewDataGate((*mpmcX)(r), ringx.DataRun, 64); !g.Open() {
+		t.Fatal("gate shut with the run it wants")
+	}
+}
