@@ -1,6 +1,7 @@
 package ringbuf
 
 import (
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -71,4 +72,41 @@ func TestDataGateWaitsThenTakesWhatThereIs(t *testing.T) {
 	if g := ringx.NewDataGate((*mpmcX)(r), ringx.DataRun, 64); !g.Open() {
 		t.Fatal("gate shut with the run it wants")
 	}
+}
+
+// gateLooks is a ring as a DataGate sees it, counting the gate's looks
+// (HasDataAt: one at every look short of the window's end).
+type gateLooks struct {
+	ringx.Data
+	looks *atomic.Int32
+}
+
+func (d gateLooks) HasDataAt(n int) bool {
+	d.looks.Add(1)
+	return d.Data.HasDataAt(n)
+}
+
+// TestStreamingWaitTakesMessageBeforePark: a streaming Get whose gate is
+// still inside its window when the waiter stops spinning (a spin shorter
+// than DataWindow; here none, WithSpin(0)) takes the message queued
+// before it parks. The producer's wake came before the waiter was
+// counted: a waiter that parked would sleep spin.FirstPark (20 times the
+// window) and take the message only at its gate's second look, after it.
+func TestStreamingWaitTakesMessageBeforePark(t *testing.T) {
+	c, _ := mpmcPair(t, 64, []Option{WithSpin(0), WithPoll(time.Hour)})
+	fillMPMC(t, c, 1) // a lone message: fewer than the gate's run
+	var looks atomic.Int32
+	g := ringx.NewDataGate(gateLooks{(*mpmcX)(c), &looks}, ringx.DataRun, int(c.limit)) // as GetFunc's after a Get that found its message
+	if err := c.lockGet(); err != nil {
+		t.Fatal(err)
+	}
+	slow, err := c.awaitData(ctxForTest(t), false, &g)
+	c.getMu.Unlock()
+	if err != nil || slow {
+		t.Fatalf("awaitData with a message queued = %v, %v; want false, nil", slow, err)
+	}
+	if n := looks.Load(); n != 1 {
+		t.Fatalf("the gate was looked at %d times: the waiter parked with a message queued, want 1 look and no park", n)
+	}
+	takeMPMC(t, c, 1)
 }

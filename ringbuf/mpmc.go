@@ -500,6 +500,14 @@ func (r *MPMC) dataOrClosed(g *ringx.DataGate) bool { return r.closed.Load() || 
 func (r *MPMC) producersClosed() bool { return r.noneAttached(roleProducer, r.producersEver) }
 func (r *MPMC) consumersClosed() bool { return r.noneAttached(roleConsumer, r.consumersEver) }
 
+// dataOrProducersClosed is a blocked Get's settle (waitSide.wait's), which
+// it looks at once counted, before it parks: every producer closed, or a
+// message at the head whatever the Get's gate says. A gate still inside
+// its window when the spin ends (a spin shorter than ringx.DataWindow,
+// WithSpin(0)) must not send the waiter to sleep beside a message whose
+// wake came before it was counted: it would sleep spin.FirstPark.
+func (r *MPMC) dataOrProducersClosed() bool { return r.hasData() || r.producersClosed() }
+
 // TryPut copies p into a free slot; ok is false when the ring is full.
 // A message longer than SlotBytes is ErrTooLarge.
 func (r *MPMC) TryPut(p []byte) (ok bool, err error) {
@@ -668,7 +676,7 @@ func (r *MPMC) awaitData(ctx context.Context, slow bool, g *ringx.DataGate) (boo
 			return false, nil // a dead consumer's message to deliver
 		}
 	}
-	err := r.data.wait(ctx, func() bool { return r.dataOrClosed(g) }, r.producersClosed)
+	err := r.data.wait(ctx, func() bool { return r.dataOrClosed(g) }, r.dataOrProducersClosed)
 	if r.closed.Load() { // observes: Close on this handle, which woke us
 		return false, ErrClosed
 	}

@@ -21,8 +21,12 @@ import (
 // It costs a waiting consumer up to DataWindow of latency, only after a
 // Get that found the ring busy: a consumer that waited for its last
 // message (a request answered one at a time, a queue that is mostly
-// empty) takes the next one at once. The window is well inside a
-// waiter's spin, so it never makes a consumer park.
+// empty) takes the next one at once. The gate holds a waiter back only
+// while it spins: one that stops spinning inside the window (a spin
+// shorter than DataWindow) takes what there is before it parks (queue:
+// WaitFor's try; ringbuf: its wait's settle), for the wake of a message
+// that came before it was counted as a waiter was missed, and it would
+// sleep spin.FirstPark with the message queued.
 const (
 	DataRun    = 32
 	DataWindow = 5 * time.Microsecond
