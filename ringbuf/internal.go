@@ -81,6 +81,49 @@ func (r *mpmcX) RescueFull() (retry bool, err error) {
 // HasData reports whether a Get may find a message now (see ringx.MPMC).
 func (r *mpmcX) HasData() bool { return (*MPMC)(r).hasData() }
 
+// LockPut takes this handle's producer lock for a caller that claims and
+// publishes a slot itself (see ringx.MPMC): only on a handle that is a
+// producer already and not closing, so that it never attaches (which
+// Close could race) and never maps anything.
+func (r *mpmcX) LockPut() bool { return (*MPMC)(r).lockAttached(roleProducer, &r.putMu) }
+
+// UnlockPut releases what LockPut took.
+func (r *mpmcX) UnlockPut() { r.putMu.Unlock() }
+
+// ClaimPut claims the next free slot, the producer lock held: ok is false
+// when the ring is full (or at its limit).
+func (r *mpmcX) ClaimPut() (pos uint64, slot []byte, ok bool, err error) {
+	m := (*MPMC)(r)
+	if pos, ok, err = m.tryClaimPut(); !ok {
+		return 0, nil, false, err
+	}
+	return pos, m.payload(pos), true, nil
+}
+
+// PublishPut hands slot pos, filled with n bytes (0..SlotBytes), to the
+// consumers.
+func (r *mpmcX) PublishPut(pos uint64, n int) { (*MPMC)(r).publishPut(pos, n) }
+
+// LockGet is LockPut for consumers.
+func (r *mpmcX) LockGet() bool { return (*MPMC)(r).lockAttached(roleConsumer, &r.getMu) }
+
+// UnlockGet releases what LockGet took.
+func (r *mpmcX) UnlockGet() { r.getMu.Unlock() }
+
+// ClaimGet claims the next message, the consumer lock held, as TryGetFunc
+// does: ok is false when there is none now.
+func (r *mpmcX) ClaimGet() (pos uint64, msg []byte, ok bool, err error) {
+	m := (*MPMC)(r)
+	pos, n, ok, err := m.getClaimed()
+	if !ok {
+		return 0, nil, false, err
+	}
+	return pos, m.payload(pos)[:n], true, nil
+}
+
+// ReleaseGet gives slot pos back to the producers once its message is used.
+func (r *mpmcX) ReleaseGet(pos uint64) { (*MPMC)(r).releaseGet(pos) }
+
 // HasDataAt reports whether n messages look queued now (see ringx.MPMC).
 func (r *mpmcX) HasDataAt(n int) bool {
 	m := (*MPMC)(r)

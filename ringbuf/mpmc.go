@@ -246,6 +246,21 @@ func (r *MPMC) lockRole(role uint32, mu *handleLock) error {
 	return nil
 }
 
+// lockAttached takes mu for a handle that has role already and is not
+// closed (Close takes mu before it gives the slot up); it reports false,
+// holding nothing, otherwise.
+func (r *MPMC) lockAttached(role uint32, mu *handleLock) bool {
+	if r.role.Load()&role == 0 {
+		return false
+	}
+	mu.Lock()
+	if r.closed.Load() {
+		mu.Unlock()
+		return false
+	}
+	return true
+}
+
 // AttachProducer takes this handle's participant slot as a producer now
 // rather than on its first Put; see SPSC.AttachProducer for why a creator
 // may hold one while producer processes start.

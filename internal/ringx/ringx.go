@@ -72,6 +72,25 @@ type MPMC interface {
 	// n-1 past it, which a consumer that has caught up with a stream
 	// spins on instead of the slot the producers are filling now.
 	HasDataAt(n int) bool
+	// LockPut takes the handle's producer lock for a caller that claims,
+	// fills and publishes slots itself (ClaimPut, PublishPut) and then
+	// calls UnlockPut; it reports false, holding nothing, on a handle that
+	// is not a producer yet or has begun to close. Close takes the lock,
+	// so the ring stays mapped while it is held.
+	LockPut() bool
+	UnlockPut()
+	// ClaimPut claims the next free slot (LockPut held): ok is false when
+	// the ring is full.
+	ClaimPut() (pos uint64, slot []byte, ok bool, err error)
+	// PublishPut hands slot pos, filled with n bytes, to the consumers.
+	PublishPut(pos uint64, n int)
+	// LockGet, UnlockGet, ClaimGet and ReleaseGet are the consumers' side
+	// of the same: ClaimGet claims the next message as a Get does (ok
+	// false when there is none now), ReleaseGet gives its slot back.
+	LockGet() bool
+	UnlockGet()
+	ClaimGet() (pos uint64, msg []byte, ok bool, err error)
+	ReleaseGet(pos uint64)
 	// Bytes returns the payload bytes of the messages queued: a
 	// snapshot, O(Len).
 	Bytes() int64
