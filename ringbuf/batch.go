@@ -66,7 +66,7 @@ func (r *SPSC) PeekBatch(ctx context.Context) (*Batch, error) {
 	if r.peekedBatch() {
 		return &r.c.batch, nil
 	}
-	idx, a, err := r.waitNext(ctx)
+	idx, a, err := r.waitNext(ctx, false)
 	if err != nil {
 		return nil, err
 	}

@@ -95,11 +95,16 @@ type consumerSide struct {
 	// streaming: the last wait for a record found one at once, or after
 	// a lull; an MPSC consumer then lulls before it waits (see lull).
 	streaming bool
+	lastRun   int // records the last ReadBatch handed over
 }
 
 // streamLull is how long an MPSC consumer that caught up with a stream
-// keeps off the ring before it looks again (see lull).
-const streamLull = 2 * time.Microsecond
+// keeps off the ring before it looks again (see lull); lullRun is the
+// longest last run of a ReadBatch that still lulls.
+const (
+	streamLull = 2 * time.Microsecond
+	lullRun    = 8
+)
 
 // lull keeps an MPSC consumer that has caught up with a stream (its last
 // record was there at once, and now there is none) off the ring for
@@ -113,8 +118,9 @@ const streamLull = 2 * time.Microsecond
 // (ringx.DataGate) it cannot look at the record a run ahead, and the
 // shared tail is the line the producers claim on. A consumer that waited
 // for its last record (a request answered one at a time) never lulls.
-// BenchmarkProducers/mpsc, 64-byte records: 10 -> 25 M msgs/s with one
-// producer, 13.5 -> 21 M with three.
+// BenchmarkProducers/mpsc (records put one at a time, read by ReadBatch),
+// 64 bytes: 9.9/13.4/13.9/13.7/14.3 -> 21.8/18.7/21.0/20.2/20.0 M msgs/s
+// with 1/2/3/4/8 producers (docs/ringbuf.md).
 func lull() {
 	for t0 := spin.Now(); spin.Now()-t0 < int64(streamLull); {
 		spin.Relax()
@@ -937,7 +943,16 @@ func (r *vring) dataReady() bool {
 }
 
 // waitNext is the blocking form of next.
-func (r *vring) waitNext(ctx context.Context) (idx, a uint64, err error) {
+//
+// mayLull says whether the read may lull when streaming (see lull): a
+// read of one record (Read, Peek), or a ReadBatch whose last run was
+// shorter than lullRun records, as a consumer chasing producers that
+// commit record by record gets. Runs that producers commit whole
+// (WriteBatch) cost the consumer's look at the head a line per run, and a
+// lull only held it back while the ring filled (BenchmarkProducers/
+// mpsc-batch, one producer: 100 -> 67 M msgs/s when every ReadBatch
+// lulled). A PeekBatch (SPSC) never lulls.
+func (r *vring) waitNext(ctx context.Context, mayLull bool) (idx, a uint64, err error) {
 	slow, settled, lulled := false, false, false
 	for first := true; ; first = false {
 		idx, a, ok, err := r.next(slow)
@@ -945,7 +960,7 @@ func (r *vring) waitNext(ctx context.Context) (idx, a uint64, err error) {
 			r.c.streaming = ok && (first || lulled)
 			return idx, a, err
 		}
-		if first && r.c.streaming && r.multi {
+		if first && mayLull && r.c.streaming && r.multi {
 			lull()
 			lulled = true
 			continue
@@ -1036,7 +1051,7 @@ func (r *vring) peek(ctx context.Context) ([]byte, error) {
 		r.notBatching()
 		return r.peekAt(r.c.peekIdx, r.c.peekA), nil
 	}
-	idx, a, err := r.waitNext(ctx)
+	idx, a, err := r.waitNext(ctx, true)
 	if err != nil {
 		return nil, err
 	}
@@ -1139,7 +1154,7 @@ func (r *vring) batch(ctx context.Context, block bool, fn func(rec []byte) bool)
 	var err error
 	var ok bool
 	if block {
-		idx, a, err = r.waitNext(ctx)
+		idx, a, err = r.waitNext(ctx, r.c.lastRun < lullRun)
 		ok = err == nil
 	} else {
 		idx, a, ok, err = r.tryNext()
@@ -1184,5 +1199,6 @@ func (r *vring) batch(ctx context.Context, block bool, fn func(rec []byte) bool)
 			break
 		}
 	}
+	r.c.lastRun = n
 	return n, err
 }
