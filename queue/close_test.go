@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"sync/atomic"
 	"testing"
 
 	"github.com/shmkit/shmkit/internal/shmtest"
@@ -193,5 +194,62 @@ func TestAllBreakAndError(t *testing.T) {
 	}
 	if steps != 1 {
 		t.Fatalf("%d steps, want 1", steps)
+	}
+}
+
+// TestCloseRacesFastCalls closes a queue made by New (whose Close unmaps
+// its segment) while other goroutines Put and Get through the same handle
+// as fast as they can: the binary codec's calls go in under the ring's
+// handle locks alone, not counted in the handle's calls, and must all be
+// out of the mapping before Close unmaps it. Every call returns nil or
+// ErrClosed, and nothing faults.
+func TestCloseRacesFastCalls(t *testing.T) {
+	for trial := range shmtest.Iterations(t, 50) {
+		q, err := queue.New(queue.Options[int64]{MaxSize: 64})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := ctxT(t)
+		if err := q.Put(ctx, 0); err != nil { // attaches: the calls below go in fast
+			t.Fatal(err)
+		}
+		if _, err := q.Get(ctx); err != nil {
+			t.Fatal(err)
+		}
+		var got atomic.Int64
+		errs := make(chan error, 4)
+		for range 2 {
+			shmtest.Go(t, func() {
+				for {
+					if err := q.Put(ctx, 1); err != nil {
+						errs <- err
+						return
+					}
+				}
+			})
+			shmtest.Go(t, func() {
+				for {
+					if _, err := q.Get(ctx); err != nil {
+						errs <- err
+						return
+					}
+					got.Add(1)
+				}
+			})
+		}
+		for got.Load() < int64(100+trial*37) {
+			runtime.Gosched()
+			if err := ctx.Err(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := q.Close(); err != nil {
+			t.Fatal(err)
+		}
+		for range 4 {
+			if err := <-errs; !errors.Is(err, queue.ErrClosed) {
+				t.Fatalf("trial %d: call racing Close = %v, want ErrClosed", trial, err)
+			}
+		}
 	}
 }
