@@ -229,18 +229,23 @@ func (q *Queue[T]) GetFunc(ctx context.Context, use func(msg []byte) error) erro
 	try := func() (bool, error) { return q.tryGetFunc(use) }
 	ok, err := try()
 	if ok || err != nil {
+		q.setStreaming(ok)
 		return err
 	}
 	if q.ctl.shutdown.Load() != 0 && q.rx.Outstanding() == 0 { // observes: Shutdown
 		return ErrShutdown
 	}
-	return q.ctl.notEmpty.WaitFor(ctx, &q.getWait, &q.getSpin, q.getProbe, func() (bool, error) {
+	// The message at once, not a run: a GetFunc's messages are the large
+	// ones, each worth its wake (see ringx.DataGate for the others).
+	err = q.ctl.notEmpty.WaitFor(ctx, &q.getWait, &q.getSpin, q.getProbe, func() (bool, error) {
 		ok, err := try()
 		if !ok && err == nil && q.ctl.shutdown.Load() != 0 && q.rx.Outstanding() == 0 {
 			return false, ErrShutdown
 		}
 		return ok, err
 	})
+	q.setStreaming(false)
+	return err
 }
 
 func (q *Queue[T]) tryGetFunc(use func(msg []byte) error) (bool, error) {
