@@ -138,12 +138,15 @@ func benchmarkQueueProducers[T any](b *testing.B, w *process.Func[drainArgs[T]],
 }
 
 func stream64(b *testing.B, strategy atomics.Strategy) {
-	var m msg64
-	benchmarkQueueStream(b, drain64, strategy, 0, 64, func(i int) msg64 {
-		m[0] = byte(i)
-		return m
-	})
+	benchmarkQueueStream(b, drain64, strategy, 0, 64, msgAt)
 }
+
+// msgAt is the i-th message of the stream benchmarks: a value of its own
+// for each call. (One variable that the producers' closure set a byte of
+// and then copied out was shared by every producer goroutine, a race and
+// a line they took from one another, and its copy stalled each Put on a
+// load the CPU could not forward from the byte just stored.)
+func msgAt(i int) msg64 { return msg64{0: byte(i)} }
 
 // BenchmarkStream64 compares Queue[[64]byte] across two processes with a
 // unix socket and os.Pipe carrying the same 64 bytes per message (what the
@@ -170,11 +173,7 @@ func BenchmarkProducers(b *testing.B) {
 				name = "queue-batch"
 			}
 			b.Run(fmt.Sprintf("producers=%d/%s", np, name), func(b *testing.B) {
-				var m msg64
-				benchmarkQueueProducers(b, drain64, atomics.Park, 0, 64, np, batch, func(i int) msg64 {
-					m[0] = byte(i)
-					return m
-				})
+				benchmarkQueueProducers(b, drain64, atomics.Park, 0, 64, np, batch, msgAt)
 			})
 		}
 		b.Run(fmt.Sprintf("producers=%d/unix-bufio", np), func(b *testing.B) { bench.UnixSocketStreamProducers(b, 64, np) })
