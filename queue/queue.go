@@ -152,7 +152,7 @@ const MaxName = shm.MaxObjectName - 2
 // Create makes a new queue called name in seg (and its ring, "<name>.r").
 // It returns shm.ErrExist if the name is taken and shm.ErrNoSpace if seg has
 // no room: a queue takes MaxSize (rounded up to a power of two) slots of
-// MaxMessage+16 bytes (rounded up to 8), plus 6 KiB.
+// MaxMessage+16 bytes rounded up to a cache line, plus 6 KiB.
 func Create[T any](seg *shm.Segment, name string, o Options[T]) (*Queue[T], error) {
 	return create(seg, name, o, 0)
 }
@@ -197,15 +197,15 @@ func create[T any](seg *shm.Segment, name string, o Options[T], flags uint32) (*
 	return attach(seg, obj, r, c, o.Wait)
 }
 
-// slotBytes is the ring slot size for messages of up to maxMsg bytes:
-// maxMsg, the slots packed (a 64-byte message takes 80 bytes with its
-// header). Slots used to be padded to whole cache lines, so that the
-// producer filling slot i+1 did not take the line the consumer was
-// reading slot i from; since a consumer that catches up with a stream
-// waits for a run instead of chasing the producer (ringx.DataGate), the
-// padding only cost lines: unpadded, BenchmarkProducers/queue-batch went
-// from 34-38 to 44-55 M msgs/s and the one-message paths 15.5 to 16.9.
-func slotBytes(maxMsg int) int { return maxMsg }
+// slotBytes is the ring slot size for messages of up to maxMsg bytes: the
+// slot and its 16-byte header rounded up to whole cache lines, so that a
+// slot's header never shares a line with its neighbour's payload (the
+// producer filling slot i+1 would otherwise take the line the consumer is
+// reading slot i from).
+func slotBytes(maxMsg int) int {
+	const slotHeader = 16 // ringbuf's MPMC slot header: seq u64, length u32, pad
+	return (maxMsg+slotHeader+cacheLine-1)/cacheLine*cacheLine - slotHeader
+}
 
 // isFixed reports whether c encodes every value in the same number of
 // bytes (Size does not depend on the value).
