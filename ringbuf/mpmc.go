@@ -238,9 +238,7 @@ func (r *MPMC) lockRole(role uint32, mu *handleLock) error {
 			return err
 		}
 	}
-	mu.Lock()
-	if r.closed.Load() {
-		mu.Unlock()
+	if !r.lockOpen(mu) {
 		return ErrClosed
 	}
 	return nil
@@ -250,9 +248,12 @@ func (r *MPMC) lockRole(role uint32, mu *handleLock) error {
 // closed (Close takes mu before it gives the slot up); it reports false,
 // holding nothing, otherwise.
 func (r *MPMC) lockAttached(role uint32, mu *handleLock) bool {
-	if r.role.Load()&role == 0 {
-		return false
-	}
+	return r.role.Load()&role != 0 && r.lockOpen(mu)
+}
+
+// lockOpen takes mu and reports true, or, once Close has begun, releases
+// it again and reports false.
+func (r *MPMC) lockOpen(mu *handleLock) bool {
 	mu.Lock()
 	if r.closed.Load() {
 		mu.Unlock()
