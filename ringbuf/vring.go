@@ -119,7 +119,7 @@ const (
 // shared tail is the line the producers claim on. A consumer that waited
 // for its last record (a request answered one at a time) never lulls.
 // BenchmarkProducers/mpsc (records put one at a time, read by ReadBatch),
-// 64 bytes: 9.9/13.4/13.9/13.7/14.3 -> 21.8/18.7/21.0/20.2/20.0 M msgs/s
+// 64 bytes: 9.6/13.4/14.2/14.0/13.8 -> 21.8/20.4/19.9/20.1/19.9 M msgs/s
 // with 1/2/3/4/8 producers (docs/ringbuf.md).
 func lull() {
 	for t0 := spin.Now(); spin.Now()-t0 < int64(streamLull); {
