@@ -24,3 +24,8 @@ func SetPlacedHook(f func()) { testHookPlaced = f }
 // Streaming reports whether q's next Get that waits waits for a run (its
 // last Get found a message at once; see ringx.DataGate).
 func Streaming[T any](q *Queue[T]) bool { return q.streaming.Load() }
+
+// SetFastHook sets a function that runs inside an uncounted Put once its
+// slot is claimed and inside an uncounted Get once its message is claimed
+// (a kill point for tests).
+func SetFastHook(f func()) { testHookFast = f }

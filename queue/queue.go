@@ -406,6 +406,9 @@ func (q *Queue[T]) putFast(v *T) (bool, error) {
 		}
 		return false, nil
 	}
+	if testHookFast != nil {
+		testHookFast() // a kill point: the slot claimed, the message not yet written
+	}
 	q.bin.Append(slot[:0], v)
 	q.rx.PublishPut(pos, n) // publishes: the message
 	q.ctl.notEmpty.Notify()
@@ -676,6 +679,10 @@ func (q *Queue[T]) GetInto(ctx context.Context, v *T) error {
 	return err
 }
 
+// testHookFast, when set (by tests), runs inside putFast once its slot is
+// claimed and inside getFast once its message is claimed.
+var testHookFast func()
+
 // getFast is putFast for GetInto (a JoinableQueue's Get counts its task,
 // and takes the counted path).
 func (q *Queue[T]) getFast(v *T) (bool, error) {
@@ -692,6 +699,9 @@ func (q *Queue[T]) getFast(v *T) (bool, error) {
 			return false, fmt.Errorf("queue %q: %w", q.name, err)
 		}
 		return false, nil
+	}
+	if testHookFast != nil {
+		testHookFast() // a kill point: the message claimed, not yet taken
 	}
 	derr := q.bin.Decode(msg, v)
 	q.rx.ReleaseGet(pos) // publishes: the slot emptied (our reads of it came before)

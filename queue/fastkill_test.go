@@ -1,0 +1,112 @@
+package queue_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/shmkit/shmkit/internal/shmtest"
+	"github.com/shmkit/shmkit/process"
+	"github.com/shmkit/shmkit/queue"
+)
+
+// fastPutHeld puts 100 (the handle's first Put: counted, it attaches the
+// handle), then stops inside the uncounted Put of 101 with its slot
+// claimed and nothing written, for the parent to SIGKILL.
+var fastPutHeld = process.Register("queue-fast-put-held", func(ctx context.Context, q *queue.Queue[int64]) error {
+	if err := q.Put(ctx, 100); err != nil {
+		return err
+	}
+	queue.SetFastHook(hold)
+	return q.Put(ctx, 101)
+})
+
+// fastGetHeld gets once (counted, it attaches the handle), then stops
+// inside the uncounted Get of the next message with the message claimed,
+// for the parent to SIGKILL.
+var fastGetHeld = process.Register("queue-fast-get-held", func(ctx context.Context, q *queue.Queue[int64]) error {
+	if _, err := q.Get(ctx); err != nil {
+		return err
+	}
+	queue.SetFastHook(hold)
+	_, err := q.Get(ctx)
+	return err
+})
+
+// TestFastPutKilledHoldingSlot SIGKILLs a producer inside the binary
+// codec's uncounted Put, its slot claimed and not written, 20 times: the
+// messages before and after the slot all arrive, in order, the dead Put's
+// message never does, and nothing waits for it.
+func TestFastPutKilledHoldingSlot(t *testing.T) {
+	q, err := queue.New(queue.Options[int64]{MaxSize: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { q.Close() })
+	ctx := ctxT(t)
+	for trial := range shmtest.Iterations(t, 20) {
+		if err := q.Put(ctx, 1); err != nil {
+			t.Fatal(err)
+		}
+		killHeld(t, ctx, fastPutHeld, q) // 100 queued, then the dead claim
+		if err := q.Put(ctx, 2); err != nil {
+			t.Fatalf("trial %d: Put after the kill: %v", trial, err)
+		}
+		for _, want := range []int64{1, 100, 2} {
+			if v, err := q.Get(ctx); err != nil || v != want {
+				t.Fatalf("trial %d: Get = %d, %v; want %d", trial, v, err, want)
+			}
+		}
+		if v, ok, err := q.TryGet(); ok || err != nil {
+			t.Fatalf("trial %d: a message more: %d, %v", trial, v, err)
+		}
+	}
+	if err := queue.Sane(q); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestFastGetKilledHoldingMessage SIGKILLs a consumer inside the binary
+// codec's uncounted Get, a message claimed and not taken, 20 times: that
+// message goes to this process's Get exactly once, with the others (0
+// lost, 0 duplicated).
+func TestFastGetKilledHoldingMessage(t *testing.T) {
+	q, err := queue.New(queue.Options[int64]{MaxSize: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { q.Close() })
+	ctx := ctxT(t)
+	for trial := range shmtest.Iterations(t, 20) {
+		base := int64(trial) * 10
+		for i := range int64(4) {
+			if err := q.Put(ctx, base+i); err != nil {
+				t.Fatal(err)
+			}
+		}
+		killHeld(t, ctx, fastGetHeld, q) // got base, died holding base+1
+		got := map[int64]int{}
+		for range 2 {
+			v, err := q.Get(ctx)
+			if err != nil {
+				t.Fatalf("trial %d: Get after the kill: %v (got %v)", trial, err, got)
+			}
+			got[v]++
+		}
+		if v, err := q.Get(ctx); err != nil {
+			t.Fatalf("trial %d: Get of the dead consumer's message: %v (got %v)", trial, err, got)
+		} else {
+			got[v]++
+		}
+		for i := base + 1; i <= base+3; i++ {
+			if got[i] != 1 {
+				t.Fatalf("trial %d: message %d got %d times (%v)", trial, i, got[i], got)
+			}
+		}
+		if v, ok, err := q.TryGet(); ok || err != nil {
+			t.Fatalf("trial %d: a message more: %d, %v", trial, v, err)
+		}
+	}
+	if err := queue.Sane(q); err != nil {
+		t.Fatal(err)
+	}
+}
