@@ -32,17 +32,25 @@ var fastGetHeld = process.Register("queue-fast-get-held", func(ctx context.Conte
 	return err
 })
 
-// TestFastPutKilledHoldingSlot SIGKILLs a producer inside the binary
-// codec's uncounted Put, its slot claimed and not written, 20 times: the
-// messages before and after the slot all arrive, in order, the dead Put's
-// message never does, and nothing waits for it.
-func TestFastPutKilledHoldingSlot(t *testing.T) {
+// fastQueue makes a queue of 16 int64 values (the binary codec: Put and
+// Get take the uncounted path once attached), closed with the test, and
+// returns it with the test's context.
+func fastQueue(t *testing.T) (*queue.Queue[int64], context.Context) {
+	t.Helper()
 	q, err := queue.New(queue.Options[int64]{MaxSize: 16})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { q.Close() })
-	ctx := ctxT(t)
+	return q, ctxT(t)
+}
+
+// TestFastPutKilledHoldingSlot SIGKILLs a producer inside the binary
+// codec's uncounted Put, its slot claimed and not written, 20 times: the
+// messages before and after the slot all arrive, in order, the dead Put's
+// message never does, and nothing waits for it.
+func TestFastPutKilledHoldingSlot(t *testing.T) {
+	q, ctx := fastQueue(t)
 	for trial := range shmtest.Iterations(t, 20) {
 		if err := q.Put(ctx, 1); err != nil {
 			t.Fatal(err)
@@ -70,12 +78,7 @@ func TestFastPutKilledHoldingSlot(t *testing.T) {
 // message goes to this process's Get exactly once, with the others (0
 // lost, 0 duplicated).
 func TestFastGetKilledHoldingMessage(t *testing.T) {
-	q, err := queue.New(queue.Options[int64]{MaxSize: 16})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { q.Close() })
-	ctx := ctxT(t)
+	q, ctx := fastQueue(t)
 	for trial := range shmtest.Iterations(t, 20) {
 		base := int64(trial) * 10
 		for i := range int64(4) {

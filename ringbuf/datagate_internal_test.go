@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/shmkit/shmkit/internal/ringx"
-	"github.com/shmkit/shmkit/internal/spin"
 )
 
 // TestHasDataAt: hasDataAt(n) holds exactly when n messages are queued,
@@ -44,29 +43,14 @@ func TestDataGateWaitsThenTakesWhatThereIs(t *testing.T) {
 	r, _ := mpmcPair(t, 64, nil)
 	fillMPMC(t, r, 2)
 	g := ringx.NewDataGate((*mpmcX)(r), ringx.DataRun, 64) // run wanted: 16
-	t0 := spin.Now()
-	if g.Open() {
-		t.Fatal("gate open at once with 2 of 16 messages queued")
-	}
-	for !g.Open() {
-		if time.Duration(spin.Now()-t0) > time.Minute {
-			t.Fatal("gate shut a minute with 2 messages queued")
-		}
-	}
-	if d := time.Duration(spin.Now() - t0); d < ringx.DataWindow {
-		t.Fatalf("gate opened after %v, before DataWindow (%v)", d, ringx.DataWindow)
-	}
+	opensAfter(t, g.Open, ringx.DataWindow, "2 of 16 messages queued")
 	if g := ringx.NewDataGate((*mpmcX)(r), 1, 64); !g.Open() {
 		t.Fatal("gate of a consumer that is not streaming shut with 2 messages queued")
 	}
 
 	takeMPMC(t, r, 2)
 	empty := ringx.NewDataGate((*mpmcX)(r), ringx.DataRun, 64)
-	for t1 := spin.Now(); time.Duration(spin.Now()-t1) < 2*ringx.DataWindow; {
-		if empty.Open() {
-			t.Fatal("gate open on an empty ring")
-		}
-	}
+	staysShut(t, empty.Open, ringx.DataWindow, "an empty ring")
 
 	fillMPMC(t, r, 16)
 	if g := ringx.NewDataGate((*mpmcX)(r), ringx.DataRun, 64); !g.Open() {

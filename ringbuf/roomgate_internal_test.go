@@ -30,6 +30,36 @@ func takeMPMC(t *testing.T, r *MPMC, n int) {
 	}
 }
 
+// opensAfter checks a gate (its Open) that wants more than there is
+// (state): shut at its first look, open within a minute, and not before
+// its window has passed.
+func opensAfter(t *testing.T, open func() bool, window time.Duration, state string) {
+	t.Helper()
+	t0 := spin.Now()
+	if open() {
+		t.Fatalf("gate open at once with %s", state)
+	}
+	for !open() {
+		if time.Duration(spin.Now()-t0) > time.Minute {
+			t.Fatalf("gate shut a minute with %s", state)
+		}
+	}
+	if d := time.Duration(spin.Now() - t0); d < window {
+		t.Fatalf("gate opened after %v, before its window (%v)", d, window)
+	}
+}
+
+// staysShut checks that a gate (its Open) stays shut for twice its window
+// on a ring in state.
+func staysShut(t *testing.T, open func() bool, window time.Duration, state string) {
+	t.Helper()
+	for t0 := spin.Now(); time.Duration(spin.Now()-t0) < 2*window; {
+		if open() {
+			t.Fatalf("gate open on %s", state)
+		}
+	}
+}
+
 // TestHasRoom: hasRoom(n) holds exactly when n more messages fit, by the
 // slots the consumers gave back and by WithLimit's bound, across laps.
 func TestHasRoom(t *testing.T) {
@@ -71,26 +101,11 @@ func TestRoomGateWaitsThenTakesWhatThereIs(t *testing.T) {
 	r, _ := mpmcPair(t, 64, nil)
 	fillMPMC(t, r, 62)
 	g := ringx.NewRoomGate((*mpmcX)(r), 32, 64) // room wanted: 16
-	t0 := spin.Now()
-	if g.Open() {
-		t.Fatal("gate open at once with 2 of 16 slots free")
-	}
-	for !g.Open() {
-		if time.Duration(spin.Now()-t0) > time.Minute {
-			t.Fatal("gate shut a minute with 2 slots free")
-		}
-	}
-	if d := time.Duration(spin.Now() - t0); d < ringx.RoomWindow {
-		t.Fatalf("gate opened after %v, before RoomWindow (%v)", d, ringx.RoomWindow)
-	}
+	opensAfter(t, g.Open, ringx.RoomWindow, "2 of 16 slots free")
 
 	fillMPMC(t, r, 2)
 	full := ringx.NewRoomGate((*mpmcX)(r), 32, 64)
-	for t1 := spin.Now(); time.Duration(spin.Now()-t1) < 2*ringx.RoomWindow; {
-		if full.Open() {
-			t.Fatal("gate open on a full ring")
-		}
-	}
+	staysShut(t, full.Open, ringx.RoomWindow, "a full ring")
 
 	takeMPMC(t, r, 16)
 	if g := ringx.NewRoomGate((*mpmcX)(r), 32, 64); !g.Open() {

@@ -1,10 +1,6 @@
 package ringx
 
-import (
-	"time"
-
-	"github.com/shmkit/shmkit/internal/spin"
-)
+import "time"
 
 // A consumer that has caught up with a stream (its last Get found a
 // message without waiting, and this one finds the ring empty) does not
@@ -43,9 +39,9 @@ type Data interface {
 // DataGate is one waiting consumer's wait for a run of messages (see
 // above); a run of 1 waits for a message alone. Make it with NewDataGate.
 type DataGate struct {
-	r     Data
-	run   int
-	since int64 // spin.Now() at its first look short of a run; 0: not yet
+	r   Data
+	run int
+	w   window // from its first look short of a run (see RoomGate)
 }
 
 // NewDataGate returns the gate of a consumer of r, a ring of capacity
@@ -77,9 +73,5 @@ func (g *DataGate) Open() bool {
 		// wait would never poll for the rescue that frees it.
 		return g.r.HasData()
 	}
-	if g.since == 0 {
-		g.since = max(spin.Now(), 1)
-		return false
-	}
-	return spin.Now()-g.since >= int64(DataWindow) && g.r.HasData()
+	return g.w.over(DataWindow) && g.r.HasData()
 }

@@ -47,9 +47,26 @@ type Room interface {
 // 1 waits for space alone. Make it with NewRoomGate (the zero value has no
 // ring to look at).
 type RoomGate struct {
-	r     Room
-	room  int
-	since int64 // spin.Now() at its first look short of room; 0: not yet
+	r    Room
+	room int
+	w    window // from its first look short of room
+}
+
+// window is a gate's bound on its wait: it starts at the gate's first
+// look short of what it wants, and a gate opens on what there is once it
+// has passed.
+type window struct {
+	since int64 // spin.Now() at the first look; 0: not yet
+}
+
+// over reports whether d has passed since the first call, which starts
+// the window and reports false.
+func (w *window) over(d time.Duration) bool {
+	if w.since == 0 {
+		w.since = max(spin.Now(), 1)
+		return false
+	}
+	return spin.Now()-w.since >= int64(d)
 }
 
 // NewRoomGate returns the gate of a producer of r that has k messages at
@@ -73,16 +90,12 @@ func (g *RoomGate) Open() bool {
 	if g.room <= 1 {
 		return false
 	}
-	if g.since == 0 {
-		// The window runs from the first look, full ring or not: the
-		// first look to see space may be the one after a waiter's first
-		// park that makes up for a lost wake (see ringbuf's waitSide),
-		// and a window that started there would send it to sleep for its
-		// poll period with space free.
-		g.since = max(spin.Now(), 1)
-		return false
-	}
-	// The clock first: until the window has passed, a look short of room
-	// reads the one slot n-1 on, not the head the consumers are emptying.
-	return spin.Now()-g.since >= int64(RoomWindow) && g.r.HasSpace()
+	// The window runs from the first look, full ring or not: the first
+	// look to see space may be the one after a waiter's first park that
+	// makes up for a lost wake (see ringbuf's waitSide), and a window that
+	// started there would send it to sleep for its poll period with space
+	// free. The clock first: until the window has passed, a look short of
+	// room reads the one slot n-1 on, not the head the consumers are
+	// emptying.
+	return g.w.over(RoomWindow) && g.r.HasSpace()
 }
