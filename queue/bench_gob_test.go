@@ -126,7 +126,7 @@ func benchmarkUnixGob(b *testing.B, batched bool) {
 // the closest Go counterpart of Python's Queue pickling objects.
 func BenchmarkStreamGob(b *testing.B) {
 	b.Run("queue", func(b *testing.B) {
-		benchmarkQueueStream(b, drainGob, atomics.Park, 128, 0, func(i int) record { return record{ID: int64(i), Name: "task"} })
+		benchmarkQueueStream(b, drainGob, atomics.Park, 4096, 128, 0, func(i int) record { return record{ID: int64(i), Name: "task"} })
 	})
 	b.Run("unix", func(b *testing.B) { benchmarkUnixGob(b, false) })
 	b.Run("unix-bufio", func(b *testing.B) { benchmarkUnixGob(b, true) })
