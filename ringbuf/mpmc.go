@@ -58,6 +58,14 @@ type MPMC struct {
 	_     [cacheLine]byte
 	putMu handleLock // serialises this handle's producer goroutines, Put to publication
 	space waitSide
+	// deqSeen is a dequeue position this handle read before (guarded by
+	// putMu). Dequeue only grows, so a claim that is within WithLimit's
+	// bound by this one is within it by the real one, and the limit
+	// check reads dequeue, a line every Get writes, only when this one
+	// says the ring is at its limit (a limit of 1024 in a ring of 4096
+	// 112-byte slots, one producer: 8 M msgs/s reading it on every
+	// claim, against 23 M for the ring without a limit).
+	deqSeen uint64
 	_     [cacheLine]byte
 	getMu handleLock // serialises this handle's consumer goroutines, Get to release
 	data  waitSide
@@ -375,7 +383,7 @@ func (r *MPMC) tryClaimPut() (pos uint64, ok bool, err error) {
 	for {
 		seq := r.seq(pos).Load() // observes: slot emptied (seq == pos)
 		switch dif := int64(seq - pos); {
-		case dif == 0 && r.limit < r.capacity && int64(pos-r.deq.Load()) >= int64(r.limit):
+		case dif == 0 && r.limit < r.capacity && r.limitRoom(pos, 1) < 1:
 			// Held at the limit: deq only grows, so the ring cannot be
 			// over it once this claim is made with a fresher deq.
 			return 0, false, nil
@@ -471,6 +479,19 @@ func (r *MPMC) getClaimed() (pos uint64, n int, ok bool, err error) {
 		}
 		return pos, int(l), true, nil
 	}
+}
+
+// limitRoom returns how many slots from pos a claim may take within
+// WithLimit's bound, up to want (the caller holds putMu and checks that
+// the ring has a limit). It reads dequeue only when deqSeen leaves less
+// than want.
+func (r *MPMC) limitRoom(pos, want uint64) uint64 {
+	room := func() uint64 { return uint64(max(int64(r.limit)-int64(pos-r.deqSeen), 0)) }
+	if n := room(); n >= want {
+		return want
+	}
+	r.deqSeen = r.deq.Load()
+	return min(room(), want)
 }
 
 func (r *MPMC) hasSpace() bool { return r.hasRoom(1) }

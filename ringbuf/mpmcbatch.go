@@ -64,11 +64,9 @@ func (r *MPMC) tryClaimRun(k int) (pos uint64, n int, err error) {
 		case dif == 0:
 			m := min(want, r.capacity)
 			if r.limit < r.capacity {
-				room := int64(r.limit) - int64(pos-r.deq.Load())
-				if room <= 0 {
+				if m = r.limitRoom(pos, m); m == 0 {
 					return 0, 0, nil // held at the limit (see tryClaimPut)
 				}
-				m = min(m, uint64(room))
 			}
 			r.prefetchRun(pos, m) // for the test below and the fills after it
 			got := uint64(1)
