@@ -66,10 +66,10 @@ type MPMC struct {
 	// 112-byte slots, one producer: 8 M msgs/s reading it on every
 	// claim, against 23 M for the ring without a limit).
 	deqSeen uint64
-	_     [cacheLine]byte
-	getMu handleLock // serialises this handle's consumer goroutines, Get to release
-	data  waitSide
-	_     [cacheLine]byte
+	_       [cacheLine]byte
+	getMu   handleLock // serialises this handle's consumer goroutines, Get to release
+	data    waitSide
+	_       [cacheLine]byte
 }
 
 // NewMPMC creates an MPMC ring called name in seg with capacity slots (a
