@@ -31,7 +31,10 @@ import (
 // name, so a mismatch is ErrIncompatible on Open).
 type Options[T any] struct {
 	// MaxSize bounds the number of queued messages (Python's maxsize).
-	// 0 means DefaultMaxSize. The ring gets the next power of two slots.
+	// 0 means DefaultMaxSize. The ring gets the next power of two slots,
+	// or more, up to 4 × MaxSize, while they span less than 256 KiB
+	// (small messages stream faster through a longer ring; it is still
+	// held to MaxSize messages).
 	MaxSize int
 	// MaxMessage is the largest encoded message, in bytes; a larger one
 	// is ErrTooLarge. A message that fits a ring slot (SlotSize) travels
@@ -151,8 +154,9 @@ const MaxName = shm.MaxObjectName - 2
 
 // Create makes a new queue called name in seg (and its ring, "<name>.r").
 // It returns shm.ErrExist if the name is taken and shm.ErrNoSpace if seg has
-// no room: a queue takes MaxSize (rounded up to a power of two) slots of
-// MaxMessage+16 bytes rounded up to a cache line, plus 6 KiB.
+// no room: a queue takes MaxSize (rounded up to a power of two, see
+// Options.MaxSize for more) slots of MaxMessage+16 bytes rounded up to a
+// cache line, plus 6 KiB.
 func Create[T any](seg *shm.Segment, name string, o Options[T]) (*Queue[T], error) {
 	return create(seg, name, o, 0)
 }
@@ -197,13 +201,15 @@ func create[T any](seg *shm.Segment, name string, o Options[T], flags uint32) (*
 	return attach(seg, obj, r, c, o.Wait)
 }
 
+// slotHeader is ringbuf's MPMC slot header: seq u64, length u32, pad.
+const slotHeader = 16
+
 // slotBytes is the ring slot size for messages of up to maxMsg bytes: the
 // slot and its 16-byte header rounded up to whole cache lines, so that a
 // slot's header never shares a line with its neighbour's payload (the
 // producer filling slot i+1 would otherwise take the line the consumer is
 // reading slot i from).
 func slotBytes(maxMsg int) int {
-	const slotHeader = 16 // ringbuf's MPMC slot header: seq u64, length u32, pad
 	return (maxMsg+slotHeader+cacheLine-1)/cacheLine*cacheLine - slotHeader
 }
 
@@ -262,7 +268,7 @@ func newSegment[T any](o Options[T]) (*shm.Segment, error) {
 		c = codec.Default[T]()
 	}
 	z := sizeFor(c, o, true)
-	size := int64(z.slots)*int64(z.slotPayload()+16) + 64<<10 // slots, participants, control block
+	size := int64(z.slots)*int64(z.slotPayload()+slotHeader) + 64<<10 // slots, participants, control block
 	var opts []shm.Option
 	if z.arena {
 		meta, data := arena.Sizes(z.arenaBytes, z.records)
