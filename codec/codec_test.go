@@ -49,6 +49,37 @@ func TestBinaryRoundTrip(t *testing.T) {
 	}
 }
 
+// TestBinaryDecodeAnyOffset: Decode copies T's bytes from wherever src
+// starts. An aligned src of a T without bools takes T's own copy, any
+// other the byte copy; both give the value put in, and a short or long
+// src is an error either way.
+func TestBinaryDecodeAnyOffset(t *testing.T) {
+	type rec struct {
+		A int64
+		B int32
+		C [4]byte
+	}
+	c := codec.MustBinary[rec]()
+	in := rec{A: -1 << 40, B: 7, C: [4]byte{1, 2, 3, 4}}
+	buf := make([]byte, 64)
+	for off := 0; off <= 16; off++ {
+		b, err := c.Append(buf[off:off], &in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out rec
+		if err := c.Decode(b, &out); err != nil || out != in {
+			t.Fatalf("offset %d: Decode = %+v, %v; want %+v", off, out, err, in)
+		}
+		if err := c.Decode(buf[off:off+len(b)+1], &out); !errors.Is(err, codec.ErrDecode) {
+			t.Fatalf("offset %d: long Decode err = %v", off, err)
+		}
+		if err := c.Decode(b[:len(b)-1], &out); !errors.Is(err, codec.ErrDecode) {
+			t.Fatalf("offset %d: short Decode err = %v", off, err)
+		}
+	}
+}
+
 func TestBinaryRefusesPointers(t *testing.T) {
 	_, err := codec.NewBinary[withSlice]()
 	if !errors.Is(err, shm.ErrUnsupportedType) || !strings.Contains(err.Error(), "Tags") {
