@@ -80,22 +80,45 @@ func (c *Binary[T]) Size(*T) int { return c.size }
 // Append appends the bytes of *v to dst; it does not allocate when dst has
 // room for them.
 func (c *Binary[T]) Append(dst []byte, v *T) ([]byte, error) {
+	if n := len(dst); cap(dst)-n >= c.size {
+		dst = dst[:n+c.size]
+		copyPlain(unsafe.Pointer(&dst[n]), unsafe.Pointer(v), c.size)
+		return dst, nil
+	}
 	return append(dst, c.bytes(v)...), nil
 }
 
 // Decode copies src, which must be exactly the size of T, into *v.
 func (c *Binary[T]) Decode(src []byte, v *T) error {
-	if len(src) == c.size && len(c.bools) == 0 && uintptr(unsafe.Pointer(unsafe.SliceData(src)))%unsafe.Alignof(*v) == 0 {
-		// The common case: T's own copy (vector moves for a small T)
-		// rather than memmove through a byte slice of *v. A queue's
-		// GetBatch of [64]byte, one producer: 36.6 -> 41.3 M msgs/s
-		// (medians of 4 interleaved passes). An unaligned src would be
-		// a misaligned *T (checkptr refuses one): it takes the copy.
-		*v = *(*T)(unsafe.Pointer(unsafe.SliceData(src)))
-		return nil
+	if len(src) != c.size || len(c.bools) != 0 {
+		return c.decode(src, v)
 	}
-	return c.decode(src, v)
+	copyPlain(unsafe.Pointer(v), unsafe.Pointer(unsafe.SliceData(src)), c.size)
+	return nil
 }
+
+// copyPlain copies n bytes from src to dst, which do not overlap. A queue
+// moves every message through Append and Decode, and memmove, a call, was
+// a quarter of a GetBatch consumer's time for 64-byte values (a T's own
+// copy in generic code is that same call). Up to copyPlainMax bytes in
+// whole words it copies 16, then 8 bytes at a time, moves the compiler
+// makes without a call.
+func copyPlain(dst, src unsafe.Pointer, n int) {
+	if n > copyPlainMax || n%8 != 0 {
+		copy(unsafe.Slice((*byte)(dst), n), unsafe.Slice((*byte)(src), n))
+		return
+	}
+	i := 0
+	for ; i+16 <= n; i += 16 {
+		*(*[16]byte)(unsafe.Add(dst, i)) = *(*[16]byte)(unsafe.Add(src, i))
+	}
+	if i < n {
+		*(*[8]byte)(unsafe.Add(dst, i)) = *(*[8]byte)(unsafe.Add(src, i))
+	}
+}
+
+// copyPlainMax is the longest copy copyPlain makes itself.
+const copyPlainMax = 256
 
 func (c *Binary[T]) decode(src []byte, v *T) error {
 	if len(src) != c.size {

@@ -49,27 +49,35 @@ func TestBinaryRoundTrip(t *testing.T) {
 	}
 }
 
-// TestBinaryDecodeAnyOffset: Decode copies T's bytes from wherever src
-// starts. An aligned src of a T without bools takes T's own copy, any
-// other the byte copy; both give the value put in, and a short or long
-// src is an error either way.
+// TestBinaryDecodeAnyOffset: Append and Decode copy T's bytes to and from
+// wherever the slice starts, word by word (copyPlain) or, for a T whose
+// size is not a whole number of words or with bools, with copy; both give
+// the value put in, and a short or long src is an error either way.
 func TestBinaryDecodeAnyOffset(t *testing.T) {
-	type rec struct {
+	type rec struct { // 24 bytes: one 16-byte move and one of 8
 		A int64
 		B int32
 		C [4]byte
+		D [8]byte
 	}
-	c := codec.MustBinary[rec]()
-	in := rec{A: -1 << 40, B: 7, C: [4]byte{1, 2, 3, 4}}
-	buf := make([]byte, 64)
+	testDecodeAnyOffset(t, rec{A: -1 << 40, B: 7, C: [4]byte{1, 2, 3, 4}, D: [8]byte{9, 8, 7}})
+	testDecodeAnyOffset(t, [64]byte{0: 1, 31: 2, 63: 3})
+	testDecodeAnyOffset(t, [5]byte{1, 2, 3, 4, 5})  // not whole words: copy
+	testDecodeAnyOffset(t, [300]byte{0: 1, 299: 2}) // past copyPlainMax: copy
+}
+
+func testDecodeAnyOffset[T comparable](t *testing.T, in T) {
+	t.Helper()
+	c := codec.MustBinary[T]()
+	buf := make([]byte, c.Size(&in)+32)
 	for off := 0; off <= 16; off++ {
 		b, err := c.Append(buf[off:off], &in)
-		if err != nil {
-			t.Fatal(err)
+		if err != nil || len(b) != c.Size(&in) || &b[0] != &buf[off] {
+			t.Fatalf("offset %d: Append wrote %d bytes (%v), not in place", off, len(b), err)
 		}
-		var out rec
+		var out T
 		if err := c.Decode(b, &out); err != nil || out != in {
-			t.Fatalf("offset %d: Decode = %+v, %v; want %+v", off, out, err, in)
+			t.Fatalf("offset %d: Decode = %v, %v; want %v", off, out, err, in)
 		}
 		if err := c.Decode(buf[off:off+len(b)+1], &out); !errors.Is(err, codec.ErrDecode) {
 			t.Fatalf("offset %d: long Decode err = %v", off, err)
@@ -77,6 +85,12 @@ func TestBinaryDecodeAnyOffset(t *testing.T) {
 		if err := c.Decode(b[:len(b)-1], &out); !errors.Is(err, codec.ErrDecode) {
 			t.Fatalf("offset %d: short Decode err = %v", off, err)
 		}
+	}
+	// Append past dst's room grows it, as append does.
+	b, err := c.Append(make([]byte, 3, 4), &in)
+	var out T
+	if err != nil || len(b) != 3+c.Size(&in) || c.Decode(b[3:], &out) != nil || out != in {
+		t.Fatalf("Append past dst's room: %d bytes, %v", len(b), err)
 	}
 }
 
