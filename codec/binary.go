@@ -80,7 +80,7 @@ func (c *Binary[T]) Size(*T) int { return c.size }
 // Append appends the bytes of *v to dst; it does not allocate when dst has
 // room for them.
 func (c *Binary[T]) Append(dst []byte, v *T) ([]byte, error) {
-	if n := len(dst); cap(dst)-n >= c.size {
+	if n := len(dst); c.size > 0 && cap(dst)-n >= c.size {
 		dst = dst[:n+c.size]
 		copyPlain(unsafe.Pointer(&dst[n]), unsafe.Pointer(v), c.size)
 		return dst, nil

@@ -64,6 +64,19 @@ func TestBinaryDecodeAnyOffset(t *testing.T) {
 	testDecodeAnyOffset(t, [64]byte{0: 1, 31: 2, 63: 3})
 	testDecodeAnyOffset(t, [5]byte{1, 2, 3, 4, 5})  // not whole words: copy
 	testDecodeAnyOffset(t, [300]byte{0: 1, 299: 2}) // past copyPlainMax: copy
+
+	// A zero-size T: nothing to copy, and no byte of dst to take the
+	// address of (Append into a nil slice panicked).
+	z := codec.MustBinary[struct{}]()
+	for _, dst := range [][]byte{nil, make([]byte, 0, 4), make([]byte, 2)} {
+		b, err := z.Append(dst, &struct{}{})
+		if err != nil || len(b) != len(dst) {
+			t.Fatalf("Append of a zero-size value to %d bytes: %d bytes, %v", len(dst), len(b), err)
+		}
+		if err := z.Decode(b[len(b):], &struct{}{}); err != nil {
+			t.Fatalf("Decode of a zero-size value: %v", err)
+		}
+	}
 }
 
 func testDecodeAnyOffset[T comparable](t *testing.T, in T) {
