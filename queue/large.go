@@ -92,7 +92,10 @@ func ringSlots(maxSize, stride int) int {
 	for slots < maxSize {
 		slots *= 2
 	}
-	for slots*stride < minRingBytes && slots < 4*maxSize {
+	// 2*slots, not slots: a bound that is not a power of two must not
+	// end past 4 × maxSize (3 would get 16 slots), the most Create's doc
+	// lets a caller size a segment for.
+	for slots*stride < minRingBytes && 2*slots <= 4*maxSize {
 		slots *= 2
 	}
 	return slots

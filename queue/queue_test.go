@@ -33,6 +33,30 @@ func ctxT(t *testing.T) context.Context {
 	return ctx
 }
 
+// TestCreateFitsDocumentedSize: a segment sized as Create's doc says
+// (Options.MaxSize: the ring's slots, up to 4 × MaxSize, of MaxMessage+16
+// bytes rounded up to a cache line, plus 6 KiB) holds the queue, for
+// bounds that are powers of two and bounds that are not.
+func TestCreateFitsDocumentedSize(t *testing.T) {
+	const stride = 128 // a [64]byte message and its 16-byte header, in cache lines
+	for _, maxSize := range []int{1, 2, 3, 5, 9, 17, 33, 64, 65, 100, 129} {
+		pow2 := 1
+		for pow2 < maxSize {
+			pow2 *= 2
+		}
+		size := int64(max(pow2, 4*maxSize))*stride + 6<<10
+		seg := shmtest.Segment(t, size)
+		q, err := queue.Create(seg, "q", queue.Options[[64]byte]{MaxSize: maxSize})
+		if err != nil {
+			t.Fatalf("MaxSize %d in a segment of %d bytes: %v", maxSize, size, err)
+		}
+		if q.Cap() != maxSize {
+			t.Fatalf("MaxSize %d: Cap %d", maxSize, q.Cap())
+		}
+		q.Close()
+	}
+}
+
 func TestPutGetFIFO(t *testing.T) {
 	seg := shmtest.Segment(t, 1<<20)
 	q, err := queue.Create(seg, "q", queue.Options[int64]{MaxSize: 8})
