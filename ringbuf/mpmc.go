@@ -174,7 +174,9 @@ func (r *MPMC) Name() string { return r.name }
 
 // Len returns the number of filled or claimed slots, a snapshot.
 func (r *MPMC) Len() int {
-	return inUse(r.enq.Load(), r.deq.Load(), r.capacity)
+	// Every claim keeps enqueue within WithLimit's bound of dequeue (and
+	// dequeue is read after enqueue), so more is corrupt memory.
+	return inUse(r.enq.Load(), r.deq.Load(), r.limit)
 }
 
 // SetOptions changes the handle's wait strategy, spin count or poll period.
