@@ -133,7 +133,8 @@ func (c *Binary[T]) decode(src []byte, v *T) error {
 	return nil
 }
 
-// bytes views *v as its bytes: the one use of unsafe in this package. T is
+// bytes views *v as its bytes (Append, Decode and copyPlain use unsafe
+// the same way; binary.go is the package's one file with unsafe). T is
 // pointer-free (NewBinary checked), so its bytes may be read and written as
 // such.
 func (c *Binary[T]) bytes(v *T) []byte {

@@ -568,9 +568,9 @@ func (r *MPMC) TryPut(p []byte) (ok bool, err error) {
 
 // Put copies p into a free slot, blocking while the ring is full until ctx
 // is done or the consumers are gone (ErrPeerDead, ErrClosed). Blocked, it
-// waits for room for 8 messages (a quarter of a smaller ring) rather than
-// for the first slot freed, for up to 20 µs while it spins: it then reads a
-// line the consumers are done with, not the one they are emptying.
+// waits for room for a quarter of the ring (of its WithLimit bound) rather
+// than for the first slot freed, for up to 20 µs while it spins: it then
+// reads a line the consumers are done with, not the one they are emptying.
 func (r *MPMC) Put(ctx context.Context, p []byte) error {
 	if len(p) > r.slotBytes {
 		return r.tooLarge(len(p))
