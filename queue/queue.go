@@ -169,8 +169,8 @@ func create[T any](seg *shm.Segment, name string, o Options[T], flags uint32) (*
 	if c == nil {
 		c = codec.Default[T]()
 	}
-	if o.MaxSize < 0 || o.MaxMessage < 0 || o.MaxBytes < 0 {
-		return nil, fmt.Errorf("queue: negative bound in %+v", o)
+	if err := checkBounds(o); err != nil {
+		return nil, err
 	}
 	z := sizeFor(c, o, flags&flagArena != 0)
 	flags &^= flagArena
@@ -199,6 +199,19 @@ func create[T any](seg *shm.Segment, name string, o Options[T], flags uint32) (*
 		}
 	}
 	return attach(seg, obj, r, c, o.Wait)
+}
+
+// checkBounds refuses the bounds no queue can have: negative ones, and a
+// MaxSize past the most slots a ring has (sizing the ring for one would
+// not end, or ask for a segment of terabytes).
+func checkBounds[T any](o Options[T]) error {
+	if o.MaxSize < 0 || o.MaxMessage < 0 || o.MaxBytes < 0 {
+		return fmt.Errorf("queue: negative bound in %+v", o)
+	}
+	if o.MaxSize > ringbuf.MaxCapacity {
+		return fmt.Errorf("queue: MaxSize %d over %d", o.MaxSize, ringbuf.MaxCapacity)
+	}
+	return nil
 }
 
 // slotHeader is ringbuf's MPMC slot header: seq u64, length u32, pad.
@@ -266,6 +279,9 @@ func newSegment[T any](o Options[T]) (*shm.Segment, error) {
 	c := o.Codec
 	if c == nil {
 		c = codec.Default[T]()
+	}
+	if err := checkBounds(o); err != nil {
+		return nil, err
 	}
 	z := sizeFor(c, o, true)
 	size := int64(z.slots)*int64(z.slotPayload()+slotHeader) + 64<<10 // slots, participants, control block

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"runtime"
 	"strconv"
@@ -18,6 +19,7 @@ import (
 	"github.com/shmkit/shmkit/internal/shmtest"
 	"github.com/shmkit/shmkit/process"
 	"github.com/shmkit/shmkit/queue"
+	"github.com/shmkit/shmkit/ringbuf"
 )
 
 func TestMain(m *testing.M) {
@@ -54,6 +56,21 @@ func TestCreateFitsDocumentedSize(t *testing.T) {
 			t.Fatalf("MaxSize %d: Cap %d", maxSize, q.Cap())
 		}
 		q.Close()
+	}
+}
+
+// TestHugeMaxSizeRefused: a MaxSize no ring can hold is an error from New
+// and Create, at once (not a hang sizing the ring, nor a segment of it).
+func TestHugeMaxSizeRefused(t *testing.T) {
+	for _, n := range []int{math.MaxInt, 1<<62 + 1, ringbuf.MaxCapacity + 1} {
+		if q, err := queue.Create(shmtest.Segment(t, 1<<20), "q", queue.Options[int64]{MaxSize: n}); err == nil {
+			q.Close()
+			t.Fatalf("Create with MaxSize %d succeeded", n)
+		}
+		if q, err := queue.New(queue.Options[int64]{MaxSize: n}); err == nil {
+			q.Close()
+			t.Fatalf("New with MaxSize %d succeeded", n)
+		}
 	}
 }
 
