@@ -382,9 +382,9 @@ func (q *Queue[T]) joinConsumers() {
 // returns ErrShutdown once the queue is shut down, ErrTooLarge for a
 // message over MaxMessage, ErrPeerDead when it waits on a full queue whose
 // consumers have all exited, and ErrClosed on a closed handle. A Put that
-// finds the queue full waits for room for a few messages, not for the
-// first slot freed, for up to 20 µs: a waiting producer then reads a line
-// the consumers are done with, not the one they are emptying.
+// finds the queue full waits for room for a quarter of the queue, not for
+// the first slot freed, for up to 20 µs: a waiting producer then reads a
+// line the consumers are done with, not the one they are emptying.
 func (q *Queue[T]) Put(ctx context.Context, v T) error {
 	if q.fast {
 		if ok, err := q.putFast(&v); ok || err != nil {
