@@ -1,6 +1,8 @@
 package ringbuf
 
 import (
+	"errors"
+	"strings"
 	"testing"
 
 	"github.com/shmkit/shmkit/internal/shmtest"
@@ -22,6 +24,9 @@ func TestMPMCLenWithinLimit(t *testing.T) {
 		r.enq.Store(r.deq.Load() + ahead) // corrupt: ahead slots claimed
 		if n := r.Len(); n < 0 || n > 8 {
 			t.Fatalf("enqueue %d past dequeue: Len %d, outside [0, 8]", ahead, n)
+		}
+		if err := r.sane(); ahead > 8 && (!errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "limit")) {
+			t.Fatalf("enqueue %d past dequeue: sane = %v, want the limit's ErrCorrupt", ahead, err)
 		}
 	}
 	r.enq.Store(r.deq.Load())

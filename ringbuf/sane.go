@@ -40,8 +40,9 @@ func (r *vring) sane() error {
 }
 
 // sane checks the ring's invariants (see vring.sane): the config line,
-// dequeue <= enqueue <= dequeue+capacity, and, on a quiet ring, every slot's
-// sequence number: filled slots hold pos+1, free ones pos.
+// dequeue <= enqueue <= dequeue+limit (the capacity without WithLimit),
+// and, on a quiet ring, every slot's sequence number: filled slots hold
+// pos+1, free ones pos.
 func (r *MPMC) sane() error {
 	if _, _, _, err := checkMPMCConfig(r.body); err != nil {
 		return err
@@ -49,6 +50,9 @@ func (r *MPMC) sane() error {
 	e, d := r.enq.Load(), r.deq.Load()
 	if e < d || e-d > r.capacity {
 		return fmt.Errorf("%w: enqueue %d, dequeue %d, capacity %d", ErrCorrupt, e, d, r.capacity)
+	}
+	if e-d > r.limit {
+		return fmt.Errorf("%w: enqueue %d, dequeue %d, limit %d", ErrCorrupt, e, d, r.limit)
 	}
 	for p := d; p < d+r.capacity; p++ {
 		want := p
