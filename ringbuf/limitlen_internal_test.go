@@ -31,3 +31,54 @@ func TestMPMCLenWithinLimit(t *testing.T) {
 	}
 	r.enq.Store(r.deq.Load())
 }
+
+// TestMPMCLimitHeldHighPositions: a producer handle is held to
+// WithLimit's bound with positions past 2^63 (where a corrupt or hostile
+// peer may put them; hasRoom counts them right, TestHasRoomAcrossOverflow):
+// the dequeue position the handle keeps, zero before its first reading,
+// must not let it past the bound, by TryPut nor by TryPutBatchFunc.
+func TestMPMCLimitHeldHighPositions(t *testing.T) {
+	for _, batch := range []bool{false, true} {
+		r, q := mpmcPair(t, 16, []Option{WithLimit(13)})
+		base := uint64(3) << 62
+		for p := base; p != base+16; p++ {
+			r.seq(p).Store(p) // slot of p: free for p
+		}
+		r.enq.Store(base)
+		r.deq.Store(base)
+		fill := func() int {
+			if batch {
+				n, err := r.TryPutBatchFunc(16, func(int, []byte) int { return 1 })
+				if err != nil {
+					t.Fatal(err)
+				}
+				return n
+			}
+			n := 0
+			for {
+				ok, err := r.TryPut([]byte{1})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !ok {
+					return n
+				}
+				n++
+			}
+		}
+		for lap := range 4 {
+			want := 13 // the bound, then what 5 Gets gave back
+			if lap > 0 {
+				want = 5
+			}
+			if n := fill(); n != want {
+				t.Fatalf("batch %v, lap %d, enqueue %#x: the producer put %d, want %d (limit 13)", batch, lap, r.enq.Load(), n, want)
+			}
+			takeMPMC(t, q, 5)
+		}
+		takeMPMC(t, q, 8)
+		if r.Len() != 0 {
+			t.Fatalf("batch %v: %d left", batch, r.Len())
+		}
+	}
+}

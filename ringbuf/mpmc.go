@@ -488,12 +488,16 @@ func (r *MPMC) getClaimed() (pos uint64, n int, ok bool, err error) {
 // the ring has a limit). It reads dequeue only when deqSeen leaves less
 // than want.
 func (r *MPMC) limitRoom(pos, want uint64) uint64 {
-	room := func() uint64 { return uint64(max(int64(r.limit)-int64(pos-r.deqSeen), 0)) }
-	if n := room(); n >= want {
+	// The kept reading counts only as a position at or behind pos: one
+	// "ahead" of it (its zero before the first reading, with positions
+	// near 2^64) would give more room than the bound, so it is read again.
+	if d := pos - r.deqSeen; d <= r.limit && r.limit-d >= want {
 		return want
 	}
 	r.deqSeen = r.deq.Load()
-	return min(room(), want)
+	// A fresh dequeue past pos means pos is stale: room, and the claim's
+	// CAS fails and reads enqueue again.
+	return uint64(min(max(int64(r.limit)-int64(pos-r.deqSeen), 0), int64(want)))
 }
 
 func (r *MPMC) hasSpace() bool { return r.hasRoom(1) }
