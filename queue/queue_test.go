@@ -35,6 +35,36 @@ func ctxT(t *testing.T) context.Context {
 	return ctx
 }
 
+// TestZeroSizeMessages: a queue of struct{} (a signal, Python's
+// q.put(None)) carries messages of no bytes through Put, TryPut, PutBatch,
+// Get and GetBatch, held to its MaxSize.
+func TestZeroSizeMessages(t *testing.T) {
+	seg := shmtest.Segment(t, 1<<20)
+	q, err := queue.Create(seg, "q", queue.Options[struct{}]{MaxSize: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := ctxT(t)
+	if err := q.Put(ctx, struct{}{}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := q.PutBatch(ctx, make([]struct{}, 2)); n != 2 || err != nil {
+		t.Fatalf("PutBatch = %d, %v", n, err)
+	}
+	if ok, err := q.TryPut(struct{}{}); ok || err != nil || q.Len() != 3 {
+		t.Fatalf("TryPut on a full queue of 3 = %v, %v (Len %d)", ok, err, q.Len())
+	}
+	if _, err := q.Get(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := q.GetBatch(ctx, make([]struct{}, 4)); n != 2 || err != nil {
+		t.Fatalf("GetBatch = %d, %v", n, err)
+	}
+	if err := queue.Sane(q); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestCreateFitsDocumentedSize: a segment sized as Create's doc says
 // (Options.MaxSize: the ring's slots, up to 4 × MaxSize, of MaxMessage+16
 // bytes rounded up to a cache line, plus 6 KiB) holds the queue, for
