@@ -97,14 +97,17 @@ func (c *Binary[T]) Decode(src []byte, v *T) error {
 	return nil
 }
 
-// copyPlain copies n bytes from src to dst, which do not overlap. A queue
-// moves every message through Append and Decode, and memmove, a call, was
-// a quarter of a GetBatch consumer's time for 64-byte values (a T's own
-// copy in generic code is that same call). Up to copyPlainMax bytes in
-// whole words it copies 16, then 8 bytes at a time, moves the compiler
-// makes without a call.
+// copyPlain copies n bytes from src to dst. A queue moves every message
+// through Append and Decode, and memmove, a call, was a quarter of a
+// GetBatch consumer's time for 64-byte values (a T's own copy in generic
+// code is that same call). Up to copyPlainMax bytes in whole words, from
+// and to places that do not overlap, it copies 16, then 8 bytes at a
+// time, moves the compiler makes without a call; anything else takes copy
+// (which also copies overlapping bytes right: a *T that lies in the
+// slice it is appended to or decoded from).
 func copyPlain(dst, src unsafe.Pointer, n int) {
-	if n > copyPlainMax || n%8 != 0 {
+	d, s := uintptr(dst), uintptr(src)
+	if n > copyPlainMax || n%8 != 0 || (d < s+uintptr(n) && s < d+uintptr(n)) {
 		copy(unsafe.Slice((*byte)(dst), n), unsafe.Slice((*byte)(src), n))
 		return
 	}

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/shmkit/shmkit/codec"
 	"github.com/shmkit/shmkit/shm"
@@ -64,6 +65,24 @@ func TestBinaryDecodeAnyOffset(t *testing.T) {
 	testDecodeAnyOffset(t, [64]byte{0: 1, 31: 2, 63: 3})
 	testDecodeAnyOffset(t, [5]byte{1, 2, 3, 4, 5})  // not whole words: copy
 	testDecodeAnyOffset(t, [300]byte{0: 1, 299: 2}) // past copyPlainMax: copy
+
+	// A value that lies in the slice it is decoded from or appended to:
+	// the bytes overlap, and must come out as copy gives them.
+	type words [4]uint64
+	w := codec.MustBinary[words]()
+	for _, shift := range []int{8, 16, 24} {
+		mem := make([]byte, 64)
+		for i := range mem {
+			mem[i] = byte(i)
+		}
+		want := make([]byte, 64)
+		copy(want, mem)
+		copy(want[shift:shift+32], want[:32])
+		v := (*words)(unsafe.Pointer(&mem[shift]))
+		if err := w.Decode(mem[:32], v); err != nil || !bytes.Equal(mem, want) {
+			t.Fatalf("Decode into itself shifted %d: %v\n got %v\nwant %v", shift, err, mem, want)
+		}
+	}
 
 	// A zero-size T: nothing to copy, and no byte of dst to take the
 	// address of (Append into a nil slice panicked).
