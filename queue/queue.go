@@ -55,7 +55,9 @@ type Options[T any] struct {
 	// message always fits an empty queue, however large. The bytes are
 	// read from the ring when a Put would pass the bound by message count
 	// alone (a scan of the queued slots), and Puts racing each other may
-	// pass it by one message each.
+	// pass it by one message each. A MaxBytes that the message bound
+	// already keeps the queue under (MaxSize × the slot's message size,
+	// no arena) is never checked, and costs nothing.
 	MaxBytes int64
 	// Codec encodes the messages; nil means codec.Default[T]().
 	Codec codec.Codec[T]
@@ -115,8 +117,12 @@ type Queue[T any] struct {
 
 	joinable bool
 	// fast: Put and Get may take putFast and getFast (binary codec, no
-	// arena, no MaxBytes): config, set when the handle is made.
+	// arena, no MaxBytes that can bind): config, set when the handle is
+	// made.
 	fast bool
+	// maxBytes is MaxBytes where it can bind; 0 where the message bound
+	// keeps the queue within it (see bytesBind).
+	maxBytes int64
 
 	putWait, getWait atomics.WaitOptions
 	putSpin, getSpin spin.Adaptive // this handle's learnt spins (see package spin)
@@ -321,7 +327,8 @@ func attach[T any](seg *shm.Segment, obj *shm.Object, r *ringbuf.MPMC, c codec.C
 	}
 	q.bin, _ = c.(*codec.Binary[T])
 	q.joinable = ctl.flags&flagJoinable != 0
-	q.fast = q.bin != nil && q.arena == nil && ctl.maxBytes == 0
+	q.maxBytes = bytesBind(ctl, q.arena != nil, q.capacity())
+	q.fast = q.bin != nil && q.arena == nil && q.maxBytes == 0
 	q.putWait = atomics.WaitOptions{Strategy: w, Poll: pollPeers, Check: q.consumersDead}
 	q.getWait = atomics.WaitOptions{Strategy: w, Poll: pollPeers, Check: q.producersDead}
 	return q, nil
@@ -446,8 +453,8 @@ func (q *Queue[T]) putFast(v *T) (bool, error) {
 // consumer waiting on the first does not wait for the last. When fewer
 // slots are free than its run (up to a quarter of the queue), it waits up
 // to 20 µs for room for the run before it takes what there is (not once
-// ctx is done). A value placed out of line, or any value of a queue with
-// MaxBytes, goes alone, as Put.
+// ctx is done). A value placed out of line, or any value of a queue whose
+// MaxBytes can bind (see Options.MaxBytes), goes alone, as Put.
 func (q *Queue[T]) PutBatch(ctx context.Context, vs []T) (int, error) {
 	if !q.enter() {
 		return 0, ErrClosed
@@ -483,9 +490,10 @@ func (q *Queue[T]) size(v *T) int {
 
 // runLen returns how many values from the start of vs can be put as one
 // run of ring slots: their sizes known up front and within MaxMessage, and
-// no MaxBytes bound (which counts the bytes one message at a time).
+// no MaxBytes bound that can bind (which counts the bytes one message at
+// a time).
 func (q *Queue[T]) runLen(vs []T) int {
-	if q.ctl.maxBytes != 0 {
+	if q.maxBytes != 0 {
 		return 0
 	}
 	if q.bin != nil { // one size for every value
@@ -882,7 +890,7 @@ func (q *Queue[T]) tryPut(v *T, m *message) (bool, error) {
 	if n > int(q.ctl.maxMessage) && !m.large {
 		return false, q.tooLarge(n)
 	}
-	if q.ctl.maxBytes != 0 && !q.bytesFit(n, m.large) {
+	if q.maxBytes != 0 && !q.bytesFit(n, m.large) {
 		return false, nil
 	}
 	var encErr error
@@ -929,6 +937,21 @@ func (q *Queue[T]) scratchBuf() *[]byte {
 	}
 	b := make([]byte, 0, 256)
 	return &b
+}
+
+// bytesBind returns a queue's MaxBytes if it can bind, else 0: with every
+// message inline (no arena) in slots of maxMessage bytes, a queue of
+// capacity messages holds at most capacity × maxMessage bytes, and a
+// MaxBytes at least that never holds a Put back. Such a bound costs
+// nothing: checked, it read the ring's positions (the consumers' line)
+// on every Put and kept Put off its uncounted path, 6-7 M msgs/s for a
+// stream of 64-byte messages against 23-25 M without it.
+func bytesBind(ctl *control, arena bool, capacity int) int64 {
+	mb := int64(ctl.maxBytes)
+	if mb == 0 || !arena && int64(capacity)*int64(ctl.maxMessage) <= mb {
+		return 0
+	}
+	return mb
 }
 
 // bytesFit reports whether n more bytes keep the queue within MaxBytes
@@ -1075,8 +1098,15 @@ func (q *Queue[T]) Full() bool {
 		return false
 	}
 	defer q.calls.leave()
-	if q.ctl.maxBytes != 0 && q.rx.Bytes()+q.arenaUsed() >= int64(q.ctl.maxBytes) {
-		return true
+	if q.maxBytes != 0 {
+		used := q.rx.Bytes() + q.arenaUsed()
+		if q.bin != nil { // every message this size: does the next one fit?
+			if used > 0 && used+int64(q.bin.Size(nil)) > q.maxBytes {
+				return true
+			}
+		} else if used >= q.maxBytes {
+			return true
+		}
 	}
 	return q.ring.Len() >= q.capacity()
 }
@@ -1293,7 +1323,7 @@ func (q *Queue[T]) GobDecode(b []byte) error {
 func (q *Queue[T]) adopt(o *Queue[T]) {
 	q.seg, q.name, q.ctl, q.ring, q.rx, q.codec, q.bin = o.seg, o.name, o.ctl, o.ring, o.rx, o.codec, o.bin
 	q.arena, q.refLen = o.arena, o.refLen
-	q.joinable, q.fast = o.joinable, o.fast
+	q.joinable, q.fast, q.maxBytes = o.joinable, o.fast, o.maxBytes
 	q.putWait = atomics.WaitOptions{Strategy: o.putWait.Strategy, Poll: pollPeers, Check: q.consumersDead}
 	q.getWait = atomics.WaitOptions{Strategy: o.getWait.Strategy, Poll: pollPeers, Check: q.producersDead}
 }

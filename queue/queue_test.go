@@ -247,6 +247,56 @@ func TestBounds(t *testing.T) {
 	}
 }
 
+// TestMaxBytesWhereItBinds: a MaxBytes below MaxSize × the message size
+// holds a queue of fixed-size messages under it, by Put and by PutBatch;
+// one at or above it cannot bind (the queue skips the check, and its Put
+// and Get take the uncounted path), and the queue holds exactly MaxSize.
+func TestMaxBytesWhereItBinds(t *testing.T) {
+	type msg [64]byte
+	for _, c := range []struct {
+		maxBytes int64
+		holds    int
+	}{{200, 3}, {255, 3}, {256, 4}, {1 << 20, 4}} {
+		seg := shmtest.Segment(t, 1<<20)
+		q, err := queue.Create(seg, "q", queue.Options[msg]{MaxSize: 4, MaxBytes: c.maxBytes})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := ctxT(t)
+		for round := range 3 {
+			n := 0
+			if round == 1 {
+				k, err := q.PutBatch(ctx, make([]msg, c.holds))
+				if k != c.holds || err != nil {
+					t.Fatalf("MaxBytes %d: PutBatch of %d = %d, %v", c.maxBytes, c.holds, k, err)
+				}
+				n = k
+			}
+			for ; ; n++ {
+				ok, err := q.TryPut(msg{0: byte(n)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !ok {
+					break
+				}
+			}
+			if n != c.holds || !q.Full() || q.Len() != c.holds {
+				t.Fatalf("MaxBytes %d, round %d: took %d of 64 bytes (Full %v, Len %d), want %d", c.maxBytes, round, n, q.Full(), q.Len(), c.holds)
+			}
+			for range n {
+				if _, err := q.Get(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if err := queue.Sane(q); err != nil {
+			t.Fatal(err)
+		}
+		q.Close()
+	}
+}
+
 type task struct{ A, B int }
 
 func (t task) Product() int { return t.A * t.B }
