@@ -32,6 +32,22 @@ var fastGetHeld = process.Register("queue-fast-get-held", func(ctx context.Conte
 	return err
 })
 
+// fastJoinableGetHeld gets a task and marks it done (counted: it attaches
+// the handle and takes this process's task record), then stops inside the
+// uncounted Get of the next task with it claimed, for the parent to
+// SIGKILL.
+var fastJoinableGetHeld = process.Register("queue-fast-joinable-get-held", func(ctx context.Context, j *queue.Joinable[int64]) error {
+	if _, err := j.Get(ctx); err != nil {
+		return err
+	}
+	if err := j.TaskDone(); err != nil {
+		return err
+	}
+	queue.SetFastHook(hold)
+	_, err := j.Get(ctx)
+	return err
+})
+
 // fastQueue makes a queue of 16 int64 values (the binary codec: Put and
 // Get take the uncounted path once attached), closed with the test, and
 // returns it with the test's context.
@@ -110,6 +126,52 @@ func TestFastGetKilledHoldingMessage(t *testing.T) {
 		}
 	}
 	if err := queue.Sane(q); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestFastJoinableGetKilledHoldingTask: a JoinableQueue's Get takes the
+// uncounted path once its process has a task record. A consumer killed
+// there with a task claimed and not yet counted, 20 times: the task goes
+// to this process's Get exactly once, and Join returns nil once this
+// process has marked the rest done (the dead consumer's record shows one
+// task got and done: nothing lost, nothing owed).
+func TestFastJoinableGetKilledHoldingTask(t *testing.T) {
+	j, err := queue.NewJoinable(queue.Options[int64]{MaxSize: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { j.Close() })
+	ctx := ctxT(t)
+	for trial := range shmtest.Iterations(t, 20) {
+		base := int64(trial) * 10
+		for i := range int64(4) {
+			if err := j.Put(ctx, base+i); err != nil {
+				t.Fatal(err)
+			}
+		}
+		killHeld(t, ctx, fastJoinableGetHeld, j) // got and did base, died holding base+1
+		got := map[int64]int{}
+		for range 3 {
+			v, err := j.Get(ctx)
+			if err != nil {
+				t.Fatalf("trial %d: Get after the kill: %v (got %v)", trial, err, got)
+			}
+			got[v]++
+			if err := j.TaskDone(); err != nil {
+				t.Fatalf("trial %d: TaskDone: %v", trial, err)
+			}
+		}
+		for i := base + 1; i <= base+3; i++ {
+			if got[i] != 1 {
+				t.Fatalf("trial %d: task %d got %d times (%v)", trial, i, got[i], got)
+			}
+		}
+		if err := j.Join(ctx); err != nil {
+			t.Fatalf("trial %d: Join = %v, want nil (unfinished %d)", trial, err, j.Unfinished())
+		}
+	}
+	if err := queue.Sane(j.Queue); err != nil {
 		t.Fatal(err)
 	}
 }

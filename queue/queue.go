@@ -687,7 +687,7 @@ func (q *Queue[T]) Get(ctx context.Context) (T, error) {
 // GetInto is Get decoding into *v, which a codec may reuse (codec.Bytes
 // copies into the slice already there).
 func (q *Queue[T]) GetInto(ctx context.Context, v *T) error {
-	if q.fast && !q.joinable {
+	if q.fast && (!q.joinable || q.task.Load() != nil) {
 		if ok, err := q.getFast(v); ok || err != nil {
 			q.setStreaming(ok)
 			return err
@@ -713,8 +713,10 @@ func (q *Queue[T]) GetInto(ctx context.Context, v *T) error {
 // claimed and inside getFast once its message is claimed.
 var testHookFast func()
 
-// getFast is putFast for GetInto (a JoinableQueue's Get counts its task,
-// and takes the counted path).
+// getFast is putFast for GetInto. A JoinableQueue's Get takes it once
+// its process holds a task record (its first Get, on the counted path,
+// takes one), and counts its task there before it gives the slot back, as
+// take does.
 func (q *Queue[T]) getFast(v *T) (bool, error) {
 	if !q.rx.LockGet() {
 		return false, nil
@@ -734,6 +736,9 @@ func (q *Queue[T]) getFast(v *T) (bool, error) {
 		testHookFast() // a kill point: the message claimed, not yet taken
 	}
 	derr := q.bin.Decode(msg, v)
+	if q.joinable && derr == nil {
+		q.task.Load().got.Add(1) // before the slot is given back (see take)
+	}
 	q.rx.ReleaseGet(pos) // publishes: the slot emptied (our reads of it came before)
 	q.ctl.notFull.Notify()
 	if derr != nil {
