@@ -84,7 +84,7 @@ func TestStreamingWaitTakesMessageBeforePark(t *testing.T) {
 	if err := c.lockGet(); err != nil {
 		t.Fatal(err)
 	}
-	slow, err := c.awaitData(ctxForTest(t), false, &g)
+	slow, err := c.awaitData(ctxForTest(t), false, &g, ringx.DataRun) // g set: kept
 	c.getMu.Unlock()
 	if err != nil || slow {
 		t.Fatalf("awaitData with a message queued = %v, %v; want false, nil", slow, err)

@@ -697,10 +697,7 @@ func (r *MPMC) GetFunc(ctx context.Context, use func(msg []byte)) error {
 			r.streaming = g == (ringx.DataGate{}) // found at once
 			return nil
 		}
-		if g == (ringx.DataGate{}) {
-			g = ringx.NewDataGate((*mpmcX)(r), ringx.Want(r.streaming, ringx.DataRun), int(r.limit))
-		}
-		if slow, err = r.awaitData(ctx, slow, &g); err != nil {
+		if slow, err = r.awaitData(ctx, slow, &g, ringx.DataRun); err != nil {
 			return err
 		}
 	}
@@ -709,8 +706,13 @@ func (r *MPMC) GetFunc(ctx context.Context, use func(msg []byte)) error {
 // awaitData is a blocked Get's wait for a message, with getMu held: the
 // rescue first when the last wait said to look further (slow), then the
 // wait through g (none when the rescue readied a dead consumer's
-// message). It returns whether the next round should look further.
-func (r *MPMC) awaitData(ctx context.Context, slow bool, g *ringx.DataGate) (bool, error) {
+// message). g is set at the first wait of the Get, for k messages (see
+// ringx.Want), and stays set: the caller's "found at once". It returns
+// whether the next round should look further.
+func (r *MPMC) awaitData(ctx context.Context, slow bool, g *ringx.DataGate, k int) (bool, error) {
+	if *g == (ringx.DataGate{}) {
+		*g = ringx.NewDataGate((*mpmcX)(r), ringx.Want(r.streaming, k), int(r.limit))
+	}
 	if slow {
 		if err := r.rescueEmpty(); err != nil {
 			return false, err

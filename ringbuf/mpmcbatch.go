@@ -365,10 +365,7 @@ func (r *MPMC) GetBatchFunc(ctx context.Context, k int, use func(msg []byte)) (i
 			r.streaming = g == (ringx.DataGate{}) // found at once
 			return n, err
 		}
-		if g == (ringx.DataGate{}) {
-			g = ringx.NewDataGate((*mpmcX)(r), ringx.Want(r.streaming, k), int(r.limit))
-		}
-		if slow, err = r.awaitData(ctx, slow, &g); err != nil {
+		if slow, err = r.awaitData(ctx, slow, &g, k); err != nil {
 			return 0, err
 		}
 	}
