@@ -1,6 +1,9 @@
 package semaphore
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+	"time"
+)
 
 // MutexWords exposes a Mutex's lock and owner words to tests that forge a
 // dead or reused holder.
@@ -35,4 +38,19 @@ func MutexSleepers(m *Mutex) uint32 { return m.sleepers.Load() }
 func SetReleasedHook(tb interface{ Cleanup(func()) }, f func()) {
 	releasedHook = f
 	tb.Cleanup(func() { releasedHook = nil })
+}
+
+// SetPlainReleaseHook makes f run inside Unlock's plain release, between
+// its look at the sleepers count and its store, until the test ends.
+func SetPlainReleaseHook(tb interface{ Cleanup(func()) }, f func()) {
+	plainReleaseHook = f
+	tb.Cleanup(func() { plainReleaseHook = nil })
+}
+
+// SetMutexPoll sets a parked Mutex waiter's liveness check period until
+// the test ends.
+func SetMutexPoll(tb interface{ Cleanup(func()) }, d time.Duration) {
+	old := mutexPoll
+	mutexPoll = d
+	tb.Cleanup(func() { mutexPoll = old })
 }

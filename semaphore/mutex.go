@@ -77,7 +77,9 @@ import (
 // sleepers word first; one woken that takes the lock sets WAITERS again
 // only while that count says another sleeps, so that a lock handed from
 // one process to another does not make a FUTEX_WAKE for nobody at every
-// Unlock after a park (Drepper's mutex2 always sets it). A parked waiter
+// Unlock after a park (Drepper's mutex2 always sets it). An Unlock that
+// finds no sleeper counted releases with a plain store rather than a CAS
+// (see plainRelease). A parked waiter
 // re-checks the holder's liveness every mutexPoll, so a holder killed by
 // SIGKILL is noticed within that.
 //
@@ -148,10 +150,17 @@ const (
 	// come in this long is stopped, descheduled for long, or of another
 	// namespace and dead; the lock is not left idle for it any longer.
 	mutexWantPatience = 10 * time.Millisecond
-	mutexYieldSlice   = time.Millisecond      // one sleep of a locker that leaves the lock to a starving waiter
-	mutexTries        = 4                     // CAS tries after a look found the lock free, before the parking loop
-	mutexPoll         = 50 * time.Millisecond // liveness check period of a parked waiter
+	mutexYieldSlice   = time.Millisecond // one sleep of a locker that leaves the lock to a starving waiter
+	mutexTries        = 4                // CAS tries after a look found the lock free, before the parking loop
+	// mutexFirstSleep is the first sleep of a waiter after it counts
+	// itself a sleeper; the next ones double up to mutexPoll until it sees
+	// the lock word change (see plainRelease).
+	mutexFirstSleep = time.Millisecond
 )
+
+// mutexPoll is the liveness check period of a parked waiter (a variable
+// only so that a test can make it long).
+var mutexPoll = 50 * time.Millisecond
 
 // holderOf returns the holder field that the process of procinfo word w
 // puts in a state word; 0 for the zero word.
@@ -429,6 +438,12 @@ func (m *Mutex) lockSlow(ctx context.Context, holder uint32, word uint64) error 
 		// (unlocked, inconsistent): the loop below handles it.
 	}
 	opts := atomics.WaitOptions{Poll: mutexPoll, Check: m.checkOwner, Spin: 1}
+	// first is the wait of a waiter that has counted itself a sleeper and
+	// not yet seen the word change since: a plain release may not wake it
+	// (see plainRelease), so its sleeps start short.
+	first := opts
+	first.Poll = mutexFirstSleep
+	fresh := false // counted, the word not seen to change since
 	dead, parked, learn := false, false, true
 	for {
 		v := m.state.Load()
@@ -484,7 +499,7 @@ func (m *Mutex) lockSlow(ctx context.Context, holder uint32, word uint64) error 
 		}
 		if !parked {
 			m.sleepers.Add(1) // counted before WAITERS is set: see above
-			parked = true
+			parked, fresh = true, true
 		}
 		if v&mWaiters == 0 {
 			if !m.state.CompareAndSwap(v, v|mWaiters) { // locked -> locked, sleepers
@@ -492,8 +507,19 @@ func (m *Mutex) lockSlow(ctx context.Context, holder uint32, word uint64) error 
 			}
 			v |= mWaiters
 		}
+		o := &opts
+		if fresh {
+			o = &first
+		}
 		t0 := spin.Now()
-		err := atomics.Await(ctx, m.state, v, &opts)
+		err := atomics.Await(ctx, m.state, v, o)
+		if fresh {
+			if m.state.Load() == v { // slept its slice through: the next one is twice as long
+				first.Poll = min(2*first.Poll, mutexPoll)
+			} else {
+				fresh = false
+			}
+		}
 		if learn {
 			// What the spin learns comes from the first park, the one
 			// that followed it.
@@ -713,10 +739,18 @@ func (m *Mutex) Unlock() {
 	// Nothing below reads the handle after the releasing CAS: once the lock
 	// is free, another goroutine may take it and Close this handle, so the
 	// words are read into locals first.
-	state, owner := m.state, m.owner
+	state, owner, sleepers := m.state, m.owner, m.sleepers
 	raceRelease(state)
 	holder, _ := self()
-	if state.Load() == holder { // held by this process, nobody sleeps: the common case
+	if state.Load() == holder && sleepers.Load() == 0 { // held by this process, nobody parked: the common case
+		if plainReleaseHook != nil {
+			plainReleaseHook()
+		}
+		atomics.StoreRelease64(owner, 0) // the holder leaves: nobody recorded until the next CAS
+		atomics.StoreRelease32(state, 0) // locked -> unlocked: a plain store (see plainRelease)
+		return
+	}
+	if state.Load() == holder { // held by this process, a waiter counted: WAITERS may come at any moment
 		atomics.StoreRelease64(owner, 0)     // the holder leaves: nobody recorded until the next CAS
 		if state.CompareAndSwap(holder, 0) { // locked -> unlocked
 			return
@@ -724,6 +758,23 @@ func (m *Mutex) Unlock() {
 	}
 	unlockSlow(state, owner)
 }
+
+// plainRelease: Unlock's common case, the lock held by this process with
+// no waiter counted in sleepers, releases with a plain store of 0, not a
+// CAS: a locked instruction less, a quarter of an uncontended Lock and
+// Unlock (15.6 -> 11.5 ns). A waiter counts itself in sleepers (a locked add) before it sets
+// WAITERS and sleeps, so every Unlock that loads sleepers after that add
+// takes the CAS and wakes it. Only an Unlock that loaded sleepers before
+// the add and stores after the waiter went to sleep (a holder descheduled
+// between its load and its store) clobbers that WAITERS and wakes nobody;
+// the waiter's first sleeps are therefore short (mutexFirstSleep, then
+// doubling to mutexPoll) until it sees the word change: it then waits at
+// most about as long as that holder was descheduled. Unlock reads nothing
+// of the lock after its store, as before: the next holder may unmap it.
+//
+// plainReleaseHook, nil but in tests, runs between that load and the
+// store: a test holds a releaser there while a waiter parks.
+var plainReleaseHook func()
 
 // unlockSlow is Unlock's general path: sleepers to wake, an inconsistent
 // lock, a holder in another process, misuse. It takes the lock's words,

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/shmkit/shmkit/internal/procinfo"
 	"github.com/shmkit/shmkit/internal/shmtest"
@@ -478,4 +479,73 @@ func ExampleMutex() {
 	fmt.Println("locked by this process:", m.Owner().Pid == os.Getpid())
 	m.Unlock()
 	// Output: locked by this process: true
+}
+
+// An Unlock that releases with a plain store and a waiter that parks in
+// the gap between its look at the sleepers count and its store (a holder
+// descheduled there): the store clobbers the waiter's WAITERS bit and
+// wakes nobody. The waiter's first sleep is short, so it still takes the
+// lock soon; with its usual sleep (the liveness poll, made an hour here,
+// bounded by the futex slice of 250 ms) it would lie asleep on a free lock.
+func TestMutexPlainReleaseRacingAPark(t *testing.T) {
+	seg := shmtest.Segment(t, 1<<16)
+	m, err := semaphore.CreateMutex(seg, "m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	semaphore.SetMutexPoll(t, time.Hour)
+	state, _ := semaphore.MutexWords(m)
+	inWait := fmt.Sprintf("202 %#x ", uintptr(unsafe.Pointer(state))) // futex(state, ...) in /proc/self/task/*/syscall
+	took := make(chan time.Time, 1)
+	hooked := false
+	semaphore.SetPlainReleaseHook(t, func() {
+		if hooked {
+			return // the waiter's own Unlock
+		}
+		hooked = true
+		go func() {
+			m.Lock()
+			at := time.Now()
+			m.Unlock()
+			took <- at // after the Unlock: the test unmaps the lock once it has this
+		}()
+		// No t.Fatal here: the waiter must get the lock and leave before the
+		// segment is unmapped.
+		deadline := time.Now().Add(10 * time.Second)
+		for !threadInSyscall(inWait) {
+			if time.Now().After(deadline) {
+				t.Error("the waiter never slept in futex_wait on the lock word")
+				return
+			}
+			runtime.Gosched()
+		}
+		if n := semaphore.MutexSleepers(m); n != 1 {
+			t.Errorf("sleepers %d with the waiter parked, want 1", n)
+		}
+	})
+	m.Lock()
+	m.Unlock()
+	released := time.Now()
+	if !hooked {
+		t.Fatal("Unlock did not take the plain release")
+	}
+	if waited := (<-took).Sub(released); t.Failed() {
+		return
+	} else if waited > 150*time.Millisecond {
+		t.Fatalf("the waiter took the freed lock %v after the release, a lost wake-up: its first sleep should be %v", waited, time.Millisecond)
+	}
+}
+
+// threadInSyscall reports whether a thread of this process is in the
+// system call that /proc/self/task/*/syscall shows as a line starting with
+// prefix.
+func threadInSyscall(prefix string) bool {
+	tasks, _ := os.ReadDir("/proc/self/task")
+	for _, task := range tasks {
+		b, err := os.ReadFile("/proc/self/task/" + task.Name() + "/syscall")
+		if err == nil && strings.HasPrefix(string(b), prefix) {
+			return true
+		}
+	}
+	return false
 }
