@@ -54,3 +54,10 @@ func SetMutexPoll(tb interface{ Cleanup(func()) }, d time.Duration) {
 	mutexPoll = d
 	tb.Cleanup(func() { mutexPoll = old })
 }
+
+// SetParkLoopHook makes f run at each turn of a Mutex waiter's parking
+// loop, with the state word it loaded, until the test ends.
+func SetParkLoopHook(tb interface{ Cleanup(func()) }, f func(v uint32)) {
+	parkLoopHook = f
+	tb.Cleanup(func() { parkLoopHook = nil })
+}

@@ -440,13 +440,19 @@ func (m *Mutex) lockSlow(ctx context.Context, holder uint32, word uint64) error 
 	opts := atomics.WaitOptions{Poll: mutexPoll, Check: m.checkOwner, Spin: 1}
 	// first is the wait of a waiter that has counted itself a sleeper and
 	// not yet seen the word change since: a plain release may not wake it
-	// (see plainRelease), so its sleeps start short.
+	// (see plainRelease), so its sleeps start short. Only a word loaded
+	// after the count counts: the change of one loaded before it (WAITERS
+	// left set by a waiter that has since taken the lock) says nothing of
+	// the Unlock that looked at sleepers before the count, which may still
+	// clear the WAITERS this waiter sets next.
 	first := opts
-	first.Poll = mutexFirstSleep
-	fresh := false // counted, the word not seen to change since
+	fresh := false // counted, no word loaded since the count seen to change
 	dead, parked, learn := false, false, true
 	for {
 		v := m.state.Load()
+		if parkLoopHook != nil {
+			parkLoopHook(v)
+		}
 		switch {
 		case v&mHolderMask == mNotRecoverable:
 			m.unpark(parked)
@@ -499,7 +505,11 @@ func (m *Mutex) lockSlow(ctx context.Context, holder uint32, word uint64) error 
 		}
 		if !parked {
 			m.sleepers.Add(1) // counted before WAITERS is set: see above
-			parked, fresh = true, true
+			// Each count starts the short sleeps afresh (one that lost a
+			// free lock to a barger counts again, its sleeps doubled), on
+			// a word loaded after it (see first).
+			parked, fresh, first.Poll = true, true, mutexFirstSleep
+			continue
 		}
 		if v&mWaiters == 0 {
 			if !m.state.CompareAndSwap(v, v|mWaiters) { // locked -> locked, sleepers
@@ -767,14 +777,20 @@ func (m *Mutex) Unlock() {
 // takes the CAS and wakes it. Only an Unlock that loaded sleepers before
 // the add and stores after the waiter went to sleep (a holder descheduled
 // between its load and its store) clobbers that WAITERS and wakes nobody;
-// the waiter's first sleeps are therefore short (mutexFirstSleep, then
-// doubling to mutexPoll) until it sees the word change: it then waits at
-// most about as long as that holder was descheduled. Unlock reads nothing
+// the waiter's first sleeps after each count are therefore short
+// (mutexFirstSleep, then doubling to mutexPoll) until it sees a word it
+// loaded after the count change: it then waits about as long as that
+// holder was descheduled, at most mutexPoll. Unlock reads nothing
 // of the lock after its store, as before: the next holder may unmap it.
 //
 // plainReleaseHook, nil but in tests, runs between that load and the
 // store: a test holds a releaser there while a waiter parks.
 var plainReleaseHook func()
+
+// parkLoopHook, nil but in tests, runs at each turn of lockSlow's parking
+// loop with the word just loaded: a test changes the word there, or starts
+// a racing Unlock, before the waiter acts on what it loaded.
+var parkLoopHook func(v uint32)
 
 // unlockSlow is Unlock's general path: sleepers to wake, an inconsistent
 // lock, a holder in another process, misuse. It takes the lock's words,

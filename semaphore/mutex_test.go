@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unsafe"
@@ -548,4 +549,158 @@ func threadInSyscall(prefix string) bool {
 		}
 	}
 	return false
+}
+
+// plainRacer is an Unlock, started from a waiter's parking loop, that
+// stops in its plain release (after its look at the sleepers count, before
+// its store) until a thread of this process sleeps in futex_wait on the
+// lock word: the holder descheduled there that plainRelease describes.
+type plainRacer struct {
+	t        *testing.T
+	m        *semaphore.Mutex
+	inWait   string
+	armed    atomic.Bool
+	inWindow chan struct{}
+	unlocked chan struct{}
+	// Written by the racing Unlock before its store; read after unlocked.
+	released time.Time
+	seen     time.Duration // how long it waited for the waiter to sleep
+}
+
+func newPlainRacer(t *testing.T, m *semaphore.Mutex) *plainRacer {
+	state, _ := semaphore.MutexWords(m)
+	r := &plainRacer{t: t, m: m, inWindow: make(chan struct{}), unlocked: make(chan struct{}),
+		inWait: fmt.Sprintf("202 %#x ", uintptr(unsafe.Pointer(state)))} // futex(state, ...) in /proc/self/task/*/syscall
+	semaphore.SetPlainReleaseHook(t, func() {
+		if !r.armed.CompareAndSwap(true, false) {
+			return // another Unlock: the waiter's own
+		}
+		close(r.inWindow)
+		// No t.Fatal here: the waiter must get the lock and leave before
+		// the segment is unmapped.
+		t0 := time.Now()
+		for deadline := t0.Add(10 * time.Second); !threadInSyscall(r.inWait); runtime.Gosched() {
+			if time.Now().After(deadline) {
+				t.Error("the waiter never slept in futex_wait on the lock word")
+				break
+			}
+		}
+		r.seen = time.Since(t0)
+		r.released = time.Now()
+	})
+	return r
+}
+
+// start, called in the waiter's parking loop, starts the Unlock of the
+// lock that this process holds with nobody counted, and returns once that
+// Unlock has looked at the sleepers count.
+func (r *plainRacer) start() {
+	r.armed.Store(true)
+	go func() {
+		r.m.Unlock()
+		close(r.unlocked)
+	}()
+	<-r.inWindow
+}
+
+// check fails the test if the waiter took the lock, at took, much later
+// than the racing Unlock's store: later than the waiter's short first
+// sleeps allow (they double while the Unlock waits for it to sleep, so
+// twice that wait, and a margin for a loaded machine).
+func (r *plainRacer) check(took time.Time) {
+	<-r.unlocked
+	if r.t.Failed() {
+		return
+	}
+	if r.released.IsZero() {
+		r.t.Fatal("the racing Unlock did not take the plain release")
+	}
+	waited := took.Sub(r.released)
+	if limit := 100*time.Millisecond + 2*r.seen; waited > limit {
+		r.t.Fatalf("the waiter took the freed lock %v after the release (it slept %v after the Unlock's look), over %v: a lost wake-up bounded only by the poll", waited, r.seen, limit)
+	}
+}
+
+// A waiter whose first look found WAITERS already set (left by a waiter
+// that has since taken the lock) counts itself after a plain Unlock's look
+// at the sleepers count. Its wait on that stale word ends at once, which
+// must not count as the word changing after its count: it then sets
+// WAITERS on the new holder's word, which the Unlock's store clears
+// without a wake, and must still sleep short.
+func TestMutexPlainReleaseAfterStaleWaiters(t *testing.T) {
+	seg := shmtest.Segment(t, 1<<16)
+	m, err := semaphore.CreateMutex(seg, "m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	semaphore.SetMutexPoll(t, time.Hour)
+	state, _ := semaphore.MutexWords(m)
+	m.Lock()
+	holder := state.Load()
+	state.Store(holder | semaphore.MWaiters) // a waiter's bit: it will have taken the lock when the waiter acts
+	r := newPlainRacer(t, m)
+	turn := 0 // the waiter's goroutine's alone
+	semaphore.SetParkLoopHook(t, func(v uint32) {
+		if turn++; turn != 1 {
+			return
+		}
+		if v != holder|semaphore.MWaiters {
+			t.Errorf("the waiter's first look found %#x, want %#x", v, holder|semaphore.MWaiters)
+		}
+		state.Store(holder) // taken by a locker that saw nobody counted
+		r.start()
+	})
+	took := make(chan time.Time, 1)
+	go func() {
+		m.Lock()
+		at := time.Now()
+		m.Unlock()
+		took <- at // after the Unlock: the test unmaps the lock once it has this
+	}()
+	r.check(<-took)
+}
+
+// A waiter whose short sleeps have doubled, woken to a free lock that a
+// barger takes first, counts itself again: after a plain Unlock's look at
+// the sleepers count, as the first time. Its sleeps must start short
+// again, not at the length they had doubled to.
+func TestMutexPlainReleaseRacingARecount(t *testing.T) {
+	seg := shmtest.Segment(t, 1<<16)
+	m, err := semaphore.CreateMutex(seg, "m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	semaphore.SetMutexPoll(t, time.Hour)
+	state, _ := semaphore.MutexWords(m)
+	m.Lock()
+	holder := state.Load()
+	r := newPlainRacer(t, m)
+	turn := 0 // the waiter's goroutine's alone
+	semaphore.SetParkLoopHook(t, func(v uint32) {
+		switch {
+		case turn == 0 && v&semaphore.MHolderMask == 0: // woken to the free lock: a barger takes it first
+			turn = 1
+			if !state.CompareAndSwap(v, holder) {
+				t.Errorf("the free word %#x changed under the waiter", v)
+			}
+		case turn == 1:
+			turn = 2
+			r.start()
+		}
+	})
+	took := make(chan time.Time, 1)
+	go func() {
+		m.Lock()
+		at := time.Now()
+		m.Unlock()
+		took <- at // after the Unlock: the test unmaps the lock once it has this
+	}()
+	for deadline := time.Now().Add(10 * time.Second); semaphore.MutexSleepers(m) == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the waiter never parked") // still held: the waiter stays blocked, which no cleanup waits for
+		}
+	}
+	time.Sleep(400 * time.Millisecond) // its sleeps double: 1, 2, ... 128 ms, then the 250 ms futex slice
+	m.Unlock()                         // a CAS release, which wakes it
+	r.check(<-took)
 }
