@@ -51,7 +51,7 @@ import (
 // Who is dead: the owner word beside the state word holds the holder's full
 // procinfo word (PID, 13-bit namespace tag, start time) once the holder has
 // stored it, a few instructions after its CAS; Unlock clears it just before
-// its own CAS. A waiter judges the holder in the state word by:
+// its own CAS or plain store. A waiter judges the holder in the state word by:
 //
 //   - another namespace (the 7-bit tag in the state word is not the
 //     waiter's): alive, never looked up; a PID of another namespace names
@@ -746,7 +746,7 @@ func (m *Mutex) wantGone(w uint64) bool {
 // called, Unlock makes m not recoverable: every later Lock fails with
 // ErrNotRecoverable.
 func (m *Mutex) Unlock() {
-	// Nothing below reads the handle after the releasing CAS: once the lock
+	// Nothing below reads the handle after the releasing store or CAS: once the lock
 	// is free, another goroutine may take it and Close this handle, so the
 	// words are read into locals first.
 	state, owner, sleepers := m.state, m.owner, m.sleepers
