@@ -202,8 +202,13 @@ type Mutex struct {
 	// (CAS from 0), cleared by it once it holds the lock or gives up, or
 	// by a locker that found it stale (see yieldTo).
 	want *atomic.Uint64
-	ref  ref
-	spin spin.Adaptive // this handle's learnt spin (process-local)
+	// holder and word are self()'s, kept in the handle: the fast paths of
+	// Lock, TryLock and Unlock read them without a call (a handle lives in
+	// the process that made it: a worker decodes its own).
+	holder uint32
+	word   uint64
+	ref    ref
+	spin   spin.Adaptive // this handle's learnt spin (process-local)
 	// pause is the look pause at which this handle's last spin found the
 	// lock free; the next spin starts at half of it (process-local).
 	pause atomic.Int32
@@ -305,7 +310,8 @@ func mutexAt(r []byte) (*Mutex, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Mutex{state: s, owner: o, sleepers: sl, want: w}, nil
+	holder, word := self()
+	return &Mutex{state: s, owner: o, sleepers: sl, want: w, holder: holder, word: word}, nil
 }
 
 // self returns the calling process's holder field as it goes into a lock
@@ -339,7 +345,7 @@ var (
 // MarkConsistent, or a peer wrote garbage): LockContext returns
 // ErrNotRecoverable there.
 func (m *Mutex) Lock() {
-	holder, word := self()
+	holder, word := m.holder, m.word
 	if m.want.Load() == 0 && m.state.CompareAndSwap(0, holder) { // unlocked -> locked
 		atomics.StoreRelease64(m.owner, word)
 		raceAcquire(m.state)
@@ -364,7 +370,7 @@ func (m *Mutex) lockPlain() {
 // holder died holding it (repair, MarkConsistent, Unlock); ErrNotRecoverable,
 // or ctx's error, without the lock.
 func (m *Mutex) LockContext(ctx context.Context) error {
-	holder, word := self()
+	holder, word := m.holder, m.word
 	if m.want.Load() == 0 && m.state.CompareAndSwap(0, holder) { // unlocked -> locked
 		atomics.StoreRelease64(m.owner, word)
 		raceAcquire(m.state)
@@ -671,7 +677,7 @@ func (m *Mutex) TryLock() (bool, error) {
 }
 
 func (m *Mutex) tryLock() (bool, error) {
-	holder, word := self()
+	holder, word := m.holder, m.word
 	if m.want.Load() == 0 && m.state.CompareAndSwap(0, holder) { // unlocked -> locked
 		atomics.StoreRelease64(m.owner, word)
 		return true, nil
@@ -749,9 +755,8 @@ func (m *Mutex) Unlock() {
 	// Nothing below reads the handle after the releasing store or CAS: once the lock
 	// is free, another goroutine may take it and Close this handle, so the
 	// words are read into locals first.
-	state, owner, sleepers := m.state, m.owner, m.sleepers
+	state, owner, sleepers, holder := m.state, m.owner, m.sleepers, m.holder
 	raceRelease(state)
-	holder, _ := self()
 	if state.Load() == holder && sleepers.Load() == 0 { // held by this process, nobody parked: the common case
 		if plainReleaseHook != nil {
 			plainReleaseHook()
@@ -923,4 +928,5 @@ func (m *Mutex) GobDecode(b []byte) error { return decode(m, b, shm.KindMutex, M
 // adopt takes the words of from (a view of the same memory) and records r.
 func (m *Mutex) adopt(from *Mutex, r ref) {
 	m.state, m.owner, m.sleepers, m.want, m.ref = from.state, from.owner, from.sleepers, from.want, r
+	m.holder, m.word = from.holder, from.word
 }

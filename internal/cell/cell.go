@@ -274,7 +274,9 @@ func (c *Cell) Hold(op string) bool {
 	// A lock free for the taking needs no wait, and so no context: that
 	// costs allocations and a timer at every Store.
 	if ok, err := c.mu.TryLock(); ok {
-		c.repair(err != nil && errors.Is(err, ErrOwnerDead))
+		if err != nil || c.seq.Load()&1 != 0 {
+			c.repair(err != nil && errors.Is(err, ErrOwnerDead))
+		}
 		return true
 	}
 	ctx := deadlines.Get().(*deadlineCtx)
