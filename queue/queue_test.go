@@ -71,7 +71,7 @@ func TestZeroSizeMessages(t *testing.T) {
 // bounds that are powers of two and bounds that are not.
 func TestCreateFitsDocumentedSize(t *testing.T) {
 	const stride = 128 // a [64]byte message and its 16-byte header, in cache lines
-	for _, maxSize := range []int{1, 2, 3, 5, 9, 17, 33, 64, 65, 100, 129} {
+	for _, maxSize := range []int{1, 2, 3, 5, 9, 17, 33, 64, 65, 100, 129, 1000, 2048, 4096} {
 		pow2 := 1
 		for pow2 < maxSize {
 			pow2 *= 2
