@@ -60,3 +60,42 @@ func TestPutAheadStaysInRing(t *testing.T) {
 		}
 	}
 }
+
+// TestPutAheadEveryHandle: every way an MPMC handle is made (created,
+// opened with other options, decoded from its gob handle) prefetches the
+// same distance ahead: init is the one place that sets it.
+func TestPutAheadEveryHandle(t *testing.T) {
+	seg := shmtest.Segment(t, 1<<20)
+	r, err := NewMPMC(seg, "r", 2048, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	want := putAheadSlots(2048, r.stride)
+	if want == 0 || r.ahead != want {
+		t.Fatalf("created: ahead %d, want %d (non-zero)", r.ahead, want)
+	}
+	o, err := OpenMPMC(seg, "r", WithSpin(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	if o.ahead != want {
+		t.Fatalf("opened: ahead %d, want %d", o.ahead, want)
+	}
+	b, err := r.GobEncode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d MPMC
+	if err := d.GobDecode(b); err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if d.ahead != want {
+		t.Fatalf("decoded: ahead %d, want %d", d.ahead, want)
+	}
+	if ok, err := d.TryPut([]byte("x")); !ok || err != nil {
+		t.Fatalf("put through the decoded handle: %v %v", ok, err)
+	}
+}
