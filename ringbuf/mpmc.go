@@ -427,11 +427,12 @@ func (r *MPMC) tryClaimPut() (pos uint64, ok bool, err error) {
 // 64-byte messages (slots of 128 bytes), one producer Put at a time, 3
 // interleaved passes (floor 214-313 ns): Stream64/queue/default (2048
 // slots) 19.2-23.8 -> 29.1-32.6 M msgs/s, MaxSize 4096 (4096 slots)
-// 21.0-23.4 -> 25.4-27.9, PutBatch with one producer 36.2-38.6 ->
-// 43.8-45.4; a round trip through two default queues, p50 456-514 ->
-// 407-467 ns. Asked 2 to 8 KiB ahead the streams gained as much, but a
+// 21.0-23.4 -> 25.4-27.9; a round trip through two default queues, p50
+// 456-514 -> 407-467 ns. (A run claim, tryClaimRun, does not come here:
+// it prefetches the next run itself, and PutBatch's figures are not this
+// hint's.) Asked 2 to 8 KiB ahead the streams gained as much, but a
 // round trip through a small ring (256 slots) lost 40-90 ns of p50, and
-// nothing explained it; a ring smaller than twice the distance
+// nothing explained it; a ring of at most twice the distance
 // (putAheadSlots) makes no prefetch, so that round trip is as before.
 // Where the ring is nearly full the slot ahead may still hold a message
 // to be read: its lines are then mostly this producer's own, written a
