@@ -164,7 +164,8 @@ const MaxName = shm.MaxObjectName - 2
 // It returns shm.ErrExist if the name is taken and shm.ErrNoSpace if seg has
 // no room: a queue takes MaxSize (rounded up to a power of two, see
 // Options.MaxSize for more) slots of MaxMessage+16 bytes rounded up to a
-// cache line, plus 6 KiB.
+// cache line, plus 7 KiB (6784 bytes: the control block, the ring's
+// participant table and both object headers).
 func Create[T any](seg *shm.Segment, name string, o Options[T]) (*Queue[T], error) {
 	return create(seg, name, o, 0)
 }

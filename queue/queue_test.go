@@ -20,6 +20,7 @@ import (
 	"github.com/shmkit/shmkit/process"
 	"github.com/shmkit/shmkit/queue"
 	"github.com/shmkit/shmkit/ringbuf"
+	"github.com/shmkit/shmkit/shm"
 )
 
 func TestMain(m *testing.M) {
@@ -67,25 +68,39 @@ func TestZeroSizeMessages(t *testing.T) {
 
 // TestCreateFitsDocumentedSize: a segment sized as Create's doc says
 // (Options.MaxSize: the ring's slots, up to 4 × MaxSize, of MaxMessage+16
-// bytes rounded up to a cache line, plus 6 KiB) holds the queue, for
-// bounds that are powers of two and bounds that are not.
+// bytes rounded up to a cache line, plus 7 KiB) holds the queue, for
+// bounds that are powers of two and bounds that are not. MaxSize 4 of
+// [64]byte and 8 of int64 get exactly 4 × MaxSize slots in a ring that
+// ends half a page in, so the segment's rounding to whole pages leaves
+// no slack beyond the documented overhead.
 func TestCreateFitsDocumentedSize(t *testing.T) {
-	const stride = 128 // a [64]byte message and its 16-byte header, in cache lines
-	for _, maxSize := range []int{1, 2, 3, 5, 9, 17, 33, 64, 65, 100, 129, 1000, 2048, 4096} {
-		pow2 := 1
-		for pow2 < maxSize {
-			pow2 *= 2
-		}
-		size := int64(max(pow2, 4*maxSize))*stride + 6<<10
+	sizes := []int{1, 2, 3, 4, 5, 8, 9, 17, 33, 64, 65, 100, 129, 1000, 2048, 4096}
+	type capCloser interface {
+		Cap() int
+		Close() error
+	}
+	check := func(t *testing.T, maxSize int, stride int64, create func(seg *shm.Segment) (capCloser, error)) {
+		t.Helper()
+		size := int64(4*maxSize)*stride + 7<<10
 		seg := shmtest.Segment(t, size)
-		q, err := queue.Create(seg, "q", queue.Options[[64]byte]{MaxSize: maxSize})
+		q, err := create(seg)
 		if err != nil {
-			t.Fatalf("MaxSize %d in a segment of %d bytes: %v", maxSize, size, err)
+			t.Fatalf("MaxSize %d, %d-byte slots, in a segment of %d bytes: %v", maxSize, stride, size, err)
 		}
 		if q.Cap() != maxSize {
 			t.Fatalf("MaxSize %d: Cap %d", maxSize, q.Cap())
 		}
 		q.Close()
+	}
+	for _, maxSize := range sizes {
+		// a [64]byte message and its 16-byte header, in cache lines
+		check(t, maxSize, 128, func(seg *shm.Segment) (capCloser, error) {
+			return queue.Create(seg, "q", queue.Options[[64]byte]{MaxSize: maxSize})
+		})
+		// an int64 and its header: one cache line
+		check(t, maxSize, 64, func(seg *shm.Segment) (capCloser, error) {
+			return queue.Create(seg, "q", queue.Options[int64]{MaxSize: maxSize})
+		})
 	}
 }
 
