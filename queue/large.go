@@ -101,7 +101,7 @@ func ringSlots(maxSize, stride int, spare bool) int {
 	for slots*stride < minRingBytes && 2*slots <= 4*maxSize {
 		slots *= 2
 	}
-	if spare && slots < 2*maxSize && 2*slots*stride <= spareRingBytes {
+	if spare && stride <= spareStrideMax && slots < 2*maxSize && 2*slots*stride <= spareRingBytes {
 		slots *= 2 // spare slots: see spareRingBytes
 	}
 	return slots
@@ -118,11 +118,17 @@ func ringSlots(maxSize, stride int, spare bool) int {
 // 3 interleaved runs: MaxSize 2048 (2048 slots) 22.6-24.1 M msgs/s
 // against 33.1-34.2 with 4096 slots; MaxSize 4096 22.5-25.0 against
 // 33.4-34.0 with 8192; MaxSize 1024, which had 2048 slots already,
-// 31.9-34.0 either way. A queue of large slots keeps its memory: the
-// doubling stops at 4 MiB (128-byte slots up to MaxSize 16384). So does
-// a queue of a codec whose messages vary in size (gob, JSON), which a
-// stream finds bound by its encoding, not by the ring.
+// 31.9-34.0 either way. The doubling stops at 4 MiB (128-byte slots up
+// to MaxSize 16384), and only slots of at most spareStrideMax bytes get
+// it: a message of a few lines costs its copy more than its hand-over,
+// and nothing was measured there to pay for twice the memory. A queue of
+// a codec whose messages vary in size (gob, JSON), which a stream finds
+// bound by its encoding, not by the ring, keeps its memory too.
 var spareRingBytes = 4 << 20
+
+// spareStrideMax is the largest slot (message and header) that
+// ringSlots gives spare slots to: messages of up to 240 bytes.
+const spareStrideMax = 256
 
 // sizeVariable sizes the slots of a codec whose messages vary in size.
 func (z *sizing) sizeVariable(slotSize, maxMessage int, anon bool) {

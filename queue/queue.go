@@ -33,10 +33,10 @@ type Options[T any] struct {
 	// MaxSize bounds the number of queued messages (Python's maxsize).
 	// 0 means DefaultMaxSize. The ring gets the next power of two slots,
 	// or more, up to 4 × MaxSize: more while they span less than 256
-	// KiB, and for a codec of fixed-size messages (codec.Binary) at least
-	// 2 × MaxSize while the ring spans at most 4 MiB (small messages
-	// stream faster through a longer ring, and faster still with slots to
-	// spare; it is still held to MaxSize messages).
+	// KiB, and for a codec of fixed-size messages (codec.Binary) of up to
+	// 240 bytes at least 2 × MaxSize while the ring spans at most 4 MiB
+	// (small messages stream faster through a longer ring, and faster
+	// still with slots to spare; it is still held to MaxSize messages).
 	MaxSize int
 	// MaxMessage is the largest encoded message, in bytes; a larger one
 	// is ErrTooLarge. A message that fits a ring slot (SlotSize) travels

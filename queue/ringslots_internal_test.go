@@ -20,8 +20,9 @@ func TestRingSlots(t *testing.T) {
 		{32768, 128, true, 32768}, // 8 MiB would be past it
 		{64, 128, true, 256},      // 4 × MaxSize, 32 KiB
 		{3, 128, true, 8},         // within 4 × 3
-		{1024, 4096, true, 1024},  // 4 MiB already: 8 MiB would be past it
-		{512, 4096, true, 1024},   // 4 MiB with spare
+		{1024, 256, true, 2048},   // the largest slot that gets spare
+		{1024, 320, true, 1024},   // larger slots keep their memory
+		{512, 4096, true, 512},
 	} {
 		got := ringSlots(c.maxSize, c.stride, c.spare)
 		if got != c.want {
