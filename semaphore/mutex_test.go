@@ -577,6 +577,35 @@ type plainRacer struct {
 	seen     time.Duration // how long it waited for the waiter to sleep
 }
 
+// lockedForRace makes a Mutex for the plain-release race tests, its
+// waiters' liveness poll an hour, and locks it: it returns the Mutex, its
+// lock word and the word as this process holds it.
+func lockedForRace(t *testing.T) (*semaphore.Mutex, *atomic.Uint32, uint32) {
+	seg := shmtest.Segment(t, 1<<16)
+	m, err := semaphore.CreateMutex(seg, "m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	semaphore.SetMutexPoll(t, time.Hour)
+	state, _ := semaphore.MutexWords(m)
+	m.Lock()
+	return m, state, state.Load()
+}
+
+// lockInTurn locks and unlocks m in a goroutine of its own and sends the
+// time it held the lock, after the Unlock: the test unmaps the lock once
+// it has it.
+func lockInTurn(m *semaphore.Mutex) <-chan time.Time {
+	took := make(chan time.Time, 1)
+	go func() {
+		m.Lock()
+		at := time.Now()
+		m.Unlock()
+		took <- at
+	}()
+	return took
+}
+
 func newPlainRacer(t *testing.T, m *semaphore.Mutex) *plainRacer {
 	state, _ := semaphore.MutexWords(m)
 	r := &plainRacer{t: t, m: m, inWindow: make(chan struct{}), unlocked: make(chan struct{}),
@@ -642,15 +671,7 @@ func (r *plainRacer) check(took time.Time) {
 // WAITERS on the new holder's word, which the Unlock's store clears
 // without a wake, and must still sleep short.
 func TestMutexPlainReleaseAfterStaleWaiters(t *testing.T) {
-	seg := shmtest.Segment(t, 1<<16)
-	m, err := semaphore.CreateMutex(seg, "m")
-	if err != nil {
-		t.Fatal(err)
-	}
-	semaphore.SetMutexPoll(t, time.Hour)
-	state, _ := semaphore.MutexWords(m)
-	m.Lock()
-	holder := state.Load()
+	m, state, holder := lockedForRace(t)
 	state.Store(holder | semaphore.MWaiters) // a waiter's bit: it will have taken the lock when the waiter acts
 	r := newPlainRacer(t, m)
 	turn := 0 // the waiter's goroutine's alone
@@ -664,13 +685,7 @@ func TestMutexPlainReleaseAfterStaleWaiters(t *testing.T) {
 		state.Store(holder) // taken by a locker that saw nobody counted
 		r.start()
 	})
-	took := make(chan time.Time, 1)
-	go func() {
-		m.Lock()
-		at := time.Now()
-		m.Unlock()
-		took <- at // after the Unlock: the test unmaps the lock once it has this
-	}()
+	took := lockInTurn(m)
 	r.check(<-took)
 }
 
@@ -679,15 +694,7 @@ func TestMutexPlainReleaseAfterStaleWaiters(t *testing.T) {
 // the sleepers count, as the first time. Its sleeps must start short
 // again, not at the length they had doubled to.
 func TestMutexPlainReleaseRacingARecount(t *testing.T) {
-	seg := shmtest.Segment(t, 1<<16)
-	m, err := semaphore.CreateMutex(seg, "m")
-	if err != nil {
-		t.Fatal(err)
-	}
-	semaphore.SetMutexPoll(t, time.Hour)
-	state, _ := semaphore.MutexWords(m)
-	m.Lock()
-	holder := state.Load()
+	m, state, holder := lockedForRace(t)
 	r := newPlainRacer(t, m)
 	turn := 0 // the waiter's goroutine's alone
 	semaphore.SetParkLoopHook(t, func(v uint32) {
@@ -702,13 +709,7 @@ func TestMutexPlainReleaseRacingARecount(t *testing.T) {
 			r.start()
 		}
 	})
-	took := make(chan time.Time, 1)
-	go func() {
-		m.Lock()
-		at := time.Now()
-		m.Unlock()
-		took <- at // after the Unlock: the test unmaps the lock once it has this
-	}()
+	took := lockInTurn(m)
 	for deadline := time.Now().Add(10 * time.Second); semaphore.MutexSleepers(m) == 0; time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Error("the waiter never parked")
