@@ -435,10 +435,12 @@ func (r *MPMC) tryClaimPut() (pos uint64, ok bool, err error) {
 // nothing explained it; a ring of at most twice the distance
 // (putAheadSlots) makes no prefetch, so that round trip is as before.
 // Where the ring is nearly full the slot ahead may still hold a message
-// to be read: its lines are then mostly this producer's own, written a
-// lap ago, and the hint costs little. Only the slot's first two lines are
-// asked for: a larger slot's payload is a sequential copy that the
-// hardware's own prefetch follows.
+// to be read, and a ring held to its capacity is filled right behind its
+// consumer: a queue of 4096 slots held to 4096 gained a quarter where one
+// of 2048 held to 1024 gained half, and a queue's ring therefore gets
+// slots to spare (queue's spareRingBytes). Only the slot's first two
+// lines are asked for: a larger slot's payload is a sequential copy that
+// the hardware's own prefetch follows.
 const putAhead = 32 << 10
 
 // putAheadSlots is putAhead in slots of stride bytes for a ring of
