@@ -696,10 +696,14 @@ func TestMutexPlainReleaseAfterStaleWaiters(t *testing.T) {
 func TestMutexPlainReleaseRacingARecount(t *testing.T) {
 	m, state, holder := lockedForRace(t)
 	r := newPlainRacer(t, m)
-	turn := 0 // the waiter's goroutine's alone
+	turn := 0             // the waiter's goroutine's alone
+	var held atomic.Int32 // turns of the waiter's loop that found the lock held
+	const doubled = 2 + 8 // its look, its look after counting, and sleeps of 1, 2, ... 128 ms
 	semaphore.SetParkLoopHook(t, func(v uint32) {
 		switch {
-		case turn == 0 && v&semaphore.MHolderMask == 0: // woken to the free lock: a barger takes it first
+		case turn == 0 && v&semaphore.MHolderMask != 0:
+			held.Add(1)
+		case turn == 0: // woken to the free lock: a barger takes it first
 			turn = 1
 			if !state.CompareAndSwap(v, holder) {
 				t.Errorf("the free word %#x changed under the waiter", v)
@@ -710,13 +714,15 @@ func TestMutexPlainReleaseRacingARecount(t *testing.T) {
 		}
 	})
 	took := lockInTurn(m)
-	for deadline := time.Now().Add(10 * time.Second); semaphore.MutexSleepers(m) == 0; time.Sleep(time.Millisecond) {
+	// Its sleeps double while the lock stays held: wait until the next one
+	// is 256 ms (the 250 ms futex slice), a sleep it must not keep after
+	// it counts itself again.
+	for deadline := time.Now().Add(10 * time.Second); held.Load() < doubled; time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Error("the waiter never parked")
+			t.Errorf("the waiter's loop found the lock held %d times in 10 s, want %d", held.Load(), doubled)
 			break // no Fatal: the waiter must get the lock and leave before the segment is unmapped
 		}
 	}
-	time.Sleep(400 * time.Millisecond) // its sleeps double: 1, 2, ... 128 ms, then the 250 ms futex slice
-	m.Unlock()                         // a CAS release, which wakes it
+	m.Unlock() // a CAS release (a waiter is counted), which wakes it
 	r.check(<-took)
 }
