@@ -51,7 +51,8 @@ import (
 // Who is dead: the owner word beside the state word holds the holder's full
 // procinfo word (PID, 13-bit namespace tag, start time) once the holder has
 // stored it, a few instructions after its CAS; Unlock clears it just before
-// its own CAS or plain store. A waiter judges the holder in the state word by:
+// its own CAS or plain store. A waiter judges the holder in the state word
+// by:
 //
 //   - another namespace (the 7-bit tag in the state word is not the
 //     waiter's): alive, never looked up; a PID of another namespace names
@@ -79,9 +80,8 @@ import (
 // one process to another does not make a FUTEX_WAKE for nobody at every
 // Unlock after a park (Drepper's mutex2 always sets it). An Unlock that
 // finds no sleeper counted releases with a plain store rather than a CAS
-// (see plainRelease). A parked waiter
-// re-checks the holder's liveness every mutexPoll, so a holder killed by
-// SIGKILL is noticed within that.
+// (see plainRelease). A parked waiter re-checks the holder's liveness
+// every mutexPoll, so a holder killed by SIGKILL is noticed within that.
 //
 // The starvation bound lives in the want word beside the state word: a
 // waiter that finds the lock held after mutexStarve names its process
@@ -752,9 +752,9 @@ func (m *Mutex) wantGone(w uint64) bool {
 // called, Unlock makes m not recoverable: every later Lock fails with
 // ErrNotRecoverable.
 func (m *Mutex) Unlock() {
-	// Nothing below reads the handle after the releasing store or CAS: once the lock
-	// is free, another goroutine may take it and Close this handle, so the
-	// words are read into locals first.
+	// Nothing below reads the handle after the releasing store or CAS:
+	// once the lock is free, another goroutine may take it and Close this
+	// handle, so the words are read into locals first.
 	state, owner, sleepers, holder := m.state, m.owner, m.sleepers, m.holder
 	raceRelease(state)
 	if state.Load() == holder && sleepers.Load() == 0 { // held by this process, nobody parked: the common case
@@ -777,16 +777,17 @@ func (m *Mutex) Unlock() {
 // plainRelease: Unlock's common case, the lock held by this process with
 // no waiter counted in sleepers, releases with a plain store of 0, not a
 // CAS: a locked instruction less, a quarter of an uncontended Lock and
-// Unlock (15.6 -> 11.5 ns). A waiter counts itself in sleepers (a locked add) before it sets
-// WAITERS and sleeps, so every Unlock that loads sleepers after that add
-// takes the CAS and wakes it. Only an Unlock that loaded sleepers before
-// the add and stores after the waiter went to sleep (a holder descheduled
-// between its load and its store) clobbers that WAITERS and wakes nobody;
-// the waiter's first sleeps after each count are therefore short
+// Unlock (15.6 -> 11.5 ns). A waiter counts itself in sleepers (a locked
+// add) before it sets WAITERS and sleeps, so every Unlock that loads
+// sleepers after that add takes the CAS and wakes it. Only an Unlock that
+// loaded sleepers before the add and stores after the waiter went to
+// sleep (a holder descheduled between its load and its store, or its store
+// still in the store buffer) clobbers that WAITERS and wakes nobody; the
+// waiter's first sleeps after each count are therefore short
 // (mutexFirstSleep, then doubling to mutexPoll) until it sees a word it
 // loaded after the count change: it then waits about as long as that
-// holder was descheduled, at most mutexPoll. Unlock reads nothing
-// of the lock after its store, as before: the next holder may unmap it.
+// holder was descheduled, at most mutexPoll. Unlock reads nothing of the
+// lock after its store, as before: the next holder may unmap it.
 //
 // plainReleaseHook, nil but in tests, runs between that load and the
 // store: a test holds a releaser there while a waiter parks.
