@@ -492,15 +492,9 @@ func ExampleMutex() {
 // sleep (its sleeps double meanwhile), so that a loaded machine, which
 // delays that, does not fail the test.
 func TestMutexPlainReleaseRacingAPark(t *testing.T) {
-	seg := shmtest.Segment(t, 1<<16)
-	m, err := semaphore.CreateMutex(seg, "m")
-	if err != nil {
-		t.Fatal(err)
-	}
-	semaphore.SetMutexPoll(t, time.Hour)
-	state, _ := semaphore.MutexWords(m)
-	inWait := fmt.Sprintf("202 %#x ", uintptr(unsafe.Pointer(state))) // futex(state, ...) in /proc/self/task/*/syscall
-	took := make(chan time.Time, 1)
+	m, state := mutexForRace(t)
+	inWait := futexWaitOn(state)
+	var took <-chan time.Time
 	hooked := false
 	var seen time.Duration // how long the Unlock waited for the waiter to sleep
 	semaphore.SetPlainReleaseHook(t, func() {
@@ -508,26 +502,14 @@ func TestMutexPlainReleaseRacingAPark(t *testing.T) {
 			return // the waiter's own Unlock
 		}
 		hooked = true
-		go func() {
-			m.Lock()
-			at := time.Now()
-			m.Unlock()
-			took <- at // after the Unlock: the test unmaps the lock once it has this
-		}()
+		took = lockInTurn(m)
 		// No t.Fatal here: the waiter must get the lock and leave before the
 		// segment is unmapped.
-		t0 := time.Now()
-		deadline := t0.Add(10 * time.Second)
-		for !threadInSyscall(inWait) {
-			if time.Now().After(deadline) {
-				t.Error("the waiter never slept in futex_wait on the lock word")
-				return
+		var ok bool
+		if seen, ok = awaitFutexSleep(t, inWait); ok {
+			if n := semaphore.MutexSleepers(m); n != 1 {
+				t.Errorf("sleepers %d with the waiter parked, want 1", n)
 			}
-			runtime.Gosched()
-		}
-		seen = time.Since(t0)
-		if n := semaphore.MutexSleepers(m); n != 1 {
-			t.Errorf("sleepers %d with the waiter parked, want 1", n)
 		}
 	})
 	m.Lock()
@@ -544,6 +526,28 @@ func TestMutexPlainReleaseRacingAPark(t *testing.T) {
 		// that wait, and a margin for a loaded machine.
 		t.Fatalf("the waiter took the freed lock %v after the release (the Unlock waited %v for it to sleep), over %v: a lost wake-up, its first sleep should be %v", waited, seen, limit, time.Millisecond)
 	}
+}
+
+// futexWaitOn is how /proc/self/task/*/syscall shows a thread asleep in
+// futex(state, ...).
+func futexWaitOn(state *atomic.Uint32) string {
+	return fmt.Sprintf("202 %#x ", uintptr(unsafe.Pointer(state)))
+}
+
+// awaitFutexSleep waits, for up to 10 s, until a thread of this process
+// is in the system call inWait (futexWaitOn), and returns how long that
+// took. It reports a failure with t.Error, never t.Fatal: its callers run
+// inside an Unlock that a waiter must see finish before the test unmaps
+// the lock.
+func awaitFutexSleep(t *testing.T, inWait string) (time.Duration, bool) {
+	t0 := time.Now()
+	for deadline := t0.Add(10 * time.Second); !threadInSyscall(inWait); runtime.Gosched() {
+		if time.Now().After(deadline) {
+			t.Error("the waiter never slept in futex_wait on the lock word")
+			return time.Since(t0), false
+		}
+	}
+	return time.Since(t0), true
 }
 
 // threadInSyscall reports whether a thread of this process is in the
@@ -581,6 +585,14 @@ type plainRacer struct {
 // waiters' liveness poll an hour, and locks it: it returns the Mutex, its
 // lock word and the word as this process holds it.
 func lockedForRace(t *testing.T) (*semaphore.Mutex, *atomic.Uint32, uint32) {
+	m, state := mutexForRace(t)
+	m.Lock()
+	return m, state, state.Load()
+}
+
+// mutexForRace makes an unlocked Mutex for the plain-release race tests,
+// its waiters' liveness poll an hour, and returns it and its lock word.
+func mutexForRace(t *testing.T) (*semaphore.Mutex, *atomic.Uint32) {
 	seg := shmtest.Segment(t, 1<<16)
 	m, err := semaphore.CreateMutex(seg, "m")
 	if err != nil {
@@ -588,8 +600,7 @@ func lockedForRace(t *testing.T) (*semaphore.Mutex, *atomic.Uint32, uint32) {
 	}
 	semaphore.SetMutexPoll(t, time.Hour)
 	state, _ := semaphore.MutexWords(m)
-	m.Lock()
-	return m, state, state.Load()
+	return m, state
 }
 
 // lockInTurn locks and unlocks m in a goroutine of its own and sends the
@@ -608,23 +619,13 @@ func lockInTurn(m *semaphore.Mutex) <-chan time.Time {
 
 func newPlainRacer(t *testing.T, m *semaphore.Mutex) *plainRacer {
 	state, _ := semaphore.MutexWords(m)
-	r := &plainRacer{t: t, m: m, inWindow: make(chan struct{}), unlocked: make(chan struct{}),
-		inWait: fmt.Sprintf("202 %#x ", uintptr(unsafe.Pointer(state)))} // futex(state, ...) in /proc/self/task/*/syscall
+	r := &plainRacer{t: t, m: m, inWindow: make(chan struct{}), unlocked: make(chan struct{}), inWait: futexWaitOn(state)}
 	semaphore.SetPlainReleaseHook(t, func() {
 		if !r.armed.CompareAndSwap(true, false) {
 			return // another Unlock: the waiter's own
 		}
 		close(r.inWindow)
-		// No t.Fatal here: the waiter must get the lock and leave before
-		// the segment is unmapped.
-		t0 := time.Now()
-		for deadline := t0.Add(10 * time.Second); !threadInSyscall(r.inWait); runtime.Gosched() {
-			if time.Now().After(deadline) {
-				t.Error("the waiter never slept in futex_wait on the lock word")
-				break
-			}
-		}
-		r.seen = time.Since(t0)
+		r.seen, _ = awaitFutexSleep(t, r.inWait) // no t.Fatal inside: see there
 		r.released = time.Now()
 	})
 	return r
