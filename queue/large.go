@@ -58,7 +58,8 @@ func sizeFor[T any](c codec.Codec[T], o Options[T], anon bool) sizing {
 	if z.maxSize == 0 {
 		z.maxSize = DefaultMaxSize
 	}
-	if isFixed(c) {
+	fixed := isFixed(c)
+	if fixed {
 		z.inline = c.Size(nil) // Binary ignores the value
 		if o.MaxMessage != 0 {
 			z.inline = o.MaxMessage
@@ -67,7 +68,7 @@ func sizeFor[T any](c codec.Codec[T], o Options[T], anon bool) sizing {
 	} else {
 		z.sizeVariable(o.SlotSize, o.MaxMessage, anon)
 	}
-	z.slots = ringSlots(z.maxSize, z.slotPayload()+slotHeader, isFixed(c) && !z.arena)
+	z.slots = ringSlots(z.maxSize, z.slotPayload()+slotHeader, fixed) // a fixed size is never in an arena
 	if z.arena {
 		z.records = z.slots + arenaRecords
 	}
@@ -87,7 +88,7 @@ var minRingBytes = 256 << 10
 // stride bytes: maxSize rounded up to a power of two, and doubled while it
 // spans less than minRingBytes, up to 4 × maxSize (a queue of a few
 // messages does not take a quarter of a megabyte); then, for spare (a
-// codec of fixed-size messages, none in an arena), doubled once more if
+// codec of fixed-size messages), doubled once more if
 // that leaves fewer than 2 × maxSize and the ring stays within
 // spareRingBytes.
 func ringSlots(maxSize, stride int, spare bool) int {
