@@ -35,29 +35,25 @@ func MutexSleepers(m *Mutex) uint32 { return m.sleepers.Load() }
 
 // SetReleasedHook makes f run inside Unlock between its releasing CAS and
 // its wake (only with a sleeper to wake), until the test ends.
-func SetReleasedHook(tb interface{ Cleanup(func()) }, f func()) {
-	releasedHook = f
-	tb.Cleanup(func() { releasedHook = nil })
-}
+func SetReleasedHook(tb cleaner, f func()) { setForTest(tb, &releasedHook, f) }
 
 // SetPlainReleaseHook makes f run inside Unlock's plain release, between
 // its look at the sleepers count and its store, until the test ends.
-func SetPlainReleaseHook(tb interface{ Cleanup(func()) }, f func()) {
-	plainReleaseHook = f
-	tb.Cleanup(func() { plainReleaseHook = nil })
-}
+func SetPlainReleaseHook(tb cleaner, f func()) { setForTest(tb, &plainReleaseHook, f) }
 
 // SetMutexPoll sets a parked Mutex waiter's liveness check period until
 // the test ends.
-func SetMutexPoll(tb interface{ Cleanup(func()) }, d time.Duration) {
-	old := mutexPoll
-	mutexPoll = d
-	tb.Cleanup(func() { mutexPoll = old })
-}
+func SetMutexPoll(tb cleaner, d time.Duration) { setForTest(tb, &mutexPoll, d) }
 
 // SetParkLoopHook makes f run at each turn of a Mutex waiter's parking
 // loop, with the state word it loaded, until the test ends.
-func SetParkLoopHook(tb interface{ Cleanup(func()) }, f func(v uint32)) {
-	parkLoopHook = f
-	tb.Cleanup(func() { parkLoopHook = nil })
+func SetParkLoopHook(tb cleaner, f func(v uint32)) { setForTest(tb, &parkLoopHook, f) }
+
+type cleaner interface{ Cleanup(func()) }
+
+// setForTest sets *p to v until the test ends.
+func setForTest[T any](tb cleaner, p *T, v T) {
+	old := *p
+	*p = v
+	tb.Cleanup(func() { *p = old })
 }
