@@ -41,11 +41,7 @@ func TestMPMCLimitHeldHighPositions(t *testing.T) {
 	for _, batch := range []bool{false, true} {
 		r, q := mpmcPair(t, 16, []Option{WithLimit(13)})
 		base := uint64(3) << 62
-		for p := base; p != base+16; p++ {
-			r.seq(p).Store(p) // slot of p: free for p
-		}
-		r.enq.Store(base)
-		r.deq.Store(base)
+		emptyAt(r, base)
 		fill := func() int {
 			if batch {
 				n, err := r.TryPutBatchFunc(16, func(int, []byte) int { return 1 })

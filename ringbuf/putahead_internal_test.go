@@ -42,11 +42,7 @@ func TestPutAheadStaysInRing(t *testing.T) {
 		r.prefetchSlot(pos)
 	}
 	for _, start := range []uint64{0, 1000, ^uint64(0) - 100} {
-		r.enq.Store(start)
-		r.deq.Store(start)
-		for i := range r.capacity {
-			r.seq(start + i).Store(start + i) // empty, for the lap of start
-		}
+		emptyAt(r, start)
 		for i := range 3 * r.capacity {
 			msg := []byte{byte(i), byte(i >> 8)}
 			if ok, err := r.TryPut(msg); !ok || err != nil {

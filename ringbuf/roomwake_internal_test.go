@@ -77,6 +77,17 @@ func TestPutBatchDoneContextTakesFreeSlots(t *testing.T) {
 	}
 }
 
+// emptyAt makes r an empty ring whose enqueue and dequeue are at base
+// (corrupt or near the 2^64 wrap, as a hostile peer may put them): every
+// slot free for its position of the lap from base.
+func emptyAt(r *MPMC, base uint64) {
+	for p := base; p != base+r.capacity; p++ {
+		r.seq(p).Store(p) // slot of p: free for p
+	}
+	r.enq.Store(base)
+	r.deq.Store(base)
+}
+
 // TestHasRoomAcrossOverflow: hasRoom's sums of positions wrap with them:
 // with enqueue and dequeue a few slots short of 2^64, room is counted
 // right while the positions cross it, with and without WithLimit's bound;
@@ -87,11 +98,7 @@ func TestHasRoomAcrossOverflow(t *testing.T) {
 		r, q := mpmcPair(t, 16, []Option{WithLimit(limit)})
 		bound := int(r.limit)
 		base := ^uint64(0) - 20 // 21 positions before the wrap
-		for p := base; p != base+16; p++ {
-			r.seq(p).Store(p) // slot of p: free for p
-		}
-		r.enq.Store(base)
-		r.deq.Store(base)
+		emptyAt(r, base)
 		check := func(want int) {
 			t.Helper()
 			for n := 1; n <= int(r.capacity); n++ {
