@@ -58,14 +58,14 @@ var (
 // consumer process (w) of the messages msg(i) makes, through a queue of
 // maxSize messages (0: the default) of maxMessage bytes.
 func benchmarkQueueStream[T any](b *testing.B, w *process.Func[drainArgs[T]], strategy atomics.Strategy, maxSize, maxMessage, size int, msg func(i int) T) {
-	benchmarkQueueProducers(b, w, strategy, maxSize, maxMessage, size, 1, 0, msg)
+	benchmarkQueueProducers(b, w, strategy, maxSize, maxMessage, size, 1, 0, 0, msg)
 }
 
 // benchmarkQueueProducers is benchmarkQueueStream with producers
 // goroutines putting at once, each through a handle of its own (Open), b.N
-// messages in all; batch > 0 puts them batch at a time with PutBatch and
-// the consumer gets them batch at a time with GetBatch.
-func benchmarkQueueProducers[T any](b *testing.B, w *process.Func[drainArgs[T]], strategy atomics.Strategy, maxSize, maxMessage, size, producers, batch int, msg func(i int) T) {
+// messages in all; batch > 0 puts them batch at a time with PutBatch, and
+// getBatch > 0 has the consumer get them getBatch at a time with GetBatch.
+func benchmarkQueueProducers[T any](b *testing.B, w *process.Func[drainArgs[T]], strategy atomics.Strategy, maxSize, maxMessage, size, producers, batch, getBatch int, msg func(i int) T) {
 	seg, err := shm.CreateAnon(2 << 20)
 	if err != nil {
 		b.Fatal(err)
@@ -77,7 +77,7 @@ func benchmarkQueueProducers[T any](b *testing.B, w *process.Func[drainArgs[T]],
 	}
 	ack, _ := queue.Create(seg, "ack", queue.Options[int64]{MaxSize: 4})
 	ctx := context.Background()
-	p, err := w.Start(ctx, drainArgs[T]{Q: q, Ack: ack, Batch: batch})
+	p, err := w.Start(ctx, drainArgs[T]{Q: q, Ack: ack, Batch: getBatch})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -174,19 +174,22 @@ func BenchmarkStream64(b *testing.B) {
 }
 
 // BenchmarkProducers: Queue[[64]byte] filled by 1, 2, 3, 4 and 8 producer
-// goroutines (a handle each; queue-batch: PutBatch of 64 values, and the
-// consumer takes GetBatch of 64) and drained by a consumer process, each count
+// goroutines (a handle each) and drained by a consumer process, each count
 // beside the bufio unix socket written by as many goroutines in the same
 // run. b.N messages in all.
+//
+//	queue           Put each, Get each
+//	queue-batch     PutBatch of 64 values, GetBatch of 64
+//	queue-putbatch  PutBatch of 64 values, Get each: producers with
+//	                several at hand, a consumer that takes one at a time
 func BenchmarkProducers(b *testing.B) {
 	for _, np := range []int{1, 2, 3, 4, 8} {
-		for _, batch := range []int{0, 64} {
-			name := "queue"
-			if batch > 0 {
-				name = "queue-batch"
-			}
-			b.Run(fmt.Sprintf("producers=%d/%s", np, name), func(b *testing.B) {
-				benchmarkQueueProducers(b, drain64, atomics.Park, 4096, 0, 64, np, batch, msgAt)
+		for _, v := range []struct {
+			name          string
+			batch, getRun int
+		}{{"queue", 0, 0}, {"queue-batch", 64, 64}, {"queue-putbatch", 64, 0}} {
+			b.Run(fmt.Sprintf("producers=%d/%s", np, v.name), func(b *testing.B) {
+				benchmarkQueueProducers(b, drain64, atomics.Park, 4096, 0, 64, np, v.batch, v.getRun, msgAt)
 			})
 		}
 		b.Run(fmt.Sprintf("producers=%d/unix-bufio", np), func(b *testing.B) { bench.UnixSocketStreamProducers(b, 64, np) })

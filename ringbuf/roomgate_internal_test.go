@@ -93,6 +93,44 @@ func TestHasRoom(t *testing.T) {
 	})
 }
 
+// TestHasRoomRunReadsNoDequeue: on a ring with WithLimit's bound,
+// hasRoom for a run (n > 1) reads the bound from the slot the consumers
+// must have given back, never from dequeue: the word every consumer's
+// claim writes, which a producer waiting for room took from them at each
+// look. Here dequeue is stored far off and the answers do not move. A
+// slot claimed and not yet given back holds a run back by one slot, while
+// hasRoom(1), the exact test RoomGate falls back on after its window,
+// counts it as taken.
+func TestHasRoomRunReadsNoDequeue(t *testing.T) {
+	r, q := mpmcPair(t, 16, []Option{WithLimit(10)})
+	fillMPMC(t, r, 10)
+	takeMPMC(t, q, 4) // given back: room for 4
+	check := func(room int, what string) {
+		t.Helper()
+		deq := r.deq.Load()
+		defer r.deq.Store(deq)
+		for _, d := range []uint64{deq, 0, deq - 3, deq + 3, ^uint64(0)} {
+			r.deq.Store(d)
+			for n := 2; n <= int(r.capacity); n++ {
+				if got := r.hasRoom(uint64(n)); got != (n <= room) {
+					t.Fatalf("%s, dequeue stored as %d (is %d): hasRoom(%d) = %v with room for %d", what, d, deq, n, got, room)
+				}
+			}
+		}
+	}
+	check(4, "4 given back")
+	pos, ok, err := q.tryClaimGet()
+	if !ok || err != nil {
+		t.Fatalf("tryClaimGet: %v, %v", ok, err)
+	}
+	check(4, "a fifth claimed, not given back")
+	if !r.hasRoom(1) {
+		t.Fatal("hasRoom(1) = false with a fifth slot claimed: the bound counts it as taken")
+	}
+	q.releaseGet(pos)
+	check(5, "the fifth given back")
+}
+
 // TestRoomGateWaitsThenTakesWhatThereIs: a producer's gate on a ring with
 // less room than it wants stays shut for RoomWindow and then opens on the
 // space there is (a consumer that has stopped must never hold a Put back
