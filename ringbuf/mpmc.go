@@ -570,9 +570,9 @@ func (r *MPMC) hasSpace() bool { return r.hasRoom(1) }
 // it, the bound took the word every consumer's claim writes at each look
 // of a waiting producer, and each claim then waited for it: a queue's
 // ring has a bound under its capacity (slots to spare), and 64-byte
-// messages put 64 at a time and got one at a time ran at 12.6-14.4 M
-// msgs/s against 26.9-27.5 reading the slot (queue's BenchmarkProducers,
-// queue-putbatch, one producer, 2 interleaved runs).
+// messages put 64 at a time and got one at a time ran at 11.9-14.2 M
+// msgs/s against 22.8-27.4 reading the slot (queue's BenchmarkProducers,
+// queue-putbatch, one producer, 3 interleaved passes; docs/queue.md).
 func (r *MPMC) hasRoom(n uint64) bool {
 	pos := r.enq.Load()
 	if r.limit < r.capacity {
