@@ -560,13 +560,15 @@ func (r *MPMC) hasSpace() bool { return r.hasRoom(1) }
 // gave back a while ago, not the one they are emptying now, which is what
 // a producer blocked on a full ring should spin on (see HasRoom).
 //
-// A run's room (n > 1) within the bound is read the same way, from the
-// slot the bound puts n-1 past the consumers' head: room for n means
-// that the consumers have given back position pos+n-1-limit, whose slot
-// then shows seq == that position + capacity, Vyukov's test for the lap
-// after it. A slot claimed and not yet given back counts as taken here,
-// which only holds the gate a little longer (and RoomGate opens on
-// hasSpace after its window). Read from dequeue, as hasSpace still reads
+// A run's room (n > 1) within the bound is read from a slot too: room
+// for n means that the consumers have given back position pos+n-1-limit,
+// whose slot then shows seq == that position + capacity, Vyukov's test
+// for the lap after it. On a ring full to its bound that slot is n-1 past
+// the consumers' head, about to be given back: its line moves once per
+// release, not at every claim. A slot claimed and not yet given back
+// counts as taken here, which holds the gate shut until its window has
+// passed at most (RoomGate then opens on hasSpace, the exact test:
+// TestRoomGatePassesAHeldSlotAtTheBound). Read from dequeue, as hasSpace still reads
 // it, the bound took the word every consumer's claim writes at each look
 // of a waiting producer, and each claim then waited for it: a queue's
 // ring has a bound under its capacity (slots to spare), and 64-byte
@@ -580,7 +582,7 @@ func (r *MPMC) hasRoom(n uint64) bool {
 			if int64(pos-r.deq.Load()) >= int64(r.limit) {
 				return false // held at WithLimit's bound
 			}
-		} else if q := pos + n - 1 - r.limit; n > r.limit || int64(r.seq(q).Load()-(q+r.capacity)) < 0 { // observes: slot q given back
+		} else if q := pos + n - 1 - r.limit; n > r.limit || int64(r.seq(q).Load()-(q+r.capacity)) < 0 { // observes: slot emptied (position q)
 			return false // held at WithLimit's bound
 		}
 	}

@@ -131,6 +131,31 @@ func TestHasRoomRunReadsNoDequeue(t *testing.T) {
 	check(5, "the fifth given back")
 }
 
+// TestRoomGatePassesAHeldSlotAtTheBound: a consumer that claimed a slot
+// and never gives it back (dead, or slow) holds a run's room under
+// WithLimit's bound when that slot is the one hasRoom reads, though the
+// bound counts it as consumed: the gate stays shut, but only for its
+// window, then opens on hasSpace (the exact test), and the claim takes
+// the room the bound allows.
+func TestRoomGatePassesAHeldSlotAtTheBound(t *testing.T) {
+	r, q := mpmcPair(t, 16, []Option{WithLimit(10)})
+	fillMPMC(t, r, 10)
+	takeMPMC(t, q, 3)                // positions 0-2 given back
+	held, ok, err := q.tryClaimGet() // position 3, claimed and never given back
+	if !ok || err != nil || held != 3 {
+		t.Fatalf("tryClaimGet: %d, %v, %v", held, ok, err)
+	}
+	takeMPMC(t, q, 6) // positions 4-9: dequeue at 10, room for 10 by the bound
+	// A run of 4 from enqueue 10 reads position 10+4-1-10 = 3, the held one.
+	g := ringx.NewRoomGate((*mpmcX)(r), 4, int(r.capacity))
+	opensAfter(t, g.Open, ringx.RoomWindow, "position 3 held by a consumer")
+	n, err := r.TryPutBatchFunc(8, func(int, []byte) int { return 1 })
+	if n != 8 || err != nil {
+		t.Fatalf("TryPutBatchFunc(8) with room for 10 by the bound: %d, %v", n, err)
+	}
+	q.releaseGet(held)
+}
+
 // TestRoomGateWaitsThenTakesWhatThereIs: a producer's gate on a ring with
 // less room than it wants stays shut for RoomWindow and then opens on the
 // space there is (a consumer that has stopped must never hold a Put back
