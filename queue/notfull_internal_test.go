@@ -14,30 +14,29 @@ import (
 // 50 ms later. The sleeper is the sleep bit of notFull, set by hand; the
 // wake is that bit cleared.
 func TestGetWakesProducersAfterSkippingGivenUpSlots(t *testing.T) {
-	gets := map[string]func(q *Queue[int64]) error{
-		"Get": func(q *Queue[int64]) error {
-			ctx, cancel := context.WithCancel(context.Background())
-			cancel() // one try, then the context's error
-			if _, err := q.Get(ctx); err != context.Canceled {
-				t.Errorf("Get on a queue with nothing to get: %v, want context.Canceled", err)
-			}
-			return nil
-		},
-		"TryGet": func(q *Queue[int64]) error {
+	canceled := func() context.Context {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel() // one try, then the context's error
+		return ctx
+	}
+	gets := map[string]struct {
+		get  func(q *Queue[int64]) error
+		want error // with nothing to get
+	}{
+		"Get": {func(q *Queue[int64]) error {
+			_, err := q.Get(canceled())
+			return err
+		}, context.Canceled},
+		"TryGet": {func(q *Queue[int64]) error {
 			_, _, err := q.TryGet()
 			return err
-		},
-		"GetBatch": func(q *Queue[int64]) error {
-			ctx, cancel := context.WithCancel(context.Background())
-			cancel() // one try, then the context's error
-			_, err := q.GetBatch(ctx, make([]int64, 4))
-			if err != context.Canceled {
-				t.Errorf("GetBatch on a queue with nothing to get: %v, want context.Canceled", err)
-			}
-			return nil
-		},
+		}, nil},
+		"GetBatch": {func(q *Queue[int64]) error {
+			_, err := q.GetBatch(canceled(), make([]int64, 4))
+			return err
+		}, context.Canceled},
 	}
-	for name, get := range gets {
+	for name, g := range gets {
 		t.Run(name, func(t *testing.T) {
 			q, err := New[int64](Options[int64]{MaxSize: 4})
 			if err != nil {
@@ -54,8 +53,8 @@ func TestGetWakesProducersAfterSkippingGivenUpSlots(t *testing.T) {
 			seq := q.ctl.notFull.Seq
 			asleep := seq.Load() | 1
 			seq.Store(asleep) // a producer asleep on the full queue
-			if err := get(q); err != nil {
-				t.Fatal(err)
+			if err := g.get(q); err != g.want {
+				t.Fatalf("%s with nothing to get: %v, want %v", name, err, g.want)
 			}
 			if got := q.ring.Len(); got != 0 {
 				t.Fatalf("%d slots outstanding after the Get, want 0: it did not skip the given-up slots", got)

@@ -566,15 +566,16 @@ func (r *MPMC) hasSpace() bool { return r.hasRoom(1) }
 // for the lap after it. On a ring full to its bound that slot is n-1 past
 // the consumers' head, about to be given back: its line moves once per
 // release, not at every claim. A slot claimed and not yet given back
-// counts as taken here, which holds the gate shut until its window has
-// passed at most (RoomGate then opens on hasSpace, the exact test:
-// TestRoomGatePassesAHeldSlotAtTheBound). Read from dequeue, as hasSpace still reads
-// it, the bound took the word every consumer's claim writes at each look
-// of a waiting producer, and each claim then waited for it: a queue's
-// ring has a bound under its capacity (slots to spare), and 64-byte
-// messages put 64 at a time and got one at a time ran at 11.9-14.2 M
-// msgs/s against 22.8-27.4 reading the slot (queue's BenchmarkProducers,
-// queue-putbatch, one producer, 3 interleaved passes; docs/queue.md).
+// counts as taken here, which holds the gate shut for its window at most,
+// or its first park if it parked (RoomGate then opens on hasSpace, the
+// exact test: TestRoomGatePassesAHeldSlotAtTheBound). Read from dequeue,
+// as hasSpace still reads it, the bound took the word every consumer's
+// claim writes at each look of a waiting producer, and each claim then
+// waited for it: a queue's ring has a bound under its capacity (slots to
+// spare), and 64-byte messages put 64 at a time and got one at a time
+// ran at 11.9-14.2 M msgs/s against 22.8-27.4 reading the slot (queue's
+// BenchmarkProducers, queue-putbatch, one producer, 3 interleaved passes;
+// docs/queue.md).
 func (r *MPMC) hasRoom(n uint64) bool {
 	pos := r.enq.Load()
 	if r.limit < r.capacity {
