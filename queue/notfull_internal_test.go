@@ -5,14 +5,14 @@ import (
 	"testing"
 )
 
-// TestGetWakesProducersAfterSkippingGivenUpSlots: a Get that finds only
-// slots a producer gave up (as the rescue of a producer killed mid-Put
-// gives its slot up; here given up by hand) hands them back to the
+// TestGetWakesProducersAfterSkippingGivenUpSlots: a Get (or GetFunc) that
+// finds only slots a producer gave up (as the rescue of a producer killed
+// mid-Put gives its slot up; here given up by hand) hands them back to the
 // producers, and must wake a producer asleep on the full queue though it
 // got nothing. It did not: the ring woke its own waiters, not the queue's,
-// and a producer asleep past its first park slept on until its poll,
-// 50 ms later. The sleeper is the sleep bit of notFull, set by hand; the
-// wake is that bit cleared.
+// and a producer asleep past its first park slept on until its poll, 50 ms
+// later (GetFunc did so after the others were fixed). The sleeper is the
+// sleep bit of notFull, set by hand; the wake is that bit cleared.
 func TestGetWakesProducersAfterSkippingGivenUpSlots(t *testing.T) {
 	canceled := func() context.Context {
 		ctx, cancel := context.WithCancel(context.Background())
@@ -31,6 +31,9 @@ func TestGetWakesProducersAfterSkippingGivenUpSlots(t *testing.T) {
 			_, _, err := q.TryGet()
 			return err
 		}, nil},
+		"GetFunc": {func(q *Queue[int64]) error {
+			return q.GetFunc(canceled(), func([]byte) error { return nil })
+		}, context.Canceled},
 		"GetBatch": {func(q *Queue[int64]) error {
 			_, err := q.GetBatch(canceled(), make([]int64, 4))
 			return err
