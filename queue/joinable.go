@@ -123,13 +123,19 @@ func (j *Joinable[T]) Join(ctx context.Context) error {
 
 // joinCheck is a blocked Join's periodic check: dead producers' slots are
 // given up and dead consumers' tasks counted out (both change what ready
-// reads: Recheck), then, with tasks left, is any consumer alive?
+// reads: Recheck when that may now hold), then, with tasks left, is any
+// consumer alive? The rescue's retry alone is no reason to recheck: it
+// also reports a dead consumer's claimed message readied for adoption by
+// this handle's next Get, which a Join never makes, so it reported it at
+// every poll, and a Join whose only consumer was killed inside Get never
+// came to ask whether a consumer was left: it waited forever
+// (TestJoinConsumerKilledMidGetAlone).
 func (j *Joinable[T]) joinCheck() error {
 	retry, err := j.rx.RescueEmpty()
 	if errors.Is(err, ringbuf.ErrCorrupt) {
 		return fmt.Errorf("queue %q: %w", j.name, err)
 	}
-	if j.countOut() || retry {
+	if (j.countOut() || retry) && j.unfinished() <= 0 {
 		return notify.Recheck
 	}
 	return j.consumersDead()
