@@ -566,6 +566,7 @@ func (q *Queue[T]) tryPutRun(vs []T) (int, error) {
 		q.ctl.notEmpty.Notify()
 	}
 	if encErr != nil {
+		q.gaveUp()
 		return n, encErr
 	}
 	if err != nil {
@@ -926,6 +927,7 @@ func (q *Queue[T]) tryPut(v *T, m *message) (bool, error) {
 	}) // publishes: the message
 	if !ok || err != nil || encErr != nil {
 		if encErr != nil {
+			q.gaveUp()
 			return false, encErr
 		}
 		if err != nil {
@@ -935,6 +937,19 @@ func (q *Queue[T]) tryPut(v *T, m *message) (bool, error) {
 	}
 	q.ctl.notEmpty.Notify()
 	return true, nil
+}
+
+// gaveUp wakes the waiters that a slot given up (its encoding failed
+// after the claim) concerns: Gets, for the messages put after it, which
+// waited behind it, and for the count a shut-down queue's Get waits on;
+// Joins, for the task it no longer is. The ring wakes its own waiters,
+// not the queue's, which slept on until their poll, 50 ms
+// (TestGiveUpWakesConsumersAndJoin).
+func (q *Queue[T]) gaveUp() {
+	q.ctl.notEmpty.Notify()
+	if q.joinable {
+		q.ctl.join.Notify()
+	}
 }
 
 func (q *Queue[T]) scratchBuf() *[]byte {
