@@ -120,6 +120,7 @@ func (c *Conn[T]) sendLarge(ctx context.Context, n int, fill func(rec []byte) er
 	}
 	if err := fill(c.arena.Bytes(blk)); err != nil {
 		c.arena.Free(blk)
+		c.arenaFreed()
 		return err
 	}
 	if testHookPlaced != nil {
@@ -135,6 +136,7 @@ func (c *Conn[T]) sendLarge(ctx context.Context, n int, fill func(rec []byte) er
 	})
 	if !published {
 		c.arena.Free(blk)
+		c.arenaFreed()
 	}
 	return err
 }

@@ -440,12 +440,27 @@ func (c *Conn[T]) peek(ctx context.Context) ([]byte, error) {
 }
 
 func (c *Conn[T]) discard() {
+	freed := c.holding
 	if c.holding {
 		c.arena.Free(c.held) // before the record: the block is never without an answerer
 		c.holding = false
 	}
 	c.recv.Discard()
 	c.readOff = 0
+	c.ctl.space[1-c.end].Notify()
+	if freed {
+		c.arenaFreed()
+	}
+}
+
+// arenaFreed wakes the senders that wait for the room a block freed at
+// this end makes: the arena is both directions', so a sender of a large
+// message at either end waits for it, each on its own space event. (A
+// receive woke only the other end's, for its ring; a send that failed
+// with its block placed woke nobody: a sender slept on until its poll,
+// 50 ms. TestFreedBlockWakesEitherSender.)
+func (c *Conn[T]) arenaFreed() {
+	c.ctl.space[c.end].Notify()
 	c.ctl.space[1-c.end].Notify()
 }
 
