@@ -1,5 +1,7 @@
 package queue
 
+import "sync/atomic"
+
 // GetSleepers returns how many Gets are parked (or about to park) on q.
 func GetSleepers[T any](q *Queue[T]) int { return int(q.ctl.notEmpty.Sleepers.Load()) }
 
@@ -29,3 +31,20 @@ func Streaming[T any](q *Queue[T]) bool { return q.streaming.Load() }
 // slot is claimed and inside an uncounted Get once its message is claimed
 // (a kill point for tests).
 func SetFastHook(f func()) { testHookFast = f }
+
+// PollPut and PollGet run once the periodic check of a Put blocked on a
+// full q and of a Get blocked on an empty one (the rescues among them).
+func PollPut[T any](q *Queue[T]) error { return q.consumersDead() }
+func PollGet[T any](q *Queue[T]) error { return q.producersDead() }
+
+// Asleep sets the sleep bits of q's notEmpty and notFull events, as a Get
+// and a Put about to sleep do; the funcs it returns report whether each
+// is still set (no Notify since).
+func Asleep[T any](q *Queue[T]) (getAsleep, putAsleep func() bool) {
+	bit := func(seq *atomic.Uint32) func() bool {
+		s := seq.Load() | 1
+		seq.Store(s)
+		return func() bool { return seq.Load() == s }
+	}
+	return bit(q.ctl.notEmpty.Seq), bit(q.ctl.notFull.Seq)
+}

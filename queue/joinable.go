@@ -135,6 +135,9 @@ func (j *Joinable[T]) joinCheck() error {
 	if errors.Is(err, ringbuf.ErrCorrupt) {
 		return fmt.Errorf("queue %q: %w", j.name, err)
 	}
+	if retry {
+		j.rescued()
+	}
 	if (j.countOut() || retry) && j.unfinished() <= 0 {
 		return notify.Recheck
 	}
@@ -246,6 +249,9 @@ func (q *Queue[T]) countOut() bool {
 		}
 		r.ident.Store(0) // being counted out -> free
 		freed = true
+	}
+	if freed {
+		q.ctl.join.Notify() // the count is lower (see rescued)
 	}
 	return freed
 }
