@@ -330,7 +330,7 @@ func (q *Queue[T]) tryGetFunc(use func(msg []byte) error) (bool, error) {
 		if err != nil {
 			return false, fmt.Errorf("queue %q: %w", q.name, err)
 		}
-		q.ctl.notFull.Notify() // also when nothing was got: it may have skipped given-up slots (see take)
+		q.released() // also when nothing was got: it may have skipped given-up slots (see take)
 		if !ok {
 			return false, nil
 		}

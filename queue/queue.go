@@ -755,7 +755,7 @@ func (q *Queue[T]) getFast(v *T) (bool, error) {
 		q.task.Load().got.Add(1) // before the slot is given back (see take)
 	}
 	q.rx.ReleaseGet(pos) // publishes: the slot emptied (our reads of it came before)
-	q.ctl.notFull.Notify()
+	q.released()
 	if derr != nil {
 		return true, fmt.Errorf("queue %q: %w", q.name, derr) // consumed and reported, as take does
 	}
@@ -838,7 +838,7 @@ func (q *Queue[T]) tryGetRun(vs []T) (int, error) {
 		}
 		i++
 	})
-	q.ctl.notFull.Notify() // also when nothing was got (see take)
+	q.released() // also when nothing was got (see take)
 	if err != nil {
 		return i, fmt.Errorf("queue %q: %w", q.name, err)
 	}
@@ -1076,7 +1076,7 @@ func (q *Queue[T]) take(v *T) (bool, error) {
 	// them, not the queue's. With nobody asleep that is one load. (A
 	// producer asleep on the full queue past its first park slept on
 	// until its poll, 50 ms: TestGetWakesProducersAfterSkippingGivenUpSlots.)
-	q.ctl.notFull.Notify()
+	q.released()
 	if !ok {
 		return false, nil
 	}
@@ -1163,6 +1163,21 @@ func (q *Queue[T]) Shutdown() error {
 	q.ctl.shutdown.Store(1) // publishes: no more Puts
 	q.wakeAll()
 	return nil
+}
+
+// released wakes the waiters that slots given back concern: Puts, for
+// the room; and, once the queue is shut down, Gets that found nothing to
+// take while messages were still outstanding (a claim of another
+// consumer's among them) and wait on notEmpty for the count to drain or a
+// message to come back: a claim ended lowers it. They slept on until
+// their poll, 50 ms, before they returned ErrShutdown
+// (TestShutdownGetWokenWhenTheLastClaimEnds). Before the shutdown that is
+// one load more, of a line only Shutdown writes.
+func (q *Queue[T]) released() {
+	q.ctl.notFull.Notify()
+	if q.ctl.shutdown.Load() != 0 { // observes: Shutdown
+		q.ctl.notEmpty.Notify()
+	}
 }
 
 // wakeAll wakes every waiter on the queue, in every process.
