@@ -682,6 +682,10 @@ func (q *Queue[T]) done(m *message) {
 	if m.large {
 		q.arena.Free(m.blk) // a block that was sent is no longer this process's: Free refuses it
 		m.large = false
+		// Never sent: room for the producers waiting for the arena
+		// (placeWait) or for MaxBytes, which counts it
+		// (TestUnsentBlockWakesProducers).
+		q.ctl.notFull.Notify()
 	}
 	if m.pooled != nil {
 		q.scratch.Put(m.pooled)
