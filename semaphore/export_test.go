@@ -57,3 +57,7 @@ func setForTest[T any](tb cleaner, p *T, v T) {
 	*p = v
 	tb.Cleanup(func() { *p = old })
 }
+
+// RWMutexWriter exposes an RWMutex's writer Mutex to tests that watch who
+// holds it.
+func RWMutexWriter(rw *RWMutex) *Mutex { return rw.w }

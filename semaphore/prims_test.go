@@ -5,6 +5,7 @@ import (
 	"encoding/gob"
 	"errors"
 	"fmt"
+	"os"
 	"runtime"
 	"runtime/pprof"
 	"strings"
@@ -500,6 +501,69 @@ func rWMutexReaderAfterDeadWriter(t *testing.T) {
 	rw.MarkConsistent()
 	rw.Unlock()
 	p.Wait()
+}
+
+// TestRWMutexReaderAfterAbandonedRepair: a writer died announced, and the
+// writer that took its lock over gave up (its ctx ended while a reader
+// held on) before it repaired: the lock is left unlocked and inconsistent.
+// A reader must then get ErrOwnerDead with the lock held for writing, as a
+// reader behind the dead writer does, not a read hold over the half-done
+// write; TryRLock must not take one either.
+func TestRWMutexReaderAfterAbandonedRepair(t *testing.T) {
+	seg := shmtest.Segment(t, 1<<16)
+	rw, _ := semaphore.CreateRWMutex(seg, "rw")
+	f := newFlags(t, seg, "flags")
+	ctx := ctxFor(t, recoverWithin)
+	if err := rw.RLockContext(ctx); err != nil { // keeps the writers below draining
+		t.Fatal(err)
+	}
+	p, err := rwHold.Start(context.Background(), rwArgs{RW: rw, F: f, Write: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The child has announced itself once a TryRLock is refused; it then
+	// waits for this process's read hold to go.
+	for deadline := time.Now().Add(10 * time.Second); rw.TryRLock(); runtime.Gosched() {
+		rw.RUnlock()
+		if time.Now().After(deadline) {
+			p.Kill()
+			p.Wait()
+			t.Fatal("the writer never announced itself")
+		}
+	}
+	p.Kill()
+	p.Wait()
+	// A writer of this process takes the dead writer's lock over, then gives
+	// up while the read hold stays.
+	wctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- rw.LockContext(wctx) }()
+	w := semaphore.RWMutexWriter(rw)
+	for deadline := time.Now().Add(10 * time.Second); w.Owner().Pid != os.Getpid(); runtime.Gosched() {
+		if time.Now().After(deadline) {
+			t.Error("the writer never took the dead writer's lock over")
+			break
+		}
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("the writer that gave up: %v", err)
+	}
+	rw.RUnlock()
+	if rw.TryRLock() {
+		rw.RUnlock()
+		t.Error("TryRLock took a read hold over a dead writer's unrepaired state")
+	}
+	if err := rw.RLockContext(ctx); !errors.Is(err, semaphore.ErrOwnerDead) {
+		if err == nil {
+			rw.RUnlock()
+		}
+		t.Fatalf("RLock after the repair was abandoned: %v, want ErrOwnerDead", err)
+	}
+	rw.MarkConsistent()
+	rw.Unlock()
+	rw.RLock() // repaired: readers read again
+	rw.RUnlock()
 }
 
 // TestRWMutexReaderCrash: a reader killed holding a read lock does not keep

@@ -45,7 +45,8 @@ const (
 // MarkConsistent before Unlock), and a reader waiting behind the dead writer
 // takes the write lock over itself: RLock then returns ErrOwnerDead with the
 // lock held for writing — repair, MarkConsistent, and release with Unlock,
-// not RUnlock.
+// not RUnlock. So does a reader that comes after a writer which took the
+// lock over gave up (its ctx ended) before repairing.
 //
 // Read holds belong to the process: a process that dies holding read locks
 // has them released by the next writer, which finds its reader slot dead.
@@ -200,9 +201,12 @@ func (rw *RWMutex) RLockContext(ctx context.Context) error {
 	for {
 		c.Add(1)                            // announce the reader...
 		if rw.wstate.Load()&rwWriter == 0 { // ...then look for a writer (Dekker)
-			if rw.w.state.Load()&mHolderMask == mNotRecoverable {
+			if !readable(rw.w.state.Load()) {
 				rw.leave(c)
-				return ErrNotRecoverable
+				if err := rw.repair(ctx); err != nil {
+					return err
+				}
+				continue
 			}
 			raceAcquire(rw.wstate)
 			rw.held.Add(1)
@@ -215,11 +219,36 @@ func (rw *RWMutex) RLockContext(ctx context.Context) error {
 	}
 }
 
-// TryRLock takes a read hold if no writer holds or waits for rw.
+// readable reports whether readers may enter with the writer Mutex in
+// state v: not when it is not recoverable, nor while it says that a writer
+// died (OWNER_DIED) and nobody has repaired yet. A writer that took a dead
+// writer's lock over and gave up before repairing (abandon) leaves it
+// unlocked and inconsistent, with no writer announced; between its clearing
+// of wstate and that release, the word still names it with OWNER_DIED.
+func readable(v uint32) bool {
+	return v&mOwnerDied == 0 && v&mHolderMask != mNotRecoverable
+}
+
+// repair is a reader's way past a writer Mutex that is not readable: it
+// takes the write lock, as a reader behind a dead writer does (see
+// waitWriter), so that the dead writer's work is repaired before anyone
+// reads. It returns nil when someone repaired meanwhile (read after all),
+// or ErrOwnerDead (held for writing), ErrNotRecoverable or ctx's error.
+func (rw *RWMutex) repair(ctx context.Context) error {
+	if err := rw.LockContext(ctx); err != nil {
+		return err
+	}
+	rw.Unlock()
+	return nil
+}
+
+// TryRLock takes a read hold if no writer holds or waits for rw, and no
+// dead writer's work waits for repair (RLockContext takes the write lock
+// over then, with ErrOwnerDead).
 func (rw *RWMutex) TryRLock() bool {
 	c := rw.counter()
 	c.Add(1)
-	if rw.wstate.Load()&rwWriter == 0 && rw.w.state.Load()&mHolderMask != mNotRecoverable {
+	if rw.wstate.Load()&rwWriter == 0 && readable(rw.w.state.Load()) {
 		raceAcquire(rw.wstate)
 		rw.held.Add(1)
 		return true
@@ -253,10 +282,7 @@ func (rw *RWMutex) waitWriter(ctx context.Context) error {
 		case nil:
 		case errOwnerGone:
 			// The writer died: become the writer, so that someone repairs.
-			switch err := rw.LockContext(ctx); err {
-			case nil:
-				rw.Unlock() // someone else repaired meanwhile: read after all
-			default:
+			if err := rw.repair(ctx); err != nil {
 				return err // ErrOwnerDead (held for writing), or failure
 			}
 		default:
