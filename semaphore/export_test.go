@@ -61,3 +61,11 @@ func setForTest[T any](tb cleaner, p *T, v T) {
 // RWMutexWriter exposes an RWMutex's writer Mutex to tests that watch who
 // holds it.
 func RWMutexWriter(rw *RWMutex) *Mutex { return rw.w }
+
+// SetMutexYield sets the starvation bound's waits until the test ends: a
+// locker's sleep while it leaves a free lock to a starving waiter, and
+// how long it leaves it.
+func SetMutexYield(tb cleaner, slice, patience time.Duration) {
+	setForTest(tb, &mutexYieldSlice, slice)
+	setForTest(tb, &mutexWantPatience, patience)
+}

@@ -2,10 +2,15 @@ package semaphore_test
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"runtime"
+	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
 
+	"github.com/shmkit/shmkit/atomics"
 	"github.com/shmkit/shmkit/internal/procinfo"
 	"github.com/shmkit/shmkit/internal/shmtest"
 	"github.com/shmkit/shmkit/process"
@@ -134,3 +139,67 @@ var spinLockWorker = process.Register("sem-mutex-spinlock", func(ctx context.Con
 	}
 	return nil
 })
+
+// TestMutexReleaseWakesPastAYielder: a locker that leaves the free lock to
+// a starving waiter sleeps on the free word. When the lock is taken and
+// released meanwhile (by a locker that took it regardless, such as one
+// whose own want word a starving waiter of another process replaced, or a
+// goroutine of the starving process), the Unlock's single wake reaches
+// that locker first, which sleeps on while the want word still names the
+// starving process, and the waiter parked behind the holder, perhaps the
+// starving one, is not woken: it took the freed lock at its next poll.
+// Every release while a waiter starves must wake every sleeper, as a
+// locker that finds the lock free does. The yielder's slices and patience
+// are an hour here, and the parked waiter is a bare futex wait with no
+// timeout, so that the lost wake is a hang, not a delay.
+func TestMutexReleaseWakesPastAYielder(t *testing.T) {
+	m, state := mutexForRace(t)
+	semaphore.SetMutexYield(t, time.Hour, time.Hour)
+	want := semaphore.MutexWant(m)
+	want.Store(procinfo.Self().Word()) // a waiter of this process starves
+	yielded := make(chan struct{})
+	go func() {
+		m.Lock() // leaves the free lock to the starving waiter, asleep on the free word
+		m.Unlock()
+		close(yielded)
+	}()
+	holder := semaphore.HolderField(uint32(os.Getpid()))
+	parked := make(chan error, 1)
+	cleanup := func() {
+		want.Store(0) // nobody starves: the yielder takes the lock
+		atomics.Wake(state, -1)
+		<-yielded
+		<-parked
+	}
+	if _, ok := awaitFutexSleep(t, futexWaitFor(state, 0)); !ok {
+		parked <- nil
+		cleanup()
+		return
+	}
+	// A locker takes the lock, and a waiter parks behind it with WAITERS:
+	// it sleeps in the kernel after the yielder.
+	state.Store(holder | semaphore.MWaiters)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		parked <- atomics.Wait(state, holder|semaphore.MWaiters, 0)
+	}()
+	if _, ok := awaitFutexSleep(t, futexWaitFor(state, holder|semaphore.MWaiters)); !ok {
+		cleanup()
+		return
+	}
+	m.Unlock() // the holder's release: a CAS (WAITERS), then a wake
+	select {
+	case err := <-parked:
+		parked <- err
+	case <-time.After(10 * time.Second): // only so that a hang fails
+		t.Error("the waiter parked behind the holder was never woken: the release's wake went to the yielder alone")
+	}
+	cleanup()
+}
+
+// futexWaitFor is how /proc/self/task/*/syscall shows a thread asleep in
+// futex(state, FUTEX_WAIT, val).
+func futexWaitFor(state *atomic.Uint32, val uint32) string {
+	return fmt.Sprintf("202 %#x 0x0 %#x ", uintptr(unsafe.Pointer(state)), val)
+}

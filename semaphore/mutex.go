@@ -89,7 +89,8 @@ import (
 // TryLock's fast paths load it, on the line they CAS anyway) then leaves
 // a free lock alone; the first to find it free wakes every sleeper, so
 // that the starving one, perhaps not the one the Unlock woke, comes to
-// take it, and the starving waiter clears the word once it holds the
+// take it (an Unlock that finds the word set wakes every sleeper itself:
+// see releaseWakes), and the starving waiter clears the word once it holds the
 // lock (or gives up). A want word that names a dead process is cleared by
 // the next locker that finds it; one that nobody acts on within
 // mutexWantPatience (a process of another namespace, which cannot be judged dead; a waiter
@@ -143,15 +144,7 @@ const (
 	// want word, that the lock be left to it once free, as sync.Mutex
 	// turns to starvation mode after 1 ms.
 	mutexStarve = time.Millisecond
-	// mutexWantPatience is how long lockers leave a free lock to a
-	// starving waiter that does not come to take it: a woken process
-	// runs within microseconds (the Event wake's p99.9 was under a
-	// millisecond on the loaded 2-core machine), so one that has not
-	// come in this long is stopped, descheduled for long, or of another
-	// namespace and dead; the lock is not left idle for it any longer.
-	mutexWantPatience = 10 * time.Millisecond
-	mutexYieldSlice   = time.Millisecond // one sleep of a locker that leaves the lock to a starving waiter
-	mutexTries        = 4                // CAS tries after a look found the lock free, before the parking loop
+	mutexTries  = 4 // CAS tries after a look found the lock free, before the parking loop
 	// mutexFirstSleep is the first sleep of a waiter after it counts
 	// itself a sleeper; the next ones double up to mutexPoll until it sees
 	// the lock word change (see plainRelease).
@@ -161,6 +154,19 @@ const (
 // mutexPoll is the liveness check period of a parked waiter (a variable
 // only so that a test can make it long).
 var mutexPoll = 50 * time.Millisecond
+
+// The starvation bound's waits (variables only so that a test can make
+// them long).
+var (
+	// mutexWantPatience is how long lockers leave a free lock to a
+	// starving waiter that does not come to take it: a woken process
+	// runs within microseconds (the Event wake's p99.9 was under a
+	// millisecond on the loaded 2-core machine), so one that has not
+	// come in this long is stopped, descheduled for long, or of another
+	// namespace and dead; the lock is not left idle for it any longer.
+	mutexWantPatience = 10 * time.Millisecond
+	mutexYieldSlice   = time.Millisecond // one sleep of a locker that leaves the lock to a starving waiter
+)
 
 // holderOf returns the holder field that the process of procinfo word w
 // puts in a state word; 0 for the zero word.
@@ -771,7 +777,7 @@ func (m *Mutex) Unlock() {
 			return
 		}
 	}
-	unlockSlow(state, owner)
+	unlockSlow(state, owner, m.want) // not released yet: the handle is still ours
 }
 
 // plainRelease: Unlock's common case, the lock held by this process with
@@ -801,7 +807,7 @@ var parkLoopHook func(v uint32)
 // unlockSlow is Unlock's general path: sleepers to wake, an inconsistent
 // lock, a holder in another process, misuse. It takes the lock's words,
 // not the handle (see Unlock).
-func unlockSlow(state *atomic.Uint32, owner *atomic.Uint64) {
+func unlockSlow(state *atomic.Uint32, owner, want *atomic.Uint64) {
 	for {
 		v := state.Load()
 		switch {
@@ -817,17 +823,39 @@ func unlockSlow(state *atomic.Uint32, owner *atomic.Uint64) {
 			}
 			continue
 		}
+		n := releaseWakes(v, want)
 		atomics.StoreRelease64(owner, 0) // the holder leaves: nobody recorded until the next CAS
 		if state.CompareAndSwap(v, 0) {  // locked* -> unlocked
-			if v&mWaiters != 0 {
+			if n != 0 {
 				if releasedHook != nil {
 					releasedHook()
 				}
-				wakeReleased(state, 1)
+				wakeReleased(state, n)
 			}
 			return
 		}
 	}
+}
+
+// releaseWakes is how many sleepers the release of lock word v wakes: none
+// without WAITERS; one; all while a waiter starves (want set). A locker
+// that leaves the free lock to the starving waiter sleeps on the free
+// word (yieldTo) until the want word changes, and a single wake may reach
+// it first: it sleeps on when the want word names the same process again
+// (a goroutine of the starving process that took the lock, or one whose
+// want word a starving waiter of that process replaced), and the waiter
+// the wake was for, perhaps the starving one, sleeps on until its poll.
+// want is loaded before the release (nothing is read after it: see
+// Unlock); a waiter that starts to starve between that load and the
+// release is left to the yielders' patience (mutexWantPatience).
+func releaseWakes(v uint32, want *atomic.Uint64) int {
+	switch {
+	case v&mWaiters == 0:
+		return 0
+	case want.Load() != 0:
+		return -1
+	}
+	return 1
 }
 
 // releasedHook, nil but in tests, runs in unlockSlow between the releasing
@@ -838,14 +866,15 @@ var releasedHook func()
 // releaseInconsistent unlocks m, taken with ErrOwnerDead and not repaired,
 // so that the next locker gets ErrOwnerDead in turn.
 func (m *Mutex) releaseInconsistent() {
-	state, owner := m.state, m.owner // see Unlock: no handle reads after the release
+	state, owner, want := m.state, m.owner, m.want // see Unlock: no handle reads after the release
 	raceRelease(state)
 	atomics.StoreRelease64(owner, 0)
 	for {
 		v := state.Load()
+		n := releaseWakes(v, want)
 		if state.CompareAndSwap(v, mOwnerDied) { // inconsistent -> unlocked, inconsistent
-			if v&mWaiters != 0 {
-				wakeReleased(state, 1)
+			if n != 0 {
+				wakeReleased(state, n)
 			}
 			return
 		}
