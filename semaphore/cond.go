@@ -207,7 +207,8 @@ func (c *Cond) Wait() {
 //
 // It returns nil, or ctx's error with L held; or, from re-locking L,
 // ErrOwnerDead (L held; the previous holder died) or ErrNotRecoverable (L
-// not held).
+// not held). A notification that came as ctx ended wins: nil (Signal may
+// have woken this waiter and no other).
 func (c *Cond) WaitContext(ctx context.Context) error {
 	werr := c.park(ctx)
 	if err := c.L.LockContext(context.WithoutCancel(ctx)); err != nil {
@@ -238,6 +239,12 @@ func (c *Cond) park(ctx context.Context) error {
 			c.spin.Parked(spell, t0, err == nil && c.seq.Load() != s)
 			learn = false
 		}
+	}
+	if err != nil && c.seq.Load() != s {
+		// Notified as ctx ended: the notification wins. Its wake may be
+		// what woke this waiter (Signal wakes one), and it must not be
+		// lost with a report of ctx's end.
+		err = nil
 	}
 	raceAcquire(c.seq)
 	c.sleepers.Add(^uint32(0))

@@ -69,3 +69,6 @@ func SetMutexYield(tb cleaner, slice, patience time.Duration) {
 	setForTest(tb, &mutexYieldSlice, slice)
 	setForTest(tb, &mutexWantPatience, patience)
 }
+
+// CondSeq exposes a Cond's sequence word, the futex its waiters sleep on.
+func CondSeq(c *Cond) *atomic.Uint32 { return c.seq }
