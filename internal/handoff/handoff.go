@@ -53,7 +53,8 @@ var (
 )
 
 // Collect runs encode and returns the reservations that the objects it
-// encoded made with Add. Calls are serialised. When encode fails the
+// encoded made with Add. Calls are serialised. When encode fails, or
+// panics (a caller's GobEncode that does: gob passes the panic on), the
 // reservations are aborted and the batch is nil.
 func Collect(encode func() error) (*Batch, error) {
 	mu.Lock()
@@ -62,12 +63,21 @@ func Collect(encode func() error) (*Batch, error) {
 	curMu.Lock()
 	current, owner = b, goid.ID()
 	curMu.Unlock()
+	ok := false
+	defer func() {
+		curMu.Lock()
+		current = nil
+		curMu.Unlock()
+		if !ok {
+			// A stand-in reads as alive while this process lives: one left
+			// by a panic would be a peer that never comes, for as long as
+			// a caller that recovered it lives.
+			b.Abort()
+		}
+	}()
 	err := encode()
-	curMu.Lock()
-	current = nil
-	curMu.Unlock()
-	if err != nil {
-		b.Abort()
+	ok = err == nil
+	if !ok {
 		return nil, err
 	}
 	return b, nil
