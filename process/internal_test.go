@@ -9,7 +9,7 @@ import (
 
 // TestNotRegistered starts a worker name the child does not register.
 func TestNotRegistered(t *testing.T) {
-	p, err := start(context.Background(), "no-such-worker", nil, nil, &startOptions{name: "ghost", stdout: io.Discard, stderr: io.Discard})
+	p, err := start(context.Background(), "no-such-worker", nil, nil, &startOptions{name: "ghost", stdout: io.Discard, stderr: io.Discard}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -191,12 +191,11 @@ func (f *Func[A]) Start(ctx context.Context, args A, opts ...Option) (*Process, 
 	if err != nil {
 		return nil, fmt.Errorf("process: encoding arguments of %s: %w", f.name, err)
 	}
-	p, err := start(ctx, f.name, enc.Bytes(), files, &o)
+	p, err := start(ctx, f.name, enc.Bytes(), files, &o, peers.Commit)
 	if err != nil {
 		peers.Abort()
 		return nil, err
 	}
-	peers.Commit(p.word)
 	return p, nil
 }
 
@@ -212,7 +211,15 @@ func childWord(pid int) uint64 {
 	return procinfo.Ident{Pid: int32(pid), Start: st}.Word()
 }
 
-func start(ctx context.Context, worker string, args []byte, files []*os.File, o *startOptions) (*Process, error) {
+// start starts the child and sends it args. commit, when not nil, runs
+// with the child's procinfo word once the child runs and before args go:
+// the reservations made for it (package handoff) must name it before it
+// can decode them and attach, or a handle of it that attaches finds no
+// slot reserved for it, takes another, and the reserved one, committed
+// later, counts the child as a peer for as long as it lives, whatever it
+// closes (TestReservationCommittedBeforeChildDecodes). On an error it
+// has not run.
+func start(ctx context.Context, worker string, args []byte, files []*os.File, o *startOptions, commit func(child uint64)) (*Process, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("process: finding this program: %w", err)
@@ -255,6 +262,9 @@ func start(ctx context.Context, worker string, args []byte, files []*os.File, o 
 	// Its start time now, while it cannot have been reaped (reap starts
 	// below): a PID-only word would take a later process of that PID for it.
 	p.word = childWord(cmd.Process.Pid)
+	if commit != nil {
+		commit(p.word)
+	}
 	// The arguments go length-prefixed; the socket then stays open, and the
 	// child takes its end of file as the parent's death. The child's ack
 	// comes back on it; reap reads it.
@@ -266,8 +276,15 @@ func start(ctx context.Context, worker string, args []byte, files []*os.File, o 
 	}()
 	children.add(p)
 	go p.reap(w)
+	if startedHook != nil {
+		startedHook(p)
+	}
 	return p, nil
 }
+
+// startedHook, nil but in tests, runs as start returns: a test holds the
+// parent there while the child goes on.
+var startedHook func(p *Process)
 
 // reap waits for the child, records its exit, and closes the watch pipe.
 func (p *Process) reap(w *os.File) {

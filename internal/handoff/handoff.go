@@ -19,7 +19,9 @@
 //  2. The child is started.
 //  3. Commit replaces every stand-in by the child's word (CAS: a stand-in
 //     is never touched by anyone else), or Abort frees them when the child
-//     could not be started.
+//     could not be started. Commit comes before the child is sent its
+//     arguments: a handle of the child adopts the slot reserved for it
+//     only if the slot names it when it attaches.
 //
 // A parent killed between 1 and 3 leaves stand-ins that name a dead process:
 // they read as dead peers, are reused like any dead slot, and the child (if
