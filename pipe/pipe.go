@@ -447,9 +447,10 @@ func (c *Conn[T]) discard() {
 	}
 	c.recv.Discard()
 	c.readOff = 0
-	c.ctl.space[1-c.end].Notify()
 	if freed {
-		c.arenaFreed()
+		c.arenaFreed() // the other end's sender too, for the ring
+	} else {
+		c.ctl.space[1-c.end].Notify()
 	}
 }
 

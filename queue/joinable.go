@@ -136,7 +136,7 @@ func (j *Joinable[T]) joinCheck() error {
 		return fmt.Errorf("queue %q: %w", j.name, err)
 	}
 	if retry {
-		j.rescued()
+		j.wakeAll() // the others too: see wakeAll
 	}
 	if (j.countOut() || retry) && j.unfinished() <= 0 {
 		return notify.Recheck
@@ -251,7 +251,7 @@ func (q *Queue[T]) countOut() bool {
 		freed = true
 	}
 	if freed {
-		q.ctl.join.Notify() // the count is lower (see rescued)
+		q.ctl.join.Notify() // the count is lower (see wakeAll)
 	}
 	return freed
 }

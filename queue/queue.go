@@ -347,7 +347,7 @@ func (q *Queue[T]) consumersDead() error {
 		return fmt.Errorf("queue %q: %w", q.name, err)
 	}
 	if retry || q.reclaim() {
-		q.rescued()
+		q.wakeAll() // the others too: see wakeAll
 		return notify.Recheck
 	}
 	if q.ctl.overflow.Load() == 0 && notify.Gone(q.ctl.consumers, q.ctl.producers, q.ctl.attached) {
@@ -366,7 +366,7 @@ func (q *Queue[T]) producersDead() error {
 		return fmt.Errorf("queue %q: %w", q.name, err)
 	}
 	if retry || q.reclaim() {
-		q.rescued()
+		q.wakeAll() // the others too: see wakeAll
 		return notify.Recheck
 	}
 	if q.ctl.overflow.Load() == 0 && notify.Gone(q.ctl.producers, q.ctl.consumers, q.ctl.attached) {
@@ -374,15 +374,6 @@ func (q *Queue[T]) producersDead() error {
 	}
 	return nil
 }
-
-// rescued wakes the other waiters after a rescue on a waiter's poll that
-// changed what they wait for: a dead producer's slots given up or skipped
-// (the messages behind them reachable, their slots free, the count
-// lower), an arena block reclaimed. The waiter that ran it rechecks
-// (Recheck); the others sleep on their own events, and the ring wakes its
-// own waiters, not the queue's: they slept on until their own poll, up to
-// 50 ms later (TestRescueWakesTheOtherWaiters).
-func (q *Queue[T]) rescued() { q.wakeAll() }
 
 // joinProducers records this process as a producer, once.
 func (q *Queue[T]) joinProducers() {
@@ -1184,7 +1175,14 @@ func (q *Queue[T]) released() {
 	}
 }
 
-// wakeAll wakes every waiter on the queue, in every process.
+// wakeAll wakes every waiter on the queue, in every process. A rescue on
+// a waiter's poll calls it too when it changed what the others wait for:
+// a dead producer's slots given up or skipped (the messages behind them
+// reachable, their slots free, the count lower), an arena block
+// reclaimed. The waiter that ran it rechecks (Recheck); the others sleep
+// on the queue's events, and the ring wakes its own waiters, not the
+// queue's: they slept on until their own poll, up to 50 ms later
+// (TestRescueWakesTheOtherWaiters).
 func (q *Queue[T]) wakeAll() {
 	q.ctl.notEmpty.Notify()
 	q.ctl.notFull.Notify()
