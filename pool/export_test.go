@@ -1,5 +1,10 @@
 package pool
 
+import (
+	"sync/atomic"
+	"unsafe"
+)
+
 // WithDeathRecorder makes the pool report to fn, each time a worker dies,
 // what the parent recorded as held by it: the tasks of its chunks without
 // a result, as indices in their call's input (Map's). fn runs before those
@@ -28,4 +33,21 @@ func Records(p *Pool) uint64 { return p.seq.Load() }
 // closeWrite when a slot has closed its worker's tasks ring.
 func WithDirectHooks(direct, closeWrite func()) Option {
 	return func(o *options) { o.onDirect, o.onCloseWrite = direct, closeWrite }
+}
+
+// CorruptResults makes the published tail of the results ring of slot i's
+// worker a value no ring can hold (off the record alignment), as a buggy
+// or hostile worker could, and returns a channel closed once the parent
+// has settled that worker (its monitor has finished).
+func CorruptResults(p *Pool, i int) (gone <-chan struct{}, err error) {
+	p.mu.Lock()
+	w := p.workers[i]
+	p.mu.Unlock()
+	obj, err := w.seg.Lookup("results", nil)
+	if err != nil {
+		return nil, err
+	}
+	tail := (*atomic.Uint64)(unsafe.Pointer(&obj.Body[64])) // the ring body's tail word (ringbuf/layout.go)
+	tail.Add(4)
+	return w.gone, nil
 }

@@ -7,7 +7,9 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/shmkit/shmkit/internal/shmtest"
 	"github.com/shmkit/shmkit/pool"
 )
 
@@ -138,5 +140,31 @@ func TestInitializerFails(t *testing.T) {
 	p := start(t, pool.Processes(2), pool.WithInitializer(badInit))
 	if v, err := pool.Apply(ctx, p, double, 4); err != nil || v != 8 {
 		t.Fatalf("Apply: %d, %v", v, err)
+	}
+}
+
+// TestCorruptResultsRing: a worker whose results ring turns corrupt (its
+// tail off the record alignment) is not trusted further: the parent kills
+// it and settles it, and the next task runs on a fresh worker. Before,
+// the reader stopped at the corrupt ring and left the worker running, so
+// the task given to it next never got its result.
+func TestCorruptResultsRing(t *testing.T) {
+	ctx := ctxFor(t)
+	p := start(t, pool.Processes(1))
+	gone, err := pool.CorruptResults(p, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-gone:
+	case <-time.After(shmtest.Timeout(t, 10*time.Second)):
+		t.Fatal("the worker whose results ring is corrupt was not stopped")
+	}
+	if v, err := pool.Apply(ctx, p, double, 21); err != nil || v != 42 {
+		t.Fatalf("after the corrupt ring: %d, %v", v, err)
+	}
+	p.Close()
+	if err := p.Join(ctx); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -236,7 +236,13 @@ func (p *Pool) readResults(w *worker) {
 		rec, err := w.results.Peek(w.ctx)
 		if err != nil {
 			if w.ctx.Err() == nil {
-				return // the worker died or closed: the monitor will see it exit
+				// The worker died (ErrPeerDead), or its ring is corrupt
+				// (ErrCorrupt) while it may still run: nobody reads its
+				// results from now on, so it is not trusted further and
+				// its exit settles what it holds (a kill does nothing to
+				// a process that has exited).
+				w.proc.Kill()
+				return
 			}
 			for { // it exited: take what it committed
 				rec, ok, err := w.results.TryPeek()
