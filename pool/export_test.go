@@ -51,3 +51,13 @@ func CorruptResults(p *Pool, i int) (gone <-chan struct{}, err error) {
 	tail.Add(4)
 	return w.gone, nil
 }
+
+// WithRequeueHook makes the pool call fn when a dead worker's chunk is
+// about to be queued again (WithRetries), before it takes the pool's lock.
+func WithRequeueHook(fn func()) Option {
+	return func(o *options) { o.onRequeue = fn }
+}
+
+// Stopped returns a channel closed by Terminate, once it has marked the
+// pool terminated and taken the queued chunks (under the pool's lock).
+func Stopped(p *Pool) <-chan struct{} { return p.stop }

@@ -28,6 +28,9 @@ type options struct {
 	// worker's token to give it its chunk directly (before it writes), and
 	// when a slot has closed its worker's tasks ring for good.
 	onDirect, onCloseWrite func()
+	// onRequeue, for tests, runs when a dead worker's chunk is about to be
+	// queued again (WithRetries).
+	onRequeue func()
 }
 
 func defaults() options {

@@ -205,9 +205,9 @@ func (p *Pool) monitor(w *worker) {
 			case terminated:
 				c.failRest(ErrClosed)
 			case c.attempts < p.opts.retries:
-				c.attempts++
-				c.got = 0
-				p.requeue(c)
+				if !p.requeue(c) {
+					c.failRest(ErrClosed) // Terminate came since the look above
+				}
 			default:
 				c.failRest(werr)
 			}
@@ -366,9 +366,23 @@ func (p *Pool) submit(cs ...*chunk) error {
 	return nil
 }
 
-// requeue puts a chunk back at the head of the queue.
-func (p *Pool) requeue(c *chunk) {
+// requeue puts a dead worker's chunk back at the head of the queue, to
+// run again from its first task; false, and c left as it was, once the
+// pool is terminated: Terminate has failed what was queued, and no slot
+// takes from the queue any more, so a chunk put there would never
+// complete. The check and the queueing are one critical section with
+// Terminate's.
+func (p *Pool) requeue(c *chunk) bool {
+	if p.opts.onRequeue != nil {
+		p.opts.onRequeue()
+	}
 	p.mu.Lock()
+	if p.terminated {
+		p.mu.Unlock()
+		return false
+	}
+	c.attempts++
+	c.got = 0
 	if p.qhead > 0 {
 		p.qhead--
 		p.queue[p.qhead] = c
@@ -377,6 +391,7 @@ func (p *Pool) requeue(c *chunk) {
 	}
 	p.mu.Unlock()
 	p.signal()
+	return true
 }
 
 func (p *Pool) signal() {

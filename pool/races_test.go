@@ -11,7 +11,9 @@ import (
 	"github.com/shmkit/shmkit/shm"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/shmkit/shmkit/internal/shmtest"
 	"github.com/shmkit/shmkit/pool"
@@ -292,5 +294,46 @@ func TestMapSharedReusedDescriptor(t *testing.T) {
 			s.Close()
 		}
 		t.Fatalf("the handle after its descriptor was reused: %v", err)
+	}
+}
+
+// TestTerminateRacesRetry: a worker dies holding a task that may run again
+// (WithRetries), and Terminate lands between the monitor's look at the
+// pool and its queueing the task again: the task fails with ErrClosed and
+// the Map returns. Before, the task went into a queue that Terminate had
+// already emptied and that no slot takes from any more, and the Map
+// waited for it for ever.
+func TestTerminateRacesRetry(t *testing.T) {
+	ctx, cancel := context.WithTimeout(ctxFor(t), shmtest.Timeout(t, 10*time.Second))
+	defer cancel()
+	h := newHolder(t)
+	var (
+		p     *pool.Pool
+		armed atomic.Bool
+	)
+	p = start(t, pool.Processes(1), pool.MaxInFlight(1), pool.WithRetries(1), pool.WithRequeueHook(func() {
+		if armed.CompareAndSwap(true, false) {
+			go p.Terminate()
+			<-pool.Stopped(p)
+		}
+	}))
+	done := make(chan error, 1)
+	go func() {
+		_, err := pool.Map(ctx, p, hold, []int64{-1, 1, 2}, pool.Chunksize(1))
+		done <- err
+	}()
+	pid := h.held(t)
+	armed.Store(true)
+	syscall.Kill(pid, syscall.SIGKILL)
+	err := <-done
+	var me *pool.MapError
+	if !errors.As(err, &me) || !errors.Is(me.Errs[0], pool.ErrClosed) {
+		t.Fatalf("Map with its held task's retry racing Terminate: %v", err)
+	}
+	if armed.Load() {
+		t.Fatal("the held task was not queued again")
+	}
+	if err := p.Join(ctx); err != nil {
+		t.Fatal(err)
 	}
 }
