@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"os"
+	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -162,6 +164,60 @@ func TestCorruptResultsRing(t *testing.T) {
 	}
 	if v, err := pool.Apply(ctx, p, double, 21); err != nil || v != 42 {
 		t.Fatalf("after the corrupt ring: %d, %v", v, err)
+	}
+	p.Close()
+	if err := p.Join(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRetiredWorkerHoldsNoChunk: with MaxTasksPerChild 1, both workers
+// hold their one task, so both retire; a task submitted then goes to the
+// first of them to exit (here the one the test kills), not to a slot
+// that waits for its own worker's task to end. Before, a slot whose
+// worker was retiring took the next chunk and waited with it until that
+// worker exited, while the other slot's fresh worker stood idle.
+func TestRetiredWorkerHoldsNoChunk(t *testing.T) {
+	ctx := ctxFor(t)
+	h := newHolder(t)
+	p := start(t, pool.Processes(2), pool.MaxTasksPerChild(1), pool.MaxInFlight(1))
+	within := shmtest.Timeout(t, 10*time.Second)
+	held := func() int { // h.held, failing rather than hanging
+		t.Helper()
+		got := make(chan string, 1)
+		go func() {
+			line, _ := h.pids.ReadString('\n')
+			got <- line
+		}()
+		select {
+		case line := <-got:
+			pid, err := strconv.Atoi(strings.TrimSpace(line))
+			if err != nil {
+				t.Fatalf("holding task reported %q", line)
+			}
+			return pid
+		case <-time.After(within):
+			t.Fatal("a holding task given to a free worker never started")
+			return 0
+		}
+	}
+	first := pool.Submit(ctx, p, hold, -1)
+	held()
+	second := pool.Submit(ctx, p, hold, -2)
+	pid := held()
+	short, cancel := context.WithTimeout(ctx, within)
+	defer cancel()
+	f := pool.Submit(short, p, double, 21)
+	syscall.Kill(pid, syscall.SIGKILL)
+	if _, err := second.Get(ctx); !errors.Is(err, pool.ErrWorkerDied) {
+		t.Fatalf("the killed worker's task: %v", err)
+	}
+	if v, err := f.Get(short); err != nil || v != 42 {
+		t.Fatalf("a task submitted while both workers retired, one then killed: %d, %v", v, err)
+	}
+	h.release(t, 1)
+	if v, err := first.Get(ctx); err != nil || v != -2 {
+		t.Fatalf("the held task: %d, %v", v, err)
 	}
 	p.Close()
 	if err := p.Join(ctx); err != nil {

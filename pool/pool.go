@@ -470,7 +470,21 @@ func (p *Pool) runSlot(i int) {
 		scratch []byte
 	)
 	for {
-		if w != nil && !w.isDone() {
+		if w != nil && w.isDone() {
+			// It died, or it retired (MaxTasksPerChild) and exits once it
+			// has answered what it holds: it takes no more. A chunk taken
+			// now would wait here until it has exited, behind its last
+			// task however long, while another worker may be free; so
+			// the slot waits for it first, and takes a chunk only for
+			// the fresh worker that replaces it.
+			select {
+			case <-w.gone:
+				w.release()
+				w = nil
+			case <-p.stop:
+				// take returns nothing from now on; w is released below
+			}
+		} else if w != nil {
 			select {
 			case <-w.tokens:
 			case <-w.died:
