@@ -169,15 +169,22 @@ func (f *Func[In, Out]) appendInputs(dst []byte, ins []In) ([]byte, error) {
 }
 
 // decodeInputs fills f.ins from a task payload of n inputs.
+// The count comes from the record's header: it is checked against the
+// payload before the inputs are sized by it, so that a corrupt count is
+// an error, not an allocation of up to 2^32 inputs.
 func (f *Func[In, Out]) decodeInputs(payload []byte, n int) error {
-	f.ins = grow(f.ins, n)
 	if f.inSize > 0 {
-		if len(payload) != n*f.inSize {
+		if uint64(len(payload)) != uint64(n)*uint64(f.inSize) {
 			return fmt.Errorf("pool: task of %d inputs of %d bytes carries %d bytes", n, f.inSize, len(payload))
 		}
+		f.ins = grow(f.ins, n)
 		copy(bytesOf(f.ins), payload)
 		return nil
 	}
+	if n > len(payload)/itemHdrSize { // every item starts with its header
+		return fmt.Errorf("pool: task of %d inputs carries %d bytes", n, len(payload))
+	}
+	f.ins = grow(f.ins, n)
 	for i := range n {
 		_, p, rest, err := nextItem(payload)
 		if err != nil {

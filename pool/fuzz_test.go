@@ -2,6 +2,7 @@ package pool
 
 import (
 	"context"
+	"runtime"
 	"testing"
 
 	"github.com/shmkit/shmkit/process"
@@ -57,3 +58,26 @@ func FuzzResultRecord(f *testing.F) {
 }
 
 var double = Register("pool.fuzz.double", func(ctx context.Context, x int64) (int64, error) { return 2 * x, nil })
+
+// TestDecodeInputsCount: a task record whose count its payload cannot
+// hold (corrupt, or hostile) is refused before the worker sizes its inputs
+// by that count; before, it allocated count inputs first (32 GB for a
+// count of 2^32-1 int64) and checked the payload after.
+func TestDecodeInputsCount(t *testing.T) {
+	const n = 1 << 24 // 128 MB of inputs, were they allocated
+	for name, decode := range map[string]func() error{
+		"raw":     func() error { return double.decodeInputs(make([]byte, 8), n) },
+		"encoded": func() error { return fuzzItoa.decodeInputs(appendItem(nil, itemOK, []byte{3, 4, 0, 2, 0, 1}), n) },
+	} {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		err := decode()
+		runtime.ReadMemStats(&after)
+		if err == nil {
+			t.Fatalf("%s: a count of %d over a payload of one input was accepted", name, n)
+		}
+		if grew := after.TotalAlloc - before.TotalAlloc; grew > 1<<20 {
+			t.Fatalf("%s: refusing a count of %d allocated %d bytes (%v)", name, n, grew, err)
+		}
+	}
+}
