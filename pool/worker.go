@@ -130,13 +130,34 @@ func runWorker(ctx context.Context, a workerArgs) error {
 	return nil
 }
 
-// failAll answers every task of a chunk with the same error message.
+// failAll answers every task of a chunk with the same error message, in
+// the records writeItems would write for those failures. n comes from the
+// task record's header, which the payload does not bound (a MapShared
+// chunk's is an index range of any length): the items are made a record
+// at a time in the ring, never a failure per task at once, so that a
+// corrupt count of 2^32-1 costs no more memory than a record (the parent
+// refuses the answers past its chunk and kills the worker), and a large
+// chunk that fails no more either.
 func (ws *workerState) failAll(ctx context.Context, seq uint64, n int, msg string) error {
-	fails := make([]itemFailure, n)
-	for i := range fails {
-		fails[i] = itemFailure{i: i, status: itemErr, msg: msg}
+	item := appendFailure(nil, itemFailure{status: itemErr, msg: msg})
+	if len(item) > ws.maxRecord-hdrSize { // as writeItems answers a result that alone passes the limit
+		item = appendFailure(nil, itemFailure{status: itemErr, msg: fmt.Sprintf("%v: a result of %d bytes, over the pool's limit of %d", ErrTooLarge, len(item), ws.maxRecord-hdrSize)})
 	}
-	return ws.writeItems(ctx, seq, n, fails, nil)
+	per := max(1, (ws.maxRecord-hdrSize)/len(item))
+	for first := 0; first < n; {
+		k := min(per, n-first)
+		buf, err := ws.results.Reserve(ctx, hdrSize+k*len(item))
+		if err != nil {
+			return err
+		}
+		putHeader(buf, header{kind: resItems, count: uint32(k), seq: seq, word: uint64(first)})
+		for j := range k {
+			copy(buf[hdrSize+j*len(item):], item)
+		}
+		ws.results.Commit()
+		first += k
+	}
+	return nil
 }
 
 // writeRaw writes the raw results of chunk seq, in as many records as the
