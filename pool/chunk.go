@@ -71,6 +71,7 @@ type chunkOps interface {
 	deliverRaw(first, count int, payload []byte) error
 	deliverItem(i int, status byte, p []byte, w *worker) error
 	fail(i int, err error)
+	restart() // forgets the failures of an attempt cut short; under call.mu
 }
 
 // splitResults splits the payload of count results of kind off the
@@ -227,6 +228,10 @@ func (t *tchunk[In, Out]) fail(i int, err error) {
 	}
 	t.errs[i] = err
 }
+
+// restart forgets the failures recorded so far: the chunk runs again from
+// its first task, and each task's result is the new attempt's.
+func (t *tchunk[In, Out]) restart() { t.errs = t.errs[:0] }
 
 // err returns task i's error.
 func (t *tchunk[In, Out]) err(i int) error {

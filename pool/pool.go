@@ -382,7 +382,15 @@ func (p *Pool) requeue(c *chunk) bool {
 		return false
 	}
 	c.attempts++
+	// The chunk runs again from its first task, so the failures its
+	// results recorded before the death go too: a task that failed then
+	// and succeeds now is a success (the outputs are overwritten anyway).
+	// Under the call's mutex, which guards them (after the pool's: no path
+	// takes them the other way round).
+	c.call.mu.Lock()
 	c.got = 0
+	c.ops.restart()
+	c.call.mu.Unlock()
 	if p.qhead > 0 {
 		p.qhead--
 		p.queue[p.qhead] = c

@@ -159,6 +159,9 @@ func (c *schunk[In, Out]) fail(i int, err error) {
 	c.errs[i] = err
 }
 
+// restart forgets the failures recorded so far (see tchunk.restart).
+func (c *schunk[In, Out]) restart() { c.errs = nil }
+
 // sharedTask is a decoded recShared payload.
 type sharedTask struct {
 	lo        int

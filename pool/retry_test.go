@@ -1,0 +1,108 @@
+package pool_test
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/shmkit/shmkit/pool"
+)
+
+// envMarks names the directory where flaky leaves the marks of its first
+// attempts; the workers of a pool started after the test sets it inherit
+// it.
+const envMarks = "POOL_TEST_MARKS"
+
+// once reports whether mark is asked for the first time in the directory
+// envMarks names, by any worker.
+func once(mark string) bool {
+	f, err := os.OpenFile(filepath.Join(os.Getenv(envMarks), mark), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return false
+	}
+	f.Close()
+	return true
+}
+
+// padded is flaky's result: N, encoded with pad bytes after it (codec's
+// Marshaler). Encoding one marked exit exits its worker, the first time.
+type padded struct {
+	N    int64
+	pad  int
+	exit bool
+}
+
+func (p padded) MarshalBinary() ([]byte, error) {
+	if p.exit && once("exited") {
+		os.Exit(3)
+	}
+	return append(binary.LittleEndian.AppendUint64(nil, uint64(p.N)), make([]byte, p.pad)...), nil
+}
+
+func (p *padded) UnmarshalBinary(b []byte) error {
+	if len(b) < 8 {
+		return errors.New("padded: short")
+	}
+	*p = padded{N: int64(binary.LittleEndian.Uint64(b)), pad: len(b) - 8}
+	return nil
+}
+
+// flakyExit is the task whose result exits flaky's worker as it is
+// encoded, the first time: the results before it, padded to 1 KiB, pass a
+// record of the 64 KiB buffer's, so the worker has written the answer of
+// task 0 in a record of its own when it exits.
+const flakyExit = 40
+
+// flaky returns x; task 0 fails on its first attempt.
+var flaky = pool.Register("pool_test.flaky", func(ctx context.Context, x int64) (padded, error) {
+	switch {
+	case x == 0 && once("failed"):
+		return padded{}, errors.New("task 0: first attempt")
+	case x == flakyExit:
+		return padded{N: x, exit: true}, nil
+	}
+	return padded{N: x, pad: 1 << 10}, nil
+})
+
+// TestRetryForgetsFirstAttempt: a task that failed in its chunk's first
+// attempt, whose worker then died before the chunk was complete, and that
+// succeeded when the chunk ran again (WithRetries), is a success; before,
+// the first attempt's error stayed with it, and Map reported it failed.
+func TestRetryForgetsFirstAttempt(t *testing.T) {
+	ctx := ctxFor(t)
+	t.Setenv(envMarks, t.TempDir())
+	var (
+		mu   sync.Mutex
+		held [][]int
+	)
+	p := start(t, pool.Processes(1), pool.WithRetries(1), pool.WithBufferSize(64<<10), pool.WithDeathRecorder(func(pid int, tasks []int) {
+		mu.Lock()
+		held = append(held, tasks)
+		mu.Unlock()
+	}))
+	in := make([]int64, flakyExit+1)
+	for i := range in {
+		in[i] = int64(i)
+	}
+	out, err := pool.Map(ctx, p, flaky, in, pool.Chunksize(len(in)))
+	mu.Lock()
+	h := held
+	mu.Unlock()
+	// The worker died having answered task 0 (its failure), and not the
+	// last task: the case of the test.
+	if len(h) != 1 || len(h[0]) == 0 || h[0][0] == 0 || h[0][len(h[0])-1] != flakyExit {
+		t.Fatalf("the worker died holding tasks %v, want some after task 0 and up to task %d", h, flakyExit)
+	}
+	if err != nil {
+		t.Fatalf("Map: %v", err)
+	}
+	for i, v := range out {
+		if v.N != int64(i) {
+			t.Fatalf("out[%d] = %d", i, v.N)
+		}
+	}
+}
