@@ -294,3 +294,39 @@ func TestSendJournalTooLarge(t *testing.T) {
 		t.Errorf("journal holds %d messages (%v) after Send, want 0", n, err)
 	}
 }
+
+// TestReceiveShutdownIdle: Receive runs until its queue is shut down, even
+// when no message comes from the stream any more: the shutdown alone must
+// end it. It waited in the consumer's iterator for a message to fail to
+// put, for ever on an idle stream.
+func TestReceiveShutdownIdle(t *testing.T) {
+	ctx := ctxT(t)
+	s := startServer(t)
+	js := connect(t, s.ClientURL())
+	makeStream(t, ctx, js, "RS", 1)
+	src, dst := newQueue(t, 16), newQueue(t, 16)
+	o := bridge.Options[uint64]{Stream: "RS", Window: 8, Batch: 8}
+	sctx, stopSend := context.WithCancel(ctx)
+	defer stopSend()
+	recvErr := make(chan error, 1)
+	shmtest.Go(t, func() { bridge.Send(sctx, js, src, o) })
+	shmtest.Go(t, func() { recvErr <- bridge.Receive(ctx, js, dst, o) })
+	if err := src.Put(ctx, 7); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := dst.Get(ctx); err != nil || v != 7 {
+		t.Fatalf("got %d, %v", v, err)
+	}
+	// Receive is running and the stream is idle: shut its queue down.
+	if err := dst.Shutdown(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-recvErr:
+		if err != nil {
+			t.Errorf("Receive = %v, want nil after its queue's shutdown", err)
+		}
+	case <-time.After(15 * time.Second): // the fix returns in well under a second; pulls expire every 5 s
+		t.Fatalf("Receive still running 15 s after its queue was shut down: %s", streamState(js, "RS"))
+	}
+}

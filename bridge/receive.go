@@ -51,12 +51,24 @@ func Receive[T any](ctx context.Context, js jetstream.JetStream, q *queue.Queue[
 	defer it.Stop()
 	defer js.Conn().Flush() // the acknowledgements leave the process before Receive returns
 
-	next := jetstream.NextContext(ctx) // made once: an option is an allocation
-	var v, zero T                      // v escapes to the codec: one allocation for all
+	// q's shutdown ends Receive even when no message comes to fail a Put:
+	// the wait for the next message ends with wctx, which the watcher
+	// cancels on the shutdown. (Without it Receive waited on an idle
+	// stream for ever.)
+	wctx, stopWatch := context.WithCancel(ctx)
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		watchShutdown(wctx, q, stopWatch)
+	}()
+	defer func() { stopWatch(); <-watched }()
+
+	next := jetstream.NextContext(wctx) // made once: an option is an allocation
+	var v, zero T                       // v escapes to the codec: one allocation for all
 	for {
 		m, err := it.Next(next)
 		if err != nil {
-			if ctx.Err() != nil {
+			if wctx.Err() != nil { // ctx done, or q shut down
 				giveBack(it)
 				return nil
 			}
@@ -84,6 +96,30 @@ func Receive[T any](ctx context.Context, js jetstream.JetStream, q *queue.Queue[
 }
 
 const pullExpiry = 5 * time.Second
+
+// shutdownPoll is how often Receive looks whether its queue was shut
+// down. The queue announces a shutdown on its not-empty event, which every
+// Put notifies too: a watcher asleep there would cost each of the local
+// producers' Puts a wake-up. A load every shutdownPoll costs nothing.
+const shutdownPoll = 50 * time.Millisecond
+
+// watchShutdown calls stop once q is shut down, or returns when ctx is
+// done.
+func watchShutdown[T any](ctx context.Context, q *queue.Queue[T], stop context.CancelFunc) {
+	tick := time.NewTicker(shutdownPoll)
+	defer tick.Stop()
+	for {
+		if q.IsShutdown() {
+			stop()
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
 
 // put puts v in q; while q is full it tells JetStream every third of
 // ackWait that m is in progress.
