@@ -43,3 +43,26 @@ func TestAllocCorruptDirLock(t *testing.T) {
 		t.Fatalf("Alloc once the word is free: %v", err)
 	}
 }
+
+// TestAllocDirLockFreedAtCheck: a directory lock that its live holder lets
+// go between an allocator's failed CAS and the allocator's check for a
+// stuck holder is a free lock, taken at the next CAS. Alloc returned
+// ErrCorrupt ("held by 0x0") when that happened at its first check.
+func TestAllocDirLockFreedAtCheck(t *testing.T) {
+	seg := shmtest.Segment(t, 1<<16)
+	f, err := os.OpenFile(seg.Path(), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	forge := func(w uint64) {
+		if _, err := f.WriteAt(binary.LittleEndian.AppendUint64(nil, w), shm.OffDirLock); err != nil {
+			t.Error(err)
+		}
+	}
+	forge(procinfo.Self().Word())                    // a live holder (this process, through another mapping)
+	defer shm.SetLockDirCheck(func() { forge(0) })() // it lets go just as the allocator looks
+	if _, err := seg.Alloc("a", shm.ObjectSpec{BodySize: 8}, nil); err != nil {
+		t.Fatalf("Alloc under a lock let go before its check: %v", err)
+	}
+}

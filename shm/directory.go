@@ -234,11 +234,17 @@ func (s *Segment) lockDir() (unlock func(), err error) {
 			break
 		}
 		if i%64 == 63 {
+			lockDirCheck()
 			old := w.Load()
 			if old != 0 && (procinfo.FromWord(old).Start == 0 || !procinfo.AliveWord(old)) && w.CompareAndSwap(old, me) { // held by the dead (or garbage) -> held by me
 				break
 			}
-			if old != seen {
+			if old == 0 || old != seen {
+				// A new holder, or none: the holder let go since the CAS
+				// above failed. Either way the lock moves, and the wait
+				// for a word that stays put starts again. (seen starts at
+				// 0: a free word at the first check was taken for one that
+				// had stayed put since the zero time, ErrCorrupt at once.)
 				seen, since = old, time.Now()
 			} else if time.Since(since) > dirLockWait {
 				mu.Unlock()
@@ -260,3 +266,8 @@ func (s *Segment) lockDir() (unlock func(), err error) {
 // dirLockWait bounds a wait for a directory lock word that does not
 // change (a variable for the tests).
 var dirLockWait = 5 * time.Second
+
+// lockDirCheck runs before each check of the lock word for a dead or stuck
+// holder: a test lets the holder go there, between a failed CAS and the
+// check.
+var lockDirCheck = func() {}

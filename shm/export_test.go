@@ -34,6 +34,15 @@ func SetDirLockWait(d time.Duration) (restore func()) {
 	return func() { dirLockWait = old }
 }
 
+// SetLockDirCheck makes Alloc call f before each of its checks of a held
+// directory lock word for a dead or stuck holder, and returns a function
+// that restores the default.
+func SetLockDirCheck(f func()) (restore func()) {
+	old := lockDirCheck
+	lockDirCheck = f
+	return func() { lockDirCheck = old }
+}
+
 // File returns the file behind s (an anonymous segment's memfd).
 func File(s *Segment) *os.File { return s.file }
 
