@@ -93,10 +93,13 @@ func (s *Segment) Alloc(name string, spec ObjectSpec, init func(body []byte) err
 		return nil, fmt.Errorf("%w: directory of %s holds %d objects already", ErrNoSpace, s.path, n)
 	}
 	off := alignUp(top, CacheLine)
-	size := int64(ObjectHeaderSize) + int64(spec.BodySize)
-	if off+size > int64(s.hdr.size) {
-		return nil, fmt.Errorf("%w: object %q needs %d bytes, %s has %d left", ErrNoSpace, name, size, s.path, max(0, int64(s.hdr.size)-off))
+	// Compared as room for the body, not as off+size against the end: a
+	// body size near MaxInt overflows that sum (negative, it passed the
+	// check and then slicing the mapping panicked).
+	if room := int64(s.hdr.size) - off - ObjectHeaderSize; int64(spec.BodySize) > room {
+		return nil, fmt.Errorf("%w: object %q needs %d bytes, %s has %d left", ErrNoSpace, name, uint64(ObjectHeaderSize)+uint64(spec.BodySize), s.path, max(0, int64(s.hdr.size)-off))
 	}
+	size := int64(ObjectHeaderSize) + int64(spec.BodySize)
 	mem := s.mem[off : off+size : off+size]
 	if spec.Sparse {
 		clear(mem[:ObjectHeaderSize]) // the body's pages are its owner's to reserve

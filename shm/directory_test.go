@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 	"sync"
@@ -221,6 +222,13 @@ func TestAllocFull(t *testing.T) {
 	s := shmtest.Segment(t, 4096, shm.WithDirCap(2))
 	if _, err := s.Alloc("big", shm.ObjectSpec{BodySize: int(s.Size())}, nil); !errors.Is(err, shm.ErrNoSpace) {
 		t.Fatalf("Alloc larger than the area = %v, want ErrNoSpace", err)
+	}
+	// Sizes whose end overflows an int64 (it panicked, slicing the mapping
+	// with a negative end).
+	for _, n := range []int{math.MaxInt, math.MaxInt - 100, math.MaxInt - 1<<20} {
+		if _, err := s.Alloc("huge", shm.ObjectSpec{BodySize: n}, nil); !errors.Is(err, shm.ErrNoSpace) {
+			t.Fatalf("Alloc of a %d-byte body = %v, want ErrNoSpace", n, err)
+		}
 	}
 	for _, name := range []string{"one", "two"} {
 		if _, err := s.Alloc(name, shm.ObjectSpec{BodySize: 64}, nil); err != nil {
