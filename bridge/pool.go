@@ -147,8 +147,15 @@ func appendAll[T any](dst []byte, c codec.Codec[T], vs []T) ([]byte, error) {
 	return dst, nil
 }
 
-// decodeAll decodes n values that appendAll encoded.
+// decodeAll decodes n values that appendAll encoded. n comes from the
+// message's header, as b from its body: a count that b cannot hold (each
+// value takes at least its length's byte) is refused before anything is
+// made for it, rather than panicking in make (negative) or allocating for
+// a count a peer made up.
 func decodeAll[T any](c codec.Codec[T], b []byte, n int) ([]T, error) {
+	if n < 0 || n > len(b) {
+		return nil, fmt.Errorf("bridge: malformed chunk: %d values in %d bytes", n, len(b))
+	}
 	vs := make([]T, n)
 	for i := range vs {
 		size, k := binary.Uvarint(b)

@@ -236,3 +236,63 @@ func TestRemotePoolHostKilled(t *testing.T) {
 	}
 	stopC()
 }
+
+// TestRemotePoolMalformedChunk: a chunk whose task count is garbage (any
+// account that may publish to the task stream can send one) is answered
+// with an error, and the host serving it lives on. A negative count made
+// the host's runTask panic in make, killing the host; a huge one asked
+// for terabytes.
+func TestRemotePoolMalformedChunk(t *testing.T) {
+	ctx := ctxT(t)
+	s := startServer(t)
+	js := connect(t, s.ClientURL())
+	if _, err := js.CreateOrUpdateStream(ctx, bridge.TaskStreamConfig(poolStream)); err != nil {
+		t.Fatal(err)
+	}
+	p, _, stop := startTaskHost(t, ctx, taskHostArgs{URL: s.ClientURL(), Host: "B"})
+	exited := make(chan error, 1)
+	go func() { exited <- p.Wait() }()
+	inbox := poolStream + ".results.bad"
+	sub, err := js.Conn().SubscribeSync(inbox)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	replies := make(chan *nats.Msg, 2)
+	go func() {
+		for {
+			m, err := sub.NextMsgWithContext(ctx)
+			if err != nil {
+				return
+			}
+			replies <- m
+		}
+	}()
+	for i, count := range []string{"-1", "1099511627776"} {
+		m := nats.NewMsg(poolStream + ".tasks.bad")
+		m.Header.Set("Shmkit-Func", square.Name())
+		m.Header.Set("Shmkit-Chunk", "0")
+		m.Header.Set("Shmkit-Count", count)
+		m.Header.Set("Shmkit-Reply", inbox)
+		m.Data = []byte{1, 2}
+		if _, err := js.PublishMsg(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case r := <-replies:
+			if e := r.Header.Get("Shmkit-Error"); !strings.Contains(e, "malformed") {
+				t.Errorf("chunk %d of %s tasks: reply error %q, want it malformed", i, count, e)
+			}
+		case err := <-exited:
+			t.Fatalf("host died serving a chunk of %s tasks: %v", count, err)
+		}
+	}
+	// The host still serves well-formed calls.
+	in := inputs(100)
+	out, _, err := remoteSquare.Map(ctx, js, in, bridge.TaskOptions{Stream: poolStream, Chunksize: 64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkSquares(t, in, out)
+	stop()
+}
