@@ -286,7 +286,9 @@ type MapStats struct {
 // failed on its host (a task's error, a local worker's death: matching
 // pool.ErrWorkerDied) makes Map return an error that names it, beside the
 // results of the others. When ctx ends, the call's chunks still in the
-// stream are removed and Map returns ctx's error.
+// stream are removed and Map returns ctx's error. A result sent while js's
+// connection is away (reconnecting) is lost: once the connection is back,
+// Map publishes the chunks it has no result for again, so they run again.
 func (f *RemoteFunc[In, Out]) Map(ctx context.Context, js jetstream.JetStream, in []In, o TaskOptions) ([]Out, MapStats, error) {
 	o = o.withDefaults()
 	stats := MapStats{Hosts: make(map[string]int)}
@@ -297,7 +299,25 @@ func (f *RemoteFunc[In, Out]) Map(ctx context.Context, js jetstream.JetStream, i
 	nc := js.Conn()
 	call := randomID()
 	inbox := o.Stream + ".results." + call
-	sub, err := nc.SubscribeSync(inbox)
+	// Results travel as plain NATS messages: one that a host sends while
+	// this connection is away (reconnecting) reaches nobody, and the host
+	// has acknowledged its chunk, so that nothing would send it again and
+	// Map would wait for it for ever. Each time the connection is back,
+	// Map publishes the chunks it has no result for again, under new ids
+	// (a chunk still in the stream then runs twice; its second result
+	// counts in Duplicates). Registered before the first publish, so that
+	// no reconnect goes unseen.
+	status := nc.StatusChanged(nats.CONNECTED, nats.CLOSED)
+	defer nc.RemoveStatusListener(status)
+	results := make(chan *nats.Msg)
+	returned := make(chan struct{})
+	defer close(returned)
+	sub, err := nc.Subscribe(inbox, func(msg *nats.Msg) {
+		select {
+		case results <- msg:
+		case <-returned: // nobody waits for it any more
+		}
+	})
 	if err != nil {
 		return nil, stats, err
 	}
@@ -306,25 +326,6 @@ func (f *RemoteFunc[In, Out]) Map(ctx context.Context, js jetstream.JetStream, i
 	subject := taskSubject(o.Stream) + "." + call
 	chunks := (len(in) + o.Chunksize - 1) / o.Chunksize
 	stats.Chunks = chunks
-	var futures []jetstream.PubAckFuture
-	var buf []byte
-	for c := range chunks {
-		lo, hi := c*o.Chunksize, min((c+1)*o.Chunksize, len(in))
-		if buf, err = appendAll(buf[:0], f.in, in[lo:hi]); err != nil {
-			return nil, stats, err
-		}
-		msg := nats.NewMsg(subject)
-		msg.Header.Set(hdrFunc, f.f.Name())
-		msg.Header.Set(hdrChunk, strconv.Itoa(c))
-		msg.Header.Set(hdrCount, strconv.Itoa(hi-lo))
-		msg.Header.Set(hdrReply, inbox)
-		msg.Data = append([]byte(nil), buf...)
-		fut, err := js.PublishMsgAsync(msg, jetstream.WithMsgID(call+"-"+strconv.Itoa(c)))
-		if err != nil {
-			return nil, stats, err
-		}
-		futures = append(futures, fut)
-	}
 	purge := func() {
 		pctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -332,24 +333,79 @@ func (f *RemoteFunc[In, Out]) Map(ctx context.Context, js jetstream.JetStream, i
 			s.Purge(pctx, jetstream.WithPurgeSubject(subject))
 		}
 	}
-	for _, fut := range futures {
-		select {
-		case <-fut.Ok():
-		case err := <-fut.Err():
-			purge()
-			return nil, stats, fmt.Errorf("bridge: publishing a chunk: %w", err)
-		case <-ctx.Done():
-			purge()
-			return nil, stats, ctx.Err()
+	// publish publishes the chunks cs, under ids of the round'th
+	// publication (the first's are <call>-<chunk>), and waits until the
+	// stream has them.
+	var buf []byte
+	publish := func(cs []int, round int) error {
+		var futures []jetstream.PubAckFuture
+		for _, c := range cs {
+			lo, hi := c*o.Chunksize, min((c+1)*o.Chunksize, len(in))
+			if buf, err = appendAll(buf[:0], f.in, in[lo:hi]); err != nil {
+				return err
+			}
+			msg := nats.NewMsg(subject)
+			msg.Header.Set(hdrFunc, f.f.Name())
+			msg.Header.Set(hdrChunk, strconv.Itoa(c))
+			msg.Header.Set(hdrCount, strconv.Itoa(hi-lo))
+			msg.Header.Set(hdrReply, inbox)
+			msg.Data = append([]byte(nil), buf...)
+			id := call + "-" + strconv.Itoa(c)
+			if round > 0 {
+				id += "." + strconv.Itoa(round)
+			}
+			fut, err := js.PublishMsgAsync(msg, jetstream.WithMsgID(id))
+			if err != nil {
+				return err
+			}
+			futures = append(futures, fut)
 		}
+		for _, fut := range futures {
+			select {
+			case <-fut.Ok():
+			case err := <-fut.Err():
+				purge()
+				return fmt.Errorf("bridge: publishing a chunk: %w", err)
+			case <-ctx.Done():
+				purge()
+				return ctx.Err()
+			}
+		}
+		return nil
+	}
+	all := make([]int, chunks)
+	for c := range all {
+		all[c] = c
+	}
+	if err := publish(all, 0); err != nil {
+		return nil, stats, err
 	}
 	done := make([]bool, chunks)
 	var errs []error
+	round := 0 // publications after the first
 	for left := chunks; left > 0; {
-		msg, err := sub.NextMsgWithContext(ctx)
-		if err != nil {
+		var msg *nats.Msg
+		select {
+		case msg = <-results:
+		case st := <-status:
+			if st == nats.CLOSED {
+				return nil, stats, nats.ErrConnectionClosed
+			}
+			// Back from a reconnect: the results sent meanwhile are lost.
+			var missing []int
+			for c, ok := range done {
+				if !ok {
+					missing = append(missing, c)
+				}
+			}
+			round++
+			if err := publish(missing, round); err != nil {
+				return nil, stats, err
+			}
+			continue
+		case <-ctx.Done():
 			purge()
-			return nil, stats, err
+			return nil, stats, ctx.Err()
 		}
 		c, err := strconv.Atoi(msg.Header.Get(hdrChunk))
 		if err != nil || c < 0 || c >= chunks {

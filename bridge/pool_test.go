@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"os"
 	"strings"
 	"sync"
@@ -48,6 +49,10 @@ type taskHostArgs struct {
 	// after telling the test ("held" on File(0)), to be killed there.
 	HoldAfter int
 	AckWait   time.Duration
+	// Pause, when set, stops the host at its first chunk taken after
+	// saying "task" on File(0), until the test writes a byte to File(2),
+	// and says "answered" once it has answered and acknowledged it.
+	Pause bool
 }
 
 // taskHost serves the pool's tasks until the test closes File(1); it says
@@ -68,16 +73,30 @@ var taskHost = process.Register("bridge-task-host", func(ctx context.Context, a 
 		return err
 	}
 	var mu sync.Mutex
-	n := 0
+	n, answered := 0, 0
 	bridge.SetHook(func(point string) {
 		switch point {
 		case "serving":
 			process.File(0).Write([]byte("ready\n"))
+		case "answered":
+			mu.Lock()
+			answered++
+			first := answered == 1
+			mu.Unlock()
+			if a.Pause && first {
+				nc.Flush() // the result has reached the server
+				process.File(0).Write([]byte("answered\n"))
+			}
 		case "task":
 			mu.Lock()
 			n++
 			reached := n == a.HoldAfter
+			first := n == 1
 			mu.Unlock()
+			if a.Pause && first {
+				process.File(0).Write([]byte("task\n"))
+				process.File(2).Read(make([]byte, 1))
+			}
 			if reached {
 				process.File(0).Write([]byte("held\n"))
 				for {
@@ -106,13 +125,21 @@ func startTaskHost(t *testing.T, ctx context.Context, a taskHostArgs) (p *proces
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err = taskHost.Start(ctx, a, process.WithFiles(ow, sr))
-	ow.Close()
-	sr.Close()
+	gr, gw, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { sw.Close(); or.Close() })
+	p, err = taskHost.Start(ctx, a, process.WithFiles(ow, sr, gr))
+	ow.Close()
+	sr.Close()
+	gr.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sw.Close(); or.Close(); gw.Close() })
+	if a.Pause {
+		pauseGate = gw
+	}
 	out = bufio.NewReader(or)
 	if line, err := out.ReadString('\n'); err != nil || line != "ready\n" {
 		t.Fatalf("host %s: %q %v (exit %v)", a.Host, line, err, p.Wait())
@@ -124,6 +151,29 @@ func startTaskHost(t *testing.T, ctx context.Context, a taskHostArgs) (p *proces
 		}
 	}
 }
+
+// pauseGate lets the host started last with Pause go on from its first
+// chunk.
+var pauseGate *os.File
+
+// gatedDialer dials the server unless it is shut: a connection that the
+// test cuts cannot come back until the gate opens.
+type gatedDialer struct {
+	mu   sync.Mutex
+	shut bool
+}
+
+func (d *gatedDialer) Dial(network, address string) (net.Conn, error) {
+	d.mu.Lock()
+	shut := d.shut
+	d.mu.Unlock()
+	if shut {
+		return nil, errors.New("test: dialer shut")
+	}
+	return net.Dial(network, address)
+}
+
+func (d *gatedDialer) set(shut bool) { d.mu.Lock(); d.shut = shut; d.mu.Unlock() }
 
 // poolTasks is a Map's size: 10,000 tasks, 200,000 in a soak run.
 func poolTasks(t *testing.T) int {
@@ -294,5 +344,65 @@ func TestRemotePoolMalformedChunk(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkSquares(t, in, out)
+	stop()
+}
+
+// TestRemotePoolCallerReconnects: a result that a host sends while the
+// caller's connection is away (reconnecting) reaches nobody, and the host
+// has acknowledged its chunk: Map must still complete. It waited for that
+// result for ever (here: until its context).
+func TestRemotePoolCallerReconnects(t *testing.T) {
+	ctx := ctxT(t)
+	s := startServer(t)
+	js := connect(t, s.ClientURL())
+	if _, err := js.CreateOrUpdateStream(ctx, bridge.TaskStreamConfig(poolStream)); err != nil {
+		t.Fatal(err)
+	}
+	_, out, stop := startTaskHost(t, ctx, taskHostArgs{URL: s.ClientURL(), Host: "B", Pause: true})
+	gate := &gatedDialer{}
+	nc, err := nats.Connect(s.ClientURL(), nats.SetCustomDialer(gate), nats.MaxReconnects(-1), nats.ReconnectWait(10*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	cjs, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := inputs(50) // one chunk: the one B holds
+	type result struct {
+		out []int64
+		st  bridge.MapStats
+		err error
+	}
+	done := make(chan result, 1)
+	mctx, cancel := context.WithTimeout(ctx, 30*time.Second) // the fix completes in well under a second
+	defer cancel()
+	go func() {
+		out, st, err := remoteSquare.Map(mctx, cjs, in, bridge.TaskOptions{Stream: poolStream, Chunksize: 64})
+		done <- result{out, st, err}
+	}()
+	if line, err := out.ReadString('\n'); err != nil || line != "task\n" {
+		t.Fatalf("host B: %q %v", line, err)
+	}
+	// The caller's connection goes away, and stays away while B answers.
+	away := nc.StatusChanged(nats.RECONNECTING)
+	defer nc.RemoveStatusListener(away)
+	gate.set(true)
+	if err := nc.ForceReconnect(); err != nil {
+		t.Fatal(err)
+	}
+	<-away
+	pauseGate.Write([]byte{1})
+	if line, err := out.ReadString('\n'); err != nil || line != "answered\n" {
+		t.Fatalf("host B: %q %v", line, err)
+	}
+	gate.set(false)
+	r := <-done
+	if r.err != nil {
+		t.Fatalf("Map after its connection came back: %v", r.err)
+	}
+	checkSquares(t, in, r.out)
+	t.Logf("%+v", r.st)
 	stop()
 }
