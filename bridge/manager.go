@@ -68,6 +68,14 @@ func serveManager(ctx context.Context, nc *nats.Conn, subject string, m *manager
 		return err
 	}
 	defer sub.Unsubscribe()
+	// No limit on the requests waiting for a serving goroutine: past the
+	// client's default (64 MiB) a request is dropped as a slow consumer's,
+	// and its caller, whose probes this server answers, waits for ever.
+	// What waits is bounded anyway: a client transport sends its next
+	// request only after the last one's reply.
+	if err := sub.SetPendingLimits(-1, -1); err != nil {
+		return err
+	}
 	// The liveness subjects: any server of subject, and this one.
 	pong := func(msg *nats.Msg) { msg.Respond(nil) }
 	alive, err := nc.QueueSubscribe(subject+".alive", managerQueue, pong)

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -435,5 +436,98 @@ func TestRemoteManagerStart(t *testing.T) {
 	}
 	if err := bd.Set(ctx, "small", []byte("ok")); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// backlogHeld, when not nil, is where blockUpdate says it is in; it then
+// waits for backlogRelease to close (a server in this process).
+var backlogHeld, backlogRelease chan struct{}
+
+var blockUpdate = manager.RegisterUpdate("bridge-test-block", func(old []byte, ok bool, arg int64) ([]byte, error) {
+	backlogHeld <- struct{}{}
+	<-backlogRelease
+	return old, nil
+})
+
+// TestRemoteManagerBacklog: requests that pile up at a ServeManager whose
+// goroutines are all busy (here: held by one update function inside a
+// dict's lock) are all served once it is free, however many bytes they
+// make. Past the NATS client's default pending limit of a subscription
+// (64 MiB) they were dropped as a slow consumer's: the server answered
+// the callers' liveness probes, and the calls waited for ever.
+func TestRemoteManagerBacklog(t *testing.T) {
+	ctx := ctxT(t)
+	s := startServer(t)
+	snc, err := nats.Connect(s.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer snc.Close()
+	cnc, err := nats.Connect(s.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cnc.Close()
+	m, err := manager.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Shutdown()
+	const subject = "shmkit.test.backlog"
+	serving, quit := context.WithCancel(ctx)
+	served := shmtest.Go(t, func() { bridge.ServeManager(serving, snc, subject, m) })
+	backlogHeld, backlogRelease = make(chan struct{}, 1), make(chan struct{})
+	var releaseOnce sync.Once
+	release := func() { releaseOnce.Do(func() { close(backlogRelease) }) }
+	defer func() { release(); quit(); <-served }()
+
+	bridge.RegisterManagerDialer(cnc)
+	var rm *manager.Manager
+	for rm == nil { // ServeManager subscribes within a round trip
+		if rm, err = bridge.DialManager(ctx, subject); err != nil && !errors.Is(err, manager.ErrPeerDead) {
+			t.Fatal(err)
+		}
+	}
+	d, err := manager.NewDict[string, []byte](ctx, rm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := make(chan error, 101)
+	go func() {
+		_, err := d.Update(ctx, "held", blockUpdate.With(0))
+		calls <- err
+	}()
+	<-backlogHeld                  // the server is inside the update, holding the dict's lock
+	const n, size = 100, 1_000_000 // 100 MB of requests: past 64 MiB beside the 15 the serving goroutines hold
+	base := snc.Stats().InBytes
+	value := make([]byte, size)
+	for i := range n {
+		go func() { calls <- d.Set(ctx, fmt.Sprint(i), value) }()
+	}
+	// Every request has reached the server's connection (and so is
+	// pending there, or was dropped) before the server is let go.
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for snc.Stats().InBytes-base < n*size {
+		select {
+		case err := <-calls:
+			t.Fatalf("a call returned while the server was held: %v", err)
+		case <-ctx.Done():
+			t.Fatal(ctx.Err())
+		case <-tick.C:
+		}
+	}
+	release()
+	timeout := time.NewTimer(30 * time.Second) // served in a second or two once let go
+	defer timeout.Stop()
+	for i := range n + 1 {
+		select {
+		case err := <-calls:
+			if err != nil {
+				t.Fatalf("call %d: %v", i, err)
+			}
+		case <-timeout.C:
+			t.Fatalf("%d of %d calls still waiting 30 s after the server was let go", n+1-i, n+1)
+		}
 	}
 }
