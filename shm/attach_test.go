@@ -6,6 +6,7 @@ import (
 	"os"
 	"testing"
 
+	"github.com/shmkit/shmkit/internal/shmtest"
 	"github.com/shmkit/shmkit/shm"
 )
 
@@ -67,5 +68,39 @@ func TestAttachCounted(t *testing.T) {
 	defer c.Close()
 	if _, err := c.Lookup("x", &spec); err != nil {
 		t.Fatalf("a fresh Attach: %v", err)
+	}
+}
+
+// A handle of a named segment whose name was unlinked and then taken by
+// another segment names the first, not its successor: Attach refuses it
+// rather than map the stranger. Handle read the inode through the name,
+// so the handle named the successor, and Attach mapped it.
+func TestHandleOfReplacedSegment(t *testing.T) {
+	name := shmtest.Name(t)
+	old, err := shm.Create(name, 4096)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old.Close()
+	if err := old.Unlink(); err != nil {
+		t.Fatal(err)
+	}
+	successor, err := shm.Create(name, 4096)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer successor.Close()
+	defer successor.Unlink()
+	h, err := old.Handle()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := shm.Attach(h)
+	if err == nil {
+		s.Close()
+		t.Fatal("Attach of the unlinked segment's handle mapped the segment now under its name")
+	}
+	if !errors.Is(err, shm.ErrNotExist) {
+		t.Fatalf("Attach of the unlinked segment's handle: %v, want ErrNotExist", err)
 	}
 }

@@ -37,12 +37,12 @@ type Handle struct {
 // child, so do not call it outside the arguments of process.Start.
 func (s *Segment) Handle() (Handle, error) {
 	if s.name != "" {
-		h := Handle{Name: s.name, Dir: filepath.Dir(s.path), FD: -1}
-		var st unix.Stat_t
-		if unix.Stat(s.path, &st) == nil {
-			h.Ino = st.Ino // unlinked since: another file's, which open then refuses
-		}
-		return h, nil
+		// The inode of the file mapped, read from its descriptor when it
+		// was mapped: one read through the name now would be that of a
+		// segment made under the name since this one was unlinked, and
+		// the handle would name the stranger. Unlinked, this one cannot
+		// be opened by name, and open refuses the other's inode.
+		return Handle{Name: s.name, Dir: filepath.Dir(s.path), FD: -1, Ino: s.ino}, nil
 	}
 	if fdexport.InPlace() && s.file != nil {
 		var st unix.Stat_t
@@ -66,8 +66,7 @@ func (h Handle) open() (*Segment, error) {
 		if err != nil || h.Ino == 0 {
 			return s, err
 		}
-		var st unix.Stat_t
-		if err := unix.Stat(s.path, &st); err != nil || st.Ino != h.Ino {
+		if s.ino != h.Ino { // the file mapped, not whatever has the name by now
 			s.Close()
 			return nil, fmt.Errorf("%w: segment %s was replaced by another of its name (inode %d)", ErrNotExist, h.Name, h.Ino)
 		}
@@ -156,7 +155,7 @@ func Attach(h Handle) (*Segment, error) {
 	}
 	a.refs++
 	b := a.base
-	return &Segment{name: b.name, path: b.path, file: b.file, mem: b.mem, hdr: b.hdr, ro: b.ro, att: a}, nil
+	return &Segment{name: b.name, path: b.path, file: b.file, mem: b.mem, hdr: b.hdr, ro: b.ro, ino: b.ino, att: a}, nil
 }
 
 // detach drops s's reference to its attachment, unmapping it with the last.
@@ -196,6 +195,6 @@ func (s *Segment) GobDecode(b []byte) error {
 	if err != nil {
 		return err
 	}
-	s.name, s.path, s.file, s.mem, s.hdr = o.name, o.path, o.file, o.mem, o.hdr
+	s.name, s.path, s.file, s.mem, s.hdr, s.ino = o.name, o.path, o.file, o.mem, o.hdr, o.ino
 	return nil
 }

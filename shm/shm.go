@@ -28,7 +28,8 @@ type Segment struct {
 	file *os.File // kept for anonymous segments (to pass on); nil otherwise
 	mem  mmap.MMap
 	hdr  header
-	ro   bool // opened with ReadOnly: mem is mapped PROT_READ
+	ro   bool   // opened with ReadOnly: mem is mapped PROT_READ
+	ino  uint64 // the file's inode when mapped: Handle names this file, not whatever has its name later
 
 	dirMu  sync.Mutex // serialises this process's allocators before the shared lock
 	closed atomic.Bool
@@ -209,7 +210,7 @@ func newSegment(f *os.File, name, path string, dataOff, total int64, dirCap int)
 		created: time.Now().UnixNano(), creatorNS: me.NS,
 	}
 	encodeHeader(m, &h)
-	return &Segment{name: name, path: path, mem: m, hdr: h}, nil
+	return &Segment{name: name, path: path, mem: m, hdr: h, ino: inode(f)}, nil
 }
 
 // Open maps the existing named segment. It reads and checks the header
@@ -278,7 +279,7 @@ func mapExisting(f *os.File, path string, readOnly bool) (*Segment, error) {
 	if err != nil {
 		return nil, &os.PathError{Op: "mmap", Path: path, Err: err}
 	}
-	return &Segment{path: path, mem: m, hdr: *h, ro: readOnly}, nil
+	return &Segment{path: path, mem: m, hdr: *h, ro: readOnly, ino: inode(f)}, nil
 }
 
 // ReadOnly reports whether the segment was opened with the ReadOnly option.

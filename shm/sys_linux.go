@@ -114,3 +114,12 @@ func unlinkFile(path string) error {
 	}
 	return nil
 }
+
+// inode returns f's inode, 0 if fstat fails.
+func inode(f *os.File) uint64 {
+	var st unix.Stat_t
+	if unix.Fstat(int(f.Fd()), &st) != nil {
+		return 0
+	}
+	return st.Ino
+}
