@@ -330,3 +330,52 @@ func TestReceiveShutdownIdle(t *testing.T) {
 		t.Fatalf("Receive still running 15 s after its queue was shut down: %s", streamState(js, "RS"))
 	}
 }
+
+// TestReceiveStopDisconnected: Receive stopped by its context while its
+// connection is away (the server gone, the client reconnecting) returns
+// promptly. Its last flush of acknowledgements waited out nats.go's 10 s
+// for a server that was not there.
+func TestReceiveStopDisconnected(t *testing.T) {
+	ctx := ctxT(t)
+	s := runServer(t, nodeOptions("n", t.TempDir(), 0))
+	defer func() { s.Shutdown(); s.WaitForShutdown() }()
+	nc, err := nats.Connect(s.ClientURL(), nats.MaxReconnects(-1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	makeStream(t, ctx, js, "RD", 1)
+	src, dst := newQueue(t, 16), newQueue(t, 16)
+	o := bridge.Options[uint64]{Stream: "RD", Window: 8, Batch: 8}
+	bctx, stop := context.WithCancel(ctx)
+	defer stop()
+	recvErr := make(chan error, 1)
+	shmtest.Go(t, func() { bridge.Send(bctx, js, src, o) })
+	shmtest.Go(t, func() { recvErr <- bridge.Receive(bctx, js, dst, o) })
+	if err := src.Put(ctx, 7); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := dst.Get(ctx); err != nil || v != 7 {
+		t.Fatalf("got %d, %v", v, err)
+	}
+	away := nc.StatusChanged(nats.RECONNECTING)
+	defer nc.RemoveStatusListener(away)
+	s.Shutdown()
+	s.WaitForShutdown()
+	<-away
+	start := time.Now()
+	stop()
+	select {
+	case err := <-recvErr:
+		if err != nil {
+			t.Errorf("Receive = %v", err)
+		}
+		t.Logf("Receive returned %v after its context", time.Since(start))
+	case <-time.After(8 * time.Second): // the fix returns within its give-back's second; the flush took 10 s
+		t.Fatal("Receive still running 8 s after its context ended, its connection away")
+	}
+}

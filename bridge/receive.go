@@ -49,7 +49,15 @@ func Receive[T any](ctx context.Context, js jetstream.JetStream, q *queue.Queue[
 		return fmt.Errorf("bridge: consumer %q of stream %q: %w", o.Consumer, o.Stream, err)
 	}
 	defer it.Stop()
-	defer js.Conn().Flush() // the acknowledgements leave the process before Receive returns
+	defer func() {
+		// The acknowledgements leave the process before Receive returns,
+		// when they can: a connection that is away (reconnecting) sends
+		// them once it is back, if the process lives, and a flush started
+		// meanwhile would only wait out its 10 s for the server's answer.
+		if nc := js.Conn(); nc.IsConnected() {
+			nc.Flush()
+		}
+	}()
 
 	// q's shutdown ends Receive even when no message comes to fail a Put:
 	// the wait for the next message ends with wctx, which the watcher
