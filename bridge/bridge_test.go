@@ -2,6 +2,7 @@ package bridge_test
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"runtime"
@@ -377,5 +378,45 @@ func TestReceiveStopDisconnected(t *testing.T) {
 		t.Logf("Receive returned %v after its context", time.Since(start))
 	case <-time.After(8 * time.Second): // the fix returns within its give-back's second; the flush took 10 s
 		t.Fatal("Receive still running 8 s after its context ended, its connection away")
+	}
+}
+
+// TestSendJournalCorruptedLater: a journal entry whose length a peer
+// overwrites while Send runs (the journal lives in memory that every
+// holder of the queue's segment may write) makes Send return ErrCorrupt,
+// never panic. Here the entry is a crashed Send's, its first publish fails
+// (no stream takes the subject), and the length is overwritten before
+// Send publishes it again: the retry sliced the payload with it.
+func TestSendJournalCorruptedLater(t *testing.T) {
+	ctx := ctxT(t)
+	s := startServer(t)
+	js := connect(t, s.ClientURL())
+	q, err := queue.New(queue.Options[[]byte]{MaxSize: 16, MaxMessage: 1 << 12, Codec: codec.Bytes{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { q.Close() })
+	jseg, err := shm.CreateAnon(bridge.JournalSize(4, 1<<12) + 1<<16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { jseg.Close() })
+	if _, err := bridge.Journalled(jseg, q.Name(), 4, 1<<12, []byte("held")); err != nil {
+		t.Fatal(err)
+	}
+	obj, err := jseg.Lookup("bridge."+q.Name(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	length := obj.Body[shm.CacheLine+4 : shm.CacheLine+8] // entry 0's length (layout.go)
+	bridge.SetHook(func(point string) {
+		if point == "published" {
+			binary.LittleEndian.PutUint32(length, 1<<30)
+		}
+	})
+	defer bridge.SetHook(nil)
+	o := bridge.Options[[]byte]{Stream: "NONE", Window: 4, Codec: codec.Bytes{}, Journal: jseg}
+	if err := bridge.Send(ctx, js, q, o); !errors.Is(err, bridge.ErrCorrupt) {
+		t.Fatalf("Send = %v, want ErrCorrupt", err)
 	}
 }

@@ -134,12 +134,18 @@ func (j *journal) record(i int, msg []byte) error {
 	return nil
 }
 
-// msg returns entry i's payload and its message id.
-func (j *journal) msg(i int) ([]byte, string) {
+// msg returns entry i's payload and its message id. The length is read
+// again from shared memory, which any holder of the segment may write:
+// one beyond the entry is ErrCorrupt (openJournal checked it only once).
+func (j *journal) msg(i int) ([]byte, string, error) {
 	e := j.heads[i]
+	n := e.length.Load()
+	if uint64(n) > uint64(len(j.payloads[i])) {
+		return nil, "", fmt.Errorf("%w: journal entry %d: %d bytes, the entry holds %d", ErrCorrupt, i, n, len(j.payloads[i]))
+	}
 	var b [48]byte // prefix (at most maxIDPrefix) and 20 digits: one allocation, the string's
 	id := strconv.AppendUint(append(b[:0], j.prefix...), e.seq.Load(), 10)
-	return j.payloads[i][:e.length.Load()], string(id)
+	return j.payloads[i][:n], string(id), nil
 }
 
 // free empties entry i: JetStream has the message.

@@ -245,7 +245,10 @@ func (s *sender[T]) publish(i int) {
 }
 
 func (s *sender[T]) publishAsync(i int) (jetstream.PubAckFuture, error) {
-	data, id := s.j.msg(i)
+	data, id, err := s.j.msg(i)
+	if err != nil {
+		return nil, err
+	}
 	return s.js.PublishMsgAsync(&nats.Msg{Subject: s.subject, Data: data}, jetstream.WithMsgID(id))
 }
 
@@ -303,11 +306,17 @@ func (s *sender[T]) collect(ctx context.Context) {
 			}
 			var perr error
 			s.futs[i], perr = s.publishAsync(i)
+			if errors.Is(perr, ErrCorrupt) {
+				// A peer wrote over the entry: Send stops, and the entry
+				// stays, for the next Send to refuse the journal too.
+				err = fmt.Errorf("bridge: %w", perr)
+				return
+			}
 			if errors.Is(perr, nats.ErrMaxPayload) {
 				// It can never be published (journalled under a server
 				// with a larger max_payload): it leaves the journal, so
 				// that the next Send goes on, and Send stops naming it.
-				data, id := s.j.msg(i)
+				data, id, _ := s.j.msg(i) // read just now by publishAsync
 				err = fmt.Errorf("bridge: message %s of %d bytes, over the server's max_payload of %d: dropped: %w", id, len(data), s.js.Conn().MaxPayload(), perr)
 				s.j.free(i)
 				return
