@@ -176,8 +176,10 @@ var dialer struct {
 // no server subscribed to the subject, or the one that took the request
 // died — returns an error matching manager.ErrPeerDead within about a
 // quarter of a second; a call the connection's account may not publish to
-// the subject returns nats.ErrPermissionViolation as soon; other transport
-// failures return nats.go's error. Called again, it replaces the
+// the subject returns nats.ErrPermissionViolation as soon; a call whose
+// connection is lost while it waits for its reply (which may be lost with
+// it) returns an error matching nats.ErrDisconnected, the call applied or
+// not; other transport failures return nats.go's error. Called again, it replaces the
 // connection: for the transports dialed from then on, and for those whose
 // connection has closed.
 func RegisterManagerDialer(nc *nats.Conn) {
@@ -273,11 +275,25 @@ func (t *natsTransport) RoundTrip(ctx context.Context, req []byte) ([]byte, erro
 	// A call still waiting after probeEvery checks, every probeEvery, that
 	// the server is there: one killed after it took the request never
 	// answers, and nothing else would tell.
+	// A reply sent while this connection is away (a NATS server
+	// restarted, the network) reaches nobody, and the server, alive,
+	// answers the probes: a call sent on a connection that was up fails
+	// once the probe sees that connection lost, saying that its outcome
+	// is unknown. (A request made while it is away waits in the reconnect
+	// buffer and goes out with it.)
+	connected, reconnects := t.nc.IsConnected(), t.nc.Stats().Reconnects
 	var timer *time.Timer
 	stop := make(chan struct{})
 	defer close(stop)
 	timer = time.AfterFunc(probeEvery, func() {
 		for {
+			if connected && (!t.nc.IsConnected() || t.nc.Stats().Reconnects != reconnects) {
+				dead.Do(func() {
+					deadErr = fmt.Errorf("bridge: calling the manager on %s: the connection to NATS was lost while the call waited for its reply, which may be lost; the call may or may not have been applied: %w", t.subject, nats.ErrDisconnected)
+				})
+				cancel()
+				return
+			}
 			// A request the account may not publish is dropped by the
 			// server, which says so only asynchronously.
 			if err := t.nc.LastError(); errors.Is(err, nats.ErrPermissionViolation) && strings.Contains(err.Error(), `"`+t.subject+`"`) {

@@ -531,3 +531,86 @@ func TestRemoteManagerBacklog(t *testing.T) {
 		}
 	}
 }
+
+// TestRemoteManagerCallerReconnects: a call whose connection is lost
+// while it waits for its reply returns an error saying so, rather than
+// wait for a reply that the server sent while the caller was away and that
+// reached nobody. The server is alive and answers the call's liveness
+// probes: the call waited for ever.
+func TestRemoteManagerCallerReconnects(t *testing.T) {
+	ctx := ctxT(t)
+	s := startServer(t)
+	snc, err := nats.Connect(s.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer snc.Close()
+	gate := &gatedDialer{}
+	cnc, err := nats.Connect(s.ClientURL(), nats.SetCustomDialer(gate), nats.MaxReconnects(-1), nats.ReconnectWait(20*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cnc.Close()
+	m, err := manager.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Shutdown()
+	const subject = "shmkit.test.reconnect"
+	serving, quit := context.WithCancel(ctx)
+	served := shmtest.Go(t, func() { bridge.ServeManager(serving, snc, subject, m) })
+	backlogHeld, backlogRelease = make(chan struct{}, 1), make(chan struct{})
+	var releaseOnce sync.Once
+	release := func() { releaseOnce.Do(func() { close(backlogRelease) }) }
+	defer func() { release(); quit(); <-served }()
+
+	bridge.RegisterManagerDialer(cnc)
+	var rm *manager.Manager
+	for rm == nil { // ServeManager subscribes within a round trip
+		if rm, err = bridge.DialManager(ctx, subject); err != nil && !errors.Is(err, manager.ErrPeerDead) {
+			t.Fatal(err)
+		}
+	}
+	d, err := manager.NewDict[string, []byte](ctx, rm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	call := make(chan error, 1)
+	go func() {
+		_, err := d.Update(ctx, "held", blockUpdate.With(0))
+		call <- err
+	}()
+	<-backlogHeld // the server holds the call
+	// The caller's connection is lost, and stays away while the server
+	// sends its reply.
+	away := cnc.StatusChanged(nats.RECONNECTING)
+	defer cnc.RemoveStatusListener(away)
+	gate.cut()
+	<-away
+	// The reply: once the manager's connection has published it (nothing
+	// else of it publishes while the caller is away), a flush makes sure
+	// the NATS server has routed it, to nobody.
+	sent := snc.Stats().OutMsgs
+	release()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for snc.Stats().OutMsgs == sent {
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			t.Fatal(ctx.Err())
+		}
+	}
+	if err := snc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	gate.set(false)
+	select {
+	case err := <-call:
+		if !errors.Is(err, nats.ErrDisconnected) {
+			t.Fatalf("call whose connection was lost: %v, want an error matching nats.ErrDisconnected", err)
+		}
+	case <-time.After(20 * time.Second): // the fix returns within a probe period of the loss
+		t.Fatal("call still waiting 20 s after its connection came back")
+	}
+}

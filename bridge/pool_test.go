@@ -159,21 +159,38 @@ var pauseGate *os.File
 // gatedDialer dials the server unless it is shut: a connection that the
 // test cuts cannot come back until the gate opens.
 type gatedDialer struct {
-	mu   sync.Mutex
-	shut bool
+	mu    sync.Mutex
+	shut  bool
+	conns []net.Conn
 }
 
 func (d *gatedDialer) Dial(network, address string) (net.Conn, error) {
 	d.mu.Lock()
-	shut := d.shut
-	d.mu.Unlock()
-	if shut {
+	defer d.mu.Unlock()
+	if d.shut {
 		return nil, errors.New("test: dialer shut")
 	}
-	return net.Dial(network, address)
+	c, err := net.Dial(network, address)
+	if err == nil {
+		d.conns = append(d.conns, c)
+	}
+	return c, err
 }
 
 func (d *gatedDialer) set(shut bool) { d.mu.Lock(); d.shut = shut; d.mu.Unlock() }
+
+// cut shuts the gate and closes the connections it let through: the
+// client sees its connection lost, as when the network fails, and keeps
+// its requests waiting (ForceReconnect fails them).
+func (d *gatedDialer) cut() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.shut = true
+	for _, c := range d.conns {
+		c.Close()
+	}
+	d.conns = nil
+}
 
 // poolTasks is a Map's size: 10,000 tasks, 200,000 in a soak run.
 func poolTasks(t *testing.T) int {
