@@ -13,9 +13,7 @@ import (
 )
 
 // One goroutine's Lock/Unlock pairs leave the lock in its first mode (the
-// plain-store Unlock), and it excludes: TryLock fails while held. Where
-// locks are biased, they take it on the biased path: state is never
-// written.
+// plain-store Unlock), and it excludes: TryLock fails while held.
 func TestHandleLockOneGoroutine(t *testing.T) {
 	var l handleLock
 	for i := 0; i < 1000; i++ {
@@ -23,16 +21,10 @@ func TestHandleLockOneGoroutine(t *testing.T) {
 		if l.TryLock() {
 			t.Fatal("TryLock took a held lock")
 		}
-		if biased() && (l.state.Load() != 0 || l.inside.Load() != 1) {
-			t.Fatalf("held by its owner: state %d, inside %d, want 0 and 1 (the biased path)", l.state.Load(), l.inside.Load())
-		}
 		l.Unlock()
 	}
 	if m := l.mode.Load(); m != hlOne {
 		t.Fatalf("mode %d after one goroutine's use, want %d (hlOne)", m, hlOne)
-	}
-	if b := l.bias.Load(); biased() && b != getg() {
-		t.Fatalf("bias %#x after one goroutine's use, want its g %#x", b, getg())
 	}
 	if !l.TryLock() {
 		t.Fatal("TryLock of a free lock failed")
@@ -53,7 +45,6 @@ func TestHandleLockHammer(t *testing.T) {
 		counter int
 		wg      sync.WaitGroup
 	)
-	l.bias.Store(biasOff) // the modes of state: TestHandleLockRevokeHammer has the bias
 	l.Lock()
 	for g := 0; g < goroutines; g++ {
 		wg.Add(1)
@@ -187,120 +178,4 @@ func BenchmarkHandleLock(b *testing.B) {
 			l.Unlock()
 		}
 	})
-}
-
-// biased reports whether handle locks are biased in this build and on
-// this kernel (see handleLock).
-func biased() bool { return !raceEnabled && getg() != 0 && membarrierReady() }
-
-// A lock biased to one goroutine: another's TryLock fails while the owner
-// holds it, and revokes the bias; once the owner has let go, a TryLock
-// takes it on state, and so does the owner's next Lock, which then waits
-// for the other's Unlock.
-func TestHandleLockRevokeTry(t *testing.T) {
-	if !biased() {
-		t.Skip("handle locks are not biased here")
-	}
-	var l handleLock
-	l.Lock()
-	try := func() bool {
-		ok := make(chan bool)
-		go func() { ok <- l.TryLock() }()
-		return <-ok
-	}
-	if try() {
-		t.Fatal("another goroutine's TryLock took the lock its owner holds")
-	}
-	if b := l.bias.Load(); b != biasDraining {
-		t.Fatalf("bias %#x after a TryLock met the held lock, want %d (draining)", b, biasDraining)
-	}
-	l.Unlock()
-	if !try() {
-		t.Fatal("TryLock failed on the free lock")
-	}
-	if b, st := l.bias.Load(), l.state.Load(); b != biasOff || st != 1 {
-		t.Fatalf("bias %#x, state %d after the revoker's TryLock, want %d (off) and 1", b, st, biasOff)
-	}
-	if l.TryLock() {
-		t.Fatal("the former owner's TryLock took the lock another holds")
-	}
-	l.Unlock() // the other goroutine's hold: a handle lock is not bound to its holder
-	l.Lock()
-	if l.state.Load() != 1 || l.fast {
-		t.Fatal("the former owner took the lock on the biased path after the revocation")
-	}
-	l.Unlock()
-}
-
-// TestHandleLockRevokeHammer: many fresh locks, each taken first by one
-// goroutine (biased to it) and then, from a moment the scheduler picks,
-// by a second one too, whose first Lock revokes the bias while the owner
-// runs its plain-store pairs (the owner goes on until the revocation is
-// over: a revocation that never ends hangs the test). A plain counter
-// per lock catches a broken exclusion: two holders at once lose
-// increments, or one's Unlock releases the other's hold and leaves state
-// held, which hangs the pair. With the membarrier left out, this test
-// failed in 5 of 8 runs here (a loaded 2-core machine), each by a hang.
-func TestHandleLockRevokeHammer(t *testing.T) {
-	if !biased() {
-		t.Skip("handle locks are not biased here")
-	}
-	locks, per := shmtest.Iterations(t, 5000), 500
-	ctx, cancel := context.WithTimeout(context.Background(), shmtest.Timeout(t, 30*time.Second))
-	defer cancel()
-	done := make(chan error, 1)
-	go func() {
-		for k := 0; k < locks; k++ {
-			var (
-				l       handleLock
-				counter int
-				wg      sync.WaitGroup
-				started = make(chan struct{})
-			)
-			var ownerPairs int
-			wg.Add(2)
-			go func() {
-				defer wg.Done()
-				l.Lock() // biased to this goroutine
-				counter++
-				l.Unlock()
-				close(started)
-				// Until the other goroutine's revocation is over, so that
-				// it lands among these pairs, then per pairs more.
-				for ownerPairs = 1; l.bias.Load() != biasOff; ownerPairs++ {
-					l.Lock()
-					counter++
-					l.Unlock()
-				}
-				for i := 0; i < per; i, ownerPairs = i+1, ownerPairs+1 {
-					l.Lock()
-					counter++
-					l.Unlock()
-				}
-			}()
-			go func() {
-				defer wg.Done()
-				<-started
-				for i := 0; i < per; i++ {
-					l.Lock()
-					counter++
-					l.Unlock()
-				}
-			}()
-			wg.Wait()
-			if counter != ownerPairs+per {
-				done <- fmt.Errorf("lock %d: counter %d, want %d: two goroutines held it at once", k, counter, ownerPairs+per)
-				return
-			}
-		}
-		done <- nil
-	}()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-ctx.Done():
-		t.Fatal("a pair of goroutines never finished: a revoker waited past the owner's Unlock, or the two held the lock at once and one's Unlock released the other's hold")
-	}
 }
