@@ -183,3 +183,76 @@ func TestCollectOtherNamespace(t *testing.T) {
 		}
 	}
 }
+
+// TestCollectSparesHeaderBeingWritten: a Collect that reads a segment's
+// header while Create is still writing it leaves the segment alone. The
+// magic was written first: a header read in that window had it, with the
+// creator's PID still zero (a dead creator), and Collect unlinked the
+// segment being made.
+func TestCollectSparesHeaderBeingWritten(t *testing.T) {
+	dir := t.TempDir()
+	looked := false
+	defer shm.SetHeaderWrite(func() {
+		looked = true
+		got, err := shm.Collect(false, shm.WithDir(dir))
+		if err != nil || len(got) != 0 {
+			t.Errorf("Collect while the header is written: %+v, %v; want nothing done", got, err)
+		}
+	})()
+	s, err := shm.Create("new", 4096, shm.WithDir(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if !looked {
+		t.Fatal("Create wrote its header without calling the hook")
+	}
+	o, err := shm.Open("new", shm.WithDir(dir))
+	if err != nil {
+		t.Fatalf("the new segment does not open after the Collect: %v", err)
+	}
+	o.Close()
+}
+
+// TestCollectSparesReplacedName: a segment made under a dead creator's
+// segment's name between Collect's read of the old header and its unlink
+// is left alone, and Collect says so: it unlinked whatever had the name
+// by then.
+func TestCollectSparesReplacedName(t *testing.T) {
+	dir := t.TempDir()
+	path := deadSegment(t, dir, "reused")
+	var fresh *shm.Segment
+	defer shm.SetCollectUnlink(func(p string) {
+		if p != path || fresh != nil {
+			return
+		}
+		// Another process collects the dead segment and makes its own
+		// under the name, just before this Collect unlinks.
+		if err := os.Remove(p); err != nil {
+			t.Error(err)
+			return
+		}
+		s, err := shm.Create("reused", 4096, shm.WithDir(dir))
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		fresh = s
+	})()
+	got, err := shm.Collect(false, shm.WithDir(dir))
+	if fresh == nil {
+		t.Fatal("Collect did not reach the unlink of the dead segment")
+	}
+	defer fresh.Close()
+	if err != nil {
+		t.Errorf("Collect: %v", err)
+	}
+	if len(got) != 1 || got[0].Removed || got[0].Err != nil || !strings.Contains(got[0].Reason, "another file has taken its name") {
+		t.Errorf("Collect reported %+v; want the dead segment, not removed, its name taken", got)
+	}
+	s, err := shm.Open("reused", shm.WithDir(dir))
+	if err != nil {
+		t.Fatalf("the segment made under the name is gone: %v", err)
+	}
+	s.Close()
+}

@@ -43,6 +43,24 @@ func SetLockDirCheck(f func()) (restore func()) {
 	return func() { lockDirCheck = old }
 }
 
+// SetHeaderWrite makes Create call f while it writes a new segment's
+// header, between the header's stores, and returns a function that
+// restores the default.
+func SetHeaderWrite(f func()) (restore func()) {
+	old := headerWrite
+	headerWrite = f
+	return func() { headerWrite = old }
+}
+
+// SetCollectUnlink makes Collect call f with a dead creator's segment's
+// path just before it unlinks it, and returns a function that restores
+// the default.
+func SetCollectUnlink(f func(path string)) (restore func()) {
+	old := collectUnlink
+	collectUnlink = f
+	return func() { collectUnlink = old }
+}
+
 // File returns the file behind s (an anonymous segment's memfd).
 func File(s *Segment) *os.File { return s.file }
 

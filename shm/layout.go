@@ -133,9 +133,15 @@ type header struct {
 	creatorNS    uint64
 }
 
-// encodeHeader writes h into b (at least headerSize bytes).
+// segMagicWord is segMagic as the little-endian word at offMagic.
+var segMagicWord = le.Uint64([]byte(segMagic))
+
+// encodeHeader writes h into b (at least headerSize bytes, 8-byte aligned:
+// a mapping's start) Agrona's way: every field first, the magic last, with
+// a release store. A header read before the magic is there is no segment
+// yet. (The magic went first: a Collect that read the header in between
+// saw a creator PID of zero, dead, and unlinked the segment being made.)
 func encodeHeader(b []byte, h *header) {
-	copy(b[offMagic:], segMagic)
 	le.PutUint32(b[offVersion:], h.version)
 	le.PutUint32(b[offKind:], h.kind)
 	le.PutUint64(b[offSize:], h.size)
@@ -145,7 +151,13 @@ func encodeHeader(b []byte, h *header) {
 	le.PutUint64(b[offCreatorStart:], h.creatorStart)
 	le.PutUint64(b[offCreated:], uint64(h.created))
 	le.PutUint64(b[offCreatorNS:], h.creatorNS)
+	headerWrite()
+	word64At(b, offMagic).Store(segMagicWord) // publishes: the header, every field above (observed by readHeader)
 }
+
+// headerWrite runs between a new header's fields and its magic: a test
+// runs Collect there.
+var headerWrite = func() {}
 
 // decodeHeader checks and decodes a segment header. fileSize is the size of
 // the file it was read from (the mapping's length), or -1 if unknown.

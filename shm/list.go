@@ -53,19 +53,33 @@ func Stat(name string, opts ...Option) (Info, error) {
 // a shmkit segment at all.
 func stat(dir, name string) (info Info, ok bool) {
 	path := filepath.Join(dir, name)
-	info = Info{Name: name, Path: path}
+	f, err := openStat(path)
+	if err != nil {
+		return Info{Name: name, Path: path}, false
+	}
+	defer f.Close()
+	return statFile(f, name, path)
+}
+
+// openStat opens path to read its header: never through a link, never
+// blocking (a FIFO).
+func openStat(path string) (*os.File, error) {
 	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return info, false
+		return nil, err
 	}
-	f := os.NewFile(uintptr(fd), path)
-	defer f.Close()
+	return os.NewFile(uintptr(fd), path), nil
+}
+
+// statFile is stat of the open file f.
+func statFile(f *os.File, name, path string) (info Info, ok bool) {
+	info = Info{Name: name, Path: path}
 	fi, err := f.Stat()
 	if err != nil || !fi.Mode().IsRegular() {
 		return info, false
 	}
 	var b [headerSize]byte
-	n, _ := f.ReadAt(b[:], 0)
+	n, _ := readHeader(f, &b)
 	if n < len(segMagic) || string(b[:len(segMagic)]) != segMagic {
 		return info, false
 	}
@@ -100,34 +114,71 @@ type Collected struct {
 // are not reported. One failed unlink does not stop the others: the error
 // returned joins every failure, and each stays in its Collected too.
 // Segments in use by other live processes stay mapped there: Collect
-// removes names, never memory.
+// removes names, never memory. It unlinks the file whose header it read:
+// a name that another file has taken since (a segment made anew under it)
+// is left alone and reported so, Removed false.
 func Collect(dryRun bool, opts ...Option) ([]Collected, error) {
-	all, err := List(opts...)
+	o := makeOptions(opts)
+	ents, err := os.ReadDir(o.dir) // sorted by name, as List's
 	if err != nil {
 		return nil, err
 	}
 	var out []Collected
 	var errs []error
-	for _, info := range all {
-		switch {
-		case info.Err != nil:
-			continue
-		case info.CreatorElsewhere:
-			out = append(out, Collected{Info: info, Reason: fmt.Sprintf(
-				"creator pid %d runs in another PID namespace (%d): cannot tell from here whether it still runs",
-				info.CreatorPID, info.CreatorNS)})
-			continue
-		case info.CreatorAlive:
+	for _, e := range ents {
+		if !e.Type().IsRegular() {
 			continue
 		}
-		c := Collected{Info: info, Removed: true, Reason: fmt.Sprintf("creator pid %d dead", info.CreatorPID)}
-		if !dryRun {
-			if err := unlinkFile(info.Path); err != nil && !errors.Is(err, ErrNotExist) {
-				c.Removed, c.Err = false, err
-				errs = append(errs, err)
+		if c, ok := collect(o.dir, e.Name(), dryRun); ok {
+			if c.Err != nil {
+				errs = append(errs, c.Err)
 			}
+			out = append(out, c)
 		}
-		out = append(out, c)
 	}
 	return out, errors.Join(errs...)
 }
+
+// collect judges one file, and unlinks it if its creator is dead; ok
+// reports whether Collect reports it. It keeps the file open from the
+// header's read to the unlink, so that the inode it judged cannot be freed
+// and its number given to a file made under the name meanwhile, and it
+// unlinks the name only if the name still has that inode. (It unlinked by
+// name: a segment made under the name after the read went instead.)
+func collect(dir, name string, dryRun bool) (c Collected, ok bool) {
+	path := filepath.Join(dir, name)
+	f, err := openStat(path)
+	if err != nil {
+		return c, false
+	}
+	defer f.Close()
+	info, ok := statFile(f, name, path)
+	switch {
+	case !ok || info.Err != nil:
+		return c, false
+	case info.CreatorElsewhere:
+		return Collected{Info: info, Reason: fmt.Sprintf(
+			"creator pid %d runs in another PID namespace (%d): cannot tell from here whether it still runs",
+			info.CreatorPID, info.CreatorNS)}, true
+	case info.CreatorAlive:
+		return c, false
+	}
+	c = Collected{Info: info, Removed: true, Reason: fmt.Sprintf("creator pid %d dead", info.CreatorPID)}
+	if dryRun {
+		return c, true
+	}
+	collectUnlink(path)
+	replaced, err := unlinkInode(path, inode(f))
+	switch {
+	case replaced:
+		c.Removed = false
+		c.Reason += ", but another file has taken its name since"
+	case err != nil && !errors.Is(err, ErrNotExist):
+		c.Removed, c.Err = false, err
+	}
+	return c, true
+}
+
+// collectUnlink runs just before collect checks the name's inode and
+// unlinks it: a test replaces the file there.
+var collectUnlink = func(string) {}

@@ -257,7 +257,7 @@ func mapExisting(f *os.File, path string, readOnly bool) (*Segment, error) {
 		return nil, fmt.Errorf("%w: %s is not a regular file", ErrIncompatible, path)
 	}
 	var b [headerSize]byte
-	n, err := f.ReadAt(b[:], 0)
+	n, err := readHeader(f, &b)
 	if err != nil && err != io.EOF {
 		return nil, &os.PathError{Op: "read", Path: path, Err: err}
 	}
@@ -280,6 +280,23 @@ func mapExisting(f *os.File, path string, readOnly bool) (*Segment, error) {
 		return nil, &os.PathError{Op: "mmap", Path: path, Err: err}
 	}
 	return &Segment{path: path, mem: m, hdr: *h, ro: readOnly, ino: inode(f)}, nil
+}
+
+// readHeader reads a segment header from f with pread, the magic first and
+// the rest in a second read, and returns how many bytes it read. Within one
+// read the kernel's copy may load the bytes in any order (arm64 orders no
+// two loads, nor x86-64 those of one rep movs), so a magic just stored
+// could show beside a field loaded before its store. Between the two
+// copies the kernel drops and takes a reference on the page, fully ordered
+// atomics: having seen the magic, the second copy sees every field stored
+// before it.
+func readHeader(f *os.File, b *[headerSize]byte) (int, error) {
+	n, err := f.ReadAt(b[offMagic:offMagic+len(segMagic)], offMagic) // observes: the header, every field of it (encodeHeader's magic store)
+	if n < len(segMagic) {
+		return n, err
+	}
+	m, err := f.ReadAt(b[offMagic+len(segMagic):], offMagic+int64(len(segMagic)))
+	return n + m, err
 }
 
 // ReadOnly reports whether the segment was opened with the ReadOnly option.
@@ -398,6 +415,16 @@ func Unlink(name string, opts ...Option) error {
 // constants inside the header, which every mapping holds, so this cannot fail.
 func (s *Segment) word64(off int) *atomic.Uint64 {
 	return (*atomic.Uint64)(unsafe.Pointer(&s.mem[off]))
+}
+
+// word64At turns the 8 bytes at off of b, a header being written (a
+// mapping's start, or a buffer), into an atomic word.
+func word64At(b []byte, off int) *atomic.Uint64 {
+	p := unsafe.Pointer(&b[off : off+8][0])
+	if uintptr(p)%8 != 0 {
+		panic("shm: header word not 8-byte aligned")
+	}
+	return (*atomic.Uint64)(p)
 }
 
 func (s *Segment) dirCount() *atomic.Uint32 {

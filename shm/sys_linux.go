@@ -115,6 +115,26 @@ func unlinkFile(path string) error {
 	return nil
 }
 
+// unlinkInode unlinks path if it still names the file of inode ino (which
+// the caller holds open, so that the number is not reused); replaced
+// reports that it names another. Linux has no unlink-if-inode: a file made
+// under the name between the lstat and the unlink, two system calls apart,
+// after someone else unlinked the first, is unlinked all the same.
+func unlinkInode(path string, ino uint64) (replaced bool, err error) {
+	var st unix.Stat_t
+	if err := unix.Lstat(path, &st); err != nil {
+		pe := &os.PathError{Op: "lstat", Path: path, Err: err}
+		if err == unix.ENOENT {
+			return false, wrap(ErrNotExist, pe)
+		}
+		return false, pe
+	}
+	if st.Ino != ino {
+		return true, nil
+	}
+	return false, unlinkFile(path)
+}
+
 // inode returns f's inode, 0 if fstat fails.
 func inode(f *os.File) uint64 {
 	var st unix.Stat_t
