@@ -219,9 +219,12 @@ func entryName(e []byte) string {
 // A word that no allocator writes (a start time of zero: an allocator
 // writes its own, and no process that calls Alloc started in the boot's
 // first tick) is garbage a peer wrote, taken over as a dead holder's. A
-// word that names a live process and does not change for dirLockWait, an
+// word that names a live process and stays put for dirLockWait, an
 // allocation being a few copies, is garbage too, or an allocator that was
 // stopped: lockDir gives up with ErrCorrupt rather than wait for ever.
+// Staying put means that the lock did not pass: a peer that allocates
+// back to back shows the same word at every check, so each taking bumps
+// dirLockSeq, and a word seen again with another count is a new holding.
 func (s *Segment) lockDir() (unlock func(), err error) {
 	mu := &s.dirMu
 	if s.att != nil {
@@ -230,7 +233,7 @@ func (s *Segment) lockDir() (unlock func(), err error) {
 	mu.Lock()
 	w := s.word64(offDirLock)
 	me := procinfo.Self().Word()
-	var seen uint64
+	var seen, seenPasses uint64
 	var since time.Time
 	for i := 0; ; i++ {
 		if w.CompareAndSwap(0, me) { // free -> held by me
@@ -242,13 +245,20 @@ func (s *Segment) lockDir() (unlock func(), err error) {
 			if old != 0 && (procinfo.FromWord(old).Start == 0 || !procinfo.AliveWord(old)) && w.CompareAndSwap(old, me) { // held by the dead (or garbage) -> held by me
 				break
 			}
-			if old == 0 || old != seen {
+			// The same word seen again may be a new holding by the same
+			// process: a live peer allocating back to back was judged
+			// stuck (ErrCorrupt) after dirLockWait of checks that each
+			// found it holding. Takings (dirLockSeq) and publications
+			// (dirCount: a peer of an older build bumps no dirLockSeq)
+			// tell that the lock passed.
+			passes := uint64(s.dirLockSeq().Load())<<32 | uint64(s.dirCount().Load())
+			if old == 0 || old != seen || passes != seenPasses {
 				// A new holder, or none: the holder let go since the CAS
 				// above failed. Either way the lock moves, and the wait
 				// for a word that stays put starts again. (seen starts at
 				// 0: a free word at the first check was taken for one that
 				// had stayed put since the zero time, ErrCorrupt at once.)
-				seen, since = old, time.Now()
+				seen, seenPasses, since = old, passes, time.Now()
 			} else if time.Since(since) > dirLockWait {
 				mu.Unlock()
 				return nil, fmt.Errorf("%w: directory lock held by %#x for over %v", ErrCorrupt, old, dirLockWait)
@@ -260,6 +270,7 @@ func (s *Segment) lockDir() (unlock func(), err error) {
 			time.Sleep(20 * time.Microsecond) // back-off on a cold path; the holder runs meanwhile
 		}
 	}
+	s.dirLockSeq().Add(1) // one more taking: a waiter that sees the same word again sees the lock passed
 	return func() {
 		w.Store(0) // held by me -> free
 		mu.Unlock()

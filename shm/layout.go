@@ -19,10 +19,10 @@ const CacheLine = 64
 //	+--------+----+----+---------+---------+----+----+---------+---------+--------+
 //	| magic  |ver |kind| size    | dataOff |dcap|cpid| cstart  | created | cns    |
 //	+--------+----+----+---------+---------+----+----+---------+---------+--------+
-//	64       72   76                                                           128
-//	+--------+----+----------------------------------------------------------------+
-//	|dirLock |dcnt|                         (zero)                                 |
-//	+--------+----+----------------------------------------------------------------+
+//	64       72   76   80                                                      128
+//	+--------+----+----+-----------------------------------------------------------+
+//	|dirLock |dcnt|dseq|                         (zero)                            |
+//	+--------+----+----+-----------------------------------------------------------+
 //	128: directory entries ... dataOff: objects ... size
 //
 // Byte offsets, as named constants:
@@ -40,12 +40,16 @@ const CacheLine = 64
 //	 56    8   creatorNS    creator's PID namespace (inode of /proc/self/ns/pid)
 //	 64    8   dirLock      allocator's procinfo word; 0 = free     [atomic]
 //	 72    4   dirCount     published directory entries            [atomic]
-//	 76   52   (reserved, zero)
+//	 76    4   dirLockSeq   times dirLock was taken, wrapping      [atomic]
+//	 80   48   (reserved, zero)
 //	128  ...   directory: dirCap entries of dirEntrySize bytes
 //	dataOff    objects, each CacheLine-aligned, up to size
 //
-// dirLock and dirCount sit on their own cache line (64..127): they are the
-// only header words written after creation.
+// dirLock, dirCount and dirLockSeq sit on their own cache line (64..127):
+// they are the only header words written after creation. dirLockSeq was
+// reserved (zero) until it let a waiter tell a lock that passes from one
+// that is stuck; older builds leave it as it is, which is why the layout
+// version did not change.
 const (
 	segMagic   = "SHMKITSG"
 	segVersion = 2
@@ -62,6 +66,7 @@ const (
 	offCreatorNS    = 56
 	offDirLock      = 64
 	offDirCount     = 72
+	offDirLockSeq   = 76
 
 	headerSize = 2 * CacheLine // 128
 	dirOff     = headerSize

@@ -430,3 +430,7 @@ func word64At(b []byte, off int) *atomic.Uint64 {
 func (s *Segment) dirCount() *atomic.Uint32 {
 	return (*atomic.Uint32)(unsafe.Pointer(&s.mem[offDirCount]))
 }
+
+func (s *Segment) dirLockSeq() *atomic.Uint32 {
+	return (*atomic.Uint32)(unsafe.Pointer(&s.mem[offDirLockSeq]))
+}
