@@ -161,8 +161,12 @@ func (s *Segment) Lookup(name string, spec *ObjectSpec) (*Object, error) {
 }
 
 // Objects lists the directory. Entries that do not check out are listed with
-// Err set rather than dropped, so that `shmkit stat` can show them.
+// Err set rather than dropped, so that `shmkit stat` can show them. After
+// Close it returns nil (Info's Err says ErrClosed).
 func (s *Segment) Objects() []ObjectInfo {
+	if s.closed.Load() { // it panicked, reading the unmapped directory
+		return nil
+	}
 	n := min(int(s.dirCount().Load()), int(s.hdr.dirCap))
 	out := make([]ObjectInfo, 0, n)
 	for i := 0; i < n; i++ {

@@ -252,3 +252,44 @@ func TestAllocFull(t *testing.T) {
 		t.Fatalf("second Close: %v", err)
 	}
 }
+
+// TestClosedSegment: Info, Objects and Bytes of a closed Segment say so, as
+// Lookup and Alloc do (ErrClosed), without touching the mapping. Info and
+// Objects panicked (index out of range on the unmapped slice), and a
+// Segment of Attach keeps the slice of a mapping that the last Close
+// unmapped: checking the slice would not do.
+func TestClosedSegment(t *testing.T) {
+	s := shmtest.Segment(t, 4096)
+	if _, err := s.Alloc("one", shm.ObjectSpec{BodySize: 8}, nil); err != nil {
+		t.Fatal(err)
+	}
+	h, err := s.Handle()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := shm.Attach(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Close(); err != nil { // the last of h's: unmapped
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		how string
+		seg *shm.Segment
+	}{{"created", s}, {"attached", a}} {
+		in := c.seg.Info()
+		if !errors.Is(in.Err, shm.ErrClosed) || in.Objects != 0 || in.Name != s.Name() || in.DataSize != s.Size() {
+			t.Errorf("%s: Info after Close = %+v, want the header with Err ErrClosed and no objects", c.how, in)
+		}
+		if objs := c.seg.Objects(); len(objs) != 0 {
+			t.Errorf("%s: Objects after Close = %+v, want none", c.how, objs)
+		}
+		if b := c.seg.Bytes(); b != nil {
+			t.Errorf("%s: Bytes after Close = %d bytes, want nil", c.how, len(b))
+		}
+	}
+}

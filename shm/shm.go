@@ -316,7 +316,15 @@ func (s *Segment) Size() int64 { return int64(s.hdr.size - s.hdr.dataOff) }
 // that maps it. It carries no synchronisation. On a segment opened with
 // ReadOnly it is mapped PROT_READ: a store into it faults. Do not mix raw use of Bytes
 // with Alloc in one segment: Alloc hands out pieces of the same area.
-func (s *Segment) Bytes() []byte { return s.mem[s.hdr.dataOff:s.hdr.size:s.hdr.size] }
+// After Close it returns nil.
+func (s *Segment) Bytes() []byte {
+	// The flag, not the slice: a Segment of Attach keeps the slice of a
+	// mapping that another's Close unmapped.
+	if s.closed.Load() {
+		return nil
+	}
+	return s.mem[s.hdr.dataOff:s.hdr.size:s.hdr.size]
+}
 
 // File returns the open file of an anonymous segment (to pass to another
 // process), or nil for a named one.
@@ -343,7 +351,7 @@ type Info struct {
 	CreatorAlive bool
 	Created      time.Time
 	Objects      int   // published directory entries
-	Err          error // set by List when the header does not check out
+	Err          error // set by List when the header does not check out; ErrClosed from Info after Close
 	DirCap       int
 	Version      int  // segment layout version
 	Kind         Kind // segment kind (KindSegment)
@@ -351,7 +359,14 @@ type Info struct {
 }
 
 // Info returns the segment's header, and whether its creator still runs.
+// After Close it returns the header as it was mapped, with Objects 0 and
+// Err ErrClosed: the directory is no longer there to count.
 func (s *Segment) Info() Info {
+	if s.closed.Load() { // it panicked, reading the count from an unmapped slice
+		in := infoOf(s.name, s.path, &s.hdr, 0)
+		in.Err = ErrClosed
+		return in
+	}
 	return infoOf(s.name, s.path, &s.hdr, int(s.dirCount().Load()))
 }
 
@@ -372,7 +387,9 @@ func infoOf(name, path string, h *header, objects int) Info {
 // still be running in another goroutine. Having seen what such a call
 // publishes is not enough: a Close, CloseWrite or Put that another
 // goroutine observed may still be waking its waiters through the mapping.
-// Wait for the goroutine itself to return first.
+// Wait for the goroutine itself to return first. After Close, Alloc and
+// Lookup return ErrClosed, Info's Err is ErrClosed, and Objects and Bytes
+// return nil.
 //
 // A Segment that Attach returned shares its mapping with the others of this
 // process: Close unmaps it with the last of them.
