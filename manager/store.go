@@ -2,6 +2,7 @@ package manager
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"sync"
 	"unsafe"
@@ -43,8 +44,20 @@ func (e badRequest) Error() string { return e.msg }
 // handle applies one request and appends its reply to dst. req may be
 // shared memory: whatever is kept is copied.
 func (s *store) handle(req []byte, dst []byte) []byte {
-	b, _ := s.apply(req, dst, true)
+	b, _ := s.apply(nil, req, dst, true)
 	return b
+}
+
+// handleContext is handle for a caller in the server's own process (New's
+// local transport), which waits for the object's mutex only until ctx is
+// done: it then returns ctx's error, having applied nothing, as a call
+// through a pipe returns without waiting for its reply.
+func (s *store) handleContext(ctx context.Context, req []byte, dst []byte) ([]byte, error) {
+	b, ok := s.apply(ctx, req, dst, true)
+	if !ok {
+		return dst, ctx.Err()
+	}
+	return b, nil
 }
 
 // quickMax is the largest request that tryHandle applies: a larger one
@@ -60,11 +73,13 @@ func (s *store) tryHandle(req []byte, dst []byte) ([]byte, bool) {
 	if len(req) > quickMax {
 		return dst, false
 	}
-	return s.apply(req, dst, false)
+	return s.apply(nil, req, dst, false)
 }
 
-// apply is handle, and tryHandle when block is false.
-func (s *store) apply(req []byte, dst []byte, block bool) ([]byte, bool) {
+// apply is handle, tryHandle when block is false, and handleContext when
+// ctx is not nil: it then reports false, having done nothing, when ctx
+// ends while it waits for the object's mutex.
+func (s *store) apply(ctx context.Context, req []byte, dst []byte, block bool) ([]byte, bool) {
 	w := wbuf{b: append(dst[:0], statusOK)}
 	r := rbuf{b: req}
 	o := op(r.byte())
@@ -87,9 +102,14 @@ func (s *store) apply(req []byte, dst []byte, block bool) ([]byte, bool) {
 		if obj == nil {
 			return append(w.b[:0], statusNoObject), true
 		}
-		if block {
+		switch {
+		case !block:
+			if obj.kind == kindUser || !obj.mu.TryLock() {
+				return dst, false
+			}
+		case ctx == nil:
 			obj.mu.Lock()
-		} else if obj.kind == kindUser || !obj.mu.TryLock() {
+		case !lockContext(ctx, &obj.mu):
 			return dst, false
 		}
 		switch obj.kind {
@@ -112,6 +132,36 @@ func (s *store) apply(req []byte, dst []byte, block bool) ([]byte, bool) {
 		return errorReply(w.b[:0], err), true
 	}
 	return w.b, true
+}
+
+// lockContext locks mu, or reports false when ctx is done first, mu
+// untouched. sync.Mutex has no wait that a context ends: when mu is held,
+// a goroutine waits for it in the caller's stead and hands it over on an
+// unbuffered channel, so that either the caller receives it or, the caller
+// gone, the goroutine unlocks it again; nothing else pays for it.
+func lockContext(ctx context.Context, mu *sync.Mutex) bool {
+	if mu.TryLock() {
+		return true
+	}
+	if ctx.Done() == nil {
+		mu.Lock()
+		return true
+	}
+	got := make(chan struct{})
+	go func() {
+		mu.Lock()
+		select {
+		case got <- struct{}{}: // the caller holds mu now
+		case <-ctx.Done():
+			mu.Unlock() // the caller has gone, or goes without it
+		}
+	}()
+	select {
+	case <-got:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 func errorReply(dst []byte, err error) []byte {

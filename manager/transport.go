@@ -158,8 +158,9 @@ func (t *localTransport) RoundTrip(ctx context.Context, req []byte) ([]byte, err
 	if len(req) > MaxMessage { // as a pipe would refuse it
 		return nil, ErrTooLarge
 	}
-	t.reply = t.s.st.handle(req, t.reply)
-	return t.reply, nil
+	reply, err := t.s.st.handleContext(ctx, req, t.reply)
+	t.reply = reply
+	return reply, err
 }
 
 func (t *localTransport) Close() error { return nil }
