@@ -1,8 +1,10 @@
 package manager
 
 import (
+	"bytes"
 	"cmp"
 	"context"
+	"fmt"
 	"iter"
 )
 
@@ -334,9 +336,19 @@ func (d *Dict[K, V]) scan(ctx context.Context, from, to *K, values bool) iter.Se
 				w.uvarint(pageItems)
 				return nil
 			}, func(r *rbuf) error {
+				// The reply is the server's shared memory: a page must hold
+				// no more items than asked for (its count sizes items), and
+				// move on, each key past the last one, else the loop would
+				// ask for the same page for ever.
 				n := r.count()
-				for range n {
+				if n > pageItems {
+					return fmt.Errorf("%w: a page of %d items, at most %d asked for", ErrBadReply, n, pageItems)
+				}
+				for i := range n {
 					kb, vb := r.bytes(), r.bytes()
+					if (!first || i > 0) && bytes.Compare(kb, after) <= 0 {
+						return fmt.Errorf("%w: a page's keys out of order", ErrBadReply)
+					}
 					k, err := decodeKey[K](kk, kb)
 					if err != nil {
 						return err
@@ -351,6 +363,9 @@ func (d *Dict[K, V]) scan(ctx context.Context, from, to *K, values bool) iter.Se
 					after = append(after[:0], kb...)
 				}
 				more = r.bool()
+				if more && n == 0 {
+					return fmt.Errorf("%w: an empty page with more to come", ErrBadReply)
+				}
 				return nil
 			})
 			if err != nil {

@@ -2,6 +2,7 @@ package manager
 
 import (
 	"context"
+	"fmt"
 	"iter"
 )
 
@@ -224,7 +225,12 @@ func (l *List[V]) slice(ctx context.Context, start, stop int) iter.Seq2[V, error
 				w.uvarint(pageItems)
 				return nil
 			}, func(r *rbuf) error {
+				// The count is the server's shared memory: no more items
+				// than asked for, which bounds what it sizes.
 				n := r.count()
+				if n > min(pageItems, stop-start) {
+					return fmt.Errorf("%w: a page of %d items, at most %d asked for", ErrBadReply, n, min(pageItems, stop-start))
+				}
 				for range n {
 					var v V
 					if err := vc.decodeValue(r.bytes(), &v); err != nil {

@@ -1,0 +1,92 @@
+package manager
+
+import (
+	"context"
+	"errors"
+	"testing"
+)
+
+// A server's replies are read in place, in shared memory that the server's
+// process writes: a reply that is corrupt (or a server that is buggy) must
+// give ErrBadReply, never a loop without end or an allocation sized by a
+// count it made up. These tests answer a proxy's requests with made-up
+// replies, through a transport of their own.
+
+// fakeTransport answers every request with reply(req), and counts them.
+type fakeTransport struct {
+	reply func(req []byte) []byte
+	trips int
+}
+
+func (t *fakeTransport) RoundTrip(ctx context.Context, req []byte) ([]byte, error) {
+	t.trips++
+	if t.trips > 100 {
+		return nil, errors.New("fake server: 100 round trips for one iteration")
+	}
+	return t.reply(req), nil
+}
+
+func (t *fakeTransport) Close() error { return nil }
+
+func fakeClient(t *fakeTransport) *client {
+	return &client{addr: "fake:", dial: func(context.Context) (Transport, error) { return t, nil }}
+}
+
+// page builds a reply to opDictPage: count, (key, value)*, more.
+func page(more bool, keys ...string) []byte {
+	w := wbuf{b: []byte{statusOK}}
+	w.uvarint(uint64(len(keys)))
+	for _, k := range keys {
+		w.str(k)
+		w.bytes([]byte{tagInt, 0, 0, 0, 0, 0, 0, 0, 0})
+	}
+	w.bool(more)
+	return w.b
+}
+
+// TestCorruptPages: a page of a Dict's iteration that does not move on
+// (no item and more to come, or keys that are not past the last one) or
+// holds more items than were asked for is ErrBadReply.
+func TestCorruptPages(t *testing.T) {
+	ctx := context.Background()
+	many := make([]string, pageItems+1)
+	for i := range many {
+		many[i] = string(rune('a'+i/256)) + string(rune(i%256))
+	}
+	for _, tc := range []struct {
+		name  string
+		reply func(req []byte) []byte
+	}{
+		{"empty page with more", func([]byte) []byte { return page(true) }},
+		{"the same page again", func([]byte) []byte { return page(true, "a", "b") }},
+		{"keys out of order", func([]byte) []byte { return page(false, "b", "a") }},
+		{"more items than asked for", func([]byte) []byte { return page(false, many...) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ft := &fakeTransport{reply: tc.reply}
+			d := Dict[string, int64]{ref: ref{c: fakeClient(ft), id: 1}}
+			m, err := d.Map(ctx)
+			if !errors.Is(err, ErrBadReply) {
+				t.Fatalf("Map = %d items, %v after %d round trips; want ErrBadReply", len(m), err, ft.trips)
+			}
+		})
+	}
+}
+
+// TestCorruptSlice: a page of a List's slice with more items than were
+// asked for is ErrBadReply.
+func TestCorruptSlice(t *testing.T) {
+	ft := &fakeTransport{reply: func([]byte) []byte {
+		w := wbuf{b: []byte{statusOK}}
+		w.uvarint(3)
+		for range 3 {
+			w.bytes([]byte{tagInt, 0, 0, 0, 0, 0, 0, 0, 0})
+		}
+		return w.b
+	}}
+	l := List[int64]{ref: ref{c: fakeClient(ft), id: 1}}
+	vs, err := l.Slice(context.Background(), 0, 2)
+	if !errors.Is(err, ErrBadReply) {
+		t.Fatalf("Slice(0, 2) = %v, %v; want ErrBadReply", vs, err)
+	}
+}
