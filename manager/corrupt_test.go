@@ -3,6 +3,7 @@ package manager
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 )
 
@@ -88,5 +89,48 @@ func TestCorruptSlice(t *testing.T) {
 	vs, err := l.Slice(context.Background(), 0, 2)
 	if !errors.Is(err, ErrBadReply) {
 		t.Fatalf("Slice(0, 2) = %v, %v; want ErrBadReply", vs, err)
+	}
+}
+
+// TestMalformedRequestChangesNothing: a request whose operands do not
+// decode (it arrives from shared memory another process writes) is
+// refused and changes nothing, whatever part of it did decode: the server
+// decodes every operand before it changes anything.
+func TestMalformedRequestChangesNothing(t *testing.T) {
+	const overrun = 5 // a byte string's length past the request's end
+	for _, tc := range []struct {
+		name string
+		req  []byte
+	}{
+		{"list set, value cut short", []byte{byte(opListSet), 2, 2, overrun}}, // index 1 (zigzag)
+		{"list pop, no index", []byte{byte(opListPop), 2}},
+		{"list remove, value cut short", []byte{byte(opListRemove), 2, overrun}},
+		{"dict delete, key cut short", []byte{byte(opDictDelete), 1, overrun}},
+		{"new dict, name cut short", []byte{byte(opNew), 0, kindDict, overrun}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newStore(1<<12, 1<<12)
+			s.handle([]byte{byte(opNew), 0, kindDict, 0}, nil)             // 1
+			s.handle([]byte{byte(opNew), 0, kindList, 0}, nil)             // 2
+			s.handle([]byte{byte(opDictSet), 1, 0, 2, tagCodec, 'v'}, nil) // "" = v
+			s.handle([]byte{byte(opListAppend), 2, 0}, nil)                // an empty item
+			s.handle([]byte{byte(opListAppend), 2, 1, tagCodec}, nil)
+			state := func() string {
+				var b []byte
+				s.objects[1].dict.Scan(func(k string, v []byte) bool {
+					b = fmt.Appendf(b, "%q=%q ", k, v)
+					return true
+				})
+				return fmt.Sprintf("%d objects; dict %s; list %q", len(s.objects), b, s.objects[2].list)
+			}
+			before := state()
+			r := rbuf{b: s.handle(tc.req, nil)}
+			if err := replyError(&r); !errors.Is(err, ErrBadReply) {
+				t.Errorf("reply: %v, want a refusal", err)
+			}
+			if after := state(); after != before {
+				t.Fatalf("the server changed:\n%s\nto\n%s", before, after)
+			}
+		})
 	}
 }

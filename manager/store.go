@@ -193,6 +193,9 @@ func errorReply(dst []byte, err error) []byte {
 func (s *store) create(r *rbuf, w *wbuf) error {
 	kind := r.byte()
 	name := string(r.bytes())
+	if r.err != nil {
+		return nil // apply refuses it: no object made
+	}
 	obj := &object{kind: kind}
 	switch kind {
 	case kindDict:
@@ -277,7 +280,11 @@ func (s *store) dictOp(obj *object, o op, r *rbuf, w *wbuf) error {
 		d.Set(entry(k, v))
 		w.bytes(v)
 	case opDictDelete:
-		_, ok := d.Delete(view(r.bytes()))
+		k := r.bytes()
+		if r.err != nil {
+			return nil // not the key "" that a failed read returns
+		}
+		_, ok := d.Delete(view(k))
 		w.bool(ok)
 	case opDictHas:
 		_, ok := d.Get(view(r.bytes()))
@@ -461,6 +468,9 @@ func (s *store) listOp(obj *object, o op, r *rbuf, w *wbuf) error {
 		obj.list[i] = clone(v)
 	case opListIndex, opListRemove:
 		v := r.bytes()
+		if r.err != nil {
+			return nil // not the empty value that a failed read returns
+		}
 		for i, x := range obj.list {
 			if bytes.Equal(x, v) {
 				if o == opListRemove {
@@ -474,6 +484,9 @@ func (s *store) listOp(obj *object, o op, r *rbuf, w *wbuf) error {
 		return ErrNotFound
 	case opListPop:
 		i, ok := index(r.varint(), len(obj.list))
+		if r.err != nil {
+			return nil // not the index 0 that a failed read returns
+		}
 		if !ok {
 			return ErrIndex
 		}
@@ -488,6 +501,9 @@ func (s *store) listOp(obj *object, o op, r *rbuf, w *wbuf) error {
 	case opListSet:
 		ix, v := r.varint(), r.bytes()
 		i, ok := index(ix, len(obj.list))
+		if r.err != nil {
+			return nil
+		}
 		if !ok {
 			return ErrIndex
 		}
