@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"testing"
 )
 
@@ -130,6 +131,44 @@ func TestMalformedRequestChangesNothing(t *testing.T) {
 			}
 			if after := state(); after != before {
 				t.Fatalf("the server changed:\n%s\nto\n%s", before, after)
+			}
+		})
+	}
+}
+
+// TestHostileCountAllocatesNothing: a batch request whose count is as
+// large as its bytes allow but whose items do not decode is refused
+// without an allocation sized by the count: SetMany made a slice of
+// 48-byte items and Extend one of 24-byte items, count long, before it
+// decoded the first.
+func TestHostileCountAllocatesNothing(t *testing.T) {
+	const size = 1 << 20
+	for name, o := range map[string]op{"SetMany": opDictSetMany, "Extend": opListExtend} {
+		t.Run(name, func(t *testing.T) {
+			s := newStore(MaxMessage, pageBytes)
+			s.handle([]byte{byte(opNew), 0, kindDict, 0}, nil) // 1
+			s.handle([]byte{byte(opNew), 0, kindList, 0}, nil) // 2
+			id := uint64(1)
+			if o == opListExtend {
+				id = 2
+			}
+			w := wbuf{}
+			w.reset(o, id)
+			w.uvarint(size - 16)
+			w.uvarint(size) // the first item's length: past the end
+			req := append(w.b, make([]byte, size-len(w.b))...)
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			r := rbuf{b: s.handle(req, nil)}
+			runtime.ReadMemStats(&after)
+			if err := replyError(&r); !errors.Is(err, ErrBadReply) {
+				t.Fatalf("reply: %v, want a refusal", err)
+			}
+			// A few KiB are the reply's, and other goroutines of the test
+			// binary may allocate meanwhile: far below the 25 to 50 MB of
+			// a slice sized by the count.
+			if n := after.TotalAlloc - before.TotalAlloc; n > 4*size {
+				t.Fatalf("a refused request of %d bytes allocated %d bytes", size, n)
 			}
 		})
 	}

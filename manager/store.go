@@ -318,8 +318,8 @@ func (s *store) dictOp(obj *object, o op, r *rbuf, w *wbuf) error {
 	case opDictSetMany:
 		n := r.count()
 		type kv struct{ k, v []byte }
-		items := make([]kv, 0, n)
-		for range n {
+		var items []kv // grown as items decode: not sized by a count that they may not bear out
+		for i := 0; i < n && r.err == nil; i++ {
 			items = append(items, kv{r.bytes(), r.bytes()})
 		}
 		if r.err != nil {
@@ -442,8 +442,8 @@ func (s *store) listOp(obj *object, o op, r *rbuf, w *wbuf) error {
 		w.uvarint(uint64(len(obj.list)))
 	case opListExtend:
 		n := r.count()
-		vs := make([][]byte, 0, n)
-		for range n {
+		var vs [][]byte // as SetMany's items
+		for i := 0; i < n && r.err == nil; i++ {
 			vs = append(vs, r.bytes())
 		}
 		if r.err == nil {
