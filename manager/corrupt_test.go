@@ -173,3 +173,34 @@ func TestHostileCountAllocatesNothing(t *testing.T) {
 		})
 	}
 }
+
+// TestGetManyTooLargeAllocatesLittle: a GetMany whose reply would pass the
+// largest message fails with ErrTooLarge once its reply passes it, not
+// after building the whole of it: the keys may repeat, or be "" over and
+// over (a byte each) when a read fails, so that a small request named a
+// reply of any size.
+func TestGetManyTooLargeAllocatesLittle(t *testing.T) {
+	const maxMsg = 1 << 20
+	s := newStore(maxMsg, maxMsg)
+	s.handle([]byte{byte(opNew), 0, kindDict, 0}, nil) // 1
+	big := wbuf{}
+	big.reset(opDictSet, 1)
+	big.str("")
+	big.bytes(append([]byte{tagCodec}, make([]byte, 64<<10)...))
+	s.handle(big.b, nil)
+	w := wbuf{}
+	w.reset(opDictGetMany, 1)
+	const keys = 4096 // a reply of 256 MiB
+	w.uvarint(keys)
+	req := append(w.b, make([]byte, keys)...) // keys of length 0: ""
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	r := rbuf{b: s.handle(req, nil)}
+	runtime.ReadMemStats(&after)
+	if err := replyError(&r); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("reply: %v, want ErrTooLarge", err)
+	}
+	if n := after.TotalAlloc - before.TotalAlloc; n > 8*maxMsg {
+		t.Fatalf("a GetMany refused with ErrTooLarge (limit %d bytes) allocated %d bytes", maxMsg, n)
+	}
+}

@@ -332,9 +332,18 @@ func (s *store) dictOp(obj *object, o op, r *rbuf, w *wbuf) error {
 		n := r.count()
 		w.uvarint(uint64(n))
 		for range n {
-			v, ok := d.Get(view(r.bytes()))
+			k := r.bytes()
+			if r.err != nil {
+				return nil
+			}
+			v, ok := d.Get(view(k))
 			w.bool(ok)
 			w.bytes(v)
+			// Past the largest reply, stop now: the keys may repeat, and a
+			// short request can name a reply of any size.
+			if len(w.b) > s.maxMsg {
+				return ErrTooLarge
+			}
 		}
 	default:
 		return badRequest{"not a dict operation"}
