@@ -23,13 +23,14 @@ import (
 // blocking, and answers what it finds. An owner that has answered a
 // request hands its pipe over to the poller, or, when nobody polls,
 // becomes the poller itself (no goroutine to wake); the poller hands a
-// pipe back when its client has sent nothing for pollIdle, has gone, or
-// sent a request that may take long (a user's code, a batch, an object
-// whose mutex another goroutine holds): the owner serves that one, and the
-// other clients go on. One goroutine serves a pipe at a time. So a busy
-// server runs one thread however many clients it has, not a spinning
-// goroutine per client that holds a CPU the others' requests wait for; an
-// idle one parks every goroutine.
+// pipe back when its client has sent nothing for pollIdle, has gone, sent
+// a request that may take long (a user's code, a batch, an object whose
+// mutex another goroutine holds), or has no room for its reply (it sends
+// without reading): the owner serves that one, and the other clients go
+// on. One goroutine serves a pipe at a time. So a busy server runs one
+// thread however many clients it has, not a spinning goroutine per client
+// that holds a CPU the others' requests wait for; an idle one parks every
+// goroutine.
 type server struct {
 	st     *store
 	ln     *pipe.Listener[[]byte]
@@ -57,6 +58,7 @@ type pconn struct {
 	buf    []byte        // the reply, built by whichever goroutine serves
 	seen   int64         // poller: when it last served the pipe (spin.Now), to a pollCheck
 	served bool          // poller: served since seen
+	unsent bool          // buf is a reply the poller had no room for: the owner sends it (written before back)
 }
 
 var listenSeq atomic.Uint64
@@ -99,12 +101,15 @@ func (s *server) own(pc *pconn) {
 	defer s.wg.Done()
 	defer pc.c.Close()
 	for {
-		req, err := pc.c.Peek(s.ctx) // the request the poller handed back with, if any
-		if err != nil {
-			return
+		if !pc.unsent {
+			req, err := pc.c.Peek(s.ctx) // the request the poller handed back with, if any
+			if err != nil {
+				return
+			}
+			pc.buf = s.st.handle(req, pc.buf)
+			pc.c.Discard()
 		}
-		pc.buf = s.st.handle(req, pc.buf)
-		pc.c.Discard()
+		pc.unsent = false
 		if err := pc.c.SendBytes(s.ctx, pc.buf); err != nil {
 			return
 		}
@@ -267,7 +272,13 @@ func (s *server) poll(own *pconn, active []*pconn) {
 					var ok bool
 					if pc.buf, ok = s.st.tryHandle(req, pc.buf); ok {
 						pc.c.Discard()
-						keep = pc.c.SendBytes(s.ctx, pc.buf) == nil
+						// The poller never waits for one client: a reply its
+						// ring has no room for (a client that sends without
+						// reading) goes back with the pipe, and the owner
+						// waits to send it, while the others are served.
+						err := pc.c.SendBytes(lookOnce, pc.buf)
+						keep = err == nil
+						pc.unsent = errors.Is(err, context.Canceled)
 						pc.served, served = true, true
 					} else {
 						keep = false // the owner serves it: it may take long
@@ -314,7 +325,8 @@ func (s *server) poll(own *pconn, active []*pconn) {
 }
 
 // lookOnce is a context that is done already: a Peek given it looks at the
-// pipe once and returns its error (context.Canceled) when no request is there.
+// pipe once and returns its error (context.Canceled) when no request is
+// there, a SendBytes when the ring has no room.
 var lookOnce = func() context.Context {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
