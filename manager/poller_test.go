@@ -108,4 +108,8 @@ func TestSlowMethodStallsNobody(t *testing.T) {
 	if got := must[int](t)(gateWait.Call(ctx, o, 0)); got != 2 {
 		t.Fatalf("second call returned %d, want 2", got)
 	}
+	// That call's notice too: left in gateStarted, the next run's
+	// (go test -count) would take it for its own method's start, and its
+	// last call would block on a full gateStarted, in the method, for ever.
+	<-gateStarted
 }
