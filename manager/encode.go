@@ -163,7 +163,13 @@ func (vc valueCodec[V]) decodeValue(b []byte, v *V) error {
 		var cv V // escapes to the codec, v does not
 		err := vc.c.Decode(b, &cv)
 		*v = cv
-		return err
+		if err != nil {
+			// Every type but the numbers shares tagCodec: a value that
+			// does not decode as V was stored as another type (or is
+			// corrupt).
+			return fmt.Errorf("%w: %w", ErrType, err)
+		}
+		return nil
 	}
 	if len(b) != 8 {
 		return fmt.Errorf("%w: number of %d bytes", ErrBadReply, len(b))

@@ -303,3 +303,27 @@ func TestLimits(t *testing.T) {
 		}
 	})
 }
+
+// TestAttrOfAnotherType: an attribute read as another type than it was
+// set as gives ErrType, whichever codecs the two types travel through
+// (a number's tag, gob, fixed-size binary, strings).
+func TestAttrOfAnotherType(t *testing.T) {
+	managers(t, func(t *testing.T, ctx context.Context, m *manager.Manager) {
+		ns := must[*manager.Namespace](t)(manager.NewNamespace(ctx, m))
+		if err := manager.AttrOf[string](ns, "s").Set(ctx, "why"); err != nil {
+			t.Fatal(err)
+		}
+		if err := manager.AttrOf[[]int](ns, "l").Set(ctx, []int{1, 2}); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := manager.AttrOf[[]int](ns, "s").Get(ctx); !errors.Is(err, manager.ErrType) {
+			t.Errorf("a string read as []int (gob): %v, want ErrType", err)
+		}
+		if _, _, err := manager.AttrOf[[2]int64](ns, "s").Get(ctx); !errors.Is(err, manager.ErrType) {
+			t.Errorf("a string read as [2]int64 (binary): %v, want ErrType", err)
+		}
+		if _, _, err := manager.AttrOf[int](ns, "l").Get(ctx); !errors.Is(err, manager.ErrType) {
+			t.Errorf("a []int read as int: %v, want ErrType", err)
+		}
+	})
+}
