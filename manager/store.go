@@ -44,7 +44,7 @@ func (e badRequest) Error() string { return e.msg }
 // handle applies one request and appends its reply to dst. req may be
 // shared memory: whatever is kept is copied.
 func (s *store) handle(req []byte, dst []byte) []byte {
-	b, _ := s.apply(nil, req, dst, true)
+	b, _ := s.apply(context.Background(), req, dst, true) // never done: it waits for the mutex
 	return b
 }
 
@@ -73,12 +73,12 @@ func (s *store) tryHandle(req []byte, dst []byte) ([]byte, bool) {
 	if len(req) > quickMax {
 		return dst, false
 	}
-	return s.apply(nil, req, dst, false)
+	return s.apply(context.Background(), req, dst, false)
 }
 
-// apply is handle, tryHandle when block is false, and handleContext when
-// ctx is not nil: it then reports false, having done nothing, when ctx
-// ends while it waits for the object's mutex.
+// apply is handle, tryHandle when block is false, and handleContext: it
+// reports false, having done nothing, when ctx ends while it waits for the
+// object's mutex (handle's context.Background never does).
 func (s *store) apply(ctx context.Context, req []byte, dst []byte, block bool) ([]byte, bool) {
 	w := wbuf{b: append(dst[:0], statusOK)}
 	r := rbuf{b: req}
@@ -107,8 +107,6 @@ func (s *store) apply(ctx context.Context, req []byte, dst []byte, block bool) (
 			if obj.kind == kindUser || !obj.mu.TryLock() {
 				return dst, false
 			}
-		case ctx == nil:
-			obj.mu.Lock()
 		case !lockContext(ctx, &obj.mu):
 			return dst, false
 		}
