@@ -29,7 +29,9 @@ import (
 // mapped, and nothing stays in /dev/shm. A dialer that gives up (its context
 // ends, or the listener closed or died) marks the offer abandoned, which
 // Accept then skips, and unlinks the segment itself: the accept word's
-// compare-and-swap decides which of the two happened.
+// compare-and-swap decides which of the two happened. The listener's Close
+// refuses the posted offers of live dialers the same way, so that they
+// return at once.
 
 // ErrRefused is returned by Dial when no listener has the name, or the
 // listener closed or died before accepting.
@@ -206,10 +208,7 @@ func (l *Listener[T]) accept(name string) (*Conn[T], error) {
 	}
 	c, err := Open(seg, connObj, 0, l.o)
 	if err != nil {
-		if word.CompareAndSwap(acceptOffered, acceptDropped) { // offered -> dropped: the dialer is refused
-			atomics.Wake(word, -1)
-			seg.Unlink()
-		}
+		refuse(seg, word)
 		seg.Close()
 		return nil, fmt.Errorf("pipe: accept %q: %w", name, err)
 	}
@@ -223,6 +222,16 @@ func (l *Listener[T]) accept(name string) (*Conn[T], error) {
 	c.seg0 = &segRef{seg: seg}
 	c.seg0.refs.Store(1) // the mapping is c's alone: its Close unmaps it
 	return c, nil
+}
+
+// refuse refuses the dialer of the connection segment seg, whose accept
+// word is word, and removes the segment's name; nothing when the dialer
+// has given up already.
+func refuse(seg *shm.Segment, word *atomic.Uint32) {
+	if word.CompareAndSwap(acceptOffered, acceptDropped) { // offered -> dropped: the dialer is refused
+		atomics.Wake(word, -1)
+		seg.Unlink()
+	}
 }
 
 func acceptWord(seg *shm.Segment) (*atomic.Uint32, error) {
@@ -240,7 +249,7 @@ func (l *Listener[T]) Close() error {
 	if l.closing.Swap(true) {
 		return nil // closed, or being closed: the segment may be unmapped already
 	}
-	l.closed.Store(1) // publishes: no more accepts; dialers poll it
+	l.closed.Store(1) // publishes: no more accepts; dialers poll it, and look before they sleep on a posted offer
 	l.freed()         // wakes Accept
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -250,10 +259,14 @@ func (l *Listener[T]) Close() error {
 	l.done = true
 	// Dialers that died with an offer out: nobody else knows their
 	// connection segments (live ones see closed and remove their own).
+	// Live dialers whose offers are posted sleep on their accept words, not
+	// on seq: they are refused here, or they would see the close only at
+	// their next liveness poll.
 	for i := range offerSlots {
 		slot := l.body[lisOffers+i*offerSize : lisOffers+(i+1)*offerSize]
 		if w := atomics.MustUint64At(slot, offerClaim).Load(); w != 0 {
 			l.sweep(slot, w)
+			refusePosted(slot)
 		}
 	}
 	err := l.seg.Unlink()
@@ -261,6 +274,24 @@ func (l *Listener[T]) Close() error {
 		err = cerr
 	}
 	return err
+}
+
+// refusePosted refuses the dialer of slot, a live one, if its offer is
+// posted. A dialer that posts its offer after this look sees closed before
+// it sleeps.
+func refusePosted(slot []byte) {
+	ready := atomics.MustUint32At(slot, offerReady)
+	if !ready.CompareAndSwap(1, 0) { // ready -> taken by this Close; sees the dialer's publication
+		return
+	}
+	seg, err := shm.Open(offerNameOf(slot))
+	if err != nil {
+		return // abandoned and unlinked, or out of reach: the dialer's poll sees closed
+	}
+	if word, err := acceptWord(seg); err == nil {
+		refuse(seg, word)
+	}
+	seg.Close()
 }
 
 var dialCounter atomic.Int64
@@ -378,9 +409,20 @@ func Dial[T any](ctx context.Context, name string, o Options[T]) (*Conn[T], erro
 			c.seg0.refs.Store(1) // the mapping is c's alone: its Close unmaps it
 			return c, nil
 		case acceptDropped:
+			if closed.Load() != 0 { // refused by the listener's Close
+				return fail(fmt.Errorf("%w: listener %q closed", ErrRefused, name))
+			}
 			return fail(fmt.Errorf("%w: listener %q did not accept the pipe (its type or codec differs?)", ErrRefused, name))
 		}
-		if err := atomics.Await(ctx, word, acceptOffered, wait); err != nil {
+		// A Close that looked at the offer slots before our offer was ready
+		// did not refuse us: its closed store is seen here, before we sleep.
+		var err error
+		if closed.Load() != 0 { // observes: the listener's Close
+			err = fmt.Errorf("%w: listener %q closed", ErrRefused, name)
+		} else {
+			err = atomics.Await(ctx, word, acceptOffered, wait)
+		}
+		if err != nil {
 			if word.CompareAndSwap(acceptOffered, acceptDropped) { // offered -> dropped: Accept will skip it
 				return fail(err)
 			}
