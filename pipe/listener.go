@@ -31,10 +31,12 @@ import (
 // Accept then skips, and unlinks the segment itself: the accept word's
 // compare-and-swap decides which of the two happened. The listener's Close
 // refuses the posted offers of live dialers the same way, so that they
-// return at once.
+// return at once. An Accept that fails after taking an offer refuses it
+// too, or, when it cannot map the segment, removes its name, which the
+// dialer's poll notices.
 
 // ErrRefused is returned by Dial when no listener has the name, or the
-// listener closed or died before accepting.
+// listener closed, died or failed before accepting.
 var ErrRefused = errors.New("pipe: connection refused")
 
 // Listener layout: the object "listener" in the segment the listener names.
@@ -194,15 +196,28 @@ func (l *Listener[T]) freed() {
 // accept opens the connection segment name and takes its offer; nil, nil
 // when the dialer abandoned it.
 func (l *Listener[T]) accept(name string) (*Conn[T], error) {
-	seg, err := shm.Open(name)
+	var seg *shm.Segment
+	var err error
+	if testHookAcceptOpen != nil {
+		err = testHookAcceptOpen()
+	}
+	if err == nil {
+		seg, err = shm.Open(name)
+	}
 	if errors.Is(err, shm.ErrNotExist) {
 		return nil, nil // abandoned and unlinked
 	}
+	// The offer is taken: from here every failure refuses the dialer, or it
+	// would wait for an accept that never comes.
 	if err != nil {
+		// No mapping (no descriptor left, say), so no accept word to mark:
+		// the name's removal is the refusal, which the dialer's poll sees.
+		shm.Unlink(name)
 		return nil, fmt.Errorf("pipe: accept %q: %w", name, err)
 	}
 	word, err := acceptWord(seg)
 	if err != nil {
+		seg.Unlink() // the refusal, as above: no accept word to mark
 		seg.Close()
 		return nil, fmt.Errorf("pipe: accept %q: %w", name, err)
 	}
@@ -233,6 +248,11 @@ func refuse(seg *shm.Segment, word *atomic.Uint32) {
 		seg.Unlink()
 	}
 }
+
+// testHookAcceptOpen, nil but in tests, runs where Accept opens the
+// connection segment of an offer it took; an error it returns stands for
+// shm.Open's.
+var testHookAcceptOpen func() error
 
 func acceptWord(seg *shm.Segment) (*atomic.Uint32, error) {
 	obj, err := seg.Lookup(acceptObj, &shm.ObjectSpec{Kind: shm.KindBytes})
@@ -303,10 +323,11 @@ var testHookDialed func()
 // Dial connects to the listener called name and returns this process's end
 // of a new pipe (end 1) once the listener's process has accepted it (Python's
 // multiprocessing.connection.Client). It returns ErrRefused when there is no
-// such listener or it closes or dies first, and ctx's error when ctx ends
-// first; then nothing is left behind. o must name the listener's codec;
-// o.Capacity sizes the pipe, and o.MaxMessage its largest message (by
-// default the ring's largest record, as for Create).
+// such listener, or it closes, dies or fails to accept the pipe first (its
+// Accept returns why), and ctx's error when ctx ends first; then nothing is
+// left behind. o must name the listener's codec; o.Capacity sizes the pipe,
+// and o.MaxMessage its largest message (by default the ring's largest
+// record, as for Create).
 func Dial[T any](ctx context.Context, name string, o Options[T]) (*Conn[T], error) {
 	lseg, err := shm.Open(name)
 	if errors.Is(err, shm.ErrNotExist) {
@@ -398,6 +419,18 @@ func Dial[T any](ctx context.Context, name string, o Options[T]) (*Conn[T], erro
 	if testHookDialed != nil {
 		testHookDialed()
 	}
+	// An Accept that took the offer and could not map the segment refuses
+	// it by removing its name: the poll looks for that too.
+	acceptWait := *wait
+	acceptWait.Check = func() error {
+		if err := check(); err != nil {
+			return err
+		}
+		if _, err := shm.Stat(connName); errors.Is(err, shm.ErrNotExist) {
+			return fmt.Errorf("%w: listener %q could not open the pipe", ErrRefused, name)
+		}
+		return nil
+	}
 	atomics.MustUint32At(slot, offerReady).Store(1) // publishes: the connection is ready
 	seq.Add(1)
 	atomics.Wake(seq, -1) // wakes Accept
@@ -420,7 +453,7 @@ func Dial[T any](ctx context.Context, name string, o Options[T]) (*Conn[T], erro
 		if closed.Load() != 0 { // observes: the listener's Close
 			err = fmt.Errorf("%w: listener %q closed", ErrRefused, name)
 		} else {
-			err = atomics.Await(ctx, word, acceptOffered, wait)
+			err = atomics.Await(ctx, word, acceptOffered, &acceptWait)
 		}
 		if err != nil {
 			if word.CompareAndSwap(acceptOffered, acceptDropped) { // offered -> dropped: Accept will skip it
