@@ -11,3 +11,7 @@ func SetDialHook(f func()) { testHookDialed = f }
 // SetPlacedHook sets a function that runs after a send has placed its
 // message out of line and before it sends the reference (nil: none).
 func SetPlacedHook(f func()) { testHookPlaced = f }
+
+// SetAcceptHook makes Accept call f once it has taken a dialer's accept
+// word, before it removes the connection segment's name (nil: none).
+func SetAcceptHook(f func()) { testHookAccepted = f }

@@ -25,8 +25,9 @@ import (
 // dead process: the next Accept, or the listener's Close, frees the slot
 // and removes the segment it names (if a dead process created it). Accept takes the offer, opens end 0 of the pipe
 // (so it becomes the end's holder), marks the offer accepted, wakes the
-// dialer and unlinks the connection segment's name: both processes have it
-// mapped, and nothing stays in /dev/shm. A dialer that gives up (its context
+// dialer and unlinks the connection segment's name (the dialer does too,
+// in case the listener dies first): both processes have it mapped, and
+// nothing stays in /dev/shm. A dialer that gives up (its context
 // ends, or the listener closed or died) marks the offer abandoned, which
 // Accept then skips, and unlinks the segment itself: the accept word's
 // compare-and-swap decides which of the two happened. The listener's Close
@@ -233,6 +234,9 @@ func (l *Listener[T]) accept(name string) (*Conn[T], error) {
 		return nil, nil
 	}
 	atomics.Wake(word, -1)
+	if testHookAccepted != nil {
+		testHookAccepted()
+	}
 	seg.Unlink() // both ends are mapped: the name is no longer needed
 	c.seg0 = &segRef{seg: seg}
 	c.seg0.refs.Store(1) // the mapping is c's alone: its Close unmaps it
@@ -248,6 +252,10 @@ func refuse(seg *shm.Segment, word *atomic.Uint32) {
 		seg.Unlink()
 	}
 }
+
+// testHookAccepted, nil but in tests, runs once Accept has taken a
+// dialer's accept word, before it removes the name.
+var testHookAccepted func()
 
 // testHookAcceptOpen, nil but in tests, runs where Accept opens the
 // connection segment of an offer it took; an error it returns stands for
@@ -438,6 +446,10 @@ func Dial[T any](ctx context.Context, name string, o Options[T]) (*Conn[T], erro
 	for {
 		switch word.Load() {
 		case acceptTaken: // sees Accept's CAS: end 0 is held
+			// Both ends are mapped. Accept removes the name next, but a
+			// listener killed before it does would leave it for good: gc
+			// spares the segment of a live creator, this process.
+			seg.Unlink()
 			c.seg0 = &segRef{seg: seg}
 			c.seg0.refs.Store(1) // the mapping is c's alone: its Close unmaps it
 			return c, nil
