@@ -449,6 +449,44 @@ var blockUpdate = manager.RegisterUpdate("bridge-test-block", func(old []byte, o
 	return old, nil
 })
 
+// heldCall serves a manager of this process on subject through snc, dials
+// it through cnc, and makes a call (an Update of a dict) that the server
+// holds inside the dict's lock, so that its serving goroutine is busy: its
+// error goes to calls once let go. release lets it go (the first call
+// does); stop lets it go and stops the server: defer it.
+func heldCall(t *testing.T, ctx context.Context, snc, cnc *nats.Conn, subject string, calls chan<- error) (d *manager.Dict[string, []byte], release, stop func()) {
+	t.Helper()
+	m, err := manager.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	serving, quit := context.WithCancel(ctx)
+	served := shmtest.Go(t, func() { bridge.ServeManager(serving, snc, subject, m) })
+	backlogHeld, backlogRelease = make(chan struct{}, 1), make(chan struct{})
+	var releaseOnce sync.Once
+	release = func() { releaseOnce.Do(func() { close(backlogRelease) }) }
+	var stopOnce sync.Once
+	stop = func() { stopOnce.Do(func() { release(); quit(); <-served; m.Shutdown() }) }
+	bridge.RegisterManagerDialer(cnc)
+	var rm *manager.Manager
+	for rm == nil { // ServeManager subscribes within a round trip
+		if rm, err = bridge.DialManager(ctx, subject); err != nil && !errors.Is(err, manager.ErrPeerDead) {
+			stop()
+			t.Fatal(err)
+		}
+	}
+	if d, err = manager.NewDict[string, []byte](ctx, rm); err != nil {
+		stop()
+		t.Fatal(err)
+	}
+	go func() {
+		_, err := d.Update(ctx, "held", blockUpdate.With(0))
+		calls <- err
+	}()
+	<-backlogHeld // the server is inside the update, holding the dict's lock
+	return d, release, stop
+}
+
 // TestRemoteManagerBacklog: requests that pile up at a ServeManager whose
 // goroutines are all busy (here: held by one update function inside a
 // dict's lock) are all served once it is free, however many bytes they
@@ -468,37 +506,12 @@ func TestRemoteManagerBacklog(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cnc.Close()
-	m, err := manager.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Shutdown()
-	const subject = "shmkit.test.backlog"
-	serving, quit := context.WithCancel(ctx)
-	served := shmtest.Go(t, func() { bridge.ServeManager(serving, snc, subject, m) })
-	backlogHeld, backlogRelease = make(chan struct{}, 1), make(chan struct{})
-	var releaseOnce sync.Once
-	release := func() { releaseOnce.Do(func() { close(backlogRelease) }) }
-	defer func() { release(); quit(); <-served }()
-
-	bridge.RegisterManagerDialer(cnc)
-	var rm *manager.Manager
-	for rm == nil { // ServeManager subscribes within a round trip
-		if rm, err = bridge.DialManager(ctx, subject); err != nil && !errors.Is(err, manager.ErrPeerDead) {
-			t.Fatal(err)
-		}
-	}
-	d, err := manager.NewDict[string, []byte](ctx, rm)
-	if err != nil {
-		t.Fatal(err)
-	}
-	calls := make(chan error, 101)
-	go func() {
-		_, err := d.Update(ctx, "held", blockUpdate.With(0))
-		calls <- err
-	}()
-	<-backlogHeld                  // the server is inside the update, holding the dict's lock
-	const n, size = 100, 1_000_000 // 100 MB of requests: past 64 MiB beside the 15 the serving goroutines hold
+	const n, size = 100, 1_000_000
+	calls := make(chan error, n+1)
+	d, release, stop := heldCall(t, ctx, snc, cnc, "shmkit.test.backlog", calls)
+	defer stop()
+	// 100 MB of requests (n of size bytes): past 64 MiB beside the 15 the
+	// serving goroutines hold.
 	base := snc.Stats().InBytes
 	value := make([]byte, size)
 	for i := range n {
@@ -551,36 +564,9 @@ func TestRemoteManagerCallerReconnects(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cnc.Close()
-	m, err := manager.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Shutdown()
-	const subject = "shmkit.test.reconnect"
-	serving, quit := context.WithCancel(ctx)
-	served := shmtest.Go(t, func() { bridge.ServeManager(serving, snc, subject, m) })
-	backlogHeld, backlogRelease = make(chan struct{}, 1), make(chan struct{})
-	var releaseOnce sync.Once
-	release := func() { releaseOnce.Do(func() { close(backlogRelease) }) }
-	defer func() { release(); quit(); <-served }()
-
-	bridge.RegisterManagerDialer(cnc)
-	var rm *manager.Manager
-	for rm == nil { // ServeManager subscribes within a round trip
-		if rm, err = bridge.DialManager(ctx, subject); err != nil && !errors.Is(err, manager.ErrPeerDead) {
-			t.Fatal(err)
-		}
-	}
-	d, err := manager.NewDict[string, []byte](ctx, rm)
-	if err != nil {
-		t.Fatal(err)
-	}
 	call := make(chan error, 1)
-	go func() {
-		_, err := d.Update(ctx, "held", blockUpdate.With(0))
-		call <- err
-	}()
-	<-backlogHeld // the server holds the call
+	_, release, stop := heldCall(t, ctx, snc, cnc, "shmkit.test.reconnect", call)
+	defer stop()
 	// The caller's connection is lost, and stays away while the server
 	// sends its reply.
 	away := cnc.StatusChanged(nats.RECONNECTING)
