@@ -203,7 +203,11 @@ func (a *Arena) TryAlloc(n int) (b Block, ok bool, err error) {
 	if err := a.reserve(start, np); err != nil {
 		return Block{}, false, err
 	}
-	g := a.gen(idx).Load()
+	// A generation of its own for every allocation, not only the one
+	// its last free left: a freer killed between clearing the owner and
+	// bumping the generation leaves the old one, and a reference to the
+	// old block must not name the new one.
+	g := a.gen(idx).Add(1)
 	a.start(idx).Store(uint32(start))
 	a.npages(idx).Store(uint32(np))
 	a.owner(idx).Store(a.me) // publishes: the record (a rebuild counts it from here)
@@ -381,15 +385,28 @@ func (a *Arena) Free(b Block) error {
 	return nil
 }
 
+// testHookFreeing, when set (by tests), runs in the middle of a free,
+// between the two stores that free the record, with the lock held.
+var testHookFreeing func()
+
 // freeLocked frees record i: owner cleared first (a rebuild no longer
-// counts it), then its pages. Lock held.
+// counts it), then its generation bumped (references to it are stale),
+// then its pages. Lock held. The owner goes first: a freer killed after
+// bumping the generation and before clearing the owner left a reader's
+// record whose references were all stale, which no Take adopted and no
+// Reclaim freed, allocated for good; killed between the two stores now,
+// it leaves a free record (TryAlloc gives the next block a generation of
+// its own) whose references Take finds stale too.
 func (a *Arena) freeLocked(i uint32) error {
 	s, np := int(a.start(i).Load()), int(a.npages(i).Load())
 	if np <= 0 || s+np > a.pages {
 		return fmt.Errorf("%w: record %d holds pages %d+%d of %d", ErrCorrupt, i, s, np, a.pages)
 	}
-	a.gen(i).Add(1)
 	a.owner(i).Store(ownerFree) // publishes: the record is free
+	if testHookFreeing != nil {
+		testHookFreeing() // a kill point: between the record's two stores
+	}
+	a.gen(i).Add(1)
 	a.setRun(s, np, false)
 	if u := a.used.Load(); u >= uint32(np) {
 		a.used.Store(u - uint32(np))

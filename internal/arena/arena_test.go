@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -292,12 +294,39 @@ var holdArena = process.Register("arena-hold", func(ctx context.Context, a child
 		if err := arena.Lock(ar); err != nil {
 			return err
 		}
+	case "freeing":
+		// A reader's Free, killed between the two stores that free
+		// the record: the reference goes to the parent from there.
+		b, ok, err := ar.TryAlloc(1 << 20)
+		if !ok || err != nil {
+			return fmt.Errorf("TryAlloc: %v %v", ok, err)
+		}
+		ar.Publish(b)
+		if b, err = ar.Take(b); err != nil {
+			return err
+		}
+		var ref [arena.RefSize]byte
+		arena.EncodeRef(ref[:], b)
+		arena.SetFreeingHook(func() {
+			process.File(0).Write(ref[:])
+			for {
+				unix.Pause()
+			}
+		})
+		return ar.Free(b)
 	}
 	hold()
 	return nil
 })
 
 func killHolding(t *testing.T, seg *shm.Segment, what string) {
+	t.Helper()
+	killAt(t, seg, what, 1)
+}
+
+// killAt starts a child that does what, reads the n bytes it reports at
+// its kill point, kills it there and returns them.
+func killAt(t *testing.T, seg *shm.Segment, what string, n int) []byte {
 	t.Helper()
 	r, w, err := os.Pipe()
 	if err != nil {
@@ -311,12 +340,13 @@ func killHolding(t *testing.T, seg *shm.Segment, what string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var b [1]byte
-	if _, err := r.Read(b[:]); err != nil {
+	b := make([]byte, n)
+	if _, err := io.ReadFull(r, b); err != nil {
 		t.Fatalf("the child never reached its kill point: %v", err)
 	}
 	p.Kill()
 	p.Wait()
+	return b
 }
 
 // TestDeadHolder: a process killed holding a block gives it back at the
@@ -347,6 +377,35 @@ func TestDeadHolder(t *testing.T) {
 	if err := arena.Check(a); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestReaderKilledFreeing: a reader killed in the middle of its Free had
+// finished with the block; the process that adopts its message finds the
+// reference stale, and the block comes back once a survivor takes the lock
+// over from the dead freer, instead of staying allocated for good.
+func TestReaderKilledFreeing(t *testing.T) {
+	seg, a := newArena(t, 8<<20, 64, 1<<20)
+	ref, err := arena.DecodeRef(killAt(t, seg, "freeing", arena.RefSize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Take(ref); !errors.Is(err, arena.ErrStale) {
+		t.Fatalf("the adopter's Take of a block its dead reader was freeing: %v, want ErrStale", err)
+	}
+	if _, err := a.Reclaim(); err != nil { // takes the lock over from the dead freer
+		t.Fatal(err)
+	}
+	if a.Used() != 0 {
+		t.Fatalf("Used %d after a reader was killed freeing its block, want 0: the block leaks", a.Used())
+	}
+	if err := arena.Check(a); err != nil {
+		t.Fatal(err)
+	}
+	b, ok, err := a.TryAlloc(8 << 20) // the whole arena: nothing left behind
+	if !ok || err != nil {
+		t.Fatalf("TryAlloc of the whole arena: %v %v", ok, err)
+	}
+	a.Free(b)
 }
 
 // TestTake: a published block is taken once; a stale or forged reference

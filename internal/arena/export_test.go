@@ -34,3 +34,7 @@ const (
 // PID is the largest the word holds, past pid_max here, with a start time
 // no process of that PID could have had.
 var DeadWord = procinfo.Ident{Pid: 1<<22 - 1, Start: 1, NS: procinfo.Self().NS}.Word()
+
+// SetFreeingHook makes every free run f between the two stores that free
+// a record (a kill point for tests).
+func SetFreeingHook(f func()) { testHookFreeing = f }

@@ -36,7 +36,7 @@ const layoutVersion = 1
 //	    | records: records × 32 bytes                              |
 //	    |   0 owner u64  0 free | 1 queued | W (held by process W) |
 //	    |                | W|readBit (being read by process W)     |
-//	    |   8 gen u32    bumped by every free                      |
+//	    |   8 gen u32    bumped by every allocation and free       |
 //	    |  12 start u32  first page                                |
 //	    |  16 pages u32  pages in the block                        |
 //	    |  20 (pad 12)                                             |
