@@ -28,7 +28,11 @@
 // Binary and Gob, the first that fits T.
 //
 // Decoders never panic on garbage: a peer process may be buggy or hostile,
-// and every decoder is fuzzed.
+// and every decoder is fuzzed. Gob refuses a map whose count its message
+// cannot hold before encoding/gob makes the map that size (a message of a
+// few bytes could ask for gigabytes), except behind an interface: a type
+// with interfaces inside decodes maps of its registered concrete types as
+// encoding/gob does.
 //
 // # Names
 //

@@ -36,6 +36,7 @@ type Gob[T any] struct{}
 type gobCache struct {
 	ptr    bool      // T is a pointer: messages start with a nil flag
 	ok     bool      // the type has no interface inside: caching is sound
+	maps   bool      // ok, and the type holds a map: see checkGobMaps
 	prefix []byte    // this process's type description, as a fresh encoder writes it
 	encs   sync.Pool // *warmEncoder
 	decs   sync.Map  // string(prefix) -> *sync.Pool of *warmDecoder
@@ -107,6 +108,7 @@ func cacheFor[T any]() *gobCache {
 			c.ok = false
 		}
 	}
+	c.maps = c.ok && hasMap(t, map[reflect.Type]bool{})
 	got, _ := gobCaches.LoadOrStore(t, c)
 	return got.(*gobCache)
 }
@@ -222,6 +224,13 @@ func (Gob[T]) Decode(src []byte, v *T) (err error) {
 			src = src[1:]
 		default:
 			return fmt.Errorf("%w: gob: bad nil flag for a pointer (%d bytes)", ErrDecode, len(src))
+		}
+	}
+	if c.maps {
+		// Before gob sees it: gob sizes a map by its count (see
+		// checkGobMaps).
+		if err := checkGobMaps(src); err != nil {
+			return fmt.Errorf("%w: gob: %v", ErrDecode, err)
 		}
 	}
 	if c.ok && len(src) > len(c.prefix) {

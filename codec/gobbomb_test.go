@@ -1,0 +1,191 @@
+package codec_test
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"math/big"
+	"reflect"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/shmkit/shmkit/codec"
+)
+
+type mapInner struct {
+	Scores map[string]int
+	Note   string
+}
+
+type withMaps struct {
+	Name  string
+	Inner []mapInner
+	ByID  map[int64]*mapInner
+	Sets  map[string][]int
+	When  time.Time // a GobEncoder: opaque bytes on the wire
+	Grid  [2][2]float64
+	Z     complex128
+	Raw   []byte
+	Empty map[string]struct{}
+	Next  *withMaps
+	Pairs map[[2]int8]bool
+	Big   *big.Int
+}
+
+// gobMessages splits a gob stream into its messages (length-prefixed).
+func gobMessages(t *testing.T, b []byte) [][]byte {
+	t.Helper()
+	var out [][]byte
+	for len(b) > 0 {
+		n, k := gobUintOf(b)
+		if k == 0 || int(n) > len(b)-k {
+			t.Fatalf("not a gob stream: %x", b)
+		}
+		out = append(out, b[k:k+int(n)])
+		b = b[k+int(n):]
+	}
+	return out
+}
+
+func gobUintOf(b []byte) (uint64, int) {
+	if b[0] < 0x80 {
+		return uint64(b[0]), 1
+	}
+	n := -int(int8(b[0]))
+	var v uint64
+	for _, c := range b[1 : n+1] {
+		v = v<<8 | uint64(c)
+	}
+	return v, n + 1
+}
+
+func appendGobUint(b []byte, v uint64) []byte {
+	if v < 0x80 {
+		return append(b, byte(v))
+	}
+	var be [8]byte
+	binary.BigEndian.PutUint64(be[:], v)
+	i := 0
+	for be[i] == 0 {
+		i++
+	}
+	return append(append(b, byte(-(8-i))), be[i:]...)
+}
+
+// gobBomb encodes v, whose only one-entry map has the key marker, and
+// makes that map's count say count: a message of a few dozen bytes.
+func gobBomb[T any](t *testing.T, v T, marker []byte, count uint64) []byte {
+	t.Helper()
+	enc, err := codec.Gob[T]{}.Append(nil, &v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []byte
+	if reflect.TypeFor[T]().Kind() == reflect.Pointer {
+		out, enc = enc[:1], enc[1:] // the nil flag
+	}
+	msgs := gobMessages(t, enc)
+	last := msgs[len(msgs)-1]
+	i := bytes.Index(last, marker)
+	if i < 1 || last[i-1] != 1 {
+		t.Fatalf("no one-entry map before %x in %x", marker, last)
+	}
+	patched := append(appendGobUint(append([]byte(nil), last[:i-1]...), count), last[i:]...)
+	for _, m := range msgs[:len(msgs)-1] {
+		out = append(appendGobUint(out, uint64(len(m))), m...)
+	}
+	return append(appendGobUint(out, uint64(len(patched))), patched...)
+}
+
+// decodeAllocs decodes src with c and returns the error and the bytes
+// allocated meanwhile.
+func decodeAllocs[T any](src []byte) (error, uint64) {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	before := ms.TotalAlloc
+	var v T
+	err := codec.Gob[T]{}.Decode(src, &v)
+	runtime.ReadMemStats(&ms)
+	return err, ms.TotalAlloc - before
+}
+
+// TestGobMapBomb: a message of a few dozen bytes whose map count says
+// millions is ErrDecode, without gob making a map of that size first (a
+// count of 2^28 in 25 bytes made it allocate 9 GiB before it failed).
+func TestGobMapBomb(t *testing.T) {
+	const limit = 32 << 20
+	top := gobBomb(t, map[int]int{7: 9}, []byte{0x0e, 0x12}, 1<<24) // key 7, value 9
+	if err, n := decodeAllocs[map[int]int](top); !errors.Is(err, codec.ErrDecode) || n > limit {
+		t.Fatalf("a %d-byte map[int]int of 2^24 entries: %v after allocating %d MiB, want ErrDecode with under %d MiB", len(top), err, n>>20, limit>>20)
+	}
+	nested := gobBomb(t, withMaps{Inner: []mapInner{{Scores: map[string]int{"BOMB": 1}}}}, []byte("\x04BOMB"), 1<<23)
+	if err, n := decodeAllocs[withMaps](nested); !errors.Is(err, codec.ErrDecode) || n > limit {
+		t.Fatalf("a %d-byte struct with a map of 2^23 entries inside: %v after allocating %d MiB, want ErrDecode with under %d MiB", len(nested), err, n>>20, limit>>20)
+	}
+	ptr := gobBomb(t, &mapInner{Scores: map[string]int{"BOMB": 1}}, []byte("\x04BOMB"), 1<<23)
+	if err, n := decodeAllocs[*mapInner](ptr); !errors.Is(err, codec.ErrDecode) || n > limit {
+		t.Fatalf("a %d-byte *mapInner with a map of 2^23 entries: %v after allocating %d MiB, want ErrDecode with under %d MiB", len(ptr), err, n>>20, limit>>20)
+	}
+}
+
+// TestGobMapsRoundTrip: values with maps in every place the check walks
+// (nested, in slices, of structs, of slices, empty, beside opaque
+// GobEncoders, arrays, complex numbers, a recursive type) still decode.
+func TestGobMapsRoundTrip(t *testing.T) {
+	in := withMaps{
+		Name:  "n",
+		Inner: []mapInner{{Scores: map[string]int{"a": 1, "b": -2}, Note: "x"}, {}},
+		ByID:  map[int64]*mapInner{-5: {Scores: map[string]int{"": 0}}, 1 << 40: {Note: "y"}},
+		Sets:  map[string][]int{"s": {1, 2, 3}, "e": {}},
+		When:  time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC),
+		Grid:  [2][2]float64{{1.5, 0}, {-2, 3}},
+		Z:     complex(1, -1),
+		Raw:   []byte{0, 1, 2},
+		Empty: map[string]struct{}{"k": {}, "l": {}},
+		Next:  &withMaps{Name: "next", Sets: map[string][]int{"t": nil}, Next: &withMaps{Name: "last"}},
+		Pairs: map[[2]int8]bool{{1, -1}: true, {0, 0}: false},
+		Big:   big.NewInt(-12345),
+	}
+	c := codec.Gob[withMaps]{}
+	for range 3 { // a cold decoder, then warm ones
+		b, err := c.Append(nil, &in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out withMaps
+		if err := c.Decode(b, &out); err != nil {
+			t.Fatalf("Decode: %v", err)
+		}
+		if out.Inner[0].Scores["b"] != -2 || out.ByID[1<<40].Note != "y" || len(out.Sets["s"]) != 3 ||
+			!out.When.Equal(in.When) || out.Grid != in.Grid || out.Z != in.Z || !bytes.Equal(out.Raw, in.Raw) ||
+			len(out.Empty) != 2 || out.Next.Next.Name != "last" || !out.Pairs[[2]int8{1, -1}] || len(out.Pairs) != 2 ||
+			out.Big.Cmp(in.Big) != 0 {
+			t.Fatalf("round trip:\n got %+v\nwant %+v", out, in)
+		}
+	}
+	for _, m := range []map[int]int{nil, {}, {0: 0}, {1: 1, -1: 1 << 62}} {
+		b, err := codec.Gob[map[int]int]{}.Append(nil, &m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out map[int]int
+		if err := (codec.Gob[map[int]int]{}).Decode(b, &out); err != nil || len(out) != len(m) {
+			t.Fatalf("map %v: %v %v", m, out, err)
+		}
+	}
+}
+
+// FuzzGobMapsDecode: garbage decoded into a type with maps is ErrDecode
+// or decodes; never a panic, never a map its bytes could not hold.
+func FuzzGobMapsDecode(f *testing.F) {
+	c := codec.Gob[withMaps]{}
+	seed, _ := c.Append(nil, &withMaps{Name: "a", Inner: []mapInner{{Scores: map[string]int{"k": 1}}}, Sets: map[string][]int{"s": {1}}})
+	f.Add(seed)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var v withMaps
+		if err := c.Decode(b, &v); err != nil && !errors.Is(err, codec.ErrDecode) {
+			t.Fatalf("%v does not match ErrDecode", err)
+		}
+	})
+}
