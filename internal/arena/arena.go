@@ -515,8 +515,13 @@ func (a *Arena) release() { a.lock.Store(0) }
 // rebuild derives usedMap, used and backed from the records and the
 // backed map after a holder died mid-update. A record whose pages fall
 // outside the arena is ErrCorrupt; so are two records over one page. The
-// lock stays held on error (released by the caller's defer: the next
-// taker is no better off).
+// derived state is complete even then, and the lock is released: the
+// pages of every record in use, a corrupt one's too as far as they lie
+// in the arena, stay out of the next allocations. (A rebuild that
+// stopped at the first corrupt record left the pages of the records
+// after it free in usedMap, and the next TryAlloc, finding the lock free
+// and nothing to rebuild, handed out the pages of live blocks:
+// TestCorruptRecordKeepsLiveBlocks.)
 func (a *Arena) rebuild() error {
 	err := a.rebuildLocked()
 	if err != nil {
@@ -529,30 +534,36 @@ func (a *Arena) rebuildLocked() error {
 	for i := range a.usedMap {
 		a.usedMap[i].Store(0)
 	}
-	used := 0
+	var bad error
 	for i := range uint32(len(a.recs)) {
 		if a.owner(i).Load() == ownerFree {
 			continue
 		}
 		s, np := int(a.start(i).Load()), int(a.npages(i).Load())
 		if np <= 0 || s+np > a.pages || s < 0 {
-			return fmt.Errorf("%w: record %d holds pages %d+%d of %d", ErrCorrupt, i, s, np, a.pages)
+			if bad == nil {
+				bad = fmt.Errorf("%w: record %d holds pages %d+%d of %d", ErrCorrupt, i, s, np, a.pages)
+			}
+			if np <= 0 || s >= a.pages {
+				continue
+			}
+			np = a.pages - s // what of it lies in the arena
 		}
-		for p := s; p < s+np; p++ {
+		for p := s; p < s+np && bad == nil; p++ {
 			if a.usedMap[p/64].Load()&(1<<(p%64)) != 0 {
-				return fmt.Errorf("%w: page %d held by two records (one is %d)", ErrCorrupt, p, i)
+				bad = fmt.Errorf("%w: page %d held by two records (one is %d)", ErrCorrupt, p, i)
 			}
 		}
 		a.setRun(s, np, true)
-		used += np
 	}
-	backed := 0
-	for i := range a.backedMap {
+	used, backed := 0, 0
+	for i := range a.usedMap {
+		used += bits.OnesCount64(a.usedMap[i].Load())
 		backed += bits.OnesCount64(a.backedMap[i].Load())
 	}
 	a.used.Store(uint32(used))
 	a.backed.Store(uint32(backed))
-	return nil
+	return bad
 }
 
 // check is the invariant checker: the derived state agrees with the

@@ -583,3 +583,52 @@ func FuzzHostile(f *testing.F) {
 		ok(err)
 	})
 }
+
+// TestCorruptRecordKeepsLiveBlocks: a lock taken over from a dead holder
+// whose rebuild meets a corrupt record is ErrCorrupt, and the calls after
+// it never hand out the pages of the blocks still live.
+func TestCorruptRecordKeepsLiveBlocks(t *testing.T) {
+	const pages, records = 64, 8
+	m := make([]uint64, (arena.MetaSize(pages, records)+7)/8)
+	meta := unsafeBytes(m)[:arena.MetaSize(pages, records)]
+	binary.LittleEndian.PutUint32(meta[arena.OffPages:], pages)
+	binary.LittleEndian.PutUint32(meta[arena.OffRecords:], records)
+	a, err := arena.Attach(meta, make([]byte, arena.DataSize(pages)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var live []arena.Block
+	for range 3 {
+		b, ok, err := a.TryAlloc(4 * arena.PageSize)
+		if !ok || err != nil {
+			t.Fatal(ok, err)
+		}
+		a.Publish(b)
+		live = append(live, b)
+	}
+	// The first block's record says pages past the end, and the lock's
+	// holder is dead: the next taker rebuilds, and meets the record first.
+	r := arena.OffRecords0 + int(live[0].Index)*arena.RecordSize
+	binary.LittleEndian.PutUint32(meta[r+12:], 1<<20)
+	binary.LittleEndian.PutUint64(meta[arena.OffLock:], arena.DeadWord)
+	live = live[1:]
+	if _, _, err := a.TryAlloc(arena.PageSize); !errors.Is(err, arena.ErrCorrupt) {
+		t.Fatalf("TryAlloc over a corrupt record: %v, want ErrCorrupt", err)
+	}
+	for {
+		b, ok, err := a.TryAlloc(arena.PageSize)
+		if !ok || err != nil {
+			break
+		}
+		for _, l := range live {
+			if b.Start >= l.Start && b.Start < l.Start+4 {
+				t.Fatalf("TryAlloc after the failed rebuild handed out page %d, of the live block at pages %d+4", b.Start, l.Start)
+			}
+		}
+	}
+	for _, l := range live {
+		if _, err := a.Take(l); err != nil {
+			t.Fatalf("Take of a live block: %v", err)
+		}
+	}
+}
