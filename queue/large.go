@@ -231,7 +231,12 @@ func (q *Queue[T]) placeWait(ctx context.Context, v *T, m *message) error {
 	}
 	ok, err := try()
 	if !ok && err == nil {
-		q.reclaim() // blocks of producers that died before sending them
+		// Blocks of producers that died before sending them: room for
+		// the Puts asleep on the arena too, which slept on until their
+		// poll, 50 ms (TestReclaimWakesArenaWaiters).
+		if q.reclaim() {
+			q.ctl.notFull.Notify()
+		}
 		err = q.ctl.notFull.Wait(ctx, &q.putWait, try)
 	}
 	return err

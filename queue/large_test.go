@@ -318,3 +318,41 @@ func TestConsumerKilledReadingLarge(t *testing.T) {
 		}
 	}
 }
+
+// TestReclaimWakesArenaWaiters: a Put that finds the arena full reclaims
+// the blocks of producers that died holding them before it waits; the
+// room it frees is also room for the Puts asleep on the arena already,
+// which slept on until their own poll, up to 50 ms later. The sleeper is
+// the sleep bit of notFull, set by hand; the wake is that bit cleared.
+func TestReclaimWakesArenaWaiters(t *testing.T) {
+	ctx := ctxT(t)
+	q, err := queue.New(queue.Options[[]byte]{MaxMessage: 4 << 20}) // a 16 MiB arena
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	killHeld(t, ctx, putPlacedThenHold, q) // 4 MiB held by a dead producer
+	for i := range 3 {
+		if err := q.Put(ctx, make([]byte, 4<<20)); err != nil {
+			t.Fatalf("Put %d: %v", i, err)
+		}
+	}
+	if ok, err := q.TryPut(make([]byte, 1<<20)); ok || err != nil {
+		t.Fatalf("a large TryPut with the arena full: %v %v, want no room", ok, err)
+	}
+	_, putAsleep := queue.Asleep(q) // a Put asleep for arena room
+	if err := q.Put(ctx, make([]byte, 1<<20)); err != nil {
+		t.Fatalf("a Put that reclaims the dead producer's block: %v", err)
+	}
+	if putAsleep() {
+		t.Error("a Put reclaimed 4 MiB of the arena and woke no other Put")
+	}
+	for i := range 4 {
+		if _, err := q.Get(ctx); err != nil {
+			t.Fatalf("Get %d: %v", i, err)
+		}
+	}
+	if u := queue.ArenaUsed(q); u != 0 {
+		t.Fatalf("arena holds %d bytes at the end", u)
+	}
+}
