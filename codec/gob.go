@@ -254,25 +254,30 @@ func (Gob[T]) Decode(src []byte, v *T) (err error) {
 // type description met (one per producing process, typically).
 const maxDescriptions = 64
 
+// maxDescriptionBytes bounds a description that gets a pool: a type's
+// description is its fields' names and type ids, a few hundred bytes, and
+// each pool keeps its description for good.
+const maxDescriptionBytes = 64 << 10
+
 // decodeWarm decodes src with a warm decoder if src starts with a type
 // description one has been fed; ok is false when it could not try, or when
-// the warm decoder failed (the caller then decodes the slow way).
+// the warm decoder failed (the caller then decodes the slow way). A
+// description gets its pool once a message with it has decoded: garbage
+// from a buggy or hostile peer kept a pool, and its description (a
+// message's worth of bytes), for good, and 64 of them took every place.
 func (c *gobCache) decodeWarm(src []byte, v any) (ok bool, err error) {
 	desc, rest, found := c.splitDescription(src)
 	if !found {
 		return false, nil
 	}
-	pv, loaded := c.decs.Load(string(desc))
-	if !loaded {
-		n := 0
-		c.decs.Range(func(any, any) bool { n++; return n < maxDescriptions })
-		if n >= maxDescriptions {
-			return false, nil
-		}
-		pv, _ = c.decs.LoadOrStore(string(desc), new(sync.Pool))
+	var pool *sync.Pool
+	var d *warmDecoder
+	if pv, loaded := c.decs.Load(string(desc)); loaded {
+		pool = pv.(*sync.Pool)
+		d, _ = pool.Get().(*warmDecoder)
+	} else if len(desc) > maxDescriptionBytes {
+		return false, nil
 	}
-	pool := pv.(*sync.Pool)
-	d, _ := pool.Get().(*warmDecoder)
 	body := rest
 	if d == nil {
 		d = new(warmDecoder)
@@ -285,7 +290,17 @@ func (c *gobCache) decodeWarm(src []byte, v any) (ok bool, err error) {
 		return false, nil // d is dropped; the slow way says what is wrong
 	}
 	d.r.b = nil
-	pool.Put(d)
+	if pool == nil {
+		n := 0
+		c.decs.Range(func(any, any) bool { n++; return n < maxDescriptions })
+		if n < maxDescriptions {
+			pv, _ := c.decs.LoadOrStore(string(desc), new(sync.Pool))
+			pool = pv.(*sync.Pool)
+		}
+	}
+	if pool != nil {
+		pool.Put(d)
+	}
 	reflect.ValueOf(v).Elem().Set(x.Elem())
 	return true, nil
 }

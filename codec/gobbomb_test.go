@@ -189,3 +189,50 @@ func FuzzGobMapsDecode(f *testing.F) {
 		}
 	})
 }
+
+type descProbe struct {
+	A int
+	B []string
+}
+
+// TestGobDescriptionCacheBounded: Gob keeps warm decoders per type
+// description met, up to 64 descriptions; messages from a buggy or hostile
+// peer whose descriptions are large and garbage are ErrDecode, and leave
+// neither their descriptions held for good nor the 64 places taken.
+func TestGobDescriptionCacheBounded(t *testing.T) {
+	const n, size = 64, 1 << 20
+	c := codec.Gob[descProbe]{}
+	heap := func() uint64 {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.HeapAlloc
+	}
+	before := heap()
+	for i := range n {
+		def := make([]byte, size)
+		def[0] = 1 // a type id of -1: a type definition, of garbage
+		binary.LittleEndian.PutUint64(def[1:], uint64(i))
+		msg := appendGobUint(nil, size)
+		msg = append(msg, def...)
+		msg = append(msg, 2, 2, 0) // a value message: type id 1
+		var v descProbe
+		if err := c.Decode(msg, &v); !errors.Is(err, codec.ErrDecode) {
+			t.Fatalf("message %d: %v, want ErrDecode", i, err)
+		}
+	}
+	if grew := int64(heap()) - int64(before); grew > 16<<20 {
+		t.Fatalf("%d garbage messages with %d-byte descriptions left the heap %d MiB larger", n, size, grew>>20)
+	}
+	in := descProbe{A: 3, B: []string{"x"}}
+	b, err := c.Append(nil, &in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		var out descProbe
+		if err := c.Decode(b, &out); err != nil || out.A != 3 || len(out.B) != 1 {
+			t.Fatalf("a good message after the garbage: %+v %v", out, err)
+		}
+	}
+}
