@@ -30,9 +30,10 @@
 // Decoders never panic on garbage: a peer process may be buggy or hostile,
 // and every decoder is fuzzed. Gob refuses a map whose count its message
 // cannot hold before encoding/gob makes the map that size (a message of a
-// few bytes could ask for gigabytes), except behind an interface: a type
-// with interfaces inside decodes maps of its registered concrete types as
-// encoding/gob does.
+// few bytes could ask for gigabytes), and a value nested more than 65536
+// deep before encoding/gob recurses through it (a few MiB could exhaust
+// the stack, a fatal error), except for a type with interfaces inside,
+// which encoding/gob decodes as it would alone.
 //
 // # Names
 //

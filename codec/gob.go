@@ -36,10 +36,9 @@ type Gob[T any] struct{}
 type gobCache struct {
 	ptr    bool      // T is a pointer: messages start with a nil flag
 	ok     bool      // the type has no interface inside: caching is sound
-	maps   bool      // ok, and the type holds a map: see checkGobMaps
 	prefix []byte    // this process's type description, as a fresh encoder writes it
 	encs   sync.Pool // *warmEncoder
-	decs   sync.Map  // string(prefix) -> *sync.Pool of *warmDecoder
+	decs   sync.Map  // string(prefix) -> *descPool
 }
 
 var gobCaches sync.Map // reflect.Type -> *gobCache
@@ -47,6 +46,12 @@ var gobCaches sync.Map // reflect.Type -> *gobCache
 type warmEncoder struct {
 	w   sliceWriter
 	enc *gob.Encoder
+}
+
+// descPool holds the warm decoders of one type description.
+type descPool struct {
+	pool sync.Pool // *warmDecoder
+	walk bool      // messages of this description are walked first (see checkGob)
 }
 
 type warmDecoder struct {
@@ -108,7 +113,6 @@ func cacheFor[T any]() *gobCache {
 			c.ok = false
 		}
 	}
-	c.maps = c.ok && hasMap(t, map[reflect.Type]bool{})
 	got, _ := gobCaches.LoadOrStore(t, c)
 	return got.(*gobCache)
 }
@@ -226,16 +230,15 @@ func (Gob[T]) Decode(src []byte, v *T) (err error) {
 			return fmt.Errorf("%w: gob: bad nil flag for a pointer (%d bytes)", ErrDecode, len(src))
 		}
 	}
-	if c.maps {
-		// Before gob sees it: gob sizes a map by its count (see
-		// checkGobMaps).
-		if err := checkGobMaps(src); err != nil {
-			return fmt.Errorf("%w: gob: %v", ErrDecode, err)
-		}
-	}
 	if c.ok && len(src) > len(c.prefix) {
 		if ok, err := c.decodeWarm(src, v); ok {
 			return err
+		}
+	}
+	if c.ok {
+		// Before gob sees it: see checkGob.
+		if _, err := checkGob(src); err != nil {
+			return fmt.Errorf("%w: gob: %v", ErrDecode, err)
 		}
 	}
 	var x T
@@ -265,18 +268,31 @@ const maxDescriptionBytes = 64 << 10
 // description gets its pool once a message with it has decoded: garbage
 // from a buggy or hostile peer kept a pool, and its description (a
 // message's worth of bytes), for good, and 64 of them took every place.
+// A message is walked first (checkGob) unless its description is known
+// and says that its values need no walk.
 func (c *gobCache) decodeWarm(src []byte, v any) (ok bool, err error) {
 	desc, rest, found := c.splitDescription(src)
 	if !found {
 		return false, nil
 	}
-	var pool *sync.Pool
+	var dp *descPool
 	var d *warmDecoder
 	if pv, loaded := c.decs.Load(string(desc)); loaded {
-		pool = pv.(*sync.Pool)
-		d, _ = pool.Get().(*warmDecoder)
+		dp = pv.(*descPool)
+		d, _ = dp.pool.Get().(*warmDecoder)
 	} else if len(desc) > maxDescriptionBytes {
 		return false, nil
+	}
+	var walked *gobWalk
+	if dp == nil || dp.walk {
+		w, err := checkGob(src)
+		if err != nil {
+			if d != nil {
+				dp.pool.Put(d) // not fed anything
+			}
+			return true, fmt.Errorf("%w: gob: %v", ErrDecode, err)
+		}
+		walked = w
 	}
 	body := rest
 	if d == nil {
@@ -290,16 +306,16 @@ func (c *gobCache) decodeWarm(src []byte, v any) (ok bool, err error) {
 		return false, nil // d is dropped; the slow way says what is wrong
 	}
 	d.r.b = nil
-	if pool == nil {
+	if dp == nil {
 		n := 0
 		c.decs.Range(func(any, any) bool { n++; return n < maxDescriptions })
 		if n < maxDescriptions {
-			pv, _ := c.decs.LoadOrStore(string(desc), new(sync.Pool))
-			pool = pv.(*sync.Pool)
+			pv, _ := c.decs.LoadOrStore(string(desc), &descPool{walk: walked.needsWalk()})
+			dp = pv.(*descPool)
 		}
 	}
-	if pool != nil {
-		pool.Put(d)
+	if dp != nil {
+		dp.pool.Put(d)
 	}
 	reflect.ValueOf(v).Elem().Set(x.Elem())
 	return true, nil

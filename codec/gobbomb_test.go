@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"math/big"
+	"os"
+	"os/exec"
 	"reflect"
 	"runtime"
 	"testing"
@@ -234,5 +236,68 @@ func TestGobDescriptionCacheBounded(t *testing.T) {
 		if err := c.Decode(b, &out); err != nil || out.A != 3 || len(out.B) != 1 {
 			t.Fatalf("a good message after the garbage: %+v %v", out, err)
 		}
+	}
+}
+
+type deepNode struct {
+	V    int
+	Next *deepNode
+}
+
+type deepWire struct {
+	A int
+	X *deepW
+}
+
+type deepW struct{ Next *deepW }
+
+type deepLocal struct{ A int }
+
+// gobDeep encodes v and replaces its value's fields with head followed by
+// n bytes of step: a value nested n deep.
+func gobDeep[T any](t *testing.T, v T, head []byte, step byte, n int) []byte {
+	t.Helper()
+	enc, err := codec.Gob[T]{}.Append(nil, &v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs := gobMessages(t, enc)
+	last := msgs[len(msgs)-1]
+	_, k := gobUintOf(last) // the value's type id
+	body := append(append(append([]byte(nil), last[:k]...), head...), bytes.Repeat([]byte{step}, n)...)
+	var out []byte
+	for _, m := range msgs[:len(msgs)-1] {
+		out = append(appendGobUint(out, uint64(len(m))), m...)
+	}
+	return append(appendGobUint(out, uint64(len(body))), body...)
+}
+
+// TestGobDeepNesting: a message of a few MiB nesting a recursive type
+// millions deep, decoded into that type or into one without the field
+// (gob skips it, by recursion too), is ErrDecode. encoding/gob recursed
+// until the goroutine's stack passed its 1 GB limit, a fatal error that
+// no recover catches: the process died. The decodes run in a child (this
+// test binary again), so that a crash fails the test rather than ending
+// the run.
+func TestGobDeepNesting(t *testing.T) {
+	const n = 4 << 20
+	if os.Getenv("SHMKIT_GOB_DEEP") == "1" {
+		var node deepNode
+		err1 := codec.Gob[deepNode]{}.Decode(gobDeep(t, deepNode{V: 1, Next: &deepNode{}}, nil, 2, n), &node)
+		var local deepLocal
+		err2 := codec.Gob[deepLocal]{}.Decode(gobDeep(t, deepWire{A: 1, X: &deepW{}}, []byte{1, 2, 1}, 1, n), &local)
+		if !errors.Is(err1, codec.ErrDecode) || !errors.Is(err2, codec.ErrDecode) {
+			t.Fatalf("decodes nested %d deep: %v and %v, want ErrDecode", n, err1, err2)
+		}
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestGobDeepNesting$")
+	cmd.Env = append(os.Environ(), "SHMKIT_GOB_DEEP=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		if i := bytes.Index(out, []byte("fatal error")); i >= 0 {
+			out = out[i:min(len(out), i+200)]
+		}
+		t.Fatalf("the decode of a message nested %d deep: %v\n%s", n, err, out)
 	}
 }

@@ -3,28 +3,39 @@ package codec
 import (
 	"errors"
 	"fmt"
-	"reflect"
 )
 
-// A gob stream says how many entries a map holds before it sends them, and
-// encoding/gob makes the map that size (reflect.MakeMapWithSize) before it
-// reads the first: a 25-byte message whose count says 2^28 made the
-// decoder allocate 9 GiB before it failed at the end of its input, and a
-// few bytes more ask for more memory than the machine has. Slices, strings
-// and arrays are safe (gob grows those as their elements arrive, or checks
-// the length against the input). So Gob checks a message before gob sees
-// it: checkGobMaps walks the stream as gob's decoder reads it, without
-// building values, and refuses a map whose count its bytes cannot hold
-// (every key and every element is at least one byte).
+// encoding/gob trusts two things in a stream that a peer controls, and a
+// message of a few bytes costs the decoding process more than the machine
+// has:
+//
+//   - A map's count: gob makes the map that size (reflect.MakeMapWithSize)
+//     before it reads an entry. A 25-byte message whose count said 2^28
+//     made it allocate 9 GiB before it failed at the end of its input.
+//     (Slices, strings and arrays are safe: gob grows those as their
+//     elements arrive, or checks the length against the input.)
+//   - Nesting: gob decodes a value of a recursive type, or skips one of a
+//     recursive wire type that the local type lacks, by recursion, a few
+//     hundred bytes of stack a level. A 4 MiB message nesting one 4 Mi
+//     levels deep passed the goroutine's 1 GB stack limit: a fatal error,
+//     which no recover catches, and the process died.
+//
+// So Gob checks a message before gob sees it: checkGob walks the stream as
+// gob's decoder reads it, without building values, and refuses a map whose
+// count its bytes cannot hold (every key and every element is at least a
+// byte) and nesting deeper than gobMaxDepth. A description whose types
+// hold no map, no interface and no cycle needs no walk: its values nest no
+// deeper than its definitions, and the warm decoders remember that per
+// description (descPool.walk).
 //
 // The walk follows gob's own reading of the wire format (encoding/gob's
 // decode.go and decoder.go): messages (a length, then a type id), type
 // definitions (a negative id and a wireType), and values by the
-// definitions. It is run only for types without interfaces (gobCache.ok)
-// that hold a map: gob then decodes an interface on the wire only to
-// ignore it, which the walk reads as gob's ignoreInterface does; a type
-// with interfaces inside decodes some of them, with the concrete types
-// registered, and the walk could not tell which from the wire alone.
+// definitions. It is run only for types without interfaces (gobCache.ok):
+// gob then decodes an interface on the wire only to ignore it, which the
+// walk reads as gob's ignoreInterface does; a type with interfaces inside
+// decodes some of them, with the concrete types registered, and the walk
+// could not tell which from the wire alone.
 
 // Gob's predeclared type ids (encoding/gob's type.go) and its first user
 // id; the wire type machinery between them never types a value.
@@ -71,16 +82,61 @@ type gobWalk struct {
 	depth     int
 }
 
-// checkGobMaps walks the gob stream src (one value) and returns an error
-// for a map count larger than its message can hold, or a stream it cannot
-// read as gob would.
-func checkGobMaps(src []byte) error {
-	w := gobWalk{rest: src, defs: map[int64]*wireDef{}}
+// checkGob walks the gob stream src (one value) and returns an error for
+// a map count larger than its message can hold, nesting deeper than
+// gobMaxDepth, or a stream it cannot read as gob would.
+func checkGob(src []byte) (*gobWalk, error) {
+	w := &gobWalk{rest: src, defs: map[int64]*wireDef{}}
 	id, err := w.typeSequence(false)
-	if err != nil {
-		return err
+	if err == nil {
+		err = w.top(id)
 	}
-	return w.top(id)
+	return w, err
+}
+
+// needsWalk reports whether values of the types w met may hold a map, an
+// interface (which may define types of its own) or a type that holds
+// itself (a cycle, which nests without bound): messages of the same
+// description need a walk each time.
+func (w *gobWalk) needsWalk() bool {
+	if len(w.defs) > 1<<12 {
+		return true // not worth the look (and the look recurses)
+	}
+	state := map[int64]int{} // 1: being visited, 2: visited, no need found
+	var visit func(id int64) bool
+	visit = func(id int64) bool {
+		if id == idInterface {
+			return true
+		}
+		if id >= idBool && id <= idComplex {
+			return false
+		}
+		d := w.defs[id]
+		if d == nil || d.kind == wireMap || state[id] == 1 {
+			return true
+		}
+		if state[id] == 2 {
+			return false
+		}
+		state[id] = 1
+		refs := d.fields
+		if d.kind == wireArray || d.kind == wireSlice {
+			refs = []int64{d.elem}
+		}
+		for _, r := range refs {
+			if visit(r) {
+				return true
+			}
+		}
+		state[id] = 2
+		return false
+	}
+	for id := range w.defs {
+		if visit(id) {
+			return true
+		}
+	}
+	return false
 }
 
 // top walks a top-level value of type id in the current message: a struct
@@ -376,25 +432,4 @@ func (w *gobWalk) skipBytes() error {
 	}
 	w.msg = w.msg[n:]
 	return nil
-}
-
-// hasMap reports whether a value of t may hold a map.
-func hasMap(t reflect.Type, seen map[reflect.Type]bool) bool {
-	if seen[t] {
-		return false
-	}
-	seen[t] = true
-	switch t.Kind() {
-	case reflect.Map:
-		return true
-	case reflect.Pointer, reflect.Slice, reflect.Array:
-		return hasMap(t.Elem(), seen)
-	case reflect.Struct:
-		for i := 0; i < t.NumField(); i++ {
-			if hasMap(t.Field(i).Type, seen) {
-				return true
-			}
-		}
-	}
-	return false
 }
