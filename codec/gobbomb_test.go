@@ -100,16 +100,16 @@ func gobBomb[T any](t *testing.T, v T, marker []byte, count uint64) []byte {
 	return append(appendGobUint(out, uint64(len(patched))), patched...)
 }
 
-// decodeAllocs decodes src with c and returns the error and the bytes
-// allocated meanwhile.
-func decodeAllocs[T any](src []byte) (error, uint64) {
+// decodeAllocs decodes src with c and returns the bytes allocated
+// meanwhile and the error.
+func decodeAllocs[T any](src []byte) (uint64, error) {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	before := ms.TotalAlloc
 	var v T
 	err := codec.Gob[T]{}.Decode(src, &v)
 	runtime.ReadMemStats(&ms)
-	return err, ms.TotalAlloc - before
+	return ms.TotalAlloc - before, err
 }
 
 // TestGobMapBomb: a message of a few dozen bytes whose map count says
@@ -118,15 +118,15 @@ func decodeAllocs[T any](src []byte) (error, uint64) {
 func TestGobMapBomb(t *testing.T) {
 	const limit = 32 << 20
 	top := gobBomb(t, map[int]int{7: 9}, []byte{0x0e, 0x12}, 1<<24) // key 7, value 9
-	if err, n := decodeAllocs[map[int]int](top); !errors.Is(err, codec.ErrDecode) || n > limit {
+	if n, err := decodeAllocs[map[int]int](top); !errors.Is(err, codec.ErrDecode) || n > limit {
 		t.Fatalf("a %d-byte map[int]int of 2^24 entries: %v after allocating %d MiB, want ErrDecode with under %d MiB", len(top), err, n>>20, limit>>20)
 	}
 	nested := gobBomb(t, withMaps{Inner: []mapInner{{Scores: map[string]int{"BOMB": 1}}}}, []byte("\x04BOMB"), 1<<23)
-	if err, n := decodeAllocs[withMaps](nested); !errors.Is(err, codec.ErrDecode) || n > limit {
+	if n, err := decodeAllocs[withMaps](nested); !errors.Is(err, codec.ErrDecode) || n > limit {
 		t.Fatalf("a %d-byte struct with a map of 2^23 entries inside: %v after allocating %d MiB, want ErrDecode with under %d MiB", len(nested), err, n>>20, limit>>20)
 	}
 	ptr := gobBomb(t, &mapInner{Scores: map[string]int{"BOMB": 1}}, []byte("\x04BOMB"), 1<<23)
-	if err, n := decodeAllocs[*mapInner](ptr); !errors.Is(err, codec.ErrDecode) || n > limit {
+	if n, err := decodeAllocs[*mapInner](ptr); !errors.Is(err, codec.ErrDecode) || n > limit {
 		t.Fatalf("a %d-byte *mapInner with a map of 2^23 entries: %v after allocating %d MiB, want ErrDecode with under %d MiB", len(ptr), err, n>>20, limit>>20)
 	}
 }
