@@ -5,7 +5,10 @@
 //
 // A process is named by its PID, its start time (field 22 of
 // /proc/PID/stat, in clock ticks since boot) and its PID namespace (the
-// inode of /proc/PID/ns/pid). A PID that is reused by a later process has
+// inode of /proc/PID/ns/pid). /proc shows start times shifted by the
+// reader's time namespace boot-time offset; every start time here has the
+// caller's offset taken off, so processes of different time namespaces
+// agree on each other's start times. A PID that is reused by a later process has
 // a different start time, so an Ident recorded in shared memory never
 // mistakes the newcomer for the process that wrote it. A PID means nothing
 // outside its namespace: PID 1 of a container is not this host's init. A

@@ -14,8 +14,11 @@ import (
 // Ident names one process for its whole life: PID, start time and PID
 // namespace. The zero Ident names no process.
 type Ident struct {
-	Pid   int32
-	Start uint64 // clock ticks since boot, from /proc/PID/stat field 22; 0 if unknown
+	Pid int32
+	// Start is the start time in clock ticks since boot, from
+	// /proc/PID/stat field 22, as the initial time namespace sees it (the
+	// caller's boot-time offset taken off); 0 if unknown.
+	Start uint64
 	// NS is the inode of the process's PID namespace (/proc/PID/ns/pid),
 	// 0 if unknown. An Ident with NS 0 is taken for one of the caller's
 	// namespace, as before namespaces were recorded.
@@ -117,7 +120,7 @@ func Self() Ident {
 		self = Ident{Pid: int32(os.Getpid())}
 		if b, err := os.ReadFile("/proc/self/stat"); err == nil {
 			if pid, st, _, err := parseStat(b); err == nil {
-				self.Pid, self.Start = int32(pid), st
+				self.Pid, self.Start = int32(pid), st-bootOffset()
 			}
 		}
 		self.NS, _ = namespace("self")
@@ -188,7 +191,31 @@ func alive(id Ident, mask uint64) bool {
 	return id.Start == 0 || st&mask == id.Start&mask
 }
 
-// stat reads the start time and state letter of process pid.
+var (
+	offsetOnce sync.Once
+	offset     uint64
+)
+
+// bootOffset returns the boot-time offset of the caller's time namespace in
+// clock ticks (two's complement when negative), read once. /proc/PID/stat
+// shows every start time shifted by the reader's offset (Linux 5.6+), so a
+// process in a time namespace with an offset would read a start time for
+// itself that no process outside it reads, and the other way round: each
+// would judge the other dead. Taking the reader's own offset off every start
+// time it reads gives all of them the initial namespace's clock. An offset
+// that is not a whole number of ticks leaves the kernel's rounding: one tick
+// in some cases, which the comparison does not forgive.
+func bootOffset() uint64 {
+	offsetOnce.Do(func() { offset = uint64(timensBootOffset() / nsPerTick) })
+	return offset
+}
+
+// nsPerTick is one USER_HZ clock tick: 100 a second on every Linux
+// architecture that shmkit builds for.
+const nsPerTick = 10_000_000
+
+// stat reads the start time (in the initial time namespace's clock, see
+// bootOffset) and state letter of process pid.
 func stat(pid int) (start uint64, state byte, err error) {
 	if pid <= 0 {
 		return 0, 0, ErrNoProcess
@@ -201,7 +228,7 @@ func stat(pid int) (start uint64, state byte, err error) {
 		return 0, 0, err
 	}
 	_, start, state, err = parseStat(b)
-	return start, state, err
+	return start - bootOffset(), state, err
 }
 
 // parseStat extracts the PID (field 1), state (field 3) and start time

@@ -1,6 +1,8 @@
 package procinfo_test
 
 import (
+	"bufio"
+	"io"
 	"os"
 	"os/exec"
 	"strconv"
@@ -220,5 +222,69 @@ func TestParseStat(t *testing.T) {
 		if _, _, _, err := procinfo.ParseStat([]byte(bad)); err == nil {
 			t.Errorf("ParseStat(%q) accepted", bad)
 		}
+	}
+}
+
+// TestTimeNamespace: /proc/PID/stat gives a start time shifted by the
+// reader's time namespace boot-time offset (Linux 5.6+). A process of a
+// time namespace with such an offset, in the caller's PID namespace, must
+// still be judged alive by processes outside it, and must judge them alive.
+func TestTimeNamespace(t *testing.T) {
+	if w, ok := os.LookupEnv("PROCINFO_TIMENS_CHILD"); ok {
+		peer, _ := strconv.ParseUint(w, 10, 64)
+		me := procinfo.Self()
+		// One line for the parent: its word, then whether the parent is alive here.
+		os.Stdout.WriteString("SELF " + strconv.FormatUint(me.Word(), 10) + " " + strconv.Itoa(int(me.Pid)) + " " +
+			strconv.FormatUint(me.Start, 10) + " " + strconv.FormatBool(procinfo.AliveWord(peer)) + "\n")
+		io.Copy(io.Discard, os.Stdin) // alive until the parent is done
+		return
+	}
+	if out, err := exec.Command("unshare", "--time", "--boottime", "100000", "--fork", "true").CombinedOutput(); err != nil {
+		t.Skipf("cannot make a time namespace here (unshare --time: %v: %s)", err, strings.TrimSpace(string(out)))
+	}
+	me := procinfo.Self()
+	cmd := exec.Command("unshare", "--time", "--boottime", "100000", "--fork",
+		os.Args[0], "-test.run=^TestTimeNamespace$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "PROCINFO_TIMENS_CHILD="+strconv.FormatUint(me.Word(), 10))
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Wait()
+	defer stdin.Close()
+	var line string
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		if strings.HasPrefix(sc.Text(), "SELF ") {
+			line = sc.Text()
+			break
+		}
+	}
+	f := strings.Fields(line)
+	if len(f) != 5 {
+		t.Fatalf("child said %q", line)
+	}
+	word, _ := strconv.ParseUint(f[1], 10, 64)
+	pid, _ := strconv.Atoi(f[2])
+	start, _ := strconv.ParseUint(f[3], 10, 64)
+	child := procinfo.Ident{Pid: int32(pid), Start: start, NS: me.NS}
+	if !procinfo.Alive(child) || !procinfo.AliveWord(word) {
+		st, _ := procinfo.StartTime(pid)
+		t.Errorf("a live child in a time namespace counts as dead: it recorded start %d, its stat here says %d", start, st)
+	}
+	if f[4] != "true" {
+		t.Errorf("the child in a time namespace judges its live parent dead")
+	}
+	reused := child
+	reused.Start += 2
+	if procinfo.Alive(reused) || procinfo.AliveWord(reused.Word()) {
+		t.Errorf("another start time at the child's PID counts as alive")
 	}
 }
