@@ -147,7 +147,9 @@ func Namespace(pid int) (uint64, error) {
 
 // Alive reports whether the process named by id is still running. Zombies
 // count as dead: they hold nothing any more. A zero Ident is never alive.
-// When id.Start is zero (unknown) only the PID is checked. A process of
+// When id.Start is zero (unknown) only the PID is checked, and so it is
+// when /proc hides the process (hidepid) or cannot be read: a PID that
+// the kernel still knows counts as alive. A process of
 // another PID namespace counts as alive: its PID cannot be looked up here.
 func Alive(id Ident) bool {
 	if !SameNamespace(id) {
@@ -183,7 +185,15 @@ func alive(id Ident, mask uint64) bool {
 	}
 	st, state, err := stat(int(id.Pid))
 	if err != nil {
-		return !errors.Is(err, ErrNoProcess) && processExists(int(id.Pid))
+		if errors.Is(err, ErrNoProcess) && !ownProc() {
+			return false
+		}
+		// Unreadable, or absent from /proc: with hidepid=invisible
+		// (hidepid=2) another user's process has no entry at all, and
+		// ENOENT alone would take it for dead. The kernel still knows
+		// it: kill(pid, 0) answers ESRCH only for a PID nobody has. The
+		// start time cannot be compared then; PID reuse goes unseen.
+		return processExists(int(id.Pid))
 	}
 	if state == 'Z' || state == 'X' {
 		return false
@@ -213,6 +223,12 @@ func bootOffset() uint64 {
 // nsPerTick is one USER_HZ clock tick: 100 a second on every Linux
 // architecture that shmkit builds for.
 const nsPerTick = 10_000_000
+
+// ownProc reports whether /proc numbers processes as this PID namespace
+// does (getpid names the caller there), so that a PID read from it means
+// the same to kill. A process of a new PID namespace that kept the host's
+// /proc records host PIDs, which kill would take for others.
+func ownProc() bool { return Self().Pid == int32(os.Getpid()) }
 
 // stat reads the start time (in the initial time namespace's clock, see
 // bootOffset) and state letter of process pid.

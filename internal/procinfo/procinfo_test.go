@@ -2,12 +2,17 @@ package procinfo_test
 
 import (
 	"bufio"
+	"bytes"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/shmkit/shmkit/internal/procinfo"
 )
@@ -287,4 +292,72 @@ func TestTimeNamespace(t *testing.T) {
 	if procinfo.Alive(reused) || procinfo.AliveWord(reused.Word()) {
 		t.Errorf("another start time at the child's PID counts as alive")
 	}
+}
+
+// TestHidePid: with /proc mounted hidepid=2 (invisible), another user's
+// process has no /proc entry at all. A process that cannot see its peer
+// must not judge it dead; one that is gone must still count as dead.
+func TestHidePid(t *testing.T) {
+	if env, ok := os.LookupEnv("PROCINFO_HIDEPID_CHILD"); ok {
+		var peer, gone uint64
+		fmt.Sscan(env, &peer, &gone)
+		// Private mounts first, so that the new /proc stays in this
+		// mount namespace; then become a user that cannot see root's.
+		if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+			fmt.Println("SKIP", err)
+			return
+		}
+		if err := unix.Mount("proc", "/proc", "proc", 0, "hidepid=2"); err != nil {
+			fmt.Println("SKIP", err)
+			return
+		}
+		if err := syscall.Setgid(65534); err != nil {
+			fmt.Println("SKIP", err)
+			return
+		}
+		if err := syscall.Setuid(65534); err != nil {
+			fmt.Println("SKIP", err)
+			return
+		}
+		if _, err := os.Stat("/proc/" + strconv.Itoa(int(procinfo.FromWord(peer).Pid))); err == nil {
+			fmt.Println("SKIP the peer is not hidden")
+			return
+		}
+		fmt.Println("RESULT", procinfo.AliveWord(peer), procinfo.Alive(procinfo.FromWord(peer)), procinfo.AliveWord(gone))
+		return
+	}
+	me := procinfo.Self()
+	if me.Pid != int32(os.Getpid()) || os.Geteuid() != 0 {
+		t.Skip("needs root, and a /proc of this PID namespace")
+	}
+	reaped := exec.Command("/bin/true")
+	if err := reaped.Run(); err != nil {
+		t.Skipf("no /bin/true: %v", err)
+	}
+	gone := procinfo.Ident{Pid: int32(reaped.Process.Pid), Start: 1}.Word()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHidePid$", "-test.count=1")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNS}
+	cmd.Env = append(os.Environ(), fmt.Sprintf("PROCINFO_HIDEPID_CHILD=%d %d", me.Word(), gone))
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		if bytes.Contains(out, []byte("operation not permitted")) || len(out) == 0 {
+			t.Skipf("cannot make a mount namespace here: %v %s", err, out)
+		}
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		switch f := strings.Fields(line); {
+		case len(f) > 0 && f[0] == "SKIP":
+			t.Skip(line)
+		case len(f) == 4 && f[0] == "RESULT":
+			if f[1] != "true" || f[2] != "true" {
+				t.Errorf("a live process hidden by hidepid=2 counts as dead (AliveWord %s, Alive %s)", f[1], f[2])
+			}
+			if f[3] != "false" {
+				t.Errorf("a reaped process counts as alive under hidepid=2")
+			}
+			return
+		}
+	}
+	t.Fatalf("child said nothing:\n%s", out)
 }
