@@ -64,13 +64,16 @@ func reserve(f *os.File, size, total int64) error {
 }
 
 // openFile opens an existing segment file read-write (or read-only) without
-// following links.
+// following links. O_NONBLOCK because anyone may put a FIFO in /dev/shm
+// under a segment's name, and a read-only open of a FIFO waits for a writer
+// for ever; mapExisting then refuses what is not a regular file (on which
+// O_NONBLOCK changes nothing). O_NOCTTY for a terminal device put there.
 func openFile(path string, readOnly bool) (*os.File, error) {
 	mode := unix.O_RDWR
 	if readOnly {
 		mode = unix.O_RDONLY
 	}
-	fd, err := unix.Open(path, mode|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	fd, err := unix.Open(path, mode|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		pe := &os.PathError{Op: "open", Path: path, Err: err}
 		if err == unix.ENOENT {

@@ -10,6 +10,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/shmkit/shmkit/process"
 	"github.com/shmkit/shmkit/shm"
@@ -277,5 +280,39 @@ func TestRmOtherVersion(t *testing.T) {
 	code, _, errOut = shmkit("gc", "--dir", filepath.Join(dir, "nonexistent"))
 	if code == exitOK || !strings.Contains(errOut, "no such file") {
 		t.Fatalf("gc of a missing directory: exit %d, %q", code, errOut)
+	}
+}
+
+// TestStatFifo: anyone may make a FIFO in /dev/shm under a segment's name.
+// stat opens segments read-only, and a read-only open of a FIFO waits for
+// a writer: stat must say the file is not a segment, not hang.
+func TestStatFifo(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	if err := unix.Mkfifo(fifo, 0o600); err != nil {
+		t.Skipf("mkfifo: %v", err)
+	}
+	type result struct {
+		code      int
+		out, eout string
+	}
+	done := make(chan result, 1)
+	go func() {
+		code, out, eout := shmkit("stat", "--dir", dir, "fifo")
+		done <- result{code, out, eout}
+	}()
+	var r result
+	select {
+	case r = <-done:
+	case <-time.After(5 * time.Second):
+		// Still blocked in open: be its writer, so that it returns.
+		if f, err := os.OpenFile(fifo, os.O_WRONLY, 0); err == nil {
+			f.Close()
+		}
+		r = <-done
+		t.Fatalf("stat of a FIFO blocked in open until a writer came (then exit %d: %s)", r.code, r.eout)
+	}
+	if r.code != exitFail || !strings.Contains(r.eout, "not a regular file") {
+		t.Fatalf("stat of a FIFO: exit %d, stderr %q; want exit %d saying it is not a regular file", r.code, r.eout, exitFail)
 	}
 }
