@@ -146,7 +146,8 @@ func Namespace(pid int) (uint64, error) {
 }
 
 // Alive reports whether the process named by id is still running. Zombies
-// count as dead: they hold nothing any more. A zero Ident is never alive.
+// count as dead: they hold nothing any more (a process whose main thread
+// alone has exited is no zombie, though /proc shows its leader as one). A zero Ident is never alive.
 // When id.Start is zero (unknown) only the PID is checked, and so it is
 // when /proc hides the process (hidepid) or cannot be read: a PID that
 // the kernel still knows counts as alive. A process of
@@ -195,7 +196,7 @@ func alive(id Ident, mask uint64) bool {
 		// start time cannot be compared then; PID reuse goes unseen.
 		return processExists(int(id.Pid))
 	}
-	if state == 'Z' || state == 'X' {
+	if state == 'X' || state == 'Z' && !threadsLeft(int(id.Pid)) {
 		return false
 	}
 	return id.Start == 0 || st&mask == id.Start&mask
@@ -223,6 +224,25 @@ func bootOffset() uint64 {
 // nsPerTick is one USER_HZ clock tick: 100 a second on every Linux
 // architecture that shmkit builds for.
 const nsPerTick = 10_000_000
+
+// threadsLeft reports whether zombie pid still has running threads. The
+// thread group leader of a process whose main thread has exited (exit(2),
+// pthread_exit) shows state Z until its last thread ends, and the process
+// runs on meanwhile: a dead process's /proc/PID/status counts one thread
+// (its zombie leader), a live one more.
+func threadsLeft(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return false
+	}
+	_, rest, ok := bytes.Cut(b, []byte("\nThreads:"))
+	if !ok {
+		return false
+	}
+	line, _, _ := bytes.Cut(rest, []byte("\n"))
+	n, err := strconv.Atoi(string(bytes.TrimSpace(line)))
+	return err == nil && n > 1
+}
 
 // ownProc reports whether /proc numbers processes as this PID namespace
 // does (getpid names the caller there), so that a PID read from it means

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -360,4 +361,85 @@ func TestHidePid(t *testing.T) {
 		}
 	}
 	t.Fatalf("child said nothing:\n%s", out)
+}
+
+// leaderChild marks a copy of the test binary that ends its main thread
+// while its other threads go on (TestLeaderExited).
+const leaderChild = "PROCINFO_LEADER_CHILD"
+
+func init() {
+	if os.Getenv(leaderChild) != "" {
+		runtime.LockOSThread() // keep the main goroutine on the main thread, which it will end
+	}
+}
+
+func TestMain(m *testing.M) {
+	if os.Getenv(leaderChild) != "" {
+		go func() {
+			// The main thread has gone when /proc/self/stat, the thread
+			// group leader's, reads state Z.
+			for {
+				b, err := os.ReadFile("/proc/self/stat")
+				if err != nil {
+					os.Exit(3)
+				}
+				if _, _, state, err := procinfo.ParseStat(b); err == nil && state == 'Z' {
+					fmt.Println("READY", os.Getpid(), procinfo.Self().Start)
+					break
+				}
+				runtime.Gosched()
+			}
+			io.Copy(io.Discard, os.Stdin)
+			os.Exit(0)
+		}()
+		// exit(2), not exit_group: only the main thread ends. In a
+		// syscall for ever as far as the runtime knows, so its P is
+		// taken back and the other threads go on.
+		unix.Syscall(unix.SYS_EXIT, 0, 0, 0)
+	}
+	os.Exit(m.Run())
+}
+
+// TestLeaderExited: a process whose main thread has exited while its other
+// threads run shows state Z in /proc/PID/stat (the thread group leader
+// stays a zombie until the last thread ends). It is alive.
+func TestLeaderExited(t *testing.T) {
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), leaderChild+"=1")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Wait()
+	defer stdin.Close()
+	sc := bufio.NewScanner(stdout)
+	var pid int
+	var start uint64
+	for sc.Scan() {
+		if _, err := fmt.Sscanf(sc.Text(), "READY %d %d", &pid, &start); err == nil {
+			break
+		}
+	}
+	if pid == 0 {
+		t.Fatal("the child never saw its main thread end")
+	}
+	me := procinfo.Self()
+	id := procinfo.Ident{Pid: int32(pid), Start: start, NS: me.NS}
+	if !procinfo.Alive(id) || !procinfo.AliveWord(id.Word()) {
+		t.Fatal("a process whose main thread exited, its other threads running, counts as dead")
+	}
+	stdin.Close()
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("child: %v", err)
+	}
+	if procinfo.Alive(id) {
+		t.Fatal("the reaped child counts as alive")
+	}
 }
