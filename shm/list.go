@@ -41,10 +41,19 @@ func Stat(name string, opts ...Option) (Info, error) {
 	o := makeOptions(opts)
 	info, ok := stat(o.dir, name)
 	if !ok {
-		if _, err := os.Lstat(filepath.Join(o.dir, name)); errors.Is(err, os.ErrNotExist) {
+		path := filepath.Join(o.dir, name)
+		if _, err := os.Lstat(path); errors.Is(err, os.ErrNotExist) {
 			return info, wrap(ErrNotExist, err)
 		}
-		return info, fmt.Errorf("%w: %s is not a shmkit segment", ErrIncompatible, filepath.Join(o.dir, name))
+		// A file the caller may not open (another user's segment, mode
+		// 0600) may well be a segment: say why it could not be read.
+		// ELOOP is a link, which no segment is.
+		if f, err := openStat(path); err != nil && !errors.Is(err, unix.ELOOP) {
+			return info, &os.PathError{Op: "open", Path: path, Err: err}
+		} else if err == nil {
+			f.Close()
+		}
+		return info, fmt.Errorf("%w: %s is not a shmkit segment", ErrIncompatible, path)
 	}
 	return info, info.Err
 }

@@ -5,10 +5,12 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -314,5 +316,58 @@ func TestStatFifo(t *testing.T) {
 	}
 	if r.code != exitFail || !strings.Contains(r.eout, "not a regular file") {
 		t.Fatalf("stat of a FIFO: exit %d, stderr %q; want exit %d saying it is not a regular file", r.code, r.eout, exitFail)
+	}
+}
+
+// TestRmNoPermission: a user who may not open another user's segment is
+// told so by rm, not that the segment is no shmkit segment.
+func TestRmNoPermission(t *testing.T) {
+	if dir, ok := os.LookupEnv("SHMKIT_TEST_RM_NOPERM"); ok {
+		if err := syscall.Setgid(65534); err != nil {
+			t.Skip(err)
+		}
+		if err := syscall.Setuid(65534); err != nil {
+			t.Skip(err)
+		}
+		code, _, errOut := shmkit("rm", "--dir", dir, "rootseg")
+		fmt.Printf("RESULT %d %q\n", code, errOut)
+		return
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("needs root, to make a segment another user may not open")
+	}
+	dir := t.TempDir()
+	if err := os.Chmod(filepath.Dir(dir), 0o755); err != nil { // t.TempDir's own, 0700
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o1777); err != nil { // as /dev/shm
+		t.Fatal(err)
+	}
+	seg, err := shm.Create("rootseg", 4096, shm.WithDir(dir)) // mode 0600
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer seg.Close()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestRmNoPermission$", "-test.count=1", "-test.v")
+	cmd.Env = append(os.Environ(), "SHMKIT_TEST_RM_NOPERM="+dir)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+	var code int
+	var errOut string
+	for _, line := range strings.Split(string(out), "\n") {
+		if _, err := fmt.Sscanf(line, "RESULT %d %q", &code, &errOut); err == nil {
+			break
+		}
+	}
+	if errOut == "" {
+		t.Skipf("child said nothing:\n%s", out)
+	}
+	if code != exitFail || !strings.Contains(errOut, "permission denied") || strings.Contains(errOut, "not a shmkit segment") {
+		t.Fatalf("rm of a segment this user may not open: exit %d, %q; want exit %d saying permission denied", code, errOut, exitFail)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "rootseg")); err != nil {
+		t.Fatalf("the segment went: %v", err)
 	}
 }
