@@ -328,3 +328,48 @@ func TestAwaitWakeStrategies(t *testing.T) {
 }
 
 func uintptrOf(b []byte) uintptr { return uintptr(unsafePointer(b)) }
+
+// TestAwaitYieldBusyProcess: a Yield waiter gives its turn away at every
+// check, and in a process whose other goroutines compute, each turn away
+// lasts a scheduling slice (10 ms). Its context and its Check must still be
+// seen within a few of those, not after thousands.
+func TestAwaitYieldBusyProcess(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	_, ws := sharedWords(t, 1)
+	var stop atomic.Bool
+	hog := make(chan struct{})
+	go func() { // computes until told to stop: preempted, never blocked
+		defer close(hog)
+		for !stop.Load() {
+		}
+	}()
+	defer func() { stop.Store(true); <-hog }()
+	errDead := errors.New("peer dead")
+	for _, c := range []struct {
+		name string
+		opts atomics.WaitOptions
+		want error
+	}{
+		{"deadline", atomics.WaitOptions{Strategy: atomics.Yield}, context.DeadlineExceeded},
+		{"check", atomics.WaitOptions{Strategy: atomics.Yield, Poll: time.Millisecond, Check: func() error { return errDead }}, errDead},
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+		if c.want == errDead {
+			ctx, cancel = context.WithTimeout(context.Background(), time.Minute)
+		}
+		done := make(chan error, 1)
+		go func() { done <- atomics.Await(ctx, ws[0], 0, &c.opts) }()
+		select {
+		case err := <-done:
+			if !errors.Is(err, c.want) {
+				t.Errorf("%s: Await = %v, want %v", c.name, err, c.want)
+			}
+		case <-time.After(5 * time.Second):
+			ws[0].Store(1) // let it go
+			<-done
+			ws[0].Store(0)
+			t.Errorf("%s: a Yield Await in a busy process ran 5s past its 30ms deadline or 1ms poll", c.name)
+		}
+		cancel()
+	}
+}

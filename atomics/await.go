@@ -97,7 +97,10 @@ func Await(ctx context.Context, w *atomic.Uint32, old uint32, o *WaitOptions) er
 }
 
 // busyWait checks the word without ever making a syscall; it looks at the
-// context and the Check function every few thousand rounds.
+// context and the Check function every few thousand rounds when spinning,
+// and every round when yielding: a Gosched in a process whose other
+// goroutines compute lasts their scheduling slice (10 ms), and thousands of
+// those put a deadline or a dead peer tens of seconds late.
 func busyWait(ctx context.Context, w *atomic.Uint32, old uint32, o *WaitOptions) error {
 	var next time.Time
 	if o.Poll > 0 {
@@ -110,7 +113,7 @@ func busyWait(ctx context.Context, w *atomic.Uint32, old uint32, o *WaitOptions)
 		if o.Strategy == Yield {
 			runtime.Gosched()
 		}
-		if i%4096 == 0 {
+		if o.Strategy == Yield || i%4096 == 0 {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
