@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 
@@ -252,21 +253,9 @@ func TestTimeNamespace(t *testing.T) {
 	cmd := exec.Command("unshare", "--time", "--boottime", "100000", "--fork",
 		os.Args[0], "-test.run=^TestTimeNamespace$", "-test.count=1")
 	cmd.Env = append(os.Environ(), "PROCINFO_TIMENS_CHILD="+strconv.FormatUint(me.Word(), 10))
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Wait()
-	defer stdin.Close()
+	sc, stop := startPiped(t, cmd)
+	defer stop()
 	var line string
-	sc := bufio.NewScanner(stdout)
 	for sc.Scan() {
 		if strings.HasPrefix(sc.Text(), "SELF ") {
 			line = sc.Text()
@@ -406,20 +395,8 @@ func TestMain(m *testing.M) {
 func TestLeaderExited(t *testing.T) {
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), leaderChild+"=1")
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Wait()
-	defer stdin.Close()
-	sc := bufio.NewScanner(stdout)
+	sc, stop := startPiped(t, cmd)
+	defer stop()
 	var pid int
 	var start uint64
 	for sc.Scan() {
@@ -435,11 +412,34 @@ func TestLeaderExited(t *testing.T) {
 	if !procinfo.Alive(id) || !procinfo.AliveWord(id.Word()) {
 		t.Fatal("a process whose main thread exited, its other threads running, counts as dead")
 	}
-	stdin.Close()
-	if err := cmd.Wait(); err != nil {
+	if err := stop(); err != nil {
 		t.Fatalf("child: %v", err)
 	}
 	if procinfo.Alive(id) {
 		t.Fatal("the reaped child counts as alive")
+	}
+}
+
+// startPiped starts cmd, a child that reports on its stdout and lives
+// until its stdin closes: sc reads its lines, and stop closes its stdin
+// and waits for it (the first call does; each returns its error).
+func startPiped(t *testing.T, cmd *exec.Cmd) (sc *bufio.Scanner, stop func() error) {
+	t.Helper()
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	var werr error
+	return bufio.NewScanner(stdout), func() error {
+		once.Do(func() { stdin.Close(); werr = cmd.Wait() })
+		return werr
 	}
 }
