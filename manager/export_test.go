@@ -2,6 +2,8 @@ package manager
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"strings"
 
 	"github.com/shmkit/shmkit/pipe"
@@ -64,4 +66,10 @@ func Readdress(b []byte, addr string) []byte {
 		panic(err)
 	}
 	return out
+}
+
+// NextListenName is the listener name the next New or Start of this
+// process takes.
+func NextListenName() string {
+	return fmt.Sprintf("shmkit-manager-%d-%d", os.Getpid(), listenSeq.Load()+1)
 }

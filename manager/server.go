@@ -13,6 +13,7 @@ import (
 
 	"github.com/shmkit/shmkit/pipe"
 	"github.com/shmkit/shmkit/process"
+	"github.com/shmkit/shmkit/shm"
 )
 
 // server serves a store: it accepts the pipes that clients dial by name.
@@ -69,6 +70,9 @@ func listenName() string {
 
 func startServer(name string) (*server, error) {
 	ln, err := pipe.Listen(name, pipeOptions())
+	if errors.Is(err, shm.ErrExist) && removeDead(name) {
+		ln, err = pipe.Listen(name, pipeOptions())
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -77,6 +81,20 @@ func startServer(name string) (*server, error) {
 	s.wg.Add(1)
 	go s.accept()
 	return s, nil
+}
+
+// removeDead removes the segment called name when the process that
+// created it is dead, and reports whether it did. A listener's name is its
+// creator's PID and a count of that process's managers, so a process that
+// got the PID of a dead one meets the names that one left (a server killed
+// before it removed its listener), and New and Start under them failed
+// with ErrExist until something collected them.
+func removeDead(name string) bool {
+	info, err := shm.Stat(name)
+	if err != nil || info.CreatorAlive || info.CreatorElsewhere {
+		return false // a live process's, or one this process cannot judge
+	}
+	return shm.Unlink(name) == nil
 }
 
 func (s *server) accept() {
