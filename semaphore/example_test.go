@@ -187,7 +187,9 @@ func ExampleNewCondFor() {
 	c, _ := semaphore.NewCondFor(m)
 	defer c.Close()
 	done := false // in real use: state in shared memory, guarded by m
+	left := make(chan struct{})
 	go func() {
+		defer close(left)
 		m.Lock()
 		done = true
 		c.Broadcast()
@@ -196,6 +198,9 @@ func ExampleNewCondFor() {
 	m.Lock()
 	c.WaitFor(func() bool { return done })
 	m.Unlock()
+	// The deferred Closes wait for nobody: the goroutine may still be in
+	// its Unlock's wake after this one took the lock.
+	<-left
 	fmt.Println("done:", done, "same lock:", c.L == m)
 	// Output: done: true same lock: true
 }
