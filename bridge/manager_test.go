@@ -495,7 +495,16 @@ func heldCall(t *testing.T, ctx context.Context, snc, cnc *nats.Conn, subject st
 // the callers' liveness probes, and the calls waited for ever.
 func TestRemoteManagerBacklog(t *testing.T) {
 	ctx := ctxT(t)
-	s := startServer(t)
+	// The NATS server's own limit on what it holds for a connection to
+	// read (max_pending, 64 MiB by default) is as large as the client's:
+	// a loaded machine whose server connection reads the 100 MB late got
+	// it cut as a slow consumer, its probes unanswered, and a call
+	// ErrPeerDead (seen once, in a race run of every package twice). The
+	// limit under test is the client subscription's.
+	o := nodeOptions("n", t.TempDir(), 0)
+	o.MaxPending = 1 << 30
+	s := runServer(t, o)
+	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
 	snc, err := nats.Connect(s.ClientURL())
 	if err != nil {
 		t.Fatal(err)
