@@ -296,6 +296,27 @@ func TestSendJournalTooLarge(t *testing.T) {
 	}
 }
 
+// bridgedOne makes the stream name, runs Send (until sctx ends) from a
+// new queue to it and Receive (until rctx ends) from it to another, and
+// moves one value across. It returns the receiving queue and where
+// Receive's error goes.
+func bridgedOne(t *testing.T, ctx context.Context, js jetstream.JetStream, name string, sctx, rctx context.Context) (*queue.Queue[uint64], <-chan error) {
+	t.Helper()
+	makeStream(t, ctx, js, name, 1)
+	src, dst := newQueue(t, 16), newQueue(t, 16)
+	o := bridge.Options[uint64]{Stream: name, Window: 8, Batch: 8}
+	recvErr := make(chan error, 1)
+	shmtest.Go(t, func() { bridge.Send(sctx, js, src, o) })
+	shmtest.Go(t, func() { recvErr <- bridge.Receive(rctx, js, dst, o) })
+	if err := src.Put(ctx, 7); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := dst.Get(ctx); err != nil || v != 7 {
+		t.Fatalf("got %d, %v", v, err)
+	}
+	return dst, recvErr
+}
+
 // TestReceiveShutdownIdle: Receive runs until its queue is shut down, even
 // when no message comes from the stream any more: the shutdown alone must
 // end it. It waited in the consumer's iterator for a message to fail to
@@ -304,20 +325,9 @@ func TestReceiveShutdownIdle(t *testing.T) {
 	ctx := ctxT(t)
 	s := startServer(t)
 	js := connect(t, s.ClientURL())
-	makeStream(t, ctx, js, "RS", 1)
-	src, dst := newQueue(t, 16), newQueue(t, 16)
-	o := bridge.Options[uint64]{Stream: "RS", Window: 8, Batch: 8}
 	sctx, stopSend := context.WithCancel(ctx)
 	defer stopSend()
-	recvErr := make(chan error, 1)
-	shmtest.Go(t, func() { bridge.Send(sctx, js, src, o) })
-	shmtest.Go(t, func() { recvErr <- bridge.Receive(ctx, js, dst, o) })
-	if err := src.Put(ctx, 7); err != nil {
-		t.Fatal(err)
-	}
-	if v, err := dst.Get(ctx); err != nil || v != 7 {
-		t.Fatalf("got %d, %v", v, err)
-	}
+	dst, recvErr := bridgedOne(t, ctx, js, "RS", sctx, ctx)
 	// Receive is running and the stream is idle: shut its queue down.
 	if err := dst.Shutdown(); err != nil {
 		t.Fatal(err)
@@ -349,20 +359,9 @@ func TestReceiveStopDisconnected(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	makeStream(t, ctx, js, "RD", 1)
-	src, dst := newQueue(t, 16), newQueue(t, 16)
-	o := bridge.Options[uint64]{Stream: "RD", Window: 8, Batch: 8}
 	bctx, stop := context.WithCancel(ctx)
 	defer stop()
-	recvErr := make(chan error, 1)
-	shmtest.Go(t, func() { bridge.Send(bctx, js, src, o) })
-	shmtest.Go(t, func() { recvErr <- bridge.Receive(bctx, js, dst, o) })
-	if err := src.Put(ctx, 7); err != nil {
-		t.Fatal(err)
-	}
-	if v, err := dst.Get(ctx); err != nil || v != 7 {
-		t.Fatalf("got %d, %v", v, err)
-	}
+	_, recvErr := bridgedOne(t, ctx, js, "RD", bctx, bctx)
 	away := nc.StatusChanged(nats.RECONNECTING)
 	defer nc.RemoveStatusListener(away)
 	s.Shutdown()

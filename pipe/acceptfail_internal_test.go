@@ -27,14 +27,7 @@ func TestAcceptFailureRefusesDialer(t *testing.T) {
 	defer l.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	done := make(chan error, 1)
-	go func() {
-		c, err := Dial(ctx, name, Options[string]{})
-		if c != nil {
-			c.Close()
-		}
-		done <- err
-	}()
+	done := dialAsync(ctx, name)
 	if c, err := l.Accept(ctx); !errors.Is(err, unix.EMFILE) {
 		if c != nil {
 			c.Close()
@@ -44,7 +37,7 @@ func TestAcceptFailureRefusesDialer(t *testing.T) {
 	if err := <-done; !errors.Is(err, ErrRefused) {
 		t.Fatalf("Dial whose offer the listener took and failed to accept = %v, want ErrRefused", err)
 	}
-	if left := connLeftovers(t, name); len(left) != 0 {
+	if left := leftovers(t, name+"."); len(left) != 0 {
 		t.Fatalf("left in /dev/shm: %v", left)
 	}
 }

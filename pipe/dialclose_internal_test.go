@@ -43,14 +43,7 @@ func TestDialWaitingForSlotSeesClose(t *testing.T) {
 	defer func() { testHookDialPoll, testHookReserveWait = nil, nil }()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	done := make(chan error, 1)
-	go func() {
-		c, err := Dial(ctx, name, Options[string]{})
-		if c != nil {
-			c.Close()
-		}
-		done <- err
-	}()
+	done := dialAsync(ctx, name)
 	<-waiting
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
@@ -63,4 +56,18 @@ func TestDialWaitingForSlotSeesClose(t *testing.T) {
 	if n := polls.Load(); n != 0 {
 		t.Fatalf("Dial made %d liveness poll(s) after the listener's Close woke it: it saw the close only by polling", n)
 	}
+}
+
+// dialAsync dials name from a goroutine of its own, closes the pipe if it
+// got one, and sends Dial's error on the channel it returns.
+func dialAsync(ctx context.Context, name string) <-chan error {
+	done := make(chan error, 1)
+	go func() {
+		c, err := Dial(ctx, name, Options[string]{})
+		if c != nil {
+			c.Close()
+		}
+		done <- err
+	}()
+	return done
 }

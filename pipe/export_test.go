@@ -1,5 +1,7 @@
 package pipe
 
+import "testing"
+
 // ArenaUsed returns the bytes of c's pipe's out-of-line messages (whole
 // pages); 0 for a pipe without an arena.
 func ArenaUsed[T any](c *Conn[T]) int64 { return c.arenaUsed() }
@@ -15,3 +17,6 @@ func SetPlacedHook(f func()) { testHookPlaced = f }
 // SetAcceptHook makes Accept call f once it has taken a dialer's accept
 // word, before it removes the connection segment's name (nil: none).
 func SetAcceptHook(f func()) { testHookAccepted = f }
+
+// Leftovers lists the segments in /dev/shm whose names start with prefix.
+func Leftovers(t *testing.T, prefix string) []string { return leftovers(t, prefix) }

@@ -39,9 +39,9 @@ func awaitOffer[T any](t *testing.T, ctx context.Context, l *Listener[T]) []byte
 	}
 }
 
-// connLeftovers lists the connection segments of the listener name left
-// in /dev/shm.
-func connLeftovers(t *testing.T, name string) []string {
+// leftovers lists the segments in /dev/shm whose names start with prefix
+// (the external tests have it as Leftovers).
+func leftovers(t *testing.T, prefix string) []string {
 	t.Helper()
 	infos, err := shm.List()
 	if err != nil {
@@ -49,7 +49,7 @@ func connLeftovers(t *testing.T, name string) []string {
 	}
 	var out []string
 	for _, i := range infos {
-		if strings.HasPrefix(i.Name, name+".") {
+		if strings.HasPrefix(i.Name, prefix) {
 			out = append(out, i.Name)
 		}
 	}
@@ -85,14 +85,7 @@ func TestCloseWakesPostedDialer(t *testing.T) {
 		}
 	}
 	defer func() { testHookDialPoll = nil }()
-	done := make(chan error, 1)
-	go func() {
-		c, err := Dial(ctx, name, Options[string]{})
-		if c != nil {
-			c.Close()
-		}
-		done <- err
-	}()
+	done := dialAsync(ctx, name)
 	slot := awaitOffer(t, ctx, l)
 	seg, err := shm.Open(offerNameOf(slot))
 	if err != nil {
@@ -113,7 +106,7 @@ func TestCloseWakesPostedDialer(t *testing.T) {
 	if polled.Load() {
 		t.Fatal("the listener's Close left its posted dialer waiting for a liveness poll")
 	}
-	if left := connLeftovers(t, name); len(left) != 0 {
+	if left := leftovers(t, name+"."); len(left) != 0 {
 		t.Fatalf("left in /dev/shm: %v", left)
 	}
 }

@@ -13,7 +13,6 @@ import (
 
 	"github.com/shmkit/shmkit/internal/shmtest"
 	"github.com/shmkit/shmkit/pipe"
-	"github.com/shmkit/shmkit/shm"
 )
 
 // envDialer makes the test binary, run as a plain program (not through
@@ -43,20 +42,7 @@ func TestListenerDialerProcess(t *testing.T) {
 }
 
 // leftovers lists the segments in /dev/shm whose names start with prefix.
-func leftovers(t *testing.T, prefix string) []string {
-	t.Helper()
-	infos, err := shm.List()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, i := range infos {
-		if strings.HasPrefix(i.Name, prefix) {
-			out = append(out, i.Name)
-		}
-	}
-	return out
-}
+var leftovers = pipe.Leftovers
 
 func TestListenerAcrossProcesses(t *testing.T) {
 	ctx := ctxT(t)

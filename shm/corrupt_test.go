@@ -13,23 +13,31 @@ import (
 	"github.com/shmkit/shmkit/shm"
 )
 
+// dirLockForger returns a function that writes a word into seg's directory
+// lock through a file descriptor of its own, as a peer would. It reports a
+// failed write with t.Error: a hook inside Alloc calls it too.
+func dirLockForger(t *testing.T, seg *shm.Segment) func(w uint64) {
+	t.Helper()
+	f, err := os.OpenFile(seg.Path(), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return func(w uint64) {
+		t.Helper()
+		if _, err := f.WriteAt(binary.LittleEndian.AppendUint64(nil, w), shm.OffDirLock); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
 // TestAllocCorruptDirLock: a directory lock word a peer wrote does not
 // make Alloc wait for ever: a word no allocator writes (PID 1, start time
 // zero) is taken over, and one naming a live process that stays put gives
 // ErrCorrupt.
 func TestAllocCorruptDirLock(t *testing.T) {
 	seg := shmtest.Segment(t, 1<<16)
-	f, err := os.OpenFile(seg.Path(), os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	forge := func(w uint64) {
-		t.Helper()
-		if _, err := f.WriteAt(binary.LittleEndian.AppendUint64(nil, w), shm.OffDirLock); err != nil {
-			t.Fatal(err)
-		}
-	}
+	forge := dirLockForger(t, seg)
 	forge(1 << 32) // PID 1, start time 0
 	if _, err := seg.Alloc("a", shm.ObjectSpec{BodySize: 8}, nil); err != nil {
 		t.Fatalf("Alloc under a garbage lock word: %v", err)
@@ -51,16 +59,7 @@ func TestAllocCorruptDirLock(t *testing.T) {
 // ErrCorrupt ("held by 0x0") when that happened at its first check.
 func TestAllocDirLockFreedAtCheck(t *testing.T) {
 	seg := shmtest.Segment(t, 1<<16)
-	f, err := os.OpenFile(seg.Path(), os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	forge := func(w uint64) {
-		if _, err := f.WriteAt(binary.LittleEndian.AppendUint64(nil, w), shm.OffDirLock); err != nil {
-			t.Error(err)
-		}
-	}
+	forge := dirLockForger(t, seg)
 	forge(procinfo.Self().Word())                    // a live holder (this process, through another mapping)
 	defer shm.SetLockDirCheck(func() { forge(0) })() // it lets go just as the allocator looks
 	if _, err := seg.Alloc("a", shm.ObjectSpec{BodySize: 8}, nil); err != nil {
