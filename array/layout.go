@@ -4,13 +4,13 @@ import "github.com/shmkit/shmkit/internal/cell"
 
 // An array is an object of kind shm.KindArray in a segment's object
 // directory; its header's capacity is the length n. Its body follows the
-// layout that package value shares (internal/cell, layout version 1):
+// layout that package value shares (internal/cell, layout version 3):
 //
 //	body
-//	0        8       12                                            64
-//	+--------+-------+---------------------------------------------+
-//	|  seq   | flags |                 (zero)                      |  seqlock line
-//	+--------+-------+---------------------------------------------+
+//	0        8       12        16                                  64
+//	+--------+-------+---------+-----------------------------------+
+//	|  seq   | flags | writers |             (zero)                |  seqlock line
+//	+--------+-------+---------+-----------------------------------+
 //	64                                                            128
 //	+--------------------------------------------------------------+
 //	|                        lock                                  |  lock line
@@ -22,7 +22,8 @@ import "github.com/shmkit/shmkit/internal/cell"
 //
 // seq: even = stable, odd = a Set, CopyFrom, WriteAt or With in progress;
 // written by the lock holder, read by At, CopyTo, ReadAt and All. flags:
-// cell.FlagRaw for a RawArray. data: the elements in Go's layout (a Go
+// cell.FlagRaw for a RawArray. writers: a value's, unused by arrays
+// (zero). data: the elements in Go's layout (a Go
 // []T over it is the zero-copy view), starting a cache line, so aligned
 // for any T.
 const (

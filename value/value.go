@@ -9,6 +9,7 @@ import (
 
 	"github.com/shmkit/shmkit/atomics"
 	"github.com/shmkit/shmkit/internal/cell"
+	"github.com/shmkit/shmkit/internal/membarrier"
 	"github.com/shmkit/shmkit/shm"
 )
 
@@ -30,6 +31,9 @@ type Value[T any] struct {
 	w32  *atomic.Uint32 // the T itself when T is a 4-byte integer; else nil
 	w64  *atomic.Uint64 // the T itself when T is an 8-byte integer; else nil
 	word bool           // w32 or w64 is set
+	// announced is set once this handle has announced itself a lock-free
+	// writer of the word (see lockFree).
+	announced atomic.Bool
 	// tmp is the copy that Update hands to its fn: a T on the heap, made
 	// at the first Update and reused, since a copy on the stack whose
 	// address goes to an unknown function would be allocated at every
@@ -77,6 +81,7 @@ func (v *Value[T]) bind(c *cell.Cell, s []T, err error) error {
 		return fmt.Errorf("%w: value %q holds %d elements", ErrCorrupt, c.Name(), len(s))
 	}
 	v.c, v.p = c, &s[0]
+	v.announced.Store(false)
 	switch t := reflect.TypeFor[T](); t.Kind() {
 	case reflect.Int, reflect.Int32, reflect.Int64, reflect.Uint, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
 		switch t.Size() {
@@ -86,6 +91,9 @@ func (v *Value[T]) bind(c *cell.Cell, s []T, err error) error {
 			v.w64 = atomics.MustUint64At(c.Data, 0)
 		}
 		v.word = v.w32 != nil || v.w64 != nil
+		if v.word {
+			membarrier.Registered() // starts this process's registration, which Update's plain store needs (cell.StorePlain64)
+		}
 	}
 	return nil
 }
@@ -219,10 +227,11 @@ func (v *Value[T]) store(x T) {
 // nor keep the pointer after it returns: it points at a copy that the
 // next Update reuses (so that an Update allocates nothing). If
 // fn panics, the value is unchanged and the lock released. For a 4- or
-// 8-byte integer T, which Add and CompareAndSwap change without the lock,
-// Update stores with a compare-and-swap and calls fn again with the fresh
-// value if one of them intervened, so that no update is lost: fn may run
-// more than once. When the lock is not recoverable it calls no fn, stores
+// 8-byte integer T, which Add, Swap and CompareAndSwap change without the
+// lock, Update stores with a plain store as long as no process has used
+// them on the value, and from the first such use on with a
+// compare-and-swap, calling fn again with the fresh value if one of them
+// intervened, so that no update is lost: fn may run more than once. When the lock is not recoverable it calls no fn, stores
 // nothing and returns the value as Load does (UpdateContext says
 // ErrNotRecoverable).
 func (v *Value[T]) Update(fn func(*T)) T {
@@ -252,12 +261,17 @@ func (v *Value[T]) update(fn func(*T)) T {
 		x = new(T)
 		v.tmp = x
 	}
+	// An integer word is also written by the lock-free Add, Swap and
+	// CompareAndSwap: a plain store would lose one that came between the
+	// load and the store, unless none can come (cell.StorePlain64, the
+	// common case); else the store is a CAS, and fn runs again on the
+	// fresh value if one of them got there first.
 	if w := v.w64; w != nil {
 		for {
 			old := w.Load()
 			*x = cell.FromBits[T](old)
 			fn(x)
-			if w.CompareAndSwap(old, cell.Bits(*x)) { // old -> fn(old), unless Add got there first
+			if nw := cell.Bits(*x); v.c.StorePlain64(w, nw) || w.CompareAndSwap(old, nw) { // old -> fn(old)
 				return *x
 			}
 		}
@@ -267,7 +281,7 @@ func (v *Value[T]) update(fn func(*T)) T {
 			old := w.Load()
 			*x = cell.FromBits[T](uint64(old))
 			fn(x)
-			if w.CompareAndSwap(old, uint32(cell.Bits(*x))) { // old -> fn(old), unless Add got there first
+			if nw := uint32(cell.Bits(*x)); v.c.StorePlain32(w, nw) || w.CompareAndSwap(old, nw) { // old -> fn(old)
 				return *x
 			}
 		}
@@ -361,7 +375,14 @@ type Integer interface {
 // Add adds delta to v atomically, without the lock, and returns the new
 // value: one atomic instruction on the shared word. Integers wrap around as
 // Go's do. It does not wait for the lock, so Lock does not hold it off.
+// The first Add, Swap or CompareAndSwap through a handle announces it to
+// the value's lock holders (so that Update stops storing plainly): a
+// system call of about a microsecond, and a wait of nanoseconds if an
+// Update is storing at that moment.
 func Add[T Integer](v *Value[T], delta T) T {
+	if !v.announced.Load() {
+		v.lockFree("Add")
+	}
 	if v.w64 != nil {
 		return cell.FromBits[T](v.w64.Add(cell.Bits(delta)))
 	}
@@ -374,6 +395,9 @@ func Add[T Integer](v *Value[T], delta T) T {
 // Swap stores x in v atomically, without the lock, and returns the old
 // value.
 func Swap[T Integer](v *Value[T], x T) T {
+	if !v.announced.Load() {
+		v.lockFree("Swap")
+	}
 	if v.w64 != nil {
 		return cell.FromBits[T](v.w64.Swap(cell.Bits(x)))
 	}
@@ -386,6 +410,9 @@ func Swap[T Integer](v *Value[T], x T) T {
 // CompareAndSwap stores new in v if it holds old, atomically and without
 // the lock, and reports whether it did.
 func CompareAndSwap[T Integer](v *Value[T], old, new T) bool {
+	if !v.announced.Load() {
+		v.lockFree("CompareAndSwap")
+	}
 	if v.w64 != nil {
 		return v.w64.CompareAndSwap(cell.Bits(old), cell.Bits(new))
 	}
@@ -393,6 +420,18 @@ func CompareAndSwap[T Integer](v *Value[T], old, new T) bool {
 		v.c.PanicClosed("CompareAndSwap")
 	}
 	return v.w32.CompareAndSwap(uint32(cell.Bits(old)), uint32(cell.Bits(new)))
+}
+
+// lockFree announces v's handle a lock-free writer of the word (see
+// cell.AnnounceLockFree), once: from then on no lock holder, in any
+// process, stores the word with a plain store that could lose this
+// handle's writes.
+func (v *Value[T]) lockFree(op string) {
+	if !v.word {
+		v.c.PanicClosed(op)
+	}
+	v.c.AnnounceLockFree("value: " + op)
+	v.announced.Store(true)
 }
 
 // GobEncode encodes the Value as a handle: segment, object name, kind and

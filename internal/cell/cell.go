@@ -58,8 +58,11 @@ type Cell struct {
 	Len  int    // elements
 	Data []byte // the data region: Len elements, CacheLine-aligned
 
-	seq *atomic.Uint64   // nil for a raw cell
-	mu  *semaphore.Mutex // nil for a raw cell
+	seq *atomic.Uint64 // nil for a raw cell
+	// writers is the lock-free writers word (see plain.go); nil for a raw
+	// cell.
+	writers *atomic.Uint32
+	mu      *semaphore.Mutex // nil for a raw cell
 
 	// hold is what Close gives up: the heap object of New, the
 	// attachment of Decode; nil for Create and Open, whose segment is the
@@ -81,7 +84,7 @@ func (c *Cell) Close() error {
 		return nil
 	}
 	c.closed = true
-	c.seq, c.mu, c.Data = nil, nil, nil
+	c.seq, c.writers, c.mu, c.Data = nil, nil, nil, nil
 	if c.hold == nil {
 		return nil
 	}
@@ -202,6 +205,7 @@ func bind(obj *shm.Object, sp Spec) (*Cell, error) {
 			return nil, fmt.Errorf("object %q: %w", obj.Name, err)
 		}
 		c.seq, c.mu = atomics.MustUint64At(obj.Body, OffSeq), mu
+		c.writers = atomics.MustUint32At(obj.Body, OffWriters)
 	}
 	return c, nil
 }

@@ -13,14 +13,14 @@ import (
 // invalidate the line readers poll, and neither shares a line with the data.
 const cacheLine = shm.CacheLine
 
-// Body layout of a value or array object (layout version 1), after the
+// Body layout of a value or array object (layout version 3), after the
 // 64-byte object header that package shm writes (kind, element type
 // fingerprint, capacity = number of elements):
 //
-//	0        8       12                                             64
-//	+--------+-------+----------------------------------------------+
-//	|  seq   | flags |                  (zero)                      |  line 0: seqlock
-//	+--------+-------+----------------------------------------------+
+//	0        8       12        16                                   64
+//	+--------+-------+---------+------------------------------------+
+//	|  seq   | flags | writers |             (zero)                 |  line 0: seqlock
+//	+--------+-------+---------+------------------------------------+
 //	64                                                             128
 //	+---------------------------------------------------------------+
 //	|        lock: semaphore.Mutex (LockSize = 64 bytes)            |  line 1: lock
@@ -36,7 +36,12 @@ const cacheLine = shm.CacheLine
 //	               around each write); read by every reader. [atomic]
 //	  8    4   flags   FlagRaw for the raw variants. Written once, before the
 //	               object is published; read-only after.
-//	 12   52   (reserved, zero)
+//	 12    4   writers 0 until a lock-free writer of an integer value's data
+//	               word (value.Add, Swap, CompareAndSwap) announces itself,
+//	               1 while it does, 2 after; while it is 0 a lock holder
+//	               may write that word with a plain store (plain.go). Any
+//	               other value counts as 2. Unused by arrays. [atomic]
+//	 16   48   (reserved, zero)
 //	 64   64   lock    the object's lock: a semaphore.Mutex (state word,
 //	               magic, owner; see package semaphore's layout). [atomic]
 //	128  ...   data    capacity × element size bytes. Written under the lock
@@ -47,13 +52,18 @@ const cacheLine = shm.CacheLine
 const (
 	OffSeq   = 0
 	OffFlags = 8
-	OffLock  = 1 * cacheLine
-	LockSize = (semaphore.MutexSize + cacheLine - 1) / cacheLine * cacheLine
-	OffData  = OffLock + LockSize // 128
+	// OffWriters is the lock-free writers word (see plain.go).
+	OffWriters = 12
+	OffLock    = 1 * cacheLine
+	LockSize   = (semaphore.MutexSize + cacheLine - 1) / cacheLine * cacheLine
+	OffData    = OffLock + LockSize // 128
 
 	// Version is the layout version written in the object header. Version
 	// 2: the embedded Mutex's words name the holder's PID namespace.
-	Version = 2
+	// Version 3: the writers word, without which a lock holder of version
+	// 2 would not know that it must not store plainly, nor a lock-free
+	// writer of version 2 announce itself.
+	Version = 3
 
 	// FlagRaw marks an object created by a raw constructor: no lock, no
 	// seqlock.

@@ -1,0 +1,165 @@
+package cell
+
+import (
+	"sync/atomic"
+
+	"github.com/shmkit/shmkit/atomics"
+	"github.com/shmkit/shmkit/internal/goid"
+	"github.com/shmkit/shmkit/internal/membarrier"
+	"github.com/shmkit/shmkit/internal/spin"
+)
+
+// The plain update of an integer cell (layout version 3).
+//
+// An integer value's data word has two kinds of writer: lock holders
+// (value.Update), which read the word, compute and write it back, and
+// lock-free writers (value.Add, Swap, CompareAndSwap), one atomic
+// instruction each. A lock holder that wrote back with a plain store
+// would lose an Add that landed between its read and its store, so
+// Update stored with a compare-and-swap: a locked instruction that waits
+// for the stores before it to drain, a third of a two-process Update
+// (BenchmarkUpdateTwoProcesses, perf). Most values never meet a lock-free
+// writer, and for them the CAS is waste.
+//
+// The writers word (OffWriters) says whether one ever came: writersNone
+// until a lock-free writer announces itself (AnnounceLockFree, once per
+// handle), writersOn for good after. While it is writersNone a lock
+// holder writes with a plain store (StorePlain64/32), inside a window
+// that it marks by making seq odd:
+//
+//	holder (lock held):   seq = odd; if writers == none { data = x }; seq = even
+//	announcer:            writers = joining; membarrier; while seq is that odd: wait; writers = on
+//
+// This is Dekker's handshake with the fence moved to the rare side
+// (package membarrier): either the holder's load of writers sees the
+// announcement, and it falls back on the CAS, or the announcer's load of
+// seq, after the membarrier, sees the holder's odd seq, and it waits for
+// the window to close before its first atomic write. Only processes
+// registered for membarrier's global expedited command take the plain
+// store; the rest always CAS. The holder computes its value before the
+// window, so that the window holds no caller code and an announcer waits
+// nanoseconds; a holder descheduled or killed inside it is waited for
+// through the lock (which takes a dead holder's over and evens seq).
+//
+// seq is written only by the lock holder, as for a seqlock write; an
+// integer value's readers load the word atomically and never read seq,
+// so the window costs them nothing.
+const (
+	writersNone    = 0
+	writersJoining = 1
+	writersOn      = 2
+)
+
+// TestHookPlain, nil but in tests, runs at the points of the handshake
+// where a test holds one side while the other goes on: PlainChecked (a
+// lock holder found writersNone and has not opened its window),
+// PlainOpen (its window open and writersNone found again, the data not
+// yet stored) and PlainWaiting (an announcer found a window open and
+// waits for it).
+var TestHookPlain func(stage int)
+
+// The stages of TestHookPlain.
+const (
+	PlainChecked = iota
+	PlainOpen
+	PlainWaiting
+)
+
+// StorePlain64 stores x into w, the data word of an integer cell whose
+// lock the caller holds, with a plain store, and reports true; or it
+// stores nothing and reports false when a lock-free writer may be about
+// (or this process is not registered for membarrier): the caller then
+// stores with a CAS against the value it read. It is written out whole,
+// without calls, as StorePlain32 is: it is a third of an Update.
+func (c *Cell) StorePlain64(w *atomic.Uint64, x uint64) bool {
+	if c.writers.Load() != writersNone || !membarrier.Registered() {
+		return false
+	}
+	if TestHookPlain != nil {
+		TestHookPlain(PlainChecked)
+	}
+	s := c.seq.Load() | 1
+	atomics.StoreRelease64(c.seq, s) // publishes: a plain store under way (seq odd), before the load below
+	if c.writers.Load() != writersNone { // observes: an announcement (see AnnounceLockFree)
+		atomics.StoreRelease64(c.seq, s+1)
+		return false
+	}
+	if TestHookPlain != nil {
+		TestHookPlain(PlainOpen)
+	}
+	atomics.StoreRelease64(w, x)
+	atomics.StoreRelease64(c.seq, s+1) // publishes: the window closed, after the data
+	return true
+}
+
+// StorePlain32 is StorePlain64 for a 4-byte word.
+func (c *Cell) StorePlain32(w *atomic.Uint32, x uint32) bool {
+	if c.writers.Load() != writersNone || !membarrier.Registered() {
+		return false
+	}
+	if TestHookPlain != nil {
+		TestHookPlain(PlainChecked)
+	}
+	s := c.seq.Load() | 1
+	atomics.StoreRelease64(c.seq, s)
+	if c.writers.Load() != writersNone {
+		atomics.StoreRelease64(c.seq, s+1)
+		return false
+	}
+	if TestHookPlain != nil {
+		TestHookPlain(PlainOpen)
+	}
+	atomics.StoreRelease32(w, x)
+	atomics.StoreRelease64(c.seq, s+1)
+	return true
+}
+
+// plainWaitLooks is how many times AnnounceLockFree looks at an odd seq
+// before it waits through the lock: a window holds a few stores, so a
+// holder still inside it after that is descheduled, stopped or dead.
+const plainWaitLooks = 1 << 10
+
+// AnnounceLockFree is what a lock-free writer of an integer cell's data
+// word calls before its first write through a handle: once it returns,
+// no lock holder writes the word with a plain store, now or later (see
+// the top of this file). op names the caller for the panic of a closed
+// cell. Where membarrier is unavailable it waits for the lock to be free
+// once instead, unless this goroutine holds it: then, as in a window
+// found stuck, it waits as long as a live process holds the lock.
+func (c *Cell) AnnounceLockFree(op string) {
+	w := c.writers
+	if w == nil {
+		c.PanicClosed(op)
+	}
+	if w.Load() == writersOn {
+		return
+	}
+	w.CompareAndSwap(writersNone, writersJoining) // publishes: the announcement, before the fence
+	if membarrier.Fence() != nil {
+		c.waitHolder(op)
+	} else if s := c.seq.Load(); s&1 != 0 { // observes: a window opened before the fence
+		if TestHookPlain != nil {
+			TestHookPlain(PlainWaiting)
+		}
+		for i := 0; i < plainWaitLooks && c.seq.Load() == s; i++ {
+			spin.Relax()
+		}
+		if c.seq.Load() == s {
+			c.waitHolder(op)
+		}
+	}
+	w.CompareAndSwap(writersJoining, writersOn)
+}
+
+// waitHolder waits until the lock's holder, if any, has let it go: takes
+// the lock (a dead holder's over, evening seq) and gives it back. A
+// goroutine that holds the lock itself has no write under way to wait
+// for.
+func (c *Cell) waitHolder(op string) {
+	if c.guards().heldBy(goid.ID()) {
+		return
+	}
+	if c.Hold(op) {
+		c.Unlock()
+	}
+}

@@ -1,0 +1,83 @@
+//go:build linux
+
+package membarrier
+
+import (
+	"errors"
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
+)
+
+// membarrier(2) commands (linux/membarrier.h; x/sys/unix has the syscall
+// number, not these).
+const (
+	cmdQuery                   = 0
+	cmdGlobal                  = 1 << 0
+	cmdGlobalExpedited         = 1 << 1
+	cmdRegisterGlobalExpedited = 1 << 2
+)
+
+var (
+	start      sync.Once
+	finished   = make(chan struct{}) // closed when the registration has run, done or refused
+	registered atomic.Bool           // this process is registered for the global expedited command
+)
+
+// Registered reports whether this process is registered for the global
+// expedited command, so that every Fence, in any process, orders its
+// threads' stores before their loads. The first call starts the
+// registration in a goroutine of its own and reports false: registering
+// a process that runs several threads waits for an RCU grace period (12-16
+// ms here), which the first call of a hot path should not wait for. It
+// stays false where the kernel lacks the command (before 4.16) or a
+// seccomp filter refuses it.
+func Registered() bool {
+	return registered.Load() || begin()
+}
+
+// begin is Registered's first call, apart so that Registered inlines.
+func begin() bool {
+	start.Do(func() { go register() })
+	return false
+}
+
+// Await starts the registration if no call has, waits for it to finish,
+// and reports Registered: for tests and benchmarks that must measure the
+// fast side from their first call.
+func Await() bool {
+	start.Do(func() { go register() })
+	<-finished
+	return registered.Load()
+}
+
+func register() {
+	defer close(finished)
+	cmds, _, errno := unix.Syscall(unix.SYS_MEMBARRIER, cmdQuery, 0, 0)
+	if errno != 0 || cmds&(cmdGlobalExpedited|cmdRegisterGlobalExpedited) != cmdGlobalExpedited|cmdRegisterGlobalExpedited {
+		return
+	}
+	if _, _, errno := unix.Syscall(unix.SYS_MEMBARRIER, cmdRegisterGlobalExpedited, 0, 0); errno == 0 {
+		registered.Store(true)
+	}
+}
+
+// ErrUnavailable: neither of membarrier's global commands ran.
+var ErrUnavailable = errors.New("membarrier: the global commands are unavailable")
+
+// Fence makes every thread of every registered process that is running
+// execute a full memory barrier before it returns (a thread not running
+// passes one when it is switched back in). It falls back on the global
+// command, which covers every process and waits for an RCU grace period
+// instead (milliseconds); it returns ErrUnavailable, having fenced
+// nothing, where neither runs.
+func Fence() error {
+	if _, _, errno := unix.Syscall(unix.SYS_MEMBARRIER, cmdGlobalExpedited, 0, 0); errno == 0 {
+		return nil
+	}
+	if _, _, errno := unix.Syscall(unix.SYS_MEMBARRIER, cmdGlobal, 0, 0); errno == 0 {
+		return nil
+	}
+	return ErrUnavailable
+}

@@ -1,0 +1,17 @@
+//go:build !linux
+
+package membarrier
+
+import "errors"
+
+// ErrUnavailable: there is no membarrier(2) here.
+var ErrUnavailable = errors.New("membarrier: unavailable on this system")
+
+// Registered reports false: no process takes the fast side here.
+func Registered() bool { return false }
+
+// Await reports false.
+func Await() bool { return false }
+
+// Fence returns ErrUnavailable.
+func Fence() error { return ErrUnavailable }
