@@ -23,6 +23,11 @@ func Reclaim[T any](q *Queue[T]) bool { return q.reclaim() }
 // message out of line and before it sends it (a kill point for tests).
 func SetPlacedHook(f func()) { testHookPlaced = f }
 
+// SetPublishedHook sets a function that runs after a Put has handed its
+// out-of-line message's block to the message (arena.Publish) and before
+// the ring publishes the slot (a kill point for tests).
+func SetPublishedHook(f func()) { testHookPublished = f }
+
 // Streaming reports whether q's next Get that waits waits for a run (its
 // last Get found a message at once; see ringx.DataGate).
 func Streaming[T any](q *Queue[T]) bool { return q.streaming.Load() }

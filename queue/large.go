@@ -23,6 +23,9 @@ import (
 //
 // A producer killed before Publish leaves a block whose owner is dead:
 // the next Put that waits for room (or any survivor's Reclaim) frees it.
+// One killed after Publish and before the ring published the slot leaves
+// the block queued in a slot the ring gives up: the consumer that skips
+// the slot frees it (discardGivenUp).
 // A consumer killed while it reads leaves the slot claimed and the block
 // owned by a dead reader: the consumer that adopts the claim (the ring's
 // rescue) Takes the block over and delivers the message. A consumer killed
@@ -184,6 +187,11 @@ func (q *Queue[T]) tooLarge(n int) error {
 // message out of line and before it publishes it.
 var testHookPlaced func()
 
+// testHookPublished, when set (by tests), runs after a Put has handed its
+// out-of-line message's block to the message and before the ring
+// publishes the slot.
+var testHookPublished func()
+
 // place encodes *v into a new arena block, without waiting for room; ok is
 // false when the arena has none now.
 func (q *Queue[T]) place(v *T, m *message) (bool, error) {
@@ -272,6 +280,19 @@ func (q *Queue[T]) takeLarge(rec []byte, use func(msg []byte) error) (err error,
 		err = fmt.Errorf("queue %q: %w", q.name, ferr)
 	}
 	return err, false
+}
+
+// discardGivenUp frees the block of an out-of-line message whose slot
+// the ring gave up: its producer died after it handed the block to the
+// message (arena.Publish) and before the ring published the slot, so no
+// Get will deliver it and no Reclaim frees it (a queued block belongs to
+// its message). The slot's payload may hold anything (see
+// ringx.MPMC.OnGivenUp): arena.Discard frees only a queued block the
+// reference is current for.
+func (q *Queue[T]) discardGivenUp(payload []byte) {
+	if blk, err := arena.DecodeRef(payload); err == nil && q.arena.Discard(blk) {
+		q.ctl.notFull.Notify() // room for Puts waiting on the arena
+	}
 }
 
 // arenaUsed is the bytes of out-of-line messages, whole pages.

@@ -327,6 +327,7 @@ func attach[T any](seg *shm.Segment, obj *shm.Object, r *ringbuf.MPMC, c codec.C
 			return nil, fmt.Errorf("queue %q: %w", obj.Name, err)
 		}
 		q.refLen = r.SlotBytes()
+		q.rx.OnGivenUp(q.discardGivenUp)
 	}
 	q.bin, _ = c.(*codec.Binary[T])
 	q.joinable = ctl.flags&flagJoinable != 0
@@ -913,6 +914,9 @@ func (q *Queue[T]) tryPut(v *T, m *message) (bool, error) {
 			arena.EncodeRef(rec, m.blk)
 			q.arena.Publish(m.blk) // the message answers for the block from here
 			m.large = false
+			if testHookPublished != nil {
+				testHookPublished() // a kill point: the block queued, the slot not yet published
+			}
 			return q.refLen
 		case q.bin != nil:
 			q.bin.Append(rec[:0], v)
@@ -1378,6 +1382,9 @@ func (q *Queue[T]) GobDecode(b []byte) error {
 func (q *Queue[T]) adopt(o *Queue[T]) {
 	q.seg, q.name, q.ctl, q.ring, q.rx, q.codec, q.bin = o.seg, o.name, o.ctl, o.ring, o.rx, o.codec, o.bin
 	q.arena, q.refLen = o.arena, o.refLen
+	if q.arena != nil {
+		q.rx.OnGivenUp(q.discardGivenUp) // this handle's, not o's
+	}
 	q.joinable, q.fast, q.maxBytes = o.joinable, o.fast, o.maxBytes
 	q.putWait = atomics.WaitOptions{Strategy: o.putWait.Strategy, Poll: pollPeers, Check: q.consumersDead}
 	q.getWait = atomics.WaitOptions{Strategy: o.getWait.Strategy, Poll: pollPeers, Check: q.producersDead}

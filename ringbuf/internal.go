@@ -121,6 +121,10 @@ func (r *mpmcX) ClaimGet() (pos uint64, msg []byte, ok bool, err error) {
 	return pos, m.payload(pos)[:n], true, nil
 }
 
+// OnGivenUp sets what runs on the payload of each given-up slot this
+// handle's consumer side skips (see ringx.MPMC).
+func (r *mpmcX) OnGivenUp(f func(payload []byte)) { r.givenUp = f }
+
 // ReleaseGet gives slot pos back to the producers once its message is used.
 func (r *mpmcX) ReleaseGet(pos uint64) { (*MPMC)(r).releaseGet(pos) }
 

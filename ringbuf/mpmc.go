@@ -55,6 +55,10 @@ type MPMC struct {
 	// waiting, so its next wait waits for a run (see ringx.DataGate);
 	// guarded by getMu.
 	streaming bool
+	// givenUp runs on the payload of each given-up slot the consumer side
+	// skips (ringx.MPMC.OnGivenUp); nil for none. Set before the first
+	// Get.
+	givenUp func(payload []byte)
 
 	_     [cacheLine]byte
 	putMu handleLock // serialises this handle's producer goroutines, Put to publication
@@ -504,6 +508,15 @@ func (r *MPMC) releaseGet(pos uint64) {
 	r.space.wake()
 }
 
+// skipGivenUp gives back slot pos, which this handle claimed and found
+// given up, after givenUp has seen its payload.
+func (r *MPMC) skipGivenUp(pos uint64) {
+	if r.givenUp != nil {
+		r.givenUp(r.payload(pos))
+	}
+	r.releaseGet(pos)
+}
+
 // getClaimed claims the next filled slot that holds a message, giving back
 // slots abandoned by dead producers, and checks its length. On an empty
 // ring it adopts a message claimed by a dead consumer, once rescueEmpty has
@@ -522,7 +535,7 @@ func (r *MPMC) getClaimed() (pos uint64, n int, ok bool, err error) {
 		}
 		l := r.length(pos).Load()
 		if l == lenAbandoned {
-			r.releaseGet(pos)
+			r.skipGivenUp(pos)
 			continue
 		}
 		if l > uint32(r.slotBytes) {
@@ -890,7 +903,7 @@ func (r *MPMC) skipDeadHead() bool {
 		}
 		(*pubWord)(r.parts.word(r.part, partOffDeqClaim)).storeRelease(pos + 1)
 		if r.deq.CompareAndSwap(pos, pos+1) { // claims the abandoned slot for emptying
-			r.releaseGet(pos)
+			r.skipGivenUp(pos)
 			freed = true
 		}
 	}

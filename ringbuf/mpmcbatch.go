@@ -287,7 +287,11 @@ func (r *MPMC) emptyRun(pos uint64, n int, use func(msg []byte)) (int, error) {
 		if l := u32(c, mSlotOffLen).Load(); l <= uint32(r.slotBytes) {
 			use(c[mSlotHeader : mSlotHeader+l])
 			got++
-		} else if l != lenAbandoned && err == nil {
+		} else if l == lenAbandoned {
+			if r.givenUp != nil {
+				r.givenUp(c[mSlotHeader:])
+			}
+		} else if err == nil {
 			err = fmt.Errorf("%w: ring %q slot %d holds %d bytes, slots are %d", ErrCorrupt, r.name, p&r.mask, l, r.slotBytes)
 		}
 		storeRel32(u32(c, mSlotOffLen), lenAbandoned) // used: an adopter skips it (see nextAdopted's caller)

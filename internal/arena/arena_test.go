@@ -632,3 +632,53 @@ func TestCorruptRecordKeepsLiveBlocks(t *testing.T) {
 		}
 	}
 }
+
+// TestDiscard: Discard frees a queued block its current reference names,
+// and leaves alone every other reference a given-up slot may hold: one
+// made stale by a free, one to a block its producer still holds, one to a
+// block being read.
+func TestDiscard(t *testing.T) {
+	_, a := newArena(t, 1<<20, 64, 1<<20)
+	alloc := func() arena.Block {
+		t.Helper()
+		b, ok, err := a.TryAlloc(5000)
+		if !ok || err != nil {
+			t.Fatalf("TryAlloc: %v %v", ok, err)
+		}
+		return b
+	}
+	queued := alloc()
+	a.Publish(queued)
+	if !a.Discard(queued) {
+		t.Fatal("Discard of a queued block: not freed")
+	}
+	if a.Used() != 0 {
+		t.Fatalf("Used %d after the Discard, want 0", a.Used())
+	}
+	if a.Discard(queued) {
+		t.Fatal("Discard of a stale reference freed something")
+	}
+	held := alloc() // its producer's, not yet published
+	if a.Discard(held) {
+		t.Fatal("Discard freed a block its producer holds")
+	}
+	read := alloc()
+	a.Publish(read)
+	if _, err := a.Take(read); err != nil {
+		t.Fatal(err)
+	}
+	if a.Discard(read) {
+		t.Fatal("Discard freed a block being read")
+	}
+	if want := int64(4 * arena.PageSize); a.Used() != want {
+		t.Fatalf("Used %d, want %d: the two live blocks", a.Used(), want)
+	}
+	for _, b := range []arena.Block{held, read} {
+		if err := a.Free(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := arena.Check(a); err != nil {
+		t.Fatal(err)
+	}
+}

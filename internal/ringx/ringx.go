@@ -94,6 +94,14 @@ type MPMC interface {
 	// Bytes returns the payload bytes of the messages queued: a
 	// snapshot, O(Len).
 	Bytes() int64
+	// OnGivenUp sets f, which runs with the payload of each slot that
+	// this handle's consumer side skips as given up (by a producer that
+	// died holding its claim, or gave it up), before the slot goes back
+	// to the producers: the whole payload, since such a slot has no
+	// length. It holds what its producer wrote before it stopped, or a
+	// lap before's leftovers. f must not block nor call into the ring.
+	// Set it before the handle's first Get.
+	OnGivenUp(f func(payload []byte))
 }
 
 var (
