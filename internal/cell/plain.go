@@ -79,7 +79,7 @@ func (c *Cell) StorePlain64(w *atomic.Uint64, x uint64) bool {
 		TestHookPlain(PlainChecked)
 	}
 	s := c.seq.Load() | 1
-	atomics.StoreRelease64(c.seq, s) // publishes: a plain store under way (seq odd), before the load below
+	atomics.StoreRelease64(c.seq, s)     // publishes: a plain store under way (seq odd), before the load below
 	if c.writers.Load() != writersNone { // observes: an announcement (see AnnounceLockFree)
 		atomics.StoreRelease64(c.seq, s+1)
 		return false
