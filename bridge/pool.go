@@ -289,6 +289,9 @@ type MapStats struct {
 // stream are removed and Map returns ctx's error. A result sent while js's
 // connection is away (reconnecting) is lost: once the connection is back,
 // Map publishes the chunks it has no result for again, so they run again.
+// So it does when the connection goes while the stream's acknowledgements
+// of its publications are on their way (they fail, though the chunks may
+// be stored): Map waits for the connection, not failing.
 func (f *RemoteFunc[In, Out]) Map(ctx context.Context, js jetstream.JetStream, in []In, o TaskOptions) ([]Out, MapStats, error) {
 	o = o.withDefaults()
 	stats := MapStats{Hosts: make(map[string]int)}
@@ -364,6 +367,9 @@ func (f *RemoteFunc[In, Out]) Map(ctx context.Context, js jetstream.JetStream, i
 			select {
 			case <-fut.Ok():
 			case err := <-fut.Err():
+				if errors.Is(err, nats.ErrDisconnected) {
+					return err // see publishAll: the chunks stay in the stream
+				}
 				purge()
 				return fmt.Errorf("bridge: publishing a chunk: %w", err)
 			case <-ctx.Done():
@@ -373,16 +379,43 @@ func (f *RemoteFunc[In, Out]) Map(ctx context.Context, js jetstream.JetStream, i
 		}
 		return nil
 	}
-	all := make([]int, chunks)
-	for c := range all {
-		all[c] = c
+	done := make([]bool, chunks)
+	round := 0 // publications after the first
+	// publishAll publishes the chunks Map has no result for: all of them
+	// at first, and again under a new round's ids each time the
+	// connection is back from a reconnect (the results sent meanwhile are
+	// lost). A connection lost while the stream's acknowledgements were on
+	// their way fails them (nats.ErrDisconnected, from the jetstream
+	// client) although the chunks may be stored: that is a reconnect too,
+	// waited for and answered the same way, not Map's failure.
+	publishAll := func() error {
+		for {
+			var missing []int
+			for c, ok := range done {
+				if !ok {
+					missing = append(missing, c)
+				}
+			}
+			err := publish(missing, round)
+			if !errors.Is(err, nats.ErrDisconnected) {
+				return err
+			}
+			select {
+			case st := <-status:
+				if st == nats.CLOSED {
+					return nats.ErrConnectionClosed
+				}
+			case <-ctx.Done():
+				purge()
+				return ctx.Err()
+			}
+			round++
+		}
 	}
-	if err := publish(all, 0); err != nil {
+	if err := publishAll(); err != nil {
 		return nil, stats, err
 	}
-	done := make([]bool, chunks)
 	var errs []error
-	round := 0 // publications after the first
 	for left := chunks; left > 0; {
 		var msg *nats.Msg
 		select {
@@ -391,15 +424,8 @@ func (f *RemoteFunc[In, Out]) Map(ctx context.Context, js jetstream.JetStream, i
 			if st == nats.CLOSED {
 				return nil, stats, nats.ErrConnectionClosed
 			}
-			// Back from a reconnect: the results sent meanwhile are lost.
-			var missing []int
-			for c, ok := range done {
-				if !ok {
-					missing = append(missing, c)
-				}
-			}
 			round++
-			if err := publish(missing, round); err != nil {
+			if err := publishAll(); err != nil {
 				return nil, stats, err
 			}
 			continue

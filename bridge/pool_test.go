@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -192,6 +193,69 @@ func (d *gatedDialer) cut() {
 	d.conns = nil
 }
 
+// holdingDialer dials the server; once armed, the connections it made
+// keep what they read (the client gets nothing, as when an answer is
+// still on its way) until they are closed, which drops it.
+type holdingDialer struct {
+	mu    sync.Mutex
+	conns []*holdingConn
+}
+
+type holdingConn struct {
+	net.Conn
+	held   atomic.Bool  // reads wait for closed
+	kept   atomic.Int64 // bytes read and kept from the client
+	closed chan struct{}
+	once   sync.Once
+}
+
+func (d *holdingDialer) Dial(network, address string) (net.Conn, error) {
+	c, err := net.Dial(network, address)
+	if err != nil {
+		return nil, err
+	}
+	hc := &holdingConn{Conn: c, closed: make(chan struct{})}
+	d.mu.Lock()
+	d.conns = append(d.conns, hc)
+	d.mu.Unlock()
+	return hc, nil
+}
+
+// arm holds the connections made so far, not those made later.
+func (d *holdingDialer) arm() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, c := range d.conns {
+		c.held.Store(true)
+	}
+}
+
+// kept returns the bytes the held connections kept from the client.
+func (d *holdingDialer) kept() int64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var n int64
+	for _, c := range d.conns {
+		n += c.kept.Load()
+	}
+	return n
+}
+
+func (c *holdingConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	if n > 0 && c.held.Load() {
+		c.kept.Add(int64(n))
+		<-c.closed
+		return 0, net.ErrClosed
+	}
+	return n, err
+}
+
+func (c *holdingConn) Close() error {
+	c.once.Do(func() { close(c.closed) })
+	return c.Conn.Close()
+}
+
 // poolTasks is a Map's size: 10,000 tasks, 200,000 in a soak run.
 func poolTasks(t *testing.T) int {
 	if shmtest.Soak() {
@@ -364,28 +428,81 @@ func TestRemotePoolMalformedChunk(t *testing.T) {
 	stop()
 }
 
+// pausedHostCaller starts a server with the pool's stream, a host B that
+// pauses at its first chunk (Pause), and a caller's connection through
+// dialer that reconnects at once for ever.
+func pausedHostCaller(t *testing.T, ctx context.Context, dialer nats.CustomDialer) (out *bufio.Reader, stop func(), nc *nats.Conn, cjs jetstream.JetStream) {
+	t.Helper()
+	s := startServer(t)
+	js := connect(t, s.ClientURL())
+	if _, err := js.CreateOrUpdateStream(ctx, bridge.TaskStreamConfig(poolStream)); err != nil {
+		t.Fatal(err)
+	}
+	_, out, stop = startTaskHost(t, ctx, taskHostArgs{URL: s.ClientURL(), Host: "B", Pause: true})
+	nc, err := nats.Connect(s.ClientURL(), nats.SetCustomDialer(dialer), nats.MaxReconnects(-1), nats.ReconnectWait(10*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	if cjs, err = jetstream.New(nc); err != nil {
+		t.Fatal(err)
+	}
+	return out, stop, nc, cjs
+}
+
+// TestRemotePoolAckLostToReconnect: the caller's connection goes while
+// the stream's acknowledgement of its chunk is on its way (the chunk is
+// stored: a host has it). The jetstream client fails the acknowledgement
+// with nats.ErrDisconnected; Map used to return that as its error
+// ("publishing a chunk"), though its chunk ran. It now waits for the
+// connection, publishes the chunk again, and returns the results.
+func TestRemotePoolAckLostToReconnect(t *testing.T) {
+	ctx := ctxT(t)
+	d := &holdingDialer{}
+	out, stop, nc, cjs := pausedHostCaller(t, ctx, d)
+	in := inputs(50) // one chunk
+	type result struct {
+		out []int64
+		err error
+	}
+	done := make(chan result, 1)
+	mctx, cancel := context.WithTimeout(ctx, 30*time.Second) // the fix completes in well under a second
+	defer cancel()
+	d.arm() // from here the caller hears nothing: the acknowledgement stays on its way
+	go func() {
+		out, _, err := remoteSquare.Map(mctx, cjs, in, bridge.TaskOptions{Stream: poolStream, Chunksize: 64})
+		done <- result{out, err}
+	}()
+	if line, err := out.ReadString('\n'); err != nil || line != "task\n" {
+		t.Fatalf("host B: %q %v", line, err)
+	}
+	for d.kept() == 0 { // the acknowledgement reached the caller's socket
+		select {
+		case <-mctx.Done():
+			t.Fatal("the acknowledgement of the chunk never came")
+		case <-time.After(time.Millisecond):
+		}
+	}
+	if err := nc.ForceReconnect(); err != nil { // the connection goes, and the acknowledgement with it
+		t.Fatal(err)
+	}
+	pauseGate.Write([]byte{1})
+	r := <-done
+	if r.err != nil {
+		t.Fatalf("Map whose acknowledgement was lost to a reconnect: %v", r.err)
+	}
+	checkSquares(t, in, r.out)
+	stop()
+}
+
 // TestRemotePoolCallerReconnects: a result that a host sends while the
 // caller's connection is away (reconnecting) reaches nobody, and the host
 // has acknowledged its chunk: Map must still complete. It waited for that
 // result for ever (here: until its context).
 func TestRemotePoolCallerReconnects(t *testing.T) {
 	ctx := ctxT(t)
-	s := startServer(t)
-	js := connect(t, s.ClientURL())
-	if _, err := js.CreateOrUpdateStream(ctx, bridge.TaskStreamConfig(poolStream)); err != nil {
-		t.Fatal(err)
-	}
-	_, out, stop := startTaskHost(t, ctx, taskHostArgs{URL: s.ClientURL(), Host: "B", Pause: true})
 	gate := &gatedDialer{}
-	nc, err := nats.Connect(s.ClientURL(), nats.SetCustomDialer(gate), nats.MaxReconnects(-1), nats.ReconnectWait(10*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	cjs, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	out, stop, nc, cjs := pausedHostCaller(t, ctx, gate)
 	in := inputs(50) // one chunk: the one B holds
 	type result struct {
 		out []int64
