@@ -4,7 +4,8 @@ import "github.com/shmkit/shmkit/internal/cell"
 
 // An array is an object of kind shm.KindArray in a segment's object
 // directory; its header's capacity is the length n. Its body follows the
-// layout that package value shares (internal/cell, layout version 3):
+// layout that package value shares (internal/cell; layout version 2 for
+// an array, whose writers word stays zero):
 //
 //	body
 //	0        8       12        16                                  64

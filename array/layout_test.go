@@ -22,7 +22,7 @@ func TestLayout(t *testing.T) {
 		t.Fatal(err)
 	}
 	h, body := a.c.Obj.Header, a.c.Obj.Body
-	if h.Kind != shm.KindArray || h.Version != cell.Version || h.Capacity != 3 || h.Type != pod.TypeID(reflect.TypeFor[uint32]()) {
+	if h.Kind != shm.KindArray || h.Version != cell.ArrayVersion || h.Capacity != 3 || h.Type != pod.TypeID(reflect.TypeFor[uint32]()) {
 		t.Fatalf("header %+v", h)
 	}
 	if len(body) != offData+12 {

@@ -222,7 +222,8 @@ func BenchmarkAddTwoProcesses(b *testing.B) {
 // .ci/peers-python measures beside it); msgs/s counts the updates of both.
 //
 // Both processes wait for their membarrier registration (the first
-// Value of a process starts it, and it takes 12-16 ms here) before they
+// integer Update of a process starts it, and it takes 12-16 ms here)
+// before they
 // count: the steady state, in which Update stores plainly. Until it
 // finishes, a process's Updates store with a CAS, as where membarrier is
 // unavailable.

@@ -24,7 +24,8 @@
 // the orderings that make the check sound are set out in
 // docs/cells.md. For 4- and 8-byte integer T, Load and Store are single
 // atomic instructions, and the functions Add, Swap and CompareAndSwap are
-// lock-free: they do not take the lock, so Lock does not hold them off.
+// lock-free: they do not take the lock, so Lock does not hold them off
+// (but for a handle's first one where membarrier(2) is refused: see Add).
 // They are functions, not methods, so that their constraint (Integer)
 // makes them a compile-time error for any other T.
 //

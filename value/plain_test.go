@@ -1,12 +1,18 @@
 package value_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"os"
+	"os/exec"
 	"runtime"
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/shmkit/shmkit/internal/cell"
 	"github.com/shmkit/shmkit/internal/membarrier"
@@ -18,10 +24,11 @@ import (
 // plainHold makes a Value[int64] holding 0 and installs a
 // cell.TestHookPlain that holds the first goroutine to reach stage until
 // release is closed (it reports arrival on at), and reports each
-// announcer that waits for a window on waiting. It skips the test where
+// announcer that waits for a window on waiting, and each that has waited
+// past its spin on polling. It skips the test where
 // this process cannot register for membarrier: Update then never stores
 // plainly.
-func plainHold(t *testing.T, stage int) (v *value.Value[int64], at, waiting, release chan struct{}) {
+func plainHold(t *testing.T, stage int) (v *value.Value[int64], at, waiting, polling, release chan struct{}) {
 	t.Helper()
 	v, err := value.New[int64](0)
 	if err != nil {
@@ -31,7 +38,7 @@ func plainHold(t *testing.T, stage int) (v *value.Value[int64], at, waiting, rel
 	if !membarrier.Await() {
 		t.Skip("membarrier's global expedited command is unavailable: Update always stores with a CAS")
 	}
-	at, waiting, release = make(chan struct{}), make(chan struct{}, 16), make(chan struct{})
+	at, waiting, polling, release = make(chan struct{}), make(chan struct{}, 16), make(chan struct{}, 16), make(chan struct{})
 	var once sync.Once
 	cell.TestHookPlain = func(s int) {
 		switch s {
@@ -42,10 +49,12 @@ func plainHold(t *testing.T, stage int) (v *value.Value[int64], at, waiting, rel
 			})
 		case cell.PlainWaiting:
 			waiting <- struct{}{}
+		case cell.PlainPolling:
+			polling <- struct{}{}
 		}
 	}
 	t.Cleanup(func() { cell.TestHookPlain = nil })
-	return v, at, waiting, release
+	return v, at, waiting, polling, release
 }
 
 // TestAddWaitsForPlainStore: an Add whose handle announces itself while
@@ -53,7 +62,7 @@ func plainHold(t *testing.T, stage int) (v *value.Value[int64], at, waiting, rel
 // waits for the window to close, so that the Update's store does not
 // overwrite the Add. Without the wait the value ends at 1.
 func TestAddWaitsForPlainStore(t *testing.T) {
-	v, at, waiting, release := plainHold(t, cell.PlainOpen)
+	v, at, waiting, _, release := plainHold(t, cell.PlainOpen)
 	updated := make(chan int64)
 	go func() { updated <- v.Update(func(x *int64) { *x++ }) }()
 	<-at
@@ -84,7 +93,7 @@ func TestAddWaitsForPlainStore(t *testing.T) {
 // and stores with a CAS, which fails on the Add's value and runs fn again.
 // Storing plainly, it would leave 1.
 func TestPlainStoreSeesAnnouncement(t *testing.T) {
-	v, at, _, release := plainHold(t, cell.PlainChecked)
+	v, at, _, _, release := plainHold(t, cell.PlainChecked)
 	updated := make(chan int64)
 	calls := 0
 	go func() { updated <- v.Update(func(x *int64) { calls++; *x++ }) }()
@@ -217,5 +226,105 @@ func TestAddAfterUpdaterDiesInWindow(t *testing.T) {
 	}
 	if got := c.Update(func(x *int64) { *x++ }); got != 101 {
 		t.Fatalf("Update after the takeover returned %d, want 101", got)
+	}
+}
+
+// TestAddNotHeldOffByLockAfterStuckWindow: a first Add that finds an
+// Update's window open for long (here: held by the hook) waits for the
+// window, not for the lock. It used to wait through the lock, and when the
+// Update's goroutine took Lock as soon as its window closed and then
+// waited for the Add (Lock does not hold Add off, says its doc), neither
+// went on.
+func TestAddNotHeldOffByLockAfterStuckWindow(t *testing.T) {
+	v, at, _, polling, release := plainHold(t, cell.PlainOpen)
+	locked := make(chan *value.Locked[int64])
+	go func() {
+		v.Update(func(x *int64) { *x++ })
+		locked <- v.Lock()
+	}()
+	<-at
+	added := make(chan int64, 1)
+	go func() { added <- value.Add(v, 100) }()
+	<-polling // the Add has looked at the window for long
+	close(release)
+	l := <-locked
+	defer l.Unlock()
+	select {
+	case got := <-added:
+		if got != 101 {
+			t.Fatalf("Add returned %d, want 101", got)
+		}
+	case <-time.After(shmtest.Timeout(t, time.Minute)):
+		t.Fatal("a first Add waits for a Lock holder that waits for it")
+	}
+}
+
+const noMembarrierEnv = "SHMKIT_TEST_NO_MEMBARRIER"
+
+// denyMembarrier makes membarrier(2) fail with ENOSYS in every thread of
+// this process (a seccomp filter, as a container's profile or an old
+// kernel would).
+func denyMembarrier(t *testing.T) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	filter := []unix.SockFilter{
+		{Code: unix.BPF_LD | unix.BPF_W | unix.BPF_ABS, K: 0}, // the syscall number
+		{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, Jt: 0, Jf: 1, K: unix.SYS_MEMBARRIER},
+		{Code: unix.BPF_RET | unix.BPF_K, K: unix.SECCOMP_RET_ERRNO | uint32(unix.ENOSYS)},
+		{Code: unix.BPF_RET | unix.BPF_K, K: unix.SECCOMP_RET_ALLOW},
+	}
+	prog := unix.SockFprog{Len: uint16(len(filter)), Filter: &filter[0]}
+	if _, _, e := unix.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, unix.SECCOMP_FILTER_FLAG_TSYNC, uintptr(unsafe.Pointer(&prog))); e != 0 {
+		t.Fatal(e)
+	}
+}
+
+// TestFirstAddWithoutMembarrier: where membarrier is refused, a handle's
+// first Add cannot fence, and waits for the lock to be seen free, but not
+// for a Lock holder of its own process (which opens no window): a
+// goroutine that holds Lock and waits for another goroutine's Add goes on.
+// It waited for ever. It runs in a child (the test binary again), whose
+// seccomp filter refuses membarrier.
+func TestFirstAddWithoutMembarrier(t *testing.T) {
+	if os.Getenv(noMembarrierEnv) == "" {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestFirstAddWithoutMembarrier$", "-test.v")
+		cmd.Env = append(os.Environ(), noMembarrierEnv+"=1")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("child: %v\n%s", err, out)
+		}
+		if !bytes.Contains(out, []byte("--- PASS: TestFirstAddWithoutMembarrier")) {
+			t.Fatalf("child did not pass:\n%s", out)
+		}
+		return
+	}
+	denyMembarrier(t)
+	if membarrier.Await() || membarrier.Fence() == nil {
+		t.Fatal("membarrier still runs under the filter")
+	}
+	v, err := value.New[int64](0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	v.Update(func(x *int64) { *x++ }) // with a CAS: this process cannot register
+	l := v.Lock()
+	added := make(chan int64, 1)
+	go func() { added <- value.Add(v, 1) }()
+	select {
+	case got := <-added:
+		l.Unlock()
+		if got != 2 {
+			t.Fatalf("Add returned %d, want 2", got)
+		}
+	case <-time.After(shmtest.Timeout(t, time.Minute)):
+		l.Unlock()
+		t.Fatal("a first Add without membarrier waits for a Lock holder of its own process")
+	}
+	if got := v.Update(func(x *int64) { *x++ }); got != 3 {
+		t.Fatalf("Update after the Add returned %d, want 3", got)
 	}
 }

@@ -9,7 +9,6 @@ import (
 
 	"github.com/shmkit/shmkit/atomics"
 	"github.com/shmkit/shmkit/internal/cell"
-	"github.com/shmkit/shmkit/internal/membarrier"
 	"github.com/shmkit/shmkit/shm"
 )
 
@@ -91,9 +90,6 @@ func (v *Value[T]) bind(c *cell.Cell, s []T, err error) error {
 			v.w64 = atomics.MustUint64At(c.Data, 0)
 		}
 		v.word = v.w32 != nil || v.w64 != nil
-		if v.word {
-			membarrier.Registered() // starts this process's registration, which Update's plain store needs (cell.StorePlain64)
-		}
 	}
 	return nil
 }
@@ -231,8 +227,9 @@ func (v *Value[T]) store(x T) {
 // lock, Update stores with a plain store as long as no process has used
 // them on the value, and from the first such use on with a
 // compare-and-swap, calling fn again with the fresh value if one of them
-// intervened, so that no update is lost: fn may run more than once. When the lock is not recoverable it calls no fn, stores
-// nothing and returns the value as Load does (UpdateContext says
+// intervened, so that no update is lost: fn may run more than once. When
+// the lock is not recoverable it calls no fn, stores nothing and returns
+// the value as Load does (UpdateContext says
 // ErrNotRecoverable).
 func (v *Value[T]) Update(fn func(*T)) T {
 	if !v.c.Hold("value: Update") {
@@ -302,7 +299,8 @@ func (v *Value[T]) update(fn func(*T)) T {
 //
 // Holding the lock holds off Store, Update and other Lock callers, in
 // every process; it does not hold off Load (which never blocks) nor the
-// lock-free Add, Swap and CompareAndSwap. The lock is not re-entrant: the
+// lock-free Add, Swap and CompareAndSwap (but for a handle's first
+// lock-free write where membarrier is refused, see Add). The lock is not re-entrant: the
 // holder must not call v.Store or v.Update (they wait for the lock it
 // holds; after a second they panic, naming this). A lock left by a process
 // that died holding it is taken over (LockContext says so). A lock that is
@@ -376,9 +374,14 @@ type Integer interface {
 // value: one atomic instruction on the shared word. Integers wrap around as
 // Go's do. It does not wait for the lock, so Lock does not hold it off.
 // The first Add, Swap or CompareAndSwap through a handle announces it to
-// the value's lock holders (so that Update stops storing plainly): a
-// system call of about a microsecond, and a wait of nanoseconds if an
-// Update is storing at that moment.
+// the value's lock holders, so that Update stops storing plainly: a
+// membarrier(2) system call (about a microsecond, more on a machine of
+// many CPUs), and, if an Update is storing at that moment, a wait for
+// that store (nanoseconds, unless its process is descheduled or
+// stopped). Where membarrier is refused (a seccomp filter, a kernel
+// before 4.16), that first write instead waits for the lock to be free
+// once, unless this process holds it through Lock: a Lock holder in
+// another process holds it off until its Unlock.
 func Add[T Integer](v *Value[T], delta T) T {
 	if !v.announced.Load() {
 		v.lockFree("Add")

@@ -40,7 +40,11 @@ type Spec struct {
 }
 
 func (sp Spec) object() shm.ObjectSpec {
-	return shm.ObjectSpec{Kind: sp.Kind, Version: Version, Type: sp.Type}
+	v := uint16(Version)
+	if sp.Kind == shm.KindArray {
+		v = ArrayVersion
+	}
+	return shm.ObjectSpec{Kind: sp.Kind, Version: v, Type: sp.Type}
 }
 
 func (sp Spec) variant() string {
@@ -381,6 +385,14 @@ func (g *guardSet) drop() {
 		g.ids = g.ids[1:]
 	}
 	g.mu.Unlock()
+}
+
+// held reports whether a goroutine of this process holds the lock
+// through a Guard.
+func (g *guardSet) held() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.ids) > 0
 }
 
 func (g *guardSet) heldBy(id uint64) bool {

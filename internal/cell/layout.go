@@ -13,7 +13,7 @@ import (
 // invalidate the line readers poll, and neither shares a line with the data.
 const cacheLine = shm.CacheLine
 
-// Body layout of a value or array object (layout version 3), after the
+// Body layout of a value or array object (layout version 3, arrays 2), after the
 // 64-byte object header that package shm writes (kind, element type
 // fingerprint, capacity = number of elements):
 //
@@ -39,8 +39,9 @@ const cacheLine = shm.CacheLine
 //	 12    4   writers 0 until a lock-free writer of an integer value's data
 //	               word (value.Add, Swap, CompareAndSwap) announces itself,
 //	               1 while it does, 2 after; while it is 0 a lock holder
-//	               may write that word with a plain store (plain.go). Any
-//	               other value counts as 2. Unused by arrays. [atomic]
+//	               may write that word with a plain store (plain.go). A
+//	               lock holder takes any other value for 2. Unused by
+//	               arrays. [atomic]
 //	 16   48   (reserved, zero)
 //	 64   64   lock    the object's lock: a semaphore.Mutex (state word,
 //	               magic, owner; see package semaphore's layout). [atomic]
@@ -58,12 +59,16 @@ const (
 	LockSize   = (semaphore.MutexSize + cacheLine - 1) / cacheLine * cacheLine
 	OffData    = OffLock + LockSize // 128
 
-	// Version is the layout version written in the object header. Version
-	// 2: the embedded Mutex's words name the holder's PID namespace.
-	// Version 3: the writers word, without which a lock holder of version
-	// 2 would not know that it must not store plainly, nor a lock-free
-	// writer of version 2 announce itself.
+	// Version is the layout version a value's object header carries.
+	// Version 2: the embedded Mutex's words name the holder's PID
+	// namespace. Version 3: the writers word, without which a lock holder
+	// of version 2 would not know that it must not store plainly, nor a
+	// lock-free writer of version 2 announce itself.
 	Version = 3
+	// ArrayVersion is an array's: 2, as arrays have no lock-free writers
+	// and leave the writers word alone, so that version 2's processes may
+	// share them still.
+	ArrayVersion = 2
 
 	// FlagRaw marks an object created by a raw constructor: no lock, no
 	// seqlock.

@@ -1,10 +1,12 @@
 package cell
 
 import (
+	"errors"
+	"runtime"
 	"sync/atomic"
+	"time"
 
 	"github.com/shmkit/shmkit/atomics"
-	"github.com/shmkit/shmkit/internal/goid"
 	"github.com/shmkit/shmkit/internal/membarrier"
 	"github.com/shmkit/shmkit/internal/spin"
 )
@@ -54,8 +56,9 @@ const (
 // where a test holds one side while the other goes on: PlainChecked (a
 // lock holder found writersNone and has not opened its window),
 // PlainOpen (its window open and writersNone found again, the data not
-// yet stored) and PlainWaiting (an announcer found a window open and
-// waits for it).
+// yet stored), PlainWaiting (an announcer found a window open and waits
+// for it) and PlainPolling (that announcer has looked plainWaitLooks
+// times and polls more slowly).
 var TestHookPlain func(stage int)
 
 // The stages of TestHookPlain.
@@ -63,6 +66,7 @@ const (
 	PlainChecked = iota
 	PlainOpen
 	PlainWaiting
+	PlainPolling
 )
 
 // StorePlain64 stores x into w, the data word of an integer cell whose
@@ -115,17 +119,19 @@ func (c *Cell) StorePlain32(w *atomic.Uint32, x uint32) bool {
 }
 
 // plainWaitLooks is how many times AnnounceLockFree looks at an odd seq
-// before it waits through the lock: a window holds a few stores, so a
-// holder still inside it after that is descheduled, stopped or dead.
+// before it polls more slowly (waitClear): a window holds a few stores, so
+// a holder still inside it after that is descheduled, stopped or dead.
 const plainWaitLooks = 1 << 10
+
+// plainWaitPoll is waitClear's slowest poll period.
+const plainWaitPoll = 50 * time.Microsecond
 
 // AnnounceLockFree is what a lock-free writer of an integer cell's data
 // word calls before its first write through a handle: once it returns,
 // no lock holder writes the word with a plain store, now or later (see
 // the top of this file). op names the caller for the panic of a closed
-// cell. Where membarrier is unavailable it waits for the lock to be free
-// once instead, unless this goroutine holds it: then, as in a window
-// found stuck, it waits as long as a live process holds the lock.
+// cell. It never waits for a live lock holder beyond the window of a
+// plain store, except where membarrier is unavailable (see waitClear).
 func (c *Cell) AnnounceLockFree(op string) {
 	w := c.writers
 	if w == nil {
@@ -135,31 +141,58 @@ func (c *Cell) AnnounceLockFree(op string) {
 		return
 	}
 	w.CompareAndSwap(writersNone, writersJoining) // publishes: the announcement, before the fence
-	if membarrier.Fence() != nil {
-		c.waitHolder(op)
-	} else if s := c.seq.Load(); s&1 != 0 { // observes: a window opened before the fence
-		if TestHookPlain != nil {
+	fenced := membarrier.Fence() == nil
+	if s := c.seq.Load(); !fenced || s&1 != 0 { // observes: a window opened before the fence
+		if fenced && TestHookPlain != nil {
 			TestHookPlain(PlainWaiting)
 		}
-		for i := 0; i < plainWaitLooks && c.seq.Load() == s; i++ {
-			spin.Relax()
-		}
-		if c.seq.Load() == s {
-			c.waitHolder(op)
-		}
+		c.waitClear(fenced, s)
 	}
 	w.CompareAndSwap(writersJoining, writersOn)
 }
 
-// waitHolder waits until the lock's holder, if any, has let it go: takes
-// the lock (a dead holder's over, evening seq) and gives it back. A
-// goroutine that holds the lock itself has no write under way to wait
-// for.
-func (c *Cell) waitHolder(op string) {
-	if c.guards().heldBy(goid.ID()) {
-		return
-	}
-	if c.Hold(op) {
-		c.Unlock()
+// waitClear waits until no lock holder can still store plainly without
+// having seen the announcement. Fenced (the membarrier ran), that is
+// until the window seen open at seq s has closed. Without the fence, an
+// open window may not show in seq yet, so it waits for the lock to be
+// seen free, or held through Lock by this process (a Locked holder opens
+// no window, and the holders before it closed theirs before their
+// Unlock); a holder that takes the lock after the announcement sees it.
+// That is the one case in which a first lock-free write waits for the
+// lock: a Lock holder of another process makes it wait until its Unlock.
+// Either way a lock that TryLock takes (free, or a dead holder's, taken
+// over) ends the wait, its seq repaired; a lock that is not recoverable
+// has no holder that could store.
+func (c *Cell) waitClear(fenced bool, s uint64) {
+	for i := 0; ; i++ {
+		if fenced {
+			if c.seq.Load() != s {
+				return // the window closed
+			}
+			if i < plainWaitLooks {
+				spin.Relax() // the window holds a few stores
+				continue
+			}
+			if i == plainWaitLooks && TestHookPlain != nil {
+				TestHookPlain(PlainPolling)
+			}
+		}
+		if ok, err := c.mu.TryLock(); ok {
+			if err != nil || c.seq.Load()&1 != 0 { // a dead holder's, or garbage: see Hold
+				c.repair(err != nil && errors.Is(err, ErrOwnerDead))
+			}
+			c.Unlock()
+			return
+		} else if err != nil {
+			return
+		}
+		if !fenced && c.guards().held() {
+			return
+		}
+		if i < 2*plainWaitLooks {
+			runtime.Gosched()
+		} else {
+			time.Sleep(plainWaitPoll) // a holder descheduled or stopped in its window, or a Lock holder elsewhere
+		}
 	}
 }

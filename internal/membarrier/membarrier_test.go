@@ -30,7 +30,7 @@ func TestFenceOrdersStoreBeforeLoad(t *testing.T) {
 	if runtime.GOMAXPROCS(0) < 2 {
 		t.Skip("needs two threads running at once")
 	}
-	rounds := int64(shmtest.Iterations(t, 20_000))
+	rounds := int64(shmtest.Iterations(t, 100_000))
 	var a, b atomic.Uint64
 	var start, end atomic.Int64 // arrivals at each round's start and end
 	var sawA, sawB atomic.Uint64
