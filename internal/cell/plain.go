@@ -40,8 +40,10 @@ import (
 // registered for membarrier's global expedited command take the plain
 // store; the rest always CAS. The holder computes its value before the
 // window, so that the window holds no caller code and an announcer waits
-// nanoseconds; a holder descheduled or killed inside it is waited for
-// through the lock (which takes a dead holder's over and evens seq).
+// nanoseconds. A holder descheduled or stopped inside it is waited for by
+// polling seq, never through the lock, which a Lock holder may keep while
+// it waits for the announcer; a dead holder's lock is taken over with
+// TryLock, which evens seq (waitClear).
 //
 // seq is written only by the lock holder, as for a seqlock write; an
 // integer value's readers load the word atomically and never read seq,
