@@ -332,26 +332,7 @@ func (a *Arena) Publish(b Block) {
 // it checks the reference against the records (the message came from
 // shared memory) and claims the block from "queued", or from a reader that
 // died holding it. ErrStale means the block was freed since.
-func (a *Arena) Take(b Block) (Block, error) { return a.take(b, true) }
-
-// Discard frees the block b references when b is its current reference
-// and the block is queued: handed to a message that no one will deliver,
-// since the ring slot that carried the reference was given up (its
-// producer died between Publish and the ring's publication). It reports
-// whether it freed the block. Any other reference is left alone, without
-// an error: a given-up slot holds whatever its producer wrote before it
-// stopped, or what a lap before left there, so a reference read from one
-// may be stale, half written, or name a block a reader holds.
-func (a *Arena) Discard(b Block) bool {
-	if _, err := a.take(b, false); err != nil {
-		return false
-	}
-	return a.Free(b) == nil
-}
-
-// take is Take; with adopt false it claims only a queued block, not one
-// a dead reader held.
-func (a *Arena) take(b Block, adopt bool) (Block, error) {
+func (a *Arena) Take(b Block) (Block, error) {
 	if b.Index >= uint32(len(a.recs)) {
 		return Block{}, fmt.Errorf("%w: block reference to record %d of %d", ErrCorrupt, b.Index, len(a.recs))
 	}
@@ -369,7 +350,7 @@ func (a *Arena) take(b Block, adopt bool) (Block, error) {
 			return Block{}, fmt.Errorf("%w: block reference to pages %d+%d, its record holds %d+%d", ErrCorrupt, b.Start, np, a.start(i).Load(), a.npages(i).Load())
 		}
 		switch {
-		case o == ownerQueued, adopt && o&readBit != 0 && !procinfo.AliveWord(o&^readBit):
+		case o == ownerQueued, o&readBit != 0 && !procinfo.AliveWord(o&^readBit):
 			// queued → me reading; dead reader → me reading (adoption).
 		default:
 			return Block{}, fmt.Errorf("%w: block %d taken twice (owner %#x)", ErrCorrupt, i, o)
@@ -383,6 +364,25 @@ func (a *Arena) take(b Block, adopt bool) (Block, error) {
 		}
 		return b, nil
 	}
+}
+
+// Discard frees the block b references when b is its current reference
+// and the block is queued: handed to a message that no one will deliver,
+// since the ring slot that carried the reference was given up (its
+// producer died between Publish and the ring's publication). It reports
+// whether it freed the block. A block whose reader died is freed too, as
+// Take takes it over: the only such reader a given-up slot's current
+// reference can name is a consumer killed inside its own Discard of the
+// slot, whose claim the caller adopted (TestDiscarderKilled). Any other
+// reference is left alone, without an error: a given-up slot holds
+// whatever its producer wrote before it stopped, or what a lap before
+// left there, so a reference read from one may be stale, half written, or
+// name a block a live reader holds.
+func (a *Arena) Discard(b Block) bool {
+	if _, err := a.Take(b); err != nil {
+		return false
+	}
+	return a.Free(b) == nil
 }
 
 // Free frees block b, which this process holds (TryAlloc, or Take).

@@ -314,6 +314,24 @@ var holdArena = process.Register("arena-hold", func(ctx context.Context, a child
 			}
 		})
 		return ar.Free(b)
+	case "discarding":
+		// A consumer's Discard of a given-up slot's reference, killed
+		// after its claim of the queued block (take, as Take makes it:
+		// owner this process, reading) and before its Free.
+		b, ok, err := ar.TryAlloc(1 << 20)
+		if !ok || err != nil {
+			return fmt.Errorf("TryAlloc: %v %v", ok, err)
+		}
+		ar.Publish(b)
+		if b, err = ar.Take(b); err != nil {
+			return err
+		}
+		var ref [arena.RefSize]byte
+		arena.EncodeRef(ref[:], b)
+		process.File(0).Write(ref[:])
+		for {
+			unix.Pause()
+		}
 	}
 	hold()
 	return nil
@@ -680,5 +698,26 @@ func TestDiscard(t *testing.T) {
 	}
 	if err := arena.Check(a); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestDiscarderKilled: a consumer killed inside Discard, between its claim
+// of the queued block and the Free, leaves the block owned by a dead
+// reader. The consumer that adopts its claim on the given-up slot runs
+// Discard on the same reference; Reclaim leaves a dead reader's block to
+// the reader's successor. Nobody frees it: the 4 MiB leak
+// TestProducerKilledAfterPublish is about, in a narrower window.
+func TestDiscarderKilled(t *testing.T) {
+	seg, a := newArena(t, 8<<20, 64, 1<<20)
+	ref, err := arena.DecodeRef(killAt(t, seg, "discarding", arena.RefSize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	freed := a.Discard(ref) // the adopter's skip of the same slot
+	if _, err := a.Reclaim(); err != nil {
+		t.Fatal(err)
+	}
+	if a.Used() != 0 {
+		t.Fatalf("Used %d after a consumer was killed discarding the block (adopter's Discard: %v), want 0: the block leaks", a.Used(), freed)
 	}
 }

@@ -95,12 +95,14 @@ type MPMC interface {
 	// snapshot, O(Len).
 	Bytes() int64
 	// OnGivenUp sets f, which runs with the payload of each slot that
-	// this handle's consumer side skips as given up (by a producer that
-	// died holding its claim, or gave it up), before the slot goes back
-	// to the producers: the whole payload, since such a slot has no
-	// length. It holds what its producer wrote before it stopped, or a
-	// lap before's leftovers. f must not block nor call into the ring.
-	// Set it before the handle's first Get.
+	// this handle's consumer side skips for want of a length, before the
+	// slot goes back to the producers: the whole payload. Such a slot was
+	// given up by its producer (which died holding its claim, or gave it
+	// up), or is one an adopter of a dead consumer's claim finds used
+	// already (a run's used slots, a consumer killed inside its
+	// release). It holds what its producer wrote before it stopped, a
+	// delivered message, or a lap before's leftovers. f must not wait for
+	// the ring nor call into it. Set it before the handle's first Get.
 	OnGivenUp(f func(payload []byte))
 }
 
