@@ -400,14 +400,20 @@ func (f *RemoteFunc[In, Out]) Map(ctx context.Context, js jetstream.JetStream, i
 			if !errors.Is(err, nats.ErrDisconnected) {
 				return err
 			}
-			select {
-			case st := <-status:
-				if st == nats.CLOSED {
-					return nats.ErrConnectionClosed
+			// The client fails the acknowledgements from a goroutine of
+			// its own, which may run after the connection is back and
+			// after this Map saw it back and published again: then no
+			// CONNECTED is to come, and the chunks go again at once.
+			if !nc.IsConnected() {
+				select {
+				case st := <-status:
+					if st == nats.CLOSED {
+						return nats.ErrConnectionClosed
+					}
+				case <-ctx.Done():
+					purge()
+					return ctx.Err()
 				}
-			case <-ctx.Done():
-				purge()
-				return ctx.Err()
 			}
 			round++
 		}
