@@ -49,9 +49,9 @@ func (j *lateResetJS) PublishMsgAsync(m *nats.Msg, opts ...jetstream.PublishOpt)
 
 // TestRemotePoolAckLostAfterReconnectSeen: the jetstream client fails the
 // acknowledgement of a chunk Map published after it saw CONNECTED (the
-// client's own RECONNECTING handler ran late). Map waits for a CONNECTED
-// that never comes, until its ctx, although the connection is up and the
-// chunk runs.
+// client's own RECONNECTING handler ran late). Map waited for a CONNECTED
+// that never came, until its ctx, although the connection was up and the
+// chunk ran; it now publishes again at once and returns the results.
 func TestRemotePoolAckLostAfterReconnectSeen(t *testing.T) {
 	ctx := ctxT(t)
 	s := startServer(t)

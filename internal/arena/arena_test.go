@@ -704,8 +704,9 @@ func TestDiscard(t *testing.T) {
 // TestDiscarderKilled: a consumer killed inside Discard, between its claim
 // of the queued block and the Free, leaves the block owned by a dead
 // reader. The consumer that adopts its claim on the given-up slot runs
-// Discard on the same reference; Reclaim leaves a dead reader's block to
-// the reader's successor. Nobody frees it: the 4 MiB leak
+// Discard on the same reference, which takes the block over and frees it
+// (Reclaim leaves a dead reader's block to the reader's successor). It
+// refused a dead reader's block, which leaked: the 4 MiB leak
 // TestProducerKilledAfterPublish is about, in a narrower window.
 func TestDiscarderKilled(t *testing.T) {
 	seg, a := newArena(t, 8<<20, 64, 1<<20)
