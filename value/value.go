@@ -300,9 +300,9 @@ func (v *Value[T]) update(fn func(*T)) T {
 // Holding the lock holds off Store, Update and other Lock callers, in
 // every process; it does not hold off Load (which never blocks) nor the
 // lock-free Add, Swap and CompareAndSwap (but for a handle's first
-// lock-free write where membarrier is refused, see Add). The lock is not re-entrant: the
-// holder must not call v.Store or v.Update (they wait for the lock it
-// holds; after a second they panic, naming this). A lock left by a process
+// lock-free write where membarrier is refused, see Add). The lock is not
+// re-entrant: the holder must not call v.Store or v.Update (they wait for
+// the lock it holds; after a second they panic, naming this). A lock left by a process
 // that died holding it is taken over (LockContext says so). A lock that is
 // not recoverable cannot be taken: Lock then returns a Locked that holds
 // nothing, whose Store stores nothing and whose Unlock does nothing
