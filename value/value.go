@@ -302,11 +302,11 @@ func (v *Value[T]) update(fn func(*T)) T {
 // lock-free Add, Swap and CompareAndSwap (but for a handle's first
 // lock-free write where membarrier is refused, see Add). The lock is not
 // re-entrant: the holder must not call v.Store or v.Update (they wait for
-// the lock it holds; after a second they panic, naming this). A lock left by a process
-// that died holding it is taken over (LockContext says so). A lock that is
-// not recoverable cannot be taken: Lock then returns a Locked that holds
-// nothing, whose Store stores nothing and whose Unlock does nothing
-// (LockContext says ErrNotRecoverable).
+// the lock it holds; after a second they panic, naming this). A lock left
+// by a process that died holding it is taken over (LockContext says so).
+// A lock that is not recoverable cannot be taken: Lock then returns a
+// Locked that holds nothing, whose Store stores nothing and whose Unlock
+// does nothing (LockContext says ErrNotRecoverable).
 func (v *Value[T]) Lock() *Locked[T] {
 	return &Locked[T]{v: v, held: v.c.Guard("value: Lock")}
 }
