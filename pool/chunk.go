@@ -221,12 +221,18 @@ func deliverFailure(ops chunkOps, i int, status byte, p []byte, w *worker) error
 	return nil
 }
 
+// fail records task i's error, and zeroes its output: a result an
+// earlier attempt of the chunk delivered is not the failed task's.
 func (t *tchunk[In, Out]) fail(i int, err error) {
 	if len(t.errs) < len(t.in) {
 		t.errs = grow(t.errs, len(t.in))
 		clear(t.errs)
 	}
 	t.errs[i] = err
+	if i < len(t.out) {
+		var zero Out
+		t.out[i] = zero
+	}
 }
 
 // restart forgets the failures recorded so far: the chunk runs again from

@@ -7,8 +7,9 @@ import (
 
 // Map runs f on every input in the pool's workers and returns the results
 // in input order (Python's Pool.map). The inputs travel in chunks
-// (Chunksize). When some tasks fail, Map returns every result it has and a
-// *MapError with one error per input (nil where the task succeeded); a task
+// (Chunksize). When some tasks fail, Map returns every result it has (the
+// zero Out for a failed task) and a *MapError with one error per input
+// (nil where the task succeeded); a task
 // whose worker died has an error matching ErrWorkerDied, and the other
 // tasks still run. When ctx ends, Map withdraws the tasks not yet given to
 // a worker and returns nil and ctx's error at once; the tasks running

@@ -106,3 +106,44 @@ func TestRetryForgetsFirstAttempt(t *testing.T) {
 		}
 	}
 }
+
+// flip returns x + 100; task 0 succeeds on its first attempt and fails on
+// the next, and task flakyExit exits its worker as its result is
+// encoded, the first time.
+var flip = pool.Register("pool_test.flip", func(ctx context.Context, x int64) (padded, error) {
+	switch {
+	case x == 0 && !once("succeeded"):
+		return padded{}, errors.New("task 0: second attempt")
+	case x == flakyExit:
+		return padded{N: x + 100, exit: true}, nil
+	}
+	return padded{N: x + 100, pad: 1 << 10}, nil
+})
+
+// TestRetryForgetsFirstValue: a task that succeeded in its chunk's first
+// attempt and failed when the chunk ran again (its worker died before the
+// chunk was complete; WithRetries) is reported failed, and its output is
+// the zero value, not the first attempt's result, which Map returned
+// beside the error before.
+func TestRetryForgetsFirstValue(t *testing.T) {
+	ctx := ctxFor(t)
+	t.Setenv(envMarks, t.TempDir())
+	p := start(t, pool.Processes(1), pool.WithRetries(1), pool.WithBufferSize(64<<10))
+	in := make([]int64, flakyExit+1)
+	for i := range in {
+		in[i] = int64(i)
+	}
+	out, err := pool.Map(ctx, p, flip, in, pool.Chunksize(len(in)))
+	var me *pool.MapError
+	if !errors.As(err, &me) || me.Failed != 1 || me.Errs[0] == nil {
+		t.Fatalf("Map: %v, want task 0 alone failed", err)
+	}
+	if out[0] != (padded{}) {
+		t.Fatalf("out[0] = %+v for a failed task, want the zero value", out[0])
+	}
+	for i, v := range out[1:] {
+		if v.N != int64(i+1)+100 {
+			t.Fatalf("out[%d] = %d", i+1, v.N)
+		}
+	}
+}
