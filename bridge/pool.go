@@ -336,6 +336,22 @@ func (f *RemoteFunc[In, Out]) Map(ctx context.Context, js jetstream.JetStream, i
 			s.Purge(pctx, jetstream.WithPurgeSubject(subject))
 		}
 	}
+	// settle waits, up to 5 s, until the stream has answered for each of
+	// futures.
+	settle := func(futures []jetstream.PubAckFuture) {
+		t := time.NewTimer(5 * time.Second)
+		defer t.Stop()
+		for _, fut := range futures {
+			select {
+			case <-fut.Ok():
+			case <-fut.Err():
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				return
+			}
+		}
+	}
 	// publish publishes the chunks cs, under ids of the round'th
 	// publication (the first's are <call>-<chunk>), and waits until the
 	// stream has them.
@@ -359,6 +375,12 @@ func (f *RemoteFunc[In, Out]) Map(ctx context.Context, js jetstream.JetStream, i
 			}
 			fut, err := js.PublishMsgAsync(msg, jetstream.WithMsgID(id))
 			if err != nil {
+				if !errors.Is(err, nats.ErrDisconnected) { // see publishAll
+					// The chunks published already would run for
+					// nobody: removed once the stream has them.
+					settle(futures)
+					purge()
+				}
 				return err
 			}
 			futures = append(futures, fut)

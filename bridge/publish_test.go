@@ -2,6 +2,7 @@ package bridge_test
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -103,4 +104,55 @@ func TestRemotePoolAckLostAfterReconnectSeen(t *testing.T) {
 		t.Fatalf("Map, connection up, chunks stored and run: %v", r.err)
 	}
 	checkSquares(t, in, r.out)
+}
+
+// stalledJS is a JetStream whose second publication fails at once, as
+// PublishMsgAsync does when too many acknowledgements are outstanding
+// (jetstream.ErrTooManyStalledMsgs).
+type stalledJS struct {
+	jetstream.JetStream
+	calls atomic.Int32
+}
+
+func (j *stalledJS) PublishMsgAsync(m *nats.Msg, opts ...jetstream.PublishOpt) (jetstream.PubAckFuture, error) {
+	if j.calls.Add(1) == 2 {
+		return nil, jetstream.ErrTooManyStalledMsgs
+	}
+	return j.JetStream.PublishMsgAsync(m, opts...)
+}
+
+// TestRemotePoolPublishFailsPurges: a Map whose publication of its second
+// chunk fails returns the error and removes the chunk it had published
+// already, as it does when an acknowledgement fails; it left it in the
+// stream, where a host would run it for nobody.
+func TestRemotePoolPublishFailsPurges(t *testing.T) {
+	ctx := ctxT(t)
+	s := startServer(t)
+	js := connect(t, s.ClientURL())
+	str, err := js.CreateOrUpdateStream(ctx, bridge.TaskStreamConfig(poolStream))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &stalledJS{JetStream: js}
+	_, _, err = remoteSquare.Map(ctx, w, inputs(150), bridge.TaskOptions{Stream: poolStream, Chunksize: 64})
+	if !errors.Is(err, jetstream.ErrTooManyStalledMsgs) {
+		t.Fatalf("Map: %v, want ErrTooManyStalledMsgs", err)
+	}
+	var info *jetstream.StreamInfo
+	for { // the first chunk stored (and removed since, or not)
+		if info, err = str.Info(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if info.State.LastSeq > 0 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal("the first chunk never reached the stream")
+		case <-time.After(time.Millisecond):
+		}
+	}
+	if info.State.Msgs != 0 {
+		t.Fatalf("the stream holds %d chunks of a Map that failed", info.State.Msgs)
+	}
 }
