@@ -82,10 +82,19 @@ func eventAt(r []byte) (*Event, error) {
 // Set sets the flag and wakes every waiter.
 func (e *Event) Set() {
 	raceRelease(e.flag)
-	if e.flag.Swap(1) == 0 && e.sleepers.Load() != 0 { // publishes: the flag; clear -> set
+	old := e.flag.Swap(1) // publishes: the flag; clear -> set
+	if setHook != nil {
+		setHook()
+	}
+	if old == 0 && e.sleepers.Load() != 0 {
 		wakeReleased(e.flag, -1)
 	}
 }
+
+// setHook, nil but in tests, runs in Set between its Swap and the wake: a
+// test places there what a goroutine that saw the flag may do in that gap
+// (unmap the Event's memory).
+var setHook func()
 
 // Clear clears the flag; later Waits block until the next Set.
 func (e *Event) Clear() { e.flag.Store(0) } // set -> clear

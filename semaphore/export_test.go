@@ -37,6 +37,10 @@ func MutexSleepers(m *Mutex) uint32 { return m.sleepers.Load() }
 // its wake (only with a sleeper to wake), until the test ends.
 func SetReleasedHook(tb cleaner, f func()) { setForTest(tb, &releasedHook, f) }
 
+// SetEventSetHook makes f run inside Event.Set between its Swap and its
+// wake, until the test ends.
+func SetEventSetHook(tb cleaner, f func()) { setForTest(tb, &setHook, f) }
+
 // SetPlainReleaseHook makes f run inside Unlock's plain release, between
 // its look at the sleepers count and its store, until the test ends.
 func SetPlainReleaseHook(tb cleaner, f func()) { setForTest(tb, &plainReleaseHook, f) }

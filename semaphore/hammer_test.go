@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"runtime"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -202,5 +203,37 @@ func TestMutexUnlockRacesUnmap(t *testing.T) {
 	}
 	if beaten.Load() {
 		t.Skip("the parked child woke at its poll and took the lock in the gap: nothing unmapped")
+	}
+}
+
+// TestEventSetRacesUnmap: Set's Swap publishes the flag, and a goroutine
+// of the same process that sees it may finish with the Event and unmap its
+// memory before Set makes its wake, as TestMutexUnlockRacesUnmap does for
+// Unlock (docs/semaphore.md: "A wake comes after the release"). Set must
+// touch nothing of the shared memory after its Swap but the futex wake,
+// whose EFAULT it ignores: a load there faults on the unmapped page, which
+// kills the process (here, with SetPanicOnFault, a panic).
+func TestEventSetRacesUnmap(t *testing.T) {
+	seg := shmtest.Segment(t, 1<<16)
+	e, err := semaphore.CreateEvent(seg, "e")
+	if err != nil {
+		t.Fatal(err)
+	}
+	semaphore.SetEventSetHook(t, func() {
+		if !e.IsSet() {
+			t.Error("the hook ran before the flag was set")
+		}
+		if err := seg.Close(); err != nil { // what a waiter that saw the flag may do
+			t.Error(err)
+		}
+	})
+	panicked := make(chan any, 1)
+	go func() {
+		debug.SetPanicOnFault(true)
+		defer func() { panicked <- recover() }()
+		e.Set()
+	}()
+	if r := <-panicked; r != nil {
+		t.Fatalf("Set faulted when the Event's memory was unmapped after its Swap: %v", r)
 	}
 }
