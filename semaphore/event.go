@@ -9,18 +9,38 @@ import (
 	"github.com/shmkit/shmkit/shm"
 )
 
-// Event is a flag shared between processes that goroutines can wait for
-// (Python's multiprocessing Event). The flag is the futex word: 0 clear,
-// 1 set. Set wakes every waiter, but makes the wake-up system call only when
-// the sleepers word says someone is parked.
+// The Event's flag word is the futex word:
 //
-// An Event has no owner; a process killed while waiting leaves the sleepers
-// count one too high, which costs later Sets a system call and nothing else.
+//	0                     clear
+//	evSleeping            clear, a waiter parks (or is about to) on it
+//	evSet                 set
+//
+// Transitions: clear* -> evSet (Set, a Swap; it wakes every sleeper when
+// the word it replaced had evSleeping); 0 -> evSleeping (a waiter before it
+// parks, CAS); evSet -> 0 (Clear, CAS: a clear word keeps its evSleeping).
+// The sleeping mark is in the word Set swaps, not in a word beside it,
+// because nothing of the Event may be read after that Swap: a goroutine of
+// this process that sees the flag may finish with the Event and unmap its
+// memory before Set's next instruction (see wakeReleased). A waiter killed
+// while parked leaves evSleeping set, which costs the next Set a wake for
+// nobody.
+const (
+	evSet      = 1
+	evSleeping = 1 << 31
+)
+
+// Event is a flag shared between processes that goroutines can wait for
+// (Python's multiprocessing Event). The flag is the futex word: clear or
+// set. Set wakes every waiter, but makes the wake-up system call only when
+// a waiter has marked the word as slept on.
+//
+// An Event has no owner; a process killed while waiting leaves the word
+// marked, which costs the next Set a system call and nothing else.
 // The handle must not be copied after first use.
 type Event struct {
 	_        noCopy
-	flag     *atomic.Uint32 // 0 clear, 1 set; the futex word; written by Set/Clear
-	sleepers *atomic.Uint32 // waiters about to park or parked; read by Set
+	flag     *atomic.Uint32 // see above; the futex word; written by Set, Clear and waiters before parking
+	sleepers *atomic.Uint32 // waiters about to park or parked, for observers (Set does not read it)
 	ref      ref
 	spin     spin.Adaptive // this handle's learnt spin (process-local)
 }
@@ -81,13 +101,14 @@ func eventAt(r []byte) (*Event, error) {
 
 // Set sets the flag and wakes every waiter.
 func (e *Event) Set() {
-	raceRelease(e.flag)
-	old := e.flag.Swap(1) // publishes: the flag; clear -> set
+	flag := e.flag // nothing of the handle or the Event is read after the Swap (see evSleeping)
+	raceRelease(flag)
+	old := flag.Swap(evSet) // publishes: the flag; clear* -> set
 	if setHook != nil {
 		setHook()
 	}
-	if old == 0 && e.sleepers.Load() != 0 {
-		wakeReleased(e.flag, -1)
+	if old&evSleeping != 0 {
+		wakeReleased(flag, -1)
 	}
 }
 
@@ -97,11 +118,17 @@ func (e *Event) Set() {
 var setHook func()
 
 // Clear clears the flag; later Waits block until the next Set.
-func (e *Event) Clear() { e.flag.Store(0) } // set -> clear
+func (e *Event) Clear() {
+	for v := e.flag.Load(); v&evSet != 0; v = e.flag.Load() {
+		if e.flag.CompareAndSwap(v, 0) { // set -> clear; a clear word stays as it is, evSleeping kept
+			return
+		}
+	}
+}
 
 // IsSet reports whether the flag is set.
 func (e *Event) IsSet() bool {
-	if e.flag.Load() != 0 { // observes: the flag
+	if e.flag.Load()&evSet != 0 { // observes: the flag
 		raceAcquire(e.flag)
 		return true
 	}
@@ -138,12 +165,19 @@ func (e *Event) WaitContext(ctx context.Context) bool {
 		if ctx.Err() != nil {
 			return false
 		}
-		e.sleepers.Add(1) // announce, then look again inside Await: Set reads it after its Swap
+		v := e.flag.Load()
+		if v&evSet != 0 {
+			continue
+		}
+		if v&evSleeping == 0 && !e.flag.CompareAndSwap(v, v|evSleeping) { // clear -> clear, sleeping: Set's Swap sees it
+			continue
+		}
+		e.sleepers.Add(1)
 		t0 := spin.Now()
-		err := atomics.Await(ctx, e.flag, 0, &opts)
+		err := atomics.Await(ctx, e.flag, v|evSleeping, &opts)
 		e.sleepers.Add(^uint32(0))
 		if learn {
-			e.spin.Parked(spell, t0, err == nil && e.flag.Load() != 0)
+			e.spin.Parked(spell, t0, err == nil && e.flag.Load()&evSet != 0)
 			learn = false
 		}
 		if err != nil {
@@ -153,7 +187,7 @@ func (e *Event) WaitContext(ctx context.Context) bool {
 }
 
 // lookSet is the spin's look: one load of the flag.
-func (e *Event) lookSet() bool { return e.flag.Load() != 0 }
+func (e *Event) lookSet() bool { return e.flag.Load()&evSet != 0 }
 
 // Close gives up this handle's hold on shared memory: the heap object of
 // NewEvent (its heap segment is unmapped with the last such hold in this

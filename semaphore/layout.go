@@ -78,7 +78,9 @@ const _ = uint(MutexSize-mutexSize) + uint(mutexSize-MutexSize) +
 //
 // Event, EventSize = 64:
 //
-//	0 flag uint32 (futex, 0 clear / 1 set)   4 magic "evnt"   8 sleepers uint32
+//	0 flag uint32 (futex: bit 0 SET, bit 31 SLEEPING, a waiter parks on
+//	  the clear flag; see event.go)   4 magic "evnt"
+//	8 sleepers uint32 (waiters parked, for observers; Set does not read it)
 //
 // Cond, CondSize = 128:
 //
@@ -169,14 +171,16 @@ const (
 )
 
 // layoutVersion is the object-header version of every kind here but the
-// Barrier, whose party table came in version 2, and the Cond, whose bound
-// lock came in version 3. Version 2 (Barrier 3): the Mutex state word holds
+// Barrier, whose party table came in version 2, the Cond, whose bound
+// lock came in version 3, and the Event, whose flag word holds its
+// SLEEPING bit since version 3 (an older build would read that bit as set). Version 2 (Barrier 3): the Mutex state word holds
 // the holder's namespace tag beside its PID, and every procinfo word
 // (owner, reader slots, party slots) has the namespace-tagged layout.
 const (
 	layoutVersion        = 2
 	barrierLayoutVersion = 3
 	condLayoutVersion    = 3
+	eventLayoutVersion   = 3
 )
 
 // versionOf is the object-header version of kind.
@@ -186,6 +190,8 @@ func versionOf(kind shm.Kind) uint16 {
 		return barrierLayoutVersion
 	case shm.KindCond:
 		return condLayoutVersion
+	case shm.KindEvent:
+		return eventLayoutVersion
 	}
 	return layoutVersion
 }
