@@ -173,9 +173,10 @@ const (
 // layoutVersion is the object-header version of every kind here but the
 // Barrier, whose party table came in version 2, the Cond, whose bound
 // lock came in version 3, and the Event, whose flag word holds its
-// SLEEPING bit since version 3 (an older build would read that bit as set). Version 2 (Barrier 3): the Mutex state word holds
-// the holder's namespace tag beside its PID, and every procinfo word
-// (owner, reader slots, party slots) has the namespace-tagged layout.
+// SLEEPING bit since version 3 (an older build would read that bit as
+// set). Version 2 (Barrier 3): the Mutex state word holds the holder's
+// namespace tag beside its PID, and every procinfo word (owner, reader
+// slots, party slots) has the namespace-tagged layout.
 const (
 	layoutVersion        = 2
 	barrierLayoutVersion = 3
