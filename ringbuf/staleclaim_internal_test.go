@@ -1,0 +1,90 @@
+package ringbuf
+
+import (
+	"bytes"
+	"context"
+	"testing"
+	"time"
+
+	"github.com/shmkit/shmkit/atomics"
+	"github.com/shmkit/shmkit/internal/shmtest"
+	"github.com/shmkit/shmkit/process"
+)
+
+// staleClaimBytes is the space staleClaimDieW's claim covers: more than
+// the record that won the tail from it.
+const staleClaimBytes = 512
+
+// staleClaimDieW stores an MPSC claim as a Write does before its CAS on
+// the tail (claim words for staleClaimBytes at the tail), says so in Flag
+// and waits to be killed before the CAS: a producer killed after it lost
+// its CAS to another leaves such a claim, which covers the other's space.
+var staleClaimDieW = process.Register("ringbuf-stale-claim-die", func(ctx context.Context, a claimDieArgs) error {
+	r := &a.R.vring
+	if err := r.AttachProducer(); err != nil {
+		return err
+	}
+	tail := r.tail.Load()
+	r.slots.word(r.p.slot, slotOffClaimPos).Store(tail)
+	r.slots.word(r.p.slot, slotOffClaimEnd).Store(tail + staleClaimBytes)
+	flag := atomics.MustUint32At(a.Flag.Bytes(), 0)
+	flag.Store(1)
+	atomics.Wake(flag, -1)
+	select {}
+})
+
+// startAndKill starts w on r, waits until it says it got where it is
+// killed, and kills it.
+func startAndKill(t *testing.T, ctx context.Context, w *process.Func[claimDieArgs], r *MPSC) {
+	t.Helper()
+	flag := shmtest.Segment(t, 64)
+	child, err := w.Start(ctx, claimDieArgs{R: r, Flag: flag})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fw := atomics.MustUint32At(flag.Bytes(), 0)
+	for fw.Load() == 0 {
+		if err := atomics.Await(ctx, fw, 0, nil); err != nil {
+			t.Fatalf("the child did not get there: %v", err)
+		}
+	}
+	child.Kill()
+	child.Wait()
+}
+
+// TestDeadClaimsOverlap: two MPSC producers claim space at the same tail;
+// one wins the CAS (16 bytes) and is killed before it writes its header,
+// the other loses it and is killed before it claims again, its claim words
+// still covering 512 bytes from that tail. A live producer then writes a
+// record of 600 bytes after the winner's space. The consumer, finding the
+// winner's header 0, must skip to the winner's end and deliver the record,
+// not jump to the loser's end, in the middle of the record's payload.
+func TestDeadClaimsOverlap(t *testing.T) {
+	seg := shmtest.Segment(t, 1<<16)
+	c, err := NewMPSC(seg, "r", 4096, WithPoll(20*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	p, err := OpenMPSC(seg, "r")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), shmtest.Timeout(t, 30*time.Second))
+	defer cancel()
+	startAndKill(t, ctx, staleClaimDieW, p) // slot 0: the loser's claim, [0, 512)
+	startAndKill(t, ctx, claimDieW, p)      // slot 1: the winner's, [0, 16)
+	msg := bytes.Repeat([]byte{0xff}, 600)
+	if err := p.Write(ctx, msg); err != nil { // [16, 624)
+		t.Fatal(err)
+	}
+	buf := make([]byte, len(msg))
+	n, err := c.Read(ctx, buf)
+	if err != nil || !bytes.Equal(buf[:n], msg) {
+		t.Fatalf("Read after the dead claims = %d bytes, %v; want the %d-byte record", n, err, len(msg))
+	}
+	if err := Sane(c); err != nil {
+		t.Fatal(err)
+	}
+}
