@@ -850,10 +850,15 @@ func (r *vring) abandoned(slot int, gen uint16) bool {
 // holds a claimed but unwritten header. dead=true with end when every
 // claimant is dead (then the one that won the CAS is among them); a live
 // claimant means the record is still coming.
+//
+// end is the nearest end of the dead claims: a claimant killed after it
+// lost its CAS left a claim from the same tail that may reach past the
+// winner's, into records written since. The winner wrote nothing (its
+// header is 0), so every byte of its space reads 0 and an end short of
+// its own lands there: the next look finds a 0 header that the winner's
+// claim covers, and goes on from there.
 func (r *vring) deadClaim(pos uint64) (end uint64, dead bool, err error) {
 	tail := r.c.tailCache
-	var cands [4]uint64
-	nc := 0
 	for i := 0; i < r.slots.n; i++ {
 		p, e := r.slots.word(i, slotOffClaimPos).Load(), r.slots.word(i, slotOffClaimEnd).Load()
 		if p > pos || pos >= e {
@@ -866,22 +871,11 @@ func (r *vring) deadClaim(pos uint64) (end uint64, dead bool, err error) {
 		if e > tail || e-pos > r.capacity || e%recordAlign != 0 {
 			continue // a stale claim that lost its CAS
 		}
-		if nc < len(cands) {
-			cands[nc] = e
-			nc++
+		if !dead || e < end {
+			end, dead = e, true
 		}
 	}
-	if nc == 0 {
-		return 0, false, nil
-	}
-	// Several dead claimants: the winner's end is where the next record or
-	// the tail starts.
-	for _, e := range cands[:nc] {
-		if e == tail || r.hdr(e&r.mask).Load() != 0 {
-			return e, true, nil
-		}
-	}
-	return cands[0], true, nil
+	return end, dead, nil
 }
 
 // producersGone says why no producer will ever write: io.EOF when every
