@@ -88,3 +88,68 @@ func TestDeadClaimsOverlap(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestDeadClaimWrittenMeanwhile: a live producer has claimed space at the
+// consumer's head and not yet written its header; a producer killed after
+// it lost its CAS to it left a claim covering that space and the record
+// after it. The consumer's poll finds the header 0 and looks at the
+// claims; meanwhile (deadClaimHook) the live producer writes its record
+// and claims again elsewhere, so that only the dead claim covers the
+// head. The consumer must deliver the live producer's record, not skip to
+// the dead claim's end, in the middle of the next record.
+func TestDeadClaimWrittenMeanwhile(t *testing.T) {
+	seg := shmtest.Segment(t, 1<<16)
+	c, err := NewMPSC(seg, "r", 4096, WithPoll(20*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	p1, err := OpenMPSC(seg, "r")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p1.Close()
+	p2, err := OpenMPSC(seg, "r")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p2.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), shmtest.Timeout(t, 30*time.Second))
+	defer cancel()
+	startAndKill(t, ctx, staleClaimDieW, p1)    // slot 0: the loser's claim, [0, 512)
+	if err := p1.AttachProducer(); err != nil { // slot 1: the winner
+		t.Fatal(err)
+	}
+	r1 := &p1.vring
+	r1.slots.word(r1.p.slot, slotOffClaimPos).Store(0)
+	r1.slots.word(r1.p.slot, slotOffClaimEnd).Store(16)
+	if !r1.tail.CompareAndSwap(0, 16) { // claims [0, 16), header not yet written
+		t.Fatal("tail moved")
+	}
+	msg := bytes.Repeat([]byte{0xff}, 600)
+	if err := p2.Write(ctx, msg); err != nil { // [16, 624)
+		t.Fatal(err)
+	}
+	deadClaimHook = func() {
+		deadClaimHook = nil
+		r1.data[recordHeaderSize] = 'a'
+		r1.hdr(0).Store(makeHeader(recordHeaderSize+1, r1.p.slot, recMessage, r1.p.gen)) // the winner's record
+		if err := p1.Write(ctx, []byte("z")); err != nil {                               // its next claim, [624, 640)
+			t.Error(err)
+		}
+	}
+	defer func() { deadClaimHook = nil }()
+	buf := make([]byte, len(msg))
+	for i, want := range [][]byte{[]byte("a"), msg, []byte("z")} {
+		n, err := c.Read(ctx, buf)
+		if err != nil || !bytes.Equal(buf[:n], want) {
+			t.Fatalf("Read %d = %d bytes, %v; want %d bytes", i, n, err, len(want))
+		}
+	}
+	if deadClaimHook != nil {
+		t.Fatal("the consumer never looked at the claims")
+	}
+	if err := Sane(c); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -858,6 +858,9 @@ func (r *vring) abandoned(slot int, gen uint16) bool {
 // its own lands there: the next look finds a 0 header that the winner's
 // claim covers, and goes on from there.
 func (r *vring) deadClaim(pos uint64) (end uint64, dead bool, err error) {
+	if deadClaimHook != nil {
+		deadClaimHook()
+	}
 	tail := r.c.tailCache
 	for i := 0; i < r.slots.n; i++ {
 		p, e := r.slots.word(i, slotOffClaimPos).Load(), r.slots.word(i, slotOffClaimEnd).Load()
@@ -877,6 +880,10 @@ func (r *vring) deadClaim(pos uint64) (end uint64, dead bool, err error) {
 	}
 	return end, dead, nil
 }
+
+// deadClaimHook, when set (tests), runs as deadClaim begins: after the
+// consumer found the header at its head 0, before it reads the claims.
+var deadClaimHook func()
 
 // producersGone says why no producer will ever write: io.EOF when every
 // producer that attached has closed its end, ErrPeerDead when none lives
