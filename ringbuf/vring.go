@@ -849,7 +849,8 @@ func (r *vring) abandoned(slot int, gen uint16) bool {
 // deadClaim looks for the producer whose claim covers pos, where the ring
 // holds a claimed but unwritten header. dead=true with end when every
 // claimant is dead (then the one that won the CAS is among them); a live
-// claimant means the record is still coming.
+// claimant means the record is still coming, and so does a header at pos
+// that is no longer 0 once the claims are read.
 //
 // end is the nearest end of the dead claims: a claimant killed after it
 // lost its CAS left a claim from the same tail that may reach past the
@@ -877,6 +878,11 @@ func (r *vring) deadClaim(pos uint64) (end uint64, dead bool, err error) {
 		if !dead || e < end {
 			end, dead = e, true
 		}
+	}
+	if dead && r.hdr(pos&r.mask).Load() != 0 {
+		// The winner was alive: it wrote its header, then claimed again
+		// (its claim words moved on) while we read the claims.
+		return 0, false, nil
 	}
 	return end, dead, nil
 }
