@@ -129,7 +129,7 @@ func (r *vring) tryWriteRun(recs [][]byte) (int, error) {
 			r.p.headCache = h
 			if k, idx, pad, run = r.planRun(recs, tail, tail-h); k == 0 {
 				a := alignRec(uint64(recordHeaderSize + len(recs[0])))
-				if toEnd := r.capacity - idx; a > toEnd {
+				if toEnd := r.capacity - tail&r.mask; a > toEnd { // planRun's idx is 0 once it wraps
 					a += toEnd
 				}
 				r.p.need = a
