@@ -41,6 +41,10 @@ func SetReleasedHook(tb cleaner, f func()) { setForTest(tb, &releasedHook, f) }
 // wake, until the test ends.
 func SetEventSetHook(tb cleaner, f func()) { setForTest(tb, &setHook, f) }
 
+// SetSemaphoreReleaseHook makes f run inside Semaphore.Release between
+// its CAS and its wake, until the test ends.
+func SetSemaphoreReleaseHook(tb cleaner, f func()) { setForTest(tb, &releaseHook, f) }
+
 // SetPlainReleaseHook makes f run inside Unlock's plain release, between
 // its look at the sleepers count and its store, until the test ends.
 func SetPlainReleaseHook(tb cleaner, f func()) { setForTest(tb, &plainReleaseHook, f) }

@@ -237,3 +237,36 @@ func TestEventSetRacesUnmap(t *testing.T) {
 		t.Fatalf("Set faulted when the Event's memory was unmapped after its Swap: %v", r)
 	}
 }
+
+// TestSemaphoreReleaseRacesUnmap: Release's CAS publishes the units, and a
+// goroutine of the same process that takes them may finish with the
+// Semaphore and unmap its memory before Release makes its wake, as
+// TestEventSetRacesUnmap does for Event.Set. Release must touch nothing of
+// the shared memory after its CAS but the futex wake, whose EFAULT it
+// ignores.
+func TestSemaphoreReleaseRacesUnmap(t *testing.T) {
+	seg := shmtest.Segment(t, 1<<16)
+	s, err := semaphore.CreateSemaphore(seg, "s", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	semaphore.SetSemaphoreReleaseHook(t, func() {
+		if !s.TryAcquire(1) {
+			t.Error("the hook ran before the unit was given")
+		}
+		if err := seg.Close(); err != nil { // what a goroutine that took the unit may do
+			t.Error(err)
+		}
+	})
+	panicked := make(chan any, 1)
+	go func() {
+		debug.SetPanicOnFault(true)
+		defer func() { panicked <- recover() }()
+		if err := s.Release(1); err != nil {
+			t.Error(err)
+		}
+	}()
+	if r := <-panicked; r != nil {
+		t.Fatalf("Release faulted when the Semaphore's memory was unmapped after its CAS: %v", r)
+	}
+}

@@ -219,11 +219,19 @@ func (s *Semaphore) Release(n int) error {
 			break
 		}
 	}
+	if releaseHook != nil {
+		releaseHook()
+	}
 	if s.sleepers.Load() != 0 {
 		wakeReleased(s.value, -1) // waiters want different n: let them all look
 	}
 	return nil
 }
+
+// releaseHook, nil but in tests, runs in Release between its CAS and the
+// wake: a test places there what a goroutine that took the units may do in
+// that gap (unmap the Semaphore's memory).
+var releaseHook func()
 
 // Value returns the number of units available now.
 func (s *Semaphore) Value() int { return int(s.value.Load()) }
