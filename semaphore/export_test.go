@@ -80,3 +80,6 @@ func SetMutexYield(tb cleaner, slice, patience time.Duration) {
 
 // CondSeq exposes a Cond's sequence word, the futex its waiters sleep on.
 func CondSeq(c *Cond) *atomic.Uint32 { return c.seq }
+
+// SemaphoreSleepers reports how many waiters a Semaphore counts as parked.
+func SemaphoreSleepers(s *Semaphore) uint32 { return s.sleepers.Load() }

@@ -270,3 +270,48 @@ func TestSemaphoreReleaseRacesUnmap(t *testing.T) {
 		t.Fatalf("Release faulted when the Semaphore's memory was unmapped after its CAS: %v", r)
 	}
 }
+
+// TestSemaphoreSleepingMark: a waiter parked on a bounded Semaphore marks
+// its value word (bit 31), and nothing a user sees counts that mark as
+// units: Value, TryAcquire and Release's bound check read the units only,
+// and the Release that hands the waiter its unit clears the mark.
+func TestSemaphoreSleepingMark(t *testing.T) {
+	seg := shmtest.Segment(t, 1<<16)
+	s, err := semaphore.CreateBoundedSemaphore(seg, "s", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := ctxFor(t, shmtest.Timeout(t, 20*time.Second))
+	if err := s.AcquireContext(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.AcquireContext(ctx, 1) }()
+	for semaphore.SemaphoreSleepers(s) == 0 { // until the waiter has marked the word and parks
+		if ctx.Err() != nil {
+			t.Fatal("the waiter never parked")
+		}
+		runtime.Gosched()
+	}
+	if v := s.Value(); v != 0 {
+		t.Errorf("Value %d with a waiter parked, want 0", v)
+	}
+	if s.TryAcquire(1) {
+		t.Error("TryAcquire took a unit that is not there")
+	}
+	if err := s.Release(1); err != nil {
+		t.Fatalf("Release with a waiter parked: %v", err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Release(1); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Release(1); !errors.Is(err, semaphore.ErrOverRelease) {
+		t.Fatalf("Release past the bound: %v, want ErrOverRelease", err)
+	}
+	if v := s.Value(); v != 1 {
+		t.Errorf("Value %d, want 1", v)
+	}
+}

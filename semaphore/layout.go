@@ -73,7 +73,9 @@ const _ = uint(MutexSize-mutexSize) + uint(mutexSize-MutexSize) +
 //
 // Semaphore, SemaphoreSize = 64:
 //
-//	 0 value uint32 (futex)   4 magic "sema"   8 sleepers uint32
+//	 0 value uint32 (futex: bits 0-30 units, bit 31 SLEEPING, a waiter
+//	   parks on too few units; see semaphore.go)   4 magic "sema"
+//	 8 sleepers uint32 (waiters parked, for observers; Release does not read it)
 //	12 bound uint32 (0 = unbounded, else the initial value, the ceiling)
 //
 // Event, EventSize = 64:
@@ -172,9 +174,10 @@ const (
 
 // layoutVersion is the object-header version of every kind here but the
 // Barrier, whose party table came in version 2, the Cond, whose bound
-// lock came in version 3, and the Event, whose flag word holds its
-// SLEEPING bit since version 3 (an older build would read that bit as
-// set). Version 2 (Barrier 3): the Mutex state word holds the holder's
+// lock came in version 3, the Event, whose flag word holds its SLEEPING
+// bit since version 3 (an older build would read that bit as set), and
+// the Semaphore, whose value word holds its SLEEPING bit since version 3
+// (an older build would read it as 2^31 units). Version 2 (Barrier 3): the Mutex state word holds the holder's
 // namespace tag beside its PID, and every procinfo word (owner, reader
 // slots, party slots) has the namespace-tagged layout.
 const (
@@ -182,6 +185,7 @@ const (
 	barrierLayoutVersion = 3
 	condLayoutVersion    = 3
 	eventLayoutVersion   = 3
+	semLayoutVersion     = 3
 )
 
 // versionOf is the object-header version of kind.
@@ -193,6 +197,8 @@ func versionOf(kind shm.Kind) uint16 {
 		return condLayoutVersion
 	case shm.KindEvent:
 		return eventLayoutVersion
+	case shm.KindSemaphore:
+		return semLayoutVersion
 	}
 	return layoutVersion
 }

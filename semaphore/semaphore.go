@@ -12,17 +12,38 @@ import (
 	"github.com/shmkit/shmkit/shm"
 )
 
+// The Semaphore's value word is the futex word:
+//
+//	bits 0-30   units available (never above math.MaxInt32)
+//	bit 31      semSleeping: a waiter parks (or is about to) on the word
+//
+// Transitions: units -> units-n, the mark kept (Acquire, CAS);
+// units -> units|semSleeping (a waiter that finds too few units, CAS,
+// before it parks); units* -> units+n, the mark cleared (Release, CAS; it
+// wakes every sleeper when the word it replaced had semSleeping, and those
+// still short of units mark the word again before they park). The mark is
+// in the word Release's CAS replaces, not in a word beside it, because
+// nothing of the Semaphore may be read after that CAS: a goroutine of this
+// process that takes the units may finish with the Semaphore and unmap its
+// memory before Release's next instruction (see wakeReleased). A waiter
+// killed while parked leaves semSleeping set, which costs the next Release
+// a wake for nobody.
+const (
+	semSleeping = 1 << 31
+	semUnits    = semSleeping - 1
+)
+
 // Semaphore is a counting semaphore shared between processes (Python's
 // multiprocessing Semaphore and BoundedSemaphore). Its value is the futex
 // word itself: Acquire takes units with a CAS when enough are there and
-// otherwise announces itself in the sleepers word and parks on the value;
-// Release adds units with a CAS and wakes the sleepers only when the
-// sleepers word says there are any.
+// otherwise marks the word as slept on and parks on it; Release adds units
+// with a CAS and makes the wake-up system call only when the word it
+// replaced was marked.
 //
 // A Semaphore has no owner: units taken by a process that dies are not
 // given back (as with POSIX and Python semaphores). A process killed while
-// parked leaves the sleepers count one too high, which costs later Releases
-// a wake-up system call and nothing else.
+// parked leaves the word marked, which costs the next Release a wake-up
+// system call and nothing else.
 //
 // A bounded Semaphore refuses a Release that would raise its value past the
 // initial value (ErrOverRelease), which catches releases without acquires.
@@ -31,8 +52,8 @@ import (
 // concurrent use by any goroutines and processes.
 type Semaphore struct {
 	_        noCopy
-	value    *atomic.Uint32 // units available; the futex word
-	sleepers *atomic.Uint32 // waiters about to park or parked; Release reads it
+	value    *atomic.Uint32 // see above; the futex word; written by Acquire, Release and waiters before parking
+	sleepers *atomic.Uint32 // waiters parked, for observers (Release does not read it)
 	bound    uint32         // 0 = unbounded; fixed at creation
 	ref      ref
 	spin     spin.Adaptive // this handle's learnt spin (process-local)
@@ -149,8 +170,8 @@ func (s *Semaphore) AcquireContext(ctx context.Context, n int) error {
 	spun, learn := false, true
 	for {
 		v := s.value.Load()
-		if v >= want {
-			if s.value.CompareAndSwap(v, v-want) { // take n units
+		if v&semUnits >= want {
+			if s.value.CompareAndSwap(v, v-want) { // take n units, the mark kept
 				raceAcquire(s.value)
 				return nil
 			}
@@ -164,11 +185,15 @@ func (s *Semaphore) AcquireContext(ctx context.Context, n int) error {
 			// that finds the units there goes back to the CAS above.
 			spun = true
 			var ok bool
-			if spell, ok = s.spin.Spin(waitRounds, spin.Yielding, func() bool { return s.value.Load() >= want }); ok {
+			if spell, ok = s.spin.Spin(waitRounds, spin.Yielding, func() bool { return s.value.Load()&semUnits >= want }); ok {
 				continue
 			}
 		}
-		s.sleepers.Add(1) // announce before the last look: Release reads it after its CAS
+		if v&semSleeping == 0 && !s.value.CompareAndSwap(v, v|semSleeping) { // units -> units, sleeping: Release's CAS sees it
+			continue
+		}
+		v |= semSleeping
+		s.sleepers.Add(1)
 		t0 := spin.Now()
 		err := atomics.Await(ctx, s.value, v, &parkNow)
 		s.sleepers.Add(^uint32(0))
@@ -189,10 +214,10 @@ func (s *Semaphore) TryAcquire(n int) bool {
 	}
 	for {
 		v := s.value.Load()
-		if v < uint32(n) {
+		if v&semUnits < uint32(n) {
 			return false
 		}
-		if s.value.CompareAndSwap(v, v-uint32(n)) { // take n units
+		if s.value.CompareAndSwap(v, v-uint32(n)) { // take n units, the mark kept
 			raceAcquire(s.value)
 			return true
 		}
@@ -205,25 +230,28 @@ func (s *Semaphore) Release(n int) error {
 	if n <= 0 || n > math.MaxInt32 {
 		return fmt.Errorf("semaphore: Release(%d) out of range", n)
 	}
+	value, bound := s.value, s.bound // nothing of the handle or the Semaphore is read after the CAS (see semSleeping)
+	var v uint32
 	for {
-		v := s.value.Load()
-		nv := uint64(v) + uint64(n)
-		if s.bound != 0 && nv > uint64(s.bound) {
-			return fmt.Errorf("%w: value %d + %d > bound %d", ErrOverRelease, v, n, s.bound)
+		v = value.Load()
+		units := v & semUnits
+		nv := uint64(units) + uint64(n)
+		if bound != 0 && nv > uint64(bound) {
+			return fmt.Errorf("%w: value %d + %d > bound %d", ErrOverRelease, units, n, bound)
 		}
 		if nv > math.MaxInt32 {
-			return fmt.Errorf("semaphore: value %d + %d overflows", v, n)
+			return fmt.Errorf("semaphore: value %d + %d overflows", units, n)
 		}
-		raceRelease(s.value)
-		if s.value.CompareAndSwap(v, uint32(nv)) { // give n units
+		raceRelease(value)
+		if value.CompareAndSwap(v, uint32(nv)) { // publishes: the units; units* -> units+n, the mark cleared
 			break
 		}
 	}
 	if releaseHook != nil {
 		releaseHook()
 	}
-	if s.sleepers.Load() != 0 {
-		wakeReleased(s.value, -1) // waiters want different n: let them all look
+	if v&semSleeping != 0 {
+		wakeReleased(value, -1) // waiters want different n: let them all look (and mark again)
 	}
 	return nil
 }
@@ -234,7 +262,7 @@ func (s *Semaphore) Release(n int) error {
 var releaseHook func()
 
 // Value returns the number of units available now.
-func (s *Semaphore) Value() int { return int(s.value.Load()) }
+func (s *Semaphore) Value() int { return int(s.value.Load() & semUnits) }
 
 // Bounded reports whether s is bounded, and its bound.
 func (s *Semaphore) Bounded() (bool, int) { return s.bound != 0, int(s.bound) }
