@@ -45,6 +45,10 @@ func SetEventSetHook(tb cleaner, f func()) { setForTest(tb, &setHook, f) }
 // its CAS and its wake, until the test ends.
 func SetSemaphoreReleaseHook(tb cleaner, f func()) { setForTest(tb, &releaseHook, f) }
 
+// SetRWLeaveHook makes f run inside RUnlock between the Add that gives the
+// read hold back and what follows, until the test ends.
+func SetRWLeaveHook(tb cleaner, f func()) { setForTest(tb, &leaveHook, f) }
+
 // SetPlainReleaseHook makes f run inside Unlock's plain release, between
 // its look at the sleepers count and its store, until the test ends.
 func SetPlainReleaseHook(tb cleaner, f func()) { setForTest(tb, &plainReleaseHook, f) }

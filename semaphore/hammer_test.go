@@ -315,3 +315,40 @@ func TestSemaphoreSleepingMark(t *testing.T) {
 		t.Errorf("Value %d, want 1", v)
 	}
 }
+
+// TestRWMutexRUnlockRacesUnmap: RUnlock's Add gives the read hold back,
+// and a goroutine of the same process that then takes the write lock may
+// finish with the RWMutex and unmap its memory before RUnlock's next
+// instruction, as TestSemaphoreReleaseRacesUnmap does for Release. RUnlock
+// must touch nothing of the shared memory after its Add but a futex wake,
+// whose EFAULT it ignores.
+func TestRWMutexRUnlockRacesUnmap(t *testing.T) {
+	seg := shmtest.Segment(t, 1<<16)
+	rw, err := semaphore.CreateRWMutex(seg, "rw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := ctxFor(t, shmtest.Timeout(t, 20*time.Second))
+	if err := rw.RLockContext(ctx); err != nil {
+		t.Fatal(err)
+	}
+	semaphore.SetRWLeaveHook(t, func() {
+		if err := rw.LockContext(ctx); err != nil { // the readers are gone: at once
+			t.Error(err)
+			return
+		}
+		rw.Unlock()
+		if err := seg.Close(); err != nil { // what a writer that saw the readers gone may do
+			t.Error(err)
+		}
+	})
+	panicked := make(chan any, 1)
+	go func() {
+		debug.SetPanicOnFault(true)
+		defer func() { panicked <- recover() }()
+		rw.RUnlock()
+	}()
+	if r := <-panicked; r != nil {
+		t.Fatalf("RUnlock faulted when the RWMutex's memory was unmapped after its Add: %v", r)
+	}
+}

@@ -260,11 +260,19 @@ func (rw *RWMutex) TryRLock() bool {
 // leave drops one read hold from c and, if a writer waits, wakes it.
 func (rw *RWMutex) leave(c *atomic.Uint32) {
 	c.Add(^uint32(0))
+	if leaveHook != nil {
+		leaveHook()
+	}
 	if rw.wstate.Load()&rwWriter != 0 {
 		rw.drain.Add(1) // publishes: a reader left
 		atomics.Wake(rw.drain, 1)
 	}
 }
+
+// leaveHook, nil but in tests, runs in leave between the Add that gives a
+// read hold back and what follows: a test places there what a goroutine
+// that saw the readers gone may do in that gap (unmap the RWMutex).
+var leaveHook func()
 
 // waitWriter parks a reader until no writer is announced. A writer found
 // dead is taken over (see RLock).
