@@ -65,11 +65,13 @@ const _ = uint(MutexSize-mutexSize) + uint(mutexSize-MutexSize) +
 //	      writing process, gives ErrOwnerDead
 //	 64   wstate uint32  futex: bit 0 WRITER (a writer holds or waits to
 //	      hold), bit 1 READERS_SLEEPING;  68 magic "rwmx"
-//	128   drain uint32   futex sequence: a reader leaving while WRITER is set
-//	      bumps it;  132 overflow uint32: read holds of processes that found
-//	      no free slot (not recoverable if such a process dies)
+//	128   drain uint32   unused since layout version 3;  132 overflow uint32:
+//	      read holds of processes that found no free slot (not recoverable
+//	      if such a process dies)
 //	192   slots [32] of 16 bytes: { ident uint64 (procinfo word, 0 = free),
 //	      count uint32 (read holds of that process), pad uint32 }
+//	      count and overflow: futex, bits 0-30 read holds, bit 31
+//	      WRITER_WAITING (the writer parks on the word; see rwmutex.go)
 //
 // Semaphore, SemaphoreSize = 64:
 //
@@ -177,7 +179,10 @@ const (
 // lock came in version 3, the Event, whose flag word holds its SLEEPING
 // bit since version 3 (an older build would read that bit as set), and
 // the Semaphore, whose value word holds its SLEEPING bit since version 3
-// (an older build would read it as 2^31 units). Version 2 (Barrier 3): the Mutex state word holds the holder's
+// (an older build would read it as 2^31 units), and the RWMutex, whose
+// read count words hold the WRITER_WAITING bit since version 3 (an older
+// build would read it as 2^31 holds, and its readers would wake the writer
+// on drain, where it no longer parks). Version 2 (Barrier 3): the Mutex state word holds the holder's
 // namespace tag beside its PID, and every procinfo word (owner, reader
 // slots, party slots) has the namespace-tagged layout.
 const (
@@ -186,6 +191,7 @@ const (
 	condLayoutVersion    = 3
 	eventLayoutVersion   = 3
 	semLayoutVersion     = 3
+	rwMutexLayoutVersion = 3
 )
 
 // versionOf is the object-header version of kind.
@@ -199,6 +205,8 @@ func versionOf(kind shm.Kind) uint16 {
 		return eventLayoutVersion
 	case shm.KindSemaphore:
 		return semLayoutVersion
+	case shm.KindRWMutex:
+		return rwMutexLayoutVersion
 	}
 	return layoutVersion
 }

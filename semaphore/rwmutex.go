@@ -24,15 +24,36 @@ import (
 //
 // Readers count themselves in a per-process slot (ident = the process's
 // procinfo word, count = its read holds), never in one shared counter: a
-// writer sums the slots, and a slot whose process has died is recovered
+// writer looks at every slot, and a slot whose process has died is recovered
 // exactly (its count is that process's holds and nobody else's). The
 // reader's add and the writer's set of rwWriter are each followed by a
 // load of the other side's word (Dekker; Go's atomics are sequentially
 // consistent), so either the reader sees the writer and backs out or the
 // writer sees the reader and waits.
+//
+// A read count word (a slot's count, or overflow):
+//
+//	bits 0-30      read holds
+//	rwCountWaiter  the writer waits for this word's holds to reach 0
+//
+// Transitions: holds -> holds±1, the mark kept (readers, Add);
+// holds -> holds|rwCountWaiter (the writer, CAS, before it parks on the
+// word); rwCountWaiter -> 0 (the writer, CAS, once every reader is gone,
+// or a writer that gives up). A reader whose Add takes the word to
+// rwCountWaiter (no holds left, the writer waiting) wakes the writer on
+// that word. The mark is in the word the reader's Add changes, not in
+// wstate beside it, because nothing of the RWMutex may be read after that
+// Add: a writer of this process that sees the readers gone may finish with
+// the RWMutex and unmap its memory before the reader's next instruction
+// (see wakeReleased). A writer killed while it waits leaves a mark, which
+// costs that word's readers a wake for nobody each time its holds reach 0,
+// until the next writer clears it.
 const (
 	rwWriter   = 1
 	rwSleeping = 2
+
+	rwCountWaiter = 1 << 31
+	rwCountHolds  = rwCountWaiter - 1
 )
 
 // RWMutex is a reader/writer lock shared between processes: any number of
@@ -59,9 +80,9 @@ type RWMutex struct {
 	_        noCopy
 	w        *Mutex
 	wstate   *atomic.Uint32                // see above; written by writers, and readers before parking
-	drain    *atomic.Uint32                // bumped by readers leaving under a writer; the writer parks on it
-	overflow *atomic.Uint32                // read holds of processes without a slot
-	slots    [rwSlots]procSlot             // ident claimed by CAS; count written by its process, zeroed by a writer once it is dead
+	drain    *atomic.Uint32                // unused since layout version 3 (the writer parks on the count words)
+	overflow *atomic.Uint32                // read holds of processes without a slot, a read count word (see above)
+	slots    [rwSlots]procSlot             // ident claimed by CAS; count (a read count word) written by its process and the waiting writer, zeroed by a writer once it is dead
 	mine     atomic.Pointer[atomic.Uint32] // this process's read count, found on first RLock
 	held     atomic.Int64                  // read holds taken through this handle (process memory: tells misuse from a corrupted count)
 	ref      ref
@@ -156,7 +177,7 @@ func (rw *RWMutex) claim(me uint64) *atomic.Uint32 {
 	for i := range rw.slots {
 		s := &rw.slots[i]
 		id := s.ident.Load()
-		if s.count.Load() == 0 && !procinfo.AliveWord(id) && s.ident.CompareAndSwap(id, me) { // dead and empty -> mine
+		if s.count.Load()&rwCountHolds == 0 && !procinfo.AliveWord(id) && s.ident.CompareAndSwap(id, me) { // dead and empty -> mine
 			return s.count
 		}
 	}
@@ -257,15 +278,16 @@ func (rw *RWMutex) TryRLock() bool {
 	return false
 }
 
-// leave drops one read hold from c and, if a writer waits, wakes it.
+// leave drops one read hold from c and, if it was the last and a writer
+// waits for it, wakes the writer. Nothing of the RWMutex is read after the
+// Add (see rwCountWaiter).
 func (rw *RWMutex) leave(c *atomic.Uint32) {
-	c.Add(^uint32(0))
+	n := c.Add(^uint32(0)) // publishes: a reader left; holds -> holds-1, the mark kept
 	if leaveHook != nil {
 		leaveHook()
 	}
-	if rw.wstate.Load()&rwWriter != 0 {
-		rw.drain.Add(1) // publishes: a reader left
-		atomics.Wake(rw.drain, 1)
+	if n == rwCountWaiter {
+		wakeReleased(c, 1)
 	}
 }
 
@@ -309,7 +331,7 @@ func (rw *RWMutex) RUnlock() {
 	}
 	c := rw.counter()
 	raceRelease(rw.wstate)
-	if c.Load() == 0 {
+	if c.Load()&rwCountHolds == 0 {
 		// This handle holds a read lock, yet the shared count says none:
 		// a peer overwrote it. Leave it at zero rather than wrap it (and
 		// keep writers out for ever); there is nothing to panic about.
@@ -351,43 +373,77 @@ func (rw *RWMutex) LockContext(ctx context.Context) error {
 	poll := false
 	opts := atomics.WaitOptions{Poll: mutexPoll, Check: func() error { poll = true; return nil }}
 	for {
-		d := rw.drain.Load() // observes: readers leaving
-		if rw.readersGone(poll) {
+		c := rw.reader(poll)
+		if c == nil {
+			rw.unmark()
 			raceAcquire(rw.wstate)
 			return err
 		}
 		poll = false
-		if werr := atomics.Await(ctx, rw.drain, d, &opts); werr != nil {
+		v := c.Load() // observes: readers leaving
+		if v&rwCountHolds == 0 {
+			continue
+		}
+		if v&rwCountWaiter == 0 && !c.CompareAndSwap(v, v|rwCountWaiter) { // holds -> holds, writer waiting: the last reader's Add sees it
+			continue
+		}
+		if werr := atomics.Await(ctx, c, v|rwCountWaiter, &opts); werr != nil {
 			rw.abandon(err != nil)
 			return werr
 		}
 	}
 }
 
-// readersGone reports whether no process holds rw for reading. With
-// recover set it also checks the holders' liveness and releases the holds of
-// the dead.
-func (rw *RWMutex) readersGone(recover bool) bool {
-	gone := rw.overflow.Load() == 0
+// reader returns a read count word that still has holds, or nil when no
+// process holds rw for reading. With recover set it also checks the
+// holders' liveness and releases the holds of the dead.
+func (rw *RWMutex) reader(recover bool) *atomic.Uint32 {
+	var held *atomic.Uint32
+	if rw.overflow.Load()&rwCountHolds != 0 {
+		held = rw.overflow
+	}
 	for i := range rw.slots {
 		s := &rw.slots[i]
-		if s.count.Load() == 0 {
+		if s.count.Load()&rwCountHolds == 0 {
 			continue
 		}
 		if recover {
 			if id := s.ident.Load(); !procinfo.AliveWord(id) {
-				s.count.Store(0)              // the dead hold nothing any more
+				s.count.Store(0)              // the dead hold nothing any more (the mark goes with them)
 				s.ident.CompareAndSwap(id, 0) // dead -> free
 				continue
 			}
 		}
-		gone = false
+		if held == nil {
+			held = s.count
+		}
+		if !recover {
+			break
+		}
 	}
-	return gone
+	return held
+}
+
+// unmark takes the writer's marks off the read count words once the writer
+// waits no more (it holds the lock, or gives up): a mark left would cost
+// the readers of its word a wake each time their holds reach 0.
+func (rw *RWMutex) unmark() {
+	unmark := func(c *atomic.Uint32) {
+		for v := c.Load(); v&rwCountWaiter != 0; v = c.Load() {
+			if c.CompareAndSwap(v, v&^rwCountWaiter) { // holds, writer waiting -> holds
+				return
+			}
+		}
+	}
+	unmark(rw.overflow)
+	for i := range rw.slots {
+		unmark(rw.slots[i].count)
+	}
 }
 
 // abandon gives up a write lock that never got past the readers.
 func (rw *RWMutex) abandon(inconsistent bool) {
+	rw.unmark()
 	if rw.wstate.Swap(0)&rwSleeping != 0 { // writer -> 0
 		atomics.Wake(rw.wstate, -1)
 	}
