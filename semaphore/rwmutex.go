@@ -370,12 +370,14 @@ func (rw *RWMutex) LockContext(ctx context.Context) error {
 			break
 		}
 	}
-	poll := false
+	poll, marked := false, false
 	opts := atomics.WaitOptions{Poll: mutexPoll, Check: func() error { poll = true; return nil }}
 	for {
 		c := rw.reader(poll)
 		if c == nil {
-			rw.unmark()
+			if marked { // a writer that never waited has no marks to take off (a killed writer's stay until one waits)
+				rw.unmark()
+			}
 			raceAcquire(rw.wstate)
 			return err
 		}
@@ -387,6 +389,7 @@ func (rw *RWMutex) LockContext(ctx context.Context) error {
 		if v&rwCountWaiter == 0 && !c.CompareAndSwap(v, v|rwCountWaiter) { // holds -> holds, writer waiting: the last reader's Add sees it
 			continue
 		}
+		marked = true
 		if werr := atomics.Await(ctx, c, v|rwCountWaiter, &opts); werr != nil {
 			rw.abandon(err != nil)
 			return werr
