@@ -87,3 +87,22 @@ func CondSeq(c *Cond) *atomic.Uint32 { return c.seq }
 
 // SemaphoreSleepers reports how many waiters a Semaphore counts as parked.
 func SemaphoreSleepers(s *Semaphore) uint32 { return s.sleepers.Load() }
+
+// RWReadCounts exposes an RWMutex's read count words: overflow, then the
+// slots' counts in order.
+func RWReadCounts(rw *RWMutex) []*atomic.Uint32 {
+	cs := []*atomic.Uint32{rw.overflow}
+	for i := range rw.slots {
+		cs = append(cs, rw.slots[i].count)
+	}
+	return cs
+}
+
+// RWMyCount exposes this process's read count word of rw.
+func RWMyCount(rw *RWMutex) *atomic.Uint32 { return rw.counter() }
+
+// RWCountWaiter is the writer's mark on a read count word.
+const RWCountWaiter = rwCountWaiter
+
+// SetRWLeaveHookForChild sets leaveHook for the rest of a child process.
+func SetRWLeaveHookForChild(f func()) { leaveHook = f }
