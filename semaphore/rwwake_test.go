@@ -145,3 +145,25 @@ func TestRWMutexWriterWokenByReaderOfOtherProcess(t *testing.T) {
 		}
 	}
 }
+
+// TestRWMutexCorruptCountCarriesIntoMark: a read count word that a peer
+// overwrote with 2^31-1 holds must not let a reader's Add carry into the
+// writer's mark bit, leaving holds 0: a writer would then take the lock
+// while the reader holds it.
+func TestRWMutexCorruptCountCarriesIntoMark(t *testing.T) {
+	seg := shmtest.Segment(t, 1<<16)
+	rw, _ := semaphore.CreateRWMutex(seg, "rw")
+	c := semaphore.RWMyCount(rw)
+	c.Store(semaphore.RWCountWaiter - 1) // a peer's garbage
+	ctx := ctxFor(t, 5*time.Second)
+	if err := rw.RLockContext(ctx); err != nil {
+		t.Fatal(err)
+	}
+	short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	if err := rw.LockContext(short); err == nil {
+		t.Errorf("a writer took the lock while a reader held it (count word %#x)", c.Load())
+		rw.Unlock()
+	}
+	rw.RUnlock()
+}
