@@ -220,7 +220,10 @@ func (r *rlocker) Unlock() { (*RWMutex)(r).RUnlock() }
 func (rw *RWMutex) RLockContext(ctx context.Context) error {
 	c := rw.counter()
 	for {
-		c.Add(1)                            // announce the reader...
+		if c.Add(1)&rwCountHolds == 0 { // announce the reader...
+			c.Add(^uint32(0)) // the holds carried into the mark: see countCarried
+			return ErrNotRecoverable
+		}
 		if rw.wstate.Load()&rwWriter == 0 { // ...then look for a writer (Dekker)
 			if !readable(rw.w.state.Load()) {
 				rw.leave(c)
@@ -239,6 +242,13 @@ func (rw *RWMutex) RLockContext(ctx context.Context) error {
 		}
 	}
 }
+
+// countCarried: a reader's Add that leaves its count word with no holds
+// carried into rwCountWaiter (or past it): the word held 2^31-1 holds, or
+// all ones, which no process's readers reach, so a peer corrupted it. The
+// reader takes the Add back and refuses (ErrNotRecoverable; TryRLock
+// fails): counted there, its hold would read as none, and a writer would
+// take the lock beside it (TestRWMutexCorruptCountCarriesIntoMark).
 
 // readable reports whether readers may enter with the writer Mutex in
 // state v: not when it is not recoverable, nor while it says that a writer
@@ -268,7 +278,10 @@ func (rw *RWMutex) repair(ctx context.Context) error {
 // over then, with ErrOwnerDead).
 func (rw *RWMutex) TryRLock() bool {
 	c := rw.counter()
-	c.Add(1)
+	if c.Add(1)&rwCountHolds == 0 {
+		c.Add(^uint32(0)) // see countCarried
+		return false
+	}
 	if rw.wstate.Load()&rwWriter == 0 && readable(rw.w.state.Load()) {
 		raceAcquire(rw.wstate)
 		rw.held.Add(1)

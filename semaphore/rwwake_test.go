@@ -2,6 +2,7 @@ package semaphore_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -149,21 +150,33 @@ func TestRWMutexWriterWokenByReaderOfOtherProcess(t *testing.T) {
 // TestRWMutexCorruptCountCarriesIntoMark: a read count word that a peer
 // overwrote with 2^31-1 holds must not let a reader's Add carry into the
 // writer's mark bit, leaving holds 0: a writer would then take the lock
-// while the reader holds it.
+// while the reader holds it. RLockContext refuses such a count
+// (ErrNotRecoverable) and TryRLock fails, the word left as it was; a
+// writer still waits for the holds it shows.
 func TestRWMutexCorruptCountCarriesIntoMark(t *testing.T) {
-	seg := shmtest.Segment(t, 1<<16)
-	rw, _ := semaphore.CreateRWMutex(seg, "rw")
-	c := semaphore.RWMyCount(rw)
-	c.Store(semaphore.RWCountWaiter - 1) // a peer's garbage
-	ctx := ctxFor(t, 5*time.Second)
-	if err := rw.RLockContext(ctx); err != nil {
-		t.Fatal(err)
+	for _, garbage := range []uint32{semaphore.RWCountWaiter - 1, ^uint32(0)} {
+		seg := shmtest.Segment(t, 1<<16)
+		rw, err := semaphore.CreateRWMutex(seg, "rw")
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := semaphore.RWMyCount(rw)
+		c.Store(garbage) // a peer's garbage
+		ctx := ctxFor(t, 5*time.Second)
+		if err := rw.RLockContext(ctx); !errors.Is(err, semaphore.ErrNotRecoverable) {
+			t.Fatalf("RLockContext over a count word of %#x: %v, want ErrNotRecoverable", garbage, err)
+		}
+		if rw.TryRLock() {
+			t.Fatalf("TryRLock over a count word of %#x took a hold", garbage)
+		}
+		if got := c.Load(); got != garbage {
+			t.Fatalf("count word %#x after the refusals, want %#x as it was", got, garbage)
+		}
+		short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+		if err := rw.LockContext(short); err == nil {
+			t.Errorf("a writer took the lock over a count word of %#x holds", garbage)
+			rw.Unlock()
+		}
+		cancel()
 	}
-	short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
-	defer cancel()
-	if err := rw.LockContext(short); err == nil {
-		t.Errorf("a writer took the lock while a reader held it (count word %#x)", c.Load())
-		rw.Unlock()
-	}
-	rw.RUnlock()
 }
