@@ -202,6 +202,36 @@ func BenchmarkEventWake(b *testing.B) {
 }
 
 // BenchmarkRWMutexRead: uncontended RLock/RUnlock beside sync.RWMutex.
+// BenchmarkRWMutexWrite is an uncontended Lock and Unlock, beside
+// sync.RWMutex's.
+func BenchmarkRWMutexWrite(b *testing.B) {
+	b.Run("shmkit", func(b *testing.B) {
+		seg := shmtest.Segment(b, 1<<16)
+		rw, err := semaphore.CreateRWMutex(seg, "rw")
+		if err != nil {
+			b.Fatal(err)
+		}
+		ctx := context.Background()
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			if err := rw.LockContext(ctx); err != nil {
+				b.Fatal(err)
+			}
+			rw.Unlock()
+		}
+	})
+	b.Run("sync.RWMutex", func(b *testing.B) {
+		var rw sync.RWMutex
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			rw.Lock()
+			//lint:ignore SA2001 an empty critical section is what the baseline measures
+			rw.Unlock()
+		}
+	})
+}
+
 func BenchmarkRWMutexRead(b *testing.B) {
 	b.Run("shmkit", func(b *testing.B) {
 		seg := shmtest.Segment(b, 1<<16)
