@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -355,5 +356,74 @@ func TestArguments(t *testing.T) {
 	var out bytes.Buffer
 	if err := nilSeg.Run(context.Background(), nil, process.WithStdout(&out)); err != nil || out.String() != "true\n" {
 		t.Fatalf("a nil *shm.Segment: %v, %q", err, out.String())
+	}
+}
+
+// untilEOF reads the file passed to it to its end, then returns.
+var untilEOF = process.Register("process-test-until-eof", func(ctx context.Context, _ int) error {
+	_, err := io.Copy(io.Discard, process.File(0))
+	return err
+})
+
+// TestChildOutlivesStartingThread: Linux sends a child's parent-death
+// signal when the thread that forked it exits, not the process. A
+// goroutine that locks its OS thread and returns ends that thread; a child
+// it started must run on while this process lives.
+func TestChildOutlivesStartingThread(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	type started struct {
+		p     *process.Process
+		err   error
+		pidfd int // of the thread that started p
+	}
+	var s started
+	for s.p == nil {
+		ch := make(chan started)
+		go func() {
+			runtime.LockOSThread() // never unlocked: the thread ends with this goroutine
+			if unix.Gettid() == os.Getpid() {
+				runtime.UnlockOSThread() // the main thread does not end: try another
+				ch <- started{pidfd: -1}
+				return
+			}
+			pidfd, err := unix.PidfdOpen(unix.Gettid(), unix.PIDFD_THREAD)
+			if err != nil {
+				ch <- started{err: fmt.Errorf("pidfd_open(PIDFD_THREAD): %w", err), pidfd: -1}
+				return
+			}
+			p, err := untilEOF.Start(context.Background(), 0, process.WithFiles(r), quiet())
+			ch <- started{p, err, pidfd}
+		}()
+		s = <-ch
+		if s.err != nil {
+			if s.pidfd < 0 {
+				t.Skip(s.err)
+			}
+			t.Fatal(s.err)
+		}
+	}
+	r.Close()
+	defer unix.Close(s.pidfd)
+	// The pidfd of a thread becomes readable once the thread has exited
+	// (and any parent-death signal has gone out).
+	fds := []unix.PollFd{{Fd: int32(s.pidfd), Events: unix.POLLIN}}
+	for {
+		n, err := unix.Poll(fds, int(shmtest.Timeout(t, time.Minute).Milliseconds()))
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil || n == 0 {
+			s.p.Kill()
+			t.Fatalf("the starting thread did not end: poll %d, %v", n, err)
+		}
+		break
+	}
+	w.Close() // the child's end of file: it returns
+	if err := s.p.Wait(); err != nil {
+		t.Fatalf("child started on a thread that then ended: %v", err)
 	}
 }
