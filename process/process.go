@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"runtime"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -253,7 +254,7 @@ func start(ctx context.Context, worker string, args []byte, files []*os.File, o 
 	cmd.ExtraFiles = append(append([]*os.File{r}, files...), o.files...)
 	cmd.WaitDelay = time.Second // a grandchild holding our stderr must not hang Wait
 	p.cmd = cmd
-	if err := cmd.Start(); err != nil {
+	if err := startOnForkThread(cmd); err != nil {
 		r.Close()
 		w.Close()
 		return nil, fmt.Errorf("process: starting %s: %w", o.name, err)
@@ -280,6 +281,32 @@ func start(ctx context.Context, worker string, args []byte, files []*os.File, o 
 		startedHook(p)
 	}
 	return p, nil
+}
+
+// forkThread is the goroutine, locked to an OS thread that never ends,
+// that starts every child. Linux sends a child its parent-death signal
+// (Pdeathsig) when the thread that forked it exits, not the process: a
+// child forked on a thread that the runtime ends later (a goroutine that
+// locked it returned) would be killed while its parent lives on.
+var forkThread struct {
+	once sync.Once
+	reqs chan func()
+}
+
+// startOnForkThread runs cmd.Start on forkThread's thread.
+func startOnForkThread(cmd *exec.Cmd) error {
+	forkThread.once.Do(func() {
+		forkThread.reqs = make(chan func())
+		go func() {
+			runtime.LockOSThread() // never unlocked: the thread lives as long as the process
+			for f := range forkThread.reqs {
+				f()
+			}
+		}()
+	})
+	errc := make(chan error, 1)
+	forkThread.reqs <- func() { errc <- cmd.Start() }
+	return <-errc
 }
 
 // startedHook, nil but in tests, runs as start returns: a test holds the
