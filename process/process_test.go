@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -425,5 +426,50 @@ func TestChildOutlivesStartingThread(t *testing.T) {
 	w.Close() // the child's end of file: it returns
 	if err := s.p.Wait(); err != nil {
 		t.Fatalf("child started on a thread that then ended: %v", err)
+	}
+}
+
+// inheritNothing fails unless every descriptor Start gave it (from 3, the
+// first after standard error, to the last file passed) is close-on-exec:
+// one that is not passes to every program the worker executes, and keeps a
+// pipe it was given open for as long as they run.
+var inheritNothing = process.Register("process-test-inherit-nothing", func(ctx context.Context, s *shm.Segment) error {
+	f := process.File(0)
+	if f == nil {
+		return errors.New("no file passed")
+	}
+	for fd := 3; fd <= int(f.Fd()); fd++ {
+		flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
+		if err == unix.EBADF {
+			continue // closed since (a segment's, once the arguments were decoded)
+		}
+		if err != nil {
+			return err
+		}
+		if flags&unix.FD_CLOEXEC == 0 {
+			target, _ := os.Readlink("/proc/self/fd/" + strconv.Itoa(fd))
+			return fmt.Errorf("descriptor %d (%s) is not close-on-exec", fd, target)
+		}
+	}
+	return nil
+})
+
+// TestWorkerDescriptorsCloseOnExec: what a worker inherits from Start (the
+// argument socket, files passed WithFiles, segments' descriptors) does not
+// leak into the programs it executes in turn.
+func TestWorkerDescriptorsCloseOnExec(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	s, err := shm.CreateAnon(64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := inheritNothing.Run(context.Background(), s, process.WithFiles(w), quiet()); err != nil {
+		t.Fatal(err)
 	}
 }
