@@ -452,6 +452,7 @@ func parseFiles(v string) {
 		return
 	}
 	for i := 0; i < n; i++ {
+		syscall.CloseOnExec(f + i) // as every descriptor Go opens: a program the worker executes gets it only by ExtraFiles
 		passed = append(passed, os.NewFile(uintptr(f+i), "shmkit-file-"+strconv.Itoa(i)))
 	}
 }
@@ -529,6 +530,7 @@ func runWorker(worker string) int {
 		fmt.Fprintf(os.Stderr, "%v: %q\n", ErrNotRegistered, worker)
 		return 1
 	}
+	syscall.CloseOnExec(argsFD) // a program the worker executes must not hold it
 	pipe := os.NewFile(argsFD, "shmkit-args")
 	var n [8]byte
 	if _, err := io.ReadFull(pipe, n[:]); err != nil {
