@@ -473,3 +473,86 @@ func TestWorkerDescriptorsCloseOnExec(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+var (
+	// orphan, started Detached by detacher, publishes its pid in word 0,
+	// waits for detacher to die, then writes to its standard error (which
+	// detacher read) and records in word 1 that it lived through that.
+	orphan = process.Register("process-test-orphan", func(ctx context.Context, s *shm.Segment) error {
+		parent, _ := process.Parent()
+		pidfd, err := unix.PidfdOpen(parent.Pid, 0)
+		if err != nil {
+			return err
+		}
+		ready := atomics.MustUint32At(s.Bytes(), 0)
+		ready.Store(uint32(os.Getpid())) // publishes: the child runs
+		atomics.Wake(ready, -1)
+		if err := awaitExit(pidfd, -1); err != nil {
+			return err
+		}
+		fmt.Fprintln(os.Stderr, "outliving the parent")
+		fmt.Fprintln(os.Stderr, "and saying so again")
+		atomics.MustUint32At(s.Bytes(), 4).Store(1)
+		return nil
+	})
+	// detacher starts an orphan Detached and blocks.
+	detacher = process.Register("process-test-detacher", func(ctx context.Context, s *shm.Segment) error {
+		if _, err := orphan.Start(ctx, s, process.Detached()); err != nil {
+			return err
+		}
+		select {}
+	})
+)
+
+// awaitExit waits until the process of pidfd has exited, for at most
+// timeout (forever when negative).
+func awaitExit(pidfd int, timeout time.Duration) error {
+	fds := []unix.PollFd{{Fd: int32(pidfd), Events: unix.POLLIN}}
+	ms := -1
+	if timeout >= 0 {
+		ms = int(timeout.Milliseconds())
+	}
+	for {
+		n, err := unix.Poll(fds, ms)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return errors.New("timed out")
+		}
+		return nil
+	}
+}
+
+// TestDetachedOutlivesParent: a Detached child goes on running when its
+// parent dies, and may still write to its standard error.
+func TestDetachedOutlivesParent(t *testing.T) {
+	s, err := shm.CreateAnon(64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	p, err := detacher.Start(context.Background(), s, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	grandchild := waitReady(t, s, p)
+	pidfd, err := unix.PidfdOpen(grandchild, 0)
+	if err != nil {
+		p.Kill()
+		t.Fatalf("pidfd_open(%d): %v", grandchild, err)
+	}
+	defer unix.Close(pidfd)
+	p.Kill()
+	p.Wait()
+	if err := awaitExit(pidfd, shmtest.Timeout(t, time.Minute)); err != nil {
+		unix.PidfdSendSignal(pidfd, unix.SIGKILL, nil, 0)
+		t.Fatalf("detached grandchild %d: %v", grandchild, err)
+	}
+	if atomics.MustUint32At(s.Bytes(), 4).Load() != 1 {
+		t.Fatal("the detached child died when it wrote to its standard error after its parent died")
+	}
+}
