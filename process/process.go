@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"os/signal"
 	"runtime"
 	"runtime/debug"
 	"strconv"
@@ -142,7 +143,10 @@ func WithFiles(files ...*os.File) Option {
 }
 
 // Detached lets the child outlive this process: it is not killed when the
-// parent dies. Cancelling Start's context still kills it.
+// parent dies. Cancelling Start's context still kills it. Once the parent
+// has died, what the child writes to a stream the parent was copying (its
+// standard error, and its output unless that is a file) is lost: the write
+// fails with EPIPE.
 func Detached() Option { return Option{func(o *startOptions) { o.detached = true }} }
 
 var counter atomic.Int64
@@ -546,6 +550,13 @@ func runWorker(worker string) int {
 	if _, err := io.ReadFull(pipe, args); err != nil {
 		fmt.Fprintf(os.Stderr, "shmkit: worker %s: reading arguments: %v\n", worker, err)
 		return 1
+	}
+	if !watch {
+		// Detached: its standard error (and output, unless a file) is a
+		// pipe the parent reads; once the parent has died, a write there
+		// would end the worker with SIGPIPE. Notified instead, it fails
+		// with EPIPE and the worker runs on.
+		signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 	}
 	if watch {
 		go func() {
