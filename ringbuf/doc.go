@@ -117,9 +117,10 @@
 //
 // A process that dies while consuming loses the record it was reading
 // (SPSC/MPSC: the next consumer gets it again, since the head had not
-// moved; inside ReadBatch or PeekBatch, the head moves once per quarter
-// ring, so the next consumer gets again every record the dead one took
-// since the last move: up to a quarter ring of records delivered twice).
+// moved; inside ReadBatch, whose head moves once per quarter ring, the
+// next consumer gets again every record the dead one took since the last
+// move: up to a quarter ring of records delivered twice; a PeekBatch run
+// not yet released, likewise).
 // A ring whose header or records hold garbage gives ErrCorrupt:
 // every index, length and sequence number read from shared memory is
 // checked against the ring's geometry before it is used, so a corrupt or
