@@ -80,7 +80,6 @@ type RWMutex struct {
 	_        noCopy
 	w        *Mutex
 	wstate   *atomic.Uint32                // see above; written by writers, and readers before parking
-	drain    *atomic.Uint32                // unused since layout version 3 (the writer parks on the count words)
 	overflow *atomic.Uint32                // read holds of processes without a slot, a read count word (see above)
 	slots    [rwSlots]procSlot             // ident claimed by CAS; count (a read count word) written by its process and the waiting writer, zeroed by a writer once it is dead
 	mine     atomic.Pointer[atomic.Uint32] // this process's read count, found on first RLock
@@ -138,7 +137,7 @@ func RWMutexAt(mem []byte) (*RWMutex, error) {
 	words := []struct {
 		p   **atomic.Uint32
 		off int
-	}{{&rw.wstate, rwOffWState}, {&rw.drain, rwOffDrain}, {&rw.overflow, rwOffOverflow}}
+	}{{&rw.wstate, rwOffWState}, {&rw.overflow, rwOffOverflow}} // the word at rwOffDrain is unused since layout version 3
 	for _, w := range words {
 		if *w.p, err = atomics.Uint32At(r, w.off); err != nil {
 			return nil, err
@@ -509,5 +508,5 @@ func (rw *RWMutex) GobDecode(b []byte) error {
 // adopt takes the words of from (a view of the same memory) and records r;
 // this handle's own read count (mine) is found again on first RLock.
 func (rw *RWMutex) adopt(from *RWMutex, r ref) {
-	rw.w, rw.wstate, rw.drain, rw.overflow, rw.slots, rw.ref = from.w, from.wstate, from.drain, from.overflow, from.slots, r
+	rw.w, rw.wstate, rw.overflow, rw.slots, rw.ref = from.w, from.wstate, from.overflow, from.slots, r
 }

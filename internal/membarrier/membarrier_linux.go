@@ -39,15 +39,19 @@ func Registered() bool {
 
 // begin is Registered's first call, apart so that Registered inlines.
 func begin() bool {
-	start.Do(func() { go register() })
+	startRegistration()
 	return false
 }
+
+// startRegistration starts the registration in a goroutine of its own,
+// once.
+func startRegistration() { start.Do(func() { go register() }) }
 
 // Await starts the registration if no call has, waits for it to finish,
 // and reports Registered: for tests and benchmarks that must measure the
 // fast side from their first call.
 func Await() bool {
-	start.Do(func() { go register() })
+	startRegistration()
 	<-finished
 	return registered.Load()
 }
