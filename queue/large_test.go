@@ -156,11 +156,7 @@ func TestProducerKilledHoldingBlock(t *testing.T) {
 	trials := shmtest.Iterations(t, 20)
 	for trial := range trials {
 		sent := []int{10, 300, 70000}
-		for i, n := range sent {
-			if err := q.Put(ctx, shmtest.Payload(i, n)); err != nil {
-				t.Fatal(err)
-			}
-		}
+		putPayloads(t, ctx, q, sent, 0)
 		before := queue.ArenaUsed(q)
 		killHeld(t, ctx, putPlacedThenHold, q)
 		if u := queue.ArenaUsed(q); u < before+4<<20 {
@@ -173,6 +169,16 @@ func TestProducerKilledHoldingBlock(t *testing.T) {
 			t.Fatalf("trial %d: arena holds %d bytes after the reclaim, want %d", trial, u, before)
 		}
 		getPayloads(t, ctx, q, trial, sent)
+	}
+}
+
+// putPayloads puts shmtest.Payload(from+i, ns[i]) for each of ns.
+func putPayloads(t *testing.T, ctx context.Context, q *queue.Queue[[]byte], ns []int, from int) {
+	t.Helper()
+	for i, n := range ns {
+		if err := q.Put(ctx, shmtest.Payload(from+i, n)); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
@@ -217,15 +223,9 @@ func TestProducerKilledAfterPublish(t *testing.T) {
 	trials := shmtest.Iterations(t, 20)
 	for trial := range trials {
 		sent := []int{10, 300, 70000, 20}
-		for i, n := range sent[:3] {
-			if err := q.Put(ctx, shmtest.Payload(i, n)); err != nil {
-				t.Fatal(err)
-			}
-		}
+		putPayloads(t, ctx, q, sent[:3], 0)
 		killHeld(t, ctx, putPublishedThenHold, q)
-		if err := q.Put(ctx, shmtest.Payload(3, sent[3])); err != nil {
-			t.Fatal(err)
-		}
+		putPayloads(t, ctx, q, sent[3:], 3)
 		getPayloads(t, ctx, q, trial, sent)
 	}
 }

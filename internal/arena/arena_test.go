@@ -397,16 +397,24 @@ func TestDeadHolder(t *testing.T) {
 	}
 }
 
+// killedRef kills a child at point (see holdArena) and returns the block
+// reference it reported there.
+func killedRef(t *testing.T, seg *shm.Segment, point string) arena.Block {
+	t.Helper()
+	ref, err := arena.DecodeRef(killAt(t, seg, point, arena.RefSize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ref
+}
+
 // TestReaderKilledFreeing: a reader killed in the middle of its Free had
 // finished with the block; the process that adopts its message finds the
 // reference stale, and the block comes back once a survivor takes the lock
 // over from the dead freer, instead of staying allocated for good.
 func TestReaderKilledFreeing(t *testing.T) {
 	seg, a := newArena(t, 8<<20, 64, 1<<20)
-	ref, err := arena.DecodeRef(killAt(t, seg, "freeing", arena.RefSize))
-	if err != nil {
-		t.Fatal(err)
-	}
+	ref := killedRef(t, seg, "freeing")
 	if _, err := a.Take(ref); !errors.Is(err, arena.ErrStale) {
 		t.Fatalf("the adopter's Take of a block its dead reader was freeing: %v, want ErrStale", err)
 	}
@@ -710,10 +718,7 @@ func TestDiscard(t *testing.T) {
 // TestProducerKilledAfterPublish is about, in a narrower window.
 func TestDiscarderKilled(t *testing.T) {
 	seg, a := newArena(t, 8<<20, 64, 1<<20)
-	ref, err := arena.DecodeRef(killAt(t, seg, "discarding", arena.RefSize))
-	if err != nil {
-		t.Fatal(err)
-	}
+	ref := killedRef(t, seg, "discarding")
 	freed := a.Discard(ref) // the adopter's skip of the same slot
 	if _, err := a.Reclaim(); err != nil {
 		t.Fatal(err)
