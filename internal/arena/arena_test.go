@@ -297,45 +297,49 @@ var holdArena = process.Register("arena-hold", func(ctx context.Context, a child
 	case "freeing":
 		// A reader's Free, killed between the two stores that free
 		// the record: the reference goes to the parent from there.
-		b, ok, err := ar.TryAlloc(1 << 20)
-		if !ok || err != nil {
-			return fmt.Errorf("TryAlloc: %v %v", ok, err)
-		}
-		ar.Publish(b)
-		if b, err = ar.Take(b); err != nil {
+		b, ref, err := takenBlock(ar)
+		if err != nil {
 			return err
 		}
-		var ref [arena.RefSize]byte
-		arena.EncodeRef(ref[:], b)
-		arena.SetFreeingHook(func() {
-			process.File(0).Write(ref[:])
-			for {
-				unix.Pause()
-			}
-		})
+		arena.SetFreeingHook(func() { reportAndHold(ref) })
 		return ar.Free(b)
 	case "discarding":
 		// A consumer's Discard of a given-up slot's reference, killed
 		// after its claim of the queued block (take, as Take makes it:
 		// owner this process, reading) and before its Free.
-		b, ok, err := ar.TryAlloc(1 << 20)
-		if !ok || err != nil {
-			return fmt.Errorf("TryAlloc: %v %v", ok, err)
-		}
-		ar.Publish(b)
-		if b, err = ar.Take(b); err != nil {
+		_, ref, err := takenBlock(ar)
+		if err != nil {
 			return err
 		}
-		var ref [arena.RefSize]byte
-		arena.EncodeRef(ref[:], b)
-		process.File(0).Write(ref[:])
-		for {
-			unix.Pause()
-		}
+		reportAndHold(ref)
 	}
 	hold()
 	return nil
 })
+
+// takenBlock allocates a 1 MiB block, publishes it and takes it as its
+// reader would, and returns it with its encoded reference.
+func takenBlock(ar *arena.Arena) (arena.Block, []byte, error) {
+	b, ok, err := ar.TryAlloc(1 << 20)
+	if !ok || err != nil {
+		return b, nil, fmt.Errorf("TryAlloc: %v %v", ok, err)
+	}
+	ar.Publish(b)
+	if b, err = ar.Take(b); err != nil {
+		return b, nil, err
+	}
+	ref := make([]byte, arena.RefSize)
+	arena.EncodeRef(ref, b)
+	return b, ref, nil
+}
+
+// reportAndHold sends ref to the parent and waits to be killed.
+func reportAndHold(ref []byte) {
+	process.File(0).Write(ref)
+	for {
+		unix.Pause()
+	}
+}
 
 func killHolding(t *testing.T, seg *shm.Segment, what string) {
 	t.Helper()
