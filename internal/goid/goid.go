@@ -2,7 +2,10 @@
 // a hand-off bound to the goroutine that starts a child, a lock guard that
 // reports the goroutine deadlocking on itself. It reads the id from the
 // header of the goroutine's own stack trace ("goroutine 18 [running]:"),
-// which costs about a microsecond: never call it per message.
+// which costs about a microsecond: never call it per message. G, the
+// goroutine's runtime descriptor, tells goroutines apart in a nanosecond,
+// for a hot path that only needs to know whether it runs on the goroutine
+// it ran on before (a lock biased to one goroutine).
 package goid
 
 import (
