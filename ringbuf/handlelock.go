@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/shmkit/shmkit/atomics"
+	"github.com/shmkit/shmkit/internal/goid"
+	"github.com/shmkit/shmkit/internal/membarrier"
 )
 
 // handleLock serialises the goroutines of one process that write (or
@@ -40,13 +42,58 @@ import (
 // in Unlock) from the first contention on; one used by one goroutine never
 // does. In a race build Unlock always swaps, so that the detector sees the
 // release.
+//
+// # Biased to one goroutine
+//
+// Even the one CAS waits for the stores before it to drain: in a stream,
+// the last message's, to lines the other process's core holds. So the
+// lock is biased (Dice, Moir and Scherer's quickly reacquirable locks,
+// with the revoker's fence from membarrier(2)): its first holder in a
+// process registered for membarrier's global expedited command becomes
+// its owner, and takes and releases it with plain stores to held, a word
+// only the owner writes, for as long as no other goroutine takes it:
+//
+//	owner Lock:   held = heldTrying; look at owner; held = heldOwned
+//	owner Unlock: held = 0
+//	other Lock:   take state (the CAS lock); owner = biasRevoked;
+//	              membarrier.Fence(); wait until held is 0
+//
+// Dekker's handshake, made asymmetric: either the owner's look after its
+// store sees the revocation (it then stores 0 and takes state like
+// anyone), or the revoker's look after the fence sees the owner's store
+// and waits for its Unlock. Every way into state revokes a live bias
+// before its holder goes on, so the two locks are never held at once,
+// and after the revocation only state is used. heldTrying and heldOwned
+// are apart so that an Unlock that finds heldOwned knows the lock is held
+// through the bias (and releases it whichever goroutine calls it, as
+// sync.Mutex allows), while the owner's tentative store, which it takes
+// back when it sees the revocation, is never mistaken for a hold.
+//
+// A goroutine is told apart by goid.G, its runtime descriptor, which a
+// goroutine started after the owner ended may inherit: it is then the
+// owner, which is harmless, since only one goroutine runs with a given
+// descriptor at a time. The bias is revoked at most once per handle (a
+// fence: microseconds), and never given where goid.G is not wired up, in
+// a race build, or in a process that membarrier(2) did not register.
+//
+// BenchmarkStream64/queue/default (one producer process, one consumer,
+// Put and Get each): see the queue's doc for the figures.
 type handleLock struct {
-	state   atomic.Uint32 // 0 free, 1 held: Lock's CAS, Unlock's store or swap
-	mode    atomic.Uint32 // hlOne -> hlMet -> hlShared; only grows
-	waiters atomic.Int32  // goroutines asleep or about to sleep on cond (hlShared)
-	mu      sync.Mutex    // guards the sleep on cond
-	cond    sync.Cond     // L is mu, set on first use under mu
+	state   atomic.Uint32  // 0 free, 1 held: Lock's CAS, Unlock's store or swap
+	mode    atomic.Uint32  // hlOne -> hlMet -> hlShared; only grows
+	waiters atomic.Int32   // goroutines asleep or about to sleep on cond (hlShared)
+	owner   atomic.Uintptr // the goroutine (goid.G) the lock is biased to; 0 none yet, or biasRevoked
+	held    atomic.Uint32  // 0, heldTrying or heldOwned: written by the owner only (and by an Unlock of its hold)
+	mu      sync.Mutex     // guards the sleep on cond
+	cond    sync.Cond      // L is mu, set on first use under mu
 }
+
+const (
+	heldTrying = 1 // the owner stored it and is looking for a revocation
+	heldOwned  = 2 // the owner holds the lock through the bias
+
+	biasRevoked = 1 // owner: no goroutine is (nor will be) biased to; no g lives at 1
+)
 
 const (
 	hlOne = iota
@@ -58,14 +105,105 @@ const (
 
 // Lock takes l, waiting as long as it takes.
 func (l *handleLock) Lock() {
-	if l.state.CompareAndSwap(0, 1) { // free -> held
+	if o := l.owner.Load(); o > biasRevoked && o == goid.G() && l.lockBiased(o) {
 		return
 	}
-	l.lockSlow()
+	if !l.state.CompareAndSwap(0, 1) { // free -> held
+		l.lockSlow()
+	}
+	if l.owner.Load() != biasRevoked || l.held.Load() != 0 {
+		l.settleBias()
+	}
 }
 
-// TryLock takes l if it is free and reports whether it did.
-func (l *handleLock) TryLock() bool { return l.state.CompareAndSwap(0, 1) } // free -> held
+// lockBiased is the owner's Lock: plain stores, and a look for a
+// revocation between them (see the type's doc). It reports false, having
+// taken its store back, when the bias is revoked.
+func (l *handleLock) lockBiased(o uintptr) bool {
+	if l.held.Load() != 0 || l.state.Load() != 0 {
+		// Held through the bias already (a Reserve's hold), or through
+		// state: by this goroutine, which made itself the owner under
+		// it, or by a revoker. Wait on state, which revokes.
+		return false
+	}
+	atomics.StoreRelease32(&l.held, heldTrying)
+	if l.owner.Load() == o { // observes: a revocation (the revoker fences after its store)
+		atomics.StoreRelease32(&l.held, heldOwned)
+		return true
+	}
+	atomics.StoreRelease32(&l.held, 0) // revoked: take state like anyone
+	return false
+}
+
+// TryLock takes l if it is free and reports whether it did. Called by a
+// goroutine other than the owner, it revokes the bias, and reports false
+// when the owner holds the lock.
+func (l *handleLock) TryLock() bool {
+	if o := l.owner.Load(); o > biasRevoked && o == goid.G() {
+		return l.lockBiased(o)
+	}
+	if !l.state.CompareAndSwap(0, 1) { // free -> held
+		return false
+	}
+	if (l.owner.Load() != biasRevoked || l.held.Load() != 0) && !l.revoke(false) {
+		l.unlockState() // the owner holds it
+		return false
+	}
+	return true
+}
+
+// settleBias runs once a goroutine has taken state while the lock is not
+// revoked yet, or while a hold taken through the bias before its
+// revocation lasts: the first holder makes itself the owner (if a fence
+// can revoke it later); any other revokes the owner's bias and waits for
+// its hold to end.
+func (l *handleLock) settleBias() {
+	if l.owner.Load() == 0 {
+		switch {
+		case raceEnabled || !goid.HasG || membarrier.Refused():
+			l.owner.Store(biasRevoked) // never biased: no more looks here
+		case membarrier.Registered(): // (its first call starts the registration)
+			l.owner.Store(goid.G()) // under state: the next Lock of this goroutine takes the bias
+		}
+		return
+	}
+	l.revoke(true)
+}
+
+// revoke, for a goroutine holding state, ends the bias for good: it
+// stores the revocation and fences (unless a holder before it did), and
+// then waits until the owner holds nothing (wait), or reports false at
+// once if it does (!wait). A TryLock that gives up so leaves the owner's
+// hold to outlast the revocation: the holders of state after it wait for
+// its end here too. The owner itself comes here only when it found its
+// own hold (a reservation, to be released by an Unlock that may come
+// from another goroutine), and waits for it as anyone would.
+func (l *handleLock) revoke(wait bool) bool {
+	fenced := true
+	if l.owner.Load() != biasRevoked {
+		l.owner.Store(biasRevoked)
+		fenced = membarrier.Fence() == nil // the owner's process is this one, registered: it cannot fail
+	}
+	for i := 0; ; i++ {
+		if l.held.Load() == 0 { // observes: the owner's hold, made visible by the fence
+			if fenced || i >= 2 {
+				return true
+			}
+			// Unfenced (never seen): a store may still sit in the owner's
+			// store buffer, which drains in far less than this.
+			time.Sleep(time.Millisecond)
+			continue
+		}
+		if !wait {
+			return false
+		}
+		if i < 64 {
+			runtime.Gosched()
+		} else {
+			time.Sleep(min(time.Duration(i-63)*time.Microsecond, hlPollMax))
+		}
+	}
+}
 
 func (l *handleLock) lockSlow() {
 	l.mode.CompareAndSwap(hlOne, hlMet) // a goroutine waits: see the modes
@@ -100,6 +238,15 @@ func (l *handleLock) lockSlow() {
 
 // Unlock releases l. It panics if l is not held.
 func (l *handleLock) Unlock() {
+	if l.held.Load() == heldOwned { // held through the bias: nobody holds state
+		atomics.StoreRelease32(&l.held, 0)
+		return
+	}
+	l.unlockState()
+}
+
+// unlockState releases state.
+func (l *handleLock) unlockState() {
 	if !raceEnabled && l.mode.Load() != hlShared {
 		if l.state.Load() == 0 {
 			panic("ringbuf: unlock of an unlocked handle lock")

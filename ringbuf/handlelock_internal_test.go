@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shmkit/shmkit/internal/goid"
+	"github.com/shmkit/shmkit/internal/membarrier"
 	"github.com/shmkit/shmkit/internal/shmtest"
 )
 
@@ -143,6 +145,147 @@ func TestHandleLockSwitchHammer(t *testing.T) {
 	if switched == 0 {
 		t.Skip("no lock met contention in 20 times the planned pairs: the switch went untested here (the counts above were checked)")
 	}
+}
+
+// skipUnbiased skips the test where no handle lock is ever biased.
+func skipUnbiased(t *testing.T) {
+	t.Helper()
+	if raceEnabled || !goid.HasG || !membarrier.Await() {
+		t.Skip("handle locks are not biased here (race build, no goid.G, or membarrier refused)")
+	}
+}
+
+// biasedLock returns a lock biased to the calling goroutine (its first
+// Lock makes it the owner), or nil, having reported why (it may run on a
+// goroutine other than the test's: no Fatal). Call skipUnbiased first.
+func biasedLock(t *testing.T) *handleLock {
+	l := new(handleLock)
+	l.Lock()
+	l.Unlock()
+	if o, g := l.owner.Load(), goid.G(); o != g {
+		t.Errorf("owner %#x after the first Lock, want this goroutine's %#x", o, g)
+		return nil
+	}
+	return l
+}
+
+// TestHandleLockBiasRevoked: many fresh locks, each biased to a first
+// goroutine that then goes on taking it with plain stores while a second
+// goroutine joins at whatever moment the scheduler gives, so that the
+// revocation lands anywhere in the owner's Lock/Unlock pairs (its
+// tentative store and its look included). A plain counter per lock
+// catches two holders at once; the owner's bias must be gone afterwards.
+// The second goroutine starts before the first, so that it cannot
+// inherit the first one's descriptor (goid.G) and with it the bias.
+func TestHandleLockBiasRevoked(t *testing.T) {
+	skipUnbiased(t)
+	locks, per := shmtest.Iterations(t, 300), 2000
+	ctx, cancel := context.WithTimeout(context.Background(), shmtest.Timeout(t, 60*time.Second))
+	defer cancel()
+	for k := 0; k < locks; k++ {
+		var (
+			counter int
+			wg      sync.WaitGroup
+			biased  = make(chan *handleLock, 1)
+			first   = make(chan *handleLock, 1)
+		)
+		wg.Add(2)
+		go func() { // the second: waits for the lock, biased to the first
+			defer wg.Done()
+			l := <-biased
+			for i := 0; l != nil && i < per; i++ {
+				l.Lock()
+				counter++
+				l.Unlock()
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			l := biasedLock(t)
+			first <- l
+			if l == nil {
+				biased <- nil
+				return
+			}
+			for i := 0; i < per; i++ {
+				if i == per/4 {
+					biased <- l // the second joins now, while this one goes on
+				}
+				l.Lock()
+				counter++
+				l.Unlock()
+			}
+		}()
+		l := <-first
+		if l == nil {
+			t.FailNow()
+		}
+		finished := make(chan struct{})
+		go func() { wg.Wait(); close(finished) }()
+		select {
+		case <-finished:
+		case <-ctx.Done():
+			t.Fatalf("lock %d: a goroutine never finished", k)
+		}
+		if counter != 2*per {
+			t.Fatalf("lock %d: counter %d, want %d: two holders at once", k, counter, 2*per)
+		}
+		if o := l.owner.Load(); o != biasRevoked {
+			t.Fatalf("lock %d: owner %#x after a second goroutine took it, want revoked", k, o)
+		}
+		if h := l.held.Load(); h != 0 {
+			t.Fatalf("lock %d: held %d after both finished", k, h)
+		}
+	}
+}
+
+// TestHandleLockBiasedHoldAcrossGoroutines: a hold taken through the bias
+// (a reservation) is released by an Unlock from another goroutine, as
+// sync.Mutex allows. While it lasts, TryLock fails for the owner and for
+// another goroutine, and the other's TryLock, which revokes the bias,
+// leaves the hold standing: a Lock after it waits for that Unlock rather
+// than take the lock through state beside it.
+func TestHandleLockBiasedHoldAcrossGoroutines(t *testing.T) {
+	skipUnbiased(t)
+	l := biasedLock(t)
+	if l == nil {
+		t.FailNow()
+	}
+	l.Lock() // through the bias
+	if h := l.held.Load(); h != heldOwned {
+		t.Fatalf("held %d after the owner's Lock, want %d (heldOwned)", h, heldOwned)
+	}
+	if l.TryLock() {
+		t.Fatal("the owner's TryLock took the lock it holds")
+	}
+	other := make(chan bool)
+	go func() { other <- l.TryLock() }()
+	if <-other {
+		t.Fatal("another goroutine's TryLock took the lock the owner holds")
+	}
+	if o := l.owner.Load(); o != biasRevoked {
+		t.Fatalf("owner %#x after another goroutine's TryLock, want revoked", o)
+	}
+	var inside atomic.Bool // set by the holder after the owner's second Lock
+	released := make(chan struct{})
+	go func() {
+		defer close(released)
+		if inside.Load() {
+			t.Error("the second Lock went in while the bias hold stood")
+		}
+		l.Unlock() // the owner's hold, released from another goroutine
+	}()
+	l.Lock() // waits for that Unlock
+	inside.Store(true)
+	<-released
+	if h, st := l.held.Load(), l.state.Load(); h != 0 || st != 1 {
+		t.Fatalf("after the second Lock: held %d, state %d, want 0 and 1 (held through state)", h, st)
+	}
+	l.Unlock()
+	if !l.TryLock() {
+		t.Fatal("TryLock of the free lock failed")
+	}
+	l.Unlock()
 }
 
 func TestHandleLockUnlockUnlocked(t *testing.T) {

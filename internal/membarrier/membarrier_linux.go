@@ -56,6 +56,17 @@ func Await() bool {
 	return registered.Load()
 }
 
+// Refused reports, without waiting, whether the registration has run and
+// failed: Registered will never report true in this process.
+func Refused() bool {
+	select {
+	case <-finished:
+		return !registered.Load()
+	default:
+		return false
+	}
+}
+
 func register() {
 	defer close(finished)
 	cmds, _, errno := unix.Syscall(unix.SYS_MEMBARRIER, cmdQuery, 0, 0)

@@ -10,6 +10,9 @@ var ErrUnavailable = errors.New("membarrier: unavailable on this system")
 // Registered reports false: no process takes the fast side here.
 func Registered() bool { return false }
 
+// Refused reports true: Registered never will.
+func Refused() bool { return true }
+
 // Await reports false.
 func Await() bool { return false }
 
