@@ -39,8 +39,9 @@ var errPoll = errors.New("ringbuf: poll")
 var errFirstPark = errors.New("ringbuf: first park")
 
 // errSlotPending: no slot is free now, but one whose owner died frees up
-// once the consumer has passed that owner's last claim. Blocking calls wait
-// for it; Try calls report "no room".
+// once the consumer has passed that owner's last claim (MPSC: one it may
+// have won; see vring.claimResolved). Blocking calls wait for it; Try
+// calls report "no room".
 var errSlotPending = errors.New("ringbuf: a dead producer's slot is not yet reclaimable")
 
 // errWouldBlock: Write under tryNow found no room (TryWrite reports ok=false).

@@ -115,7 +115,8 @@ const (
 // claimPos/claimEnd are written before the CAS on tail that claims the space
 // and left in place after it, so that a consumer that finds a claimed but
 // still zero record header can tell whose claim it is and, if that producer
-// died, how far to skip.
+// died, how far to skip. claimEnd 0 is no claim: a producer that takes the
+// slot over stores it first (see vring.claimResolved).
 const (
 	slotSize        = cacheLine
 	slotOffOwner    = 0

@@ -260,6 +260,13 @@ func (r *vring) attachProducer() error {
 			}
 		}
 	}
+	if r.multi {
+		// The slot's last claim is no longer anybody's (see
+		// claimResolved): one the tail never reached runs past it, over
+		// space that others will claim, and a live owner's claim there
+		// would keep the consumer from skipping a dead winner's.
+		r.slots.word(slot, slotOffClaimEnd).Store(0)
+	}
 	r.setupProducer(slot, gen)
 	return nil
 }
@@ -338,11 +345,47 @@ func (r *vring) window(tail uint64) uint64 {
 	return min((tail|r.mask)+1, h+r.capacity)
 }
 
-// claimResolved reports whether the consumer has passed slot i's last MPSC
-// claim, so that a successor may take the slot of its dead owner without
-// losing track of a record the dead one left unwritten.
+// claimResolved reports whether slot i's last MPSC claim, [pos, end) in its
+// claim words, can no longer cover a record its dead owner left unwritten,
+// so that a successor may take the slot without the consumer losing track
+// of that space. Call it only once the owner is known dead: its claim
+// words are final then, and it makes no more CASes.
+//
+// Resolved when the consumer's head has passed end, or when the tail is
+// below end. A won claim's CAS moved the tail from pos to end, and the
+// tail only grows: a tail below end, read after the owner died, says the
+// claim was never won. The owner died before its CAS, or lost it to a
+// producer that claimed less from the same tail, and the space from pos is
+// that producer's (or nobody's yet): the unwon claim covers none of it.
+// The consumer's dead-claim skip (deadClaim) loses nothing when it goes:
+// of the claims covering a zero header it takes the nearest end, which
+// the winner's claim bounds, and the winner's slot stays held while the
+// head is short of its end (a won claim never passes the tail's test). A
+// claim with end at or below the tail may be won, or lost with the tail
+// grown past it since; it waits for the head, which reaches the tail:
+// below it lie records, padding and won claims, whose space the consumer
+// skips once their owners are dead. So a consumer that has caught up
+// with the tail leaves no dead owner's slot held. On a ring that no
+// producer writes any more the head never passes an unwon claim's end:
+// waiting for it, a new producer would wait for ever once every slot was
+// held so; it takes one at once. A slot whose owner won a claim and wrote
+// nothing there waits for the consumer's skip.
+//
+// The successor clears the claim (attachProducer) before it claims: an
+// unwon claim runs past the tail, over space others will claim, and held
+// by a live owner it would keep the consumer from skipping a dead
+// winner's header there. Between the successor's CAS of the owner word
+// and that store, a consumer may find the live owner's stale claim over
+// its head and wait for its next poll. A consumer reading the two words
+// as the successor rewrites them may pair the old pos with a new end: the
+// nearest-end rule still lands within the winner's space, as every
+// candidate's end is past the head.
 func (r *vring) claimResolved(i int) bool {
-	return !r.multi || r.head.Load() >= r.slots.word(i, slotOffClaimEnd).Load()
+	if !r.multi {
+		return true
+	}
+	end := r.slots.word(i, slotOffClaimEnd).Load()
+	return r.head.Load() >= end || r.tail.Load() < end
 }
 
 // leadFor is the padding that puts the payload of an n-byte record whose
