@@ -153,3 +153,76 @@ func TestDeadClaimWrittenMeanwhile(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestDeadClaimLiveLoserWaitsForRoom: a producer killed after it won its
+// claim at the consumer's head and before it wrote the header; a live
+// producer that lost the CAS from the same tail, its claim words still
+// covering that header, found no room at the tail it read next and waits
+// for the consumer to make some (in Write, and in WriteBatch, which claims
+// a run). The consumer must still skip the dead claim (a live claimant
+// over it would say the record is coming) and read on, which makes the
+// room the live producer waits for.
+func TestDeadClaimLiveLoserWaitsForRoom(t *testing.T) {
+	writes := map[string]func(ctx context.Context, p *MPSC, msg []byte) error{
+		"Write": func(ctx context.Context, p *MPSC, msg []byte) error { return p.Write(ctx, msg) },
+		"WriteBatch": func(ctx context.Context, p *MPSC, msg []byte) error {
+			_, err := p.WriteBatch(ctx, [][]byte{msg, msg})
+			return err
+		},
+	}
+	for name, write := range writes {
+		t.Run(name, func(t *testing.T) {
+			seg := shmtest.Segment(t, 1<<16)
+			c, err := NewMPSC(seg, "r", 4096, WithPoll(20*time.Millisecond))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			loser, err := OpenMPSC(seg, "r")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer loser.Close()
+			other, err := OpenMPSC(seg, "r")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer other.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), shmtest.Timeout(t, 30*time.Second))
+			defer cancel()
+			if err := loser.AttachProducer(); err != nil {
+				t.Fatal(err)
+			}
+			msg := bytes.Repeat([]byte{'l'}, 1500)
+			r := &loser.vring
+			startAndKill(t, ctx, claimDieW, loser) // the winner: [0, 16), header 0
+			// The loser's claim from tail 0, as its lost CAS left it.
+			r.slots.word(r.p.slot, slotOffClaimPos).Store(0)
+			r.slots.word(r.p.slot, slotOffClaimEnd).Store(alignRec(recordHeaderSize + uint64(len(msg))))
+			var want [][]byte
+			for i := range 2 { // [16, 3040): 1056 bytes left, the loser wants 1512
+				rec := bytes.Repeat([]byte{byte('a' + i)}, 1500)
+				if err := other.Write(ctx, rec); err != nil {
+					t.Fatal(err)
+				}
+				want = append(want, rec)
+			}
+			wrote := make(chan error, 1)
+			go func() { wrote <- write(ctx, loser, msg) }()
+			want = append(want, msg)
+			buf := make([]byte, 2048)
+			for i, w := range want {
+				n, err := c.Read(ctx, buf)
+				if err != nil || !bytes.Equal(buf[:n], w) {
+					t.Fatalf("Read %d = %d bytes, %v; want %d bytes of %q", i, n, err, len(w), w[0])
+				}
+			}
+			if err := <-wrote; err != nil {
+				t.Fatalf("the loser's %s: %v", name, err)
+			}
+			if err := Sane(c); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
