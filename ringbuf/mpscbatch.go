@@ -133,6 +133,7 @@ func (r *vring) tryWriteRun(recs [][]byte) (int, error) {
 					a += toEnd
 				}
 				r.p.need = a
+				claimEnd.Store(0) // no claim while it waits for room (see tryReserve)
 				return 0, nil
 			}
 		}

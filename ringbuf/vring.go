@@ -480,6 +480,14 @@ func (r *vring) tryReserve(n int) (buf []byte, ok bool, err error) {
 				r.p.headCache = h
 				if need > r.capacity-(tail-h) {
 					r.p.need = need
+					// No claim while it waits for room: one it lost on
+					// the way here covers the winner's space, and a live
+					// claimant over a dead winner's unwritten header
+					// would keep the consumer from skipping it (see
+					// deadClaim), and so from making that room. Its last
+					// won claim is committed, or cancelled: nothing it
+					// covers needs it.
+					claimEnd.Store(0)
 					return nil, false, nil
 				}
 			}
@@ -893,7 +901,9 @@ func (r *vring) abandoned(slot int, gen uint16) bool {
 // holds a claimed but unwritten header. dead=true with end when every
 // claimant is dead (then the one that won the CAS is among them); a live
 // claimant means the record is still coming, and so does a header at pos
-// that is no longer 0 once the claims are read.
+// that is no longer 0 once the claims are read. (A live producer that lost
+// its CAS claims again at once, or clears its claim to wait for room: it
+// holds a lost claim only for moments.)
 //
 // end is the nearest end of the dead claims: a claimant killed after it
 // lost its CAS left a claim from the same tail that may reach past the
