@@ -230,6 +230,33 @@ func TestProducerKilledAfterPublish(t *testing.T) {
 	}
 }
 
+// TestProducerKilledAfterPublishAtLimit: a producer killed as in
+// TestProducerKilledAfterPublish, its slot at the head of a queue then
+// filled to MaxSize, and no Get running. A Put blocked on the full queue
+// gives that slot up in its check (the ring's rescue of a full ring skips
+// the head for the consumers) and goes on; no Get will see the slot, so
+// the skip must free the block, as a consumer's skip of it does.
+func TestProducerKilledAfterPublishAtLimit(t *testing.T) {
+	ctx := ctxT(t)
+	const maxSize = 4
+	q, err := queue.New(queue.Options[[]byte]{MaxSize: maxSize})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	killHeld(t, ctx, putPublishedThenHold, q)
+	if u := queue.ArenaUsed(q); u < 4<<20 {
+		t.Fatalf("arena holds %d bytes with the dead producer's block, want at least %d", u, 4<<20)
+	}
+	sent := []int{10, 100, 20, 40} // inline
+	putPayloads(t, ctx, q, sent[:maxSize-1], 0)
+	putPayloads(t, ctx, q, sent[maxSize-1:], maxSize-1) // waits for its check to skip the head
+	if u := queue.ArenaUsed(q); u != 0 {
+		t.Fatalf("arena holds %d bytes once the dead producer's slot was skipped, want 0", u)
+	}
+	getPayloads(t, ctx, q, 0, sent)
+}
+
 // ExampleQueue_GetFunc sends a 1 MiB message through a queue made with
 // default options (it travels out of line) and reads it in place.
 func ExampleQueue_GetFunc() {
