@@ -7,8 +7,11 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"testing"
 
+	"github.com/shmkit/shmkit/array"
+	"github.com/shmkit/shmkit/internal/shmtest"
 	"github.com/shmkit/shmkit/pool"
 )
 
@@ -144,6 +147,68 @@ func TestRetryForgetsFirstValue(t *testing.T) {
 	for i, v := range out[1:] {
 		if v.N != int64(i+1)+100 {
 			t.Fatalf("out[%d] = %d", i+1, v.N)
+		}
+	}
+}
+
+// flipShared is flip for MapShared: it returns x + 100, written in place;
+// task 0 succeeds on its first attempt and fails on the next, and task
+// flakyExit SIGKILLs its worker the first time, when the worker has
+// written the results of the tasks before it in place and answered none.
+var flipShared = pool.Register("pool_test.flip_shared", func(ctx context.Context, x int64) (int64, error) {
+	switch {
+	case x == 0 && !once("succeeded"):
+		return 0, errors.New("task 0: second attempt")
+	case x == flakyExit && once("killed"):
+		syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		select {} // the signal ends the process
+	}
+	return x + 100, nil
+})
+
+// newInOut makes the input 0, 1, … n-1 and an output of n elements
+// holding -1, in a segment of the test's.
+func newInOut(t *testing.T, n int) (in, out *array.RawArray[int64]) {
+	seg := shmtest.Segment(t, 1<<20)
+	vals := make([]int64, n)
+	for i := range vals {
+		vals[i] = int64(i)
+	}
+	in, err := array.CreateRawFrom(seg, "in", vals)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range vals {
+		vals[i] = -1
+	}
+	if out, err = array.CreateRawFrom(seg, "out", vals); err != nil {
+		t.Fatal(err)
+	}
+	return in, out
+}
+
+// TestRetryForgetsFirstValueShared is TestRetryForgetsFirstValue for
+// MapShared, whose workers write the results in place: task 0 succeeded
+// in its chunk's first attempt, whose worker was then killed, and failed
+// when the chunk ran again (WithRetries). It is reported failed, and its
+// element of out holds the zero value, as Map's output does, not the
+// first attempt's result.
+func TestRetryForgetsFirstValueShared(t *testing.T) {
+	ctx := ctxFor(t)
+	t.Setenv(envMarks, t.TempDir())
+	p := start(t, pool.Processes(1), pool.WithRetries(1))
+	in, out := newInOut(t, flakyExit+1)
+	err := pool.MapShared(ctx, p, flipShared, in, out, pool.Chunksize(in.Len()))
+	var me *pool.MapError
+	if !errors.As(err, &me) || me.Failed != 1 || me.Errs[0] == nil {
+		t.Fatalf("MapShared: %v, want task 0 alone failed", err)
+	}
+	if v := out.At(0); v != 0 {
+		t.Fatalf("out[0] = %d for a failed task, want the zero value", v)
+	}
+	for i, v := range out.Slice()[1:] {
+		if v != int64(i+1)+100 {
+			t.Fatalf("out[%d] = %d", i+1, v)
 		}
 	}
 }
