@@ -212,3 +212,29 @@ func TestRetryForgetsFirstValueShared(t *testing.T) {
 		}
 	}
 }
+
+// TestWorkerDiedForgetsValueShared: the worker of a MapShared chunk is
+// killed (without WithRetries) after it has written the results of the
+// tasks before task flakyExit in place, and before it answered any: every
+// task of the chunk is reported failed with ErrWorkerDied, and each
+// element of out holds the zero value, as Map's output does, not what
+// the dead worker wrote there.
+func TestWorkerDiedForgetsValueShared(t *testing.T) {
+	ctx := ctxFor(t)
+	t.Setenv(envMarks, t.TempDir())
+	p := start(t, pool.Processes(1))
+	in, out := newInOut(t, flakyExit+1)
+	err := pool.MapShared(ctx, p, flipShared, in, out, pool.Chunksize(in.Len()))
+	var me *pool.MapError
+	if !errors.As(err, &me) || me.Failed != in.Len() {
+		t.Fatalf("MapShared: %v, want all %d tasks failed", err, in.Len())
+	}
+	for i, v := range out.Slice() {
+		if !errors.Is(me.Errs[i], pool.ErrWorkerDied) {
+			t.Fatalf("task %d: %v, want ErrWorkerDied", i, me.Errs[i])
+		}
+		if v != 0 {
+			t.Fatalf("out[%d] = %d for a failed task, want the zero value", i, v)
+		}
+	}
+}
