@@ -40,10 +40,13 @@ func populate(segs ...*shm.Segment) {
 // the kernel allows a process of the same user while this process is
 // dumpable (the default); where it refuses, every task fails with the
 // reason, and arrays in a named segment do instead. Chunks default to four
-// per worker. Failures and cancellation are reported as by Map; a task
-// that failed leaves its element of out as it was. Unlike Map's, the
-// results of a cancelled MapShared are not dropped: the chunks workers had
-// taken go on writing their elements of out after it returns.
+// per worker. Failures and cancellation are reported as by Map, and a task
+// that failed has the zero Out in its element of out, as in Map's output,
+// whatever the element held before: a worker that died, or an attempt of
+// its chunk that ran before its worker died (WithRetries), may have
+// written it. Unlike Map's, the results of a cancelled MapShared are not
+// dropped: the chunks workers had taken go on writing their elements of
+// out after it returns.
 //
 // The worker attaches the segments once per call (or less: it keeps the
 // last ones), so MapShared pays off for large arrays of small elements.
@@ -81,8 +84,9 @@ func MapShared[In, Out any](ctx context.Context, p *Pool, f *Func[In, Out], in *
 	ptrs := make([]*chunk, k)
 	for i := range chunks {
 		c := &chunks[i]
-		c.f, c.inH, c.outH = f, inH, outH
-		c.chunk = chunk{call: cl, ops: c, n: min(size, n-i*size), lo: i * size}
+		lo, cn := i*size, min(size, n-i*size)
+		c.f, c.inH, c.outH, c.out = f, inH, outH, out.Slice()[lo:lo+cn]
+		c.chunk = chunk{call: cl, ops: c, n: cn, lo: lo}
 		ptrs[i] = &c.chunk
 	}
 	if err := p.submit(ptrs...); err != nil {
@@ -120,6 +124,7 @@ type schunk[In, Out any] struct {
 	chunk
 	f         *Func[In, Out]
 	inH, outH []byte
+	out       []Out // its range of the caller's out, which fail zeroes
 	errs      []error
 }
 
@@ -152,11 +157,23 @@ func (c *schunk[In, Out]) deliverItem(i int, status byte, p []byte, w *worker) e
 	return deliverFailure(c, i, status, p, w)
 }
 
+// fail records task i's error and zeroes its element of out, as Map's
+// fail zeroes its output: a worker may have written the element, one that
+// died before it answered (a result is in place as soon as its task has
+// run), or that of an earlier attempt of the chunk (WithRetries). No
+// worker writes the element while fail does: a worker answers once it has
+// run its whole range (see runShared), a chunk fails otherwise only once
+// its worker has exited or before any worker took it, and it runs again
+// (requeue) only once its worker has exited.
 func (c *schunk[In, Out]) fail(i int, err error) {
 	if len(c.errs) == 0 {
 		c.errs = make([]error, c.n)
 	}
 	c.errs[i] = err
+	if i < len(c.out) {
+		var zero Out
+		c.out[i] = zero
+	}
 }
 
 // restart forgets the failures recorded so far (see tchunk.restart).
