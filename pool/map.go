@@ -106,10 +106,11 @@ func mapInto[In, Out any](ctx context.Context, p *Pool, f *Func[In, Out], in []I
 // Imap runs f on the inputs seq yields and yields the results in input
 // order (Python's Pool.imap), lazily: it reads inputs only as fast as
 // results are taken, keeping a bounded number of chunks under way, so that
-// an input of any length runs in bounded memory. A failed task yields its
-// error (matching ErrWorkerDied when its worker died) and the sequence goes
-// on. When ctx ends the sequence yields ctx's error once and stops; when
-// the loop stops early the tasks not yet given to a worker are withdrawn.
+// an input of any length runs in bounded memory. A failed task yields the
+// zero Out and its error (matching ErrWorkerDied when its worker died), and
+// the sequence goes on. When ctx ends the sequence yields ctx's error once
+// and stops; when the loop stops early the tasks not yet given to a worker
+// are withdrawn.
 func Imap[In, Out any](ctx context.Context, p *Pool, f *Func[In, Out], seq iter.Seq[In], opts ...CallOption) iter.Seq2[Out, error] {
 	return imap(ctx, p, f, seq, true, opts)
 }

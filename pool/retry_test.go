@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"iter"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"syscall"
 	"testing"
@@ -236,5 +238,39 @@ func TestWorkerDiedForgetsValueShared(t *testing.T) {
 		if v != 0 {
 			t.Fatalf("out[%d] = %d for a failed task, want the zero value", i, v)
 		}
+	}
+}
+
+// TestRetryForgetsFirstValueImap is TestRetryForgetsFirstValue for Imap
+// and ImapUnordered, which yield the chunk's outputs as Map returns them:
+// task 0, failed on the chunk's second attempt, yields the zero value
+// beside its error, not the first attempt's result.
+func TestRetryForgetsFirstValueImap(t *testing.T) {
+	for name, imap := range map[string]func(context.Context, *pool.Pool, *pool.Func[int64, padded], iter.Seq[int64], ...pool.CallOption) iter.Seq2[padded, error]{
+		"Imap":          pool.Imap[int64, padded],
+		"ImapUnordered": pool.ImapUnordered[int64, padded],
+	} {
+		t.Run(name, func(t *testing.T) {
+			ctx := ctxFor(t)
+			t.Setenv(envMarks, t.TempDir())
+			p := start(t, pool.Processes(1), pool.WithRetries(1), pool.WithBufferSize(64<<10))
+			in := make([]int64, flakyExit+1)
+			for i := range in {
+				in[i] = int64(i)
+			}
+			i := 0
+			for v, err := range imap(ctx, p, flip, slices.Values(in), pool.Chunksize(len(in))) {
+				switch {
+				case i == 0 && (err == nil || v != padded{}):
+					t.Fatalf("task 0: %+v, %v; want the zero value and the second attempt's error", v, err)
+				case i > 0 && (err != nil || v.N != int64(i)+100):
+					t.Fatalf("task %d: %+v, %v", i, v, err)
+				}
+				i++
+			}
+			if i != len(in) {
+				t.Fatalf("%d results of %d tasks", i, len(in))
+			}
+		})
 	}
 }
