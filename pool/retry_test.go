@@ -274,3 +274,41 @@ func TestRetryForgetsFirstValueImap(t *testing.T) {
 		})
 	}
 }
+
+// killShared returns x + 100, written in place; task flakyExit SIGKILLs
+// its worker the first time, as flipShared's does.
+var killShared = pool.Register("pool_test.kill_shared", func(ctx context.Context, x int64) (int64, error) {
+	if x == flakyExit && once("killed") {
+		syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		select {} // the signal ends the process
+	}
+	return x + 100, nil
+})
+
+// TestRetryAliasedShared: MapShared with out the same array as in, whose
+// worker is killed midway through the chunk, having written the results
+// of the tasks before the kill over their inputs. The chunk must not run
+// again (WithRetries) from those results: it ran f twice on those
+// elements, and MapShared succeeded with x + 200 in them. Its tasks fail
+// with ErrWorkerDied, as without WithRetries.
+func TestRetryAliasedShared(t *testing.T) {
+	ctx := ctxFor(t)
+	t.Setenv(envMarks, t.TempDir())
+	p := start(t, pool.Processes(1), pool.WithRetries(1))
+	a, _ := newInOut(t, flakyExit+1)
+	err := pool.MapShared(ctx, p, killShared, a, a, pool.Chunksize(a.Len()))
+	for i, v := range a.Slice() {
+		if v > int64(i)+100 {
+			t.Fatalf("a[%d] = %d: f ran on its own result (MapShared: %v)", i, v, err)
+		}
+	}
+	var me *pool.MapError
+	if !errors.As(err, &me) || me.Failed != a.Len() {
+		t.Fatalf("MapShared: %v, want all %d tasks failed", err, a.Len())
+	}
+	for i, err := range me.Errs {
+		if !errors.Is(err, pool.ErrWorkerDied) {
+			t.Fatalf("task %d: %v, want ErrWorkerDied", i, err)
+		}
+	}
+}
