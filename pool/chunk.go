@@ -46,6 +46,7 @@ type chunk struct {
 	got      int       // results received (they come in order); under call.mu
 	attempts int       // re-runs after a worker died
 	single   bool      // a Submit's: may share a record with others (see batchable)
+	noRetry  bool      // never run again after a death (MapShared in place, see there)
 	one      [1]*chunk // itself: the chunks of a record that carries only it
 	rec      record    // the record that carries only it (no allocation)
 }

@@ -63,7 +63,8 @@ func WithNamePrefix(prefix string) Option { return func(o *options) { o.prefix =
 
 // WithRetries runs the tasks of a worker that died again, on another worker,
 // up to n times, instead of failing them with ErrWorkerDied. Only for tasks
-// that may run twice.
+// that may run twice; a MapShared whose out is its in runs none again (see
+// there).
 func WithRetries(n int) Option { return func(o *options) { o.retries = n } }
 
 // WithBufferSize sets the capacity in bytes of each worker's two rings

@@ -204,7 +204,7 @@ func (p *Pool) monitor(w *worker) {
 			switch {
 			case terminated:
 				c.failRest(ErrClosed)
-			case c.attempts < p.opts.retries:
+			case c.attempts < p.opts.retries && !c.noRetry:
 				if !p.requeue(c) {
 					c.failRest(ErrClosed) // Terminate came since the look above
 				}

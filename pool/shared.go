@@ -48,6 +48,11 @@ func populate(segs ...*shm.Segment) {
 // dropped: the chunks workers had taken go on writing their elements of
 // out after it returns.
 //
+// out may be in itself, for an update in place. Then a chunk whose worker
+// died is not run again (WithRetries), since the worker may have written
+// results over the chunk's inputs, which the next attempt would take for
+// inputs: its tasks fail with ErrWorkerDied, as without WithRetries.
+//
 // The worker attaches the segments once per call (or less: it keeps the
 // last ones), so MapShared pays off for large arrays of small elements.
 func MapShared[In, Out any](ctx context.Context, p *Pool, f *Func[In, Out], in *array.RawArray[In], out *array.RawArray[Out], opts ...CallOption) error {
@@ -79,6 +84,9 @@ func MapShared[In, Out any](ctx context.Context, p *Pool, f *Func[In, Out], in *
 		size = max(1, (n+4*p.opts.processes-1)/(4*p.opts.processes))
 	}
 	k := (n + size - 1) / size
+	// The same array twice: by its handle, or, where the handles differ
+	// (two descriptors of one anonymous segment), by its mapping.
+	inPlace := bytes.Equal(inH, outH) || &bytesOf(in.Slice())[0] == &bytesOf(out.Slice())[0]
 	cl := &call{completed: make(chan *chunk, k)}
 	chunks := make([]schunk[In, Out], k)
 	ptrs := make([]*chunk, k)
@@ -86,7 +94,7 @@ func MapShared[In, Out any](ctx context.Context, p *Pool, f *Func[In, Out], in *
 		c := &chunks[i]
 		lo, cn := i*size, min(size, n-i*size)
 		c.f, c.inH, c.outH, c.out = f, inH, outH, out.Slice()[lo:lo+cn]
-		c.chunk = chunk{call: cl, ops: c, n: cn, lo: lo}
+		c.chunk = chunk{call: cl, ops: c, n: cn, lo: lo, noRetry: inPlace}
 		ptrs[i] = &c.chunk
 	}
 	if err := p.submit(ptrs...); err != nil {
