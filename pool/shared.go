@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"unsafe"
 
 	"github.com/shmkit/shmkit/array"
 	"github.com/shmkit/shmkit/internal/cell"
@@ -86,7 +87,8 @@ func MapShared[In, Out any](ctx context.Context, p *Pool, f *Func[In, Out], in *
 	k := (n + size - 1) / size
 	// The same array twice: by its handle, or, where the handles differ
 	// (two descriptors of one anonymous segment), by its mapping.
-	inPlace := bytes.Equal(inH, outH) || &bytesOf(in.Slice())[0] == &bytesOf(out.Slice())[0]
+	// (SliceData, not the first byte: an element may have no bytes.)
+	inPlace := bytes.Equal(inH, outH) || unsafe.Pointer(unsafe.SliceData(in.Slice())) == unsafe.Pointer(unsafe.SliceData(out.Slice()))
 	cl := &call{completed: make(chan *chunk, k)}
 	chunks := make([]schunk[In, Out], k)
 	ptrs := make([]*chunk, k)
