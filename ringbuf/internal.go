@@ -81,52 +81,61 @@ func (r *mpmcX) RescueFull() (retry bool, err error) {
 // HasData reports whether a Get may find a message now (see ringx.MPMC).
 func (r *mpmcX) HasData() bool { return (*MPMC)(r).hasData() }
 
-// LockPut takes this handle's producer lock for a caller that claims and
-// publishes a slot itself (see ringx.MPMC): only on a handle that is a
-// producer already and not closing, so that it never attaches (which
-// Close could race) and never maps anything.
-func (r *mpmcX) LockPut() bool { return (*MPMC)(r).lockAttached(roleProducer, &r.putMu) }
-
-// UnlockPut releases what LockPut took.
-func (r *mpmcX) UnlockPut() { r.putMu.Unlock() }
-
-// ClaimPut claims the next free slot, the producer lock held: ok is false
-// when the ring is full (or at its limit).
+// ClaimPut takes this handle's producer lock and claims the next free
+// slot under it, for a caller that fills and publishes the slot itself
+// (see ringx.MPMC): ok reports both, and false holds nothing: the ring
+// full (or at its limit), err, or a handle that is not a producer yet or
+// is closing (it never attaches, which Close could race, and never maps
+// anything), which the caller's general path sorts out.
 func (r *mpmcX) ClaimPut() (pos uint64, slot []byte, ok bool, err error) {
 	m := (*MPMC)(r)
+	if !m.lockAttached(roleProducer, &m.putMu) {
+		return 0, nil, false, nil
+	}
 	if pos, ok, err = m.tryClaimPut(); !ok {
+		m.putMu.Unlock()
 		return 0, nil, false, err
 	}
 	return pos, m.payload(pos), true, nil
 }
 
 // PublishPut hands slot pos, filled with n bytes (0..SlotBytes), to the
-// consumers.
-func (r *mpmcX) PublishPut(pos uint64, n int) { (*MPMC)(r).publishPut(pos, n) }
+// consumers, runs wake, and releases the producer lock ClaimPut took:
+// wake may still touch the mapping the lock keeps.
+func (r *mpmcX) PublishPut(pos uint64, n int, wake func()) {
+	m := (*MPMC)(r)
+	m.publishPut(pos, n)
+	wake()
+	m.putMu.Unlock()
+}
 
-// LockGet is LockPut for consumers.
-func (r *mpmcX) LockGet() bool { return (*MPMC)(r).lockAttached(roleConsumer, &r.getMu) }
-
-// UnlockGet releases what LockGet took.
-func (r *mpmcX) UnlockGet() { r.getMu.Unlock() }
-
-// ClaimGet claims the next message, the consumer lock held, as TryGetFunc
-// does: ok is false when there is none now.
+// ClaimGet is ClaimPut for consumers: it takes the consumer lock and
+// claims the next message, as TryGetFunc does.
 func (r *mpmcX) ClaimGet() (pos uint64, msg []byte, ok bool, err error) {
 	m := (*MPMC)(r)
+	if !m.lockAttached(roleConsumer, &m.getMu) {
+		return 0, nil, false, nil
+	}
 	pos, n, ok, err := m.getClaimed()
 	if !ok {
+		m.getMu.Unlock()
 		return 0, nil, false, err
 	}
 	return pos, m.payload(pos)[:n], true, nil
 }
 
+// ReleaseGet gives slot pos back to the producers once its message is
+// used, runs wake, and releases the consumer lock ClaimGet took.
+func (r *mpmcX) ReleaseGet(pos uint64, wake func()) {
+	m := (*MPMC)(r)
+	m.releaseGet(pos)
+	wake()
+	m.getMu.Unlock()
+}
+
 // OnGivenUp sets what runs on the payload of each given-up slot this
 // handle's consumer side skips (see ringx.MPMC).
 func (r *mpmcX) OnGivenUp(f func(payload []byte)) { r.givenUp = f }
-
-// ReleaseGet gives slot pos back to the producers once its message is used.
-func (r *mpmcX) ReleaseGet(pos uint64) { (*MPMC)(r).releaseGet(pos) }
 
 // HasDataAt reports whether n messages look queued now (see ringx.MPMC).
 func (r *mpmcX) HasDataAt(n int) bool {

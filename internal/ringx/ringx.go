@@ -72,25 +72,22 @@ type MPMC interface {
 	// n-1 past it, which a consumer that has caught up with a stream
 	// spins on instead of the slot the producers are filling now.
 	HasDataAt(n int) bool
-	// LockPut takes the handle's producer lock for a caller that claims,
-	// fills and publishes slots itself (ClaimPut, PublishPut) and then
-	// calls UnlockPut; it reports false, holding nothing, on a handle that
-	// is not a producer yet or has begun to close. Close takes the lock,
-	// so the ring stays mapped while it is held.
-	LockPut() bool
-	UnlockPut()
-	// ClaimPut claims the next free slot (LockPut held): ok is false when
-	// the ring is full.
+	// ClaimPut takes the handle's producer lock and claims the next free
+	// slot under it, for a caller that fills the slot itself and then
+	// hands it to PublishPut, which publishes it, runs wake (the caller's
+	// own wake-up, which may still touch the mapping) and releases the
+	// lock: one call each way on the path of every message. ok is false,
+	// holding nothing, when the ring is full, on err, and on a handle that
+	// is not a producer yet or has begun to close (the caller's general
+	// path attaches it, or says so). Close takes the lock, so the ring
+	// stays mapped while it is held.
 	ClaimPut() (pos uint64, slot []byte, ok bool, err error)
-	// PublishPut hands slot pos, filled with n bytes, to the consumers.
-	PublishPut(pos uint64, n int)
-	// LockGet, UnlockGet, ClaimGet and ReleaseGet are the consumers' side
-	// of the same: ClaimGet claims the next message as a Get does (ok
-	// false when there is none now), ReleaseGet gives its slot back.
-	LockGet() bool
-	UnlockGet()
+	PublishPut(pos uint64, n int, wake func())
+	// ClaimGet and ReleaseGet are the consumers' side of the same:
+	// ClaimGet claims the next message as a Get does (ok false when there
+	// is none now), ReleaseGet gives its slot back.
 	ClaimGet() (pos uint64, msg []byte, ok bool, err error)
-	ReleaseGet(pos uint64)
+	ReleaseGet(pos uint64, wake func())
 	// Bytes returns the payload bytes of the messages queued: a
 	// snapshot, O(Len).
 	Bytes() int64
