@@ -289,6 +289,9 @@ func (c *Cond) Notify(n int) {
 	}
 	raceRelease(c.seq)
 	c.seq.Add(1) // publishes: a notification
+	if notifyHook != nil {
+		notifyHook()
+	}
 	if c.sleepers.Load() != 0 {
 		// One futex sleeper per process wakes every goroutine of it that
 		// waits: waking n sleepers wakes at least n waiters.
@@ -300,10 +303,18 @@ func (c *Cond) Notify(n int) {
 func (c *Cond) Broadcast() {
 	raceRelease(c.seq)
 	c.seq.Add(1) // publishes: a broadcast
+	if notifyHook != nil {
+		notifyHook()
+	}
 	if c.sleepers.Load() != 0 {
 		wakeReleased(c.seq, -1)
 	}
 }
+
+// notifyHook, nil but in tests, runs in Notify and Broadcast right after
+// the atomic that moves the sequence: a test places there what a waiter
+// that saw it move may do in that gap (return from Wait, unmap the Cond).
+var notifyHook func()
 
 // Close gives up this handle's hold on shared memory, as Mutex.Close does
 // (and that of the L a worker's decoded handle attached with it: not the

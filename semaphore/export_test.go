@@ -49,6 +49,10 @@ func SetSemaphoreReleaseHook(tb cleaner, f func()) { setForTest(tb, &releaseHook
 // read hold back and what follows, until the test ends.
 func SetRWLeaveHook(tb cleaner, f func()) { setForTest(tb, &leaveHook, f) }
 
+// SetCondNotifyHook makes f run inside Cond.Notify and Broadcast right
+// after the atomic that moves the sequence, until the test ends.
+func SetCondNotifyHook(tb cleaner, f func()) { setForTest(tb, &notifyHook, f) }
+
 // SetPlainReleaseHook makes f run inside Unlock's plain release, between
 // its look at the sleepers count and its store, until the test ends.
 func SetPlainReleaseHook(tb cleaner, f func()) { setForTest(tb, &plainReleaseHook, f) }
@@ -84,6 +88,9 @@ func SetMutexYield(tb cleaner, slice, patience time.Duration) {
 
 // CondSeq exposes a Cond's sequence word, the futex its waiters sleep on.
 func CondSeq(c *Cond) *atomic.Uint32 { return c.seq }
+
+// CondSleepers reports how many waiters a Cond counts as parked.
+func CondSleepers(c *Cond) uint32 { return c.sleepers.Load() }
 
 // SemaphoreSleepers reports how many waiters a Semaphore counts as parked.
 func SemaphoreSleepers(s *Semaphore) uint32 { return s.sleepers.Load() }

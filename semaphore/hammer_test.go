@@ -352,3 +352,89 @@ func TestRWMutexRUnlockRacesUnmap(t *testing.T) {
 		t.Fatalf("RUnlock faulted when the RWMutex's memory was unmapped after its Add: %v", r)
 	}
 }
+
+// condWaitOnce waits once on C, under its L, having said in word 0 that
+// it holds L.
+var condWaitOnce = process.Register("sem-cond-wait-once", func(ctx context.Context, a condArgs) error {
+	if err := a.C.L.LockContext(ctx); err != nil {
+		return err
+	}
+	a.F.signal(0, 1)
+	if err := a.C.WaitContext(ctx); err != nil {
+		return err
+	}
+	a.C.L.Unlock()
+	return nil
+})
+
+// TestCondNotifyRacesUnmap: Notify's and Broadcast's atomic moves the
+// sequence, and a waiter of the same process that sees it move may return
+// from Wait (the notifier need not hold L), finish with the Cond and unmap
+// its memory before the notifier's next instruction, as
+// TestEventSetRacesUnmap does for Set. They must touch nothing of the
+// shared memory after that atomic but the futex wake, whose EFAULT they
+// ignore: with no waiter parked, and with a waiter of another process
+// parked, which must still return from Wait (at the end of its sleep
+// slice: the wake went nowhere).
+func TestCondNotifyRacesUnmap(t *testing.T) {
+	for _, tc := range []struct {
+		name              string
+		broadcast, parked bool
+	}{
+		{"signal", false, false},
+		{"signal-waiter-parked", false, true},
+		{"broadcast", true, false},
+		{"broadcast-waiter-parked", true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) { condNotifyRacesUnmap(t, tc.broadcast, tc.parked) })
+	}
+}
+
+func condNotifyRacesUnmap(t *testing.T, broadcast, parked bool) {
+	seg := shmtest.Segment(t, 1<<16)
+	c, err := semaphore.CreateCond(seg, "c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFlags(t, seg, "flags")
+	ctx := ctxFor(t, shmtest.Timeout(t, 20*time.Second))
+	var p *process.Process
+	if parked {
+		if p, err = condWaitOnce.Start(ctx, condArgs{C: c, F: f}); err != nil {
+			t.Fatal(err)
+		}
+		defer p.Wait()
+		defer p.Kill()
+		f.await(t, 0, 1, 10*time.Second)
+		until(t, "the waiter parks", func() bool { return semaphore.CondSleepers(c) != 0 })
+	}
+	seq := semaphore.CondSeq(c)
+	s := seq.Load()
+	semaphore.SetCondNotifyHook(t, func() {
+		if seq.Load() == s {
+			t.Error("the hook ran before the sequence moved")
+			return
+		}
+		if err := seg.Close(); err != nil { // what a waiter that saw it move may do
+			t.Error(err)
+		}
+	})
+	panicked := make(chan any, 1)
+	go func() {
+		debug.SetPanicOnFault(true)
+		defer func() { panicked <- recover() }()
+		if broadcast {
+			c.Broadcast()
+		} else {
+			c.Signal()
+		}
+	}()
+	if r := <-panicked; r != nil {
+		t.Fatalf("the notification faulted when the Cond's memory was unmapped after its atomic: %v", r)
+	}
+	if p != nil {
+		if err := p.Wait(); err != nil {
+			t.Fatalf("the waiter parked on the Cond: %v", err)
+		}
+	}
+}
