@@ -11,6 +11,35 @@ import (
 	"github.com/shmkit/shmkit/shm"
 )
 
+// The Cond's sequence word is the futex word:
+//
+//	bits 0-30     the sequence, moved by every Signal, Notify and Broadcast
+//	condSleeping  a waiter parks (or is about to) on the word
+//
+// Transitions: seq -> seq+1 (Notify and Broadcast, a CAS, so that the
+// sequence wraps within its 31 bits and never carries into the mark);
+// seq -> seq|condSleeping (a waiter before it parks, CAS, having counted
+// itself in sleepers first). The mark is in the word that a notification
+// replaces, not only in the sleepers word beside it, because nothing of
+// the Cond may be read after that CAS: a waiter of this process that sees
+// the sequence move may return from Wait (the notifier need not hold L),
+// finish with the Cond and unmap its memory before the notifier's next
+// instruction (see wakeReleased). So a notification learns whether to
+// wake from the word its CAS replaced.
+//
+// Who clears the mark: Broadcast, which wakes every sleeper; and a Notify
+// that found no waiter counted in sleepers (loaded before its CAS), which
+// then wakes every sleeper too, since one that counted itself after that
+// load may have parked before the CAS. A Notify that finds waiters counted
+// keeps the mark and wakes n, as the count alone decided before: those it
+// does not wake stay parked on the marked word, and the next notification
+// wakes n again. A waiter killed while parked stays counted, and the mark
+// then costs every Notify a wake, as the count alone did.
+const (
+	condSeq      = 1<<31 - 1
+	condSleeping = 1 << 31
+)
+
 // Cond is a condition variable shared between processes (Python's
 // multiprocessing Condition), bound to a shmkit Mutex L: its own (NewCond,
 // CreateCond) or one the caller made (NewCondFor, CreateCondFor: Python's
@@ -38,8 +67,8 @@ type Cond struct {
 	// finds the same Mutex here: the Cond records which one in shared
 	// memory. Do not assign it.
 	L        *Mutex
-	seq      *atomic.Uint32 // bumped by Signal/Notify/Broadcast; the futex word
-	sleepers *atomic.Uint32 // waiters between reading seq and waking; read by Signal
+	seq      *atomic.Uint32 // see above; the futex word; moved by Signal/Notify/Broadcast, marked by waiters before parking
+	sleepers *atomic.Uint32 // waiters between their spin and their return; read by Notify before its CAS
 	lockAt   uint64         // object offset of the named Mutex L in the segment; 0 = L is the Cond's own or NewCondFor's
 	ref      ref
 	ownL     bool          // L was attached by GobDecode (a NewCondFor Cond's): Close closes it
@@ -220,27 +249,38 @@ func (c *Cond) WaitContext(ctx context.Context) error {
 // park is the waiting half of Wait: it unlocks L and sleeps until the
 // sequence moves or ctx ends.
 func (c *Cond) park(ctx context.Context) error {
-	s := c.seq.Load() // observes: the sequence, under L
+	s := c.seq.Load() & condSeq // observes: the sequence, under L
 	c.L.Unlock()
+	moved := func() bool { return c.seq.Load()&condSeq != s }
 	// The shared wait of package spin: one load of seq a look. A spinner
 	// is not counted in sleepers: a notification's bump is all it needs.
-	spell, ok := c.spin.Spin(waitRounds, spin.Yielding, func() bool { return c.seq.Load() != s })
+	spell, ok := c.spin.Spin(waitRounds, spin.Yielding, moved)
 	if ok {
 		raceAcquire(c.seq)
 		return nil
 	}
-	c.sleepers.Add(1) // before Await's look at seq: Signal reads it after its Add
+	c.sleepers.Add(1) // before the mark: a Notify that loads sleepers before its CAS keeps the mark (see condSleeping)
 	var err error
 	learn := true
-	for err == nil && c.seq.Load() == s { // Await may return early: only a notification ends the wait
+	for err == nil { // Await may return early: only a notification ends the wait
+		v := c.seq.Load()
+		if v&condSeq != s {
+			break
+		}
+		if v&condSleeping == 0 {
+			if !c.seq.CompareAndSwap(v, v|condSleeping) { // seq -> seq, a waiter sleeping
+				continue
+			}
+			v |= condSleeping
+		}
 		t0 := spin.Now()
-		err = atomics.Await(ctx, c.seq, s, &parkNow)
+		err = atomics.Await(ctx, c.seq, v, &parkNow)
 		if learn {
-			c.spin.Parked(spell, t0, err == nil && c.seq.Load() != s)
+			c.spin.Parked(spell, t0, err == nil && moved())
 			learn = false
 		}
 	}
-	if err != nil && c.seq.Load() != s {
+	if err != nil && moved() {
 		// Notified as ctx ended: the notification wins. Its wake may be
 		// what woke this waiter (Signal wakes one), and it must not be
 		// lost with a report of ctx's end.
@@ -287,27 +327,39 @@ func (c *Cond) Notify(n int) {
 	if n <= 0 {
 		return
 	}
-	raceRelease(c.seq)
-	c.seq.Add(1) // publishes: a notification
-	if notifyHook != nil {
-		notifyHook()
-	}
-	if c.sleepers.Load() != 0 {
-		// One futex sleeper per process wakes every goroutine of it that
-		// waits: waking n sleepers wakes at least n waiters.
-		wakeReleased(c.seq, min(n, 1<<30))
-	}
+	// One futex sleeper per process wakes every goroutine of it that
+	// waits: waking n sleepers wakes at least n waiters.
+	c.notify(min(n, 1<<30))
 }
 
 // Broadcast wakes every goroutine waiting on c (Python's notify_all()).
-func (c *Cond) Broadcast() {
-	raceRelease(c.seq)
-	c.seq.Add(1) // publishes: a broadcast
-	if notifyHook != nil {
-		notifyHook()
-	}
-	if c.sleepers.Load() != 0 {
-		wakeReleased(c.seq, -1)
+func (c *Cond) Broadcast() { c.notify(-1) }
+
+// notify moves the sequence and, if a waiter marked the word, wakes n of
+// the sleepers (-1: all). Nothing of the Cond, nor of the handle, is read
+// after the CAS (see condSleeping).
+func (c *Cond) notify(n int) {
+	seq, sleepers := c.seq, c.sleepers
+	raceRelease(seq)
+	for {
+		keep := uint32(0) // the mark stays while the sleepers it may not wake are counted
+		if n > 0 && sleepers.Load() != 0 {
+			keep = condSleeping
+		}
+		v := seq.Load()
+		if !seq.CompareAndSwap(v, (v+1)&condSeq|v&keep) { // publishes: a notification; seq -> seq+1
+			continue
+		}
+		if notifyHook != nil {
+			notifyHook()
+		}
+		if v&condSleeping != 0 {
+			if keep == 0 {
+				n = -1 // the mark goes: wake every sleeper it stood for
+			}
+			wakeReleased(seq, n)
+		}
+		return
 	}
 }
 

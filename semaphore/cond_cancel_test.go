@@ -51,7 +51,7 @@ func TestCondSignalToAnEndingWaiter(t *testing.T) {
 		t.Fatal(err)
 	}
 	seq := semaphore.CondSeq(c)
-	inWait := futexWaitFor(seq, seq.Load())
+	inWait := futexWaitFor(seq, seq.Load()|semaphore.CondSleeping) // it marks the word before it sleeps
 	ctx := &endingCtx{Context: context.Background()}
 	ended := make(chan error, 1)
 	go func() {

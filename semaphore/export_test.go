@@ -89,6 +89,9 @@ func SetMutexYield(tb cleaner, slice, patience time.Duration) {
 // CondSeq exposes a Cond's sequence word, the futex its waiters sleep on.
 func CondSeq(c *Cond) *atomic.Uint32 { return c.seq }
 
+// CondSleeping is the waiters' mark on a Cond's sequence word.
+const CondSleeping = condSleeping
+
 // CondSleepers reports how many waiters a Cond counts as parked.
 func CondSleepers(c *Cond) uint32 { return c.sleepers.Load() }
 

@@ -3,6 +3,7 @@ package semaphore_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"runtime"
 	"runtime/debug"
 	"sync"
@@ -436,5 +437,45 @@ func condNotifyRacesUnmap(t *testing.T, broadcast, parked bool) {
 		if err := p.Wait(); err != nil {
 			t.Fatalf("the waiter parked on the Cond: %v", err)
 		}
+	}
+}
+
+// TestCondSleepingMark: waiters of two processes parked on a Cond have
+// marked its sequence word (bit 31). A Signal that finds them counted
+// keeps the mark, so that the waiter it did not wake is woken by the next
+// one; once none is counted, the next Signal clears it. Both waiters
+// return from Wait, and the sequence moves by one per notification.
+func TestCondSleepingMark(t *testing.T) {
+	seg := shmtest.Segment(t, 1<<16)
+	c, err := semaphore.CreateCond(seg, "c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := ctxFor(t, shmtest.Timeout(t, 20*time.Second))
+	seq := semaphore.CondSeq(c)
+	s := seq.Load()
+	var ps []*process.Process
+	for i := 0; i < 2; i++ {
+		f := newFlags(t, seg, fmt.Sprintf("flags%d", i))
+		p, err := condWaitOnce.Start(ctx, condArgs{C: c, F: f})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer p.Kill()
+		ps = append(ps, p)
+		f.await(t, 0, 1, 10*time.Second)
+	}
+	until(t, "both waiters count themselves and mark the word", func() bool {
+		return semaphore.CondSleepers(c) == 2 && seq.Load()&semaphore.CondSleeping != 0
+	})
+	c.Signal()
+	if v := seq.Load(); v&semaphore.CondSleeping == 0 {
+		t.Errorf("the Signal that found waiters counted cleared the mark (word %#x)", v)
+	}
+	c.Signal()
+	waitAll(t, ps)
+	c.Signal()
+	if v := seq.Load(); v != s+3 {
+		t.Errorf("word %#x after three Signals with no waiter left, want %#x: the sequence moved by three, unmarked", v, s+3)
 	}
 }

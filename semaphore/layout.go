@@ -89,7 +89,9 @@ const _ = uint(MutexSize-mutexSize) + uint(mutexSize-MutexSize) +
 // Cond, CondSize = 128:
 //
 //	 0 its own Mutex (64 bytes, as above): L unless bound to another
-//	64 seq uint32 (futex sequence, bumped by Signal/Notify/Broadcast)
+//	64 seq uint32 (futex: bits 0-30 the sequence, bumped by
+//	   Signal/Notify/Broadcast; bit 31 SLEEPING, a waiter parks on it; see
+//	   cond.go)
 //	68 magic "cond"   72 sleepers uint32
 //	80 lock uint64: object offset (of its header, from the segment start)
 //	   of the named Mutex that is L (CreateCondFor); 0 = L is the own Mutex
@@ -176,7 +178,9 @@ const (
 
 // layoutVersion is the object-header version of every kind here but the
 // Barrier, whose party table came in version 2, the Cond, whose bound
-// lock came in version 3, the Event, whose flag word holds its SLEEPING
+// lock came in version 3 and whose sequence word holds its SLEEPING bit
+// since version 4 (an older build's waiter would not mark the word, and
+// a notification of this build would not wake it), the Event, whose flag word holds its SLEEPING
 // bit since version 3 (an older build would read that bit as set), and
 // the Semaphore, whose value word holds its SLEEPING bit since version 3
 // (an older build would read it as 2^31 units), and the RWMutex, whose
@@ -188,7 +192,7 @@ const (
 const (
 	layoutVersion        = 2
 	barrierLayoutVersion = 3
-	condLayoutVersion    = 3
+	condLayoutVersion    = 4
 	eventLayoutVersion   = 3
 	semLayoutVersion     = 3
 	rwMutexLayoutVersion = 3
