@@ -49,6 +49,11 @@ func SetSemaphoreReleaseHook(tb cleaner, f func()) { setForTest(tb, &releaseHook
 // read hold back and what follows, until the test ends.
 func SetRWLeaveHook(tb cleaner, f func()) { setForTest(tb, &leaveHook, f) }
 
+// SetRWWriterReleasedHook makes f run inside RWMutex.Unlock, and in a
+// writer that gives up, right after the atomic that lets readers in, until
+// the test ends.
+func SetRWWriterReleasedHook(tb cleaner, f func()) { setForTest(tb, &writerReleasedHook, f) }
+
 // SetCondNotifyHook makes f run inside Cond.Notify and Broadcast right
 // after the atomic that moves the sequence, until the test ends.
 func SetCondNotifyHook(tb cleaner, f func()) { setForTest(tb, &notifyHook, f) }
@@ -110,6 +115,15 @@ func RWReadCounts(rw *RWMutex) []*atomic.Uint32 {
 
 // RWMyCount exposes this process's read count word of rw.
 func RWMyCount(rw *RWMutex) *atomic.Uint32 { return rw.counter() }
+
+// RWWState exposes an RWMutex's writer state word, which readers park on.
+func RWWState(rw *RWMutex) *atomic.Uint32 { return rw.wstate }
+
+// The writer state word's bits: a writer announced, a reader parked.
+const (
+	RWWriter   = rwWriter
+	RWSleeping = rwSleeping
+)
 
 // RWCountWaiter is the writer's mark on a read count word.
 const RWCountWaiter = rwCountWaiter

@@ -354,6 +354,121 @@ func TestRWMutexRUnlockRacesUnmap(t *testing.T) {
 	}
 }
 
+// rwReadOnce takes a read hold of RW and gives it back: a reader that
+// parks behind the writer of the test's process.
+var rwReadOnce = process.Register("sem-rw-read-once", func(ctx context.Context, a rwArgs) error {
+	if err := a.RW.RLockContext(ctx); err != nil {
+		return err
+	}
+	a.RW.RUnlock()
+	return nil
+})
+
+// TestRWMutexUnlockRacesUnmap: Unlock's atomic that lets readers in
+// publishes the writer's work, and a goroutine of the same process that
+// then takes a read hold, gives it back and unmaps the RWMutex's memory
+// may do so before Unlock's next instruction, as
+// TestRWMutexRUnlockRacesUnmap does for RUnlock. Unlock must touch
+// nothing of the shared memory after that atomic but the futex wake of
+// parked readers, whose EFAULT it ignores: with no reader parked, and
+// with a reader of another process parked on the writer, which must still
+// get its hold (at its poll: the wake went nowhere).
+func TestRWMutexUnlockRacesUnmap(t *testing.T) {
+	t.Run("alone", func(t *testing.T) { rwReleaseRacesUnmap(t, false, false) })
+	t.Run("reader-parked", func(t *testing.T) { rwReleaseRacesUnmap(t, false, true) })
+}
+
+// TestRWMutexAbandonRacesUnmap: a writer whose context ends while it
+// waits for readers gives the lock up, and its release lets readers in as
+// Unlock's does: after it, the same holds (TestRWMutexUnlockRacesUnmap).
+// The wake of the parked readers went through atomics.Wake, which panics
+// on EFAULT.
+func TestRWMutexAbandonRacesUnmap(t *testing.T) {
+	t.Run("alone", func(t *testing.T) { rwReleaseRacesUnmap(t, true, false) })
+	t.Run("reader-parked", func(t *testing.T) { rwReleaseRacesUnmap(t, true, true) })
+}
+
+// rwReleaseRacesUnmap releases a write lock, by Unlock or by a writer that
+// gives up (abandon: the test's read hold keeps it waiting until its
+// context ends), with a reader of another process parked on it if parked,
+// and unmaps the RWMutex in the gap after the release.
+func rwReleaseRacesUnmap(t *testing.T, abandon, parked bool) {
+	seg := shmtest.Segment(t, 1<<16)
+	rw, err := semaphore.CreateRWMutex(seg, "rw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFlags(t, seg, "flags")
+	ctx := ctxFor(t, shmtest.Timeout(t, 20*time.Second))
+	wstate := semaphore.RWWState(rw)
+	panicked := make(chan any, 1)
+	var release func() // makes the writer release
+	if abandon {
+		if err := rw.RLockContext(ctx); err != nil { // the writer waits for it
+			t.Fatal(err)
+		}
+		wctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		go func() {
+			debug.SetPanicOnFault(true)
+			defer func() { panicked <- recover() }()
+			if err := rw.LockContext(wctx); !errors.Is(err, context.Canceled) {
+				t.Errorf("a writer whose context ended while a reader held on: %v", err)
+			}
+		}()
+		until(t, "the writer announces itself", func() bool { return wstate.Load()&semaphore.RWWriter != 0 })
+		release = cancel
+	} else {
+		if err := rw.LockContext(ctx); err != nil {
+			t.Fatal(err)
+		}
+		release = func() {
+			go func() {
+				debug.SetPanicOnFault(true)
+				defer func() { panicked <- recover() }()
+				rw.Unlock()
+			}()
+		}
+	}
+	var p *process.Process
+	if parked {
+		if p, err = rwReadOnce.Start(ctx, rwArgs{RW: rw, F: f}); err != nil {
+			t.Fatal(err)
+		}
+		defer p.Wait()
+		defer p.Kill()
+		until(t, "the reader parks behind the writer", func() bool { return wstate.Load()&semaphore.RWSleeping != 0 })
+	}
+	semaphore.SetRWWriterReleasedHook(t, func() {
+		if !rw.TryRLock() {
+			t.Error("the hook ran before readers were let in")
+			return
+		}
+		rw.RUnlock()
+		if err := seg.Close(); err != nil { // what a reader that saw the writer gone may do
+			t.Error(err)
+		}
+	})
+	release()
+	if r := <-panicked; r != nil {
+		t.Fatalf("the writer's release faulted when the RWMutex's memory was unmapped after it let readers in: %s", faulted(r))
+	}
+	if p != nil {
+		if err := p.Wait(); err != nil {
+			t.Fatalf("the reader parked behind the writer: %v", err)
+		}
+	}
+}
+
+// faulted describes what a goroutine with SetPanicOnFault recovered: the
+// faulting address too, for a fault.
+func faulted(r any) string {
+	if f, ok := r.(interface{ Addr() uintptr }); ok {
+		return fmt.Sprintf("%v (a fault at %#x)", r, f.Addr())
+	}
+	return fmt.Sprint(r)
+}
+
 // condWaitOnce waits once on C, under its L, having said in word 0 that
 // it holds L.
 var condWaitOnce = process.Register("sem-cond-wait-once", func(ctx context.Context, a condArgs) error {

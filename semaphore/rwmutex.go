@@ -459,7 +459,11 @@ func (rw *RWMutex) unmark() {
 // abandon gives up a write lock that never got past the readers.
 func (rw *RWMutex) abandon(inconsistent bool) {
 	rw.unmark()
-	if rw.wstate.Swap(0)&rwSleeping != 0 { // writer -> 0
+	old := rw.wstate.Swap(0) // writer -> 0
+	if writerReleasedHook != nil {
+		writerReleasedHook()
+	}
+	if old&rwSleeping != 0 {
 		atomics.Wake(rw.wstate, -1)
 	}
 	if inconsistent {
@@ -476,11 +480,21 @@ func (rw *RWMutex) Unlock() {
 		panic("semaphore: Unlock of RWMutex not locked for writing")
 	}
 	raceRelease(rw.wstate)
-	if rw.wstate.Swap(0)&rwSleeping != 0 { // writer -> 0; publishes: the writer's work
+	old := rw.wstate.Swap(0) // writer -> 0; publishes: the writer's work
+	if writerReleasedHook != nil {
+		writerReleasedHook()
+	}
+	if old&rwSleeping != 0 {
 		atomics.Wake(rw.wstate, -1)
 	}
 	rw.w.Unlock()
 }
+
+// writerReleasedHook, nil but in tests, runs in Unlock, and in a writer
+// that gives up (abandon), right after the atomic that lets readers in: a
+// test places there what a goroutine that saw the writer gone may do in
+// that gap (read, then unmap the RWMutex).
+var writerReleasedHook func()
 
 // MarkConsistent declares the state guarded by rw repaired after
 // LockContext or RLockContext returned ErrOwnerDead; call it before Unlock.
