@@ -130,3 +130,7 @@ const RWCountWaiter = rwCountWaiter
 
 // SetRWLeaveHookForChild sets leaveHook for the rest of a child process.
 func SetRWLeaveHookForChild(f func()) { leaveHook = f }
+
+// SetRWMarkGapHookForChild sets, for the rest of a child process, what a
+// writer's release runs between the writer Mutex's release and wstate's.
+func SetRWMarkGapHookForChild(f func()) { markGapHook = f }

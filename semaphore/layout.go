@@ -63,8 +63,10 @@ const _ = uint(MutexSize-mutexSize) + uint(mutexSize-MutexSize) +
 //
 //	  0   writer Mutex (64 bytes, as above): serialises writers, records the
 //	      writing process, gives ErrOwnerDead
-//	 64   wstate uint32  futex: bit 0 WRITER (a writer holds or waits to
-//	      hold), bit 1 READERS_SLEEPING;  68 magic "rwmx"
+//	 64   wstate uint32  futex: bit 0 WRITER (a writer holds, waits to
+//	      hold, or is leaving), bit 1 SLEEPING (readers, or the next
+//	      writer, parked);  68 magic "rwmx";  72 owner uint64: procinfo
+//	      word of the writer that set WRITER (see rwmutex.go)
 //	128   drain uint32   unused since layout version 3;  132 overflow uint32:
 //	      read holds of processes that found no free slot (not recoverable
 //	      if such a process dies)
@@ -122,6 +124,7 @@ const (
 	rwOffWriter   = 0
 	rwOffWState   = 1 * cacheLine
 	rwOffMagic    = rwOffWState + 4
+	rwOffWOwner   = rwOffWState + 8
 	rwOffDrain    = 2 * cacheLine
 	rwOffOverflow = rwOffDrain + 4
 	rwOffSlots    = 3 * cacheLine
@@ -186,7 +189,10 @@ const (
 // (an older build would read it as 2^31 units), and the RWMutex, whose
 // read count words hold the WRITER_WAITING bit since version 3 (an older
 // build would read it as 2^31 holds, and its readers would wake the writer
-// on drain, where it no longer parks). Version 2 (Barrier 3): the Mutex state word holds the holder's
+// on drain, where it no longer parks) and whose writers release wstate
+// after their writer Mutex since version 4, naming themselves in the owner
+// word beside it (an older build's writer would take a leaving writer's
+// WRITER bit as its own, and the leaving writer would clear it under it). Version 2 (Barrier 3): the Mutex state word holds the holder's
 // namespace tag beside its PID, and every procinfo word (owner, reader
 // slots, party slots) has the namespace-tagged layout.
 const (
@@ -195,7 +201,7 @@ const (
 	condLayoutVersion    = 4
 	eventLayoutVersion   = 3
 	semLayoutVersion     = 3
-	rwMutexLayoutVersion = 3
+	rwMutexLayoutVersion = 4
 )
 
 // versionOf is the object-header version of kind.

@@ -24,7 +24,8 @@ type (
 	rwLayout struct {
 		writer          mutexLayout
 		wstate, magic   uint32
-		_               [cacheLine - 8]byte
+		wowner          uint64
+		_               [cacheLine - 16]byte
 		drain, overflow uint32
 		_               [cacheLine - 8]byte
 		slots           [rwSlots]slotLayout
@@ -72,6 +73,7 @@ func TestLayoutOffsets(t *testing.T) {
 		{"RWMutexSize", unsafe.Sizeof(rw), RWMutexSize},
 		{"rw.writer", unsafe.Offsetof(rw.writer), rwOffWriter},
 		{"rw.wstate", unsafe.Offsetof(rw.wstate), rwOffWState},
+		{"rw.wowner", unsafe.Offsetof(rw.wowner), rwOffWOwner},
 		{"rw.magic", unsafe.Offsetof(rw.magic), rwOffMagic},
 		{"rw.drain", unsafe.Offsetof(rw.drain), rwOffDrain},
 		{"rw.overflow", unsafe.Offsetof(rw.overflow), rwOffOverflow},

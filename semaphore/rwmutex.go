@@ -14,13 +14,49 @@ import (
 // The RWMutex's wstate word:
 //
 //	0                      no writer: readers enter with one atomic add
-//	rwWriter               a writer holds the lock or waits for readers to
-//	                       leave; arriving readers back out and wait
-//	rwWriter|rwSleeping    ... and some reader is parked on wstate
+//	rwWriter               a writer is announced: it holds the lock, waits
+//	                       for readers to leave, or is leaving (between
+//	                       its release of the writer Mutex and of this
+//	                       word); arriving readers back out and wait
+//	rwWriter|rwSleeping    ... and a reader, or the next writer, is parked
+//	                       on wstate
 //
-// Transitions: 0 -> rwWriter (Lock, holding the writer Mutex);
-// rwWriter -> rwWriter|rwSleeping (a reader before parking);
-// rwWriter* -> 0 (Unlock, waking the parked readers if rwSleeping).
+// Transitions: 0 -> rwWriter (Lock, holding the writer Mutex, named in
+// wowner first); rwWriter -> rwWriter|rwSleeping (a reader before
+// parking, or the next writer waiting for the one that leaves);
+// rwWriter* -> 0 (Unlock, or a writer that gives up, once it has released
+// the writer Mutex, waking the parked if rwSleeping); rwWriter* kept, with
+// the holder of the writer Mutex named in wowner instead (a writer that
+// finds the mark of a dead one).
+//
+// The writer Mutex is released before wstate, not after, because the Swap
+// that clears wstate lets readers in, and a reader of this process may
+// then finish with the RWMutex and unmap its memory before the writer's
+// next instruction (see wakeReleased): that Swap must be the writer's
+// last access, and its wake the only thing after it. So the next writer
+// may take the writer Mutex while the leaving one's mark is still set; it
+// waits for the mark to go (announce) before it sets its own, and never
+// takes a live writer's mark as its own, which the leaving writer's Swap
+// would clear under it, letting readers in beside it. Nobody can finish
+// with the RWMutex while a writer is between its two releases: readers
+// are kept out by the mark, and the next writer by its wait. A mark whose
+// writer is dead is taken over, by the writer that holds the writer Mutex
+// (or by a reader that finds it so and takes the write lock to do so, as
+// it does behind a dead writer): the dead writer held the lock (the writer
+// Mutex gives ErrOwnerDead), or was killed between its two releases (the
+// writer Mutex is free: the waiters' liveness polls, every mutexPoll, find
+// wowner dead; its work was done). A writer of another PID namespace is
+// never judged dead (see procinfo.AliveWord): one killed between its two
+// releases keeps this namespace's readers and writers waiting, as a Mutex
+// held by such a process does.
+//
+// wowner is the procinfo word of the writer that set rwWriter. A writer
+// stores it while it holds the writer Mutex and finds no mark set, before
+// its CAS sets the mark, and when it takes a dead writer's mark over; it
+// is never cleared, and means something only while rwWriter is set. Then
+// it names the writer that set the mark or took it over: only the holder
+// of the writer Mutex stores it, and a holder stores it only while no mark
+// is set or the mark's writer is dead.
 //
 // Readers count themselves in a per-process slot (ident = the process's
 // procinfo word, count = its read holds), never in one shared counter: a
@@ -79,7 +115,8 @@ const (
 type RWMutex struct {
 	_        noCopy
 	w        *Mutex
-	wstate   *atomic.Uint32                // see above; written by writers, and readers before parking
+	wstate   *atomic.Uint32                // see above; written by writers, and readers and a writer before parking
+	wowner   *atomic.Uint64                // the procinfo word of the writer that set rwWriter (see above); written by the holder of w
 	overflow *atomic.Uint32                // read holds of processes without a slot, a read count word (see above)
 	slots    [rwSlots]procSlot             // ident claimed by CAS; count (a read count word) written by its process and the waiting writer, zeroed by a writer once it is dead
 	mine     atomic.Pointer[atomic.Uint32] // this process's read count, found on first RLock
@@ -142,6 +179,9 @@ func RWMutexAt(mem []byte) (*RWMutex, error) {
 		if *w.p, err = atomics.Uint32At(r, w.off); err != nil {
 			return nil, err
 		}
+	}
+	if rw.wowner, err = atomics.Uint64At(r, rwOffWOwner); err != nil {
+		return nil, err
 	}
 	if err := bindSlots(r, rwOffSlots, rw.slots[:]); err != nil {
 		return nil, err
@@ -253,8 +293,7 @@ func (rw *RWMutex) RLockContext(ctx context.Context) error {
 // state v: not when it is not recoverable, nor while it says that a writer
 // died (OWNER_DIED) and nobody has repaired yet. A writer that took a dead
 // writer's lock over and gave up before repairing (abandon) leaves it
-// unlocked and inconsistent, with no writer announced; between its clearing
-// of wstate and that release, the word still names it with OWNER_DIED.
+// unlocked and inconsistent (OWNER_DIED) before it clears wstate.
 func readable(v uint32) bool {
 	return v&mOwnerDied == 0 && v&mHolderMask != mNotRecoverable
 }
@@ -311,7 +350,7 @@ var leaveHook func()
 // waitWriter parks a reader until no writer is announced. A writer found
 // dead is taken over (see RLock).
 func (rw *RWMutex) waitWriter(ctx context.Context) error {
-	opts := atomics.WaitOptions{Poll: mutexPoll, Check: rw.w.checkOwner}
+	opts := atomics.WaitOptions{Poll: mutexPoll, Check: rw.checkWriter}
 	for {
 		ws := rw.wstate.Load()
 		if ws&rwWriter == 0 {
@@ -323,7 +362,8 @@ func (rw *RWMutex) waitWriter(ctx context.Context) error {
 		switch err := atomics.Await(ctx, rw.wstate, ws|rwSleeping, &opts); err {
 		case nil:
 		case errOwnerGone:
-			// The writer died: become the writer, so that someone repairs.
+			// The writer died: become the writer, so that someone repairs
+			// (or, for one that died between its releases, clears its mark).
 			if err := rw.repair(ctx); err != nil {
 				return err // ErrOwnerDead (held for writing), or failure
 			}
@@ -331,6 +371,21 @@ func (rw *RWMutex) waitWriter(ctx context.Context) error {
 			return err
 		}
 	}
+}
+
+// checkWriter is a parked reader's periodic liveness check of the writer
+// it waits for: the holder of the writer Mutex; or, while that is free
+// (or not recoverable) and the mark still set, the writer named in
+// wowner, which then died between its two releases (see wstate).
+func (rw *RWMutex) checkWriter() error {
+	if err := rw.w.checkOwner(); err != nil {
+		return err
+	}
+	if h := rw.w.state.Load() & mHolderMask; (h == 0 || h == mNotRecoverable) &&
+		rw.wstate.Load()&rwWriter != 0 && !procinfo.AliveWord(rw.wowner.Load()) {
+		return errOwnerGone
+	}
+	return nil
 }
 
 // RUnlock releases one read hold taken through this handle. It panics if
@@ -367,8 +422,9 @@ func (rw *RWMutex) Lock() {
 }
 
 // LockContext locks rw for writing: it takes the writer Mutex, announces
-// the writer so that no new reader enters, and waits for the readers to
-// leave, releasing the holds of readers whose process died. It returns nil
+// the writer so that no new reader enters (once the writer before it has
+// taken its own announcement down), and waits for the readers to leave,
+// releasing the holds of readers whose process died. It returns nil
 // or ErrOwnerDead (lock held; a writer died holding it: repair,
 // MarkConsistent, Unlock), or ErrNotRecoverable or ctx's error (not held).
 func (rw *RWMutex) LockContext(ctx context.Context) error {
@@ -376,10 +432,10 @@ func (rw *RWMutex) LockContext(ctx context.Context) error {
 	if err != nil && !errors.Is(err, ErrOwnerDead) {
 		return err
 	}
-	for {
-		ws := rw.wstate.Load()
-		if ws&rwWriter != 0 || rw.wstate.CompareAndSwap(ws, ws|rwWriter) { // no writer -> writer (or a dead writer's mark kept)
-			break
+	if !rw.mark(rw.wstate.Load()) { // a leaving writer's mark, or a dead one's (see announce)
+		if aerr := rw.announce(ctx, err != nil); aerr != nil {
+			rw.releaseWriter(err != nil) // not announced: wstate is not this writer's to clear
+			return aerr
 		}
 	}
 	poll, marked := false, false
@@ -407,6 +463,81 @@ func (rw *RWMutex) LockContext(ctx context.Context) error {
 			return werr
 		}
 	}
+}
+
+// announce sets the writer's mark on wstate for the caller, which holds
+// the writer Mutex: at once when no mark is set; once the writer that is
+// leaving has cleared its mark; or in place of a writer found dead (see
+// wstate). ownerDead says that the writer Mutex was taken from a dead
+// holder, whose mark is judged at once; otherwise the mark found is most
+// likely a leaving writer's, and its writer is judged only at a poll. It
+// returns ctx's error if ctx ends first.
+func (rw *RWMutex) announce(ctx context.Context, ownerDead bool) error {
+	me := rw.w.word
+	judge := ownerDead
+	for {
+		ws := rw.wstate.Load()
+		if ws&rwWriter == 0 {
+			if rw.mark(ws) {
+				return nil
+			}
+			continue
+		}
+		o := rw.wowner.Load()
+		if judge && !procinfo.AliveWord(o) {
+			atomics.StoreRelease64(rw.wowner, me) // a dead writer's mark -> this writer's
+			return nil
+		}
+		judge = false
+		if ws&rwSleeping == 0 {
+			// The leaving writer clears its mark a few instructions
+			// after its release of the writer Mutex: look for that
+			// before marking the word, since the mark costs it a wake.
+			if changed(rw.wstate, ws) {
+				continue
+			}
+			if !rw.wstate.CompareAndSwap(ws, ws|rwSleeping) { // writer -> writer, a waiter sleeping
+				continue
+			}
+		}
+		opts := atomics.WaitOptions{Spin: 1, Poll: mutexPoll, Check: func() error {
+			if !procinfo.AliveWord(o) {
+				return errOwnerGone
+			}
+			return nil
+		}}
+		switch err := atomics.Await(ctx, rw.wstate, ws|rwSleeping, &opts); err {
+		case nil:
+		case errOwnerGone:
+			judge = true
+		default:
+			return err
+		}
+	}
+}
+
+// mark sets the writer's mark on wstate, found as ws, for the caller,
+// which holds the writer Mutex, naming it in wowner first. It reports
+// false when ws has a mark (touching nothing) or when its CAS fails.
+func (rw *RWMutex) mark(ws uint32) bool {
+	if ws&rwWriter != 0 {
+		return false
+	}
+	if me := rw.w.word; rw.wowner.Load() != me { // a writer that locks again names itself once
+		atomics.StoreRelease64(rw.wowner, me) // named before announced (see wowner)
+	}
+	return rw.wstate.CompareAndSwap(ws, ws|rwWriter) // no writer -> writer
+}
+
+// changed spins on w, about as long as atomics.Await's spin, and reports
+// whether it stopped holding v.
+func changed(w *atomic.Uint32, v uint32) bool {
+	for i := 0; i < atomics.DefaultSpin; i++ {
+		if w.Load() != v {
+			return true
+		}
+	}
+	return false
 }
 
 // reader returns a read count word that still has holds, or nil when no
@@ -456,22 +587,47 @@ func (rw *RWMutex) unmark() {
 	}
 }
 
-// abandon gives up a write lock that never got past the readers.
+// abandon gives up a write lock that never got past the readers, as
+// Unlock releases one: the writer Mutex first, then wstate, the last
+// access (see wstate).
 func (rw *RWMutex) abandon(inconsistent bool) {
 	rw.unmark()
-	old := rw.wstate.Swap(0) // writer -> 0
-	if writerReleasedHook != nil {
-		writerReleasedHook()
-	}
-	if old&rwSleeping != 0 {
-		atomics.Wake(rw.wstate, -1)
-	}
+	wstate := rw.wstate
+	rw.releaseWriter(inconsistent)
+	clearMark(wstate)
+}
+
+// releaseWriter releases the writer Mutex: as Mutex.Unlock does, or, taken
+// from a dead holder and not repaired (inconsistent), so that the next
+// locker gets ErrOwnerDead in turn.
+func (rw *RWMutex) releaseWriter(inconsistent bool) {
 	if inconsistent {
 		rw.w.releaseInconsistent()
 	} else {
 		rw.w.Unlock()
 	}
 }
+
+// clearMark takes a leaving writer's mark off wstate, once it has released
+// the writer Mutex, and wakes whoever parked on the mark: readers, and the
+// next writer. The Swap is the writer's last access to the RWMutex (see
+// wstate); its wake tolerates memory that is gone (wakeReleased).
+func clearMark(wstate *atomic.Uint32) {
+	if markGapHook != nil {
+		markGapHook()
+	}
+	old := wstate.Swap(0) // writer* -> 0; publishes: the writer's work, to readers and the next writer
+	if writerReleasedHook != nil {
+		writerReleasedHook()
+	}
+	if old&rwSleeping != 0 {
+		wakeReleased(wstate, -1)
+	}
+}
+
+// markGapHook, nil but in tests, runs in clearMark between the writer
+// Mutex's release and wstate's: a test kills the writer there.
+var markGapHook func()
 
 // Unlock releases the write lock. It panics if rw is not locked for writing.
 // After ErrOwnerDead without MarkConsistent, rw becomes not recoverable.
@@ -480,14 +636,9 @@ func (rw *RWMutex) Unlock() {
 		panic("semaphore: Unlock of RWMutex not locked for writing")
 	}
 	raceRelease(rw.wstate)
-	old := rw.wstate.Swap(0) // writer -> 0; publishes: the writer's work
-	if writerReleasedHook != nil {
-		writerReleasedHook()
-	}
-	if old&rwSleeping != 0 {
-		atomics.Wake(rw.wstate, -1)
-	}
-	rw.w.Unlock()
+	wstate := rw.wstate
+	rw.w.Unlock() // writers may take it now; they wait for the mark to go (see announce)
+	clearMark(wstate)
 }
 
 // writerReleasedHook, nil but in tests, runs in Unlock, and in a writer
@@ -522,5 +673,5 @@ func (rw *RWMutex) GobDecode(b []byte) error {
 // adopt takes the words of from (a view of the same memory) and records r;
 // this handle's own read count (mine) is found again on first RLock.
 func (rw *RWMutex) adopt(from *RWMutex, r ref) {
-	rw.w, rw.wstate, rw.overflow, rw.slots, rw.ref = from.w, from.wstate, from.overflow, from.slots, r
+	rw.w, rw.wstate, rw.wowner, rw.overflow, rw.slots, rw.ref = from.w, from.wstate, from.wowner, from.overflow, from.slots, r
 }

@@ -180,3 +180,188 @@ func TestRWMutexCorruptCountCarriesIntoMark(t *testing.T) {
 		cancel()
 	}
 }
+
+// rwLeaveKilled takes the write lock and releases it, stopping, to be
+// killed, between its release of the writer Mutex and of wstate, once it
+// has said so in word 0.
+var rwLeaveKilled = process.Register("sem-rw-leave-killed", func(ctx context.Context, a rwArgs) error {
+	if err := a.RW.LockContext(ctx); err != nil {
+		return err
+	}
+	semaphore.SetRWMarkGapHookForChild(func() {
+		a.F.signal(0, 1)
+		select {}
+	})
+	a.RW.Unlock()
+	return errors.New("Unlock returned: the hook never ran")
+})
+
+// TestRWMutexWriterKilledBetweenReleases: a writer releases the writer
+// Mutex before it clears its mark on wstate (the mark's Swap must be its
+// last access), so a writer can die between the two, its work done, the
+// Mutex free and its mark left. While it lives, neither a reader nor the
+// next writer may go past the mark; once it is killed, both must (found
+// at their liveness poll, a writer from its mark's owner word), without
+// ErrOwnerDead: whether they came before the kill (parked on the mark)
+// or after.
+func TestRWMutexWriterKilledBetweenReleases(t *testing.T) {
+	for _, tc := range []struct {
+		name         string
+		write, early bool
+	}{
+		{"reader-after", false, false},
+		{"writer-after", true, false},
+		{"reader-waiting", false, true},
+		{"writer-waiting", true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) { rwWriterKilledBetweenReleases(t, tc.write, tc.early) })
+	}
+}
+
+func rwWriterKilledBetweenReleases(t *testing.T, write, early bool) {
+	seg := shmtest.Segment(t, 1<<16)
+	rw, err := semaphore.CreateRWMutex(seg, "rw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFlags(t, seg, "flags")
+	p, err := rwLeaveKilled.Start(context.Background(), rwArgs{RW: rw, F: f})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Wait()
+	defer p.Kill()
+	f.await(t, 0, 1, 10*time.Second)
+	wstate := semaphore.RWWState(rw)
+	if h := semaphore.RWMutexWriter(rw).Owner(); h.Pid != 0 || wstate.Load()&semaphore.RWWriter == 0 {
+		t.Fatalf("the leaving writer stopped with the writer Mutex held by %d, wstate %#x: not between its releases", h.Pid, wstate.Load())
+	}
+	if rw.TryRLock() {
+		rw.RUnlock()
+		t.Fatal("TryRLock got in past the mark of a writer that is leaving")
+	}
+	ctx := ctxFor(t, recoverWithin)
+	lock, unlock := rw.RLockContext, rw.RUnlock
+	if write {
+		lock, unlock = rw.LockContext, rw.Unlock
+	}
+	done := make(chan error, 1)
+	if early {
+		go func() { done <- lock(ctx) }()
+		until(t, "it parks on the leaving writer's mark", func() bool { return wstate.Load()&semaphore.RWSleeping != 0 })
+		select {
+		case err := <-done:
+			t.Fatalf("it went past the mark of a live writer (%v)", err)
+		default:
+		}
+	}
+	p.Kill()
+	p.Wait()
+	start := time.Now()
+	if !early {
+		go func() { done <- lock(ctx) }()
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("after the leaving writer was killed: %v, want nil (its work was done)", err)
+	}
+	t.Logf("in %v after the kill", time.Since(start))
+	unlock()
+	if !rw.TryRLock() {
+		t.Fatalf("TryRLock refused after the recovery (wstate %#x)", wstate.Load())
+	}
+	rw.RUnlock()
+	if err := rw.LockContext(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rw.Unlock()
+}
+
+type rwHammerArgs struct {
+	RW    *semaphore.RWMutex
+	F     *flags
+	Iters int
+}
+
+// rwHammer: every fourth turn writes (one in three of those with a context
+// that ends after 0-63 µs), the others read. A write moves the two words
+// u64(0) and u64(1) by one each, apart, and counts itself in u64(2); a
+// read (or a write, before its update) that finds them unequal counts a
+// breach in u32(3).
+var rwHammer = process.Register("sem-rw-hammer", func(ctx context.Context, a rwHammerArgs) error {
+	x, y, writes, breaches := a.F.u64(0), a.F.u64(1), a.F.u64(2), a.F.u32(3)
+	a.F.u32(4).Add(1)
+	if err := a.F.awaitChild(ctx, 5, 1); err != nil { // start together
+		return err
+	}
+	for i := 0; i < a.Iters; i++ {
+		if i%4 != 0 {
+			if err := a.RW.RLockContext(ctx); err != nil {
+				return err
+			}
+			if x.Load() != y.Load() {
+				breaches.Add(1)
+			}
+			a.RW.RUnlock()
+			continue
+		}
+		lctx, cancel := ctx, context.CancelFunc(func() {})
+		if i%12 == 4 {
+			lctx, cancel = context.WithTimeout(ctx, time.Duration(i%64)*time.Microsecond)
+		}
+		err := a.RW.LockContext(lctx)
+		cancel()
+		if err != nil {
+			if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+				continue
+			}
+			return err
+		}
+		if x.Load() != y.Load() {
+			breaches.Add(1)
+		}
+		x.Store(x.Load() + 1)
+		if i%8 == 0 {
+			runtime.Gosched() // a reader or writer that comes now must wait
+		}
+		y.Store(y.Load() + 1)
+		writes.Add(1)
+		a.RW.Unlock()
+	}
+	return nil
+})
+
+// TestRWMutexHammerProcesses: readers and writers (some giving up) of
+// three processes: writers hand the lock over between processes, each
+// waiting for the last one's mark to go, and readers park on the marks.
+// No reader sees a write half-done, the writes are all counted, and every
+// process finishes.
+func TestRWMutexHammerProcesses(t *testing.T) {
+	seg := shmtest.Segment(t, 1<<16)
+	rw, err := semaphore.CreateRWMutex(seg, "rw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFlags(t, seg, "flags")
+	ctx := ctxFor(t, shmtest.Timeout(t, 50*time.Second))
+	const procs = 3
+	var ps []*process.Process
+	for i := 0; i < procs; i++ {
+		p, err := rwHammer.Start(ctx, rwHammerArgs{RW: rw, F: f, Iters: shmtest.Iterations(t, 20000)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ps = append(ps, p)
+	}
+	f.await(t, 4, procs, 10*time.Second)
+	f.signal(5, 1)
+	waitAll(t, ps)
+	if b := f.u32(3).Load(); b != 0 {
+		t.Errorf("%d reads or writes saw another write half-done", b)
+	}
+	if x, y, n := f.u64(0).Load(), f.u64(1).Load(), f.u64(2).Load(); x != n || y != n {
+		t.Errorf("words %d and %d after %d writes", x, y, n)
+	}
+	if ws := semaphore.RWWState(rw).Load(); ws&semaphore.RWWriter != 0 {
+		t.Errorf("wstate %#x once every writer is gone", ws)
+	}
+}
