@@ -18,10 +18,12 @@ const cacheLine = shm.CacheLine
 // Layout versions, checked by Open through the object header. Version 2:
 // participant and consumer words are namespace-tagged procinfo words.
 // MPMC version 3: a claim may be a run (enqClaimEnd, deqClaimEnd), which a
-// version-2 peer would not recover.
+// version-2 peer would not recover. Version 4: a side's sole claimer moves
+// its position with plain stores (enqSole, deqSole: see sole.go), which a
+// version-3 peer's CAS would race.
 const (
 	vringVersion = 2 // SPSC and MPSC
-	mpmcVersion  = 3
+	mpmcVersion  = 4
 )
 
 // Variable-length ring body (SPSC and MPSC), after the 64-byte shm object
@@ -170,8 +172,11 @@ const (
 //	 12    4   stride         bytes per slot: mSlotHeader + slotBytes rounded up to 8
 //	 16    4   parts          participant slots
 //	 24    8   limit          messages held at most; 0: capacity (WithLimit)
-//	 64    8   enqueue        next position to fill   [producers CAS]
-//	128    8   dequeue        next position to empty  [consumers CAS]
+//	 64    8   enqueue        next position to fill   [producers CAS; its sole claimer stores]
+//	 72    8   enqSole        the producers' sole claimer: 0 none yet, its token, token|1 while
+//	                          another joins, soleShared once everyone CASes (see sole.go)
+//	128    8   dequeue        next position to empty  [consumers CAS; its sole claimer stores]
+//	136    8   deqSole        the same for the consumers
 //	192    4   dataSeq        bumped when a slot is filled for a parked consumer
 //	196    4   dataWaiters
 //	200    4   dataParked
@@ -228,7 +233,9 @@ const (
 	mOffParts         = 16
 	mOffLimit         = 24
 	mOffEnqueue       = 1 * cacheLine
+	mOffEnqSole       = mOffEnqueue + 8
 	mOffDequeue       = 2 * cacheLine
+	mOffDeqSole       = mOffDequeue + 8
 	mOffDataSeq       = 3 * cacheLine
 	mOffDataWaiters   = mOffDataSeq + 4
 	mOffDataParked    = mOffDataSeq + 8

@@ -53,9 +53,11 @@ type mpmcHeaderMirror struct {
 	Parts         uint32
 	_             [cacheLine - 20]byte
 	Enqueue       uint64
-	_             [cacheLine - 8]byte
+	EnqSole       uint64
+	_             [cacheLine - 16]byte
 	Dequeue       uint64
-	_             [cacheLine - 8]byte
+	DeqSole       uint64
+	_             [cacheLine - 16]byte
 	DataSeq       uint32
 	DataWaiters   uint32
 	DataParked    uint32
@@ -118,6 +120,8 @@ func TestLayoutOffsets(t *testing.T) {
 		{"mpmc parts", unsafe.Offsetof(m.Parts), mOffParts},
 		{"mpmc enqueue", unsafe.Offsetof(m.Enqueue), mOffEnqueue},
 		{"mpmc dequeue", unsafe.Offsetof(m.Dequeue), mOffDequeue},
+		{"mpmc enqSole", unsafe.Offsetof(m.EnqSole), mOffEnqSole},
+		{"mpmc deqSole", unsafe.Offsetof(m.DeqSole), mOffDeqSole},
 		{"mpmc dataSeq", unsafe.Offsetof(m.DataSeq), mOffDataSeq},
 		{"mpmc dataWaiters", unsafe.Offsetof(m.DataWaiters), mOffDataWaiters},
 		{"mpmc dataParked", unsafe.Offsetof(m.DataParked), mOffDataParked},

@@ -8,7 +8,9 @@ import (
 	"sync/atomic"
 	"unsafe"
 
+	"github.com/shmkit/shmkit/atomics"
 	"github.com/shmkit/shmkit/internal/handoff"
+	"github.com/shmkit/shmkit/internal/membarrier"
 	"github.com/shmkit/shmkit/internal/procinfo"
 	"github.com/shmkit/shmkit/internal/ringx"
 	"github.com/shmkit/shmkit/shm"
@@ -60,9 +62,10 @@ type MPMC struct {
 	// Get.
 	givenUp func(payload []byte)
 
-	_     [cacheLine]byte
-	putMu handleLock // serialises this handle's producer goroutines, Put to publication
-	space waitSide
+	_       [cacheLine]byte
+	putMu   handleLock // serialises this handle's producer goroutines, Put to publication
+	enqSole soleSide   // the producers' sole claimer (see sole.go); guarded by putMu
+	space   waitSide
 	// deqSeen is a dequeue position this handle read before (guarded by
 	// putMu). Dequeue only grows, so a claim that is within WithLimit's
 	// bound by this one is within it by the real one, and the limit
@@ -73,11 +76,12 @@ type MPMC struct {
 	deqSeen uint64
 	// ahead is how many slots past its claim a producer asks for a
 	// slot's lines for writing (putAhead); 0 for a ring too small.
-	ahead uint64
-	_     [cacheLine]byte
-	getMu handleLock // serialises this handle's consumer goroutines, Get to release
-	data  waitSide
-	_     [cacheLine]byte
+	ahead   uint64
+	_       [cacheLine]byte
+	getMu   handleLock // serialises this handle's consumer goroutines, Get to release
+	deqSole soleSide   // the consumers' sole claimer; guarded by getMu
+	data    waitSide
+	_       [cacheLine]byte
 }
 
 // NewMPMC creates an MPMC ring called name in seg with capacity slots (a
@@ -165,6 +169,9 @@ func (r *MPMC) init(seg *shm.Segment, obj *shm.Object, o options) error {
 	r.cells = body[off : off+capacity*int(r.stride) : off+capacity*int(r.stride)]
 	r.ahead = putAheadSlots(r.capacity, r.stride)
 	r.enq, r.deq = u64(body, mOffEnqueue), u64(body, mOffDequeue)
+	r.enqSole = soleSide{mode: u64(body, mOffEnqSole), pos: r.enq, claimOff: partOffEnqClaim}
+	r.deqSole = soleSide{mode: u64(body, mOffDeqSole), pos: r.deq, claimOff: partOffDeqClaim}
+	membarrier.Registered() // starts the registration a sole claimer needs (see sole.go)
 	r.producersEver, r.consumersEver = u32(body, mOffProducersEver), u32(body, mOffConsumersEver)
 	r.part = -1
 	r.data.init(u32(body, mOffDataSeq), u32(body, mOffDataWaiters), u32(body, mOffDataParked), &r.opt)
@@ -231,6 +238,8 @@ func (r *MPMC) attach(role uint32) error {
 		r.parts.word(i, partOffDeqClaim).Store(0)
 		r.parts.word(i, partOffDeqClaimEnd).Store(0)
 		r.part = i
+		tok := soleToken(i, r.parts.gen(i).Load())
+		r.enqSole.tok, r.deqSole.tok = tok, tok // read under putMu or getMu, after role says attached
 	}
 	r.parts.word32(r.part, partOffRole).Or(role)
 	r.role.Or(role)
@@ -387,9 +396,17 @@ func (r *MPMC) unreleased(lo, hi uint64) bool {
 	return false
 }
 
-// tryClaimPut claims the next free slot: Vyukov's enqueue.
+// tryClaimPut claims the next free slot: Vyukov's enqueue, or, for the
+// producers' sole claimer, its plain form (see sole.go).
 func (r *MPMC) tryClaimPut() (pos uint64, ok bool, err error) {
 	claim := r.parts.word(r.part, partOffEnqClaim)
+	if r.enqSole.own {
+		if pos, ok := r.soleClaimPut(claim); ok {
+			return pos, true, nil
+		}
+	} else if r.enqSole.mode.Load() != soleShared {
+		r.join(&r.enqSole, true)
+	}
 	pos = r.enq.Load()
 	for {
 		seq := r.seq(pos).Load() // observes: slot emptied (seq == pos)
@@ -420,6 +437,31 @@ func (r *MPMC) tryClaimPut() (pos uint64, ok bool, err error) {
 			}
 		}
 	}
+}
+
+// soleClaimPut is tryClaimPut's claim for the producers' sole claimer
+// (see sole.go): a plain store moves enqueue once the claim is stored and
+// the side still found its own. It reports false, having claimed nothing,
+// when the slot is not free (the ring full, held at its limit, or
+// corrupt: the general path says which) and when the handle is no longer
+// the sole claimer.
+func (r *MPMC) soleClaimPut(claim *atomic.Uint64) (uint64, bool) {
+	pos := r.enq.Load()
+	if r.seq(pos).Load() != pos || r.limit < r.capacity && r.limitRoom(pos, 1) < 1 { // observes: slot emptied
+		return 0, false
+	}
+	(*pubWord)(claim).storeRelease(pos + 1)
+	if !r.enqSole.mine() {
+		return 0, false // (its claim is stored again before its CAS)
+	}
+	if soleWindowHook != nil {
+		soleWindowHook()
+	}
+	atomics.StoreRelease64(r.enq, pos+1) // claims slot pos for filling
+	if r.ahead != 0 {
+		r.prefetchSlot(pos + r.ahead)
+	}
+	return pos, true
 }
 
 // putAhead is how far past its claim, in bytes of slots, a producer asks
@@ -471,9 +513,17 @@ func (r *MPMC) publishPut(pos uint64, n int) {
 	r.data.wake()
 }
 
-// tryClaimGet claims the next filled slot: Vyukov's dequeue.
+// tryClaimGet claims the next filled slot: Vyukov's dequeue, or, for the
+// consumers' sole claimer, its plain form.
 func (r *MPMC) tryClaimGet() (pos uint64, ok bool, err error) {
 	claim := r.parts.word(r.part, partOffDeqClaim)
+	if r.deqSole.own {
+		if pos, ok := r.soleClaimGet(claim); ok {
+			return pos, true, nil
+		}
+	} else if r.deqSole.mode.Load() != soleShared {
+		r.join(&r.deqSole, true)
+	}
 	pos = r.deq.Load()
 	for {
 		seq := r.seq(pos).Load() // observes: slot filled (seq == pos+1)
@@ -498,6 +548,23 @@ func (r *MPMC) tryClaimGet() (pos uint64, ok bool, err error) {
 			}
 		}
 	}
+}
+
+// soleClaimGet is soleClaimPut for the consumers' sole claimer.
+func (r *MPMC) soleClaimGet(claim *atomic.Uint64) (uint64, bool) {
+	pos := r.deq.Load()
+	if r.seq(pos).Load() != pos+1 { // observes: slot filled
+		return 0, false
+	}
+	(*pubWord)(claim).storeRelease(pos + 1)
+	if !r.deqSole.mine() {
+		return 0, false // (its claim is stored again before its CAS)
+	}
+	if soleWindowHook != nil {
+		soleWindowHook()
+	}
+	atomics.StoreRelease64(r.deq, pos+1) // claims slot pos for emptying
+	return pos, true
 }
 
 // releaseGet hands slot pos back to producers for the next lap, its
@@ -890,6 +957,9 @@ func (r *MPMC) skipDeadHead() bool {
 	if r.adoptNext < r.adoptEnd {
 		return false // its dequeue claim words hold an adopted run
 	}
+	if !r.deqSole.own && r.deqSole.mode.Load() != soleShared {
+		r.join(&r.deqSole, false) // a rescue: it does not make a producer the consumers' sole claimer
+	}
 	freed := false
 	for {
 		pos := r.deq.Load()
@@ -1144,6 +1214,8 @@ func (r *MPMC) Close() error {
 	r.space.wake()
 	r.putMu.Lock()
 	r.getMu.Lock()
+	r.enqSole.release()
+	r.deqSole.release()
 	r.attachMu.Lock()
 	if r.part >= 0 {
 		r.parts.release(r.part)

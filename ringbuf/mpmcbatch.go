@@ -57,6 +57,9 @@ func (r *MPMC) tryClaimRun(k int) (pos uint64, n int, err error) {
 	claim := r.parts.word(r.part, partOffEnqClaim)
 	end := r.parts.word(r.part, partOffEnqClaimEnd)
 	want := uint64(min(k, MaxRun))
+	if !r.enqSole.own && r.enqSole.mode.Load() != soleShared {
+		r.join(&r.enqSole, true) // (the sole claimer CASes a run: one CAS for many)
+	}
 	pos = r.enq.Load()
 	for {
 		seq := r.seq(pos).Load() // observes: slot emptied (seq == pos)
@@ -232,6 +235,9 @@ func (r *MPMC) tryClaimGetRun(k int) (pos uint64, n int, err error) {
 	claim := r.parts.word(r.part, partOffDeqClaim)
 	end := r.parts.word(r.part, partOffDeqClaimEnd)
 	want := uint64(min(k, MaxRun))
+	if !r.deqSole.own && r.deqSole.mode.Load() != soleShared {
+		r.join(&r.deqSole, true)
+	}
 	pos = r.deq.Load()
 	for {
 		seq := r.seq(pos).Load() // observes: slot filled (seq == pos+1)
