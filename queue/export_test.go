@@ -53,3 +53,6 @@ func Asleep[T any](q *Queue[T]) (getAsleep, putAsleep func() bool) {
 	}
 	return bit(q.ctl.notEmpty.Seq), bit(q.ctl.notFull.Seq)
 }
+
+// RingName returns the name of q's ring in q's segment.
+func RingName[T any](q *Queue[T]) string { return ringName(q.name) }
