@@ -107,6 +107,17 @@
 //     slot claimed by a consumer that died keeps its message, and the next
 //     live consumer that finds the ring empty delivers it (a GetBatchFunc
 //     run's unemptied slots too, in order).
+//   - A participant slot of an MPMC ring whose handle died is taken by a
+//     new handle once that handle's claims are resolved. A slot it claimed
+//     and never filled is given up by the newcomer; messages it claimed
+//     and had not given back go with its slot to a new consumer, which
+//     delivers them first, or wait for a live consumer to adopt them (as
+//     it does when it finds the ring empty). Where every slot is held and
+//     one of these is the only kind to take, a blocking call waits for it
+//     as it waits for room or data, Try calls report nothing done now,
+//     and AttachProducer and AttachConsumer return ErrBusy; a producer
+//     whose only slots to take hold messages that no live consumer is left
+//     to deliver gets ErrPeerDead.
 //   - A consumer facing an empty ring whose producers are all gone gets
 //     ErrPeerDead if one of them died, io.EOF if they all closed their end
 //     (CloseWrite, Close). "All gone" counts producers that have attached:

@@ -13,14 +13,18 @@ var (
 	// ErrPeerDead: the other side died: a producer waits on a full ring
 	// whose consumer (every consumer, for MPMC) is dead, or a consumer waits
 	// on an empty ring whose producers are all gone and at least one of them
-	// died.
+	// died. On an MPMC ring, also a new producer whose only participant
+	// slots to take hold messages of dead consumers that no live consumer
+	// is left to deliver (a new consumer takes one over, messages and all).
 	ErrPeerDead = errors.New("ringbuf: peer process died")
 	// ErrClosed: the handle was closed, or a producer waits on a full ring
 	// whose consumers have all closed their end.
 	ErrClosed = errors.New("ringbuf: closed")
 	// ErrBusy: the side the call needs is held by another live process
 	// (the one producer or the one consumer of an SPSC ring, the consumer of
-	// an MPSC ring), or every producer slot is taken.
+	// an MPSC ring), or every producer slot is taken (by live processes;
+	// for AttachProducer and AttachConsumer, which do not wait, also by
+	// dead ones whose claims are not yet resolved).
 	ErrBusy = errors.New("ringbuf: side held by another process")
 	// ErrShortBuffer: Read's buffer is shorter than the next record; the
 	// record stays in the ring (use Peek, or a larger buffer).
@@ -40,9 +44,16 @@ var errFirstPark = errors.New("ringbuf: first park")
 
 // errSlotPending: no slot is free now, but one whose owner died frees up
 // once the consumer has passed that owner's last claim (MPSC: one it may
-// have won; see vring.claimResolved). Blocking calls wait for it; Try
-// calls report "no room".
+// have won; see vring.claimResolved), or (MPMC) once a live participant
+// has resolved the dead one's claims (see MPMC.takePart). Blocking calls
+// wait for it; Try calls report "no room" (or no message).
 var errSlotPending = errors.New("ringbuf: a dead producer's slot is not yet reclaimable")
+
+// errSlotOrphaned: (MPMC) no slot is free now, and the only ones whose
+// owners died hold dead consumers' messages that no live participant can
+// deliver (see MPMC.takePart). Blocking Puts return ErrPeerDead; Try calls
+// report "no room".
+var errSlotOrphaned = errors.New("ringbuf: dead consumers' slots hold messages no live consumer can deliver")
 
 // errWouldBlock: Write under tryNow found no room (TryWrite reports ok=false).
 var errWouldBlock = errors.New("ringbuf: would block")

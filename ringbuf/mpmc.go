@@ -23,8 +23,10 @@ import (
 // serialises its own Puts (and its own Gets) so that each handle has one
 // claim to publish for crash recovery; open one handle per goroutine to
 // work in parallel within a process. Each handle takes one participant slot
-// (WithProducers) on first use. An MPMC must not be copied; pass it to a
-// worker process as a handle (it implements gob.GobEncoder).
+// (WithProducers) on first use; where every slot is held and only a dead
+// participant's can free up, a blocking call waits for it (see takePart).
+// An MPMC must not be copied; pass it to a worker process as a handle (it
+// implements gob.GobEncoder).
 type MPMC struct {
 	_         noCopy
 	seg       *shm.Segment
@@ -47,11 +49,14 @@ type MPMC struct {
 	attachMu sync.Mutex
 	part     int           // participant slot; -1 before first use (guarded by attachMu)
 	role     atomic.Uint32 // roles taken so far (written under attachMu)
+	closing  chan struct{} // closed by Close: ends a wait for a participant slot
 	adoptDue atomic.Bool   // a dead consumer's claim may wait for adoption (set by rescueEmpty)
 
 	// adoptNext..adoptEnd are the positions of a dead consumer's run
 	// claim that this handle adopted and has not delivered yet (guarded by
-	// getMu): its dequeue claim words hold that run until they are.
+	// getMu; set by attach, before the handle has a role, for a claim it
+	// took over with the slot: see inherit): its dequeue claim words hold
+	// that run until they are.
 	adoptNext, adoptEnd uint64
 	// streaming: this handle's last Get found its message without
 	// waiting, so its next wait waits for a run (see ringx.DataGate);
@@ -174,6 +179,7 @@ func (r *MPMC) init(seg *shm.Segment, obj *shm.Object, o options) error {
 	membarrier.Registered() // starts the registration a sole claimer needs (see sole.go)
 	r.producersEver, r.consumersEver = u32(body, mOffProducersEver), u32(body, mOffConsumersEver)
 	r.part = -1
+	r.closing = make(chan struct{})
 	r.data.init(u32(body, mOffDataSeq), u32(body, mOffDataWaiters), u32(body, mOffDataParked), &r.opt)
 	r.space.init(u32(body, mOffSpaceSeq), u32(body, mOffSpaceWaiters), u32(body, mOffSpaceParked), &r.opt)
 	return nil
@@ -214,29 +220,40 @@ func (r *MPMC) payload(pos uint64) []byte {
 	return r.cells[off : off+uint64(r.slotBytes) : off+uint64(r.slotBytes)]
 }
 
-// attach takes a participant slot on first use and records the role.
+// attach takes a participant slot on first use and records the role. It
+// returns errSlotPending or errSlotOrphaned, unwrapped, when no slot can be
+// taken now but a dead participant's may free up (see takePart): the
+// blocking calls wait (awaitPart), Try calls report that nothing was done.
 func (r *MPMC) attach(role uint32) error {
 	if r.closed.Load() {
 		return ErrClosed
 	}
 	r.attachMu.Lock()
 	defer r.attachMu.Unlock()
+	if r.closed.Load() {
+		return ErrClosed // Close ran meanwhile: no slot for it to miss, no mapping to trust
+	}
 	if r.role.Load()&role != 0 {
 		return nil
 	}
 	if r.part < 0 {
 		i := r.adoptHandoff()
+		inherited := false
 		if i < 0 {
 			var err error
-			if i, err = r.takePart(); err != nil {
+			if i, inherited, err = r.takePart(role); err == errSlotPending || err == errSlotOrphaned {
+				return err
+			} else if err != nil {
 				return fmt.Errorf("ring %q: %w", r.name, err)
 			}
 		}
 		r.parts.word32(i, partOffRole).Store(0)
 		r.parts.word(i, partOffEnqClaim).Store(0) // no claim, before its range goes
 		r.parts.word(i, partOffEnqClaimEnd).Store(0)
-		r.parts.word(i, partOffDeqClaim).Store(0)
-		r.parts.word(i, partOffDeqClaimEnd).Store(0)
+		if !inherited { // else the dead consumer's claim is this handle's now
+			r.parts.word(i, partOffDeqClaim).Store(0)
+			r.parts.word(i, partOffDeqClaimEnd).Store(0)
+		}
 		r.part = i
 		tok := soleToken(i, r.parts.gen(i).Load())
 		r.enqSole.tok, r.deqSole.tok = tok, tok // read under putMu or getMu, after role says attached
@@ -272,6 +289,16 @@ func (r *MPMC) lockRole(role uint32, mu *handleLock) error {
 	return nil
 }
 
+// noSlotYet is what a Try call reports for lockPut's or lockGet's error:
+// nothing (ok false: no room, or no message, now) while the participant
+// slot it needs is not yet free (errSlotPending, errSlotOrphaned).
+func noSlotYet(err error) error {
+	if err == errSlotPending || err == errSlotOrphaned {
+		return nil
+	}
+	return err
+}
+
 // lockAttached takes mu for a handle that has role already and is not
 // closed (Close takes mu before it gives the slot up); it reports false,
 // holding nothing, otherwise.
@@ -292,12 +319,27 @@ func (r *MPMC) lockOpen(mu *handleLock) bool {
 
 // AttachProducer takes this handle's participant slot as a producer now
 // rather than on its first Put; see SPSC.AttachProducer for why a creator
-// may hold one while producer processes start.
-func (r *MPMC) AttachProducer() error { return r.attach(roleProducer) }
+// may hold one while producer processes start. It does not wait: where
+// only a dead participant's slot may free up it returns ErrBusy, or
+// ErrPeerDead where no live participant can free one (see takePart).
+func (r *MPMC) AttachProducer() error { return r.attachNow(roleProducer) }
 
 // AttachConsumer takes this handle's participant slot as a consumer now
-// rather than on its first Get.
-func (r *MPMC) AttachConsumer() error { return r.attach(roleConsumer) }
+// rather than on its first Get (taking over a dead consumer's messages
+// with its slot where that is the one to take: see inherit). It does not
+// wait: ErrBusy where only a dead participant's slot may free up.
+func (r *MPMC) AttachConsumer() error { return r.attachNow(roleConsumer) }
+
+func (r *MPMC) attachNow(role uint32) error {
+	switch err := r.attach(role); err {
+	case errSlotPending:
+		return fmt.Errorf("%w: ring %q has no participant slot free yet (a dead participant's claims are not yet resolved)", ErrBusy, r.name)
+	case errSlotOrphaned:
+		return r.orphaned()
+	default:
+		return err
+	}
+}
 
 // adoptHandoff takes the participant slot a parent reserved for this
 // process when it handed the ring over (role roleHandoff, owner this
@@ -338,40 +380,87 @@ func (r *MPMC) reserve() {
 	// Every slot is held: the child goes unrecorded until it attaches.
 }
 
-// takePart attaches this process to a participant slot, as slotTable.take
-// does, but takes a free slot too only when its claims are resolved: a
-// handle that closed while it still had messages of an adopted consumer
-// run to deliver leaves them in its claim words, for the next consumer
-// that finds the ring empty to adopt (a free slot's holder counts as
-// gone), and a newcomer must not wipe them.
-func (r *MPMC) takePart() (int, error) {
+// takePart attaches this process to a participant slot for role, as
+// slotTable.take does, but takes a free slot too only when its claims are
+// resolved: a handle that closed while it still had messages of an
+// adopted consumer run to deliver leaves them in its claim words, for the
+// next consumer that finds the ring empty to adopt (a free slot's holder
+// counts as gone), and a newcomer must not wipe them. inherited reports a
+// slot taken with such a claim (see inherit).
+//
+// A slot of a dead (or departed) participant whose claims are not
+// resolved is resolved here where this process can do it, and otherwise
+// waited for (errSlotPending) while a live participant can:
+//
+//   - A slot its producer claimed and never filled (an enqueue claim
+//     won, seq still its position) is given up now, as a consumer would
+//     once it reached it (giveUpDeadPuts): nobody will ever fill it, and
+//     consumers skip it. A position the claim words cover that a live
+//     producer won (the dead one's claim was a loser's, stored before a
+//     CAS it lost or never made) is that producer's to fill: it
+//     publishes it, or dies and it is given up at the next look.
+//   - Messages a dead consumer claimed and had not given back must reach
+//     a consumer exactly once. A consumer taking a slot takes them over
+//     with it (inherit), unless a live consumer is at them (an adopter,
+//     or the owner of positions a stale range covers), which resolves
+//     them. A producer waits for a live consumer to adopt them (it does
+//     when it finds the ring empty) or for the live owner to give them
+//     back; where no participant alive consumes (or may: a slot reserved
+//     for a child counts) and none holds them, nothing can, and it gets
+//     errSlotOrphaned: its blocking call returns ErrPeerDead, as a Put on
+//     a full ring whose consumers are all dead does.
+//
+// A slot held by a live participant is never waited for: with no slot
+// but theirs it is ErrBusy at once, as before.
+func (r *MPMC) takePart(role uint32) (i int, inherited bool, err error) {
 	me := procinfo.Self().Word()
-	pending := false
+	pending, orphaned := false, false
 	for pass := 0; pass < 2; pass++ {
 		for i := 0; i < r.parts.n; i++ {
 			w := r.parts.owner(i).Load()
 			if (pass == 0) != (w == 0) || w == me || (w != 0 && procinfo.AliveWord(w)) {
 				continue // pass 0: free slots; pass 1: slots of dead owners
 			}
-			if !r.claimsResolved(i) {
-				pending = true
+			if !r.enqResolved(i) {
+				r.giveUpDeadPuts(i)
+				if !r.enqResolved(i) {
+					pending = true // a live producer fills what the claim covers
+					continue
+				}
+			}
+			if !r.deqResolved(i) {
+				switch {
+				case role == roleConsumer && r.inherit(i, w):
+					return i, true, nil
+				case role == roleConsumer || r.deqClaimLive(i):
+					pending = true
+				default:
+					orphaned = true
+				}
 				continue
 			}
 			if r.parts.owner(i).CompareAndSwap(w, me) { // free or dead owner's -> mine
 				r.parts.gen(i).Add(1)
-				return i, nil
+				return i, false, nil
 			}
 		}
 	}
-	if pending {
-		return -1, errSlotPending
+	switch {
+	case pending:
+		return -1, false, errSlotPending
+	case orphaned:
+		return -1, false, errSlotOrphaned
 	}
-	return -1, fmt.Errorf("%w: all %d slots are held", ErrBusy, r.parts.n)
+	return -1, false, fmt.Errorf("%w: all %d slots are held", ErrBusy, r.parts.n)
 }
 
 // claimsResolved reports whether participant i left no slot claimed but
 // unfinished, so that a successor may take its slot.
-func (r *MPMC) claimsResolved(i int) bool {
+func (r *MPMC) claimsResolved(i int) bool { return r.enqResolved(i) && r.deqResolved(i) }
+
+// enqResolved reports whether participant i's enqueue claim holds no
+// position claimed and not yet filled.
+func (r *MPMC) enqResolved(i int) bool {
 	lo, hi, ok, torn := r.enqRange(i)
 	if torn {
 		return false
@@ -381,7 +470,13 @@ func (r *MPMC) claimsResolved(i int) bool {
 			return false
 		}
 	}
-	lo, hi, ok, torn = r.claimRange(i, partOffDeqClaim, partOffDeqClaimEnd)
+	return true
+}
+
+// deqResolved reports whether participant i's dequeue claim holds no
+// message not yet given back.
+func (r *MPMC) deqResolved(i int) bool {
+	lo, hi, ok, torn := r.claimRange(i, partOffDeqClaim, partOffDeqClaimEnd)
 	return !torn && (!ok || !r.unreleased(lo, hi))
 }
 
@@ -711,7 +806,7 @@ func (r *MPMC) TryPut(p []byte) (ok bool, err error) {
 		return false, r.tooLarge(len(p))
 	}
 	if err := r.lockPut(); err != nil {
-		return false, err
+		return false, noSlotYet(err)
 	}
 	defer r.putMu.Unlock()
 	pos, ok, err := r.tryClaimPut()
@@ -724,7 +819,10 @@ func (r *MPMC) TryPut(p []byte) (ok bool, err error) {
 }
 
 // Put copies p into a free slot, blocking while the ring is full until ctx
-// is done or the consumers are gone (ErrPeerDead, ErrClosed). Blocked, it
+// is done or the consumers are gone (ErrPeerDead, ErrClosed). The handle's
+// first Put or Get takes its participant slot, and waits, as for room,
+// while the only slots to take are dead participants' whose claims a live
+// one has yet to resolve (see takePart). Blocked on a full ring, it
 // waits for room for a quarter of the ring (of its WithLimit bound) rather
 // than for the first slot freed, for up to 20 µs while it spins: it then
 // reads a line the consumers are done with, not the one they are emptying.
@@ -740,7 +838,9 @@ func (r *MPMC) Put(ctx context.Context, p []byte) error {
 // fill must not block or call the ring.
 func (r *MPMC) PutFunc(ctx context.Context, fill func(slot []byte) int) error {
 	if err := r.lockPut(); err != nil {
-		return err
+		if err = r.awaitPart(ctx, err, roleProducer, &r.putMu); err != nil {
+			return err
+		}
 	}
 	defer r.putMu.Unlock()
 	slow := false
@@ -802,7 +902,7 @@ func (r *MPMC) awaitSpace(ctx context.Context, slow bool, g *ringx.RoomGate) (bo
 // SlotBytes never truncates).
 func (r *MPMC) TryGet(buf []byte) (n int, ok bool, err error) {
 	if err := r.lockGet(); err != nil {
-		return 0, false, err
+		return 0, false, noSlotYet(err)
 	}
 	defer r.getMu.Unlock()
 	pos, n, ok, err := r.getClaimed()
@@ -820,6 +920,9 @@ func (r *MPMC) TryGet(buf []byte) (n int, ok bool, err error) {
 // Get copies the next message into buf and returns its length, blocking
 // while the ring is empty until ctx is done or the producers are gone
 // (io.EOF when all closed, ErrPeerDead when one died). Truncation as TryGet.
+// Its first call on a handle takes a participant slot as Put's does; a
+// dead consumer's slot comes with the messages it had not given back,
+// which this handle's Gets deliver first.
 func (r *MPMC) Get(ctx context.Context, buf []byte) (int, error) {
 	var n int
 	err := r.GetFunc(ctx, func(msg []byte) { n = copy(buf, msg); n = max(n, len(msg)) })
@@ -834,7 +937,9 @@ func (r *MPMC) Get(ctx context.Context, buf []byte) (int, error) {
 // msg, block, or call the ring.
 func (r *MPMC) GetFunc(ctx context.Context, use func(msg []byte)) error {
 	if err := r.lockGet(); err != nil {
-		return err
+		if err = r.awaitPart(ctx, err, roleConsumer, &r.getMu); err != nil {
+			return err
+		}
 	}
 	defer r.getMu.Unlock()
 	slow := false
@@ -950,8 +1055,8 @@ func (r *MPMC) rescueFull() (retry bool, err error) {
 // consumer claim word, so it runs only while the handle's Get side is idle.
 // It reports whether it freed a slot.
 func (r *MPMC) skipDeadHead() bool {
-	if r.part < 0 || !r.getMu.TryLock() {
-		return false // no participant slot (a handle that only joins), or its Get side busy
+	if r.self() < 0 || !r.getMu.TryLock() {
+		return false // no participant slot (a handle that only joins, or waits for one), or its Get side busy
 	}
 	defer r.getMu.Unlock()
 	if r.adoptNext < r.adoptEnd {
@@ -1011,8 +1116,9 @@ func (r *MPMC) deadClaimPending() bool {
 // others took), hence the look at every holder (liveHolder): a live one
 // may be the owner.
 func (r *MPMC) deadClaim() (i int, c, e uint64, ok bool) {
+	self := r.self()
 	for i := 0; i < r.parts.n; i++ {
-		if i == r.part {
+		if i == self {
 			continue
 		}
 		lo, hi, ok, torn := r.claimRange(i, partOffDeqClaim, partOffDeqClaimEnd)
@@ -1022,7 +1128,7 @@ func (r *MPMC) deadClaim() (i int, c, e uint64, ok bool) {
 		if w := r.parts.owner(i).Load(); w != 0 && procinfo.AliveWord(w) {
 			continue
 		}
-		if !r.liveHolder(lo, hi) {
+		if !r.liveHolder(lo, hi, self) {
 			return i, lo + 1, hi + 1, true
 		}
 	}
@@ -1053,7 +1159,7 @@ func (r *MPMC) adoptDeadClaim() (pos uint64, ok bool) {
 		mine.Store(0) // no claim while the range changes (see claimRange)
 		mineEnd.Store(e)
 		(*pubWord)(mine).storeRelease(c)
-		if r.liveHolder(c-1, max(e-1, c)) {
+		if r.liveHolder(c-1, max(e-1, c), r.part) {
 			mine.Store(0) // another adopter is at it: leave it the messages
 			r.adoptDue.Store(false)
 			return 0, false
@@ -1081,17 +1187,18 @@ func (r *MPMC) nextAdopted() (pos uint64, ok bool) {
 	return 0, false
 }
 
-// liveHolder reports whether a live participant other than this handle
-// holds a dequeue claim that covers a position of [lo, hi) still holding
-// its message (or claim words torn under the read: a live owner at work).
+// liveHolder reports whether a live participant other than skip (this
+// handle's slot, or -1) holds a dequeue claim that covers a position of
+// [lo, hi) still holding its message (or claim words torn under the read:
+// a live owner at work).
 // The owner of a claimed position is the consumer whose CAS took it, and
 // its claim covers the position until it has emptied it; a dead
 // consumer's range stored before a CAS it lost or never made may cover
 // positions of other consumers, with another start, so holders are
 // found by overlap, not by equal claims.
-func (r *MPMC) liveHolder(lo, hi uint64) bool {
+func (r *MPMC) liveHolder(lo, hi uint64, skip int) bool {
 	for i := 0; i < r.parts.n; i++ {
-		if i == r.part {
+		if i == skip {
 			continue
 		}
 		l, h, ok, torn := r.claimRange(i, partOffDeqClaim, partOffDeqClaimEnd)
@@ -1208,6 +1315,7 @@ func (r *MPMC) Close() error {
 	if r.closed.Swap(true) {
 		return nil
 	}
+	close(r.closing) // a call waiting for a participant slot holds no lock: it returns ErrClosed
 	// This handle's own calls blocked in Put or Get hold the locks below:
 	// wake them first, so that they see closed and give the locks up.
 	r.data.wake()
@@ -1237,7 +1345,7 @@ func (r *MPMC) Close() error {
 // negative value to give the slot up (consumers skip it).
 func (r *MPMC) TryPutFunc(fill func(slot []byte) int) (ok bool, err error) {
 	if err := r.lockPut(); err != nil {
-		return false, err
+		return false, noSlotYet(err)
 	}
 	defer r.putMu.Unlock()
 	pos, ok, err := r.tryClaimPut()
@@ -1263,7 +1371,7 @@ func (r *MPMC) TryPutFunc(fill func(slot []byte) int) (ok bool, err error) {
 // empty. use gets the message in place and must not keep it.
 func (r *MPMC) TryGetFunc(use func(msg []byte)) (ok bool, err error) {
 	if err := r.lockGet(); err != nil {
-		return false, err
+		return false, noSlotYet(err)
 	}
 	defer r.getMu.Unlock()
 	pos, n, ok, err := r.getClaimed()

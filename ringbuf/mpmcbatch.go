@@ -165,7 +165,7 @@ func (r *MPMC) TryPutBatchFunc(k int, fill func(i int, slot []byte) int) (int, e
 		return 0, nil
 	}
 	if err := r.lockPut(); err != nil {
-		return 0, err
+		return 0, noSlotYet(err)
 	}
 	defer r.putMu.Unlock()
 	pos, n, err := r.tryClaimRun(k)
@@ -187,7 +187,9 @@ func (r *MPMC) PutBatchFunc(ctx context.Context, k int, fill func(i int, slot []
 		return 0, nil
 	}
 	if err := r.lockPut(); err != nil {
-		return 0, err
+		if err = r.awaitPart(ctx, err, roleProducer, &r.putMu); err != nil {
+			return 0, err
+		}
 	}
 	defer r.putMu.Unlock()
 	slow := false
@@ -350,7 +352,7 @@ func (r *MPMC) TryGetBatchFunc(k int, use func(msg []byte)) (int, error) {
 		return 0, nil
 	}
 	if err := r.lockGet(); err != nil {
-		return 0, err
+		return 0, noSlotYet(err)
 	}
 	defer r.getMu.Unlock()
 	return r.tryGetRun(k, use)
@@ -364,7 +366,9 @@ func (r *MPMC) GetBatchFunc(ctx context.Context, k int, use func(msg []byte)) (i
 		return 0, nil
 	}
 	if err := r.lockGet(); err != nil {
-		return 0, err
+		if err = r.awaitPart(ctx, err, roleConsumer, &r.getMu); err != nil {
+			return 0, err
+		}
 	}
 	defer r.getMu.Unlock()
 	slow := false

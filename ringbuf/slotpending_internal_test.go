@@ -3,6 +3,7 @@ package ringbuf
 import (
 	"context"
 	"errors"
+	"io"
 	"testing"
 	"time"
 
@@ -103,6 +104,75 @@ func TestMPMCGetWaitsForLiveClaimant(t *testing.T) {
 		t.Fatalf("Get once the live producer published: %v", err)
 	}
 	if err := Sane(c); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestInheritRacesAnAdopter places inherit's race with an adopter by
+// hand, on handles of one process (a closed one reads as departed): a
+// consumer d departed holding position 0; x, a live consumer, has stored
+// d's claim as its own to adopt it. A newcomer g that finds d's slot the
+// only one to take must leave the message to x (TryGet: nothing now);
+// once x has backed off, g takes the slot over and delivers the message,
+// and x, looking again, finds nothing to adopt: delivered once.
+func TestInheritRacesAnAdopter(t *testing.T) {
+	seg := shmtest.Segment(t, 1<<16)
+	r, err := NewMPMC(seg, "r", 4, 8, WithProducers(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	d, err := OpenMPMC(seg, "r")
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, err := OpenMPMC(seg, "r")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	if err := d.AttachConsumer(); err != nil { // slot 0
+		t.Fatal(err)
+	}
+	if err := x.AttachConsumer(); err != nil { // slot 1
+		t.Fatal(err)
+	}
+	if ok, err := d.TryPut([]byte("M")); !ok || err != nil {
+		t.Fatal(ok, err)
+	}
+	d.parts.word(d.part, partOffDeqClaim).Store(1) // d claims position 0
+	if !d.deq.CompareAndSwap(0, 1) {
+		t.Fatal("deq")
+	}
+	d.Close()                                      // and departs holding it
+	x.parts.word(x.part, partOffDeqClaim).Store(1) // x's adoption, before its look for other holders
+
+	g, err := OpenMPMC(seg, "r")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	buf := make([]byte, 8)
+	if n, ok, err := g.TryGet(buf); ok || err != nil {
+		t.Fatalf("TryGet while a live adopter holds the claim: %q, ok %v, err %v; want nothing now", buf[:n], ok, err)
+	}
+	if w := g.parts.owner(0).Load(); w != 0 {
+		t.Fatalf("slot 0 owner %#x after the newcomer backed off, want 0 (as it found it)", w)
+	}
+	x.parts.word(x.part, partOffDeqClaim).Store(0) // x saw g and backed off (or never got that far)
+	delivered := 0
+	if n, ok, err := g.TryGet(buf); !ok || err != nil || string(buf[:n]) != "M" {
+		t.Fatalf("TryGet once the slot is the only claim's: %q, ok %v, err %v; want M", buf[:n], ok, err)
+	}
+	delivered++
+	if _, err := RescueEmpty(x); err != nil && err != io.EOF { // io.EOF: its producer, d, has gone
+		t.Fatal(err)
+	}
+	if _, ok, err := x.TryGet(buf); ok || err != nil {
+		delivered++
+		t.Fatalf("the live consumer got a message more (ok %v, err %v): delivered %d times", ok, err, delivered)
+	}
+	if err := Sane(g); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -92,7 +92,8 @@ func getString(ctx context.Context, r *ringbuf.MPMC) (string, error) {
 // live consumer's and one a consumer's that was killed holding a
 // message. A new handle's Put must wait (until its context ends; its
 // TryPut reports a full ring), and once the live consumer has adopted
-// and delivered the dead one's message, which frees that slot, go in.
+// and delivered the dead one's message, which frees that slot, go in. A
+// Put waiting so ends with its handle's Close.
 func TestMPMCPutWaitsForAdoption(t *testing.T) {
 	seg, r := pendingRing(t)
 	ctx := ctxT(t, shmtest.Timeout(t, 20*time.Second))
@@ -113,6 +114,14 @@ func TestMPMCPutWaitsForAdoption(t *testing.T) {
 	}
 	if ok, err := p.TryPut([]byte("c")); ok || err != nil {
 		t.Fatalf("TryPut meanwhile: ok %v, err %v; want ok false (no room now), no error", ok, err)
+	}
+	// A Put waiting for a slot ends with its handle's Close.
+	p2 := openMPMC(t, seg)
+	closed := make(chan error, 1)
+	go func() { closed <- p2.Put(ctx, []byte("d")) }()
+	p2.Close()
+	if err := <-closed; !errors.Is(err, ringbuf.ErrClosed) {
+		t.Fatalf("Put waiting for a slot, its handle closed: %v; want ErrClosed", err)
 	}
 	put := make(chan error, 1)
 	go func() { put <- p.Put(ctx, []byte("c")) }()
