@@ -161,9 +161,10 @@ func skipUnbiased(t *testing.T) {
 func biasedLock(t *testing.T) *handleLock {
 	l := new(handleLock)
 	l.Lock()
+	held := l.state.Load() // (a look under the lock: the first Lock takes state)
 	l.Unlock()
-	if o, g := l.owner.Load(), goid.G(); o != g {
-		t.Errorf("owner %#x after the first Lock, want this goroutine's %#x", o, g)
+	if o, g := l.owner.Load(), goid.G(); o != g || held != 1 {
+		t.Errorf("owner %#x after the first Lock (state %d under it), want this goroutine's %#x (state 1)", o, held, g)
 		return nil
 	}
 	return l
