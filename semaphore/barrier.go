@@ -201,9 +201,18 @@ func (b *Barrier) breakLocked() {
 	p := b.phase.Load()
 	if p&bBroken == 0 {
 		b.phase.Store(p | bBroken) // g -> g|broken
+		if phaseHook != nil {
+			phaseHook()
+		}
 		atomics.Wake(b.phase, -1)
 	}
 }
+
+// phaseHook, nil but in tests, runs in a Barrier's release, Reset and
+// break right after the store that moves the phase: a test places there
+// what a party that saw it move may do in that gap (return from Wait,
+// unmap the Barrier).
+var phaseHook func()
 
 // record counts a party of this process as waiting, under lock: in the
 // slot that names this process, else in a free one. With every slot taken
@@ -312,6 +321,9 @@ func (b *Barrier) wait(ctx context.Context) (int, error) {
 		b.count.Store(0)
 		b.clearSlots()
 		b.phase.Store(p&^(bReset|bBroken) + bGen) // g -> g+1: publishes the release
+		if phaseHook != nil {
+			phaseHook()
+		}
 		b.lock.Unlock()
 		atomics.Wake(b.phase, -1)
 		return int(idx), nil
@@ -384,6 +396,9 @@ func (b *Barrier) trip(ctx context.Context, p, idx uint32, act func() error) (in
 		b.count.Store(0)
 		b.clearSlots()
 		b.phase.Store(p&^(bReset|bBroken) + bGen) // g -> g+1: publishes the release (and the action's work)
+		if phaseHook != nil {
+			phaseHook()
+		}
 		b.lock.Unlock()
 		atomics.Wake(b.phase, -1)
 	}
@@ -428,6 +443,9 @@ func (b *Barrier) Reset() error {
 	b.count.Store(0)
 	b.clearSlots()
 	b.phase.Store(p&^(bReset|bBroken) + bGen | bReset) // g -> g+1|reset
+	if phaseHook != nil {
+		phaseHook()
+	}
 	b.lock.Unlock()
 	atomics.Wake(b.phase, -1)
 	return nil

@@ -134,3 +134,10 @@ func SetRWLeaveHookForChild(f func()) { leaveHook = f }
 // SetRWMarkGapHookForChild sets, for the rest of a child process, what a
 // writer's release runs between the writer Mutex's release and wstate's.
 func SetRWMarkGapHookForChild(f func()) { markGapHook = f }
+
+// BarrierPhase exposes a Barrier's phase word, the futex its parties wait on.
+func BarrierPhase(b *Barrier) *atomic.Uint32 { return b.phase }
+
+// SetBarrierPhaseHook makes f run inside a Barrier's release, Reset and
+// break right after the atomic that moves the phase, until the test ends.
+func SetBarrierPhaseHook(tb cleaner, f func()) { setForTest(tb, &phaseHook, f) }
