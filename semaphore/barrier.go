@@ -26,9 +26,27 @@ import (
 //	(g+1) | bReset             Reset: the waiters of g fail with ErrBroken,
 //	                           the barrier is usable again
 //
-// Arrivals and every change of phase happen under lock, a robust Mutex;
-// waiting does not hold it. A waiter of generation g succeeds exactly when
-// the phase moves to (g+1) without bReset.
+// Arrivals happen under lock, a robust Mutex; waiting does not hold it. A
+// waiter of generation g succeeds exactly when the phase moves to (g+1)
+// without bReset.
+//
+// A move of the phase is decided under lock and made after it: the mover
+// releases the lock, then moves the phase with a CAS, and that CAS is its
+// last access to the barrier. A waiter returns from Wait as soon as it sees
+// the phase move, without the lock, and may finish with the barrier and
+// unmap it (as a sync.Mutex may be freed once unlocked); the wake after
+// the CAS tolerates memory that is gone (wakeReleased). Between the lock's
+// release and the CAS the generation is shut: the release and Reset clear
+// count and the party table for the next generation under lock, and there
+// also write their process to closer, then p+1 to closing (p the phase they
+// move from). An arrival that finds closing = phase+1 does not arrive in
+// generation g (which has all its parties, or is being reset) but waits
+// for the move and arrives in the next; a waiter whose check finds the
+// closer dead breaks the barrier, as for a dead party. A break needs no
+// shutting: a party that arrives before its CAS is a waiter the break
+// fails. Moves decided at once (a break beside a release or a Reset, a
+// Reset beside a release) race with their CASes from the same p: the first
+// wins, and the others go by the phase it made.
 const (
 	bBroken = 1
 	bReset  = 2
@@ -49,7 +67,9 @@ const (
 // for a dead one, or a dead holder of the barrier's short critical
 // section, every 50 ms, so that they get ErrBroken instead of waiting
 // forever. A party that dies inside that critical section leaves its lock
-// to the next party to take it, which breaks the barrier too. That lock
+// to the next party to take it, which breaks the barrier too, and so does
+// a last party (or Reset) that dies after that section but before its
+// release is made: the waiters find it dead at the same check. That lock
 // held longer than two seconds (its word garbage a peer wrote, naming a
 // live process) makes Wait, Abort and Reset return an error matching
 // ErrBroken and ErrCorrupt rather than wait for ever.
@@ -58,10 +78,12 @@ const (
 type Barrier struct {
 	_       noCopy
 	lock    *Mutex
-	phase   *atomic.Uint32               // see above; written under lock; the futex word
+	phase   *atomic.Uint32               // see above; moved by CAS after the lock's release; the futex word
 	count   *atomic.Uint32               // parties arrived in this generation; under lock
 	parties uint32                       // fixed at creation
 	slots   [barSlots]procSlot           // processes with parties waiting in this generation; under lock
+	closing *atomic.Uint32               // p+1 while a release or Reset moves the phase from p (see above); written under lock, read by checkParties too
+	closer  *atomic.Uint64               // procinfo word of that mover's process, written before closing; the same
 	checked atomic.Int64                 // when (since processStart) a waiter of this handle last looked for the dead
 	action  atomic.Pointer[func() error] // this handle's action (SetAction); process-local
 	ref     ref
@@ -157,6 +179,12 @@ func BarrierAt(mem []byte) (*Barrier, error) {
 	if b.count, err = atomics.Uint32At(r, barOffCount); err != nil {
 		return nil, err
 	}
+	if b.closing, err = atomics.Uint32At(r, barOffClosing); err != nil {
+		return nil, err
+	}
+	if b.closer, err = atomics.Uint64At(r, barOffCloser); err != nil {
+		return nil, err
+	}
 	if err := bindSlots(r, barOffSlots, b.slots[:]); err != nil {
 		return nil, err
 	}
@@ -178,41 +206,68 @@ func (b *Barrier) Broken() bool { return b.phase.Load()&bBroken != 0 }
 const enterWait = 2 * time.Second
 
 // enter takes the barrier's lock. A party that died holding it may have
-// left count wrong: the barrier is broken (and the lock repaired). It
-// waits at most enterWait, whether or not ctx has ended, and then returns
-// an error matching ErrBroken and ErrCorrupt without the lock.
-func (b *Barrier) enter(ctx context.Context) error {
+// left count wrong: enter repairs the lock and reports died, and the
+// caller breaks the barrier (or resets it). It waits at most enterWait,
+// whether or not ctx has ended, and then returns an error matching
+// ErrBroken and ErrCorrupt without the lock.
+func (b *Barrier) enter(ctx context.Context) (died bool, err error) {
 	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), enterWait)
 	defer cancel()
-	err := b.lock.LockContext(lctx)
+	err = b.lock.LockContext(lctx)
 	if errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("%w: %w: its lock held by process %d for over %v", ErrBroken, ErrCorrupt, b.lock.Owner().Pid, enterWait)
+		return false, fmt.Errorf("%w: %w: its lock held by process %d for over %v", ErrBroken, ErrCorrupt, b.lock.Owner().Pid, enterWait)
 	}
 	if errors.Is(err, ErrOwnerDead) {
-		b.breakLocked()
 		b.lock.MarkConsistent()
-		return nil
+		return true, nil
 	}
-	return err
+	return false, err
 }
 
-// breakLocked marks the current generation broken and wakes its waiters.
-func (b *Barrier) breakLocked() {
-	p := b.phase.Load()
-	if p&bBroken == 0 {
-		b.phase.Store(p | bBroken) // g -> g|broken
-		if phaseHook != nil {
-			phaseHook()
-		}
-		atomics.Wake(b.phase, -1)
-	}
+// shut closes generation p to arrivals until the phase moves from p, for a
+// release or Reset that holds the lock (see phase).
+func (b *Barrier) shut(p uint32) {
+	b.closer.Store(procinfo.Self().Word()) // first: checkParties reads closing, then closer
+	b.closing.Store(p + 1)
 }
 
-// phaseHook, nil but in tests, runs in a Barrier's release, Reset and
-// break right after the store that moves the phase: a test places there
-// what a party that saw it move may do in that gap (return from Wait,
-// unmap the Barrier).
+// move releases the lock and moves the phase from p to np, waking every
+// waiter. It reports whether it moved it: false when another mover moved
+// the phase from p first, between the lock's release and the CAS. Nothing
+// of the barrier, nor of the handle, is read after the CAS (see phase).
+func (b *Barrier) move(p, np uint32) bool {
+	phase := b.phase
+	b.lock.Unlock()
+	if moveGapHook != nil {
+		moveGapHook()
+	}
+	if !phase.CompareAndSwap(p, np) { // publishes: the release, the break or the reset
+		return false
+	}
+	if phaseHook != nil {
+		phaseHook()
+	}
+	wakeReleased(phase, -1)
+	return true
+}
+
+// release moves the phase from p, whose last party holds the lock, to the
+// next generation; false if a break or Reset moved it first.
+func (b *Barrier) release(p uint32) bool {
+	b.count.Store(0)
+	b.clearSlots()
+	b.shut(p)
+	return b.move(p, p&^(bReset|bBroken)+bGen) // g -> g+1: the release (and the action's work)
+}
+
+// phaseHook, nil but in tests, runs in move right after the CAS that moves
+// the phase: a test places there what a party that saw it move may do in
+// that gap (return from Wait, unmap the Barrier).
 var phaseHook func()
+
+// moveGapHook, nil but in tests, runs in move between the lock's release
+// and the CAS: a test kills the mover there, or arrives while it is shut.
+var moveGapHook func()
 
 // record counts a party of this process as waiting, under lock: in the
 // slot that names this process, else in a free one. With every slot taken
@@ -250,18 +305,23 @@ func (b *Barrier) clearSlots() {
 type partyDied struct {
 	pid    int32
 	inLock bool // it died holding the barrier's lock
+	moving bool // it died moving the phase, between the lock's release and the CAS
 }
 
 func (e partyDied) Error() string {
-	if e.inLock {
+	switch {
+	case e.inLock:
 		return fmt.Sprintf("process %d, a party, died inside the barrier", e.pid)
+	case e.moving:
+		return fmt.Sprintf("process %d died releasing or resetting the barrier", e.pid)
 	}
 	return fmt.Sprintf("process %d, a party, died waiting", e.pid)
 }
 
 // checkParties is the waiters' periodic check (atomics.WaitOptions.Check):
-// a dead process recorded with parties waiting, or a dead holder of the
-// lock (which may have counted its party without recording it). It reads
+// a dead process recorded with parties waiting, a dead holder of the lock
+// (which may have counted its party without recording it), or a dead
+// mover of a shut generation (which cleared the party table). It reads
 // /proc for each recorded process but this one, once per poll period per
 // handle however many of its goroutines wait.
 func (b *Barrier) checkParties() error {
@@ -277,6 +337,11 @@ func (b *Barrier) checkParties() error {
 	}
 	if v := b.lock.state.Load(); b.lock.ownerDead(v) {
 		return partyDied{pid: int32(v & mPidMask), inLock: true}
+	}
+	if b.closing.Load() == b.phase.Load()+1 { // shut: its mover is between the lock and the CAS
+		if w := b.closer.Load(); w != 0 && !procinfo.AliveWord(w) {
+			return partyDied{pid: procinfo.FromWord(w).Pid, moving: true}
+		}
 	}
 	return nil
 }
@@ -300,39 +365,61 @@ func (b *Barrier) WaitContext(ctx context.Context) (int, error) {
 }
 
 func (b *Barrier) wait(ctx context.Context) (int, error) {
-	if err := b.enter(ctx); err != nil {
-		return 0, err
-	}
-	p := b.phase.Load()
-	if p&bBroken != 0 {
-		b.lock.Unlock()
-		return 0, ErrBroken
-	}
-	idx := b.count.Load()
-	if idx >= b.parties { // garbage from a peer: refuse it
-		b.breakLocked()
-		b.lock.Unlock()
-		return 0, ErrBroken
-	}
-	if idx+1 == b.parties {
-		if act := b.action.Load(); act != nil {
-			return b.trip(ctx, p, idx, *act)
+	for {
+		died, err := b.enter(ctx)
+		if err != nil {
+			return 0, err
 		}
-		b.count.Store(0)
-		b.clearSlots()
-		b.phase.Store(p&^(bReset|bBroken) + bGen) // g -> g+1: publishes the release
-		if phaseHook != nil {
-			phaseHook()
+		p := b.phase.Load()
+		switch {
+		case p&bBroken != 0:
+			b.lock.Unlock()
+			return 0, ErrBroken
+		case died:
+			b.move(p, p|bBroken) // g -> g|broken
+			return 0, ErrBroken
+		case b.closing.Load() == p+1: // shut: this party belongs to the next generation
+			b.lock.Unlock()
+			if _, err := b.await(ctx, p); err != nil {
+				if err := b.giveUp(ctx, p, err); err != nil {
+					return 0, err
+				}
+			}
+			continue
 		}
+		idx := b.count.Load()
+		if idx >= b.parties { // a party too many while the action runs, or garbage from a peer: refuse it
+			b.move(p, p|bBroken) // g -> g|broken
+			return 0, ErrBroken
+		}
+		if idx+1 == b.parties {
+			if act := b.action.Load(); act != nil {
+				return b.trip(ctx, p, idx, *act)
+			}
+			if !b.release(p) {
+				return int(idx), ErrBroken // broken or reset first
+			}
+			return int(idx), nil
+		}
+		b.count.Store(idx + 1)
+		b.record()
 		b.lock.Unlock()
-		atomics.Wake(b.phase, -1)
+		np, err := b.await(ctx, p)
+		switch {
+		case err != nil: // ctx ended, or a party died: break the barrier for everyone
+			return int(idx), b.giveUp(ctx, p, err)
+		case np != p&^(bReset|bBroken)+bGen:
+			return int(idx), ErrBroken
+		}
 		return int(idx), nil
 	}
-	b.count.Store(idx + 1)
-	b.record()
-	b.lock.Unlock()
-	// The shared wait of package spin (one load of phase a look), then
-	// park with the liveness poll.
+}
+
+// await waits until the phase moves from p and returns what it moved to:
+// the shared wait of package spin (one load of phase a look), then a park
+// with the liveness poll. It returns ctx's error, or the poll's partyDied,
+// if the phase was still p when it ended.
+func (b *Barrier) await(ctx context.Context, p uint32) (uint32, error) {
 	spell, moved := b.spin.Spin(waitRounds, spin.Yielding, func() bool { return b.phase.Load() != p })
 	opts := atomics.WaitOptions{Poll: mutexPoll, Check: b.checkParties, Spin: 1}
 	for learn := true; ; learn = false {
@@ -345,26 +432,35 @@ func (b *Barrier) wait(ctx context.Context) (int, error) {
 			}
 		}
 		if np := b.phase.Load(); np != p { // observes: release, break or reset
-			if np == p&^(bReset|bBroken)+bGen {
-				return int(idx), nil
-			}
-			return int(idx), ErrBroken
+			return np, nil
 		}
 		if err != nil {
-			// ctx ended, or a party died: break the barrier for everyone.
-			if lerr := b.enter(ctx); lerr != nil {
-				return int(idx), lerr
-			}
-			if b.phase.Load() == p { // still waiting: give up and break it
-				b.breakLocked()
-			} else if np := b.phase.Load(); np == p&^(bReset|bBroken)+bGen {
-				b.lock.Unlock()
-				return int(idx), nil // released just in time
-			}
-			b.lock.Unlock()
-			return int(idx), fmt.Errorf("%w: %w", ErrBroken, err)
+			return p, err
 		}
 	}
+}
+
+// giveUp breaks generation p for a party whose wait for it ended (why: ctx
+// ended, or a dead party found), unless the phase has moved since: it
+// returns nil if p was released meanwhile, else an error matching
+// ErrBroken and why.
+func (b *Barrier) giveUp(ctx context.Context, p uint32, why error) error {
+	died, err := b.enter(ctx)
+	if err != nil {
+		return err
+	}
+	np := b.phase.Load()
+	if np == p || died && np&bBroken == 0 { // still waiting, or count unsure: break it
+		if !b.move(np, np|bBroken) { // g -> g|broken
+			np = b.phase.Load() // moved by another after the lock's release
+		}
+	} else {
+		b.lock.Unlock()
+	}
+	if np == p&^(bReset|bBroken)+bGen {
+		return nil // released just in time
+	}
+	return fmt.Errorf("%w: %w", ErrBroken, why)
 }
 
 // trip runs the action of the last party to arrive, whose Wait holds the
@@ -376,31 +472,32 @@ func (b *Barrier) trip(ctx context.Context, p, idx uint32, act func() error) (in
 	b.lock.Unlock()
 	panicked, pv, err := runAction(act)
 	raceRelease(b.phase) // the action's writes come before the release the others acquire
-	if lerr := b.enter(ctx); lerr != nil {
+	died, lerr := b.enter(ctx)
+	if lerr != nil {
 		if panicked {
 			panic(pv)
 		}
 		return int(idx), lerr
 	}
-	switch {
-	case b.phase.Load() != p: // broken or reset while the action ran
-		b.lock.Unlock()
+	switch np := b.phase.Load(); {
+	case np != p: // broken or reset while the action ran
+		if died && np&bBroken == 0 {
+			b.move(np, np|bBroken) // g' -> g'|broken: count unsure
+		} else {
+			b.lock.Unlock()
+		}
 		err = ErrBroken
-	case panicked || err != nil:
-		b.breakLocked()
-		b.lock.Unlock()
+	case died || panicked || err != nil:
+		b.move(p, p|bBroken) // g -> g|broken
 		if err != nil {
 			err = fmt.Errorf("%w: the action failed: %w", ErrBroken, err)
+		} else if !panicked {
+			err = ErrBroken
 		}
 	default:
-		b.count.Store(0)
-		b.clearSlots()
-		b.phase.Store(p&^(bReset|bBroken) + bGen) // g -> g+1: publishes the release (and the action's work)
-		if phaseHook != nil {
-			phaseHook()
+		if !b.release(p) {
+			err = ErrBroken // broken or reset while the lock was free
 		}
-		b.lock.Unlock()
-		atomics.Wake(b.phase, -1)
 	}
 	if panicked {
 		panic(pv)
@@ -425,30 +522,39 @@ func runAction(act func() error) (panicked bool, pv any, err error) {
 // Abort breaks the barrier: current and later Waits fail with ErrBroken
 // until Reset.
 func (b *Barrier) Abort() error {
-	if err := b.enter(context.Background()); err != nil {
-		return err
+	for {
+		if _, err := b.enter(context.Background()); err != nil {
+			return err
+		}
+		p := b.phase.Load()
+		if p&bBroken != 0 {
+			b.lock.Unlock()
+			return nil
+		}
+		if b.move(p, p|bBroken) { // g -> g|broken
+			return nil
+		}
+		// released or reset after the lock's release: break the next generation
 	}
-	b.breakLocked()
-	b.lock.Unlock()
-	return nil
 }
 
 // Reset returns the barrier to its initial state: parties waiting now fail
 // with ErrBroken, and the barrier is usable again.
 func (b *Barrier) Reset() error {
-	if err := b.enter(context.Background()); err != nil {
-		return err
+	for {
+		// A party dead in the lock left count unsure: the reset clears it.
+		if _, err := b.enter(context.Background()); err != nil {
+			return err
+		}
+		p := b.phase.Load()
+		b.count.Store(0)
+		b.clearSlots()
+		b.shut(p)
+		if b.move(p, p&^(bReset|bBroken)+bGen|bReset) { // g -> g+1|reset
+			return nil
+		}
+		// released or broken after the lock's release: reset from there
 	}
-	p := b.phase.Load()
-	b.count.Store(0)
-	b.clearSlots()
-	b.phase.Store(p&^(bReset|bBroken) + bGen | bReset) // g -> g+1|reset
-	if phaseHook != nil {
-		phaseHook()
-	}
-	b.lock.Unlock()
-	atomics.Wake(b.phase, -1)
-	return nil
 }
 
 // Close gives up this handle's hold on shared memory: the heap object of
@@ -473,4 +579,5 @@ func (b *Barrier) GobDecode(data []byte) error {
 // adopt takes the words of from (a view of the same memory) and records r.
 func (b *Barrier) adopt(from *Barrier, r ref) {
 	b.lock, b.phase, b.count, b.parties, b.slots, b.ref = from.lock, from.phase, from.count, from.parties, from.slots, r
+	b.closing, b.closer = from.closing, from.closer
 }

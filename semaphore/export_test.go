@@ -141,3 +141,11 @@ func BarrierPhase(b *Barrier) *atomic.Uint32 { return b.phase }
 // SetBarrierPhaseHook makes f run inside a Barrier's release, Reset and
 // break right after the atomic that moves the phase, until the test ends.
 func SetBarrierPhaseHook(tb cleaner, f func()) { setForTest(tb, &phaseHook, f) }
+
+// SetBarrierMoveGapHook makes f run inside a Barrier's move of its phase
+// between the release of its lock and the CAS, until the test ends.
+func SetBarrierMoveGapHook(tb cleaner, f func()) { setForTest(tb, &moveGapHook, f) }
+
+// SetBarrierMoveGapHookForChild sets moveGapHook for the rest of a child
+// process.
+func SetBarrierMoveGapHookForChild(f func()) { moveGapHook = f }

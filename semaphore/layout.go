@@ -100,11 +100,15 @@ const _ = uint(MutexSize-mutexSize) + uint(mutexSize-MutexSize) +
 //
 // Barrier, BarrierSize = 256:
 //
-//	  0 lock, a Mutex (64 bytes) guarding count, the party table and the
-//	    phase transitions
-//	 64 phase uint32 (futex: generation<<2 | bit 1 RESET | bit 0 BROKEN)
+//	  0 lock, a Mutex (64 bytes) guarding count, the party table, closing
+//	    and the decision of each phase move
+//	 64 phase uint32 (futex: generation<<2 | bit 1 RESET | bit 0 BROKEN;
+//	    moved by CAS after the lock's release, see barrier.go)
 //	 68 magic "bar2"   72 count uint32 (parties arrived this generation)
 //	 76 parties uint32 (n, fixed at creation)
+//	 80 closing uint32 (p+1 while a release or Reset moves the phase from
+//	    p: the generation is shut to arrivals; any other value: not shut)
+//	 88 closer uint64 (procinfo word of that mover, written before closing)
 //	128 party table, 8 slots of 16 bytes, one per process with parties
 //	    waiting in this generation (cleared at each release and Reset):
 //	    +0 ident uint64 (procinfo word, 0 = free)   +8 count uint32
@@ -158,6 +162,8 @@ const (
 	barOffMagic   = barOffPhase + 4
 	barOffCount   = barOffPhase + 8
 	barOffParties = barOffPhase + 12
+	barOffClosing = barOffPhase + 16
+	barOffCloser  = barOffPhase + 24
 	barOffSlots   = 2 * cacheLine
 	barSlots      = 8
 
@@ -180,9 +186,12 @@ const (
 )
 
 // layoutVersion is the object-header version of every kind here but the
-// Barrier, whose party table came in version 2, the Cond, whose bound
-// lock came in version 3 and whose sequence word holds its SLEEPING bit
-// since version 4 (an older build's waiter would not mark the word, and
+// Barrier, whose party table came in version 2 and whose release and
+// Reset move the phase after the lock's release since version 4, the
+// generation shut in the closing word meanwhile (an older build's party
+// would arrive in a shut generation and be released with it, one party
+// more than it has), the Cond, whose bound lock came in version 3 and
+// whose sequence word holds its SLEEPING bit since version 4 (an older build's waiter would not mark the word, and
 // a notification of this build would not wake it), the Event, whose flag word holds its SLEEPING
 // bit since version 3 (an older build would read that bit as set), and
 // the Semaphore, whose value word holds its SLEEPING bit since version 3
@@ -197,7 +206,7 @@ const (
 // slots, party slots) has the namespace-tagged layout.
 const (
 	layoutVersion        = 2
-	barrierLayoutVersion = 3
+	barrierLayoutVersion = 4
 	condLayoutVersion    = 4
 	eventLayoutVersion   = 3
 	semLayoutVersion     = 3

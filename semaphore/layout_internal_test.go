@@ -46,7 +46,9 @@ type (
 	barrierLayout struct {
 		lock                         mutexLayout
 		phase, magic, count, parties uint32
-		_                            [cacheLine - 16]byte
+		closing, _                   uint32
+		closer                       uint64
+		_                            [cacheLine - 32]byte
 		slots                        [barSlots]slotLayout
 	}
 )
@@ -101,6 +103,8 @@ func TestLayoutOffsets(t *testing.T) {
 		{"barrier.magic", unsafe.Offsetof(b.magic), barOffMagic},
 		{"barrier.count", unsafe.Offsetof(b.count), barOffCount},
 		{"barrier.parties", unsafe.Offsetof(b.parties), barOffParties},
+		{"barrier.closing", unsafe.Offsetof(b.closing), barOffClosing},
+		{"barrier.closer", unsafe.Offsetof(b.closer), barOffCloser},
 		{"barrier.slots", unsafe.Offsetof(b.slots), barOffSlots},
 	}
 	for _, c := range checks {
