@@ -427,25 +427,24 @@ func (q *Queue[T]) Put(ctx context.Context, v T) error {
 // (each waits for the stores before it: a quarter of a Put's time in a
 // profile). It serves the queues of q.fast, and reports false with no
 // error when Put's counted path must do the work: the handle not yet a
-// producer (its first Put attaches it), closing, or the queue full. The
-// ring takes the lock and claims in one call, and publishes, wakes and
-// unlocks in another (ringx.MPMC.ClaimPut): four calls through the
-// interface and a deferred unlock cost Put and Get in one process about
-// 5 ns of 52 (BenchmarkPutGetInt64). The looks at closed come before the
-// lock: a Put racing with Close may go in, which the ring's own look
-// under the lock keeps safe.
+// producer (its first Put attaches it), closing, shut down (tryPut says
+// so), or the queue full. The ring takes the lock and claims in one call,
+// and publishes, wakes and unlocks in another (ringx.MPMC.ClaimPut): four
+// calls through the interface and a deferred unlock cost Put and Get in
+// one process about 5 ns of 52 (BenchmarkPutGetInt64). The looks at
+// closed come before the lock: a Put racing with Close may go in, which
+// the ring's own look under the lock keeps safe, as long as the Put reads
+// nothing of the mapping before it; so the ring looks at the shutdown
+// word, under its lock (TestFastCallsAfterCloseUnmapped).
 func (q *Queue[T]) putFast(v *T) (bool, error) {
 	if q.closed.Load() || !q.prodJoined.Load() {
 		return false, nil
-	}
-	if q.ctl.shutdown.Load() != 0 { // observes: Shutdown
-		return false, ErrShutdown
 	}
 	n := q.bin.Size(v)
 	if n > int(q.ctl.maxMessage) {
 		return false, nil // tryPut says why
 	}
-	pos, slot, ok, err := q.rx.ClaimPut()
+	pos, slot, ok, err := q.rx.ClaimPut(q.ctl.shutdown) // observes: Shutdown (under the ring's lock)
 	if !ok {
 		if err != nil {
 			return false, fmt.Errorf("queue %q: %w", q.name, err)

@@ -2,6 +2,7 @@ package ringbuf
 
 import (
 	"fmt"
+	"sync/atomic"
 
 	"github.com/shmkit/shmkit/internal/ringx"
 )
@@ -84,12 +85,16 @@ func (r *mpmcX) HasData() bool { return (*MPMC)(r).hasData() }
 // ClaimPut takes this handle's producer lock and claims the next free
 // slot under it, for a caller that fills and publishes the slot itself
 // (see ringx.MPMC): ok reports both, and false holds nothing: the ring
-// full (or at its limit), err, or a handle that is not a producer yet or
-// is closing (it never attaches, which Close could race, and never maps
-// anything), which the caller's general path sorts out.
-func (r *mpmcX) ClaimPut() (pos uint64, slot []byte, ok bool, err error) {
+// full (or at its limit), err, a handle that is not a producer yet or is
+// closing (it never attaches, which Close could race, and never maps
+// anything), or stop not 0, which the caller's general path sorts out.
+func (r *mpmcX) ClaimPut(stop *atomic.Uint32) (pos uint64, slot []byte, ok bool, err error) {
 	m := (*MPMC)(r)
 	if !m.lockAttached(roleProducer, &m.putMu) {
+		return 0, nil, false, nil
+	}
+	if stop.Load() != 0 { // observes: the caller's stop (a queue's Shutdown), under the lock that keeps the mapping
+		m.putMu.Unlock()
 		return 0, nil, false, nil
 	}
 	if pos, ok, err = m.tryClaimPut(); !ok {

@@ -11,6 +11,8 @@
 // ring's try calls and run its rescue themselves.
 package ringx
 
+import "sync/atomic"
+
 // Consumer is the consumer side of an SPSC or MPSC ring.
 type Consumer interface {
 	// TryPeekQuick is TryPeek without its slow path: on an empty ring it
@@ -77,11 +79,15 @@ type MPMC interface {
 	// hands it to PublishPut, which publishes it, runs wake (the caller's
 	// own wake-up, which may still touch the mapping) and releases the
 	// lock: one call each way on the path of every message. ok is false,
-	// holding nothing, when the ring is full, on err, and on a handle that
-	// is not a producer yet or has begun to close (the caller's general
-	// path attaches it, or says so). Close takes the lock, so the ring
-	// stays mapped while it is held.
-	ClaimPut() (pos uint64, slot []byte, ok bool, err error)
+	// holding nothing, when the ring is full, on err, on a handle that is
+	// not a producer yet or has begun to close, and when stop, a word of
+	// the caller's in the same mapping (a queue's shutdown), is not 0
+	// (the caller's general path attaches it, or says why). Close takes
+	// the lock, so the ring stays mapped while it is held, and the
+	// caller reads nothing of the mapping before the call: stop is looked
+	// at under the lock, as a look before it could read a page that a
+	// Close racing with it had unmapped.
+	ClaimPut(stop *atomic.Uint32) (pos uint64, slot []byte, ok bool, err error)
 	PublishPut(pos uint64, n int, wake func())
 	// ClaimGet and ReleaseGet are the consumers' side of the same:
 	// ClaimGet claims the next message as a Get does (ok false when there
