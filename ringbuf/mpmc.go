@@ -1062,9 +1062,6 @@ func (r *MPMC) skipDeadHead() bool {
 	if r.adoptNext < r.adoptEnd {
 		return false // its dequeue claim words hold an adopted run
 	}
-	if !r.deqSole.own && r.deqSole.mode.Load() != soleShared {
-		r.join(&r.deqSole, false) // a rescue: it does not make a producer the consumers' sole claimer
-	}
 	freed := false
 	for {
 		pos := r.deq.Load()
@@ -1075,6 +1072,18 @@ func (r *MPMC) skipDeadHead() bool {
 		seq := r.seq(pos).Load()
 		if seq != pos+1 || r.length(pos).Load() != lenAbandoned {
 			return freed
+		}
+		if !r.deqSole.own && r.deqSole.mode.Load() != soleShared {
+			// A slot to skip, by CAS: no sole claimer may store the
+			// position meanwhile. Joined only here, where the rescue
+			// moves the position: a producer waiting on a slower
+			// consumer runs it every poll period, and a join before the
+			// look shared the consumers' side for good at the first
+			// (TestSoleConsumerKeepsItsSideThroughAFullRingsRescue). A
+			// rescue does not make a producer the consumers' sole
+			// claimer.
+			r.join(&r.deqSole, false)
+			continue // the head may have moved while it waited
 		}
 		(*pubWord)(r.parts.word(r.part, partOffDeqClaim)).storeRelease(pos + 1)
 		if r.deq.CompareAndSwap(pos, pos+1) { // claims the abandoned slot for emptying
