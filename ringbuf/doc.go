@@ -118,6 +118,10 @@
 //     and AttachProducer and AttachConsumer return ErrBusy; a producer
 //     whose only slots to take hold messages that no live consumer is left
 //     to deliver gets ErrPeerDead.
+//   - A process stopped (SIGSTOP) inside an MPMC Put or Get, where it
+//     claims alone on its side, holds up another handle's first claim on
+//     that side until it goes on or dies: a blocking call waits as it
+//     waits for room or data, Try calls report nothing done now.
 //   - A consumer facing an empty ring whose producers are all gone gets
 //     ErrPeerDead if one of them died, io.EOF if they all closed their end
 //     (CloseWrite, Close). "All gone" counts producers that have attached:

@@ -97,7 +97,7 @@ func (r *mpmcX) ClaimPut(stop *atomic.Uint32) (pos uint64, slot []byte, ok bool,
 		m.putMu.Unlock()
 		return 0, nil, false, nil
 	}
-	if pos, ok, err = m.tryClaimPut(); !ok {
+	if pos, ok, err = m.tryClaimPut(noWait); !ok {
 		m.putMu.Unlock()
 		return 0, nil, false, err
 	}
@@ -121,7 +121,7 @@ func (r *mpmcX) ClaimGet() (pos uint64, msg []byte, ok bool, err error) {
 	if !m.lockAttached(roleConsumer, &m.getMu) {
 		return 0, nil, false, nil
 	}
-	pos, n, ok, err := m.getClaimed()
+	pos, n, ok, err := m.getClaimed(noWait)
 	if !ok {
 		m.getMu.Unlock()
 		return 0, nil, false, err

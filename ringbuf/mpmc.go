@@ -492,15 +492,18 @@ func (r *MPMC) unreleased(lo, hi uint64) bool {
 }
 
 // tryClaimPut claims the next free slot: Vyukov's enqueue, or, for the
-// producers' sole claimer, its plain form (see sole.go).
-func (r *MPMC) tryClaimPut() (pos uint64, ok bool, err error) {
+// producers' sole claimer, its plain form (see sole.go). ctx is a blocking
+// call's, noWait for one that does not wait: only a join waits (see join).
+func (r *MPMC) tryClaimPut(ctx context.Context) (pos uint64, ok bool, err error) {
 	claim := r.parts.word(r.part, partOffEnqClaim)
 	if r.enqSole.own {
 		if pos, ok := r.soleClaimPut(claim); ok {
 			return pos, true, nil
 		}
 	} else if r.enqSole.mode.Load() != soleShared {
-		r.join(&r.enqSole, true)
+		if err := r.join(ctx, &r.enqSole, true); err != nil {
+			return 0, false, notNow(err)
+		}
 	}
 	pos = r.enq.Load()
 	for {
@@ -609,15 +612,17 @@ func (r *MPMC) publishPut(pos uint64, n int) {
 }
 
 // tryClaimGet claims the next filled slot: Vyukov's dequeue, or, for the
-// consumers' sole claimer, its plain form.
-func (r *MPMC) tryClaimGet() (pos uint64, ok bool, err error) {
+// consumers' sole claimer, its plain form (ctx as tryClaimPut's).
+func (r *MPMC) tryClaimGet(ctx context.Context) (pos uint64, ok bool, err error) {
 	claim := r.parts.word(r.part, partOffDeqClaim)
 	if r.deqSole.own {
 		if pos, ok := r.soleClaimGet(claim); ok {
 			return pos, true, nil
 		}
 	} else if r.deqSole.mode.Load() != soleShared {
-		r.join(&r.deqSole, true)
+		if err := r.join(ctx, &r.deqSole, true); err != nil {
+			return 0, false, notNow(err)
+		}
 	}
 	pos = r.deq.Load()
 	for {
@@ -682,12 +687,12 @@ func (r *MPMC) skipGivenUp(pos uint64) {
 // getClaimed claims the next filled slot that holds a message, giving back
 // slots abandoned by dead producers, and checks its length. On an empty
 // ring it adopts a message claimed by a dead consumer, once rescueEmpty has
-// seen one.
-func (r *MPMC) getClaimed() (pos uint64, n int, ok bool, err error) {
+// seen one. ctx as tryClaimPut's.
+func (r *MPMC) getClaimed(ctx context.Context) (pos uint64, n int, ok bool, err error) {
 	for {
 		pos, ok = r.nextAdopted()
 		if !ok {
-			pos, ok, err = r.tryClaimGet()
+			pos, ok, err = r.tryClaimGet(ctx)
 		}
 		if !ok && err == nil && r.adoptDue.Load() {
 			pos, ok = r.adoptDeadClaim()
@@ -809,7 +814,7 @@ func (r *MPMC) TryPut(p []byte) (ok bool, err error) {
 		return false, noSlotYet(err)
 	}
 	defer r.putMu.Unlock()
-	pos, ok, err := r.tryClaimPut()
+	pos, ok, err := r.tryClaimPut(noWait)
 	if !ok {
 		return false, err
 	}
@@ -846,7 +851,7 @@ func (r *MPMC) PutFunc(ctx context.Context, fill func(slot []byte) int) error {
 	slow := false
 	var g ringx.RoomGate // set once the ring is found full
 	for {
-		pos, ok, err := r.tryClaimPut()
+		pos, ok, err := r.tryClaimPut(ctx)
 		if err != nil {
 			return err
 		}
@@ -905,7 +910,7 @@ func (r *MPMC) TryGet(buf []byte) (n int, ok bool, err error) {
 		return 0, false, noSlotYet(err)
 	}
 	defer r.getMu.Unlock()
-	pos, n, ok, err := r.getClaimed()
+	pos, n, ok, err := r.getClaimed(noWait)
 	if !ok {
 		return 0, false, err
 	}
@@ -945,7 +950,7 @@ func (r *MPMC) GetFunc(ctx context.Context, use func(msg []byte)) error {
 	slow := false
 	var g ringx.DataGate // set once the ring is found empty
 	for {
-		pos, n, ok, err := r.getClaimed()
+		pos, n, ok, err := r.getClaimed(ctx)
 		if err != nil {
 			return err
 		}
@@ -1082,7 +1087,9 @@ func (r *MPMC) skipDeadHead() bool {
 			// (TestSoleConsumerKeepsItsSideThroughAFullRingsRescue). A
 			// rescue does not make a producer the consumers' sole
 			// claimer.
-			r.join(&r.deqSole, false)
+			if r.join(noWait, &r.deqSole, false) != nil {
+				return freed // its sole claimer within a claim: at the next poll
+			}
 			continue // the head may have moved while it waited
 		}
 		(*pubWord)(r.parts.word(r.part, partOffDeqClaim)).storeRelease(pos + 1)
@@ -1357,7 +1364,7 @@ func (r *MPMC) TryPutFunc(fill func(slot []byte) int) (ok bool, err error) {
 		return false, noSlotYet(err)
 	}
 	defer r.putMu.Unlock()
-	pos, ok, err := r.tryClaimPut()
+	pos, ok, err := r.tryClaimPut(noWait)
 	if !ok {
 		return false, err
 	}
@@ -1383,7 +1390,7 @@ func (r *MPMC) TryGetFunc(use func(msg []byte)) (ok bool, err error) {
 		return false, noSlotYet(err)
 	}
 	defer r.getMu.Unlock()
-	pos, n, ok, err := r.getClaimed()
+	pos, n, ok, err := r.getClaimed(noWait)
 	if !ok {
 		return false, err
 	}

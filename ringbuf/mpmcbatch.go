@@ -53,12 +53,14 @@ const MaxRun = 256
 
 // tryClaimRun claims up to k free slots (k >= 1) with one CAS on enqueue:
 // n slots from pos, or n == 0 when the ring is full.
-func (r *MPMC) tryClaimRun(k int) (pos uint64, n int, err error) {
+func (r *MPMC) tryClaimRun(ctx context.Context, k int) (pos uint64, n int, err error) {
 	claim := r.parts.word(r.part, partOffEnqClaim)
 	end := r.parts.word(r.part, partOffEnqClaimEnd)
 	want := uint64(min(k, MaxRun))
 	if !r.enqSole.own && r.enqSole.mode.Load() != soleShared {
-		r.join(&r.enqSole, true) // (the sole claimer CASes a run: one CAS for many)
+		if err := r.join(ctx, &r.enqSole, true); err != nil { // (the sole claimer CASes a run: one CAS for many)
+			return 0, 0, notNow(err)
+		}
 	}
 	pos = r.enq.Load()
 	for {
@@ -168,7 +170,7 @@ func (r *MPMC) TryPutBatchFunc(k int, fill func(i int, slot []byte) int) (int, e
 		return 0, noSlotYet(err)
 	}
 	defer r.putMu.Unlock()
-	pos, n, err := r.tryClaimRun(k)
+	pos, n, err := r.tryClaimRun(noWait, k)
 	if n == 0 {
 		return 0, err
 	}
@@ -196,7 +198,7 @@ func (r *MPMC) PutBatchFunc(ctx context.Context, k int, fill func(i int, slot []
 	g := ringx.NewRoomGate((*mpmcX)(r), min(k, MaxRun), int(r.limit))
 	for {
 		if g.Open() || ctx.Err() != nil { // done: what fits now, as PutFunc would
-			pos, n, err := r.tryClaimRun(k)
+			pos, n, err := r.tryClaimRun(ctx, k)
 			if err != nil {
 				return 0, err
 			}
@@ -233,12 +235,14 @@ func (r *MPMC) PutBatch(ctx context.Context, msgs [][]byte) (int, error) {
 // recorded as a range in the participant slot (deqClaim, deqClaimEnd), so
 // that a consumer killed inside it leaves its unemptied slots to be
 // adopted.
-func (r *MPMC) tryClaimGetRun(k int) (pos uint64, n int, err error) {
+func (r *MPMC) tryClaimGetRun(ctx context.Context, k int) (pos uint64, n int, err error) {
 	claim := r.parts.word(r.part, partOffDeqClaim)
 	end := r.parts.word(r.part, partOffDeqClaimEnd)
 	want := uint64(min(k, MaxRun))
 	if !r.deqSole.own && r.deqSole.mode.Load() != soleShared {
-		r.join(&r.deqSole, true)
+		if err := r.join(ctx, &r.deqSole, true); err != nil {
+			return 0, 0, notNow(err)
+		}
 	}
 	pos = r.deq.Load()
 	for {
@@ -314,11 +318,12 @@ func (r *MPMC) emptyRun(pos uint64, n int, use func(msg []byte)) (int, error) {
 var mpmcGetRunHook func(i, n int)
 
 // tryGetRun claims a run of up to k messages and hands them to use: an
-// adopted message alone first (see getClaimed), else a run.
-func (r *MPMC) tryGetRun(k int, use func(msg []byte)) (int, error) {
+// adopted message alone first (see getClaimed), else a run (ctx as
+// tryClaimPut's).
+func (r *MPMC) tryGetRun(ctx context.Context, k int, use func(msg []byte)) (int, error) {
 	for {
 		if r.adoptNext < r.adoptEnd || r.adoptDue.Load() {
-			pos, n, ok, err := r.getClaimed()
+			pos, n, ok, err := r.getClaimed(ctx)
 			if ok {
 				use(r.payload(pos)[:n])
 				r.releaseGet(pos)
@@ -328,7 +333,7 @@ func (r *MPMC) tryGetRun(k int, use func(msg []byte)) (int, error) {
 				return 0, err
 			}
 		}
-		pos, n, err := r.tryClaimGetRun(k)
+		pos, n, err := r.tryClaimGetRun(ctx, k)
 		if n == 0 {
 			return 0, err
 		}
@@ -355,7 +360,7 @@ func (r *MPMC) TryGetBatchFunc(k int, use func(msg []byte)) (int, error) {
 		return 0, noSlotYet(err)
 	}
 	defer r.getMu.Unlock()
-	return r.tryGetRun(k, use)
+	return r.tryGetRun(noWait, k, use)
 }
 
 // GetBatchFunc is TryGetBatchFunc that blocks, as Get does, until there
@@ -374,7 +379,7 @@ func (r *MPMC) GetBatchFunc(ctx context.Context, k int, use func(msg []byte)) (i
 	slow := false
 	var g ringx.DataGate // set once the ring is found empty
 	for {
-		n, err := r.tryGetRun(k, use)
+		n, err := r.tryGetRun(ctx, k, use)
 		if n > 0 || err != nil {
 			r.streaming = g == (ringx.DataGate{}) // found at once
 			return n, err

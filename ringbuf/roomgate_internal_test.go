@@ -119,7 +119,7 @@ func TestHasRoomRunReadsNoDequeue(t *testing.T) {
 		}
 	}
 	check(4, "4 given back")
-	pos, ok, err := q.tryClaimGet()
+	pos, ok, err := q.tryClaimGet(noWait)
 	if !ok || err != nil {
 		t.Fatalf("tryClaimGet: %v, %v", ok, err)
 	}
@@ -140,8 +140,8 @@ func TestHasRoomRunReadsNoDequeue(t *testing.T) {
 func TestRoomGatePassesAHeldSlotAtTheBound(t *testing.T) {
 	r, q := mpmcPair(t, 16, []Option{WithLimit(10)})
 	fillMPMC(t, r, 10)
-	takeMPMC(t, q, 3)                // positions 0-2 given back
-	held, ok, err := q.tryClaimGet() // position 3, claimed and never given back
+	takeMPMC(t, q, 3)                      // positions 0-2 given back
+	held, ok, err := q.tryClaimGet(noWait) // position 3, claimed and never given back
 	if !ok || err != nil || held != 3 {
 		t.Fatalf("tryClaimGet: %d, %v, %v", held, ok, err)
 	}

@@ -98,7 +98,7 @@ func TestAbandonNotALiveProducersFilledSlot(t *testing.T) {
 	}
 	storeRunClaim(d, partOffEnqClaim, partOffEnqClaimEnd, 0, 2)
 	d.Close() // and dies before its CAS
-	pos, ok, err := a.tryClaimPut()
+	pos, ok, err := a.tryClaimPut(noWait)
 	if !ok || err != nil || pos != 0 {
 		t.Fatal(pos, ok, err)
 	}
@@ -150,7 +150,7 @@ func TestAbandonNotALaterLap(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	pos, ok, err := d.tryClaimPut() // d claims position 0
+	pos, ok, err := d.tryClaimPut(noWait) // d claims position 0
 	if !ok || err != nil || pos != 0 {
 		t.Fatal(pos, ok, err)
 	}
@@ -197,7 +197,7 @@ func TestAbandonKeepsAWholeMessage(t *testing.T) {
 	if err := c.AttachConsumer(); err != nil {
 		t.Fatal(err)
 	}
-	pos, ok, err := d.tryClaimPut()
+	pos, ok, err := d.tryClaimPut(noWait)
 	if !ok || err != nil || pos != 0 {
 		t.Fatal(pos, ok, err)
 	}

@@ -67,7 +67,7 @@ func TestMPMCGetWaitsForLiveClaimant(t *testing.T) {
 	child.Kill()
 	child.Wait()
 	c.putMu.Lock()
-	pos, ok, err := c.tryClaimPut() // the live winner of position 0
+	pos, ok, err := c.tryClaimPut(noWait) // the live winner of position 0
 	if !ok || err != nil || pos != 0 {
 		t.Fatalf("claim: %d, %v, %v", pos, ok, err)
 	}

@@ -1,6 +1,8 @@
 package ringbuf
 
 import (
+	"context"
+	"errors"
 	"runtime"
 	"sync/atomic"
 	"time"
@@ -57,6 +59,7 @@ type soleSide struct {
 	claimOff int            // the side's claim word in a participant slot: partOffEnqClaim or partOffDeqClaim
 	tok      uint64         // this handle's token once it has a participant slot, else 0
 	own      bool           // this handle is the side's sole claimer (guarded by the side's handle lock)
+	fenced   uint64         // the announcement (token|1) this handle fenced after, so that a join given up and tried again fences once (guarded by the side's lock)
 }
 
 // soleWindowHook, when set (tests), runs in every plain claim between the
@@ -95,34 +98,64 @@ func (s *soleSide) release() {
 // which it may make only once no sole claimer can store plainly: it makes
 // the handle the sole claimer where the side has none yet (mayOwn, a token,
 // a registered process), or the side shared, announcing itself to an
-// owner and waiting for its claim under way first.
-func (r *MPMC) join(s *soleSide, mayOwn bool) {
+// owner and waiting for its claim under way first. It returns nil once
+// the handle may CAS, or what ended that wait (see awaitOwner): the
+// caller then claims nothing.
+func (r *MPMC) join(ctx context.Context, s *soleSide, mayOwn bool) error {
 	for {
 		m := s.mode.Load()
 		switch {
 		case m == soleShared:
-			return
+			return nil
 		case m == 0:
 			if mayOwn && s.tok != 0 && canOwn() {
 				if s.mode.CompareAndSwap(0, s.tok) { // nobody's -> mine
 					s.own = true
-					return
+					return nil
 				}
 				continue
 			}
 			if s.mode.CompareAndSwap(0, soleShared) { // nobody's -> everyone CASes
-				return
+				return nil
 			}
 		case m == s.tok:
 			s.own = true
-			return
+			return nil
 		case m&1 == 0:
 			s.mode.CompareAndSwap(m, m|1) // another's -> announced (then the fence)
 		default:
-			r.awaitOwner(s, m^1)
+			if err := r.awaitOwner(ctx, s, m^1); err != nil {
+				return err // announced still: the owner CASes from its next claim on
+			}
 			s.mode.CompareAndSwap(m, soleShared) // announced -> everyone CASes
 		}
 	}
+}
+
+// noWait is the context of a call that does not wait (a Try call, a
+// rescue): done from the start, its error errSoleClaiming, which is
+// join's answer while the side's sole claimer stays within a claim: the
+// call claims nothing now, as on a full (or empty) ring.
+var noWait context.Context = doneContext{}
+
+var errSoleClaiming = errors.New("ringbuf: the side's sole claimer is within a claim")
+
+type doneContext struct{}
+
+func (doneContext) Deadline() (time.Time, bool) { return time.Time{}, false }
+func (doneContext) Done() <-chan struct{}       { return closedDone }
+func (doneContext) Err() error                  { return errSoleClaiming }
+func (doneContext) Value(any) any               { return nil }
+
+var closedDone = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+// notNow is a claim's answer to join's error: nothing claimed now, and no
+// error, where the caller does not wait (noWait).
+func notNow(err error) error {
+	if err == errSoleClaiming {
+		return nil
+	}
+	return err
 }
 
 // canOwn reports whether this process can be a side's sole claimer: once
@@ -136,25 +169,42 @@ func canOwn() bool {
 // other than the side's position + 1 (no plain claim under way), or owner
 // gone. Where the fence fails (never seen: the owner's process is
 // registered, so the command exists), it lets a millisecond pass first,
-// in which any store of the owner's reaches memory.
-func (r *MPMC) awaitOwner(s *soleSide, owner uint64) {
-	if membarrier.Fence() != nil {
-		time.Sleep(time.Millisecond)
+// in which any store of the owner's reaches memory. A fence after the
+// announcement serves every later look, so a joiner fences once.
+//
+// A claim takes a few stores, but its owner's process may be stopped
+// (SIGSTOP) inside it, or the word corrupt while the owner idles: for as
+// long as that lasts, the wait would. So it ends, the join undone but for
+// the announcement, once the owner has had a few yields to finish, with
+// the error of the caller's end: ErrClosed once the handle closes (Close
+// waits for the lock the joiner holds), ctx's once it is done (at once
+// for a caller that does not wait: noWait)
+// (TestSoleJoinHonoursItsCallersEnd).
+func (r *MPMC) awaitOwner(ctx context.Context, s *soleSide, owner uint64) error {
+	if s.fenced != owner|1 {
+		if membarrier.Fence() != nil {
+			time.Sleep(time.Millisecond)
+		}
+		s.fenced = owner | 1
 	}
 	i := int(owner>>1&0xff) - 1
 	for k := 0; ; k++ {
 		if r.soleGone(owner) {
-			return
+			return nil
 		}
 		c := r.parts.word(i, s.claimOff).Load() // observes: the owner's claim, after the fence (first: see the type's doc)
 		if c != s.pos.Load()+1 {
-			return
+			return nil
 		}
 		switch {
 		case k < 64:
 			spin.Relax() // a claim takes a few stores
 		case k < 128:
 			runtime.Gosched() // its owner was preempted in one
+		case r.closed.Load():
+			return ErrClosed
+		case ctx.Err() != nil:
+			return ctx.Err()
 		default:
 			time.Sleep(min(time.Duration(k-127)*10*time.Microsecond, time.Millisecond))
 		}
