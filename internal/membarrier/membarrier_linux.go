@@ -67,8 +67,19 @@ func Refused() bool {
 	}
 }
 
+// HoldRegistration makes this process's registration, once it starts,
+// wait until release is closed: for tests of a fast side's calls while it
+// is under way (a registration that waits for an RCU grace period under
+// load). Call it before the first call of Registered, Await or Refused.
+func HoldRegistration(release <-chan struct{}) { hold = release }
+
+var hold <-chan struct{} // see HoldRegistration
+
 func register() {
 	defer close(finished)
+	if hold != nil {
+		<-hold
+	}
 	cmds, _, errno := unix.Syscall(unix.SYS_MEMBARRIER, cmdQuery, 0, 0)
 	if errno != 0 || cmds&(cmdGlobalExpedited|cmdRegisterGlobalExpedited) != cmdGlobalExpedited|cmdRegisterGlobalExpedited {
 		return

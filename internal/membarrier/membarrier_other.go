@@ -16,5 +16,8 @@ func Refused() bool { return true }
 // Await reports false.
 func Await() bool { return false }
 
+// HoldRegistration does nothing: there is no registration here.
+func HoldRegistration(release <-chan struct{}) {}
+
 // Fence returns ErrUnavailable.
 func Fence() error { return ErrUnavailable }
