@@ -541,9 +541,13 @@ func (r *MPMC) tryClaimPut(ctx context.Context) (pos uint64, ok bool, err error)
 // (see sole.go): a plain store moves enqueue once the claim is stored and
 // the side still found its own. It reports false, having claimed nothing,
 // when the slot is not free (the ring full, held at its limit, or
-// corrupt: the general path says which) and when the handle is no longer
-// the sole claimer.
+// corrupt: the general path says which), when the handle is no longer
+// the sole claimer, and while this process is not registered for
+// membarrier's fence.
 func (r *MPMC) soleClaimPut(claim *atomic.Uint64) (uint64, bool) {
+	if !membarrier.Registered() {
+		return 0, false // not yet: no fence reaches this process (see sole.go)
+	}
 	pos := r.enq.Load()
 	if r.seq(pos).Load() != pos || r.limit < r.capacity && r.limitRoom(pos, 1) < 1 { // observes: slot emptied
 		return 0, false
@@ -652,6 +656,9 @@ func (r *MPMC) tryClaimGet(ctx context.Context) (pos uint64, ok bool, err error)
 
 // soleClaimGet is soleClaimPut for the consumers' sole claimer.
 func (r *MPMC) soleClaimGet(claim *atomic.Uint64) (uint64, bool) {
+	if !membarrier.Registered() {
+		return 0, false
+	}
 	pos := r.deq.Load()
 	if r.seq(pos).Load() != pos+1 { // observes: slot filled
 		return 0, false

@@ -18,8 +18,8 @@ import (
 // waits for the stores before it to drain: in a stream, the last message's
 // slot, on lines the other side's core holds (see queue's doc for the
 // figures). So the first handle to claim on a side, in a process that
-// membarrier(2) registered, becomes the side's sole claimer, and moves the
-// position with a plain store after its claim word, which every claim
+// membarrier(2) did not refuse, becomes the side's sole claimer, and moves
+// the position with a plain store after its claim word, which every claim
 // stores anyway (see the participant slot in layout.go):
 //
 //	sole claimer: read pos; claim = pos+1; look at sole; position = pos+1
@@ -49,10 +49,19 @@ import (
 // cannot own the side (a rescue's skip, or a process that membarrier
 // refused) makes the side shared at once.
 //
-// A process's first claim on a side that has no sole claimer yet waits
-// for the membarrier registration this process started when it opened the
-// ring (12-16 ms here, once per process; none where the kernel refuses):
-// without it no fence reaches the claimer's threads.
+// No fence reaches a process's threads before membarrier(2) has
+// registered it, and the registration, which opening the ring starts,
+// waits for an RCU grace period (10-19 ms in a fresh process here): the
+// first claim on a side that has no sole claimer makes its handle the
+// owner at once, and the owner claims by CAS until its process is
+// registered, as Value's plain Update does. A plain claim's look at sole
+// comes after its look at Registered, and so after the registration
+// returned: either the look comes after a joiner's announcement and sees
+// it, or the joiner's fence, after the announcement, came after the
+// registration and reached the owner. Waiting for the registration cost
+// the first message of every fresh process first on its side those
+// milliseconds (TestSoleFirstClaimDoesNotWaitForRegistration). A process
+// that membarrier refused never owns a side.
 type soleSide struct {
 	mode     *atomic.Uint64 // enqSole or deqSole: 0, the owner's token, token|1, or soleShared
 	pos      *atomic.Uint64 // the side's position: enqueue or dequeue
@@ -97,7 +106,7 @@ func (s *soleSide) release() {
 // join readies side s for a CAS of this handle's (its side's lock held),
 // which it may make only once no sole claimer can store plainly: it makes
 // the handle the sole claimer where the side has none yet (mayOwn, a token,
-// a registered process), or the side shared, announcing itself to an
+// a process membarrier did not refuse), or the side shared, announcing itself to an
 // owner and waiting for its claim under way first. It returns nil once
 // the handle may CAS, or what ended that wait (see awaitOwner): the
 // caller then claims nothing.
@@ -108,7 +117,7 @@ func (r *MPMC) join(ctx context.Context, s *soleSide, mayOwn bool) error {
 		case m == soleShared:
 			return nil
 		case m == 0:
-			if mayOwn && s.tok != 0 && canOwn() {
+			if mayOwn && s.tok != 0 && !membarrier.Refused() {
 				if s.mode.CompareAndSwap(0, s.tok) { // nobody's -> mine
 					s.own = true
 					return nil
@@ -156,12 +165,6 @@ func notNow(err error) error {
 		return nil
 	}
 	return err
-}
-
-// canOwn reports whether this process can be a side's sole claimer: once
-// membarrier(2) has registered it, waiting for a registration under way.
-func canOwn() bool {
-	return membarrier.Registered() || !membarrier.Refused() && membarrier.Await()
 }
 
 // awaitOwner waits, for a joiner that announced itself to owner, until
