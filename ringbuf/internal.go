@@ -97,6 +97,11 @@ func (r *mpmcX) ClaimPut(stop *atomic.Uint32) (pos uint64, slot []byte, ok bool,
 		m.putMu.Unlock()
 		return 0, nil, false, nil
 	}
+	if m.enqSole.own { // the sole producer's plain claim, one call nearer (see ClaimGet)
+		if pos, ok := m.soleClaimPut(m.parts.word(m.part, partOffEnqClaim)); ok {
+			return pos, m.payload(pos), true, nil
+		}
+	}
 	if pos, ok, err = m.tryClaimPut(noWait); !ok {
 		m.putMu.Unlock()
 		return 0, nil, false, err
@@ -120,6 +125,25 @@ func (r *mpmcX) ClaimGet() (pos uint64, msg []byte, ok bool, err error) {
 	m := (*MPMC)(r)
 	if !m.lockAttached(roleConsumer, &m.getMu) {
 		return 0, nil, false, nil
+	}
+	// The sole consumer's common case, two calls nearer than getClaimed's
+	// (a dozen calls of a few nanoseconds each are most of a Get that
+	// does not miss): no adopted run to deliver first, a plain claim, a
+	// length in bounds. Anything else, the slot claimed or not, goes on
+	// through getClaimed's loop, which sorts it out.
+	if m.deqSole.own && m.adoptNext >= m.adoptEnd {
+		if pos, ok := m.soleClaimGet(m.parts.word(m.part, partOffDeqClaim)); ok {
+			if l := m.length(pos).Load(); l <= uint32(m.slotBytes) {
+				return pos, m.payload(pos)[:l], true, nil
+			}
+			if pos, n, ok, err := m.checkClaimed(pos); ok || err != nil {
+				if !ok {
+					m.getMu.Unlock()
+					return 0, nil, false, err
+				}
+				return pos, m.payload(pos)[:n], true, nil
+			}
+		}
 	}
 	pos, n, ok, err := m.getClaimed(noWait)
 	if !ok {

@@ -707,17 +707,27 @@ func (r *MPMC) getClaimed(ctx context.Context) (pos uint64, n int, ok bool, err 
 		if !ok {
 			return 0, 0, false, err
 		}
-		l := r.length(pos).Load()
-		if l == lenAbandoned {
-			r.skipGivenUp(pos)
-			continue
+		if pos, n, ok, err := r.checkClaimed(pos); ok || err != nil {
+			return pos, n, ok, err
 		}
-		if l > uint32(r.slotBytes) {
-			r.releaseGet(pos)
-			return 0, 0, false, fmt.Errorf("%w: ring %q slot %d holds %d bytes, slots are %d", ErrCorrupt, r.name, pos&r.mask, l, r.slotBytes)
-		}
-		return pos, int(l), true, nil
 	}
+}
+
+// checkClaimed checks the length of slot pos, which this handle claimed:
+// ok with the message's length, or an error having given the slot back
+// (a corrupt length), or neither, having skipped a slot given up (the
+// caller claims the next).
+func (r *MPMC) checkClaimed(pos uint64) (uint64, int, bool, error) {
+	l := r.length(pos).Load()
+	if l == lenAbandoned {
+		r.skipGivenUp(pos)
+		return 0, 0, false, nil
+	}
+	if l > uint32(r.slotBytes) {
+		r.releaseGet(pos)
+		return 0, 0, false, fmt.Errorf("%w: ring %q slot %d holds %d bytes, slots are %d", ErrCorrupt, r.name, pos&r.mask, l, r.slotBytes)
+	}
+	return pos, int(l), true, nil
 }
 
 // limitRoom returns how many slots from pos a claim may take within
