@@ -47,7 +47,7 @@ var errFirstPark = errors.New("ringbuf: first park")
 // have won; see vring.claimResolved), or (MPMC) once a live participant
 // has resolved the dead one's claims (see MPMC.takePart). Blocking calls
 // wait for it; Try calls report "no room" (or no message).
-var errSlotPending = errors.New("ringbuf: a dead producer's slot is not yet reclaimable")
+var errSlotPending = errors.New("ringbuf: a dead participant's slot is not yet reclaimable")
 
 // errSlotOrphaned: (MPMC) no slot is free now, and the only ones whose
 // owners died hold dead consumers' messages that no live participant can
