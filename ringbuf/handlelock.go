@@ -179,20 +179,13 @@ func (l *handleLock) settleBias() {
 // own hold (a reservation, to be released by an Unlock that may come
 // from another goroutine), and waits for it as anyone would.
 func (l *handleLock) revoke(wait bool) bool {
-	fenced := true
 	if l.owner.Load() != biasRevoked {
 		l.owner.Store(biasRevoked)
-		fenced = membarrier.Fence() == nil // the owner's process is this one, registered: it cannot fail
+		membarrier.FenceOrWait() // the owner's process is this one, registered: the fence runs
 	}
 	for i := 0; ; i++ {
 		if l.held.Load() == 0 { // observes: the owner's hold, made visible by the fence
-			if fenced || i >= 2 {
-				return true
-			}
-			// Unfenced (never seen): a store may still sit in the owner's
-			// store buffer, which drains in far less than this.
-			time.Sleep(time.Millisecond)
-			continue
+			return true
 		}
 		if !wait {
 			return false

@@ -500,10 +500,8 @@ func (r *MPMC) tryClaimPut(ctx context.Context) (pos uint64, ok bool, err error)
 		if pos, ok := r.soleClaimPut(claim); ok {
 			return pos, true, nil
 		}
-	} else if r.enqSole.mode.Load() != soleShared {
-		if err := r.join(ctx, &r.enqSole, true); err != nil {
-			return 0, false, notNow(err)
-		}
+	} else if err := r.mayCAS(ctx, &r.enqSole); err != nil {
+		return 0, false, notNow(err)
 	}
 	pos = r.enq.Load()
 	for {
@@ -623,10 +621,8 @@ func (r *MPMC) tryClaimGet(ctx context.Context) (pos uint64, ok bool, err error)
 		if pos, ok := r.soleClaimGet(claim); ok {
 			return pos, true, nil
 		}
-	} else if r.deqSole.mode.Load() != soleShared {
-		if err := r.join(ctx, &r.deqSole, true); err != nil {
-			return 0, false, notNow(err)
-		}
+	} else if err := r.mayCAS(ctx, &r.deqSole); err != nil {
+		return 0, false, notNow(err)
 	}
 	pos = r.deq.Load()
 	for {

@@ -57,10 +57,8 @@ func (r *MPMC) tryClaimRun(ctx context.Context, k int) (pos uint64, n int, err e
 	claim := r.parts.word(r.part, partOffEnqClaim)
 	end := r.parts.word(r.part, partOffEnqClaimEnd)
 	want := uint64(min(k, MaxRun))
-	if !r.enqSole.own && r.enqSole.mode.Load() != soleShared {
-		if err := r.join(ctx, &r.enqSole, true); err != nil { // (the sole claimer CASes a run: one CAS for many)
-			return 0, 0, notNow(err)
-		}
+	if err := r.mayCAS(ctx, &r.enqSole); err != nil { // (the sole claimer CASes a run: one CAS for many)
+		return 0, 0, notNow(err)
 	}
 	pos = r.enq.Load()
 	for {
@@ -239,10 +237,8 @@ func (r *MPMC) tryClaimGetRun(ctx context.Context, k int) (pos uint64, n int, er
 	claim := r.parts.word(r.part, partOffDeqClaim)
 	end := r.parts.word(r.part, partOffDeqClaimEnd)
 	want := uint64(min(k, MaxRun))
-	if !r.deqSole.own && r.deqSole.mode.Load() != soleShared {
-		if err := r.join(ctx, &r.deqSole, true); err != nil {
-			return 0, 0, notNow(err)
-		}
+	if err := r.mayCAS(ctx, &r.deqSole); err != nil {
+		return 0, 0, notNow(err)
 	}
 	pos = r.deq.Load()
 	for {

@@ -103,6 +103,16 @@ func (s *soleSide) release() {
 	}
 }
 
+// mayCAS readies side s for a CAS of this handle's, as join does, with no
+// call where none is needed: the handle owns the side, or the side is
+// shared. A claim reports its error through notNow.
+func (r *MPMC) mayCAS(ctx context.Context, s *soleSide) error {
+	if s.own || s.mode.Load() == soleShared {
+		return nil
+	}
+	return r.join(ctx, s, true)
+}
+
 // join readies side s for a CAS of this handle's (its side's lock held),
 // which it may make only once no sole claimer can store plainly: it makes
 // the handle the sole claimer where the side has none yet (mayOwn, a token,
@@ -185,9 +195,7 @@ func notNow(err error) error {
 // (TestSoleJoinHonoursItsCallersEnd).
 func (r *MPMC) awaitOwner(ctx context.Context, s *soleSide, owner uint64) error {
 	if s.fenced != owner|1 {
-		if membarrier.Fence() != nil {
-			time.Sleep(time.Millisecond)
-		}
+		membarrier.FenceOrWait()
 		s.fenced = owner | 1
 	}
 	i := int(owner>>1&0xff) - 1

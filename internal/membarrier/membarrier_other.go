@@ -2,7 +2,10 @@
 
 package membarrier
 
-import "errors"
+import (
+	"errors"
+	"time"
+)
 
 // ErrUnavailable: there is no membarrier(2) here.
 var ErrUnavailable = errors.New("membarrier: unavailable on this system")
@@ -18,6 +21,9 @@ func Await() bool { return false }
 
 // HoldRegistration does nothing: there is no registration here.
 func HoldRegistration(release <-chan struct{}) {}
+
+// FenceOrWait lets a millisecond pass (see the Linux one).
+func FenceOrWait() { time.Sleep(time.Millisecond) }
 
 // Fence returns ErrUnavailable.
 func Fence() error { return ErrUnavailable }
