@@ -109,7 +109,7 @@ func (r *MPMC) giveUpDeadPuts(i int) {
 	}
 	freed := false
 	for pos := lo; pos < hi; pos++ {
-		if r.enq.Load() > pos && r.seq(pos).Load() == pos && r.abandonDeadRun(pos) {
+		if r.abandonDeadRun(pos) { // (nothing where pos is not claimed and unfilled)
 			freed = true
 		}
 	}
