@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/shmkit/shmkit/atomics"
 	"github.com/shmkit/shmkit/internal/shmtest"
 	"github.com/shmkit/shmkit/process"
 	"github.com/shmkit/shmkit/shm"
@@ -33,10 +32,7 @@ var claimDieW = process.Register("ringbuf-claim-die", func(ctx context.Context, 
 			break
 		}
 	}
-	flag := atomics.MustUint32At(a.Flag.Bytes(), 0)
-	flag.Store(1)
-	atomics.Wake(flag, -1)
-	select {}
+	return holdForKill(a.Flag)
 })
 
 // TestDeadClaimZeroHeaderCaughtUp: an MPSC consumer that has caught up
@@ -81,12 +77,7 @@ func TestDeadClaimZeroHeaderCaughtUp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fw := atomics.MustUint32At(flag.Bytes(), 0)
-	for fw.Load() == 0 {
-		if err := atomics.Await(ctx, fw, 0, nil); err != nil {
-			t.Fatalf("the child did not claim: %v", err)
-		}
-	}
+	awaitChild(t, ctx, flag, "the child did not claim")
 	child.Kill()
 	child.Wait()
 	if err := p.Write(ctx, []byte("b")); err != nil {

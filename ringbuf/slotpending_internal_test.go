@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/shmkit/shmkit/atomics"
 	"github.com/shmkit/shmkit/internal/shmtest"
 	"github.com/shmkit/shmkit/process"
 	"github.com/shmkit/shmkit/shm"
@@ -28,10 +27,7 @@ var staleEnqClaimW = process.Register("ringbuf-stale-enq-claim", func(ctx contex
 		return err
 	}
 	r.parts.word(r.part, partOffEnqClaim).Store(r.enq.Load() + 1)
-	flag := atomics.MustUint32At(a.Flag.Bytes(), 0)
-	flag.Store(1)
-	atomics.Wake(flag, -1)
-	select {}
+	return holdForKill(a.Flag)
 })
 
 // TestMPMCGetWaitsForLiveClaimant: of two participant slots, one is a
@@ -58,12 +54,7 @@ func TestMPMCGetWaitsForLiveClaimant(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fw := atomics.MustUint32At(flag.Bytes(), 0)
-	for fw.Load() == 0 {
-		if err := atomics.Await(ctx, fw, 0, nil); err != nil {
-			t.Fatalf("the child did not get there: %v", err)
-		}
-	}
+	awaitChild(t, ctx, flag, "the child did not get there")
 	child.Kill()
 	child.Wait()
 	c.putMu.Lock()

@@ -209,10 +209,7 @@ var soleDieW = process.Register("ringbuf-sole-die", func(ctx context.Context, a 
 	if !a.R.deqSole.own {
 		return fmt.Errorf("the child is not the consumers' sole claimer")
 	}
-	flag := atomics.MustUint32At(a.Flag.Bytes(), 0)
-	flag.Store(1)
-	atomics.Wake(flag, -1)
-	select {}
+	return holdForKill(a.Flag)
 })
 
 // TestSoleClaimerDiedMidClaim: a consumers' sole claimer killed between

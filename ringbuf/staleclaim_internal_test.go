@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/shmkit/shmkit/atomics"
 	"github.com/shmkit/shmkit/internal/shmtest"
 	"github.com/shmkit/shmkit/process"
 )
@@ -27,10 +26,7 @@ var staleClaimDieW = process.Register("ringbuf-stale-claim-die", func(ctx contex
 	tail := r.tail.Load()
 	r.slots.word(r.p.slot, slotOffClaimPos).Store(tail)
 	r.slots.word(r.p.slot, slotOffClaimEnd).Store(tail + staleClaimBytes)
-	flag := atomics.MustUint32At(a.Flag.Bytes(), 0)
-	flag.Store(1)
-	atomics.Wake(flag, -1)
-	select {}
+	return holdForKill(a.Flag)
 })
 
 // startAndKill starts w on r, waits until it says it got where it is
@@ -42,12 +38,7 @@ func startAndKill(t *testing.T, ctx context.Context, w *process.Func[claimDieArg
 	if err != nil {
 		t.Fatal(err)
 	}
-	fw := atomics.MustUint32At(flag.Bytes(), 0)
-	for fw.Load() == 0 {
-		if err := atomics.Await(ctx, fw, 0, nil); err != nil {
-			t.Fatalf("the child did not get there: %v", err)
-		}
-	}
+	awaitChild(t, ctx, flag, "the child did not get there")
 	child.Kill()
 	child.Wait()
 }

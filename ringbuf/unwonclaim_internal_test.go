@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/shmkit/shmkit/atomics"
 	"github.com/shmkit/shmkit/internal/shmtest"
 	"github.com/shmkit/shmkit/process"
 	"github.com/shmkit/shmkit/shm"
@@ -49,10 +48,7 @@ var claimThenDieW = process.Register("ringbuf-claim-then-die", func(ctx context.
 	if a.Kill.Won && !r.tail.CompareAndSwap(pos, pos+a.Kill.Claim) {
 		return fmt.Errorf("tail moved from %d", pos)
 	}
-	flag := atomics.MustUint32At(a.Flag.Bytes(), 0)
-	flag.Store(1)
-	atomics.Wake(flag, -1)
-	select {}
+	return holdForKill(a.Flag)
 })
 
 // claimRecord is record i of producer id.
@@ -103,12 +99,7 @@ func TestDeadProducersUnwonClaims(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				fw := atomics.MustUint32At(flag.Bytes(), 0)
-				for fw.Load() == 0 {
-					if err := atomics.Await(ctx, fw, 0, nil); err != nil {
-						t.Fatalf("producer %d did not get to its claim: %v", a.ID, err)
-					}
-				}
+				awaitChild(t, ctx, flag, fmt.Sprintf("producer %d did not get to its claim", a.ID))
 				child.Kill()
 				child.Wait()
 				for i := range a.N {
