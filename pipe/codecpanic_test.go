@@ -3,6 +3,7 @@ package pipe_test
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
 	"testing"
 	"time"
 
@@ -32,6 +33,9 @@ func (panicky) Append(dst []byte, v *sized) ([]byte, error) {
 
 func (panicky) Decode(src []byte, v *sized) error {
 	*v = sized{V: int64(binary.LittleEndian.Uint64(src)), Size: len(src)}
+	if v.V < 0 {
+		panic("codec bug") // a value sent negative stands for one Decode panics on
+	}
 	return nil
 }
 
@@ -64,6 +68,50 @@ func TestSendCodecPanicLeavesPipeWorking(t *testing.T) {
 			}
 			if v, err := b.Recv(ctx); err != nil || v.V != int64(i) || v.Size != size {
 				t.Fatalf("Recv %d = %+v, %v; want V %d of %d bytes", i, v, err, i, size)
+			}
+		}
+	}
+}
+
+// TestRecvCodecPanicConsumesTheMessage: a codec's panic inside Recv goes
+// to the caller and consumes the message it panicked on, as a decoding
+// error does (and as Python's recv, which has read the bytes before it
+// unpickles them); the next Recv gets the message after it.
+func TestRecvCodecPanicConsumesTheMessage(t *testing.T) {
+	a, b, err := pipe.New(pipe.Options[sized]{Capacity: 4096, MaxMessage: 64 << 10, Codec: panicky{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	defer b.Close()
+	ctx, cancel := context.WithTimeout(ctxT(t), 20*time.Second)
+	defer cancel()
+	for i := range 16 {
+		for _, size := range []int{1024, 48 << 10} {
+			if err := a.Send(ctx, sized{V: -1, Size: size}); err != nil {
+				t.Fatal(err)
+			}
+			if err := a.Send(ctx, sized{V: int64(i), Size: size}); err != nil {
+				t.Fatal(err)
+			}
+			panicked := func() (p bool) {
+				defer func() { p = recover() != nil }()
+				b.Recv(ctx)
+				return false
+			}()
+			if !panicked {
+				t.Fatalf("Recv %d of %d bytes that its codec panics on did not panic", i, size)
+			}
+			v, err := func() (v sized, err error) {
+				defer func() {
+					if p := recover(); p != nil {
+						err = fmt.Errorf("panicked: %v", p)
+					}
+				}()
+				return b.Recv(ctx)
+			}()
+			if err != nil || v.V != int64(i) || v.Size != size {
+				t.Fatalf("Recv %d after a panic = %+v, %v; want V %d of %d bytes", i, v, err, i, size)
 			}
 		}
 	}
