@@ -118,9 +118,12 @@ func (c *Conn[T]) sendLarge(ctx context.Context, n int, fill func(rec []byte) er
 	if err != nil {
 		return fmt.Errorf("pipe %q: %w", c.name, err)
 	}
-	if err := fill(c.arena.Bytes(blk)); err != nil {
+	free := func() {
 		c.arena.Free(blk)
 		c.arenaFreed()
+	}
+	if err := fillOrUndo(fill, c.arena.Bytes(blk), free); err != nil {
+		free()
 		return err
 	}
 	if testHookPlaced != nil {
@@ -135,8 +138,7 @@ func (c *Conn[T]) sendLarge(ctx context.Context, n int, fill func(rec []byte) er
 		return nil
 	})
 	if !published {
-		c.arena.Free(blk)
-		c.arenaFreed()
+		free()
 	}
 	return err
 }

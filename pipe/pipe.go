@@ -373,13 +373,29 @@ func (c *Conn[T]) sendRecord(ctx context.Context, n int, fill func(rec []byte) e
 	if err != nil {
 		return err
 	}
-	if err := fill(rec); err != nil {
+	if err := fillOrUndo(fill, rec, c.send.Cancel); err != nil {
 		c.send.Cancel()
 		return err
 	}
 	c.send.Commit() // publishes: the message
 	c.ctl.data[c.end].Notify()
 	return nil
+}
+
+// fillOrUndo runs fill on rec, and undo on the way out if fill panics (a
+// codec's bug that the caller recovers), before the panic goes on: a
+// reservation left outstanding made every later Send panic, and an arena
+// block left allocated was lost to both ends.
+func fillOrUndo(fill func(rec []byte) error, rec []byte, undo func()) error {
+	panicked := true
+	defer func() {
+		if panicked {
+			undo()
+		}
+	}()
+	err := fill(rec)
+	panicked = false
+	return err
 }
 
 // sendProbe and recvProbe are what a blocked send and receive spin on: a
@@ -482,18 +498,25 @@ func (c *Conn[T]) RecvInto(ctx context.Context, v *T) error {
 	if err != nil {
 		return err
 	}
-	if c.bin != nil {
-		err = c.bin.Decode(rec, v)
-	} else {
-		var w T
-		err = c.codec.Decode(rec, &w)
-		*v = w
-	}
-	c.discard()
-	if err != nil {
+	if err := c.decode(rec, v); err != nil {
 		return fmt.Errorf("pipe %q: %w", c.name, err)
 	}
 	return nil
+}
+
+// decode decodes rec, the message peek returned, into *v and discards it:
+// also when the codec panics (a bug that the caller recovers), so the
+// message is consumed, as by a decoding error. Left at the head, it made
+// every later receive panic on it again.
+func (c *Conn[T]) decode(rec []byte, v *T) error {
+	defer c.discard()
+	if c.bin != nil {
+		return c.bin.Decode(rec, v)
+	}
+	var w T
+	err := c.codec.Decode(rec, &w)
+	*v = w
+	return err
 }
 
 // RecvBytes waits for the next message and returns a copy of its bytes.

@@ -593,6 +593,7 @@ func (q *Queue[T]) put(ctx context.Context, v *T) error {
 	if err := q.encode(v, &m); err != nil {
 		return err
 	}
+	defer q.done(&m) // also when the codec panics in place (a large message's block freed)
 	var err error
 	if m.n > int(q.ctl.maxMessage) && q.arena != nil {
 		err = q.placeWait(ctx, v, &m)
@@ -610,7 +611,6 @@ func (q *Queue[T]) put(ctx context.Context, v *T) error {
 		}
 		err = perr
 	}
-	q.done(&m)
 	return err
 }
 
@@ -627,15 +627,13 @@ func (q *Queue[T]) TryPut(v T) (bool, error) {
 	if err := q.encode(&v, &m); err != nil {
 		return false, err
 	}
+	defer q.done(&m) // as put's
 	if m.n > int(q.ctl.maxMessage) && q.arena != nil {
 		if ok, err := q.place(&v, &m); !ok || err != nil {
-			q.done(&m)
 			return false, err
 		}
 	}
-	ok, err := q.tryPut(&v, &m)
-	q.done(&m)
-	return ok, err
+	return q.tryPut(&v, &m)
 }
 
 // message is a value about to be put: its encoded size, and, for a codec

@@ -869,7 +869,7 @@ func (r *MPMC) PutFunc(ctx context.Context, fill func(slot []byte) int) error {
 			return err
 		}
 		if ok {
-			n := fill(r.payload(pos))
+			n := r.fillOne(pos, fill)
 			if n < 0 || n > r.slotBytes {
 				r.publishPut(pos, 0)
 				panic(fmt.Sprintf("ringbuf: PutFunc fill returned %d, slot holds %d", n, r.slotBytes))
@@ -968,8 +968,7 @@ func (r *MPMC) GetFunc(ctx context.Context, use func(msg []byte)) error {
 			return err
 		}
 		if ok {
-			use(r.payload(pos)[:n])
-			r.releaseGet(pos)
+			r.useOne(pos, n, use)
 			r.streaming = g == (ringx.DataGate{}) // found at once
 			return nil
 		}
@@ -1381,11 +1380,9 @@ func (r *MPMC) TryPutFunc(fill func(slot []byte) int) (ok bool, err error) {
 	if !ok {
 		return false, err
 	}
-	n := fill(r.payload(pos))
+	n := r.fillOne(pos, fill)
 	if n < 0 {
-		r.length(pos).Store(lenAbandoned)
-		r.seq(pos).Store(pos + 1) // publishes: slot given up, skipped by consumers
-		r.data.wake()
+		r.giveUpPut(pos)
 		return false, nil
 	}
 	if n > r.slotBytes {
@@ -1407,7 +1404,39 @@ func (r *MPMC) TryGetFunc(use func(msg []byte)) (ok bool, err error) {
 	if !ok {
 		return false, err
 	}
-	use(r.payload(pos)[:n])
-	r.releaseGet(pos)
+	r.useOne(pos, n, use)
 	return true, nil
+}
+
+// fillOne lets fill write the message of slot pos, which this handle
+// claimed, and returns its length. A fill that panics (a codec's bug
+// that its caller recovers) gives the slot up on its way out: left
+// claimed and unpublished, it held every consumer behind it for ever.
+func (r *MPMC) fillOne(pos uint64, fill func(slot []byte) int) int {
+	panicked := true
+	defer func() {
+		if panicked {
+			r.giveUpPut(pos)
+		}
+	}()
+	n := fill(r.payload(pos))
+	panicked = false
+	return n
+}
+
+// giveUpPut publishes slot pos, which this handle claimed, as given up:
+// consumers skip it.
+func (r *MPMC) giveUpPut(pos uint64) {
+	r.length(pos).Store(lenAbandoned)
+	r.seq(pos).Store(pos + 1) // publishes: slot given up, skipped by consumers
+	r.data.wake()
+}
+
+// useOne hands the n-byte message of slot pos, which this handle claimed,
+// to use, and gives the slot back: also when use panics (the message is
+// consumed, as by a decoding error), else producers waited on the slot
+// for ever once the ring came round to it.
+func (r *MPMC) useOne(pos uint64, n int, use func(msg []byte)) {
+	defer r.releaseGet(pos)
+	use(r.payload(pos)[:n])
 }

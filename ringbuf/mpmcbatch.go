@@ -111,7 +111,13 @@ func (r *MPMC) fillRun(pos uint64, n int, fill func(i int, slot []byte) int) int
 	filled := n
 	bad := -1
 	pub := pos // the run's slots below it are published
-	for i := 0; i < n; i++ {
+	i := 0
+	defer func() {
+		if i < n { // fill panicked on slot i (a codec's bug that the caller recovers)
+			r.giveUpRun(pos+uint64(i), pos+uint64(n), pub)
+		}
+	}()
+	for ; i < n; i++ {
 		p := pos + uint64(i)
 		if p-pub >= runChunk { // a chunk filled: publish it
 			pub = r.publishFilled(pub, p)
@@ -135,6 +141,7 @@ func (r *MPMC) fillRun(pos uint64, n int, fill func(i int, slot []byte) int) int
 		// The length stays lenAbandoned: the slot is given up, skipped by consumers.
 	}
 	r.publishFilled(pub, pos+uint64(n))
+	i = n // (the loop ends with it so, but a fill that panics does not)
 	if hook != nil {
 		hook(n, n)
 	}
@@ -143,6 +150,18 @@ func (r *MPMC) fillRun(pos uint64, n int, fill func(i int, slot []byte) int) int
 		panic(fmt.Sprintf("ringbuf: PutBatchFunc fill returned %d, slot holds %d", bad, r.slotBytes))
 	}
 	return filled
+}
+
+// giveUpRun publishes the rest of a run whose fill panicked at position
+// from: the run's slots before from hold whole messages (delivered), from
+// to end are given up (skipped), pub as fillRun's. Left claimed and
+// unpublished, they held every consumer behind them for ever.
+func (r *MPMC) giveUpRun(from, end, pub uint64) {
+	for p := from; p < end; p++ {
+		storeRel32(r.length(p), lenAbandoned)
+	}
+	r.publishFilled(pub, end)
+	r.data.wake()
 }
 
 // cell returns the slot of position pos: its header (seq, length) and its
@@ -284,7 +303,13 @@ func (r *MPMC) emptyRun(pos uint64, n int, use func(msg []byte)) (int, error) {
 	got := 0
 	var err error
 	rel := pos // the run's slots below it are given back
-	for p := pos; p < pos+uint64(n); p++ {
+	p := pos
+	defer func() {
+		if p < pos+uint64(n) { // use panicked on slot p (a codec's bug that the caller recovers)
+			r.keepRest(rel, p, pos+uint64(n))
+		}
+	}()
+	for ; p < pos+uint64(n); p++ {
 		if p-rel >= runChunk { // a chunk used: give it back
 			rel = r.giveBack(rel, p)
 		}
@@ -309,6 +334,19 @@ func (r *MPMC) emptyRun(pos uint64, n int, use func(msg []byte)) (int, error) {
 	return got, err
 }
 
+// keepRest ends a run get whose use panicked on slot at: the slots from
+// rel to at, used, and at itself (consumed, as by a decoding error) are
+// given back, and the rest of the run, at+1 to end, becomes this handle's
+// adopted run (see nextAdopted), which its claim words still cover and
+// its next Get delivers first. Given back, those messages were lost;
+// left claimed, producers waited on their slots for ever.
+func (r *MPMC) keepRest(rel, at, end uint64) {
+	storeRel32(r.length(at), lenAbandoned)
+	r.giveBack(rel, at+1)
+	r.adoptNext, r.adoptEnd = at+1, end
+	r.space.wake()
+}
+
 // mpmcGetRunHook, when set (tests), is called by a run get before it
 // empties slot i of n.
 var mpmcGetRunHook func(i, n int)
@@ -321,8 +359,7 @@ func (r *MPMC) tryGetRun(ctx context.Context, k int, use func(msg []byte)) (int,
 		if r.adoptNext < r.adoptEnd || r.adoptDue.Load() {
 			pos, n, ok, err := r.getClaimed(ctx)
 			if ok {
-				use(r.payload(pos)[:n])
-				r.releaseGet(pos)
+				r.useOne(pos, n, use)
 				return 1, nil
 			}
 			if err != nil {
