@@ -552,7 +552,8 @@ func (r *MPMC) soleClaimPut(claim *atomic.Uint64) (uint64, bool) {
 	}
 	(*pubWord)(claim).storeRelease(pos + 1)
 	if !r.enqSole.mine() {
-		return 0, false // (its claim is stored again before its CAS)
+		claim.Store(0) // claimed nothing: left at the position + 1, the joiner (and this handle's own join) waited on it for ever
+		return 0, false
 	}
 	if soleWindowHook != nil {
 		soleWindowHook()
@@ -661,7 +662,8 @@ func (r *MPMC) soleClaimGet(claim *atomic.Uint64) (uint64, bool) {
 	}
 	(*pubWord)(claim).storeRelease(pos + 1)
 	if !r.deqSole.mine() {
-		return 0, false // (its claim is stored again before its CAS)
+		claim.Store(0) // claimed nothing (see soleClaimPut)
+		return 0, false
 	}
 	if soleWindowHook != nil {
 		soleWindowHook()

@@ -23,6 +23,7 @@ import (
 // stores anyway (see the participant slot in layout.go):
 //
 //	sole claimer: read pos; claim = pos+1; look at sole; position = pos+1
+//	              (sole announced: claim = 0, and CAS from then on)
 //	another:      sole = owner|1; membarrier.Fence(); wait until the
 //	              owner's claim is not position+1 (or the owner gone);
 //	              sole = soleShared
@@ -140,6 +141,12 @@ func (r *MPMC) join(ctx context.Context, s *soleSide, mayOwn bool) error {
 		case m == s.tok:
 			s.own = true
 			return nil
+		case m == s.tok|1:
+			// Announced to this handle, which found it so in a plain
+			// claim (mine) and makes no plain claim from then on: no
+			// claim of its own to wait for.
+			s.own = false
+			s.mode.CompareAndSwap(m, soleShared) // announced -> everyone CASes
 		case m&1 == 0:
 			s.mode.CompareAndSwap(m, m|1) // another's -> announced (then the fence)
 		default:
