@@ -27,8 +27,15 @@ import (
 //	                           the barrier is usable again
 //
 // Arrivals happen under lock, a robust Mutex; waiting does not hold it. A
-// waiter of generation g succeeds exactly when the phase moves to (g+1)
-// without bReset.
+// waiter of generation g succeeds exactly when the phase's first move from
+// g is to (g+1) without bReset: its release. A waiter looks when it runs,
+// and may look late (its process stopped, or more callers than parties,
+// which fill the next generation first): what it finds then need not be
+// that move. At (g+1) the phase still tells, by bReset, whether or not
+// (g+1) has broken since. At (g+2) or later only the resets word can: a
+// mover out of (g+1) that finds bReset there (g was reset, or broken and
+// reset) logs g in it, under lock and before its CAS, and the waiter
+// reads it there (see released).
 //
 // A move of the phase is decided under lock and made after it: the mover
 // releases the lock, then moves the phase with a CAS, and that CAS is its
@@ -84,6 +91,7 @@ type Barrier struct {
 	slots   [barSlots]procSlot           // processes with parties waiting in this generation; under lock
 	closing *atomic.Uint32               // p+1 while a release or Reset moves the phase from p (see above); written under lock, read by checkParties too
 	closer  *atomic.Uint64               // procinfo word of that mover's process, written before closing; the same
+	resets  *atomic.Uint64               // the generations that ended by a Reset (see logReset); written under lock by a mover, read by late waiters
 	checked atomic.Int64                 // when (since processStart) a waiter of this handle last looked for the dead
 	action  atomic.Pointer[func() error] // this handle's action (SetAction); process-local
 	ref     ref
@@ -185,6 +193,9 @@ func BarrierAt(mem []byte) (*Barrier, error) {
 	if b.closer, err = atomics.Uint64At(r, barOffCloser); err != nil {
 		return nil, err
 	}
+	if b.resets, err = atomics.Uint64At(r, barOffResets); err != nil {
+		return nil, err
+	}
 	if err := bindSlots(r, barOffSlots, b.slots[:]); err != nil {
 		return nil, err
 	}
@@ -254,10 +265,69 @@ func (b *Barrier) move(p, np uint32) bool {
 // release moves the phase from p, whose last party holds the lock, to the
 // next generation; false if a break or Reset moved it first.
 func (b *Barrier) release(p uint32) bool {
+	if p&bReset != 0 {
+		b.logReset(p)
+	}
 	b.count.Store(0)
 	b.clearSlots()
 	b.shut(p)
 	return b.move(p, p&^(bReset|bBroken)+bGen) // g -> g+1: the release (and the action's work)
+}
+
+// Generation numbers (phase>>2) wrap at 2^30: differences are taken
+// modulo that, and one of genHalf or more is a generation before.
+const (
+	genMask = 1<<30 - 1
+	genHalf = 1 << 29
+)
+
+// resetsSpan is how many generations the resets word covers back from the
+// latest reset one: a waiter released more generations than that before
+// the latest Reset, and looking only after it, cannot tell.
+const resetsSpan = 32
+
+// logReset records in the resets word, for a mover out of phase p (which
+// carries bReset) under lock, that the generation before p was reset: its
+// waiters, looking two generations late or more, learn it there (see
+// released). The mover's CAS may lose to another's, which finds bReset too
+// and logs the same.
+func (b *Barrier) logReset(p uint32) {
+	g := (p>>2 - 1) & genMask
+	w := b.resets.Load()
+	last, mask := uint32(w)&genMask, uint32(w>>32)
+	if d := (g - last) & genMask; d < resetsSpan {
+		mask = mask<<d | 1 // generation last becomes bit d; g bit 0
+	} else {
+		mask = 1 // the logged ones are all resetsSpan or more before g
+	}
+	b.resets.Store(uint64(mask)<<32 | uint64(g))
+}
+
+// released reports whether generation p ended by its release, for a waiter
+// of p that found the phase at np (moved from p). At p's own generation np
+// is a break; one generation on, np says it (bReset, or not); two or more
+// on, the resets word does, since the mover out of p's successor logged p
+// if p was reset. A waiter that the word no longer covers (a Reset
+// resetsSpan generations or more after p came first) cannot tell and
+// counts p as broken: ErrBroken beside its release, never a release
+// beside a Reset.
+func (b *Barrier) released(p, np uint32) bool {
+	g := p >> 2
+	switch (np>>2 - g) & genMask {
+	case 0:
+		return false // p|bBroken
+	case 1:
+		return np&bReset == 0
+	}
+	w := b.resets.Load() // observes: logReset of the movers since p
+	last, mask := uint32(w)&genMask, uint32(w>>32)
+	switch d := (last - g) & genMask; {
+	case d >= genHalf: // no reset logged at or after g (an empty word reads as generation 0, bit clear)
+		return true
+	case d < resetsSpan:
+		return mask>>d&1 == 0
+	}
+	return false
 }
 
 // phaseHook, nil but in tests, runs in move right after the CAS that moves
@@ -351,7 +421,11 @@ func (b *Barrier) checkParties() error {
 // gets Parties()-1). It returns ErrBroken if the barrier is or becomes
 // broken: by Abort, by a party whose context ended, by a failing action,
 // or by a process that died with parties waiting (found within about
-// 50 ms).
+// 50 ms). A party that runs only after its generation was released (its
+// process stopped, or other goroutines filled the next generation first)
+// gets its release however far the barrier has moved on, unless a Reset
+// 32 generations or more after its own came first: it then cannot tell,
+// and gets ErrBroken.
 func (b *Barrier) Wait() (int, error) { return b.WaitContext(context.Background()) }
 
 // WaitContext is Wait giving up when ctx ends: the barrier is then broken
@@ -408,7 +482,7 @@ func (b *Barrier) wait(ctx context.Context) (int, error) {
 		switch {
 		case err != nil: // ctx ended, or a party died: break the barrier for everyone
 			return int(idx), b.giveUp(ctx, p, err)
-		case np != p&^(bReset|bBroken)+bGen:
+		case !b.released(p, np):
 			return int(idx), ErrBroken
 		}
 		return int(idx), nil
@@ -450,14 +524,18 @@ func (b *Barrier) giveUp(ctx context.Context, p uint32, why error) error {
 		return err
 	}
 	np := b.phase.Load()
-	if np == p || died && np&bBroken == 0 { // still waiting, or count unsure: break it
-		if !b.move(np, np|bBroken) { // g -> g|broken
-			np = b.phase.Load() // moved by another after the lock's release
+	ok := np != p && b.released(p, np) // before a move of ours: nothing is read after its CAS
+	switch {
+	case np == p: // still waiting: break it
+		if !b.move(p, p|bBroken) { // g -> g|broken
+			ok = b.released(p, b.phase.Load()) // moved by another after the lock's release
 		}
-	} else {
+	case died && np&bBroken == 0: // count unsure: break it
+		b.move(np, np|bBroken) // g' -> g'|broken
+	default:
 		b.lock.Unlock()
 	}
-	if np == p&^(bReset|bBroken)+bGen {
+	if ok {
 		return nil // released just in time
 	}
 	return fmt.Errorf("%w: %w", ErrBroken, why)
@@ -547,6 +625,9 @@ func (b *Barrier) Reset() error {
 			return err
 		}
 		p := b.phase.Load()
+		if p&bReset != 0 {
+			b.logReset(p)
+		}
 		b.count.Store(0)
 		b.clearSlots()
 		b.shut(p)
@@ -579,5 +660,5 @@ func (b *Barrier) GobDecode(data []byte) error {
 // adopt takes the words of from (a view of the same memory) and records r.
 func (b *Barrier) adopt(from *Barrier, r ref) {
 	b.lock, b.phase, b.count, b.parties, b.slots, b.ref = from.lock, from.phase, from.count, from.parties, from.slots, r
-	b.closing, b.closer = from.closing, from.closer
+	b.closing, b.closer, b.resets = from.closing, from.closer, from.resets
 }

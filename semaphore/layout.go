@@ -100,8 +100,8 @@ const _ = uint(MutexSize-mutexSize) + uint(mutexSize-MutexSize) +
 //
 // Barrier, BarrierSize = 256:
 //
-//	  0 lock, a Mutex (64 bytes) guarding count, the party table, closing
-//	    and the decision of each phase move
+//	  0 lock, a Mutex (64 bytes) guarding count, the party table, closing,
+//	    resets and the decision of each phase move
 //	 64 phase uint32 (futex: generation<<2 | bit 1 RESET | bit 0 BROKEN;
 //	    moved by CAS after the lock's release, see barrier.go)
 //	 68 magic "bar2"   72 count uint32 (parties arrived this generation)
@@ -109,6 +109,9 @@ const _ = uint(MutexSize-mutexSize) + uint(mutexSize-MutexSize) +
 //	 80 closing uint32 (p+1 while a release or Reset moves the phase from
 //	    p: the generation is shut to arrivals; any other value: not shut)
 //	 88 closer uint64 (procinfo word of that mover, written before closing)
+//	 96 resets uint64 (which generations ended by a Reset, for a waiter
+//	    that looks at the phase two generations or more late: bits 0-31
+//	    the latest such generation r, bit 32+i: generation r-i was reset)
 //	128 party table, 8 slots of 16 bytes, one per process with parties
 //	    waiting in this generation (cleared at each release and Reset):
 //	    +0 ident uint64 (procinfo word, 0 = free)   +8 count uint32
@@ -164,6 +167,7 @@ const (
 	barOffParties = barOffPhase + 12
 	barOffClosing = barOffPhase + 16
 	barOffCloser  = barOffPhase + 24
+	barOffResets  = barOffPhase + 32
 	barOffSlots   = 2 * cacheLine
 	barSlots      = 8
 
@@ -190,7 +194,10 @@ const (
 // Reset move the phase after the lock's release since version 4, the
 // generation shut in the closing word meanwhile (an older build's party
 // would arrive in a shut generation and be released with it, one party
-// more than it has), the Cond, whose bound lock came in version 3 and
+// more than it has) and whose movers out of a reset generation log it in
+// the resets word since version 5 (an older build's would not, and a
+// waiter of this build that looked late would take a reset generation
+// for released), the Cond, whose bound lock came in version 3 and
 // whose sequence word holds its SLEEPING bit since version 4 (an older build's waiter would not mark the word, and
 // a notification of this build would not wake it), the Event, whose flag word holds its SLEEPING
 // bit since version 3 (an older build would read that bit as set), and
@@ -206,7 +213,7 @@ const (
 // slots, party slots) has the namespace-tagged layout.
 const (
 	layoutVersion        = 2
-	barrierLayoutVersion = 4
+	barrierLayoutVersion = 5
 	condLayoutVersion    = 4
 	eventLayoutVersion   = 3
 	semLayoutVersion     = 3

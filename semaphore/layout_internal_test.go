@@ -47,8 +47,8 @@ type (
 		lock                         mutexLayout
 		phase, magic, count, parties uint32
 		closing, _                   uint32
-		closer                       uint64
-		_                            [cacheLine - 32]byte
+		closer, resets               uint64
+		_                            [cacheLine - 40]byte
 		slots                        [barSlots]slotLayout
 	}
 )
@@ -105,6 +105,7 @@ func TestLayoutOffsets(t *testing.T) {
 		{"barrier.parties", unsafe.Offsetof(b.parties), barOffParties},
 		{"barrier.closing", unsafe.Offsetof(b.closing), barOffClosing},
 		{"barrier.closer", unsafe.Offsetof(b.closer), barOffCloser},
+		{"barrier.resets", unsafe.Offsetof(b.resets), barOffResets},
 		{"barrier.slots", unsafe.Offsetof(b.slots), barOffSlots},
 	}
 	for _, c := range checks {
