@@ -20,13 +20,17 @@ import (
 // them. A waiter returns without the barrier's lock once it sees the
 // phase move, and on a loaded machine it may look only after the other
 // goroutines have filled and released the next generation too: it was
-// released all the same, and nothing breaks. The goroutines draw their
-// Waits from one budget, a multiple of the parties, so that the last
-// generation always fills (with a fixed count each, two goroutines could
-// be left with Waits and no third party). Every generation hands out the
-// indices 0..2 once each.
+// released all the same, and nothing breaks. With an action, a goroutine
+// that arrives while the last party runs it waits and arrives in the next
+// generation, as in Python's threading.Barrier (whose action runs under
+// its lock, and whose _enter waits while the barrier drains). The
+// goroutines draw their Waits from one budget, a multiple of the parties,
+// so that the last generation always fills (with a fixed count each, two
+// goroutines could be left with Waits and no third party). Every
+// generation hands out the indices 0..2 once each, and runs the action
+// once.
 func TestBarrierMoreWaitersThanParties(t *testing.T) {
-	for _, withAction := range []bool{false} {
+	for _, withAction := range []bool{false, true} {
 		name := "no-action"
 		if withAction {
 			name = "action"

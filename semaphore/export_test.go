@@ -149,3 +149,7 @@ func SetBarrierMoveGapHook(tb cleaner, f func()) { setForTest(tb, &moveGapHook, 
 // SetBarrierMoveGapHookForChild sets moveGapHook for the rest of a child
 // process.
 func SetBarrierMoveGapHookForChild(f func()) { moveGapHook = f }
+
+// BarrierCount exposes a Barrier's count word (parties arrived in the
+// generation) to tests that forge a peer's garbage there.
+func BarrierCount(b *Barrier) *atomic.Uint32 { return b.count }
