@@ -46,10 +46,16 @@ import (
 // release and the CAS the generation is shut: the release and Reset clear
 // count and the party table for the next generation under lock, and there
 // also write their process to closer, then p+1 to closing (p the phase they
-// move from). An arrival that finds closing = phase+1 does not arrive in
-// generation g (which has all its parties, or is being reset) but waits
-// for the move and arrives in the next; a waiter whose check finds the
-// closer dead breaks the barrier, as for a dead party. A break needs no
+// move from). The last party shuts its generation the same way while it
+// runs the action, the lock released (count = parties, the party table
+// kept: the generation's waiters wait on). An arrival that finds closing
+// = phase+1 does not arrive in generation g (which has all its parties,
+// or is being reset) but waits for the move and arrives in the next, as
+// Python's arrival waits for the lock its action holds, or for the drain;
+// a waiter whose check finds the closer dead breaks the barrier, as for a
+// dead party, and so does the arrival waiting for the move. A count of
+// parties or more in a generation that is not shut is a peer's garbage:
+// the arrival that finds it breaks the barrier. A break needs no
 // shutting: a party that arrives before its CAS is a waiter the break
 // fails. Moves decided at once (a break beside a release or a Reset, a
 // Reset beside a release) race with their CASes from the same p: the first
@@ -76,7 +82,10 @@ const (
 // forever. A party that dies inside that critical section leaves its lock
 // to the next party to take it, which breaks the barrier too, and so does
 // a last party (or Reset) that dies after that section but before its
-// release is made: the waiters find it dead at the same check. That lock
+// release is made, in the action or after it: the waiters find it dead at
+// the same check. A party that arrives while the last party runs the
+// action, or while the generation is released or reset, is not one too
+// many: it waits, and arrives in the next generation. That lock
 // held longer than two seconds (its word garbage a peer wrote, naming a
 // live process) makes Wait, Abort and Reset return an error matching
 // ErrBroken and ErrCorrupt rather than wait for ever.
@@ -89,7 +98,7 @@ type Barrier struct {
 	count   *atomic.Uint32               // parties arrived in this generation; under lock
 	parties uint32                       // fixed at creation
 	slots   [barSlots]procSlot           // processes with parties waiting in this generation; under lock
-	closing *atomic.Uint32               // p+1 while a release or Reset moves the phase from p (see above); written under lock, read by checkParties too
+	closing *atomic.Uint32               // p+1 while a release or Reset moves the phase from p, or the action runs (see above); written under lock, read by checkParties too
 	closer  *atomic.Uint64               // procinfo word of that mover's process, written before closing; the same
 	resets  *atomic.Uint64               // the generations that ended by a Reset (see logReset); written under lock by a mover, read by late waiters
 	checked atomic.Int64                 // when (since processStart) a waiter of this handle last looked for the dead
@@ -100,7 +109,9 @@ type Barrier struct {
 
 // SetAction makes fn the barrier's action (Python's Barrier(parties,
 // action)): when the last party arrives, fn runs in that party's goroutine,
-// once per generation and before any party is released. If fn returns an
+// once per generation and before any party is released; a party that
+// arrives while it runs waits and arrives in the next generation (Python
+// runs the action under the barrier's lock). If fn returns an
 // error or panics, the barrier breaks: the other parties get ErrBroken, the
 // last party's Wait returns an error matching ErrBroken that wraps fn's
 // error (or panics on with fn's panic).
@@ -236,7 +247,8 @@ func (b *Barrier) enter(ctx context.Context) (died bool, err error) {
 }
 
 // shut closes generation p to arrivals until the phase moves from p, for a
-// release or Reset that holds the lock (see phase).
+// release, Reset or last party about to run the action that holds the
+// lock (see phase).
 func (b *Barrier) shut(p uint32) {
 	b.closer.Store(procinfo.Self().Word()) // first: checkParties reads closing, then closer
 	b.closing.Store(p + 1)
@@ -375,7 +387,7 @@ func (b *Barrier) clearSlots() {
 type partyDied struct {
 	pid    int32
 	inLock bool // it died holding the barrier's lock
-	moving bool // it died moving the phase, between the lock's release and the CAS
+	moving bool // it died moving the phase, between the lock's release and the CAS (the action's run, for a release)
 }
 
 func (e partyDied) Error() string {
@@ -383,7 +395,7 @@ func (e partyDied) Error() string {
 	case e.inLock:
 		return fmt.Sprintf("process %d, a party, died inside the barrier", e.pid)
 	case e.moving:
-		return fmt.Sprintf("process %d died releasing or resetting the barrier", e.pid)
+		return fmt.Sprintf("process %d died releasing or resetting the barrier (or in its action)", e.pid)
 	}
 	return fmt.Sprintf("process %d, a party, died waiting", e.pid)
 }
@@ -391,7 +403,8 @@ func (e partyDied) Error() string {
 // checkParties is the waiters' periodic check (atomics.WaitOptions.Check):
 // a dead process recorded with parties waiting, a dead holder of the lock
 // (which may have counted its party without recording it), or a dead
-// mover of a shut generation (which cleared the party table). It reads
+// mover of a shut generation (a release or Reset, which cleared the party
+// table, or a last party running the action, which is not in it). It reads
 // /proc for each recorded process but this one, once per poll period per
 // handle however many of its goroutines wait.
 func (b *Barrier) checkParties() error {
@@ -408,7 +421,7 @@ func (b *Barrier) checkParties() error {
 	if v := b.lock.state.Load(); b.lock.ownerDead(v) {
 		return partyDied{pid: int32(v & mPidMask), inLock: true}
 	}
-	if b.closing.Load() == b.phase.Load()+1 { // shut: its mover is between the lock and the CAS
+	if b.closing.Load() == b.phase.Load()+1 { // shut: its mover is between the lock and the CAS, or in the action
 		if w := b.closer.Load(); w != 0 && !procinfo.AliveWord(w) {
 			return partyDied{pid: procinfo.FromWord(w).Pid, moving: true}
 		}
@@ -452,7 +465,7 @@ func (b *Barrier) wait(ctx context.Context) (int, error) {
 		case died:
 			b.move(p, p|bBroken) // g -> g|broken
 			return 0, ErrBroken
-		case b.closing.Load() == p+1: // shut: this party belongs to the next generation
+		case b.closing.Load() == p+1: // shut (released, reset, or running the action): this party belongs to the next generation
 			b.lock.Unlock()
 			if _, err := b.await(ctx, p); err != nil {
 				if err := b.giveUp(ctx, p, err); err != nil {
@@ -462,9 +475,9 @@ func (b *Barrier) wait(ctx context.Context) (int, error) {
 			continue
 		}
 		idx := b.count.Load()
-		if idx >= b.parties { // a party too many while the action runs, or garbage from a peer: refuse it
+		if idx >= b.parties { // full, and not shut: garbage from a peer
 			b.move(p, p|bBroken) // g -> g|broken
-			return 0, ErrBroken
+			return 0, fmt.Errorf("%w: %w: %d parties counted of %d", ErrBroken, ErrCorrupt, idx, b.parties)
 		}
 		if idx+1 == b.parties {
 			if act := b.action.Load(); act != nil {
@@ -543,10 +556,15 @@ func (b *Barrier) giveUp(ctx context.Context, p uint32, why error) error {
 
 // trip runs the action of the last party to arrive, whose Wait holds the
 // lock and found the barrier in phase p with idx parties before it, then
-// releases the generation, or breaks it if the action failed.
+// releases the generation, or breaks it if the action failed. The action
+// runs with the lock released and the generation shut: an arrival waits
+// for the move and arrives in the next generation, as a Python arrival
+// waits for the lock the action holds; the closer word names this process,
+// whatever the party table holds, so that the waiters, and such an
+// arrival, find it dead if it dies in the action.
 func (b *Barrier) trip(ctx context.Context, p, idx uint32, act func() error) (int, error) {
-	b.count.Store(b.parties) // full: a party too many breaks the barrier
-	b.record()               // so that the waiters see this process die in the action
+	b.count.Store(b.parties) // full, for Waiting
+	b.shut(p)
 	b.lock.Unlock()
 	panicked, pv, err := runAction(act)
 	raceRelease(b.phase) // the action's writes come before the release the others acquire

@@ -107,7 +107,8 @@ const _ = uint(MutexSize-mutexSize) + uint(mutexSize-MutexSize) +
 //	 68 magic "bar2"   72 count uint32 (parties arrived this generation)
 //	 76 parties uint32 (n, fixed at creation)
 //	 80 closing uint32 (p+1 while a release or Reset moves the phase from
-//	    p: the generation is shut to arrivals; any other value: not shut)
+//	    p, or the last party runs the action: the generation is shut to
+//	    arrivals; any other value: not shut)
 //	 88 closer uint64 (procinfo word of that mover, written before closing)
 //	 96 resets uint64 (which generations ended by a Reset, for a waiter
 //	    that looks at the phase two generations or more late: bits 0-31
