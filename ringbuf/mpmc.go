@@ -855,7 +855,8 @@ func (r *MPMC) Put(ctx context.Context, p []byte) error {
 
 // PutFunc claims a free slot (blocking as Put does), lets fill write the
 // message in place and return its length (0..SlotBytes), and publishes it.
-// fill must not block or call the ring.
+// fill must not block or call the ring. A fill that panics gives the slot
+// up (consumers skip it) before its panic goes on.
 func (r *MPMC) PutFunc(ctx context.Context, fill func(slot []byte) int) error {
 	if err := r.lockPut(); err != nil {
 		if err = r.awaitPart(ctx, err, roleProducer, &r.putMu); err != nil {
@@ -953,8 +954,9 @@ func (r *MPMC) Get(ctx context.Context, buf []byte) (int, error) {
 }
 
 // GetFunc claims the next message (blocking as Get does) and hands it to
-// use in place; the slot is given back when use returns. use must not keep
-// msg, block, or call the ring.
+// use in place; the slot is given back when use returns, or panics (the
+// message is then consumed). use must not keep msg, block, or call the
+// ring.
 func (r *MPMC) GetFunc(ctx context.Context, use func(msg []byte)) error {
 	if err := r.lockGet(); err != nil {
 		if err = r.awaitPart(ctx, err, roleConsumer, &r.getMu); err != nil {

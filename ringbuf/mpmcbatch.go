@@ -178,7 +178,9 @@ func (r *MPMC) cell(pos uint64) []byte {
 // It returns how many messages it put: 0 when the ring is full; a negative
 // return from fill gives up that slot and every later one of the run
 // (consumers skip them: fill is not called for the rest), and the count
-// stops before it. fill must not block or call the ring.
+// stops before it. fill must not block or call the ring; one that panics
+// gives up its slot and the rest of the run as a negative return does,
+// before its panic goes on.
 func (r *MPMC) TryPutBatchFunc(k int, fill func(i int, slot []byte) int) (int, error) {
 	if k <= 0 {
 		return 0, nil
@@ -384,7 +386,8 @@ func (r *MPMC) tryGetRun(ctx context.Context, k int, use func(msg []byte)) (int,
 // (the consumer side of LMAX Disruptor's batching: a consumer takes every
 // published sequence up to the highest available at once). It returns how
 // many messages it handed over: 0 when the ring is empty. use must not
-// keep msg, block, or call the ring.
+// keep msg, block, or call the ring; one that panics consumes its message,
+// and the handle's next Gets deliver the rest of the run first.
 func (r *MPMC) TryGetBatchFunc(k int, use func(msg []byte)) (int, error) {
 	if k <= 0 {
 		return 0, nil
