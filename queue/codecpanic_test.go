@@ -140,3 +140,50 @@ func TestCodecPanicLeavesQueueWorking(t *testing.T) {
 		t.Fatalf("%d messages left, want 0", n)
 	}
 }
+
+// TestCodecPanicInLargeGetFreesItsBlock: a Get whose codec panics on a
+// message placed out of line, or a GetFunc whose use panics on one,
+// consumes the message, and its arena block goes with it. The Get had
+// taken the block over (arena.Take: this process its reader) and freed
+// it only after Decode returned, while the ring gave the slot back on
+// the way out: the block, referenced from nowhere and held by a live
+// reader, was lost for good, and a dozen such panics filled the arena,
+// so that every large Put after them waited for room that never came.
+func TestCodecPanicInLargeGetFreesItsBlock(t *testing.T) {
+	seg := shmtest.Segment(t, 4<<20)
+	q, err := queue.Create(seg, "q", queue.Options[jittery]{MaxSize: 8, SlotSize: 64, MaxMessage: 256 << 10, Codec: panicky{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	ctx, cancel := context.WithTimeout(ctxT(t), 20*time.Second)
+	defer cancel()
+	gets := map[string]func(){
+		"Get": func() { q.Get(ctx) },
+		"GetFunc": func() {
+			q.GetFunc(ctx, func(msg []byte) error { panic("use bug") })
+		},
+	}
+	for _, name := range []string{"Get", "GetFunc"} {
+		for i := range 24 { // two dozen 64 KiB blocks, in an arena of 4 × 256 KiB
+			if err := q.Put(ctx, jittery{V: -1, Large: true}); err != nil {
+				t.Fatalf("%s: large Put %d: %v", name, i, err)
+			}
+			if !recovered(gets[name]) {
+				t.Fatalf("%s %d of a large message that panics did not panic", name, i)
+			}
+			if u := queue.ArenaUsed(q); u != 0 {
+				t.Fatalf("%s %d panicked: the arena holds %d bytes, want 0 (the message's block lost)", name, i, u)
+			}
+		}
+	}
+	if err := q.Put(ctx, jittery{V: 5, Large: true}); err != nil {
+		t.Fatalf("large Put after the panics: %v", err)
+	}
+	if v, err := q.Get(ctx); err != nil || v != (jittery{V: 5, Large: true}) {
+		t.Fatalf("large Get = %+v, %v; want V 5, Large", v, err)
+	}
+	if n := q.Len(); n != 0 {
+		t.Fatalf("%d messages left, want 0", n)
+	}
+}
