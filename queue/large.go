@@ -263,7 +263,12 @@ func (q *Queue[T]) reclaim() bool {
 // takeLarge reads the out-of-line message whose reference rec holds: it
 // takes the block over, hands its bytes to use and frees it, all before
 // the ring frees the slot. stale reports a reference whose block a dead
-// consumer had already finished with.
+// consumer had already finished with. The block is freed also when use
+// panics (a codec's bug that the caller recovers): the ring gives the
+// slot back on the way out (the message is consumed, as by a decoding
+// error), and a block left taken was referenced from nowhere and held
+// by a live reader, lost until the segment went
+// (TestCodecPanicInLargeGetFreesItsBlock).
 func (q *Queue[T]) takeLarge(rec []byte, use func(msg []byte) error) (err error, stale bool) {
 	blk, err := arena.DecodeRef(rec)
 	if err == nil {
@@ -275,11 +280,12 @@ func (q *Queue[T]) takeLarge(rec []byte, use func(msg []byte) error) (err error,
 	if err != nil {
 		return fmt.Errorf("queue %q: %w", q.name, err), false
 	}
-	err = use(q.arena.Bytes(blk))
-	if ferr := q.arena.Free(blk); err == nil && ferr != nil {
-		err = fmt.Errorf("queue %q: %w", q.name, ferr)
-	}
-	return err, false
+	defer func() {
+		if ferr := q.arena.Free(blk); err == nil && ferr != nil {
+			err = fmt.Errorf("queue %q: %w", q.name, ferr)
+		}
+	}()
+	return use(q.arena.Bytes(blk)), false
 }
 
 // discardGivenUp frees the block of an out-of-line message whose slot
