@@ -108,6 +108,9 @@ func barrierMoreWaitersThanParties(t *testing.T, withAction bool) {
 // outcome whatever came after: its release, or ErrBroken if its
 // generation was reset. The waiter is a child process's party, stopped in
 // generation g while this process moves the barrier on, then continued.
+// Generation numbers wrap (30 bits): a barrier 2^29 generations on from
+// its last Reset (or from its creation) still tells its late waiters
+// their release.
 func TestBarrierWaiterOutrun(t *testing.T) {
 	// Each step runs with the child's party counted in generation g.
 	release := func(ctx context.Context, b *semaphore.Barrier) error { return barrierWait(ctx, b) } // g's last party
@@ -122,6 +125,14 @@ func TestBarrierWaiterOutrun(t *testing.T) {
 		}
 		return nil
 	}
+	// farOn leaves the barrier where 2^29+64 generations without a Reset
+	// would (the phase alone moves; running them takes hours): its
+	// generation numbers are past half their 30-bit range from the last
+	// one logged as reset (or from 0, where none was).
+	farOn := func(_ context.Context, b *semaphore.Barrier) error {
+		semaphore.BarrierPhase(b).Add((1<<29 + 64) << 2)
+		return nil
+	}
 	type step = func(context.Context, *semaphore.Barrier) error
 	for _, tc := range []struct {
 		name     string
@@ -134,6 +145,9 @@ func TestBarrierWaiterOutrun(t *testing.T) {
 		{name: "released-then-next-broken", then: []step{release, abort}, released: true},
 		{name: "released-then-reset", then: []step{release, reset, pass}, released: true},
 		{name: "resets-before", before: []step{reset, pass, reset, pass}, then: []step{release, reset, pass, pass}, released: true},
+		{name: "released-far-on", before: []step{farOn}, then: []step{release, pass}, released: true},
+		{name: "released-far-after-a-reset", before: []step{reset, pass, farOn}, then: []step{release, pass}, released: true},
+		{name: "reset-far-on", before: []step{reset, pass, farOn}, then: []step{reset, pass}},
 		{name: "reset", then: []step{reset, pass}},
 		{name: "broken-then-reset", then: []step{abort, reset, pass, pass}},
 	} {
