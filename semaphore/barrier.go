@@ -323,6 +323,19 @@ func (b *Barrier) logReset(p uint32) {
 // resetsSpan generations or more after p came first) cannot tell and
 // counts p as broken: ErrBroken beside its release, never a release
 // beside a Reset.
+//
+// Whether the latest reset logged is at or after p is read against the
+// phase loaded after the word: every generation the word holds is before
+// that phase's (a mover logs the generation before the phase it read),
+// so a logged generation in [p, now) is one since p, and any other is
+// one before it, however long ago. Taken as "after p" when less than half
+// the range ahead, a reset logged 2^29 generations back (or the empty
+// word's generation 0, that far back) read as one more than resetsSpan
+// after p, and every late waiter of a released generation got ErrBroken
+// (TestBarrierWaiterOutrun/released-far-on). Only a reset 2^30
+// generations back, within the waiter's lateness of p's own number, is
+// still read as one since p: the phase's own wrap, which a futex wait on
+// it shares.
 func (b *Barrier) released(p, np uint32) bool {
 	g := p >> 2
 	switch (np>>2 - g) & genMask {
@@ -333,8 +346,12 @@ func (b *Barrier) released(p, np uint32) bool {
 	}
 	w := b.resets.Load() // observes: logReset of the movers since p
 	last, mask := uint32(w)&genMask, uint32(w>>32)
+	if mask == 0 {
+		return true // no reset ever logged (a log sets bit 0)
+	}
+	late := (b.phase.Load()>>2 - g) & genMask // after the word: its generations are all before this one
 	switch d := (last - g) & genMask; {
-	case d >= genHalf: // no reset logged at or after g (an empty word reads as generation 0, bit clear)
+	case d >= late: // the latest reset logged is before g
 		return true
 	case d < resetsSpan:
 		return mask>>d&1 == 0
