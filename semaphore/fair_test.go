@@ -168,8 +168,18 @@ func TestMutexReleaseWakesPastAYielder(t *testing.T) {
 	parked := make(chan error, 1)
 	cleanup := func() {
 		want.Store(0) // nobody starves: the yielder takes the lock
-		atomics.Wake(state, -1)
-		<-yielded
+		// The yielder may be between its look at want and its sleep,
+		// where a wake misses it, and its sleep is bounded by its slice,
+		// an hour here: wake until it is out (one wake, and it hung in a
+		// -race run on a loaded machine).
+		for out := false; !out; {
+			atomics.Wake(state, -1)
+			select {
+			case <-yielded:
+				out = true
+			case <-time.After(time.Millisecond):
+			}
+		}
 		<-parked
 	}
 	if _, ok := awaitFutexSleep(t, futexWaitFor(state, 0)); !ok {
