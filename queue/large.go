@@ -346,9 +346,12 @@ func (q *Queue[T]) tryGetFunc(use func(msg []byte) error) (bool, error) {
 	if q.closed.Load() {
 		return false, ErrClosed
 	}
+	done := true
+	defer wakeIfPanicked(&done, q.released)
 	for {
 		var uerr error
 		stale := false
+		done = false
 		ok, err := q.ring.TryGetFunc(func(rec []byte) {
 			if q.arena != nil && len(rec) == q.refLen {
 				uerr, stale = q.takeLarge(rec, use)
@@ -359,6 +362,7 @@ func (q *Queue[T]) tryGetFunc(use func(msg []byte) error) (bool, error) {
 				q.gotTask()
 			}
 		})
+		done = true
 		if err != nil {
 			return false, fmt.Errorf("queue %q: %w", q.name, err)
 		}

@@ -557,6 +557,8 @@ func (q *Queue[T]) tryPutRun(vs []T) (int, error) {
 		return 0, ErrShutdown
 	}
 	var encErr error
+	done := false
+	defer wakeIfPanicked(&done, q.gaveUp)
 	n, err := q.ring.TryPutBatchFunc(len(vs), func(i int, rec []byte) int {
 		if q.bin != nil {
 			q.bin.Append(rec[:0], &vs[i])
@@ -574,6 +576,7 @@ func (q *Queue[T]) tryPutRun(vs []T) (int, error) {
 		}
 		return want
 	}) // publishes: the messages
+	done = true
 	if n > 0 {
 		q.ctl.notEmpty.Notify()
 	}
@@ -818,6 +821,8 @@ func (q *Queue[T]) tryGetRun(vs []T) (int, error) {
 	}
 	i := 0
 	var derr error
+	done := false
+	defer wakeIfPanicked(&done, q.released)
 	_, err := q.ring.TryGetBatchFunc(len(vs), func(rec []byte) {
 		var e error
 		if q.bin != nil {
@@ -836,6 +841,7 @@ func (q *Queue[T]) tryGetRun(vs []T) (int, error) {
 		}
 		i++
 	})
+	done = true
 	q.released() // also when nothing was got (see take)
 	if err != nil {
 		return i, fmt.Errorf("queue %q: %w", q.name, err)
@@ -910,6 +916,8 @@ func (q *Queue[T]) tryPut(v *T, m *message) (bool, error) {
 		return false, nil
 	}
 	var encErr error
+	done := false
+	defer wakeIfPanicked(&done, q.gaveUp)
 	ok, err := q.ring.TryPutFunc(func(rec []byte) int {
 		switch {
 		case m.large:
@@ -937,6 +945,7 @@ func (q *Queue[T]) tryPut(v *T, m *message) (bool, error) {
 		}
 		return n
 	}) // publishes: the message
+	done = true
 	if !ok || err != nil || encErr != nil {
 		if encErr != nil {
 			q.gaveUp()
@@ -949,6 +958,17 @@ func (q *Queue[T]) tryPut(v *T, m *message) (bool, error) {
 	}
 	q.ctl.notEmpty.Notify()
 	return true, nil
+}
+
+// wakeIfPanicked, deferred around a ring call whose callback runs a
+// codec (or a GetFunc's use), runs wake when the call panicked: done is
+// still false. The ring gives the slot up or back on the panic's way out,
+// and the queue's waiters must hear of it as of an encoding error, not
+// at their poll, 50 ms later (TestCodecPanicWakesTheQueuesWaiters).
+func wakeIfPanicked(done *bool, wake func()) {
+	if !*done {
+		wake()
+	}
 }
 
 // gaveUp wakes the waiters that a slot given up (its encoding failed
@@ -1042,6 +1062,8 @@ func (q *Queue[T]) tryGet(v *T) (bool, error) {
 func (q *Queue[T]) take(v *T) (bool, error) {
 	var derr error
 	stale := false
+	done := false
+	defer wakeIfPanicked(&done, q.released)
 	ok, err := q.ring.TryGetFunc(func(rec []byte) {
 		if q.arena != nil && len(rec) == q.refLen {
 			derr, stale = q.takeLarge(rec, func(msg []byte) error {
@@ -1068,6 +1090,7 @@ func (q *Queue[T]) take(v *T) (bool, error) {
 			q.gotTask()
 		}
 	})
+	done = true
 	if err != nil {
 		return false, fmt.Errorf("queue %q: %w", q.name, err)
 	}
