@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -185,5 +186,43 @@ func TestCodecPanicInLargeGetFreesItsBlock(t *testing.T) {
 	}
 	if n := q.Len(); n != 0 {
 		t.Fatalf("%d messages left, want 0", n)
+	}
+}
+
+// TestGetIntoNilLeavesTheQueueWorking: GetInto into a nil pointer is a
+// misuse, and says so with an error; its panic, on the one-message path of
+// the binary codec, came with the message claimed and the handle's lock
+// held, so every later Get on the handle, and its Close, hung.
+func TestGetIntoNilLeavesTheQueueWorking(t *testing.T) {
+	q, err := queue.New(queue.Options[int64]{MaxSize: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(ctxT(t), 20*time.Second)
+	defer cancel()
+	for i := range int64(2) {
+		if err := q.Put(ctx, i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if v, err := q.Get(ctx); err != nil || v != 0 { // the fast path, attached
+		t.Fatalf("Get = %d, %v; want 0", v, err)
+	}
+	err = func() (err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				err = fmt.Errorf("panicked: %v", p)
+			}
+		}()
+		return q.GetInto(ctx, nil)
+	}()
+	if err == nil || strings.HasPrefix(err.Error(), "panicked") {
+		t.Fatalf("GetInto(ctx, nil) = %v, want an error", err)
+	}
+	if v, err := q.Get(ctx); err != nil || v != 1 {
+		t.Fatalf("Get after GetInto(nil) = %d, %v; want 1", v, err)
+	}
+	if err := q.Close(); err != nil {
+		t.Fatal(err)
 	}
 }
