@@ -708,6 +708,9 @@ func (q *Queue[T]) Get(ctx context.Context) (T, error) {
 // GetInto is Get decoding into *v, which a codec may reuse (codec.Bytes
 // copies into the slice already there).
 func (q *Queue[T]) GetInto(ctx context.Context, v *T) error {
+	if v == nil { // (its panic would come with the message claimed and the handle locked)
+		return fmt.Errorf("queue %q: GetInto into a nil pointer", q.name)
+	}
 	if q.fast && (!q.joinable || q.task.Load() != nil) {
 		if ok, err := q.getFast(v); ok || err != nil {
 			q.setStreaming(ok)
