@@ -1108,11 +1108,18 @@ func (r *MPMC) skipDeadHead() bool {
 			}
 			continue // the head may have moved while it waited
 		}
-		(*pubWord)(r.parts.word(r.part, partOffDeqClaim)).storeRelease(pos + 1)
+		claim := r.parts.word(r.part, partOffDeqClaim)
+		(*pubWord)(claim).storeRelease(pos + 1)
 		if r.deq.CompareAndSwap(pos, pos+1) { // claims the abandoned slot for emptying
 			r.skipGivenUp(pos)
 			freed = true
+			continue
 		}
+		// Lost to a consumer that claimed the slot: left at pos + 1, the
+		// claim would cover that consumer's slot while this handle lives,
+		// and were the consumer to die holding it, no adopter would take
+		// it over from a live holder (TestRescueSkipLostLeavesNoClaim).
+		claim.Store(0)
 	}
 }
 
