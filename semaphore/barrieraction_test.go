@@ -214,3 +214,26 @@ func TestBarrierCorruptCount(t *testing.T) {
 		})
 	}
 }
+
+// TestBarrierCorruptClosing: a closing word that shuts the current
+// generation with no mover named in closer (garbage from a peer: a shut
+// names its mover first) sent every arrival to wait for a move nobody
+// would make, until its ctx ended; now the waiters' periodic check finds
+// it and the arrival breaks the barrier, with ErrBroken and ErrCorrupt.
+func TestBarrierCorruptClosing(t *testing.T) {
+	b, err := semaphore.InitBarrier(make([]byte, semaphore.BarrierSize), 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	closing, closer := semaphore.BarrierClosing(b)
+	closer.Store(0)
+	closing.Store(semaphore.BarrierPhase(b).Load() + 1)
+	ctx := ctxFor(t, shmtest.Timeout(t, 20*time.Second))
+	_, err = b.WaitContext(ctx)
+	if !errors.Is(err, semaphore.ErrBroken) || !errors.Is(err, semaphore.ErrCorrupt) || errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Wait on a generation shut by nobody: %v, want ErrBroken and ErrCorrupt", err)
+	}
+	if !b.Broken() {
+		t.Fatal("barrier not broken")
+	}
+}

@@ -135,6 +135,10 @@ func SetRWLeaveHookForChild(f func()) { leaveHook = f }
 // writer's release runs between the writer Mutex's release and wstate's.
 func SetRWMarkGapHookForChild(f func()) { markGapHook = f }
 
+// BarrierClosing exposes a Barrier's closing and closer words, which shut a
+// generation to arrivals.
+func BarrierClosing(b *Barrier) (*atomic.Uint32, *atomic.Uint64) { return b.closing, b.closer }
+
 // BarrierPhase exposes a Barrier's phase word, the futex its parties wait on.
 func BarrierPhase(b *Barrier) *atomic.Uint32 { return b.phase }
 
