@@ -63,9 +63,11 @@ func (e partyDied) Error() string {
 // a dead process recorded with parties waiting, a dead holder of the lock
 // (which may have counted its party without recording it), or a dead
 // mover of a shut generation (a release or Reset, which cleared the party
-// table, or a last party running the action, which is not in it). It reads
-// /proc for each recorded process but this one, once per poll period per
-// handle however many of its goroutines wait.
+// table, or a last party running the action, which is not in it), or a
+// shut generation that names no mover, garbage from a peer, which an
+// arrival waited on until its ctx ended (TestBarrierCorruptClosing). It
+// reads /proc for each recorded process but this one, once per poll period
+// per handle however many of its goroutines wait.
 func (b *Barrier) checkParties() error {
 	now, last := int64(time.Since(processStart)), b.checked.Load()
 	if last != 0 && now-last < int64(mutexPoll)/2 || !b.checked.CompareAndSwap(last, now) {
@@ -81,7 +83,10 @@ func (b *Barrier) checkParties() error {
 		return partyDied{pid: int32(v & mPidMask), inLock: true}
 	}
 	if b.closing.Load() == b.phase.Load()+1 { // shut: its mover is between the lock and the CAS, or in the action
-		if w := b.closer.Load(); w != 0 && !procinfo.AliveWord(w) {
+		switch w := b.closer.Load(); {
+		case w == 0: // a shut names its mover first (see shut): garbage, and nobody would move the phase
+			return fmt.Errorf("%w: the barrier's generation is shut and no mover is named", ErrCorrupt)
+		case !procinfo.AliveWord(w):
 			return partyDied{pid: procinfo.FromWord(w).Pid, moving: true}
 		}
 	}
