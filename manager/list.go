@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"iter"
+	"math"
 )
 
 // List is a proxy for a list in a manager's server, Python's
@@ -202,7 +203,7 @@ func (l *List[V]) All(ctx context.Context) iter.Seq2[V, error] {
 	return l.slice(ctx, 0, maxIndex)
 }
 
-const maxIndex = 1<<62 - 1
+const maxIndex = math.MaxInt >> 1 // 1<<62 - 1 on 64 bits (a constant of that did not build on 32)
 
 func (l *List[V]) slice(ctx context.Context, start, stop int) iter.Seq2[V, error] {
 	return func(yield func(V, error) bool) {

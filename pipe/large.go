@@ -61,7 +61,7 @@ func sizeFor[T any](o Options[T], capacity int, anon bool) sizing {
 			z.limit = DefaultMaxMessage
 		}
 	}
-	z.limit = min(z.limit, maxLimit)
+	z.limit = int(min(int64(z.limit), maxLimit)) // (int64: maxLimit is past a 32-bit int)
 	if z.limit > inline {
 		z.arena = true
 		z.arenaBytes = 4 * int64(max(z.limit, inline))

@@ -151,7 +151,7 @@ func (z *sizing) sizeVariable(slotSize, maxMessage int, anon bool) {
 			z.limit = DefaultMaxMessage
 		}
 	}
-	z.limit = min(z.limit, maxLimit)
+	z.limit = int(min(int64(z.limit), maxLimit)) // (int64: maxLimit is past a 32-bit int)
 	z.inline = min(z.inline, z.limit)
 	if z.limit > z.inline {
 		z.arena = true
