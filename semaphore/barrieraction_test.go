@@ -237,3 +237,55 @@ func TestBarrierCorruptClosing(t *testing.T) {
 		t.Fatal("barrier not broken")
 	}
 }
+
+// TestBarrierArrivalGivingUpDuringActionBreaksNothing: a party that
+// arrives while the last party runs the action waits for the next
+// generation, and if its ctx ends meanwhile it never arrived: it returns
+// ctx's error and breaks nothing. It broke the generation whose parties had
+// all arrived, and each of them got ErrBroken, a false alarm (Python's
+// arrival cannot give up there: it waits for the lock the action holds).
+func TestBarrierArrivalGivingUpDuringActionBreaksNothing(t *testing.T) {
+	if runtime.GOARCH != "amd64" {
+		t.Skip("reads futex(2) arguments from /proc as amd64 numbers them")
+	}
+	b, err := semaphore.NewBarrier(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	ctx := ctxFor(t, shmtest.Timeout(t, 30*time.Second))
+	var lateErr error // what the late party's Wait returned, seen by the action
+	b.SetAction(func() error {
+		short, cancel := context.WithCancel(ctx)
+		defer cancel()
+		late := make(chan error, 1)
+		go func() { _, err := b.WaitContext(short); late <- err }()
+		// The late party waits behind the shut generation; its ctx ends
+		// there.
+		for !parkedOn(semaphore.BarrierPhase(b)) && len(late) == 0 {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			runtime.Gosched() // polling a condition, not synchronising on time
+		}
+		cancel()
+		lateErr = <-late
+		return nil
+	})
+	first := make(chan error, 1)
+	go func() { _, err := b.WaitContext(ctx); first <- err }()
+	until(t, "the first party waits", func() bool { return b.Waiting() == 1 })
+	_, err = b.WaitContext(ctx)
+	if !errors.Is(lateErr, context.Canceled) || errors.Is(lateErr, semaphore.ErrBroken) {
+		t.Errorf("the party that gave up before it could arrive: %v, want context.Canceled alone", lateErr)
+	}
+	if err != nil {
+		t.Fatalf("the last party, whose action saw a late party give up: %v", err)
+	}
+	if err := <-first; err != nil {
+		t.Fatalf("the first party: %v", err)
+	}
+	if b.Broken() {
+		t.Fatal("the barrier is broken")
+	}
+}
