@@ -309,7 +309,11 @@ func (b *Barrier) Wait() (int, error) { return b.WaitContext(context.Background(
 
 // WaitContext is Wait giving up when ctx ends: the barrier is then broken
 // for every party, as Python's does on a timeout, and this party's error
-// matches both ErrBroken and ctx's error.
+// matches both ErrBroken and ctx's error. A party whose ctx ends before it
+// could arrive, while the generation before it is released, reset or runs
+// its action, never arrived: it breaks nothing and returns ctx's error
+// alone (Python's party cannot give up there: it waits for the lock the
+// action holds).
 func (b *Barrier) WaitContext(ctx context.Context) (int, error) {
 	raceRelease(b.phase)
 	idx, err := b.wait(ctx)
@@ -334,7 +338,14 @@ func (b *Barrier) wait(ctx context.Context) (int, error) {
 		case b.closing.Load() == p+1: // shut (released, reset, or running the action): this party belongs to the next generation
 			b.lock.Unlock()
 			if _, err := b.await(ctx, p); err != nil {
-				if err := b.giveUp(ctx, p, err); err != nil {
+				if cerr := ctx.Err(); cerr != nil && errors.Is(err, cerr) {
+					// Its ctx ended before it could arrive: it breaks
+					// nothing. Generation p has all its parties (or is
+					// being reset), and breaking it gave each of them a
+					// false ErrBroken.
+					return 0, err
+				}
+				if err := b.giveUp(ctx, p, err); err != nil { // the mover died, or garbage shut p: p never moves
 					return 0, err
 				}
 			}
