@@ -346,12 +346,10 @@ func (q *Queue[T]) tryGetFunc(use func(msg []byte) error) (bool, error) {
 	if q.closed.Load() {
 		return false, ErrClosed
 	}
-	done := true
-	defer wakeIfPanicked(&done, q.released)
+	defer q.released() // also when nothing was got: it may have skipped given-up slots (see take)
 	for {
 		var uerr error
 		stale := false
-		done = false
 		ok, err := q.ring.TryGetFunc(func(rec []byte) {
 			if q.arena != nil && len(rec) == q.refLen {
 				uerr, stale = q.takeLarge(rec, use)
@@ -362,11 +360,9 @@ func (q *Queue[T]) tryGetFunc(use func(msg []byte) error) (bool, error) {
 				q.gotTask()
 			}
 		})
-		done = true
 		if err != nil {
 			return false, fmt.Errorf("queue %q: %w", q.name, err)
 		}
-		q.released() // also when nothing was got: it may have skipped given-up slots (see take)
 		if !ok {
 			return false, nil
 		}

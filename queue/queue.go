@@ -824,8 +824,7 @@ func (q *Queue[T]) tryGetRun(vs []T) (int, error) {
 	}
 	i := 0
 	var derr error
-	done := false
-	defer wakeIfPanicked(&done, q.released)
+	defer q.released() // also when nothing was got (see take)
 	_, err := q.ring.TryGetBatchFunc(len(vs), func(rec []byte) {
 		var e error
 		if q.bin != nil {
@@ -844,8 +843,6 @@ func (q *Queue[T]) tryGetRun(vs []T) (int, error) {
 		}
 		i++
 	})
-	done = true
-	q.released() // also when nothing was got (see take)
 	if err != nil {
 		return i, fmt.Errorf("queue %q: %w", q.name, err)
 	}
@@ -963,11 +960,12 @@ func (q *Queue[T]) tryPut(v *T, m *message) (bool, error) {
 	return true, nil
 }
 
-// wakeIfPanicked, deferred around a ring call whose callback runs a
-// codec (or a GetFunc's use), runs wake when the call panicked: done is
-// still false. The ring gives the slot up or back on the panic's way out,
-// and the queue's waiters must hear of it as of an encoding error, not
-// at their poll, 50 ms later (TestCodecPanicWakesTheQueuesWaiters).
+// wakeIfPanicked, deferred around a Put's ring call, whose callback runs
+// a codec, runs wake when the call panicked: done is still false. The ring
+// gives the slot up on the panic's way out, and the queue's waiters must
+// hear of it as of an encoding error, not at their poll, 50 ms later
+// (TestCodecPanicWakesTheQueuesWaiters). (A Get defers its released,
+// which it runs however the ring call ends.)
 func wakeIfPanicked(done *bool, wake func()) {
 	if !*done {
 		wake()
@@ -1065,8 +1063,15 @@ func (q *Queue[T]) tryGet(v *T) (bool, error) {
 func (q *Queue[T]) take(v *T) (bool, error) {
 	var derr error
 	stale := false
-	done := false
-	defer wakeIfPanicked(&done, q.released)
+	// Also when nothing was got: the take may have handed slots back on
+	// its way, those a producer gave up (the rescue of a producer killed
+	// mid-Put gives its slot up), and the ring wakes its own waiters for
+	// them, not the queue's. With nobody asleep that is one load. (A
+	// producer asleep on the full queue past its first park slept on
+	// until its poll, 50 ms: TestGetWakesProducersAfterSkippingGivenUpSlots.)
+	// Deferred, it also runs when a codec panics: the ring gives the slot
+	// back on the panic's way out (TestCodecPanicWakesTheQueuesWaiters).
+	defer q.released()
 	ok, err := q.ring.TryGetFunc(func(rec []byte) {
 		if q.arena != nil && len(rec) == q.refLen {
 			derr, stale = q.takeLarge(rec, func(msg []byte) error {
@@ -1093,17 +1098,9 @@ func (q *Queue[T]) take(v *T) (bool, error) {
 			q.gotTask()
 		}
 	})
-	done = true
 	if err != nil {
 		return false, fmt.Errorf("queue %q: %w", q.name, err)
 	}
-	// Also when nothing was got: the take may have handed slots back on
-	// its way, those a producer gave up (the rescue of a producer killed
-	// mid-Put gives its slot up), and the ring wakes its own waiters for
-	// them, not the queue's. With nobody asleep that is one load. (A
-	// producer asleep on the full queue past its first park slept on
-	// until its poll, 50 ms: TestGetWakesProducersAfterSkippingGivenUpSlots.)
-	q.released()
 	if !ok {
 		return false, nil
 	}
