@@ -39,28 +39,36 @@ func (panicky) Decode(src []byte, v *sized) error {
 	return nil
 }
 
+// panickyPipe makes a pipe of sized values with the panicky codec: rings
+// of 4 KiB and an arena for messages up to 64 KiB.
+func panickyPipe(t *testing.T) (a, b *pipe.Conn[sized], ctx context.Context) {
+	a, b, err := pipe.New(pipe.Options[sized]{Capacity: 4096, MaxMessage: 64 << 10, Codec: panicky{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close(); b.Close() })
+	ctx, cancel := context.WithTimeout(ctxT(t), 20*time.Second)
+	t.Cleanup(cancel)
+	return a, b, ctx
+}
+
+// panics runs f and reports whether it panicked.
+func panics(f func()) (panicked bool) {
+	defer func() { panicked = recover() != nil }()
+	f()
+	return false
+}
+
 // TestSendCodecPanicLeavesPipeWorking: a codec's panic inside Send goes
 // to the caller, and the pipe goes on: the ring room the Send had
 // reserved is given back, and a large message's arena block is freed
 // (else a few panics fill the arena and every later large Send waits for
 // ever); the messages sent after it arrive, each once.
 func TestSendCodecPanicLeavesPipeWorking(t *testing.T) {
-	a, b, err := pipe.New(pipe.Options[sized]{Capacity: 4096, MaxMessage: 64 << 10, Codec: panicky{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	defer b.Close()
-	ctx, cancel := context.WithTimeout(ctxT(t), 20*time.Second)
-	defer cancel()
+	a, b, ctx := panickyPipe(t)
 	for i := range 64 { // round the ring of 4 KiB many times, and the arena of 4 × 64 KiB
 		for _, size := range []int{1024, 48 << 10} {
-			panicked := func() (p bool) {
-				defer func() { p = recover() != nil }()
-				a.Send(ctx, sized{Size: size, Panic: true})
-				return false
-			}()
-			if !panicked {
+			if !panics(func() { a.Send(ctx, sized{Size: size, Panic: true}) }) {
 				t.Fatalf("Send %d of %d bytes that its codec panics on did not panic", i, size)
 			}
 			if err := a.Send(ctx, sized{V: int64(i), Size: size}); err != nil {
@@ -78,14 +86,7 @@ func TestSendCodecPanicLeavesPipeWorking(t *testing.T) {
 // error does (and as Python's recv, which has read the bytes before it
 // unpickles them); the next Recv gets the message after it.
 func TestRecvCodecPanicConsumesTheMessage(t *testing.T) {
-	a, b, err := pipe.New(pipe.Options[sized]{Capacity: 4096, MaxMessage: 64 << 10, Codec: panicky{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	defer b.Close()
-	ctx, cancel := context.WithTimeout(ctxT(t), 20*time.Second)
-	defer cancel()
+	a, b, ctx := panickyPipe(t)
 	for i := range 16 {
 		for _, size := range []int{1024, 48 << 10} {
 			if err := a.Send(ctx, sized{V: -1, Size: size}); err != nil {
@@ -94,12 +95,7 @@ func TestRecvCodecPanicConsumesTheMessage(t *testing.T) {
 			if err := a.Send(ctx, sized{V: int64(i), Size: size}); err != nil {
 				t.Fatal(err)
 			}
-			panicked := func() (p bool) {
-				defer func() { p = recover() != nil }()
-				b.Recv(ctx)
-				return false
-			}()
-			if !panicked {
+			if !panics(func() { b.Recv(ctx) }) {
 				t.Fatalf("Recv %d of %d bytes that its codec panics on did not panic", i, size)
 			}
 			v, err := func() (v sized, err error) {
