@@ -323,3 +323,55 @@ func BenchmarkHandleLock(b *testing.B) {
 		}
 	})
 }
+
+// TestHandleLockBiasGoesToTheGoroutineThatUsesIt: a handle set up by one
+// goroutine (AttachProducer takes the lock once) and then used by another
+// must end up biased to the user, not revoked for good because the set-up
+// goroutine held it first: the first holder is only a candidate, and the
+// bias goes to a goroutine that takes the lock twice in a row.
+func TestHandleLockBiasGoesToTheGoroutineThatUsesIt(t *testing.T) {
+	skipUnbiased(t)
+	var l handleLock
+	l.Lock() // the set-up goroutine's one hold
+	l.Unlock()
+	user := make(chan uintptr)
+	go func() {
+		for i := 0; i < 100; i++ {
+			l.Lock()
+			l.Unlock()
+		}
+		user <- goid.G()
+	}()
+	g := <-user
+	if o := l.owner.Load(); o != g {
+		t.Fatalf("owner %#x after the set-up goroutine locked once and the user 100 times, want the user's %#x (revoked is %#x)", o, g, uintptr(biasRevoked))
+	}
+}
+
+// TestMPSCBiasedToItsWriter: an MPSC handle attached by one goroutine and
+// written by another takes its producer lock through the bias.
+func TestMPSCBiasedToItsWriter(t *testing.T) {
+	skipUnbiased(t)
+	seg := shmtest.Segment(t, 1<<16)
+	r, err := NewMPSC(seg, "r", 1<<12)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if err := r.AttachProducer(); err != nil {
+		t.Fatal(err)
+	}
+	user := make(chan uintptr)
+	go func() {
+		for i := 0; i < 10; i++ {
+			if err := r.Write(context.Background(), []byte("x")); err != nil {
+				t.Error(err)
+			}
+		}
+		user <- goid.G()
+	}()
+	g := <-user
+	if o := r.p.mu.owner.Load(); o != g {
+		t.Fatalf("producer lock's owner %#x after AttachProducer here and 10 Writes in another goroutine, want the writer's %#x", o, g)
+	}
+}
