@@ -84,6 +84,7 @@ type handleLock struct {
 	waiters atomic.Int32   // goroutines asleep or about to sleep on cond (hlShared)
 	owner   atomic.Uintptr // the goroutine (goid.G) the lock is biased to; 0 none yet, or biasRevoked
 	held    atomic.Uint32  // 0, heldTrying or heldOwned: written by the owner only (and by an Unlock of its hold)
+	cand    uintptr        // the last holder of state (goid.G) while there is no owner: read and written under state
 	mu      sync.Mutex     // guards the sleep on cond
 	cond    sync.Cond      // L is mu, set on first use under mu
 }
@@ -154,16 +155,25 @@ func (l *handleLock) TryLock() bool {
 
 // settleBias runs once a goroutine has taken state while the lock is not
 // revoked yet, or while a hold taken through the bias before its
-// revocation lasts: the first holder makes itself the owner (if a fence
-// can revoke it later); any other revokes the owner's bias and waits for
-// its hold to end.
+// revocation lasts. Before the lock has an owner, a holder that also held
+// it last makes itself the owner (if a fence can revoke it later), and any
+// other becomes that candidate: a handle set up by one goroutine (one
+// AttachProducer) and then used by another is biased to the user, where
+// making its first holder the owner had the user revoke the bias at its
+// first Lock, for good (BenchmarkProducers/mpsc, which attaches its
+// handles before the producers start, paid a CAS a message). Once there is
+// an owner, any other holder revokes the bias and waits for its hold to
+// end.
 func (l *handleLock) settleBias() {
 	if l.owner.Load() == 0 {
-		switch {
+		switch g := goid.G(); {
 		case raceEnabled || !goid.HasG || membarrier.Refused():
 			l.owner.Store(biasRevoked) // never biased: no more looks here
-		case membarrier.Registered(): // (its first call starts the registration)
-			l.owner.Store(goid.G()) // under state: the next Lock of this goroutine takes the bias
+		case !membarrier.Registered(): // (its first call starts the registration)
+		case l.cand != g:
+			l.cand = g // a candidate: the bias waits for its next Lock
+		default:
+			l.owner.Store(g) // under state: the next Lock of this goroutine takes the bias
 		}
 		return
 	}

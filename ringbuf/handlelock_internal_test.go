@@ -156,15 +156,19 @@ func skipUnbiased(t *testing.T) {
 }
 
 // biasedLock returns a lock biased to the calling goroutine (its first
-// Lock makes it the owner), or nil, having reported why (it may run on a
-// goroutine other than the test's: no Fatal). Call skipUnbiased first.
+// two Locks make it the owner), or nil, having reported why (it may run
+// on a goroutine other than the test's: no Fatal). Call skipUnbiased
+// first.
 func biasedLock(t *testing.T) *handleLock {
 	l := new(handleLock)
-	l.Lock()
-	held := l.state.Load() // (a look under the lock: the first Lock takes state)
-	l.Unlock()
-	if o, g := l.owner.Load(), goid.G(); o != g || held != 1 {
-		t.Errorf("owner %#x after the first Lock (state %d under it), want this goroutine's %#x (state 1)", o, held, g)
+	var held [2]uint32
+	for i := range held {
+		l.Lock()
+		held[i] = l.state.Load() // (a look under the lock: the first two Locks take state)
+		l.Unlock()
+	}
+	if o, g := l.owner.Load(), goid.G(); o != g || held != [2]uint32{1, 1} {
+		t.Errorf("owner %#x after the first two Locks (state %v under them), want this goroutine's %#x (state 1 each)", o, held, g)
 		return nil
 	}
 	return l
