@@ -48,10 +48,11 @@ import (
 // Even the one CAS waits for the stores before it to drain: in a stream,
 // the last message's, to lines the other process's core holds. So the
 // lock is biased (Dice, Moir and Scherer's quickly reacquirable locks,
-// with the revoker's fence from membarrier(2)): its first holder in a
-// process registered for membarrier's global expedited command becomes
-// its owner, and takes and releases it with plain stores to held, a word
-// only the owner writes, for as long as no other goroutine takes it:
+// with the revoker's fence from membarrier(2)): the first goroutine to
+// take it twice in a row (see settleBias), in a process registered for
+// membarrier's global expedited command, becomes its owner, and takes
+// and releases it with plain stores to held, a word only the owner
+// writes, for as long as no other goroutine takes it:
 //
 //	owner Lock:   held = heldTrying; look at owner; held = heldOwned
 //	owner Unlock: held = 0
