@@ -6,8 +6,11 @@
 // a memfd that travels to a child process as a file descriptor, its size
 // sealed so that no process holding it can cut the others' mappings short.
 //
-// Safety: Create uses O_CREAT|O_EXCL|O_NOFOLLOW and mode 0600, and reserves
-// every page with fallocate, so a full /dev/shm fails at create time with
+// Safety: Create makes the file unnamed, mode 0600, and gives it its name
+// only once its header is written, failing if the name is taken (as
+// O_CREAT|O_EXCL|O_NOFOLLOW), so a creator killed at any point leaves
+// nothing behind. It reserves every page with fallocate, so a full
+// /dev/shm fails at create time with
 // ErrNoSpace instead of killing a later writer with SIGBUS. Open reads and
 // checks the header (magic, layout version, kind, size against the file's)
 // with pread before it maps anything. Nothing read from shared memory is

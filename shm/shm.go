@@ -152,16 +152,26 @@ func Create(name string, size int64, opts ...Option) (*Segment, error) {
 		return nil, err
 	}
 	path := filepath.Join(o.dir, name)
-	f, err := createFile(path, reserved(total, dataOff, o.sparse), total, o.mode)
+	f, publish, err := createFile(path, reserved(total, dataOff, o.sparse), total, o.mode)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
 	s, err := newSegment(f, name, path, dataOff, total, o.dirCap)
 	if err != nil {
-		unlinkFile(path)
+		if publish == nil {
+			unlinkFile(path) // made under its name (no O_TMPFILE): see createFile
+		}
 		return nil, err
 	}
+	if publish == nil {
+		return s, nil
+	}
+	if err := publish(); err != nil { // publishes: the segment under its name, its header written (see createFile)
+		s.Close()
+		return nil, err
+	}
+	s.remapByName()
 	return s, nil
 }
 
@@ -211,6 +221,31 @@ func newSegment(f *os.File, name, path string, dataOff, total int64, dirCap int)
 	}
 	encodeHeader(m, &h)
 	return &Segment{name: name, path: path, mem: m, hdr: h, ino: inode(f)}, nil
+}
+
+// remapByName maps the segment again through its name, once createFile's
+// unnamed file has it, and drops the first mapping: that one shows in
+// /proc/PID/maps (lsof, fuser, leak checks) as "/dev/shm/#INO (deleted)",
+// a live segment looking like a leaked one. It is only for the looks, so
+// where the name cannot be opened again (a mode that does not let its
+// owner write, a name unlinked or taken since the link) the first
+// mapping stays.
+func (s *Segment) remapByName() {
+	g, err := openFile(s.path, false)
+	if err != nil {
+		return
+	}
+	defer g.Close()
+	if inode(g) != s.ino {
+		return
+	}
+	m, err := mmap.MapRegion(g, len(s.mem), mmap.RDWR, 0, 0)
+	if err != nil {
+		return
+	}
+	old := s.mem
+	s.mem = m
+	old.Unmap()
 }
 
 // Open maps the existing named segment. It reads and checks the header

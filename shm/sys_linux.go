@@ -4,6 +4,9 @@ package shm
 
 import (
 	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -11,30 +14,84 @@ import (
 // DefaultDir is where named segments live: the directory behind shm_open.
 const DefaultDir = "/dev/shm"
 
-// createFile makes a new file with O_CREAT|O_EXCL|O_NOFOLLOW and reserves
-// size bytes with fallocate. On ENOSPC it removes the file again.
-func createFile(path string, size, total int64, mode os.FileMode) (*os.File, error) {
-	fd, err := unix.Open(path, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, uint32(mode.Perm()))
+// createFile makes the file of a new segment at path and reserves size
+// bytes with fallocate; publish gives it the name once the caller has
+// written its header. The file is made unnamed (O_TMPFILE) in path's
+// directory and linked under the name only then, which fails if the name
+// is taken (EEXIST, as O_CREAT|O_EXCL; a link at the name is not
+// followed, as O_NOFOLLOW): a creator killed before publish leaves
+// nothing in the directory. Made under its name from the start, a file
+// whose creator died before its header was written had no magic, so
+// that List and Collect (shmkit gc) took it for no segment of theirs and
+// it stayed for good (TestCreatorKilledLeavesNothing). Where the file
+// system has no O_TMPFILE (or /proc is not mounted, through which the
+// link goes), the file is made under its name with
+// O_CREAT|O_EXCL|O_NOFOLLOW as before, and publish is nil: the caller
+// unlinks the name if it fails later. On an error the file is closed and
+// nothing is left under the name.
+func createFile(path string, size, total int64, mode os.FileMode) (f *os.File, publish func() error, err error) {
+	// The name is checked first so that a taken name fails before any
+	// memory is reserved; the link is what decides.
+	if err := unix.Lstat(path, new(unix.Stat_t)); err == nil {
+		return nil, nil, wrap(ErrExist, &os.PathError{Op: "create", Path: path, Err: unix.EEXIST})
+	}
+	named := !procFDs() // no unnamed file that linkFile could not name
+	fd, err := -1, error(nil)
+	if !named {
+		fd, err = unix.Open(filepath.Dir(path), unix.O_RDWR|unix.O_TMPFILE|unix.O_CLOEXEC, uint32(mode.Perm()))
+		named = err == unix.EOPNOTSUPP || err == unix.EISDIR || err == unix.EINVAL // no O_TMPFILE here
+	}
+	if named {
+		fd, err = unix.Open(path, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, uint32(mode.Perm()))
+	}
 	if err != nil {
-		pe := &os.PathError{Op: "create", Path: path, Err: err}
-		if err == unix.EEXIST {
-			return nil, wrap(ErrExist, pe)
-		}
-		if err == unix.ENOSPC {
-			return nil, wrap(ErrNoSpace, pe)
-		}
-		return nil, pe
+		return nil, nil, createError(path, err)
 	}
 	// umask may have narrowed the mode; the caller asked for exactly it.
 	_ = unix.Fchmod(fd, uint32(mode.Perm()))
-	f := os.NewFile(uintptr(fd), path)
+	f = os.NewFile(uintptr(fd), path)
 	if err := reserve(f, size, total); err != nil {
 		f.Close()
-		unix.Unlink(path)
-		return nil, err
+		if named {
+			unix.Unlink(path)
+		}
+		return nil, nil, err
 	}
-	return f, nil
+	if named {
+		return f, nil, nil
+	}
+	return f, func() error { return linkFile(fd, path) }, nil
 }
+
+// createError is the error of making path failing with err.
+func createError(path string, err error) error {
+	pe := &os.PathError{Op: "create", Path: path, Err: err}
+	switch err {
+	case unix.EEXIST:
+		return wrap(ErrExist, pe)
+	case unix.ENOSPC:
+		return wrap(ErrNoSpace, pe)
+	}
+	return pe
+}
+
+// linkFile gives the unnamed file fd (O_TMPFILE) the name path, failing
+// with ErrExist if the name is taken. It links through /proc/self/fd,
+// which needs no privilege (AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH);
+// createFile makes no unnamed file where /proc is not mounted.
+func linkFile(fd int, path string) error {
+	err := unix.Linkat(unix.AT_FDCWD, "/proc/self/fd/"+strconv.Itoa(fd), unix.AT_FDCWD, path, unix.AT_SYMLINK_FOLLOW)
+	if err != nil {
+		return createError(path, err)
+	}
+	return nil
+}
+
+// procFDs reports whether /proc/self/fd is there for linkFile.
+var procFDs = sync.OnceValue(func() bool {
+	_, err := os.Stat("/proc/self/fd")
+	return err == nil
+})
 
 // reserve allocates every page of f up to size, so that a full file system
 // fails here and not with SIGBUS on a later write, and extends f to total
