@@ -30,7 +30,10 @@ type Handle struct {
 	Ino uint64
 }
 
-// Handle returns the segment's handle. An anonymous segment has one only
+// Handle returns the segment's handle. A named segment's names it; inside
+// the arguments of process.Start it also passes the file (opened once per
+// mapping, kept until Close), so that the child attaches even when the
+// name is unlinked before it decodes. An anonymous segment has one only
 // while package process encodes a child's arguments (its descriptor must
 // be passed to the child), and only for that encoding: another goroutine's
 // Handle of an anonymous segment at that moment would hand its file to that
@@ -42,7 +45,18 @@ func (s *Segment) Handle() (Handle, error) {
 		// segment made under the name since this one was unlinked, and
 		// the handle would name the stranger. Unlinked, this one cannot
 		// be opened by name, and open refuses the other's inode.
-		return Handle{Name: s.name, Dir: filepath.Dir(s.path), FD: -1, Ino: s.ino}, nil
+		h := Handle{Name: s.name, Dir: filepath.Dir(s.path), FD: -1, Ino: s.ino}
+		// Encoded for a child (process.Start), the file goes too, as
+		// an inherited descriptor: the child is the segment's peer from
+		// Start on, and must find it even when the name is unlinked
+		// before it decodes (its creator's deferred Unlink, or shmkit gc
+		// once the creator died). The name stays for other encodings.
+		if export := fdexport.Current(); export != nil {
+			if f := s.namedFile(); f != nil {
+				h.FD = export(f)
+			}
+		}
+		return h, nil
 	}
 	if fdexport.InPlace() && s.file != nil {
 		var st unix.Stat_t
@@ -58,10 +72,65 @@ func (s *Segment) Handle() (Handle, error) {
 	return Handle{FD: export(s.file)}, nil
 }
 
+// namedFile returns the file of a named segment, opened at its first
+// call and kept until the mapping is closed, or nil when its name no longer
+// names the file mapped (unlinked, or another segment made under it) or
+// the segment is read-only (a child maps a handle read-write).
+func (s *Segment) namedFile() *os.File {
+	b := s
+	if s.att != nil {
+		b = s.att.base // the mapping's, closed with it
+	}
+	if b.ro {
+		return nil
+	}
+	b.nfileMu.Lock()
+	defer b.nfileMu.Unlock()
+	if b.nfile == nil && !b.closed.Load() {
+		f, err := openFile(b.path, false)
+		if err != nil {
+			return nil
+		}
+		if inode(f) != b.ino {
+			f.Close()
+			return nil
+		}
+		b.nfile = f
+	}
+	return b.nfile
+}
+
+// openInherited maps the named segment h names through the descriptor
+// h.FD that the parent passed (see Handle), if it is the segment's file;
+// ok is false when it is not there, and open then looks the name up.
+func (h Handle) openInherited() (s *Segment, ok bool, err error) {
+	fd, err := unix.FcntlInt(uintptr(h.FD), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return nil, false, nil
+	}
+	path := filepath.Join(h.Dir, h.Name)
+	f := os.NewFile(uintptr(fd), path)
+	defer f.Close() // the mapping holds the file; a named Segment keeps no descriptor
+	if h.Ino == 0 || inode(f) != h.Ino {
+		return nil, false, nil
+	}
+	s, err = mapExisting(f, path, false)
+	if err != nil {
+		return nil, true, err
+	}
+	s.name = h.Name
+	return s, true, nil
+}
+
 // open maps the segment h names afresh (an anonymous one through a
 // duplicate of its descriptor, so that each Segment closes its own).
 func (h Handle) open() (*Segment, error) {
 	if h.Name != "" {
+		if h.FD >= 0 {
+			if s, ok, err := h.openInherited(); ok {
+				return s, err
+			}
+		}
 		s, err := Open(h.Name, WithDir(h.Dir))
 		if err != nil || h.Ino == 0 {
 			return s, err

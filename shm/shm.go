@@ -31,6 +31,12 @@ type Segment struct {
 	ro   bool   // opened with ReadOnly: mem is mapped PROT_READ
 	ino  uint64 // the file's inode when mapped: Handle names this file, not whatever has its name later
 
+	// nfile is a named segment's file, opened when a handle of it first
+	// goes to a child (see namedFile) and closed by Close; guarded by
+	// nfileMu.
+	nfileMu sync.Mutex
+	nfile   *os.File
+
 	dirMu  sync.Mutex // serialises this process's allocators before the shared lock
 	closed atomic.Bool
 	att    *attachment // Attach's shared mapping, which Close releases; nil for a mapping of its own
@@ -441,6 +447,12 @@ func (s *Segment) Close() error {
 			err = cerr
 		}
 	}
+	s.nfileMu.Lock()
+	if s.nfile != nil {
+		s.nfile.Close()
+		s.nfile = nil
+	}
+	s.nfileMu.Unlock()
 	return err
 }
 
