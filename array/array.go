@@ -153,9 +153,10 @@ func (a *Array[T]) AtContext(ctx context.Context, i int) (T, error) {
 // matching ErrOutOfRange unless 0 <= i < Len. The lock is not re-entrant:
 // while the caller holds it through Lock, it writes through the Locked
 // that Lock returned; a Set that waits over a second for a lock its own
-// process holds through Lock (or inside With) panics, saying so, rather
-// than hang. When the lock is not recoverable it stores nothing
-// (SetContext says ErrNotRecoverable).
+// goroutine holds through Lock panics, saying so, rather than hang. A Set
+// inside With's fn is not caught (With records no goroutine) and waits
+// for ever: write through the slice. When the lock is not recoverable it
+// stores nothing (SetContext says ErrNotRecoverable).
 func (a *Array[T]) Set(i int, x T) {
 	checkIndex(a.c, i, len(a.s))
 	a.write(context.Background(), "array: Set", func() { a.s[i] = x })

@@ -175,9 +175,10 @@ func (v *Value[T]) LoadInto(dst *T) {
 // process or goroutine holds the lock. The lock is not re-entrant: while
 // the caller holds it through Lock, it writes through the Locked that Lock
 // returned; a Store that waits over a second for a lock that its own
-// process holds through Lock (or inside Update) panics with a message
-// saying so, rather than hang. When the lock is not recoverable it stores
-// nothing: StoreContext says so.
+// goroutine holds through Lock panics with a message saying so, rather
+// than hang. A Store inside Update's fn is not caught (Update records no
+// goroutine) and waits for ever: write through fn's pointer. When the
+// lock is not recoverable it stores nothing: StoreContext says so.
 func (v *Value[T]) Store(x T) {
 	if !v.c.Hold("value: Store") {
 		return
@@ -219,8 +220,8 @@ func (v *Value[T]) store(x T) {
 //	v.Update(func(p *int64) { *p++ })
 //
 // fn must not call the Value's Store, Update or Lock (the lock is not
-// re-entrant; such a call panics after a second's wait, as Store says),
-// nor keep the pointer after it returns: it points at a copy that the
+// re-entrant, and unlike a call after Lock, one inside fn is not caught:
+// it waits for ever), nor keep the pointer after it returns: it points at a copy that the
 // next Update reuses (so that an Update allocates nothing). If
 // fn panics, the value is unchanged and the lock released. For a 4- or
 // 8-byte integer T, which Add, Swap and CompareAndSwap change without the

@@ -299,7 +299,7 @@ func (c *Cell) Hold(op string) bool {
 			return false
 		}
 		if c.mu.Owner().Pid == os.Getpid() && c.guards().heldBy(goid.ID()) {
-			panic(fmt.Sprintf("%s waits for the lock of %s %q, which this process holds through Lock (or inside Update or With) and which is not re-entrant: "+
+			panic(fmt.Sprintf("%s waits for the lock of %s %q, which this goroutine holds through Lock and which is not re-entrant: "+
 				"inside l := x.Lock(), read and write through l (l.Store(l.Load()+1); l.Unlock()), or use Update/With, or the Context form to wait with a deadline",
 				op, c.Spec.Kind, c.Name()))
 		}
