@@ -272,9 +272,13 @@ func (c *Conn[T]) setWait(w atomics.Strategy) {
 
 // rescue is a blocked receive's periodic check: the ring skips a record
 // its dead producer left half-written, then the peer's liveness decides.
+// The ring's own verdict on its producers (ErrPeerDead) does not: it
+// counts every process that ever sent on the end, and one that handed
+// the end on to a worker and exited is dead while the end's holder, the
+// worker, lives and may send (TestRecvAfterSenderHandedEndOnAndExited).
 func (c *Conn[T]) rescue() error {
 	err := c.rx.Rescue()
-	if errors.Is(err, ringbuf.ErrCorrupt) || errors.Is(err, ringbuf.ErrPeerDead) {
+	if errors.Is(err, ringbuf.ErrCorrupt) {
 		err = fmt.Errorf("pipe %q: %w", c.name, err)
 	} else {
 		err = c.peerDead()
