@@ -731,8 +731,34 @@ func (c *Conn[T]) GobEncode() ([]byte, error) {
 		if w := owner.Load(); owner.CompareAndSwap(w, standIn) { // holder -> stand-in
 			handoff.Add(handoff.Slot{Word: owner, StandIn: standIn, Prev: w})
 		}
+		c.handRings()
 	}
 	return b.Bytes(), nil
+}
+
+// handRings lets go of the rings for the worker the end is handed to. A
+// ring takes one producer process and one consumer process, and a ring
+// side this handle had used stayed this process's: the worker's first
+// send or receive failed with ringbuf.ErrBusy while this process lived
+// (TestEndUsedThenHandedToWorker). The send ring is detached and reopened
+// unattached, the receive ring's consumer side given back (a record read
+// here in part stays this handle's); if the handoff is aborted, this
+// handle attaches again at its next call. A call in flight on this handle
+// keeps its ring: the end is in use here, which no handoff can undo.
+func (c *Conn[T]) handRings() {
+	if c.send != nil && c.sendMu.TryLock() {
+		if r, err := ringbuf.OpenSPSC(c.seg, ringName(c.name, c.end)); err == nil {
+			c.send.CloseWrite() // flushes what was sent, frees the producer side
+			c.send, c.tx = r, ringx.ProducerOf(r)
+		}
+		c.sendMu.Unlock()
+	}
+	if c.recv != nil && c.recvMu.TryLock() {
+		if !c.holding && c.readOff == 0 {
+			c.recv.ReleaseConsumer() // a record peeked and not discarded is the worker's next
+		}
+		c.recvMu.Unlock()
+	}
 }
 
 // GobDecode attaches to the pipe end a handle names (shm.Attach, then Open):
