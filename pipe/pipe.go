@@ -609,9 +609,15 @@ func (c *Conn[T]) Poll(ctx context.Context) (bool, error) {
 // never blocks, and costs a few loads: it is the probe of a goroutine
 // that serves many pipes in turn and receives only from those that are
 // ready. A dead peer is not reported: a receive that waits says it
-// (ErrPeerDead).
+// (ErrPeerDead). While a receive of another goroutine is in flight on c,
+// Ready reports false: the next receive waits for that one.
 func (c *Conn[T]) Ready() bool {
-	c.recvMu.Lock()
+	// TryLock: a receive that waits holds the lock for as long as it
+	// waits, and Ready waited with it (TestReadyWhileRecvWaits). Close
+	// holds it too, briefly: a closed handle's receive returns at once.
+	if !c.recvMu.TryLock() {
+		return c.closed.Load()
+	}
 	defer c.recvMu.Unlock()
 	return c.recv != nil && (c.holding || c.recvProbe() || c.ctl.ends[c.end].closed.Load() != 0)
 }
