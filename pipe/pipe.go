@@ -33,6 +33,8 @@ type Options[T any] struct {
 	OneWay bool
 	// Capacity is the ring size of each direction in bytes, a power of
 	// two; 0 means DefaultCapacity. The largest message is about half.
+	// A pipe whose messages may be larger (MaxMessage) needs at least
+	// 128: the ring carries a reference to each of them.
 	Capacity int
 	// MaxMessage is the largest message, in bytes; a larger one is
 	// ErrTooLarge. A message larger than a ring record (about
@@ -143,6 +145,17 @@ func create[T any](seg *shm.Segment, name string, o Options[T], capacity int, z 
 	c := o.Codec
 	if c == nil {
 		c = codec.Default[T]()
+	}
+	if z.arena && capacity > 0 && capacity&(capacity-1) == 0 && ringbuf.MaxRecord(capacity) < refLen { // (not a power of two: the ring says)
+		// A message over the ring's records travels as a reference of
+		// refLen bytes, which must fit one: without this, every such
+		// message failed with ErrTooLarge naming the reference's length.
+		least := capacity
+		for ringbuf.MaxRecord(least) < refLen {
+			least *= 2
+		}
+		return nil, nil, fmt.Errorf("pipe %q: %w: capacity %d leaves ring records of %d bytes, too small for messages up to %d bytes (Options.MaxMessage) to go out of line; use at least %d",
+			name, ringbuf.ErrInvalid, capacity, ringbuf.MaxRecord(capacity), z.limit, least)
 	}
 	var flags uint32
 	if z.arena {
