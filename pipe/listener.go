@@ -240,6 +240,7 @@ func (l *Listener[T]) accept(name string) (*Conn[T], error) {
 	seg.Unlink() // both ends are mapped: the name is no longer needed
 	c.seg0 = &segRef{seg: seg}
 	c.seg0.refs.Store(1) // the mapping is c's alone: its Close unmaps it
+	c.unnamed = true     // no handle can name the segment now
 	return c, nil
 }
 
@@ -452,6 +453,7 @@ func Dial[T any](ctx context.Context, name string, o Options[T]) (*Conn[T], erro
 			seg.Unlink()
 			c.seg0 = &segRef{seg: seg}
 			c.seg0.refs.Store(1) // the mapping is c's alone: its Close unmaps it
+			c.unnamed = true     // no handle can name the segment now
 			return c, nil
 		case acceptDropped:
 			if closed.Load() != 0 { // refused by the listener's Close

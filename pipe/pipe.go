@@ -102,6 +102,9 @@ type Conn[T any] struct {
 
 	closed atomic.Bool // Close has begun: this handle's calls return ErrClosed
 	seg0   *segRef     // the segment this handle shares ownership of; nil when the caller's
+	// unnamed: made by Accept or Dial, which removed the segment's name
+	// (set before the Conn is returned, read only after).
+	unnamed bool
 }
 
 // segRef counts the Conns that own a segment: the two ends New made, or
@@ -728,10 +731,18 @@ type handle struct {
 
 // GobEncode encodes a handle to this end of the pipe. Encoded among the
 // arguments of a process.Start, it also makes the child the end's holder
-// from the moment the child starts.
+// from the moment the child starts. An end made by Accept or Dial cannot
+// travel (its segment no longer has a name): GobEncode returns an error.
 func (c *Conn[T]) GobEncode() ([]byte, error) {
 	if c.closed.Load() {
 		return nil, ErrClosed
+	}
+	if c.unnamed {
+		// A named segment travels by its name, which Accept and Dial
+		// removed: the worker could not attach it, and the handoff below
+		// made it the end's holder all the same, so the end was lost to
+		// the peer (TestDialedEndHandedToWorker).
+		return nil, fmt.Errorf("pipe %q: an end made by Accept or Dial cannot travel to another process: its segment's name is removed", c.name)
 	}
 	h, err := c.seg.Handle()
 	if err != nil {
