@@ -240,6 +240,9 @@ func (Gob[T]) Decode(src []byte, v *T) (err error) {
 		if _, err := checkGob(src); err != nil {
 			return fmt.Errorf("%w: gob: %v", ErrDecode, err)
 		}
+		if testHookWalked != nil {
+			testHookWalked()
+		}
 	}
 	var x T
 	r := sliceReader{src}
@@ -293,6 +296,9 @@ func (c *gobCache) decodeWarm(src []byte, v any) (ok bool, err error) {
 			return true, fmt.Errorf("%w: gob: %v", ErrDecode, err)
 		}
 		walked = w
+		if testHookWalked != nil {
+			testHookWalked()
+		}
 	}
 	body := rest
 	if d == nil {
@@ -364,3 +370,7 @@ func gobUint(b []byte) (v uint64, w int) {
 	}
 	return v, n + 1
 }
+
+// testHookWalked, nil but in tests, runs once Decode has walked a
+// message and before gob decodes it.
+var testHookWalked func()
