@@ -236,7 +236,9 @@ func (Gob[T]) Decode(src []byte, v *T) (err error) {
 		}
 	}
 	if c.ok {
-		// Before gob sees it: see checkGob.
+		// Before gob sees it: see checkGob. A copy, walked and decoded
+		// both, as in decodeWarm.
+		src = bytes.Clone(src)
 		if _, err := checkGob(src); err != nil {
 			return fmt.Errorf("%w: gob: %v", ErrDecode, err)
 		}
@@ -288,6 +290,12 @@ func (c *gobCache) decodeWarm(src []byte, v any) (ok bool, err error) {
 	}
 	var walked *gobWalk
 	if dp == nil || dp.walk {
+		// src may be shared memory that a hostile or buggy peer still
+		// writes: the walk and the decode read one private copy. gob read
+		// src again after the walk, and a map count changed in between
+		// reached it unchecked (TestGobMessageChangedAfterWalk).
+		src = bytes.Clone(src)
+		desc, rest = src[:len(desc)], src[len(desc):]
 		w, err := checkGob(src)
 		if err != nil {
 			if d != nil {

@@ -26,7 +26,9 @@ import (
 // byte) and nesting deeper than gobMaxDepth. A description whose types
 // hold no map, no interface and no cycle needs no walk: its values nest no
 // deeper than its definitions, and the warm decoders remember that per
-// description (descPool.walk).
+// description (descPool.walk). A message walked is copied first, and gob
+// decodes the copy: src may be shared memory that a peer still writes,
+// and what gob reads must be what the walk checked.
 //
 // The walk follows gob's own reading of the wire format (encoding/gob's
 // decode.go and decoder.go): messages (a length, then a type id), type
