@@ -132,9 +132,16 @@ func (c *Binary[T]) decode(src []byte, v *T) error {
 			return fmt.Errorf("%w: binary: byte %d of a bool at offset %d", ErrDecode, src[off], off)
 		}
 	}
+	if testHookBoolsChecked != nil {
+		testHookBoolsChecked()
+	}
 	copy(c.bytes(v), src)
 	return nil
 }
+
+// testHookBoolsChecked, nil but in tests, runs once decode has checked
+// the bools of src and before it copies src.
+var testHookBoolsChecked func()
 
 // bytes views *v as its bytes (Append, Decode and copyPlain use unsafe
 // the same way; binary.go is the package's one file with unsafe). T is

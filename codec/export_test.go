@@ -3,3 +3,7 @@ package codec
 // SetWalkedHook makes Gob's Decode call f once it has walked a message
 // (checkGob) and before gob decodes it (nil: none).
 func SetWalkedHook(f func()) { testHookWalked = f }
+
+// SetBoolsCheckedHook makes Binary's Decode call f once it has checked
+// the bools of a message, before it copies it (nil: none).
+func SetBoolsCheckedHook(f func()) { testHookBoolsChecked = f }
