@@ -88,7 +88,8 @@ func (c *Binary[T]) Append(dst []byte, v *T) ([]byte, error) {
 	return append(dst, c.bytes(v)...), nil
 }
 
-// Decode copies src, which must be exactly the size of T, into *v.
+// Decode copies src, which must be exactly the size of T, into *v. A
+// bool whose byte is neither 0 nor 1 is ErrDecode, and leaves *v zero.
 func (c *Binary[T]) Decode(src []byte, v *T) error {
 	if len(src) != c.size || len(c.bools) != 0 {
 		return c.decode(src, v)
@@ -127,20 +128,28 @@ func (c *Binary[T]) decode(src []byte, v *T) error {
 	if len(src) != c.size {
 		return fmt.Errorf("%w: binary: %d bytes for a %d-byte %v", ErrDecode, len(src), c.size, reflect.TypeFor[T]())
 	}
-	for _, off := range c.bools {
-		if src[off] > 1 {
-			return fmt.Errorf("%w: binary: byte %d of a bool at offset %d", ErrDecode, src[off], off)
-		}
-	}
+	// The bools are checked in *v, after the copy: src may be shared
+	// memory that a peer still writes, and a byte changed after a check
+	// of src reached *v (TestBinaryBoolChangedAfterCheck).
+	b := c.bytes(v)
+	copy(b, src)
 	if testHookBoolsChecked != nil {
 		testHookBoolsChecked()
 	}
-	copy(c.bytes(v), src)
+	for _, off := range c.bools {
+		if b[off] > 1 {
+			err := fmt.Errorf("%w: binary: byte %d of a bool at offset %d", ErrDecode, b[off], off)
+			var zero T
+			*v = zero // no bool of *v holds it
+			return err
+		}
+	}
 	return nil
 }
 
-// testHookBoolsChecked, nil but in tests, runs once decode has checked
-// the bools of src and before it copies src.
+// testHookBoolsChecked, nil but in tests, runs where decode has read src
+// and not yet checked its bools (before, between its check of src and its
+// copy of src).
 var testHookBoolsChecked func()
 
 // bytes views *v as its bytes (Append, Decode and copyPlain use unsafe
