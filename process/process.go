@@ -141,7 +141,9 @@ func WithFiles(files ...*os.File) Option {
 }
 
 // Detached lets the child outlive this process: it is not killed when the
-// parent dies. Cancelling Start's context still kills it. Once the parent
+// parent dies. Start then returns once the child's arguments are written
+// (or the child has exited), so that the parent may exit at once.
+// Cancelling Start's context still kills it. Once the parent
 // has died, what the child writes to a stream the parent was copying (its
 // standard error, and its output unless that is a file) is lost: the write
 // fails with EPIPE.
@@ -273,12 +275,27 @@ func start(ctx context.Context, worker string, args []byte, files []*os.File, o 
 	// comes back on it; reap reads it.
 	var n [8]byte
 	binary.LittleEndian.PutUint64(n[:], uint64(len(args)))
+	written := make(chan struct{})
 	go func() {
+		defer close(written)
 		w.Write(n[:])
 		w.Write(args)
 	}()
 	children.add(p)
 	go p.reap(w)
+	if o.detached {
+		// A Detached child may outlive this process, which may exit as
+		// soon as Start returns (what detaching is for): its arguments
+		// must be in the socket by then, where the child reads them
+		// after this end is gone. Written by the goroutine alone, they
+		// went with a parent that exited first, and the child read EOF
+		// (TestDetachedChildGetsItsArgumentsWhenTheParentExitsAtOnce).
+		// A child that dies first (or that ctx kills) ends the wait.
+		select {
+		case <-written:
+		case <-p.done:
+		}
+	}
 	if startedHook != nil {
 		startedHook(p)
 	}
