@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -298,7 +299,7 @@ func (c *Cell) Hold(op string) bool {
 		case errors.Is(err, ErrNotRecoverable):
 			return false
 		}
-		if c.mu.Owner().Pid == os.Getpid() && c.guards().heldBy(goid.ID()) {
+		if c.mu.Owner().Pid == os.Getpid() && c.guardHeldBy(goid.ID()) {
 			panic(fmt.Sprintf("%s waits for the lock of %s %q, which this goroutine holds through Lock and which is not re-entrant: "+
 				"inside l := x.Lock(), read and write through l (l.Store(l.Load()+1); l.Unlock()), or use Update/With, or the Context form to wait with a deadline",
 				op, c.Spec.Kind, c.Name()))
@@ -343,7 +344,7 @@ func (c *Cell) Guard(op string) bool {
 	if !c.Hold(op) {
 		return false
 	}
-	c.guards().add(goid.ID(), 1)
+	c.guardAdd(goid.ID())
 	return true
 }
 
@@ -352,7 +353,7 @@ func (c *Cell) Guard(op string) bool {
 func (c *Cell) GuardContext(ctx context.Context) error {
 	err := c.LockContext(ctx)
 	if err == nil || errors.Is(err, ErrOwnerDead) {
-		c.guards().add(goid.ID(), 1)
+		c.guardAdd(goid.ID())
 	}
 	return err
 }
@@ -360,63 +361,59 @@ func (c *Cell) GuardContext(ctx context.Context) error {
 // Unguard releases a lock that Guard or GuardContext took. It may be
 // called from another goroutine than the Guard's.
 func (c *Cell) Unguard() {
-	c.guards().drop()
+	c.guardDrop()
 	c.Unlock()
 }
 
-// guardSet records, for one lock word of this process's mappings, the
-// goroutines that hold it through a Guard (at most one at a time, as the
-// lock is exclusive; a set keeps the bookkeeping simple).
-type guardSet struct {
-	mu  sync.Mutex
-	ids []uint64
+// guardIDs records, for each lock word of this process's mappings that a
+// Guard holds, the goroutines that hold it so (at most one at a time, as
+// the lock is exclusive; a list keeps the bookkeeping simple). A word's
+// entry goes with its last Guard: kept for good, the map grew by a word
+// per address ever locked, without bound in a service that makes and
+// closes cells (TestGuardRecordsGoWithTheirGuard). Only Guard, Unguard
+// and waits that found the lock held come here: one mutex serves them.
+var (
+	guardMu  sync.Mutex
+	guardIDs = map[uintptr][]uint64{} // the address of a cell's seq word -> goroutines (goid.ID)
+)
+
+// guardKey is the key of c's lock word in guardIDs.
+func (c *Cell) guardKey() uintptr { return uintptr(unsafe.Pointer(c.seq)) }
+
+// guardAdd records that goroutine id holds c's lock through a Guard.
+func (c *Cell) guardAdd(id uint64) {
+	guardMu.Lock()
+	guardIDs[c.guardKey()] = append(guardIDs[c.guardKey()], id)
+	guardMu.Unlock()
 }
 
-func (g *guardSet) add(id uint64, _ int) {
-	g.mu.Lock()
-	g.ids = append(g.ids, id)
-	g.mu.Unlock()
-}
-
-// drop forgets the oldest Guard (the lock is exclusive: there is one).
-func (g *guardSet) drop() {
-	g.mu.Lock()
-	if len(g.ids) > 0 {
-		g.ids = g.ids[1:]
+// guardDrop forgets the oldest Guard of c's lock (the lock is exclusive:
+// there is one), and the word's entry with it.
+func (c *Cell) guardDrop() {
+	guardMu.Lock()
+	k := c.guardKey()
+	if ids := guardIDs[k]; len(ids) > 1 {
+		guardIDs[k] = ids[1:]
+	} else {
+		delete(guardIDs, k)
 	}
-	g.mu.Unlock()
+	guardMu.Unlock()
 }
 
-// held reports whether a goroutine of this process holds the lock
+// guardHeld reports whether a goroutine of this process holds c's lock
 // through a Guard.
-func (g *guardSet) held() bool {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return len(g.ids) > 0
+func (c *Cell) guardHeld() bool {
+	guardMu.Lock()
+	defer guardMu.Unlock()
+	return len(guardIDs[c.guardKey()]) > 0
 }
 
-func (g *guardSet) heldBy(id uint64) bool {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	for _, h := range g.ids {
-		if h == id {
-			return true
-		}
-	}
-	return false
+// guardHeldBy reports whether goroutine id holds c's lock through a Guard.
+func (c *Cell) guardHeldBy(id uint64) bool {
+	guardMu.Lock()
+	defer guardMu.Unlock()
+	return slices.Contains(guardIDs[c.guardKey()], id)
 }
-
-// guards returns the guard set of this cell's lock word.
-func (c *Cell) guards() *guardSet {
-	k := uintptr(unsafe.Pointer(c.seq))
-	if g, ok := guardCounts.Load(k); ok {
-		return g.(*guardSet)
-	}
-	g, _ := guardCounts.LoadOrStore(k, new(guardSet))
-	return g.(*guardSet)
-}
-
-var guardCounts sync.Map // uintptr of a cell's seq word -> *guardSet
 
 // Unlock releases the lock taken by Lock. A lock that is not recoverable
 // (see Hold) is left as it is: the caller of a plain lock that could not

@@ -10,9 +10,9 @@ import (
 // guardRecords counts the lock words this process keeps Guard records
 // for.
 func guardRecords() int {
-	n := 0
-	guardCounts.Range(func(any, any) bool { n++; return true })
-	return n
+	guardMu.Lock()
+	defer guardMu.Unlock()
+	return len(guardIDs)
 }
 
 // TestGuardRecordsGoWithTheirGuard: a Guard's record of its goroutine is
@@ -40,7 +40,7 @@ func TestGuardRecordsGoWithTheirGuard(t *testing.T) {
 		if !c.Guard("test") {
 			t.Fatal("Guard failed")
 		}
-		if !c.guards().held() {
+		if !c.guardHeld() {
 			t.Fatal("no record of the Guard while it holds the lock")
 		}
 		c.Unguard()

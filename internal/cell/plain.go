@@ -188,7 +188,7 @@ func (c *Cell) waitClear(fenced bool, s uint64) {
 		} else if err != nil {
 			return
 		}
-		if !fenced && c.guards().held() {
+		if !fenced && c.guardHeld() {
 			return
 		}
 		if i < 2*plainWaitLooks {
