@@ -336,17 +336,23 @@ func BenchmarkHandleLock(b *testing.B) {
 func TestHandleLockBiasGoesToTheGoroutineThatUsesIt(t *testing.T) {
 	skipUnbiased(t)
 	var l handleLock
+	held := 0 // what the lock guards
 	l.Lock() // the set-up goroutine's one hold
+	held++
 	l.Unlock()
 	user := make(chan uintptr)
 	go func() {
 		for i := 0; i < 100; i++ {
 			l.Lock()
+			held++
 			l.Unlock()
 		}
 		user <- goid.G()
 	}()
 	g := <-user
+	if held != 101 {
+		t.Fatalf("%d holds counted, want 101", held)
+	}
 	if o := l.owner.Load(); o != g {
 		t.Fatalf("owner %#x after the set-up goroutine locked once and the user 100 times, want the user's %#x (revoked is %#x)", o, g, uintptr(biasRevoked))
 	}
