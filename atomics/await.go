@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"time"
 	"unsafe"
+
+	"github.com/shmkit/shmkit/internal/sleepslice"
 )
 
 // Strategy says how a waiter waits once the condition it wants is not met,
@@ -174,7 +176,9 @@ func releaseGroup(addr uintptr, g *group) {
 }
 
 // sleepSlice bounds one futex wait of a sleeper whose context has no
-// deadline, so that a Check is never later than this.
+// deadline, so that a Check is never later than this. Tests that must see
+// a lost wake-up lengthen it (internal/sleepslice): the slice would turn
+// the loss into a delay of its length.
 const sleepSlice = 250 * time.Millisecond
 
 func park(ctx context.Context, w *atomic.Uint32, old uint32, o *WaitOptions) error {
@@ -260,7 +264,7 @@ func (c *cancelWake) leave() {
 // sleep is the sleeper's wait in the kernel: until woken, the deadline, the
 // poll period, or a cancel (which an AfterFunc turns into a wake).
 func sleep(ctx context.Context, w *atomic.Uint32, old uint32, o *WaitOptions) error {
-	timeout := sleepSlice
+	timeout := sleepslice.Get(sleepSlice)
 	if o.Poll > 0 && o.Poll < timeout {
 		timeout = o.Poll
 	}
