@@ -70,6 +70,13 @@ func SetMutexPoll(tb cleaner, d time.Duration) { setForTest(tb, &mutexPoll, d) }
 // loop, with the state word it loaded, until the test ends.
 func SetParkLoopHook(tb cleaner, f func(v uint32)) { setForTest(tb, &parkLoopHook, f) }
 
+// SetParkSleepHook makes f run before each sleep of a Mutex waiter on the
+// lock word, with the longest that sleep may last, until the test ends.
+func SetParkSleepHook(tb cleaner, f func(d time.Duration)) { setForTest(tb, &parkSleepHook, f) }
+
+// MutexFirstSleep is a Mutex waiter's first sleep after it counts itself.
+const MutexFirstSleep = mutexFirstSleep
+
 type cleaner interface{ Cleanup(func()) }
 
 // setForTest sets *p to v until the test ends.

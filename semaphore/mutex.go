@@ -493,6 +493,12 @@ var plainReleaseHook func()
 // a racing Unlock, before the waiter acts on what it loaded.
 var parkLoopHook func(v uint32)
 
+// parkSleepHook, nil but in tests, runs before each of lockSlow's sleeps
+// on the lock word with the longest that sleep may last (its poll): a test
+// checks that the sleeps after a count start short, which no clock can
+// tell from a loaded machine's delays.
+var parkSleepHook func(d time.Duration)
+
 // unlockSlow is Unlock's general path: sleepers to wake, an inconsistent
 // lock, a holder in another process, misuse. It takes the lock's words,
 // not the handle (see Unlock).

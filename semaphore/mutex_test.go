@@ -14,8 +14,10 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/shmkit/shmkit/atomics"
 	"github.com/shmkit/shmkit/internal/procinfo"
 	"github.com/shmkit/shmkit/internal/shmtest"
+	"github.com/shmkit/shmkit/internal/sleepslice"
 	"github.com/shmkit/shmkit/process"
 	"github.com/shmkit/shmkit/semaphore"
 	"github.com/shmkit/shmkit/shm"
@@ -487,14 +489,12 @@ func ExampleMutex() {
 // descheduled there): the store clobbers the waiter's WAITERS bit and
 // wakes nobody. The waiter's first sleep is short, so it still takes the
 // lock soon; with its usual sleep (the liveness poll, made an hour here,
-// bounded by the futex slice of 250 ms) it would lie asleep on a free lock.
-// The limit is relative to how long the Unlock waited for the waiter to
-// sleep (its sleeps double meanwhile), so that a loaded machine, which
-// delays that, does not fail the test.
+// as is atomics' sleep slice) it would lie asleep on a free lock, a hang
+// that awaitTaken reports.
 func TestMutexPlainReleaseRacingAPark(t *testing.T) {
 	m, state := mutexForRace(t)
 	inWait := futexWaitOn(state)
-	var took <-chan time.Time
+	var took <-chan struct{}
 	hooked := false
 	var seen time.Duration // how long the Unlock waited for the waiter to sleep
 	semaphore.SetPlainReleaseHook(t, func() {
@@ -515,16 +515,38 @@ func TestMutexPlainReleaseRacingAPark(t *testing.T) {
 	m.Lock()
 	//lint:ignore SA2001 the Unlock is what the test races: the hook runs inside it
 	m.Unlock()
-	released := time.Now()
 	if !hooked {
 		t.Fatal("Unlock did not take the plain release")
 	}
-	if waited := (<-took).Sub(released); t.Failed() {
+	awaitTaken(t, m, took, seen)
+}
+
+// awaitTaken waits for the waiter that lockInTurn started to take the lock
+// that a racing plain release freed without a wake. Its sleeps on the lock
+// word start short and double while the lock stays held, as long as the
+// Unlock waited for it to sleep (seen), so it wakes within about twice
+// that; its other sleeps (the liveness poll, atomics' sleep slice) are an
+// hour here. The wait allows twice seen and a patience that no loaded
+// machine comes near: past that the waiter sleeps on a free lock with
+// nothing to wake it, a lost wake-up. The test then fails, and the waiter
+// is woken, so that it leaves the lock before the segment's unmap.
+func awaitTaken(t *testing.T, m *semaphore.Mutex, took <-chan struct{}, seen time.Duration) {
+	t.Helper()
+	limit := 2*seen + shmtest.Timeout(t, 30*time.Second)
+	select {
+	case <-took:
 		return
-	} else if limit := 100*time.Millisecond + 2*seen; waited > limit {
-		// Its sleeps double while the Unlock waits for it to sleep: twice
-		// that wait, and a margin for a loaded machine.
-		t.Fatalf("the waiter took the freed lock %v after the release (the Unlock waited %v for it to sleep), over %v: a lost wake-up, its first sleep should be %v", waited, seen, limit, time.Millisecond)
+	case <-time.After(limit):
+	}
+	t.Errorf("the waiter still sleeps on the freed lock %v after the release (the Unlock waited %v for it to sleep): a lost wake-up, its sleeps should have started at %v", limit, seen, semaphore.MutexFirstSleep)
+	state, _ := semaphore.MutexWords(m)
+	for {
+		atomics.Wake(state, -1)
+		select {
+		case <-took:
+			return
+		case <-time.After(time.Millisecond): // it may be between a look and its sleep
+		}
 	}
 }
 
@@ -573,17 +595,15 @@ type plainRacer struct {
 	m        *semaphore.Mutex
 	inWait   string
 	armed    atomic.Bool
-	started  bool // by the waiter, read after it has taken the lock
 	inWindow chan struct{}
 	unlocked chan struct{}
 	// Written by the racing Unlock before its store; read after unlocked.
-	released time.Time
-	seen     time.Duration // how long it waited for the waiter to sleep
+	seen time.Duration // how long it waited for the waiter to sleep
 }
 
 // lockedForRace makes a Mutex for the plain-release race tests, its
-// waiters' liveness poll an hour, and locks it: it returns the Mutex, its
-// lock word and the word as this process holds it.
+// waiters' liveness poll and atomics' sleep slice an hour, and locks it: it
+// returns the Mutex, its lock word and the word as this process holds it.
 func lockedForRace(t *testing.T) (*semaphore.Mutex, *atomic.Uint32, uint32) {
 	m, state := mutexForRace(t)
 	m.Lock()
@@ -591,7 +611,9 @@ func lockedForRace(t *testing.T) (*semaphore.Mutex, *atomic.Uint32, uint32) {
 }
 
 // mutexForRace makes an unlocked Mutex for the plain-release race tests,
-// its waiters' liveness poll an hour, and returns it and its lock word.
+// its waiters' liveness poll and atomics' sleep slice an hour (a waiter's
+// only short sleeps are then the ones after its count), and returns it and
+// its lock word.
 func mutexForRace(t *testing.T) (*semaphore.Mutex, *atomic.Uint32) {
 	seg := shmtest.Segment(t, 1<<16)
 	m, err := semaphore.CreateMutex(seg, "m")
@@ -599,20 +621,21 @@ func mutexForRace(t *testing.T) (*semaphore.Mutex, *atomic.Uint32) {
 		t.Fatal(err)
 	}
 	semaphore.SetMutexPoll(t, time.Hour)
+	t.Cleanup(sleepslice.Set(time.Hour))
 	state, _ := semaphore.MutexWords(m)
 	return m, state
 }
 
-// lockInTurn locks and unlocks m in a goroutine of its own and sends the
-// time it held the lock, after the Unlock: the test unmaps the lock once
-// it has it.
-func lockInTurn(m *semaphore.Mutex) <-chan time.Time {
-	took := make(chan time.Time, 1)
+// lockInTurn locks and unlocks m in a goroutine of its own and closes the
+// channel it returns after the Unlock: the test unmaps the lock once it
+// is closed.
+func lockInTurn(m *semaphore.Mutex) <-chan struct{} {
+	took := make(chan struct{})
 	go func() {
 		m.Lock()
-		at := time.Now()
+		//lint:ignore SA2001 the Lock is what the test watches: the waiter takes the freed lock
 		m.Unlock()
-		took <- at
+		close(took)
 	}()
 	return took
 }
@@ -626,7 +649,6 @@ func newPlainRacer(t *testing.T, m *semaphore.Mutex) *plainRacer {
 		}
 		close(r.inWindow)
 		r.seen, _ = awaitFutexSleep(t, r.inWait) // no t.Fatal inside: see there
-		r.released = time.Now()
 	})
 	return r
 }
@@ -635,7 +657,6 @@ func newPlainRacer(t *testing.T, m *semaphore.Mutex) *plainRacer {
 // lock that this process holds with nobody counted, and returns once that
 // Unlock has looked at the sleepers count.
 func (r *plainRacer) start() {
-	r.started = true
 	r.armed.Store(true)
 	go func() {
 		r.m.Unlock()
@@ -644,25 +665,15 @@ func (r *plainRacer) start() {
 	<-r.inWindow
 }
 
-// check fails the test if the waiter took the lock, at took, much later
-// than the racing Unlock's store: later than the waiter's short first
-// sleeps allow (they double while the Unlock waits for it to sleep, so
-// twice that wait, and a margin for a loaded machine).
-func (r *plainRacer) check(took time.Time) {
-	if !r.started {
-		r.t.Fatal("the waiter's parking loop never started the racing Unlock")
-	}
+// check fails the test unless the waiter started by lockInTurn, whose
+// report comes on took, takes the lock that the racing Unlock's store
+// freed within what its short sleeps allow (see awaitTaken). That store
+// is the only release the waiter can take the lock from: the Unlock
+// returns, and check goes on, only once the waiter's parking loop has
+// started it and it has taken the plain release.
+func (r *plainRacer) check(took <-chan struct{}) {
 	<-r.unlocked
-	if r.t.Failed() {
-		return
-	}
-	if r.released.IsZero() {
-		r.t.Fatal("the racing Unlock did not take the plain release")
-	}
-	waited := took.Sub(r.released)
-	if limit := 100*time.Millisecond + 2*r.seen; waited > limit {
-		r.t.Fatalf("the waiter took the freed lock %v after the release (the Unlock waited %v for it to sleep), over %v: a lost wake-up bounded only by the poll", waited, r.seen, limit)
-	}
+	awaitTaken(r.t, r.m, took, r.seen)
 }
 
 // A waiter whose first look found WAITERS already set (left by a waiter
@@ -687,19 +698,27 @@ func TestMutexPlainReleaseAfterStaleWaiters(t *testing.T) {
 		r.start()
 	})
 	took := lockInTurn(m)
-	r.check(<-took)
+	r.check(took)
 }
 
 // A waiter whose short sleeps have doubled, woken to a free lock that a
 // barger takes first, counts itself again: after a plain Unlock's look at
 // the sleepers count, as the first time. Its sleeps must start short
-// again, not at the length they had doubled to.
+// again, not at the length they had doubled to. The sleep it would keep
+// (256 ms) ends on its own, so no wait tells it from a loaded machine's
+// delay: the test reads the sleep's length where the waiter starts it.
 func TestMutexPlainReleaseRacingARecount(t *testing.T) {
 	m, state, holder := lockedForRace(t)
 	r := newPlainRacer(t, m)
-	turn := 0             // the waiter's goroutine's alone
-	var held atomic.Int32 // turns of the waiter's loop that found the lock held
-	const doubled = 2 + 8 // its look, its look after counting, and sleeps of 1, 2, ... 128 ms
+	turn := 0               // the waiter's goroutine's alone
+	var again time.Duration // its first sleep after it counts itself again; the waiter's goroutine's alone until took
+	var held atomic.Int32   // turns of the waiter's loop that found the lock held
+	const doubled = 2 + 8   // its look, its look after counting, and sleeps of 1, 2, ... 128 ms
+	semaphore.SetParkSleepHook(t, func(d time.Duration) {
+		if turn == 2 && again == 0 {
+			again = d
+		}
+	})
 	semaphore.SetParkLoopHook(t, func(v uint32) {
 		switch {
 		case turn == 0 && v&semaphore.MHolderMask != 0:
@@ -716,8 +735,7 @@ func TestMutexPlainReleaseRacingARecount(t *testing.T) {
 	})
 	took := lockInTurn(m)
 	// Its sleeps double while the lock stays held: wait until the next one
-	// is 256 ms (the 250 ms futex slice), a sleep it must not keep after
-	// it counts itself again.
+	// is 256 ms, a sleep it must not keep after it counts itself again.
 	for deadline := time.Now().Add(10 * time.Second); held.Load() < doubled; time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Errorf("the waiter's loop found the lock held %d times in 10 s, want %d", held.Load(), doubled)
@@ -725,5 +743,8 @@ func TestMutexPlainReleaseRacingARecount(t *testing.T) {
 		}
 	}
 	m.Unlock() // a CAS release (a waiter is counted), which wakes it
-	r.check(<-took)
+	r.check(took)
+	if again != semaphore.MutexFirstSleep {
+		t.Errorf("the waiter's first sleep after it counted itself again was %v, want %v: its sleeps did not start short again", again, semaphore.MutexFirstSleep)
+	}
 }

@@ -156,6 +156,9 @@ func (m *Mutex) lockSlow(ctx context.Context, holder uint32, word uint64) error 
 		if fresh {
 			o = &first
 		}
+		if parkSleepHook != nil {
+			parkSleepHook(o.Poll)
+		}
 		t0 := spin.Now()
 		err := atomics.Await(ctx, m.state, v, o)
 		if fresh {
