@@ -28,13 +28,13 @@ type rwWakeArgs struct {
 
 // rwReadThenGo takes a read hold, says so, waits for the go word, then
 // RUnlocks, recording in Base+2 the count word its Add left (plus 1, so 0
-// means "not run").
+// means "not run") and waking the test, which may wait for it.
 var rwReadThenGo = process.Register("sem-rw-read-then-go", func(ctx context.Context, a rwWakeArgs) error {
 	if err := a.RW.RLockContext(ctx); err != nil {
 		return err
 	}
 	c := semaphore.RWMyCount(a.RW)
-	semaphore.SetRWLeaveHookForChild(func() { a.F.u32(a.Base + 2).Store(c.Load() + 1) })
+	semaphore.SetRWLeaveHookForChild(func() { a.F.signal(a.Base+2, c.Load()+1) })
 	a.F.signal(a.Base, 1)
 	if err := a.F.awaitChild(ctx, a.Base+1, 1); err != nil {
 		return err
