@@ -84,6 +84,7 @@ type Conn[T any] struct {
 	end                int
 	ctl                *control
 	send               *ringbuf.SPSC  // ring[end]; nil on the receiving end of a one-way pipe
+	sendMax            int            // send's largest record, for Write (which reads it without sendMu: a handoff replaces send); 0 where send is nil
 	recv               *ringbuf.SPSC  // ring[1-end]; nil on the sending end of a one-way pipe
 	rx                 ringx.Consumer // recv's machinery: the quick try, the rescue
 	tx                 ringx.Producer // send's machinery: the probe for room
@@ -262,6 +263,7 @@ func attach[T any](seg *shm.Segment, obj *shm.Object, end int, c codec.Codec[T],
 			return nil, fmt.Errorf("pipe %q: %w", obj.Name, err)
 		}
 		conn.tx = ringx.ProducerOf(conn.send)
+		conn.sendMax = conn.send.MaxRecord()
 	}
 	if end == 0 || duplex {
 		if conn.recv, err = ringbuf.OpenSPSC(seg, ringName(obj.Name, 1-end)); err != nil {
@@ -663,12 +665,12 @@ func (c *Conn[T]) Read(p []byte) (int, error) {
 // Write writes p to the pipe as a byte stream, in messages of at most the
 // ring's largest record.
 func (c *Conn[T]) Write(p []byte) (int, error) {
-	if c.send == nil {
+	if c.sendMax == 0 { // (c.send is sendMu's: a handoff replaces it)
 		return 0, ErrOneWay
 	}
 	n := 0
 	for len(p) > 0 {
-		k := min(len(p), c.send.MaxRecord())
+		k := min(len(p), c.sendMax)
 		if err := c.SendBytes(context.Background(), p[:k]); err != nil {
 			return n, err
 		}
@@ -813,6 +815,7 @@ func (c *Conn[T]) GobDecode(b []byte) error {
 		return err
 	}
 	c.seg, c.name, c.end, c.ctl, c.send, c.recv, c.rx, c.tx, c.codec, c.bin = o.seg, o.name, o.end, o.ctl, o.send, o.recv, o.rx, o.tx, o.codec, o.bin
+	c.sendMax = o.sendMax
 	c.arena = o.arena
 	c.setWait(o.sendWait.Strategy)
 	c.seg0 = &segRef{seg: seg}
