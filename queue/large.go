@@ -346,11 +346,15 @@ func (q *Queue[T]) tryGetFunc(use func(msg []byte) error) (bool, error) {
 	if q.closed.Load() {
 		return false, ErrClosed
 	}
-	defer q.released() // also when nothing was got: it may have skipped given-up slots (see take)
+	uncounted := 0
+	defer q.releasedUncounted(&uncounted) // also when nothing was got: it may have skipped given-up slots (see take)
 	for {
 		var uerr error
 		stale := false
 		ok, err := q.ring.TryGetFunc(func(rec []byte) {
+			if q.joinable {
+				uncounted++ // until counted: a panic in use leaves it uncounted (see take)
+			}
 			if q.arena != nil && len(rec) == q.refLen {
 				uerr, stale = q.takeLarge(rec, use)
 			} else {
@@ -358,6 +362,7 @@ func (q *Queue[T]) tryGetFunc(use func(msg []byte) error) (bool, error) {
 			}
 			if q.joinable && !stale {
 				q.gotTask()
+				uncounted--
 			}
 		})
 		if err != nil {

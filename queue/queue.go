@@ -761,6 +761,9 @@ func (q *Queue[T]) getFast(v *T) (bool, error) {
 	}
 	q.rx.ReleaseGet(pos, q.notifyGot) // publishes: the slot emptied (our reads of it came before)
 	if derr != nil {
+		if q.joinable {
+			q.ctl.join.Notify() // consumed and not counted: see releasedUncounted
+		}
 		return true, fmt.Errorf("queue %q: %w", q.name, derr) // consumed and reported, as take does
 	}
 	return true, nil
@@ -824,8 +827,12 @@ func (q *Queue[T]) tryGetRun(vs []T) (int, error) {
 	}
 	i := 0
 	var derr error
-	defer q.released() // also when nothing was got (see take)
+	uncounted := 0
+	defer q.releasedUncounted(&uncounted) // also when nothing was got (see take)
 	_, err := q.ring.TryGetBatchFunc(len(vs), func(rec []byte) {
+		if q.joinable {
+			uncounted++ // until counted (see take)
+		}
 		var e error
 		if q.bin != nil {
 			e = q.bin.Decode(rec, &vs[i])
@@ -840,6 +847,7 @@ func (q *Queue[T]) tryGetRun(vs []T) (int, error) {
 		}
 		if q.joinable {
 			q.gotTask() // before the slot is given back, as take does
+			uncounted--
 		}
 		i++
 	})
@@ -1071,8 +1079,12 @@ func (q *Queue[T]) take(v *T) (bool, error) {
 	// until its poll, 50 ms: TestGetWakesProducersAfterSkippingGivenUpSlots.)
 	// Deferred, it also runs when a codec panics: the ring gives the slot
 	// back on the panic's way out (TestCodecPanicWakesTheQueuesWaiters).
-	defer q.released()
+	uncounted := 0
+	defer q.releasedUncounted(&uncounted)
 	ok, err := q.ring.TryGetFunc(func(rec []byte) {
+		if q.joinable {
+			uncounted++ // until gotTask counts it: a decoding error or a panic leaves it uncounted
+		}
 		if q.arena != nil && len(rec) == q.refLen {
 			derr, stale = q.takeLarge(rec, func(msg []byte) error {
 				w := *v // a codec may reuse it (codec.Bytes does): no 16 MiB allocation per Get
@@ -1082,6 +1094,7 @@ func (q *Queue[T]) take(v *T) (bool, error) {
 			})
 			if q.joinable && derr == nil && !stale {
 				q.gotTask()
+				uncounted--
 			}
 			return
 		}
@@ -1096,6 +1109,7 @@ func (q *Queue[T]) take(v *T) (bool, error) {
 			// Before the slot is given back: the task is counted in the
 			// ring's Outstanding or in this record, never in neither.
 			q.gotTask()
+			uncounted--
 		}
 	})
 	if err != nil {
@@ -1201,6 +1215,21 @@ func (q *Queue[T]) released() {
 	q.ctl.notFull.Notify()
 	if q.ctl.shutdown.Load() != 0 { // observes: Shutdown
 		q.ctl.notEmpty.Notify()
+	}
+}
+
+// releasedUncounted is released for a Get that counts, in *uncounted,
+// the messages of a joinable queue it consumed without counting them as
+// tasks: one that did not decode, one whose codec or GetFunc callback
+// panicked, a stale one a dead consumer had taken. Each left the ring's
+// outstanding messages and entered no record, so the count Join waits on
+// is lower, maybe zero: the Joins must hear of it. They slept on until
+// their poll, 50 ms (TestUncountedGetWakesJoin). A task counted (gotTask)
+// changes nothing Join reads, and wakes nobody.
+func (q *Queue[T]) releasedUncounted(uncounted *int) {
+	q.released()
+	if *uncounted > 0 {
+		q.ctl.join.Notify()
 	}
 }
 
