@@ -355,12 +355,21 @@ func (q *Queue[T]) tryGetFunc(use func(msg []byte) error) (bool, error) {
 			if q.joinable {
 				uncounted++ // until counted: a panic in use leaves it uncounted (see take)
 			}
+			// A task is counted once its message reached use: a corrupt
+			// reference's never does, and like Get's it is consumed,
+			// reported and no task (TestCorruptReferenceIsNoTask); a
+			// stale one is no message.
+			handed := true
 			if q.arena != nil && len(rec) == q.refLen {
-				uerr, stale = q.takeLarge(rec, use)
+				handed = false
+				uerr, stale = q.takeLarge(rec, func(msg []byte) error {
+					handed = true
+					return use(msg)
+				})
 			} else {
 				uerr = use(rec)
 			}
-			if q.joinable && !stale {
+			if q.joinable && handed {
 				q.gotTask()
 				uncounted--
 			}
