@@ -1020,15 +1020,20 @@ func bytesBind(ctl *control, arena bool, capacity int) int64 {
 // (placed: the n bytes are an arena block already counted). A
 // message always fits an empty queue, or a big one could never be sent.
 func (q *Queue[T]) bytesFit(n int, placed bool) bool {
+	var own int64 // this Put's block, which the arena counts already
 	if placed {
-		n = 0 // the arena counts the block already
+		own = (int64(n) + arena.PageSize - 1) / arena.PageSize * arena.PageSize
+		n = 0
 	}
 	l := q.ring.Len()
 	var large int64 // out-of-line bytes (whole pages, messages in flight included)
 	if q.arena != nil {
 		large = q.arena.Used()
 	}
-	if l == 0 && large == 0 || int64(l)*int64(q.ctl.maxMessage)+large+int64(n) <= int64(q.ctl.maxBytes) {
+	// Empty but for this Put's own block: a message over MaxBytes, whose
+	// block alone passes the bound, waited for ever on an empty queue
+	// (TestMessageOverMaxBytesFitsEmptyQueue).
+	if l == 0 && large <= own || int64(l)*int64(q.ctl.maxMessage)+large+int64(n) <= int64(q.ctl.maxBytes) {
 		return true // fits even if every queued message filled its slot
 	}
 	return q.rx.Bytes()+large+int64(n) <= int64(q.ctl.maxBytes)
