@@ -96,17 +96,24 @@ func (j *Joinable[T]) Unfinished() int {
 // they were handed to user code, so they cannot be handed again without
 // running twice. Join counts them out (the dead process's record) and,
 // once the rest are done, returns an error matching ErrPeerDead that says
-// how many tasks were lost and which process held them; a later Join
-// starts afresh. A consumer killed inside Get, before its message was
-// handed over, loses nothing: another consumer's Get delivers it. Join
-// returns ErrPeerDead at once if tasks remain and every consumer has
-// exited.
+// how many tasks were lost and which process held them. It reports every
+// task lost since this handle was made or its last Join that reported,
+// whoever counted it out (Unfinished, or another process, may notice the
+// death first); a later Join starts afresh. A consumer killed inside Get,
+// before its message was handed over, loses nothing: another consumer's
+// Get delivers it. Join returns ErrPeerDead at once if tasks remain and
+// every consumer has exited.
 func (j *Joinable[T]) Join(ctx context.Context) error {
 	if !j.enter() {
 		return ErrClosed
 	}
 	defer j.calls.leave()
-	lost := j.ctl.lost.Load()
+	// Losses counted out before this Join began are its to report too:
+	// the process that noticed the death first (an Unfinished, a new
+	// consumer taking the dead one's record) reports to nobody, and a
+	// baseline taken here lost them in silence
+	// (TestJoinReportsTasksCountedOutBeforeIt).
+	lost := j.lostSeen.Load()
 	o := j.putWait // same strategy
 	o.Check = j.joinCheck
 	err := j.ctl.join.Wait(ctx, &o, func() (bool, error) {
@@ -115,7 +122,12 @@ func (j *Joinable[T]) Join(ctx context.Context) error {
 		}
 		return j.unfinished() <= 0, nil
 	})
-	if n := j.ctl.lost.Load() - lost; n > 0 && (err == nil || errors.Is(err, ErrPeerDead)) {
+	if now := j.ctl.lost.Load(); now != lost && (err == nil || errors.Is(err, ErrPeerDead)) {
+		n := now - lost
+		// Reported: the next Join starts from now. (Joins of this handle
+		// that end together each report, and leave the highest count.)
+		for seen := j.lostSeen.Load(); seen < now && !j.lostSeen.CompareAndSwap(seen, now); seen = j.lostSeen.Load() {
+		}
 		return fmt.Errorf("%w: %d task(s) of queue %q got and never done: the consumer process (pid %d) died", ErrPeerDead, n, j.name, j.ctl.lostPid.Load())
 	}
 	return err

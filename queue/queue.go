@@ -140,6 +140,10 @@ type Queue[T any] struct {
 
 	taskMu sync.Mutex
 	task   atomic.Pointer[taskRecord] // Joinable: this process's task record, found on first use
+	// lostSeen is the count of lost tasks (control's lost) up to which
+	// this handle's Joins have reported: the count when the handle was
+	// made, raised by each Join that reports. Written by attach and Join.
+	lostSeen atomic.Uint64
 
 	scratch sync.Pool // *[]byte, for codecs of unknown size
 }
@@ -322,6 +326,7 @@ func attach[T any](seg *shm.Segment, obj *shm.Object, r *ringbuf.MPMC, c codec.C
 		ctl.overflow.Store(1) // an untracked holder: never conclude the other side is gone
 	}
 	q := &Queue[T]{seg: seg, name: obj.Name, ctl: ctl, ring: r, rx: ringx.MPMCOf(r), codec: c}
+	q.lostSeen.Store(ctl.lost.Load())
 	if ctl.flags&flagArena != 0 {
 		if int(ctl.maxMessage) >= r.SlotBytes() || r.SlotBytes() < arena.RefSize || ctl.maxLarge > maxLimit {
 			return nil, fmt.Errorf("%w: queue %q has %d-byte slots for %d-byte inline messages (limit %d)", ErrCorrupt, obj.Name, r.SlotBytes(), ctl.maxMessage, ctl.maxLarge)
@@ -1445,6 +1450,7 @@ func (q *Queue[T]) adopt(o *Queue[T]) {
 		q.rx.OnGivenUp(q.discardGivenUp) // this handle's, not o's
 	}
 	q.joinable, q.fast, q.maxBytes = o.joinable, o.fast, o.maxBytes
+	q.lostSeen.Store(o.lostSeen.Load())
 	q.putWait = atomics.WaitOptions{Strategy: o.putWait.Strategy, Poll: pollPeers, Check: q.consumersDead}
 	q.getWait = atomics.WaitOptions{Strategy: o.getWait.Strategy, Poll: pollPeers, Check: q.producersDead}
 	q.bindWakes()
