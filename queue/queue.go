@@ -470,7 +470,8 @@ func (q *Queue[T]) putFast(v *T) (bool, error) {
 // a run at a time: one claim of as many slots as are free (LMAX
 // Disruptor's batch claim, see ringbuf.MPMC.PutBatchFunc) and one wake
 // per run, the values published 8 at a time as they are written, so a
-// consumer waiting on the first does not wait for the last. When fewer
+// consumer that spins on the first does not wait for the last (one parked
+// is woken once, after the run's last value). When fewer
 // slots are free than its run (up to a quarter of the queue), it waits up
 // to 20 µs for room for the run before it takes what there is (not once
 // ctx is done). A value placed out of line, or any value of a queue whose
