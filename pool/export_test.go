@@ -1,6 +1,7 @@
 package pool
 
 import (
+	"runtime"
 	"sync/atomic"
 	"unsafe"
 )
@@ -61,3 +62,28 @@ func WithRequeueHook(fn func()) Option {
 // Stopped returns a channel closed by Terminate, once it has marked the
 // pool terminated and taken the queued chunks (under the pool's lock).
 func Stopped(p *Pool) <-chan struct{} { return p.stop }
+
+// CorruptTasksHead makes the head of the tasks ring of slot i's worker, the
+// word the worker publishes as it takes tasks, a value no ring can hold
+// (past the tail, off the record alignment), as a buggy or hostile worker
+// could. It waits for the worker to have taken every task given to it, so
+// that the worker, idle, does not store its head over the value before
+// the parent next reads it.
+func CorruptTasksHead(p *Pool, i int) error {
+	p.mu.Lock()
+	w := p.workers[i]
+	p.mu.Unlock()
+	obj, err := w.seg.Lookup("tasks", nil)
+	if err != nil {
+		return err
+	}
+	tail := (*atomic.Uint64)(unsafe.Pointer(&obj.Body[64]))  // the ring body's tail word (ringbuf/layout.go)
+	head := (*atomic.Uint64)(unsafe.Pointer(&obj.Body[128])) // its head word
+	for {
+		t := tail.Load()
+		if head.CompareAndSwap(t, t+4) { // only once the worker has taken all it was given
+			return nil
+		}
+		runtime.Gosched()
+	}
+}

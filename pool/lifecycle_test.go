@@ -171,6 +171,44 @@ func TestCorruptResultsRing(t *testing.T) {
 	}
 }
 
+// TestCorruptTasksRing: a worker whose tasks ring turns corrupt (the head
+// it publishes past the tail, off the record alignment) is not trusted
+// further: the task whose write finds the ring corrupt fails with
+// ErrWorkerDied, and the next runs on a fresh worker. The parent reads the
+// head only when its cached room runs out, so the test corrupts it before
+// each task until a write has read it. Before, the write's error was taken
+// for the worker's death and dropped, and the task waited for ever on a
+// worker that lived on, idle.
+func TestCorruptTasksRing(t *testing.T) {
+	ctx := ctxFor(t)
+	const buffer = 4096
+	p := start(t, pool.Processes(1), pool.WithBufferSize(buffer))
+	for i := 0; ; i++ {
+		if i > buffer/8 { // each record takes at least 8 bytes of the ring
+			t.Fatalf("%d tasks ran on a corrupt tasks ring", i)
+		}
+		if err := pool.CorruptTasksHead(p, 0); err != nil {
+			t.Fatal(err)
+		}
+		actx, cancel := context.WithTimeout(ctx, shmtest.Timeout(t, 10*time.Second))
+		v, err := pool.Apply(actx, p, double, int64(i))
+		cancel()
+		if errors.Is(err, pool.ErrWorkerDied) {
+			break // the write read the corrupt head
+		}
+		if err != nil || v != 2*int64(i) {
+			t.Fatalf("task %d on a corrupt tasks ring: %d, %v", i, v, err)
+		}
+	}
+	if v, err := pool.Apply(ctx, p, double, 21); err != nil || v != 42 {
+		t.Fatalf("after the corrupt ring: %d, %v", v, err)
+	}
+	p.Close()
+	if err := p.Join(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestRetiredWorkerHoldsNoChunk: with MaxTasksPerChild 1, both workers
 // hold their one task, so both retire; a task submitted then goes to the
 // first of them to exit (here the one the test kills), not to a slot
