@@ -605,7 +605,8 @@ func (p *Pool) dispatch(w *worker, c *chunk) bool {
 		}
 		buf, err := w.tasks.Reserve(w.ctx, hdrSize+size)
 		if err != nil {
-			return true // the worker died: the monitor settles c
+			w.writeFailed() // the monitor settles c
+			return true
 		}
 		putHeader(buf, h)
 		c.ops.appendInputs(buf[hdrSize:hdrSize])
@@ -623,7 +624,9 @@ func (p *Pool) dispatch(w *worker, c *chunk) bool {
 		return true
 	}
 	putHeader(cl.scratch, h)
-	w.tasks.Write(w.ctx, cl.scratch) // on error the worker died: the monitor settles c
+	if w.tasks.Write(w.ctx, cl.scratch) != nil {
+		w.writeFailed() // the monitor settles c
+	}
 	return true
 }
 
@@ -697,8 +700,23 @@ func (p *Pool) dispatchBatch(w *worker, cs []*chunk, scratch *[]byte) bool {
 		return false
 	}
 	putHeader(buf, header{kind: recTask, count: uint32(n), seq: r.seq, word: taken[0].ops.funcID()})
-	w.tasks.Write(w.ctx, buf) // on error the worker died: the monitor settles the chunks
+	if w.tasks.Write(w.ctx, buf) != nil {
+		w.writeFailed() // the monitor settles the chunks
+	}
 	return true
+}
+
+// writeFailed handles a write to w's tasks ring that failed, leaving a
+// record enlisted that w will never read. The worker died (ErrPeerDead,
+// or w.ctx ended with its exit), or its ring is corrupt (ErrCorrupt)
+// while it may still run, idle: then nothing would ever settle that
+// record, so the worker is not trusted further and its exit settles what
+// it holds, as the reader does with a corrupt results ring (a kill does
+// nothing to a process that has exited).
+func (w *worker) writeFailed() {
+	if w.ctx.Err() == nil {
+		w.proc.Kill()
+	}
 }
 
 // give gives the chunks that take returned to w: see dispatch and
