@@ -225,7 +225,8 @@ func (b *Barrier) Broken() bool { return b.phase.Load()&bBroken != 0 }
 // enterWait bounds a wait for the barrier's lock, which a party holds
 // for a few instructions only: held longer, the lock word is garbage a
 // peer wrote (or names a stopped process), and waiting would be for ever.
-const enterWait = 2 * time.Second
+// A variable for tests.
+var enterWait = 2 * time.Second
 
 // enter takes the barrier's lock. A party that died holding it may have
 // left count wrong: enter repairs the lock and reports died, and the

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"os"
+	"runtime"
 	"testing"
 	"time"
 
@@ -43,4 +44,46 @@ func TestBarrierCorruptLock(t *testing.T) {
 	defer cancel()
 	_, err = b.WaitContext(ctx)
 	check("Wait", err)
+}
+
+// TestBarrierCorruptLockBreaks: a Wait that gives up on a Barrier whose
+// lock stays held (its word garbage naming a live process, here this one)
+// reports ErrBroken, and so breaks the barrier for the party already
+// waiting, which would otherwise wait for ever for a party that was told
+// the barrier is broken and will not come. Before, the barrier stayed
+// unbroken and the first party waited on.
+func TestBarrierCorruptLockBreaks(t *testing.T) {
+	semaphore.SetBarrierEnterWait(t, 50*time.Millisecond)
+	seg := shmtest.Segment(t, 1<<16)
+	b, err := semaphore.CreateBarrier(seg, "b", 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := make(chan error, 1)
+	go func() {
+		_, err := b.Wait()
+		first <- err
+	}()
+	for b.Waiting() != 1 { // the first party has arrived and let the lock go
+		runtime.Gosched()
+	}
+	lock := semaphore.BarrierLock(b)
+	lock.Lock() // held from now on, as a garbage word naming this process
+	_, err = b.Wait()
+	if !errors.Is(err, semaphore.ErrBroken) || !errors.Is(err, semaphore.ErrCorrupt) {
+		t.Errorf("second party's Wait: %v, want ErrBroken and ErrCorrupt", err)
+	}
+	select {
+	case err := <-first:
+		if !errors.Is(err, semaphore.ErrBroken) {
+			t.Errorf("first party's Wait: %v, want ErrBroken", err)
+		}
+	case <-time.After(shmtest.Timeout(t, 10*time.Second)):
+		t.Errorf("the first party still waits on a barrier the second was told is broken (Broken: %v)", b.Broken())
+		lock.Unlock()
+		b.Abort()
+		<-first
+		return
+	}
+	lock.Unlock()
 }

@@ -164,3 +164,7 @@ func SetBarrierMoveGapHookForChild(f func()) { moveGapHook = f }
 // BarrierCount exposes a Barrier's count word (parties arrived in the
 // generation) to tests that forge a peer's garbage there.
 func BarrierCount(b *Barrier) *atomic.Uint32 { return b.count }
+
+// SetBarrierEnterWait sets how long a Barrier waits for its lock before it
+// takes the lock word for garbage, until the test ends.
+func SetBarrierEnterWait(tb cleaner, d time.Duration) { setForTest(tb, &enterWait, d) }
