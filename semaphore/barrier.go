@@ -88,7 +88,8 @@ const (
 // many: it waits, and arrives in the next generation. That lock
 // held longer than two seconds (its word garbage a peer wrote, naming a
 // live process) makes Wait, Abort and Reset return an error matching
-// ErrBroken and ErrCorrupt rather than wait for ever.
+// ErrBroken and ErrCorrupt rather than wait for ever, and breaks the
+// barrier, so that the parties waiting fail too.
 //
 // The handle must not be copied after first use.
 type Barrier struct {
@@ -238,13 +239,36 @@ func (b *Barrier) enter(ctx context.Context) (died bool, err error) {
 	defer cancel()
 	err = b.lock.LockContext(lctx)
 	if errors.Is(err, context.DeadlineExceeded) {
-		return false, fmt.Errorf("%w: %w: its lock held by process %d for over %v", ErrBroken, ErrCorrupt, b.lock.Owner().Pid, enterWait)
+		err = fmt.Errorf("%w: %w: its lock held by process %d for over %v", ErrBroken, ErrCorrupt, b.lock.Owner().Pid, enterWait)
+		b.breakStuck()
+		return false, err
 	}
 	if errors.Is(err, ErrOwnerDead) {
 		b.lock.MarkConsistent()
 		return true, nil
 	}
 	return false, err
+}
+
+// breakStuck breaks the barrier for a caller that could not take its lock
+// (see enter) and reports ErrBroken: the parties already waiting would
+// otherwise wait for ever for one that was told the barrier is broken and
+// will not come. A break needs no lock (see phase): it is the CAS a move
+// makes, and the holder's own move from the same phase, if it ever comes,
+// fails and goes by the broken phase. That CAS is the caller's last access
+// to the barrier.
+func (b *Barrier) breakStuck() {
+	phase := b.phase
+	for {
+		p := phase.Load()
+		if p&bBroken != 0 {
+			return
+		}
+		if phase.CompareAndSwap(p, p|bBroken) { // publishes: the break; g -> g|broken
+			wakeReleased(phase, -1)
+			return
+		}
+	}
 }
 
 // shut closes generation p to arrivals until the phase moves from p, for a
