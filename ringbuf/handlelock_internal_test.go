@@ -337,7 +337,7 @@ func TestHandleLockBiasGoesToTheGoroutineThatUsesIt(t *testing.T) {
 	skipUnbiased(t)
 	var l handleLock
 	held := 0 // what the lock guards
-	l.Lock() // the set-up goroutine's one hold
+	l.Lock()  // the set-up goroutine's one hold
 	held++
 	l.Unlock()
 	user := make(chan uintptr)
