@@ -285,6 +285,9 @@ func (c *gobCache) decodeWarm(src []byte, v any) (ok bool, err error) {
 	if pv, loaded := c.decs.Load(string(desc)); loaded {
 		dp = pv.(*descPool)
 		d, _ = dp.pool.Get().(*warmDecoder)
+		if testHookDescFound != nil {
+			testHookDescFound()
+		}
 	} else if len(desc) > maxDescriptionBytes {
 		return false, nil
 	}
@@ -382,3 +385,7 @@ func gobUint(b []byte) (v uint64, w int) {
 // testHookWalked, nil but in tests, runs once Decode has walked a
 // message and before gob decodes it.
 var testHookWalked func()
+
+// testHookDescFound, nil but in tests, runs once Decode has found the
+// warm decoders of a message's description, before it copies the message.
+var testHookDescFound func()
