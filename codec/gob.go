@@ -282,7 +282,8 @@ func (c *gobCache) decodeWarm(src []byte, v any) (ok bool, err error) {
 	}
 	var dp *descPool
 	var d *warmDecoder
-	if pv, loaded := c.decs.Load(string(desc)); loaded {
+	key := string(desc) // a copy: desc may change under it
+	if pv, loaded := c.decs.Load(key); loaded {
 		dp = pv.(*descPool)
 		d, _ = dp.pool.Get().(*warmDecoder)
 		if testHookDescFound != nil {
@@ -299,6 +300,17 @@ func (c *gobCache) decodeWarm(src []byte, v any) (ok bool, err error) {
 		// reached it unchecked (TestGobMessageChangedAfterWalk).
 		src = bytes.Clone(src)
 		desc, rest = src[:len(desc)], src[len(desc):]
+		if dp != nil && string(desc) != key {
+			// Changed since it chose d: the walk would check the copy
+			// against a description d was never fed, and d would read
+			// what the walk did not check
+			// (TestGobDescriptionChangedBeforeCopy). The slow way walks
+			// and decodes a copy of its own.
+			if d != nil {
+				dp.pool.Put(d) // not fed anything
+			}
+			return false, nil
+		}
 		w, err := checkGob(src)
 		if err != nil {
 			if d != nil {
