@@ -1156,12 +1156,15 @@ func (r *vring) readInto(ctx context.Context, buf []byte) (int, error) {
 		r.publish()
 		return n, nil
 	}
+	peeked := r.c.peekA != 0 // the caller's Peek, which a short buffer must not undo (as in TryRead)
 	rec, err := r.peek(ctx)
 	if err != nil {
 		return 0, err
 	}
 	if len(rec) > len(buf) {
-		r.c.peekA = 0 // the record stays, unpeeked: the head has not moved
+		if !peeked {
+			r.c.peekA = 0 // the record stays, unpeeked: the head has not moved
+		}
 		return len(rec), fmt.Errorf("%w: record of %d bytes, buffer of %d", ErrShortBuffer, len(rec), len(buf))
 	}
 	n := copy(buf, rec)
