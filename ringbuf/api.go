@@ -290,6 +290,9 @@ func (r *vring) CloseWrite() error {
 		r.closing.Store(true) // before the lock, which a Write waiting for room holds
 		r.p.wait.interrupt()
 	}
+	if closeWriteHook != nil {
+		closeWriteHook()
+	}
 	r.lockProducer()
 	defer r.unlockProducer()
 	if r.p.res {
@@ -309,6 +312,11 @@ func (r *vring) CloseWrite() error {
 	r.c.wait.interrupt() // consumers waiting on an empty ring look again: io.EOF
 	return nil
 }
+
+// closeWriteHook, nil but in tests, runs in CloseWrite after the first
+// wake of the producers waiting for room, before the producer slot is
+// freed.
+var closeWriteHook func()
 
 // AcquireConsumer makes this handle the consumer of a ring that several
 // processes read in turn (a consumer-side claim): it waits, honouring ctx,
