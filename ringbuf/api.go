@@ -304,6 +304,13 @@ func (r *vring) CloseWrite() error {
 	if r.p.slot >= 0 {
 		r.slots.release(r.p.slot)
 		r.p.slot = -1
+		if r.multi {
+			// A producer of another handle waiting for a slot
+			// (errSlotPending) may have looked again after the wake
+			// above and found this one still held: wake it for the
+			// slot now free.
+			r.p.wait.interrupt()
+		}
 	}
 	r.p.closed = true
 	if !r.multi {
