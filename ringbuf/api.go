@@ -337,10 +337,12 @@ func (r *vring) AcquireConsumer(ctx context.Context) error {
 	if r.closed.Load() || r.c.closed {
 		return ErrClosed
 	}
+	// Before the look at attached: a handle that is the consumer already
+	// (it has read) takes turns from now on too.
+	r.shared.Store(1)
 	if r.c.attached {
 		return nil
 	}
-	r.shared.Store(1)
 	opt := atomics.WaitOptions{Poll: r.opt.poll, Check: pollCheck}
 	for {
 		seq := r.consumerSeq.Load()
