@@ -419,3 +419,49 @@ func TestSendJournalCorruptedLater(t *testing.T) {
 		t.Fatalf("Send = %v, want ErrCorrupt", err)
 	}
 }
+
+// TestSendJournalSmallerEntries: a journal whose entries are smaller than
+// a message the server would take (made by a Send under a server with a
+// smaller max_payload: an existing journal keeps its geometry) must not
+// cost that message: it is in the stream, or still in the queue with
+// Send's error saying why. The journal's copy failed inside the queue's
+// Get, which drops a message its codec refuses.
+func TestSendJournalSmallerEntries(t *testing.T) {
+	ctx := ctxT(t)
+	s := startServer(t) // max_payload 1 MiB
+	js := connect(t, s.ClientURL())
+	makeStream(t, ctx, js, "SJ", 1)
+	q, err := queue.New(queue.Options[[]byte]{MaxSize: 16, MaxMessage: 1 << 16, Codec: codec.Bytes{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { q.Close() })
+	jseg, err := shm.CreateAnon(bridge.JournalSize(4, 1024) + 1<<16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { jseg.Close() })
+	if _, err := bridge.Journalled(jseg, q.Name(), 4, 1024, nil); err != nil { // entries of 1 KiB
+		t.Fatal(err)
+	}
+	if err := q.Put(ctx, make([]byte, 5000)); err != nil {
+		t.Fatal(err)
+	}
+	q.Shutdown() // Send drains the queue and returns
+	o := bridge.Options[[]byte]{Stream: "SJ", Window: 4, Codec: codec.Bytes{}, Journal: jseg}
+	sendErr := bridge.Send(ctx, js, q, o)
+	str, err := js.Stream(ctx, "SJ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	si, err := str.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if si.State.Msgs+uint64(q.Len()) != 1 {
+		t.Fatalf("the 5000-byte message is lost: %d in the stream, %d in the queue; Send = %v", si.State.Msgs, q.Len(), sendErr)
+	}
+	if si.State.Msgs == 0 && sendErr == nil {
+		t.Fatalf("Send = nil, the message left in the queue")
+	}
+}
