@@ -54,6 +54,14 @@ func Send[T any](ctx context.Context, js jetstream.JetStream, q *queue.Queue[T],
 		return err
 	}
 	defer j.release()
+	// An existing journal keeps its geometry: one made under a server with
+	// a smaller max_payload has entries smaller than a message this server
+	// takes. Its copy would fail inside the queue's Get, which drops a
+	// message its codec refuses: refused here, before any Get, the
+	// messages stay in the queue (and the journal's for the next Send).
+	if need := journalPayload(q.MaxMessage(), js.Conn().MaxPayload()); len(j.payloads[0]) < need {
+		return fmt.Errorf("bridge: journal %q holds messages of up to %d bytes, the queue's may be %d and the server takes them: pass an Options.Journal sized by JournalSize", journalName(q.Name()), len(j.payloads[0]), need)
+	}
 	pub, err := publisher(js, len(j.heads))
 	if err != nil {
 		return err
