@@ -553,3 +553,21 @@ func TestRemotePoolCallerReconnects(t *testing.T) {
 	t.Logf("%+v", r.st)
 	stop()
 }
+
+// TestServeTasksDoneCtx: ServeTasks returns nil once its context is done,
+// as its doc says, even when that happens while it makes its consumer (a
+// host stopped as it starts): a caller that reads a non-nil error as a
+// failure must not see one on an ordinary stop.
+func TestServeTasksDoneCtx(t *testing.T) {
+	ctx := ctxT(t)
+	s := startServer(t)
+	js := connect(t, s.ClientURL())
+	if _, err := js.CreateOrUpdateStream(ctx, bridge.TaskStreamConfig("SD")); err != nil {
+		t.Fatal(err)
+	}
+	done, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := bridge.ServeTasks(done, js, nil, bridge.TaskOptions{Stream: "SD", Concurrency: 1}); err != nil {
+		t.Fatalf("ServeTasks with its context done = %v, want nil", err)
+	}
+}
