@@ -192,6 +192,9 @@ func ServeTasks(ctx context.Context, js jetstream.JetStream, p *pool.Pool, o Tas
 		FilterSubject: taskSubject(o.Stream) + ".>",
 	})
 	if err != nil {
+		if ctx.Err() != nil { // stopped as it starts: an ordinary stop, as Receive's
+			return nil
+		}
 		return err
 	}
 	it, err := cons.Messages(jetstream.PullMaxMessages(o.Concurrency), jetstream.PullExpiry(5*time.Second), jetstream.PullHeartbeat(time.Second))
