@@ -609,3 +609,48 @@ func TestRemoteManagerCallerReconnects(t *testing.T) {
 		t.Fatal("call still waiting 20 s after its connection came back")
 	}
 }
+
+// TestServeManagerConnClosed: ServeManager returns once its connection is
+// closed (reconnects exhausted, or closed by its owner): no request can
+// come any more. Its serving goroutines saw each Next fail at once and
+// served again, for ever, spinning on the CPU.
+func TestServeManagerConnClosed(t *testing.T) {
+	ctx := ctxT(t)
+	s := startServer(t)
+	snc, err := nats.Connect(s.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cnc, err := nats.Connect(s.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cnc.Close)
+	m, err := manager.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Shutdown() })
+	const subject = "mgr.closed"
+	serving, quit := context.WithCancel(ctx)
+	served := make(chan error, 1)
+	stopped := shmtest.Go(t, func() { served <- bridge.ServeManager(serving, snc, subject, m) })
+	defer func() { quit(); <-stopped }()
+	for { // serving once its liveness subject answers
+		if _, err := cnc.Request(subject+".alive", nil, time.Second); err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatal("ServeManager never served")
+		}
+	}
+	snc.Close()
+	select {
+	case err := <-served:
+		if !errors.Is(err, nats.ErrConnectionClosed) {
+			t.Errorf("ServeManager = %v, want nats.ErrConnectionClosed", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("ServeManager still serving 10 s after its connection closed")
+	}
+}
