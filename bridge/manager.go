@@ -37,8 +37,8 @@ const (
 )
 
 // ServeManager answers, through m, the requests that arrive on subject
-// over nc, until ctx is done (it then returns nil) or m is shut down
-// (manager.ErrClosed). m must be made by manager.New in this process. Any
+// over nc, until ctx is done (it then returns nil), m is shut down
+// (manager.ErrClosed) or nc is closed (nats.ErrConnectionClosed). m must be made by manager.New in this process. Any
 // number of processes on other hosts then reach m's objects through
 // DialManager(subject).
 //
@@ -105,8 +105,22 @@ func serveManager(ctx context.Context, nc *nats.Conn, subject string, m *manager
 		go func() {
 			defer wg.Done()
 			for ctx.Err() == nil {
-				if err := m.Serve(ctx, &natsServerConn{nc: nc, sub: sub, id: id}); err != nil {
+				c := &natsServerConn{nc: nc, sub: sub, id: id}
+				if err := m.Serve(ctx, c); err != nil {
 					once.Do(func() { closed = err })
+					cancel()
+					return
+				}
+				// On a closed connection (or a subscription gone) Next
+				// fails at once, for ever: serving again would spin. No
+				// request can come any more, so ServeManager ends.
+				if nc.IsClosed() || errors.Is(c.err, nats.ErrBadSubscription) {
+					once.Do(func() {
+						closed = c.err
+						if nc.IsClosed() {
+							closed = nats.ErrConnectionClosed
+						}
+					})
 					cancel()
 					return
 				}
@@ -126,12 +140,14 @@ type natsServerConn struct {
 	sub *nats.Subscription
 	id  string
 	msg *nats.Msg
+	err error // Next's last failure: ServeManager ends on a terminal one
 }
 
 func (c *natsServerConn) Next(ctx context.Context) ([]byte, error) {
 	for {
 		msg, err := c.sub.NextMsgWithContext(ctx)
 		if err != nil {
+			c.err = err
 			return nil, err
 		}
 		if msg.Reply == "" {
