@@ -571,3 +571,41 @@ func TestServeTasksDoneCtx(t *testing.T) {
 		t.Fatalf("ServeTasks with its context done = %v, want nil", err)
 	}
 }
+
+// TestServeTasksConnClosed: a ServeTasks whose connection closes (its
+// reconnects exhausted) stops serving: it must say so with an error, not
+// return nil as on the ordinary stop of its context, which the host would
+// take for one.
+func TestServeTasksConnClosed(t *testing.T) {
+	ctx := ctxT(t)
+	s := startServer(t)
+	nc, err := nats.Connect(s.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.CreateOrUpdateStream(ctx, bridge.TaskStreamConfig("SC")); err != nil {
+		t.Fatal(err)
+	}
+	serving := make(chan struct{})
+	var once sync.Once
+	bridge.SetHook(func(point string) {
+		if point == "serving" {
+			once.Do(func() { close(serving) })
+		}
+	})
+	defer bridge.SetHook(nil)
+	served := make(chan error, 1)
+	stopped := shmtest.Go(t, func() {
+		served <- bridge.ServeTasks(ctx, js, nil, bridge.TaskOptions{Stream: "SC", Concurrency: 1})
+	})
+	defer func() { <-stopped }()
+	<-serving
+	nc.Close()
+	if err := <-served; !errors.Is(err, nats.ErrConnectionClosed) {
+		t.Fatalf("ServeTasks after its connection closed = %v, want nats.ErrConnectionClosed", err)
+	}
+}
