@@ -177,7 +177,8 @@ func decodeAll[T any](c codec.Codec[T], b []byte, n int) ([]T, error) {
 // takes chunks of tasks of Remote functions from the stream (a durable
 // consumer shared by every host), runs each on p with pool.Map, sends the
 // results to the caller, and only then acknowledges the chunk. It runs
-// until ctx is done (then returns nil); the chunks it was running then go
+// until ctx is done (then returns nil) or js's connection is closed (an
+// error matching nats.ErrConnectionClosed); the chunks it was running then go
 // back to the stream at once (negative acknowledgement), those it had
 // pulled ahead after AckWait, as do the chunks of a host that dies. The same binary runs it on each host, beside its own calls.
 func ServeTasks(ctx context.Context, js jetstream.JetStream, p *pool.Pool, o TaskOptions) error {
@@ -211,8 +212,14 @@ func ServeTasks(ctx context.Context, js jetstream.JetStream, p *pool.Pool, o Tas
 	for {
 		msg, err := it.Next()
 		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+			// Only ctx's end (it.Stop above) is a stop: an iterator closed
+			// otherwise went with its connection, and the host serves no
+			// more: an error, not nil.
+			if ctx.Err() != nil {
 				return nil
+			}
+			if nc.IsClosed() { // jetstream's own sentinel: say it as nats.go does
+				return fmt.Errorf("bridge: serving tasks: %w (%w)", nats.ErrConnectionClosed, err)
 			}
 			if errors.Is(err, jetstream.ErrNoHeartbeat) {
 				continue // a loaded host or server missed a beat: the iterator pulls again
