@@ -465,3 +465,53 @@ func TestSendJournalSmallerEntries(t *testing.T) {
 		t.Fatalf("Send = nil, the message left in the queue")
 	}
 }
+
+// TestSendConnClosed: a Send whose connection closes (its reconnects
+// exhausted, or closed by its owner) can publish nothing any more: it
+// returns an error saying so, the messages it took staying journalled,
+// rather than waiting in the queue's Get, or retrying its publishes, for
+// ever.
+func TestSendConnClosed(t *testing.T) {
+	ctx := ctxT(t)
+	s := startServer(t)
+	nc, err := nats.Connect(s.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := connect(t, s.ClientURL())
+	makeStream(t, ctx, other, "SC", 1)
+	q := newQueue(t, 16)
+	sctx, stop := context.WithCancel(ctx)
+	sent := make(chan error, 1)
+	done := shmtest.Go(t, func() { sent <- bridge.Send(sctx, js, q, bridge.Options[uint64]{Stream: "SC", Window: 4}) })
+	defer func() { stop(); <-done }()
+	if err := q.Put(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	str, err := other.Stream(ctx, "SC")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for { // Send runs: its first message is in the stream
+		si, err := str.Info(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if si.State.Msgs == 1 {
+			break
+		}
+	}
+	nc.Close()
+	select {
+	case err := <-sent:
+		if !errors.Is(err, nats.ErrConnectionClosed) {
+			t.Errorf("Send after its connection closed = %v, want nats.ErrConnectionClosed", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Send still running 10 s after its connection closed")
+	}
+}
