@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -18,7 +19,8 @@ import (
 // (Nats-Msg-Id), at most o.Window unacknowledged at a time, and runs until
 // ctx is done or q is shut down and drained; then it waits a few seconds
 // for the acknowledgements in flight and returns nil. It returns an error
-// when q or the journal fails.
+// when q or the journal fails, and one matching nats.ErrConnectionClosed
+// when js's connection is closed (the messages in flight stay journalled).
 //
 // A message leaves q only into Send's journal (an object in o.Journal,
 // by default q's own segment, shared memory that outlives this process):
@@ -73,6 +75,28 @@ func Send[T any](ctx context.Context, js jetstream.JetStream, q *queue.Queue[T],
 	// message it can never publish.
 	getCtx, stopGet := context.WithCancel(ctx)
 	defer stopGet()
+	// A closed connection (closed by its owner, or its reconnects
+	// exhausted) publishes nothing any more, and nothing else would end
+	// the Get of an idle queue or collect's retries: its CLOSED event ends
+	// them, the messages taken staying journalled.
+	nc := js.Conn()
+	closedEv := nc.StatusChanged(nats.CLOSED)
+	defer nc.RemoveStatusListener(closedEv)
+	var connClosed atomic.Bool
+	watched := make(chan struct{})
+	defer close(watched)
+	go func() {
+		select {
+		case <-closedEv:
+			connClosed.Store(true) // before stopGet: the loop reads it once its Get ends
+			stopGet()
+		case <-watched:
+		}
+	}()
+	if nc.IsClosed() { // closed before the listener was there: no event comes
+		connClosed.Store(true)
+		stopGet()
+	}
 	s := &sender[T]{js: pub, j: j, subject: o.Subject, cur: -1, acks: make(chan int, len(j.heads)), done: make(chan error, 1), stopGet: stopGet}
 	s.maxPayload = js.Conn().MaxPayload()
 	// Send's own handle on q, whose codec journals each message as the
@@ -110,7 +134,7 @@ loop:
 		case err := <-s.done:
 			runErr, collected = err, true
 			break loop
-		case <-ctx.Done():
+		case <-getCtx.Done(): // ctx's end, or the connection's close with a full window
 			break loop
 		}
 		err := lq.GetInto(getCtx, &v)
@@ -136,6 +160,12 @@ loop:
 	close(s.acks)
 	if collected {
 		return runErr
+	}
+	if connClosed.Load() {
+		// None can come: the messages in flight stay journalled.
+		stopAcks()
+		<-s.done
+		return fmt.Errorf("bridge: %w", nats.ErrConnectionClosed)
 	}
 	grace := time.NewTimer(stopGrace)
 	defer grace.Stop()
