@@ -474,14 +474,8 @@ func TestSendJournalSmallerEntries(t *testing.T) {
 func TestSendConnClosed(t *testing.T) {
 	ctx := ctxT(t)
 	s := startServer(t)
-	nc, err := nats.Connect(s.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := connect(t, s.ClientURL()) // (its cleanup's Close after the test's own is harmless)
+	nc := js.Conn()
 	other := connect(t, s.ClientURL())
 	makeStream(t, ctx, other, "SC", 1)
 	q := newQueue(t, 16)

@@ -579,14 +579,8 @@ func TestServeTasksDoneCtx(t *testing.T) {
 func TestServeTasksConnClosed(t *testing.T) {
 	ctx := ctxT(t)
 	s := startServer(t)
-	nc, err := nats.Connect(s.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := connect(t, s.ClientURL()) // (its cleanup's Close after the test's own is harmless)
+	nc := js.Conn()
 	if _, err := js.CreateOrUpdateStream(ctx, bridge.TaskStreamConfig("SC")); err != nil {
 		t.Fatal(err)
 	}
