@@ -87,15 +87,7 @@ func (s *Segment) namedFile() *os.File {
 	b.nfileMu.Lock()
 	defer b.nfileMu.Unlock()
 	if b.nfile == nil && !b.closed.Load() {
-		f, err := openFile(b.path, false)
-		if err != nil {
-			return nil
-		}
-		if inode(f) != b.ino {
-			f.Close()
-			return nil
-		}
-		b.nfile = f
+		b.nfile = b.openByName() // nil: tried again at the next call
 	}
 	return b.nfile
 }

@@ -237,14 +237,11 @@ func newSegment(f *os.File, name, path string, dataOff, total int64, dirCap int)
 // owner write, a name unlinked or taken since the link) the first
 // mapping stays.
 func (s *Segment) remapByName() {
-	g, err := openFile(s.path, false)
-	if err != nil {
+	g := s.openByName()
+	if g == nil {
 		return
 	}
 	defer g.Close()
-	if inode(g) != s.ino {
-		return
-	}
 	m, err := mmap.MapRegion(g, len(s.mem), mmap.RDWR, 0, 0)
 	if err != nil {
 		return
@@ -252,6 +249,21 @@ func (s *Segment) remapByName() {
 	old := s.mem
 	s.mem = m
 	old.Unmap()
+}
+
+// openByName opens the segment's file through its name, read-write, or
+// returns nil when the name no longer names the file mapped (unlinked,
+// another segment made under it since) or cannot be opened.
+func (s *Segment) openByName() *os.File {
+	f, err := openFile(s.path, false)
+	if err != nil {
+		return nil
+	}
+	if inode(f) != s.ino {
+		f.Close()
+		return nil
+	}
+	return f
 }
 
 // Open maps the existing named segment. It reads and checks the header
