@@ -127,6 +127,14 @@ func (e Event) wait(ctx context.Context, o *atomics.WaitOptions, a *spin.Adaptiv
 		base = max(o.Spin, 0)
 	}
 	base = (base + spin.RelaxChecks - 1) / spin.RelaxChecks
+	// due is when o.Check must run next (spin.Now; 0 before the first
+	// park). Await runs it only when a sleep lasts the whole poll period,
+	// and a wake that changes nothing this waiter waits for (another
+	// process's cancelled wait wakes every sleeper on the word) ends a
+	// sleep early: a waiter woken more often than its poll period would
+	// never check, and never learn that its peers are dead.
+	var due int64
+	polls := o != nil && o.Poll > 0 && o.Check != nil
 	for {
 		spell, ok := a.Spin(base, spin.Yielding, look)
 		if ok {
@@ -144,13 +152,28 @@ func (e Event) wait(ctx context.Context, o *atomics.WaitOptions, a *spin.Adaptiv
 		ok, err := ready()
 		if !ok && err == nil {
 			t0 := spin.Now()
+			if polls && due == 0 {
+				due = t0 + int64(o.Poll)
+			}
+			slept := int64(0) // the sleep with o: one of its whole poll period ran Check
 			err = atomics.Await(ctx, e.Seq, s, &firstPark)
 			if err == errFirstPark {
 				if ok, err = ready(); !ok && err == nil {
+					t1 := spin.Now()
 					err = atomics.Await(ctx, e.Seq, s, o)
+					slept = spin.Now() - t1
 				}
 			}
 			a.Parked(spell, t0, err == nil && e.Seq.Load() != s)
+			if polls && !ok && err == nil {
+				switch now := spin.Now(); {
+				case slept >= int64(o.Poll):
+					due = now + int64(o.Poll) // Await checked
+				case now >= due:
+					due = now + int64(o.Poll)
+					err = o.Check()
+				}
+			}
 			if err == Recheck {
 				err = nil
 			}
