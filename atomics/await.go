@@ -236,16 +236,28 @@ func park(ctx context.Context, w *atomic.Uint32, old uint32, o *WaitOptions) err
 // comes during it is seen when it ends.
 const quickSlice = time.Millisecond
 
-// cancelWake turns a cancel into a wake of a sleeper's word, and stops
-// touching the word once the sleeper has left: the AfterFunc that runs wake
-// may start after sleep has returned, and sleep's caller may unmap the word
-// by then (a wake on an unmapped word fails, and Wake panics).
+// cancelWake turns a cancel into a wake of a sleeper. Where futex_waitv
+// runs (own), the sleeper sleeps on its word and on own too, and the
+// cancel wakes own alone: a wake of the word would wake every sleeper on
+// it, in every process, ending their sleeps early, so that a waiter beside
+// one whose waits are cancelled often never slept its poll period through
+// and never ran its Check. Elsewhere the cancel wakes the word, and stops
+// touching it once the sleeper has left: the AfterFunc that runs wake may
+// start after sleep has returned, and sleep's caller may unmap the word by
+// then (a wake on an unmapped word fails, and Wake panics).
 type cancelWake struct {
-	mu sync.Mutex
-	w  *atomic.Uint32 // nil once the sleeper has left
+	mu    sync.Mutex
+	w     *atomic.Uint32 // nil once the sleeper has left
+	waitv bool           // the sleeper waits on own too (futex_waitv); set before the AfterFunc
+	own   atomic.Uint32  // 0 until the cancel: the sleeper's private futex word
 }
 
 func (c *cancelWake) wake() {
+	if c.waitv {
+		c.own.Store(1) // publishes: the cancel (before the wake, or the sleeper sleeps on)
+		wakeCancel(&c.own)
+		return
+	}
 	c.mu.Lock()
 	if c.w != nil {
 		Wake(c.w, -1)
@@ -289,7 +301,7 @@ func sleep(ctx context.Context, w *atomic.Uint32, old uint32, o *WaitOptions) er
 				return err
 			}
 			timeout -= quickSlice
-			cw := &cancelWake{w: w}
+			cw := &cancelWake{w: w, waitv: haveWaitv()}
 			stop := context.AfterFunc(ctx, cw.wake)
 			defer func() {
 				if !stop() {
@@ -301,9 +313,16 @@ func sleep(ctx context.Context, w *atomic.Uint32, old uint32, o *WaitOptions) er
 			if err := ctx.Err(); err != nil {
 				return err
 			}
+			if cw.waitv {
+				return slept(ctx, waitOrCancel(w, old, &cw.own, timeout), o)
+			}
 		}
 	}
-	err := Wait(w, old, timeout)
+	return slept(ctx, Wait(w, old, timeout), o)
+}
+
+// slept is what sleep returns after its wait in the kernel ended with err.
+func slept(ctx context.Context, err error, o *WaitOptions) error {
 	if cerr := ctx.Err(); cerr != nil {
 		return cerr
 	}

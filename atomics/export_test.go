@@ -22,3 +22,6 @@ func Parked(w *atomic.Uint32) (users int, sleeping bool) {
 	defer g.mu.Unlock()
 	return users, g.sleeping
 }
+
+// HaveWaitv reports whether futex_waitv runs here (see cancelWake).
+func HaveWaitv() bool { return haveWaitv() }

@@ -4,6 +4,8 @@ package atomics
 
 import (
 	"os"
+	"runtime"
+	"sync"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -82,4 +84,84 @@ func Wake(w *atomic.Uint32, n int) int {
 		panic("atomics: futex_wake: " + e.Error())
 	}
 	return r
+}
+
+// futex_waitv(2) (Linux 5.16) waits on several words at once. A parked
+// Await whose context can be cancelled sleeps on its shared word and on a
+// word of its own in this process's memory, which the cancel wakes: a
+// wake of the shared word instead would wake every sleeper on it, in
+// every process, and each of them would return early and start its poll
+// period afresh (a waiter beside one whose waits are cancelled more often
+// than its period never ran its Check). The own word is private
+// (FUTEX2_PRIVATE, as FUTEX_PRIVATE_FLAG): nobody outside this process
+// waits on it.
+const (
+	futex2SizeU32 = 0x02
+	futex2Private = 128
+	futexWakePriv = futexWake | 128 // FUTEX_WAKE_PRIVATE
+)
+
+// futexWaitv is struct futex_waitv (linux/futex.h).
+type futexWaitv struct {
+	val   uint64
+	uaddr uint64
+	flags uint32
+	_     uint32
+}
+
+var (
+	waitvOnce sync.Once
+	waitvOK   bool
+)
+
+// haveWaitv reports whether futex_waitv runs here: not before Linux 5.16,
+// nor where a seccomp filter refuses it (the old way is used there: a
+// cancel wakes the shared word). Probed once, with a word that does not
+// hold the value waited for: EAGAIN at once where the call exists.
+func haveWaitv() bool {
+	waitvOnce.Do(func() {
+		var word, own atomic.Uint32
+		word.Store(1)
+		waitvOK = waitOrCancel(&word, 0, &own, time.Millisecond) == nil
+	})
+	return waitvOK
+}
+
+// waitOrCancel is Wait (timeout > 0) that also returns, nil, once
+// *cancel is not 0 and wakeCancel has been called on it.
+func waitOrCancel(w *atomic.Uint32, val uint32, cancel *atomic.Uint32, timeout time.Duration) error {
+	var now unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &now); err != nil {
+		return os.NewSyscallError("clock_gettime", err)
+	}
+	// struct __kernel_timespec: 64-bit fields on every architecture,
+	// unlike unix.Timespec on 32-bit ones. Absolute: EINTR retries keep it.
+	end := now.Nano() + int64(timeout)
+	deadline := struct{ sec, nsec int64 }{end / 1e9, end % 1e9}
+	ws := [2]futexWaitv{
+		{val: uint64(val), uaddr: uint64(uintptr(unsafe.Pointer(w))), flags: futex2SizeU32},
+		{val: 0, uaddr: uint64(uintptr(unsafe.Pointer(cancel))), flags: futex2SizeU32 | futex2Private},
+	}
+	defer runtime.KeepAlive(cancel)
+	for {
+		_, _, e := unix.Syscall6(unix.SYS_FUTEX_WAITV, uintptr(unsafe.Pointer(&ws[0])), 2, 0,
+			uintptr(unsafe.Pointer(&deadline)), unix.CLOCK_MONOTONIC, 0)
+		switch e {
+		case 0, unix.EAGAIN:
+			return nil
+		case unix.EINTR:
+			continue
+		case unix.ETIMEDOUT:
+			return ErrTimeout
+		default:
+			return os.NewSyscallError("futex_waitv", e)
+		}
+	}
+}
+
+// wakeCancel wakes the sleeper of waitOrCancel on cancel (a word of this
+// process's memory: never unmapped, so a wake after the sleeper has left
+// wakes nobody and is harmless).
+func wakeCancel(cancel *atomic.Uint32) {
+	unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(cancel)), futexWakePriv, 1<<31-1, 0, 0, 0)
 }
