@@ -509,3 +509,48 @@ func TestSendConnClosed(t *testing.T) {
 		t.Fatal("Send still running 10 s after its connection closed")
 	}
 }
+
+// TestSendQueueClosed: a Send whose queue handle is closed while it runs
+// (the caller's Close, say in a defer that runs before Send's context
+// ends) returns ErrClosed, as a call on the queue does, and touches no
+// memory the Close unmapped. Send worked on a handle of its own over q's
+// segment, which the Close of a queue made by New unmaps under it: the
+// next look of its Get faulted.
+func TestSendQueueClosed(t *testing.T) {
+	ctx := ctxT(t)
+	s := startServer(t)
+	js := connect(t, s.ClientURL())
+	makeStream(t, ctx, js, "SQ", 1)
+	q := newQueue(t, 16)
+	sctx, stop := context.WithCancel(ctx)
+	sent := make(chan error, 1)
+	done := shmtest.Go(t, func() { sent <- bridge.Send(sctx, js, q, bridge.Options[uint64]{Stream: "SQ", Window: 4}) })
+	defer func() { stop(); <-done }()
+	if err := q.Put(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	str, err := js.Stream(ctx, "SQ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for { // Send runs: its first message is in the stream
+		si, err := str.Info(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if si.State.Msgs == 1 {
+			break
+		}
+	}
+	if err := q.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-sent:
+		if !errors.Is(err, queue.ErrClosed) {
+			t.Errorf("Send after its queue closed = %v, want queue.ErrClosed", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Send still running 10 s after its queue was closed")
+	}
+}
