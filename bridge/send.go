@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/shmkit/shmkit/codec"
+	"github.com/shmkit/shmkit/internal/qhold"
 	"github.com/shmkit/shmkit/queue"
 )
 
@@ -41,12 +42,26 @@ import (
 // nats.ErrMaxPayload; a Send started again goes on with the next message.
 // Send does not call a queue.Joinable's TaskDone (see docs/bridge.md).
 //
+// Closing q ends Send: it returns an error matching queue.ErrClosed, the
+// messages in flight staying journalled as at ctx's end, and q's Close
+// waits for it to return (at most the acknowledgements' grace).
+//
 // One Send per queue and journal at a time: a second one, while the first
 // process lives, returns ErrBusy. Many processes may put to q meanwhile.
 // Messages reach the stream in q's order, except those published again
 // after a failure or a crash.
 func Send[T any](ctx context.Context, js jetstream.JetStream, q *queue.Queue[T], o Options[T]) error {
 	o = o.withDefaults()
+	// Send works in q's segment (its own handle lq, the journal by
+	// default), which q's Close unmaps when q owns it (a queue made by
+	// New, or decoded in a worker): held, q's Close ends Send (closing)
+	// and waits for it to return, so nothing here runs on unmapped
+	// memory. Released last, after every deferred use of the segment.
+	closing, release, ok := qhold.Hold(q)
+	if !ok {
+		return fmt.Errorf("bridge: %w", queue.ErrClosed)
+	}
+	defer release()
 	seg := o.Journal
 	if seg == nil {
 		seg = q.Segment()
@@ -82,13 +97,16 @@ func Send[T any](ctx context.Context, js jetstream.JetStream, q *queue.Queue[T],
 	nc := js.Conn()
 	closedEv := nc.StatusChanged(nats.CLOSED)
 	defer nc.RemoveStatusListener(closedEv)
-	var connClosed atomic.Bool
+	var connClosed, qClosed atomic.Bool
 	watched := make(chan struct{})
 	defer close(watched)
 	go func() {
 		select {
 		case <-closedEv:
 			connClosed.Store(true) // before stopGet: the loop reads it once its Get ends
+			stopGet()
+		case <-closing:
+			qClosed.Store(true) // before stopGet: as connClosed
 			stopGet()
 		case <-watched:
 		}
@@ -154,6 +172,9 @@ loop:
 			}
 			break
 		}
+	}
+	if qClosed.Load() && runErr == nil {
+		runErr = fmt.Errorf("bridge: %w", queue.ErrClosed)
 	}
 	// Stop: wait for the acknowledgements in flight (those that do not
 	// come stay in the journal for the next Send).

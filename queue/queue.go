@@ -117,6 +117,14 @@ type Queue[T any] struct {
 	calls  inFlight
 	closed atomic.Bool
 
+	// holdMu guards holdCh and holdClosed: the channel a hold (see hold.go)
+	// waits on, made at the first hold, closed by Close before it waits for
+	// the calls; holdClosed, set by Close, makes a later hold's channel
+	// closed from the start.
+	holdMu     sync.Mutex
+	holdCh     chan struct{}
+	holdClosed bool
+
 	joinable bool
 	// fast: Put and Get may take putFast and getFast (binary codec, no
 	// arena, no MaxBytes that can bind): config, set when the handle is
@@ -1285,7 +1293,8 @@ func (q *Queue[T]) Close() error {
 	if q.ring == nil || !q.closed.CompareAndSwap(false, true) {
 		return nil
 	}
-	q.wakeAll() // this handle's waiters see closed; others re-check and sleep again
+	q.wakeAll()  // this handle's waiters see closed; others re-check and sleep again
+	q.endHolds() // a holder (bridge.Send) stops before the wait below can end
 	q.calls.wait()
 	err := q.ring.Close()
 	if q.ownSeg {
