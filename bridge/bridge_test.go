@@ -342,6 +342,34 @@ func TestReceiveShutdownIdle(t *testing.T) {
 	}
 }
 
+// TestReceiveQueueClosedIdle: Receive returns an error matching
+// queue.ErrClosed once its queue handle is closed, even when no message
+// comes from the stream any more. It waited in the consumer's iterator for
+// a message to fail to put, until its context ended: its watcher looks
+// for a shutdown only, which a closed handle does not report.
+func TestReceiveQueueClosedIdle(t *testing.T) {
+	ctx := ctxT(t)
+	s := startServer(t)
+	js := connect(t, s.ClientURL())
+	sctx, stopSend := context.WithCancel(ctx)
+	defer stopSend()
+	rctx, stopRecv := context.WithCancel(ctx)
+	defer stopRecv()
+	dst, recvErr := bridgedOne(t, ctx, js, "RC", sctx, rctx)
+	// Receive is running and the stream is idle: close its queue handle.
+	if err := dst.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-recvErr:
+		if !errors.Is(err, queue.ErrClosed) {
+			t.Errorf("Receive = %v, want queue.ErrClosed after its queue's Close", err)
+		}
+	case <-time.After(15 * time.Second): // pulls expire every 5 s
+		t.Fatalf("Receive still running 15 s after its queue was closed: %s", streamState(js, "RC"))
+	}
+}
+
 // TestReceiveStopDisconnected: Receive stopped by its context while its
 // connection is away (the server gone, the client reconnecting) returns
 // promptly. Its last flush of acknowledgements waited out nats.go's 10 s
