@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/shmkit/shmkit/internal/qhold"
 	"github.com/shmkit/shmkit/queue"
 )
 
@@ -16,9 +19,10 @@ import (
 // explicit acknowledgement and o.AckWait), decodes each with o.Codec, puts
 // it in q, and acknowledges it to JetStream only once the Put has
 // succeeded. It runs until ctx is done or q is shut down, then returns
-// nil; the messages it had pulled and not put go back to the stream
-// (negative acknowledgement) for any receiver. Any number of hosts may
-// Receive from one consumer: each message goes to one of them.
+// nil, or until q is closed, then returns an error matching
+// queue.ErrClosed; the messages it had pulled and not put go back to the
+// stream (negative acknowledgement) for any receiver. Any number of hosts
+// may Receive from one consumer: each message goes to one of them.
 //
 // A message that does not decode is terminated (JetStream drops it) and
 // Receive goes on. A bridge killed between a Put and its acknowledgement
@@ -63,11 +67,28 @@ func Receive[T any](ctx context.Context, js jetstream.JetStream, q *queue.Queue[
 	// the wait for the next message ends with wctx, which the watcher
 	// cancels on the shutdown. (Without it Receive waited on an idle
 	// stream for ever.)
+	//
+	// q's Close ends it too, by the same cancel: a closed handle reports
+	// no shutdown, and Receive waited for a message to fail its Put, for
+	// ever on an idle stream (TestReceiveQueueClosedIdle). The hold tells
+	// of the Close; it is given back at once, as Receive's own calls on q
+	// look for the close themselves and need not hold the Close up.
+	closing, release, ok := qhold.Hold(q)
+	if !ok {
+		return fmt.Errorf("bridge: %w", queue.ErrClosed)
+	}
+	var giveUp sync.Once
+	defer giveUp.Do(release)
+	var qClosed atomic.Bool
 	wctx, stopWatch := context.WithCancel(ctx)
 	watched := make(chan struct{})
 	go func() {
 		defer close(watched)
-		watchShutdown(wctx, q, stopWatch)
+		if watchShutdown(wctx, q, closing) {
+			qClosed.Store(true) // before stopWatch: the loop reads it once its wait ends
+			giveUp.Do(release)
+		}
+		stopWatch()
 	}()
 	defer func() { stopWatch(); <-watched }()
 
@@ -76,8 +97,11 @@ func Receive[T any](ctx context.Context, js jetstream.JetStream, q *queue.Queue[
 	for {
 		m, err := it.Next(next)
 		if err != nil {
-			if wctx.Err() != nil { // ctx done, or q shut down
+			if wctx.Err() != nil { // ctx done, q shut down, or q closed
 				giveBack(it)
+				if qClosed.Load() && ctx.Err() == nil {
+					return fmt.Errorf("bridge: %w", queue.ErrClosed)
+				}
 				return nil
 			}
 			if errors.Is(err, jetstream.ErrNoHeartbeat) {
@@ -111,19 +135,20 @@ const pullExpiry = 5 * time.Second
 // producers' Puts a wake-up. A load every shutdownPoll costs nothing.
 const shutdownPoll = 50 * time.Millisecond
 
-// watchShutdown calls stop once q is shut down, or returns when ctx is
-// done.
-func watchShutdown[T any](ctx context.Context, q *queue.Queue[T], stop context.CancelFunc) {
+// watchShutdown returns once q is shut down or ctx is done, or, reporting
+// true, once closing is closed (q's Close has begun).
+func watchShutdown[T any](ctx context.Context, q *queue.Queue[T], closing <-chan struct{}) (closed bool) {
 	tick := time.NewTicker(shutdownPoll)
 	defer tick.Stop()
 	for {
 		if q.IsShutdown() {
-			stop()
-			return
+			return false
 		}
 		select {
 		case <-ctx.Done():
-			return
+			return false
+		case <-closing:
+			return true
 		case <-tick.C:
 		}
 	}
