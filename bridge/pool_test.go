@@ -603,3 +603,66 @@ func TestServeTasksConnClosed(t *testing.T) {
 		t.Fatalf("ServeTasks after its connection closed = %v, want nats.ErrConnectionClosed", err)
 	}
 }
+
+// TestServeTasksPoolClosed: a host whose pool is closed (Close, as at the
+// start of its shutdown) can run no chunk: ServeTasks gives the chunk it
+// took back to the stream, for another host, and returns an error matching
+// pool.ErrClosed. It answered the chunk with the pool's ErrClosed, as if
+// its tasks had failed, acknowledged it, and went on taking chunks only to
+// fail them: the caller's Map lost work any other host could run.
+func TestServeTasksPoolClosed(t *testing.T) {
+	ctx := ctxT(t)
+	s := startServer(t)
+	js := connect(t, s.ClientURL())
+	if _, err := js.CreateOrUpdateStream(ctx, bridge.TaskStreamConfig("PC")); err != nil {
+		t.Fatal(err)
+	}
+	closed, err := pool.Start(ctx, pool.Processes(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed.Close()
+	if err := closed.Join(ctx); err != nil {
+		t.Fatal(err)
+	}
+	o := bridge.TaskOptions{Stream: "PC", Chunksize: 4, Concurrency: 1}
+	sctx, stop := context.WithCancel(ctx)
+	defer stop()
+	served := make(chan error, 1)
+	stopped := shmtest.Go(t, func() { served <- bridge.ServeTasks(sctx, js, closed, o) })
+	defer func() { stop(); <-stopped }()
+	type result struct {
+		out []int64
+		err error
+	}
+	in := inputs(4)
+	mapped := make(chan result, 1)
+	mctx, cancelMap := context.WithCancel(ctx)
+	defer cancelMap()
+	mapDone := shmtest.Go(t, func() {
+		out, _, err := remoteSquare.Map(mctx, js, in, o)
+		mapped <- result{out, err}
+	})
+	defer func() { cancelMap(); <-mapDone }()
+	select {
+	case err := <-served:
+		if !errors.Is(err, pool.ErrClosed) {
+			t.Fatalf("ServeTasks on a closed pool = %v, want pool.ErrClosed", err)
+		}
+	case r := <-mapped:
+		t.Fatalf("Map returned %v from a host whose pool is closed: its chunk was failed, not given back", r.err)
+	}
+	// The chunk is in the stream again: a host with a live pool runs it.
+	live, err := pool.Start(ctx, pool.Processes(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer live.Terminate()
+	liveDone := shmtest.Go(t, func() { bridge.ServeTasks(sctx, js, live, o) })
+	defer func() { stop(); <-liveDone }()
+	r := <-mapped
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	checkSquares(t, in, r.out)
+}
