@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -177,8 +178,10 @@ func decodeAll[T any](c codec.Codec[T], b []byte, n int) ([]T, error) {
 // takes chunks of tasks of Remote functions from the stream (a durable
 // consumer shared by every host), runs each on p with pool.Map, sends the
 // results to the caller, and only then acknowledges the chunk. It runs
-// until ctx is done (then returns nil) or js's connection is closed (an
-// error matching nats.ErrConnectionClosed); the chunks it was running then go
+// until ctx is done (then returns nil), js's connection is closed (an
+// error matching nats.ErrConnectionClosed), or a chunk finds p closed or
+// terminated (an error matching pool.ErrClosed: the chunk goes back to the
+// stream, for another host); the chunks it was running then go
 // back to the stream at once (negative acknowledgement), those it had
 // pulled ahead after AckWait, as do the chunks of a host that dies. The same binary runs it on each host, beside its own calls.
 func ServeTasks(ctx context.Context, js jetstream.JetStream, p *pool.Pool, o TaskOptions) error {
@@ -209,6 +212,10 @@ func ServeTasks(ctx context.Context, js jetstream.JetStream, p *pool.Pool, o Tas
 	sem := make(chan struct{}, o.Concurrency)
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	// A pool closed or terminated runs no chunk: the chunk that found it
+	// so went back to the stream (runTask), and this host takes no more,
+	// which it would only give back in turn.
+	var poolClosed atomic.Bool
 	for {
 		msg, err := it.Next()
 		if err != nil {
@@ -217,6 +224,9 @@ func ServeTasks(ctx context.Context, js jetstream.JetStream, p *pool.Pool, o Tas
 			// more: an error, not nil.
 			if ctx.Err() != nil {
 				return nil
+			}
+			if poolClosed.Load() { // observes: a task's pool.ErrClosed, before its it.Stop
+				return fmt.Errorf("bridge: serving tasks: %w", pool.ErrClosed)
 			}
 			if nc.IsClosed() { // jetstream's own sentinel: say it as nats.go does
 				return fmt.Errorf("bridge: serving tasks: %w (%w)", nats.ErrConnectionClosed, err)
@@ -231,14 +241,19 @@ func ServeTasks(ctx context.Context, js jetstream.JetStream, p *pool.Pool, o Tas
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			runTask(ctx, nc, p, msg, o.Host)
+			if !runTask(ctx, nc, p, msg, o.Host) {
+				poolClosed.Store(true) // publishes: the pool is closed, for the loop
+				it.Stop()
+			}
 		}()
 	}
 }
 
 // runTask runs one chunk and answers it; a chunk it cannot answer (ctx
-// done, connection gone) is left unacknowledged, to run again.
-func runTask(ctx context.Context, nc *nats.Conn, p *pool.Pool, msg jetstream.Msg, host string) {
+// done, connection gone) is left unacknowledged, to run again. A chunk
+// that p, closed or terminated, did not run goes back to the stream at
+// once, and runTask reports false.
+func runTask(ctx context.Context, nc *nats.Conn, p *pool.Pool, msg jetstream.Msg, host string) bool {
 	at("task")
 	h := msg.Headers()
 	reply := nats.NewMsg(h.Get(hdrReply))
@@ -259,7 +274,14 @@ func runTask(ctx context.Context, nc *nats.Conn, p *pool.Pool, msg jetstream.Msg
 	}
 	if ctx.Err() != nil {
 		msg.Nak()
-		return
+		return true
+	}
+	if errors.Is(err, pool.ErrClosed) {
+		// The host's pool, not the chunk, failed: answered, the chunk
+		// was lost to the caller, who had a result from no task of it
+		// (TestServeTasksPoolClosed). Another host runs it.
+		msg.Nak()
+		return false
 	}
 	if err != nil {
 		reply.Data = nil
@@ -269,10 +291,11 @@ func runTask(ctx context.Context, nc *nats.Conn, p *pool.Pool, msg jetstream.Msg
 		}
 	}
 	if err := nc.PublishMsg(reply); err != nil {
-		return
+		return true
 	}
 	at("answered")
 	msg.Ack()
+	return true
 }
 
 // MapStats says how a Map's chunks ran.
