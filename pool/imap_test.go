@@ -87,3 +87,40 @@ func TestImapStopEarly(t *testing.T) {
 		t.Fatalf("after the break: %v, %v", out, err)
 	}
 }
+
+// TestImapUnderWayAtClose: Close stops new calls and lets the calls under
+// way finish, an Imap among them, although it submits its chunks as its
+// results are read: every result comes, right, and Join returns after.
+// The Imap's next submit failed with ErrClosed and it ended there, the
+// results of its chunks already running dropped.
+func TestImapUnderWayAtClose(t *testing.T) {
+	ctx := ctxFor(t)
+	p := start(t, pool.Processes(1), pool.MaxInFlight(1)) // a window of 2 chunks
+	const n = 16
+	seq := func(yield func(int64) bool) {
+		for i := range int64(n) {
+			if !yield(i) {
+				return
+			}
+		}
+	}
+	got := 0
+	for v, err := range pool.Imap(ctx, p, double, seq) {
+		if err != nil {
+			t.Fatalf("result %d: %v", got, err)
+		}
+		if v != 2*int64(got) {
+			t.Fatalf("result %d = %d, want %d", got, v, 2*got)
+		}
+		if got == 0 {
+			p.Close() // the Imap is under way, most of its inputs not yet submitted
+		}
+		got++
+	}
+	if got != n {
+		t.Fatalf("%d results, want %d", got, n)
+	}
+	if err := p.Join(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
