@@ -128,6 +128,12 @@ func imap[In, Out any](ctx context.Context, p *Pool, f *Func[In, Out], seq iter.
 		for _, opt := range opts {
 			opt(&o)
 		}
+		if !p.begin() {
+			var zero Out
+			yield(zero, ErrClosed)
+			return
+		}
+		defer p.end()
 		size := max(1, o.chunksize)
 		window := 2 * p.opts.processes * p.opts.inflight
 		cl := &call{completed: make(chan *chunk, window)}
@@ -165,7 +171,7 @@ func imap[In, Out any](ctx context.Context, p *Pool, f *Func[In, Out], seq iter.
 				t.out = grow(t.out, len(t.in))
 				t.init(cl, pos)
 				pos += len(t.in)
-				if err := p.submit(&t.chunk); err != nil {
+				if err := p.submitAs(true, &t.chunk); err != nil {
 					yield(zero, err)
 					return
 				}

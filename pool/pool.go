@@ -25,10 +25,11 @@ type Pool struct {
 	qhead      int
 	closed     bool      // Close or Terminate: no new calls
 	terminated bool      // Terminate: no new dispatches
+	underWay   int       // Imaps begun before Close, which submit as they are read (see begin)
 	workers    []*worker // each slot's current worker
 
 	wake     chan struct{} // capacity 1: the queue gained a chunk
-	closedCh chan struct{} // closed by Close
+	closedCh chan struct{} // closed once closed with no Imap under way: the slots may end
 	stop     chan struct{} // closed by Terminate
 	slots    sync.WaitGroup
 	slotsEnd chan struct{} // closed when every slot has finished
@@ -325,9 +326,13 @@ func (p *Pool) handle(w *worker, rec []byte) error {
 }
 
 // submit queues the chunks of a call.
-func (p *Pool) submit(cs ...*chunk) error {
+func (p *Pool) submit(cs ...*chunk) error { return p.submitAs(false, cs...) }
+
+// submitAs is submit; underWay says the chunks are those of an Imap under
+// way (begin), which Close lets finish: only Terminate refuses them.
+func (p *Pool) submitAs(underWay bool, cs ...*chunk) error {
 	p.mu.Lock()
-	if p.closed {
+	if p.refuses(underWay) {
 		p.mu.Unlock()
 		return ErrClosed
 	}
@@ -351,7 +356,7 @@ func (p *Pool) submit(cs ...*chunk) error {
 					return nil
 				}
 				p.mu.Lock()
-				if p.closed {
+				if p.refuses(underWay) {
 					p.mu.Unlock()
 					return ErrClosed
 				}
@@ -364,6 +369,39 @@ func (p *Pool) submit(cs ...*chunk) error {
 	p.mu.Unlock()
 	p.signal()
 	return nil
+}
+
+// refuses reports whether a submit is refused: after Close, unless it is
+// an Imap's under way; after Terminate. p.mu is held.
+func (p *Pool) refuses(underWay bool) bool {
+	return p.terminated || p.closed && !underWay
+}
+
+// begin counts an Imap in as under way: Close lets it submit the rest of
+// its inputs, and the slots go on taking until it ends (end). An Imap
+// submits its chunks as its results are read, and Close, which says the
+// calls under way finish, failed its next submit with ErrClosed: the
+// results of its chunks already running were dropped
+// (TestImapUnderWayAtClose). false once the pool is closed.
+func (p *Pool) begin() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return false
+	}
+	p.underWay++
+	return true
+}
+
+// end counts out an Imap that begin counted in; the last one out of a
+// closed pool lets the slots end.
+func (p *Pool) end() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.underWay--
+	if p.closed && p.underWay == 0 {
+		close(p.closedCh)
+	}
 }
 
 // requeue puts a dead worker's chunk back at the head of the queue, to
@@ -450,7 +488,7 @@ func (p *Pool) take(dst []*chunk) []*chunk {
 			}
 			return dst
 		}
-		closed := p.closed
+		closed := p.closed && p.underWay == 0 // no Imap left to submit more
 		p.mu.Unlock()
 		if closed {
 			return dst
@@ -750,13 +788,16 @@ func batchable(c *chunk) bool {
 }
 
 // Close stops the pool taking new calls (Python's close): the calls under
-// way finish, then the workers exit. Join waits for that.
+// way finish (an Imap iterated before Close, to its last input), then the
+// workers exit. Join waits for that.
 func (p *Pool) Close() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if !p.closed {
 		p.closed = true
-		close(p.closedCh)
+		if p.underWay == 0 { // else the last Imap's end closes it
+			close(p.closedCh)
+		}
 	}
 	return nil
 }
@@ -774,7 +815,9 @@ func (p *Pool) Terminate() error {
 	p.terminated = true
 	if !p.closed {
 		p.closed = true
-		close(p.closedCh)
+		if p.underWay == 0 { // else the last Imap's end closes it
+			close(p.closedCh)
+		}
 	}
 	close(p.stop)
 	queued := p.queue[p.qhead:]
