@@ -286,6 +286,12 @@ func (r *vring) AttachConsumer() error {
 // goroutines waits in Write or Reserve for room: that call returns
 // ErrClosed, having claimed nothing.
 func (r *vring) CloseWrite() error {
+	if r.closed.Load() {
+		// After Close, which detached both sides: a decoded handle's
+		// mapping is gone, and the wakes below faulted on it
+		// (TestDecodedHandleAfterClose).
+		return nil
+	}
 	if r.multi {
 		r.closing.Store(true) // before the lock, which a Write waiting for room holds
 		r.p.wait.interrupt()
@@ -386,6 +392,9 @@ func (r *vring) ReleaseConsumer() {
 // CloseRead detaches this handle's consumer: producers waiting on a full
 // ring get ErrClosed, and a process waiting in AcquireConsumer is woken.
 func (r *vring) CloseRead() error {
+	if r.closed.Load() { // after Close: see CloseWrite
+		return nil
+	}
 	r.ReleaseConsumer()
 	r.c.closed = true
 	r.p.wait.wake()
@@ -399,6 +408,11 @@ func (r *vring) CloseRead() error {
 // running; a handle made by New or Open unmaps nothing (its segment is the
 // caller's). Closing twice is harmless.
 func (r *vring) Close() error {
+	if r.closed.Load() {
+		// A second Close: CloseWrite and CloseRead would wake through a
+		// decoded handle's mapping, which the first unmapped.
+		return nil
+	}
 	r.CloseWrite()
 	r.CloseRead()
 	if r.closed.Swap(true) {

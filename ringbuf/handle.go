@@ -49,7 +49,8 @@ func decodeHandle(b []byte, kind shm.Kind) (*shm.Segment, string, error) {
 
 // GobEncode encodes a handle to the ring (segment handle, name, kind), so
 // that an *SPSC inside a worker's arguments reaches the worker attached.
-// Wait options do not travel; the receiver uses the defaults.
+// Wait options do not travel; the receiver uses the defaults. A closed
+// handle returns ErrClosed.
 //
 // Encoded among the arguments of a process.Start, it also records the
 // child on the side this handle has not taken (the consumer of a ring this
@@ -72,6 +73,9 @@ func (r *SPSC) GobDecode(b []byte) error {
 func (r *MPSC) GobEncode() ([]byte, error) { return r.vring.encode(shm.KindMPSC) }
 
 func (r *vring) encode(kind shm.Kind) ([]byte, error) {
+	if r.closed.Load() { // as MPMC's
+		return nil, ErrClosed
+	}
 	b, err := encodeHandle(r.seg, r.name, kind)
 	if err == nil && handoff.Active() {
 		r.reserveChild()
@@ -94,6 +98,9 @@ func (r *MPSC) GobDecode(b []byte) error {
 // participant slot for the child, so that from the moment the child is
 // started its peers count it as a possible producer and consumer.
 func (r *MPMC) GobEncode() ([]byte, error) {
+	if r.closed.Load() { // nothing to hand on; the reserve below would touch a decoded handle's unmapped memory
+		return nil, ErrClosed
+	}
 	b, err := encodeHandle(r.seg, r.name, shm.KindMPMC)
 	if err == nil && handoff.Active() {
 		r.reserve()

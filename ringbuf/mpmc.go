@@ -194,8 +194,12 @@ func (r *MPMC) SlotBytes() int { return r.slotBytes }
 // Name returns the ring's object name in its segment.
 func (r *MPMC) Name() string { return r.name }
 
-// Len returns the number of filled or claimed slots, a snapshot.
+// Len returns the number of filled or claimed slots, a snapshot; 0 once
+// the handle is closed.
 func (r *MPMC) Len() int {
+	if r.closed.Load() { // a decoded handle's mapping is gone
+		return 0
+	}
 	// Every claim keeps enqueue within WithLimit's bound of dequeue (and
 	// dequeue is read after enqueue), so more is corrupt memory.
 	return inUse(r.enq.Load(), r.deq.Load(), r.limit)

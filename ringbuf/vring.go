@@ -212,8 +212,12 @@ func (r *vring) MaxRecord() int { return r.maxRec }
 // Name returns the ring's object name in its segment.
 func (r *vring) Name() string { return r.name }
 
-// Len returns the bytes in use (records, headers and padding), a snapshot.
+// Len returns the bytes in use (records, headers and padding), a snapshot;
+// 0 once the handle is closed.
 func (r *vring) Len() int {
+	if r.closed.Load() { // a decoded handle's mapping is gone
+		return 0
+	}
 	return inUse(r.tail.Load(), r.head.Load(), r.capacity)
 }
 
