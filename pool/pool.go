@@ -837,7 +837,12 @@ func (p *Pool) Terminate() error {
 }
 
 // Join waits until the workers have exited after Close or Terminate
-// (Python's join), or until ctx ends. Join before either panics.
+// (Python's join), or until ctx ends. Join before either panics. After
+// Close the workers exit once every Imap iterated before it has ended:
+// an Imap submits its inputs as its results are read, so a Join inside
+// the loop over an Imap of the same pool waits until its ctx ends (Python
+// feeds imap's inputs from a thread of its own; here the loop is the
+// feeder). Terminate ends the Imaps too.
 func (p *Pool) Join(ctx context.Context) error {
 	p.mu.Lock()
 	closed := p.closed
