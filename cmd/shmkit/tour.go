@@ -2,14 +2,18 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
+	"os/signal"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -52,11 +56,20 @@ func cmdTour(args []string, out io.Writer) error {
 		}
 		return nil
 	}
+	// Ctrl-C or kill stops the example that runs (runExample waits for it
+	// to go), then the tour.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	var failed []string
 	for i, e := range todo {
 		fmt.Fprintf(out, "\n=== %s (%d/%d)\n", e, i+1, len(todo))
 		start := time.Now()
-		if err := runExample(e, out); err != nil {
+		err := runExample(ctx, e, out)
+		if ctx.Err() != nil {
+			fmt.Fprintf(out, "--- interrupted %s\n", e)
+			return fmt.Errorf("interrupted in %s (%d of %d examples run, %d failed)", e, i, len(todo), len(failed))
+		}
+		if err != nil {
 			fmt.Fprintf(out, "--- FAIL %s: %v\n", e, err)
 			failed = append(failed, e)
 			continue
@@ -121,21 +134,31 @@ func sortTour(names []string) {
 }
 
 // runExample runs one example in a copy of this program, its output going
-// to out.
-func runExample(name string, out io.Writer) error {
+// to out. When ctx is done, or the example runs past exampleTimeout, the
+// example gets SIGTERM, then SIGKILL if it has not exited 5s later;
+// runExample returns once it has exited. The example dies with this
+// process (SIGKILL on parent death) when this one is killed outright.
+func runExample(ctx context.Context, name string, out io.Writer) error {
 	exe, err := os.Executable()
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), exampleTimeout)
+	ctx, cancel := context.WithTimeout(ctx, exampleTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "/proc/self/exe")
 	cmd.Args = []string{exe}
 	cmd.Env = append(os.Environ(), envExample+"="+name)
 	cmd.Stdout, cmd.Stderr = out, out
-	cmd.WaitDelay = 5 * time.Second // a stray grandchild holding the output must not hang the tour
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 5 * time.Second // then SIGKILL; and a stray grandchild holding the output must not hang the tour
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	// Linux sends the parent-death signal when the thread that forked the
+	// child exits, not the process: keep this goroutine on that thread
+	// until the child has gone.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	err = cmd.Run()
-	if ctx.Err() != nil {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		return fmt.Errorf("did not finish within %v", exampleTimeout)
 	}
 	return err
