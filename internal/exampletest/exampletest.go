@@ -12,12 +12,19 @@
 //	func TestOutput(t *testing.T) {
 //		exampletest.Check(t, main, "Result(in process p1): [1, 4, 9, 16]\n")
 //	}
+//
+// RunWorkerDies runs the example with one of its workers killed as it
+// starts; TestMain then calls Dispatch(main) before process.Main.
 package exampletest
 
 import (
+	"bytes"
 	"io"
 	"os"
+	"os/exec"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/shmkit/shmkit/shm"
 )
@@ -60,6 +67,71 @@ func Check(tb testing.TB, main func(), want string) {
 	}
 	for _, in := range infos {
 		if in.CreatorPID == os.Getpid() {
+			tb.Errorf("the example left segment %s behind", in.Name)
+		}
+	}
+}
+
+// Environment of the copies of the test binary that RunWorkerDies starts.
+const (
+	envRunMain = "SHMKIT_EXAMPLETEST_RUN_MAIN" // "1": run main, then exit
+	envDie     = "SHMKIT_EXAMPLETEST_DIE"      // a worker of this registered name kills itself as it starts
+	envWorker  = "SHMKIT_WORKER"               // the registered name of a worker process (package process)
+)
+
+// Dispatch, called in TestMain before process.Main, serves RunWorkerDies:
+// in the copy of the test binary it starts, Dispatch runs main and exits;
+// in a worker of the name it kills, Dispatch ends the process with
+// SIGKILL, as if killed before it did anything. Otherwise it returns.
+func Dispatch(main func()) {
+	if w := os.Getenv(envWorker); w != "" {
+		if w == os.Getenv(envDie) {
+			syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			select {} // the signal is on its way
+		}
+		return
+	}
+	if os.Getenv(envRunMain) == "1" {
+		os.Unsetenv(envRunMain)
+		main()
+		os.Exit(0)
+	}
+}
+
+// RunWorkerDies runs the test binary again to run the example's main (the
+// test's TestMain calls Dispatch), with every worker registered as worker
+// killed as it starts. The example must exit non-zero, not wait for ever
+// on what the dead worker never did, and leave no segment behind; it has
+// timeout to do so.
+func RunWorkerDies(tb testing.TB, worker string, timeout time.Duration) {
+	tb.Helper()
+	var out bytes.Buffer
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), envRunMain+"=1", envDie+"="+worker)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.WaitDelay = time.Second
+	if err := cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(timeout):
+		cmd.Process.Kill() // its workers die with it
+		<-done
+		tb.Fatalf("the example still ran %v after its worker %s died:\n%s", timeout, worker, out.String())
+	}
+	if err == nil {
+		tb.Errorf("the example exited 0 although its worker %s died:\n%s", worker, out.String())
+	}
+	infos, lerr := shm.List()
+	if lerr != nil {
+		tb.Fatal(lerr)
+	}
+	for _, in := range infos {
+		if in.CreatorPID == cmd.Process.Pid {
 			tb.Errorf("the example left segment %s behind", in.Name)
 		}
 	}

@@ -4,12 +4,14 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/shmkit/shmkit/internal/exampletest"
 	"github.com/shmkit/shmkit/process"
 )
 
 func TestMain(m *testing.M) {
+	exampletest.Dispatch(main)
 	process.Main()
 	os.Exit(m.Run())
 }
@@ -24,4 +26,11 @@ func TestOutput(t *testing.T) {
 	if out != head+tails[0] && out != head+tails[1] {
 		t.Fatalf("output:\n%s\nwant:\n%s%s", out, head, strings.ReplaceAll(tails[0], "\n", " (either order)\n"))
 	}
+}
+
+// TestWorkerDies: main waits under the condition for each stage-2 worker
+// to be waiting; one killed before it gets there never will, and main
+// must say so and exit non-zero, not wait for ever.
+func TestWorkerDies(t *testing.T) {
+	exampletest.RunWorkerDies(t, "sync-condition.stage_2", 20*time.Second)
 }
