@@ -88,8 +88,11 @@ func run() error {
 		if err != nil {
 			return err
 		}
-		if !event.WaitContext(ctx) {
-			return ctx.Err()
+		wctx, cancel := whileRuns(ctx, p)
+		ok := event.WaitContext(wctx)
+		cancel()
+		if !ok {
+			return fmt.Errorf("the producer exited before it set the event: %v", p.Wait())
 		}
 		when := "After event, appended to a copy"
 		if fixed {
@@ -103,4 +106,18 @@ func run() error {
 		}
 	}
 	return nil
+}
+
+// whileRuns returns a context that ends when p exits, or when cancel is
+// called: a wait for something p is to do must not outlast p.
+func whileRuns(ctx context.Context, p *process.Process) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(ctx)
+	go func() {
+		select {
+		case <-p.Done():
+		case <-ctx.Done():
+		}
+		cancel()
+	}()
+	return ctx, cancel
 }

@@ -6,6 +6,7 @@ package example
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log"
 
@@ -82,8 +83,18 @@ func run() error {
 		// Wait until this client waits, so that the next one's "Starting"
 		// line comes after its own.
 		cond.L.Lock()
-		cond.WaitFor(func() bool { return waiting.Load() >= uint32(i) })
-		cond.L.Unlock()
+		wctx, cancel := whileRuns(ctx, c)
+		err = cond.WaitForContext(wctx, func() bool { return waiting.Load() >= uint32(i) })
+		cancel()
+		if !errors.Is(err, semaphore.ErrNotRecoverable) { // L is held
+			cond.L.Unlock()
+		}
+		if errors.Is(err, context.Canceled) { // wctx ended: c has exited
+			return fmt.Errorf("%s exited before it waited: %v", c.Name(), c.Wait())
+		}
+		if err != nil {
+			return err
+		}
 	}
 	s1, err := stage1.Start(ctx, a, process.WithName("s1"))
 	if err != nil {
@@ -98,4 +109,18 @@ func run() error {
 		}
 	}
 	return nil
+}
+
+// whileRuns returns a context that ends when p exits, or when cancel is
+// called: a wait for something p is to do must not outlast p.
+func whileRuns(ctx context.Context, p *process.Process) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(ctx)
+	go func() {
+		select {
+		case <-p.Done():
+		case <-ctx.Done():
+		}
+		cancel()
+	}()
+	return ctx, cancel
 }

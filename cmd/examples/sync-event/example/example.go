@@ -62,7 +62,12 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	started.WaitContext(ctx)
+	wctx, cancel := whileRuns(ctx, w1)
+	ok := started.WaitContext(wctx)
+	cancel()
+	if !ok {
+		return fmt.Errorf("%s exited before it waited: %v", w1.Name(), w1.Wait())
+	}
 	w2, err := waitForEventTimeout.Start(ctx, a, process.WithName("nonblock"))
 	if err != nil {
 		return err
@@ -73,4 +78,18 @@ func run() error {
 	fmt.Println("main: calling Event.set()")
 	e.Set()
 	return w1.Wait()
+}
+
+// whileRuns returns a context that ends when p exits, or when cancel is
+// called: a wait for something p is to do must not outlast p.
+func whileRuns(ctx context.Context, p *process.Process) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(ctx)
+	go func() {
+		select {
+		case <-p.Done():
+		case <-ctx.Done():
+		}
+		cancel()
+	}()
+	return ctx, cancel
 }
