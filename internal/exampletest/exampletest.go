@@ -133,6 +133,7 @@ func RunWorkerDies(tb testing.TB, worker string, timeout time.Duration) {
 	for _, in := range infos {
 		if in.CreatorPID == cmd.Process.Pid {
 			tb.Errorf("the example left segment %s behind", in.Name)
+			shm.Unlink(in.Name)
 		}
 	}
 }

@@ -3,12 +3,14 @@ package main
 import (
 	"os"
 	"testing"
+	"time"
 
 	"github.com/shmkit/shmkit/internal/exampletest"
 	"github.com/shmkit/shmkit/process"
 )
 
 func TestMain(m *testing.M) {
+	exampletest.Dispatch(main)
 	process.Main()
 	os.Exit(m.Run())
 }
@@ -17,4 +19,10 @@ func TestMain(m *testing.M) {
 // what both print.
 func TestOutput(t *testing.T) {
 	exampletest.Check(t, main, "Result(in process p1): [1, 4, 9, 16]\nResult(in main program): [1, 4, 9, 16]\n")
+}
+
+// TestWorkerDies: the worker killed, the example exits non-zero and
+// unlinks its named segment all the same: nothing else would.
+func TestWorkerDies(t *testing.T) {
+	exampletest.RunWorkerDies(t, "shm-squares.square_list", 20*time.Second)
 }
