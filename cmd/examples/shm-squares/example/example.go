@@ -35,22 +35,31 @@ var squareList = process.Register("shm-squares.square_list", func(ctx context.Co
 
 // Main runs the program: main calls it after process.Main.
 func Main() {
+	if err := run(); err != nil {
+		log.Fatal(err)
+	}
+}
+
+// run returns its errors to Main, so that the segment is unlinked first:
+// log.Fatal runs no deferred calls.
+func run() error {
 	mylist := []int{1, 2, 3, 4}
 	result, err := shm.Create(fmt.Sprintf("shmkit-example-squares-%d", os.Getpid()), int64(4*len(mylist)))
 	if err != nil {
-		log.Fatal(err)
+		return err
 	}
 	defer result.Close()
 	defer result.Unlink()
 
 	p1, err := squareList.Start(context.Background(), squareArgs{MyList: mylist, Result: result}, process.WithName("p1"))
 	if err != nil {
-		log.Fatal(err)
+		return err
 	}
 	if err := p1.Wait(); err != nil {
-		log.Fatal(err)
+		return err
 	}
 	fmt.Printf("Result(in main program): %s\n", pyList(result.Bytes(), len(mylist)))
+	return nil
 }
 
 // pyList formats the first n int32s of b as Python prints a list.
