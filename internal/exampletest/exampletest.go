@@ -18,6 +18,7 @@
 package exampletest
 
 import (
+	"bufio"
 	"bytes"
 	"io"
 	"os"
@@ -76,18 +77,25 @@ func Check(tb testing.TB, main func(), want string) {
 const (
 	envRunMain = "SHMKIT_EXAMPLETEST_RUN_MAIN" // "1": run main, then exit
 	envDie     = "SHMKIT_EXAMPLETEST_DIE"      // a worker of this registered name kills itself as it starts
+	envStall   = "SHMKIT_EXAMPLETEST_STALL"    // a worker of this registered name says so and stalls as it starts
 	envWorker  = "SHMKIT_WORKER"               // the registered name of a worker process (package process)
 )
 
 // Dispatch, called in TestMain before process.Main, serves RunWorkerDies:
 // in the copy of the test binary it starts, Dispatch runs main and exits;
 // in a worker of the name it kills, Dispatch ends the process with
-// SIGKILL, as if killed before it did anything. Otherwise it returns.
+// SIGKILL, as if killed before it did anything; in a worker of the name
+// RunInterrupted stalls, it prints stalledLine and sleeps until killed.
+// Otherwise it returns.
 func Dispatch(main func()) {
 	if w := os.Getenv(envWorker); w != "" {
 		if w == os.Getenv(envDie) {
 			syscall.Kill(os.Getpid(), syscall.SIGKILL)
 			select {} // the signal is on its way
+		}
+		if w == os.Getenv(envStall) {
+			os.Stdout.WriteString(stalledLine)
+			time.Sleep(time.Hour) // until killed with the example
 		}
 		return
 	}
@@ -133,6 +141,67 @@ func RunWorkerDies(tb testing.TB, worker string, timeout time.Duration) {
 	for _, in := range infos {
 		if in.CreatorPID == cmd.Process.Pid {
 			tb.Errorf("the example left segment %s behind", in.Name)
+			shm.Unlink(in.Name)
+		}
+	}
+}
+
+// stalledLine is what a worker that RunInterrupted stalls prints.
+const stalledLine = "exampletest: worker stalled\n"
+
+// RunInterrupted runs the test binary again to run the example's main (the
+// test's TestMain calls Dispatch), with every worker registered as worker
+// stalled as it starts, and sends the example sig once one has stalled:
+// Ctrl-C (SIGINT) or kill (SIGTERM) in the middle of a run. The example
+// must exit within timeout and leave no segment behind.
+func RunInterrupted(tb testing.TB, worker string, sig syscall.Signal, timeout time.Duration) {
+	tb.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer r.Close()
+	var stderr bytes.Buffer
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), envRunMain+"=1", envStall+"="+worker)
+	cmd.Stdout, cmd.Stderr = w, &stderr
+	cmd.WaitDelay = time.Second
+	if err := cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	w.Close()
+	done := make(chan error, 1)
+	var out bytes.Buffer
+	br := bufio.NewReader(r)
+	for {
+		line, err := br.ReadString('\n')
+		out.WriteString(line)
+		if line == stalledLine {
+			break
+		}
+		if err != nil {
+			cmd.Wait()
+			tb.Fatalf("the example ended before its worker %s stalled: %v\n%s%s", worker, err, out.String(), stderr.String())
+		}
+	}
+	if err := cmd.Process.Signal(sig); err != nil {
+		tb.Fatal(err)
+	}
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(timeout):
+		cmd.Process.Kill()
+		<-done
+		tb.Fatalf("the example still ran %v after %v:\n%s%s", timeout, sig, out.String(), stderr.String())
+	}
+	infos, lerr := shm.List()
+	if lerr != nil {
+		tb.Fatal(lerr)
+	}
+	for _, in := range infos {
+		if in.CreatorPID == cmd.Process.Pid {
+			tb.Errorf("the example, stopped by %v, left segment %s behind", sig, in.Name)
 			shm.Unlink(in.Name)
 		}
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"syscall"
 	"testing"
 	"time"
 
@@ -25,4 +26,14 @@ func TestOutput(t *testing.T) {
 // unlinks its named segment all the same: nothing else would.
 func TestWorkerDies(t *testing.T) {
 	exampletest.RunWorkerDies(t, "shm-squares.square_list", 20*time.Second)
+}
+
+// TestInterrupted: Ctrl-C or kill while the worker runs, and the example
+// unlinks its named segment before it exits: nothing else would.
+func TestInterrupted(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) {
+			exampletest.RunInterrupted(t, "shm-squares.square_list", sig, 20*time.Second)
+		})
+	}
 }
