@@ -10,8 +10,10 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"os/signal"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/shmkit/shmkit/process"
 	"github.com/shmkit/shmkit/shm"
@@ -43,6 +45,10 @@ func Main() {
 // run returns its errors to Main, so that the segment is unlinked first:
 // log.Fatal runs no deferred calls.
 func run() error {
+	// Ctrl-C or kill stops the worker (its context's end kills it) and
+	// makes run return, so that the segment is unlinked before the program ends.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	mylist := []int{1, 2, 3, 4}
 	result, err := shm.Create(fmt.Sprintf("shmkit-example-squares-%d", os.Getpid()), int64(4*len(mylist)))
 	if err != nil {
@@ -51,11 +57,14 @@ func run() error {
 	defer result.Close()
 	defer result.Unlink()
 
-	p1, err := squareList.Start(context.Background(), squareArgs{MyList: mylist, Result: result}, process.WithName("p1"))
+	p1, err := squareList.Start(ctx, squareArgs{MyList: mylist, Result: result}, process.WithName("p1"))
 	if err != nil {
 		return err
 	}
 	if err := p1.Wait(); err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("interrupted: %w", err)
+		}
 		return err
 	}
 	fmt.Printf("Result(in main program): %s\n", pyList(result.Bytes(), len(mylist)))
