@@ -1,0 +1,105 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/shmkit/shmkit/process"
+	"github.com/shmkit/shmkit/shm"
+)
+
+// envArgs, in a copy of the test binary, holds the command line (split at the
+// unit separator, 0x1f) that TestMain runs main with.
+const envArgs = "SHMKIT_TEST_BRIDGE_DEMO_ARGS"
+
+func TestMain(m *testing.M) {
+	process.Main()
+	if args, ok := os.LookupEnv(envArgs); ok {
+		os.Unsetenv(envArgs)
+		os.Args = append(os.Args[:1], strings.Split(args, "\x1f")...)
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// bridgeDemo runs the program with args in a copy of the test binary and
+// returns its exit status and standard error; it gives it 10s, then kills
+// it and returns -1.
+func bridgeDemo(t *testing.T, dir string, args ...string) (int, string) {
+	t.Helper()
+	var stderr bytes.Buffer
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), envArgs+"="+strings.Join(args, "\x1f"))
+	cmd.Stderr = &stderr
+	cmd.WaitDelay = time.Second
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill() // its workers die with it
+		<-done
+		infos, _ := shm.List(shm.WithDir(dir))
+		for _, in := range infos {
+			shm.Unlink(in.Name, shm.WithDir(dir))
+		}
+		return -1, "(still ran after 10s)"
+	}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode(), stderr.String()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return 0, stderr.String()
+}
+
+// TestBadInput: a -procs of no worker process or a role that does not
+// exist is a usage error (exit 2) that says what is wrong, before the
+// program connects or makes anything; not a panic, not processes started
+// without end, not a connection error.
+func TestBadInput(t *testing.T) {
+	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Start()
+	defer func() { s.Shutdown(); s.WaitForShutdown() }()
+	if !s.ReadyForConnections(30 * time.Second) {
+		t.Fatal("nats server not ready in 30 s")
+	}
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-nats", s.ClientURL(), "-dir", dir, "-procs", "0", "-n", "10", "produce"}, "-procs"},
+		{[]string{"-nats", s.ClientURL(), "-dir", dir, "-procs", "-1", "-n", "10", "produce"}, "-procs"},
+		{[]string{"-nats", "nats://127.0.0.1:1", "-dir", dir, "bogus"}, `"bogus"`},
+		{[]string{"-nats", "nats://127.0.0.1:1", "-dir", dir}, "produce, consume"},
+	} {
+		code, stderr := bridgeDemo(t, dir, tc.args...)
+		if code != 2 || !strings.Contains(stderr, tc.want) || strings.Contains(stderr, "panic") {
+			t.Errorf("bridge-demo %q: exit %d, stderr %q; want exit 2 saying %s", tc.args, code, stderr, tc.want)
+		}
+	}
+	if infos, err := shm.List(shm.WithDir(dir)); err != nil || len(infos) > 0 {
+		t.Errorf("bad input left segments in %s: %v %v", dir, infos, err)
+		for _, in := range infos {
+			shm.Unlink(in.Name, shm.WithDir(dir))
+		}
+	}
+}
