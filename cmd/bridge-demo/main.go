@@ -31,6 +31,8 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"syscall"
 
 	"github.com/nats-io/nats.go"
@@ -94,6 +96,16 @@ func main() {
 			fmt.Fprintf(os.Stderr, "bridge-demo: unexpected %q\n", flag.Args())
 			os.Exit(2)
 		}
+	}
+	// The command line is checked before anything connects or is made.
+	roles := []string{"produce", "consume", "pool-worker", "pool-map", "manager-serve", "manager-add"}
+	if !slices.Contains(roles, role) {
+		fmt.Fprintf(os.Stderr, "bridge-demo: say %s, not %q\n", strings.Join(roles, ", "), role)
+		os.Exit(2)
+	}
+	if *procs < 1 {
+		fmt.Fprintf(os.Stderr, "bridge-demo: -procs %d: at least 1 worker process\n", *procs)
+		os.Exit(2)
 	}
 	var opts []nats.Option
 	if *creds != "" {
