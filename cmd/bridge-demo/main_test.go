@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"os"
 	"os/exec"
@@ -10,6 +11,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/shmkit/shmkit/process"
 	"github.com/shmkit/shmkit/shm"
@@ -72,15 +75,7 @@ func bridgeDemo(t *testing.T, dir string, args ...string) (int, string) {
 // program connects or makes anything; not a panic, not processes started
 // without end, not a connection error.
 func TestBadInput(t *testing.T) {
-	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go s.Start()
-	defer func() { s.Shutdown(); s.WaitForShutdown() }()
-	if !s.ReadyForConnections(30 * time.Second) {
-		t.Fatal("nats server not ready in 30 s")
-	}
+	s := startServer(t)
 	dir := t.TempDir()
 	for _, tc := range []struct {
 		args []string
@@ -101,5 +96,107 @@ func TestBadInput(t *testing.T) {
 		for _, in := range infos {
 			shm.Unlink(in.Name, shm.WithDir(dir))
 		}
+	}
+}
+
+// startServer runs a JetStream server in this process on a free loopback
+// port; cleanup shuts it down.
+func startServer(t *testing.T) *server.Server {
+	t.Helper()
+	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Start()
+	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+	if !s.ReadyForConnections(30 * time.Second) {
+		t.Fatal("nats server not ready in 30 s")
+	}
+	return s
+}
+
+// TestInterruptedProduceKeepsQueue: Ctrl-C on a produce that is
+// publishing ends it with an error, and leaves its segment (the queue,
+// with what the producers put and Send has not published, and Send's
+// journal of what it published unacknowledged) for the next run, as a
+// crashed run does: unlinked, those messages would be lost. It must not
+// crash on the way out.
+func TestInterruptedProduceKeepsQueue(t *testing.T) {
+	s := startServer(t)
+	dir := t.TempDir()
+	nc, err := nats.Connect(s.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	args := []string{"-nats", s.ClientURL(), "-dir", dir, "-procs", "1", "-n", "1000000000", "produce"}
+	cmd.Env = append(os.Environ(), envArgs+"="+strings.Join(args, "\x1f"))
+	cmd.Stderr = &stderr
+	cmd.WaitDelay = time.Second
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	defer func() {
+		infos, _ := shm.List(shm.WithDir(dir))
+		for _, in := range infos {
+			shm.Unlink(in.Name, shm.WithDir(dir))
+		}
+	}()
+	// Publishing: the stream holds messages.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		st, err := js.Stream(ctx, "DEMO")
+		var msgs uint64
+		if err == nil {
+			if info, err := st.Info(ctx); err == nil {
+				msgs = info.State.Msgs
+			}
+		}
+		cancel()
+		if msgs > 0 {
+			break
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("produce ended before it published: %v\n%s", err, stderr.String())
+		case <-time.After(10 * time.Millisecond): // the next look at the stream
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			<-done
+			t.Fatalf("produce published nothing in 30s\n%s", stderr.String())
+		}
+	}
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err = <-done:
+	case <-time.After(20 * time.Second):
+		cmd.Process.Kill()
+		<-done
+		t.Fatalf("produce still ran 20s after Ctrl-C\n%s", stderr.String())
+	}
+	if err == nil {
+		t.Errorf("an interrupted produce exited 0\n%s", stderr.String())
+	}
+	if e := stderr.String(); strings.Contains(e, "fatal error") || strings.Contains(e, "panic") {
+		t.Errorf("an interrupted produce crashed: %v\n%s", err, e)
+	}
+	infos, lerr := shm.List(shm.WithDir(dir))
+	if lerr != nil {
+		t.Fatal(lerr)
+	}
+	if len(infos) != 1 || infos[0].Name != "bridge-demo-produce" {
+		t.Fatalf("after Ctrl-C, %s holds %v; want the queue's segment bridge-demo-produce kept (%v)\n%s", dir, infos, err, stderr.String())
 	}
 }
