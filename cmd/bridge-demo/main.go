@@ -19,9 +19,10 @@
 //
 // produce ends once its messages are in the stream; consume runs until
 // interrupted (Ctrl-C), then prints what its host got. The sums of the
-// consuming hosts add up to produce's. A produce killed mid-way and run
-// again finds its journal beside its queue (the segment stays in -dir)
-// and publishes the messages it held first, under their ids.
+// consuming hosts add up to produce's. A produce killed, interrupted or
+// failed mid-way and run again finds its journal beside its queue (the
+// segment stays in -dir) and publishes the messages it held first, under
+// their ids.
 package main
 
 import (
@@ -153,25 +154,32 @@ func run(url string, opts []nats.Option, stream, subject, dir, role string, proc
 	if _, err := js.CreateOrUpdateStream(ctx, bridge.StreamConfig(stream)); err != nil {
 		return err
 	}
-	q, cleanup, err := hostQueue(dir, "bridge-demo-"+role)
+	name := "bridge-demo-" + role
+	q, closeQueue, err := hostQueue(dir, name)
 	if err != nil {
 		return err
 	}
-	defer cleanup()
 	o := bridge.Options[uint64]{Stream: stream, Window: window}
 	switch role {
 	case "produce":
-		return produce(ctx, js, q, o, procs, n)
+		err = produce(ctx, js, q, o, procs, n)
 	case "consume":
-		return consume(ctx, js, q, o, procs)
+		err = consume(ctx, js, q, o, procs)
+	default:
+		err = fmt.Errorf("say produce, consume, pool-worker, pool-map, manager-serve or manager-add, not %q", role)
 	}
-	return fmt.Errorf("say produce, consume, pool-worker, pool-map, manager-serve or manager-add, not %q", role)
+	closeQueue(err == nil)
+	if err != nil {
+		return fmt.Errorf("%w (segment %s kept, queue and journal, for the next run)", err, name)
+	}
+	return nil
 }
 
 // hostQueue opens this host's queue, or makes it (a segment with room for
-// the queue and Send's journal). cleanup unlinks it once the run ends
-// well; a crashed run leaves it, journal included, for the next.
-func hostQueue(dir, name string) (*queue.Queue[uint64], func(), error) {
+// the queue and Send's journal). closeQueue closes it, and unlinks it when
+// the run ended well; a run that failed, was interrupted or crashed leaves
+// it, journal included, for the next.
+func hostQueue(dir, name string) (q *queue.Queue[uint64], closeQueue func(unlink bool), err error) {
 	var so []shm.Option
 	if dir != "" {
 		so = append(so, shm.WithDir(dir))
@@ -184,7 +192,7 @@ func hostQueue(dir, name string) (*queue.Queue[uint64], func(), error) {
 		return nil, nil, err
 	}
 	o := queue.Options[uint64]{MaxSize: 4096}
-	q, err := queue.Open(seg, "q", o)
+	q, err = queue.Open(seg, "q", o)
 	if errors.Is(err, shm.ErrNotExist) {
 		q, err = queue.Create(seg, "q", o)
 	}
@@ -192,7 +200,13 @@ func hostQueue(dir, name string) (*queue.Queue[uint64], func(), error) {
 		seg.Close()
 		return nil, nil, err
 	}
-	return q, func() { q.Close(); seg.Unlink(); seg.Close() }, nil
+	return q, func(unlink bool) {
+		q.Close()
+		if unlink {
+			seg.Unlink()
+		}
+		seg.Close()
+	}, nil
 }
 
 func produce(ctx context.Context, js jetstream.JetStream, q *queue.Queue[uint64], o bridge.Options[uint64], procs int, n uint64) error {
@@ -209,10 +223,16 @@ func produce(ctx context.Context, js jetstream.JetStream, q *queue.Queue[uint64]
 		}
 		ps = append(ps, p)
 	}
+	sctx, stopSend := context.WithCancel(ctx)
+	defer stopSend()
 	sent := make(chan error, 1)
-	go func() { sent <- bridge.Send(ctx, js, q, o) }()
+	go func() { sent <- bridge.Send(sctx, js, q, o) }()
 	for _, p := range ps {
 		if err := p.Wait(); err != nil {
+			// Send works in the queue's memory: it must have returned
+			// before the segment is unmapped.
+			stopSend()
+			<-sent
 			return err
 		}
 	}
