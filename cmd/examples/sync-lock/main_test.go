@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/shmkit/shmkit/internal/exampletest"
 	"github.com/shmkit/shmkit/process"
@@ -15,6 +16,7 @@ import (
 const lines = example.Lines
 
 func TestMain(m *testing.M) {
+	exampletest.Dispatch(main)
 	process.Main()
 	os.Exit(m.Run())
 }
@@ -43,5 +45,15 @@ func TestOutput(t *testing.T) {
 		if !slices.Equal(append(direct, with...), want) {
 			t.Fatalf("output:\n%s\nwant these lines, whole, each worker's in order:\n%s", out, strings.Join(want, "\n"))
 		}
+	}
+}
+
+// TestWorkerDies: the two workers meet at a barrier before they contend;
+// one killed before it gets there leaves the other waiting, and main,
+// waiting for that other first, must still see the dead one and exit
+// non-zero, not wait for ever.
+func TestWorkerDies(t *testing.T) {
+	for _, w := range []string{"sync-lock.worker_with", "sync-lock.worker_no_with"} {
+		t.Run(w, func(t *testing.T) { exampletest.RunWorkerDies(t, w, 20*time.Second) })
 	}
 }
