@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/shmkit/shmkit/process"
@@ -92,8 +93,19 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	if err := w.Wait(); err != nil {
-		return err
+	// Take the workers as they exit: one that failed (killed before the
+	// barrier, say) leaves the other waiting there for ever.
+	for running := []*process.Process{w, nw}; len(running) > 0; {
+		exited, err := process.WaitAny(ctx, running...)
+		if err != nil {
+			return err
+		}
+		for _, p := range exited {
+			if err := p.Wait(); err != nil {
+				return err
+			}
+			running = slices.DeleteFunc(running, func(q *process.Process) bool { return q == p })
+		}
 	}
-	return nw.Wait()
+	return nil
 }
