@@ -76,9 +76,10 @@ func Check(tb testing.TB, main func(), want string) {
 // Environment of the copies of the test binary that RunWorkerDies starts.
 const (
 	envRunMain = "SHMKIT_EXAMPLETEST_RUN_MAIN" // "1": run main, then exit
-	envDie     = "SHMKIT_EXAMPLETEST_DIE"      // a worker of this registered name kills itself as it starts
+	envDie     = "SHMKIT_EXAMPLETEST_DIE"      // a worker of this registered or process name kills itself as it starts
 	envStall   = "SHMKIT_EXAMPLETEST_STALL"    // a worker of this registered name says so and stalls as it starts
 	envWorker  = "SHMKIT_WORKER"               // the registered name of a worker process (package process)
+	envName    = "SHMKIT_PROCESS_NAME"         // its process name (WithName, or "Process-N")
 )
 
 // Dispatch, called in TestMain before process.Main, serves RunWorkerDies:
@@ -89,7 +90,7 @@ const (
 // Otherwise it returns.
 func Dispatch(main func()) {
 	if w := os.Getenv(envWorker); w != "" {
-		if w == os.Getenv(envDie) {
+		if die := os.Getenv(envDie); w == die || os.Getenv(envName) == die {
 			syscall.Kill(os.Getpid(), syscall.SIGKILL)
 			select {} // the signal is on its way
 		}
@@ -107,8 +108,8 @@ func Dispatch(main func()) {
 }
 
 // RunWorkerDies runs the test binary again to run the example's main (the
-// test's TestMain calls Dispatch), with every worker registered as worker
-// killed as it starts. The example must exit non-zero, not wait for ever
+// test's TestMain calls Dispatch), with every worker registered as worker,
+// or the one process named worker ("Process-2"), killed as it starts. The example must exit non-zero, not wait for ever
 // on what the dead worker never did, and leave no segment behind; it has
 // timeout to do so.
 func RunWorkerDies(tb testing.TB, worker string, timeout time.Duration) {
