@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"log"
+	"slices"
 
 	"github.com/shmkit/shmkit/array"
 	"github.com/shmkit/shmkit/process"
@@ -84,9 +85,18 @@ func run() error {
 		}
 		ps = append(ps, p)
 	}
-	for _, p := range ps {
-		if err := p.Wait(); err != nil {
+	// Take the workers as they exit: one that failed (killed before the
+	// barrier, say) leaves the others waiting there for ever.
+	for running := ps; len(running) > 0; {
+		exited, err := process.WaitAny(ctx, running...)
+		if err != nil {
 			return err
+		}
+		for _, p := range exited {
+			if err := p.Wait(); err != nil {
+				return err
+			}
+			running = slices.DeleteFunc(running, func(q *process.Process) bool { return q == p })
 		}
 	}
 	if sum := sum.Load(); sum == phases*(0+1+2) {
