@@ -155,6 +155,7 @@ func TestBadInput(t *testing.T) {
 		{[]string{"stat"}, exitUsage, "one segment name"},
 		{[]string{"stat", "a", "b"}, exitUsage, "one segment name"},
 		{[]string{"stat", "../etc"}, exitUsage, "invalid name"},
+		{[]string{"stat", "."}, exitUsage, `invalid name: "." is the directory itself`},
 		{[]string{"stat", "--dir", dir, "missing"}, exitFail, "no such file"},
 		{[]string{"stat", "--dir", dir, "stranger"}, exitFail, "not a shmkit segment"},
 		{[]string{"rm"}, exitUsage, "at least one"},
