@@ -110,7 +110,9 @@ func ValidateName(name string) error {
 		return fmt.Errorf("%w: %q holds '/'", ErrInvalidName, name)
 	case strings.IndexByte(name, 0) >= 0:
 		return fmt.Errorf("%w: %q holds NUL", ErrInvalidName, name)
-	case name == "." || name == ".." || strings.Contains(name, ".."):
+	case name == ".":
+		return fmt.Errorf("%w: %q is the directory itself", ErrInvalidName, name)
+	case strings.Contains(name, ".."):
 		return fmt.Errorf("%w: %q holds \"..\"", ErrInvalidName, name)
 	}
 	return nil
