@@ -200,3 +200,13 @@ func TestInterruptedProduceKeepsQueue(t *testing.T) {
 		t.Fatalf("after Ctrl-C, %s holds %v; want the queue's segment bridge-demo-produce kept (%v)\n%s", dir, infos, err, stderr.String())
 	}
 }
+
+// TestManagerAddAlone: manager-add with no manager-serve on its subject
+// says that, not only what NATS said.
+func TestManagerAddAlone(t *testing.T) {
+	s := startServer(t)
+	code, stderr := bridgeDemo(t, t.TempDir(), "-nats", s.ClientURL(), "-subject", "shmkit.test.alone", "-n", "1", "manager-add")
+	if code != 1 || !strings.Contains(stderr, "no manager-serve") || !strings.Contains(stderr, "shmkit.test.alone") {
+		t.Fatalf("manager-add alone: exit %d, stderr %q; want exit 1 saying no manager-serve answers on shmkit.test.alone", code, stderr)
+	}
+}
