@@ -106,6 +106,9 @@ func managerServe(ctx context.Context, nc *nats.Conn, subject string) error {
 func managerAdd(ctx context.Context, nc *nats.Conn, subject string, n uint64) error {
 	bridge.RegisterManagerDialer(nc)
 	msg, err := nc.RequestWithContext(ctx, subject+".handle", nil)
+	if errors.Is(err, nats.ErrNoResponders) {
+		return fmt.Errorf("no manager-serve answers on subject %s (start one, or give its -subject): %w", subject, err)
+	}
 	if err != nil {
 		return err
 	}
