@@ -65,6 +65,9 @@ func poolMap(ctx context.Context, js jetstream.JetStream, stream string, procs i
 	}
 	fmt.Printf("%d tasks in %v, sum %d (want %d); chunks per host %v, %d run again\n",
 		n, time.Since(start).Round(time.Millisecond), sum, want, st.Hosts, st.Rerun)
+	if sum != want {
+		return fmt.Errorf("sum of the cubes %d, want %d: results lost or wrong", sum, want)
+	}
 	return nil
 }
 

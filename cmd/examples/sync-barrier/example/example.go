@@ -102,7 +102,7 @@ func run() error {
 	if sum := sum.Load(); sum == phases*(0+1+2) {
 		fmt.Printf("%d workers, %d phases, arrival indices per phase: 0+1+2\n", parties, phases)
 	} else {
-		fmt.Printf("arrival indices sum to %d, want %d\n", sum, phases*(0+1+2))
+		return fmt.Errorf("arrival indices sum to %d, want %d", sum, phases*(0+1+2))
 	}
 	return nil
 }
