@@ -914,20 +914,19 @@ func (r *vring) abandoned(slot int, gen uint16) bool {
 // winner's, into records written since. The winner wrote nothing (its
 // header is 0), so every byte of its space reads 0 and an end short of
 // its own lands there: the next look finds a 0 header that the winner's
-// claim covers, and goes on from there. A 0 header that no claim covers
-// is ErrCorrupt.
+// claim covers, and goes on from there. A 0 header that neither a live
+// producer's claim nor a dead one's that a CAS can have won covers is
+// ErrCorrupt.
 func (r *vring) deadClaim(pos uint64) (end uint64, dead bool, err error) {
 	if deadClaimHook != nil {
 		deadClaimHook()
 	}
 	tail := r.c.tailCache
-	covered := false
 	for i := 0; i < r.slots.n; i++ {
 		p, e := r.slots.word(i, slotOffClaimPos).Load(), r.slots.word(i, slotOffClaimEnd).Load()
 		if p > pos || pos >= e {
 			continue
 		}
-		covered = true
 		w := r.slots.owner(i).Load()
 		if w != 0 && procinfo.AliveWord(w) {
 			return 0, false, nil
@@ -939,19 +938,24 @@ func (r *vring) deadClaim(pos uint64) (end uint64, dead bool, err error) {
 			end, dead = e, true
 		}
 	}
-	if (dead || !covered) && r.hdr(pos&r.mask).Load() != 0 {
+	if r.hdr(pos&r.mask).Load() != 0 {
 		// The winner was alive: it wrote its header, then claimed again
 		// (its claim words moved on) while we read the claims.
 		return 0, false, nil
 	}
-	if !covered {
-		// Still 0, and no claim covers it: the winner stored its claim
-		// before the CAS that moved the tail past pos (read before this),
-		// and keeps it until it has written the header (its next claim
-		// comes after its Commit or Cancel; a successor clears a dead
-		// one's claim only once the head has passed it). Corrupt: waited
-		// for, it never came (TestUncoveredZeroHeaderIsCorrupt).
-		return 0, false, fmt.Errorf("%w: ring %q record header at %d (tail %d) is 0 and no producer's claim covers it", ErrCorrupt, r.name, pos, tail)
+	if !dead {
+		// Still 0, and no live claim covers it, nor a dead one that a
+		// CAS can have won: the winner stored its claim before the CAS
+		// that moved the tail past pos (read before this), and keeps it
+		// until it has written the header (its next claim comes after
+		// its Commit or Cancel; a successor clears a dead one's claim
+		// only once the head has passed it). That CAS moved the tail
+		// from at most pos to the claim's end, and the tail read since is
+		// past pos, so the end is at or below it: a claim that runs past
+		// the tail lost its CAS. Corrupt: waited for, it never came
+		// (TestUncoveredZeroHeaderIsCorrupt,
+		// TestStaleClaimOnlyZeroHeaderIsCorrupt).
+		return 0, false, fmt.Errorf("%w: ring %q record header at %d (tail %d) is 0 and no claim a producer can have won covers it", ErrCorrupt, r.name, pos, tail)
 	}
 	return end, dead, nil
 }
