@@ -25,3 +25,7 @@ func Parked(w *atomic.Uint32) (users int, sleeping bool) {
 
 // HaveWaitv reports whether futex_waitv runs here (see cancelWake).
 func HaveWaitv() bool { return haveWaitv() }
+
+// NoWaitv makes this process behave as where futex_waitv is missing
+// (Linux before 5.16, or a seccomp filter that refuses it), or not.
+func NoWaitv(on bool) { noWaitv.Store(on) }

@@ -112,6 +112,7 @@ type futexWaitv struct {
 var (
 	waitvOnce sync.Once
 	waitvOK   bool
+	noWaitv   atomic.Bool // tests: behave as where futex_waitv is missing
 )
 
 // haveWaitv reports whether futex_waitv runs here: not before Linux 5.16,
@@ -119,6 +120,9 @@ var (
 // cancel wakes the shared word). Probed once, with a word that does not
 // hold the value waited for: EAGAIN at once where the call exists.
 func haveWaitv() bool {
+	if noWaitv.Load() {
+		return false
+	}
 	waitvOnce.Do(func() {
 		var word, own atomic.Uint32
 		word.Store(1)

@@ -11,7 +11,10 @@ import (
 	"github.com/shmkit/shmkit/shm"
 )
 
-type cancelArgs struct{ Seg *shm.Segment }
+type cancelArgs struct {
+	Seg     *shm.Segment
+	NoWaitv bool // behave as where futex_waitv is missing
+}
 
 // canceller parks on word 0 (a waiter of the parent's object) with a
 // context that it cancels 2 ms into each wait, again and again, until the
@@ -19,6 +22,9 @@ type cancelArgs struct{ Seg *shm.Segment }
 // wakes every sleeper on word 0, in every process (Await turns a cancel
 // into a FUTEX_WAKE of the word), and changes nothing they wait for.
 var canceller = process.Register("atomics-test-canceller", func(ctx context.Context, a cancelArgs) error {
+	if a.NoWaitv {
+		atomics.NoWaitv(true)
+	}
 	w := atomics.MustUint32At(a.Seg.Bytes(), 0)
 	started := atomics.MustUint32At(a.Seg.Bytes(), shm.CacheLine)
 	stop := atomics.MustUint32At(a.Seg.Bytes(), 2*shm.CacheLine)
@@ -38,19 +44,31 @@ var canceller = process.Register("atomics-test-canceller", func(ctx context.Cont
 })
 
 // TestAwaitCheckDespiteSpuriousWakes: a parked Await runs its Check once
-// its poll period has passed, however often a wake that leaves its word
-// as it was interrupts its sleep. Another process parked on the same word
-// cancels its own wait every 2 ms, which wakes every sleeper on the word;
-// the Check (a lock's dead-holder check, a ring's rescue) must still run
-// 20 ms in, and its error end the wait.
+// its poll period has passed, however often another process's cancelled
+// wait on the same word ends. That process cancels its own wait every
+// 2 ms; the Check (a lock's dead-holder check, a ring's rescue) must still
+// run 20 ms in, and its error end the wait: with futex_waitv, and without
+// it (Linux before 5.16: Ubuntu 22.04, RHEL 9), where a cancel that woke
+// the word woke every sleeper on it, in every process.
 func TestAwaitCheckDespiteSpuriousWakes(t *testing.T) {
-	if !atomics.HaveWaitv() {
-		t.Skip("no futex_waitv here (Linux 5.16+): a cancel wakes every sleeper on the word")
-	}
+	t.Run("waitv", func(t *testing.T) {
+		if !atomics.HaveWaitv() {
+			t.Skip("no futex_waitv here (Linux 5.16+)")
+		}
+		testAwaitCheckDespiteSpuriousWakes(t, false)
+	})
+	t.Run("no-waitv", func(t *testing.T) {
+		atomics.NoWaitv(true) // this process too
+		defer atomics.NoWaitv(false)
+		testAwaitCheckDespiteSpuriousWakes(t, true)
+	})
+}
+
+func testAwaitCheckDespiteSpuriousWakes(t *testing.T, noWaitv bool) {
 	s, ws := sharedWords(t, 3)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	p, err := canceller.Start(ctx, cancelArgs{Seg: s})
+	p, err := canceller.Start(ctx, cancelArgs{Seg: s, NoWaitv: noWaitv})
 	if err != nil {
 		t.Fatal(err)
 	}
