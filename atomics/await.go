@@ -236,19 +236,22 @@ func park(ctx context.Context, w *atomic.Uint32, old uint32, o *WaitOptions) err
 // comes during it is seen when it ends.
 const quickSlice = time.Millisecond
 
-// cancelWake turns a cancel into a wake of a sleeper. Where futex_waitv
-// runs (own), the sleeper sleeps on its word and on own too, and the
-// cancel wakes own alone: a wake of the word would wake every sleeper on
-// it, in every process, ending their sleeps early, so that a waiter beside
-// one whose waits are cancelled often never slept its poll period through
-// and never ran its Check. Elsewhere the cancel wakes the word, and stops
-// touching it once the sleeper has left: the AfterFunc that runs wake may
-// start after sleep has returned, and sleep's caller may unmap the word by
-// then (a wake on an unmapped word fails, and Wake panics).
+// cancelWake turns a cancel into a wake of a sleeper, and of nobody
+// else: a wake of every sleeper on the word, in every process, ended their
+// sleeps early, so that a waiter beside one whose waits are cancelled
+// often never slept its poll period through and never ran its Check
+// (TestAwaitCheckDespiteSpuriousWakes). Where futex_waitv runs (own), the
+// sleeper sleeps on its word and on own too, and the cancel wakes own.
+// Elsewhere (Linux before 5.16) the sleeper's waits are FUTEX_WAIT_BITSET
+// of this process's bit (cancelBit), and the cancel wakes that bit of the
+// word; it stops touching the word once the sleeper has left: the
+// AfterFunc that runs wake may start after sleep has returned, and sleep's
+// caller may unmap the word by then (a wake on an unmapped word fails).
 type cancelWake struct {
 	mu    sync.Mutex
 	w     *atomic.Uint32 // nil once the sleeper has left
 	waitv bool           // the sleeper waits on own too (futex_waitv); set before the AfterFunc
+	bit   uint32         // else the bit of the sleeper's FUTEX_WAIT_BITSET
 	own   atomic.Uint32  // 0 until the cancel: the sleeper's private futex word
 }
 
@@ -260,7 +263,7 @@ func (c *cancelWake) wake() {
 	}
 	c.mu.Lock()
 	if c.w != nil {
-		Wake(c.w, -1)
+		wakeBit(c.w, c.bit)
 	}
 	c.mu.Unlock()
 }
@@ -288,12 +291,21 @@ func sleep(ctx context.Context, w *atomic.Uint32, old uint32, o *WaitOptions) er
 			timeout = left
 		}
 	}
+	// Where futex_waitv is missing every wait here is a FUTEX_WAIT_BITSET
+	// of this process's bit, the cancellable ones' and the others' alike:
+	// a plain FUTEX_WAIT has every bit, and another process's cancel
+	// (cancelWake) would wake it.
+	var bit uint32
+	waitv := haveWaitv()
+	if !waitv {
+		bit = cancelBit.Load()
+	}
 	if ctx.Done() != nil {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		if timeout > quickSlice {
-			err := Wait(w, old, quickSlice)
+			err := waitAs(w, old, bit, quickSlice)
 			if cerr := ctx.Err(); cerr != nil {
 				return cerr
 			}
@@ -301,7 +313,7 @@ func sleep(ctx context.Context, w *atomic.Uint32, old uint32, o *WaitOptions) er
 				return err
 			}
 			timeout -= quickSlice
-			cw := &cancelWake{w: w, waitv: haveWaitv()}
+			cw := &cancelWake{w: w, waitv: waitv, bit: bit}
 			stop := context.AfterFunc(ctx, cw.wake)
 			defer func() {
 				if !stop() {
@@ -318,7 +330,15 @@ func sleep(ctx context.Context, w *atomic.Uint32, old uint32, o *WaitOptions) er
 			}
 		}
 	}
-	return slept(ctx, Wait(w, old, timeout), o)
+	return slept(ctx, waitAs(w, old, bit, timeout), o)
+}
+
+// waitAs is Wait (timeout > 0), a FUTEX_WAIT_BITSET of bit unless bit is 0.
+func waitAs(w *atomic.Uint32, old, bit uint32, timeout time.Duration) error {
+	if bit != 0 {
+		return waitBit(w, old, bit, timeout)
+	}
+	return Wait(w, old, timeout)
 }
 
 // slept is what sleep returns after its wait in the kernel ended with err.

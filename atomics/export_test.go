@@ -29,3 +29,7 @@ func HaveWaitv() bool { return haveWaitv() }
 // NoWaitv makes this process behave as where futex_waitv is missing
 // (Linux before 5.16, or a seccomp filter that refuses it), or not.
 func NoWaitv(on bool) { noWaitv.Store(on) }
+
+// SetCancelBit sets this process's bit for its sleepers' FUTEX_WAIT_BITSET
+// where futex_waitv is missing (see cancelBit), and returns the old one.
+func SetCancelBit(bit uint32) uint32 { return cancelBit.Swap(bit) }

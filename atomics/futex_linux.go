@@ -20,7 +20,7 @@ const (
 	futexWait       = 0
 	futexWake       = 1
 	futexWaitBitset = 9
-	futexBitsetAny  = 0xffffffff
+	futexWakeBitset = 10
 )
 
 // futexWaitRaw makes one FUTEX_WAIT call. ts == nil waits without a timeout.
@@ -168,4 +168,45 @@ func waitOrCancel(w *atomic.Uint32, val uint32, cancel *atomic.Uint32, timeout t
 // wakes nobody and is harmless).
 func wakeCancel(cancel *atomic.Uint32) {
 	unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(cancel)), futexWakePriv, 1<<31-1, 0, 0, 0)
+}
+
+// cancelBit is this process's bit in the bitset of its sleepers' futex
+// waits where futex_waitv is missing (see cancelWake): FUTEX_WAKE, which
+// every waker uses, wakes a waiter with any bit, and a cancel's
+// FUTEX_WAKE_BITSET of this bit only the sleepers of processes whose PIDs
+// agree modulo 32 (then a spurious wake, as every cancel was before).
+var cancelBit atomic.Uint32
+
+func init() { cancelBit.Store(1 << (uint32(os.Getpid()) % 32)) }
+
+// waitBit is Wait (timeout > 0) as a FUTEX_WAIT_BITSET of bit: woken by
+// FUTEX_WAKE, and by FUTEX_WAKE_BITSET of a mask that has bit.
+func waitBit(w *atomic.Uint32, val, bit uint32, timeout time.Duration) error {
+	var now unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &now); err != nil {
+		return os.NewSyscallError("clock_gettime", err)
+	}
+	// Absolute, on CLOCK_MONOTONIC (FUTEX_WAIT_BITSET's clock without
+	// FUTEX_CLOCK_REALTIME): EINTR retries keep it.
+	deadline := unix.NsecToTimespec(now.Nano() + int64(timeout))
+	for {
+		_, _, e := unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(w)), futexWaitBitset,
+			uintptr(val), uintptr(unsafe.Pointer(&deadline)), 0, uintptr(bit))
+		switch e {
+		case 0, unix.EAGAIN:
+			return nil
+		case unix.EINTR:
+			continue
+		case unix.ETIMEDOUT:
+			return ErrTimeout
+		default:
+			return os.NewSyscallError("futex_wait_bitset", e)
+		}
+	}
+}
+
+// wakeBit wakes the waiters on w whose bitset has bit (waitBit's), in any
+// process.
+func wakeBit(w *atomic.Uint32, bit uint32) {
+	unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(w)), futexWakeBitset, 1<<31-1, 0, 0, uintptr(bit))
 }

@@ -13,7 +13,8 @@ import (
 
 type cancelArgs struct {
 	Seg     *shm.Segment
-	NoWaitv bool // behave as where futex_waitv is missing
+	NoWaitv bool   // behave as where futex_waitv is missing
+	Bit     uint32 // then with this cancel bit (the parent's is another)
 }
 
 // canceller parks on word 0 (a waiter of the parent's object) with a
@@ -24,6 +25,7 @@ type cancelArgs struct {
 var canceller = process.Register("atomics-test-canceller", func(ctx context.Context, a cancelArgs) error {
 	if a.NoWaitv {
 		atomics.NoWaitv(true)
+		atomics.SetCancelBit(a.Bit)
 	}
 	w := atomics.MustUint32At(a.Seg.Bytes(), 0)
 	started := atomics.MustUint32At(a.Seg.Bytes(), shm.CacheLine)
@@ -58,8 +60,9 @@ func TestAwaitCheckDespiteSpuriousWakes(t *testing.T) {
 		testAwaitCheckDespiteSpuriousWakes(t, false)
 	})
 	t.Run("no-waitv", func(t *testing.T) {
-		atomics.NoWaitv(true) // this process too
+		atomics.NoWaitv(true) // this process too, with a bit of its own
 		defer atomics.NoWaitv(false)
+		defer atomics.SetCancelBit(atomics.SetCancelBit(1 << 1))
 		testAwaitCheckDespiteSpuriousWakes(t, true)
 	})
 }
@@ -68,7 +71,7 @@ func testAwaitCheckDespiteSpuriousWakes(t *testing.T, noWaitv bool) {
 	s, ws := sharedWords(t, 3)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	p, err := canceller.Start(ctx, cancelArgs{Seg: s, NoWaitv: noWaitv})
+	p, err := canceller.Start(ctx, cancelArgs{Seg: s, NoWaitv: noWaitv, Bit: 1 << 2})
 	if err != nil {
 		t.Fatal(err)
 	}

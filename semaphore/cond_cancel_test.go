@@ -107,7 +107,7 @@ func threadsInSyscall(prefix string, n int) bool {
 	tasks, _ := os.ReadDir("/proc/self/task")
 	for _, task := range tasks {
 		b, err := os.ReadFile("/proc/self/task/" + task.Name() + "/syscall")
-		if err == nil && strings.HasPrefix(string(b), prefix) {
+		if err == nil && strings.HasPrefix(syscallLine(b), prefix) {
 			if n--; n == 0 {
 				return true
 			}

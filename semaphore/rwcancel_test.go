@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/shmkit/shmkit/internal/shmtest"
 	"github.com/shmkit/shmkit/process"
 	"github.com/shmkit/shmkit/semaphore"
@@ -41,12 +39,6 @@ var rwCanceller = process.Register("sem-rw-canceller", func(ctx context.Context,
 // writer's liveness (canceled after 2.8 s here; now about a millisecond
 // after the writer's death).
 func TestRWMutexDeadWriterWhileOthersCancel(t *testing.T) {
-	// Without futex_waitv (Linux 5.16) a cancel still wakes every sleeper
-	// on the word (see atomics' cancelWake). An empty call is EINVAL where
-	// it runs.
-	if _, _, e := unix.Syscall6(unix.SYS_FUTEX_WAITV, 0, 0, 0, 0, 0, 0); e != unix.EINVAL {
-		t.Skipf("no futex_waitv here (%v)", e)
-	}
 	seg := shmtest.Segment(t, 1<<16)
 	rw, err := semaphore.CreateRWMutex(seg, "rw")
 	if err != nil {
