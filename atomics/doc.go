@@ -10,7 +10,14 @@
 // other packages use: it spins briefly, then parks the goroutine on a Go
 // channel while one sleeper goroutine per process per word waits in the
 // kernel on behalf of all of them, so that a thousand parked goroutines do
-// not hold a thousand OS threads. Every Await honours a context.
+// not hold a thousand OS threads. Every Await honours a context, and a
+// cancel wakes its own sleeper only, not every sleeper on the word in
+// every process: with futex_waitv (Linux 5.16+) the sleeper also waits on a
+// private word of its own, which the cancel wakes; without it, its waits
+// are FUTEX_WAIT_BITSET of a bit of its process (1 << pid%32), which the
+// cancel wakes with FUTEX_WAKE_BITSET. (A waiter woken early by every
+// other process's cancel never slept its poll period through, and never
+// ran its Check: a dead lock holder went unnoticed.)
 //
 // Ownership: this package owns no memory. The words it hands out point into
 // the caller's mapping and are valid only while that mapping is.
