@@ -18,6 +18,9 @@ var (
 	// does not call Main (or returns before it). Wait returns an *ExitError
 	// that matches it, whatever the child's exit status.
 	ErrNoMain = errors.New("process: the worker never ran: main does not call process.Main")
+	// ErrExited: the cause of a WhileRuns context that ended because its
+	// process exited.
+	ErrExited = errors.New("process: exited")
 )
 
 // ExitError is the error Wait returns for a child that did not exit 0, or

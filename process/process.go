@@ -390,6 +390,33 @@ func (p *Process) Wait() error {
 // that never started).
 func (p *Process) Done() <-chan struct{} { return p.done }
 
+// WhileRuns returns a copy of ctx that ends when p exits (context.Cause
+// then says so: an error matching ErrExited, and p's *ExitError if it did
+// not exit 0), when ctx ends, or when
+// cancel is called: a wait for something p is to do (an Event it sets, a
+// message it puts, a barrier it reaches) must not outlast p, which may be
+// killed before it does it. Call cancel once the wait is over. A Process
+// that never started ends the copy at once.
+func WhileRuns(ctx context.Context, p *Process) (context.Context, context.CancelFunc) {
+	wctx, cancel := context.WithCancelCause(ctx)
+	if p.done == nil {
+		cancel(ErrNotStarted)
+		return wctx, func() {}
+	}
+	go func() {
+		select {
+		case <-p.done:
+			if p.err != nil { // an *ExitError, which names p
+				cancel(fmt.Errorf("%w: %w", ErrExited, p.err))
+			} else {
+				cancel(fmt.Errorf("%w: %s (pid %d), status 0", ErrExited, p.name, p.Pid()))
+			}
+		case <-wctx.Done():
+		}
+	}()
+	return wctx, func() { cancel(context.Canceled) }
+}
+
 // ExitCode returns the child's exit status: -1 while it runs, -N when it
 // was killed by signal N (as Python's exitcode).
 func (p *Process) ExitCode() int {

@@ -88,7 +88,7 @@ func run() error {
 		if err != nil {
 			return err
 		}
-		wctx, cancel := whileRuns(ctx, p)
+		wctx, cancel := process.WhileRuns(ctx, p)
 		ok := event.WaitContext(wctx)
 		cancel()
 		if !ok {
@@ -106,18 +106,4 @@ func run() error {
 		}
 	}
 	return nil
-}
-
-// whileRuns returns a context that ends when p exits, or when cancel is
-// called: a wait for something p is to do must not outlast p.
-func whileRuns(ctx context.Context, p *process.Process) (context.Context, context.CancelFunc) {
-	ctx, cancel := context.WithCancel(ctx)
-	go func() {
-		select {
-		case <-p.Done():
-		case <-ctx.Done():
-		}
-		cancel()
-	}()
-	return ctx, cancel
 }

@@ -83,7 +83,7 @@ func run() error {
 		// Wait until this client waits, so that the next one's "Starting"
 		// line comes after its own.
 		cond.L.Lock()
-		wctx, cancel := whileRuns(ctx, c)
+		wctx, cancel := process.WhileRuns(ctx, c)
 		err = cond.WaitForContext(wctx, func() bool { return waiting.Load() >= uint32(i) })
 		cancel()
 		if !errors.Is(err, semaphore.ErrNotRecoverable) { // L is held
@@ -109,18 +109,4 @@ func run() error {
 		}
 	}
 	return nil
-}
-
-// whileRuns returns a context that ends when p exits, or when cancel is
-// called: a wait for something p is to do must not outlast p.
-func whileRuns(ctx context.Context, p *process.Process) (context.Context, context.CancelFunc) {
-	ctx, cancel := context.WithCancel(ctx)
-	go func() {
-		select {
-		case <-p.Done():
-		case <-ctx.Done():
-		}
-		cancel()
-	}()
-	return ctx, cancel
 }

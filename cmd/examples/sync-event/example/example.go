@@ -62,7 +62,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	wctx, cancel := whileRuns(ctx, w1)
+	wctx, cancel := process.WhileRuns(ctx, w1)
 	ok := started.WaitContext(wctx)
 	cancel()
 	if !ok {
@@ -78,18 +78,4 @@ func run() error {
 	fmt.Println("main: calling Event.set()")
 	e.Set()
 	return w1.Wait()
-}
-
-// whileRuns returns a context that ends when p exits, or when cancel is
-// called: a wait for something p is to do must not outlast p.
-func whileRuns(ctx context.Context, p *process.Process) (context.Context, context.CancelFunc) {
-	ctx, cancel := context.WithCancel(ctx)
-	go func() {
-		select {
-		case <-p.Done():
-		case <-ctx.Done():
-		}
-		cancel()
-	}()
-	return ctx, cancel
 }
