@@ -58,17 +58,35 @@ func Wait(w *atomic.Uint32, val uint32, timeout time.Duration) error {
 			t := unix.NsecToTimespec(int64(left))
 			ts = &t
 		}
-		switch e := futexWaitRaw(addr, val, ts); e {
-		case 0, unix.EAGAIN:
-			return nil
-		case unix.EINTR:
-			continue
-		case unix.ETIMEDOUT:
-			return ErrTimeout
-		default:
-			return os.NewSyscallError("futex_wait", e)
+		if err, retry := waitErr(futexWaitRaw(addr, val, ts), "futex_wait"); !retry {
+			return err
 		}
 	}
+}
+
+// waitErr is what a futex wait that ended with e returns: nil when woken
+// or when the word no longer held the value, ErrTimeout; retry for EINTR.
+func waitErr(e unix.Errno, call string) (err error, retry bool) {
+	switch e {
+	case 0, unix.EAGAIN:
+		return nil, false
+	case unix.EINTR:
+		return nil, true
+	case unix.ETIMEDOUT:
+		return ErrTimeout, false
+	}
+	return os.NewSyscallError(call, e), false
+}
+
+// monoDeadline is the CLOCK_MONOTONIC time timeout from now, in ns: the
+// absolute timeout of futex_waitv and FUTEX_WAIT_BITSET (without
+// FUTEX_CLOCK_REALTIME), which their EINTR retries keep.
+func monoDeadline(timeout time.Duration) (int64, error) {
+	var now unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &now); err != nil {
+		return 0, os.NewSyscallError("clock_gettime", err)
+	}
+	return now.Nano() + int64(timeout), nil
 }
 
 // Wake wakes at most n threads waiting on w, in any process, and returns how
@@ -134,13 +152,12 @@ func haveWaitv() bool {
 // waitOrCancel is Wait (timeout > 0) that also returns, nil, once
 // *cancel is not 0 and wakeCancel has been called on it.
 func waitOrCancel(w *atomic.Uint32, val uint32, cancel *atomic.Uint32, timeout time.Duration) error {
-	var now unix.Timespec
-	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &now); err != nil {
-		return os.NewSyscallError("clock_gettime", err)
+	end, err := monoDeadline(timeout)
+	if err != nil {
+		return err
 	}
 	// struct __kernel_timespec: 64-bit fields on every architecture,
-	// unlike unix.Timespec on 32-bit ones. Absolute: EINTR retries keep it.
-	end := now.Nano() + int64(timeout)
+	// unlike unix.Timespec on 32-bit ones.
 	deadline := struct{ sec, nsec int64 }{end / 1e9, end % 1e9}
 	ws := [2]futexWaitv{
 		{val: uint64(val), uaddr: uint64(uintptr(unsafe.Pointer(w))), flags: futex2SizeU32},
@@ -150,15 +167,8 @@ func waitOrCancel(w *atomic.Uint32, val uint32, cancel *atomic.Uint32, timeout t
 	for {
 		_, _, e := unix.Syscall6(unix.SYS_FUTEX_WAITV, uintptr(unsafe.Pointer(&ws[0])), 2, 0,
 			uintptr(unsafe.Pointer(&deadline)), unix.CLOCK_MONOTONIC, 0)
-		switch e {
-		case 0, unix.EAGAIN:
-			return nil
-		case unix.EINTR:
-			continue
-		case unix.ETIMEDOUT:
-			return ErrTimeout
-		default:
-			return os.NewSyscallError("futex_waitv", e)
+		if err, retry := waitErr(e, "futex_waitv"); !retry {
+			return err
 		}
 	}
 }
@@ -182,25 +192,16 @@ func init() { cancelBit.Store(1 << (uint32(os.Getpid()) % 32)) }
 // waitBit is Wait (timeout > 0) as a FUTEX_WAIT_BITSET of bit: woken by
 // FUTEX_WAKE, and by FUTEX_WAKE_BITSET of a mask that has bit.
 func waitBit(w *atomic.Uint32, val, bit uint32, timeout time.Duration) error {
-	var now unix.Timespec
-	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &now); err != nil {
-		return os.NewSyscallError("clock_gettime", err)
+	end, err := monoDeadline(timeout)
+	if err != nil {
+		return err
 	}
-	// Absolute, on CLOCK_MONOTONIC (FUTEX_WAIT_BITSET's clock without
-	// FUTEX_CLOCK_REALTIME): EINTR retries keep it.
-	deadline := unix.NsecToTimespec(now.Nano() + int64(timeout))
+	deadline := unix.NsecToTimespec(end)
 	for {
 		_, _, e := unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(w)), futexWaitBitset,
 			uintptr(val), uintptr(unsafe.Pointer(&deadline)), 0, uintptr(bit))
-		switch e {
-		case 0, unix.EAGAIN:
-			return nil
-		case unix.EINTR:
-			continue
-		case unix.ETIMEDOUT:
-			return ErrTimeout
-		default:
-			return os.NewSyscallError("futex_wait_bitset", e)
+		if err, retry := waitErr(e, "futex_wait_bitset"); !retry {
+			return err
 		}
 	}
 }
