@@ -953,8 +953,7 @@ func (r *vring) deadClaim(pos uint64) (end uint64, dead bool, err error) {
 		// from at most pos to the claim's end, and the tail read since is
 		// past pos, so the end is at or below it: a claim that runs past
 		// the tail lost its CAS. Corrupt: waited for, it never came
-		// (TestUncoveredZeroHeaderIsCorrupt,
-		// TestStaleClaimOnlyZeroHeaderIsCorrupt).
+		// (TestUncoveredZeroHeaderIsCorrupt).
 		return 0, false, fmt.Errorf("%w: ring %q record header at %d (tail %d) is 0 and no claim a producer can have won covers it", ErrCorrupt, r.name, pos, tail)
 	}
 	return end, dead, nil
