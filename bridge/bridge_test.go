@@ -494,6 +494,34 @@ func TestSendJournalSmallerEntries(t *testing.T) {
 	}
 }
 
+// sendingOne starts a Send of q to stream (a window of 4) on js, puts one
+// message to q and returns once it is in the stream (asked through info),
+// with the channel that gets Send's result. The test's end stops the Send
+// and waits for it.
+func sendingOne(t *testing.T, ctx context.Context, js, info jetstream.JetStream, q *queue.Queue[uint64], stream string) <-chan error {
+	t.Helper()
+	sctx, stop := context.WithCancel(ctx)
+	sent := make(chan error, 1)
+	done := shmtest.Go(t, func() { sent <- bridge.Send(sctx, js, q, bridge.Options[uint64]{Stream: stream, Window: 4}) })
+	t.Cleanup(func() { stop(); <-done })
+	if err := q.Put(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	str, err := info.Stream(ctx, stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for { // Send runs: its first message is in the stream
+		si, err := str.Info(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if si.State.Msgs == 1 {
+			return sent
+		}
+	}
+}
+
 // TestSendConnClosed: a Send whose connection closes (its reconnects
 // exhausted, or closed by its owner) can publish nothing any more: it
 // returns an error saying so, the messages it took staying journalled,
@@ -507,26 +535,7 @@ func TestSendConnClosed(t *testing.T) {
 	other := connect(t, s.ClientURL())
 	makeStream(t, ctx, other, "SC", 1)
 	q := newQueue(t, 16)
-	sctx, stop := context.WithCancel(ctx)
-	sent := make(chan error, 1)
-	done := shmtest.Go(t, func() { sent <- bridge.Send(sctx, js, q, bridge.Options[uint64]{Stream: "SC", Window: 4}) })
-	defer func() { stop(); <-done }()
-	if err := q.Put(ctx, 1); err != nil {
-		t.Fatal(err)
-	}
-	str, err := other.Stream(ctx, "SC")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for { // Send runs: its first message is in the stream
-		si, err := str.Info(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if si.State.Msgs == 1 {
-			break
-		}
-	}
+	sent := sendingOne(t, ctx, js, other, q, "SC")
 	nc.Close()
 	select {
 	case err := <-sent:
@@ -550,26 +559,7 @@ func TestSendQueueClosed(t *testing.T) {
 	js := connect(t, s.ClientURL())
 	makeStream(t, ctx, js, "SQ", 1)
 	q := newQueue(t, 16)
-	sctx, stop := context.WithCancel(ctx)
-	sent := make(chan error, 1)
-	done := shmtest.Go(t, func() { sent <- bridge.Send(sctx, js, q, bridge.Options[uint64]{Stream: "SQ", Window: 4}) })
-	defer func() { stop(); <-done }()
-	if err := q.Put(ctx, 1); err != nil {
-		t.Fatal(err)
-	}
-	str, err := js.Stream(ctx, "SQ")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for { // Send runs: its first message is in the stream
-		si, err := str.Info(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if si.State.Msgs == 1 {
-			break
-		}
-	}
+	sent := sendingOne(t, ctx, js, js, q, "SQ")
 	if err := q.Close(); err != nil {
 		t.Fatal(err)
 	}
