@@ -33,16 +33,23 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+// demoCmd is the program run with args in a copy of the test binary, its
+// standard error gathered in the buffer it returns.
+func demoCmd(args ...string) (*exec.Cmd, *bytes.Buffer) {
+	stderr := new(bytes.Buffer)
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), envArgs+"="+strings.Join(args, "\x1f"))
+	cmd.Stderr = stderr
+	cmd.WaitDelay = time.Second
+	return cmd, stderr
+}
+
 // bridgeDemo runs the program with args in a copy of the test binary and
 // returns its exit status and standard error; it gives it 10s, then kills
 // it and returns -1.
 func bridgeDemo(t *testing.T, dir string, args ...string) (int, string) {
 	t.Helper()
-	var stderr bytes.Buffer
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), envArgs+"="+strings.Join(args, "\x1f"))
-	cmd.Stderr = &stderr
-	cmd.WaitDelay = time.Second
+	cmd, stderr := demoCmd(args...)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -133,12 +140,7 @@ func TestInterruptedProduceKeepsQueue(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stderr bytes.Buffer
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	args := []string{"-nats", s.ClientURL(), "-dir", dir, "-procs", "1", "-n", "1000000000", "produce"}
-	cmd.Env = append(os.Environ(), envArgs+"="+strings.Join(args, "\x1f"))
-	cmd.Stderr = &stderr
-	cmd.WaitDelay = time.Second
+	cmd, stderr := demoCmd("-nats", s.ClientURL(), "-dir", dir, "-procs", "1", "-n", "1000000000", "produce")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
