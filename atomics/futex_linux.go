@@ -78,17 +78,6 @@ func waitErr(e unix.Errno, call string) (err error, retry bool) {
 	return os.NewSyscallError(call, e), false
 }
 
-// monoDeadline is the CLOCK_MONOTONIC time timeout from now, in ns: the
-// absolute timeout of futex_waitv and FUTEX_WAIT_BITSET (without
-// FUTEX_CLOCK_REALTIME), which their EINTR retries keep.
-func monoDeadline(timeout time.Duration) (int64, error) {
-	var now unix.Timespec
-	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &now); err != nil {
-		return 0, os.NewSyscallError("clock_gettime", err)
-	}
-	return now.Nano() + int64(timeout), nil
-}
-
 // Wake wakes at most n threads waiting on w, in any process, and returns how
 // many it woke. n < 0 wakes all of them.
 func Wake(w *atomic.Uint32, n int) int {
@@ -152,12 +141,9 @@ func haveWaitv() bool {
 // waitOrCancel is Wait (timeout > 0) that also returns, nil, once
 // *cancel is not 0 and wakeCancel has been called on it.
 func waitOrCancel(w *atomic.Uint32, val uint32, cancel *atomic.Uint32, timeout time.Duration) error {
-	end, err := monoDeadline(timeout)
-	if err != nil {
-		return err
-	}
 	// struct __kernel_timespec: 64-bit fields on every architecture,
-	// unlike unix.Timespec on 32-bit ones.
+	// unlike unix.Timespec on 32-bit ones. Absolute: EINTR retries keep it.
+	end := monoNow() + int64(timeout)
 	deadline := struct{ sec, nsec int64 }{end / 1e9, end % 1e9}
 	ws := [2]futexWaitv{
 		{val: uint64(val), uaddr: uint64(uintptr(unsafe.Pointer(w))), flags: futex2SizeU32},
@@ -189,14 +175,34 @@ var cancelBit atomic.Uint32
 
 func init() { cancelBit.Store(1 << (uint32(os.Getpid()) % 32)) }
 
+// monoBase and monoStart are CLOCK_MONOTONIC and the time, read together
+// once: monoNow reads CLOCK_MONOTONIC as monoBase plus the time since
+// monoStart, whose monotonic reading is the runtime's CLOCK_MONOTONIC
+// through the vDSO. unix.ClockGettime is a system call: one for each
+// sleep doubled what a park costs.
+var (
+	monoBase  int64
+	monoStart = time.Now()
+)
+
+func init() {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
+		panic("atomics: clock_gettime(CLOCK_MONOTONIC): " + err.Error())
+	}
+	monoBase = ts.Nano() - int64(time.Since(monoStart))
+}
+
+// monoNow is CLOCK_MONOTONIC in nanoseconds (futex deadlines' clock),
+// without a system call.
+func monoNow() int64 { return monoBase + int64(time.Since(monoStart)) }
+
 // waitBit is Wait (timeout > 0) as a FUTEX_WAIT_BITSET of bit: woken by
 // FUTEX_WAKE, and by FUTEX_WAKE_BITSET of a mask that has bit.
 func waitBit(w *atomic.Uint32, val, bit uint32, timeout time.Duration) error {
-	end, err := monoDeadline(timeout)
-	if err != nil {
-		return err
-	}
-	deadline := unix.NsecToTimespec(end)
+	// Absolute, on CLOCK_MONOTONIC (FUTEX_WAIT_BITSET's clock without
+	// FUTEX_CLOCK_REALTIME): EINTR retries keep it.
+	deadline := unix.NsecToTimespec(monoNow() + int64(timeout))
 	for {
 		_, _, e := unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(w)), futexWaitBitset,
 			uintptr(val), uintptr(unsafe.Pointer(&deadline)), 0, uintptr(bit))
