@@ -27,8 +27,9 @@ func Parked(w *atomic.Uint32) (users int, sleeping bool) {
 func HaveWaitv() bool { return haveWaitv() }
 
 // NoWaitv makes this process behave as where futex_waitv is missing
-// (Linux before 5.16, or a seccomp filter that refuses it), or not.
-func NoWaitv(on bool) { noWaitv.Store(on) }
+// (Linux before 5.16, or a seccomp filter that refuses it), or not, and
+// returns the setting it replaces.
+func NoWaitv(on bool) bool { return noWaitv.Swap(on) }
 
 // SetCancelBit sets this process's bit for its sleepers' FUTEX_WAIT_BITSET
 // where futex_waitv is missing (see cancelBit), and returns the old one.

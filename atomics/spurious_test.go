@@ -60,8 +60,7 @@ func TestAwaitCheckDespiteSpuriousWakes(t *testing.T) {
 		testAwaitCheckDespiteSpuriousWakes(t, false)
 	})
 	t.Run("no-waitv", func(t *testing.T) {
-		atomics.NoWaitv(true) // this process too, with a bit of its own
-		defer atomics.NoWaitv(false)
+		defer atomics.NoWaitv(atomics.NoWaitv(true)) // this process too, with a bit of its own
 		defer atomics.SetCancelBit(atomics.SetCancelBit(1 << 1))
 		testAwaitCheckDespiteSpuriousWakes(t, true)
 	})
