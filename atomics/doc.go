@@ -15,9 +15,10 @@
 // every process: with futex_waitv (Linux 5.16+) the sleeper also waits on a
 // private word of its own, which the cancel wakes; without it, its waits
 // are FUTEX_WAIT_BITSET of a bit of its process (1 << pid%32), which the
-// cancel wakes with FUTEX_WAKE_BITSET. (A waiter woken early by every
-// other process's cancel never slept its poll period through, and never
-// ran its Check: a dead lock holder went unnoticed.)
+// cancel wakes with FUTEX_WAKE_BITSET, so that only processes whose PIDs
+// agree modulo 32 still wake each other's sleepers. (A waiter woken early
+// by every other process's cancel never slept its poll period through,
+// and never ran its Check: a dead lock holder went unnoticed.)
 //
 // Ownership: this package owns no memory. The words it hands out point into
 // the caller's mapping and are valid only while that mapping is.
