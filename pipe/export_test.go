@@ -20,3 +20,16 @@ func SetAcceptHook(f func()) { testHookAccepted = f }
 
 // Leftovers lists the segments in /dev/shm whose names start with prefix.
 func Leftovers(t *testing.T, prefix string) []string { return leftovers(t, prefix) }
+
+// Busy reports whether a call holds c's send lock (send) or receive lock.
+func Busy[T any](c *Conn[T], send bool) bool {
+	mu := &c.recvMu
+	if send {
+		mu = &c.sendMu
+	}
+	if mu.TryLock() {
+		mu.Unlock()
+		return false
+	}
+	return true
+}
