@@ -10,7 +10,6 @@ import (
 	"iter"
 	"reflect"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -94,9 +93,9 @@ type Conn[T any] struct {
 	sendWait, recvWait atomics.WaitOptions
 	sendSpin, recvSpin spin.Adaptive // this handle's learnt spins (see package spin)
 
-	sendMu  sync.Mutex
+	sendMu  callLock
 	scratch []byte // guarded by sendMu
-	recvMu  sync.Mutex
+	recvMu  callLock
 	readOff int         // guarded by recvMu: bytes of the peeked record already Read
 	held    arena.Block // guarded by recvMu: the out-of-line message peeked (holding is set)
 	holding bool
@@ -318,7 +317,9 @@ func (c *Conn[T]) peerDead() error {
 // full until ctx is done. It returns io.ErrClosedPipe once the peer has
 // closed its end, ErrPeerDead if the peer's process died.
 func (c *Conn[T]) Send(ctx context.Context, v T) error {
-	c.sendMu.Lock()
+	if err := c.sendMu.LockContext(ctx); err != nil {
+		return err
+	}
 	defer c.sendMu.Unlock()
 	if c.bin != nil {
 		return c.sendFunc(ctx, c.bin.Size(&v), func(rec []byte) error {
@@ -350,7 +351,9 @@ func (c *Conn[T]) Send(ctx context.Context, v T) error {
 
 // SendBytes sends b as one message (see Send).
 func (c *Conn[T]) SendBytes(ctx context.Context, b []byte) error {
-	c.sendMu.Lock()
+	if err := c.sendMu.LockContext(ctx); err != nil {
+		return err
+	}
 	defer c.sendMu.Unlock()
 	return c.sendFunc(ctx, len(b), func(rec []byte) error {
 		copy(rec, b)
@@ -514,7 +517,9 @@ func (c *Conn[T]) Recv(ctx context.Context) (T, error) {
 
 // RecvInto is Recv decoding into *v.
 func (c *Conn[T]) RecvInto(ctx context.Context, v *T) error {
-	c.recvMu.Lock()
+	if err := c.recvMu.LockContext(ctx); err != nil {
+		return err
+	}
 	defer c.recvMu.Unlock()
 	rec, err := c.peek(ctx)
 	if err != nil {
@@ -543,7 +548,9 @@ func (c *Conn[T]) decode(rec []byte, v *T) error {
 
 // RecvBytes waits for the next message and returns a copy of its bytes.
 func (c *Conn[T]) RecvBytes(ctx context.Context) ([]byte, error) {
-	c.recvMu.Lock()
+	if err := c.recvMu.LockContext(ctx); err != nil {
+		return nil, err
+	}
 	defer c.recvMu.Unlock()
 	rec, err := c.peek(ctx)
 	if err != nil {
@@ -559,7 +566,9 @@ func (c *Conn[T]) RecvBytes(ctx context.Context) ([]byte, error) {
 // which must come before the next receive; Peek again before Discard
 // returns the same message.
 func (c *Conn[T]) Peek(ctx context.Context) ([]byte, error) {
-	c.recvMu.Lock()
+	if err := c.recvMu.LockContext(ctx); err != nil {
+		return nil, err
+	}
 	defer c.recvMu.Unlock()
 	return c.peek(ctx)
 }
@@ -610,7 +619,9 @@ func (c *Conn[T]) All(ctx context.Context) iter.Seq2[T, error] {
 // ends gives false and no error, as Python's poll(timeout) does; a dead
 // peer gives ErrPeerDead.
 func (c *Conn[T]) Poll(ctx context.Context) (bool, error) {
-	c.recvMu.Lock()
+	if err := c.recvMu.LockContext(ctx); err != nil {
+		return false, nil // ctx ended: not ready, as below
+	}
 	defer c.recvMu.Unlock()
 	_, err := c.peek(ctx)
 	switch {
