@@ -52,6 +52,7 @@ func TestUnreadRepliesStallNobody(t *testing.T) {
 	hostile, bystander := clients[0], clients[1]
 	call, stop := context.WithTimeout(ctx, shmtest.Timeout(t, 10*time.Second))
 	defer stop()
+	// The requests fit their ring: these sends never wait for room.
 	const sent = 2000 // requests of 32 KiB, replies of 3 × 64 KiB
 	for i := range sent {
 		if err := hostile.SendBytes(call, get.b); err != nil {
@@ -82,13 +83,24 @@ func TestUnreadRepliesStallNobody(t *testing.T) {
 	}()
 
 	// More round trips than the hostile client's reply ring holds replies:
-	// the poller has filled it before the bystander is done.
+	// the poller has filled it before the bystander is done. Each round
+	// trip has its own deadline: a stall is a round trip that never ends,
+	// while the time all of them take is the machine's speed (on 2 busy
+	// cores, 2000 took longer than 10 s).
 	for i := range sent {
-		if err := bystander.SendBytes(call, get.b); err != nil {
-			t.Fatalf("bystander's request %d: %v", i, err)
-		}
-		if _, err := bystander.RecvBytes(call); err != nil {
-			t.Fatalf("bystander's reply %d (the hostile client's unread replies stall the server?): %v", i, err)
+		if err := bystanderRoundTrip(ctx, t, bystander, get.b); err != nil {
+			t.Fatalf("bystander's round trip %d (the hostile client's unread replies stall the server?): %v", i, err)
 		}
 	}
+}
+
+// bystanderRoundTrip sends req on c and reads the reply, within 10 s.
+func bystanderRoundTrip(ctx context.Context, t *testing.T, c *pipe.Conn[[]byte], req []byte) error {
+	call, stop := context.WithTimeout(ctx, shmtest.Timeout(t, 10*time.Second))
+	defer stop()
+	if err := c.SendBytes(call, req); err != nil {
+		return err
+	}
+	_, err := c.RecvBytes(call)
+	return err
 }
