@@ -45,12 +45,21 @@ type adderArgs struct {
 
 var adder = process.Register("test.adder", func(ctx context.Context, a adderArgs) error {
 	for range a.N {
-		if _, err := a.D.Add(ctx, a.Key, 1); err != nil {
+		if err := addOne(ctx, a); err != nil {
 			return err
 		}
 	}
 	return nil
 })
+
+// addOne adds 1 to a.D[a.Key] within 10 s: a hung server fails the add,
+// while the time all of a worker's adds take is the machine's speed.
+func addOne(ctx context.Context, a adderArgs) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	_, err := a.D.Add(ctx, a.Key, 1)
+	return err
+}
 
 // TestConcurrentAdd: 4 processes × 10,000 atomic adds give exactly 40,000.
 func TestConcurrentAdd(t *testing.T) {
@@ -61,16 +70,24 @@ func TestConcurrentAdd(t *testing.T) {
 	d := must[*manager.Dict[string, int64]](t)(manager.NewDict[string, int64](ctx, m))
 	const procs = 4
 	n := shmtest.Iterations(t, 10000)
+	// The workers' context has no deadline (each add has one): on 2 cores
+	// beside 8 busy loops the 40,000 adds took 48 to 60 s, and testCtx's
+	// 60 s killed them once in three runs.
+	work, stop := context.WithCancel(context.Background())
+	defer stop()
 	var ps []*process.Process
 	for range procs {
-		ps = append(ps, must[*process.Process](t)(adder.Start(ctx, adderArgs{D: d, Key: "n", N: n})))
+		ps = append(ps, must[*process.Process](t)(adder.Start(work, adderArgs{D: d, Key: "n", N: n})))
 	}
 	for _, p := range ps {
 		if err := p.Wait(); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if v, _, err := d.Get(ctx, "n"); err != nil || v != int64(procs*n) {
+	// ctx's 60 s may have passed while the workers added.
+	get, cancel := context.WithTimeout(context.Background(), shmtest.Timeout(t, 10*time.Second))
+	defer cancel()
+	if v, _, err := d.Get(get, "n"); err != nil || v != int64(procs*n) {
 		t.Fatalf("n = %d, %v; want %d", v, err, procs*n)
 	}
 }
