@@ -111,6 +111,28 @@ func WaitAny(ctx context.Context, ps ...*Process) ([]*Process, error) {
 	return exitedOf(ps), nil
 }
 
+// WaitAll waits until every one of ps has exited 0, and returns nil then.
+// It returns the error of the first that exits otherwise (its Wait's), as
+// soon as it does, and ctx's error if ctx ends first; the others run on.
+// A worker that dies before it does its part may leave the rest waiting
+// for it for ever (at a barrier, say): WaitAll reports it, where waiting
+// for each in turn would wait with them.
+func WaitAll(ctx context.Context, ps ...*Process) error {
+	for running := slices.Clone(ps); len(running) > 0; {
+		exited, err := WaitAny(ctx, running...)
+		if err != nil {
+			return err
+		}
+		for _, p := range exited {
+			if err := p.Wait(); err != nil {
+				return err
+			}
+		}
+		running = slices.DeleteFunc(running, func(q *Process) bool { return slices.Contains(exited, q) })
+	}
+	return nil
+}
+
 // exitedOf returns those of ps that have exited.
 func exitedOf(ps []*Process) []*Process {
 	var out []*Process

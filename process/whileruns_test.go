@@ -55,3 +55,35 @@ func TestWhileRuns(t *testing.T) {
 		t.Fatalf("WhileRuns of a process never started: cause %v; want ErrNotStarted", err)
 	}
 }
+
+// TestWaitAll: WaitAll returns the first failure as soon as it comes, a
+// sleeper still running beside it (waiting for each in turn would wait
+// for the sleeper for ever), and nil once every child has exited 0.
+func TestWaitAll(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), shmtest.Timeout(t, 30*time.Second))
+	defer cancel()
+	s, err := sleeper.Start(ctx, shmtest.Segment(t, 64))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Kill()
+	f, err := failer.Start(ctx, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ee *process.ExitError
+	if err := process.WaitAll(ctx, s, f); !errors.As(err, &ee) || ee.Code != 3 || ctx.Err() != nil {
+		t.Fatalf("WaitAll of a sleeper and a child that exits 3 = %v; want the latter's ExitError", err)
+	}
+	a, err := argEcho.Start(ctx, []int{1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := argEcho.Start(ctx, []int{2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := process.WaitAll(ctx, a, b); err != nil {
+		t.Fatalf("WaitAll of two children that exit 0 = %v", err)
+	}
+}

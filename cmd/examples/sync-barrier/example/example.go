@@ -8,7 +8,6 @@ import (
 	"context"
 	"fmt"
 	"log"
-	"slices"
 
 	"github.com/shmkit/shmkit/array"
 	"github.com/shmkit/shmkit/process"
@@ -87,17 +86,8 @@ func run() error {
 	}
 	// Take the workers as they exit: one that failed (killed before the
 	// barrier, say) leaves the others waiting there for ever.
-	for running := ps; len(running) > 0; {
-		exited, err := process.WaitAny(ctx, running...)
-		if err != nil {
-			return err
-		}
-		for _, p := range exited {
-			if err := p.Wait(); err != nil {
-				return err
-			}
-			running = slices.DeleteFunc(running, func(q *process.Process) bool { return q == p })
-		}
+	if err := process.WaitAll(ctx, ps...); err != nil {
+		return err
 	}
 	if sum := sum.Load(); sum == phases*(0+1+2) {
 		fmt.Printf("%d workers, %d phases, arrival indices per phase: 0+1+2\n", parties, phases)

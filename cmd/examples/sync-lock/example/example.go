@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"log"
 	"os"
-	"slices"
 	"strings"
 
 	"github.com/shmkit/shmkit/process"
@@ -95,17 +94,8 @@ func run() error {
 	}
 	// Take the workers as they exit: one that failed (killed before the
 	// barrier, say) leaves the other waiting there for ever.
-	for running := []*process.Process{w, nw}; len(running) > 0; {
-		exited, err := process.WaitAny(ctx, running...)
-		if err != nil {
-			return err
-		}
-		for _, p := range exited {
-			if err := p.Wait(); err != nil {
-				return err
-			}
-			running = slices.DeleteFunc(running, func(q *process.Process) bool { return q == p })
-		}
+	if err := process.WaitAll(ctx, w, nw); err != nil {
+		return err
 	}
 	return nil
 }
