@@ -42,7 +42,9 @@ func (r *vring) reserveSlow(ctx context.Context, n int) ([]byte, error) {
 	if rec, end, ok := r.alignedRoom(uint64(n)); ok {
 		return r.reserved(rec, end, uint64(n)), nil
 	}
-	r.lockProducer()
+	if err := r.lockProducer(ctx); err != nil {
+		return nil, err
+	}
 	var buf []byte
 	var err error
 	if ctx == tryNow {
@@ -255,7 +257,7 @@ func (r *SPSC) Flush() {
 // say so, then CloseWrite here), so that a fast first producer closing
 // early does not end the stream.
 func (r *vring) AttachProducer() error {
-	r.lockProducer()
+	r.lockProducer(nil)
 	defer r.unlockProducer()
 	if r.p.slot >= 0 {
 		return nil
@@ -299,7 +301,7 @@ func (r *vring) CloseWrite() error {
 	if closeWriteHook != nil {
 		closeWriteHook()
 	}
-	r.lockProducer()
+	r.lockProducer(nil)
 	defer r.unlockProducer()
 	if r.p.res {
 		r.cancel()

@@ -81,7 +81,7 @@ func TestStreamingWaitTakesMessageBeforePark(t *testing.T) {
 	fillMPMC(t, c, 1) // a lone message: fewer than the gate's run
 	var looks atomic.Int32
 	g := ringx.NewDataGate(gateLooks{(*mpmcX)(c), &looks}, ringx.DataRun, int(c.limit)) // as GetFunc's after a Get that found its message
-	if err := c.lockGet(); err != nil {
+	if err := c.lockGet(noWait); err != nil {
 		t.Fatal(err)
 	}
 	slow, err := c.awaitData(ctxForTest(t), false, &g, ringx.DataRun) // g set: kept

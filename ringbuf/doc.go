@@ -53,7 +53,11 @@
 // open a handle per goroutine to produce in parallel. Its CloseWrite may come
 // from any goroutine: a Write or Reserve of the handle that waits for room
 // then returns ErrClosed. On an MPMC every handle takes one participant
-// slot; it serialises its own Puts and its own Gets.
+// slot; it serialises its own Puts and its own Gets. A call serialised
+// behind another goroutine's call that waits for the ring (a Get on an
+// empty MPMC ring, a Put or Write on a full one) gives up when its own
+// context ends, and a Try call behind it reports nothing now (ok false)
+// rather than waiting with it.
 //
 // A ring handle must not be copied. It travels to a worker process inside
 // the worker's arguments (package process): it implements GobEncode and

@@ -1,6 +1,7 @@
 package ringbuf
 
 import (
+	"context"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -79,6 +80,17 @@ import (
 //
 // BenchmarkStream64/queue/default (one producer process, one consumer,
 // Put and Get each): see the queue's doc for the figures.
+//
+// # Behind a call that waits
+//
+// A blocking call holds the lock of its side while it waits for the ring
+// (a Get on an empty ring, a Put or Write on a full one). Another
+// goroutine's call takes the lock with LockCall, which gives up where
+// that call would: a blocking call when its context ends, a Try call
+// (ctx noWait or tryNow) once it finds the holder waiting (holderWaits):
+// the holder waits because the ring has nothing for that side, which is
+// the Try call's answer. With Lock alone both waited as long as the
+// holder did (TestWaitingCallGivesUpBehindAnother).
 type handleLock struct {
 	state   atomic.Uint32  // 0 free, 1 held: Lock's CAS, Unlock's store or swap
 	mode    atomic.Uint32  // hlOne -> hlMet -> hlShared; only grows
@@ -86,8 +98,9 @@ type handleLock struct {
 	owner   atomic.Uintptr // the goroutine (goid.G) the lock is biased to; 0 none yet, or biasRevoked
 	held    atomic.Uint32  // 0, heldTrying or heldOwned: written by the owner only (and by an Unlock of its hold)
 	cand    uintptr        // the last holder of state (goid.G) while there is no owner: read and written under state
-	mu      sync.Mutex     // guards the sleep on cond
-	cond    sync.Cond      // L is mu, set on first use under mu
+	waiting atomic.Uint32  // 1 while the holder waits for its ring (see holderWaits)
+	mu      sync.Mutex     // guards free
+	free    chan struct{}  // closed by the next wake of waiters (Unlock, holderWaits); made by a waiter
 }
 
 const (
@@ -106,16 +119,65 @@ const (
 )
 
 // Lock takes l, waiting as long as it takes.
-func (l *handleLock) Lock() {
+func (l *handleLock) Lock() { _ = l.LockCall(nil) }
+
+// LockCall takes l for a call of the ring under ctx, or gives up and
+// returns what the call returns (see the type's doc): ctx's error once
+// ctx ends, or errWouldBlock for a Try call (ctx noWait or tryNow) that
+// finds the holder waiting for the ring. A nil ctx waits as long as it
+// takes.
+func (l *handleLock) LockCall(ctx context.Context) error {
 	if o := l.owner.Load(); o > biasRevoked && o == goid.G() && l.lockBiased(o) {
-		return
+		return nil
 	}
 	if !l.state.CompareAndSwap(0, 1) { // free -> held
-		l.lockSlow()
+		if err := l.lockSlow(ctx); err != nil {
+			return err
+		}
 	}
 	if l.owner.Load() != biasRevoked || l.held.Load() != 0 {
-		l.settleBias()
+		return l.settleBias(ctx)
 	}
+	return nil
+}
+
+// giveUp reports why a LockCall under ctx stops waiting for l now, or nil.
+func (l *handleLock) giveUp(ctx context.Context) error {
+	switch ctx {
+	case nil:
+		return nil
+	case noWait, tryNow:
+		if l.waiting.Load() != 0 { // observes: the holder's holderWaits (see wakeWaiters)
+			return errWouldBlock
+		}
+		return nil
+	}
+	return ctx.Err()
+}
+
+// holderWaits tells the goroutines waiting for l that its holder waits
+// for the ring (on) or no longer does: a Try call behind it gives up. It
+// costs the holder a swap per wait (the Dekker handshake with a sleeper's
+// count), not per message.
+func (l *handleLock) holderWaits(on bool) {
+	if !on {
+		atomics.StoreRelease32(&l.waiting, 0)
+		return
+	}
+	l.waiting.Store(1)
+	if l.waiters.Load() != 0 { // observes: a sleeper counted before its look at waiting
+		l.wakeWaiters()
+	}
+}
+
+// wakeWaiters wakes every goroutine asleep in lockSlow: they look again.
+func (l *handleLock) wakeWaiters() {
+	l.mu.Lock()
+	if l.free != nil {
+		close(l.free)
+		l.free = nil
+	}
+	l.mu.Unlock()
 }
 
 // lockBiased is the owner's Lock: plain stores, and a look for a
@@ -147,7 +209,7 @@ func (l *handleLock) TryLock() bool {
 	if !l.state.CompareAndSwap(0, 1) { // free -> held
 		return false
 	}
-	if (l.owner.Load() != biasRevoked || l.held.Load() != 0) && !l.revoke(false) {
+	if (l.owner.Load() != biasRevoked || l.held.Load() != 0) && l.revoke(nil, false) != nil {
 		l.unlockState() // the owner holds it
 		return false
 	}
@@ -165,7 +227,10 @@ func (l *handleLock) TryLock() bool {
 // handles before the producers start, paid a CAS a message). Once there is
 // an owner, any other holder revokes the bias and waits for its hold to
 // end.
-func (l *handleLock) settleBias() {
+//
+// A LockCall under ctx that gives up on the owner's hold releases state
+// and returns why (see giveUp); the bias stays revoked.
+func (l *handleLock) settleBias(ctx context.Context) error {
 	if l.owner.Load() == 0 {
 		switch g := goid.G(); {
 		case raceEnabled || !goid.HasG || membarrier.Refused():
@@ -176,67 +241,88 @@ func (l *handleLock) settleBias() {
 		default:
 			l.owner.Store(g) // under state: the next Lock of this goroutine takes the bias
 		}
-		return
+		return nil
 	}
-	l.revoke(true)
+	if err := l.revoke(ctx, true); err != nil {
+		l.unlockState()
+		return err
+	}
+	return nil
 }
 
 // revoke, for a goroutine holding state, ends the bias for good: it
 // stores the revocation and fences (unless a holder before it did), and
-// then waits until the owner holds nothing (wait), or reports false at
-// once if it does (!wait). A TryLock that gives up so leaves the owner's
-// hold to outlast the revocation: the holders of state after it wait for
-// its end here too. The owner itself comes here only when it found its
-// own hold (a reservation, to be released by an Unlock that may come
-// from another goroutine), and waits for it as anyone would.
-func (l *handleLock) revoke(wait bool) bool {
+// then waits until the owner holds nothing (wait), or returns
+// errWouldBlock at once if it does (!wait). A TryLock that gives up so
+// leaves the owner's hold to outlast the revocation: the holders of state
+// after it wait for its end here too. The owner itself comes here only
+// when it found its own hold (a reservation, to be released by an Unlock
+// that may come from another goroutine), and waits for it as anyone
+// would. A wait under ctx ends with giveUp's reason, still holding state.
+func (l *handleLock) revoke(ctx context.Context, wait bool) error {
 	if l.owner.Load() != biasRevoked {
 		l.owner.Store(biasRevoked)
 		membarrier.FenceOrWait() // the owner's process is this one, registered: the fence runs
 	}
 	for i := 0; ; i++ {
 		if l.held.Load() == 0 { // observes: the owner's hold, made visible by the fence
-			return true
+			return nil
 		}
 		if !wait {
-			return false
+			return errWouldBlock
 		}
-		if i < 64 {
-			runtime.Gosched()
-		} else {
-			time.Sleep(min(time.Duration(i-63)*time.Microsecond, hlPollMax))
+		if err := l.giveUp(ctx); err != nil {
+			return err
 		}
+		pollPause(i)
 	}
 }
 
-func (l *handleLock) lockSlow() {
+// pollPause is the i-th pause of a goroutine polling l: a Gosched at
+// first, then sleeps growing to hlPollMax.
+func pollPause(i int) {
+	if i < 64 {
+		runtime.Gosched()
+	} else {
+		time.Sleep(min(time.Duration(i-63)*time.Microsecond, hlPollMax))
+	}
+}
+
+func (l *handleLock) lockSlow(ctx context.Context) error {
 	l.mode.CompareAndSwap(hlOne, hlMet) // a goroutine waits: see the modes
 	for i := 0; ; i++ {
 		if l.state.CompareAndSwap(0, 1) { // free -> held
 			if l.mode.Load() == hlMet {
 				l.mode.Store(hlShared) // under the lock: every later holder sees it
 			}
-			return
+			return nil
+		}
+		if err := l.giveUp(ctx); err != nil {
+			return err
 		}
 		if l.mode.Load() != hlShared {
 			// The holder may release with a plain store: poll.
-			if i < 64 {
-				runtime.Gosched()
-			} else {
-				time.Sleep(min(time.Duration(i-63)*time.Microsecond, hlPollMax))
-			}
+			pollPause(i)
 			continue
 		}
-		l.mu.Lock()
-		if l.cond.L == nil {
-			l.cond.L = &l.mu
+		var done <-chan struct{} // a Try call's ctx is done already: it sleeps until woken
+		if ctx != nil && ctx != noWait && ctx != tryNow {
+			done = ctx.Done()
 		}
 		l.waiters.Add(1) // announce, then look: Unlock swaps, then looks at waiters
-		if l.state.Load() != 0 {
-			l.cond.Wait()
+		l.mu.Lock()
+		if l.free == nil {
+			l.free = make(chan struct{})
+		}
+		free := l.free
+		l.mu.Unlock()
+		if l.state.Load() != 0 && l.giveUp(ctx) == nil {
+			select {
+			case <-free:
+			case <-done:
+			}
 		}
 		l.waiters.Add(-1)
-		l.mu.Unlock()
 	}
 }
 
@@ -261,9 +347,7 @@ func (l *handleLock) unlockState() {
 	if l.state.Swap(0) == 0 { // held -> free
 		panic("ringbuf: unlock of an unlocked handle lock")
 	}
-	if l.waiters.Load() != 0 {
-		l.mu.Lock()
-		l.cond.Signal()
-		l.mu.Unlock()
+	if l.waiters.Load() != 0 { // observes: a sleeper counted before its look at state
+		l.wakeWaiters()
 	}
 }

@@ -385,3 +385,59 @@ func TestMPSCBiasedToItsWriter(t *testing.T) {
 		t.Fatalf("producer lock's owner %#x after AttachProducer here and 10 Writes in another goroutine, want the writer's %#x", o, g)
 	}
 }
+
+// TestHandleLockCallGivesUp: LockCall waits for a lock another goroutine
+// holds, in the mode where waiters poll (hlMet) and in the one where they
+// sleep (hlShared), until its context ends (the context's error), or, as a
+// Try call (noWait), until the holder says it waits for the ring
+// (errWouldBlock, woken from its sleep), or until the holder releases it.
+func TestHandleLockCallGivesUp(t *testing.T) {
+	for _, mode := range []uint32{hlMet, hlShared} {
+		t.Run(fmt.Sprint("mode=", mode), func(t *testing.T) {
+			var l handleLock
+			l.owner.Store(biasRevoked) // state alone: the bias has its own test
+			l.mode.Store(mode)
+			l.Lock()
+			call := func(ctx context.Context) chan error {
+				got := make(chan error, 1)
+				go func() { got <- l.LockCall(ctx) }()
+				return got
+			}
+			within := func(got chan error, want error, what string) {
+				t.Helper()
+				select {
+				case err := <-got:
+					if err != want {
+						t.Fatalf("%s: LockCall = %v, want %v", what, err, want)
+					}
+				case <-time.After(shmtest.Timeout(t, 5*time.Second)):
+					t.Fatalf("%s: LockCall still waits after 5 s", what)
+				}
+			}
+			asleep := func() { // in hlShared, until the caller sleeps: the wake is what is tested
+				for mode == hlShared && l.waiters.Load() == 0 {
+					runtime.Gosched()
+				}
+			}
+
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+			defer cancel()
+			within(call(ctx), context.DeadlineExceeded, "a deadline")
+
+			try := call(noWait)
+			asleep()
+			l.holderWaits(true)
+			within(try, errWouldBlock, "a Try call, the holder waiting")
+			l.holderWaits(false)
+
+			blocking := call(context.Background())
+			asleep()
+			l.Unlock()
+			within(blocking, nil, "a blocking call, the lock released")
+			l.Unlock()
+			if w := l.waiters.Load(); w != 0 {
+				t.Fatalf("%d waiters left counted", w)
+			}
+		})
+	}
+}

@@ -182,6 +182,7 @@ func (r *MPMC) init(seg *shm.Segment, obj *shm.Object, o options) error {
 	r.closing = make(chan struct{})
 	r.data.init(u32(body, mOffDataSeq), u32(body, mOffDataWaiters), u32(body, mOffDataParked), &r.opt)
 	r.space.init(u32(body, mOffSpaceSeq), u32(body, mOffSpaceWaiters), u32(body, mOffSpaceParked), &r.opt)
+	r.data.holder, r.space.holder = &r.getMu, &r.putMu
 	return nil
 }
 
@@ -273,52 +274,56 @@ func (r *MPMC) attach(role uint32) error {
 }
 
 // lockPut attaches the handle as a producer if it is not one yet and takes
-// its producer lock. ErrClosed once Close has begun: Close frees the
-// participant slot under that lock, so a call that finds the handle open
-// while holding it keeps its slot until it returns.
-func (r *MPMC) lockPut() error { return r.lockRole(roleProducer, &r.putMu) }
+// its producer lock for a call under ctx (noWait for a Try call), or
+// returns why it did not (see handleLock.LockCall). ErrClosed once Close
+// has begun: Close frees the participant slot under that lock, so a call
+// that finds the handle open while holding it keeps its slot until it
+// returns.
+func (r *MPMC) lockPut(ctx context.Context) error { return r.lockRole(ctx, roleProducer, &r.putMu) }
 
 // lockGet is lockPut for consumers.
-func (r *MPMC) lockGet() error { return r.lockRole(roleConsumer, &r.getMu) }
+func (r *MPMC) lockGet(ctx context.Context) error { return r.lockRole(ctx, roleConsumer, &r.getMu) }
 
-func (r *MPMC) lockRole(role uint32, mu *handleLock) error {
+func (r *MPMC) lockRole(ctx context.Context, role uint32, mu *handleLock) error {
 	if r.role.Load()&role == 0 {
 		if err := r.attach(role); err != nil {
 			return err
 		}
 	}
-	if !r.lockOpen(mu) {
-		return ErrClosed
-	}
-	return nil
+	return r.lockOpen(ctx, mu)
 }
 
 // noSlotYet is what a Try call reports for lockPut's or lockGet's error:
 // nothing (ok false: no room, or no message, now) while the participant
-// slot it needs is not yet free (errSlotPending, errSlotOrphaned).
+// slot it needs is not yet free (errSlotPending, errSlotOrphaned), or while
+// another goroutine's call waits for the ring holding the lock
+// (errWouldBlock).
 func noSlotYet(err error) error {
-	if err == errSlotPending || err == errSlotOrphaned {
+	if err == errSlotPending || err == errSlotOrphaned || err == errWouldBlock {
 		return nil
 	}
 	return err
 }
 
 // lockAttached takes mu for a handle that has role already and is not
-// closed (Close takes mu before it gives the slot up); it reports false,
-// holding nothing, otherwise.
+// closed (Close takes mu before it gives the slot up), as a Try call; it
+// reports false, holding nothing, otherwise.
 func (r *MPMC) lockAttached(role uint32, mu *handleLock) bool {
-	return r.role.Load()&role != 0 && r.lockOpen(mu)
+	return r.role.Load()&role != 0 && r.lockOpen(noWait, mu) == nil
 }
 
-// lockOpen takes mu and reports true, or, once Close has begun, releases
-// it again and reports false.
-func (r *MPMC) lockOpen(mu *handleLock) bool {
-	mu.Lock()
+// lockOpen takes mu for a call under ctx (see handleLock.LockCall), or
+// returns why it did not: ErrClosed once Close has begun (it then
+// releases mu again).
+func (r *MPMC) lockOpen(ctx context.Context, mu *handleLock) error {
+	if err := mu.LockCall(ctx); err != nil {
+		return err
+	}
 	if r.closed.Load() {
 		mu.Unlock()
-		return false
+		return ErrClosed
 	}
-	return true
+	return nil
 }
 
 // AttachProducer takes this handle's participant slot as a producer now
@@ -829,7 +834,7 @@ func (r *MPMC) TryPut(p []byte) (ok bool, err error) {
 	if len(p) > r.slotBytes {
 		return false, r.tooLarge(len(p))
 	}
-	if err := r.lockPut(); err != nil {
+	if err := r.lockPut(noWait); err != nil {
 		return false, noSlotYet(err)
 	}
 	defer r.putMu.Unlock()
@@ -862,7 +867,7 @@ func (r *MPMC) Put(ctx context.Context, p []byte) error {
 // fill must not block or call the ring. A fill that panics gives the slot
 // up (consumers skip it) before its panic goes on.
 func (r *MPMC) PutFunc(ctx context.Context, fill func(slot []byte) int) error {
-	if err := r.lockPut(); err != nil {
+	if err := r.lockPut(ctx); err != nil {
 		if err = r.awaitPart(ctx, err, roleProducer, &r.putMu); err != nil {
 			return err
 		}
@@ -926,7 +931,7 @@ func (r *MPMC) awaitSpace(ctx context.Context, slow bool, g *ringx.RoomGate) (bo
 // len(buf) and TryGet returns its full length with ErrShortBuffer (a buf of
 // SlotBytes never truncates).
 func (r *MPMC) TryGet(buf []byte) (n int, ok bool, err error) {
-	if err := r.lockGet(); err != nil {
+	if err := r.lockGet(noWait); err != nil {
 		return 0, false, noSlotYet(err)
 	}
 	defer r.getMu.Unlock()
@@ -962,7 +967,7 @@ func (r *MPMC) Get(ctx context.Context, buf []byte) (int, error) {
 // message is then consumed). use must not keep msg, block, or call the
 // ring.
 func (r *MPMC) GetFunc(ctx context.Context, use func(msg []byte)) error {
-	if err := r.lockGet(); err != nil {
+	if err := r.lockGet(ctx); err != nil {
 		if err = r.awaitPart(ctx, err, roleConsumer, &r.getMu); err != nil {
 			return err
 		}
@@ -1387,7 +1392,7 @@ func (r *MPMC) Close() error {
 // full. fill writes the message in place and returns its length, or a
 // negative value to give the slot up (consumers skip it).
 func (r *MPMC) TryPutFunc(fill func(slot []byte) int) (ok bool, err error) {
-	if err := r.lockPut(); err != nil {
+	if err := r.lockPut(noWait); err != nil {
 		return false, noSlotYet(err)
 	}
 	defer r.putMu.Unlock()
@@ -1411,7 +1416,7 @@ func (r *MPMC) TryPutFunc(fill func(slot []byte) int) (ok bool, err error) {
 // TryGetFunc is GetFunc without blocking: ok is false when the ring is
 // empty. use gets the message in place and must not keep it.
 func (r *MPMC) TryGetFunc(use func(msg []byte)) (ok bool, err error) {
-	if err := r.lockGet(); err != nil {
+	if err := r.lockGet(noWait); err != nil {
 		return false, noSlotYet(err)
 	}
 	defer r.getMu.Unlock()

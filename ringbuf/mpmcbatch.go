@@ -185,7 +185,7 @@ func (r *MPMC) TryPutBatchFunc(k int, fill func(i int, slot []byte) int) (int, e
 	if k <= 0 {
 		return 0, nil
 	}
-	if err := r.lockPut(); err != nil {
+	if err := r.lockPut(noWait); err != nil {
 		return 0, noSlotYet(err)
 	}
 	defer r.putMu.Unlock()
@@ -207,7 +207,7 @@ func (r *MPMC) PutBatchFunc(ctx context.Context, k int, fill func(i int, slot []
 	if k <= 0 {
 		return 0, nil
 	}
-	if err := r.lockPut(); err != nil {
+	if err := r.lockPut(ctx); err != nil {
 		if err = r.awaitPart(ctx, err, roleProducer, &r.putMu); err != nil {
 			return 0, err
 		}
@@ -392,7 +392,7 @@ func (r *MPMC) TryGetBatchFunc(k int, use func(msg []byte)) (int, error) {
 	if k <= 0 {
 		return 0, nil
 	}
-	if err := r.lockGet(); err != nil {
+	if err := r.lockGet(noWait); err != nil {
 		return 0, noSlotYet(err)
 	}
 	defer r.getMu.Unlock()
@@ -406,7 +406,7 @@ func (r *MPMC) GetBatchFunc(ctx context.Context, k int, use func(msg []byte)) (i
 	if k <= 0 {
 		return 0, nil
 	}
-	if err := r.lockGet(); err != nil {
+	if err := r.lockGet(ctx); err != nil {
 		if err = r.awaitPart(ctx, err, roleConsumer, &r.getMu); err != nil {
 			return 0, err
 		}

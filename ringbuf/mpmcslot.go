@@ -38,8 +38,8 @@ func (r *MPMC) awaitPart(ctx context.Context, err error, role uint32, mu *handle
 		}
 		return err
 	}
-	if !r.lockOpen(mu) {
-		return ErrClosed
+	if err := r.lockOpen(ctx, mu); err != nil {
+		return err
 	}
 	for {
 		if err = r.pollPause(ctx); err == nil {

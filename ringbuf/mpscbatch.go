@@ -33,7 +33,9 @@ func (r *MPSC) WriteBatch(ctx context.Context, recs [][]byte) (int, error) {
 	if len(recs[0]) >= alignMin {
 		return 1, r.writeSlow(ctx, recs[0])
 	}
-	r.lockProducer()
+	if err := r.lockProducer(ctx); err != nil {
+		return 0, err
+	}
 	defer r.unlockProducer()
 	r.p.need = 0
 	for {
@@ -68,7 +70,12 @@ func (r *MPSC) TryWriteBatch(recs [][]byte) (int, error) {
 		}
 		return 1, nil
 	}
-	r.lockProducer()
+	if err := r.lockProducer(tryNow); err != nil {
+		if err == errWouldBlock { // another goroutine's call waits for room
+			err = nil
+		}
+		return 0, err
+	}
 	defer r.unlockProducer()
 	return r.tryWriteRun(recs)
 }

@@ -198,6 +198,9 @@ func (r *vring) init(seg *shm.Segment, obj *shm.Object, kind shm.Kind, o options
 	r.p.slot = -1
 	r.p.wait.init(u32(body, vOffSpaceSeq), u32(body, vOffSpaceWaiters), u32(body, vOffSpaceParked), &r.opt)
 	r.c.wait.init(u32(body, vOffDataSeq), u32(body, vOffDataWaiters), u32(body, vOffDataParked), &r.opt)
+	if r.multi {
+		r.p.wait.holder = &r.p.mu // (an SPSC handle has no producer lock)
+	}
 	return nil
 }
 
@@ -672,10 +675,14 @@ func (r *vring) consumerClosed() bool {
 	return r.multi && r.closing.Load() || r.consumerGone(false) != nil
 }
 
-func (r *vring) lockProducer() {
+// lockProducer takes an MPSC handle's producer lock for a call under ctx
+// (tryNow for a Try call; nil: as long as it takes), or returns why it did
+// not (see handleLock.LockCall).
+func (r *vring) lockProducer(ctx context.Context) error {
 	if r.multi {
-		r.p.mu.Lock()
+		return r.p.mu.LockCall(ctx)
 	}
+	return nil
 }
 
 func (r *vring) unlockProducer() {

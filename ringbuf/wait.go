@@ -138,6 +138,10 @@ type waitSide struct {
 	// rescued the slot (TestRescueDespiteWakesInVain). The handle's lock
 	// of its side serialises the waits that use it, as for adapt.
 	due int64
+	// holder is the handle lock its waiters hold while they wait (nil:
+	// none), told of each wait so that a Try call behind it gives up (see
+	// handleLock).
+	holder *handleLock
 }
 
 func pollCheck() error { return errPoll }
@@ -187,6 +191,17 @@ func (w *waitSide) wakeWaiters() {
 // load. A close that came before the waiter was counted woke nobody; the
 // look after the count sees it, and a close after the count wakes it.
 func (w *waitSide) wait(ctx context.Context, ready, settle func() bool) error {
+	if h := w.holder; h != nil {
+		h.holderWaits(true)
+		err := w.waitFor(ctx, ready, settle)
+		h.holderWaits(false)
+		return err
+	}
+	return w.waitFor(ctx, ready, settle)
+}
+
+// waitFor is wait's body.
+func (w *waitSide) waitFor(ctx context.Context, ready, settle func() bool) error {
 	if err := ctx.Err(); err != nil {
 		return err // done already: not after a spin of microseconds
 	}
