@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -237,5 +239,86 @@ func behindParked(t *testing.T, c lockWaitCase, parkerUsedFirst bool) {
 	stop()
 	if err := <-parkedErr; !errors.Is(err, context.Canceled) {
 		t.Errorf("parked call = %v, want context.Canceled", err)
+	}
+}
+
+// TestDoneContextCallsBesideOthers: a call whose context is done already
+// does what it can without waiting, as before a lock that honours
+// contexts: a Put on a ring with room, a Get of a queued message and a
+// Write with room succeed, whichever of the handle's other goroutines
+// happens to hold its lock for a moment. (LockCall gave up with the
+// context's error on finding the lock held at all: a fifth of such Puts
+// from 4 goroutines failed.)
+func TestDoneContextCallsBesideOthers(t *testing.T) {
+	const goroutines, each = 4, 2000
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
+	seg := shmtest.Segment(t, 8<<20)
+	m, err := ringbuf.NewMPMC(seg, "m", 8192, 8) // room for every Put
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	p, err := ringbuf.NewMPSC(seg, "p", 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	msg := []byte("x")
+	for _, c := range []struct {
+		name string
+		call func() error
+	}{
+		{"MPMC Put", func() error { return m.Put(done, msg) }},
+		{"MPMC Get", func() error { _, err := m.Get(done, make([]byte, 8)); return err }}, // the Puts' messages
+		{"MPSC Write", func() error { return p.Write(done, msg) }},
+	} {
+		var failed atomic.Int64
+		var first atomic.Value
+		var wg sync.WaitGroup
+		for range goroutines {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for range each {
+					if err := c.call(); err != nil {
+						failed.Add(1)
+						first.CompareAndSwap(nil, err)
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		if n := failed.Load(); n != 0 {
+			t.Errorf("%s with a done context, %d goroutines on one handle: %d of %d failed (%v), want none: nothing had to wait", c.name, goroutines, n, goroutines*each, first.Load())
+		}
+	}
+}
+
+// TestWriteBatchCountsNoFailedRecord: WriteBatch whose first record is
+// written alone (one of alignMin bytes or more) returns 0 with the error
+// when that write fails, not 1.
+func TestWriteBatchCountsNoFailedRecord(t *testing.T) {
+	seg := shmtest.Segment(t, 1<<20)
+	p, err := ringbuf.NewMPSC(seg, "p", 8192)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	big := make([]byte, 3000)
+	for {
+		ok, err := p.TryWrite(big)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			break
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	n, err := p.WriteBatch(ctx, [][]byte{big, big})
+	if n != 0 || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("WriteBatch on a full ring = %d, %v; want 0 and the deadline", n, err)
 	}
 }
