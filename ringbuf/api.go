@@ -62,7 +62,8 @@ func (r *vring) reserveSlow(ctx context.Context, n int) ([]byte, error) {
 }
 
 // TryReserve is Reserve without blocking: ok is false when the ring has no
-// room now.
+// room now, and, on an MPSC handle, while another goroutine's call on the
+// handle waits for room (its record may be larger: see the package doc).
 func (r *vring) TryReserve(n int) (buf []byte, ok bool, err error) {
 	switch buf, err = r.Reserve(tryNow, n); err {
 	case nil:
@@ -176,7 +177,8 @@ func (r *vring) writeSlow(ctx context.Context, p []byte) error {
 }
 
 // TryWrite is Write without blocking: ok is false when the ring has no room
-// now.
+// now, and, on an MPSC handle, while another goroutine's call on the handle
+// waits for room (its record may be larger: see the package doc).
 func (r *vring) TryWrite(p []byte) (ok bool, err error) {
 	switch err = r.Write(tryNow, p); err {
 	case nil:

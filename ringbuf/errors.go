@@ -55,5 +55,7 @@ var errSlotPending = errors.New("ringbuf: a dead participant's slot is not yet r
 // report "no room".
 var errSlotOrphaned = errors.New("ringbuf: dead consumers' slots hold messages no live consumer can deliver")
 
-// errWouldBlock: Write under tryNow found no room (TryWrite reports ok=false).
+// errWouldBlock: Write under tryNow found no room (TryWrite reports
+// ok=false), or a Try call found the handle's lock held by a call that
+// waits for the ring (handleLock.LockCall).
 var errWouldBlock = errors.New("ringbuf: would block")

@@ -36,8 +36,8 @@ import (
 //	          the holder may not see the mode change and store 0 plainly
 //	hlShared  set by a goroutine that took the lock in hlMet: every later
 //	          holder took the lock after it and sees it (the lock orders
-//	          them), so Unlock swaps the word and wakes a sleeper, and
-//	          waiters sleep on cond
+//	          them), so Unlock swaps the word and wakes the sleepers, and
+//	          waiters sleep (on free, a channel Unlock closes)
 //
 // A handle that several goroutines use pays sync.Mutex's price (a swap
 // in Unlock) from the first contention on; one used by one goroutine never
@@ -85,16 +85,20 @@ import (
 //
 // A blocking call holds the lock of its side while it waits for the ring
 // (a Get on an empty ring, a Put or Write on a full one). Another
-// goroutine's call takes the lock with LockCall, which gives up where
-// that call would: a blocking call when its context ends, a Try call
-// (ctx noWait or tryNow) once it finds the holder waiting (holderWaits):
-// the holder waits because the ring has nothing for that side, which is
-// the Try call's answer. With Lock alone both waited as long as the
-// holder did (TestWaitingCallGivesUpBehindAnother).
+// goroutine's call takes the lock with LockCall, which, once it finds the
+// holder waiting (holderWaits), gives up where that call would: a
+// blocking call when its context ends, a Try call (ctx noWait or tryNow)
+// at once, reporting nothing now. (Mostly the Try call's own answer:
+// the holder waits because the ring has nothing for that side. Not
+// always: an MPSC Write waits for room for its own record, which may be
+// larger, and a waiter looks at the ring only every few microseconds.
+// The Try calls' docs say so.) With Lock alone both waited as long as the
+// holder did (TestWaitingCallGivesUpBehindAnother). Behind a holder that
+// runs, every call waits for it, its context done or not.
 type handleLock struct {
 	state   atomic.Uint32  // 0 free, 1 held: Lock's CAS, Unlock's store or swap
 	mode    atomic.Uint32  // hlOne -> hlMet -> hlShared; only grows
-	waiters atomic.Int32   // goroutines asleep or about to sleep on cond (hlShared)
+	waiters atomic.Int32   // goroutines asleep or about to sleep on free (hlShared)
 	owner   atomic.Uintptr // the goroutine (goid.G) the lock is biased to; 0 none yet, or biasRevoked
 	held    atomic.Uint32  // 0, heldTrying or heldOwned: written by the owner only (and by an Unlock of its hold)
 	cand    uintptr        // the last holder of state (goid.G) while there is no owner: read and written under state
@@ -142,15 +146,16 @@ func (l *handleLock) LockCall(ctx context.Context) error {
 }
 
 // giveUp reports why a LockCall under ctx stops waiting for l now, or nil.
+// Only a holder that waits for the ring is given up on: one that runs
+// lets go soon, and a call whose context is done does what it can without
+// waiting, as it did before the lock honoured contexts (a Put with a
+// done context into a ring with room goes in: TestDoneContextCallsBesideOthers).
 func (l *handleLock) giveUp(ctx context.Context) error {
-	switch ctx {
-	case nil:
+	if ctx == nil || l.waiting.Load() == 0 { // observes: the holder's holderWaits (see wakeWaiters)
 		return nil
-	case noWait, tryNow:
-		if l.waiting.Load() != 0 { // observes: the holder's holderWaits (see wakeWaiters)
-			return errWouldBlock
-		}
-		return nil
+	}
+	if ctx == noWait || ctx == tryNow {
+		return errWouldBlock
 	}
 	return ctx.Err()
 }
@@ -305,8 +310,12 @@ func (l *handleLock) lockSlow(ctx context.Context) error {
 			pollPause(i)
 			continue
 		}
-		var done <-chan struct{} // a Try call's ctx is done already: it sleeps until woken
-		if ctx != nil && ctx != noWait && ctx != tryNow {
+		// Woken by an Unlock, by a holder that starts to wait (for a Try
+		// call, and for a call whose ctx is done), or by the end of ctx:
+		// a Try call's ctx is done already, and a ctx that ended while the
+		// holder ran wakes nobody again.
+		var done <-chan struct{}
+		if ctx != nil && ctx != noWait && ctx != tryNow && ctx.Err() == nil {
 			done = ctx.Done()
 		}
 		l.waiters.Add(1) // announce, then look: Unlock swaps, then looks at waiters

@@ -388,10 +388,14 @@ func TestMPSCBiasedToItsWriter(t *testing.T) {
 
 // TestHandleLockCallGivesUp: LockCall waits for a lock another goroutine
 // holds, in the mode where waiters poll (hlMet) and in the one where they
-// sleep (hlShared), until its context ends (the context's error), or, as a
-// Try call (noWait), until the holder says it waits for the ring
-// (errWouldBlock, woken from its sleep), or until the holder releases it.
+// sleep (hlShared). Once the holder says it waits for the ring, a call
+// gives up when its context ends (the context's error) and a Try call
+// (noWait) at once (errWouldBlock), each woken from its sleep to do so.
+// Behind a holder that runs, even a call whose context is done waits, and
+// takes the lock when it is released.
 func TestHandleLockCallGivesUp(t *testing.T) {
+	canceled, cancel := context.WithCancel(context.Background())
+	cancel()
 	for _, mode := range []uint32{hlMet, hlShared} {
 		t.Run(fmt.Sprint("mode=", mode), func(t *testing.T) {
 			var l handleLock
@@ -414,26 +418,37 @@ func TestHandleLockCallGivesUp(t *testing.T) {
 					t.Fatalf("%s: LockCall still waits after 5 s", what)
 				}
 			}
-			asleep := func() { // in hlShared, until the caller sleeps: the wake is what is tested
+			asleep := func() { // in hlShared, until the caller sleeps: its wake is what is tested
 				for mode == hlShared && l.waiters.Load() == 0 {
 					runtime.Gosched()
 				}
 			}
 
+			l.holderWaits(true)
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 			defer cancel()
-			within(call(ctx), context.DeadlineExceeded, "a deadline")
-
-			try := call(noWait)
-			asleep()
-			l.holderWaits(true)
-			within(try, errWouldBlock, "a Try call, the holder waiting")
+			within(call(ctx), context.DeadlineExceeded, "a deadline, the holder waiting")
 			l.holderWaits(false)
 
-			blocking := call(context.Background())
+			for _, c := range []struct {
+				ctx  context.Context
+				want error
+				what string
+			}{
+				{noWait, errWouldBlock, "a Try call"},
+				{canceled, context.Canceled, "a call whose context is done"},
+			} {
+				got := call(c.ctx)
+				asleep()
+				l.holderWaits(true) // wakes it
+				within(got, c.want, c.what+", the holder starting to wait")
+				l.holderWaits(false)
+			}
+
+			got := call(canceled)
 			asleep()
 			l.Unlock()
-			within(blocking, nil, "a blocking call, the lock released")
+			within(got, nil, "a call whose context is done, the holder running and then unlocking")
 			l.Unlock()
 			if w := l.waiters.Load(); w != 0 {
 				t.Fatalf("%d waiters left counted", w)

@@ -828,8 +828,9 @@ func (r *MPMC) consumersClosed() bool { return r.noneAttached(roleConsumer, r.co
 // wake came before it was counted: it would sleep spin.FirstPark.
 func (r *MPMC) dataOrProducersClosed() bool { return r.hasData() || r.producersClosed() }
 
-// TryPut copies p into a free slot; ok is false when the ring is full.
-// A message longer than SlotBytes is ErrTooLarge.
+// TryPut copies p into a free slot; ok is false when the ring is full
+// (also while another goroutine's Put on this handle waits for room, which
+// it takes first). A message longer than SlotBytes is ErrTooLarge.
 func (r *MPMC) TryPut(p []byte) (ok bool, err error) {
 	if len(p) > r.slotBytes {
 		return false, r.tooLarge(len(p))
@@ -927,7 +928,8 @@ func (r *MPMC) awaitSpace(ctx context.Context, slow bool, g *ringx.RoomGate) (bo
 }
 
 // TryGet copies the next message into buf and returns its length; ok is
-// false when the ring is empty. A message longer than buf is truncated to
+// false when the ring is empty (also while another goroutine's Get on this
+// handle waits for a message, which it takes first). A message longer than buf is truncated to
 // len(buf) and TryGet returns its full length with ErrShortBuffer (a buf of
 // SlotBytes never truncates).
 func (r *MPMC) TryGet(buf []byte) (n int, ok bool, err error) {
@@ -1389,7 +1391,7 @@ func (r *MPMC) Close() error {
 }
 
 // TryPutFunc is PutFunc without blocking: ok is false when the ring is
-// full. fill writes the message in place and returns its length, or a
+// full (see TryPut). fill writes the message in place and returns its length, or a
 // negative value to give the slot up (consumers skip it).
 func (r *MPMC) TryPutFunc(fill func(slot []byte) int) (ok bool, err error) {
 	if err := r.lockPut(noWait); err != nil {
@@ -1414,7 +1416,7 @@ func (r *MPMC) TryPutFunc(fill func(slot []byte) int) (ok bool, err error) {
 }
 
 // TryGetFunc is GetFunc without blocking: ok is false when the ring is
-// empty. use gets the message in place and must not keep it.
+// empty (see TryGet). use gets the message in place and must not keep it.
 func (r *MPMC) TryGetFunc(use func(msg []byte)) (ok bool, err error) {
 	if err := r.lockGet(noWait); err != nil {
 		return false, noSlotYet(err)

@@ -175,7 +175,8 @@ func (r *MPMC) cell(pos uint64) []byte {
 // MaxRun, with one CAS, lets fill(i, slot) write message i of the run in
 // place and return its length (0..SlotBytes) or a negative value, and
 // publishes the run (LMAX Disruptor's batch claim over Vyukov's slots).
-// It returns how many messages it put: 0 when the ring is full; a negative
+// It returns how many messages it put: 0 when the ring is full (see
+// TryPut); a negative
 // return from fill gives up that slot and every later one of the run
 // (consumers skip them: fill is not called for the rest), and the count
 // stops before it. fill must not block or call the ring; one that panics
@@ -385,7 +386,7 @@ func (r *MPMC) tryGetRun(ctx context.Context, k int, use func(msg []byte)) (int,
 // order, in place, and gives the slots back with one wake for the run
 // (the consumer side of LMAX Disruptor's batching: a consumer takes every
 // published sequence up to the highest available at once). It returns how
-// many messages it handed over: 0 when the ring is empty. use must not
+// many messages it handed over: 0 when the ring is empty (see TryGet). use must not
 // keep msg, block, or call the ring; one that panics consumes its message,
 // and the handle's next Gets deliver the rest of the run first.
 func (r *MPMC) TryGetBatchFunc(k int, use func(msg []byte)) (int, error) {

@@ -31,7 +31,10 @@ func (r *MPSC) WriteBatch(ctx context.Context, recs [][]byte) (int, error) {
 		return 0, nil
 	}
 	if len(recs[0]) >= alignMin {
-		return 1, r.writeSlow(ctx, recs[0])
+		if err := r.writeSlow(ctx, recs[0]); err != nil {
+			return 0, err
+		}
+		return 1, nil
 	}
 	if err := r.lockProducer(ctx); err != nil {
 		return 0, err
@@ -58,7 +61,8 @@ func (r *MPSC) WriteBatch(ctx context.Context, recs [][]byte) (int, error) {
 }
 
 // TryWriteBatch is WriteBatch without blocking: it returns 0 when not even
-// the first record fits now.
+// the first record fits now, or while another goroutine's call on the
+// handle waits for room (see TryWrite).
 func (r *MPSC) TryWriteBatch(recs [][]byte) (int, error) {
 	if len(recs) == 0 {
 		return 0, nil

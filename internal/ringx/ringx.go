@@ -79,7 +79,8 @@ type MPMC interface {
 	// hands it to PublishPut, which publishes it, runs wake (the caller's
 	// own wake-up, which may still touch the mapping) and releases the
 	// lock: one call each way on the path of every message. ok is false,
-	// holding nothing, when the ring is full, on err, on a handle that is
+	// holding nothing, when the ring is full (or another goroutine's call
+	// on the handle waits for room holding the lock), on err, on a handle that is
 	// not a producer yet or has begun to close, and when stop, a word of
 	// the caller's in the same mapping (a queue's shutdown), is not 0
 	// (the caller's general path attaches it, or says why). Close takes
