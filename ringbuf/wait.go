@@ -130,14 +130,12 @@ type waitSide struct {
 	opt     atomics.WaitOptions
 	o       *options
 	adapt   spin.Adaptive // Park: spin rounds learnt from past waits
-	// due is when the next errPoll is owed (spin.Now; 0 before the first
-	// park). A sleep of a whole poll period returns it from Await, but a
-	// wake that changes nothing this waiter waits for (a publication
-	// behind a dead producer's slot at the head) ends a sleep early: a
-	// waiter woken more often than its poll period never polled, and never
-	// rescued the slot (TestRescueDespiteWakesInVain). The handle's lock
-	// of its side serialises the waits that use it, as for adapt.
-	due int64
+	// due is when the next errPoll is owed, however often the waiter is
+	// woken (see spin.PollDue): a waiter woken in vain by every
+	// publication behind a dead producer's slot at the head never rescued
+	// the slot (TestRescueDespiteWakesInVain). The handle's lock of its
+	// side serialises the waits that use it, as for adapt.
+	due spin.PollDue
 	// holder is the handle lock its waiters hold while they wait (nil:
 	// none), told of each wait so that a Try call behind it gives up (see
 	// handleLock).
@@ -269,11 +267,7 @@ func (w *waitSide) waitFor(ctx context.Context, ready, settle func() bool) error
 		return nil
 	}
 	t0 := spin.Now()
-	if poll := int64(w.o.poll); w.due == 0 || t0-w.due > poll {
-		// The first park of a wait, or one long after the last errPoll
-		// was due: a period from now.
-		w.due = t0 + poll
-	}
+	w.due.Park(t0, w.o.poll)
 	err := atomics.Await(ctx, w.seq, seq, &firstPark)
 	if err == errFirstPark && !done() {
 		err = atomics.Await(ctx, w.seq, seq, &w.opt)
@@ -285,9 +279,9 @@ func (w *waitSide) waitFor(ctx context.Context, ready, settle func() bool) error
 	if err == nil || err == errPoll {
 		switch now := spin.Now(); {
 		case err == errPoll:
-			w.due = now + int64(w.o.poll)
-		case now >= w.due && !done():
-			w.due = now + int64(w.o.poll)
+			w.due.Polled(now, w.o.poll)
+		case w.due.Owed(now) && !done():
+			w.due.Polled(now, w.o.poll)
 			err = errPoll // woken in vain past the time a poll was due
 		}
 	}

@@ -127,13 +127,9 @@ func (e Event) wait(ctx context.Context, o *atomics.WaitOptions, a *spin.Adaptiv
 		base = max(o.Spin, 0)
 	}
 	base = (base + spin.RelaxChecks - 1) / spin.RelaxChecks
-	// due is when o.Check must run next (spin.Now; 0 before the first
-	// park). Await runs it only when a sleep lasts the whole poll period,
-	// and a wake that changes nothing this waiter waits for (another
-	// process's cancelled wait wakes every sleeper on the word) ends a
-	// sleep early: a waiter woken more often than its poll period would
-	// never check, and never learn that its peers are dead.
-	var due int64
+	// due is when o.Check must run next, however often the waiter is
+	// woken (see spin.PollDue).
+	var due spin.PollDue
 	polls := o != nil && o.Poll > 0 && o.Check != nil
 	for {
 		spell, ok := a.Spin(base, spin.Yielding, look)
@@ -152,8 +148,8 @@ func (e Event) wait(ctx context.Context, o *atomics.WaitOptions, a *spin.Adaptiv
 		ok, err := ready()
 		if !ok && err == nil {
 			t0 := spin.Now()
-			if polls && due == 0 {
-				due = t0 + int64(o.Poll)
+			if polls {
+				due.Park(t0, o.Poll)
 			}
 			slept := int64(0) // the sleep with o: one of its whole poll period ran Check
 			err = atomics.Await(ctx, e.Seq, s, &firstPark)
@@ -168,9 +164,9 @@ func (e Event) wait(ctx context.Context, o *atomics.WaitOptions, a *spin.Adaptiv
 			if polls && !ok && err == nil {
 				switch now := spin.Now(); {
 				case slept >= int64(o.Poll):
-					due = now + int64(o.Poll) // Await checked
-				case now >= due:
-					due = now + int64(o.Poll)
+					due.Polled(now, o.Poll) // Await checked
+				case due.Owed(now):
+					due.Polled(now, o.Poll)
 					err = o.Check()
 				}
 			}

@@ -189,6 +189,32 @@ func (a *Adaptive) Parked(s Spell, t0 int64, woken bool) {
 	a.Learn(s.base, st)
 }
 
+// PollDue is when a parked waiter's next poll (the look at its peers that
+// its poll period paces) is owed, however often it is woken. atomics.Await
+// runs a waiter's Check only when a sleep lasts the whole poll period, and
+// a wake that changes nothing the waiter waits for (a publication behind
+// a dead producer's slot, another process's cancelled wait) ends a sleep
+// early: a waiter woken more often than its poll period never polled, and
+// never learnt that a peer was dead (TestRescueDespiteWakesInVain in
+// package ringbuf, TestEventCheckDespiteSpuriousWakes in internal/notify).
+// The zero value owes nothing yet. It is the waiter's own, not for
+// concurrent use.
+type PollDue struct{ at int64 } // Now when the poll is owed; 0 before the first park
+
+// Park is the waiter's park at now (Now): the first, or one long after the
+// last poll was owed, owes one a period from now.
+func (d *PollDue) Park(now int64, period time.Duration) {
+	if d.at == 0 || now-d.at > int64(period) {
+		d.at = now + int64(period)
+	}
+}
+
+// Owed reports whether the poll is owed at now.
+func (d *PollDue) Owed(now int64) bool { return d.at != 0 && now >= d.at }
+
+// Polled records a poll made at now: the next is owed a period later.
+func (d *PollDue) Polled(now int64, period time.Duration) { d.at = now + int64(period) }
+
 // start anchors Now.
 var start = time.Now()
 

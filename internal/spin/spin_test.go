@@ -76,3 +76,40 @@ func TestSpinGrowthBounded(t *testing.T) {
 		t.Fatalf("%d looks after 100 long gaps, want the base %d", n, base)
 	}
 }
+
+// TestPollDue: the first park owes a poll a period later, parks before it
+// keep it, a poll moves it a period on, and a park long after it was owed
+// (a new wait, much later) owes one a period from then, not at once.
+func TestPollDue(t *testing.T) {
+	const period = 50 * time.Millisecond
+	p := int64(period)
+	var d spin.PollDue
+	if d.Owed(1 << 62) {
+		t.Fatal("owed before any park")
+	}
+	d.Park(1000, period)
+	for _, c := range []struct {
+		now  int64
+		park bool
+		want bool
+	}{
+		{1000 + p - 1, true, false}, // parks before it: still owed at 1000+p
+		{1000 + p, false, true},
+	} {
+		if c.park {
+			d.Park(c.now, period)
+		}
+		if got := d.Owed(c.now); got != c.want {
+			t.Fatalf("Owed(%d) = %v, want %v", c.now, got, c.want)
+		}
+	}
+	d.Polled(1000+p, period)
+	if d.Owed(1000+2*p-1) || !d.Owed(1000+2*p) {
+		t.Fatal("a poll did not move the next one a period on")
+	}
+	later := int64(1000 + 10*p)
+	d.Park(later, period)
+	if d.Owed(later) || !d.Owed(later+p) {
+		t.Fatal("a park long after the poll was owed did not owe one a period from then")
+	}
+}
