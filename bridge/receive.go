@@ -29,7 +29,8 @@ import (
 // reaching the server leaves that message to be delivered again after
 // AckWait: the local queue gets it twice (at least once; see
 // docs/bridge.md). While q is full Receive tells JetStream that the
-// message in hand is in progress, so it is not delivered elsewhere.
+// message in hand and those it pulled ahead are in progress, so that none
+// is delivered again, however long q stays full.
 func Receive[T any](ctx context.Context, js jetstream.JetStream, q *queue.Queue[T], o Options[T]) error {
 	o = o.withDefaults()
 	cons, err := js.CreateOrUpdateConsumer(ctx, o.Stream, jetstream.ConsumerConfig{
@@ -45,14 +46,11 @@ func Receive[T any](ctx context.Context, js jetstream.JetStream, q *queue.Queue[
 		}
 		return fmt.Errorf("bridge: consumer %q of stream %q: %w", o.Consumer, o.Stream, err)
 	}
-	// Pull requests that expire every pullExpiry, with heartbeats every
-	// second: a request parked on a server that died is noticed and
-	// replaced within seconds (the client's defaults take 10 to 30).
-	it, err := cons.Messages(jetstream.PullMaxMessages(o.Batch), jetstream.PullExpiry(pullExpiry), jetstream.PullHeartbeat(time.Second))
-	if err != nil {
+	p := &puller{cons: cons, batch: o.Batch}
+	if err := p.pull(); err != nil {
 		return fmt.Errorf("bridge: consumer %q of stream %q: %w", o.Consumer, o.Stream, err)
 	}
-	defer it.Stop()
+	defer p.stop()
 	defer func() {
 		// The acknowledgements leave the process before Receive returns,
 		// when they can: a connection that is away (reconnecting) sends
@@ -95,10 +93,10 @@ func Receive[T any](ctx context.Context, js jetstream.JetStream, q *queue.Queue[
 	next := jetstream.NextContext(wctx) // made once: an option is an allocation
 	var v, zero T                       // v escapes to the codec: one allocation for all
 	for {
-		m, err := it.Next(next)
+		m, err := p.next(next)
 		if err != nil {
 			if wctx.Err() != nil { // ctx done, q shut down, or q closed
-				giveBack(it)
+				p.giveBack()
 				if qClosed.Load() && ctx.Err() == nil {
 					return fmt.Errorf("bridge: %w", queue.ErrClosed)
 				}
@@ -114,9 +112,9 @@ func Receive[T any](ctx context.Context, js jetstream.JetStream, q *queue.Queue[
 			m.Term()
 			continue
 		}
-		if err := put(ctx, q, m, v, o.AckWait); err != nil {
+		if err := put(ctx, q, v, m, p, o.AckWait); err != nil {
 			m.Nak()
-			giveBack(it)
+			p.giveBack()
 			if ctx.Err() != nil || errors.Is(err, queue.ErrShutdown) {
 				return nil
 			}
@@ -154,21 +152,116 @@ func watchShutdown[T any](ctx context.Context, q *queue.Queue[T], closing <-chan
 	}
 }
 
-// put puts v in q; while q is full it tells JetStream every third of
-// ackWait that m is in progress.
-func put[T any](ctx context.Context, q *queue.Queue[T], m jetstream.Msg, v T, ackWait time.Duration) error {
+// put puts v in q. While q is full it tells JetStream, every third of
+// ackWait, that m and the messages p holds behind it are in progress.
+func put[T any](ctx context.Context, q *queue.Queue[T], v T, m jetstream.Msg, p *puller, ackWait time.Duration) error {
 	ok, err := q.TryPut(v)
 	if ok || err != nil {
 		return err
 	}
 	for {
-		pctx, cancel := context.WithTimeout(ctx, ackWait/3)
+		// Until the messages held are a third of ackWait old: a Put whose
+		// deadline has passed still takes room that is there.
+		pctx, cancel := context.WithTimeout(ctx, max(ackWait/3-time.Since(p.since), 0))
 		err := q.Put(pctx, v)
 		cancel()
 		if !errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
 			return err
 		}
-		m.InProgress()
+		p.hold(m)
+	}
+}
+
+// puller is where Receive takes its messages from: the consumer's
+// iterator, which pulls up to batch messages ahead of the local queue,
+// and before it the messages taken out of an iterator while the queue
+// was full (ahead). Owned by Receive's loop.
+//
+// A message pulled ahead is unacknowledged from its delivery: left in the
+// iterator's buffer behind a queue full for longer than AckWait, it was
+// delivered again (to this host or another) and the queue got it twice.
+// Taken out into ahead, it is told in progress with the message in hand.
+type puller struct {
+	cons  jetstream.Consumer
+	batch int
+	it    jetstream.MessagesContext // nil from its drain into ahead until ahead is done
+	ahead []jetstream.Msg           // in delivery order; those before i are done
+	i     int
+	// since is when it was made or the messages held were last told in
+	// progress: every message Receive holds unacknowledged was delivered
+	// or told at or after it.
+	since time.Time
+}
+
+// pull makes the iterator.
+func (p *puller) pull() error {
+	// Pull requests that expire every pullExpiry, with heartbeats every
+	// second: a request parked on a server that died is noticed and
+	// replaced within seconds (the client's defaults take 10 to 30).
+	it, err := p.cons.Messages(jetstream.PullMaxMessages(p.batch), jetstream.PullExpiry(pullExpiry), jetstream.PullHeartbeat(time.Second))
+	if err != nil {
+		return err
+	}
+	p.it, p.ahead, p.i, p.since = it, p.ahead[:0], 0, time.Now()
+	return nil
+}
+
+// next returns the next message: ahead's, then the iterator's (made again
+// once ahead is done).
+func (p *puller) next(opt jetstream.NextOpt) (jetstream.Msg, error) {
+	if p.i < len(p.ahead) {
+		m := p.ahead[p.i]
+		p.ahead[p.i] = nil
+		p.i++
+		return m, nil
+	}
+	if p.it == nil {
+		if err := p.pull(); err != nil {
+			return nil, err
+		}
+	}
+	return p.it.Next(opt)
+}
+
+// hold tells JetStream that m and the messages pulled ahead are in
+// progress, after taking those out of the iterator, which pulls no more
+// until they are put.
+func (p *puller) hold(m jetstream.Msg) {
+	if p.it != nil {
+		p.it.Drain()
+		for {
+			a, err := p.it.Next(jetstream.NextMaxWait(time.Second))
+			if err != nil {
+				break // drained; or one still on its way, delivered again after AckWait
+			}
+			p.ahead = append(p.ahead, a)
+		}
+		p.it.Stop()
+		p.it = nil
+	}
+	m.InProgress()
+	for _, a := range p.ahead[p.i:] {
+		a.InProgress()
+	}
+	p.since = time.Now()
+}
+
+// stop stops the iterator.
+func (p *puller) stop() {
+	if p.it != nil {
+		p.it.Stop()
+	}
+}
+
+// giveBack gives the messages p holds back to the stream at once, rather
+// than after AckWait.
+func (p *puller) giveBack() {
+	for _, m := range p.ahead[p.i:] {
+		m.Nak()
+	}
+	p.ahead, p.i = p.ahead[:0], 0
+	if p.it != nil {
+		giveBack(p.it)
 	}
 }
 
