@@ -2,8 +2,12 @@ package bridge_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
 
 	"github.com/shmkit/shmkit/bridge"
 	"github.com/shmkit/shmkit/codec"
@@ -88,5 +92,62 @@ wait:
 		if seen[i] != 1 {
 			t.Errorf("message %d got %d times (the server delivered %d messages again while the queue was full): %v", i, seen[i], redelivered, seen)
 		}
+	}
+}
+
+// TestReceiveConnClosed: a Receive whose connection closes (closed by its
+// owner, or its reconnects exhausted), idle or waiting on a full queue,
+// returns an error matching nats.ErrConnectionClosed, as Send, ServeTasks
+// and ServeManager do. It returned jetstream's own sentinel when idle, and
+// waited on a full queue until it had room, to put a message it could no
+// longer acknowledge and that JetStream would deliver again.
+func TestReceiveConnClosed(t *testing.T) {
+	for _, full := range []bool{false, true} {
+		t.Run(fmt.Sprintf("full=%v", full), func(t *testing.T) {
+			ctx := ctxT(t)
+			s := startServer(t)
+			js := connect(t, s.ClientURL())
+			other := connect(t, s.ClientURL())
+			stream := fmt.Sprintf("RX%v", full)
+			makeStream(t, ctx, other, stream, 1)
+			dst := newQueue(t, 1)
+			if full {
+				if err := dst.Put(ctx, 0); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := other.Publish(ctx, stream, make([]byte, 8)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			recvErr := make(chan error, 1)
+			shmtest.Go(t, func() { recvErr <- bridge.Receive(ctx, js, dst, bridge.Options[uint64]{Stream: stream}) })
+			// Receive waits: for a message (a pull request waits on the
+			// consumer), or to put the one it has (delivered, unacknowledged).
+			poll := time.NewTicker(10 * time.Millisecond)
+			defer poll.Stop()
+			for {
+				c, err := other.Consumer(ctx, stream, "shmkit-bridge")
+				if err == nil {
+					info, err := c.Info(ctx)
+					if err == nil && (!full && info.NumWaiting > 0 || full && info.NumAckPending > 0) {
+						break
+					}
+				}
+				select {
+				case <-poll.C:
+				case <-ctx.Done():
+					t.Fatal(ctx.Err())
+				}
+			}
+			js.Conn().Close()
+			select {
+			case err := <-recvErr:
+				if !errors.Is(err, nats.ErrConnectionClosed) {
+					t.Errorf("Receive after its connection closed = %v, want nats.ErrConnectionClosed", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("Receive still running 10 s after its connection closed")
+			}
+		})
 	}
 }
