@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/shmkit/shmkit/internal/qhold"
@@ -21,7 +22,9 @@ import (
 // succeeded. It runs until ctx is done or q is shut down, then returns
 // nil, or until q is closed, then returns an error matching
 // queue.ErrClosed; the messages it had pulled and not put go back to the
-// stream (negative acknowledgement) for any receiver. Any number of hosts
+// stream (negative acknowledgement) for any receiver. When js's connection
+// is closed it returns an error matching nats.ErrConnectionClosed, and
+// puts nothing more: what it had pulled is delivered again after AckWait. Any number of hosts
 // may Receive from one consumer: each message goes to one of them.
 //
 // A message that does not decode is terminated (JetStream drops it) and
@@ -46,7 +49,7 @@ func Receive[T any](ctx context.Context, js jetstream.JetStream, q *queue.Queue[
 		}
 		return fmt.Errorf("bridge: consumer %q of stream %q: %w", o.Consumer, o.Stream, err)
 	}
-	p := &puller{cons: cons, batch: o.Batch}
+	p := &puller{nc: js.Conn(), cons: cons, batch: o.Batch}
 	if err := p.pull(); err != nil {
 		return fmt.Errorf("bridge: consumer %q of stream %q: %w", o.Consumer, o.Stream, err)
 	}
@@ -90,6 +93,25 @@ func Receive[T any](ctx context.Context, js jetstream.JetStream, q *queue.Queue[
 	}()
 	defer func() { stopWatch(); <-watched }()
 
+	// A closed connection acknowledges nothing any more: its CLOSED event
+	// ends a Put waiting for room (pctx), whose message JetStream will
+	// deliver again, rather than putting it for a copy.
+	nc := js.Conn()
+	closedEv := nc.StatusChanged(nats.CLOSED)
+	defer nc.RemoveStatusListener(closedEv)
+	pctx, stopPut := context.WithCancel(ctx)
+	defer stopPut()
+	go func() {
+		select {
+		case <-closedEv:
+			stopPut()
+		case <-pctx.Done():
+		}
+	}()
+	if nc.IsClosed() { // closed before the listener was there: no event comes
+		stopPut()
+	}
+
 	next := jetstream.NextContext(wctx) // made once: an option is an allocation
 	var v, zero T                       // v escapes to the codec: one allocation for all
 	for {
@@ -102,6 +124,9 @@ func Receive[T any](ctx context.Context, js jetstream.JetStream, q *queue.Queue[
 				}
 				return nil
 			}
+			if nc.IsClosed() { // jetstream's own sentinel: say it as nats.go does
+				return fmt.Errorf("bridge: consumer %q: %w (%w)", o.Consumer, nats.ErrConnectionClosed, err)
+			}
 			if errors.Is(err, jetstream.ErrNoHeartbeat) {
 				continue // the iterator pulls again
 			}
@@ -112,11 +137,14 @@ func Receive[T any](ctx context.Context, js jetstream.JetStream, q *queue.Queue[
 			m.Term()
 			continue
 		}
-		if err := put(ctx, q, v, m, p, o.AckWait); err != nil {
+		if err := put(pctx, q, v, m, p, o.AckWait); err != nil {
 			m.Nak()
 			p.giveBack()
 			if ctx.Err() != nil || errors.Is(err, queue.ErrShutdown) {
 				return nil
+			}
+			if nc.IsClosed() {
+				return fmt.Errorf("bridge: %w", nats.ErrConnectionClosed)
 			}
 			return fmt.Errorf("bridge: %w", err)
 		}
@@ -182,6 +210,7 @@ func put[T any](ctx context.Context, q *queue.Queue[T], v T, m jetstream.Msg, p 
 // delivered again (to this host or another) and the queue got it twice.
 // Taken out into ahead, it is told in progress with the message in hand.
 type puller struct {
+	nc    *nats.Conn
 	cons  jetstream.Consumer
 	batch int
 	it    jetstream.MessagesContext // nil from its drain into ahead until ahead is done
@@ -207,9 +236,13 @@ func (p *puller) pull() error {
 }
 
 // next returns the next message: ahead's, then the iterator's (made again
-// once ahead is done).
+// once ahead is done). A message ahead can no longer be acknowledged once
+// the connection is closed: it is not returned then.
 func (p *puller) next(opt jetstream.NextOpt) (jetstream.Msg, error) {
 	if p.i < len(p.ahead) {
+		if p.nc.IsClosed() {
+			return nil, nats.ErrConnectionClosed
+		}
 		m := p.ahead[p.i]
 		p.ahead[p.i] = nil
 		p.i++
