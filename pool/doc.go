@@ -62,9 +62,9 @@
 // In and Out travel with codec.Default. A fixed-size, pointer-free type
 // without a bool travels as its raw bytes: a chunk of int64 is one copy
 // into the ring and one out, without an allocation. Other types are encoded
-// (gob, for most); a chunk of them, and every result, must fit in a quarter
-// of a worker's ring (WithBufferSize, 1 MiB by default), or the task fails
-// with ErrTooLarge.
+// (gob, for most). A chunk of inputs, and every result, raw or encoded,
+// must fit in a quarter of a worker's ring (WithBufferSize, 1 MiB by
+// default), or the task fails with ErrTooLarge.
 //
 // Scope: Linux only.
 package pool

@@ -257,7 +257,8 @@ func (f *Func[In, Out]) runBatch(ctx context.Context, ins []In, outs []Out) {
 }
 
 // runChunk runs the tasks of one chunk in the worker and writes their
-// results: raw when all succeeded and Out is raw, itemised otherwise.
+// results: raw when all succeeded and Out is raw and fits a record,
+// itemised otherwise.
 func (f *Func[In, Out]) runChunk(ctx context.Context, ws *workerState, h header, payload []byte) error {
 	n := int(h.count)
 	if err := f.decodeInputs(payload, n); err != nil {
@@ -266,7 +267,9 @@ func (f *Func[In, Out]) runChunk(ctx context.Context, ws *workerState, h header,
 	ws.release() // inputs copied out: the parent may reuse the space
 	f.outs = grow(f.outs, n)
 	f.runRange(ctx, f.ins[:n], f.outs[:n])
-	if len(f.errs) == 0 && f.outSize > 0 {
+	// A raw result larger than a record goes the itemised way, which
+	// answers it with ErrTooLarge: written raw, it would not fit the ring.
+	if len(f.errs) == 0 && f.outSize > 0 && f.outSize <= ws.maxRecord-hdrSize {
 		return ws.writeRaw(ctx, h.seq, bytesOf(f.outs[:n]), f.outSize)
 	}
 	return ws.writeItems(ctx, h.seq, n, f.errs, func(dst []byte, i int) ([]byte, error) {
