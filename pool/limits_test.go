@@ -56,3 +56,26 @@ func TestRawResultTooLarge(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+var repeat = pool.Register("pool_test.repeat", func(ctx context.Context, n int) (string, error) {
+	return strings.Repeat("x", n), nil
+})
+
+// TestTooLargeMatches: a task that fails because its result does not fit
+// a record, raw or encoded, has an error matching ErrTooLarge (as the
+// package doc says, and as a chunk of inputs too large has). Before, the
+// worker's failure reached the caller as a *TaskError carrying only the
+// message, which errors.Is did not match.
+func TestTooLargeMatches(t *testing.T) {
+	ctx := ctxFor(t)
+	p := start(t, pool.Processes(1), pool.WithBufferSize(64<<10))
+	if _, err := pool.Apply(ctx, p, repeat, 40000); !errors.Is(err, pool.ErrTooLarge) {
+		t.Fatalf("an encoded result of 40000 bytes: %v", err)
+	}
+	if _, err := pool.Apply(ctx, p, widen, 1); !errors.Is(err, pool.ErrTooLarge) {
+		t.Fatalf("a raw result of %d bytes: %v", len(wide{}), err)
+	}
+	if s, err := pool.Apply(ctx, p, repeat, 3); err != nil || s != "xxx" {
+		t.Fatalf("a small result after them: %q, %v", s, err)
+	}
+}
