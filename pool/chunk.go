@@ -210,6 +210,10 @@ func deliverFailure(ops chunkOps, i int, status byte, p []byte, w *worker) error
 	switch status {
 	case itemErr:
 		ops.fail(i, &TaskError{Worker: w.name, Pid: w.proc.Pid(), Msg: string(p)})
+	case itemTooLarge:
+		ops.fail(i, &TaskError{Worker: w.name, Pid: w.proc.Pid(), Msg: string(p), sentinel: ErrTooLarge})
+	case itemNotRegistered:
+		ops.fail(i, &TaskError{Worker: w.name, Pid: w.proc.Pid(), Msg: string(p), sentinel: ErrNotRegistered})
 	case itemPanic:
 		if len(p) < 4 || uint64(binary.LittleEndian.Uint32(p)) > uint64(len(p)-4) {
 			return fmt.Errorf("pool: malformed panic report")

@@ -51,13 +51,18 @@ func (e *WorkerError) Error() string {
 func (e *WorkerError) Is(target error) bool { return target == ErrWorkerDied }
 
 // TaskError is the error a task function returned, or its panic, as the
-// worker reported it: the message travels, the error value does not.
+// worker reported it: the message travels, the error value does not. It
+// is also a failure the worker made itself, which matches its sentinel:
+// a result too large for a record (ErrTooLarge), a function the worker
+// does not register (ErrNotRegistered).
 type TaskError struct {
 	Worker   string // the worker that ran the task
 	Pid      int
 	Msg      string // the error's message, or the panic value printed
 	Panicked bool
 	Stack    string // the goroutine's stack at the panic
+
+	sentinel error // ErrTooLarge or ErrNotRegistered, for the worker's own failures
 }
 
 // Error returns the message; a panic's carries its stack.
@@ -68,8 +73,12 @@ func (e *TaskError) Error() string {
 	return e.Msg
 }
 
-// Is makes errors.Is(err, ErrPanicked) hold for a panic.
-func (e *TaskError) Is(target error) bool { return e.Panicked && target == ErrPanicked }
+// Is makes errors.Is(err, ErrPanicked) hold for a panic, and
+// errors.Is(err, ErrTooLarge) or errors.Is(err, ErrNotRegistered) for
+// those failures.
+func (e *TaskError) Is(target error) bool {
+	return e.Panicked && target == ErrPanicked || e.sentinel != nil && target == e.sentinel
+}
 
 // MapError is the error of a Map (or Starmap, MapShared) in which some tasks
 // failed: Errs has one entry per input, nil where the task succeeded.

@@ -50,13 +50,13 @@ func TestFailAllCount(t *testing.T) {
 
 	const n = 1000
 	ws, got := failAllRing(t, 1<<18, maxRecord)
-	if err := ws.failAll(ctx, 7, n, msg); err != nil {
+	if err := ws.failAll(ctx, 7, n, itemNotRegistered, msg); err != nil {
 		t.Fatal(err)
 	}
 	ref, want := failAllRing(t, 1<<18, maxRecord)
 	fails := make([]itemFailure, n)
 	for i := range fails {
-		fails[i] = itemFailure{i: i, status: itemErr, msg: msg}
+		fails[i] = itemFailure{i: i, status: itemNotRegistered, msg: msg}
 	}
 	if err := ref.writeItems(ctx, 7, n, fails, nil); err != nil {
 		t.Fatal(err)
@@ -84,7 +84,7 @@ func TestFailAllCount(t *testing.T) {
 		payload := a[hdrSize:]
 		for range h.count {
 			st, p, rest, err := nextItem(payload)
-			if err != nil || st != itemErr || string(p) != msg {
+			if err != nil || st != itemNotRegistered || string(p) != msg {
 				t.Fatalf("record %d: item %d, %q, %v", records, st, p, err)
 			}
 			payload = rest
@@ -106,7 +106,7 @@ func TestFailAllCount(t *testing.T) {
 	cancel()
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
-	err := ws.failAll(cctx, 7, big, msg)
+	err := ws.failAll(cctx, 7, big, itemNotRegistered, msg)
 	runtime.ReadMemStats(&after)
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("failAll of %d tasks into a full ring: %v", big, err)

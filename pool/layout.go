@@ -35,7 +35,10 @@ import (
 //	               of chunk seq.
 //	kind resItems: count items of [u8 status][u32 len][bytes]: status itemOK
 //	               (bytes: the encoded result), itemErr (the message),
-//	               itemPanic ([u32 message length][message][stack]).
+//	               itemPanic ([u32 message length][message][stack]),
+//	               itemTooLarge and itemNotRegistered (the message of a
+//	               failure the worker made itself, which the parent makes
+//	               match ErrTooLarge and ErrNotRegistered).
 //	kind resReady: the worker ran its initializer and waits for tasks.
 //
 // A worker answers its chunks in the order it received them, so the parent
@@ -67,6 +70,9 @@ const (
 	itemOK    = 0
 	itemErr   = 1
 	itemPanic = 2
+
+	itemTooLarge      = 3
+	itemNotRegistered = 4
 )
 
 // header is a record header decoded.

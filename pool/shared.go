@@ -261,7 +261,7 @@ func (f *Func[In, Out]) runShared(ctx context.Context, ws *workerState, h header
 	n := int(h.count)
 	ins, outs, err := sharedArrays[In, Out](&ws.shared, st)
 	if err != nil {
-		return ws.failAll(ctx, h.seq, n, fmt.Sprintf("pool: attaching the arrays of %s: %v", f.name, err))
+		return ws.failAll(ctx, h.seq, n, itemErr, fmt.Sprintf("pool: attaching the arrays of %s: %v", f.name, err))
 	}
 	if st.lo+n > len(ins) || st.lo+n > len(outs) {
 		return fmt.Errorf("pool: shared task %d..%d past arrays of %d and %d", st.lo, st.lo+n, len(ins), len(outs))

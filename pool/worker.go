@@ -118,7 +118,7 @@ func runWorker(ctx context.Context, a workerArgs) error {
 		case h.kind == recTask || h.kind == recShared:
 			ws.release()
 			msg := fmt.Sprintf("%v: id %#x (the worker's program differs from the pool's?)", ErrNotRegistered, h.word)
-			err = ws.failAll(ctx, h.seq, int(h.count), msg)
+			err = ws.failAll(ctx, h.seq, int(h.count), itemNotRegistered, msg)
 		default:
 			err = fmt.Errorf("pool: task record of unknown kind %d", h.kind)
 		}
@@ -130,18 +130,18 @@ func runWorker(ctx context.Context, a workerArgs) error {
 	return nil
 }
 
-// failAll answers every task of a chunk with the same error message, in
-// the records writeItems would write for those failures. n comes from the
-// task record's header, which the payload does not bound (a MapShared
-// chunk's is an index range of any length): the items are made a record
-// at a time in the ring, never a failure per task at once, so that a
-// corrupt count of 2^32-1 costs no more memory than a record (the parent
-// refuses the answers past its chunk and kills the worker), and a large
-// chunk that fails no more either.
-func (ws *workerState) failAll(ctx context.Context, seq uint64, n int, msg string) error {
-	item := appendFailure(nil, itemFailure{status: itemErr, msg: msg})
+// failAll answers every task of a chunk with the same failure (status and
+// message), in the records writeItems would write for those failures. n
+// comes from the task record's header, which the payload does not bound
+// (a MapShared chunk's is an index range of any length): the items are
+// made a record at a time in the ring, never a failure per task at once,
+// so that a corrupt count of 2^32-1 costs no more memory than a record
+// (the parent refuses the answers past its chunk and kills the worker),
+// and a large chunk that fails no more either.
+func (ws *workerState) failAll(ctx context.Context, seq uint64, n int, status byte, msg string) error {
+	item := appendFailure(nil, itemFailure{status: status, msg: msg})
 	if len(item) > ws.maxRecord-hdrSize { // as writeItems answers a result that alone passes the limit
-		item = appendFailure(nil, itemFailure{status: itemErr, msg: fmt.Sprintf("%v: a result of %d bytes, over the pool's limit of %d", ErrTooLarge, len(item), ws.maxRecord-hdrSize)})
+		item = appendFailure(nil, itemFailure{status: itemTooLarge, msg: fmt.Sprintf("%v: a result of %d bytes, over the pool's limit of %d", ErrTooLarge, len(item), ws.maxRecord-hdrSize)})
 	}
 	per := max(1, (ws.maxRecord-hdrSize)/len(item))
 	for first := 0; first < n; {
@@ -214,7 +214,7 @@ func (ws *workerState) writeItems(ctx context.Context, seq uint64, n int, fails 
 			}
 		}
 		if len(ws.scratch)-mark > ws.maxRecord-hdrSize {
-			ws.scratch = appendFailure(ws.scratch[:mark], itemFailure{status: itemErr, msg: fmt.Sprintf("%v: a result of %d bytes, over the pool's limit of %d", ErrTooLarge, len(ws.scratch)-mark, ws.maxRecord-hdrSize)})
+			ws.scratch = appendFailure(ws.scratch[:mark], itemFailure{status: itemTooLarge, msg: fmt.Sprintf("%v: a result of %d bytes, over the pool's limit of %d", ErrTooLarge, len(ws.scratch)-mark, ws.maxRecord-hdrSize)})
 		}
 		if len(ws.scratch) > ws.maxRecord {
 			item := append([]byte(nil), ws.scratch[mark:]...)
