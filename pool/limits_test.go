@@ -3,9 +3,14 @@ package pool_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"math"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/shmkit/shmkit/array"
+	"github.com/shmkit/shmkit/internal/shmtest"
 	"github.com/shmkit/shmkit/pool"
 )
 
@@ -77,5 +82,73 @@ func TestTooLargeMatches(t *testing.T) {
 	}
 	if s, err := pool.Apply(ctx, p, repeat, 3); err != nil || s != "xxx" {
 		t.Fatalf("a small result after them: %q, %v", s, err)
+	}
+}
+
+// TestHugeChunksize: a chunk size larger than the input means one chunk
+// of all of it, as in Python (chunksize=10**9 on five inputs), for Map,
+// MapShared, Imap and ImapUnordered. Before, Map and MapShared counted
+// their chunks as (n+size-1)/size, which overflowed: into zero chunks,
+// and so a nil error and every output zero without a task run (or into a
+// negative count, a panic in make); and Imap made room for a whole chunk
+// before reading its inputs, which panicked (or, below the allocator's
+// limit, died out of memory, a fatal error no recover stops).
+func TestHugeChunksize(t *testing.T) {
+	ctx := ctxFor(t)
+	p := start(t, pool.Processes(2))
+	in := []int64{1, 2, 3, 4, 5}
+	want := []int64{2, 4, 6, 8, 10}
+	try := func(name string, fn func() ([]int64, error)) {
+		t.Helper()
+		var (
+			got []int64
+			err error
+		)
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					err = fmt.Errorf("panic: %v", r)
+				}
+			}()
+			got, err = fn()
+		}()
+		if err != nil || !slices.Equal(got, want) {
+			t.Errorf("%s with Chunksize(math.MaxInt): %v, %v", name, got, err)
+		}
+	}
+	huge := pool.Chunksize(math.MaxInt)
+	try("Map", func() ([]int64, error) { return pool.Map(ctx, p, double, in, huge) })
+	try("MapShared", func() ([]int64, error) {
+		seg := shmtest.Segment(t, 1<<20)
+		a, err := array.CreateRawFrom(seg, "in", in)
+		if err != nil {
+			return nil, err
+		}
+		b, err := array.CreateRaw[int64](seg, "out", len(in))
+		if err != nil {
+			return nil, err
+		}
+		err = pool.MapShared(ctx, p, double, a, b, huge)
+		return slices.Clone(b.Slice()), err
+	})
+	imap := func(seq func(yield func(int64, error) bool)) ([]int64, error) {
+		var out []int64
+		for v, err := range seq {
+			if err != nil {
+				return out, err
+			}
+			out = append(out, v)
+		}
+		return out, nil
+	}
+	try("Imap", func() ([]int64, error) { return imap(pool.Imap(ctx, p, double, slices.Values(in), huge)) })
+	try("ImapUnordered", func() ([]int64, error) {
+		out, err := imap(pool.ImapUnordered(ctx, p, double, slices.Values(in), huge))
+		slices.Sort(out)
+		return out, err
+	})
+	p.Close()
+	if err := p.Join(ctx); err != nil {
+		t.Fatal(err)
 	}
 }
