@@ -33,10 +33,11 @@ func Starmap[Args, Out any](ctx context.Context, p *Pool, f *Func[Args, Out], ar
 }
 
 // mapChunksize is Python's: four chunks per worker, bounded by what a
-// record holds.
+// record holds. A size asked for is bounded by the n inputs (n > 0), so
+// that counting the chunks does not overflow.
 func mapChunksize[In, Out any](p *Pool, f *Func[In, Out], n int, o callOptions) int {
 	if o.chunksize > 0 {
-		return o.chunksize
+		return min(o.chunksize, n)
 	}
 	size := (n + 4*p.opts.processes - 1) / (4 * p.opts.processes)
 	return max(1, min(size, f.maxChunk(p)))
@@ -155,7 +156,10 @@ func imap[In, Out any](ctx context.Context, p *Pool, f *Func[In, Out], seq iter.
 					t, free = free[k-1], free[:k-1]
 					t.in = t.in[:0]
 				} else {
-					t = &tchunk[In, Out]{f: f, in: make([]In, 0, size)}
+					// Room for the inputs as they come, not for size
+					// of them: a size of any length means one chunk of
+					// what the sequence holds, as in Python.
+					t = &tchunk[In, Out]{f: f, in: make([]In, 0, min(size, 1024))}
 				}
 				for len(t.in) < size {
 					v, ok := next()

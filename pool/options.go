@@ -92,7 +92,8 @@ type CallOption func(*callOptions)
 type callOptions struct{ chunksize int }
 
 // Chunksize sets how many tasks travel to a worker together (Python's
-// chunksize). Map's default follows Python's (the inputs split in four
+// chunksize); the number of inputs or more makes one chunk of them all,
+// and 0 or less asks for the default. Map's default follows Python's (the inputs split in four
 // chunks per worker), bounded by what one record holds; Imap's and
 // ImapUnordered's is 1, as Python's: a larger one trades the latency of the
 // first results for throughput.

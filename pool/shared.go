@@ -80,7 +80,7 @@ func MapShared[In, Out any](ctx context.Context, p *Pool, f *Func[In, Out], in *
 	for _, opt := range opts {
 		opt(&o)
 	}
-	size := o.chunksize
+	size := min(o.chunksize, n) // bounded, so that counting the chunks does not overflow
 	if size <= 0 {
 		size = max(1, (n+4*p.opts.processes-1)/(4*p.opts.processes))
 	}
