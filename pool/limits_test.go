@@ -152,3 +152,36 @@ func TestHugeChunksize(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestEmptyCallAfterClose: every call on a closed pool fails with
+// ErrClosed, an empty one too, as Python's map([]) after close raises
+// "Pool not running" and as Imap of no inputs does. Before, Map,
+// Starmap and MapShared of no inputs returned no error.
+func TestEmptyCallAfterClose(t *testing.T) {
+	ctx := ctxFor(t)
+	p := start(t, pool.Processes(1))
+	if out, err := pool.Map(ctx, p, double, nil); err != nil || len(out) != 0 {
+		t.Fatalf("Map of nothing on a running pool: %v, %v", out, err)
+	}
+	p.Close()
+	if _, err := pool.Map(ctx, p, double, nil); !errors.Is(err, pool.ErrClosed) {
+		t.Errorf("Map of nothing after Close: %v", err)
+	}
+	if _, err := pool.Starmap(ctx, p, mul, []pair{}); !errors.Is(err, pool.ErrClosed) {
+		t.Errorf("Starmap of nothing after Close: %v", err)
+	}
+	seg := shmtest.Segment(t, 1<<20)
+	a, _ := array.CreateRaw[int64](seg, "in", 0)
+	b, _ := array.CreateRaw[int64](seg, "out", 0)
+	if err := pool.MapShared(ctx, p, double, a, b); !errors.Is(err, pool.ErrClosed) {
+		t.Errorf("MapShared of nothing after Close: %v", err)
+	}
+	for _, err := range pool.Imap(ctx, p, double, slices.Values([]int64{})) {
+		if !errors.Is(err, pool.ErrClosed) {
+			t.Errorf("Imap of nothing after Close: %v", err)
+		}
+	}
+	if err := p.Join(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
