@@ -59,7 +59,7 @@ func mapInto[In, Out any](ctx context.Context, p *Pool, f *Func[In, Out], in []I
 		opt(&o)
 	}
 	if len(in) == 0 {
-		return ctx.Err()
+		return p.emptyCall(ctx)
 	}
 	size := mapChunksize(p, f, len(in), o)
 	n := (len(in) + size - 1) / size

@@ -371,6 +371,18 @@ func (p *Pool) submitAs(underWay bool, cs ...*chunk) error {
 	return nil
 }
 
+// emptyCall is the error of a call of no inputs, which queues nothing:
+// ErrClosed after Close or Terminate, as for any call, else ctx's.
+func (p *Pool) emptyCall(ctx context.Context) error {
+	p.mu.Lock()
+	closed := p.closed
+	p.mu.Unlock()
+	if closed {
+		return ErrClosed
+	}
+	return ctx.Err()
+}
+
 // refuses reports whether a submit is refused: after Close, unless it is
 // an Imap's under way; after Terminate. p.mu is held.
 func (p *Pool) refuses(underWay bool) bool {

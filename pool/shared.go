@@ -74,7 +74,7 @@ func MapShared[In, Out any](ctx context.Context, p *Pool, f *Func[In, Out], in *
 		return err
 	}
 	if n == 0 {
-		return ctx.Err()
+		return p.emptyCall(ctx)
 	}
 	o := callOptions{}
 	for _, opt := range opts {
