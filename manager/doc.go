@@ -19,7 +19,9 @@
 // first use and kept for the next call: requests and replies cross shared
 // memory, never a socket. Calls from the process of a New server skip the
 // pipe. The server stops with Shutdown, or when the process that started it
-// dies.
+// dies; a server process ignores SIGINT, as Python's does, so that Ctrl-C,
+// which a terminal sends to the whole process group, reaches its creator
+// alone.
 //
 // A Manager and every proxy (Dict, List, Namespace, Object) are handles:
 // gob-encoded among process.Start's arguments, they arrive in the worker

@@ -35,7 +35,10 @@ type Manager struct {
 // Start starts a manager's server in a new process (this program,
 // re-executed by package process: main must call process.Main) and returns
 // once it is ready, Python's Manager(). ctx bounds the start only. The
-// server stops with Shutdown, or when this process dies.
+// server stops with Shutdown, or when this process dies. Like Python's, it
+// ignores SIGINT, which Ctrl-C in a terminal sends to its creator's
+// process group, so that a creator that catches it can still use the
+// server's objects while it winds down.
 //
 // Clients reach the server through pipes in shared memory, one per calling
 // goroutine in flight, dialed by name; nothing crosses a socket.

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/signal"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/shmkit/shmkit/internal/spin"
@@ -452,6 +454,12 @@ const (
 )
 
 var serverProcess = process.Register("shmkit.manager.server", func(ctx context.Context, a serverArgs) error {
+	// Ctrl-C in a terminal sends SIGINT to the foreground process group,
+	// which this process shares with its creator: the creator may catch it
+	// and still need its objects while it winds down, so the server
+	// ignores it, as Python's does (bpo-36368). Before ready: once Start
+	// returns, a SIGINT cannot end the server.
+	signal.Ignore(syscall.SIGINT)
 	defer a.Control.Close()
 	s, err := startServer(a.Name)
 	if err != nil {
