@@ -15,7 +15,8 @@ import (
 // Keys travel in an order-preserving encoding, so that the server, which
 // knows no Go type, keeps a Dict's keys in their order by comparing bytes:
 // integers as 8 big-endian bytes (the sign bit flipped for signed ones),
-// floats as their IEEE bits made sortable, strings as their bytes.
+// floats as their IEEE bits made sortable (-0 as 0: the keys are equal),
+// strings as their bytes.
 
 // keyKind says how a key type encodes.
 type keyKind uint8
@@ -48,7 +49,11 @@ func appendKey[K cmp.Ordered](dst []byte, kind keyKind, k K) []byte {
 	case keyUint:
 		return binary.BigEndian.AppendUint64(dst, uintOf(&k))
 	case keyFloat:
-		bits := math.Float64bits(floatOf(&k))
+		f := floatOf(&k)
+		if f == 0 {
+			f = 0 // -0 == 0: one key, as in a Go map and a Python dict
+		}
+		bits := math.Float64bits(f)
 		if bits>>63 != 0 {
 			bits = ^bits
 		} else {
