@@ -238,10 +238,14 @@ func view(k []byte) string { return unsafe.String(unsafe.SliceData(k), len(k)) }
 
 // pageBudget bounds a reply that lists items: a page stops before it
 // passes it, and the client asks for the next one. The first item of a
-// page is taken whatever its size, up to the reply limit.
+// page is taken whatever its size, up to the reply limit itself, counted
+// exactly: a page spends about as many bytes around an item as the
+// request that stored it (lengths as short uvarints where the request has
+// open's five bytes), so an item that a Set or Append carried comes out of
+// an iteration too, but for one within 3 bytes of MaxMessage.
 func (s *store) pageBudget(first bool) int {
 	if first {
-		return s.maxMsg - 64
+		return s.maxMsg
 	}
 	return s.pageMsg - 64
 }
@@ -379,7 +383,9 @@ func (s *store) dictPage(d *btree.Map[string, []byte], r *rbuf, w *wbuf) error {
 		if flags&pageTo != 0 && k >= string(to) {
 			return false
 		}
-		if n == limit || len(w.b)+len(k)+len(v)+20 > s.pageBudget(n == 0) {
+		// The item, and the more byte that ends the page.
+		size := uvarintLen(len(k)) + len(k) + uvarintLen(len(v)) + len(v) + 1
+		if n == limit || len(w.b)+size > s.pageBudget(n == 0) {
 			more, tooBig = true, n == 0 && limit > 0
 			return false
 		}
@@ -526,7 +532,7 @@ func (s *store) listOp(obj *object, o op, r *rbuf, w *wbuf) error {
 		c := 0
 		for i := start; i < stop && c < limit; i++ {
 			v := obj.list[i]
-			if len(w.b)+len(v)+10 > s.pageBudget(c == 0) {
+			if len(w.b)+uvarintLen(len(v))+len(v) > s.pageBudget(c == 0) {
 				if c == 0 {
 					return ErrTooLarge
 				}

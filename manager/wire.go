@@ -93,6 +93,15 @@ func (w *wbuf) varint(x int64)   { w.b = binary.AppendVarint(w.b, x) }
 func (w *wbuf) bytes(p []byte)   { w.uvarint(uint64(len(p))); w.b = append(w.b, p...) }
 func (w *wbuf) str(s string)     { w.uvarint(uint64(len(s))); w.b = append(w.b, s...) }
 
+// uvarintLen is the length of n as a uvarint.
+func uvarintLen(n int) int {
+	l := 1
+	for ; n >= 0x80; n >>= 7 {
+		l++
+	}
+	return l
+}
+
 // open reserves a length for the bytes appended next: fixLength fills it in.
 func (w *wbuf) open() int             { w.b = append(w.b, 0, 0, 0, 0, 0); return len(w.b) }
 func (w *wbuf) bool(v bool)           { w.byte(b2u(v)) }
