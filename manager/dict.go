@@ -158,8 +158,9 @@ func (d *Dict[K, V]) cas(ctx context.Context, k K, haveOld bool, old, nv V) (boo
 // Add adds delta to the number at k (an absent key counts as zero) and
 // returns the sum, atomically: Python's d[k] += delta, which through a
 // proxy is a get and a set that other processes interleave with. V must be
-// an integer or floating-point type (ErrNotNumber otherwise). Integers wrap
-// as int64 (uint64) arithmetic does.
+// an integer or floating-point type (ErrNotNumber otherwise). The sum is
+// V's arithmetic: an int8 wraps at 8 bits, a float32 sum is a float32, so
+// that the value stored is the value Get reads and CompareAndSwap compares.
 func (d *Dict[K, V]) Add(ctx context.Context, k K, delta V) (V, error) {
 	var sum V
 	vc := d.vc()
@@ -175,6 +176,7 @@ func (d *Dict[K, V]) Add(ctx context.Context, k K, delta V) (V, error) {
 		putBuf(w)
 		return sum, err
 	}
+	w.byte(vc.width())
 	r, t, err := c.send(ctx, w.b)
 	putBuf(w)
 	if err == nil {

@@ -143,6 +143,13 @@ func numericTag[V any]() byte {
 // numeric reports whether V is a number the server can add to.
 func (vc valueCodec[V]) numeric() bool { return vc.tag != tagCodec }
 
+// width is V's size in bytes, which an Add sends after its delta: the
+// server's sum is a number of that width.
+func (vc valueCodec[V]) width() byte {
+	var v V
+	return byte(unsafe.Sizeof(v))
+}
+
 // appendValue appends v's tagged encoding to dst.
 func (vc valueCodec[V]) appendValue(dst []byte, v *V) ([]byte, error) {
 	dst = append(dst, vc.tag)
@@ -192,9 +199,15 @@ func (vc valueCodec[V]) decodeValue(b []byte, v *V) error {
 }
 
 // addNumbers adds the tagged number delta to the tagged number old (absent:
-// zero) and returns the tagged sum; it runs in the server.
-func addNumbers(old []byte, have bool, delta []byte) ([]byte, error) {
+// zero) and returns the tagged sum, a number of width bytes as Go's
+// arithmetic on the caller's type gives it (an int8 wraps at 8 bits, a
+// float32 sum is rounded to float32), so that the value stored is the
+// value its readers decode; it runs in the server.
+func addNumbers(old []byte, have bool, delta []byte, width byte) ([]byte, error) {
 	if len(delta) != 9 || delta[0] == tagCodec {
+		return nil, ErrNotNumber
+	}
+	if width != 1 && width != 2 && width != 4 && width != 8 || delta[0] == tagFloat && width < 4 {
 		return nil, ErrNotNumber
 	}
 	if !have {
@@ -210,7 +223,22 @@ func addNumbers(old []byte, have bool, delta []byte) ([]byte, error) {
 	} else {
 		sum = a + d // two's complement: the same for signed and unsigned
 	}
-	return binary.LittleEndian.AppendUint64([]byte{delta[0]}, sum), nil
+	return binary.LittleEndian.AppendUint64([]byte{delta[0]}, narrow(delta[0], sum, width)), nil
+}
+
+// narrow makes the 64-bit number x (tag) one of width bytes, encoded as
+// appendValue encodes a value of that size.
+func narrow(tag byte, x uint64, width byte) uint64 {
+	switch {
+	case tag == tagFloat && width == 4:
+		return math.Float64bits(float64(float32(math.Float64frombits(x))))
+	case tag == tagFloat || width == 8:
+		return x
+	case tag == tagInt:
+		shift := 64 - 8*uint(width)
+		return uint64(int64(x<<shift) >> shift) // sign-extended, as intOf reads it
+	}
+	return x & (1<<(8*uint(width)) - 1)
 }
 
 // The numbers of any integer or floating-point type, named or not, read and

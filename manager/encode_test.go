@@ -45,11 +45,11 @@ func TestValueRoundTrip(t *testing.T) {
 	if err := vc.decodeValue(b, &v); err != nil || v != -7 {
 		t.Fatalf("int16: %v %v", v, err)
 	}
-	sum, err := addNumbers(b, true, b)
+	sum, err := addNumbers(b, true, b, 2)
 	if err != nil || vc.decodeValue(sum, &v) != nil || v != -14 {
 		t.Fatalf("add: %v %v", v, err)
 	}
-	if _, err := addNumbers([]byte{tagFloat, 0, 0, 0, 0, 0, 0, 0, 0}, true, b); err == nil {
+	if _, err := addNumbers([]byte{tagFloat, 0, 0, 0, 0, 0, 0, 0, 0}, true, b, 2); err == nil {
 		t.Fatal("an int added to a float")
 	}
 	if err := newValueCodec[string]().decodeValue(b, new(string)); err == nil {

@@ -41,6 +41,7 @@ func RawAdd(ctx context.Context, d *Dict[string, int64], key string, delta int64
 	if err := d.putValue(w, delta); err != nil {
 		return err
 	}
+	w.byte(d.vc().width())
 	o := pipeOptions()
 	o.Codec = stallCodec{half: half, stall: stall}
 	c, err := pipe.Dial(ctx, strings.TrimPrefix(d.c.addr, "shm:"), o)

@@ -148,8 +148,14 @@ func (l *List[V]) Add(ctx context.Context, i int, delta V) (V, error) {
 	if !l.vc().numeric() {
 		return sum, ErrNotNumber
 	}
-	err := l.call(ctx, opListAdd, func(w *wbuf) error { w.varint(int64(i)); return l.putValue(w, delta) },
-		l.readValue(&sum))
+	err := l.call(ctx, opListAdd, func(w *wbuf) error {
+		w.varint(int64(i))
+		if err := l.putValue(w, delta); err != nil {
+			return err
+		}
+		w.byte(l.vc().width())
+		return nil
+	}, l.readValue(&sum))
 	return sum, err
 }
 

@@ -415,11 +415,11 @@ func putUvarint5(b []byte, x uint64) {
 // returns the new value for cur.
 func modify(add bool, cur []byte, ok bool, r *rbuf) ([]byte, error) {
 	if add {
-		delta := r.bytes()
+		delta, width := r.bytes(), r.byte()
 		if r.err != nil {
 			return nil, nil
 		}
-		return addNumbers(cur, ok, delta)
+		return addNumbers(cur, ok, delta, width)
 	}
 	name, arg := string(r.bytes()), r.bytes()
 	if r.err != nil {

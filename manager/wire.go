@@ -26,7 +26,7 @@ const (
 	opDictHas     // key: found byte
 	opDictPage    // flags, from, to, after, limit: count, (key, value)*, more byte
 	opDictCAS     // key, have-old byte, old, new: swapped byte
-	opDictAdd     // key, tagged delta: new value
+	opDictAdd     // key, tagged delta, width byte: new value
 	opDictUpdate  // key, name, arg: new value
 	opDictSetMany // count, (key, value)*
 	opDictGetMany // count, key*: count, (found byte, value)*
@@ -43,7 +43,7 @@ const (
 	opListSet    // index (varint), value
 	opListLen    // : uvarint
 	opListSlice  // start, stop (varint), limit: count, value*
-	opListAdd    // index, tagged delta: new value
+	opListAdd    // index, tagged delta, width byte: new value
 	opListUpdate // index, name, arg: new value
 	opListCAS    // index, old, new: swapped byte
 
