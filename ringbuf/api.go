@@ -259,7 +259,7 @@ func (r *SPSC) Flush() {
 // say so, then CloseWrite here), so that a fast first producer closing
 // early does not end the stream.
 func (r *vring) AttachProducer() error {
-	r.lockProducer(nil)
+	r.lockProducer(context.Background())
 	defer r.unlockProducer()
 	if r.p.slot >= 0 {
 		return nil
@@ -303,7 +303,7 @@ func (r *vring) CloseWrite() error {
 	if closeWriteHook != nil {
 		closeWriteHook()
 	}
-	r.lockProducer(nil)
+	r.lockProducer(context.Background())
 	defer r.unlockProducer()
 	if r.p.res {
 		r.cancel()

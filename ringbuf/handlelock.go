@@ -123,13 +123,13 @@ const (
 )
 
 // Lock takes l, waiting as long as it takes.
-func (l *handleLock) Lock() { _ = l.LockCall(nil) }
+func (l *handleLock) Lock() { _ = l.LockCall(context.Background()) }
 
 // LockCall takes l for a call of the ring under ctx, or gives up and
 // returns what the call returns (see the type's doc): ctx's error once
 // ctx ends, or errWouldBlock for a Try call (ctx noWait or tryNow) that
-// finds the holder waiting for the ring. A nil ctx waits as long as it
-// takes.
+// finds the holder waiting for the ring. Under a ctx that never ends
+// (context.Background, as Lock's) it waits as long as it takes.
 func (l *handleLock) LockCall(ctx context.Context) error {
 	if o := l.owner.Load(); o > biasRevoked && o == goid.G() && l.lockBiased(o) {
 		return nil
@@ -151,7 +151,7 @@ func (l *handleLock) LockCall(ctx context.Context) error {
 // waiting, as it did before the lock honoured contexts (a Put with a
 // done context into a ring with room goes in: TestDoneContextCallsBesideOthers).
 func (l *handleLock) giveUp(ctx context.Context) error {
-	if ctx == nil || l.waiting.Load() == 0 { // observes: the holder's holderWaits (see wakeWaiters)
+	if l.waiting.Load() == 0 { // observes: the holder's holderWaits (see wakeWaiters)
 		return nil
 	}
 	if ctx == noWait || ctx == tryNow {
@@ -214,7 +214,7 @@ func (l *handleLock) TryLock() bool {
 	if !l.state.CompareAndSwap(0, 1) { // free -> held
 		return false
 	}
-	if (l.owner.Load() != biasRevoked || l.held.Load() != 0) && l.revoke(nil, false) != nil {
+	if (l.owner.Load() != biasRevoked || l.held.Load() != 0) && l.revoke(context.Background(), false) != nil {
 		l.unlockState() // the owner holds it
 		return false
 	}
@@ -315,7 +315,7 @@ func (l *handleLock) lockSlow(ctx context.Context) error {
 		// a Try call's ctx is done already, and a ctx that ended while the
 		// holder ran wakes nobody again.
 		var done <-chan struct{}
-		if ctx != nil && ctx != noWait && ctx != tryNow && ctx.Err() == nil {
+		if ctx != noWait && ctx != tryNow && ctx.Err() == nil {
 			done = ctx.Done()
 		}
 		l.waiters.Add(1) // announce, then look: Unlock swaps, then looks at waiters

@@ -676,8 +676,8 @@ func (r *vring) consumerClosed() bool {
 }
 
 // lockProducer takes an MPSC handle's producer lock for a call under ctx
-// (tryNow for a Try call; nil: as long as it takes), or returns why it did
-// not (see handleLock.LockCall).
+// (tryNow for a Try call; context.Background: as long as it takes), or
+// returns why it did not (see handleLock.LockCall).
 func (r *vring) lockProducer(ctx context.Context) error {
 	if r.multi {
 		return r.p.mu.LockCall(ctx)
