@@ -25,6 +25,20 @@ func tryResult(ok bool, err error) error {
 	return err
 }
 
+// untilFull calls try until it reports no room and returns errNothing, or
+// try's error.
+func untilFull(try func() (bool, error)) error {
+	for {
+		ok, err := try()
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return errNothing
+		}
+	}
+}
+
 // lockWaitCase is one side of one handle: fill readies the side for a
 // call that parks (a full ring for a put, an empty one for a get), park
 // is that call, parked reports it registered to sleep, and calls are the
@@ -97,19 +111,8 @@ func lockWaitSide(t *testing.T, side string) lockWaitCase {
 			c.want = map[string]error{"TryGet": errNothing, "TryGetFunc": errNothing, "TryGetBatchFunc": errNothing}
 			return c
 		}
-		fill := func() error { // full
-			for {
-				ok, err := m.TryPut(buf)
-				if err != nil {
-					return err
-				}
-				if !ok {
-					return errNothing
-				}
-			}
-		}
 		c := lockWaitCase{
-			fill:   fill,
+			fill:   func() error { return untilFull(func() (bool, error) { return m.TryPut(buf) }) },
 			park:   func(ctx context.Context) error { return m.Put(ctx, buf) },
 			parked: func() bool { return ringbuf.SpaceWaiters(m) != 0 },
 			calls: map[string]func(context.Context) error{
@@ -140,17 +143,7 @@ func lockWaitSide(t *testing.T, side string) lockWaitCase {
 		rec := make([]byte, 40)
 		big := make([]byte, 256) // placed on a cache line: the aligned path
 		c := lockWaitCase{
-			fill: func() error {
-				for {
-					ok, err := r.TryWrite(rec)
-					if err != nil {
-						return err
-					}
-					if !ok {
-						return errNothing
-					}
-				}
-			},
+			fill:   func() error { return untilFull(func() (bool, error) { return r.TryWrite(rec) }) },
 			park:   func(ctx context.Context) error { return r.Write(ctx, rec) },
 			parked: func() bool { return ringbuf.ProducerWaiting(r) },
 			calls: map[string]func(context.Context) error{
@@ -306,14 +299,8 @@ func TestWriteBatchCountsNoFailedRecord(t *testing.T) {
 	}
 	defer p.Close()
 	big := make([]byte, 3000)
-	for {
-		ok, err := p.TryWrite(big)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !ok {
-			break
-		}
+	if err := untilFull(func() (bool, error) { return p.TryWrite(big) }); err != errNothing {
+		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
