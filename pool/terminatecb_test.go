@@ -1,0 +1,43 @@
+package pool_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/shmkit/shmkit/internal/shmtest"
+	"github.com/shmkit/shmkit/pool"
+)
+
+// TestTerminateFromCallback: a Terminate called in an OnDone callback
+// returns, the workers exit (Join returns) and the pool refuses later
+// calls, as Python's terminate does from a callback. It waited for the
+// pool's goroutines, among them the one running the callback: for ever.
+// (The pool is not the start helper's: a Terminate in cleanup would wait
+// for that stuck goroutine too.)
+func TestTerminateFromCallback(t *testing.T) {
+	ctx := ctxFor(t)
+	p, err := pool.Start(ctx, pool.Processes(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	returned := make(chan error, 1)
+	pool.Submit(ctx, p, double, 21).OnDone(func(int64, error) { returned <- p.Terminate() })
+	select {
+	case err := <-returned:
+		if err != nil {
+			t.Fatalf("Terminate in OnDone = %v", err)
+		}
+	case <-time.After(shmtest.Timeout(t, 10*time.Second)):
+		t.Fatal("Terminate called in an OnDone callback still waits after 10 s")
+	}
+	jctx, cancel := context.WithTimeout(ctx, shmtest.Timeout(t, 10*time.Second))
+	defer cancel()
+	if err := p.Join(jctx); err != nil {
+		t.Fatalf("Join after a Terminate in OnDone = %v", err)
+	}
+	if _, err := pool.Apply(ctx, p, double, 1); !errors.Is(err, pool.ErrClosed) {
+		t.Fatalf("Apply after Terminate = %v, want ErrClosed", err)
+	}
+}
