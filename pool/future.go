@@ -153,7 +153,9 @@ func (fu *Future[Out]) Err() error {
 
 // OnDone calls fn with the result when the task finishes (Python's callback
 // and error_callback in one), or at once when it has. fn runs on the
-// goroutine that reads the worker's results: it must not block.
+// goroutine that reads the worker's results: it must not block. It may
+// call Close and Terminate (which then returns without waiting for the
+// workers' exit), not Join.
 func (fu *Future[Out]) OnDone(fn func(Out, error)) {
 	fu.mu.Lock()
 	if !fu.finished {

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/shmkit/shmkit/internal/goid"
 	"github.com/shmkit/shmkit/internal/spin"
 	"github.com/shmkit/shmkit/process"
 	"github.com/shmkit/shmkit/ringbuf"
@@ -33,6 +34,12 @@ type Pool struct {
 	stop     chan struct{} // closed by Terminate
 	slots    sync.WaitGroup
 	slotsEnd chan struct{} // closed when every slot has finished
+
+	// own holds the goroutines of the pool (goid.ID) that run OnDone
+	// callbacks: the slots', the readers' and the monitors'. A Terminate
+	// called from one of them does not wait for the slots, which wait for
+	// it (TestTerminateFromCallback).
+	own sync.Map
 
 	seq     atomic.Uint64 // record sequence numbers
 	number  atomic.Int64  // worker numbers, for names
@@ -115,7 +122,7 @@ func Start(ctx context.Context, opts ...Option) (*Pool, error) {
 	}
 	p.slots.Add(len(p.workers))
 	for i := range p.workers {
-		go p.runSlot(i)
+		p.goroutine(func() { p.runSlot(i) })
 	}
 	go func() { p.slots.Wait(); close(p.slotsEnd) }()
 	return p, nil
@@ -168,8 +175,8 @@ func (p *Pool) startWorker() (*worker, error) {
 		w.tokens <- struct{}{}
 	}
 	w.ctx, w.cancel = context.WithCancel(context.Background())
-	go p.readResults(w)
-	go p.monitor(w)
+	p.goroutine(func() { p.readResults(w) })
+	p.goroutine(func() { p.monitor(w) })
 	return w, nil
 }
 
@@ -816,12 +823,14 @@ func (p *Pool) Close() error {
 
 // Terminate stops the workers at once (SIGKILL) and fails every task not
 // finished with ErrClosed (Python's terminate). It returns when the workers
-// have exited.
+// have exited; called from an OnDone callback, which runs on a goroutine
+// of the pool that the wait would wait for, it returns once it has killed
+// them (Join waits for their exit).
 func (p *Pool) Terminate() error {
 	p.mu.Lock()
 	if p.terminated {
 		p.mu.Unlock()
-		<-p.slotsEnd
+		p.awaitSlots()
 		return nil
 	}
 	p.terminated = true
@@ -844,8 +853,28 @@ func (p *Pool) Terminate() error {
 			w.proc.Kill()
 		}
 	}
-	<-p.slotsEnd
+	p.awaitSlots()
 	return nil
+}
+
+// awaitSlots waits until every slot has finished, unless the caller is one
+// of the pool's own goroutines (an OnDone callback's), which the slots wait
+// for.
+func (p *Pool) awaitSlots() {
+	if _, ours := p.own.Load(goid.ID()); ours {
+		return
+	}
+	<-p.slotsEnd
+}
+
+// goroutine runs f on a goroutine of the pool's own (see own).
+func (p *Pool) goroutine(f func()) {
+	go func() {
+		id := goid.ID()
+		p.own.Store(id, struct{}{})
+		defer p.own.Delete(id)
+		f()
+	}()
 }
 
 // Join waits until the workers have exited after Close or Terminate
@@ -854,7 +883,8 @@ func (p *Pool) Terminate() error {
 // an Imap submits its inputs as its results are read, so a Join inside
 // the loop over an Imap of the same pool waits until its ctx ends (Python
 // feeds imap's inputs from a thread of its own; here the loop is the
-// feeder). Terminate ends the Imaps too.
+// feeder). Terminate ends the Imaps too. Join must not be called from an
+// OnDone callback: the workers' exit waits for the callback to return.
 func (p *Pool) Join(ctx context.Context) error {
 	p.mu.Lock()
 	closed := p.closed
