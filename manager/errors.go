@@ -35,6 +35,19 @@ var (
 	ErrBadReply = errors.New("manager: malformed reply")
 )
 
+// noServerError is Connect's error where no server listens at addr: a
+// server that never ran there, or one shut down. err is the call's, which
+// matches ErrClosed and pipe.ErrRefused.
+type noServerError struct {
+	addr string
+	err  error
+}
+
+func (e *noServerError) Error() string {
+	return "manager: no server at " + e.addr + " (never started there, or shut down)"
+}
+func (e *noServerError) Unwrap() error { return e.err }
+
 // UpdateError is returned when a registered update function or method
 // returned an error in the server: nothing was stored.
 type UpdateError struct {

@@ -112,7 +112,8 @@ func localManager(s *server, name string) *Manager {
 // registered Dialer (RegisterDialer): a server that another process
 // started, reached through a transport of another kind, say. Proxies made
 // through it carry addr. It makes one round trip to check that the server
-// answers. Its Shutdown only drops this process's connections.
+// answers: where no server listens at addr, its error says so and matches
+// ErrClosed. Its Shutdown only drops this process's connections.
 func Connect(ctx context.Context, addr string) (*Manager, error) {
 	c, err := clientFor(addr)
 	if err != nil {
@@ -120,6 +121,9 @@ func Connect(ctx context.Context, addr string) (*Manager, error) {
 	}
 	m := &Manager{addr: addr, c: c}
 	if err := m.Ping(ctx); err != nil {
+		if errors.Is(err, pipe.ErrRefused) {
+			return nil, &noServerError{addr: addr, err: err}
+		}
 		return nil, err
 	}
 	return m, nil
