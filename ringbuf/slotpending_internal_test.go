@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"runtime"
 	"testing"
 	"time"
 
@@ -30,26 +31,23 @@ var staleEnqClaimW = process.Register("ringbuf-stale-enq-claim", func(ctx contex
 	return holdForKill(a.Flag)
 })
 
-// TestMPMCGetWaitsForLiveClaimant: of two participant slots, one is a
-// live producer's that has claimed position 0 and not yet filled it, the
-// other a dead producer's whose stale claim covers the same position.
-// That slot cannot be taken (nor the position given up) while the live
-// producer fills it: a new handle's Get must wait (until its context
-// ends; TryGet reports an empty ring), and once the live producer has
-// published, take the slot and get the message.
-func TestMPMCGetWaitsForLiveClaimant(t *testing.T) {
+// liveClaimantRing makes TestMPMCGetWaitsForLiveClaimant's ring: of its
+// two participant slots, c's, which has claimed position pos (its putMu
+// held) and not filled it, and a dead producer's whose stale claim covers
+// the same position. ctx bounds the test.
+func liveClaimantRing(t *testing.T) (*shm.Segment, *MPMC, uint64, context.Context) {
+	t.Helper()
 	seg := shmtest.Segment(t, 1<<16)
 	flag := shmtest.Segment(t, 64)
 	c, err := NewMPMC(seg, "m", 4, 8, WithProducers(2), WithPoll(5*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
 	if err := c.AttachProducer(); err != nil { // slot 0
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), shmtest.Timeout(t, 20*time.Second))
-	defer cancel()
+	t.Cleanup(cancel)
 	child, err := staleEnqClaimW.Start(ctx, staleEnqArgs{R: c, Flag: flag}) // slot 1
 	if err != nil {
 		t.Fatal(err)
@@ -62,6 +60,66 @@ func TestMPMCGetWaitsForLiveClaimant(t *testing.T) {
 	if !ok || err != nil || pos != 0 {
 		t.Fatalf("claim: %d, %v, %v", pos, ok, err)
 	}
+	return seg, c, pos, ctx
+}
+
+// TestMPMCWaitForSlotBesideAnother: a Get waiting for a participant slot
+// (see TestMPMCGetWaitsForLiveClaimant) holds its handle's getMu while it
+// waits; another goroutine's Get on that handle gives up when its own
+// context ends, as behind a Get waiting for a message. It waited for the
+// lock as long as the first Get did.
+func TestMPMCWaitForSlotBesideAnother(t *testing.T) {
+	seg, c, _, ctx := liveClaimantRing(t)
+	defer c.Close()
+	defer c.putMu.Unlock()
+	g, err := OpenMPMC(seg, "m", WithPoll(5*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	long, stop := context.WithCancel(ctx)
+	defer stop()
+	first := make(chan error, 1)
+	go func() { _, err := g.Get(long, make([]byte, 8)); first <- err }()
+	for g.getMu.state.Load() == 0 && g.getMu.held.Load() == 0 { // until it waits, holding getMu
+		if ctx.Err() != nil {
+			t.Fatal("the first Get never took its lock")
+		}
+		runtime.Gosched()
+	}
+	second := make(chan error, 1)
+	go func() {
+		short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+		defer cancel()
+		_, err := g.Get(short, make([]byte, 8))
+		second <- err
+	}()
+	select {
+	case err := <-second:
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("second Get = %v, want its deadline", err)
+		}
+	case <-time.After(2 * time.Second):
+		stop()
+		<-second
+		t.Errorf("a Get with a 20 ms deadline still waits after 2 s behind a Get waiting for a participant slot")
+	}
+	stop()
+	if err := <-first; !errors.Is(err, context.Canceled) {
+		t.Errorf("first Get = %v, want context.Canceled", err)
+	}
+}
+
+// TestMPMCGetWaitsForLiveClaimant: of two participant slots, one is a
+// live producer's that has claimed position 0 and not yet filled it, the
+// other a dead producer's whose stale claim covers the same position.
+// That slot cannot be taken (nor the position given up) while the live
+// producer fills it: a new handle's Get must wait (until its context
+// ends; TryGet reports an empty ring), and once the live producer has
+// published, take the slot and get the message.
+func TestMPMCGetWaitsForLiveClaimant(t *testing.T) {
+	seg, c, pos, ctx := liveClaimantRing(t)
+	defer c.Close()
 
 	g, err := OpenMPMC(seg, "m", WithPoll(5*time.Millisecond))
 	if err != nil {
