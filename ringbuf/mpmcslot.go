@@ -22,7 +22,8 @@ import (
 // ErrPeerDead, and any other err as it is (ErrBusy where every slot is a
 // live participant's: see takePart). It waits holding mu, as a Put
 // blocked on a full ring holds putMu, so that Close waits for it (and
-// wakes it: closing). Called only on that error, it leaves the calls'
+// wakes it: closing), and says so as a ring wait does (holderWaits), so
+// that another goroutine's call behind it gives up at its deadline. Called only on that error, it leaves the calls'
 // path as it was.
 //
 // The wait is a timer, not the ring's futexes: a slot frees up when a
@@ -41,15 +42,18 @@ func (r *MPMC) awaitPart(ctx context.Context, err error, role uint32, mu *handle
 	if err := r.lockOpen(ctx, mu); err != nil {
 		return err
 	}
+	mu.holderWaits(true) // another goroutine's call behind it gives up as behind a ring wait
 	for {
 		if err = r.pollPause(ctx); err == nil {
 			err = r.attach(role)
 		}
+		if err == errSlotPending {
+			continue
+		}
+		mu.holderWaits(false) // while held: a later holder's flag is its own
 		switch err {
 		case nil:
 			return nil // attached, mu held
-		case errSlotPending:
-			continue
 		case errSlotOrphaned:
 			err = r.orphaned()
 		}
