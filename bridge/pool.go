@@ -46,11 +46,14 @@ type TaskOptions struct {
 	Consumer string
 	// AckWait is how long a task taken by a host that stopped answering
 	// (dead, cut off) waits before it runs again on another: 0 means 30 s.
-	// A chunk must run in less. ServeTasks sets it on the consumer, which
-	// the hosts share: give every host the same.
+	// A chunk must run in less: a host takes a chunk only when it can run
+	// it at once, so AckWait counts the chunk's run, not a wait for a
+	// slot. ServeTasks sets it on the consumer, which the hosts share:
+	// give every host the same.
 	AckWait time.Duration
 	// Concurrency is the number of chunks a ServeTasks runs at once on
-	// its pool (and pulls ahead); 0 means the pool's Processes.
+	// its pool, and the most it holds: it pulls none ahead of a free
+	// slot. 0 means the pool's Processes.
 	Concurrency int
 	// Host names this host in results (MapStats.Hosts); "" means the
 	// host name and process id.
@@ -177,13 +180,22 @@ func decodeAll[T any](c codec.Codec[T], b []byte, n int) ([]T, error) {
 // ServeTasks adds p's workers to the pool of hosts sharing o.Stream: it
 // takes chunks of tasks of Remote functions from the stream (a durable
 // consumer shared by every host), runs each on p with pool.Map, sends the
-// results to the caller, and only then acknowledges the chunk. It runs
-// until ctx is done (then returns nil), js's connection is closed (an
-// error matching nats.ErrConnectionClosed), or a chunk finds p closed or
-// terminated (an error matching pool.ErrClosed: the chunk goes back to the
-// stream, for another host); the chunks it was running then go
-// back to the stream at once (negative acknowledgement), those it had
-// pulled ahead after AckWait, as do the chunks of a host that dies. The same binary runs it on each host, beside its own calls.
+// results to the caller, and only then acknowledges the chunk. It takes a
+// chunk only for one of its o.Concurrency slots that is free, and runs it
+// at once: a chunk's AckWait runs while the chunk runs, never while it
+// waits behind others. Each pull asks for as many chunks as slots are free
+// (a round trip to the server per pull); it expires every few seconds,
+// with heartbeats every second, so that a pull parked on a server that
+// died is noticed and made again within seconds.
+//
+// It runs until ctx is done (then returns nil), js's connection is closed
+// (an error matching nats.ErrConnectionClosed), or a chunk finds p closed
+// or terminated (an error matching pool.ErrClosed: the chunk goes back to
+// the stream, for another host); the chunks it was running then go back to
+// the stream at once (negative acknowledgement), as does one that reaches
+// it after the stop; one still on its way then runs again after AckWait,
+// as do the chunks of a host that dies. The same binary runs it on each
+// host, beside its own calls.
 func ServeTasks(ctx context.Context, js jetstream.JetStream, p *pool.Pool, o TaskOptions) error {
 	o = o.withDefaults()
 	if o.Concurrency <= 0 {
@@ -201,52 +213,129 @@ func ServeTasks(ctx context.Context, js jetstream.JetStream, p *pool.Pool, o Tas
 		}
 		return err
 	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(o.Concurrency), jetstream.PullExpiry(5*time.Second), jetstream.PullHeartbeat(time.Second))
-	if err != nil {
-		return err
-	}
-	stop := context.AfterFunc(ctx, it.Stop)
+	// fctx ends the pull in progress: when ctx is done, or a chunk found
+	// the pool closed. It has none of ctx's deadline: each pull sets its
+	// own (fetch).
+	fctx, stopFetch := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopFetch()
+	stop := context.AfterFunc(ctx, stopFetch)
 	defer stop()
-	at("serving")
+	// A closed connection ends the pull at once, not at its missed
+	// heartbeat. Closed before the listener was there, it fails the
+	// next pull.
 	nc := js.Conn()
-	sem := make(chan struct{}, o.Concurrency)
+	closed := nc.StatusChanged(nats.CLOSED)
+	defer nc.RemoveStatusListener(closed)
+	go func() {
+		select {
+		case <-closed:
+			stopFetch()
+		case <-fctx.Done():
+		}
+	}()
+	at("serving")
+	sem := make(chan struct{}, o.Concurrency) // a token per slot taken
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	// A pool closed or terminated runs no chunk: the chunk that found it
 	// so went back to the stream (runTask), and this host takes no more,
 	// which it would only give back in turn.
 	var poolClosed atomic.Bool
-	for {
-		msg, err := it.Next()
-		if err != nil {
-			// Only ctx's end (it.Stop above) is a stop: an iterator closed
-			// otherwise went with its connection, and the host serves no
-			// more: an error, not nil.
-			if ctx.Err() != nil {
-				return nil
-			}
-			if poolClosed.Load() { // observes: a task's pool.ErrClosed, before its it.Stop
-				return fmt.Errorf("bridge: serving tasks: %w", pool.ErrClosed)
-			}
-			if nc.IsClosed() { // jetstream's own sentinel: say it as nats.go does
-				return fmt.Errorf("bridge: serving tasks: %w (%w)", nats.ErrConnectionClosed, err)
-			}
-			if errors.Is(err, jetstream.ErrNoHeartbeat) {
-				continue // a loaded host or server missed a beat: the iterator pulls again
-			}
-			return err
-		}
-		sem <- struct{}{}
+	run := func(msg jetstream.Msg) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
 			if !runTask(ctx, nc, p, msg, o.Host) {
 				poolClosed.Store(true) // publishes: the pool is closed, for the loop
-				it.Stop()
+				stopFetch()
 			}
 		}()
 	}
+	for {
+		// A slot first, then a chunk for it. A chunk taken is delivered
+		// and unacknowledged, its AckWait running: one taken ahead, to wait
+		// for a slot behind running chunks, passed AckWait unrun and was
+		// delivered again, to run twice (TestServeTasksNoPullAhead).
+		free := 0 // slots taken for this pull
+		select {
+		case sem <- struct{}{}:
+			free = 1
+		case <-fctx.Done():
+		}
+	slots:
+		for free > 0 && free < o.Concurrency {
+			select {
+			case sem <- struct{}{}:
+				free++
+			default:
+				break slots
+			}
+		}
+		began := time.Now()
+		var took int
+		var err error
+		if free > 0 && fctx.Err() == nil {
+			took, err = fetch(fctx, cons, free, run)
+		}
+		for range free - took {
+			<-sem
+		}
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case poolClosed.Load(): // observes: a task's pool.ErrClosed, before its stopFetch
+			return fmt.Errorf("bridge: serving tasks: %w", pool.ErrClosed)
+		case nc.IsClosed(): // jetstream's own sentinel, or none: say it as nats.go does
+			if err == nil || errors.Is(err, nats.ErrConnectionClosed) {
+				return fmt.Errorf("bridge: serving tasks: %w", nats.ErrConnectionClosed)
+			}
+			return fmt.Errorf("bridge: serving tasks: %w (%w)", nats.ErrConnectionClosed, err)
+		case errors.Is(err, jetstream.ErrConsumerDeleted), errors.Is(err, jetstream.ErrBadRequest):
+			return fmt.Errorf("bridge: serving tasks: %w", err)
+		case err != nil && !errors.Is(err, context.DeadlineExceeded):
+			// A missed heartbeat (a loaded host or server, or a connection
+			// away), a new leader of the consumer, a server shutting down:
+			// pull again, at most once a second when the error came at
+			// once. (An expired pull, nil or its context's deadline, pulls
+			// again at once.)
+			if wait := time.Second - time.Since(began); wait > 0 {
+				t := time.NewTimer(wait)
+				select {
+				case <-t.C:
+				case <-fctx.Done():
+				}
+				t.Stop()
+			}
+		}
+	}
+}
+
+// fetch pulls up to n chunks from cons and hands each to run as it comes,
+// and returns how many it handed and the error that ended the pull: nil or
+// context.DeadlineExceeded when the pull expired or got its n. A chunk that
+// comes once fctx is done goes back to the stream at once.
+func fetch(fctx context.Context, cons jetstream.Consumer, n int, run func(jetstream.Msg)) (int, error) {
+	// The pull expires on the server 4.5 s on (FetchContext leaves a tenth
+	// of the context's time for the answer), with a heartbeat every second:
+	// one parked on a server that died ends (jetstream.ErrNoHeartbeat)
+	// within two.
+	rctx, cancel := context.WithTimeout(fctx, pullExpiry)
+	defer cancel()
+	batch, err := cons.Fetch(n, jetstream.FetchContext(rctx), jetstream.FetchHeartbeat(time.Second))
+	if err != nil {
+		return 0, err
+	}
+	took := 0
+	for msg := range batch.Messages() {
+		if fctx.Err() != nil { // stopped: the chunk runs elsewhere
+			msg.Nak()
+			continue
+		}
+		took++
+		run(msg)
+	}
+	return took, batch.Error()
 }
 
 // runTask runs one chunk and answers it; a chunk it cannot answer (ctx

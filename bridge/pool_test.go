@@ -328,8 +328,8 @@ func TestRemotePool(t *testing.T) {
 
 // TestRemotePoolHostKilled: host B SIGKILLed (with its workers) while it
 // holds a chunk, mid-Map: the call completes with every result right; the
-// chunk B held, and any it had pulled ahead, run again on C after
-// AckWait.
+// chunk B held, and the one it was running beside it if any, run again on
+// C after AckWait.
 func TestRemotePoolHostKilled(t *testing.T) {
 	ctx := ctxT(t)
 	s := startServer(t)
