@@ -823,9 +823,9 @@ func (p *Pool) Close() error {
 
 // Terminate stops the workers at once (SIGKILL) and fails every task not
 // finished with ErrClosed (Python's terminate). It returns when the workers
-// have exited; called from an OnDone callback, which runs on a goroutine
-// of the pool that the wait would wait for, it returns once it has killed
-// them (Join waits for their exit).
+// have exited; called from an OnDone callback on one of the pool's own
+// goroutines (a worker's result reader), which that wait would wait for,
+// it returns without waiting (Join waits for their exit).
 func (p *Pool) Terminate() error {
 	p.mu.Lock()
 	if p.terminated {
@@ -845,13 +845,16 @@ func (p *Pool) Terminate() error {
 	p.queue, p.qhead = nil, 0
 	ws := append([]*worker(nil), p.workers...)
 	p.mu.Unlock()
-	for _, c := range queued {
-		c.failRest(ErrClosed)
-	}
+	// The kills first: failing the queued tasks runs their OnDone
+	// callbacks here, and a Terminate in one waits for the workers' exit,
+	// which after the kills comes (TestTerminateInCallbackOfQueued).
 	for _, w := range ws {
 		if w != nil {
 			w.proc.Kill()
 		}
+	}
+	for _, c := range queued {
+		c.failRest(ErrClosed)
 	}
 	p.awaitSlots()
 	return nil
