@@ -160,3 +160,57 @@ func TestServeTasksNoPullAhead(t *testing.T) {
 		t.Errorf("the consumer made %d deliveries of %d chunks, want one each", info.Delivered.Consumer, chunks)
 	}
 }
+
+// TestServeTasksConsumerDeletedBetweenPulls: a consumer deleted while
+// no pull of ServeTasks waits (its one slot busy with a chunk) ends
+// ServeTasks with an error, as one deleted under a waiting pull does. The
+// next pull got "no responders", which ServeTasks took for a passing
+// fault: it pulled again once a second for ever, serving nothing and
+// saying nothing.
+func TestServeTasksConsumerDeletedBetweenPulls(t *testing.T) {
+	ctx := ctxT(t)
+	s := startServer(t)
+	js := connect(t, s.ClientURL())
+	if _, err := js.CreateOrUpdateStream(ctx, bridge.TaskStreamConfig("CD")); err != nil {
+		t.Fatal(err)
+	}
+	p, err := pool.Start(ctx, pool.Processes(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Terminate()
+	inTask, release := make(chan struct{}, 1), make(chan struct{})
+	bridge.SetHook(func(point string) {
+		if point == "task" {
+			inTask <- struct{}{}
+			<-release
+		}
+	})
+	defer bridge.SetHook(nil)
+	o := bridge.TaskOptions{Stream: "CD", AckWait: 30 * time.Second, Concurrency: 1, Chunksize: 1}
+	sctx, stop := context.WithCancel(ctx)
+	defer stop()
+	served := make(chan error, 1)
+	stopped := shmtest.Go(t, func() { served <- bridge.ServeTasks(sctx, js, p, o) })
+	defer func() { stop(); <-stopped }()
+	mctx, cancelMap := context.WithTimeout(ctx, 20*time.Second)
+	defer cancelMap()
+	mapped := shmtest.Go(t, func() {
+		slow.Map(mctx, js, []slowChunk{{Runs: filepath.Join(t.TempDir(), "runs")}}, o)
+	})
+	defer func() { cancelMap(); <-mapped }()
+	<-inTask // the one slot runs a chunk: no pull waits
+	if err := js.DeleteConsumer(ctx, "CD", "shmkit-pool"); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	select {
+	case err := <-served:
+		if err == nil {
+			t.Fatal("ServeTasks after its consumer was deleted = nil, want an error")
+		}
+		t.Logf("ServeTasks = %v", err)
+	case <-time.After(shmtest.Timeout(t, 15*time.Second)):
+		t.Fatal("ServeTasks still runs 15 s after its consumer was deleted")
+	}
+}
