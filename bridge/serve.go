@@ -30,13 +30,16 @@ import (
 // died is noticed and made again within seconds.
 //
 // It runs until ctx is done (then returns nil), js's connection is closed
-// (an error matching nats.ErrConnectionClosed), or a chunk finds p closed
-// or terminated (an error matching pool.ErrClosed: the chunk goes back to
-// the stream, for another host); the chunks it was running then go back to
-// the stream at once (negative acknowledgement), as does one that reaches
-// it after the stop; one still on its way then runs again after AckWait,
-// as do the chunks of a host that dies. The same binary runs it on each
-// host, beside its own calls.
+// (an error matching nats.ErrConnectionClosed), its consumer is deleted
+// (an error matching jetstream.ErrConsumerDeleted), or a chunk finds p
+// closed or terminated (an error matching pool.ErrClosed: the chunk goes
+// back to the stream, for another host). On ctx's end the chunks it was
+// running go back to the stream at once (negative acknowledgement), as
+// does one that reaches it after the stop; one still on its way then runs
+// again after AckWait, as do the chunks of a host that dies. On the other
+// stops it returns once the chunks it was running have ended (a chunk it
+// can no longer answer runs again after AckWait). The same binary runs it
+// on each host, beside its own calls.
 func ServeTasks(ctx context.Context, js jetstream.JetStream, p *pool.Pool, o TaskOptions) error {
 	o = o.withDefaults()
 	if o.Concurrency <= 0 {
@@ -134,6 +137,10 @@ func ServeTasks(ctx context.Context, js jetstream.JetStream, p *pool.Pool, o Tas
 			return fmt.Errorf("bridge: serving tasks: %w (%w)", nats.ErrConnectionClosed, err)
 		case errors.Is(err, jetstream.ErrConsumerDeleted), errors.Is(err, jetstream.ErrBadRequest):
 			return fmt.Errorf("bridge: serving tasks: %w", err)
+		case errors.Is(err, nats.ErrNoResponders) && consumerGone(fctx, cons):
+			// Deleted while no pull of ours waited (every slot busy): the
+			// next pull had nobody to answer it (TestServeTasksConsumerDeletedBetweenPulls).
+			return fmt.Errorf("bridge: serving tasks: %w (%w)", jetstream.ErrConsumerDeleted, err)
 		case err != nil && !errors.Is(err, context.DeadlineExceeded):
 			// A missed heartbeat (a loaded host or server, or a connection
 			// away), a new leader of the consumer, a server shutting down:
@@ -150,6 +157,15 @@ func ServeTasks(ctx context.Context, js jetstream.JetStream, p *pool.Pool, o Tas
 			}
 		}
 	}
+}
+
+// consumerGone reports whether cons is no longer on the server, as far as
+// its info says within 5 s.
+func consumerGone(ctx context.Context, cons jetstream.Consumer) bool {
+	ictx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	_, err := cons.Info(ictx)
+	return errors.Is(err, jetstream.ErrConsumerNotFound)
 }
 
 // fetch pulls up to n chunks from cons and hands each to run as it comes,
