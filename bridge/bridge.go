@@ -1,8 +1,10 @@
 package bridge
 
 import (
+	"context"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/shmkit/shmkit/codec"
@@ -102,6 +104,24 @@ func StreamConfig(name string, subjects ...string) jetstream.StreamConfig {
 		Replicas:   1,
 		Duplicates: dedupeWindow,
 	}
+}
+
+// cancelOnClose calls cancel when nc closes (at once when it is closed
+// already: no event comes then), listening until ctx ends; the func it
+// returns removes the listener.
+func cancelOnClose(ctx context.Context, nc *nats.Conn, cancel context.CancelFunc) (remove func()) {
+	closed := nc.StatusChanged(nats.CLOSED)
+	go func() {
+		select {
+		case <-closed:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	if nc.IsClosed() {
+		cancel()
+	}
+	return func() { nc.RemoveStatusListener(closed) }
 }
 
 // hook, when set (by tests only), is called at the named points of Send

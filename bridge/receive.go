@@ -97,20 +97,9 @@ func Receive[T any](ctx context.Context, js jetstream.JetStream, q *queue.Queue[
 	// ends a Put waiting for room (pctx), whose message JetStream will
 	// deliver again, rather than putting it for a copy.
 	nc := js.Conn()
-	closedEv := nc.StatusChanged(nats.CLOSED)
-	defer nc.RemoveStatusListener(closedEv)
 	pctx, stopPut := context.WithCancel(ctx)
 	defer stopPut()
-	go func() {
-		select {
-		case <-closedEv:
-			stopPut()
-		case <-pctx.Done():
-		}
-	}()
-	if nc.IsClosed() { // closed before the listener was there: no event comes
-		stopPut()
-	}
+	defer cancelOnClose(pctx, nc, stopPut)()
 
 	next := jetstream.NextContext(wctx) // made once: an option is an allocation
 	var v, zero T                       // v escapes to the codec: one allocation for all

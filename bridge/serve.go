@@ -65,18 +65,9 @@ func ServeTasks(ctx context.Context, js jetstream.JetStream, p *pool.Pool, o Tas
 	stop := context.AfterFunc(ctx, stopFetch)
 	defer stop()
 	// A closed connection ends the pull at once, not at its missed
-	// heartbeat. Closed before the listener was there, it fails the
-	// next pull.
+	// heartbeat.
 	nc := js.Conn()
-	closed := nc.StatusChanged(nats.CLOSED)
-	defer nc.RemoveStatusListener(closed)
-	go func() {
-		select {
-		case <-closed:
-			stopFetch()
-		case <-fctx.Done():
-		}
-	}()
+	defer cancelOnClose(fctx, nc, stopFetch)()
 	at("serving")
 	sem := make(chan struct{}, o.Concurrency) // a token per slot taken
 	var wg sync.WaitGroup

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/shmkit/shmkit/bridge"
 	"github.com/shmkit/shmkit/internal/shmtest"
 	"github.com/shmkit/shmkit/pool"
@@ -46,6 +48,23 @@ var slow = bridge.Remote(pool.Register("bridge-slow", func(ctx context.Context, 
 	}
 }))
 
+// taskStreamPool starts a server with the task stream called stream and a
+// pool of one worker process, both ended with the test.
+func taskStreamPool(t *testing.T, ctx context.Context, stream string) (jetstream.JetStream, *pool.Pool) {
+	t.Helper()
+	s := startServer(t)
+	js := connect(t, s.ClientURL())
+	if _, err := js.CreateOrUpdateStream(ctx, bridge.TaskStreamConfig(stream)); err != nil {
+		t.Fatal(err)
+	}
+	p, err := pool.Start(ctx, pool.Processes(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Terminate() })
+	return js, p
+}
+
 // TestServeTasksNoPullAhead: a host that runs one chunk at a time, each in
 // a bit more than half of AckWait, runs each chunk of a Map once. Its
 // ServeTasks pulled chunks ahead of the one it ran (one in the iterator,
@@ -56,16 +75,7 @@ var slow = bridge.Remote(pool.Register("bridge-slow", func(ctx context.Context, 
 // a duplicate.
 func TestServeTasksNoPullAhead(t *testing.T) {
 	ctx := ctxT(t)
-	s := startServer(t)
-	js := connect(t, s.ClientURL())
-	if _, err := js.CreateOrUpdateStream(ctx, bridge.TaskStreamConfig("NP")); err != nil {
-		t.Fatal(err)
-	}
-	p, err := pool.Start(ctx, pool.Processes(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Terminate()
+	js, p := taskStreamPool(t, ctx, "NP")
 	// The worker is up before the first chunk: its start takes no part of
 	// the chunk's AckWait.
 	if _, err := pool.Map(ctx, p, square, []int64{1}); err != nil {
@@ -169,16 +179,7 @@ func TestServeTasksNoPullAhead(t *testing.T) {
 // saying nothing.
 func TestServeTasksConsumerDeletedBetweenPulls(t *testing.T) {
 	ctx := ctxT(t)
-	s := startServer(t)
-	js := connect(t, s.ClientURL())
-	if _, err := js.CreateOrUpdateStream(ctx, bridge.TaskStreamConfig("CD")); err != nil {
-		t.Fatal(err)
-	}
-	p, err := pool.Start(ctx, pool.Processes(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Terminate()
+	js, p := taskStreamPool(t, ctx, "CD")
 	inTask, release := make(chan struct{}, 1), make(chan struct{})
 	bridge.SetHook(func(point string) {
 		if point == "task" {

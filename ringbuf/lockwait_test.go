@@ -173,8 +173,7 @@ func lockWaitSide(t *testing.T, side string) lockWaitCase {
 // with a 20 ms deadline beside it: each must end with its wanted error
 // within 2 s.
 func behindParked(t *testing.T, c lockWaitCase, parkerUsedFirst bool) {
-	ctx, cancel := context.WithTimeout(context.Background(), shmtest.Timeout(t, 30*time.Second))
-	defer cancel()
+	ctx := ctxT(t, shmtest.Timeout(t, 30*time.Second))
 	ready := func() {
 		for range 3 { // three uses: the lock is biased to this goroutine
 			if err := c.fill(); err != errNothing {
