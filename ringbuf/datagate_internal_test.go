@@ -58,6 +58,22 @@ func TestDataGateWaitsThenTakesWhatThereIs(t *testing.T) {
 	}
 }
 
+// TestDataGateBatchWaitsForDataRun: a streaming GetBatch's gate waits for
+// DataRun messages, not for its own batch, when the ring holds more than
+// four times DataRun: a batch of 64 queued leaves it shut until the window
+// ends, and DataRun queued opens it at once. (Taking each batch as soon as
+// it was queued kept the consumer on the lines the producer was writing.)
+func TestDataGateBatchWaitsForDataRun(t *testing.T) {
+	r, _ := mpmcPair(t, 4*ringx.DataRun, nil)
+	fillMPMC(t, r, 64)
+	g := ringx.NewDataGate((*mpmcX)(r), 64, 4*ringx.DataRun)
+	opensAfter(t, g.Open, ringx.DataWindow, "a batch of 64 queued")
+	fillMPMC(t, r, ringx.DataRun-64)
+	if g := ringx.NewDataGate((*mpmcX)(r), 64, 4*ringx.DataRun); !g.Open() {
+		t.Fatalf("gate of a batch of 64 shut with %d queued", ringx.DataRun)
+	}
+}
+
 // gateLooks is a ring as a DataGate sees it, counting the gate's looks
 // (HasDataAt: one at every look short of the window's end).
 type gateLooks struct {
