@@ -59,7 +59,7 @@ func TestDataGateWaitsThenTakesWhatThereIs(t *testing.T) {
 }
 
 // TestDataGateBatchWaitsForDataRun: a streaming GetBatch's gate waits for
-// DataRun messages, not for its own batch, when the ring holds more than
+// DataRun messages, not for its own batch, when the ring holds at least
 // four times DataRun: a batch of 64 queued leaves it shut until the window
 // ends, and DataRun queued opens it at once. (Taking each batch as soon as
 // it was queued kept the consumer on the lines the producer was writing.)
