@@ -5,6 +5,7 @@ import (
 	"encoding/gob"
 	"errors"
 	"fmt"
+	"time"
 	"io"
 	"sync"
 
@@ -132,23 +133,41 @@ func Connect(ctx context.Context, addr string) (*Manager, error) {
 // Addr returns the server's address, "shm:" and its listener's name.
 func (m *Manager) Addr() string { return m.addr }
 
+// ShutdownGrace is how long Shutdown waits for a server process to stop
+// before it kills it, as Python's manager terminates its server a second
+// after asking it to stop: the server waits for the calls it is running,
+// and a registered method that never returns would keep it, and Shutdown,
+// waiting for ever.
+const ShutdownGrace = time.Second
+
 // Shutdown stops the server (Python's shutdown) and waits for it: calls
 // from any process then fail with ErrClosed. Only the process that started
 // the server may shut it down; in another, Shutdown only closes this
-// process's idle connections to it, and later calls connect again. It
-// returns an error when the server process had died. Calling it twice is
-// harmless.
+// process's idle connections to it, and later calls connect again. A
+// server process still running ShutdownGrace after it was asked to stop
+// (a registered method that has not returned) is killed, and the calls it
+// was running fail. It returns an error when the server process had died
+// before. Calling it twice is harmless.
 func (m *Manager) Shutdown() error {
 	m.once.Do(func() {
 		switch {
 		case m.local != nil:
 			m.local.stop()
 		case m.proc != nil:
-			ctx, cancel := context.WithCancel(context.Background())
+			ctx, cancel := context.WithTimeout(context.Background(), ShutdownGrace)
 			defer cancel()
 			m.control.SendBytes(ctx, []byte{ctlShutdown})
+			killed := false
+			select {
+			case <-m.proc.Done():
+			case <-ctx.Done():
+				killed = m.proc.Kill() == nil
+			}
 			m.err = m.proc.Wait()
 			m.control.Close()
+			if killed {
+				m.err = nil // stopped, as asked
+			}
 			if m.err != nil {
 				m.err = fmt.Errorf("manager: the server process had died: %w (%w)", ErrPeerDead, m.err)
 			}
