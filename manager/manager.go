@@ -5,9 +5,9 @@ import (
 	"encoding/gob"
 	"errors"
 	"fmt"
-	"time"
 	"io"
 	"sync"
+	"time"
 
 	"github.com/shmkit/shmkit/pipe"
 	"github.com/shmkit/shmkit/process"
@@ -133,28 +133,33 @@ func Connect(ctx context.Context, addr string) (*Manager, error) {
 // Addr returns the server's address, "shm:" and its listener's name.
 func (m *Manager) Addr() string { return m.addr }
 
-// ShutdownGrace is how long Shutdown waits for a server process to stop
-// before it kills it, as Python's manager terminates its server a second
-// after asking it to stop: the server waits for the calls it is running,
-// and a registered method that never returns would keep it, and Shutdown,
-// waiting for ever.
+// ShutdownGrace is how long a stopping server waits for the calls it is
+// running (a registered method that never returns would keep it, and
+// Shutdown, waiting for ever): after it, a server process exits without
+// them, as Python's manager terminates its server a second after asking
+// it to stop. Shutdown kills a server process still running
+// shutdownBackstop after that (a transport's stop that does not return).
 const ShutdownGrace = time.Second
+
+// shutdownBackstop: see ShutdownGrace.
+const shutdownBackstop = 10 * time.Second
 
 // Shutdown stops the server (Python's shutdown) and waits for it: calls
 // from any process then fail with ErrClosed. Only the process that started
 // the server may shut it down; in another, Shutdown only closes this
-// process's idle connections to it, and later calls connect again. A
-// server process still running ShutdownGrace after it was asked to stop
-// (a registered method that has not returned) is killed, and the calls it
-// was running fail. It returns an error when the server process had died
-// before. Calling it twice is harmless.
+// process's idle connections to it, and later calls connect again. The
+// server waits ShutdownGrace at most for the calls it is running (a
+// registered method that has not returned): they then fail, and the
+// server goes on stopping without them (an in-process server's method
+// goes on in its goroutine). It returns an error when the server process
+// had died before. Calling it twice is harmless.
 func (m *Manager) Shutdown() error {
 	m.once.Do(func() {
 		switch {
 		case m.local != nil:
 			m.local.stop()
 		case m.proc != nil:
-			ctx, cancel := context.WithTimeout(context.Background(), ShutdownGrace)
+			ctx, cancel := context.WithTimeout(context.Background(), ShutdownGrace+shutdownBackstop)
 			defer cancel()
 			m.control.SendBytes(ctx, []byte{ctlShutdown})
 			killed := false

@@ -372,14 +372,26 @@ func (s *server) serve(ctx context.Context, c ServerConn) {
 func (s *server) stopped() bool { return s.done.Load() }
 
 // stop closes the listener and every client's channel, and waits for the
-// goroutines.
+// goroutines, ShutdownGrace at most: one that runs a registered method
+// that has not returned is left to it (a server process then exits
+// without it, as Python's manager terminates its server).
 func (s *server) stop() {
 	if s.done.Swap(true) {
 		return
 	}
 	s.cancel()
 	s.ln.Close()
-	s.wg.Wait()
+	idle := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(idle)
+	}()
+	t := time.NewTimer(ShutdownGrace)
+	defer t.Stop()
+	select {
+	case <-idle:
+	case <-t.C:
+	}
 }
 
 // serverArgs are the server process's arguments.

@@ -1,6 +1,7 @@
 package manager_test
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/shmkit/shmkit/internal/shmtest"
 	"github.com/shmkit/shmkit/manager"
+	"github.com/shmkit/shmkit/process"
 )
 
 type stuck struct{}
@@ -31,20 +33,45 @@ var (
 	})
 )
 
+type stuckArgs struct {
+	O    *manager.Object[stuck]
+	FIFO string
+}
+
+// stuckCaller calls stuckHold from a worker process.
+var stuckCaller = process.Register("test.stuckcaller", func(ctx context.Context, a stuckArgs) error {
+	_, err := stuckHold.Call(ctx, a.O, a.FIFO)
+	return err
+})
+
 // TestShutdownBoundedByStuckMethod: a registered method that never returns
 // keeps the server from stopping (it waits for its calls), and Shutdown
 // waited for the server process for ever. Python's manager gives its
 // server a second after the shutdown request and then terminates it.
 // Shutdown must return, the server process must be gone, the stuck call
-// must fail, and nothing may be left in /dev/shm.
+// must fail, and nothing may be left in /dev/shm; with the server in this
+// process (New) and the call from a worker process, Shutdown must return
+// too.
 func TestShutdownBoundedByStuckMethod(t *testing.T) {
+	t.Run("process", func(t *testing.T) { shutdownStuck(t, true) })
+	t.Run("inprocess", func(t *testing.T) { shutdownStuck(t, false) })
+}
+
+func shutdownStuck(t *testing.T, proc bool) {
 	checkNoLeftovers(t)
 	ctx := testCtx(t)
-	m := must[*manager.Manager](t)(manager.Start(ctx))
+	var m *manager.Manager
+	if proc {
+		m = must[*manager.Manager](t)(manager.Start(ctx))
+	} else {
+		m = must[*manager.Manager](t)(manager.New())
+	}
 	shut := false
 	defer func() {
 		if !shut {
-			syscall.Kill(manager.ServerPid(m), syscall.SIGKILL)
+			if proc {
+				syscall.Kill(manager.ServerPid(m), syscall.SIGKILL)
+			}
 			m.Shutdown()
 		}
 	}()
@@ -54,10 +81,20 @@ func TestShutdownBoundedByStuckMethod(t *testing.T) {
 		t.Fatal(err)
 	}
 	called := make(chan error, 1)
-	go func() {
-		_, err := stuckHold.Call(ctx, o, fifo)
-		called <- err
-	}()
+	if proc {
+		go func() {
+			_, err := stuckHold.Call(ctx, o, fifo)
+			called <- err
+		}()
+	} else {
+		// From another process: this one's calls run the method in the
+		// caller's goroutine, and the server waits for pipe clients only.
+		p, err := stuckCaller.Start(ctx, stuckArgs{O: o, FIFO: fifo})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer p.Kill() // its call waits for a reply the server never sends
+	}
 	// Opening the FIFO for reading waits for the method to open it for
 	// writing: once the byte is read, the method runs in the server.
 	f, err := os.Open(fifo)
@@ -68,7 +105,10 @@ func TestShutdownBoundedByStuckMethod(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Close()
-	pid := manager.ServerPid(m)
+	pid := 0
+	if proc {
+		pid = manager.ServerPid(m)
+	}
 	done := make(chan error, 1)
 	go func() { done <- m.Shutdown() }()
 	select {
@@ -80,8 +120,11 @@ func TestShutdownBoundedByStuckMethod(t *testing.T) {
 	case <-time.After(shmtest.Timeout(t, 30*time.Second)):
 		t.Fatal("Shutdown still waiting after 30 s for a server whose method never returns")
 	}
-	if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
+	if err := syscall.Kill(pid, 0); proc && !errors.Is(err, syscall.ESRCH) {
 		t.Errorf("the server process %d after Shutdown: kill(0) = %v, want ESRCH", pid, err)
+	}
+	if !proc {
+		return // the method goes on in its goroutine here
 	}
 	select {
 	case err := <-called:
