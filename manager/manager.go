@@ -135,13 +135,14 @@ func (m *Manager) Addr() string { return m.addr }
 
 // ShutdownGrace is how long a stopping server waits for the calls it is
 // running (a registered method that never returns would keep it, and
-// Shutdown, waiting for ever): after it, a server process exits without
-// them, as Python's manager terminates its server a second after asking
-// it to stop. Shutdown kills a server process still running
-// shutdownBackstop after that (a transport's stop that does not return).
+// Shutdown, waiting for ever), and then for its transports' stops
+// (WithServer): after it, a server process exits without them, as
+// Python's manager terminates its server a second after asking it to
+// stop.
 const ShutdownGrace = time.Second
 
-// shutdownBackstop: see ShutdownGrace.
+// shutdownBackstop is how long after two ShutdownGraces Shutdown kills a
+// server process that has not exited.
 const shutdownBackstop = 10 * time.Second
 
 // Shutdown stops the server (Python's shutdown) and waits for it: calls
@@ -149,17 +150,19 @@ const shutdownBackstop = 10 * time.Second
 // the server may shut it down; in another, Shutdown only closes this
 // process's idle connections to it, and later calls connect again. The
 // server waits ShutdownGrace at most for the calls it is running (a
-// registered method that has not returned): they then fail, and the
-// server goes on stopping without them (an in-process server's method
-// goes on in its goroutine). It returns an error when the server process
-// had died before. Calling it twice is harmless.
+// registered method that has not returned) and goes on stopping without
+// them: a server process exits, and their callers get ErrPeerDead; an
+// in-process server's (New) method goes on in its goroutine, and its
+// caller waits for it. It returns an error when the server process had
+// died before, or did not exit and was killed. Calling it twice is
+// harmless.
 func (m *Manager) Shutdown() error {
 	m.once.Do(func() {
 		switch {
 		case m.local != nil:
 			m.local.stop()
 		case m.proc != nil:
-			ctx, cancel := context.WithTimeout(context.Background(), ShutdownGrace+shutdownBackstop)
+			ctx, cancel := context.WithTimeout(context.Background(), 2*ShutdownGrace+shutdownBackstop)
 			defer cancel()
 			m.control.SendBytes(ctx, []byte{ctlShutdown})
 			killed := false
@@ -170,10 +173,10 @@ func (m *Manager) Shutdown() error {
 			}
 			m.err = m.proc.Wait()
 			m.control.Close()
-			if killed {
-				m.err = nil // stopped, as asked
-			}
-			if m.err != nil {
+			switch {
+			case killed:
+				m.err = fmt.Errorf("manager: the server process did not exit %v after Shutdown and was killed", 2*ShutdownGrace+shutdownBackstop)
+			case m.err != nil:
 				m.err = fmt.Errorf("manager: the server process had died: %w (%w)", ErrPeerDead, m.err)
 			}
 			// A server that was killed leaves its listener's name behind.

@@ -381,15 +381,29 @@ func (s *server) stop() {
 	}
 	s.cancel()
 	s.ln.Close()
-	idle := make(chan struct{})
+	within(ShutdownGrace, s.wg.Wait)
+}
+
+// within runs each of fs in a goroutine of its own and waits for them, d
+// at most: those still running then are left to themselves.
+func within(d time.Duration, fs ...func()) {
+	var wg sync.WaitGroup
+	for _, f := range fs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f()
+		}()
+	}
+	done := make(chan struct{})
 	go func() {
-		s.wg.Wait()
-		close(idle)
+		wg.Wait()
+		close(done)
 	}()
-	t := time.NewTimer(ShutdownGrace)
+	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
-	case <-idle:
+	case <-done:
 	case <-t.C:
 	}
 }
@@ -410,9 +424,11 @@ type serverSpec struct{ Name, Arg string }
 // error fails Start, with its text. It leaves goroutines that hand each
 // client's connection to m.Serve until ctx is done, which happens when the
 // server stops (Shutdown, or its creator's death). The server then calls
-// stop (when not nil) and waits for it before the process exits: stop
-// closes what the transport opened (subscriptions, listeners) and returns
-// once its goroutines are done.
+// stop (when not nil) and waits for it, ShutdownGrace at most, before the
+// process exits: stop closes what the transport opened (subscriptions,
+// listeners), what is left on disk first, and returns once its goroutines
+// are done (a Serve call that runs a method that has not returned keeps
+// it waiting past the grace).
 // m is the server's own Manager: m.Serve answers from the server's objects,
 // and proxies made through m carry the server's "shm:" address.
 type ServerFunc func(ctx context.Context, m *Manager, arg string) (stop func(), err error)
@@ -481,9 +497,11 @@ var serverProcess = process.Register("shmkit.manager.server", func(ctx context.C
 	stops, err := startServers(s, a.Name, a.Servers)
 	defer func() {
 		s.stop() // ends the transports' Serve calls too
-		for _, stop := range stops {
-			stop()
-		}
+		// A transport's stop waits for its Serve calls, and one that
+		// runs a method that never returns would keep it waiting: the
+		// process exits without them after ShutdownGrace, as s.stop
+		// does without its own calls.
+		within(ShutdownGrace, stops...)
 	}()
 	if err != nil {
 		a.Control.SendBytes(ctx, append([]byte{ctlFailed}, err.Error()...))
