@@ -102,7 +102,7 @@ type consumerSide struct {
 // keeps off the ring before it looks again (see lull); lullRun is the
 // longest last run of a ReadBatch that still lulls.
 const (
-	streamLull = 2 * time.Microsecond
+	streamLull = 20 * time.Microsecond
 	lullRun    = 8
 )
 
@@ -120,7 +120,14 @@ const (
 // for its last record (a request answered one at a time) never lulls.
 // BenchmarkProducers/mpsc (records put one at a time, read by ReadBatch),
 // 64 bytes: 9.6/13.4/14.2/14.0/13.8 -> 21.8/20.4/19.9/20.1/19.9 M msgs/s
-// with 1/2/3/4/8 producers (docs/ringbuf.md).
+// with 1/2/3/4/8 producers (docs/ringbuf.md). 20 µs since 2026-12-07, as
+// long as two of ringx.DataWindow, an MPMC consumer's like wait: on the
+// AMD EPYC VM of that day, 5 interleaved passes (floor p50 130-140 ns),
+// 2 / 10 / 20 µs: 18.0 / 26.0 / 29.4, 22.5 / 25.5 / 28.6, 21.4 / 25.4 /
+// 27.7, 22.6 / 26.6 / 28.0 and 22.6 / 25.5 / 29.2 M msgs/s with 1/2/3/4/8
+// producers; 40 µs no better than 20 (4 passes); mpsc-batch unchanged. It
+// costs a streaming consumer up to 20 µs on the record that ends its
+// lull.
 func lull() {
 	for t0 := spin.Now(); spin.Now()-t0 < int64(streamLull); {
 		spin.Relax()
