@@ -426,9 +426,9 @@ type serverSpec struct{ Name, Arg string }
 // server stops (Shutdown, or its creator's death). The server then calls
 // stop (when not nil) and waits for it, ShutdownGrace at most, before the
 // process exits: stop closes what the transport opened (subscriptions,
-// listeners), what is left on disk first, and returns once its goroutines
-// are done (a Serve call that runs a method that has not returned keeps
-// it waiting past the grace).
+// listeners; a name that would outlive the process first, before it
+// waits) and returns once its goroutines are done (a Serve call that runs
+// a method that has not returned keeps it waiting past the grace).
 // m is the server's own Manager: m.Serve answers from the server's objects,
 // and proxies made through m carry the server's "shm:" address.
 type ServerFunc func(ctx context.Context, m *Manager, arg string) (stop func(), err error)

@@ -38,9 +38,9 @@ import "time"
 // 1024, the quarter's 256), against 128 for a Get and the batch's own
 // length for a GetBatch: a consumer that waited for its batch of 64 took
 // it from the lines the producer had just written, next to the ones it was
-// writing, and its next
-// batch was not queued yet, so it waited again with a gate of one and took
-// the slots chunk by chunk as the producer published them. Profiled in one
+// writing, and its next batch was not queued yet, so it waited again with
+// a gate of one and took the slots chunk by chunk as the producer
+// published them. Profiled in one
 // process (two goroutines, PutBatch and GetBatchFunc of 64), the producer
 // filled a lap alone at 10.5 ns a message and the consumer drained it
 // alone at 7.5, while together they ran at 30 M msgs/s, 82% of messages
