@@ -103,8 +103,13 @@ type consumerSide struct {
 // longest last run of a ReadBatch that still lulls.
 const (
 	streamLull = 20 * time.Microsecond
+	minLull    = 2 * time.Microsecond
+	lullPays   = 32
 	lullRun    = 8
 )
+
+// lullHook, when set (tests), is called with each lull's length before it.
+var lullHook func(time.Duration)
 
 // lull keeps an MPSC consumer that has caught up with a stream (its last
 // record was there at once, and now there is none) off the ring for
@@ -129,6 +134,9 @@ const (
 // costs a streaming consumer up to 20 µs on the record that ends its
 // lull.
 func lull() {
+	if hook := lullHook; hook != nil {
+		hook(streamLull)
+	}
 	for t0 := spin.Now(); spin.Now()-t0 < int64(streamLull); {
 		spin.Relax()
 	}
