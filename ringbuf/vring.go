@@ -95,12 +95,15 @@ type consumerSide struct {
 	// streaming: the last wait for a record found one at once, or after
 	// a lull; an MPSC consumer then lulls before it waits (see lull).
 	streaming bool
-	lastRun   int // records the last ReadBatch handed over
+	lastRun   int           // records the last ReadBatch handed over
+	lullFor   time.Duration // the next lull's length (see lull); 0: minLull
+	found     int           // records found without a wait since the last lull
 }
 
-// streamLull is how long an MPSC consumer that caught up with a stream
-// keeps off the ring before it looks again (see lull); lullRun is the
-// longest last run of a ReadBatch that still lulls.
+// streamLull and minLull bound how long an MPSC consumer that caught up
+// with a stream keeps off the ring before it looks again (see lull), and
+// lullPays is the run it must find after a lull for the next to be longer;
+// lullRun is the longest last run of a ReadBatch that still lulls.
 const (
 	streamLull = 20 * time.Microsecond
 	minLull    = 2 * time.Microsecond
@@ -125,21 +128,42 @@ var lullHook func(time.Duration)
 // for its last record (a request answered one at a time) never lulls.
 // BenchmarkProducers/mpsc (records put one at a time, read by ReadBatch),
 // 64 bytes: 9.6/13.4/14.2/14.0/13.8 -> 21.8/20.4/19.9/20.1/19.9 M msgs/s
-// with 1/2/3/4/8 producers (docs/ringbuf.md). 20 µs since 2026-12-07, as
-// long as two of ringx.DataWindow, an MPMC consumer's like wait: on the
-// AMD EPYC VM of that day, 5 interleaved passes (floor p50 130-140 ns),
-// 2 / 10 / 20 µs: 18.0 / 26.0 / 29.4, 22.5 / 25.5 / 28.6, 21.4 / 25.4 /
-// 27.7, 22.6 / 26.6 / 28.0 and 22.6 / 25.5 / 29.2 M msgs/s with 1/2/3/4/8
-// producers; 40 µs no better than 20 (4 passes); mpsc-batch unchanged. It
-// costs a streaming consumer up to 20 µs on the record that ends its
-// lull.
-func lull() {
-	if hook := lullHook; hook != nil {
-		hook(streamLull)
+// with 1/2/3/4/8 producers (docs/ringbuf.md).
+//
+// Since 2026-12-07 a lull adapts between minLull (2 µs, the old fixed
+// length) and streamLull (20 µs): it doubles after a lull that found a run
+// of lullPays records or more, and halves after one that did not. Behind
+// producers writing as fast as they can, 20 µs gave more than 2 (AMD EPYC
+// VM, 5 interleaved passes, floor p50 130-140 ns, 2 / 10 / 20 µs fixed:
+// 18.0 / 26.0 / 29.4, 22.5 / 25.5 / 28.6, 21.4 / 25.4 / 27.7, 22.6 / 26.6
+// / 28.0 and 22.6 / 25.5 / 29.2 M msgs/s with 1/2/3/4/8 producers; 40 µs
+// no better than 20). But a stream paced at a record every few µs keeps
+// its consumer streaming, and a fixed 20 µs lull delayed every record of
+// it: p50 276 ns -> 10.8 µs at a record every 3 µs (found by review). Such
+// a stream finds a record or two after each lull, and its lull stays at
+// 2 µs.
+func (c *consumerSide) lull() {
+	d := c.lullFor
+	if d == 0 {
+		d = minLull
 	}
-	for t0 := spin.Now(); spin.Now()-t0 < int64(streamLull); {
+	if hook := lullHook; hook != nil {
+		hook(d)
+	}
+	for t0 := spin.Now(); spin.Now()-t0 < int64(d); {
 		spin.Relax()
 	}
+}
+
+// learnLull sets the next lull's length from the run found since the last.
+func (c *consumerSide) learnLull() {
+	d := max(c.lullFor, minLull)
+	if c.found >= lullPays {
+		d = min(2*d, streamLull)
+	} else {
+		d = max(d/2, minLull)
+	}
+	c.lullFor, c.found = d, 0
 }
 
 func makeHeader(length int32, slot int, typ uint8, gen uint16) uint64 {
@@ -1059,10 +1083,14 @@ func (r *vring) waitNext(ctx context.Context, mayLull bool) (idx, a uint64, err 
 		idx, a, ok, err := r.next(slow)
 		if ok || err != nil {
 			r.c.streaming = ok && (first || lulled)
+			if r.c.streaming {
+				r.c.found++
+			}
 			return idx, a, err
 		}
-		if first && mayLull && r.c.streaming && r.multi {
-			lull()
+		if first && mayLull && r.c.streaming && r.multi && ctx.Err() == nil {
+			r.c.learnLull()
+			r.c.lull()
 			lulled = true
 			continue
 		}
@@ -1084,6 +1112,7 @@ func (r *vring) waitNext(ctx context.Context, mayLull bool) (idx, a uint64, err 
 		case errPoll:
 			slow = true
 		default:
+			r.c.streaming = false // its next wait did not find a record at once either
 			return 0, 0, err
 		}
 		if !slow && !r.dataReady() && r.allDetached() {
@@ -1195,6 +1224,9 @@ func (r *vring) readInto(ctx context.Context, buf []byte) (int, error) {
 		n := copy(buf, r.data[idx+recordHeaderSize:idx+r.c.recLen])
 		r.c.head += a
 		r.publish()
+		if r.c.streaming {
+			r.c.found++ // found at once (see learnLull)
+		}
 		return n, nil
 	}
 	peeked := r.c.peekA != 0 // the caller's Peek, which a short buffer must not undo (as in TryRead)
@@ -1304,5 +1336,8 @@ func (r *vring) batch(ctx context.Context, block bool, fn func(rec []byte) bool)
 		}
 	}
 	r.c.lastRun = n
+	if r.c.streaming && n > 1 {
+		r.c.found += n - 1 // the first was counted by waitNext
+	}
 	return n, err
 }
