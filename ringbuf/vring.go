@@ -115,9 +115,9 @@ const (
 var lullHook func(time.Duration)
 
 // lull keeps an MPSC consumer that has caught up with a stream (its last
-// record was there at once, and now there is none) off the ring for
-// streamLull, without a load of shared memory, before it looks again and
-// waits as usual. A consumer that spins on the header at its head takes
+// record was there at once, and now there is none) off the ring for a
+// while (minLull to streamLull, see learnLull), without a load of shared
+// memory, before it looks again and waits as usual. A consumer that spins on the header at its head takes
 // that line from the producer writing the next record at every look, and
 // each of the producer's stores, then its next locked instruction (the
 // tail's claim), waits for the line to come back, once for every record;
