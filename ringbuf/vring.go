@@ -117,11 +117,12 @@ var lullHook func(time.Duration)
 // lull keeps an MPSC consumer that has caught up with a stream (its last
 // record was there at once, and now there is none) off the ring for a
 // while (minLull to streamLull, see learnLull), without a load of shared
-// memory, before it looks again and waits as usual. A consumer that spins on the header at its head takes
-// that line from the producer writing the next record at every look, and
-// each of the producer's stores, then its next locked instruction (the
-// tail's claim), waits for the line to come back, once for every record;
-// after a lull it finds a run of records and reads them in a row.
+// memory, before it looks again and waits as usual. A consumer that spins
+// on the header at its head takes that line from the producer writing the
+// next record at every look, and each of the producer's stores, then its
+// next locked instruction (the tail's claim), waits for the line to come
+// back, once for every record; after a lull it finds a run of records and
+// reads them in a row.
 // Records have no fixed size, so unlike an MPMC ring's consumer
 // (ringx.DataGate) it cannot look at the record a run ahead, and the
 // shared tail is the line the producers claim on. A consumer that waited
