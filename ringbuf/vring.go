@@ -132,8 +132,13 @@ var lullHook func(time.Duration)
 // with 1/2/3/4/8 producers (docs/ringbuf.md).
 //
 // Since 2026-12-07 a lull adapts between minLull (2 µs, the old fixed
-// length) and streamLull (20 µs): it doubles after a lull that found a run
-// of lullPays records or more, and halves after one that did not. Behind
+// length) and streamLull (20 µs): it doubles when the records found at
+// once since the last lull (after it, and by the reads after those) number
+// lullPays or more, and halves when they do not. The rule counts records,
+// not a rate: a stream of 1.6 to 16 records a µs finds 32 in a lull of 20
+// µs but not in one of 2, and keeps whichever length its history gave it
+// (found by review); a burst of lullPays records after a long gap doubles
+// it too, at no cost, as no record comes during the lull after a burst. Behind
 // producers writing as fast as they can, 20 µs gave more than 2 (AMD EPYC
 // VM, 5 interleaved passes, floor p50 130-140 ns, 2 / 10 / 20 µs fixed:
 // 18.0 / 26.0 / 29.4, 22.5 / 25.5 / 28.6, 21.4 / 25.4 / 27.7, 22.6 / 26.6
