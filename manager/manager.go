@@ -141,9 +141,10 @@ func (m *Manager) Addr() string { return m.addr }
 // stop.
 const ShutdownGrace = time.Second
 
-// shutdownBackstop is how long after two ShutdownGraces Shutdown kills a
-// server process that has not exited.
-const shutdownBackstop = 10 * time.Second
+// shutdownKill is how long after it asked the server process to stop
+// Shutdown kills it if it has not exited: two ShutdownGraces (its calls,
+// then its transports' stops) and 10 s more.
+const shutdownKill = 2*ShutdownGrace + 10*time.Second
 
 // Shutdown stops the server (Python's shutdown) and waits for it: calls
 // from any process then fail with ErrClosed. Only the process that started
@@ -162,7 +163,7 @@ func (m *Manager) Shutdown() error {
 		case m.local != nil:
 			m.local.stop()
 		case m.proc != nil:
-			ctx, cancel := context.WithTimeout(context.Background(), 2*ShutdownGrace+shutdownBackstop)
+			ctx, cancel := context.WithTimeout(context.Background(), shutdownKill)
 			defer cancel()
 			m.control.SendBytes(ctx, []byte{ctlShutdown})
 			killed := false
@@ -175,7 +176,7 @@ func (m *Manager) Shutdown() error {
 			m.control.Close()
 			switch {
 			case killed:
-				m.err = fmt.Errorf("manager: the server process did not exit %v after Shutdown and was killed", 2*ShutdownGrace+shutdownBackstop)
+				m.err = fmt.Errorf("manager: the server process did not exit %v after Shutdown and was killed", shutdownKill)
 			case m.err != nil:
 				m.err = fmt.Errorf("manager: the server process had died: %w (%w)", ErrPeerDead, m.err)
 			}

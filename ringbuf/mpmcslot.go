@@ -23,8 +23,8 @@ import (
 // live participant's: see takePart). It waits holding mu, as a Put
 // blocked on a full ring holds putMu, so that Close waits for it (and
 // wakes it: closing), and says so as a ring wait does (holderWaits), so
-// that another goroutine's call behind it gives up at its deadline. Called only on that error, it leaves the calls'
-// path as it was.
+// that another goroutine's call behind it gives up at its deadline. Called
+// only on that error, it leaves the calls' path as it was.
 //
 // The wait is a timer, not the ring's futexes: a slot frees up when a
 // consumer gives back a dead one's messages or a producer fills a slot a

@@ -96,7 +96,7 @@ type consumerSide struct {
 	// a lull; an MPSC consumer then lulls before it waits (see lull).
 	streaming bool
 	lastRun   int           // records the last ReadBatch handed over
-	lullFor   time.Duration // the next lull's length (see lull); 0: minLull
+	lullFor   time.Duration // the last lull's length (see learnLull); 0 before the first
 	found     int           // records found without a wait since the last lull
 }
 
@@ -149,10 +149,7 @@ var lullHook func(time.Duration)
 // a stream finds a record or two after each lull, and its lull stays at
 // 2 µs.
 func (c *consumerSide) lull() {
-	d := c.lullFor
-	if d == 0 {
-		d = minLull
-	}
+	d := c.lullFor // set by learnLull, which runs before every lull
 	if hook := lullHook; hook != nil {
 		hook(d)
 	}
