@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"sync"
 
+	"github.com/shmkit/shmkit/internal/memcopy"
 	"github.com/shmkit/shmkit/internal/pod"
 )
 
@@ -88,11 +89,11 @@ type Bytes struct{}
 func (Bytes) Size(v *[]byte) int { return len(*v) }
 
 // Append appends *v to dst.
-func (Bytes) Append(dst []byte, v *[]byte) ([]byte, error) { return append(dst, *v...), nil }
+func (Bytes) Append(dst []byte, v *[]byte) ([]byte, error) { return memcopy.Append(dst, *v), nil }
 
 // Decode copies src into *v.
 func (Bytes) Decode(src []byte, v *[]byte) error {
-	*v = append((*v)[:0], src...)
+	*v = memcopy.Append((*v)[:0], src)
 	return nil
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/shmkit/shmkit/codec"
 	"github.com/shmkit/shmkit/internal/arena"
 	"github.com/shmkit/shmkit/internal/handoff"
+	"github.com/shmkit/shmkit/internal/memcopy"
 	"github.com/shmkit/shmkit/internal/pod"
 	"github.com/shmkit/shmkit/internal/procinfo"
 	"github.com/shmkit/shmkit/internal/ringx"
@@ -344,7 +345,7 @@ func (c *Conn[T]) Send(ctx context.Context, v T) error {
 	}
 	c.scratch = b
 	return c.sendFunc(ctx, len(b), func(rec []byte) error {
-		copy(rec, b)
+		memcopy.Copy(rec, b)
 		return nil
 	})
 }
@@ -356,7 +357,7 @@ func (c *Conn[T]) SendBytes(ctx context.Context, b []byte) error {
 	}
 	defer c.sendMu.Unlock()
 	return c.sendFunc(ctx, len(b), func(rec []byte) error {
-		copy(rec, b)
+		memcopy.Copy(rec, b)
 		return nil
 	})
 }
@@ -662,7 +663,7 @@ func (c *Conn[T]) Read(p []byte) (int, error) {
 		if err != nil {
 			return 0, err
 		}
-		n := copy(p, rec[c.readOff:])
+		n := memcopy.Copy(p, rec[c.readOff:])
 		c.readOff += n
 		if c.readOff == len(rec) {
 			c.discard()

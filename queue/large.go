@@ -7,6 +7,7 @@ import (
 
 	"github.com/shmkit/shmkit/codec"
 	"github.com/shmkit/shmkit/internal/arena"
+	"github.com/shmkit/shmkit/internal/memcopy"
 )
 
 // Out-of-line messages: a message larger than the slot size is encoded
@@ -208,7 +209,7 @@ func (q *Queue[T]) place(v *T, m *message) (bool, error) {
 	m.blk, m.large = blk, true
 	dst := q.arena.Bytes(blk)
 	if m.enc != nil {
-		copy(dst, m.enc)
+		memcopy.Copy(dst, m.enc)
 	} else {
 		w := *v // see tryPut: only copies reach the codec interface
 		b, err := q.codec.Append(dst[:0], &w)

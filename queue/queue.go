@@ -18,6 +18,7 @@ import (
 	"github.com/shmkit/shmkit/codec"
 	"github.com/shmkit/shmkit/internal/arena"
 	"github.com/shmkit/shmkit/internal/handoff"
+	"github.com/shmkit/shmkit/internal/memcopy"
 	"github.com/shmkit/shmkit/internal/notify"
 	"github.com/shmkit/shmkit/internal/pod"
 	"github.com/shmkit/shmkit/internal/ringx"
@@ -953,7 +954,7 @@ func (q *Queue[T]) tryPut(v *T, m *message) (bool, error) {
 		case q.bin != nil:
 			q.bin.Append(rec[:0], v)
 		case enc != nil:
-			copy(rec, enc)
+			memcopy.Copy(rec, enc)
 		default:
 			w := *v
 			b, err := q.codec.Append(rec[:0], &w)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/shmkit/shmkit/atomics"
+	"github.com/shmkit/shmkit/internal/memcopy"
 	"github.com/shmkit/shmkit/internal/procinfo"
 )
 
@@ -115,7 +116,7 @@ func (r *vring) Write(ctx context.Context, p []byte) error {
 	if !ok {
 		return r.writeSlow(ctx, p)
 	}
-	copy(rec[recordHeaderSize:], p)
+	memcopy.Copy(rec[recordHeaderSize:], p)
 	*plain64(rec, 0) = r.p.hdr | (n + recordHeaderSize) // published with the tail
 	r.p.tail = tail
 	if tail-r.p.published >= r.opt.batch {
@@ -171,7 +172,7 @@ func (r *vring) writeSlow(ctx context.Context, p []byte) error {
 	if err != nil {
 		return err
 	}
-	copy(buf, p)
+	memcopy.Copy(buf, p)
 	r.Commit()
 	return nil
 }
@@ -223,7 +224,7 @@ func (r *vring) TryRead(buf []byte) (n int, ok bool, err error) {
 		}
 		return len(rec), false, ErrShortBuffer
 	}
-	n = copy(buf, rec)
+	n = memcopy.Copy(buf, rec)
 	r.releasePeek()
 	return n, true, nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/shmkit/shmkit/atomics"
 	"github.com/shmkit/shmkit/internal/handoff"
 	"github.com/shmkit/shmkit/internal/membarrier"
+	"github.com/shmkit/shmkit/internal/memcopy"
 	"github.com/shmkit/shmkit/internal/procinfo"
 	"github.com/shmkit/shmkit/internal/ringx"
 	"github.com/shmkit/shmkit/shm"
@@ -843,7 +844,7 @@ func (r *MPMC) TryPut(p []byte) (ok bool, err error) {
 	if !ok {
 		return false, err
 	}
-	copy(r.payload(pos), p)
+	memcopy.Copy(r.payload(pos), p)
 	r.publishPut(pos, len(p))
 	return true, nil
 }
@@ -860,7 +861,7 @@ func (r *MPMC) Put(ctx context.Context, p []byte) error {
 	if len(p) > r.slotBytes {
 		return r.tooLarge(len(p))
 	}
-	return r.PutFunc(ctx, func(slot []byte) int { return copy(slot, p) })
+	return r.PutFunc(ctx, func(slot []byte) int { return memcopy.Copy(slot, p) })
 }
 
 // PutFunc claims a free slot (blocking as Put does), lets fill write the
@@ -941,7 +942,7 @@ func (r *MPMC) TryGet(buf []byte) (n int, ok bool, err error) {
 	if !ok {
 		return 0, false, err
 	}
-	copy(buf, r.payload(pos)[:n])
+	memcopy.Copy(buf, r.payload(pos)[:n])
 	r.releaseGet(pos)
 	if n > len(buf) {
 		return n, true, ErrShortBuffer
@@ -957,7 +958,7 @@ func (r *MPMC) TryGet(buf []byte) (n int, ok bool, err error) {
 // which this handle's Gets deliver first.
 func (r *MPMC) Get(ctx context.Context, buf []byte) (int, error) {
 	var n int
-	err := r.GetFunc(ctx, func(msg []byte) { n = copy(buf, msg); n = max(n, len(msg)) })
+	err := r.GetFunc(ctx, func(msg []byte) { n = memcopy.Copy(buf, msg); n = max(n, len(msg)) })
 	if err == nil && n > len(buf) {
 		err = ErrShortBuffer
 	}

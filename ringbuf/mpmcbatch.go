@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"unsafe"
 
+	"github.com/shmkit/shmkit/internal/memcopy"
 	"github.com/shmkit/shmkit/internal/ringx"
 )
 
@@ -247,7 +248,7 @@ func (r *MPMC) PutBatch(ctx context.Context, msgs [][]byte) (int, error) {
 			break
 		}
 	}
-	return r.PutBatchFunc(ctx, k, func(i int, slot []byte) int { return copy(slot, msgs[i]) })
+	return r.PutBatchFunc(ctx, k, func(i int, slot []byte) int { return memcopy.Copy(slot, msgs[i]) })
 }
 
 // tryClaimGetRun claims up to k filled slots (k >= 1) with one CAS on

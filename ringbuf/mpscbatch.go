@@ -3,6 +3,7 @@ package ringbuf
 import (
 	"context"
 	"fmt"
+	"github.com/shmkit/shmkit/internal/memcopy"
 )
 
 // WriteBatch copies records from recs into the ring, as many as fit now
@@ -164,11 +165,11 @@ func (r *vring) tryWriteRun(recs [][]byte) (int, error) {
 	pos := idx + alignRec(uint64(recordHeaderSize+len(recs[0])))
 	for _, p := range recs[1:k] {
 		n := uint64(len(p))
-		copy(r.data[pos+recordHeaderSize:], p)
+		memcopy.Copy(r.data[pos+recordHeaderSize:], p)
 		*plain64(r.data, pos) = r.p.hdr | (n + recordHeaderSize) // published with the first header
 		pos += alignRec(n + recordHeaderSize)
 	}
-	copy(r.data[idx+recordHeaderSize:], recs[0])
+	memcopy.Copy(r.data[idx+recordHeaderSize:], recs[0])
 	if runPublishHook != nil {
 		runPublishHook()
 	}

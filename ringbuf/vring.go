@@ -9,6 +9,7 @@ import (
 	"unsafe"
 
 	"github.com/shmkit/shmkit/internal/handoff"
+	"github.com/shmkit/shmkit/internal/memcopy"
 	"github.com/shmkit/shmkit/internal/procinfo"
 	"github.com/shmkit/shmkit/internal/spin"
 	"github.com/shmkit/shmkit/shm"
@@ -1224,7 +1225,7 @@ func (r *vring) fastNext() (idx, a uint64, ok bool) {
 // readInto copies the next record into buf.
 func (r *vring) readInto(ctx context.Context, buf []byte) (int, error) {
 	if idx, a, ok := r.fastNext(); ok && r.c.recLen-recordHeaderSize <= uint64(len(buf)) {
-		n := copy(buf, r.data[idx+recordHeaderSize:idx+r.c.recLen])
+		n := memcopy.Copy(buf, r.data[idx+recordHeaderSize:idx+r.c.recLen])
 		r.c.head += a
 		r.publish()
 		if r.c.streaming {
@@ -1243,7 +1244,7 @@ func (r *vring) readInto(ctx context.Context, buf []byte) (int, error) {
 		}
 		return len(rec), fmt.Errorf("%w: record of %d bytes, buffer of %d", ErrShortBuffer, len(rec), len(buf))
 	}
-	n := copy(buf, rec)
+	n := memcopy.Copy(buf, rec)
 	r.releasePeek()
 	return n, nil
 }
