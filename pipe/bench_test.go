@@ -116,13 +116,15 @@ func benchmarkRoundTrip(b *testing.B, size int, strategy atomics.Strategy, inPro
 // answered by an echo of the same size, one in flight, with the echo in
 // a goroutine of this process (inproc: the layout of shmipc-go's
 // one-stream raw benchmark, which .ci/peers-shmipc runs beside it) and in
-// another process (proc), beside the futex floor of the same run.
+// another process (proc), beside the futex floor of the same run and the
+// shared-memory one (floor/shm-spin), which tells the VM's states apart.
 func BenchmarkRequestResponse(b *testing.B) {
 	for _, size := range []int{64, 4 << 10, 64 << 10, 1 << 20} {
 		b.Run(fmt.Sprintf("size=%d/inproc", size), func(b *testing.B) { benchmarkRoundTrip(b, size, atomics.Park, true) })
 		b.Run(fmt.Sprintf("size=%d/proc", size), func(b *testing.B) { benchmarkRoundTrip(b, size, atomics.Park, false) })
 	}
 	b.Run("floor/futex", bench.FutexPingPong)
+	b.Run("floor/shm-spin", bench.ShmPingPong)
 }
 
 // BenchmarkPingPong64 compares the pipe's round trip with os.Pipe and a
