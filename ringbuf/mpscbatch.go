@@ -3,6 +3,7 @@ package ringbuf
 import (
 	"context"
 	"fmt"
+
 	"github.com/shmkit/shmkit/internal/memcopy"
 )
 

@@ -1,99 +1,209 @@
-package memcopy
+package memcopy_test
 
 import (
 	"bytes"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
+
+	"github.com/shmkit/shmkit/internal/memcopy"
 )
+
+// limits are the bounds Copy is tested under: the machine's, none (Go's
+// copy throughout), and one above every length here with each way forced
+// (pieces from 1 MiB on, or Go's copy), so that the piecewise path runs
+// whatever the machine and whatever the chooser learnt.
+func limits(t *testing.T) map[string][2]int {
+	t.Logf("this machine keeps copies of up to %d bytes in cache", memcopy.CachedMax())
+	return map[string][2]int{
+		"machine":    {memcopy.CachedMax(), -1},
+		"none":       {0, -1},
+		"all/via":    {1 << 30, memcopy.ViaCache},
+		"all/around": {1 << 30, memcopy.AroundCache},
+	}
+}
+
+// under sets the bound and forced way (-1: the chooser's) for t.
+func under(t *testing.T, limit [2]int) {
+	t.Cleanup(memcopy.SetCachedMax(limit[0]))
+	if limit[1] >= 0 {
+		t.Cleanup(memcopy.ForceWay(limit[1]))
+	}
+}
+
+func randomBytes(t *testing.T, n int) []byte {
+	seed := uint64(rand.Int64())
+	if s := os.Getenv("SEED"); s != "" {
+		seed, _ = strconv.ParseUint(s, 10, 64)
+	}
+	t.Logf("SEED=%d", seed)
+	r := rand.New(rand.NewPCG(seed, 0))
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	return b
+}
 
 // TestCopy: every length around the thresholds, into a larger and a
 // smaller destination, copies what copy would.
 func TestCopy(t *testing.T) {
-	max := cachedMax()
-	t.Logf("cached up to %d bytes", max)
-	src := make([]byte, 3<<20)
-	for i := range src {
-		src[i] = byte(rand.Uint32())
-	}
-	for _, n := range []int{0, 1, ntFrom - 1, ntFrom, ntFrom + 1, ntFrom + piece + 7, max - 1, max, max + 1, len(src)} {
-		if n < 0 || n > len(src) {
-			continue
-		}
-		for _, d := range []int{n, n + 5, n / 2} {
-			dst := make([]byte, d)
-			got := Copy(dst, src[:n])
-			if want := min(d, n); got != want || !bytes.Equal(dst[:got], src[:got]) {
-				t.Fatalf("Copy of %d bytes into %d: %d, bytes equal %v", n, d, got, bytes.Equal(dst[:got], src[:got]))
+	src := randomBytes(t, 3<<20)
+	for name, limit := range limits(t) {
+		t.Run(name, func(t *testing.T) {
+			under(t, limit)
+			for _, n := range []int{0, 1, memcopy.NTFrom - 1, memcopy.NTFrom, memcopy.NTFrom + 1, memcopy.NTFrom + memcopy.Piece + 7, 3 << 20} {
+				for _, d := range []int{n, n + 5, n / 2} {
+					dst := make([]byte, d)
+					got := memcopy.Copy(dst, src[:n])
+					if want := min(d, n); got != want || !bytes.Equal(dst[:got], src[:got]) {
+						t.Fatalf("Copy of %d bytes into %d: %d, bytes equal %v", n, d, got, bytes.Equal(dst[:got], src[:got]))
+					}
+				}
 			}
-		}
+		})
 	}
 }
 
-// TestCopyOverlap: overlapping slices move as copy moves them, either way.
+// TestCopyOverlap: overlapping slices move as copy moves them, either way
+// (a forward copy in pieces would not: its second piece would read what
+// its first had overwritten).
 func TestCopyOverlap(t *testing.T) {
-	n := ntFrom + piece // copied in pieces where they did not overlap
-	for _, shift := range []int{1, 4096, piece + 3} {
-		buf := make([]byte, n+shift)
-		for i := range buf {
-			buf[i] = byte(i * 7)
+	under(t, [2]int{1 << 30, memcopy.ViaCache})
+	n := memcopy.NTFrom + memcopy.Piece
+	fill := func(b []byte) {
+		for i := range b {
+			b[i] = byte(i * 7)
 		}
-		want := append([]byte(nil), buf...)
+	}
+	for _, shift := range []int{0, 1, 4096, memcopy.Piece + 3} {
+		buf := make([]byte, n+shift)
+		fill(buf)
+		want := bytes.Clone(buf)
 		copy(want[shift:], want[:n])
-		Copy(buf[shift:], buf[:n])
+		memcopy.Copy(buf[shift:], buf[:n])
 		if !bytes.Equal(buf, want) {
 			t.Fatalf("forward overlap by %d: differs from copy", shift)
 		}
-		for i := range buf {
-			buf[i] = byte(i * 7)
-		}
-		want = append(want[:0], buf...)
+		fill(buf)
+		want = bytes.Clone(buf)
 		copy(want[:n], want[shift:])
-		Copy(buf[:n], buf[shift:])
+		memcopy.Copy(buf[:n], buf[shift:])
 		if !bytes.Equal(buf, want) {
 			t.Fatalf("backward overlap by %d: differs from copy", shift)
 		}
 	}
 }
 
+// TestAppend: Append of every length around the threshold gives what
+// append gives, onto a slice that must grow, one with room, and one whose
+// spare room holds src itself.
+func TestAppend(t *testing.T) {
+	src := randomBytes(t, memcopy.NTFrom+memcopy.Piece)
+	for name, limit := range limits(t) {
+		t.Run(name, func(t *testing.T) {
+			under(t, limit)
+			for _, n := range []int{0, 64, memcopy.NTFrom - 1, memcopy.NTFrom, len(src)} {
+				want := append([]byte("head"), src[:n]...)
+				if got := memcopy.Append([]byte("head"), src[:n]); !bytes.Equal(got, want) {
+					t.Fatalf("Append of %d bytes onto a slice that grows: differs from append", n)
+				}
+				roomy := append(make([]byte, 0, 4+n), "head"...)
+				if got := memcopy.Append(roomy, src[:n]); !bytes.Equal(got, want) || &got[0] != &roomy[:1][0] {
+					t.Fatalf("Append of %d bytes onto a slice with room: differs from append, or moved", n)
+				}
+				// src in dst's spare room, shifted by a few bytes.
+				buf := make([]byte, 4+n+9)
+				copy(buf, "head")
+				copy(buf[9:], src[:n])
+				if got := memcopy.Append(buf[:4], buf[9:9+n]); !bytes.Equal(got, want) {
+					t.Fatalf("Append of %d bytes lying in its destination's spare room: differs from append", n)
+				}
+			}
+		})
+	}
+}
+
 func TestL2Size(t *testing.T) {
 	dir := t.TempDir()
 	put := func(i int, level, typ, size string) {
-		d := filepath.Join(dir, "index"+string(rune('0'+i)))
-		os.MkdirAll(d, 0o755)
-		os.WriteFile(filepath.Join(d, "level"), []byte(level+"\n"), 0o644)
-		os.WriteFile(filepath.Join(d, "type"), []byte(typ+"\n"), 0o644)
-		os.WriteFile(filepath.Join(d, "size"), []byte(size+"\n"), 0o644)
+		d := filepath.Join(dir, "index"+strconv.Itoa(i))
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for name, v := range map[string]string{"level": level, "type": typ, "size": size} {
+			if err := os.WriteFile(filepath.Join(d, name), []byte(v+"\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
-	if got := l2Size(dir); got != 0 {
+	if got := memcopy.L2Size(dir); got != 0 {
 		t.Fatalf("no cache described: %d, want 0", got)
 	}
 	put(0, "1", "Data", "32K")
 	put(1, "1", "Instruction", "32K")
 	put(2, "2", "Unified", "1024K")
 	put(3, "3", "Unified", "32768K")
-	if got := l2Size(dir); got != 1<<20 {
-		t.Fatalf("l2Size = %d, want %d", got, 1<<20)
+	if got := memcopy.L2Size(dir); got != 1<<20 {
+		t.Fatalf("L2Size = %d, want %d", got, 1<<20)
 	}
-	for s, want := range map[string]int{"2M": 2 << 20, "512": 512, "x": 0, "-1K": 0, "": 0} {
-		if got := parseSize(s); got != want {
-			t.Errorf("parseSize(%q) = %d, want %d", s, got, want)
+	for s, want := range map[string]int{"2048K": 2 << 20, "2M": 2 << 20, "512": 512, "x": 0, "-1K": 0, "": 0, "9999999999M": 0, "99999999999999999999": 0} {
+		if got := memcopy.ParseSize(s); got != want {
+			t.Errorf("ParseSize(%q) = %d, want %d", s, got, want)
 		}
 	}
 }
 
-// TestAppend: Append of every length around the threshold, onto a prefix,
-// gives what append gives.
-func TestAppend(t *testing.T) {
-	src := make([]byte, ntFrom+piece)
-	for i := range src {
-		src[i] = byte(i * 13)
-	}
-	for _, n := range []int{0, 64, ntFrom - 1, ntFrom, len(src)} {
-		got := Append([]byte("head"), src[:n])
-		if want := append([]byte("head"), src[:n]...); !bytes.Equal(got, want) {
-			t.Fatalf("Append of %d bytes: differs from append", n)
+// TestChooser: fed with the timings of a near placement (through the
+// caches cheaper), then of a far one (through them 8x dearer), then near
+// again, the chooser takes the cheaper way within a few copies of each
+// change, and tries the other way at gaps that double while nothing
+// changes.
+func TestChooser(t *testing.T) {
+	memcopy.ResetChooser()
+	t.Cleanup(memcopy.ResetChooser)
+	const mib = 1 << 20
+	cost := [2]int64{memcopy.ViaCache: 22_000, memcopy.AroundCache: 28_000} // ns a MiB, near
+	var ways [2]int
+	var tries []int
+	run := func(copies int) (last int) {
+		ways = [2]int{}
+		for i := 0; i < copies; i++ {
+			way, try := memcopy.Choose()
+			ways[way]++
+			if try {
+				tries = append(tries, i)
+			}
+			memcopy.Took(way, try, mib, cost[way])
+			last = way
 		}
+		return last
+	}
+	if last := run(4000); last != memcopy.ViaCache || ways[memcopy.AroundCache] > 12 {
+		t.Fatalf("near: last copy went way %d, %v copies each way (via, around)", last, ways)
+	}
+	// The gaps between tries double up to TryMax.
+	for i := 1; i < len(tries); i++ {
+		if gap := tries[i] - tries[i-1]; gap > memcopy.TryMax || (i > 1 && gap < tries[i-1]-tries[i-2]) {
+			t.Fatalf("tries at %v: gap %d", tries, gap)
+		}
+	}
+	if gap := tries[len(tries)-1] - tries[len(tries)-2]; gap != memcopy.TryMax {
+		t.Fatalf("tries at %v: last gap %d, want %d", tries, gap, memcopy.TryMax)
+	}
+	cost[memcopy.ViaCache] = 200_000 // far
+	run(10)
+	if ways[memcopy.ViaCache] > 4 {
+		t.Fatalf("far: %v copies each way in the first 10 (via, around): want at most 4 through the caches", ways)
+	}
+	if last := run(3000); last != memcopy.AroundCache || ways[memcopy.ViaCache] > 12 {
+		t.Fatalf("far: last copy went way %d, %v copies each way (via, around)", last, ways)
+	}
+	cost[memcopy.ViaCache] = 22_000 // near again
+	tries = tries[:0]
+	if last := run(2 * memcopy.TryMax); last != memcopy.ViaCache {
+		t.Fatalf("near again: last copy went way %d, %v copies each way (via, around), tries at %v", last, ways, tries)
 	}
 }
