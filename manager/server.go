@@ -339,7 +339,7 @@ func (s *server) poll(own *pconn, active []*pconn) {
 		if idle++; idle < pollYieldAfter {
 			spin.Relax()
 		} else {
-			spin.Yield()
+			spin.YieldToRuntime() // not Yield: nothing bounds how long this loop yields
 		}
 	}
 }
