@@ -1,6 +1,7 @@
 package memcopy_test
 
 import (
+	"fmt"
 	"runtime"
 	"sync/atomic"
 	"testing"
@@ -10,43 +11,57 @@ import (
 
 	"github.com/shmkit/shmkit/internal/benchutil"
 	"github.com/shmkit/shmkit/internal/memcopy"
+	"github.com/shmkit/shmkit/internal/spin"
 )
 
-// BenchmarkHandOver is the floor of a 1 MiB request/response between two
-// cores: two threads of this process hand a 1 MiB message to and fro, each
-// copying it into a buffer of its own (8 MiB, four places in turn, as a
-// ring would) and raising a flag the other waits on. Nothing else runs:
-// no ring, no codec, no wake. copy=go copies with copy, copy=pieces with
-// Copy held to the way through the caches, copy=memcopy with Copy as it
-// chooses (see choose.go); wait=spin looks at the flag in a tight loop,
-// wait=yield-raw yields the CPU between looks through unix.RawSyscall
-// (spin.Yield) and wait=yield-syscall through unix.Syscall, with the
-// runtime's system call bookkeeping around it.
+// BenchmarkHandOver is the floor of a request/response of 64 KiB or 1 MiB
+// between two cores: two threads of this process hand a message to and
+// fro, each copying it into a buffer of its own (four places in turn, as a
+// ring would) and raising a flag the other waits on, yielding between
+// looks (spin.Yield), as the pipe's waits do. Nothing else runs: no ring,
+// no codec, no wake. copy=go copies with copy, copy=cache with Copy held
+// to the way through the caches, copy=around held to the way around them,
+// copy=memcopy with Copy as it chooses (see choose.go).
 func BenchmarkHandOver(b *testing.B) {
-	for _, c := range []struct {
-		name string
-		copy func(dst, src []byte) int
-		way  int
-	}{
-		{"go", func(dst, src []byte) int { return copy(dst, src) }, -1},
-		{"pieces", memcopy.Copy, memcopy.ViaCache},
-		{"memcopy", memcopy.Copy, -1},
-	} {
-		for _, w := range []struct {
+	for _, size := range []int{64 << 10, 1 << 20} {
+		for _, c := range []struct {
 			name string
-			look func()
+			copy func(dst, src []byte) int
+			way  int
 		}{
-			{"spin", func() {}},
-			{"yield-raw", func() { unix.RawSyscall(unix.SYS_SCHED_YIELD, 0, 0, 0) }},
-			{"yield-syscall", func() { unix.Syscall(unix.SYS_SCHED_YIELD, 0, 0, 0) }},
+			{"go", func(dst, src []byte) int { return copy(dst, src) }, -1},
+			{"cache", memcopy.Copy, memcopy.ViaCache},
+			{"around", memcopy.Copy, memcopy.AroundCache},
+			{"memcopy", memcopy.Copy, -1},
 		} {
-			b.Run("copy="+c.name+"/wait="+w.name, func(b *testing.B) {
+			b.Run(fmt.Sprintf("size=%d/copy=%s", size, c.name), func(b *testing.B) {
 				if c.way >= 0 {
 					defer memcopy.ForceWay(c.way)()
 				}
-				benchmarkHandOver(b, 1<<20, c.copy, w.look)
+				benchmarkHandOver(b, size, c.copy, spin.Yield)
 			})
 		}
+	}
+}
+
+// BenchmarkHandOverWait is BenchmarkHandOver at 1 MiB through the caches,
+// with each waiter looking at the flag in a tight loop (spin), yielding
+// between looks through unix.RawSyscall (yield-raw, spin.Yield), or
+// through unix.Syscall, with the runtime's system call bookkeeping around
+// it (yield-syscall).
+func BenchmarkHandOverWait(b *testing.B) {
+	for _, w := range []struct {
+		name string
+		look func()
+	}{
+		{"spin", func() {}},
+		{"yield-raw", func() { unix.RawSyscall(unix.SYS_SCHED_YIELD, 0, 0, 0) }},
+		{"yield-syscall", func() { unix.Syscall(unix.SYS_SCHED_YIELD, 0, 0, 0) }},
+	} {
+		b.Run("wait="+w.name, func(b *testing.B) {
+			defer memcopy.ForceWay(memcopy.ViaCache)()
+			benchmarkHandOver(b, 1<<20, memcopy.Copy, w.look)
+		})
 	}
 }
 

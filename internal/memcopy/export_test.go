@@ -1,8 +1,9 @@
 package memcopy
 
 const (
-	NTFrom = ntFrom
-	Piece  = piece
+	NTFrom     = ntFrom
+	Piece      = piece
+	ChooseFrom = chooseFrom
 )
 
 var (
@@ -26,29 +27,32 @@ const (
 	TryMax      = tryMax
 )
 
-var (
-	Choose = choose
-	Took   = took
-)
+// Choose and Took are the chooser of copies of n bytes.
+func Choose(n int) (way int, try bool)       { return chooserFor(n).choose() }
+func Took(way int, try bool, n int, d int64) { chooserFor(n).took(way, try, n, d) }
 
-// ForceWay sends every large copy the given way until the returned func
-// restores the chooser.
+// ForceWay sends every chosen copy the given way until the returned func
+// restores the choosers.
 func ForceWay(way int) (restore func()) {
 	forceWay = way
 	return func() { forceWay = -1 }
 }
 
-// ResetChooser forgets what the chooser learnt.
+// ResetChooser forgets what the choosers learnt.
 func ResetChooser() {
-	for i := range chooser.cost {
-		chooser.cost[i].Store(0)
+	for _, c := range []*chooser{&small, &large} {
+		for i := range c.cost {
+			c.cost[i].Store(0)
+		}
+		c.count.Store(0)
+		c.next.Store(0)
+		c.gap.Store(0)
 	}
-	chooser.count.Store(0)
-	chooser.next.Store(0)
-	chooser.gap.Store(0)
 }
 
-// Costs returns what the chooser learnt a MiB costs each way, in ns.
-func Costs() (via, around int64) {
-	return chooser.cost[viaCache].Load(), chooser.cost[aroundCache].Load()
+// Costs returns what the chooser of copies of n bytes learnt a MiB costs
+// each way, in ns.
+func Costs(n int) (via, around int64) {
+	c := chooserFor(n)
+	return c.cost[viaCache].Load(), c.cost[aroundCache].Load()
 }

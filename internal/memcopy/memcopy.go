@@ -1,33 +1,31 @@
-// Package memcopy copies a message into or out of shared memory so that
-// its bytes stay in cache for the core that reads them next, where that
-// is faster.
+// Package memcopy copies a message into or out of shared memory the way
+// that is faster for the core that reads it next: through the caches, or
+// around them, to memory.
 //
-// Go's copy on amd64 stores around the caches (VMOVNTDQ, non-temporal
-// stores, which go to memory) for 1 MiB and more, on CPUs whose copies
-// use AVX: AMD's, and Intel's without ERMS and FSRM (runtime/
-// memmove_amd64.s, runtime/cpuflags_amd64.go). That suits a copy nobody
-// reads soon. A message copied into a ring is read by its consumer a few
-// microseconds later, and one copied out by its receiver at once: from
-// memory, where the stores left it. Copy can make such a copy, up to one
-// and a half times the per-core L2 cache, in pieces under 1 MiB, which Go
-// copies through the caches; larger copies are left to Go. The bound is
-// empirical, measured on one machine (below): where the non-temporal copy
-// starts to win depends on the caches, and there it was between 1.5 and 2
-// times L2.
+// Go's copy goes through the caches under 1 MiB and, on amd64 CPUs whose
+// copies use AVX (AMD's, and Intel's without ERMS and FSRM), around them
+// from 1 MiB on, with non-temporal stores (runtime/memmove_amd64.s,
+// runtime/cpuflags_amd64.go). That suits copies that stay on one core. A
+// message copied into a ring is read by another core microseconds later,
+// and which way is faster then depends on where the two cores are. Near
+// each other (a shared cache, or a fast link to one), the way through the
+// caches won at 1 MiB and 256 KiB, the way around them at 64 KiB; far
+// apart, a line one core holds crosses a slow link to reach the other,
+// memory does not, and the way around the caches won at every size from
+// 16 KiB, up to eight times. So Copy times its copies of chooseFrom (32
+// KiB) up to one and a half times the per-core L2 cache and takes the way
+// that has cost less (choose.go): under 1 MiB, Go's copy or copyAround
+// (non-temporal stores, amd64); from 1 MiB, in pieces under 1 MiB (which
+// Go copies through the caches) or Go's copy. Outside those bounds it is
+// Go's copy: shorter copies are not worth two clock reads, and longer ones
+// ran faster around the caches in every placement (in process, near: 2
+// MiB 168-174 µs a round trip whole against 192-213 in pieces, 4 MiB
+// 345-413 against 506-586, 16 MiB 1391-1467 against 2556-2597; the bound
+// is empirical, between 1.5 and 2 times L2 on that machine).
 //
-// Whether the way through the caches is faster depends on where the
-// writer's and the reader's cores are: near, it is; far apart, it is many
-// times slower than memory. So Copy times its large copies and takes the
-// way that costs less (choose.go).
-//
-// Measured with pipe's BenchmarkRequestResponse, in process, one request
-// of each size in flight and echoed, on a 2-core AMD EPYC VM with 1 MiB of
-// L2 per core and 32 MiB of L3, its cores near each other (µs per round
-// trip, two runs each, one copy whole against in pieces of 512 KiB):
-// 1 MiB 78-89 against 59-71, 1.5 MiB 138-151 against 104-129, 2 MiB
-// 168-174 against 192-213, 4 MiB 345-413 against 506-586, 16 MiB
-// 1391-1467 against 2556-2597. BenchmarkHandOver is the floor of that
-// round trip: two threads and two copies, nothing else.
+// BenchmarkHandOver measures the ways: two threads handing a message to
+// and fro, two copies a round trip and nothing else. Figures of it and
+// of the pipe are in docs/queue.md.
 package memcopy
 
 import (
@@ -43,8 +41,13 @@ import (
 // the caches (CMPQ BX, $0x100000 in runtime/memmove_amd64.s).
 const ntFrom = 1 << 20
 
-// piece is the length Copy copies at a time: under ntFrom.
+// piece is the length Copy copies at a time through the caches: under
+// ntFrom.
 const piece = ntFrom / 2
+
+// chooseFrom is the shortest copy whose way Copy chooses: below it the
+// two clock reads that time a copy would cost a tenth of it or more.
+const chooseFrom = 32 << 10
 
 // maxL2 bounds the L2 size believed from sysfs.
 const maxL2 = 64 << 20
@@ -103,7 +106,7 @@ func parseSize(s string) int {
 // how many, as copy does. A copy Go would make around the caches that the
 // caches can hold goes through them, in pieces (see the package doc).
 func Copy(dst, src []byte) int {
-	if len(dst) < ntFrom || len(src) < ntFrom { // (small enough to inline: the messages of a hot path)
+	if len(dst) < chooseFrom || len(src) < chooseFrom { // (small enough to inline: the messages of a hot path)
 		return copy(dst, src)
 	}
 	return copyLarge(dst, src)
@@ -122,7 +125,7 @@ func copyLarge(dst, src []byte) int {
 // where dst has room for src. One that must grow is append's: a grown
 // slice is new memory, which slices.Grow would zero before the copy.
 func Append(dst, src []byte) []byte {
-	if len(src) < ntFrom || cap(dst)-len(dst) < len(src) {
+	if len(src) < chooseFrom || cap(dst)-len(dst) < len(src) {
 		return append(dst, src...)
 	}
 	n := len(dst)

@@ -54,12 +54,15 @@ func TestCopy(t *testing.T) {
 	for name, limit := range limits(t) {
 		t.Run(name, func(t *testing.T) {
 			under(t, limit)
-			for _, n := range []int{0, 1, memcopy.NTFrom - 1, memcopy.NTFrom, memcopy.NTFrom + 1, memcopy.NTFrom + memcopy.Piece + 7, 3 << 20} {
+			for _, n := range []int{0, 1, memcopy.ChooseFrom - 1, memcopy.ChooseFrom, memcopy.ChooseFrom + 13, 64<<10 + 37, memcopy.NTFrom - 1, memcopy.NTFrom, memcopy.NTFrom + 1, memcopy.NTFrom + memcopy.Piece + 7, 3<<20 - 64} {
 				for _, d := range []int{n, n + 5, n / 2} {
-					dst := make([]byte, d)
-					got := memcopy.Copy(dst, src[:n])
-					if want := min(d, n); got != want || !bytes.Equal(dst[:got], src[:got]) {
-						t.Fatalf("Copy of %d bytes into %d: %d, bytes equal %v", n, d, got, bytes.Equal(dst[:got], src[:got]))
+					for _, off := range [][2]int{{0, 0}, {1, 0}, {17, 5}, {63, 63}} { // dst, src offsets from 64-byte lines
+						dst := make([]byte, d+64)[off[0]:][:d]
+						from := src[off[1]:][:n]
+						got := memcopy.Copy(dst, from)
+						if want := min(d, n); got != want || !bytes.Equal(dst[:got], from[:got]) {
+							t.Fatalf("Copy of %d bytes into %d (offsets %v): %d, bytes equal %v", n, d, off, got, bytes.Equal(dst[:got], from[:got]))
+						}
 					}
 				}
 			}
@@ -158,25 +161,30 @@ func TestL2Size(t *testing.T) {
 
 // TestChooser: fed with the timings of a near placement (through the
 // caches cheaper), then of a far one (through them 8x dearer), then near
-// again, the chooser takes the cheaper way within a few copies of each
-// change, and tries the other way at gaps that double while nothing
-// changes.
+// again, each class's chooser takes the cheaper way within a few copies
+// of each change, and tries the other way at gaps that double.
 func TestChooser(t *testing.T) {
+	for _, size := range []int{64 << 10, 1 << 20} {
+		t.Run(strconv.Itoa(size), func(t *testing.T) { testChooser(t, size) })
+	}
+}
+
+func testChooser(t *testing.T, size int) {
 	memcopy.ResetChooser()
 	t.Cleanup(memcopy.ResetChooser)
-	const mib = 1 << 20
-	cost := [2]int64{memcopy.ViaCache: 22_000, memcopy.AroundCache: 28_000} // ns a MiB, near
+	scale := int64(size) / (1 << 10)                                // the costs below are ns a KiB
+	cost := [2]int64{memcopy.ViaCache: 22, memcopy.AroundCache: 28} // near
 	var ways [2]int
 	var tries []int
 	run := func(copies int) (last int) {
 		ways = [2]int{}
 		for i := 0; i < copies; i++ {
-			way, try := memcopy.Choose()
+			way, try := memcopy.Choose(size)
 			ways[way]++
 			if try {
 				tries = append(tries, i)
 			}
-			memcopy.Took(way, try, mib, cost[way])
+			memcopy.Took(way, try, size, cost[way]*scale)
 			last = way
 		}
 		return last
@@ -193,7 +201,7 @@ func TestChooser(t *testing.T) {
 	if gap := tries[len(tries)-1] - tries[len(tries)-2]; gap != memcopy.TryMax {
 		t.Fatalf("tries at %v: last gap %d, want %d", tries, gap, memcopy.TryMax)
 	}
-	cost[memcopy.ViaCache] = 200_000 // far
+	cost[memcopy.ViaCache] = 200 // far
 	run(10)
 	if ways[memcopy.ViaCache] > 4 {
 		t.Fatalf("far: %v copies each way in the first 10 (via, around): want at most 4 through the caches", ways)
@@ -201,9 +209,31 @@ func TestChooser(t *testing.T) {
 	if last := run(3000); last != memcopy.AroundCache || ways[memcopy.ViaCache] > 12 {
 		t.Fatalf("far: last copy went way %d, %v copies each way (via, around)", last, ways)
 	}
-	cost[memcopy.ViaCache] = 22_000 // near again
+	cost[memcopy.ViaCache] = 22 // near again
 	tries = tries[:0]
 	if last := run(2 * memcopy.TryMax); last != memcopy.ViaCache {
 		t.Fatalf("near again: last copy went way %d, %v copies each way (via, around), tries at %v", last, ways, tries)
+	}
+}
+
+// TestChooserSlack: with the way through the caches looking 1.5 times
+// dearer, copies of 1 MiB still take it (their measured costs mislead by
+// that much: see largeSlack) and copies of 64 KiB go around.
+func TestChooserSlack(t *testing.T) {
+	t.Cleanup(memcopy.ResetChooser)
+	for size, want := range map[int]int{1 << 20: memcopy.ViaCache, 64 << 10: memcopy.AroundCache} {
+		memcopy.ResetChooser()
+		cost := [2]int64{memcopy.ViaCache: 30 * int64(size), memcopy.AroundCache: 20 * int64(size)}
+		var ways [2]int
+		for i := 0; i < 1000; i++ {
+			way, try := memcopy.Choose(size)
+			if !try {
+				ways[way]++
+			}
+			memcopy.Took(way, try, size, cost[way]>>10)
+		}
+		if ways[want] < 990 {
+			t.Errorf("copies of %d bytes: %v each way (via, around), want nearly all way %d", size, ways, want)
+		}
 	}
 }

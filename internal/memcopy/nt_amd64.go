@@ -1,0 +1,29 @@
+//go:build amd64
+
+package memcopy
+
+import "unsafe"
+
+// copyNT copies n bytes from src to dst around the caches (nt_amd64.s): n
+// a multiple of 64, dst 16-byte aligned, no overlap.
+//
+//go:noescape
+func copyNT(dst, src unsafe.Pointer, n int)
+
+// copyAround copies src to dst (of one length, not overlapping) around
+// the caches: the whole lines of dst with non-temporal stores, its partial
+// first and last lines with copy.
+func copyAround(dst, src []byte) {
+	n := len(dst)
+	head := int(-uintptr(unsafe.Pointer(unsafe.SliceData(dst))) & 63)
+	if head >= n {
+		copy(dst, src)
+		return
+	}
+	copy(dst[:head], src[:head])
+	body := (n - head) &^ 63
+	if body > 0 {
+		copyNT(unsafe.Pointer(&dst[head]), unsafe.Pointer(&src[head]), body)
+	}
+	copy(dst[head+body:], src[head+body:])
+}
