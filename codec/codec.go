@@ -93,7 +93,7 @@ func (Bytes) Append(dst []byte, v *[]byte) ([]byte, error) { return memcopy.Appe
 
 // Decode copies src into *v.
 func (Bytes) Decode(src []byte, v *[]byte) error {
-	*v = memcopy.Append((*v)[:0], src)
+	*v = memcopy.AppendOut((*v)[:0], src)
 	return nil
 }
 

@@ -663,7 +663,7 @@ func (c *Conn[T]) Read(p []byte) (int, error) {
 		if err != nil {
 			return 0, err
 		}
-		n := memcopy.Copy(p, rec[c.readOff:])
+		n := memcopy.CopyOut(p, rec[c.readOff:])
 		c.readOff += n
 		if c.readOff == len(rec) {
 			c.discard()

@@ -224,7 +224,7 @@ func (r *vring) TryRead(buf []byte) (n int, ok bool, err error) {
 		}
 		return len(rec), false, ErrShortBuffer
 	}
-	n = memcopy.Copy(buf, rec)
+	n = memcopy.CopyOut(buf, rec)
 	r.releasePeek()
 	return n, true, nil
 }

@@ -942,7 +942,7 @@ func (r *MPMC) TryGet(buf []byte) (n int, ok bool, err error) {
 	if !ok {
 		return 0, false, err
 	}
-	memcopy.Copy(buf, r.payload(pos)[:n])
+	memcopy.CopyOut(buf, r.payload(pos)[:n])
 	r.releaseGet(pos)
 	if n > len(buf) {
 		return n, true, ErrShortBuffer
@@ -958,7 +958,7 @@ func (r *MPMC) TryGet(buf []byte) (n int, ok bool, err error) {
 // which this handle's Gets deliver first.
 func (r *MPMC) Get(ctx context.Context, buf []byte) (int, error) {
 	var n int
-	err := r.GetFunc(ctx, func(msg []byte) { n = memcopy.Copy(buf, msg); n = max(n, len(msg)) })
+	err := r.GetFunc(ctx, func(msg []byte) { n = memcopy.CopyOut(buf, msg); n = max(n, len(msg)) })
 	if err == nil && n > len(buf) {
 		err = ErrShortBuffer
 	}

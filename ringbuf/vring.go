@@ -1225,7 +1225,7 @@ func (r *vring) fastNext() (idx, a uint64, ok bool) {
 // readInto copies the next record into buf.
 func (r *vring) readInto(ctx context.Context, buf []byte) (int, error) {
 	if idx, a, ok := r.fastNext(); ok && r.c.recLen-recordHeaderSize <= uint64(len(buf)) {
-		n := memcopy.Copy(buf, r.data[idx+recordHeaderSize:idx+r.c.recLen])
+		n := memcopy.CopyOut(buf, r.data[idx+recordHeaderSize:idx+r.c.recLen])
 		r.c.head += a
 		r.publish()
 		if r.c.streaming {
@@ -1244,7 +1244,7 @@ func (r *vring) readInto(ctx context.Context, buf []byte) (int, error) {
 		}
 		return len(rec), fmt.Errorf("%w: record of %d bytes, buffer of %d", ErrShortBuffer, len(rec), len(buf))
 	}
-	n := memcopy.Copy(buf, rec)
+	n := memcopy.CopyOut(buf, rec)
 	r.releasePeek()
 	return n, nil
 }

@@ -137,10 +137,7 @@ func copyChosen(dst, src []byte, n int) {
 	case way == viaCache && n < ntFrom:
 		copy(dst[:n], src[:n])
 	case way == viaCache:
-		for off := 0; off < n; off += piece {
-			end := min(off+piece, n)
-			copy(dst[off:end], src[off:end])
-		}
+		copyPieces(dst, src, n)
 	case n < ntFrom:
 		copyAround(dst[:n], src[:n])
 	default:

@@ -103,8 +103,9 @@ func parseSize(s string) int {
 }
 
 // Copy copies min(len(dst), len(src)) bytes from src to dst and returns
-// how many, as copy does. A copy Go would make around the caches that the
-// caches can hold goes through them, in pieces (see the package doc).
+// how many, as copy does, for a copy into shared memory that another core
+// reads next: through the caches or around them, as has cost less (see
+// the package doc).
 func Copy(dst, src []byte) int {
 	if len(dst) < chooseFrom || len(src) < chooseFrom { // (small enough to inline: the messages of a hot path)
 		return copy(dst, src)
@@ -119,6 +120,43 @@ func copyLarge(dst, src []byte) int {
 	}
 	copyChosen(dst, src, n)
 	return n
+}
+
+// CopyOut is Copy for a copy out of shared memory into memory that this
+// core reads next (a receiver's buffer): that goes through the caches,
+// whatever the placement, up to the bound Copy chooses under (a copy of 1
+// MiB or more in pieces). How the source was written is the writer's
+// choice, made by its Copy.
+func CopyOut(dst, src []byte) int {
+	if len(dst) < ntFrom || len(src) < ntFrom { // Go's copy goes through the caches
+		return copy(dst, src)
+	}
+	n := min(len(dst), len(src))
+	if n > cachedMax() || overlap(dst[:n], src[:n]) {
+		return copy(dst, src)
+	}
+	copyPieces(dst, src, n)
+	return n
+}
+
+// copyPieces copies n bytes of src to dst (not overlapping) through the
+// caches, in pieces under ntFrom.
+func copyPieces(dst, src []byte, n int) {
+	for off := 0; off < n; off += piece {
+		end := min(off+piece, n)
+		copy(dst[off:end], src[off:end])
+	}
+}
+
+// AppendOut is Append copying as CopyOut.
+func AppendOut(dst, src []byte) []byte {
+	if len(src) < ntFrom || cap(dst)-len(dst) < len(src) {
+		return append(dst, src...)
+	}
+	n := len(dst)
+	dst = dst[:n+len(src)]
+	CopyOut(dst[n:], src)
+	return dst
 }
 
 // Append appends src to dst, as append(dst, src...), copying as Copy

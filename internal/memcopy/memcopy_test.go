@@ -237,3 +237,38 @@ func TestChooserSlack(t *testing.T) {
 		}
 	}
 }
+
+// TestCopyOut: CopyOut and AppendOut copy what copy and append would,
+// around the thresholds, and overlapping slices as copy moves them.
+func TestCopyOut(t *testing.T) {
+	src := randomBytes(t, 3<<20)
+	for name, limit := range limits(t) {
+		t.Run(name, func(t *testing.T) {
+			under(t, limit)
+			for _, n := range []int{0, 1, memcopy.NTFrom - 1, memcopy.NTFrom, memcopy.NTFrom + memcopy.Piece + 7, 3 << 20} {
+				for _, d := range []int{n, n + 5, n / 2} {
+					dst := make([]byte, d)
+					got := memcopy.CopyOut(dst, src[:n])
+					if want := min(d, n); got != want || !bytes.Equal(dst[:got], src[:got]) {
+						t.Fatalf("CopyOut of %d bytes into %d: %d, bytes equal %v", n, d, got, bytes.Equal(dst[:got], src[:got]))
+					}
+				}
+				want := append([]byte("head"), src[:n]...)
+				if got := memcopy.AppendOut(append(make([]byte, 0, 4+n), "head"...), src[:n]); !bytes.Equal(got, want) {
+					t.Fatalf("AppendOut of %d bytes: differs from append", n)
+				}
+			}
+			n := memcopy.NTFrom + memcopy.Piece
+			buf := make([]byte, n+1)
+			for i := range buf {
+				buf[i] = byte(i * 7)
+			}
+			want := bytes.Clone(buf)
+			copy(want[1:], want[:n])
+			memcopy.CopyOut(buf[1:], buf[:n])
+			if !bytes.Equal(buf, want) {
+				t.Fatalf("forward overlap: differs from copy")
+			}
+		})
+	}
+}
