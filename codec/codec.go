@@ -89,7 +89,7 @@ type Bytes struct{}
 func (Bytes) Size(v *[]byte) int { return len(*v) }
 
 // Append appends *v to dst.
-func (Bytes) Append(dst []byte, v *[]byte) ([]byte, error) { return memcopy.Append(dst, *v), nil }
+func (Bytes) Append(dst []byte, v *[]byte) ([]byte, error) { return append(dst, *v...), nil }
 
 // Decode copies src into *v.
 func (Bytes) Decode(src []byte, v *[]byte) error {

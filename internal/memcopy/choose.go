@@ -1,7 +1,9 @@
 package memcopy
 
 import (
+	"math/bits"
 	"sync/atomic"
+	"time"
 
 	"github.com/shmkit/shmkit/internal/spin"
 )
@@ -17,8 +19,8 @@ import (
 //	1 MiB          45-49    59-65           410-490 59-65
 //
 // So each copy is timed, and the process keeps, for each class of copies
-// (under 1 MiB, and from 1 MiB on), what a MiB cost each way: an average
-// over its recent copies that way. A class goes through the caches unless
+// (a power of two of sizes under 1 MiB, and every size from 1 MiB on),
+// what a MiB cost each way: an average over its recent copies that way. A class goes through the caches unless
 // that costs more than its slack times the way around them. A copy that
 // turns slow raises its way's cost, and the next copies go the other way.
 // The way not taken is tried again now and then, its cost then replaced
@@ -52,6 +54,9 @@ const (
 	// bias was needed.
 	largeSlack = 2
 	smallSlack = 1
+
+	// maxSample bounds a sample against its way's average (see took).
+	maxSample = 4
 )
 
 // A chooser is the state of one class of copies: what a MiB cost each
@@ -64,20 +69,27 @@ type chooser struct {
 	gap   atomic.Uint64   // the gap to the try after it
 }
 
-// The two classes: copies under ntFrom, where the way around the caches
-// is copyAround, and from ntFrom on, where the way through them is in
-// pieces and the way around is Go's copy.
-var (
-	small = chooser{slack: smallSlack}
-	large = chooser{slack: largeSlack}
-)
+// choosers holds a class of copies per power of two from chooseFrom
+// (near, the way around the caches won at 64 KiB and lost at 256 KiB, so a
+// class for all of them would give one answer where two are right), the
+// last for every copy from ntFrom on: under ntFrom the way around the
+// caches is copyAround, from ntFrom on it is Go's copy, and the way
+// through them is in pieces.
+var choosers [classes]chooser
 
-// chooserFor returns the class of a copy of n bytes.
-func chooserFor(n int) *chooser {
-	if n < ntFrom {
-		return &small
+func init() {
+	for i := range choosers {
+		choosers[i].slack = smallSlack
 	}
-	return &large
+	choosers[classes-1].slack = largeSlack
+}
+
+// classes counts the classes: chooseFrom (2^15) to ntFrom (2^20).
+const classes = 6
+
+// chooserFor returns the class of a copy of n bytes (n >= chooseFrom).
+func chooserFor(n int) *chooser {
+	return &choosers[min(bits.Len(uint(n))-bits.Len(chooseFrom), classes-1)]
 }
 
 // forceWay, when not -1 (tests), is the way every chosen copy goes.
@@ -111,9 +123,15 @@ func (c *chooser) choose() (way int, try bool) {
 	return way, false
 }
 
-// took records that a copy of n bytes the given way took d ns.
+// took records that a copy of n bytes the given way took d ns. A sample
+// counts for at most maxSample times the way's cost so far: one copy
+// stretched by a preemption or a page fault moves the average less than
+// the slack.
 func (c *chooser) took(way int, try bool, n int, d int64) {
-	cost := max(d, 1) * (1 << 20) / int64(n)
+	cost := min(max(d, 1), int64(time.Second)) * (1 << 20) / int64(n)
+	if old := c.cost[way].Load(); old != 0 && !try {
+		cost = min(cost, maxSample*old)
+	}
 	if try {
 		c.cost[way].Store(cost)
 		gap := min(2*c.gap.Load(), tryMax)

@@ -40,7 +40,8 @@ func ForceWay(way int) (restore func()) {
 
 // ResetChooser forgets what the choosers learnt.
 func ResetChooser() {
-	for _, c := range []*chooser{&small, &large} {
+	for i := range choosers {
+		c := &choosers[i]
 		for i := range c.cost {
 			c.cost[i].Store(0)
 		}

@@ -3,7 +3,7 @@
 // around them, to memory.
 //
 // Go's copy goes through the caches under 1 MiB and, on amd64 CPUs whose
-// copies use AVX (AMD's, and Intel's without ERMS and FSRM), around them
+// copies use AVX (AMD's, and Intel's lacking ERMS or FSRM), around them
 // from 1 MiB on, with non-temporal stores (runtime/memmove_amd64.s,
 // runtime/cpuflags_amd64.go). That suits copies that stay on one core. A
 // message copied into a ring is read by another core microseconds later,
@@ -11,17 +11,21 @@
 // each other (a shared cache, or a fast link to one), the way through the
 // caches won at 1 MiB and 256 KiB, the way around them at 64 KiB; far
 // apart, a line one core holds crosses a slow link to reach the other,
-// memory does not, and the way around the caches won at every size from
-// 16 KiB, up to eight times. So Copy times its copies of chooseFrom (32
-// KiB) up to one and a half times the per-core L2 cache and takes the way
-// that has cost less (choose.go): under 1 MiB, Go's copy or copyAround
-// (non-temporal stores, amd64); from 1 MiB, in pieces under 1 MiB (which
-// Go copies through the caches) or Go's copy. Outside those bounds it is
-// Go's copy: shorter copies are not worth two clock reads, and longer ones
-// ran faster around the caches in every placement (in process, near: 2
-// MiB 168-174 µs a round trip whole against 192-213 in pieces, 4 MiB
-// 345-413 against 506-586, 16 MiB 1391-1467 against 2556-2597; the bound
-// is empirical, between 1.5 and 2 times L2 on that machine).
+// memory does not, and the way around the caches won five to eight times
+// from 64 KiB to 1 MiB. So Copy, for copies into shared memory, times its
+// copies of chooseFrom (32 KiB) up to one and a half times the per-core L2
+// cache and takes the way that has cost less (choose.go): under 1 MiB,
+// Go's copy or copyAround (non-temporal stores, amd64); from 1 MiB, in
+// pieces under 1 MiB (which Go copies through the caches) or Go's copy.
+// The choice sees only the writer's copy, not the reader's, whose cost
+// depends on it too; where the two disagreed (at 1 MiB, near) the choice
+// is biased to the caches. Outside those bounds it is Go's copy: shorter
+// copies are not worth two clock reads, and longer ones ran faster around
+// the caches (in process, near: 2 MiB 168-174 µs a round trip whole
+// against 192-213 in pieces, 4 MiB 345-413 against 506-586, 16 MiB
+// 1391-1467 against 2556-2597; the bound is empirical, between 1.5 and 2
+// times L2 on that machine). CopyOut, for copies out of shared memory
+// into a buffer this core reads next, goes through the caches.
 //
 // BenchmarkHandOver measures the ways: two threads handing a message to
 // and fro, two copies a round trip and nothing else. Figures of it and
@@ -52,11 +56,11 @@ const chooseFrom = 32 << 10
 // maxL2 bounds the L2 size believed from sysfs.
 const maxL2 = 64 << 20
 
-// cachedMax returns the longest copy Copy keeps in the caches: one and a
-// half times the L2 cache of CPU 0 as sysfs gives it, 0 (none: Go's copy
-// as it is) off amd64 or where sysfs does not say. Its first call (the
-// first copy of 1 MiB or more in the process) reads a few sysfs files.
-// Tests replace it.
+// cachedMax returns the longest copy whose way Copy chooses (and CopyOut
+// makes in pieces): one and a half times the L2 cache of CPU 0 as sysfs
+// gives it, 0 (none: Go's copy as it is) off amd64 or where sysfs does not
+// say. Its first call (the process's first copy of chooseFrom or more)
+// reads a few sysfs files. Tests replace it.
 var cachedMax = sync.OnceValue(func() int {
 	if runtime.GOARCH != "amd64" {
 		return 0

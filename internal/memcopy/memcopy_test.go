@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"testing"
 
 	"github.com/shmkit/shmkit/internal/memcopy"
@@ -270,5 +271,88 @@ func TestCopyOut(t *testing.T) {
 				t.Fatalf("forward overlap: differs from copy")
 			}
 		})
+	}
+}
+
+// TestCopyGuards: Copy writes nothing outside dst, whichever way it goes.
+func TestCopyGuards(t *testing.T) {
+	src := randomBytes(t, 1<<20+300)
+	for name, limit := range limits(t) {
+		t.Run(name, func(t *testing.T) {
+			under(t, limit)
+			for _, n := range []int{memcopy.ChooseFrom + 1, 64<<10 + 63, 1<<20 + 200} {
+				for _, off := range []int{0, 1, 33, 64} {
+					buf := make([]byte, n+256)
+					for i := range buf {
+						buf[i] = 0xAA
+					}
+					memcopy.Copy(buf[off:off+n], src[:n])
+					if !bytes.Equal(buf[off:off+n], src[:n]) {
+						t.Fatalf("Copy of %d bytes at offset %d: wrong bytes", n, off)
+					}
+					for i, b := range buf {
+						if (i < off || i >= off+n) && b != 0xAA {
+							t.Fatalf("Copy of %d bytes at offset %d wrote byte %d, outside its destination", n, off, i)
+						}
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestChooserOutlier: one copy through the caches stretched 25 times (a
+// preemption) does not send the next copies around them.
+func TestChooserOutlier(t *testing.T) {
+	memcopy.ResetChooser()
+	t.Cleanup(memcopy.ResetChooser)
+	const size = 1 << 20
+	cost := [2]int64{memcopy.ViaCache: 22_000, memcopy.AroundCache: 28_000}
+	feed := func(copies int, stretch int64) (ways [2]int) {
+		for i := 0; i < copies; i++ {
+			way, try := memcopy.Choose(size)
+			ways[way]++
+			d := cost[way]
+			if way == memcopy.ViaCache && !try {
+				d *= stretch
+			}
+			memcopy.Took(way, try, size, d)
+		}
+		return ways
+	}
+	feed(100, 1)
+	feed(1, 25)
+	if ways := feed(10, 1); ways[memcopy.AroundCache] > 1 {
+		t.Fatalf("after one stretched copy: %v copies each way (via, around)", ways)
+	}
+}
+
+// TestChooserConcurrent: copies timed from several goroutines at once (the
+// race detector checks the chooser's state) still settle on the cheaper
+// way.
+func TestChooserConcurrent(t *testing.T) {
+	memcopy.ResetChooser()
+	t.Cleanup(memcopy.ResetChooser)
+	const size = 64 << 10
+	cost := [2]int64{memcopy.ViaCache: 3_000, memcopy.AroundCache: 1_500}
+	var wg sync.WaitGroup
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 5000; i++ {
+				way, try := memcopy.Choose(size)
+				memcopy.Took(way, try, size, cost[way])
+			}
+		}()
+	}
+	wg.Wait()
+	way, try := memcopy.Choose(size)
+	if try { // a try of the way not taken: the next copy is not one
+		memcopy.Took(way, try, size, cost[way])
+		way, _ = memcopy.Choose(size)
+	}
+	if way != memcopy.AroundCache {
+		t.Fatalf("after 20000 copies from 4 goroutines: way %d, want around the caches", way)
 	}
 }
