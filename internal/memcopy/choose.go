@@ -42,27 +42,30 @@ const (
 
 	// largeSlack and smallSlack are how many times dearer than the way
 	// around the caches the way through them may look and still be taken,
-	// from ntFrom on and under it. A copy's time depends on how its source
-	// was written (by the other side's way), not only on its own, so each
-	// way's cost is measured partly under the other. At 1 MiB, near, the
-	// two came out close (23 and 27 µs a MiB, each measured alone), but
-	// taking the one that looked cheaper by a hair the copies went around
-	// the caches and the round trip lost its gain (55-62 µs against 45-49
-	// through the caches); far, they differ ten times. Under 1 MiB the way
-	// around the caches won near too at 64 KiB (BenchmarkHandOver 5.7-7.0
-	// µs against 9.3-9.9), not at 256 KiB (17-19 against 14-15), and no
-	// bias was needed.
-	largeSlack = 2
-	smallSlack = 1
+	// in tenths, from ntFrom on and under it. A copy's time depends on how
+	// its source was written (by the other side's way) and its reader's
+	// time on how it was written, neither of which the timing sees. At
+	// 1 MiB, near, the two ways came out close (23 and 27 µs a MiB, each
+	// measured alone), but taking the one that looked cheaper the copies
+	// went around the caches and the round trip lost its gain (64-71 µs
+	// against 55-58, RequestResponse); with a slack of 2, streams of 1 MiB
+	// in the far placement went through the caches and lost a third
+	// (BenchmarkStream ring-batch 14-19 k msgs/s against 20-25 with 1.5 or
+	// Go's copy). 1.5 kept both. Under 1 MiB the way around the caches
+	// won near too at 64 KiB (BenchmarkHandOver 5.7-7.0 µs against
+	// 9.3-9.9), not at 256 KiB (17-19 against 14-15), and no bias was
+	// needed.
+	largeSlack = 15
+	smallSlack = 10
 
 	// maxSample bounds a sample against its way's average (see took).
-	maxSample = 4
+	maxSample = 3
 )
 
 // A chooser is the state of one class of copies: what a MiB cost each
 // way, and when the way not taken is tried next.
 type chooser struct {
-	slack int64           // how many times dearer the way through the caches may look and be taken
+	slack int64           // how many tenths of the way around's cost the way through the caches may cost and be taken
 	cost  [2]atomic.Int64 // ns a MiB each way: 0 until a copy went that way
 	count atomic.Uint64   // copies made
 	next  atomic.Uint64   // the count at which the way not taken is tried next
@@ -98,7 +101,7 @@ var forceWay = -1
 // preferred is the way the costs learnt so far say.
 func (c *chooser) preferred() int {
 	via, around := c.cost[viaCache].Load(), c.cost[aroundCache].Load()
-	if via != 0 && around != 0 && via > c.slack*around {
+	if via != 0 && around != 0 && 10*via > c.slack*around {
 		return aroundCache
 	}
 	return viaCache
@@ -125,8 +128,8 @@ func (c *chooser) choose() (way int, try bool) {
 
 // took records that a copy of n bytes the given way took d ns. A sample
 // counts for at most maxSample times the way's cost so far: one copy
-// stretched by a preemption or a page fault moves the average less than
-// the slack.
+// stretched by a preemption or a page fault moves the average by half at
+// most.
 func (c *chooser) took(way int, try bool, n int, d int64) {
 	cost := min(max(d, 1), int64(time.Second)) * (1 << 20) / int64(n)
 	if old := c.cost[way].Load(); old != 0 && !try {
