@@ -157,10 +157,7 @@ func AppendOut(dst, src []byte) []byte {
 	if len(src) < ntFrom || cap(dst)-len(dst) < len(src) {
 		return append(dst, src...)
 	}
-	n := len(dst)
-	dst = dst[:n+len(src)]
-	CopyOut(dst[n:], src)
-	return dst
+	return appendInto(dst, src, CopyOut)
 }
 
 // Append appends src to dst, as append(dst, src...), copying as Copy
@@ -170,9 +167,14 @@ func Append(dst, src []byte) []byte {
 	if len(src) < chooseFrom || cap(dst)-len(dst) < len(src) {
 		return append(dst, src...)
 	}
+	return appendInto(dst, src, Copy)
+}
+
+// appendInto appends src to dst, which has room for it, copying with cp.
+func appendInto(dst, src []byte, cp func(dst, src []byte) int) []byte {
 	n := len(dst)
 	dst = dst[:n+len(src)]
-	Copy(dst[n:], src)
+	cp(dst[n:], src)
 	return dst
 }
 
