@@ -387,24 +387,21 @@ func (s *server) stop() {
 // within runs each of fs in a goroutine of its own and waits for them, d
 // at most: those still running then are left to themselves.
 func within(d time.Duration, fs ...func()) {
-	var wg sync.WaitGroup
+	done := make(chan struct{}, len(fs)) // buffered: one left behind does not block
 	for _, f := range fs {
-		wg.Add(1)
 		go func() {
-			defer wg.Done()
+			defer func() { done <- struct{}{} }()
 			f()
 		}()
 	}
-	done := make(chan struct{})
-	go func() {
-		wg.Wait()
-		close(done)
-	}()
 	t := time.NewTimer(d)
 	defer t.Stop()
-	select {
-	case <-done:
-	case <-t.C:
+	for range fs {
+		select {
+		case <-done:
+		case <-t.C:
+			return
+		}
 	}
 }
 

@@ -132,9 +132,6 @@ func (c *chooser) choose() (way int, try bool) {
 // most.
 func (c *chooser) took(way int, try bool, n int, d int64) {
 	cost := min(max(d, 1), int64(time.Second)) * (1 << 20) / int64(n)
-	if old := c.cost[way].Load(); old != 0 && !try {
-		cost = min(cost, maxSample*old)
-	}
 	if try {
 		c.cost[way].Store(cost)
 		gap := min(2*c.gap.Load(), tryMax)
@@ -143,7 +140,7 @@ func (c *chooser) took(way int, try bool, n int, d int64) {
 		return
 	}
 	if old := c.cost[way].Load(); old != 0 {
-		cost = old + (cost-old)/4
+		cost = old + (min(cost, maxSample*old)-old)/4
 	}
 	c.cost[way].Store(cost)
 }

@@ -118,12 +118,20 @@ func Copy(dst, src []byte) int {
 }
 
 func copyLarge(dst, src []byte) int {
-	n := min(len(dst), len(src))
-	if n > cachedMax() || overlap(dst[:n], src[:n]) {
+	n, own := ownWay(dst, src)
+	if !own {
 		return copy(dst, src)
 	}
 	copyChosen(dst, src, n)
 	return n
+}
+
+// ownWay returns the length of a copy from src to dst and whether memcopy
+// makes it its own way: not past cachedMax, and not between overlapping
+// slices (a forward copy in pieces would read bytes it had overwritten).
+func ownWay(dst, src []byte) (n int, own bool) {
+	n = min(len(dst), len(src))
+	return n, n <= cachedMax() && !overlap(dst[:n], src[:n])
 }
 
 // CopyOut is Copy for a copy out of shared memory into memory that this
@@ -132,11 +140,15 @@ func copyLarge(dst, src []byte) int {
 // MiB or more in pieces). How the source was written is the writer's
 // choice, made by its Copy.
 func CopyOut(dst, src []byte) int {
-	if len(dst) < ntFrom || len(src) < ntFrom { // Go's copy goes through the caches
+	if len(dst) < ntFrom || len(src) < ntFrom { // Go's copy goes through the caches (small enough to inline, as Copy)
 		return copy(dst, src)
 	}
-	n := min(len(dst), len(src))
-	if n > cachedMax() || overlap(dst[:n], src[:n]) {
+	return copyOutLarge(dst, src)
+}
+
+func copyOutLarge(dst, src []byte) int {
+	n, own := ownWay(dst, src)
+	if !own {
 		return copy(dst, src)
 	}
 	copyPieces(dst, src, n)
@@ -178,8 +190,7 @@ func appendInto(dst, src []byte, cp func(dst, src []byte) int) []byte {
 	return dst
 }
 
-// overlap reports whether a and b (of one length) share a byte: a
-// forward copy in pieces would read bytes it had already overwritten.
+// overlap reports whether a and b (of one length) share a byte.
 func overlap(a, b []byte) bool {
 	pa, pb := uintptr(unsafe.Pointer(unsafe.SliceData(a))), uintptr(unsafe.Pointer(unsafe.SliceData(b)))
 	n := uintptr(len(a))
