@@ -114,24 +114,20 @@ func Copy(dst, src []byte) int {
 	if len(dst) < chooseFrom || len(src) < chooseFrom { // (small enough to inline: the messages of a hot path)
 		return copy(dst, src)
 	}
-	return copyLarge(dst, src)
+	return copyOwn(dst, src, copyChosen)
 }
 
-func copyLarge(dst, src []byte) int {
-	n, own := ownWay(dst, src)
-	if !own {
+// copyOwn copies src to dst as copy does, with way (which takes the length)
+// where memcopy makes the copy its own way: not past cachedMax, and not
+// between overlapping slices (a forward copy in pieces would read bytes it
+// had overwritten).
+func copyOwn(dst, src []byte, way func(dst, src []byte, n int)) int {
+	n := min(len(dst), len(src))
+	if n > cachedMax() || overlap(dst[:n], src[:n]) {
 		return copy(dst, src)
 	}
-	copyChosen(dst, src, n)
+	way(dst, src, n)
 	return n
-}
-
-// ownWay returns the length of a copy from src to dst and whether memcopy
-// makes it its own way: not past cachedMax, and not between overlapping
-// slices (a forward copy in pieces would read bytes it had overwritten).
-func ownWay(dst, src []byte) (n int, own bool) {
-	n = min(len(dst), len(src))
-	return n, n <= cachedMax() && !overlap(dst[:n], src[:n])
 }
 
 // CopyOut is Copy for a copy out of shared memory into memory that this
@@ -143,16 +139,7 @@ func CopyOut(dst, src []byte) int {
 	if len(dst) < ntFrom || len(src) < ntFrom { // Go's copy goes through the caches (small enough to inline, as Copy)
 		return copy(dst, src)
 	}
-	return copyOutLarge(dst, src)
-}
-
-func copyOutLarge(dst, src []byte) int {
-	n, own := ownWay(dst, src)
-	if !own {
-		return copy(dst, src)
-	}
-	copyPieces(dst, src, n)
-	return n
+	return copyOwn(dst, src, copyPieces)
 }
 
 // copyPieces copies n bytes of src to dst (not overlapping) through the
