@@ -40,6 +40,7 @@ type parkArgs struct {
 	Seg    *shm.Segment
 	E      *semaphore.Event // nil: the bare futex floor
 	Rounds int
+	Paired bool // odd rounds on E, even rounds on the bare futex
 }
 
 // monoNow is CLOCK_MONOTONIC, one clock for both processes.
@@ -58,7 +59,7 @@ var parkWaiter = process.Register("sem-park-waiter", func(ctx context.Context, a
 	woke := atomics.MustUint64At(mem, pkOffWoke)
 	rounds := atomics.MustUint64At(mem, pkOffRounds)
 	for i := 1; i <= a.Rounds; i++ {
-		if a.E != nil {
+		if a.E != nil && (!a.Paired || i%2 == 1) {
 			if !a.E.WaitContext(ctx) {
 				return ctx.Err()
 			}
@@ -86,12 +87,19 @@ var parkWaiter = process.Register("sem-park-waiter", func(ctx context.Context, a
 // has announced its sleep (the Event's sleepers count, the floor's
 // sleeping word) and pkSettle more, so that every round is a real park;
 // BenchmarkEventWake is the ping-pong where the Event's spin may avoid it.
+//
+// paired alternates the two in one run, round by round (an Event round,
+// then a bare one), and reports each p50 and their ratio: this VM's
+// wake-to-run latency drifts between states that last seconds, so two
+// runs one after the other can differ by more than the Event's own cost,
+// either way.
 func BenchmarkEventWakeParked(b *testing.B) {
-	b.Run("event", func(b *testing.B) { benchWakeParked(b, true) })
-	b.Run("futex-floor", func(b *testing.B) { benchWakeParked(b, false) })
+	b.Run("event", func(b *testing.B) { benchWakeParked(b, true, false) })
+	b.Run("futex-floor", func(b *testing.B) { benchWakeParked(b, false, false) })
+	b.Run("paired", func(b *testing.B) { benchWakeParked(b, true, true) })
 }
 
-func benchWakeParked(b *testing.B, event bool) {
+func benchWakeParked(b *testing.B, event, paired bool) {
 	seg, err := shm.CreateAnon(1 << 16)
 	if err != nil {
 		b.Fatal(err)
@@ -102,8 +110,13 @@ func benchWakeParked(b *testing.B, event bool) {
 	sleeping := atomics.MustUint32At(mem, pkOffSleeping)
 	woke := atomics.MustUint64At(mem, pkOffWoke)
 	rounds := atomics.MustUint64At(mem, pkOffRounds)
-	a := parkArgs{Seg: seg, Rounds: b.N}
-	var asleep func() bool
+	nRounds := b.N
+	if paired {
+		nRounds = 2 * b.N
+	}
+	a := parkArgs{Seg: seg, Rounds: nRounds, Paired: paired}
+	floorAsleep := func() bool { return sleeping.Load() != 0 }
+	var eventAsleep func() bool
 	if event {
 		e, err := semaphore.NewEvent()
 		if err != nil {
@@ -111,26 +124,29 @@ func benchWakeParked(b *testing.B, event bool) {
 		}
 		defer e.Close()
 		a.E = e
-		asleep = func() bool { return semaphore.EventSleepers(e) != 0 }
-	} else {
-		asleep = func() bool { return sleeping.Load() != 0 }
+		eventAsleep = func() bool { return semaphore.EventSleepers(e) != 0 }
 	}
 	ctx := context.Background()
 	p, err := parkWaiter.Start(ctx, a)
 	if err != nil {
 		b.Fatal(err)
 	}
-	lat := benchutil.NewLatency()
+	lat, floorLat := benchutil.NewLatency(), benchutil.NewLatency()
 	b.ReportAllocs()
 	b.ResetTimer()
-	for i := 1; i <= b.N; i++ {
+	for i := 1; i <= a.Rounds; i++ {
+		onEvent := event && (!paired || i%2 == 1)
+		asleep := floorAsleep
+		if onEvent {
+			asleep = eventAsleep
+		}
 		if !spinUntil(p, asleep) {
 			b.Fatalf("waiter exited: %v", p.Wait())
 		}
 		for settle := monoNow() + pkSettle; monoNow() < settle; {
 		}
 		t0 := monoNow()
-		if event {
+		if onEvent {
 			a.E.Set()
 		} else {
 			flag.Store(1)
@@ -139,13 +155,25 @@ func benchWakeParked(b *testing.B, event bool) {
 		if !spinUntil(p, func() bool { return rounds.Load() == uint64(i) }) {
 			b.Fatalf("waiter exited: %v", p.Wait())
 		}
-		lat.RecordNanos(int64(woke.Load()) - t0)
+		if onEvent || !paired {
+			lat.RecordNanos(int64(woke.Load()) - t0)
+		} else {
+			floorLat.RecordNanos(int64(woke.Load()) - t0)
+		}
 	}
 	b.StopTimer()
 	if err := p.Wait(); err != nil {
 		b.Fatal(err)
 	}
 	lat.Report(b)
+	if paired {
+		fp50 := floorLat.Percentile(50)
+		b.ReportMetric(float64(fp50.Nanoseconds()), "floor-p50-ns")
+		b.ReportMetric(float64(floorLat.Percentile(99).Nanoseconds()), "floor-p99-ns")
+		if fp50 > 0 {
+			b.ReportMetric(float64(lat.Percentile(50))/float64(fp50), "event/floor-p50")
+		}
+	}
 }
 
 // spinUntil spins, yielding the CPU, until cond holds (true) or p has
