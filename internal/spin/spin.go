@@ -63,10 +63,50 @@ const (
 // several goroutines waiting through one handle teach it together.
 type Adaptive struct {
 	rounds atomic.Int32 // rounds learnt from past waits; 0 before any
+	away   atomic.Int32 // Yielding: waits in a row that ended just after a yield that gave the CPU away
 }
 
 // Reset forgets what was learnt (new options, a new base).
-func (a *Adaptive) Reset() { a.rounds.Store(0) }
+func (a *Adaptive) Reset() {
+	a.rounds.Store(0)
+	a.away.Store(0)
+}
+
+// A waiter and the peer it waits for can end up on one CPU while the
+// other is idle: the scheduler does not move a thread that ran
+// microseconds ago (it is cache-hot), and two threads that spin and yield
+// to each other always did. Each then waits for the other's reply through
+// a sched_yield that gives it the CPU: two context switches a message,
+// however idle the machine. In a pipe's 64-byte ping-pong on the 2-core VM
+// that was 3 runs in 6 with a p99 of 9-14 µs against a p50 of 300 ns
+// (their sched_yields lasted 4-16 µs; in the others, 1-2 µs under the
+// tracer), at any placement of the VM's CPUs. A waiter that parks breaks
+// it: the kernel wakes a sleeper on an idle CPU. So a Yielding waiter
+// whose last AwayWaits waits each ended just after a yield that lasted
+// YieldAway or more parks after its base rounds, once, instead of
+// yielding. On a loaded machine, where every yield gives the CPU away,
+// that is one wait in AwayWaits+1 parked rather than yielded: the
+// machine's load, not the peer, holds the CPU then either way.
+const (
+	// YieldAway: a sched_yield that found nobody else runnable on its CPU
+	// returns within a microsecond (0.6 µs on the VM measured); one that
+	// ran another thread lasts two context switches at least (3 µs there,
+	// two threads pinned to one CPU yielding to each other).
+	YieldAway = 2 * time.Microsecond
+	// AwayWaits: the waits in a row, each ended just after a yield that
+	// gave the CPU away, that make the next one park without yielding.
+	AwayWaits = 4
+)
+
+// endedAfterYield counts a wait that ended: just after a yield that gave
+// the CPU away (away), it adds to the count; any other resets it.
+func (a *Adaptive) endedAfterYield(away bool) {
+	if away {
+		a.away.Add(1)
+	} else if a.away.Load() != 0 {
+		a.away.Store(0)
+	}
+}
 
 // Stats describes one wait that parked, for Learn.
 type Stats struct {
@@ -149,10 +189,18 @@ func (a *Adaptive) Spin(base int, p Pause, ready func() bool) (Spell, bool) {
 	s := Spell{base: base, rounds: base}
 	if a != nil {
 		s.rounds = max(base, int(a.rounds.Load()))
+		if p == Yielding && a.away.Load() >= AwayWaits {
+			a.away.Store(0)
+			s.rounds = base // park after the base: see YieldAway
+		}
 	}
 	var yieldEnd int64 // Yielding: when the rounds beyond the base stop, whatever is left
+	away := false      // the last yield gave the CPU away
 	for i := 0; i < s.rounds; i++ {
 		if ready() {
+			if a != nil {
+				a.endedAfterYield(away)
+			}
 			return s, true
 		}
 		switch {
@@ -165,6 +213,7 @@ func (a *Adaptive) Spin(base int, p Pause, ready func() bool) (Spell, bool) {
 				return s, false
 			}
 			Yield()
+			away = Now()-now >= int64(YieldAway)
 		case p != Tight:
 			Relax()
 		}
@@ -181,6 +230,9 @@ func (a *Adaptive) Spin(base int, p Pause, ready func() bool) (Spell, bool) {
 func (a *Adaptive) Parked(s Spell, t0 int64, woken bool) {
 	if a == nil {
 		return
+	}
+	if a.away.Load() != 0 {
+		a.away.Store(0) // a park ends the row
 	}
 	st := Stats{Parked: time.Duration(Now() - t0), Woken: woken}
 	if s.clocked != 0 {

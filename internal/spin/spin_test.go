@@ -1,8 +1,12 @@
 package spin_test
 
 import (
+	"runtime"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/shmkit/shmkit/internal/spin"
 )
@@ -111,5 +115,90 @@ func TestPollDue(t *testing.T) {
 	d.Park(later, period)
 	if d.Owed(later) || !d.Owed(later+p) {
 		t.Fatal("a park long after the poll was owed did not owe one a period from then")
+	}
+}
+
+// TestSpinParksWhenYieldsGiveTheCPUAway: a Yielding waiter whose waits
+// end, AwayWaits times in a row, just after a sched_yield that gave its
+// CPU to another thread parks after its base rounds on the next wait
+// instead of yielding, and the wait after that yields again. The other
+// thread is a real one, pinned with the waiter to one CPU, which works 5
+// µs and yields in turn, and a wait ends when it has run: the waiter's
+// peer on a shared CPU. (On a loaded machine a wait may end otherwise,
+// after a yield that let a third thread run, or at MaxYielding; the rows
+// that follow count.)
+func TestSpinParksWhenYieldsGiveTheCPUAway(t *testing.T) {
+	const base = 8
+	if runtime.GOMAXPROCS(0) < 2 {
+		t.Skip("needs two Ps: the busy thread and the waiter run Go code at once")
+	}
+	var cur unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &cur); err != nil {
+		t.Skipf("sched_getaffinity: %v", err)
+	}
+	cpu := 0
+	for !cur.IsSet(cpu) {
+		cpu++
+	}
+	var one unix.CPUSet
+	one.Set(cpu)
+	// Both threads stay locked to their goroutines, which end locked: the
+	// runtime then ends the threads, and no pinned thread serves others.
+	var stop atomic.Bool
+	var ran atomic.Uint64 // rounds of the busy thread
+	pinned := make(chan error)
+	go func() {
+		runtime.LockOSThread()
+		err := unix.SchedSetaffinity(0, &one)
+		pinned <- err
+		for err == nil && !stop.Load() {
+			// A peer: it does some work (5 µs, longer than YieldAway
+			// whatever the machine's context switches cost), then
+			// yields the CPU back.
+			ran.Add(1)
+			for end := spin.Now() + int64(5*time.Microsecond); spin.Now() < end; {
+			}
+			spin.Yield()
+		}
+	}()
+	defer stop.Store(true)
+	if err := <-pinned; err != nil {
+		t.Skipf("sched_setaffinity: %v", err)
+	}
+	runtime.LockOSThread()
+	if err := unix.SchedSetaffinity(0, &one); err != nil {
+		t.Skipf("sched_setaffinity: %v", err)
+	}
+	var a spin.Adaptive
+	a.Learn(base, spin.Stats{Parked: time.Microsecond, Woken: true}) // 2 × base rounds: the base, then yields
+	// wait spins until the busy thread has run since its base rounds,
+	// and returns its looks.
+	wait := func() (int, bool) {
+		looks := 0
+		var seen uint64
+		_, ok := a.Spin(base, spin.Yielding, func() bool {
+			looks++
+			if looks <= base {
+				seen = ran.Load()
+				return false
+			}
+			return ran.Load() != seen
+		})
+		return looks, ok
+	}
+	parkedAt := -1
+	for w := 0; w < 1000 && parkedAt < 0; w++ {
+		if looks, ok := wait(); !ok && looks == base {
+			parkedAt = w
+		}
+	}
+	if parkedAt < 0 {
+		t.Fatalf("1000 waits, each ended by the CPU's other thread running while the waiter yielded: none parked after its base rounds")
+	}
+	if parkedAt < spin.AwayWaits {
+		t.Fatalf("wait %d parked after its base rounds: fewer than AwayWaits (%d) waits came before it", parkedAt, spin.AwayWaits)
+	}
+	if looks, _ := wait(); looks <= base {
+		t.Fatalf("the wait after a park at the base looked %d times: it parked again at the base (%d)", looks, base)
 	}
 }
