@@ -13,6 +13,11 @@
 // costs the waker microseconds on a VM, a parked ping-pong pays a sleep and
 // a wake per message); here it serves every blocking call alike.
 //
+// A waiter that yields (Yielding) watches its yields too: when its waits
+// keep ending just after a sched_yield that gave the CPU to another
+// thread, it and its peer most likely share one CPU, and it parks once so
+// that the kernel's wake places it on an idle one (see YieldAway).
+//
 // Everything here is process-local: an Adaptive is a field of a handle,
 // never of shared memory.
 package spin
