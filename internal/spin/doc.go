@@ -15,8 +15,8 @@
 //
 // A waiter that yields (Yielding) watches its yields too: when its waits
 // keep ending just after a sched_yield that gave the CPU to another
-// thread, it and its peer most likely share one CPU, and it parks once so
-// that the kernel's wake places it on an idle one (see YieldAway).
+// thread, it and its peer most likely share one CPU, and it parks once,
+// which the kernel's wake may end on an idle one (see YieldAway).
 //
 // Everything here is process-local: an Adaptive is a field of a handle,
 // never of shared memory.

@@ -77,16 +77,20 @@ func (a *Adaptive) Reset() {
 // microseconds ago (it is cache-hot), and two threads that spin and yield
 // to each other always did. Each then waits for the other's reply through
 // a sched_yield that gives it the CPU: two context switches a message,
-// however idle the machine. In a pipe's 64-byte ping-pong on the 2-core VM
-// that was 3 runs in 6 with a p99 of 9-14 µs against a p50 of 300 ns
-// (their sched_yields lasted 4-16 µs; in the others, 1-2 µs under the
-// tracer), at any placement of the VM's CPUs. A waiter that parks breaks
-// it: the kernel wakes a sleeper on an idle CPU. So a Yielding waiter
-// whose last AwayWaits waits each ended just after a yield that lasted
+// however idle the machine. A pipe's 64-byte ping-pong on the 2-core VM
+// had a p99 of 9.2-14 µs against a p50 of 300 ns in 21 runs of 61, at
+// either placement of the VM's CPUs (their sched_yields lasted 4-16 µs;
+// in the others, 1-2 µs under the tracer). A waiter that parks can part
+// them: the kernel may wake a sleeper on the idle CPU (not always: in some
+// runs it kept every wake on the waker's CPU). So a Yielding waiter whose
+// waits, AwayWaits in a row, each ended just after a yield that lasted
 // YieldAway or more parks after its base rounds, once, instead of
-// yielding. On a loaded machine, where every yield gives the CPU away,
-// that is one wait in AwayWaits+1 parked rather than yielded: the
-// machine's load, not the peer, holds the CPU then either way.
+// yielding (one goroutine of those that share the Adaptive). On a loaded
+// machine, where every yield gives the CPU away, that is at most one
+// wait in AwayWaits+1 parked rather than yielded: the machine's load,
+// not the peer, holds the CPU then either way. The peer pays a FUTEX_WAKE
+// for that wait. With it, the ping-pong failed in 5 runs of 64
+// (docs/queue.md, "Waiters that share a CPU with their peer").
 const (
 	// YieldAway: a sched_yield that found nobody else runnable on its CPU
 	// returns within a microsecond (0.6 µs on the VM measured); one that
@@ -99,11 +103,12 @@ const (
 )
 
 // endedAfterYield counts a wait that ended: just after a yield that gave
-// the CPU away (away), it adds to the count; any other resets it.
-func (a *Adaptive) endedAfterYield(away bool) {
+// the CPU away (away), it adds to the count; any other resets it (row:
+// the count as the wait began).
+func (a *Adaptive) endedAfterYield(away bool, row int32) {
 	if away {
 		a.away.Add(1)
-	} else if a.away.Load() != 0 {
+	} else if row != 0 {
 		a.away.Store(0)
 	}
 }
@@ -187,33 +192,36 @@ const MaxYielding = 200 * time.Microsecond
 // two: it runs in a tight loop.
 func (a *Adaptive) Spin(base int, p Pause, ready func() bool) (Spell, bool) {
 	s := Spell{base: base, rounds: base}
+	var row int32 // a's count of waits that ended just after a yield that gave the CPU away
 	if a != nil {
 		s.rounds = max(base, int(a.rounds.Load()))
-		if p == Yielding && a.away.Load() >= AwayWaits {
-			a.away.Store(0)
-			s.rounds = base // park after the base: see YieldAway
+		if row = a.away.Load(); row >= AwayWaits && p == Yielding && a.away.Swap(0) >= AwayWaits {
+			s.rounds, row = base, 0 // park after the base: see YieldAway
 		}
 	}
 	var yieldEnd int64 // Yielding: when the rounds beyond the base stop, whatever is left
+	var now int64      // Yielding: the clock after the last yield
 	away := false      // the last yield gave the CPU away
 	for i := 0; i < s.rounds; i++ {
 		if ready() {
 			if a != nil {
-				a.endedAfterYield(away)
+				a.endedAfterYield(away, row)
 			}
 			return s, true
 		}
 		switch {
 		case p == Yielding && i >= base:
-			now := Now()
 			if yieldEnd == 0 {
+				now = Now()
 				yieldEnd = now + int64(MaxYielding)
 			} else if now >= yieldEnd {
 				s.rounds = i // for Parked: the rounds made
 				return s, false
 			}
 			Yield()
-			away = Now()-now >= int64(YieldAway)
+			before := now
+			now = Now()
+			away = now-before >= int64(YieldAway)
 		case p != Tight:
 			Relax()
 		}

@@ -125,31 +125,47 @@ func TestPollDue(t *testing.T) {
 // thread is a real one, pinned with the waiter to one CPU, which works 5
 // µs and yields in turn, and a wait ends when it has run: the waiter's
 // peer on a shared CPU. (On a loaded machine a wait may end otherwise,
-// after a yield that let a third thread run, or at MaxYielding; the rows
-// that follow count.)
+// after a yield that let a third thread run, or spend its yields while
+// the peer waits for the Go scheduler; the rows that follow count, for up
+// to 5 s.)
 func TestSpinParksWhenYieldsGiveTheCPUAway(t *testing.T) {
 	const base = 8
 	if runtime.GOMAXPROCS(0) < 2 {
-		t.Skip("needs two Ps: the busy thread and the waiter run Go code at once")
+		t.Skip("needs two Ps: the peer and the waiter run Go code at once")
 	}
-	var cur unix.CPUSet
-	if err := unix.SchedGetaffinity(0, &cur); err != nil {
+	var all unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &all); err != nil {
 		t.Skipf("sched_getaffinity: %v", err)
 	}
 	cpu := 0
-	for !cur.IsSet(cpu) {
+	for !all.IsSet(cpu) {
 		cpu++
 	}
 	var one unix.CPUSet
 	one.Set(cpu)
-	// Both threads stay locked to their goroutines, which end locked: the
-	// runtime then ends the threads, and no pinned thread serves others.
-	var stop atomic.Bool
-	var ran atomic.Uint64 // rounds of the busy thread
-	pinned := make(chan error)
-	go func() {
+	// pin pins the calling goroutine's thread to cpu, and returns what
+	// unpins it: the thread goes back to the runtime with the process's
+	// CPUs, or, if that fails, stays locked, which ends it with its
+	// goroutine (or parks it, the main thread).
+	pin := func() (func(), error) {
 		runtime.LockOSThread()
-		err := unix.SchedSetaffinity(0, &one)
+		if err := unix.SchedSetaffinity(0, &one); err != nil {
+			return func() {}, err
+		}
+		return func() {
+			if unix.SchedSetaffinity(0, &all) == nil {
+				runtime.UnlockOSThread()
+			}
+		}, nil
+	}
+	var stop atomic.Bool
+	var ran atomic.Uint64 // rounds of the peer
+	pinned := make(chan error)
+	peerDone := make(chan struct{})
+	go func() {
+		defer close(peerDone)
+		unpin, err := pin()
+		defer unpin()
 		pinned <- err
 		for err == nil && !stop.Load() {
 			// A peer: it does some work (5 µs, longer than YieldAway
@@ -161,18 +177,22 @@ func TestSpinParksWhenYieldsGiveTheCPUAway(t *testing.T) {
 			spin.Yield()
 		}
 	}()
-	defer stop.Store(true)
 	if err := <-pinned; err != nil {
 		t.Skipf("sched_setaffinity: %v", err)
 	}
-	runtime.LockOSThread()
-	if err := unix.SchedSetaffinity(0, &one); err != nil {
+	defer func() {
+		stop.Store(true)
+		<-peerDone
+	}()
+	unpin, err := pin()
+	defer unpin()
+	if err != nil {
 		t.Skipf("sched_setaffinity: %v", err)
 	}
 	var a spin.Adaptive
 	a.Learn(base, spin.Stats{Parked: time.Microsecond, Woken: true}) // 2 × base rounds: the base, then yields
-	// wait spins until the busy thread has run since its base rounds,
-	// and returns its looks.
+	// wait spins until the peer has run since its base rounds, and
+	// returns its looks.
 	wait := func() (int, bool) {
 		looks := 0
 		var seen uint64
@@ -187,18 +207,58 @@ func TestSpinParksWhenYieldsGiveTheCPUAway(t *testing.T) {
 		return looks, ok
 	}
 	parkedAt := -1
-	for w := 0; w < 1000 && parkedAt < 0; w++ {
+	for w, end := 0, time.Now().Add(5*time.Second); parkedAt < 0 && time.Now().Before(end); w++ {
 		if looks, ok := wait(); !ok && looks == base {
 			parkedAt = w
 		}
 	}
 	if parkedAt < 0 {
-		t.Fatalf("1000 waits, each ended by the CPU's other thread running while the waiter yielded: none parked after its base rounds")
+		t.Fatalf("5 s of waits, each ended by the CPU's other thread running while the waiter yielded: none parked after its base rounds")
 	}
 	if parkedAt < spin.AwayWaits {
 		t.Fatalf("wait %d parked after its base rounds: fewer than AwayWaits (%d) waits came before it", parkedAt, spin.AwayWaits)
 	}
 	if looks, _ := wait(); looks <= base {
 		t.Fatalf("the wait after a park at the base looked %d times: it parked again at the base (%d)", looks, base)
+	}
+}
+
+// TestSpinAwayRow: only a Yielding spin parks at its base for a row of
+// waits that ended after yields that gave the CPU away, once per row; a
+// wait that ends otherwise, in any pause, ends the row, and so does a
+// park (Parked).
+func TestSpinAwayRow(t *testing.T) {
+	const base = 8
+	never := func() bool { return false }
+	for _, p := range []spin.Pause{spin.Tight, spin.Relaxed, spin.Yielding} {
+		var a spin.Adaptive
+		a.Learn(base, spin.Stats{Parked: time.Microsecond, Woken: true}) // 2 × base rounds
+		a.SetAway(spin.AwayWaits)
+		looks := 0
+		_, ok := a.Spin(base, p, func() bool { looks++; return false })
+		want := 2 * base
+		if p == spin.Yielding {
+			want = base
+		}
+		if ok || looks != want {
+			t.Errorf("pause %d, a row of AwayWaits: %d looks (ok %v), want %d", p, looks, ok, want)
+		}
+		if p == spin.Yielding {
+			if n := a.Away(); n != 0 {
+				t.Errorf("the park at the base left the row at %d, want 0", n)
+			}
+		} else if n := a.Away(); n != spin.AwayWaits {
+			t.Errorf("pause %d: a spin that does not yield changed the row: %d, want %d", p, n, spin.AwayWaits)
+		}
+		a.SetAway(spin.AwayWaits - 1)
+		if _, ok := a.Spin(base, p, func() bool { return true }); !ok || a.Away() != 0 {
+			t.Errorf("pause %d: a wait that ended at its first look left the row at %d (ok %v), want 0", p, a.Away(), ok)
+		}
+		a.SetAway(spin.AwayWaits - 1)
+		s, _ := a.Spin(base, spin.Tight, never)
+		a.Parked(s, spin.Now(), true)
+		if n := a.Away(); n != 0 {
+			t.Errorf("pause %d: a park left the row at %d, want 0", p, n)
+		}
 	}
 }
