@@ -78,7 +78,7 @@ func (a *Adaptive) Reset() {
 // to each other always did. Each then waits for the other's reply through
 // a sched_yield that gives it the CPU: two context switches a message,
 // however idle the machine. A pipe's 64-byte ping-pong on the 2-core VM
-// had a p99 of 9.2-14 µs against a p50 of 300 ns in 21 runs of 61, at
+// had a p99 of 9.2-14 µs against a p50 of 300 ns in 22 runs of 71, at
 // either placement of the VM's CPUs (their sched_yields lasted 4-16 µs;
 // in the others, 1-2 µs under the tracer). A waiter that parks can part
 // them: the kernel may wake a sleeper on the idle CPU (not always: in some
@@ -89,7 +89,7 @@ func (a *Adaptive) Reset() {
 // machine, where every yield gives the CPU away, that is at most one
 // wait in AwayWaits+1 parked rather than yielded: the machine's load,
 // not the peer, holds the CPU then either way. The peer pays a FUTEX_WAKE
-// for that wait. With it, the ping-pong failed in 5 runs of 64
+// for that wait. With it, the ping-pong failed in 7 runs of 74
 // (docs/queue.md, "Waiters that share a CPU with their peer").
 const (
 	// YieldAway: a sched_yield that found nobody else runnable on its CPU
