@@ -40,8 +40,14 @@ type parkArgs struct {
 	Seg    *shm.Segment
 	E      *semaphore.Event // nil: the bare futex floor
 	Rounds int
-	Paired bool // odd rounds on E, even rounds on the bare futex
+	Paired bool // rounds in pairs, one on E and one on the bare futex (pairedEventRound)
 }
+
+// pairedEventRound reports whether round i (from 1) of a paired run is
+// the Event's: each pair of rounds has one of each, the Event first in
+// odd pairs and second in even ones, so that neither always follows the
+// other.
+func pairedEventRound(i int) bool { return (i%2 == 1) == ((i+1)/2%2 == 1) }
 
 // monoNow is CLOCK_MONOTONIC, one clock for both processes.
 func monoNow() int64 {
@@ -59,7 +65,7 @@ var parkWaiter = process.Register("sem-park-waiter", func(ctx context.Context, a
 	woke := atomics.MustUint64At(mem, pkOffWoke)
 	rounds := atomics.MustUint64At(mem, pkOffRounds)
 	for i := 1; i <= a.Rounds; i++ {
-		if a.E != nil && (!a.Paired || i%2 == 1) {
+		if a.E != nil && (!a.Paired || pairedEventRound(i)) {
 			if !a.E.WaitContext(ctx) {
 				return ctx.Err()
 			}
@@ -88,8 +94,9 @@ var parkWaiter = process.Register("sem-park-waiter", func(ctx context.Context, a
 // sleeping word) and pkSettle more, so that every round is a real park;
 // BenchmarkEventWake is the ping-pong where the Event's spin may avoid it.
 //
-// paired alternates the two in one run, round by round (an Event round,
-// then a bare one), and reports each p50 and their ratio: this VM's
+// paired alternates the two in one run, round by round (pairs of an
+// Event round and a bare one, in turn first), and reports each p50 and
+// their ratio; its ns/op is a pair's: this VM's
 // wake-to-run latency drifts between states that last seconds, so two
 // runs one after the other can differ by more than the Event's own cost,
 // either way.
@@ -135,7 +142,7 @@ func benchWakeParked(b *testing.B, event, paired bool) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 1; i <= a.Rounds; i++ {
-		onEvent := event && (!paired || i%2 == 1)
+		onEvent := event && (!paired || pairedEventRound(i))
 		asleep := floorAsleep
 		if onEvent {
 			asleep = eventAsleep

@@ -78,19 +78,20 @@ func (a *Adaptive) Reset() {
 // to each other always did. Each then waits for the other's reply through
 // a sched_yield that gives it the CPU: two context switches a message,
 // however idle the machine. A pipe's 64-byte ping-pong on the 2-core VM
-// had a p99 of 9.2-14 µs against a p50 of 300 ns in 22 runs of 71, at
-// either placement of the VM's CPUs (their sched_yields lasted 4-16 µs;
-// in the others, 1-2 µs under the tracer). A waiter that parks can part
-// them: the kernel may wake a sleeper on the idle CPU (not always: in some
-// runs it kept every wake on the waker's CPU). So a Yielding waiter whose
-// waits, AwayWaits in a row, each ended just after a yield that lasted
-// YieldAway or more parks after its base rounds, once, instead of
-// yielding (one goroutine of those that share the Adaptive). On a loaded
-// machine, where every yield gives the CPU away, that is at most one
-// wait in AwayWaits+1 parked rather than yielded: the machine's load,
-// not the peer, holds the CPU then either way. The peer pays a FUTEX_WAKE
-// for that wait. With it, the ping-pong failed in 7 runs of 74
-// (docs/queue.md, "Waiters that share a CPU with their peer").
+// failed its tail line (p99 within 3x of p50) in 22 runs of 71, at either
+// placement of the VM's CPUs, most with a p99 of 9.2-14 µs (their
+// sched_yields lasted 4-16 µs; in the others, 1-2 µs under the tracer).
+// A waiter that parks can part them: the kernel may wake a sleeper on the
+// idle CPU (not always: in some runs it kept every wake on the waker's
+// CPU). So a Yielding waiter whose waits, AwayWaits in a row, each ended
+// just after a yield that lasted YieldAway or more parks after its base
+// rounds, once, instead of yielding (one goroutine of those that share the
+// Adaptive), and learns nothing from that park. On a loaded machine, where
+// every yield gives the CPU away, that is at most one wait in AwayWaits+1
+// parked rather than yielded: the machine's load, not the peer, holds the
+// CPU then either way. The peer pays a FUTEX_WAKE for that wait. With it,
+// the ping-pong failed in RESULT (docs/queue.md, "Waiters that share a
+// CPU with their peer").
 const (
 	// YieldAway: a sched_yield that found nobody else runnable on its CPU
 	// returns within a microsecond (0.6 µs on the VM measured); one that
@@ -101,6 +102,9 @@ const (
 	// gave the CPU away, that make the next one park without yielding.
 	AwayWaits = 4
 )
+
+// yield is Yield; tests replace it.
+var yield = Yield
 
 // endedAfterYield counts a wait that ended: just after a yield that gave
 // the CPU away (away), it adds to the count; any other resets it (row:
@@ -147,6 +151,7 @@ func (a *Adaptive) Learn(base int, s Stats) {
 type Spell struct {
 	base, rounds int
 	clocked      int64 // Now at round ClockRound; 0: not reached, or not adaptive
+	apart        bool  // a park to part a waiter from its peer (see YieldAway): nothing to learn from
 }
 
 // Pause says what a spinner does between two looks.
@@ -196,7 +201,7 @@ func (a *Adaptive) Spin(base int, p Pause, ready func() bool) (Spell, bool) {
 	if a != nil {
 		s.rounds = max(base, int(a.rounds.Load()))
 		if row = a.away.Load(); row >= AwayWaits && p == Yielding && a.away.Swap(0) >= AwayWaits {
-			s.rounds, row = base, 0 // park after the base: see YieldAway
+			s.rounds, s.apart, row = base, true, 0 // park after the base: see YieldAway
 		}
 	}
 	var yieldEnd int64 // Yielding: when the rounds beyond the base stop, whatever is left
@@ -218,7 +223,7 @@ func (a *Adaptive) Spin(base int, p Pause, ready func() bool) (Spell, bool) {
 				s.rounds = i // for Parked: the rounds made
 				return s, false
 			}
-			Yield()
+			yield()
 			before := now
 			now = Now()
 			away = now-before >= int64(YieldAway)
@@ -241,6 +246,9 @@ func (a *Adaptive) Parked(s Spell, t0 int64, woken bool) {
 	}
 	if a.away.Load() != 0 {
 		a.away.Store(0) // a park ends the row
+	}
+	if s.apart {
+		return // its length is the peer's, not a gap the spin could have covered
 	}
 	st := Stats{Parked: time.Duration(Now() - t0), Woken: woken}
 	if s.clocked != 0 {

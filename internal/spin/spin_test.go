@@ -1,12 +1,8 @@
 package spin_test
 
 import (
-	"runtime"
-	"sync/atomic"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/shmkit/shmkit/internal/spin"
 )
@@ -118,111 +114,6 @@ func TestPollDue(t *testing.T) {
 	}
 }
 
-// TestSpinParksWhenYieldsGiveTheCPUAway: a Yielding waiter whose waits
-// end, AwayWaits times in a row, just after a sched_yield that gave its
-// CPU to another thread parks after its base rounds on the next wait
-// instead of yielding, and the wait after that yields again. The other
-// thread is a real one, pinned with the waiter to one CPU, which works 5
-// µs and yields in turn, and a wait ends when it has run: the waiter's
-// peer on a shared CPU. (On a loaded machine a wait may end otherwise,
-// after a yield that let a third thread run, or spend its yields while
-// the peer waits for the Go scheduler; the rows that follow count, for up
-// to 5 s.)
-func TestSpinParksWhenYieldsGiveTheCPUAway(t *testing.T) {
-	const base = 8
-	if runtime.GOMAXPROCS(0) < 2 {
-		t.Skip("needs two Ps: the peer and the waiter run Go code at once")
-	}
-	var all unix.CPUSet
-	if err := unix.SchedGetaffinity(0, &all); err != nil {
-		t.Skipf("sched_getaffinity: %v", err)
-	}
-	cpu := 0
-	for !all.IsSet(cpu) {
-		cpu++
-	}
-	var one unix.CPUSet
-	one.Set(cpu)
-	// pin pins the calling goroutine's thread to cpu, and returns what
-	// unpins it: the thread goes back to the runtime with the process's
-	// CPUs, or, if that fails, stays locked, which ends it with its
-	// goroutine (or parks it, the main thread).
-	pin := func() (func(), error) {
-		runtime.LockOSThread()
-		if err := unix.SchedSetaffinity(0, &one); err != nil {
-			return func() {}, err
-		}
-		return func() {
-			if unix.SchedSetaffinity(0, &all) == nil {
-				runtime.UnlockOSThread()
-			}
-		}, nil
-	}
-	var stop atomic.Bool
-	var ran atomic.Uint64 // rounds of the peer
-	pinned := make(chan error)
-	peerDone := make(chan struct{})
-	go func() {
-		defer close(peerDone)
-		unpin, err := pin()
-		defer unpin()
-		pinned <- err
-		for err == nil && !stop.Load() {
-			// A peer: it does some work (5 µs, longer than YieldAway
-			// whatever the machine's context switches cost), then
-			// yields the CPU back.
-			ran.Add(1)
-			for end := spin.Now() + int64(5*time.Microsecond); spin.Now() < end; {
-			}
-			spin.Yield()
-		}
-	}()
-	if err := <-pinned; err != nil {
-		t.Skipf("sched_setaffinity: %v", err)
-	}
-	defer func() {
-		stop.Store(true)
-		<-peerDone
-	}()
-	unpin, err := pin()
-	defer unpin()
-	if err != nil {
-		t.Skipf("sched_setaffinity: %v", err)
-	}
-	var a spin.Adaptive
-	a.Learn(base, spin.Stats{Parked: time.Microsecond, Woken: true}) // 2 × base rounds: the base, then yields
-	// wait spins until the peer has run since its base rounds, and
-	// returns its looks.
-	wait := func() (int, bool) {
-		looks := 0
-		var seen uint64
-		_, ok := a.Spin(base, spin.Yielding, func() bool {
-			looks++
-			if looks <= base {
-				seen = ran.Load()
-				return false
-			}
-			return ran.Load() != seen
-		})
-		return looks, ok
-	}
-	parkedAt := -1
-	for w, end := 0, time.Now().Add(5*time.Second); parkedAt < 0 && time.Now().Before(end); w++ {
-		if looks, ok := wait(); !ok && looks == base {
-			parkedAt = w
-		}
-	}
-	if parkedAt < 0 {
-		t.Fatalf("5 s of waits, each ended by the CPU's other thread running while the waiter yielded: none parked after its base rounds")
-	}
-	if parkedAt < spin.AwayWaits {
-		t.Fatalf("wait %d parked after its base rounds: fewer than AwayWaits (%d) waits came before it", parkedAt, spin.AwayWaits)
-	}
-	if looks, _ := wait(); looks <= base {
-		t.Fatalf("the wait after a park at the base looked %d times: it parked again at the base (%d)", looks, base)
-	}
-}
-
 // TestSpinAwayRow: only a Yielding spin parks at its base for a row of
 // waits that ended after yields that gave the CPU away, once per row; a
 // wait that ends otherwise, in any pause, ends the row, and so does a
@@ -235,7 +126,7 @@ func TestSpinAwayRow(t *testing.T) {
 		a.Learn(base, spin.Stats{Parked: time.Microsecond, Woken: true}) // 2 × base rounds
 		a.SetAway(spin.AwayWaits)
 		looks := 0
-		_, ok := a.Spin(base, p, func() bool { looks++; return false })
+		sp, ok := a.Spin(base, p, func() bool { looks++; return false })
 		want := 2 * base
 		if p == spin.Yielding {
 			want = base
@@ -247,6 +138,13 @@ func TestSpinAwayRow(t *testing.T) {
 			if n := a.Away(); n != 0 {
 				t.Errorf("the park at the base left the row at %d, want 0", n)
 			}
+			// That park's length is the peer's: a long one teaches nothing.
+			a.Parked(sp, spin.Now()-int64(time.Second), true)
+			n := 0
+			a.Spin(base, spin.Tight, func() bool { n++; return false })
+			if n != 2*base {
+				t.Errorf("a park to part the waiter from its peer taught the spin: %d looks after it, want %d", n, 2*base)
+			}
 		} else if n := a.Away(); n != spin.AwayWaits {
 			t.Errorf("pause %d: a spin that does not yield changed the row: %d, want %d", p, n, spin.AwayWaits)
 		}
@@ -255,10 +153,46 @@ func TestSpinAwayRow(t *testing.T) {
 			t.Errorf("pause %d: a wait that ended at its first look left the row at %d (ok %v), want 0", p, a.Away(), ok)
 		}
 		a.SetAway(spin.AwayWaits - 1)
-		s, _ := a.Spin(base, spin.Tight, never)
+		s, _ := a.Spin(base, p, never)
 		a.Parked(s, spin.Now(), true)
 		if n := a.Away(); n != 0 {
 			t.Errorf("pause %d: a park left the row at %d, want 0", p, n)
 		}
+	}
+}
+
+// TestSpinShortYieldsEndTheRow: a wait that ends just after a yield that
+// returned at once (no other thread ran) ends the row; one that ends just
+// after a yield that lasted YieldAway or more adds to it. The yields are
+// stand-ins: a look that returns at once, and a busy wait of 5 µs. (A
+// preemption inside the quick one makes it long: the test looks for one
+// wait in 100 that saw it quick.)
+func TestSpinShortYieldsEndTheRow(t *testing.T) {
+	const base = 8
+	var a spin.Adaptive
+	a.Learn(base, spin.Stats{Parked: time.Microsecond, Woken: true}) // 2 × base rounds: the base, then yields
+	afterFirstYield := func() func() bool {
+		looks := 0
+		return func() bool { looks++; return looks > base+1 }
+	}
+	defer spin.SetYield(func() {})()
+	ended := false
+	for try := 0; try < 100 && !ended; try++ {
+		a.SetAway(spin.AwayWaits - 1)
+		if _, ok := a.Spin(base, spin.Yielding, afterFirstYield()); !ok {
+			t.Fatalf("a wait ready after its first yield reported not ready")
+		}
+		ended = a.Away() == 0
+	}
+	if !ended {
+		t.Errorf("100 waits that ended just after a yield that returned at once: none ended the row")
+	}
+	spin.SetYield(func() {
+		for end := spin.Now() + int64(5*time.Microsecond); spin.Now() < end; {
+		}
+	})
+	a.SetAway(1)
+	if _, ok := a.Spin(base, spin.Yielding, afterFirstYield()); !ok || a.Away() != 2 {
+		t.Errorf("a wait that ended just after a yield of 5 µs: row %d (ok %v), want 2", a.Away(), ok)
 	}
 }
