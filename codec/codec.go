@@ -97,6 +97,18 @@ func (Bytes) Decode(src []byte, v *[]byte) error {
 	return nil
 }
 
+// AppendShared is c.Append(dst, v) for a dst in shared memory (a ring
+// slot, an arena block) that another process reads next: the []byte of
+// Bytes is copied by memcopy, which takes the way that costs that reader
+// less. (Bytes.Append copies as Go does: it also fills private buffers,
+// which memcopy's timing would mislead.)
+func AppendShared[T any](c Codec[T], dst []byte, v *T) ([]byte, error) {
+	if _, ok := any(c).(Bytes); ok {
+		return memcopy.Append(dst, *any(v).(*[]byte)), nil
+	}
+	return c.Append(dst, v)
+}
+
 // String is the codec for string messages, carried as their bytes.
 type String struct{}
 

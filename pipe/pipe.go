@@ -91,7 +91,6 @@ type Conn[T any] struct {
 	arena              *arena.Arena   // out-of-line messages; nil when every message fits the ring
 	codec              codec.Codec[T]
 	bin                *codec.Binary[T]
-	raw                bool // codec is codec.Bytes: a message copied into the ring by memcopy
 	sendWait, recvWait atomics.WaitOptions
 	sendSpin, recvSpin spin.Adaptive // this handle's learnt spins (see package spin)
 
@@ -258,7 +257,6 @@ func attach[T any](seg *shm.Segment, obj *shm.Object, end int, c codec.Codec[T],
 	}
 	conn := &Conn[T]{seg: seg, name: obj.Name, end: end, ctl: ctl, codec: c}
 	conn.bin, _ = c.(*codec.Binary[T])
-	_, conn.raw = any(c).(codec.Bytes)
 	duplex := ctl.flags&flagDuplex != 0
 	if end == 1 || duplex {
 		if conn.send, err = ringbuf.OpenSPSC(seg, ringName(obj.Name, end)); err != nil {
@@ -334,13 +332,7 @@ func (c *Conn[T]) Send(ctx context.Context, v T) error {
 	n := c.codec.Size(&w)
 	if n >= 0 {
 		return c.sendFunc(ctx, n, func(rec []byte) error {
-			var b []byte
-			var err error
-			if c.raw { // see queue's appendShared
-				b = memcopy.Append(rec[:0], *any(&w).(*[]byte))
-			} else {
-				b, err = c.codec.Append(rec[:0], &w)
-			}
+			b, err := codec.AppendShared(c.codec, rec[:0], &w)
 			if err == nil && len(b) != n {
 				err = fmt.Errorf("pipe: codec %s wrote %d bytes, Size said %d", codec.Name(c.codec), len(b), n)
 			}
@@ -834,7 +826,7 @@ func (c *Conn[T]) GobDecode(b []byte) error {
 		seg.Close()
 		return err
 	}
-	c.seg, c.name, c.end, c.ctl, c.send, c.recv, c.rx, c.tx, c.codec, c.bin, c.raw = o.seg, o.name, o.end, o.ctl, o.send, o.recv, o.rx, o.tx, o.codec, o.bin, o.raw
+	c.seg, c.name, c.end, c.ctl, c.send, c.recv, c.rx, c.tx, c.codec, c.bin = o.seg, o.name, o.end, o.ctl, o.send, o.recv, o.rx, o.tx, o.codec, o.bin
 	c.sendMax = o.sendMax
 	c.arena = o.arena
 	c.setWait(o.sendWait.Strategy)

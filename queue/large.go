@@ -212,7 +212,7 @@ func (q *Queue[T]) place(v *T, m *message) (bool, error) {
 		memcopy.Copy(dst, m.enc)
 	} else {
 		w := *v // see tryPut: only copies reach the codec interface
-		b, err := q.appendShared(dst[:0], &w)
+		b, err := codec.AppendShared(q.codec, dst[:0], &w)
 		if err == nil && (len(b) != m.n || (m.n > 0 && &b[0] != &dst[0])) {
 			err = fmt.Errorf("queue: codec %s wrote %d bytes out of place, Size said %d", codec.Name(q.codec), len(b), m.n)
 		}

@@ -108,7 +108,6 @@ type Queue[T any] struct {
 	rx     ringx.MPMC // ring's machinery: rescues, outstanding count
 	codec  codec.Codec[T]
 	bin    *codec.Binary[T] // codec, when it is the binary one: the zero-allocation path
-	raw    bool             // codec is codec.Bytes: see appendShared
 	ownSeg bool             // New made seg, or GobDecode attached it: Close closes it
 	arena  *arena.Arena     // out-of-line messages; nil when every message fits a slot
 	refLen int              // the length of a slot that holds an arena reference
@@ -348,7 +347,6 @@ func attach[T any](seg *shm.Segment, obj *shm.Object, r *ringbuf.MPMC, c codec.C
 		q.rx.OnGivenUp(q.discardGivenUp)
 	}
 	q.bin, _ = c.(*codec.Binary[T])
-	_, q.raw = any(c).(codec.Bytes)
 	q.joinable = ctl.flags&flagJoinable != 0
 	q.maxBytes = bytesBind(ctl, q.arena != nil, q.capacity())
 	q.fast = q.bin != nil && q.arena == nil && q.maxBytes == 0
@@ -583,7 +581,7 @@ func (q *Queue[T]) tryPutRun(vs []T) (int, error) {
 		}
 		w := vs[i]
 		want := q.codec.Size(&w)
-		b, err := q.appendShared(rec[:0], &w)
+		b, err := codec.AppendShared(q.codec, rec[:0], &w)
 		if err == nil && (len(b) != want || (want > 0 && &b[0] != &rec[0])) {
 			err = fmt.Errorf("queue: codec %s wrote %d bytes out of place, Size said %d", codec.Name(q.codec), len(b), want)
 		}
@@ -959,7 +957,7 @@ func (q *Queue[T]) tryPut(v *T, m *message) (bool, error) {
 			memcopy.Copy(rec, enc)
 		default:
 			w := *v
-			b, err := q.appendShared(rec[:0], &w)
+			b, err := codec.AppendShared(q.codec, rec[:0], &w)
 			if err == nil && (len(b) != n || (n > 0 && &b[0] != &rec[0])) {
 				err = fmt.Errorf("queue: codec %s wrote %d bytes out of place, Size said %d", codec.Name(q.codec), len(b), n)
 			}
@@ -983,18 +981,6 @@ func (q *Queue[T]) tryPut(v *T, m *message) (bool, error) {
 	}
 	q.ctl.notEmpty.Notify()
 	return true, nil
-}
-
-// appendShared is q.codec.Append(dst, w) for a dst in shared memory (a
-// ring slot, an arena block), which another process reads next: a []byte
-// of codec.Bytes is copied by memcopy, which chooses the way that costs
-// its reader less (codec.Bytes copies as Go does: it also fills private
-// buffers, which memcopy's timing would mislead). w is the caller's copy.
-func (q *Queue[T]) appendShared(dst []byte, w *T) ([]byte, error) {
-	if q.raw {
-		return memcopy.Append(dst, *any(w).(*[]byte)), nil
-	}
-	return q.codec.Append(dst, w)
 }
 
 // wakeIfPanicked, deferred around a Put's ring call, whose callback runs
@@ -1469,7 +1455,7 @@ func (q *Queue[T]) GobDecode(b []byte) error {
 
 // adopt moves o's fields into q (which gob made); o is not used after.
 func (q *Queue[T]) adopt(o *Queue[T]) {
-	q.seg, q.name, q.ctl, q.ring, q.rx, q.codec, q.bin, q.raw = o.seg, o.name, o.ctl, o.ring, o.rx, o.codec, o.bin, o.raw
+	q.seg, q.name, q.ctl, q.ring, q.rx, q.codec, q.bin = o.seg, o.name, o.ctl, o.ring, o.rx, o.codec, o.bin
 	q.arena, q.refLen = o.arena, o.refLen
 	if q.arena != nil {
 		q.rx.OnGivenUp(q.discardGivenUp) // this handle's, not o's
