@@ -59,6 +59,7 @@ func pipeCapacity(size int) int {
 // process, or (inProcess) in a goroutine of this one, as shmipc-go's
 // one-stream benchmark runs its server.
 func benchmarkRoundTrip(b *testing.B, size int, strategy atomics.Strategy, inProcess bool) {
+	benchutil.ReportFloor(b) // before the peers start: the floor of this run
 	a, c, err := pipe.New(pipe.Options[[]byte]{Codec: codec.Bytes{}, Wait: strategy, Capacity: pipeCapacity(size)})
 	if err != nil {
 		b.Fatal(err)

@@ -66,6 +66,7 @@ func benchmarkQueueStream[T any](b *testing.B, w *process.Func[drainArgs[T]], st
 // messages in all; batch > 0 puts them batch at a time with PutBatch, and
 // getBatch > 0 has the consumer get them getBatch at a time with GetBatch.
 func benchmarkQueueProducers[T any](b *testing.B, w *process.Func[drainArgs[T]], strategy atomics.Strategy, maxSize, maxMessage, size, producers, batch, getBatch int, msg func(i int) T) {
+	benchutil.ReportFloor(b) // before the peers start: the floor of this run
 	seg, err := shm.CreateAnon(2 << 20)
 	if err != nil {
 		b.Fatal(err)
@@ -242,6 +243,7 @@ var echo64 = process.Register("queue-bench-echo", func(ctx context.Context, a ec
 // unix socket's round trip in the same run.
 func BenchmarkRoundTrip64(b *testing.B) {
 	b.Run("queue/park", func(b *testing.B) {
+		benchutil.ReportFloor(b)
 		seg, err := shm.CreateAnon(2 << 20)
 		if err != nil {
 			b.Fatal(err)

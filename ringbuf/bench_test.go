@@ -161,6 +161,7 @@ var streamPeer = process.Register("ringbuf-bench-stream", func(ctx context.Conte
 })
 
 func benchmarkStream(b *testing.B, size int, kind string, inPlace bool) {
+	benchutil.ReportFloor(b) // before the peers start: the floor of this run
 	segSize := int64(ringCapacity(size) + 1<<16)
 	if kind == "mpmc" {
 		segSize = int64(1024*(size+16) + 1<<16)
@@ -290,6 +291,7 @@ var pingPeer = process.Register("ringbuf-bench-ping", func(ctx context.Context, 
 })
 
 func benchmarkPingPong(b *testing.B, size int, s atomics.Strategy) {
+	benchutil.ReportFloor(b) // before the peers start: the floor of this run
 	seg, err := shm.CreateAnon(1 << 20)
 	if err != nil {
 		b.Fatal(err)

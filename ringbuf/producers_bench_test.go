@@ -45,6 +45,7 @@ func BenchmarkProducers(b *testing.B) {
 }
 
 func benchmarkProducers(b *testing.B, size, np int, kind string) {
+	benchutil.ReportFloor(b) // before the peers start: the floor of this run
 	seg, err := shm.CreateAnon(int64(ringCapacity(size) + 1<<16))
 	if err != nil {
 		b.Fatal(err)

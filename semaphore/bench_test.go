@@ -94,6 +94,7 @@ func BenchmarkMutexTryLockHeld(b *testing.B) {
 // baseline is sync.Mutex with two goroutines in one process.
 func BenchmarkMutexContended2Proc(b *testing.B) {
 	b.Run("shmkit-2proc", func(b *testing.B) {
+		benchutil.ReportFloor(b) // before the peer starts: the floor of this run
 		m, f := sharedMutex(b)
 		ctx := context.Background()
 		p, err := counterWorker.Start(ctx, counterArgs{M: m, F: f, Iters: b.N})
@@ -134,6 +135,8 @@ func BenchmarkMutexContended2Proc(b *testing.B) {
 		b.ReportMetric(float64(handovers)*1000/float64(2*b.N), "handovers/klock")
 	})
 	b.Run("sync.Mutex-2goroutines", func(b *testing.B) {
+		benchutil.ReportFloor(b)
+		b.ResetTimer()
 		var m sync.Mutex
 		var c uint64
 		var wg sync.WaitGroup

@@ -204,6 +204,7 @@ func runBeside(b *testing.B, w *process.Func[benchArgs], a benchArgs, loop func(
 // BenchmarkAddTwoProcesses: this process and a helper process Add to one
 // shared counter at once; msgs/s counts the Adds of both.
 func BenchmarkAddTwoProcesses(b *testing.B) {
+	benchutil.ReportFloor(b) // before the peers start: the floor of this run
 	a := newBenchArgs(b)
 	theirs, elapsed := runBeside(b, benchAdder, a, func() {
 		for range b.N {
@@ -228,6 +229,7 @@ func BenchmarkAddTwoProcesses(b *testing.B) {
 // finishes, a process's Updates store with a CAS, as where membarrier is
 // unavailable.
 func BenchmarkUpdateTwoProcesses(b *testing.B) {
+	benchutil.ReportFloor(b) // before the peers start: the floor of this run
 	a := newBenchArgs(b)
 	membarrier.Await()
 	theirs, elapsed := runBeside(b, benchUpdater, a, func() {

@@ -197,6 +197,7 @@ func PipeStream(b *testing.B, size int, batched bool) {
 }
 
 func ioPingPong(b *testing.B, a ioArgs) {
+	benchutil.ReportFloor(b) // before the peers start: the floor of this run
 	pr := startIOPeer(b, a)
 	msg, reply := make([]byte, a.Size), make([]byte, a.Size)
 	for i := range msg {
@@ -236,6 +237,7 @@ func UnixSocketStreamProducers(b *testing.B, size, producers int) {
 }
 
 func ioStream(b *testing.B, a ioArgs, producers ...int) {
+	benchutil.ReportFloor(b) // before the peers start: the floor of this run
 	pr := startIOPeer(b, a)
 	np := 1
 	if len(producers) > 0 {

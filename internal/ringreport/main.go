@@ -121,6 +121,27 @@ func merge(runs []pass) pass {
 	return out
 }
 
+// floors returns each pass's range of floor-p50-ns across its benchmarks
+// ("pass 1 120-150 ns, ..."), or "" where none reported it.
+func floors(runs []pass) string {
+	var parts []string
+	for i, run := range runs {
+		lo, hi := 0.0, 0.0
+		for _, r := range run {
+			if v, ok := r.get("floor-p50-ns"); ok {
+				if lo == 0 || v < lo {
+					lo = v
+				}
+				hi = max(hi, v)
+			}
+		}
+		if hi > 0 {
+			parts = append(parts, fmt.Sprintf("pass %d %.0f-%.0f ns", i+1, lo, hi))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
 func median(vs []float64) float64 {
 	s := append([]float64(nil), vs...)
 	sort.Float64s(s)
@@ -189,6 +210,9 @@ func render(runs []pass, benchtime string, load string) string {
 	host, _ := os.Hostname()
 	fmt.Fprintf(&b, "Taken %s on %s (%s, %d CPUs, %s), load average before the run %s; `-benchtime %s`, %d passes: figures are medians across the passes, each ratio the median of the ratios taken within each pass (their range in brackets).\n\n",
 		time.Now().UTC().Format("2006-01-02 15:04 MST"), host, cpuModel(), runtime.NumCPU(), runtime.Version(), load, benchtime, len(runs))
+	if f := floors(runs); f != "" {
+		fmt.Fprintf(&b, "The shared-memory floor (`floor-p50-ns`, a line's round trip between two spinning threads, taken before each benchmark) by pass, least and most: %s. Figures move with it: read them beside it.\n\n", f)
+	}
 
 	// Throughput.
 	sizes := map[int]bool{}
