@@ -9,12 +9,12 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Floor's rounds: floorBursts bursts of floorRounds round trips, each
-// after floorWarm unrecorded ones, within floorBudget (a loaded machine's
-// time slices would otherwise stretch the measure to seconds).
+// Floor's rounds: floorBursts bursts of floorRounds round trips, within
+// floorBudget (a loaded machine's time slices would otherwise stretch the
+// measure to seconds: it then stops where the budget ends, and reports
+// what it saw).
 const (
 	floorBursts = 5
-	floorWarm   = 50
 	floorRounds = 400
 	floorBudget = 20 * time.Millisecond
 	// floorSpins+1 failed looks (microseconds, far above a round trip
@@ -44,7 +44,8 @@ type floorLines struct {
 // own run (ReportFloor). Left to the scheduler, the two threads at times
 // shared one CPU for many milliseconds (a new thread starts where its
 // creator ran), and measured its time slices: 6-13 µs against 120-600 ns.
-// The least median of a few short bursts. It returns 0 where two CPUs
+// The least median of a few short bursts (the first pays for the start
+// of the other thread). It returns 0 where two CPUs
 // are not to be had (GOMAXPROCS under 2, one CPU allowed).
 func Floor() time.Duration {
 	if runtime.GOMAXPROCS(0) < 2 {
@@ -104,16 +105,15 @@ func Floor() time.Duration {
 	best := time.Duration(0)
 	deadline := time.Now().Add(floorBudget)
 	round := uint32(0)
-	for burst := 0; burst < floorBursts && (burst == 0 || time.Now().Before(deadline)); burst++ {
+	for burst, over := 0, false; burst < floorBursts && !over; burst++ {
 		lat := NewLatency()
-		for i := 0; i < floorWarm+floorRounds; i++ {
+		for i := 0; i < floorRounds && !over; i++ {
 			round++
 			t0 := time.Now()
 			l.ping.Store(round) // publishes: the next round
 			await(&l.pong, round)
-			if i >= floorWarm {
-				lat.Record(time.Since(t0))
-			}
+			lat.Record(time.Since(t0))
+			over = t0.After(deadline)
 		}
 		if p := lat.Percentile(50); best == 0 || p < best {
 			best = p
