@@ -33,6 +33,9 @@ func (l *Latency) Percentile(p float64) time.Duration {
 	return time.Duration(l.h.ValueAtQuantile(p))
 }
 
+// reset empties the recorder.
+func (l *Latency) reset() { l.h.Reset() }
+
 // Count returns the number of observations.
 func (l *Latency) Count() int64 { return l.h.TotalCount() }
 

@@ -1,7 +1,10 @@
 package benchutil
 
 import (
+	"os"
 	"runtime"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -9,10 +12,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Floor's rounds: floorBursts bursts of floorRounds round trips, within
-// floorBudget (a loaded machine's time slices would otherwise stretch the
-// measure to seconds: it then stops where the budget ends, and reports
-// what it saw).
+// Floor's rounds: floorBursts bursts of floorRounds round trips. Past
+// floorBudget no round starts (a loaded machine's time slices would
+// otherwise stretch the rounds to seconds); that bounds the rounds, not
+// the whole call, whose start, last round and stop each wait for the
+// other thread to run.
 const (
 	floorBursts = 5
 	floorRounds = 400
@@ -36,17 +40,20 @@ type floorLines struct {
 }
 
 // Floor returns this machine's shared-memory floor as it is now: the
-// median round trip of one cache line between two threads that spin on
-// it, each held to a CPU of its own (the first two this thread may run
-// on), as bench.ShmPingPong measures between two processes. A VM's floor
-// moves between states that last seconds to minutes, and every figure of
-// a handoff moves with it, so a figure is read beside the floor of its
-// own run (ReportFloor). Left to the scheduler, the two threads at times
+// median round trip between two threads that spin on each other's cache
+// line, each held to a CPU of its own (two this thread may run on, not
+// hyperthreads of one core where the machine says which are), as
+// bench.ShmPingPong measures between two processes. A VM's floor moves
+// between states that last seconds to minutes, and every figure of a
+// handoff moves with it, so a figure is read beside the floor of its own
+// run (ReportFloor). Left to the scheduler, the two threads at times
 // shared one CPU for many milliseconds (a new thread starts where its
 // creator ran), and measured its time slices: 6-13 µs against 120-600 ns.
-// The least median of a few short bursts (the first pays for the start
-// of the other thread). It returns 0 where two CPUs
-// are not to be had (GOMAXPROCS under 2, one CPU allowed).
+// It returns the least median of its whole bursts (the first pays for
+// the start of the other thread; a burst cut short by the budget counts
+// only when no burst is whole), and 0 where two CPUs are not to be had
+// (GOMAXPROCS under 2, one CPU allowed). Every thread keeps the CPUs it
+// had.
 func Floor() time.Duration {
 	if runtime.GOMAXPROCS(0) < 2 {
 		return 0
@@ -57,27 +64,26 @@ func Floor() time.Duration {
 	if unix.SchedGetaffinity(0, &had) != nil {
 		return 0
 	}
-	cpus := make([]int, 0, 2)
-	for c := 0; c < len(had)*64 && len(cpus) < 2; c++ {
-		if had.IsSet(c) {
-			cpus = append(cpus, c)
-		}
-	}
-	if len(cpus) < 2 || pinTo(cpus[0]) != nil {
+	cpus, ok := twoCPUs(&had)
+	if !ok || pinTo(cpus[0]) != nil {
 		return 0
 	}
-	defer unix.SchedSetaffinity(0, &had) // this thread goes back to the goroutines it ran
+	defer restoreCPUs(&had)
 	l := new(floorLines)
 	done := make(chan struct{})
 	go func() {
-		defer close(done)
-		// Locked and never unlocked: the thread, pinned, ends with the
-		// goroutine instead of running others.
+		defer close(done) // after the thread is unpinned and unlocked
 		runtime.LockOSThread()
-		if pinTo(cpus[1]) != nil {
+		defer runtime.UnlockOSThread()
+		var own unix.CPUSet
+		if unix.SchedGetaffinity(0, &own) != nil || pinTo(cpus[1]) != nil {
 			l.pong.Store(floorStop - 1) // publishes: no floor to be had
 			return
 		}
+		// Restored before the unlock: a goroutine that ends locked ends
+		// its thread, all but the main thread, which the runtime parks
+		// for good, pinned.
+		defer restoreCPUs(&own)
 		l.pong.Store(floorStop) // publishes: the ponger runs
 		last := uint32(0)       // ping before the first round
 		for spins := 0; ; spins++ {
@@ -102,12 +108,15 @@ func Floor() time.Duration {
 		<-done
 		return 0
 	}
-	best := time.Duration(0)
+	var best time.Duration
+	whole := false // best is a whole burst's
+	lat := NewLatency()
 	deadline := time.Now().Add(floorBudget)
 	round := uint32(0)
 	for burst, over := 0, false; burst < floorBursts && !over; burst++ {
-		lat := NewLatency()
-		for i := 0; i < floorRounds && !over; i++ {
+		lat.reset()
+		i := 0
+		for ; i < floorRounds && !over; i++ {
 			round++
 			t0 := time.Now()
 			l.ping.Store(round) // publishes: the next round
@@ -115,13 +124,69 @@ func Floor() time.Duration {
 			lat.Record(time.Since(t0))
 			over = t0.After(deadline)
 		}
-		if p := lat.Percentile(50); best == 0 || p < best {
-			best = p
+		p, full := lat.Percentile(50), i == floorRounds
+		switch {
+		case full && (!whole || p < best):
+			best, whole = p, true
+		case !full && !whole && (burst == 0 || p < best):
+			best = p // a cut burst, while no burst is whole
 		}
 	}
 	l.ping.Store(floorStop)
 	<-done
-	return best
+	return max(best, time.Nanosecond) // a clock too coarse for one round still says it ran
+}
+
+// twoCPUs returns two CPUs of set for Floor's threads: the first, and the
+// first after it that is not a hyperthread of the same core (the next in
+// set where the machine does not say).
+func twoCPUs(set *unix.CPUSet) ([2]int, bool) {
+	var in []int
+	for c := 0; c < cpuSetBits; c++ {
+		if set.IsSet(c) {
+			in = append(in, c)
+		}
+	}
+	if len(in) < 2 {
+		return [2]int{}, false
+	}
+	siblings := cpuList("/sys/devices/system/cpu/cpu" + strconv.Itoa(in[0]) + "/topology/thread_siblings_list")
+	for _, c := range in[1:] {
+		if !siblings[c] {
+			return [2]int{in[0], c}, true
+		}
+	}
+	return [2]int{in[0], in[1]}, true
+}
+
+// cpuSetBits is the CPUs a unix.CPUSet holds (the kernel's CPU_SETSIZE).
+const cpuSetBits = 1024
+
+// cpuList reads a kernel CPU list ("0-3,8") into a set; empty where the
+// file cannot be read.
+func cpuList(path string) map[int]bool {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil
+	}
+	m := map[int]bool{}
+	for _, part := range strings.Split(strings.TrimSpace(string(b)), ",") {
+		lo, hi, isRange := strings.Cut(part, "-")
+		a, err := strconv.Atoi(lo)
+		if err != nil {
+			continue
+		}
+		z := a
+		if isRange {
+			if z, err = strconv.Atoi(hi); err != nil {
+				continue
+			}
+		}
+		for c := a; c <= z && c-a < 4096; c++ {
+			m[c] = true
+		}
+	}
+	return m
 }
 
 // pinTo holds the calling thread to CPU c.
@@ -131,9 +196,23 @@ func pinTo(c int) error {
 	return unix.SchedSetaffinity(0, &one)
 }
 
+// restoreCPUs gives the calling thread the CPUs of set back, or, where
+// that fails (the CPUs it may use shrank meanwhile), every CPU it may
+// use: the kernel keeps a thread to its cpuset whatever it asks for.
+func restoreCPUs(set *unix.CPUSet) {
+	if unix.SchedSetaffinity(0, set) == nil {
+		return
+	}
+	var all unix.CPUSet
+	for c := 0; c < cpuSetBits; c++ {
+		all.Set(c)
+	}
+	_ = unix.SchedSetaffinity(0, &all)
+}
+
 // await spins until w holds v, giving way now and then.
 func await(w *atomic.Uint32, v uint32) {
-	for spins := 0; w.Load() != v; spins++ { // observes: the ponger's answer
+	for spins := 0; w.Load() != v; spins++ { // observes: the other thread's store
 		if spins&floorSpins == floorSpins {
 			giveWay()
 		}
@@ -150,9 +229,13 @@ func giveWay() {
 // ReportFloor measures Floor now and reports it as floor-p50-ns when the
 // benchmark function returns (b.Cleanup: ResetTimer drops the metrics
 // reported before it). Call it at the start of a benchmark function,
-// before the benchmark starts its peers, so that its figures carry the
-// floor of their own run; it takes about a millisecond, outside the timed
-// part when it comes before ResetTimer.
+// before the benchmark starts its peers and before ResetTimer, so that
+// its figures carry the floor of their own run and its time is not
+// theirs. It runs at every call of the function (each of the testing
+// package's calls that size b.N); the figure printed is the last call's.
+// It takes about a millisecond on an idle machine, 5-20 ms beside busy
+// loops on every CPU (once in a while much more: a thread that waits for
+// a CPU waits for the time slices of whatever holds it).
 func ReportFloor(b *testing.B) {
 	if f := Floor(); f > 0 {
 		b.Cleanup(func() { b.ReportMetric(float64(f.Nanoseconds()), "floor-p50-ns") })

@@ -211,7 +211,7 @@ func render(runs []pass, benchtime string, load string) string {
 	fmt.Fprintf(&b, "Taken %s on %s (%s, %d CPUs, %s), load average before the run %s; `-benchtime %s`, %d passes: figures are medians across the passes, each ratio the median of the ratios taken within each pass (their range in brackets).\n\n",
 		time.Now().UTC().Format("2006-01-02 15:04 MST"), host, cpuModel(), runtime.NumCPU(), runtime.Version(), load, benchtime, len(runs))
 	if f := floors(runs); f != "" {
-		fmt.Fprintf(&b, "The shared-memory floor (`floor-p50-ns`, a line's round trip between two spinning threads, taken before each benchmark) by pass, least and most: %s. Figures move with it: read them beside it.\n\n", f)
+		fmt.Fprintf(&b, "The shared-memory floor (`floor-p50-ns`, a round trip between two threads spinning on each other's cache line, taken before each benchmark that reports it) by pass, least and most: %s. Figures move with it: read them beside it.\n\n", f)
 	}
 
 	// Throughput.
