@@ -80,9 +80,10 @@ func Floor() time.Duration {
 			l.pong.Store(floorStop - 1) // publishes: no floor to be had
 			return
 		}
-		// Restored before the unlock: a goroutine that ends locked ends
-		// its thread, all but the main thread, which the runtime parks
-		// for good, pinned.
+		// Restored, then unlocked, before done: unlocked while pinned,
+		// the thread would run other goroutines on one CPU; left locked,
+		// it would end with this goroutine, but for the main thread,
+		// which the runtime parks for good instead, still pinned.
 		defer restoreCPUs(&own)
 		l.pong.Store(floorStop) // publishes: the ponger runs
 		last := uint32(0)       // ping before the first round
@@ -109,7 +110,7 @@ func Floor() time.Duration {
 		return 0
 	}
 	var best time.Duration
-	whole := false // best is a whole burst's
+	whole := false // best is a whole burst's (a cut burst is the last)
 	lat := NewLatency()
 	deadline := time.Now().Add(floorBudget)
 	round := uint32(0)
@@ -124,12 +125,12 @@ func Floor() time.Duration {
 			lat.Record(time.Since(t0))
 			over = t0.After(deadline)
 		}
-		p, full := lat.Percentile(50), i == floorRounds
+		p := lat.Percentile(50)
 		switch {
-		case full && (!whole || p < best):
+		case i == floorRounds && (!whole || p < best):
 			best, whole = p, true
-		case !full && !whole && (burst == 0 || p < best):
-			best = p // a cut burst, while no burst is whole
+		case burst == 0:
+			best = p // cut short, and the only burst there will be
 		}
 	}
 	l.ping.Store(floorStop)

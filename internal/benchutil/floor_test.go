@@ -17,10 +17,9 @@ import (
 // other, the figure is positive, and every thread of the process is left
 // with the CPUs it had, the main thread too (the runtime parks a main
 // thread whose goroutine ended locked to it, pinned for good). Run 100
-// times (shmtest.Iterations): the ponger lands on the main thread now and
-// then, once in about 40 calls. (No bound on
-// the figure: on a loaded machine a round trip is a few time slices, 8-16
-// ms beside 8 busy loops on 2 CPUs.)
+// times (shmtest.Iterations): the ponger lands on the main thread about
+// once in 40 calls. No bound on the figure: on a loaded machine a round
+// trip is a few time slices, 8-16 ms beside 8 busy loops on 2 CPUs.
 func TestFloor(t *testing.T) {
 	needTwoCPUs(t)
 	for i := range shmtest.Iterations(t, 100) {
