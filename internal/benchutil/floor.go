@@ -12,11 +12,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Floor's rounds: floorBursts bursts of floorRounds round trips. Past
-// floorBudget no round starts (a loaded machine's time slices would
-// otherwise stretch the rounds to seconds); that bounds the rounds, not
-// the whole call, whose start, last round and stop each wait for the
-// other thread to run.
+// Floor's rounds: floorBursts bursts of floorRounds round trips. The
+// first round to start past floorBudget is the last (a loaded machine's
+// time slices would otherwise stretch the rounds to seconds); that bounds
+// the rounds, not the whole call, whose start, last round and stop each
+// wait for the other thread to run.
 const (
 	floorBursts = 5
 	floorRounds = 400
