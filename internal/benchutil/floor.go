@@ -10,6 +10,9 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/shmkit/shmkit/internal/spin"
+	"github.com/shmkit/shmkit/shm"
 )
 
 // Floor's rounds: floorBursts bursts of floorRounds round trips. The
@@ -32,11 +35,11 @@ const (
 // least two lines apart whatever the allocation's alignment. Rounds run
 // from 1 up, far below floorStop-1 (the ponger's "no CPU" answer).
 type floorLines struct {
-	_    [2 * 64]byte
+	_    [2 * shm.CacheLine]byte
 	ping atomic.Uint32 // the round the pinger asks for; floorStop ends the ponger
-	_    [2 * 64]byte
+	_    [2 * shm.CacheLine]byte
 	pong atomic.Uint32 // the last round the ponger answered
-	_    [2 * 64]byte
+	_    [2 * shm.CacheLine]byte
 }
 
 // Floor returns this machine's shared-memory floor as it is now: the
@@ -142,22 +145,21 @@ func Floor() time.Duration {
 // first after it that is not a hyperthread of the same core (the next in
 // set where the machine does not say).
 func twoCPUs(set *unix.CPUSet) ([2]int, bool) {
-	var in []int
+	first, next := -1, -1
+	var siblings map[int]bool
 	for c := 0; c < cpuSetBits; c++ {
-		if set.IsSet(c) {
-			in = append(in, c)
+		switch {
+		case !set.IsSet(c):
+		case first < 0:
+			first = c
+			siblings = cpuList("/sys/devices/system/cpu/cpu" + strconv.Itoa(c) + "/topology/thread_siblings_list")
+		case !siblings[c]:
+			return [2]int{first, c}, true
+		case next < 0:
+			next = c
 		}
 	}
-	if len(in) < 2 {
-		return [2]int{}, false
-	}
-	siblings := cpuList("/sys/devices/system/cpu/cpu" + strconv.Itoa(in[0]) + "/topology/thread_siblings_list")
-	for _, c := range in[1:] {
-		if !siblings[c] {
-			return [2]int{in[0], c}, true
-		}
-	}
-	return [2]int{in[0], in[1]}, true
+	return [2]int{first, next}, next >= 0
 }
 
 // cpuSetBits is the CPUs a unix.CPUSet holds (the kernel's CPU_SETSIZE).
@@ -224,7 +226,7 @@ func await(w *atomic.Uint32, v uint32) {
 // CPU or P.
 func giveWay() {
 	runtime.Gosched()
-	unix.Syscall(unix.SYS_SCHED_YIELD, 0, 0, 0)
+	spin.YieldToRuntime()
 }
 
 // ReportFloor measures Floor now and reports it as floor-p50-ns when the
