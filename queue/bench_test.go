@@ -242,58 +242,65 @@ var echo64 = process.Register("queue-bench-echo", func(ctx context.Context, a ec
 // consumer's wait for a run (ringx.DataGate) must leave alone, beside a
 // unix socket's round trip in the same run.
 func BenchmarkRoundTrip64(b *testing.B) {
-	b.Run("queue/park", func(b *testing.B) {
-		benchutil.ReportFloor(b)
-		seg, err := shm.CreateAnon(2 << 20)
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer seg.Close()
-		req, err := queue.Create(seg, "req", queue.Options[msg64]{MaxSize: 64})
-		if err != nil {
-			b.Fatal(err)
-		}
-		rep, err := queue.Create(seg, "rep", queue.Options[msg64]{MaxSize: 64})
-		if err != nil {
-			b.Fatal(err)
-		}
-		ctx := context.Background()
-		p, err := echo64.Start(ctx, echoArgs{Req: req, Rep: rep})
-		if err != nil {
-			b.Fatal(err)
-		}
-		var m msg64
-		// One round trip first, so that the child is up before the clock runs.
+	b.Run("queue/park", func(b *testing.B) { roundTrip64(b, 0) })
+	// Slots of two whole lines (SlotSize 112) instead of packed 80-byte
+	// ones: see Options.SlotSize.
+	b.Run("queue/park-lines", func(b *testing.B) { roundTrip64(b, 112) })
+	b.Run("unix", func(b *testing.B) { bench.UnixSocketPingPong(b, 64) })
+}
+
+// roundTrip64 is BenchmarkRoundTrip64 through queues of 64 messages
+// with the given SlotSize.
+func roundTrip64(b *testing.B, slotSize int) {
+	benchutil.ReportFloor(b)
+	seg, err := shm.CreateAnon(2 << 20)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer seg.Close()
+	req, err := queue.Create(seg, "req", queue.Options[msg64]{MaxSize: 64, SlotSize: slotSize})
+	if err != nil {
+		b.Fatal(err)
+	}
+	rep, err := queue.Create(seg, "rep", queue.Options[msg64]{MaxSize: 64, SlotSize: slotSize})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	p, err := echo64.Start(ctx, echoArgs{Req: req, Rep: rep})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var m msg64
+	// One round trip first, so that the child is up before the clock runs.
+	if err := req.Put(ctx, m); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := rep.Get(ctx); err != nil {
+		b.Fatal(err)
+	}
+	lat := benchutil.NewLatency()
+	b.SetBytes(64)
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		m[0] = byte(i)
 		if err := req.Put(ctx, m); err != nil {
 			b.Fatal(err)
 		}
-		if _, err := rep.Get(ctx); err != nil {
+		if err := rep.GetInto(ctx, &m); err != nil {
 			b.Fatal(err)
 		}
-		lat := benchutil.NewLatency()
-		b.SetBytes(64)
-		b.ReportAllocs()
-		b.ResetTimer()
-		start := time.Now()
-		for i := 0; i < b.N; i++ {
-			t0 := time.Now()
-			m[0] = byte(i)
-			if err := req.Put(ctx, m); err != nil {
-				b.Fatal(err)
-			}
-			if err := rep.GetInto(ctx, &m); err != nil {
-				b.Fatal(err)
-			}
-			lat.Record(time.Since(t0))
-		}
-		elapsed := time.Since(start)
-		b.StopTimer()
-		benchutil.ReportRate(b, b.N, 64, elapsed)
-		lat.Report(b)
-		req.Shutdown()
-		if err := p.Wait(); err != nil {
-			b.Fatal(err)
-		}
-	})
-	b.Run("unix", func(b *testing.B) { bench.UnixSocketPingPong(b, 64) })
+		lat.Record(time.Since(t0))
+	}
+	elapsed := time.Since(start)
+	b.StopTimer()
+	benchutil.ReportRate(b, b.N, 64, elapsed)
+	lat.Report(b)
+	req.Shutdown()
+	if err := p.Wait(); err != nil {
+		b.Fatal(err)
+	}
 }

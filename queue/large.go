@@ -48,6 +48,8 @@ const (
 // sizing is a queue's geometry, derived from its options.
 type sizing struct {
 	maxSize, slots int
+	fixed          bool  // the codec's messages have one size (codec.Binary)
+	fixedSlot      int   // fixed: Options.SlotSize, the least slot it asks for
 	inline, limit  int   // largest message in a slot; largest message
 	arena          bool  // limit > inline: an arena holds the larger ones
 	arenaBytes     int64 // the arena's size
@@ -62,17 +64,18 @@ func sizeFor[T any](c codec.Codec[T], o Options[T], anon bool) sizing {
 	if z.maxSize == 0 {
 		z.maxSize = DefaultMaxSize
 	}
-	fixed := isFixed(c)
-	if fixed {
+	z.fixed = isFixed(c)
+	if z.fixed {
 		z.inline = c.Size(nil) // Binary ignores the value
 		if o.MaxMessage != 0 {
 			z.inline = o.MaxMessage
 		}
 		z.limit = z.inline
+		z.fixedSlot = o.SlotSize
 	} else {
 		z.sizeVariable(o.SlotSize, o.MaxMessage, anon)
 	}
-	z.slots = ringSlots(z.maxSize, z.slotPayload()+slotHeader, fixed) // a fixed size is never in an arena
+	z.slots = ringSlots(z.maxSize, z.slotPayload()+slotHeader, z.fixed) // a fixed size is never in an arena
 	if z.arena {
 		z.records = z.slots + arenaRecords
 	}
@@ -167,6 +170,9 @@ func (z *sizing) sizeVariable(slotSize, maxMessage int, anon bool) {
 // with an arena, one byte more, so that a reference — a slot of exactly
 // this length — is never an inline message).
 func (z sizing) slotPayload() int {
+	if z.fixed {
+		return fixedSlotBytes(max(z.inline, z.fixedSlot))
+	}
 	if !z.arena {
 		return slotBytes(z.inline)
 	}

@@ -11,7 +11,8 @@ func TestRingSlots(t *testing.T) {
 		spare           bool
 		want            int
 	}{
-		{1024, 128, true, 2048},   // the default queue of [64]byte: 256 KiB
+		{1024, 128, true, 2048},   // 256 KiB
+		{1024, 80, true, 4096},    // the default queue of [64]byte: 320 KiB
 		{1000, 128, true, 2048},   // a bound that is not a power of two
 		{2048, 128, true, 4096},   // spare
 		{2048, 128, false, 2048},  // a variable-size codec: none
