@@ -63,6 +63,9 @@ type MPMC struct {
 	// waiting, so its next wait waits for a run (see ringx.DataGate);
 	// guarded by getMu.
 	streaming bool
+	// behind: this handle's Gets one at a time, which keep a distance
+	// from a stream's producers (see ringx.Behind); guarded by getMu.
+	behind ringx.Behind
 	// givenUp runs on the payload of each given-up slot the consumer side
 	// skips (ringx.MPMC.OnGivenUp); nil for none. Set before the first
 	// Get.
@@ -968,7 +971,9 @@ func (r *MPMC) Get(ctx context.Context, buf []byte) (int, error) {
 // GetFunc claims the next message (blocking as Get does) and hands it to
 // use in place; the slot is given back when use returns, or panics (the
 // message is then consumed). use must not keep msg, block, or call the
-// ring.
+// ring. A Get that finds itself a few messages behind a stream's
+// producers may first wait up to 5 µs for a run of them (see
+// ringx.Behind), once every 64 Gets.
 func (r *MPMC) GetFunc(ctx context.Context, use func(msg []byte)) error {
 	if err := r.lockGet(ctx); err != nil {
 		if err = r.awaitPart(ctx, err, roleConsumer, &r.getMu); err != nil {
@@ -976,6 +981,7 @@ func (r *MPMC) GetFunc(ctx context.Context, use func(msg []byte)) error {
 		}
 	}
 	defer r.getMu.Unlock()
+	r.behind.Keep((*mpmcX)(r), int(r.limit))
 	slow := false
 	var g ringx.DataGate // set once the ring is found empty
 	for {

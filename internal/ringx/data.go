@@ -1,6 +1,10 @@
 package ringx
 
-import "time"
+import (
+	"time"
+
+	"github.com/shmkit/shmkit/internal/spin"
+)
 
 // A consumer that has caught up with a stream (its last Get found a
 // message without waiting, and this one finds the ring empty) does not
@@ -109,4 +113,57 @@ func (g *DataGate) Open() bool {
 		return g.r.HasData()
 	}
 	return g.w.over(DataWindow) && g.r.HasData()
+}
+
+// A consumer that takes messages one at a time can also fall into step
+// with its producer without ever finding the ring empty: a few slots
+// behind it, it reads each slot's lines just after the producer wrote
+// them, one transfer from the other core at a time, its loads (and its
+// hardware prefetcher) take the lines the producer is still writing, and
+// the producer's stores wait for them to come back. Neither side waits;
+// both stall, at about one line's trip between the cores a message. So
+// once every BehindEvery messages such a consumer looks how far behind it
+// is: with at least BehindMin messages queued but not BehindNear, it
+// waits until BehindRun are (at most BehindWindow), and then takes them
+// from lines the producer has left.
+//
+// Set by a sweep of BenchmarkProducers, Queue[[64]byte] of 4096, Put and
+// Get each, one producer, 2-3 interleaved runs of each setting (AMD EPYC
+// VM, floor p50 130-150 ns), M msgs/s: without the look 17.8-21.2;
+// BehindNear 64 and BehindRun 256 24.0-28.2 (three sweeps); 64 / 192
+// 26.0-28.6; 64 / 128 26.4-27.3; 96 / 256 27.3-28.6; 128 / 512
+// 17.4-20.2; 32 / 128 14.0-20.5; a look every 16 messages 20.1-27.7; a
+// window of 1 or 2 µs 24.9-27.6. A consumer with fewer than BehindMin
+// queued is not in step with a stream (a request answered one at a time
+// has one), and does not wait: RoundTrip64's p50 was unchanged. A ring
+// bound to fewer than 4 × BehindRun messages never waits. What it costs:
+// a consumer taking one at a time from a producer that publishes runs
+// (PutBatch) lost a little (see docs/queue.md, "A consumer that keeps
+// its distance").
+const (
+	BehindEvery  = 64
+	BehindMin    = 8
+	BehindNear   = 64
+	BehindRun    = 256
+	BehindWindow = 5 * time.Microsecond
+)
+
+// Behind is one consumer handle's count of the messages it took one at a
+// time, for KeepBehind.
+type Behind struct{ n uint64 }
+
+// Keep is what a consumer that is about to take one message calls
+// (serialised with its other takes): once every BehindEvery calls it
+// waits, as above, on r, a ring bound to bound messages.
+func (b *Behind) Keep(r Data, bound int) {
+	if b.n++; b.n%BehindEvery != 0 || bound < 4*BehindRun {
+		return
+	}
+	if !r.HasDataAt(BehindMin) || r.HasDataAt(BehindNear) {
+		return
+	}
+	var w window
+	for !r.HasDataAt(BehindRun) && !w.over(BehindWindow) {
+		spin.Relax()
+	}
 }
