@@ -242,27 +242,31 @@ var echo64 = process.Register("queue-bench-echo", func(ctx context.Context, a ec
 // consumer's wait for a run (ringx.DataGate) must leave alone, beside a
 // unix socket's round trip in the same run.
 func BenchmarkRoundTrip64(b *testing.B) {
-	b.Run("queue/park", func(b *testing.B) { roundTrip64(b, 0) })
+	b.Run("queue/park", func(b *testing.B) { roundTrip64(b, 64, 0) })
 	// Slots of two whole lines (SlotSize 112) instead of packed 80-byte
 	// ones: see Options.SlotSize.
-	b.Run("queue/park-lines", func(b *testing.B) { roundTrip64(b, 112) })
+	b.Run("queue/park-lines", func(b *testing.B) { roundTrip64(b, 64, 112) })
+	// Options{}: a queue large enough for its consumer to keep its
+	// distance from a stream (see Queue.Get), which one message in
+	// flight must not set off.
+	b.Run("queue/default", func(b *testing.B) { roundTrip64(b, 0, 0) })
 	b.Run("unix", func(b *testing.B) { bench.UnixSocketPingPong(b, 64) })
 }
 
-// roundTrip64 is BenchmarkRoundTrip64 through queues of 64 messages
-// with the given SlotSize.
-func roundTrip64(b *testing.B, slotSize int) {
+// roundTrip64 is BenchmarkRoundTrip64 through queues of the given
+// MaxSize and SlotSize.
+func roundTrip64(b *testing.B, maxSize, slotSize int) {
 	benchutil.ReportFloor(b)
 	seg, err := shm.CreateAnon(2 << 20)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer seg.Close()
-	req, err := queue.Create(seg, "req", queue.Options[msg64]{MaxSize: 64, SlotSize: slotSize})
+	req, err := queue.Create(seg, "req", queue.Options[msg64]{MaxSize: maxSize, SlotSize: slotSize})
 	if err != nil {
 		b.Fatal(err)
 	}
-	rep, err := queue.Create(seg, "rep", queue.Options[msg64]{MaxSize: 64, SlotSize: slotSize})
+	rep, err := queue.Create(seg, "rep", queue.Options[msg64]{MaxSize: maxSize, SlotSize: slotSize})
 	if err != nil {
 		b.Fatal(err)
 	}

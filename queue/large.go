@@ -166,6 +166,38 @@ func (z *sizing) sizeVariable(slotSize, maxMessage int, anon bool) {
 	}
 }
 
+// fixedSlotBytes is the ring slot size for a codec of fixed-size
+// messages of size bytes: the slot and its header rounded up to 8 bytes,
+// not to a line, once they fill a line; a smaller one is padded to a
+// line, as slotBytes pads. A [64]byte message takes 80 bytes, not 128: a
+// lap of the ring is 5 lines for 4 messages instead of 8, and a run of
+// messages moves that many fewer lines to the consumer's core. (A ring
+// packed so spans more slots for the same bytes: the default queue of
+// [64]byte has 4096 slots of 80 bytes, 320 KiB, where it had 2048 of 128,
+// 256 KiB; see ringSlots.)
+//
+// BenchmarkProducers, 3 interleaved passes of each layout (AMD EPYC VM,
+// floor 110-150 ns but for 4 far runs), medians, M msgs/s, 128 -> 80-byte
+// slots (8192 slots either way): queue-batch (PutBatch and GetBatch of
+// 64) with 1 / 2 / 3 / 4 / 8 producers 39.9 / 42.9 / 21.3 / 44.5 / 39.1
+// -> 60.0 / 59.9 / 61.6 / 62.3 / 58.0 (the socket's 27-51 in those
+// passes); a Put and a Get each 18.6 / 18.3 / 18.8 / 17.8 / 18.9 -> 18.6
+// / 19.5 / 19.6 / 10.6 / 20.7. The 4 producers' 10.6 is a slow mode the
+// packed layout showed more often: in 20 more alternated runs of each,
+// near, 4 of 13 packed runs at 7.6-12.0 M against none of 12 padded ones
+// under 14.9 (medians 19.4 and 18.8). The cost is a request answered one
+// at a time: BenchmarkRoundTrip64's p50 went from 321-330 to 391 ns in
+// the same passes, a slot's header now sharing a line with the slot
+// before it, which that slot's Get has just read. A queue that carries
+// such requests can ask for whole lines (Options.SlotSize); the pipe,
+// the manager's transport and the pool's rings are not queues. Under a
+// line the padding stays: 8-byte messages in 24-byte slots, 3 producers
+// putting one at a time, ran at 9.6-17.7 M msgs/s against 19.2-20.0 with
+// 64-byte slots.
+func fixedSlotBytes(size int) int {
+	return max((size+slotHeader+7)&^7, cacheLine) - slotHeader
+}
+
 // slotPayload is the ring's slot size: room for an inline message (and,
 // with an arena, one byte more, so that a reference — a slot of exactly
 // this length — is never an inline message).

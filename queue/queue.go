@@ -49,14 +49,15 @@ type Options[T any] struct {
 	// made by Create in a segment of the caller's, whose arena would take
 	// 4 × MaxMessage bytes of that segment.
 	MaxMessage int
-	// SlotSize is the largest message a ring slot holds. 0 means
-	// MaxMessage when that is set and at most 64 KiB, else
-	// DefaultSlotSize. For a codec of fixed-size messages (codec.Binary)
-	// a slot holds one message, packed (see Create), and a SlotSize
-	// larger than the message widens it: 112 for 64-byte messages gives
-	// slots of two whole cache lines, which a request answered one at a
-	// time through a pair of queues prefers (BenchmarkRoundTrip64) and a
-	// batched stream does not (BenchmarkProducers, queue-batch).
+	// SlotSize is the largest message a ring slot holds. 0 means, for a
+	// codec of fixed-size messages (codec.Binary), the message's size
+	// (or MaxMessage); for another codec MaxMessage when that is set and
+	// at most 64 KiB, else DefaultSlotSize. A fixed-size message's slot is
+	// packed (see Create), and a SlotSize larger than the message widens
+	// it: 112 for 64-byte messages gives slots of two whole cache lines,
+	// which a request answered one at a time through a pair of queues
+	// takes about 50 ns sooner, and which a batched stream moves a third
+	// slower.
 	SlotSize int
 	// MaxBytes, when positive, also bounds the encoded bytes queued (an
 	// out-of-line message counts its whole pages and its slot). A
@@ -185,8 +186,9 @@ const MaxName = shm.MaxObjectName - 2
 // It returns shm.ErrExist if the name is taken and shm.ErrNoSpace if seg has
 // no room: a queue takes MaxSize (rounded up to a power of two, see
 // Options.MaxSize for more) slots of MaxMessage+16 bytes rounded up to a
-// cache line (for a codec of fixed-size messages, up to 8 bytes and at
-// least a line), plus 7 KiB (6784 bytes: the control block, the ring's
+// cache line (for a codec of fixed-size messages, the larger of
+// MaxMessage and SlotSize, +16, rounded up to 8 bytes and at least a
+// line), plus 7 KiB (6784 bytes: the control block, the ring's
 // participant table and both object headers).
 func Create[T any](seg *shm.Segment, name string, o Options[T]) (*Queue[T], error) {
 	return create(seg, name, o, 0)
@@ -200,7 +202,7 @@ func create[T any](seg *shm.Segment, name string, o Options[T], flags uint32) (*
 	if c == nil {
 		c = codec.Default[T]()
 	}
-	if err := checkBounds(o); err != nil {
+	if err := checkBounds(c, o); err != nil {
 		return nil, err
 	}
 	z := sizeFor(c, o, flags&flagArena != 0)
@@ -232,12 +234,21 @@ func create[T any](seg *shm.Segment, name string, o Options[T], flags uint32) (*
 	return attach(seg, obj, r, c, o.Wait)
 }
 
-// checkBounds refuses the bounds no queue can have: negative ones, and a
+// checkBounds refuses the bounds no queue can have: negative ones, a
 // MaxSize past the most slots a ring has (sizing the ring for one would
-// not end, or ask for a segment of terabytes).
-func checkBounds[T any](o Options[T]) error {
+// not end, or ask for a segment of terabytes), and a slot past the
+// largest a ring holds: a SlotSize, or the MaxMessage of a codec of
+// fixed-size messages, which its slot holds.
+func checkBounds[T any](c codec.Codec[T], o Options[T]) error {
 	if o.MaxSize < 0 || o.MaxMessage < 0 || o.SlotSize < 0 || o.MaxBytes < 0 {
 		return fmt.Errorf("queue: negative bound in %+v", o)
+	}
+	if o.SlotSize > ringbuf.MaxSlotBytes {
+		return fmt.Errorf("queue: SlotSize %d over %d", o.SlotSize, ringbuf.MaxSlotBytes)
+	}
+	if isFixed(c) && o.MaxMessage > ringbuf.MaxSlotBytes {
+		// A fixed size is never out of line: its slot holds MaxMessage.
+		return fmt.Errorf("queue: MaxMessage %d of a codec of fixed-size messages over the largest slot, %d", o.MaxMessage, ringbuf.MaxSlotBytes)
 	}
 	if o.MaxSize > ringbuf.MaxCapacity {
 		return fmt.Errorf("queue: MaxSize %d over %d", o.MaxSize, ringbuf.MaxCapacity)
@@ -255,33 +266,6 @@ const slotHeader = 16
 // reading slot i from).
 func slotBytes(maxMsg int) int {
 	return (maxMsg+slotHeader+cacheLine-1)/cacheLine*cacheLine - slotHeader
-}
-
-// fixedSlotBytes is the ring slot size for a codec of fixed-size
-// messages of size bytes: the slot and its header rounded up to 8 bytes,
-// not to a line, once they fill a line; a smaller one is padded to a
-// line, as slotBytes pads. A [64]byte message takes 80 bytes, not 128: a
-// lap of the ring is 5 lines for 4 messages instead of 8, and a run of
-// messages moves that many fewer lines to the consumer's core.
-//
-// BenchmarkProducers, 3 interleaved passes of each layout (AMD EPYC VM,
-// floor 110-150 ns but for 4 far runs), medians, M msgs/s, 128 -> 80-byte
-// slots: queue-batch (PutBatch and GetBatch of 64) with 1 / 2 / 3 / 4 / 8
-// producers 39.9 / 42.9 / 21.3 / 44.5 / 39.1 -> 60.0 / 59.9 / 61.6 /
-// 62.3 / 58.0 (the socket's 31-51 in those passes); a Put and a Get each
-// 18.6 / 18.3 / 18.8 / 17.8 / 18.9 -> 18.6 / 19.5 / 19.6 / 10.6 / 20.7
-// (runs of 4 producers at 6-9 M came with both layouts, in near and far
-// placement alike); Stream64/queue/default 17.7 -> 18.1. The cost is a
-// request answered one at a time: BenchmarkRoundTrip64's p50 went from
-// 321-330 to 391 ns in the same passes (3 runs each), since a slot's
-// header now shares a line with the slot before it, which that slot's
-// Get has just read. A queue that carries such requests can ask for
-// whole lines (Options.SlotSize); the pipe, the manager's transport and
-// the pool's rings are not queues. Under a line the padding stays:
-// 8-byte messages in 24-byte slots, 3 producers putting one at a time,
-// ran at 9.6-17.7 M msgs/s against 19.2-20.0 with 64-byte slots.
-func fixedSlotBytes(size int) int {
-	return max((size+slotHeader+7)&^7, cacheLine) - slotHeader
 }
 
 // isFixed reports whether c encodes every value in the same number of
@@ -338,7 +322,7 @@ func newSegment[T any](o Options[T]) (*shm.Segment, error) {
 	if c == nil {
 		c = codec.Default[T]()
 	}
-	if err := checkBounds(o); err != nil {
+	if err := checkBounds(c, o); err != nil {
 		return nil, err
 	}
 	z := sizeFor(c, o, true)
@@ -746,12 +730,11 @@ func (q *Queue[T]) done(m *message) {
 // empty until ctx is done. Once the queue is shut down and empty it
 // returns ErrShutdown; when it waits on an empty queue whose producers have
 // all exited, ErrPeerDead; on a closed handle, ErrClosed. A message that
-// does not decode is consumed and reported (codec.ErrDecode). Once every
-// 64 Gets, a consumer that finds itself only a few messages (8 to 63)
-// behind a stream waits up to 5 µs for a run of 256 before it goes on,
-// in a queue of at least 1024: taken right behind the producer, each
-// message costs both sides a line's trip between their cores (see
-// ringx.Behind in the source).
+// does not decode is consumed and reported (codec.ErrDecode). In a queue
+// of fixed-size messages (codec.Binary) bound to at least 1024, the only
+// consumer finding just 8 to 63 messages queued waits, once every 64
+// Gets, up to 5 µs for 256: taken right behind the producers, each
+// message would cost both sides a trip of its lines between their cores.
 func (q *Queue[T]) Get(ctx context.Context) (T, error) {
 	var v T
 	err := q.GetInto(ctx, &v)

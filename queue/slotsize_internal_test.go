@@ -1,9 +1,13 @@
 package queue
 
 import (
+	"context"
+	"math"
 	"testing"
 
 	"github.com/shmkit/shmkit/codec"
+	"github.com/shmkit/shmkit/internal/shmtest"
+	"github.com/shmkit/shmkit/ringbuf"
 )
 
 // TestFixedSlotStride: a codec of fixed-size messages gets slots of the
@@ -49,4 +53,62 @@ func TestNegativeSlotSize(t *testing.T) {
 		q.Close()
 		t.Fatal("New with SlotSize -64: no error")
 	}
+}
+
+// TestSlotBeyondRing: a SlotSize, or a fixed-size codec's MaxMessage,
+// past the largest slot a ring holds is refused before anything is
+// sized (a SlotSize near the largest int wrapped the fixed slot's sum to
+// a 48-byte slot for 64-byte messages, and 1<<30 asked for a segment of
+// a terabyte).
+func TestSlotBeyondRing(t *testing.T) {
+	for _, o := range []Options[[64]byte]{
+		{SlotSize: math.MaxInt},
+		{SlotSize: 1 << 30},
+		{SlotSize: ringbuf.MaxSlotBytes + 1},
+		{MaxMessage: ringbuf.MaxSlotBytes + 1},
+	} {
+		if q, err := New(o); err == nil {
+			q.Close()
+			t.Errorf("New(%+v): no error", o)
+		}
+	}
+	if q, err := New(Options[string]{SlotSize: math.MaxInt}); err == nil {
+		q.Close()
+		t.Error("New of strings with SlotSize MaxInt: no error")
+	}
+}
+
+// TestFixedSlotsAcrossHandles: queues of fixed-size messages whose slots
+// straddle lines (72 bytes for [56]byte) or are widened by SlotSize carry
+// messages intact between a creator and a handle that opened it.
+func TestFixedSlotsAcrossHandles(t *testing.T) {
+	ctx := context.Background()
+	seg := shmtest.Segment(t, 4<<20)
+	check := func(t *testing.T, name string, o Options[[56]byte], stride int) {
+		q, err := Create(seg, name, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer q.Close()
+		if got := q.ring.SlotBytes() + slotHeader; got != stride {
+			t.Fatalf("slots of %d bytes, want %d", got, stride)
+		}
+		h, err := Open(seg, name, Options[[56]byte]{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer h.Close()
+		for i := 0; i < 3000; i++ { // laps of the ring
+			v := [56]byte{0: byte(i), 55: byte(i >> 8)}
+			if err := q.Put(ctx, v); err != nil {
+				t.Fatal(err)
+			}
+			got, err := h.Get(ctx)
+			if err != nil || got != v {
+				t.Fatalf("message %d: got %v, %v", i, got[:2], err)
+			}
+		}
+	}
+	t.Run("packed", func(t *testing.T) { check(t, "p", Options[[56]byte]{MaxSize: 64}, 72) })
+	t.Run("widened", func(t *testing.T) { check(t, "w", Options[[56]byte]{MaxSize: 64, SlotSize: 200}, 216) })
 }

@@ -120,15 +120,15 @@ func (r *mpmcX) PublishPut(pos uint64, n int, wake func()) {
 }
 
 // ClaimGet is ClaimPut for consumers: it takes the consumer lock and
-// claims the next message, as TryGetFunc does, once a consumer close
-// behind a stream has kept its distance (ringx.Behind: at most
+// claims the next message, as TryGetFunc does, once the sole consumer has
+// kept its distance from a stream (keepBehind: at most
 // ringx.BehindWindow, once every ringx.BehindEvery calls).
 func (r *mpmcX) ClaimGet() (pos uint64, msg []byte, ok bool, err error) {
 	m := (*MPMC)(r)
 	if !m.lockAttached(roleConsumer, &m.getMu) {
 		return 0, nil, false, nil
 	}
-	m.behind.Keep(r, int(m.limit))
+	m.keepBehind()
 	// The sole consumer's common case, two calls nearer than getClaimed's
 	// (a dozen calls of a few nanoseconds each are most of a Get that
 	// does not miss): no adopted run to deliver first, a plain claim, a

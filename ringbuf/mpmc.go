@@ -63,8 +63,9 @@ type MPMC struct {
 	// waiting, so its next wait waits for a run (see ringx.DataGate);
 	// guarded by getMu.
 	streaming bool
-	// behind: this handle's Gets one at a time, which keep a distance
-	// from a stream's producers (see ringx.Behind); guarded by getMu.
+	// behind: this handle's takes of one message, which keep a
+	// distance from a stream's producers (see keepBehind); guarded by
+	// getMu.
 	behind ringx.Behind
 	// givenUp runs on the payload of each given-up slot the consumer side
 	// skips (ringx.MPMC.OnGivenUp); nil for none. Set before the first
@@ -971,9 +972,10 @@ func (r *MPMC) Get(ctx context.Context, buf []byte) (int, error) {
 // GetFunc claims the next message (blocking as Get does) and hands it to
 // use in place; the slot is given back when use returns, or panics (the
 // message is then consumed). use must not keep msg, block, or call the
-// ring. A Get that finds itself a few messages behind a stream's
-// producers may first wait up to 5 µs for a run of them (see
-// ringx.Behind), once every 64 Gets.
+// ring. Once every 64 Gets, the only consumer of a ring of at least 1024
+// messages that finds only 8 to 63 of them queued first waits up to 5 µs
+// for 256: taken right behind the producers, each message would cost
+// both sides a trip of its lines between their cores.
 func (r *MPMC) GetFunc(ctx context.Context, use func(msg []byte)) error {
 	if err := r.lockGet(ctx); err != nil {
 		if err = r.awaitPart(ctx, err, roleConsumer, &r.getMu); err != nil {
@@ -981,7 +983,7 @@ func (r *MPMC) GetFunc(ctx context.Context, use func(msg []byte)) error {
 		}
 	}
 	defer r.getMu.Unlock()
-	r.behind.Keep((*mpmcX)(r), int(r.limit))
+	r.keepBehind()
 	slow := false
 	var g ringx.DataGate // set once the ring is found empty
 	for {
@@ -1032,6 +1034,29 @@ func (r *MPMC) awaitData(ctx context.Context, slow bool, g *ringx.DataGate, k in
 	}
 	return false, err
 }
+
+// keepBehind is the distance the consumers' sole claimer keeps from a
+// stream when it takes one message at a time (ringx.Behind), with getMu
+// held: once every ringx.BehindEvery takes it may wait up to
+// ringx.BehindWindow, and another goroutine's Try call on this handle
+// gives up behind it as behind a wait for the ring. Only the sole
+// claimer waits: with several consumers draining one ring, the count
+// queued past the shared dequeue is not this consumer's distance from the
+// producers, and nothing was measured there.
+func (r *MPMC) keepBehind() {
+	if !r.deqSole.own || !r.behind.Due((*mpmcX)(r), int(r.limit)) {
+		return
+	}
+	r.getMu.holderWaits(true)
+	if behindWaitHook != nil {
+		behindWaitHook()
+	}
+	ringx.WaitRun((*mpmcX)(r))
+	r.getMu.holderWaits(false)
+}
+
+// behindWaitHook, when set (tests), runs as keepBehind starts to wait.
+var behindWaitHook func()
 
 func (r *MPMC) tooLarge(n int) error {
 	return fmt.Errorf("%w: message of %d bytes, ring %q slots hold %d", ErrTooLarge, n, r.name, r.slotBytes)

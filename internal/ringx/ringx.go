@@ -92,7 +92,9 @@ type MPMC interface {
 	PublishPut(pos uint64, n int, wake func())
 	// ClaimGet and ReleaseGet are the consumers' side of the same:
 	// ClaimGet claims the next message as a Get does (ok false when there
-	// is none now), ReleaseGet gives its slot back.
+	// is none now), ReleaseGet gives its slot back. ClaimGet may first
+	// wait up to BehindWindow (see Behind): it is for a Get, never a Try
+	// call.
 	ClaimGet() (pos uint64, msg []byte, ok bool, err error)
 	ReleaseGet(pos uint64, wake func())
 	// Bytes returns the payload bytes of the messages queued: a
