@@ -8,6 +8,7 @@ import (
 	"github.com/shmkit/shmkit/codec"
 	"github.com/shmkit/shmkit/internal/arena"
 	"github.com/shmkit/shmkit/internal/memcopy"
+	"github.com/shmkit/shmkit/ringbuf"
 )
 
 // Out-of-line messages: a message larger than the slot size is encoded
@@ -164,6 +165,15 @@ func (z *sizing) sizeVariable(slotSize, maxMessage int, anon bool) {
 		// reuses them without page faults; past it they go back.
 		z.highWater = z.arenaBytes / 2
 	}
+}
+
+// check refuses a geometry whose slot is past the largest a ring holds
+// (ringbuf.MaxSlotBytes), before anything is made.
+func (z sizing) check() error {
+	if z.slotPayload() > ringbuf.MaxSlotBytes {
+		return fmt.Errorf("queue: slots of %d bytes: over the largest a ring holds, %d", z.slotPayload(), ringbuf.MaxSlotBytes)
+	}
+	return nil
 }
 
 // fixedSlotBytes is the ring slot size for a codec of fixed-size

@@ -57,7 +57,8 @@ type Options[T any] struct {
 	// it: 112 for 64-byte messages gives slots of two whole cache lines,
 	// which a request answered one at a time through a pair of queues
 	// takes about 50 ns sooner, and which a batched stream moves a third
-	// slower.
+	// slower. A slot holds at most 16 MiB (ringbuf.MaxSlotBytes); a queue
+	// whose slot would be larger is refused.
 	SlotSize int
 	// MaxBytes, when positive, also bounds the encoded bytes queued (an
 	// out-of-line message counts its whole pages and its slot). A
@@ -186,9 +187,9 @@ const MaxName = shm.MaxObjectName - 2
 // It returns shm.ErrExist if the name is taken and shm.ErrNoSpace if seg has
 // no room: a queue takes MaxSize (rounded up to a power of two, see
 // Options.MaxSize for more) slots of MaxMessage+16 bytes rounded up to a
-// cache line (for a codec of fixed-size messages, the larger of
-// MaxMessage and SlotSize, +16, rounded up to 8 bytes and at least a
-// line), plus 7 KiB (6784 bytes: the control block, the ring's
+// cache line (for a codec of fixed-size messages, the message's size, or
+// MaxMessage, or SlotSize if larger, +16, rounded up to 8 bytes and at
+// least a line), plus 7 KiB (6784 bytes: the control block, the ring's
 // participant table and both object headers).
 func Create[T any](seg *shm.Segment, name string, o Options[T]) (*Queue[T], error) {
 	return create(seg, name, o, 0)
@@ -206,6 +207,9 @@ func create[T any](seg *shm.Segment, name string, o Options[T], flags uint32) (*
 		return nil, err
 	}
 	z := sizeFor(c, o, flags&flagArena != 0)
+	if err := z.check(); err != nil {
+		return nil, fmt.Errorf("queue %q: %w", name, err)
+	}
 	flags &^= flagArena
 	if z.arena {
 		flags |= flagArena
@@ -237,18 +241,16 @@ func create[T any](seg *shm.Segment, name string, o Options[T], flags uint32) (*
 // checkBounds refuses the bounds no queue can have: negative ones, a
 // MaxSize past the most slots a ring has (sizing the ring for one would
 // not end, or ask for a segment of terabytes), and a slot past the
-// largest a ring holds: a SlotSize, or the MaxMessage of a codec of
-// fixed-size messages, which its slot holds.
+// largest a ring holds (see sizing.check; for a codec of fixed-size
+// messages the SlotSize or MaxMessage its slot holds is refused before
+// the slot's size is summed, where a value near the largest int would
+// wrap).
 func checkBounds[T any](c codec.Codec[T], o Options[T]) error {
 	if o.MaxSize < 0 || o.MaxMessage < 0 || o.SlotSize < 0 || o.MaxBytes < 0 {
 		return fmt.Errorf("queue: negative bound in %+v", o)
 	}
-	if o.SlotSize > ringbuf.MaxSlotBytes {
-		return fmt.Errorf("queue: SlotSize %d over %d", o.SlotSize, ringbuf.MaxSlotBytes)
-	}
-	if isFixed(c) && o.MaxMessage > ringbuf.MaxSlotBytes {
-		// A fixed size is never out of line: its slot holds MaxMessage.
-		return fmt.Errorf("queue: MaxMessage %d of a codec of fixed-size messages over the largest slot, %d", o.MaxMessage, ringbuf.MaxSlotBytes)
+	if isFixed(c) && max(o.SlotSize, o.MaxMessage) > ringbuf.MaxSlotBytes {
+		return fmt.Errorf("queue: a slot for SlotSize %d, MaxMessage %d: over the largest a ring holds, %d", o.SlotSize, o.MaxMessage, ringbuf.MaxSlotBytes)
 	}
 	if o.MaxSize > ringbuf.MaxCapacity {
 		return fmt.Errorf("queue: MaxSize %d over %d", o.MaxSize, ringbuf.MaxCapacity)
@@ -326,6 +328,9 @@ func newSegment[T any](o Options[T]) (*shm.Segment, error) {
 		return nil, err
 	}
 	z := sizeFor(c, o, true)
+	if err := z.check(); err != nil {
+		return nil, err
+	}
 	size := int64(z.slots)*int64(z.slotPayload()+slotHeader) + 64<<10 // slots, participants, control block
 	var opts []shm.Option
 	if z.arena {
@@ -731,9 +736,10 @@ func (q *Queue[T]) done(m *message) {
 // returns ErrShutdown; when it waits on an empty queue whose producers have
 // all exited, ErrPeerDead; on a closed handle, ErrClosed. A message that
 // does not decode is consumed and reported (codec.ErrDecode). In a queue
-// of fixed-size messages (codec.Binary) bound to at least 1024, the only
-// consumer finding just 8 to 63 messages queued waits, once every 64
-// Gets, up to 5 µs for 256: taken right behind the producers, each
+// of fixed-size messages (codec.Binary, and no MaxBytes that binds)
+// bound to at least 1024 messages, a handle that has been its only
+// consumer, finding just 8 to 63 messages queued, waits once every 64
+// Gets up to 5 µs for 256: taken right behind the producers, each
 // message would cost both sides a trip of its lines between their cores.
 func (q *Queue[T]) Get(ctx context.Context) (T, error) {
 	var v T
@@ -897,7 +903,10 @@ func (q *Queue[T]) tryGetRun(vs []T) (int, error) {
 }
 
 // TryGet removes and returns the oldest value if there is one, without
-// waiting. After Shutdown, an empty queue gives ErrShutdown.
+// waiting. After Shutdown, an empty queue gives ErrShutdown. While
+// another goroutine's Get on this handle waits (for a message, or up to
+// 5 µs to keep its distance from a stream, see Get), TryGet reports
+// nothing now.
 func (q *Queue[T]) TryGet() (T, bool, error) {
 	var v T
 	if !q.enter() {

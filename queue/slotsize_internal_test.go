@@ -59,7 +59,9 @@ func TestNegativeSlotSize(t *testing.T) {
 // past the largest slot a ring holds is refused before anything is
 // sized (a SlotSize near the largest int wrapped the fixed slot's sum to
 // a 48-byte slot for 64-byte messages, and 1<<30 asked for a segment of
-// a terabyte).
+// a terabyte), as is a variable codec's slot padded past it; a variable
+// codec's SlotSize over it with a smaller MaxMessage, or a MaxMessage
+// that goes out of line, is still made.
 func TestSlotBeyondRing(t *testing.T) {
 	for _, o := range []Options[[64]byte]{
 		{SlotSize: math.MaxInt},
@@ -72,9 +74,28 @@ func TestSlotBeyondRing(t *testing.T) {
 			t.Errorf("New(%+v): no error", o)
 		}
 	}
-	if q, err := New(Options[string]{SlotSize: math.MaxInt}); err == nil {
+	for _, slot := range []int{math.MaxInt, ringbuf.MaxSlotBytes - 1} { // the latter padded past it
+		if q, err := New(Options[string]{SlotSize: slot, MaxSize: 2}); err == nil {
+			q.Close()
+			t.Errorf("New of strings with SlotSize %d: no error", slot)
+		}
+	}
+	// Still made: a codec whose messages vary holds its slot to
+	// MaxMessage, and puts what is larger out of line.
+	for _, o := range []Options[string]{
+		{SlotSize: 1 << 30, MaxMessage: 1024, MaxSize: 16},
+		{MaxMessage: 1 << 30, MaxSize: 16},
+		{SlotSize: ringbuf.MaxSlotBytes - 64, MaxSize: 2}, // 16 MiB - 16 with its header's line
+	} {
+		q, err := New(o)
+		if err != nil {
+			t.Errorf("New(%+v): %v", o, err)
+			continue
+		}
+		if err := q.Put(context.Background(), "x"); err != nil {
+			t.Errorf("New(%+v): Put: %v", o, err)
+		}
 		q.Close()
-		t.Error("New of strings with SlotSize MaxInt: no error")
 	}
 }
 

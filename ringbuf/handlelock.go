@@ -91,8 +91,9 @@ import (
 // at once, reporting nothing now. (Mostly the Try call's own answer:
 // the holder waits because the ring has nothing for that side. Not
 // always: an MPSC Write waits for room for its own record, which may be
-// larger, and a waiter looks at the ring only every few microseconds.
-// The Try calls' docs say so.) With Lock alone both waited as long as the
+// larger, a waiter looks at the ring only every few microseconds, and an
+// MPMC Get that keeps its distance from a stream waits up to 5 µs with
+// messages queued (see keepBehind). The Try calls' docs say so.) With Lock alone both waited as long as the
 // holder did (TestWaitingCallGivesUpBehindAnother). Behind a holder that
 // runs, every call waits for it, its context done or not.
 type handleLock struct {

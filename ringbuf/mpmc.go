@@ -934,9 +934,11 @@ func (r *MPMC) awaitSpace(ctx context.Context, slow bool, g *ringx.RoomGate) (bo
 
 // TryGet copies the next message into buf and returns its length; ok is
 // false when the ring is empty (also while another goroutine's Get on this
-// handle waits for a message, which it takes first). A message longer than buf is truncated to
-// len(buf) and TryGet returns its full length with ErrShortBuffer (a buf of
-// SlotBytes never truncates).
+// handle waits for a message, which it takes first, or for up to 5 µs
+// keeps its distance from a stream with a few messages queued, see
+// GetFunc). A message longer than buf is truncated to len(buf) and TryGet
+// returns its full length with ErrShortBuffer (a buf of SlotBytes never
+// truncates).
 func (r *MPMC) TryGet(buf []byte) (n int, ok bool, err error) {
 	if err := r.lockGet(noWait); err != nil {
 		return 0, false, noSlotYet(err)

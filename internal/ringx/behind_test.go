@@ -3,6 +3,7 @@ package ringx
 import (
 	"slices"
 	"testing"
+	"time"
 )
 
 // queued is a ring with n messages queued that gains grow at every look
@@ -74,7 +75,11 @@ func TestBehind(t *testing.T) {
 	})
 	t.Run("no run", func(t *testing.T) {
 		q := &queued{n: 20}
+		start := time.Now()
 		WaitRun(q) // returns once the window ends
+		if took := time.Since(start); took < BehindWindow {
+			t.Fatalf("returned after %v with no run, before the window (%v) ended", took, BehindWindow)
+		}
 		if len(q.looks) < 2 || slices.ContainsFunc(q.looks, func(n int) bool { return n != BehindRun }) {
 			t.Fatalf("looks %v, want the run's until the window ends", q.looks)
 		}

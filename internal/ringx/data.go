@@ -122,29 +122,28 @@ func (g *DataGate) Open() bool {
 // hardware prefetcher) take the lines the producer is still writing, and
 // the producer's stores wait for them to come back. Neither side waits;
 // both stall, at about one line's trip between the cores a message. So
-// once every BehindEvery takes such a consumer looks how far behind it
-// is: with at least BehindMin messages queued but not BehindNear, it
-// waits until BehindRun are (at most BehindWindow), and then takes them
-// from lines the producer has left.
+// once every BehindEvery takes such a consumer looks how far behind it is:
+// with at least BehindMin messages queued but not BehindNear, it waits
+// until BehindRun are (at most BehindWindow), and then takes them from
+// lines the producer has left.
 //
 // Set by a sweep of BenchmarkProducers, Queue[[64]byte] of 4096, Put and
 // Get each, one producer, 2-3 interleaved runs of each setting (AMD EPYC
 // VM, floor p50 130-150 ns), M msgs/s: without the look 17.8-21.2; 64 /
 // 256 (BehindNear / BehindRun) 24.0-28.2 in three sweeps; 64 / 192
-// 26.0-28.6; 64 / 128 26.4-27.3; 96 / 256 27.3-28.6; 128 / 512
-// 17.4-20.2; 32 / 128 14.0-20.5; a look every 16 takes 20.1-27.7; a
-// window of 1 or 2 µs 24.9-27.6. 64 / 256 is not the sweep's best, only
-// among those within its noise. Counted in the consumer process, nearly
-// every wait of that benchmark ended by the window, not by the run (one
-// wait in 170 to one in 4000 messages, from run to run): the consumer
-// keeps off the producer's lines for 5 µs and then takes what it left. A consumer with fewer than
-// BehindMin queued is not in step with a stream (a request answered one
-// at a time has one queued at most) and does not wait; a ring bound to
-// fewer than 4 × BehindRun messages never waits. What it costs: a
-// consumer taking one at a time from a producer that publishes runs
-// (PutBatch) lost about a tenth (docs/queue.md, "A consumer that keeps
-// its distance"), although it waited about once in a million messages
-// there: unexplained.
+// 26.0-28.6; 64 / 128 26.4-27.3; 96 / 256 27.3-28.6; 128 / 512 17.4-20.2;
+// 32 / 128 14.0-20.5; a look every 16 takes 20.1-27.7; a window of 1 or 2
+// µs 24.9-27.6. 64 / 256 is not the sweep's best, only among those within
+// its noise. Counted in the consumer process, nearly every wait of that
+// benchmark ended by the window, not by the run (one wait in 170 to one in
+// 4000 messages, from run to run): the consumer keeps off the producer's
+// lines for 5 µs and then takes what it left. A consumer with fewer than
+// BehindMin queued is not in step with a stream (a request answered one at
+// a time has one queued at most) and does not wait; a ring bound to fewer
+// than 4 × BehindRun messages never waits. What it costs: a consumer
+// taking one at a time from a producer that publishes runs (PutBatch) lost
+// about a tenth (docs/queue.md, "A consumer that keeps its distance"),
+// although it waited about once in a million messages there: unexplained.
 const (
 	BehindEvery  = 64
 	BehindMin    = 8
@@ -154,8 +153,9 @@ const (
 )
 
 // Behind is one consumer handle's count of its tries at one message (a
-// Get, or a claim that may find none), for Due; its zero value is ready. Its calls are serialised with the
-// handle's other takes (under the handle's lock).
+// Get, or a claim that may find none), for Due; its zero value is ready.
+// Its calls are serialised with the handle's other takes (under the
+// handle's lock).
 type Behind struct{ n uint64 }
 
 // Due counts one take and reports whether the consumer is to wait for a
