@@ -93,9 +93,10 @@ import (
 // always: an MPSC Write waits for room for its own record, which may be
 // larger, a waiter looks at the ring only every few microseconds, and an
 // MPMC Get that keeps its distance from a stream waits up to 5 µs with
-// messages queued (see keepBehind). The Try calls' docs say so.) With Lock alone both waited as long as the
-// holder did (TestWaitingCallGivesUpBehindAnother). Behind a holder that
-// runs, every call waits for it, its context done or not.
+// messages queued (see keepBehind). The Try calls' docs say so.) With
+// Lock alone both waited as long as the holder did
+// (TestWaitingCallGivesUpBehindAnother). Behind a holder that runs, every
+// call waits for it, its context done or not.
 type handleLock struct {
 	state   atomic.Uint32  // 0 free, 1 held: Lock's CAS, Unlock's store or swap
 	mode    atomic.Uint32  // hlOne -> hlMet -> hlShared; only grows
