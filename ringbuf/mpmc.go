@@ -1046,7 +1046,15 @@ func (r *MPMC) awaitData(ctx context.Context, slow bool, g *ringx.DataGate, k in
 // queued past the shared dequeue is not this consumer's distance from the
 // producers, and nothing was measured there.
 func (r *MPMC) keepBehind() {
-	if !r.deqSole.own || !r.behind.Due((*mpmcX)(r), int(r.limit)) {
+	if r.deqSole.own && r.behind.Tick() { // inlined into every Get
+		r.lookBehind()
+	}
+}
+
+// lookBehind is keepBehind's look, and its wait where the look says so,
+// with getMu held.
+func (r *MPMC) lookBehind() {
+	if !ringx.Look((*mpmcX)(r), int(r.limit)) {
 		return
 	}
 	r.getMu.holderWaits(true)

@@ -23,21 +23,22 @@ func (q *queued) HasDataAt(n int) bool {
 
 func (q *queued) HasData() bool { return q.HasDataAt(1) }
 
-// dueAt calls Due BehindEvery times on q, checking that the calls before
-// the last looked at nothing and said no; it reports the last call's
-// answer and its looks.
+// dueAt takes BehindEvery times as a consumer does (Tick, then Look
+// where Tick says so) on q, checking that the takes before the last
+// looked at nothing and said no; it reports the last take's answer and
+// its looks.
 func dueAt(t *testing.T, q *queued, bound int) (bool, []int) {
 	t.Helper()
 	var b Behind
 	for i := 1; i < BehindEvery; i++ {
-		if b.Due(q, bound) {
+		if b.Tick() && Look(q, bound) {
 			t.Fatalf("call %d due", i)
 		}
 	}
 	if len(q.looks) != 0 {
 		t.Fatalf("calls 1 to %d looked at the ring: %v", BehindEvery-1, q.looks)
 	}
-	due := b.Due(q, bound)
+	due := b.Tick() && Look(q, bound)
 	return due, q.looks
 }
 

@@ -153,20 +153,24 @@ const (
 )
 
 // Behind is one consumer handle's count of its tries at one message (a
-// Get, or a claim that may find none), for Due; its zero value is ready.
-// Its calls are serialised with the handle's other takes (under the
-// handle's lock).
+// Get, or a claim that may find none); its zero value is ready. Its calls
+// are serialised with the handle's other takes (under the handle's lock).
+// A take calls Tick, and once Tick says so, Look.
 type Behind struct{ n uint64 }
 
-// Due counts one take and reports whether the consumer is to wait for a
-// run now (WaitRun): once every BehindEvery calls, with at least
-// BehindMin and fewer than BehindNear messages queued on r, a ring bound
-// to bound messages (never one bound to under 4 × BehindRun).
-func (b *Behind) Due(r Data, bound int) bool {
-	if b.n++; b.n%BehindEvery != 0 || bound < 4*BehindRun {
-		return false
-	}
-	return r.HasDataAt(BehindMin) && !r.HasDataAt(BehindNear)
+// Tick counts one take and reports whether it is the one in BehindEvery
+// that looks (Look). It is what every take pays, small enough to inline.
+func (b *Behind) Tick() bool {
+	b.n++
+	return b.n%BehindEvery == 0
+}
+
+// Look reports whether the consumer is to wait for a run now (WaitRun):
+// with at least BehindMin and fewer than BehindNear messages queued on r,
+// a ring bound to bound messages (never one bound to under 4 ×
+// BehindRun).
+func Look(r Data, bound int) bool {
+	return bound >= 4*BehindRun && r.HasDataAt(BehindMin) && !r.HasDataAt(BehindNear)
 }
 
 // WaitRun spins until BehindRun messages are queued on r, for at most
