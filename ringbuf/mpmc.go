@@ -12,6 +12,7 @@ import (
 	"github.com/shmkit/shmkit/internal/handoff"
 	"github.com/shmkit/shmkit/internal/membarrier"
 	"github.com/shmkit/shmkit/internal/memcopy"
+	"github.com/shmkit/shmkit/internal/prefetch"
 	"github.com/shmkit/shmkit/internal/procinfo"
 	"github.com/shmkit/shmkit/internal/ringx"
 	"github.com/shmkit/shmkit/shm"
@@ -615,10 +616,10 @@ func putAheadSlots(capacity, stride uint64) uint64 {
 }
 
 // prefetchSlot asks for the first lines of slot pos (at most 2) for
-// writing: a hint, see prefetchWrite.
+// writing: a hint, see prefetch.Write.
 func (r *MPMC) prefetchSlot(pos uint64) {
 	off := (pos & r.mask) * r.stride
-	prefetchWrite(unsafe.Pointer(&r.cells[off]), int(min(r.stride, 2*cacheLine)))
+	prefetch.Write(unsafe.Pointer(&r.cells[off]), int(min(r.stride, 2*cacheLine)))
 }
 
 // publishPut fills in the length and hands slot pos to consumers.

@@ -7,6 +7,7 @@ import (
 	"unsafe"
 
 	"github.com/shmkit/shmkit/internal/memcopy"
+	"github.com/shmkit/shmkit/internal/prefetch"
 	"github.com/shmkit/shmkit/internal/ringx"
 )
 
@@ -470,13 +471,13 @@ func (r *MPMC) giveBack(lo, hi uint64) uint64 {
 const runChunk = 8
 
 // prefetchRun asks for the lines of the n slots from pos (at most the
-// ring) for writing: a hint, see prefetchWrite.
+// ring) for writing: a hint, see prefetch.Write.
 func (r *MPMC) prefetchRun(pos, n uint64) {
 	size := min(n, r.capacity) * r.stride
 	off := (pos & r.mask) * r.stride
 	k := min(size, uint64(len(r.cells))-off)
-	prefetchWrite(unsafe.Pointer(&r.cells[off]), int(k))
+	prefetch.Write(unsafe.Pointer(&r.cells[off]), int(k))
 	if size > k {
-		prefetchWrite(unsafe.Pointer(&r.cells[0]), int(size-k))
+		prefetch.Write(unsafe.Pointer(&r.cells[0]), int(size-k))
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/shmkit/shmkit/internal/handoff"
 	"github.com/shmkit/shmkit/internal/memcopy"
+	"github.com/shmkit/shmkit/internal/prefetch"
 	"github.com/shmkit/shmkit/internal/procinfo"
 	"github.com/shmkit/shmkit/internal/spin"
 	"github.com/shmkit/shmkit/shm"
@@ -600,7 +601,7 @@ func (r *vring) prefetchAhead(pos uint64) {
 		return
 	}
 	idx := pos & r.mask
-	prefetchWrite(unsafe.Pointer(&r.data[idx]), int(min(mpscAhead, r.capacity-idx, lim-pos)))
+	prefetch.Write(unsafe.Pointer(&r.data[idx]), int(min(mpscAhead, r.capacity-idx, lim-pos)))
 }
 
 // writePad writes a padding record of n bytes at idx: SPSC, plainly (the
@@ -1279,7 +1280,7 @@ func (r *vring) prefetch(head, to uint64) {
 	}
 	idx := from & r.mask
 	n := min(to-from, r.capacity-idx)
-	prefetchLines(unsafe.Pointer(&r.data[idx]), int(n))
+	prefetch.Lines(unsafe.Pointer(&r.data[idx]), int(n))
 	r.c.pfEnd = from + n
 }
 

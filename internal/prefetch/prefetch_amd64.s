@@ -2,9 +2,9 @@
 
 #include "textflag.h"
 
-// func prefetchLines(p unsafe.Pointer, n int)
+// func Lines(p unsafe.Pointer, n int)
 // PREFETCHT0 on each 64-byte line of [p, p+n): a hint, it never faults.
-TEXT ·prefetchLines(SB), NOSPLIT, $0-16
+TEXT ·Lines(SB), NOSPLIT, $0-16
 	MOVQ p+0(FP), AX
 	MOVQ n+8(FP), CX
 	TESTQ CX, CX
@@ -19,11 +19,11 @@ done:
 	RET
 
 
-// func prefetchWrite(p unsafe.Pointer, n int)
+// func Write(p unsafe.Pointer, n int)
 // PREFETCHW on each 64-byte line of [p, p+n): a hint, it never faults.
 // Go's assembler has no PREFETCHW mnemonic: 0F 0D /1 with ModRM 0x08 is
 // PREFETCHW (AX).
-TEXT ·prefetchWrite(SB), NOSPLIT, $0-16
+TEXT ·Write(SB), NOSPLIT, $0-16
 	MOVQ p+0(FP), AX
 	MOVQ n+8(FP), CX
 	TESTQ CX, CX

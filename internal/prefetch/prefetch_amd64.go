@@ -1,20 +1,20 @@
 //go:build amd64
 
-package ringbuf
+package prefetch
 
 import "unsafe"
 
-// prefetchLines hints that the n bytes from p will be read soon (PREFETCHT0
+// Lines hints that the n bytes from p will be read soon (PREFETCHT0
 // per cache line). The caller keeps [p, p+n) inside a mapping.
 //
 //go:noescape
-func prefetchLines(p unsafe.Pointer, n int)
+func Lines(p unsafe.Pointer, n int)
 
-// prefetchWrite hints that the n bytes from p will be written soon
+// Write hints that the n bytes from p will be written soon
 // (PREFETCHW per cache line: the line is fetched for ownership, so that
 // the stores that follow hit it instead of waiting in the store buffer,
 // where the next locked instruction would wait for them). The caller keeps
 // [p, p+n) inside a mapping.
 //
 //go:noescape
-func prefetchWrite(p unsafe.Pointer, n int)
+func Write(p unsafe.Pointer, n int)
