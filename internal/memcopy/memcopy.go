@@ -25,7 +25,9 @@
 // against 192-213 in pieces, 4 MiB 345-413 against 506-586, 16 MiB
 // 1391-1467 against 2556-2597; the bound is empirical, between 1.5 and 2
 // times L2 on that machine). CopyOut, for copies out of shared memory
-// into a buffer this core reads next, goes through the caches.
+// into a buffer this core reads next, goes through the caches. Around
+// always goes around them, for a writer that knows its lines are read
+// next on another core (the bare stream of bench.ShmStream).
 //
 // BenchmarkHandOver measures the ways: two threads handing a message to
 // and fro, two copies a round trip and nothing else. Figures of it and
@@ -182,4 +184,17 @@ func overlap(a, b []byte) bool {
 	pa, pb := uintptr(unsafe.Pointer(unsafe.SliceData(a))), uintptr(unsafe.Pointer(unsafe.SliceData(b)))
 	n := uintptr(len(a))
 	return pa < pb+n && pb < pa+n
+}
+
+// Around copies min(len(dst), len(src)) bytes from src to dst (not
+// overlapping) around the caches, whatever its length, and returns how
+// many: the whole lines of dst with non-temporal stores and an SFENCE
+// after them (amd64), so that a release store after it publishes the copy;
+// Go's copy elsewhere and under the race detector. It is for a writer that
+// knows the copy's lines are next read by another core and never by its
+// own, as the stream benchmarks measure (bench.ShmStream).
+func Around(dst, src []byte) int {
+	n := min(len(dst), len(src))
+	copyAround(dst[:n], src[:n])
+	return n
 }

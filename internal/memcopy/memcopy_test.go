@@ -71,6 +71,31 @@ func TestCopy(t *testing.T) {
 	}
 }
 
+// TestAround: every offset within a line and lengths from none to a few
+// lines and a long copy copy what copy would, and nothing past the
+// destination's end.
+func TestAround(t *testing.T) {
+	src := randomBytes(t, 1<<20+200)
+	for _, n := range []int{0, 1, 8, 63, 64, 65, 127, 128, 200, 4096 + 24, 1 << 20} {
+		for _, off := range []int{0, 1, 8, 17, 48, 63} {
+			buf := make([]byte, n+64+off)
+			dst := buf[off : off+n]
+			from := src[off%7:][:n]
+			if got := memcopy.Around(dst, from); got != n || !bytes.Equal(dst, from) {
+				t.Fatalf("Around of %d bytes at offset %d: %d, bytes equal %v", n, off, got, bytes.Equal(dst, from))
+			}
+			for i, c := range buf[off+n:] {
+				if c != 0 {
+					t.Fatalf("Around of %d bytes at offset %d wrote byte %d past the end", n, off, i)
+				}
+			}
+			if got := memcopy.Around(dst[:n/2], from); got != n/2 {
+				t.Fatalf("Around into %d of %d bytes: %d", n/2, n, got)
+			}
+		}
+	}
+}
+
 // TestCopyOverlap: overlapping slices move as copy moves them, either way
 // (a forward copy in pieces would not: its second piece would read what
 // its first had overwritten).
