@@ -183,9 +183,10 @@ func BenchmarkStream64(b *testing.B) {
 //	queue-batch     PutBatch of 64 values, GetBatch of 64
 //	queue-putbatch  PutBatch of 64 values, Get each: producers with
 //	                several at hand, a consumer that takes one at a time
-//	shm-stream      (1 producer) a bare stream of 64-byte messages through
-//	                shared memory, no header, claim or wait: bench.ShmStream
-//	shm-stream-around  the same, written around the caches
+//	shm-stream      a bare stream of 64-byte messages through shared
+//	                memory, a lane per producer, no header, claim or wait
+//	                (bench.ShmStream); shm-stream-around: the same,
+//	                written around the caches
 func BenchmarkProducers(b *testing.B) {
 	for _, np := range []int{1, 2, 3, 4, 8} {
 		for _, v := range []struct {
@@ -197,10 +198,8 @@ func BenchmarkProducers(b *testing.B) {
 			})
 		}
 		b.Run(fmt.Sprintf("producers=%d/unix-bufio", np), func(b *testing.B) { bench.UnixSocketStreamProducers(b, 64, np) })
-		if np == 1 {
-			b.Run("producers=1/shm-stream", func(b *testing.B) { bench.ShmStream(b, 64, false) })
-			b.Run("producers=1/shm-stream-around", func(b *testing.B) { bench.ShmStream(b, 64, true) })
-		}
+		b.Run(fmt.Sprintf("producers=%d/shm-stream", np), func(b *testing.B) { bench.ShmStream(b, 64, np, false) })
+		b.Run(fmt.Sprintf("producers=%d/shm-stream-around", np), func(b *testing.B) { bench.ShmStream(b, 64, np, true) })
 	}
 }
 

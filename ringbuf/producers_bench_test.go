@@ -33,9 +33,9 @@ const producerRun = 64
 //	mpmc-batch  PutBatch of 64 messages: one claim, a release store per slot, one wake;
 //	            the consumer takes runs of up to 64 (GetBatchFunc)
 //	unix-bufio  one bufio.Writer per goroutine over one socket
-//	shm-stream  (1 producer) a bare stream through shared memory, no header,
-//	            claim or wait (bench.ShmStream); shm-stream-around: the same,
-//	            written around the caches
+//	shm-stream  a bare stream through shared memory, a lane per producer, no
+//	            header, claim or wait (bench.ShmStream); shm-stream-around:
+//	            the same, written around the caches
 func BenchmarkProducers(b *testing.B) {
 	const size = 64
 	for _, np := range producerCounts {
@@ -44,10 +44,8 @@ func BenchmarkProducers(b *testing.B) {
 		b.Run(fmt.Sprintf("producers=%d/mpmc", np), func(b *testing.B) { benchmarkProducers(b, size, np, "mpmc") })
 		b.Run(fmt.Sprintf("producers=%d/mpmc-batch", np), func(b *testing.B) { benchmarkProducers(b, size, np, "mpmc-batch") })
 		b.Run(fmt.Sprintf("producers=%d/unix-bufio", np), func(b *testing.B) { bench.UnixSocketStreamProducers(b, size, np) })
-		if np == 1 {
-			b.Run("producers=1/shm-stream", func(b *testing.B) { bench.ShmStream(b, size, false) })
-			b.Run("producers=1/shm-stream-around", func(b *testing.B) { bench.ShmStream(b, size, true) })
-		}
+		b.Run(fmt.Sprintf("producers=%d/shm-stream", np), func(b *testing.B) { bench.ShmStream(b, size, np, false) })
+		b.Run(fmt.Sprintf("producers=%d/shm-stream-around", np), func(b *testing.B) { bench.ShmStream(b, size, np, true) })
 	}
 }
 

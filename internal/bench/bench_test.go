@@ -73,7 +73,8 @@ func TestBaselinesRun(t *testing.T) {
 	run("chan-stream", func(b *testing.B) { bench.ChannelStream(b, 64) })
 	run("chan-pingpong", func(b *testing.B) { bench.ChannelPingPong(b, 64) })
 	run("copy", func(b *testing.B) { bench.CopyBandwidth(b, 64) })
-	run("shm-stream", func(b *testing.B) { bench.ShmStream(b, 64, false) })
-	run("shm-stream-around", func(b *testing.B) { bench.ShmStream(b, 64, true) })
-	run("shm-stream-around-100", func(b *testing.B) { bench.ShmStream(b, 100, true) }) // runs that start and end inside a line
+	run("shm-stream", func(b *testing.B) { bench.ShmStream(b, 64, 1, false) })
+	run("shm-stream-around", func(b *testing.B) { bench.ShmStream(b, 64, 1, true) })
+	run("shm-stream-3", func(b *testing.B) { bench.ShmStream(b, 64, 3, false) })
+	run("shm-stream-around-100-3", func(b *testing.B) { bench.ShmStream(b, 100, 3, true) }) // runs that start and end inside a line
 }
