@@ -132,7 +132,14 @@ func ringName(name string, i int) string { return name + "." + strconv.Itoa(i) }
 // MaxName is the longest pipe name: ring names add two bytes.
 const MaxName = shm.MaxObjectName - 2
 
-// Create makes a pipe called name in seg and returns its two ends.
+// Create makes a pipe called name in seg and returns its two ends. Its
+// rings are "<name>.0" (none for a OneWay pipe) and "<name>.1", and a pipe
+// with an arena (see Options.MaxMessage) adds "<name>.m" and "<name>.d".
+// It returns shm.ErrExist if one of those names is taken, and
+// shm.ErrNoSpace if seg's directory has no room for them all, having
+// placed nothing. It returns shm.ErrNoSpace too if seg has no room for
+// their bytes; objects are never freed, so that failure may leave in seg
+// the objects placed before the one that did not fit.
 func Create[T any](seg *shm.Segment, name string, o Options[T]) (*Conn[T], *Conn[T], error) {
 	if len(name) > MaxName {
 		return nil, nil, fmt.Errorf("pipe: name %q longer than %d bytes", name, MaxName)
@@ -162,8 +169,16 @@ func create[T any](seg *shm.Segment, name string, o Options[T], capacity int, z 
 			name, ringbuf.ErrInvalid, capacity, ringbuf.MaxRecord(capacity), z.limit, least)
 	}
 	var flags uint32
+	names := []string{name, ringName(name, 1)}
 	if z.arena {
 		flags |= flagArena
+		names = append(names, name+".m", name+".d")
+	}
+	if !o.OneWay {
+		names = append(names, ringName(name, 0))
+	}
+	if err := seg.CanAlloc(names...); err != nil { // placing nothing when one would fail: objects are never freed
+		return nil, nil, fmt.Errorf("pipe %q: %w", name, err)
 	}
 	if !o.OneWay {
 		flags |= flagDuplex

@@ -183,14 +183,19 @@ func ringName(name string) string { return name + ".r" }
 // MaxName is the longest queue name: the ring object's name adds two bytes.
 const MaxName = shm.MaxObjectName - 2
 
-// Create makes a new queue called name in seg (and its ring, "<name>.r").
-// It returns shm.ErrExist if the name is taken and shm.ErrNoSpace if seg has
-// no room: a queue takes MaxSize (rounded up to a power of two, see
-// Options.MaxSize for more) slots of MaxMessage+16 bytes rounded up to a
-// cache line (for a codec of fixed-size messages, the message's size, or
-// MaxMessage, or SlotSize if larger, +16, rounded up to 8 bytes and at
-// least a line), plus 7 KiB (6784 bytes: the control block, the ring's
-// participant table and both object headers).
+// Create makes a new queue called name in seg, with its ring "<name>.r"
+// (and, for a queue with an arena, see Options.MaxMessage, "<name>.m" and
+// "<name>.d"). It returns shm.ErrExist if one of those names is taken, and
+// shm.ErrNoSpace if seg's directory has no room for them all, having
+// placed nothing. It returns shm.ErrNoSpace too if seg has no room for
+// their bytes; objects are never freed, so that failure may leave in seg
+// the objects placed before the one that did not fit. A queue takes
+// MaxSize (rounded up to a power of two, see Options.MaxSize for more)
+// slots of MaxMessage+16 bytes rounded up to a cache line (for a codec of
+// fixed-size messages, the message's size, or MaxMessage, or SlotSize if
+// larger, +16, rounded up to 8 bytes and at least a line), plus 7 KiB
+// (6784 bytes: the control block, the ring's participant table and both
+// object headers).
 func Create[T any](seg *shm.Segment, name string, o Options[T]) (*Queue[T], error) {
 	return create(seg, name, o, 0)
 }
@@ -213,6 +218,13 @@ func create[T any](seg *shm.Segment, name string, o Options[T], flags uint32) (*
 	flags &^= flagArena
 	if z.arena {
 		flags |= flagArena
+	}
+	names := []string{name, ringName(name)}
+	if z.arena {
+		names = append(names, arenaMeta(name), arenaData(name))
+	}
+	if err := seg.CanAlloc(names...); err != nil { // placing nothing when one would fail: objects are never freed
+		return nil, fmt.Errorf("queue %q: %w", name, err)
 	}
 	maxSize, slots := z.maxSize, z.slots
 	bound := uint32(maxSize)

@@ -124,6 +124,42 @@ func (s *Segment) Alloc(name string, spec ObjectSpec, init func(body []byte) err
 	return &Object{Segment: s, Name: name, Offset: off, Header: h, Body: body}, nil
 }
 
+// CanAlloc reports whether Alloc could place objects called names now,
+// one after another: nil when no name is taken and the directory has an
+// entry left for each; ErrExist for a name taken, ErrNoSpace when the
+// directory is short. It is for a caller that places several objects that
+// belong together (a queue and its ring): objects are never freed, so one
+// whose Alloc failed after the first left that first in the segment for
+// good. It checks names and directory entries, not bytes, and takes no
+// lock: another process may still take a name or the last entries between
+// the look and the Allocs.
+func (s *Segment) CanAlloc(names ...string) error {
+	for _, name := range names {
+		if err := ValidateObjectName(name); err != nil {
+			return err
+		}
+	}
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	if s.ro {
+		return fmt.Errorf("%w: cannot place objects in %s", ErrReadOnly, s.path)
+	}
+	n := min(int(s.dirCount().Load()), int(s.hdr.dirCap)) // observes: directory entries published
+	for i := 0; i < n; i++ {
+		e := s.entry(i)
+		for _, name := range names {
+			if entryNameIs(e, name) {
+				return fmt.Errorf("%w: object %q in %s", ErrExist, name, s.path)
+			}
+		}
+	}
+	if left := int(s.hdr.dirCap) - n; left < len(names) {
+		return fmt.Errorf("%w: directory of %s has room for %d objects, %d asked", ErrNoSpace, s.path, left, len(names))
+	}
+	return nil
+}
+
 // Lookup finds the object called name. When spec is not nil the object's
 // header must match its kind, layout version and element type, or Lookup
 // returns ErrIncompatible saying what differs. It returns ErrNotExist if

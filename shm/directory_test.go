@@ -293,3 +293,39 @@ func TestClosedSegment(t *testing.T) {
 		}
 	}
 }
+
+// TestCanAlloc: CanAlloc says whether Alloc would place every one of a
+// set of objects: a name taken anywhere in the set is ErrExist, a
+// directory without an entry for each is ErrNoSpace, and it places
+// nothing either way.
+func TestCanAlloc(t *testing.T) {
+	s := shmtest.Segment(t, 1<<20, shm.WithDirCap(3))
+	if err := s.CanAlloc("a", "b", "c"); err != nil {
+		t.Fatalf("CanAlloc on an empty directory of 3: %v", err)
+	}
+	if err := s.CanAlloc("a", "b", "c", "d"); !errors.Is(err, shm.ErrNoSpace) {
+		t.Fatalf("CanAlloc of 4 objects in a directory of 3 = %v, want ErrNoSpace", err)
+	}
+	if _, err := s.Alloc("b", shm.ObjectSpec{BodySize: 64}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CanAlloc("a", "b"); !errors.Is(err, shm.ErrExist) || !strings.Contains(err.Error(), `"b"`) {
+		t.Fatalf("CanAlloc with b taken = %v, want ErrExist naming b", err)
+	}
+	if err := s.CanAlloc("a", "c", "d"); !errors.Is(err, shm.ErrNoSpace) {
+		t.Fatalf("CanAlloc of 3 objects with 2 entries left = %v, want ErrNoSpace", err)
+	}
+	if err := s.CanAlloc("a", "c"); err != nil {
+		t.Fatalf("CanAlloc of 2 objects with 2 entries left: %v", err)
+	}
+	if err := s.CanAlloc("a", ""); !errors.Is(err, shm.ErrInvalidName) {
+		t.Fatalf("CanAlloc of an empty name = %v, want ErrInvalidName", err)
+	}
+	if got := s.Info().Objects; got != 1 {
+		t.Fatalf("the directory holds %d objects, want the 1 placed: CanAlloc placed some", got)
+	}
+	s.Close()
+	if err := s.CanAlloc("a"); !errors.Is(err, shm.ErrClosed) {
+		t.Fatalf("CanAlloc after Close = %v, want ErrClosed", err)
+	}
+}
