@@ -1,6 +1,25 @@
 package pipe
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/shmkit/shmkit/codec"
+	"github.com/shmkit/shmkit/shm"
+)
+
+// Placements returns the objects Create places for pipe name with options
+// o, in order, with the body sizes it asks shm room for.
+func Placements[T any](name string, o Options[T]) []shm.Placement {
+	c := o.Codec
+	if c == nil {
+		c = codec.Default[T]()
+	}
+	capacity := o.Capacity
+	if capacity == 0 {
+		capacity = DefaultCapacity
+	}
+	return placements(c, name, o.OneWay, capacity, sizeFor(o, capacity, false))
+}
 
 // ArenaUsed returns the bytes of c's pipe's out-of-line messages (whole
 // pages); 0 for a pipe without an arena.

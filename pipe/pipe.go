@@ -129,6 +129,22 @@ func spec[T any](c codec.Codec[T]) shm.ObjectSpec {
 
 func ringName(name string, i int) string { return name + "." + strconv.Itoa(i) }
 
+// placements are the objects create places for pipe name, in the order
+// it places them, with their bodies' sizes: what it asks
+// shm.Segment.CanAlloc room for (TestPlacementsAreWhatCreatePlaces).
+func placements[T any](c codec.Codec[T], name string, oneWay bool, capacity int, z sizing) []shm.Placement {
+	var objs []shm.Placement
+	if !oneWay {
+		objs = append(objs, shm.Placement{Name: ringName(name, 0), BodySize: ringx.SPSCBodySize(capacity)})
+	}
+	objs = append(objs, shm.Placement{Name: ringName(name, 1), BodySize: ringx.SPSCBodySize(capacity)}, shm.Placement{Name: name, BodySize: spec(c).BodySize})
+	if z.arena {
+		meta, data := arena.Sizes(z.arenaBytes, z.records)
+		objs = append(objs, shm.Placement{Name: name + ".m", BodySize: meta}, shm.Placement{Name: name + ".d", BodySize: data})
+	}
+	return objs
+}
+
 // MaxName is the longest pipe name: ring names add two bytes.
 const MaxName = shm.MaxObjectName - 2
 
@@ -136,10 +152,11 @@ const MaxName = shm.MaxObjectName - 2
 // rings are "<name>.0" (none for a OneWay pipe) and "<name>.1", and a pipe
 // with an arena (see Options.MaxMessage) adds "<name>.m" and "<name>.d".
 // It returns shm.ErrExist if one of those names is taken, and
-// shm.ErrNoSpace if seg's directory has no room for them all, having
-// placed nothing. It returns shm.ErrNoSpace too if seg has no room for
-// their bytes; objects are never freed, so that failure may leave in seg
-// the objects placed before the one that did not fit.
+// shm.ErrNoSpace if seg has no room for them all (its directory, or its
+// bytes), having placed nothing, unless another process places objects in
+// seg at the same time: objects are never freed, so Create looks before it
+// places the first (shm.Segment.CanAlloc), and only one that fails after
+// that look leaves the objects placed before it.
 func Create[T any](seg *shm.Segment, name string, o Options[T]) (*Conn[T], *Conn[T], error) {
 	if len(name) > MaxName {
 		return nil, nil, fmt.Errorf("pipe: name %q longer than %d bytes", name, MaxName)
@@ -169,15 +186,14 @@ func create[T any](seg *shm.Segment, name string, o Options[T], capacity int, z 
 			name, ringbuf.ErrInvalid, capacity, ringbuf.MaxRecord(capacity), z.limit, least)
 	}
 	var flags uint32
-	names := []string{name, ringName(name, 1)}
+	if capacity < ringbuf.MinCapacity || capacity > ringbuf.MaxCapacity || capacity&(capacity-1) != 0 {
+		// The ring's own refusal, before the room is counted for it.
+		return nil, nil, fmt.Errorf("pipe %q: %w: capacity %d is not a power of two in [%d, %d]", name, ringbuf.ErrInvalid, capacity, ringbuf.MinCapacity, ringbuf.MaxCapacity)
+	}
 	if z.arena {
 		flags |= flagArena
-		names = append(names, name+".m", name+".d")
 	}
-	if !o.OneWay {
-		names = append(names, ringName(name, 0))
-	}
-	if err := seg.CanAlloc(names...); err != nil { // placing nothing when one would fail: objects are never freed
+	if err := seg.CanAlloc(placements(c, name, o.OneWay, capacity, z)...); err != nil { // placing nothing when one would fail: objects are never freed
 		return nil, nil, fmt.Errorf("pipe %q: %w", name, err)
 	}
 	if !o.OneWay {

@@ -1,6 +1,21 @@
 package queue
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+
+	"github.com/shmkit/shmkit/codec"
+	"github.com/shmkit/shmkit/shm"
+)
+
+// Placements returns the objects Create places for queue name with
+// options o, in order, with the body sizes it asks shm room for.
+func Placements[T any](name string, o Options[T]) []shm.Placement {
+	c := o.Codec
+	if c == nil {
+		c = codec.Default[T]()
+	}
+	return placements(c, name, sizeFor(c, o, false))
+}
 
 // GetSleepers returns how many Gets are parked (or about to park) on q.
 func GetSleepers[T any](q *Queue[T]) int { return int(q.ctl.notEmpty.Sleepers.Load()) }

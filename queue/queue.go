@@ -186,10 +186,11 @@ const MaxName = shm.MaxObjectName - 2
 // Create makes a new queue called name in seg, with its ring "<name>.r"
 // (and, for a queue with an arena, see Options.MaxMessage, "<name>.m" and
 // "<name>.d"). It returns shm.ErrExist if one of those names is taken, and
-// shm.ErrNoSpace if seg's directory has no room for them all, having
-// placed nothing. It returns shm.ErrNoSpace too if seg has no room for
-// their bytes; objects are never freed, so that failure may leave in seg
-// the objects placed before the one that did not fit. A queue takes
+// shm.ErrNoSpace if seg has no room for them all (its directory, or its
+// bytes), having placed nothing, unless another process places objects in
+// seg at the same time: objects are never freed, so Create looks before it
+// places the first (shm.Segment.CanAlloc), and only one that fails after
+// that look leaves the objects placed before it. A queue takes
 // MaxSize (rounded up to a power of two, see Options.MaxSize for more)
 // slots of MaxMessage+16 bytes rounded up to a cache line (for a codec of
 // fixed-size messages, the message's size, or MaxMessage, or SlotSize if
@@ -219,11 +220,7 @@ func create[T any](seg *shm.Segment, name string, o Options[T], flags uint32) (*
 	if z.arena {
 		flags |= flagArena
 	}
-	names := []string{name, ringName(name)}
-	if z.arena {
-		names = append(names, arenaMeta(name), arenaData(name))
-	}
-	if err := seg.CanAlloc(names...); err != nil { // placing nothing when one would fail: objects are never freed
+	if err := seg.CanAlloc(placements(c, name, z)...); err != nil { // placing nothing when one would fail: objects are never freed
 		return nil, fmt.Errorf("queue %q: %w", name, err)
 	}
 	maxSize, slots := z.maxSize, z.slots
@@ -248,6 +245,21 @@ func create[T any](seg *shm.Segment, name string, o Options[T], flags uint32) (*
 		}
 	}
 	return attach(seg, obj, r, c, o.Wait)
+}
+
+// placements are the objects create places for queue name of geometry
+// z, in the order it places them, with their bodies' sizes: what it asks
+// shm.Segment.CanAlloc room for (TestPlacementsAreWhatCreatePlaces).
+func placements[T any](c codec.Codec[T], name string, z sizing) []shm.Placement {
+	objs := []shm.Placement{
+		{Name: ringName(name), BodySize: ringx.MPMCBodySize(z.slots, z.slotPayload(), ringParticipants)},
+		{Name: name, BodySize: spec(c, uint64(z.maxSize)).BodySize},
+	}
+	if z.arena {
+		meta, data := arena.Sizes(z.arenaBytes, z.records)
+		objs = append(objs, shm.Placement{Name: arenaMeta(name), BodySize: meta}, shm.Placement{Name: arenaData(name), BodySize: data})
+	}
+	return objs
 }
 
 // checkBounds refuses the bounds no queue can have: negative ones, a

@@ -24,6 +24,8 @@ func init() {
 	ringx.ProducerOf = func(ring any) ringx.Producer { return vringOf(ring, "ProducerOf") }
 	ringx.MPMCOf = func(ring any) ringx.MPMC { return (*mpmcX)(ring.(*MPMC)) }
 	ringx.Sane = sane
+	ringx.MPMCBodySize = mpmcBodySize
+	ringx.SPSCBodySize = func(capacity int) int { return vringBodySize(capacity, spscSlots) }
 }
 
 // vringOf returns the machinery of an *SPSC or *MPSC; what names the

@@ -124,19 +124,34 @@ func (s *Segment) Alloc(name string, spec ObjectSpec, init func(body []byte) err
 	return &Object{Segment: s, Name: name, Offset: off, Header: h, Body: body}, nil
 }
 
-// CanAlloc reports whether Alloc could place objects called names now,
-// one after another: nil when no name is taken and the directory has an
-// entry left for each; ErrExist for a name taken, ErrNoSpace when the
-// directory is short. It is for a caller that places several objects that
-// belong together (a queue and its ring): objects are never freed, so one
-// whose Alloc failed after the first left that first in the segment for
-// good. It checks names and directory entries, not bytes, and takes no
-// lock: another process may still take a name or the last entries between
-// the look and the Allocs.
-func (s *Segment) CanAlloc(names ...string) error {
-	for _, name := range names {
-		if err := ValidateObjectName(name); err != nil {
+// A Placement is an object CanAlloc looks for room for: its name and the
+// size of its body (its ObjectSpec's BodySize).
+type Placement struct {
+	Name     string
+	BodySize int
+}
+
+// CanAlloc reports whether Alloc could place the objects objs now, one
+// after another in that order: nil when no name is taken (nor given
+// twice), the directory has an entry left for each, and the object area
+// room for them all; ErrExist or ErrNoSpace saying which fails first. It
+// is for a caller that places several objects that belong together (a
+// queue and its ring): objects are never freed, so a group whose Alloc
+// failed after the first left the ones before it in the segment for good.
+// It takes no lock: another process may still take a name, entries or
+// room between the look and the Allocs.
+func (s *Segment) CanAlloc(objs ...Placement) error {
+	for i, o := range objs {
+		if err := ValidateObjectName(o.Name); err != nil {
 			return err
+		}
+		if o.BodySize < 0 {
+			return fmt.Errorf("shm: negative body size %d for object %q", o.BodySize, o.Name)
+		}
+		for _, p := range objs[:i] {
+			if p.Name == o.Name {
+				return fmt.Errorf("%w: object %q asked for twice", ErrExist, o.Name)
+			}
 		}
 	}
 	if s.closed.Load() {
@@ -145,17 +160,31 @@ func (s *Segment) CanAlloc(names ...string) error {
 	if s.ro {
 		return fmt.Errorf("%w: cannot place objects in %s", ErrReadOnly, s.path)
 	}
-	n := min(int(s.dirCount().Load()), int(s.hdr.dirCap)) // observes: directory entries published
+	n := int(s.dirCount().Load()) // observes: directory entries published
+	if n > int(s.hdr.dirCap) {
+		return fmt.Errorf("%w: directory count %d over capacity %d", ErrCorrupt, n, s.hdr.dirCap)
+	}
+	top := int64(s.hdr.dataOff)
 	for i := 0; i < n; i++ {
 		e := s.entry(i)
-		for _, name := range names {
-			if entryNameIs(e, name) {
-				return fmt.Errorf("%w: object %q in %s", ErrExist, name, s.path)
+		for _, o := range objs {
+			if entryNameIs(e, o.Name) {
+				return fmt.Errorf("%w: object %q in %s", ErrExist, o.Name, s.path)
 			}
 		}
+		if end := int64(le.Uint64(e[entOff:]) + le.Uint64(e[entSize:])); end > top && end <= int64(s.hdr.size) {
+			top = end
+		}
 	}
-	if left := int(s.hdr.dirCap) - n; left < len(names) {
-		return fmt.Errorf("%w: directory of %s has room for %d objects, %d asked", ErrNoSpace, s.path, left, len(names))
+	if left := int(s.hdr.dirCap) - n; left < len(objs) {
+		return fmt.Errorf("%w: directory of %s has room for %d objects, %d asked", ErrNoSpace, s.path, left, len(objs))
+	}
+	for _, o := range objs { // placed as Alloc places them
+		off := alignUp(top, CacheLine)
+		if room := int64(s.hdr.size) - off - ObjectHeaderSize; int64(o.BodySize) > room {
+			return fmt.Errorf("%w: object %q needs %d bytes, %s would have %d left", ErrNoSpace, o.Name, uint64(ObjectHeaderSize)+uint64(o.BodySize), s.path, max(0, int64(s.hdr.size)-off))
+		}
+		top = off + ObjectHeaderSize + int64(o.BodySize)
 	}
 	return nil
 }

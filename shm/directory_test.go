@@ -295,37 +295,59 @@ func TestClosedSegment(t *testing.T) {
 }
 
 // TestCanAlloc: CanAlloc says whether Alloc would place every one of a
-// set of objects: a name taken anywhere in the set is ErrExist, a
-// directory without an entry for each is ErrNoSpace, and it places
-// nothing either way.
+// group of objects, in order: a name taken in the segment or given twice
+// is ErrExist, a directory without an entry for each or an object area
+// without room for them all is ErrNoSpace, and it places nothing either
+// way. Where it says yes, the Allocs succeed.
 func TestCanAlloc(t *testing.T) {
 	s := shmtest.Segment(t, 1<<20, shm.WithDirCap(3))
-	if err := s.CanAlloc("a", "b", "c"); err != nil {
+	p := func(name string, body int) shm.Placement { return shm.Placement{Name: name, BodySize: body} }
+	if err := s.CanAlloc(p("a", 64), p("b", 64), p("c", 64)); err != nil {
 		t.Fatalf("CanAlloc on an empty directory of 3: %v", err)
 	}
-	if err := s.CanAlloc("a", "b", "c", "d"); !errors.Is(err, shm.ErrNoSpace) {
+	if err := s.CanAlloc(p("a", 64), p("b", 64), p("c", 64), p("d", 64)); !errors.Is(err, shm.ErrNoSpace) {
 		t.Fatalf("CanAlloc of 4 objects in a directory of 3 = %v, want ErrNoSpace", err)
+	}
+	if err := s.CanAlloc(p("a", 64), p("a", 64)); !errors.Is(err, shm.ErrExist) {
+		t.Fatalf("CanAlloc of one name twice = %v, want ErrExist", err)
 	}
 	if _, err := s.Alloc("b", shm.ObjectSpec{BodySize: 64}, nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.CanAlloc("a", "b"); !errors.Is(err, shm.ErrExist) || !strings.Contains(err.Error(), `"b"`) {
+	if err := s.CanAlloc(p("a", 64), p("b", 64)); !errors.Is(err, shm.ErrExist) || !strings.Contains(err.Error(), `"b"`) {
 		t.Fatalf("CanAlloc with b taken = %v, want ErrExist naming b", err)
 	}
-	if err := s.CanAlloc("a", "c", "d"); !errors.Is(err, shm.ErrNoSpace) {
+	if err := s.CanAlloc(p("a", 64), p("c", 64), p("d", 64)); !errors.Is(err, shm.ErrNoSpace) {
 		t.Fatalf("CanAlloc of 3 objects with 2 entries left = %v, want ErrNoSpace", err)
 	}
-	if err := s.CanAlloc("a", "c"); err != nil {
-		t.Fatalf("CanAlloc of 2 objects with 2 entries left: %v", err)
-	}
-	if err := s.CanAlloc("a", ""); !errors.Is(err, shm.ErrInvalidName) {
+	if err := s.CanAlloc(p("a", 64), p("", 64)); !errors.Is(err, shm.ErrInvalidName) {
 		t.Fatalf("CanAlloc of an empty name = %v, want ErrInvalidName", err)
+	}
+	// Room: the two objects fill the area to the byte, as Alloc places
+	// them (each on a line, after its header); a byte more does not fit.
+	in := s.Info()
+	used := int64(0)
+	for _, o := range s.Objects() {
+		used = max(used, o.Offset+o.Size)
+	}
+	first := 1000                                                          // ends mid-line: the second starts on the next line
+	second := int(in.Size - (used+63)&^63 - 2*shm.ObjectHeaderSize - 1024) // 1000 and its header, rounded up to a line
+	if err := s.CanAlloc(p("a", first), p("c", second+1)); !errors.Is(err, shm.ErrNoSpace) {
+		t.Fatalf("CanAlloc a byte past the area = %v, want ErrNoSpace", err)
+	}
+	if err := s.CanAlloc(p("a", first), p("c", second)); err != nil {
+		t.Fatalf("CanAlloc of objects that fill the area: %v", err)
 	}
 	if got := s.Info().Objects; got != 1 {
 		t.Fatalf("the directory holds %d objects, want the 1 placed: CanAlloc placed some", got)
 	}
+	for _, o := range []shm.Placement{p("a", first), p("c", second)} {
+		if _, err := s.Alloc(o.Name, shm.ObjectSpec{BodySize: o.BodySize}, nil); err != nil {
+			t.Fatalf("Alloc of %q after CanAlloc said yes: %v", o.Name, err)
+		}
+	}
 	s.Close()
-	if err := s.CanAlloc("a"); !errors.Is(err, shm.ErrClosed) {
+	if err := s.CanAlloc(p("z", 0)); !errors.Is(err, shm.ErrClosed) {
 		t.Fatalf("CanAlloc after Close = %v, want ErrClosed", err)
 	}
 }

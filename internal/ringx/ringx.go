@@ -124,4 +124,10 @@ var (
 	// Run on a quiet ring (no call in flight) it must hold; on a busy one
 	// it may report records still being written.
 	Sane func(ring any) error
+	// MPMCBodySize is the body of an MPMC ring of capacity slots of
+	// slotBytes with parts participant slots (WithProducers), and
+	// SPSCBodySize that of an SPSC of capacity bytes: what a caller
+	// placing a ring with others asks shm.Segment.CanAlloc room for.
+	MPMCBodySize func(capacity, slotBytes, parts int) int
+	SPSCBodySize func(capacity int) int
 )

@@ -142,3 +142,34 @@ func Timeout(tb testing.TB, d time.Duration) time.Duration {
 	}
 	return d
 }
+
+// Placed lists seg's objects in the order they were placed, each as the
+// shm.Placement that asked room for it: its name and its body's size.
+func Placed(seg *shm.Segment) []shm.Placement {
+	var out []shm.Placement
+	for _, info := range seg.Objects() {
+		out = append(out, shm.Placement{Name: info.Name, BodySize: int(info.Size) - shm.ObjectHeaderSize})
+	}
+	return out
+}
+
+// ObjectNames lists the names of seg's objects in the order they were placed.
+func ObjectNames(seg *shm.Segment) []string {
+	var names []string
+	for _, o := range Placed(seg) {
+		names = append(names, o.Name)
+	}
+	return names
+}
+
+// FillDirectory places small objects in seg until its directory has room
+// for leave more.
+func FillDirectory(tb testing.TB, seg *shm.Segment, leave int) {
+	tb.Helper()
+	in := seg.Info()
+	for i := 0; i < in.DirCap-in.Objects-leave; i++ {
+		if _, err := seg.Alloc(fmt.Sprintf("fill-%d", i), shm.ObjectSpec{BodySize: 64}, nil); err != nil {
+			tb.Fatal(err)
+		}
+	}
+}
