@@ -8,6 +8,7 @@ import (
 	"github.com/shmkit/shmkit/codec"
 	"github.com/shmkit/shmkit/internal/arena"
 	"github.com/shmkit/shmkit/internal/memcopy"
+	"github.com/shmkit/shmkit/internal/ringx"
 	"github.com/shmkit/shmkit/ringbuf"
 )
 
@@ -168,10 +169,21 @@ func (z *sizing) sizeVariable(slotSize, maxMessage int, anon bool) {
 }
 
 // check refuses a geometry whose slot is past the largest a ring holds
-// (ringbuf.MaxSlotBytes), before anything is made.
+// (ringbuf.MaxSlotBytes), and any other the ring or the arena would
+// refuse, before anything is made: refused after the first object was
+// placed, the objects before it stayed in the segment for good (see
+// Create).
 func (z sizing) check() error {
 	if z.slotPayload() > ringbuf.MaxSlotBytes {
 		return fmt.Errorf("queue: slots of %d bytes: over the largest a ring holds, %d", z.slotPayload(), ringbuf.MaxSlotBytes)
+	}
+	if err := ringx.CheckMPMC(z.slots, z.slotPayload(), ringParticipants, min(z.maxSize, z.slots)); err != nil {
+		return fmt.Errorf("queue: MaxSize %d: %w", z.maxSize, err)
+	}
+	if z.arena {
+		if err := arena.CheckSize(z.arenaBytes, z.records); err != nil {
+			return fmt.Errorf("queue: MaxSize %d with messages up to %d bytes out of line: %w", z.maxSize, z.limit, err)
+		}
 	}
 	return nil
 }

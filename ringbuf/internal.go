@@ -25,6 +25,7 @@ func init() {
 	ringx.MPMCOf = func(ring any) ringx.MPMC { return (*mpmcX)(ring.(*MPMC)) }
 	ringx.Sane = sane
 	ringx.MPMCBodySize = mpmcBodySize
+	ringx.CheckMPMC = checkMPMC
 	ringx.SPSCBodySize = func(capacity int) int { return vringBodySize(capacity, spscSlots) }
 }
 

@@ -95,6 +95,28 @@ type MPMC struct {
 	_       [cacheLine]byte
 }
 
+// checkMPMC refuses the geometry of an MPMC ring that NewMPMC cannot
+// make: capacity slots of slotBytes, parts participant slots, held to
+// limit messages (0: capacity).
+func checkMPMC(capacity, slotBytes, parts, limit int) error {
+	if capacity < 2 || capacity > MaxCapacity || !isPow2(uint64(capacity)) {
+		return fmt.Errorf("%w: capacity %d is not a power of two in [2, %d]", ErrInvalid, capacity, MaxCapacity)
+	}
+	if slotBytes < 0 || slotBytes > MaxSlotBytes {
+		return fmt.Errorf("%w: slot of %d bytes, want 0..%d", ErrInvalid, slotBytes, MaxSlotBytes)
+	}
+	if parts < 1 || parts > MaxProducers {
+		return fmt.Errorf("%w: %d participant slots, want 1..%d", ErrInvalid, parts, MaxProducers)
+	}
+	if limit < 0 || limit > capacity {
+		return fmt.Errorf("%w: limit %d, want 0..%d", ErrInvalid, limit, capacity)
+	}
+	if size := uint64(mOffParts0) + uint64(parts)*slotSize + uint64(capacity)*uint64(mpmcStride(slotBytes)); size > 1<<40 {
+		return fmt.Errorf("%w: %d slots of %d bytes", ErrInvalid, capacity, slotBytes)
+	}
+	return nil
+}
+
 // NewMPMC creates an MPMC ring called name in seg with capacity slots (a
 // power of two, 2..MaxCapacity) of slotBytes bytes each.
 func NewMPMC(seg *shm.Segment, name string, capacity, slotBytes int, opts ...Option) (*MPMC, error) {
@@ -103,23 +125,10 @@ func NewMPMC(seg *shm.Segment, name string, capacity, slotBytes int, opts ...Opt
 	for _, f := range opts {
 		f.apply(&o)
 	}
-	if capacity < 2 || capacity > MaxCapacity || !isPow2(uint64(capacity)) {
-		return nil, fmt.Errorf("%w: capacity %d is not a power of two in [2, %d]", ErrInvalid, capacity, MaxCapacity)
+	if err := checkMPMC(capacity, slotBytes, o.slots, o.limit); err != nil {
+		return nil, err
 	}
-	if slotBytes < 0 || slotBytes > MaxSlotBytes {
-		return nil, fmt.Errorf("%w: slot of %d bytes, want 0..%d", ErrInvalid, slotBytes, MaxSlotBytes)
-	}
-	if o.slots < 1 || o.slots > MaxProducers {
-		return nil, fmt.Errorf("%w: %d participant slots, want 1..%d", ErrInvalid, o.slots, MaxProducers)
-	}
-	if o.limit < 0 || o.limit > capacity {
-		return nil, fmt.Errorf("%w: limit %d, want 0..%d", ErrInvalid, o.limit, capacity)
-	}
-	size := uint64(mOffParts0) + uint64(o.slots)*slotSize + uint64(capacity)*uint64(mpmcStride(slotBytes))
-	if size > 1<<40 {
-		return nil, fmt.Errorf("%w: %d slots of %d bytes", ErrInvalid, capacity, slotBytes)
-	}
-	spec := shm.ObjectSpec{Kind: shm.KindMPMC, Version: mpmcVersion, Capacity: uint64(capacity), BodySize: int(size)}
+	spec := shm.ObjectSpec{Kind: shm.KindMPMC, Version: mpmcVersion, Capacity: uint64(capacity), BodySize: mpmcBodySize(capacity, slotBytes, o.slots)}
 	obj, err := seg.Alloc(name, spec, func(body []byte) error {
 		le.PutUint64(body[mOffCapacity:], uint64(capacity))
 		le.PutUint32(body[mOffSlotBytes:], uint32(slotBytes))

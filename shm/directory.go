@@ -134,12 +134,15 @@ type Placement struct {
 // CanAlloc reports whether Alloc could place the objects objs now, one
 // after another in that order: nil when no name is taken (nor given
 // twice), the directory has an entry left for each, and the object area
-// room for them all; ErrExist or ErrNoSpace saying which fails first. It
-// is for a caller that places several objects that belong together (a
-// queue and its ring): objects are never freed, so a group whose Alloc
-// failed after the first left the ones before it in the segment for good.
-// It takes no lock: another process may still take a name, entries or
-// room between the look and the Allocs.
+// room for them all. Otherwise it returns ErrExist if a name is taken,
+// else ErrNoSpace; ErrInvalidName and an error for a negative size for
+// bad arguments, and ErrClosed, ErrReadOnly or ErrCorrupt (a directory
+// count past its capacity) as Alloc does. It is for a caller that places
+// several objects that belong together (a queue and its ring): objects
+// are never freed, so a group whose Alloc failed after the first left the
+// ones before it in the segment for good. It takes no lock: another
+// process may still take a name, entries or room between the look and
+// the Allocs.
 func (s *Segment) CanAlloc(objs ...Placement) error {
 	for i, o := range objs {
 		if err := ValidateObjectName(o.Name); err != nil {

@@ -67,6 +67,16 @@ func Sizes(size int64, records int) (meta, data int) {
 	return metaSize(pages, records), dataSize(pages)
 }
 
+// CheckSize refuses an arena Create would refuse for its size or its records,
+// before anything is placed.
+func CheckSize(size int64, records int) error {
+	pages := (size + PageSize - 1) / PageSize
+	if pages <= 0 || pages > maxPages || records <= 0 || records > maxRecords {
+		return fmt.Errorf("arena: %d bytes and %d records outside 1..%d pages and 1..%d records", size, records, maxPages, maxRecords)
+	}
+	return nil
+}
+
 // Create makes an arena of size bytes (rounded up to whole pages) that
 // holds at most records blocks at a time, as the objects metaName and
 // dataName of seg, the data object last. The data object is sparse: it
@@ -76,10 +86,10 @@ func Sizes(size int64, records int) (meta, data int) {
 // correct but costs the memory up front. highWater is how many bytes of freed pages stay
 // reserved for reuse.
 func Create(seg *shm.Segment, metaName, dataName string, size int64, records int, highWater int64) (*Arena, error) {
-	pages := (size + PageSize - 1) / PageSize
-	if pages <= 0 || pages > maxPages || records <= 0 || records > maxRecords {
-		return nil, fmt.Errorf("arena: %d bytes and %d records outside 1..%d pages and 1..%d records", size, records, maxPages, maxRecords)
+	if err := CheckSize(size, records); err != nil {
+		return nil, err
 	}
+	pages := (size + PageSize - 1) / PageSize
 	metaLen, dataLen := Sizes(size, records)
 	hw := min(uint32(highWater/PageSize), uint32(pages))
 	mobj, err := seg.Alloc(metaName, shm.ObjectSpec{Kind: shm.KindArena, Version: layoutVersion, Capacity: uint64(pages), BodySize: metaLen}, func(body []byte) error {

@@ -130,4 +130,8 @@ var (
 	// placing a ring with others asks shm.Segment.CanAlloc room for.
 	MPMCBodySize func(capacity, slotBytes, parts int) int
 	SPSCBodySize func(capacity int) int
+	// CheckMPMC returns the error (ErrInvalid) NewMPMC would give for
+	// that geometry, held to limit messages (0: none), before anything
+	// is placed; nil for one it makes.
+	CheckMPMC func(capacity, slotBytes, parts, limit int) error
 )
