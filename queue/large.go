@@ -79,7 +79,11 @@ func sizeFor[T any](c codec.Codec[T], o Options[T], anon bool) sizing {
 	}
 	z.slots = ringSlots(z.maxSize, z.slotPayload()+slotHeader, z.fixed) // a fixed size is never in an arena
 	if z.arena {
-		z.records = z.slots + arenaRecords
+		// A record for every slot and the blocks being filled or read,
+		// but no more than the arena's pages can use: a queue of 2^20
+		// slots asked for more records than an arena holds, and New
+		// refused a queue of []byte with a MaxSize over 2^19.
+		z.records = arena.Records(z.arenaBytes, z.slots+arenaRecords)
 	}
 	return z
 }

@@ -67,6 +67,15 @@ func Sizes(size int64, records int) (meta, data int) {
 	return metaSize(pages, records), dataSize(pages)
 }
 
+// Records is the most block records an arena of size bytes can use, at
+// most want: no more than its pages, since a block takes one at least, nor
+// than an arena holds. A caller that wants a record for every message it
+// may hold asks no more than that.
+func Records(size int64, want int) int {
+	pages := (size + PageSize - 1) / PageSize
+	return int(min(int64(want), pages, maxRecords))
+}
+
 // CheckSize refuses an arena Create would refuse for its size or its records,
 // before anything is placed.
 func CheckSize(size int64, records int) error {
