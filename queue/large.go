@@ -176,17 +176,17 @@ func (z *sizing) sizeVariable(slotSize, maxMessage int, anon bool) {
 // (ringbuf.MaxSlotBytes), and any other the ring or the arena would
 // refuse, before anything is made: refused after the first object was
 // placed, the objects before it stayed in the segment for good (see
-// Create).
+// Create). Its error names no package; the caller says "queue".
 func (z sizing) check() error {
 	if z.slotPayload() > ringbuf.MaxSlotBytes {
-		return fmt.Errorf("queue: slots of %d bytes: over the largest a ring holds, %d", z.slotPayload(), ringbuf.MaxSlotBytes)
+		return fmt.Errorf("slots of %d bytes: over the largest a ring holds, %d", z.slotPayload(), ringbuf.MaxSlotBytes)
 	}
 	if err := ringx.CheckMPMC(z.slots, z.slotPayload(), ringParticipants, min(z.maxSize, z.slots)); err != nil {
-		return fmt.Errorf("queue: MaxSize %d: %w", z.maxSize, err)
+		return fmt.Errorf("MaxSize %d: %w", z.maxSize, err)
 	}
 	if z.arena {
 		if err := arena.CheckSize(z.arenaBytes, z.records); err != nil {
-			return fmt.Errorf("queue: MaxSize %d with messages up to %d bytes out of line: %w", z.maxSize, z.limit, err)
+			return fmt.Errorf("MaxSize %d with messages up to %d bytes out of line: %w", z.maxSize, z.limit, err)
 		}
 	}
 	return nil

@@ -353,7 +353,7 @@ func newSegment[T any](o Options[T]) (*shm.Segment, error) {
 	}
 	z := sizeFor(c, o, true)
 	if err := z.check(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("queue: %w", err)
 	}
 	size := int64(z.slots)*int64(z.slotPayload()+slotHeader) + 64<<10 // slots, participants, control block
 	var opts []shm.Option
