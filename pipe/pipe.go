@@ -139,8 +139,7 @@ func placements[T any](c codec.Codec[T], name string, oneWay bool, capacity int,
 	}
 	objs = append(objs, shm.Placement{Name: ringName(name, 1), BodySize: ringx.SPSCBodySize(capacity)}, shm.Placement{Name: name, BodySize: spec(c).BodySize})
 	if z.arena {
-		meta, data := arena.Sizes(z.arenaBytes, z.records)
-		objs = append(objs, shm.Placement{Name: name + ".m", BodySize: meta}, shm.Placement{Name: name + ".d", BodySize: data})
+		objs = append(objs, arena.Placements(name+".m", name+".d", z.arenaBytes, z.records)...)
 	}
 	return objs
 }
@@ -186,9 +185,8 @@ func create[T any](seg *shm.Segment, name string, o Options[T], capacity int, z 
 			name, ringbuf.ErrInvalid, capacity, ringbuf.MaxRecord(capacity), z.limit, least)
 	}
 	var flags uint32
-	if capacity < ringbuf.MinCapacity || capacity > ringbuf.MaxCapacity || capacity&(capacity-1) != 0 {
-		// The ring's own refusal, before the room is counted for it.
-		return nil, nil, fmt.Errorf("pipe %q: %w: capacity %d is not a power of two in [%d, %d]", name, ringbuf.ErrInvalid, capacity, ringbuf.MinCapacity, ringbuf.MaxCapacity)
+	if err := ringx.CheckSPSC(capacity); err != nil { // the ring's own refusal, before the room is counted for it
+		return nil, nil, fmt.Errorf("pipe %q: %w", name, err)
 	}
 	if z.arena {
 		flags |= flagArena

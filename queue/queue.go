@@ -256,8 +256,7 @@ func placements[T any](c codec.Codec[T], name string, z sizing) []shm.Placement 
 		{Name: name, BodySize: spec(c, uint64(z.maxSize)).BodySize},
 	}
 	if z.arena {
-		meta, data := arena.Sizes(z.arenaBytes, z.records)
-		objs = append(objs, shm.Placement{Name: arenaMeta(name), BodySize: meta}, shm.Placement{Name: arenaData(name), BodySize: data})
+		objs = append(objs, arena.Placements(arenaMeta(name), arenaData(name), z.arenaBytes, z.records)...)
 	}
 	return objs
 }

@@ -27,6 +27,7 @@ func init() {
 	ringx.MPMCBodySize = mpmcBodySize
 	ringx.CheckMPMC = checkMPMC
 	ringx.SPSCBodySize = func(capacity int) int { return vringBodySize(capacity, spscSlots) }
+	ringx.CheckSPSC = func(capacity int) error { return checkVring(capacity, spscSlots) }
 }
 
 // vringOf returns the machinery of an *SPSC or *MPSC; what names the

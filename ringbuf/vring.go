@@ -179,6 +179,18 @@ func splitHeader(h uint64) (length int32, slot int, typ uint8, gen uint16) {
 	return int32(uint32(h)), int(uint8(h >> 32)), uint8(h >> 40), uint16(h >> 48)
 }
 
+// checkVring refuses the geometry of an SPSC or MPSC ring that create
+// cannot make: capacity bytes, slots producer slots.
+func checkVring(capacity, slots int) error {
+	if capacity < MinCapacity || capacity > MaxCapacity || !isPow2(uint64(capacity)) {
+		return fmt.Errorf("%w: capacity %d is not a power of two in [%d, %d]", ErrInvalid, capacity, MinCapacity, MaxCapacity)
+	}
+	if slots < 1 || slots > MaxProducers {
+		return fmt.Errorf("%w: %d producer slots, want 1..%d", ErrInvalid, slots, MaxProducers)
+	}
+	return nil
+}
+
 func (r *vring) create(seg *shm.Segment, name string, kind shm.Kind, capacity int, opts []Option) error {
 	o := defaultOptions()
 	o.slots = DefaultProducers
@@ -188,11 +200,8 @@ func (r *vring) create(seg *shm.Segment, name string, kind shm.Kind, capacity in
 	for _, f := range opts {
 		f.apply(&o)
 	}
-	if capacity < MinCapacity || capacity > MaxCapacity || !isPow2(uint64(capacity)) {
-		return fmt.Errorf("%w: capacity %d is not a power of two in [%d, %d]", ErrInvalid, capacity, MinCapacity, MaxCapacity)
-	}
-	if o.slots < 1 || o.slots > MaxProducers {
-		return fmt.Errorf("%w: %d producer slots, want 1..%d", ErrInvalid, o.slots, MaxProducers)
+	if err := checkVring(capacity, o.slots); err != nil {
+		return err
 	}
 	spec := shm.ObjectSpec{Kind: kind, Version: vringVersion, Capacity: uint64(capacity), BodySize: vringBodySize(capacity, o.slots)}
 	obj, err := seg.Alloc(name, spec, func(body []byte) error {

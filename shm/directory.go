@@ -54,20 +54,11 @@ func ValidateObjectName(name string) error {
 // left by a dead process is taken over. A lock word that names a live
 // process and stays put for seconds (garbage a peer wrote) gives ErrCorrupt.
 func (s *Segment) Alloc(name string, spec ObjectSpec, init func(body []byte) error) (*Object, error) {
-	if err := ValidateObjectName(name); err != nil {
+	if err := s.placeable(Placement{name, spec.BodySize}); err != nil {
 		return nil, err
-	}
-	if spec.BodySize < 0 {
-		return nil, fmt.Errorf("shm: negative body size %d", spec.BodySize)
 	}
 	if spec.Kind == 0 {
 		spec.Kind = KindBytes
-	}
-	if s.closed.Load() {
-		return nil, ErrClosed
-	}
-	if s.ro {
-		return nil, fmt.Errorf("%w: cannot place object %q in %s", ErrReadOnly, name, s.path)
 	}
 	unlock, err := s.lockDir()
 	if err != nil {
@@ -75,29 +66,9 @@ func (s *Segment) Alloc(name string, spec ObjectSpec, init func(body []byte) err
 	}
 	defer unlock()
 
-	n := int(s.dirCount().Load()) // observes: directory entries published
-	if n > int(s.hdr.dirCap) {
-		return nil, fmt.Errorf("%w: directory count %d over capacity %d", ErrCorrupt, n, s.hdr.dirCap)
-	}
-	top := int64(s.hdr.dataOff)
-	for i := 0; i < n; i++ {
-		e := s.entry(i)
-		if entryNameIs(e, name) {
-			return nil, fmt.Errorf("%w: object %q in %s", ErrExist, name, s.path)
-		}
-		if end := int64(le.Uint64(e[entOff:]) + le.Uint64(e[entSize:])); end > top && end <= int64(s.hdr.size) {
-			top = end
-		}
-	}
-	if n == int(s.hdr.dirCap) {
-		return nil, fmt.Errorf("%w: directory of %s holds %d objects already", ErrNoSpace, s.path, n)
-	}
-	off := alignUp(top, CacheLine)
-	// Compared as room for the body, not as off+size against the end: a
-	// body size near MaxInt overflows that sum (negative, it passed the
-	// check and then slicing the mapping panicked).
-	if room := int64(s.hdr.size) - off - ObjectHeaderSize; int64(spec.BodySize) > room {
-		return nil, fmt.Errorf("%w: object %q needs %d bytes, %s has %d left", ErrNoSpace, name, uint64(ObjectHeaderSize)+uint64(spec.BodySize), s.path, max(0, int64(s.hdr.size)-off))
+	n, off, err := s.room(Placement{name, spec.BodySize})
+	if err != nil {
+		return nil, err
 	}
 	size := int64(ObjectHeaderSize) + int64(spec.BodySize)
 	mem := s.mem[off : off+size : off+size]
@@ -145,16 +116,28 @@ type Placement struct {
 // the Allocs.
 func (s *Segment) CanAlloc(objs ...Placement) error {
 	for i, o := range objs {
+		for _, p := range objs[:i] {
+			if p.Name == o.Name {
+				return fmt.Errorf("%w: object %q asked for twice", ErrExist, o.Name)
+			}
+		}
+	}
+	if err := s.placeable(objs...); err != nil {
+		return err
+	}
+	_, _, err := s.room(objs...)
+	return err
+}
+
+// placeable refuses what no directory would take (a bad name, a negative
+// size) and a segment that takes nothing (closed, read-only).
+func (s *Segment) placeable(objs ...Placement) error {
+	for _, o := range objs {
 		if err := ValidateObjectName(o.Name); err != nil {
 			return err
 		}
 		if o.BodySize < 0 {
 			return fmt.Errorf("shm: negative body size %d for object %q", o.BodySize, o.Name)
-		}
-		for _, p := range objs[:i] {
-			if p.Name == o.Name {
-				return fmt.Errorf("%w: object %q asked for twice", ErrExist, o.Name)
-			}
 		}
 	}
 	if s.closed.Load() {
@@ -163,16 +146,26 @@ func (s *Segment) CanAlloc(objs ...Placement) error {
 	if s.ro {
 		return fmt.Errorf("%w: cannot place objects in %s", ErrReadOnly, s.path)
 	}
-	n := int(s.dirCount().Load()) // observes: directory entries published
+	return nil
+}
+
+// room works out where objs would go, one after another, in the
+// directory as it is now: it returns the count of its entries and the
+// offset of the first object, or why they do not all fit: ErrCorrupt for
+// a count past the capacity, ErrExist for a name taken, ErrNoSpace for
+// too few entries or bytes. Alloc calls it under the directory lock,
+// CanAlloc without.
+func (s *Segment) room(objs ...Placement) (n int, first int64, err error) {
+	n = int(s.dirCount().Load()) // observes: directory entries published
 	if n > int(s.hdr.dirCap) {
-		return fmt.Errorf("%w: directory count %d over capacity %d", ErrCorrupt, n, s.hdr.dirCap)
+		return 0, 0, fmt.Errorf("%w: directory count %d over capacity %d", ErrCorrupt, n, s.hdr.dirCap)
 	}
 	top := int64(s.hdr.dataOff)
 	for i := 0; i < n; i++ {
 		e := s.entry(i)
 		for _, o := range objs {
 			if entryNameIs(e, o.Name) {
-				return fmt.Errorf("%w: object %q in %s", ErrExist, o.Name, s.path)
+				return 0, 0, fmt.Errorf("%w: object %q in %s", ErrExist, o.Name, s.path)
 			}
 		}
 		if end := int64(le.Uint64(e[entOff:]) + le.Uint64(e[entSize:])); end > top && end <= int64(s.hdr.size) {
@@ -180,16 +173,22 @@ func (s *Segment) CanAlloc(objs ...Placement) error {
 		}
 	}
 	if left := int(s.hdr.dirCap) - n; left < len(objs) {
-		return fmt.Errorf("%w: directory of %s has room for %d objects, %d asked", ErrNoSpace, s.path, left, len(objs))
+		return 0, 0, fmt.Errorf("%w: directory of %s holds %d objects of %d, %d more asked", ErrNoSpace, s.path, n, s.hdr.dirCap, len(objs))
 	}
-	for _, o := range objs { // placed as Alloc places them
+	for i, o := range objs {
 		off := alignUp(top, CacheLine)
+		// Compared as room for the body, not as off+size against the
+		// end: a body size near MaxInt overflows that sum (negative, it
+		// passed the check and then slicing the mapping panicked).
 		if room := int64(s.hdr.size) - off - ObjectHeaderSize; int64(o.BodySize) > room {
-			return fmt.Errorf("%w: object %q needs %d bytes, %s would have %d left", ErrNoSpace, o.Name, uint64(ObjectHeaderSize)+uint64(o.BodySize), s.path, max(0, int64(s.hdr.size)-off))
+			return 0, 0, fmt.Errorf("%w: object %q needs %d bytes, %s has %d left", ErrNoSpace, o.Name, uint64(ObjectHeaderSize)+uint64(o.BodySize), s.path, max(0, int64(s.hdr.size)-off))
+		}
+		if i == 0 {
+			first = off
 		}
 		top = off + ObjectHeaderSize + int64(o.BodySize)
 	}
-	return nil
+	return n, first, nil
 }
 
 // Lookup finds the object called name. When spec is not nil the object's

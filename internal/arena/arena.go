@@ -67,6 +67,14 @@ func Sizes(size int64, records int) (meta, data int) {
 	return metaSize(pages, records), dataSize(pages)
 }
 
+// Placements are the objects Create places for an arena of size bytes
+// and records records, in order, with their bodies' sizes: what a caller
+// placing it with other objects asks shm.Segment.CanAlloc room for.
+func Placements(metaName, dataName string, size int64, records int) []shm.Placement {
+	meta, data := Sizes(size, records)
+	return []shm.Placement{{Name: metaName, BodySize: meta}, {Name: dataName, BodySize: data}}
+}
+
 // Records is the most block records an arena of size bytes can use, at
 // most want: no more than its pages, since a block takes one at least, nor
 // than an arena holds. A caller that wants a record for every message it

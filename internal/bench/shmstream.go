@@ -138,11 +138,8 @@ func ShmStream(b *testing.B, size, producers int, around bool) {
 	defer seg.Close()
 	ls := lanes(seg.Bytes(), producers, size)
 	totals := make([]uint64, producers)
-	for g := range totals { // benchutil.Producers' shares
-		totals[g] = uint64(b.N / producers)
-		if g < b.N%producers {
-			totals[g]++
-		}
+	for g := range totals {
+		totals[g] = uint64(benchutil.Share(b.N, producers, g)) // what benchutil.Producers gives goroutine g
 	}
 	p, err := shmStreamPeer.Start(context.Background(), shmStreamArgs{Seg: seg, Size: size, Totals: totals, Around: around})
 	if err != nil {

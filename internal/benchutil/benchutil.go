@@ -99,6 +99,16 @@ func ObjectLife(b *testing.B, name string, newClose func() error, create func(se
 	})
 }
 
+// Share is producer g's share of total messages among producers: they
+// differ by one at most, and add up to total.
+func Share(total, producers, g int) int {
+	n := total / producers
+	if g < total%producers {
+		n++
+	}
+	return n
+}
+
 // Producers runs send in producers goroutines at once, giving goroutine g
 // its share n of total messages (they differ by one at most), and returns
 // the first error any of them returned once all are done: the producer
@@ -106,10 +116,7 @@ func ObjectLife(b *testing.B, name string, newClose func() error, create func(se
 func Producers(producers, total int, send func(g, n int) error) error {
 	errs := make(chan error, producers)
 	for g := 0; g < producers; g++ {
-		n := total / producers
-		if g < total%producers {
-			n++
-		}
+		n := Share(total, producers, g)
 		go func() { errs <- send(g, n) }()
 	}
 	var first error

@@ -134,4 +134,6 @@ var (
 	// that geometry, held to limit messages (0: none), before anything
 	// is placed; nil for one it makes.
 	CheckMPMC func(capacity, slotBytes, parts, limit int) error
+	// CheckSPSC is CheckMPMC for an SPSC ring of capacity bytes.
+	CheckSPSC func(capacity int) error
 )
