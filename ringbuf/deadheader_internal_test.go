@@ -43,18 +43,8 @@ var claimDieW = process.Register("ringbuf-claim-die", func(ctx context.Context, 
 // header is 0: its poll must still read the tail, skip the dead claim
 // and deliver the message, the one after it.
 func TestDeadClaimZeroHeaderCaughtUp(t *testing.T) {
-	seg := shmtest.Segment(t, 1<<16)
 	flag := shmtest.Segment(t, 64)
-	c, err := NewMPSC(seg, "r", 4096, WithPoll(20*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	p, err := OpenMPSC(seg, "r")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	c, p := mpscPair(t, 4096, WithPoll(20*time.Millisecond))
 	ctx, cancel := context.WithTimeout(context.Background(), shmtest.Timeout(t, 30*time.Second))
 	defer cancel()
 	if err := p.Write(ctx, []byte("a")); err != nil {

@@ -51,17 +51,7 @@ func startAndKill(t *testing.T, ctx context.Context, w *process.Func[claimDieArg
 // winner's header 0, must skip to the winner's end and deliver the record,
 // not jump to the loser's end, in the middle of the record's payload.
 func TestDeadClaimsOverlap(t *testing.T) {
-	seg := shmtest.Segment(t, 1<<16)
-	c, err := NewMPSC(seg, "r", 4096, WithPoll(20*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	p, err := OpenMPSC(seg, "r")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	c, p := mpscPair(t, 4096, WithPoll(20*time.Millisecond))
 	ctx, cancel := context.WithTimeout(context.Background(), shmtest.Timeout(t, 30*time.Second))
 	defer cancel()
 	startAndKill(t, ctx, staleClaimDieW, p) // slot 0: the loser's claim, [0, 512)

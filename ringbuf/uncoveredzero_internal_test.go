@@ -29,17 +29,7 @@ func TestUncoveredZeroHeaderIsCorrupt(t *testing.T) {
 }
 
 func testUncoveredZeroHeader(t *testing.T, staleClaim bool) {
-	seg := shmtest.Segment(t, 1<<16)
-	c, err := NewMPSC(seg, "r", 4096, WithPoll(10*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	p, err := OpenMPSC(seg, "r")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	c, p := mpscPair(t, 4096, WithPoll(10*time.Millisecond))
 	ctx, cancel := context.WithTimeout(context.Background(), shmtest.Timeout(t, 20*time.Second))
 	defer cancel()
 	for _, m := range []string{"a", "b"} {

@@ -198,3 +198,12 @@ func Around(dst, src []byte) int {
 	copyAround(dst[:n], src[:n])
 	return n
 }
+
+// ClearAround zeroes dst around the caches, as Around copies: its whole
+// lines with non-temporal stores and an SFENCE after them (amd64), so that
+// a release store after it publishes the zeros; clear elsewhere and under
+// the race detector. It is for a writer whose zeros are next overwritten
+// by another core, which then finds the lines in memory rather than
+// waiting for this core's cache to give them up (an MPSC ring's consumer,
+// see ringbuf's zeroRange).
+func ClearAround(dst []byte) { clearAround(dst) }

@@ -96,6 +96,27 @@ func TestAround(t *testing.T) {
 	}
 }
 
+// TestClearAround: every byte of dst is zero after it, whatever its length
+// and alignment (whole lines, partial ones, none), and not a byte around
+// it changed.
+func TestClearAround(t *testing.T) {
+	for _, n := range []int{0, 1, 8, 63, 64, 65, 127, 128, 200, 1024, 4096 + 24, 1 << 20} {
+		for _, off := range []int{0, 1, 8, 17, 48, 63} {
+			buf := randomBytes(t, n+128+off)
+			want := bytes.Clone(buf)
+			clear(want[64+off : 64+off+n])
+			memcopy.ClearAround(buf[64+off : 64+off+n])
+			if !bytes.Equal(buf, want) {
+				i := 0
+				for buf[i] == want[i] {
+					i++
+				}
+				t.Fatalf("ClearAround of %d bytes at offset %d: byte %d of the buffer is %#x, want %#x (the bytes cleared are %d to %d)", n, off, i, buf[i], want[i], 64+off, 64+off+n)
+			}
+		}
+	}
+}
+
 // TestCopyOverlap: overlapping slices move as copy moves them, either way
 // (a forward copy in pieces would not: its second piece would read what
 // its first had overwritten).

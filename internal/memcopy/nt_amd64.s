@@ -29,3 +29,24 @@ again:
 done:
 	SFENCE
 	RET
+
+// func clearNT(dst unsafe.Pointer, n int)
+// Zeroes n bytes (a multiple of 64, dst 16-byte aligned) with
+// non-temporal stores, 64 bytes a round, then SFENCE, as copyNT.
+TEXT ·clearNT(SB), NOSPLIT, $0-16
+	MOVQ dst+0(FP), DI
+	MOVQ n+8(FP), CX
+	SHRQ $6, CX
+	JZ   cdone
+	PXOR X0, X0
+cagain:
+	MOVNTO X0, 0(DI)
+	MOVNTO X0, 16(DI)
+	MOVNTO X0, 32(DI)
+	MOVNTO X0, 48(DI)
+	ADDQ $64, DI
+	DECQ CX
+	JNZ  cagain
+cdone:
+	SFENCE
+	RET
