@@ -107,8 +107,9 @@ func (r *MPMC) tryClaimRun(ctx context.Context, k int) (pos uint64, n int, err e
 // the slot up (consumers skip it). It wakes parked consumers once. It
 // returns how many slots it filled before the first given up; a fill that
 // returns more than SlotBytes panics after the run is given up, so that no
-// claimed slot is left behind.
-func (r *MPMC) fillRun(pos uint64, n int, fill func(i int, slot []byte) int) int {
+// claimed slot is left behind. With fill nil it copies msgs[i] instead
+// (PutBatch, which has checked their lengths): no call a message.
+func (r *MPMC) fillRun(pos uint64, n int, fill func(i int, slot []byte) int, msgs [][]byte) int {
 	hook := mpmcRunHook
 	filled := n
 	bad := -1
@@ -129,7 +130,9 @@ func (r *MPMC) fillRun(pos uint64, n int, fill func(i int, slot []byte) int) int
 			hook(i, n)
 		}
 		l := -1
-		if filled == n {
+		if fill == nil {
+			l = memcopy.Copy(c[mSlotHeader:], msgs[i])
+		} else if filled == n {
 			l = fill(i, c[mSlotHeader:])
 		}
 		if l >= 0 && l <= r.slotBytes {
@@ -196,7 +199,7 @@ func (r *MPMC) TryPutBatchFunc(k int, fill func(i int, slot []byte) int) (int, e
 	if n == 0 {
 		return 0, err
 	}
-	return r.fillRun(pos, n, fill), nil
+	return r.fillRun(pos, n, fill, nil), nil
 }
 
 // PutBatchFunc is TryPutBatchFunc that blocks, as Put does, until at
@@ -207,6 +210,12 @@ func (r *MPMC) TryPutBatchFunc(k int, fill func(i int, slot []byte) int) (int, e
 // looking at the last slot of that room rather than at the one they are
 // emptying: the hysteresis of Disruptor's next(n).
 func (r *MPMC) PutBatchFunc(ctx context.Context, k int, fill func(i int, slot []byte) int) (int, error) {
+	return r.putBatch(ctx, k, fill, nil)
+}
+
+// putBatch is PutBatchFunc, and PutBatch with fill nil and msgs (see
+// fillRun).
+func (r *MPMC) putBatch(ctx context.Context, k int, fill func(i int, slot []byte) int, msgs [][]byte) (int, error) {
 	if k <= 0 {
 		return 0, nil
 	}
@@ -225,7 +234,7 @@ func (r *MPMC) PutBatchFunc(ctx context.Context, k int, fill func(i int, slot []
 				return 0, err
 			}
 			if n > 0 {
-				return r.fillRun(pos, n, fill), nil
+				return r.fillRun(pos, n, fill, msgs), nil
 			}
 		}
 		var err error
@@ -239,6 +248,14 @@ func (r *MPMC) PutBatchFunc(ctx context.Context, k int, fill func(i int, slot []
 // blocking for it as Put does), with one claim and one wake for the run,
 // and returns how many it put. A message longer than SlotBytes ends the
 // run before it; as the first of msgs it is ErrTooLarge, nothing put.
+//
+// It copies each message itself, where PutBatchFunc calls fill: the call
+// a message cost about a seventh of the rate. Measured with one producer
+// (64 B, AMD EPYC VM, M msgs/s): against a consumer process that took its
+// runs directly, 71-81 through the call and 77-101 without (6 interleaved
+// passes, a benchmark inside the package); BenchmarkProducers/mpmc-batch,
+// 5 interleaved passes, medians 76.3 before and 84.0 after (with 4 and 8
+// producers 72.6 / 68.4 before, 78.5 / 76.7 after).
 func (r *MPMC) PutBatch(ctx context.Context, msgs [][]byte) (int, error) {
 	k := len(msgs)
 	for i, m := range msgs {
@@ -249,7 +266,7 @@ func (r *MPMC) PutBatch(ctx context.Context, msgs [][]byte) (int, error) {
 			break
 		}
 	}
-	return r.PutBatchFunc(ctx, k, func(i int, slot []byte) int { return memcopy.Copy(slot, msgs[i]) })
+	return r.putBatch(ctx, k, nil, msgs[:k])
 }
 
 // tryClaimGetRun claims up to k filled slots (k >= 1) with one CAS on
