@@ -908,7 +908,8 @@ func (r *vring) zeroRange(pos, n uint64) {
 
 // mpscAroundMin: an MPSC consumer that frees this much or more at once (a
 // batch: ReadBatch publishes its head once a quarter of the ring is used,
-// and when it returns) zeroes it with non-temporal stores
+// and when it returns; or a Read of a record that long; both pieces of a
+// span that wraps go the same way) zeroes it with non-temporal stores
 // (memcopy.ClearAround), so that the lines go to memory rather than stay
 // modified in its cache, where each producer's store of the next lap had
 // to fetch them from it. The producers' stores then miss to memory, which
@@ -916,12 +917,13 @@ func (r *vring) zeroRange(pos, n uint64) {
 // mpsc-batch (64 B records, 4 interleaved passes, AMD EPYC VM), M msgs/s:
 // with one producer 63-95 zeroing through the cache, 95-136 around it;
 // with 2 to 8 producers medians of 92-100 against 90-103. Around the
-// caches every run was 2.6-3.4x the bufio socket of its pass. Freeing
-// record by record (Read), a span is a record or two, partly on lines
-// still being written: those stores go through the cache as before. An
-// SPSC consumer, which zeroes for the cache only (see spscZeroMax), keeps
-// clear: zeroing around the caches, its Stream/ring-batch fell from
-// 124-129 M msgs/s to 75-81 in 3 interleaved passes.
+// caches every run of that A/B was 2.6-3.4x the bufio socket of its pass.
+// Reading short records one at a time (Read), a span is a record or two,
+// partly on lines still being written: those stores go through the cache
+// as before. An SPSC consumer, which zeroes for the cache only (see
+// spscZeroMax), keeps clear: zeroing around the caches, its
+// Stream/ring-batch fell from 124-129 M msgs/s to 75-81 in 3 interleaved
+// passes.
 const mpscAroundMin = 1 << 10
 
 // spscZeroMax: an SPSC consumer zeroes the space it frees, as an MPSC

@@ -27,8 +27,8 @@ func TestMPSCFreedSpaceIsZero(t *testing.T) {
 	}
 	buf := make([]byte, 256)
 	sent, got := 0, 0
-	for lap := 0; lap < 24; lap++ { // 12 times round the ring
-		// Fill most of the ring, in runs.
+	for lap := 0; lap < 24; lap++ { // about 15 times round the ring
+		// Fill at least half the ring, in runs.
 		for used := 0; used < capacity/2; {
 			n, err := p.WriteBatch(ctx, bufs)
 			if err != nil {

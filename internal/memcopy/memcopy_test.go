@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"sync"
 	"testing"
+	"unsafe"
 
 	"github.com/shmkit/shmkit/internal/memcopy"
 )
@@ -97,12 +98,14 @@ func TestAround(t *testing.T) {
 }
 
 // TestClearAround: every byte of dst is zero after it, whatever its length
-// and alignment (whole lines, partial ones, none), and not a byte around
-// it changed.
+// and its offset from a cache line (whole lines, partial ones, none), and
+// not a byte around it changed.
 func TestClearAround(t *testing.T) {
 	for _, n := range []int{0, 1, 8, 63, 64, 65, 127, 128, 200, 1024, 4096 + 24, 1 << 20} {
 		for _, off := range []int{0, 1, 8, 17, 48, 63} {
-			buf := randomBytes(t, n+128+off)
+			raw := randomBytes(t, n+192+off)
+			base := int(-uintptr(unsafe.Pointer(&raw[0])) & 63) // buf starts on a line, dst off bytes past one
+			buf := raw[base : base+n+128+off]
 			want := bytes.Clone(buf)
 			clear(want[64+off : 64+off+n])
 			memcopy.ClearAround(buf[64+off : 64+off+n])
@@ -111,7 +114,7 @@ func TestClearAround(t *testing.T) {
 				for buf[i] == want[i] {
 					i++
 				}
-				t.Fatalf("ClearAround of %d bytes at offset %d: byte %d of the buffer is %#x, want %#x (the bytes cleared are %d to %d)", n, off, i, buf[i], want[i], 64+off, 64+off+n)
+				t.Fatalf("ClearAround of %d bytes at %d past a line: byte %d of the buffer is %#x, want %#x (the bytes cleared are %d to %d)", n, off, i, buf[i], want[i], 64+off, 64+off+n)
 			}
 		}
 	}

@@ -32,7 +32,10 @@ done:
 
 // func clearNT(dst unsafe.Pointer, n int)
 // Zeroes n bytes (a multiple of 64, dst 16-byte aligned) with
-// non-temporal stores, 64 bytes a round, then SFENCE, as copyNT.
+// non-temporal stores, 64 bytes a round, then SFENCE, as copyNT. The
+// SFENCE is what lets an MPSC consumer's release store of its head publish
+// the zeros (ringbuf's publish): without it a zero could land after a
+// producer's write of the next lap. No single-threaded test sees it go.
 TEXT ·clearNT(SB), NOSPLIT, $0-16
 	MOVQ dst+0(FP), DI
 	MOVQ n+8(FP), CX
