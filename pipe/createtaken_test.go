@@ -54,12 +54,7 @@ func TestCreateOverATakenNameLeavesNothing(t *testing.T) {
 		if !c.fails {
 			t.Fatalf("%s: %v", what, err)
 		}
-		if !errors.Is(err, shm.ErrExist) {
-			t.Fatalf("%s: %v, want shm.ErrExist", what, err)
-		}
-		if names := shmtest.ObjectNames(seg); !slices.Equal(names, []string{c.taken}) {
-			t.Fatalf("%s: the segment holds %q after the failed Create, want only %q", what, names, c.taken)
-		}
+		shmtest.Refused(t, seg, what, err, shm.ErrExist, c.taken)
 	}
 }
 
@@ -93,12 +88,7 @@ func TestCreateWithoutRoomLeavesNothing(t *testing.T) {
 			b.Close()
 			t.Fatal("Create of a pipe with an arena of 16 MiB succeeded in a segment of 1 MiB")
 		}
-		if !errors.Is(err, shm.ErrNoSpace) {
-			t.Fatalf("%v, want shm.ErrNoSpace", err)
-		}
-		if names := shmtest.ObjectNames(seg); len(names) != 0 {
-			t.Fatalf("the failed Create left %q in the segment", names)
-		}
+		shmtest.Refused(t, seg, "an arena of 16 MiB in 1 MiB", err, shm.ErrNoSpace)
 	})
 }
 

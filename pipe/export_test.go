@@ -3,17 +3,13 @@ package pipe
 import (
 	"testing"
 
-	"github.com/shmkit/shmkit/codec"
 	"github.com/shmkit/shmkit/shm"
 )
 
 // Placements returns the objects Create places for pipe name with options
 // o, in order, with the body sizes it asks shm room for.
 func Placements[T any](name string, o Options[T]) []shm.Placement {
-	c := o.Codec
-	if c == nil {
-		c = codec.Default[T]()
-	}
+	c := o.codecOrDefault()
 	capacity := o.Capacity
 	if capacity == 0 {
 		capacity = DefaultCapacity

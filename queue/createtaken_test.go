@@ -54,12 +54,7 @@ func TestCreateOverATakenNameLeavesNothing(t *testing.T) {
 			q.Close()
 			t.Fatalf("%s: Create succeeded", what)
 		}
-		if !errors.Is(err, shm.ErrExist) {
-			t.Fatalf("%s: %v, want shm.ErrExist", what, err)
-		}
-		if names := shmtest.ObjectNames(seg); !slices.Equal(names, []string{c.taken}) {
-			t.Fatalf("%s: the segment holds %q after the failed Create, want only %q", what, names, c.taken)
-		}
+		shmtest.Refused(t, seg, what, err, shm.ErrExist, c.taken)
 	}
 }
 
@@ -93,12 +88,7 @@ func TestCreateWithoutRoomLeavesNothing(t *testing.T) {
 			q.Close()
 			t.Fatal("Create of a queue with an arena of 32 MiB succeeded in a segment of 1 MiB")
 		}
-		if !errors.Is(err, shm.ErrNoSpace) {
-			t.Fatalf("%v, want shm.ErrNoSpace", err)
-		}
-		if names := shmtest.ObjectNames(seg); len(names) != 0 {
-			t.Fatalf("the failed Create left %q in the segment", names)
-		}
+		shmtest.Refused(t, seg, "an arena of 32 MiB in 1 MiB", err, shm.ErrNoSpace)
 		q, err = queue.Create(seg, "q", queue.Options[[]byte]{MaxSize: 16, MaxMessage: 1024})
 		if err != nil {
 			t.Fatalf("a queue that fits, under the same name: %v", err)
@@ -160,10 +150,5 @@ func TestCreateOfARingTooLargeLeavesNothing(t *testing.T) {
 		q.Close()
 		t.Fatal("Create of a ring over 1 TiB succeeded")
 	}
-	if !errors.Is(err, ringbuf.ErrInvalid) {
-		t.Fatalf("Create of a ring over 1 TiB: %v, want ringbuf.ErrInvalid", err)
-	}
-	if names := shmtest.ObjectNames(seg); len(names) != 0 {
-		t.Fatalf("the refused Create (%v) left %q in the segment", err, names)
-	}
+	shmtest.Refused(t, seg, "Create of a ring over 1 TiB", err, ringbuf.ErrInvalid)
 }

@@ -3,17 +3,13 @@ package queue
 import (
 	"sync/atomic"
 
-	"github.com/shmkit/shmkit/codec"
 	"github.com/shmkit/shmkit/shm"
 )
 
 // Placements returns the objects Create places for queue name with
 // options o, in order, with the body sizes it asks shm room for.
 func Placements[T any](name string, o Options[T]) []shm.Placement {
-	c := o.Codec
-	if c == nil {
-		c = codec.Default[T]()
-	}
+	c := o.codecOrDefault()
 	return placements(c, name, sizeFor(c, o, false))
 }
 

@@ -3,9 +3,11 @@
 package shmtest
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -160,6 +162,19 @@ func ObjectNames(seg *shm.Segment) []string {
 		names = append(names, o.Name)
 	}
 	return names
+}
+
+// Refused fails tb unless err is want and seg holds exactly the objects
+// named left, in the order they were placed: what a call that refused
+// before it placed anything leaves behind. what names the case.
+func Refused(tb testing.TB, seg *shm.Segment, what string, err, want error, left ...string) {
+	tb.Helper()
+	if !errors.Is(err, want) {
+		tb.Fatalf("%s: %v, want %v", what, err, want)
+	}
+	if names := ObjectNames(seg); !slices.Equal(names, left) {
+		tb.Fatalf("%s: the segment holds %q after the refused call, want %q", what, names, left)
+	}
 }
 
 // FillDirectory places small objects in seg until its directory has room
