@@ -71,9 +71,7 @@ func (o Options[T]) withDefaults() Options[T] {
 	if o.Consumer == "" {
 		o.Consumer = defaultConsumer
 	}
-	if o.Codec == nil {
-		o.Codec = codec.Default[T]()
-	}
+	o.Codec = codec.OrDefault(o.Codec)
 	if o.Window <= 0 {
 		o.Window = defaultWindow
 	}

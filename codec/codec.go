@@ -54,6 +54,15 @@ func Default[T any]() Codec[T] {
 	return Gob[T]{}
 }
 
+// OrDefault returns c, or Default[T]() when c is nil: the codec of an
+// Options whose Codec field was left unset (queue, pipe).
+func OrDefault[T any](c Codec[T]) Codec[T] {
+	if c != nil {
+		return c
+	}
+	return Default[T]()
+}
+
 // Namer is implemented by a codec that names itself. Name returns what
 // CodecName returns; a codec without it is named by its Go type, which
 // changes when the type is renamed or moved. A queue or pipe records the

@@ -384,6 +384,12 @@ func TestDefaultPicks(t *testing.T) {
 	if c, err := codec.ByName[time.Time]("marshaler"); err != nil || codec.Name(c) != "marshaler" {
 		t.Errorf("ByName[time.Time](marshaler) = %v, %v", c, err)
 	}
+	if got := codec.Name(codec.OrDefault[int64](nil)); got != "binary" {
+		t.Errorf("OrDefault[int64](nil) is %s, want Default's binary", got)
+	}
+	if got := codec.Name(codec.OrDefault[int64](codec.Gob[int64]{})); got != "gob" {
+		t.Errorf("OrDefault of a Gob codec is %s, want it kept", got)
+	}
 }
 
 func TestGobNilPointer(t *testing.T) {

@@ -3,13 +3,14 @@ package pipe
 import (
 	"testing"
 
+	"github.com/shmkit/shmkit/codec"
 	"github.com/shmkit/shmkit/shm"
 )
 
 // Placements returns the objects Create places for pipe name with options
 // o, in order, with the body sizes it asks shm room for.
 func Placements[T any](name string, o Options[T]) []shm.Placement {
-	c := o.codecOrDefault()
+	c := codec.OrDefault(o.Codec)
 	capacity := o.Capacity
 	if capacity == 0 {
 		capacity = DefaultCapacity

@@ -52,14 +52,6 @@ type Options[T any] struct {
 	Wait atomics.Strategy
 }
 
-// codecOrDefault is o.Codec, or codec.Default[T]() when it is nil.
-func (o Options[T]) codecOrDefault() codec.Codec[T] {
-	if o.Codec != nil {
-		return o.Codec
-	}
-	return codec.Default[T]()
-}
-
 // DefaultCapacity is the ring size of each direction unless
 // Options.Capacity says otherwise.
 const DefaultCapacity = 64 << 10
@@ -177,7 +169,7 @@ func Create[T any](seg *shm.Segment, name string, o Options[T]) (*Conn[T], *Conn
 }
 
 func create[T any](seg *shm.Segment, name string, o Options[T], capacity int, z sizing) (*Conn[T], *Conn[T], error) {
-	c := o.codecOrDefault()
+	c := codec.OrDefault(o.Codec)
 	if z.arena && capacity > 0 && capacity&(capacity-1) == 0 && ringbuf.MaxRecord(capacity) < refLen { // (not a power of two: the ring says)
 		// A message over the ring's records travels as a reference of
 		// refLen bytes, which must fit one: without this, every such
@@ -242,7 +234,7 @@ func Open[T any](seg *shm.Segment, name string, end int, o Options[T]) (*Conn[T]
 	if end != 0 && end != 1 {
 		return nil, fmt.Errorf("pipe: end %d, want 0 or 1", end)
 	}
-	c := o.codecOrDefault()
+	c := codec.OrDefault(o.Codec)
 	sp := spec(c)
 	obj, err := seg.Lookup(name, &sp)
 	if err != nil {

@@ -3,13 +3,14 @@ package queue
 import (
 	"sync/atomic"
 
+	"github.com/shmkit/shmkit/codec"
 	"github.com/shmkit/shmkit/shm"
 )
 
 // Placements returns the objects Create places for queue name with
 // options o, in order, with the body sizes it asks shm room for.
 func Placements[T any](name string, o Options[T]) []shm.Placement {
-	c := o.codecOrDefault()
+	c := codec.OrDefault(o.Codec)
 	return placements(c, name, sizeFor(c, o, false))
 }
 

@@ -76,14 +76,6 @@ type Options[T any] struct {
 	Wait atomics.Strategy
 }
 
-// codecOrDefault is o.Codec, or codec.Default[T]() when it is nil.
-func (o Options[T]) codecOrDefault() codec.Codec[T] {
-	if o.Codec != nil {
-		return o.Codec
-	}
-	return codec.Default[T]()
-}
-
 const (
 	// DefaultMaxSize is the message bound of a queue made with MaxSize 0.
 	DefaultMaxSize = 1024
@@ -213,7 +205,7 @@ func create[T any](seg *shm.Segment, name string, o Options[T], flags uint32) (*
 	if len(name) > MaxName {
 		return nil, fmt.Errorf("queue: name %q longer than %d bytes", name, MaxName)
 	}
-	c := o.codecOrDefault()
+	c := codec.OrDefault(o.Codec)
 	if err := checkBounds(c, o); err != nil {
 		return nil, err
 	}
@@ -308,7 +300,7 @@ func isFixed[T any](c codec.Codec[T]) bool {
 // Open finds the queue called name in seg. Only o.Codec and o.Wait are
 // read; the codec must be the one the queue was created with.
 func Open[T any](seg *shm.Segment, name string, o Options[T]) (*Queue[T], error) {
-	c := o.codecOrDefault()
+	c := codec.OrDefault(o.Codec)
 	sp := spec(c, 0)
 	obj, err := seg.Lookup(name, &sp)
 	if err != nil {
@@ -345,7 +337,7 @@ func newAnon[T any](o Options[T], flags uint32) (*Queue[T], error) {
 }
 
 func newSegment[T any](o Options[T]) (*shm.Segment, error) {
-	c := o.codecOrDefault()
+	c := codec.OrDefault(o.Codec)
 	if err := checkBounds(c, o); err != nil {
 		return nil, err
 	}
